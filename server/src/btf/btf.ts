@@ -1,0 +1,246 @@
+import { ByteReader } from '../common/bytes';
+import { FormatError } from '../common/errors';
+import { RawTypes, scanTypes } from './raw';
+import { BTF_HEADER_SIZE, BTF_MAGIC, BtfType, KindName, TypeId, isModifier } from './types';
+
+export interface BtfHeader {
+  readonly version: number;
+  readonly flags: number;
+  readonly hdrLen: number;
+  readonly typeOff: number;
+  readonly typeLen: number;
+  readonly strOff: number;
+  readonly strLen: number;
+}
+
+export interface ParseOptions {
+  /** Base BTF for split BTF (module BTF on vmlinux, `.BTF` on `.BTF.base`). */
+  readonly base?: Btf;
+  /** Names the input in errors. */
+  readonly file?: string;
+  readonly section?: string;
+}
+
+/**
+ * Parsed BTF: the types of one blob, on top of an optional base. Type ids and string
+ * offsets of split BTF continue after the base's, as in the kernel.
+ *
+ * Parsed blobs are validated up front but decoded lazily, one type at a time, so that
+ * indexing vmlinux BTF (150k types) stays fast and small.
+ */
+export class Btf {
+  /** Id of this blob's first type: 1, or the base's type count for split BTF. */
+  readonly startId: number;
+  /** String offset where this blob's strings start: 0, or the base's string size. */
+  readonly startStrOff: number;
+  private readonly decoded: (BtfType | undefined)[];
+  private readonly raw?: RawTypes;
+  private nameIndex?: Map<string, TypeId | TypeId[]>;
+  private allDecoded = false;
+
+  constructor(
+    /** This blob's own types (`types[i]` has id `startId + i`), or their raw encoding. */
+    source: readonly BtfType[] | RawTypes,
+    /** This blob's own string section (starts with a NUL). */
+    readonly strings: Uint8Array,
+    readonly littleEndian: boolean,
+    readonly base?: Btf,
+    readonly header?: BtfHeader,
+  ) {
+    this.startId = base ? base.length : 1;
+    this.startStrOff = base ? base.stringsEnd : 0;
+    if (Array.isArray(source)) {
+      this.decoded = source.slice();
+      this.allDecoded = true;
+    } else {
+      this.raw = source as RawTypes;
+      this.decoded = new Array(this.raw.count);
+    }
+  }
+
+  /** Number of own types (void and base types excluded). */
+  get count(): number {
+    return this.decoded.length;
+  }
+
+  /** Number of type ids, void (0) included: valid ids are 0 .. length-1. */
+  get length(): number {
+    return this.startId + this.decoded.length;
+  }
+
+  /** Offset just past the last string of this blob and its bases. */
+  get stringsEnd(): number {
+    return this.startStrOff + this.strings.length;
+  }
+
+  /** This blob's own types, in id order (decodes all of them). */
+  get types(): readonly BtfType[] {
+    if (!this.allDecoded) {
+      for (let i = 0; i < this.decoded.length; i++) if (!this.decoded[i]) this.decoded[i] = this.raw!.decode(i);
+      this.allDecoded = true;
+    }
+    return this.decoded as BtfType[];
+  }
+
+  /** The type with this id; undefined for void (0). Throws on ids out of range. */
+  get(id: TypeId): BtfType | undefined {
+    if (id === 0) return undefined;
+    if (id < this.startId) return this.base!.get(id);
+    const i = id - this.startId;
+    if (!(i < this.decoded.length)) throw new RangeError(`BTF type id ${id} is out of range (${this.length} types)`);
+    return this.decoded[i] ?? (this.decoded[i] = this.raw!.decode(i));
+  }
+
+  /** Like get(), for ids known to be non-void. */
+  type(id: TypeId): BtfType {
+    const t = this.get(id);
+    if (!t) throw new RangeError('BTF type id 0 (void) has no type');
+    return t;
+  }
+
+  has(id: TypeId): boolean {
+    return Number.isInteger(id) && id >= 0 && id < this.length;
+  }
+
+  /** Name of a type without decoding the rest of it. */
+  nameOf(id: TypeId): string {
+    if (id === 0) return '';
+    if (id < this.startId) return this.base!.nameOf(id);
+    const i = id - this.startId;
+    const t = this.decoded[i];
+    if (t) return t.name;
+    if (!this.raw || i >= this.decoded.length) throw new RangeError(`BTF type id ${id} is out of range (${this.length} types)`);
+    return this.raw.nameOf(i);
+  }
+
+  /** Every type id that carries `name`, base first. */
+  byName(name: string): readonly TypeId[] {
+    const own = this.ownIndex().get(name);
+    const mine = own === undefined ? [] : typeof own === 'number' ? [own] : own;
+    return this.base ? [...this.base.byName(name), ...mine] : mine;
+  }
+
+  /** Builds the name index now (it is otherwise built on first use). */
+  index(): this {
+    this.ownIndex();
+    this.base?.index();
+    return this;
+  }
+
+  private ownIndex(): Map<string, TypeId | TypeId[]> {
+    if (this.nameIndex) return this.nameIndex;
+    const idx = new Map<string, TypeId | TypeId[]>();
+    for (let i = 0; i < this.decoded.length; i++) {
+      const name = this.decoded[i]?.name ?? this.raw!.nameOf(i);
+      if (!name) continue;
+      const id = this.startId + i;
+      const have = idx.get(name);
+      if (have === undefined) idx.set(name, id);
+      else if (typeof have === 'number') idx.set(name, [have, id]);
+      else have.push(id);
+    }
+    return (this.nameIndex = idx);
+  }
+
+  /** The first type of this kind and name, or undefined. */
+  find(kind: KindName, name: string): BtfType | undefined {
+    for (const id of this.byName(name)) {
+      const t = this.type(id);
+      if (t.kind === kind) return t;
+    }
+    return undefined;
+  }
+
+  /** Skips typedefs and modifiers (const, volatile, restrict, type tags). */
+  skipTypedefs(id: TypeId): TypeId {
+    for (;;) {
+      const t = this.get(id);
+      if (!t || !(t.kind === 'TYPEDEF' || isModifier(t))) return id;
+      id = t.type;
+    }
+  }
+
+  /** Skips modifiers only (keeps typedefs). */
+  skipModifiers(id: TypeId): TypeId {
+    for (;;) {
+      const t = this.get(id);
+      if (!t || !isModifier(t)) return id;
+      id = t.type;
+    }
+  }
+
+  /** The string at offset `off` of this blob or its bases. */
+  str(off: number): string {
+    if (off < this.startStrOff) return this.base!.str(off);
+    const rel = off - this.startStrOff;
+    if (!(rel >= 0 && rel < this.strings.length)) throw new RangeError(`BTF string offset ${off} is out of range`);
+    const end = this.strings.indexOf(0, rel);
+    return Buffer.from(this.strings.buffer, this.strings.byteOffset + rel, (end < 0 ? this.strings.length : end) - rel).toString('latin1');
+  }
+
+  /** Types of this blob and its bases, void excluded, in id order. */
+  *all(): IterableIterator<BtfType> {
+    if (this.base) yield* this.base.all();
+    for (let id = this.startId; id < this.length; id++) yield this.type(id);
+  }
+}
+
+const DEFAULT_FILE = '<btf>';
+
+/** True if `bytes` starts with the BTF magic in either byte order. */
+export function isBtf(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && ((bytes[0] === 0x9f && bytes[1] === 0xeb) || (bytes[0] === 0xeb && bytes[1] === 0x9f));
+}
+
+/** Parses a BTF blob (raw file contents or a `.BTF` section); hostile bytes give a FormatError. */
+export function parseBtf(bytes: Uint8Array, opts: ParseOptions = {}): Btf {
+  const origin = { file: opts.file ?? DEFAULT_FILE, section: opts.section ?? '.BTF' };
+  const probe = new ByteReader(bytes, true, origin);
+  probe.need(0, BTF_HEADER_SIZE, 'BTF header');
+  const magic = probe.u16(0);
+  if (magic !== BTF_MAGIC && magic !== 0x9feb) probe.fail(0, `bad BTF magic 0x${magic.toString(16)}`);
+  const le = magic === BTF_MAGIC;
+  const r = new ByteReader(bytes, le, origin);
+  const header: BtfHeader = {
+    version: r.u8(2),
+    flags: r.u8(3),
+    hdrLen: r.u32(4),
+    typeOff: r.u32(8),
+    typeLen: r.u32(12),
+    strOff: r.u32(16),
+    strLen: r.u32(20),
+  };
+  if (header.version !== 1) r.fail(2, `unsupported BTF version ${header.version}`);
+  if (header.hdrLen < BTF_HEADER_SIZE) r.fail(4, `hdr_len ${header.hdrLen} is smaller than ${BTF_HEADER_SIZE}`);
+  const base = opts.base;
+  if (base && base.littleEndian !== le) r.fail(0, 'split BTF and its base differ in byte order');
+  const typeStart = header.hdrLen + header.typeOff;
+  const strStart = header.hdrLen + header.strOff;
+  r.need(0, header.hdrLen, 'BTF header');
+  r.need(typeStart, header.typeLen, 'type section');
+  r.need(strStart, header.strLen, 'string section');
+  if (header.typeOff % 4 !== 0) r.fail(8, `type_off ${header.typeOff} is not 4-byte aligned`);
+  const strings = bytes.subarray(strStart, strStart + header.strLen);
+  if (!base && header.strLen > 0 && strings[0] !== 0) r.fail(strStart, 'string section does not start with an empty string');
+  if (header.strLen > 0 && strings[header.strLen - 1] !== 0) r.fail(strStart + header.strLen - 1, 'string section is not NUL-terminated');
+  const raw = scanTypes(r, typeStart, header.typeLen, strings, base);
+  return new Btf(raw, strings, le, base, header);
+}
+
+export function isFormatError(e: unknown): e is FormatError {
+  return e instanceof FormatError;
+}
+
+/** Bytes that follow the 12-byte `struct btf_type` for this type. */
+export function extraSize(t: BtfType): number {
+  switch (t.kind) {
+    case 'INT': case 'VAR': case 'DECL_TAG': return 4;
+    case 'ARRAY': return 12;
+    case 'STRUCT': case 'UNION': return 12 * t.members.length;
+    case 'ENUM': return 8 * t.values.length;
+    case 'ENUM64': return 12 * t.values.length;
+    case 'FUNC_PROTO': return 8 * t.params.length;
+    case 'DATASEC': return 12 * t.vars.length;
+    default: return 0;
+  }
+}

@@ -1,0 +1,4 @@
+import { Command } from './command';
+
+// Every subcommand, one import each. Keep the list sorted by command path.
+export const COMMANDS: Command[] = [];

@@ -1,0 +1,30 @@
+import { readFileSync } from 'fs';
+import { Btf, isBtf, parseBtf } from '../btf/btf';
+import { FormatError } from '../common/errors';
+import { ElfFile, isElf } from '../elf/reader';
+
+/** Reads a file as bytes (errors keep their errno code for reportError). */
+export function readInput(file: string): Uint8Array {
+  const buf = readFileSync(file);
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/**
+ * BTF from a raw BTF file (`/sys/kernel/btf/*`) or an ELF file's `.BTF` section. A module
+ * with `.BTF.base` parses on its distilled base unless `base` is given.
+ */
+export function loadBtf(file: string, base?: Btf): Btf {
+  return btfFromBytes(readInput(file), file, base);
+}
+
+export function btfFromBytes(bytes: Uint8Array, file: string, base?: Btf): Btf {
+  if (isBtf(bytes)) return parseBtf(bytes, { file, section: 'BTF', base });
+  if (!isElf(bytes)) throw new FormatError(file, 'file', 0, 'neither raw BTF nor an ELF file');
+  const elf = new ElfFile(bytes, file);
+  const sec = elf.section('.BTF');
+  if (!sec) throw new FormatError(file, '.BTF', 0, 'the ELF file has no .BTF section (was it compiled with -g?)');
+  const distilled = elf.section('.BTF.base');
+  let onBase = base;
+  if (!onBase && distilled) onBase = parseBtf(distilled.data, { file, section: '.BTF.base' });
+  return parseBtf(sec.data, { file, section: '.BTF', base: onBase });
+}

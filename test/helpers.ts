@@ -1,0 +1,47 @@
+// Shared by the test files: where things are, and how to run the CLI as a user would.
+import { spawnSync } from 'child_process';
+import { existsSync } from 'fs';
+import * as path from 'path';
+
+/** The checkout (tests run from out/test/..., compiled). */
+export const ROOT = (() => {
+  let dir = __dirname;
+  while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return dir;
+})();
+
+export const FIXTURES = path.join(ROOT, 'build', 'fixtures');
+export const CILIUM = '/usr/share/gocode/src/github.com/cilium/ebpf';
+export const CLI = path.join(ROOT, 'bin', 'bpf-lens.js');
+
+/** A fixture object built by test/fixtures/Makefile (`name` like 'btf_kinds.o'). */
+export function fixture(name: string): string {
+  const p = path.join(FIXTURES, name);
+  if (!existsSync(p)) throw new Error(`fixture ${p} is missing: run 'make -C test/fixtures' (scripts/test.sh does)`);
+  return p;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `bpf-lens ARGS` in a child process, as a user would. */
+export function cli(args: string[], opts: { input?: string; timeoutMs?: number } = {}): RunResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8', input: opts.input, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 1 << 30,
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs any tool; throws with its stderr if it fails. */
+export function run(cmd: string, args: string[], opts: { timeoutMs?: number; cwd?: string } = {}): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: opts.timeoutMs ?? 120_000, maxBuffer: 1 << 30, cwd: opts.cwd });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.error}`);
+  return r.stdout;
+}
+
+export function have(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
