@@ -58,6 +58,11 @@ export class Btf {
     }
   }
 
+  /** The undecoded records of a parsed blob (undefined for built BTF). */
+  get records(): RawTypes | undefined {
+    return this.raw;
+  }
+
   /** Number of own types (void and base types excluded). */
   get count(): number {
     return this.decoded.length;

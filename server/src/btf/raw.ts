@@ -23,6 +23,9 @@ function extraBytes(kind: number, vlen: number): number {
  */
 export interface RawTypes {
   readonly count: number;
+  /** The blob's bytes, and where each type record starts in them (for fast dumps). */
+  readonly view: DataView;
+  readonly offsets: Uint32Array;
   decode(i: number): BtfType;
   nameOf(i: number): string;
 }
@@ -175,6 +178,8 @@ export function scanTypes(r: ByteReader, typeStart: number, typeLen: number, str
 
   return {
     count: n,
+    view: dv,
+    offsets,
     nameOf: (i) => str(dv.getUint32(offsets[i], le)),
     decode: (i) => decodeType(dv, le, offsets[i], startId + i, str),
   };

@@ -10,6 +10,8 @@ export interface Command {
 /** Where a command writes; tests and the LSP can capture it. */
 export interface CliIo {
   out(text: string): void;
+  /** Raw bytes to stdout (large dumps, names that are not UTF-8); falls back to out(). */
+  outBytes?(bytes: Uint8Array): void;
   err(text: string): void;
 }
 

@@ -1,4 +1,7 @@
+import { btfDumpCommand } from './btf-dump';
 import { Command } from './command';
 
 // Every subcommand, one import each. Keep the list sorted by command path.
-export const COMMANDS: Command[] = [];
+export const COMMANDS: Command[] = [
+  btfDumpCommand,
+];

@@ -5,6 +5,7 @@ import { VERSION } from './version';
 
 const io: CliIo = {
   out: (text) => process.stdout.write(text),
+  outBytes: (bytes) => process.stdout.write(bytes),
   err: (text) => process.stderr.write(text),
 };
 

@@ -1,0 +1,113 @@
+import { Btf, parseBtf } from './btf';
+import { OutBuf } from './out-buf';
+import { KIND_NAMES } from './types';
+import { writeBtf } from './write';
+
+/**
+ * What the raw and JSON dumps read: each own type's record in the encoded blob, and the
+ * string sections of the blob and its bases. Dumping from the encoding (rather than from
+ * decoded objects) keeps a vmlinux dump free of per-type allocations.
+ */
+export class DumpView {
+  readonly view: DataView;
+  readonly le: boolean;
+  readonly offsets: Uint32Array;
+  readonly startId: number;
+  /** The blob and its bases, own blob first. */
+  private readonly chain: Btf[];
+
+  constructor(readonly btf: Btf) {
+    // Built BTF has no encoding yet: encode it once (writeBtf keeps ids and name offsets).
+    const parsed = btf.records ? btf : parseBtf(writeBtf(btf), { base: btf.base, file: '<built BTF>' });
+    const rec = parsed.records!;
+    this.view = rec.view;
+    this.le = parsed.littleEndian;
+    this.offsets = rec.offsets;
+    this.startId = parsed.startId;
+    this.chain = [];
+    for (let b: Btf | undefined = parsed; b; b = b.base) this.chain.push(b);
+  }
+
+  get count(): number {
+    return this.offsets.length;
+  }
+
+  u32(off: number): number {
+    return this.view.getUint32(off, this.le);
+  }
+
+  i32(off: number): number {
+    return this.view.getInt32(off, this.le);
+  }
+
+  /** Kind number of any type id (own or base). */
+  kindOf(id: number): number {
+    if (id >= this.startId) return (this.u32(this.offsets[id - this.startId] + 4) >>> 24) & 0x1f;
+    return KIND_NAMES.indexOf(this.btf.type(id).kind);
+  }
+
+  /** Name offset of any type id (own or base). */
+  nameOffOf(id: number): number {
+    if (id >= this.startId) return this.u32(this.offsets[id - this.startId]);
+    return this.btf.type(id).nameOff;
+  }
+
+  /**
+   * Writes the name at string offset `off` as bpftool does: `(anon)` for offset 0, the
+   * bytes up to the NUL otherwise, `(invalid)` past the strings.
+   */
+  name(out: OutBuf, off: number, json: boolean): void {
+    if (off === 0) {
+      out.lit('(anon)');
+      return;
+    }
+    for (const b of this.chain) {
+      if (off < b.startStrOff) continue;
+      const s = b.strings;
+      const rel = off - b.startStrOff;
+      if (rel >= s.length) break;
+      let end = rel;
+      while (end < s.length && s[end] !== 0) end++;
+      if (json) out.copyJson(s, rel, end);
+      else out.copy(s, rel, end);
+      return;
+    }
+    out.lit('(invalid)');
+  }
+}
+
+export const KIND_STR: readonly string[] = KIND_NAMES;
+
+export function intEncodingStr(enc: number): string {
+  switch (enc) {
+    case 0: return '(none)';
+    case 1: return 'SIGNED';
+    case 2: return 'CHAR';
+    case 4: return 'BOOL';
+    default: return 'UNKN';
+  }
+}
+
+export function funcLinkageStr(linkage: number): string {
+  switch (linkage) {
+    case 0: return 'static';
+    case 1: return 'global';
+    case 2: return 'extern';
+    default: return '(unknown)';
+  }
+}
+
+export function varLinkageStr(linkage: number): string {
+  switch (linkage) {
+    case 0: return 'static';
+    case 1: return 'global';
+    case 2: return 'extern';
+    default: return '(unknown)';
+  }
+}
+
+/** ENUM64 value from its two halves. */
+export function enum64Value(lo: number, hi: number, signed: boolean): bigint {
+  const raw = (BigInt(hi) << 32n) | BigInt(lo);
+  return signed ? BigInt.asIntN(64, raw) : raw;
+}
