@@ -1,0 +1,185 @@
+// `bpf-lens btf dump` against `bpftool btf dump file` (Debian's bpftool 7.1), byte for
+// byte, raw and JSON, on every BTF input we have; plus BTF made with BtfBuilder to reach
+// what compilers do not emit (signed enums, ENUM64, odd linkage, names that need escaping).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { parseBtf } from '../../server/src/btf/btf';
+import { dumpJson } from '../../server/src/btf/dump-json';
+import { dumpRaw } from '../../server/src/btf/dump-raw';
+import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
+import { loadBtf } from '../../server/src/cli/input';
+import { BtfInput, VMLINUX, bpftoolDump, btfInputs, tmp } from '../btf-corpus';
+import { CLI } from '../helpers';
+
+interface Out {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+function ours(args: string[]): Out {
+  const r = spawnSync(process.execPath, [CLI, 'btf', 'dump', ...args], { maxBuffer: 1 << 30, timeout: 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString() };
+}
+
+/** First differing line, for a readable failure. */
+function firstDiff(a: Buffer, b: Buffer): string {
+  const la = a.toString('latin1').split('\n');
+  const lb = b.toString('latin1').split('\n');
+  for (let i = 0; i < Math.max(la.length, lb.length); i++) {
+    if (la[i] !== lb[i]) return `line ${i + 1}:\n  ours:    ${JSON.stringify(la[i])}\n  bpftool: ${JSON.stringify(lb[i])}`;
+  }
+  return 'same lines';
+}
+
+function argsFor(input: BtfInput): string[] {
+  return [input.file, ...(input.base ? ['--base', input.base] : [])];
+}
+
+const inputs = btfInputs();
+
+test('the corpus has what the differential tests need', () => {
+  assert.ok(inputs.some((i) => i.name.startsWith('fixture ')), 'fixture objects (make -C test/fixtures)');
+  assert.ok(inputs.filter((i) => i.name.startsWith('cilium ') && i.file.endsWith('-eb.elf')).length >= 10, 'big-endian cilium objects');
+  assert.ok(inputs.some((i) => i.base), 'split BTF');
+});
+
+for (const input of inputs) {
+  test(`btf dump ${input.name}: raw and json match bpftool byte for byte`, () => {
+    for (const json of [false, true]) {
+      const want = bpftoolDump(input, json);
+      const got = ours([...argsFor(input), '--format', json ? 'json' : 'raw']);
+      if (want.code !== 0) {
+        // bpftool cannot dump it (e.g. clang 7 objects without .BTF): we must say why, in one line.
+        assert.equal(got.code, 1, `bpftool failed (${want.stderr.trim()}), we exited ${got.code}`);
+        assert.match(got.stderr, /^bpf-lens: .+: .+: offset \d+: .+\n$/);
+        assert.equal(got.stdout.length, 0);
+        continue;
+      }
+      assert.equal(got.code, 0, got.stderr);
+      assert.equal(got.stderr, '');
+      assert.ok(got.stdout.equals(want.stdout), `${json ? 'json' : 'raw'} differs from bpftool at ${firstDiff(got.stdout, want.stdout)}`);
+    }
+  });
+}
+
+test('objects without BTF: bpftool fails and so do we, naming the missing section', () => {
+  const file = inputs.find((i) => i.name.includes('loader-clang-7-el'))!.file;
+  assert.notEqual(bpftoolDump({ file }).code, 0);
+  const got = ours([file]);
+  assert.equal(got.code, 1);
+  assert.equal(got.stderr, `bpf-lens: ${file}: .BTF: offset 0: the ELF file has no .BTF section (was it compiled with -g?)\n`);
+});
+
+/** Writes built BTF to a file and compares our in-process dumps with bpftool's. */
+function sameAsBpftool(name: string, bytes: Uint8Array, base?: string): void {
+  const file = path.join(tmp(), name);
+  writeFileSync(file, bytes);
+  const btf = loadBtf(file, base ? loadBtf(base) : undefined);
+  for (const json of [false, true]) {
+    const want = bpftoolDump({ file, base }, json);
+    assert.equal(want.code, 0, want.stderr);
+    const got = Buffer.from(json ? dumpJson(btf) : dumpRaw(btf), 'latin1');
+    assert.ok(got.equals(want.stdout), `${name} ${json ? 'json' : 'raw'}: ${firstDiff(got, want.stdout)}`);
+  }
+}
+
+test('built BTF with every kind and kind_flag meaning dumps as bpftool does (both byte orders)', () => {
+  for (const le of [true, false]) {
+    const b = new BtfBuilder(undefined, le);
+    const int = b.add({ kind: 'INT', name: 'int', nameOff: 0, kindFlag: false, size: 4, encoding: 1, bitsOffset: 0, bits: 32 });
+    b.add({ kind: 'INT', name: 'odd', nameOff: 0, kindFlag: false, size: 4, encoding: 7, bitsOffset: 3, bits: 17 });
+    b.add({ kind: 'INT', name: 'char', nameOff: 0, kindFlag: false, size: 1, encoding: 2, bitsOffset: 0, bits: 8 });
+    b.add({
+      kind: 'ENUM', name: 'signed_e', nameOff: 0, kindFlag: true, size: 4,
+      values: [{ name: 'NEG', nameOff: 0, value: -5 }, { name: 'MIN', nameOff: 0, value: -2147483648 }, { name: 'POS', nameOff: 0, value: 7 }],
+    });
+    b.add({ kind: 'ENUM', name: 'unsigned_e', nameOff: 0, kindFlag: false, size: 4, values: [{ name: 'HI', nameOff: 0, value: 0xfffffff0 }] });
+    b.add({
+      kind: 'ENUM64', name: 'e64s', nameOff: 0, kindFlag: true, size: 8,
+      values: [{ name: 'S_MIN', nameOff: 0, value: -(2n ** 63n) }, { name: 'S_NEG', nameOff: 0, value: -1n }, { name: 'S_BIG', nameOff: 0, value: 2n ** 40n }],
+    });
+    b.add({ kind: 'ENUM64', name: 'e64u', nameOff: 0, kindFlag: false, size: 8, values: [{ name: 'U_MAX', nameOff: 0, value: 2n ** 64n - 1n }] });
+    b.add({ kind: 'ENUM', name: 'empty_e', nameOff: 0, kindFlag: false, size: 4, values: [] });
+    b.add({ kind: 'FWD', name: 'fu', nameOff: 0, kindFlag: true });
+    b.add({ kind: 'FWD', name: 'fs', nameOff: 0, kindFlag: false });
+    const s = b.add({
+      kind: 'STRUCT', name: 'bits', nameOff: 0, kindFlag: true, size: 8,
+      members: [
+        { name: 'a', nameOff: 0, type: int, bitsOffset: 0, bitfieldSize: 3 },
+        { name: '', nameOff: 0, type: int, bitsOffset: 3, bitfieldSize: 0 },
+        { name: 'b', nameOff: 0, type: int, bitsOffset: 0xffffff, bitfieldSize: 255 },
+      ],
+    });
+    b.add({ kind: 'UNION', name: '', nameOff: 0, kindFlag: false, size: 4, members: [{ name: 'x', nameOff: 0, type: int, bitsOffset: 0x12345678, bitfieldSize: 0 }] });
+    const proto = b.add({ kind: 'FUNC_PROTO', name: '', nameOff: 0, kindFlag: false, type: 0, params: [{ name: 'p', nameOff: 0, type: int }, { name: '', nameOff: 0, type: 0 }] });
+    for (const linkage of [0, 1, 2, 3, 0xffff]) b.add({ kind: 'FUNC', name: `f${linkage}`, nameOff: 0, kindFlag: false, type: proto, linkage });
+    const vars: number[] = [];
+    for (const linkage of [0, 1, 2, 3, 0xffffffff]) vars.push(b.add({ kind: 'VAR', name: `v${linkage}`, nameOff: 0, kindFlag: false, type: int, linkage }));
+    b.add({ kind: 'DECL_TAG', name: 'tag', nameOff: 0, kindFlag: false, type: s, componentIdx: -1 });
+    b.add({ kind: 'DECL_TAG', name: 'mtag', nameOff: 0, kindFlag: false, type: s, componentIdx: 2 });
+    b.add({ kind: 'TYPE_TAG', name: 'user', nameOff: 0, kindFlag: false, type: int });
+    b.add({ kind: 'FLOAT', name: 'double', nameOff: 0, kindFlag: false, size: 8 });
+    b.add({ kind: 'RESTRICT', name: '', nameOff: 0, kindFlag: false, type: int });
+    b.add({ kind: 'ARRAY', name: '', nameOff: 0, kindFlag: false, type: int, indexType: int, nelems: 0xffffffff });
+    b.add({
+      kind: 'DATASEC', name: '.data', nameOff: 0, kindFlag: false, size: 4096,
+      vars: [...vars.map((v, i) => ({ type: v, offset: i * 4, size: 4 })), { type: 0, offset: 1, size: 2 }, { type: int, offset: 0, size: 4 }],
+    });
+    sameAsBpftool(`built-kinds-${le ? 'el' : 'eb'}.btf`, writeBtf(b.build()));
+  }
+});
+
+test('names that need escaping in JSON, and non-ASCII bytes, dump as bpftool does', () => {
+  const b = new BtfBuilder();
+  const int = b.add({ kind: 'INT', name: 'int', nameOff: 0, kindFlag: false, size: 4, encoding: 1, bitsOffset: 0, bits: 32 });
+  for (const name of ['quote"d', "single'q", 'tab\there', 'nl\nx', 'cr\rff\fbs\b', 'latin\xe9\xff', 'ctl\x01\x1f']) {
+    b.add({ kind: 'TYPEDEF', name, nameOff: 0, kindFlag: false, type: int });
+  }
+  sameAsBpftool('built-names.btf', writeBtf(b.build()));
+});
+
+test('a backslash in a name is escaped as JSON says (bpftool 7.1 writes \\n there: a json_writer bug)', () => {
+  const b = new BtfBuilder();
+  const int = b.add({ kind: 'INT', name: 'int', nameOff: 0, kindFlag: false, size: 4, encoding: 1, bitsOffset: 0, bits: 32 });
+  b.add({ kind: 'TYPEDEF', name: 'back\\slash', nameOff: 0, kindFlag: false, type: int });
+  const btf = b.build();
+  const file = path.join(tmp(), 'built-backslash.btf');
+  writeFileSync(file, writeBtf(btf));
+  const theirs = bpftoolDump({ file }, true).stdout.toString('latin1');
+  const mine = dumpJson(btf);
+  assert.equal(mine, theirs.replace('back\\nslash', 'back\\\\slash'));
+  assert.equal(JSON.parse(mine).types[1].name, 'back\\slash');
+  assert.equal(dumpRaw(btf), bpftoolDump({ file }).stdout.toString('latin1'));
+});
+
+test('split BTF built on this kernel: ids and strings continue from the base', () => {
+  const base = loadBtf(VMLINUX);
+  const b = new BtfBuilder(base);
+  const intId = base.find('INT', 'int')!.id;
+  const taskId = base.find('STRUCT', 'task_struct')!.id;
+  const ptr = b.add({ kind: 'PTR', name: '', nameOff: 0, kindFlag: false, type: taskId });
+  // a name that is already in the base's strings is referenced there, as pahole does
+  const v = b.add({ kind: 'VAR', name: 'jiffies', nameOff: 0, kindFlag: false, type: intId, linkage: 1 });
+  const baseVar = base.types.find((t) => t.kind === 'VAR')!;
+  b.add({ kind: 'STRUCT', name: 'mod_state', nameOff: 0, kindFlag: false, size: 16, members: [{ name: 'task', nameOff: 0, type: ptr, bitsOffset: 0, bitfieldSize: 0 }] });
+  b.add({ kind: 'DATASEC', name: '.data..percpu', nameOff: 0, kindFlag: false, size: 8, vars: [{ type: v, offset: 0, size: 4 }, { type: baseVar.id, offset: 4, size: 4 }] });
+  const built = b.build();
+  const bytes = writeBtf(built);
+  const file = path.join(tmp(), 'built-split.btf');
+  writeFileSync(file, bytes);
+  assert.equal(parseBtf(bytes, { base }).startId, base.length);
+  sameAsBpftool('built-split.btf', bytes, VMLINUX);
+});
+
+test('a missing file and a bad --format are one-line errors', () => {
+  const missing = ours(['/nonexistent/x.o']);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stderr, 'bpf-lens: /nonexistent/x.o: no such file\n');
+  const bad = ours([VMLINUX, '--format', 'yaml']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^bpf-lens: unknown format 'yaml'/);
+});
