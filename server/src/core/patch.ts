@@ -89,7 +89,7 @@ export function patchInsn(insns: RawInsns, i: number, res: CoreReloResult): Patc
         throw new CoreReloError(`instruction #${i} (ALU/ALU64) holds imm ${imm >>> 0}, expected the local value ${origVal} (→ ${newVal})`);
       }
       insns.setImm(i, Number(BigInt.asIntN(32, newVal)));
-      return { insnClass: 'ALU/ALU64', before: u64(imm >>> 0), after: newVal };
+      return { insnClass: 'ALU/ALU64', before: u64(imm), after: newVal };
     }
     case BPF_LDX: case BPF_ST: case BPF_STX: {
       const off = insns.off(i);
@@ -111,14 +111,14 @@ export function patchInsn(insns: RawInsns, i: number, res: CoreReloResult): Patc
         insns.setCode(i, (code & 0xe0) | sz | cls);
         memSize = { from: res.origSz, to: res.newSz };
       }
-      return { insnClass: 'LDX/ST/STX', before: u64(off & 0xffff), after: newVal, memSize };
+      return { insnClass: 'LDX/ST/STX', before: u64(off), after: newVal, memSize };
     }
     case BPF_LD: {
       if (code !== BPF_LD_IMM64 || i + 1 >= insns.count || insns.src(i) !== 0 || insns.off(i) !== 0
         || insns.code(i + 1) !== 0 || insns.dst(i + 1) !== 0 || insns.src(i + 1) !== 0 || insns.off(i + 1) !== 0) {
         throw new CoreReloError(`instruction #${i} (LDIMM64) has an unexpected form`);
       }
-      const imm = (u64(insns.imm(i + 1)) << 32n) | BigInt(insns.imm(i) >>> 0);
+      const imm = (BigInt(insns.imm(i + 1) >>> 0) << 32n) | BigInt(insns.imm(i) >>> 0);
       if (res.validate && imm !== origVal) {
         throw new CoreReloError(`instruction #${i} (LDIMM64) holds ${imm}, expected the local value ${origVal} (→ ${newVal})`);
       }
