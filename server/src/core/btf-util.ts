@@ -149,3 +149,32 @@ export function memberNames(btf: Btf, t: BtfType, depth = 0): string[] {
   }
   return out;
 }
+
+/** `a, b, c` for messages, at most `max` names, then how many more. */
+export function listNames(names: readonly string[], max = 12): string {
+  if (names.length === 0) return 'none';
+  return names.length <= max ? names.join(', ') : `${names.slice(0, max).join(', ')}, … (${names.length - max} more)`;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 3) return 99;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/** Names close to `want` (renames such as state → __state), best first. */
+export function similarNames(want: string, names: readonly string[]): string[] {
+  const score = (n: string) => {
+    const bare = (x: string) => x.replace(/^_+/, '').toLowerCase();
+    if (bare(n) === bare(want)) return 0;
+    if (Math.min(n.length, want.length) >= 3 && (n.includes(want) || want.includes(n))) return 1;
+    const d = editDistance(want, n);
+    return d <= Math.max(1, Math.floor(want.length / 4)) ? 1 + d : 99;
+  };
+  return names.map((n) => ({ n, s: score(n) })).filter((x) => x.s < 99 && x.n !== want).sort((x, y) => x.s - y.s).slice(0, 3).map((x) => x.n);
+}

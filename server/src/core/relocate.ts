@@ -2,7 +2,7 @@
 // program inside it) against target BTFs, and say for each relocation what happened.
 import { Btf } from '../btf/btf';
 import { TypeId } from '../btf/types';
-import { CoreReloError, essentialName, typeAt, typeName } from './btf-util';
+import { CoreReloError, essentialName, skipModsAndTypedefs, typeAt, typeName } from './btf-util';
 import { CoreReloResult, calcRelo } from './calc';
 import { Candidate, CandidateCache, TargetBtf } from './candidates';
 import { BPF_CORE_TYPE_ID_LOCAL, CoreKindName, coreKindName, isFieldBased, isEnumvalBased } from './kinds';
@@ -142,6 +142,10 @@ function resolve(relo: CoreReloRecord, local: CoreSpec, cache: CandidateCache): 
   if (cands.length === 0) {
     const where = cache.targets.length > 1 ? `${cache.targets[0].name} or its ${cache.targets.length - 1} module BTFs` : cache.targets[0]?.name ?? 'the target (no BTF given)';
     message = `no ${kindWord(lb, relo.typeId)} named '${essentialName(lname)}'${essentialName(lname) !== lname ? ` (for ${lname})` : ''} in ${where}`;
+    const t = lb.get(relo.typeId);
+    if (t?.kind === 'TYPEDEF') {
+      message += `; CO-RE looks typedefs up by their own name: access through ${typeName(lb, skipModsAndTypedefs(lb, relo.typeId))} instead`;
+    }
   } else {
     const reasons = [...new Set(candidates.map((c) => c.note ?? `${c.type} [${c.id}] does not match`))];
     message = reasons.join('; ');

@@ -5,7 +5,7 @@
 import { Btf } from '../btf/btf';
 import { BtfArray, BtfComposite, TypeId, isComposite, isEnum } from '../btf/types';
 import {
-  CoreReloError, SPEC_MAX_LEN, essentialName, memberNames, resolveSize, skipModsAndTypedefs, typeAt, typeName,
+  CoreReloError, SPEC_MAX_LEN, essentialName, listNames, memberNames, similarNames, resolveSize, skipModsAndTypedefs, typeAt, typeName,
 } from './btf-util';
 import { fieldsAreCompat, typesAreCompat, typesMatch } from './compat';
 import { BPF_CORE_TYPE_MATCHES, isEnumvalBased, isFieldBased, isTypeBased } from './kinds';
@@ -161,8 +161,10 @@ export function matchSpec(local: CoreSpec, tb: Btf, tid: TypeId, why: MismatchRe
     const want = essentialName(lacc[0].name ?? '');
     const i = tt.values.findIndex((v) => essentialName(v.name) === want);
     if (i < 0) {
+      const names = tt.values.map((v) => v.name);
+      const near = similarNames(lacc[0].name ?? '', names);
       why.reason = `enumerator '${lacc[0].name}' of ${typeName(local.btf, lacc[0].typeId)} not found in ${typeName(tb, tid)} of the target`
-        + ` (values: ${tt.values.map((v) => v.name).join(', ') || 'none'})`;
+        + (near.length ? ` (similar: ${near.join(', ')})` : ` (values: ${listNames(names)})`);
       return undefined;
     }
     spec.access.push({ typeId: tid, idx: i, name: tt.values[i].name });
@@ -179,7 +181,7 @@ export function matchSpec(local: CoreSpec, tb: Btf, tid: TypeId, why: MismatchRe
       const next = { id: tid };
       if (!matchMember(local, acc, tb, tid, spec, next, why)) {
         why.reason ??= tt && isComposite(tt)
-          ? `field '${acc.name}' of ${typeName(local.btf, acc.typeId)} not found in ${typeName(tb, tid)} of the target (members: ${memberNames(tb, tt).join(', ') || 'none'})`
+          ? missingField(acc.name, typeName(local.btf, acc.typeId), typeName(tb, tid), memberNames(tb, tt))
           : `field '${acc.name}' of ${typeName(local.btf, acc.typeId)}: the target has ${typeName(tb, tid)} there, which has no fields`;
         return undefined;
       }
@@ -240,4 +242,10 @@ export function formatSpecLibbpf(spec: CoreSpec): string {
   });
   const off = spec.bitOffset % 8 ? `${Math.floor(spec.bitOffset / 8)}.${spec.bitOffset % 8}` : `${spec.bitOffset / 8}`;
   return `${s} (${spec.raw.join(':')} @ offset ${off})`;
+}
+
+function missingField(name: string, localType: string, targetType: string, members: readonly string[]): string {
+  const near = similarNames(name, members);
+  return `field '${name}' of ${localType} not found in ${targetType} of the target`
+    + ` (${near.length ? `similar: ${near.join(', ')}; ` : ''}${members.length > 12 ? `${members.length} members` : `members: ${listNames(members)}`})`;
 }
