@@ -17,29 +17,34 @@ export interface Candidate {
   readonly id: TypeId;
 }
 
-// essential name → ids of one BTF's own types (base types excluded), ascending.
-const essentialIndexes = new WeakMap<Btf, Map<string, TypeId[]>>();
+// Flavored names (`foo___v2`) of one BTF's own types, by essential name. Plain names are
+// found through the BTF's own name index, which other features share.
+const flavoredIndexes = new WeakMap<Btf, Map<string, TypeId[]>>();
 
-function essentialIndex(btf: Btf): Map<string, TypeId[]> {
-  let idx = essentialIndexes.get(btf);
+function flavoredIndex(btf: Btf): Map<string, TypeId[]> {
+  let idx = flavoredIndexes.get(btf);
   if (idx) return idx;
   idx = new Map();
   for (let id = btf.startId; id < btf.length; id++) {
     const name = btf.nameOf(id);
-    if (!name) continue;
+    if (!name.includes('___')) continue;
     const key = essentialName(name);
+    if (key === name) continue;
     const list = idx.get(key);
     if (list) list.push(id);
     else idx.set(key, [id]);
   }
-  essentialIndexes.set(btf, idx);
+  flavoredIndexes.set(btf, idx);
   return idx;
 }
 
-/** Ids with this essential name in `btf`; with `withBases`, also in its bases (base first). */
+/** Ids whose essential name is `name`, ascending; with `withBases` the bases' too. */
 function idsByEssentialName(btf: Btf, name: string, withBases: boolean): TypeId[] {
-  const own = essentialIndex(btf).get(name) ?? [];
-  return withBases && btf.base ? [...idsByEssentialName(btf.base, name, true), ...own] : own;
+  const from = withBases ? 0 : btf.startId;
+  const exact = essentialName(name) === name ? btf.byName(name).filter((id) => id >= from) : [];
+  const flavored: TypeId[] = [];
+  for (let b: Btf | undefined = btf; b; b = withBases ? b.base : undefined) flavored.push(...(flavoredIndex(b).get(name) ?? []));
+  return flavored.length ? [...exact, ...flavored].sort((a, b) => a - b) : exact;
 }
 
 /**
