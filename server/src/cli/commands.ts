@@ -1,7 +1,9 @@
 import { btfDumpCommand } from './btf-dump';
 import { Command } from './command';
+import { relocateCommand } from './relocate';
 
 // Every subcommand, one import each. Keep the list sorted by command path.
 export const COMMANDS: Command[] = [
   btfDumpCommand,
+  relocateCommand,
 ];

@@ -130,7 +130,7 @@ function resolve(relo: CoreReloRecord, local: CoreSpec, cache: CandidateCache): 
     if (disagree) {
       const list = matches.map((m) => `${typeName(m.cand.target.btf, m.cand.id)} [${m.cand.id}] in ${m.cand.target.name} → ${m.res.poison ? 'poison' : m.res.newVal}`
         + (isFieldBased(relo.kind) ? ` (bit offset ${m.spec.bitOffset})` : '')).join('; ');
-      return { res: first.res, status: 'ambiguous', matches, candidates, message: `ambiguous: the target has ${matches.length} matching types that disagree: ${list}` };
+      return { res: first.res, status: 'ambiguous', matches, candidates, message: `the target has ${matches.length} matching types that disagree: ${list}` };
     }
     cache.prune(relo.typeId, matches.map((m) => m.cand));
     const status = first.res.poison ? 'poisoned' : 'ok';
@@ -197,10 +197,10 @@ function relocateOne(relo: CoreReloInput, index: number, insnIndex: number, sect
     resolution = resolve(relo, local, cache);
     const { res, status, matches, candidates } = resolution;
     const targetTypes = matches.map((m) => ({ btf: m.cand.target.name, id: m.cand.id, access: isFieldBased(relo.kind) || isEnumvalBased(relo.kind) ? formatAccess(m.spec) : undefined }));
-    const values = { localValue: res.origVal, targetValue: res.poison ? undefined : res.newVal };
+    const values = { localValue: res.origVal, targetValue: res.poison || status === 'ambiguous' ? undefined : res.newVal };
     if (status === 'ambiguous') {
       poisonInsn(insns, insnIndex);
-      return { ...base, access, ...values, targetTypes, candidates, status, fatal: true, message: resolution.message };
+      return { ...base, access, ...values, targetTypes, candidates, status, fatal: true, message: `${access}: ${resolution.message}` };
     }
     const patch = patchInsn(insns, insnIndex, res);
     if (patch.memszPoison) {

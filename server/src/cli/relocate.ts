@@ -1,0 +1,97 @@
+import { readdirSync } from 'fs';
+import * as path from 'path';
+import { parseArgs } from 'util';
+import { parseBtf } from '../btf/btf';
+import { parseBtfExt } from '../btf/ext';
+import { FormatError } from '../common/errors';
+import { CandidateCache, CoreReloReport, TargetBtf, relocateCore } from '../core';
+import { ElfFile } from '../elf/reader';
+import { CliIo, Command, UsageError } from './command';
+import { loadBtf, readInput } from './input';
+
+const KERNEL_BTF = '/sys/kernel/btf';
+
+/** The running kernel's vmlinux BTF, then each module's split BTF, as libbpf searches them. */
+function kernelTargets(): TargetBtf[] {
+  const vmlinux = { name: 'vmlinux', btf: loadBtf(path.join(KERNEL_BTF, 'vmlinux')) };
+  const mods = readdirSync(KERNEL_BTF).filter((n) => n !== 'vmlinux').sort()
+    .map((n) => ({ name: n, btf: loadBtf(path.join(KERNEL_BTF, n), vmlinux.btf) }));
+  return [vmlinux, ...mods];
+}
+
+const json = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x), 2);
+
+function line(r: CoreReloReport): string {
+  const target = r.targetValue !== undefined ? `${r.targetValue}` : r.status === 'poisoned' ? 'poison' : '?';
+  const head = `  relo #${String(r.index).padEnd(3)} insn #${String(r.insnIndex).padEnd(5)} ${r.kindName.padEnd(17)} ${r.access.padEnd(36)} ${r.localValue ?? '?'} -> ${target}`;
+  if (r.status === 'ok') return head;
+  const why = r.message?.startsWith(`${r.access}: `) ? r.message.slice(r.access.length + 2) : r.message;
+  return `${head}  [${r.status}]\n      ${why ?? ''}`;
+}
+
+/**
+ * `bpf-lens relocate OBJ [--target FILE [--module FILE]...] [--problems] [--json]`: computes
+ * every CO-RE relocation of a BPF object against a kernel's BTF (by default the running
+ * kernel's vmlinux and module BTFs) as libbpf would, without loading anything.
+ */
+export const relocateCommand: Command = {
+  path: ['relocate'],
+  usage: 'relocate OBJ [--target BTF [--module BTF]...] [--problems] [--json]',
+  summary: 'Resolve the CO-RE relocations of a BPF object against a kernel BTF (default: this kernel) and report each one.',
+  async run(args: string[], io: CliIo): Promise<number> {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args, allowPositionals: true,
+        options: {
+          target: { type: 'string', short: 't' },
+          module: { type: 'string', short: 'm', multiple: true },
+          problems: { type: 'boolean', short: 'p', default: false },
+          json: { type: 'boolean', default: false },
+        },
+      });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const { values, positionals } = parsed;
+    if (positionals.length !== 1) throw new UsageError(positionals.length ? `unexpected argument '${positionals[1]}'` : 'missing OBJ');
+    if (values.module?.length && !values.target) throw new UsageError('--module needs --target (the vmlinux BTF it splits from)');
+    const file = positionals[0];
+    const elf = new ElfFile(readInput(file), file);
+    const btfSec = elf.section('.BTF');
+    if (!btfSec) throw new FormatError(file, '.BTF', 0, 'the object has no .BTF section (was it compiled with -g?)');
+    const localBtf = parseBtf(btfSec.data, { file, section: '.BTF' });
+    const extSec = elf.section('.BTF.ext');
+    const ext = extSec ? parseBtfExt(extSec.data, localBtf, file) : undefined;
+
+    let targets: TargetBtf[];
+    if (values.target) {
+      const vmlinux = { name: path.basename(values.target), btf: loadBtf(values.target) };
+      targets = [vmlinux, ...(values.module ?? []).map((m) => ({ name: path.basename(m).replace(/\.ko$/, ''), btf: loadBtf(m, vmlinux.btf) }))];
+    } else {
+      targets = kernelTargets();
+    }
+    const cache = new CandidateCache(localBtf, targets);
+    const sections = (ext?.coreRelos ?? []).map((sec) => {
+      const code = elf.section(sec.section);
+      if (!code) throw new FormatError(file, '.BTF.ext', 0, `CO-RE records name section '${sec.section}', which the object does not have`);
+      return { section: sec.section, ...relocateCore({ localBtf, relos: sec.records, insns: code.data.slice(), targets, cache }) };
+    });
+    const fatal = sections.some((s) => !s.ok);
+    if (values.json) {
+      io.out(`${json({ file, targets: targets.map((t) => t.name), sections: sections.map((s) => ({ section: s.section, ok: s.ok, relocations: s.reports })) })}\n`);
+      return fatal ? 1 : 0;
+    }
+    const total = sections.reduce((n, s) => n + s.reports.length, 0);
+    io.out(`${file}: ${total} CO-RE relocation${total === 1 ? '' : 's'} against ${targets.map((t) => t.name).join(', ')}\n`);
+    for (const s of sections) {
+      const counts = new Map<string, number>();
+      for (const r of s.reports) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+      const summary = [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
+      const shown = s.reports.filter((r) => !values.problems || r.status !== 'ok');
+      io.out(`${s.section}: ${summary}\n${shown.map(line).join('\n')}${shown.length ? '\n' : ''}`);
+    }
+    if (fatal) io.err('bpf-lens: some relocations are ambiguous or invalid: libbpf would refuse to load this object\n');
+    return fatal ? 1 : 0;
+  },
+};
