@@ -4,7 +4,11 @@
 // to be written keeps the name, later ones get `___2`, `___3` as bpftool does, and a
 // CO-RE user can still match them (libbpf ignores `___suffix`).
 import { Btf } from './btf';
+import { sizeOf } from './layout';
 import { BtfType, TypeId } from './types';
+
+const VA_LIST = '__builtin_va_list';
+const BPF_VA_LIST_SIZE = 8;
 
 export class CNames {
   private readonly byId = new Map<TypeId, string>();
@@ -24,7 +28,9 @@ export class CNames {
         name = unique(this.tags, t.name);
         break;
       case 'TYPEDEF':
-        name = unique(this.idents, t.name);
+        // clang knows __builtin_va_list and forbids redefining it; when the BTF's target
+        // has another size (x86-64's is 24 bytes, BPF's 8) a renamed typedef keeps layouts
+        name = t.name === VA_LIST && sizeOf(this.btf, id) !== BPF_VA_LIST_SIZE ? unique(this.idents, `${VA_LIST}___btf`) : unique(this.idents, t.name);
         break;
       default:
         name = t.name;
@@ -33,9 +39,18 @@ export class CNames {
     return name;
   }
 
+  /** A typedef of a compiler builtin that the dump must not write. */
+  isBuiltin(id: TypeId, t: BtfType): boolean {
+    return t.kind === 'TYPEDEF' && this.of(id, t) === VA_LIST;
+  }
+
   /** An enumerator's name; each call is a new definition of it. */
   enumerator(name: string): string {
     return unique(this.idents, name);
+  }
+
+  all(): ReadonlyMap<TypeId, string> {
+    return this.byId;
   }
 
   member(name: string): string {

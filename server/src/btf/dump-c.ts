@@ -32,6 +32,21 @@ export function dumpC(btf: Btf, opts: DumpCOptions = {}): string {
   return new CDumper(btf).dump(opts);
 }
 
+export interface DumpCResult {
+  readonly text: string;
+  /** The name each written named type got (with its `___N` suffix if it had to take one). */
+  readonly names: ReadonlyMap<TypeId, string>;
+  /** STRUCT/UNION ids written with a full definition, in output order. */
+  readonly defined: readonly TypeId[];
+}
+
+/** dumpC, and what a caller needs to refer to the written types (tests, hovers). */
+export function dumpCDetailed(btf: Btf, opts: DumpCOptions = {}): DumpCResult {
+  const d = new CDumper(btf);
+  const text = d.dump(opts);
+  return { text, names: d.names.all(), defined: d.defined };
+}
+
 const NOT = 0, BUSY = 1, DONE = 2;
 
 class CDumper {
@@ -43,7 +58,8 @@ class CDumper {
   private readonly forced = new Set<TypeId>();
   private readonly queue: TypeId[] = [];
   private readonly out: string[] = [];
-  private readonly names: CNames;
+  readonly names: CNames;
+  readonly defined: TypeId[] = [];
   /** Anonymous records being written inline (guards loops through typedefs). */
   private readonly inlining = new Set<TypeId>();
 
@@ -177,6 +193,7 @@ class CDumper {
         if (cont === 0) {
           this.out.push(`${this.recordDef(id, t, 0)};\n\n`);
           this.emitState[id] = DONE;
+          this.defined.push(id);
         } else {
           this.emitState[id] = NOT; // anonymous: written inline by its user
         }
@@ -196,7 +213,7 @@ class CDumper {
         if (this.emitState[id] === BUSY) return;
         this.emitState[id] = BUSY;
         this.emit(t.type, id);
-        if (t.name !== '__builtin_va_list') {
+        if (!this.names.isBuiltin(id, t)) {
           this.out.push(`typedef ${declaration(btf, t.type, this.names.of(id, t), this.leaf(0))};\n\n`);
         }
         this.emitState[id] = DONE;
@@ -281,9 +298,15 @@ class CDumper {
     const head = this.tagName(id, t);
     if (t.values.length === 0) return head;
     const ind = '\t'.repeat(lvl + 1);
+    const width = t.kind === 'ENUM' ? 32 : 64;
     const vals: bigint[] = t.values.map((v) => {
       const b = BigInt(v.value);
-      return t.kindFlag ? BigInt.asIntN(t.kind === 'ENUM' ? 32 : 64, b) : BigInt.asUintN(t.kind === 'ENUM' ? 32 : 64, b);
+      if (t.kindFlag) return BigInt.asIntN(width, b);
+      const u = BigInt.asUintN(width, b);
+      // encoders without signed enums (clang < 15) store a negative value of a 1- or
+      // 2-byte enum sign-extended: only a negative reading fits the enum's size
+      if (t.size < 4 && u >> BigInt(t.size * 8) !== 0n) return BigInt.asIntN(width, b);
+      return u;
     });
     const lines = t.values.map((v, i) => `${ind}${this.names.enumerator(v.name)} = ${enumLiteral(vals[i])},\n`);
     const want = enumNaturalSize(vals);
