@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import * as os from 'os';
 import * as path from 'path';
 import { CoreObject, SectionResult, readCoreObject, readTargetBtf, relocateObject } from '../core-helpers';
-import { CILIUM, run } from '../helpers';
+import { CILIUM, fixture, run } from '../helpers';
 
 const DATA = path.join(CILIUM, 'btf', 'testdata');
 const SHF_EXECINSTR = 4n;
@@ -35,8 +35,8 @@ function patchedObject(obj: CoreObject, results: SectionResult[], keep: (section
 
 interface Loaded { code: number; log: string; results: Map<string, number> }
 
-/** Loads every program as a socket filter and runs each once on a 14-byte packet. */
-function loadAndRun(bytes: Uint8Array): Loaded {
+/** Loads every program (as a socket filter unless `asSocket` is false) and runs each once on a 14-byte packet. */
+function loadAndRun(bytes: Uint8Array, asSocket = true): Loaded {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bpflens-core-'));
   const pin = `/sys/fs/bpf/bpflens_core_run_${process.pid}`;
   const file = path.join(dir, 'obj.o');
@@ -45,9 +45,9 @@ function loadAndRun(bytes: Uint8Array): Loaded {
   writeFileSync(pkt, new Uint8Array(14));
   if (spawnSync('sh', ['-c', 'mount | grep -q " /sys/fs/bpf type bpf"']).status !== 0) run('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf']);
   try {
-    const load = spawnSync('bpftool', ['prog', 'loadall', file, pin, 'type', 'socket'], { encoding: 'utf8' });
+    const load = spawnSync('bpftool', ['prog', 'loadall', file, pin, ...(asSocket ? ['type', 'socket'] : [])], { encoding: 'utf8' });
     const results = new Map<string, number>();
-    if (load.status === 0) {
+    if (load.status === 0 && asSocket) {
       for (const name of spawnSync('ls', [pin], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) {
         const out = run('bpftool', ['prog', 'run', 'pinned', path.join(pin, name), 'data_in', pkt, 'repeat', '1']);
         const m = /Return value: (\d+)/.exec(out);
@@ -92,3 +92,13 @@ test('relocs_read-el.elf relocated against relocs_read_tgt-el.elf: reads() (with
   assert.equal(raw.code, 0, raw.log);
   assert.notEqual(raw.results.get('reads'), 0);
 });
+
+for (const name of ['core_tracer.o', 'core_flavors.o']) {
+  test(`${name} relocated by BPF Lens against this kernel's vmlinux: the verifier accepts every program`, () => {
+    const obj = readCoreObject(fixture(name));
+    const results = relocateObject(obj, [readTargetBtf('/sys/kernel/btf/vmlinux', 'vmlinux')]);
+    assert.ok(results.every((r) => r.ok));
+    const ran = loadAndRun(patchedObject(obj, results, () => true), false);
+    assert.equal(ran.code, 0, ran.log);
+  });
+}
