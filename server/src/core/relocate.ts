@@ -21,7 +21,11 @@ export interface RelocateCoreInput {
   readonly relos: readonly CoreReloInput[];
   /** Instructions to patch in place: the section, or one program of it (see firstInsn). */
   readonly insns: Uint8Array;
-  /** Section instruction index of insns[0] (default 0); records outside `insns` are skipped. */
+  /**
+   * Section instruction index of insns[0] when `insns` is one program of the section: records
+   * outside it belong to other programs and are skipped. Absent: `insns` is the whole section,
+   * and a record past its end is reported invalid.
+   */
   readonly firstInsn?: number;
   /** [vmlinux, ...module BTFs]; modules are searched only when vmlinux has no candidate. */
   readonly targets: readonly TargetBtf[];
@@ -166,9 +170,13 @@ export function relocateCore(input: RelocateCoreInput): RelocateCoreOutput {
   if (cache.localBtf !== localBtf) throw new Error('relocateCore: the candidate cache belongs to another local BTF');
   const reports: CoreReloReport[] = [];
   relos.forEach((relo, index) => {
-    const sectionInsn = relo.insnOff / BPF_INSN_SIZE;
+    const sectionInsn = Math.floor(relo.insnOff / BPF_INSN_SIZE);
     const insnIndex = sectionInsn - first;
-    if (relo.insnOff % BPF_INSN_SIZE === 0 && (insnIndex < 0 || insnIndex >= insns.count)) return; // another program's
+    if (insnIndex < 0 || insnIndex >= insns.count) {
+      // another program's, unless no program could hold it
+      if (input.firstInsn === undefined) reports.push(outOfRange(relo, index, insnIndex, localBtf, insns.count));
+      return;
+    }
     reports.push(relocateOne(relo, index, insnIndex, sectionInsn, localBtf, insns, cache));
   });
   return { insns: input.insns, reports, ok: reports.every((r) => !r.fatal) };
@@ -225,4 +233,13 @@ function relocateOne(relo: CoreReloInput, index: number, insnIndex: number, sect
 function calcLocalId(id: bigint): CoreReloResult {
   // the local type id may have changed during static linking: not validated (libbpf)
   return { origVal: id, newVal: id, poison: false, validate: false, failMemszAdjust: false, origSz: 0, newSz: 0, origTypeId: 0, newTypeId: 0 };
+}
+
+function outOfRange(relo: CoreReloInput, index: number, insnIndex: number, lb: Btf, count: number): CoreReloReport {
+  return {
+    index, insnIndex, sectionInsnIndex: insnIndex, kind: relo.kind, kindName: coreKindName(relo.kind), localTypeId: relo.typeId,
+    localType: lb.has(relo.typeId) ? typeName(lb, relo.typeId) : `<bad type ${relo.typeId}>`, accessStr: relo.accessStr,
+    access: relo.accessStr, targetTypes: [], candidates: [], status: 'invalid', fatal: true,
+    message: `instruction offset ${relo.insnOff} is past the end of the section (${count} instructions)`,
+  };
 }
