@@ -44,7 +44,8 @@ export function relocateObject(obj: CoreObject, targets: readonly TargetBtf[]): 
   return obj.ext.coreRelos.map((sec) => {
     const code = obj.elf.section(sec.section);
     if (!code) throw new Error(`${obj.file}: no section ${sec.section}`);
-    const out = relocateCore({ localBtf: obj.btf, relos: sec.records, insns: code.data.slice(), targets, cache });
+    const lineInfo = obj.ext.lineInfo.find((l) => l.section === sec.section)?.records;
+    const out = relocateCore({ localBtf: obj.btf, relos: sec.records, insns: code.data.slice(), targets, cache, lineInfo });
     return { section: sec.section, ...out };
   });
 }

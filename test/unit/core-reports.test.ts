@@ -253,4 +253,8 @@ test('real fixture against this kernel: accesses read as C paths; task_t typedef
   const td = local[0].reports.find((r) => r.access === 'task_t->real_parent')!;
   assert.equal(td.status, 'poisoned');
   assert.match(td.message!, /no typedef named 'task_t' in vmlinux; .*struct task_struct instead/);
+  // the editor places it on the source line BTF line_info gives (coarse, as in verifier logs)
+  assert.match(td.source!.file, /core_local\.bpf\.c$/);
+  assert.match(td.source!.text, /out\[\d+\] = bpf_core_field_offset\(/);
+  assert.ok(local[0].reports.every((r) => r.source && r.source.line > 0));
 });

@@ -1,7 +1,7 @@
 // CO-RE relocation engine: BTF in, patched instructions and per-relocation reports out.
 export { relocateCore } from './relocate';
 export type {
-  CoreCandidateReport, CoreReloInput, CoreReloReport, CoreReloStatus, RelocateCoreInput, RelocateCoreOutput,
+  CoreCandidateReport, CoreReloInput, CoreSourceLine, CoreReloReport, CoreReloStatus, RelocateCoreInput, RelocateCoreOutput,
 } from './relocate';
 export { CandidateCache, findCandidates } from './candidates';
 export type { Candidate, TargetBtf } from './candidates';

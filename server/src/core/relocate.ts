@@ -1,6 +1,7 @@
 // The CO-RE engine's entry point: relocate the instructions of one program section (or one
 // program inside it) against target BTFs, and say for each relocation what happened.
 import { Btf } from '../btf/btf';
+import { LineInfo } from '../btf/ext';
 import { TypeId } from '../btf/types';
 import { CoreReloError, essentialName, skipModsAndTypedefs, typeAt, typeName } from './btf-util';
 import { CoreReloResult, calcRelo } from './calc';
@@ -31,6 +32,16 @@ export interface RelocateCoreInput {
   readonly targets: readonly TargetBtf[];
   /** Share across the programs of one object (libbpf prunes candidates per load). */
   readonly cache?: CandidateCache;
+  /** The section's `.BTF.ext` line_info records: each report then names its source line. */
+  readonly lineInfo?: readonly LineInfo[];
+}
+
+/** Where a relocated instruction came from (BTF line_info). */
+export interface CoreSourceLine {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly text: string;
 }
 
 export type CoreReloStatus =
@@ -80,6 +91,8 @@ export interface CoreReloReport {
   /** What went wrong (or, for 'missing', what is absent), in words. */
   readonly message?: string;
   readonly patch?: PatchOutcome;
+  /** Source line of the instruction, when line_info was given. */
+  readonly source?: CoreSourceLine;
 }
 
 export interface RelocateCoreOutput {
@@ -177,7 +190,9 @@ export function relocateCore(input: RelocateCoreInput): RelocateCoreOutput {
       if (input.firstInsn === undefined) reports.push(outOfRange(relo, index, insnIndex, localBtf, insns.count));
       return;
     }
-    reports.push(relocateOne(relo, index, insnIndex, sectionInsn, localBtf, insns, cache));
+    const report = relocateOne(relo, index, insnIndex, sectionInsn, localBtf, insns, cache);
+    const source = input.lineInfo && sourceLine(input.lineInfo, sectionInsn);
+    reports.push(source ? { ...report, source } : report);
   });
   return { insns: input.insns, reports, ok: reports.every((r) => !r.fatal) };
 }
@@ -242,4 +257,11 @@ function outOfRange(relo: CoreReloInput, index: number, insnIndex: number, lb: B
     access: relo.accessStr, targetTypes: [], candidates: [], status: 'invalid', fatal: true,
     message: `instruction offset ${relo.insnOff} is past the end of the section (${count} instructions)`,
   };
+}
+
+/** The line_info record covering a section instruction: the last one at or before it. */
+function sourceLine(lines: readonly LineInfo[], sectionInsn: number): CoreSourceLine | undefined {
+  let best: LineInfo | undefined;
+  for (const l of lines) if (l.insnOff <= sectionInsn * BPF_INSN_SIZE && (!best || l.insnOff >= best.insnOff)) best = l;
+  return best && { file: best.file, line: best.line, column: best.column, text: best.text };
 }
