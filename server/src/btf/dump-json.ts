@@ -19,7 +19,7 @@ export function dumpJsonBytes(btf: Btf): Uint8Array {
   out.lit('{"types":[');
   for (let i = 0; i < v.count; i++) {
     if (i > 0) out.byte(44);
-    dumpType(v, out, v.startId + i, v.offsets[i]);
+    dumpType(v, out, v.startId + i, v.recs[i]);
   }
   out.lit(']}\n');
   return out.bytes();
@@ -47,20 +47,22 @@ function nameField(v: DumpView, out: OutBuf, nameOff: number, first: boolean): v
 }
 
 function dumpType(v: DumpView, out: OutBuf, id: number, o: number): void {
-  const nameOff = v.u32(o);
-  const info = v.u32(o + 4);
+  // o: word index of the record; its words: name_off, info, size/type, then the kind's data
+  const w = v.w;
+  const nameOff = w[o];
+  const info = w[o + 1];
   const kind = (info >>> 24) & 0x1f;
   const vlen = info & 0xffff;
   const kflag = info >>> 31 === 1;
-  const sizeOrType = v.u32(o + 8);
+  const sizeOrType = w[o + 2];
   out.lit('{"id":');
   out.u32(id);
   strField(out, 'kind', KIND_STR[kind <= BTF_KIND_MAX ? kind : 0]);
   nameField(v, out, nameOff, false);
-  const p = o + 12;
+  const p = o + 3;
   switch (kind) {
     case BTF_KIND_INT: {
-      const x = v.u32(p);
+      const x = w[p];
       field(out, 'size', sizeOrType);
       field(out, 'bits_offset', (x >>> 16) & 0xff);
       field(out, 'nr_bits', x & 0xff);
@@ -72,19 +74,19 @@ function dumpType(v: DumpView, out: OutBuf, id: number, o: number): void {
       field(out, 'type_id', sizeOrType);
       break;
     case BTF_KIND_ARRAY:
-      field(out, 'type_id', v.u32(p));
-      field(out, 'index_type_id', v.u32(p + 4));
-      field(out, 'nr_elems', v.u32(p + 8));
+      field(out, 'type_id', w[p]);
+      field(out, 'index_type_id', w[p + 1]);
+      field(out, 'nr_elems', w[p + 2]);
       break;
     case BTF_KIND_STRUCT: case BTF_KIND_UNION:
       field(out, 'size', sizeOrType);
       field(out, 'vlen', vlen);
       out.lit(',"members":[');
-      for (let k = 0, q = p; k < vlen; k++, q += 12) {
-        const off = v.u32(q + 8);
+      for (let k = 0, q = p; k < vlen; k++, q += 3) {
+        const off = w[q + 2];
         out.lit(k ? ',{' : '{');
-        nameField(v, out, v.u32(q), true);
-        field(out, 'type_id', v.u32(q + 4));
+        nameField(v, out, w[q], true);
+        field(out, 'type_id', w[q + 1]);
         field(out, 'bits_offset', kflag ? off & 0xffffff : off);
         if (kflag && off >>> 24) field(out, 'bitfield_size', off >>> 24);
         out.byte(125);
@@ -97,13 +99,13 @@ function dumpType(v: DumpView, out: OutBuf, id: number, o: number): void {
       field(out, 'size', sizeOrType);
       field(out, 'vlen', vlen);
       out.lit(',"values":[');
-      for (let k = 0, q = p; k < vlen; k++, q += is64 ? 12 : 8) {
+      for (let k = 0, q = p; k < vlen; k++, q += is64 ? 3 : 2) {
         out.lit(k ? ',{' : '{');
-        nameField(v, out, v.u32(q), true);
-        if (is64) field(out, 'val', enum64Value(v.u32(q + 4), v.u32(q + 8), kflag));
+        nameField(v, out, w[q], true);
+        if (is64) field(out, 'val', enum64Value(w[q + 1], w[q + 2], kflag));
         // bpftool widens the s32 value to u64 before printing it unsigned
-        else if (kflag) field(out, 'val', v.i32(q + 4));
-        else field(out, 'val', v.i32(q + 4) < 0 ? BigInt.asUintN(64, BigInt(v.i32(q + 4))) : v.u32(q + 4));
+        else if (kflag) field(out, 'val', (w[q + 1] | 0));
+        else field(out, 'val', (w[q + 1] | 0) < 0 ? BigInt.asUintN(64, BigInt((w[q + 1] | 0))) : w[q + 1]);
         out.byte(125);
       }
       out.byte(93);
@@ -120,27 +122,27 @@ function dumpType(v: DumpView, out: OutBuf, id: number, o: number): void {
       field(out, 'ret_type_id', sizeOrType);
       field(out, 'vlen', vlen);
       out.lit(',"params":[');
-      for (let k = 0, q = p; k < vlen; k++, q += 8) {
+      for (let k = 0, q = p; k < vlen; k++, q += 2) {
         out.lit(k ? ',{' : '{');
-        nameField(v, out, v.u32(q), true);
-        field(out, 'type_id', v.u32(q + 4));
+        nameField(v, out, w[q], true);
+        field(out, 'type_id', w[q + 1]);
         out.byte(125);
       }
       out.byte(93);
       break;
     case BTF_KIND_VAR:
       field(out, 'type_id', sizeOrType);
-      strField(out, 'linkage', varLinkageStr(v.u32(p)));
+      strField(out, 'linkage', varLinkageStr(w[p]));
       break;
     case BTF_KIND_DATASEC:
       field(out, 'size', sizeOrType);
       field(out, 'vlen', vlen);
       out.lit(',"vars":[');
-      for (let k = 0, q = p; k < vlen; k++, q += 12) {
+      for (let k = 0, q = p; k < vlen; k++, q += 3) {
         out.lit(k ? ',{"type_id":' : '{"type_id":');
-        out.u32(v.u32(q));
-        field(out, 'offset', v.u32(q + 4));
-        field(out, 'size', v.u32(q + 8));
+        out.u32(w[q]);
+        field(out, 'offset', w[q + 1]);
+        field(out, 'size', w[q + 2]);
         out.byte(125);
       }
       out.byte(93);
@@ -150,7 +152,7 @@ function dumpType(v: DumpView, out: OutBuf, id: number, o: number): void {
       break;
     case BTF_KIND_DECL_TAG:
       field(out, 'type_id', sizeOrType);
-      field(out, 'component_idx', v.i32(p));
+      field(out, 'component_idx', (w[p] | 0));
       break;
   }
   out.byte(125);

@@ -1,12 +1,7 @@
 import type { Btf } from './btf';
 import { DumpView, KIND_STR, enum64Value, funcLinkageStr, intEncodingStr, varLinkageStr } from './dump-view';
 import { OutBuf } from './out-buf';
-import {
-  BTF_KIND_ARRAY, BTF_KIND_CONST, BTF_KIND_DATASEC, BTF_KIND_DECL_TAG, BTF_KIND_ENUM, BTF_KIND_ENUM64,
-  BTF_KIND_FLOAT, BTF_KIND_FUNC, BTF_KIND_FUNC_PROTO, BTF_KIND_FWD, BTF_KIND_INT, BTF_KIND_MAX, BTF_KIND_PTR,
-  BTF_KIND_RESTRICT, BTF_KIND_STRUCT, BTF_KIND_TYPEDEF, BTF_KIND_TYPE_TAG, BTF_KIND_UNION, BTF_KIND_VAR,
-  BTF_KIND_VOLATILE,
-} from './types';
+import { BTF_KIND_MAX } from './types';
 
 /**
  * The text of `bpftool btf dump file FILE` (format raw), byte for byte: one `[id] KIND
@@ -16,161 +11,194 @@ import {
 export function dumpRawBytes(btf: Btf): Uint8Array {
   const v = new DumpView(btf);
   const out = new OutBuf(Math.max(1 << 16, v.count * 96));
-  for (let i = 0; i < v.count; i++) dumpType(v, out, v.startId + i, v.offsets[i]);
+  const w = v.w;
+  const recs = v.recs;
+  for (let i = 0; i < recs.length; i++) {
+    const o = recs[i];
+    const info = w[o + 1];
+    const kind = (info >>> 24) & 0x1f;
+    out.byte(91); // [
+    out.u32(v.startId + i);
+    out.raw(HEADS[kind]);
+    v.name(out, w[o], false);
+    out.byte(39); // '
+    // One small function per kind: each is optimised on its own, and a kind met late
+    // (DATASEC comes last in vmlinux) does not throw away the code of the others.
+    KIND_DUMPERS[kind](v, out, w, o, info);
+    out.byte(10);
+  }
   return out.bytes();
 }
+
+/** `] KIND '` by kind number, as bytes. */
+const HEADS = Array.from({ length: 32 }, (_, k) => Buffer.from(`] ${KIND_STR[k <= BTF_KIND_MAX ? k : 0]} '`, 'latin1'));
 
 /** dumpRawBytes as text (latin1: one character per byte). */
 export function dumpRaw(btf: Btf): string {
   return Buffer.from(dumpRawBytes(btf)).toString('latin1');
 }
 
-function dumpType(v: DumpView, out: OutBuf, id: number, o: number): void {
-  const nameOff = v.u32(o);
-  const info = v.u32(o + 4);
-  const kind = (info >>> 24) & 0x1f;
-  const vlen = info & 0xffff;
-  const kflag = info >>> 31 === 1;
-  const sizeOrType = v.u32(o + 8);
-  out.byte(91); // [
-  out.u32(id);
-  out.lit('] ');
-  out.lit(KIND_STR[kind <= BTF_KIND_MAX ? kind : 0]);
-  out.lit(" '");
-  v.name(out, nameOff, false);
-  out.byte(39); // '
-  const p = o + 12;
-  switch (kind) {
-    case BTF_KIND_INT: {
-      const x = v.u32(p);
-      out.lit(' size=');
-      out.u32(sizeOrType);
-      out.lit(' bits_offset=');
-      out.u32((x >>> 16) & 0xff);
-      out.lit(' nr_bits=');
-      out.u32(x & 0xff);
-      out.lit(' encoding=');
-      out.lit(intEncodingStr((x >>> 24) & 0x0f));
-      break;
-    }
-    case BTF_KIND_PTR: case BTF_KIND_CONST: case BTF_KIND_VOLATILE: case BTF_KIND_RESTRICT:
-    case BTF_KIND_TYPEDEF: case BTF_KIND_TYPE_TAG:
-      out.lit(' type_id=');
-      out.u32(sizeOrType);
-      break;
-    case BTF_KIND_ARRAY:
-      out.lit(' type_id=');
-      out.u32(v.u32(p));
-      out.lit(' index_type_id=');
-      out.u32(v.u32(p + 4));
-      out.lit(' nr_elems=');
-      out.u32(v.u32(p + 8));
-      break;
-    case BTF_KIND_STRUCT: case BTF_KIND_UNION:
-      out.lit(' size=');
-      out.u32(sizeOrType);
-      out.lit(' vlen=');
-      out.u32(vlen);
-      for (let k = 0, q = p; k < vlen; k++, q += 12) {
-        const off = v.u32(q + 8);
-        out.lit("\n\t'");
-        v.name(out, v.u32(q), false);
-        out.lit("' type_id=");
-        out.u32(v.u32(q + 4));
-        out.lit(' bits_offset=');
-        out.u32(kflag ? off & 0xffffff : off);
-        if (kflag && off >>> 24) {
-          out.lit(' bitfield_size=');
-          out.u32(off >>> 24);
-        }
-      }
-      break;
-    case BTF_KIND_ENUM:
-      out.lit(kflag ? ' encoding=SIGNED size=' : ' encoding=UNSIGNED size=');
-      out.u32(sizeOrType);
-      out.lit(' vlen=');
-      out.u32(vlen);
-      for (let k = 0, q = p; k < vlen; k++, q += 8) {
-        out.lit("\n\t'");
-        v.name(out, v.u32(q), false);
-        out.lit("' val=");
-        if (kflag) out.i32(v.i32(q + 4));
-        else out.u32(v.u32(q + 4));
-      }
-      break;
-    case BTF_KIND_ENUM64:
-      out.lit(kflag ? ' encoding=SIGNED size=' : ' encoding=UNSIGNED size=');
-      out.u32(sizeOrType);
-      out.lit(' vlen=');
-      out.u32(vlen);
-      for (let k = 0, q = p; k < vlen; k++, q += 12) {
-        out.lit("\n\t'");
-        v.name(out, v.u32(q), false);
-        out.lit("' val=");
-        out.num(enum64Value(v.u32(q + 4), v.u32(q + 8), kflag));
-        out.lit(kflag ? 'LL' : 'ULL');
-      }
-      break;
-    case BTF_KIND_FWD:
-      out.lit(kflag ? ' fwd_kind=union' : ' fwd_kind=struct');
-      break;
-    case BTF_KIND_FUNC:
-      out.lit(' type_id=');
-      out.u32(sizeOrType);
-      out.lit(' linkage=');
-      out.lit(funcLinkageStr(vlen));
-      break;
-    case BTF_KIND_FUNC_PROTO:
-      out.lit(' ret_type_id=');
-      out.u32(sizeOrType);
-      out.lit(' vlen=');
-      out.u32(vlen);
-      for (let k = 0, q = p; k < vlen; k++, q += 8) {
-        out.lit("\n\t'");
-        v.name(out, v.u32(q), false);
-        out.lit("' type_id=");
-        out.u32(v.u32(q + 4));
-      }
-      break;
-    case BTF_KIND_VAR:
-      out.lit(' type_id=');
-      out.u32(sizeOrType);
-      out.lit(', linkage=');
-      out.lit(varLinkageStr(v.u32(p)));
-      break;
-    case BTF_KIND_DATASEC:
-      out.lit(' size=');
-      out.u32(sizeOrType);
-      out.lit(' vlen=');
-      out.u32(vlen);
-      for (let k = 0, q = p; k < vlen; k++, q += 12) {
-        const type = v.u32(q);
-        out.lit('\n\ttype_id=');
-        out.u32(type);
-        out.lit(' offset=');
-        out.u32(v.u32(q + 4));
-        out.lit(' size=');
-        out.u32(v.u32(q + 8));
-        if (type < v.btf.length) {
-          // bpftool names what each entry points at (type 0 is void: kind UNKNOWN)
-          out.lit(' (');
-          out.lit(type === 0 ? KIND_STR[0] : KIND_STR[v.kindOf(type)]);
-          out.lit(" '");
-          v.name(out, type === 0 ? 0 : v.nameOffOf(type), false);
-          out.lit("')");
-        }
-      }
-      break;
-    case BTF_KIND_FLOAT:
-      out.lit(' size=');
-      out.u32(sizeOrType);
-      break;
-    case BTF_KIND_DECL_TAG:
-      out.lit(' type_id=');
-      out.u32(sizeOrType);
-      out.lit(' component_idx=');
-      out.i32(v.i32(p));
-      break;
-  }
-  out.byte(10);
+/** Writes what follows the name: `o` is the record's word index, `w[o + 3]` its first extra word. */
+type KindDumper = (v: DumpView, out: OutBuf, w: Uint32Array, o: number, info: number) => void;
+
+function kflag(info: number): boolean {
+  return info >>> 31 === 1;
 }
+
+const dumpNothing: KindDumper = () => {};
+
+const dumpInt: KindDumper = (_v, out, w, o) => {
+  const x = w[o + 3];
+  out.lit(' size=');
+  out.u32(w[o + 2]);
+  out.lit(' bits_offset=');
+  out.u32((x >>> 16) & 0xff);
+  out.lit(' nr_bits=');
+  out.u32(x & 0xff);
+  out.lit(' encoding=');
+  out.lit(intEncodingStr((x >>> 24) & 0x0f));
+};
+
+const dumpRef: KindDumper = (_v, out, w, o) => {
+  out.lit(' type_id=');
+  out.u32(w[o + 2]);
+};
+
+const dumpArray: KindDumper = (_v, out, w, o) => {
+  out.lit(' type_id=');
+  out.u32(w[o + 3]);
+  out.lit(' index_type_id=');
+  out.u32(w[o + 4]);
+  out.lit(' nr_elems=');
+  out.u32(w[o + 5]);
+};
+
+const dumpComposite: KindDumper = (v, out, w, o, info) => {
+  const vlen = info & 0xffff;
+  const bitfields = kflag(info);
+  out.lit(' size=');
+  out.u32(w[o + 2]);
+  out.lit(' vlen=');
+  out.u32(vlen);
+  for (let k = 0, q = o + 3; k < vlen; k++, q += 3) {
+    const off = w[q + 2];
+    out.lit("\n\t'");
+    v.name(out, w[q], false);
+    out.lit("' type_id=");
+    out.u32(w[q + 1]);
+    out.lit(' bits_offset=');
+    out.u32(bitfields ? off & 0xffffff : off);
+    if (bitfields && off >>> 24) {
+      out.lit(' bitfield_size=');
+      out.u32(off >>> 24);
+    }
+  }
+};
+
+const dumpEnum: KindDumper = (v, out, w, o, info) => {
+  const vlen = info & 0xffff;
+  const signed = kflag(info);
+  out.lit(signed ? ' encoding=SIGNED size=' : ' encoding=UNSIGNED size=');
+  out.u32(w[o + 2]);
+  out.lit(' vlen=');
+  out.u32(vlen);
+  for (let k = 0, q = o + 3; k < vlen; k++, q += 2) {
+    out.lit("\n\t'");
+    v.name(out, w[q], false);
+    out.lit("' val=");
+    if (signed) out.i32(w[q + 1] | 0);
+    else out.u32(w[q + 1]);
+  }
+};
+
+const dumpEnum64: KindDumper = (v, out, w, o, info) => {
+  const vlen = info & 0xffff;
+  const signed = kflag(info);
+  out.lit(signed ? ' encoding=SIGNED size=' : ' encoding=UNSIGNED size=');
+  out.u32(w[o + 2]);
+  out.lit(' vlen=');
+  out.u32(vlen);
+  for (let k = 0, q = o + 3; k < vlen; k++, q += 3) {
+    out.lit("\n\t'");
+    v.name(out, w[q], false);
+    out.lit("' val=");
+    out.num(enum64Value(w[q + 1], w[q + 2], signed));
+    out.lit(signed ? 'LL' : 'ULL');
+  }
+};
+
+const dumpFwd: KindDumper = (_v, out, _w, _o, info) => {
+  out.lit(kflag(info) ? ' fwd_kind=union' : ' fwd_kind=struct');
+};
+
+const dumpFunc: KindDumper = (_v, out, w, o, info) => {
+  out.lit(' type_id=');
+  out.u32(w[o + 2]);
+  out.lit(' linkage=');
+  out.lit(funcLinkageStr(info & 0xffff));
+};
+
+const dumpFuncProto: KindDumper = (v, out, w, o, info) => {
+  const vlen = info & 0xffff;
+  out.lit(' ret_type_id=');
+  out.u32(w[o + 2]);
+  out.lit(' vlen=');
+  out.u32(vlen);
+  for (let k = 0, q = o + 3; k < vlen; k++, q += 2) {
+    out.lit("\n\t'");
+    v.name(out, w[q], false);
+    out.lit("' type_id=");
+    out.u32(w[q + 1]);
+  }
+};
+
+const dumpVar: KindDumper = (_v, out, w, o) => {
+  out.lit(' type_id=');
+  out.u32(w[o + 2]);
+  out.lit(', linkage=');
+  out.lit(varLinkageStr(w[o + 3]));
+};
+
+const dumpDatasec: KindDumper = (v, out, w, o, info) => {
+  const vlen = info & 0xffff;
+  out.lit(' size=');
+  out.u32(w[o + 2]);
+  out.lit(' vlen=');
+  out.u32(vlen);
+  for (let k = 0, q = o + 3; k < vlen; k++, q += 3) {
+    const type = w[q];
+    out.lit('\n\ttype_id=');
+    out.u32(type);
+    out.lit(' offset=');
+    out.u32(w[q + 1]);
+    out.lit(' size=');
+    out.u32(w[q + 2]);
+    if (type < v.btf.length) {
+      // bpftool names what each entry points at (type 0 is void: kind UNKNOWN)
+      out.lit(' (');
+      out.lit(type === 0 ? KIND_STR[0] : KIND_STR[v.kindOf(type)]);
+      out.lit(" '");
+      v.name(out, type === 0 ? 0 : v.nameOffOf(type), false);
+      out.lit("')");
+    }
+  }
+};
+
+const dumpFloat: KindDumper = (_v, out, w, o) => {
+  out.lit(' size=');
+  out.u32(w[o + 2]);
+};
+
+const dumpDeclTag: KindDumper = (_v, out, w, o) => {
+  out.lit(' type_id=');
+  out.u32(w[o + 2]);
+  out.lit(' component_idx=');
+  out.i32(w[o + 3] | 0);
+};
+
+/** By BTF_KIND_* number (0..31; kinds past ENUM64 print nothing more, as in bpftool). */
+const KIND_DUMPERS: readonly KindDumper[] = [
+  dumpNothing, dumpInt, dumpRef, dumpArray, dumpComposite, dumpComposite, dumpEnum, dumpFwd, dumpRef, dumpRef,
+  dumpRef, dumpRef, dumpFunc, dumpFuncProto, dumpVar, dumpDatasec, dumpFloat, dumpDeclTag, dumpRef, dumpEnum64,
+  ...new Array<KindDumper>(12).fill(dumpNothing),
+];

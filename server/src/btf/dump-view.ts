@@ -1,5 +1,6 @@
 import { Btf, parseBtf } from './btf';
 import { OutBuf } from './out-buf';
+import { hostWords } from './raw';
 import { KIND_NAMES } from './types';
 import { writeBtf } from './write';
 
@@ -9,46 +10,43 @@ import { writeBtf } from './write';
  * decoded objects) keeps a vmlinux dump free of per-type allocations.
  */
 export class DumpView {
-  readonly view: DataView;
-  readonly le: boolean;
-  readonly offsets: Uint32Array;
+  /** The type section as 32-bit words in host order (records are word-aligned in it). */
+  readonly w: Uint32Array;
+  /** Word index in `w` of each own type's record. */
+  readonly recs: Uint32Array;
   readonly startId: number;
   /** The blob and its bases, own blob first. */
   private readonly chain: Btf[];
+  private readonly ownStrings: Uint8Array;
+  private readonly ownStrOff: number;
 
   constructor(readonly btf: Btf) {
     // Built BTF has no encoding yet: encode it once (writeBtf keeps ids and name offsets).
     const parsed = btf.records ? btf : parseBtf(writeBtf(btf), { base: btf.base, file: '<built BTF>' });
     const rec = parsed.records!;
-    this.view = rec.view;
-    this.le = parsed.littleEndian;
-    this.offsets = rec.offsets;
+    this.w = hostWords(rec.view, rec.typeStart, rec.typeLen, parsed.littleEndian);
+    this.recs = new Uint32Array(rec.offsets.length);
+    for (let i = 0; i < this.recs.length; i++) this.recs[i] = (rec.offsets[i] - rec.typeStart) >>> 2;
     this.startId = parsed.startId;
     this.chain = [];
     for (let b: Btf | undefined = parsed; b; b = b.base) this.chain.push(b);
+    this.ownStrings = parsed.strings;
+    this.ownStrOff = parsed.startStrOff;
   }
 
   get count(): number {
-    return this.offsets.length;
-  }
-
-  u32(off: number): number {
-    return this.view.getUint32(off, this.le);
-  }
-
-  i32(off: number): number {
-    return this.view.getInt32(off, this.le);
+    return this.recs.length;
   }
 
   /** Kind number of any type id (own or base). */
   kindOf(id: number): number {
-    if (id >= this.startId) return (this.u32(this.offsets[id - this.startId] + 4) >>> 24) & 0x1f;
+    if (id >= this.startId) return (this.w[this.recs[id - this.startId] + 1] >>> 24) & 0x1f;
     return KIND_NAMES.indexOf(this.btf.type(id).kind);
   }
 
   /** Name offset of any type id (own or base). */
   nameOffOf(id: number): number {
-    if (id >= this.startId) return this.u32(this.offsets[id - this.startId]);
+    if (id >= this.startId) return this.w[this.recs[id - this.startId]];
     return this.btf.type(id).nameOff;
   }
 
@@ -57,6 +55,12 @@ export class DumpView {
    * bytes up to the NUL otherwise, `(invalid)` past the strings.
    */
   name(out: OutBuf, off: number, json: boolean): void {
+    const rel = off - this.ownStrOff;
+    if (off !== 0 && !json && rel >= 0 && rel < this.ownStrings.length) out.cstr(this.ownStrings, rel);
+    else this.otherName(out, off, json);
+  }
+
+  private otherName(out: OutBuf, off: number, json: boolean): void {
     if (off === 0) {
       out.lit('(anon)');
       return;
@@ -64,12 +68,12 @@ export class DumpView {
     for (const b of this.chain) {
       if (off < b.startStrOff) continue;
       const s = b.strings;
-      const rel = off - b.startStrOff;
-      if (rel >= s.length) break;
-      let end = rel;
-      while (end < s.length && s[end] !== 0) end++;
-      if (json) out.copyJson(s, rel, end);
-      else out.copy(s, rel, end);
+      const at = off - b.startStrOff;
+      if (at >= s.length) break;
+      let end = s.indexOf(0, at);
+      if (end < 0) end = s.length;
+      if (json) out.copyJson(s, at, end);
+      else out.copy(s, at, end);
       return;
     }
     out.lit('(invalid)');

@@ -30,6 +30,16 @@ export class OutBuf {
     this.pos = p;
   }
 
+  /** Short pre-encoded bytes. */
+  raw(src: Uint8Array): void {
+    const n = src.length;
+    if (this.pos + n > this.buf.length) this.grow(n);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) b[p++] = src[i];
+    this.pos = p;
+  }
+
   byte(c: number): void {
     if (this.pos + 1 > this.buf.length) this.grow(1);
     this.buf[this.pos++] = c;
@@ -39,20 +49,15 @@ export class OutBuf {
   u32(v: number): void {
     if (this.pos + 10 > this.buf.length) this.grow(10);
     const b = this.buf;
-    if (v < 10) {
-      b[this.pos++] = 48 + v;
-      return;
-    }
-    let digits = 1;
-    for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+    const digits = v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5
+      : v < 1000000 ? 6 : v < 10000000 ? 7 : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10;
     let p = this.pos + digits;
     this.pos = p;
-    while (v >= 10) {
-      const q = Math.floor(v / 10);
-      b[--p] = 48 + (v - q * 10);
+    do {
+      const q = (v / 10) >>> 0;
+      b[--p] = 48 + v - q * 10;
       v = q;
-    }
-    b[--p] = 48 + v;
+    } while (v > 0);
   }
 
   /** A signed 32-bit number in decimal (`%d`). */
@@ -83,6 +88,29 @@ export class OutBuf {
       for (let i = start; i < end; i++) b[p++] = src[i];
     }
     this.pos = p;
+  }
+
+  /** The NUL-terminated bytes at `src[start]` (up to the end of `src` without a NUL). */
+  cstr(src: Uint8Array, start: number): void {
+    const n = src.length;
+    // Most names are short: copy as we scan, with room reserved for 64 bytes at a time.
+    for (let i = start; ;) {
+      if (this.pos + 64 > this.buf.length) this.grow(64);
+      const b = this.buf;
+      let p = this.pos;
+      const stop = Math.min(n, i + 64);
+      while (i < stop) {
+        const c = src[i];
+        if (c === 0) {
+          this.pos = p;
+          return;
+        }
+        b[p++] = c;
+        i++;
+      }
+      this.pos = p;
+      if (i >= n) return;
+    }
   }
 
   /** Bytes `src[start, end)` inside a JSON string, escaped as bpftool's json_writer does. */

@@ -3,8 +3,8 @@ import type { Btf } from './btf';
 import { BTF_KIND_MAX, BtfType, KIND_NAMES, KindName } from './types';
 
 // Kind numbers used on the hot path.
-const INT = 1, PTR = 2, ARRAY = 3, STRUCT = 4, UNION = 5, ENUM = 6, FUNC_PROTO = 13, VAR = 14,
-  DATASEC = 15, DECL_TAG = 17, ENUM64 = 19;
+const INT = 1, PTR = 2, ARRAY = 3, STRUCT = 4, UNION = 5, ENUM = 6, FWD = 7, FUNC_PROTO = 13, VAR = 14,
+  DATASEC = 15, FLOAT = 16, DECL_TAG = 17, ENUM64 = 19;
 
 /** Bytes after the 12-byte btf_type header, by kind and vlen. */
 function extraBytes(kind: number, vlen: number): number {
@@ -26,6 +26,9 @@ export interface RawTypes {
   /** The blob's bytes, and where each type record starts in them (for fast dumps). */
   readonly view: DataView;
   readonly offsets: Uint32Array;
+  /** Where the type section lies in `view`. */
+  readonly typeStart: number;
+  readonly typeLen: number;
   decode(i: number): BtfType;
   nameOf(i: number): string;
 }
@@ -39,134 +42,78 @@ export function scanTypes(r: ByteReader, typeStart: number, typeLen: number, str
   const le = r.littleEndian;
   const bytes = r.bytes;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const end = typeStart + typeLen;
+  // The section as host-order words: records are whole words, and typed-array reads are
+  // what keeps this pass fast before the JIT has warmed up.
+  const w = hostWords(dv, typeStart, typeLen, le);
+  const at = (o: number) => typeStart + 4 * o; // word index → byte offset in the blob
   const startId = base ? base.length : 1;
   const startStrOff = base ? base.stringsEnd : 0;
   const strEnd = startStrOff + strings.length;
 
-  // Pass 1: boundaries.
+  // Pass 1: record boundaries and kinds.
   let offsets = new Uint32Array(Math.max(16, typeLen >>> 4));
   let n = 0;
-  for (let o = typeStart; o < end;) {
-    const id = startId + n;
-    if (o + 12 > end) r.fail(o, `type [${id}] header runs past the end of the type section`);
-    const info = dv.getUint32(o + 4, le);
+  for (let o = 0; 4 * o < typeLen;) {
+    if (4 * o + 12 > typeLen) r.fail(at(o), `type [${startId + n}] header runs past the end of the type section`);
+    const info = w[o + 1];
     const kind = (info >>> 24) & 0x1f;
-    if (kind === 0 || kind > BTF_KIND_MAX) r.fail(o, `type [${id}] has unknown kind ${kind}`);
+    if (kind === 0 || kind > BTF_KIND_MAX) r.fail(at(o), `type [${startId + n}] has unknown kind ${kind}`);
     const size = 12 + extraBytes(kind, info & 0xffff);
-    if (o + size > end) r.fail(o, `type [${id}] ${KIND_NAMES[kind]} with vlen ${info & 0xffff} runs past the end of the type section`);
+    if (4 * o + size > typeLen) r.fail(at(o), `type [${startId + n}] ${KIND_NAMES[kind]} with vlen ${info & 0xffff} runs past the end of the type section`);
     if (n === offsets.length) {
       const grown = new Uint32Array(offsets.length * 2);
       grown.set(offsets);
       offsets = grown;
     }
     offsets[n++] = o;
-    o += size;
+    o += size >>> 2;
   }
-  offsets = offsets.slice(0, n);
+
+  // Pass 2: names inside the strings; the largest type reference, checked just below.
+  let maxRef = 0;
+  for (let i = 0; i < n; i++) {
+    const bad = checkNames(w, offsets[i], strEnd);
+    if (bad >= 0) {
+      const o = offsets[i];
+      const what = bad === o ? 'name' : `${componentName((w[o + 1] >>> 24) & 0x1f)} ${Math.floor((bad - o - 3) / (extraBytes((w[o + 1] >>> 24) & 0x1f, 1) >>> 2))}`;
+      r.fail(at(bad), `type [${startId + i}] ${what}: name_off ${w[bad]} is past the end of the strings (${strEnd})`);
+    }
+    const m = maxRefOf(w, offsets[i]);
+    if (m > maxRef) maxRef = m;
+  }
   const total = startId + n;
 
-  // Pass 2: names and references.
-  const checkName = (off: number, at: number, id: number, what: string) => {
-    if (off >= strEnd) r.fail(at, `type [${id}] ${what}: name_off ${off} is past the end of the strings (${strEnd})`);
+  // Only when some reference is out of range: find the first one, to name it.
+  const checkRef = (q: number, i: number) => {
+    if (w[q] >= total) {
+      const kind = (w[offsets[i] + 1] >>> 24) & 0x1f;
+      r.fail(at(q), `type [${startId + i}] ${KIND_NAMES[kind]} refers to type ${w[q]}, but the last id is ${total - 1}`);
+    }
   };
-  const checkRef = (ref: number, at: number, id: number, kind: number) => {
-    if (ref >= total) r.fail(at, `type [${id}] ${KIND_NAMES[kind]} refers to type ${ref}, but the last id is ${total - 1}`);
-  };
-  for (let i = 0; i < n; i++) {
-    const o = offsets[i];
-    const id = startId + i;
-    const info = dv.getUint32(o + 4, le);
-    const kind = (info >>> 24) & 0x1f;
-    const vlen = info & 0xffff;
-    checkName(dv.getUint32(o, le), o, id, 'name');
-    switch (kind) {
-      case INT: case 16 /* FLOAT */: case 7 /* FWD */: break;
-      case ARRAY:
-        checkRef(dv.getUint32(o + 12, le), o, id, kind);
-        checkRef(dv.getUint32(o + 16, le), o, id, kind);
-        break;
-      case STRUCT: case UNION:
-        for (let k = 0, p = o + 12; k < vlen; k++, p += 12) {
-          checkName(dv.getUint32(p, le), p, id, `member ${k}`);
-          checkRef(dv.getUint32(p + 4, le), p, id, kind);
-        }
-        break;
-      case ENUM:
-        for (let k = 0, p = o + 12; k < vlen; k++, p += 8) checkName(dv.getUint32(p, le), p, id, `value ${k}`);
-        break;
-      case ENUM64:
-        for (let k = 0, p = o + 12; k < vlen; k++, p += 12) checkName(dv.getUint32(p, le), p, id, `value ${k}`);
-        break;
-      case FUNC_PROTO:
-        checkRef(dv.getUint32(o + 8, le), o, id, kind);
-        for (let k = 0, p = o + 12; k < vlen; k++, p += 8) {
-          checkName(dv.getUint32(p, le), p, id, `param ${k}`);
-          checkRef(dv.getUint32(p + 4, le), p, id, kind);
-        }
-        break;
-      case DATASEC:
-        for (let k = 0, p = o + 12; k < vlen; k++, p += 12) checkRef(dv.getUint32(p, le), p, id, kind);
-        break;
-      default: // PTR, TYPEDEF, modifiers, FUNC, VAR, DECL_TAG, TYPE_TAG: one reference
-        checkRef(dv.getUint32(o + 8, le), o, id, kind);
+  if (maxRef >= total) {
+    for (let i = 0; i < n; i++) {
+      const o = offsets[i];
+      const info = w[o + 1];
+      const kind = (info >>> 24) & 0x1f;
+      const vlen = info & 0xffff;
+      switch (kind) {
+        case INT: case FLOAT: case FWD: case ENUM: case ENUM64: break;
+        case ARRAY: checkRef(o + 3, i); checkRef(o + 4, i); break;
+        case STRUCT: case UNION: for (let k = 0; k < vlen; k++) checkRef(o + 3 + 3 * k + 1, i); break;
+        case FUNC_PROTO: checkRef(o + 2, i); for (let k = 0; k < vlen; k++) checkRef(o + 3 + 2 * k + 1, i); break;
+        case DATASEC: for (let k = 0; k < vlen; k++) checkRef(o + 3 + 3 * k, i); break;
+        default: checkRef(o + 2, i);
+      }
     }
   }
 
   // Pass 3: cycles that do not go through a pointer (C needs a pointer to recurse).
-  const edgeCount = (i: number): number => {
-    const info = dv.getUint32(offsets[i] + 4, le);
-    const kind = (info >>> 24) & 0x1f;
-    switch (kind) {
-      case PTR: case INT: case 16: case 7: case ENUM: case ENUM64: return 0;
-      case ARRAY: return 2;
-      case STRUCT: case UNION: case DATASEC: return info & 0xffff;
-      case FUNC_PROTO: return 1 + (info & 0xffff);
-      default: return 1;
-    }
-  };
-  const edge = (i: number, k: number): number => {
-    const o = offsets[i];
-    const kind = (dv.getUint32(o + 4, le) >>> 24) & 0x1f;
-    switch (kind) {
-      case ARRAY: return dv.getUint32(o + 12 + 4 * k, le);
-      case STRUCT: case UNION: return dv.getUint32(o + 12 + 12 * k + 4, le);
-      case DATASEC: return dv.getUint32(o + 12 + 12 * k, le);
-      case FUNC_PROTO: return k === 0 ? dv.getUint32(o + 8, le) : dv.getUint32(o + 12 + 8 * (k - 1) + 4, le);
-      default: return dv.getUint32(o + 8, le);
-    }
-  };
-  const state = new Uint8Array(n); // 0 new, 1 on the stack, 2 done
-  const stackIdx = new Int32Array(n);
-  const stackPos = new Int32Array(n);
-  for (let root = 0; root < n; root++) {
-    if (state[root]) continue;
-    let sp = 0;
-    stackIdx[0] = root;
-    stackPos[0] = 0;
-    state[root] = 1;
-    while (sp >= 0) {
-      const i = stackIdx[sp];
-      const k = stackPos[sp];
-      if (k >= edgeCount(i)) {
-        state[i] = 2;
-        sp--;
-        continue;
-      }
-      stackPos[sp] = k + 1;
-      const next = edge(i, k) - startId;
-      if (next < 0) continue; // void or a base type: the base was checked when it was parsed
-      if (state[next] === 1) {
-        r.fail(offsets[next], `type [${startId + next}] ${KIND_NAMES[(dv.getUint32(offsets[next] + 4, le) >>> 24) & 0x1f]} contains itself (reference cycle without a pointer)`);
-      }
-      if (state[next] === 0) {
-        state[next] = 1;
-        sp++;
-        stackIdx[sp] = next;
-        stackPos[sp] = 0;
-      }
-    }
-  }
+  checkCycles(r, w, offsets, n, startId, at);
+
+  // Callers see byte offsets of the records in the blob.
+  const recOffsets = new Uint32Array(n);
+  for (let i = 0; i < n; i++) recOffsets[i] = typeStart + 4 * offsets[i];
+  offsets = recOffsets;
 
   const strText = Buffer.from(strings.buffer, strings.byteOffset, strings.length).toString('latin1');
   const str = (off: number): string => {
@@ -180,6 +127,8 @@ export function scanTypes(r: ByteReader, typeStart: number, typeLen: number, str
     count: n,
     view: dv,
     offsets,
+    typeStart,
+    typeLen,
     nameOf: (i) => str(dv.getUint32(offsets[i], le)),
     decode: (i) => decodeType(dv, le, offsets[i], startId + i, str),
   };
@@ -257,5 +206,129 @@ function decodeType(dv: DataView, le: boolean, o: number, id: number, str: (off:
     }
     case 'DECL_TAG':
       return { kind, id, name, nameOff, kindFlag, type: sizeOrType, componentIdx: dv.getInt32(p, le) };
+  }
+}
+
+/** The words of `[start, start+len)` in host order: a view when aligned and in host order, else a copy. */
+export function hostWords(view: DataView, start: number, len: number, le: boolean): Uint32Array {
+  const n = len >>> 2;
+  const abs = view.byteOffset + start;
+  if (le === HOST_LE && abs % 4 === 0) return new Uint32Array(view.buffer, abs, n);
+  const w = new Uint32Array(n);
+  for (let i = 0; i < n; i++) w[i] = view.getUint32(start + 4 * i, le);
+  return w;
+}
+
+const HOST_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Non-pointer references of the record at word `o`: how many, and the k-th. */
+function edgeCount(w: Uint32Array, o: number): number {
+  const info = w[o + 1];
+  switch ((info >>> 24) & 0x1f) {
+    case PTR: case INT: case FLOAT: case FWD: case ENUM: case ENUM64: return 0;
+    case ARRAY: return 2;
+    case STRUCT: case UNION: case DATASEC: return info & 0xffff;
+    case FUNC_PROTO: return 1 + (info & 0xffff);
+    default: return 1;
+  }
+}
+
+function edge(w: Uint32Array, o: number, k: number): number {
+  switch ((w[o + 1] >>> 24) & 0x1f) {
+    case ARRAY: return w[o + 3 + k];
+    case STRUCT: case UNION: return w[o + 3 + 3 * k + 1];
+    case DATASEC: return w[o + 3 + 3 * k];
+    case FUNC_PROTO: return k === 0 ? w[o + 2] : w[o + 3 + 2 * (k - 1) + 1];
+    default: return w[o + 2];
+  }
+}
+
+/**
+ * Depth-first search over the non-pointer references of a blob's own types (an explicit
+ * stack: vmlinux chains are deep); a reference back onto the stack is a cycle.
+ */
+function checkCycles(r: ByteReader, w: Uint32Array, offsets: Uint32Array, n: number, startId: number, at: (o: number) => number): void {
+  const state = new Uint8Array(n); // 0 new, 1 on the stack, 2 done
+  const stackIdx = new Int32Array(n);
+  const stackPos = new Int32Array(n);
+  for (let root = 0; root < n; root++) {
+    if (state[root]) continue;
+    if (edgeCount(w, offsets[root]) === 0) {
+      state[root] = 2;
+      continue;
+    }
+    let sp = 0;
+    stackIdx[0] = root;
+    stackPos[0] = 0;
+    state[root] = 1;
+    while (sp >= 0) {
+      const i = stackIdx[sp];
+      const k = stackPos[sp];
+      const o = offsets[i];
+      if (k >= edgeCount(w, o)) {
+        state[i] = 2;
+        sp--;
+        continue;
+      }
+      stackPos[sp] = k + 1;
+      const next = edge(w, o, k) - startId;
+      if (next < 0) continue; // void or a base type: the base was checked when it was parsed
+      if (state[next] === 1) {
+        r.fail(at(offsets[next]), `type [${startId + next}] ${KIND_NAMES[(w[offsets[next] + 1] >>> 24) & 0x1f]} contains itself (reference cycle without a pointer)`);
+      }
+      if (state[next] === 0) {
+        state[next] = 1;
+        sp++;
+        stackIdx[sp] = next;
+        stackPos[sp] = 0;
+      }
+    }
+  }
+}
+
+/** What the vlen entries of a kind are called in errors. */
+function componentName(kind: number): string {
+  return kind === FUNC_PROTO ? 'param' : kind === STRUCT || kind === UNION ? 'member' : 'value';
+}
+
+/** Word index of the first name offset of the record at `o` past the strings, or -1. */
+function checkNames(w: Uint32Array, o: number, strEnd: number): number {
+  if (w[o] >= strEnd) return o;
+  const info = w[o + 1];
+  const vlen = info & 0xffff;
+  switch ((info >>> 24) & 0x1f) {
+    case STRUCT: case UNION: case ENUM64:
+      for (let k = 0, q = o + 3; k < vlen; k++, q += 3) if (w[q] >= strEnd) return q;
+      return -1;
+    case ENUM: case FUNC_PROTO:
+      for (let k = 0, q = o + 3; k < vlen; k++, q += 2) if (w[q] >= strEnd) return q;
+      return -1;
+    default:
+      return -1;
+  }
+}
+
+/** The largest type id the record at `o` refers to (0 if none). */
+function maxRefOf(w: Uint32Array, o: number): number {
+  const info = w[o + 1];
+  const vlen = info & 0xffff;
+  let m = 0;
+  switch ((info >>> 24) & 0x1f) {
+    case INT: case FLOAT: case FWD: case ENUM: case ENUM64:
+      return 0;
+    case ARRAY:
+      return Math.max(w[o + 3], w[o + 4]);
+    case STRUCT: case UNION:
+      for (let k = 0, q = o + 4; k < vlen; k++, q += 3) if (w[q] > m) m = w[q];
+      return m;
+    case FUNC_PROTO:
+      m = w[o + 2];
+      for (let k = 0, q = o + 4; k < vlen; k++, q += 2) if (w[q] > m) m = w[q];
+      return m;
+    case DATASEC:
+      for (let k = 0, q = o + 3; k < vlen; k++, q += 3) if (w[q] > m) m = w[q];
+      return m;
+    default: // PTR, TYPEDEF, modifiers, FUNC, VAR, DECL_TAG, TYPE_TAG: one reference
+      return w[o + 2];
   }
 }
