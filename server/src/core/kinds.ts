@@ -49,9 +49,3 @@ export function isTypeBased(kind: number): boolean {
 export function isEnumvalBased(kind: number): boolean {
   return kind === BPF_CORE_ENUMVAL_EXISTS || kind === BPF_CORE_ENUMVAL_VALUE;
 }
-
-/** Kinds that answer 0 instead of poisoning when the target has no match. */
-export function isExistenceKind(kind: number): boolean {
-  return kind === BPF_CORE_FIELD_EXISTS || kind === BPF_CORE_TYPE_EXISTS || kind === BPF_CORE_ENUMVAL_EXISTS
-    || kind === BPF_CORE_TYPE_MATCHES;
-}
