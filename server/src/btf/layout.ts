@@ -249,19 +249,41 @@ export function structLayout(btf: Btf, id: TypeId, baseBits = 0): RecordLayout {
   if (t.kind !== 'STRUCT' && t.kind !== 'UNION') throw new TypeError(`BTF type [${id}] is ${t.kind}, not a STRUCT or UNION`);
   const info = recordInfo(btf, rid);
   const rows: LayoutRow[] = [];
-  let end = 0; // bits: end of the furthest member so far
+  // Holes are counted as pahole counts them: the rest of a bitfield's storage unit before
+  // the next member is a bit hole, whole bytes between members a byte hole.
+  let seen = 0; // bits: where the previous member ended
+  let unitEnd = 0; // bits: end of the storage unit of the previous bitfield
+  let inBitfield = false;
+  let end = 0; // bits: end of the furthest member (unions)
   let holes = 0, holeBytes = 0, bitHoles = 0, bitHoleBits = 0, sumMembers = 0, sumBits = 0;
   for (let i = 0; i < t.members.length; i++) {
     const m = t.members[i];
     const { bitOffset, bitSize } = memberBits(btf, t, i);
     const size = sizeOf(btf, m.type);
     const memberEnd = bitSize ? bitOffset + bitSize : bitOffset + size * 8;
-    const gap = t.kind === 'STRUCT' && bitOffset > end ? bitOffset - end : 0;
-    // pahole counts a gap that follows a bitfield up to a byte boundary as bits, the rest as bytes
-    const holeBefore = Math.floor(gap / 8), bitHoleBefore = gap % 8;
-    if (gap > 0) {
+    let holeBefore = 0, bitHoleBefore = 0;
+    if (t.kind === 'STRUCT') {
+      if (inBitfield) {
+        const stop = Math.min(bitOffset, unitEnd);
+        bitHoleBefore = Math.max(0, stop - seen);
+        seen = Math.max(seen, stop);
+      }
+      const unitStart = size ? Math.floor(bitOffset / (size * 8)) * size * 8 : bitOffset;
+      if (bitSize) {
+        if (seen < unitStart && unitStart <= bitOffset) {
+          holeBefore = unitStart / 8 - Math.floor(seen / 8);
+          seen = unitStart;
+        }
+        bitHoleBefore += Math.max(0, bitOffset - seen);
+      } else {
+        holeBefore = Math.max(0, Math.floor(bitOffset / 8) - Math.floor(seen / 8));
+      }
+      // a run of bitfields shares the widest storage unit seen in it
+      if (bitSize) unitEnd = inBitfield ? Math.max(unitEnd, unitStart + size * 8) : unitStart + size * 8;
+      inBitfield = bitSize !== 0;
       if (holeBefore) { holes++; holeBytes += holeBefore; }
       if (bitHoleBefore) { bitHoles++; bitHoleBits += bitHoleBefore; }
+      seen = memberEnd;
     }
     if (bitSize) sumBits += bitSize; else sumMembers += size;
     const inner = !m.name && isRecord(btf, m.type) ? structLayout(btf, m.type, baseBits + bitOffset) : undefined;
@@ -272,10 +294,20 @@ export function structLayout(btf: Btf, id: TypeId, baseBits = 0): RecordLayout {
     });
     end = Math.max(end, memberEnd);
   }
-  const tailBits = Math.max(0, t.size * 8 - end);
+  let tailBitPadding = 0;
+  if (t.kind === 'STRUCT') {
+    if (inBitfield) {
+      const stop = Math.min(t.size * 8, unitEnd);
+      tailBitPadding = Math.max(0, stop - seen);
+      seen = Math.max(seen, stop);
+    }
+    end = seen;
+  }
+  const tailPadding = Math.max(0, t.size - Math.floor(end / 8));
+  if (t.kind === 'UNION') tailBitPadding = 0;
   return {
     id: rid, kind: t.kind, name: t.name, size: t.size, align: info.align, packed: info.packed, rows,
-    tailPadding: Math.floor(tailBits / 8), tailBitPadding: tailBits % 8,
+    tailPadding, tailBitPadding,
     holes, holeBytes, bitHoles, bitHoleBits, sumMembers, sumBitfieldBits: sumBits,
   };
 }
