@@ -7,12 +7,13 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { parseBtf } from '../../server/src/btf/btf';
+import { dumpC } from '../../server/src/btf/dump-c';
 import { dumpJson } from '../../server/src/btf/dump-json';
 import { dumpRaw } from '../../server/src/btf/dump-raw';
 import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
 import { loadBtf } from '../../server/src/cli/input';
 import { BtfInput, VMLINUX, bpftoolDump, btfInputs, tmp } from '../btf-corpus';
-import { CLI } from '../helpers';
+import { CLI, fixture } from '../helpers';
 
 interface Out {
   code: number;
@@ -182,4 +183,16 @@ test('a missing file and a bad --format are one-line errors', () => {
   const bad = ours([VMLINUX, '--format', 'yaml']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^bpf-lens: unknown format 'yaml'/);
+});
+
+test('--format c prints the C header of the object\'s BTF (dumpC), split BTF included', () => {
+  const file = fixture('btf_kinds.o');
+  const got = ours([file, '--format', 'c']);
+  assert.equal(got.code, 0, got.stderr);
+  assert.equal(got.stdout.toString('latin1'), dumpC(loadBtf(file)));
+  assert.match(got.stdout.toString('latin1'), /^#ifndef __VMLINUX_H__\n[^]*struct with_holes \{/);
+  const mod = inputs.find((i) => i.base)!;
+  const split = ours([mod.file, '--base', mod.base!, '--format', 'c']);
+  assert.equal(split.code, 0, split.stderr);
+  assert.equal(split.stdout.toString('latin1'), dumpC(loadBtf(mod.file, loadBtf(mod.base!))));
 });

@@ -1,4 +1,5 @@
 import { parseArgs } from 'util';
+import { dumpC } from '../btf/dump-c';
 import { dumpJsonBytes } from '../btf/dump-json';
 import { dumpRawBytes } from '../btf/dump-raw';
 import { CliIo, Command, UsageError } from './command';
@@ -39,13 +40,9 @@ export const btfDumpCommand: Command = {
     let bytes: Uint8Array;
     if (format === 'raw') bytes = dumpRawBytes(btf);
     else if (format === 'json') bytes = dumpJsonBytes(btf);
-    else bytes = Buffer.from(await dumpCText(btf), 'latin1');
+    else bytes = Buffer.from(dumpC(btf), 'latin1');
     if (io.outBytes) io.outBytes(bytes);
     else io.out(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1'));
     return 0;
   },
 };
-
-async function dumpCText(btf: import('../btf/btf').Btf): Promise<string> {
-  throw new UsageError('--format c is not available yet');
-}
