@@ -2,7 +2,7 @@
 // cilium/ebpf test objects (both byte orders), cilium's vmlinux BTF and its split
 // btf_testmod, this machine's kernel BTF and its modules' split BTF.
 import { execFileSync } from 'child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { gunzipSync } from 'zlib';
@@ -23,7 +23,11 @@ export const VMLINUX = path.join(SYS_BTF, 'vmlinux');
 let scratch: string | undefined;
 /** A temporary directory for this test process. */
 export function tmp(): string {
-  return (scratch ??= mkdtempSync(path.join(tmpdir(), 'bpf-lens-btf-')));
+  if (!scratch) {
+    const dir = (scratch = mkdtempSync(path.join(tmpdir(), 'bpf-lens-btf-')));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return scratch;
 }
 
 /** cilium/ebpf's gzipped vmlinux BTF, unpacked once into the temp dir. */
