@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { test } from 'node:test';
-import { Btf } from '../../server/src/btf/btf';
+import { Btf, parseBtf } from '../../server/src/btf/btf';
+import { structLayout } from '../../server/src/btf/layout';
+import { FormatError } from '../../server/src/common/errors';
 import { dumpC, dumpCDetailed } from '../../server/src/btf/dump-c';
 import { BtfBuilder } from '../../server/src/btf/write';
 import { loadBtf } from '../../server/src/cli/input';
@@ -168,4 +170,35 @@ test('hand-made BTF: clashing names, enum sizes and values, packing, union align
 test('dumpC refuses type ids out of range', () => {
   const btf = loadBtf(path.join(FIXTURES, 'layout_shapes.o'));
   assert.throws(() => dumpC(btf, { types: [btf.length + 5] }), /out of range/);
+});
+
+test('hostile BTF: mutated fixtures dump or fail with a clear error, deep chains are refused', () => {
+  const file = path.join(FIXTURES, 'layout_shapes.o');
+  const good = new ElfFile(readFileSync(file), file).section('.BTF')!.data;
+  let seed = 12345;
+  const rand = (n: number) => { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n; };
+  let parsed = 0;
+  for (let i = 0; i < 400; i++) {
+    const bytes = Uint8Array.from(good);
+    for (let k = 0, flips = 1 + rand(4); k < flips; k++) bytes[24 + rand(bytes.length - 24)] = rand(256);
+    let btf: Btf;
+    try { btf = parseBtf(bytes, { file: 'mutated' }); } catch { continue; }
+    parsed++;
+    try {
+      dumpC(btf);
+      for (let id = 1; id < btf.length; id++) {
+        const t = btf.type(id);
+        if (t.kind === 'STRUCT' || t.kind === 'UNION') structLayout(btf, id);
+      }
+    } catch (e) {
+      assert.ok(e instanceof RangeError || e instanceof TypeError || e instanceof FormatError, `mutation ${i}: ${e}`);
+      assert.doesNotMatch(String(e), /call stack/);
+    }
+  }
+  assert.ok(parsed > 50, `${parsed} mutations parsed`);
+  const b = new BtfBuilder();
+  let id = b.add({ kind: 'INT', name: 'int', nameOff: 0, kindFlag: false, size: 4, encoding: 1, bitsOffset: 0, bits: 32 });
+  for (let i = 0; i < 20000; i++) id = b.add({ kind: 'PTR', name: '', nameOff: 0, kindFlag: false, type: id });
+  b.add({ kind: 'TYPEDEF', name: 'deep_t', nameOff: 0, kindFlag: false, type: id });
+  assert.throws(() => dumpC(b.build()), /deeper than/);
 });

@@ -48,6 +48,8 @@ export function dumpCDetailed(btf: Btf, opts: DumpCOptions = {}): DumpCResult {
 }
 
 const NOT = 0, BUSY = 1, DONE = 2;
+// Far deeper than any real type graph (vmlinux needs a few dozen), well inside JS's stack.
+const MAX_DEPTH = 3000;
 
 class CDumper {
   private readonly n: number;
@@ -119,8 +121,9 @@ class CDumper {
    * Puts the types `id` needs, then `id` itself if it is written at top level, on the
    * queue. Returns true when a later user needs the full definition (not a forward).
    */
-  private order(id: TypeId, throughPtr: boolean): boolean {
+  private order(id: TypeId, throughPtr: boolean, depth = 0): boolean {
     if (id === 0) return true;
+    if (depth > MAX_DEPTH) throw new RangeError(`BTF type [${id}]: types nest deeper than ${MAX_DEPTH}`);
     const t = this.btf.type(id);
     const st = this.orderState[id];
     if (st === DONE) return true;
@@ -130,16 +133,16 @@ class CDumper {
         this.orderState[id] = DONE;
         return true;
       case 'PTR':
-        return this.order(t.type, true);
+        return this.order(t.type, true, depth + 1);
       case 'ARRAY':
         // an array needs complete elements even behind a pointer
-        return this.order(t.type, false);
+        return this.order(t.type, false, depth + 1);
       case 'CONST': case 'VOLATILE': case 'RESTRICT': case 'TYPE_TAG':
-        return this.order(t.type, throughPtr);
+        return this.order(t.type, throughPtr, depth + 1);
       case 'STRUCT': case 'UNION': {
         if (throughPtr && t.name) return false;
         this.orderState[id] = BUSY;
-        for (const m of t.members) this.order(m.type, false);
+        for (const m of t.members) this.order(m.type, false, depth + 1);
         if (this.topLevel(id, t)) this.queue.push(id);
         this.orderState[id] = DONE;
         return true;
@@ -150,7 +153,7 @@ class CDumper {
         return true;
       case 'TYPEDEF': {
         this.orderState[id] = BUSY;
-        const strong = this.order(t.type, throughPtr);
+        const strong = this.order(t.type, throughPtr, depth + 1);
         if (throughPtr && !strong) {
           this.orderState[id] = NOT; // written when first used, after a forward of its target
           return false;
@@ -161,8 +164,8 @@ class CDumper {
       }
       case 'FUNC_PROTO': {
         this.orderState[id] = BUSY;
-        this.order(t.type, throughPtr);
-        for (const p of t.params) this.order(p.type, throughPtr);
+        this.order(t.type, throughPtr, depth + 1);
+        for (const p of t.params) this.order(p.type, throughPtr, depth + 1);
         this.orderState[id] = DONE;
         return true;
       }
@@ -173,8 +176,9 @@ class CDumper {
   }
 
   /** Writes what `id` needs and, at top level (`cont` 0), `id` itself. */
-  private emit(id: TypeId, cont: TypeId): void {
+  private emit(id: TypeId, cont: TypeId, depth = 0): void {
     if (id === 0 || this.emitState[id] === DONE) return;
+    if (depth > MAX_DEPTH) throw new RangeError(`BTF type [${id}]: types nest deeper than ${MAX_DEPTH}`);
     const btf = this.btf;
     const t = btf.type(id);
     switch (t.kind) {
@@ -189,7 +193,7 @@ class CDumper {
           return;
         }
         this.emitState[id] = BUSY;
-        for (const m of t.members) this.emit(m.type, t.name || cont === 0 ? id : cont);
+        for (const m of t.members) this.emit(m.type, t.name || cont === 0 ? id : cont, depth + 1);
         if (cont === 0) {
           this.out.push(`${this.recordDef(id, t, 0)};\n\n`);
           this.emitState[id] = DONE;
@@ -212,20 +216,20 @@ class CDumper {
       case 'TYPEDEF':
         if (this.emitState[id] === BUSY) return;
         this.emitState[id] = BUSY;
-        this.emit(t.type, id);
+        this.emit(t.type, id, depth + 1);
         if (!this.names.isBuiltin(id, t)) {
           this.out.push(`typedef ${declaration(btf, t.type, this.names.of(id, t), this.leaf(0))};\n\n`);
         }
         this.emitState[id] = DONE;
         return;
       case 'PTR': case 'ARRAY': case 'CONST': case 'VOLATILE': case 'RESTRICT': case 'TYPE_TAG':
-        this.emit(t.type, cont);
+        this.emit(t.type, cont, depth + 1);
         return;
       case 'FUNC_PROTO':
         if (this.emitState[id] === BUSY) return;
         this.emitState[id] = BUSY;
-        this.emit(t.type, cont);
-        for (const p of t.params) this.emit(p.type, cont);
+        this.emit(t.type, cont, depth + 1);
+        for (const p of t.params) this.emit(p.type, cont, depth + 1);
         this.emitState[id] = NOT;
         return;
       default:
@@ -261,6 +265,7 @@ class CDumper {
   }
 
   private recordDef(id: TypeId, t: BtfComposite, lvl: number): string {
+    if (lvl > MAX_DEPTH / 10) throw new RangeError(`BTF type [${id}]: anonymous records nest deeper than ${MAX_DEPTH / 10}`);
     this.inlining.add(id);
     const btf = this.btf;
     const info = recordInfo(btf, id);

@@ -39,10 +39,12 @@ export function pointerSize(btf: Btf): number {
 
 interface Cache {
   ptrSize: number;
+  /** Nesting of recordInfo calls now running (records inside records). */
+  depth: number;
   records: Map<TypeId, RecordInfo>;
 }
 const caches = new WeakMap<Btf, Cache>();
-function newCache(): Cache { return { ptrSize: 0, records: new Map() }; }
+function newCache(): Cache { return { ptrSize: 0, depth: 0, records: new Map() }; }
 function cache(btf: Btf): Cache {
   let c = caches.get(btf);
   if (!c) caches.set(btf, (c = newCache()));
@@ -149,6 +151,21 @@ export function recordInfo(btf: Btf, id: TypeId): RecordInfo {
   // Records contain records only by value, and the parser refuses such cycles, so this
   // recursion ends; the placeholder guards BTF built in memory without that check.
   c.records.set(id, { packed: false, align: 1, naturalAlign: 1, alignedAttr: 0 });
+  if (c.depth > MAX_NESTING) throw new RangeError(`BTF type [${id}]: records nest deeper than ${MAX_NESTING}`);
+  c.depth++;
+  try {
+    const info = computeRecordInfo(btf, t);
+    c.records.set(id, info);
+    return info;
+  } finally {
+    c.depth--;
+  }
+}
+
+// Real records nest a few levels; hostile BTF could nest until the stack runs out.
+const MAX_NESTING = 2000;
+
+function computeRecordInfo(btf: Btf, t: BtfComposite): RecordInfo {
   let natural = 1;
   let misplaced = false;
   let maxEnd = 0;
@@ -181,9 +198,7 @@ export function recordInfo(btf: Btf, id: TypeId): RecordInfo {
       }
     }
   }
-  const info: RecordInfo = { packed, align, naturalAlign: natural, alignedAttr };
-  c.records.set(id, info);
-  return info;
+  return { packed, align, naturalAlign: natural, alignedAttr };
 }
 
 /** C spelling of a type for humans: `struct foo *`, `int [4][3]`, `void (*)(int)`. */
@@ -243,7 +258,8 @@ export interface RecordLayout {
 }
 
 /** The layout of a STRUCT or UNION (through typedefs and modifiers). */
-export function structLayout(btf: Btf, id: TypeId, baseBits = 0): RecordLayout {
+export function structLayout(btf: Btf, id: TypeId, baseBits = 0, depth = 0): RecordLayout {
+  if (depth > MAX_NESTING) throw new RangeError(`BTF type [${id}]: records nest deeper than ${MAX_NESTING}`);
   const rid = btf.skipTypedefs(id);
   const t = btf.type(rid);
   if (t.kind !== 'STRUCT' && t.kind !== 'UNION') throw new TypeError(`BTF type [${id}] is ${t.kind}, not a STRUCT or UNION`);
@@ -286,7 +302,7 @@ export function structLayout(btf: Btf, id: TypeId, baseBits = 0): RecordLayout {
       seen = memberEnd;
     }
     if (bitSize) sumBits += bitSize; else sumMembers += size;
-    const inner = !m.name && isRecord(btf, m.type) ? structLayout(btf, m.type, baseBits + bitOffset) : undefined;
+    const inner = !m.name && isRecord(btf, m.type) ? structLayout(btf, m.type, baseBits + bitOffset, depth + 1) : undefined;
     rows.push({
       index: i, name: m.name, typeId: m.type, typeName: typeName(btf, m.type),
       offset: Math.floor((baseBits + bitOffset) / 8), size, bitOffset: baseBits + bitOffset, bitSize,
