@@ -232,7 +232,7 @@ export interface LayoutRow {
   readonly holeBefore: number;
   /** Bits of hole (0..7) beyond `holeBefore` bytes. */
   readonly bitHoleBefore: number;
-  /** Layout of an anonymous struct/union member, offsets also from the outermost record. */
+  /** Layout of a member whose type is an anonymous struct/union, offsets from the outermost record. */
   readonly inner?: RecordLayout;
 }
 
@@ -302,7 +302,7 @@ export function structLayout(btf: Btf, id: TypeId, baseBits = 0, depth = 0): Rec
       seen = memberEnd;
     }
     if (bitSize) sumBits += bitSize; else sumMembers += size;
-    const inner = !m.name && isRecord(btf, m.type) ? structLayout(btf, m.type, baseBits + bitOffset, depth + 1) : undefined;
+    const inner = isAnonRecord(btf, m.type) ? structLayout(btf, m.type, baseBits + bitOffset, depth + 1) : undefined;
     rows.push({
       index: i, name: m.name, typeId: m.type, typeName: typeName(btf, m.type),
       offset: Math.floor((baseBits + bitOffset) / 8), size, bitOffset: baseBits + bitOffset, bitSize,
@@ -328,9 +328,10 @@ export function structLayout(btf: Btf, id: TypeId, baseBits = 0, depth = 0): Rec
   };
 }
 
-function isRecord(btf: Btf, id: TypeId): boolean {
+/** Anonymous records are shown inside their user, as C writes them (and pahole). */
+function isAnonRecord(btf: Btf, id: TypeId): boolean {
   const t: BtfType | undefined = btf.get(btf.skipModifiers(id));
-  return t?.kind === 'STRUCT' || t?.kind === 'UNION';
+  return (t?.kind === 'STRUCT' || t?.kind === 'UNION') && t.name === '';
 }
 
 /** pahole-style text of a layout: one line per member with offset and size, holes marked. */
