@@ -14,7 +14,7 @@ import { NewType, TypeId, mapTypeIds, referencedIds } from '../../server/src/btf
 import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
 import { FormatError } from '../../server/src/common/errors';
 import { ElfFile } from '../../server/src/elf/reader';
-import { loadBtf } from '../../server/src/cli/input';
+import { btfFromBytes, loadBtf } from '../../server/src/cli/input';
 import { VMLINUX, fixtureObjects, tmp } from '../btf-corpus';
 import { CILIUM, CLI } from '../helpers';
 
@@ -284,6 +284,40 @@ test('split BTF mutated on a real base: FormatError or a dump, never a crash', (
       exercise(m.bytes, base);
     } catch (e) {
       assert.fail(`split case ${i} (${m.what}): ${(e as Error).stack}`);
+    }
+  }
+});
+
+test('mutated ELF objects through the CLI\'s input path: FormatError or a dump', () => {
+  const rand = rng(SEED ^ 0xe1f);
+  const objects = fixtureObjects().map((f) => new Uint8Array(readFileSync(f)));
+  const int = (n: number) => Math.floor(rand() * n);
+  for (let i = 0; i < CASES / 4; i++) {
+    const src = objects[i % objects.length];
+    let bytes = Uint8Array.from(src);
+    let what: string;
+    switch (int(3)) {
+      case 0:
+        bytes = bytes.subarray(0, int(bytes.length));
+        what = `truncated to ${bytes.length}`;
+        break;
+      case 1: {
+        const flips = 1 + int(6);
+        for (let k = 0; k < flips; k++) bytes[int(bytes.length)] ^= 1 + int(255);
+        what = `${flips} flips`;
+        break;
+      }
+      default: {
+        // ELF header and section header words: offsets, sizes, counts, indexes
+        const at = int(16) * 4;
+        new DataView(bytes.buffer).setUint32(at, [0, 1, 0x40, 0xffff, 0x7fffffff, 0xffffffff][int(6)]);
+        what = `ELF header word at ${at}`;
+      }
+    }
+    try {
+      dumpRawBytes(btfFromBytes(bytes, 'fuzz.o'));
+    } catch (e) {
+      if (!(e instanceof FormatError)) assert.fail(`ELF case ${i} (${what}): ${(e as Error).stack}`);
     }
   }
 });

@@ -30,8 +30,35 @@ export function dumpRawBytes(btf: Btf): Uint8Array {
   return out.bytes();
 }
 
+/** An ASCII constant as bytes (copied byte by byte: cheaper than charCodeAt on a cold JIT). */
+function ascii(s: string): Uint8Array {
+  return Uint8Array.from(s, (c) => c.charCodeAt(0));
+}
+
+const SIZE = ascii(' size=');
+const BITS_OFFSET = ascii(' bits_offset=');
+const NR_BITS = ascii(' nr_bits=');
+const ENCODING = ascii(' encoding=');
+const TYPE_ID = ascii(' type_id=');
+const INDEX_TYPE_ID = ascii(' index_type_id=');
+const NR_ELEMS = ascii(' nr_elems=');
+const VLEN = ascii(' vlen=');
+const ITEM_NAME = ascii("\n\t'");
+const NAME_TYPE_ID = ascii("' type_id=");
+const BITFIELD_SIZE = ascii(' bitfield_size=');
+const NAME_VAL = ascii("' val=");
+const LINKAGE = ascii(' linkage=');
+const RET_TYPE_ID = ascii(' ret_type_id=');
+const COMMA_LINKAGE = ascii(', linkage=');
+const ITEM_TYPE_ID = ascii('\n\ttype_id=');
+const OFFSET = ascii(' offset=');
+const OPEN_PAREN = ascii(' (');
+const SPACE_QUOTE = ascii(" '");
+const QUOTE_CLOSE_PAREN = ascii("')");
+const COMPONENT_IDX = ascii(' component_idx=');
+
 /** `] KIND '` by kind number, as bytes. */
-const HEADS = Array.from({ length: 32 }, (_, k) => Buffer.from(`] ${KIND_STR[k <= BTF_KIND_MAX ? k : 0]} '`, 'latin1'));
+const HEADS = Array.from({ length: 32 }, (_, k) => ascii(`] ${KIND_STR[k <= BTF_KIND_MAX ? k : 0]} '`));
 
 /** dumpRawBytes as text (latin1: one character per byte). */
 export function dumpRaw(btf: Btf): string {
@@ -49,47 +76,47 @@ const dumpNothing: KindDumper = () => {};
 
 const dumpInt: KindDumper = (_v, out, w, o) => {
   const x = w[o + 3];
-  out.lit(' size=');
+  out.raw(SIZE);
   out.u32(w[o + 2]);
-  out.lit(' bits_offset=');
+  out.raw(BITS_OFFSET);
   out.u32((x >>> 16) & 0xff);
-  out.lit(' nr_bits=');
+  out.raw(NR_BITS);
   out.u32(x & 0xff);
-  out.lit(' encoding=');
+  out.raw(ENCODING);
   out.lit(intEncodingStr((x >>> 24) & 0x0f));
 };
 
 const dumpRef: KindDumper = (_v, out, w, o) => {
-  out.lit(' type_id=');
+  out.raw(TYPE_ID);
   out.u32(w[o + 2]);
 };
 
 const dumpArray: KindDumper = (_v, out, w, o) => {
-  out.lit(' type_id=');
+  out.raw(TYPE_ID);
   out.u32(w[o + 3]);
-  out.lit(' index_type_id=');
+  out.raw(INDEX_TYPE_ID);
   out.u32(w[o + 4]);
-  out.lit(' nr_elems=');
+  out.raw(NR_ELEMS);
   out.u32(w[o + 5]);
 };
 
 const dumpComposite: KindDumper = (v, out, w, o, info) => {
   const vlen = info & 0xffff;
   const bitfields = kflag(info);
-  out.lit(' size=');
+  out.raw(SIZE);
   out.u32(w[o + 2]);
-  out.lit(' vlen=');
+  out.raw(VLEN);
   out.u32(vlen);
   for (let k = 0, q = o + 3; k < vlen; k++, q += 3) {
     const off = w[q + 2];
-    out.lit("\n\t'");
+    out.raw(ITEM_NAME);
     v.name(out, w[q], false);
-    out.lit("' type_id=");
+    out.raw(NAME_TYPE_ID);
     out.u32(w[q + 1]);
-    out.lit(' bits_offset=');
+    out.raw(BITS_OFFSET);
     out.u32(bitfields ? off & 0xffffff : off);
     if (bitfields && off >>> 24) {
-      out.lit(' bitfield_size=');
+      out.raw(BITFIELD_SIZE);
       out.u32(off >>> 24);
     }
   }
@@ -100,12 +127,12 @@ const dumpEnum: KindDumper = (v, out, w, o, info) => {
   const signed = kflag(info);
   out.lit(signed ? ' encoding=SIGNED size=' : ' encoding=UNSIGNED size=');
   out.u32(w[o + 2]);
-  out.lit(' vlen=');
+  out.raw(VLEN);
   out.u32(vlen);
   for (let k = 0, q = o + 3; k < vlen; k++, q += 2) {
-    out.lit("\n\t'");
+    out.raw(ITEM_NAME);
     v.name(out, w[q], false);
-    out.lit("' val=");
+    out.raw(NAME_VAL);
     if (signed) out.i32(w[q + 1] | 0);
     else out.u32(w[q + 1]);
   }
@@ -116,12 +143,12 @@ const dumpEnum64: KindDumper = (v, out, w, o, info) => {
   const signed = kflag(info);
   out.lit(signed ? ' encoding=SIGNED size=' : ' encoding=UNSIGNED size=');
   out.u32(w[o + 2]);
-  out.lit(' vlen=');
+  out.raw(VLEN);
   out.u32(vlen);
   for (let k = 0, q = o + 3; k < vlen; k++, q += 3) {
-    out.lit("\n\t'");
+    out.raw(ITEM_NAME);
     v.name(out, w[q], false);
-    out.lit("' val=");
+    out.raw(NAME_VAL);
     out.num(enum64Value(w[q + 1], w[q + 2], signed));
     out.lit(signed ? 'LL' : 'ULL');
   }
@@ -132,67 +159,67 @@ const dumpFwd: KindDumper = (_v, out, _w, _o, info) => {
 };
 
 const dumpFunc: KindDumper = (_v, out, w, o, info) => {
-  out.lit(' type_id=');
+  out.raw(TYPE_ID);
   out.u32(w[o + 2]);
-  out.lit(' linkage=');
+  out.raw(LINKAGE);
   out.lit(funcLinkageStr(info & 0xffff));
 };
 
 const dumpFuncProto: KindDumper = (v, out, w, o, info) => {
   const vlen = info & 0xffff;
-  out.lit(' ret_type_id=');
+  out.raw(RET_TYPE_ID);
   out.u32(w[o + 2]);
-  out.lit(' vlen=');
+  out.raw(VLEN);
   out.u32(vlen);
   for (let k = 0, q = o + 3; k < vlen; k++, q += 2) {
-    out.lit("\n\t'");
+    out.raw(ITEM_NAME);
     v.name(out, w[q], false);
-    out.lit("' type_id=");
+    out.raw(NAME_TYPE_ID);
     out.u32(w[q + 1]);
   }
 };
 
 const dumpVar: KindDumper = (_v, out, w, o) => {
-  out.lit(' type_id=');
+  out.raw(TYPE_ID);
   out.u32(w[o + 2]);
-  out.lit(', linkage=');
+  out.raw(COMMA_LINKAGE);
   out.lit(varLinkageStr(w[o + 3]));
 };
 
 const dumpDatasec: KindDumper = (v, out, w, o, info) => {
   const vlen = info & 0xffff;
-  out.lit(' size=');
+  out.raw(SIZE);
   out.u32(w[o + 2]);
-  out.lit(' vlen=');
+  out.raw(VLEN);
   out.u32(vlen);
   for (let k = 0, q = o + 3; k < vlen; k++, q += 3) {
     const type = w[q];
-    out.lit('\n\ttype_id=');
+    out.raw(ITEM_TYPE_ID);
     out.u32(type);
-    out.lit(' offset=');
+    out.raw(OFFSET);
     out.u32(w[q + 1]);
-    out.lit(' size=');
+    out.raw(SIZE);
     out.u32(w[q + 2]);
     if (type < v.btf.length) {
       // bpftool names what each entry points at (type 0 is void: kind UNKNOWN)
-      out.lit(' (');
+      out.raw(OPEN_PAREN);
       out.lit(type === 0 ? KIND_STR[0] : KIND_STR[v.kindOf(type)]);
-      out.lit(" '");
+      out.raw(SPACE_QUOTE);
       v.name(out, type === 0 ? 0 : v.nameOffOf(type), false);
-      out.lit("')");
+      out.raw(QUOTE_CLOSE_PAREN);
     }
   }
 };
 
 const dumpFloat: KindDumper = (_v, out, w, o) => {
-  out.lit(' size=');
+  out.raw(SIZE);
   out.u32(w[o + 2]);
 };
 
 const dumpDeclTag: KindDumper = (_v, out, w, o) => {
-  out.lit(' type_id=');
+  out.raw(TYPE_ID);
   out.u32(w[o + 2]);
-  out.lit(' component_idx=');
+  out.raw(COMPONENT_IDX);
   out.i32(w[o + 3] | 0);
 };
 
