@@ -34,7 +34,7 @@ function hasBtf(file: string): boolean {
   return new ElfFile(readFileSync(file), file).section('.BTF') !== undefined;
 }
 
-test('vmlinux: dump compiles, every record has the BTF layout, in well under 2 s', (t) => {
+test('vmlinux: dump compiles and every record has the BTF layout (dump time reported)', (t) => {
   const btf = loadBtf(VMLINUX);
   const t0 = performance.now();
   const text = dumpC(btf);

@@ -2,6 +2,7 @@
  * BTF → compilable C header, like `bpftool btf dump file X format c` (vmlinux.h).
  *
  *   dumpC(btf, { types?: TypeId[], guard?: string }): string
+ *   dumpCDetailed(btf, opts): { text, names (id → written name), defined (records written) }
  *
  * Every type of `btf` (its base's too) or, with `types`, those types and everything they
  * need. Types come in dependency order: a record is defined after what it holds by value;
