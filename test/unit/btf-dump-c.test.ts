@@ -144,6 +144,9 @@ test('hand-made BTF: clashing names, enum sizes and values, packing, union align
     m('f1', foo1, 0), m('f2', foo2, 64), m('p', pk, 192), m('u', un, 256), m('e', e1, 384), m('e2', e2, 416),
     m('big', e64, 448), m('later', pfwd, 512), m('d', flt, 576), m('tagged', ptag, 640), m('s', s64, 704),
   ] });
+  // bitfields as encoders before kind_flag wrote them: an INT narrower than its size
+  const u3 = b.add({ kind: 'INT', name: 'unsigned int', nameOff: 0, kindFlag: false, size: 4, encoding: 0, bitsOffset: 0, bits: 3 });
+  b.add({ kind: 'STRUCT', name: 'oldbits', nameOff: 0, kindFlag: false, size: 8, members: [m('x', u3, 0), m('y', u3, 3), m('w', chr, 8)] });
   const proto = b.add({ kind: 'FUNC_PROTO', name: '', nameOff: 0, kindFlag: false, type: int, params: [{ name: 'h', nameOff: 0, type: holder }] });
   b.add({ kind: 'FUNC', name: 'fn', nameOff: 0, kindFlag: false, type: proto, linkage: 1 });
   const v = b.add({ kind: 'VAR', name: 'gvar', nameOff: 0, kindFlag: false, type: holder, linkage: 1 });
@@ -164,6 +167,7 @@ test('hand-made BTF: clashing names, enum sizes and values, packing, union align
   assert.match(text, /^union later;$/m);
   assert.match(text, /\tint __attribute__\(\(btf_type_tag\("user"\)\)\) \*tagged;/);
   assert.doesNotMatch(text, /gvar|\bfn\b|dtag|\.data/);
+  assert.match(text, /^struct oldbits \{\n\tunsigned int x: 3;\n\tunsigned int y: 3;\n\tchar w;\n/m);
   checkDump(btf, 'hand-made');
 });
 
