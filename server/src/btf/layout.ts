@@ -11,9 +11,11 @@
  *   structLayout(btf, id)  rows {name, typeName, offset, size, bitOffset/bitSize, holeBefore,
  *                          bitHoleBefore, inner layout of anonymous records}, tail padding,
  *                          hole totals: what a hover shows as "offset | size | field"
- *   formatLayout(layout)   the same as pahole-style text (`/* XXX 4 bytes hole, try to pack *\/`)
+ *   formatLayout(btf, layout) the same as pahole-style text (`/* XXX 4 bytes hole, try to pack *\/`)
  *   typeName(btf, id)      C spelling of a type: `struct foo *`, `int [4][3]`, `void (*)(int)`
+ *   memberDeclaration(btf, typeId, name, bitSize)  `int (*cb)(void *, long)`, `unsigned int a:3`
  *   memberBits(btf, rec, i) a member's bit offset and bitfield size, in either BTF encoding
+ *   pointerSize(btf)       8, or 4 for BTF whose `long` is 4 bytes
  *
  * Everything is computed from BTF alone (BTF has no alignment) and cached per Btf.
  */
