@@ -27,8 +27,7 @@ const MAX_DEPTH = 512;
 
 /** Pointer size: the size of `long` in this BTF when it has one, else 8. */
 export function pointerSize(btf: Btf): number {
-  let c = caches.get(btf);
-  if (!c) caches.set(btf, (c = newCache()));
+  const c = cache(btf);
   if (c.ptrSize === 0) {
     c.ptrSize = 8;
     for (const n of ['long', 'long int', 'unsigned long', 'long unsigned int']) {
