@@ -1,27 +1,33 @@
 import type { Btf } from './btf';
 import { DumpView, KIND_STR, enum64Value, funcLinkageStr, intEncodingStr, varLinkageStr } from './dump-view';
 import { OutBuf } from './out-buf';
-import {
-  BTF_KIND_ARRAY, BTF_KIND_CONST, BTF_KIND_DATASEC, BTF_KIND_DECL_TAG, BTF_KIND_ENUM, BTF_KIND_ENUM64,
-  BTF_KIND_FLOAT, BTF_KIND_FUNC, BTF_KIND_FUNC_PROTO, BTF_KIND_FWD, BTF_KIND_INT, BTF_KIND_MAX, BTF_KIND_PTR,
-  BTF_KIND_RESTRICT, BTF_KIND_STRUCT, BTF_KIND_TYPEDEF, BTF_KIND_TYPE_TAG, BTF_KIND_UNION, BTF_KIND_VAR,
-  BTF_KIND_VOLATILE,
-} from './types';
+import { BTF_KIND_MAX } from './types';
 
 /**
- * The text of `bpftool -j btf dump file FILE`, byte for byte: `{"types":[...]}` and a
- * newline, with bpftool's field names and its string escaping (names are bytes; only
- * tab, newline, CR, FF, BS, backslash and double quote are escaped).
+ * The text of `bpftool -j btf dump file FILE`: `{"types":[...]}` and a newline, with
+ * bpftool's field names, order and number formats, and its string escaping (names are
+ * bytes; tab, newline, CR, FF, BS, backslash and double quote are escaped). One deliberate
+ * difference: bpftool 7.1 writes a backslash as `\n` (a json_writer bug); we write `\\`.
  */
 export function dumpJsonBytes(btf: Btf): Uint8Array {
   const v = new DumpView(btf);
   const out = new OutBuf(Math.max(1 << 16, v.count * 160));
-  out.lit('{"types":[');
-  for (let i = 0; i < v.count; i++) {
-    if (i > 0) out.byte(44);
-    dumpType(v, out, v.startId + i, v.recs[i]);
+  const w = v.w;
+  const recs = v.recs;
+  out.raw(OPEN);
+  for (let i = 0; i < recs.length; i++) {
+    const o = recs[i];
+    const info = w[o + 1];
+    const kind = (info >>> 24) & 0x1f;
+    out.raw(i ? NEXT_ID : FIRST_ID);
+    out.u32(v.startId + i);
+    out.raw(KINDS[kind]);
+    v.name(out, w[o], true);
+    out.byte(34); // "
+    KIND_DUMPERS[kind](v, out, w, o, info);
+    out.byte(125); // }
   }
-  out.lit(']}\n');
+  out.raw(CLOSE);
   return out.bytes();
 }
 
@@ -30,130 +36,186 @@ export function dumpJson(btf: Btf): string {
   return Buffer.from(dumpJsonBytes(btf)).toString('latin1');
 }
 
-function field(out: OutBuf, name: string, value: number | bigint): void {
-  out.lit(`,"${name}":`);
-  if (typeof value === 'number' && value >= 0 && value <= 0xffffffff) out.u32(value);
-  else out.num(value);
+function ascii(s: string): Uint8Array {
+  return Uint8Array.from(s, (c) => c.charCodeAt(0));
 }
 
-function strField(out: OutBuf, name: string, value: string): void {
-  out.lit(`,"${name}":"${value}"`);
+const OPEN = ascii('{"types":[');
+const CLOSE = ascii(']}\n');
+const FIRST_ID = ascii('{"id":');
+const NEXT_ID = ascii(',{"id":');
+/** `,"kind":"KIND","name":"` by kind number. */
+const KINDS = Array.from({ length: 32 }, (_, k) => ascii(`,"kind":"${KIND_STR[k <= BTF_KIND_MAX ? k : 0]}","name":"`));
+const FIRST_NAME = ascii('{"name":"');
+const NEXT_NAME = ascii(',{"name":"');
+const keys = new Map<string, Uint8Array>();
+/** `,"name":` as bytes (interned). */
+function key(name: string): Uint8Array {
+  let k = keys.get(name);
+  if (!k) keys.set(name, (k = ascii(`,"${name}":`)));
+  return k;
+}
+const SIZE = key('size');
+const TYPE_ID = key('type_id');
+const BITS_OFFSET = key('bits_offset');
+const VLEN = key('vlen');
+const VAL = key('val');
+
+function kflag(info: number): boolean {
+  return info >>> 31 === 1;
 }
 
-function nameField(v: DumpView, out: OutBuf, nameOff: number, first: boolean): void {
-  out.lit(first ? '"name":"' : ',"name":"');
-  v.name(out, nameOff, true);
+function uint(out: OutBuf, k: Uint8Array, value: number): void {
+  out.raw(k);
+  out.u32(value);
+}
+
+function str(out: OutBuf, name: string, value: string): void {
+  out.raw(key(name));
+  out.byte(34);
+  out.lit(value);
   out.byte(34);
 }
 
-function dumpType(v: DumpView, out: OutBuf, id: number, o: number): void {
-  // o: word index of the record; its words: name_off, info, size/type, then the kind's data
-  const w = v.w;
-  const nameOff = w[o];
-  const info = w[o + 1];
-  const kind = (info >>> 24) & 0x1f;
+/** Writes the fields after "name": `o` is the record's word index. */
+type KindDumper = (v: DumpView, out: OutBuf, w: Uint32Array, o: number, info: number) => void;
+
+const dumpNothing: KindDumper = () => {};
+
+const dumpInt: KindDumper = (_v, out, w, o) => {
+  const x = w[o + 3];
+  uint(out, SIZE, w[o + 2]);
+  uint(out, BITS_OFFSET, (x >>> 16) & 0xff);
+  uint(out, key('nr_bits'), x & 0xff);
+  str(out, 'encoding', intEncodingStr((x >>> 24) & 0x0f));
+};
+
+const dumpRef: KindDumper = (_v, out, w, o) => uint(out, TYPE_ID, w[o + 2]);
+
+const dumpArray: KindDumper = (_v, out, w, o) => {
+  uint(out, TYPE_ID, w[o + 3]);
+  uint(out, key('index_type_id'), w[o + 4]);
+  uint(out, key('nr_elems'), w[o + 5]);
+};
+
+const MEMBERS = ascii(',"members":[');
+const dumpComposite: KindDumper = (v, out, w, o, info) => {
   const vlen = info & 0xffff;
-  const kflag = info >>> 31 === 1;
-  const sizeOrType = w[o + 2];
-  out.lit('{"id":');
-  out.u32(id);
-  strField(out, 'kind', KIND_STR[kind <= BTF_KIND_MAX ? kind : 0]);
-  nameField(v, out, nameOff, false);
-  const p = o + 3;
-  switch (kind) {
-    case BTF_KIND_INT: {
-      const x = w[p];
-      field(out, 'size', sizeOrType);
-      field(out, 'bits_offset', (x >>> 16) & 0xff);
-      field(out, 'nr_bits', x & 0xff);
-      strField(out, 'encoding', intEncodingStr((x >>> 24) & 0x0f));
-      break;
-    }
-    case BTF_KIND_PTR: case BTF_KIND_CONST: case BTF_KIND_VOLATILE: case BTF_KIND_RESTRICT:
-    case BTF_KIND_TYPEDEF: case BTF_KIND_TYPE_TAG:
-      field(out, 'type_id', sizeOrType);
-      break;
-    case BTF_KIND_ARRAY:
-      field(out, 'type_id', w[p]);
-      field(out, 'index_type_id', w[p + 1]);
-      field(out, 'nr_elems', w[p + 2]);
-      break;
-    case BTF_KIND_STRUCT: case BTF_KIND_UNION:
-      field(out, 'size', sizeOrType);
-      field(out, 'vlen', vlen);
-      out.lit(',"members":[');
-      for (let k = 0, q = p; k < vlen; k++, q += 3) {
-        const off = w[q + 2];
-        out.lit(k ? ',{' : '{');
-        nameField(v, out, w[q], true);
-        field(out, 'type_id', w[q + 1]);
-        field(out, 'bits_offset', kflag ? off & 0xffffff : off);
-        if (kflag && off >>> 24) field(out, 'bitfield_size', off >>> 24);
-        out.byte(125);
-      }
-      out.byte(93);
-      break;
-    case BTF_KIND_ENUM: case BTF_KIND_ENUM64: {
-      const is64 = kind === BTF_KIND_ENUM64;
-      strField(out, 'encoding', kflag ? 'SIGNED' : 'UNSIGNED');
-      field(out, 'size', sizeOrType);
-      field(out, 'vlen', vlen);
-      out.lit(',"values":[');
-      for (let k = 0, q = p; k < vlen; k++, q += is64 ? 3 : 2) {
-        out.lit(k ? ',{' : '{');
-        nameField(v, out, w[q], true);
-        if (is64) field(out, 'val', enum64Value(w[q + 1], w[q + 2], kflag));
-        // bpftool widens the s32 value to u64 before printing it unsigned
-        else if (kflag) field(out, 'val', (w[q + 1] | 0));
-        else field(out, 'val', (w[q + 1] | 0) < 0 ? BigInt.asUintN(64, BigInt((w[q + 1] | 0))) : w[q + 1]);
-        out.byte(125);
-      }
-      out.byte(93);
-      break;
-    }
-    case BTF_KIND_FWD:
-      strField(out, 'fwd_kind', kflag ? 'union' : 'struct');
-      break;
-    case BTF_KIND_FUNC:
-      field(out, 'type_id', sizeOrType);
-      strField(out, 'linkage', funcLinkageStr(vlen));
-      break;
-    case BTF_KIND_FUNC_PROTO:
-      field(out, 'ret_type_id', sizeOrType);
-      field(out, 'vlen', vlen);
-      out.lit(',"params":[');
-      for (let k = 0, q = p; k < vlen; k++, q += 2) {
-        out.lit(k ? ',{' : '{');
-        nameField(v, out, w[q], true);
-        field(out, 'type_id', w[q + 1]);
-        out.byte(125);
-      }
-      out.byte(93);
-      break;
-    case BTF_KIND_VAR:
-      field(out, 'type_id', sizeOrType);
-      strField(out, 'linkage', varLinkageStr(w[p]));
-      break;
-    case BTF_KIND_DATASEC:
-      field(out, 'size', sizeOrType);
-      field(out, 'vlen', vlen);
-      out.lit(',"vars":[');
-      for (let k = 0, q = p; k < vlen; k++, q += 3) {
-        out.lit(k ? ',{"type_id":' : '{"type_id":');
-        out.u32(w[q]);
-        field(out, 'offset', w[q + 1]);
-        field(out, 'size', w[q + 2]);
-        out.byte(125);
-      }
-      out.byte(93);
-      break;
-    case BTF_KIND_FLOAT:
-      field(out, 'size', sizeOrType);
-      break;
-    case BTF_KIND_DECL_TAG:
-      field(out, 'type_id', sizeOrType);
-      field(out, 'component_idx', (w[p] | 0));
-      break;
+  const bitfields = kflag(info);
+  uint(out, SIZE, w[o + 2]);
+  uint(out, VLEN, vlen);
+  out.raw(MEMBERS);
+  for (let k = 0, q = o + 3; k < vlen; k++, q += 3) {
+    const off = w[q + 2];
+    out.raw(k ? NEXT_NAME : FIRST_NAME);
+    v.name(out, w[q], true);
+    out.byte(34);
+    uint(out, TYPE_ID, w[q + 1]);
+    uint(out, BITS_OFFSET, bitfields ? off & 0xffffff : off);
+    if (bitfields && off >>> 24) uint(out, key('bitfield_size'), off >>> 24);
+    out.byte(125);
   }
-  out.byte(125);
-}
+  out.byte(93);
+};
+
+const VALUES = ascii(',"values":[');
+const dumpEnum: KindDumper = (v, out, w, o, info) => {
+  const vlen = info & 0xffff;
+  const signed = kflag(info);
+  str(out, 'encoding', signed ? 'SIGNED' : 'UNSIGNED');
+  uint(out, SIZE, w[o + 2]);
+  uint(out, VLEN, vlen);
+  out.raw(VALUES);
+  for (let k = 0, q = o + 3; k < vlen; k++, q += 2) {
+    out.raw(k ? NEXT_NAME : FIRST_NAME);
+    v.name(out, w[q], true);
+    out.byte(34);
+    out.raw(VAL);
+    const val = w[q + 1] | 0;
+    if (signed) out.i32(val);
+    // bpftool widens the s32 value to u64 before printing it unsigned
+    else if (val < 0) out.num(BigInt.asUintN(64, BigInt(val)));
+    else out.u32(val);
+    out.byte(125);
+  }
+  out.byte(93);
+};
+
+const dumpEnum64: KindDumper = (v, out, w, o, info) => {
+  const vlen = info & 0xffff;
+  const signed = kflag(info);
+  str(out, 'encoding', signed ? 'SIGNED' : 'UNSIGNED');
+  uint(out, SIZE, w[o + 2]);
+  uint(out, VLEN, vlen);
+  out.raw(VALUES);
+  for (let k = 0, q = o + 3; k < vlen; k++, q += 3) {
+    out.raw(k ? NEXT_NAME : FIRST_NAME);
+    v.name(out, w[q], true);
+    out.byte(34);
+    out.raw(VAL);
+    out.num(enum64Value(w[q + 1], w[q + 2], signed));
+    out.byte(125);
+  }
+  out.byte(93);
+};
+
+const dumpFwd: KindDumper = (_v, out, _w, _o, info) => str(out, 'fwd_kind', kflag(info) ? 'union' : 'struct');
+
+const dumpFunc: KindDumper = (_v, out, w, o, info) => {
+  uint(out, TYPE_ID, w[o + 2]);
+  str(out, 'linkage', funcLinkageStr(info & 0xffff));
+};
+
+const PARAMS = ascii(',"params":[');
+const dumpFuncProto: KindDumper = (v, out, w, o, info) => {
+  const vlen = info & 0xffff;
+  uint(out, key('ret_type_id'), w[o + 2]);
+  uint(out, VLEN, vlen);
+  out.raw(PARAMS);
+  for (let k = 0, q = o + 3; k < vlen; k++, q += 2) {
+    out.raw(k ? NEXT_NAME : FIRST_NAME);
+    v.name(out, w[q], true);
+    out.byte(34);
+    uint(out, TYPE_ID, w[q + 1]);
+    out.byte(125);
+  }
+  out.byte(93);
+};
+
+const dumpVar: KindDumper = (_v, out, w, o) => {
+  uint(out, TYPE_ID, w[o + 2]);
+  str(out, 'linkage', varLinkageStr(w[o + 3]));
+};
+
+const VARS = ascii(',"vars":[');
+const FIRST_VAR = ascii('{"type_id":');
+const NEXT_VAR = ascii(',{"type_id":');
+const dumpDatasec: KindDumper = (_v, out, w, o, info) => {
+  const vlen = info & 0xffff;
+  uint(out, SIZE, w[o + 2]);
+  uint(out, VLEN, vlen);
+  out.raw(VARS);
+  for (let k = 0, q = o + 3; k < vlen; k++, q += 3) {
+    out.raw(k ? NEXT_VAR : FIRST_VAR);
+    out.u32(w[q]);
+    uint(out, key('offset'), w[q + 1]);
+    uint(out, SIZE, w[q + 2]);
+    out.byte(125);
+  }
+  out.byte(93);
+};
+
+const dumpFloat: KindDumper = (_v, out, w, o) => uint(out, SIZE, w[o + 2]);
+
+const dumpDeclTag: KindDumper = (_v, out, w, o) => {
+  uint(out, TYPE_ID, w[o + 2]);
+  out.raw(key('component_idx'));
+  out.i32(w[o + 3] | 0);
+};
+
+/** By BTF_KIND_* number (0..31; unknown kinds have no fields beyond id, kind and name). */
+const KIND_DUMPERS: readonly KindDumper[] = [
+  dumpNothing, dumpInt, dumpRef, dumpArray, dumpComposite, dumpComposite, dumpEnum, dumpFwd, dumpRef, dumpRef,
+  dumpRef, dumpRef, dumpFunc, dumpFuncProto, dumpVar, dumpDatasec, dumpFloat, dumpDeclTag, dumpRef, dumpEnum64,
+  ...new Array<KindDumper>(12).fill(dumpNothing),
+];

@@ -56,8 +56,9 @@ export class DumpView {
    */
   name(out: OutBuf, off: number, json: boolean): void {
     const rel = off - this.ownStrOff;
-    if (off !== 0 && !json && rel >= 0 && rel < this.ownStrings.length) out.cstr(this.ownStrings, rel);
-    else this.otherName(out, off, json);
+    if (off === 0 || rel < 0 || rel >= this.ownStrings.length) this.otherName(out, off, json);
+    else if (json) out.cstrJson(this.ownStrings, rel);
+    else out.cstr(this.ownStrings, rel);
   }
 
   private otherName(out: OutBuf, off: number, json: boolean): void {

@@ -5,17 +5,18 @@
  * Text is latin1: one byte per character, as bpftool prints names byte for byte.
  */
 export class OutBuf {
-  private buf: Uint8Array;
+  // A Buffer from allocUnsafe: a 12 MB output need not be zeroed first.
+  private buf: Buffer;
   pos = 0;
 
   constructor(initial = 1 << 16) {
-    this.buf = new Uint8Array(initial);
+    this.buf = Buffer.allocUnsafe(initial);
   }
 
   private grow(n: number): void {
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
-    const next = new Uint8Array(size);
+    const next = Buffer.allocUnsafe(size);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
   }
@@ -106,6 +107,34 @@ export class OutBuf {
           return;
         }
         b[p++] = c;
+        i++;
+      }
+      this.pos = p;
+      if (i >= n) return;
+    }
+  }
+
+  /** Like cstr(), escaped for a JSON string as copyJson() does. */
+  cstrJson(src: Uint8Array, start: number): void {
+    const n = src.length;
+    for (let i = start; ;) {
+      if (this.pos + 64 > this.buf.length) this.grow(64);
+      const b = this.buf;
+      let p = this.pos;
+      const stop = Math.min(n, i + 32);
+      while (i < stop) {
+        const c = src[i];
+        if (c === 0) {
+          this.pos = p;
+          return;
+        }
+        if (c < 14 || c === 34 || c === 92) {
+          this.pos = p;
+          this.copyJson(src, i, i + 1);
+          p = this.pos;
+        } else {
+          b[p++] = c;
+        }
         i++;
       }
       this.pos = p;
