@@ -115,11 +115,13 @@ export function scanTypes(r: ByteReader, typeStart: number, typeLen: number, str
   for (let i = 0; i < n; i++) recOffsets[i] = typeStart + 4 * offsets[i];
   offsets = recOffsets;
 
-  const strText = Buffer.from(strings.buffer, strings.byteOffset, strings.length).toString('latin1');
+  // Decoded on first use: a raw dump copies names as bytes and never needs it.
+  let strText: string | undefined;
   const str = (off: number): string => {
     if (off === 0) return '';
     if (off < startStrOff) return base!.str(off);
     const rel = off - startStrOff;
+    strText ??= Buffer.from(strings.buffer, strings.byteOffset, strings.length).toString('latin1');
     return strText.slice(rel, strText.indexOf('\0', rel));
   };
 
@@ -251,37 +253,43 @@ function checkCycles(r: ByteReader, w: Uint32Array, offsets: Uint32Array, n: num
   const state = new Uint8Array(n); // 0 new, 1 on the stack, 2 done
   const stackIdx = new Int32Array(n);
   const stackPos = new Int32Array(n);
+  const stackEnd = new Int32Array(n);
   for (let root = 0; root < n; root++) {
     if (state[root]) continue;
-    if (edgeCount(w, offsets[root]) === 0) {
+    const edges = edgeCount(w, offsets[root]);
+    if (edges === 0) {
       state[root] = 2;
       continue;
     }
     let sp = 0;
     stackIdx[0] = root;
     stackPos[0] = 0;
+    stackEnd[0] = edges;
     state[root] = 1;
     while (sp >= 0) {
       const i = stackIdx[sp];
       const k = stackPos[sp];
-      const o = offsets[i];
-      if (k >= edgeCount(w, o)) {
+      if (k >= stackEnd[sp]) {
         state[i] = 2;
         sp--;
         continue;
       }
       stackPos[sp] = k + 1;
-      const next = edge(w, o, k) - startId;
-      if (next < 0) continue; // void or a base type: the base was checked when it was parsed
+      const next = edge(w, offsets[i], k) - startId;
+      if (next < 0 || state[next] === 2) continue; // void, a base type (checked with the base), or done
       if (state[next] === 1) {
         r.fail(at(offsets[next]), `type [${startId + next}] ${KIND_NAMES[(w[offsets[next] + 1] >>> 24) & 0x1f]} contains itself (reference cycle without a pointer)`);
       }
-      if (state[next] === 0) {
-        state[next] = 1;
-        sp++;
-        stackIdx[sp] = next;
-        stackPos[sp] = 0;
+      const nextEdges = edgeCount(w, offsets[next]);
+      if (nextEdges === 0) {
+        state[next] = 2;
+        continue;
       }
+      state[next] = 1;
+      sp++;
+      stackIdx[sp] = next;
+      stackPos[sp] = 0;
+      stackEnd[sp] = nextEdges;
     }
   }
 }
