@@ -8,8 +8,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { parseBtf } from '../../server/src/btf/btf';
 import { dumpC } from '../../server/src/btf/dump-c';
-import { dumpJson } from '../../server/src/btf/dump-json';
-import { dumpRaw } from '../../server/src/btf/dump-raw';
+import { dumpJson, dumpJsonTo } from '../../server/src/btf/dump-json';
+import { dumpRaw, dumpRawTo } from '../../server/src/btf/dump-raw';
 import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
 import { loadBtf } from '../../server/src/cli/input';
 import { BtfInput, VMLINUX, bpftoolDump, btfInputs, tmp } from '../btf-corpus';
@@ -195,4 +195,29 @@ test('--format c prints the C header of the object\'s BTF (dumpC), split BTF inc
   const split = ours([mod.file, '--base', mod.base!, '--format', 'c']);
   assert.equal(split.code, 0, split.stderr);
   assert.equal(split.stdout.toString('latin1'), dumpC(loadBtf(mod.file, loadBtf(mod.base!))));
+});
+
+test('a small hostile file whose dump is huge streams in bounded chunks', () => {
+  // one 16 KB name behind 4096 members of each of 3 structs: 12 KB of BTF types, ~200 MB of text
+  const b = new BtfBuilder();
+  const int = b.add({ kind: 'INT', name: 'int', nameOff: 0, kindFlag: false, size: 4, encoding: 1, bitsOffset: 0, bits: 32 });
+  const long = 'n'.repeat(16 << 10);
+  for (let s = 0; s < 3; s++) {
+    const members = Array.from({ length: 4096 }, (_, k) => ({ name: long, nameOff: 0, type: int, bitsOffset: 32 * k, bitfieldSize: 0 }));
+    b.add({ kind: 'STRUCT', name: `s${s}`, nameOff: 0, kindFlag: false, size: 4 * 4096, members });
+  }
+  const btf = parseBtf(writeBtf(b.build()));
+  for (const [dump, chunkBytes] of [[dumpRawTo, 8 << 20], [dumpJsonTo, 8 << 20]] as const) {
+    let total = 0;
+    let biggest = 0;
+    let lines = 0;
+    dump(btf, (chunk) => {
+      total += chunk.length;
+      biggest = Math.max(biggest, chunk.length);
+      for (const c of chunk) if (c === 10) lines++;
+    }, chunkBytes);
+    assert.ok(total > 3 * 4096 * (16 << 10), `${total} bytes`);
+    assert.ok(biggest <= 2 * chunkBytes + (64 << 10), `a chunk of ${biggest} bytes`);
+    if (dump === dumpRawTo) assert.equal(lines, 1 + 3 * (1 + 4096));
+  }
 });

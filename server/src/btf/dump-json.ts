@@ -1,6 +1,6 @@
 import type { Btf } from './btf';
 import { DumpView, KIND_STR, enum64Value, funcLinkageStr, intEncodingStr, varLinkageStr } from './dump-view';
-import { OutBuf } from './out-buf';
+import { ChunkSink, OutBuf } from './out-buf';
 import { BTF_KIND_MAX } from './types';
 
 /**
@@ -12,6 +12,22 @@ import { BTF_KIND_MAX } from './types';
 export function dumpJsonBytes(btf: Btf): Uint8Array {
   const v = new DumpView(btf);
   const out = new OutBuf(Math.max(1 << 16, v.count * 160));
+  dumpInto(v, out);
+  return out.bytes();
+}
+
+/**
+ * The same text handed to `sink` in chunks of about `chunkBytes` (one chunk for a
+ * vmlinux-sized dump), so memory stays bounded whatever the input makes the text grow to.
+ */
+export function dumpJsonTo(btf: Btf, sink: ChunkSink, chunkBytes = 64 << 20): void {
+  const v = new DumpView(btf);
+  const out = new OutBuf(Math.min(chunkBytes, Math.max(1 << 16, v.count * 160)), sink, chunkBytes);
+  dumpInto(v, out);
+  out.flush();
+}
+
+function dumpInto(v: DumpView, out: OutBuf): void {
   const w = v.w;
   const recs = v.recs;
   out.raw(OPEN);
@@ -28,7 +44,6 @@ export function dumpJsonBytes(btf: Btf): Uint8Array {
     out.byte(125); // }
   }
   out.raw(CLOSE);
-  return out.bytes();
 }
 
 /** dumpJsonBytes as text (latin1: one character per byte). */

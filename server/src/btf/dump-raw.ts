@@ -1,6 +1,6 @@
 import type { Btf } from './btf';
 import { DumpView, KIND_STR, enum64Value, funcLinkageStr, intEncodingStr, varLinkageStr } from './dump-view';
-import { OutBuf } from './out-buf';
+import { ChunkSink, OutBuf } from './out-buf';
 import { BTF_KIND_MAX } from './types';
 
 /**
@@ -11,6 +11,22 @@ import { BTF_KIND_MAX } from './types';
 export function dumpRawBytes(btf: Btf): Uint8Array {
   const v = new DumpView(btf);
   const out = new OutBuf(Math.max(1 << 16, v.count * 96));
+  dumpInto(v, out);
+  return out.bytes();
+}
+
+/**
+ * The same text handed to `sink` in chunks of about `chunkBytes` (one chunk for a
+ * vmlinux-sized dump), so memory stays bounded whatever the input makes the text grow to.
+ */
+export function dumpRawTo(btf: Btf, sink: ChunkSink, chunkBytes = 64 << 20): void {
+  const v = new DumpView(btf);
+  const out = new OutBuf(Math.min(chunkBytes, Math.max(1 << 16, v.count * 96)), sink, chunkBytes);
+  dumpInto(v, out);
+  out.flush();
+}
+
+function dumpInto(v: DumpView, out: OutBuf): void {
   const w = v.w;
   const recs = v.recs;
   for (let i = 0; i < recs.length; i++) {
@@ -27,7 +43,6 @@ export function dumpRawBytes(btf: Btf): Uint8Array {
     KIND_DUMPERS[kind](v, out, w, o, info);
     out.byte(10);
   }
-  return out.bytes();
 }
 
 /** An ASCII constant as bytes (copied byte by byte: cheaper than charCodeAt on a cold JIT). */

@@ -1,19 +1,38 @@
+/** Takes a finished chunk of output; the chunk is not touched again after the call. */
+export type ChunkSink = (chunk: Uint8Array) => void;
+
 /**
  * A growing byte buffer for large text outputs (dumps of vmlinux BTF run to ~12 MB).
  * Names are copied as bytes straight from BTF string sections and numbers are formatted
  * in place, so a dump allocates no per-line strings and is written out in one piece.
  * Text is latin1: one byte per character, as bpftool prints names byte for byte.
+ *
+ * With a sink, output past `flushAt` bytes is handed over in chunks of at least that
+ * size, so hostile BTF whose dump is huge (one long name behind 65535 members) streams
+ * instead of exhausting memory.
  */
 export class OutBuf {
   // A Buffer from allocUnsafe: a 12 MB output need not be zeroed first.
   private buf: Buffer;
   pos = 0;
 
-  constructor(initial = 1 << 16) {
+  constructor(initial = 1 << 16, private readonly sink?: ChunkSink, private readonly flushAt = 64 << 20) {
     this.buf = Buffer.allocUnsafe(initial);
   }
 
+  /** Hands what is written so far to the sink (if any) and starts a new chunk. */
+  flush(): void {
+    if (!this.sink || this.pos === 0) return;
+    this.sink(this.buf.subarray(0, this.pos));
+    this.buf = Buffer.allocUnsafe(this.buf.length);
+    this.pos = 0;
+  }
+
   private grow(n: number): void {
+    if (this.sink && this.pos >= this.flushAt) {
+      this.flush();
+      if (n <= this.buf.length) return;
+    }
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
     const next = Buffer.allocUnsafe(size);
@@ -119,7 +138,7 @@ export class OutBuf {
     const n = src.length;
     for (let i = start; ;) {
       if (this.pos + 64 > this.buf.length) this.grow(64);
-      const b = this.buf;
+      let b = this.buf;
       let p = this.pos;
       const stop = Math.min(n, i + 32);
       while (i < stop) {
@@ -131,6 +150,7 @@ export class OutBuf {
         if (c < 14 || c === 34 || c === 92) {
           this.pos = p;
           this.copyJson(src, i, i + 1);
+          b = this.buf;
           p = this.pos;
         } else {
           b[p++] = c;

@@ -1,7 +1,7 @@
 import { parseArgs } from 'util';
 import { dumpC } from '../btf/dump-c';
-import { dumpJsonBytes } from '../btf/dump-json';
-import { dumpRawBytes } from '../btf/dump-raw';
+import { dumpJsonTo } from '../btf/dump-json';
+import { dumpRawTo } from '../btf/dump-raw';
 import { CliIo, Command, UsageError } from './command';
 import { loadBtf } from './input';
 
@@ -37,12 +37,14 @@ export const btfDumpCommand: Command = {
     if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${values.format}' (raw, c or json)`);
     const base = values.base !== undefined ? loadBtf(values.base) : undefined;
     const btf = loadBtf(positionals[0], base);
-    let bytes: Uint8Array;
-    if (format === 'raw') bytes = dumpRawBytes(btf);
-    else if (format === 'json') bytes = dumpJsonBytes(btf);
-    else bytes = Buffer.from(dumpC(btf), 'latin1');
-    if (io.outBytes) io.outBytes(bytes);
-    else io.out(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1'));
+    // Raw and JSON dumps are written in chunks of 64 MB (one chunk for vmlinux).
+    const sink = (chunk: Uint8Array) => {
+      if (io.outBytes) io.outBytes(chunk);
+      else io.out(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length).toString('latin1'));
+    };
+    if (format === 'raw') dumpRawTo(btf, sink);
+    else if (format === 'json') dumpJsonTo(btf, sink);
+    else sink(Buffer.from(dumpC(btf), 'latin1'));
     return 0;
   },
 };
