@@ -124,6 +124,11 @@ test('built BTF with every kind and kind_flag meaning dumps as bpftool does (bot
     b.add({ kind: 'DECL_TAG', name: 'mtag', nameOff: 0, kindFlag: false, type: s, componentIdx: 2 });
     b.add({ kind: 'TYPE_TAG', name: 'user', nameOff: 0, kindFlag: false, type: int });
     b.add({ kind: 'FLOAT', name: 'double', nameOff: 0, kindFlag: false, size: 8 });
+    // kind_flag where bpftool 7.1 gives it no meaning (newer kernels: tag attributes)
+    b.add({ kind: 'INT', name: 'kf_int', nameOff: 0, kindFlag: true, size: 2, encoding: 0, bitsOffset: 0, bits: 16 });
+    b.add({ kind: 'PTR', name: '', nameOff: 0, kindFlag: true, type: int });
+    b.add({ kind: 'TYPE_TAG', name: 'kf_attr', nameOff: 0, kindFlag: true, type: int });
+    b.add({ kind: 'DECL_TAG', name: 'kf_decl', nameOff: 0, kindFlag: true, type: s, componentIdx: 0 });
     b.add({ kind: 'RESTRICT', name: '', nameOff: 0, kindFlag: false, type: int });
     b.add({ kind: 'ARRAY', name: '', nameOff: 0, kindFlag: false, type: int, indexType: int, nelems: 0xffffffff });
     b.add({
