@@ -1,13 +1,14 @@
 // The BTF inputs the dump, round-trip and fuzz tests share: every fixture object, the
 // cilium/ebpf test objects (both byte orders), cilium's vmlinux BTF and its split
-// btf_testmod, this machine's kernel BTF and its modules' split BTF.
+// btf_testmod, this machine's kernel BTF and its modules' split BTF (if any are loaded),
+// and Debian 6.1's vmlinux BTF with 20 of its modules.
 import { execFileSync } from 'child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { gunzipSync } from 'zlib';
 import { readFileSync } from 'fs';
-import { CILIUM, FIXTURES } from './helpers';
+import { CILIUM, FIXTURES, ROOT } from './helpers';
 
 export interface BtfInput {
   /** Short name for test titles. */
@@ -46,6 +47,70 @@ export function moduleBtfs(max = 20): string[] {
   return readdirSync(SYS_BTF).filter((f) => f !== 'vmlinux').sort().slice(0, max).map((f) => path.join(SYS_BTF, f));
 }
 
+/**
+ * Real module BTF on a real base, for machines whose kernel has no modules loaded (this
+ * one's /sys/kernel/btf holds only vmlinux): Debian 6.1's cloud kernel package, unpacked
+ * once into build/debian-6.1 — its vmlinux BTF (from vmlinuz, with cilium's extract-vmlinux)
+ * and `max` of its modules, spread over the tree. The package comes from apt's cache or
+ * `apt-get download`.
+ */
+export function debianModules(max = 20): { base: string; modules: string[] } {
+  const dir = path.join(ROOT, 'build', 'debian-6.1');
+  const base = path.join(dir, 'vmlinux.btf');
+  const modDir = path.join(dir, 'modules');
+  if (!existsSync(base) || !existsSync(modDir)) {
+    const work = mkdtempSync(path.join(tmpdir(), 'bpf-lens-deb-'));
+    try {
+      const deb = debianKernelDeb(work);
+      const root = path.join(work, 'root');
+      execFileSync('dpkg-deb', ['-x', deb, root]);
+      const vmlinuz = readdirSync(path.join(root, 'boot')).find((f) => f.startsWith('vmlinuz-'))!;
+      const vmlinux = path.join(work, 'vmlinux');
+      writeFileSync(vmlinux, execFileSync('bash', [path.join(CILIUM, 'testdata', 'extract-vmlinux'), path.join(root, 'boot', vmlinuz)], { maxBuffer: 1 << 30 }));
+      mkdirSync(dir, { recursive: true });
+      execFileSync('llvm-objcopy', ['--dump-section', `.BTF=${path.join(work, 'vmlinux.btf')}`, vmlinux, path.join(work, 'discard')]);
+      const kos = execFileSync('find', [path.join(root, 'lib', 'modules'), '-name', '*.ko'], { encoding: 'utf8' }).trim().split('\n').sort();
+      const picked = path.join(work, 'modules');
+      mkdirSync(picked);
+      for (let i = 0; i < max && i < kos.length; i++) {
+        const ko = kos[Math.floor((i * kos.length) / max)];
+        copyFileSync(ko, path.join(picked, path.basename(ko)));
+      }
+      // another test process may have got there first: its copy is as good as ours
+      try {
+        renameSync(picked, modDir);
+      } catch (e) {
+        if (!existsSync(modDir)) throw e;
+      }
+      renameSync(path.join(work, 'vmlinux.btf'), base);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+  return { base, modules: readdirSync(modDir).sort().slice(0, max).map((f) => path.join(modDir, f)) };
+}
+
+/** A linux-image-6.1.0-*-cloud-amd64 package: from apt's cache, else downloaded into `work`. */
+function debianKernelDeb(work: string): string {
+  const cache = '/var/cache/apt/archives';
+  const cached = existsSync(cache) ? readdirSync(cache).filter((f) => /^linux-image-6\.1\.0-\d+-cloud-amd64_.*_amd64\.deb$/.test(f)).sort() : [];
+  if (cached.length) return path.join(cache, cached[cached.length - 1]);
+  const download = () => {
+    // the metapackage names the current image package
+    const deps = execFileSync('apt-cache', ['depends', 'linux-image-cloud-amd64'], { encoding: 'utf8' });
+    const name = /Depends: (linux-image-6\.1\.0-\d+-cloud-amd64)\b/.exec(deps)?.[1];
+    if (!name) throw new Error(`no Debian 6.1 cloud kernel package in apt's lists:\n${deps}`);
+    execFileSync('apt-get', ['download', '-qq', name], { cwd: work });
+  };
+  try {
+    download();
+  } catch {
+    execFileSync('apt-get', ['update', '-qq']);
+    download();
+  }
+  return path.join(work, readdirSync(work).find((f) => f.endsWith('.deb'))!);
+}
+
 export function fixtureObjects(): string[] {
   return list(FIXTURES, '.o');
 }
@@ -61,6 +126,9 @@ export function btfInputs(): BtfInput[] {
   inputs.push({ name: 'cilium btf_testmod.btf (split)', file: path.join(CILIUM, 'btf', 'testdata', 'btf_testmod.btf'), base: cv });
   inputs.push({ name: 'this kernel vmlinux', file: VMLINUX });
   for (const m of moduleBtfs()) inputs.push({ name: `module ${path.basename(m)}`, file: m, base: VMLINUX });
+  const deb = debianModules();
+  inputs.push({ name: 'Debian 6.1 vmlinux', file: deb.base });
+  for (const m of deb.modules) inputs.push({ name: `Debian 6.1 module ${path.basename(m)}`, file: m, base: deb.base });
   return inputs;
 }
 

@@ -45,7 +45,8 @@ const inputs = btfInputs();
 test('the corpus has what the differential tests need', () => {
   assert.ok(inputs.some((i) => i.name.startsWith('fixture ')), 'fixture objects (make -C test/fixtures)');
   assert.ok(inputs.filter((i) => i.name.startsWith('cilium ') && i.file.endsWith('-eb.elf')).length >= 10, 'big-endian cilium objects');
-  assert.ok(inputs.some((i) => i.base), 'split BTF');
+  // module BTF: this kernel's /sys/kernel/btf/* when modules are loaded, Debian 6.1's always
+  assert.ok(inputs.filter((i) => i.base).length >= 20, 'split BTF of 20 modules');
 });
 
 for (const input of inputs) {
