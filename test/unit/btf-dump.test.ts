@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { parseBtf } from '../../server/src/btf/btf';
+import { Btf, parseBtf } from '../../server/src/btf/btf';
 import { dumpC } from '../../server/src/btf/dump-c';
 import { dumpJson, dumpJsonTo } from '../../server/src/btf/dump-json';
 import { dumpRaw, dumpRawTo } from '../../server/src/btf/dump-raw';
@@ -229,7 +229,7 @@ test('a small hostile file whose dump is huge streams in bounded chunks', () => 
 });
 
 /** Seeded random BTF of every kind, with random flags, values, names and references. */
-function randomBtf(seed: number): Uint8Array {
+function randomBtf(seed: number, base?: Btf): Uint8Array {
   let a = seed >>> 0;
   const rand = () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -241,9 +241,10 @@ function randomBtf(seed: number): Uint8Array {
   const u32 = () => (rand() < 0.3 ? [0, 1, 0x7fffffff, 0x80000000, 0xffffffff][int(5)] : int(0x100000000));
   const names = ['', '', 'a', 'task_struct', 'x_y', '$weird name', 'tab\there', 'q"uote', "ap'os", '\xe9t\xe9', '.data..percpu'];
   const name = () => names[int(names.length)] + (rand() < 0.5 ? String(int(100)) : '');
-  const b = new BtfBuilder(undefined, rand() < 0.7);
-  const n = 1 + int(60);
-  for (let id = 1; id <= n; id++) {
+  const b = new BtfBuilder(base, base ? base.littleEndian : rand() < 0.7);
+  const first = b.startId;
+  const n = first + int(60);
+  for (let id = first; id <= n; id++) {
     // references to earlier types only (or through a PTR, anywhere): no cycles without a pointer
     const earlier = () => int(id);
     const kindFlag = rand() < 0.3;
@@ -283,4 +284,12 @@ function randomBtf(seed: number): Uint8Array {
 
 test('random BTF of every kind (seeded, both byte orders) dumps as bpftool does', () => {
   for (let seed = 1; seed <= 200; seed++) sameAsBpftool(`random-${seed}.btf`, randomBtf(seed));
+});
+
+test('random split BTF on random bases dumps as bpftool does', () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    const baseFile = path.join(tmp(), `random-base-${seed}.btf`);
+    writeFileSync(baseFile, randomBtf(1000 + seed));
+    sameAsBpftool(`random-split-${seed}.btf`, randomBtf(2000 + seed, loadBtf(baseFile)), baseFile);
+  }
 });
