@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Usage: scripts/debian-kernel.sh <6.1|6.12>
+#
+# Puts a Debian kernel package's real-world data into a cache directory outside the
+# checkout and prints that directory:
+#   ${BPF_LENS_CACHE:-/var/cache/bpf-lens}/kernels/<6.1|6.12>/
+#     release      the kernel release (uname -r of that kernel, e.g. 6.1.0-56-amd64)
+#     package      the .deb it came from
+#     vmlinuz      the bzImage (bootable under qemu), with config and System.map beside it
+#     vmlinux.btf  vmlinux's .BTF section (what /sys/kernel/btf/vmlinux holds on that kernel)
+#     modules/     lib/modules/<release>: every module as a plain .ko (split BTF in .BTF)
+#
+# The package is linux-image-6.1.0-N-amd64-unsigned (newest N) or
+# linux-image-6.12.N+deb12-amd64-unsigned. Sizes: the 6.1 .deb is about 70 MB and unpacks
+# to about 400 MB (~4000 modules); the 6.12 .deb is about 105 MB (its modules ship as
+# .ko.xz and are decompressed here, ~500 MB; its vmlinuz is zstd). The .deb is not kept.
+#
+# Idempotent and safe to run from several processes at once: the first one builds the
+# directory (under a lock, in a temporary directory renamed into place), later ones only
+# print it.
+set -euo pipefail
+
+release=${1:-}
+case "$release" in
+  6.1) pattern='^linux-image-6\.1\.0-[0-9]+-amd64-unsigned$' ;;
+  6.12) pattern='^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$' ;;
+  *) echo "usage: $0 <6.1|6.12>" >&2; exit 2 ;;
+esac
+
+cache=${BPF_LENS_CACHE:-/var/cache/bpf-lens}/kernels
+dir=$cache/$release
+if [ -f "$dir/.complete" ]; then echo "$dir"; exit 0; fi
+
+mkdir -p "$cache"
+exec 9>"$cache/$release.lock"
+flock 9
+if [ -f "$dir/.complete" ]; then echo "$dir"; exit 0; fi
+
+newest_package() {
+  apt-cache pkgnames linux-image- | grep -E "$pattern" | sort -V | tail -n 1
+}
+pkg=$(newest_package || true)
+if [ -z "$pkg" ]; then
+  apt-get update -qq >&2
+  pkg=$(newest_package || true)
+fi
+if [ -z "$pkg" ]; then echo "$0: apt knows no package matching $pattern" >&2; exit 1; fi
+
+work=$(mktemp -d "$cache/.$release.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+( cd "$work" && apt-get download -qq "$pkg" >&2 )
+deb=$(ls "$work"/*.deb)
+dpkg-deb -x "$deb" "$work/root"
+
+out=$work/out
+mkdir -p "$out"
+basename "$deb" >"$out/package"
+vmlinuz=$(ls "$work"/root/boot/vmlinuz-*)
+kver=${vmlinuz##*/vmlinuz-}
+echo "$kver" >"$out/release"
+mv "$vmlinuz" "$out/vmlinuz"
+for f in config System.map; do
+  if [ -f "$work/root/boot/$f-$kver" ]; then mv "$work/root/boot/$f-$kver" "$out/$f"; fi
+done
+
+# The bzImage carries vmlinux as one compressed stream (6.1: xz, 6.12: zstd): try each
+# magic (xz FD 37 7A 58 5A 00, zstd 28 B5 2F FD) until one decompresses to an ELF file
+# (the decompressors complain about the bytes after the stream: ignored).
+is_elf() { [ "$(head -c 4 "$1" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ]; }
+found=
+for codec in 'xz:\xfd7zXZ\x00' 'zstd:\x28\xb5\x2f\xfd'; do
+  tool=${codec%%:*}
+  for off in $(LC_ALL=C grep -obUaP "${codec#*:}" "$out/vmlinuz" | cut -d: -f1); do
+    tail -c +$((off + 1)) "$out/vmlinuz" | "$tool" -dc >"$work/vmlinux" 2>/dev/null || true
+    if is_elf "$work/vmlinux"; then found=1; break 2; fi
+  done
+done
+if [ -z "$found" ]; then echo "$0: no xz- or zstd-compressed vmlinux in $vmlinuz" >&2; exit 1; fi
+llvm-objcopy --dump-section ".BTF=$out/vmlinux.btf" "$work/vmlinux" "$work/discard"
+
+mv "$work/root/lib/modules/$kver" "$out/modules"
+# 6.12 ships modules xz-compressed; tools and tests want plain ELF files.
+find "$out/modules" -name '*.ko.xz' -print0 | xargs -0 -r -P "$(nproc)" -n 64 xz -d
+
+touch "$out/.complete"
+rm -rf "$dir"
+mv "$out" "$dir"
+echo "$dir"
