@@ -1,0 +1,69 @@
+/** Every `bpfLens.*` command, in one place (ids as in package.json). */
+import * as vscode from 'vscode';
+import type { LanguageClient } from 'vscode-languageclient/node';
+import { DocumentKind, ObjectsRequest, ReindexRequest } from '../../server/src/lsp/protocol';
+import { openDocument } from './documents';
+import { Node, ObjectsTree } from './tree';
+
+interface Deps {
+  readonly output: vscode.OutputChannel;
+  readonly tree: ObjectsTree;
+  client(): LanguageClient | undefined;
+  restart(): Promise<void>;
+}
+
+/** An object path from a tree node, an explorer Uri, a path string, the active editor, or a pick. */
+async function objectPath(deps: Deps, arg: unknown): Promise<string | undefined> {
+  if (arg && typeof arg === 'object' && 'object' in arg) return (arg as Node).object.path;
+  if (arg instanceof vscode.Uri) return arg.fsPath;
+  if (typeof arg === 'string') return arg;
+  const client = deps.client();
+  if (!client) return undefined;
+  const r = await client.sendRequest(ObjectsRequest, {});
+  if (!r.objects.length) {
+    void vscode.window.showInformationMessage('BPF Lens: no BPF objects in this workspace (setting bpfLens.objects).');
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(
+    r.objects.map((o) => ({ label: o.name, description: o.path, detail: o.error ?? `${o.programs.length} programs, ${o.maps.length} maps` })),
+    { placeHolder: 'BPF object' },
+  );
+  return pick?.description;
+}
+
+export function registerCommands(context: vscode.ExtensionContext, deps: Deps): void {
+  const open = (kind: DocumentKind) => async (arg?: unknown) => {
+    const path = await objectPath(deps, arg);
+    if (!path) return;
+    const program = arg && typeof arg === 'object' && (arg as Node).type === 'program' ? (arg as Extract<Node, { type: 'program' }>).program.name : undefined;
+    await openDocument({ path, kind, program });
+  };
+  const reg = (id: string, fn: (...args: unknown[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
+  reg('bpfLens.showOutput', () => deps.output.show());
+  reg('bpfLens.restartServer', () => deps.restart());
+  reg('bpfLens.refresh', async () => {
+    await deps.client()?.sendRequest(ReindexRequest);
+    deps.tree.refresh();
+  });
+  reg('bpfLens.openSummary', open('summary'));
+  reg('bpfLens.openCDump', open('c'));
+  reg('bpfLens.openRawDump', open('raw'));
+  reg('bpfLens.openDisassembly', open('disasm'));
+  reg('bpfLens.openType', async (arg?: unknown) => {
+    const n = arg as Extract<Node, { type: 'btfType' }> | undefined;
+    if (n?.type === 'btfType') await openDocument({ path: n.object.path, kind: 'type', typeId: n.item.id });
+  });
+  reg('bpfLens.loadMore', (arg?: unknown) => deps.tree.loadMore(arg as Extract<Node, { type: 'more' }>));
+  reg('bpfLens.searchBtfTypes', async (arg?: unknown) => {
+    const path = await objectPath(deps, arg);
+    if (!path) return;
+    const search = await vscode.window.showInputBox({
+      prompt: 'Show BTF types whose name contains (empty: all); #123 finds id 123',
+      value: deps.tree.searches.get(path) ?? '',
+    });
+    if (search === undefined) return;
+    if (search) deps.tree.searches.set(path, search);
+    else deps.tree.searches.delete(path);
+    deps.tree.refresh();
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * The BPF Lens extension: starts the language server, and shows what it answers in a tree,
+ * virtual documents, an output channel and a status bar item. Everything clever lives in
+ * the server (server/src/lsp); this side only asks.
+ */
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { LanguageClient, LanguageClientOptions, ServerOptions, State, TransportKind } from 'vscode-languageclient/node';
+import { ObjectsChangedNotification, SCHEME } from '../../server/src/lsp/protocol';
+import { registerCommands } from './commands';
+import { readConfig, serverSettings } from './config';
+import { BpfDocuments } from './documents';
+import { ObjectsTree } from './tree';
+
+let client: LanguageClient | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const output = vscode.window.createOutputChannel('BPF Lens');
+  const status = vscode.window.createStatusBarItem('bpfLens.status', vscode.StatusBarAlignment.Left, 10);
+  status.name = 'BPF Lens';
+  status.text = '$(sync~spin) BPF';
+  status.tooltip = 'BPF Lens: starting — click to show the output';
+  status.command = 'bpfLens.showOutput';
+  status.show();
+  context.subscriptions.push(output, status);
+
+  const tree = new ObjectsTree(() => client, () => readConfig().btfPageSize);
+  const docs = new BpfDocuments(() => client);
+  context.subscriptions.push(
+    vscode.window.createTreeView('bpfLens.objects', { treeDataProvider: tree, showCollapseAll: true }),
+    vscode.workspace.registerTextDocumentContentProvider(SCHEME, docs),
+    docs,
+  );
+
+  const start = async () => {
+    client = createClient(context, output);
+    client.onDidChangeState((e) => {
+      status.text = e.newState === State.Running ? '$(check) BPF' : e.newState === State.Starting ? '$(sync~spin) BPF' : '$(error) BPF';
+      status.tooltip = `BPF Lens language server: ${State[e.newState].toLowerCase()} — click to show the output`;
+    });
+    await client.start();
+    client.onNotification(ObjectsChangedNotification, (p) => {
+      tree.refresh();
+      docs.refresh(p.paths);
+    });
+    tree.refresh();
+  };
+  const stop = async () => {
+    const c = client;
+    client = undefined;
+    if (c) await c.stop();
+  };
+
+  registerCommands(context, { output, tree, client: () => client, restart: async () => { await stop(); await start(); } });
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration(async (e) => {
+      if (e.affectsConfiguration('bpfLens.serverPath')) {
+        await stop();
+        await start();
+      } else if (e.affectsConfiguration('bpfLens')) tree.refresh();
+    }),
+    { dispose: () => void stop() },
+  );
+  try {
+    await start();
+  } catch (e) {
+    output.appendLine(`BPF Lens: the language server did not start: ${(e as Error).message}`);
+    const pick = await vscode.window.showErrorMessage('BPF Lens: the language server did not start.', 'Show Output');
+    if (pick) output.show();
+  }
+}
+
+export async function deactivate(): Promise<void> {
+  await client?.stop();
+}
+
+function createClient(context: vscode.ExtensionContext, output: vscode.OutputChannel): LanguageClient {
+  const cfg = readConfig();
+  const module = cfg.serverPath || context.asAbsolutePath(path.join('dist', 'server.js'));
+  const serverOptions: ServerOptions = {
+    run: { module, transport: TransportKind.stdio },
+    debug: { module, transport: TransportKind.stdio, options: { execArgv: ['--nolazy', '--inspect=6010'] } },
+  };
+  const globs = cfg.objects.length ? cfg.objects : ['**/*.o'];
+  const clientOptions: LanguageClientOptions = {
+    // Only C sources on disk and our own documents: BPF Lens lives beside clangd.
+    documentSelector: [
+      { scheme: 'file', language: 'c' },
+      { scheme: SCHEME, language: 'bpf-disasm' },
+    ],
+    synchronize: {
+      configurationSection: 'bpfLens',
+      fileEvents: [
+        vscode.workspace.createFileSystemWatcher(`{${globs.join(',')}}`),
+        vscode.workspace.createFileSystemWatcher('**/*.{c,h}'),
+      ],
+    },
+    initializationOptions: serverSettings(cfg),
+    outputChannel: output,
+    traceOutputChannel: output,
+  };
+  return new LanguageClient('bpfLens', 'BPF Lens', serverOptions, clientOptions);
+}

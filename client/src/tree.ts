@@ -1,0 +1,178 @@
+import * as vscode from 'vscode';
+import type { LanguageClient } from 'vscode-languageclient/node';
+import {
+  BtfTypeItem, BtfTypesRequest, ObjectsRequest, ObjectSummary, ProgramItem, MapItem, ExternItem,
+} from '../../server/src/lsp/protocol';
+
+/** Nodes of the "BPF" tree: Objects → Programs, Maps, BTF types by kind (paged), Externs. */
+export type Node =
+  | { type: 'object'; object: ObjectSummary }
+  | { type: 'group'; object: ObjectSummary; group: 'programs' | 'maps' | 'btf' | 'externs' | 'problems' }
+  | { type: 'program'; object: ObjectSummary; program: ProgramItem }
+  | { type: 'map'; object: ObjectSummary; map: MapItem }
+  | { type: 'extern'; object: ObjectSummary; extern: ExternItem }
+  | { type: 'problem'; object: ObjectSummary; text: string }
+  | { type: 'btfKind'; object: ObjectSummary; kind: string; count: number; search?: string }
+  | { type: 'btfType'; object: ObjectSummary; item: BtfTypeItem }
+  | { type: 'more'; object: ObjectSummary; kind: string; offset: number; total: number; search?: string };
+
+export class ObjectsTree implements vscode.TreeDataProvider<Node> {
+  private readonly changed = new vscode.EventEmitter<Node | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  /** Pages loaded so far per BTF kind node (the "more" item appends the next page). */
+  private readonly pages = new Map<string, BtfTypeItem[]>();
+  private readonly totals = new Map<string, number>();
+  /** Search text per object path, set by the search command. */
+  readonly searches = new Map<string, string>();
+
+  constructor(private readonly client: () => LanguageClient | undefined, private readonly pageSize: () => number) {}
+
+  refresh(): void {
+    this.pages.clear();
+    this.totals.clear();
+    this.changed.fire(undefined);
+  }
+
+  getTreeItem(n: Node): vscode.TreeItem {
+    const C = vscode.TreeItemCollapsibleState;
+    switch (n.type) {
+      case 'object': {
+        const o = n.object;
+        const t = new vscode.TreeItem(o.name, C.Collapsed);
+        t.description = o.error ? 'cannot read' : `${o.programs.length} programs, ${o.maps.length} maps`;
+        t.tooltip = o.error ?? o.path;
+        t.resourceUri = vscode.Uri.file(o.path);
+        t.iconPath = new vscode.ThemeIcon(o.error ? 'error' : 'package');
+        t.contextValue = 'object';
+        t.command = { command: 'bpfLens.openSummary', title: 'Open Summary', arguments: [n] };
+        return t;
+      }
+      case 'group': {
+        const label = { programs: 'Programs', maps: 'Maps', btf: 'BTF types', externs: 'Externs', problems: 'Problems' }[n.group];
+        const t = new vscode.TreeItem(label, C.Collapsed);
+        const o = n.object;
+        const count = { programs: o.programs.length, maps: o.maps.length, btf: o.btfKinds.reduce((s, k) => s + k.count, 0), externs: o.externs.length, problems: o.problems.length }[n.group];
+        t.description = String(count);
+        t.contextValue = `group-${n.group}`;
+        return t;
+      }
+      case 'program': {
+        const p = n.program;
+        const t = new vscode.TreeItem(p.name, C.None);
+        t.description = `${p.section} · ${p.insnCount} insns`;
+        t.tooltip = `${p.progType || 'unknown type'}${p.attachType ? `, ${p.attachType}` : ''}`;
+        t.iconPath = new vscode.ThemeIcon('symbol-function');
+        t.contextValue = 'program';
+        t.command = { command: 'bpfLens.openDisassembly', title: 'Open Disassembly', arguments: [n] };
+        return t;
+      }
+      case 'map': {
+        const m = n.map;
+        const t = new vscode.TreeItem(m.name, C.None);
+        t.description = `${m.mapType || '?'} · ${m.keySize}/${m.valueSize} B · ${m.maxEntries}`;
+        t.iconPath = new vscode.ThemeIcon('symbol-struct');
+        t.contextValue = 'map';
+        return t;
+      }
+      case 'extern': {
+        const t = new vscode.TreeItem(n.extern.name, C.None);
+        t.description = `${n.extern.kind}${n.extern.weak ? ' (weak)' : ''}`;
+        t.iconPath = new vscode.ThemeIcon('symbol-reference');
+        return t;
+      }
+      case 'problem': {
+        const t = new vscode.TreeItem(n.text, C.None);
+        t.iconPath = new vscode.ThemeIcon('warning');
+        return t;
+      }
+      case 'btfKind': {
+        const t = new vscode.TreeItem(n.kind, C.Collapsed);
+        t.description = n.search ? `${n.count} types, search "${n.search}"` : `${n.count}`;
+        t.contextValue = 'btfKind';
+        return t;
+      }
+      case 'btfType': {
+        const t = new vscode.TreeItem(n.item.name, C.None);
+        t.description = `[${n.item.id}] ${n.item.detail}`;
+        t.command = { command: 'bpfLens.openType', title: 'Open Type', arguments: [n] };
+        return t;
+      }
+      case 'more': {
+        const t = new vscode.TreeItem(`Load more… (${n.offset} of ${n.total})`, C.None);
+        t.command = { command: 'bpfLens.loadMore', title: 'Load More', arguments: [n] };
+        return t;
+      }
+    }
+  }
+
+  async getChildren(n?: Node): Promise<Node[]> {
+    const client = this.client();
+    if (!client) return [];
+    if (!n) {
+      const r = await client.sendRequest(ObjectsRequest, {});
+      return r.objects.map((object) => ({ type: 'object', object }));
+    }
+    const object = n.object;
+    switch (n.type) {
+      case 'object': {
+        if (object.error) return [{ type: 'problem', object, text: object.error }];
+        const groups = ['problems', 'programs', 'maps', 'btf', 'externs'] as const;
+        return groups.filter((g) => g === 'btf' ? object.btfKinds.length : g === 'problems' ? object.problems.length : true)
+          .map((group) => ({ type: 'group', object, group }));
+      }
+      case 'group':
+        switch (n.group) {
+          case 'programs': return object.programs.map((program) => ({ type: 'program', object, program }));
+          case 'maps': return object.maps.map((map) => ({ type: 'map', object, map }));
+          case 'externs': return object.externs.map((e) => ({ type: 'extern', object, extern: e }));
+          case 'problems': return object.problems.map((text) => ({ type: 'problem', object, text }));
+          case 'btf': return this.kinds(client, object);
+        }
+        return [];
+      case 'btfKind': return this.typePage(client, object, n.kind, n.search);
+      default: return [];
+    }
+  }
+
+  private async kinds(client: LanguageClient, object: ObjectSummary): Promise<Node[]> {
+    const search = this.searches.get(object.path);
+    if (!search) return object.btfKinds.map((k) => ({ type: 'btfKind', object, kind: k.kind, count: k.count }));
+    // With a search: only kinds that have matches, with their match counts.
+    const out: Node[] = [];
+    for (const k of object.btfKinds) {
+      const r = await client.sendRequest(BtfTypesRequest, { path: object.path, kind: k.kind, search, limit: 1 });
+      if (r.total) out.push({ type: 'btfKind', object, kind: k.kind, count: r.total, search });
+    }
+    return out;
+  }
+
+  private key(object: ObjectSummary, kind: string, search?: string): string {
+    return `${object.path}\0${kind}\0${search ?? ''}`;
+  }
+
+  private async typePage(client: LanguageClient, object: ObjectSummary, kind: string, search?: string): Promise<Node[]> {
+    const key = this.key(object, kind, search);
+    let items = this.pages.get(key);
+    if (!items) {
+      const r = await client.sendRequest(BtfTypesRequest, { path: object.path, kind, search, offset: 0, limit: this.pageSize() });
+      items = [...r.items];
+      this.pages.set(key, items);
+      this.totals.set(key, r.total);
+    }
+    const total = this.totals.get(key) ?? items.length;
+    const nodes: Node[] = items.map((item) => ({ type: 'btfType', object, item }));
+    if (items.length < total) nodes.push({ type: 'more', object, kind, offset: items.length, total, search });
+    return nodes;
+  }
+
+  /** Appends the next page of a kind (the "Load more…" item). */
+  async loadMore(n: Extract<Node, { type: 'more' }>): Promise<void> {
+    const client = this.client();
+    if (!client) return;
+    const key = this.key(n.object, n.kind, n.search);
+    const r = await client.sendRequest(BtfTypesRequest, { path: n.object.path, kind: n.kind, search: n.search, offset: n.offset, limit: this.pageSize() });
+    this.pages.set(key, [...(this.pages.get(key) ?? []), ...r.items]);
+    this.totals.set(key, r.total);
+    this.changed.fire(undefined);
+  }
+}

@@ -1,0 +1,35 @@
+/** Hover in C sources: map cards on map names, program cards on `SEC(...)` and function names. */
+import * as path from 'path';
+import { wordAt, secAt, splitLines } from './c-text';
+import { mapCard, programCard } from './cards';
+import type { LoadedObject } from './loaded';
+
+/** Markdown for the cursor position, or undefined when it is on nothing BPF Lens knows. */
+export function hoverAt(objects: readonly LoadedObject[], text: string, line: number, character: number): string | undefined {
+  if (!objects.length) return undefined;
+  const lines = splitLines(text);
+  const cards: string[] = [];
+  const sec = secAt(lines, line, character);
+  if (sec) {
+    for (const o of objects) {
+      const progs = o.facts?.programs.filter((p) => p.entry && p.section === sec.section) ?? [];
+      const p = progs.find((q) => q.name === sec.func) ?? (progs.length === 1 ? progs[0] : undefined);
+      if (p) cards.push(programCard(p, path.basename(o.path)));
+    }
+    return join(cards);
+  }
+  const w = wordAt(lines, line, character);
+  if (!w) return undefined;
+  for (const o of objects) {
+    const name = path.basename(o.path);
+    const m = o.facts?.maps.find((x) => x.name === w.text);
+    if (m) cards.push(mapCard(m, o.btf, name));
+    const p = o.facts?.programs.find((x) => x.name === w.text);
+    if (p) cards.push(programCard(p, name));
+  }
+  return join(cards);
+}
+
+function join(cards: string[]): string | undefined {
+  return cards.length ? cards.join('\n\n---\n\n') : undefined;
+}

@@ -1,0 +1,124 @@
+/**
+ * One object as the language server keeps it: read once, parsed once, summarised once.
+ * A file that cannot be read becomes an object with an `error`, never an exception.
+ */
+import { promises as fsp, Stats } from 'fs';
+import * as path from 'path';
+import { Btf, isBtf, parseBtf } from '../btf/btf';
+import { btfFromBytes } from '../cli/input';
+import { isElf } from '../elf/reader';
+import { BtfCatalog } from './btf-types';
+import { factsOf, ObjectFacts } from './facts';
+import type { ObjectSummary } from './protocol';
+
+export interface LoadedObject {
+  readonly path: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly error?: string;
+  readonly btf?: Btf;
+  readonly facts?: ObjectFacts;
+  /** Absolute paths of the C sources line_info names (those found on disk or in the workspace). */
+  readonly sources: readonly string[];
+  readonly summary: ObjectSummary;
+  /** The BTF type lists for the tree (built on first use). */
+  catalog(): BtfCatalog | undefined;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export async function loadObject(
+  file: string,
+  st: Stats,
+  maxSize: number,
+  resolveSource: (name: string) => string | undefined,
+): Promise<LoadedObject> {
+  const base = { path: file, size: st.size, mtimeMs: st.mtimeMs };
+  if (st.size > maxSize) return failed(base, `${st.size} bytes is more than bpfLens.maxObjectSize (${maxSize})`);
+  let bytes: Uint8Array;
+  try {
+    const buf = await fsp.readFile(file);
+    bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  } catch (e) {
+    return failed(base, errorText(e));
+  }
+  return fromBytes(base, bytes, resolveSource);
+}
+
+/** Parses an object's bytes (exported for tests and benchmarks). */
+export function fromBytes(
+  base: { path: string; size: number; mtimeMs: number },
+  bytes: Uint8Array,
+  resolveSource: (name: string) => string | undefined,
+): LoadedObject {
+  let btf: Btf | undefined;
+  let facts: ObjectFacts | undefined;
+  const problems: string[] = [];
+  try {
+    if (isBtf(bytes)) btf = parseBtf(bytes, { file: base.path, section: 'BTF' });
+    else if (!isElf(bytes)) return failed(base, `${base.path}: neither a BPF object, a kernel module nor raw BTF`);
+    else {
+      facts = factsOf(bytes, base.path);
+      btf = facts.btf;
+      problems.push(...facts.problems.map((p) => p.message));
+      if (!btf) {
+        // Kernel modules: split BTF on their distilled base (or none); errors are only notes.
+        try {
+          btf = btfFromBytes(bytes, base.path);
+        } catch (e) {
+          if (!facts.isBpf) problems.push(errorText(e));
+        }
+      }
+    }
+  } catch (e) {
+    return failed(base, errorText(e));
+  }
+  const sources = new Set<string>();
+  for (const name of facts?.lineFiles ?? []) {
+    const abs = resolveSource(name);
+    if (abs) sources.add(abs);
+  }
+  let catalog: BtfCatalog | undefined;
+  const obj: LoadedObject = {
+    ...base,
+    btf,
+    facts,
+    sources: [...sources],
+    summary: {
+      ...base,
+      name: path.basename(base.path),
+      programs: facts?.programs.filter((p) => p.entry).map((p) => ({
+        name: p.name, section: p.section, progType: p.progType, attachType: p.attachType, insnCount: p.insnCount,
+        source: p.line ? { file: resolveSource(p.line.file) ?? p.line.file, line: p.line.line - 1 } : undefined,
+      })) ?? [],
+      maps: facts?.maps.map((m) => ({ name: m.name, mapType: m.mapType, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries })) ?? [],
+      externs: facts?.externs.map((e) => ({ name: e.name, kind: e.kind, weak: e.weak })) ?? [],
+      btfKinds: [],
+      sources: [...sources],
+      problems,
+    },
+    catalog() {
+      if (!catalog && btf) catalog = new BtfCatalog(btf);
+      return catalog;
+    },
+  };
+  // Kind counts are cheap (one pass over the records) and the tree shows them at once.
+  try {
+    (obj.summary as { btfKinds: unknown }).btfKinds = obj.catalog()?.kinds() ?? [];
+  } catch (e) {
+    problems.push(`BTF: ${errorText(e)}`);
+  }
+  return obj;
+}
+
+function failed(base: { path: string; size: number; mtimeMs: number }, error: string): LoadedObject {
+  return {
+    ...base,
+    error,
+    sources: [],
+    summary: { ...base, name: path.basename(base.path), error, programs: [], maps: [], externs: [], btfKinds: [], sources: [], problems: [] },
+    catalog: () => undefined,
+  };
+}

@@ -1,0 +1,166 @@
+/**
+ * The custom requests between the BPF Lens client and language server, declared once and
+ * imported by both (the rust-analyzer / clangd pattern). Plain data only: this file must
+ * not import `vscode` nor anything of the server's engine.
+ *
+ * The server advertises them as `capabilities.experimental.bpfLens` (see EXPERIMENTAL).
+ */
+// From the protocol package (not vscode-jsonrpc directly): the one copy both LSP libraries use.
+import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
+
+/** URI scheme of the virtual documents (C dump, raw dump, disassembly, summary). */
+export const SCHEME = 'bpf-lens';
+
+/** What the server puts under `capabilities.experimental.bpfLens`. */
+export interface ExperimentalCapabilities {
+  readonly version: 1;
+  readonly requests: readonly string[];
+}
+
+export interface ProgramItem {
+  readonly name: string;
+  readonly section: string;
+  /** `BPF_PROG_TYPE_KPROBE` style, without the prefix, lower-case ('kprobe'); '' if unknown. */
+  readonly progType: string;
+  readonly attachType: string;
+  readonly insnCount: number;
+  /** Source position of the function, when line_info names one (0-based line). */
+  readonly source?: SourcePos;
+}
+
+export interface MapItem {
+  readonly name: string;
+  /** 'hash', 'array', 'ringbuf', ... ('' if unknown). */
+  readonly mapType: string;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly source?: SourcePos;
+}
+
+export interface ExternItem {
+  readonly name: string;
+  /** 'kconfig' | 'ksym' | 'kfunc' | ... as the object model calls it. */
+  readonly kind: string;
+  readonly weak: boolean;
+}
+
+export interface SourcePos {
+  /** Absolute file system path of the C source. */
+  readonly file: string;
+  /** 0-based. */
+  readonly line: number;
+}
+
+export interface BtfKindCount {
+  readonly kind: string;
+  readonly count: number;
+}
+
+export interface ObjectSummary {
+  /** Absolute path: the key of every other request about this object. */
+  readonly path: string;
+  readonly name: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+  /** Set when the object could not be read; the lists are then empty. */
+  readonly error?: string;
+  readonly programs: readonly ProgramItem[];
+  readonly maps: readonly MapItem[];
+  readonly externs: readonly ExternItem[];
+  readonly btfKinds: readonly BtfKindCount[];
+  /** C sources named by line_info, resolved to absolute paths where found. */
+  readonly sources: readonly string[];
+  /** Findings about the object (bad map definitions, ...), as text. */
+  readonly problems: readonly string[];
+}
+
+export interface ObjectsParams {
+  /** Only this object (absolute path); all indexed objects when omitted. */
+  readonly path?: string;
+}
+export interface ObjectsResult {
+  readonly objects: readonly ObjectSummary[];
+}
+export const ObjectsRequest = new RequestType<ObjectsParams, ObjectsResult, void>('bpfLens/objects');
+
+export interface BtfTypesParams {
+  readonly path: string;
+  /** BTF kind name as in bpftool ('STRUCT', 'FUNC', ...); every kind when omitted. */
+  readonly kind?: string;
+  /** Case-insensitive substring of the type name; `#123` or `123` also matches id 123. */
+  readonly search?: string;
+  readonly offset?: number;
+  /** Page size (default 500, at most 10000). */
+  readonly limit?: number;
+}
+export interface BtfTypeItem {
+  readonly id: number;
+  readonly kind: string;
+  readonly name: string;
+  /** A one-line description: `struct task_struct (9792 bytes, 260 members)`. */
+  readonly detail: string;
+}
+export interface BtfTypesResult {
+  /** Matching types in all pages. */
+  readonly total: number;
+  readonly offset: number;
+  readonly items: readonly BtfTypeItem[];
+}
+export const BtfTypesRequest = new RequestType<BtfTypesParams, BtfTypesResult, void>('bpfLens/btfTypes');
+
+export type DocumentKind = 'summary' | 'c' | 'raw' | 'disasm' | 'type';
+
+export interface DocumentParams {
+  readonly path: string;
+  readonly kind: DocumentKind;
+  /** disasm: only this program (by ELF section or function name); all when omitted. */
+  readonly program?: string;
+  /** type: the BTF type id to show (its layout and C declaration). */
+  readonly typeId?: number;
+}
+export interface DocumentResult {
+  readonly text: string;
+  /** VS Code language id for the text ('c', 'bpf-disasm', 'markdown', 'plaintext'). */
+  readonly languageId: string;
+}
+export const DocumentRequest = new RequestType<DocumentParams, DocumentResult, void>('bpfLens/document');
+
+/** Sent by the server when the set of objects or their contents changed. */
+export interface ObjectsChangedParams {
+  readonly paths: readonly string[];
+}
+export const ObjectsChangedNotification = new NotificationType<ObjectsChangedParams>('bpfLens/objectsChanged');
+
+/** Asks the server to re-scan the workspace for objects. */
+export const ReindexRequest = new RequestType0<ObjectsResult, void>('bpfLens/reindex');
+
+export const EXPERIMENTAL: ExperimentalCapabilities = {
+  version: 1,
+  requests: [ObjectsRequest.method, BtfTypesRequest.method, DocumentRequest.method, ReindexRequest.method],
+};
+
+/** The virtual document URI for a request (`bpf-lens:/path/x.o/btf.h?kind=c`). */
+export function documentPath(p: DocumentParams): { path: string; query: string } {
+  const q = new URLSearchParams({ object: p.path, kind: p.kind });
+  if (p.program !== undefined) q.set('program', p.program);
+  if (p.typeId !== undefined) q.set('type', String(p.typeId));
+  const leaf =
+    p.kind === 'c' ? 'btf.h'
+    : p.kind === 'raw' ? 'btf.txt'
+    : p.kind === 'summary' ? 'summary.md'
+    : p.kind === 'type' ? `type-${p.typeId}.md`
+    : `${(p.program ?? 'all').replace(/[/\\]/g, '_')}.bpf-disasm`;
+  return { path: `${p.path}/${leaf}`, query: q.toString() };
+}
+
+/** Reverse of documentPath's query. */
+export function parseDocumentQuery(query: string): DocumentParams | undefined {
+  const q = new URLSearchParams(query);
+  const path = q.get('object');
+  const kind = q.get('kind') as DocumentKind | null;
+  if (!path || !kind || !['summary', 'c', 'raw', 'disasm', 'type'].includes(kind)) return undefined;
+  const program = q.get('program') ?? undefined;
+  const type = q.get('type');
+  return { path, kind, program, typeId: type === null ? undefined : Number(type) };
+}

@@ -1,0 +1,192 @@
+/**
+ * The BPF Lens language server: wires the LSP connection to the workspace index, hovers,
+ * diagnostics and the custom requests of protocol.ts. Every handler is wrapped: a bad
+ * object or a bug in one handler gives an error item or a logged message, never a crash.
+ */
+import { fileURLToPath, pathToFileURL } from 'url';
+import {
+  Connection, DidChangeConfigurationNotification, Hover, InitializeParams, InitializeResult,
+  MarkupKind, ResponseError, TextDocuments, TextDocumentSyncKind,
+} from 'vscode-languageserver/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { sourceDiagnostics } from './diagnostics';
+import { documentText } from './documents';
+import { hoverAt } from './hover';
+import {
+  BtfTypesRequest, DocumentRequest, EXPERIMENTAL, ObjectsChangedNotification, ObjectsRequest, ReindexRequest,
+} from './protocol';
+import { DEFAULT_SETTINGS, IndexSettings, WorkspaceIndex } from './workspace';
+
+export function startServer(connection: Connection): void {
+  const documents = new TextDocuments(TextDocument);
+  const index = new WorkspaceIndex([]);
+  let settings: IndexSettings = DEFAULT_SETTINGS;
+  let folders: string[] = [];
+  let canConfigure = false;
+  let ready: Promise<void> = Promise.resolve();
+  const published = new Set<string>();
+
+  const log = (msg: string) => connection.console.log(msg);
+
+  /** Runs a handler; failures are logged and answered with `fallback` (or a ResponseError). */
+  function guard<P, R>(name: string, fn: (p: P) => Promise<R> | R, fallback?: R): (p: P) => Promise<R | ResponseError<void>> {
+    return async (p: P) => {
+      try {
+        return await fn(p);
+      } catch (e) {
+        const msg = e instanceof Error ? e.message : String(e);
+        connection.console.error(`${name}: ${msg}${process.env.BPF_LENS_DEBUG && e instanceof Error ? `\n${e.stack}` : ''}`);
+        return fallback !== undefined ? fallback : new ResponseError<void>(-32603, `${name}: ${msg}`);
+      }
+    };
+  }
+
+  function toPath(uri: string): string | undefined {
+    try {
+      return uri.startsWith('file:') ? fileURLToPath(uri) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function readSettings(): Promise<void> {
+    if (!canConfigure) return;
+    try {
+      const s = await connection.workspace.getConfiguration('bpfLens');
+      settings = normalizeSettings(s);
+    } catch (e) {
+      log(`settings: ${(e as Error).message}`);
+    }
+  }
+
+  async function reindex(): Promise<string[]> {
+    const t0 = Date.now();
+    index.configure(folders, settings);
+    const changed = await index.scan();
+    log(`indexed ${index.all().length} objects in ${Date.now() - t0} ms (${changed.length} changed)`);
+    await publishAll();
+    if (changed.length) void connection.sendNotification(ObjectsChangedNotification, { paths: changed });
+    return changed;
+  }
+
+  function startReindex(): Promise<void> {
+    const run = ready.then(() => reindex()).then(() => undefined, (e) => log(`index: ${(e as Error).message}`));
+    ready = run;
+    return run;
+  }
+
+  async function publishAll(): Promise<void> {
+    const sources = new Set(index.sources());
+    for (const d of documents.all()) {
+      const p = toPath(d.uri);
+      if (p) sources.add(p);
+    }
+    const now = new Set<string>();
+    for (const src of sources) {
+      const uri = pathToFileURL(src).href;
+      const diags = await sourceDiagnostics(src, index.objectsFor(src), textOf(uri));
+      if (diags.length || published.has(uri)) connection.sendDiagnostics({ uri, diagnostics: diags });
+      if (diags.length) now.add(uri);
+    }
+    for (const uri of published) if (!now.has(uri) && !sources.has(toPath(uri) ?? '')) connection.sendDiagnostics({ uri, diagnostics: [] });
+    published.clear();
+    for (const u of now) published.add(u);
+  }
+
+  function textOf(uri: string): string | undefined {
+    return documents.get(uri)?.getText();
+  }
+
+  connection.onInitialize((params: InitializeParams): InitializeResult => {
+    folders = (params.workspaceFolders ?? []).map((f) => toPath(f.uri)).filter((p): p is string => !!p);
+    if (!folders.length && params.rootUri) {
+      const p = toPath(params.rootUri);
+      if (p) folders.push(p);
+    }
+    settings = normalizeSettings(params.initializationOptions ?? {});
+    canConfigure = !!params.capabilities.workspace?.configuration;
+    return {
+      capabilities: {
+        textDocumentSync: TextDocumentSyncKind.Incremental,
+        hoverProvider: true,
+        experimental: { bpfLens: EXPERIMENTAL },
+      },
+      serverInfo: { name: 'bpf-lens', version: '0.1.0' },
+    };
+  });
+
+  connection.onInitialized(() => {
+    if (canConfigure) void connection.client.register(DidChangeConfigurationNotification.type, undefined).catch(() => undefined);
+    void startReindex();
+  });
+
+  connection.onDidChangeConfiguration(guard('configuration', async (p: { settings?: unknown }) => {
+    const s = (p.settings as { bpfLens?: unknown } | undefined)?.bpfLens;
+    if (s) settings = normalizeSettings(s);
+    else await readSettings();
+    await startReindex();
+  }, undefined));
+
+  // File events run in order after the index work before them; requests wait for them.
+  connection.onDidChangeWatchedFiles((p) => {
+    ready = ready.then(guard('file events', async () => {
+      const changed: string[] = [];
+      for (const c of p.changes) {
+        const file = toPath(c.uri);
+        if (file && (await index.fileChanged(file))) changed.push(file);
+      }
+      await publishAll();
+      if (changed.length) void connection.sendNotification(ObjectsChangedNotification, { paths: changed });
+    }, undefined)).then(() => undefined);
+  });
+
+  documents.onDidOpen(guard('open', async () => { await ready; await publishAll(); }, undefined));
+  documents.onDidSave(guard('save', async () => { await ready; await publishAll(); }, undefined));
+
+  connection.onHover(guard('hover', async (p): Promise<Hover | null> => {
+    await ready;
+    const file = toPath(p.textDocument.uri);
+    const doc = documents.get(p.textDocument.uri);
+    if (!file || !doc) return null;
+    const md = hoverAt(index.objectsFor(file), doc.getText(), p.position.line, p.position.character);
+    return md ? { contents: { kind: MarkupKind.Markdown, value: md } } : null;
+  }, null));
+
+  connection.onRequest(ObjectsRequest, guard('bpfLens/objects', async (p) => {
+    await ready;
+    if (p?.path) return { objects: [(await index.open(p.path)).summary] };
+    return { objects: index.all().map((o) => o.summary) };
+  }));
+
+  connection.onRequest(ReindexRequest, guard('bpfLens/reindex', async () => {
+    await startReindex();
+    return { objects: index.all().map((o) => o.summary) };
+  }));
+
+  connection.onRequest(BtfTypesRequest, guard('bpfLens/btfTypes', async (p) => {
+    await ready;
+    const o = await index.open(p.path);
+    const cat = o.catalog();
+    if (!cat) throw new Error(o.error ?? `${p.path} has no BTF`);
+    return cat.page(p);
+  }));
+
+  connection.onRequest(DocumentRequest, guard('bpfLens/document', async (p) => {
+    await ready;
+    return documentText(await index.open(p.path), p);
+  }));
+
+  documents.listen(connection);
+  connection.listen();
+}
+
+/** Settings from initializationOptions or workspace/configuration, with defaults for what is missing. */
+export function normalizeSettings(raw: unknown): IndexSettings {
+  const s = (raw ?? {}) as Record<string, unknown>;
+  const list = (v: unknown, d: readonly string[]) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : d);
+  return {
+    objects: list(s.objects, DEFAULT_SETTINGS.objects),
+    exclude: list(s.exclude, DEFAULT_SETTINGS.exclude),
+    maxObjectSize: typeof s.maxObjectSize === 'number' && s.maxObjectSize > 0 ? s.maxObjectSize : DEFAULT_SETTINGS.maxObjectSize,
+  };
+}

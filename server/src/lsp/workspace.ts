@@ -1,0 +1,186 @@
+/**
+ * The workspace index: which objects exist (by the `bpfLens.objects` globs), their parsed
+ * contents (cached by path, size and mtime: each object is parsed once), and which C
+ * sources each object was built from (BTF.ext line_info file names).
+ *
+ * Scans and loads are async and yield to the event loop between files, so requests are
+ * answered while a large workspace is being indexed.
+ */
+import { promises as fsp, Stats } from 'fs';
+import * as path from 'path';
+import { PathFilter } from './glob';
+import { loadObject, LoadedObject } from './loaded';
+
+export interface IndexSettings {
+  readonly objects: readonly string[];
+  readonly exclude: readonly string[];
+  readonly maxObjectSize: number;
+}
+
+export const DEFAULT_SETTINGS: IndexSettings = {
+  objects: ['**/*.o', '**/*.ko'],
+  exclude: ['**/node_modules/**', '**/.git/**'],
+  maxObjectSize: 256 << 20,
+};
+
+/** More files than this in one folder walk and the walk stops (a home directory opened by mistake). */
+const MAX_WALK_FILES = 200_000;
+const SOURCE_RE = /\.(c|h)$/;
+
+const yieldNow = () => new Promise<void>((r) => setImmediate(r));
+
+export class WorkspaceIndex {
+  private readonly objects = new Map<string, LoadedObject>();
+  /** Absolute source path → objects built from it. */
+  private readonly bySource = new Map<string, Set<string>>();
+  /** Base name → C files in the workspace, to link line_info names that are not absolute. */
+  private readonly sourcesByBase = new Map<string, string[]>();
+  private filter: PathFilter;
+  /** Objects read on demand (not matched by the globs), e.g. a vmlinux BTF for the tree. */
+  private readonly extra = new Map<string, LoadedObject>();
+
+  constructor(private folders: string[], private settings: IndexSettings = DEFAULT_SETTINGS) {
+    this.filter = new PathFilter(settings.objects, settings.exclude);
+  }
+
+  configure(folders: string[], settings: IndexSettings): void {
+    this.folders = folders;
+    this.settings = settings;
+    this.filter = new PathFilter(settings.objects, settings.exclude);
+  }
+
+  all(): LoadedObject[] {
+    return [...this.objects.values()].sort((a, b) => a.path.localeCompare(b.path));
+  }
+
+  get(p: string): LoadedObject | undefined {
+    return this.objects.get(p) ?? this.extra.get(p);
+  }
+
+  /** The object at `p`, read now if it is not indexed (any readable path). */
+  async open(p: string): Promise<LoadedObject> {
+    const have = this.get(p);
+    const st = await fsp.stat(p);
+    if (have && have.mtimeMs === st.mtimeMs && have.size === st.size) return have;
+    const o = await loadObject(p, st, this.settings.maxObjectSize, (name) => this.resolveSource(p, name));
+    if (this.objects.has(p)) this.setObject(o);
+    else this.extra.set(p, o);
+    return o;
+  }
+
+  /** Objects linked to a C source (absolute path). */
+  objectsFor(source: string): LoadedObject[] {
+    const paths = this.bySource.get(source);
+    return paths ? [...paths].map((p) => this.objects.get(p)!).filter(Boolean) : [];
+  }
+
+  sources(): string[] {
+    return [...this.bySource.keys()];
+  }
+
+  /** Does this workspace-relative or absolute path match the object globs? */
+  isObjectPath(abs: string): boolean {
+    const folder = this.folders.find((f) => abs === f || abs.startsWith(f + path.sep));
+    return folder !== undefined && this.filter.matches(path.relative(folder, abs).split(path.sep).join('/'));
+  }
+
+  /** Walks every folder; loads new and changed objects, drops vanished ones. Returns changed paths. */
+  async scan(): Promise<string[]> {
+    const found = new Set<string>();
+    this.sourcesByBase.clear();
+    for (const folder of this.folders) await this.walk(folder, folder, found, { n: 0 });
+    const changed: string[] = [];
+    for (const p of [...this.objects.keys()]) {
+      if (!found.has(p)) {
+        this.remove(p);
+        changed.push(p);
+      }
+    }
+    for (const p of found) {
+      if (await this.refresh(p)) changed.push(p);
+      await yieldNow();
+    }
+    return changed;
+  }
+
+  private async walk(folder: string, dir: string, found: Set<string>, count: { n: number }): Promise<void> {
+    let entries;
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (++count.n > MAX_WALK_FILES) return;
+      const abs = path.join(dir, e.name);
+      const rel = path.relative(folder, abs).split(path.sep).join('/');
+      if (e.isDirectory()) {
+        if (!this.filter.excluded(rel)) await this.walk(folder, abs, found, count);
+      } else if (e.isFile()) {
+        if (this.filter.matches(rel)) found.add(abs);
+        else if (SOURCE_RE.test(e.name) && !this.filter.excluded(rel)) {
+          const list = this.sourcesByBase.get(e.name) ?? [];
+          list.push(abs);
+          this.sourcesByBase.set(e.name, list);
+        }
+      }
+    }
+  }
+
+  /** Re-reads one object if it changed on disk (or was removed). True if anything changed. */
+  async refresh(p: string): Promise<boolean> {
+    let st: Stats;
+    try {
+      st = await fsp.stat(p);
+    } catch {
+      if (!this.objects.has(p)) return false;
+      this.remove(p);
+      return true;
+    }
+    const have = this.objects.get(p);
+    if (have && have.mtimeMs === st.mtimeMs && have.size === st.size) return false;
+    this.setObject(await loadObject(p, st, this.settings.maxObjectSize, (name) => this.resolveSource(p, name)));
+    return true;
+  }
+
+  /** A file event for a path: an object changed, or a source appeared. */
+  async fileChanged(p: string): Promise<boolean> {
+    if (this.isObjectPath(p)) return this.refresh(p);
+    if (this.extra.has(p)) this.extra.delete(p);
+    return false;
+  }
+
+  private setObject(o: LoadedObject): void {
+    this.remove(o.path);
+    this.objects.set(o.path, o);
+    for (const s of o.sources) {
+      let set = this.bySource.get(s);
+      if (!set) this.bySource.set(s, (set = new Set()));
+      set.add(o.path);
+    }
+  }
+
+  private remove(p: string): void {
+    const o = this.objects.get(p);
+    if (!o) return;
+    this.objects.delete(p);
+    for (const s of o.sources) {
+      const set = this.bySource.get(s);
+      set?.delete(p);
+      if (set && set.size === 0) this.bySource.delete(s);
+    }
+  }
+
+  /**
+   * Where a line_info file name lives: as written when absolute, else next to the object or
+   * in a workspace folder, else the one workspace C file with that base name.
+   */
+  resolveSource(objectPath: string, name: string): string | undefined {
+    if (path.isAbsolute(name)) return path.normalize(name);
+    const candidates = [path.dirname(objectPath), ...this.folders].map((d) => path.resolve(d, name));
+    const near = this.sourcesByBase.get(path.basename(name)) ?? [];
+    const hit = candidates.find((c) => near.includes(c));
+    if (hit) return hit;
+    return near.length >= 1 ? near[0] : undefined;
+  }
+}

@@ -1,0 +1,118 @@
+// The custom requests over a real connection: object summaries, paged and searchable BTF
+// types on vmlinux-sized data, documents (C and raw dumps against bpftool), bad objects,
+// re-indexing on file events.
+import assert from 'node:assert/strict';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { run } from '../helpers';
+import { compile, LspClient, makeWorkspace } from './lsp-client';
+
+interface Summary { path: string; name: string; mtimeMs: number; error?: string; btfKinds: { kind: string; count: number }[]; programs: unknown[]; maps: unknown[] }
+interface Page { total: number; offset: number; items: { id: number; kind: string; name: string; detail: string }[] }
+
+const ws = makeWorkspace(['lsp_maps.bpf.c', 'lsp_progs.bpf.c']);
+const VMLINUX = path.join(ws.dir, 'btf', 'vmlinux');
+let lsp: LspClient;
+
+before(async () => {
+  run('mkdir', ['-p', path.dirname(VMLINUX)]);
+  copyFileSync('/sys/kernel/btf/vmlinux', VMLINUX);
+  writeFileSync(path.join(ws.build, 'junk.o'), Buffer.from('\x7fELF\x02\x01\x01' + 'x'.repeat(40)));
+  run('mkdir', ['-p', path.join(ws.dir, 'node_modules', 'dep')]);
+  copyFileSync(path.join(ws.build, 'lsp_maps.o'), path.join(ws.dir, 'node_modules', 'dep', 'ignored.o'));
+  lsp = await LspClient.start(ws.dir);
+});
+after(async () => {
+  await lsp.stop();
+  ws.cleanup();
+});
+
+async function objects(): Promise<Summary[]> {
+  return (await lsp.request<{ objects: Summary[] }>('bpfLens/objects', {})).objects;
+}
+
+test('the server advertises its requests under experimental capabilities', () => {
+  const exp = lsp.initResult.capabilities.experimental as { bpfLens: { requests: string[] } };
+  assert.deepEqual([...exp.bpfLens.requests].sort(), ['bpfLens/btfTypes', 'bpfLens/document', 'bpfLens/objects', 'bpfLens/reindex']);
+  assert.equal(lsp.initResult.capabilities.hoverProvider, true);
+});
+
+test('objects: the workspace objects by the default globs, node_modules left out, a bad object as an error item', async () => {
+  const objs = await objects();
+  assert.deepEqual(objs.map((o) => path.relative(ws.dir, o.path)).sort(), ['build/junk.o', 'build/lsp_maps.o', 'build/lsp_progs.o']);
+  const junk = objs.find((o) => o.name === 'junk.o')!;
+  assert.match(junk.error ?? '', /junk\.o/);
+  const maps = objs.find((o) => o.name === 'lsp_maps.o')!;
+  assert.equal(maps.error, undefined);
+  const want = new Map<string, number>();
+  for (const l of run('bpftool', ['btf', 'dump', 'file', path.join(ws.build, 'lsp_maps.o')]).split('\n')) {
+    const m = /^\[\d+\] (\w+) /.exec(l);
+    if (m) want.set(m[1], (want.get(m[1]) ?? 0) + 1);
+  }
+  assert.deepEqual(new Map(maps.btfKinds.map((k) => [k.kind, k.count])), want);
+});
+
+test('btfTypes: pages of a kind on vmlinux BTF, ids in order, totals as bpftool counts them', async () => {
+  const dump = run('bpftool', ['btf', 'dump', 'file', VMLINUX]);
+  const funcs: number[] = [];
+  const structs = new Map<string, number>();
+  for (const l of dump.split('\n')) {
+    const m = /^\[(\d+)\] (\w+) '([^']*)'/.exec(l);
+    if (!m) continue;
+    if (m[2] === 'FUNC') funcs.push(Number(m[1]));
+    if (m[2] === 'STRUCT') structs.set(m[3], Number(m[1]));
+  }
+  assert.ok(funcs.length > 20_000, `${funcs.length} FUNCs`);
+  const first = await lsp.request<Page>('bpfLens/btfTypes', { path: VMLINUX, kind: 'FUNC', offset: 0, limit: 100 });
+  assert.equal(first.total, funcs.length);
+  assert.deepEqual(first.items.map((i) => i.id), funcs.slice(0, 100));
+  const last = await lsp.request<Page>('bpfLens/btfTypes', { path: VMLINUX, kind: 'FUNC', offset: funcs.length - 7, limit: 100 });
+  assert.deepEqual(last.items.map((i) => i.id), funcs.slice(-7));
+  const t0 = performance.now();
+  const mid = await lsp.request<Page>('bpfLens/btfTypes', { path: VMLINUX, kind: 'FUNC', offset: 30_000, limit: 500 });
+  const ms = performance.now() - t0;
+  assert.deepEqual(mid.items.map((i) => i.id), funcs.slice(30_000, 30_500));
+  assert.ok(ms < 1000, `a page took ${ms} ms`);
+  const found = await lsp.request<Page>('bpfLens/btfTypes', { path: VMLINUX, kind: 'STRUCT', search: 'TASK_STRUCT', limit: 50 });
+  const hit = found.items.find((i) => i.name === 'task_struct');
+  assert.ok(hit, 'task_struct found');
+  assert.equal(hit.id, structs.get('task_struct'));
+  assert.match(hit.detail, /^struct task_struct \(\d+ bytes, \d+ members\)$/);
+  assert.ok(found.items.every((i) => i.kind === 'STRUCT' && i.name.toLowerCase().includes('task_struct')));
+  const byId = await lsp.request<Page>('bpfLens/btfTypes', { path: VMLINUX, search: `#${structs.get('task_struct')}` });
+  assert.deepEqual(byId.items.map((i) => i.name), ['task_struct']);
+});
+
+test('document: C and raw dumps are what bpftool prints, summary names programs and maps', async () => {
+  const obj = path.join(ws.build, 'lsp_maps.o');
+  const raw = await lsp.request<{ text: string; languageId: string }>('bpfLens/document', { path: obj, kind: 'raw' });
+  assert.equal(raw.text, run('bpftool', ['btf', 'dump', 'file', obj]));
+  const c = await lsp.request<{ text: string; languageId: string }>('bpfLens/document', { path: obj, kind: 'c' });
+  assert.equal(c.languageId, 'c');
+  assert.match(c.text, /struct holey \{\n\t__u8 tag;\n\t__u64 count;\n\t__u16 port;\n\};/);
+  await assert.rejects(lsp.request('bpfLens/document', { path: path.join(ws.build, 'junk.o'), kind: 'c' }), /junk\.o/);
+  await assert.rejects(lsp.request('bpfLens/document', { path: path.join(ws.build, 'missing.o'), kind: 'c' }), /ENOENT|no such file/);
+});
+
+test('file events: a new object is indexed, a rebuilt one re-read, a deleted one dropped; the server keeps answering', async () => {
+  const extra = path.join(ws.build, 'again.o');
+  copyFileSync(path.join(ws.build, 'lsp_progs.o'), extra);
+  await lsp.filesChanged([{ file: extra, type: 1 }]);
+  await lsp.until('objectsChanged for again.o', () => lsp.notifications.find((n) => n.method === 'bpfLens/objectsChanged' && (n.params as { paths: string[] }).paths.includes(extra)));
+  assert.ok((await objects()).some((o) => o.path === extra));
+  // Overwritten with garbage: the next summary is an error item.
+  writeFileSync(extra, readFileSync(extra).subarray(0, 100));
+  await lsp.filesChanged([{ file: extra, type: 2 }]);
+  assert.match((await objects()).find((o) => o.path === extra)?.error ?? '', /again\.o/);
+  rmSync(extra);
+  await lsp.filesChanged([{ file: extra, type: 3 }]);
+  const objs = await objects();
+  assert.ok(!objs.some((o) => o.path === extra));
+  // Rebuilt from source: re-read (summary mtime moves).
+  const before = objs.find((o) => o.name === 'lsp_progs.o')!;
+  compile(path.join(ws.src, 'lsp_progs.bpf.c'), path.join(ws.build, 'lsp_progs.o'));
+  await lsp.filesChanged([{ file: path.join(ws.build, 'lsp_progs.o'), type: 2 }]);
+  const rebuilt = (await objects()).find((o) => o.name === 'lsp_progs.o')!;
+  assert.ok(rebuilt.mtimeMs > before.mtimeMs, 'rebuilt object re-read');
+});
