@@ -1,0 +1,51 @@
+// A kernel module's BTF: `.BTF` is split BTF, either on the vmlinux the module was built
+// for or, when the module carries `.BTF.base`, on that distilled base (and then relocated
+// onto whichever real vmlinux it meets).
+import { FormatError } from '../common/errors';
+import { ElfFile } from '../elf/reader';
+import { Btf, parseBtf } from './btf';
+import { distillBase } from './distill';
+import { TargetIndex, relocateSplit } from './relocate';
+
+export interface ModuleBtf {
+  /** `.BTF`, parsed on the distilled base when there is one, else on the given base. */
+  readonly split: Btf;
+  /** `.BTF.base`, if the module has it. */
+  readonly distilledBase?: Btf;
+}
+
+/** Reads `.BTF` (and `.BTF.base`) of a module or object; `base` is needed without `.BTF.base`. */
+export function readModuleBtf(elf: ElfFile, base?: Btf): ModuleBtf {
+  const file = elf.file;
+  const sec = elf.section('.BTF');
+  if (!sec) throw new FormatError(file, '.BTF', 0, 'the ELF file has no .BTF section (was it built with BTF?)');
+  const baseSec = elf.section('.BTF.base');
+  if (baseSec) {
+    const distilledBase = parseBtf(baseSec.data, { file, section: '.BTF.base' });
+    return { split: parseBtf(sec.data, { file, section: '.BTF', base: distilledBase }), distilledBase };
+  }
+  return { split: parseBtf(sec.data, { file, section: '.BTF', base }) };
+}
+
+/**
+ * The module's BTF as split BTF on a real base: parsed on it directly, or relocated onto
+ * it from `.BTF.base` (throws RelocateError when that does not work).
+ */
+export function moduleBtfOn(elf: ElfFile, base: Btf | TargetIndex): Btf {
+  const baseBtf = base instanceof TargetIndex ? base.btf : base;
+  const m = readModuleBtf(elf, baseBtf);
+  return m.distilledBase ? relocateSplit(m.split, base).btf : m.split;
+}
+
+/**
+ * The module's split BTF on a distilled base: its own `.BTF.base`, or distilled now from
+ * its `.BTF` on `origBase` (the vmlinux it was built for).
+ */
+export function distilledModuleBtf(elf: ElfFile, origBase?: Btf): { split: Btf; fromSection: boolean } {
+  const m = readModuleBtf(elf, origBase);
+  if (m.distilledBase) return { split: m.split, fromSection: true };
+  if (!origBase) {
+    throw new FormatError(elf.file, '.BTF.base', 0, 'the module has no .BTF.base section; give the vmlinux BTF it was built for to distill one');
+  }
+  return { split: distillBase(m.split).split, fromSection: false };
+}
