@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 npx tsc -p .
+# bin/bpf-lens.js prefers the bundle: keep dist/ current with the sources under test.
+npm run build --silent
 make -s -C test/fixtures
 mapfile -t files < <(find out/test -name '*.test.js' | sort)
 exec node --test --test-reporter=spec --test-concurrency=2 "${files[@]}"
