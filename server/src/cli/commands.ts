@@ -1,11 +1,15 @@
+import { baseDiffCommand } from './base-diff';
 import { btfDumpCommand } from './btf-dump';
 import { Command } from './command';
+import { distillCommand } from './distill';
 import { lspCommand } from './lsp';
-import { relocateCommand } from './relocate';
+import { relocateWithBaseCommand } from './relocate-split';
 
 // Every subcommand, one import each. Keep the list sorted by command path.
 export const COMMANDS: Command[] = [
+  baseDiffCommand,
   btfDumpCommand,
+  distillCommand,
   lspCommand,
-  relocateCommand,
+  relocateWithBaseCommand, // `relocate` of CO-RE, and of module BTF with --base
 ];

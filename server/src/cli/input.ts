@@ -2,6 +2,7 @@ import { readFileSync } from 'fs';
 import { Btf, isBtf, parseBtf } from '../btf/btf';
 import { FormatError } from '../common/errors';
 import { ElfFile, isElf } from '../elf/reader';
+import { moduleBtfOn } from '../btf/module-btf';
 
 /** Reads a file as bytes (errors keep their errno code for reportError). */
 export function readInput(file: string): Uint8Array {
@@ -11,7 +12,7 @@ export function readInput(file: string): Uint8Array {
 
 /**
  * BTF from a raw BTF file (`/sys/kernel/btf/*`) or an ELF file's `.BTF` section. A module
- * with `.BTF.base` parses on its distilled base unless `base` is given.
+ * with `.BTF.base` parses on its distilled base, or is relocated onto `base` if given.
  */
 export function loadBtf(file: string, base?: Btf): Btf {
   return btfFromBytes(readInput(file), file, base);
@@ -24,6 +25,8 @@ export function btfFromBytes(bytes: Uint8Array, file: string, base?: Btf): Btf {
   const sec = elf.section('.BTF');
   if (!sec) throw new FormatError(file, '.BTF', 0, 'the ELF file has no .BTF section (was it compiled with -g?)');
   const distilled = elf.section('.BTF.base');
+  // as the kernel does at module load: relocated from the distilled base onto the real one
+  if (base && distilled) return moduleBtfOn(elf, base);
   let onBase = base;
   if (!onBase && distilled) onBase = parseBtf(distilled.data, { file, section: '.BTF.base' });
   return parseBtf(sec.data, { file, section: '.BTF', base: onBase });

@@ -1,0 +1,73 @@
+import { parseArgs } from 'util';
+import { Btf } from '../btf/btf';
+import { dumpC } from '../btf/dump-c';
+import { dumpRawTo } from '../btf/dump-raw';
+import { distilledModuleBtf } from '../btf/module-btf';
+import { RELOCATABLE, RelocateError, relocateSplit } from '../btf/relocate';
+import { ElfFile } from '../elf/reader';
+import { CliIo, Command, UsageError } from './command';
+import { loadBtf, readInput } from './input';
+import { relocateCommand } from './relocate';
+
+const FORMATS = ['raw', 'c'] as const;
+type Format = (typeof FORMATS)[number];
+
+/** The module's split BTF relocated onto TARGET, dumped as `btf dump` would. */
+async function relocateModule(args: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args, allowPositionals: true,
+      options: {
+        base: { type: 'string', short: 'B' },
+        'orig-base': { type: 'string' },
+        format: { type: 'string', short: 'f', default: 'raw' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) throw new UsageError(positionals.length ? `unexpected argument '${positionals[1]}'` : 'missing MODULE');
+  if (!values.base) throw new UsageError('missing --base TARGET (the vmlinux BTF to relocate onto)');
+  const format = values.format as Format;
+  if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${values.format}' (raw or c)`);
+  const file = positionals[0];
+  const elf = new ElfFile(readInput(file), file);
+  const orig = values['orig-base'] !== undefined ? loadBtf(values['orig-base']) : undefined;
+  const { split } = distilledModuleBtf(elf, orig);
+  const target = loadBtf(values.base);
+  let btf: Btf;
+  try {
+    btf = relocateSplit(split, target).btf;
+  } catch (e) {
+    if (!(e instanceof RelocateError)) throw e;
+    const bad = e.mapping.matches.filter((m) => !RELOCATABLE.has(m.status));
+    io.err(`bpf-lens: ${file} does not relocate onto ${values.base}: ${bad.length} distilled type${bad.length === 1 ? '' : 's'} without a single match\n`);
+    for (const m of bad) io.err(`  ${m.status} ${m.kind} '${m.name}' [${m.id}]${m.reason ? `: ${m.reason}` : ''}\n`);
+    io.err(`(bpf-lens base-diff ${file} --base ${values.base} shows every type)\n`);
+    return 1;
+  }
+  const sink = (chunk: Uint8Array) => {
+    if (io.outBytes) io.outBytes(chunk);
+    else io.out(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length).toString('latin1'));
+  };
+  if (format === 'raw') dumpRawTo(btf, sink);
+  else sink(Buffer.from(dumpC(btf), 'latin1'));
+  return 0;
+}
+
+/**
+ * `bpf-lens relocate`: with `--base`, relocates a module's split BTF from its distilled
+ * base (`.BTF.base`, or distilled from `--orig-base`) onto a target vmlinux BTF, as the
+ * kernel does at module load; without it, the CO-RE relocations of a BPF object.
+ */
+export const relocateWithBaseCommand: Command = {
+  path: ['relocate'],
+  usage: `${relocateCommand.usage}\n  bpf-lens relocate MODULE.ko --base TARGET [--orig-base VMLINUX] [--format raw|c]`,
+  summary: `${relocateCommand.summary} With --base: the module's split BTF relocated from its distilled base onto TARGET (exit 1 if it does not relocate).`,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const split = args.some((a) => a === '--base' || a === '-B' || a.startsWith('--base=') || a === '--orig-base' || a.startsWith('--orig-base='));
+    return split ? relocateModule(args, io) : relocateCommand.run(args, io);
+  },
+};
