@@ -265,7 +265,8 @@ export function formatListing(lines: readonly DisasmLine[], ctx: DisasmContext =
     const label = ctx.label?.(l.index);
     if (label && l.index !== 0) out.push('', `${label}:`);
     const s = l.source;
-    if (s && (!last || s.line !== last.line || s.file !== last.file)) {
+    // line 0: compiler-generated code that belongs to no line.
+    if (s && s.line > 0 && (!last || s.line !== last.line || s.file !== last.file)) {
       const base = s.file.slice(s.file.lastIndexOf('/') + 1);
       out.push(`; ${s.text.trim()}${s.text.trim() ? '  ' : ''}[${base}:${s.line}]`);
       last = s;
