@@ -41,8 +41,10 @@ export function secAt(lines: readonly string[], line: number, character: number)
     if (character < start || character > end) continue;
     // The function follows: `SEC("xdp") int name(` on this or the next few lines.
     const rest = [l.slice(end), ...lines.slice(line + 1, line + 4)].join('\n');
-    const f = /^[\s\w*]*?\b(\w+)\s*\(/.exec(rest);
-    return { section: m[1], func: f?.[1], line, start, end };
+    const f = /^[\s\w*]*?\b(\w+)\s*\(\s*(\w*)/.exec(rest);
+    // BPF_PROG(name, ...), BPF_KPROBE(name, ...): the macro's first argument names the function.
+    const func = f && /^BPF_[A-Z_]+$/.test(f[1]) && f[2] ? f[2] : f?.[1];
+    return { section: m[1], func, line, start, end };
   }
   return undefined;
 }

@@ -37,7 +37,8 @@ export function factsOf(bytes: Uint8Array, file: string): ObjectFacts {
   const problems: Problem[] = [];
   let btf: Btf | undefined;
   let ext: BtfExt | undefined;
-  if (elf.section('.BTF')) {
+  // Module BTF is split on a base: loaded.ts reads it with one.
+  if (isBpf && elf.section('.BTF')) {
     try {
       btf = btfFromBytes(bytes, file);
     } catch (e) {

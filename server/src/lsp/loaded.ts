@@ -2,11 +2,11 @@
  * One object as the language server keeps it: read once, parsed once, summarised once.
  * A file that cannot be read becomes an object with an `error`, never an exception.
  */
-import { promises as fsp, Stats } from 'fs';
+import { promises as fsp, readFileSync, Stats } from 'fs';
 import * as path from 'path';
 import { Btf, isBtf, parseBtf } from '../btf/btf';
 import { btfFromBytes } from '../cli/input';
-import { isElf } from '../elf/reader';
+import { ElfFile, isElf } from '../elf/reader';
 import { BtfCatalog } from './btf-types';
 import { factsOf, ObjectFacts } from './facts';
 import type { ObjectSummary } from './protocol';
@@ -63,12 +63,12 @@ export function fromBytes(
       facts = factsOf(bytes, base.path);
       btf = facts.btf;
       problems.push(...facts.problems.map((p) => p.message));
-      if (!btf) {
-        // Kernel modules: split BTF on their distilled base (or none); errors are only notes.
+      if (!facts.isBpf) {
+        // Kernel modules: split BTF on their distilled base, else on this machine's vmlinux.
         try {
-          btf = btfFromBytes(bytes, base.path);
+          btf = btfFromBytes(bytes, base.path, hasSection(bytes, base.path, '.BTF.base') ? undefined : vmlinuxBase());
         } catch (e) {
-          if (!facts.isBpf) problems.push(errorText(e));
+          problems.push(errorText(e));
         }
       }
     }
@@ -111,6 +111,23 @@ export function fromBytes(
     problems.push(`BTF: ${errorText(e)}`);
   }
   return obj;
+}
+
+function hasSection(bytes: Uint8Array, file: string, name: string): boolean {
+  return new ElfFile(bytes, file).section(name) !== undefined;
+}
+
+let vmlinux: Btf | null | undefined;
+/** This machine's kernel BTF, the base of module BTF without `.BTF.base` (read once). */
+function vmlinuxBase(): Btf | undefined {
+  if (vmlinux === undefined) {
+    try {
+      vmlinux = parseBtf(new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux')), { file: '/sys/kernel/btf/vmlinux' });
+    } catch {
+      vmlinux = null;
+    }
+  }
+  return vmlinux ?? undefined;
 }
 
 function failed(base: { path: string; size: number; mtimeMs: number }, error: string): LoadedObject {
