@@ -1,0 +1,212 @@
+// The only place BPF Lens calls into libc: bpf(2) through syscall(), close, dup2/dup3 and
+// memfd_create. koffi is loaded on first use so pure code never needs its native module.
+// Every FD made here is reported to the active FdTrackers; a fault injector lets tests make
+// the k-th call fail.
+import { BPF_CMD, nameOf } from './uapi';
+import { KernelError, errnoNumber } from './errors';
+
+/** A file descriptor number owned by this process. */
+export type Fd = number;
+
+interface Libc {
+  syscall: (...args: unknown[]) => number | bigint;
+  close: (fd: number) => number;
+  dup2: (oldfd: number, newfd: number) => number;
+  dup3: (oldfd: number, newfd: number, flags: number) => number;
+  memfdCreate: (name: string, flags: number) => number;
+  errno: () => number;
+  address: (buf: Uint8Array) => bigint;
+}
+
+let libc: Libc | undefined;
+
+/** SYS_bpf for this process's architecture. */
+export function sysBpfNumber(arch = process.arch): number {
+  switch (arch) {
+    case 'x64': return 321;
+    case 'arm64': return 280;
+    default: throw new Error(`bpf(2): architecture ${arch} is not supported (x64 and arm64 are)`);
+  }
+}
+
+function load(): Libc {
+  if (libc) return libc;
+  if (process.platform !== 'linux') throw new Error('bpf(2) exists only on Linux');
+  // koffi's declarations are untyped function objects; Libc above is their typed face.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any
+  const koffi = require('koffi') as any;
+  const lib = koffi.load('libc.so.6');
+  const memfd = lib.func('int memfd_create(const char *name, unsigned int flags)');
+  libc = {
+    syscall: lib.func('long syscall(long number, ...)'),
+    close: lib.func('int close(int fd)'),
+    dup2: lib.func('int dup2(int oldfd, int newfd)'),
+    dup3: lib.func('int dup3(int oldfd, int newfd, int flags)'),
+    memfdCreate: memfd,
+    errno: () => koffi.errno() as number,
+    address: (buf: Uint8Array) => BigInt(koffi.address(buf)),
+  };
+  return libc;
+}
+
+/**
+ * The user-space address of a buffer, for a `ptr` field of bpf_attr. The caller must keep the
+ * buffer referenced until the syscall returns (Node never moves a Buffer's bytes).
+ */
+export function addressOf(buf: Uint8Array | undefined): bigint {
+  if (!buf || buf.length === 0) return 0n;
+  return load().address(buf);
+}
+
+// ---- fault injection -------------------------------------------------------------------
+
+/** Returns an errno name or number to make call number `n` (1-based, since it was set) fail. */
+export type FaultInjector = (command: string, n: number) => number | string | undefined;
+
+let injector: FaultInjector | undefined;
+let injectedCalls = 0;
+
+/** Installs (or with undefined removes) a fault injector; the call counter restarts at 1. */
+export function setFaultInjector(f: FaultInjector | undefined): void {
+  injector = f;
+  injectedCalls = 0;
+}
+
+function injected(command: string): number | undefined {
+  if (!injector) return undefined;
+  const r = injector(command, ++injectedCalls);
+  if (r === undefined) return undefined;
+  if (typeof r === 'number') return r;
+  return errnoNumber(r);
+}
+
+// ---- FD tracking ------------------------------------------------------------------------
+
+const trackers = new Set<FdTracker>();
+
+/**
+ * Records every FD created through this layer while it is active, so a failed load can close
+ * all of them: `const t = new FdTracker(); try { ... } catch { t.closeAll() } finally { t.stop() }`.
+ */
+export class FdTracker {
+  private readonly fds = new Map<Fd, string>();
+
+  constructor() {
+    trackers.add(this);
+  }
+
+  /** Stops recording new FDs (what it recorded stays). */
+  stop(): void {
+    trackers.delete(this);
+  }
+
+  /** FDs recorded and not closed since, with what made them (`BPF_MAP_CREATE`). */
+  get open(): ReadonlyMap<Fd, string> {
+    return this.fds;
+  }
+
+  /** Hands an FD to someone else: closeAll will leave it open. */
+  forget(fd: Fd): void {
+    this.fds.delete(fd);
+  }
+
+  /** Closes every recorded FD still open (newest first); returns how many it closed. */
+  closeAll(): number {
+    const fds = [...this.fds.keys()].reverse();
+    for (const fd of fds) closeFd(fd);
+    this.fds.clear();
+    return fds.length;
+  }
+
+  /** @internal */
+  record(fd: Fd, what: string): void {
+    this.fds.set(fd, what);
+  }
+
+  /** @internal */
+  dropped(fd: Fd): void {
+    this.fds.delete(fd);
+  }
+}
+
+function created(fd: Fd, what: string): Fd {
+  for (const t of trackers) t.record(fd, what);
+  return fd;
+}
+
+// ---- calls ---------------------------------------------------------------------------------
+
+/** Commands whose successful result is a new FD. */
+const FD_COMMANDS = new Set<number>([
+  BPF_CMD.BPF_MAP_CREATE, BPF_CMD.BPF_PROG_LOAD, BPF_CMD.BPF_OBJ_GET, BPF_CMD.BPF_PROG_GET_FD_BY_ID,
+  BPF_CMD.BPF_MAP_GET_FD_BY_ID, BPF_CMD.BPF_RAW_TRACEPOINT_OPEN, BPF_CMD.BPF_BTF_LOAD,
+  BPF_CMD.BPF_BTF_GET_FD_BY_ID, BPF_CMD.BPF_LINK_CREATE, BPF_CMD.BPF_LINK_GET_FD_BY_ID,
+  BPF_CMD.BPF_ITER_CREATE, BPF_CMD.BPF_TOKEN_CREATE,
+]);
+
+/** Name of a bpf(2) command (`BPF_PROG_LOAD`). */
+export function bpfCommandName(cmd: number): string {
+  return cmd === BPF_CMD.BPF_PROG_TEST_RUN ? 'BPF_PROG_TEST_RUN' : nameOf(BPF_CMD, cmd);
+}
+
+/**
+ * bpf(cmd, attr, attr.length). Returns the kernel's non-negative result (an FD for commands
+ * that make one, recorded in the active trackers); throws KernelError on failure. Retries EINTR
+ * and, for BPF_PROG_LOAD, EAGAIN (as libbpf does).
+ */
+export function bpf(cmd: number, attr: Buffer, context = ''): number {
+  const name = bpfCommandName(cmd);
+  const fake = injected(name);
+  if (fake !== undefined) throw new KernelError(name, fake, context);
+  const c = load();
+  const nr = sysBpfNumber();
+  for (let attempt = 0; ; attempt++) {
+    const r = Number(c.syscall(nr, 'int', cmd, 'void *', attr, 'unsigned int', attr.length));
+    if (r >= 0) return FD_COMMANDS.has(cmd) ? created(r, name) : r;
+    const errno = c.errno();
+    const eintr = errno === 4;
+    const eagain = errno === 11 && cmd === BPF_CMD.BPF_PROG_LOAD;
+    if ((eintr || eagain) && attempt < 5) continue;
+    throw new KernelError(name, errno, context);
+  }
+}
+
+/** Closes an FD (and tells the trackers). Errors other than EBADF are ignored: nothing to do. */
+export function closeFd(fd: Fd): void {
+  if (fd < 0) return;
+  for (const t of trackers) t.dropped(fd);
+  load().close(fd);
+}
+
+function check(name: string, r: number, context: string): number {
+  if (r >= 0) return r;
+  throw new KernelError(name, load().errno(), context);
+}
+
+/**
+ * Makes `newFd` refer to what `oldFd` refers to (closing what newFd was). The loader's
+ * placeholder FDs become real maps this way, so instructions keep the FD they were given.
+ */
+export function dup2(oldFd: Fd, newFd: Fd, context = ''): Fd {
+  const fake = injected('dup2');
+  if (fake !== undefined) throw new KernelError('dup2', fake, context);
+  return check('dup2', load().dup2(oldFd, newFd), context);
+}
+
+export const O_CLOEXEC = 0o2000000;
+
+/** dup3 with O_CLOEXEC by default (dup2 that cannot leak into children). */
+export function dup3(oldFd: Fd, newFd: Fd, flags = O_CLOEXEC, context = ''): Fd {
+  const fake = injected('dup3');
+  if (fake !== undefined) throw new KernelError('dup3', fake, context);
+  return check('dup3', load().dup3(oldFd, newFd, flags), context);
+}
+
+export const MFD_CLOEXEC = 1;
+
+/** An empty memfd: a placeholder FD that a real object is later dup2-ed onto (libbpf's trick). */
+export function memfdCreate(name = 'bpf-lens-placeholder', flags = MFD_CLOEXEC, context = ''): Fd {
+  const fake = injected('memfd_create');
+  if (fake !== undefined) throw new KernelError('memfd_create', fake, context);
+  return created(check('memfd_create', load().memfdCreate(name, flags), context), 'memfd_create');
+}
