@@ -175,4 +175,13 @@ test('disassembly document: program with its subprograms, helpers and maps by na
   assert.match(p.text, /## lsp_global_helper: global subprogram, \d+ insns \(called by lsp_classifier\)/);
   assert.match(p.text, /## lsp_static_helper: static subprogram/);
   assert.match(p.text, /map_value\[\.bss/);
+  // The client opens it on the bpf-lens: scheme; names in it hover as in the C source.
+  const obj = path.join(ws.build, 'lsp_maps.o');
+  const query = new URLSearchParams({ object: obj, kind: 'disasm', program: 'lsp_use_maps' }).toString();
+  const uri = `bpf-lens:${obj}/lsp_use_maps.bpf-disasm?${encodeURIComponent(query)}`;
+  await lsp.conn.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'bpf-disasm', version: 1, text: r.text } });
+  const lines = r.text.split('\n');
+  const at = lines.findIndex((l) => l.includes('map[lsp_hash]'));
+  const h = await lsp.hover(uri, at, lines[at].indexOf('lsp_hash') + 2);
+  assert.match(h ?? '', /\*\*map\*\* `lsp_hash` — `BPF_MAP_TYPE_HASH`/);
 });

@@ -20,6 +20,18 @@ export function hoverAt(objects: readonly LoadedObject[], text: string, line: nu
   }
   const w = wordAt(lines, line, character);
   if (!w) return undefined;
+  return wordCards(objects, w.text);
+}
+
+/** Hover on a name in one object's virtual document (a map or function name in a disassembly). */
+export function hoverWord(o: LoadedObject, text: string, line: number, character: number): string | undefined {
+  const w = wordAt(splitLines(text), line, character);
+  return w && wordCards([o], w.text);
+}
+
+function wordCards(objects: readonly LoadedObject[], word: string): string | undefined {
+  const cards: string[] = [];
+  const w = { text: word };
   for (const o of objects) {
     const name = path.basename(o.path);
     const m = o.facts?.maps.find((x) => x.name === w.text);

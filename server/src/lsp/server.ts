@@ -11,9 +11,9 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { sourceDiagnostics } from './diagnostics';
 import { documentText } from './documents';
-import { hoverAt } from './hover';
+import { hoverAt, hoverWord } from './hover';
 import {
-  BtfTypesRequest, DocumentRequest, EXPERIMENTAL, ObjectsChangedNotification, ObjectsRequest, ReindexRequest,
+  BtfTypesRequest, DocumentRequest, EXPERIMENTAL, ObjectsChangedNotification, ObjectsRequest, parseDocumentQuery, ReindexRequest, SCHEME,
 } from './protocol';
 import { DEFAULT_SETTINGS, IndexSettings, WorkspaceIndex } from './workspace';
 
@@ -145,10 +145,21 @@ export function startServer(connection: Connection): void {
 
   connection.onHover(guard('hover', async (p): Promise<Hover | null> => {
     await ready;
-    const file = toPath(p.textDocument.uri);
-    const doc = documents.get(p.textDocument.uri);
-    if (!file || !doc) return null;
-    const md = hoverAt(index.objectsFor(file), doc.getText(), p.position.line, p.position.character);
+    const uri = p.textDocument.uri;
+    const doc = documents.get(uri);
+    if (!doc) return null;
+    let md: string | undefined;
+    if (uri.startsWith(`${SCHEME}:`)) {
+      // A disassembly: map and function names in it are those of the object it shows.
+      const q = uri.indexOf('?');
+      const params = q < 0 ? undefined : parseDocumentQuery(decodeURIComponent(uri.slice(q + 1)));
+      const o = params && index.get(params.path);
+      md = o && hoverWord(o, doc.getText(), p.position.line, p.position.character);
+    } else {
+      const file = toPath(uri);
+      if (!file) return null;
+      md = hoverAt(index.objectsFor(file), doc.getText(), p.position.line, p.position.character);
+    }
     return md ? { contents: { kind: MarkupKind.Markdown, value: md } } : null;
   }, null));
 
