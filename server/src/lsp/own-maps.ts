@@ -34,7 +34,11 @@ export function collectMaps(elf: ElfFile, btf: Btf | undefined, problems: Proble
   const out: MapFacts[] = [];
   const maps = elf.section('.maps');
   if (maps && btf) out.push(...btfMaps(elf, btf, maps, problems));
-  if (elf.section('maps')) problems.push({ severity: 'error', message: "legacy 'maps' section (struct bpf_map_def): libbpf 1.x refuses it; use BTF-defined maps in SEC(\".maps\")" });
+  const legacy = elf.section('maps');
+  if (legacy) {
+    problems.push({ severity: 'error', message: "legacy 'maps' section (struct bpf_map_def): libbpf 1.x refuses it; use BTF-defined maps in SEC(\".maps\")" });
+    out.push(...legacyMaps(elf, legacy));
+  }
   for (const s of elf.sections) {
     if (!INTERNAL.test(s.name) || s.size === 0) continue;
     const ds = btf?.find('DATASEC', s.name);
@@ -43,6 +47,20 @@ export function collectMaps(elf: ElfFile, btf: Btf | undefined, problems: Proble
       mapFlags: s.name.startsWith('.rodata') || s.name === '.kconfig' ? 0x80 : 0, numaNode: 0, mapExtra: 0, pinning: 0,
       keyTypeId: undefined, valueTypeId: ds?.id, initialSlots: [], internal: true,
     });
+  }
+  return out;
+}
+
+/** `struct bpf_map_def` (five u32: type, key_size, value_size, max_entries, map_flags) per symbol. */
+function legacyMaps(elf: ElfFile, sec: ElfSection): MapFacts[] {
+  const dv = new DataView(sec.data.buffer, sec.data.byteOffset, sec.data.byteLength);
+  const le = elf.littleEndian;
+  const out: MapFacts[] = [];
+  for (const y of elf.symbols) {
+    const at = Number(y.value);
+    if (y.shndx !== sec.index || !y.name || at + 20 > sec.data.length) continue;
+    const u = (i: number) => dv.getUint32(at + 4 * i, le);
+    out.push(facts(y.name, sec.name, { mapTypeId: u(0), keySize: u(1), valueSize: u(2), maxEntries: u(3), mapFlags: u(4), numaNode: 0, mapExtra: 0n, pinning: 0 }, []));
   }
   return out;
 }
