@@ -16,6 +16,11 @@ export type Node =
   | { type: 'btfType'; object: ObjectSummary; item: BtfTypeItem }
   | { type: 'more'; object: ObjectSummary; kind: string; offset: number; total: number; search?: string };
 
+function openAt(file: string, line: number, title: string): vscode.Command {
+  const pos = new vscode.Position(line, 0);
+  return { command: 'vscode.open', title, arguments: [vscode.Uri.file(file), { selection: new vscode.Range(pos, pos) }] };
+}
+
 export class ObjectsTree implements vscode.TreeDataProvider<Node> {
   private readonly changed = new vscode.EventEmitter<Node | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
@@ -72,6 +77,7 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
         t.description = `${m.mapType || '?'} · ${m.keySize}/${m.valueSize} B · ${m.maxEntries}`;
         t.iconPath = new vscode.ThemeIcon('symbol-struct');
         t.contextValue = 'map';
+        if (m.source) t.command = openAt(m.source.file, m.source.line, 'Go to Definition');
         return t;
       }
       case 'extern': {

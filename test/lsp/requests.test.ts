@@ -45,6 +45,12 @@ test('objects: the workspace objects by the default globs, node_modules left out
   assert.match(junk.error ?? '', /junk\.o/);
   const maps = objs.find((o) => o.name === 'lsp_maps.o')!;
   assert.equal(maps.error, undefined);
+  // Each map knows its definition line in the source (the tree's "go to definition").
+  const srcLines = readFileSync(path.join(ws.src, 'lsp_maps.bpf.c'), 'utf8').split('\n');
+  const hash = (maps.maps as { name: string; source?: { file: string; line: number } }[]).find((m) => m.name === 'lsp_hash')!;
+  assert.deepEqual(hash.source, { file: path.join(ws.src, 'lsp_maps.bpf.c'), line: srcLines.findIndex((l) => l.includes('} lsp_hash SEC')) });
+  const prog = (maps.programs as { name: string; source?: { file: string; line: number } }[]).find((p) => p.name === 'lsp_use_maps')!;
+  assert.equal(prog.source?.line, srcLines.findIndex((l) => l.includes('int lsp_use_maps(')));
   const want = new Map<string, number>();
   for (const l of run('bpftool', ['btf', 'dump', 'file', path.join(ws.build, 'lsp_maps.o')]).split('\n')) {
     const m = /^\[\d+\] (\w+) /.exec(l);

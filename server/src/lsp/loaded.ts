@@ -9,7 +9,8 @@ import { btfFromBytes } from '../cli/input';
 import { ElfFile, isElf } from '../elf/reader';
 import { BtfCatalog } from './btf-types';
 import { factsOf, ObjectFacts } from './facts';
-import type { ObjectSummary } from './protocol';
+import type { MapItem, ObjectSummary } from './protocol';
+import { mapDefinitionLine, splitLines } from './c-text';
 
 export interface LoadedObject {
   readonly path: string;
@@ -44,7 +45,28 @@ export async function loadObject(
   } catch (e) {
     return failed(base, errorText(e));
   }
-  return fromBytes(base, bytes, resolveSource);
+  const o = fromBytes(base, bytes, resolveSource);
+  await locateMaps(o);
+  return o;
+}
+
+/** Fills in where each map is defined in the object's C sources (for the tree's "go to"). */
+async function locateMaps(o: LoadedObject): Promise<void> {
+  const maps = o.summary.maps as MapItem[];
+  if (!maps.length || !o.sources.length) return;
+  for (const file of o.sources) {
+    let lines: string[];
+    try {
+      lines = splitLines(await fsp.readFile(file, 'latin1'));
+    } catch {
+      continue;
+    }
+    maps.forEach((m, i) => {
+      if (m.source) return;
+      const line = mapDefinitionLine(lines, m.name);
+      if (line !== undefined) maps[i] = { ...m, source: { file, line } };
+    });
+  }
 }
 
 /** Parses an object's bytes (exported for tests and benchmarks). */
