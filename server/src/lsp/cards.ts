@@ -113,7 +113,7 @@ export function layoutTable(l: RecordLayout, what = ''): string[] {
   const out = [`${what ? `${what} ` : ''}layout (${l.size} bytes${l.holes ? `, ${l.holes} hole${l.holes > 1 ? 's' : ''} (${l.holeBytes} B)` : ''}${l.tailPadding ? `, ${l.tailPadding} B padding` : ''}):`, '', '| offset | size | field |', '|---:|---:|---|'];
   const rows = (layout: RecordLayout, prefix: string) => {
     for (const r of layout.rows) {
-      if (r.holeBefore) out.push(`| ${r.offset - r.holeBefore - (r.bitSize ? 0 : 0)} | ${r.holeBefore} | ⚠ *hole* |`);
+      if (r.holeBefore) out.push(`| ${r.offset - r.holeBefore} | ${r.holeBefore} | ⚠ *hole* |`);
       if (r.bitHoleBefore) out.push(`| | ${r.bitHoleBefore} bits | ⚠ *bit hole* |`);
       const field = r.bitSize ? `${r.typeName} ${r.name}:${r.bitSize}` : `${r.typeName} ${r.name}`;
       const where = r.bitSize ? `${r.offset} (bit ${r.bitOffset % 8})` : String(r.offset);

@@ -63,7 +63,7 @@ export function factsOf(bytes: Uint8Array, file: string): ObjectFacts {
     if (!c) code.set(s.index, (c = sectionCode(elf, s, symbols, funcs, ext)));
     return c;
   };
-  linkCalls(elf, funcs, symbols, codeOf);
+  linkCalls(funcs, codeOf);
 
   const byName = new Map(funcs.map((f) => [f.name, f]));
   const callers = new Map<string, Set<string>>();
@@ -174,7 +174,7 @@ function reference(elf: ElfFile, y: ElfSymbol, insn: RawInsn | undefined, funcs:
   return { name: y.name, kind: 'other' };
 }
 
-function linkCalls(elf: ElfFile, funcs: Func[], symbols: readonly ElfSymbol[], codeOf: (s: ElfSection) => SectionCode): void {
+function linkCalls(funcs: Func[], codeOf: (s: ElfSection) => SectionCode): void {
   for (const f of funcs) {
     const { insns, ctx } = codeOf(f.section);
     for (let i = f.start; i < f.start + f.count; i++) {
@@ -191,8 +191,6 @@ function linkCalls(elf: ElfFile, funcs: Func[], symbols: readonly ElfSymbol[], c
       }
     }
   }
-  void elf;
-  void symbols;
 }
 
 function firstLine(lines: Map<number, LineInfo>, start: number, count: number): LineInfo | undefined {
