@@ -42,10 +42,10 @@ export function moduleBtfOn(elf: ElfFile, base: Btf | TargetIndex): Btf {
  * its `.BTF` on `origBase` (the vmlinux it was built for).
  */
 export function distilledModuleBtf(elf: ElfFile, origBase?: Btf): { split: Btf; fromSection: boolean } {
-  const m = readModuleBtf(elf, origBase);
-  if (m.distilledBase) return { split: m.split, fromSection: true };
-  if (!origBase) {
+  if (!origBase && !elf.section('.BTF.base')) {
     throw new FormatError(elf.file, '.BTF.base', 0, 'the module has no .BTF.base section; give the vmlinux BTF it was built for to distill one');
   }
+  const m = readModuleBtf(elf, origBase);
+  if (m.distilledBase) return { split: m.split, fromSection: true };
   return { split: distillBase(m.split).split, fromSection: false };
 }

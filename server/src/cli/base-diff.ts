@@ -2,6 +2,7 @@ import { parseArgs } from 'util';
 import { BaseDiff, BaseDiffRow, baseDiff } from '../btf/base-diff';
 import { distilledModuleBtf } from '../btf/module-btf';
 import { RELOCATABLE } from '../btf/relocate';
+import { FormatError } from '../common/errors';
 import { ElfFile } from '../elf/reader';
 import { CliIo, Command, UsageError } from './command';
 import { loadBtf, readInput } from './input';
@@ -66,6 +67,7 @@ export const baseDiffCommand: Command = {
     const file = positionals[0];
     const elf = new ElfFile(readInput(file), file);
     const orig = values['orig-base'] !== undefined ? loadBtf(values['orig-base']) : undefined;
+    if (!orig && !elf.section('.BTF.base')) throw new FormatError(file, '.BTF.base', 0, 'the module has no .BTF.base section: give --orig-base VMLINUX (the vmlinux BTF it was built for) to distill one');
     const { split, fromSection } = distilledModuleBtf(elf, orig);
     const diff = baseDiff(split, loadBtf(values.base));
     const rows = values.problems ? diff.rows.filter((r) => !RELOCATABLE.has(r.status) || r.status === 'size-not-checked') : diff.rows;

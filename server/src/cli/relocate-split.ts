@@ -4,6 +4,7 @@ import { dumpC } from '../btf/dump-c';
 import { dumpRawTo } from '../btf/dump-raw';
 import { distilledModuleBtf } from '../btf/module-btf';
 import { RELOCATABLE, RelocateError, relocateSplit } from '../btf/relocate';
+import { FormatError } from '../common/errors';
 import { ElfFile } from '../elf/reader';
 import { CliIo, Command, UsageError } from './command';
 import { loadBtf, readInput } from './input';
@@ -35,6 +36,7 @@ async function relocateModule(args: string[], io: CliIo): Promise<number> {
   const file = positionals[0];
   const elf = new ElfFile(readInput(file), file);
   const orig = values['orig-base'] !== undefined ? loadBtf(values['orig-base']) : undefined;
+  if (!orig && !elf.section('.BTF.base')) throw new FormatError(file, '.BTF.base', 0, 'the module has no .BTF.base section: give --orig-base VMLINUX (the vmlinux BTF it was built for) to distill one');
   const { split } = distilledModuleBtf(elf, orig);
   const target = loadBtf(values.base);
   let btf: Btf;
