@@ -3,6 +3,7 @@ import { btfDumpCommand } from './btf-dump';
 import { Command } from './command';
 import { distillCommand } from './distill';
 import { lspCommand } from './lsp';
+import { probeCommand } from './probe';
 import { relocateWithBaseCommand } from './relocate-split';
 
 // Every subcommand, one import each. Keep the list sorted by command path.
@@ -11,5 +12,6 @@ export const COMMANDS: Command[] = [
   btfDumpCommand,
   distillCommand,
   lspCommand,
+  probeCommand,
   relocateWithBaseCommand, // `relocate` of CO-RE, and of module BTF with --base
 ];
