@@ -8,6 +8,7 @@ const path = require('path');
 const entries = {
   client: './client/src/extension.ts',
   server: './server/src/lsp/main.ts',
+  'lsp-worker': './server/src/lsp/lsp-worker.ts',
   cli: './server/src/cli/main.ts',
   agent: './server/src/agent/main.ts',
 };

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { parseBtf } from '../../server/src/btf/btf';
+import { dumpC } from '../../server/src/btf/dump-c';
 import { run } from '../helpers';
 import { compile, LspClient, makeWorkspace } from './lsp-client';
 
@@ -99,6 +101,26 @@ test('document: C and raw dumps are what bpftool prints, summary names programs 
   assert.match(c.text, /struct holey \{\n\t__u8 tag;\n\t__u64 count;\n\t__u16 port;\n\};/);
   await assert.rejects(lsp.request('bpfLens/document', { path: path.join(ws.build, 'junk.o'), kind: 'c' }), /junk\.o/);
   await assert.rejects(lsp.request('bpfLens/document', { path: path.join(ws.build, 'missing.o'), kind: 'c' }), /ENOENT|no such file/);
+});
+
+test('a vmlinux C dump runs off the server thread: hovers answer while it is being written', async () => {
+  const src = path.join(ws.src, 'lsp_maps.bpf.c');
+  const text = readFileSync(src, 'utf8');
+  const uri = await lsp.open(src, text);
+  const lines = text.split('\n');
+  const line = lines.findIndex((l) => l.includes('} lsp_hash SEC'));
+  const order: string[] = [];
+  const dump = lsp.request<{ text: string }>('bpfLens/document', { path: VMLINUX, kind: 'c' }).then((r) => { order.push('dump'); return r; });
+  await new Promise((r) => setTimeout(r, 50));
+  const hovers = [];
+  for (let i = 0; i < 5; i++) hovers.push(lsp.hover(uri, line, 3).then((h) => { order.push('hover'); return h; }));
+  const got = await Promise.all(hovers);
+  assert.ok(got.every((h) => h && h.includes('lsp_hash')));
+  const c = await dump;
+  assert.deepEqual(order, ['hover', 'hover', 'hover', 'hover', 'hover', 'dump']);
+  // The worker's text is the library's dumpC (tested against bpftool and clang elsewhere).
+  assert.equal(c.text, dumpC(parseBtf(new Uint8Array(readFileSync(VMLINUX)))));
+  assert.match(c.text, /\nstruct task_struct \{\n/);
 });
 
 test('file events: a new object is indexed, a rebuilt one re-read, a deleted one dropped; the server keeps answering', async () => {

@@ -18,6 +18,8 @@ export interface LoadedObject {
   readonly mtimeMs: number;
   readonly error?: string;
   readonly btf?: Btf;
+  /** The raw BTF file `btf` was parsed on, for module BTF split on this kernel's vmlinux. */
+  readonly btfBasePath?: string;
   readonly facts?: ObjectFacts;
   /** Absolute paths of the C sources line_info names (those found on disk or in the workspace). */
   readonly sources: readonly string[];
@@ -76,6 +78,7 @@ export function fromBytes(
   resolveSource: (name: string) => string | undefined,
 ): LoadedObject {
   let btf: Btf | undefined;
+  let btfBasePath: string | undefined;
   let facts: ObjectFacts | undefined;
   const problems: string[] = [];
   try {
@@ -88,7 +91,9 @@ export function fromBytes(
       if (!facts.isBpf) {
         // Kernel modules: split BTF on their distilled base, else on this machine's vmlinux.
         try {
-          btf = btfFromBytes(bytes, base.path, hasSection(bytes, base.path, '.BTF.base') ? undefined : vmlinuxBase());
+          const onVmlinux = hasSection(bytes, base.path, '.BTF.base') ? undefined : vmlinuxBase();
+          btf = btfFromBytes(bytes, base.path, onVmlinux);
+          if (onVmlinux) btfBasePath = VMLINUX;
         } catch (e) {
           problems.push(errorText(e));
         }
@@ -106,6 +111,7 @@ export function fromBytes(
   const obj: LoadedObject = {
     ...base,
     btf,
+    btfBasePath,
     facts,
     sources: [...sources],
     summary: {
@@ -139,12 +145,13 @@ function hasSection(bytes: Uint8Array, file: string, name: string): boolean {
   return new ElfFile(bytes, file).section(name) !== undefined;
 }
 
+const VMLINUX = '/sys/kernel/btf/vmlinux';
 let vmlinux: Btf | null | undefined;
 /** This machine's kernel BTF, the base of module BTF without `.BTF.base` (read once). */
 function vmlinuxBase(): Btf | undefined {
   if (vmlinux === undefined) {
     try {
-      vmlinux = parseBtf(new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux')), { file: '/sys/kernel/btf/vmlinux' });
+      vmlinux = parseBtf(new Uint8Array(readFileSync(VMLINUX)), { file: VMLINUX });
     } catch {
       vmlinux = null;
     }

@@ -11,6 +11,7 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { sourceDiagnostics } from './diagnostics';
 import { documentText } from './documents';
+import { DumpPool } from './dump-pool';
 import { hoverAt, hoverWord } from './hover';
 import {
   BtfTypesRequest, DocumentRequest, EXPERIMENTAL, ObjectsChangedNotification, ObjectsRequest, parseDocumentQuery, ReindexRequest, SCHEME,
@@ -182,10 +183,17 @@ export function startServer(connection: Connection): void {
     return cat.page(p);
   }));
 
+  const dumps = new DumpPool();
   connection.onRequest(DocumentRequest, guard('bpfLens/document', async (p) => {
     await ready;
-    return documentText(await index.open(p.path), p);
+    const o = await index.open(p.path);
+    // Whole-BTF dumps run in the worker: vmlinux's C dump takes about half a second.
+    if ((p.kind === 'c' || p.kind === 'raw') && o.btf && dumps.available) {
+      return { text: await dumps.dump({ path: o.path, kind: p.kind, basePath: o.btfBasePath }), languageId: p.kind === 'c' ? 'c' : 'plaintext' };
+    }
+    return documentText(o, p);
   }));
+  connection.onExit(() => dumps.dispose());
 
   documents.listen(connection);
   connection.listen();

@@ -1,0 +1,37 @@
+/**
+ * A worker thread for the language server's slow, whole-BTF work (the C dump of vmlinux
+ * takes about half a second): the server thread keeps answering hovers meanwhile.
+ * Bundled as dist/lsp-worker.js beside dist/server.js; compiled beside server.js in out/.
+ */
+import { parentPort } from 'worker_threads';
+import { readFileSync } from 'fs';
+import { isBtf, parseBtf } from '../btf/btf';
+import { dumpC } from '../btf/dump-c';
+import { dumpRaw } from '../btf/dump-raw';
+import { btfFromBytes } from '../cli/input';
+
+export interface DumpJob {
+  readonly id: number;
+  readonly path: string;
+  readonly kind: 'c' | 'raw';
+  /** Raw BTF of the base for module BTF (`/sys/kernel/btf/vmlinux`), if the object needs one. */
+  readonly basePath?: string;
+}
+export type DumpReply = { readonly id: number; readonly text: string } | { readonly id: number; readonly error: string };
+
+function run(job: DumpJob): string {
+  const bytes = new Uint8Array(readFileSync(job.path));
+  const base = job.basePath ? parseBtf(new Uint8Array(readFileSync(job.basePath)), { file: job.basePath }) : undefined;
+  const btf = isBtf(bytes) ? parseBtf(bytes, { file: job.path, base }) : btfFromBytes(bytes, job.path, base);
+  return job.kind === 'c' ? dumpC(btf) : dumpRaw(btf);
+}
+
+parentPort?.on('message', (job: DumpJob) => {
+  let reply: DumpReply;
+  try {
+    reply = { id: job.id, text: run(job) };
+  } catch (e) {
+    reply = { id: job.id, error: e instanceof Error ? e.message : String(e) };
+  }
+  parentPort!.postMessage(reply);
+});
