@@ -1,0 +1,13 @@
+/**
+ * The BPF object model's entry point: `openObject(bytes, file)` reads an ELF BPF object
+ * (either byte order) into a BpfObject. Pure: bytes in, values out.
+ *
+ * Throws FormatError for objects that cannot be read at all (not ELF, not BPF, broken
+ * section/symbol tables, bad BTF). Problems that libbpf reports per map or program
+ * (bad map definition fields, unknown sections) go to `BpfObject.diagnostics` instead.
+ */
+export * from './model';
+export { openObject, objectName } from './open';
+export { secDefFor, SEC_DEFS } from './section-defs';
+export type { SecDef, SecMatch } from './section-defs';
+export * as insn from './insn';
