@@ -24,6 +24,7 @@ export function startServer(connection: Connection): void {
   let settings: IndexSettings = DEFAULT_SETTINGS;
   let folders: string[] = [];
   let canConfigure = false;
+  let hasFolderEvents = false;
   let ready: Promise<void> = Promise.resolve();
   const published = new Set<string>();
 
@@ -106,10 +107,12 @@ export function startServer(connection: Connection): void {
     }
     settings = normalizeSettings(params.initializationOptions ?? {});
     canConfigure = !!params.capabilities.workspace?.configuration;
+    hasFolderEvents = !!params.capabilities.workspace?.workspaceFolders;
     return {
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Incremental,
         hoverProvider: true,
+        workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
         experimental: { bpfLens: EXPERIMENTAL },
       },
       serverInfo: { name: 'bpf-lens', version: '0.1.0' },
@@ -118,6 +121,13 @@ export function startServer(connection: Connection): void {
 
   connection.onInitialized(() => {
     if (canConfigure) void connection.client.register(DidChangeConfigurationNotification.type, undefined).catch(() => undefined);
+    if (hasFolderEvents) {
+      connection.workspace.onDidChangeWorkspaceFolders(guard('workspace folders', async (e) => {
+        const gone = new Set(e.removed.map((f) => toPath(f.uri)));
+        folders = [...folders.filter((f) => !gone.has(f)), ...e.added.map((f) => toPath(f.uri)).filter((p): p is string => !!p)];
+        await startReindex();
+      }, undefined));
+    }
     void startReindex();
   });
 
