@@ -1,7 +1,9 @@
 // The distilled base of a module against a target kernel: one row per distilled type,
 // with the target type it maps to (or why it does not) and the split types that use
 // it. The CLI prints it; the editor shows the rows as diagnostics, a tree and a document.
+import { ElfFile } from '../elf/reader';
 import { Btf } from './btf';
+import { distilledModuleBtf } from './module-btf';
 import { BaseMapping, BaseMatch, BaseMatchStatus, TargetIndex, mapDistilledBase } from './relocate';
 import { KindName, TypeId, referencedIds } from './types';
 
@@ -94,4 +96,21 @@ export function baseDiff(split: Btf, target: Btf | TargetIndex): BaseDiff {
   const counts: Partial<Record<BaseMatchStatus, number>> = {};
   for (const r of rows) counts[r.status] = (counts[r.status] ?? 0) + 1;
   return { rows, relocates: mapping.ok, counts, mapping };
+}
+
+export interface ModuleBaseDiff extends BaseDiff {
+  /** The module's own `.BTF.base`, or one distilled now from its `.BTF` on the original base. */
+  readonly distilledFrom: '.BTF.base' | 'original base';
+  /** The split BTF on the distilled base that was diffed. */
+  readonly split: Btf;
+}
+
+/**
+ * The base diff of a module: its `.BTF.base` against `target`, or, for a module without
+ * one, the distilled base of its `.BTF` on `origBase` (the vmlinux it was built for).
+ * Throws FormatError for bad input or a module without `.BTF.base` and no `origBase`.
+ */
+export function moduleBaseDiff(elf: ElfFile, target: Btf | TargetIndex, origBase?: Btf): ModuleBaseDiff {
+  const { split, fromSection } = distilledModuleBtf(elf, origBase);
+  return { ...baseDiff(split, target), distilledFrom: fromSection ? '.BTF.base' : 'original base', split };
 }

@@ -1,40 +1,10 @@
 import { parseArgs } from 'util';
-import { BaseDiff, BaseDiffRow, baseDiff } from '../btf/base-diff';
-import { distilledModuleBtf } from '../btf/module-btf';
-import { RELOCATABLE } from '../btf/relocate';
+import { moduleBaseDiff } from '../btf/base-diff';
+import { formatBaseDiff, isProblem } from '../btf/base-diff-text';
 import { FormatError } from '../common/errors';
 import { ElfFile } from '../elf/reader';
 import { CliIo, Command, UsageError } from './command';
 import { loadBtf, readInput } from './input';
-
-const MAX_USERS = 3;
-
-function users(r: BaseDiffRow): string {
-  const names = r.dependents.slice(0, MAX_USERS).map((d) => `${d.kind.toLowerCase()} ${d.name || `[${d.id}]`}`);
-  const more = r.dependents.length - MAX_USERS;
-  return names.join(', ') + (more > 0 ? ` (+${more})` : '');
-}
-
-function table(rows: readonly BaseDiffRow[]): string {
-  const head = ['STATUS', 'KIND', 'NAME', 'SIZE', 'TARGET', 'TSIZE', 'USED BY'];
-  const cells = rows.map((r) => [
-    r.status, r.kind, r.name, String(r.size), r.targetId !== undefined ? `[${r.targetId}]` : '-',
-    r.targetSize !== undefined ? String(r.targetSize) : '-', users(r),
-  ]);
-  const width = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const right = new Set([3, 5]);
-  const fmt = (c: string[]) => c.map((x, i) => (i === c.length - 1 ? x : right.has(i) ? x.padStart(width[i]) : x.padEnd(width[i]))).join('  ').trimEnd();
-  const lines = [fmt(head)];
-  rows.forEach((r, i) => {
-    lines.push(fmt(cells[i]));
-    if (r.reason && !RELOCATABLE.has(r.status)) lines.push(`    ${r.reason}`);
-  });
-  return lines.join('\n') + '\n';
-}
-
-function summary(d: BaseDiff): string {
-  return Object.entries(d.counts).map(([k, n]) => `${n} ${k}`).join(', ');
-}
 
 /**
  * `bpf-lens base-diff MODULE.ko --base TARGET [--orig-base VMLINUX] [--json] [--problems]`:
@@ -68,20 +38,14 @@ export const baseDiffCommand: Command = {
     const elf = new ElfFile(readInput(file), file);
     const orig = values['orig-base'] !== undefined ? loadBtf(values['orig-base']) : undefined;
     if (!orig && !elf.section('.BTF.base')) throw new FormatError(file, '.BTF.base', 0, 'the module has no .BTF.base section: give --orig-base VMLINUX (the vmlinux BTF it was built for) to distill one');
-    const { split, fromSection } = distilledModuleBtf(elf, orig);
-    const diff = baseDiff(split, loadBtf(values.base));
-    const rows = values.problems ? diff.rows.filter((r) => !RELOCATABLE.has(r.status) || r.status === 'size-not-checked') : diff.rows;
+    const diff = moduleBaseDiff(elf, loadBtf(values.base), orig);
+    const distilledFrom = diff.distilledFrom === '.BTF.base' ? '.BTF.base' : values['orig-base']!;
     if (values.json) {
-      const doc = {
-        file, base: values.base, distilledFrom: fromSection ? '.BTF.base' : values['orig-base'],
-        relocates: diff.relocates, counts: diff.counts, rows,
-      };
+      const rows = values.problems ? diff.rows.filter(isProblem) : diff.rows;
+      const doc = { file, base: values.base, distilledFrom, relocates: diff.relocates, counts: diff.counts, rows };
       io.out(`${JSON.stringify(doc, null, 2)}\n`);
     } else {
-      io.out(`${file}: ${diff.rows.length} distilled base types (${fromSection ? '.BTF.base' : `distilled from ${values['orig-base']}`}) against ${values.base}: ${summary(diff)}\n`);
-      io.out(table(rows));
-      const bad = diff.rows.length - diff.rows.filter((r) => RELOCATABLE.has(r.status)).length;
-      io.out(diff.relocates ? 'relocates\n' : `does not relocate: ${bad} type${bad === 1 ? '' : 's'} without a single match\n`);
+      io.out(formatBaseDiff(diff, { module: file, target: values.base, distilledFrom, problemsOnly: values.problems }));
     }
     return diff.relocates ? 0 : 1;
   },
