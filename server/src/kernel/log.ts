@@ -52,7 +52,7 @@ export function attempt<T>(call: () => T, trueSize: () => number): AttemptResult
 }
 
 /** Errors a log cannot explain: fetching one after them would only repeat the failure. */
-const NO_LOG_ERRNOS = new Set(['EPERM', 'EACCES', 'EBADF', 'E2BIG', 'EFAULT', 'ENOMEM', 'EEXIST']);
+const NO_LOG_ERRNOS = new Set(['EPERM', 'EBADF', 'E2BIG', 'EFAULT', 'ENOMEM', 'EEXIST']);
 
 /**
  * Runs `load` with a log buffer, growing it while the kernel says the log did not fit
