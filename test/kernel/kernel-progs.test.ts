@@ -168,6 +168,7 @@ test('fentry under this kernel: loads, or is refused with a clear EPERM from BPF
     assert.equal(e.command, 'BPF_PROG_LOAD');
     assert.equal(e.errnoName, 'EPERM', e.message);
     assert.ok(e.isPermission);
+    assert.match(e.message, /trampoline/);
   } finally {
     kbtf.close();
   }

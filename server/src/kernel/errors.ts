@@ -35,9 +35,11 @@ export class KernelError extends Error {
     readonly log?: string,
     /** True when the log buffer was too small for the whole log (it ends truncated). */
     readonly logTruncated = false,
+    /** What probably caused it, when the kernel says nothing more (e.g. EPERM under lockdown). */
+    readonly hint?: string,
   ) {
     const name = errnoName(errno);
-    super(`${context ? `${context}: ` : ''}${command} failed: ${name} (${describe(errno)})${log ? `\n${lastLines(log, 30)}` : ''}`);
+    super(`${context ? `${context}: ` : ''}${command} failed: ${name} (${describe(errno)})${hint ? ` — ${hint}` : ''}${log ? `\n${lastLines(log, 30)}` : ''}`);
     this.errnoName = name;
   }
 

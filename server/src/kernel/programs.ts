@@ -4,7 +4,8 @@ import { encodeTestRun, TEST_RUN_LAYOUT } from './attr/link';
 import { readU32 } from './attr/layout';
 import { LogOptions, attempt, withLogRetry } from './log';
 import { Fd, addressOf, bpf } from './sys';
-import { BPF_CMD, BPF_INSN_SIZE } from './uapi';
+import { KernelError, isKernelError } from './errors';
+import { BPF_CMD, BPF_INSN_SIZE, BPF_PROG_TYPE } from './uapi';
 
 /** Records of .BTF.ext func_info or line_info, already in the kernel's layout. */
 export interface ExtInfo {
@@ -50,8 +51,26 @@ export interface LoadedProg {
   readonly logTruncated: boolean;
 }
 
-/** BPF_PROG_LOAD; on failure throws a KernelError whose `log` holds the verifier's explanation. */
+const TRAMPOLINE_TYPES = new Set<number>([BPF_PROG_TYPE.BPF_PROG_TYPE_TRACING, BPF_PROG_TYPE.BPF_PROG_TYPE_LSM, BPF_PROG_TYPE.BPF_PROG_TYPE_EXT]);
+
+/**
+ * BPF_PROG_LOAD; on failure throws a KernelError whose `log` holds the verifier's explanation.
+ * An EPERM without a log on a trampoline-based type gets a hint: kernels under lockdown refuse
+ * fentry/fexit/fmod_ret/lsm/freplace even to root, and say nothing else.
+ */
 export function progLoad(o: ProgLoadOptions): LoadedProg {
+  try {
+    return progLoadOnce(o);
+  } catch (e) {
+    if (isKernelError(e, 'EPERM') && !e.log && TRAMPOLINE_TYPES.has(o.progType)) {
+      throw new KernelError(e.command, e.errno, e.context, e.log, e.logTruncated,
+        'this kernel refuses BPF trampoline programs (fentry/fexit/fmod_ret/lsm/freplace); kernel lockdown is one cause, and it applies to root too');
+    }
+    throw e;
+  }
+}
+
+function progLoadOnce(o: ProgLoadOptions): LoadedProg {
   if (o.insns.length % BPF_INSN_SIZE !== 0) throw new RangeError(`PROG_LOAD: ${o.insns.length} bytes is not a whole number of instructions`);
   const insns = Buffer.from(o.insns);
   const license = Buffer.from(`${o.license}\0`, 'latin1');
