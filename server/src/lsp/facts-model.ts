@@ -11,7 +11,13 @@ import { ElfFile, ElfSection, ElfSymbol } from '../elf/reader';
 import { decodeInsns, disassemble, DisasmContext, formatListing, InsnReference, RawInsn } from '../object/disasm';
 import type { ExternFacts, ObjectFacts, ProgFacts, Problem } from './facts';
 import { collectMaps } from './own-maps';
-import { programTypeOf } from './sec-table';
+import { secDefFor } from '../object/section-defs';
+
+/** Program and expected attach type names from libbpf's SEC() table (object/section-defs). */
+function programTypeOf(section: string): { progType: string; attachType: string } | undefined {
+  const m = secDefFor(section);
+  return m && { progType: m.def.progType, attachType: m.def.attachType ?? '' };
+}
 
 interface Func {
   readonly name: string;

@@ -9,7 +9,7 @@ import { sizeOf } from '../btf/layout';
 import type { BtfType, TypeId } from '../btf/types';
 import type { ElfFile, ElfSection } from '../elf/reader';
 import type { MapFacts, Problem } from './facts';
-import { MAP_TYPES } from './sec-table';
+import { MAP_TYPE_NAMES as MAP_TYPES } from '../object/uapi-names';
 
 const INTERNAL = /^\.(data|rodata|bss|kconfig)(\.|$)/;
 const KNOWN = new Set(['type', 'max_entries', 'map_flags', 'numa_node', 'key_size', 'key', 'value_size', 'value', 'values', 'pinning', 'map_extra']);
@@ -177,7 +177,7 @@ function parseDef(btf: Btf, typeId: TypeId, name: string, bad: (m: string) => vo
     if (d.valueTypeId !== undefined && valueSize !== d.valueSize) bad(`value_size ${valueSize} does not match the value type's size ${d.valueSize}`);
     else d.valueSize = valueSize;
   }
-  const t = MAP_TYPES[d.mapTypeId];
+  const t: string | undefined = MAP_TYPES[d.mapTypeId];
   if (d.valuesOffset !== undefined) {
     if (t !== 'prog_array' && t !== 'array_of_maps' && t !== 'hash_of_maps') bad(`'values' is only for prog_array and map-in-map, not ${t ?? d.mapTypeId}`);
     d.valueSize = 4;

@@ -9,17 +9,14 @@
  * through DisasmContext; without one the text is what the bytes alone say.
  */
 import { helperName } from './bpf-helpers';
+import {
+  BPF_ALU, BPF_ALU64, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC,
+  BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE, BPF_ST,
+  BPF_STX, BpfInsn, decodeInsns, isLdImm64,
+} from './insn';
 
-/** One 8-byte instruction's fields (the second half of an ld_imm64 is a separate slot). */
-export interface RawInsn {
-  readonly code: number;
-  readonly dst: number;
-  readonly src: number;
-  /** Signed 16-bit. */
-  readonly off: number;
-  /** Signed 32-bit. */
-  readonly imm: number;
-}
+/** One instruction slot (the second half of an ld_imm64 is a slot of its own). */
+export type RawInsn = BpfInsn;
 
 /** What a relocation at an instruction refers to. */
 export interface InsnReference {
@@ -46,35 +43,7 @@ export interface DisasmContext {
   label?(i: number): string | undefined;
 }
 
-export const BPF_LD = 0x00, BPF_LDX = 0x01, BPF_ST = 0x02, BPF_STX = 0x03, BPF_ALU = 0x04,
-  BPF_JMP = 0x05, BPF_JMP32 = 0x06, BPF_ALU64 = 0x07;
-export const BPF_PSEUDO_MAP_FD = 1, BPF_PSEUDO_MAP_VALUE = 2, BPF_PSEUDO_BTF_ID = 3, BPF_PSEUDO_FUNC = 4,
-  BPF_PSEUDO_MAP_IDX = 5, BPF_PSEUDO_MAP_IDX_VALUE = 6;
-export const BPF_PSEUDO_CALL = 1, BPF_PSEUDO_KFUNC_CALL = 2;
-
-/** Decodes raw instruction bytes of either byte order (register nibbles swap on big-endian). */
-export function decodeInsns(bytes: Uint8Array, littleEndian: boolean): RawInsn[] {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = Math.floor(bytes.length / 8);
-  const out: RawInsn[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const o = i * 8;
-    const regs = bytes[o + 1];
-    out[i] = {
-      code: bytes[o],
-      dst: littleEndian ? regs & 0xf : regs >>> 4,
-      src: littleEndian ? regs >>> 4 : regs & 0xf,
-      off: dv.getInt16(o + 2, littleEndian),
-      imm: dv.getInt32(o + 4, littleEndian),
-    };
-  }
-  return out;
-}
-
-/** True for the first slot of a 16-byte `ld_imm64`. */
-export function isLdImm64(insn: RawInsn): boolean {
-  return insn.code === 0x18;
-}
+export { decodeInsns, isLdImm64 };
 
 const SIZE = ['u32', 'u16', 'u8', 'u64'];
 const SSIZE = ['s32', 's16', 's8', 's64'];
