@@ -127,15 +127,16 @@ export const FEATURE_PROBES: readonly FeatureProbe[] = [
     name: 'fd_array', description: 'PROG_LOAD takes fd_array (module kfuncs and BTF FDs by index)',
     run: () => withFd(smallArray(), (map) => loadProg(BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER, RETURN_0(), { fdArray: [map] })),
   },
-  { name: 'arg_ctx_tag', description: "native __arg_ctx (DECL_TAG 'arg:ctx' on a global subprogram's argument)", run: probeArgCtx },
+  { name: 'arg_ctx_tag', description: "native __arg_ctx (DECL_TAG 'arg:ctx' on a global subprogram's argument)", run: () => loadArgCtxProbe(true) },
 ];
 
 /**
  * The kernel's rule (6.8+): a global subprogram's `void *` argument tagged `arg:ctx` is the
  * program's context. Without support the subprogram's argument is an unknown pointer and
- * calling bpf_get_func_ip() with it is refused.
+ * calling bpf_get_func_ip() with it is refused. `tag` false leaves the DECL_TAG out (the
+ * tests' negative control).
  */
-function probeArgCtx(): void {
+export function loadArgCtxProbe(tag: boolean): void {
   const b = new BtfBuilder();
   b.add(INT); // [1]
   b.add({ kind: 'PTR', ...n(''), type: 0 }); // [2] void *
@@ -143,7 +144,7 @@ function probeArgCtx(): void {
   b.add(func('a', 3, BTF_FUNC_GLOBAL)); // [4] main program
   b.add(proto([{ name: 'b', type: 2 }])); // [5] int (void *b)
   b.add(func('b', 5, BTF_FUNC_GLOBAL)); // [6] subprogram
-  b.add({ kind: 'DECL_TAG', ...n('arg:ctx'), type: 6, componentIdx: 0 }); // [7]
+  if (tag) b.add({ kind: 'DECL_TAG', ...n('arg:ctx'), type: 6, componentIdx: 0 }); // [7]
   const btf = btfLoad(writeBtf(b.build())).fd;
   const funcInfo = Buffer.alloc(16);
   funcInfo.writeUInt32LE(0, 0); funcInfo.writeUInt32LE(4, 4); // insn 0 → FUNC a
