@@ -19,7 +19,7 @@ function programTypeOf(section: string): { progType: string; attachType: string 
   return m && { progType: m.def.progType, attachType: m.def.attachType ?? '' };
 }
 
-interface Func {
+export interface Func {
   readonly name: string;
   readonly section: ElfSection;
   readonly start: number;
@@ -29,7 +29,7 @@ interface Func {
   readonly callees: Set<string>;
 }
 
-interface SectionCode {
+export interface SectionCode {
   readonly insns: RawInsn[];
   readonly ctx: DisasmContext;
   readonly lines: Map<number, LineInfo>;
@@ -133,7 +133,7 @@ function funcAt(funcs: readonly Func[], section: number, index: number): Func | 
   return funcs.find((f) => f.section.index === section && index >= f.start && index < f.start + f.count);
 }
 
-function sectionCode(elf: ElfFile, s: ElfSection, symbols: readonly ElfSymbol[], funcs: readonly Func[], ext?: BtfExt): SectionCode {
+export function sectionCode(elf: ElfFile, s: ElfSection, symbols: readonly ElfSymbol[], funcs: readonly Func[], ext?: BtfExt): SectionCode {
   const insns = decodeInsns(s.data, elf.littleEndian);
   const refs = new Map<number, InsnReference>();
   for (const r of elf.relocationsFor(s.index)) {
@@ -223,7 +223,7 @@ function collectExterns(symbols: readonly ElfSymbol[], btf: Btf | undefined): Ex
     }));
 }
 
-function listing(funcs: readonly Func[], byName: Map<string, Func>, codeOf: (s: ElfSection) => SectionCode, program?: string): string {
+export function listing(funcs: readonly Func[], byName: Map<string, Func>, codeOf: (s: ElfSection) => SectionCode, program?: string): string {
   const roots = program === undefined ? funcs.filter((f) => f.entry) : funcs.filter((f) => f.name === program || f.section.name === program);
   if (program !== undefined && !roots.length) throw new Error(`no program or function '${program}'`);
   const out: string[] = [];

@@ -1,0 +1,58 @@
+/**
+ * ObjectFacts from the object model's BpfObject (server/src/object): what hovers, the tree
+ * and diagnostics show, plus disassembly listings built on the model's functions.
+ */
+import type { ElfSection } from '../elf/reader';
+import type { BpfMap, BpfObject } from '../object';
+import type { MapFacts, ObjectFacts, ProgFacts } from './facts';
+import { Func, listing, SectionCode, sectionCode } from './facts-model';
+
+const INTERNAL = new Set(['data', 'rodata', 'bss', 'kconfig']);
+
+function mapFacts(m: BpfMap): MapFacts {
+  return {
+    name: m.name, section: m.section, mapType: m.type.startsWith('unknown') ? '' : m.type, mapTypeId: m.typeId,
+    keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, mapFlags: m.flags, numaNode: m.numaNode,
+    mapExtra: m.mapExtra, pinning: m.pinning === 'by_name' ? 1 : 0, keyTypeId: m.keyTypeId, valueTypeId: m.valueTypeId,
+    inner: m.innerMap && mapFacts(m.innerMap),
+    initialSlots: (m.initialSlots ?? []).map((s) => ({ slot: s.index, target: s.target })),
+    internal: INTERNAL.has(m.kind),
+  };
+}
+
+export function factsFromObject(obj: BpfObject): ObjectFacts {
+  const elf = obj.elf;
+  const funcs: Func[] = obj.functions.map((f) => ({
+    name: f.name, section: elf.sections[f.sectionIndex], start: f.insnOffset, count: f.insnCount,
+    global: f.linkage === 'global', entry: f.isEntry, callees: new Set(f.callees),
+  }));
+  const code = new Map<number, SectionCode>();
+  const codeOf = (s: ElfSection): SectionCode => {
+    let c = code.get(s.index);
+    if (!c) code.set(s.index, (c = sectionCode(elf, s, elf.symbols, funcs, obj.ext)));
+    return c;
+  };
+  const progs = new Map(obj.programs.map((p) => [p.name, p]));
+  const programs: ProgFacts[] = obj.functions.map((f) => {
+    const p = f.isEntry ? progs.get(f.name) : undefined;
+    return {
+      name: f.name, section: f.section, entry: f.isEntry, global: f.linkage === 'global',
+      progType: p && p.progType !== 'unspec' ? p.progType : '', attachType: p?.expectedAttachType ?? '',
+      insnCount: f.insnCount,
+      line: f.source && { file: f.source.file, line: f.source.line },
+      callers: obj.programs.filter((q) => q.subprograms.includes(f.name)).map((q) => q.name).sort(),
+      callees: [...f.callees].sort(),
+    };
+  });
+  const byName = new Map(funcs.map((f) => [f.name, f]));
+  return {
+    isBpf: true,
+    btf: obj.btf,
+    maps: obj.maps.map(mapFacts),
+    programs,
+    externs: obj.externs.map((e) => ({ name: e.name, kind: e.kind, weak: e.weak })),
+    problems: obj.diagnostics.map((d) => ({ message: d.message, severity: d.severity, map: d.map, program: d.program })),
+    lineFiles: obj.sourceFiles,
+    disassembly: (program?: string) => listing(funcs, byName, codeOf, program),
+  };
+}
