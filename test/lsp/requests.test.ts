@@ -2,7 +2,8 @@
 // types on vmlinux-sized data, documents (C and raw dumps against bpftool), bad objects,
 // re-indexing on file events.
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseBtf } from '../../server/src/btf/btf';
@@ -121,6 +122,20 @@ test('a vmlinux C dump runs off the server thread: hovers answer while it is bei
   // The worker's text is the library's dumpC (tested against bpftool and clang elsewhere).
   assert.equal(c.text, dumpC(parseBtf(new Uint8Array(readFileSync(VMLINUX)))));
   assert.match(c.text, /\nstruct task_struct \{\n/);
+});
+
+test('an object built in another directory links to the workspace copy of its source by base name', async () => {
+  const elsewhere = mkdtempSync(path.join(tmpdir(), 'bpf-lens-elsewhere-'));
+  copyFileSync(path.join(ws.src, 'lsp_progs.bpf.c'), path.join(elsewhere, 'lsp_moved.bpf.c'));
+  compile(path.join(elsewhere, 'lsp_moved.bpf.c'), path.join(ws.build, 'moved.o'));
+  rmSync(elsewhere, { recursive: true });
+  copyFileSync(path.join(ws.src, 'lsp_progs.bpf.c'), path.join(ws.src, 'lsp_moved.bpf.c'));
+  const objs = (await lsp.request<{ objects: (Summary & { sources: string[] })[] }>('bpfLens/reindex')).objects;
+  const moved = objs.find((o) => o.name === 'moved.o')!;
+  assert.deepEqual(moved.sources, [path.join(ws.src, 'lsp_moved.bpf.c')]);
+  rmSync(path.join(ws.build, 'moved.o'));
+  rmSync(path.join(ws.src, 'lsp_moved.bpf.c'));
+  await lsp.request('bpfLens/reindex');
 });
 
 test('file events: a new object is indexed, a rebuilt one re-read, a deleted one dropped; the server keeps answering', async () => {

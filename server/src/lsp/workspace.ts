@@ -6,7 +6,7 @@
  * Scans and loads are async and yield to the event loop between files, so requests are
  * answered while a large workspace is being indexed.
  */
-import { promises as fsp, Stats } from 'fs';
+import { existsSync, promises as fsp, Stats } from 'fs';
 import * as path from 'path';
 import { PathFilter } from './glob';
 import { loadObject, LoadedObject } from './loaded';
@@ -172,11 +172,12 @@ export class WorkspaceIndex {
   }
 
   /**
-   * Where a line_info file name lives: as written when absolute, else next to the object or
-   * in a workspace folder, else the one workspace C file with that base name.
+   * Where a line_info file name lives: as written when it exists, else next to the object or
+   * in a workspace folder, else the first workspace C file with that base name.
    */
   resolveSource(objectPath: string, name: string): string | undefined {
-    if (path.isAbsolute(name)) return path.normalize(name);
+    // Built elsewhere (another checkout, a container): the absolute name may not exist here.
+    if (path.isAbsolute(name) && existsSync(name)) return path.normalize(name);
     const candidates = [path.dirname(objectPath), ...this.folders].map((d) => path.resolve(d, name));
     const near = this.sourcesByBase.get(path.basename(name)) ?? [];
     const hit = candidates.find((c) => near.includes(c));
