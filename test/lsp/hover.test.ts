@@ -184,4 +184,6 @@ test('disassembly document: program with its subprograms, helpers and maps by na
   const at = lines.findIndex((l) => l.includes('map[lsp_hash]'));
   const h = await lsp.hover(uri, at, lines[at].indexOf('lsp_hash') + 2);
   assert.match(h ?? '', /\*\*map\*\* `lsp_hash` — `BPF_MAP_TYPE_HASH`/);
+  const call = lines.findIndex((l) => l.includes('call bpf_tail_call#12'));
+  assert.equal(await lsp.hover(uri, call, lines[call].indexOf('bpf_tail_call') + 3), '**BPF helper** `bpf_tail_call` — `BPF_FUNC_tail_call` (id 12)');
 });

@@ -3,6 +3,7 @@ import * as path from 'path';
 import { wordAt, secAt, splitLines } from './c-text';
 import { mapCard, programCard } from './cards';
 import type { LoadedObject } from './loaded';
+import { BPF_HELPER_NAMES } from '../object/bpf-helpers';
 
 /** Markdown for the cursor position, or undefined when it is on nothing BPF Lens knows. */
 export function hoverAt(objects: readonly LoadedObject[], text: string, line: number, character: number): string | undefined {
@@ -26,7 +27,12 @@ export function hoverAt(objects: readonly LoadedObject[], text: string, line: nu
 /** Hover on a name in one object's virtual document (a map or function name in a disassembly). */
 export function hoverWord(o: LoadedObject, text: string, line: number, character: number): string | undefined {
   const w = wordAt(splitLines(text), line, character);
-  return w && wordCards([o], w.text);
+  if (!w) return undefined;
+  const card = wordCards([o], w.text);
+  if (card) return card;
+  // `call bpf_map_lookup_elem#1`: the helper's UAPI id.
+  const id = BPF_HELPER_NAMES.indexOf(w.text.replace(/^bpf_/, ''));
+  return id > 0 && w.text.startsWith('bpf_') ? `**BPF helper** \`${w.text}\` — \`BPF_FUNC_${w.text.slice(4)}\` (id ${id})` : undefined;
 }
 
 function wordCards(objects: readonly LoadedObject[], word: string): string | undefined {
