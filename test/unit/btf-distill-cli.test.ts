@@ -5,6 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { readModuleBtf } from '../../server/src/btf/module-btf';
+import { loadBtf as loadBtfFile } from '../../server/src/cli/input';
 import { ElfFile } from '../../server/src/elf/reader';
 import { tmp } from '../btf-corpus';
 import { cli, fixture } from '../helpers';
@@ -48,7 +50,7 @@ test('distill: the new module reads back with llvm-readelf, llvm-objdump, bpftoo
     const a = new ElfFile(new Uint8Array(readFileSync(inFile)), inFile);
     const b = new ElfFile(new Uint8Array(readFileSync(out)), out);
     for (const s of a.sections) {
-      if (['.BTF', '.shstrtab'].includes(s.name)) continue;
+      if (['.BTF', '.shstrtab', '.BTF_ids'].includes(s.name)) continue;
       assert.ok(Buffer.from(b.sections[s.index].data).equals(Buffer.from(s.data)), `${name}: ${s.name}`);
     }
     const rs = (f: string) => tool('llvm-readelf', ['-r', '-s', f]).out.replace(/^.*(File|Relocation section).*\n/gm, '');
@@ -141,4 +143,41 @@ test('base-diff: a damaged .BTF.base is one error line naming the section', () =
   const r = cli(['base-diff', file, '--base', HOST]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^bpf-lens: .*damaged\.ko: \.BTF\.base: offset \d+: .+\n$/);
+});
+
+test('distill: .BTF_ids slots follow their types into the new numbering; sets stay sorted', () => {
+  const withIds = k.modules().filter((m) => /\/(tcp_bbr|nf_conntrack|tcp_cubic)\.ko$/.test(m));
+  assert.ok(withIds.length >= 2);
+  const vm = loadBtfFile(k.vmlinuxBtf);
+  for (const inFile of withIds) {
+    const name = path.basename(inFile, '.ko');
+    const out = path.join(tmp(), `${name}.ids.ko`);
+    const r = cli(['distill', inFile, '--base', k.vmlinuxBtf, '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\.BTF_ids \d+ ids renumbered/);
+    const a = new ElfFile(new Uint8Array(readFileSync(inFile)), inFile);
+    const b = new ElfFile(new Uint8Array(readFileSync(out)), out);
+    const before = readModuleBtf(a, vm).split;
+    const after = readModuleBtf(b).split;
+    const ids = (e: ElfFile) => e.section('.BTF_ids')!;
+    const u32 = (e: ElfFile, off: number) => new DataView(ids(e).data.buffer, ids(e).data.byteOffset).getUint32(off, true);
+    let checked = 0;
+    for (const sym of a.symbols) {
+      if (sym.shndx !== ids(a).index || !sym.name.startsWith('__BTF_ID__')) continue;
+      const off = Number(sym.value);
+      if (/^__BTF_ID__set8?__/.test(sym.name)) {
+        const pairs = sym.name.startsWith('__BTF_ID__set8__');
+        const list = Array.from({ length: u32(b, off) }, (_, i) => u32(b, off + (pairs ? 8 : 4) + i * (pairs ? 8 : 4)));
+        assert.deepEqual(list, list.slice().sort((x, y) => x - y), `${name}: ${sym.name} sorted`);
+        continue;
+      }
+      const old = u32(a, off);
+      if (old === 0) continue;
+      const kind = sym.name.split('__')[2];
+      assert.equal(after.nameOf(u32(b, off)), before.nameOf(old), `${name}: ${sym.name}`);
+      assert.equal(after.type(u32(b, off)).kind.toLowerCase(), before.type(old).kind.toLowerCase(), `${name}: ${sym.name} (${kind})`);
+      checked++;
+    }
+    assert.ok(checked > 0, `${name}: slots checked`);
+  }
 });

@@ -21,6 +21,8 @@ export interface DistilledBtf {
   readonly split: Btf;
   /** Original base id → its id in `base` or `split`, 0 if it was not needed. */
   readonly baseIdMap: Uint32Array;
+  /** Any original id (base or split) → its id now; 0 for a base type that was not needed. */
+  mapId(id: TypeId): TypeId;
 }
 
 /** The split BTF cannot be distilled (it refers to base types no distilled base can hold). */
@@ -115,5 +117,5 @@ export function distillBase(src: Btf): DistilledBtf {
   const splitBuilder = new BtfBuilder(base);
   for (let id = start; id < src.length; id++) splitBuilder.add(mapTypeIds(withoutId(src.type(id)), remap));
   for (const id of moved) splitBuilder.add(mapTypeIds(withoutId(src.type(id)), remap));
-  return { base, split: splitBuilder.build(), baseIdMap };
+  return { base, split: splitBuilder.build(), baseIdMap, mapId: (id) => (id < src.length ? remap(id) : 0) };
 }

@@ -2,10 +2,15 @@
 // for or, when the module carries `.BTF.base`, on that distilled base (and then relocated
 // onto whichever real vmlinux it meets).
 import { FormatError } from '../common/errors';
+import { SHT_PROGBITS } from '../elf/constants';
 import { ElfFile } from '../elf/reader';
+import { rewriteElf } from '../elf/writer';
 import { Btf, parseBtf } from './btf';
-import { distillBase } from './distill';
+import { BtfIdsRemap, remapBtfIds } from './btf-ids';
+import { DistilledBtf, distillBase } from './distill';
 import { TargetIndex, relocateSplit } from './relocate';
+import { TypeId } from './types';
+import { writeBtf } from './write';
 
 export interface ModuleBtf {
   /** `.BTF`, parsed on the distilled base when there is one, else on the given base. */
@@ -48,4 +53,47 @@ export function distilledModuleBtf(elf: ElfFile, origBase?: Btf): { split: Btf; 
   const m = readModuleBtf(elf, origBase);
   if (m.distilledBase) return { split: m.split, fromSection: true };
   return { split: distillBase(m.split).split, fromSection: false };
+}
+
+export interface DistilledModule {
+  /** The new module file. */
+  readonly bytes: Uint8Array;
+  /** The module's split BTF on `base` before distilling. */
+  readonly original: Btf;
+  readonly distilled: DistilledBtf;
+  readonly btf: Uint8Array;
+  readonly btfBase: Uint8Array;
+  /** The rewritten `.BTF_ids`, if the module has one. */
+  readonly btfIds?: BtfIdsRemap;
+}
+
+/**
+ * A copy of the module whose `.BTF` is split BTF on a new `.BTF.base` distilled from
+ * `base` (the vmlinux BTF it was built for), as a kernel build with pahole's
+ * distilled_base feature makes it. `.BTF_ids` follows the new type ids; every other
+ * section is copied byte for byte. A module that already has `.BTF.base` is relocated
+ * onto `base` first, then distilled anew.
+ */
+export function distillModule(elf: ElfFile, base: Btf | TargetIndex): DistilledModule {
+  const baseBtf = base instanceof TargetIndex ? base.btf : base;
+  const m = readModuleBtf(elf, baseBtf);
+  let original = m.split;
+  let toOriginal = (id: TypeId) => id;
+  if (m.distilledBase) {
+    const r = relocateSplit(m.split, base);
+    original = r.btf;
+    toOriginal = r.mapId;
+  }
+  const distilled = distillBase(original);
+  const btf = writeBtf(distilled.split);
+  const btfBase = writeBtf(distilled.base);
+  const btfIds = remapBtfIds(elf, (id) => distilled.mapId(toOriginal(id)));
+  const replace = new Map([['.BTF', btf]]);
+  if (m.distilledBase) replace.set('.BTF.base', btfBase);
+  if (btfIds) replace.set('.BTF_ids', btfIds.data);
+  const bytes = rewriteElf(elf, {
+    replace,
+    add: m.distilledBase ? [] : [{ name: '.BTF.base', type: SHT_PROGBITS, data: btfBase, addralign: 4n }],
+  });
+  return { bytes, original, distilled, btf, btfBase, btfIds };
 }

@@ -258,6 +258,8 @@ export interface Relocated {
   /** The split BTF on the target base. */
   readonly btf: Btf;
   readonly mapping: BaseMapping;
+  /** Id on the distilled base (distilled or split) → id on the target (the kernel's base_id_map). */
+  mapId(id: TypeId): TypeId;
 }
 
 /**
@@ -276,5 +278,5 @@ export function relocateSplit(split: Btf, target: Btf | TargetIndex, mapping?: B
     const { id: _id, ...t } = split.type(id);
     b.add(mapTypeIds(t, remap));
   }
-  return { btf: b.build(), mapping: m };
+  return { btf: b.build(), mapping: m, mapId: (id) => (id < split.length ? remap(id) : 0) };
 }

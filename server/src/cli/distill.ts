@@ -1,11 +1,7 @@
 import { writeFileSync } from 'fs';
 import { parseArgs } from 'util';
-import { distillBase } from '../btf/distill';
-import { moduleBtfOn } from '../btf/module-btf';
-import { writeBtf } from '../btf/write';
+import { distillModule } from '../btf/module-btf';
 import { ElfFile } from '../elf/reader';
-import { SHT_PROGBITS } from '../elf/constants';
-import { rewriteElf } from '../elf/writer';
 import { CliIo, Command, UsageError } from './command';
 import { loadBtf, readInput } from './input';
 
@@ -17,7 +13,7 @@ function kb(n: number): string {
  * `bpf-lens distill MODULE.ko --base VMLINUX -o OUT.ko`: what the kernel build does with
  * pahole's distilled_base feature. Writes a copy of the module whose `.BTF` is split BTF
  * on a new `.BTF.base` (the distilled base of VMLINUX), so it can be relocated onto other
- * kernels. Every other section is copied byte for byte.
+ * kernels; `.BTF_ids` follows the new ids. Every other section is copied byte for byte.
  */
 export const distillCommand: Command = {
   path: ['distill'],
@@ -39,23 +35,13 @@ export const distillCommand: Command = {
     if (!values.output) throw new UsageError('missing -o OUT');
     const file = positionals[0];
     const elf = new ElfFile(readInput(file), file);
-    const base = loadBtf(values.base);
-    // A module that already has .BTF.base is relocated onto --base first, then distilled anew.
-    const split = moduleBtfOn(elf, base);
-    const d = distillBase(split);
-    const btf = writeBtf(d.split);
-    const btfBase = writeBtf(d.base);
-    const replace = new Map([['.BTF', btf]]);
-    const hadBase = elf.section('.BTF.base') !== undefined;
-    if (hadBase) replace.set('.BTF.base', btfBase);
-    const out = rewriteElf(elf, {
-      replace,
-      add: hadBase ? [] : [{ name: '.BTF.base', type: SHT_PROGBITS, data: btfBase, addralign: 4n }],
-    });
-    writeFileSync(values.output, out);
-    const moved = d.split.count - split.count;
-    io.out(`${values.output}: .BTF.base ${d.base.count} types (${kb(btfBase.length)}); .BTF ${d.split.count} types `
-      + `(${split.count} own + ${moved} moved from the base; ${kb(btf.length)}, was ${kb(elf.section('.BTF')!.size)})\n`);
+    const r = distillModule(elf, loadBtf(values.base));
+    writeFileSync(values.output, r.bytes);
+    const moved = r.distilled.split.count - r.original.count;
+    const ids = r.btfIds ? `; .BTF_ids ${r.btfIds.slots} ids renumbered` : '';
+    io.out(`${values.output}: .BTF.base ${r.distilled.base.count} types (${kb(r.btfBase.length)}); .BTF ${r.distilled.split.count} types `
+      + `(${r.original.count} own + ${moved} moved from the base; ${kb(r.btf.length)}, was ${kb(elf.section('.BTF')!.size)})${ids}\n`);
+    for (const s of r.btfIds?.unresolved ?? []) io.err(`bpf-lens: warning: ${s} names a base type the distilled BTF does not hold; its id is now 0\n`);
     return 0;
   },
 };
