@@ -2,6 +2,7 @@ import { baseDiffCommand } from './base-diff';
 import { btfDumpCommand } from './btf-dump';
 import { Command } from './command';
 import { distillCommand } from './distill';
+import { inspectCommand } from './inspect';
 import { lspCommand } from './lsp';
 import { probeCommand } from './probe';
 import { relocateWithBaseCommand } from './relocate-split';
@@ -11,6 +12,7 @@ export const COMMANDS: Command[] = [
   baseDiffCommand,
   btfDumpCommand,
   distillCommand,
+  inspectCommand,
   lspCommand,
   probeCommand,
   relocateWithBaseCommand, // `relocate` of CO-RE, and of module BTF with --base

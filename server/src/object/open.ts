@@ -1,5 +1,20 @@
+/**
+ * openObject: ELF bytes → BpfObject. Fatal problems (not ELF, not BPF, broken tables or BTF)
+ * throw FormatError; what libbpf reports per map/program goes to diagnostics.
+ */
+import { Btf, parseBtf } from '../btf/btf';
+import { BtfExt, parseBtfExt } from '../btf/ext';
 import { FormatError } from '../common/errors';
-import type { BpfObject, OpenOptions } from './model';
+import { ElfFile, isElf } from '../elf/reader';
+import { collectExterns } from './externs';
+import { collectBtfMaps } from './maps-btf';
+import { collectDataMaps, collectLegacyMaps, collectStructOps, kconfigMap } from './maps-internal';
+import type { BpfMap, BpfObject, ObjectDiagnostic, OpenOptions } from './model';
+import { collectFunctions, collectPrograms } from './programs';
+import { locateMaps } from './source';
+
+/** ELF e_machine of BPF objects. */
+export const EM_BPF = 247;
 
 /** libbpf's object name: the file's basename up to its first '.'. */
 export function objectName(file: string): string {
@@ -8,8 +23,56 @@ export function objectName(file: string): string {
   return dot < 0 ? base : base.slice(0, dot);
 }
 
-/** Reads a BPF object. See index.ts. */
+function cString(bytes: Uint8Array): string {
+  const end = bytes.indexOf(0);
+  return Buffer.from(bytes.subarray(0, end < 0 ? bytes.length : end)).toString('latin1');
+}
+
+/** Reads a BPF object. Throws FormatError (only) on input it cannot read. */
 export function openObject(bytes: Uint8Array, file: string, opts: OpenOptions = {}): BpfObject {
-  void bytes; void opts;
-  throw new FormatError(file, '', 0, 'object model not implemented yet');
+  try {
+    return read(bytes, file, opts);
+  } catch (e) {
+    if (e instanceof FormatError) throw e;
+    // hostile input that slipped past a check: still one clear line, never a crash
+    throw new FormatError(file, 'object', 0, `malformed object: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function read(bytes: Uint8Array, file: string, opts: OpenOptions): BpfObject {
+  if (!isElf(bytes)) throw new FormatError(file, 'ELF header', 0, 'not an ELF file');
+  const elf = new ElfFile(bytes, file);
+  if (elf.header.machine !== EM_BPF) {
+    throw new FormatError(file, 'ELF header', 18, `not a BPF object (e_machine ${elf.header.machine}, expected EM_BPF ${EM_BPF})`);
+  }
+  const diagnostics: ObjectDiagnostic[] = [];
+  const btfSec = elf.section('.BTF');
+  const btf: Btf | undefined = btfSec ? parseBtf(btfSec.data, { file, section: '.BTF' }) : undefined;
+  const extSec = elf.section('.BTF.ext');
+  const ext: BtfExt | undefined = extSec && btf ? parseBtfExt(extSec.data, btf, file) : undefined;
+  const licSec = elf.section('license');
+  const license = licSec ? cString(licSec.data) : '';
+  const verSec = elf.section('version');
+  const kernVersion = verSec && verSec.size >= 4 ? elf.reader(verSec).u32(0) : 0;
+  const name = objectName(file);
+
+  const functions = collectFunctions(elf, btf, ext, diagnostics);
+  const programs = collectPrograms(elf, functions, ext, diagnostics);
+  const externs = collectExterns(elf, btf, diagnostics);
+  const structOps = collectStructOps(elf, btf, diagnostics);
+  const kconfig = kconfigMap(btf, name, externs);
+  let maps: BpfMap[] = [
+    ...collectBtfMaps(elf, btf, diagnostics),
+    ...collectLegacyMaps(elf, diagnostics),
+    ...collectDataMaps(elf, btf, name),
+    ...(kconfig ? [kconfig] : []),
+    ...structOps,
+  ];
+  const sourceFiles = [...new Set((ext?.lineInfo ?? []).flatMap((s) => s.records.map((r) => r.file)))];
+  if (opts.readSource) maps = locateMaps(maps, sourceFiles, opts.readSource);
+  return {
+    file, name, elf, littleEndian: elf.littleEndian, ...(btf ? { btf } : {}), ...(ext ? { ext } : {}),
+    license, kernVersion, programs, functions, maps, externs,
+    structOps: maps.filter((m) => m.kind === 'struct_ops'), diagnostics, sourceFiles,
+  };
 }
