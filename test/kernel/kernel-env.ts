@@ -1,7 +1,7 @@
 // Shared by the kernel-layer tests: a private directory in bpffs (mounted if it is not), and
 // small byte helpers.
 import { spawnSync } from 'child_process';
-import { mkdirSync, readFileSync, rmSync } from 'fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'fs';
 import * as path from 'path';
 
 const BPFFS = '/sys/fs/bpf';
@@ -36,7 +36,15 @@ export const u64 = (n: bigint) => {
 export const readU32 = (b: Uint8Array, off = 0) => Buffer.from(b.buffer, b.byteOffset, b.length).readUInt32LE(off);
 export const readU64 = (b: Uint8Array, off = 0) => Buffer.from(b.buffer, b.byteOffset, b.length).readBigUInt64LE(off);
 
-/** FDs this process has open (to check nothing leaked). */
+/** BPF objects and memfds this process holds open (to check nothing leaked). */
 export function openFds(): number {
-  return spawnSync('ls', [`/proc/${process.pid}/fd`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).length;
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (/^anon_inode:bpf|^\/memfd:/.test(readlinkSync(`/proc/self/fd/${fd}`))) n++;
+    } catch {
+      // closed while we looked (readdir's own FD)
+    }
+  }
+  return n;
 }

@@ -24,7 +24,7 @@ test('arg:ctx probe: without the DECL_TAG the same program is refused by the ver
   loadArgCtxProbe(true);
   // The kernel's words for an untagged `void *` argument of a global subprogram (as 6.1 says for
   // a tagged one: it ignores the tag).
-  assert.throws(() => loadArgCtxProbe(false), (e: KernelError) => e instanceof KernelError && e.command === 'BPF_PROG_LOAD'
+  assert.throws(() => loadArgCtxProbe(false, true), (e: KernelError) => e instanceof KernelError && e.command === 'BPF_PROG_LOAD'
     && e.errnoName === 'EINVAL' && /arg#0 reference type\('UNKNOWN ?'\) size cannot be determined/.test(e.log ?? ''));
 });
 

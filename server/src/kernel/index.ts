@@ -21,3 +21,42 @@ export type { FeatureProbe, Privileges, ProbeResult, SystemInfo } from './probes
 export { KernelBtf } from './target-btf';
 export type { KernelBtfObject, NamedBtf } from './target-btf';
 export * from './uapi';
+
+import * as maps from './maps';
+import * as programs from './programs';
+import * as btfl from './btf-load';
+import * as objects from './objects';
+import * as links from './links';
+import * as sys from './sys';
+
+/**
+ * The kernel operations a load needs, as one object: what `server/src/load` takes, so the same
+ * plan runs against this process's kernel (`localKernel`) or an agent that forwards the calls.
+ */
+export interface KernelOps {
+  readonly mapCreate: typeof maps.mapCreate;
+  readonly mapUpdateElem: typeof maps.mapUpdateElem;
+  readonly mapLookupElem: typeof maps.mapLookupElem;
+  readonly mapDeleteElem: typeof maps.mapDeleteElem;
+  readonly mapFreeze: typeof maps.mapFreeze;
+  readonly progLoad: typeof programs.progLoad;
+  readonly progTestRun: typeof programs.progTestRun;
+  readonly btfLoad: typeof btfl.btfLoad;
+  readonly objPin: typeof objects.objPin;
+  readonly objGet: typeof objects.objGet;
+  readonly getFdById: typeof objects.getFdById;
+  readonly progInfo: typeof objects.progInfo;
+  readonly mapInfo: typeof objects.mapInfo;
+  readonly linkCreate: typeof links.linkCreate;
+  readonly memfdCreate: typeof sys.memfdCreate;
+  readonly dup2: typeof sys.dup2;
+  readonly closeFd: typeof sys.closeFd;
+}
+
+/** This process's kernel, called directly through bpf(2). */
+export const localKernel: KernelOps = {
+  mapCreate: maps.mapCreate, mapUpdateElem: maps.mapUpdateElem, mapLookupElem: maps.mapLookupElem, mapDeleteElem: maps.mapDeleteElem,
+  mapFreeze: maps.mapFreeze, progLoad: programs.progLoad, progTestRun: programs.progTestRun, btfLoad: btfl.btfLoad,
+  objPin: objects.objPin, objGet: objects.objGet, getFdById: objects.getFdById, progInfo: objects.progInfo, mapInfo: objects.mapInfo,
+  linkCreate: links.linkCreate, memfdCreate: sys.memfdCreate, dup2: sys.dup2, closeFd: sys.closeFd,
+};

@@ -7,6 +7,8 @@ export interface LogOptions {
   readonly level?: number;
   /** First buffer size in bytes (default 64 KiB). */
   readonly initialSize?: number;
+  /** At level 0, load again at level 1 after a failure to get the verifier's words (default true). */
+  readonly logOnFailure?: boolean;
   /** Largest buffer we grow to (default 256 MiB - 1, the kernel's UINT_MAX >> 2 limit is larger). */
   readonly maxSize?: number;
 }
@@ -76,7 +78,7 @@ export function withLogRetry<T>(opts: LogOptions, load: (a: LogAttempt) => Attem
     }
     const e = r.error;
     if (level === 0) {
-      if (NO_LOG_ERRNOS.has(e.errnoName)) throw e;
+      if (opts.logOnFailure === false || NO_LOG_ERRNOS.has(e.errnoName)) throw e;
       level = 1;
       continue;
     }

@@ -58,7 +58,7 @@ function smallArray(flags = 0, valueSize = 32): Fd {
 
 function loadProg(progType: number, insns: Uint8Array, extra: Partial<Parameters<typeof progLoad>[0]> = {}): void {
   // No log on probes (level 0 and no retry): a refusal is an answer, not an error to explain.
-  closeFd(progLoad({ progType, insns, license: 'GPL', log: { level: 0, initialSize: 0 }, ...extra, context: 'probe' }).fd);
+  closeFd(progLoad({ progType, insns, license: 'GPL', log: { level: 0, logOnFailure: false }, ...extra, context: 'probe' }).fd);
 }
 
 const RETURN_0 = () => assemble([movImm(R0, 0), exit()]);
@@ -134,9 +134,9 @@ export const FEATURE_PROBES: readonly FeatureProbe[] = [
  * The kernel's rule (6.8+): a global subprogram's `void *` argument tagged `arg:ctx` is the
  * program's context. Without support the subprogram's argument is an unknown pointer and
  * calling bpf_get_func_ip() with it is refused. `tag` false leaves the DECL_TAG out (the
- * tests' negative control).
+ * tests' negative control); `withLog` makes a refusal carry the verifier log.
  */
-export function loadArgCtxProbe(tag: boolean): void {
+export function loadArgCtxProbe(tag: boolean, withLog = false): void {
   const b = new BtfBuilder();
   b.add(INT); // [1]
   b.add({ kind: 'PTR', ...n(''), type: 0 }); // [2] void *
@@ -151,7 +151,7 @@ export function loadArgCtxProbe(tag: boolean): void {
   funcInfo.writeUInt32LE(2, 8); funcInfo.writeUInt32LE(6, 12); // insn 2 → FUNC b
   withFd(btf, () => loadProg(BPF_PROG_TYPE.BPF_PROG_TYPE_KPROBE,
     assemble([callRel(1), exit(), callHelper(BPF_FUNC.get_func_ip), exit()]),
-    { progBtfFd: btf, funcInfo: { recSize: 8, count: 2, bytes: funcInfo } }));
+    { progBtfFd: btf, funcInfo: { recSize: 8, count: 2, bytes: funcInfo }, ...(withLog ? { log: { level: 1 } } : {}) }));
 }
 
 const cache = new Map<string, ProbeResult>();
