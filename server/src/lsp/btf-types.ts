@@ -17,7 +17,6 @@ export class BtfCatalog {
   /** Own type ids of each kind (index: BTF kind number), ascending. */
   private readonly byKind: Int32Array[];
   private readonly startId: number;
-  private names?: string[];
   private lowerNames?: string[];
 
   constructor(readonly btf: Btf) {
@@ -73,34 +72,27 @@ export class BtfCatalog {
   private filter(ids: ArrayLike<number>, search: string): number[] {
     const byId = /^#?(\d+)$/.exec(search);
     const needle = search.toLowerCase();
-    const lower = this.lower();
     const out: number[] = [];
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
-      if ((byId && id === Number(byId[1])) || lower[id - this.startId].includes(needle)) out.push(id);
+      if ((byId && id === Number(byId[1])) || this.lowerName(id).includes(needle)) out.push(id);
     }
     return out;
   }
 
-  private lower(): string[] {
-    if (!this.lowerNames) {
-      const n = this.btf.count;
-      const names: string[] = new Array(n);
-      const lower: string[] = new Array(n);
-      for (let i = 0; i < n; i++) {
-        names[i] = this.btf.nameOf(this.startId + i);
-        lower[i] = names[i].toLowerCase();
-      }
-      this.names = names;
-      this.lowerNames = lower;
-    }
-    return this.lowerNames;
+  /** Lower-cased names, read on first search of each type and kept (searching one kind reads only it). */
+  private lowerName(id: number): string {
+    if (!this.lowerNames) this.lowerNames = new Array(this.btf.count);
+    const i = id - this.startId;
+    let n = this.lowerNames[i];
+    if (n === undefined) n = this.lowerNames[i] = this.btf.nameOf(id).toLowerCase();
+    return n;
   }
 
   /** The tree item for one type: its name and a one-line description. */
   item(id: TypeId): BtfTypeItem {
     const t = this.btf.type(id);
-    const name = this.names?.[id - this.startId] ?? t.name;
+    const name = t.name;
     let detail: string;
     try {
       detail = describe(this.btf, id);
