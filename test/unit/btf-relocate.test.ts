@@ -133,8 +133,10 @@ test('relocate: ENUM stands for ENUM64 of its size; FWD for a FWD of its flavour
   assert.match(row(rows, 'fbits').reason!, /kind_flag/);
   assert.equal(st('char'), 'encoding-mismatch');
   assert.match(row(rows, 'char').reason!, /distilled encoding SIGNED, target INT \[\d+\] size 1 \(none\)/);
-  // a struct only pointed to may map to a mere declaration, as libbpf allows
+  // a struct only pointed to may map to a mere declaration, as libbpf allows; an embedded one may not
   assert.deepEqual([st('opaque_s'), row(rows, 'opaque_s').targetKind], ['match', 'FWD']);
+  const emb = setup((m) => { m.struct('opaque_s', 8); }, (m) => { m.struct('holder', 8, [m.mem('o', 1)]); }, (m) => { m.fwd('opaque_s'); });
+  assert.equal(row(mapDistilledBase(emb.split, emb.target).matches, 'opaque_s').status, 'size-mismatch');
   assert.equal(st('gone'), 'missing');
 });
 

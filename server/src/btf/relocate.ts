@@ -202,11 +202,13 @@ function matchOne(d: BtfType, embeddedIn: TypeId | undefined, index: TargetIndex
   const fits = sameKind.filter((id) => {
     const t = target.type(id);
     if (sizeMatters(index.kind(id)) && sizeOf(t) !== size) return false;
+    // embedded by value: whatever the target's kind (a FWD has size 0), sizes must agree
+    if (embeddedIn !== undefined && isComposite(d) && sizeOf(t) !== size) return false;
     return !(d.kind === 'INT' && t.kind === 'INT' && t.encoding !== d.encoding);
   });
   if (fits.length === 1) {
     const t = target.type(fits[0]);
-    const sizeChecked = sizeMatters(index.kind(fits[0]));
+    const sizeChecked = sizeMatters(index.kind(fits[0])) || (embeddedIn !== undefined && isComposite(d));
     const status = sizeChecked || d.kind === 'FWD' || t.kind === 'FWD' || sizeOf(t) === size ? 'match' : 'size-not-checked';
     const reason = status === 'size-not-checked' ? `target size ${sizeOf(t)}; only pointed to, so relocation does not compare sizes` : kindNote(d, t);
     return { ...row, sizeChecked, status, targetId: t.id, targetKind: t.kind, targetSize: sizeOf(t), candidates: fits, ...(reason ? { reason } : {}) };
