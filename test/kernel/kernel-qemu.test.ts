@@ -1,14 +1,15 @@
 // The kernel layer on a second, older kernel: Debian's 6.1 boots under qemu (TCG) with the
 // host's root mounted read-only over 9p, and the host's node runs the compiled guest script
 // (qemu-guest.ts) there. 6.1 has module BTF (the 9p/virtio modules and tcp_bbr are loaded),
-// no native arg:ctx nor '?' datasec names, no lockdown: the probes must say so and module BTF must be indexed.
+// no native arg:ctx nor '?' datasec names, no lockdown: the probes must say so and module BTF must be indexed, and
+// trampolines work: fentry attaches, freplace swaps a subprogram (LINK_CREATE target_btf_id).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { test } from 'node:test';
 import * as os from 'os';
 import * as path from 'path';
-import { FEATURE_PROBES } from '../../server/src/kernel';
+import { BPF_LINK_TYPE, FEATURE_PROBES } from '../../server/src/kernel';
 import { busyboxBase, newcArchive, InitramfsEntry } from '../initramfs';
 import { debianKernel } from '../kernels';
 
@@ -34,7 +35,7 @@ poweroff -f
 `;
 }
 
-test('Debian 6.1 under qemu: probes answer for that kernel (no native arg:ctx, no qmark datasec), module BTF is indexed, fentry loads', () => {
+test('Debian 6.1 under qemu: probes answer for that kernel (no native arg:ctx, no qmark datasec), module BTF is indexed, fentry attaches, freplace replaces', () => {
   const k = debianKernel('6.1');
   const byName = new Map(k.modules().map((p) => [path.basename(p, '.ko'), p]));
   const guest = path.join(__dirname, 'qemu-guest.js');
@@ -78,6 +79,9 @@ test('Debian 6.1 under qemu: probes answer for that kernel (no native arg:ctx, n
     assert.equal(g.sampleInfo.name, 'tcp_bbr');
     assert.equal(g.sampleInfo.kernelBtf, true);
     assert.equal(g.fentry, 'loaded');
+    assert.equal(g.fentryLink, BPF_LINK_TYPE.BPF_LINK_TYPE_TRACING);
+    // freplace: LINK_CREATE with target_fd + target_btf_id swaps the subprogram, closing the link undoes it.
+    assert.deepEqual(g.freplace, { before: 1, after: 2, detached: 1, linkType: BPF_LINK_TYPE.BPF_LINK_TYPE_TRACING });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
