@@ -7,7 +7,7 @@ import type { Btf } from '../btf/btf';
 import type { BtfExt, LineInfo } from '../btf/ext';
 import { BTF_FUNC_GLOBAL } from '../btf/types';
 import { FormatError } from '../common/errors';
-import { SHF_EXECINSTR, SHT_PROGBITS, STB_LOCAL, STT_FUNC, STT_SECTION } from '../elf/constants';
+import { SHF_EXECINSTR, SHT_PROGBITS, STB_LOCAL, STT_FUNC, STT_NOTYPE, STT_SECTION } from '../elf/constants';
 import type { ElfFile, ElfSection } from '../elf/reader';
 import { BPF_INSN_SIZE, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, decodeInsn, isCall, isLdImm64 } from './insn';
 import type { BpfFunction, BpfProgram, ObjectDiagnostic, ProgramLine, SourceLocation } from './model';
@@ -36,13 +36,22 @@ export function collectFunctions(elf: ElfFile, btf: Btf | undefined, ext: BtfExt
   const execSecs = elf.sections.filter(isProgramSection);
   for (const sec of execSecs) {
     if (sec.size % BPF_INSN_SIZE !== 0) elf.fail(sec, sec.size, `program section size ${sec.size} is not a multiple of 8`);
-    const syms = elf.symbols.filter((y) => y.shndx === sec.index && y.type === STT_FUNC);
+    let syms = elf.symbols.filter((y) => y.shndx === sec.index && y.type === STT_FUNC);
+    let sized = true;
     if (syms.length === 0) {
-      diags.push({ severity: 'error', section: sec.name, message: `section '${sec.name}': code without any function symbol (libbpf ignores it)` });
-      continue;
+      // objects from old compilers (clang 7) mark functions as NOTYPE with size 0
+      syms = elf.symbols.filter((y) => y.shndx === sec.index && y.type === STT_NOTYPE && y.name && !y.name.startsWith('.L') && !/^LBB\d/.test(y.name));
+      sized = false;
+      if (syms.length === 0) {
+        diags.push({ severity: 'error', section: sec.name, message: `section '${sec.name}': code without any function symbol (libbpf ignores it)` });
+        continue;
+      }
+      diags.push({ severity: 'warning', section: sec.name, message: `section '${sec.name}': no FUNC symbols (old compiler?); functions taken from plain symbols — libbpf 1.x would not find these programs` });
     }
+    const starts = [...new Set(syms.map((y) => Number(y.value)))].sort((a, b) => a - b);
     for (const y of syms) {
-      const off = Number(y.value), size = Number(y.size);
+      const off = Number(y.value);
+      const size = sized ? Number(y.size) : (starts.find((o) => o > off) ?? sec.size) - off;
       if (off % 8 !== 0 || size % 8 !== 0 || off + size > sec.size) {
         throw new FormatError(elf.file, sec.name, off, `function '${y.name}' (offset ${off}, size ${size}) is not a whole number of instructions inside the section (${sec.size} bytes)`);
       }

@@ -1,0 +1,59 @@
+// Differential: what libbpf (through `bpftool prog loadall`) creates in this kernel for our
+// fixtures, against what `bpf-lens inspect --json` says it will create.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'fs';
+import { cli, fixture, run } from '../helpers';
+import { bpffsDir } from './kernel-env';
+
+interface KernelMap { id: number; name: string; type: string; bytes_key: number; bytes_value: number; max_entries: number; flags: number }
+interface KernelProg { id: number; name: string; type: string; map_ids?: number[] }
+interface InspectMap { name: string; c_name: string; kind: string; type: string; bytes_key: number; bytes_value: number; max_entries: number; flags: number; pinning: string }
+interface Inspect { programs: { name: string; type: string }[]; maps: InspectMap[]; diagnostics: { severity: string }[] }
+
+function kernelMaps(): KernelMap[] {
+  return JSON.parse(run('bpftool', ['-j', 'map', 'show'])) as KernelMap[];
+}
+
+test('maps libbpf creates match inspect --json (names, types, sizes, max_entries, flags); program types match', () => {
+  const obj = fixture('object_maps.o');
+  const r = cli(['inspect', obj, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const ours = JSON.parse(r.stdout) as Inspect;
+  assert.deepEqual(ours.diagnostics.filter((d) => d.severity === 'error'), []);
+  const pinned = ours.maps.filter((m) => m.pinning === 'by_name').map((m) => `/sys/fs/bpf/${m.name}`);
+  const { dir, done } = bpffsDir('object');
+  const before = new Set(kernelMaps().map((m) => m.id));
+  try {
+    for (const p of pinned) rmSync(p, { force: true });
+    run('bpftool', ['prog', 'loadall', obj, dir]);
+    const progs = ours.programs.map((p) => JSON.parse(run('bpftool', ['-j', 'prog', 'show', 'pinned', `${dir}/${p.name}`])) as KernelProg);
+    // program types, as libbpf chose them from the section names
+    for (const p of ours.programs) {
+      const k = progs.find((x) => x.name === p.name.slice(0, 15));
+      assert.ok(k, `program ${p.name} was loaded`);
+      assert.equal(p.type, k.type, `program ${p.name}`);
+    }
+    const used = new Set(progs.flatMap((p) => p.map_ids ?? []));
+    const created = kernelMaps().filter((m) => !before.has(m.id));
+    // every map the programs use is one inspect announced, with the same shape
+    assert.ok(used.size >= 10, `the programs use ${used.size} maps`);
+    for (const id of used) {
+      const k = created.find((m) => m.id === id);
+      assert.ok(k, `map id ${id} was created by this load`);
+      const m = ours.maps.find((x) => x.name === k.name);
+      assert.ok(m, `kernel map '${k.name}' is in inspect's list (${ours.maps.map((x) => x.name).join(', ')})`);
+      assert.deepEqual(
+        { type: m.type, bytes_key: m.bytes_key, bytes_value: m.bytes_value, max_entries: m.max_entries, flags: m.flags },
+        { type: k.type, bytes_key: k.bytes_key, bytes_value: k.bytes_value, max_entries: k.max_entries, flags: k.flags },
+        `map ${k.name}`);
+    }
+    // and every map inspect announced exists (initial-slot targets are created though no program uses them)
+    for (const m of ours.maps) {
+      assert.ok(created.some((k) => k.name === m.name), `inspect's map '${m.name}' (${m.c_name}) was created`);
+    }
+  } finally {
+    for (const p of pinned) rmSync(p, { force: true });
+    done();
+  }
+});
