@@ -43,9 +43,12 @@ export class KernelError extends Error {
     this.errnoName = name;
   }
 
-  /** True when the kernel refused for lack of privilege (EPERM, EACCES). */
+  /**
+   * True when the kernel refused for lack of privilege or lockdown (EPERM). Not EACCES: the
+   * verifier returns that for an unsafe program.
+   */
   get isPermission(): boolean {
-    return this.errnoName === 'EPERM' || this.errnoName === 'EACCES';
+    return this.errnoName === 'EPERM';
   }
 }
 

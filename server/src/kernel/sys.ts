@@ -161,7 +161,8 @@ export function bpf(cmd: number, attr: Buffer, context = ''): number {
   const c = load();
   const nr = sysBpfNumber();
   for (let attempt = 0; ; attempt++) {
-    const r = Number(c.syscall(nr, 'int', cmd, 'void *', attr, 'unsigned int', attr.length));
+    // syscall() reads every argument as a long: pass them as such.
+    const r = Number(c.syscall(nr, 'long', cmd, 'void *', attr, 'long', attr.length));
     if (r >= 0) return FD_COMMANDS.has(cmd) ? created(r, name) : r;
     const errno = c.errno();
     const eintr = errno === 4;
