@@ -5,7 +5,7 @@
 import type { Btf } from '../btf/btf';
 import type { BtfDatasec } from '../btf/types';
 import { BTF_VAR_GLOBAL_ALLOCATED } from '../btf/types';
-import { STT_FUNC } from '../elf/constants';
+import { SHT_PROGBITS, STT_FUNC } from '../elf/constants';
 import type { ElfFile, ElfSection } from '../elf/reader';
 import type { BpfMap, InitialSlot, ObjectDiagnostic } from './model';
 import { MapDefFields, MapDefParser, skipModsAndTypedefs } from './map-def';
@@ -78,6 +78,7 @@ export function collectBtfMaps(elf: ElfFile, btf: Btf | undefined, diags: Object
     vars.push({ name, offset, size, fields: parser.parse(name, def), defTypeId: defId });
   }
   const slots = collectSlots(elf, sec, vars, diags);
+  checkNoInitialData(btf, sec, vars, diags);
   return vars.map((mv) => {
     const base = toMap(mv.name, mv.fields, sec, mv.offset, mv.defTypeId);
     const f = mv.fields;
@@ -133,4 +134,19 @@ function collectSlots(elf: ElfFile, sec: ElfSection, vars: readonly MapVar[], di
   }
   for (const list of out.values()) list.sort((a, b) => a.index - b.index);
   return out;
+}
+
+/** Map definitions take no initializers except `.values` (through relocations, bytes stay 0). */
+function checkNoInitialData(btf: Btf, sec: ElfSection, vars: readonly MapVar[], diags: ObjectDiagnostic[]): void {
+  if (sec.type !== SHT_PROGBITS) return;
+  for (const mv of vars) {
+    const bytes = sec.data.subarray(mv.offset, Math.min(sec.size, mv.offset + mv.size));
+    const at = bytes.findIndex((b) => b !== 0);
+    if (at < 0) continue;
+    const [, def] = mv.defTypeId !== undefined ? skipModsAndTypedefs(btf, mv.defTypeId) : [0, undefined];
+    const members = def?.kind === 'STRUCT' ? def.members : [];
+    const m = [...members].reverse().find((x) => x.bitsOffset / 8 <= at);
+    diags.push({ severity: 'error', map: mv.name, ...(m ? { field: m.name } : {}),
+      message: `map '${mv.name}': the definition has non-zero data${m ? ` in field '${m.name}'` : ''} (byte ${at}); only '.values' may be initialised` });
+  }
 }

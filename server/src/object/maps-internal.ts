@@ -6,7 +6,7 @@
 import type { Btf } from '../btf/btf';
 import type { BtfDatasec } from '../btf/types';
 import { BTF_VAR_STATIC } from '../btf/types';
-import { SHT_NOBITS, SHT_PROGBITS, STT_SECTION, SHN_LORESERVE } from '../elf/constants';
+import { SHT_NOBITS, SHT_PROGBITS, STB_LOCAL, STT_SECTION, SHN_LORESERVE } from '../elf/constants';
 import type { ElfFile, ElfSection } from '../elf/reader';
 import type { BpfExtern, BpfMap, MapKind, ObjectDiagnostic } from './model';
 import { skipModsAndTypedefs } from './map-def';
@@ -16,6 +16,10 @@ import { BPF_F_LINK, BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, mapTypeName } from './ua
 const MAP_TYPE_ARRAY = 2;
 const MAP_TYPE_STRUCT_OPS = 26;
 const BPF_OBJ_NAME_LEN = 16;
+/** struct bpf_map_def: type, key_size, value_size, max_entries, map_flags. */
+const BPF_MAP_DEF_SIZE = 20;
+/** iproute2's struct bpf_elf_map. */
+const BPF_ELF_MAP_SIZE = 36;
 
 /** libbpf's internal_map_name: `<obj prefix><section>` in 15 chars (see REFERENCE.md). */
 export function internalMapName(objName: string, realName: string): string {
@@ -99,19 +103,32 @@ export function collectLegacyMaps(elf: ElfFile, diags: ObjectDiagnostic[]): BpfM
   for (const y of syms) {
     const off = Number(y.value);
     const size = Number(y.size) || defaultSize;
-    if (size < 20 || off + size > sec.size || off % 4 !== 0) {
+    if (size < BPF_MAP_DEF_SIZE || off + size > sec.size || off % 4 !== 0) {
       diags.push({ severity: 'error', map: y.name, section: sec.name, message: `map '${y.name}': legacy definition at ${off} (+${size}) doesn't fit a struct bpf_map_def in ${sec.name} (${sec.size} bytes)` });
       continue;
     }
+    if (y.bind === STB_LOCAL) {
+      diags.push({ severity: 'error', map: y.name, section: sec.name, message: `map '${y.name}': static map definitions are not supported (make it global)` });
+    }
     const typeId = r.u32(off);
-    // iproute2's struct bpf_elf_map: id, pinning, inner_id, inner_idx follow the five fields
-    const pin = size >= 28 ? r.u32(off + 24) : 0;
+    // iproute2's struct bpf_elf_map (36 bytes): id, pinning, inner_id, inner_idx follow the five fields
+    const iproute2 = size === BPF_ELF_MAP_SIZE;
+    const pin = iproute2 ? r.u32(off + 24) : 0;
+    if (!iproute2 && size > BPF_MAP_DEF_SIZE) {
+      const extra = sec.data.subarray(off + BPF_MAP_DEF_SIZE, off + size);
+      const at = extra.findIndex((b) => b !== 0);
+      if (at >= 0) {
+        diags.push({ severity: 'error', map: y.name, section: sec.name,
+          message: `map '${y.name}': legacy definition has ${size - BPF_MAP_DEF_SIZE} bytes after struct bpf_map_def that are not zero (byte ${BPF_MAP_DEF_SIZE + at}): unrecognized options` });
+      }
+    }
     out.push({
       name: y.name, kernelName: kernelObjName(y.name), kind: 'legacy',
       type: mapTypeName(typeId), typeId,
       keySize: r.u32(off + 4), valueSize: r.u32(off + 8), maxEntries: r.u32(off + 12), flags: r.u32(off + 16),
       numaNode: 0, pinning: pin === 0 ? 'none' : 'by_name', mapExtra: 0n,
       section: sec.name, sectionIndex: sec.index, symbolOffset: off,
+      ...(iproute2 ? { iproute2: { id: r.u32(off + 20), pinning: pin, innerId: r.u32(off + 28), innerIdx: r.u32(off + 32) } } : {}),
     });
   }
   return out;

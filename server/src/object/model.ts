@@ -157,6 +157,8 @@ export interface BpfMap {
   readonly structOpsType?: string;
   /** struct_ops: member name → program name for function-pointer slots. */
   readonly structOpsProgs?: readonly { readonly member: string; readonly program: string }[];
+  /** iproute2's struct bpf_elf_map tail (legacy maps of that size); pinning 2 = PIN_GLOBAL_NS. */
+  readonly iproute2?: { readonly id: number; readonly pinning: number; readonly innerId: number; readonly innerIdx: number };
   /** Where the definition is in C (for BTF maps only when a source reader was given). */
   readonly source?: SourceLocation;
 }
