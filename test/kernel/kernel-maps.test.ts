@@ -5,9 +5,11 @@ import { existsSync } from 'fs';
 import { test } from 'node:test';
 import * as path from 'path';
 import {
-  BPF_EXIST, BPF_F_RDONLY, BPF_MAP_TYPE, BPF_NOEXIST, KernelError, closeFd, getFdById, listIds, mapCreate, mapDeleteElem,
+  BPF_EXIST, BPF_F_RDONLY, BPF_MAP_TYPE, BPF_NOEXIST, KernelBtf, KernelError, btfLoad, closeFd, getFdById, listIds, mapCreate, mapDeleteElem,
   mapFreeze, mapGetNextKey, mapInfo, mapKeys, mapLookupElem, mapUpdateElem, objGet, objPin, possibleCpus, userValueSize,
 } from '../../server/src/kernel';
+import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
+import { BTF_INT_SIGNED } from '../../server/src/btf/types';
 import { bpffsDir, readU32, readU64, u32, u64 } from './kernel-env';
 
 const T = BPF_MAP_TYPE;
@@ -121,4 +123,32 @@ test('pin and get: the pinned map is the same map (by id), read-only get refuses
     done();
   }
   assert.equal(existsSync(dir), false);
+});
+
+test('struct_ops map: created from the kernel type id (btf_vmlinux_value_type_id), info reports it', () => {
+  const k = KernelBtf.open();
+  // The kernel wants the object's own BTF beside the vmlinux type id (any valid BTF FD).
+  const b = new BtfBuilder();
+  b.add({ kind: 'INT', name: 'int', nameOff: 0, kindFlag: false, size: 4, encoding: BTF_INT_SIGNED, bitsOffset: 0, bits: 32 });
+  const btf = btfLoad(writeBtf(b.build())).fd;
+  try {
+    const value = k.vmlinux.find('STRUCT', 'bpf_struct_ops_tcp_congestion_ops');
+    assert.ok(value && value.kind === 'STRUCT');
+    const fd = mapCreate({
+      map_type: T.BPF_MAP_TYPE_STRUCT_OPS, key_size: 4, value_size: value.size, max_entries: 1,
+      btf_fd: btf, btf_vmlinux_value_type_id: value.id, map_name: 'lens_cc',
+    });
+    try {
+      const info = mapInfo(fd);
+      assert.deepEqual([info.type, info.btfVmlinuxValueTypeId, info.valueSize], [T.BPF_MAP_TYPE_STRUCT_OPS, value.id, value.size]);
+    } finally {
+      closeFd(fd);
+    }
+    // A wrong value size is refused by the kernel, not by us.
+    assert.throws(() => mapCreate({ map_type: T.BPF_MAP_TYPE_STRUCT_OPS, key_size: 4, value_size: value.size + 8, max_entries: 1, btf_fd: btf, btf_vmlinux_value_type_id: value.id }),
+      (e: KernelError) => e.errnoName === 'EINVAL');
+  } finally {
+    closeFd(btf);
+    k.close();
+  }
 });
