@@ -1,5 +1,22 @@
 // BPF Lens's kernel layer: the only code that calls bpf(2). Everything the load pipeline,
 // the agent and the CLI need from a kernel comes through these exports.
+//
+//   sys.ts        bpf(cmd, attr) via koffi (loaded lazily), closeFd, dup2/dup3, memfdCreate;
+//                 FdTracker (records every FD made here; closeAll on failure);
+//                 setFaultInjector((command, n) => errno | undefined) for tests.
+//   errors.ts     KernelError { command, errno, errnoName, context, log, logTruncated, hint }.
+//   attr/*.ts     one table per bpf_attr member / bpf_*_info struct (exported, checked
+//                 against <linux/bpf.h> and the kernel's BTF) and its encoder/decoder.
+//   maps.ts       mapCreate, mapLookupElem/UpdateElem/DeleteElem/GetNextKey, mapKeys, mapFreeze.
+//   programs.ts   progLoad (verifier log: level, growth on ENOSPC, fetched after a failure),
+//                 progTestRun.
+//   btf-load.ts   btfLoad (BTF checker log, same rules).
+//   objects.ts    objPin/objGet, getNextId/listIds/getFdById, progInfo/progMapIds/mapInfo/
+//                 btfInfo (name, kernel_btf, blob)/linkInfo.
+//   links.ts      linkCreate (incl. freplace target_btf_id), rawTracepointOpen.
+//   probes.ts     FEATURE_PROBES, probeFeature (cached), probePrivileges, systemInfo.
+//   target-btf.ts KernelBtf: vmlinux + module BTF by id, parsed lazily, FDs on request.
+//   asm.ts        a few hand-encoded instructions (probes and tests).
 export { KernelError, errnoName, errnoNumber, isKernelError } from './errors';
 export { FdTracker, bpf, bpfCommandName, closeFd, dup2, dup3, memfdCreate, setFaultInjector, sysBpfNumber } from './sys';
 export type { Fd, FaultInjector } from './sys';
