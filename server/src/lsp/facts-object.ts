@@ -2,10 +2,12 @@
  * ObjectFacts from the object model's BpfObject (server/src/object): what hovers, the tree
  * and diagnostics show, plus disassembly listings built on the model's functions.
  */
-import type { ElfSection } from '../elf/reader';
+import { EM_BPF } from '../elf/constants';
+import { ElfFile, ElfSection } from '../elf/reader';
+import { openObject } from '../object';
 import type { BpfMap, BpfObject } from '../object';
 import type { MapFacts, ObjectFacts, ProgFacts } from './facts';
-import { Func, listing, SectionCode, sectionCode } from './facts-model';
+import { Func, listing, SectionCode, sectionCode } from './listing';
 
 const INTERNAL = new Set(['data', 'rodata', 'bss', 'kconfig']);
 
@@ -18,6 +20,15 @@ function mapFacts(m: BpfMap): MapFacts {
     initialSlots: (m.initialSlots ?? []).map((s) => ({ slot: s.index, target: s.target })),
     internal: INTERNAL.has(m.kind),
   };
+}
+
+/** Facts of any ELF file: BPF objects through openObject; others (modules) have none. */
+export function factsOf(bytes: Uint8Array, file: string): ObjectFacts {
+  const elf = new ElfFile(bytes, file);
+  if (elf.header.machine !== EM_BPF) {
+    return { isBpf: false, maps: [], programs: [], externs: [], problems: [], lineFiles: [], disassembly: () => '' };
+  }
+  return factsFromObject(openObject(bytes, file));
 }
 
 export function factsFromObject(obj: BpfObject): ObjectFacts {

@@ -77,4 +77,4 @@ export interface ObjectFacts {
   disassembly(program?: string): string;
 }
 
-export { factsOf } from './facts-model';
+export { factsOf } from './facts-object';
