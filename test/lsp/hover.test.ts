@@ -110,6 +110,7 @@ test('program cards on SEC(...) and on the function name: type, attach type, ins
   assert.match(tc, /\| calls \| `lsp_global_helper`, `lsp_static_helper` \|/);
   const tp = await hoverOn('lsp_progs.bpf.c', 'SEC("tracepoint/', 5);
   assert.match(tp, /BPF_PROG_TYPE_TRACEPOINT/);
+  assert.match(tp, /\| attach target \| `syscalls\/sys_enter_openat` \|/);
   const xdp = await hoverOn('lsp_maps.bpf.c', 'int lsp_use_maps', 6);
   assert.match(xdp, /\| program type \| `BPF_PROG_TYPE_XDP` \|/);
   assert.match(xdp, /\| expected attach type \| `BPF_XDP` \|/);

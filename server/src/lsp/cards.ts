@@ -135,6 +135,9 @@ export function programCard(p: ProgFacts, objectName: string): string {
       ['expected attach type', p.attachType ? `\`BPF_${p.attachType.toUpperCase()}\`` : '—'],
       ['instructions', String(p.insnCount)],
     ];
+    if (p.attachTo) rows.push(['attach target', `\`${p.attachTo}\``]);
+    if (p.sleepable) rows.push(['sleepable', 'yes (BPF_F_SLEEPABLE)']);
+    if (p.autoload === false) rows.push(['autoload', 'off (`?` section): libbpf does not load it unless asked']);
     if (p.callees.length) rows.push(['calls', p.callees.map((c) => `\`${c}\``).join(', ')]);
     out.push('| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`));
   } else {

@@ -35,7 +35,8 @@ export async function sourceDiagnostics(source: string, objects: readonly Loaded
       });
     }
     for (const p of o.facts?.problems ?? []) {
-      const line = (p.map !== undefined ? mapDefinitionLine(lines, p.map) : undefined)
+      const here = p.source && path.basename(p.source.file) === path.basename(source) ? p.source.line - 1 : undefined;
+      const line = here ?? (p.map !== undefined ? mapDefinitionLine(lines, p.map) : undefined)
         ?? (p.program !== undefined ? functionDefinitionLine(lines, p.program) : undefined);
       // Problems of another source of a multi-file object stay off this file.
       if (line === undefined && o.sources.length > 1) continue;

@@ -53,6 +53,7 @@ export function factsFromObject(obj: BpfObject): ObjectFacts {
       line: f.source && { file: f.source.file, line: f.source.line },
       callers: obj.programs.filter((q) => q.subprograms.includes(f.name)).map((q) => q.name).sort(),
       callees: [...f.callees].sort(),
+      attachTo: p?.attachTo, sleepable: p?.sleepable, autoload: p?.autoload,
     };
   });
   const byName = new Map(funcs.map((f) => [f.name, f]));
@@ -62,7 +63,10 @@ export function factsFromObject(obj: BpfObject): ObjectFacts {
     maps: obj.maps.map(mapFacts),
     programs,
     externs: obj.externs.map((e) => ({ name: e.name, kind: e.kind, weak: e.weak })),
-    problems: obj.diagnostics.map((d) => ({ message: d.message, severity: d.severity, map: d.map, program: d.program })),
+    problems: obj.diagnostics.map((d) => ({
+      message: d.message, severity: d.severity, map: d.map, program: d.program,
+      source: d.source && { file: d.source.file, line: d.source.line },
+    })),
     lineFiles: obj.sourceFiles,
     disassembly: (program?: string) => listing(funcs, byName, codeOf, program),
   };

@@ -46,6 +46,11 @@ export interface ProgFacts {
   readonly callers: readonly string[];
   /** Subprograms this function calls directly. */
   readonly callees: readonly string[];
+  /** Entry programs: what follows the section prefix (`do_unlinkat` in `fentry/do_unlinkat`). */
+  readonly attachTo?: string;
+  readonly sleepable?: boolean;
+  /** False for `?`-prefixed sections. */
+  readonly autoload?: boolean;
 }
 
 export interface ExternFacts {
@@ -60,6 +65,8 @@ export interface Problem {
   /** The map or program it is about, to place it on that line of the source. */
   readonly map?: string;
   readonly program?: string;
+  /** Where in the C source, when the object model knows (1-based line). */
+  readonly source?: { readonly file: string; readonly line: number };
 }
 
 export interface ObjectFacts {
