@@ -71,7 +71,8 @@ for (const targetFile of targets) {
   const sorted = per.slice().sort((a, b) => a - b);
   console.log(`split BTF: ${modules.length} Debian 6.1 modules (${types} types, ${rows} distilled base types) → ${targetFile}`);
   console.log(`  total ${(totalMs / 1000).toFixed(2)} s (setup: parse 6.1 vmlinux + target index ${setupMs.toFixed(0)} ms)`);
-  console.log(`  per module: p50 ${pct(sorted, 50).toFixed(2)} ms, p95 ${pct(sorted, 95).toFixed(2)} ms, max ${sorted[sorted.length - 1].toFixed(1)} ms`);
+  const slowest = per.indexOf(sorted[sorted.length - 1]);
+  console.log(`  per module: p50 ${pct(sorted, 50).toFixed(2)} ms, p95 ${pct(sorted, 95).toFixed(2)} ms, max ${sorted[sorted.length - 1].toFixed(1)} ms (${path.basename(modules[slowest])}, module ${slowest + 1})`);
   console.log(`  relocate: ${relocated}, do not: ${modules.length - relocated}`);
   console.log('  commonest reasons (modules):');
   for (const [k, n] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`    ${String(n).padStart(5)}  ${k}`);
