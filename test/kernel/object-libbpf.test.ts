@@ -2,8 +2,11 @@
 // fixtures, against what `bpf-lens inspect --json` says it will create.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'fs';
-import { cli, fixture, run } from '../helpers';
+import { spawnSync } from 'child_process';
+import { mkdtempSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import * as path from 'path';
+import { cli, fixture, ROOT, run } from '../helpers';
 import { bpffsDir } from './kernel-env';
 
 interface KernelMap { id: number; name: string; type: string; bytes_key: number; bytes_value: number; max_entries: number; flags: number }
@@ -56,4 +59,53 @@ test('maps libbpf creates match inspect --json (names, types, sizes, max_entries
     for (const p of pinned) rmSync(p, { force: true });
     done();
   }
+});
+
+// One bad map per object: libbpf refuses each, blaming the same map that inspect names.
+const BAD: [string, string, string][] = [
+  ['BAD_UNKNOWN_FIELD', 'bad_unknown_field', 'frobnicate'],
+  ['BAD_KEY_SIZE', 'bad_key_size', 'key'],
+  ['BAD_PINNING', 'bad_pinning', 'pinning'],
+  ['BAD_VALUES_TYPE', 'bad_values_type', 'values'],
+  ['BAD_STATIC', 'bad_static', ''],
+  ['BAD_INNER_PIN', 'bad_inner_pin', 'pinning'],
+  ['BAD_PROG_ARRAY_VALUE_SIZE', 'bad_prog_array_value_size', 'values'],
+];
+
+test('bad map definitions: libbpf refuses each one; inspect names the same map (and the field)', () => {
+  const tmp = mkdtempSync(path.join(tmpdir(), 'bpflens-badmaps-'));
+  const src = path.join(ROOT, 'test', 'fixtures', 'object_bad_maps.bpf.c');
+  const build = (defs: string[]): string => {
+    const out = path.join(tmp, `${defs.join('_') || 'none'}.o`);
+    run('clang', ['-target', 'bpf', '-g', '-O2', `-I/usr/include/${run('gcc', ['-print-multiarch']).trim()}`, ...defs.map((d) => `-D${d}`), '-c', src, '-o', out]);
+    return out;
+  };
+  const { dir, done } = bpffsDir('badmaps');
+  try {
+    // with no bad map, libbpf loads it and inspect has nothing to say
+    const ok = build(['ONE']);
+    run('bpftool', ['prog', 'loadall', ok, `${dir}/ok`]);
+    const okJson = JSON.parse(cli(['inspect', ok, '--json']).stdout);
+    assert.deepEqual(okJson.diagnostics, []);
+    for (const [def, mapName, field] of BAD) {
+      const obj = build(['ONE', def]);
+      const lib = spawnSync('bpftool', ['prog', 'loadall', obj, `${dir}/${def}`], { encoding: 'utf8' });
+      assert.notEqual(lib.status, 0, `${def}: libbpf refused it`);
+      assert.match(lib.stderr, new RegExp(`'${mapName}`), `${def}: libbpf blames ${mapName}: ${lib.stderr}`);
+      const r = cli(['inspect', obj, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const errs = (JSON.parse(r.stdout).diagnostics as { severity: string; map: string; field: string | null }[]).filter((d) => d.severity === 'error');
+      assert.equal(errs.length, 1, `${def}: ${JSON.stringify(errs)}`);
+      assert.deepEqual([errs[0].map, errs[0].field ?? ''], [mapName, field], def);
+    }
+  } finally {
+    done();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('every bad map of the fixture is reported at once', () => {
+  const r = cli(['inspect', fixture('object_bad_maps.o'), '--json']);
+  const errs = (JSON.parse(r.stdout).diagnostics as { severity: string; map: string }[]).filter((d) => d.severity === 'error');
+  assert.deepEqual(errs.map((e) => e.map).sort(), BAD.map((b) => b[1]).sort());
 });

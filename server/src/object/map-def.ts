@@ -54,10 +54,14 @@ function kindOf(t: BtfType | undefined): string {
 }
 
 export class MapDefParser {
+  /** True while parsing the inner definition of a map-in-map (errors say so). */
+  private inInner = false;
+
   constructor(private readonly btf: Btf, private readonly diags: ObjectDiagnostic[]) {}
 
   private error(map: string, field: string | undefined, message: string): void {
-    this.diags.push({ severity: 'error', map, ...(field ? { field } : {}), message: `map '${map}': ${message}` });
+    const where = this.inInner ? `map '${map}' (inner map definition)` : `map '${map}'`;
+    this.diags.push({ severity: 'error', map, ...(field ? { field } : {}), message: `${where}: ${message}` });
   }
 
   /** `__uint(name, v)`: a pointer to an array of v elements. */
@@ -143,7 +147,7 @@ export class MapDefParser {
           break;
         }
         case 'pinning': {
-          if (inner) { this.error(map, name, `inner map definition can't be pinned`); break; }
+          if (inner) { this.error(map, name, `can't be pinned`); break; }
           const v = this.uint(map, name, m.type);
           if (v === undefined) break;
           if (v !== 0 && v !== 1) { this.error(map, name, `invalid pinning value ${v} (expected LIBBPF_PIN_NONE 0 or LIBBPF_PIN_BY_NAME 1)`); break; }
@@ -186,7 +190,12 @@ export class MapDefParser {
       f.valuesAreProgs = true;
     } else {
       if (target?.kind !== 'STRUCT') { this.error(map, field, `map-in-map inner type must be a struct, got ${kindOf(target)}`); return; }
-      f.inner = this.parse(`${map}.inner`, target, true);
+      this.inInner = true;
+      try {
+        f.inner = this.parse(map, target, true);
+      } finally {
+        this.inInner = false;
+      }
       f.innerDefTypeId = innerId;
     }
     if (f.valueSize !== undefined && f.valueSize !== 4) this.error(map, field, `conflicting value size ${f.valueSize} != 4 (values holds 4-byte ids)`);
