@@ -67,7 +67,11 @@ for (const variant of ['object_maps.o', 'object_maps.eb.o', 'object_maps.v3.o'])
       ['.kconfig', 'object_.kconfig', 'kconfig', 'array', 4, 1],
       ['.rodata', 'object_m.rodata', 'rodata', 'array', 4, 1],
       ['.rodata.limits', '.rodata.limits', 'rodata', 'array', 4, 1],
+      ['.rodata.str1.1', '.rodata.str1.1', 'rodata', 'array', 4, 1],
     ]);
+    // string literals: no variables in a DATASEC, so read-only but not mmapable
+    assert.equal(map(obj, '.rodata.str1.1').flags, BPF_F_RDONLY_PROG);
+    assert.ok(Buffer.from(map(obj, '.rodata.str1.1').initialData!).includes('socket %d\n\0'));
     assert.equal(map(obj, '.rodata').flags, BPF_F_RDONLY_PROG | BPF_F_MMAPABLE);
     assert.equal(map(obj, '.kconfig').flags, BPF_F_RDONLY_PROG | BPF_F_MMAPABLE);
     assert.equal(map(obj, '.data').flags, BPF_F_MMAPABLE);
