@@ -122,3 +122,32 @@ test('every bad map of the fixture is reported at once', () => {
   const errs = (JSON.parse(r.stdout).diagnostics as { severity: string; map: string }[]).filter((d) => d.severity === 'error');
   assert.deepEqual(errs.map((e) => e.map).sort(), BAD.map((b) => b[1]).sort());
 });
+
+// libbpf's debug log of the open phase (printed even when the load fails later, e.g. for
+// trampolines this kernel refuses): where it found each program, how it laid out .kconfig.
+test("libbpf's open phase agrees: program offsets and sizes, kconfig extern offsets, internal map names", () => {
+  for (const name of ['object_maps.o', 'object_progs.o', 'object_externs.o', 'object_maps.v3.o']) {
+    const obj = fixture(name);
+    const { dir, done } = bpffsDir('open');
+    let log: string;
+    try {
+      log = spawnSync('bpftool', ['-d', 'prog', 'loadall', obj, `${dir}/x`], { encoding: 'utf8' }).stderr;
+    } finally {
+      done();
+      for (const m of ['objt_pinned']) rmSync(`/sys/fs/bpf/${m}`, { force: true });
+    }
+    const ours = JSON.parse(cli(['inspect', obj, '--json']).stdout);
+    const found = [...log.matchAll(/sec '([^']+)': found program '([^']+)' at insn offset (\d+) \(\d+ bytes\), code size (\d+) insns/g)]
+      .map((m) => [m[2], m[1], Number(m[3]), Number(m[4])]);
+    assert.ok(found.length > 0, `${name}: libbpf found programs`);
+    const funcs = (ours.functions as { name: string; section: string; insn_offset: number; insns: number }[])
+      .map((f) => [f.name, f.section, f.insn_offset, f.insns]);
+    assert.deepEqual(funcs.sort(), found.sort(), name);
+    const kcfg = [...log.matchAll(/extern \(kcfg\) #\d+: symbol \d+, off (\d+), name (\S+)/g)].map((m) => [m[2], Number(m[1])]);
+    const ourKcfg = (ours.externs as { name: string; kind: string; offset?: number }[]).filter((e) => e.kind === 'kconfig').map((e) => [e.name, e.offset]);
+    assert.deepEqual(ourKcfg.sort(), kcfg.sort(), name);
+    const dataMaps = [...log.matchAll(/map '([^']+)' \(global data\): at sec_idx \d+, offset \d+, flags ([0-9a-f]+)/g)].map((m) => m[1]);
+    const ourData = (ours.maps as { name: string; kind: string }[]).filter((m) => INTERNAL.has(m.kind)).map((m) => m.name);
+    assert.deepEqual(ourData.sort(), dataMaps.sort(), name);
+  }
+});
