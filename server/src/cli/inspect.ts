@@ -2,7 +2,7 @@ import { readFileSync } from 'fs';
 import { parseArgs } from 'util';
 import { typeName } from '../btf/layout';
 import type { Btf } from '../btf/btf';
-import { BpfMap, BpfObject, openObject, SourceLocation } from '../object';
+import { BpfMap, BpfObject, BpfReloc, openObject, SourceLocation } from '../object';
 import { CliIo, Command, UsageError } from './command';
 import { readInput } from './input';
 
@@ -45,6 +45,10 @@ function mapJson(obj: BpfObject, m: BpfMap): { [k: string]: Json } {
   };
 }
 
+function relocJson(r: BpfReloc): Json {
+  return { insn: r.insn, kind: r.kind, name: r.name, ...(r.mapIndex !== undefined ? { map_index: r.mapIndex } : {}), ...(r.offset !== undefined ? { offset: r.offset } : {}) };
+}
+
 /** The `inspect --json` document (bpftool's field names where bpftool has them). */
 export function inspectJson(obj: BpfObject): { [k: string]: Json } {
   return {
@@ -59,10 +63,12 @@ export function inspectJson(obj: BpfObject): { [k: string]: Json } {
       attach_to: p.attachTo ?? null, sec_def: p.secDef ?? null, insns: p.insnCount, insn_offset: p.insnOffset,
       sleepable: p.sleepable, autoload: p.autoload, prog_flags: p.progFlags, linkage: p.linkage,
       subprograms: [...p.subprograms], source: sourceJson(p.source),
+      relocations: p.relocs.map(relocJson),
     })),
     functions: obj.functions.map((f) => ({
       name: f.name, section: f.section, insn_offset: f.insnOffset, insns: f.insnCount, linkage: f.linkage,
       entry: f.isEntry, btf_id: f.btfFuncId ?? null, callees: [...f.callees], source: sourceJson(f.source),
+      relocations: f.relocs.map(relocJson),
     })),
     maps: obj.maps.map((m) => mapJson(obj, m)),
     externs: obj.externs.map((e) => ({

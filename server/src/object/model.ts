@@ -63,6 +63,31 @@ export interface BpfFunction {
   readonly source?: SourceLocation;
   /** Names of functions this one calls (BPF-to-BPF calls and callback addresses). */
   readonly callees: readonly string[];
+  /** Relocations inside this function (insn relative to insnOffset). */
+  readonly relocs: readonly BpfReloc[];
+}
+
+/**
+ * A relocation in program code, classified as libbpf does. `insn` is relative to the
+ * function's (program's) first instruction.
+ */
+export interface BpfReloc {
+  readonly insn: number;
+  /** map: ld_imm64 of a map (fd); data: ld_imm64 of global data (map value + offset);
+   * call / func_addr: subprogram call or callback address; extern_ld64: kconfig/ksym
+   * variable; extern_call: kfunc call. */
+  readonly kind: 'map' | 'data' | 'call' | 'func_addr' | 'extern_ld64' | 'extern_call';
+  /** Map, function/section or extern name. */
+  readonly name: string;
+  /** Index into BpfObject.maps (map, data). */
+  readonly mapIndex?: number;
+  /** data: byte offset inside the map value. */
+  readonly offset?: number;
+  /** call/func_addr: ELF section and instruction index (in that section) of the target. */
+  readonly targetSection?: number;
+  readonly targetInsn?: number;
+  /** extern_*: no extern of that name was collected (see diagnostics). */
+  readonly unresolved?: boolean;
 }
 
 /** An entry program: what `bpf_prog_load` would load (before subprograms are appended). */
@@ -99,6 +124,8 @@ export interface BpfProgram {
   readonly lines: readonly ProgramLine[];
   /** Subprograms reachable from this program through calls (transitively). */
   readonly subprograms: readonly string[];
+  /** Relocations inside the program's own instructions (insn relative to insnOffset). */
+  readonly relocs: readonly BpfReloc[];
 }
 
 /** One line_info record mapped to a program-relative instruction index. */

@@ -9,7 +9,8 @@ import { ElfFile, isElf } from '../elf/reader';
 import { collectExterns } from './externs';
 import { collectBtfMaps } from './maps-btf';
 import { collectDataMaps, collectLegacyMaps, collectStructOps, kconfigMap } from './maps-internal';
-import type { BpfMap, BpfObject, ObjectDiagnostic, OpenOptions } from './model';
+import type { BpfMap, BpfObject, BpfReloc, ObjectDiagnostic, OpenOptions } from './model';
+import { sectionRelocs } from './relocs';
 import { collectFunctions, collectPrograms } from './programs';
 import { locateMaps } from './source';
 
@@ -56,8 +57,6 @@ function read(bytes: Uint8Array, file: string, opts: OpenOptions): BpfObject {
   const kernVersion = verSec && verSec.size >= 4 ? elf.reader(verSec).u32(0) : 0;
   const name = objectName(file);
 
-  const functions = collectFunctions(elf, btf, ext, diagnostics);
-  const programs = collectPrograms(elf, functions, ext, diagnostics);
   const externs = collectExterns(elf, btf, diagnostics);
   const structOps = collectStructOps(elf, btf, diagnostics);
   const kconfig = kconfigMap(btf, name, externs);
@@ -68,6 +67,17 @@ function read(bytes: Uint8Array, file: string, opts: OpenOptions): BpfObject {
     ...(kconfig ? [kconfig] : []),
     ...structOps,
   ];
+  const funcs = collectFunctions(elf, btf, ext, diagnostics);
+  const relocs = new Map<number, BpfReloc[]>();
+  for (const idx of new Set(funcs.map((f) => f.sectionIndex))) relocs.set(idx, sectionRelocs(elf, elf.sections[idx], maps, externs, diagnostics));
+  // calls through a section symbol name the function that starts at the target
+  const named = (r: BpfReloc): BpfReloc => {
+    if (r.kind !== 'call' && r.kind !== 'func_addr') return r;
+    const t = funcs.find((f) => f.sectionIndex === r.targetSection && f.insnOffset === r.targetInsn);
+    return t ? { ...r, name: t.name } : r;
+  };
+  const functions = funcs.map((f) => ({ ...f, relocs: within(relocs.get(f.sectionIndex) ?? [], f.insnOffset, f.insnCount).map(named) }));
+  const programs = collectPrograms(elf, functions, ext, diagnostics);
   const sourceFiles = [...new Set((ext?.lineInfo ?? []).flatMap((s) => s.records.map((r) => r.file)))];
   if (opts.readSource) maps = locateMaps(maps, sourceFiles, opts.readSource);
   return {
@@ -75,4 +85,9 @@ function read(bytes: Uint8Array, file: string, opts: OpenOptions): BpfObject {
     license, kernVersion, programs, functions, maps, externs,
     structOps: maps.filter((m) => m.kind === 'struct_ops'), diagnostics, sourceFiles,
   };
+}
+
+/** Relocations of one function, re-based on its first instruction. */
+function within(all: readonly BpfReloc[], start: number, count: number): BpfReloc[] {
+  return all.filter((r) => r.insn >= start && r.insn < start + count).map((r) => ({ ...r, insn: r.insn - start }));
 }

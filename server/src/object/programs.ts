@@ -31,7 +31,7 @@ interface FuncSpan {
 }
 
 /** Functions found in executable sections, with call edges and line info. */
-export function collectFunctions(elf: ElfFile, btf: Btf | undefined, ext: BtfExt | undefined, diags: ObjectDiagnostic[]): BpfFunction[] {
+export function collectFunctions(elf: ElfFile, btf: Btf | undefined, ext: BtfExt | undefined, diags: ObjectDiagnostic[]): Omit<BpfFunction, 'relocs'>[] {
   const spans: FuncSpan[] = [];
   const execSecs = elf.sections.filter(isProgramSection);
   for (const sec of execSecs) {
@@ -149,6 +149,7 @@ export function collectPrograms(elf: ElfFile, functions: readonly BpfFunction[],
       ...(f.source ? { source: f.source } : {}),
       lines,
       subprograms: reachable(f, byName),
+      relocs: f.relocs,
     });
   }
   return out;
