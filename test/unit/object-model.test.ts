@@ -172,6 +172,12 @@ test('source positions: line_info per instruction, functions at their definition
   assert.deepEqual([flows.source?.file, flows.source?.line], [src, lineOf(src, '} flows SEC(".maps");')]);
   assert.equal(flows.source?.column, 3);
   assert.equal(map(obj, 'inner_b').source?.line, lineOf(src, 'inner_b SEC(".maps")'));
+  // struct_ops values are written with the attribute first
+  const ext = open('object_externs.o', (p) => { try { return readFileSync(p, 'utf8'); } catch { return undefined; } });
+  const esrc = `${ROOT}/test/fixtures/object_externs.bpf.c`;
+  assert.deepEqual([map(ext, 'objt_cc').source?.line, map(ext, 'objt_cc_link').source?.line],
+    [lineOf(esrc, 'tcp_congestion_ops objt_cc = {'), lineOf(esrc, 'tcp_congestion_ops objt_cc_link = {')]);
+  assert.equal(map(ext, '.kconfig').source, undefined);
   // without a reader the layer stays pure and says nothing about maps
   assert.equal(map(open('object_maps.o'), 'flows').source, undefined);
 });

@@ -12,13 +12,24 @@ function escapeRe(s: string): string {
 /** Position of `name` defined in `section` inside `text`, or undefined. */
 export function findDefinition(text: string, name: string, section: string): { line: number; column: number; text: string } | undefined {
   const re = new RegExp(`\\b(${escapeRe(name)})\\s+(?:SEC|__section)\\s*\\(\\s*"${escapeRe(section)}"\\s*\\)`, 'g');
-  const m = re.exec(text);
-  if (!m) return undefined;
-  const before = text.slice(0, m.index);
-  const line = before.split('\n').length;
-  const lineStart = before.lastIndexOf('\n') + 1;
-  const end = text.indexOf('\n', m.index);
-  return { line, column: m.index - lineStart + 1, text: text.slice(lineStart, end < 0 ? text.length : end) };
+  // also `SEC(".struct_ops") struct tcp_congestion_ops name = {` (the attribute first)
+  const before = new RegExp(`(?:SEC|__section)\\s*\\(\\s*"${escapeRe(section)}"\\s*\\)[^;={}]*?\\b(${escapeRe(name)})\\s*[=;]`, 'g');
+  let m = re.exec(text);
+  let at = m ? m.index : -1;
+  if (!m) {
+    m = before.exec(text);
+    if (!m) return undefined;
+    at = m.index + m[0].lastIndexOf(m[1], m[0].length - 1);
+  }
+  return position(text, at);
+}
+
+function position(text: string, index: number): { line: number; column: number; text: string } {
+  const head = text.slice(0, index);
+  const line = head.split('\n').length;
+  const lineStart = head.lastIndexOf('\n') + 1;
+  const end = text.indexOf('\n', index);
+  return { line, column: index - lineStart + 1, text: text.slice(lineStart, end < 0 ? text.length : end) };
 }
 
 /** Adds `source` to BTF-defined and legacy maps found in the given files. */
