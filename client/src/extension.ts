@@ -14,7 +14,12 @@ import { ObjectsTree } from './tree';
 
 let client: LanguageClient | undefined;
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
+/** What activate returns: lets an extension-host test reach the running client. */
+export interface BpfLensApi {
+  languageClient(): LanguageClient | undefined;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<BpfLensApi> {
   const output = vscode.window.createOutputChannel('BPF Lens');
   const status = vscode.window.createStatusBarItem('bpfLens.status', vscode.StatusBarAlignment.Left, 10);
   status.name = 'BPF Lens';
@@ -68,6 +73,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     const pick = await vscode.window.showErrorMessage('BPF Lens: the language server did not start.', 'Show Output');
     if (pick) output.show();
   }
+  return { languageClient: () => client };
 }
 
 export async function deactivate(): Promise<void> {
