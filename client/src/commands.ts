@@ -41,10 +41,11 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
   const reg = (id: string, fn: (...args: unknown[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
   reg('bpfLens.showOutput', () => deps.output.show());
   reg('bpfLens.restartServer', () => deps.restart());
-  reg('bpfLens.refresh', async () => {
-    await deps.client()?.sendRequest(ReindexRequest);
-    deps.tree.refresh();
-  });
+  reg('bpfLens.refresh', () =>
+    vscode.window.withProgress({ location: { viewId: 'bpfLens.objects' }, title: 'Indexing BPF objects' }, async () => {
+      await deps.client()?.sendRequest(ReindexRequest);
+      deps.tree.refresh();
+    }));
   reg('bpfLens.openSummary', open('summary'));
   reg('bpfLens.openCDump', open('c'));
   reg('bpfLens.openRawDump', open('raw'));
