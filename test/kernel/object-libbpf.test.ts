@@ -3,15 +3,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
-import { mkdtempSync, rmSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { cli, fixture, ROOT, run } from '../helpers';
 import { bpffsDir } from './kernel-env';
+import { createMaxEntries, parseCpuList } from '../../server/src/object/map-create';
 
 interface KernelMap { id: number; name: string; type: string; bytes_key: number; bytes_value: number; max_entries: number; flags: number }
 interface KernelProg { id: number; name: string; type: string; map_ids?: number[] }
-interface InspectMap { name: string; c_name: string; kind: string; type: string; bytes_key: number; bytes_value: number; max_entries: number; flags: number; pinning: string }
+interface InspectMap { type_id: number; name: string; c_name: string; kind: string; type: string; bytes_key: number; bytes_value: number; max_entries: number; flags: number; pinning: string }
 interface Inspect { programs: { name: string; type: string }[]; maps: InspectMap[]; diagnostics: { severity: string }[] }
 
 const INTERNAL = new Set(['data', 'rodata', 'bss', 'kconfig']);
@@ -35,6 +36,9 @@ test('maps libbpf creates match inspect --json (names, types, sizes, max_entries
   const ours = JSON.parse(r.stdout) as Inspect;
   assert.deepEqual(ours.diagnostics.filter((d) => d.severity === 'error'), []);
   const pinned = ours.maps.filter((m) => m.pinning === 'by_name').map((m) => `/sys/fs/bpf/${m.name}`);
+  const env = { nrCpus: parseCpuList(readFileSync('/sys/devices/system/cpu/possible', 'latin1')), pageSize: Number(run('getconf', ['PAGESIZE']).trim()) };
+  const adjusted = ours.maps.filter((m) => createMaxEntries({ typeId: m.type_id, maxEntries: m.max_entries }, env) !== m.max_entries);
+  assert.deepEqual(adjusted.map((m) => m.c_name).sort(), ['odd_ring', 'perf_per_cpu'], 'the fixture has maps libbpf resizes');
   const { dir, done } = bpffsDir('object');
   const before = new Set(kernelMaps().map((m) => m.id));
   try {
@@ -60,7 +64,7 @@ test('maps libbpf creates match inspect --json (names, types, sizes, max_entries
       // non-static variable (a string-literal section has none). The model follows current libbpf.
       const flags = INTERNAL.has(m.kind) && libbpfBefore(1, 2) ? m.flags | BPF_F_MMAPABLE : m.flags;
       assert.deepEqual(
-        { type: m.type, bytes_key: m.bytes_key, bytes_value: m.bytes_value, max_entries: m.max_entries, flags },
+        { type: m.type, bytes_key: m.bytes_key, bytes_value: m.bytes_value, max_entries: createMaxEntries({ typeId: m.type_id, maxEntries: m.max_entries }, env), flags },
         { type: k.type, bytes_key: k.bytes_key, bytes_value: k.bytes_value, max_entries: k.max_entries, flags: k.flags },
         `map ${k.name}`);
     }

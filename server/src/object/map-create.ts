@@ -1,0 +1,53 @@
+/**
+ * What libbpf changes when it creates a map, beyond the definition: ring buffer sizes rounded
+ * up to a power-of-two multiple of the page size, PERF_EVENT_ARRAY max_entries 0 meaning one
+ * slot per possible CPU, and the map types it creates without BTF key/value type ids.
+ * Pure: the caller gives the target's CPU count and page size.
+ */
+import type { BpfMap } from './model';
+
+const MAP_TYPE_PERF_EVENT_ARRAY = 4;
+const MAP_TYPE_RINGBUF = 27;
+const MAP_TYPE_USER_RINGBUF = 31;
+
+/** Facts about the target that map creation depends on. */
+export interface MapCreateEnv {
+  /** Possible CPUs (/sys/devices/system/cpu/possible), not online ones. */
+  readonly nrCpus: number;
+  readonly pageSize: number;
+}
+
+/** libbpf's adjust_ringbuf_sz: 0 stays 0 (so the kernel reports the mistake). */
+export function ringbufSize(size: number, pageSize: number): number {
+  if (size === 0) return 0;
+  for (let mul = 1; mul * pageSize <= 0xffffffff; mul *= 2) {
+    if (mul * pageSize >= size) return mul * pageSize;
+  }
+  return size;
+}
+
+/** max_entries as libbpf passes it to BPF_MAP_CREATE. */
+export function createMaxEntries(map: Pick<BpfMap, 'typeId' | 'maxEntries'>, env: MapCreateEnv): number {
+  if (map.typeId === MAP_TYPE_RINGBUF || map.typeId === MAP_TYPE_USER_RINGBUF) return ringbufSize(map.maxEntries, env.pageSize);
+  if (map.typeId === MAP_TYPE_PERF_EVENT_ARRAY && map.maxEntries === 0) return env.nrCpus;
+  return map.maxEntries;
+}
+
+/** Map types libbpf creates without btf_key_type_id/btf_value_type_id (by BPF_MAP_TYPE_* value). */
+export const CREATED_WITHOUT_BTF: ReadonlySet<number> = new Set([
+  4 /* PERF_EVENT_ARRAY */, 8 /* CGROUP_ARRAY */, 7 /* STACK_TRACE */, 12 /* ARRAY_OF_MAPS */, 13 /* HASH_OF_MAPS */,
+  14 /* DEVMAP */, 25 /* DEVMAP_HASH */, 16 /* CPUMAP */, 17 /* XSKMAP */, 15 /* SOCKMAP */, 18 /* SOCKHASH */,
+  22 /* QUEUE */, 23 /* STACK */, 33 /* ARENA */,
+]);
+
+/** Possible-CPU count from the text of /sys/devices/system/cpu/possible (`0-3`, `0,2-5`). */
+export function parseCpuList(text: string): number {
+  let n = 0;
+  for (const part of text.trim().split(',')) {
+    if (!part) continue;
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) throw new Error(`bad CPU list '${text.trim()}'`);
+    n += m[2] !== undefined ? Number(m[2]) - Number(m[1]) + 1 : 1;
+  }
+  return n;
+}
