@@ -64,7 +64,8 @@ export function collectDataMaps(elf: ElfFile, btf: Btf | undefined, objName: str
   for (const sec of elf.sections) {
     const kind = dataSectionKind(sec.name);
     if (!kind || sec.size === 0) continue;
-    if (kind === 'bss' ? sec.type !== SHT_NOBITS && sec.type !== SHT_PROGBITS : sec.type !== SHT_PROGBITS) continue;
+    // as libbpf: .bss* only as NOBITS, .data*/.rodata* only as PROGBITS (others are skipped)
+    if (kind === 'bss' ? sec.type !== SHT_NOBITS : sec.type !== SHT_PROGBITS) continue;
     const ds = btf?.find('DATASEC', sec.name) as BtfDatasec | undefined;
     let flags = kind === 'rodata' ? BPF_F_RDONLY_PROG : 0;
     if (mmapable(ds, btf)) flags |= BPF_F_MMAPABLE;

@@ -106,7 +106,7 @@ function callees(elf: ElfFile, f: FuncSpan, spans: readonly FuncSpan[]): string[
         target = at(sym.shndx, idx);
       }
     } else {
-      target = at(f.sec.index, pseudoFunc ? i + insn.imm + 1 : i + insn.imm + 1);
+      target = at(f.sec.index, i + insn.imm + 1);
     }
     if (target && target.name !== f.name) out.add(target.name);
     if (pseudoFunc) i++;
