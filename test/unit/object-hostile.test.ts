@@ -65,6 +65,7 @@ test('bpf-lens inspect on bad input: one line on stderr, exit 1, no stack trace'
       ['text.o', Buffer.from('hello world, not an object\n'), /not an ELF file/],
       ['truncated.o', good.subarray(0, 200), /.+/],
       ['host.o', readFileSync(process.execPath).subarray(0, 1 << 20), /not a BPF object|offset/],
+      ['vmlinux.btf', readFileSync('/sys/kernel/btf/vmlinux').subarray(0, 4096), /raw BTF, not an ELF object/],
     ];
     for (const [n, bytes, re] of files) writeFileSync(path.join(dir, n), bytes);
     // a section table pointing past the end

@@ -2,7 +2,7 @@
  * openObject: ELF bytes → BpfObject. Fatal problems (not ELF, not BPF, broken tables or BTF)
  * throw FormatError; what libbpf reports per map/program goes to diagnostics.
  */
-import { Btf, parseBtf } from '../btf/btf';
+import { Btf, isBtf, parseBtf } from '../btf/btf';
 import { BtfExt, parseBtfExt } from '../btf/ext';
 import { FormatError } from '../common/errors';
 import { ElfFile, isElf } from '../elf/reader';
@@ -41,7 +41,9 @@ export function openObject(bytes: Uint8Array, file: string, opts: OpenOptions = 
 }
 
 function read(bytes: Uint8Array, file: string, opts: OpenOptions): BpfObject {
-  if (!isElf(bytes)) throw new FormatError(file, 'ELF header', 0, 'not an ELF file');
+  if (!isElf(bytes)) {
+    throw new FormatError(file, 'ELF header', 0, isBtf(bytes) ? 'raw BTF, not an ELF object (try `bpf-lens btf dump`)' : 'not an ELF file');
+  }
   const elf = new ElfFile(bytes, file);
   if (elf.header.machine !== EM_BPF) {
     throw new FormatError(file, 'ELF header', 18, `not a BPF object (e_machine ${elf.header.machine}, expected EM_BPF ${EM_BPF})`);
