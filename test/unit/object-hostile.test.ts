@@ -146,3 +146,19 @@ test('instruction codec: decode/encode round trip on every program of both byte 
   assert.deepEqual([...one], [0xb7, 0x12, 0xff, 0xfd, 0xff, 0xff, 0xff, 0xfc]);
   assert.deepEqual([...encodeInsns([{ code: 0xb7, dst: 1, src: 2, off: -3, imm: -4 }], true)], [0xb7, 0x21, 0xfd, 0xff, 0xfc, 0xff, 0xff, 0xff]);
 });
+
+test('broken .BTF: reported, and programs and non-BTF maps are still read', () => {
+  const file = fixture('object_maps.o');
+  const bytes = new Uint8Array(readFileSync(file));
+  const obj0 = openObject(bytes, file);
+  const sec = obj0.elf.section('.BTF')!;
+  const bad = bytes.slice();
+  bad[sec.offset] ^= 0xff; // magic
+  const obj = openObject(bad, file);
+  assert.equal(obj.btf, undefined);
+  assert.deepEqual(obj.programs.map((p) => p.name), obj0.programs.map((p) => p.name));
+  assert.ok(obj.diagnostics.some((d) => d.section === '.BTF' && /unreadable/.test(d.message)));
+  assert.ok(obj.diagnostics.some((d) => d.section === '.maps' && /BTF is required/.test(d.message)));
+  // data maps do not need BTF, but without it nothing says they are mmapable
+  assert.equal(obj.maps.find((m) => m.name === '.data')?.flags, 0);
+});

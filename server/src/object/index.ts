@@ -11,7 +11,7 @@ export { openObject, objectName } from './open';
 export { secDefFor, SEC_DEFS } from './section-defs';
 export type { SecDef, SecMatch } from './section-defs';
 export * as insn from './insn';
-export { createMaxEntries, ringbufSize, parseCpuList, CREATED_WITHOUT_BTF } from './map-create';
+export { createMaxEntries, ringbufSize, parseCpuList, pinPath, CREATED_WITHOUT_BTF } from './map-create';
 export type { MapCreateEnv } from './map-create';
 export { progTypeName, mapTypeName, attachTypeName, PROG_TYPE_NAMES, MAP_TYPE_NAMES, ATTACH_TYPE_NAMES } from './uapi-names';
 export { internalMapName } from './maps-internal';

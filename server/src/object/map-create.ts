@@ -51,3 +51,8 @@ export function parseCpuList(text: string): number {
   }
   return n;
 }
+
+/** Where libbpf pins a LIBBPF_PIN_BY_NAME map: `<root>/<map name>` (root /sys/fs/bpf by default). */
+export function pinPath(map: Pick<BpfMap, 'name' | 'pinning'>, root = '/sys/fs/bpf'): string | undefined {
+  return map.pinning === 'by_name' ? `${root.replace(/\/+$/, '')}/${map.name}` : undefined;
+}

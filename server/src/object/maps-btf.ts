@@ -120,6 +120,10 @@ function collectSlots(elf: ElfFile, sec: ElfSection, vars: readonly MapVar[], di
       continue;
     }
     if (f.valuesAreProgs) {
+      if (sym?.type === STT_FUNC && elf.sections[sym.shndx]?.name === '.text') {
+        diags.push({ severity: 'error', map: mv.name, field: 'values', message: `map '${mv.name}': slot [${index}] points to '${target}', a subprogram in .text, not a program` });
+        continue;
+      }
       if (sym?.type !== STT_FUNC) {
         diags.push({ severity: 'error', map: mv.name, field: 'values', message: `map '${mv.name}': slot [${index}] must point to a program, '${target}' is not a function` });
         continue;

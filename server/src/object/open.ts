@@ -2,8 +2,8 @@
  * openObject: ELF bytes → BpfObject. Fatal problems (not ELF, not BPF, broken tables or BTF)
  * throw FormatError; what libbpf reports per map/program goes to diagnostics.
  */
-import { Btf, isBtf, parseBtf } from '../btf/btf';
-import { BtfExt, parseBtfExt } from '../btf/ext';
+import { isBtf, parseBtf } from '../btf/btf';
+import { parseBtfExt } from '../btf/ext';
 import { FormatError } from '../common/errors';
 import { ElfFile, isElf } from '../elf/reader';
 import { collectExterns } from './externs';
@@ -45,14 +45,16 @@ function read(bytes: Uint8Array, file: string, opts: OpenOptions): BpfObject {
     throw new FormatError(file, 'ELF header', 0, isBtf(bytes) ? 'raw BTF, not an ELF object (try `bpf-lens btf dump`)' : 'not an ELF file');
   }
   const elf = new ElfFile(bytes, file);
+  const diagnostics: ObjectDiagnostic[] = [];
   if (elf.header.machine !== EM_BPF) {
     throw new FormatError(file, 'ELF header', 18, `not a BPF object (e_machine ${elf.header.machine}, expected EM_BPF ${EM_BPF})`);
   }
-  const diagnostics: ObjectDiagnostic[] = [];
   const btfSec = elf.section('.BTF');
-  const btf: Btf | undefined = btfSec ? parseBtf(btfSec.data, { file, section: '.BTF' }) : undefined;
+  // broken BTF is reported, and the rest of the object is still read (libbpf goes on without
+  // BTF too when nothing needs it; here every consumer of BTF then says what it is missing)
+  const btf = btfSec ? readOrReport(() => parseBtf(btfSec.data, { file, section: '.BTF' }), '.BTF', diagnostics) : undefined;
   const extSec = elf.section('.BTF.ext');
-  const ext: BtfExt | undefined = extSec && btf ? parseBtfExt(extSec.data, btf, file) : undefined;
+  const ext = extSec && btf ? readOrReport(() => parseBtfExt(extSec.data, btf, file), '.BTF.ext', diagnostics) : undefined;
   const licSec = elf.section('license');
   const license = licSec ? cString(licSec.data) : '';
   const verSec = elf.section('version');
@@ -92,4 +94,14 @@ function read(bytes: Uint8Array, file: string, opts: OpenOptions): BpfObject {
 /** Relocations of one function, re-based on its first instruction. */
 function within(all: readonly BpfReloc[], start: number, count: number): BpfReloc[] {
   return all.filter((r) => r.insn >= start && r.insn < start + count).map((r) => ({ ...r, insn: r.insn - start }));
+}
+
+function readOrReport<T>(read: () => T, section: string, diags: ObjectDiagnostic[]): T | undefined {
+  try {
+    return read();
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    diags.push({ severity: 'error', section, message: `${section} is unreadable, going on without it: ${e.message}` });
+    return undefined;
+  }
 }
