@@ -79,7 +79,8 @@ test('maps libbpf creates match inspect --json (names, types, sizes, max_entries
 });
 
 // One bad map per object: libbpf refuses each, blaming the same map that inspect names.
-const BAD: [string, string, string][] = [
+// [define, map, field, what libbpf's message names if not the map]
+const BAD: [string, string, string, string?][] = [
   ['BAD_UNKNOWN_FIELD', 'bad_unknown_field', 'frobnicate'],
   ['BAD_KEY_SIZE', 'bad_key_size', 'key'],
   ['BAD_PINNING', 'bad_pinning', 'pinning'],
@@ -87,6 +88,7 @@ const BAD: [string, string, string][] = [
   ['BAD_STATIC', 'bad_static', ''],
   ['BAD_INNER_PIN', 'bad_inner_pin', 'pinning'],
   ['BAD_PROG_ARRAY_VALUE_SIZE', 'bad_prog_array_value_size', 'values'],
+  ['BAD_SLOT_SUBPROG', 'bad_slot_subprog', 'values', 'not_a_program'],
 ];
 
 test('bad map definitions: libbpf refuses each one; inspect names the same map (and the field)', () => {
@@ -104,15 +106,16 @@ test('bad map definitions: libbpf refuses each one; inspect names the same map (
     run('bpftool', ['prog', 'loadall', ok, `${dir}/ok`]);
     const okJson = JSON.parse(cli(['inspect', ok, '--json']).stdout);
     assert.deepEqual(okJson.diagnostics, []);
-    for (const [def, mapName, field] of BAD) {
+    for (const [def, mapName, field, blamed = mapName] of BAD) {
       const obj = build(['ONE', def]);
       const lib = spawnSync('bpftool', ['prog', 'loadall', obj, `${dir}/${def}`], { encoding: 'utf8' });
       assert.notEqual(lib.status, 0, `${def}: libbpf refused it`);
-      assert.match(lib.stderr, new RegExp(`'${mapName}`), `${def}: libbpf blames ${mapName}: ${lib.stderr}`);
+      assert.match(lib.stderr, new RegExp(`'${blamed}`), `${def}: libbpf blames ${blamed}: ${lib.stderr}`);
       const r = cli(['inspect', obj, '--json']);
       assert.equal(r.code, 0, r.stderr);
-      const errs = (JSON.parse(r.stdout).diagnostics as { severity: string; map: string; field: string | null }[]).filter((d) => d.severity === 'error');
+      const errs = (JSON.parse(r.stdout).diagnostics as { severity: string; map: string; field: string | null; message: string }[]).filter((d) => d.severity === 'error');
       assert.equal(errs.length, 1, `${def}: ${JSON.stringify(errs)}`);
+      assert.ok(errs[0].message.includes(`'${blamed}'`), errs[0].message);
       assert.deepEqual([errs[0].map, errs[0].field ?? ''], [mapName, field], def);
     }
   } finally {
