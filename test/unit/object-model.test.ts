@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'fs';
-import { BpfObject, openObject } from '../../server/src/object';
+import { BpfObject, internalMapName, objectName, openObject } from '../../server/src/object';
 import { BPF_F_LINK, BPF_F_MMAPABLE, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS } from '../../server/src/object/uapi-names';
 import { inspectJson } from '../../server/src/cli/inspect';
 import { fixture, ROOT } from '../helpers';
@@ -205,4 +205,14 @@ test('object_externs: kconfig layout as libbpf assigns it, ksyms (typed, typeles
   assert.equal(cc.valueSize, obj.btf!.find('STRUCT', 'tcp_congestion_ops') && (obj.btf!.find('STRUCT', 'tcp_congestion_ops') as { size: number }).size);
   const prog = obj.programs.find((p) => p.name === 'objt_ssthresh')!;
   assert.deepEqual([prog.progType, prog.attachTo], ['struct_ops', 'objt_ssthresh']);
+});
+
+test("internal map names follow libbpf's rule (REFERENCE.md examples, cut and sanitised)", () => {
+  assert.equal(internalMapName('my_object', '.rodata'), 'my_objec.rodata');
+  assert.equal(internalMapName('my_object', '.kconfig'), 'my_obje.kconfig');
+  assert.equal(internalMapName('my_object', '.rodata.abracadabra'), '.rodata.abracad');
+  assert.equal(internalMapName('my_object', '.bss'), 'my_objec.bss');
+  assert.equal(internalMapName('x', '.data'), 'x.data');
+  assert.equal(internalMapName('my-obj', '.data'), 'my_obj.data');
+  assert.equal(objectName('/tmp/dir.d/prog.bpf.o'), 'prog');
 });

@@ -98,7 +98,7 @@ export interface BpfProgram {
   /** First instruction, as an index into the section. */
   readonly insnOffset: number;
   readonly insnCount: number;
-  /** The program's own instruction bytes (object byte order, unrelocated). */
+  /** The program's own instruction bytes (object byte order, unrelocated; a copy callers may patch). */
   readonly insns: Uint8Array;
   /** bpftool name (`xdp`, `kprobe`, `tracing`); 'unspec' when the section is unknown. */
   readonly progType: string;

@@ -135,7 +135,8 @@ export function collectPrograms(elf: ElfFile, functions: readonly BpfFunction[],
     out.push({
       name: f.name, section: f.section, sectionIndex: f.sectionIndex,
       insnOffset: f.insnOffset, insnCount: f.insnCount,
-      insns: sec.data.subarray(f.insnOffset * 8, (f.insnOffset + f.insnCount) * 8),
+      // a copy: loaders patch instructions, the ELF bytes stay as read
+      insns: sec.data.slice(f.insnOffset * 8, (f.insnOffset + f.insnCount) * 8),
       progType: progTypeName(m?.progTypeId ?? 0), progTypeId: m?.progTypeId ?? 0,
       expectedAttachType: m && m.def.attachType ? attachTypeName(m.attachTypeId) : null,
       expectedAttachTypeId: m?.attachTypeId ?? 0,
