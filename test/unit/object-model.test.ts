@@ -216,3 +216,19 @@ test("internal map names follow libbpf's rule (REFERENCE.md examples, cut and sa
   assert.equal(internalMapName('my-obj', '.data'), 'my_obj.data');
   assert.equal(objectName('/tmp/dir.d/prog.bpf.o'), 'prog');
 });
+
+test('map definition errors point at the field in the C source (or at the map)', () => {
+  const src = `${ROOT}/test/fixtures/object_bad_maps.bpf.c`;
+  const obj = open('object_bad_maps.o', (p) => { try { return readFileSync(p, 'utf8'); } catch { return undefined; } });
+  const at = (map: string) => obj.diagnostics.find((d) => d.map === map)?.source?.line;
+  assert.equal(at('bad_unknown_field'), lineOf(src, '__uint(frobnicate, 1)'));
+  assert.equal(at('bad_pinning'), lineOf(src, '__uint(pinning, 7)'));
+  assert.equal(at('bad_inner_pin'), lineOf(src, '__uint(pinning, LIBBPF_PIN_BY_NAME)'));
+  assert.equal(at('bad_static'), lineOf(src, '} bad_static SEC(".maps")'));
+  // the conflicting 'key' of bad_key_size: its __type(key, ...) line inside that map, not another map's
+  const keyLine = at('bad_key_size')!;
+  assert.ok(keyLine > lineOf(src, '__uint(key_size, 3)') && keyLine < lineOf(src, '} bad_key_size SEC'));
+  assert.ok(obj.diagnostics.filter((d) => d.severity === 'error').every((d) => d.source?.file === src));
+  // without a reader: no positions
+  assert.ok(open('object_bad_maps.o').diagnostics.every((d) => d.source === undefined));
+});

@@ -78,7 +78,7 @@ export function inspectJson(obj: BpfObject): { [k: string]: Json } {
     })),
     diagnostics: obj.diagnostics.map((d) => ({
       severity: d.severity, message: d.message, map: d.map ?? null, field: d.field ?? null,
-      program: d.program ?? null, section: d.section ?? null,
+      program: d.program ?? null, section: d.section ?? null, source: sourceJson(d.source),
     })),
     source_files: [...obj.sourceFiles],
   };
@@ -129,7 +129,7 @@ export function inspectText(obj: BpfObject): string {
   }
   if (obj.diagnostics.length) {
     out.push(`diagnostics (${obj.diagnostics.length}):`);
-    for (const d of obj.diagnostics) out.push(`  ${d.severity}: ${d.message}`);
+    for (const d of obj.diagnostics) out.push(`  ${d.source ? `${d.source.file}:${d.source.line}:${d.source.column}: ` : ''}${d.severity}: ${d.message}`);
   }
   return out.join('\n') + '\n';
 }

@@ -12,7 +12,7 @@ import { collectDataMaps, collectLegacyMaps, collectStructOps, kconfigMap } from
 import type { BpfMap, BpfObject, BpfReloc, ObjectDiagnostic, OpenOptions } from './model';
 import { sectionRelocs } from './relocs';
 import { collectFunctions, collectPrograms } from './programs';
-import { locateMaps } from './source';
+import { locateDiagnostics, locateMaps } from './source';
 
 /** ELF e_machine of BPF objects. */
 export const EM_BPF = 247;
@@ -83,11 +83,15 @@ function read(bytes: Uint8Array, file: string, opts: OpenOptions): BpfObject {
   const functions = funcs.map((f) => ({ ...f, relocs: within(relocs.get(f.sectionIndex) ?? [], f.insnOffset, f.insnCount).map(named) }));
   const programs = collectPrograms(elf, functions, ext, diagnostics);
   const sourceFiles = [...new Set((ext?.lineInfo ?? []).flatMap((s) => s.records.map((r) => r.file)))];
-  if (opts.readSource) maps = locateMaps(maps, sourceFiles, opts.readSource);
+  let diags: readonly ObjectDiagnostic[] = diagnostics;
+  if (opts.readSource) {
+    maps = locateMaps(maps, sourceFiles, opts.readSource);
+    diags = locateDiagnostics(diagnostics, maps, sourceFiles, opts.readSource);
+  }
   return {
     file, name, elf, littleEndian: elf.littleEndian, ...(btf ? { btf } : {}), ...(ext ? { ext } : {}),
     license, kernVersion, programs, functions, maps, externs,
-    structOps: maps.filter((m) => m.kind === 'struct_ops'), diagnostics, sourceFiles,
+    structOps: maps.filter((m) => m.kind === 'struct_ops'), diagnostics: diags, sourceFiles,
   };
 }
 
