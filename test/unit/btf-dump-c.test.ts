@@ -171,6 +171,26 @@ test('hand-made BTF: clashing names, enum sizes and values, packing, union align
   checkDump(btf, 'hand-made');
 });
 
+test('huge gaps become one char array, and the layout still holds', () => {
+  const b = new BtfBuilder();
+  const int = b.add({ kind: 'INT', name: 'int', nameOff: 0, kindFlag: false, size: 4, encoding: 1, bitsOffset: 0, bits: 32 });
+  const m = (name: string, type: number, bitsOffset: number, bitfieldSize = 0) => ({ name, nameOff: 0, type, bitsOffset, bitfieldSize });
+  // a 1 MiB tail and a 64 KiB gap after a 3-bit field
+  b.add({ kind: 'STRUCT', name: 'vast', nameOff: 0, kindFlag: false, size: 1 << 20, members: [m('a', int, 0)] });
+  b.add({ kind: 'STRUCT', name: 'gap', nameOff: 0, kindFlag: true, size: 65544, members: [m('x', int, 0, 3), m('y', int, 65540 * 8)] });
+  const btf = b.build();
+  const text = dumpC(btf);
+  assert.ok(text.length < 2000, `${text.length} bytes`);
+  assert.match(text, /\tchar __bpf_lens_pad_4\[1048572\];/);
+  assert.match(text, /\tint x: 3;\n\tchar: 5;\n(\t\w+: \d+;\n)*\tchar __bpf_lens_pad_\d+\[\d+\];\n(\t\w+: \d+;\n)*\tint y;/);
+  checkDump(btf, 'gaps');
+  // 1 GiB, as a mutated size field gives: still one line, not 2^27 of them
+  const h = new BtfBuilder();
+  const hint = h.add({ kind: 'INT', name: 'int', nameOff: 0, kindFlag: false, size: 4, encoding: 1, bitsOffset: 0, bits: 32 });
+  h.add({ kind: 'STRUCT', name: 'vast', nameOff: 0, kindFlag: false, size: 1 << 30, members: [m('a', hint, 0)] });
+  assert.match(dumpC(h.build()), /\tchar __bpf_lens_pad_4\[1073741820\];/);
+});
+
 test('dumpC refuses type ids out of range', () => {
   const btf = loadBtf(path.join(FIXTURES, 'layout_shapes.o'));
   assert.throws(() => dumpC(btf, { types: [btf.length + 5] }), /out of range/);

@@ -365,6 +365,9 @@ function bitfieldPlace(cur: number, bits: number, unit: number, packed: boolean)
   return Math.floor(cur / unit) === Math.floor((cur + bits - 1) / unit) ? cur : roundUp(cur, unit);
 }
 
+/** Gaps wider than this (4 KiB) are padded with a char array instead of `long: 64;` lines. */
+const PAD_ARRAY_BITS = 4096 * 8;
+
 const PAD_TYPES: readonly [number, string][] = [[64, 'long'], [32, 'int'], [16, 'short'], [8, 'char']];
 
 /**
@@ -372,6 +375,13 @@ const PAD_TYPES: readonly [number, string][] = [[64, 'long'], [32, 'int'], [16, 
  * type, so C places it exactly there; unnamed bitfields do not change alignment.
  */
 function padding(lines: string[], ind: string, from: number, to: number): void {
+  // A huge gap (hostile or odd BTF) as one char array: a line per long would be millions.
+  if (to - from > PAD_ARRAY_BITS) {
+    const start = Math.ceil(from / 8) * 8, end = Math.floor(to / 8) * 8;
+    padding(lines, ind, from, start);
+    lines.push(`${ind}char __bpf_lens_pad_${start / 8}[${(end - start) / 8}];\n`);
+    from = end;
+  }
   while (from < to) {
     let bits = 0, type = 'char';
     for (const [w, name] of PAD_TYPES) {
