@@ -13,20 +13,11 @@ import { RelocateError, TargetIndex, relocateSplit } from '../../server/src/btf/
 import { FormatError } from '../../server/src/common/errors';
 import { ElfFile } from '../../server/src/elf/reader';
 import { debianKernel } from '../kernels';
+import { rng } from '../helpers';
 
 const SEED = Number(process.env.BTF_FUZZ_SEED ?? 0xd157);
 const CASES = Number(process.env.BTF_FUZZ_CASES ?? 600);
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('distill/relocate/base-diff on mutated modules: results or the engine\'s own errors, never a crash', () => {
   const k = debianKernel('6.1');

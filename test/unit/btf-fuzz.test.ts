@@ -16,24 +16,13 @@ import { FormatError } from '../../server/src/common/errors';
 import { ElfFile } from '../../server/src/elf/reader';
 import { btfFromBytes, loadBtf } from '../../server/src/cli/input';
 import { VMLINUX, fixtureObjects, tmp } from '../btf-corpus';
-import { CILIUM, CLI } from '../helpers';
+import { CILIUM, CLI, rng } from '../helpers';
 
 const SEED = Number(process.env.BTF_FUZZ_SEED ?? 0x5eed);
 const CASES = Number(process.env.BTF_FUZZ_CASES ?? 6000);
 /** One case that takes longer than this is a hang in the making (inputs are < 1 MB). */
 const CASE_LIMIT_MS = 2000;
 
-/** mulberry32: small, seeded, good enough to spread mutations. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Everything a reader of this BTF would do: parse, decode, index, dump. */
 function exercise(bytes: Uint8Array, base?: Btf): 'ok' | 'format-error' {

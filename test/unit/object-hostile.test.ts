@@ -11,17 +11,8 @@ import { decodeInsns as disasmDecode } from '../../server/src/object/disasm';
 import {
   BPF_PSEUDO_CALL, decodeInsns, encodeInsns, isCall, isLdImm64, isSubprogCall, ldImm64Imms, ldImm64Value,
 } from '../../server/src/object/insn';
-import { cli, fixture } from '../helpers';
+import { cli, fixture, rng } from '../helpers';
 
-/** Small deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mutants(bytes: Uint8Array, seed: number, count: number): Uint8Array[] {
   const r = rng(seed);

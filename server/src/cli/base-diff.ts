@@ -1,10 +1,7 @@
-import { parseArgs } from 'util';
 import { moduleBaseDiff } from '../btf/base-diff';
 import { formatBaseDiff, isProblem } from '../btf/base-diff-text';
-import { FormatError } from '../common/errors';
-import { ElfFile } from '../elf/reader';
-import { CliIo, Command, UsageError } from './command';
-import { loadBtf, readInput } from './input';
+import { CliIo, Command, parseOneInput, UsageError } from './command';
+import { loadBtf, readModuleWithBase } from './input';
 
 /**
  * `bpf-lens base-diff MODULE.ko --base TARGET [--orig-base VMLINUX] [--json] [--problems]`:
@@ -17,27 +14,14 @@ export const baseDiffCommand: Command = {
   usage: 'base-diff MODULE.ko --base TARGET [--orig-base VMLINUX] [--json] [--problems]',
   summary: 'Compare a module\'s distilled base BTF (.BTF.base, or distilled from --orig-base) with a target vmlinux BTF; exit 1 if it would not relocate.',
   async run(args: string[], io: CliIo): Promise<number> {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args, allowPositionals: true,
-        options: {
-          base: { type: 'string', short: 'B' },
-          'orig-base': { type: 'string' },
-          json: { type: 'boolean', default: false },
-          problems: { type: 'boolean', short: 'p', default: false },
-        },
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const { values, positionals } = parsed;
-    if (positionals.length !== 1) throw new UsageError(positionals.length ? `unexpected argument '${positionals[1]}'` : 'missing MODULE');
+    const { values, file } = parseOneInput(args, {
+      base: { type: 'string', short: 'B' },
+      'orig-base': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      problems: { type: 'boolean', short: 'p', default: false },
+    }, 'MODULE');
     if (!values.base) throw new UsageError('missing --base TARGET (the vmlinux BTF to compare with)');
-    const file = positionals[0];
-    const elf = new ElfFile(readInput(file), file);
-    const orig = values['orig-base'] !== undefined ? loadBtf(values['orig-base']) : undefined;
-    if (!orig && !elf.section('.BTF.base')) throw new FormatError(file, '.BTF.base', 0, 'the module has no .BTF.base section: give --orig-base VMLINUX (the vmlinux BTF it was built for) to distill one');
+    const { elf, orig } = readModuleWithBase(file, values['orig-base']);
     const diff = moduleBaseDiff(elf, loadBtf(values.base), orig);
     const distilledFrom = diff.distilledFrom === '.BTF.base' ? '.BTF.base' : values['orig-base']!;
     if (values.json) {

@@ -1,8 +1,7 @@
-import { parseArgs } from 'util';
 import { dumpC } from '../btf/dump-c';
 import { dumpJsonTo } from '../btf/dump-json';
 import { dumpRawTo } from '../btf/dump-raw';
-import { CliIo, Command, UsageError } from './command';
+import { CliIo, Command, parseOneInput, UsageError } from './command';
 import { loadBtf } from './input';
 
 const FORMATS = ['raw', 'c', 'json'] as const;
@@ -18,25 +17,14 @@ export const btfDumpCommand: Command = {
   usage: 'btf dump FILE [--base FILE] [--format raw|c|json]',
   summary: 'Print the BTF types of a raw BTF file, BPF object or kernel module (as bpftool btf dump).',
   async run(args: string[], io: CliIo): Promise<number> {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args,
-        allowPositionals: true,
-        options: {
-          base: { type: 'string', short: 'B' },
-          format: { type: 'string', short: 'f', default: 'raw' },
-        },
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const { values, positionals } = parsed;
-    if (positionals.length !== 1) throw new UsageError(positionals.length ? `unexpected argument '${positionals[1]}'` : 'missing FILE');
+    const { values, file } = parseOneInput(args, {
+      base: { type: 'string', short: 'B' },
+      format: { type: 'string', short: 'f', default: 'raw' },
+    }, 'FILE');
     const format = values.format as Format;
     if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${values.format}' (raw, c or json)`);
     const base = values.base !== undefined ? loadBtf(values.base) : undefined;
-    const btf = loadBtf(positionals[0], base);
+    const btf = loadBtf(file, base);
     // Raw and JSON dumps are written in chunks of 64 MB (one chunk for vmlinux).
     const sink = (chunk: Uint8Array) => {
       if (io.outBytes) io.outBytes(chunk);

@@ -1,3 +1,5 @@
+import { parseArgs, ParseArgsConfig } from 'util';
+
 /** One `bpf-lens` subcommand. `run` returns the process exit code. */
 export interface Command {
   /** Words that select it, e.g. ['btf', 'dump']. */
@@ -16,3 +18,19 @@ export interface CliIo {
 }
 
 export class UsageError extends Error {}
+
+/**
+ * A command line of options and exactly one input (`what` names it in the usage error):
+ * util.parseArgs with its complaints turned into UsageErrors.
+ */
+export function parseOneInput<const O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, what: string) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, options });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) throw new UsageError(positionals.length ? `unexpected argument '${positionals[1]}'` : `missing ${what}`);
+  return { values, file: positionals[0] };
+}

@@ -1,8 +1,7 @@
 import { writeFileSync } from 'fs';
-import { parseArgs } from 'util';
 import { distillModule } from '../btf/module-btf';
 import { ElfFile } from '../elf/reader';
-import { CliIo, Command, UsageError } from './command';
+import { CliIo, Command, parseOneInput, UsageError } from './command';
 import { loadBtf, readInput } from './input';
 
 function kb(n: number): string {
@@ -20,20 +19,9 @@ export const distillCommand: Command = {
   usage: 'distill MODULE.ko --base VMLINUX -o OUT.ko',
   summary: 'Write a copy of a kernel module with a distilled base BTF (.BTF.base) and its .BTF re-split on it.',
   async run(args: string[], io: CliIo): Promise<number> {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args, allowPositionals: true,
-        options: { base: { type: 'string', short: 'B' }, output: { type: 'string', short: 'o' } },
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const { values, positionals } = parsed;
-    if (positionals.length !== 1) throw new UsageError(positionals.length ? `unexpected argument '${positionals[1]}'` : 'missing MODULE');
+    const { values, file } = parseOneInput(args, { base: { type: 'string', short: 'B' }, output: { type: 'string', short: 'o' } }, 'MODULE');
     if (!values.base) throw new UsageError('missing --base VMLINUX (the vmlinux BTF the module was built for)');
     if (!values.output) throw new UsageError('missing -o OUT');
-    const file = positionals[0];
     const elf = new ElfFile(readInput(file), file);
     const r = distillModule(elf, loadBtf(values.base));
     writeFileSync(values.output, r.bytes);

@@ -31,3 +31,16 @@ export function btfFromBytes(bytes: Uint8Array, file: string, base?: Btf): Btf {
   if (!onBase && distilled) onBase = parseBtf(distilled.data, { file, section: '.BTF.base' });
   return parseBtf(sec.data, { file, section: '.BTF', base: onBase });
 }
+
+/**
+ * A kernel module and the base its split BTF is distilled from: its own `.BTF.base`, or
+ * `origBase` (the vmlinux BTF it was built for) to distill one on the fly.
+ */
+export function readModuleWithBase(file: string, origBase: string | undefined): { elf: ElfFile; orig?: Btf } {
+  const elf = new ElfFile(readInput(file), file);
+  const orig = origBase !== undefined ? loadBtf(origBase) : undefined;
+  if (!orig && !elf.section('.BTF.base')) {
+    throw new FormatError(file, '.BTF.base', 0, 'the module has no .BTF.base section: give --orig-base VMLINUX (the vmlinux BTF it was built for) to distill one');
+  }
+  return { elf, orig };
+}

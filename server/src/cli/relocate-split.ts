@@ -1,13 +1,10 @@
-import { parseArgs } from 'util';
 import { Btf } from '../btf/btf';
 import { dumpC } from '../btf/dump-c';
 import { dumpRawTo } from '../btf/dump-raw';
 import { distilledModuleBtf } from '../btf/module-btf';
 import { RELOCATABLE, RelocateError, relocateSplit } from '../btf/relocate';
-import { FormatError } from '../common/errors';
-import { ElfFile } from '../elf/reader';
-import { CliIo, Command, UsageError } from './command';
-import { loadBtf, readInput } from './input';
+import { CliIo, Command, parseOneInput, UsageError } from './command';
+import { loadBtf, readModuleWithBase } from './input';
 import { relocateCommand } from './relocate';
 
 const FORMATS = ['raw', 'c'] as const;
@@ -15,28 +12,15 @@ type Format = (typeof FORMATS)[number];
 
 /** The module's split BTF relocated onto TARGET, dumped as `btf dump` would. */
 async function relocateModule(args: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args, allowPositionals: true,
-      options: {
-        base: { type: 'string', short: 'B' },
-        'orig-base': { type: 'string' },
-        format: { type: 'string', short: 'f', default: 'raw' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (positionals.length !== 1) throw new UsageError(positionals.length ? `unexpected argument '${positionals[1]}'` : 'missing MODULE');
+  const { values, file } = parseOneInput(args, {
+    base: { type: 'string', short: 'B' },
+    'orig-base': { type: 'string' },
+    format: { type: 'string', short: 'f', default: 'raw' },
+  }, 'MODULE');
   if (!values.base) throw new UsageError('missing --base TARGET (the vmlinux BTF to relocate onto)');
   const format = values.format as Format;
   if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${values.format}' (raw or c)`);
-  const file = positionals[0];
-  const elf = new ElfFile(readInput(file), file);
-  const orig = values['orig-base'] !== undefined ? loadBtf(values['orig-base']) : undefined;
-  if (!orig && !elf.section('.BTF.base')) throw new FormatError(file, '.BTF.base', 0, 'the module has no .BTF.base section: give --orig-base VMLINUX (the vmlinux BTF it was built for) to distill one');
+  const { elf, orig } = readModuleWithBase(file, values['orig-base']);
   const { split } = distilledModuleBtf(elf, orig);
   const target = loadBtf(values.base);
   let btf: Btf;

@@ -1,12 +1,11 @@
 import { readdirSync } from 'fs';
 import * as path from 'path';
-import { parseArgs } from 'util';
 import { parseBtf } from '../btf/btf';
 import { parseBtfExt } from '../btf/ext';
 import { FormatError } from '../common/errors';
 import { CandidateCache, CoreReloReport, TargetBtf, relocateCore } from '../core';
 import { ElfFile } from '../elf/reader';
-import { CliIo, Command, UsageError } from './command';
+import { CliIo, Command, parseOneInput, UsageError } from './command';
 import { loadBtf, readInput } from './input';
 
 const KERNEL_BTF = '/sys/kernel/btf';
@@ -39,24 +38,13 @@ export const relocateCommand: Command = {
   usage: 'relocate OBJ [--target BTF [--module BTF]...] [--problems] [--json]',
   summary: 'Resolve the CO-RE relocations of a BPF object against a kernel BTF (default: this kernel) and report each one.',
   async run(args: string[], io: CliIo): Promise<number> {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args, allowPositionals: true,
-        options: {
-          target: { type: 'string', short: 't' },
-          module: { type: 'string', short: 'm', multiple: true },
-          problems: { type: 'boolean', short: 'p', default: false },
-          json: { type: 'boolean', default: false },
-        },
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const { values, positionals } = parsed;
-    if (positionals.length !== 1) throw new UsageError(positionals.length ? `unexpected argument '${positionals[1]}'` : 'missing OBJ');
+    const { values, file } = parseOneInput(args, {
+      target: { type: 'string', short: 't' },
+      module: { type: 'string', short: 'm', multiple: true },
+      problems: { type: 'boolean', short: 'p', default: false },
+      json: { type: 'boolean', default: false },
+    }, 'OBJ');
     if (values.module?.length && !values.target) throw new UsageError('--module needs --target (the vmlinux BTF it splits from)');
-    const file = positionals[0];
     const elf = new ElfFile(readInput(file), file);
     const btfSec = elf.section('.BTF');
     if (!btfSec) throw new FormatError(file, '.BTF', 0, 'the object has no .BTF section (was it compiled with -g?)');
