@@ -3,6 +3,7 @@ import { parseArgs } from 'util';
 import { typeName } from '../btf/layout';
 import type { Btf } from '../btf/btf';
 import { BpfMap, BpfObject, BpfReloc, openObject, SourceLocation } from '../object';
+import { analyzeArgCtx } from '../object/arg-ctx';
 import { CliIo, Command, UsageError } from './command';
 import { readInput } from './input';
 
@@ -81,6 +82,10 @@ export function inspectJson(obj: BpfObject): { [k: string]: Json } {
       program: d.program ?? null, section: d.section ?? null, source: sourceJson(d.source),
     })),
     source_files: [...obj.sourceFiles],
+    arg_ctx: analyzeArgCtx(obj).map((a) => ({
+      subprog: a.subprog, arg: a.arg, arg_index: a.argIndex, declared_type: a.declaredType,
+      callers: a.callers.map((c) => ({ program: c.program, type: c.progType, ctx_type: c.ctxType, direct: c.direct, action: c.action })),
+    })),
   };
 }
 
@@ -125,6 +130,14 @@ export function inspectText(obj: BpfObject): string {
     for (const e of obj.externs) {
       const where = e.kind === 'kconfig' ? `  .kconfig+${e.offset} (${e.size}B)` : '';
       out.push(`  ${e.name}  ${e.kind}${e.weak ? ' weak' : ''}  ${typeText(obj.btf, e.typeId) ?? ''}${where}`);
+    }
+  }
+  const argCtx = analyzeArgCtx(obj);
+  if (argCtx.length) {
+    out.push(`__arg_ctx arguments (${argCtx.length}):`);
+    for (const a of argCtx) {
+      const seen = a.callers.map((c) => `${c.program} (${c.progType}) → ${c.ctxType ?? 'no named context'}`).join(', ');
+      out.push(`  ${a.subprog}(${a.declaredType}${a.arg}) arg #${a.argIndex}: ${seen || 'no program calls it'}`);
     }
   }
   if (obj.diagnostics.length) {

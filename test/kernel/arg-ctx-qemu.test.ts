@@ -1,0 +1,93 @@
+// __arg_ctx end to end on a kernel without native support: Debian's 6.1 boots under qemu
+// (TCG) with the host's root over 9p, and the host's node loads the fixtures there
+// (arg-ctx-guest.ts). With the fallback every program verifies; without it the verifier
+// rejects the tagged `void *` argument; a program type with no named context is refused
+// before anything is loaded.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { test } from 'node:test';
+import * as os from 'os';
+import * as path from 'path';
+import { ROOT } from '../helpers';
+import { busyboxBase, newcArchive, InitramfsEntry } from '../initramfs';
+import { debianKernel } from '../kernels';
+
+const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p'];
+
+function init(command: string, modules: readonly string[]): string {
+  return `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs dev /dev
+for m in ${modules.join(' ')}; do insmod /m/$m.ko || echo "@@INSMOD $m failed"; done
+mkdir -p /host
+mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /host || echo "@@MOUNT failed"
+mount --bind /proc /host/proc
+mount --bind /sys /host/sys
+mount --bind /dev /host/dev
+mount -t bpf bpf /host/sys/fs/bpf
+mount -t tmpfs tmp /host/tmp
+chroot /host ${command}
+echo "@@DONE"
+poweroff -f
+`;
+}
+
+test('Debian 6.1 (no native arg:ctx): the fallback makes every program verify; without it the verifier refuses; fentry is refused before loading', (t) => {
+  const k = debianKernel('6.1');
+  const byName = new Map(k.modules().map((p) => [path.basename(p, '.ko'), p]));
+  const modules = MODULES.filter((m) => byName.has(m));
+  const fixtures = path.join(ROOT, 'build', 'fixtures');
+  const command = [process.execPath, path.join(__dirname, 'arg-ctx-guest.js'), path.join(fixtures, 'argctx_shared.o'), path.join(fixtures, 'argctx_fentry.o')].join(' ');
+  const files: InitramfsEntry[] = [
+    ...busyboxBase(readFileSync('/bin/busybox')),
+    { path: 'm', type: 'dir' },
+    ...modules.map((m) => ({ path: `m/${m}.ko`, type: 'file' as const, data: readFileSync(byName.get(m)!) })),
+    { path: 'init', type: 'file', data: init(command, modules), mode: 0o755 },
+  ];
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bpflens-argctx-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const started = Date.now();
+  const initrd = path.join(dir, 'initramfs.cpio');
+  writeFileSync(initrd, newcArchive(files));
+  const r = spawnSync('qemu-system-x86_64', [
+    '-accel', 'tcg', '-m', '1024', '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio',
+    '-kernel', k.vmlinuz, '-initrd', initrd, '-append', 'console=ttyS0 panic=-1 loglevel=3',
+    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+  ], { encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 26 });
+  const ms = Date.now() - started;
+  const console_ = (r.stdout ?? '').replace(/\r\n/g, '\n');
+  assert.match(console_, /@@DONE/, `guest did not finish:\n${console_.slice(-3000)}`);
+  assert.doesNotMatch(console_, /@@INSMOD|@@MOUNT/, console_.slice(-3000));
+  const m = /@@JSON (.*)$/m.exec(console_);
+  assert.ok(m, `no result from the guest:\n${console_.slice(-3000)}`);
+  const g = JSON.parse(m[1]);
+  assert.equal(g.error, undefined, g.error);
+  t.diagnostic(`qemu boot + loads: ${ms} ms (loads inside the guest: ${Math.round(g.loadMs)} ms)`);
+
+  const programs = ['argctx_kprobe', 'argctx_perf', 'argctx_rawtp', 'argctx_xdp', 'argctx_tc'];
+  // auto: the probe says no native support, so the fallback runs and everything verifies.
+  assert.equal(g.auto.native, false);
+  assert.equal(g.auto.fallback, true);
+  // argctx_common for 5 programs, argctx_deep for kprobe and raw_tp.
+  assert.equal(g.auto.clones, 7);
+  for (const p of programs) assert.equal(g.auto.programs[p].loaded, true, `${p}: ${g.auto.programs[p].log}`);
+  assert.deepEqual(g.always.programs, g.auto.programs);
+  // never: each program's call into the tagged `void *` is refused by the 6.1 verifier.
+  assert.equal(g.never.fallback, false);
+  for (const p of programs) {
+    const r = g.never.programs[p];
+    assert.equal(r.loaded, false, p);
+    assert.equal(r.errno, 'EINVAL', p);
+    assert.match(r.log, /arg#0 reference type\('UNKNOWN '\) size cannot be determined/, p);
+  }
+  t.diagnostic(`6.1 verifier without the fallback (argctx_xdp): ${g.never.programs.argctx_xdp.log.trim().split('\n').slice(-3).join(' | ')}`);
+  // fentry has no named context: refused before loading, naming subprogram, argument, program and type.
+  assert.equal(g.fentry.fallback, true);
+  assert.match(g.fentry.refused, /subprogram 'argctx_any' argument #0 'ctx'.*program 'argctx_fentry' of type tracing/);
+  assert.deepEqual(g.fentry.programs, {});
+  // The xdp caller of the same subprogram alone is emulated fine.
+  assert.equal(g.fentryXdp.programs.argctx_fentry_xdp.loaded, true, g.fentryXdp.programs.argctx_fentry_xdp.log);
+});
