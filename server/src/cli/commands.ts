@@ -3,6 +3,7 @@ import { btfDumpCommand } from './btf-dump';
 import { Command } from './command';
 import { distillCommand } from './distill';
 import { inspectCommand } from './inspect';
+import { linkCommand } from './link';
 import { lspCommand } from './lsp';
 import { probeCommand } from './probe';
 import { relocateWithBaseCommand } from './relocate-split';
@@ -13,6 +14,7 @@ export const COMMANDS: Command[] = [
   btfDumpCommand,
   distillCommand,
   inspectCommand,
+  linkCommand,
   lspCommand,
   probeCommand,
   relocateWithBaseCommand, // `relocate` of CO-RE, and of module BTF with --base

@@ -1,0 +1,147 @@
+/**
+ * BTF deduplication for the static linker: types that are structurally identical collapse
+ * into one, the way libbpf's btf__dedup does for the objects it links.
+ *
+ * Equality is bisimulation: two types are the same when their own fields (kind, name,
+ * size, member names and offsets, enum values...) agree and the types they reference are,
+ * recursively, the same — which also decides self-referencing and mutually recursive
+ * structs (`struct list { struct list *next; }`) without unrolling them. It is computed by
+ * partition refinement: start from classes of equal own fields, split a class whenever its
+ * members reference different classes, stop when nothing splits.
+ *
+ * Then, as libbpf does, a forward declaration (`struct foo;`, or an enum without values)
+ * resolves to the full type of that name when there is exactly one such type after the
+ * first round, and a second round merges what became equal through it. VAR and DATASEC
+ * are never merged (each is its own variable or section).
+ */
+import { NewType, TypeId, mapTypeIds, referencedIds } from '../btf/types';
+
+export interface DedupResult {
+  /** The surviving types, in order of their first occurrence; references use new ids. */
+  readonly types: NewType[];
+  /** Old id → new id (index 0 is void → 0). */
+  readonly map: Int32Array;
+  /** Rounds of refinement each pass took (for tests and the curious). */
+  readonly rounds: readonly number[];
+}
+
+/** The fields of a type that are not references, as one string. */
+function ownKey(t: NewType, id: TypeId): string {
+  const k = t.kind;
+  switch (t.kind) {
+    case 'INT': return `${k}|${t.name}|${t.size}|${t.encoding}|${t.bitsOffset}|${t.bits}`;
+    case 'PTR': case 'CONST': case 'VOLATILE': case 'RESTRICT': return k;
+    case 'TYPEDEF': case 'TYPE_TAG': return `${k}|${t.name}`;
+    case 'ARRAY': return `${k}|${t.nelems}`;
+    case 'STRUCT': case 'UNION':
+      return `${k}|${t.name}|${t.size}|${t.kindFlag ? 1 : 0}|${t.members.map((m) => `${m.name}:${m.bitsOffset}:${m.bitfieldSize}`).join(',')}`;
+    case 'ENUM': case 'ENUM64':
+      return `${k}|${t.name}|${t.size}|${t.kindFlag ? 1 : 0}|${t.values.map((v) => `${v.name}=${v.value}`).join(',')}`;
+    case 'FWD': return `${k}|${t.name}|${t.kindFlag ? 1 : 0}`;
+    case 'FUNC': return `${k}|${t.name}|${t.linkage}`;
+    case 'FUNC_PROTO': return `${k}|${t.params.map((p) => p.name).join(',')}`;
+    case 'FLOAT': return `${k}|${t.name}|${t.size}`;
+    case 'DECL_TAG': return `${k}|${t.name}|${t.componentIdx}`;
+    case 'VAR': case 'DATASEC': return `${k}|#${id}`;
+  }
+}
+
+/**
+ * Coarsest partition of ids 1..n that refines `keys` and is stable under `children`.
+ * Returns class numbers (void keeps class 0) and how many rounds it took.
+ */
+function refine(keys: readonly string[], children: readonly (readonly TypeId[])[]): { cls: Int32Array; rounds: number } {
+  const n = keys.length;
+  let cls = new Int32Array(n + 1);
+  let count = number(keys, cls);
+  let rounds = 0;
+  for (;;) {
+    rounds++;
+    const sig = new Array<string>(n);
+    for (let i = 0; i < n; i++) {
+      const ch = children[i];
+      let s = `${cls[i + 1]}`;
+      for (let j = 0; j < ch.length; j++) s += `,${cls[ch[j]]}`;
+      sig[i] = s;
+    }
+    const next = new Int32Array(n + 1);
+    const c = number(sig, next);
+    cls = next;
+    // each round only splits classes: the same count means nothing changed
+    if (c === count) return { cls, rounds };
+    count = c;
+  }
+}
+
+/** Numbers distinct strings 1, 2, ... in order of first appearance into out[1..]. */
+function number(keys: readonly string[], out: Int32Array): number {
+  const ids = new Map<string, number>();
+  for (let i = 0; i < keys.length; i++) {
+    let c = ids.get(keys[i]);
+    if (c === undefined) ids.set(keys[i], (c = ids.size + 1));
+    out[i + 1] = c;
+  }
+  return ids.size;
+}
+
+/** `types[i]` has id i + 1; references must be in 0..types.length. */
+export function dedupBtf(types: readonly NewType[]): DedupResult {
+  const n = types.length;
+  const keys = types.map((t, i) => ownKey(t, i + 1));
+  const children = types.map((t) => {
+    const ids = referencedIds(t as Parameters<typeof referencedIds>[0]);
+    for (const id of ids) if (!(id >= 0 && id <= n)) throw new RangeError(`dedupBtf: type reference ${id} out of range (${n} types)`);
+    return ids;
+  });
+  const first = refine(keys, children);
+
+  // Forward declarations that name exactly one full type resolve to it.
+  const resolved = new Int32Array(n + 1);
+  const fullByName = new Map<string, Map<number, TypeId>>();
+  types.forEach((t, i) => {
+    const flavour = t.kind === 'STRUCT' ? 'S' : t.kind === 'UNION' ? 'U' : (t.kind === 'ENUM' || t.kind === 'ENUM64') && t.values.length > 0 ? 'E' : '';
+    if (!flavour || !t.name) return;
+    const key = `${flavour}|${t.name}`;
+    let classes = fullByName.get(key);
+    if (!classes) fullByName.set(key, (classes = new Map()));
+    if (!classes.has(first.cls[i + 1])) classes.set(first.cls[i + 1], i + 1);
+  });
+  let anyResolved = false;
+  types.forEach((t, i) => {
+    let key: string | undefined;
+    if (t.kind === 'FWD' && t.name) key = `${t.kindFlag ? 'U' : 'S'}|${t.name}`;
+    else if (t.kind === 'ENUM' && t.values.length === 0 && t.name) key = `E|${t.name}`;
+    const classes = key === undefined ? undefined : fullByName.get(key);
+    if (!classes || classes.size !== 1) return;
+    const [target] = classes.values();
+    if (t.kind === 'ENUM' && (types[target - 1] as { size: number }).size !== t.size) return;
+    resolved[i + 1] = target;
+    anyResolved = true;
+  });
+  let final = first;
+  const rounds = [first.rounds];
+  if (anyResolved) {
+    const through = (id: TypeId) => (resolved[id] ? resolved[id] : id);
+    final = refine(keys, children.map((ch) => ch.map(through)));
+    rounds.push(final.rounds);
+  }
+
+  // The first type of each class represents it; resolved forwards take their target's place.
+  const rep = new Map<number, TypeId>();
+  for (let id = 1; id <= n; id++) if (!resolved[id] && !rep.has(final.cls[id])) rep.set(final.cls[id], id);
+  const newId = new Int32Array(n + 1);
+  const kept: TypeId[] = [];
+  for (let id = 1; id <= n; id++) {
+    if (!resolved[id] && rep.get(final.cls[id]) === id) {
+      kept.push(id);
+      newId[id] = kept.length;
+    }
+  }
+  const map = new Int32Array(n + 1);
+  for (let id = 1; id <= n; id++) {
+    const target = resolved[id] || id;
+    map[id] = newId[rep.get(final.cls[target])!];
+  }
+  const out = kept.map((id) => mapTypeIds(types[id - 1], (r) => map[r]));
+  return { types: out, map, rounds };
+}
