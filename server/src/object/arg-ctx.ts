@@ -105,9 +105,13 @@ const PERF_REGS_STRUCT: Readonly<Record<string, string>> = {
   ppc64le: 'user_pt_regs', riscv64: 'user_regs_struct', loongarch64: 'user_pt_regs',
 };
 
-/** Follows modifiers (const, volatile, restrict, type tags) with a bound against cycles. */
-function skipMods(btf: Btf, id: TypeId, typedefsToo: boolean): BtfType | undefined {
+/**
+ * Follows modifiers (const, volatile, restrict, type tags), and typedefs when asked, with a
+ * bound against cycles. `void` for id 0; undefined for ids out of range or a cycle.
+ */
+function skipMods(btf: Btf, id: TypeId, typedefsToo: boolean): BtfType | 'void' | undefined {
   for (let i = 0; i < 64; i++) {
+    if (id === 0) return 'void';
     const t = btf.has(id) ? btf.get(id) : undefined;
     if (!t) return undefined;
     const mod = t.kind === 'CONST' || t.kind === 'VOLATILE' || t.kind === 'RESTRICT' || t.kind === 'TYPE_TAG';
@@ -126,11 +130,12 @@ export function argCtxAction(btf: Btf, argTypeId: TypeId, progType: string, opts
   const ctx = progCtxType(progType);
   if (!ctx) return 'no-ctx';
   const ptr = skipMods(btf, argTypeId, true);
-  if (!ptr || ptr.kind !== 'PTR') return 'mismatch';
+  if (!ptr || ptr === 'void' || ptr.kind !== 'PTR') return 'mismatch';
   const target = skipMods(btf, ptr.type, false);
-  if (target?.kind === 'TYPEDEF' && target.name === 'bpf_user_pt_regs_t' && (progType === 'kprobe' || progType === 'perf_event')) return 'already';
+  if (target !== 'void' && target?.kind === 'TYPEDEF' && target.name === 'bpf_user_pt_regs_t' && (progType === 'kprobe' || progType === 'perf_event')) return 'already';
   const t = skipMods(btf, ptr.type, true);
-  if (!t) return ptr.type === 0 ? 'rewrite' : 'mismatch'; // void *
+  if (t === 'void') return 'rewrite';
+  if (!t) return 'mismatch';
   if (t.kind === 'STRUCT' && t.name === ctx) return 'already';
   if (progType === 'kprobe' && t.kind === 'STRUCT' && t.name === 'pt_regs') return 'rewrite';
   if (progType === 'perf_event' && t.kind === 'STRUCT' && t.name === (PERF_REGS_STRUCT[opts.machine ?? 'x86_64'] ?? 'pt_regs')) return 'rewrite';
