@@ -1,0 +1,197 @@
+// The static linker on objects compiled here: what links and how (globals, weak/strong,
+// extern maps, kernel externs), compared with libbpf's linker (bpftool gen object) byte for
+// byte where the two must agree; the errors it must give; its BTF dedup on hand-made
+// types; and hostile input.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { parseBtf } from '../../server/src/btf/btf';
+import { NewType } from '../../server/src/btf/types';
+import { FormatError } from '../../server/src/common/errors';
+import { ElfFile } from '../../server/src/elf/reader';
+import { dedupBtf } from '../../server/src/link/btf-dedup';
+import { LinkError, linkObjects } from '../../server/src/link/linker';
+import { openObject } from '../../server/src/object';
+import { cli, fixture, run } from '../helpers';
+import { LINK_INPUTS, globalFacts, libbpfLink, linkFixtures, linkTmp, relocFacts, sectionFacts, symbolFacts } from '../link-helpers';
+
+test('three objects link: globals resolve (strong beats __weak, extern map, extern var), kernel extern stays, BPF Lens reads the result', () => {
+  const r = linkFixtures(LINK_INPUTS);
+  const g = new Map(r.globals.map((x) => [x.name, x]));
+  assert.deepEqual(g.get('policy'), { name: 'policy', definedIn: 'link_b.o', section: '.text', usedBy: [], weakLosers: ['link_a.o'] });
+  assert.deepEqual(g.get('counts')?.definedIn, 'link_a.o');
+  assert.deepEqual(g.get('counts')?.usedBy, ['link_b.o']);
+  assert.deepEqual(g.get('shared_counter')?.usedBy, ['link_a.o', 'link_c.o']);
+  assert.equal(g.get('LINUX_KERNEL_VERSION')?.kernel, 'kconfig');
+  const obj = openObject(r.bytes, 'linked.o');
+  assert.deepEqual(obj.diagnostics.filter((d) => d.severity === 'error'), []);
+  assert.deepEqual(obj.programs.map((p) => [p.name, p.section]), [['xdp_a', 'xdp'], ['xdp_b', 'xdp'], ['tc_c', 'tc']]);
+  assert.deepEqual(obj.maps.map((m) => m.name), ['counts', '.data', '.rodata', '.bss', '.kconfig']);
+  assert.deepEqual(obj.externs.map((e) => [e.name, e.kind]), [['LINUX_KERNEL_VERSION', 'kconfig']]);
+  // xdp_a's call to policy lands on B's strong copy
+  const a = obj.programs.find((p) => p.name === 'xdp_a')!;
+  assert.deepEqual(a.subprograms.slice().sort(), ['helper', 'lib_add', 'policy']);
+  const policy = obj.functions.find((f) => f.name === 'policy')!;
+  assert.equal(policy.source?.file.endsWith('link_b.bpf.c'), true);
+  // one DATASEC entry per variable, at its final offset, sorted, inside the section
+  const btf = obj.btf!;
+  for (const t of btf.types) {
+    if (t.kind !== 'DATASEC') continue;
+    let end = 0;
+    for (const v of t.vars) {
+      assert.ok(v.offset >= end, `${t.name}: ${btf.nameOf(v.type)} overlaps`);
+      end = v.offset + v.size;
+    }
+    if (t.name !== '.kconfig') assert.ok(end <= t.size, `${t.name} vars end at ${end}, size ${t.size}`);
+  }
+  const data = btf.find('DATASEC', '.data');
+  assert.ok(data?.kind === 'DATASEC');
+  assert.deepEqual(data.vars.map((v) => [btf.nameOf(v.type), v.offset]), [['a_hits', 0], ['shared_counter', 4]]);
+});
+
+test('differential: same section bytes, symbols, relocations, programs and maps as libbpf\'s linker; BTF no larger, same C', () => {
+  const ours = linkFixtures(LINK_INPUTS);
+  const oursPath = path.join(linkTmp(), 'ours.o');
+  writeFileSync(oursPath, ours.bytes);
+  const theirsPath = libbpfLink(LINK_INPUTS, path.join(linkTmp(), 'libbpf.o'));
+  const a = new ElfFile(ours.bytes, 'ours');
+  const b = new ElfFile(new Uint8Array(readFileSync(theirsPath)), 'libbpf');
+  assert.deepEqual(sectionFacts(a), sectionFacts(b));
+  assert.deepEqual(globalFacts(a), globalFacts(b));
+  const locals = (e: ElfFile) => symbolFacts(e).filter((s) => s.bind === 0 && s.type !== 3).map((s) => `${s.name} ${s.section} ${s.value}`).sort();
+  assert.deepEqual(locals(a), locals(b));
+  assert.deepEqual(relocFacts(a), relocFacts(b));
+  const oa = openObject(ours.bytes, 'ours.o');
+  const ob = openObject(new Uint8Array(readFileSync(theirsPath)), 'libbpf.o');
+  const progs = (o: typeof oa) => o.programs.map((p) => ({ name: p.name, section: p.section, insns: Buffer.from(p.insns).toString('hex'), subs: p.subprograms, lines: p.lines.length }));
+  assert.deepEqual(progs(oa), progs(ob));
+  const maps = (o: typeof oa) => o.maps.map((m) => ({ name: m.name, type: m.type, key: m.keySize, value: m.valueSize, max: m.maxEntries, flags: m.flags }));
+  assert.deepEqual(maps(oa), maps(ob));
+  assert.ok(oa.btf!.count <= ob.btf!.count, `ours ${oa.btf!.count} types, libbpf ${ob.btf!.count}`);
+  assert.equal(run('bpftool', ['btf', 'dump', 'file', oursPath, 'format', 'c']), run('bpftool', ['btf', 'dump', 'file', theirsPath, 'format', 'c']));
+  assert.equal(ours.btf!.typesOut, oa.btf!.count);
+  assert.ok(ours.btf!.typesIn > ours.btf!.typesOut, 'dedup collapsed the types every object repeats');
+});
+
+test('big-endian objects link to the same layout as little-endian ones, in their own byte order', () => {
+  const le = linkFixtures(LINK_INPUTS);
+  const be = linkFixtures(LINK_INPUTS.map((n) => n.replace('.o', '.eb.o')));
+  const obe = openObject(be.bytes, 'be.o');
+  const ole = openObject(le.bytes, 'le.o');
+  assert.equal(obe.littleEndian, false);
+  assert.deepEqual(obe.diagnostics.filter((d) => d.severity === 'error'), []);
+  const shape = (o: typeof ole) => ({
+    progs: o.programs.map((p) => [p.name, p.insnCount, p.subprograms, p.relocs.map((r) => `${r.insn} ${r.kind} ${r.name}`)]),
+    maps: o.maps.map((m) => [m.name, m.valueSize]),
+    externs: o.externs.map((e) => e.name),
+    types: o.btf!.count,
+  });
+  assert.deepEqual(shape(obe), shape(ole));
+  assert.deepEqual([...globalFacts(new ElfFile(be.bytes, 'be'))], [...globalFacts(new ElfFile(le.bytes, 'le'))]);
+});
+
+test('errors name the objects: two strong definitions, an unresolved extern, a mismatched extern map (all in one run)', () => {
+  const cases: [string, RegExp][] = [
+    ['link_err_strong.o', /'lib_add' is defined \(strong, not __weak\) in more than one object: link_b\.o and link_err_strong\.o/],
+    ['link_err_unresolved.o', /unresolved function 'missing_fn' \(used in link_err_unresolved\.o\): no object defines it/],
+    ['link_err_map.o', /map 'counts' in link_err_map\.o does not match its definition in link_a\.o: max_entries 64 vs 128/],
+  ];
+  const out = path.join(linkTmp(), 'err.o');
+  for (const [bad, want] of cases) {
+    const r = cli(['link', fixture('link_a.o'), fixture('link_b.o'), fixture(bad), '-o', out]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr.replace(new RegExp(`${path.dirname(fixture('link_a.o'))}/`, 'g'), ''), want);
+  }
+  assert.throws(() => linkFixtures(['link_a.o', 'link_b.o', ...cases.map(([f]) => f)]), (e: LinkError) => {
+    assert.equal(e.problems.length, 3, e.message);
+    for (const [, want] of cases) assert.ok(e.problems.some((p) => want.test(p)), `${want} in ${e.message}`);
+    return true;
+  });
+  // libbpf's linker also refuses the first and last (and leaves the extern unresolved)
+  assert.throws(() => libbpfLink(['link_a.o', 'link_b.o', 'link_err_strong.o'], out), /conflicting non-weak symbol/);
+  assert.throws(() => libbpfLink(['link_a.o', 'link_b.o', 'link_err_map.o'], out), /max_entries mismatch/);
+  // without B, A's externs have nothing to bind to
+  assert.throws(() => linkFixtures(['link_a.o', 'link_c.o']), /unresolved variable 'shared_counter' \(used in link_a\.o, link_c\.o\)/);
+});
+
+test('CLI: link writes the object and says where each extern went; usage errors', () => {
+  const out = path.join(linkTmp(), 'cli.o');
+  const r = cli(['link', ...LINK_INPUTS.map(fixture), '-o', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /3 objects, 8 sections/);
+  assert.match(r.stdout, /policy → \S*link_b\.o \(\.text\); overrides __weak in \S*link_a\.o/);
+  assert.match(r.stdout, /LINUX_KERNEL_VERSION → the kernel \(kconfig\)/);
+  assert.deepEqual(readFileSync(out), Buffer.from(linkObjects(LINK_INPUTS.map((n) => ({ file: fixture(n), bytes: new Uint8Array(readFileSync(fixture(n))) }))).bytes));
+  assert.equal(cli(['link', fixture('link_a.o')]).code, 2);
+  assert.equal(cli(['link', '-o', out]).code, 2);
+  const bad = cli(['link', fixture('link_a.o'), fixture('link_a.eb.o'), '-o', out]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /byte order \(big-endian\) differs from the first object's/);
+});
+
+const int: NewType = { kind: 'INT', name: 'int', nameOff: 0, kindFlag: false, size: 4, encoding: 1, bitsOffset: 0, bits: 32 };
+const list = (next: number, name = 'list'): NewType => ({
+  kind: 'STRUCT', name, nameOff: 0, kindFlag: false, size: 16,
+  members: [{ name: 'next', nameOff: 0, type: next, bitsOffset: 0, bitfieldSize: 0 }, { name: 'v', nameOff: 0, type: 1, bitsOffset: 64, bitfieldSize: 0 }],
+});
+const ptr = (to: number): NewType => ({ kind: 'PTR', name: '', nameOff: 0, kindFlag: false, type: to });
+
+test('dedup: cyclic structs collapse, forward declarations resolve, different shapes and VARs stay apart', () => {
+  // 1 int; 2 list{next: 3}; 3 *2; 4 int; 5 list{next: 6}; 6 *5 — two copies of one cycle
+  const d = dedupBtf([int, list(3), ptr(2), int, list(6), ptr(5)]);
+  assert.equal(d.types.length, 3);
+  assert.deepEqual([...d.map], [0, 1, 2, 3, 1, 2, 3]);
+  // a cycle of length 2 equals the same cycle unrolled once (bisimilar)
+  const two = dedupBtf([int, list(3), ptr(4), list(5), ptr(2), list(7), ptr(6)]);
+  assert.equal(two.types.length, 3);
+  // FWD 'list' resolves to the only struct list; pointers to either collapse
+  const fwd: NewType = { kind: 'FWD', name: 'list', nameOff: 0, kindFlag: false };
+  const f = dedupBtf([int, list(3), ptr(2), fwd, ptr(4)]);
+  assert.equal(f.types.length, 3);
+  assert.equal(f.map[4], f.map[2]);
+  assert.equal(f.map[5], f.map[3]);
+  assert.equal(f.rounds.length, 2);
+  // two different 'list's: the FWD stays a FWD
+  const other = { ...list(3), size: 24 } as NewType;
+  const g = dedupBtf([int, list(3), ptr(2), other, fwd]);
+  assert.equal(g.types.filter((t) => t.kind === 'FWD').length, 1);
+  assert.equal(g.types.filter((t) => t.kind === 'STRUCT').length, 2);
+  // a different member name or offset keeps structs apart, and so does a pointee that differs deep down
+  const struct = (members: [string, number, number][]): NewType => ({
+    kind: 'STRUCT', name: 'list', nameOff: 0, kindFlag: false, size: 16,
+    members: members.map(([name, type, bitsOffset]) => ({ name, nameOff: 0, type, bitsOffset, bitfieldSize: 0 })),
+  });
+  assert.equal(dedupBtf([int, list(3), ptr(2), int, struct([['nxt', 6, 0], ['v', 1, 64]]), ptr(5)]).types.length, 5);
+  assert.equal(dedupBtf([int, list(3), ptr(2), int, struct([['next', 6, 0], ['v', 1, 32]]), ptr(5)]).types.length, 5);
+  const char: NewType = { kind: 'INT', name: 'char', nameOff: 0, kindFlag: false, size: 1, encoding: 1, bitsOffset: 0, bits: 8 };
+  assert.equal(dedupBtf([int, list(3), ptr(2), char, struct([['next', 6, 0], ['v', 4, 64]]), ptr(5)]).types.length, 6);
+  const v: NewType = { kind: 'VAR', name: 'x', nameOff: 0, kindFlag: false, type: 1, linkage: 1 };
+  assert.equal(dedupBtf([int, v, v]).types.length, 3);
+  assert.throws(() => dedupBtf([ptr(9)]), RangeError);
+});
+
+test('hostile input: mutated objects give FormatError or LinkError, never a crash', () => {
+  const base = LINK_INPUTS.map((n) => new Uint8Array(readFileSync(fixture(n))));
+  let seed = 0x5eed;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  let linked = 0;
+  for (let i = 0; i < 250; i++) {
+    const which = rnd(3);
+    const bytes = base.map((b) => b.slice());
+    const b = bytes[which];
+    for (let k = 0, n = 1 + rnd(8); k < n; k++) b[rnd(b.length)] = rnd(256);
+    if (rnd(10) === 0) bytes[which] = b.subarray(0, rnd(b.length));
+    try {
+      const r = linkObjects(bytes.map((x, j) => ({ file: LINK_INPUTS[j], bytes: x })));
+      parseBtf(new ElfFile(r.bytes, 'out').section('.BTF')!.data);
+      linked++;
+    } catch (e) {
+      assert.ok(e instanceof FormatError || e instanceof LinkError, `mutation ${i}: ${(e as Error).stack}`);
+    }
+  }
+  assert.ok(linked > 0 && linked < 250, `${linked} of 250 mutated inputs linked`);
+});
