@@ -15,6 +15,7 @@ import { openObject } from '../../server/src/object';
 import { PROG_CTX_TYPES, analyzeArgCtx, argCtxAction, progCtxType } from '../../server/src/object/arg-ctx';
 import { ArgCtxRewriter, applyArgCtxFallback, argCtxFallbackWanted } from '../../server/src/load/arg-ctx';
 import { LoadError } from '../../server/src/load/types';
+import { argCtxHover, argCtxNotes } from '../../server/src/lsp/arg-ctx';
 import { CLI, fixture, rng } from '../helpers';
 import { debianKernel } from '../kernels';
 import { linkProgram } from '../kernel/arg-ctx-load';
@@ -302,4 +303,22 @@ test('analysis and rewrite on mutated objects: FormatError or an answer, never a
     answered++;
   }
   assert.ok(answered > 50, `${answered}`);
+});
+
+test('editor notes for a target without native support (as Debian 6.1): emulated views, an error for fentry, a warning under never', () => {
+  const shared = analyzeArgCtx(open('argctx_shared.o'));
+  const any = analyzeArgCtx(open('argctx_fentry.o'))[0];
+  const old = { name: 'local', release: '6.1.0-56-amd64', native: false };
+  const common = argCtxNotes(shared.find((a) => a.subprog === 'argctx_common')!, old, 'auto');
+  assert.equal(common.length, 1);
+  assert.match(common[0].message, /^__arg_ctx `ctx` of `argctx_common`: emulated on local \(kernel 6\.1\.0-56-amd64\) \(no native support\): seen as `bpf_user_pt_regs_t \*` from `argctx_kprobe` \(kprobe\), `struct bpf_perf_event_data \*` from `argctx_perf` \(perf_event\)/);
+  const f = argCtxNotes(any, old, 'auto');
+  assert.deepEqual(f.map((n) => n.severity), [3, 1]);
+  assert.match(f[1].message, /cannot be emulated on local \(kernel 6\.1\.0-56-amd64\) \(no native support\) for `argctx_fentry` \(tracing\)/);
+  const never = argCtxNotes(any, old, 'never');
+  assert.deepEqual(never.map((n) => n.severity), [2]);
+  assert.match(never[0].message, /not emulated \(bpfLens\.argCtxFallback is never\) and local \(kernel 6\.1\.0-56-amd64\) has no native support: the verifier will reject the calls from `argctx_fentry`, `argctx_fentry_xdp`/);
+  const unknown = argCtxNotes(any, { name: 'local', reason: 'the probe was refused with EPERM' }, 'auto');
+  assert.match(unknown[0].message, /cannot tell whether local supports it natively \(the probe was refused with EPERM\)/);
+  assert.match(argCtxHover([any], old, 'auto'), /\*\*`__arg_ctx`\*\*\n\n- __arg_ctx[^\n]*\n- ⛔ __arg_ctx/);
 });

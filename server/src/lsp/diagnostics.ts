@@ -5,6 +5,7 @@
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import { Diagnostic, DiagnosticSeverity } from 'vscode-languageserver/node';
+import { argCtxNotes } from './arg-ctx';
 import { functionDefinitionLine, mapDefinitionLine, splitLines } from './c-text';
 import type { LoadedObject } from './loaded';
 
@@ -47,6 +48,13 @@ export async function sourceDiagnostics(source: string, objects: readonly Loaded
         code: p.map !== undefined ? 'map-definition' : 'object',
         message: `${name}: ${p.message}`,
       });
+    }
+    for (const a of o.facts?.argCtx ?? []) {
+      // On the subprogram's definition in this file (line_info's line is its first statement).
+      const here = a.source && path.basename(a.source.file) === path.basename(source) ? a.source.line - 1 : undefined;
+      const line = functionDefinitionLine(lines, a.subprog) ?? here;
+      if (line === undefined) continue;
+      for (const n of argCtxNotes(a)) out.push({ range: lineRange(line), severity: n.severity, source: SOURCE, code: 'arg-ctx', message: `${name}: ${n.message}` });
     }
   }
   return out;

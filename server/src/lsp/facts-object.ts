@@ -5,6 +5,7 @@
 import { EM_BPF } from '../elf/constants';
 import { ElfFile, ElfSection } from '../elf/reader';
 import { openObject } from '../object';
+import { analyzeArgCtx } from '../object/arg-ctx';
 import type { BpfMap, BpfObject } from '../object';
 import type { MapFacts, ObjectFacts, ProgFacts } from './facts';
 import { Func, listing, SectionCode, sectionCode } from './listing';
@@ -68,6 +69,7 @@ export function factsFromObject(obj: BpfObject): ObjectFacts {
       source: d.source && { file: d.source.file, line: d.source.line },
     })),
     lineFiles: obj.sourceFiles,
+    argCtx: analyzeArgCtx(obj),
     disassembly: (program?: string) => listing(funcs, byName, codeOf, program),
   };
 }

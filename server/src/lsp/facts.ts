@@ -5,6 +5,7 @@
  */
 import type { Btf } from '../btf/btf';
 import type { TypeId } from '../btf/types';
+import type { ArgCtxArg } from '../object/arg-ctx';
 
 export interface MapFacts {
   readonly name: string;
@@ -80,6 +81,8 @@ export interface ObjectFacts {
   readonly problems: readonly Problem[];
   /** File names line_info records name, as written. */
   readonly lineFiles: readonly string[];
+  /** `__arg_ctx` arguments of global subprograms and who calls them (BPF objects only). */
+  readonly argCtx?: readonly ArgCtxArg[];
   /** Disassembly with source lines: one program (section or function name), or all. */
   disassembly(program?: string): string;
 }

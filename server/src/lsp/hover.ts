@@ -1,6 +1,7 @@
 /** Hover in C sources: map cards on map names, program cards on `SEC(...)` and function names. */
 import * as path from 'path';
 import { wordAt, secAt, splitLines } from './c-text';
+import { argCtxHover } from './arg-ctx';
 import { mapCard, programCard } from './cards';
 import type { LoadedObject } from './loaded';
 import { BPF_HELPER_NAMES } from '../object/bpf-helpers';
@@ -43,7 +44,7 @@ function wordCards(objects: readonly LoadedObject[], word: string): string | und
     const m = o.facts?.maps.find((x) => x.name === w.text);
     if (m) cards.push(mapCard(m, o.btf, name));
     const p = o.facts?.programs.find((x) => x.name === w.text);
-    if (p) cards.push(programCard(p, name));
+    if (p) cards.push(programCard(p, name) + (p.entry ? '' : argCtxHover(o.facts?.argCtx?.filter((a) => a.subprog === p.name) ?? [])));
   }
   return join(cards);
 }

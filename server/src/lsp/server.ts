@@ -9,6 +9,7 @@ import {
   MarkupKind, ResponseError, TextDocuments, TextDocumentSyncKind,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
+import { configureArgCtx } from './arg-ctx';
 import { sourceDiagnostics } from './diagnostics';
 import { documentText } from './documents';
 import { DumpPool } from './dump-pool';
@@ -213,6 +214,7 @@ export function startServer(connection: Connection): void {
 export function normalizeSettings(raw: unknown): IndexSettings {
   const s = (raw ?? {}) as Record<string, unknown>;
   const list = (v: unknown, d: readonly string[]) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : d);
+  configureArgCtx(s.argCtxFallback); // bpfLens.argCtxFallback: what hovers and diagnostics assume for __arg_ctx
   return {
     objects: list(s.objects, DEFAULT_SETTINGS.objects),
     exclude: list(s.exclude, DEFAULT_SETTINGS.exclude),
