@@ -50,11 +50,11 @@ test('three objects link: globals resolve (strong beats __weak, extern map, exte
   assert.deepEqual(data.vars.map((v) => [btf.nameOf(v.type), v.offset]), [['a_hits', 0], ['shared_counter', 4]]);
 });
 
-test('differential: same section bytes, symbols, relocations, programs and maps as libbpf\'s linker; BTF no larger, same C', () => {
-  const ours = linkFixtures(LINK_INPUTS);
-  const oursPath = path.join(linkTmp(), 'ours.o');
+for (const inputs of [LINK_INPUTS, [...LINK_INPUTS, 'core_tracer.o', 'core_flavors.o', 'btf_kinds.o']]) test(`differential (${inputs.length} objects): same section bytes, symbols, relocations, programs and maps as libbpf's linker; BTF no larger, same C`, () => {
+  const ours = linkFixtures(inputs);
+  const oursPath = path.join(linkTmp(), `ours${inputs.length}.o`);
   writeFileSync(oursPath, ours.bytes);
-  const theirsPath = libbpfLink(LINK_INPUTS, path.join(linkTmp(), 'libbpf.o'));
+  const theirsPath = libbpfLink(inputs, path.join(linkTmp(), `libbpf${inputs.length}.o`));
   const a = new ElfFile(ours.bytes, 'ours');
   const b = new ElfFile(new Uint8Array(readFileSync(theirsPath)), 'libbpf');
   assert.deepEqual(sectionFacts(a), sectionFacts(b));
@@ -151,12 +151,19 @@ test('dedup: cyclic structs collapse, forward declarations resolve, different sh
   assert.equal(f.types.length, 3);
   assert.equal(f.map[4], f.map[2]);
   assert.equal(f.map[5], f.map[3]);
-  assert.equal(f.rounds.length, 2);
+  assert.equal(f.rounds.length, 1);
   // two different 'list's: the FWD stays a FWD
   const other = { ...list(3), size: 24 } as NewType;
   const g = dedupBtf([int, list(3), ptr(2), other, fwd]);
   assert.equal(g.types.filter((t) => t.kind === 'FWD').length, 1);
   assert.equal(g.types.filter((t) => t.kind === 'STRUCT').length, 2);
+  assert.equal(g.rounds.length, 2, 'the ambiguous name was retried without its forward');
+  // mutually recursive structs where each object saw the other only as a forward
+  const fwdNamed = (name: string): NewType => ({ kind: 'FWD', name, nameOff: 0, kindFlag: false });
+  const pair = (name: string, member: string, to: number): NewType => ({ kind: 'STRUCT', name, nameOff: 0, kindFlag: false, size: 8, members: [{ name: member, nameOff: 0, type: to, bitsOffset: 0, bitfieldSize: 0 }] });
+  // object 1: a{*b (full)}, b{*a (fwd)}; object 2: a{*b (fwd)}, b{*a (full)}
+  const m = dedupBtf([pair('a', 'b', 2), ptr(3), pair('b', 'a', 4), ptr(5), fwdNamed('a'), pair('a', 'b', 7), ptr(8), fwdNamed('b'), pair('b', 'a', 10), ptr(6)]);
+  assert.deepEqual(m.types.map((t) => t.kind).sort(), ['PTR', 'PTR', 'STRUCT', 'STRUCT']);
   // a different member name or offset keeps structs apart, and so does a pointee that differs deep down
   const struct = (members: [string, number, number][]): NewType => ({
     kind: 'STRUCT', name: 'list', nameOff: 0, kindFlag: false, size: 16,

@@ -9,10 +9,11 @@
  * partition refinement: start from classes of equal own fields, split a class whenever its
  * members reference different classes, stop when nothing splits.
  *
- * Then, as libbpf does, a forward declaration (`struct foo;`, or an enum without values)
- * resolves to the full type of that name when there is exactly one such type after the
- * first round, and a second round merges what became equal through it. VAR and DATASEC
- * are never merged (each is its own variable or section).
+ * Forward declarations (`struct foo;`, an enum without values) count as the full type of
+ * their name, as in libbpf's FWD/STRUCT equivalence: each is first taken to be that type;
+ * a name whose full types still fall into several classes is ambiguous, its forwards stay
+ * forwards, and the refinement runs again (so it ends: every retry drops a name). VAR and
+ * DATASEC are never merged (each is its own variable or section).
  */
 import { NewType, TypeId, mapTypeIds, referencedIds } from '../btf/types';
 
@@ -93,37 +94,45 @@ export function dedupBtf(types: readonly NewType[]): DedupResult {
     for (const id of ids) if (!(id >= 0 && id <= n)) throw new RangeError(`dedupBtf: type reference ${id} out of range (${n} types)`);
     return ids;
   });
-  const first = refine(keys, children);
-
-  // Forward declarations that name exactly one full type resolve to it.
+  // Forward declarations are taken, optimistically, to be the full type of their name; a
+  // name whose full types still end up in different classes cannot be resolved, and its
+  // forwards stay what they are in the next round (libbpf's FWD/STRUCT equivalence).
+  const fullKey = (t: NewType): string | undefined => {
+    if (!t.name) return undefined;
+    if (t.kind === 'STRUCT' || t.kind === 'UNION') return `${t.kind === 'UNION' ? 'U' : 'S'}|${t.name}`;
+    if ((t.kind === 'ENUM' || t.kind === 'ENUM64') && t.values.length > 0) return `E|${t.name}|${t.size}`;
+    return undefined;
+  };
+  const fwdKey = (t: NewType): string | undefined => {
+    if (!t.name) return undefined;
+    if (t.kind === 'FWD') return `${t.kindFlag ? 'U' : 'S'}|${t.name}`;
+    if (t.kind === 'ENUM' && t.values.length === 0) return `E|${t.name}|${t.size}`;
+    return undefined;
+  };
+  const fulls = new Map<string, TypeId[]>();
+  types.forEach((t, i) => {
+    const k = fullKey(t);
+    if (k === undefined) return;
+    const l = fulls.get(k);
+    if (l) l.push(i + 1);
+    else fulls.set(k, [i + 1]);
+  });
+  const fwdKeys = types.map(fwdKey);
+  const open = new Set(fwdKeys.filter((k): k is string => k !== undefined && fulls.has(k)));
   const resolved = new Int32Array(n + 1);
-  const fullByName = new Map<string, Map<number, TypeId>>();
-  types.forEach((t, i) => {
-    const flavour = t.kind === 'STRUCT' ? 'S' : t.kind === 'UNION' ? 'U' : (t.kind === 'ENUM' || t.kind === 'ENUM64') && t.values.length > 0 ? 'E' : '';
-    if (!flavour || !t.name) return;
-    const key = `${flavour}|${t.name}`;
-    let classes = fullByName.get(key);
-    if (!classes) fullByName.set(key, (classes = new Map()));
-    if (!classes.has(first.cls[i + 1])) classes.set(first.cls[i + 1], i + 1);
-  });
-  let anyResolved = false;
-  types.forEach((t, i) => {
-    let key: string | undefined;
-    if (t.kind === 'FWD' && t.name) key = `${t.kindFlag ? 'U' : 'S'}|${t.name}`;
-    else if (t.kind === 'ENUM' && t.values.length === 0 && t.name) key = `E|${t.name}`;
-    const classes = key === undefined ? undefined : fullByName.get(key);
-    if (!classes || classes.size !== 1) return;
-    const [target] = classes.values();
-    if (t.kind === 'ENUM' && (types[target - 1] as { size: number }).size !== t.size) return;
-    resolved[i + 1] = target;
-    anyResolved = true;
-  });
-  let final = first;
-  const rounds = [first.rounds];
-  if (anyResolved) {
-    const through = (id: TypeId) => (resolved[id] ? resolved[id] : id);
-    final = refine(keys, children.map((ch) => ch.map(through)));
+  const rounds: number[] = [];
+  let final: { cls: Int32Array; rounds: number };
+  for (;;) {
+    resolved.fill(0);
+    fwdKeys.forEach((k, i) => {
+      if (k !== undefined && open.has(k)) resolved[i + 1] = fulls.get(k)![0];
+    });
+    const through = (id: TypeId) => resolved[id] || id;
+    final = refine(keys, open.size ? children.map((ch) => ch.map(through)) : children);
     rounds.push(final.rounds);
+    const split = [...open].filter((k) => new Set(fulls.get(k)!.map((id) => final.cls[id])).size > 1);
+    if (split.length === 0) break;
+    for (const k of split) open.delete(k);
   }
 
   // The first type of each class represents it; resolved forwards take their target's place.
