@@ -5,7 +5,7 @@
 import { Btf } from '../../server/src/btf/btf';
 import type { BtfType } from '../../server/src/btf/types';
 import { writeBtf } from '../../server/src/btf/write';
-import { BPF_PROG_TYPE, KernelError, btfLoad, closeFd, isKernelError, probeFeature, progInfo, progLoad } from '../../server/src/kernel';
+import { BPF_PROG_TYPE, KernelBtf, KernelError, btfLoad, closeFd, isKernelError, probeFeature, progInfo, progLoad } from '../../server/src/kernel';
 import { ArgCtxFallbackMode, ArgCtxFixup, FuncInfoRecord, applyArgCtxFallback, argCtxFallbackWanted } from '../../server/src/load/arg-ctx';
 import { LoadError } from '../../server/src/load/types';
 import type { BpfFunction, BpfObject, BpfProgram } from '../../server/src/object';
@@ -92,6 +92,13 @@ export function loadArgCtxObject(obj: BpfObject, mode: ArgCtxFallbackMode, skip:
       throw e;
     }
   }
+  // fentry & co. attach to a vmlinux function: its BTF id (the kernel's, looked up once).
+  let kbtf: KernelBtf | undefined;
+  const attachBtfId = (p: BpfProgram): number | undefined => {
+    if (p.progType !== 'tracing' || !p.attachTo) return undefined;
+    kbtf ??= KernelBtf.open();
+    return kbtf.vmlinux.find('FUNC', p.attachTo)?.id;
+  };
   const btf = btfLoad(writeBtf(fixDatasecs(obj, fix?.btf ?? obj.btf!))).fd;
   const programs: ArgCtxLoadReport['programs'] = {};
   try {
@@ -100,7 +107,7 @@ export function loadArgCtxObject(obj: BpfObject, mode: ArgCtxFallbackMode, skip:
       try {
         const loaded = progLoad({
           progType: p.progTypeId, expectedAttachType: p.expectedAttachTypeId, insns: l.insns, license: obj.license, name: p.name,
-          progBtfFd: btf, funcInfo: funcInfoBytes(fix?.funcInfo.get(p.name) ?? l.funcInfo), log: { level: 0 }, context: `program "${p.name}"`,
+          attachBtfId: attachBtfId(p), progBtfFd: btf, funcInfo: funcInfoBytes(fix?.funcInfo.get(p.name) ?? l.funcInfo), log: { level: 0 }, context: `program "${p.name}"`,
         });
         try {
           programs[p.name] = { loaded: true, verifiedInsns: progInfo(loaded.fd).verifiedInsns };
@@ -115,6 +122,7 @@ export function loadArgCtxObject(obj: BpfObject, mode: ArgCtxFallbackMode, skip:
     }
   } finally {
     closeFd(btf);
+    kbtf?.close();
   }
   return { native, fallback, clones: fix?.clones.length ?? 0, programs };
 }
