@@ -11,7 +11,7 @@ import {
   SHT_LLVM_ADDRSIG, SHT_NOBITS, SHT_PROGBITS, SHT_REL, SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_NOTYPE,
   STT_SECTION, STV_DEFAULT, STV_HIDDEN,
 } from '../elf/constants';
-import { ElfFile, ElfSection, ElfSymbol, isElf } from '../elf/reader';
+import { ElfFile, ElfRelocation, ElfSection, ElfSymbol, isElf } from '../elf/reader';
 
 /** Bytes of one object to link, named as the user named it. */
 export interface LinkInput {
@@ -29,6 +29,8 @@ export interface InputObject {
   readonly ext?: BtfExt;
   /** Role of each section by index (index 0: skip). */
   readonly roles: readonly SectionRole[];
+  /** Relocations of each linked relocation section (by its index); DWARF's are never decoded. */
+  readonly rels: ReadonlyMap<number, readonly ElfRelocation[]>;
 }
 
 const INSN = 8;
@@ -76,7 +78,8 @@ export function readInput(input: LinkInput, littleEndian?: boolean): InputObject
     }
   }
   checkSymbols(elf);
-  for (const s of elf.sections) if (roles[s.index] === 'rel') checkRelocs(elf, s, roles);
+  const rels = new Map<number, readonly ElfRelocation[]>();
+  for (const s of elf.sections) if (roles[s.index] === 'rel') rels.set(s.index, checkRelocs(elf, s, roles));
   const btfSec = elf.section('.BTF');
   const btf = btfSec ? parseBtf(btfSec.data, { file, section: '.BTF' }) : undefined;
   const extSec = elf.section('.BTF.ext');
@@ -88,7 +91,7 @@ export function readInput(input: LinkInput, littleEndian?: boolean): InputObject
       if (!btf.has(r.typeId)) throw new FormatError(file, '.BTF.ext', 0, `CO-RE relocation in '${s.section}' names type ${r.typeId}, out of range`);
     }
   }
-  return { file, elf, ...(btf ? { btf } : {}), ...(ext ? { ext } : {}), roles };
+  return { file, elf, ...(btf ? { btf } : {}), ...(ext ? { ext } : {}), roles, rels };
 }
 
 function checkSymbols(elf: ElfFile): void {
@@ -110,15 +113,26 @@ function checkSymbols(elf: ElfFile): void {
   }
 }
 
-function checkRelocs(elf: ElfFile, rel: ElfSection, roles: readonly SectionRole[]): void {
+/** Decodes one SHT_REL section and checks each entry against the section it applies to. */
+function checkRelocs(elf: ElfFile, rel: ElfSection, roles: readonly SectionRole[]): ElfRelocation[] {
   if (rel.entsize !== 16n) elf.fail(rel, 0, `entry size ${rel.entsize} (expected 16)`);
+  if (rel.size % 16 !== 0) elf.fail(rel, 0, `size ${rel.size} is not a multiple of 16`);
   if (rel.link !== elf.symtab!.index) elf.fail(rel, 0, `sh_link ${rel.link} is not the symbol table`);
   if (rel.info === 0 || rel.info >= elf.sections.length) elf.fail(rel, 0, `sh_info ${rel.info} names no section`);
   const target = elf.sections[rel.info];
   if (rel.name !== `.rel${target.name}`) elf.fail(rel, 0, `relocation section applies to '${target.name}' but is not named '.rel${target.name}'`);
   if (roles[target.index] !== 'data') elf.fail(rel, 0, `relocations for '${target.name}', which holds neither code nor data`);
   const exec = (target.flags & BigInt(SHF_EXECINSTR)) !== 0n;
-  elf.relocationsFor(target.index).forEach((r, i) => {
+  const rd = elf.reader(rel);
+  const nsyms = elf.symbols.length;
+  const list: ElfRelocation[] = [];
+  for (let o = 0; o < rel.size; o += 16) {
+    const info = rd.u64(o + 8);
+    const symbol = Number(info >> 32n);
+    if (symbol >= nsyms) elf.fail(rel, o + 8, `relocation names symbol ${symbol}, but there are ${nsyms}`);
+    list.push({ offset: rd.u64(o), symbol, type: Number(info & 0xffffffffn) });
+  }
+  list.forEach((r, i) => {
     const o = i * 16;
     if (![R_BPF_64_64, R_BPF_64_32, R_BPF_64_ABS64, R_BPF_64_ABS32].includes(r.type)) elf.fail(rel, o, `relocation type ${r.type} is not one BPF objects use`);
     if (r.symbol === 0) elf.fail(rel, o, 'relocation against the null symbol');
@@ -127,6 +141,7 @@ function checkRelocs(elf: ElfFile, rel: ElfSection, roles: readonly SectionRole[
     if (target.type !== SHT_NOBITS && r.offset + end > BigInt(target.size)) elf.fail(rel, o, `relocation at offset ${r.offset} is past the end of '${target.name}'`);
     if (exec && r.offset % BigInt(INSN) !== 0n) elf.fail(rel, o, `relocation at offset ${r.offset} is not on an instruction boundary`);
   });
+  return list;
 }
 
 function checkBtfRefs(file: string, btf: Btf): void {

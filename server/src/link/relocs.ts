@@ -37,14 +37,14 @@ export function relocate(objs: readonly InputObject[], layout: SectionLayout, sy
   const patches: Patch[] = [];
   objs.forEach((obj, oi) => {
     const places = layout.places[oi];
-    for (const rs of obj.elf.relocations) {
-      if (obj.roles[rs.section.index] !== 'rel') continue;
-      const place = places.get(rs.target);
+    for (const [relIndex, relocations] of obj.rels) {
+      const targetIndex = obj.elf.sections[relIndex].info;
+      const place = places.get(targetIndex);
       if (!place || place.deduped) continue;
-      const target = obj.elf.sections[rs.target];
+      const target = obj.elf.sections[targetIndex];
       let list = bySection.get(place.out);
       if (!list) bySection.set(place.out, (list = []));
-      for (const r of rs.relocations) {
+      for (const r of relocations) {
         const y = obj.elf.symbols[r.symbol];
         const out = syms.symMaps[oi][r.symbol];
         if (!out) {
