@@ -29,7 +29,6 @@ mount --bind /proc /host/proc
 mount --bind /sys /host/sys
 mount --bind /dev /host/dev
 mount -t bpf bpf /host/sys/fs/bpf
-mount -t tmpfs tmp /host/tmp
 chroot /host ${command}
 echo "@@DONE"
 poweroff -f
