@@ -14,6 +14,13 @@ import { LoadError } from './types';
 
 export type ArgCtxFallbackMode = 'auto' | 'always' | 'never';
 
+export const ARG_CTX_FALLBACK_MODES: readonly ArgCtxFallbackMode[] = ['auto', 'always', 'never'];
+
+/** For option parsers (`--arg-ctx-fallback`, the setting): is `v` one of the modes? */
+export function isArgCtxFallbackMode(v: unknown): v is ArgCtxFallbackMode {
+  return typeof v === 'string' && (ARG_CTX_FALLBACK_MODES as readonly string[]).includes(v);
+}
+
 /** Whether to rewrite: `auto` only when the target lacks native support, `always` regardless. */
 export function argCtxFallbackWanted(mode: ArgCtxFallbackMode | undefined, nativeSupported: boolean): boolean {
   return mode === 'always' || ((mode ?? 'auto') === 'auto' && !nativeSupported);
