@@ -1,0 +1,90 @@
+// Runs inside a qemu guest (see freplace-qemu.test.ts; this host's kernel refuses trampoline
+// programs): two instances of an XDP dispatcher ("firewall 1" and "firewall 2", both with
+// xdp_main and foo/bar slots), then two extension objects whose functions share those names
+// plug into them with BPF_PROG_TYPE_EXT + LINK_CREATE, the target found as `bpf-lens load
+// --replace` finds it: the target program's BTF (by its info's btf_id) names the slot's FUNC.
+// PROG_TEST_RUN on each dispatcher after every step; prints the timeline as one JSON line.
+import { readFileSync } from 'fs';
+import { parseBtf } from '../../server/src/btf/btf';
+import { writeBtf } from '../../server/src/btf/write';
+import { BPF_PROG_TYPE, Fd, btfInfo, btfLoad, closeFd, getFdById, linkCreate, linkInfo, progInfo, progLoad, progTestRun } from '../../server/src/kernel';
+import { BpfObject, openObject } from '../../server/src/object';
+import { fixDatasecs, linkProgram } from './arg-ctx-load';
+
+const opened: Fd[] = [];
+const keep = (fd: Fd) => (opened.push(fd), fd);
+
+function funcInfoBytes(recs: readonly { insnOff: number; typeId: number }[]) {
+  const b = Buffer.alloc(8 * recs.length);
+  recs.forEach((r, i) => { b.writeUInt32LE(r.insnOff, 8 * i); b.writeUInt32LE(r.typeId, 8 * i + 4); });
+  return { recSize: 8, count: recs.length, bytes: b };
+}
+
+/** Loads program `name` of `obj`; for extensions, against `target` (program fd) at its FUNC `slot`. */
+function load(obj: BpfObject, name: string, target?: { fd: Fd; btfId: number }): Fd {
+  const prog = obj.programs.find((p) => p.name === name)!;
+  const l = linkProgram(obj, prog);
+  const btf = keep(btfLoad(writeBtf(fixDatasecs(obj, obj.btf!))).fd);
+  return keep(progLoad({
+    progType: prog.progTypeId, expectedAttachType: prog.expectedAttachTypeId, insns: l.insns, license: obj.license, name,
+    progBtfFd: btf, funcInfo: funcInfoBytes(l.funcInfo), log: { level: 0 }, context: `program "${name}"`,
+    ...(target ? { attachProgFd: target.fd, attachBtfId: target.btfId } : {}),
+  }).fd);
+}
+
+/** The FUNC `slot` in the BTF the kernel holds for program `fd` (what --replace TARGET resolves). */
+function slotOf(fd: Fd, slot: string): { fd: Fd; btfId: number } {
+  const info = progInfo(fd);
+  const btfFd = getFdById('btf', info.btfId);
+  try {
+    const btf = parseBtf(btfInfo(btfFd, true).data!, { file: `prog ${info.id} BTF` });
+    const f = btf.find('FUNC', slot);
+    if (!f) throw new Error(`program ${info.name} (id ${info.id}) has no function '${slot}'`);
+    return { fd, btfId: f.id };
+  } finally {
+    closeFd(btfFd);
+  }
+}
+
+function main(): unknown {
+  const [dispatcherFile, dropFile, txFile] = process.argv.slice(2);
+  const dispatcher = openObject(readFileSync(dispatcherFile), dispatcherFile);
+  const fwDrop = openObject(readFileSync(dropFile), dropFile);
+  const fwTx = openObject(readFileSync(txFile), txFile);
+  const pkt = new Uint8Array(64);
+  const d1 = load(dispatcher, 'xdp_main');
+  const d2 = load(dispatcher, 'xdp_main');
+  const timeline: { step: string; fw1: number; fw2: number }[] = [];
+  const step = (s: string) => timeline.push({ step: s, fw1: progTestRun(d1, { data: pkt }).retval, fw2: progTestRun(d2, { data: pkt }).retval });
+  step('dispatchers loaded');
+  const dropFoo = load(fwDrop, 'foo', slotOf(d1, 'foo'));
+  const l1 = linkCreate({ prog_fd: dropFoo, target_fd: d1, attach_type: 0, target_btf_id: slotOf(d1, 'foo').btfId });
+  step('fw_drop foo → firewall 1');
+  const txFoo = load(fwTx, 'foo', slotOf(d2, 'foo'));
+  const l2 = linkCreate({ prog_fd: txFoo, target_fd: d2, attach_type: 0, target_btf_id: slotOf(d2, 'foo').btfId });
+  step('fw_tx foo → firewall 2');
+  const txBar = load(fwTx, 'bar', slotOf(d2, 'bar'));
+  const l3 = linkCreate({ prog_fd: txBar, target_fd: d2, attach_type: 0, target_btf_id: slotOf(d2, 'bar').btfId });
+  step('fw_tx bar → firewall 2');
+  const linkType = linkInfo(l1).type;
+  closeFd(l1);
+  step('fw_drop foo detached');
+  closeFd(l2);
+  step('fw_tx foo detached');
+  closeFd(l3);
+  step('fw_tx bar detached');
+  // the firewalls' own xdp_main programs load beside the dispatchers of the same name
+  const own = [fwDrop, fwTx].map((o) => progTestRun(load(o, 'xdp_main'), { data: pkt }).retval);
+  const names = [d1, d2, dropFoo, txFoo].map((fd) => progInfo(fd).name);
+  return { timeline, linkType, own, names };
+}
+
+let out: unknown;
+try {
+  out = main();
+} catch (e) {
+  out = { error: String((e as Error).stack ?? e) };
+} finally {
+  for (const fd of opened) closeFd(fd);
+}
+process.stdout.write(`@@JSON ${JSON.stringify(out)}\n`);
