@@ -2,12 +2,14 @@
 // programs): two instances of an XDP dispatcher ("firewall 1" and "firewall 2", both with
 // xdp_main and foo/bar slots), then two extension objects whose functions share those names
 // plug into them with BPF_PROG_TYPE_EXT + LINK_CREATE, the target found as `bpf-lens load
-// --replace` finds it: the target program's BTF (by its info's btf_id) names the slot's FUNC.
+// --replace` finds it: the target program's BTF (by its info's btf_id) names the slot's FUNC
+// (link/freplace.ts freplaceSlots).
 // PROG_TEST_RUN on each dispatcher after every step; prints the timeline as one JSON line.
 import { readFileSync } from 'fs';
 import { parseBtf } from '../../server/src/btf/btf';
 import { writeBtf } from '../../server/src/btf/write';
 import { BPF_PROG_TYPE, Fd, btfInfo, btfLoad, closeFd, getFdById, linkCreate, linkInfo, progInfo, progLoad, progTestRun } from '../../server/src/kernel';
+import { freplaceSlots } from '../../server/src/link/freplace';
 import { BpfObject, openObject } from '../../server/src/object';
 import { fixDatasecs, linkProgram } from './arg-ctx-load';
 
@@ -32,15 +34,14 @@ function load(obj: BpfObject, name: string, target?: { fd: Fd; btfId: number }):
   }).fd);
 }
 
-/** The FUNC `slot` in the BTF the kernel holds for program `fd` (what --replace TARGET resolves). */
-function slotOf(fd: Fd, slot: string): { fd: Fd; btfId: number } {
+/** Where extension program `name` of `ext` plugs into program `fd`: from the BTF the kernel holds for it (what --replace TARGET resolves). */
+function slotOf(fd: Fd, ext: BpfObject, name: string): { fd: Fd; btfId: number } {
   const info = progInfo(fd);
   const btfFd = getFdById('btf', info.btfId);
   try {
     const btf = parseBtf(btfInfo(btfFd, true).data!, { file: `prog ${info.id} BTF` });
-    const f = btf.find('FUNC', slot);
-    if (!f) throw new Error(`program ${info.name} (id ${info.id}) has no function '${slot}'`);
-    return { fd, btfId: f.id };
+    const slot = freplaceSlots(ext, btf, `${info.name} (id ${info.id})`).find((s) => s.program === name)!;
+    return { fd, btfId: slot.btfId };
   } finally {
     closeFd(btfFd);
   }
@@ -57,14 +58,14 @@ function main(): unknown {
   const timeline: { step: string; fw1: number; fw2: number }[] = [];
   const step = (s: string) => timeline.push({ step: s, fw1: progTestRun(d1, { data: pkt }).retval, fw2: progTestRun(d2, { data: pkt }).retval });
   step('dispatchers loaded');
-  const dropFoo = load(fwDrop, 'foo', slotOf(d1, 'foo'));
-  const l1 = linkCreate({ prog_fd: dropFoo, target_fd: d1, attach_type: 0, target_btf_id: slotOf(d1, 'foo').btfId });
+  const dropFoo = load(fwDrop, 'foo', slotOf(d1, fwDrop, 'foo'));
+  const l1 = linkCreate({ prog_fd: dropFoo, target_fd: d1, attach_type: 0, target_btf_id: slotOf(d1, fwDrop, 'foo').btfId });
   step('fw_drop foo → firewall 1');
-  const txFoo = load(fwTx, 'foo', slotOf(d2, 'foo'));
-  const l2 = linkCreate({ prog_fd: txFoo, target_fd: d2, attach_type: 0, target_btf_id: slotOf(d2, 'foo').btfId });
+  const txFoo = load(fwTx, 'foo', slotOf(d2, fwTx, 'foo'));
+  const l2 = linkCreate({ prog_fd: txFoo, target_fd: d2, attach_type: 0, target_btf_id: slotOf(d2, fwTx, 'foo').btfId });
   step('fw_tx foo → firewall 2');
-  const txBar = load(fwTx, 'bar', slotOf(d2, 'bar'));
-  const l3 = linkCreate({ prog_fd: txBar, target_fd: d2, attach_type: 0, target_btf_id: slotOf(d2, 'bar').btfId });
+  const txBar = load(fwTx, 'bar', slotOf(d2, fwTx, 'bar'));
+  const l3 = linkCreate({ prog_fd: txBar, target_fd: d2, attach_type: 0, target_btf_id: slotOf(d2, fwTx, 'bar').btfId });
   step('fw_tx bar → firewall 2');
   const linkType = linkInfo(l1).type;
   closeFd(l1);
