@@ -1,7 +1,7 @@
 /** Every `bpfLens.*` command, in one place (ids as in package.json). */
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { DocumentKind, ObjectsRequest, ReindexRequest } from '../../server/src/lsp/protocol';
+import { DocumentKind, LinkObjectsRequest, ObjectsRequest, ReindexRequest } from '../../server/src/lsp/protocol';
 import { openDocument } from './documents';
 import { Node, ObjectsTree } from './tree';
 
@@ -55,6 +55,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
     if (n?.type === 'btfType') await openDocument({ path: n.object.path, kind: 'type', typeId: n.item.id });
   });
   reg('bpfLens.loadMore', (arg?: unknown) => deps.tree.loadMore(arg as Extract<Node, { type: 'more' }>));
+  reg('bpfLens.linkObjects', () => linkObjectsCommand(deps));
   reg('bpfLens.searchBtfTypes', async (arg?: unknown) => {
     const path = await objectPath(deps, arg);
     if (!path) return;
@@ -67,4 +68,45 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
     else deps.tree.searches.delete(path);
     deps.tree.refresh();
   });
+}
+
+/** Link Objects…: pick the objects (the workspace's, or files), an output path, link in the server. */
+async function linkObjectsCommand(deps: Deps): Promise<void> {
+  const client = deps.client();
+  if (!client) return;
+  const known = (await client.sendRequest(ObjectsRequest, {})).objects.filter((o) => !o.error);
+  const BROWSE = 'Other files…';
+  let inputs: string[] = [];
+  if (known.length) {
+    const picks = await vscode.window.showQuickPick(
+      [...known.map((o) => ({ label: o.name, description: o.path, picked: false })), { label: BROWSE, description: '' }],
+      { canPickMany: true, placeHolder: 'Objects to link, in link order' },
+    );
+    if (!picks) return;
+    inputs = picks.filter((p) => p.label !== BROWSE).map((p) => p.description);
+    if (!picks.some((p) => p.label === BROWSE) && inputs.length === 0) return;
+  }
+  if (!known.length || inputs.length === 0) {
+    const uris = await vscode.window.showOpenDialog({ canSelectMany: true, filters: { 'BPF objects': ['o'] }, openLabel: 'Link' });
+    if (!uris?.length) return;
+    inputs.push(...uris.map((u) => u.fsPath));
+  }
+  const first = vscode.Uri.file(inputs[0]);
+  const target = await vscode.window.showSaveDialog({
+    defaultUri: vscode.Uri.joinPath(first, '..', 'linked.bpf.o'), filters: { 'BPF objects': ['o'] }, saveLabel: 'Link',
+  });
+  if (!target) return;
+  const r = await client.sendRequest(LinkObjectsRequest, { inputs, output: target.fsPath });
+  deps.output.appendLine(`link ${inputs.join(' ')} -o ${target.fsPath}`);
+  for (const l of r.lines) deps.output.appendLine(`  ${l}`);
+  if (!r.ok) {
+    const show = await vscode.window.showErrorMessage(`BPF Lens: link failed: ${r.lines[0]}${r.lines.length > 1 ? ` (+${r.lines.length - 1} more)` : ''}`, 'Show Output');
+    if (show) deps.output.show();
+    return;
+  }
+  await client.sendRequest(ReindexRequest);
+  deps.tree.refresh();
+  const open = await vscode.window.showInformationMessage(`BPF Lens: ${r.lines[0]}`, 'Open Summary', 'Show Output');
+  if (open === 'Open Summary') await openDocument({ path: target.fsPath, kind: 'summary' });
+  else if (open === 'Show Output') deps.output.show();
 }

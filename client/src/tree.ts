@@ -82,8 +82,11 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
       }
       case 'extern': {
         const t = new vscode.TreeItem(n.extern.name, C.None);
-        t.description = `${n.extern.kind}${n.extern.weak ? ' (weak)' : ''}`;
-        t.iconPath = new vscode.ThemeIcon('symbol-reference');
+        const to = n.extern.resolvedIn;
+        const link = ['function', 'variable', 'map'].includes(n.extern.kind);
+        t.description = `${n.extern.kind}${n.extern.weak ? ' (weak)' : ''}${to ? ` → ${to.split('/').pop()}` : link ? ' → unresolved' : ' → kernel'}`;
+        t.tooltip = to ? `${n.extern.name}: defined in ${to}` : link ? `${n.extern.name}: no object in the workspace defines it (a link would fail)` : `${n.extern.name}: resolved by the loader against the kernel`;
+        t.iconPath = new vscode.ThemeIcon(link && !to ? 'warning' : 'symbol-reference');
         return t;
       }
       case 'problem': {

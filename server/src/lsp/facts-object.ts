@@ -2,6 +2,7 @@
  * ObjectFacts from the object model's BpfObject (server/src/object): what hovers, the tree
  * and diagnostics show, plus disassembly listings built on the model's functions.
  */
+import { objectDefinitions, objectExterns } from '../link/externs';
 import { EM_BPF } from '../elf/constants';
 import { ElfFile, ElfSection } from '../elf/reader';
 import { openObject } from '../object';
@@ -63,7 +64,8 @@ export function factsFromObject(obj: BpfObject): ObjectFacts {
     btf: obj.btf,
     maps: obj.maps.map(mapFacts),
     programs,
-    externs: obj.externs.map((e) => ({ name: e.name, kind: e.kind, weak: e.weak })),
+    externs: objectExterns(obj),
+    defines: objectDefinitions(obj),
     problems: obj.diagnostics.map((d) => ({
       message: d.message, severity: d.severity, map: d.map, program: d.program,
       source: d.source && { file: d.source.file, line: d.source.line },

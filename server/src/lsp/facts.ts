@@ -78,6 +78,8 @@ export interface ObjectFacts {
   /** Programs and subprograms. */
   readonly programs: readonly ProgFacts[];
   readonly externs: readonly ExternFacts[];
+  /** Global symbols defined here (for the editor's extern resolution across objects). */
+  readonly defines?: readonly { readonly name: string; readonly weak: boolean }[];
   readonly problems: readonly Problem[];
   /** File names line_info records name, as written. */
   readonly lineFiles: readonly string[];

@@ -123,6 +123,7 @@ export function fromBytes(
       })) ?? [],
       maps: facts?.maps.map((m) => ({ name: m.name, mapType: m.mapType, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries })) ?? [],
       externs: facts?.externs.map((e) => ({ name: e.name, kind: e.kind, weak: e.weak })) ?? [],
+      ...(facts?.defines ? { defines: facts.defines } : {}),
       btfKinds: [],
       sources: [...sources],
       problems,

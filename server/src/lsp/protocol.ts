@@ -43,6 +43,8 @@ export interface ExternItem {
   /** 'kconfig' | 'ksym' | 'kfunc' | ... as the object model calls it. */
   readonly kind: string;
   readonly weak: boolean;
+  /** Link externs ('function', 'variable', 'map'): the workspace object that defines it, if any. */
+  readonly resolvedIn?: string;
 }
 
 export interface SourcePos {
@@ -73,6 +75,8 @@ export interface ObjectSummary {
   readonly sources: readonly string[];
   /** Findings about the object (bad map definitions, ...), as text. */
   readonly problems: readonly string[];
+  /** Global symbols the object defines (what other objects' externs can link to). */
+  readonly defines?: readonly { readonly name: string; readonly weak: boolean }[];
 }
 
 export interface ObjectsParams {
@@ -132,12 +136,25 @@ export interface ObjectsChangedParams {
 }
 export const ObjectsChangedNotification = new NotificationType<ObjectsChangedParams>('bpfLens/objectsChanged');
 
+/** Statically links objects into one (`bpf-lens link`); problems instead of an output when it cannot. */
+export interface LinkObjectsParams {
+  readonly inputs: readonly string[];
+  readonly output: string;
+}
+export interface LinkObjectsResult {
+  readonly ok: boolean;
+  /** What links where (one line per global), or every problem found. */
+  readonly lines: readonly string[];
+  readonly output?: string;
+}
+export const LinkObjectsRequest = new RequestType<LinkObjectsParams, LinkObjectsResult, void>('bpfLens/linkObjects');
+
 /** Asks the server to re-scan the workspace for objects. */
 export const ReindexRequest = new RequestType0<ObjectsResult, void>('bpfLens/reindex');
 
 export const EXPERIMENTAL: ExperimentalCapabilities = {
   version: 1,
-  requests: [ObjectsRequest.method, BtfTypesRequest.method, DocumentRequest.method, ReindexRequest.method],
+  requests: [ObjectsRequest.method, BtfTypesRequest.method, DocumentRequest.method, ReindexRequest.method, LinkObjectsRequest.method],
 };
 
 /** The virtual document URI for a request (`bpf-lens:/path/x.o/btf.h?kind=c`). */

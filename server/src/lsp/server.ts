@@ -15,9 +15,10 @@ import { documentText } from './documents';
 import { DumpPool } from './dump-pool';
 import { hoverAt, hoverWord } from './hover';
 import {
-  BtfTypesRequest, DocumentRequest, EXPERIMENTAL, ObjectsChangedNotification, ObjectsRequest, parseDocumentQuery, ReindexRequest, SCHEME,
+  BtfTypesRequest, DocumentRequest, EXPERIMENTAL, LinkObjectsRequest, ObjectsChangedNotification, ObjectsRequest, parseDocumentQuery, ReindexRequest, SCHEME,
 } from './protocol';
 import { DEFAULT_SETTINGS, IndexSettings, WorkspaceIndex } from './workspace';
+import { linkObjectsRequest, withResolvedExterns } from './link-objects';
 
 export function startServer(connection: Connection): void {
   const documents = new TextDocuments(TextDocument);
@@ -177,9 +178,11 @@ export function startServer(connection: Connection): void {
 
   connection.onRequest(ObjectsRequest, guard('bpfLens/objects', async (p) => {
     await ready;
-    if (p?.path) return { objects: [(await index.open(p.path)).summary] };
-    return { objects: index.all().map((o) => o.summary) };
+    if (p?.path) return { objects: withResolvedExterns([(await index.open(p.path)).summary], index.all().map((o) => o.summary)) };
+    return { objects: withResolvedExterns(index.all().map((o) => o.summary)) };
   }));
+
+  connection.onRequest(LinkObjectsRequest, guard('bpfLens/linkObjects', async (p) => linkObjectsRequest(p)));
 
   connection.onRequest(ReindexRequest, guard('bpfLens/reindex', async () => {
     await startReindex();

@@ -1,0 +1,43 @@
+/**
+ * The language server's side of linking: `bpfLens/linkObjects` runs the static linker on
+ * files and writes the output; `withResolvedExterns` says, for each object's link externs
+ * (functions, variables, maps it declares but does not define), which workspace object
+ * defines them — the linker's rule, strong before weak.
+ */
+import { readFile, writeFile } from 'fs/promises';
+import { FormatError } from '../common/errors';
+import { resolveAcross } from '../link/externs';
+import { LinkError, linkObjects } from '../link/linker';
+import type { LinkObjectsParams, LinkObjectsResult, ObjectSummary } from './protocol';
+
+/** `objects` with `resolvedIn` filled in, looking for definitions among `all` (default: `objects`). */
+export function withResolvedExterns(objects: readonly ObjectSummary[], all: readonly ObjectSummary[] = objects): ObjectSummary[] {
+  const where = resolveAcross([...all, ...objects.filter((o) => !all.some((a) => a.path === o.path))]);
+  return objects.map((o) => {
+    const m = where.get(o.path);
+    if (!m || m.size === 0) return o;
+    return { ...o, externs: o.externs.map((e) => (m.get(e.name) ? { ...e, resolvedIn: m.get(e.name) } : e)) };
+  });
+}
+
+export async function linkObjectsRequest(p: LinkObjectsParams): Promise<LinkObjectsResult> {
+  if (!p.inputs.length) return { ok: false, lines: ['nothing to link'] };
+  const inputs = await Promise.all(p.inputs.map(async (file) => ({ file, bytes: new Uint8Array(await readFile(file)) })));
+  try {
+    const t0 = process.hrtime.bigint();
+    const r = linkObjects(inputs);
+    await writeFile(p.output, r.bytes);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const lines = [`${p.output}: ${inputs.length} objects, ${r.sections.length} sections, ${r.symbols} symbols${r.btf ? `, BTF ${r.btf.typesIn} → ${r.btf.typesOut} types` : ''} (${ms.toFixed(0)} ms)`];
+    for (const g of r.globals) {
+      if (!g.usedBy.length && !g.weakLosers.length) continue;
+      const where = g.definedIn ? `${g.definedIn} (${g.section})` : `the kernel (${g.kernel})`;
+      lines.push(`${g.name} → ${where}${g.usedBy.length ? `, used by ${g.usedBy.join(', ')}` : ''}${g.weakLosers.length ? `; overrides __weak in ${g.weakLosers.join(', ')}` : ''}`);
+    }
+    return { ok: true, lines, output: p.output };
+  } catch (e) {
+    if (e instanceof LinkError) return { ok: false, lines: [...e.problems] };
+    if (e instanceof FormatError) return { ok: false, lines: [e.message] };
+    throw e;
+  }
+}
