@@ -69,6 +69,17 @@ for (const inputs of [LINK_INPUTS, [...LINK_INPUTS, 'core_tracer.o', 'core_flavo
   const maps = (o: typeof oa) => o.maps.map((m) => ({ name: m.name, type: m.type, key: m.keySize, value: m.valueSize, max: m.maxEntries, flags: m.flags }));
   assert.deepEqual(maps(oa), maps(ob));
   assert.ok(oa.btf!.count <= ob.btf!.count, `ours ${oa.btf!.count} types, libbpf ${ob.btf!.count}`);
+  // .BTF.ext: the same records at the same places, naming the same types
+  const ext = (o: typeof oa) => {
+    const name = (id: number) => `${o.btf!.get(id)?.kind} ${o.btf!.nameOf(id)}`;
+    return {
+      func: o.ext!.funcInfo.map((s) => [s.section, s.records.map((r) => `${r.insnOff} ${name(r.typeId)}`)]),
+      line: o.ext!.lineInfo.map((s) => [s.section, s.records.map((r) => `${r.insnOff} ${path.basename(r.file)}:${r.line}:${r.column} ${r.text}`)]),
+      core: o.ext!.coreRelos.map((s) => [s.section, s.records.map((r) => `${r.insnOff} ${r.kind} ${r.accessStr} ${name(r.typeId)}`)]),
+    };
+  };
+  assert.deepEqual(ext(oa), ext(ob));
+  assert.ok(oa.ext!.coreRelos.length > 0);
   assert.equal(run('bpftool', ['btf', 'dump', 'file', oursPath, 'format', 'c']), run('bpftool', ['btf', 'dump', 'file', theirsPath, 'format', 'c']));
   assert.equal(ours.btf!.typesOut, oa.btf!.count);
   assert.ok(ours.btf!.typesIn > ours.btf!.typesOut, 'dedup collapsed the types every object repeats');
