@@ -25,8 +25,8 @@ export function linkFixtures(names: readonly string[]): LinkResult {
 }
 
 /** libbpf's linker on the same fixtures; returns the output path. */
-export function libbpfLink(names: readonly string[], out: string): string {
-  run('bpftool', ['gen', 'object', out, ...names.map(fixture)]);
+export function libbpfLink(names: readonly string[], out: string, paths: readonly string[] = []): string {
+  run('bpftool', ['gen', 'object', out, ...names.map(fixture), ...paths]);
   return out;
 }
 

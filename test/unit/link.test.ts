@@ -3,7 +3,7 @@
 // byte where the two must agree; the errors it must give; its BTF dedup on hand-made
 // types; and hostile input.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { parseBtf } from '../../server/src/btf/btf';
@@ -13,7 +13,7 @@ import { ElfFile } from '../../server/src/elf/reader';
 import { dedupBtf } from '../../server/src/link/btf-dedup';
 import { LinkError, linkObjects } from '../../server/src/link/linker';
 import { openObject } from '../../server/src/object';
-import { cli, fixture, run } from '../helpers';
+import { CILIUM, cli, fixture, run } from '../helpers';
 import { LINK_INPUTS, globalFacts, libbpfLink, linkFixtures, linkTmp, relocFacts, sectionFacts, symbolFacts } from '../link-helpers';
 
 test('three objects link: globals resolve (strong beats __weak, extern map, extern var), kernel extern stays, BPF Lens reads the result', () => {
@@ -100,6 +100,37 @@ test('big-endian objects link to the same layout as little-endian ones, in their
   });
   assert.deepEqual(shape(obe), shape(ole));
   assert.deepEqual([...globalFacts(new ElfFile(be.bytes, 'be'))], [...globalFacts(new ElfFile(le.bytes, 'le'))]);
+});
+
+test('cilium/ebpf test objects: each links alone as libbpf links it (little-endian); big-endian ones link to the same shape; failures agree', () => {
+  const dir = path.join(CILIUM, 'testdata');
+  const files = readdirSync(dir).filter((f) => f.endsWith('-el.elf')).sort();
+  let compared = 0;
+  for (const f of files) {
+    const one = (name: string) => () => linkObjects([{ file: name, bytes: new Uint8Array(readFileSync(path.join(dir, name))) }]);
+    let theirs: string | undefined;
+    try {
+      theirs = libbpfLink([], path.join(linkTmp(), 'cilium.o'), [path.join(dir, f)]);
+    } catch {
+      // libbpf refuses (externs without BTF): so must we, and say why
+      assert.throws(one(f), (e: LinkError) => /unresolved variable '\w+'/.test(e.message), f);
+      assert.throws(one(f.replace('-el', '-eb')), LinkError, f);
+      continue;
+    }
+    const ours = one(f)();
+    const a = new ElfFile(ours.bytes, 'ours');
+    const b = new ElfFile(new Uint8Array(readFileSync(theirs)), 'libbpf');
+    assert.deepEqual(sectionFacts(a), sectionFacts(b), f);
+    assert.deepEqual(globalFacts(a), globalFacts(b), f);
+    assert.deepEqual(relocFacts(a), relocFacts(b), f);
+    const shape = (bytes: Uint8Array) => {
+      const o = openObject(bytes, f);
+      return { progs: o.programs.map((p) => [p.name, p.insnCount, p.relocs.length]), maps: o.maps.map((m) => [m.name, m.type, m.valueSize]), types: o.btf?.count };
+    };
+    assert.deepEqual(shape(one(f.replace('-el', '-eb'))().bytes), shape(ours.bytes), f);
+    compared++;
+  }
+  assert.ok(compared >= 8, `${compared} compared`);
 });
 
 test('errors name the objects: two strong definitions, an unresolved extern, a mismatched extern map (all in one run)', () => {

@@ -10,7 +10,7 @@
 import type { Btf } from '../btf/btf';
 import type { TypeId } from '../btf/types';
 import { BTF_FUNC_STATIC, BTF_VAR_STATIC } from '../btf/types';
-import { SHN_LORESERVE, SHN_UNDEF, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_OBJECT, STT_SECTION } from '../elf/constants';
+import { SHN_LORESERVE, SHN_UNDEF, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_SECTION } from '../elf/constants';
 import type { ElfSymbol } from '../elf/reader';
 import { btfMismatch, mapDefinition, mapDefMismatches } from './btf-compat';
 import type { InputObject } from './input';
@@ -167,8 +167,10 @@ function resolveOne(g: GlobalSymbol, objs: readonly InputObject[], problems: str
     const sec = secs.size === 1 ? [...secs][0] : '';
     if (!KERNEL_SECS.has(sec)) {
       const users = [...new Set(g.occurrences.map((o) => o.file))].join(', ');
+      const noBtf = g.occurrences.every((o) => o.btfId === undefined);
       problems.push(`unresolved ${what(first, objs)} '${g.name}' (used in ${users}): no object defines it` +
-        (secs.size > 1 ? ' (and its declarations disagree on the section)' : '; a kernel symbol needs __ksym, a kernel config value __kconfig'));
+        (secs.size > 1 ? ' (and its declarations disagree on the section)'
+          : noBtf ? ' (and no BTF describes it: compiled without -g?)' : '; a kernel symbol needs __ksym, a kernel config value __kconfig'));
     } else {
       const t = first.btfId !== undefined ? objs[first.obj].btf?.get(first.btfId) : undefined;
       g.kernel = sec === '.kconfig' ? 'kconfig' : t?.kind === 'FUNC' ? 'kfunc' : 'ksym';
@@ -193,7 +195,7 @@ function resolveOne(g: GlobalSymbol, objs: readonly InputObject[], problems: str
   }
   checkAgainst(g, w, objs, problems);
   g.out = {
-    name: g.name, bind, type: w.sym.type === STT_NOTYPE ? STT_OBJECT : w.sym.type, visibility, section: w.place!.out, shndx: 0,
+    name: g.name, bind, type: w.sym.type, visibility, section: w.place!.out, shndx: 0,
     value: w.sym.value + BigInt(w.place!.off), size: w.sym.size,
   };
 }
