@@ -42,3 +42,35 @@ test('both linkers\' outputs load with libbpf; same program tags; the strong pol
   assert.deepEqual([...tags.get('ours')!.keys()], ['tc_c', 'xdp_a', 'xdp_b']);
   assert.deepEqual(tags.get('ours'), tags.get('libbpf'));
 });
+
+test('__weak variable and map overridden by a later object: our output loads and runs with the strong ones; libbpf 1.1\'s own output does not load', (t) => {
+  const { dir, done } = bpffsDir('linkweak');
+  t.after(done);
+  const inputs = ['link_weak1.o', 'link_weak2.o'];
+  const ours = path.join(linkTmp(), 'k-weak-ours.o');
+  writeFileSync(ours, linkFixtures(inputs).bytes);
+  const theirs = libbpfLink(inputs, path.join(linkTmp(), 'k-weak-libbpf.o'));
+  const verdicts = (file: string, pins: string) => {
+    run('bpftool', ['prog', 'loadall', file, pins]);
+    const out: Record<string, number> = {};
+    for (const name of readdirSync(pins).sort()) {
+      const fd = objGet(path.join(pins, name));
+      try {
+        out[name] = progTestRun(fd, { data: new Uint8Array(64) }).retval;
+      } finally {
+        closeFd(fd);
+      }
+    }
+    return out;
+  };
+  // xdp_w1: util(cfg) == 8 only with link_weak2's cfg = 7; xdp_w2 reads pad_before_cfg[1]
+  assert.deepEqual(verdicts(ours, path.join(dir, 'ours')), { xdp_w1: XDP_TX, xdp_w2: XDP_PASS });
+  // libbpf 1.1 keeps the __weak copies' DATASEC offsets: its .maps says wmap is at 0, the symbol says 32
+  let theirsLoaded: Record<string, number> | undefined;
+  try {
+    theirsLoaded = verdicts(theirs, path.join(dir, 'libbpf'));
+  } catch (e) {
+    assert.match(String(e), /failed to find map for section '\.maps', off 32/);
+  }
+  if (theirsLoaded) assert.deepEqual(theirsLoaded, { xdp_w1: XDP_TX, xdp_w2: XDP_PASS });
+});

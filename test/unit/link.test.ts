@@ -102,6 +102,29 @@ test('big-endian objects link to the same layout as little-endian ones, in their
   assert.deepEqual([...globalFacts(new ElfFile(be.bytes, 'be'))], [...globalFacts(new ElfFile(le.bytes, 'le'))]);
 });
 
+test('__weak variable and map lose to later strong ones: symbols and DATASEC entries agree (libbpf 1.1 keeps the weak offsets)', (t) => {
+  const inputs = ['link_weak1.o', 'link_weak2.o'];
+  const r = linkFixtures(inputs);
+  const g = new Map(r.globals.map((x) => [x.name, x]));
+  assert.deepEqual([g.get('cfg')?.definedIn, g.get('cfg')?.weakLosers], ['link_weak2.o', ['link_weak1.o']]);
+  assert.deepEqual([g.get('wmap')?.definedIn, g.get('wmap')?.weakLosers], ['link_weak2.o', ['link_weak1.o']]);
+  const datasecOffsets = (bytes: Uint8Array) => {
+    const o = openObject(bytes, 'x.o');
+    const out: Record<string, number> = {};
+    for (const t of o.btf!.types) if (t.kind === 'DATASEC') for (const v of t.vars) out[o.btf!.nameOf(v.type)] = v.offset;
+    return { out, syms: globalFacts(o.elf) };
+  };
+  const ours = datasecOffsets(r.bytes);
+  for (const name of ['cfg', 'wmap', 'pad_before_cfg']) assert.equal(BigInt(ours.out[name]), ours.syms.get(name)!.value, name);
+  assert.deepEqual([ours.syms.get('cfg')!.value, ours.syms.get('wmap')!.value], [16n, 32n]);
+  const theirs = datasecOffsets(new Uint8Array(readFileSync(libbpfLink(inputs, path.join(linkTmp(), 'weak.o')))));
+  assert.deepEqual(theirs.syms, ours.syms);
+  t.diagnostic(`libbpf's DATASEC: cfg at ${theirs.out.cfg}, wmap at ${theirs.out.wmap} (symbols: 16, 32)`);
+  // the hidden helper stays hidden; both statics named calls stay
+  assert.equal(new ElfFile(r.bytes, 'x').symbols.find((y) => y.name === 'util')?.visibility, 2);
+  assert.equal(new ElfFile(r.bytes, 'x').symbols.filter((y) => y.name === 'calls').length, 2);
+});
+
 test('cilium/ebpf test objects: each links alone as libbpf links it (little-endian); big-endian ones link to the same shape; failures agree', () => {
   const dir = path.join(CILIUM, 'testdata');
   const files = readdirSync(dir).filter((f) => f.endsWith('-el.elf')).sort();
