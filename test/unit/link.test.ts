@@ -241,6 +241,16 @@ test('dedup: cyclic structs collapse, forward declarations resolve, different sh
   const v: NewType = { kind: 'VAR', name: 'x', nameOff: 0, kindFlag: false, type: 1, linkage: 1 };
   assert.equal(dedupBtf([int, v, v]).types.length, 3);
   assert.throws(() => dedupBtf([ptr(9)]), RangeError);
+  // a ring of 200k pointers with one int: distinguishing needs ~100k rounds; the budget keeps it from hanging
+  const ring: NewType[] = [int];
+  const n = 200_000;
+  for (let i = 0; i < n; i++) ring.push(ptr(i === n - 1 ? 2 : i + 3));
+  ring[n] = { kind: 'CONST', name: '', nameOff: 0, kindFlag: false, type: 1 };
+  const t0 = Date.now();
+  const big = dedupBtf(ring);
+  assert.ok(Date.now() - t0 < 20_000, `${Date.now() - t0} ms`);
+  assert.equal(big.complete, false);
+  assert.equal(big.types.length, ring.length);
 });
 
 test('hostile input: mutated objects give FormatError or LinkError, never a crash', () => {

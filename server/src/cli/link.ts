@@ -36,6 +36,7 @@ export const linkCommand: Command = {
     }
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     writeFileSync(values.output, r.bytes);
+    if (r.btf && !r.btf.deduplicated) io.err(`bpf-lens: link: warning: BTF dedup gave up (type chains too long to compare); the output keeps all ${r.btf.typesIn} types\n`);
     if (values.quiet) return 0;
     const btf = r.btf ? `; BTF ${r.btf.typesIn} types → ${r.btf.typesOut} after dedup` : '';
     io.out(`${values.output}: ${positionals.length} objects, ${r.sections.length} sections, ${r.symbols} symbols${btf} (${ms.toFixed(1)} ms)\n`);

@@ -24,7 +24,14 @@ export interface DedupResult {
   readonly map: Int32Array;
   /** Rounds of refinement each pass took (for tests and the curious). */
   readonly rounds: readonly number[];
+  /** False when the refinement ran past its work budget and nothing was merged (hostile input). */
+  readonly complete: boolean;
 }
+
+/** Rounds × types beyond which the refinement gives up (real BTF needs a handful of rounds). */
+const WORK_BUDGET = 50_000_000;
+
+class OverBudget extends Error {}
 
 /** The fields of a type that are not references, as one string. */
 function ownKey(t: NewType, id: TypeId): string {
@@ -53,11 +60,12 @@ function ownKey(t: NewType, id: TypeId): string {
  */
 function refine(keys: readonly string[], children: readonly (readonly TypeId[])[]): { cls: Int32Array; rounds: number } {
   const n = keys.length;
+  const maxRounds = Math.max(64, Math.floor(WORK_BUDGET / Math.max(1, n)));
   let cls = new Int32Array(n + 1);
   let count = number(keys, cls);
   let rounds = 0;
   for (;;) {
-    rounds++;
+    if (++rounds > maxRounds) throw new OverBudget();
     const sig = new Array<string>(n);
     for (let i = 0; i < n; i++) {
       const ch = children[i];
@@ -87,6 +95,17 @@ function number(keys: readonly string[], out: Int32Array): number {
 
 /** `types[i]` has id i + 1; references must be in 0..types.length. */
 export function dedupBtf(types: readonly NewType[]): DedupResult {
+  try {
+    return dedup(types);
+  } catch (e) {
+    if (!(e instanceof OverBudget)) throw e;
+    // a chain or ring long enough to need that many rounds: keep every type as it is
+    const map = new Int32Array(types.length + 1).map((_, i) => i);
+    return { types: types.slice(), map, rounds: [], complete: false };
+  }
+}
+
+function dedup(types: readonly NewType[]): DedupResult {
   const n = types.length;
   const keys = types.map((t, i) => ownKey(t, i + 1));
   const children = types.map((t) => {
@@ -152,5 +171,5 @@ export function dedupBtf(types: readonly NewType[]): DedupResult {
     map[id] = newId[rep.get(final.cls[target])!];
   }
   const out = kept.map((id) => mapTypeIds(types[id - 1], (r) => map[r]));
-  return { types: out, map, rounds };
+  return { types: out, map, rounds, complete: true };
 }

@@ -21,6 +21,8 @@ export interface MergedBtf {
   readonly typesIn: number;
   readonly typesOut: number;
   readonly dedupRounds: readonly number[];
+  /** False when dedup gave up (see dedupBtf) and the types were kept as they are. */
+  readonly dedupComplete: boolean;
 }
 
 const EPHEMERAL = new Set(['.kconfig', '.ksyms']);
@@ -80,7 +82,7 @@ export function mergeBtf(objs: readonly InputObject[], layout: SectionLayout, sy
   const typesIn = types.length;
   const d = dedupBtf(types);
   const final = (oi: number, id: TypeId) => d.map[maps[oi][id]];
-  return { types: d.types, ext: mergeExt(objs, layout, final, problems), typesIn, typesOut: d.types.length, dedupRounds: d.rounds };
+  return { types: d.types, ext: mergeExt(objs, layout, final, problems), typesIn, typesOut: d.types.length, dedupRounds: d.rounds, dedupComplete: d.complete };
 }
 
 function datasecs(objs: readonly InputObject[], layout: SectionLayout, syms: SymbolTable, maps: Int32Array[], globalId: Map<GlobalSymbol, TypeId>): NewType[] {

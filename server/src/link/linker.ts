@@ -40,7 +40,7 @@ export interface LinkResult {
   readonly sections: readonly { readonly name: string; readonly size: number }[];
   readonly globals: readonly LinkedGlobal[];
   readonly symbols: number;
-  readonly btf?: { readonly typesIn: number; readonly typesOut: number; readonly rounds: readonly number[] };
+  readonly btf?: { readonly typesIn: number; readonly typesOut: number; readonly rounds: readonly number[]; readonly deduplicated: boolean };
   readonly ext?: { readonly funcInfo: number; readonly lineInfo: number; readonly coreRelos: number };
 }
 
@@ -103,7 +103,7 @@ export function linkObjects(inputs: readonly LinkInput[]): LinkResult {
     sections: layout.sections.map((s) => ({ name: s.name, size: s.size })),
     globals: [...syms.globals.values()].map(summary),
     symbols: ordered.length,
-    ...(btf ? { btf: { typesIn: btf.typesIn, typesOut: btf.typesOut, rounds: btf.dedupRounds } } : {}),
+    ...(btf ? { btf: { typesIn: btf.typesIn, typesOut: btf.typesOut, rounds: btf.dedupRounds, deduplicated: btf.dedupComplete } } : {}),
     ...(extCounts ? { ext: extCounts } : {}),
   };
 }
