@@ -3,6 +3,7 @@
 // byte where the two must agree; the errors it must give; its BTF dedup on hand-made
 // types; and hostile input.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -83,6 +84,19 @@ for (const inputs of [LINK_INPUTS, [...LINK_INPUTS, 'core_tracer.o', 'core_flavo
   assert.equal(run('bpftool', ['btf', 'dump', 'file', oursPath, 'format', 'c']), run('bpftool', ['btf', 'dump', 'file', theirsPath, 'format', 'c']));
   assert.equal(ours.btf!.typesOut, oa.btf!.count);
   assert.ok(ours.btf!.typesIn > ours.btf!.typesOut, 'dedup collapsed the types every object repeats');
+});
+
+test('linking is associative: link(link(A, B), C) is byte for byte link(A, B, C); libbpf takes our output as input; readelf finds nothing to warn about', () => {
+  const ab = linkFixtures(['link_a.o', 'link_b.o']);
+  const abPath = path.join(linkTmp(), 'ab.o');
+  writeFileSync(abPath, ab.bytes);
+  const c = { file: 'link_c.o', bytes: new Uint8Array(readFileSync(fixture('link_c.o'))) };
+  const again = linkObjects([{ file: abPath, bytes: ab.bytes }, c]);
+  assert.deepEqual(Buffer.from(again.bytes), Buffer.from(linkFixtures(LINK_INPUTS).bytes));
+  libbpfLink(['link_c.o'], path.join(linkTmp(), 'ab-c.o'), [abPath]);
+  const r = spawnSync('readelf', ['-a', '-W', abPath], { encoding: 'utf8' });
+  assert.equal(r.status, 0);
+  assert.equal(r.stderr, '');
 });
 
 test('big-endian objects link to the same layout as little-endian ones, in their own byte order', () => {
