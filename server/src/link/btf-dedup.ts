@@ -66,20 +66,57 @@ function refine(keys: readonly string[], children: readonly (readonly TypeId[])[
   let rounds = 0;
   for (;;) {
     if (++rounds > maxRounds) throw new OverBudget();
-    const sig = new Array<string>(n);
-    for (let i = 0; i < n; i++) {
-      const ch = children[i];
-      let s = `${cls[i + 1]}`;
-      for (let j = 0; j < ch.length; j++) s += `,${cls[ch[j]]}`;
-      sig[i] = s;
-    }
     const next = new Int32Array(n + 1);
-    const c = number(sig, next);
+    const c = split(cls, children, next);
     cls = next;
     // each round only splits classes: the same count means nothing changed
     if (c === count) return { cls, rounds };
     count = c;
   }
+}
+
+/**
+ * One refinement round: types stay together when they were in the same class and their
+ * references are in the same classes, pairwise. Signatures are hashed to numbers and
+ * compared on collision, so no strings are built per round.
+ */
+function split(cls: Int32Array, children: readonly (readonly TypeId[])[], next: Int32Array): number {
+  const n = children.length;
+  const buckets = new Map<number, number | number[]>();
+  let count = 0;
+  const same = (a: number, b: number): boolean => {
+    if (cls[a] !== cls[b]) return false;
+    const x = children[a - 1];
+    const y = children[b - 1];
+    if (x.length !== y.length) return false;
+    for (let j = 0; j < x.length; j++) if (cls[x[j]] !== cls[y[j]]) return false;
+    return true;
+  };
+  for (let id = 1; id <= n; id++) {
+    const ch = children[id - 1];
+    let h = Math.imul(cls[id], 0x9e3779b1);
+    for (let j = 0; j < ch.length; j++) h = Math.imul(h ^ cls[ch[j]], 0x85ebca6b) + j;
+    h |= 0;
+    const b = buckets.get(h);
+    if (b === undefined) {
+      buckets.set(h, id);
+      next[id] = ++count;
+    } else if (typeof b === 'number') {
+      if (same(b, id)) next[id] = next[b];
+      else {
+        buckets.set(h, [b, id]);
+        next[id] = ++count;
+      }
+    } else {
+      const hit = b.find((r) => same(r, id));
+      if (hit !== undefined) next[id] = next[hit];
+      else {
+        b.push(id);
+        next[id] = ++count;
+      }
+    }
+  }
+  return count;
 }
 
 /** Numbers distinct strings 1, 2, ... in order of first appearance into out[1..]. */
