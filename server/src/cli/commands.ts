@@ -4,6 +4,7 @@ import { Command } from './command';
 import { distillCommand } from './distill';
 import { inspectCommand } from './inspect';
 import { linkCommand } from './link';
+import { loadCommand } from './load';
 import { lspCommand } from './lsp';
 import { probeCommand } from './probe';
 import { relocateWithBaseCommand } from './relocate-split';
@@ -15,6 +16,7 @@ export const COMMANDS: Command[] = [
   distillCommand,
   inspectCommand,
   linkCommand,
+  loadCommand,
   lspCommand,
   probeCommand,
   relocateWithBaseCommand, // `relocate` of CO-RE, and of module BTF with --base

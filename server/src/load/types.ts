@@ -4,7 +4,8 @@
  * this file; it reaches the kernel only through `KernelOps`, so the same code runs here and
  * inside the agent on a remote host.
  */
-import type { Fd, KernelBtf, KernelOps } from '../kernel';
+import type { Fd, KernelBtf, KernelOps, NamedBtf } from '../kernel';
+import type { CoreReloReport } from '../core';
 import type { BpfObject } from '../object/model';
 
 /** Stages reported to `onProgress`, in order. */
@@ -15,6 +16,14 @@ export interface LoadOptions {
   readonly kernel: KernelOps;
   /** Target BTF (vmlinux + modules) for CO-RE, ksyms, kfuncs and struct_ops; default: the local kernel's. */
   readonly targetBtf?: KernelBtf;
+  /**
+   * BTF to relocate CO-RE against instead of the kernel's ([vmlinux-like, ...modules]): a
+   * plain BTF such as another object's (cilium's relocs_read_tgt). ksyms, kfuncs, struct_ops
+   * and attach targets still come from `targetBtf` / the kernel.
+   */
+  readonly coreTargets?: readonly NamedBtf[];
+  /** Feature probe answers by name (server/src/kernel/probes.ts); default: probe the local kernel. */
+  readonly features?: (name: string) => boolean;
   /** Root for maps with `pinning = LIBBPF_PIN_BY_NAME` (default /sys/fs/bpf). */
   readonly pinRoot?: string;
   /** `--pin DIR`: pin each program as DIR/<program name>, as `bpftool prog loadall` does. */
@@ -46,6 +55,9 @@ export interface LoadedProgram {
   readonly pinnedAt?: string;
   /** The verifier log, when a log level was asked for. */
   readonly log?: string;
+  /** freplace: the link attaching it to the target (BPF_LINK_CREATE), and where it was pinned. */
+  readonly linkFd?: Fd;
+  readonly linkPinnedAt?: string;
 }
 
 export interface LoadedMap {
@@ -64,6 +76,8 @@ export interface LoadedMap {
   readonly pinnedAt?: string;
   /** A compatible map already pinned there was reused instead of creating one. */
   readonly reused?: boolean;
+  /** `.struct_ops.link` maps: the BPF_STRUCT_OPS link that registered it. */
+  readonly linkFd?: Fd;
 }
 
 export interface LoadResult {
@@ -72,6 +86,10 @@ export interface LoadResult {
   readonly maps: readonly LoadedMap[];
   /** FD of the object's BTF in the kernel, when it was loaded. */
   readonly btfFd?: Fd;
+  /** What CO-RE did for the loaded programs (every relocation, ok or not). */
+  readonly coreReports: readonly CoreReloReport[];
+  /** Things worth telling the user that did not stop the load (BTF dropped, programs skipped). */
+  readonly warnings: readonly string[];
   /** Closes every FD this load holds; pins stay (that is what pinning is for). */
   close(): void;
 }

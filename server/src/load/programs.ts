@@ -1,0 +1,104 @@
+/**
+ * Loading one linked program: where BTF-attached types attach (fentry/fexit/fmod_ret to a
+ * kernel FUNC, tp_btf to `btf_trace_<tp>`, lsm to `bpf_lsm_<hook>`, iter to `bpf_iter_<name>`,
+ * each in vmlinux or a module — `module:func` picks one), the PROG_LOAD attributes, and a
+ * rejection turned into a LoadError on the failing instruction's source line.
+ */
+import type { Btf } from '../btf/btf';
+import { type Fd, type KernelOps, type ProgLoadOptions, isKernelError } from '../kernel';
+import { BPF_F_SLEEPABLE } from '../kernel/uapi';
+import type { BpfProgram } from '../object/model';
+import { type LinkedLine, lineFor } from './ext-info';
+import { LoadError, type LoadErrorSource } from './types';
+import { failedInsn, logTail, poisonExplanation, rejectionReason } from './verifier-log';
+
+/** attach_btf_id (and the module BTF it is in) for a BTF-attached program. */
+export interface AttachTarget {
+  readonly btfId: number;
+  /** 'vmlinux' or a module name. */
+  readonly btfName: string;
+}
+
+/** The kernel BTF name a program of this kind attaches to, with its kind; undefined when it attaches by other means. */
+export function attachBtfName(p: BpfProgram): { kind: 'FUNC' | 'TYPEDEF'; name: string } | undefined {
+  const to = p.attachTo;
+  if (!to) return undefined;
+  switch (p.expectedAttachType) {
+    case 'trace_fentry': case 'trace_fexit': case 'modify_return':
+      return { kind: 'FUNC', name: to };
+    case 'trace_raw_tp':
+      return { kind: 'TYPEDEF', name: `btf_trace_${to}` };
+    case 'trace_iter':
+      return { kind: 'FUNC', name: `bpf_iter_${to}` };
+    case 'lsm_mac': case 'lsm_cgroup':
+      return { kind: 'FUNC', name: `bpf_lsm_${to}` };
+    default:
+      return undefined;
+  }
+}
+
+/** Finds the attach target in vmlinux, then the modules (or only in `module` for `module:func`). */
+export function findAttachTarget(p: BpfProgram, btfs: readonly { name: string; btf: Btf }[]): AttachTarget | undefined {
+  const want = attachBtfName(p);
+  if (!want) return undefined;
+  let name = want.name;
+  let module: string | undefined;
+  const colon = p.attachTo!.indexOf(':');
+  if (colon > 0 && want.kind === 'FUNC' && want.name === p.attachTo) {
+    module = p.attachTo!.slice(0, colon);
+    name = p.attachTo!.slice(colon + 1);
+  }
+  for (const { name: btfName, btf } of btfs) {
+    if (module && btfName !== module) continue;
+    const id = btf.byName(name).find((i) => i >= btf.startId && btf.get(i)?.kind === want.kind);
+    if (id !== undefined) return { btfId: id, btfName };
+  }
+  throw new LoadError(`program '${p.name}': the kernel has no ${want.kind === 'FUNC' ? 'function' : 'type'} '${name}' in its BTF${module ? ` of module ${module}` : ''} to attach ${p.section} to`, 'programs', { program: p.name });
+}
+
+export interface ProgLoadInput {
+  readonly program: BpfProgram;
+  readonly insns: Uint8Array;
+  readonly license: string;
+  readonly kernVersion: number;
+  readonly btfFd?: Fd;
+  readonly funcInfo?: ProgLoadOptions['funcInfo'];
+  readonly lineInfo?: ProgLoadOptions['lineInfo'];
+  readonly lines: readonly LinkedLine[];
+  readonly attachBtfId?: number;
+  readonly attachBtfObjFd?: Fd;
+  readonly attachProgFd?: Fd;
+  readonly expectedAttachType?: number;
+  readonly fdArray?: readonly Fd[];
+  readonly logLevel: number;
+  readonly names: boolean;
+}
+
+/** PROG_LOAD of one program; a rejection becomes a LoadError with the source line and the log. */
+export function loadProgram(k: KernelOps, i: ProgLoadInput): { fd: Fd; log: string } {
+  const p = i.program;
+  try {
+    const r = k.progLoad({
+      progType: p.progTypeId, expectedAttachType: i.expectedAttachType ?? p.expectedAttachTypeId, insns: i.insns, license: i.license,
+      ...(i.names ? { name: p.name } : {}), kernVersion: i.kernVersion, progFlags: p.progFlags | (p.sleepable ? BPF_F_SLEEPABLE : 0),
+      progBtfFd: i.btfFd, funcInfo: i.funcInfo, lineInfo: i.lineInfo,
+      attachBtfId: i.attachBtfId, attachBtfObjFd: i.attachBtfObjFd, attachProgFd: i.attachProgFd,
+      fdArray: i.fdArray, log: { level: i.logLevel }, context: `program "${p.name}"`,
+    });
+    return { fd: r.fd, log: r.log };
+  } catch (e) {
+    if (!isKernelError(e)) throw e;
+    const log = e.log ?? '';
+    const insn = log ? failedInsn(log) : undefined;
+    const line = insn !== undefined ? lineFor(i.lines, insn) : undefined;
+    const source: LoadErrorSource | undefined = line && { file: line.file, line: line.line, column: line.column, text: line.text };
+    const reason = log ? rejectionReason(log) : `${e.errnoName}${e.hint ? ` — ${e.hint}` : ''}`;
+    const poison = log ? poisonExplanation(log) : undefined;
+    const where = source ? ` at ${source.file}:${source.line}` : '';
+    const msg = `program '${p.name}' (SEC("${p.section}")) was rejected${log ? ' by the verifier' : ''}${where}: ${reason}${poison ? ` — ${poison}` : ''}`
+      + `${insn !== undefined ? ` (instruction ${insn})` : ''}${e.logTruncated ? ' [log truncated]' : ''}`;
+    throw new LoadError(msg, 'programs', { program: p.name, insn, source, log: log || undefined, cause: e });
+  }
+}
+
+export { logTail };

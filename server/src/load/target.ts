@@ -1,0 +1,119 @@
+/**
+ * What a load needs to know about the target, each fact fetched once and only when a step
+ * needs it: feature probes, the kernel's BTF (vmlinux + modules, parsed lazily), its config,
+ * libbpf's LINUX_* values, /proc/kallsyms, CPU count. Runs where the kernel is (here, or
+ * inside the agent on a remote host).
+ */
+import { readFileSync } from 'fs';
+import type { Btf } from '../btf/btf';
+import type { TargetBtf } from '../core';
+import { Fd, KernelBtf, possibleCpus, probeFeature, systemInfo } from '../kernel';
+import { parseKallsyms } from './externs';
+import { parseKconfig, readLocalKconfig } from './kconfig';
+import type { BtfFeatures } from './sanitize-btf';
+import type { LoadOptions } from './types';
+
+export class LoadTarget {
+  private kbtf?: KernelBtf;
+  private ownKbtf = false;
+  private features = new Map<string, boolean>();
+  private kconfigValues?: Map<string, string>;
+  private kallsymsMap?: Map<string, bigint>;
+  private linux?: Map<string, string>;
+
+  constructor(private readonly opts: LoadOptions) {}
+
+  /** A feature probe's answer (probes that cannot run count as unsupported). */
+  has(name: string): boolean {
+    let v = this.features.get(name);
+    if (v === undefined) {
+      try {
+        v = this.opts.features ? this.opts.features(name) : probeFeature(name).supported;
+      } catch {
+        v = false;
+      }
+      this.features.set(name, v);
+    }
+    return v;
+  }
+
+  btfFeatures(): BtfFeatures {
+    const f = (n: string) => this.has(n);
+    return {
+      btf_func: f('btf_func'), btf_func_global: f('btf_func_global'), btf_datasec: f('btf_datasec'), btf_qmark_datasec: f('btf_qmark_datasec'),
+      btf_float: f('btf_float'), btf_decl_tag: f('btf_decl_tag'), btf_type_tag: f('btf_type_tag'), btf_enum64: f('btf_enum64'),
+    };
+  }
+
+  kernelBtf(): KernelBtf {
+    if (!this.kbtf) {
+      this.kbtf = this.opts.targetBtf ?? KernelBtf.open();
+      this.ownKbtf = !this.opts.targetBtf;
+    }
+    return this.kbtf;
+  }
+
+  /** [vmlinux, ...modules]: each module's BTF parsed on first touch. */
+  kernelBtfs(): { readonly name: string; readonly btf: Btf }[] {
+    const k = this.kernelBtf();
+    return k.objects.map((o) => ({ name: o.name, get btf() { return k.module(o.name)!; } }));
+  }
+
+  /** CO-RE targets: `coreTargets` when given, else the kernel's BTFs. */
+  coreTargets(): readonly TargetBtf[] {
+    return this.opts.coreTargets ?? this.kernelBtfs();
+  }
+
+  btfFd(name: string): Fd {
+    return this.kernelBtf().fd(name);
+  }
+
+  kconfig(): ReadonlyMap<string, string> {
+    if (!this.kconfigValues) {
+      const text = this.opts.kconfig ?? readLocalKconfig();
+      this.kconfigValues = text !== undefined ? parseKconfig(text) : new Map();
+    }
+    return this.kconfigValues;
+  }
+
+  linuxValues(): ReadonlyMap<string, string> {
+    if (!this.linux) {
+      const sys = systemInfo();
+      const arch = sys.machine === 'x86_64' ? '__x64_sys_bpf' : sys.machine === 'aarch64' ? '__arm64_sys_bpf' : `__${sys.machine}_sys_bpf`;
+      let wrapper = false;
+      try {
+        wrapper = this.kallsyms(arch) !== undefined;
+      } catch {
+        wrapper = false;
+      }
+      this.linux = new Map([
+        ['LINUX_KERNEL_VERSION', String(sys.versionCode)],
+        ['LINUX_HAS_BPF_COOKIE', this.has('bpf_cookie') ? 'y' : 'n'],
+        ['LINUX_HAS_SYSCALL_WRAPPER', wrapper ? 'y' : 'n'],
+      ]);
+    }
+    return this.linux;
+  }
+
+  kallsyms(name: string): bigint | undefined {
+    this.kallsymsMap ??= parseKallsyms(readFileSync('/proc/kallsyms', 'latin1'));
+    return this.kallsymsMap.get(name);
+  }
+
+  machine(): string {
+    return systemInfo().machine;
+  }
+
+  kernelVersion(): number {
+    return systemInfo().versionCode;
+  }
+
+  nrCpus(): number {
+    return possibleCpus();
+  }
+
+  /** Closes the kernel BTF FDs this load opened (a caller's KernelBtf stays open). */
+  close(): void {
+    if (this.ownKbtf) this.kbtf?.close();
+  }
+}
