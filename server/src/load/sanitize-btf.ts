@@ -47,7 +47,8 @@ export function fixupObjectBtf(obj: BpfObject, btf: Btf): Btf {
         return { ...v, offset: ext?.offset ?? v.offset };
       });
       const map = obj.maps.find((m) => m.kind === 'kconfig');
-      put({ ...t0, vars, size: map?.valueSize ?? t0.size });
+      // the kernel wants variables in offset order
+      put({ ...t0, vars: vars.sort((a, b) => a.offset - b.offset), size: map?.valueSize ?? t0.size });
       continue;
     }
     if (t0.name === '.ksyms') {
@@ -58,7 +59,8 @@ export function fixupObjectBtf(obj: BpfObject, btf: Btf): Btf {
       // one dummy VAR stands for every kfunc (its name: the first entry's)
       const firstName = t0.vars.length ? btf.get(t0.vars[0].type)?.nameOff ?? 0 : 0;
       let dummy: TypeId | undefined;
-      const vars = t0.vars.map((v) => {
+      // each entry becomes a 4-byte int slot (the kernel wants a non-empty, ordered section)
+      const vars = t0.vars.map((v, i) => {
         const vt = btf.get(v.type);
         if (vt?.kind === 'FUNC') {
           if (dummy === undefined) {
@@ -70,12 +72,12 @@ export function fixupObjectBtf(obj: BpfObject, btf: Btf): Btf {
           if (proto?.kind === 'FUNC_PROTO' && own(proto.id) && proto.params.some((p) => p.type && !p.nameOff)) {
             put({ ...proto, params: proto.params.map((p) => (p.type && !p.nameOff ? { ...p, nameOff: firstName } : p)) });
           }
-          return { type: dummy, offset: 0, size: 4 };
+          return { type: dummy, offset: 4 * i, size: 4 };
         }
         if (vt?.kind === 'VAR' && own(vt.id)) put({ ...vt, linkage: BTF_VAR_GLOBAL_ALLOCATED, type: intId! });
-        return { ...v, offset: 0, size: 4 };
+        return { ...v, offset: 4 * i, size: 4 };
       });
-      put({ ...t0, vars, size: 0 });
+      put({ ...t0, vars, size: 4 * vars.length });
       continue;
     }
     const sec = obj.elf.sections.find((s) => s.name === t0.name);
