@@ -219,7 +219,8 @@ export function loadObject(obj: BpfObject, opts: LoadOptions): LoadResult {
           if (at.btfName !== 'vmlinux') attachBtfObjFd = target.btfFd(at.btfName);
         }
       }
-      const withBtf = btfFd !== undefined;
+      // func_info/line_info name FUNCs: without kernel support for them libbpf sends neither
+      const withBtf = btfFd !== undefined && target.has('btf_func');
       const r = loadProgram(k, {
         program: p, insns: pl.linked.insns, license: obj.license, kernVersion, btfFd,
         funcInfo: withBtf && pl.funcInfo ? encodeFuncInfo(pl.funcInfo) : undefined,

@@ -7,7 +7,7 @@
  */
 import type { Btf } from '../btf/btf';
 import type { BpfFunction, BpfObject, BpfProgram, BpfReloc } from '../object/model';
-import { decodeInsn, encodeInsnInto, isPseudoFunc, isSubprogCall } from '../object/insn';
+import { BPF_PSEUDO_FUNC, decodeInsn, encodeInsnInto, isPseudoFunc, isSubprogCall } from '../object/insn';
 import { LoadError } from './types';
 
 /** One function placed in a linked program. */
@@ -75,7 +75,7 @@ export function linkProgram(obj: BpfObject, prog: BpfProgram, sectionBytes: (ind
   };
   append(entry);
   // Calls are fixed once every callee is placed; first collect what each part calls.
-  const fixes: { at: number; target: BpfFunction; targetInsn: number }[] = [];
+  const fixes: { at: number; target: BpfFunction; targetInsn: number; addr: boolean }[] = [];
   const relocs: LinkedReloc[] = [];
   const scan = (part: LinkedPart): void => {
     const fn = part.fn;
@@ -86,8 +86,8 @@ export function linkProgram(obj: BpfObject, prog: BpfProgram, sectionBytes: (ind
     for (let i = 0; i < fn.insnCount; i++) {
       const insn = decodeInsn(data, fn.insnOffset + i, le);
       const call = isSubprogCall(insn);
-      if (!call && !isPseudoFunc(insn)) continue;
       const r = fn.relocs.find((x) => x.insn === i && (x.kind === 'call' || x.kind === 'func_addr'));
+      if (!call && !isPseudoFunc(insn) && r?.kind !== 'func_addr') continue;
       const sec = r?.targetSection ?? fn.sectionIndex;
       const targetInsn = r?.targetInsn ?? fn.insnOffset + i + insn.imm + 1;
       const target = functionAt(obj, sec, targetInsn);
@@ -97,7 +97,7 @@ export function linkProgram(obj: BpfObject, prog: BpfProgram, sectionBytes: (ind
           'relocate', { program: prog.name });
       }
       append(target);
-      fixes.push({ at: part.start + i, target, targetInsn });
+      fixes.push({ at: part.start + i, target, targetInsn, addr: !call });
     }
   };
   for (let k = 0; k < parts.length; k++) scan(parts[k]);
@@ -118,7 +118,8 @@ export function linkProgram(obj: BpfObject, prog: BpfProgram, sectionBytes: (ind
   for (const f of fixes) {
     const insn = decodeInsn(out, f.at, le);
     const dest = startOf.get(f.target)! + (f.targetInsn - f.target.insnOffset);
-    encodeInsnInto(out, f.at, { ...insn, imm: dest - f.at - 1 }, le);
+    // a callback's address is an ld_imm64 the kernel knows by src_reg BPF_PSEUDO_FUNC
+    encodeInsnInto(out, f.at, { ...insn, imm: dest - f.at - 1, ...(f.addr ? { src: BPF_PSEUDO_FUNC } : {}) }, le);
   }
   relocs.sort((a, b) => a.insn - b.insn);
   return { program: prog, insns: out, parts, relocs };

@@ -107,7 +107,9 @@ export function needsSanitizing(btf: Btf, f: BtfFeatures): boolean {
 export function sanitizeBtf(btf: Btf, f: BtfFeatures): Btf {
   if (!Object.values(f).some((v) => !v)) return btf;
   const strings = Uint8Array.from(btf.strings);
-  const types = btf.types.map((t) => sanitizeType(t, f, strings, btf.startStrOff));
+  // an ENUM made from a FUNC_PROTO needs a name for every value: unnamed parameters borrow one
+  const ident = btf.types.find((t) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(t.name));
+  const types = btf.types.map((t) => sanitizeType(t, f, strings, btf.startStrOff, ident?.nameOff ?? 0));
   return new Btf(types, strings, btf.littleEndian, btf.base);
 }
 
@@ -120,7 +122,7 @@ function fixName(strings: Uint8Array, start: number, nameOff: number, chars: str
 
 const INT8 = { kind: 'INT' as const, nameOff: 0, name: '', kindFlag: false, size: 1, encoding: 0, bitsOffset: 0, bits: 8 };
 
-function sanitizeType(t: BtfType, f: BtfFeatures, strings: Uint8Array, start: number): BtfType {
+function sanitizeType(t: BtfType, f: BtfFeatures, strings: Uint8Array, start: number, anyName = 0): BtfType {
   const base = { id: t.id };
   switch (t.kind) {
     case 'VAR':
@@ -140,7 +142,7 @@ function sanitizeType(t: BtfType, f: BtfFeatures, strings: Uint8Array, start: nu
       return t;
     case 'FUNC_PROTO':
       if (f.btf_func) return t;
-      return { kind: 'ENUM', ...base, name: '', nameOff: t.nameOff, kindFlag: false, size: 4, values: t.params.map((p) => ({ name: p.name, nameOff: p.nameOff, value: p.type })) };
+      return { kind: 'ENUM', ...base, name: '', nameOff: t.nameOff, kindFlag: false, size: 4, values: t.params.map((p) => ({ name: p.name, nameOff: p.nameOff || anyName, value: p.type })) };
     case 'FUNC':
       if (!f.btf_func) return { kind: 'TYPEDEF', ...base, name: t.name, nameOff: t.nameOff, kindFlag: false, type: t.type };
       if (!f.btf_func_global && t.linkage === BTF_FUNC_GLOBAL) return { ...t, linkage: BTF_FUNC_STATIC };

@@ -3,7 +3,7 @@
  * references, global-data references, subprogram calls and addresses, extern variables and
  * kfunc calls. The loader patches instructions from these; the editor shows what each refers to.
  */
-import { SHN_UNDEF, STT_SECTION } from '../elf/constants';
+import { SHF_EXECINSTR, SHN_UNDEF, STT_SECTION } from '../elf/constants';
 import type { ElfFile, ElfSection } from '../elf/reader';
 import { BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, decodeInsn, isCall, isLdImm64 } from './insn';
 import type { BpfExtern, BpfMap, BpfReloc, ObjectDiagnostic } from './model';
@@ -40,7 +40,10 @@ export function sectionRelocs(elf: ElfFile, sec: ElfSection, maps: readonly BpfM
       out.push({ insn, kind: 'call', name: sym.type === STT_SECTION ? target?.name ?? '' : sym.name, targetSection: sym.shndx, targetInsn: at });
       continue;
     }
-    if (isLdImm64(ins) && ins.src === BPF_PSEUDO_FUNC) {
+    // clang may leave src_reg 0 on a callback's address (bpf_loop(..., static_cb, ...)): libbpf
+    // takes any ld_imm64 of a symbol in executable code as a subprogram address
+    const inCode = target !== undefined && (target.flags & BigInt(SHF_EXECINSTR)) !== 0n;
+    if (isLdImm64(ins) && (ins.src === BPF_PSEUDO_FUNC || inCode)) {
       const at = (Number(sym.value) + ins.imm) / 8;
       out.push({ insn, kind: 'func_addr', name: sym.type === STT_SECTION ? target?.name ?? '' : sym.name, targetSection: sym.shndx, targetInsn: at });
       continue;
