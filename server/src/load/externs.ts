@@ -46,8 +46,8 @@ export interface ExternTarget {
   readonly btfFd: (name: string) => Fd;
   /** CONFIG_* values of the target. */
   readonly kconfig: () => ReadonlyMap<string, string>;
-  /** libbpf's LINUX_* values (LINUX_KERNEL_VERSION...), as config text. */
-  readonly linuxValues: () => ReadonlyMap<string, string>;
+  /** One of libbpf's LINUX_* values (LINUX_KERNEL_VERSION...), as config text; undefined if unknown. */
+  readonly linuxValue: (name: string) => string | undefined;
   /** Address of a kernel symbol from /proc/kallsyms. */
   readonly kallsyms: (name: string) => bigint | undefined;
 }
@@ -80,7 +80,7 @@ export function resolveExterns(obj: BpfObject, target: ExternTarget): ExternValu
     const base = { name: e.name, kind: e.kind, index, offset: 0, btfId: 0, btfObjFd: 0, fdIndex: 0, addr: 0n };
     if (e.kind === 'kconfig') {
       const linux = e.name.startsWith('LINUX_');
-      const value = linux ? target.linuxValues().get(e.name) : target.kconfig().get(e.name);
+      const value = linux ? target.linuxValue(e.name) : target.kconfig().get(e.name);
       if (linux && value === undefined && !e.weak) problems.push(`extern (kcfg) '${e.name}': not a LINUX_* value libbpf provides`);
       if (value !== undefined && kconfigData && obj.btf && e.typeId !== undefined) {
         const t = kcfgType(obj.btf, e.typeId);

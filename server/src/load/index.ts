@@ -131,7 +131,7 @@ export function loadObject(obj: BpfObject, opts: LoadOptions): LoadResult {
     }
     const ext: ExternValues = resolveExterns(obj, {
       btfs: () => target.kernelBtfs(), btfFd: (n) => target.btfFd(n), kconfig: () => target.kconfig(),
-      linuxValues: () => target.linuxValues(), kallsyms: (n) => target.kallsyms(n),
+      linuxValue: (n) => target.linuxValue(n), kallsyms: (n) => target.kallsyms(n),
     });
     const sets = opts.set && Object.keys(opts.set).length ? applyRodataSets(obj, opts.set) : new Map<string, Uint8Array>();
 

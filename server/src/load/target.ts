@@ -19,7 +19,7 @@ export class LoadTarget {
   private features = new Map<string, boolean>();
   private kconfigValues?: Map<string, string>;
   private kallsymsMap?: Map<string, bigint>;
-  private linux?: Map<string, string>;
+  private linux?: Map<string, string | undefined>;
 
   constructor(private readonly opts: LoadOptions) {}
 
@@ -76,23 +76,35 @@ export class LoadTarget {
     return this.kconfigValues;
   }
 
-  linuxValues(): ReadonlyMap<string, string> {
-    if (!this.linux) {
-      const sys = systemInfo();
-      const arch = sys.machine === 'x86_64' ? '__x64_sys_bpf' : sys.machine === 'aarch64' ? '__arm64_sys_bpf' : `__${sys.machine}_sys_bpf`;
-      let wrapper = false;
-      try {
-        wrapper = this.kallsyms(arch) !== undefined;
-      } catch {
-        wrapper = false;
+  /** libbpf's LINUX_* values, each computed when first asked for. */
+  linuxValue(name: string): string | undefined {
+    this.linux ??= new Map();
+    if (this.linux.has(name)) return this.linux.get(name);
+    let v: string | undefined;
+    switch (name) {
+      case 'LINUX_KERNEL_VERSION':
+        v = String(systemInfo().versionCode);
+        break;
+      case 'LINUX_HAS_BPF_COOKIE':
+        v = this.has('bpf_cookie') ? 'y' : 'n';
+        break;
+      case 'LINUX_HAS_SYSCALL_WRAPPER': {
+        const m = systemInfo().machine;
+        const sym = m === 'x86_64' ? '__x64_sys_bpf' : m === 'aarch64' ? '__arm64_sys_bpf' : `__${m}_sys_bpf`;
+        let found = false;
+        try {
+          found = this.kallsyms(sym) !== undefined;
+        } catch {
+          found = false;
+        }
+        v = found ? 'y' : 'n';
+        break;
       }
-      this.linux = new Map([
-        ['LINUX_KERNEL_VERSION', String(sys.versionCode)],
-        ['LINUX_HAS_BPF_COOKIE', this.has('bpf_cookie') ? 'y' : 'n'],
-        ['LINUX_HAS_SYSCALL_WRAPPER', wrapper ? 'y' : 'n'],
-      ]);
+      default:
+        v = undefined;
     }
-    return this.linux;
+    this.linux.set(name, v);
+    return v;
   }
 
   kallsyms(name: string): bigint | undefined {
