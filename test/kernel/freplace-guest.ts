@@ -5,12 +5,14 @@
 // --replace` finds it: the target program's BTF (by its info's btf_id) names the slot's FUNC
 // (link/freplace.ts freplaceSlots).
 // PROG_TEST_RUN on each dispatcher after every step; prints the timeline as one JSON line.
-import { readFileSync } from 'fs';
+import { spawnSync } from 'child_process';
+import { readFileSync, readdirSync, rmSync } from 'fs';
 import { parseBtf } from '../../server/src/btf/btf';
 import { writeBtf } from '../../server/src/btf/write';
-import { BPF_PROG_TYPE, Fd, btfInfo, btfLoad, closeFd, getFdById, linkCreate, linkInfo, progInfo, progLoad, progTestRun } from '../../server/src/kernel';
+import { Fd, btfInfo, btfLoad, closeFd, getFdById, linkCreate, linkInfo, objGet, progInfo, progLoad, progTestRun } from '../../server/src/kernel';
 import { freplaceSlots } from '../../server/src/link/freplace';
 import { BpfObject, openObject } from '../../server/src/object';
+import { CLI } from '../helpers';
 import { fixDatasecs, linkProgram } from './arg-ctx-load';
 
 const opened: Fd[] = [];
@@ -77,7 +79,53 @@ function main(): unknown {
   // the firewalls' own xdp_main programs load beside the dispatchers of the same name
   const own = [fwDrop, fwTx].map((o) => progTestRun(load(o, 'xdp_main'), { data: pkt }).retval);
   const names = [d1, d2, dropFoo, txFoo].map((fd) => progInfo(fd).name);
-  return { timeline, linkType, own, names };
+  return { timeline, linkType, own, names, cli: cliFlow(dispatcherFile, dropFile, txFile, pkt) };
+}
+
+/**
+ * The same as a user does it: `bpf-lens load` pins the dispatchers; `bpf-lens load EXT.o
+ * --replace TARGET --pin DIR` attaches (the link stays pinned as DIR/<prog>_link); removing
+ * that pin detaches. TARGET by pinned path for firewall 1, by program id for firewall 2.
+ */
+function cliFlow(dispatcherFile: string, dropFile: string, txFile: string, pkt: Uint8Array) {
+  const root = `/sys/fs/bpf/bpflens_freplace_${process.pid}`;
+  const bpfLens = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`bpf-lens ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  try {
+    bpfLens('load', dispatcherFile, '--pin', `${root}/fw1`);
+    bpfLens('load', dispatcherFile, '--pin', `${root}/fw2`);
+    const run = (dir: string) => {
+      const fd = objGet(`${root}/${dir}/xdp_main`);
+      try {
+        return progTestRun(fd, { data: pkt }).retval;
+      } finally {
+        closeFd(fd);
+      }
+    };
+    const fw2Id = (() => {
+      const fd = objGet(`${root}/fw2/xdp_main`);
+      try { return progInfo(fd).id; } finally { closeFd(fd); }
+    })();
+    const timeline: { step: string; fw1: number; fw2: number }[] = [];
+    const step = (s: string) => timeline.push({ step: s, fw1: run('fw1'), fw2: run('fw2') });
+    step('dispatchers loaded');
+    const out1 = bpfLens('load', dropFile, '--replace', `${root}/fw1/xdp_main`, '--pin', `${root}/drop`);
+    step('load fw_drop --replace fw1');
+    bpfLens('load', txFile, '--replace', String(fw2Id), '--pin', `${root}/tx`);
+    step('load fw_tx --replace <fw2 id>');
+    rmSync(`${root}/drop/foo_link`);
+    step('unpin drop/foo_link');
+    rmSync(`${root}/tx/foo_link`);
+    step('unpin tx/foo_link');
+    rmSync(`${root}/tx/bar_link`);
+    step('unpin tx/bar_link');
+    return { timeline, pins: readdirSync(`${root}/drop`).sort(), out1 };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 }
 
 let out: unknown;

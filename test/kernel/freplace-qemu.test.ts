@@ -6,14 +6,15 @@
 // refusal must be reported as such.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'fs';
 import { test } from 'node:test';
 import * as os from 'os';
 import * as path from 'path';
-import { BPF_LINK_TYPE } from '../../server/src/kernel';
-import { fixture } from '../helpers';
+import { BPF_LINK_TYPE, closeFd, objGet, progTestRun } from '../../server/src/kernel';
+import { cli, fixture } from '../helpers';
 import { busyboxBase, newcArchive, InitramfsEntry } from '../initramfs';
 import { debianKernel } from '../kernels';
+import { bpffsDir } from './kernel-env';
 
 const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p'];
 const XDP_ABORTED = 0;
@@ -40,7 +41,7 @@ poweroff -f
 `;
 }
 
-test('Debian 6.1 under qemu: two firewalls plug into two dispatchers; verdicts follow each attach and detach', (t) => {
+test('Debian 6.1 under qemu: two firewalls plug into two dispatchers (kernel layer, then bpf-lens load --replace); verdicts follow each attach and detach', (t) => {
   const k = debianKernel('6.1');
   const byName = new Map(k.modules().map((p) => [path.basename(p, '.ko'), p]));
   const modules = MODULES.filter((m) => byName.has(m));
@@ -79,40 +80,33 @@ test('Debian 6.1 under qemu: two firewalls plug into two dispatchers; verdicts f
   assert.equal(g.linkType, BPF_LINK_TYPE.BPF_LINK_TYPE_TRACING);
   assert.deepEqual(g.own, [XDP_DROP, XDP_TX]);
   assert.deepEqual(g.names, ['xdp_main', 'xdp_main', 'foo', 'foo']);
+  // the same through the CLI: bpf-lens load EXT.o --replace TARGET (pinned path, then id); unpinning the link detaches
+  assert.deepEqual(g.cli.timeline, [
+    { step: 'dispatchers loaded', fw1: XDP_PASS, fw2: XDP_PASS },
+    { step: 'load fw_drop --replace fw1', fw1: XDP_DROP, fw2: XDP_PASS },
+    { step: 'load fw_tx --replace <fw2 id>', fw1: XDP_DROP, fw2: XDP_TX },
+    { step: 'unpin drop/foo_link', fw1: XDP_PASS, fw2: XDP_TX },
+    { step: 'unpin tx/foo_link', fw1: XDP_PASS, fw2: XDP_ABORTED },
+    { step: 'unpin tx/bar_link', fw1: XDP_PASS, fw2: XDP_PASS },
+  ]);
+  assert.deepEqual(g.cli.pins, ['foo', 'xdp_main']);
+  t.diagnostic(`bpf-lens load freplace_fw_drop.o --replace ...: ${g.cli.out1.trim().replace(/\n\s*/g, ' | ')}`);
 });
 
-test('this host (lockdown): the dispatcher runs, the extension is refused with EPERM and a hint that names freplace', async () => {
-  const { openObject } = await import('../../server/src/object');
-  const { writeBtf } = await import('../../server/src/btf/write');
-  const { btfLoad, closeFd, isKernelError, progLoad, progTestRun } = await import('../../server/src/kernel');
-  const { fixDatasecs, linkProgram } = await import('./arg-ctx-load');
-  const fds: number[] = [];
+test('this host (lockdown): bpf-lens load pins the dispatcher; --replace is refused with EPERM and a hint that names freplace', (t) => {
+  const { dir, done } = bpffsDir('freplace');
+  t.after(done);
+  const d = cli(['load', fixture('freplace_dispatcher.o'), '--pin', path.join(dir, 'd')]);
+  assert.equal(d.code, 0, d.stderr);
+  const fd = objGet(path.join(dir, 'd', 'xdp_main'));
   try {
-    const loadOne = (file: string, name: string, target?: { fd: number; btfId: number }) => {
-      const obj = openObject(readFileSync(fixture(file)), file);
-      const l = linkProgram(obj, obj.programs.find((p) => p.name === name)!);
-      const btf = btfLoad(writeBtf(fixDatasecs(obj, obj.btf!))).fd;
-      fds.push(btf);
-      const fi = Buffer.alloc(8 * l.funcInfo.length);
-      l.funcInfo.forEach((r, i) => { fi.writeUInt32LE(r.insnOff, 8 * i); fi.writeUInt32LE(r.typeId, 8 * i + 4); });
-      const p = l.program;
-      const fd = progLoad({
-        progType: p.progTypeId, insns: l.insns, license: obj.license, name, progBtfFd: btf, funcInfo: { recSize: 8, count: l.funcInfo.length, bytes: fi },
-        ...(target ? { attachProgFd: target.fd, attachBtfId: target.btfId } : {}),
-      }).fd;
-      fds.push(fd);
-      return { fd, obj };
-    };
-    const d = loadOne('freplace_dispatcher.o', 'xdp_main');
-    assert.equal(progTestRun(d.fd, { data: new Uint8Array(64) }).retval, XDP_PASS);
-    const foo = d.obj.btf!.find('FUNC', 'foo')!.id;
-    assert.throws(() => loadOne('freplace_fw_drop.o', 'foo', { fd: d.fd, btfId: foo }), (e: unknown) => {
-      assert.ok(isKernelError(e));
-      assert.equal(e.errnoName, 'EPERM');
-      assert.match(e.message, /freplace/);
-      return true;
-    });
+    assert.equal(progTestRun(fd, { data: new Uint8Array(64) }).retval, XDP_PASS);
   } finally {
-    for (const fd of fds) closeFd(fd);
+    closeFd(fd);
   }
+  const r = cli(['load', fixture('freplace_fw_drop.o'), '--replace', path.join(dir, 'd', 'xdp_main'), '--pin', path.join(dir, 'e')]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /program 'foo'.*EPERM.*freplace/);
+  // nothing of the failed load is left pinned
+  assert.deepEqual(readdirSync(dir).sort(), ['d']);
 });

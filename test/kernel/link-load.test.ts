@@ -7,7 +7,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { closeFd, objGet, progInfo, progTestRun } from '../../server/src/kernel';
-import { run } from '../helpers';
+import { cli, run } from '../helpers';
 import { LINK_INPUTS, libbpfLink, linkFixtures, linkTmp } from '../link-helpers';
 import { bpffsDir } from './kernel-env';
 
@@ -73,4 +73,24 @@ test('__weak variable and map overridden by a later object: our output loads and
     assert.match(String(e), /failed to find map for section '\.maps', off 32/);
   }
   if (theirsLoaded) assert.deepEqual(theirsLoaded, { xdp_w1: XDP_TX, xdp_w2: XDP_PASS });
+});
+
+test('BPF Lens\'s own loader (bpf-lens load) takes the linked object: the same programs verify and the strong policy runs', (t) => {
+  const { dir, done } = bpffsDir('linkload');
+  t.after(done);
+  const ours = path.join(linkTmp(), 'k-own-loader.o');
+  writeFileSync(ours, linkFixtures(LINK_INPUTS).bytes);
+  const r = cli(['load', ours, '--pin', dir]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(readdirSync(dir).sort(), ['tc_c', 'xdp_a', 'xdp_b']);
+  const run1 = (name: string) => {
+    const fd = objGet(path.join(dir, name));
+    try {
+      return progTestRun(fd, { data: new Uint8Array(64) }).retval;
+    } finally {
+      closeFd(fd);
+    }
+  };
+  assert.equal(run1('xdp_a'), XDP_TX);
+  assert.equal(run1('xdp_b'), XDP_TX);
 });
