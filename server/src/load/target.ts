@@ -13,6 +13,18 @@ import { parseKconfig, readLocalKconfig } from './kconfig';
 import type { BtfFeatures } from './sanitize-btf';
 import type { LoadOptions } from './types';
 
+// The local kernel's BTF, parsed once per process (vmlinux alone is ~25 ms to parse and ~30 ms
+// to index by name): kept while the set of kernel BTF objects (module loads) is unchanged.
+let cachedKbtf: { key: string; kbtf: KernelBtf } | undefined;
+
+function localKernelBtf(): KernelBtf {
+  const fresh = KernelBtf.open();
+  const key = fresh.objects.map((o) => `${o.id}:${o.name}`).join(',');
+  if (cachedKbtf?.key === key) return cachedKbtf.kbtf;
+  cachedKbtf = { key, kbtf: fresh };
+  return fresh;
+}
+
 export class LoadTarget {
   private kbtf?: KernelBtf;
   private ownKbtf = false;
@@ -47,7 +59,7 @@ export class LoadTarget {
 
   kernelBtf(): KernelBtf {
     if (!this.kbtf) {
-      this.kbtf = this.opts.targetBtf ?? KernelBtf.open();
+      this.kbtf = this.opts.targetBtf ?? localKernelBtf();
       this.ownKbtf = !this.opts.targetBtf;
     }
     return this.kbtf;
