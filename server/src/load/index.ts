@@ -14,7 +14,7 @@
  */
 import { parseBtf } from '../btf/btf';
 import { writeBtf } from '../btf/write';
-import { CandidateCache, type CoreReloReport, relocateCore } from '../core';
+import { BAD_RELO_CALL_IMM, CandidateCache, type CoreReloReport, relocateCore } from '../core';
 import { FdTracker, type Fd, btfInfo, isKernelError } from '../kernel';
 import { BPF_ATTACH_TYPE, BPF_F_LINK, BPF_MAP_TYPE } from '../kernel/uapi';
 import { freplaceSlots } from '../link/freplace';
@@ -27,7 +27,7 @@ import { type LinkedProgram, linkProgram } from './link-subprogs';
 import { type CreatedMap, createMap, type MapEnv } from './maps';
 import { PinJournal } from './pin';
 import { findAttachTarget, loadProgram } from './programs';
-import { relocateData } from './relocate-data';
+import { POISON_CALL_KFUNC_BASE, relocateData } from './relocate-data';
 import { applyRodataSets } from './rodata-set';
 import { fixupObjectBtf, sanitizeBtf } from './sanitize-btf';
 import { findStructOpsType, planStructOps, type StructOpsPlan } from './struct-ops';
@@ -221,13 +221,13 @@ export function loadObject(obj: BpfObject, opts: LoadOptions): LoadResult {
       }
       // func_info/line_info name FUNCs: without kernel support for them libbpf sends neither
       const withBtf = btfFd !== undefined && target.has('btf_func');
-      const r = loadProgram(k, {
+      const r = withPoisonExplained(obj, pl.linked, coreReports, () => loadProgram(k, {
         program: p, insns: pl.linked.insns, license: obj.license, kernVersion, btfFd,
         funcInfo: withBtf && pl.funcInfo ? encodeFuncInfo(pl.funcInfo) : undefined,
         lineInfo: withBtf && pl.lines.length ? encodeLineInfo(pl.lines) : undefined,
         lines: pl.lines, attachBtfId, attachBtfObjFd, attachProgFd, expectedAttachType,
         fdArray: ext.fdArray.length ? ext.fdArray : undefined, logLevel: opts.logLevel ?? 0, names: target.has('prog_name'),
-      });
+      }));
       loaded.push({ pl, fd: r.fd, log: r.log });
     }
     const progFd = (name: string) => loaded.find((l) => l.pl.program.name === name)?.fd;
@@ -361,6 +361,34 @@ export function loadObject(obj: BpfObject, opts: LoadOptions): LoadResult {
     tracker.closeAll();
     tracker.stop();
     throw asLoadError(e, stage);
+  }
+}
+
+/**
+ * A rejection on a poisoned instruction says which CO-RE relocation (local type, access, what the
+ * target lacks) or which weak kfunc it was, instead of libbpf's `unknown#195896080`.
+ */
+function withPoisonExplained<T>(obj: BpfObject, linked: LinkedProgram, reports: readonly CoreReloReport[], load: () => T): T {
+  try {
+    return load();
+  } catch (e) {
+    if (!(e instanceof LoadError) || e.details.insn === undefined || !e.details.log) throw e;
+    const m = /invalid func unknown#(\d+)/.exec(e.details.log);
+    if (!m) throw e;
+    const insn = e.details.insn;
+    const part = linked.parts.find((p) => insn >= p.start && insn < p.start + p.fn.insnCount);
+    let why: string | undefined;
+    if (Number(m[1]) === BAD_RELO_CALL_IMM && part) {
+      const sec = obj.elf.sections[part.fn.sectionIndex]?.name;
+      const secInsn = part.fn.insnOffset + insn - part.start;
+      const r = reports.find((x) => (x as CoreReloReport & { section?: string }).section === sec && x.sectionInsnIndex === secInsn);
+      if (r) why = `CO-RE relocation #${r.index} ${r.kindName} of ${r.localType} (${r.access}) did not resolve on this kernel: ${r.message ?? r.status}`;
+    } else if (Number(m[1]) >= POISON_CALL_KFUNC_BASE) {
+      const x = obj.externs[Number(m[1]) - POISON_CALL_KFUNC_BASE];
+      if (x) why = `weak kfunc '${x.name}' is missing on this kernel and its call is reachable (guard it with bpf_ksym_exists())`;
+    }
+    if (!why) throw e;
+    throw new LoadError(`${e.message.replace(/ — a CO-RE relocation.*?(?= \(instruction)| — a call to a weak kfunc.*?(?= \(instruction)/, '')}\n  ${why}`, e.stage, e.details);
   }
 }
 
