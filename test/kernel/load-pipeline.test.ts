@@ -8,13 +8,12 @@ import { before, test, type TestContext } from 'node:test';
 import * as os from 'os';
 import * as path from 'path';
 import { parseBtf } from '../../server/src/btf/btf';
-import { localKernel, progTestRun } from '../../server/src/kernel';
+import { localKernel, mapLookupElem, progTestRun } from '../../server/src/kernel';
 import { loadObject } from '../../server/src/load';
 import { LoadError, type LoadOptions, type LoadResult } from '../../server/src/load/types';
 import { openObject, type BpfObject } from '../../server/src/object';
 import { CILIUM, ROOT, cli, fixture, run } from '../helpers';
 import { openFds, readU64, u32 } from './kernel-env';
-import { lookup } from '../load-helpers';
 
 function open(file: string): BpfObject {
   return openObject(new Uint8Array(readFileSync(file)), file);
@@ -24,6 +23,11 @@ function load(t: TestContext, obj: string | BpfObject, opts: Partial<LoadOptions
   const r = loadObject(typeof obj === 'string' ? open(obj) : obj, { kernel: localKernel, ...opts });
   t.after(() => r.close());
   return r;
+}
+
+function lookup(r: LoadResult, map: string, key: Uint8Array): Uint8Array | undefined {
+  const m = r.maps.find((x) => x.name === map)!;
+  return mapLookupElem(m.fd, key, m.valueSize);
 }
 
 const fd = (r: LoadResult, name: string) => r.programs.find((p) => p.name === name)!.fd;
