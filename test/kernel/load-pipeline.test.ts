@@ -171,3 +171,10 @@ test('BTF sanitised for older kernels (no DATASEC, FLOAT, DECL_TAG, TYPE_TAG, EN
     assert.ok(r2.btfFd !== undefined, `${f}: FUNC/FUNC_PROTO turned into TYPEDEF/ENUM and loaded`);
   }
 });
+
+test('exception callback: named by a decl tag, appended to its program; bpf_throw returns through it', (t) => {
+  const r = load(t, fixture('loader_exception.o'));
+  const run = (n: number) => progTestRun(fd(r, 'throwing'), { data: new Uint8Array(n) }).retval;
+  assert.equal(run(20), 1, 'no throw');
+  assert.equal(run(60), 107, 'bpf_throw(7) → lens_exception_cb(7) = 107');
+});
