@@ -55,6 +55,9 @@ test('rich object: shared subprograms, a bpf_loop callback, global data, kconfig
     assert.equal(out(6), 3n, 'static subprogram linked into a second program reads .rodata');
     assert.ok(r.programs.every((p) => p.id > 0 && p.verifiedInsns > 0));
   }
+  // maps sit on their placeholder FDs with close-on-exec kept: a child process inherits none
+  const inherited = run('sh', ['-c', 'ls -l /proc/$$/fd | grep -c "anon_inode:bpf\\|memfd:" || true']).trim();
+  assert.equal(inherited, '0', 'BPF FDs leaked into a child process');
   const set = load(t, fixture('loader_rich.o'), { set: { factor: '5' } });
   assert.equal(testRun(set, 'rich_main'), 1);
   assert.equal(readU64(lookup(set, 'out', u32(0))!), 50n, '--set factor=5');

@@ -6,7 +6,7 @@
  * real FD dup2-ed onto the placeholder the instructions already hold, data maps filled and
  * `.rodata`/`.kconfig` frozen.
  */
-import { isKernelError, type Fd, type KernelOps, type MapCreateAttr } from '../kernel';
+import { dup2 as localDup2, dup3, isKernelError, type Fd, type KernelOps, type MapCreateAttr } from '../kernel';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_VTYPE_BTF_OBJ_FD, BPF_MAP_TYPE } from '../kernel/uapi';
 import { CREATED_WITHOUT_BTF, createMaxEntries, pinPath } from '../object';
 import type { BpfMap } from '../object/model';
@@ -38,6 +38,16 @@ export interface CreatedMap {
   readonly attr: MapCreateAttr;
   readonly reused: boolean;
   readonly pinnedAt?: string;
+}
+
+/**
+ * Puts the real map on the placeholder's FD number, keeping close-on-exec (dup2 would clear it
+ * and child processes would inherit, and keep alive, every map): dup3 with O_CLOEXEC, as libbpf.
+ */
+function reuseFd(k: KernelOps, real: Fd, placeholder: Fd, context: string): void {
+  const viaDup3 = (k as KernelOps & { dup3?: typeof dup3 }).dup3 ?? (k.dup2 === localDup2 ? dup3 : undefined);
+  if (viaDup3) viaDup3(real, placeholder, undefined, context);
+  else reuseFd(k, real, placeholder, context);
 }
 
 /** BPF_MAP_CREATE attributes for a map (without BTF when `withBtf` is false). */
@@ -84,7 +94,7 @@ export function createMap(map: BpfMap, placeholder: Fd, env: MapEnv, data?: Uint
       try {
         const diff = pinMismatch(k.mapInfo(fd), attr);
         if (diff) throw new LoadError(`map '${map.name}': the map pinned at ${path} is not compatible: ${diff}`, 'maps');
-        k.dup2(fd, placeholder, `map "${map.name}"`);
+        reuseFd(k, fd, placeholder, `map "${map.name}"`);
       } finally {
         k.closeFd(fd);
       }
@@ -119,7 +129,7 @@ export function createMap(map: BpfMap, placeholder: Fd, env: MapEnv, data?: Uint
     if (inner !== undefined) k.closeFd(inner);
   }
   try {
-    k.dup2(real, placeholder, `map "${map.name}"`);
+    reuseFd(k, real, placeholder, `map "${map.name}"`);
   } finally {
     k.closeFd(real);
   }
