@@ -3,7 +3,7 @@
 // results are read back; the examples load; cilium/ebpf's self-checking CO-RE programs return 0;
 // a rejected program lands on its source line; BTF sanitising for older kernels still loads.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'fs';
+import { readdirSync, readFileSync } from 'fs';
 import { before, test, type TestContext } from 'node:test';
 import * as os from 'os';
 import * as path from 'path';
@@ -13,7 +13,7 @@ import { loadObject } from '../../server/src/load';
 import { LoadError, type LoadOptions, type LoadResult } from '../../server/src/load/types';
 import { openObject, type BpfObject } from '../../server/src/object';
 import { CILIUM, ROOT, cli, fixture, run } from '../helpers';
-import { openFds, readU64, u32 } from './kernel-env';
+import { bpffsDir, openFds, readU64, u32 } from './kernel-env';
 
 function open(file: string): BpfObject {
   return openObject(new Uint8Array(readFileSync(file)), file);
@@ -156,6 +156,20 @@ test('bpf-lens load: exit codes, --json as issue 4 describes, errors with file:l
   assert.equal(skip.code, 0, skip.stderr);
   assert.match(skip.stdout, /xdp_ok/);
   assert.equal(cli(['load', fixture('loader_rich.o'), '--log-level', 'x']).code, 2);
+  const logged = cli(['load', fixture('loader_reject.o'), '--no-autoload', 'xdp_bad', '--log-level', '1']);
+  assert.match(logged.stdout, /xdp_ok[\s\S]*processed \d+ insns/, 'the verifier log of a loaded program with --log-level 1');
+});
+
+test('bpf-lens load --pin DIR: programs stay pinned after the command exits (as bpftool prog loadall)', (t) => {
+  const { dir, done } = bpffsDir('loadcli');
+  t.after(done);
+  const progs = path.join(dir, 'progs');
+  const r = cli(['load', fixture('loader_rich.o'), '--pin', progs]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(readdirSync(progs).sort(), ['leaf', 'rich_main', 'rich_other']);
+  const shown = JSON.parse(run('bpftool', ['prog', 'show', 'pinned', path.join(progs, 'rich_main'), '--json']));
+  assert.equal(shown.name, 'rich_main');
+  assert.equal(shown.type, 'xdp');
 });
 
 test('BTF sanitised for older kernels (no DATASEC, FLOAT, DECL_TAG, TYPE_TAG, ENUM64; then not even FUNC): the kernel takes it and programs load', (t) => {
