@@ -64,15 +64,17 @@ function programsToLoad(obj: BpfObject, opts: LoadOptions, warnings: string[]): 
 }
 
 /** CO-RE relocation of every executable section that has records; returns the patched copies. */
-function relocateSections(obj: BpfObject, target: LoadTarget, reports: CoreReloReport[]): Map<number, Uint8Array> {
+function relocateSections(obj: BpfObject, target: LoadTarget, reports: CoreReloReport[], needed: ReadonlySet<number>): Map<number, Uint8Array> {
   const out = new Map<number, Uint8Array>();
   const ext = obj.ext;
   const btf = obj.btf;
   if (!ext || !btf || ext.coreRelos.length === 0) return out;
-  const cache = new CandidateCache(btf, target.coreTargets());
+  let cache: CandidateCache | undefined;
   for (const sec of ext.coreRelos) {
     const elfSec = obj.elf.sections.find((s) => s.name === sec.section);
-    if (!elfSec) continue;
+    // sections no loaded program uses are not relocated (nor is the kernel's BTF read for them)
+    if (!elfSec || !needed.has(elfSec.index)) continue;
+    cache ??= new CandidateCache(btf, target.coreTargets());
     const insns = Uint8Array.from(elfSec.data);
     const lineInfo = ext.lineInfo.find((l) => l.section === sec.section)?.records;
     const r = relocateCore({ localBtf: btf, relos: sec.records, insns, targets: target.coreTargets(), cache, lineInfo });
@@ -116,7 +118,8 @@ export function loadObject(obj: BpfObject, opts: LoadOptions): LoadResult {
     // ---- relocate (pure, except reading the target's BTF/config) ----
     progress('relocate', 'CO-RE');
     const coreReports: CoreReloReport[] = [];
-    const patched = relocateSections(obj, target, coreReports);
+    const needed = new Set(progs.flatMap((p) => linkProgram(obj, p, (i) => obj.elf.sections[i].data).parts.map((x) => x.fn.sectionIndex)));
+    const patched = relocateSections(obj, target, coreReports, needed);
     const sectionBytes = (i: number) => patched.get(i) ?? obj.elf.sections[i].data;
     const planned: Planned[] = progs.map((p) => {
       const linked = linkProgram(obj, p, sectionBytes);
