@@ -66,10 +66,11 @@ function injectEverywhere(label: string, obj: BpfObject, opts: Partial<LoadOptio
       setFaultInjector(undefined);
     }
     const ctx = `${label}: after call ${k} (${failedAt}) failed`;
-    if (recovered) {
+    // (the number of calls can shift by a few between loads: the kernel BTF walk meets other processes' BTF objects)
+    if (recovered && failedAt !== '') {
       assert.match(failedAt, /^BPF_(MAP_CREATE|BTF_LOAD|PROG_LOAD)$/, `${ctx}: the load went on`);
-      for (const x of readdirSync(pins.dir)) run('rm', ['-rf', path.join(pins.dir, x)]);
     }
+    if (recovered) for (const x of readdirSync(pins.dir)) run('rm', ['-rf', path.join(pins.dir, x)]);
     assert.equal(openFds(), baseline.fds, `${ctx}: FDs left open`);
     assert.deepEqual(tree(pins.dir), baseline.pins, `${ctx}: pins left`);
     assert.equal(ccRegistered(), baseline.cc, `${ctx}: congestion control left registered`);

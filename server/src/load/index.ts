@@ -12,12 +12,10 @@
  * ext-info, struct-ops, rodata-set); the kernel is reached only through `opts.kernel`. On any
  * failure every FD opened is closed and every pin made is removed before the LoadError leaves.
  */
-import { parseBtf } from '../btf/btf';
 import { writeBtf } from '../btf/write';
 import { BAD_RELO_CALL_IMM, CandidateCache, type CoreReloReport, relocateCore } from '../core';
-import { FdTracker, type Fd, btfInfo, isKernelError } from '../kernel';
-import { BPF_ATTACH_TYPE, BPF_F_LINK, BPF_MAP_TYPE } from '../kernel/uapi';
-import { freplaceSlots } from '../link/freplace';
+import { FdTracker, type Fd, isKernelError } from '../kernel';
+import { BPF_MAP_TYPE } from '../kernel/uapi';
 import { mapTypeName } from '../object';
 import type { BpfObject, BpfProgram } from '../object/model';
 import { type ArgCtxRewriter, ArgCtxRewriter as Rewriter, argCtxFallbackWanted } from './arg-ctx';
@@ -31,6 +29,7 @@ import { POISON_CALL_KFUNC_BASE, relocateData } from './relocate-data';
 import { applyRodataSets } from './rodata-set';
 import { fixupObjectBtf, sanitizeBtf } from './sanitize-btf';
 import { findStructOpsType, planStructOps, type StructOpsPlan } from './struct-ops';
+import { registerStructOps, replaceSlots } from './attach';
 import { LoadTarget } from './target';
 import { LoadError, type LoadedMap, type LoadedProgram, type LoadOptions, type LoadResult, type LoadStage } from './types';
 import type { FuncInfoRecord } from './arg-ctx';
@@ -277,26 +276,7 @@ export function loadObject(obj: BpfObject, opts: LoadOptions): LoadResult {
     }
 
     // ---- struct_ops registration, freplace attachment ----
-    const mapLinks = new Map<string, Fd>();
-    for (const plan of structOps.values()) {
-      const idx = obj.maps.indexOf(plan.map);
-      const value = Buffer.from(plan.value);
-      for (const s of plan.slots) {
-        const fd = progFd(s.program);
-        if (fd === undefined) throw new LoadError(`struct_ops map '${plan.map.name}': program '${s.program}' for member '${s.member}' was not loaded`, 'maps');
-        value.writeBigUInt64LE(BigInt(fd), s.valueOffset);
-      }
-      try {
-        k.mapUpdateElem(placeholders[idx], new Uint8Array(4), value);
-      } catch (e) {
-        throw new LoadError(`struct_ops map '${plan.map.name}' (struct ${plan.map.structOpsType}): the kernel refused its value: ${(e as Error).message}`, 'maps', { cause: e });
-      }
-      if (plan.map.flags & BPF_F_LINK) {
-        mapLinks.set(plan.map.name, k.linkCreate({ prog_fd: placeholders[idx], attach_type: BPF_ATTACH_TYPE.BPF_STRUCT_OPS }, `struct_ops map "${plan.map.name}"`));
-      } else {
-        undo.push(() => k.mapDeleteElem(placeholders[idx], new Uint8Array(4)));
-      }
-    }
+    const mapLinks = registerStructOps(k, obj, structOps.values(), (i) => placeholders[i], progFd, undo);
     const progLinkPins = new Map<string, string>();
     if (replace) {
       for (const l of loaded) {
@@ -392,26 +372,5 @@ function withPoisonExplained<T>(obj: BpfObject, linked: LinkedProgram, reports: 
     }
     if (!why) throw e;
     throw new LoadError(`${e.message.replace(/ — a CO-RE relocation.*?(?= \(instruction)| — a call to a weak kfunc.*?(?= \(instruction)/, '')}\n  ${why}`, e.stage, e.details);
-  }
-}
-
-/** freplace: the FUNC id in the target program's BTF of each extension's function. */
-function replaceSlots(obj: BpfObject, opts: LoadOptions): Map<string, number> {
-  const k = opts.kernel;
-  const info = k.progInfo(opts.replaceTargetFd!);
-  if (!info.btfId) throw new LoadError(`the program to replace (id ${info.id}, ${info.name}) was loaded without BTF: freplace needs its BTF`, 'programs');
-  const fd = k.getFdById('btf', info.btfId);
-  let data: Uint8Array | undefined;
-  try {
-    const read = (k as { btfInfo?: typeof btfInfo }).btfInfo ?? btfInfo;
-    data = read(fd, true).data;
-  } finally {
-    k.closeFd(fd);
-  }
-  const btf = parseBtf(data!, { file: `prog ${info.id} BTF`, section: 'BTF' });
-  try {
-    return new Map(freplaceSlots(obj, btf, `${info.name} (id ${info.id})`).map((s) => [s.program, s.btfId]));
-  } catch (e) {
-    throw new LoadError((e as Error).message, 'relocate', { cause: e });
   }
 }

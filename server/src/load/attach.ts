@@ -1,0 +1,62 @@
+/**
+ * What a load does after its programs are in: struct_ops maps get their program FDs and are
+ * registered (updating the value; `.struct_ops.link` maps through a BPF_STRUCT_OPS link), and
+ * freplace's target functions are found in the target program's own BTF.
+ */
+import { parseBtf } from '../btf/btf';
+import { btfInfo, type Fd, type KernelOps } from '../kernel';
+import { BPF_ATTACH_TYPE, BPF_F_LINK } from '../kernel/uapi';
+import { freplaceSlots } from '../link/freplace';
+import type { BpfObject } from '../object/model';
+import type { StructOpsPlan } from './struct-ops';
+import { LoadError, type LoadOptions } from './types';
+
+/**
+ * Fills each struct_ops value with its programs' FDs and registers it. Returns the links of
+ * `.struct_ops.link` maps by map name; plain maps get an undo (delete the value: unregister).
+ */
+export function registerStructOps(k: KernelOps, obj: BpfObject, plans: Iterable<StructOpsPlan>, mapFd: (index: number) => Fd,
+  progFd: (name: string) => Fd | undefined, undo: (() => void)[]): Map<string, Fd> {
+  const links = new Map<string, Fd>();
+  for (const plan of plans) {
+    const fd = mapFd(obj.maps.indexOf(plan.map));
+    const value = Buffer.from(plan.value);
+    for (const s of plan.slots) {
+      const prog = progFd(s.program);
+      if (prog === undefined) throw new LoadError(`struct_ops map '${plan.map.name}': program '${s.program}' for member '${s.member}' was not loaded`, 'maps');
+      value.writeBigUInt64LE(BigInt(prog), s.valueOffset);
+    }
+    try {
+      k.mapUpdateElem(fd, new Uint8Array(4), value);
+    } catch (e) {
+      throw new LoadError(`struct_ops map '${plan.map.name}' (struct ${plan.map.structOpsType}): the kernel refused its value: ${(e as Error).message}`, 'maps', { cause: e });
+    }
+    if (plan.map.flags & BPF_F_LINK) {
+      links.set(plan.map.name, k.linkCreate({ prog_fd: fd, attach_type: BPF_ATTACH_TYPE.BPF_STRUCT_OPS }, `struct_ops map "${plan.map.name}"`));
+    } else {
+      undo.push(() => k.mapDeleteElem(fd, new Uint8Array(4)));
+    }
+  }
+  return links;
+}
+
+/** freplace: the FUNC id in the target program's BTF of each extension's function. */
+export function replaceSlots(obj: BpfObject, opts: LoadOptions): Map<string, number> {
+  const k = opts.kernel;
+  const info = k.progInfo(opts.replaceTargetFd!);
+  if (!info.btfId) throw new LoadError(`the program to replace (id ${info.id}, ${info.name}) was loaded without BTF: freplace needs its BTF`, 'programs');
+  const fd = k.getFdById('btf', info.btfId);
+  let data: Uint8Array | undefined;
+  try {
+    const read = (k as { btfInfo?: typeof btfInfo }).btfInfo ?? btfInfo;
+    data = read(fd, true).data;
+  } finally {
+    k.closeFd(fd);
+  }
+  const btf = parseBtf(data!, { file: `prog ${info.id} BTF`, section: 'BTF' });
+  try {
+    return new Map(freplaceSlots(obj, btf, `${info.name} (id ${info.id})`).map((s) => [s.program, s.btfId]));
+  } catch (e) {
+    throw new LoadError((e as Error).message, 'relocate', { cause: e });
+  }
+}
