@@ -1,7 +1,8 @@
 // Runs inside a qemu guest (see load-qemu.test.ts): loads objects with BPF Lens's pipeline into
 // the guest's kernel and prints what happened as one JSON line on the console.
 import { readFileSync } from 'fs';
-import { localKernel, progTestRun, mapLookupElem, probeFeature, systemInfo } from '../../server/src/kernel';
+import { execFileSync } from 'child_process';
+import { closeFd, localKernel, progTestRun, mapLookupElem, probeFeature, rawTracepointOpen, systemInfo } from '../../server/src/kernel';
 import { loadObject } from '../../server/src/load';
 import { LoadError, type LoadResult } from '../../server/src/load/types';
 import { openObject } from '../../server/src/object';
@@ -65,11 +66,34 @@ function execTracer(): unknown {
   }
 }
 
+/** fentry into the tcp_bbr module, attached; a loopback TCP connection with bbr makes it count. */
+function fentryModule(): unknown {
+  const r = loadObject(open(`${fixtures}/loader_fentry_mod.o`), { kernel: localKernel, kconfig });
+  try {
+    const link = rawTracepointOpen(r.programs[0].fd, undefined);
+    try {
+      execFileSync('python3', ['-c', [
+        'import socket',
+        's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)',
+        'c = socket.socket(); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"bbr")',
+        'c.connect(s.getsockname()); a, _ = s.accept(); c.sendall(b"x" * 1000); a.recv(1000)',
+      ].join('\n')]);
+    } finally {
+      closeFd(link);
+    }
+    const bss = r.maps.find((m) => m.name === '.bss')!;
+    const v = mapLookupElem(bss.fd, new Uint8Array(4), 8)!;
+    return { programs: r.programs.map((p) => p.type), inits: Buffer.from(v).readBigUInt64LE().toString() };
+  } finally {
+    r.close();
+  }
+}
+
 function main(): unknown {
   const started = process.hrtime.bigint();
   const out = {
     release: systemInfo().release, argCtxNative: probeFeature('arg_ctx_tag').supported,
-    rich: attempt(rich), bbr: attempt(bbr), argCtx: attempt(argCtx), execTracer: attempt(execTracer),
+    rich: attempt(rich), bbr: attempt(bbr), argCtx: attempt(argCtx), execTracer: attempt(execTracer), fentryModule: attempt(fentryModule),
   };
   return { ...out, loadMs: Number(process.hrtime.bigint() - started) / 1e6 };
 }

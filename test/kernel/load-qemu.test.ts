@@ -2,7 +2,8 @@
 // over 9p, and the host's node loads objects there (load-guest.ts). Checks what this host cannot:
 // kfuncs of a MODULE (tcp_bbr) through fd_array, a struct_ops map registered by updating its
 // value (6.1 predates .struct_ops.link) and unregistered on close, the __arg_ctx fallback hook
-// (6.1 has no native arg:ctx), CO-RE of a 6.18-built object against 6.1's BTF, and a rich object.
+// (6.1 has no native arg:ctx), CO-RE of a 6.18-built object against 6.1's BTF, a rich object, and
+// fentry on a module function (attach_btf_obj_fd), which this host's lockdown refuses.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
@@ -29,6 +30,7 @@ mount --bind /sys /host/sys
 mount --bind /dev /host/dev
 mount -t bpf bpf /host/sys/fs/bpf
 mount -t tmpfs tmpfs /host/tmp
+ip link set lo up
 chroot /host ${command}
 echo "@@DONE"
 poweroff -f
@@ -79,4 +81,7 @@ test('Debian 6.1 under qemu: module kfuncs via fd_array, struct_ops registered a
   // exec_tracer was built on this host's 6.18 vmlinux.h: CO-RE relocates it against 6.1
   assert.deepEqual(g.execTracer.programs, ['tracing'], JSON.stringify(g.execTracer));
   assert.ok(g.execTracer.relos > 0 && g.execTracer.ok);
+  // fentry/bbr_init: found in the tcp_bbr module's BTF (attach_btf_obj_fd), attached, counts a bbr connection
+  assert.deepEqual(g.fentryModule.programs, ['tracing'], JSON.stringify(g.fentryModule));
+  assert.ok(Number(g.fentryModule.inits) >= 1, JSON.stringify(g.fentryModule));
 });
