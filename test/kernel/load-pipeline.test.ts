@@ -64,6 +64,12 @@ test('rich object: shared subprograms, a bpf_loop callback, global data, kconfig
   assert.throws(() => loadObject(open(fixture('loader_rich.o')), { kernel: localKernel, set: { nope: '1' } }), /no \.rodata variable of that name \(there are: factor\)/);
 });
 
+test('a big-endian object is refused before anything is created, saying why', () => {
+  const before = openFds();
+  assert.throws(() => loadObject(open(fixture('btf_kinds.eb.o')), { kernel: localKernel }), /is big-endian; the target kernel is not/);
+  assert.equal(openFds(), before);
+});
+
 test('autoload: --no-autoload skips a program, an unknown name is refused', (t) => {
   const r = load(t, fixture('loader_rich.o'), { noAutoload: ['rich_other'] });
   assert.deepEqual(r.programs.map((p) => p.name), ['leaf', 'rich_main']);

@@ -107,6 +107,9 @@ export function loadObject(obj: BpfObject, opts: LoadOptions): LoadResult {
   };
   try {
     progress('probe', obj.file);
+    if (obj.littleEndian !== (target.endianness() === 'LE')) {
+      throw new LoadError(`${obj.file} is ${obj.littleEndian ? 'little' : 'big'}-endian; the target kernel is not (build it with -target ${obj.littleEndian ? 'bpfeb' : 'bpfel'} or plain -target bpf there)`, 'probe');
+    }
     const errors = obj.diagnostics.filter((d) => d.severity === 'error');
     if (errors.length) throw new LoadError(`${obj.file} cannot be loaded:\n  ${errors.map((d) => d.message).join('\n  ')}`, 'probe');
     const progs = programsToLoad(obj, opts, warnings);

@@ -5,6 +5,7 @@
  * inside the agent on a remote host).
  */
 import { readFileSync } from 'fs';
+import * as os from 'os';
 import type { Btf } from '../btf/btf';
 import type { TargetBtf } from '../core';
 import { Fd, KernelBtf, possibleCpus, probeFeature, systemInfo } from '../kernel';
@@ -122,6 +123,10 @@ export class LoadTarget {
   kallsyms(name: string): bigint | undefined {
     this.kallsymsMap ??= parseKallsyms(readFileSync('/proc/kallsyms', 'latin1'));
     return this.kallsymsMap.get(name);
+  }
+
+  endianness(): 'LE' | 'BE' {
+    return os.endianness();
   }
 
   machine(): string {
