@@ -114,7 +114,8 @@ export function encodeKcfgValue(name: string, type: KcfgType, value: string, lit
       return out;
     }
   }
-  throw new Error(`extern (kcfg) '${name}': value '${value}' does not suit a ${type.kind.replace('_', ' ')} variable`);
+  const what = { bool: 'a bool', char: 'a char', tristate: 'an enum libbpf_tristate', int: 'an integer', char_arr: 'a char array' }[type.kind];
+  throw new Error(`extern (kcfg) '${name}': value '${value}' does not suit ${what} variable`);
 }
 
 function le32(v: number, littleEndian: boolean): Uint8Array {
