@@ -4,7 +4,7 @@
  *
  *   probe → CO-RE (per section) → link each entry program (subprograms, exception callback)
  *   → resolve externs → placeholder FDs → map/data/extern relocations → func_info/line_info
- *   (ARG-CTX hook) → fix up, sanitise and load BTF → create maps (dup2 onto placeholders),
+ *   (ARG-CTX hook) → fix up, sanitise and load BTF → create maps (dup3 onto placeholders),
  *   fill and freeze data maps → load programs → prog-array / map-in-map slots → pin →
  *   struct_ops registered (and freplace attached).
  *

@@ -3,7 +3,7 @@
  * key/value ids except for types created without them, libbpf's ring buffer and perf array
  * sizes, the inner map of a map-in-map, struct_ops value types from vmlinux or a module),
  * a retry without BTF when the kernel refuses the BTF, reuse of a compatible pinned map, the
- * real FD dup2-ed onto the placeholder the instructions already hold, data maps filled and
+ * real FD dup3-ed onto the placeholder the instructions already hold, data maps filled and
  * `.rodata`/`.kconfig` frozen.
  */
 import { dup2 as localDup2, dup3, isKernelError, type Fd, type KernelOps, type MapCreateAttr } from '../kernel';
