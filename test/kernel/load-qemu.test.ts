@@ -29,7 +29,6 @@ mount --bind /proc /host/proc
 mount --bind /sys /host/sys
 mount --bind /dev /host/dev
 mount -t bpf bpf /host/sys/fs/bpf
-mount -t tmpfs tmpfs /host/tmp
 ip link set lo up
 chroot /host ${command}
 echo "@@DONE"
