@@ -85,7 +85,11 @@ function relocateSections(obj: BpfObject, target: LoadTarget, reports: CoreReloR
 
 function asLoadError(e: unknown, stage: LoadStage): LoadError {
   if (e instanceof LoadError) return e;
-  if (isKernelError(e)) return new LoadError(e.message, stage, { cause: e, log: e.log });
+  if (isKernelError(e)) {
+    const hint = e.errnoName === 'EPERM' && !e.hint && process.getuid?.() !== 0
+      ? ' — loading BPF needs root, or CAP_BPF with CAP_PERFMON (tracing) / CAP_NET_ADMIN (networking)' : '';
+    return new LoadError(`${e.message}${hint}`, stage, { cause: e, log: e.log });
+  }
   return new LoadError(e instanceof Error ? e.message : String(e), stage, { cause: e });
 }
 
@@ -218,7 +222,7 @@ export function loadObject(obj: BpfObject, opts: LoadOptions): LoadResult {
         attachProgFd = opts.replaceTargetFd;
         attachBtfId = replace.get(p.name);
       } else {
-        const at = findAttachTarget(p, target.kernelBtfs());
+        const at = findAttachTarget(p, () => target.kernelBtfs());
         if (at) {
           attachBtfId = at.btfId;
           if (at.btfName !== 'vmlinux') attachBtfObjFd = target.btfFd(at.btfName);

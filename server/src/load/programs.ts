@@ -38,9 +38,10 @@ export function attachBtfName(p: BpfProgram): { kind: 'FUNC' | 'TYPEDEF'; name: 
 }
 
 /** Finds the attach target in vmlinux, then the modules (or only in `module` for `module:func`). */
-export function findAttachTarget(p: BpfProgram, btfs: readonly { name: string; btf: Btf }[]): AttachTarget | undefined {
+export function findAttachTarget(p: BpfProgram, kernelBtfs: () => readonly { name: string; btf: Btf }[]): AttachTarget | undefined {
   const want = attachBtfName(p);
   if (!want) return undefined;
+  const btfs = kernelBtfs();
   let name = want.name;
   let module: string | undefined;
   const colon = p.attachTo!.indexOf(':');
