@@ -80,9 +80,15 @@ export function encodeLineInfo(lines: readonly LinkedLine[]): ExtInfo {
   return { recSize: 16, count: lines.length, bytes: b };
 }
 
-/** The line_info record that covers linked instruction `insn` (the last one at or before it). */
-export function lineFor(lines: readonly LinkedLine[], insn: number): LinkedLine | undefined {
+/**
+ * The line_info record that covers linked instruction `insn`: the last one at or before it in
+ * the same function, skipping the compiler's line-0 records (code it made up, no source line).
+ */
+export function lineFor(lines: readonly LinkedLine[], insn: number, fnStart = 0): LinkedLine | undefined {
   let best: LinkedLine | undefined;
-  for (const l of lines) if (l.insn <= insn && (!best || l.insn >= best.insn)) best = l;
+  for (const l of lines) {
+    if (l.line === 0 || l.insn > insn || l.insn < fnStart) continue;
+    if (!best || l.insn >= best.insn) best = l;
+  }
   return best;
 }

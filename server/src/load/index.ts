@@ -234,7 +234,7 @@ export function loadObject(obj: BpfObject, opts: LoadOptions): LoadResult {
         program: p, insns: pl.linked.insns, license: obj.license, kernVersion, btfFd,
         funcInfo: withBtf && pl.funcInfo ? encodeFuncInfo(pl.funcInfo) : undefined,
         lineInfo: withBtf && pl.lines.length ? encodeLineInfo(pl.lines) : undefined,
-        lines: pl.lines, attachBtfId, attachBtfObjFd, attachProgFd, expectedAttachType,
+        lines: pl.lines, partStarts: pl.linked.parts.map((x) => x.start), attachBtfId, attachBtfObjFd, attachProgFd, expectedAttachType,
         fdArray: ext.fdArray.length ? ext.fdArray : undefined, logLevel: opts.logLevel ?? 0, names: target.has('prog_name'),
       }));
       loaded.push({ pl, fd: r.fd, log: r.log });

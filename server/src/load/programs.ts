@@ -66,6 +66,8 @@ export interface ProgLoadInput {
   readonly funcInfo?: ProgLoadOptions['funcInfo'];
   readonly lineInfo?: ProgLoadOptions['lineInfo'];
   readonly lines: readonly LinkedLine[];
+  /** Where each placed function starts in the linked program. */
+  readonly partStarts: readonly number[];
   readonly attachBtfId?: number;
   readonly attachBtfObjFd?: Fd;
   readonly attachProgFd?: Fd;
@@ -91,7 +93,8 @@ export function loadProgram(k: KernelOps, i: ProgLoadInput): { fd: Fd; log: stri
     if (!isKernelError(e)) throw e;
     const log = e.log ?? '';
     const insn = log ? failedInsn(log) : undefined;
-    const line = insn !== undefined ? lineFor(i.lines, insn) : undefined;
+    const fnStart = insn !== undefined ? Math.max(0, ...i.partStarts.filter((st) => st <= insn)) : 0;
+    const line = insn !== undefined ? lineFor(i.lines, insn, fnStart) : undefined;
     const source: LoadErrorSource | undefined = line && { file: line.file, line: line.line, column: line.column, text: line.text };
     const reason = log ? rejectionReason(log) : `${e.errnoName}${e.hint ? ` — ${e.hint}` : ''}`;
     const poison = log ? poisonExplanation(log) : undefined;
