@@ -60,6 +60,15 @@ test('Debian 6.1 (no native arg:ctx): the fallback makes every program verify; w
   assert.deepEqual(g.fentry.programs, {});
   // The xdp caller of the same subprogram alone is emulated fine.
   assert.equal(g.fentryXdp.programs.argctx_fentry_xdp.loaded, true, g.fentryXdp.programs.argctx_fentry_xdp.log);
+  // The same through the product's load pipeline (what `bpf-lens load` runs).
+  const pl = g.pipeline;
+  assert.equal(pl.auto.ok, true, pl.auto.message);
+  assert.deepEqual(pl.auto.progs.map((p: { name: string }) => p.name), programs);
+  assert.equal(pl.never.ok, false);
+  assert.match(pl.never.log, /arg#0 reference type\('UNKNOWN '\) size cannot be determined/);
+  t.diagnostic(`6.1, bpf-lens load --arg-ctx-fallback never: ${pl.never.message.split('\n')[0]}`);
+  assert.equal(pl.fentry.ok, false);
+  assert.match(pl.fentry.message, /the kernel lacks native __arg_ctx support[\s\S]*subprogram 'argctx_any' argument #0 'ctx'.*program 'argctx_fentry' of type tracing/);
 });
 
 test('Debian 6.12 (native arg:ctx): auto and never load as compiled, always with the clones, and fentry takes the tag natively', (t) => {
@@ -74,6 +83,8 @@ test('Debian 6.12 (native arg:ctx): auto and never load as compiled, always with
   // What libbpf's fallback cannot do, the kernel does: a tracing program passes its context to the tagged argument.
   assert.equal(g.fentry.fallback, false);
   assert.equal(g.fentry.programs.argctx_fentry.loaded, true, g.fentry.programs.argctx_fentry.log);
+  assert.equal(g.pipeline.auto.ok, true, g.pipeline.auto.message);
+  assert.equal(g.pipeline.never.ok, true, g.pipeline.never.message);
 });
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
