@@ -154,7 +154,8 @@ export const ReindexRequest = new RequestType0<ObjectsResult, void>('bpfLens/rei
 
 export const EXPERIMENTAL: ExperimentalCapabilities = {
   version: 1,
-  requests: [ObjectsRequest.method, BtfTypesRequest.method, DocumentRequest.method, ReindexRequest.method, LinkObjectsRequest.method],
+  requests: [ObjectsRequest.method, BtfTypesRequest.method, DocumentRequest.method, ReindexRequest.method, LinkObjectsRequest.method,
+    'bpfLens/loadObject', 'bpfLens/unloadObject', 'bpfLens/loadedObjects'],
 };
 
 /** The virtual document URI for a request (`bpf-lens:/path/x.o/btf.h?kind=c`). */
@@ -181,3 +182,62 @@ export function parseDocumentQuery(query: string): DocumentParams | undefined {
   const type = q.get('type');
   return { path, kind, program, typeId: type === null ? undefined : Number(type) };
 }
+
+/** Loads an object into the kernel (the server's load pipeline); `token` names its progress notifications. */
+export interface LoadObjectParams {
+  readonly path: string;
+  /** Only `local` for now; remote targets come through the agent. */
+  readonly target?: string;
+  /** Verifier log level for every program (0: only on rejection). */
+  readonly logLevel?: number;
+  readonly token?: string;
+}
+export interface LoadedKernelObject {
+  /** Key for bpfLens/unloadObject. */
+  readonly handle: number;
+  readonly path: string;
+  readonly target: string;
+  readonly programs: readonly { readonly name: string; readonly id: number; readonly type: string; readonly verifiedInsns: number }[];
+  readonly maps: readonly { readonly name: string; readonly kernelName: string; readonly id: number; readonly type: string; readonly pinnedAt?: string }[];
+  readonly warnings: readonly string[];
+}
+export interface LoadObjectError {
+  readonly message: string;
+  readonly stage: string;
+  readonly program?: string;
+  readonly insn?: number;
+  /** The rejected source line (0-based line and column). */
+  readonly source?: { readonly file: string; readonly line: number; readonly column: number; readonly text: string };
+  readonly log?: string;
+}
+export interface LoadObjectResult {
+  readonly ok: boolean;
+  readonly loaded?: LoadedKernelObject;
+  readonly error?: LoadObjectError;
+  /** Verifier logs of loaded programs (when logLevel > 0). */
+  readonly logs: readonly { readonly program: string; readonly log: string }[];
+  readonly ms: number;
+}
+export const LoadObjectRequest = new RequestType<LoadObjectParams, LoadObjectResult, void>('bpfLens/loadObject');
+
+export interface LoadProgressParams {
+  readonly token?: string;
+  readonly stage: string;
+  readonly detail: string;
+}
+export const LoadProgressNotification = new NotificationType<LoadProgressParams>('bpfLens/loadProgress');
+
+export interface UnloadObjectParams {
+  readonly handle: number;
+}
+export interface UnloadObjectResult {
+  readonly closed: boolean;
+  /** Pins this load made and unload removed. */
+  readonly unpinned: readonly string[];
+}
+export const UnloadObjectRequest = new RequestType<UnloadObjectParams, UnloadObjectResult, void>('bpfLens/unloadObject');
+
+export interface LoadedObjectsResult {
+  readonly loaded: readonly LoadedKernelObject[];
+}
+export const LoadedObjectsRequest = new RequestType0<LoadedObjectsResult, void>('bpfLens/loadedObjects');

@@ -15,8 +15,10 @@ import { documentText } from './documents';
 import { DumpPool } from './dump-pool';
 import { hoverAt, hoverWord } from './hover';
 import {
-  BtfTypesRequest, DocumentRequest, EXPERIMENTAL, LinkObjectsRequest, ObjectsChangedNotification, ObjectsRequest, parseDocumentQuery, ReindexRequest, SCHEME,
+  BtfTypesRequest, DocumentRequest, EXPERIMENTAL, LinkObjectsRequest, LoadedObjectsRequest, LoadObjectRequest, LoadProgressNotification,
+  ObjectsChangedNotification, ObjectsRequest, parseDocumentQuery, ReindexRequest, SCHEME, UnloadObjectRequest,
 } from './protocol';
+import { KernelLoads } from './kernel-loads';
 import { DEFAULT_SETTINGS, IndexSettings, WorkspaceIndex } from './workspace';
 import { linkObjectsRequest, withResolvedExterns } from './link-objects';
 
@@ -29,6 +31,7 @@ export function startServer(connection: Connection): void {
   let hasFolderEvents = false;
   let ready: Promise<void> = Promise.resolve();
   const published = new Set<string>();
+  const loads = new KernelLoads();
 
   const log = (msg: string) => connection.console.log(msg);
 
@@ -80,7 +83,7 @@ export function startServer(connection: Connection): void {
   }
 
   async function publishAll(): Promise<void> {
-    const sources = new Set(index.sources());
+    const sources = new Set([...index.sources(), ...loads.rejectedSources()]);
     for (const d of documents.all()) {
       const p = toPath(d.uri);
       if (p) sources.add(p);
@@ -88,7 +91,7 @@ export function startServer(connection: Connection): void {
     const now = new Set<string>();
     for (const src of sources) {
       const uri = pathToFileURL(src).href;
-      const diags = await sourceDiagnostics(src, index.objectsFor(src), textOf(uri));
+      const diags = [...(await sourceDiagnostics(src, index.objectsFor(src), textOf(uri))), ...loads.diagnosticsFor(src)];
       if (diags.length || published.has(uri)) connection.sendDiagnostics({ uri, diagnostics: diags });
       if (diags.length) now.add(uri);
     }
@@ -207,7 +210,21 @@ export function startServer(connection: Connection): void {
     }
     return documentText(o, p);
   }));
-  connection.onExit(() => dumps.dispose());
+  connection.onExit(() => {
+    dumps.dispose();
+    loads.dispose();
+  });
+
+  connection.onRequest(LoadObjectRequest, guard('bpfLens/loadObject', async (p) => {
+    await ready;
+    const r = await loads.load(p, (stage, detail) => void connection.sendNotification(LoadProgressNotification, { token: p.token, stage, detail }),
+      (name) => index.resolveSource(p.path, name));
+    log(`load ${p.path}: ${r.ok ? `${r.loaded!.programs.length} programs, ${r.loaded!.maps.length} maps` : r.error!.message} (${r.ms.toFixed(0)} ms)`);
+    await publishAll();
+    return r;
+  }));
+  connection.onRequest(UnloadObjectRequest, guard('bpfLens/unloadObject', (p) => loads.unload(p.handle)));
+  connection.onRequest(LoadedObjectsRequest, guard('bpfLens/loadedObjects', () => ({ loaded: loads.all() })));
 
   documents.listen(connection);
   connection.listen();

@@ -1,0 +1,72 @@
+// bpfLens/loadObject over a real LSP connection into this machine's kernel: kernel ids of
+// what loaded, progress by stage, a verifier rejection as a diagnostic on the right line,
+// unload closing every FD (the ids are gone from the kernel).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, test } from 'node:test';
+import { closeFd, getFdById, isKernelError } from '../../server/src/kernel';
+import { LspClient, makeWorkspace } from './lsp-client';
+
+interface Loaded { handle: number; path: string; programs: { name: string; id: number; type: string; verifiedInsns: number }[]; maps: { name: string; kernelName: string; id: number }[] }
+interface LoadResult { ok: boolean; loaded?: Loaded; error?: { message: string; stage: string; program?: string; source?: { file: string; line: number; text: string }; log?: string }; ms: number }
+
+const ws = makeWorkspace(['load_globals.bpf.c', 'loader_reject.bpf.c']);
+let lsp: LspClient;
+before(async () => { lsp = await LspClient.start(ws.dir); });
+after(async () => {
+  await lsp.stop();
+  ws.cleanup();
+});
+
+/** Is a kernel object with this id still there? (GET_FD_BY_ID: ENOENT once it is gone.) */
+function alive(kind: 'prog' | 'map', id: number): boolean {
+  try {
+    closeFd(getFdById(kind, id));
+    return true;
+  } catch (e) {
+    if (isKernelError(e) && e.errno === 2) return false;
+    throw e;
+  }
+}
+
+test('load an object: kernel ids for every program and map, progress by stage, listed until unload closes them', async () => {
+  const obj = path.join(ws.build, 'load_globals.o');
+  const r = await lsp.request<LoadResult>('bpfLens/loadObject', { path: obj, token: 't1' });
+  assert.ok(r.ok, r.error?.message);
+  const l = r.loaded!;
+  assert.ok(l.programs.length > 0 && l.maps.length > 0);
+  for (const p of l.programs) assert.ok(alive('prog', p.id), `prog ${p.name} id ${p.id}`);
+  for (const m of l.maps) assert.ok(alive('map', m.id), `map ${m.name} id ${m.id}`);
+  const stages = lsp.notifications.filter((n) => n.method === 'bpfLens/loadProgress' && (n.params as { token: string }).token === 't1').map((n) => (n.params as { stage: string }).stage);
+  await lsp.until('progress', () => lsp.notifications.some((n) => n.method === 'bpfLens/loadProgress' && (n.params as { stage: string }).stage === 'done'));
+  assert.ok(stages.length === 0 || stages.includes('maps'), stages.join(','));
+  const listed = await lsp.request<{ loaded: Loaded[] }>('bpfLens/loadedObjects');
+  assert.deepEqual(listed.loaded.map((x) => x.handle), [l.handle]);
+  console.log(`load request: ${r.ms.toFixed(1)} ms in the server`);
+
+  const u = await lsp.request<{ closed: boolean }>('bpfLens/unloadObject', { handle: l.handle });
+  assert.equal(u.closed, true);
+  // Maps a program used are released after the program's RCU grace period: wait for it.
+  await lsp.until('kernel ids gone', () => l.programs.every((p) => !alive('prog', p.id)) && l.maps.every((m) => !alive('map', m.id)), 5000);
+  assert.deepEqual((await lsp.request<{ loaded: Loaded[] }>('bpfLens/loadedObjects')).loaded, []);
+  assert.equal((await lsp.request<{ closed: boolean }>('bpfLens/unloadObject', { handle: l.handle })).closed, false);
+});
+
+test('a verifier rejection: error with the log, and an error diagnostic on the rejected line of the C source', async () => {
+  const r = await lsp.request<LoadResult>('bpfLens/loadObject', { path: path.join(ws.build, 'loader_reject.o') });
+  assert.equal(r.ok, false);
+  assert.equal(r.error!.stage, 'programs');
+  assert.match(r.error!.log!, /invalid mem access/);
+  const src = path.join(ws.src, 'loader_reject.bpf.c');
+  const want = readFileSync(src, 'utf8').split('\n').findIndex((l) => l.includes('REJECTED'));
+  assert.equal(r.error!.source!.line, want);
+  const uri = pathToFileURL(src).href;
+  const diags = await lsp.until('rejection diagnostic', () => lsp.diagnostics.get(uri)?.filter((d) => d.code === 'verifier'));
+  assert.equal(diags.length, 1);
+  assert.equal(diags[0].severity, 1);
+  assert.equal(diags[0].range.start.line, want);
+  assert.match(diags[0].message, /xdp_bad/);
+  assert.deepEqual((await lsp.request<{ loaded: Loaded[] }>('bpfLens/loadedObjects')).loaded, []);
+});
