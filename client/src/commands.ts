@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { DocumentKind, LinkObjectsRequest, ObjectsRequest, ReindexRequest } from '../../server/src/lsp/protocol';
 import { openDocument } from './documents';
+import { loadObjectCommand, unloadCommand } from './load';
 import { Node, ObjectsTree } from './tree';
 
 interface Deps {
@@ -14,7 +15,7 @@ interface Deps {
 
 /** An object path from a tree node, an explorer Uri, a path string, the active editor, or a pick. */
 async function objectPath(deps: Deps, arg: unknown): Promise<string | undefined> {
-  if (arg && typeof arg === 'object' && 'object' in arg) return (arg as Node).object.path;
+  if (arg && typeof arg === 'object' && 'object' in arg) return (arg as Extract<Node, { object: unknown }>).object.path;
   if (arg instanceof vscode.Uri) return arg.fsPath;
   if (typeof arg === 'string') return arg;
   const client = deps.client();
@@ -56,6 +57,9 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
   });
   reg('bpfLens.loadMore', (arg?: unknown) => deps.tree.loadMore(arg as Extract<Node, { type: 'more' }>));
   reg('bpfLens.linkObjects', () => linkObjectsCommand(deps));
+  const loadDeps = { output: deps.output, client: deps.client, refreshTree: () => deps.tree.refresh() };
+  reg('bpfLens.loadObject', async (arg?: unknown) => loadObjectCommand(loadDeps, arg === undefined ? undefined : await objectPath(deps, arg)));
+  reg('bpfLens.unloadObject', (arg?: unknown) => unloadCommand(loadDeps, (arg as Node | undefined)?.type === 'loaded' ? (arg as Extract<Node, { type: 'loaded' }>).loaded : undefined));
   reg('bpfLens.searchBtfTypes', async (arg?: unknown) => {
     const path = await objectPath(deps, arg);
     if (!path) return;

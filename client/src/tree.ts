@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import {
-  BtfTypeItem, BtfTypesRequest, ObjectsRequest, ObjectSummary, ProgramItem, MapItem, ExternItem,
+  BtfTypeItem, BtfTypesRequest, ObjectsRequest, ObjectSummary, ProgramItem, MapItem, ExternItem, LoadedKernelObject, LoadedObjectsRequest,
 } from '../../server/src/lsp/protocol';
 
 /** Nodes of the "BPF" tree: Objects → Programs, Maps, BTF types by kind (paged), Externs. */
@@ -14,7 +14,14 @@ export type Node =
   | { type: 'problem'; object: ObjectSummary; text: string }
   | { type: 'btfKind'; object: ObjectSummary; kind: string; count: number; search?: string }
   | { type: 'btfType'; object: ObjectSummary; item: BtfTypeItem }
-  | { type: 'more'; object: ObjectSummary; kind: string; offset: number; total: number; search?: string };
+  | { type: 'more'; object: ObjectSummary; kind: string; offset: number; total: number; search?: string }
+  | KernelNode;
+
+/** What the language server holds loaded in a kernel: one node per load, its programs and maps with kernel ids. */
+export type KernelNode =
+  | { type: 'loadedRoot'; loaded: readonly LoadedKernelObject[] }
+  | { type: 'loaded'; loaded: LoadedKernelObject }
+  | { type: 'kernelItem'; loaded: LoadedKernelObject; label: string; description: string; icon: string };
 
 function openAt(file: string, line: number, title: string): vscode.Command {
   const pos = new vscode.Position(line, 0);
@@ -111,6 +118,7 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
         t.command = { command: 'bpfLens.loadMore', title: 'Load More', arguments: [n] };
         return t;
       }
+      default: return kernelTreeItem(n);
     }
   }
 
@@ -118,9 +126,11 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
     const client = this.client();
     if (!client) return [];
     if (!n) {
-      const r = await client.sendRequest(ObjectsRequest, {});
-      return r.objects.map((object) => ({ type: 'object', object }));
+      const [r, k] = await Promise.all([client.sendRequest(ObjectsRequest, {}), client.sendRequest(LoadedObjectsRequest).catch(() => ({ loaded: [] }))]);
+      const objects: Node[] = r.objects.map((object) => ({ type: 'object', object }));
+      return k.loaded.length ? [{ type: 'loadedRoot', loaded: k.loaded }, ...objects] : objects;
     }
+    if (!('object' in n)) return kernelChildren(n);
     const object = n.object;
     switch (n.type) {
       case 'object': {
@@ -184,4 +194,41 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
     this.totals.set(key, r.total);
     this.changed.fire(undefined);
   }
+}
+
+function kernelTreeItem(n: KernelNode): vscode.TreeItem {
+  const C = vscode.TreeItemCollapsibleState;
+  switch (n.type) {
+    case 'loadedRoot': {
+      const t = new vscode.TreeItem('Loaded in kernel', C.Expanded);
+      t.description = String(n.loaded.length);
+      t.iconPath = new vscode.ThemeIcon('server-process');
+      return t;
+    }
+    case 'loaded': {
+      const l = n.loaded;
+      const t = new vscode.TreeItem(l.path.split('/').pop()!, C.Collapsed);
+      t.description = `${l.target} · ${l.programs.length} programs, ${l.maps.length} maps`;
+      t.tooltip = l.path;
+      t.iconPath = new vscode.ThemeIcon('debug-start');
+      t.contextValue = 'loaded';
+      return t;
+    }
+    case 'kernelItem': {
+      const t = new vscode.TreeItem(n.label, C.None);
+      t.description = n.description;
+      t.iconPath = new vscode.ThemeIcon(n.icon);
+      return t;
+    }
+  }
+}
+
+function kernelChildren(n: KernelNode): Node[] {
+  if (n.type === 'loadedRoot') return n.loaded.map((loaded) => ({ type: 'loaded', loaded }));
+  if (n.type !== 'loaded') return [];
+  const l = n.loaded;
+  return [
+    ...l.programs.map((p): Node => ({ type: 'kernelItem', loaded: l, label: p.name, description: `prog id ${p.id} · ${p.type} · ${p.verifiedInsns} insns verified`, icon: 'symbol-function' })),
+    ...l.maps.map((m): Node => ({ type: 'kernelItem', loaded: l, label: m.kernelName, description: `map id ${m.id} · ${m.type}${m.pinnedAt ? ` · pinned ${m.pinnedAt}` : ''}`, icon: 'symbol-struct' })),
+  ];
 }

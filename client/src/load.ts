@@ -1,0 +1,103 @@
+/**
+ * Load Object to Kernel… and Unload: the load runs in the language server (its pipeline
+ * calls bpf(2)); this side picks the object, shows the stages as a progress notification,
+ * writes the verifier log to the output channel and refreshes the tree.
+ */
+import * as vscode from 'vscode';
+import type { LanguageClient } from 'vscode-languageclient/node';
+import {
+  LoadedKernelObject, LoadedObjectsRequest, LoadObjectRequest, LoadProgressNotification, ObjectsRequest, UnloadObjectRequest,
+} from '../../server/src/lsp/protocol';
+
+export interface LoadDeps {
+  readonly output: vscode.OutputChannel;
+  client(): LanguageClient | undefined;
+  refreshTree(): void;
+}
+
+let tokens = 0;
+
+/** Loads the object at `path` (or one picked from the workspace's BPF objects) into the local kernel. */
+export async function loadObjectCommand(deps: LoadDeps, path: string | undefined): Promise<void> {
+  const client = deps.client();
+  if (!client) return void vscode.window.showErrorMessage('BPF Lens: the language server is not running.');
+  path ??= await pickObject(client);
+  if (!path) return;
+  const logLevel = vscode.workspace.getConfiguration('bpfLens').get<number>('verifierLogLevel', 0);
+  const token = `load-${++tokens}`;
+  const name = path.split('/').pop();
+  const r = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `BPF Lens: loading ${name}` },
+    async (progress) => {
+      const sub = client.onNotification(LoadProgressNotification, (p) => {
+        if (p.token === token) progress.report({ message: `${p.stage}${p.detail ? `: ${p.detail}` : ''}` });
+      });
+      try {
+        return await client.sendRequest(LoadObjectRequest, { path, target: 'local', logLevel, token });
+      } finally {
+        sub.dispose();
+      }
+    },
+  );
+  const out = deps.output;
+  out.appendLine(`load ${path} (target local, ${r.ms.toFixed(0)} ms)`);
+  for (const l of r.logs) {
+    out.appendLine(`--- verifier log: ${l.program} ---`);
+    out.appendLine(l.log.trimEnd());
+  }
+  if (!r.ok) {
+    const e = r.error!;
+    out.appendLine(`error (${e.stage}): ${e.message}`);
+    if (e.source) out.appendLine(`  --> ${e.source.file}:${e.source.line + 1}:${e.source.column + 1}\n   | ${e.source.text.trim()}`);
+    if (e.log) {
+      out.appendLine(`--- verifier log${e.program ? `: ${e.program}` : ''} ---`);
+      out.appendLine(e.log.trimEnd());
+    }
+    const actions = e.source ? ['Go to Source', 'Show Output'] : ['Show Output'];
+    const pick = await vscode.window.showErrorMessage(`BPF Lens: load failed: ${e.message.split('\n')[0]}`, ...actions);
+    if (pick === 'Show Output') out.show(true);
+    else if (pick === 'Go to Source' && e.source) {
+      const pos = new vscode.Position(e.source.line, e.source.column);
+      await vscode.window.showTextDocument(vscode.Uri.file(e.source.file), { selection: new vscode.Range(pos, pos) });
+    }
+    return;
+  }
+  const l = r.loaded!;
+  for (const p of l.programs) out.appendLine(`  prog ${String(p.id).padStart(5)}  ${p.type.padEnd(14)} ${p.name}  (${p.verifiedInsns} insns verified)`);
+  for (const m of l.maps) out.appendLine(`  map  ${String(m.id).padStart(5)}  ${m.type.padEnd(14)} ${m.kernelName}${m.pinnedAt ? `  pinned ${m.pinnedAt}` : ''}`);
+  for (const w of l.warnings) out.appendLine(`warning: ${w}`);
+  deps.refreshTree();
+  const pick = await vscode.window.showInformationMessage(
+    `BPF Lens: loaded ${name}: ${l.programs.length} program(s), ${l.maps.length} map(s)`, 'Unload', 'Show Output');
+  if (pick === 'Unload') await unloadCommand(deps, l);
+  else if (pick === 'Show Output') out.show(true);
+}
+
+/** Closes a load's FDs (and removes pins it made): the given one, or one picked from what is loaded. */
+export async function unloadCommand(deps: LoadDeps, loaded: LoadedKernelObject | undefined): Promise<void> {
+  const client = deps.client();
+  if (!client) return;
+  if (!loaded) {
+    const all = (await client.sendRequest(LoadedObjectsRequest)).loaded;
+    if (!all.length) return void vscode.window.showInformationMessage('BPF Lens: nothing is loaded.');
+    const pick = await vscode.window.showQuickPick(all.map((o) => ({ label: o.path.split('/').pop()!, description: `${o.target} · prog ids ${o.programs.map((p) => p.id).join(', ')}`, o })), { placeHolder: 'Unload' });
+    loaded = pick?.o;
+    if (!loaded) return;
+  }
+  const r = await client.sendRequest(UnloadObjectRequest, { handle: loaded.handle });
+  deps.output.appendLine(`unload ${loaded.path}: ${r.closed ? 'closed' : 'was not loaded'}${r.unpinned.length ? `, unpinned ${r.unpinned.join(' ')}` : ''}`);
+  deps.refreshTree();
+}
+
+async function pickObject(client: LanguageClient): Promise<string | undefined> {
+  const objs = (await client.sendRequest(ObjectsRequest, {})).objects.filter((o) => !o.error && o.programs.length);
+  if (!objs.length) {
+    void vscode.window.showInformationMessage('BPF Lens: no BPF objects with programs in this workspace (setting bpfLens.objects).');
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(
+    objs.map((o) => ({ label: o.name, description: o.path, detail: `${o.programs.length} programs, ${o.maps.length} maps` })),
+    { placeHolder: 'Object to load into the local kernel' },
+  );
+  return pick?.description;
+}
