@@ -10,6 +10,7 @@ import * as path from 'path';
 import { KernelBtf, closeFd, progTestRun, rawTracepointOpen } from '../../server/src/kernel';
 import { LoadError, type LoadResult } from '../../server/src/load/types';
 import type { BpfObject } from '../../server/src/object/model';
+import { readTargetBtf } from '../core-helpers';
 import { CILIUM } from '../helpers';
 import { le32, lensLoad, lensSnapshot, libbpfLoad, lookup, mapOf, openFile, progFd, u32 } from '../load-helpers';
 import { bpffsDir, openFds } from './kernel-env';
@@ -167,6 +168,44 @@ test('freplace-el.elf: the target program loads; the replacement reaches the ker
   } finally {
     target.close();
   }
+});
+
+const BTF_DATA = path.join(CILIUM, 'btf', 'testdata');
+
+/** Loads the object's programs as socket filters, CO-RE against `target`, runs each once: name → return value (0 = every check passed, else the failing line). */
+async function runCore(file: string, target: string, skip: string[]): Promise<Map<string, number>> {
+  const r = await lensLoad(asSocketFilters(openFile(file)), { targetBtf, coreTargets: [readTargetBtf(target, path.basename(target))], noAutoload: skip });
+  try {
+    return new Map(r.programs.map((p) => [p.name, progTestRun(p.fd, { data: new Uint8Array(14) }).retval]));
+  } finally {
+    r.close();
+  }
+}
+
+test('btf/testdata relocs-el.elf, CO-RE against its own BTF: every program returns 0 under PROG_TEST_RUN', async () => {
+  const file = path.join(BTF_DATA, 'relocs-el.elf');
+  const ran = await runCore(file, file, ['err_ambiguous', 'err_ambiguous_flavour']);
+  assert.deepEqual([...ran.keys()].sort(), ['enums', 'fields', 'type_ids', 'types']);
+  for (const [name, ret] of ran) assert.equal(ret, 0, `${name} failed its check on line ${ret} of relocs.c`);
+});
+
+test('btf/testdata relocs-el.elf: the ambiguous relocation is refused before the kernel, naming both candidates and the source line', async () => {
+  const file = path.join(BTF_DATA, 'relocs-el.elf');
+  await assert.rejects(runCore(file, file, ['enums', 'fields', 'type_ids', 'types', 'err_ambiguous_flavour']), (err: unknown) => {
+    assert.ok(err instanceof LoadError, String(err));
+    assert.equal(err.stage, 'relocate');
+    assert.match(err.message, /struct ambiguous \[\d+\].*struct ambiguous___flavour \[\d+\]/);
+    assert.match(err.details.source?.text ?? '', /bpf_core_type_id_kernel\(struct ambiguous\)/);
+    return true;
+  });
+});
+
+test('btf/testdata relocs_read-el.elf against relocs_read_tgt-el.elf: reads() returns 0 (and not without the target)', async () => {
+  const ran = await runCore(path.join(BTF_DATA, 'relocs_read-el.elf'), path.join(BTF_DATA, 'relocs_read_tgt-el.elf'), []);
+  assert.deepEqual([...ran], [['reads', 0]]);
+  const own = path.join(BTF_DATA, 'relocs_read-el.elf');
+  const self = await runCore(own, own, []);
+  assert.notEqual(self.get('reads'), 0, 'against its own BTF the checks fail: the run is not vacuous');
 });
 
 test('summary of cilium/ebpf testdata', () => {
