@@ -3,7 +3,7 @@ import { openObject } from '../object';
 import { CliIo, Command, UsageError } from './command';
 import { readInput } from './input';
 
-const USAGE = 'load OBJ [--target local] [--pin DIR] [--json] [--log-level N] [--no-autoload PROG]... [--set VAR=VALUE]... [--replace PROG_ID|PINNED_PATH] [--arg-ctx-fallback auto|always|never]';
+const USAGE = 'load OBJ [--target local|ssh://[user@]host[:port]|HOST] [--pin DIR] [--json] [--log-level N] [--no-autoload PROG]... [--set VAR=VALUE]... [--replace PROG_ID|PINNED_PATH] [--arg-ctx-fallback auto|always|never]';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -27,7 +27,7 @@ function parse(args: string[]) {
   }
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new UsageError(positionals.length ? `unexpected argument '${positionals[1]}'` : 'missing object file');
-  if (values.target !== 'local') throw new UsageError(`--target ${values.target}: only 'local' is supported by the command line for now`);
+  if (values.target !== 'local' && values.replace !== undefined) throw new UsageError('--replace works only with --target local for now');
   const level = values['log-level'] !== undefined ? Number(values['log-level']) : 0;
   if (!Number.isInteger(level) || level < 0 || level > 7) throw new UsageError(`--log-level must be 0..7, not '${values['log-level']}'`);
   const set: Record<string, string> = {};
@@ -52,6 +52,7 @@ export const loadCommand: Command = {
   summary: 'Load an object into the kernel (maps, programs, CO-RE, externs) and report kernel ids; verifier errors on source lines.',
   async run(args: string[], io: CliIo): Promise<number> {
     const a = parse(args);
+    if (a.values.target !== 'local') return (await import('./load-remote')).loadRemote(a.file, a.values.target ?? '', { logLevel: a.level, set: a.set, noAutoload: a.values['no-autoload'] ?? [], pinProgramsDir: a.values.pin, argCtxFallback: a.mode, json: a.values.json ?? false }, io);
     const obj = openObject(readInput(a.file), a.file);
     // Loaded here so other commands never load koffi.
     const kernel = await import('../kernel');

@@ -7,15 +7,19 @@ import { CliIo, Command, UsageError } from './command';
  */
 export const probeCommand: Command = {
   path: ['probe'],
-  usage: 'probe [--json]',
+  usage: 'probe [--json] [--target local|ssh://[user@]host[:port]|HOST]',
   summary: "Probe this kernel's BPF features (BTF kinds, global data, arg:ctx, ...) and privileges.",
   async run(args: string[], io: CliIo): Promise<number> {
     let json: boolean;
+    let target: string | undefined;
     try {
-      json = parseArgs({ args, options: { json: { type: 'boolean', default: false } } }).values.json ?? false;
+      const v = parseArgs({ args, options: { json: { type: 'boolean', default: false }, target: { type: 'string' } } }).values;
+      json = v.json ?? false;
+      target = v.target;
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
+    if (target !== undefined) return probeTarget(target, json, io);
     // Loaded here so other commands never load koffi.
     const k = await import('../kernel/probes');
     const sys = k.systemInfo();
@@ -54,3 +58,43 @@ export const probeCommand: Command = {
     return priv.canLoad ? 0 : 1;
   },
 };
+
+/** `probe --target`: the same answers from the agent on that target (hello). */
+async function probeTarget(spec: string, json: boolean, io: CliIo): Promise<number> {
+  const { connectTarget, TargetError } = await import('../target');
+  let client;
+  const t0 = performance.now();
+  try {
+    client = await connectTarget(spec);
+  } catch (e) {
+    if (!(e instanceof TargetError)) throw e;
+    io.err(`error (${e.code}): ${e.message}\n${e.detail ? `  ${e.detail.split('\n').join('\n  ')}\n` : ''}`);
+    return 2;
+  }
+  try {
+    const connectMs = performance.now() - t0;
+    const t1 = performance.now();
+    const h = await client.hello();
+    const helloMs = performance.now() - t1;
+    if (json) {
+      io.out(`${JSON.stringify({ target: spec, ...h, connect_ms: Math.round(connectMs), hello_ms: Math.round(helloMs * 10) / 10 }, null, 2)}\n`);
+    } else {
+      const yes = (b: boolean) => (b ? 'yes' : 'no');
+      const lines = [
+        `target:         ${spec} (agent ${h.agentVersion}, uid ${h.uid})`,
+        `kernel release: ${h.release}`,
+        `architecture:   ${h.arch}`,
+        ...(h.lockdown ? [`lockdown:       ${h.lockdown}`] : []),
+        `vmlinux BTF:    ${yes(h.hasVmlinuxBtf)}`,
+        `can load BPF:   ${yes(h.privileges.canLoad)}${h.privileges.errno ? ` (${h.privileges.errno})` : ''}`,
+        ...Object.entries(h.features).map(([k, v]) => `${k}  ${yes(v)}`),
+        `connect ${connectMs.toFixed(0)} ms, hello round trip ${helloMs.toFixed(1)} ms`,
+      ];
+      if (!h.privileges.canLoad) lines.push(`bpf() not permitted on ${spec} (${h.privileges.errno}): the agent needs root or CAP_BPF there (set sudo for this target).`);
+      io.out(`${lines.join('\n')}\n`);
+    }
+    return h.privileges.canLoad ? 0 : 1;
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The agent's JSON-RPC protocol (vscode-jsonrpc over stdio): method names and the JSON shapes
+ * both ends share. Bytes travel as base64. Kept free of koffi so clients can import it.
+ */
+import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
+
+export const AGENT_PROTOCOL_VERSION = 1;
+
+export interface HelloResult {
+  readonly agentVersion: string;
+  readonly protocol: number;
+  readonly release: string;
+  readonly arch: string;
+  readonly lockdown: string | null;
+  readonly uid: number;
+  readonly privileges: { readonly canLoad: boolean; readonly errno: string | null; readonly capBpf: boolean; readonly capSysAdmin: boolean };
+  /** Feature probe answers by name (empty when the agent cannot load BPF). */
+  readonly features: Readonly<Record<string, boolean>>;
+  /** /sys/kernel/btf/vmlinux exists. */
+  readonly hasVmlinuxBtf: boolean;
+}
+
+export interface TargetBtfParams { readonly knownHash?: string }
+export interface TargetBtfResult {
+  /** sha256 of the vmlinux BTF; `data` is omitted when it equals `knownHash`. */
+  readonly hash: string;
+  readonly size: number;
+  readonly data?: string;
+}
+
+export interface AgentLoadParams {
+  readonly name: string;
+  readonly object: string;
+  readonly logLevel?: number;
+  readonly noAutoload?: readonly string[];
+  readonly set?: Readonly<Record<string, string>>;
+  readonly pinProgramsDir?: string;
+  readonly argCtxFallback?: 'auto' | 'always' | 'never';
+}
+
+export interface AgentLoadResult {
+  readonly handle: number;
+  readonly ms: number;
+  readonly programs: readonly { name: string; section: string; type: string; id: number; verifiedInsns: number; pinnedAt?: string; log?: string }[];
+  readonly maps: readonly { name: string; kernelName: string; id: number; type: string; keySize: number; valueSize: number; maxEntries: number; flags: number; pinnedAt?: string }[];
+  readonly warnings: readonly string[];
+}
+
+/** Error data of a failed load (a LoadError on the agent's side). */
+export interface AgentLoadErrorData {
+  readonly kind: 'load';
+  readonly stage: string;
+  readonly program?: string;
+  readonly insn?: number;
+  readonly source?: { file: string; line: number; column: number; text: string };
+  readonly log?: string;
+}
+
+export interface TestRunParams { readonly handle: number; readonly program: string; readonly data?: string; readonly repeat?: number }
+export interface TestRunResultJson { readonly retval: number; readonly duration: number; readonly dataOut?: string }
+
+export const hello = new RequestType0<HelloResult, void>('bpfLens/hello');
+export const targetBtf = new RequestType<TargetBtfParams, TargetBtfResult, void>('bpfLens/targetBtf');
+export const load = new RequestType<AgentLoadParams, AgentLoadResult, AgentLoadErrorData>('bpfLens/load');
+export const unload = new RequestType<{ handle: number }, boolean, void>('bpfLens/unload');
+export const listLoaded = new RequestType0<readonly { handle: number; name: string; programs: readonly string[]; ids: readonly number[] }[], void>('bpfLens/listLoaded');
+export const testRun = new RequestType<TestRunParams, TestRunResultJson, void>('bpfLens/testRun');
+export const shutdown = new RequestType0<void, void>('bpfLens/shutdown');
+/** Streams: load stages and, when asked, verifier logs. */
+export const progress = new NotificationType<{ stage: string; detail: string }>('bpfLens/progress');
+export const verifierLog = new NotificationType<{ program: string; log: string }>('bpfLens/verifierLog');

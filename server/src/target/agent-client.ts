@@ -1,0 +1,95 @@
+/**
+ * Talks to a running agent (server/src/agent) over a child process's stdio: whatever carries it
+ * (ssh, sudo, a VM console bridged to a stream). Turns an agent that dies into TargetError.
+ */
+import type { ChildProcess } from 'child_process';
+import { createHash } from 'crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'fs';
+import { homedir } from 'os';
+import { join } from 'path';
+import type { Readable, Writable } from 'stream';
+import { createMessageConnection, MessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import * as P from '../agent/protocol';
+import { TargetError } from './errors';
+
+export class AgentClient {
+  readonly conn: MessageConnection;
+  private stderr = '';
+  private exited: Promise<TargetError>;
+  private closed = false;
+
+  constructor(readonly label: string, readonly child: ChildProcess, input: Readable = child.stdout!, output: Writable = child.stdin!) {
+    child.stderr?.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-8192); });
+    this.conn = createMessageConnection(new StreamMessageReader(input), new StreamMessageWriter(output));
+    this.conn.onError(() => undefined);
+    this.exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+      resolve(new TargetError('agent-crashed', `the agent on ${this.label} ended (${signal ?? `exit ${code}`}) — run the command again; if it repeats, the agent's stderr says why`, this.stderr.trim()));
+    }));
+    this.conn.listen();
+  }
+
+  /** Last lines the carrier (ssh, sudo, the agent) wrote to stderr. */
+  get stderrText(): string { return this.stderr; }
+
+  /** A request that fails with TargetError('agent-crashed') if the agent dies first. */
+  private async call<R>(f: () => Promise<R>): Promise<R> {
+    if (this.closed) throw new TargetError('agent-crashed', `the agent on ${this.label} is closed`);
+    const r = await Promise.race([f().then((v) => ({ v })), this.exited.then((e) => ({ e }))]);
+    if ('e' in r) throw r.e;
+    return r.v;
+  }
+
+  hello(): Promise<P.HelloResult> { return this.call(() => this.conn.sendRequest(P.hello)); }
+
+  /** vmlinux BTF of the target, cached on this machine by content hash. */
+  async targetBtf(cacheDir = join(homedir(), '.cache', 'bpf-lens', 'btf')): Promise<{ hash: string; data: Buffer; cached: boolean }> {
+    const keyFile = join(cacheDir, `${this.label.replace(/[^A-Za-z0-9_.@-]/g, '_')}.hash`);
+    let known: string | undefined;
+    try { known = readFileSync(keyFile, 'latin1').trim(); } catch { known = undefined; }
+    const r = await this.call(() => this.conn.sendRequest(P.targetBtf, { knownHash: known }));
+    if (r.data === undefined) {
+      try {
+        const data = readFileSync(join(cacheDir, `${r.hash}.btf`));
+        if (createHash('sha256').update(data).digest('hex') === r.hash) return { hash: r.hash, data, cached: true };
+      } catch { /* fetch again below */ }
+      const again = await this.call(() => this.conn.sendRequest(P.targetBtf, {}));
+      return this.storeBtf(cacheDir, keyFile, again);
+    }
+    return this.storeBtf(cacheDir, keyFile, r);
+  }
+
+  private storeBtf(cacheDir: string, keyFile: string, r: P.TargetBtfResult): { hash: string; data: Buffer; cached: boolean } {
+    const data = Buffer.from(r.data ?? '', 'base64');
+    mkdirSync(cacheDir, { recursive: true });
+    writeFileSync(join(cacheDir, `${r.hash}.btf`), data);
+    writeFileSync(keyFile, r.hash);
+    return { hash: r.hash, data, cached: false };
+  }
+
+  load(params: P.AgentLoadParams, onProgress?: (stage: string, detail: string) => void): Promise<P.AgentLoadResult> {
+    const sub = onProgress ? this.conn.onNotification(P.progress, (n) => onProgress(n.stage, n.detail)) : undefined;
+    return this.call(() => this.conn.sendRequest(P.load, params)).finally(() => sub?.dispose());
+  }
+  unload(handle: number): Promise<boolean> { return this.call(() => this.conn.sendRequest(P.unload, { handle })); }
+  listLoaded(): Promise<{ handle: number; name: string; programs: readonly string[]; ids: readonly number[] }[]> {
+    return this.call(async () => [...(await this.conn.sendRequest(P.listLoaded))]);
+  }
+  testRun(p: P.TestRunParams): Promise<P.TestRunResultJson> { return this.call(() => this.conn.sendRequest(P.testRun, p)); }
+
+  /** Asks the agent to close everything and exit; kills it if it does not within 3 s. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await Promise.race([this.call(() => this.conn.sendRequest(P.shutdown)), new Promise((r) => setTimeout(r, 3000))]);
+    } catch { /* already gone */ }
+    this.closed = true;
+    this.conn.dispose();
+    this.child.stdin?.end();
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill();
+    await Promise.race([this.exited, new Promise((r) => setTimeout(r, 3000))]);
+  }
+}
+
+export function isLoadError(e: unknown): e is ResponseError<P.AgentLoadErrorData> {
+  return e instanceof ResponseError && (e.data as P.AgentLoadErrorData | undefined)?.kind === 'load';
+}

@@ -1,0 +1,54 @@
+/**
+ * Target connection used by the CLI and the language server: `local` (the agent beside this
+ * process, under `sudo -n` when not root) or SSH (`ssh://...`, a Host alias).
+ */
+import { spawn } from 'child_process';
+import { existsSync } from 'fs';
+import { join } from 'path';
+import { AgentClient } from './agent-client';
+import { AgentBundle } from './bundle';
+import { TargetError } from './errors';
+import { connectSsh, parseSshTarget, SshConnectTimings, SshTarget } from './ssh';
+
+export { AgentClient, isLoadError } from './agent-client';
+export { AgentBundle } from './bundle';
+export { TargetError, classifySshFailure } from './errors';
+export type { TargetErrorCode } from './errors';
+export { connectSsh, parseSshTarget, shQuote, sshArgv } from './ssh';
+export type { SshTarget, SshConnectTimings } from './ssh';
+
+/** The directory holding dist/agent.js and node_modules (the bundle's root). */
+export function productRoot(): string {
+  for (let d = __dirname; ; d = join(d, '..')) {
+    if (existsSync(join(d, 'dist', 'agent.js')) && existsSync(join(d, 'node_modules', 'koffi'))) return d;
+    if (d === join(d, '..')) throw new Error('dist/agent.js not found next to BPF Lens: run npm run build');
+  }
+}
+
+export interface ConnectOptions extends Partial<Omit<SshTarget, 'host'>> {
+  readonly root?: string;
+  readonly timings?: Partial<SshConnectTimings>;
+}
+
+/** `local` runs the agent here (sudo -n unless root); anything else is an SSH target. */
+export async function connectTarget(spec: string, o: ConnectOptions = {}): Promise<AgentClient> {
+  const root = o.root ?? productRoot();
+  if (spec === 'local') {
+    const agent = join(root, 'dist', 'agent.js');
+    const root0 = process.getuid?.() === 0;
+    const argv = root0 ? [process.execPath, agent] : ['sudo', '-n', '--', process.execPath, agent];
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const c = new AgentClient('local', child);
+    try {
+      await c.hello();
+    } catch (e) {
+      await c.close();
+      if (!root0 && /sudo/.test(c.stderrText)) throw new TargetError('no-sudo', 'cannot run the agent with sudo -n here: run as root or allow passwordless sudo for node', c.stderrText.trim());
+      throw e;
+    }
+    return c;
+  }
+  const env = process.env.BPF_LENS_SSH_CONFIG;
+  const t: SshTarget = { ...parseSshTarget(spec), ...(env ? { configFile: env } : {}), ...Object.fromEntries(Object.entries(o).filter(([k, v]) => v !== undefined && !['root', 'timings'].includes(k))) };
+  return connectSsh(t, AgentBundle.locate(root), o.timings);
+}

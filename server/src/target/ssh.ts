@@ -1,0 +1,109 @@
+/**
+ * SSH targets through the system OpenSSH client (so ~/.ssh/config, agents, ProxyJump and
+ * known_hosts behave as users expect). argv arrays only; each remote word is quoted for the
+ * remote POSIX shell. The agent bundle is deployed once per content hash and re-used.
+ */
+import { spawn, spawnSync } from 'child_process';
+import { TargetError, classifySshFailure } from './errors';
+import { AgentClient } from './agent-client';
+import { AgentBundle } from './bundle';
+
+export interface SshTarget {
+  readonly host: string;
+  readonly user?: string;
+  readonly port?: number;
+  readonly identityFile?: string;
+  /** An ssh_config file to use instead of ~/.ssh/config (tests; `-F`). */
+  readonly configFile?: string;
+  /** Run the agent under `sudo -n` when not root (default true). */
+  readonly sudo?: boolean;
+  /** node on the target (default: PATH, else the newest under ~/.vscode-server). */
+  readonly nodePath?: string;
+}
+
+/** `ssh://[user@]host[:port]` or a bare Host alias / `user@host`. */
+export function parseSshTarget(spec: string): SshTarget {
+  const m = /^ssh:\/\/(?:([^@/:]+)@)?(\[[^\]]+\]|[^/:@]+)(?::(\d+))?\/?$/.exec(spec) ?? /^(?:([^@/:]+)@)?([A-Za-z0-9_.-]+)$/.exec(spec);
+  if (!m || m[2].startsWith('-') || (m[1] ?? '').startsWith('-'))
+    throw new TargetError('bad-target', `not an SSH target: ${JSON.stringify(spec)} (expected ssh://[user@]host[:port] or a Host alias)`);
+  const port = m[3] !== undefined ? Number(m[3]) : undefined;
+  if (port !== undefined && (port < 1 || port > 65535)) throw new TargetError('bad-target', `bad port in ${spec}`);
+  return { host: m[2].replace(/^\[|\]$/g, ''), ...(m[1] ? { user: m[1] } : {}), ...(port ? { port } : {}) };
+}
+
+/** One word for a POSIX shell: single-quoted, embedded quotes closed and escaped. */
+export function shQuote(s: string): string {
+  return /^[A-Za-z0-9_./=:@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export function sshArgv(t: SshTarget, remote: readonly string[]): string[] {
+  const a = ['-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=10', '-e', 'none'];
+  if (t.configFile) a.push('-F', t.configFile);
+  if (t.port) a.push('-p', String(t.port));
+  if (t.user) a.push('-l', t.user);
+  if (t.identityFile) a.push('-i', t.identityFile, '-o', 'IdentitiesOnly=yes');
+  // `--` ends options: a host can never be read as one.
+  a.push('--', t.host, remote.map(shQuote).join(' '));
+  return a;
+}
+
+const label = (t: SshTarget) => `${t.user ? `${t.user}@` : ''}${t.host}${t.port ? `:${t.port}` : ''}`;
+
+/** Runs a remote command; exit 255 is ssh's own failure, classified. */
+function run(t: SshTarget, remote: readonly string[], input?: Buffer): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync('ssh', sshArgv(t, remote), { input, maxBuffer: 64 << 20, timeout: 60_000 });
+  const stderr = r.stderr?.toString() ?? '';
+  if (r.error) throw new TargetError('ssh-failed', `could not run ssh: ${r.error.message}`);
+  if (r.status === 255) throw classifySshFailure(label(t), stderr);
+  return { status: r.status ?? -1, stdout: r.stdout?.toString() ?? '', stderr };
+}
+
+// Remote probe: finds node and the deployed bundle in one round trip. Fixed text, no user input.
+const PROBE = [
+  'dir="$HOME/.cache/bpf-lens/agent-$1"',
+  'if [ -f "$dir/agent.js" ]; then echo deployed=1; else echo deployed=0; fi',
+  'echo home="$HOME"; echo uid="$(id -u)"',
+  'n="$2"; if [ -z "$n" ]; then n="$(command -v node 2>/dev/null)"; fi',
+  'if [ -z "$n" ]; then n="$(ls -1d "$HOME"/.vscode-server/bin/*/node "$HOME"/.vscode-server/cli/servers/*/server/node 2>/dev/null | while read f; do echo "$(stat -c %Y "$f") $f"; done | sort -n | tail -1 | cut -d" " -f2-)"; fi',
+  'echo node="$n"; if [ -n "$n" ]; then echo nodever="$("$n" -v 2>/dev/null)"; fi',
+].join('\n');
+
+export interface SshConnectTimings { probeMs: number; deployMs: number; startMs: number; deployed: boolean }
+
+/** Connects: probe, deploy if needed, start the agent (under sudo -n when not root), hello. */
+export async function connectSsh(t: SshTarget, bundle: AgentBundle, timings?: Partial<SshConnectTimings>): Promise<AgentClient> {
+  let t0 = performance.now();
+  const p = run(t, ['sh', '-c', PROBE, 'bpf-lens-probe', bundle.hash, t.nodePath ?? '']);
+  const kv = Object.fromEntries(p.stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  if (timings) timings.probeMs = performance.now() - t0;
+  const node = kv.node;
+  if (!node) throw new TargetError('no-node', `no node on ${label(t)}: install Node.js 20+ there, or set nodePath (VS Code Remote-SSH's node under ~/.vscode-server is also found)`);
+  const major = Number(/^v(\d+)/.exec(kv.nodever ?? '')?.[1] ?? 0);
+  if (major < 20) throw new TargetError('node-too-old', `node on ${label(t)} (${node}) is ${kv.nodever || 'not runnable'}: BPF Lens's agent needs Node.js 20 or newer; set nodePath to a newer one`);
+  const dir = `${kv.home}/.cache/bpf-lens/agent-${bundle.hash}`;
+  t0 = performance.now();
+  if (kv.deployed !== '1') {
+    // Unpacked beside, then renamed: a half-finished upload is never mistaken for a deployment.
+    const script = 'set -e; d="$1"; t="$d.tmp.$$"; mkdir -p "$t"; tar -xzf - -C "$t"; rm -rf "$d"; mv "$t" "$d"';
+    const r = run(t, ['sh', '-c', script, 'bpf-lens-deploy', dir], bundle.tarGz());
+    if (r.status !== 0) throw new TargetError('ssh-failed', `deploying the agent to ${label(t)}:${dir} failed: ${r.stderr.trim()}`);
+  }
+  if (timings) { timings.deployMs = performance.now() - t0; timings.deployed = kv.deployed !== '1'; }
+  t0 = performance.now();
+  const useSudo = kv.uid !== '0' && t.sudo !== false;
+  const cmd = [...(useSudo ? ['sudo', '-n', '--'] : []), node, `${dir}/agent.js`];
+  const child = spawn('ssh', sshArgv(t, cmd), { stdio: ['pipe', 'pipe', 'pipe'] });
+  const client = new AgentClient(label(t), child);
+  try {
+    await client.hello();
+  } catch (e) {
+    const err = client.stderrText;
+    await client.close();
+    if (child.exitCode === 255) throw classifySshFailure(label(t), err);
+    if (useSudo && /sudo: (a password is required|a terminal is required)|is not in the sudoers|may not run sudo/i.test(err))
+      throw new TargetError('no-sudo', `${t.user ?? 'the user'} on ${label(t)} cannot run the agent with sudo -n: allow passwordless sudo for ${node}, or connect as root`, err.trim());
+    throw e;
+  }
+  if (timings) timings.startMs = performance.now() - t0;
+  return client;
+}
