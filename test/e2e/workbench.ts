@@ -1,0 +1,210 @@
+/**
+ * A real VS Code (code-server 4.100.3 = VS Code 1.100.3) with the packaged BPF Lens VSIX,
+ * driven like a person through Debian's chromium with playwright-core. See
+ * /work/shared/E2E.md: code-server is installed once into a cache outside the checkout
+ * (scripts/code-server.sh), chromium comes from Debian (scripts/setup.sh), nothing is
+ * downloaded at test time.
+ */
+import { execFileSync, spawn, ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { chromium, Browser, Page } from 'playwright-core';
+
+export const ROOT = path.resolve(__dirname, '..', '..', '..');
+export const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
+const CHROMIUM = '/usr/bin/chromium';
+
+function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
+  return execFileSync(cmd, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
+/** Installs what the suite needs (idempotent) and packs the VSIX from the current dist/. */
+export function prepare(dir: string): { codeServer: string; vsix: string } {
+  const codeServer = sh('bash', ['scripts/code-server.sh']);
+  if (!fs.existsSync(CHROMIUM)) sh('bash', ['scripts/setup.sh']);
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'client.js'))) sh('npm', ['run', '-s', 'build']);
+  // Several e2e files run at once: one make at a time writes examples/build.
+  sh('flock', [path.join(os.tmpdir(), 'bpf-lens-examples.lock'), 'make', '-s', '-C', 'examples']);
+  const vsix = path.join(dir, 'bpf-lens.vsix');
+  sh('bash', ['scripts/package.sh', vsix], { BPF_LENS_SKIP_BUILD: '1' });
+  return { codeServer, vsix };
+}
+
+/**
+ * A copy of examples/ the test may change, built there: objects record their source paths
+ * (BTF line info), which is how BPF Lens ties a source to its object.
+ */
+export function copyExamples(dir: string): string {
+  const ws = path.join(dir, 'examples');
+  const src = path.join(ROOT, 'examples');
+  fs.mkdirSync(path.join(ws, 'build'), { recursive: true });
+  for (const f of fs.readdirSync(src)) if (f === 'Makefile' || f.endsWith('.c') || f.endsWith('.h')) fs.copyFileSync(path.join(src, f), path.join(ws, f));
+  for (const f of fs.readdirSync(path.join(src, 'build'))) if (!f.endsWith('.o')) fs.cpSync(path.join(src, 'build', f), path.join(ws, 'build', f), { recursive: true, preserveTimestamps: true });
+  sh('make', ['-s', '-C', ws]);
+  return ws;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+export interface Session {
+  page: Page;
+  /** Everything code-server printed (its log, the extension host's errors). */
+  log(): string;
+  close(): Promise<void>;
+}
+
+/** Installs the VSIX into a fresh profile, serves `folder` on loopback and opens it in chromium. */
+export async function openWorkbench(dir: string, codeServer: string, vsix: string, folder: string): Promise<Session> {
+  const profile = { 'user-data-dir': path.join(dir, 'user'), 'extensions-dir': path.join(dir, 'extensions') };
+  const common = ['--config', path.join(dir, 'config.yaml'), '--user-data-dir', profile['user-data-dir'], '--extensions-dir', profile['extensions-dir']];
+  fs.mkdirSync(path.join(profile['user-data-dir'], 'User'), { recursive: true });
+  // A quiet workbench: no welcome page, no chat, hovers that appear at once.
+  fs.writeFileSync(path.join(profile['user-data-dir'], 'User', 'settings.json'), JSON.stringify({
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'editor.hover.delay': 100,
+    'security.workspace.trust.enabled': false,
+    'chat.disableAIFeatures': true,
+    'telemetry.telemetryLevel': 'off',
+    'extensions.ignoreRecommendations': true,
+    'window.commandCenter': false,
+  }));
+  sh(codeServer, [...common, '--install-extension', vsix]);
+  const port = await freePort();
+  let out = '';
+  const proc: ChildProcess = spawn(codeServer, [
+    '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check',
+    '--disable-workspace-trust', ...common, folder,
+  ], { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  const kill = () => { try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* already gone */ } };
+  let browser: Browser | undefined;
+  try {
+    await waitFor(() => out.includes('HTTP server listening'), 30_000, () => `code-server did not start:\n${out}`);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(folder)}`);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    const b = browser;
+    return {
+      page,
+      log: () => out,
+      close: async () => { await b.close().catch(() => undefined); kill(); },
+    };
+  } catch (e) {
+    await browser?.close().catch(() => undefined);
+    kill();
+    throw e;
+  }
+}
+
+export async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, why: () => string): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(why());
+}
+
+/** Quick Open (Ctrl+P) a file of the workspace by name. */
+export async function openFile(page: Page, name: string): Promise<void> {
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill(name);
+  await page.locator('.quick-input-list .monaco-list-row').first().waitFor();
+  await page.keyboard.press('Enter');
+  await page.locator(`.tab.active[aria-label*="${name}"], .tab.active [aria-label*="${name}"]`).first().waitFor();
+  await page.locator('.monaco-editor .view-lines').first().waitFor();
+}
+
+/** Runs a command from the palette (F1) by its full title, e.g. "BPF Lens: Re-index Objects". */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill(`>${title}`);
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  await row.waitFor({ timeout: 15_000 });
+  await row.click();
+}
+
+const WORD_BOX = `([src, flags, w]) => {
+  const re = new RegExp(src, flags);
+  for (const el of document.querySelectorAll('.monaco-editor .view-line')) {
+    // Monaco draws spaces as U+00A0.
+    if (!re.test((el.textContent || '').replace(/\\u00a0/g, ' '))) continue;
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const at = (n.textContent || '').search(new RegExp('\\\\b' + w + '\\\\b'));
+      if (at < 0) continue;
+      const r = document.createRange();
+      r.setStart(n, at);
+      r.setEnd(n, at + w.length);
+      const b = r.getBoundingClientRect();
+      return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
+    }
+  }
+  return null;
+}`;
+
+/** Where the word `word` is drawn on the first rendered line of the active editor matching `line`. */
+export async function wordBox(page: Page, line: RegExp, word: string): Promise<{ x: number; y: number }> {
+  // A string, so that this file needs no DOM types: it runs in the page.
+  const box = (await page.evaluate(`(${WORD_BOX})(${JSON.stringify([line.source, line.flags, word])})`)) as { x: number; y: number } | null;
+  if (!box) throw new Error(`no rendered line matching ${line} with the word ${word}`);
+  return box;
+}
+
+/** Goes to a line of the active editor (Ctrl+G) so that it is rendered. */
+export async function gotoLine(page: Page, line: number): Promise<void> {
+  await page.keyboard.press('Control+G');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill(`:${line}`);
+  await page.keyboard.press('Enter');
+}
+
+/** Hovers the word `word` on the line matching `line` and returns the hover's text. */
+export async function hover(page: Page, line: RegExp, word: string): Promise<string> {
+  const hoverBox = page.locator('.monaco-hover:not(.hidden)').first();
+  const end = Date.now() + 30_000;
+  // The language server may still be indexing: move away and back until a hover shows.
+  while (Date.now() < end) {
+    const at = await wordBox(page, line, word);
+    await page.mouse.move(5, 5);
+    await page.mouse.move(at.x, at.y, { steps: 3 });
+    try {
+      await hoverBox.waitFor({ state: 'visible', timeout: 3000 });
+      const text = await hoverBox.innerText();
+      if (text.trim() && !/^Loading/.test(text.trim())) return text;
+    } catch { /* retry */ }
+  }
+  await page.screenshot({ path: path.join(os.tmpdir(), 'bpf-lens-e2e-no-hover.png') });
+  throw new Error(`no hover appeared over ${word} (screenshot: ${path.join(os.tmpdir(), 'bpf-lens-e2e-no-hover.png')})`);
+}
+
+export function screenshotPath(name: string): string {
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  return path.join(SCREENSHOTS, name);
+}
+
+export function tmpDir(tag: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `bpf-lens-e2e-${tag}-`));
+}
