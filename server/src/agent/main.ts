@@ -29,7 +29,7 @@ conn.onRequest(P.hello, (): P.HelloResult => {
   if (priv.canLoad) for (const p of kernel.FEATURE_PROBES) features[p.name] = kernel.probeFeature(p.name).supported;
   return {
     agentVersion: AGENT_VERSION, protocol: P.AGENT_PROTOCOL_VERSION, release: sys.release, arch: sys.machine,
-    lockdown: sys.lockdown ?? null, uid: process.getuid?.() ?? -1,
+    lockdown: sys.lockdown ?? null, uid: process.getuid?.() ?? -1, pid: process.pid,
     privileges: { canLoad: priv.canLoad, errno: priv.errno ?? null, capBpf: priv.capBpf, capSysAdmin: priv.capSysAdmin },
     features, hasVmlinuxBtf: existsSync('/sys/kernel/btf/vmlinux'),
   };

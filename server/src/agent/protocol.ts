@@ -13,6 +13,7 @@ export interface HelloResult {
   readonly arch: string;
   readonly lockdown: string | null;
   readonly uid: number;
+  readonly pid: number;
   readonly privileges: { readonly canLoad: boolean; readonly errno: string | null; readonly capBpf: boolean; readonly capSysAdmin: boolean };
   /** Feature probe answers by name (empty when the agent cannot load BPF). */
   readonly features: Readonly<Record<string, boolean>>;

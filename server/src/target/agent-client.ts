@@ -80,13 +80,13 @@ export class AgentClient {
   async close(): Promise<void> {
     if (this.closed) return;
     try {
-      await Promise.race([this.call(() => this.conn.sendRequest(P.shutdown)), new Promise((r) => setTimeout(r, 3000))]);
+      await Promise.race([this.call(() => this.conn.sendRequest(P.shutdown)), new Promise((r) => setTimeout(r, 3000).unref())]);
     } catch { /* already gone */ }
     this.closed = true;
     this.conn.dispose();
     this.child.stdin?.end();
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill();
-    await Promise.race([this.exited, new Promise((r) => setTimeout(r, 3000))]);
+    await Promise.race([this.exited, new Promise((r) => setTimeout(r, 3000).unref())]);
   }
 }
 

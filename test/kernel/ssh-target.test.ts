@@ -1,0 +1,120 @@
+/**
+ * SSH targets for real: sshd in its own network namespace (test/ssh-host.ts); `bpf-lens probe`
+ * and `bpf-lens load` through it (first deploy, then re-use), and each connection failure gives
+ * its own error: wrong key, changed or unknown host key, nothing listening, no node, agent killed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'child_process';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync, readFileSync } from 'fs';
+import { join } from 'path';
+import { CLI, ROOT } from '../helpers';
+import { startSshHost } from '../ssh-host';
+import { connectTarget, TargetError } from '../../server/src/target';
+
+const host = startSshHost();
+test.after(() => host.stop());
+const env = { ...process.env, BPF_LENS_SSH_CONFIG: host.config };
+const bpfLens = (args: string[]) => {
+  const r = spawnSync(process.execPath, [CLI, ...args], { env, timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+};
+const OBJ = join(ROOT, 'examples', 'build', 'xdp_counter.bpf.o');
+
+test('probe --target deploys the agent once, then re-uses it; hello reports the target kernel', () => {
+  const t0 = performance.now();
+  const first = bpfLens(['probe', '--json', '--target', 'bpflens-test']);
+  const firstMs = performance.now() - t0;
+  assert.equal(first.status, 0, first.stderr);
+  const h = JSON.parse(first.stdout);
+  assert.equal(h.release, spawnSync('uname', ['-r']).stdout.toString().trim());
+  assert.equal(h.uid, 0);
+  assert.equal(h.privileges.canLoad, true);
+  assert.equal(typeof h.features.arg_ctx_tag, 'boolean');
+  const deployed = readdirSync(join(host.home, '.cache', 'bpf-lens')).filter((d) => d.startsWith('agent-'));
+  assert.equal(deployed.length, 1);
+  assert.ok(existsSync(join(host.home, '.cache', 'bpf-lens', deployed[0], 'node_modules', 'koffi', 'package.json')));
+  const t1 = performance.now();
+  const again = bpfLens(['probe', '--json', '--target', `ssh://root@${host.addr}:22`]);
+  const againMs = performance.now() - t1;
+  assert.equal(again.status, 0, again.stderr);
+  assert.deepEqual(readdirSync(join(host.home, '.cache', 'bpf-lens')).filter((d) => d.startsWith('agent-')), deployed);
+  console.log(`probe over ssh: first (deploy) ${firstMs.toFixed(0)} ms, re-use ${againMs.toFixed(0)} ms, hello round trip ${JSON.parse(again.stdout).hello_ms} ms`);
+});
+
+test('load --target ssh:// loads the object on the target and reports kernel ids', () => {
+  const r = bpfLens(['load', OBJ, '--json', '--target', `ssh://root@${host.addr}`]);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.ok, true);
+  assert.deepEqual(j.progs.map((p: { name: string }) => p.name), ['xdp_count']);
+  assert.ok(j.progs[0].id > 0 && j.progs[0].verified_insns > 0);
+  assert.equal(j.timing.deployed_now, false);
+  // Released when the command ended: the kernel no longer has the program.
+  const show = spawnSync('bpftool', ['prog', 'show', 'id', String(j.progs[0].id)]);
+  assert.notEqual(show.status, 0);
+  console.log(`load over ssh: connect ${j.timing.connect_ms} ms, load ${j.timing.load_ms} ms (agent ${j.timing.agent_load_ms} ms)`);
+});
+
+test('a verifier rejection on the target comes back with its log', async () => {
+  const c = await connectTarget('bpflens-test', { configFile: host.config });
+  try {
+    const bad = readFileSync(join(ROOT, 'build', 'fixtures', 'loader_reject.o'), { flag: 'r' });
+    await assert.rejects(c.load({ name: 'loader_reject.o', object: bad.toString('base64') }), (e: Error & { data?: { log?: string } }) =>
+      /./.test(e.message) && typeof e.data?.log === 'string' && e.data.log.length > 0);
+  } finally {
+    await c.close();
+  }
+});
+
+const fails = (args: string[], code: string) => {
+  const r = bpfLens(args);
+  assert.equal(r.status, 2, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stderr, new RegExp(`^error \\(${code}\\)`), r.stderr);
+  return r.stderr;
+};
+
+test('wrong key: auth-failed', () => {
+  writeFileSync(join(host.dir, 'ssh_config_other'), readFileSync(host.config, 'latin1').replace(join(host.dir, 'user'), join(host.dir, 'other')));
+  const r = spawnSync(process.execPath, [CLI, 'probe', '--target', 'bpflens-test'], { env: { ...env, BPF_LENS_SSH_CONFIG: join(host.dir, 'ssh_config_other') } });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr.toString(), /^error \(auth-failed\).*authorized_keys/);
+});
+
+test('changed host key and unknown host key are refused, never trusted', () => {
+  const kh = readFileSync(host.knownHosts, 'latin1');
+  try {
+    const otherPub = readFileSync(join(host.dir, 'other.pub'), 'latin1').split(' ').slice(0, 2).join(' ');
+    writeFileSync(host.knownHosts, `${host.addr} ${otherPub}\n`);
+    assert.match(fails(['probe', '--target', 'bpflens-test'], 'host-key-changed'), /ssh-keygen -R/);
+    writeFileSync(host.knownHosts, '');
+    fails(['probe', '--target', 'bpflens-test'], 'host-key-unknown');
+    assert.equal(readFileSync(host.knownHosts, 'latin1'), '');
+  } finally {
+    writeFileSync(host.knownHosts, kh);
+  }
+});
+
+test('nothing listening: unreachable', () => {
+  fails(['probe', '--target', `ssh://root@${host.addr}:2`], 'unreachable');
+});
+
+test('no node in PATH: no-node; node under ~/.vscode-server is found', () => {
+  const vs = join(host.home, '.vscode-server');
+  assert.match(fails(['probe', '--target', `ssh://root@${host.addr}:2222`], 'no-node'), /Node\.js 20/);
+  mkdirSync(join(vs, 'bin', 'abc123'), { recursive: true });
+  symlinkSync(process.execPath, join(vs, 'bin', 'abc123', 'node'));
+  const r = bpfLens(['probe', '--json', '--target', `ssh://root@${host.addr}:2222`]);
+  assert.equal(r.status, 0, r.stderr);
+});
+
+test('agent killed mid-session: agent-crashed', async () => {
+  const c = await connectTarget('bpflens-test', { configFile: host.config });
+  try {
+    const h = await c.hello();
+    process.kill(h.pid, 'SIGKILL');
+    await assert.rejects(c.listLoaded(), (e: unknown) => e instanceof TargetError && e.code === 'agent-crashed');
+  } finally {
+    await c.close();
+  }
+});

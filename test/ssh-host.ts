@@ -1,0 +1,95 @@
+/**
+ * A real SSH host for tests: Debian's sshd inside a network namespace the test creates (veth
+ * pair, its own address), a generated host key, key-only auth, and an ssh_config of its own so
+ * the user's ~/.ssh is never read or written. `stop()` removes sshd and the namespace.
+ */
+import { ChildProcess, execFileSync, spawn } from 'child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+
+export interface SshHost {
+  readonly dir: string;
+  readonly addr: string;
+  /** Home of the remote sessions (deployments land under it). */
+  readonly home: string;
+  /** ssh_config with Host `bpflens-test` (and a Host * block for the address). */
+  readonly config: string;
+  readonly key: string;
+  readonly knownHosts: string;
+  /** sshd ports: 22 normal; 2222 sessions whose PATH has no node. */
+  stop(): void;
+}
+
+const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+
+export function startSshHost(): SshHost {
+  const id = `${process.pid % 10000}`;
+  const ns = `bpflens-ssh-${id}`;
+  const net = `10.${200 + (process.pid % 50)}.${process.pid % 250}`;
+  const addr = `${net}.2`;
+  const dir = mkdtempSync(join(tmpdir(), 'bpflens-ssh-'));
+  const home = join(dir, 'home');
+  mkdirSync(home);
+  const procs: ChildProcess[] = [];
+  const stop = () => {
+    for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+    try { sh('ip', ['netns', 'del', ns]); } catch { /* not created */ }
+    try { sh('ip', ['link', 'del', `bl${id}h`]); } catch { /* gone with the namespace */ }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    sh('ip', ['netns', 'add', ns]);
+    sh('ip', ['link', 'add', `bl${id}h`, 'type', 'veth', 'peer', 'name', `bl${id}n`]);
+    sh('ip', ['link', 'set', `bl${id}n`, 'netns', ns]);
+    sh('ip', ['addr', 'add', `${net}.1/24`, 'dev', `bl${id}h`]);
+    sh('ip', ['link', 'set', `bl${id}h`, 'up']);
+    sh('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', `${addr}/24`, 'dev', `bl${id}n`]);
+    sh('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', `bl${id}n`, 'up']);
+    sh('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+    for (const k of ['host', 'user', 'other']) sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', k, '-f', join(dir, k)]);
+    writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'user.pub')));
+    // A PATH without node: the tools the remote scripts use, nothing else.
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    for (const t of ['sh', 'id', 'ls', 'stat', 'sort', 'tail', 'cut', 'tar', 'gzip', 'mkdir', 'rm', 'mv', 'cat']) symlinkSync(sh('sh', ['-c', `command -v ${t}`]).trim(), join(bin, t));
+    mkdirSync('/run/sshd', { recursive: true });
+    const sshdConf = (port: number, extra: string) => {
+      const f = join(dir, `sshd-${port}.conf`);
+      writeFileSync(f, [
+        `Port ${port}`, `ListenAddress ${addr}`, `HostKey ${join(dir, 'host')}`, 'PidFile none', 'UsePAM no',
+        'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PubkeyAuthentication yes',
+        'PermitRootLogin prohibit-password', `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'StrictModes no',
+        `SetEnv HOME=${home} ${extra}`, '',
+      ].join('\n'));
+      return f;
+    };
+    for (const [port, extra] of [[22, ''], [2222, `PATH=${bin}`]] as const) {
+      const p = spawn('ip', ['netns', 'exec', ns, '/usr/sbin/sshd', '-D', '-e', '-f', sshdConf(port, extra)], { stdio: 'ignore' });
+      procs.push(p);
+    }
+    const hostPub = readFileSync(join(dir, 'host.pub'), 'latin1').trim().split(' ').slice(0, 2).join(' ');
+    const knownHosts = join(dir, 'known_hosts');
+    writeFileSync(knownHosts, `${addr} ${hostPub}\n[${addr}]:2222 ${hostPub}\n`);
+    const config = join(dir, 'ssh_config');
+    writeFileSync(config, [
+      'Host bpflens-test', `  HostName ${addr}`, '',
+      'Host *', '  User root', `  IdentityFile ${join(dir, 'user')}`, '  IdentitiesOnly yes',
+      `  UserKnownHostsFile ${knownHosts}`, '  GlobalKnownHostsFile /dev/null', '  ConnectTimeout 5', '',
+    ].join('\n'));
+    // Wait until sshd answers (it starts in a few ms; give it up to 5 s).
+    for (let i = 0; ; i++) {
+      try {
+        sh('ssh', ['-F', config, '-o', 'BatchMode=yes', 'bpflens-test', 'true']);
+        break;
+      } catch (e) {
+        if (i > 50) throw e;
+        execFileSync('sleep', ['0.1']);
+      }
+    }
+    return { dir, addr, home, config, key: join(dir, 'user'), knownHosts, stop };
+  } catch (e) {
+    stop();
+    throw e;
+  }
+}
