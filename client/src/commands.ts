@@ -1,7 +1,7 @@
 /** Every `bpfLens.*` command, in one place (ids as in package.json). */
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { DocumentKind, LinkObjectsRequest, ObjectsRequest, ReindexRequest } from '../../server/src/lsp/protocol';
+import { BaseDiffRequest, DocumentKind, LinkObjectsRequest, ObjectsRequest, ReindexRequest } from '../../server/src/lsp/protocol';
 import { openDocument } from './documents';
 import { loadObjectCommand, unloadCommand } from './load';
 import { Node, ObjectsTree } from './tree';
@@ -57,6 +57,10 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
   });
   reg('bpfLens.loadMore', (arg?: unknown) => deps.tree.loadMore(arg as Extract<Node, { type: 'more' }>));
   reg('bpfLens.linkObjects', () => linkObjectsCommand(deps));
+  reg('bpfLens.openBaseDiff', async (arg?: unknown) => {
+    const path = await objectPath(deps, arg);
+    if (path) await openBaseDiff(deps, path);
+  });
   const loadDeps = { output: deps.output, client: deps.client, refreshTree: () => deps.tree.refresh() };
   reg('bpfLens.loadObject', async (arg?: unknown) => loadObjectCommand(loadDeps, arg === undefined ? undefined : await objectPath(deps, arg)));
   reg('bpfLens.unloadObject', (arg?: unknown) => unloadCommand(loadDeps, (arg as Node | undefined)?.type === 'loaded' ? (arg as Extract<Node, { type: 'loaded' }>).loaded : undefined));
@@ -113,4 +117,17 @@ async function linkObjectsCommand(deps: Deps): Promise<void> {
   const open = await vscode.window.showInformationMessage(`BPF Lens: ${r.lines[0]}`, 'Open Summary', 'Show Output');
   if (open === 'Open Summary') await openDocument({ path: target.fsPath, kind: 'summary' });
   else if (open === 'Show Output') deps.output.show();
+}
+
+/** A module's base diff document; without .BTF.base, offers to distill on the original base the user names. */
+async function openBaseDiff(deps: Deps, path: string): Promise<void> {
+  const client = deps.client();
+  if (!client) return;
+  const r = await client.sendRequest(BaseDiffRequest, { path });
+  if (!r.noBase) return openDocument({ path, kind: 'baseDiff' });
+  const CHOOSE = 'Choose Original Base…';
+  const pick = await vscode.window.showInformationMessage(`BPF Lens: ${r.message}.`, CHOOSE);
+  if (pick !== CHOOSE) return;
+  const uris = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Distill on this base', title: 'The vmlinux (or raw BTF) this module was built for' });
+  if (uris?.length) await openDocument({ path, kind: 'baseDiff', origBase: uris[0].fsPath });
 }

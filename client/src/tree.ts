@@ -2,12 +2,14 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import {
   BtfTypeItem, BtfTypesRequest, ObjectsRequest, ObjectSummary, ProgramItem, MapItem, ExternItem, LoadedKernelObject, LoadedObjectsRequest,
+  BaseDiffItem, BaseDiffRequest,
 } from '../../server/src/lsp/protocol';
 
 /** Nodes of the "BPF" tree: Objects → Programs, Maps, BTF types by kind (paged), Externs. */
 export type Node =
   | { type: 'object'; object: ObjectSummary }
-  | { type: 'group'; object: ObjectSummary; group: 'programs' | 'maps' | 'btf' | 'externs' | 'problems' }
+  | { type: 'group'; object: ObjectSummary; group: 'programs' | 'maps' | 'btf' | 'externs' | 'problems' | 'distilled' }
+  | { type: 'baseRow'; object: ObjectSummary; row: BaseDiffItem; target: string }
   | { type: 'program'; object: ObjectSummary; program: ProgramItem }
   | { type: 'map'; object: ObjectSummary; map: MapItem }
   | { type: 'extern'; object: ObjectSummary; extern: ExternItem }
@@ -60,9 +62,15 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
         return t;
       }
       case 'group': {
-        const label = { programs: 'Programs', maps: 'Maps', btf: 'BTF types', externs: 'Externs', problems: 'Problems' }[n.group];
+        const label = { programs: 'Programs', maps: 'Maps', btf: 'BTF types', externs: 'Externs', problems: 'Problems', distilled: 'Distilled base' }[n.group];
         const t = new vscode.TreeItem(label, C.Collapsed);
         const o = n.object;
+        if (n.group === 'distilled') {
+          t.description = o.module?.distilledBase ? 'vs target vmlinux' : 'no .BTF.base';
+          t.contextValue = 'group-distilled';
+          t.iconPath = new vscode.ThemeIcon('diff');
+          return t;
+        }
         const count = { programs: o.programs.length, maps: o.maps.length, btf: o.btfKinds.reduce((s, k) => s + k.count, 0), externs: o.externs.length, problems: o.problems.length }[n.group];
         t.description = String(count);
         t.contextValue = `group-${n.group}`;
@@ -118,6 +126,15 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
         t.command = { command: 'bpfLens.loadMore', title: 'Load More', arguments: [n] };
         return t;
       }
+      case 'baseRow': {
+        const r = n.row;
+        const t = new vscode.TreeItem(`${r.kind.toLowerCase()} ${r.name || `[${r.id}]`}`, C.None);
+        t.description = `${r.status} · ${r.size} B${r.targetId !== undefined ? ` → [${r.targetId}] ${r.targetSize ?? '?'} B` : ''}`;
+        t.tooltip = [r.reason, r.usedByCount ? `used by ${r.usedBy.join(', ')}${r.usedByCount > r.usedBy.length ? ` (+${r.usedByCount - r.usedBy.length})` : ''}` : ''].filter(Boolean).join('\n') || undefined;
+        t.iconPath = new vscode.ThemeIcon(STATUS_ICON[r.status]);
+        t.command = { command: 'bpfLens.openBaseDiff', title: 'Open Base Diff', arguments: [n] };
+        return t;
+      }
       default: return kernelTreeItem(n);
     }
   }
@@ -135,6 +152,11 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
     switch (n.type) {
       case 'object': {
         if (object.error) return [{ type: 'problem', object, text: object.error }];
+        if (object.module) {
+          const groups = ['problems', 'distilled', 'btf'] as const;
+          return groups.filter((g) => g === 'btf' ? object.btfKinds.length : g === 'problems' ? object.problems.length : true)
+            .map((group) => ({ type: 'group', object, group }));
+        }
         const groups = ['problems', 'programs', 'maps', 'btf', 'externs'] as const;
         return groups.filter((g) => g === 'btf' ? object.btfKinds.length : g === 'problems' ? object.problems.length : true)
           .map((group) => ({ type: 'group', object, group }));
@@ -146,6 +168,7 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
           case 'externs': return object.externs.map((e) => ({ type: 'extern', object, extern: e }));
           case 'problems': return object.problems.map((text) => ({ type: 'problem', object, text }));
           case 'btf': return this.kinds(client, object);
+          case 'distilled': return this.distilled(client, object);
         }
         return [];
       case 'btfKind': return this.typePage(client, object, n.kind, n.search);
@@ -163,6 +186,16 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
       if (r.total) out.push({ type: 'btfKind', object, kind: k.kind, count: r.total, search });
     }
     return out;
+  }
+
+  /** The module's distilled base against the target, problems first (the server also publishes them as diagnostics). */
+  private async distilled(client: LanguageClient, object: ObjectSummary): Promise<Node[]> {
+    const r = await client.sendRequest(BaseDiffRequest, { path: object.path });
+    if (r.noBase) return [{ type: 'problem', object, text: r.message ?? 'no .BTF.base' }];
+    const order: Record<BaseDiffItem['status'], number> = {
+      invalid: 0, missing: 1, ambiguous: 2, 'kind-mismatch': 3, 'size-mismatch': 4, 'encoding-mismatch': 5, 'size-not-checked': 6, match: 7,
+    };
+    return [...r.rows].sort((a, b) => order[a.status] - order[b.status] || a.id - b.id).map((row) => ({ type: 'baseRow', object, row, target: r.target }));
   }
 
   private key(object: ObjectSummary, kind: string, search?: string): string {
@@ -195,6 +228,11 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
     this.changed.fire(undefined);
   }
 }
+
+const STATUS_ICON: Record<BaseDiffItem['status'], string> = {
+  match: 'pass', 'size-not-checked': 'question', 'size-mismatch': 'error', 'encoding-mismatch': 'error', 'kind-mismatch': 'error',
+  missing: 'error', ambiguous: 'warning', invalid: 'error',
+};
 
 function kernelTreeItem(n: KernelNode): vscode.TreeItem {
   const C = vscode.TreeItemCollapsibleState;

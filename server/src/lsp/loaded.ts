@@ -80,6 +80,7 @@ export function fromBytes(
   let btf: Btf | undefined;
   let btfBasePath: string | undefined;
   let facts: ObjectFacts | undefined;
+  let module: { distilledBase: boolean } | undefined;
   const problems: string[] = [];
   try {
     if (isBtf(bytes)) btf = parseBtf(bytes, { file: base.path, section: 'BTF' });
@@ -91,7 +92,10 @@ export function fromBytes(
       if (!facts.isBpf) {
         // Kernel modules: split BTF on their distilled base, else on this machine's vmlinux.
         try {
-          const onVmlinux = hasSection(bytes, base.path, '.BTF.base') ? undefined : vmlinuxBase();
+          const elf = new ElfFile(bytes, base.path);
+          const distilledBase = elf.section('.BTF.base') !== undefined;
+          if (elf.section('.BTF')) module = { distilledBase };
+          const onVmlinux = distilledBase ? undefined : vmlinuxBase();
           btf = btfFromBytes(bytes, base.path, onVmlinux);
           if (onVmlinux) btfBasePath = VMLINUX;
         } catch (e) {
@@ -124,6 +128,7 @@ export function fromBytes(
       maps: facts?.maps.map((m) => ({ name: m.name, mapType: m.mapType, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries })) ?? [],
       externs: facts?.externs.map((e) => ({ name: e.name, kind: e.kind, weak: e.weak })) ?? [],
       ...(facts?.defines ? { defines: facts.defines } : {}),
+      ...(module ? { module } : {}),
       btfKinds: [],
       sources: [...sources],
       problems,
@@ -140,10 +145,6 @@ export function fromBytes(
     problems.push(`BTF: ${errorText(e)}`);
   }
   return obj;
-}
-
-function hasSection(bytes: Uint8Array, file: string, name: string): boolean {
-  return new ElfFile(bytes, file).section(name) !== undefined;
 }
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';

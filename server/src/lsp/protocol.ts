@@ -75,6 +75,8 @@ export interface ObjectSummary {
   readonly sources: readonly string[];
   /** Findings about the object (bad map definitions, ...), as text. */
   readonly problems: readonly string[];
+  /** Set for a kernel module (an ELF with .BTF but no BPF programs): whether it carries `.BTF.base`. */
+  readonly module?: { readonly distilledBase: boolean };
   /** Global symbols the object defines (what other objects' externs can link to). */
   readonly defines?: readonly { readonly name: string; readonly weak: boolean }[];
 }
@@ -113,7 +115,7 @@ export interface BtfTypesResult {
 }
 export const BtfTypesRequest = new RequestType<BtfTypesParams, BtfTypesResult, void>('bpfLens/btfTypes');
 
-export type DocumentKind = 'summary' | 'c' | 'raw' | 'disasm' | 'type';
+export type DocumentKind = 'summary' | 'c' | 'raw' | 'disasm' | 'type' | 'baseDiff';
 
 export interface DocumentParams {
   readonly path: string;
@@ -122,6 +124,9 @@ export interface DocumentParams {
   readonly program?: string;
   /** type: the BTF type id to show (its layout and C declaration). */
   readonly typeId?: number;
+  /** baseDiff: the target vmlinux BTF (default /sys/kernel/btf/vmlinux) and, for a module without .BTF.base, its original base. */
+  readonly target?: string;
+  readonly origBase?: string;
 }
 export interface DocumentResult {
   readonly text: string;
@@ -155,7 +160,7 @@ export const ReindexRequest = new RequestType0<ObjectsResult, void>('bpfLens/rei
 export const EXPERIMENTAL: ExperimentalCapabilities = {
   version: 1,
   requests: [ObjectsRequest.method, BtfTypesRequest.method, DocumentRequest.method, ReindexRequest.method, LinkObjectsRequest.method,
-    'bpfLens/loadObject', 'bpfLens/unloadObject', 'bpfLens/loadedObjects'],
+    'bpfLens/loadObject', 'bpfLens/unloadObject', 'bpfLens/loadedObjects', 'bpfLens/baseDiff'],
 };
 
 /** The virtual document URI for a request (`bpf-lens:/path/x.o/btf.h?kind=c`). */
@@ -163,11 +168,14 @@ export function documentPath(p: DocumentParams): { path: string; query: string }
   const q = new URLSearchParams({ object: p.path, kind: p.kind });
   if (p.program !== undefined) q.set('program', p.program);
   if (p.typeId !== undefined) q.set('type', String(p.typeId));
+  if (p.target !== undefined) q.set('target', p.target);
+  if (p.origBase !== undefined) q.set('origBase', p.origBase);
   const leaf =
     p.kind === 'c' ? 'btf.h'
     : p.kind === 'raw' ? 'btf.txt'
     : p.kind === 'summary' ? 'summary.md'
     : p.kind === 'type' ? `type-${p.typeId}.md`
+    : p.kind === 'baseDiff' ? 'base-diff.txt'
     : `${(p.program ?? 'all').replace(/[/\\]/g, '_')}.bpf-disasm`;
   return { path: `${p.path}/${leaf}`, query: q.toString() };
 }
@@ -177,10 +185,12 @@ export function parseDocumentQuery(query: string): DocumentParams | undefined {
   const q = new URLSearchParams(query);
   const path = q.get('object');
   const kind = q.get('kind') as DocumentKind | null;
-  if (!path || !kind || !['summary', 'c', 'raw', 'disasm', 'type'].includes(kind)) return undefined;
+  if (!path || !kind || !['summary', 'c', 'raw', 'disasm', 'type', 'baseDiff'].includes(kind)) return undefined;
   const program = q.get('program') ?? undefined;
   const type = q.get('type');
-  return { path, kind, program, typeId: type === null ? undefined : Number(type) };
+  const target = q.get('target') ?? undefined;
+  const origBase = q.get('origBase') ?? undefined;
+  return { path, kind, program, typeId: type === null ? undefined : Number(type), ...(target ? { target } : {}), ...(origBase ? { origBase } : {}) };
 }
 
 /** Loads an object into the kernel (the server's load pipeline); `token` names its progress notifications. */
@@ -241,3 +251,42 @@ export interface LoadedObjectsResult {
   readonly loaded: readonly LoadedKernelObject[];
 }
 export const LoadedObjectsRequest = new RequestType0<LoadedObjectsResult, void>('bpfLens/loadedObjects');
+
+/** A kernel module's distilled base against a target vmlinux BTF (server/src/btf/base-diff.ts). */
+export interface BaseDiffParams {
+  /** The module (`.ko`). */
+  readonly path: string;
+  /** The target's vmlinux BTF (default /sys/kernel/btf/vmlinux). */
+  readonly target?: string;
+  /** For a module without `.BTF.base`: the vmlinux BTF it was built for, to distill first. */
+  readonly origBase?: string;
+}
+/** As server/src/btf/relocate.ts's BaseMatchStatus. */
+export type BaseDiffStatus =
+  | 'match' | 'size-not-checked' | 'size-mismatch' | 'encoding-mismatch' | 'kind-mismatch' | 'missing' | 'ambiguous' | 'invalid';
+export interface BaseDiffItem {
+  readonly id: number;
+  readonly kind: string;
+  readonly name: string;
+  readonly size: number;
+  readonly status: BaseDiffStatus;
+  readonly targetId?: number;
+  readonly targetSize?: number;
+  readonly reason?: string;
+  /** Named split types that use it (the first few), as `struct foo`. */
+  readonly usedBy: readonly string[];
+  readonly usedByCount: number;
+}
+export interface BaseDiffResult {
+  readonly path: string;
+  readonly target: string;
+  /** No `.BTF.base` and no origBase given: nothing to diff (`message` says so). */
+  readonly noBase?: boolean;
+  readonly message?: string;
+  readonly distilledFrom?: string;
+  readonly relocates?: boolean;
+  readonly counts?: Readonly<Record<string, number>>;
+  readonly rows: readonly BaseDiffItem[];
+  readonly ms: number;
+}
+export const BaseDiffRequest = new RequestType<BaseDiffParams, BaseDiffResult, void>('bpfLens/baseDiff');

@@ -15,10 +15,12 @@ import { documentText } from './documents';
 import { DumpPool } from './dump-pool';
 import { hoverAt, hoverWord } from './hover';
 import {
-  BtfTypesRequest, DocumentRequest, EXPERIMENTAL, LinkObjectsRequest, LoadedObjectsRequest, LoadObjectRequest, LoadProgressNotification,
+  BaseDiffRequest, BtfTypesRequest, DocumentRequest, EXPERIMENTAL, LinkObjectsRequest, LoadedObjectsRequest, LoadObjectRequest, LoadProgressNotification,
   ObjectsChangedNotification, ObjectsRequest, parseDocumentQuery, ReindexRequest, SCHEME, UnloadObjectRequest,
 } from './protocol';
 import { KernelLoads } from './kernel-loads';
+import { baseDiffDiagnostics, baseDiffText, ModuleDiffs } from './base-diff';
+import type { BaseDiffParams } from './protocol';
 import { DEFAULT_SETTINGS, IndexSettings, WorkspaceIndex } from './workspace';
 import { linkObjectsRequest, withResolvedExterns } from './link-objects';
 
@@ -200,10 +202,29 @@ export function startServer(connection: Connection): void {
     return cat.page(p);
   }));
 
+  const diffs = new ModuleDiffs();
+  /** Diffs a module's distilled base and publishes one diagnostic per type that would not relocate. */
+  async function moduleDiff(p: BaseDiffParams) {
+    const r = await diffs.diff(p);
+    void connection.sendDiagnostics({ uri: pathToFileURL(p.path).href, diagnostics: baseDiffDiagnostics(r.result) });
+    log(`base diff ${p.path} vs ${r.result.target}: ${r.result.noBase ? 'no .BTF.base' : `${r.result.relocates ? 'relocates' : 'does not relocate'}`} (${r.result.ms.toFixed(0)} ms)`);
+    return r;
+  }
+  connection.onRequest(BaseDiffRequest, guard('bpfLens/baseDiff', async (p) => {
+    await ready;
+    return (await moduleDiff(p)).result;
+  }));
+
   const dumps = new DumpPool();
   connection.onRequest(DocumentRequest, guard('bpfLens/document', async (p) => {
     await ready;
+    if (p.kind === 'baseDiff') {
+      const r = await moduleDiff(p);
+      return { text: baseDiffText(r.result, r.diff), languageId: 'plaintext' };
+    }
     const o = await index.open(p.path);
+    // Opening a module's summary also checks its distilled base against this kernel.
+    if (p.kind === 'summary' && o.summary.module?.distilledBase) await moduleDiff({ path: p.path }).catch((e) => log(`base diff: ${(e as Error).message}`));
     // Whole-BTF dumps run in the worker: vmlinux's C dump takes about half a second.
     if ((p.kind === 'c' || p.kind === 'raw') && o.btf && dumps.available) {
       return { text: await dumps.dump({ path: o.path, kind: p.kind, basePath: o.btfBasePath }), languageId: p.kind === 'c' ? 'c' : 'plaintext' };
