@@ -79,6 +79,8 @@ export async function openWorkbench(dir: string, codeServer: string, vsix: strin
     'telemetry.telemetryLevel': 'off',
     'extensions.ignoreRecommendations': true,
     'window.commandCenter': false,
+    'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false,
   }));
   sh(codeServer, [...common, '--install-extension', vsix]);
   const port = await freePort();
@@ -139,9 +141,17 @@ export async function runCommand(page: Page, title: string): Promise<void> {
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor();
-  await input.fill(`>${title}`);
+  // Typed like a person: filling the box at once is not always seen by the palette.
+  await input.fill('>');
+  await page.keyboard.type(title, { delay: 10 });
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-  await row.waitFor({ timeout: 15_000 });
+  try {
+    await row.waitFor({ timeout: 15_000 });
+  } catch (e) {
+    const shot = path.join(os.tmpdir(), 'bpf-lens-e2e-palette.png');
+    await page.screenshot({ path: shot });
+    throw new Error(`the command palette has no "${title}" (screenshot: ${shot})`, { cause: e });
+  }
   await row.click();
 }
 
