@@ -60,8 +60,9 @@ node -e '
   fs.writeFileSync(process.argv[1] + "/package.json", JSON.stringify(p, null, 2) + "\n");
 ' "$stage" "{$deps}"
 
+# The README's screenshots ship too (docs/screenshots), so its relative links stay relative.
 (cd "$stage" && "$root/node_modules/.bin/vsce" package --skip-license --allow-missing-repository \
-  --allow-star-activation -o "$out" >&2)
+  --allow-star-activation --no-rewrite-relative-links -o "$out" >&2)
 
 size=$(stat -c %s "$out")
 if [ "$size" -gt "$max_bytes" ]; then
