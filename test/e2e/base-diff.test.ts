@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { prepare, copyExamples, openWorkbench, runCommand, screenshotPath, tmpDir, Session } from './workbench';
+import { prepare, copyExamples, openWorkbench, runCommand, screenshotPath, tmpDir, shotOnFailure, waitFor, Session } from './workbench';
 
 const dir = tmpDir('basediff');
 let s: Session;
@@ -22,7 +22,7 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('the base diff of a Debian 6.1 module against the running kernel', { timeout: 120_000 }, async () => {
+test('the base diff of a Debian 6.1 module against the running kernel', { timeout: 120_000 }, () => shotOnFailure(s.page, 'basediff', async () => {
   const page = s.page;
   await runCommand(page, 'BPF Lens: Open Distilled Base Diff');
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'tcp_bbr.ko' }).first();
@@ -35,8 +35,14 @@ test('the base diff of a Debian 6.1 module against the running kernel', { timeou
   // code-server's file dialog is a quick input holding a path: type the 6.1 vmlinux BTF.
   const input = page.locator('.quick-input-widget input');
   await input.waitFor();
-  await input.fill(path.join(ws, 'build', 'vmlinux-6.1.btf'));
-  await page.waitForTimeout(500);
+  // The dialog fills in the workspace folder once it has read it: type the path after that.
+  await waitFor(async () => (await input.inputValue()).endsWith('/'), 30_000, () => 'the file dialog did not open on a folder');
+  const base = path.join(ws, 'build', 'vmlinux-6.1.btf');
+  await waitFor(async () => {
+    await input.fill(base);
+    await page.waitForTimeout(300);
+    return (await input.inputValue()) === base;
+  }, 30_000, () => 'the file dialog did not keep the typed path');
   await page.keyboard.press('Enter');
   await page.locator('.tab.active', { hasText: /base-diff/ }).first().waitFor({ timeout: 60_000 });
   const editor = page.locator('.part.editor .monaco-editor .view-lines').first();
@@ -50,4 +56,4 @@ test('the base diff of a Debian 6.1 module against the running kernel', { timeou
   const vmlinux = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux'], { encoding: 'utf8', maxBuffer: 1 << 30 });
   for (const [, , kind, name, id] of rows) assert.match(vmlinux, new RegExp(`^\\[${id}\\] ${kind} '${name}'`, 'm'), `[${id}] ${kind} ${name}`);
   assert.ok(rows.some((r) => r[3] === 'sock'), 'struct sock, which tcp_bbr uses, is in the diff');
-});
+}));

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { prepare, copyExamples, openWorkbench, openFile, hover, screenshotPath, tmpDir, Session } from './workbench';
+import { prepare, copyExamples, openWorkbench, openFile, hover, screenshotPath, tmpDir, shotOnFailure, Session } from './workbench';
 
 const dir = tmpDir('hover');
 let s: Session;
@@ -17,7 +17,7 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('hovering the stats map shows its type, key/value and the value layout with padding', { timeout: 90_000 }, async () => {
+test('hovering the stats map shows its type, key/value and the value layout with padding', { timeout: 90_000 }, () => shotOnFailure(s.page, 'hover', async () => {
   const page = s.page;
   await openFile(page, 'xdp_counter.bpf.c');
   const text = await hover(page, /^\} stats SEC/, 'stats');
@@ -29,9 +29,9 @@ test('hovering the stats map shows its type, key/value and the value layout with
   for (const m of ['packets', 'bytes', 'last_len']) assert.match(text, new RegExp(m), text);
   assert.match(text, /padding/i, text);
   assert.match(text, /\b24\b/, `value size 24 (20 bytes of members + 4 of padding):\n${text}`);
-});
+}));
 
-test('the BPF view lists the examples and expands an object, its programs, maps and BTF types', { timeout: 90_000 }, async () => {
+test('the BPF view lists the examples and expands an object, its programs, maps and BTF types', { timeout: 90_000 }, () => shotOnFailure(s.page, 'tree', async () => {
   const page = s.page;
   await page.locator('.activitybar .action-item a[aria-label^="BPF"]').first().click();
   const view = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /Objects/i }) }).first();
@@ -49,7 +49,7 @@ test('the BPF view lists the examples and expands an object, its programs, maps 
   await expand(row(/^STRUCT/));
   await row('proto_stats').waitFor();
   await page.screenshot({ path: screenshotPath('tree.png') });
-});
+}));
 
 async function expand(row: import('playwright-core').Locator): Promise<void> {
   await row.waitFor({ timeout: 30_000 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { prepare, copyExamples, openWorkbench, runCommand, screenshotPath, tmpDir, waitFor, Session } from './workbench';
+import { prepare, copyExamples, openWorkbench, runCommand, screenshotPath, tmpDir, shotOnFailure, waitFor, Session } from './workbench';
 
 const dir = tmpDir('load');
 let s: Session;
@@ -48,7 +48,7 @@ async function outputText(): Promise<string> {
   return (await out.innerText()).replace(/\u00a0/g, ' ');
 }
 
-test('Load Object to Kernel loads xdp_counter.bpf.o locally and shows the kernel ids', { timeout: 120_000 }, async () => {
+test('Load Object to Kernel loads xdp_counter.bpf.o locally and shows the kernel ids', { timeout: 120_000 }, () => shotOnFailure(s.page, 'load', async () => {
   const page = s.page;
   await loadFromPalette('xdp_counter.bpf.o');
   const note = page.locator('.notifications-toasts .notification-toast', { hasText: /loaded xdp_counter\.bpf\.o/ }).first();
@@ -70,9 +70,9 @@ test('Load Object to Kernel loads xdp_counter.bpf.o locally and shows the kernel
   await pick.waitFor({ timeout: 15_000 });
   await pick.click();
   await waitFor(() => kernelProgName(progId) === undefined, 20_000, () => `program ${progId} is still loaded after Unload`);
-});
+}));
 
-test('a broken program: the verifier diagnostic is on the faulting line in Problems', { timeout: 120_000 }, async () => {
+test('a broken program: the verifier diagnostic is on the faulting line in Problems', { timeout: 120_000 }, () => shotOnFailure(s.page, 'verifier', async () => {
   const page = s.page;
   // Drop the NULL check after the second lookup: the verifier refuses `s->packets++`.
   const src = path.join(ws, 'xdp_counter.bpf.c');
@@ -101,4 +101,4 @@ test('a broken program: the verifier diagnostic is on the faulting line in Probl
   // The file of the diagnostic is the broken source.
   const all = (await problems.allInnerTexts()).join('\n');
   assert.match(all, /xdp_counter\.bpf\.c/, all);
-});
+}));

@@ -102,6 +102,8 @@ export async function openWorkbench(dir: string, codeServer: string, vsix: strin
     const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
     await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(folder)}`);
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    // BPF Lens's status item turns to a check once its language server runs.
+    await page.locator('.statusbar-item', { hasText: 'BPF' }).locator('.codicon-check').first().waitFor({ timeout: 90_000 });
     const b = browser;
     return {
       page,
@@ -138,21 +140,42 @@ export async function openFile(page: Page, name: string): Promise<void> {
 
 /** Runs a command from the palette (F1) by its full title, e.g. "BPF Lens: Re-index Objects". */
 export async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor();
-  // Typed like a person: filling the box at once is not always seen by the palette.
-  await input.fill('>');
-  await page.keyboard.type(title, { delay: 10 });
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-  try {
-    await row.waitFor({ timeout: 15_000 });
-  } catch (e) {
-    const shot = path.join(os.tmpdir(), 'bpf-lens-e2e-palette.png');
-    await page.screenshot({ path: shot });
-    throw new Error(`the command palette has no "${title}" (screenshot: ${shot})`, { cause: e });
+  // The palette snapshots the commands when it opens: one opened while extensions were still
+  // registering misses theirs, so close it and open it again.
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('F1');
+    await input.waitFor();
+    // Typed like a person: filling the box at once is not always seen by the palette.
+    await input.fill('>');
+    await page.keyboard.type(title, { delay: 10 });
+    try {
+      await row.waitFor({ timeout: 5_000 });
+      break;
+    } catch (e) {
+      if (attempt < 4) {
+        await page.keyboard.press('Escape');
+        continue;
+      }
+      const shot = path.join(os.tmpdir(), 'bpf-lens-e2e-palette.png');
+      await page.screenshot({ path: shot });
+      throw new Error(`the command palette has no "${title}" (screenshot: ${shot})`, { cause: e });
+    }
   }
   await row.click();
+}
+
+/** Runs `fn`; when it fails, saves a screenshot of the page to /tmp and names it in the error. */
+export async function shotOnFailure<T>(page: Page, name: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const shot = path.join(os.tmpdir(), `bpf-lens-e2e-fail-${name}.png`);
+    await page.screenshot({ path: shot }).catch(() => undefined);
+    if (e instanceof Error) e.message += ` (screenshot: ${shot})`;
+    throw e;
+  }
 }
 
 const WORD_BOX = `([src, flags, w]) => {
