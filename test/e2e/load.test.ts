@@ -55,6 +55,7 @@ test('Load Object to Kernel loads xdp_counter.bpf.o locally and shows the kernel
   await note.waitFor({ timeout: 60_000 });
   const noteText = await note.innerText();
   assert.match(noteText, /1 program\(s\), 1 map\(s\)/, noteText);
+  await page.waitForTimeout(800); // the toast slides in; the progress toast fades out
   await page.screenshot({ path: screenshotPath('load-success.png') });
   // The output channel lists the kernel's ids; the kernel agrees that they are ours.
   let text = '';
