@@ -1,6 +1,6 @@
 /**
  * BPF instructions as text, close to `llvm-objdump -d --no-show-raw-insn` (LLVM's BPF
- * assembler syntax: `r1 = *(u64 *)(r10 - 8)`, `if w1 s> 3 goto +2`, `lock *(u32 *)(r1 + 0) += w2`)
+ * assembler syntax: `r1 = *(u64 *)(r10 - 8)`, `if w1 s> 3 goto +2`, `lock *(u32 *)(r1 + 0) &= w2`)
  * with what bpftool's xlated dump adds: helper names (`call bpf_map_lookup_elem#1`), map
  * and global-data references resolved through relocations (`r1 = map[events] ll`,
  * `r1 = map_value[.rodata]+16 ll`), kfunc and subprogram call targets, jump targets.
@@ -159,7 +159,9 @@ function formatStore(insn: RawInsn): string {
   if (name === undefined || (imm & ~0xf1) !== 0) return unknown(insn);
   if (imm & 1) return `${r}${insn.src} = atomic_fetch_${name}((${ty} *)(${at}), ${r}${insn.src})`;
   const sym = { add: '+=', or: '|=', and: '&=', xor: '^=' }[name];
-  return `lock ${where} ${sym} ${r}${insn.src}`;
+  // The legacy XADD (imm 0) predates alu32: llvm-objdump and the kernel print its source as rN
+  // even for a u32 target, so a user comparing with either sees the same text.
+  return `lock ${where} ${sym} ${imm === 0 ? 'r' : r}${insn.src}`;
 }
 
 function hex(v: bigint): string {
