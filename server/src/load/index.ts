@@ -28,7 +28,7 @@ import { findAttachTarget, loadProgram } from './programs';
 import { POISON_CALL_KFUNC_BASE, relocateData } from './relocate-data';
 import { applyRodataSets } from './rodata-set';
 import { fixupObjectBtf, sanitizeBtf } from './sanitize-btf';
-import { findStructOpsType, planStructOps, type StructOpsPlan } from './struct-ops';
+import { findStructOpsType, planStructOps, structOpsTypeMissing, type StructOpsPlan } from './struct-ops';
 import { registerStructOps, replaceSlots } from './attach';
 import { LoadTarget } from './target';
 import { LoadError, type LoadedMap, type LoadedProgram, type LoadOptions, type LoadResult, type LoadStage } from './types';
@@ -148,7 +148,7 @@ export function loadObject(obj: BpfObject, opts: LoadOptions): LoadResult {
     const structOps = new Map<string, StructOpsPlan>();
     for (const m of obj.structOps) {
       const kt = findStructOpsType(target.kernelBtfs(), m.structOpsType ?? '');
-      if (!kt) throw new LoadError(`struct_ops map '${m.name}': the kernel has no struct bpf_struct_ops_${m.structOpsType} (in vmlinux or any module)`, 'relocate');
+      if (!kt) throw structOpsTypeMissing(m, target.kernelBtfs());
       structOps.set(m.name, planStructOps(obj, m, kt));
     }
 

@@ -73,6 +73,22 @@ export function findStructOpsType(btfs: readonly { name: string; btf: Btf }[], l
   return undefined;
 }
 
+/**
+ * Why no kernel type was found for a struct_ops map, naming the type and what was searched (and a
+ * BTF that has the ops struct without registering it, which is the usual near miss).
+ */
+export function structOpsTypeMissing(map: BpfMap, btfs: readonly { name: string; btf: Btf }[]): LoadError {
+  const local = map.structOpsType ?? '?';
+  const name = essentialName(local);
+  const modules = btfs.filter((b) => b.name !== 'vmlinux').length;
+  const near = btfs.find(({ btf }) => btf.byName(name).some((id) => id >= btf.startId && btf.get(id)?.kind === 'STRUCT'));
+  const hint = near
+    ? `; ${near.name} has struct ${name} but does not register it as a struct_ops type`
+    : '; load the module that registers it (struct_ops types from modules need Linux 6.9+)';
+  return new LoadError(`struct_ops map '${map.name}' is of type struct ${local}, and no kernel BTF has it: neither vmlinux nor any of the ${modules} modules with BTF `
+    + `defines struct bpf_struct_ops_${name} (the value type the kernel makes for each struct_ops type it registers)${hint}`, 'relocate');
+}
+
 function memberSize(btf: Btf, m: BtfMember): number {
   try {
     return sizeOf(btf, m.type);
