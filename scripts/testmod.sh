@@ -31,7 +31,8 @@ if [ ! -f "$hdir/.complete" ]; then
     work=$(mktemp -d "$cache/.$release.XXXXXX")
     trap 'rm -rf "$work"' EXIT
     ( cd "$work" && apt-get download -qq "linux-headers-$release=$debver" "linux-headers-$abi-common=$debver" "linux-kbuild-$abi=$debver" >&2 2>/dev/null ) \
-      || { apt-get update -qq >&2; ( cd "$work" && apt-get download -qq "linux-headers-$release=$debver" "linux-headers-$abi-common=$debver" "linux-kbuild-$abi=$debver" >&2 ); }
+      || { apt-get update -qq >&2; ( cd "$work" && apt-get download -qq "linux-headers-$release=$debver" "linux-headers-$abi-common=$debver" "linux-kbuild-$abi=$debver" >&2 ); } \
+      || { echo "$0: apt has no headers $debver for the cached kernel $release any more; remove $kdir to fetch the newest kernel" >&2; exit 1; }
     for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$work/out"; done
     # The arch headers' Makefile includes the common one by absolute path: point it here.
     sed -i "s|/usr/src/linux-headers-$abi-common/|$hdir/usr/src/linux-headers-$abi-common/|" "$work/out/usr/src/linux-headers-$release/Makefile"
