@@ -71,6 +71,14 @@ function present(): unknown {
     r.close();
   }
   const afterClose = moduleLog();
+  // libbpf 1.1 (Debian 12's bpftool 7.1) looks for struct_ops types in vmlinux only
+  const libbpf = (() => {
+    try {
+      return { ok: true, out: execFileSync('bpftool', ['struct_ops', 'register', fixture], { encoding: 'latin1', stdio: ['ignore', 'pipe', 'pipe'] }) };
+    } catch (e) {
+      return { ok: false, out: String((e as { stderr?: string }).stderr ?? e) };
+    }
+  })();
   // Maps of a module's struct_ops type hold a reference on the module until they are freed
   // (after an RCU grace period): rmmod succeeds once nothing of the load is left.
   let rmmod = 'busy';
@@ -84,7 +92,7 @@ function present(): unknown {
       sleep(100);
     }
   }
-  return { kernel, before, loadMs, loaded, afterClose, rmmod, rmmodMs: Date.now() - t0, moduleGone: !existsSync(`/sys/module/${MODULE}`), again: rmmod === 'ok' ? refused() : undefined };
+  return { kernel, before, loadMs, loaded, afterClose, libbpf, rmmod, rmmodMs: Date.now() - t0, moduleGone: !existsSync(`/sys/module/${MODULE}`), again: rmmod === 'ok' ? refused() : undefined };
 }
 
 let out: unknown;
