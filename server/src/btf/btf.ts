@@ -1,5 +1,6 @@
 import { ByteReader } from '../common/bytes';
 import { FormatError } from '../common/errors';
+import { NameHash } from './name-hash';
 import { RawTypes, scanTypes } from './raw';
 import { BTF_HEADER_SIZE, BTF_MAGIC, BtfType, KindName, TypeId, isModifier } from './types';
 
@@ -36,6 +37,7 @@ export class Btf {
   private readonly decoded: (BtfType | undefined)[];
   private readonly raw?: RawTypes;
   private nameIndex?: Map<string, TypeId | TypeId[]>;
+  private nameHash?: NameHash;
   private allDecoded = false;
 
   constructor(
@@ -120,16 +122,39 @@ export class Btf {
 
   /** Every type id that carries `name`, base first. */
   byName(name: string): readonly TypeId[] {
-    const own = this.ownIndex().get(name);
-    const mine = own === undefined ? [] : typeof own === 'number' ? [own] : own;
+    let mine: readonly TypeId[];
+    const hash = this.ownHash();
+    if (hash) {
+      mine = hash.indexesOf(name).map((i) => this.startId + i);
+    } else {
+      const own = this.ownIndex().get(name);
+      mine = own === undefined ? [] : typeof own === 'number' ? [own] : own;
+    }
     return this.base ? [...this.base.byName(name), ...mine] : mine;
+  }
+
+  /** Own ids (ascending) whose names contain "___": where CO-RE flavors (`foo___v2`) are. */
+  tripleUnderscoreIds(): readonly TypeId[] {
+    const hash = this.ownHash();
+    if (hash) return hash.tripleUnderscore.map((i) => this.startId + i);
+    const out: TypeId[] = [];
+    for (let id = this.startId; id < this.length; id++) if (this.nameOf(id).includes('___')) out.push(id);
+    return out;
   }
 
   /** Builds the name index now (it is otherwise built on first use). */
   index(): this {
-    this.ownIndex();
+    if (!this.ownHash()) this.ownIndex();
     this.base?.index();
     return this;
+  }
+
+  /** Parsed blobs are indexed by the bytes of their names, without decoding them. */
+  private ownHash(): NameHash | undefined {
+    if (this.nameHash || !this.raw) return this.nameHash;
+    const blobs: { start: number; bytes: Uint8Array }[] = [];
+    for (let b: Btf | undefined = this; b; b = b.base) blobs.push({ start: b.startStrOff, bytes: b.strings });
+    return (this.nameHash = new NameHash(this.raw, { blobs }, this.littleEndian));
   }
 
   private ownIndex(): Map<string, TypeId | TypeId[]> {

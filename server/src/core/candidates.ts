@@ -25,7 +25,7 @@ function flavoredIndex(btf: Btf): Map<string, TypeId[]> {
   let idx = flavoredIndexes.get(btf);
   if (idx) return idx;
   idx = new Map();
-  for (let id = btf.startId; id < btf.length; id++) {
+  for (const id of btf.tripleUnderscoreIds()) {
     const name = btf.nameOf(id);
     if (!name.includes('___')) continue;
     const key = essentialName(name);
