@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
 import { closeFd, getFdById, isKernelError } from '../../server/src/kernel';
+import { fixture } from '../helpers';
 import { LspClient, makeWorkspace } from './lsp-client';
 
 interface Loaded { handle: number; path: string; programs: { name: string; id: number; type: string; verifiedInsns: number }[]; maps: { name: string; kernelName: string; id: number }[] }
@@ -69,4 +70,27 @@ test('a verifier rejection: error with the log, and an error diagnostic on the r
   assert.equal(diags[0].range.start.line, want);
   assert.match(diags[0].message, /xdp_bad/);
   assert.deepEqual((await lsp.request<{ loaded: Loaded[] }>('bpfLens/loadedObjects')).loaded, []);
+});
+
+test('progress goes out while the load runs: every stage in order, before the response, spread over the load', async () => {
+  // core_tracer relocates against vmlinux: the first CO-RE load of the server parses and indexes it
+  const started = performance.now();
+  const r = await lsp.request<LoadResult>('bpfLens/loadObject', { path: fixture('core_tracer.o'), token: 'live' });
+  const answered = performance.now();
+  assert.ok(r.ok, r.error?.message);
+  const got = lsp.notifications.filter((n) => n.method === 'bpfLens/loadProgress' && (n.params as { token: string }).token === 'live');
+  const stages = got.map((n) => (n.params as { stage: string }).stage).filter((s, i, a) => s !== a[i - 1]);
+  assert.deepEqual(stages, ['probe', 'relocate', 'btf', 'maps', 'programs', 'pin', 'done']);
+  const programs = got.filter((n) => (n.params as { stage: string }).stage === 'programs').map((n) => (n.params as { detail: string }).detail);
+  assert.deepEqual(programs.slice(1), r.loaded!.programs.map((p) => p.name), 'one notification per program, before it loads');
+  for (const n of got) assert.ok(n.at >= started && n.at <= answered);
+  // A load that reports only at its end delivers them all in one write (well under a ms apart);
+  // here they arrive as the stages run: 'relocate' to 'done' spans most of the server's load time.
+  const at = (s: string) => got.find((n) => (n.params as { stage: string }).stage === s)!.at;
+  const spread = at('done') - at('relocate');
+  const sentAt = at('btf') - at('relocate');
+  console.log(`load ${r.ms.toFixed(1)} ms in the server; progress 'relocate'→'btf' ${sentAt.toFixed(1)} ms, 'relocate'→'done' ${spread.toFixed(1)} ms`);
+  assert.ok(spread >= 0.3 * r.ms && spread > 3, `progress spread ${spread.toFixed(1)} ms of a ${r.ms.toFixed(1)} ms load`);
+  assert.ok(sentAt > 1, `CO-RE against vmlinux took ${sentAt.toFixed(2)} ms between its notifications`);
+  await lsp.request('bpfLens/unloadObject', { handle: r.loaded!.handle });
 });

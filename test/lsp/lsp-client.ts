@@ -17,7 +17,8 @@ export interface Diagnostic {
 
 export class LspClient {
   readonly diagnostics = new Map<string, Diagnostic[]>();
-  readonly notifications: { method: string; params: unknown }[] = [];
+  /** Every notification but diagnostics, with when it arrived (performance.now()). */
+  readonly notifications: { method: string; params: unknown; at: number }[] = [];
   private waiters: (() => void)[] = [];
   private readonly version = new Map<string, number>();
 
@@ -34,7 +35,7 @@ export class LspClient {
       c.wake();
     });
     conn.onNotification((method: string, params: unknown) => {
-      c.notifications.push({ method, params });
+      c.notifications.push({ method, params, at: performance.now() });
       c.wake();
     });
     conn.onRequest('workspace/configuration', () => [settings]);

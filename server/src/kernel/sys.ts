@@ -100,6 +100,11 @@ export class FdTracker {
     trackers.delete(this);
   }
 
+  /** Records new FDs again after stop(). */
+  resume(): void {
+    trackers.add(this);
+  }
+
   /** FDs recorded and not closed since, with what made them (`BPF_MAP_CREATE`). */
   get open(): ReadonlyMap<Fd, string> {
     return this.fds;

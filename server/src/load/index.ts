@@ -98,8 +98,47 @@ function asLoadError(e: unknown, stage: LoadStage): LoadError {
  * then nothing this load made is left open or pinned.
  */
 export function loadObject(obj: BpfObject, opts: LoadOptions): LoadResult {
+  const steps = loadSteps(obj, opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+let asyncQueue: Promise<unknown> = Promise.resolve();
+
+/**
+ * loadObject that gives the event loop a turn after each stage (and each program), so a
+ * language server's progress notifications reach the editor while the load runs rather than
+ * all at its end. Async loads of one process run one after another.
+ */
+export function loadObjectAsync(obj: BpfObject, opts: LoadOptions): Promise<LoadResult> {
+  const run = async (): Promise<LoadResult> => {
+    const steps = loadSteps(obj, opts);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  };
+  const p = asyncQueue.then(run, run);
+  asyncQueue = p.catch(() => undefined);
+  return p;
+}
+
+/** The pipeline; it yields after each progress report (loadObject runs it straight through). */
+function* loadSteps(obj: BpfObject, opts: LoadOptions): Generator<void, LoadResult, void> {
   const k = opts.kernel;
   const tracker = new FdTracker();
+  // While the caller has the event loop, FDs others open are not this load's to close.
+  function* pause(): Generator<void, void, void> {
+    tracker.stop();
+    try {
+      yield;
+    } finally {
+      tracker.resume();
+    }
+  }
   const journal = new PinJournal();
   const target = new LoadTarget(opts);
   const undo: (() => void)[] = [];
@@ -111,6 +150,7 @@ export function loadObject(obj: BpfObject, opts: LoadOptions): LoadResult {
   };
   try {
     progress('probe', obj.file);
+    yield* pause();
     if (obj.littleEndian !== (target.endianness() === 'LE')) {
       throw new LoadError(`${obj.file} is ${obj.littleEndian ? 'little' : 'big'}-endian; the target kernel is not (build it with -target ${obj.littleEndian ? 'bpfeb' : 'bpfel'} or plain -target bpf there)`, 'probe');
     }
@@ -123,6 +163,7 @@ export function loadObject(obj: BpfObject, opts: LoadOptions): LoadResult {
 
     // ---- relocate (pure, except reading the target's BTF/config) ----
     progress('relocate', 'CO-RE');
+    yield* pause();
     const coreReports: CoreReloReport[] = [];
     const needed = new Set(progs.flatMap((p) => linkProgram(obj, p, (i) => obj.elf.sections[i].data).parts.map((x) => x.fn.sectionIndex)));
     const patched = relocateSections(obj, target, coreReports, needed);
@@ -173,6 +214,7 @@ export function loadObject(obj: BpfObject, opts: LoadOptions): LoadResult {
 
     // ---- BTF ----
     progress('btf', 'sanitise and load');
+    yield* pause();
     let btfFd: Fd | undefined;
     if (objBtf && target.has('btf')) {
       const sanitized = sanitizeBtf(fixupObjectBtf(obj, objBtf), target.btfFeatures());
@@ -187,6 +229,7 @@ export function loadObject(obj: BpfObject, opts: LoadOptions): LoadResult {
 
     // ---- maps ----
     progress('maps', `${obj.maps.length} maps`);
+    yield* pause();
     const env: MapEnv = {
       kernel: k, btfFd, nrCpus: obj.maps.some((m) => m.typeId === BPF_MAP_TYPE.BPF_MAP_TYPE_PERF_EVENT_ARRAY) ? target.nrCpus() : 1, pageSize: 4096,
       names: target.has('prog_name'), mmap: target.has('array_mmap'), pinRoot: opts.pinRoot ?? '/sys/fs/bpf', journal, structOps,
@@ -199,6 +242,7 @@ export function loadObject(obj: BpfObject, opts: LoadOptions): LoadResult {
 
     // ---- programs ----
     progress('programs', `${planned.length} programs`);
+    yield* pause();
     const kernVersion = obj.kernVersion || target.kernelVersion();
     const slotOf = new Map<string, { plan: StructOpsPlan; memberIndex: number }>();
     for (const plan of structOps.values()) for (const s of plan.slots) slotOf.set(s.program, { plan, memberIndex: s.memberIndex });
@@ -208,6 +252,7 @@ export function loadObject(obj: BpfObject, opts: LoadOptions): LoadResult {
     for (const pl of planned) {
       const p = pl.program;
       progress('programs', p.name);
+      yield* pause();
       let attachBtfId: number | undefined;
       let attachBtfObjFd: Fd | undefined;
       let attachProgFd: Fd | undefined;
@@ -264,6 +309,7 @@ export function loadObject(obj: BpfObject, opts: LoadOptions): LoadResult {
 
     // ---- pin ----
     progress('pin', '');
+    yield* pause();
     for (const c of created) {
       if (!c.pinnedAt || c.reused) continue;
       journal.ensureDir(c.pinnedAt.slice(0, c.pinnedAt.lastIndexOf('/')));

@@ -44,12 +44,13 @@ export class KernelLoads {
     const target = p.target ?? 'local';
     if (target !== 'local') throw new Error(`target '${target}': only the local kernel is supported here`);
     const kernel = await import('../kernel');
-    const { loadObject, LoadError } = await import('../load');
+    const { loadObjectAsync, LoadError } = await import('../load');
     this.clearRejection(p.path);
     const obj = openObject(new Uint8Array(readFileSync(p.path)), p.path);
     let result: LoadResult;
     try {
-      result = loadObject(obj, { kernel: kernel.localKernel, logLevel: p.logLevel ?? 0, onProgress: progress });
+      // async: each stage's progress notification goes out while the load runs
+      result = await loadObjectAsync(obj, { kernel: kernel.localKernel, logLevel: p.logLevel ?? 0, onProgress: progress });
     } catch (e) {
       if (!(e instanceof LoadError)) throw e;
       const d = e.details;
