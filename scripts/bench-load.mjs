@@ -70,10 +70,29 @@ function coreOnly(obj) {
   return { relos, parseMs: parsed, coldMs: cold, warmMs: median(warm) };
 }
 
+// `bpf-lens load` with BPF_LENS_TIMING=1: wall ms, and the CLI's own ms per stage (median of each)
+function lensTimed(file) {
+  const walls = [];
+  const stages = {};
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, [path.join(root, 'bin/bpf-lens.js'), 'load', file], { encoding: 'utf8', env: { ...process.env, BPF_LENS_TIMING: '1' } });
+    walls.push(ms(t0));
+    if (r.status !== 0) throw new Error(`bpf-lens load ${file}: ${r.stderr}`);
+    const m = /bpf-lens timing: (\{.*\})/.exec(r.stderr);
+    for (const [k, v] of Object.entries(JSON.parse(m[1]))) (stages[k] ??= []).push(v);
+  }
+  const wall = median(walls);
+  const breakdown = Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, median(v)]));
+  return { wall, breakdown };
+}
+
 const rows = [];
+const breakdowns = [];
 for (const file of OBJECTS) {
   const name = path.basename(file);
-  const lens = timed(process.execPath, [path.join(root, 'bin/bpf-lens.js'), 'load', file]);
+  const { wall: lens, breakdown } = lensTimed(file);
+  breakdowns.push({ name, breakdown });
   mkdirSync(pinDir, { recursive: true });
   const tool = timed('bpftool', ['prog', 'loadall', file, pinDir], () => rmSync(pinDir, { recursive: true, force: true }));
   // the pipeline alone, cold (a fresh process: vmlinux parsed and indexed, probes run) and warm
@@ -107,6 +126,14 @@ console.log('object               bpf-lens  bpftool   ratio | loadObject cold   
 for (const r of rows) {
   console.log(`${r.name.padEnd(20)} ${f(r.lens)}  ${f(r.tool)}  ${r.ratio.toFixed(2).padStart(6)} |      ${f(r.cold)} ${f(r.inproc)}  ${(r.inproc / r.tool).toFixed(2).padStart(12)} | ${String(r.relos).padStart(11)}  ${f(r.parseMs)}       ${f(r.coldMs)}  ${f(r.warmMs)}`);
 }
+console.log('\nbpf-lens load per stage (ms, median of 5; startup = process start to command run: node + bundle; modules = kernel/load modules + koffi;');
+console.log('core = CO-RE incl. reading, parsing and indexing vmlinux BTF; programs = BPF_PROG_LOAD, i.e. the verifier; exit = wall - the rest)');
+const keys = ['startup', 'open', 'modules', 'probe', 'core', 'btf', 'maps', 'programs', 'pin', 'cleanup'];
+console.log(`${'object'.padEnd(20)} ${keys.map((k) => k.padStart(8)).join(' ')}     exit`);
+breakdowns.forEach(({ name, breakdown }, i) => {
+  const sum = keys.reduce((a, k) => a + (breakdown[k] ?? 0), 0);
+  console.log(`${name.padEnd(20)} ${keys.map((k) => (breakdown[k] ?? 0).toFixed(1).padStart(8)).join(' ')} ${(rows[i].lens - sum).toFixed(1).padStart(8)}`);
+});
 const nodeStart = timed(process.execPath, ['-e', '0']);
 console.log(`(node -e 0 alone: ${nodeStart.toFixed(1)} ms; the CLI also loads its modules and koffi, and parses vmlinux BTF once per process)`);
 const geo = Math.exp(rows.reduce((a, r) => a + Math.log(r.ratio), 0) / rows.length);

@@ -53,7 +53,10 @@ export const loadCommand: Command = {
   async run(args: string[], io: CliIo): Promise<number> {
     const a = parse(args);
     if (a.values.target !== 'local') return (await import('./load-remote')).loadRemote(a.file, a.values.target ?? '', { logLevel: a.level, set: a.set, noAutoload: a.values['no-autoload'] ?? [], pinProgramsDir: a.values.pin, argCtxFallback: a.mode, json: a.values.json ?? false }, io);
+    // BPF_LENS_TIMING=1: one JSON line on stderr with ms per stage (scripts/bench-load.mjs reads it)
+    const timing = process.env.BPF_LENS_TIMING ? [['startup', performance.now()] as [string, number]] : undefined;
     const obj = openObject(readInput(a.file), a.file);
+    timing?.push(['open', performance.now()]);
     // Loaded here so other commands never load koffi.
     const kernel = await import('../kernel');
     const { loadObject, LoadError } = await import('../load');
@@ -70,6 +73,7 @@ export const loadCommand: Command = {
       try {
         result = loadObject(obj, {
           kernel: kernel.localKernel, logLevel: a.level, noAutoload: a.values['no-autoload'] ?? [], set: a.set,
+          ...(timing ? { onProgress: (stage: string) => { if (timing[timing.length - 1][0] !== stage) timing.push([stage, performance.now()]); } } : {}),
           ...(a.values.pin !== undefined ? { pinProgramsDir: a.values.pin } : {}),
           ...(replaceTargetFd !== undefined ? { replaceTargetFd } : {}),
           ...(a.mode ? { argCtxFallback: a.mode } : {}),
@@ -120,6 +124,19 @@ export const loadCommand: Command = {
         }
       } finally {
         result.close();
+      }
+      if (timing) {
+        // each entry: ms from the previous mark to this one, named by what ran in between
+        const end = performance.now();
+        const names: Record<string, string> = { startup: 'startup', open: 'open', probe: 'modules', relocate: 'probe', btf: 'core', maps: 'btf', programs: 'maps', pin: 'programs', done: 'pin' };
+        const out: Record<string, number> = {};
+        let prev = 0;
+        for (const [mark, t] of timing) {
+          out[names[mark] ?? mark] = Math.round((t - prev) * 100) / 100;
+          prev = t;
+        }
+        out.cleanup = Math.round((end - prev) * 100) / 100;
+        io.err(`bpf-lens timing: ${JSON.stringify(out)}\n`);
       }
       return 0;
     } finally {
