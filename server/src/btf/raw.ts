@@ -58,7 +58,11 @@ export function scanTypes(r: ByteReader, typeStart: number, typeLen: number, str
     const info = w[o + 1];
     const kind = (info >>> 24) & 0x1f;
     if (kind === 0 || kind > BTF_KIND_MAX) r.fail(at(o), `type [${startId + n}] has unknown kind ${kind}`);
-    const size = 12 + extraBytes(kind, info & 0xffff);
+    // extraBytes() written out: this loop runs before the JIT has inlined anything
+    const vlen = info & 0xffff;
+    const size = kind === STRUCT || kind === UNION || kind === DATASEC || kind === ENUM64 ? 12 + 12 * vlen
+      : kind === ENUM || kind === FUNC_PROTO ? 12 + 8 * vlen
+        : kind === INT || kind === VAR || kind === DECL_TAG ? 16 : kind === ARRAY ? 24 : 12;
     if (4 * o + size > typeLen) r.fail(at(o), `type [${startId + n}] ${KIND_NAMES[kind]} with vlen ${info & 0xffff} runs past the end of the type section`);
     if (n === offsets.length) {
       const grown = new Uint32Array(offsets.length * 2);
@@ -72,7 +76,14 @@ export function scanTypes(r: ByteReader, typeStart: number, typeLen: number, str
   // Pass 2: names inside the strings; the largest type reference, checked just below.
   let maxRef = 0;
   for (let i = 0; i < n; i++) {
-    const bad = checkNames(w, offsets[i], strEnd);
+    const o = offsets[i];
+    const kind = (w[o + 1] >>> 24) & 0x1f;
+    // the common records (no members, a name in range) without a call
+    if (w[o] < strEnd && kind !== STRUCT && kind !== UNION && kind !== ENUM && kind !== ENUM64 && kind !== FUNC_PROTO && kind !== DATASEC && kind !== ARRAY) {
+      if (kind !== INT && kind !== FLOAT && kind !== FWD && w[o + 2] > maxRef) maxRef = w[o + 2];
+      continue;
+    }
+    const bad = checkNames(w, o, strEnd);
     if (bad >= 0) {
       const o = offsets[i];
       const what = bad === o ? 'name' : `${componentName((w[o + 1] >>> 24) & 0x1f)} ${Math.floor((bad - o - 3) / (extraBytes((w[o + 1] >>> 24) & 0x1f, 1) >>> 2))}`;
