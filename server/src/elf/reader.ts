@@ -195,34 +195,47 @@ export class ElfFile {
   get relocations(): readonly ElfRelocSection[] {
     if (this.relocsCache) return this.relocsCache;
     const out: ElfRelocSection[] = [];
-    for (const s of this.sections) {
-      if (s.type !== SHT_REL && s.type !== SHT_RELA) continue;
-      const rela = s.type === SHT_RELA;
-      const entsize = rela ? 24 : 16;
-      const r = this.reader(s);
-      if (s.size % entsize !== 0) r.fail(0, `size ${s.size} is not a multiple of ${entsize}`);
-      if (s.info >= this.sections.length) r.fail(0, `sh_info ${s.info} names no section`);
-      const nsyms = this.symbols.length;
-      const relocations: ElfRelocation[] = [];
-      for (let o = 0; o < s.size; o += entsize) {
-        const info = r.u64(o + 8);
-        const symbol = Number(info >> 32n);
-        if (symbol >= nsyms) r.fail(o + 8, `relocation names symbol ${symbol}, but there are ${nsyms}`);
-        relocations.push({
-          offset: r.u64(o),
-          symbol,
-          type: Number(info & 0xffffffffn),
-          ...(rela ? { addend: r.i64(o + 16) } : {}),
-        });
-      }
-      out.push({ section: s, target: s.info, relocations });
-    }
+    for (const s of this.sections) if (s.type === SHT_REL || s.type === SHT_RELA) out.push(this.relocSection(s));
     return (this.relocsCache = out);
   }
 
-  /** Relocations that apply to section `index`, or [] if none. */
+  /**
+   * Relocations that apply to section `index` (of its first relocation section), or [] if
+   * none. Parses only that relocation section: objects built with -g carry thousands of
+   * .rel.debug_* entries that a load never reads.
+   */
   relocationsFor(index: number): readonly ElfRelocation[] {
-    return this.relocations.find((r) => r.target === index)?.relocations ?? [];
+    if (this.relocsCache) return this.relocsCache.find((r) => r.target === index)?.relocations ?? [];
+    const s = this.sections.find((x) => (x.type === SHT_REL || x.type === SHT_RELA) && x.info === index);
+    return s ? this.relocSection(s).relocations : [];
+  }
+
+  private readonly relocsBySection = new Map<number, ElfRelocSection>();
+
+  private relocSection(s: ElfSection): ElfRelocSection {
+    const have = this.relocsBySection.get(s.index);
+    if (have) return have;
+    const rela = s.type === SHT_RELA;
+    const entsize = rela ? 24 : 16;
+    const r = this.reader(s);
+    if (s.size % entsize !== 0) r.fail(0, `size ${s.size} is not a multiple of ${entsize}`);
+    if (s.info >= this.sections.length) r.fail(0, `sh_info ${s.info} names no section`);
+    const nsyms = this.symbols.length;
+    const relocations: ElfRelocation[] = [];
+    for (let o = 0; o < s.size; o += entsize) {
+      const info = r.u64(o + 8);
+      const symbol = Number(info >> 32n);
+      if (symbol >= nsyms) r.fail(o + 8, `relocation names symbol ${symbol}, but there are ${nsyms}`);
+      relocations.push({
+        offset: r.u64(o),
+        symbol,
+        type: Number(info & 0xffffffffn),
+        ...(rela ? { addend: r.i64(o + 16) } : {}),
+      });
+    }
+    const out = { section: s, target: s.info, relocations };
+    this.relocsBySection.set(s.index, out);
+    return out;
   }
 
   fail(section: ElfSection, offset: number, reason: string): never {
