@@ -49,7 +49,6 @@ mount --bind /proc /host/proc
 mount --bind /sys /host/sys
 mount --bind /dev /host/dev
 mount -t bpf bpf /host/sys/fs/bpf
-mount -t tmpfs tmp /host/tmp
 port=
 for p in /sys/class/virtio-ports/*; do [ "$(cat $p/name)" = ${PORT_NAME} ] && port=/dev/\${p##*/}; done
 [ -n "$port" ] || echo "@@NOPORT"
