@@ -1,13 +1,13 @@
 // Loads the __arg_ctx fixtures into whatever kernel this process runs on (the host, or a
-// qemu guest), with or without the fallback. Until the load pipeline can do it, this does
-// the minimum such objects need: each entry program followed by the subprograms it reaches,
-// calls re-aimed, func_info per program (run through the fallback), one BTF for all.
-import { Btf } from '../../server/src/btf/btf';
+// qemu guest), with or without the fallback, through the product's pipeline (loadObject),
+// and reports each program's verdict. linkProgram/fixDatasecs stay for the unit tests of
+// the fallback and the freplace guest, which build func_info and BTF by hand.
+import { Btf, parseBtf } from '../../server/src/btf/btf';
 import type { BtfType } from '../../server/src/btf/types';
-import { writeBtf } from '../../server/src/btf/write';
-import { BPF_PROG_TYPE, KernelBtf, KernelError, btfLoad, closeFd, isKernelError, probeFeature, progInfo, progLoad } from '../../server/src/kernel';
-import { ArgCtxFallbackMode, ArgCtxFixup, FuncInfoRecord, applyArgCtxFallback, argCtxFallbackWanted } from '../../server/src/load/arg-ctx';
-import { LoadError } from '../../server/src/load/types';
+import { BPF_PROG_TYPE, btfInfo, isKernelError, localKernel, probeFeature } from '../../server/src/kernel';
+import { loadObject } from '../../server/src/load';
+import { ArgCtxFallbackMode, FuncInfoRecord, argCtxFallbackWanted } from '../../server/src/load/arg-ctx';
+import { LoadError, type LoadResult } from '../../server/src/load/types';
 import type { BpfFunction, BpfObject, BpfProgram } from '../../server/src/object';
 import { decodeInsn, encodeInsnInto, isSubprogCall } from '../../server/src/object/insn';
 
@@ -71,60 +71,54 @@ export interface ArgCtxLoadReport {
   readonly programs: Record<string, { loaded: boolean; verifiedInsns?: number; errno?: string; log?: string }>;
 }
 
-function funcInfoBytes(recs: readonly FuncInfoRecord[]): { recSize: number; count: number; bytes: Uint8Array } {
-  const b = Buffer.alloc(8 * recs.length);
-  recs.forEach((r, i) => { b.writeUInt32LE(r.insnOff, 8 * i); b.writeUInt32LE(r.typeId, 8 * i + 4); });
-  return { recSize: 8, count: recs.length, bytes: b };
+/** FUNCs in a BTF (the object's, or what the kernel holds after the load). */
+function funcCount(btf: Btf): number {
+  let n = 0;
+  for (const t of btf.types) if (t.kind === 'FUNC') n++;
+  return n;
 }
 
-/** Loads every program of `obj` (except `skip`) with the fallback decided by `mode` and the kernel's probe. */
+/**
+ * Loads every program of `obj` (except `skip`) through the product's pipeline (loadObject,
+ * what `bpf-lens load --arg-ctx-fallback MODE` runs), one load for all; when a program is
+ * rejected, each program alone, so that every program gets its own verdict. `clones` is
+ * what the kernel got: FUNCs in the object's BTF as loaded minus those the compiler wrote.
+ */
 export function loadArgCtxObject(obj: BpfObject, mode: ArgCtxFallbackMode, skip: readonly string[] = []): ArgCtxLoadReport {
   const native = probeFeature('arg_ctx_tag').supported;
   const fallback = argCtxFallbackWanted(mode, native);
-  const linked = obj.programs.filter((p) => !skip.includes(p.name)).map((p) => linkProgram(obj, p));
-  let fix: ArgCtxFixup | undefined;
-  if (fallback) {
-    try {
-      fix = applyArgCtxFallback(obj.btf!, linked.map((l) => ({ name: l.program.name, progType: l.program.progType, funcInfo: l.funcInfo })),
-        native ? '--arg-ctx-fallback always' : 'the kernel lacks native __arg_ctx support');
-    } catch (e) {
-      if (e instanceof LoadError) return { native, fallback, refused: e.message, clones: 0, programs: {} };
-      throw e;
-    }
-  }
-  // fentry & co. attach to a vmlinux function: its BTF id (the kernel's, looked up once).
-  let kbtf: KernelBtf | undefined;
-  const attachBtfId = (p: BpfProgram): number | undefined => {
-    if (p.progType !== 'tracing' || !p.attachTo) return undefined;
-    kbtf ??= KernelBtf.open();
-    return kbtf.vmlinux.find('FUNC', p.attachTo)?.id;
-  };
-  const btf = btfLoad(writeBtf(fixDatasecs(obj, fix?.btf ?? obj.btf!))).fd;
-  const programs: ArgCtxLoadReport['programs'] = {};
+  const names = obj.programs.filter((p) => !skip.includes(p.name)).map((p) => p.name);
+  const load = (only: readonly string[]): LoadResult => loadObject(obj, {
+    kernel: localKernel, argCtxFallback: mode, noAutoload: obj.programs.map((p) => p.name).filter((n) => !only.includes(n)),
+  });
   try {
-    for (const l of linked) {
-      const p = l.program;
-      try {
-        const loaded = progLoad({
-          progType: p.progTypeId, expectedAttachType: p.expectedAttachTypeId, insns: l.insns, license: obj.license, name: p.name,
-          attachBtfId: attachBtfId(p), progBtfFd: btf, funcInfo: funcInfoBytes(fix?.funcInfo.get(p.name) ?? l.funcInfo), log: { level: 0 }, context: `program "${p.name}"`,
-        });
-        try {
-          programs[p.name] = { loaded: true, verifiedInsns: progInfo(loaded.fd).verifiedInsns };
-        } finally {
-          closeFd(loaded.fd);
-        }
-      } catch (e) {
-        if (!isKernelError(e)) throw e;
-        const k = e as KernelError;
-        programs[p.name] = { loaded: false, errno: k.errnoName, log: k.log };
-      }
+    const r = load(names);
+    try {
+      const kernelBtf = parseBtf(btfInfo(r.btfFd!, true).data!, { file: 'kernel copy of the object BTF' });
+      const programs: ArgCtxLoadReport['programs'] = {};
+      for (const p of r.programs) programs[p.name] = { loaded: true, verifiedInsns: p.verifiedInsns };
+      return { native, fallback, clones: funcCount(kernelBtf) - funcCount(obj.btf!), programs };
+    } finally {
+      r.close();
     }
-  } finally {
-    closeFd(btf);
-    kbtf?.close();
+  } catch (e) {
+    if (!(e instanceof LoadError)) throw e;
+    // refused before anything reached the verifier (the fallback cannot serve a caller)
+    if (e.stage !== 'programs') return { native, fallback, refused: e.message, clones: 0, programs: {} };
   }
-  return { native, fallback, clones: fix?.clones.length ?? 0, programs };
+  const programs: ArgCtxLoadReport['programs'] = {};
+  for (const name of names) {
+    try {
+      const r = load([name]);
+      programs[name] = { loaded: true, verifiedInsns: r.programs[0].verifiedInsns };
+      r.close();
+    } catch (e) {
+      if (!(e instanceof LoadError) || e.stage !== 'programs') throw e;
+      const cause = e.details.cause;
+      programs[name] = { loaded: false, errno: isKernelError(cause) ? cause.errnoName : undefined, log: e.details.log };
+    }
+  }
+  return { native, fallback, clones: 0, programs };
 }
 
 export const PROG_TYPE_IDS = BPF_PROG_TYPE;
