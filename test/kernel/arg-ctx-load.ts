@@ -3,13 +3,14 @@
 // and reports each program's verdict. linkProgram/fixDatasecs stay for the unit tests of
 // the fallback and the freplace guest, which build func_info and BTF by hand.
 import { Btf, parseBtf } from '../../server/src/btf/btf';
-import type { BtfType } from '../../server/src/btf/types';
 import { BPF_PROG_TYPE, btfInfo, isKernelError, localKernel, probeFeature } from '../../server/src/kernel';
 import { loadObject } from '../../server/src/load';
 import { ArgCtxFallbackMode, FuncInfoRecord, argCtxFallbackWanted } from '../../server/src/load/arg-ctx';
+import { buildFuncInfo } from '../../server/src/load/ext-info';
+import { linkProgram as linkSubprogs } from '../../server/src/load/link-subprogs';
+import { fixupObjectBtf } from '../../server/src/load/sanitize-btf';
 import { LoadError, type LoadResult } from '../../server/src/load/types';
-import type { BpfFunction, BpfObject, BpfProgram } from '../../server/src/object';
-import { decodeInsn, encodeInsnInto, isSubprogCall } from '../../server/src/object/insn';
+import type { BpfObject, BpfProgram } from '../../server/src/object';
 
 export interface LinkedProgram {
   readonly program: BpfProgram;
@@ -18,48 +19,15 @@ export interface LinkedProgram {
   readonly funcInfo: readonly FuncInfoRecord[];
 }
 
-/** The entry program and every subprogram it reaches, with BPF-to-BPF calls re-aimed. */
+/** The entry program and every subprogram it reaches, linked by the pipeline's own linker, with its func_info. */
 export function linkProgram(obj: BpfObject, prog: BpfProgram): LinkedProgram {
-  const entry = obj.functions.find((f) => f.isEntry && f.name === prog.name)!;
-  const parts: BpfFunction[] = [entry, ...prog.subprograms.map((n) => obj.functions.find((f) => !f.isEntry && f.name === n)!)];
-  const starts = new Map<BpfFunction, number>();
-  let total = 0;
-  for (const f of parts) { starts.set(f, total); total += f.insnCount; }
-  const out = new Uint8Array(total * 8);
-  const le = obj.littleEndian;
-  for (const f of parts) {
-    const data = obj.elf.sections[f.sectionIndex].data;
-    const at = starts.get(f)!;
-    out.set(data.subarray(f.insnOffset * 8, (f.insnOffset + f.insnCount) * 8), at * 8);
-    for (let i = 0; i < f.insnCount; i++) {
-      const insn = decodeInsn(out, at + i, le);
-      if (!isSubprogCall(insn)) continue;
-      const r = f.relocs.find((x) => x.insn === i && x.kind === 'call');
-      const sec = r?.targetSection ?? f.sectionIndex;
-      const target = r?.targetInsn ?? f.insnOffset + i + insn.imm + 1;
-      const callee = parts.find((g) => g.sectionIndex === sec && target >= g.insnOffset && target < g.insnOffset + g.insnCount);
-      if (!callee) throw new Error(`${prog.name}: call at ${i} of ${f.name} to an unlinked function`);
-      const newTarget = starts.get(callee)! + target - callee.insnOffset;
-      encodeInsnInto(out, at + i, { ...insn, imm: newTarget - (at + i + 1) }, le);
-    }
-  }
-  return { program: prog, insns: out, funcInfo: parts.map((f) => ({ insnOff: starts.get(f)!, typeId: f.btfFuncId! })) };
+  const linked = linkSubprogs(obj, prog, (i) => obj.elf.sections[i].data);
+  return { program: prog, insns: linked.insns, funcInfo: buildFuncInfo(obj, linked) ?? [] };
 }
 
-/** DATASEC sizes and VAR offsets come from the ELF, as libbpf fills them in before loading BTF. */
+/** DATASEC sizes and VAR offsets from the ELF, as the pipeline (and libbpf) fills them in before loading BTF. */
 export function fixDatasecs(obj: BpfObject, btf: Btf): Btf {
-  const types = btf.types.map((t): BtfType => {
-    if (t.kind !== 'DATASEC') return t;
-    const sec = obj.elf.sections.find((s) => s.name === t.name);
-    if (!sec) return t;
-    const vars = t.vars.map((v) => {
-      const name = btf.nameOf(v.type);
-      const sym = obj.elf.symbols.find((y) => y.shndx === sec.index && y.name === name);
-      return sym ? { ...v, offset: Number(sym.value) } : v;
-    });
-    return { ...t, size: Number(sec.size), vars };
-  });
-  return new Btf(types, btf.strings, btf.littleEndian, btf.base);
+  return fixupObjectBtf(obj, btf);
 }
 
 export interface ArgCtxLoadReport {
