@@ -15,6 +15,7 @@ import * as path from 'path';
 import { ROOT } from './helpers';
 import { busyboxBase, newcArchive, InitramfsEntry } from './initramfs';
 import { debianKernel, DebianKernelVersion } from './kernels';
+import * as P from '../server/src/agent/protocol';
 import { AgentClient, connectTarget } from '../server/src/target';
 
 export type TestTargetSpec = 'local' | 'ssh' | `qemu:${DebianKernelVersion}`;
@@ -62,8 +63,15 @@ poweroff -f
 `;
 }
 
-const running = new Set<ChildProcess>();
-process.on('exit', () => { for (const q of running) if (q.exitCode === null && q.signalCode === null) q.kill('SIGKILL'); });
+// Last resort when the test process exits without close/kill. (If it is killed outright, the
+// socket closes, the agent reads end-of-file and exits, and /init powers the guest off.)
+const running = new Map<ChildProcess, string>();
+process.on('exit', () => {
+  for (const [q, dir] of running) {
+    if (q.exitCode === null && q.signalCode === null) q.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 function connectSocket(file: string, deadline: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -102,13 +110,14 @@ export async function startQemuTarget(version: DebianKernelVersion, o: { memMb?:
     '-device', 'virtio-serial-pci', '-chardev', `socket,id=agent,path=${sock},server=on,wait=off`,
     '-device', `virtserialport,chardev=agent,name=${PORT_NAME}`,
   ], { stdio: ['pipe', 'pipe', 'pipe'] });
-  running.add(qemu);
+  running.set(qemu, dir);
   let consoleText = '';
   qemu.stdout.on('data', (d: Buffer) => { consoleText = (consoleText + d.toString('latin1')).slice(-65536); });
-  const exited = new Promise<void>((r) => qemu.once('exit', () => { running.delete(qemu); r(); }));
+  const exited = new Promise<void>((r) => qemu.once('exit', () => r()));
   const kill = () => {
     if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
+    running.delete(qemu);
   };
   const consoleTail = () => consoleText.replace(/\r\n/g, '\n').slice(-3000);
   try {
@@ -116,6 +125,7 @@ export async function startQemuTarget(version: DebianKernelVersion, o: { memMb?:
     // qemu creates the socket before the guest starts; connect first so the guest never sees
     // a port without a host (its reads would end at once).
     const socket = await connectSocket(sock, deadline);
+    socket.on('error', () => undefined); // a guest gone mid-write shows up as the agent ending
     await new Promise<void>((resolve, reject) => {
       const timer = setInterval(() => {
         if (consoleText.includes('@@AGENT\r\n') || consoleText.includes('@@AGENT\n')) { clearInterval(timer); resolve(); }
@@ -130,10 +140,11 @@ export async function startQemuTarget(version: DebianKernelVersion, o: { memMb?:
       spec: `qemu:${version}`, client, connectMs, kill, console: consoleTail,
       async close() {
         try {
-          await Promise.race([client.conn.sendRequest('bpfLens/shutdown'), new Promise((r) => setTimeout(r, 3000).unref())]);
+          await Promise.race([client.conn.sendRequest(P.shutdown), new Promise((r) => setTimeout(r, 3000).unref())]);
         } catch { /* gone already */ }
-        // Hang up too: the agent's stdin read sits blocked in a libuv worker thread, and node
-        // waits for it before exiting; the port's read returns once the host side closes.
+        // Hang up too: the agent's stdin (a character device, read in a libuv worker) stays
+        // blocked in read() and node does not exit until it returns (seen: ~10 s, until the
+        // next bytes arrived); the port's read returns end-of-file once the host side closes.
         socket.end();
         // The agent exits, /init powers off, qemu ends by itself.
         await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
@@ -160,7 +171,7 @@ export async function startTestTarget(spec: Exclude<TestTargetSpec, 'ssh'>): Pro
       async close() {
         // Shutdown first and let the agent exit by itself (AgentClient.close would kill it).
         const exited = new Promise((r) => client.child.once('exit', r));
-        try { await Promise.race([client.conn.sendRequest('bpfLens/shutdown'), new Promise((r) => setTimeout(r, 3000).unref())]); } catch { /* gone */ }
+        try { await Promise.race([client.conn.sendRequest(P.shutdown), new Promise((r) => setTimeout(r, 3000).unref())]); } catch { /* gone */ }
         await Promise.race([exited, new Promise((r) => setTimeout(r, 3000).unref())]);
         const clean = client.child.exitCode === 0;
         await client.close();

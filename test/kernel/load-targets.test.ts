@@ -79,12 +79,10 @@ before(async () => {
   for (const t of targets) hellos.set(name(t), await t.client.hello());
 });
 
-after(async () => {
-  // Clean stop first; the hard kill covers a guest that does not power off.
-  const clean = await Promise.all(targets.map((t) => t.close().catch(() => false)));
+// The hard stop, whatever happened before (close() of a target already closed does nothing).
+after(() => {
   for (const t of targets) t.kill();
   sshHost?.stop();
-  console.log(`clean shutdown: ${targets.map((t, i) => `${name(t)} ${clean[i]}`).join(', ')}`);
 });
 
 const name = (t: TestTarget) => t.spec;
@@ -112,8 +110,11 @@ test('hello on every target: release, privileges, and the features each kernel h
   const cols = [...hellos.keys()];
   const rows = names.map((f) => `${f.padEnd(20)} ${cols.map((c) => (hellos.get(c)!.features[f] ? 'yes' : 'no').padEnd(10)).join(' ')}`);
   console.log(`${'feature'.padEnd(20)} ${cols.map((c) => c.padEnd(10)).join(' ')}\n${rows.join('\n')}`);
+  // What 6.1 lacks and 6.12 and 6.18 have: native arg:ctx and '?' in DATASEC names (libbpf's
+  // '?.struct_ops'); every other probe answers the same on all four.
   const differ = names.filter((f) => new Set(cols.map((c) => hellos.get(c)!.features[f])).size > 1);
-  assert.ok(differ.includes('arg_ctx_tag'), differ.join(','));
+  assert.deepEqual(differ.sort(), ['arg_ctx_tag', 'btf_qmark_datasec']);
+  for (const f of differ) assert.deepEqual(cols.filter((c) => !hellos.get(c)!.features[f]), ['qemu:6.1'], f);
 });
 
 test('portable objects load on all four kernels and PROG_TEST_RUN gives the same verdicts as here', async () => {
@@ -193,4 +194,11 @@ test('speed: connect/deploy per target, and a load on a live agent (second load)
     lines.push(`${name(t).padEnd(10)} connect ${t.connectMs.toFixed(0).padStart(6)} ms   load+run+unload round trip ${rtt.toFixed(1).padStart(7)} ms   load in agent ${o.ms.toFixed(1).padStart(7)} ms${name(t) === 'ssh' ? `   (${t.console()})` : ''}`);
   }
   console.log(`xdp_counter.bpf.o, agent cached (second load):\n${lines.join('\n')}`);
+});
+
+test('shutdown: each agent exits on request and each guest then powers off by itself', async () => {
+  const t0 = performance.now();
+  const clean = await Promise.all(targets.map((t) => t.close().catch(() => false)));
+  assert.deepEqual(Object.fromEntries(targets.map((t, i) => [name(t), clean[i]])), Object.fromEntries(targets.map((t) => [name(t), true])));
+  console.log(`shutdown of all four: ${(performance.now() - t0).toFixed(0)} ms`);
 });
