@@ -70,31 +70,36 @@ function coreOnly(obj) {
   return { relos, parseMs: parsed, coldMs: cold, warmMs: median(warm) };
 }
 
-// `bpf-lens load` with BPF_LENS_TIMING=1: wall ms, and the CLI's own ms per stage (median of each)
-function lensTimed(file) {
-  const walls = [];
+// `bpf-lens load` (BPF_LENS_TIMING=1: the CLI's own ms per stage) and `bpftool prog loadall`,
+// alternating run by run so both see the same machine (other work on 2 cores skews blocks of runs)
+function pairTimed(file) {
+  const lens = [];
+  const tool = [];
   const stages = {};
   for (let i = 0; i < RUNS; i++) {
-    const t0 = process.hrtime.bigint();
+    let t0 = process.hrtime.bigint();
     const r = spawnSync(process.execPath, [path.join(root, 'bin/bpf-lens.js'), 'load', file], { encoding: 'utf8', env: { ...process.env, BPF_LENS_TIMING: '1' } });
-    walls.push(ms(t0));
+    lens.push(ms(t0));
     if (r.status !== 0) throw new Error(`bpf-lens load ${file}: ${r.stderr}`);
     const m = /bpf-lens timing: (\{.*\})/.exec(r.stderr);
     for (const [k, v] of Object.entries(JSON.parse(m[1]))) (stages[k] ??= []).push(v);
+    mkdirSync(pinDir, { recursive: true });
+    t0 = process.hrtime.bigint();
+    const b = spawnSync('bpftool', ['prog', 'loadall', file, pinDir], { encoding: 'utf8' });
+    tool.push(ms(t0));
+    rmSync(pinDir, { recursive: true, force: true });
+    if (b.status !== 0) throw new Error(`bpftool prog loadall ${file}: ${b.stderr}`);
   }
-  const wall = median(walls);
   const breakdown = Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, median(v)]));
-  return { wall, breakdown };
+  return { lens: median(lens), tool: median(tool), breakdown };
 }
 
 const rows = [];
 const breakdowns = [];
 for (const file of OBJECTS) {
   const name = path.basename(file);
-  const { wall: lens, breakdown } = lensTimed(file);
+  const { lens, tool, breakdown } = pairTimed(file);
   breakdowns.push({ name, breakdown });
-  mkdirSync(pinDir, { recursive: true });
-  const tool = timed('bpftool', ['prog', 'loadall', file, pinDir], () => rmSync(pinDir, { recursive: true, force: true }));
   // the pipeline alone, cold (a fresh process: vmlinux parsed and indexed, probes run) and warm
   const cold = [];
   for (let i = 0; i < RUNS; i++) {
@@ -121,7 +126,7 @@ for (const file of OBJECTS) {
 rmSync(pinDir, { recursive: true, force: true });
 
 const f = (x) => x.toFixed(1).padStart(7);
-console.log(`load: median of ${RUNS}, wall ms per process (bpf-lens load vs bpftool prog loadall), same run`);
+console.log(`load: median of ${RUNS}, wall ms per process (bpf-lens load vs bpftool prog loadall), same run, runs alternating`);
 console.log('object               bpf-lens  bpftool   ratio | loadObject cold   warm  warm/bpftool | CO-RE: relos  vmlinux parse  relocate cold  warm');
 for (const r of rows) {
   console.log(`${r.name.padEnd(20)} ${f(r.lens)}  ${f(r.tool)}  ${r.ratio.toFixed(2).padStart(6)} |      ${f(r.cold)} ${f(r.inproc)}  ${(r.inproc / r.tool).toFixed(2).padStart(12)} | ${String(r.relos).padStart(11)}  ${f(r.parseMs)}       ${f(r.coldMs)}  ${f(r.warmMs)}`);
