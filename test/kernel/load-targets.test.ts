@@ -8,13 +8,15 @@
  * refuses trampolines and kernel symbol addresses that the guests allow.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import * as os from 'os';
 import { after, before, test } from 'node:test';
 import * as path from 'path';
 import { ROOT, run } from '../helpers';
 import { startSshHost, SshHost } from '../ssh-host';
 import { startTestTarget, TestTarget } from '../qemu-target';
-import { connectTarget, SshConnectTimings } from '../../server/src/target';
+import { debianKernel } from '../kernels';
+import { connectTarget, isLoadError, SshConnectTimings } from '../../server/src/target';
 import type { AgentLoadResult, HelloResult } from '../../server/src/agent/protocol';
 
 const FIX = path.join(ROOT, 'build', 'fixtures');
@@ -159,6 +161,39 @@ test('arg:ctx: 6.1 refuses the tagged argument without the fallback and loads wi
   assert.match((f61 as { message: string }).message, /__arg_ctx cannot be emulated.*\n.*'argctx_any' argument #0/);
   const f612 = await loadAndRun(byName('qemu:6.12'), ARGCTX_FENTRY, 'never');
   assert.ok(f612.ok && f612.programs.includes('argctx_fentry'), JSON.stringify(f612));
+});
+
+test('through the guests\' channel: target BTF is the Debian package\'s vmlinux BTF, sent once then cached; a rejected load brings its stage, program and verifier log; progress streams', async (t) => {
+  const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'bpflens-btfcache-'));
+  t.after(() => rmSync(cacheDir, { recursive: true, force: true }));
+  const lines: string[] = [];
+  await Promise.all(guests().map(async (g) => {
+    const want = readFileSync(debianKernel(g.spec === 'qemu:6.1' ? '6.1' : '6.12').vmlinuxBtf);
+    let t0 = performance.now();
+    const first = await g.client.targetBtf(cacheDir);
+    const firstMs = performance.now() - t0;
+    assert.equal(first.cached, false);
+    assert.ok(first.data.equals(want), `${g.spec}: BTF differs from the package's (${first.data.length} vs ${want.length} bytes)`);
+    t0 = performance.now();
+    const again = await g.client.targetBtf(cacheDir);
+    const againMs = performance.now() - t0;
+    assert.equal(again.cached, true);
+    assert.equal(again.hash, first.hash);
+    lines.push(`${g.spec}: vmlinux BTF ${(want.length / 1e6).toFixed(1)} MB fetched in ${firstMs.toFixed(0)} ms, cached check ${againMs.toFixed(1)} ms`);
+  }));
+  console.log(lines.join('\n'));
+  const g61 = byName('qemu:6.1');
+  await assert.rejects(g61.client.load({ name: 'argctx_shared.o', object: readFileSync(ARGCTX).toString('base64'), argCtxFallback: 'never', logLevel: 1 }), (e: unknown) => {
+    assert.ok(isLoadError(e), String(e));
+    assert.equal(e.data!.stage, 'programs');
+    assert.equal(e.data!.program, 'argctx_kprobe');
+    assert.match(e.data!.log ?? '', /arg#0 reference type\('UNKNOWN '\) size cannot be determined/);
+    return true;
+  });
+  const stages: string[] = [];
+  const r = await g61.client.load({ name: 'xdp_counter.bpf.o', object: readFileSync(path.join(EX, 'xdp_counter.bpf.o')).toString('base64') }, (stage) => stages.push(stage));
+  await g61.client.unload(r.handle);
+  assert.ok(stages.includes('programs') && stages.includes('maps'), stages.join(','));
 });
 
 test('kernel differences: bpf_task_from_pid (6.2+) missing on 6.1; trampolines and ksym addresses refused by this host\'s lockdown, loaded in the guests', async () => {
