@@ -3,10 +3,12 @@
 // hello) and how long a load takes on a live agent (the second and later loads: agent cached,
 // target BTF parsed) against the same load here, in-process and through the local agent.
 // Targets: local, the SSH test host (sshd in a netns, test/ssh-host.ts), Debian 6.1 and 6.12
-// under qemu TCG (test/qemu-target.ts). Each load is load + unload; median of RUNS.
+// under qemu TCG (test/qemu-target.ts). Each load is load + unload; median of RUNS. Also the
+// target's vmlinux BTF: first fetch, then the cached check (hash only).
 // Needs root, `npm run build`, `npx tsc -p .`, `make -C examples`.
 import { createRequire } from 'module';
-import { readFileSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { fileURLToPath } from 'url';
 
@@ -73,6 +75,21 @@ try {
     lines.push(`${g.spec.padEnd(11)} boot to hello ${g.connectMs.toFixed(0)} ms (booted in parallel)`);
   }
   console.log(`connect / deploy:\n  ${lines.join('\n  ')}\n`);
+  const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'bpflens-bench-btf-'));
+  try {
+    const btf = [];
+    for (const t of targets) {
+      let t0 = performance.now();
+      const first = await t.client.targetBtf(path.join(cacheDir, t.name));
+      const firstMs = performance.now() - t0;
+      t0 = performance.now();
+      await t.client.targetBtf(path.join(cacheDir, t.name));
+      btf.push(`${t.name.padEnd(11)} ${(first.data.length / 1e6).toFixed(1)} MB: fetch ${firstMs.toFixed(0)} ms, cached ${(performance.now() - t0).toFixed(1)} ms`);
+    }
+    console.log(`target BTF:\n  ${btf.join('\n  ')}\n`);
+  } finally {
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
   for (const file of OBJECTS) {
     const here = inProcess(file);
     rows.push([path.basename(file), 'in-process', here.toFixed(1), '', '1.0']);
