@@ -5,35 +5,10 @@
 // before anything is loaded. Debian's 6.12 (native support) is the control: every mode loads,
 // and fentry's caller, which no fallback can serve, works natively there.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { test } from 'node:test';
-import * as os from 'os';
 import * as path from 'path';
 import { ROOT } from '../helpers';
-import { busyboxBase, newcArchive, InitramfsEntry } from '../initramfs';
-import { debianKernel } from '../kernels';
-
-const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p'];
-
-function init(command: string, modules: readonly string[]): string {
-  return `#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs dev /dev
-for m in ${modules.join(' ')}; do insmod /m/$m.ko || echo "@@INSMOD $m failed"; done
-mkdir -p /host
-mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /host || echo "@@MOUNT failed"
-mount --bind /proc /host/proc
-mount --bind /sys /host/sys
-mount --bind /dev /host/dev
-mount -t bpf bpf /host/sys/fs/bpf
-chroot /host ${command}
-echo "@@DONE"
-poweroff -f
-`;
-}
+import { runHostRootGuest } from '../qemu-host-root';
 
 test('Debian 6.1 (no native arg:ctx): the fallback makes every program verify; without it the verifier refuses; fentry is refused before loading', (t) => {
   const g = bootAndLoad(t, '6.1');
@@ -88,36 +63,10 @@ test('Debian 6.12 (native arg:ctx): auto and never load as compiled, always with
 });
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function bootAndLoad(t: { diagnostic(m: string): void; after(f: () => void): void }, version: '6.1' | '6.12'): any {
-  const k = debianKernel(version);
-  const byName = new Map(k.modules().map((p) => [path.basename(p, '.ko'), p]));
-  const modules = MODULES.filter((m) => byName.has(m));
+function bootAndLoad(t: { diagnostic(m: string): void }, version: '6.1' | '6.12'): any {
   const fixtures = path.join(ROOT, 'build', 'fixtures');
   const command = [process.execPath, path.join(__dirname, 'arg-ctx-guest.js'), path.join(fixtures, 'argctx_shared.o'), path.join(fixtures, 'argctx_fentry.o')].join(' ');
-  const files: InitramfsEntry[] = [
-    ...busyboxBase(readFileSync('/bin/busybox')),
-    { path: 'm', type: 'dir' },
-    ...modules.map((m) => ({ path: `m/${m}.ko`, type: 'file' as const, data: readFileSync(byName.get(m)!) })),
-    { path: 'init', type: 'file', data: init(command, modules), mode: 0o755 },
-  ];
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bpflens-argctx-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const started = Date.now();
-  const initrd = path.join(dir, 'initramfs.cpio');
-  writeFileSync(initrd, newcArchive(files));
-  const r = spawnSync('qemu-system-x86_64', [
-    '-accel', 'tcg', '-m', '1024', '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio',
-    '-kernel', k.vmlinuz, '-initrd', initrd, '-append', 'console=ttyS0 panic=-1 loglevel=3',
-    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
-  ], { encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 26 });
-  const ms = Date.now() - started;
-  const console_ = (r.stdout ?? '').replace(/\r\n/g, '\n');
-  assert.match(console_, /@@DONE/, `guest did not finish:\n${console_.slice(-3000)}`);
-  assert.doesNotMatch(console_, /@@INSMOD|@@MOUNT/, console_.slice(-3000));
-  const m = /@@JSON (.*)$/m.exec(console_);
-  assert.ok(m, `no result from the guest:\n${console_.slice(-3000)}`);
-  const g = JSON.parse(m[1]);
-  assert.equal(g.error, undefined, g.error);
+  const { result: g, ms } = runHostRootGuest({ version, command });
   t.diagnostic(`${version}: qemu boot + loads: ${ms} ms (loads inside the guest: ${Math.round(g.loadMs)} ms)`);
   return g;
 }

@@ -5,69 +5,23 @@
 // each dispatcher's verdict change as each extension attaches and detaches. On the host, the
 // refusal must be reported as such.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'fs';
+import { readdirSync } from 'fs';
 import { test } from 'node:test';
-import * as os from 'os';
 import * as path from 'path';
 import { BPF_LINK_TYPE, closeFd, objGet, progTestRun } from '../../server/src/kernel';
 import { cli, fixture } from '../helpers';
-import { busyboxBase, newcArchive, InitramfsEntry } from '../initramfs';
-import { debianKernel } from '../kernels';
+import { runHostRootGuest } from '../qemu-host-root';
 import { bpffsDir } from './kernel-env';
 
-const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p'];
 const XDP_ABORTED = 0;
 const XDP_DROP = 1;
 const XDP_PASS = 2;
 const XDP_TX = 3;
 
-function init(command: string, modules: readonly string[]): string {
-  return `#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs dev /dev
-for m in ${modules.join(' ')}; do insmod /m/$m.ko || echo "@@INSMOD $m failed"; done
-mkdir -p /host
-mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /host || echo "@@MOUNT failed"
-mount --bind /proc /host/proc
-mount --bind /sys /host/sys
-mount --bind /dev /host/dev
-mount -t bpf bpf /host/sys/fs/bpf
-chroot /host ${command}
-echo "@@DONE"
-poweroff -f
-`;
-}
-
 test('Debian 6.1 under qemu: two firewalls plug into two dispatchers (kernel layer, then bpf-lens load --replace); verdicts follow each attach and detach', (t) => {
-  const k = debianKernel('6.1');
-  const byName = new Map(k.modules().map((p) => [path.basename(p, '.ko'), p]));
-  const modules = MODULES.filter((m) => byName.has(m));
   const command = [process.execPath, path.join(__dirname, 'freplace-guest.js'),
     fixture('freplace_dispatcher.o'), fixture('freplace_fw_drop.o'), fixture('freplace_fw_tx.o')].join(' ');
-  const files: InitramfsEntry[] = [
-    ...busyboxBase(readFileSync('/bin/busybox')),
-    { path: 'm', type: 'dir' },
-    ...modules.map((m) => ({ path: `m/${m}.ko`, type: 'file' as const, data: readFileSync(byName.get(m)!) })),
-    { path: 'init', type: 'file', data: init(command, modules), mode: 0o755 },
-  ];
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bpflens-freplace-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const initrd = path.join(dir, 'initramfs.cpio');
-  writeFileSync(initrd, newcArchive(files));
-  const r = spawnSync('qemu-system-x86_64', [
-    '-accel', 'tcg', '-m', '1024', '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio',
-    '-kernel', k.vmlinuz, '-initrd', initrd, '-append', 'console=ttyS0 panic=-1 loglevel=3',
-    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
-  ], { encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 26 });
-  const out = (r.stdout ?? '').replace(/\r\n/g, '\n');
-  assert.match(out, /@@DONE/, `guest did not finish:\n${out.slice(-3000)}`);
-  const m = /@@JSON (.*)$/m.exec(out);
-  assert.ok(m, `no result from the guest:\n${out.slice(-3000)}`);
-  const g = JSON.parse(m[1]);
-  assert.equal(g.error, undefined, g.error);
+  const g = runHostRootGuest({ version: '6.1', command }).result;
   assert.deepEqual(g.timeline, [
     { step: 'dispatchers loaded', fw1: XDP_PASS, fw2: XDP_PASS },
     { step: 'fw_drop foo → firewall 1', fw1: XDP_DROP, fw2: XDP_PASS },

@@ -6,73 +6,27 @@
 // reports what the kernel recorded. On 6.1 and on this host, where no BTF has the type, the
 // load is refused up front with a message naming the type.
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { execFileSync } from 'child_process';
+import { readdirSync, readFileSync } from 'fs';
 import { test } from 'node:test';
-import * as os from 'os';
 import * as path from 'path';
 import { localKernel } from '../../server/src/kernel';
 import { loadObject } from '../../server/src/load';
 import { LoadError } from '../../server/src/load/types';
 import { openObject } from '../../server/src/object';
 import { ROOT } from '../helpers';
-import { busyboxBase, newcArchive, InitramfsEntry } from '../initramfs';
-import { debianKernel, DebianKernelVersion } from '../kernels';
+import { DebianKernelVersion } from '../kernels';
+import { runHostRootGuest } from '../qemu-host-root';
 
 const FIXTURE = path.join(ROOT, 'build', 'fixtures', 'kmod_structops.o');
-const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p'];
 // What the refusal must say wherever the type is missing.
 const REFUSAL = /struct_ops map 'lens_linked'.*struct bpf_lens_testmod_ops.*no kernel BTF has it: neither vmlinux nor any of the \d+ modules with BTF defines struct bpf_struct_ops_bpf_lens_testmod_ops/;
 
-function init(command: string, modules: readonly string[]): string {
-  return `#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs dev /dev
-for m in ${modules.join(' ')}; do insmod /m/$m.ko || echo "@@INSMOD $m failed"; done
-mkdir -p /host
-mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /host || echo "@@MOUNT failed"
-mount --bind /proc /host/proc
-mount --bind /sys /host/sys
-mount --bind /dev /host/dev
-mount -t bpf bpf /host/sys/fs/bpf
-chroot /host ${command}
-echo "@@DONE"
-poweroff -f
-`;
-}
-
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function boot(t: { diagnostic(m: string): void; after(f: () => void): void }, version: DebianKernelVersion, ko?: string): any {
-  const k = debianKernel(version);
-  const byName = new Map(k.modules().map((p) => [path.basename(p, '.ko'), p]));
-  const modules = MODULES.filter((m) => byName.has(m));
+function boot(t: { diagnostic(m: string): void }, version: DebianKernelVersion, ko?: string): any {
   const command = [process.execPath, path.join(__dirname, 'structops-module-guest.js'), FIXTURE, ...(ko ? [ko] : [])].join(' ');
-  const files: InitramfsEntry[] = [
-    ...busyboxBase(readFileSync('/bin/busybox')),
-    { path: 'm', type: 'dir' },
-    ...modules.map((m) => ({ path: `m/${m}.ko`, type: 'file' as const, data: readFileSync(byName.get(m)!) })),
-    { path: 'init', type: 'file', data: init(command, modules), mode: 0o755 },
-  ];
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bpflens-kmod-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const initrd = path.join(dir, 'initramfs.cpio');
-  writeFileSync(initrd, newcArchive(files));
-  const started = Date.now();
-  const r = spawnSync('qemu-system-x86_64', [
-    '-accel', 'tcg', '-m', '1024', '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio',
-    '-kernel', k.vmlinuz, '-initrd', initrd, '-append', 'console=ttyS0 panic=-1 loglevel=3',
-    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
-  ], { encoding: 'utf8', timeout: 180_000, maxBuffer: 1 << 26 });
-  const out = (r.stdout ?? '').replace(/\r\n/g, '\n');
-  assert.match(out, /@@DONE/, `guest did not finish:\n${out.slice(-3000)}`);
-  assert.doesNotMatch(out, /@@INSMOD|@@MOUNT/, out.slice(-3000));
-  const m = /@@JSON (.*)$/m.exec(out);
-  assert.ok(m, `no result from the guest:\n${out.slice(-3000)}`);
-  const g = JSON.parse(m[1]);
-  assert.equal(g.error, undefined, `${g.error}\n${g.log ?? ''}\n${out.slice(-2000)}`);
-  t.diagnostic(`${version}: qemu boot + guest run: ${Date.now() - started} ms`);
+  const { result: g, ms } = runHostRootGuest({ version, command, timeoutMs: 180_000 });
+  t.diagnostic(`${version}: qemu boot + guest run: ${ms} ms`);
   return g;
 }
 
