@@ -4,11 +4,13 @@ import type { LanguageClient } from 'vscode-languageclient/node';
 import { BaseDiffRequest, DocumentKind, LinkObjectsRequest, ObjectsRequest, ReindexRequest } from '../../server/src/lsp/protocol';
 import { openDocument } from './documents';
 import { loadObjectCommand, unloadCommand } from './load';
+import type { TargetPicker } from './targets';
 import { Node, ObjectsTree } from './tree';
 
 interface Deps {
   readonly output: vscode.OutputChannel;
   readonly tree: ObjectsTree;
+  readonly target: TargetPicker;
   client(): LanguageClient | undefined;
   restart(): Promise<void>;
 }
@@ -42,6 +44,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
   const reg = (id: string, fn: (...args: unknown[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
   reg('bpfLens.showOutput', () => deps.output.show());
   reg('bpfLens.restartServer', () => deps.restart());
+  reg('bpfLens.pickTarget', () => deps.target.pick());
   reg('bpfLens.refresh', () =>
     vscode.window.withProgress({ location: { viewId: 'bpfLens.objects' }, title: 'Indexing BPF objects' }, async () => {
       await deps.client()?.sendRequest(ReindexRequest);
@@ -61,7 +64,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
     const path = await objectPath(deps, arg);
     if (path) await openBaseDiff(deps, path);
   });
-  const loadDeps = { output: deps.output, client: deps.client, refreshTree: () => deps.tree.refresh() };
+  const loadDeps = { output: deps.output, client: deps.client, target: () => deps.target.selected, refreshTree: () => deps.tree.refresh() };
   reg('bpfLens.loadObject', async (arg?: unknown) => loadObjectCommand(loadDeps, arg === undefined ? undefined : await objectPath(deps, arg)));
   reg('bpfLens.unloadObject', (arg?: unknown) => unloadCommand(loadDeps, (arg as Node | undefined)?.type === 'loaded' ? (arg as Extract<Node, { type: 'loaded' }>).loaded : undefined));
   reg('bpfLens.searchBtfTypes', async (arg?: unknown) => {

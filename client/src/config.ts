@@ -22,5 +22,9 @@ export function readConfig(): Config {
 
 /** What the server needs at start (it asks for the rest through workspace/configuration). */
 export function serverSettings(c: Config): Record<string, unknown> {
-  return { objects: c.objects, exclude: c.exclude, maxObjectSize: c.maxObjectSize };
+  const raw = vscode.workspace.getConfiguration('bpfLens');
+  return {
+    objects: c.objects, exclude: c.exclude, maxObjectSize: c.maxObjectSize,
+    targets: raw.get<unknown[]>('targets', []), coreDiagnostics: raw.get<boolean>('coreDiagnostics', true), argCtxFallback: raw.get<string>('argCtxFallback', 'auto'),
+  };
 }

@@ -10,6 +10,7 @@ import { ObjectsChangedNotification, SCHEME } from '../../server/src/lsp/protoco
 import { registerCommands } from './commands';
 import { readConfig, serverSettings } from './config';
 import { BpfDocuments } from './documents';
+import { TargetPicker } from './targets';
 import { ObjectsTree } from './tree';
 
 let client: LanguageClient | undefined;
@@ -17,6 +18,7 @@ let client: LanguageClient | undefined;
 /** What activate returns: lets an extension-host test reach the running client. */
 export interface BpfLensApi {
   languageClient(): LanguageClient | undefined;
+  target(): TargetPicker;
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<BpfLensApi> {
@@ -28,6 +30,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<BpfLen
   status.command = 'bpfLens.showOutput';
   status.show();
   context.subscriptions.push(output, status);
+
+  const target = new TargetPicker(context.workspaceState, output, () => client);
+  context.subscriptions.push(target);
 
   const tree = new ObjectsTree(() => client, () => readConfig().btfPageSize);
   const docs = new BpfDocuments(() => client);
@@ -49,6 +54,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<BpfLen
       docs.refresh(p.paths);
     });
     tree.refresh();
+    // The server starts on `local`: tell it the remembered target (connecting may take seconds).
+    if (target.selected !== 'local') void target.apply();
   };
   const stop = async () => {
     const c = client;
@@ -56,13 +63,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<BpfLen
     if (c) await c.stop();
   };
 
-  registerCommands(context, { output, tree, client: () => client, restart: async () => { await stop(); await start(); } });
+  registerCommands(context, { output, tree, target, client: () => client, restart: async () => { await stop(); await start(); } });
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       if (e.affectsConfiguration('bpfLens.serverPath')) {
         await stop();
         await start();
-      } else if (e.affectsConfiguration('bpfLens')) tree.refresh();
+      } else if (e.affectsConfiguration('bpfLens')) {
+        tree.refresh();
+        if (e.affectsConfiguration('bpfLens.targets') && client) void target.apply();
+      }
     }),
     { dispose: () => void stop() },
   );
@@ -73,7 +83,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BpfLen
     const pick = await vscode.window.showErrorMessage('BPF Lens: the language server did not start.', 'Show Output');
     if (pick) output.show();
   }
-  return { languageClient: () => client };
+  return { languageClient: () => client, target: () => target };
 }
 
 export async function deactivate(): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * Load Object to Kernel… and Unload: the load runs in the language server (its pipeline
- * calls bpf(2)); this side picks the object, shows the stages as a progress notification,
- * writes the verifier log to the output channel and refreshes the tree.
+ * calls bpf(2), or the selected target's agent does); this side picks the object, shows the
+ * stages as a progress notification, writes the verifier log to the output channel and
+ * refreshes the tree.
  */
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
@@ -12,49 +13,54 @@ import {
 export interface LoadDeps {
   readonly output: vscode.OutputChannel;
   client(): LanguageClient | undefined;
+  /** The selected target (TargetPicker). */
+  target(): string;
   refreshTree(): void;
 }
 
 let tokens = 0;
 
-/** Loads the object at `path` (or one picked from the workspace's BPF objects) into the local kernel. */
+/** Loads the object at `path` (or one picked from the workspace's BPF objects) into the selected target's kernel. */
 export async function loadObjectCommand(deps: LoadDeps, path: string | undefined): Promise<void> {
   const client = deps.client();
   if (!client) return void vscode.window.showErrorMessage('BPF Lens: the language server is not running.');
-  path ??= await pickObject(client);
+  const target = deps.target();
+  path ??= await pickObject(client, target);
   if (!path) return;
   const logLevel = vscode.workspace.getConfiguration('bpfLens').get<number>('verifierLogLevel', 0);
   const token = `load-${++tokens}`;
   const name = path.split('/').pop();
   const r = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `BPF Lens: loading ${name}` },
+    { location: vscode.ProgressLocation.Notification, title: `BPF Lens: loading ${name}${target === 'local' ? '' : ` on ${target}`}` },
     async (progress) => {
       const sub = client.onNotification(LoadProgressNotification, (p) => {
         if (p.token === token) progress.report({ message: `${p.stage}${p.detail ? `: ${p.detail}` : ''}` });
       });
       try {
-        return await client.sendRequest(LoadObjectRequest, { path, target: 'local', logLevel, token });
+        return await client.sendRequest(LoadObjectRequest, { path, target, logLevel, token });
       } finally {
         sub.dispose();
       }
     },
   );
   const out = deps.output;
-  out.appendLine(`load ${path} (target local, ${r.ms.toFixed(0)} ms)`);
+  out.appendLine(`load ${path} (target ${target}, ${r.ms.toFixed(0)} ms)`);
   for (const l of r.logs) {
     out.appendLine(`--- verifier log: ${l.program} ---`);
     out.appendLine(l.log.trimEnd());
   }
   if (!r.ok) {
     const e = r.error!;
-    out.appendLine(`error (${e.stage}): ${e.message}`);
+    out.appendLine(`error (${e.code ?? e.stage}): ${e.message}`);
     if (e.source) out.appendLine(`  --> ${e.source.file}:${e.source.line + 1}:${e.source.column + 1}\n   | ${e.source.text.trim()}`);
     if (e.log) {
       out.appendLine(`--- verifier log${e.program ? `: ${e.program}` : ''} ---`);
       out.appendLine(e.log.trimEnd());
     }
     const actions = e.source ? ['Go to Source', 'Show Output'] : ['Show Output'];
-    const pick = await vscode.window.showErrorMessage(`BPF Lens: load failed: ${e.message.split('\n')[0]}`, ...actions);
+    if (e.stage === 'target') actions.unshift('Pick Target');
+    const pick = await vscode.window.showErrorMessage(`BPF Lens: ${e.stage === 'target' ? `target ${target}` : 'load failed'}: ${e.message.split('\n')[0]}`, ...actions);
+    if (pick === 'Pick Target') return void vscode.commands.executeCommand('bpfLens.pickTarget');
     if (pick === 'Show Output') out.show(true);
     else if (pick === 'Go to Source' && e.source) {
       const pos = new vscode.Position(e.source.line, e.source.column);
@@ -68,7 +74,7 @@ export async function loadObjectCommand(deps: LoadDeps, path: string | undefined
   for (const w of l.warnings) out.appendLine(`warning: ${w}`);
   deps.refreshTree();
   const pick = await vscode.window.showInformationMessage(
-    `BPF Lens: loaded ${name}: ${l.programs.length} program(s), ${l.maps.length} map(s)`, 'Unload', 'Show Output');
+    `BPF Lens: loaded ${name}${target === 'local' ? '' : ` on ${target}`}: ${l.programs.length} program(s), ${l.maps.length} map(s)`, 'Unload', 'Show Output');
   if (pick === 'Unload') await unloadCommand(deps, l);
   else if (pick === 'Show Output') out.show(true);
 }
@@ -89,7 +95,7 @@ export async function unloadCommand(deps: LoadDeps, loaded: LoadedKernelObject |
   deps.refreshTree();
 }
 
-async function pickObject(client: LanguageClient): Promise<string | undefined> {
+async function pickObject(client: LanguageClient, target: string): Promise<string | undefined> {
   const objs = (await client.sendRequest(ObjectsRequest, {})).objects.filter((o) => !o.error && o.programs.length);
   if (!objs.length) {
     void vscode.window.showInformationMessage('BPF Lens: no BPF objects with programs in this workspace (setting bpfLens.objects).');
@@ -97,7 +103,7 @@ async function pickObject(client: LanguageClient): Promise<string | undefined> {
   }
   const pick = await vscode.window.showQuickPick(
     objs.map((o) => ({ label: o.name, description: o.path, detail: `${o.programs.length} programs, ${o.maps.length} maps` })),
-    { placeHolder: 'Object to load into the local kernel' },
+    { placeHolder: `Object to load into the kernel of ${target}` },
   );
   return pick?.description;
 }

@@ -259,9 +259,20 @@ function outOfRange(relo: CoreReloInput, index: number, insnIndex: number, lb: B
   };
 }
 
-/** The line_info record covering a section instruction: the last one at or before it. */
+/**
+ * The line_info record covering a section instruction: the last one at or before it. Records
+ * with line 0 (code the compiler made up, no source line) are skipped; with nothing before,
+ * the first real one after.
+ */
 function sourceLine(lines: readonly LineInfo[], sectionInsn: number): CoreSourceLine | undefined {
+  const at = sectionInsn * BPF_INSN_SIZE;
   let best: LineInfo | undefined;
-  for (const l of lines) if (l.insnOff <= sectionInsn * BPF_INSN_SIZE && (!best || l.insnOff >= best.insnOff)) best = l;
-  return best && { file: best.file, line: best.line, column: best.column, text: best.text };
+  let next: LineInfo | undefined;
+  for (const l of lines) {
+    if (l.line === 0) continue;
+    if (l.insnOff <= at) { if (!best || l.insnOff >= best.insnOff) best = l; }
+    else if (!next || l.insnOff < next.insnOff) next = l;
+  }
+  const r = best ?? next;
+  return r && { file: r.file, line: r.line, column: r.column, text: r.text };
 }

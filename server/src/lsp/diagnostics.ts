@@ -6,12 +6,16 @@ import { promises as fsp } from 'fs';
 import * as path from 'path';
 import { Diagnostic, DiagnosticSeverity } from 'vscode-languageserver/node';
 import { argCtxNotes } from './arg-ctx';
+import type { CoreCheck } from './core-checks';
 import { functionDefinitionLine, mapDefinitionLine, splitLines } from './c-text';
 import type { LoadedObject } from './loaded';
 
 const SOURCE = 'bpf-lens';
 
-export async function sourceDiagnostics(source: string, objects: readonly LoadedObject[], openText?: string): Promise<Diagnostic[]> {
+/** An object's CO-RE relocations checked against the selected target (core-checks.ts). */
+export type CoreCheckOf = (o: LoadedObject) => Promise<{ target: string; check: CoreCheck } | undefined>;
+
+export async function sourceDiagnostics(source: string, objects: readonly LoadedObject[], openText?: string, coreOf?: CoreCheckOf): Promise<Diagnostic[]> {
   if (!objects.length) return [];
   let mtimeMs: number;
   let text = openText;
@@ -56,6 +60,46 @@ export async function sourceDiagnostics(source: string, objects: readonly Loaded
       if (line === undefined) continue;
       for (const n of argCtxNotes(a)) out.push({ range: lineRange(line), severity: n.severity, source: SOURCE, code: 'arg-ctx', message: `${name}: ${n.message}` });
     }
+    const core = await coreOf?.(o);
+    for (const f of core?.check.findings ?? []) {
+      const s = f.report.source;
+      if (!s || path.basename(s.file) !== path.basename(source)) continue;
+      const r = f.report;
+      const line = fieldLine(lines, s.line - 1, r.access);
+      const why = r.message?.startsWith(`${r.access}: `) ? r.message.slice(r.access.length + 2) : r.message;
+      out.push({
+        range: lineRange(line),
+        severity: r.fatal ? DiagnosticSeverity.Error : r.status === 'poisoned' ? DiagnosticSeverity.Warning : DiagnosticSeverity.Information,
+        source: SOURCE,
+        code: 'core',
+        message: `${name}: CO-RE on ${core!.target}: ${r.access} (${r.kindName}) ${coreVerdict(r.status)}${why ? `: ${why}` : ''}`,
+      });
+    }
   }
   return out;
+}
+
+function coreVerdict(status: string): string {
+  switch (status) {
+    case 'poisoned': return 'does not resolve: the instruction fails verification if reached';
+    case 'missing': return 'is absent there (its check answers 0)';
+    case 'ambiguous': return 'is ambiguous: libbpf refuses to load';
+    default: return 'is invalid: libbpf refuses to load';
+  }
+}
+
+/**
+ * Where a CO-RE access shows in the source: line_info places the relocated instruction where
+ * the compiler scheduled it (often a line or a few before the C expression), so the nearest
+ * line within 30 that names the accessed field or type wins; else line_info's line.
+ */
+function fieldLine(lines: readonly string[], at: number, access: string): number {
+  const name = /([A-Za-z_][A-Za-z0-9_]*)(?:\[\d+\])*\s*$/.exec(access)?.[1];
+  if (!name) return at;
+  const re = new RegExp(`\\b${name}\\b`);
+  for (let d = 0; d <= 30; d++) {
+    if (at + d < lines.length && re.test(lines[at + d])) return at + d;
+    if (d && at - d >= 0 && re.test(lines[at - d])) return at - d;
+  }
+  return at;
 }

@@ -160,7 +160,7 @@ export const ReindexRequest = new RequestType0<ObjectsResult, void>('bpfLens/rei
 export const EXPERIMENTAL: ExperimentalCapabilities = {
   version: 1,
   requests: [ObjectsRequest.method, BtfTypesRequest.method, DocumentRequest.method, ReindexRequest.method, LinkObjectsRequest.method,
-    'bpfLens/loadObject', 'bpfLens/unloadObject', 'bpfLens/loadedObjects', 'bpfLens/baseDiff'],
+    'bpfLens/loadObject', 'bpfLens/unloadObject', 'bpfLens/loadedObjects', 'bpfLens/baseDiff', 'bpfLens/selectTarget'],
 };
 
 /** The virtual document URI for a request (`bpf-lens:/path/x.o/btf.h?kind=c`). */
@@ -196,7 +196,7 @@ export function parseDocumentQuery(query: string): DocumentParams | undefined {
 /** Loads an object into the kernel (the server's load pipeline); `token` names its progress notifications. */
 export interface LoadObjectParams {
   readonly path: string;
-  /** Only `local` for now; remote targets come through the agent. */
+  /** A target name: `local` (default) or one of bpfLens.targets (loaded through its agent). */
   readonly target?: string;
   /** Verifier log level for every program (0: only on rejection). */
   readonly logLevel?: number;
@@ -213,7 +213,10 @@ export interface LoadedKernelObject {
 }
 export interface LoadObjectError {
   readonly message: string;
+  /** A pipeline stage, or `target` when the target could not be used (see code). */
   readonly stage: string;
+  /** For stage `target`: a TargetError code (unreachable, auth-failed, no-sudo, bpf-not-permitted, ...). */
+  readonly code?: string;
   readonly program?: string;
   readonly insn?: number;
   /** The rejected source line (0-based line and column). */
@@ -290,3 +293,51 @@ export interface BaseDiffResult {
   readonly ms: number;
 }
 export const BaseDiffRequest = new RequestType<BaseDiffParams, BaseDiffResult, void>('bpfLens/baseDiff');
+
+/** One entry of the setting bpfLens.targets: an SSH host, or a BTF file (CO-RE checks only). */
+export interface TargetSetting {
+  readonly name: string;
+  /** `ssh://[user@]host[:port]`, `user@host`, a host or an ~/.ssh/config Host alias. */
+  readonly host?: string;
+  readonly user?: string;
+  readonly port?: number;
+  readonly identityFile?: string;
+  /** Run the agent under `sudo -n` when the user is not root (default true). */
+  readonly sudo?: boolean;
+  readonly nodePath?: string;
+  /** A vmlinux BTF file: CO-RE diagnostics against it without a host. */
+  readonly btf?: string;
+}
+
+/** What a target said about itself when selected. */
+export interface TargetInfo {
+  readonly name: string;
+  readonly kind: 'local' | 'ssh' | 'btf';
+  /** `uname -r` (a BTF file target: the file's name). */
+  readonly release: string;
+  readonly arch?: string;
+  readonly canLoad: boolean;
+  readonly errno?: string;
+  readonly lockdown?: string;
+  readonly hasBtf: boolean;
+  /** Identifies the BTF CO-RE diagnostics were computed against. */
+  readonly btfKey?: string;
+  readonly features: Readonly<Record<string, boolean>>;
+  readonly agentVersion?: string;
+  /** Connect and hello (or reading the BTF file). */
+  readonly ms: number;
+}
+
+export interface SelectTargetParams {
+  readonly name: string;
+}
+export interface SelectTargetResult {
+  readonly ok: boolean;
+  readonly info?: TargetInfo;
+  /** Why the target could not be used (a TargetError's code, message and detail). */
+  readonly error?: { readonly code: string; readonly message: string; readonly detail?: string };
+  /** CO-RE relocations checked against the target's BTF, and how many do not resolve there. */
+  readonly core?: { readonly objects: number; readonly relocations: number; readonly problems: number; readonly ms: number };
+}
+/** Makes `name` the target of CO-RE diagnostics (and the default of loads): connects, fetches its BTF. */
+export const SelectTargetRequest = new RequestType<SelectTargetParams, SelectTargetResult, void>('bpfLens/selectTarget');

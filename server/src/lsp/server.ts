@@ -10,14 +10,16 @@ import {
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { configureArgCtx } from './arg-ctx';
-import { sourceDiagnostics } from './diagnostics';
+import { CoreChecks } from './core-checks';
+import { CoreCheckOf, sourceDiagnostics } from './diagnostics';
 import { documentText } from './documents';
 import { DumpPool } from './dump-pool';
 import { hoverAt, hoverWord } from './hover';
 import {
   BaseDiffRequest, BtfTypesRequest, DocumentRequest, EXPERIMENTAL, LinkObjectsRequest, LoadedObjectsRequest, LoadObjectRequest, LoadProgressNotification,
-  ObjectsChangedNotification, ObjectsRequest, parseDocumentQuery, ReindexRequest, SCHEME, UnloadObjectRequest,
+  ObjectsChangedNotification, ObjectsRequest, parseDocumentQuery, ReindexRequest, SCHEME, SelectTargetRequest, SelectTargetResult, UnloadObjectRequest,
 } from './protocol';
+import { parseTargetSettings, targetFailure, Targets } from './targets';
 import { KernelLoads } from './kernel-loads';
 import { baseDiffDiagnostics, baseDiffText, ModuleDiffs } from './base-diff';
 import type { BaseDiffParams } from './protocol';
@@ -33,7 +35,10 @@ export function startServer(connection: Connection): void {
   let hasFolderEvents = false;
   let ready: Promise<void> = Promise.resolve();
   const published = new Set<string>();
-  const loads = new KernelLoads();
+  const targets = new Targets();
+  const loads = new KernelLoads(targets);
+  const coreChecks = new CoreChecks();
+  let coreDiagnostics = true;
 
   const log = (msg: string) => connection.console.log(msg);
 
@@ -62,11 +67,34 @@ export function startServer(connection: Connection): void {
     if (!canConfigure) return;
     try {
       const s = await connection.workspace.getConfiguration('bpfLens');
-      settings = normalizeSettings(s);
+      applySettings(s);
     } catch (e) {
       log(`settings: ${(e as Error).message}`);
     }
   }
+
+  function applySettings(raw: unknown): void {
+    settings = normalizeSettings(raw);
+    const r = (raw ?? {}) as Record<string, unknown>;
+    const t = parseTargetSettings(r.targets);
+    for (const p of t.problems) log(`settings: ${p}`);
+    targets.configure(t.targets);
+    coreDiagnostics = r.coreDiagnostics !== false;
+  }
+
+  /** The selected target's CO-RE check of an object; a target that cannot be reached gives none. */
+  const coreOf: CoreCheckOf = async (o) => {
+    if (!coreDiagnostics || o.error || !o.summary.programs.length) return undefined; // CO-RE lives in BPF objects only
+    const name = targets.selected;
+    try {
+      const btfs = await targets.targetBtfs(name);
+      const info = targets.known(name);
+      return { target: info ? `${name} (${info.release})` : name, check: await coreChecks.check(o.path, o.mtimeMs, btfs) };
+    } catch (e) {
+      log(`CO-RE check of ${o.path} on ${name}: ${(e as Error).message}`);
+      return undefined;
+    }
+  };
 
   async function reindex(): Promise<string[]> {
     const t0 = Date.now();
@@ -93,7 +121,7 @@ export function startServer(connection: Connection): void {
     const now = new Set<string>();
     for (const src of sources) {
       const uri = pathToFileURL(src).href;
-      const diags = [...(await sourceDiagnostics(src, index.objectsFor(src), textOf(uri))), ...loads.diagnosticsFor(src)];
+      const diags = [...(await sourceDiagnostics(src, index.objectsFor(src), textOf(uri), coreOf)), ...loads.diagnosticsFor(src)];
       if (diags.length || published.has(uri)) connection.sendDiagnostics({ uri, diagnostics: diags });
       if (diags.length) now.add(uri);
     }
@@ -112,7 +140,7 @@ export function startServer(connection: Connection): void {
       const p = toPath(params.rootUri);
       if (p) folders.push(p);
     }
-    settings = normalizeSettings(params.initializationOptions ?? {});
+    applySettings(params.initializationOptions ?? {});
     canConfigure = !!params.capabilities.workspace?.configuration;
     hasFolderEvents = !!params.capabilities.workspace?.workspaceFolders;
     return {
@@ -140,7 +168,7 @@ export function startServer(connection: Connection): void {
 
   connection.onDidChangeConfiguration(guard('configuration', async (p: { settings?: unknown }) => {
     const s = (p.settings as { bpfLens?: unknown } | undefined)?.bpfLens;
-    if (s) settings = normalizeSettings(s);
+    if (s) applySettings(s);
     else await readSettings();
     await startReindex();
   }, undefined));
@@ -233,8 +261,44 @@ export function startServer(connection: Connection): void {
   }));
   connection.onExit(() => {
     dumps.dispose();
-    loads.dispose();
+    void loads.dispose().then(() => targets.dispose());
   });
+  connection.onShutdown(async () => {
+    await loads.dispose();
+    await targets.dispose();
+  });
+
+  connection.onRequest(SelectTargetRequest, guard('bpfLens/selectTarget', async (p): Promise<SelectTargetResult> => {
+    await ready;
+    // A target just added to the settings may reach us before the settings do.
+    if (!targets.names().includes(p.name)) await readSettings();
+    let info;
+    try {
+      info = await targets.info(p.name);
+    } catch (e) {
+      return { ok: false, error: targetFailure(e) };
+    }
+    targets.selected = p.name;
+    // The CO-RE check of every indexed object against the new target's BTF, then diagnostics.
+    let core: SelectTargetResult['core'];
+    if (coreDiagnostics && info.hasBtf) {
+      const t0 = performance.now();
+      let relocations = 0;
+      let problems = 0;
+      let objects = 0;
+      for (const o of index.all()) {
+        const c = await coreOf(o);
+        if (!c?.check.relocations) continue;
+        objects++;
+        relocations += c.check.relocations;
+        problems += c.check.findings.length;
+      }
+      core = { objects, relocations, problems, ms: performance.now() - t0 };
+    }
+    log(`target ${p.name}: ${info.release}${info.arch ? ` ${info.arch}` : ''}, ${info.canLoad ? 'can load' : 'cannot load'} (${info.ms.toFixed(0)} ms)${core ? `; CO-RE: ${core.relocations} relocations in ${core.objects} objects, ${core.problems} do not resolve (${core.ms.toFixed(0)} ms)` : ''}`);
+    await publishAll();
+    return { ok: true, info, ...(core ? { core } : {}) };
+  }));
 
   connection.onRequest(LoadObjectRequest, guard('bpfLens/loadObject', async (p) => {
     await ready;
@@ -244,7 +308,11 @@ export function startServer(connection: Connection): void {
     await publishAll();
     return r;
   }));
-  connection.onRequest(UnloadObjectRequest, guard('bpfLens/unloadObject', (p) => loads.unload(p.handle)));
+  connection.onRequest(UnloadObjectRequest, guard('bpfLens/unloadObject', async (p) => {
+    const r = await loads.unload(p.handle);
+    await publishAll();
+    return r;
+  }));
   connection.onRequest(LoadedObjectsRequest, guard('bpfLens/loadedObjects', () => ({ loaded: loads.all() })));
 
   documents.listen(connection);

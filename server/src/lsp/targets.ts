@@ -1,0 +1,188 @@
+/**
+ * The kernels the language server knows (setting bpfLens.targets): `local` always, SSH hosts
+ * reached through the agent (server/src/target), and offline BTF files (CO-RE checks only).
+ * It keeps one agent connection per target, the target's vmlinux BTF (for CO-RE diagnostics)
+ * and what the target said about itself.
+ */
+import { existsSync, readdirSync, readFileSync } from 'fs';
+import { arch, release } from 'os';
+import * as path from 'path';
+import { btfFromBytes } from '../cli/input';
+import type { TargetBtf } from '../core';
+import type { AgentClient } from '../target';
+import { TargetError } from '../target/errors';
+import type { TargetInfo, TargetSetting } from './protocol';
+
+export const LOCAL = 'local';
+const KERNEL_BTF = '/sys/kernel/btf';
+
+/** Target BTFs for CO-RE ([vmlinux, ...modules]) and a key that changes when they do. */
+export interface TargetBtfs {
+  readonly key: string;
+  readonly btfs: readonly TargetBtf[];
+}
+
+/** bpfLens.targets entries as given; bad entries are dropped with a reason. */
+export function parseTargetSettings(raw: unknown): { targets: TargetSetting[]; problems: string[] } {
+  const targets: TargetSetting[] = [];
+  const problems: string[] = [];
+  if (!Array.isArray(raw)) return { targets, problems };
+  for (const [i, e] of raw.entries()) {
+    const o = (e ?? {}) as Record<string, unknown>;
+    const str = (k: string) => (typeof o[k] === 'string' && o[k] !== '' ? (o[k] as string) : undefined);
+    const name = str('name') ?? str('host');
+    if (!name) { problems.push(`bpfLens.targets[${i}]: needs a name and a host (or a btf file)`); continue; }
+    if (name === LOCAL) { problems.push(`bpfLens.targets[${i}]: 'local' is built in`); continue; }
+    if (!str('host') && !str('btf')) { problems.push(`bpfLens.targets[${i}] (${name}): needs host (SSH) or btf (a vmlinux BTF file)`); continue; }
+    if (targets.some((t) => t.name === name)) { problems.push(`bpfLens.targets[${i}]: a second target named ${name}`); continue; }
+    const port = typeof o.port === 'number' && Number.isInteger(o.port) && o.port > 0 && o.port < 65536 ? o.port : undefined;
+    targets.push({
+      name,
+      ...(str('host') ? { host: str('host') } : {}), ...(str('user') ? { user: str('user') } : {}), ...(port ? { port } : {}),
+      ...(str('identityFile') ? { identityFile: str('identityFile') } : {}), ...(typeof o.sudo === 'boolean' ? { sudo: o.sudo } : {}),
+      ...(str('nodePath') ? { nodePath: str('nodePath') } : {}), ...(str('btf') ? { btf: str('btf') } : {}),
+    });
+  }
+  return { targets, problems };
+}
+
+/** A TargetError (code, message, detail) or any error, as the client shows it. */
+export function targetFailure(e: unknown): { code: string; message: string; detail?: string } {
+  if (e instanceof TargetError) return { code: e.code, message: e.message, ...(e.detail ? { detail: e.detail } : {}) };
+  return { code: 'error', message: e instanceof Error ? e.message : String(e) };
+}
+
+export class Targets {
+  private settings: TargetSetting[] = [];
+  private readonly clients = new Map<string, Promise<AgentClient>>();
+  private readonly infos = new Map<string, TargetInfo>();
+  private readonly btfs = new Map<string, Promise<TargetBtfs>>();
+  /** The target CO-RE diagnostics are computed against (bpfLens/selectTarget). */
+  selected = LOCAL;
+
+  configure(targets: readonly TargetSetting[]): void {
+    const before = new Map(this.settings.map((t) => [t.name, JSON.stringify(t)]));
+    this.settings = [...targets];
+    // A changed or removed entry gets a fresh connection and BTF next time.
+    for (const [name, json] of before) {
+      const now = this.settings.find((t) => t.name === name);
+      if (!now || JSON.stringify(now) !== json) void this.forget(name);
+    }
+    if (this.selected !== LOCAL && !this.settings.some((t) => t.name === this.selected)) this.selected = LOCAL;
+  }
+
+  names(): string[] {
+    return [LOCAL, ...this.settings.map((t) => t.name)];
+  }
+
+  setting(name: string): TargetSetting {
+    if (name === LOCAL) return { name: LOCAL };
+    const t = this.settings.find((x) => x.name === name);
+    if (!t) throw new TargetError('bad-target', `no target named ${name} in bpfLens.targets (known: ${this.names().join(', ')})`);
+    return t;
+  }
+
+  /** Loads on `local` run in this process when it may use bpf(); otherwise through an agent. */
+  inProcess(name: string): boolean {
+    return name === LOCAL && process.getuid?.() === 0;
+  }
+
+  /** The agent connection of a target (made once; made again after the agent ended). */
+  async client(name: string): Promise<AgentClient> {
+    const t = this.setting(name);
+    if (!t.host && name !== LOCAL) throw new TargetError('bad-target', `${name} is a BTF file target: it has no kernel to load into (give it a host to load there)`);
+    const have = this.clients.get(name);
+    if (have) {
+      const c = await have.catch(() => undefined);
+      if (c && c.child.exitCode === null && c.child.signalCode === null) return c;
+      this.clients.delete(name);
+    }
+    const { connectTarget } = await import('../target');
+    const p = connectTarget(name === LOCAL ? LOCAL : t.host!, {
+      ...(t.user ? { user: t.user } : {}), ...(t.port ? { port: t.port } : {}), ...(t.identityFile ? { identityFile: t.identityFile } : {}),
+      ...(t.sudo !== undefined ? { sudo: t.sudo } : {}), ...(t.nodePath ? { nodePath: t.nodePath } : {}),
+    });
+    this.clients.set(name, p);
+    p.catch(() => this.clients.delete(name));
+    return p;
+  }
+
+  /** Connects (or reads the BTF file) and says what the target is. */
+  async info(name: string): Promise<TargetInfo> {
+    const t0 = performance.now();
+    const t = this.setting(name);
+    let info: TargetInfo;
+    if (t.btf && !t.host) {
+      const b = await this.targetBtfs(name);
+      info = { name, kind: 'btf', release: path.basename(t.btf), canLoad: false, hasBtf: true, btfKey: b.key, features: {}, ms: 0 };
+    } else if (this.inProcess(name)) {
+      const kernel = await import('../kernel');
+      const sys = kernel.systemInfo();
+      const priv = kernel.probePrivileges();
+      const features: Record<string, boolean> = {};
+      if (priv.canLoad) for (const p of kernel.FEATURE_PROBES) features[p.name] = kernel.probeFeature(p.name).supported;
+      info = {
+        name, kind: 'local', release: sys.release, arch: sys.machine, canLoad: priv.canLoad, ...(priv.errno ? { errno: priv.errno } : {}),
+        hasBtf: existsSync(path.join(KERNEL_BTF, 'vmlinux')), features, ms: 0,
+      };
+    } else {
+      const c = await this.client(name);
+      const h = await c.hello();
+      info = {
+        name, kind: name === LOCAL ? 'local' : 'ssh', release: h.release, arch: h.arch, canLoad: h.privileges.canLoad,
+        ...(h.privileges.errno ? { errno: h.privileges.errno } : {}), ...(h.lockdown ? { lockdown: h.lockdown } : {}),
+        hasBtf: h.hasVmlinuxBtf, features: h.features, agentVersion: h.agentVersion, ms: 0,
+      };
+    }
+    info = { ...info, ms: performance.now() - t0 };
+    this.infos.set(name, info);
+    return info;
+  }
+
+  known(name: string): TargetInfo | undefined {
+    return this.infos.get(name);
+  }
+
+  /** vmlinux (and, on the local kernel, module) BTF of a target, for CO-RE. */
+  targetBtfs(name: string): Promise<TargetBtfs> {
+    let p = this.btfs.get(name);
+    if (!p) {
+      p = this.readBtfs(name);
+      this.btfs.set(name, p);
+      p.catch(() => this.btfs.delete(name));
+    }
+    return p;
+  }
+
+  private async readBtfs(name: string): Promise<TargetBtfs> {
+    const t = this.setting(name);
+    if (t.btf && !t.host) {
+      const bytes = readFileSync(t.btf);
+      return { key: `btf:${t.btf}:${bytes.length}`, btfs: [{ name: path.basename(t.btf), btf: btfFromBytes(bytes, t.btf) }] };
+    }
+    if (name === LOCAL) {
+      // This machine's kernel: vmlinux and its modules, as libbpf searches them.
+      const file = path.join(KERNEL_BTF, 'vmlinux');
+      if (!existsSync(file)) throw new TargetError('no-btf', `no BTF on ${name}: ${file} is missing (CO-RE needs a kernel built with CONFIG_DEBUG_INFO_BTF=y)`);
+      const vmlinux = { name: 'vmlinux', btf: btfFromBytes(readFileSync(file), file) };
+      const mods = readdirSync(KERNEL_BTF).filter((n) => n !== 'vmlinux').sort()
+        .map((n) => ({ name: n, btf: btfFromBytes(readFileSync(path.join(KERNEL_BTF, n)), path.join(KERNEL_BTF, n), vmlinux.btf) }));
+      return { key: `local:${release()}:${arch()}:${vmlinux.btf.count}`, btfs: [vmlinux, ...mods] };
+    }
+    const c = await this.client(name);
+    const b = await c.targetBtf();
+    return { key: `${name}:${b.hash}`, btfs: [{ name: `vmlinux (${name})`, btf: btfFromBytes(b.data, `${name}:/sys/kernel/btf/vmlinux`) }] };
+  }
+
+  private async forget(name: string): Promise<void> {
+    const c = this.clients.get(name);
+    this.clients.delete(name);
+    this.btfs.delete(name);
+    this.infos.delete(name);
+    await (await c?.catch(() => undefined))?.close();
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all([...this.clients.keys()].map((n) => this.forget(n)));
+  }
+}

@@ -1,0 +1,170 @@
+// Targets in the language server over a real LSP connection: bpfLens/selectTarget connects to
+// a real SSH host (sshd in a netns, the agent deployed there) or reads a kernel's BTF file, the
+// CO-RE diagnostics of a C source follow the selected kernel (Debian 6.1 lacks what the
+// fixture reads; 6.12 has it), and loads go through the target's agent into its kernel.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, test } from 'node:test';
+import { closeFd, getFdById, isKernelError } from '../../server/src/kernel';
+import { debianKernel } from '../kernels';
+import { SshHost, startSshHost } from '../ssh-host';
+import { Diagnostic, LspClient, makeWorkspace } from './lsp-client';
+
+interface TargetInfo { name: string; kind: string; release: string; canLoad: boolean; hasBtf: boolean; features: Record<string, boolean>; ms: number }
+interface SelectResult { ok: boolean; info?: TargetInfo; error?: { code: string; message: string }; core?: { objects: number; relocations: number; problems: number; ms: number } }
+interface Loaded { handle: number; target: string; programs: { name: string; id: number }[]; maps: { name: string; id: number }[] }
+interface LoadResult { ok: boolean; loaded?: Loaded; error?: { message: string; stage: string; code?: string; source?: { line: number }; log?: string }; ms: number }
+
+const ws = makeWorkspace(['core_target.bpf.c', 'load_globals.bpf.c', 'loader_reject.bpf.c']);
+const coreSrc = path.join(ws.src, 'core_target.bpf.c');
+const coreUri = pathToFileURL(coreSrc).href;
+const lineOf = (file: string, marker: string) => readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(marker));
+let host: SshHost;
+let lsp: LspClient;
+
+before(async () => {
+  host = startSshHost();
+  // The server's ssh reads the test host's ssh_config (never ~/.ssh).
+  process.env.BPF_LENS_SSH_CONFIG = host.config;
+  lsp = await LspClient.start(ws.dir, {
+    targets: [
+      { name: 'debian-6.1', btf: debianKernel('6.1').vmlinuxBtf },
+      { name: 'debian-6.12', btf: debianKernel('6.12').vmlinuxBtf },
+      { name: 'lab', host: 'bpflens-test' },
+      { name: 'nowhere', host: `ssh://root@${host.addr}:2999` },
+      { name: 'broken' }, // neither host nor btf: dropped with a log line
+    ],
+  });
+  await lsp.request('bpfLens/objects', {});
+});
+after(async () => {
+  await lsp?.stop();
+  host?.stop();
+  delete process.env.BPF_LENS_SSH_CONFIG;
+  ws.cleanup();
+});
+
+const coreDiags = () => (lsp.diagnostics.get(coreUri) ?? []).filter((d) => d.code === 'core');
+const select = (name: string) => lsp.request<SelectResult>('bpfLens/selectTarget', { name });
+/** The CO-RE diagnostics once they name `target` (or there are none, when `none`). */
+const coreFor = (target: string, none = false) => lsp.until(`CO-RE diagnostics on ${target}`, () => {
+  const d = coreDiags();
+  if (none) return d.length === 0 && lsp.diagnostics.has(coreUri) ? [] as Diagnostic[] : undefined;
+  return d.length && d.every((x) => x.message.includes(`on ${target}`)) ? d : undefined;
+});
+
+function alive(kind: 'prog' | 'map', id: number): boolean {
+  try {
+    closeFd(getFdById(kind, id));
+    return true;
+  } catch (e) {
+    if (isKernelError(e) && e.errno === 2) return false;
+    throw e;
+  }
+}
+
+test('CO-RE diagnostics follow the selected target: Debian 6.1 lacks two fields the program reads, 6.12 has them', async () => {
+  const r61 = await select('debian-6.1');
+  assert.ok(r61.ok, r61.error?.message);
+  assert.equal(r61.info!.kind, 'btf');
+  assert.equal(r61.info!.canLoad, false);
+  assert.equal(r61.core!.problems, 2);
+  const d61 = await coreFor('debian-6.1');
+  const byLine = new Map(d61.map((d) => [d.range.start.line, d]));
+  assert.equal(d61.length, 2, d61.map((d) => d.message).join('\n'));
+  const missing = byLine.get(lineOf(coreSrc, 'CORE-MISSING-6.1'));
+  const poisoned = byLine.get(lineOf(coreSrc, 'CORE-POISONED-6.1'));
+  assert.ok(missing && poisoned, d61.map((d) => `${d.range.start.line}: ${d.message}`).join('\n'));
+  // A field check answering 0 is information; a read that cannot be relocated fails if reached.
+  assert.equal(missing.severity, 3);
+  assert.match(missing.message, /core_target\.o: CO-RE on debian-6\.1 .*task_struct->dl_server \(FIELD_EXISTS\) is absent there/);
+  assert.equal(poisoned.severity, 2);
+  assert.match(poisoned.message, /inode->i_mtime_sec \(FIELD_BYTE_OFFSET\) does not resolve: .*similar: i_mtime/);
+
+  const r612 = await select('debian-6.12');
+  assert.ok(r612.ok);
+  assert.equal(r612.core!.problems, 0);
+  assert.equal(r612.core!.relocations, r61.core!.relocations);
+  await coreFor('debian-6.12', true);
+  console.log(`CO-RE check of the workspace: ${r61.core!.relocations} relocations, 6.1 ${r61.core!.ms.toFixed(0)} ms, 6.12 ${r612.core!.ms.toFixed(0)} ms`);
+});
+
+test('an SSH target: hello through the deployed agent, and CO-RE checked against the BTF it sends (the same kernel as local here)', async () => {
+  const local = await select('local');
+  assert.ok(local.ok);
+  assert.equal(local.info!.kind, 'local');
+  await lsp.until('diagnostics after selecting local', () => lsp.diagnostics.has(coreUri) && coreDiags().every((d) => d.message.includes('on local')));
+  const atLocal = coreDiags().map((d) => `${d.range.start.line}:${d.severity}`);
+
+  const lab = await select('lab');
+  assert.ok(lab.ok, lab.error?.message);
+  assert.equal(lab.info!.kind, 'ssh');
+  assert.equal(lab.info!.release, spawnSync('uname', ['-r']).stdout.toString().trim());
+  assert.equal(lab.info!.canLoad, true);
+  assert.equal(lab.info!.hasBtf, true);
+  assert.ok(Object.keys(lab.info!.features).length > 10);
+  assert.deepEqual(lab.core, { ...lab.core!, relocations: local.core!.relocations, problems: local.core!.problems });
+  await lsp.until('diagnostics after selecting lab', () => coreDiags().every((d) => d.message.includes('on lab')) && coreDiags().length === atLocal.length);
+  assert.deepEqual(coreDiags().map((d) => `${d.range.start.line}:${d.severity}`), atLocal);
+  console.log(`select lab (connect, deploy if needed, hello): ${lab.info!.ms.toFixed(0)} ms; CO-RE vs its BTF ${lab.core!.ms.toFixed(0)} ms`);
+});
+
+test('a load on an SSH target goes through its agent: kernel ids, progress, listed with the target, unload releases them', async () => {
+  const obj = path.join(ws.build, 'load_globals.o');
+  const r = await lsp.request<LoadResult>('bpfLens/loadObject', { path: obj, target: 'lab', token: 'lab-1' });
+  assert.ok(r.ok, r.error?.message);
+  const l = r.loaded!;
+  assert.equal(l.target, 'lab');
+  assert.ok(l.programs.length > 0 && l.maps.length > 0);
+  // The SSH host is this machine's kernel in another network namespace: its ids are visible here.
+  for (const p of l.programs) assert.ok(alive('prog', p.id), `prog ${p.name} ${p.id}`);
+  await lsp.until('progress from the agent', () => {
+    const stages = lsp.notifications.filter((n) => n.method === 'bpfLens/loadProgress' && (n.params as { token: string }).token === 'lab-1').map((n) => (n.params as { stage: string }).stage);
+    return stages.includes('connect') && stages.includes('maps') ? stages : undefined;
+  });
+  const listed = await lsp.request<{ loaded: Loaded[] }>('bpfLens/loadedObjects');
+  assert.deepEqual(listed.loaded.map((x) => [x.handle, x.target]), [[l.handle, 'lab']]);
+  const u = await lsp.request<{ closed: boolean }>('bpfLens/unloadObject', { handle: l.handle });
+  assert.equal(u.closed, true);
+  await lsp.until('kernel ids gone', () => l.programs.every((p) => !alive('prog', p.id)), 5000);
+  assert.deepEqual((await lsp.request<{ loaded: Loaded[] }>('bpfLens/loadedObjects')).loaded, []);
+  console.log(`load through lab's agent: ${r.ms.toFixed(0)} ms`);
+});
+
+test('a verifier rejection on the SSH target: its log, and an error diagnostic on the rejected line', async () => {
+  const r = await lsp.request<LoadResult>('bpfLens/loadObject', { path: path.join(ws.build, 'loader_reject.o'), target: 'lab' });
+  assert.equal(r.ok, false);
+  assert.equal(r.error!.stage, 'programs');
+  assert.match(r.error!.log!, /invalid mem access/);
+  const src = path.join(ws.src, 'loader_reject.bpf.c');
+  const want = lineOf(src, 'REJECTED');
+  assert.equal(r.error!.source!.line, want);
+  const diags = await lsp.until('rejection diagnostic', () => lsp.diagnostics.get(pathToFileURL(src).href)?.filter((d) => d.code === 'verifier'));
+  assert.deepEqual(diags.map((d) => [d.range.start.line, d.severity]), [[want, 1]]);
+});
+
+test('targets that cannot be used say why, and the selection stays where it was', async () => {
+  const before = await select('lab');
+  assert.ok(before.ok);
+  const nowhere = await select('nowhere');
+  assert.equal(nowhere.ok, false);
+  assert.equal(nowhere.error!.code, 'unreachable');
+  assert.match(nowhere.error!.message, /unreachable: check the address, port and that sshd runs there/);
+  const unknown = await select('no-such-target');
+  assert.equal(unknown.error!.code, 'bad-target');
+  assert.match(unknown.error!.message, /known: local, debian-6\.1, debian-6\.12, lab, nowhere\)/);
+  // CO-RE diagnostics stay on the last good target.
+  assert.ok(coreDiags().every((d) => d.message.includes('on lab')));
+
+  const obj = path.join(ws.build, 'load_globals.o');
+  const viaNowhere = await lsp.request<LoadResult>('bpfLens/loadObject', { path: obj, target: 'nowhere' });
+  assert.deepEqual([viaNowhere.ok, viaNowhere.error!.stage, viaNowhere.error!.code], [false, 'target', 'unreachable']);
+  const viaBtf = await lsp.request<LoadResult>('bpfLens/loadObject', { path: obj, target: 'debian-6.1' });
+  assert.deepEqual([viaBtf.ok, viaBtf.error!.stage, viaBtf.error!.code], [false, 'target', 'bad-target']);
+  assert.match(viaBtf.error!.message, /BTF file target: it has no kernel to load into/);
+  // The entry with neither host nor btf was dropped, and the server said so in its log.
+  assert.ok(lsp.notifications.some((n) => n.method === 'window/logMessage' && /bpfLens\.targets\[4\] \(broken\): needs host/.test((n.params as { message: string }).message)));
+});
