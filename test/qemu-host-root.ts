@@ -36,7 +36,11 @@ export interface HostRootGuestRun {
   readonly ms: number;
 }
 
-export function hostRootInit(modules: readonly string[], command: string, setup = ''): string {
+/**
+ * /init: the modules, the host's root at /host, `setup` (shell lines), `chroot /host command`,
+ * `after`, power off. `cache: 'loose'` lets the guest cache host files (a long-lived guest).
+ */
+export function hostRootInit(modules: readonly string[], command: string, setup = '', o: { cache?: 'loose'; after?: string } = {}): string {
   return `#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -44,13 +48,14 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs dev /dev
 for m in ${modules.join(' ')}; do insmod /m/$m.ko || echo "@@INSMOD $m failed"; done
 mkdir -p /host
-mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /host || echo "@@MOUNT failed"
+mount -t 9p -o trans=virtio,version=9p2000.L,ro${o.cache ? `,cache=${o.cache}` : ''} hostroot /host || echo "@@MOUNT failed"
 mount --bind /proc /host/proc
 mount --bind /sys /host/sys
 mount --bind /dev /host/dev
 mount -t bpf bpf /host/sys/fs/bpf
 ${setup}
 chroot /host ${command}
+${o.after ?? ''}
 echo "@@DONE"
 poweroff -f
 `;

@@ -15,6 +15,7 @@ import * as path from 'path';
 import { ROOT } from './helpers';
 import { busyboxBase, newcArchive, InitramfsEntry } from './initramfs';
 import { debianKernel, DebianKernelVersion } from './kernels';
+import { hostRootInit } from './qemu-host-root';
 import * as P from '../server/src/agent/protocol';
 import { AgentClient, connectTarget } from '../server/src/target';
 
@@ -38,29 +39,14 @@ export interface TestTarget {
 }
 
 function init(modules: readonly string[]): string {
-  return `#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs dev /dev
-for m in ${modules.join(' ')}; do insmod /m/$m.ko || echo "@@INSMOD $m failed"; done
-mkdir -p /host
-mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose hostroot /host || echo "@@MOUNT failed"
-mount --bind /proc /host/proc
-mount --bind /sys /host/sys
-mount --bind /dev /host/dev
-mount -t bpf bpf /host/sys/fs/bpf
-port=
+  const setup = `port=
 for p in /sys/class/virtio-ports/*; do [ "$(cat $p/name)" = ${PORT_NAME} ] && port=/dev/\${p##*/}; done
 [ -n "$port" ] || echo "@@NOPORT"
 # Open the port before announcing it: bytes reaching a port nobody holds open are dropped.
 exec 3<>$port
-echo "@@AGENT"
-chroot /host ${process.execPath} ${path.join(ROOT, 'dist', 'agent.js')} <&3 >&3
-echo "@@AGENT-EXIT $?"
-exec 3>&-
-poweroff -f
-`;
+echo "@@AGENT"`;
+  const agent = `${process.execPath} ${path.join(ROOT, 'dist', 'agent.js')} <&3 >&3`;
+  return hostRootInit(modules, agent, setup, { cache: 'loose', after: 'echo "@@AGENT-EXIT $?"\nexec 3>&-' });
 }
 
 // Last resort when the test process exits without close/kill. (If it is killed outright, the
