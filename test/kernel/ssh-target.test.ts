@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync, readFileSync } from 'fs';
 import { join } from 'path';
-import { CLI, ROOT } from '../helpers';
+import { CLI, ROOT, run } from '../helpers';
 import { startSshHost } from '../ssh-host';
 import { connectTarget, TargetError } from '../../server/src/target';
 
@@ -19,6 +19,8 @@ const bpfLens = (args: string[]) => {
   const r = spawnSync(process.execPath, [CLI, ...args], { env, timeout: 60_000 });
   return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 };
+// A fresh clone has no examples/build (other suites build it too; make is a no-op then).
+run('make', ['-s', '-C', join(ROOT, 'examples')]);
 const OBJ = join(ROOT, 'examples', 'build', 'xdp_counter.bpf.o');
 
 test('probe --target deploys the agent once, then re-uses it; hello reports the target kernel', () => {

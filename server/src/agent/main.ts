@@ -22,6 +22,40 @@ let nextHandle = 1;
 
 const conn = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
 
+function readUnprivilegedBpfDisabled(): number | null {
+  try {
+    const v = Number(readFileSync('/proc/sys/kernel/unprivileged_bpf_disabled', 'latin1').trim());
+    return Number.isInteger(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+// As libbpf does, the agent takes the kernel's BTF to exist when sysfs publishes it: a kernel
+// built without CONFIG_DEBUG_INFO_BTF has no such file (and no vmlinux BTF object either).
+const VMLINUX = '/sys/kernel/btf/vmlinux';
+
+class NoVmlinuxBtf extends Error {}
+
+/**
+ * Stands in for the kernel's BTF when the target has none: the pipeline reads kernel BTF only
+ * when a step needs it (CO-RE, ksyms, kfuncs, struct_ops, BTF attach targets), so only loads
+ * that need it fail, and they fail as no-btf instead of somewhere inside that step.
+ */
+function missingKernelBtf(): kernel.KernelBtf {
+  return new Proxy({}, {
+    get() {
+      throw new NoVmlinuxBtf(`${VMLINUX} is missing`);
+    },
+  }) as kernel.KernelBtf;
+}
+
+const NO_BTF_NEEDS: Record<string, string> = {
+  relocate: 'its CO-RE relocations or ksym/kfunc externs need the kernel\'s BTF',
+  maps: 'its struct_ops maps need the kernel\'s BTF',
+  programs: 'its programs need the kernel\'s BTF (BTF attach target, kfuncs or struct_ops)',
+};
+
 conn.onRequest(P.hello, (): P.HelloResult => {
   const sys = kernel.systemInfo();
   const priv = kernel.probePrivileges();
@@ -31,7 +65,7 @@ conn.onRequest(P.hello, (): P.HelloResult => {
     agentVersion: AGENT_VERSION, protocol: P.AGENT_PROTOCOL_VERSION, release: sys.release, arch: sys.machine,
     lockdown: sys.lockdown ?? null, uid: process.getuid?.() ?? -1, pid: process.pid,
     privileges: { canLoad: priv.canLoad, errno: priv.errno ?? null, capBpf: priv.capBpf, capSysAdmin: priv.capSysAdmin },
-    features, hasVmlinuxBtf: existsSync('/sys/kernel/btf/vmlinux'),
+    features, hasVmlinuxBtf: existsSync(VMLINUX), unprivilegedBpfDisabled: readUnprivilegedBpfDisabled(),
   };
 });
 
@@ -40,9 +74,10 @@ conn.onRequest(P.targetBtf, (p): P.TargetBtfResult => {
   if (!btfCache) {
     let data: Buffer;
     try {
-      data = readFileSync('/sys/kernel/btf/vmlinux');
+      data = readFileSync(VMLINUX);
     } catch {
-      throw new ResponseError(2, 'no BTF on target: /sys/kernel/btf/vmlinux is missing (a kernel built with CONFIG_DEBUG_INFO_BTF=y is needed)');
+      const noBtf: P.AgentNoBtfErrorData = { kind: 'no-btf' };
+      throw new ResponseError(2, `no BTF on target: ${VMLINUX} is missing (a kernel built with CONFIG_DEBUG_INFO_BTF=y is needed)`, noBtf);
     }
     btfCache = { hash: createHash('sha256').update(data).digest('hex'), data };
   }
@@ -59,11 +94,16 @@ conn.onRequest(P.load, (p): P.AgentLoadResult => {
       kernel: kernel.localKernel, logLevel: p.logLevel, noAutoload: p.noAutoload ?? [], set: p.set ?? {},
       ...(p.pinProgramsDir !== undefined ? { pinProgramsDir: p.pinProgramsDir } : {}),
       ...(p.argCtxFallback ? { argCtxFallback: p.argCtxFallback } : {}),
+      ...(existsSync(VMLINUX) ? {} : { targetBtf: missingKernelBtf() }),
       onProgress: (stage, detail) => void conn.sendNotification(P.progress, { stage, detail }),
     });
   } catch (e) {
     if (!(e instanceof LoadError)) throw e;
     const d = e.details;
+    if (d.cause instanceof NoVmlinuxBtf) {
+      const noBtf: P.AgentNoBtfErrorData = { kind: 'no-btf', stage: e.stage };
+      throw new ResponseError(1, `${VMLINUX} is missing and ${p.name} cannot load without it: ${NO_BTF_NEEDS[e.stage] ?? `the ${e.stage} stage needs the kernel's BTF`}`, noBtf);
+    }
     const data: P.AgentLoadErrorData = {
       kind: 'load', stage: e.stage, program: d.program, insn: d.insn, log: d.log,
       source: d.source ? { file: d.source.file, line: d.source.line, column: d.source.column, text: d.source.text } : undefined,

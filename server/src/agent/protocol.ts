@@ -19,6 +19,8 @@ export interface HelloResult {
   readonly features: Readonly<Record<string, boolean>>;
   /** /sys/kernel/btf/vmlinux exists. */
   readonly hasVmlinuxBtf: boolean;
+  /** /proc/sys/kernel/unprivileged_bpf_disabled (0 allowed, 1 and 2 disabled); null when unreadable. Older agents omit it. */
+  readonly unprivilegedBpfDisabled?: number | null;
 }
 
 export interface TargetBtfParams { readonly knownHash?: string }
@@ -57,12 +59,21 @@ export interface AgentLoadErrorData {
   readonly log?: string;
 }
 
+/**
+ * Error data when the target has no vmlinux BTF (/sys/kernel/btf/vmlinux) and the request needs
+ * it: a targetBtf request, or a load at the stage that first read the kernel's BTF.
+ */
+export interface AgentNoBtfErrorData {
+  readonly kind: 'no-btf';
+  readonly stage?: string;
+}
+
 export interface TestRunParams { readonly handle: number; readonly program: string; readonly data?: string; readonly repeat?: number }
 export interface TestRunResultJson { readonly retval: number; readonly duration: number; readonly dataOut?: string }
 
 export const hello = new RequestType0<HelloResult, void>('bpfLens/hello');
-export const targetBtf = new RequestType<TargetBtfParams, TargetBtfResult, void>('bpfLens/targetBtf');
-export const load = new RequestType<AgentLoadParams, AgentLoadResult, AgentLoadErrorData>('bpfLens/load');
+export const targetBtf = new RequestType<TargetBtfParams, TargetBtfResult, AgentNoBtfErrorData>('bpfLens/targetBtf');
+export const load = new RequestType<AgentLoadParams, AgentLoadResult, AgentLoadErrorData | AgentNoBtfErrorData>('bpfLens/load');
 export const unload = new RequestType<{ handle: number }, boolean, void>('bpfLens/unload');
 export const listLoaded = new RequestType0<readonly { handle: number; name: string; programs: readonly string[]; ids: readonly number[] }[], void>('bpfLens/listLoaded');
 export const testRun = new RequestType<TestRunParams, TestRunResultJson, void>('bpfLens/testRun');

@@ -8,6 +8,8 @@ export interface RemoteLoadOptions {
   readonly pinProgramsDir?: string;
   readonly argCtxFallback?: 'auto' | 'always' | 'never';
   readonly json: boolean;
+  /** `--no-sudo`: run the agent as the SSH user even when that user is not root. */
+  readonly sudo?: boolean;
 }
 
 /**
@@ -16,25 +18,21 @@ export interface RemoteLoadOptions {
  * the command exits (the agent ends with the connection).
  */
 export async function loadRemote(file: string, spec: string, o: RemoteLoadOptions, io: CliIo): Promise<number> {
-  const { connectTarget, TargetError, isLoadError } = await import('../target');
+  const { connectTarget, TargetError, formatTargetError, isLoadError, requireLoad } = await import('../target');
   const bytes = readInput(file);
   const timings: { probeMs?: number; deployMs?: number; deployed?: boolean; startMs?: number } = {};
   const t0 = performance.now();
   let client;
   try {
-    client = await connectTarget(spec, { timings });
+    client = await connectTarget(spec, { timings, ...(o.sudo === false ? { sudo: false } : {}) });
   } catch (e) {
     if (!(e instanceof TargetError)) throw e;
-    io.err(`error (${e.code}): ${e.message}\n${e.detail ? `  ${e.detail.split('\n').join('\n  ')}\n` : ''}`);
+    io.err(formatTargetError(e));
     return 2;
   }
   const connectMs = performance.now() - t0;
   try {
-    const h = await client.hello();
-    if (!h.privileges.canLoad) {
-      io.err(`error (bpf-not-permitted): bpf() is not permitted for the agent on ${spec} (${h.privileges.errno}): connect as root or enable sudo for this target\n`);
-      return 2;
-    }
+    const h = await requireLoad(client);
     const t1 = performance.now();
     let r;
     try {
@@ -44,6 +42,7 @@ export async function loadRemote(file: string, spec: string, o: RemoteLoadOption
       });
     } catch (e) {
       if (!isLoadError(e)) throw e;
+      // TargetError (no-btf, agent-crashed) goes to the outer catch: exit 2.
       const d = e.data!;
       if (o.json) io.out(`${JSON.stringify({ ok: false, target: spec, progs: [], maps: [], error: { message: e.message, ...d } }, null, 2)}\n`);
       else {
@@ -75,6 +74,10 @@ export async function loadRemote(file: string, spec: string, o: RemoteLoadOption
       io.out(`${lines.join('\n')}\n`);
     }
     return 0;
+  } catch (e) {
+    if (!(e instanceof TargetError)) throw e;
+    io.err(formatTargetError(e));
+    return 2;
   } finally {
     await client.close();
   }

@@ -3,7 +3,7 @@ import { openObject } from '../object';
 import { CliIo, Command, UsageError } from './command';
 import { readInput } from './input';
 
-const USAGE = 'load OBJ [--target local|ssh://[user@]host[:port]|HOST] [--pin DIR] [--json] [--log-level N] [--no-autoload PROG]... [--set VAR=VALUE]... [--replace PROG_ID|PINNED_PATH] [--arg-ctx-fallback auto|always|never]';
+const USAGE = 'load OBJ [--target local|ssh://[user@]host[:port]|HOST] [--no-sudo] [--pin DIR] [--json] [--log-level N] [--no-autoload PROG]... [--set VAR=VALUE]... [--replace PROG_ID|PINNED_PATH] [--arg-ctx-fallback auto|always|never]';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -20,6 +20,7 @@ function parse(args: string[]) {
         set: { type: 'string', multiple: true },
         replace: { type: 'string' },
         'arg-ctx-fallback': { type: 'string' },
+        'no-sudo': { type: 'boolean', default: false },
       },
     });
   } catch (e) {
@@ -52,7 +53,7 @@ export const loadCommand: Command = {
   summary: 'Load an object into the kernel (maps, programs, CO-RE, externs) and report kernel ids; verifier errors on source lines.',
   async run(args: string[], io: CliIo): Promise<number> {
     const a = parse(args);
-    if (a.values.target !== 'local') return (await import('./load-remote')).loadRemote(a.file, a.values.target ?? '', { logLevel: a.level, set: a.set, noAutoload: a.values['no-autoload'] ?? [], pinProgramsDir: a.values.pin, argCtxFallback: a.mode, json: a.values.json ?? false }, io);
+    if (a.values.target !== 'local') return (await import('./load-remote')).loadRemote(a.file, a.values.target ?? '', { logLevel: a.level, set: a.set, noAutoload: a.values['no-autoload'] ?? [], pinProgramsDir: a.values.pin, argCtxFallback: a.mode, json: a.values.json ?? false, sudo: !a.values['no-sudo'] }, io);
     // BPF_LENS_TIMING=1: one JSON line on stderr with ms per stage (scripts/bench-load.mjs reads it)
     const timing = process.env.BPF_LENS_TIMING ? [['startup', performance.now()] as [string, number]] : undefined;
     const obj = openObject(readInput(a.file), a.file);

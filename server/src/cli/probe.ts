@@ -7,19 +7,22 @@ import { CliIo, Command, UsageError } from './command';
  */
 export const probeCommand: Command = {
   path: ['probe'],
-  usage: 'probe [--json] [--target local|ssh://[user@]host[:port]|HOST]',
+  usage: 'probe [--json] [--target local|ssh://[user@]host[:port]|HOST] [--no-sudo]',
   summary: "Probe this kernel's BPF features (BTF kinds, global data, arg:ctx, ...) and privileges.",
   async run(args: string[], io: CliIo): Promise<number> {
     let json: boolean;
     let target: string | undefined;
+    let sudo: boolean;
     try {
-      const v = parseArgs({ args, options: { json: { type: 'boolean', default: false }, target: { type: 'string' } } }).values;
+      const v = parseArgs({ args, options: { json: { type: 'boolean', default: false }, target: { type: 'string' }, 'no-sudo': { type: 'boolean', default: false } } }).values;
       json = v.json ?? false;
       target = v.target;
+      sudo = !v['no-sudo'];
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    if (target !== undefined) return probeTarget(target, json, io);
+    if (target !== undefined) return probeTarget(target, json, sudo, io);
+    if (!sudo) throw new UsageError('--no-sudo goes with --target');
     // Loaded here so other commands never load koffi.
     const k = await import('../kernel/probes');
     const sys = k.systemInfo();
@@ -59,16 +62,20 @@ export const probeCommand: Command = {
   },
 };
 
-/** `probe --target`: the same answers from the agent on that target (hello). */
-async function probeTarget(spec: string, json: boolean, io: CliIo): Promise<number> {
-  const { connectTarget, TargetError } = await import('../target');
+/**
+ * `probe --target`: the same answers from the agent on that target (hello). Exit 2 with
+ * `error (<code>): ...` on stderr when the target cannot be used, as every target error; when
+ * the agent runs but bpf() is refused, what it found is still printed first.
+ */
+async function probeTarget(spec: string, json: boolean, sudo: boolean, io: CliIo): Promise<number> {
+  const { bpfNotPermitted, connectTarget, formatTargetError, TargetError } = await import('../target');
   let client;
   const t0 = performance.now();
   try {
-    client = await connectTarget(spec);
+    client = await connectTarget(spec, sudo ? {} : { sudo: false });
   } catch (e) {
     if (!(e instanceof TargetError)) throw e;
-    io.err(`error (${e.code}): ${e.message}\n${e.detail ? `  ${e.detail.split('\n').join('\n  ')}\n` : ''}`);
+    io.err(formatTargetError(e));
     return 2;
   }
   try {
@@ -85,15 +92,22 @@ async function probeTarget(spec: string, json: boolean, io: CliIo): Promise<numb
         `kernel release: ${h.release}`,
         `architecture:   ${h.arch}`,
         ...(h.lockdown ? [`lockdown:       ${h.lockdown}`] : []),
-        `vmlinux BTF:    ${yes(h.hasVmlinuxBtf)}`,
+        `vmlinux BTF:    ${h.hasVmlinuxBtf ? 'yes' : 'no (objects with CO-RE relocations, ksyms, kfuncs, struct_ops or BTF attach targets cannot load there)'}`,
         `can load BPF:   ${yes(h.privileges.canLoad)}${h.privileges.errno ? ` (${h.privileges.errno})` : ''}`,
         ...Object.entries(h.features).map(([k, v]) => `${k}  ${yes(v)}`),
         `connect ${connectMs.toFixed(0)} ms, hello round trip ${helloMs.toFixed(1)} ms`,
       ];
-      if (!h.privileges.canLoad) lines.push(`bpf() not permitted on ${spec} (${h.privileges.errno}): the agent needs root or CAP_BPF there (set sudo for this target).`);
       io.out(`${lines.join('\n')}\n`);
     }
-    return h.privileges.canLoad ? 0 : 1;
+    if (!h.privileges.canLoad) {
+      io.err(formatTargetError(bpfNotPermitted(client.label, h)));
+      return 2;
+    }
+    return 0;
+  } catch (e) {
+    if (!(e instanceof TargetError)) throw e;
+    io.err(formatTargetError(e));
+    return 2;
   } finally {
     await client.close();
   }

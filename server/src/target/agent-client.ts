@@ -10,12 +10,14 @@ import { join } from 'path';
 import type { Readable, Writable } from 'stream';
 import { createMessageConnection, MessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import * as P from '../agent/protocol';
-import { TargetError } from './errors';
+import { bpfNotPermitted, noBtf, TargetError } from './errors';
 
 export class AgentClient {
   readonly conn: MessageConnection;
   private stderr = '';
   private exited: Promise<TargetError>;
+  /** Set when the carrier exited: requests then fail at once instead of writing to a closed pipe. */
+  private gone?: TargetError;
   private closed = false;
 
   constructor(readonly label: string, readonly child: ChildProcess, input: Readable = child.stdout!, output: Writable = child.stdin!) {
@@ -23,7 +25,8 @@ export class AgentClient {
     this.conn = createMessageConnection(new StreamMessageReader(input), new StreamMessageWriter(output));
     this.conn.onError(() => undefined);
     this.exited = new Promise((resolve) => child.on('exit', (code, signal) => {
-      resolve(new TargetError('agent-crashed', `the agent on ${this.label} ended (${signal ?? `exit ${code}`}) — run the command again; if it repeats, the agent's stderr says why`, this.stderr.trim()));
+      this.gone = new TargetError('agent-crashed', `the agent on ${this.label} ended (${signal ?? `exit ${code}`}) — run the command again; if it repeats, the agent's stderr says why`, this.stderr.trim());
+      resolve(this.gone);
     }));
     this.conn.listen();
   }
@@ -34,6 +37,8 @@ export class AgentClient {
   /** A request that fails with TargetError('agent-crashed') if the agent dies first. */
   private async call<R>(f: () => Promise<R>): Promise<R> {
     if (this.closed) throw new TargetError('agent-crashed', `the agent on ${this.label} is closed`);
+    // vscode-jsonrpc reports a failed write as an unhandled rejection besides rejecting the request.
+    if (this.gone) throw this.gone;
     const r = await Promise.race([f().then((v) => ({ v })), this.exited.then((e) => ({ e }))]);
     if ('e' in r) throw r.e;
     return r.v;
@@ -41,18 +46,27 @@ export class AgentClient {
 
   hello(): Promise<P.HelloResult> { return this.call(() => this.conn.sendRequest(P.hello)); }
 
+  /** A no-btf answer of the agent as TargetError('no-btf'); anything else unchanged. */
+  private noBtfAsTargetError<R>(f: () => Promise<R>, what: (e: ResponseError<unknown>) => string): Promise<R> {
+    return this.call(f).catch((e: unknown) => {
+      if (e instanceof ResponseError && (e.data as P.AgentNoBtfErrorData | undefined)?.kind === 'no-btf') throw noBtf(this.label, what(e));
+      throw e;
+    });
+  }
+
   /** vmlinux BTF of the target, cached on this machine by content hash. */
   async targetBtf(cacheDir = join(homedir(), '.cache', 'bpf-lens', 'btf')): Promise<{ hash: string; data: Buffer; cached: boolean }> {
     const keyFile = join(cacheDir, `${this.label.replace(/[^A-Za-z0-9_.@-]/g, '_')}.hash`);
     let known: string | undefined;
     try { known = readFileSync(keyFile, 'latin1').trim(); } catch { known = undefined; }
-    const r = await this.call(() => this.conn.sendRequest(P.targetBtf, { knownHash: known }));
+    const what = () => '/sys/kernel/btf/vmlinux is missing, so there are no kernel types to check CO-RE relocations against';
+    const r = await this.noBtfAsTargetError(() => this.conn.sendRequest(P.targetBtf, { knownHash: known }), what);
     if (r.data === undefined) {
       try {
         const data = readFileSync(join(cacheDir, `${r.hash}.btf`));
         if (createHash('sha256').update(data).digest('hex') === r.hash) return { hash: r.hash, data, cached: true };
       } catch { /* fetch again below */ }
-      const again = await this.call(() => this.conn.sendRequest(P.targetBtf, {}));
+      const again = await this.noBtfAsTargetError(() => this.conn.sendRequest(P.targetBtf, {}), what);
       return this.storeBtf(cacheDir, keyFile, again);
     }
     return this.storeBtf(cacheDir, keyFile, r);
@@ -66,9 +80,10 @@ export class AgentClient {
     return { hash: r.hash, data, cached: false };
   }
 
+  /** Fails with a ResponseError (isLoadError) when the pipeline refuses, TargetError('no-btf') when the target's BTF was needed and missing. */
   load(params: P.AgentLoadParams, onProgress?: (stage: string, detail: string) => void): Promise<P.AgentLoadResult> {
     const sub = onProgress ? this.conn.onNotification(P.progress, (n) => onProgress(n.stage, n.detail)) : undefined;
-    return this.call(() => this.conn.sendRequest(P.load, params)).finally(() => sub?.dispose());
+    return this.noBtfAsTargetError(() => this.conn.sendRequest(P.load, params), (e) => e.message).finally(() => sub?.dispose());
   }
   unload(handle: number): Promise<boolean> { return this.call(() => this.conn.sendRequest(P.unload, { handle })); }
   listLoaded(): Promise<{ handle: number; name: string; programs: readonly string[]; ids: readonly number[] }[]> {
@@ -88,6 +103,16 @@ export class AgentClient {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill();
     await Promise.race([this.exited, new Promise((r) => setTimeout(r, 3000).unref())]);
   }
+}
+
+/**
+ * The agent's hello when it can call bpf(); TargetError('bpf-not-permitted') saying why and what
+ * to do when it cannot. Every surface that loads (CLI, language server) asks through this.
+ */
+export async function requireLoad(client: AgentClient): Promise<P.HelloResult> {
+  const h = await client.hello();
+  if (!h.privileges.canLoad) throw bpfNotPermitted(client.label, h);
+  return h;
 }
 
 export function isLoadError(e: unknown): e is ResponseError<P.AgentLoadErrorData> {

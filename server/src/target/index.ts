@@ -10,9 +10,9 @@ import { AgentBundle } from './bundle';
 import { TargetError } from './errors';
 import { connectSsh, parseSshTarget, SshConnectTimings, SshTarget } from './ssh';
 
-export { AgentClient, isLoadError } from './agent-client';
+export { AgentClient, isLoadError, requireLoad } from './agent-client';
 export { AgentBundle } from './bundle';
-export { TargetError, classifySshFailure } from './errors';
+export { TargetError, bpfNotPermitted, classifySshFailure, formatTargetError, noBtf } from './errors';
 export type { TargetErrorCode } from './errors';
 export { connectSsh, parseSshTarget, shQuote, sshArgv } from './ssh';
 export type { SshTarget, SshConnectTimings } from './ssh';
@@ -30,20 +30,21 @@ export interface ConnectOptions extends Partial<Omit<SshTarget, 'host'>> {
   readonly timings?: Partial<SshConnectTimings>;
 }
 
-/** `local` runs the agent here (sudo -n unless root); anything else is an SSH target. */
+/** `local` runs the agent here (sudo -n unless root or `sudo: false`); anything else is an SSH target. */
 export async function connectTarget(spec: string, o: ConnectOptions = {}): Promise<AgentClient> {
   const root = o.root ?? productRoot();
   if (spec === 'local') {
     const agent = join(root, 'dist', 'agent.js');
     const root0 = process.getuid?.() === 0;
-    const argv = root0 ? [process.execPath, agent] : ['sudo', '-n', '--', process.execPath, agent];
+    const useSudo = !root0 && o.sudo !== false;
+    const argv = useSudo ? ['sudo', '-n', '--', process.execPath, agent] : [process.execPath, agent];
     const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
     const c = new AgentClient('local', child);
     try {
       await c.hello();
     } catch (e) {
       await c.close();
-      if (!root0 && /sudo/.test(c.stderrText)) throw new TargetError('no-sudo', 'cannot run the agent with sudo -n here: run as root or allow passwordless sudo for node', c.stderrText.trim());
+      if (useSudo && /sudo/.test(c.stderrText)) throw new TargetError('no-sudo', `cannot run the agent with sudo -n here: run as root or allow passwordless sudo for ${process.execPath}`, c.stderrText.trim());
       throw e;
     }
     return c;

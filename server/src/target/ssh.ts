@@ -100,8 +100,13 @@ export async function connectSsh(t: SshTarget, bundle: AgentBundle, timings?: Pa
     const err = client.stderrText;
     await client.close();
     if (child.exitCode === 255) throw classifySshFailure(label(t), err);
+    // sudo -n says "a password is required" both without a sudoers entry and with one that asks
+    // for a password; "not in the sudoers file" only once a password was given.
+    const who = t.user ?? 'the SSH user';
     if (useSudo && /sudo: (a password is required|a terminal is required)|is not in the sudoers|may not run sudo/i.test(err))
-      throw new TargetError('no-sudo', `${t.user ?? 'the user'} on ${label(t)} cannot run the agent with sudo -n: allow passwordless sudo for ${node}, or connect as root`, err.trim());
+      throw new TargetError('no-sudo', `${who} on ${label(t)} is not root and cannot run the agent with sudo -n (no sudo rights, or sudo wants a password): allow passwordless sudo for it (sudoers: ${who} ALL=(root) NOPASSWD: ${node}), or connect as root`, err.trim());
+    if (useSudo && /sudo: (command )?not found/.test(err))
+      throw new TargetError('no-sudo', `${who} on ${label(t)} is not root and sudo is not installed there: install sudo and allow ${who} passwordless sudo for ${node}, or connect as root`, err.trim());
     throw e;
   }
   if (timings) timings.startMs = performance.now() - t0;
