@@ -18,7 +18,9 @@ interface SelectResult { ok: boolean; info?: TargetInfo; error?: { code: string;
 interface Loaded { handle: number; target: string; programs: { name: string; id: number }[]; maps: { name: string; id: number }[] }
 interface LoadResult { ok: boolean; loaded?: Loaded; error?: { message: string; stage: string; code?: string; source?: { line: number }; log?: string }; ms: number }
 
-const ws = makeWorkspace(['core_target.bpf.c', 'load_globals.bpf.c', 'loader_reject.bpf.c']);
+const ws = makeWorkspace(['core_target.bpf.c', 'load_globals.bpf.c', 'loader_reject.bpf.c', 'argctx_shared.bpf.c']);
+const argCtxUri = pathToFileURL(path.join(ws.src, 'argctx_shared.bpf.c')).href;
+const argCtxNotes = () => (lsp.diagnostics.get(argCtxUri) ?? []).filter((d) => d.code === 'arg-ctx').map((d) => d.message);
 const coreSrc = path.join(ws.src, 'core_target.bpf.c');
 const coreUri = pathToFileURL(coreSrc).href;
 const lineOf = (file: string, marker: string) => readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(marker));
@@ -83,6 +85,12 @@ test('CO-RE diagnostics follow the selected target: Debian 6.1 lacks two fields 
   assert.match(missing.message, /core_target\.o: CO-RE on debian-6\.1 .*task_struct->dl_server \(FIELD_EXISTS\) is absent there/);
   assert.equal(poisoned.severity, 2);
   assert.match(poisoned.message, /inode->i_mtime_sec \(FIELD_BYTE_OFFSET\) does not resolve: .*similar: i_mtime/);
+  // The range is the field's name on that line.
+  const text = readFileSync(coreSrc, 'utf8').split('\n')[poisoned.range.start.line];
+  assert.equal(text.slice(poisoned.range.start.character, poisoned.range.end.character), 'i_mtime_sec');
+
+  // __arg_ctx notes follow the target too: a BTF file cannot be asked whether it supports the tag.
+  await lsp.until('arg-ctx notes on debian-6.1', () => argCtxNotes().length && argCtxNotes().every((m) => m.includes('cannot tell whether debian-6.1')));
 
   const r612 = await select('debian-6.12');
   assert.ok(r612.ok);
@@ -109,6 +117,8 @@ test('an SSH target: hello through the deployed agent, and CO-RE checked against
   assert.deepEqual(lab.core, { ...lab.core!, relocations: local.core!.relocations, problems: local.core!.problems });
   await lsp.until('diagnostics after selecting lab', () => coreDiags().every((d) => d.message.includes('on lab')) && coreDiags().length === atLocal.length);
   assert.deepEqual(coreDiags().map((d) => `${d.range.start.line}:${d.severity}`), atLocal);
+  // What the agent probed there decides the __arg_ctx notes (this kernel: native).
+  await lsp.until('arg-ctx notes on lab', () => argCtxNotes().some((m) => new RegExp(`native on lab \\(kernel ${lab.info!.release}\\)`).test(m)));
   console.log(`select lab (connect, deploy if needed, hello): ${lab.info!.ms.toFixed(0)} ms; CO-RE vs its BTF ${lab.core!.ms.toFixed(0)} ms`);
 });
 

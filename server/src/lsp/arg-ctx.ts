@@ -1,6 +1,7 @@
 /**
  * What the editor says about `__arg_ctx` arguments: for the selected target (this machine's
- * kernel for now, asked through the `arg_ctx_tag` feature probe) whether the kernel handles
+ * kernel through the `arg_ctx_tag` feature probe, or what a remote target's agent probed)
+ * whether the kernel handles
  * the tag natively or the loader emulates it, how each calling program then sees the
  * argument, and where emulation is impossible. Used by the subprogram hover and by the
  * diagnostics on its definition.
@@ -19,7 +20,7 @@ export function configureArgCtx(value: unknown): void {
 }
 
 export interface ArgCtxTarget {
-  /** 'local' until remote targets can be selected. */
+  /** The target's name (`local`, or one of bpfLens.targets). */
   readonly name: string;
   /** `uname -r`, when known. */
   readonly release?: string;
@@ -30,9 +31,16 @@ export interface ArgCtxTarget {
 }
 
 let target: ArgCtxTarget | undefined;
+let selected: ArgCtxTarget | undefined;
 
-/** This machine's kernel, probed once, when a tagged argument is first shown (koffi loads then). */
+/** A selected remote target (what its agent probed); undefined: this machine's kernel. */
+export function selectArgCtxTarget(t: ArgCtxTarget | undefined): void {
+  selected = t;
+}
+
+/** The selected target; this machine's kernel is probed once, when first needed (koffi loads then). */
 export function argCtxTarget(): ArgCtxTarget {
+  if (selected) return selected;
   if (target) return target;
   try {
     const release = systemInfo().release;

@@ -65,10 +65,10 @@ export async function sourceDiagnostics(source: string, objects: readonly Loaded
       const s = f.report.source;
       if (!s || path.basename(s.file) !== path.basename(source)) continue;
       const r = f.report;
-      const line = fieldLine(lines, s.line - 1, r.access);
+      const at = fieldAt(lines, s.line - 1, r.access);
       const why = r.message?.startsWith(`${r.access}: `) ? r.message.slice(r.access.length + 2) : r.message;
       out.push({
-        range: lineRange(line),
+        range: at.column === undefined ? lineRange(at.line) : { start: { line: at.line, character: at.column }, end: { line: at.line, character: at.column + at.length } },
         severity: r.fatal ? DiagnosticSeverity.Error : r.status === 'poisoned' ? DiagnosticSeverity.Warning : DiagnosticSeverity.Information,
         source: SOURCE,
         code: 'core',
@@ -91,15 +91,20 @@ function coreVerdict(status: string): string {
 /**
  * Where a CO-RE access shows in the source: line_info places the relocated instruction where
  * the compiler scheduled it (often a line or a few before the C expression), so the nearest
- * line within 30 that names the accessed field or type wins; else line_info's line.
+ * line within 30 that names the accessed field or type wins (the name is the range); else
+ * line_info's whole line.
  */
-function fieldLine(lines: readonly string[], at: number, access: string): number {
+function fieldAt(lines: readonly string[], at: number, access: string): { line: number; column?: number; length: number } {
   const name = /([A-Za-z_][A-Za-z0-9_]*)(?:\[\d+\])*\s*$/.exec(access)?.[1];
-  if (!name) return at;
+  if (!name) return { line: at, length: 0 };
   const re = new RegExp(`\\b${name}\\b`);
+  const hit = (l: number) => {
+    const m = l >= 0 && l < lines.length ? re.exec(lines[l]) : null;
+    return m ? { line: l, column: m.index, length: name.length } : undefined;
+  };
   for (let d = 0; d <= 30; d++) {
-    if (at + d < lines.length && re.test(lines[at + d])) return at + d;
-    if (d && at - d >= 0 && re.test(lines[at - d])) return at - d;
+    const h = hit(at + d) ?? (d ? hit(at - d) : undefined);
+    if (h) return h;
   }
-  return at;
+  return { line: at, length: 0 };
 }

@@ -9,7 +9,7 @@ import {
   MarkupKind, ResponseError, TextDocuments, TextDocumentSyncKind,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { configureArgCtx } from './arg-ctx';
+import { configureArgCtx, selectArgCtxTarget } from './arg-ctx';
 import { CoreChecks } from './core-checks';
 import { CoreCheckOf, sourceDiagnostics } from './diagnostics';
 import { documentText } from './documents';
@@ -279,6 +279,11 @@ export function startServer(connection: Connection): void {
       return { ok: false, error: targetFailure(e) };
     }
     targets.selected = p.name;
+    // __arg_ctx notes follow the target: native support as its agent probed it.
+    selectArgCtxTarget(info.kind === 'local' && targets.inProcess(p.name) ? undefined
+      : info.kind === 'btf' ? { name: p.name, release: info.release, reason: 'a BTF file target cannot be probed' }
+        : 'arg_ctx_tag' in info.features ? { name: p.name, release: info.release, native: info.features.arg_ctx_tag }
+          : { name: p.name, release: info.release, reason: `the agent could not probe (${info.errno ?? 'bpf() not permitted'})` });
     // The CO-RE check of every indexed object against the new target's BTF, then diagnostics.
     let core: SelectTargetResult['core'];
     if (coreDiagnostics && info.hasBtf) {
