@@ -37,6 +37,10 @@ before(async () => {
       { name: 'debian-6.12', btf: debianKernel('6.12').vmlinuxBtf },
       { name: 'lab', host: 'bpflens-test' },
       { name: 'nowhere', host: `ssh://root@${host.addr}:2999` },
+      // A non-root user whose agent runs without sudo: bpf() refused.
+      { name: 'unprivileged', host: host.addr, user: host.user, sudo: false },
+      // Sessions that see no /sys/kernel/btf: a kernel built without BTF.
+      { name: 'no-btf', host: `ssh://root@${host.addr}:2223` },
       { name: 'broken' }, // neither host nor btf: dropped with a log line
     ],
   });
@@ -165,7 +169,7 @@ test('targets that cannot be used say why, and the selection stays where it was'
   assert.match(nowhere.error!.message, /unreachable: check the address, port and that sshd runs there/);
   const unknown = await select('no-such-target');
   assert.equal(unknown.error!.code, 'bad-target');
-  assert.match(unknown.error!.message, /known: local, debian-6\.1, debian-6\.12, lab, nowhere\)/);
+  assert.match(unknown.error!.message, /known: local, debian-6\.1, debian-6\.12, lab, nowhere, unprivileged, no-btf\)/);
   // CO-RE diagnostics stay on the last good target.
   assert.ok(coreDiags().every((d) => d.message.includes('on lab')));
 
@@ -176,5 +180,26 @@ test('targets that cannot be used say why, and the selection stays where it was'
   assert.deepEqual([viaBtf.ok, viaBtf.error!.stage, viaBtf.error!.code], [false, 'target', 'bad-target']);
   assert.match(viaBtf.error!.message, /BTF file target: it has no kernel to load into/);
   // The entry with neither host nor btf was dropped, and the server said so in its log.
-  assert.ok(lsp.notifications.some((n) => n.method === 'window/logMessage' && /bpfLens\.targets\[4\] \(broken\): needs host/.test((n.params as { message: string }).message)));
+  assert.ok(lsp.notifications.some((n) => n.method === 'window/logMessage' && /bpfLens\.targets\[6\] \(broken\): needs host/.test((n.params as { message: string }).message)));
+});
+
+test('a target where bpf() is refused, and one without kernel BTF: selectable, and loads fail with their own code', async () => {
+  const unpriv = await select('unprivileged');
+  assert.ok(unpriv.ok, unpriv.error?.message);
+  assert.equal(unpriv.info!.canLoad, false);
+  const obj = path.join(ws.build, 'load_globals.o');
+  const refused = await lsp.request<LoadResult>('bpfLens/loadObject', { path: obj, target: 'unprivileged' });
+  assert.deepEqual([refused.ok, refused.error!.stage, refused.error!.code], [false, 'target', 'bpf-not-permitted']);
+  assert.match(refused.error!.message, new RegExp(`runs as uid \\d+ without CAP_BPF.*connect as root`));
+
+  const noBtf = await select('no-btf');
+  assert.ok(noBtf.ok, noBtf.error?.message);
+  assert.deepEqual([noBtf.info!.hasBtf, noBtf.info!.canLoad, noBtf.core], [false, true, undefined]);
+  // Without CO-RE an object loads there; with CO-RE relocations it cannot.
+  const plain = await lsp.request<LoadResult>('bpfLens/loadObject', { path: obj, target: 'no-btf' });
+  assert.ok(plain.ok, plain.error?.message);
+  await lsp.request('bpfLens/unloadObject', { handle: plain.loaded!.handle });
+  const core = await lsp.request<LoadResult>('bpfLens/loadObject', { path: path.join(ws.build, 'core_target.o'), target: 'no-btf' });
+  assert.deepEqual([core.ok, core.error!.code], [false, 'no-btf']);
+  assert.match(core.error!.message, /BTF/);
 });

@@ -104,15 +104,12 @@ export class KernelLoads {
 
   /** Through the target's agent: the object's bytes go there, the pipeline runs on its kernel. */
   private async loadThere(p: LoadObjectParams, target: string, bytes: Uint8Array, progress: (stage: string, detail: string) => void, resolveSource: (name: string) => string | undefined): Promise<Outcome> {
-    const { isLoadError } = await import('../target');
+    const { isLoadError, requireLoad } = await import('../target');
     let client;
     try {
       progress('connect', target);
       client = await this.targets.client(target);
-      const info = await this.targets.info(target);
-      if (!info.canLoad) {
-        return { ok: false, error: { message: `bpf() is not permitted for the agent on ${target} (${info.errno ?? 'EPERM'}${info.lockdown ? `, lockdown ${info.lockdown}` : ''}): connect as root, or allow passwordless sudo there`, stage: 'target', code: 'bpf-not-permitted' } };
-      }
+      await requireLoad(client); // bpf-not-permitted, saying why, before the object travels
     } catch (e) {
       const f = targetFailure(e);
       return { ok: false, error: { message: f.message, stage: 'target', code: f.code, ...(f.detail ? { log: f.detail } : {}) } };
