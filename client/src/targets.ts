@@ -77,10 +77,15 @@ export class TargetPicker implements vscode.Disposable {
     return this.select(name);
   }
 
+  /** Selects `name`; a target that cannot be used leaves the previous one selected (as the server does). */
   async select(name: string): Promise<SelectTargetResult | undefined> {
+    const prev = { name: this.selected, result: this.last };
     await this.state.update(STATE_KEY, name);
     const r = await this.apply();
     if (r && !r.ok) {
+      await this.state.update(STATE_KEY, prev.name);
+      this.last = prev.result;
+      this.render();
       const act = await vscode.window.showErrorMessage(`BPF Lens: target ${name}: ${r.error!.message}`, 'Pick Target', 'Show Output');
       if (act === 'Pick Target') void vscode.commands.executeCommand('bpfLens.pickTarget');
       else if (act === 'Show Output') this.output.show(true);

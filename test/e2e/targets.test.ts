@@ -32,6 +32,7 @@ before(async () => {
     'bpfLens.targets': [
       { name: 'lab', host: 'bpflens-test' },
       { name: 'debian-6.1', btf: debianKernel('6.1').vmlinuxBtf },
+      { name: 'nowhere', host: `ssh://root@${host.addr}:2999` },
     ],
   }, null, 2));
   s = await openWorkbench(dir, codeServer, vsix, ws);
@@ -77,6 +78,13 @@ test('Pick Target → an SSH host: the status bar shows it with the kernel relea
   const note = page.locator('.notifications-toasts .notification-toast', { hasText: /loaded xdp_counter\.bpf\.o on lab/ }).first();
   await note.waitFor({ timeout: 60_000 });
   assert.match(await note.innerText(), /1 program\(s\), 1 map\(s\)/);
+  await runCommand(page, 'Notifications: Clear All Notifications');
+
+  // A host that does not answer: an error that says so, and the selection stays on lab.
+  await pickTarget('nowhere');
+  const err = page.locator('.notifications-toasts .notification-toast', { hasText: /target nowhere: .*unreachable/ }).first();
+  await err.waitFor({ timeout: 30_000 });
+  await waitFor(async () => (await targetItem().innerText()).includes(`lab · ${release}`), 10_000, () => 'the status bar did not return to lab');
   await runCommand(page, 'Notifications: Clear All Notifications');
 }));
 
