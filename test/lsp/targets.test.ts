@@ -4,7 +4,7 @@
 // fixture reads; 6.12 has it), and loads go through the target's agent into its kernel.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
@@ -27,6 +27,12 @@ const lineOf = (file: string, marker: string) => readFileSync(file, 'utf8').spli
 let host: SshHost;
 let lsp: LspClient;
 
+function oldNode(): string {
+  const f = path.join(host.dir, 'node16');
+  writeFileSync(f, '#!/bin/sh\n[ "$1" = -v ] && echo v16.20.2 && exit 0\necho "node16 stand-in: not runnable" >&2; exit 1\n', { mode: 0o755 });
+  return f;
+}
+
 before(async () => {
   host = startSshHost();
   // The server's ssh reads the test host's ssh_config (never ~/.ssh).
@@ -41,6 +47,8 @@ before(async () => {
       { name: 'unprivileged', host: host.addr, user: host.user, sudo: false },
       // Sessions that see no /sys/kernel/btf: a kernel built without BTF.
       { name: 'no-btf', host: `ssh://root@${host.addr}:2223` },
+      // nodePath naming a node too old for the agent (a stand-in that answers -v like Node 16).
+      { name: 'old-node', host: 'bpflens-test', nodePath: oldNode() },
       { name: 'broken' }, // neither host nor btf: dropped with a log line
     ],
   });
@@ -167,9 +175,12 @@ test('targets that cannot be used say why, and the selection stays where it was'
   assert.equal(nowhere.ok, false);
   assert.equal(nowhere.error!.code, 'unreachable');
   assert.match(nowhere.error!.message, /unreachable: check the address, port and that sshd runs there/);
+  const old = await select('old-node');
+  assert.equal(old.error!.code, 'node-too-old');
+  assert.match(old.error!.message, /is v16\.20\.2: BPF Lens's agent needs Node\.js 20 or newer; set nodePath/);
   const unknown = await select('no-such-target');
   assert.equal(unknown.error!.code, 'bad-target');
-  assert.match(unknown.error!.message, /known: local, debian-6\.1, debian-6\.12, lab, nowhere, unprivileged, no-btf\)/);
+  assert.match(unknown.error!.message, /known: local, debian-6\.1, debian-6\.12, lab, nowhere, unprivileged, no-btf, old-node\)/);
   // CO-RE diagnostics stay on the last good target.
   assert.ok(coreDiags().every((d) => d.message.includes('on lab')));
 
@@ -180,7 +191,7 @@ test('targets that cannot be used say why, and the selection stays where it was'
   assert.deepEqual([viaBtf.ok, viaBtf.error!.stage, viaBtf.error!.code], [false, 'target', 'bad-target']);
   assert.match(viaBtf.error!.message, /BTF file target: it has no kernel to load into/);
   // The entry with neither host nor btf was dropped, and the server said so in its log.
-  assert.ok(lsp.notifications.some((n) => n.method === 'window/logMessage' && /bpfLens\.targets\[6\] \(broken\): needs host/.test((n.params as { message: string }).message)));
+  assert.ok(lsp.notifications.some((n) => n.method === 'window/logMessage' && /bpfLens\.targets\[7\] \(broken\): needs host/.test((n.params as { message: string }).message)));
 });
 
 test('a target where bpf() is refused, and one without kernel BTF: selectable, and loads fail with their own code', async () => {
