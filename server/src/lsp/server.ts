@@ -91,10 +91,14 @@ export function startServer(connection: Connection): void {
       const info = targets.known(name);
       return { target: info ? `${name} (${info.release})` : name, check: await coreChecks.check(o.path, o.mtimeMs, btfs) };
     } catch (e) {
-      log(`CO-RE check of ${o.path} on ${name}: ${(e as Error).message}`);
+      // Once per message: a kernel without BTF (or a laptop without /sys) would say it for every object on every publish.
+      const msg = `CO-RE check on ${name}: ${(e as Error).message}`;
+      if (!coreLogged.has(msg)) log(`${msg} (${o.path})`);
+      coreLogged.add(msg);
       return undefined;
     }
   };
+  const coreLogged = new Set<string>();
 
   async function reindex(): Promise<string[]> {
     const t0 = Date.now();
