@@ -4,7 +4,7 @@
 import { spawnSync } from 'child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'fs';
 import * as path from 'path';
-import { BPF_MAP_TYPE, Fd, closeFd, getFdById, localKernel, mapLookupElem, progInfo, userValueSize } from '../server/src/kernel';
+import { BPF_MAP_TYPE, Fd, closeFd, getFdById, isKernelError, localKernel, mapLookupElem, progInfo, userValueSize } from '../server/src/kernel';
 import { loadObject } from '../server/src/load';
 import type { LoadOptions, LoadResult, LoadedMap } from '../server/src/load/types';
 import { openObject } from '../server/src/object';
@@ -298,4 +298,15 @@ export function arpPacket(): Uint8Array {
   const b = Buffer.alloc(42);
   b.writeUInt16BE(ETH_P_ARP, 12);
   return new Uint8Array(b);
+}
+
+/** Is a kernel object with this id still there? (GET_FD_BY_ID answers ENOENT once it is gone.) */
+export function kernelIdAlive(kind: 'prog' | 'map', id: number): boolean {
+  try {
+    closeFd(getFdById(kind, id));
+    return true;
+  } catch (e) {
+    if (isKernelError(e) && e.errno === 2) return false;
+    throw e;
+  }
 }

@@ -5,10 +5,12 @@
  * sudo rights unless allowSudo) logs in with the same key. `stop()` removes sshd, the
  * namespace, the user and its sudoers drop-in.
  */
-import { ChildProcess, execFileSync, spawn } from 'child_process';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
+import assert from 'assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import { CLI } from './helpers';
 
 export interface SshHost {
   readonly dir: string;
@@ -131,4 +133,25 @@ export function startSshHost(): SshHost {
     stop();
     throw e;
   }
+}
+
+export interface CliRun { readonly status: number | null; readonly stdout: string; readonly stderr: string }
+
+/**
+ * `bpf-lens ARGS` as a user runs it against `host` (ssh reads the host's ssh_config), and a
+ * check that a run fails as a target error: exit 2, stderr `error (<code>): ...`.
+ */
+export function cliOn(host: SshHost): { run(args: string[]): CliRun; fails(args: string[], code: string): CliRun } {
+  const env = { ...process.env, BPF_LENS_SSH_CONFIG: host.config };
+  const run = (args: string[]): CliRun => {
+    const r = spawnSync(process.execPath, [CLI, ...args], { env, timeout: 60_000 });
+    return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+  };
+  const fails = (args: string[], code: string): CliRun => {
+    const r = run(args);
+    assert.equal(r.status, 2, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^error \\(${code}\\): `), r.stderr);
+    return r;
+  };
+  return { run, fails };
 }

@@ -15,22 +15,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { CLI, fixture } from '../helpers';
-import { startSshHost } from '../ssh-host';
+import { cliOn, startSshHost } from '../ssh-host';
 import { connectTarget, TargetError } from '../../server/src/target';
 
 const host = startSshHost();
 test.after(() => host.stop());
-const env = { ...process.env, BPF_LENS_SSH_CONFIG: host.config };
-const bpfLens = (args: string[]) => {
-  const r = spawnSync(process.execPath, [CLI, ...args], { env, timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-};
-const fails = (args: string[], code: string) => {
-  const r = bpfLens(args);
-  assert.equal(r.status, 2, `${r.stdout}\n${r.stderr}`);
-  assert.match(r.stderr, new RegExp(`^error \\(${code}\\): `), r.stderr);
-  return r;
-};
+const { run: bpfLens, fails } = cliOn(host);
 const asUser = `ssh://${host.user}@${host.addr}`;
 const noBtfHost = `ssh://root@${host.addr}:2223`;
 // No CO-RE relocations / four of them (checked below through `bpf-lens relocate`).

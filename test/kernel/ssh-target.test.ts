@@ -9,18 +9,12 @@ import { spawnSync } from 'child_process';
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { CLI, ROOT, run } from '../helpers';
-import { startSshHost } from '../ssh-host';
+import { cliOn, startSshHost } from '../ssh-host';
 import { connectTarget, TargetError } from '../../server/src/target';
 
 const host = startSshHost();
 test.after(() => host.stop());
-const env = { ...process.env, BPF_LENS_SSH_CONFIG: host.config };
-const bpfLens = (args: string[]) => {
-  const r = spawnSync(process.execPath, [CLI, ...args], { env, timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-};
-// A fresh clone has no examples/build (other suites build it too; make is a no-op then).
-run('make', ['-s', '-C', join(ROOT, 'examples')]);
+const { run: bpfLens, fails } = cliOn(host);
 const OBJ = join(ROOT, 'examples', 'build', 'xdp_counter.bpf.o');
 
 test('probe --target deploys the agent once, then re-uses it; hello reports the target kernel', () => {
@@ -69,16 +63,9 @@ test('a verifier rejection on the target comes back with its log', async () => {
   }
 });
 
-const fails = (args: string[], code: string) => {
-  const r = bpfLens(args);
-  assert.equal(r.status, 2, `${r.stdout}\n${r.stderr}`);
-  assert.match(r.stderr, new RegExp(`^error \\(${code}\\)`), r.stderr);
-  return r.stderr;
-};
-
 test('wrong key: auth-failed', () => {
   writeFileSync(join(host.dir, 'ssh_config_other'), readFileSync(host.config, 'latin1').replace(join(host.dir, 'user'), join(host.dir, 'other')));
-  const r = spawnSync(process.execPath, [CLI, 'probe', '--target', 'bpflens-test'], { env: { ...env, BPF_LENS_SSH_CONFIG: join(host.dir, 'ssh_config_other') } });
+  const r = spawnSync(process.execPath, [CLI, 'probe', '--target', 'bpflens-test'], { env: { ...process.env, BPF_LENS_SSH_CONFIG: join(host.dir, 'ssh_config_other') } });
   assert.equal(r.status, 2);
   assert.match(r.stderr.toString(), /^error \(auth-failed\).*authorized_keys/);
 });
@@ -88,7 +75,7 @@ test('changed host key and unknown host key are refused, never trusted', () => {
   try {
     const otherPub = readFileSync(join(host.dir, 'other.pub'), 'latin1').split(' ').slice(0, 2).join(' ');
     writeFileSync(host.knownHosts, `${host.addr} ${otherPub}\n`);
-    assert.match(fails(['probe', '--target', 'bpflens-test'], 'host-key-changed'), /ssh-keygen -R/);
+    assert.match(fails(['probe', '--target', 'bpflens-test'], 'host-key-changed').stderr, /ssh-keygen -R/);
     writeFileSync(host.knownHosts, '');
     fails(['probe', '--target', 'bpflens-test'], 'host-key-unknown');
     assert.equal(readFileSync(host.knownHosts, 'latin1'), '');
@@ -103,7 +90,7 @@ test('nothing listening: unreachable', () => {
 
 test('no node in PATH: no-node; node under ~/.vscode-server is found', () => {
   const vs = join(host.home, '.vscode-server');
-  assert.match(fails(['probe', '--target', `ssh://root@${host.addr}:2222`], 'no-node'), /Node\.js 20/);
+  assert.match(fails(['probe', '--target', `ssh://root@${host.addr}:2222`], 'no-node').stderr, /Node\.js 20/);
   mkdirSync(join(vs, 'bin', 'abc123'), { recursive: true });
   symlinkSync(process.execPath, join(vs, 'bin', 'abc123', 'node'));
   const r = bpfLens(['probe', '--json', '--target', `ssh://root@${host.addr}:2222`]);

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
-import { closeFd, getFdById, isKernelError } from '../../server/src/kernel';
+import { kernelIdAlive as alive } from '../load-helpers';
 import { fixture } from '../helpers';
 import { LspClient, makeWorkspace } from './lsp-client';
 
@@ -20,17 +20,6 @@ after(async () => {
   await lsp.stop();
   ws.cleanup();
 });
-
-/** Is a kernel object with this id still there? (GET_FD_BY_ID: ENOENT once it is gone.) */
-function alive(kind: 'prog' | 'map', id: number): boolean {
-  try {
-    closeFd(getFdById(kind, id));
-    return true;
-  } catch (e) {
-    if (isKernelError(e) && e.errno === 2) return false;
-    throw e;
-  }
-}
 
 test('load an object: kernel ids for every program and map, progress by stage, listed until unload closes them', async () => {
   const obj = path.join(ws.build, 'load_globals.o');

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
-import { closeFd, getFdById, isKernelError } from '../../server/src/kernel';
+import { kernelIdAlive as alive } from '../load-helpers';
 import { debianKernel } from '../kernels';
 import { SshHost, startSshHost } from '../ssh-host';
 import { Diagnostic, LspClient, makeWorkspace } from './lsp-client';
@@ -69,16 +69,6 @@ const coreFor = (target: string, none = false) => lsp.until(`CO-RE diagnostics o
   if (none) return d.length === 0 && lsp.diagnostics.has(coreUri) ? [] as Diagnostic[] : undefined;
   return d.length && d.every((x) => x.message.includes(`on ${target}`)) ? d : undefined;
 });
-
-function alive(kind: 'prog' | 'map', id: number): boolean {
-  try {
-    closeFd(getFdById(kind, id));
-    return true;
-  } catch (e) {
-    if (isKernelError(e) && e.errno === 2) return false;
-    throw e;
-  }
-}
 
 test('CO-RE diagnostics follow the selected target: Debian 6.1 lacks two fields the program reads, 6.12 has them', async () => {
   const r61 = await select('debian-6.1');
