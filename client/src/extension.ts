@@ -31,10 +31,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<BpfLen
   status.show();
   context.subscriptions.push(output, status);
 
-  const target = new TargetPicker(context.workspaceState, output, () => client);
+  const tree = new ObjectsTree(() => client, () => readConfig().btfPageSize);
+  const target = new TargetPicker(context.workspaceState, output, () => client, () => tree.refresh());
   context.subscriptions.push(target);
 
-  const tree = new ObjectsTree(() => client, () => readConfig().btfPageSize);
   const docs = new BpfDocuments(() => client);
   context.subscriptions.push(
     vscode.window.createTreeView('bpfLens.objects', { treeDataProvider: tree, showCollapseAll: true }),

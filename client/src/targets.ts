@@ -17,6 +17,8 @@ export class TargetPicker implements vscode.Disposable {
     private readonly state: vscode.Memento,
     private readonly output: vscode.OutputChannel,
     private readonly client: () => LanguageClient | undefined,
+    /** After a target is selected: what depends on it (the tree's base diffs) is asked again. */
+    private readonly changed: () => void = () => undefined,
   ) {
     this.status = vscode.window.createStatusBarItem('bpfLens.target', vscode.StatusBarAlignment.Left, 9);
     this.status.name = 'BPF Lens Target';
@@ -50,6 +52,7 @@ export class TargetPicker implements vscode.Disposable {
     this.last = r;
     this.render();
     if (r.ok) {
+      this.changed();
       const i = r.info!;
       this.output.appendLine(`target ${name}: ${i.release}${i.arch ? ` ${i.arch}` : ''}, ${i.canLoad ? 'can load' : `cannot load (${i.errno ?? 'not permitted'})`}, ${i.hasBtf ? 'vmlinux BTF' : 'no vmlinux BTF'} (${i.ms.toFixed(0)} ms)`
         + (r.core ? `; CO-RE: ${r.core.relocations} relocations in ${r.core.objects} objects, ${r.core.problems} do not resolve there` : ''));

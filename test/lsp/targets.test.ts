@@ -12,6 +12,7 @@ import { kernelIdAlive as alive } from '../load-helpers';
 import { debianKernel } from '../kernels';
 import { SshHost, startSshHost } from '../ssh-host';
 import { Diagnostic, LspClient, makeWorkspace } from './lsp-client';
+import { CLI, run } from '../helpers';
 
 interface TargetInfo { name: string; kind: string; release: string; canLoad: boolean; hasBtf: boolean; features: Record<string, boolean>; ms: number }
 interface SelectResult { ok: boolean; info?: TargetInfo; error?: { code: string; message: string }; core?: { objects: number; relocations: number; problems: number; ms: number } }
@@ -33,7 +34,12 @@ function oldNode(): string {
   return f;
 }
 
+// A Debian 6.1 module with its base distilled (.BTF.base), for the base diff against the selected target.
+const bbr = path.join(ws.build, 'tcp_bbr.ko');
+
 before(async () => {
+  const k61 = debianKernel('6.1');
+  run(process.execPath, [CLI, 'distill', k61.modules().find((m) => m.endsWith('/tcp_bbr.ko'))!, '--base', k61.vmlinuxBtf, '-o', bbr]);
   host = startSshHost();
   // The server's ssh reads the test host's ssh_config (never ~/.ssh).
   process.env.BPF_LENS_SSH_CONFIG = host.config;
@@ -203,4 +209,24 @@ test('a target where bpf() is refused, and one without kernel BTF: selectable, a
   const core = await lsp.request<LoadResult>('bpfLens/loadObject', { path: path.join(ws.build, 'core_target.o'), target: 'no-btf' });
   assert.deepEqual([core.ok, core.error!.code], [false, 'no-btf']);
   assert.match(core.error!.message, /BTF/);
+});
+
+interface BaseDiff { target: string; relocates?: boolean; rows: { name: string; status: string; targetId?: number }[] }
+
+test('a module\'s base diff is against the selected target: a BTF file, or the BTF an SSH target sent', async () => {
+  const rows = (d: BaseDiff) => d.rows.map((r) => `${r.name}:${r.status}:${r.targetId ?? '-'}`);
+  assert.ok((await select('debian-6.12')).ok);
+  const on612 = await lsp.request<BaseDiff>('bpfLens/baseDiff', { path: bbr });
+  assert.match(on612.target, /^debian-6\.12 \(.*vmlinux\.btf\)$/);
+  const file612 = await lsp.request<BaseDiff>('bpfLens/baseDiff', { path: bbr, target: debianKernel('6.12').vmlinuxBtf });
+  assert.deepEqual(rows(on612), rows(file612));
+
+  const lab = await select('lab');
+  assert.ok(lab.ok);
+  const onLab = await lsp.request<BaseDiff>('bpfLens/baseDiff', { path: bbr });
+  assert.equal(onLab.target, `lab (${lab.info!.release})`);
+  // The SSH host runs this kernel: its BTF, fetched through the agent, gives this kernel's answer.
+  const here = await lsp.request<BaseDiff>('bpfLens/baseDiff', { path: bbr, target: '/sys/kernel/btf/vmlinux' });
+  assert.deepEqual(rows(onLab), rows(here));
+  assert.notDeepEqual(rows(onLab), rows(on612));
 });

@@ -237,7 +237,10 @@ export function startServer(connection: Connection): void {
   const diffs = new ModuleDiffs();
   /** Diffs a module's distilled base and publishes one diagnostic per type that would not relocate. */
   async function moduleDiff(p: BaseDiffParams) {
-    const r = await diffs.diff(p);
+    // Without an explicit target file: the selected target's vmlinux BTF.
+    const t = p.target ? undefined : await targets.btfFile(targets.selected);
+    const r = await diffs.diff(t ? { ...p, target: t.file } : p);
+    if (t) r.result = { ...r.result, target: t.label };
     void connection.sendDiagnostics({ uri: pathToFileURL(p.path).href, diagnostics: baseDiffDiagnostics(r.result) });
     log(`base diff ${p.path} vs ${r.result.target}: ${r.result.noBase ? 'no .BTF.base' : `${r.result.relocates ? 'relocates' : 'does not relocate'}`} (${r.result.ms.toFixed(0)} ms)`);
     return r;

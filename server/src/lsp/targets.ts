@@ -174,6 +174,16 @@ export class Targets {
     return { key: `${name}:${b.hash}`, btfs: [{ name: `vmlinux (${name})`, btf: btfFromBytes(b.data, `${name}:/sys/kernel/btf/vmlinux`) }] };
   }
 
+  /** A file holding the target's vmlinux BTF (for module base diffs), and how to name it. */
+  async btfFile(name: string): Promise<{ file: string; label: string }> {
+    const t = this.setting(name);
+    if (t.btf && !t.host) return { file: t.btf, label: `${name} (${t.btf})` };
+    if (name === LOCAL) return { file: path.join(KERNEL_BTF, 'vmlinux'), label: `local (${release()})` };
+    const b = await (await this.client(name)).targetBtf();
+    const r = this.infos.get(name)?.release;
+    return { file: b.file, label: `${name}${r ? ` (${r})` : ''}` };
+  }
+
   private async forget(name: string): Promise<void> {
     const c = this.clients.get(name);
     this.clients.delete(name);

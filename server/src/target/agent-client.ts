@@ -55,7 +55,7 @@ export class AgentClient {
   }
 
   /** vmlinux BTF of the target, cached on this machine by content hash. */
-  async targetBtf(cacheDir = join(homedir(), '.cache', 'bpf-lens', 'btf')): Promise<{ hash: string; data: Buffer; cached: boolean }> {
+  async targetBtf(cacheDir = join(homedir(), '.cache', 'bpf-lens', 'btf')): Promise<{ hash: string; data: Buffer; cached: boolean; file: string }> {
     const keyFile = join(cacheDir, `${this.label.replace(/[^A-Za-z0-9_.@-]/g, '_')}.hash`);
     let known: string | undefined;
     try { known = readFileSync(keyFile, 'latin1').trim(); } catch { known = undefined; }
@@ -64,7 +64,7 @@ export class AgentClient {
     if (r.data === undefined) {
       try {
         const data = readFileSync(join(cacheDir, `${r.hash}.btf`));
-        if (createHash('sha256').update(data).digest('hex') === r.hash) return { hash: r.hash, data, cached: true };
+        if (createHash('sha256').update(data).digest('hex') === r.hash) return { hash: r.hash, data, cached: true, file: join(cacheDir, `${r.hash}.btf`) };
       } catch { /* fetch again below */ }
       const again = await this.noBtfAsTargetError(() => this.conn.sendRequest(P.targetBtf, {}), what);
       return this.storeBtf(cacheDir, keyFile, again);
@@ -72,12 +72,13 @@ export class AgentClient {
     return this.storeBtf(cacheDir, keyFile, r);
   }
 
-  private storeBtf(cacheDir: string, keyFile: string, r: P.TargetBtfResult): { hash: string; data: Buffer; cached: boolean } {
+  private storeBtf(cacheDir: string, keyFile: string, r: P.TargetBtfResult): { hash: string; data: Buffer; cached: boolean; file: string } {
     const data = Buffer.from(r.data ?? '', 'base64');
+    const file = join(cacheDir, `${r.hash}.btf`);
     mkdirSync(cacheDir, { recursive: true });
-    writeFileSync(join(cacheDir, `${r.hash}.btf`), data);
+    writeFileSync(file, data);
     writeFileSync(keyFile, r.hash);
-    return { hash: r.hash, data, cached: false };
+    return { hash: r.hash, data, cached: false, file };
   }
 
   /** Fails with a ResponseError (isLoadError) when the pipeline refuses, TargetError('no-btf') when the target's BTF was needed and missing. */
