@@ -54,8 +54,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<BpfLen
       docs.refresh(p.paths);
     });
     tree.refresh();
-    // The server starts on `local`: tell it the remembered target (connecting may take seconds).
-    if (target.selected !== 'local') void target.apply();
+    // The server starts on `local`: tell it the remembered target (connecting may take seconds)
+    // and show its kernel release.
+    void target.apply();
   };
   const stop = async () => {
     const c = client;
