@@ -46,7 +46,7 @@ export function copyExamples(dir: string): string {
   return ws;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.listen(0, '127.0.0.1', () => {
@@ -92,28 +92,38 @@ export async function openWorkbench(dir: string, codeServer: string, vsix: strin
   proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
   const kill = () => { try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* already gone */ } };
-  let browser: Browser | undefined;
   try {
     await waitFor(() => out.includes('HTTP server listening'), 30_000, () => `code-server did not start:\n${out}`);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
-    const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
-    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(folder)}`);
+    const w = await openBpfLens(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(folder)}`);
+    return {
+      page: w.page,
+      log: () => out,
+      close: async () => { await w.close(); kill(); },
+    };
+  } catch (e) {
+    kill();
+    throw e;
+  }
+}
+
+/** Opens a served VS Code in chromium and waits until BPF Lens's language server runs. */
+export async function openBpfLens(url: string): Promise<{ page: Page; close(): Promise<void> }> {
+  const browser: Browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+  try {
+    await page.goto(url);
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
     // BPF Lens's status item turns to a check once its language server runs.
     await page.locator('.statusbar-item', { hasText: 'BPF' }).locator('.codicon-check').first().waitFor({ timeout: 90_000 });
-    const b = browser;
-    return {
-      page,
-      log: () => out,
-      close: async () => { await b.close().catch(() => undefined); kill(); },
-    };
+    return { page, close: async () => { await browser.close().catch(() => undefined); } };
   } catch (e) {
-    await browser?.close().catch(() => undefined);
-    kill();
-    throw e;
+    const shot = path.join(os.tmpdir(), 'bpf-lens-e2e-open.png');
+    await page.screenshot({ path: shot }).catch(() => undefined);
+    await browser.close().catch(() => undefined);
+    throw new Error(`BPF Lens did not start in ${url} (screenshot: ${shot})`, { cause: e });
   }
 }
 
