@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { openObject } from '../../server/src/object';
-import { fixture } from '../helpers';
+import { ROOT, fixture } from '../helpers';
+import { pathToFileURL } from 'node:url';
 import { LspClient } from '../lsp/lsp-client';
 
 interface Extern { name: string; kind: string; weak: boolean; resolvedIn?: string }
@@ -58,4 +59,16 @@ test('bpfLens/linkObjects writes the linked object, or lists every problem', asy
   const junk = await lsp.request<{ ok: boolean; lines: string[] }>('bpfLens/linkObjects', { inputs: [fixture('link_a.bpf.c'.replace('.bpf.c', '.o')), __filename], output: bad });
   assert.equal(junk.ok, false);
   assert.match(junk.lines[0], /not an ELF file/);
+});
+
+test('an extern another workspace object defines is a note to link first, on its declaration (not an error at line 1)', async () => {
+  const uri = (n: string) => pathToFileURL(path.join(ROOT, 'test', 'fixtures', n)).href;
+  const diags = (n: string) => (lsp.diagnostics.get(uri(n)) ?? []).filter((d) => d.code === 'link-extern' || /extern '/.test(d.message));
+  const a = await lsp.until('link_a.bpf.c diagnostics', () => diags('link_a.bpf.c').length ? diags('link_a.bpf.c') : undefined);
+  const src = readFileSync(path.join(ROOT, 'test', 'fixtures', 'link_a.bpf.c'), 'utf8').split('\n');
+  assert.deepEqual(a.map((d) => [d.code, d.severity, d.range.start.line]), [['link-extern', 3, src.findIndex((l) => /^extern int shared_counter;/.test(l))]]);
+  assert.match(a[0].message, /link_a\.o: extern 'shared_counter' is defined in link_b\.o: link the objects/);
+  const c = await lsp.until('link_c.bpf.c diagnostics', () => diags('link_c.bpf.c').length ? diags('link_c.bpf.c') : undefined);
+  assert.deepEqual(c.map((d) => [d.code, d.severity]), [['link-extern', 3]]);
+  assert.match(c[0].message, /extern 'shared_counter' is defined in link_b\.o/);
 });

@@ -15,7 +15,10 @@ const SOURCE = 'bpf-lens';
 /** An object's CO-RE relocations checked against the selected target (core-checks.ts). */
 export type CoreCheckOf = (o: LoadedObject) => Promise<{ target: string; check: CoreCheck } | undefined>;
 
-export async function sourceDiagnostics(source: string, objects: readonly LoadedObject[], openText?: string, coreOf?: CoreCheckOf): Promise<Diagnostic[]> {
+/** The workspace object that defines an object's extern (what linking would resolve it to). */
+export type ExternDefinedIn = (o: LoadedObject, name: string) => string | undefined;
+
+export async function sourceDiagnostics(source: string, objects: readonly LoadedObject[], openText?: string, coreOf?: CoreCheckOf, definedIn?: ExternDefinedIn): Promise<Diagnostic[]> {
   if (!objects.length) return [];
   let mtimeMs: number;
   let text = openText;
@@ -40,6 +43,18 @@ export async function sourceDiagnostics(source: string, objects: readonly Loaded
       });
     }
     for (const p of o.facts?.problems ?? []) {
+      if (p.extern !== undefined) {
+        // On the extern's declaration; a link input's extern that another object defines is a
+        // note to link first, not an error.
+        const line = externDeclarationLine(lines, p.extern);
+        if (line === undefined && o.sources.length > 1) continue;
+        const owner = definedIn?.(o, p.extern);
+        out.push(owner
+          ? { range: lineRange(line ?? 0), severity: DiagnosticSeverity.Information, source: SOURCE, code: 'link-extern',
+            message: `${name}: extern '${p.extern}' is defined in ${owner}: link the objects (BPF Lens: Link Objects…, or bpf-lens link) before loading` }
+          : { range: lineRange(line ?? 0), severity: p.severity === 'error' ? DiagnosticSeverity.Error : DiagnosticSeverity.Warning, source: SOURCE, code: 'object', message: `${name}: ${p.message}` });
+        continue;
+      }
       const here = p.source && path.basename(p.source.file) === path.basename(source) ? p.source.line - 1 : undefined;
       const line = here ?? (p.map !== undefined ? mapDefinitionLine(lines, p.map) : undefined)
         ?? (p.program !== undefined ? functionDefinitionLine(lines, p.program) : undefined);
@@ -107,4 +122,11 @@ function fieldAt(lines: readonly string[], at: number, access: string): { line: 
     if (h) return h;
   }
   return { line: at, length: 0 };
+}
+
+/** The line declaring `extern ... name` (0-based), if the source has one. */
+function externDeclarationLine(lines: readonly string[], name: string): number | undefined {
+  const re = new RegExp(`\\bextern\\b.*\\b${name}\\b`);
+  const i = lines.findIndex((l) => re.test(l));
+  return i < 0 ? undefined : i;
 }

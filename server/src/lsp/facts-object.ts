@@ -67,7 +67,7 @@ export function factsFromObject(obj: BpfObject): ObjectFacts {
     externs: objectExterns(obj),
     defines: objectDefinitions(obj),
     problems: obj.diagnostics.map((d) => ({
-      message: d.message, severity: d.severity, map: d.map, program: d.program,
+      message: d.message, severity: d.severity, map: d.map, program: d.program, extern: d.extern,
       source: d.source && { file: d.source.file, line: d.source.line },
     })),
     lineFiles: obj.sourceFiles,

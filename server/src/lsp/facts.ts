@@ -66,6 +66,8 @@ export interface Problem {
   /** The map or program it is about, to place it on that line of the source. */
   readonly map?: string;
   readonly program?: string;
+  /** The extern it is about (an undefined global): another object may define it at link time. */
+  readonly extern?: string;
   /** Where in the C source, when the object model knows (1-based line). */
   readonly source?: { readonly file: string; readonly line: number };
 }

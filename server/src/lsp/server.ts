@@ -3,6 +3,7 @@
  * diagnostics and the custom requests of protocol.ts. Every handler is wrapped: a bad
  * object or a bug in one handler gives an error item or a logged message, never a crash.
  */
+import { basename } from 'path';
 import { fileURLToPath, pathToFileURL } from 'url';
 import {
   Connection, DidChangeConfigurationNotification, Hover, InitializeParams, InitializeResult,
@@ -123,9 +124,12 @@ export function startServer(connection: Connection): void {
       if (p) sources.add(p);
     }
     const now = new Set<string>();
+    // Where each object's link externs resolve among the workspace's objects.
+    const resolved = new Map(withResolvedExterns(index.all().map((o) => o.summary)).map((s) => [s.path, new Map(s.externs.map((e) => [e.name, e.resolvedIn]))]));
+    const definedIn = (o: { path: string }, name: string) => { const d = resolved.get(o.path)?.get(name); return d && basename(d); };
     for (const src of sources) {
       const uri = pathToFileURL(src).href;
-      const diags = [...(await sourceDiagnostics(src, index.objectsFor(src), textOf(uri), coreOf)), ...loads.diagnosticsFor(src)];
+      const diags = [...(await sourceDiagnostics(src, index.objectsFor(src), textOf(uri), coreOf, definedIn)), ...loads.diagnosticsFor(src)];
       if (diags.length || published.has(uri)) connection.sendDiagnostics({ uri, diagnostics: diags });
       if (diags.length) now.add(uri);
     }

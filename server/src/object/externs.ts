@@ -29,7 +29,7 @@ export function collectExterns(elf: ElfFile, btf: Btf | undefined, diags: Object
     if (y.shndx !== SHN_UNDEF || !y.name || (y.bind !== STB_GLOBAL && y.bind !== STB_WEAK)) continue;
     const weak = y.bind === STB_WEAK;
     if (!btf) {
-      diags.push({ severity: 'error', message: `extern '${y.name}': BTF is required to resolve externs, but the object has none` });
+      diags.push({ severity: 'error', extern: y.name, message: `extern '${y.name}': BTF is required to resolve externs, but the object has none` });
       continue;
     }
     const ids = btf.byName(y.name).filter((id) => {
@@ -37,7 +37,7 @@ export function collectExterns(elf: ElfFile, btf: Btf | undefined, diags: Object
       return (t?.kind === 'VAR' || t?.kind === 'FUNC') && t.linkage === 2;
     });
     if (ids.length === 0) {
-      diags.push({ severity: 'error', message: `extern '${y.name}': no extern VAR or FUNC of that name in BTF` });
+      diags.push({ severity: 'error', extern: y.name, message: `extern '${y.name}': no extern VAR or FUNC of that name in BTF` });
       continue;
     }
     const id = ids[0];
@@ -55,7 +55,7 @@ export function collectExterns(elf: ElfFile, btf: Btf | undefined, diags: Object
       const [, target] = skipModsAndTypedefs(btf, t.type);
       raw.push({ name: y.name, kind: 'ksym', weak, btfId: id, typeId: t.type, typeless: target === undefined });
     } else {
-      diags.push({ severity: 'error', message: `extern '${y.name}': not in .kconfig or .ksyms (use __kconfig or __ksym)` });
+      diags.push({ severity: 'error', extern: y.name, message: `extern '${y.name}': not in .kconfig or .ksyms (use __kconfig or __ksym)` });
     }
   }
   return layoutKconfig(raw);

@@ -36,6 +36,8 @@ export interface ObjectDiagnostic {
   readonly map?: string;
   /** The map definition field concerned (`key_size`, `pinning`, `values`...), if any. */
   readonly field?: string;
+  /** The extern concerned (an undefined global symbol), if any. */
+  readonly extern?: string;
   /** The program or function concerned, if any. */
   readonly program?: string;
   /** ELF section concerned, if any. */
