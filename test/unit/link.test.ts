@@ -14,8 +14,8 @@ import { ElfFile } from '../../server/src/elf/reader';
 import { dedupBtf } from '../../server/src/link/btf-dedup';
 import { LinkError, linkObjects } from '../../server/src/link/linker';
 import { openObject } from '../../server/src/object';
-import { CILIUM, cli, fixture, run } from '../helpers';
-import { LINK_INPUTS, globalFacts, libbpfLink, linkFixtures, linkTmp, relocFacts, sectionFacts, symbolFacts } from '../link-helpers';
+import { CILIUM, FIXTURES, cli, fixture, run } from '../helpers';
+import { LINK_INPUTS, btfOf, canonicalTypes, globalFacts, kindCounts, libbpfLink, libbpfSoLink, linkFixtures, linkTmp, relocFacts, sectionFacts, symbolFacts } from '../link-helpers';
 
 test('three objects link: globals resolve (strong beats __weak, extern map, extern var), kernel extern stays, BPF Lens reads the result', () => {
   const r = linkFixtures(LINK_INPUTS);
@@ -84,6 +84,59 @@ for (const inputs of [LINK_INPUTS, [...LINK_INPUTS, 'core_tracer.o', 'core_flavo
   assert.equal(run('bpftool', ['btf', 'dump', 'file', oursPath, 'format', 'c']), run('bpftool', ['btf', 'dump', 'file', theirsPath, 'format', 'c']));
   assert.equal(ours.btf!.typesOut, oa.btf!.count);
   assert.ok(ours.btf!.typesIn > ours.btf!.typesOut, 'dedup collapsed the types every object repeats');
+});
+
+/** Every fixture that links together with the ones before it, by our linker and by bpftool's (as bench:link picks them). */
+function linkableFixtures(): string[] {
+  const picked: string[] = [];
+  for (const f of readdirSync(FIXTURES).filter((n) => /^[a-z_]+\.o$/.test(n) && !/err|bad/.test(n)).sort()) {
+    try {
+      linkFixtures([...picked, f]);
+    } catch {
+      continue; // clashes with one already picked
+    }
+    if (spawnSync('bpftool', ['gen', 'object', path.join(linkTmp(), 'probe.o'), ...[...picked, f].map(fixture)]).status === 0) picked.push(f);
+  }
+  return picked;
+}
+
+// core_target defines its own small task_struct, so that name has two full types; load_lsm
+// sees task_struct and file only as forward declarations; argctx_shared sees
+// bpf_perf_event_data only as one, load_perf_event defines it.
+const AMBIGUOUS = ['core_tracer.o', 'core_target.o', 'load_lsm.o', 'argctx_shared.o', 'load_perf_event.o'];
+
+test('BTF dedup gives the types libbpf\'s linker gives (same graph, any order), for every fixture set linked here; bpftool 7.1 keeps only the forwards with one full type', (t) => {
+  const sets = [LINK_INPUTS, [...LINK_INPUTS, 'core_tracer.o', 'core_flavors.o', 'btf_kinds.o'], ['link_weak1.o', 'link_weak2.o'], ['link_a.o', 'link_b.o'], ['link_b.o', 'link_a.o'], AMBIGUOUS, linkableFixtures()];
+  for (const inputs of sets) {
+    const label = inputs.length > 8 ? `${inputs.length} fixtures` : inputs.join(' ');
+    const oursPath = path.join(linkTmp(), 'dedup-ours.o');
+    writeFileSync(oursPath, linkFixtures(inputs).bytes);
+    const ours = btfOf(oursPath);
+    const so = btfOf(libbpfSoLink(inputs, path.join(linkTmp(), 'dedup-so.o')));
+    const tool = btfOf(libbpfLink(inputs, path.join(linkTmp(), 'dedup-bpftool.o')));
+    t.diagnostic(`${label}: ours ${ours.count} types, libbpf ${so.count}, bpftool ${tool.count}`);
+    assert.deepEqual(kindCounts(ours), kindCounts(so), label);
+    // libbpf 1.1 leaves a __weak variable that lost at the weak copy's DATASEC offset (see
+    // the __weak test below); the types are the same otherwise
+    const opts = { datasecOffsets: !inputs.includes('link_weak1.o') };
+    assert.deepEqual(canonicalTypes(ours, opts), canonicalTypes(so, opts), label);
+    // bpftool's older libbpf: the same, except forwards it never met opposite their struct
+    // stay forwards (with whatever references them), though their name has one full type
+    const fwds = (b: typeof ours) => new Set(b.types.filter((x) => x.kind === 'FWD').map((x) => x.name));
+    const fulls = (b: typeof ours, name: string) => b.types.filter((x) => (x.kind === 'STRUCT' || x.kind === 'UNION') && x.name === name).length;
+    const extra = [...fwds(tool)].filter((n) => !fwds(ours).has(n));
+    assert.deepEqual([...fwds(ours)].filter((n) => !fwds(tool).has(n)), [], label);
+    for (const n of extra) assert.equal(fulls(ours, n), 1, `${label}: bpftool keeps FWD ${n}`);
+    if (extra.length === 0) assert.deepEqual(canonicalTypes(ours, opts), canonicalTypes(tool, opts), label);
+    else assert.ok(tool.count > ours.count, label);
+    if (inputs === AMBIGUOUS) {
+      assert.deepEqual(extra.sort(), ['bpf_perf_event_data', 'inode', 'pt_regs', 'vm_area_struct'], 'the set shows the bpftool difference');
+      // a forward whose name has two full types is resolved to the one it stood for
+      assert.equal(fulls(ours, 'task_struct'), 2);
+      assert.ok(!fwds(ours).has('task_struct') && !fwds(ours).has('file') && !fwds(ours).has('mm_struct'));
+      assert.equal(ours.types.filter((x) => x.kind === 'STRUCT' && x.name === 'mm_struct').length, 1);
+    }
+  }
 });
 
 test('linking is associative: link(link(A, B), C) is byte for byte link(A, B, C); libbpf takes our output as input; readelf finds nothing to warn about', () => {
@@ -243,6 +296,15 @@ test('dedup: cyclic structs collapse, forward declarations resolve, different sh
   // object 1: a{*b (full)}, b{*a (fwd)}; object 2: a{*b (fwd)}, b{*a (full)}
   const m = dedupBtf([pair('a', 'b', 2), ptr(3), pair('b', 'a', 4), ptr(5), fwdNamed('a'), pair('a', 'b', 7), ptr(8), fwdNamed('b'), pair('b', 'a', 10), ptr(6)]);
   assert.deepEqual(m.types.map((t) => t.kind).sort(), ['PTR', 'PTR', 'STRUCT', 'STRUCT']);
+  // 'list' has two full types (sizes 16 and 24), so the name alone resolves nothing; but
+  // holder{*list} with the FWD equals holder{*list} with the 16-byte one, so the FWD is that
+  const holder = (to: number): NewType => ({ kind: 'STRUCT', name: 'holder', nameOff: 0, kindFlag: false, size: 8, members: [{ name: 'l', nameOff: 0, type: to, bitsOffset: 0, bitfieldSize: 0 }] });
+  // 1 int; 2 list; 3 *2; 4 holder{3}; 5 list (24); 6 FWD list; 7 *6; 8 holder{7}
+  const h = dedupBtf([int, list(3), ptr(2), holder(3), other, fwd, ptr(6), holder(7)]);
+  assert.deepEqual(h.types.map((x) => x.kind), ['INT', 'STRUCT', 'PTR', 'STRUCT', 'STRUCT']);
+  assert.deepEqual([h.map[6], h.map[7], h.map[8]], [h.map[2], h.map[3], h.map[4]]);
+  // without that context it stays a forward, and so does one whose holder differs otherwise
+  assert.equal(dedupBtf([int, list(3), ptr(2), holder(3), other, fwd, ptr(6), { ...holder(7), size: 16 } as NewType]).types.filter((x) => x.kind === 'FWD').length, 1);
   // a different member name or offset keeps structs apart, and so does a pointee that differs deep down
   const struct = (members: [string, number, number][]): NewType => ({
     kind: 'STRUCT', name: 'list', nameOff: 0, kindFlag: false, size: 16,

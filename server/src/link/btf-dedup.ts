@@ -12,8 +12,13 @@
  * Forward declarations (`struct foo;`, an enum without values) count as the full type of
  * their name, as in libbpf's FWD/STRUCT equivalence: each is first taken to be that type;
  * a name whose full types still fall into several classes is ambiguous, its forwards stay
- * forwards, and the refinement runs again (so it ends: every retry drops a name). VAR and
- * DATASEC are never merged (each is its own variable or section).
+ * forwards, and the refinement runs again (so it ends: every retry drops a name). A
+ * forward of an ambiguous name then takes the full type it stands opposite in two
+ * structs that are otherwise equal (matchForwards), as libbpf's struct dedup resolves it,
+ * and everything is refined again. The result is the type set of libbpf's btf__dedup
+ * (1.1.0 and later: bpftool 7.1's built-in copy lacks the unique-name step and keeps
+ * forwards it never met opposite their struct). VAR and DATASEC are never merged (each
+ * is its own variable or section).
  */
 import { NewType, TypeId, mapTypeIds, referencedIds } from '../btf/types';
 
@@ -58,14 +63,16 @@ function ownKey(t: NewType, id: TypeId): string {
  * Coarsest partition of ids 1..n that refines `keys` and is stable under `children`.
  * Returns class numbers (void keeps class 0) and how many rounds it took.
  */
-function refine(keys: readonly string[], children: readonly (readonly TypeId[])[]): { cls: Int32Array; rounds: number } {
+function refine(keys: readonly string[], children: readonly (readonly TypeId[])[], budget: { left: number }): { cls: Int32Array; rounds: number } {
   const n = keys.length;
-  const maxRounds = Math.max(64, Math.floor(WORK_BUDGET / Math.max(1, n)));
+  // shared by every refinement of one dedup (forwards resolved later refine again)
+  const maxRounds = Math.max(64, Math.floor(budget.left / Math.max(1, n)));
   let cls = new Int32Array(n + 1);
   let count = number(keys, cls);
   let rounds = 0;
   for (;;) {
     if (++rounds > maxRounds) throw new OverBudget();
+    budget.left -= n;
     const next = new Int32Array(n + 1);
     const c = split(cls, children, next);
     cls = next;
@@ -130,6 +137,92 @@ function number(keys: readonly string[], out: Int32Array): number {
   return ids.size;
 }
 
+interface Forwards {
+  readonly fwdKeys: readonly (string | undefined)[];
+  readonly fullKey: (t: NewType) => string | undefined;
+  /** Grows: forward key → full type id. */
+  readonly matched: Map<string, TypeId>;
+}
+
+/**
+ * Compares structs/unions that have the same own fields but fell into different classes
+ * only because one side has a forward declaration where the other has the full type
+ * (`struct task_struct;` in one object, the definition in another, while a third object
+ * defines a different `struct task_struct`, so the name alone decides nothing). Each
+ * class is compared with the earlier classes of its shape, in id order, as libbpf's
+ * btf_dedup_struct_types does; a pair is equal when walking both graphs side by side
+ * meets only same-class types, same-shaped types, or a forward opposite a full type of its
+ * name — assuming a pair already being compared is equal (cycles), and as long as each
+ * canonical-side type meets one candidate-side type and each forward name one full type.
+ * The first equal pair decides what its forwards stand for. Returns whether any did.
+ */
+function matchForwards(types: readonly NewType[], keys: readonly string[], children: readonly (readonly TypeId[])[], cls: Int32Array, resolved: Int32Array, fw: Forwards, budget: { left: number }): boolean {
+  const through = (id: TypeId) => resolved[id] || id;
+  const hypot = new Map<TypeId, TypeId>(); // canonical side → candidate side
+  const tentative = new Map<string, TypeId>();
+  // iterative, so a deep chain cannot overflow the stack
+  const equal = (cand: TypeId, canon: TypeId): boolean => {
+    hypot.clear();
+    tentative.clear();
+    const work: TypeId[] = [cand, canon];
+    while (work.length) {
+      const b = through(work.pop()!);
+      const a = through(work.pop()!);
+      if (cls[a] === cls[b]) continue;
+      if (--budget.left < 0) return false;
+      const seen = hypot.get(b);
+      if (seen !== undefined) {
+        if (cls[seen] !== cls[a]) return false;
+        continue;
+      }
+      hypot.set(b, a);
+      const fa = fw.fwdKeys[a - 1];
+      const fb = fw.fwdKeys[b - 1];
+      if (fa !== undefined || fb !== undefined) {
+        // an unresolved forward (resolved ones were passed through) against a full type
+        if (fa !== undefined && fb !== undefined) return false;
+        const key = (fa ?? fb)!;
+        const full = fa !== undefined ? b : a;
+        if (fw.fullKey(types[full - 1]) !== key) return false;
+        const prev = tentative.get(key) ?? fw.matched.get(key);
+        if (prev !== undefined && cls[prev] !== cls[full]) return false;
+        tentative.set(key, full);
+        continue;
+      }
+      if (keys[a - 1] !== keys[b - 1]) return false;
+      const x = children[a - 1];
+      const y = children[b - 1];
+      for (let j = x.length - 1; j >= 0; j--) work.push(x[j], y[j]);
+    }
+    return true;
+  };
+  const seen = new Set<number>();
+  const canonical = new Map<string, TypeId[]>(); // own key → one type per class, in id order
+  let added = false;
+  for (let id = 1; id <= types.length && budget.left > 0; id++) {
+    const t = types[id - 1];
+    if ((t.kind !== 'STRUCT' && t.kind !== 'UNION') || seen.has(cls[id])) continue;
+    seen.add(cls[id]);
+    const list = canonical.get(keys[id - 1]);
+    if (!list) {
+      canonical.set(keys[id - 1], [id]);
+      continue;
+    }
+    const hit = list.find((canon) => equal(id, canon));
+    if (hit === undefined) {
+      list.push(id);
+      continue;
+    }
+    for (const [k, to] of tentative) {
+      if (!fw.matched.has(k)) {
+        fw.matched.set(k, to);
+        added = true;
+      }
+    }
+  }
+  return added;
+}
+
 /** `types[i]` has id i + 1; references must be in 0..types.length. */
 export function dedupBtf(types: readonly NewType[]): DedupResult {
   try {
@@ -174,21 +267,34 @@ function dedup(types: readonly NewType[]): DedupResult {
     else fulls.set(k, [i + 1]);
   });
   const fwdKeys = types.map(fwdKey);
-  const open = new Set(fwdKeys.filter((k): k is string => k !== undefined && fulls.has(k)));
+  // forward key → the full type it was matched against inside two structs found equal
+  const matched = new Map<string, TypeId>();
   const resolved = new Int32Array(n + 1);
   const rounds: number[] = [];
+  const refineBudget = { left: WORK_BUDGET };
+  // comparing struct pairs for forwards stops early past this (fewer forwards resolved, no failure)
+  const matchBudget = { left: WORK_BUDGET / 10 };
   let final: { cls: Int32Array; rounds: number };
   for (;;) {
-    resolved.fill(0);
-    fwdKeys.forEach((k, i) => {
-      if (k !== undefined && open.has(k)) resolved[i + 1] = fulls.get(k)![0];
-    });
-    const through = (id: TypeId) => resolved[id] || id;
-    final = refine(keys, open.size ? children.map((ch) => ch.map(through)) : children);
-    rounds.push(final.rounds);
-    const split = [...open].filter((k) => new Set(fulls.get(k)!.map((id) => final.cls[id])).size > 1);
-    if (split.length === 0) break;
-    for (const k of split) open.delete(k);
+    const open = new Set(fwdKeys.filter((k): k is string => k !== undefined && fulls.has(k) && !matched.has(k)));
+    for (;;) {
+      resolved.fill(0);
+      fwdKeys.forEach((k, i) => {
+        if (k === undefined) return;
+        const to = matched.get(k) ?? (open.has(k) ? fulls.get(k)![0] : 0);
+        if (to) resolved[i + 1] = to;
+      });
+      const through = (id: TypeId) => resolved[id] || id;
+      final = refine(keys, open.size || matched.size ? children.map((ch) => ch.map(through)) : children, refineBudget);
+      rounds.push(final.rounds);
+      const split = [...open].filter((k) => new Set(fulls.get(k)!.map((id) => final.cls[id])).size > 1);
+      if (split.length === 0) break;
+      for (const k of split) open.delete(k);
+    }
+    // Names with several full types: a forward takes the one it stands for in some struct
+    // that is otherwise equal to another (libbpf's FWD resolution during struct dedup);
+    // then everything is refined again with it resolved.
+    if (refineBudget.left <= 0 || !matchForwards(types, keys, children, final.cls, resolved, { fwdKeys, fullKey, matched }, matchBudget)) break;
   }
 
   // The first type of each class represents it; resolved forwards take their target's place.

@@ -78,11 +78,48 @@ export function mergeBtf(objs: readonly InputObject[], layout: SectionLayout, sy
     if (r !== 0 && !to) problems.push(`${objs[obj].file}: BTF type ${r} is referenced but was not kept`);
     return to;
   }));
+  nameExternParams(objs, syms, maps, types);
   for (const ds of datasecs(objs, layout, syms, maps, globalId)) types.push(ds);
   const typesIn = types.length;
   const d = dedupBtf(types);
   const final = (oi: number, id: TypeId) => d.map[maps[oi][id]];
   return { types: d.types, ext: mergeExt(objs, layout, final, problems), typesIn, typesOut: d.types.length, dedupRounds: d.rounds, dedupComplete: d.complete };
+}
+
+/**
+ * clang leaves an extern function's parameters unnamed. When a later object defines it
+ * (or a strong definition replaces a __weak one), libbpf's linker writes the definition's
+ * parameter names into the FUNC_PROTO of the declaration it met first
+ * (complete_extern_btf_info), so that prototype dedups with the definition's. Done here
+ * the same way, so the output has the same types as libbpf's.
+ */
+function nameExternParams(objs: readonly InputObject[], syms: SymbolTable, maps: Int32Array[], types: NewType[]): void {
+  const protoOf = (o: { obj: number; btfId?: TypeId }) => {
+    const t = o.btfId !== undefined ? objs[o.obj].btf?.get(o.btfId) : undefined;
+    const p = t?.kind === 'FUNC' ? objs[o.obj].btf!.get(t.type) : undefined;
+    return p?.kind === 'FUNC_PROTO' ? { p, merged: maps[o.obj][p.id] } : undefined;
+  };
+  for (const g of syms.globals.values()) {
+    const withBtf = g.occurrences.filter((o) => o.btfId !== undefined);
+    let holder = withBtf[0];
+    if (!holder) continue;
+    let extern = !holder.defined;
+    let weak = holder.weak;
+    for (const o of withBtf.slice(1)) {
+      if (!o.defined || (!extern && (o.weak || !weak))) continue;
+      const dst = protoOf(holder);
+      const src = protoOf(o);
+      if (dst && src && dst.merged) {
+        const t = types[dst.merged - 1];
+        if (t.kind === 'FUNC_PROTO' && t.params.length === src.p.params.length) {
+          types[dst.merged - 1] = { ...t, params: t.params.map((q, i) => (src.p.params[i].name ? { ...q, name: src.p.params[i].name, nameOff: 0 } : q)) };
+        }
+      }
+      holder = o;
+      extern = false;
+      weak = o.weak;
+    }
+  }
 }
 
 function datasecs(objs: readonly InputObject[], layout: SectionLayout, syms: SymbolTable, maps: Int32Array[], globalId: Map<GlobalSymbol, TypeId>): NewType[] {
