@@ -13,6 +13,7 @@ import { loadObject } from '../../server/src/load';
 import { LoadError, type LoadOptions, type LoadResult } from '../../server/src/load/types';
 import { openObject, type BpfObject } from '../../server/src/object';
 import { CILIUM, ROOT, cli, fixture, run } from '../helpers';
+import { debianKernel } from '../kernels';
 import { bpffsDir, openFds, readU64, u32 } from './kernel-env';
 
 function open(file: string): BpfObject {
@@ -205,4 +206,17 @@ test('exception callback: named by a decl tag, appended to its program; bpf_thro
   const run = (n: number) => progTestRun(fd(r, 'throwing'), { data: new Uint8Array(n) }).retval;
   assert.equal(run(20), 1, 'no throw');
   assert.equal(run(60), 107, 'bpf_throw(7) → lens_exception_cb(7) = 107');
+});
+
+test('bpf-lens load --btf FILE: CO-RE against that vmlinux BTF (libbpf\'s btf_custom_path): Debian 6.1 lacks a field the object reads, so the read is poisoned and the verifier refuses it; this kernel\'s own BTF file loads', () => {
+  const k61 = debianKernel('6.1');
+  const on61 = cli(['load', fixture('core_target.o'), '--btf', k61.vmlinuxBtf]);
+  assert.equal(on61.code, 1, on61.stdout);
+  assert.match(on61.stderr, /CO-RE relocation #1 FIELD_BYTE_OFFSET of struct inode \(inode->i_mtime_sec\) did not resolve/, on61.stderr);
+  // The rejection points at the C line that reads the field (not where the compiler put the relocated insn).
+  const line = readFileSync(path.join(ROOT, 'test', 'fixtures', 'core_target.bpf.c'), 'utf8').split('\n').findIndex((l) => l.includes('CORE-POISONED-6.1')) + 1;
+  assert.match(on61.stderr, new RegExp(`--> .*core_target\\.bpf\\.c:${line}:`), on61.stderr);
+  const here = cli(['load', fixture('core_target.o'), '--btf', '/sys/kernel/btf/vmlinux', '--json']);
+  assert.equal(here.code, 0, here.stderr);
+  assert.deepEqual(JSON.parse(here.stdout).progs.map((p: { name: string }) => p.name), ['core_target']);
 });

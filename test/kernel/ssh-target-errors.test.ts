@@ -103,6 +103,9 @@ test('a target without /sys/kernel/btf: probe says so; CO-RE objects fail with n
   // The same CO-RE object on the same kernel through sshd with /sys/kernel/btf: loads.
   const withBtf = bpfLens(['load', CORE, '--target', `ssh://root@${host.addr}`]);
   assert.equal(withBtf.status, 0, withBtf.stderr);
+  // And on the host without BTF when CO-RE gets that kernel's BTF from here (--btf, sent along).
+  const custom = bpfLens(['load', CORE, '--target', noBtfHost, '--btf', '/sys/kernel/btf/vmlinux']);
+  assert.equal(custom.status, 0, custom.stderr);
 
   // the language server's path: AgentClient.targetBtf
   const cache = mkdtempSync(join(tmpdir(), 'bpflens-btf-cache-'));

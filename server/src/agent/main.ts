@@ -9,6 +9,7 @@ import { createMessageConnection, StreamMessageReader, StreamMessageWriter, Resp
 import * as kernel from '../kernel';
 import { loadObject, LoadError } from '../load';
 import type { LoadResult } from '../load/types';
+import { btfFromBytes } from '../cli/input';
 import { openObject } from '../object';
 import * as P from './protocol';
 
@@ -51,7 +52,7 @@ function missingKernelBtf(): kernel.KernelBtf {
 }
 
 const NO_BTF_NEEDS: Record<string, string> = {
-  relocate: 'its CO-RE relocations or ksym/kfunc externs need the kernel\'s BTF',
+  relocate: 'its CO-RE relocations (give a vmlinux BTF for them with --btf FILE) or ksym/kfunc externs need the kernel\'s BTF',
   maps: 'its struct_ops maps need the kernel\'s BTF',
   programs: 'its programs need the kernel\'s BTF (BTF attach target, kfuncs or struct_ops)',
 };
@@ -94,6 +95,7 @@ conn.onRequest(P.load, (p): P.AgentLoadResult => {
       kernel: kernel.localKernel, logLevel: p.logLevel, noAutoload: p.noAutoload ?? [], set: p.set ?? {},
       ...(p.pinProgramsDir !== undefined ? { pinProgramsDir: p.pinProgramsDir } : {}),
       ...(p.argCtxFallback ? { argCtxFallback: p.argCtxFallback } : {}),
+      ...(p.btf !== undefined ? { coreTargets: [{ name: 'vmlinux (--btf)', btf: btfFromBytes(Buffer.from(p.btf, 'base64'), `${p.name}: --btf`) }] } : {}),
       ...(existsSync(VMLINUX) ? {} : { targetBtf: missingKernelBtf() }),
       onProgress: (stage, detail) => void conn.sendNotification(P.progress, { stage, detail }),
     });

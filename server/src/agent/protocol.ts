@@ -39,6 +39,8 @@ export interface AgentLoadParams {
   readonly set?: Readonly<Record<string, string>>;
   readonly pinProgramsDir?: string;
   readonly argCtxFallback?: 'auto' | 'always' | 'never';
+  /** A vmlinux BTF to relocate CO-RE against instead of the target's own (libbpf's btf_custom_path), base64. */
+  readonly btf?: string;
 }
 
 export interface AgentLoadResult {

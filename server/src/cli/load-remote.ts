@@ -8,6 +8,8 @@ export interface RemoteLoadOptions {
   readonly pinProgramsDir?: string;
   readonly argCtxFallback?: 'auto' | 'always' | 'never';
   readonly json: boolean;
+  /** A vmlinux BTF file sent along for CO-RE (libbpf's btf_custom_path). */
+  readonly btf?: string;
   /** `--no-sudo`: run the agent as the SSH user even when that user is not root. */
   readonly sudo?: boolean;
 }
@@ -39,6 +41,7 @@ export async function loadRemote(file: string, spec: string, o: RemoteLoadOption
       r = await client.load({
         name: file, object: Buffer.from(bytes).toString('base64'), logLevel: o.logLevel, set: o.set, noAutoload: o.noAutoload,
         ...(o.pinProgramsDir !== undefined ? { pinProgramsDir: o.pinProgramsDir } : {}), ...(o.argCtxFallback ? { argCtxFallback: o.argCtxFallback } : {}),
+        ...(o.btf !== undefined ? { btf: Buffer.from(readInput(o.btf)).toString('base64') } : {}),
       });
     } catch (e) {
       if (!isLoadError(e)) throw e;

@@ -1,9 +1,9 @@
 import { parseArgs } from 'util';
 import { openObject } from '../object';
 import { CliIo, Command, UsageError } from './command';
-import { readInput } from './input';
+import { loadBtf, readInput } from './input';
 
-const USAGE = 'load OBJ [--target local|ssh://[user@]host[:port]|HOST] [--no-sudo] [--pin DIR] [--json] [--log-level N] [--no-autoload PROG]... [--set VAR=VALUE]... [--replace PROG_ID|PINNED_PATH] [--arg-ctx-fallback auto|always|never]';
+const USAGE = 'load OBJ [--target local|ssh://[user@]host[:port]|HOST] [--no-sudo] [--pin DIR] [--json] [--log-level N] [--no-autoload PROG]... [--set VAR=VALUE]... [--replace PROG_ID|PINNED_PATH] [--arg-ctx-fallback auto|always|never] [--btf VMLINUX_BTF]';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -21,6 +21,7 @@ function parse(args: string[]) {
         replace: { type: 'string' },
         'arg-ctx-fallback': { type: 'string' },
         'no-sudo': { type: 'boolean', default: false },
+        btf: { type: 'string' },
       },
     });
   } catch (e) {
@@ -53,7 +54,7 @@ export const loadCommand: Command = {
   summary: 'Load an object into the kernel (maps, programs, CO-RE, externs) and report kernel ids; verifier errors on source lines.',
   async run(args: string[], io: CliIo): Promise<number> {
     const a = parse(args);
-    if (a.values.target !== 'local') return (await import('./load-remote')).loadRemote(a.file, a.values.target ?? '', { logLevel: a.level, set: a.set, noAutoload: a.values['no-autoload'] ?? [], pinProgramsDir: a.values.pin, argCtxFallback: a.mode, json: a.values.json ?? false, sudo: !a.values['no-sudo'] }, io);
+    if (a.values.target !== 'local') return (await import('./load-remote')).loadRemote(a.file, a.values.target ?? '', { logLevel: a.level, set: a.set, noAutoload: a.values['no-autoload'] ?? [], pinProgramsDir: a.values.pin, argCtxFallback: a.mode, json: a.values.json ?? false, sudo: !a.values['no-sudo'], ...(a.values.btf !== undefined ? { btf: a.values.btf } : {}) }, io);
     // BPF_LENS_TIMING=1: one JSON line on stderr with ms per stage (scripts/bench-load.mjs reads it)
     const timing = process.env.BPF_LENS_TIMING ? [['startup', performance.now()] as [string, number]] : undefined;
     const obj = openObject(readInput(a.file), a.file);
@@ -78,6 +79,8 @@ export const loadCommand: Command = {
           ...(a.values.pin !== undefined ? { pinProgramsDir: a.values.pin } : {}),
           ...(replaceTargetFd !== undefined ? { replaceTargetFd } : {}),
           ...(a.mode ? { argCtxFallback: a.mode } : {}),
+          // --btf: CO-RE against this vmlinux BTF instead of the kernel's (libbpf's btf_custom_path)
+          ...(a.values.btf !== undefined ? { coreTargets: [{ name: a.values.btf, btf: loadBtf(a.values.btf) }] } : {}),
         });
       } catch (e) {
         if (!(e instanceof LoadError)) throw e;

@@ -191,7 +191,7 @@ export function relocateCore(input: RelocateCoreInput): RelocateCoreOutput {
       return;
     }
     const report = relocateOne(relo, index, insnIndex, sectionInsn, localBtf, insns, cache);
-    const source = input.lineInfo && sourceLine(input.lineInfo, sectionInsn);
+    const source = input.lineInfo && sourceLine(input.lineInfo, sectionInsn, report.access);
     reports.push(source ? { ...report, source } : report);
   });
   return { insns: input.insns, reports, ok: reports.every((r) => !r.fatal) };
@@ -262,17 +262,20 @@ function outOfRange(relo: CoreReloInput, index: number, insnIndex: number, lb: B
 /**
  * The line_info record covering a section instruction: the last one at or before it. Records
  * with line 0 (code the compiler made up, no source line) are skipped; with nothing before,
- * the first real one after.
+ * the first real one after. The compiler often schedules a relocated instruction a line or
+ * two before the C expression it serves: when that line does not name the accessed field or
+ * type and one of the next few lines does, that line is the one.
  */
-function sourceLine(lines: readonly LineInfo[], sectionInsn: number): CoreSourceLine | undefined {
+function sourceLine(lines: readonly LineInfo[], sectionInsn: number, access: string): CoreSourceLine | undefined {
   const at = sectionInsn * BPF_INSN_SIZE;
-  let best: LineInfo | undefined;
-  let next: LineInfo | undefined;
-  for (const l of lines) {
-    if (l.line === 0) continue;
-    if (l.insnOff <= at) { if (!best || l.insnOff >= best.insnOff) best = l; }
-    else if (!next || l.insnOff < next.insnOff) next = l;
+  const real = lines.filter((l) => l.line !== 0);
+  let i = -1;
+  for (let k = 0; k < real.length; k++) if (real[k].insnOff <= at && (i < 0 || real[k].insnOff >= real[i].insnOff)) i = k;
+  let r = i >= 0 ? real[i] : real.filter((l) => l.insnOff > at).sort((a, b) => a.insnOff - b.insnOff)[0];
+  const name = /([A-Za-z_][A-Za-z0-9_]*)(?:\[\d+\])*\s*$/.exec(access)?.[1];
+  if (r && name && !new RegExp(`\\b${name}\\b`).test(r.text)) {
+    const after = real.filter((l) => l.insnOff > r!.insnOff).sort((a, b) => a.insnOff - b.insnOff).slice(0, 6);
+    r = after.find((l) => l.file === r!.file && new RegExp(`\\b${name}\\b`).test(l.text)) ?? r;
   }
-  const r = best ?? next;
   return r && { file: r.file, line: r.line, column: r.column, text: r.text };
 }

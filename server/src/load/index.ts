@@ -400,6 +400,13 @@ function* loadSteps(obj: BpfObject, opts: LoadOptions): Generator<void, LoadResu
   }
 }
 
+/** The CO-RE report of the relocation at linked instruction `insn` (inside `part`). */
+function reportAt(obj: BpfObject, part: LinkedProgram['parts'][number], insn: number, reports: readonly CoreReloReport[]): CoreReloReport | undefined {
+  const sec = obj.elf.sections[part.fn.sectionIndex]?.name;
+  const secInsn = part.fn.insnOffset + insn - part.start;
+  return reports.find((x) => (x as CoreReloReport & { section?: string }).section === sec && x.sectionInsnIndex === secInsn);
+}
+
 /**
  * A rejection on a poisoned instruction says which CO-RE relocation (local type, access, what the
  * target lacks) or which weak kfunc it was, instead of libbpf's `unknown#195896080`.
@@ -415,15 +422,15 @@ function withPoisonExplained<T>(obj: BpfObject, linked: LinkedProgram, reports: 
     const part = linked.parts.find((p) => insn >= p.start && insn < p.start + p.fn.insnCount);
     let why: string | undefined;
     if (Number(m[1]) === BAD_RELO_CALL_IMM && part) {
-      const sec = obj.elf.sections[part.fn.sectionIndex]?.name;
-      const secInsn = part.fn.insnOffset + insn - part.start;
-      const r = reports.find((x) => (x as CoreReloReport & { section?: string }).section === sec && x.sectionInsnIndex === secInsn);
+      const r = reportAt(obj, part, insn, reports);
       if (r) why = `CO-RE relocation #${r.index} ${r.kindName} of ${r.localType} (${r.access}) did not resolve on this kernel: ${r.message ?? r.status}`;
     } else if (Number(m[1]) >= POISON_CALL_KFUNC_BASE) {
       const x = obj.externs[Number(m[1]) - POISON_CALL_KFUNC_BASE];
       if (x) why = `weak kfunc '${x.name}' is missing on this kernel and its call is reachable (guard it with bpf_ksym_exists())`;
     }
     if (!why) throw e;
-    throw new LoadError(`${e.message.replace(/ — a CO-RE relocation.*?(?= \(instruction)| — a call to a weak kfunc.*?(?= \(instruction)/, '')}\n  ${why}`, e.stage, e.details);
+    // A poisoned relocation points at the C line that names its field (see relocateCore).
+    const source = Number(m[1]) === BAD_RELO_CALL_IMM && part ? reportAt(obj, part, insn, reports)?.source : undefined;
+    throw new LoadError(`${e.message.replace(/ — a CO-RE relocation.*?(?= \(instruction)| — a call to a weak kfunc.*?(?= \(instruction)/, '')}\n  ${why}`, e.stage, source ? { ...e.details, source } : e.details);
   }
 }

@@ -53,5 +53,5 @@ export function bpfNotPermitted(label: string, h: HelloResult): TargetError {
 
 /** no-btf: the target has no /sys/kernel/btf/vmlinux; `what` says what needed it. */
 export function noBtf(label: string, what: string): TargetError {
-  return new TargetError('no-btf', `no BTF on ${label}: ${what} — use a kernel built with CONFIG_DEBUG_INFO_BTF=y there; objects without CO-RE relocations, ksyms, kfuncs, struct_ops or BTF attach targets (tp_btf, fentry, lsm) still load`);
+  return new TargetError('no-btf', `no BTF on ${label}: ${what} — use a kernel built with CONFIG_DEBUG_INFO_BTF=y there, or give CO-RE a vmlinux BTF of that kernel with --btf FILE (e.g. from BTFHub); objects without CO-RE relocations, ksyms, kfuncs, struct_ops or BTF attach targets (tp_btf, fentry, lsm) still load`);
 }
