@@ -230,3 +230,23 @@ test('a module\'s base diff is against the selected target: a BTF file, or the B
   assert.deepEqual(rows(onLab), rows(here));
   assert.notDeepEqual(rows(onLab), rows(on612));
 });
+
+test('hover on a field a CO-RE relocation reads: the compiled value and the selected target\'s, as `bpf-lens relocate` computes them', async () => {
+  const text = readFileSync(coreSrc, 'utf8');
+  const uri = await lsp.open(coreSrc, text);
+  const lines = text.split('\n');
+  const at = (marker: string, word: string) => { const l = lines.findIndex((x) => x.includes(marker)); return [l, lines[l].indexOf(word) + 1] as const; };
+  const k612 = debianKernel('6.12').vmlinuxBtf;
+  const relo = JSON.parse(run(process.execPath, [CLI, 'relocate', path.join(ws.build, 'core_target.o'), '--target', k612, '--json'])) as { sections: { relocations: { access: string; targetValue: string }[] }[] };
+  const pidOn612 = relo.sections[0].relocations.find((r) => r.access === 'task_struct->pid')!.targetValue;
+  assert.ok((await select('debian-6.12')).ok);
+  const pid = await lsp.hover(uri, ...at('CORE-OK', 'pid'));
+  assert.match(pid ?? '', /\*\*CO-RE\*\* on debian-6\.12 \(vmlinux\.btf\)/);
+  assert.match(pid ?? '', new RegExp(`\\| \`task_struct->pid\` \\| FIELD_BYTE_OFFSET \\| 0 \\| \\*\\*${pidOn612}\\*\\* \\|`));
+  assert.ok((await select('debian-6.1')).ok);
+  const mtime = await lsp.hover(uri, ...at('CORE-POISONED-6.1', 'i_mtime_sec'));
+  assert.match(mtime ?? '', /`inode->i_mtime_sec` \| FIELD_BYTE_OFFSET \| 0 \| poisoned: fails verification if reached/);
+  assert.match(mtime ?? '', /similar: i_mtime/);
+  // Not on a relocated field: no CO-RE hover.
+  assert.equal(await lsp.hover(uri, ...at('CORE-OK', 'BPF_CORE_READ')), undefined);
+});

@@ -79,3 +79,24 @@ function escape(s: string): string {
 export function splitLines(text: string): string[] {
   return text.split(/\r?\n/);
 }
+
+/**
+ * Where a CO-RE access shows in the source: line_info places the relocated instruction where
+ * the compiler scheduled it (often a line or a few before the C expression), so the nearest
+ * line within 30 that names the accessed field or type wins (the name is the range); else
+ * line_info's whole line.
+ */
+export function coreAccessAt(lines: readonly string[], at: number, access: string): { line: number; column?: number; length: number } {
+  const name = /([A-Za-z_][A-Za-z0-9_]*)(?:\[\d+\])*\s*$/.exec(access)?.[1];
+  if (!name) return { line: at, length: 0 };
+  const re = new RegExp(`\\b${name}\\b`);
+  const hit = (l: number) => {
+    const m = l >= 0 && l < lines.length ? re.exec(lines[l]) : null;
+    return m ? { line: l, column: m.index, length: name.length } : undefined;
+  };
+  for (let d = 0; d <= 30; d++) {
+    const h = hit(at + d) ?? (d ? hit(at - d) : undefined);
+    if (h) return h;
+  }
+  return { line: at, length: 0 };
+}

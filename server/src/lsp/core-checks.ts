@@ -17,6 +17,8 @@ export interface CoreFinding {
 
 export interface CoreCheck {
   readonly relocations: number;
+  /** Every relocation (the hover shows them on their fields). */
+  readonly all: readonly CoreFinding[];
   /** Relocations whose status is not `ok`. */
   readonly findings: readonly CoreFinding[];
   readonly ms: number;
@@ -47,20 +49,18 @@ async function compute(file: string, target: TargetBtfs): Promise<CoreCheck> {
   const elf = new ElfFile(bytes, file);
   const btfSec = elf.section('.BTF');
   const extSec = elf.section('.BTF.ext');
-  if (!btfSec || !extSec) return { relocations: 0, findings: [], ms: performance.now() - t0 };
+  if (!btfSec || !extSec) return { relocations: 0, all: [], findings: [], ms: performance.now() - t0 };
   const localBtf = parseBtf(btfSec.data, { file, section: '.BTF' });
   const ext = parseBtfExt(extSec.data, localBtf, file);
-  if (!ext.coreRelos.length) return { relocations: 0, findings: [], ms: performance.now() - t0 };
+  if (!ext.coreRelos.length) return { relocations: 0, all: [], findings: [], ms: performance.now() - t0 };
   const cache = new CandidateCache(localBtf, target.btfs);
-  let relocations = 0;
-  const findings: CoreFinding[] = [];
+  const all: CoreFinding[] = [];
   for (const sec of ext.coreRelos) {
     const code = elf.section(sec.section);
     if (!code) continue;
     const lineInfo = ext.lineInfo.find((l) => l.section === sec.section)?.records;
     const out = relocateCore({ localBtf, relos: sec.records, insns: code.data.slice(), targets: target.btfs, cache, ...(lineInfo ? { lineInfo } : {}) });
-    relocations += out.reports.length;
-    for (const report of out.reports) if (report.status !== 'ok') findings.push({ section: sec.section, report });
+    for (const report of out.reports) all.push({ section: sec.section, report });
   }
-  return { relocations, findings, ms: performance.now() - t0 };
+  return { relocations: all.length, all, findings: all.filter((f) => f.report.status !== 'ok'), ms: performance.now() - t0 };
 }

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { Diagnostic, DiagnosticSeverity } from 'vscode-languageserver/node';
 import { argCtxNotes } from './arg-ctx';
 import type { CoreCheck } from './core-checks';
-import { functionDefinitionLine, mapDefinitionLine, splitLines } from './c-text';
+import { coreAccessAt, functionDefinitionLine, mapDefinitionLine, splitLines } from './c-text';
 import type { LoadedObject } from './loaded';
 
 const SOURCE = 'bpf-lens';
@@ -80,7 +80,7 @@ export async function sourceDiagnostics(source: string, objects: readonly Loaded
       const s = f.report.source;
       if (!s || path.basename(s.file) !== path.basename(source)) continue;
       const r = f.report;
-      const at = fieldAt(lines, s.line - 1, r.access);
+      const at = coreAccessAt(lines, s.line - 1, r.access);
       const why = r.message?.startsWith(`${r.access}: `) ? r.message.slice(r.access.length + 2) : r.message;
       out.push({
         range: at.column === undefined ? lineRange(at.line) : { start: { line: at.line, character: at.column }, end: { line: at.line, character: at.column + at.length } },
@@ -103,26 +103,6 @@ function coreVerdict(status: string): string {
   }
 }
 
-/**
- * Where a CO-RE access shows in the source: line_info places the relocated instruction where
- * the compiler scheduled it (often a line or a few before the C expression), so the nearest
- * line within 30 that names the accessed field or type wins (the name is the range); else
- * line_info's whole line.
- */
-function fieldAt(lines: readonly string[], at: number, access: string): { line: number; column?: number; length: number } {
-  const name = /([A-Za-z_][A-Za-z0-9_]*)(?:\[\d+\])*\s*$/.exec(access)?.[1];
-  if (!name) return { line: at, length: 0 };
-  const re = new RegExp(`\\b${name}\\b`);
-  const hit = (l: number) => {
-    const m = l >= 0 && l < lines.length ? re.exec(lines[l]) : null;
-    return m ? { line: l, column: m.index, length: name.length } : undefined;
-  };
-  for (let d = 0; d <= 30; d++) {
-    const h = hit(at + d) ?? (d ? hit(at - d) : undefined);
-    if (h) return h;
-  }
-  return { line: at, length: 0 };
-}
 
 /** The line declaring `extern ... name` (0-based), if the source has one. */
 function externDeclarationLine(lines: readonly string[], name: string): number | undefined {

@@ -12,6 +12,8 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { configureArgCtx, selectArgCtxTarget } from './arg-ctx';
 import { CoreChecks } from './core-checks';
+import { coreHover } from './core-hover';
+import { splitLines } from './c-text';
 import { CoreCheckOf, sourceDiagnostics } from './diagnostics';
 import { documentText } from './documents';
 import { DumpPool } from './dump-pool';
@@ -212,7 +214,14 @@ export function startServer(connection: Connection): void {
     } else {
       const file = toPath(uri);
       if (!file) return null;
-      md = hoverAt(index.objectsFor(file), doc.getText(), p.position.line, p.position.character);
+      const objects = index.objectsFor(file);
+      md = hoverAt(objects, doc.getText(), p.position.line, p.position.character);
+      // A field a CO-RE relocation reads: its value on the selected target.
+      if (!md && objects.length) {
+        const checks = (await Promise.all(objects.map(async (object) => { const c = await coreOf(object); return c && { object, ...c }; })))
+          .filter((c): c is NonNullable<typeof c> => !!c);
+        md = coreHover(splitLines(doc.getText()), p.position.line, p.position.character, checks, file);
+      }
     }
     return md ? { contents: { kind: MarkupKind.Markdown, value: md } } : null;
   }, null));
