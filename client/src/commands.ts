@@ -44,7 +44,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
   const reg = (id: string, fn: (...args: unknown[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
   reg('bpfLens.showOutput', () => deps.output.show());
   reg('bpfLens.restartServer', () => deps.restart());
-  reg('bpfLens.pickTarget', () => deps.target.pick());
+  reg('bpfLens.pickTarget', (arg?: unknown) => (typeof arg === 'string' ? deps.target.select(arg) : deps.target.pick()));
   reg('bpfLens.refresh', () =>
     vscode.window.withProgress({ location: { viewId: 'bpfLens.objects' }, title: 'Indexing BPF objects' }, async () => {
       await deps.client()?.sendRequest(ReindexRequest);

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import {
   BtfTypeItem, BtfTypesRequest, ObjectsRequest, ObjectSummary, ProgramItem, MapItem, ExternItem, LoadedKernelObject, LoadedObjectsRequest,
-  BaseDiffItem, BaseDiffRequest,
+  BaseDiffItem, BaseDiffRequest, TargetBtfRequest, TargetsRequest, TargetsResult,
 } from '../../server/src/lsp/protocol';
 
 /** Nodes of the "BPF" tree: Objects → Programs, Maps, BTF types by kind (paged), Externs. */
@@ -17,7 +17,15 @@ export type Node =
   | { type: 'btfKind'; object: ObjectSummary; kind: string; count: number; search?: string }
   | { type: 'btfType'; object: ObjectSummary; item: BtfTypeItem }
   | { type: 'more'; object: ObjectSummary; kind: string; offset: number; total: number; search?: string }
-  | KernelNode;
+  | KernelNode
+  | TargetNode;
+
+/** Targets → each kernel: its vmlinux BTF types (paged, searchable, as an object's) and what is loaded there. */
+export type TargetNode =
+  | { type: 'targetsRoot'; selected: string; targets: TargetsResult['targets'] }
+  | { type: 'target'; target: TargetsResult['targets'][number]; selected: boolean; loaded: readonly LoadedKernelObject[] }
+  | { type: 'targetGroup'; target: string; group: 'btf' | 'loaded'; loaded: readonly LoadedKernelObject[] }
+  | { type: 'targetNote'; text: string };
 
 /** What the language server holds loaded in a kernel: one node per load, its programs and maps with kernel ids. */
 export type KernelNode =
@@ -38,6 +46,8 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
   private readonly totals = new Map<string, number>();
   /** Search text per object path, set by the search command. */
   readonly searches = new Map<string, string>();
+  /** What the server holds loaded, as of the last listing (grouped under each target). */
+  private loaded: readonly LoadedKernelObject[] = [];
 
   constructor(private readonly client: () => LanguageClient | undefined, private readonly pageSize: () => number) {}
 
@@ -135,6 +145,32 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
         t.command = { command: 'bpfLens.openBaseDiff', title: 'Open Base Diff', arguments: [n] };
         return t;
       }
+      case 'targetsRoot': {
+        const t = new vscode.TreeItem('Targets', C.Collapsed);
+        t.description = n.selected;
+        t.iconPath = new vscode.ThemeIcon('vm');
+        return t;
+      }
+      case 'target': {
+        const x = n.target;
+        const t = new vscode.TreeItem(x.name, C.Collapsed);
+        t.description = [n.selected ? 'selected' : '', x.info?.release ?? '', x.where ?? (x.kind === 'local' ? 'this machine' : '')].filter(Boolean).join(' · ');
+        t.tooltip = x.info ? `${x.name}: ${x.info.release}${x.info.arch ? ` ${x.info.arch}` : ''}, ${x.info.canLoad ? 'can load' : 'cannot load'}` : `${x.name}: not connected yet`;
+        t.iconPath = new vscode.ThemeIcon(n.selected ? 'pass-filled' : 'vm');
+        t.contextValue = 'target';
+        t.command = n.selected ? undefined : { command: 'bpfLens.pickTarget', title: 'Select Target', arguments: [x.name] };
+        return t;
+      }
+      case 'targetNote': {
+        const t = new vscode.TreeItem(n.text, C.None);
+        t.iconPath = new vscode.ThemeIcon('error');
+        return t;
+      }
+      case 'targetGroup': {
+        const t = new vscode.TreeItem(n.group === 'btf' ? 'vmlinux BTF' : 'Loaded', C.Collapsed);
+        if (n.group === 'loaded') t.description = String(n.loaded.length);
+        return t;
+      }
       default: return kernelTreeItem(n);
     }
   }
@@ -143,9 +179,33 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
     const client = this.client();
     if (!client) return [];
     if (!n) {
-      const [r, k] = await Promise.all([client.sendRequest(ObjectsRequest, {}), client.sendRequest(LoadedObjectsRequest).catch(() => ({ loaded: [] }))]);
+      const [r, k, t] = await Promise.all([
+        client.sendRequest(ObjectsRequest, {}), client.sendRequest(LoadedObjectsRequest).catch(() => ({ loaded: [] })),
+        client.sendRequest(TargetsRequest).catch(() => undefined),
+      ]);
       const objects: Node[] = r.objects.map((object) => ({ type: 'object', object }));
-      return k.loaded.length ? [{ type: 'loadedRoot', loaded: k.loaded }, ...objects] : objects;
+      this.loaded = k.loaded;
+      const roots: Node[] = t ? [{ type: 'targetsRoot', selected: t.selected, targets: t.targets }] : [];
+      if (k.loaded.length) roots.push({ type: 'loadedRoot', loaded: k.loaded });
+      return [...roots, ...objects];
+    }
+    if (n.type === 'targetsRoot') return n.targets.map((target) => ({ type: 'target', target, selected: target.name === n.selected, loaded: this.loaded.filter((l) => l.target === target.name) }));
+    if (n.type === 'target') {
+      const groups: Node[] = [{ type: 'targetGroup', target: n.target.name, group: 'btf', loaded: n.loaded }];
+      if (n.loaded.length) groups.push({ type: 'targetGroup', target: n.target.name, group: 'loaded', loaded: n.loaded });
+      return groups;
+    }
+    if (n.type === 'targetNote') return [];
+    if (n.type === 'targetGroup') {
+      if (n.group === 'loaded') return n.loaded.map((loaded) => ({ type: 'loaded', loaded }));
+      // The target's vmlinux BTF as a file the server reads like any object (an SSH target's: fetched once).
+      try {
+        const b = await client.sendRequest(TargetBtfRequest, { name: n.target });
+        const object = (await client.sendRequest(ObjectsRequest, { path: b.path })).objects[0];
+        return object ? this.kinds(client, object) : [];
+      } catch (e) {
+        return [{ type: 'targetNote', text: `cannot read its BTF: ${(e as Error).message}` }];
+      }
     }
     if (!('object' in n)) return kernelChildren(n);
     const object = n.object;

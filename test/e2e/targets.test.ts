@@ -107,6 +107,22 @@ test('Pick Target → Debian 6.1 BTF: CO-RE reads that kernel lacks show in Prob
   await page.waitForTimeout(500);
   await page.screenshot({ path: screenshotPath('core-target-problems.png') });
 
+  // The BPF view's Targets: debian-6.1 selected, its vmlinux BTF browsable like an object's.
+  await page.locator('.activitybar .action-item a[aria-label^="BPF"]').first().click();
+  const view = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /Objects/i }) }).first();
+  const row = (text: string | RegExp) => view.locator('.monaco-list-row', { hasText: text }).first();
+  const expand = async (r: import('playwright-core').Locator) => {
+    await r.waitFor({ timeout: 30_000 });
+    if ((await r.getAttribute('aria-expanded')) !== 'true') await r.locator('.monaco-tl-twistie').click();
+  };
+  await expand(row(/^Targets/));
+  await expand(row(/^debian-6\.1\s*selected/));
+  await expand(row(/^vmlinux BTF/));
+  await expand(row(/^STRUCT\s*\d+/));
+  await row(/^list_head/).waitFor({ timeout: 30_000 });
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: screenshotPath('target-tree.png') });
+
   await pickTarget('local');
   await waitFor(async () => (await targetItem().innerText()).includes(`local · ${release}`), 30_000, () => 'status bar did not return to local');
   await waitFor(async () => (await problems.filter({ hasText: /CO-RE on debian-6\.1/ }).count()) === 0, 30_000, () => 'the 6.1 CO-RE problems stayed');

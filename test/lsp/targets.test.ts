@@ -250,3 +250,26 @@ test('hover on a field a CO-RE relocation reads: the compiled value and the sele
   // Not on a relocated field: no CO-RE hover.
   assert.equal(await lsp.hover(uri, ...at('CORE-OK', 'BPF_CORE_READ')), undefined);
 });
+
+test('the targets the tree lists, and each target\'s vmlinux BTF as a file the server pages like an object\'s', async () => {
+  assert.ok((await select('lab')).ok);
+  const t = await lsp.request<{ selected: string; targets: { name: string; kind: string; where?: string; info?: TargetInfo }[] }>('bpfLens/targets');
+  assert.equal(t.selected, 'lab');
+  assert.deepEqual(t.targets.map((x) => [x.name, x.kind]), [['local', 'local'], ['debian-6.1', 'btf'], ['debian-6.12', 'btf'], ['lab', 'ssh'], ['nowhere', 'ssh'], ['unprivileged', 'ssh'], ['no-btf', 'ssh'], ['old-node', 'ssh']]);
+  assert.equal(t.targets.find((x) => x.name === 'lab')!.info?.release, spawnSync('uname', ['-r']).stdout.toString().trim());
+  assert.equal(t.targets.find((x) => x.name === 'nowhere')!.info, undefined);
+
+  const page = async (name: string) => {
+    const b = await lsp.request<{ path: string; label: string }>('bpfLens/targetBtf', { name });
+    const r = await lsp.request<{ total: number; items: { name: string }[] }>('bpfLens/btfTypes', { path: b.path, kind: 'STRUCT', search: 'inode', offset: 0, limit: 500 });
+    return { ...b, total: r.total, names: r.items.map((i) => i.name) };
+  };
+  const on61 = await page('debian-6.1');
+  assert.equal(on61.path, debianKernel('6.1').vmlinuxBtf);
+  assert.ok(on61.names.includes('inode'));
+  // lab's BTF came through its agent; it is this kernel's.
+  const lab = await page('lab');
+  const here = await lsp.request<{ total: number }>('bpfLens/btfTypes', { path: '/sys/kernel/btf/vmlinux', kind: 'STRUCT', search: 'inode', offset: 0, limit: 1 });
+  assert.equal(lab.total, here.total);
+  assert.equal(readFileSync(lab.path).equals(readFileSync('/sys/kernel/btf/vmlinux')), true);
+});

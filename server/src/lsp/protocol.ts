@@ -160,7 +160,7 @@ export const ReindexRequest = new RequestType0<ObjectsResult, void>('bpfLens/rei
 export const EXPERIMENTAL: ExperimentalCapabilities = {
   version: 1,
   requests: [ObjectsRequest.method, BtfTypesRequest.method, DocumentRequest.method, ReindexRequest.method, LinkObjectsRequest.method,
-    'bpfLens/loadObject', 'bpfLens/unloadObject', 'bpfLens/loadedObjects', 'bpfLens/baseDiff', 'bpfLens/selectTarget'],
+    'bpfLens/loadObject', 'bpfLens/unloadObject', 'bpfLens/loadedObjects', 'bpfLens/baseDiff', 'bpfLens/selectTarget', 'bpfLens/targets', 'bpfLens/targetBtf'],
 };
 
 /** The virtual document URI for a request (`bpf-lens:/path/x.o/btf.h?kind=c`). */
@@ -341,3 +341,29 @@ export interface SelectTargetResult {
 }
 /** Makes `name` the target of CO-RE diagnostics (and the default of loads): connects, fetches its BTF. */
 export const SelectTargetRequest = new RequestType<SelectTargetParams, SelectTargetResult, void>('bpfLens/selectTarget');
+
+export interface TargetsResult {
+  /** The target of CO-RE diagnostics and, in the client, of loads. */
+  readonly selected: string;
+  readonly targets: readonly {
+    readonly name: string;
+    readonly kind: 'local' | 'ssh' | 'btf';
+    /** The host (ssh) or file (btf). */
+    readonly where?: string;
+    /** What it said when last connected. */
+    readonly info?: TargetInfo;
+  }[];
+}
+/** `local` and bpfLens.targets, with what is known about each. */
+export const TargetsRequest = new RequestType0<TargetsResult, void>('bpfLens/targets');
+
+export interface TargetBtfParams {
+  readonly name: string;
+}
+export interface TargetBtfResult {
+  /** A file holding the target's vmlinux BTF: ask bpfLens/objects and bpfLens/btfTypes about it. */
+  readonly path: string;
+  readonly label: string;
+}
+/** Where the target's vmlinux BTF can be read (connects to an SSH target and fetches it once). */
+export const TargetBtfRequest = new RequestType<TargetBtfParams, TargetBtfResult, void>('bpfLens/targetBtf');

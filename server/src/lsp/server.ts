@@ -20,7 +20,7 @@ import { DumpPool } from './dump-pool';
 import { hoverAt, hoverWord } from './hover';
 import {
   BaseDiffRequest, BtfTypesRequest, DocumentRequest, EXPERIMENTAL, LinkObjectsRequest, LoadedObjectsRequest, LoadObjectRequest, LoadProgressNotification,
-  ObjectsChangedNotification, ObjectsRequest, parseDocumentQuery, ReindexRequest, SCHEME, SelectTargetRequest, SelectTargetResult, UnloadObjectRequest,
+  ObjectsChangedNotification, ObjectsRequest, parseDocumentQuery, ReindexRequest, SCHEME, SelectTargetRequest, SelectTargetResult, TargetBtfRequest, TargetsRequest, UnloadObjectRequest,
 } from './protocol';
 import { parseTargetSettings, targetFailure, Targets } from './targets';
 import { KernelLoads } from './kernel-loads';
@@ -332,6 +332,11 @@ export function startServer(connection: Connection): void {
     log(`load ${p.path}: ${r.ok ? `${r.loaded!.programs.length} programs, ${r.loaded!.maps.length} maps` : r.error!.message} (${r.ms.toFixed(0)} ms)`);
     await publishAll();
     return r;
+  }));
+  connection.onRequest(TargetsRequest, guard('bpfLens/targets', () => ({ selected: targets.selected, targets: targets.list() })));
+  connection.onRequest(TargetBtfRequest, guard('bpfLens/targetBtf', async (p) => {
+    const b = await targets.btfFile(p.name);
+    return { path: b.file, label: b.label };
   }));
   connection.onRequest(UnloadObjectRequest, guard('bpfLens/unloadObject', async (p) => {
     const r = await loads.unload(p.handle);

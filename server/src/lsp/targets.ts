@@ -11,7 +11,7 @@ import { btfFromBytes } from '../cli/input';
 import type { TargetBtf } from '../core';
 import type { AgentClient } from '../target';
 import { TargetError } from '../target/errors';
-import type { TargetInfo, TargetSetting } from './protocol';
+import type { TargetInfo, TargetSetting, TargetsResult } from './protocol';
 
 export const LOCAL = 'local';
 const KERNEL_BTF = '/sys/kernel/btf';
@@ -69,6 +69,16 @@ export class Targets {
       if (!now || JSON.stringify(now) !== json) void this.forget(name);
     }
     if (this.selected !== LOCAL && !this.settings.some((t) => t.name === this.selected)) this.selected = LOCAL;
+  }
+
+  /** Every target with what is known about it (bpfLens/targets). */
+  list(): TargetsResult['targets'] {
+    return this.names().map((name) => {
+      const t = this.setting(name);
+      const kind = name === LOCAL ? 'local' : t.host ? 'ssh' : 'btf';
+      const info = this.infos.get(name);
+      return { name, kind, ...(t.host ?? t.btf ? { where: t.host ?? t.btf } : {}), ...(info ? { info } : {}) };
+    });
   }
 
   names(): string[] {
