@@ -7,6 +7,7 @@ import { LoadError } from '../../server/src/load/types';
 import type { BpfObject } from '../../server/src/object';
 import { openObject } from '../../server/src/object';
 import { loadArgCtxObject } from './arg-ctx-load';
+import { writeGuestResult } from './guest-result';
 
 /** The product's own pipeline (what `bpf-lens load --arg-ctx-fallback MODE` runs). */
 function pipeline(obj: BpfObject, mode: 'auto' | 'always' | 'never'): unknown {
@@ -37,10 +38,4 @@ function main(): unknown {
   return { ...out, loadMs: Number(process.hrtime.bigint() - started) / 1e6 };
 }
 
-let out: unknown;
-try {
-  out = main();
-} catch (e) {
-  out = { error: String((e as Error).stack ?? e) };
-}
-process.stdout.write(`@@JSON ${JSON.stringify(out)}\n`);
+writeGuestResult(main);

@@ -14,6 +14,7 @@ import { freplaceSlots } from '../../server/src/link/freplace';
 import { BpfObject, openObject } from '../../server/src/object';
 import { CLI } from '../helpers';
 import { fixDatasecs, linkProgram } from './arg-ctx-load';
+import { writeGuestResult } from './guest-result';
 
 const opened: Fd[] = [];
 const keep = (fd: Fd) => (opened.push(fd), fd);
@@ -128,12 +129,4 @@ function cliFlow(dispatcherFile: string, dropFile: string, txFile: string, pkt: 
   }
 }
 
-let out: unknown;
-try {
-  out = main();
-} catch (e) {
-  out = { error: String((e as Error).stack ?? e) };
-} finally {
-  for (const fd of opened) closeFd(fd);
-}
-process.stdout.write(`@@JSON ${JSON.stringify(out)}\n`);
+writeGuestResult(main, { finally: () => { for (const fd of opened) closeFd(fd); } });

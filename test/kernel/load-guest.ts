@@ -6,6 +6,7 @@ import { closeFd, localKernel, progTestRun, mapLookupElem, probeFeature, rawTrac
 import { loadObject } from '../../server/src/load';
 import { LoadError, type LoadResult } from '../../server/src/load/types';
 import { openObject } from '../../server/src/object';
+import { writeGuestResult } from './guest-result';
 
 const [fixtures, examples, kconfigFile] = process.argv.slice(2);
 const open = (f: string) => openObject(new Uint8Array(readFileSync(f)), f);
@@ -98,10 +99,4 @@ function main(): unknown {
   return { ...out, loadMs: Number(process.hrtime.bigint() - started) / 1e6 };
 }
 
-let out: unknown;
-try {
-  out = main();
-} catch (e) {
-  out = { error: String((e as Error).stack ?? e) };
-}
-process.stdout.write(`@@JSON ${JSON.stringify(out)}\n`);
+writeGuestResult(main);

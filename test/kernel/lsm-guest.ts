@@ -9,6 +9,7 @@
 import { spawnSync } from 'child_process';
 import { readFileSync } from 'fs';
 import { errnoName } from '../../server/src/kernel/errors';
+import { writeGuestResult } from './guest-result';
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;
@@ -114,11 +115,5 @@ function main(): unknown {
 if (process.argv[2] === '--child') {
   process.stdout.write(`@@CHILD ${JSON.stringify(child())}\n`);
 } else {
-  let out: unknown;
-  try {
-    out = main();
-  } catch (e) {
-    out = { error: String((e as Error).stack ?? e) };
-  }
-  process.stdout.write(`@@JSON ${JSON.stringify(out)}\n`);
+  writeGuestResult(main);
 }

@@ -8,6 +8,7 @@ import {
   probePrivileges, progLoad, progTestRun, rawTracepointOpen, systemInfo,
 } from '../../server/src/kernel';
 import { R0, R1, assemble, callRel, exit, movImm } from '../../server/src/kernel/asm';
+import { writeGuestResult } from './guest-result';
 
 /** BTF of `static int lens_main(void *ctx)` calling `global int lens_sub(int x)`. */
 function freplaceBtf(): { bytes: Uint8Array; main: number; sub: number } {
@@ -92,10 +93,4 @@ function main(): unknown {
   };
 }
 
-let out: unknown;
-try {
-  out = main();
-} catch (e) {
-  out = { error: String((e as Error).stack ?? e) };
-}
-process.stdout.write(`@@JSON ${JSON.stringify(out, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+writeGuestResult(main);

@@ -11,6 +11,7 @@ import { objGetInfoRaw } from '../../server/src/kernel/objects';
 import { loadObject } from '../../server/src/load';
 import { LoadError } from '../../server/src/load/types';
 import { openObject } from '../../server/src/object';
+import { writeGuestResult } from './guest-result';
 
 const [fixture, modulePath] = process.argv.slice(2);
 const MODULE = 'bpf_lens_testmod';
@@ -95,10 +96,6 @@ function present(): unknown {
   return { kernel, before, loadMs, loaded, afterClose, libbpf, rmmod, rmmodMs: Date.now() - t0, moduleGone: !existsSync(`/sys/module/${MODULE}`), again: rmmod === 'ok' ? refused() : undefined };
 }
 
-let out: unknown;
-try {
-  out = { release: systemInfo().release, absent: refused(), ...(modulePath ? { present: present() } : {}) };
-} catch (e) {
-  out = { error: String((e as Error).stack ?? e), log: e instanceof LoadError ? e.details.log?.split('\n').slice(-15).join('\n') : undefined };
-}
-process.stdout.write(`@@JSON ${JSON.stringify(out)}\n`);
+writeGuestResult(() => ({ release: systemInfo().release, absent: refused(), ...(modulePath ? { present: present() } : {}) }), {
+  onError: (e) => ({ log: e instanceof LoadError ? e.details.log?.split('\n').slice(-15).join('\n') : undefined }),
+});
