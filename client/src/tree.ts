@@ -2,13 +2,14 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import {
   BtfTypeItem, BtfTypesRequest, ObjectsRequest, ObjectSummary, ProgramItem, MapItem, ExternItem, LoadedKernelObject, LoadedObjectsRequest,
-  BaseDiffItem, BaseDiffRequest, TargetBtfRequest, TargetsRequest, TargetsResult,
+  BaseDiffItem, BaseDiffRequest, TargetBtfRequest, TargetsRequest, TargetsResult, CoreRelocationItem, CoreRelocationsRequest,
 } from '../../server/src/lsp/protocol';
 
 /** Nodes of the "BPF" tree: Objects → Programs, Maps, BTF types by kind (paged), Externs. */
 export type Node =
   | { type: 'object'; object: ObjectSummary }
-  | { type: 'group'; object: ObjectSummary; group: 'programs' | 'maps' | 'btf' | 'externs' | 'problems' | 'distilled' }
+  | { type: 'group'; object: ObjectSummary; group: 'programs' | 'maps' | 'btf' | 'externs' | 'problems' | 'distilled' | 'core' }
+  | { type: 'coreRelo'; object: ObjectSummary; item: CoreRelocationItem; target: string }
   | { type: 'baseRow'; object: ObjectSummary; row: BaseDiffItem; target: string }
   | { type: 'program'; object: ObjectSummary; program: ProgramItem }
   | { type: 'map'; object: ObjectSummary; map: MapItem }
@@ -72,7 +73,7 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
         return t;
       }
       case 'group': {
-        const label = { programs: 'Programs', maps: 'Maps', btf: 'BTF types', externs: 'Externs', problems: 'Problems', distilled: 'Distilled base' }[n.group];
+        const label = { programs: 'Programs', maps: 'Maps', btf: 'BTF types', externs: 'Externs', problems: 'Problems', distilled: 'Distilled base', core: 'CO-RE relocations' }[n.group];
         const t = new vscode.TreeItem(label, C.Collapsed);
         const o = n.object;
         if (n.group === 'distilled') {
@@ -81,7 +82,7 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
           t.iconPath = new vscode.ThemeIcon('diff');
           return t;
         }
-        const count = { programs: o.programs.length, maps: o.maps.length, btf: o.btfKinds.reduce((s, k) => s + k.count, 0), externs: o.externs.length, problems: o.problems.length }[n.group];
+        const count = { programs: o.programs.length, maps: o.maps.length, btf: o.btfKinds.reduce((s, k) => s + k.count, 0), externs: o.externs.length, problems: o.problems.length, core: o.coreRelocations ?? 0 }[n.group];
         t.description = String(count);
         t.contextValue = `group-${n.group}`;
         return t;
@@ -143,6 +144,16 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
         t.tooltip = [r.reason, r.usedByCount ? `used by ${r.usedBy.join(', ')}${r.usedByCount > r.usedBy.length ? ` (+${r.usedByCount - r.usedBy.length})` : ''}` : ''].filter(Boolean).join('\n') || undefined;
         t.iconPath = new vscode.ThemeIcon(STATUS_ICON[r.status]);
         t.command = { command: 'bpfLens.openBaseDiff', title: 'Open Base Diff', arguments: [n] };
+        return t;
+      }
+      case 'coreRelo': {
+        const x = n.item;
+        const t = new vscode.TreeItem(x.access, C.None);
+        const value = x.status === 'ok' ? `${x.compiled ?? '?'} → ${x.onTarget ?? '?'}` : x.status;
+        t.description = `${x.kind} · ${value}`;
+        t.tooltip = `${x.section} relo #${x.index} on ${n.target}: ${x.kind} ${x.access}${x.compiled !== undefined ? `, compiled ${x.compiled}` : ''}${x.onTarget !== undefined ? `, target ${x.onTarget}` : ''}${x.message ? `\n${x.message}` : ''}`;
+        t.iconPath = new vscode.ThemeIcon({ ok: 'pass', missing: 'info', poisoned: 'warning', ambiguous: 'error', invalid: 'error' }[x.status]);
+        if (x.source) t.command = openAt(x.source.file, x.source.line, 'Go to Source');
         return t;
       }
       case 'targetsRoot': {
@@ -217,8 +228,8 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
           return groups.filter((g) => g === 'btf' ? object.btfKinds.length : g === 'problems' ? object.problems.length : true)
             .map((group) => ({ type: 'group', object, group }));
         }
-        const groups = ['problems', 'programs', 'maps', 'btf', 'externs'] as const;
-        return groups.filter((g) => g === 'btf' ? object.btfKinds.length : g === 'problems' ? object.problems.length : true)
+        const groups = ['problems', 'programs', 'maps', 'core', 'btf', 'externs'] as const;
+        return groups.filter((g) => g === 'btf' ? object.btfKinds.length : g === 'problems' ? object.problems.length : g === 'core' ? object.coreRelocations : true)
           .map((group) => ({ type: 'group', object, group }));
       }
       case 'group':
@@ -229,6 +240,7 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
           case 'problems': return object.problems.map((text) => ({ type: 'problem', object, text }));
           case 'btf': return this.kinds(client, object);
           case 'distilled': return this.distilled(client, object);
+          case 'core': return this.coreRelocations(client, object);
         }
         return [];
       case 'btfKind': return this.typePage(client, object, n.kind, n.search);
@@ -256,6 +268,13 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
       invalid: 0, missing: 1, ambiguous: 2, 'kind-mismatch': 3, 'size-mismatch': 4, 'encoding-mismatch': 5, 'size-not-checked': 6, match: 7,
     };
     return [...r.rows].sort((a, b) => order[a.status] - order[b.status] || a.id - b.id).map((row) => ({ type: 'baseRow', object, row, target: r.target }));
+  }
+
+  /** Every CO-RE relocation against the selected target, those that do not resolve first. */
+  private async coreRelocations(client: LanguageClient, object: ObjectSummary): Promise<Node[]> {
+    const r = await client.sendRequest(CoreRelocationsRequest, { path: object.path });
+    const order: Record<CoreRelocationItem['status'], number> = { invalid: 0, ambiguous: 1, poisoned: 2, missing: 3, ok: 4 };
+    return [...r.items].sort((a, b) => order[a.status] - order[b.status]).map((item) => ({ type: 'coreRelo', object, item, target: r.target }));
   }
 
   private key(object: ObjectSummary, kind: string, search?: string): string {

@@ -122,6 +122,14 @@ test('Pick Target → Debian 6.1 BTF: CO-RE reads that kernel lacks show in Prob
   await row(/^list_head/).waitFor({ timeout: 30_000 });
   await page.waitForTimeout(500);
   await page.screenshot({ path: screenshotPath('target-tree.png') });
+  await row(/^Targets/).locator('.monaco-tl-twistie').click(); // collapse it: the objects come next
+  // The object's CO-RE relocations, against debian-6.1: the poisoned read first.
+  await expand(row(/^core_target\.bpf\.o/));
+  await expand(row(/^CO-RE relocations\s*3/));
+  const poisonedRow = row(/^inode->i_mtime_sec/);
+  await poisonedRow.waitFor({ timeout: 30_000 });
+  assert.match(await poisonedRow.innerText(), /FIELD_BYTE_OFFSET · poisoned/);
+  assert.match(await row(/^task_struct->pid/).innerText(), /FIELD_BYTE_OFFSET · 0 → \d+/);
 
   await pickTarget('local');
   await waitFor(async () => (await targetItem().innerText()).includes(`local · ${release}`), 30_000, () => 'status bar did not return to local');

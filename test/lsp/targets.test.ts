@@ -273,3 +273,20 @@ test('the targets the tree lists, and each target\'s vmlinux BTF as a file the s
   assert.equal(lab.total, here.total);
   assert.equal(readFileSync(lab.path).equals(readFileSync('/sys/kernel/btf/vmlinux')), true);
 });
+
+test('the tree\'s CO-RE relocations of an object: each one against the selected target, on the line naming its field', async () => {
+  assert.ok((await select('debian-6.1')).ok);
+  const obj = path.join(ws.build, 'core_target.o');
+  const summary = (await lsp.request<{ objects: { coreRelocations?: number }[] }>('bpfLens/objects', { path: obj })).objects[0];
+  assert.equal(summary.coreRelocations, 3);
+  const r = await lsp.request<{ target: string; items: { access: string; kind: string; status: string; compiled?: string; onTarget?: string; message?: string; source?: { file: string; line: number } }[] }>('bpfLens/coreRelocations', { path: obj });
+  assert.match(r.target, /^debian-6\.1 /);
+  const by = new Map(r.items.map((i) => [i.access, i]));
+  const relo = JSON.parse(run(process.execPath, [CLI, 'relocate', obj, '--target', debianKernel('6.1').vmlinuxBtf, '--json'])) as { sections: { relocations: { access: string; status: string; targetValue?: string }[] }[] };
+  assert.deepEqual(r.items.map((i) => [i.access, i.status]).sort(), relo.sections[0].relocations.map((x) => [x.access, x.status]).sort());
+  assert.equal(by.get('task_struct->pid')!.onTarget, relo.sections[0].relocations.find((x) => x.access === 'task_struct->pid')!.targetValue);
+  assert.equal(by.get('inode->i_mtime_sec')!.source!.line, lineOf(coreSrc, 'CORE-POISONED-6.1'));
+  assert.equal(by.get('task_struct->dl_server')!.source!.line, lineOf(coreSrc, 'CORE-MISSING-6.1'));
+  assert.equal(by.get('inode->i_mtime_sec')!.source!.file, coreSrc);
+  assert.match(by.get('inode->i_mtime_sec')!.message!, /similar: i_mtime/);
+});

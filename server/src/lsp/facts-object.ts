@@ -72,6 +72,7 @@ export function factsFromObject(obj: BpfObject): ObjectFacts {
     })),
     lineFiles: obj.sourceFiles,
     argCtx: analyzeArgCtx(obj),
+    coreRelocations: (obj.ext?.coreRelos ?? []).reduce((n, sec) => n + sec.records.length, 0),
     disassembly: (program?: string) => listing(funcs, byName, codeOf, program),
   };
 }

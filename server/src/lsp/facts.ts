@@ -87,6 +87,8 @@ export interface ObjectFacts {
   readonly lineFiles: readonly string[];
   /** `__arg_ctx` arguments of global subprograms and who calls them (BPF objects only). */
   readonly argCtx?: readonly ArgCtxArg[];
+  /** How many CO-RE relocation records `.BTF.ext` holds. */
+  readonly coreRelocations?: number;
   /** Disassembly with source lines: one program (section or function name), or all. */
   disassembly(program?: string): string;
 }

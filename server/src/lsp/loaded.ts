@@ -129,6 +129,7 @@ export function fromBytes(
       externs: facts?.externs.map((e) => ({ name: e.name, kind: e.kind, weak: e.weak })) ?? [],
       ...(facts?.defines ? { defines: facts.defines } : {}),
       ...(module ? { module } : {}),
+      ...(facts?.coreRelocations ? { coreRelocations: facts.coreRelocations } : {}),
       btfKinds: [],
       sources: [...sources],
       problems,

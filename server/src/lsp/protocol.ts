@@ -77,6 +77,8 @@ export interface ObjectSummary {
   readonly problems: readonly string[];
   /** Set for a kernel module (an ELF with .BTF but no BPF programs): whether it carries `.BTF.base`. */
   readonly module?: { readonly distilledBase: boolean };
+  /** CO-RE relocation records in `.BTF.ext` (absent: none). */
+  readonly coreRelocations?: number;
   /** Global symbols the object defines (what other objects' externs can link to). */
   readonly defines?: readonly { readonly name: string; readonly weak: boolean }[];
 }
@@ -160,7 +162,7 @@ export const ReindexRequest = new RequestType0<ObjectsResult, void>('bpfLens/rei
 export const EXPERIMENTAL: ExperimentalCapabilities = {
   version: 1,
   requests: [ObjectsRequest.method, BtfTypesRequest.method, DocumentRequest.method, ReindexRequest.method, LinkObjectsRequest.method,
-    'bpfLens/loadObject', 'bpfLens/unloadObject', 'bpfLens/loadedObjects', 'bpfLens/baseDiff', 'bpfLens/selectTarget', 'bpfLens/targets', 'bpfLens/targetBtf'],
+    'bpfLens/loadObject', 'bpfLens/unloadObject', 'bpfLens/loadedObjects', 'bpfLens/baseDiff', 'bpfLens/selectTarget', 'bpfLens/targets', 'bpfLens/targetBtf', 'bpfLens/coreRelocations'],
 };
 
 /** The virtual document URI for a request (`bpf-lens:/path/x.o/btf.h?kind=c`). */
@@ -367,3 +369,27 @@ export interface TargetBtfResult {
 }
 /** Where the target's vmlinux BTF can be read (connects to an SSH target and fetches it once). */
 export const TargetBtfRequest = new RequestType<TargetBtfParams, TargetBtfResult, void>('bpfLens/targetBtf');
+
+/** One CO-RE relocation of an object, computed against the selected target's BTF. */
+export interface CoreRelocationItem {
+  readonly section: string;
+  /** libbpf's `relo #N` within the section. */
+  readonly index: number;
+  readonly kind: string;
+  /** `task_struct->se.vruntime`. */
+  readonly access: string;
+  readonly status: 'ok' | 'missing' | 'poisoned' | 'ambiguous' | 'invalid';
+  /** What the compiler assumed and what the target needs (as decimal strings). */
+  readonly compiled?: string;
+  readonly onTarget?: string;
+  readonly message?: string;
+  /** The C line naming the accessed field (0-based). */
+  readonly source?: SourcePos;
+}
+export interface CoreRelocationsResult {
+  /** `name (release)` of the selected target. */
+  readonly target: string;
+  readonly items: readonly CoreRelocationItem[];
+}
+/** Every CO-RE relocation of an object against the selected target (the tree's "CO-RE relocations"). */
+export const CoreRelocationsRequest = new RequestType<{ readonly path: string }, CoreRelocationsResult, void>('bpfLens/coreRelocations');

@@ -3,6 +3,7 @@
  * diagnostics and the custom requests of protocol.ts. Every handler is wrapped: a bad
  * object or a bug in one handler gives an error item or a logged message, never a crash.
  */
+import { promises as fsp } from 'fs';
 import { basename } from 'path';
 import { fileURLToPath, pathToFileURL } from 'url';
 import {
@@ -13,14 +14,14 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { configureArgCtx, selectArgCtxTarget } from './arg-ctx';
 import { CoreChecks } from './core-checks';
 import { coreHover } from './core-hover';
-import { splitLines } from './c-text';
+import { coreAccessAt, splitLines } from './c-text';
 import { CoreCheckOf, sourceDiagnostics } from './diagnostics';
 import { documentText } from './documents';
 import { DumpPool } from './dump-pool';
 import { hoverAt, hoverWord } from './hover';
 import {
   BaseDiffRequest, BtfTypesRequest, DocumentRequest, EXPERIMENTAL, LinkObjectsRequest, LoadedObjectsRequest, LoadObjectRequest, LoadProgressNotification,
-  ObjectsChangedNotification, ObjectsRequest, parseDocumentQuery, ReindexRequest, SCHEME, SelectTargetRequest, SelectTargetResult, TargetBtfRequest, TargetsRequest, UnloadObjectRequest,
+  ObjectsChangedNotification, ObjectsRequest, parseDocumentQuery, ReindexRequest, SCHEME, SelectTargetRequest, SelectTargetResult, TargetBtfRequest, CoreRelocationsRequest, TargetsRequest, UnloadObjectRequest,
 } from './protocol';
 import { parseTargetSettings, targetFailure, Targets } from './targets';
 import { KernelLoads } from './kernel-loads';
@@ -332,6 +333,33 @@ export function startServer(connection: Connection): void {
     log(`load ${p.path}: ${r.ok ? `${r.loaded!.programs.length} programs, ${r.loaded!.maps.length} maps` : r.error!.message} (${r.ms.toFixed(0)} ms)`);
     await publishAll();
     return r;
+  }));
+  connection.onRequest(CoreRelocationsRequest, guard('bpfLens/coreRelocations', async (p) => {
+    await ready;
+    const o = await index.open(p.path);
+    const c = await coreOf(o);
+    if (!c) return { target: targets.selected, items: [] };
+    const texts = new Map<string, string[] | undefined>();
+    const linesOf = async (file: string) => {
+      if (!texts.has(file)) texts.set(file, await fsp.readFile(file, 'latin1').then(splitLines, () => undefined));
+      return texts.get(file);
+    };
+    const items = [];
+    for (const { section, report: r } of c.check.all) {
+      let source;
+      if (r.source) {
+        const file = index.resolveSource(o.path, r.source.file) ?? r.source.file;
+        const lines = await linesOf(file);
+        source = { file, line: lines ? coreAccessAt(lines, r.source.line - 1, r.access).line : r.source.line - 1 };
+      }
+      const why = r.message?.startsWith(`${r.access}: `) ? r.message.slice(r.access.length + 2) : r.message;
+      items.push({
+        section, index: r.index, kind: r.kindName, access: r.access, status: r.status,
+        ...(r.localValue !== undefined ? { compiled: String(r.localValue) } : {}), ...(r.targetValue !== undefined ? { onTarget: String(r.targetValue) } : {}),
+        ...(why ? { message: why } : {}), ...(source ? { source } : {}),
+      });
+    }
+    return { target: c.target, items };
   }));
   connection.onRequest(TargetsRequest, guard('bpfLens/targets', () => ({ selected: targets.selected, targets: targets.list() })));
   connection.onRequest(TargetBtfRequest, guard('bpfLens/targetBtf', async (p) => {
