@@ -3,7 +3,6 @@
  * diagnostics and the custom requests of protocol.ts. Every handler is wrapped: a bad
  * object or a bug in one handler gives an error item or a logged message, never a crash.
  */
-import { promises as fsp } from 'fs';
 import { basename } from 'path';
 import { fileURLToPath, pathToFileURL } from 'url';
 import {
@@ -11,19 +10,19 @@ import {
   MarkupKind, ResponseError, TextDocuments, TextDocumentSyncKind,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { configureArgCtx, selectArgCtxTarget } from './arg-ctx';
-import { CoreChecks } from './core-checks';
+import { configureArgCtx } from './arg-ctx';
 import { coreHover } from './core-hover';
-import { coreAccessAt, splitLines } from './c-text';
+import { splitLines } from './c-text';
 import { CoreCheckOf, sourceDiagnostics } from './diagnostics';
 import { documentText } from './documents';
 import { DumpPool } from './dump-pool';
 import { hoverAt, hoverWord } from './hover';
 import {
   BaseDiffRequest, BtfTypesRequest, DocumentRequest, EXPERIMENTAL, LinkObjectsRequest, LoadedObjectsRequest, LoadObjectRequest, LoadProgressNotification,
-  ObjectsChangedNotification, ObjectsRequest, parseDocumentQuery, ReindexRequest, SCHEME, SelectTargetRequest, SelectTargetResult, TargetBtfRequest, CoreRelocationsRequest, TargetsRequest, UnloadObjectRequest,
+  ObjectsChangedNotification, ObjectsRequest, parseDocumentQuery, ReindexRequest, SCHEME, UnloadObjectRequest,
 } from './protocol';
-import { parseTargetSettings, targetFailure, Targets } from './targets';
+import { parseTargetSettings, Targets } from './targets';
+import { CoreOnTarget, registerTargetRequests } from './target-requests';
 import { KernelLoads } from './kernel-loads';
 import { baseDiffDiagnostics, baseDiffText, ModuleDiffs } from './base-diff';
 import type { BaseDiffParams } from './protocol';
@@ -41,8 +40,8 @@ export function startServer(connection: Connection): void {
   const published = new Set<string>();
   const targets = new Targets();
   const loads = new KernelLoads(targets);
-  const coreChecks = new CoreChecks();
-  let coreDiagnostics = true;
+  const core = new CoreOnTarget(targets, (msg) => log(msg));
+  const coreOf: CoreCheckOf = (o) => core.of(o);
 
   const log = (msg: string) => connection.console.log(msg);
 
@@ -83,26 +82,9 @@ export function startServer(connection: Connection): void {
     const t = parseTargetSettings(r.targets);
     for (const p of t.problems) log(`settings: ${p}`);
     targets.configure(t.targets);
-    coreDiagnostics = r.coreDiagnostics !== false;
+    core.enabled = r.coreDiagnostics !== false;
   }
 
-  /** The selected target's CO-RE check of an object; a target that cannot be reached gives none. */
-  const coreOf: CoreCheckOf = async (o) => {
-    if (!coreDiagnostics || o.error || !o.summary.programs.length) return undefined; // CO-RE lives in BPF objects only
-    const name = targets.selected;
-    try {
-      const btfs = await targets.targetBtfs(name);
-      const info = targets.known(name);
-      return { target: info ? `${name} (${info.release})` : name, check: await coreChecks.check(o.path, o.mtimeMs, btfs) };
-    } catch (e) {
-      // Once per message: a kernel without BTF (or a laptop without /sys) would say it for every object on every publish.
-      const msg = `CO-RE check on ${name}: ${(e as Error).message}`;
-      if (!coreLogged.has(msg)) log(`${msg} (${o.path})`);
-      coreLogged.add(msg);
-      return undefined;
-    }
-  };
-  const coreLogged = new Set<string>();
 
   async function reindex(): Promise<string[]> {
     const t0 = Date.now();
@@ -289,43 +271,6 @@ export function startServer(connection: Connection): void {
     await targets.dispose();
   });
 
-  connection.onRequest(SelectTargetRequest, guard('bpfLens/selectTarget', async (p): Promise<SelectTargetResult> => {
-    await ready;
-    // A target just added to the settings may reach us before the settings do.
-    if (!targets.names().includes(p.name)) await readSettings();
-    let info;
-    try {
-      info = await targets.info(p.name);
-    } catch (e) {
-      return { ok: false, error: targetFailure(e) };
-    }
-    targets.selected = p.name;
-    // __arg_ctx notes follow the target: native support as its agent probed it.
-    selectArgCtxTarget(info.kind === 'local' && targets.inProcess(p.name) ? undefined
-      : info.kind === 'btf' ? { name: p.name, release: info.release, reason: 'a BTF file target cannot be probed' }
-        : 'arg_ctx_tag' in info.features ? { name: p.name, release: info.release, native: info.features.arg_ctx_tag }
-          : { name: p.name, release: info.release, reason: `the agent could not probe (${info.errno ?? 'bpf() not permitted'})` });
-    // The CO-RE check of every indexed object against the new target's BTF, then diagnostics.
-    let core: SelectTargetResult['core'];
-    if (coreDiagnostics && info.hasBtf) {
-      const t0 = performance.now();
-      let relocations = 0;
-      let problems = 0;
-      let objects = 0;
-      for (const o of index.all()) {
-        const c = await coreOf(o);
-        if (!c?.check.relocations) continue;
-        objects++;
-        relocations += c.check.relocations;
-        problems += c.check.findings.length;
-      }
-      core = { objects, relocations, problems, ms: performance.now() - t0 };
-    }
-    log(`target ${p.name}: ${info.release}${info.arch ? ` ${info.arch}` : ''}, ${info.canLoad ? 'can load' : 'cannot load'} (${info.ms.toFixed(0)} ms)${core ? `; CO-RE: ${core.relocations} relocations in ${core.objects} objects, ${core.problems} do not resolve (${core.ms.toFixed(0)} ms)` : ''}`);
-    await publishAll();
-    return { ok: true, info, ...(core ? { core } : {}) };
-  }));
-
   connection.onRequest(LoadObjectRequest, guard('bpfLens/loadObject', async (p) => {
     await ready;
     const r = await loads.load(p, (stage, detail) => void connection.sendNotification(LoadProgressNotification, { token: p.token, stage, detail }),
@@ -334,38 +279,9 @@ export function startServer(connection: Connection): void {
     await publishAll();
     return r;
   }));
-  connection.onRequest(CoreRelocationsRequest, guard('bpfLens/coreRelocations', async (p) => {
-    await ready;
-    const o = await index.open(p.path);
-    const c = await coreOf(o);
-    if (!c) return { target: targets.selected, items: [] };
-    const texts = new Map<string, string[] | undefined>();
-    const linesOf = async (file: string) => {
-      if (!texts.has(file)) texts.set(file, await fsp.readFile(file, 'latin1').then(splitLines, () => undefined));
-      return texts.get(file);
-    };
-    const items = [];
-    for (const { section, report: r } of c.check.all) {
-      let source;
-      if (r.source) {
-        const file = index.resolveSource(o.path, r.source.file) ?? r.source.file;
-        const lines = await linesOf(file);
-        source = { file, line: lines ? coreAccessAt(lines, r.source.line - 1, r.access).line : r.source.line - 1 };
-      }
-      const why = r.message?.startsWith(`${r.access}: `) ? r.message.slice(r.access.length + 2) : r.message;
-      items.push({
-        section, index: r.index, kind: r.kindName, access: r.access, status: r.status,
-        ...(r.localValue !== undefined ? { compiled: String(r.localValue) } : {}), ...(r.targetValue !== undefined ? { onTarget: String(r.targetValue) } : {}),
-        ...(why ? { message: why } : {}), ...(source ? { source } : {}),
-      });
-    }
-    return { target: c.target, items };
-  }));
-  connection.onRequest(TargetsRequest, guard('bpfLens/targets', () => ({ selected: targets.selected, targets: targets.list() })));
-  connection.onRequest(TargetBtfRequest, guard('bpfLens/targetBtf', async (p) => {
-    const b = await targets.btfFile(p.name);
-    return { path: b.file, label: b.label };
-  }));
+  registerTargetRequests(connection, {
+    targets, index, core, log, guard, publishAll, readSettings, whenReady: () => ready,
+  });
   connection.onRequest(UnloadObjectRequest, guard('bpfLens/unloadObject', async (p) => {
     const r = await loads.unload(p.handle);
     await publishAll();
