@@ -3,7 +3,7 @@ import * as path from 'path';
 import { parseBtf } from '../btf/btf';
 import { parseBtfExt } from '../btf/ext';
 import { FormatError } from '../common/errors';
-import { CandidateCache, CoreReloReport, TargetBtf, relocateCore } from '../core';
+import { CandidateCache, CoreReloReport, TargetBtf, relocateCore, reloReason } from '../core';
 import { ElfFile } from '../elf/reader';
 import { CliIo, Command, parseOneInput, UsageError } from './command';
 import { loadBtf, readInput } from './input';
@@ -24,7 +24,7 @@ function line(r: CoreReloReport): string {
   const target = r.targetValue !== undefined ? `${r.targetValue}` : r.status === 'poisoned' ? 'poison' : '?';
   const head = `  relo #${String(r.index).padEnd(3)} insn #${String(r.insnIndex).padEnd(5)} ${r.kindName.padEnd(17)} ${r.access.padEnd(36)} ${r.localValue ?? '?'} -> ${target}`;
   if (r.status === 'ok') return head;
-  const why = r.message?.startsWith(`${r.access}: `) ? r.message.slice(r.access.length + 2) : r.message;
+  const why = reloReason(r);
   return `${head}  [${r.status}]\n      ${why ?? ''}`;
 }
 

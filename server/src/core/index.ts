@@ -1,5 +1,5 @@
 // CO-RE relocation engine: BTF in, patched instructions and per-relocation reports out.
-export { relocateCore } from './relocate';
+export { relocateCore, reloReason } from './relocate';
 export type {
   CoreCandidateReport, CoreReloInput, CoreSourceLine, CoreReloReport, CoreReloStatus, RelocateCoreInput, RelocateCoreOutput,
 } from './relocate';

@@ -279,3 +279,8 @@ function sourceLine(lines: readonly LineInfo[], sectionInsn: number, access: str
   }
   return r && { file: r.file, line: r.line, column: r.column, text: r.text };
 }
+
+/** A report's message without the access it starts with (for places that show the access beside it). */
+export function reloReason(r: CoreReloReport): string | undefined {
+  return r.message?.startsWith(`${r.access}: `) ? r.message.slice(r.access.length + 2) : r.message;
+}

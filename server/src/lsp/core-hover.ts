@@ -6,6 +6,7 @@ import * as path from 'path';
 import { coreAccessAt, wordAt } from './c-text';
 import type { CoreCheck } from './core-checks';
 import type { LoadedObject } from './loaded';
+import { reloReason } from '../core/relocate';
 
 export interface CoreHoverInput {
   readonly object: LoadedObject;
@@ -30,7 +31,7 @@ export function coreHover(lines: readonly string[], line: number, character: num
         : r.status === 'poisoned' ? 'poisoned: fails verification if reached'
           : r.status === 'missing' ? `${r.targetValue ?? 0} (absent there)` : `${r.status}: libbpf refuses to load`;
       rows.push(`| \`${r.access}\` | ${r.kindName} | ${local} | ${there} | ${path.basename(object.path)} \`${section}\` #${r.index} |`);
-      const why = r.message?.startsWith(`${r.access}: `) ? r.message.slice(r.access.length + 2) : r.message;
+      const why = reloReason(r);
       if (why) notes.push(`- \`${r.access}\`: ${why}`);
     }
   }

@@ -9,6 +9,7 @@ import { argCtxNotes } from './arg-ctx';
 import type { CoreCheck } from './core-checks';
 import { coreAccessAt, functionDefinitionLine, mapDefinitionLine, splitLines } from './c-text';
 import type { LoadedObject } from './loaded';
+import { reloReason } from '../core/relocate';
 
 const SOURCE = 'bpf-lens';
 
@@ -81,7 +82,7 @@ export async function sourceDiagnostics(source: string, objects: readonly Loaded
       if (!s || path.basename(s.file) !== path.basename(source)) continue;
       const r = f.report;
       const at = coreAccessAt(lines, s.line - 1, r.access);
-      const why = r.message?.startsWith(`${r.access}: `) ? r.message.slice(r.access.length + 2) : r.message;
+      const why = reloReason(r);
       out.push({
         range: at.column === undefined ? lineRange(at.line) : { start: { line: at.line, character: at.column }, end: { line: at.line, character: at.column + at.length } },
         severity: r.fatal ? DiagnosticSeverity.Error : r.status === 'poisoned' ? DiagnosticSeverity.Warning : DiagnosticSeverity.Information,

@@ -14,6 +14,7 @@ import {
 } from './protocol';
 import { targetFailure, Targets } from './targets';
 import type { WorkspaceIndex } from './workspace';
+import { reloReason } from '../core/relocate';
 
 /** CO-RE checks of objects against the selected target's BTF (bpfLens.coreDiagnostics). */
 export class CoreOnTarget {
@@ -111,7 +112,7 @@ export function registerTargetRequests(connection: Connection, d: TargetRequestD
         const lines = await linesOf(file);
         source = { file, line: lines ? coreAccessAt(lines, r.source.line - 1, r.access).line : r.source.line - 1 };
       }
-      const why = r.message?.startsWith(`${r.access}: `) ? r.message.slice(r.access.length + 2) : r.message;
+      const why = reloReason(r);
       items.push({
         section, index: r.index, kind: r.kindName, access: r.access, status: r.status,
         ...(r.localValue !== undefined ? { compiled: String(r.localValue) } : {}), ...(r.targetValue !== undefined ? { onTarget: String(r.targetValue) } : {}),
