@@ -70,7 +70,7 @@ export function registerTargetRequests(connection: Connection, d: TargetRequestD
     targets.selected = p.name;
     // __arg_ctx notes follow the target: native support as its agent probed it.
     selectArgCtxTarget(info.kind === 'local' && targets.inProcess(p.name) ? undefined
-      : info.kind === 'btf' ? { name: p.name, release: info.release, reason: 'a BTF file target cannot be probed' }
+      : info.kind === 'btf' ? { name: p.name, reason: `${info.release} is a BTF file: it cannot be probed` }
         : 'arg_ctx_tag' in info.features ? { name: p.name, release: info.release, native: info.features.arg_ctx_tag }
           : { name: p.name, release: info.release, reason: `the agent could not probe (${info.errno ?? 'bpf() not permitted'})` });
     // The CO-RE check of every indexed object against the new target's BTF, then diagnostics.
