@@ -1,7 +1,7 @@
 /** Every `bpfLens.*` command, in one place (ids as in package.json). */
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { BaseDiffRequest, DocumentKind, LinkObjectsRequest, ObjectsRequest, ReindexRequest } from '../../server/src/lsp/protocol';
+import { BaseDiffRequest, DistillRequest, DocumentKind, LinkObjectsRequest, ObjectsRequest, ReindexRequest } from '../../server/src/lsp/protocol';
 import { openDocument } from './documents';
 import { loadObjectCommand, unloadCommand } from './load';
 import type { TargetPicker } from './targets';
@@ -60,6 +60,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
   });
   reg('bpfLens.loadMore', (arg?: unknown) => deps.tree.loadMore(arg as Extract<Node, { type: 'more' }>));
   reg('bpfLens.linkObjects', () => linkObjectsCommand(deps));
+  reg('bpfLens.distillBase', (arg?: unknown) => distillCommand(deps, arg));
   reg('bpfLens.openBaseDiff', async (arg?: unknown) => {
     const path = await objectPath(deps, arg);
     if (path) await openBaseDiff(deps, path);
@@ -133,4 +134,34 @@ async function openBaseDiff(deps: Deps, path: string): Promise<void> {
   if (pick !== CHOOSE) return;
   const uris = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Distill on this base', title: 'The vmlinux (or raw BTF) this module was built for' });
   if (uris?.length) await openDocument({ path, kind: 'baseDiff', origBase: uris[0].fsPath });
+}
+
+/**
+ * "Distill Base BTF…": a module (from the tree, or picked among the workspace's modules without
+ * .BTF.base), the vmlinux BTF it was built for, and where to write the copy with .BTF.base.
+ */
+async function distillCommand(deps: Deps, arg: unknown): Promise<void> {
+  const client = deps.client();
+  if (!client) return;
+  let path = arg && typeof arg === 'object' && 'object' in arg ? (arg as Extract<Node, { type: 'object' }>).object.path : arg instanceof vscode.Uri ? arg.fsPath : undefined;
+  if (!path) {
+    const modules = (await client.sendRequest(ObjectsRequest, {})).objects.filter((o) => o.module && !o.module.distilledBase);
+    if (!modules.length) return void vscode.window.showInformationMessage('BPF Lens: no kernel module without .BTF.base in this workspace.');
+    path = (await vscode.window.showQuickPick(modules.map((o) => ({ label: o.name, description: o.path })), { placeHolder: 'Module to distill' }))?.description;
+    if (!path) return;
+  }
+  const base = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Original Base', title: 'The vmlinux BTF this module was built for' });
+  if (!base?.length) return;
+  const module = vscode.Uri.file(path);
+  const out = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.replace(/(\.ko)?$/, '.distilled.ko')), saveLabel: 'Distill', title: 'The module with .BTF.base' });
+  if (!out) return;
+  const r = await client.sendRequest(DistillRequest, { path: module.fsPath, base: base[0].fsPath, output: out.fsPath });
+  deps.output.appendLine(`distill ${module.fsPath} --base ${base[0].fsPath} -o ${out.fsPath}`);
+  for (const l of r.lines) deps.output.appendLine(`  ${l}`);
+  if (!r.ok) return void vscode.window.showErrorMessage(`BPF Lens: distill failed: ${r.lines[0]}`);
+  await client.sendRequest(ReindexRequest);
+  deps.tree.refresh();
+  const next = await vscode.window.showInformationMessage(`BPF Lens: ${r.lines[0]}`, 'Open Base Diff', 'Show Output');
+  if (next === 'Open Base Diff') await openBaseDiff(deps, out.fsPath);
+  else if (next === 'Show Output') deps.output.show();
 }

@@ -68,7 +68,8 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
         t.tooltip = o.error ?? o.path;
         t.resourceUri = vscode.Uri.file(o.path);
         t.iconPath = new vscode.ThemeIcon(o.error ? 'error' : 'package');
-        t.contextValue = 'object';
+        // Modules without .BTF.base also offer "Distill Base BTF…" (menus match /^object/).
+        t.contextValue = o.module && !o.module.distilledBase ? 'object-module' : 'object';
         t.command = { command: 'bpfLens.openSummary', title: 'Open Summary', arguments: [n] };
         return t;
       }

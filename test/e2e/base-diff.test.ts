@@ -57,3 +57,32 @@ test('the base diff of a Debian 6.1 module against the running kernel', { timeou
   for (const [, , kind, name, id] of rows) assert.match(vmlinux, new RegExp(`^\\[${id}\\] ${kind} '${name}'`, 'm'), `[${id}] ${kind} ${name}`);
   assert.ok(rows.some((r) => r[3] === 'sock'), 'struct sock, which tcp_bbr uses, is in the diff');
 }));
+
+test('Distill Base BTF…: the module gets a .BTF.base on its original base; its base diff then opens without asking', { timeout: 120_000 }, () => shotOnFailure(s.page, 'distill', async () => {
+  const page = s.page;
+  await runCommand(page, 'Notifications: Clear All Notifications');
+  await runCommand(page, 'BPF Lens: Distill Base BTF');
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'tcp_bbr.ko' }).first();
+  await row.waitFor({ timeout: 30_000 });
+  await row.click();
+  // The open dialog (a quick input holding a path): the 6.1 vmlinux BTF the module was built for.
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await waitFor(async () => (await input.inputValue()).endsWith('/'), 30_000, () => 'the file dialog did not open on a folder');
+  const base = path.join(ws, 'build', 'vmlinux-6.1.btf');
+  await waitFor(async () => {
+    await input.fill(base);
+    await page.waitForTimeout(300);
+    return (await input.inputValue()) === base;
+  }, 30_000, () => 'the file dialog did not keep the typed path');
+  await page.keyboard.press('Enter');
+  // The save dialog offers tcp_bbr.distilled.ko beside the module: take it.
+  await waitFor(async () => (await input.inputValue()).endsWith('tcp_bbr.distilled.ko'), 30_000, () => 'the save dialog did not offer tcp_bbr.distilled.ko');
+  await page.keyboard.press('Enter');
+  const note = page.locator('.notifications-toasts .notification-toast', { hasText: /tcp_bbr\.distilled\.ko: \.BTF\.base \d+ types/ }).first();
+  await note.waitFor({ timeout: 60_000 });
+  const out = path.join(ws, 'build', 'tcp_bbr.distilled.ko');
+  assert.match(execFileSync('llvm-readelf', ['-S', out], { encoding: 'utf8' }), /\.BTF\.base/);
+  await note.locator('.monaco-button', { hasText: 'Open Base Diff' }).click();
+  await page.locator('.part.editor .monaco-editor .view-line', { hasText: /tcp_bbr\.distilled\.ko:\s\d+\sdistilled\sbase\stypes/ }).first().waitFor({ timeout: 30_000 });
+}));

@@ -4,7 +4,7 @@
 // relocate, the diff document, and the "no .BTF.base" answer; checked against bpftool's
 // dump of the target.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -111,4 +111,17 @@ test('a module without .BTF.base: says so; with its original base named, the sam
   const fromFile = await lsp.request<Diff>('bpfLens/baseDiff', { path: distilled });
   const key = (d: Diff) => d.rows.map((r) => `${r.status} ${r.kind} ${r.name} ${r.size}`).sort();
   assert.deepEqual(key(onOrig), key(fromFile));
+});
+
+test('bpfLens/distill ("Distill Base BTF…") writes what bpf-lens distill writes; refuses a module that has .BTF.base and a missing base file', async () => {
+  const out = path.join(dir, 'from-editor.ko');
+  const r = await lsp.request<{ ok: boolean; lines: string[]; output?: string }>('bpfLens/distill', { path: plain, base: deb.base, output: out });
+  assert.ok(r.ok, r.lines.join('\n'));
+  assert.match(r.lines[0], /from-editor\.ko: \.BTF\.base \d+ types; \.BTF \d+ types/);
+  assert.deepEqual(readFileSync(out), readFileSync(distilled));
+  const again = await lsp.request<{ ok: boolean; lines: string[] }>('bpfLens/distill', { path: distilled, base: deb.base, output: path.join(dir, 'twice.ko') });
+  assert.deepEqual([again.ok, again.lines[0]], [false, `${distilled} already has a .BTF.base`]);
+  const noBase = await lsp.request<{ ok: boolean; lines: string[] }>('bpfLens/distill', { path: plain, base: path.join(dir, 'nope.btf'), output: path.join(dir, 'x.ko') });
+  assert.equal(noBase.ok, false);
+  assert.match(noBase.lines[0], /ENOENT.*nope\.btf/);
 });

@@ -162,7 +162,7 @@ export const ReindexRequest = new RequestType0<ObjectsResult, void>('bpfLens/rei
 export const EXPERIMENTAL: ExperimentalCapabilities = {
   version: 1,
   requests: [ObjectsRequest.method, BtfTypesRequest.method, DocumentRequest.method, ReindexRequest.method, LinkObjectsRequest.method,
-    'bpfLens/loadObject', 'bpfLens/unloadObject', 'bpfLens/loadedObjects', 'bpfLens/baseDiff', 'bpfLens/selectTarget', 'bpfLens/targets', 'bpfLens/targetBtf', 'bpfLens/coreRelocations'],
+    'bpfLens/loadObject', 'bpfLens/unloadObject', 'bpfLens/loadedObjects', 'bpfLens/baseDiff', 'bpfLens/selectTarget', 'bpfLens/targets', 'bpfLens/targetBtf', 'bpfLens/coreRelocations', 'bpfLens/distill'],
 };
 
 /** The virtual document URI for a request (`bpf-lens:/path/x.o/btf.h?kind=c`). */
@@ -393,3 +393,19 @@ export interface CoreRelocationsResult {
 }
 /** Every CO-RE relocation of an object against the selected target (the tree's "CO-RE relocations"). */
 export const CoreRelocationsRequest = new RequestType<{ readonly path: string }, CoreRelocationsResult, void>('bpfLens/coreRelocations');
+
+export interface DistillParams {
+  /** The module (`.ko` with `.BTF`, without `.BTF.base`). */
+  readonly path: string;
+  /** The vmlinux BTF it was built for. */
+  readonly base: string;
+  readonly output: string;
+}
+export interface DistillResult {
+  readonly ok: boolean;
+  /** What was written (first line), warnings; or why not. */
+  readonly lines: readonly string[];
+  readonly output?: string;
+}
+/** Writes a copy of a module with a distilled base (`.BTF.base`), as `bpf-lens distill`. */
+export const DistillRequest = new RequestType<DistillParams, DistillResult, void>('bpfLens/distill');

@@ -18,7 +18,7 @@ import { documentText } from './documents';
 import { DumpPool } from './dump-pool';
 import { hoverAt, hoverWord } from './hover';
 import {
-  BaseDiffRequest, BtfTypesRequest, DocumentRequest, EXPERIMENTAL, LinkObjectsRequest, LoadedObjectsRequest, LoadObjectRequest, LoadProgressNotification,
+  BaseDiffRequest, BtfTypesRequest, DistillRequest, DocumentRequest, EXPERIMENTAL, LinkObjectsRequest, LoadedObjectsRequest, LoadObjectRequest, LoadProgressNotification,
   ObjectsChangedNotification, ObjectsRequest, parseDocumentQuery, ReindexRequest, SCHEME, UnloadObjectRequest,
 } from './protocol';
 import { parseTargetSettings, Targets } from './targets';
@@ -28,6 +28,7 @@ import { baseDiffDiagnostics, baseDiffText, ModuleDiffs } from './base-diff';
 import type { BaseDiffParams } from './protocol';
 import { DEFAULT_SETTINGS, IndexSettings, WorkspaceIndex } from './workspace';
 import { linkObjectsRequest, withResolvedExterns } from './link-objects';
+import { distillRequest } from './distill';
 
 export function startServer(connection: Connection): void {
   const documents = new TextDocuments(TextDocument);
@@ -216,6 +217,7 @@ export function startServer(connection: Connection): void {
   }));
 
   connection.onRequest(LinkObjectsRequest, guard('bpfLens/linkObjects', async (p) => linkObjectsRequest(p)));
+  connection.onRequest(DistillRequest, guard('bpfLens/distill', async (p) => distillRequest(p)));
 
   connection.onRequest(ReindexRequest, guard('bpfLens/reindex', async () => {
     await startReindex();
