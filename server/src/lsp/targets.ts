@@ -36,6 +36,7 @@ export function parseTargetSettings(raw: unknown): { targets: TargetSetting[]; p
     if (!str('host') && !str('btf')) { problems.push(`bpfLens.targets[${i}] (${name}): needs host (SSH) or btf (a vmlinux BTF file)`); continue; }
     if (targets.some((t) => t.name === name)) { problems.push(`bpfLens.targets[${i}]: a second target named ${name}`); continue; }
     const port = typeof o.port === 'number' && Number.isInteger(o.port) && o.port > 0 && o.port < 65536 ? o.port : undefined;
+    if (o.port !== undefined && port === undefined) problems.push(`bpfLens.targets[${i}] (${name}): port ${JSON.stringify(o.port)} is not a TCP port; ssh's default is used`);
     targets.push({
       name,
       ...(str('host') ? { host: str('host') } : {}), ...(str('user') ? { user: str('user') } : {}), ...(port ? { port } : {}),
