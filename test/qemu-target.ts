@@ -74,10 +74,12 @@ function connectSocket(file: string, deadline: number): Promise<Socket> {
   });
 }
 
-export async function startQemuTarget(version: DebianKernelVersion, o: { memMb?: number; bootTimeoutMs?: number } = {}): Promise<TestTarget> {
+/** `extraKo`: more modules (built outside the kernel package, e.g. the struct_ops test module) insmod'ed before the agent starts. */
+export async function startQemuTarget(version: DebianKernelVersion, o: { memMb?: number; bootTimeoutMs?: number; extraKo?: readonly string[] } = {}): Promise<TestTarget> {
   const k = debianKernel(version);
   const byName = new Map(k.modules().map((p) => [path.basename(p, '.ko'), p]));
-  const modules = MODULES.filter((m) => byName.has(m));
+  for (const ko of o.extraKo ?? []) byName.set(path.basename(ko, '.ko'), ko);
+  const modules = [...MODULES.filter((m) => byName.has(m)), ...(o.extraKo ?? []).map((ko) => path.basename(ko, '.ko'))];
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bpflens-qt-'));
   const files: InitramfsEntry[] = [
     ...busyboxBase(readFileSync('/bin/busybox')),
