@@ -1,3 +1,4 @@
+import { agentCommand } from './agent';
 import { baseDiffCommand } from './base-diff';
 import { btfDumpCommand } from './btf-dump';
 import { Command } from './command';
@@ -11,6 +12,7 @@ import { relocateWithBaseCommand } from './relocate-split';
 
 // Every subcommand, one import each. Keep the list sorted by command path.
 export const COMMANDS: Command[] = [
+  agentCommand,
   baseDiffCommand,
   btfDumpCommand,
   distillCommand,

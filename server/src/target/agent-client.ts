@@ -101,7 +101,10 @@ export class AgentClient {
     this.closed = true;
     this.conn.dispose();
     this.child.stdin?.end();
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill();
+    // It exits by itself right after answering (or on end of input): give it a moment first.
+    const gone = () => this.child.exitCode !== null || this.child.signalCode !== null;
+    if (!gone()) await Promise.race([this.exited, new Promise((r) => setTimeout(r, 1000).unref())]);
+    if (!gone()) this.child.kill();
     await Promise.race([this.exited, new Promise((r) => setTimeout(r, 3000).unref())]);
   }
 }
