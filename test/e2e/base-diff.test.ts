@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { prepare, copyExamples, openWorkbench, runCommand, screenshotPath, tmpDir, shotOnFailure, waitFor, Session } from './workbench';
+import { prepare, copyExamples, fileDialog, openWorkbench, runCommand, screenshotPath, tmpDir, shotOnFailure, Session } from './workbench';
 
 const dir = tmpDir('basediff');
 let s: Session;
@@ -32,18 +32,8 @@ test('the base diff of a Debian 6.1 module against the running kernel', { timeou
   const note = page.locator('.notifications-toasts .notification-toast', { hasText: /BTF\.base|base/i }).first();
   await note.waitFor({ timeout: 60_000 });
   await note.locator('.monaco-button', { hasText: /Choose Original Base/ }).click();
-  // code-server's file dialog is a quick input holding a path: type the 6.1 vmlinux BTF.
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor();
-  // The dialog fills in the workspace folder once it has read it: type the path after that.
-  await waitFor(async () => (await input.inputValue()).endsWith('/'), 30_000, () => 'the file dialog did not open on a folder');
-  const base = path.join(ws, 'build', 'vmlinux-6.1.btf');
-  await waitFor(async () => {
-    await input.fill(base);
-    await page.waitForTimeout(300);
-    return (await input.inputValue()) === base;
-  }, 30_000, () => 'the file dialog did not keep the typed path');
-  await page.keyboard.press('Enter');
+  // The 6.1 vmlinux BTF, typed once the dialog shows the workspace folder.
+  await fileDialog(page, '/', path.join(ws, 'build', 'vmlinux-6.1.btf'));
   await page.locator('.tab.active', { hasText: /base-diff/ }).first().waitFor({ timeout: 60_000 });
   const editor = page.locator('.part.editor .monaco-editor .view-lines').first();
   await page.locator('.part.editor .monaco-editor .view-line', { hasText: /distilled\sbase\stypes/ }).first().waitFor({ timeout: 30_000 });
@@ -65,20 +55,10 @@ test('Distill Base BTF…: the module gets a .BTF.base on its original base; its
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'tcp_bbr.ko' }).first();
   await row.waitFor({ timeout: 30_000 });
   await row.click();
-  // The open dialog (a quick input holding a path): the 6.1 vmlinux BTF the module was built for.
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor();
-  await waitFor(async () => (await input.inputValue()).endsWith('/'), 30_000, () => 'the file dialog did not open on a folder');
-  const base = path.join(ws, 'build', 'vmlinux-6.1.btf');
-  await waitFor(async () => {
-    await input.fill(base);
-    await page.waitForTimeout(300);
-    return (await input.inputValue()) === base;
-  }, 30_000, () => 'the file dialog did not keep the typed path');
-  await page.keyboard.press('Enter');
-  // The save dialog offers tcp_bbr.distilled.ko beside the module: take it.
-  await waitFor(async () => (await input.inputValue()).endsWith('tcp_bbr.distilled.ko'), 30_000, () => 'the save dialog did not offer tcp_bbr.distilled.ko');
-  await page.keyboard.press('Enter');
+  // The open dialog: the 6.1 vmlinux BTF the module was built for; the save dialog offers
+  // tcp_bbr.distilled.ko beside the module: take it.
+  await fileDialog(page, '/', path.join(ws, 'build', 'vmlinux-6.1.btf'));
+  await fileDialog(page, 'tcp_bbr.distilled.ko', path.join(ws, 'build', 'tcp_bbr.distilled.ko'));
   const note = page.locator('.notifications-toasts .notification-toast', { hasText: /tcp_bbr\.distilled\.ko: \.BTF\.base \d+ types/ }).first();
   await note.waitFor({ timeout: 60_000 });
   const out = path.join(ws, 'build', 'tcp_bbr.distilled.ko');

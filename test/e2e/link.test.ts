@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROOT, prepare, openWorkbench, runCommand, tmpDir, shotOnFailure, waitFor, Session } from './workbench';
+import { ROOT, fileDialog, prepare, openWorkbench, runCommand, tmpDir, shotOnFailure, Session } from './workbench';
 
 const dir = tmpDir('link');
 let s: Session;
@@ -39,17 +39,9 @@ test('Link Objects: pick three objects, name the output; the linked object has e
     await row.locator('.label-name').first().click(); // a click on a row of a multi-pick toggles it
   }
   await page.locator('.quick-input-widget .quick-input-action .monaco-button, .quick-input-widget .monaco-button', { hasText: 'OK' }).first().click();
-  // code-server's save dialog is a quick input holding a path.
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor();
-  await waitFor(async () => (await input.inputValue()).endsWith('linked.bpf.o'), 30_000, () => 'the save dialog did not offer linked.bpf.o');
+  // The save dialog offers linked.bpf.o beside the first input; name it all.bpf.o.
   const out = path.join(ws, 'build', 'all.bpf.o');
-  await waitFor(async () => {
-    await input.fill(out);
-    await page.waitForTimeout(300);
-    return (await input.inputValue()) === out;
-  }, 30_000, () => 'the save dialog did not keep the typed path');
-  await page.keyboard.press('Enter');
+  await fileDialog(page, 'linked.bpf.o', out);
   const toast = page.locator('.notifications-toasts .notification-toast', { hasText: /all\.bpf\.o: 3 objects, \d+ sections/ }).first();
   await toast.waitFor({ timeout: 60_000 });
   assert.ok(fs.existsSync(out), out);

@@ -251,3 +251,19 @@ export function screenshotPath(name: string): string {
 export function tmpDir(tag: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `bpf-lens-e2e-${tag}-`));
 }
+
+/**
+ * code-server's open and save dialogs are a quick input holding a path: once it shows what it
+ * offers (`offered`: a suffix, '/' for the folder it opened on), type `file` and accept it.
+ */
+export async function fileDialog(page: Page, offered: string, file: string): Promise<void> {
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await waitFor(async () => (await input.inputValue()).endsWith(offered), 30_000, () => `the file dialog did not offer …${offered}`);
+  await waitFor(async () => {
+    await input.fill(file);
+    await page.waitForTimeout(300);
+    return (await input.inputValue()) === file;
+  }, 30_000, () => 'the file dialog did not keep the typed path');
+  await page.keyboard.press('Enter');
+}
