@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { SelectTargetRequest, SelectTargetResult, TargetSetting } from '../../server/src/lsp/protocol';
+import { SelectTargetRequest, SelectTargetResult, TargetSetting, TargetsRequest } from '../../server/src/lsp/protocol';
 
 const STATE_KEY = 'bpfLens.target';
 
@@ -67,11 +67,15 @@ export class TargetPicker implements vscode.Disposable {
   async pick(): Promise<SelectTargetResult | undefined> {
     type Item = vscode.QuickPickItem & { name?: string; add?: boolean };
     const current = this.selected;
+    // The server's list: it read bpfLens.targets (and logged the entries it could not take).
+    const known = (await this.client()?.sendRequest(TargetsRequest))?.targets ?? [{ name: 'local', kind: 'local' as const }];
     const items: Item[] = [
-      { label: 'local', description: 'this machine', name: 'local' },
-      ...configuredTargets().map((t) => ({ label: t.name, description: t.host ? `ssh ${t.user ? `${t.user}@` : ''}${t.host}${t.port ? `:${t.port}` : ''}` : `BTF ${t.btf}`, name: t.name })),
+      ...known.map((t) => ({
+        label: t.name, name: t.name,
+        description: [t.kind === 'local' ? 'this machine' : `${t.kind === 'ssh' ? 'ssh' : 'BTF'} ${t.where ?? ''}`, t.info?.release].filter(Boolean).join(' · '),
+      })),
       { label: '$(add) Add SSH Target…', description: 'ssh://[user@]host[:port] or a Host alias', add: true },
-    ].map((i) => (i.name === current ? { ...i, label: `$(check) ${i.label}` } : i));
+    ].map((i: Item) => (i.name === current ? { ...i, label: `$(check) ${i.label}` } : i));
     const pick = await vscode.window.showQuickPick(items, { placeHolder: `Target for loads and CO-RE diagnostics (now: ${current})` });
     if (!pick) return undefined;
     let name = pick.name;

@@ -60,8 +60,7 @@ const NO_BTF_NEEDS: Record<string, string> = {
 conn.onRequest(P.hello, (): P.HelloResult => {
   const sys = kernel.systemInfo();
   const priv = kernel.probePrivileges();
-  const features: Record<string, boolean> = {};
-  if (priv.canLoad) for (const p of kernel.FEATURE_PROBES) features[p.name] = kernel.probeFeature(p.name).supported;
+  const features = kernel.supportedFeatures();
   return {
     agentVersion: AGENT_VERSION, protocol: P.AGENT_PROTOCOL_VERSION, release: sys.release, arch: sys.machine,
     lockdown: sys.lockdown ?? null, uid: process.getuid?.() ?? -1, pid: process.pid,

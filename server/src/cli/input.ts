@@ -1,4 +1,5 @@
-import { readFileSync } from 'fs';
+import { readdirSync, readFileSync } from 'fs';
+import { join } from 'path';
 import { Btf, isBtf, parseBtf } from '../btf/btf';
 import { FormatError } from '../common/errors';
 import { ElfFile, isElf } from '../elf/reader';
@@ -16,6 +17,17 @@ export function readInput(file: string): Uint8Array {
  */
 export function loadBtf(file: string, base?: Btf): Btf {
   return btfFromBytes(readInput(file), file, base);
+}
+
+/** Where the running kernel exposes its BTF: `vmlinux` and one split file per module. */
+export const SYSFS_BTF = '/sys/kernel/btf';
+
+/** This kernel's vmlinux BTF, then each module's split BTF on it, as libbpf searches them for CO-RE. */
+export function sysfsKernelBtfs(): { name: string; btf: Btf }[] {
+  const vmlinux = { name: 'vmlinux', btf: loadBtf(join(SYSFS_BTF, 'vmlinux')) };
+  const mods = readdirSync(SYSFS_BTF).filter((n) => n !== 'vmlinux').sort()
+    .map((n) => ({ name: n, btf: loadBtf(join(SYSFS_BTF, n), vmlinux.btf) }));
+  return [vmlinux, ...mods];
 }
 
 export function btfFromBytes(bytes: Uint8Array, file: string, base?: Btf): Btf {

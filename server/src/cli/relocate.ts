@@ -1,4 +1,3 @@
-import { readdirSync } from 'fs';
 import * as path from 'path';
 import { parseBtf } from '../btf/btf';
 import { parseBtfExt } from '../btf/ext';
@@ -6,17 +5,7 @@ import { FormatError } from '../common/errors';
 import { CandidateCache, CoreReloReport, TargetBtf, relocateCore, reloReason } from '../core';
 import { ElfFile } from '../elf/reader';
 import { CliIo, Command, parseOneInput, UsageError } from './command';
-import { loadBtf, readInput } from './input';
-
-const KERNEL_BTF = '/sys/kernel/btf';
-
-/** The running kernel's vmlinux BTF, then each module's split BTF, as libbpf searches them. */
-function kernelTargets(): TargetBtf[] {
-  const vmlinux = { name: 'vmlinux', btf: loadBtf(path.join(KERNEL_BTF, 'vmlinux')) };
-  const mods = readdirSync(KERNEL_BTF).filter((n) => n !== 'vmlinux').sort()
-    .map((n) => ({ name: n, btf: loadBtf(path.join(KERNEL_BTF, n), vmlinux.btf) }));
-  return [vmlinux, ...mods];
-}
+import { loadBtf, readInput, sysfsKernelBtfs } from './input';
 
 const json = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x), 2);
 
@@ -57,7 +46,7 @@ export const relocateCommand: Command = {
       const vmlinux = { name: path.basename(values.target), btf: loadBtf(values.target) };
       targets = [vmlinux, ...(values.module ?? []).map((m) => ({ name: path.basename(m).replace(/\.ko$/, ''), btf: loadBtf(m, vmlinux.btf) }))];
     } else {
-      targets = kernelTargets();
+      targets = sysfsKernelBtfs();
     }
     const cache = new CandidateCache(localBtf, targets);
     const sections = (ext?.coreRelos ?? []).map((sec) => {

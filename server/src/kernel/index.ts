@@ -33,7 +33,7 @@ export type { ObjKind } from './objects';
 export type { BtfInfo, LinkInfo, MapInfo, ProgInfo } from './attr/info';
 export { linkCreate, rawTracepointOpen } from './links';
 export type { LinkCreateAttr } from './links';
-export { FEATURE_PROBES, clearProbeCache, probeFeature, probePrivileges, systemInfo, versionCode } from './probes';
+export { FEATURE_PROBES, clearProbeCache, probeFeature, probePrivileges, supportedFeatures, systemInfo, versionCode } from './probes';
 export type { FeatureProbe, Privileges, ProbeResult, SystemInfo } from './probes';
 export { KernelBtf } from './target-btf';
 export type { KernelBtfObject, NamedBtf } from './target-btf';

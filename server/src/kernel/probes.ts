@@ -175,6 +175,13 @@ export function probeFeature(name: string): ProbeResult {
 }
 
 /** Forgets cached answers (tests; or after the process gained privileges). */
+/** Every feature probe's answer by name; empty when this process cannot create BPF objects at all. */
+export function supportedFeatures(): Record<string, boolean> {
+  const out: Record<string, boolean> = {};
+  if (probePrivileges().canLoad) for (const p of FEATURE_PROBES) out[p.name] = probeFeature(p.name).supported;
+  return out;
+}
+
 export function clearProbeCache(): void {
   cache.clear();
   privileges = undefined;

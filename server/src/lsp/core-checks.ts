@@ -16,11 +16,8 @@ export interface CoreFinding {
 }
 
 export interface CoreCheck {
-  readonly relocations: number;
-  /** Every relocation (the hover shows them on their fields). */
-  readonly all: readonly CoreFinding[];
-  /** Relocations whose status is not `ok`. */
-  readonly findings: readonly CoreFinding[];
+  /** Every relocation, in `.BTF.ext` order (those whose status is not `ok` are the problems). */
+  readonly relocations: readonly CoreFinding[];
   readonly ms: number;
 }
 
@@ -36,11 +33,6 @@ export class CoreChecks {
     this.done.set(file, { key, check });
     return check;
   }
-
-  /** Drops a file's result (it changed or is gone). */
-  forget(file: string): void {
-    this.done.delete(file);
-  }
 }
 
 async function compute(file: string, target: TargetBtfs): Promise<CoreCheck> {
@@ -49,18 +41,18 @@ async function compute(file: string, target: TargetBtfs): Promise<CoreCheck> {
   const elf = new ElfFile(bytes, file);
   const btfSec = elf.section('.BTF');
   const extSec = elf.section('.BTF.ext');
-  if (!btfSec || !extSec) return { relocations: 0, all: [], findings: [], ms: performance.now() - t0 };
+  if (!btfSec || !extSec) return { relocations: [], ms: performance.now() - t0 };
   const localBtf = parseBtf(btfSec.data, { file, section: '.BTF' });
   const ext = parseBtfExt(extSec.data, localBtf, file);
-  if (!ext.coreRelos.length) return { relocations: 0, all: [], findings: [], ms: performance.now() - t0 };
+  if (!ext.coreRelos.length) return { relocations: [], ms: performance.now() - t0 };
   const cache = new CandidateCache(localBtf, target.btfs);
-  const all: CoreFinding[] = [];
+  const relocations: CoreFinding[] = [];
   for (const sec of ext.coreRelos) {
     const code = elf.section(sec.section);
     if (!code) continue;
     const lineInfo = ext.lineInfo.find((l) => l.section === sec.section)?.records;
     const out = relocateCore({ localBtf, relos: sec.records, insns: code.data.slice(), targets: target.btfs, cache, ...(lineInfo ? { lineInfo } : {}) });
-    for (const report of out.reports) all.push({ section: sec.section, report });
+    for (const report of out.reports) relocations.push({ section: sec.section, report });
   }
-  return { relocations: all.length, all, findings: all.filter((f) => f.report.status !== 'ok'), ms: performance.now() - t0 };
+  return { relocations, ms: performance.now() - t0 };
 }

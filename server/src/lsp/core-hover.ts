@@ -21,7 +21,7 @@ export function coreHover(lines: readonly string[], line: number, character: num
   const notes: string[] = [];
   let target: string | undefined;
   for (const { object, target: t, check } of checks) {
-    for (const { section, report: r } of check.all) {
+    for (const { section, report: r } of check.relocations) {
       if (!r.source || path.basename(r.source.file) !== path.basename(source)) continue;
       const at = coreAccessAt(lines, r.source.line - 1, r.access);
       if (at.line !== line || at.column === undefined || character < at.column || character > at.column + at.length) continue;

@@ -77,7 +77,8 @@ export async function sourceDiagnostics(source: string, objects: readonly Loaded
       for (const n of argCtxNotes(a)) out.push({ range: lineRange(line), severity: n.severity, source: SOURCE, code: 'arg-ctx', message: `${name}: ${n.message}` });
     }
     const core = await coreOf?.(o);
-    for (const f of core?.check.findings ?? []) {
+    for (const f of core?.check.relocations ?? []) {
+      if (f.report.status === 'ok') continue;
       const s = f.report.source;
       if (!s || path.basename(s.file) !== path.basename(source)) continue;
       const r = f.report;

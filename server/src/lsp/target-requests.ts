@@ -82,10 +82,10 @@ export function registerTargetRequests(connection: Connection, d: TargetRequestD
       let objects = 0;
       for (const o of index.all()) {
         const c = await core.of(o);
-        if (!c?.check.relocations) continue;
+        if (!c?.check.relocations.length) continue;
         objects++;
-        relocations += c.check.relocations;
-        problems += c.check.findings.length;
+        relocations += c.check.relocations.length;
+        problems += c.check.relocations.filter((f) => f.report.status !== 'ok').length;
       }
       summary = { objects, relocations, problems, ms: performance.now() - t0 };
     }
@@ -105,7 +105,7 @@ export function registerTargetRequests(connection: Connection, d: TargetRequestD
       return texts.get(file)!;
     };
     const items: CoreRelocationItem[] = [];
-    for (const { section, report: r } of c.check.all) {
+    for (const { section, report: r } of c.check.relocations) {
       let source;
       if (r.source) {
         const file = index.resolveSource(o.path, r.source.file) ?? r.source.file;

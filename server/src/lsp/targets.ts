@@ -4,17 +4,16 @@
  * It keeps one agent connection per target, the target's vmlinux BTF (for CO-RE diagnostics)
  * and what the target said about itself.
  */
-import { existsSync, readdirSync, readFileSync } from 'fs';
+import { existsSync, readFileSync } from 'fs';
 import { arch, release } from 'os';
 import * as path from 'path';
-import { btfFromBytes } from '../cli/input';
+import { btfFromBytes, SYSFS_BTF, sysfsKernelBtfs } from '../cli/input';
 import type { TargetBtf } from '../core';
 import type { AgentClient } from '../target';
 import { TargetError } from '../target/errors';
 import type { TargetInfo, TargetSetting, TargetsResult } from './protocol';
 
 export const LOCAL = 'local';
-const KERNEL_BTF = '/sys/kernel/btf';
 
 /** Target BTFs for CO-RE ([vmlinux, ...modules]) and a key that changes when they do. */
 export interface TargetBtfs {
@@ -130,11 +129,10 @@ export class Targets {
       const kernel = await import('../kernel');
       const sys = kernel.systemInfo();
       const priv = kernel.probePrivileges();
-      const features: Record<string, boolean> = {};
-      if (priv.canLoad) for (const p of kernel.FEATURE_PROBES) features[p.name] = kernel.probeFeature(p.name).supported;
+      const features = kernel.supportedFeatures();
       info = {
         name, kind: 'local', release: sys.release, arch: sys.machine, canLoad: priv.canLoad, ...(priv.errno ? { errno: priv.errno } : {}),
-        hasBtf: existsSync(path.join(KERNEL_BTF, 'vmlinux')), features, ms: 0,
+        hasBtf: existsSync(path.join(SYSFS_BTF, 'vmlinux')), features, ms: 0,
       };
     } else {
       const c = await this.client(name);
@@ -173,12 +171,11 @@ export class Targets {
     }
     if (name === LOCAL) {
       // This machine's kernel: vmlinux and its modules, as libbpf searches them.
-      const file = path.join(KERNEL_BTF, 'vmlinux');
+      const file = path.join(SYSFS_BTF, 'vmlinux');
       if (!existsSync(file)) throw new TargetError('no-btf', `no BTF on ${name}: ${file} is missing (CO-RE needs a kernel built with CONFIG_DEBUG_INFO_BTF=y)`);
-      const vmlinux = { name: 'vmlinux', btf: btfFromBytes(readFileSync(file), file) };
-      const mods = readdirSync(KERNEL_BTF).filter((n) => n !== 'vmlinux').sort()
-        .map((n) => ({ name: n, btf: btfFromBytes(readFileSync(path.join(KERNEL_BTF, n)), path.join(KERNEL_BTF, n), vmlinux.btf) }));
-      return { key: `local:${release()}:${arch()}:${vmlinux.btf.count}`, btfs: [vmlinux, ...mods] };
+      const btfs = sysfsKernelBtfs();
+      const vmlinux = btfs[0];
+      return { key: `local:${release()}:${arch()}:${vmlinux.btf.count}`, btfs };
     }
     const c = await this.client(name);
     const b = await c.targetBtf();
@@ -189,7 +186,7 @@ export class Targets {
   async btfFile(name: string): Promise<{ file: string; label: string }> {
     const t = this.setting(name);
     if (t.btf && !t.host) return { file: t.btf, label: `${name} (${t.btf})` };
-    if (name === LOCAL) return { file: path.join(KERNEL_BTF, 'vmlinux'), label: `local (${release()})` };
+    if (name === LOCAL) return { file: path.join(SYSFS_BTF, 'vmlinux'), label: `local (${release()})` };
     const b = await (await this.client(name)).targetBtf();
     const r = this.infos.get(name)?.release;
     return { file: b.file, label: `${name}${r ? ` (${r})` : ''}` };
