@@ -17,7 +17,7 @@ import { busyboxBase, newcArchive, InitramfsEntry } from './initramfs';
 import { debianKernel, DebianKernelVersion } from './kernels';
 import { hostRootInit } from './qemu-host-root';
 import * as P from '../server/src/agent/protocol';
-import { AgentClient, connectTarget } from '../server/src/target';
+import { AgentClient, connectTarget } from '../server/src/remote';
 
 export type TestTargetSpec = 'local' | 'ssh' | `qemu:${DebianKernelVersion}`;
 

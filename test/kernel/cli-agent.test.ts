@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { test } from 'node:test';
-import { AgentClient } from '../../server/src/target';
+import { AgentClient } from '../../server/src/remote';
 import { CLI, fixture } from '../helpers';
 import { kernelIdAlive } from '../load-helpers';
 

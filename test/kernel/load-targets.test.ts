@@ -16,7 +16,7 @@ import { ROOT, run } from '../helpers';
 import { startSshHost, SshHost } from '../ssh-host';
 import { startTestTarget, TestTarget } from '../qemu-target';
 import { debianKernel } from '../kernels';
-import { connectTarget, isLoadError, SshConnectTimings } from '../../server/src/target';
+import { connectTarget, isLoadError, SshConnectTimings } from '../../server/src/remote';
 import type { AgentLoadResult, HelloResult } from '../../server/src/agent/protocol';
 
 const FIX = path.join(ROOT, 'build', 'fixtures');

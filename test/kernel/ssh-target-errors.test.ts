@@ -16,7 +16,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { CLI, fixture } from '../helpers';
 import { cliOn, startSshHost } from '../ssh-host';
-import { connectTarget, TargetError } from '../../server/src/target';
+import { connectTarget, TargetError } from '../../server/src/remote';
 
 const host = startSshHost();
 test.after(() => host.stop());

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync, readFil
 import { join } from 'path';
 import { CLI, ROOT, run } from '../helpers';
 import { cliOn, startSshHost } from '../ssh-host';
-import { connectTarget, TargetError } from '../../server/src/target';
+import { connectTarget, TargetError } from '../../server/src/remote';
 
 const host = startSshHost();
 test.after(() => host.stop());

@@ -7,7 +7,7 @@ import { execFileSync } from 'child_process';
 import { readFileSync } from 'fs';
 import { test } from 'node:test';
 import * as path from 'path';
-import { isLoadError } from '../../server/src/target';
+import { isLoadError } from '../../server/src/remote';
 import { ROOT } from '../helpers';
 import { startQemuTarget } from '../qemu-target';
 

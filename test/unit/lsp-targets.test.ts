@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { coreAccessAt } from '../../server/src/lsp/c-text';
 import { parseTargetSettings, targetFailure } from '../../server/src/lsp/targets';
-import { TargetError } from '../../server/src/target/errors';
+import { TargetError } from '../../server/src/remote/errors';
 
 test('bpfLens.targets: good entries kept with their fields; bad ones dropped, each with a reason', () => {
   const r = parseTargetSettings([

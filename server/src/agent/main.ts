@@ -1,6 +1,6 @@
 /**
  * The BPF Lens agent: runs the load pipeline on the machine whose kernel it talks to and
- * answers JSON-RPC on stdin/stdout (protocol.ts). Started by server/src/target over SSH,
+ * answers JSON-RPC on stdin/stdout (protocol.ts). Started by server/src/remote over SSH,
  * under `sudo -n`, or inside a test VM. stdout is the protocol: everything else goes to stderr.
  */
 import { createHash } from 'crypto';

@@ -20,7 +20,7 @@ export interface RemoteLoadOptions {
  * the command exits (the agent ends with the connection).
  */
 export async function loadRemote(file: string, spec: string, o: RemoteLoadOptions, io: CliIo): Promise<number> {
-  const { connectTarget, TargetError, formatTargetError, isLoadError, requireLoad } = await import('../target');
+  const { connectTarget, TargetError, formatTargetError, isLoadError, requireLoad } = await import('../remote');
   const bytes = readInput(file);
   const timings: { probeMs?: number; deployMs?: number; deployed?: boolean; startMs?: number } = {};
   const t0 = performance.now();

@@ -68,7 +68,7 @@ export const probeCommand: Command = {
  * the agent runs but bpf() is refused, what it found is still printed first.
  */
 async function probeTarget(spec: string, json: boolean, sudo: boolean, io: CliIo): Promise<number> {
-  const { bpfNotPermitted, connectTarget, formatTargetError, TargetError } = await import('../target');
+  const { bpfNotPermitted, connectTarget, formatTargetError, TargetError } = await import('../remote');
   let client;
   const t0 = performance.now();
   try {

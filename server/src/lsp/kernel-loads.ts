@@ -104,7 +104,7 @@ export class KernelLoads {
 
   /** Through the target's agent: the object's bytes go there, the pipeline runs on its kernel. */
   private async loadThere(p: LoadObjectParams, target: string, bytes: Uint8Array, progress: (stage: string, detail: string) => void, resolveSource: (name: string) => string | undefined): Promise<Outcome> {
-    const { isLoadError, requireLoad } = await import('../target');
+    const { isLoadError, requireLoad } = await import('../remote');
     let client;
     try {
       progress('connect', target);

@@ -1,6 +1,6 @@
 /**
  * The kernels the language server knows (setting bpfLens.targets): `local` always, SSH hosts
- * reached through the agent (server/src/target), and offline BTF files (CO-RE checks only).
+ * reached through the agent (server/src/remote), and offline BTF files (CO-RE checks only).
  * It keeps one agent connection per target, the target's vmlinux BTF (for CO-RE diagnostics)
  * and what the target said about itself.
  */
@@ -9,8 +9,8 @@ import { arch, release } from 'os';
 import * as path from 'path';
 import { btfFromBytes, SYSFS_BTF, sysfsKernelBtfs } from '../cli/input';
 import type { TargetBtf } from '../core';
-import type { AgentClient } from '../target';
-import { TargetError } from '../target/errors';
+import type { AgentClient } from '../remote';
+import { TargetError } from '../remote/errors';
 import type { TargetInfo, TargetSetting, TargetsResult } from './protocol';
 
 export const LOCAL = 'local';
@@ -107,7 +107,7 @@ export class Targets {
       if (c && c.child.exitCode === null && c.child.signalCode === null) return c;
       this.clients.delete(name);
     }
-    const { connectTarget } = await import('../target');
+    const { connectTarget } = await import('../remote');
     const p = connectTarget(name === LOCAL ? LOCAL : t.host!, {
       ...(t.user ? { user: t.user } : {}), ...(t.port ? { port: t.port } : {}), ...(t.identityFile ? { identityFile: t.identityFile } : {}),
       ...(t.sudo !== undefined ? { sudo: t.sudo } : {}), ...(t.nodePath ? { nodePath: t.nodePath } : {}),
