@@ -57,22 +57,32 @@ export class NameHash {
     return (this.triple ??= this.flavorIndexes());
   }
 
-  /** Indexes of the types whose names contain "___", found by searching the strings, not the types. */
+  /**
+   * Indexes of the types whose names contain "___", found by searching the strings, not the
+   * types. A name offset may point into the middle of a string (a shared tail), so what is
+   * marked is every offset from which a "___" is reached before the NUL, not whole strings.
+   */
   private flavorIndexes(): number[] {
-    const names = new Set<string>();
-    for (const { bytes } of this.strs.blobs) {
+    const marks = this.strs.blobs.map(({ bytes }) => {
       const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+      let mark: Uint8Array | undefined;
+      let done = 0; // offsets below this are already marked
       for (let at = text.indexOf('___'); at >= 0; at = text.indexOf('___', at + 1)) {
-        const from = text.lastIndexOf(0, at) + 1;
-        const to = text.indexOf(0, at);
-        names.add(text.toString('latin1', from, to < 0 ? text.length : to));
-        if (to < 0) break;
-        at = to;
+        mark ??= new Uint8Array(bytes.length);
+        mark.fill(1, Math.max(done, text.lastIndexOf(0, at) + 1), at + 1);
+        done = at + 1;
       }
+      return mark;
+    });
+    if (marks.every((m) => !m)) return [];
+    const out: number[] = [];
+    for (let i = 0; i < this.raw.count; i++) {
+      const off = this.raw.view.getUint32(this.raw.offsets[i], this.le);
+      if (off === 0) continue;
+      const b = this.strs.blobs.findIndex((x) => off >= x.start); // the outermost base starts at 0
+      if (marks[b]?.[off - this.strs.blobs[b].start] === 1) out.push(i);
     }
-    const out = new Set<number>();
-    for (const name of names) for (const i of this.indexesOf(name)) out.add(i);
-    return [...out].sort((a, b) => a - b);
+    return out;
   }
 
   /** The string bytes holding offset `off`, and where it starts in them. */
