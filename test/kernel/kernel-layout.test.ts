@@ -17,15 +17,18 @@ import { MAP_CREATE_LAYOUT, MAP_ELEM_LAYOUT } from '../../server/src/kernel/attr
 import { PROG_LOAD_LAYOUT } from '../../server/src/kernel/attr/prog';
 import { BTF_LOAD_LAYOUT } from '../../server/src/kernel/attr/btf';
 import { GET_ID_LAYOUT, INFO_ATTR_LAYOUT, OBJ_LAYOUT } from '../../server/src/kernel/attr/obj';
-import { LINK_CREATE_LAYOUT, RAW_TRACEPOINT_LAYOUT, TEST_RUN_LAYOUT } from '../../server/src/kernel/attr/link';
+import { ITER_CREATE_LAYOUT, LINK_CREATE_LAYOUT, LINK_DETACH_LAYOUT, PROG_ATTACH_LAYOUT, RAW_TRACEPOINT_LAYOUT, TEST_RUN_LAYOUT } from '../../server/src/kernel/attr/link';
+import { PERF_EVENT_ATTR_LAYOUT } from '../../server/src/kernel/attr/perf';
 
 const LAYOUTS: Layout[] = [
   MAP_CREATE_LAYOUT, MAP_ELEM_LAYOUT, PROG_LOAD_LAYOUT, BTF_LOAD_LAYOUT, OBJ_LAYOUT, GET_ID_LAYOUT, INFO_ATTR_LAYOUT,
   LINK_CREATE_LAYOUT, RAW_TRACEPOINT_LAYOUT, TEST_RUN_LAYOUT, PROG_INFO_LAYOUT, MAP_INFO_LAYOUT, BTF_INFO_LAYOUT, LINK_INFO_LAYOUT,
+  PROG_ATTACH_LAYOUT, ITER_CREATE_LAYOUT, LINK_DETACH_LAYOUT, PERF_EVENT_ATTR_LAYOUT,
 ];
 
-/** Fields that are not C members (a bitfield's storage word). */
-const NOT_C = new Set(['bpf_prog_info.gpl_compatible_word']);
+/** Fields that are not C members: a bitfield's storage word, and the bitfield it starts with. */
+const BITFIELD_WORDS = new Map([['bpf_prog_info.gpl_compatible_word', 'gpl_compatible'], ['perf_event_attr.flags_word', 'disabled']]);
+const NOT_C = new Set(BITFIELD_WORDS.keys());
 
 const cPath = (l: Layout, f: Field) => (l.cMember ? `${l.cMember}.${f.name}` : f.name);
 
@@ -47,7 +50,7 @@ function measureWithGcc(): { got: Map<string, Measured>; missing: string[] } {
     const missing: string[] = [];
     let live = rows;
     for (let pass = 0; pass < 4; pass++) {
-      const head = ['#include <stddef.h>', '#include <stdio.h>', '#include <linux/bpf.h>', 'int main(void) {'];
+      const head = ['#include <stddef.h>', '#include <stdio.h>', '#include <linux/bpf.h>', '#include <linux/perf_event.h>', 'int main(void) {'];
       const src = [...head, ...live.map((r) => r.line), '  return 0;', '}'].join('\n');
       writeFileSync(path.join(dir, 'l.c'), src);
       const cc = spawnSync('gcc', ['-o', path.join(dir, 'l'), path.join(dir, 'l.c')], { encoding: 'utf8' });
@@ -126,9 +129,10 @@ test("bpf_attr and info tables agree with the running kernel's BTF (every field,
     assert.ok(top, `${l.cType} in vmlinux BTF`);
     for (const f of l.fields) {
       const key = `${l.title}.${f.name}`;
-      if (key === 'bpf_prog_info.gpl_compatible_word') {
-        // The word holding `__u32 gpl_compatible:1` starts where that bitfield does.
-        const m = btfMember(btf, top.id, ['gpl_compatible']);
+      const bitfield = BITFIELD_WORDS.get(key);
+      if (bitfield) {
+        // The word holding `__u32 gpl_compatible:1` (`__u64 disabled:1, ...`) starts where that bitfield does.
+        const m = btfMember(btf, top.id, [bitfield]);
         assert.ok(m && m.bitfield === 1, key);
         assert.equal(m.offset, f.offset, key);
         continue;

@@ -53,3 +53,26 @@ test('errno names and KernelError text', () => {
   assert.equal(sysBpfNumber('arm64'), 280);
   assert.throws(() => sysBpfNumber('ia32'), /not supported/);
 });
+
+test('LINK_CREATE tails from values: uprobe_multi arrays, tcx revision, iter info, kprobe_multi names (buffers kept)', async () => {
+  const { linkCreateRaw } = await import('../../server/src/kernel/links');
+  const keep: Buffer[] = [];
+  const L = LINK_CREATE_LAYOUT;
+  const up = encodeLinkCreate(linkCreateRaw({ prog_fd: 3, attach_type: 48, uprobeMulti: { path: '/bin/x', offsets: [0x10n, 0x20n], flags: 1, pid: 7 } }, keep));
+  assert.equal(keep.length, 2, 'path and offsets');
+  assert.equal(up.readUInt32LE(L.field('uprobe_multi.cnt').offset), 2);
+  assert.equal(up.readUInt32LE(L.field('uprobe_multi.flags').offset), 1);
+  assert.equal(up.readUInt32LE(L.field('uprobe_multi.pid').offset), 7);
+  assert.equal(keep[1].readBigUInt64LE(8), 0x20n);
+  assert.equal(up.readBigUInt64LE(L.field('uprobe_multi.ref_ctr_offsets').offset), 0n);
+  const tcx = encodeLinkCreate(linkCreateRaw({ prog_fd: 3, target_ifindex: 9, attach_type: 46, tcx: { expectedRevision: 5n } }, []));
+  assert.equal(tcx.readUInt32LE(4), 9);
+  assert.equal(tcx.readBigUInt64LE(L.field('tcx.expected_revision').offset), 5n);
+  const k2: Buffer[] = [];
+  const it = encodeLinkCreate(linkCreateRaw({ prog_fd: 3, attach_type: 28, iterInfo: new Uint8Array([4, 0, 0, 0]) }, k2));
+  assert.equal(it.readUInt32LE(L.field('iter_info_len').offset), 4);
+  const k3: Buffer[] = [];
+  const kp = encodeLinkCreate(linkCreateRaw({ prog_fd: 3, attach_type: 42, kprobeMulti: { syms: ['a', 'bb'] } }, k3));
+  assert.equal(kp.readUInt32LE(L.field('kprobe_multi.cnt').offset), 2);
+  assert.equal(k3.length, 3, 'two names and the pointer array');
+});

@@ -63,7 +63,7 @@ const DESCRIPTIONS: Record<string, string> = {
   EBUSY: 'device or resource busy', EEXIST: 'file exists', ENODEV: 'no such device', ENOTDIR: 'not a directory',
   EINVAL: 'invalid argument', ENFILE: 'file table overflow', EMFILE: 'too many open files', ENOSPC: 'no space left (log buffer too small?)',
   ERANGE: 'result out of range', ENOSYS: 'function not implemented', ENOTSUPP: 'operation not supported',
-  EOPNOTSUPP: 'operation not supported', ELOOP: 'too many levels of symbolic links', ENXIO: 'no such device or address',
+  EOPNOTSUPP: 'operation not supported', ENOTSUP: 'operation not supported', ELOOP: 'too many levels of symbolic links', ENXIO: 'no such device or address',
 };
 
 function describe(errno: number): string {

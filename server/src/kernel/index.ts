@@ -13,7 +13,12 @@
 //   btf-load.ts   btfLoad (BTF checker log, same rules).
 //   objects.ts    objPin/objGet, getNextId/listIds/getFdById, progInfo/progMapIds/mapInfo/
 //                 btfInfo (name, kernel_btf, blob)/linkInfo.
-//   links.ts      linkCreate (incl. freplace target_btf_id), rawTracepointOpen.
+//   links.ts      linkCreate (every link kind: freplace, perf_event, tracing, xdp, tcx, cgroup, netns,
+//                 iter, struct_ops, uprobe_multi, kprobe_multi), rawTracepointOpen, progAttach/
+//                 progDetach, linkDetach, iterCreate.
+//   perf.ts       perfEventOpen (tracepoint, kprobe/uprobe PMU, sampling), perfEventIoctl.
+//   attach-points.ts  tracefs (mounted when absent) and tracepoint ids, PMU types, online CPUs,
+//                 ifIndex, openPath (cgroup/netns FDs), readAll (iterator output).
 //   probes.ts     FEATURE_PROBES, probeFeature (cached), probePrivileges, systemInfo.
 //   target-btf.ts KernelBtf: vmlinux + module BTF by id, parsed lazily, FDs on request.
 //   asm.ts        a few hand-encoded instructions (probes and tests).
@@ -31,8 +36,12 @@ export type { LogOptions } from './log';
 export { btfInfo, getFdById, getNextId, linkInfo, listIds, mapInfo, objGet, objPin, progInfo, progMapIds } from './objects';
 export type { ObjKind } from './objects';
 export type { BtfInfo, LinkInfo, MapInfo, ProgInfo } from './attr/info';
-export { linkCreate, rawTracepointOpen } from './links';
-export type { LinkCreateAttr } from './links';
+export { iterCreate, linkCreate, linkDetach, progAttach, progDetach, rawTracepointOpen } from './links';
+export type { LinkCreateAttr, ProgAttachAttr } from './links';
+export { PERF_COUNT_HW, PERF_COUNT_SW, PERF_EVENT_IOC, PERF_TYPE, perfEventIoctl, perfEventOpen } from './perf';
+export type { PerfEventSpec, PerfIoctl } from './perf';
+export { ifIndex, onlineCpus, openPath, parseCpuList, pmuInfo, readAll, tracefsRoot, tracepointId } from './attach-points';
+export type { PmuInfo } from './attach-points';
 export { FEATURE_PROBES, clearProbeCache, probeFeature, probePrivileges, supportedFeatures, systemInfo, versionCode } from './probes';
 export type { FeatureProbe, Privileges, ProbeResult, SystemInfo } from './probes';
 export { KernelBtf } from './target-btf';
@@ -45,12 +54,39 @@ import * as btfl from './btf-load';
 import * as objects from './objects';
 import * as links from './links';
 import * as sys from './sys';
+import * as perf from './perf';
+import * as points from './attach-points';
+
+/** What attaching needs beyond a load (part of KernelOps): links, perf events, legacy attach, attach points. */
+export interface AttachOps {
+  readonly linkDetach: typeof links.linkDetach;
+  readonly linkInfo: typeof objects.linkInfo;
+  readonly rawTracepointOpen: typeof links.rawTracepointOpen;
+  readonly progAttach: typeof links.progAttach;
+  readonly progDetach: typeof links.progDetach;
+  readonly iterCreate: typeof links.iterCreate;
+  readonly readAll: typeof points.readAll;
+  readonly perfEventOpen: typeof perf.perfEventOpen;
+  readonly perfEventIoctl: typeof perf.perfEventIoctl;
+  readonly tracepointId: typeof points.tracepointId;
+  readonly pmuInfo: typeof points.pmuInfo;
+  readonly onlineCpus: typeof points.onlineCpus;
+  readonly ifIndex: typeof points.ifIndex;
+  readonly openPath: typeof points.openPath;
+}
+
+const localAttach: AttachOps = {
+  linkDetach: links.linkDetach, linkInfo: objects.linkInfo, rawTracepointOpen: links.rawTracepointOpen,
+  progAttach: links.progAttach, progDetach: links.progDetach, iterCreate: links.iterCreate, readAll: points.readAll,
+  perfEventOpen: perf.perfEventOpen, perfEventIoctl: perf.perfEventIoctl, tracepointId: points.tracepointId, pmuInfo: points.pmuInfo,
+  onlineCpus: points.onlineCpus, ifIndex: points.ifIndex, openPath: points.openPath,
+};
 
 /**
  * The kernel operations a load needs, as one object: what `server/src/load` takes, so the same
  * plan runs against this process's kernel (`localKernel`) or an agent that forwards the calls.
  */
-export interface KernelOps {
+export interface KernelOps extends AttachOps {
   readonly mapCreate: typeof maps.mapCreate;
   readonly mapUpdateElem: typeof maps.mapUpdateElem;
   readonly mapLookupElem: typeof maps.mapLookupElem;
@@ -76,4 +112,5 @@ export const localKernel: KernelOps = {
   mapFreeze: maps.mapFreeze, progLoad: programs.progLoad, progTestRun: programs.progTestRun, btfLoad: btfl.btfLoad,
   objPin: objects.objPin, objGet: objects.objGet, getFdById: objects.getFdById, progInfo: objects.progInfo, mapInfo: objects.mapInfo,
   linkCreate: links.linkCreate, memfdCreate: sys.memfdCreate, dup2: sys.dup2, closeFd: sys.closeFd,
+  ...localAttach,
 };

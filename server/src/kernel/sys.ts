@@ -216,3 +216,48 @@ export function memfdCreate(name = 'bpf-lens-placeholder', flags = MFD_CLOEXEC, 
   if (fake !== undefined) throw new KernelError('memfd_create', fake, context);
   return created(check('memfd_create', load().memfdCreate(name, flags), context), 'memfd_create');
 }
+
+// ---- other system calls (perf events, ioctl, mount) ------------------------------------------
+
+/** Numbers of the other system calls BPF Lens makes, per architecture. */
+const SYSCALL_NUMBERS = {
+  perf_event_open: { x64: 298, arm64: 241 },
+  ioctl: { x64: 16, arm64: 29 },
+  mount: { x64: 165, arm64: 40 },
+} as const;
+
+export type SyscallName = keyof typeof SYSCALL_NUMBERS;
+
+export function syscallNumber(name: SyscallName, arch = process.arch): number {
+  const n = (SYSCALL_NUMBERS[name] as Record<string, number>)[arch];
+  if (n === undefined) throw new Error(`${name}: architecture ${arch} is not supported (x64 and arm64 are)`);
+  return n;
+}
+
+/** One argument of a raw system call: a number (passed as a long) or a buffer (its address). */
+export type SyscallArg = number | bigint | Buffer;
+
+/**
+ * syscall(name, args...) for calls other than bpf(2). `command` names it in errors and for the
+ * fault injector (`perf_event_open`, `ioctl(PERF_EVENT_IOC_SET_BPF)`); `makesFd` records the
+ * result in the active FdTrackers. Retries EINTR.
+ */
+export function sysCall(name: SyscallName, command: string, args: readonly SyscallArg[], makesFd: boolean, context = ''): number {
+  const fake = injected(command);
+  if (fake !== undefined) throw new KernelError(command, fake, context);
+  const c = load();
+  const typed: unknown[] = [];
+  for (const a of args) typed.push(...(Buffer.isBuffer(a) ? ['void *', a] : ['long', a]));
+  for (let attempt = 0; ; attempt++) {
+    const r = Number(c.syscall(syscallNumber(name), ...typed));
+    if (r >= 0) return makesFd ? created(r, command) : r;
+    const errno = c.errno();
+    if (errno === 4 && attempt < 5) continue;
+    throw new KernelError(command, errno, context);
+  }
+}
+
+/** Records an FD made outside bpf(2)/sysCall (an open(2) by Node) in the active trackers. */
+export function recordFd(fd: Fd, what: string): Fd {
+  return created(fd, what);
+}

@@ -111,17 +111,42 @@ export const LINK_INFO_LAYOUT = defineLayout('bpf_link_info', 'struct bpf_link_i
   ['raw_tracepoint.tp_name', 'ptr'], ['raw_tracepoint.tp_name_len', 'u32'],
   ['tracing.attach_type', 'u32', { at: 'raw_tracepoint.tp_name' }], ['tracing.target_obj_id', 'u32'],
   ['tracing.target_btf_id', 'u32'],
+  ['cgroup.cgroup_id', 'u64', { at: 'raw_tracepoint.tp_name' }], ['cgroup.attach_type', 'u32'],
+  ['netns.netns_ino', 'u32', { at: 'raw_tracepoint.tp_name' }], ['netns.attach_type', 'u32'],
+  ['xdp.ifindex', 'u32', { at: 'raw_tracepoint.tp_name' }],
+  ['struct_ops.map_id', 'u32', { at: 'raw_tracepoint.tp_name' }],
+  ['perf_event.type', 'u32', { at: 'raw_tracepoint.tp_name' }],
+  ['tcx.ifindex', 'u32', { at: 'raw_tracepoint.tp_name' }], ['tcx.attach_type', 'u32'],
 ] as const);
 
 export interface LinkInfo {
   readonly type: number;
   readonly id: number;
   readonly progId: number;
+  /** Where it is attached, for the kinds that say: interface (xdp, tcx), cgroup id, netns inode, attach type. */
+  readonly ifindex?: number;
+  readonly cgroupId?: bigint;
+  readonly netnsIno?: number;
+  readonly attachType?: number;
+  /** struct_ops links: the map registered. */
+  readonly mapId?: number;
 }
+
+const LINK_TYPE_XDP = 6, LINK_TYPE_TCX = 11, LINK_TYPE_CGROUP = 3, LINK_TYPE_NETNS = 5, LINK_TYPE_STRUCT_OPS = 9, LINK_TYPE_TRACING = 2;
 
 export function decodeLinkInfo(buf: Uint8Array): LinkInfo {
   const L = LINK_INFO_LAYOUT;
-  return { type: readU32(buf, L.field('type')), id: readU32(buf, L.field('id')), progId: readU32(buf, L.field('prog_id')) };
+  const u32 = (n: Parameters<typeof L.field>[0]) => readU32(buf, L.field(n));
+  const head = { type: u32('type'), id: u32('id'), progId: u32('prog_id') };
+  switch (head.type) {
+    case LINK_TYPE_XDP: return { ...head, ifindex: u32('xdp.ifindex') };
+    case LINK_TYPE_TCX: return { ...head, ifindex: u32('tcx.ifindex'), attachType: u32('tcx.attach_type') };
+    case LINK_TYPE_CGROUP: return { ...head, cgroupId: readU64(buf, L.field('cgroup.cgroup_id')), attachType: u32('cgroup.attach_type') };
+    case LINK_TYPE_NETNS: return { ...head, netnsIno: u32('netns.netns_ino'), attachType: u32('netns.attach_type') };
+    case LINK_TYPE_STRUCT_OPS: return { ...head, mapId: u32('struct_ops.map_id') };
+    case LINK_TYPE_TRACING: return { ...head, attachType: u32('tracing.attach_type') };
+    default: return head;
+  }
 }
 
 /** Room for any of the info structs (the kernel copies at most what we offer). */

@@ -1,0 +1,54 @@
+// perf events for attaching: perf_event_open(2) for tracepoints, kprobe/uprobe PMU events and
+// sampling events, and the ioctls that enable one or hand it a BPF program (libbpf's
+// perf_event_open_tracepoint / perf_event_open_probe / bpf_program__attach_perf_event).
+import { PERF_ATTR_FLAG, encodePerfEventAttr } from './attr/perf';
+import { Fd, addressOf, sysCall } from './sys';
+
+export const PERF_TYPE = { HARDWARE: 0, SOFTWARE: 1, TRACEPOINT: 2, HW_CACHE: 3, RAW: 4, BREAKPOINT: 5 } as const;
+export const PERF_COUNT_HW = { CPU_CYCLES: 0, INSTRUCTIONS: 1, CACHE_REFERENCES: 2, CACHE_MISSES: 3, BRANCH_INSTRUCTIONS: 4, BRANCH_MISSES: 5 } as const;
+export const PERF_COUNT_SW = { CPU_CLOCK: 0, TASK_CLOCK: 1, PAGE_FAULTS: 2, CONTEXT_SWITCHES: 3, CPU_MIGRATIONS: 4 } as const;
+
+const PERF_FLAG_FD_CLOEXEC = 8;
+/** _IO('$', 0), _IO('$', 1), _IOW('$', 8, __u32). */
+export const PERF_EVENT_IOC = { ENABLE: 0x2400, DISABLE: 0x2401, SET_BPF: 0x40042408 } as const;
+export type PerfIoctl = keyof typeof PERF_EVENT_IOC;
+
+/** What to open: a PMU type and config, plus what each kind needs. */
+export interface PerfEventSpec {
+  readonly type: number;
+  readonly config?: bigint;
+  /** Sampling: every N events, or N times a second (`sampleFreq`). */
+  readonly samplePeriod?: bigint;
+  readonly sampleFreq?: bigint;
+  /** kprobe/uprobe PMU: the kernel function name or the binary's path (config1). */
+  readonly probeName?: string;
+  /** kprobe/uprobe PMU: offset in the function or the file (config2). */
+  readonly probeOffset?: bigint;
+  /** Open disabled (enable with the ENABLE ioctl). */
+  readonly disabled?: boolean;
+}
+
+/**
+ * perf_event_open(attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC). Tracepoint and probe events are
+ * opened for every process on CPU 0 (pid -1, cpu 0) as libbpf does; sampling events per CPU.
+ */
+export function perfEventOpen(spec: PerfEventSpec, pid = -1, cpu = 0, context = ''): Fd {
+  const name = spec.probeName !== undefined ? Buffer.from(`${spec.probeName}\0`) : undefined;
+  let flags = 0n;
+  if (spec.disabled) flags |= PERF_ATTR_FLAG.disabled;
+  if (spec.sampleFreq !== undefined) flags |= PERF_ATTR_FLAG.freq;
+  const attr = encodePerfEventAttr({
+    type: spec.type, config: spec.config, sample_period: spec.samplePeriod, sample_freq: spec.sampleFreq, flags_word: flags,
+    config1: name ? addressOf(name) : undefined, config2: spec.probeOffset,
+    // Tracepoints: one sample per hit, as libbpf asks.
+    wakeup_events: spec.type === PERF_TYPE.TRACEPOINT ? 1 : undefined,
+  });
+  const fd = sysCall('perf_event_open', 'perf_event_open', [attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC], true, context);
+  void name; // keep the name's bytes alive until the call returned
+  return fd;
+}
+
+/** PERF_EVENT_IOC_ENABLE / DISABLE / SET_BPF (arg: the program FD) on a perf event FD. */
+export function perfEventIoctl(fd: Fd, op: PerfIoctl, arg = 0, context = ''): void {
+  sysCall('ioctl', `ioctl(PERF_EVENT_IOC_${op})`, [fd, PERF_EVENT_IOC[op], arg], false, context);
+}
