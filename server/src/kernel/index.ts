@@ -1,7 +1,8 @@
 // BPF Lens's kernel layer: the only code that calls bpf(2). Everything the load pipeline,
 // the agent and the CLI need from a kernel comes through these exports.
 //
-//   sys.ts        bpf(cmd, attr) via koffi (loaded lazily), closeFd, dup2/dup3, memfdCreate;
+//   sys.ts        bpf(cmd, attr) via koffi (loaded lazily), closeFd, dup2/dup3, memfdCreate,
+//                 renameNoReplace, pageSize (sysconf);
 //                 FdTracker (records every FD made here; closeAll on failure);
 //                 setFaultInjector((command, n) => errno | undefined) for tests.
 //   errors.ts     KernelError { command, errno, errnoName, context, log, logTruncated, hint }.
@@ -20,10 +21,14 @@
 //   attach-points.ts  tracefs (mounted when absent) and tracepoint ids, PMU types, online CPUs,
 //                 ifIndex, openPath (cgroup/netns FDs), readAll (iterator output).
 //   probes.ts     FEATURE_PROBES, probeFeature (cached), probePrivileges, systemInfo.
-//   target-btf.ts KernelBtf: vmlinux + module BTF by id, parsed lazily, FDs on request.
+//   target-btf.ts KernelBtf: vmlinux + module BTF by id, parsed lazily, FDs on request;
+//                 localKernelBtf (kept while the kernel's BTF objects are unchanged).
+//   host.ts       kconfigText, kallsymsText.
+//   bpffs.ts      makeDirs, unpin, removeDir, renamePin, listDir: the file side of pinning.
+//   KernelOps     all of the above a load uses, as one object (localKernel: this process).
 //   asm.ts        a few hand-encoded instructions (probes and tests).
 export { KernelError, errnoName, errnoNumber, isKernelError } from './errors';
-export { FdTracker, bpf, bpfCommandName, closeFd, dup2, dup3, memfdCreate, setFaultInjector, sysBpfNumber } from './sys';
+export { FdTracker, O_CLOEXEC, bpf, bpfCommandName, closeFd, dup2, dup3, memfdCreate, pageSize, renameNoReplace, setFaultInjector, sysBpfNumber } from './sys';
 export type { Fd, FaultInjector } from './sys';
 export { mapCreate, mapDeleteElem, mapFreeze, mapGetNextKey, mapKeys, mapLookupElem, mapUpdateElem, possibleCpus, userValueSize } from './maps';
 export type { MapCreateAttr } from './maps';
@@ -33,7 +38,7 @@ export { btfLoad } from './btf-load';
 export type { LoadedBtf } from './btf-load';
 export { DEFAULT_LOG_SIZE, MAX_LOG_SIZE } from './log';
 export type { LogOptions } from './log';
-export { btfInfo, getFdById, getNextId, linkInfo, listIds, mapInfo, objGet, objPin, progInfo, progMapIds } from './objects';
+export { btfInfo, getFdById, getNextId, linkInfo, listIds, mapInfo, objGet, objKind, objPin, progInfo, progMapIds } from './objects';
 export type { ObjKind } from './objects';
 export type { BtfInfo, LinkInfo, MapInfo, ProgInfo } from './attr/info';
 export { iterCreate, linkCreate, linkDetach, progAttach, progDetach, rawTracepointOpen } from './links';
@@ -44,7 +49,9 @@ export { ifIndex, onlineCpus, openPath, parseCpuList, pmuInfo, readAll, tracefsR
 export type { PmuInfo } from './attach-points';
 export { FEATURE_PROBES, clearProbeCache, probeFeature, probePrivileges, supportedFeatures, systemInfo, versionCode } from './probes';
 export type { FeatureProbe, Privileges, ProbeResult, SystemInfo } from './probes';
-export { KernelBtf } from './target-btf';
+export { KernelBtf, localKernelBtf } from './target-btf';
+export { kallsymsText, kconfigText } from './host';
+export { listDir, makeDirs, pathExists, removeDir, renamePin, unpin } from './bpffs';
 export type { KernelBtfObject, NamedBtf } from './target-btf';
 export * from './uapi';
 
@@ -56,6 +63,10 @@ import * as links from './links';
 import * as sys from './sys';
 import * as perf from './perf';
 import * as points from './attach-points';
+import * as probes from './probes';
+import * as tbtf from './target-btf';
+import * as host from './host';
+import * as bpffs from './bpffs';
 
 /** What attaching needs beyond a load (part of KernelOps): links, perf events, legacy attach, attach points. */
 export interface AttachOps {
@@ -82,11 +93,22 @@ const localAttach: AttachOps = {
   onlineCpus: points.onlineCpus, ifIndex: points.ifIndex, openPath: points.openPath,
 };
 
+/** The FDs a load made, so a failed load can close them all (an FdTracker here). */
+export interface FdScope {
+  /** Stops recording (while the caller has the event loop: FDs others open are not the load's). */
+  stop(): void;
+  resume(): void;
+  /** Closes every FD recorded and still open; returns how many. */
+  closeAll(): number;
+}
+
 /**
- * The kernel operations a load needs, as one object: what `server/src/load` takes, so the same
- * plan runs against this process's kernel (`localKernel`) or an agent that forwards the calls.
+ * Everything a load (and later attach and observe) needs from a kernel, as one object: what
+ * `server/src/load` takes instead of importing this layer, so the same plan runs against this
+ * process's kernel (`localKernel`) or anything that forwards the calls.
  */
 export interface KernelOps extends AttachOps {
+  // bpf(2)
   readonly mapCreate: typeof maps.mapCreate;
   readonly mapUpdateElem: typeof maps.mapUpdateElem;
   readonly mapLookupElem: typeof maps.mapLookupElem;
@@ -100,10 +122,32 @@ export interface KernelOps extends AttachOps {
   readonly getFdById: typeof objects.getFdById;
   readonly progInfo: typeof objects.progInfo;
   readonly mapInfo: typeof objects.mapInfo;
+  readonly btfInfo: typeof objects.btfInfo;
+  /** Which kind of object an FD is (BPF_OBJ_GET_INFO_BY_FD on each kind), or undefined. */
+  readonly objKind: typeof objects.objKind;
   readonly linkCreate: typeof links.linkCreate;
+  // FDs
   readonly memfdCreate: typeof sys.memfdCreate;
-  readonly dup2: typeof sys.dup2;
+  /** dup3 (O_CLOEXEC by default): the real map onto its placeholder's number. */
+  readonly dup3: typeof sys.dup3;
   readonly closeFd: typeof sys.closeFd;
+  readonly trackFds: () => FdScope;
+  // what the kernel is and can do
+  readonly probeFeature: typeof probes.probeFeature;
+  readonly supportedFeatures: typeof probes.supportedFeatures;
+  readonly systemInfo: typeof probes.systemInfo;
+  readonly possibleCpus: typeof maps.possibleCpus;
+  /** vmlinux + module BTF of this kernel (module BTF FDs on request). */
+  readonly kernelBtf: typeof tbtf.localKernelBtf;
+  readonly kconfigText: typeof host.kconfigText;
+  readonly kallsymsText: typeof host.kallsymsText;
+  // bpffs
+  readonly makeDirs: typeof bpffs.makeDirs;
+  readonly unpin: typeof bpffs.unpin;
+  readonly removeDir: typeof bpffs.removeDir;
+  readonly renamePin: typeof bpffs.renamePin;
+  readonly listDir: typeof bpffs.listDir;
+  readonly pathExists: typeof bpffs.pathExists;
 }
 
 /** This process's kernel, called directly through bpf(2). */
@@ -111,6 +155,11 @@ export const localKernel: KernelOps = {
   mapCreate: maps.mapCreate, mapUpdateElem: maps.mapUpdateElem, mapLookupElem: maps.mapLookupElem, mapDeleteElem: maps.mapDeleteElem,
   mapFreeze: maps.mapFreeze, progLoad: programs.progLoad, progTestRun: programs.progTestRun, btfLoad: btfl.btfLoad,
   objPin: objects.objPin, objGet: objects.objGet, getFdById: objects.getFdById, progInfo: objects.progInfo, mapInfo: objects.mapInfo,
-  linkCreate: links.linkCreate, memfdCreate: sys.memfdCreate, dup2: sys.dup2, closeFd: sys.closeFd,
+  btfInfo: objects.btfInfo, objKind: objects.objKind, linkCreate: links.linkCreate,
+  memfdCreate: sys.memfdCreate, dup3: sys.dup3, closeFd: sys.closeFd, trackFds: () => new sys.FdTracker(),
+  probeFeature: probes.probeFeature, supportedFeatures: probes.supportedFeatures, systemInfo: probes.systemInfo,
+  possibleCpus: maps.possibleCpus, kernelBtf: tbtf.localKernelBtf, kconfigText: host.kconfigText, kallsymsText: host.kallsymsText,
+  makeDirs: bpffs.makeDirs, unpin: bpffs.unpin, removeDir: bpffs.removeDir, renamePin: bpffs.renamePin, listDir: bpffs.listDir,
+  pathExists: bpffs.pathExists,
   ...localAttach,
 };

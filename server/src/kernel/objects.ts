@@ -1,5 +1,6 @@
 // Kernel objects by path and by id: OBJ_PIN / OBJ_GET, *_GET_NEXT_ID, *_GET_FD_BY_ID, and
 // OBJ_GET_INFO_BY_FD for programs, maps, BTF and links.
+import { readlinkSync } from 'fs';
 import { BtfInfo, INFO_BUF_SIZE, LinkInfo, MapInfo, ProgInfo, BTF_INFO_LAYOUT, PROG_INFO_LAYOUT, decodeLinkInfo, decodeMapInfo, decodeProgInfo } from './attr/info';
 import { encode, readU32 } from './attr/layout';
 import { encodeGetId, encodeInfoAttr, encodeObj, INFO_ATTR_LAYOUT } from './attr/obj';
@@ -21,6 +22,24 @@ export function objGet(path: string, fileFlags = 0): Fd {
 
 /** The kinds of kernel objects that have ids. */
 export type ObjKind = 'prog' | 'map' | 'btf' | 'link';
+
+const ANON_INODE_KIND: Readonly<Record<string, ObjKind>> = {
+  'anon_inode:bpf-prog': 'prog', 'anon_inode:bpf-map': 'map', 'anon_inode:bpf_link': 'link', 'anon_inode:btf': 'btf',
+};
+
+/**
+ * What kind of BPF object an FD of this process is (as bpftool's get_fd_type: the anonymous
+ * inode's name), or undefined when it is none (a memfd, a file).
+ */
+export function objKind(fd: Fd): ObjKind | undefined {
+  let target: string;
+  try {
+    target = readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+  return ANON_INODE_KIND[target];
+}
 
 const NEXT_ID = { prog: BPF_CMD.BPF_PROG_GET_NEXT_ID, map: BPF_CMD.BPF_MAP_GET_NEXT_ID, btf: BPF_CMD.BPF_BTF_GET_NEXT_ID, link: BPF_CMD.BPF_LINK_GET_NEXT_ID };
 const FD_BY_ID = { prog: BPF_CMD.BPF_PROG_GET_FD_BY_ID, map: BPF_CMD.BPF_MAP_GET_FD_BY_ID, btf: BPF_CMD.BPF_BTF_GET_FD_BY_ID, link: BPF_CMD.BPF_LINK_GET_FD_BY_ID };

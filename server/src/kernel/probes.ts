@@ -10,7 +10,7 @@ import { KernelError, isKernelError } from './errors';
 import { mapCreate } from './maps';
 import { btfInfo } from './objects';
 import { progLoad } from './programs';
-import { Fd, closeFd } from './sys';
+import { Fd, closeFd, pageSize } from './sys';
 import { BPF_ATTACH_TYPE, BPF_F_MMAPABLE, BPF_MAP_TYPE, BPF_PROG_TYPE } from './uapi';
 
 /** What a probe found: supported or not, and why not (the kernel's errno) when it is not. */
@@ -236,6 +236,10 @@ export interface SystemInfo {
   readonly versionCode: number;
   /** Kernel lockdown mode ('none', 'integrity', 'confidentiality'), if the kernel reports it. */
   readonly lockdown?: string;
+  /** Bytes per page (sysconf(_SC_PAGESIZE)): 4096 on x86_64, 4K/16K/64K on arm64. */
+  readonly pageSize: number;
+  /** Byte order of this machine (and so of its kernel). */
+  readonly endianness: 'LE' | 'BE';
 }
 
 /** LINUX_VERSION_CODE of a release string ("6.18.44-fc" → 6<<16 | 18<<8 | 44, patch capped at 255). */
@@ -252,5 +256,5 @@ export function systemInfo(): SystemInfo {
   } catch {
     lockdown = undefined;
   }
-  return { release: os.release(), machine: os.machine(), versionCode: versionCode(os.release()), lockdown };
+  return { release: os.release(), machine: os.machine(), versionCode: versionCode(os.release()), lockdown, pageSize: pageSize(), endianness: os.endianness() };
 }

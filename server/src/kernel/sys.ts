@@ -1,5 +1,5 @@
-// The only place BPF Lens calls into libc: bpf(2) through syscall(), close, dup2/dup3 and
-// memfd_create. koffi is loaded on first use so pure code never needs its native module.
+// The only place BPF Lens calls into libc: bpf(2) through syscall(), close, dup2/dup3,
+// memfd_create, renameat2 (pins put in place) and sysconf (the page size). koffi is loaded on first use so pure code never needs its native module.
 // Every FD made here is reported to the active FdTrackers; a fault injector lets tests make
 // the k-th call fail.
 import { BPF_CMD, nameOf } from './uapi';
@@ -14,6 +14,8 @@ interface Libc {
   dup2: (oldfd: number, newfd: number) => number;
   dup3: (oldfd: number, newfd: number, flags: number) => number;
   memfdCreate: (name: string, flags: number) => number;
+  sysconf: (name: number) => number | bigint;
+  renameat2: (olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number) => number;
   errno: () => number;
   address: (buf: Uint8Array) => bigint;
 }
@@ -43,6 +45,8 @@ function load(): Libc {
     dup2: lib.func('int dup2(int oldfd, int newfd)'),
     dup3: lib.func('int dup3(int oldfd, int newfd, int flags)'),
     memfdCreate: memfd,
+    sysconf: lib.func('long sysconf(int name)'),
+    renameat2: lib.func('int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)'),
     errno: () => koffi.errno() as number,
     address: (buf: Uint8Array) => BigInt(koffi.address(buf)),
   };
@@ -260,4 +264,29 @@ export function sysCall(name: SyscallName, command: string, args: readonly Sysca
 /** Records an FD made outside bpf(2)/sysCall (an open(2) by Node) in the active trackers. */
 export function recordFd(fd: Fd, what: string): Fd {
   return created(fd, what);
+}
+
+/** sysconf's _SC_PAGESIZE (the same number on every Linux architecture glibc supports). */
+const SC_PAGESIZE = 30;
+let page: number | undefined;
+
+/**
+ * The page size of this machine (4K on x86_64; 4K, 16K or 64K on arm64), as libbpf asks
+ * sysconf for it: ring buffer sizes are multiples of it.
+ */
+export function pageSize(): number {
+  if (page !== undefined) return page;
+  const r = Number(load().sysconf(SC_PAGESIZE));
+  if (!(r > 0) || (r & (r - 1)) !== 0) throw new KernelError('sysconf', load().errno() || 22, `_SC_PAGESIZE gave ${r}`);
+  return (page = r);
+}
+
+const AT_FDCWD = -100;
+const RENAME_NOREPLACE = 1;
+
+/** rename(2) that fails with EEXIST instead of replacing `to` (renameat2 RENAME_NOREPLACE). */
+export function renameNoReplace(from: string, to: string, context = ''): void {
+  const fake = injected('renameat2');
+  if (fake !== undefined) throw new KernelError('renameat2', fake, context);
+  check('renameat2', load().renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE), context);
 }

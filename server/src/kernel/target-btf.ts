@@ -127,3 +127,16 @@ export class KernelBtf {
     }
   }
 }
+
+// The local kernel's BTF, parsed once per process (vmlinux alone is ~25 ms to parse and ~30 ms
+// to index by name): kept while the set of kernel BTF objects (module loads) is unchanged.
+let cached: { key: string; kbtf: KernelBtf } | undefined;
+
+/** This kernel's BTF; the same (already parsed) KernelBtf while no module came or went. */
+export function localKernelBtf(): KernelBtf {
+  const fresh = KernelBtf.open();
+  const key = fresh.objects.map((o) => `${o.id}:${o.name}`).join(',');
+  if (cached?.key === key) return cached.kbtf;
+  cached = { key, kbtf: fresh };
+  return fresh;
+}

@@ -4,7 +4,7 @@
  * freplace's target functions are found in the target program's own BTF.
  */
 import { parseBtf } from '../btf/btf';
-import { btfInfo, type Fd, type KernelOps } from '../kernel';
+import type { Fd, KernelOps } from '../kernel';
 import { BPF_ATTACH_TYPE, BPF_F_LINK } from '../kernel/uapi';
 import { freplaceSlots } from '../link/freplace';
 import type { BpfObject } from '../object/model';
@@ -48,8 +48,7 @@ export function replaceSlots(obj: BpfObject, opts: LoadOptions): Map<string, num
   const fd = k.getFdById('btf', info.btfId);
   let data: Uint8Array | undefined;
   try {
-    const read = (k as { btfInfo?: typeof btfInfo }).btfInfo ?? btfInfo;
-    data = read(fd, true).data;
+    data = k.btfInfo(fd, true).data;
   } finally {
     k.closeFd(fd);
   }

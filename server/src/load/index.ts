@@ -14,7 +14,7 @@
  */
 import { writeBtf } from '../btf/write';
 import { BAD_RELO_CALL_IMM, CandidateCache, type CoreReloReport, relocateCore } from '../core';
-import { FdTracker, type Fd, isKernelError } from '../kernel';
+import { type Fd, isKernelError } from '../kernel';
 import { BPF_MAP_TYPE } from '../kernel/uapi';
 import { mapTypeName } from '../object';
 import type { BpfObject, BpfProgram } from '../object/model';
@@ -129,7 +129,7 @@ export function loadObjectAsync(obj: BpfObject, opts: LoadOptions): Promise<Load
 /** The pipeline; it yields after each progress report (loadObject runs it straight through). */
 function* loadSteps(obj: BpfObject, opts: LoadOptions): Generator<void, LoadResult, void> {
   const k = opts.kernel;
-  const tracker = new FdTracker();
+  const tracker = k.trackFds();
   // While the caller has the event loop, FDs others open are not this load's to close.
   function* pause(): Generator<void, void, void> {
     tracker.stop();
@@ -139,7 +139,7 @@ function* loadSteps(obj: BpfObject, opts: LoadOptions): Generator<void, LoadResu
       tracker.resume();
     }
   }
-  const journal = new PinJournal();
+  const journal = new PinJournal(k);
   const target = new LoadTarget(opts);
   const undo: (() => void)[] = [];
   const warnings: string[] = [];
@@ -231,7 +231,7 @@ function* loadSteps(obj: BpfObject, opts: LoadOptions): Generator<void, LoadResu
     progress('maps', `${obj.maps.length} maps`);
     yield* pause();
     const env: MapEnv = {
-      kernel: k, btfFd, nrCpus: obj.maps.some((m) => m.typeId === BPF_MAP_TYPE.BPF_MAP_TYPE_PERF_EVENT_ARRAY) ? target.nrCpus() : 1, pageSize: 4096,
+      kernel: k, btfFd, nrCpus: obj.maps.some((m) => m.typeId === BPF_MAP_TYPE.BPF_MAP_TYPE_PERF_EVENT_ARRAY) ? target.nrCpus() : 1, pageSize: target.pageSize(),
       names: target.has('prog_name'), mmap: target.has('array_mmap'), pinRoot: opts.pinRoot ?? '/sys/fs/bpf', journal, structOps,
       kernelBtfFd: (n) => target.btfFd(n),
     };

@@ -2,11 +2,8 @@
  * `.kconfig` externs: the target's kernel config (`CONFIG_FOO=y`, `=m`, numbers, "strings"),
  * libbpf's own `LINUX_*` values, and how each value is written into the `.kconfig` map for
  * the extern's C type (bool, tristate, char, integers, char arrays), as libbpf's
- * set_kcfg_value_* do. Parsing and encoding are pure; readLocalKconfig reads this machine's.
+ * set_kcfg_value_* do. Pure: the text comes from KernelOps.kconfigText.
  */
-import { existsSync, readFileSync } from 'fs';
-import * as os from 'os';
-import { gunzipSync } from 'zlib';
 import type { Btf } from '../btf/btf';
 import { BTF_INT_BOOL, BTF_INT_SIGNED } from '../btf/types';
 
@@ -18,17 +15,6 @@ export function parseKconfig(text: string): Map<string, string> {
     if (m) out.set(m[1], m[2]);
   }
   return out;
-}
-
-/** This machine's config: /proc/config.gz, else /boot/config-<release>; undefined when neither exists. */
-export function readLocalKconfig(release = os.release()): string | undefined {
-  try {
-    if (existsSync('/proc/config.gz')) return gunzipSync(readFileSync('/proc/config.gz')).toString('latin1');
-  } catch {
-    // unreadable: try /boot
-  }
-  const boot = `/boot/config-${release}`;
-  return existsSync(boot) ? readFileSync(boot, 'latin1') : undefined;
 }
 
 /** The C shape of a kconfig extern, as libbpf classifies it. */

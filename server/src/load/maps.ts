@@ -6,7 +6,7 @@
  * real FD dup3-ed onto the placeholder the instructions already hold, data maps filled and
  * `.rodata`/`.kconfig` frozen.
  */
-import { dup2 as localDup2, dup3, isKernelError, type Fd, type KernelOps, type MapCreateAttr } from '../kernel';
+import { isKernelError, type Fd, type KernelOps, type MapCreateAttr } from '../kernel';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_VTYPE_BTF_OBJ_FD, BPF_MAP_TYPE } from '../kernel/uapi';
 import { CREATED_WITHOUT_BTF, createMaxEntries, pinPath } from '../object';
 import type { BpfMap } from '../object/model';
@@ -45,9 +45,7 @@ export interface CreatedMap {
  * and child processes would inherit, and keep alive, every map): dup3 with O_CLOEXEC, as libbpf.
  */
 function reuseFd(k: KernelOps, real: Fd, placeholder: Fd, context: string): void {
-  const viaDup3 = (k as KernelOps & { dup3?: typeof dup3 }).dup3 ?? (k.dup2 === localDup2 ? dup3 : undefined);
-  if (viaDup3) viaDup3(real, placeholder, undefined, context);
-  else reuseFd(k, real, placeholder, context);
+  k.dup3(real, placeholder, undefined, context);
 }
 
 /** BPF_MAP_CREATE attributes for a map (without BTF when `withBtf` is false). */

@@ -5,15 +5,15 @@
  * programs under `--pin DIR`. Everything pinned by a load is recorded so a failed load can
  * remove it again.
  */
-import { existsSync, mkdirSync, rmdirSync, rmSync } from 'fs';
-import type { MapInfo } from '../kernel';
+import type { KernelOps, MapCreateAttr, MapInfo } from '../kernel';
 import { mapTypeName } from '../object';
-import type { MapCreateAttr } from '../kernel';
 
 /** What a load pinned (files) and made (directories), newest last; undo() removes them. */
 export class PinJournal {
   private readonly files: string[] = [];
   private readonly dirs: string[] = [];
+
+  constructor(private readonly k: KernelOps) {}
 
   pinned(path: string): void {
     this.files.push(path);
@@ -21,10 +21,7 @@ export class PinJournal {
 
   /** mkdir -p, remembering each directory it created. */
   ensureDir(dir: string): void {
-    const missing: string[] = [];
-    for (let d = dir.replace(/\/+$/, ''); d && !existsSync(d); d = d.slice(0, d.lastIndexOf('/'))) missing.unshift(d);
-    mkdirSync(dir, { recursive: true });
-    this.dirs.push(...missing);
+    this.dirs.push(...this.k.makeDirs(dir));
   }
 
   get paths(): readonly string[] {
@@ -35,18 +32,13 @@ export class PinJournal {
   undo(): void {
     for (const f of this.files.splice(0).reverse()) {
       try {
-        rmSync(f, { force: true });
+        this.k.unpin(f);
       } catch {
         // already gone
       }
     }
-    for (const d of this.dirs.splice(0).reverse()) {
-      try {
-        rmdirSync(d);
-      } catch {
-        // not empty (someone else's pins) or gone
-      }
-    }
+    // a directory that is not empty (someone else's pins) stays
+    for (const d of this.dirs.splice(0).reverse()) this.k.removeDir(d);
   }
 }
 

@@ -4,27 +4,13 @@
  * libbpf's LINUX_* values, /proc/kallsyms, CPU count. Runs where the kernel is (here, or
  * inside the agent on a remote host).
  */
-import { readFileSync } from 'fs';
-import * as os from 'os';
 import type { Btf } from '../btf/btf';
 import type { TargetBtf } from '../core';
-import { Fd, KernelBtf, possibleCpus, probeFeature, systemInfo } from '../kernel';
+import type { Fd, KernelBtf, KernelOps, SystemInfo } from '../kernel';
 import { parseKallsyms } from './externs';
-import { parseKconfig, readLocalKconfig } from './kconfig';
+import { parseKconfig } from './kconfig';
 import type { BtfFeatures } from './sanitize-btf';
 import type { LoadOptions } from './types';
-
-// The local kernel's BTF, parsed once per process (vmlinux alone is ~25 ms to parse and ~30 ms
-// to index by name): kept while the set of kernel BTF objects (module loads) is unchanged.
-let cachedKbtf: { key: string; kbtf: KernelBtf } | undefined;
-
-function localKernelBtf(): KernelBtf {
-  const fresh = KernelBtf.open();
-  const key = fresh.objects.map((o) => `${o.id}:${o.name}`).join(',');
-  if (cachedKbtf?.key === key) return cachedKbtf.kbtf;
-  cachedKbtf = { key, kbtf: fresh };
-  return fresh;
-}
 
 export class LoadTarget {
   private kbtf?: KernelBtf;
@@ -33,15 +19,24 @@ export class LoadTarget {
   private kconfigValues?: Map<string, string>;
   private kallsymsMap?: Map<string, bigint>;
   private linux?: Map<string, string | undefined>;
+  private sys?: SystemInfo;
+  private readonly k: KernelOps;
 
-  constructor(private readonly opts: LoadOptions) {}
+  constructor(private readonly opts: LoadOptions) {
+    this.k = opts.kernel;
+  }
+
+  /** uname, page size, byte order: asked once. */
+  system(): SystemInfo {
+    return (this.sys ??= this.k.systemInfo());
+  }
 
   /** A feature probe's answer (probes that cannot run count as unsupported). */
   has(name: string): boolean {
     let v = this.features.get(name);
     if (v === undefined) {
       try {
-        v = this.opts.features ? this.opts.features(name) : probeFeature(name).supported;
+        v = this.opts.features ? this.opts.features(name) : this.k.probeFeature(name).supported;
       } catch {
         v = false;
       }
@@ -60,7 +55,7 @@ export class LoadTarget {
 
   kernelBtf(): KernelBtf {
     if (!this.kbtf) {
-      this.kbtf = this.opts.targetBtf ?? localKernelBtf();
+      this.kbtf = this.opts.targetBtf ?? this.k.kernelBtf();
       this.ownKbtf = !this.opts.targetBtf;
     }
     return this.kbtf;
@@ -83,7 +78,7 @@ export class LoadTarget {
 
   kconfig(): ReadonlyMap<string, string> {
     if (!this.kconfigValues) {
-      const text = this.opts.kconfig ?? readLocalKconfig();
+      const text = this.opts.kconfig ?? this.k.kconfigText();
       this.kconfigValues = text !== undefined ? parseKconfig(text) : new Map();
     }
     return this.kconfigValues;
@@ -96,13 +91,13 @@ export class LoadTarget {
     let v: string | undefined;
     switch (name) {
       case 'LINUX_KERNEL_VERSION':
-        v = String(systemInfo().versionCode);
+        v = String(this.system().versionCode);
         break;
       case 'LINUX_HAS_BPF_COOKIE':
         v = this.has('bpf_cookie') ? 'y' : 'n';
         break;
       case 'LINUX_HAS_SYSCALL_WRAPPER': {
-        const m = systemInfo().machine;
+        const m = this.system().machine;
         const sym = m === 'x86_64' ? '__x64_sys_bpf' : m === 'aarch64' ? '__arm64_sys_bpf' : `__${m}_sys_bpf`;
         let found = false;
         try {
@@ -121,24 +116,28 @@ export class LoadTarget {
   }
 
   kallsyms(name: string): bigint | undefined {
-    this.kallsymsMap ??= parseKallsyms(readFileSync('/proc/kallsyms', 'latin1'));
+    this.kallsymsMap ??= parseKallsyms(this.k.kallsymsText());
     return this.kallsymsMap.get(name);
   }
 
   endianness(): 'LE' | 'BE' {
-    return os.endianness();
+    return this.system().endianness;
   }
 
   machine(): string {
-    return systemInfo().machine;
+    return this.system().machine;
   }
 
   kernelVersion(): number {
-    return systemInfo().versionCode;
+    return this.system().versionCode;
+  }
+
+  pageSize(): number {
+    return this.system().pageSize;
   }
 
   nrCpus(): number {
-    return possibleCpus();
+    return this.k.possibleCpus();
   }
 
   /** Closes the kernel BTF FDs this load opened (a caller's KernelBtf stays open). */
