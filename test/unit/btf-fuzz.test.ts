@@ -14,7 +14,8 @@ import { NewType, TypeId, mapTypeIds, referencedIds } from '../../server/src/btf
 import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
 import { FormatError } from '../../server/src/common/errors';
 import { ElfFile } from '../../server/src/elf/reader';
-import { btfFromBytes, loadBtf } from '../../server/src/cli/input';
+import { btfFromBytes } from '../../server/src/btf/input';
+import { loadBtf } from '../../server/src/cli/input';
 import { VMLINUX, fixtureObjects, tmp } from '../btf-corpus';
 import { CILIUM, CLI, rng } from '../helpers';
 

@@ -7,9 +7,10 @@ import { createHash } from 'crypto';
 import { existsSync, readFileSync } from 'fs';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, ResponseError } from 'vscode-jsonrpc/node';
 import * as kernel from '../kernel';
+import { VMLINUX_BTF as VMLINUX } from '../kernel/sysfs-btf';
 import { loadObject, LoadError } from '../load';
 import type { LoadResult } from '../load/types';
-import { btfFromBytes } from '../cli/input';
+import { btfFromBytes } from '../btf/input';
 import { openObject } from '../object';
 import * as P from './protocol';
 
@@ -34,7 +35,6 @@ function readUnprivilegedBpfDisabled(): number | null {
 
 // As libbpf does, the agent takes the kernel's BTF to exist when sysfs publishes it: a kernel
 // built without CONFIG_DEBUG_INFO_BTF has no such file (and no vmlinux BTF object either).
-const VMLINUX = '/sys/kernel/btf/vmlinux';
 
 class NoVmlinuxBtf extends Error {}
 

@@ -1,9 +1,9 @@
-import { readdirSync, readFileSync } from 'fs';
-import { join } from 'path';
-import { Btf, isBtf, parseBtf } from '../btf/btf';
+// The CLI's file inputs: paths read into bytes, then handed to the engine.
+import { readFileSync } from 'fs';
+import { Btf } from '../btf/btf';
+import { btfFromBytes } from '../btf/input';
 import { FormatError } from '../common/errors';
-import { ElfFile, isElf } from '../elf/reader';
-import { moduleBtfOn } from '../btf/module-btf';
+import { ElfFile } from '../elf/reader';
 
 /** Reads a file as bytes (errors keep their errno code for reportError). */
 export function readInput(file: string): Uint8Array {
@@ -17,31 +17,6 @@ export function readInput(file: string): Uint8Array {
  */
 export function loadBtf(file: string, base?: Btf): Btf {
   return btfFromBytes(readInput(file), file, base);
-}
-
-/** Where the running kernel exposes its BTF: `vmlinux` and one split file per module. */
-export const SYSFS_BTF = '/sys/kernel/btf';
-
-/** This kernel's vmlinux BTF, then each module's split BTF on it, as libbpf searches them for CO-RE. */
-export function sysfsKernelBtfs(): { name: string; btf: Btf }[] {
-  const vmlinux = { name: 'vmlinux', btf: loadBtf(join(SYSFS_BTF, 'vmlinux')) };
-  const mods = readdirSync(SYSFS_BTF).filter((n) => n !== 'vmlinux').sort()
-    .map((n) => ({ name: n, btf: loadBtf(join(SYSFS_BTF, n), vmlinux.btf) }));
-  return [vmlinux, ...mods];
-}
-
-export function btfFromBytes(bytes: Uint8Array, file: string, base?: Btf): Btf {
-  if (isBtf(bytes)) return parseBtf(bytes, { file, section: 'BTF', base });
-  if (!isElf(bytes)) throw new FormatError(file, 'file', 0, 'neither raw BTF nor an ELF file');
-  const elf = new ElfFile(bytes, file);
-  const sec = elf.section('.BTF');
-  if (!sec) throw new FormatError(file, '.BTF', 0, 'the ELF file has no .BTF section (was it compiled with -g?)');
-  const distilled = elf.section('.BTF.base');
-  // as the kernel does at module load: relocated from the distilled base onto the real one
-  if (base && distilled) return moduleBtfOn(elf, base);
-  let onBase = base;
-  if (!onBase && distilled) onBase = parseBtf(distilled.data, { file, section: '.BTF.base' });
-  return parseBtf(sec.data, { file, section: '.BTF', base: onBase });
 }
 
 /**

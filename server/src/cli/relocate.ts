@@ -5,7 +5,8 @@ import { FormatError } from '../common/errors';
 import { CandidateCache, CoreReloReport, TargetBtf, relocateCore, reloReason } from '../core';
 import { ElfFile } from '../elf/reader';
 import { CliIo, Command, parseOneInput, UsageError } from './command';
-import { loadBtf, readInput, sysfsKernelBtfs } from './input';
+import { sysfsKernelBtfs } from '../kernel/sysfs-btf';
+import { loadBtf, readInput } from './input';
 
 const json = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x), 2);
 

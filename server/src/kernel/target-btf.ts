@@ -9,6 +9,7 @@ import { Btf, parseBtf } from '../btf/btf';
 import { isKernelError } from './errors';
 import { btfInfo, getFdById, getNextId } from './objects';
 import { Fd, closeFd } from './sys';
+import { SYSFS_BTF } from './sysfs-btf';
 
 /** One kernel BTF object: vmlinux or a module's. */
 export interface KernelBtfObject {
@@ -64,7 +65,7 @@ export class KernelBtf {
     }
     objects.sort((a, b) => (a.name === 'vmlinux' ? -1 : b.name === 'vmlinux' ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (objects[0]?.name !== 'vmlinux') throw new Error('the kernel exposes no vmlinux BTF (CONFIG_DEBUG_INFO_BTF is off?)');
-    return new KernelBtf(objects, opts.sysfsDir ?? '/sys/kernel/btf');
+    return new KernelBtf(objects, opts.sysfsDir ?? SYSFS_BTF);
   }
 
   /** Module names with BTF, sorted. */

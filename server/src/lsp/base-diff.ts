@@ -10,12 +10,12 @@ import { DiagnosticSeverity } from 'vscode-languageserver/node';
 import { ModuleBaseDiff, moduleBaseDiff } from '../btf/base-diff';
 import { formatBaseDiff } from '../btf/base-diff-text';
 import type { Btf } from '../btf/btf';
-import { btfFromBytes } from '../cli/input';
+import { btfFromBytes } from '../btf/input';
 import { RELOCATABLE, TargetIndex } from '../btf/relocate';
 import { ElfFile } from '../elf/reader';
+import { VMLINUX_BTF } from '../kernel/sysfs-btf';
 import type { BaseDiffItem, BaseDiffParams, BaseDiffResult, BaseDiffStatus } from './protocol';
 
-export const DEFAULT_TARGET = '/sys/kernel/btf/vmlinux';
 const USED_BY = 5;
 
 interface Cached<T> { readonly key: string; readonly value: T }
@@ -26,7 +26,7 @@ export class ModuleDiffs {
 
   async diff(p: BaseDiffParams): Promise<{ result: BaseDiffResult; diff?: ModuleBaseDiff }> {
     const t0 = performance.now();
-    const target = p.target || DEFAULT_TARGET;
+    const target = p.target || VMLINUX_BTF;
     const buf = await fsp.readFile(p.path);
     const elf = new ElfFile(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), p.path);
     if (!elf.section('.BTF')) throw new Error(`${p.path} has no .BTF section`);

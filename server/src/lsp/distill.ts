@@ -1,7 +1,7 @@
 /** "Distill Base BTF…": a copy of a kernel module with `.BTF.base`, as `bpf-lens distill` writes it. */
 import { readFile, writeFile } from 'fs/promises';
 import { distillModule } from '../btf/module-btf';
-import { btfFromBytes } from '../cli/input';
+import { btfFromBytes } from '../btf/input';
 import { FormatError } from '../common/errors';
 import { ElfFile } from '../elf/reader';
 import type { DistillParams, DistillResult } from './protocol';

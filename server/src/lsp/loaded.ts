@@ -5,8 +5,9 @@
 import { promises as fsp, readFileSync, Stats } from 'fs';
 import * as path from 'path';
 import { Btf, isBtf, parseBtf } from '../btf/btf';
-import { btfFromBytes } from '../cli/input';
+import { btfFromBytes } from '../btf/input';
 import { ElfFile, isElf } from '../elf/reader';
+import { VMLINUX_BTF } from '../kernel/sysfs-btf';
 import { BtfCatalog } from './btf-types';
 import { factsOf, ObjectFacts } from './facts';
 import type { MapItem, ObjectSummary } from './protocol';
@@ -97,7 +98,7 @@ export function fromBytes(
           if (elf.section('.BTF')) module = { distilledBase };
           const onVmlinux = distilledBase ? undefined : vmlinuxBase();
           btf = btfFromBytes(bytes, base.path, onVmlinux);
-          if (onVmlinux) btfBasePath = VMLINUX;
+          if (onVmlinux) btfBasePath = VMLINUX_BTF;
         } catch (e) {
           problems.push(errorText(e));
         }
@@ -148,13 +149,12 @@ export function fromBytes(
   return obj;
 }
 
-const VMLINUX = '/sys/kernel/btf/vmlinux';
 let vmlinux: Btf | null | undefined;
 /** This machine's kernel BTF, the base of module BTF without `.BTF.base` (read once). */
 function vmlinuxBase(): Btf | undefined {
   if (vmlinux === undefined) {
     try {
-      vmlinux = parseBtf(new Uint8Array(readFileSync(VMLINUX)), { file: VMLINUX });
+      vmlinux = parseBtf(new Uint8Array(readFileSync(VMLINUX_BTF)), { file: VMLINUX_BTF });
     } catch {
       vmlinux = null;
     }

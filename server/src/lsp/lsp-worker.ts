@@ -8,7 +8,7 @@ import { readFileSync } from 'fs';
 import { isBtf, parseBtf } from '../btf/btf';
 import { dumpC } from '../btf/dump-c';
 import { dumpRaw } from '../btf/dump-raw';
-import { btfFromBytes } from '../cli/input';
+import { btfFromBytes } from '../btf/input';
 
 export interface DumpJob {
   readonly id: number;

@@ -4,10 +4,11 @@
  * It keeps one agent connection per target, the target's vmlinux BTF (for CO-RE diagnostics)
  * and what the target said about itself.
  */
-import { existsSync, readFileSync } from 'fs';
+import { readFileSync } from 'fs';
 import { arch, release } from 'os';
 import * as path from 'path';
-import { btfFromBytes, SYSFS_BTF, sysfsKernelBtfs } from '../cli/input';
+import { btfFromBytes } from '../btf/input';
+import { VMLINUX_BTF, hasVmlinuxBtf, sysfsKernelBtfs } from '../kernel/sysfs-btf';
 import type { TargetBtf } from '../core';
 import type { AgentClient } from '../remote';
 import { TargetError } from '../remote/errors';
@@ -132,7 +133,7 @@ export class Targets {
       const features = kernel.supportedFeatures();
       info = {
         name, kind: 'local', release: sys.release, arch: sys.machine, canLoad: priv.canLoad, ...(priv.errno ? { errno: priv.errno } : {}),
-        hasBtf: existsSync(path.join(SYSFS_BTF, 'vmlinux')), features, ms: 0,
+        hasBtf: hasVmlinuxBtf(), features, ms: 0,
       };
     } else {
       const c = await this.client(name);
@@ -171,22 +172,22 @@ export class Targets {
     }
     if (name === LOCAL) {
       // This machine's kernel: vmlinux and its modules, as libbpf searches them.
-      const file = path.join(SYSFS_BTF, 'vmlinux');
-      if (!existsSync(file)) throw new TargetError('no-btf', `no BTF on ${name}: ${file} is missing (CO-RE needs a kernel built with CONFIG_DEBUG_INFO_BTF=y)`);
+      const file = VMLINUX_BTF;
+      if (!hasVmlinuxBtf()) throw new TargetError('no-btf', `no BTF on ${name}: ${file} is missing (CO-RE needs a kernel built with CONFIG_DEBUG_INFO_BTF=y)`);
       const btfs = sysfsKernelBtfs();
       const vmlinux = btfs[0];
       return { key: `local:${release()}:${arch()}:${vmlinux.btf.count}`, btfs };
     }
     const c = await this.client(name);
     const b = await c.targetBtf();
-    return { key: `${name}:${b.hash}`, btfs: [{ name: `vmlinux (${name})`, btf: btfFromBytes(b.data, `${name}:/sys/kernel/btf/vmlinux`) }] };
+    return { key: `${name}:${b.hash}`, btfs: [{ name: `vmlinux (${name})`, btf: btfFromBytes(b.data, `${name}:${VMLINUX_BTF}`) }] };
   }
 
   /** A file holding the target's vmlinux BTF (for module base diffs), and how to name it. */
   async btfFile(name: string): Promise<{ file: string; label: string }> {
     const t = this.setting(name);
     if (t.btf && !t.host) return { file: t.btf, label: `${name} (${t.btf})` };
-    if (name === LOCAL) return { file: path.join(SYSFS_BTF, 'vmlinux'), label: `local (${release()})` };
+    if (name === LOCAL) return { file: VMLINUX_BTF, label: `local (${release()})` };
     const b = await (await this.client(name)).targetBtf();
     const r = this.infos.get(name)?.release;
     return { file: b.file, label: `${name}${r ? ` (${r})` : ''}` };
