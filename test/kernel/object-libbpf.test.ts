@@ -8,7 +8,7 @@ import { tmpdir } from 'os';
 import * as path from 'path';
 import { cli, fixture, ROOT, run } from '../helpers';
 import { bpffsDir } from './kernel-env';
-import { createMaxEntries, parseCpuList } from '../../server/src/object/map-create';
+import { createMaxEntries, parseCpuList } from '../../server/src/object/map-adjust';
 
 interface KernelMap { id: number; name: string; type: string; bytes_key: number; bytes_value: number; max_entries: number; flags: number }
 interface KernelProg { id: number; name: string; type: string; map_ids?: number[] }

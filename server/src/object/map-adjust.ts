@@ -1,5 +1,6 @@
 /**
- * What libbpf changes when it creates a map, beyond the definition: ring buffer sizes rounded
+ * How libbpf adjusts a map's spec before BPF_MAP_CREATE (nothing here creates a map; that is
+ * load/maps.ts through the kernel layer), beyond the definition: ring buffer sizes rounded
  * up to a power-of-two multiple of the page size, PERF_EVENT_ARRAY max_entries 0 meaning one
  * slot per possible CPU, and the map types it creates without BTF key/value type ids.
  * Pure: the caller gives the target's CPU count and page size.
