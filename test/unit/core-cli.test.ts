@@ -23,18 +23,30 @@ test('bpf-lens relocate against this kernel: problems listed with their reasons,
   assert.doesNotMatch(r.stdout, /\[ok\]/);
 });
 
-test('bpf-lens relocate --target another BTF: ambiguous relocations fail with exit 1; --json carries every field', () => {
-  const r = bpfLens(['relocate', relocs, '--target', relocs]);
+test('bpf-lens relocate --btf another BTF: ambiguous relocations fail with exit 1; --json carries every field', () => {
+  const r = bpfLens(['relocate', relocs, '--btf', relocs]);
   assert.equal(r.code, 1);
   assert.match(r.stdout, /socket_filter\/err_ambiguous: 1 ambiguous\n.*TYPE_ID_TARGET +struct ambiguous +\d+ -> \? +\[ambiguous\]/);
   assert.match(r.stderr, /libbpf would refuse to load/);
-  const j = bpfLens(['relocate', relocs, '--target', relocs, '--json']);
+  assert.doesNotMatch(r.stderr, /deprecated/);
+  const j = bpfLens(['relocate', relocs, '--btf', relocs, '--json']);
   assert.equal(j.code, 1);
   const doc = JSON.parse(j.stdout) as { sections: { section: string; ok: boolean; relocations: { access: string; status: string; localValue: string; targetValue?: string }[] }[] };
   const fields = doc.sections.find((s) => s.section === 'socket_filter/fields')!;
   assert.ok(fields.ok);
   const off = fields.relocations.find((x) => x.access === 't->s[2]._1')!;
   assert.deepEqual([off.status, off.localValue], ['ok', off.targetValue]);
+});
+
+test('bpf-lens relocate --target (the old name of --btf) still works, with a one-line note on stderr', () => {
+  const old = bpfLens(['relocate', relocs, '--target', relocs, '--json']);
+  const now = bpfLens(['relocate', relocs, '--btf', relocs, '--json']);
+  assert.equal(old.code, 1);
+  assert.equal(old.stdout, now.stdout);
+  assert.match(old.stderr, /^bpf-lens: relocate --target is deprecated, use --btf \(as load does\)\n/);
+  const both = bpfLens(['relocate', relocs, '--btf', relocs, '--target', relocs]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /--btf only/);
 });
 
 test('bpf-lens relocate: usage and bad input give one line and a non-zero exit', () => {

@@ -19,22 +19,27 @@ function line(r: CoreReloReport): string {
 }
 
 /**
- * `bpf-lens relocate OBJ [--target FILE [--module FILE]...] [--problems] [--json]`: computes
+ * `bpf-lens relocate OBJ [--btf FILE [--module FILE]...] [--problems] [--json]`: computes
  * every CO-RE relocation of a BPF object against a kernel's BTF (by default the running
- * kernel's vmlinux and module BTFs) as libbpf would, without loading anything.
+ * kernel's vmlinux and module BTFs) as libbpf would, without loading anything. `--btf` is
+ * named as in `load`; the old `--target` (which `load` uses for a host) still works, with a note.
  */
 export const relocateCommand: Command = {
   path: ['relocate'],
-  usage: 'relocate OBJ [--target BTF [--module BTF]...] [--problems] [--json]',
+  usage: 'relocate OBJ [--btf BTF [--module BTF]...] [--problems] [--json]',
   summary: 'Resolve the CO-RE relocations of a BPF object against a kernel BTF (default: this kernel) and report each one.',
   async run(args: string[], io: CliIo): Promise<number> {
     const { values, file } = parseOneInput(args, {
+      btf: { type: 'string' },
       target: { type: 'string', short: 't' },
       module: { type: 'string', short: 'm', multiple: true },
       problems: { type: 'boolean', short: 'p', default: false },
       json: { type: 'boolean', default: false },
     }, 'OBJ');
-    if (values.module?.length && !values.target) throw new UsageError('--module needs --target (the vmlinux BTF it splits from)');
+    if (values.btf !== undefined && values.target !== undefined) throw new UsageError('give --btf only (--target is its old name)');
+    if (values.target !== undefined) io.err('bpf-lens: relocate --target is deprecated, use --btf (as load does)\n');
+    const btfFile = values.btf ?? values.target;
+    if (values.module?.length && !btfFile) throw new UsageError('--module needs --btf (the vmlinux BTF it splits from)');
     const elf = new ElfFile(readInput(file), file);
     const btfSec = elf.section('.BTF');
     if (!btfSec) throw new FormatError(file, '.BTF', 0, 'the object has no .BTF section (was it compiled with -g?)');
@@ -43,8 +48,8 @@ export const relocateCommand: Command = {
     const ext = extSec ? parseBtfExt(extSec.data, localBtf, file) : undefined;
 
     let targets: TargetBtf[];
-    if (values.target) {
-      const vmlinux = { name: path.basename(values.target), btf: loadBtf(values.target) };
+    if (btfFile) {
+      const vmlinux = { name: path.basename(btfFile), btf: loadBtf(btfFile) };
       targets = [vmlinux, ...(values.module ?? []).map((m) => ({ name: path.basename(m).replace(/\.ko$/, ''), btf: loadBtf(m, vmlinux.btf) }))];
     } else {
       targets = sysfsKernelBtfs();
