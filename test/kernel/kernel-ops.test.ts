@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { type KernelOps, localKernel, mapCreate, closeFd, objKind, O_CLOEXEC, pageSize, BPF_MAP_TYPE } from '../../server/src/kernel';
 import { loadObject } from '../../server/src/load';
 import { openObject } from '../../server/src/object';
-import { ringbufSize } from '../../server/src/object/map-create';
+import { ringbufSize } from '../../server/src/object/map-adjust';
 import { fixture, run } from '../helpers';
 import { bpffsDir } from './kernel-env';
 

@@ -1,7 +1,7 @@
 // libbpf's map-create adjustments on pages other than 4K (arm64 runs 16K and 64K kernels).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createMaxEntries, ringbufSize } from '../../server/src/object/map-create';
+import { createMaxEntries, ringbufSize } from '../../server/src/object/map-adjust';
 
 const RINGBUF = 27;
 const USER_RINGBUF = 31;
