@@ -16,7 +16,7 @@ import { ROOT } from './helpers';
 import { busyboxBase, newcArchive, InitramfsEntry } from './initramfs';
 import { debianKernel, DebianKernelVersion } from './kernels';
 import { hostRootInit } from './qemu-host-root';
-import * as P from '../server/src/agent/protocol';
+import * as P from '../protocol/agent';
 import { AgentClient, connectTarget } from '../server/src/remote';
 
 export type TestTargetSpec = 'local' | 'ssh' | `qemu:${DebianKernelVersion}`;

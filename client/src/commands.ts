@@ -1,7 +1,7 @@
 /** Every `bpfLens.*` command, in one place (ids as in package.json). */
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { BaseDiffRequest, DistillRequest, DocumentKind, LinkObjectsRequest, ObjectsRequest, ReindexRequest } from '../../server/src/lsp/protocol';
+import { BaseDiffRequest, DistillRequest, DocumentKind, LinkObjectsRequest, ObjectsRequest, ReindexRequest } from '../../protocol/lsp';
 import { openDocument } from './documents';
 import { loadObjectCommand, unloadCommand } from './load';
 import type { TargetPicker } from './targets';

@@ -6,7 +6,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, State, TransportKind } from 'vscode-languageclient/node';
-import { ObjectsChangedNotification, SCHEME } from '../../server/src/lsp/protocol';
+import { ObjectsChangedNotification, SCHEME } from '../../protocol/lsp';
 import { registerCommands } from './commands';
 import { readConfig, serverSettings } from './config';
 import { BpfDocuments } from './documents';

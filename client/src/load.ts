@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import {
   LoadedKernelObject, LoadedObjectsRequest, LoadObjectRequest, LoadProgressNotification, ObjectsRequest, UnloadObjectRequest,
-} from '../../server/src/lsp/protocol';
+} from '../../protocol/lsp';
 
 export interface LoadDeps {
   readonly output: vscode.OutputChannel;

@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { SelectTargetRequest, SelectTargetResult, TargetSetting, TargetsRequest } from '../../server/src/lsp/protocol';
+import { SelectTargetRequest, SelectTargetResult, TargetSetting, TargetsRequest } from '../../protocol/lsp';
 
 const STATE_KEY = 'bpfLens.target';
 

@@ -3,7 +3,7 @@ import type { LanguageClient } from 'vscode-languageclient/node';
 import {
   BtfTypeItem, BtfTypesRequest, ObjectsRequest, ObjectSummary, ProgramItem, MapItem, ExternItem, LoadedKernelObject, LoadedObjectsRequest,
   BaseDiffItem, BaseDiffRequest, TargetBtfRequest, TargetsRequest, TargetsResult, CoreRelocationItem, CoreRelocationsRequest,
-} from '../../server/src/lsp/protocol';
+} from '../../protocol/lsp';
 
 /** Nodes of the "BPF" tree: Objects → Programs, Maps, BTF types by kind (paged), Externs. */
 export type Node =

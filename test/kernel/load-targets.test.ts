@@ -17,7 +17,7 @@ import { startSshHost, SshHost } from '../ssh-host';
 import { startTestTarget, TestTarget } from '../qemu-target';
 import { debianKernel } from '../kernels';
 import { connectTarget, isLoadError, SshConnectTimings } from '../../server/src/remote';
-import type { AgentLoadResult, HelloResult } from '../../server/src/agent/protocol';
+import type { AgentLoadResult, HelloResult } from '../../protocol/agent';
 
 const FIX = path.join(ROOT, 'build', 'fixtures');
 const EX = path.join(ROOT, 'examples', 'build');

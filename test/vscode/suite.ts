@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { BaseDiffRequest, LoadedObjectsRequest, ObjectsRequest, UnloadObjectRequest } from '../../server/src/lsp/protocol';
+import { BaseDiffRequest, LoadedObjectsRequest, ObjectsRequest, UnloadObjectRequest } from '../../protocol/lsp';
 import { documentUri } from '../../client/src/documents';
 
 async function until<T>(what: string, ms: number, f: () => Promise<T | undefined> | T | undefined): Promise<T> {

@@ -1,6 +1,6 @@
 /**
  * The BPF Lens agent: runs the load pipeline on the machine whose kernel it talks to and
- * answers JSON-RPC on stdin/stdout (protocol.ts). Started by server/src/remote over SSH,
+ * answers JSON-RPC on stdin/stdout (protocol/agent.ts). Started by server/src/remote over SSH,
  * under `sudo -n`, or inside a test VM. stdout is the protocol: everything else goes to stderr.
  */
 import { createHash } from 'crypto';
@@ -12,7 +12,7 @@ import { loadObject, LoadError } from '../load';
 import type { LoadResult } from '../load/types';
 import { btfFromBytes } from '../btf/input';
 import { openObject } from '../object';
-import * as P from './protocol';
+import * as P from '../../../protocol/agent';
 
 // Anything printed by accident must not corrupt the protocol stream.
 console.log = console.error;

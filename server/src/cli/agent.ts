@@ -3,7 +3,7 @@ import { CliIo, Command, UsageError } from './command';
 /**
  * `bpf-lens agent --stdio`: the agent on stdin/stdout, for targets reached some other way than
  * SSH (`kubectl exec -i POD -- bpf-lens agent --stdio`, a serial console, a container):
- * whatever carries its stdio, a client speaks the agent protocol (server/src/agent/protocol.ts).
+ * whatever carries its stdio, a client speaks the agent protocol (protocol/agent.ts).
  */
 export const agentCommand: Command = {
   path: ['agent'],

@@ -14,7 +14,7 @@ import { btfFromBytes } from '../btf/input';
 import { RELOCATABLE, TargetIndex } from '../btf/relocate';
 import { ElfFile } from '../elf/reader';
 import { VMLINUX_BTF } from '../kernel/sysfs-btf';
-import type { BaseDiffItem, BaseDiffParams, BaseDiffResult, BaseDiffStatus } from './protocol';
+import type { BaseDiffItem, BaseDiffParams, BaseDiffResult, BaseDiffStatus } from '../../../protocol/lsp';
 
 const USED_BY = 5;
 

@@ -8,7 +8,7 @@ import { Btf } from '../btf/btf';
 import { DumpView } from '../btf/dump-view';
 import { sizeOf, typeName } from '../btf/layout';
 import { KIND_NAMES, TypeId } from '../btf/types';
-import type { BtfKindCount, BtfTypeItem, BtfTypesParams, BtfTypesResult } from './protocol';
+import type { BtfKindCount, BtfTypeItem, BtfTypesParams, BtfTypesResult } from '../../../protocol/lsp';
 
 export const DEFAULT_PAGE = 500;
 export const MAX_PAGE = 10_000;

@@ -4,7 +4,7 @@ import { distillModule } from '../btf/module-btf';
 import { btfFromBytes } from '../btf/input';
 import { FormatError } from '../common/errors';
 import { ElfFile } from '../elf/reader';
-import type { DistillParams, DistillResult } from './protocol';
+import type { DistillParams, DistillResult } from '../../../protocol/lsp';
 
 export async function distillRequest(p: DistillParams): Promise<DistillResult> {
   const t0 = performance.now();

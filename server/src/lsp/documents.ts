@@ -5,7 +5,7 @@ import { formatLayout, structLayout } from '../btf/layout';
 import { describe } from './btf-types';
 import { mapFlagNames, mapTypeConst } from './cards';
 import type { LoadedObject } from './loaded';
-import type { DocumentParams, DocumentResult } from './protocol';
+import type { DocumentParams, DocumentResult } from '../../../protocol/lsp';
 
 export function documentText(o: LoadedObject, p: DocumentParams): DocumentResult {
   switch (p.kind) {

@@ -11,8 +11,8 @@ import type { Diagnostic } from 'vscode-languageserver/node';
 import { DiagnosticSeverity } from 'vscode-languageserver/node';
 import { openObject } from '../object';
 import type { LoadResult } from '../load';
-import type { AgentLoadErrorData } from '../agent/protocol';
-import type { LoadedKernelObject, LoadObjectError, LoadObjectParams, LoadObjectResult, UnloadObjectResult } from './protocol';
+import type { AgentLoadErrorData } from '../../../protocol/agent';
+import type { LoadedKernelObject, LoadObjectError, LoadObjectParams, LoadObjectResult, UnloadObjectResult } from '../../../protocol/lsp';
 import { LOCAL, targetFailure, Targets } from './targets';
 
 interface Held {

@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'fs/promises';
 import { FormatError } from '../common/errors';
 import { resolveAcross } from '../link/externs';
 import { LinkError, linkObjects } from '../link/linker';
-import type { LinkObjectsParams, LinkObjectsResult, ObjectSummary } from './protocol';
+import type { LinkObjectsParams, LinkObjectsResult, ObjectSummary } from '../../../protocol/lsp';
 
 /** `objects` with `resolvedIn` filled in, looking for definitions among `all` (default: `objects`). */
 export function withResolvedExterns(objects: readonly ObjectSummary[], all: readonly ObjectSummary[] = objects): ObjectSummary[] {

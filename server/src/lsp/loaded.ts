@@ -10,7 +10,7 @@ import { ElfFile, isElf } from '../elf/reader';
 import { VMLINUX_BTF } from '../kernel/sysfs-btf';
 import { BtfCatalog } from './btf-types';
 import { factsOf, ObjectFacts } from './facts';
-import type { MapItem, ObjectSummary } from './protocol';
+import type { MapItem, ObjectSummary } from '../../../protocol/lsp';
 import { mapDefinitionLine, splitLines } from './c-text';
 
 export interface LoadedObject {

@@ -20,12 +20,12 @@ import { hoverAt, hoverWord } from './hover';
 import {
   BaseDiffRequest, BtfTypesRequest, DistillRequest, DocumentRequest, EXPERIMENTAL, LinkObjectsRequest, LoadedObjectsRequest, LoadObjectRequest, LoadProgressNotification,
   ObjectsChangedNotification, ObjectsRequest, parseDocumentQuery, ReindexRequest, SCHEME, UnloadObjectRequest,
-} from './protocol';
+} from '../../../protocol/lsp';
 import { parseTargetSettings, Targets } from './targets';
 import { CoreOnTarget, registerTargetRequests } from './target-requests';
 import { KernelLoads } from './kernel-loads';
 import { baseDiffDiagnostics, baseDiffText, ModuleDiffs } from './base-diff';
-import type { BaseDiffParams } from './protocol';
+import type { BaseDiffParams } from '../../../protocol/lsp';
 import { DEFAULT_SETTINGS, IndexSettings, WorkspaceIndex } from './workspace';
 import { linkObjectsRequest, withResolvedExterns } from './link-objects';
 import { distillRequest } from './distill';

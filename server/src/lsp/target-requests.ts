@@ -11,7 +11,7 @@ import { CoreCheck, CoreChecks } from './core-checks';
 import type { LoadedObject } from './loaded';
 import {
   CoreRelocationItem, CoreRelocationsRequest, SelectTargetRequest, SelectTargetResult, TargetBtfRequest, TargetInfo, TargetsRequest,
-} from './protocol';
+} from '../../../protocol/lsp';
 import { targetFailure, Targets } from './targets';
 import type { WorkspaceIndex } from './workspace';
 import { reloReason } from '../core/relocate';

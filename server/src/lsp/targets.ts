@@ -12,7 +12,7 @@ import { VMLINUX_BTF, hasVmlinuxBtf, sysfsKernelBtfs } from '../kernel/sysfs-btf
 import type { TargetBtf } from '../core';
 import type { AgentClient } from '../remote';
 import { TargetError } from '../remote/errors';
-import type { TargetInfo, TargetSetting, TargetsResult } from './protocol';
+import type { TargetInfo, TargetSetting, TargetsResult } from '../../../protocol/lsp';
 
 export const LOCAL = 'local';
 

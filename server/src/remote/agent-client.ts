@@ -9,7 +9,7 @@ import { homedir } from 'os';
 import { join } from 'path';
 import type { Readable, Writable } from 'stream';
 import { createMessageConnection, MessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
-import * as P from '../agent/protocol';
+import * as P from '../../../protocol/agent';
 import { bpfNotPermitted, noBtf, TargetError } from './errors';
 
 export class AgentClient {

@@ -1,4 +1,4 @@
-import type { HelloResult } from '../agent/protocol';
+import type { HelloResult } from '../../../protocol/agent';
 
 /** Why a target could not be used, each with what to do next (issue 5's distinct errors). */
 export type TargetErrorCode =
