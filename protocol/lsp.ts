@@ -1,9 +1,10 @@
 /**
  * The custom requests between the BPF Lens client and language server, declared once and
  * imported by both (the rust-analyzer / clangd pattern). Plain data only: this file must
- * not import `vscode` nor anything of the server's engine.
+ * not import `vscode` nor anything of server/src or client/src (test/unit/architecture).
  *
- * The server advertises them as `capabilities.experimental.bpfLens` (see EXPERIMENTAL).
+ * The server advertises the methods it registers as `capabilities.experimental.bpfLens`
+ * (built from its handler table: server/src/lsp/server.ts).
  */
 // From the protocol package (not vscode-jsonrpc directly): the one copy both LSP libraries use.
 import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
@@ -158,12 +159,6 @@ export const LinkObjectsRequest = new RequestType<LinkObjectsParams, LinkObjects
 
 /** Asks the server to re-scan the workspace for objects. */
 export const ReindexRequest = new RequestType0<ObjectsResult, void>('bpfLens/reindex');
-
-export const EXPERIMENTAL: ExperimentalCapabilities = {
-  version: 1,
-  requests: [ObjectsRequest.method, BtfTypesRequest.method, DocumentRequest.method, ReindexRequest.method, LinkObjectsRequest.method,
-    'bpfLens/loadObject', 'bpfLens/unloadObject', 'bpfLens/loadedObjects', 'bpfLens/baseDiff', 'bpfLens/selectTarget', 'bpfLens/targets', 'bpfLens/targetBtf', 'bpfLens/coreRelocations', 'bpfLens/distill'],
-};
 
 /** The virtual document URI for a request (`bpf-lens:/path/x.o/btf.h?kind=c`). */
 export function documentPath(p: DocumentParams): { path: string; query: string } {

@@ -8,7 +8,8 @@ import { parseBtf } from '../btf/btf';
 import { parseBtfExt } from '../btf/ext';
 import { CandidateCache, CoreReloReport, relocateCore } from '../core';
 import { ElfFile } from '../elf/reader';
-import type { TargetBtfs } from './targets';
+import type { LoadedObject } from './loaded';
+import type { TargetBtfs, Targets } from './targets';
 
 export interface CoreFinding {
   readonly section: string;
@@ -55,4 +56,30 @@ async function compute(file: string, target: TargetBtfs): Promise<CoreCheck> {
     for (const report of out.reports) relocations.push({ section: sec.section, report });
   }
   return { relocations, ms: performance.now() - t0 };
+}
+
+/** CO-RE checks of objects against the selected target's BTF (bpfLens.coreDiagnostics). */
+export class CoreOnTarget {
+  enabled = true;
+  private readonly checks = new CoreChecks();
+  /** Failures already logged: a kernel without BTF would say so for every object on every publish. */
+  private readonly logged = new Set<string>();
+
+  constructor(private readonly targets: Targets, private readonly log: (msg: string) => void) {}
+
+  /** The check of one object (undefined: disabled, not a BPF object, or the target's BTF cannot be had). */
+  async of(o: LoadedObject): Promise<{ target: string; check: CoreCheck } | undefined> {
+    if (!this.enabled || o.error || !o.summary.programs.length) return undefined; // CO-RE lives in BPF objects only
+    const name = this.targets.selected;
+    try {
+      const btfs = await this.targets.targetBtfs(name);
+      const info = this.targets.known(name);
+      return { target: info ? `${name} (${info.release})` : name, check: await this.checks.check(o.path, o.mtimeMs, btfs) };
+    } catch (e) {
+      const msg = `CO-RE check on ${name}: ${(e as Error).message}`;
+      if (!this.logged.has(msg)) this.log(`${msg} (${o.path})`);
+      this.logged.add(msg);
+      return undefined;
+    }
+  }
 }

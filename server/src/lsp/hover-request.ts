@@ -1,0 +1,38 @@
+/**
+ * textDocument/hover: in a C source, what the objects built from it say about the word under
+ * the cursor (maps, programs, helpers), else the value on the selected target of a field a
+ * CO-RE relocation reads; in a disassembly, the maps and functions of the object it shows.
+ */
+import { Hover, HoverParams, MarkupKind } from 'vscode-languageserver/node';
+import { parseDocumentQuery, SCHEME } from '../../../protocol/lsp';
+import { splitLines } from './c-text';
+import { coreHover } from './core-hover';
+import { hoverAt, hoverWord } from './hover';
+import { Session, toPath } from './session';
+
+export async function hover(d: Session, p: HoverParams): Promise<Hover | null> {
+  await d.whenReady();
+  const uri = p.textDocument.uri;
+  const doc = d.documents.get(uri);
+  if (!doc) return null;
+  const { line, character } = p.position;
+  let md: string | undefined;
+  if (uri.startsWith(`${SCHEME}:`)) {
+    const q = uri.indexOf('?');
+    const params = q < 0 ? undefined : parseDocumentQuery(decodeURIComponent(uri.slice(q + 1)));
+    const o = params && d.index.get(params.path);
+    md = o && hoverWord(o, doc.getText(), line, character);
+  } else {
+    const file = toPath(uri);
+    if (!file) return null;
+    const objects = d.index.objectsFor(file);
+    md = hoverAt(objects, doc.getText(), line, character);
+    // A field a CO-RE relocation reads: its value on the selected target.
+    if (!md && objects.length) {
+      const checks = (await Promise.all(objects.map(async (object) => { const c = await d.coreOf(object); return c && { object, ...c }; })))
+        .filter((c): c is NonNullable<typeof c> => !!c);
+      md = coreHover(splitLines(doc.getText()), line, character, checks, file);
+    }
+  }
+  return md ? { contents: { kind: MarkupKind.Markdown, value: md } } : null;
+}
