@@ -1,5 +1,4 @@
 /** "Distill Base BTF…": a copy of a kernel module with `.BTF.base`, as `bpf-lens distill` writes it. */
-import { readInput } from '../cli/input';
 import { readFile, writeFile } from 'fs/promises';
 import { distillModule } from '../btf/module-btf';
 import { btfFromBytes } from '../btf/input';
