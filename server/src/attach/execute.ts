@@ -1,0 +1,224 @@
+/**
+ * Carrying out one attach plan through KernelOps, choosing a link where the kernel has one and
+ * the older mechanism where it does not (perf event ioctl, RAW_TRACEPOINT_OPEN, PROG_ATTACH).
+ * Each step records how to undo what it did; a step that fails half-way undoes its own part.
+ */
+import { existsSync, readFileSync } from 'fs';
+import { BPF_ATTACH_TYPE, PERF_COUNT_HW, PERF_COUNT_SW, PERF_TYPE, isKernelError, type Fd, type KernelOps } from '../kernel';
+import { describePlan, type AttachKind, type AttachPlan } from './plan';
+import { functionFileOffset, resolveBinary } from './uprobe';
+
+/** How an attachment was made (what detach undoes). */
+export type Mechanism = 'link' | 'perf_event link' | 'perf_event ioctl' | 'raw_tracepoint_open' | 'prog_attach' | 'map update';
+
+export interface Attachment {
+  readonly program: string;
+  readonly kind: AttachKind | 'struct_ops';
+  /** Where, as the user reads it: `sched:sched_process_exec`, `veth0 ingress`, a cgroup path. */
+  readonly target: string;
+  readonly mechanism: Mechanism;
+  /** The link FDs (one per CPU for perf_event programs). */
+  readonly linkFds: readonly Fd[];
+  readonly linkIds: readonly number[];
+  /** Undo steps, newest first when run. */
+  readonly undo: readonly (() => void)[];
+}
+
+/** What executing needs besides the kernel: files (uprobe binaries) and the object's maps. */
+export interface ExecuteContext {
+  readonly kernel: KernelOps;
+  readonly mapFd?: (name: string) => Fd | undefined;
+  readonly readFile?: (path: string) => Uint8Array;
+  readonly exists?: (path: string) => boolean;
+  readonly env?: { PATH?: string; LD_LIBRARY_PATH?: string };
+}
+
+const XDP_FLAGS = { generic: 1 << 1, native: 1 << 2, offload: 1 << 3 } as const;
+const BPF_F_ALLOW_MULTI = 1 << 1;
+
+/** Collects undo steps while a step runs; runs them (newest first) if the step fails. */
+class Steps {
+  readonly undo: (() => void)[] = [];
+  add(f: () => void): void {
+    this.undo.unshift(f);
+  }
+  rollback(): void {
+    runUndo(this.undo);
+  }
+}
+
+/** Runs undo steps, each once, carrying on past failures (the rest must still run). */
+export function runUndo(undo: readonly (() => void)[]): string[] {
+  const errors: string[] = [];
+  for (const f of undo) {
+    try {
+      f();
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  return errors;
+}
+
+/** Attaches one program as planned; throws (with nothing left behind) on failure. */
+export function executePlan(cx: ExecuteContext, program: string, progFd: Fd, plan: Exclude<AttachPlan, { kind: 'none' }>): Attachment {
+  const s = new Steps();
+  const links: Fd[] = [];
+  try {
+    const mechanism = run(cx, s, links, progFd, plan);
+    const k = cx.kernel;
+    const linkIds = links.map((fd) => k.linkInfo(fd).id);
+    return { program, kind: plan.kind, target: describePlan(plan), mechanism, linkFds: links, linkIds, undo: s.undo };
+  } catch (e) {
+    s.rollback();
+    throw e;
+  }
+}
+
+function run(cx: ExecuteContext, s: Steps, links: Fd[], prog: Fd, plan: Exclude<AttachPlan, { kind: 'none' }>): Mechanism {
+  const k = cx.kernel;
+  const link = (fd: Fd): Fd => {
+    s.add(() => k.closeFd(fd));
+    links.push(fd);
+    return fd;
+  };
+  const what = `${plan.kind} ${describePlan(plan)}`;
+  switch (plan.kind) {
+    case 'tracepoint': {
+      const id = k.tracepointId(plan.category, plan.name);
+      return perfAttach(k, s, links, prog, openPerf(k, s, { type: PERF_TYPE.TRACEPOINT, config: BigInt(id) }, -1, 0, what), what);
+    }
+    case 'raw_tp':
+      link(k.rawTracepointOpen(prog, plan.name));
+      return 'raw_tracepoint_open';
+    case 'tracing':
+      return tracingAttach(k, link, prog, plan.attachType, what);
+    case 'iter':
+      link(k.linkCreate({ prog_fd: prog, attach_type: BPF_ATTACH_TYPE.BPF_TRACE_ITER }, what));
+      return 'link';
+    case 'kprobe': case 'uprobe':
+      return probeAttach(cx, s, links, prog, plan, what);
+    case 'perf_event':
+      return samplingAttach(k, s, links, prog, plan);
+    case 'xdp':
+      link(k.linkCreate({ prog_fd: prog, target_ifindex: k.ifIndex(plan.iface), attach_type: BPF_ATTACH_TYPE.BPF_XDP, flags: plan.mode ? XDP_FLAGS[plan.mode] : 0 }, what));
+      return 'link';
+    case 'tcx': {
+      const at = plan.direction === 'ingress' ? BPF_ATTACH_TYPE.BPF_TCX_INGRESS : BPF_ATTACH_TYPE.BPF_TCX_EGRESS;
+      try {
+        link(k.linkCreate({ prog_fd: prog, target_ifindex: k.ifIndex(plan.iface), attach_type: at }, what));
+      } catch (e) {
+        if (isKernelError(e, 'EINVAL')) throw new Error(`${what}: the kernel refused a tcx link (tcx needs Linux 6.6+; clsact qdisc filters are not made by BPF Lens): ${(e as Error).message}`, { cause: e });
+        throw e;
+      }
+      return 'link';
+    }
+    case 'cgroup': case 'netns':
+      return targetFdAttach(k, s, link, prog, plan.kind === 'cgroup' ? 'cgroup' : 'netns', plan.path, plan.attachType, what);
+    case 'sockmap': {
+      const map = cx.mapFd?.(plan.map);
+      if (map === undefined) throw new Error(`${what}: the object has no map '${plan.map}'`);
+      return progAttachOnly(k, s, prog, map, plan.attachType, 0, what);
+    }
+  }
+}
+
+function openPerf(k: KernelOps, s: Steps, spec: Parameters<KernelOps['perfEventOpen']>[0], pid: number, cpu: number, what: string): Fd {
+  const fd = k.perfEventOpen(spec, pid, cpu, what);
+  s.add(() => k.closeFd(fd));
+  return fd;
+}
+
+/** A perf event runs the program through a perf link, or (kernels before 5.15) the SET_BPF ioctl. */
+function perfAttach(k: KernelOps, s: Steps, links: Fd[], prog: Fd, pfd: Fd, what: string): Mechanism {
+  let mechanism: Mechanism = 'perf_event link';
+  try {
+    const l = k.linkCreate({ prog_fd: prog, target_fd: pfd, attach_type: BPF_ATTACH_TYPE.BPF_PERF_EVENT }, what);
+    s.add(() => k.closeFd(l));
+    links.push(l);
+  } catch (e) {
+    if (!isKernelError(e, 'EINVAL')) throw e;
+    k.perfEventIoctl(pfd, 'SET_BPF', prog, what);
+    mechanism = 'perf_event ioctl';
+  }
+  k.perfEventIoctl(pfd, 'ENABLE', 0, what);
+  s.add(() => k.perfEventIoctl(pfd, 'DISABLE', 0, what));
+  return mechanism;
+}
+
+/** tp_btf/fentry/fexit/fmod_ret/lsm: a tracing link, or RAW_TRACEPOINT_OPEN on kernels before 5.x links. */
+function tracingAttach(k: KernelOps, link: (fd: Fd) => Fd, prog: Fd, attachType: number, what: string): Mechanism {
+  try {
+    link(k.linkCreate({ prog_fd: prog, attach_type: attachType }, what));
+    return 'link';
+  } catch (e) {
+    if (!isKernelError(e, 'EINVAL')) throw e;
+    link(k.rawTracepointOpen(prog, undefined));
+    return 'raw_tracepoint_open';
+  }
+}
+
+function probeAttach(cx: ExecuteContext, s: Steps, links: Fd[], prog: Fd, plan: Extract<AttachPlan, { kind: 'kprobe' | 'uprobe' }>, what: string): Mechanism {
+  const k = cx.kernel;
+  const pmu = k.pmuInfo(plan.kind);
+  if (!pmu) {
+    throw new Error(`${what}: this kernel has no ${plan.kind} PMU (/sys/bus/event_source/devices/${plan.kind})${plan.kind === 'kprobe' ? ': kprobes are off here (CONFIG_KPROBE_EVENTS, or lockdown)' : ''}`);
+  }
+  if (plan.retprobe && pmu.retprobeBit === undefined) throw new Error(`${what}: the ${plan.kind} PMU has no retprobe format bit`);
+  const config = plan.retprobe ? 1n << BigInt(pmu.retprobeBit!) : 0n;
+  if (plan.kind === 'kprobe') {
+    return perfAttach(k, s, links, prog, openPerf(k, s, { type: pmu.type, config, probeName: plan.func, probeOffset: plan.offset }, -1, 0, what), what);
+  }
+  const exists = cx.exists ?? existsSync;
+  const path = resolveBinary(plan.binary, exists, cx.env ?? process.env);
+  const offset = plan.func !== undefined ? functionFileOffset((cx.readFile ?? readFileSync)(path), path, plan.func) + plan.offset : plan.offset;
+  const pid = plan.pid ?? -1;
+  return perfAttach(k, s, links, prog, openPerf(k, s, { type: pmu.type, config, probeName: path, probeOffset: offset }, pid, pid === -1 ? 0 : -1, what), what);
+}
+
+const SAMPLING: Record<string, { type: number; config: number }> = {
+  'cpu-clock': { type: PERF_TYPE.SOFTWARE, config: PERF_COUNT_SW.CPU_CLOCK },
+  'task-clock': { type: PERF_TYPE.SOFTWARE, config: PERF_COUNT_SW.TASK_CLOCK },
+  'page-faults': { type: PERF_TYPE.SOFTWARE, config: PERF_COUNT_SW.PAGE_FAULTS },
+  'context-switches': { type: PERF_TYPE.SOFTWARE, config: PERF_COUNT_SW.CONTEXT_SWITCHES },
+  cycles: { type: PERF_TYPE.HARDWARE, config: PERF_COUNT_HW.CPU_CYCLES },
+  instructions: { type: PERF_TYPE.HARDWARE, config: PERF_COUNT_HW.INSTRUCTIONS },
+  'cache-misses': { type: PERF_TYPE.HARDWARE, config: PERF_COUNT_HW.CACHE_MISSES },
+  'branch-misses': { type: PERF_TYPE.HARDWARE, config: PERF_COUNT_HW.BRANCH_MISSES },
+};
+
+/** perf_event programs: one sampling event per online CPU, each with the program. */
+function samplingAttach(k: KernelOps, s: Steps, links: Fd[], prog: Fd, plan: Extract<AttachPlan, { kind: 'perf_event' }>): Mechanism {
+  const ev = SAMPLING[plan.event];
+  let mechanism: Mechanism = 'perf_event link';
+  for (const cpu of k.onlineCpus()) {
+    const what = `perf_event ${plan.event} on CPU ${cpu}`;
+    const pfd = openPerf(k, s, { type: ev.type, config: BigInt(ev.config), sampleFreq: BigInt(plan.freq) }, -1, cpu, what);
+    mechanism = perfAttach(k, s, links, prog, pfd, what);
+  }
+  return mechanism;
+}
+
+/** cgroup and netns programs: a link on the directory's/namespace's FD, else PROG_ATTACH. */
+function targetFdAttach(k: KernelOps, s: Steps, link: (fd: Fd) => Fd, prog: Fd, kind: 'cgroup' | 'netns', path: string, attachType: number, what: string): Mechanism {
+  const target = k.openPath(path, kind);
+  try {
+    link(k.linkCreate({ prog_fd: prog, target_fd: target, attach_type: attachType }, what));
+    k.closeFd(target); // the link holds the cgroup/netns
+    return 'link';
+  } catch (e) {
+    if (!isKernelError(e, 'EINVAL')) {
+      k.closeFd(target);
+      throw e;
+    }
+  }
+  s.add(() => k.closeFd(target));
+  return progAttachOnly(k, s, prog, target, attachType, kind === 'cgroup' ? BPF_F_ALLOW_MULTI : 0, what);
+}
+
+function progAttachOnly(k: KernelOps, s: Steps, prog: Fd, target: Fd, attachType: number, flags: number, what: string): Mechanism {
+  k.progAttach({ target_fd: target, attach_bpf_fd: prog, attach_type: attachType, attach_flags: flags }, what);
+  // Detach names the program (several may share a multi-attach cgroup hook) and no flags.
+  s.add(() => k.progDetach({ target_fd: target, attach_bpf_fd: prog, attach_type: attachType }, what));
+  return 'prog_attach';
+}

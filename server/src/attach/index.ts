@@ -1,0 +1,18 @@
+/**
+ * Attaching loaded programs, as libbpf's bpf_program__attach does, through KernelOps only.
+ *
+ *   plan.ts     pure: SEC() name + the user's place → an AttachPlan (tracepoint, raw_tp, tracing,
+ *               kprobe, uprobe, iter, perf_event, xdp, tcx, cgroup, netns, sockmap, none).
+ *   uprobe.ts   pure: a uprobe binary found as libbpf finds it; a function's file offset from
+ *               .symtab/.dynsym.
+ *   execute.ts  one plan carried out (link first, older mechanism where the kernel lacks it),
+ *               with its undo steps.
+ *   session.ts  attachAll (all or nothing, AttachError names the program), detach, pin, readIter.
+ */
+export { AttachPlanError, describePlan, parseFuncOffset, parsePerfPlace, parsePlaces, parseUprobeTarget, planAttach } from './plan';
+export type { AttachKind, AttachPlan, PlanInput, XdpMode } from './plan';
+export { functionFileOffset, resolveBinary, searchDirs } from './uprobe';
+export { executePlan, runUndo } from './execute';
+export type { Attachment, ExecuteContext, Mechanism } from './execute';
+export { AttachError, AttachSession, attachAll, planAll } from './session';
+export type { AttachOptions, AttachProgram, Skipped } from './session';

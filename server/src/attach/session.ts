@@ -1,0 +1,126 @@
+/**
+ * Attaching a loaded object's programs as one session: plan each (SEC() + the user's places),
+ * attach in order, and on any failure detach what was attached and say which program failed and
+ * why. The session remembers every attachment so `detach()` undoes all of them; `pin(dir)` keeps
+ * the links alive under bpffs instead.
+ */
+import type { Fd, KernelOps } from '../kernel';
+import { executePlan, runUndo, type Attachment, type ExecuteContext } from './execute';
+import { AttachPlanError, describePlan, planAttach, type AttachPlan } from './plan';
+
+/** A loaded program as the session needs it. */
+export interface AttachProgram {
+  readonly name: string;
+  readonly section: string;
+  readonly fd: Fd;
+}
+
+export interface AttachOptions extends Omit<ExecuteContext, 'kernel'> {
+  /** `--attach PROG=WHERE`. */
+  readonly places?: ReadonlyMap<string, string>;
+  /** `--no-attach PROG`. */
+  readonly skip?: ReadonlySet<string>;
+  /** Told of each attachment as it is made (the CLI streams them). */
+  readonly onAttached?: (a: Attachment) => void;
+}
+
+export interface Skipped {
+  readonly program: string;
+  readonly reason: string;
+}
+
+/** Attaching failed: which program, where, why; everything attached before was detached. */
+export class AttachError extends Error {
+  constructor(readonly program: string, readonly kind: string, readonly target: string, readonly reason: string, options?: { cause?: unknown }) {
+    super(`attaching program '${program}'${kind ? ` (${kind}${target ? ` ${target}` : ''})` : ''} failed: ${reason}; nothing was left attached`, options);
+    this.name = 'AttachError';
+  }
+}
+
+export class AttachSession {
+  private live = true;
+  private pinnedLinks = false;
+
+  constructor(private readonly k: KernelOps, readonly attachments: readonly Attachment[], readonly skipped: readonly Skipped[]) {}
+
+  /** Undoes every attachment (newest first). Returns what could not be undone (normally nothing). */
+  detach(): string[] {
+    if (!this.live) return [];
+    this.live = false;
+    const errors: string[] = [];
+    for (const a of [...this.attachments].reverse()) {
+      if (this.pinnedLinks && a.mechanism !== 'perf_event ioctl') {
+        // Pinned: the pins hold the links; only this process's FDs go.
+        for (const fd of a.linkFds) this.k.closeFd(fd);
+        continue;
+      }
+      errors.push(...runUndo(a.undo).map((m) => `${a.program}: ${m}`));
+    }
+    return errors;
+  }
+
+  /** Pins every link as DIR/<program> (DIR/<program>_<n> for several); later detach() keeps them. */
+  pin(dir: string): { program: string; path: string }[] {
+    const out: { program: string; path: string }[] = [];
+    for (const a of this.attachments) {
+      a.linkFds.forEach((fd, i) => {
+        const path = `${dir}/${a.program}${a.linkFds.length > 1 ? `_${i}` : ''}`;
+        this.k.objPin(fd, path);
+        out.push({ program: a.program, path });
+      });
+    }
+    this.pinnedLinks = true;
+    return out;
+  }
+
+  /** Runs an iter program's link once and returns what it printed. */
+  readIter(program: string): Uint8Array {
+    const a = this.attachments.find((x) => x.program === program && x.kind === 'iter');
+    if (!a) throw new Error(`program '${program}' is not an attached iterator`);
+    const fd = this.k.iterCreate(a.linkFds[0], `iter ${program}`);
+    try {
+      return this.k.readAll(fd, `iter ${program}`);
+    } finally {
+      this.k.closeFd(fd);
+    }
+  }
+}
+
+/** Plans every program first (so a bad place fails before anything is attached). */
+export function planAll(programs: readonly AttachProgram[], opts: AttachOptions): { plans: { program: AttachProgram; plan: AttachPlan }[]; skipped: Skipped[] } {
+  const names = new Set(programs.map((p) => p.name));
+  for (const name of [...(opts.places?.keys() ?? []), ...(opts.skip ?? [])]) {
+    if (!names.has(name)) throw new AttachPlanError(name, `no loaded program has this name (loaded: ${[...names].join(', ') || 'none'})`);
+  }
+  const plans: { program: AttachProgram; plan: AttachPlan }[] = [];
+  const skipped: Skipped[] = [];
+  for (const p of programs) {
+    if (opts.skip?.has(p.name)) {
+      skipped.push({ program: p.name, reason: '--no-attach' });
+      continue;
+    }
+    const plan = planAttach(p, opts.places?.get(p.name));
+    if (plan.kind === 'none') skipped.push({ program: p.name, reason: plan.reason });
+    else plans.push({ program: p, plan });
+  }
+  return { plans, skipped };
+}
+
+/** Attaches every program libbpf would, plus those given a place; all or nothing. */
+export function attachAll(k: KernelOps, programs: readonly AttachProgram[], opts: AttachOptions = {}): AttachSession {
+  const { plans, skipped } = planAll(programs, opts);
+  const done: Attachment[] = [];
+  for (const { program, plan } of plans) {
+    if (plan.kind === 'none') continue;
+    let a: Attachment;
+    try {
+      a = executePlan({ ...opts, kernel: k }, program.name, program.fd, plan);
+    } catch (e) {
+      for (const d of done.reverse()) runUndo(d.undo);
+      throw new AttachError(program.name, plan.kind, describePlan(plan), (e as Error).message, { cause: e });
+    }
+    done.push(a);
+    opts.onAttached?.(a);
+  }
+  return new AttachSession(k, done, skipped);
+}

@@ -1,0 +1,148 @@
+// Shared by the attach and run tests: places to attach to that the test makes and removes — a
+// veth pair with one end in a fresh network namespace, a cgroup v2 directory, a small C binary
+// with a function to probe — and what the kernel still holds afterwards.
+import { spawnSync } from 'child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { run } from './helpers';
+
+export interface Veth {
+  /** Namespace holding `peer`. */
+  readonly ns: string;
+  /** The end in this (the host's) namespace. */
+  readonly host: string;
+  readonly peer: string;
+  readonly hostIp: string;
+  readonly peerIp: string;
+  /** Pings hostIp from the namespace; returns how many replies came back. */
+  ping(count: number): number;
+  done(): void;
+}
+
+let seq = 0;
+
+/** ICMP echo over a raw socket (this host has no ping(8)): sends N requests, counts replies. */
+export const PING_PY = `
+import socket, struct, sys, time, select
+host, n = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+def csum(b):
+    if len(b) % 2: b += b'\\0'
+    t = sum(struct.unpack('!%dH' % (len(b) // 2), b)); t = (t >> 16) + (t & 0xffff); t += t >> 16
+    return ~t & 0xffff
+got = 0
+for seq in range(n):
+    body = struct.pack('!BBHHH', 8, 0, 0, 0x4c45, seq) + b'bpf-lens'
+    s.sendto(body[:2] + struct.pack('!H', csum(body)) + body[4:], (host, 0))
+    end = time.time() + 0.5
+    while time.time() < end:
+        r, _, _ = select.select([s], [], [], end - time.time())
+        if not r: break
+        pkt = s.recv(2048); ihl = (pkt[0] & 15) * 4
+        if pkt[ihl] == 0 and struct.unpack('!H', pkt[ihl + 6:ihl + 8])[0] == seq: got += 1; break
+print('%d sent, %d received' % (n, got))
+`;
+
+/** A veth pair: `host` here, `peer` in a new netns; a /30 of 10.213.x.0 between them. */
+export function vethPair(): Veth {
+  const tag = `${process.pid % 10000}${seq++}`;
+  const ns = `lens${tag}`, host = `lh${tag}`, peer = `lp${tag}`;
+  const net = `10.213.${(process.pid + seq * 7) % 250}`;
+  const hostIp = `${net}.1`, peerIp = `${net}.2`;
+  const done = () => {
+    spawnSync('ip', ['link', 'del', host]);
+    spawnSync('ip', ['netns', 'del', ns]);
+  };
+  try {
+    run('ip', ['netns', 'add', ns]);
+    run('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer, 'netns', ns]);
+    run('ip', ['addr', 'add', `${hostIp}/30`, 'dev', host]);
+    run('ip', ['link', 'set', host, 'up']);
+    run('ip', ['-n', ns, 'addr', 'add', `${peerIp}/30`, 'dev', peer]);
+    run('ip', ['-n', ns, 'link', 'set', peer, 'up']);
+    run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  } catch (e) {
+    done();
+    throw e;
+  }
+  const ping = (count: number) => {
+    const r = spawnSync('ip', ['netns', 'exec', ns, 'python3', '-c', PING_PY, hostIp, String(count)], { encoding: 'utf8' });
+    const m = /(\d+) received/.exec(r.stdout);
+    if (!m) throw new Error(`ping from ${ns} failed: ${r.stderr}`);
+    return Number(m[1]);
+  };
+  return { ns, host, peer, hostIp, peerIp, ping, done };
+}
+
+/** The cgroup v2 mount (the unified hierarchy beside v1 controllers, or /sys/fs/cgroup itself). */
+export function cgroup2Root(): string {
+  const mounts = spawnSync('sh', ['-c', 'grep " cgroup2 " /proc/mounts'], { encoding: 'utf8' }).stdout.trim().split('\n');
+  const m = mounts.map((l) => l.split(' ')[1]).find(Boolean);
+  if (!m) throw new Error('no cgroup2 mount');
+  return m;
+}
+
+/** A fresh cgroup directory; `runIn(cmd)` runs a shell command inside it. */
+export function tempCgroup(): { path: string; runIn(cmd: string): void; done(): void } {
+  const dir = path.join(cgroup2Root(), `bpflens_${process.pid}_${seq++}`);
+  mkdirSync(dir);
+  return {
+    path: dir,
+    runIn: (cmd) => void spawnSync('sh', ['-c', `echo $$ > ${dir}/cgroup.procs && ${cmd}`], { encoding: 'utf8' }),
+    done: () => {
+      for (let i = 0; i < 20 && existsSync(dir); i++) {
+        try {
+          rmdirSync(dir);
+        } catch {
+          spawnSync('sleep', ['0.05']);
+        }
+      }
+    },
+  };
+}
+
+/** A small C program whose `lens_work(i)` returns 2*i+1, called argv[1] times. */
+export function probeTarget(): { bin: string; done(): void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bpflens-uprobe-'));
+  const src = path.join(dir, 'lens_target.c');
+  writeFileSync(src, [
+    '#include <stdlib.h>',
+    '__attribute__((noinline)) int lens_work(int x) { __asm__ volatile(""); return 2 * x + 1; }',
+    'int main(int argc, char **argv) { int n = argc > 1 ? atoi(argv[1]) : 1, s = 0;',
+    '  for (int i = 0; i < n; i++) s += lens_work(i); return s == -1; }',
+  ].join('\n'));
+  const bin = path.join(dir, 'lens_target');
+  run('gcc', ['-O1', '-o', bin, src]);
+  return { bin, done: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Perf event FDs this process holds. */
+export function perfFds(): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:[perf_event]') n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
+/** Links the kernel holds for these program ids (bpftool link list). */
+export function linksOf(progIds: readonly number[]): { id: number; type: string; prog_id: number }[] {
+  const all = JSON.parse(run('bpftool', ['-j', 'link', 'list']) || '[]') as { id: number; type: string; prog_id: number }[];
+  return all.filter((l) => progIds.includes(l.prog_id));
+}
+
+/** Programs attached to a cgroup (bpftool cgroup show). */
+export function cgroupProgs(dir: string): unknown[] {
+  const out = spawnSync('bpftool', ['-j', 'cgroup', 'show', dir], { encoding: 'utf8' }).stdout.trim();
+  return out ? (JSON.parse(out) as unknown[]) : [];
+}
+
+/** What `tc` shows on an interface: qdiscs other than the default, and filters. */
+export function tcState(dev: string): string {
+  return spawnSync('tc', ['qdisc', 'show', 'dev', dev], { encoding: 'utf8' }).stdout.trim();
+}
