@@ -1,10 +1,12 @@
 /**
  * The agent's JSON-RPC protocol (vscode-jsonrpc over stdio): method names and the JSON shapes
  * both ends share. Bytes travel as base64. Kept free of koffi so clients can import it.
+ * Methods are `bpfLensAgent/…`, apart from the language server's `bpfLens/…` requests.
  */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 
-export const AGENT_PROTOCOL_VERSION = 1;
+// 2: methods renamed bpfLensAgent/…; unload answers what it closed and unpinned.
+export const AGENT_PROTOCOL_VERSION = 2;
 
 export interface HelloResult {
   readonly agentVersion: string;
@@ -41,13 +43,15 @@ export interface AgentLoadParams {
   readonly argCtxFallback?: 'auto' | 'always' | 'never';
   /** A vmlinux BTF to relocate CO-RE against instead of the target's own (libbpf's btf_custom_path), base64. */
   readonly btf?: string;
+  /** How errors in `btf` name it (the file it came from). */
+  readonly btfName?: string;
 }
 
 export interface AgentLoadResult {
   readonly handle: number;
   readonly ms: number;
   readonly programs: readonly { name: string; section: string; type: string; id: number; verifiedInsns: number; pinnedAt?: string; log?: string }[];
-  readonly maps: readonly { name: string; kernelName: string; id: number; type: string; keySize: number; valueSize: number; maxEntries: number; flags: number; pinnedAt?: string }[];
+  readonly maps: readonly { name: string; kernelName: string; id: number; type: string; keySize: number; valueSize: number; maxEntries: number; flags: number; pinnedAt?: string; reused?: boolean }[];
   readonly warnings: readonly string[];
 }
 
@@ -73,13 +77,21 @@ export interface AgentNoBtfErrorData {
 export interface TestRunParams { readonly handle: number; readonly program: string; readonly data?: string; readonly repeat?: number }
 export interface TestRunResultJson { readonly retval: number; readonly duration: number; readonly dataOut?: string }
 
-export const hello = new RequestType0<HelloResult, void>('bpfLens/hello');
-export const targetBtf = new RequestType<TargetBtfParams, TargetBtfResult, AgentNoBtfErrorData>('bpfLens/targetBtf');
-export const load = new RequestType<AgentLoadParams, AgentLoadResult, AgentLoadErrorData | AgentNoBtfErrorData>('bpfLens/load');
-export const unload = new RequestType<{ handle: number }, boolean, void>('bpfLens/unload');
-export const listLoaded = new RequestType0<readonly { handle: number; name: string; programs: readonly string[]; ids: readonly number[] }[], void>('bpfLens/listLoaded');
-export const testRun = new RequestType<TestRunParams, TestRunResultJson, void>('bpfLens/testRun');
-export const shutdown = new RequestType0<void, void>('bpfLens/shutdown');
+export const hello = new RequestType0<HelloResult, void>('bpfLensAgent/hello');
+export const targetBtf = new RequestType<TargetBtfParams, TargetBtfResult, AgentNoBtfErrorData>('bpfLensAgent/targetBtf');
+export const load = new RequestType<AgentLoadParams, AgentLoadResult, AgentLoadErrorData | AgentNoBtfErrorData>('bpfLensAgent/load');
+export interface UnloadParams {
+  readonly handle: number;
+  /** Also remove the map pins this load made (never the pinned maps it reused). */
+  readonly unpinMaps?: boolean;
+}
+export interface UnloadResult { readonly closed: boolean; readonly unpinned: readonly string[] }
+export interface LoadedEntry { readonly handle: number; readonly name: string; readonly programs: readonly string[]; readonly ids: readonly number[] }
+
+export const unload = new RequestType<UnloadParams, UnloadResult, void>('bpfLensAgent/unload');
+export const listLoaded = new RequestType0<readonly LoadedEntry[], void>('bpfLensAgent/listLoaded');
+export const testRun = new RequestType<TestRunParams, TestRunResultJson, void>('bpfLensAgent/testRun');
+export const shutdown = new RequestType0<void, void>('bpfLensAgent/shutdown');
 /** Streams: load stages and, when asked, verifier logs. */
-export const progress = new NotificationType<{ stage: string; detail: string }>('bpfLens/progress');
-export const verifierLog = new NotificationType<{ program: string; log: string }>('bpfLens/verifierLog');
+export const progress = new NotificationType<{ stage: string; detail: string }>('bpfLensAgent/progress');
+export const verifierLog = new NotificationType<{ program: string; log: string }>('bpfLensAgent/verifierLog');

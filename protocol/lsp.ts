@@ -226,6 +226,8 @@ export interface LoadObjectResult {
   readonly error?: LoadObjectError;
   /** Verifier logs of loaded programs (when logLevel > 0). */
   readonly logs: readonly { readonly program: string; readonly log: string }[];
+  /** A done load's programs, maps and warnings as `bpf-lens load` lists them (one formatter for both). */
+  readonly lines?: readonly string[];
   readonly ms: number;
 }
 export const LoadObjectRequest = new RequestType<LoadObjectParams, LoadObjectResult, void>('bpfLens/loadObject');

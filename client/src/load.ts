@@ -69,9 +69,8 @@ export async function loadObjectCommand(deps: LoadDeps, path: string | undefined
     return;
   }
   const l = r.loaded!;
-  for (const p of l.programs) out.appendLine(`  prog ${String(p.id).padStart(5)}  ${p.type.padEnd(14)} ${p.name}  (${p.verifiedInsns} insns verified)`);
-  for (const m of l.maps) out.appendLine(`  map  ${String(m.id).padStart(5)}  ${m.type.padEnd(14)} ${m.kernelName}${m.pinnedAt ? `  pinned ${m.pinnedAt}` : ''}`);
-  for (const w of l.warnings) out.appendLine(`warning: ${w}`);
+  // the server formats them as `bpf-lens load` does
+  for (const line of r.lines ?? []) out.appendLine(line);
   deps.refreshTree();
   const pick = await vscode.window.showInformationMessage(
     `BPF Lens: loaded ${name}${target === 'local' ? '' : ` on ${target}`}: ${l.programs.length} program(s), ${l.maps.length} map(s)`, 'Unload', 'Show Output');

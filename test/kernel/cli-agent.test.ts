@@ -22,7 +22,7 @@ test('bpf-lens agent --stdio answers the agent protocol: hello, load (ids), test
     for (const p of r.programs) assert.ok(kernelIdAlive('prog', p.id), p.name);
     const run = await c.testRun({ handle: r.handle, program: r.programs[0].name, data: Buffer.alloc(64).toString('base64') });
     assert.equal(typeof run.retval, 'number');
-    assert.equal(await c.unload(r.handle), true);
+    assert.equal((await c.unload(r.handle)).closed, true);
     assert.deepEqual(await c.listLoaded(), []);
   } finally {
     await c.close();

@@ -54,7 +54,7 @@ async function loadAndRun(t: TestTarget, file: string, argCtxFallback?: 'auto' |
       }
     }
   } finally {
-    assert.equal(await t.client.unload(r.handle), true);
+    assert.equal((await t.client.unload(r.handle)).closed, true);
   }
   return { ok: true, programs: r.programs.map((p) => p.name), runs, ms: r.ms };
 }

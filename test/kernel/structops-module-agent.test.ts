@@ -30,7 +30,7 @@ test('through the agent: on 6.12 with the test module the struct_ops maps use th
     }
     assert.ok(r.programs.length >= 2 && r.programs.every((p) => p.type === 'struct_ops' && p.id > 0), JSON.stringify(r.programs));
     assert.deepEqual((await g.client.listLoaded()).map((l) => l.handle), [r.handle]);
-    assert.equal(await g.client.unload(r.handle), true);
+    assert.equal((await g.client.unload(r.handle)).closed, true);
     assert.deepEqual(await g.client.listLoaded(), []);
     t.diagnostic(`load through the agent in the guest: ${r.ms.toFixed(0)} ms`);
   } finally {

@@ -1,76 +1,32 @@
 /**
- * The BPF Lens agent: runs the load pipeline on the machine whose kernel it talks to and
- * answers JSON-RPC on stdin/stdout (protocol/agent.ts). Started by server/src/remote over SSH,
- * under `sudo -n`, or inside a test VM. stdout is the protocol: everything else goes to stderr.
+ * The BPF Lens agent: serves this machine's kernel (a LocalTarget: the load pipeline here) as
+ * JSON-RPC on stdin/stdout (protocol/agent.ts). Started by server/src/remote over
+ * SSH, under `sudo -n`, or inside a test VM. stdout is the protocol: everything else goes to
+ * stderr. Every parameter is checked (params.ts); broken framing is answered and ends the agent.
  */
 import { createHash } from 'crypto';
-import { existsSync, readFileSync } from 'fs';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, ResponseError } from 'vscode-jsonrpc/node';
-import * as kernel from '../kernel';
+import { readFileSync } from 'fs';
+import { createMessageConnection, ErrorCodes, ResponseError, type ResponseMessage, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { BoundedMessageReader, FramingError } from '../remote/framing';
 import { VMLINUX_BTF as VMLINUX } from '../kernel/sysfs-btf';
-import { loadObject, LoadError } from '../load';
-import type { LoadResult } from '../load/types';
-import { btfFromBytes } from '../btf/input';
-import { openObject } from '../object';
+import { TargetError } from '../remote/errors';
 import * as P from '../../../protocol/agent';
+import { LocalTarget } from '../targets/local';
+import { loadParams, targetBtfParams, testRunParams, unloadParams } from './params';
 
 // Anything printed by accident must not corrupt the protocol stream.
 console.log = console.error;
 console.info = console.error;
 
-const AGENT_VERSION = '0.1.0';
-const loaded = new Map<number, { name: string; result: LoadResult }>();
-let nextHandle = 1;
+const target = new LocalTarget();
+const writer = new StreamMessageWriter(process.stdout);
+const conn = createMessageConnection(new BoundedMessageReader(process.stdin), writer);
 
-const conn = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
-
-function readUnprivilegedBpfDisabled(): number | null {
-  try {
-    const v = Number(readFileSync('/proc/sys/kernel/unprivileged_bpf_disabled', 'latin1').trim());
-    return Number.isInteger(v) ? v : null;
-  } catch {
-    return null;
-  }
-}
-
-// As libbpf does, the agent takes the kernel's BTF to exist when sysfs publishes it: a kernel
-// built without CONFIG_DEBUG_INFO_BTF has no such file (and no vmlinux BTF object either).
-
-class NoVmlinuxBtf extends Error {}
-
-/**
- * Stands in for the kernel's BTF when the target has none: the pipeline reads kernel BTF only
- * when a step needs it (CO-RE, ksyms, kfuncs, struct_ops, BTF attach targets), so only loads
- * that need it fail, and they fail as no-btf instead of somewhere inside that step.
- */
-function missingKernelBtf(): kernel.KernelBtf {
-  return new Proxy({}, {
-    get() {
-      throw new NoVmlinuxBtf(`${VMLINUX} is missing`);
-    },
-  }) as kernel.KernelBtf;
-}
-
-const NO_BTF_NEEDS: Record<string, string> = {
-  relocate: 'its CO-RE relocations (give a vmlinux BTF for them with --btf FILE) or ksym/kfunc externs need the kernel\'s BTF',
-  maps: 'its struct_ops maps need the kernel\'s BTF',
-  programs: 'its programs need the kernel\'s BTF (BTF attach target, kfuncs or struct_ops)',
-};
-
-conn.onRequest(P.hello, (): P.HelloResult => {
-  const sys = kernel.systemInfo();
-  const priv = kernel.probePrivileges();
-  const features = kernel.supportedFeatures();
-  return {
-    agentVersion: AGENT_VERSION, protocol: P.AGENT_PROTOCOL_VERSION, release: sys.release, arch: sys.machine,
-    lockdown: sys.lockdown ?? null, uid: process.getuid?.() ?? -1, pid: process.pid,
-    privileges: { canLoad: priv.canLoad, errno: priv.errno ?? null, capBpf: priv.capBpf, capSysAdmin: priv.capSysAdmin },
-    features, hasVmlinuxBtf: existsSync(VMLINUX), unprivilegedBpfDisabled: readUnprivilegedBpfDisabled(),
-  };
-});
+conn.onRequest(P.hello, () => target.hello());
 
 let btfCache: { hash: string; data: Buffer } | undefined;
-conn.onRequest(P.targetBtf, (p): P.TargetBtfResult => {
+conn.onRequest(P.targetBtf, (raw): P.TargetBtfResult => {
+  const p = targetBtfParams(raw);
   if (!btfCache) {
     let data: Buffer;
     try {
@@ -85,73 +41,69 @@ conn.onRequest(P.targetBtf, (p): P.TargetBtfResult => {
   return p.knownHash === hash ? { hash, size: data.length } : { hash, size: data.length, data: data.toString('base64') };
 });
 
-conn.onRequest(P.load, (p): P.AgentLoadResult => {
-  const t0 = performance.now();
-  const obj = openObject(Buffer.from(p.object, 'base64'), p.name);
-  let result: LoadResult;
+conn.onRequest(P.load, async (raw): Promise<P.AgentLoadResult> => {
+  const p = loadParams(raw);
+  let r;
   try {
-    result = loadObject(obj, {
-      kernel: kernel.localKernel, logLevel: p.logLevel, noAutoload: p.noAutoload ?? [], set: p.set ?? {},
+    r = await target.load({
+      name: p.name, object: Buffer.from(p.object, 'base64'), logLevel: p.logLevel, noAutoload: p.noAutoload, set: p.set,
       ...(p.pinProgramsDir !== undefined ? { pinProgramsDir: p.pinProgramsDir } : {}),
       ...(p.argCtxFallback ? { argCtxFallback: p.argCtxFallback } : {}),
-      ...(p.btf !== undefined ? { coreTargets: [{ name: 'vmlinux (--btf)', btf: btfFromBytes(Buffer.from(p.btf, 'base64'), `${p.name}: --btf`) }] } : {}),
-      ...(existsSync(VMLINUX) ? {} : { targetBtf: missingKernelBtf() }),
-      onProgress: (stage, detail) => void conn.sendNotification(P.progress, { stage, detail }),
-    });
+      ...(p.btf !== undefined ? { btf: { name: p.btfName ?? `${p.name}: --btf`, bytes: Buffer.from(p.btf, 'base64') } } : {}),
+    }, (stage, detail) => void conn.sendNotification(P.progress, { stage, detail }));
   } catch (e) {
-    if (!(e instanceof LoadError)) throw e;
-    const d = e.details;
-    if (d.cause instanceof NoVmlinuxBtf) {
-      const noBtf: P.AgentNoBtfErrorData = { kind: 'no-btf', stage: e.stage };
-      throw new ResponseError(1, `${VMLINUX} is missing and ${p.name} cannot load without it: ${NO_BTF_NEEDS[e.stage] ?? `the ${e.stage} stage needs the kernel's BTF`}`, noBtf);
+    if (e instanceof TargetError && e.code === 'no-btf') {
+      const noBtf: P.AgentNoBtfErrorData = { kind: 'no-btf', ...(e.stage ? { stage: e.stage } : {}) };
+      throw new ResponseError(1, e.what ?? e.message, noBtf);
     }
-    const data: P.AgentLoadErrorData = {
-      kind: 'load', stage: e.stage, program: d.program, insn: d.insn, log: d.log,
-      source: d.source ? { file: d.source.file, line: d.source.line, column: d.source.column, text: d.source.text } : undefined,
-    };
-    throw new ResponseError(1, e.message, data);
+    throw e;
   }
-  for (const prog of result.programs) if (prog.log) void conn.sendNotification(P.verifierLog, { program: prog.name, log: prog.log });
-  const handle = nextHandle++;
-  loaded.set(handle, { name: p.name, result });
-  return {
-    handle, ms: performance.now() - t0, warnings: [...result.warnings],
-    programs: result.programs.map((x) => ({ name: x.name, section: x.section, type: x.type, id: x.id, verifiedInsns: x.verifiedInsns, pinnedAt: x.pinnedAt, log: x.log })),
-    maps: result.maps.map((m) => ({ name: m.name, kernelName: m.kernelName, id: m.id, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, pinnedAt: m.pinnedAt })),
-  };
+  if (!r.ok) {
+    const data: P.AgentLoadErrorData = { kind: 'load', ...r.error };
+    throw new ResponseError(1, r.error.message, data);
+  }
+  for (const prog of r.loaded.programs) if (prog.log) void conn.sendNotification(P.verifierLog, { program: prog.name, log: prog.log });
+  return r.loaded;
 });
 
-conn.onRequest(P.unload, ({ handle }) => {
-  const l = loaded.get(handle);
-  if (!l) return false;
-  loaded.delete(handle);
-  l.result.close();
-  return true;
+conn.onRequest(P.unload, (raw) => {
+  const p = unloadParams(raw);
+  return target.unload(p.handle, { unpinMaps: p.unpinMaps ?? false });
 });
 
-conn.onRequest(P.listLoaded, () =>
-  [...loaded].map(([handle, l]) => ({ handle, name: l.name, programs: l.result.programs.map((p) => p.name), ids: l.result.programs.map((p) => p.id) })));
+conn.onRequest(P.listLoaded, () => target.list());
 
-conn.onRequest(P.testRun, (p): P.TestRunResultJson => {
-  const prog = loaded.get(p.handle)?.result.programs.find((x) => x.name === p.program);
-  if (!prog) throw new ResponseError(3, `no loaded program ${p.program} under handle ${p.handle}`);
-  const r = kernel.progTestRun(prog.fd, { data: p.data ? Buffer.from(p.data, 'base64') : undefined, repeat: p.repeat });
-  return { retval: r.retval, duration: r.duration, dataOut: r.dataOut ? Buffer.from(r.dataOut).toString('base64') : undefined };
+conn.onRequest(P.testRun, async (raw): Promise<P.TestRunResultJson> => {
+  const p = testRunParams(raw);
+  if (!(await target.list()).some((l) => l.handle === p.handle && l.programs.includes(p.program)))
+    throw new ResponseError(3, `no loaded program ${p.program} under handle ${p.handle}`);
+  return target.testRun(p);
 });
 
-function closeAll(): void {
-  for (const l of loaded.values()) l.result.close();
-  loaded.clear();
+let ending = false;
+/** Releases every load (a load still running is undone when it ends; pins only where asked), then exits. */
+async function end(code: number): Promise<never> {
+  if (!ending) {
+    ending = true;
+    await target.close().catch(() => undefined);
+  }
+  process.exit(code);
 }
 
-conn.onRequest(P.shutdown, () => {
-  closeAll();
+conn.onRequest(P.shutdown, async () => {
+  await target.close();
   // Let the reply reach the client first.
   setTimeout(() => process.exit(0), 50);
 });
-// The client went away: everything not pinned goes with us.
-conn.onClose(() => {
-  closeAll();
-  process.exit(0);
+
+conn.onError(([e]) => {
+  if (!(e instanceof FramingError)) return;
+  // No request id is known: JSON-RPC's answer to what cannot be read is an error with id null.
+  void writer.write({ jsonrpc: '2.0', id: null, error: { code: ErrorCodes.ParseError, message: `bpf-lens agent: ${e.message}` } } as ResponseMessage);
+  if (!e.fatal) return;
+  process.stderr.write(`bpf-lens agent: ${e.message}; closing\n`);
+  void end(1);
 });
+// The client went away: everything not pinned goes with us.
+conn.onClose(() => void end(0));
 conn.listen();

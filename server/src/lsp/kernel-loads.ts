@@ -1,17 +1,17 @@
 /**
- * Objects the language server loaded into a kernel (bpfLens/loadObject): into this machine's
- * in-process when it may use bpf(), else through the target's agent (an SSH host, or the local
- * agent under sudo -n). It holds them until bpfLens/unloadObject or exit, and keeps the
+ * Objects the language server loaded into a kernel (bpfLens/loadObject), through the target's
+ * KernelTarget (this machine's kernel in-process when it may use bpf(), else the target's
+ * agent: an SSH host, or the local agent under sudo -n). It holds them until bpfLens/unloadObject or exit, and keeps the
  * rejected-source-line diagnostic of the last failed load of each object. The kernel and the
  * pipeline are imported lazily, so a server that never loads never touches koffi.
  */
-import { readFileSync, unlinkSync } from 'fs';
+import { readFileSync } from 'fs';
 import { basename } from 'path';
 import type { Diagnostic } from 'vscode-languageserver/node';
 import { DiagnosticSeverity } from 'vscode-languageserver/node';
-import { openObject } from '../object';
-import type { LoadResult } from '../load';
-import type { AgentLoadErrorData } from '../../../protocol/agent';
+import { requireLoad } from '../remote/agent-client';
+import type { KernelTarget, LoadFailure } from '../targets';
+import { formatLoadLines } from '../targets/format';
 import type { LoadedKernelObject, LoadObjectError, LoadObjectParams, LoadObjectResult, UnloadObjectResult } from '../../../protocol/lsp';
 import { LOCAL, targetFailure, Targets } from './targets';
 
@@ -50,96 +50,50 @@ export class KernelLoads {
     resolveSource: (name: string) => string | undefined = () => undefined,
   ): Promise<LoadObjectResult> {
     const t0 = performance.now();
-    const target = p.target ?? LOCAL;
+    const name = p.target ?? LOCAL;
     this.clearRejection(p.path);
     const bytes = new Uint8Array(readFileSync(p.path));
-    const out = this.targets.inProcess(target)
-      ? await this.loadHere(p, bytes, progress, resolveSource)
-      : await this.loadThere(p, target, bytes, progress, resolveSource);
-    if (!out.ok) return { ok: false, error: out.error, logs: [], ms: performance.now() - t0 };
-    const handle = this.next++;
-    const info: LoadedKernelObject = { handle, path: p.path, target, ...out.loaded };
-    this.held.set(handle, { info, release: out.release });
-    return { ok: true, loaded: info, logs: out.logs, ms: performance.now() - t0 };
-  }
-
-  /** In this process, through the pipeline and koffi. */
-  private async loadHere(p: LoadObjectParams, bytes: Uint8Array, progress: (stage: string, detail: string) => void, resolveSource: (name: string) => string | undefined): Promise<Outcome> {
-    const kernel = await import('../kernel');
-    const { loadObjectAsync, LoadError } = await import('../load');
-    const obj = openObject(bytes, p.path);
-    let result: LoadResult;
-    try {
-      // async: each stage's progress notification goes out while the load runs
-      result = await loadObjectAsync(obj, { kernel: kernel.localKernel, logLevel: p.logLevel ?? 0, onProgress: progress });
-    } catch (e) {
-      if (!(e instanceof LoadError)) throw e;
-      return { ok: false, error: this.rejected(p.path, e.message, { stage: e.stage, ...e.details }, resolveSource) };
-    }
-    const maps = result.maps.map((m) => ({ name: m.name, kernelName: m.kernelName, id: m.id, type: m.type, ...(m.pinnedAt && !m.reused ? { pinnedAt: m.pinnedAt } : {}) }));
-    return {
-      ok: true,
-      loaded: {
-        programs: result.programs.map((x) => ({ name: x.name, id: x.id, type: x.type, verifiedInsns: x.verifiedInsns })),
-        maps,
-        warnings: result.warnings,
-      },
-      logs: result.programs.filter((x) => x.log).map((x) => ({ program: x.name, log: x.log!.replace(/\0+$/, '') })),
-      release: async () => {
-        result.close();
-        const unpinned: string[] = [];
-        for (const m of maps) {
-          if (!m.pinnedAt) continue;
-          try {
-            unlinkSync(m.pinnedAt);
-            unpinned.push(m.pinnedAt);
-          } catch {
-            // someone else removed it
-          }
-        }
-        return unpinned;
-      },
-    };
-  }
-
-  /** Through the target's agent: the object's bytes go there, the pipeline runs on its kernel. */
-  private async loadThere(p: LoadObjectParams, target: string, bytes: Uint8Array, progress: (stage: string, detail: string) => void, resolveSource: (name: string) => string | undefined): Promise<Outcome> {
-    const { isLoadError, requireLoad } = await import('../remote');
-    let client;
-    try {
-      progress('connect', target);
-      client = await this.targets.client(target);
-      await requireLoad(client); // bpf-not-permitted, saying why, before the object travels
-    } catch (e) {
+    const done = (error: LoadObjectError): LoadObjectResult => ({ ok: false, error, logs: [], ms: performance.now() - t0 });
+    const failed = (e: unknown) => {
       const f = targetFailure(e);
-      return { ok: false, error: { message: f.message, stage: 'target', code: f.code, ...(f.detail ? { log: f.detail } : {}) } };
+      return done({ message: f.message, stage: 'target', code: f.code, ...(f.detail ? { log: f.detail } : {}) });
+    };
+    let target: KernelTarget;
+    try {
+      if (!this.targets.inProcess(name)) progress('connect', name);
+      target = await this.targets.kernelTarget(name);
+      // bpf-not-permitted, saying why, before the object travels
+      if (!target.inProcess) await requireLoad(target);
+    } catch (e) {
+      return failed(e);
     }
     let r;
     try {
-      r = await client.load({ name: basename(p.path), object: Buffer.from(bytes).toString('base64'), logLevel: p.logLevel ?? 0 }, progress);
+      // async: each stage's progress notification goes out while the load runs
+      r = await target.load({ name: target.inProcess ? p.path : basename(p.path), object: bytes, logLevel: p.logLevel ?? 0 }, progress);
     } catch (e) {
-      if (isLoadError(e)) return { ok: false, error: this.rejected(p.path, e.message, e.data!, resolveSource) };
-      const f = targetFailure(e);
-      return { ok: false, error: { message: f.message, stage: 'target', code: f.code, ...(f.detail ? { log: f.detail } : {}) } };
+      return failed(e);
     }
-    const handle = r.handle;
-    return {
-      ok: true,
-      loaded: {
-        programs: r.programs.map((x) => ({ name: x.name, id: x.id, type: x.type, verifiedInsns: x.verifiedInsns })),
-        maps: r.maps.map((m) => ({ name: m.name, kernelName: m.kernelName, id: m.id, type: m.type })),
-        warnings: r.warnings,
-      },
-      logs: r.programs.filter((x) => x.log).map((x) => ({ program: x.name, log: x.log!.replace(/\0+$/, '') })),
-      release: async () => {
-        await client.unload(handle).catch(() => false); // an agent that ended took the load with it
-        return [];
-      },
+    if (!r.ok) return done(this.rejected(p.path, r.error, resolveSource));
+    const l = r.loaded;
+    const info: LoadedKernelObject = {
+      handle: this.next++, path: p.path, target: name,
+      programs: l.programs.map((x) => ({ name: x.name, id: x.id, type: x.type, verifiedInsns: x.verifiedInsns })),
+      maps: l.maps.map((m) => ({ name: m.name, kernelName: m.kernelName, id: m.id, type: m.type, ...(m.pinnedAt && !m.reused ? { pinnedAt: m.pinnedAt } : {}) })),
+      warnings: l.warnings,
     };
+    this.held.set(info.handle, {
+      info,
+      // an agent that ended took the load with it
+      release: async () => [...(await target.unload(l.handle, { unpinMaps: true }).catch(() => ({ unpinned: [] }))).unpinned],
+    });
+    const logs = l.programs.filter((x) => x.log).map((x) => ({ program: x.name, log: x.log! }));
+    return { ok: true, loaded: info, logs, lines: formatLoadLines({ ...l, programs: l.programs.map(({ log: _log, ...x }) => x) }), ms: performance.now() - t0 };
   }
 
   /** A rejected load: the error for the client, and a diagnostic on the rejected source line. */
-  private rejected(object: string, message: string, d: Omit<AgentLoadErrorData, 'kind'>, resolveSource: (name: string) => string | undefined): LoadObjectError {
+  private rejected(object: string, d: LoadFailure, resolveSource: (name: string) => string | undefined): LoadObjectError {
+    const message = d.message;
     const source: SourceLine | undefined = d.source && { file: resolveSource(d.source.file) ?? d.source.file, line: Math.max(0, d.source.line - 1), column: Math.max(0, d.source.column - 1), text: d.source.text };
     if (source) this.addRejection(object, source.file, {
       range: { start: { line: source.line, character: source.column }, end: { line: source.line, character: Math.max(source.column + 1, source.text.length) } },
@@ -148,7 +102,7 @@ export class KernelLoads {
       code: 'verifier',
       message: `${d.program ? `${d.program}: ` : ''}${message}`,
     });
-    return { message, stage: d.stage, program: d.program, insn: d.insn, source, log: d.log?.replace(/\0+$/, '') };
+    return { message, stage: d.stage, program: d.program, insn: d.insn, source, log: d.log };
   }
 
   /** Closes the load's FDs and removes the pins it made (not the pinned maps it reused). */
@@ -175,7 +129,3 @@ export class KernelLoads {
     this.rejections.set(file, [...(this.rejections.get(file) ?? []), { object, diag }]);
   }
 }
-
-type Outcome =
-  | { ok: false; error: LoadObjectError }
-  | { ok: true; loaded: Pick<LoadedKernelObject, 'programs' | 'maps' | 'warnings'>; logs: { program: string; log: string }[]; release(): Promise<string[]> };

@@ -11,6 +11,7 @@ import { btfFromBytes } from '../btf/input';
 import { VMLINUX_BTF, hasVmlinuxBtf, sysfsKernelBtfs } from '../kernel/sysfs-btf';
 import type { TargetBtf } from '../core';
 import type { AgentClient } from '../remote';
+import type { KernelTarget } from '../targets';
 import { TargetError } from '../remote/errors';
 import type { TargetInfo, TargetSetting, TargetsResult } from '../../../protocol/lsp';
 
@@ -58,6 +59,7 @@ export class Targets {
   private readonly clients = new Map<string, Promise<AgentClient>>();
   private readonly infos = new Map<string, TargetInfo>();
   private readonly btfs = new Map<string, Promise<TargetBtfs>>();
+  private local?: KernelTarget;
   /** The target CO-RE diagnostics are computed against (bpfLens/selectTarget). */
   selected = LOCAL;
 
@@ -98,6 +100,17 @@ export class Targets {
     return name === LOCAL && process.getuid?.() === 0;
   }
 
+  /** The kernel of a target to load into: this process's (inProcess) or the target's agent. */
+  async kernelTarget(name: string): Promise<KernelTarget> {
+    if (this.inProcess(name)) {
+      const { LocalTarget } = await import('../targets/local');
+      this.local ??= new LocalTarget();
+      return this.local;
+    }
+    const { AgentTarget } = await import('../targets/agent');
+    return new AgentTarget(await this.client(name));
+  }
+
   /** The agent connection of a target (made once; made again after the agent ended). */
   async client(name: string): Promise<AgentClient> {
     const t = this.setting(name);
@@ -126,22 +139,13 @@ export class Targets {
     if (t.btf && !t.host) {
       const b = await this.targetBtfs(name);
       info = { name, kind: 'btf', release: path.basename(t.btf), canLoad: false, hasBtf: true, btfKey: b.key, features: {}, ms: 0 };
-    } else if (this.inProcess(name)) {
-      const kernel = await import('../kernel');
-      const sys = kernel.systemInfo();
-      const priv = kernel.probePrivileges();
-      const features = kernel.supportedFeatures();
-      info = {
-        name, kind: 'local', release: sys.release, arch: sys.machine, canLoad: priv.canLoad, ...(priv.errno ? { errno: priv.errno } : {}),
-        hasBtf: hasVmlinuxBtf(), features, ms: 0,
-      };
     } else {
-      const c = await this.client(name);
-      const h = await c.hello();
+      // the same hello in-process and from an agent
+      const h = await (await this.kernelTarget(name)).hello();
       info = {
         name, kind: name === LOCAL ? 'local' : 'ssh', release: h.release, arch: h.arch, canLoad: h.privileges.canLoad,
         ...(h.privileges.errno ? { errno: h.privileges.errno } : {}), ...(h.lockdown ? { lockdown: h.lockdown } : {}),
-        hasBtf: h.hasVmlinuxBtf, features: h.features, agentVersion: h.agentVersion, ms: 0,
+        hasBtf: h.hasVmlinuxBtf, features: h.features, ...(this.inProcess(name) ? {} : { agentVersion: h.agentVersion }), ms: 0,
       };
     }
     info = { ...info, ms: performance.now() - t0 };

@@ -86,8 +86,8 @@ export class AgentClient {
     const sub = onProgress ? this.conn.onNotification(P.progress, (n) => onProgress(n.stage, n.detail)) : undefined;
     return this.noBtfAsTargetError(() => this.conn.sendRequest(P.load, params), (e) => e.message).finally(() => sub?.dispose());
   }
-  unload(handle: number): Promise<boolean> { return this.call(() => this.conn.sendRequest(P.unload, { handle })); }
-  listLoaded(): Promise<{ handle: number; name: string; programs: readonly string[]; ids: readonly number[] }[]> {
+  unload(handle: number, unpinMaps = false): Promise<P.UnloadResult> { return this.call(() => this.conn.sendRequest(P.unload, { handle, ...(unpinMaps ? { unpinMaps } : {}) })); }
+  listLoaded(): Promise<P.LoadedEntry[]> {
     return this.call(async () => [...(await this.conn.sendRequest(P.listLoaded))]);
   }
   testRun(p: P.TestRunParams): Promise<P.TestRunResultJson> { return this.call(() => this.conn.sendRequest(P.testRun, p)); }
@@ -113,7 +113,7 @@ export class AgentClient {
  * The agent's hello when it can call bpf(); TargetError('bpf-not-permitted') saying why and what
  * to do when it cannot. Every surface that loads (CLI, language server) asks through this.
  */
-export async function requireLoad(client: AgentClient): Promise<P.HelloResult> {
+export async function requireLoad(client: { readonly label: string; hello(): Promise<P.HelloResult> }): Promise<P.HelloResult> {
   const h = await client.hello();
   if (!h.privileges.canLoad) throw bpfNotPermitted(client.label, h);
   return h;

@@ -6,6 +6,10 @@ export type TargetErrorCode =
   | 'no-sudo' | 'no-btf' | 'bpf-not-permitted' | 'agent-crashed' | 'bad-target' | 'ssh-failed';
 
 export class TargetError extends Error {
+  /** no-btf: what needed the BTF, and the load stage that found it missing (the agent sends these on). */
+  what?: string;
+  stage?: string;
+
   constructor(readonly code: TargetErrorCode, message: string, readonly detail?: string) {
     super(message);
     this.name = 'TargetError';
@@ -52,6 +56,6 @@ export function bpfNotPermitted(label: string, h: HelloResult): TargetError {
 }
 
 /** no-btf: the target has no /sys/kernel/btf/vmlinux; `what` says what needed it. */
-export function noBtf(label: string, what: string): TargetError {
-  return new TargetError('no-btf', `no BTF on ${label}: ${what} — use a kernel built with CONFIG_DEBUG_INFO_BTF=y there, or give CO-RE a vmlinux BTF of that kernel with --btf FILE (e.g. from BTFHub); objects without CO-RE relocations, ksyms, kfuncs, struct_ops or BTF attach targets (tp_btf, fentry, lsm) still load`);
+export function noBtf(label: string, what: string, stage?: string): TargetError {
+  return Object.assign(new TargetError('no-btf', `no BTF on ${label}: ${what} — use a kernel built with CONFIG_DEBUG_INFO_BTF=y there, or give CO-RE a vmlinux BTF of that kernel with --btf FILE (e.g. from BTFHub); objects without CO-RE relocations, ksyms, kfuncs, struct_ops or BTF attach targets (tp_btf, fentry, lsm) still load`), { what, stage });
 }

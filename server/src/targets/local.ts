@@ -1,0 +1,167 @@
+/**
+ * The kernel this process runs on, as a KernelTarget: the load pipeline over `localKernel`.
+ * The CLI and the language server use it in-process; the agent serves one over JSON-RPC.
+ * koffi comes in with '../kernel': import this file only where loading is meant.
+ */
+import { readFileSync, unlinkSync } from 'fs';
+import { btfFromBytes } from '../btf/input';
+import { FormatError } from '../common/errors';
+import * as kernel from '../kernel';
+import { hasVmlinuxBtf, VMLINUX_BTF as VMLINUX } from '../kernel/sysfs-btf';
+import { loadObjectAsync, LoadError } from '../load';
+import type { LoadResult } from '../load/types';
+import { openObject } from '../object';
+import { AGENT_PROTOCOL_VERSION } from '../../../protocol/agent';
+import { noBtf } from '../remote/errors';
+import type { HelloResult, KernelTarget, LoadedEntry, LoadOutcome, LoadRequest, ProgressFn, TestRunParams, TestRunResultJson, UnloadResult } from './target';
+import { loadFailure, loadSummary } from './summary';
+
+export const AGENT_VERSION = '0.1.0';
+
+class NoVmlinuxBtf extends Error {}
+
+/**
+ * Stands in for the kernel's BTF when there is none: the pipeline reads kernel BTF only when
+ * a step needs it (CO-RE, ksyms, kfuncs, struct_ops, BTF attach targets), so only loads that
+ * need it fail, and they fail as no-btf instead of somewhere inside that step.
+ */
+function missingKernelBtf(): kernel.KernelBtf {
+  return new Proxy({}, {
+    get() {
+      throw new NoVmlinuxBtf(`${VMLINUX} is missing`);
+    },
+  }) as kernel.KernelBtf;
+}
+
+const NO_BTF_NEEDS: Record<string, string> = {
+  relocate: 'its CO-RE relocations (give a vmlinux BTF for them with --btf FILE) or ksym/kfunc externs need the kernel\'s BTF',
+  maps: 'its struct_ops maps need the kernel\'s BTF',
+  programs: 'its programs need the kernel\'s BTF (BTF attach target, kfuncs or struct_ops)',
+};
+
+function readUnprivilegedBpfDisabled(): number | null {
+  try {
+    const v = Number(readFileSync('/proc/sys/kernel/unprivileged_bpf_disabled', 'latin1').trim());
+    return Number.isInteger(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Removes what a load pinned (programs, their links, maps it created); pinned maps it reused stay. */
+function unpin(r: LoadResult, maps: boolean, programs: boolean): string[] {
+  const paths = [
+    ...(programs ? r.programs.flatMap((p) => [p.pinnedAt, p.linkPinnedAt]) : []),
+    ...(maps ? r.maps.filter((m) => !m.reused).map((m) => m.pinnedAt) : []),
+  ];
+  const done: string[] = [];
+  for (const p of paths) {
+    if (!p) continue;
+    try {
+      unlinkSync(p);
+      done.push(p);
+    } catch {
+      // someone else removed it
+    }
+  }
+  return done;
+}
+
+export class LocalTarget implements KernelTarget {
+  readonly inProcess = true;
+  private readonly loaded = new Map<number, { name: string; result: LoadResult }>();
+  private readonly pending = new Set<Promise<unknown>>();
+  private nextHandle = 1;
+  private closing = false;
+
+  constructor(readonly label = 'local') {}
+
+  async hello(): Promise<HelloResult> {
+    const sys = kernel.systemInfo();
+    const priv = kernel.probePrivileges();
+    const features = kernel.supportedFeatures();
+    return {
+      agentVersion: AGENT_VERSION, protocol: AGENT_PROTOCOL_VERSION, release: sys.release, arch: sys.machine,
+      lockdown: sys.lockdown ?? null, uid: process.getuid?.() ?? -1, pid: process.pid,
+      privileges: { canLoad: priv.canLoad, errno: priv.errno ?? null, capBpf: priv.capBpf, capSysAdmin: priv.capSysAdmin },
+      features, hasVmlinuxBtf: hasVmlinuxBtf(), unprivilegedBpfDisabled: readUnprivilegedBpfDisabled(),
+    };
+  }
+
+  load(req: LoadRequest, onProgress?: ProgressFn): Promise<LoadOutcome> {
+    if (this.closing) return Promise.reject(new Error(`${this.label} is closing`));
+    const p = this.loadNow(req, onProgress);
+    this.pending.add(p);
+    return p.finally(() => this.pending.delete(p));
+  }
+
+  private async loadNow(req: LoadRequest, onProgress?: ProgressFn): Promise<LoadOutcome> {
+    const t0 = performance.now();
+    let obj;
+    try {
+      obj = openObject(req.object, req.name);
+    } catch (e) {
+      // A corrupt object is a refused load like any other (with --json, JSON says so).
+      if (e instanceof FormatError) return { ok: false, error: { message: e.message, stage: 'open' } };
+      throw e;
+    }
+    let replaceTargetFd: number | undefined;
+    let result: LoadResult;
+    try {
+      if (req.replace !== undefined) replaceTargetFd = /^\d+$/.test(req.replace) ? kernel.getFdById('prog', Number(req.replace)) : kernel.objGet(req.replace);
+      result = await loadObjectAsync(obj, {
+        kernel: kernel.localKernel, logLevel: req.logLevel ?? 0, noAutoload: req.noAutoload ?? [], set: req.set ?? {},
+        ...(req.pinProgramsDir !== undefined ? { pinProgramsDir: req.pinProgramsDir } : {}),
+        ...(req.argCtxFallback ? { argCtxFallback: req.argCtxFallback } : {}),
+        ...(replaceTargetFd !== undefined ? { replaceTargetFd } : {}),
+        // CO-RE against this vmlinux BTF instead of the kernel's (libbpf's btf_custom_path)
+        ...(req.btf ? { coreTargets: [{ name: req.btf.name, btf: btfFromBytes(req.btf.bytes, req.btf.name) }] } : {}),
+        ...(hasVmlinuxBtf() ? {} : { targetBtf: missingKernelBtf() }),
+        ...(onProgress ? { onProgress } : {}),
+      });
+    } catch (e) {
+      if (!(e instanceof LoadError)) throw e;
+      if (e.details.cause instanceof NoVmlinuxBtf)
+        throw noBtf(this.label, `${VMLINUX} is missing and ${req.name} cannot load without it: ${NO_BTF_NEEDS[e.stage] ?? `the ${e.stage} stage needs the kernel's BTF`}`, e.stage);
+      return { ok: false, error: loadFailure(e) };
+    } finally {
+      if (replaceTargetFd !== undefined) kernel.closeFd(replaceTargetFd);
+    }
+    if (this.closing) {
+      // Whoever asked is gone: nobody will ever unload this, so nothing of it may stay.
+      unpin(result, true, true);
+      result.close();
+      throw new Error(`${this.label} closed while ${req.name} was loading: released`);
+    }
+    const handle = this.nextHandle++;
+    this.loaded.set(handle, { name: req.name, result });
+    return { ok: true, loaded: loadSummary(handle, performance.now() - t0, result) };
+  }
+
+  async unload(handle: number, o: { unpinMaps?: boolean } = {}): Promise<UnloadResult> {
+    const l = this.loaded.get(handle);
+    if (!l) return { closed: false, unpinned: [] };
+    this.loaded.delete(handle);
+    l.result.close();
+    return { closed: true, unpinned: o.unpinMaps ? unpin(l.result, true, false) : [] };
+  }
+
+  async list(): Promise<LoadedEntry[]> {
+    return [...this.loaded].map(([handle, l]) => ({ handle, name: l.name, programs: l.result.programs.map((p) => p.name), ids: l.result.programs.map((p) => p.id) }));
+  }
+
+  async testRun(p: TestRunParams): Promise<TestRunResultJson> {
+    const prog = this.loaded.get(p.handle)?.result.programs.find((x) => x.name === p.program);
+    if (!prog) throw new Error(`no loaded program ${p.program} under handle ${p.handle}`);
+    const r = kernel.progTestRun(prog.fd, { data: p.data ? Buffer.from(p.data, 'base64') : undefined, repeat: p.repeat });
+    return { retval: r.retval, duration: r.duration, ...(r.dataOut ? { dataOut: Buffer.from(r.dataOut).toString('base64') } : {}) };
+  }
+
+  /** Closes every load (pins stay); loads still running are undone entirely when they end. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.allSettled([...this.pending]);
+    for (const l of this.loaded.values()) l.result.close();
+    this.loaded.clear();
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * One way to reach a kernel: what every front end (CLI, language server, agent) calls to load
+ * into this machine's kernel in-process (local.ts) or into any kernel an agent runs beside
+ * (agent.ts: local under sudo, SSH, a VM). The shapes are the agent protocol's, so a result
+ * crosses the wire unchanged. Attach/detach, map reads and event streams are the next
+ * operations; they take a load `handle` as testRun does.
+ */
+import type { AgentLoadErrorData, AgentLoadResult, HelloResult, LoadedEntry, TestRunParams, TestRunResultJson, UnloadResult } from '../../../protocol/agent';
+
+export type { AgentLoadResult as LoadSummary, HelloResult, LoadedEntry, TestRunParams, TestRunResultJson, UnloadResult };
+
+export interface LoadRequest {
+  /** How errors and the summary name the object (its path, or its base name on a target). */
+  readonly name: string;
+  readonly object: Uint8Array;
+  readonly logLevel?: number;
+  readonly noAutoload?: readonly string[];
+  readonly set?: Readonly<Record<string, string>>;
+  readonly pinProgramsDir?: string;
+  readonly argCtxFallback?: 'auto' | 'always' | 'never';
+  /** A vmlinux BTF to relocate CO-RE against instead of the target's own (libbpf's btf_custom_path). */
+  readonly btf?: { readonly name: string; readonly bytes: Uint8Array };
+  /** freplace target: a program id or a pinned program path on the target (in-process only for now). */
+  readonly replace?: string;
+}
+
+/** A load the pipeline refused: where, why, and the source line and verifier log when known. */
+export interface LoadFailure extends Omit<AgentLoadErrorData, 'kind'> {
+  readonly message: string;
+}
+
+export type LoadOutcome =
+  | { readonly ok: true; readonly loaded: AgentLoadResult }
+  | { readonly ok: false; readonly error: LoadFailure };
+
+export type ProgressFn = (stage: string, detail: string) => void;
+
+/**
+ * A kernel to load into. Failures of the target itself (unreachable, no-btf, the agent died,
+ * bpf() not permitted) are thrown as TargetError; a refused load is an outcome.
+ */
+export interface KernelTarget {
+  /** `local`, or how the transport names the host (`root@10.0.0.2:22`). */
+  readonly label: string;
+  /** True when the kernel is this process's own (no agent in between). */
+  readonly inProcess: boolean;
+  hello(): Promise<HelloResult>;
+  load(req: LoadRequest, onProgress?: ProgressFn): Promise<LoadOutcome>;
+  unload(handle: number, o?: { readonly unpinMaps?: boolean }): Promise<UnloadResult>;
+  list(): Promise<LoadedEntry[]>;
+  testRun(p: TestRunParams): Promise<TestRunResultJson>;
+  /** Releases every load not pinned and ends the connection. */
+  close(): Promise<void>;
+}
