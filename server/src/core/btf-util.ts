@@ -1,6 +1,7 @@
 // BTF helpers with the exact semantics CO-RE needs (libbpf's skip_mods_and_typedefs,
 // btf__resolve_size, bpf_core_essential_name_len), plus C-ish names for reports.
 import { Btf } from '../btf/btf';
+import { skipModsAndTypedefs } from '../btf/skip-mods';
 import { BTF_INT_SIGNED, BtfType, TypeId, isComposite, isEnum } from '../btf/types';
 
 /** A relocation that cannot be computed; libbpf would fail the whole load with it. */
@@ -27,14 +28,12 @@ export function kindOf(t: BtfType | undefined): string {
   return t ? t.kind : 'VOID';
 }
 
-/** Skips typedefs and const/volatile/restrict/type tags; returns the id reached. */
-export function skipModsAndTypedefs(btf: Btf, id: TypeId): TypeId {
-  for (let depth = 0; ; depth++) {
-    const t = typeAt(btf, id);
-    if (!t || !(t.kind === 'TYPEDEF' || t.kind === 'CONST' || t.kind === 'VOLATILE' || t.kind === 'RESTRICT' || t.kind === 'TYPE_TAG')) return id;
-    if (depth >= MAX_DEPTH) throw new CoreReloError(`typedef/modifier chain at type ${id} is too long`);
-    id = t.type;
-  }
+/** skipModsAndTypedefs for CO-RE: the id reached; a broken chain is a CoreReloError. */
+export function skipToType(btf: Btf, id: TypeId): TypeId {
+  const [to, , broken] = skipModsAndTypedefs(btf, id);
+  if (broken === 'out-of-range') typeAt(btf, to); // throws, naming the id
+  if (broken) throw new CoreReloError(`typedef/modifier chain at type ${to} is too long`);
+  return to;
 }
 
 /** Same kind, or both enums of any width (libbpf's btf_kind_core_compat). */
@@ -144,7 +143,7 @@ export function memberNames(btf: Btf, t: BtfType, depth = 0): string[] {
   const out: string[] = [];
   for (const m of t.members) {
     if (m.name) { out.push(m.name); continue; }
-    const inner = btf.has(m.type) ? btf.get(skipModsAndTypedefs(btf, m.type)) : undefined;
+    const inner = btf.has(m.type) ? btf.get(skipToType(btf, m.type)) : undefined;
     if (inner) out.push(...memberNames(btf, inner, depth + 1));
   }
   return out;

@@ -2,7 +2,7 @@
 // assumed) and once from a target spec (what the target has), as libbpf's bpf_core_calc_relo.
 import { Btf } from '../btf/btf';
 import { BTF_INT_SIGNED, BtfComposite, TypeId, isEnum } from '../btf/types';
-import { CoreReloError, resolveSize, skipModsAndTypedefs, typeAt } from './btf-util';
+import { CoreReloError, resolveSize, skipToType, typeAt } from './btf-util';
 import {
   BPF_CORE_ENUMVAL_EXISTS, BPF_CORE_ENUMVAL_VALUE, BPF_CORE_FIELD_BYTE_OFFSET, BPF_CORE_FIELD_BYTE_SIZE,
   BPF_CORE_FIELD_EXISTS, BPF_CORE_FIELD_LSHIFT_U64, BPF_CORE_FIELD_RSHIFT_U64, BPF_CORE_FIELD_SIGNED,
@@ -48,7 +48,7 @@ function calcField(kind: number, spec: CoreSpec | undefined, littleEndian: boole
     throw new CoreReloError(`${coreKindName(kind)} cannot be applied to an array element access`);
   }
   const m = (btf.type(acc.typeId) as BtfComposite).members[acc.idx];
-  const fieldTypeId = skipModsAndTypedefs(btf, m.type);
+  const fieldTypeId = skipToType(btf, m.type);
   const mt = btf.get(fieldTypeId);
   const bitOff = spec.bitOffset;
   let bitSz = m.bitfieldSize;

@@ -4,7 +4,7 @@
 // - typesMatch: the stricter relation behind TYPE_MATCHES (bpf_core_type_matches()).
 import { Btf } from '../btf/btf';
 import { BTF_INT_SIGNED, BtfEnum, BtfEnum64, BtfType, TypeId, isComposite, isEnum } from '../btf/types';
-import { CoreReloError, MAX_DEPTH, essentialName, kindOf, kindsCompat, skipModsAndTypedefs, typeAt } from './btf-util';
+import { CoreReloError, MAX_DEPTH, essentialName, kindOf, kindsCompat, skipToType, typeAt } from './btf-util';
 
 function flavorlessEqual(a: string, b: string): boolean {
   return essentialName(a) === essentialName(b);
@@ -17,8 +17,8 @@ function flavorlessEqual(a: string, b: string): boolean {
  */
 export function fieldsAreCompat(lb: Btf, lid: TypeId, tb: Btf, tid: TypeId): boolean {
   for (let depth = 0; depth <= MAX_DEPTH; depth++) {
-    lid = skipModsAndTypedefs(lb, lid);
-    tid = skipModsAndTypedefs(tb, tid);
+    lid = skipToType(lb, lid);
+    tid = skipToType(tb, tid);
     const lt = typeAt(lb, lid);
     const tt = typeAt(tb, tid);
     if (lt && tt && isComposite(lt) && isComposite(tt)) return true;
@@ -50,8 +50,8 @@ export function typesAreCompat(lb: Btf, lid: TypeId, tb: Btf, tid: TypeId, level
   if (!kindsCompat(typeAt(lb, lid), typeAt(tb, tid))) return false;
   for (let depth = MAX_DEPTH; ; ) {
     if (--depth < 0) throw new CoreReloError(`local type ${lid} nests too deep to compare`);
-    lid = skipModsAndTypedefs(lb, lid);
-    tid = skipModsAndTypedefs(tb, tid);
+    lid = skipToType(lb, lid);
+    tid = skipToType(tb, tid);
     const lt = typeAt(lb, lid);
     const tt = typeAt(tb, tid);
     if (!kindsCompat(lt, tt)) return false;
@@ -74,11 +74,11 @@ export function typesAreCompat(lb: Btf, lid: TypeId, tb: Btf, tid: TypeId, level
         if (lt.params.length !== tp.params.length) return false;
         for (let i = 0; i < lt.params.length; i++) {
           if (level <= 0) throw new CoreReloError('function prototypes nest too deep to compare');
-          const ok = typesAreCompat(lb, skipModsAndTypedefs(lb, lt.params[i].type), tb, skipModsAndTypedefs(tb, tp.params[i].type), level - 1);
+          const ok = typesAreCompat(lb, skipToType(lb, lt.params[i].type), tb, skipToType(tb, tp.params[i].type), level - 1);
           if (!ok) return false;
         }
-        lid = skipModsAndTypedefs(lb, lt.type);
-        tid = skipModsAndTypedefs(tb, tp.type);
+        lid = skipToType(lb, lt.type);
+        tid = skipToType(tb, tp.type);
         continue;
       }
       default:
@@ -109,8 +109,8 @@ export function typesMatch(lb: Btf, lid: TypeId, tb: Btf, tid: TypeId, behindPtr
   if (level <= 0) throw new CoreReloError('types nest too deep to match');
   for (let depth = MAX_DEPTH; ; ) {
     if (--depth < 0) throw new CoreReloError(`local type ${lid} nests too deep to match`);
-    lid = skipModsAndTypedefs(lb, lid);
-    tid = skipModsAndTypedefs(tb, tid);
+    lid = skipToType(lb, lid);
+    tid = skipToType(tb, tid);
     const lt = typeAt(lb, lid);
     const tt = typeAt(tb, tid);
     if (!namesMatch(lt?.name ?? '', tt?.name ?? '')) return false;
@@ -166,8 +166,8 @@ function compositesMatch(lb: Btf, lt: BtfType & { members: readonly { name: stri
 
 /** Why typesMatch() failed at the root, in words (the first reason found), for reports. */
 export function explainMismatch(lb: Btf, lid: TypeId, tb: Btf, tid: TypeId): string {
-  const l = lb.get(skipModsAndTypedefs(lb, lid));
-  const t = tb.get(skipModsAndTypedefs(tb, tid));
+  const l = lb.get(skipToType(lb, lid));
+  const t = tb.get(skipToType(tb, tid));
   if (kindOf(l) !== kindOf(t) && !(l && t && isEnum(l) && isEnum(t))) return `kinds differ (${kindOf(l)} vs ${kindOf(t)})`;
   if (l && t && isComposite(l) && isComposite(t)) {
     for (const lm of l.members) {

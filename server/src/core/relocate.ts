@@ -3,7 +3,7 @@
 import { Btf } from '../btf/btf';
 import { LineInfo } from '../btf/ext';
 import { TypeId } from '../btf/types';
-import { CoreReloError, essentialName, skipModsAndTypedefs, typeAt, typeName } from './btf-util';
+import { CoreReloError, essentialName, skipToType, typeAt, typeName } from './btf-util';
 import { CoreReloResult, calcRelo } from './calc';
 import { Candidate, CandidateCache, TargetBtf } from './candidates';
 import { BPF_CORE_TYPE_ID_LOCAL, CoreKindName, coreKindName, isFieldBased, isEnumvalBased } from './kinds';
@@ -161,7 +161,7 @@ function resolve(relo: CoreReloRecord, local: CoreSpec, cache: CandidateCache): 
     message = `no ${kindWord(lb, relo.typeId)} named '${essentialName(lname)}'${essentialName(lname) !== lname ? ` (for ${lname})` : ''} in ${where}`;
     const t = lb.get(relo.typeId);
     if (t?.kind === 'TYPEDEF') {
-      message += `; CO-RE looks typedefs up by their own name: access through ${typeName(lb, skipModsAndTypedefs(lb, relo.typeId))} instead`;
+      message += `; CO-RE looks typedefs up by their own name: access through ${typeName(lb, skipToType(lb, relo.typeId))} instead`;
     }
   } else {
     const reasons = [...new Set(candidates.map((c) => c.note ?? `${c.type} [${c.id}] does not match`))];

@@ -5,7 +5,7 @@
 import { Btf } from '../btf/btf';
 import { BtfArray, BtfComposite, TypeId, isComposite, isEnum } from '../btf/types';
 import {
-  CoreReloError, SPEC_MAX_LEN, essentialName, listNames, memberNames, similarNames, resolveSize, skipModsAndTypedefs, typeAt, typeName,
+  CoreReloError, SPEC_MAX_LEN, essentialName, listNames, memberNames, similarNames, resolveSize, skipToType, typeAt, typeName,
 } from './btf-util';
 import { fieldsAreCompat, typesAreCompat, typesMatch } from './compat';
 import { BPF_CORE_TYPE_MATCHES, isEnumvalBased, isFieldBased, isTypeBased } from './kinds';
@@ -60,7 +60,7 @@ export function parseSpec(btf: Btf, relo: CoreReloRecord): CoreSpec {
     if (spec.raw.length === SPEC_MAX_LEN) throw new CoreReloError(`access string '${str}' is longer than ${SPEC_MAX_LEN} steps`);
     spec.raw.push(Number(part));
   }
-  let id = skipModsAndTypedefs(btf, relo.typeId);
+  let id = skipToType(btf, relo.typeId);
   const root = btf.get(id);
   spec.access.push({ typeId: id, idx: spec.raw[0] });
 
@@ -75,7 +75,7 @@ export function parseSpec(btf: Btf, relo: CoreReloRecord): CoreSpec {
 
   spec.bitOffset = spec.raw[0] * resolveSize(btf, id) * 8;
   for (let i = 1; i < spec.raw.length; i++) {
-    id = skipModsAndTypedefs(btf, id);
+    id = skipToType(btf, id);
     const t = btf.get(id);
     const idx = spec.raw[i];
     if (t && isComposite(t)) {
@@ -85,7 +85,7 @@ export function parseSpec(btf: Btf, relo: CoreReloRecord): CoreSpec {
       if (m.name) spec.access.push({ typeId: id, idx, name: m.name });
       id = m.type;
     } else if (t?.kind === 'ARRAY') {
-      const elem = skipModsAndTypedefs(btf, t.type);
+      const elem = skipToType(btf, t.type);
       if (!isFlexArray(btf, spec.access[spec.access.length - 1], t) && idx >= t.nelems) {
         throw new CoreReloError(`access string '${str}' indexes [${idx}] past the end of ${typeName(btf, id)}`);
       }
@@ -111,7 +111,7 @@ type MemberMatch = 1 | 0;
  */
 function matchMember(local: CoreSpec, acc: CoreAccessor, tb: Btf, tid: TypeId, spec: CoreSpec,
   next: { id: TypeId }, why: MismatchReason): MemberMatch {
-  tid = skipModsAndTypedefs(tb, tid);
+  tid = skipToType(tb, tid);
   const tt = tb.get(tid);
   if (!tt || !isComposite(tt)) return 0;
   const localMember = composite(local.btf, acc.typeId).members[acc.idx];
@@ -152,7 +152,7 @@ export function matchSpec(local: CoreSpec, tb: Btf, tid: TypeId, why: MismatchRe
   }
   const lacc = local.access;
   if (isEnumvalBased(local.kind)) {
-    tid = skipModsAndTypedefs(tb, tid);
+    tid = skipToType(tb, tid);
     const tt = tb.get(tid);
     if (!tt || !isEnum(tt)) {
       why.reason = `${typeName(tb, tid)} of the target is not an enum`;
@@ -174,7 +174,7 @@ export function matchSpec(local: CoreSpec, tb: Btf, tid: TypeId, why: MismatchRe
   if (!isFieldBased(local.kind)) throw new CoreReloError(`unknown CO-RE relocation kind ${local.kind}`);
 
   for (let i = 0; i < lacc.length; i++) {
-    tid = skipModsAndTypedefs(tb, tid);
+    tid = skipToType(tb, tid);
     const tt = tb.get(tid);
     const acc = lacc[i];
     if (acc.name) {
@@ -197,7 +197,7 @@ export function matchSpec(local: CoreSpec, tb: Btf, tid: TypeId, why: MismatchRe
         why.reason = `index [${acc.idx}] is past the end of ${typeName(tb, tid)} in the target`;
         return undefined;
       }
-      tid = skipModsAndTypedefs(tb, tt.type);
+      tid = skipToType(tb, tt.type);
     }
     if (spec.raw.length === SPEC_MAX_LEN) throw new CoreReloError('target type nests deeper than the access spec allows');
     spec.access.push({ typeId: tid, idx: acc.idx });
@@ -214,7 +214,7 @@ export function matchSpec(local: CoreSpec, tb: Btf, tid: TypeId, why: MismatchRe
 export function formatAccess(spec: CoreSpec): string {
   const btf = spec.btf;
   if (isTypeBased(spec.kind)) return typeName(btf, spec.rootId);
-  const root = btf.get(skipModsAndTypedefs(btf, spec.rootId));
+  const root = btf.get(skipToType(btf, spec.rootId));
   const rootName = btf.nameOf(spec.rootId) || root?.name || '<anon>';
   if (isEnumvalBased(spec.kind)) return `${typeName(btf, spec.rootId)}::${spec.access[0]?.name ?? '?'}`;
   let out = rootName;

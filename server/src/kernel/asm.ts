@@ -1,5 +1,10 @@
 // A few BPF instructions by hand, for feature probes and kernel tests (the loader uses the
 // object's own instructions). Encoded little-endian, as on every architecture bpf(2) runs here.
+import {
+  BPF_ADD, BPF_ALU64, BPF_CALL, BPF_DW, BPF_EXIT, BPF_IMM, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_MOV, BPF_ST,
+  BPF_STX, BPF_W, BPF_X,
+} from '../object/insn';
+import { BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../common/uapi';
 
 /** One `struct bpf_insn`: opcode, dst_reg:4 | src_reg:4, s16 off, s32 imm. */
 export interface Insn {
@@ -12,17 +17,8 @@ export interface Insn {
 
 export const R0 = 0, R1 = 1, R2 = 2, R3 = 3, R10 = 10;
 
-// Opcode parts (BPF_CLASS | BPF_OP/BPF_SIZE | BPF_SRC/BPF_MODE).
-const BPF_LD = 0x00, BPF_LDX = 0x01, BPF_ST = 0x02, BPF_STX = 0x03, BPF_JMP = 0x05, BPF_ALU64 = 0x07;
-const BPF_W = 0x00, BPF_DW = 0x18, BPF_IMM = 0x00, BPF_MEM = 0x60;
-const BPF_K = 0x00, BPF_X = 0x08;
-const BPF_ADD = 0x00, BPF_MOV = 0xb0, BPF_CALL = 0x80, BPF_EXIT = 0x90, BPF_JEQ = 0x10;
-
 /** src_reg values of ld_imm64 and call. */
-export const BPF_PSEUDO_MAP_FD = 1;
-export const BPF_PSEUDO_MAP_VALUE = 2;
-export const BPF_PSEUDO_CALL = 1;
-export const BPF_PSEUDO_KFUNC_CALL = 2;
+export { BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE };
 
 const i = (code: number, dst: number, src: number, off: number, imm: number): Insn => ({ code, dst, src, off, imm });
 

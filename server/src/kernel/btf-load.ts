@@ -3,7 +3,7 @@ import { BTF_LOG_TRUE_SIZE, encodeBtfLoad } from './attr/btf';
 import { readU32 } from './attr/layout';
 import { LogOptions, attempt, withLogRetry } from './log';
 import { Fd, addressOf, bpf } from './sys';
-import { BPF_CMD } from './uapi';
+import { BPF_CMD } from '../common/uapi';
 
 export interface LoadedBtf {
   readonly fd: Fd;

@@ -53,7 +53,7 @@ export { KernelBtf, localKernelBtf } from './target-btf';
 export { kallsymsText, kconfigText } from './host';
 export { listDir, makeDirs, pathExists, removeDir, renamePin, unpin } from './bpffs';
 export type { KernelBtfObject, NamedBtf } from './target-btf';
-export * from './uapi';
+export * from '../common/uapi';
 
 import * as maps from './maps';
 import * as programs from './programs';

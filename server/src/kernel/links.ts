@@ -3,7 +3,7 @@
 import { ITER_CREATE_LAYOUT, LINK_DETACH_LAYOUT, LinkCreateAttrRaw, ProgAttachAttr, encodeLinkCreate, encodeProgAttach, encodeRawTracepoint } from './attr/link';
 import { encode } from './attr/layout';
 import { Fd, addressOf, bpf } from './sys';
-import { BPF_CMD } from './uapi';
+import { BPF_CMD } from '../common/uapi';
 
 export type { ProgAttachAttr } from './attr/link';
 

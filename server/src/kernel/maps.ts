@@ -3,7 +3,7 @@ import { readFileSync } from 'fs';
 import { MapCreateAttr, encodeMapCreate, encodeMapElem } from './attr/map';
 import { KernelError, isKernelError } from './errors';
 import { Fd, addressOf, bpf } from './sys';
-import { BPF_ANY, BPF_CMD, BPF_MAP_TYPE } from './uapi';
+import { BPF_ANY, BPF_CMD, BPF_MAP_TYPE } from '../common/uapi';
 
 export type { MapCreateAttr } from './attr/map';
 

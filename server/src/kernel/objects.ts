@@ -6,7 +6,7 @@ import { encode, readU32 } from './attr/layout';
 import { encodeGetId, encodeInfoAttr, encodeObj, INFO_ATTR_LAYOUT } from './attr/obj';
 import { isKernelError } from './errors';
 import { Fd, addressOf, bpf } from './sys';
-import { BPF_CMD } from './uapi';
+import { BPF_CMD } from '../common/uapi';
 
 /** BPF_OBJ_PIN: makes `path` (inside a bpffs mount) refer to the object. */
 export function objPin(fd: Fd, path: string, context = ''): void {

@@ -11,7 +11,7 @@ import { mapCreate } from './maps';
 import { btfInfo } from './objects';
 import { progLoad } from './programs';
 import { Fd, closeFd, pageSize } from './sys';
-import { BPF_ATTACH_TYPE, BPF_F_MMAPABLE, BPF_MAP_TYPE, BPF_PROG_TYPE } from './uapi';
+import { BPF_ATTACH_TYPE, BPF_F_MMAPABLE, BPF_MAP_TYPE, BPF_PROG_TYPE } from '../common/uapi';
 
 /** What a probe found: supported or not, and why not (the kernel's errno) when it is not. */
 export interface ProbeResult {

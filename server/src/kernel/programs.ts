@@ -5,7 +5,8 @@ import { readU32 } from './attr/layout';
 import { LogOptions, attempt, withLogRetry } from './log';
 import { Fd, addressOf, bpf } from './sys';
 import { KernelError, isKernelError } from './errors';
-import { BPF_CMD, BPF_INSN_SIZE, BPF_PROG_TYPE } from './uapi';
+import { BPF_CMD, BPF_PROG_TYPE } from '../common/uapi';
+import { BPF_INSN_SIZE } from '../object/insn';
 
 /** Records of .BTF.ext func_info or line_info, already in the kernel's layout. */
 export interface ExtInfo {

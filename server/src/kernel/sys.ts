@@ -2,7 +2,7 @@
 // memfd_create, renameat2 (pins put in place) and sysconf (the page size). koffi is loaded on first use so pure code never needs its native module.
 // Every FD made here is reported to the active FdTrackers; a fault injector lets tests make
 // the k-th call fail.
-import { BPF_CMD, nameOf } from './uapi';
+import { BPF_CMD, nameOf } from '../common/uapi';
 import { KernelError, errnoNumber } from './errors';
 
 /** A file descriptor number owned by this process. */

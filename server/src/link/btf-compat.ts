@@ -8,7 +8,8 @@
 import type { Btf } from '../btf/btf';
 import type { BtfType, TypeId } from '../btf/types';
 import { BTF_FUNC_STATIC, BTF_VAR_STATIC } from '../btf/types';
-import { MapDefFields, MapDefParser, skipModsAndTypedefs } from '../object/map-def';
+import { skipModsAndTypedefs } from '../btf/skip-mods';
+import { MapDefFields, MapDefParser } from '../object/map-def';
 
 const MAX_DEPTH = 64;
 

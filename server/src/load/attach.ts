@@ -5,7 +5,7 @@
  */
 import { parseBtf } from '../btf/btf';
 import type { Fd, KernelOps } from '../kernel';
-import { BPF_ATTACH_TYPE, BPF_F_LINK } from '../kernel/uapi';
+import { BPF_ATTACH_TYPE, BPF_F_LINK } from '../common/uapi';
 import { freplaceSlots } from '../link/freplace';
 import type { BpfObject } from '../object/model';
 import type { StructOpsPlan } from './struct-ops';

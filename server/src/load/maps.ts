@@ -7,7 +7,7 @@
  * `.rodata`/`.kconfig` frozen.
  */
 import { isKernelError, type Fd, type KernelOps, type MapCreateAttr } from '../kernel';
-import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_VTYPE_BTF_OBJ_FD, BPF_MAP_TYPE } from '../kernel/uapi';
+import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_VTYPE_BTF_OBJ_FD, BPF_MAP_TYPE } from '../common/uapi';
 import { CREATED_WITHOUT_BTF, createMaxEntries, pinPath } from '../object';
 import type { BpfMap } from '../object/model';
 import { PinJournal, pinMismatch } from './pin';

@@ -6,7 +6,7 @@
  */
 import type { Btf } from '../btf/btf';
 import { type Fd, type KernelOps, type ProgLoadOptions, isKernelError } from '../kernel';
-import { BPF_F_SLEEPABLE } from '../kernel/uapi';
+import { BPF_F_SLEEPABLE } from '../common/uapi';
 import type { BpfProgram } from '../object/model';
 import { type LinkedLine, lineFor } from './ext-info';
 import { LoadError, type LoadErrorSource } from './types';

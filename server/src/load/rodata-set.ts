@@ -7,7 +7,7 @@
 import type { Btf } from '../btf/btf';
 import { sizeOf } from '../btf/layout';
 import type { BpfObject } from '../object/model';
-import { skipModsAndTypedefs } from '../object/map-def';
+import { skipModsAndTypedefs } from '../btf/skip-mods';
 import { LoadError } from './types';
 
 /** Map name → its value bytes after the overrides (only maps that changed). */

@@ -7,7 +7,7 @@
 import { writeBtf } from '../btf/write';
 import { BAD_RELO_CALL_IMM, type CoreReloReport } from '../core';
 import { type Fd, isKernelError } from '../kernel';
-import { BPF_MAP_TYPE } from '../kernel/uapi';
+import { BPF_MAP_TYPE } from '../common/uapi';
 import { mapTypeName } from '../object';
 import type { BpfObject } from '../object/model';
 import { registerStructOps, replaceSlots } from './attach';

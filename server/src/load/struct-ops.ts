@@ -9,7 +9,7 @@ import type { BtfMember, BtfType, TypeId } from '../btf/types';
 import { sizeOf } from '../btf/layout';
 import { essentialName } from '../core';
 import type { BpfMap, BpfObject } from '../object/model';
-import { skipModsAndTypedefs } from '../object/map-def';
+import { skipModsAndTypedefs } from '../btf/skip-mods';
 import { LoadError } from './types';
 
 /** The kernel side of a struct_ops type. */

@@ -6,6 +6,7 @@
  * (server/src/load/arg-ctx.ts), which is only possible where the program type has a named
  * context struct. Pure: reads the object model and its BTF.
  */
+import { skipModsAndTypedefs } from '../btf/skip-mods';
 import type { Btf } from '../btf/btf';
 import type { BtfType, TypeId } from '../btf/types';
 import { BTF_FUNC_GLOBAL } from '../btf/types';
@@ -105,20 +106,10 @@ const PERF_REGS_STRUCT: Readonly<Record<string, string>> = {
   ppc64le: 'user_pt_regs', riscv64: 'user_regs_struct', loongarch64: 'user_pt_regs',
 };
 
-/**
- * Follows modifiers (const, volatile, restrict, type tags), and typedefs when asked, with a
- * bound against cycles. `void` for id 0; undefined for ids out of range or a cycle.
- */
+/** skipModsAndTypedefs as arg-ctx reads it: `void` for id 0, undefined for a broken chain. */
 function skipMods(btf: Btf, id: TypeId, typedefsToo: boolean): BtfType | 'void' | undefined {
-  for (let i = 0; i < 64; i++) {
-    if (id === 0) return 'void';
-    const t = btf.has(id) ? btf.get(id) : undefined;
-    if (!t) return undefined;
-    const mod = t.kind === 'CONST' || t.kind === 'VOLATILE' || t.kind === 'RESTRICT' || t.kind === 'TYPE_TAG';
-    if (!(mod || (typedefsToo && t.kind === 'TYPEDEF'))) return t;
-    id = t.type;
-  }
-  return undefined;
+  const [, t, broken] = skipModsAndTypedefs(btf, id, { typedefs: typedefsToo });
+  return broken ? undefined : t ?? 'void';
 }
 
 /**

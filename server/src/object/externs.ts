@@ -9,7 +9,7 @@ import type { BtfDatasec } from '../btf/types';
 import { SHN_UNDEF, STB_GLOBAL, STB_WEAK } from '../elf/constants';
 import type { ElfFile } from '../elf/reader';
 import type { BpfExtern, ObjectDiagnostic } from './model';
-import { skipModsAndTypedefs } from './map-def';
+import { skipModsAndTypedefs } from '../btf/skip-mods';
 
 function datasecOf(btf: Btf, varId: number): string | undefined {
   for (const name of ['.kconfig', '.ksyms']) {

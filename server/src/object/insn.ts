@@ -6,6 +6,10 @@
  * the C bitfields lay them out there. `ld_imm64` takes two slots; the second has code 0.
  */
 import { FormatError } from '../common/errors';
+import {
+  BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX,
+  BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE,
+} from '../common/uapi';
 
 /** Size of one instruction slot in bytes. */
 export const BPF_INSN_SIZE = 8;
@@ -88,17 +92,11 @@ export const BPF_CMPXCHG = 0xf0 | BPF_FETCH;
 export const BPF_LOAD_ACQ = 0x100;
 export const BPF_STORE_REL = 0x110;
 
-// src_reg of ld_imm64.
-export const BPF_PSEUDO_MAP_FD = 1;
-export const BPF_PSEUDO_MAP_VALUE = 2;
-export const BPF_PSEUDO_BTF_ID = 3;
-export const BPF_PSEUDO_FUNC = 4;
-export const BPF_PSEUDO_MAP_IDX = 5;
-export const BPF_PSEUDO_MAP_IDX_VALUE = 6;
-
-// src_reg of BPF_JMP | BPF_CALL.
-export const BPF_PSEUDO_CALL = 1;
-export const BPF_PSEUDO_KFUNC_CALL = 2;
+// src_reg of ld_imm64 and of BPF_JMP | BPF_CALL.
+export {
+  BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX,
+  BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE,
+};
 
 /** Registers: r0 return value, r1-r5 arguments, r10 read-only frame pointer. */
 export const BPF_REG_0 = 0, BPF_REG_1 = 1, BPF_REG_10 = 10;

@@ -5,11 +5,8 @@
  * slot per possible CPU, and the map types it creates without BTF key/value type ids.
  * Pure: the caller gives the target's CPU count and page size.
  */
+import { BPF_MAP_TYPE as T } from '../common/uapi';
 import type { BpfMap } from './model';
-
-const MAP_TYPE_PERF_EVENT_ARRAY = 4;
-const MAP_TYPE_RINGBUF = 27;
-const MAP_TYPE_USER_RINGBUF = 31;
 
 /** Facts about the target that map creation depends on. */
 export interface MapCreateEnv {
@@ -29,16 +26,16 @@ export function ringbufSize(size: number, pageSize: number): number {
 
 /** max_entries as libbpf passes it to BPF_MAP_CREATE. */
 export function createMaxEntries(map: Pick<BpfMap, 'typeId' | 'maxEntries'>, env: MapCreateEnv): number {
-  if (map.typeId === MAP_TYPE_RINGBUF || map.typeId === MAP_TYPE_USER_RINGBUF) return ringbufSize(map.maxEntries, env.pageSize);
-  if (map.typeId === MAP_TYPE_PERF_EVENT_ARRAY && map.maxEntries === 0) return env.nrCpus;
+  if (map.typeId === T.BPF_MAP_TYPE_RINGBUF || map.typeId === T.BPF_MAP_TYPE_USER_RINGBUF) return ringbufSize(map.maxEntries, env.pageSize);
+  if (map.typeId === T.BPF_MAP_TYPE_PERF_EVENT_ARRAY && map.maxEntries === 0) return env.nrCpus;
   return map.maxEntries;
 }
 
 /** Map types libbpf creates without btf_key_type_id/btf_value_type_id (by BPF_MAP_TYPE_* value). */
-export const CREATED_WITHOUT_BTF: ReadonlySet<number> = new Set([
-  4 /* PERF_EVENT_ARRAY */, 8 /* CGROUP_ARRAY */, 7 /* STACK_TRACE */, 12 /* ARRAY_OF_MAPS */, 13 /* HASH_OF_MAPS */,
-  14 /* DEVMAP */, 25 /* DEVMAP_HASH */, 16 /* CPUMAP */, 17 /* XSKMAP */, 15 /* SOCKMAP */, 18 /* SOCKHASH */,
-  22 /* QUEUE */, 23 /* STACK */, 33 /* ARENA */,
+export const CREATED_WITHOUT_BTF: ReadonlySet<number> = new Set<number>([
+  T.BPF_MAP_TYPE_PERF_EVENT_ARRAY, T.BPF_MAP_TYPE_CGROUP_ARRAY, T.BPF_MAP_TYPE_STACK_TRACE, T.BPF_MAP_TYPE_ARRAY_OF_MAPS,
+  T.BPF_MAP_TYPE_HASH_OF_MAPS, T.BPF_MAP_TYPE_DEVMAP, T.BPF_MAP_TYPE_DEVMAP_HASH, T.BPF_MAP_TYPE_CPUMAP, T.BPF_MAP_TYPE_XSKMAP,
+  T.BPF_MAP_TYPE_SOCKMAP, T.BPF_MAP_TYPE_SOCKHASH, T.BPF_MAP_TYPE_QUEUE, T.BPF_MAP_TYPE_STACK, T.BPF_MAP_TYPE_ARENA,
 ]);
 
 /** Possible-CPU count from the text of /sys/devices/system/cpu/possible (`0-3`, `0,2-5`). */

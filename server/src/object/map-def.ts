@@ -5,13 +5,13 @@
  */
 import type { Btf } from '../btf/btf';
 import { sizeOf } from '../btf/layout';
+import { skipModsAndTypedefs } from '../btf/skip-mods';
 import type { BtfComposite, BtfType, TypeId } from '../btf/types';
 import type { ObjectDiagnostic } from './model';
+import { BPF_MAP_TYPE } from '../common/uapi';
 import { mapTypeName } from './uapi-names';
 
-const MAP_TYPE_PROG_ARRAY = 3;
-const MAP_TYPE_ARRAY_OF_MAPS = 12;
-const MAP_TYPE_HASH_OF_MAPS = 13;
+const { BPF_MAP_TYPE_PROG_ARRAY: MAP_TYPE_PROG_ARRAY, BPF_MAP_TYPE_ARRAY_OF_MAPS: MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS: MAP_TYPE_HASH_OF_MAPS } = BPF_MAP_TYPE;
 
 /** The fields of one map definition, as found (undefined = not given). */
 export interface MapDefFields {
@@ -32,21 +32,6 @@ export interface MapDefFields {
   innerDefTypeId?: TypeId;
   /** Prog-array `__array(values, int (void *))`. */
   valuesAreProgs?: boolean;
-}
-
-/** Skips CONST/VOLATILE/RESTRICT/TYPE_TAG/TYPEDEF; returns [id, type] (type undefined for void). */
-export function skipModsAndTypedefs(btf: Btf, id: TypeId): [TypeId, BtfType | undefined] {
-  for (let depth = 0; depth < 32; depth++) {
-    if (!btf.has(id)) return [id, undefined];
-    const t = btf.get(id);
-    if (!t) return [0, undefined];
-    if (t.kind === 'TYPEDEF' || t.kind === 'CONST' || t.kind === 'VOLATILE' || t.kind === 'RESTRICT' || t.kind === 'TYPE_TAG') {
-      id = t.type;
-      continue;
-    }
-    return [id, t];
-  }
-  return [id, undefined];
 }
 
 function kindOf(t: BtfType | undefined): string {

@@ -8,7 +8,8 @@ import { BTF_VAR_GLOBAL_ALLOCATED } from '../btf/types';
 import { SHT_PROGBITS, STT_FUNC } from '../elf/constants';
 import type { ElfFile, ElfSection } from '../elf/reader';
 import type { BpfMap, InitialSlot, ObjectDiagnostic } from './model';
-import { MapDefFields, MapDefParser, skipModsAndTypedefs } from './map-def';
+import { skipModsAndTypedefs } from '../btf/skip-mods';
+import { MapDefFields, MapDefParser } from './map-def';
 import { mapTypeName } from './uapi-names';
 
 /** The kernel keeps 15 characters of a map name (BPF_OBJ_NAME_LEN 16, NUL included). */

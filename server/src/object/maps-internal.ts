@@ -9,13 +9,12 @@ import { BTF_VAR_STATIC } from '../btf/types';
 import { SHT_NOBITS, SHT_PROGBITS, STB_LOCAL, STT_SECTION, SHN_LORESERVE } from '../elf/constants';
 import type { ElfFile, ElfSection } from '../elf/reader';
 import type { BpfExtern, BpfMap, MapKind, ObjectDiagnostic } from './model';
-import { skipModsAndTypedefs } from './map-def';
+import { skipModsAndTypedefs } from '../btf/skip-mods';
 import { kernelObjName } from './maps-btf';
-import { BPF_F_LINK, BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, mapTypeName } from './uapi-names';
+import { BPF_F_LINK, BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_MAP_TYPE, BPF_OBJ_NAME_LEN } from '../common/uapi';
+import { mapTypeName } from './uapi-names';
 
-const MAP_TYPE_ARRAY = 2;
-const MAP_TYPE_STRUCT_OPS = 26;
-const BPF_OBJ_NAME_LEN = 16;
+const { BPF_MAP_TYPE_ARRAY: MAP_TYPE_ARRAY, BPF_MAP_TYPE_STRUCT_OPS: MAP_TYPE_STRUCT_OPS } = BPF_MAP_TYPE;
 /** struct bpf_map_def: type, key_size, value_size, max_entries, map_flags. */
 const BPF_MAP_DEF_SIZE = 20;
 /** iproute2's struct bpf_elf_map. */

@@ -67,18 +67,8 @@ export function attachTypeId(name: AttachTypeName): number {
   return ATTACH_TYPE_NAMES.indexOf(name);
 }
 
-// Map flags (BPF_F_* for map_create) that the object model sets or checks.
-export const BPF_F_NO_PREALLOC = 1 << 0;
-export const BPF_F_NUMA_NODE = 1 << 2;
-export const BPF_F_RDONLY = 1 << 3;
-export const BPF_F_WRONLY = 1 << 4;
-export const BPF_F_ZERO_SEED = 1 << 6;
-export const BPF_F_RDONLY_PROG = 1 << 7;
-export const BPF_F_WRONLY_PROG = 1 << 8;
-export const BPF_F_MMAPABLE = 1 << 10;
-export const BPF_F_INNER_MAP = 1 << 12;
-export const BPF_F_LINK = 1 << 13;
-
-// Program load flags.
-export const BPF_F_SLEEPABLE = 1 << 4;
-export const BPF_F_XDP_HAS_FRAGS = 1 << 5;
+// Map create and program load flags the object model sets or checks: <linux/bpf.h>'s.
+export {
+  BPF_F_INNER_MAP, BPF_F_LINK, BPF_F_MMAPABLE, BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_RDONLY, BPF_F_RDONLY_PROG,
+  BPF_F_SLEEPABLE, BPF_F_WRONLY, BPF_F_WRONLY_PROG, BPF_F_XDP_HAS_FRAGS, BPF_F_ZERO_SEED,
+} from '../common/uapi';
