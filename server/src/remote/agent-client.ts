@@ -10,6 +10,7 @@ import { join } from 'path';
 import type { Readable, Writable } from 'stream';
 import { createMessageConnection, MessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import * as P from '../../../protocol/agent';
+import { VMLINUX_BTF } from '../kernel/sysfs-btf';
 import { bpfNotPermitted, noBtf, TargetError } from './errors';
 
 export class AgentClient {
@@ -59,7 +60,7 @@ export class AgentClient {
     const keyFile = join(cacheDir, `${this.label.replace(/[^A-Za-z0-9_.@-]/g, '_')}.hash`);
     let known: string | undefined;
     try { known = readFileSync(keyFile, 'latin1').trim(); } catch { known = undefined; }
-    const what = () => '/sys/kernel/btf/vmlinux is missing, so there are no kernel types to check CO-RE relocations against';
+    const what = () => `${VMLINUX_BTF} is missing, so there are no kernel types to check CO-RE relocations against`;
     const r = await this.noBtfAsTargetError(() => this.conn.sendRequest(P.targetBtf, { knownHash: known }), what);
     if (r.data === undefined) {
       try {
