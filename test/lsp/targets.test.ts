@@ -237,7 +237,7 @@ test('hover on a field a CO-RE relocation reads: the compiled value and the sele
   const lines = text.split('\n');
   const at = (marker: string, word: string) => { const l = lines.findIndex((x) => x.includes(marker)); return [l, lines[l].indexOf(word) + 1] as const; };
   const k612 = debianKernel('6.12').vmlinuxBtf;
-  const relo = JSON.parse(run(process.execPath, [CLI, 'relocate', path.join(ws.build, 'core_target.o'), '--target', k612, '--json'])) as { sections: { relocations: { access: string; targetValue: string }[] }[] };
+  const relo = JSON.parse(run(process.execPath, [CLI, 'relocate', path.join(ws.build, 'core_target.o'), '--btf', k612, '--json'])) as { sections: { relocations: { access: string; targetValue: string }[] }[] };
   const pidOn612 = relo.sections[0].relocations.find((r) => r.access === 'task_struct->pid')!.targetValue;
   assert.ok((await select('debian-6.12')).ok);
   const pid = await lsp.hover(uri, ...at('CORE-OK', 'pid'));
@@ -282,7 +282,7 @@ test('the tree\'s CO-RE relocations of an object: each one against the selected 
   const r = await lsp.request<{ target: string; items: { access: string; kind: string; status: string; compiled?: string; onTarget?: string; message?: string; source?: { file: string; line: number } }[] }>('bpfLens/coreRelocations', { path: obj });
   assert.match(r.target, /^debian-6\.1 /);
   const by = new Map(r.items.map((i) => [i.access, i]));
-  const relo = JSON.parse(run(process.execPath, [CLI, 'relocate', obj, '--target', debianKernel('6.1').vmlinuxBtf, '--json'])) as { sections: { relocations: { access: string; status: string; targetValue?: string }[] }[] };
+  const relo = JSON.parse(run(process.execPath, [CLI, 'relocate', obj, '--btf', debianKernel('6.1').vmlinuxBtf, '--json'])) as { sections: { relocations: { access: string; status: string; targetValue?: string }[] }[] };
   assert.deepEqual(r.items.map((i) => [i.access, i.status]).sort(), relo.sections[0].relocations.map((x) => [x.access, x.status]).sort());
   assert.equal(by.get('task_struct->pid')!.onTarget, relo.sections[0].relocations.find((x) => x.access === 'task_struct->pid')!.targetValue);
   assert.equal(by.get('inode->i_mtime_sec')!.source!.line, lineOf(coreSrc, 'CORE-POISONED-6.1'));

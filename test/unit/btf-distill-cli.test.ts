@@ -127,7 +127,7 @@ test('relocate --base: the relocated split BTF, raw and C; exit 1 naming the typ
     for (const r of diff.rows.filter((x) => !['match', 'size-not-checked'].includes(x.status))) assert.ok(host.stderr.includes(`'${r.name}'`), r.name);
   }
   // without --base, relocate is still the CO-RE command
-  const core = cli(['relocate', fixture('core_tracer.o'), '--target', k.vmlinuxBtf]);
+  const core = cli(['relocate', fixture('core_tracer.o'), '--btf', k.vmlinuxBtf]);
   assert.match(core.stdout, /CO-RE relocation/);
 });
 
