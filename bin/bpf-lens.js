@@ -4,7 +4,8 @@ const fs = require('fs');
 const path = require('path');
 const bundle = path.join(__dirname, '..', 'dist', 'cli.js');
 if (fs.existsSync(bundle)) runBundle(bundle);
-else require(path.join(__dirname, '..', 'out', 'server', 'src', 'cli', 'main.js'));
+// required, not run as main: its `require.main === module` guard is false here, so start it
+else require(path.join(__dirname, '..', 'out', 'server', 'src', 'cli', 'main.js')).main();
 
 /**
  * Runs the bundle with V8's code cache (node 20 has no NODE_COMPILE_CACHE): compiling the

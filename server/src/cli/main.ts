@@ -69,7 +69,8 @@ export function reportError(e: unknown, cmd: Command | undefined, out: CliIo): n
   return 1;
 }
 
-if (require.main === module) {
+/** Runs this process's command line: the bundle's entry, or bin/bpf-lens.js over the compiled sources. */
+export function main(): void {
   // Output may be piped into `head`: a closed pipe is not an error worth a stack trace.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
@@ -78,3 +79,5 @@ if (require.main === module) {
     process.exitCode = code;
   });
 }
+
+if (require.main === module) main();
