@@ -1,0 +1,100 @@
+// What every benchmark section shares: the checkout's paths, building what a section needs,
+// timing processes against a reference in the same run, and saying whether a goal was met.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+export const VMLINUX = process.env.BENCH_VMLINUX ?? '/sys/kernel/btf/vmlinux';
+export const CLI = path.join(ROOT, 'bin', 'bpf-lens.js');
+export const FIXTURES = path.join(ROOT, 'build', 'fixtures');
+export const EXAMPLES = path.join(ROOT, 'examples', 'build');
+const require = createRequire(import.meta.url);
+
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+export const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
+export const geomean = (xs) => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
+export const fmtMs = (x) => `${x.toFixed(1)} ms`;
+/** Milliseconds since a process.hrtime.bigint() mark. */
+export const since = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+
+/** `MET` or `MISSED` for a measured value against an upper bound. */
+export const verdict = (value, goal) => (value <= goal ? 'MET' : 'MISSED');
+
+/** The newest modification time of the files below `dir` whose names end in one of `exts`. */
+function newest(dir, exts) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.name === 'node_modules' || e.name.startsWith('.')) continue;
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) t = Math.max(t, newest(p, exts));
+    else if (exts.some((x) => e.name.endsWith(x))) t = Math.max(t, statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+const stale = (output, sources) => !existsSync(output) || statSync(output).mtimeMs < sources();
+const sourcesTime = () => Math.max(...['server', 'client', 'test'].map((d) => newest(path.join(ROOT, d), ['.ts'])));
+
+function run(cmd, args, what) {
+  console.log(`   (building: ${what})`);
+  execFileSync(cmd, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/**
+ * Builds what a section needs, when missing or older than its sources, so a fresh clone can
+ * run any bench: `out` (tsc), `dist` (webpack bundles), `fixtures` and `examples` (clang), and
+ * checks `root` (bpf(2) needs it) and mounts `bpffs`.
+ */
+export function ensure(needs) {
+  if (needs.includes('root') && process.getuid?.() !== 0) throw new Error('needs root (bpf(2))');
+  if (needs.includes('bpffs') && spawnSync('mountpoint', ['-q', '/sys/fs/bpf']).status !== 0) {
+    spawnSync('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf']);
+  }
+  if (needs.includes('out') && stale(path.join(ROOT, 'out', 'server', 'src', 'cli', 'main.js'), sourcesTime)) {
+    run('npx', ['tsc', '-p', '.'], 'npx tsc -p .');
+  }
+  if (needs.includes('dist') && stale(path.join(ROOT, 'dist', 'cli.js'), sourcesTime)) run('npm', ['run', '--silent', 'build'], 'npm run build');
+  if (needs.includes('fixtures')) run('make', ['-s', '-C', 'test/fixtures'], 'make -C test/fixtures');
+  if (needs.includes('examples')) run('make', ['-s', '-C', 'examples'], 'make -C examples');
+}
+
+/** A compiled engine module from out/server/src (after ensure(['out'])). */
+export const engine = (mod) => require(path.join(ROOT, 'out', 'server', 'src', mod));
+/** A compiled test helper from out/test. */
+export const testModule = (mod) => require(path.join(ROOT, 'out', 'test', mod));
+
+/** Wall time of one run of a command, stdout to /dev/null; throws when it fails. */
+export function wall(cmd, args, opts = {}) {
+  const devnull = openSync('/dev/null', 'w');
+  try {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(cmd, args, { stdio: ['ignore', devnull, 'pipe'], ...opts });
+    const t = since(t0);
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+    return t;
+  } finally {
+    closeSync(devnull);
+  }
+}
+
+/**
+ * Median wall times of several commands, run in turn RUNS times (alternating, so load on a
+ * shared machine hits each alike). A command is [cmd, args] or a function returning a time.
+ */
+export function race(cmds, runs = RUNS) {
+  const times = cmds.map(() => []);
+  for (let i = 0; i < runs; i++) {
+    cmds.forEach((c, k) => times[k].push(typeof c === 'function' ? c() : wall(c[0], c[1], c[2])));
+  }
+  return times.map(median);
+}
+
+/** Left-aligned table rows with a header, for section output. */
+export function table(head, rows) {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  return [head, ...rows].map((r) => r.map((c, i) => String(c).padEnd(w[i])).join('  '));
+}

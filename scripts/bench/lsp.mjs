@@ -1,0 +1,119 @@
+// Language server speed over a real stdio connection to `bpf-lens lsp --stdio`: indexing a
+// workspace of N copied objects, hovers while and after indexing, RSS, and BTF type pages.
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
+import { CLI, FIXTURES, ROOT, fmtMs, pct, verdict } from './lib.mjs';
+
+const require = createRequire(import.meta.url);
+const CILIUM = '/usr/share/gocode/src/github.com/cilium/ebpf/testdata';
+const N = Number(process.env.BENCH_LSP_OBJECTS ?? 1000);
+const GOALS = { indexMs: 3000, hoverP95: 20, rssMb: 600, pageMs: 100 };
+
+function workspace() {
+  const pool = [
+    ...readdirSync(FIXTURES).filter((f) => f.endsWith('.o')).map((f) => join(FIXTURES, f)),
+    ...readdirSync(CILIUM).filter((f) => f.endsWith('-el.elf')).map((f) => join(CILIUM, f)),
+    ...readdirSync(join(ROOT, 'examples', 'build')).filter((f) => f.endsWith('.o')).map((f) => join(ROOT, 'examples', 'build', f)),
+  ];
+  const ws = mkdtempSync(join(tmpdir(), 'bpf-lens-bench-'));
+  for (let i = 0; i < N; i++) {
+    const dir = join(ws, `d${i % 20}`);
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(pool[i % pool.length], join(dir, `obj${i}.o`));
+  }
+  copyFileSync(join(FIXTURES, 'lsp_maps.o'), join(ws, 'lsp_maps.o'));
+  mkdirSync(join(ws, 'btf'));
+  copyFileSync('/sys/kernel/btf/vmlinux', join(ws, 'btf', 'vmlinux'));
+  return ws;
+}
+
+/** Peak resident set of a process so far (VmHWM), in MB. */
+const peakRssMb = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+
+async function hovers(conn, count) {
+  const src = join(ROOT, 'test', 'fixtures', 'lsp_maps.bpf.c');
+  const text = readFileSync(src, 'utf8');
+  const uri = pathToFileURL(src).href;
+  await conn.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'c', version: 1, text } });
+  const lines = text.split('\n');
+  const spots = ['} lsp_hash SEC', '} lsp_array SEC', '} lsp_outer SEC', '} lsp_jmp SEC', 'int lsp_use_maps', 'SEC("xdp")']
+    .map((n) => ({ line: lines.findIndex((l) => l.includes(n)), n }))
+    .map(({ line, n }) => ({ line, character: lines[line].indexOf(n) + 4 }));
+  const times = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    await conn.sendRequest('textDocument/hover', { textDocument: { uri }, position: spots[i % spots.length] });
+    times.push(performance.now() - t0);
+  }
+  return times;
+}
+
+async function btfPages(conn, vmlinux) {
+  let t0 = performance.now();
+  let page = await conn.sendRequest('bpfLens/btfTypes', { path: vmlinux, kind: 'FUNC', offset: 0, limit: 500 });
+  const first = performance.now() - t0;
+  const later = [];
+  for (let off = 500; off < page.total; off += 5000) {
+    t0 = performance.now();
+    page = await conn.sendRequest('bpfLens/btfTypes', { path: vmlinux, kind: 'FUNC', offset: off, limit: 500 });
+    later.push(performance.now() - t0);
+  }
+  t0 = performance.now();
+  const found = await conn.sendRequest('bpfLens/btfTypes', { path: vmlinux, kind: 'FUNC', search: 'tcp_', limit: 500 });
+  return { total: page.total, first, later, search: performance.now() - t0, hits: found.total };
+}
+
+async function measure(ws) {
+  const rpc = require('vscode-jsonrpc/node');
+  const proc = spawn(process.execPath, [CLI, 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const conn = rpc.createMessageConnection(new rpc.StreamMessageReader(proc.stdout), new rpc.StreamMessageWriter(proc.stdin));
+  conn.onRequest('workspace/configuration', () => [{}]);
+  conn.onRequest('client/registerCapability', () => null);
+  conn.listen();
+  try {
+    const t0 = performance.now();
+    const folder = pathToFileURL(ws).href;
+    await conn.sendRequest('initialize', { processId: process.pid, rootUri: folder, workspaceFolders: [{ uri: folder, name: 'bench' }], capabilities: { workspace: { configuration: true } } });
+    await conn.sendNotification('initialized', {});
+    const during = hovers(conn, 50); // while the index is built
+    const { objects } = await conn.sendRequest('bpfLens/objects', {});
+    const indexMs = performance.now() - t0;
+    const whileIndexing = await during;
+    const after = await hovers(conn, 300);
+    const pages = await btfPages(conn, join(ws, 'btf', 'vmlinux'));
+    const rss = peakRssMb(proc.pid);
+    await conn.sendRequest('shutdown');
+    await conn.sendNotification('exit');
+    return { objects: objects.length, indexMs, whileIndexing, after, pages, rss };
+  } finally {
+    conn.dispose();
+    proc.kill();
+  }
+}
+
+export const sections = [{
+  name: 'lsp',
+  needs: ['dist', 'fixtures', 'examples'],
+  goal: `${N} objects indexed ≤ ${GOALS.indexMs} ms from spawn; hover p95 ≤ ${GOALS.hoverP95} ms while indexing; peak RSS ≤ ${GOALS.rssMb} MB; BTF pages ≤ ${GOALS.pageMs} ms`,
+  async run() {
+    const ws = workspace();
+    try {
+      const r = await measure(ws);
+      const p95w = pct(r.whileIndexing, 95);
+      const p95 = pct(r.after, 95);
+      return [
+        `index ${r.objects} objects: ${fmtMs(r.indexMs)} (goal ≤ ${GOALS.indexMs} ms) ${verdict(r.indexMs, GOALS.indexMs)}${r.objects > N ? '' : ' — fewer objects than copied!'}`,
+        `hover while indexing: p50 ${fmtMs(pct(r.whileIndexing, 50))}, p95 ${fmtMs(p95w)} (goal ≤ ${GOALS.hoverP95} ms) ${verdict(p95w, GOALS.hoverP95)}`,
+        `hover after: p50 ${fmtMs(pct(r.after, 50))}, p95 ${fmtMs(p95)}, max ${fmtMs(Math.max(...r.after))}`,
+        `peak RSS ${r.rss.toFixed(0)} MB (goal ≤ ${GOALS.rssMb} MB) ${verdict(r.rss, GOALS.rssMb)}`,
+        `btfTypes FUNC (${r.pages.total}), page of 500: first ${fmtMs(r.pages.first)} (parses vmlinux), later p95 ${fmtMs(pct(r.pages.later, 95))}; search 'tcp_' (${r.pages.hits} hits) ${fmtMs(r.pages.search)} (goal ≤ ${GOALS.pageMs} ms) ${verdict(r.pages.search, GOALS.pageMs)}`,
+      ];
+    } finally {
+      rmSync(ws, { recursive: true, force: true });
+    }
+  },
+}];
