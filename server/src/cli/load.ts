@@ -57,7 +57,7 @@ export const loadCommand: Command = {
     const remote = spec !== 'local';
     const bytes = readInput(a.file);
     const btf = a.values.btf !== undefined ? { name: a.values.btf, bytes: readInput(a.values.btf) } : undefined;
-    // BPF_LENS_TIMING=1: one JSON line on stderr with ms per stage (scripts/bench-load.mjs reads it)
+    // BPF_LENS_TIMING=1: one JSON line on stderr with ms per stage (the bench harness, scripts/bench/load.mjs, reads it)
     const timing = process.env.BPF_LENS_TIMING && !remote ? [['startup', performance.now()] as [string, number]] : undefined;
     const { openTarget } = await import('../targets');
     const { TargetError, formatTargetError, requireLoad } = await import('../remote');
