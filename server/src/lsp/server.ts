@@ -22,7 +22,7 @@ export { normalizeSettings } from './session';
 export function startServer(connection: Connection): void {
   const d = new Session(connection);
   const dumps = new DumpPool();
-  const requests: RequestHandler[] = [...objectRequests(d), ...documentRequests(d, dumps), ...loadRequests(d), ...targetRequests(d)];
+  const requests = requestHandlers(d, dumps);
   for (const r of requests) connection.onRequest(r.type as RequestType<unknown, unknown, void>, d.guard(r.type.method, (p: unknown) => r.handle(p)));
   const experimental: ExperimentalCapabilities = { version: 1, requests: requests.map((r) => r.type.method) };
 
@@ -56,6 +56,11 @@ export function startServer(connection: Connection): void {
   connection.onShutdown(() => d.dispose());
   d.documents.listen(connection);
   connection.listen();
+}
+
+/** The custom requests, one handler each, from the feature modules. */
+export function requestHandlers(d: Session, dumps: DumpPool): RequestHandler[] {
+  return [...objectRequests(d), ...documentRequests(d, dumps), ...loadRequests(d), ...targetRequests(d)];
 }
 
 function initialize(d: Session, params: InitializeParams, experimental: ExperimentalCapabilities): InitializeResult {
