@@ -9,6 +9,7 @@ import { loadCommand } from './load';
 import { lspCommand } from './lsp';
 import { probeCommand } from './probe';
 import { relocateWithBaseCommand } from './relocate-split';
+import { testRunCommand } from './test-run';
 
 // Every subcommand, one import each. Keep the list sorted by command path.
 export const COMMANDS: Command[] = [
@@ -22,4 +23,5 @@ export const COMMANDS: Command[] = [
   lspCommand,
   probeCommand,
   relocateWithBaseCommand, // `relocate` of CO-RE, and of module BTF with --base
+  testRunCommand,
 ];

@@ -1,0 +1,105 @@
+import { readFileSync } from 'fs';
+import { parseArgs } from 'util';
+import { buildPacket } from '../run/packet';
+import { byteDiff, type TestRunReport } from '../run/test-run';
+import { CliIo, Command, UsageError } from './command';
+import { readInput } from './input';
+
+const USAGE = 'test-run (OBJ PROG | --id N | --pinned PATH) (--data-in FILE | --packet SPEC) [--ctx-in FILE] [--repeat N] [--json]';
+
+function parse(args: string[]) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args, allowPositionals: true, options: {
+        id: { type: 'string' }, pinned: { type: 'string' }, 'data-in': { type: 'string' }, packet: { type: 'string' },
+        'ctx-in': { type: 'string' }, repeat: { type: 'string' }, json: { type: 'boolean', default: false },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values: v, positionals: pos } = parsed;
+  const sources = [pos.length > 0, v.id !== undefined, v.pinned !== undefined].filter(Boolean).length;
+  if (sources !== 1) throw new UsageError('give the program once: OBJ PROG, --id N or --pinned PATH');
+  if (pos.length && pos.length !== 2) throw new UsageError(pos.length === 1 ? 'missing PROG (the program in OBJ to run)' : `unexpected argument '${pos[2]}'`);
+  if (v.id !== undefined && !/^\d+$/.test(v.id)) throw new UsageError(`--id wants a program id, not '${v.id}'`);
+  if (v['data-in'] !== undefined && v.packet !== undefined) throw new UsageError('give --data-in or --packet, not both');
+  const repeat = v.repeat !== undefined ? Number(v.repeat) : 1;
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > 1e9) throw new UsageError(`--repeat wants a count >= 1, not '${v.repeat}'`);
+  let data: Uint8Array | undefined;
+  if (v.packet !== undefined) {
+    try {
+      data = buildPacket(v.packet);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  } else if (v['data-in'] !== undefined) {
+    data = new Uint8Array(readFileSync(v['data-in']));
+  }
+  const ctx = v['ctx-in'] !== undefined ? new Uint8Array(readFileSync(v['ctx-in'])) : undefined;
+  return { obj: pos[0], prog: pos[1], id: v.id, pinned: v.pinned, data, ctx, repeat, json: v.json ?? false };
+}
+
+function text(r: TestRunReport, data: Uint8Array | undefined): string {
+  const lines = [`retval ${r.retval}${r.retval_name ? ` (${r.retval_name})` : ''}`, `duration ${r.duration_ns} ns per run (${r.repeat} run${r.repeat === 1 ? '' : 's'})`];
+  if (data?.length) {
+    const out = Buffer.from(r.data_out, 'hex');
+    const diffs = byteDiff(data, out);
+    lines.push(`data out ${out.length} bytes${diffs.length ? `, ${diffs.length} change${diffs.length === 1 ? '' : 's'} against the input:` : ', same as the input'}`);
+    for (const d of diffs) lines.push(`  @${d.offset}: ${d.before || '(none)'} -> ${d.after || '(none)'}`);
+  }
+  if (r.ctx_out) lines.push(`ctx out ${r.ctx_out}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * `bpf-lens test-run`: BPF_PROG_TEST_RUN on a program from an object (loaded for the run and
+ * released after), a loaded program's id, or a pinned one; input from a file or a packet spec.
+ */
+export const testRunCommand: Command = {
+  path: ['test-run'],
+  usage: USAGE,
+  summary: 'Run a program on a packet/context with BPF_PROG_TEST_RUN: verdict with its name (XDP_DROP, TC_ACT_SHOT ...), output bytes, duration.',
+  async run(args: string[], io: CliIo): Promise<number> {
+    const a = parse(args);
+    const kernel = await import('../kernel');
+    const { testRunProgram } = await import('../run/test-run');
+    const k = kernel.localKernel;
+    const cleanup: (() => void)[] = [];
+    try {
+      let fd: number;
+      let attachType: string | undefined;
+      if (a.obj !== undefined) {
+        const { openObject } = await import('../object');
+        const { loadObject } = await import('../load');
+        const { secDefFor } = await import('../object/section-defs');
+        const obj = openObject(readInput(a.obj), a.obj);
+        const prog = obj.programs.find((p) => p.name === a.prog);
+        if (!prog) throw new UsageError(`${a.obj} has no program '${a.prog}' (it has: ${obj.programs.map((p) => p.name).join(', ')})`);
+        // Only PROG (and the maps) is loaded: the others may not load here and are not run.
+        const loaded = loadObject(obj, { kernel: k, noAutoload: obj.programs.filter((p) => p !== prog).map((p) => p.name) });
+        cleanup.push(() => loaded.close());
+        fd = loaded.programs.find((p) => p.name === a.prog)!.fd;
+        attachType = secDefFor(prog.section)?.def.attachType ?? undefined;
+      } else {
+        fd = a.id !== undefined ? k.getFdById('prog', Number(a.id)) : k.objGet(a.pinned!);
+        cleanup.push(() => k.closeFd(fd));
+      }
+      const r = testRunProgram(k, fd, { data: a.data, ctx: a.ctx, repeat: a.repeat, attachType });
+      if (a.json) {
+        const { prog_type: _t, repeat: _r, ...shown } = r;
+        io.out(`${JSON.stringify(shown)}\n`);
+      } else {
+        io.out(text(r, a.data));
+      }
+      return 0;
+    } catch (e) {
+      if (!a.json || e instanceof UsageError) throw e;
+      io.out(`${JSON.stringify({ ok: false, error: (e as Error).message })}\n`);
+      return 1;
+    } finally {
+      for (const c of cleanup.reverse()) c();
+    }
+  },
+};

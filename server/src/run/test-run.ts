@@ -1,0 +1,69 @@
+/**
+ * BPF_PROG_TEST_RUN through KernelOps, and its result in the shape the CLI prints and the
+ * agent returns: retval with its name for the program type, output bytes as lowercase hex,
+ * duration per run; plus where the output differs from the input.
+ */
+import type { Fd, KernelOps } from '../kernel';
+import { progTypeName } from '../object/uapi-names';
+import { retvalName } from './retval';
+
+export interface TestRunInput {
+  readonly data?: Uint8Array;
+  readonly ctx?: Uint8Array;
+  readonly repeat?: number;
+  /** The program's expected attach type name (`tcx_ingress`), when known: tcx verdict names. */
+  readonly attachType?: string;
+}
+
+export interface TestRunReport {
+  readonly ok: true;
+  readonly retval: number;
+  readonly retval_name: string | null;
+  /** Output packet, lowercase hex without separators ('' when the type has none). */
+  readonly data_out: string;
+  /** Average nanoseconds per run, as the kernel measured. */
+  readonly duration_ns: number;
+  readonly ctx_out?: string;
+  readonly prog_type: string;
+  readonly repeat: number;
+}
+
+/** Room for the output: the input may grow (XDP head/tail adjustments), up to a page more. */
+const OUT_SLACK = 4096;
+
+/** Runs a loaded program once (or `repeat` times) on the input. */
+export function testRunProgram(k: KernelOps, progFd: Fd, input: TestRunInput): TestRunReport {
+  const info = k.progInfo(progFd);
+  const type = progTypeName(info.type);
+  const repeat = input.repeat ?? 1;
+  const r = k.progTestRun(progFd, {
+    data: input.data, dataOutSize: input.data?.length ? input.data.length + OUT_SLACK : 0,
+    ctx: input.ctx, ctxOutSize: input.ctx?.length ? input.ctx.length : 0, repeat,
+  });
+  return {
+    ok: true, retval: r.retval, retval_name: retvalName(type, r.retval, input.attachType) ?? null,
+    data_out: r.dataOut ? Buffer.from(r.dataOut).toString('hex') : '', duration_ns: r.duration,
+    ...(r.ctxOut?.length ? { ctx_out: Buffer.from(r.ctxOut).toString('hex') } : {}),
+    prog_type: type, repeat,
+  };
+}
+
+/** Byte ranges where `out` differs from `inp` (and a length change), for the text report. */
+export function byteDiff(inp: Uint8Array, out: Uint8Array): { offset: number; before: string; after: string }[] {
+  const diffs: { offset: number; before: string; after: string }[] = [];
+  const n = Math.max(inp.length, out.length);
+  for (let i = 0; i < n;) {
+    if (i < inp.length && i < out.length && inp[i] === out[i]) {
+      i++;
+      continue;
+    }
+    const start = i;
+    while (i < n && !(i < inp.length && i < out.length && inp[i] === out[i])) i++;
+    diffs.push({
+      offset: start,
+      before: Buffer.from(inp.subarray(start, Math.min(i, inp.length))).toString('hex'),
+      after: Buffer.from(out.subarray(start, Math.min(i, out.length))).toString('hex'),
+    });
+  }
+  return diffs;
+}
