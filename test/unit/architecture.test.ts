@@ -121,6 +121,7 @@ export function importViolations(imports: readonly Import[]): string[] {
     if (from !== 'client' && i.target?.startsWith('client/')) bad.push(`${where}: nothing but the client imports client/src`);
     if (!from || !to || from === to) continue;
     if (ENGINE.has(from) && ABOVE_ENGINE.has(to)) bad.push(`${where}: the pure engine (${from}) imports nothing of ${to}/`);
+    if ((from === 'common' || (from === 'elf' && to !== 'common')) && !ABOVE_ENGINE.has(to)) bad.push(`${where}: ${from}/ is the bottom of the engine (common imports no folder, elf only common)`);
     if (from in BELOW_FRONT_ENDS && (FRONT_ENDS.has(to) || BELOW_FRONT_ENDS[from].includes(to))) bad.push(`${where}: ${from}/ sits below the front ends and imports nothing of ${to}/`);
     if (FRONT_ENDS.has(from) && FRONT_ENDS.has(to) && !LAUNCHERS.has(`${i.file} -> ${i.target}`)) bad.push(`${where}: front ends (cli, lsp, agent) never import each other (${from} → ${to})`);
   }
@@ -185,9 +186,10 @@ test('the rules catch what they are for: a planted lsp → cli import, koffi out
     { file: 'server/src/cli/x.ts', spec: '../lsp/server', target: 'server/src/lsp/server.ts', line: 5 },
     { file: 'server/src/cli/lsp.ts', spec: '../lsp/server', target: 'server/src/lsp/server.ts', line: 6 },
     { file: 'server/src/load/x.ts', spec: '../lsp/targets', target: 'server/src/lsp/targets.ts', line: 7 },
+    { file: 'server/src/elf/x.ts', spec: '../btf/btf', target: 'server/src/btf/btf.ts', line: 8 },
   ];
   const bad = importViolations(planted);
-  assert.deepEqual(bad.map((b) => b.slice(0, b.indexOf(' '))), ['server/src/lsp/x.ts:1', 'server/src/lsp/x.ts:2', 'server/src/core/x.ts:3', 'client/src/x.ts:4', 'server/src/cli/x.ts:5', 'server/src/load/x.ts:7']);
+  assert.deepEqual(bad.map((b) => b.slice(0, b.indexOf(' '))), ['server/src/lsp/x.ts:1', 'server/src/lsp/x.ts:2', 'server/src/core/x.ts:3', 'client/src/x.ts:4', 'server/src/cli/x.ts:5', 'server/src/load/x.ts:7', 'server/src/elf/x.ts:8']);
   assert.match(bad[0], /server\/src\/lsp\/x\.ts:1 imports '\.\.\/cli\/input' \(server\/src\/cli\/input\.ts\): front ends/);
   assert.deepEqual(folderCycles([planted[0], { file: 'server/src/cli/y.ts', spec: '../lsp/z', target: 'server/src/lsp/z.ts', line: 7 }]),
     ["cli → lsp (server/src/cli/y.ts:7 '../lsp/z'), lsp → cli (server/src/lsp/x.ts:1 '../cli/input')"]);
