@@ -63,6 +63,19 @@ export interface AgentLoadErrorData {
   readonly insn?: number;
   readonly source?: { file: string; line: number; column: number; text: string };
   readonly log?: string;
+  /** The rejection explained (server/src/verifier: family, explanation, hint, related locations, origin first). */
+  readonly explanation?: RejectionExplanationData;
+}
+
+/** A verifier rejection explained, as it travels (the shape of server/src/verifier's RejectionExplanation). */
+export interface RejectionExplanationData {
+  readonly family: string;
+  readonly title: string;
+  readonly error: string;
+  readonly explanation: string;
+  readonly hint: string;
+  readonly related: readonly { readonly insn: number; readonly why: string; readonly file?: string; readonly line?: number; readonly text?: string }[];
+  readonly insn?: number;
 }
 
 /**

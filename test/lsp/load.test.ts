@@ -58,6 +58,15 @@ test('a verifier rejection: error with the log, and an error diagnostic on the r
   assert.equal(diags[0].severity, 1);
   assert.equal(diags[0].range.start.line, want);
   assert.match(diags[0].message, /xdp_bad/);
+  // why, and where the NULL came from: the Problems entry's related location is the lookup line
+  assert.match(diags[0].message, /NULL/);
+  const lookup = readFileSync(src, 'utf8').split('\n').findIndex((l) => l.includes('bpf_map_lookup_elem'));
+  const rel = diags[0].relatedInformation ?? [];
+  assert.ok(rel.length >= 2, JSON.stringify(diags[0]));
+  assert.equal(rel[0].location.uri, uri);
+  assert.equal(rel[0].location.range.start.line, lookup);
+  assert.match(rel[0].message, /R0 is the result of bpf_map_lookup_elem/);
+  assert.equal(rel[rel.length - 1].location.range.start.line, want);
   assert.deepEqual((await lsp.request<{ loaded: Loaded[] }>('bpfLens/loadedObjects')).loaded, []);
 });
 

@@ -13,6 +13,7 @@ export interface Diagnostic {
   severity: number;
   code?: string;
   message: string;
+  relatedInformation?: { location: { uri: string; range: { start: { line: number; character: number }; end: { line: number; character: number } } }; message: string }[];
 }
 
 export class LspClient {

@@ -12,7 +12,7 @@ import { ROOT } from '../helpers';
 
 const SOURCES = ['server/src', 'client/src', 'protocol'];
 /** The pure engine: bytes in, values out; no syscalls, no front end, no transport. */
-const ENGINE = new Set(['elf', 'btf', 'object', 'core', 'link', 'common']);
+const ENGINE = new Set(['elf', 'btf', 'object', 'core', 'link', 'common', 'verifier']);
 /** What the engine must never import ('target' is the remote transport's old name). */
 const ABOVE_ENGINE = new Set(['kernel', 'load', 'attach', 'run', 'targets', 'lsp', 'cli', 'agent', 'remote', 'target']);
 const FRONT_ENDS = new Set(['cli', 'lsp', 'agent']);

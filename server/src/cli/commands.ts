@@ -10,6 +10,7 @@ import { lspCommand } from './lsp';
 import { probeCommand } from './probe';
 import { relocateWithBaseCommand } from './relocate-split';
 import { testRunCommand } from './test-run';
+import { verifyCommand } from './verify';
 
 // Every subcommand, one import each. Keep the list sorted by command path.
 export const COMMANDS: Command[] = [
@@ -24,4 +25,5 @@ export const COMMANDS: Command[] = [
   probeCommand,
   relocateWithBaseCommand, // `relocate` of CO-RE, and of module BTF with --base
   testRunCommand,
+  verifyCommand,
 ];

@@ -54,7 +54,7 @@ export function attempt<T>(call: () => T, trueSize: () => number): AttemptResult
 }
 
 /** Errors a log cannot explain: fetching one after them would only repeat the failure. */
-const NO_LOG_ERRNOS = new Set(['EPERM', 'EBADF', 'E2BIG', 'EFAULT', 'ENOMEM', 'EEXIST']);
+const NO_LOG_ERRNOS = new Set(['EPERM', 'EBADF', 'EFAULT', 'ENOMEM', 'EEXIST']);
 
 /**
  * Runs `load` with a log buffer, growing it while the kernel says the log did not fit
@@ -83,7 +83,9 @@ export function withLogRetry<T>(opts: LogOptions, load: (a: LogAttempt) => Attem
       continue;
     }
     const cut = e.errnoName === 'ENOSPC' || truncated;
-    if (cut && size < maxSize) {
+    // E2BIG is the verifier's 1M-instruction limit (or a program too long to load): its log is the
+    // whole walk, hundreds of MB; the tail the buffer kept (rotating log, 6.4+) holds the reason
+    if (cut && size < maxSize && e.errnoName !== 'E2BIG') {
       size = Math.min(maxSize, Math.max(size * 4, r.trueSize + 1));
       continue;
     }

@@ -11,6 +11,7 @@ import type { BpfProgram } from '../object/model';
 import { type LinkedLine, lineFor } from './ext-info';
 import { LoadError, type LoadErrorSource } from './types';
 import { failedInsn, logTail, poisonExplanation, rejectionReason } from './verifier-log';
+import { explainRejection } from '../verifier';
 
 /** attach_btf_id (and the module BTF it is in) for a BTF-attached program. */
 export interface AttachTarget {
@@ -93,15 +94,21 @@ export function loadProgram(k: KernelOps, i: ProgLoadInput): { fd: Fd; log: stri
     if (!isKernelError(e)) throw e;
     const log = e.log ?? '';
     const insn = log ? failedInsn(log) : undefined;
-    const fnStart = insn !== undefined ? Math.max(0, ...i.partStarts.filter((st) => st <= insn)) : 0;
+    const startOf = (n: number) => Math.max(0, ...i.partStarts.filter((st) => st <= n));
+    const fnStart = insn !== undefined ? startOf(insn) : 0;
     const line = insn !== undefined ? lineFor(i.lines, insn, fnStart) : undefined;
+    // why, and the related lines (where the offending state came from), through line_info
+    const explanation = log ? explainRejection(log, (n) => {
+      const l = lineFor(i.lines, n, startOf(n));
+      return l && { file: l.file, line: l.line, text: l.text };
+    }) : undefined;
     const source: LoadErrorSource | undefined = line && { file: line.file, line: line.line, column: line.column, text: line.text };
     const reason = log ? rejectionReason(log) : `${e.errnoName}${e.hint ? ` — ${e.hint}` : ''}`;
     const poison = log ? poisonExplanation(log) : undefined;
     const where = source ? ` at ${source.file}:${source.line}` : '';
     const msg = `program '${p.name}' (SEC("${p.section}")) was rejected${log ? ' by the verifier' : ''}${where}: ${reason}${poison ? ` — ${poison}` : ''}`
       + `${insn !== undefined ? ` (instruction ${insn})` : ''}${e.logTruncated ? ' [log truncated]' : ''}`;
-    throw new LoadError(msg, 'programs', { program: p.name, insn, source, log: log || undefined, cause: e });
+    throw new LoadError(msg, 'programs', { program: p.name, insn, source, log: log || undefined, explanation, cause: e });
   }
 }
 

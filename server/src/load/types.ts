@@ -7,6 +7,7 @@
 import type { Fd, KernelBtf, KernelOps, NamedBtf } from '../kernel';
 import type { CoreReloReport } from '../core';
 import type { BpfObject } from '../object/model';
+import type { RejectionExplanation } from '../verifier';
 
 /** Stages reported to `onProgress`, in order. */
 export type LoadStage = 'probe' | 'relocate' | 'btf' | 'maps' | 'programs' | 'pin' | 'done';
@@ -118,6 +119,8 @@ export class LoadError extends Error {
       readonly source?: LoadErrorSource;
       /** The full verifier (or BTF checker) log. */
       readonly log?: string;
+      /** A verifier rejection explained: family, explanation, fix hint, related locations (origin first). */
+      readonly explanation?: RejectionExplanation;
       readonly cause?: unknown;
     } = {},
   ) {

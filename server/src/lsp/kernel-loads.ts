@@ -7,7 +7,9 @@
  */
 import { readFileSync } from 'fs';
 import { basename } from 'path';
-import type { Diagnostic } from 'vscode-languageserver/node';
+import { pathToFileURL } from 'url';
+import type { Diagnostic, DiagnosticRelatedInformation } from 'vscode-languageserver/node';
+import type { RejectionExplanationData } from '../../../protocol/agent';
 import { DiagnosticSeverity } from 'vscode-languageserver/node';
 import { requireLoad } from '../remote/agent-client';
 import type { KernelTarget, LoadFailure } from '../targets';
@@ -100,7 +102,8 @@ export class KernelLoads {
       severity: DiagnosticSeverity.Error,
       source: 'bpf-lens',
       code: 'verifier',
-      message: `${d.program ? `${d.program}: ` : ''}${message}`,
+      message: `${d.program ? `${d.program}: ` : ''}${message}${d.explanation ? `\n${d.explanation.explanation}\nHint: ${d.explanation.hint}` : ''}`,
+      ...(d.explanation ? { relatedInformation: relatedInformation(d.explanation, resolveSource) } : {}),
     });
     return { message, stage: d.stage, program: d.program, insn: d.insn, source, log: d.log };
   }
@@ -129,3 +132,15 @@ export class KernelLoads {
     this.rejections.set(file, [...(this.rejections.get(file) ?? []), { object, diag }]);
   }
 }
+
+/** The verifier rejection's related locations (origin of the offending state first) as the Problems view shows them. */
+function relatedInformation(x: RejectionExplanationData, resolveSource: (name: string) => string | undefined): DiagnosticRelatedInformation[] {
+  return x.related.filter((r) => r.file && r.line).map((r) => {
+    const line = Math.max(0, r.line! - 1);
+    return {
+      location: { uri: pathToFileURL(resolveSource(r.file!) ?? r.file!).href, range: { start: { line, character: 0 }, end: { line, character: Math.max(1, r.text?.length ?? 1) } } },
+      message: r.why,
+    };
+  });
+}
+

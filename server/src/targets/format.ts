@@ -3,6 +3,7 @@
  * `bpf-lens load` prints them and the language server sends the text lines to the editor.
  */
 import type { LoadFailure, LoadSummary } from './target';
+import { explanationJson, explanationLines } from '../verifier/format';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -52,6 +53,7 @@ export function formatLoadText(r: LoadSummary, c: LoadTextContext): string {
 export function formatLoadFailureText(e: LoadFailure, tail = 20): string {
   const lines = [`error: ${e.message}`];
   if (e.source) lines.push(`  --> ${e.source.file}:${e.source.line}:${e.source.column}`, `   | ${e.source.text.trim()}`);
+  if (e.explanation) lines.push(...explanationLines(e.explanation));
   if (e.log) lines.push('verifier log (last lines):', ...e.log.trimEnd().split('\n').slice(-tail).map((l) => `  ${l}`));
   return `${lines.join('\n')}\n`;
 }
@@ -69,6 +71,7 @@ export function formatLoadJson(r: { ok: true; loaded: LoadSummary } | { ok: fals
     if (e.program !== undefined) error.program = e.program;
     if (e.insn !== undefined) error.insn = e.insn;
     if (e.source) error.source = { ...e.source };
+    if (e.explanation) Object.assign(error, explanationJson(e.explanation));
     if (e.log !== undefined) error.log = e.log;
     return `${JSON.stringify({ ok: false, ...where, progs: [], maps: [], error }, null, 2)}\n`;
   }

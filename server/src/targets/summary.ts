@@ -26,5 +26,6 @@ export function loadFailure(e: LoadError): LoadFailure {
     ...(d.program !== undefined ? { program: d.program } : {}), ...(d.insn !== undefined ? { insn: d.insn } : {}),
     ...(d.source ? { source: { file: d.source.file, line: d.source.line, column: d.source.column, text: d.source.text } } : {}),
     ...(d.log !== undefined ? { log: d.log.replace(/\0+$/, '') } : {}),
+    ...(d.explanation ? { explanation: d.explanation } : {}),
   };
 }

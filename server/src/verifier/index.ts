@@ -11,3 +11,5 @@ export * from './log';
 export * from './path';
 export * from './families';
 export * from './explain';
+export * from './format';
+export * from './stats';

@@ -58,7 +58,7 @@ const NOISE = [/^mark_precise: /, /^\(\d+(,\d+)*\) frame \d+ insn \d+/, /^Live r
 /** Lines that frame a call or return in a level-2 log; the state line after them is the frame's. */
 const CALL_CONTEXT = /^(caller:|callee:|returning from callee:|to caller at \d+:)$/;
 /** Follow-ups of an error that are context, not the reason (`infinite loop detected` prints both states). */
-export const ERROR_CONTEXT = /^(cur state:|old state:|verification time|stack depth|processed \d+ insns|func#\d+ @|Func#\d+ \(.*\) is (global|safe))/;
+export const ERROR_CONTEXT = /^(Validating \S+ func#\d+\.\.\.$|cur state:|old state:|verification time|stack depth|processed \d+ insns|func#\d+ @|Func#\d+ \(.*\) is (global|safe))/;
 
 function parseSource(body: string): SourceMarker {
   const m = /^(.*) @ ([^\s@]+):(\d+)$/.exec(body);

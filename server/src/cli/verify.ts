@@ -1,0 +1,95 @@
+import { parseArgs } from 'util';
+import { openObject } from '../object';
+import { CliIo, Command, UsageError } from './command';
+import { readInput } from './input';
+import { BPF_LOG_STATS, type ProgramStats, STAT_COLUMNS, programStats, statsDiff } from '../verifier/stats';
+
+const USAGE = 'verify OBJ [--json] [--compare OTHER.o] [--log-level N]';
+
+function parse(args: string[]) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false }, compare: { type: 'string' }, 'log-level': { type: 'string' } } });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) throw new UsageError(positionals.length ? `unexpected argument '${positionals[1]}'` : 'missing object file');
+  const level = values['log-level'] !== undefined ? Number(values['log-level']) : 1;
+  if (![1, 2].includes(level)) throw new UsageError(`--log-level must be 1 or 2, not '${values['log-level']}'`);
+  return { file: positionals[0], json: values.json ?? false, compare: values.compare, level };
+}
+
+/** Loads each program of the object on its own (veristat does the same) and reads its statistics. */
+async function verifyObject(file: string, level: number): Promise<ProgramStats[]> {
+  const kernel = await import('../kernel');
+  const { loadObject, LoadError } = await import('../load');
+  const names = openObject(readInput(file), file).programs.map((p) => p.name);
+  const out: ProgramStats[] = [];
+  for (const name of names) {
+    const obj = openObject(readInput(file), file);
+    try {
+      const r = loadObject(obj, { kernel: kernel.localKernel, logLevel: level | BPF_LOG_STATS, noAutoload: names.filter((n) => n !== name) });
+      const p = r.programs.find((x) => x.name === name);
+      r.close();
+      out.push(programStats(name, p?.log ?? '', p));
+    } catch (e) {
+      if (!(e instanceof LoadError)) throw e;
+      // a program that failed before the verifier (a map, BTF, an extern) has no statistics
+      out.push({ ...programStats(name, e.details.log ?? '', undefined), ...(e.details.log ? {} : { error: e.message }) });
+    }
+  }
+  return out;
+}
+
+const cell = (v: number | null) => (v === null ? '-' : String(v));
+const signed = (v: number | null) => (v === null ? '-' : v > 0 ? `+${v}` : String(v));
+
+function table(rows: string[][]): string {
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ').trimEnd();
+  return [line(rows[0]), w.map((n) => '-'.repeat(n)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+/** veristat's table: one row per program. */
+function statsTable(file: string, s: readonly ProgramStats[]): string {
+  const head = ['Program', 'Verdict', ...STAT_COLUMNS.map(([, t]) => t)];
+  return `${file}\n${table([head, ...s.map((p) => [p.name, p.verdict, ...STAT_COLUMNS.map(([k]) => cell(p[k]))])])}\n`
+    + s.filter((p) => p.error).map((p) => `  ${p.name}: ${p.error}\n`).join('');
+}
+
+/** veristat -C: each column for A, B and the difference, by program name. */
+function compareTable(a: readonly ProgramStats[], b: readonly ProgramStats[]): string {
+  const cols = STAT_COLUMNS.filter(([k]) => k !== 'duration_us');
+  const head = ['Program', 'Verdict (A)', 'Verdict (B)', ...cols.flatMap(([, t]) => [`${t} (A)`, `${t} (B)`, `${t} (DIFF)`])];
+  const names = [...new Set([...a.map((p) => p.name), ...b.map((p) => p.name)])];
+  const rows = names.map((n) => {
+    const x = a.find((p) => p.name === n);
+    const y = b.find((p) => p.name === n);
+    const d = x && y ? statsDiff(x, y) : undefined;
+    return [n, x?.verdict ?? '-', y?.verdict ?? '-', ...cols.flatMap(([k]) => [cell(x?.[k] ?? null), cell(y?.[k] ?? null), signed(d?.[k] ?? null)])];
+  });
+  return `${table([head, ...rows])}\n`;
+}
+
+/**
+ * `bpf-lens verify OBJ`: verification statistics per program on this kernel (veristat's job):
+ * verified instructions, states, peak states, max states per instruction, time, stack depth,
+ * verdict; `--compare OTHER.o` shows both objects' numbers and the differences. Exit 0 when
+ * every program verified.
+ */
+export const verifyCommand: Command = {
+  path: ['verify'],
+  usage: USAGE,
+  summary: 'verification statistics per program (veristat): instructions, states, time, stack; --compare',
+  async run(args: string[], io: CliIo): Promise<number> {
+    const a = parse(args);
+    const base = await verifyObject(a.file, a.level);
+    const other = a.compare !== undefined ? await verifyObject(a.compare, a.level) : undefined;
+    if (a.json) {
+      const diff = other && base.filter((p) => other.some((q) => q.name === p.name)).map((p) => ({ name: p.name, ...statsDiff(p, other.find((q) => q.name === p.name)!) }));
+      io.out(`${JSON.stringify({ programs: base, ...(other ? { compare: { object: a.compare, programs: other, diff } } : {}) }, null, 2)}\n`);
+    } else io.out(other ? compareTable(base, other) : statsTable(a.file, base));
+    return [...base, ...(other ?? [])].every((p) => p.verdict === 'success') ? 0 : 1;
+  },
+};
