@@ -64,8 +64,18 @@ export interface Session {
   close(): Promise<void>;
 }
 
-/** Installs the VSIX into a fresh profile, serves `folder` on loopback and opens it in chromium. */
-export async function openWorkbench(dir: string, codeServer: string, vsix: string, folder: string): Promise<Session> {
+export interface Server {
+  port: number;
+  /** Everything code-server printed (its log, the extension host's errors). */
+  log(): string;
+  kill(): void;
+}
+
+/**
+ * Serves `folder` on loopback from a fresh profile in `dir`, with `vsix` installed first when
+ * given (the extension-host suite passes none: it loads the extension as a development one).
+ */
+export async function startCodeServer(dir: string, codeServer: string, folder: string, vsix?: string): Promise<Server> {
   const profile = { 'user-data-dir': path.join(dir, 'user'), 'extensions-dir': path.join(dir, 'extensions') };
   const common = ['--config', path.join(dir, 'config.yaml'), '--user-data-dir', profile['user-data-dir'], '--extensions-dir', profile['extensions-dir']];
   fs.mkdirSync(path.join(profile['user-data-dir'], 'User'), { recursive: true });
@@ -82,7 +92,7 @@ export async function openWorkbench(dir: string, codeServer: string, vsix: strin
     'extensions.autoCheckUpdates': false,
     'extensions.autoUpdate': false,
   }));
-  sh(codeServer, [...common, '--install-extension', vsix]);
+  if (vsix) sh(codeServer, [...common, '--install-extension', vsix]);
   const port = await freePort();
   let out = '';
   const proc: ChildProcess = spawn(codeServer, [
@@ -94,24 +104,40 @@ export async function openWorkbench(dir: string, codeServer: string, vsix: strin
   const kill = () => { try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* already gone */ } };
   try {
     await waitFor(() => out.includes('HTTP server listening'), 30_000, () => `code-server did not start:\n${out}`);
-    const w = await openBpfLens(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(folder)}`);
-    return {
-      page: w.page,
-      log: () => out,
-      close: async () => { await w.close(); kill(); },
-    };
   } catch (e) {
     kill();
     throw e;
   }
+  return { port, log: () => out, kill };
+}
+
+/** Installs the VSIX into a fresh profile, serves `folder` on loopback and opens it in chromium. */
+export async function openWorkbench(dir: string, codeServer: string, vsix: string, folder: string): Promise<Session> {
+  const server = await startCodeServer(dir, codeServer, folder, vsix);
+  try {
+    const w = await openBpfLens(`http://127.0.0.1:${server.port}/?folder=${encodeURIComponent(folder)}`);
+    return {
+      page: w.page,
+      log: server.log,
+      close: async () => { await w.close(); server.kill(); },
+    };
+  } catch (e) {
+    server.kill();
+    throw e;
+  }
+}
+
+/** Debian's chromium, as playwright-core drives it here (never a downloaded browser). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
 }
 
 /** Opens a served VS Code in chromium and waits until BPF Lens's language server runs. */
 export async function openBpfLens(url: string): Promise<{ page: Page; close(): Promise<void> }> {
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
   try {
     await page.goto(url);

@@ -1,7 +1,8 @@
 // The scenarios of test/e2e/ in a desktop VS Code's extension host (@vscode/test-electron),
 // with the packaged VSIX unpacked as the extension under test. test-electron would download
 // VS Code, which cannot happen on this network: it runs only when VSCODE_EXECUTABLE_PATH
-// names a desktop VS Code executable; CI runs the code-server suite (test/e2e/) instead.
+// names a desktop VS Code executable; CI runs the same suite in code-server's remote
+// extension host instead (code-server.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
