@@ -6,6 +6,9 @@
  * The server advertises the methods it registers as `capabilities.experimental.bpfLens`
  * (built from its handler table: server/src/lsp/server.ts).
  */
+// SSH target strings: the one parser the client's "Add SSH Target…" and the server share.
+export { parseSshSpec, SSH_SPEC_FORMS } from './target-spec';
+export type { SshSpec, SshSpecResult } from './target-spec';
 // From the protocol package (not vscode-jsonrpc directly): the one copy both LSP libraries use.
 import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
 

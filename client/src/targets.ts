@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { SelectTargetRequest, SelectTargetResult, TargetSetting, TargetsRequest } from '../../protocol/lsp';
+import { parseSshSpec, SelectTargetRequest, SelectTargetResult, TargetSetting, TargetsRequest } from '../../protocol/lsp';
 
 const STATE_KEY = 'bpfLens.target';
 
@@ -141,7 +141,8 @@ async function addSshTarget(): Promise<string | undefined> {
   const host = await vscode.window.showInputBox({
     prompt: 'SSH target: the host runs BPF Lens\'s agent (node 20+, root or passwordless sudo)',
     placeHolder: 'ssh://user@host:22, user@host, or a Host alias of ~/.ssh/config',
-    validateInput: (v) => (/^(ssh:\/\/)?([^@\s/:-][^@\s/:]*@)?[A-Za-z0-9_.[\]:-]+\/?$/.test(v.trim()) && !v.trim().startsWith('-') ? undefined : 'expected ssh://[user@]host[:port], user@host or a Host alias'),
+    // the server's parser: what it would refuse as bad-target is never saved
+    validateInput: (v) => { const r = parseSshSpec(v.trim()); return r.ok ? undefined : r.reason; },
   });
   if (!host) return undefined;
   const spec = host.trim();

@@ -13,6 +13,7 @@ import type { TargetBtf } from '../core';
 import type { AgentClient } from '../remote';
 import type { KernelTarget } from '../targets';
 import { TargetError } from '../remote/errors';
+import { badUser, parseSshSpec } from '../../../protocol/target-spec';
 import type { TargetInfo, TargetSetting, TargetsResult } from '../../../protocol/lsp';
 
 export const LOCAL = 'local';
@@ -36,6 +37,12 @@ export function parseTargetSettings(raw: unknown): { targets: TargetSetting[]; p
     if (name === LOCAL) { problems.push(`bpfLens.targets[${i}]: 'local' is built in`); continue; }
     if (!str('host') && !str('btf')) { problems.push(`bpfLens.targets[${i}] (${name}): needs host (SSH) or btf (a vmlinux BTF file)`); continue; }
     if (targets.some((t) => t.name === name)) { problems.push(`bpfLens.targets[${i}]: a second target named ${name}`); continue; }
+    // the host, user and port ssh would get: refused here, with the parser the client uses
+    const host = str('host');
+    const spec = host !== undefined ? parseSshSpec(host) : undefined;
+    if (spec && !spec.ok) { problems.push(`bpfLens.targets[${i}] (${name}): ${spec.reason}`); continue; }
+    const badU = str('user') !== undefined ? badUser(str('user')!) : undefined;
+    if (badU) { problems.push(`bpfLens.targets[${i}] (${name}): ${badU}`); continue; }
     const port = typeof o.port === 'number' && Number.isInteger(o.port) && o.port > 0 && o.port < 65536 ? o.port : undefined;
     if (o.port !== undefined && port === undefined) problems.push(`bpfLens.targets[${i}] (${name}): port ${JSON.stringify(o.port)} is not a TCP port; ssh's default is used`);
     targets.push({

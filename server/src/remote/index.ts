@@ -8,13 +8,13 @@ import { join } from 'path';
 import { AgentClient } from './agent-client';
 import { AgentBundle } from './bundle';
 import { TargetError } from './errors';
-import { connectSsh, parseSshTarget, SshConnectTimings, SshTarget } from './ssh';
+import { checkSshTarget, connectSsh, parseSshTarget, SshConnectTimings, SshTarget } from './ssh';
 
 export { AgentClient, isLoadError, requireLoad } from './agent-client';
 export { AgentBundle } from './bundle';
 export { TargetError, bpfNotPermitted, classifySshFailure, formatTargetError, noBtf } from './errors';
 export type { TargetErrorCode } from './errors';
-export { connectSsh, parseSshTarget, shQuote, sshArgv } from './ssh';
+export { checkSshTarget, connectSsh, parseSshTarget, shQuote, sshArgv } from './ssh';
 export type { SshTarget, SshConnectTimings } from './ssh';
 
 /** The directory holding dist/agent.js and node_modules (the bundle's root). */
@@ -51,5 +51,6 @@ export async function connectTarget(spec: string, o: ConnectOptions = {}): Promi
   }
   const env = process.env.BPF_LENS_SSH_CONFIG;
   const t: SshTarget = { ...parseSshTarget(spec), ...(env ? { configFile: env } : {}), ...Object.fromEntries(Object.entries(o).filter(([k, v]) => v !== undefined && !['root', 'timings'].includes(k))) };
+  checkSshTarget(t); // before anything runs, whatever the spec and the settings said
   return connectSsh(t, AgentBundle.locate(root), o.timings);
 }

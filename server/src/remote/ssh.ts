@@ -4,6 +4,7 @@
  * remote POSIX shell. The agent bundle is deployed once per content hash and re-used.
  */
 import { spawn, spawnSync } from 'child_process';
+import { badHost, badPort, badUser, parseSshSpec } from '../../../protocol/target-spec';
 import { TargetError, classifySshFailure } from './errors';
 import { AgentClient } from './agent-client';
 import { AgentBundle } from './bundle';
@@ -21,14 +22,22 @@ export interface SshTarget {
   readonly nodePath?: string;
 }
 
-/** `ssh://[user@]host[:port]` or a bare Host alias / `user@host`. */
+/** `ssh://[user@]host[:port]`, `[user@]host[:port]` or a Host alias (protocol/target-spec.ts); bad-target otherwise. */
 export function parseSshTarget(spec: string): SshTarget {
-  const m = /^ssh:\/\/(?:([^@/:]+)@)?(\[[^\]]+\]|[^/:@]+)(?::(\d+))?\/?$/.exec(spec) ?? /^(?:([^@/:]+)@)?([A-Za-z0-9_.-]+)$/.exec(spec);
-  if (!m || m[2].startsWith('-') || (m[1] ?? '').startsWith('-'))
-    throw new TargetError('bad-target', `not an SSH target: ${JSON.stringify(spec)} (expected ssh://[user@]host[:port] or a Host alias)`);
-  const port = m[3] !== undefined ? Number(m[3]) : undefined;
-  if (port !== undefined && (port < 1 || port > 65535)) throw new TargetError('bad-target', `bad port in ${spec}`);
-  return { host: m[2].replace(/^\[|\]$/g, ''), ...(m[1] ? { user: m[1] } : {}), ...(port ? { port } : {}) };
+  const r = parseSshSpec(spec);
+  if (!r.ok) throw new TargetError('bad-target', r.reason);
+  return r.spec;
+}
+
+/**
+ * bad-target unless every part that reaches ssh's argv is what it claims to be: whatever the
+ * spec or the settings (bpfLens.targets: user, port, identityFile, nodePath) said.
+ */
+export function checkSshTarget(t: SshTarget): void {
+  const why = badHost(t.host) ?? (t.user !== undefined ? badUser(t.user) : undefined) ?? (t.port !== undefined ? badPort(t.port) : undefined)
+    ?? (t.identityFile !== undefined && /[\0-\x1f]/.test(t.identityFile) ? 'identityFile holds a control character' : undefined)
+    ?? (t.nodePath !== undefined && /[\0-\x1f]/.test(t.nodePath) ? 'nodePath holds a control character' : undefined);
+  if (why) throw new TargetError('bad-target', `not an SSH target: ${why}`);
 }
 
 /** One word for a POSIX shell: single-quoted, embedded quotes closed and escaped. */
@@ -72,6 +81,7 @@ export interface SshConnectTimings { probeMs: number; deployMs: number; startMs:
 
 /** Connects: probe, deploy if needed, start the agent (under sudo -n when not root), hello. */
 export async function connectSsh(t: SshTarget, bundle: AgentBundle, timings?: Partial<SshConnectTimings>): Promise<AgentClient> {
+  checkSshTarget(t);
   let t0 = performance.now();
   const p = run(t, ['sh', '-c', PROBE, 'bpf-lens-probe', bundle.hash, t.nodePath ?? '']);
   const kv = Object.fromEntries(p.stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
