@@ -99,10 +99,10 @@ conn.onRequest(P.shutdown, async () => {
 conn.onError(([e]) => {
   if (!(e instanceof FramingError)) return;
   // No request id is known: JSON-RPC's answer to what cannot be read is an error with id null.
-  void writer.write({ jsonrpc: '2.0', id: null, error: { code: ErrorCodes.ParseError, message: `bpf-lens agent: ${e.message}` } } as ResponseMessage);
+  const answered = writer.write({ jsonrpc: '2.0', id: null, error: { code: ErrorCodes.ParseError, message: `bpf-lens agent: ${e.message}` } } as ResponseMessage);
   if (!e.fatal) return;
   process.stderr.write(`bpf-lens agent: ${e.message}; closing\n`);
-  void end(1);
+  void answered.catch(() => undefined).then(() => end(1));
 });
 // The client went away: everything not pinned goes with us.
 conn.onClose(() => void end(0));

@@ -8,10 +8,14 @@ import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { homedir } from 'os';
 import { join } from 'path';
 import type { Readable, Writable } from 'stream';
-import { createMessageConnection, MessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { createMessageConnection, MessageConnection, ResponseError, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { BoundedMessageReader, FramingError } from './framing';
 import * as P from '../../../protocol/agent';
 import { VMLINUX_BTF } from '../kernel/sysfs-btf';
 import { bpfNotPermitted, noBtf, TargetError } from './errors';
+
+const SHA256 = /^[0-9a-f]{64}$/;
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 export class AgentClient {
   readonly conn: MessageConnection;
@@ -23,8 +27,13 @@ export class AgentClient {
 
   constructor(readonly label: string, readonly child: ChildProcess, input: Readable = child.stdout!, output: Writable = child.stdin!) {
     child.stderr?.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-8192); });
-    this.conn = createMessageConnection(new StreamMessageReader(input), new StreamMessageWriter(output));
-    this.conn.onError(() => undefined);
+    // Read with limits: a hostile or broken agent cannot make this side buffer without end.
+    this.conn = createMessageConnection(new BoundedMessageReader(input), new StreamMessageWriter(output));
+    this.conn.onError(([e]) => {
+      if (!(e instanceof FramingError) || !e.fatal) return;
+      this.stderr += `\nbpf-lens: the agent's output broke the protocol: ${e.message}`;
+      child.kill();
+    });
     this.exited = new Promise((resolve) => child.on('exit', (code, signal) => {
       this.gone = new TargetError('agent-crashed', `the agent on ${this.label} ended (${signal ?? `exit ${code}`}) — run the command again; if it repeats, the agent's stderr says why`, this.stderr.trim());
       resolve(this.gone);
@@ -55,31 +64,39 @@ export class AgentClient {
     });
   }
 
-  /** vmlinux BTF of the target, cached on this machine by content hash. */
+  /**
+   * vmlinux BTF of the target, cached on this machine by content hash. Nothing the agent says
+   * becomes a path: the file is named by the sha256 of the bytes computed here, and an answer
+   * whose hash is not theirs is refused.
+   */
   async targetBtf(cacheDir = join(homedir(), '.cache', 'bpf-lens', 'btf')): Promise<{ hash: string; data: Buffer; cached: boolean; file: string }> {
     const keyFile = join(cacheDir, `${this.label.replace(/[^A-Za-z0-9_.@-]/g, '_')}.hash`);
     let known: string | undefined;
     try { known = readFileSync(keyFile, 'latin1').trim(); } catch { known = undefined; }
-    const what = () => `${VMLINUX_BTF} is missing, so there are no kernel types to check CO-RE relocations against`;
-    const r = await this.noBtfAsTargetError(() => this.conn.sendRequest(P.targetBtf, { knownHash: known }), what);
-    if (r.data === undefined) {
+    if (known !== undefined && !SHA256.test(known)) known = undefined;
+    const what = () => '/sys/kernel/btf/vmlinux is missing, so there are no kernel types to check CO-RE relocations against';
+    const r = await this.noBtfAsTargetError(() => this.conn.sendRequest(P.targetBtf, known ? { knownHash: known } : {}), what);
+    if (r.data === undefined && known !== undefined && r.hash === known) {
       try {
-        const data = readFileSync(join(cacheDir, `${r.hash}.btf`));
-        if (createHash('sha256').update(data).digest('hex') === r.hash) return { hash: r.hash, data, cached: true, file: join(cacheDir, `${r.hash}.btf`) };
+        const file = join(cacheDir, `${known}.btf`);
+        const data = readFileSync(file);
+        if (sha256(data) === known) return { hash: known, data, cached: true, file };
       } catch { /* fetch again below */ }
-      const again = await this.noBtfAsTargetError(() => this.conn.sendRequest(P.targetBtf, {}), what);
-      return this.storeBtf(cacheDir, keyFile, again);
     }
-    return this.storeBtf(cacheDir, keyFile, r);
+    const again = r.data === undefined ? await this.noBtfAsTargetError(() => this.conn.sendRequest(P.targetBtf, {}), what) : r;
+    return this.storeBtf(cacheDir, keyFile, again);
   }
 
   private storeBtf(cacheDir: string, keyFile: string, r: P.TargetBtfResult): { hash: string; data: Buffer; cached: boolean; file: string } {
-    const data = Buffer.from(r.data ?? '', 'base64');
-    const file = join(cacheDir, `${r.hash}.btf`);
+    if (typeof r.data !== 'string') throw new TargetError('agent-crashed', `the agent on ${this.label} sent no BTF`);
+    const data = Buffer.from(r.data, 'base64');
+    const hash = sha256(data);
+    if (r.hash !== hash) throw new TargetError('agent-crashed', `the agent on ${this.label} sent BTF whose sha256 is not the hash it named (${JSON.stringify(String(r.hash).slice(0, 80))}): refused`);
+    const file = join(cacheDir, `${hash}.btf`);
     mkdirSync(cacheDir, { recursive: true });
     writeFileSync(file, data);
-    writeFileSync(keyFile, r.hash);
-    return { hash: r.hash, data, cached: false, file };
+    writeFileSync(keyFile, hash);
+    return { hash, data, cached: false, file };
   }
 
   /** Fails with a ResponseError (isLoadError) when the pipeline refuses, TargetError('no-btf') when the target's BTF was needed and missing. */
