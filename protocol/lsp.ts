@@ -235,6 +235,19 @@ export interface LoadObjectResult {
 }
 export const LoadObjectRequest = new RequestType<LoadObjectParams, LoadObjectResult, void>('bpfLens/loadObject');
 
+/** Explain Verification: a throwaway load at log level 2; afterwards a hover on a source line shows the verifier's state there. */
+export interface ExplainVerificationParams {
+  readonly path: string;
+  readonly target?: string;
+}
+export interface ExplainVerificationResult {
+  readonly ok: boolean;
+  /** Per program: how many source lines have states, and whether it was the rejected one. */
+  readonly programs: readonly { readonly name: string; readonly lines: number; readonly rejected: boolean }[];
+  readonly message?: string;
+}
+export const ExplainVerificationRequest = new RequestType<ExplainVerificationParams, ExplainVerificationResult, void>('bpfLens/explainVerification');
+
 export interface LoadProgressParams {
   readonly token?: string;
   readonly stage: string;

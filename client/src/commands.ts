@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { BaseDiffRequest, DistillRequest, DocumentKind, LinkObjectsRequest, ObjectsRequest, ReindexRequest } from '../../protocol/lsp';
 import { openDocument } from './documents';
-import { loadObjectCommand, unloadCommand } from './load';
+import { explainVerificationCommand, loadObjectCommand, unloadCommand } from './load';
 import type { TargetPicker } from './targets';
 import { Node, ObjectsTree } from './tree';
 
@@ -67,6 +67,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
   });
   const loadDeps = { output: deps.output, client: deps.client, target: () => deps.target.selected, refreshTree: () => deps.tree.refresh() };
   reg('bpfLens.loadObject', async (arg?: unknown) => loadObjectCommand(loadDeps, arg === undefined ? undefined : await objectPath(deps, arg)));
+  reg('bpfLens.explainVerification', async (arg?: unknown) => explainVerificationCommand(loadDeps, arg === undefined ? undefined : await objectPath(deps, arg)));
   reg('bpfLens.unloadObject', (arg?: unknown) => unloadCommand(loadDeps, (arg as Node | undefined)?.type === 'loaded' ? (arg as Extract<Node, { type: 'loaded' }>).loaded : undefined));
   reg('bpfLens.searchBtfTypes', async (arg?: unknown) => {
     const path = await objectPath(deps, arg);

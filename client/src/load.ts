@@ -7,6 +7,7 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import {
+  ExplainVerificationRequest,
   LoadedKernelObject, LoadedObjectsRequest, LoadObjectRequest, LoadProgressNotification, ObjectsRequest, UnloadObjectRequest,
 } from '../../protocol/lsp';
 
@@ -92,6 +93,26 @@ export async function unloadCommand(deps: LoadDeps, loaded: LoadedKernelObject |
   const r = await client.sendRequest(UnloadObjectRequest, { handle: loaded.handle });
   deps.output.appendLine(`unload ${loaded.path}: ${r.closed ? 'closed' : 'was not loaded'}${r.unpinned.length ? `, unpinned ${r.unpinned.join(' ')}` : ''}`);
   deps.refreshTree();
+}
+
+/**
+ * Explain Verification: a throwaway load at verifier log level 2; afterwards hovering a source
+ * line of the object's programs shows the verifier's state there (registers and stack, across paths).
+ */
+export async function explainVerificationCommand(deps: LoadDeps, path: string | undefined): Promise<void> {
+  const client = deps.client();
+  if (!client) return void vscode.window.showErrorMessage('BPF Lens: the language server is not running.');
+  const target = deps.target();
+  path ??= await pickObject(client, target);
+  if (!path) return;
+  const name = path.split('/').pop();
+  const r = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `BPF Lens: verifying ${name} at log level 2` },
+    () => client.sendRequest(ExplainVerificationRequest, { path: path!, target }),
+  );
+  deps.output.appendLine(`explain verification ${path}: ${r.ok ? r.programs.map((p) => `${p.name} ${p.lines} lines${p.rejected ? ' (rejected)' : ''}`).join(', ') : r.message}`);
+  if (!r.ok) return void vscode.window.showErrorMessage(`BPF Lens: ${r.message}`);
+  void vscode.window.showInformationMessage(`BPF Lens: verifier states for ${r.programs.reduce((n, p) => n + p.lines, 0)} source lines of ${name}; hover a line to see them.`);
 }
 
 async function pickObject(client: LanguageClient, target: string): Promise<string | undefined> {

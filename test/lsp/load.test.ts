@@ -92,3 +92,24 @@ test('progress goes out while the load runs: every stage in order, before the re
   assert.ok(sentAt > 1, `CO-RE against vmlinux took ${sentAt.toFixed(2)} ms between its notifications`);
   await lsp.request('bpfLens/unloadObject', { handle: r.loaded!.handle });
 });
+
+test('Explain Verification: a level-2 throwaway load, then a hover on a source line shows the verifier\'s state there', async () => {
+  const obj = path.join(ws.build, 'loader_reject.o');
+  const r = await lsp.request<{ ok: boolean; programs: { name: string; lines: number; rejected: boolean }[] }>('bpfLens/explainVerification', { path: obj });
+  assert.equal(r.ok, true);
+  const bad = r.programs.find((p) => p.name === 'xdp_bad');
+  assert.ok(bad && bad.rejected && bad.lines >= 2, JSON.stringify(r));
+  assert.deepEqual((await lsp.request<{ loaded: Loaded[] }>('bpfLens/loadedObjects')).loaded, [], 'the throwaway load is not held');
+  const src = path.join(ws.src, 'loader_reject.bpf.c');
+  const text = readFileSync(src, 'utf8');
+  const uri = await lsp.open(src, text);
+  const lines = text.split('\n');
+  const lookup = lines.findIndex((l) => l.includes('bpf_map_lookup_elem'));
+  const h = await lsp.hover(uri, lookup, lines[lookup].indexOf('__u64'));
+  assert.ok(h, 'a hover on the lookup line');
+  assert.match(h, /Verifier state in xdp_bad/);
+  assert.match(h, /\| R0 \| `map_value_or_null\(id=\d+,map=counts,ks=4,vs=8\)` \|/);
+  const rejected = lines.findIndex((l) => l.includes('REJECTED'));
+  const h2 = await lsp.hover(uri, rejected, lines[rejected].indexOf('return') + 1);
+  assert.match(h2 ?? '', /rejected here/);
+});

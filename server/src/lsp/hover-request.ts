@@ -33,6 +33,9 @@ export async function hover(d: Session, p: HoverParams): Promise<Hover | null> {
         .filter((c): c is NonNullable<typeof c> => !!c);
       md = coreHover(splitLines(doc.getText()), line, character, checks, file);
     }
+    // after Explain Verification: the verifier's state on this line
+    const states = d.verifierStates.hover(file, line + 1);
+    if (states) md = md ? `${md}\n\n---\n\n${states}` : states;
   }
   return md ? { contents: { kind: MarkupKind.Markdown, value: md } } : null;
 }

@@ -13,6 +13,7 @@ import { DumpPool } from './dump-pool';
 import type { RequestHandler } from './handlers';
 import { hover } from './hover-request';
 import { loadRequests } from './load-requests';
+import { verifierRequests } from './verifier-states';
 import { objectRequests } from './object-requests';
 import { Session, toPath } from './session';
 import { targetRequests } from './target-requests';
@@ -60,7 +61,7 @@ export function startServer(connection: Connection): void {
 
 /** The custom requests, one handler each, from the feature modules. */
 export function requestHandlers(d: Session, dumps: DumpPool): RequestHandler[] {
-  return [...objectRequests(d), ...documentRequests(d, dumps), ...loadRequests(d), ...targetRequests(d)];
+  return [...objectRequests(d), ...documentRequests(d, dumps), ...loadRequests(d), ...targetRequests(d), ...verifierRequests(d)];
 }
 
 function initialize(d: Session, params: InitializeParams, experimental: ExperimentalCapabilities): InitializeResult {

@@ -13,6 +13,7 @@ import { configureArgCtx } from './arg-ctx';
 import { CoreOnTarget } from './core-checks';
 import { CoreCheckOf, sourceDiagnostics } from './diagnostics';
 import { KernelLoads } from './kernel-loads';
+import { VerifierStates } from './verifier-states';
 import { withResolvedExterns } from './link-objects';
 import { parseTargetSettings, Targets } from './targets';
 import { DEFAULT_SETTINGS, IndexSettings, WorkspaceIndex } from './workspace';
@@ -30,6 +31,8 @@ export class Session {
   readonly index = new WorkspaceIndex([]);
   readonly targets = new Targets();
   readonly loads = new KernelLoads(this.targets);
+  /** Explain Verification's states per source line, for hovers. */
+  readonly verifierStates = new VerifierStates();
   readonly core = new CoreOnTarget(this.targets, (msg) => this.log(msg));
   readonly coreOf: CoreCheckOf = (o) => this.core.of(o);
   folders: string[] = [];

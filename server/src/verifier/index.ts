@@ -13,3 +13,4 @@ export * from './families';
 export * from './explain';
 export * from './format';
 export * from './stats';
+export * from './lines';

@@ -1,0 +1,51 @@
+/**
+ * Explain Verification: loads an object at log level 2 in a throwaway (unloaded at once), keeps
+ * the verifier's state per source line of each program (verifier/lines.ts), and answers hovers
+ * on those lines with the registers and stack across the paths that reached them.
+ */
+import { basename } from 'path';
+import { ExplainVerificationRequest } from '../../../protocol/lsp';
+import { lineStateMarkdown, lineStates } from '../verifier/lines';
+import { handler, RequestHandler } from './handlers';
+import type { Session } from './session';
+
+export class VerifierStates {
+  /** source basename → line (1-based) → markdown per program. */
+  private readonly byFile = new Map<string, Map<number, string[]>>();
+
+  /** Replaces what an earlier explanation of these programs said. */
+  set(logs: readonly { program: string; log: string }[]): { name: string; lines: number; rejected: boolean }[] {
+    this.byFile.clear();
+    return logs.map(({ program, log }) => {
+      const states = lineStates(log);
+      for (const s of states) {
+        if (!s.file || !s.line) continue;
+        const f = basename(s.file);
+        if (!this.byFile.has(f)) this.byFile.set(f, new Map());
+        const lines = this.byFile.get(f)!;
+        lines.set(s.line, [...(lines.get(s.line) ?? []), lineStateMarkdown(s, program)]);
+      }
+      return { name: program, lines: states.filter((s) => s.line).length, rejected: states.some((s) => s.rejected) };
+    });
+  }
+
+  /** Markdown for a 1-based line of a source file, when an explanation covered it. */
+  hover(file: string, line: number): string | undefined {
+    const md = this.byFile.get(basename(file))?.get(line);
+    return md?.join('\n\n---\n\n');
+  }
+}
+
+export function verifierRequests(d: Session): RequestHandler[] {
+  return [
+    handler(ExplainVerificationRequest, async (p) => {
+      await d.whenReady();
+      const r = await d.loads.load({ path: p.path, logLevel: 2, ...(p.target ? { target: p.target } : {}) }, () => undefined, (name) => d.index.resolveSource(p.path, name));
+      if (r.ok && r.loaded) await d.loads.unload(r.loaded.handle);
+      const logs = r.ok ? r.logs : r.error?.log ? [{ program: r.error.program ?? '?', log: r.error.log }] : [];
+      await d.publishAll();
+      if (!logs.length) return { ok: false, programs: [], message: r.error?.message ?? 'no verifier log' };
+      return { ok: true, programs: d.verifierStates.set(logs) };
+    }),
+  ];
+}
