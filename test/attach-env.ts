@@ -17,6 +17,8 @@ export interface Veth {
   readonly peerIp: string;
   /** Pings hostIp from the namespace; returns how many replies came back. */
   ping(count: number): number;
+  /** Sends UDP datagrams from the namespace to hostIp port 9. */
+  udp(count: number): void;
   done(): void;
 }
 
@@ -72,7 +74,10 @@ export function vethPair(): Veth {
     if (!m) throw new Error(`ping from ${ns} failed: ${r.stderr}`);
     return Number(m[1]);
   };
-  return { ns, host, peer, hostIp, peerIp, ping, done };
+  const udp = (count: number) => {
+    run('ip', ['netns', 'exec', ns, 'python3', '-c', `import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor _ in range(${count}): s.sendto(b'x', ('${hostIp}', 9))`]);
+  };
+  return { ns, host, peer, hostIp, peerIp, ping, udp, done };
 }
 
 /** The cgroup v2 mount (the unified hierarchy beside v1 controllers, or /sys/fs/cgroup itself). */

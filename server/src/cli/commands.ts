@@ -9,6 +9,7 @@ import { loadCommand } from './load';
 import { lspCommand } from './lsp';
 import { probeCommand } from './probe';
 import { relocateWithBaseCommand } from './relocate-split';
+import { runCommand } from './run';
 import { testRunCommand } from './test-run';
 import { verifyCommand } from './verify';
 
@@ -24,6 +25,7 @@ export const COMMANDS: Command[] = [
   lspCommand,
   probeCommand,
   relocateWithBaseCommand, // `relocate` of CO-RE, and of module BTF with --base
+  runCommand,
   testRunCommand,
   verifyCommand,
 ];
