@@ -38,6 +38,23 @@ test('probe --target deploys the agent once, then re-uses it; hello reports the 
   console.log(`probe over ssh: first (deploy) ${firstMs.toFixed(0)} ms, re-use ${againMs.toFixed(0)} ms, hello round trip ${JSON.parse(again.stdout).hello_ms} ms`);
 });
 
+test('a deployed agent changed on the target is never run: the deployment is checked file by file at each start and replaced', () => {
+  const dir = join(host.home, '.cache', 'bpf-lens', readdirSync(join(host.home, '.cache', 'bpf-lens')).find((d) => d.startsWith('agent-'))!);
+  const marker = join(host.dir, 'tampered-agent-ran');
+  const agentJs = join(dir, 'agent.js');
+  const original = readFileSync(agentJs);
+  // what someone else with that user's access might leave there, in the agent and in koffi
+  writeFileSync(agentJs, `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran');\n${original}`);
+  const koffiJs = join(dir, 'node_modules', 'koffi', 'index.js');
+  const koffiOriginal = existsSync(koffiJs) ? readFileSync(koffiJs) : undefined;
+  if (koffiOriginal) writeFileSync(koffiJs, `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran');\n${koffiOriginal}`);
+  const r = bpfLens(['probe', '--json', '--target', 'bpflens-test']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(existsSync(marker), false, 'the changed deployment ran');
+  assert.deepEqual(readFileSync(agentJs), original, 'deployed again');
+  if (koffiOriginal) assert.deepEqual(readFileSync(koffiJs), koffiOriginal);
+});
+
 test('load --target ssh:// loads the object on the target and reports kernel ids', () => {
   const r = bpfLens(['load', OBJ, '--json', '--target', `ssh://root@${host.addr}`]);
   assert.equal(r.status, 0, r.stderr);

@@ -17,7 +17,11 @@ function walk(dir: string, out: string[]): void {
 
 export class AgentBundle {
   private cached?: Buffer;
-  private constructor(readonly root: string, readonly files: readonly string[], readonly hash: string) {}
+  /**
+   * @param sums `sha256  path` per file, paths as deployed (agent.js at the top), one a line:
+   *   what a deployment is checked against before each start.
+   */
+  private constructor(readonly root: string, readonly files: readonly string[], readonly hash: string, readonly sums: string) {}
 
   /** root: the directory holding dist/ and node_modules/ (the extension or the checkout). */
   static locate(root: string): AgentBundle {
@@ -32,8 +36,13 @@ export class AgentBundle {
     }
     const rel = files.map((f) => relative(root, f)).sort();
     const h = createHash('sha256');
-    for (const f of rel) h.update(`${f}\0${statSync(join(root, f)).size}\0`).update(readFileSync(join(root, f)));
-    return new AgentBundle(root, rel, h.digest('hex').slice(0, 16));
+    const sums: string[] = [];
+    for (const f of rel) {
+      const bytes = readFileSync(join(root, f));
+      h.update(`${f}\0${statSync(join(root, f)).size}\0`).update(bytes);
+      sums.push(`${createHash('sha256').update(bytes).digest('hex')}  ${f.replace(/^dist\//, '')}`);
+    }
+    return new AgentBundle(root, rel, h.digest('hex').slice(0, 16), sums.join('\n'));
   }
 
   /** tar.gz with agent.js at the top and node_modules/ beside it (koffi resolves from there). */

@@ -79,6 +79,56 @@ const PROBE = [
 
 export interface SshConnectTimings { probeMs: number; deployMs: number; startMs: number; deployed: boolean }
 
+/** Unpacked beside, then renamed: a half-finished upload is never mistaken for a deployment. */
+function deploy(t: SshTarget, bundle: AgentBundle, dir: string): void {
+  const script = 'set -e; d="$1"; t="$d.tmp.$$"; mkdir -p "$t"; tar -xzf - -C "$t"; rm -rf "$d"; mv "$t" "$d"';
+  const r = run(t, ['sh', '-c', script, 'bpf-lens-deploy', dir], bundle.tarGz());
+  if (r.status !== 0) throw new TargetError('ssh-failed', `deploying the agent to ${label(t)}:${dir} failed: ${r.stderr.trim()}`);
+}
+
+// Started instead of `node agent.js`: node itself checks every file of the deployment against
+// the sha256s this side computed (given as an argument, not read from the target) and only
+// then runs the agent, in the same process that sudo started. Fixed text, no user input.
+const VERIFIED_START = [
+  "const fs = require('fs'), path = require('path'), crypto = require('crypto');",
+  'const [dir, sums] = process.argv.slice(1);',
+  "for (const line of sums.split('\\n')) {",
+  '  const want = line.slice(0, 64), file = line.slice(66);',
+  "  let got = '';",
+  "  try { got = crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, file))).digest('hex'); } catch {}",
+  "  if (got !== want) { process.stderr.write('bpf-lens: ' + path.join(dir, file) + ' does not match this BPF Lens: not started\\n'); process.exit(86); }",
+  '}',
+  "require(path.join(dir, 'agent.js'));",
+].join('\n');
+const MISMATCH = 86;
+
+/**
+ * Starts the deployed agent (under sudo -n when asked) through VERIFIED_START and says hello;
+ * undefined when the deployment does not match the bundle.
+ */
+async function startAgent(t: SshTarget, bundle: AgentBundle, node: string, dir: string, useSudo: boolean): Promise<AgentClient | undefined> {
+  const cmd = [...(useSudo ? ['sudo', '-n', '--'] : []), node, '-e', VERIFIED_START, '--', dir, bundle.sums];
+  const child = spawn('ssh', sshArgv(t, cmd), { stdio: ['pipe', 'pipe', 'pipe'] });
+  const client = new AgentClient(label(t), child);
+  try {
+    await client.hello();
+    return client;
+  } catch (e) {
+    const err = client.stderrText;
+    await client.close();
+    if (child.exitCode === MISMATCH) return undefined;
+    if (child.exitCode === 255) throw classifySshFailure(label(t), err);
+    // sudo -n says "a password is required" both without a sudoers entry and with one that asks
+    // for a password; "not in the sudoers file" only once a password was given.
+    const who = t.user ?? 'the SSH user';
+    if (useSudo && /sudo: (a password is required|a terminal is required)|is not in the sudoers|may not run sudo/i.test(err))
+      throw new TargetError('no-sudo', `${who} on ${label(t)} is not root and cannot run the agent with sudo -n (no sudo rights, or sudo wants a password): allow passwordless sudo for it (sudoers: ${who} ALL=(root) NOPASSWD: ${node}), or connect as root`, err.trim());
+    if (useSudo && /sudo: (command )?not found/.test(err))
+      throw new TargetError('no-sudo', `${who} on ${label(t)} is not root and sudo is not installed there: install sudo and allow ${who} passwordless sudo for ${node}, or connect as root`, err.trim());
+    throw e;
+  }
+}
+
 /** Connects: probe, deploy if needed, start the agent (under sudo -n when not root), hello. */
 export async function connectSsh(t: SshTarget, bundle: AgentBundle, timings?: Partial<SshConnectTimings>): Promise<AgentClient> {
   checkSshTarget(t);
@@ -92,32 +142,17 @@ export async function connectSsh(t: SshTarget, bundle: AgentBundle, timings?: Pa
   if (major < 20) throw new TargetError('node-too-old', `node on ${label(t)} (${node}) is ${kv.nodever || 'not runnable'}: BPF Lens's agent needs Node.js 20 or newer; set nodePath to a newer one`);
   const dir = `${kv.home}/.cache/bpf-lens/agent-${bundle.hash}`;
   t0 = performance.now();
-  if (kv.deployed !== '1') {
-    // Unpacked beside, then renamed: a half-finished upload is never mistaken for a deployment.
-    const script = 'set -e; d="$1"; t="$d.tmp.$$"; mkdir -p "$t"; tar -xzf - -C "$t"; rm -rf "$d"; mv "$t" "$d"';
-    const r = run(t, ['sh', '-c', script, 'bpf-lens-deploy', dir], bundle.tarGz());
-    if (r.status !== 0) throw new TargetError('ssh-failed', `deploying the agent to ${label(t)}:${dir} failed: ${r.stderr.trim()}`);
-  }
+  if (kv.deployed !== '1') deploy(t, bundle, dir);
   if (timings) { timings.deployMs = performance.now() - t0; timings.deployed = kv.deployed !== '1'; }
   t0 = performance.now();
   const useSudo = kv.uid !== '0' && t.sudo !== false;
-  const cmd = [...(useSudo ? ['sudo', '-n', '--'] : []), node, `${dir}/agent.js`];
-  const child = spawn('ssh', sshArgv(t, cmd), { stdio: ['pipe', 'pipe', 'pipe'] });
-  const client = new AgentClient(label(t), child);
-  try {
-    await client.hello();
-  } catch (e) {
-    const err = client.stderrText;
-    await client.close();
-    if (child.exitCode === 255) throw classifySshFailure(label(t), err);
-    // sudo -n says "a password is required" both without a sudoers entry and with one that asks
-    // for a password; "not in the sudoers file" only once a password was given.
-    const who = t.user ?? 'the SSH user';
-    if (useSudo && /sudo: (a password is required|a terminal is required)|is not in the sudoers|may not run sudo/i.test(err))
-      throw new TargetError('no-sudo', `${who} on ${label(t)} is not root and cannot run the agent with sudo -n (no sudo rights, or sudo wants a password): allow passwordless sudo for it (sudoers: ${who} ALL=(root) NOPASSWD: ${node}), or connect as root`, err.trim());
-    if (useSudo && /sudo: (command )?not found/.test(err))
-      throw new TargetError('no-sudo', `${who} on ${label(t)} is not root and sudo is not installed there: install sudo and allow ${who} passwordless sudo for ${node}, or connect as root`, err.trim());
-    throw e;
+  let client = await startAgent(t, bundle, node, dir, useSudo);
+  if (!client) {
+    // The deployment there is not this bundle any more (changed or damaged): replace it, once.
+    deploy(t, bundle, dir);
+    if (timings) timings.deployed = true;
+    client = await startAgent(t, bundle, node, dir, useSudo);
+    if (!client) throw new TargetError('ssh-failed', `the agent deployed to ${label(t)}:${dir} does not match this BPF Lens even after deploying it again: not started`);
   }
   if (timings) timings.startMs = performance.now() - t0;
   return client;
