@@ -69,6 +69,23 @@ test('load --target ssh:// loads the object on the target and reports kernel ids
   console.log(`load over ssh: connect ${j.timing.connect_ms} ms, load ${j.timing.load_ms} ms (agent ${j.timing.agent_load_ms} ms)`);
 });
 
+test('load --json of a corrupt object prints JSON on a target as here: ok false, stage open, the file and offset', () => {
+  const bad = join(host.dir, 'corrupt.o');
+  writeFileSync(bad, readFileSync(OBJ).subarray(0, 300));
+  for (const where of [[], ['--target', `ssh://root@${host.addr}`]]) {
+    const r = bpfLens(['load', bad, '--json', ...where]);
+    assert.equal(r.status, 1, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.deepEqual([j.ok, j.error.stage], [false, 'open'], r.stdout);
+    assert.match(j.error.message, /corrupt\.o: section headers: offset \d+: .* runs past the end \(300 bytes\)/);
+  }
+  // a target that cannot be used: JSON too (and the error text, exit 2)
+  const down = bpfLens(['load', OBJ, '--json', '--target', 'ssh://root@127.0.0.1:1']);
+  assert.equal(down.status, 2);
+  assert.deepEqual([JSON.parse(down.stdout).ok, JSON.parse(down.stdout).error.stage, JSON.parse(down.stdout).error.code], [false, 'target', 'unreachable']);
+  assert.match(down.stderr, /^error \(unreachable\)/);
+});
+
 test('a verifier rejection on the target comes back with its log', async () => {
   const c = await connectTarget('bpflens-test', { configFile: host.config });
   try {

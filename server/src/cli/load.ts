@@ -61,15 +61,26 @@ export const loadCommand: Command = {
     const timing = process.env.BPF_LENS_TIMING && !remote ? [['startup', performance.now()] as [string, number]] : undefined;
     const { openTarget } = await import('../targets');
     const { TargetError, formatTargetError, requireLoad } = await import('../remote');
+    const { formatLoadJson } = await import('../targets/format');
+    // Whatever went wrong, --json answers JSON on stdout; target errors also keep their text and exit 2.
+    const failed = (e: unknown): number => {
+      const isTarget = e instanceof TargetError;
+      if (!isTarget && !a.values.json) throw e;
+      if (a.values.json) {
+        const message = e instanceof Error ? e.message : String(e);
+        io.out(formatLoadJson({ ok: false, error: { message, stage: isTarget ? 'target' : 'internal', ...(isTarget ? { code: e.code } : {}) } }, remote ? { remote: { spec } } : {}));
+      }
+      if (!isTarget) return 1;
+      io.err(formatTargetError(e));
+      return 2;
+    };
     const conn: { probeMs?: number; deployMs?: number; deployed?: boolean; startMs?: number } = {};
     const t0 = performance.now();
     let target;
     try {
       target = await openTarget(spec, { inProcess: true, timings: conn, ...(a.values['no-sudo'] ? { sudo: false } : {}) });
     } catch (e) {
-      if (!(e instanceof TargetError)) throw e;
-      io.err(formatTargetError(e));
-      return 2;
+      return failed(e);
     }
     const connectMs = performance.now() - t0;
     timing?.push(['imported', performance.now()]);
@@ -92,9 +103,7 @@ export const loadCommand: Command = {
       if (timing) io.err(`bpf-lens timing: ${JSON.stringify(stageTimes(timing))}\n`);
       return r.ok ? 0 : 1;
     } catch (e) {
-      if (!(e instanceof TargetError)) throw e;
-      io.err(formatTargetError(e));
-      return 2;
+      return failed(e);
     } finally {
       await target.close();
     }

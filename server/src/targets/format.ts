@@ -68,6 +68,7 @@ export function formatLoadJson(r: { ok: true; loaded: LoadSummary } | { ok: fals
   if (!r.ok) {
     const e = r.error;
     const error: { [k: string]: Json } = { message: e.message, stage: e.stage };
+    if (e.code !== undefined) error.code = e.code;
     if (e.program !== undefined) error.program = e.program;
     if (e.insn !== undefined) error.insn = e.insn;
     if (e.source) error.source = { ...e.source };

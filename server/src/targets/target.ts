@@ -27,6 +27,8 @@ export interface LoadRequest {
 /** A load the pipeline refused: where, why, and the source line and verifier log when known. */
 export interface LoadFailure extends Omit<AgentLoadErrorData, 'kind'> {
   readonly message: string;
+  /** stage `target`: why the target could not be used (a TargetError code). */
+  readonly code?: string;
 }
 
 export type LoadOutcome =
