@@ -39,7 +39,6 @@ function fixtures(): Fixture[] {
 
 /** Families whose fixture needs something other than a plain load by root. */
 const WITHOUT_PERFMON = new Set(['verifier_uninit_stack']); // root may read uninitialised stack
-const LEVEL2 = new Set(['verifier_stack_depth']); // the level-1 log keeps no instruction of the finished paths
 
 async function rejection(name: string, logLevel = 0): Promise<LoadError> {
   try {
@@ -77,7 +76,7 @@ for (const f of all) {
       ({ family, explanation, hint, related } = json.error);
       sourceLine = json.error.source?.line;
     } else {
-      const e = await rejection(f.name, LEVEL2.has(f.name) ? 2 : 0);
+      const e = await rejection(f.name);
       const x = e.details.explanation;
       assert.ok(x, `${e.message}\n${e.details.log}`);
       ({ family, explanation, hint } = x);

@@ -101,7 +101,7 @@ export function loadProgram(k: KernelOps, i: ProgLoadInput): { fd: Fd; log: stri
     const explanation = log ? explainRejection(log, (n) => {
       const l = lineFor(i.lines, n, startOf(n));
       return l && { file: l.file, line: l.line, text: l.text };
-    }) : undefined;
+    }, { calls: subprogramCalls(i.insns) }) : undefined;
     const source: LoadErrorSource | undefined = line && { file: line.file, line: line.line, column: line.column, text: line.text };
     const reason = log ? rejectionReason(log) : `${e.errnoName}${e.hint ? ` — ${e.hint}` : ''}`;
     const poison = log ? poisonExplanation(log) : undefined;
@@ -110,6 +110,16 @@ export function loadProgram(k: KernelOps, i: ProgLoadInput): { fd: Fd; log: stri
       + `${insn !== undefined ? ` (instruction ${insn})` : ''}${e.logTruncated ? ' [log truncated]' : ''}`;
     throw new LoadError(msg, 'programs', { program: p.name, insn, source, log: log || undefined, explanation, cause: e });
   }
+}
+
+/** BPF-to-BPF calls in linked instructions (BPF_CALL with src_reg BPF_PSEUDO_CALL): where, and to which instruction. */
+function subprogramCalls(insns: Uint8Array): { insn: number; target: number }[] {
+  const v = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
+  const out: { insn: number; target: number }[] = [];
+  for (let off = 0; off + 8 <= insns.length; off += 8) {
+    if (insns[off] === 0x85 && insns[off + 1] >> 4 === 1) out.push({ insn: off / 8, target: off / 8 + v.getInt32(off + 4, true) + 1 });
+  }
+  return out;
 }
 
 export { logTail };

@@ -40,6 +40,12 @@ export interface RejectionExplanation {
 
 type SourceOf = (insn: number) => SourcePosition | undefined;
 
+/** What the loader knows of the program beyond the log. */
+export interface ProgramFacts {
+  /** BPF-to-BPF calls (instruction index → the called function's first instruction). */
+  readonly calls?: readonly { readonly insn: number; readonly target: number }[];
+}
+
 function position(insn: number, e: InsnEntry | undefined, sourceOf?: SourceOf): Pick<RelatedLocation, 'file' | 'line' | 'text'> {
   const s = sourceOf?.(insn);
   if (s) return { file: s.file, line: s.line, text: s.text };
@@ -87,7 +93,7 @@ function entryAt(path: readonly InsnEntry[], idx: number): InsnEntry | undefined
   return undefined;
 }
 
-function relatedFor(f: VerifierFamily, g: Record<string, string | undefined>, errors: readonly string[], log: VerifierLog, path: InsnEntry[]): { insn: number; why: string; entry?: InsnEntry }[] {
+function relatedFor(f: VerifierFamily, g: Record<string, string | undefined>, errors: readonly string[], log: VerifierLog, path: InsnEntry[], prog?: ProgramFacts): { insn: number; why: string; entry?: InsnEntry }[] {
   const at = path.length - 1;
   const fail = path[at];
   const out: { insn: number; why: string; entry?: InsnEntry }[] = [];
@@ -130,6 +136,8 @@ function relatedFor(f: VerifierFamily, g: Record<string, string | undefined>, er
         const fx = insnEffect(e.text, e.idx);
         if (fx.kind === 'subcall') out.push({ insn: e.idx, why: `this call adds a frame: its stack counts on top of the caller's (function at instruction ${fx.target})`, entry: e });
       }
+      // a level-1 log keeps no instruction of the finished paths: the program's own calls say where
+      if (!out.length) for (const c of prog?.calls ?? []) out.push({ insn: c.insn, why: `this call adds a frame: its stack counts on top of the caller's (function at instruction ${c.target})` });
       if (!out.length) for (const fn of log.funcs.filter((x) => x.index > 0)) out.push({ insn: fn.insn, why: `func#${fn.index} starts here; its stack adds to its callers'` });
       break;
     }
@@ -151,7 +159,7 @@ function relatedFor(f: VerifierFamily, g: Record<string, string | undefined>, er
  * source line (BTF line_info); without it the log's own markers are used. Undefined when
  * the log has no error (the program was accepted).
  */
-export function explainRejection(logOrText: VerifierLog | string, sourceOf?: SourceOf): RejectionExplanation | undefined {
+export function explainRejection(logOrText: VerifierLog | string, sourceOf?: SourceOf, prog?: ProgramFacts): RejectionExplanation | undefined {
   const log = typeof logOrText === 'string' ? parseVerifierLog(logOrText) : logOrText;
   if (!log.errors.length) return undefined;
   const path = errorPath(log);
@@ -164,7 +172,7 @@ export function explainRejection(logOrText: VerifierLog | string, sourceOf?: Sou
       related: fail ? [{ insn: fail.idx, why: 'the verifier stopped here', ...position(fail.idx, fail, sourceOf) }] : [], ...(fail ? { insn: fail.idx } : {}),
     };
   }
-  const rel = relatedFor(m.family, m.groups, log.errors, log, path);
+  const rel = relatedFor(m.family, m.groups, log.errors, log, path, prog);
   if (fail && m.family.trace !== 'calls' && !rel.some((r) => r.insn === fail.idx && r.entry === fail)) rel.push({ insn: fail.idx, why: `the verifier stopped here: ${m.line}`, entry: fail });
   return {
     family: m.family.id, title: m.family.title, error: m.line,
