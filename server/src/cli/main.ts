@@ -75,7 +75,8 @@ export function main(): void {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
   });
-  runCli(process.argv.slice(2)).then((code) => {
+  // runCli reports every error it expects; a rejection is a bug: let it end the process with its stack.
+  void runCli(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
 }

@@ -29,12 +29,14 @@ export function startServer(connection: Connection): void {
 
   connection.onInitialize((params) => initialize(d, params, experimental));
   connection.onInitialized(() => initialized(d));
-  connection.onDidChangeConfiguration(d.guard('configuration', async (p: { settings?: unknown }) => {
+  // guard() never rejects: it logs and answers the fallback.
+  const onConfiguration = d.guard('configuration', async (p: { settings?: unknown }) => {
     const s = (p.settings as { bpfLens?: unknown } | undefined)?.bpfLens;
     if (s) d.applySettings(s);
     else await d.readSettings();
     await d.startReindex();
-  }, undefined));
+  }, undefined);
+  connection.onDidChangeConfiguration((p) => void onConfiguration(p));
   // File events run in order after the index work before them; requests wait for them.
   connection.onDidChangeWatchedFiles((p) => d.enqueue(async () => {
     const changed: string[] = [];

@@ -128,10 +128,10 @@ export class Session {
     for (const src of sources) {
       const uri = pathToFileURL(src).href;
       const diags = [...(await sourceDiagnostics(src, index.objectsFor(src), this.textOf(uri), this.coreOf, definedIn)), ...loads.diagnosticsFor(src)];
-      if (diags.length || this.published.has(uri)) this.connection.sendDiagnostics({ uri, diagnostics: diags });
+      if (diags.length || this.published.has(uri)) await this.connection.sendDiagnostics({ uri, diagnostics: diags });
       if (diags.length) now.add(uri);
     }
-    for (const uri of this.published) if (!now.has(uri) && !sources.has(toPath(uri) ?? '')) this.connection.sendDiagnostics({ uri, diagnostics: [] });
+    for (const uri of this.published) if (!now.has(uri) && !sources.has(toPath(uri) ?? '')) await this.connection.sendDiagnostics({ uri, diagnostics: [] });
     this.published.clear();
     for (const u of now) this.published.add(u);
   }
