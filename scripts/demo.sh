@@ -21,5 +21,5 @@ echo "=== bpf-lens base-diff examples/build/tcp_bbr.ko --base /sys/kernel/btf/vm
 node bin/bpf-lens.js base-diff examples/build/tcp_bbr.ko --base /sys/kernel/btf/vmlinux \
   --orig-base examples/build/vmlinux-6.1.btf || echo "(exit $?: some base types would not relocate onto this kernel)"
 [ "${DEMO_SERVE:-1}" = 0 ] && exit 0
-vsix=$(BPF_LENS_SKIP_BUILD=1 bash scripts/package.sh)
+vsix=$(BPF_LENS_SKIP_BUILD=1 BPF_LENS_TARGETS="linux-$(node -p process.arch)" bash scripts/package.sh)
 exec bash scripts/serve.sh "$vsix" examples

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# npm run e2e: only the end-to-end suites (the VSIX, code-server + chromium, and the
-# extension-host suite, which says NOT RUN without VSCODE_EXECUTABLE_PATH).
+# npm run e2e: only the end-to-end suites (the VSIXes, code-server + chromium, and the
+# extension-host suite in code-server's remote extension host; its @vscode/test-electron
+# twin says NOT RUN without VSCODE_EXECUTABLE_PATH).
 # scripts/test.sh runs them too, with everything else.
 set -euo pipefail
 cd "$(dirname "$0")/.."

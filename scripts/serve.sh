@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Usage: scripts/serve.sh [VSIX] [FOLDER]
 # Serves VS Code (code-server 4.100.3 = VS Code 1.100.3) on 127.0.0.1 with BPF Lens installed
-# from VSIX (default: bpf-lens-<version>.vsix, packaged when missing) and FOLDER (default:
+# from VSIX (default: bpf-lens-linux-<arch>-<version>.vsix for this machine, packaged when
+# missing) and FOLDER (default:
 # examples/) open, and prints the URL. Runs in the foreground until interrupted.
 # PORT (default 8080) picks the port; the profile lives in a fresh temporary directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=$(node -p 'require("./package.json").version')
-vsix=${1:-$PWD/bpf-lens-$version.vsix}
+target=linux-$(node -p process.arch)
+vsix=${1:-$PWD/bpf-lens-$target-$version.vsix}
 folder=$(realpath "${2:-examples}")
 port=${PORT:-8080}
-[ -f "$vsix" ] || vsix=$(bash scripts/package.sh)
+[ -f "$vsix" ] || vsix=$(BPF_LENS_TARGETS=$target bash scripts/package.sh)
 code_server=$(bash scripts/code-server.sh)
 
 profile=$(mktemp -d "${TMPDIR:-/tmp}/bpf-lens-serve.XXXXXX")

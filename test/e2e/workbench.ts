@@ -27,9 +27,16 @@ export function prepare(dir: string): { codeServer: string; vsix: string } {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'client.js'))) sh('npm', ['run', '-s', 'build']);
   // Several e2e files run at once: one make at a time writes examples/build.
   sh('flock', [path.join(os.tmpdir(), 'bpf-lens-examples.lock'), 'make', '-s', '-C', 'examples']);
-  const vsix = path.join(dir, 'bpf-lens.vsix');
-  sh('bash', ['scripts/package.sh', vsix], { BPF_LENS_SKIP_BUILD: '1' });
+  const [vsix] = packageVsix(dir);
   return { codeServer, vsix };
+}
+
+/** This machine's VS Code platform, the VSIX it installs: linux-x64 or linux-arm64. */
+export const HOST_TARGET = `linux-${process.arch}`;
+
+/** Packs the VSIX of each target into `dir` from the current dist/ (scripts/package.sh): their paths. */
+export function packageVsix(dir: string, targets: string[] = [HOST_TARGET]): string[] {
+  return sh('bash', ['scripts/package.sh', dir], { BPF_LENS_SKIP_BUILD: '1', BPF_LENS_TARGETS: targets.join(' ') }).split('\n');
 }
 
 /**

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { copyExamples, ROOT, tmpDir } from '../e2e/workbench';
+import { copyExamples, packageVsix, ROOT, tmpDir } from '../e2e/workbench';
 
 const exe = process.env.VSCODE_EXECUTABLE_PATH;
 
@@ -22,8 +22,7 @@ test('extension host: hover, view, load, verifier diagnostic, base diff (@vscode
   const dir = tmpDir('electron');
   try {
     if (!fs.existsSync(path.join(ROOT, 'dist', 'client.js'))) execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT });
-    const vsix = path.join(dir, 'bpf-lens.vsix');
-    execFileSync('bash', ['scripts/package.sh', vsix], { cwd: ROOT, env: { ...process.env, BPF_LENS_SKIP_BUILD: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [vsix] = packageVsix(dir);
     execFileSync('unzip', ['-q', vsix, '-d', path.join(dir, 'vsix')]);
     const ws = copyExamples(dir);
     const code = await runTests({
