@@ -5,8 +5,7 @@
  */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 
-// 2: methods renamed bpfLensAgent/…; unload answers what it closed and unpinned.
-export const AGENT_PROTOCOL_VERSION = 2;
+export { AGENT_PROTOCOL_VERSION } from './agent-version';
 
 export interface HelloResult {
   readonly agentVersion: string;

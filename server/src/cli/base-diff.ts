@@ -1,6 +1,6 @@
 import { moduleBaseDiff } from '../btf/base-diff';
 import { formatBaseDiff, isProblem } from '../btf/base-diff-text';
-import { CliIo, Command, parseOneInput, UsageError } from './command';
+import { CliIo, CommandRun, parseOneInput, UsageError } from './command';
 import { loadBtf, readModuleWithBase } from './input';
 
 /**
@@ -9,10 +9,7 @@ import { loadBtf, readModuleWithBase } from './input';
  * to, or why it does not, and which of the module's types use it. Exit 0 iff the module's
  * BTF relocates onto TARGET.
  */
-export const baseDiffCommand: Command = {
-  path: ['base-diff'],
-  usage: 'base-diff MODULE.ko --base TARGET [--orig-base VMLINUX] [--json] [--problems]',
-  summary: 'Compare a module\'s distilled base BTF (.BTF.base, or distilled from --orig-base) with a target vmlinux BTF; exit 1 if it would not relocate.',
+export const baseDiffCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     const { values, file } = parseOneInput(args, {
       base: { type: 'string', short: 'B' },

@@ -1,7 +1,7 @@
 import { dumpC } from '../btf/dump-c';
 import { dumpJsonTo } from '../btf/dump-json';
 import { dumpRawTo } from '../btf/dump-raw';
-import { CliIo, Command, parseOneInput, UsageError } from './command';
+import { CliIo, CommandRun, parseOneInput, UsageError } from './command';
 import { loadBtf } from './input';
 
 const FORMATS = ['raw', 'c', 'json'] as const;
@@ -12,10 +12,7 @@ type Format = (typeof FORMATS)[number];
  * file` prints (raw and json byte for byte; c as bpftool's `format c`). FILE is raw BTF
  * (`/sys/kernel/btf/*`) or an ELF object or module; --base parses it as split BTF.
  */
-export const btfDumpCommand: Command = {
-  path: ['btf', 'dump'],
-  usage: 'btf dump FILE [--base FILE] [--format raw|c|json]',
-  summary: 'Print the BTF types of a raw BTF file, BPF object or kernel module (as bpftool btf dump).',
+export const btfDumpCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     const { values, file } = parseOneInput(args, {
       base: { type: 'string', short: 'B' },

@@ -9,6 +9,9 @@ export interface Command {
   run(args: string[], io: CliIo): Promise<number>;
 }
 
+/** What a command's own module exports: commands.ts holds its path, usage and summary. */
+export type CommandRun = Pick<Command, 'run'>;
+
 /** Where a command writes; tests and the LSP can capture it. */
 export interface CliIo {
   out(text: string): void;

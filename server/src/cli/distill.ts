@@ -1,7 +1,7 @@
 import { writeFileSync } from 'fs';
 import { distillModule } from '../btf/module-btf';
 import { ElfFile } from '../elf/reader';
-import { CliIo, Command, parseOneInput, UsageError } from './command';
+import { CliIo, CommandRun, parseOneInput, UsageError } from './command';
 import { loadBtf, readInput } from './input';
 
 function kb(n: number): string {
@@ -14,10 +14,7 @@ function kb(n: number): string {
  * on a new `.BTF.base` (the distilled base of VMLINUX), so it can be relocated onto other
  * kernels; `.BTF_ids` follows the new ids. Every other section is copied byte for byte.
  */
-export const distillCommand: Command = {
-  path: ['distill'],
-  usage: 'distill MODULE.ko --base VMLINUX -o OUT.ko',
-  summary: 'Write a copy of a kernel module with a distilled base BTF (.BTF.base) and its .BTF re-split on it.',
+export const distillCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     const { values, file } = parseOneInput(args, { base: { type: 'string', short: 'B' }, output: { type: 'string', short: 'o' } }, 'MODULE');
     if (!values.base) throw new UsageError('missing --base VMLINUX (the vmlinux BTF the module was built for)');

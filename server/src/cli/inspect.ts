@@ -4,7 +4,7 @@ import { typeName } from '../btf/layout';
 import type { Btf } from '../btf/btf';
 import { BpfMap, BpfObject, BpfReloc, openObject, SourceLocation } from '../object';
 import { analyzeArgCtx } from '../object/arg-ctx';
-import { CliIo, Command, UsageError } from './command';
+import { CliIo, CommandRun, UsageError } from './command';
 import { readInput } from './input';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -148,10 +148,7 @@ export function inspectText(obj: BpfObject): string {
 }
 
 /** `bpf-lens inspect OBJ [--json]`. */
-export const inspectCommand: Command = {
-  path: ['inspect'],
-  usage: 'inspect OBJ [--json]',
-  summary: 'Show the programs (type, attach type), maps (as the kernel will name them), externs and definition errors of a BPF object.',
+export const inspectCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     let parsed;
     try {

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'fs';
 import { parseArgs } from 'util';
 import { LinkError, linkObjects } from '../link/linker';
-import { CliIo, Command, UsageError } from './command';
+import { CliIo, CommandRun, UsageError } from './command';
 import { readInput } from './input';
 
 /**
@@ -10,10 +10,7 @@ import { readInput } from './input';
  * all of them. Every problem (duplicate strong definitions, unresolved externs, extern
  * maps that do not match) is printed, one per line.
  */
-export const linkCommand: Command = {
-  path: ['link'],
-  usage: 'link A.o B.o ... -o OUT.o [--quiet]',
-  summary: 'Statically link BPF objects into one (globals resolved, weak/strong, extern maps, BTF merged and deduplicated).',
+export const linkCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     let parsed;
     try {

@@ -1,8 +1,6 @@
 import { parseArgs } from 'util';
-import { CliIo, Command, UsageError } from './command';
+import { CliIo, CommandRun, UsageError } from './command';
 import { readInput } from './input';
-
-const USAGE = 'load OBJ [--target local|ssh://[user@]host[:port]|HOST] [--no-sudo] [--pin DIR] [--json] [--log-level N] [--no-autoload PROG]... [--set VAR=VALUE]... [--replace PROG_ID|PINNED_PATH] [--arg-ctx-fallback auto|always|never] [--btf VMLINUX_BTF]';
 
 function parse(args: string[]) {
   let parsed;
@@ -47,10 +45,7 @@ function parse(args: string[]) {
  * refused, 2 when the target could not be used. Without --pin everything is released when
  * the command exits.
  */
-export const loadCommand: Command = {
-  path: ['load'],
-  usage: USAGE,
-  summary: 'Load an object into the kernel (maps, programs, CO-RE, externs) and report kernel ids; verifier errors on source lines.',
+export const loadCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     const a = parse(args);
     const spec = a.values.target ?? 'local';
@@ -60,7 +55,8 @@ export const loadCommand: Command = {
     // BPF_LENS_TIMING=1: one JSON line on stderr with ms per stage (the bench harness, scripts/bench/load.mjs, reads it)
     const timing = process.env.BPF_LENS_TIMING && !remote ? [['startup', performance.now()] as [string, number]] : undefined;
     const { openTarget } = await import('../targets');
-    const { TargetError, formatTargetError, requireLoad } = await import('../remote');
+    // the transport (ssh, the agent client, JSON-RPC) only for a remote target
+    const { TargetError, formatTargetError } = await import('../remote/errors');
     const { formatLoadJson } = await import('../targets/format');
     // Whatever went wrong, --json answers JSON on stdout; target errors also keep their text and exit 2.
     const failed = (e: unknown): number => {
@@ -86,7 +82,7 @@ export const loadCommand: Command = {
     timing?.push(['imported', performance.now()]);
     try {
       // bpf-not-permitted, saying why, before the object travels (in-process, the load says so itself)
-      const h = remote ? await requireLoad(target) : undefined;
+      const h = remote ? await (await import('../remote')).requireLoad(target) : undefined;
       const t1 = performance.now();
       const r = await target.load({
         name: a.file, object: bytes, logLevel: a.level, noAutoload: a.values['no-autoload'] ?? [], set: a.set,

@@ -1,13 +1,10 @@
-import { CliIo, Command, UsageError } from './command';
+import { CliIo, CommandRun, UsageError } from './command';
 
 /**
  * `bpf-lens lsp --stdio`: the language server on stdin/stdout (editors other than VS Code,
  * and the LSP tests). Runs until the client sends `exit` or closes the pipe.
  */
-export const lspCommand: Command = {
-  path: ['lsp'],
-  usage: 'lsp --stdio',
-  summary: 'Run the BPF Lens language server, speaking LSP on stdin and stdout.',
+export const lspCommand: CommandRun = {
   async run(args: string[], _io: CliIo): Promise<number> {
     if (args.length !== 1 || args[0] !== '--stdio') throw new UsageError('only --stdio is supported');
     // Loaded only here: the CLI's other commands do not pay for the LSP libraries.

@@ -1,14 +1,11 @@
 import { parseArgs } from 'util';
-import { CliIo, Command, UsageError } from './command';
+import { CliIo, CommandRun, UsageError } from './command';
 
 /**
  * `bpf-lens probe [--json]`: what this kernel supports, as BPF Lens's loader sees it: release,
  * architecture, privileges, and each feature probe (loads tiny BTF, maps and programs for real).
  */
-export const probeCommand: Command = {
-  path: ['probe'],
-  usage: 'probe [--json] [--target local|ssh://[user@]host[:port]|HOST] [--no-sudo]',
-  summary: "Probe this kernel's BPF features (BTF kinds, global data, arg:ctx, ...) and privileges.",
+export const probeCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     let json: boolean;
     let target: string | undefined;

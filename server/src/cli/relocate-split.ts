@@ -3,9 +3,8 @@ import { dumpC } from '../btf/dump-c';
 import { dumpRawTo } from '../btf/dump-raw';
 import { distilledModuleBtf } from '../btf/module-btf';
 import { RELOCATABLE, RelocateError, relocateSplit } from '../btf/relocate';
-import { CliIo, Command, parseOneInput, UsageError } from './command';
+import { CliIo, CommandRun, parseOneInput, UsageError } from './command';
 import { loadBtf, readModuleWithBase } from './input';
-import { relocateCommand } from './relocate';
 
 const FORMATS = ['raw', 'c'] as const;
 type Format = (typeof FORMATS)[number];
@@ -48,12 +47,9 @@ async function relocateModule(args: string[], io: CliIo): Promise<number> {
  * base (`.BTF.base`, or distilled from `--orig-base`) onto a target vmlinux BTF, as the
  * kernel does at module load; without it, the CO-RE relocations of a BPF object.
  */
-export const relocateWithBaseCommand: Command = {
-  path: ['relocate'],
-  usage: `${relocateCommand.usage}\n  bpf-lens relocate MODULE.ko --base TARGET [--orig-base VMLINUX] [--format raw|c]`,
-  summary: `${relocateCommand.summary} With --base: the module's split BTF relocated from its distilled base onto TARGET (exit 1 if it does not relocate).`,
+export const relocateWithBaseCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     const split = args.some((a) => a === '--base' || a === '-B' || a.startsWith('--base=') || a === '--orig-base' || a.startsWith('--orig-base='));
-    return split ? relocateModule(args, io) : relocateCommand.run(args, io);
+    return split ? relocateModule(args, io) : (await import('./relocate')).relocateCommand.run(args, io);
   },
 };

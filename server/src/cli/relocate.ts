@@ -4,7 +4,7 @@ import { parseBtfExt } from '../btf/ext';
 import { FormatError } from '../common/errors';
 import { CandidateCache, CoreReloReport, TargetBtf, relocateCore, reloReason } from '../core';
 import { ElfFile } from '../elf/reader';
-import { CliIo, Command, parseOneInput, UsageError } from './command';
+import { CliIo, CommandRun, parseOneInput, UsageError } from './command';
 import { sysfsKernelBtfs } from '../kernel/sysfs-btf';
 import { loadBtf, readInput } from './input';
 
@@ -24,10 +24,7 @@ function line(r: CoreReloReport): string {
  * kernel's vmlinux and module BTFs) as libbpf would, without loading anything. `--btf` is
  * named as in `load`; the old `--target` (which `load` uses for a host) still works, with a note.
  */
-export const relocateCommand: Command = {
-  path: ['relocate'],
-  usage: 'relocate OBJ [--btf BTF [--module BTF]...] [--problems] [--json]',
-  summary: 'Resolve the CO-RE relocations of a BPF object against a kernel BTF (default: this kernel) and report each one.',
+export const relocateCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     const { values, file } = parseOneInput(args, {
       btf: { type: 'string' },

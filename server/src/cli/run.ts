@@ -1,9 +1,7 @@
 import { parseArgs } from 'util';
 import type { RunEvent } from '../run/run-object';
-import { CliIo, Command, UsageError } from './command';
+import { CliIo, CommandRun, UsageError } from './command';
 import { readInput } from './input';
-
-const USAGE = 'run OBJ [--attach PROG=WHERE]... [--no-attach PROG]... [--duration SECONDS] [--pin DIR] [--json] [--set VAR=VALUE]... [--no-autoload PROG]... [--log-level N]';
 
 function parse(args: string[]) {
   let parsed;
@@ -86,10 +84,7 @@ function waitForEnd(seconds: number | undefined): Promise<string> {
  * what is attached where, wait for Ctrl-C or --duration, then detach and release (or leave it
  * all pinned under --pin DIR).
  */
-export const runCommand: Command = {
-  path: ['run'],
-  usage: USAGE,
-  summary: 'Load an object and attach its programs as libbpf would (plus --attach PROG=WHERE), until Ctrl-C or --duration; then detach everything.',
+export const runCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     const a = parse(args);
     const emit = (e: RunEvent) => io.out(`${a.json ? JSON.stringify(e) : eventText(e)}\n`);

@@ -2,10 +2,8 @@ import { readFileSync } from 'fs';
 import { parseArgs } from 'util';
 import { buildPacket } from '../run/packet';
 import { byteDiff, type TestRunReport } from '../run/test-run';
-import { CliIo, Command, UsageError } from './command';
+import { CliIo, CommandRun, UsageError } from './command';
 import { readInput } from './input';
-
-const USAGE = 'test-run (OBJ PROG | --id N | --pinned PATH) (--data-in FILE | --packet SPEC) [--ctx-in FILE] [--repeat N] [--json]';
 
 function parse(args: string[]) {
   let parsed;
@@ -57,10 +55,7 @@ function text(r: TestRunReport, data: Uint8Array | undefined): string {
  * `bpf-lens test-run`: BPF_PROG_TEST_RUN on a program from an object (loaded for the run and
  * released after), a loaded program's id, or a pinned one; input from a file or a packet spec.
  */
-export const testRunCommand: Command = {
-  path: ['test-run'],
-  usage: USAGE,
-  summary: 'Run a program on a packet/context with BPF_PROG_TEST_RUN: verdict with its name (XDP_DROP, TC_ACT_SHOT ...), output bytes, duration.',
+export const testRunCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     const a = parse(args);
     const kernel = await import('../kernel');

@@ -1,10 +1,8 @@
 import { parseArgs } from 'util';
 import { openObject } from '../object';
-import { CliIo, Command, UsageError } from './command';
+import { CliIo, CommandRun, UsageError } from './command';
 import { readInput } from './input';
 import { BPF_LOG_STATS, type ProgramStats, STAT_COLUMNS, programStats, statsDiff } from '../verifier/stats';
-
-const USAGE = 'verify OBJ [--json] [--compare OTHER.o] [--log-level N]';
 
 function parse(args: string[]) {
   let parsed;
@@ -78,10 +76,7 @@ function compareTable(a: readonly ProgramStats[], b: readonly ProgramStats[]): s
  * verdict; `--compare OTHER.o` shows both objects' numbers and the differences. Exit 0 when
  * every program verified.
  */
-export const verifyCommand: Command = {
-  path: ['verify'],
-  usage: USAGE,
-  summary: 'verification statistics per program (veristat): instructions, states, time, stack; --compare',
+export const verifyCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     const a = parse(args);
     const base = await verifyObject(a.file, a.level);

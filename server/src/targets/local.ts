@@ -11,7 +11,7 @@ import { hasVmlinuxBtf, VMLINUX_BTF as VMLINUX } from '../kernel/sysfs-btf';
 import { loadObjectAsync, LoadError } from '../load';
 import type { LoadResult } from '../load/types';
 import { openObject } from '../object';
-import { AGENT_PROTOCOL_VERSION } from '../../../protocol/agent';
+import { AGENT_PROTOCOL_VERSION } from '../../../protocol/agent-version';
 import { noBtf } from '../remote/errors';
 import type { HelloResult, KernelTarget, LoadedEntry, LoadOutcome, LoadRequest, ProgressFn, TestRunParams, TestRunResultJson, UnloadResult } from './target';
 import { loadFailure, loadSummary } from './summary';
