@@ -44,3 +44,8 @@ export function listDir(dir: string): string[] {
 export function pathExists(path: string): boolean {
   return existsSync(path);
 }
+
+/** Removes a pin or a whole directory of pins (temporary ones a dead load left). */
+export function removeTree(path: string): void {
+  rmSync(path, { recursive: true, force: true });
+}

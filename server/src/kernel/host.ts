@@ -1,6 +1,7 @@
-// What a load reads from the kernel besides bpf(2): its config (/proc/config.gz, else
-// /boot/config-<release>) and its symbols (/proc/kallsyms). Text only; parsing is load/'s.
-import { existsSync, readFileSync } from 'fs';
+// What a load reads from the host besides bpf(2): its kernel config (/proc/config.gz, else
+// /boot/config-<release>), its symbols (/proc/kallsyms), whether a PID lives. Text only;
+// parsing is load/'s.
+import { existsSync, readFileSync, readlinkSync } from 'fs';
 import * as os from 'os';
 import { gunzipSync } from 'zlib';
 
@@ -18,4 +19,23 @@ export function kconfigText(release = os.release()): string | undefined {
 /** /proc/kallsyms (addresses read as zero without CAP_SYSLOG). */
 export function kallsymsText(): string {
   return readFileSync('/proc/kallsyms', 'latin1');
+}
+
+/** Whether process `pid` (of this PID namespace) still exists (EPERM: it does, someone else's). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** This process's PID namespace (its inode number), so PIDs from other namespaces are not mistaken for ours. */
+export function pidNamespace(): string {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? '0';
+  } catch {
+    return '0';
+  }
 }

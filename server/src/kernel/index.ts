@@ -23,8 +23,8 @@
 //   probes.ts     FEATURE_PROBES, probeFeature (cached), probePrivileges, systemInfo.
 //   target-btf.ts KernelBtf: vmlinux + module BTF by id, parsed lazily, FDs on request;
 //                 localKernelBtf (kept while the kernel's BTF objects are unchanged).
-//   host.ts       kconfigText, kallsymsText.
-//   bpffs.ts      makeDirs, unpin, removeDir, renamePin, listDir: the file side of pinning.
+//   host.ts       kconfigText, kallsymsText, processAlive, pidNamespace.
+//   bpffs.ts      makeDirs, unpin, removeDir, removeTree, renamePin, listDir: the file side of pinning.
 //   KernelOps     all of the above a load uses, as one object (localKernel: this process).
 //   asm.ts        a few hand-encoded instructions (probes and tests).
 export { KernelError, errnoName, errnoNumber, isKernelError } from './errors';
@@ -50,8 +50,8 @@ export type { PmuInfo } from './attach-points';
 export { FEATURE_PROBES, clearProbeCache, probeFeature, probePrivileges, supportedFeatures, systemInfo, versionCode } from './probes';
 export type { FeatureProbe, Privileges, ProbeResult, SystemInfo } from './probes';
 export { KernelBtf, localKernelBtf } from './target-btf';
-export { kallsymsText, kconfigText } from './host';
-export { listDir, makeDirs, pathExists, removeDir, renamePin, unpin } from './bpffs';
+export { kallsymsText, kconfigText, pidNamespace, processAlive } from './host';
+export { listDir, makeDirs, pathExists, removeDir, removeTree, renamePin, unpin } from './bpffs';
 export type { KernelBtfObject, NamedBtf } from './target-btf';
 export * from '../common/uapi';
 
@@ -141,6 +141,8 @@ export interface KernelOps extends AttachOps {
   readonly kernelBtf: typeof tbtf.localKernelBtf;
   readonly kconfigText: typeof host.kconfigText;
   readonly kallsymsText: typeof host.kallsymsText;
+  readonly processAlive: typeof host.processAlive;
+  readonly pidNamespace: typeof host.pidNamespace;
   // bpffs
   readonly makeDirs: typeof bpffs.makeDirs;
   readonly unpin: typeof bpffs.unpin;
@@ -148,6 +150,7 @@ export interface KernelOps extends AttachOps {
   readonly renamePin: typeof bpffs.renamePin;
   readonly listDir: typeof bpffs.listDir;
   readonly pathExists: typeof bpffs.pathExists;
+  readonly removeTree: typeof bpffs.removeTree;
 }
 
 /** This process's kernel, called directly through bpf(2). */
@@ -160,6 +163,6 @@ export const localKernel: KernelOps = {
   probeFeature: probes.probeFeature, supportedFeatures: probes.supportedFeatures, systemInfo: probes.systemInfo,
   possibleCpus: maps.possibleCpus, kernelBtf: tbtf.localKernelBtf, kconfigText: host.kconfigText, kallsymsText: host.kallsymsText,
   makeDirs: bpffs.makeDirs, unpin: bpffs.unpin, removeDir: bpffs.removeDir, renamePin: bpffs.renamePin, listDir: bpffs.listDir,
-  pathExists: bpffs.pathExists,
+  pathExists: bpffs.pathExists, removeTree: bpffs.removeTree, processAlive: host.processAlive, pidNamespace: host.pidNamespace,
   ...localAttach,
 };

@@ -19,10 +19,11 @@ import { isKernelError } from '../kernel';
 import type { BpfObject } from '../object/model';
 import { LoadContext } from './context';
 import { buildExtInfo, checkObject, planStructOpsMaps, relocateAndLink, relocateOntoPlaceholders, resolveExternsAndSets } from './stages-prepare';
-import { attachObjects, createMaps, fillSlots, loadObjectBtf, loadPrograms, loadResult, pinObjects } from './stages-kernel';
+import { attachObjects, commitPins, createMaps, fillSlots, loadObjectBtf, loadPrograms, loadResult, pinObjects } from './stages-kernel';
 import { LoadError, type LoadOptions, type LoadResult, type LoadStage } from './types';
 
 export * from './types';
+export { openReplaceTarget } from './attach';
 
 function asLoadError(e: unknown, stage: LoadStage): LoadError {
   if (e instanceof LoadError) return e;
@@ -48,18 +49,43 @@ export function loadObject(obj: BpfObject, opts: LoadOptions): LoadResult {
 
 let asyncQueue: Promise<unknown> = Promise.resolve();
 
+/** Signals whose default action ends the process: a load they interrupt is rolled back first. */
+const ROLLBACK_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** Thrown into the pipeline at its next turn when a signal came: the load rolls back. */
+class Interrupted extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`interrupted by ${signal}: everything the load made was removed`);
+  }
+}
+
 /**
  * loadObject that gives the event loop a turn after each stage (and each program), so a
  * language server's progress notifications reach the editor while the load runs rather than
  * all at its end. Async loads of one process run one after another.
+ *
+ * SIGINT, SIGTERM and SIGHUP during the load are caught: at its next turn the load rolls
+ * back (FDs closed, temporary pins removed), then — when nothing else listens for the
+ * signal — it is raised again so the process ends as it would have.
  */
 export function loadObjectAsync(obj: BpfObject, opts: LoadOptions): Promise<LoadResult> {
   const run = async (): Promise<LoadResult> => {
-    const steps = loadSteps(obj, opts);
-    for (;;) {
-      const r = steps.next();
-      if (r.done) return r.value;
+    let caught: NodeJS.Signals | undefined;
+    const onSignal = (s: NodeJS.Signals) => {
+      caught ??= s;
+    };
+    for (const s of ROLLBACK_SIGNALS) process.on(s, onSignal);
+    try {
+      const steps = loadSteps(obj, opts);
+      for (let r = steps.next(); ; r = caught ? steps.throw(new Interrupted(caught)) : steps.next()) {
+        if (r.done) return r.value;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      // a signal that came during the last synchronous stretch is handled on this turn
       await new Promise<void>((resolve) => setImmediate(resolve));
+      for (const s of ROLLBACK_SIGNALS) process.off(s, onSignal);
+      if (caught && process.listenerCount(caught) === 0) process.kill(process.pid, caught);
     }
   };
   const p = asyncQueue.then(run, run);
@@ -89,6 +115,7 @@ function* loadSteps(obj: BpfObject, opts: LoadOptions): Generator<void, LoadResu
     yield* cx.enter('pin', '');
     pinObjects(cx);
     attachObjects(cx);
+    commitPins(cx);
     const result = loadResult(cx);
     cx.done();
     return result;

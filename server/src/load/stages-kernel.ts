@@ -120,22 +120,19 @@ export function fillSlots(cx: LoadContext): void {
   });
 }
 
-/** Stage 'pin': maps pinned by name, and programs under `--pin DIR`. */
+/** Stage 'pin': maps pinned by name, and programs under `--pin DIR`, under temporary names until commitPins. */
 export function pinObjects(cx: LoadContext): void {
-  const { k, journal, opts } = cx;
+  const { journal, opts } = cx;
   for (const c of cx.created) {
     if (!c.pinnedAt || c.reused) continue;
-    journal.ensureDir(c.pinnedAt.slice(0, c.pinnedAt.lastIndexOf('/')));
-    k.objPin(c.fd, c.pinnedAt, `pin map "${c.map.name}"`);
-    journal.pinned(c.pinnedAt);
+    journal.pin(c.fd, c.pinnedAt, `pin map "${c.map.name}"`);
   }
   if (!opts.pinProgramsDir) return;
   const dir = opts.pinProgramsDir.replace(/\/+$/, '');
-  journal.ensureDir(dir);
+  journal.stageDir(dir);
   for (const l of cx.loaded) {
     const path = `${dir}/${l.pl.program.name}`;
-    k.objPin(l.fd, path, `pin program "${l.pl.program.name}"`);
-    journal.pinned(path);
+    journal.pin(l.fd, path, `pin program "${l.pl.program.name}"`);
     cx.progPins.set(l.pl.program.name, path);
   }
 }
@@ -151,11 +148,15 @@ export function attachObjects(cx: LoadContext): void {
     l.linkFd = k.linkCreate({ prog_fd: l.fd, target_fd: opts.replaceTargetFd, attach_type: 0, target_btf_id: id }, `freplace "${l.pl.program.name}"`);
     if (opts.pinProgramsDir) {
       const path = `${opts.pinProgramsDir.replace(/\/+$/, '')}/${l.pl.program.name}_link`;
-      k.objPin(l.linkFd, path, `pin link of "${l.pl.program.name}"`);
-      cx.journal.pinned(path);
+      cx.journal.pin(l.linkFd, path, `pin link of "${l.pl.program.name}"`);
       cx.progLinkPins.set(l.pl.program.name, path);
     }
   }
+}
+
+/** Every pin of the load appears under its final name (renames, in one go at the end). */
+export function commitPins(cx: LoadContext): void {
+  cx.journal.commit();
 }
 
 /** What the load made, read back from the kernel (ids, verified instructions, sizes), with close(). */
