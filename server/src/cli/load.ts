@@ -27,7 +27,8 @@ function parse(args: string[]) {
   if (values.target !== 'local' && values.replace !== undefined) throw new UsageError('--replace works only with --target local for now');
   const level = values['log-level'] !== undefined ? Number(values['log-level']) : 0;
   if (!Number.isInteger(level) || level < 0 || level > 7) throw new UsageError(`--log-level must be 0..7, not '${values['log-level']}'`);
-  const set: Record<string, string> = {};
+  // no prototype: `--set __proto__=1` is a variable name like any other (and refused as one)
+  const set: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const s of values.set ?? []) {
     const eq = s.indexOf('=');
     if (eq <= 0) throw new UsageError(`--set wants VAR=VALUE, not '${s}'`);

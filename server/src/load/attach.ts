@@ -40,9 +40,37 @@ export function registerStructOps(k: KernelOps, obj: BpfObject, plans: Iterable<
   return links;
 }
 
+/**
+ * `--replace PROG_ID|PINNED_PATH`: an FD of that program. An id that is no u32 (rather than a
+ * rounded number), a missing one, or a pin of something other than a program is refused.
+ */
+export function openReplaceTarget(k: KernelOps, spec: string): Fd {
+  let fd: Fd;
+  try {
+    if (/^\d+$/.test(spec)) {
+      const id = Number(spec);
+      if (!Number.isSafeInteger(id) || id < 1 || id > 0xffffffff) throw new LoadError(`--replace ${spec}: no program id (ids are 1 to 4294967295)`, 'programs');
+      fd = k.getFdById('prog', id);
+    } else {
+      fd = k.objGet(spec);
+    }
+  } catch (e) {
+    if (e instanceof LoadError) throw e;
+    throw new LoadError(`--replace ${spec}: ${(e as Error).message}`, 'programs', { cause: e });
+  }
+  const kind = k.objKind(fd);
+  if (kind !== 'prog') {
+    k.closeFd(fd);
+    throw new LoadError(`--replace ${spec}: ${kind ? `a ${kind}` : 'no BPF object'}, not a program`, 'programs');
+  }
+  return fd;
+}
+
 /** freplace: the FUNC id in the target program's BTF of each extension's function. */
 export function replaceSlots(obj: BpfObject, opts: LoadOptions): Map<string, number> {
   const k = opts.kernel;
+  const kind = k.objKind(opts.replaceTargetFd!);
+  if (kind !== 'prog') throw new LoadError(`the program to replace (FD ${opts.replaceTargetFd}) is ${kind ? `a ${kind}` : 'no BPF object'}, not a program`, 'programs');
   const info = k.progInfo(opts.replaceTargetFd!);
   if (!info.btfId) throw new LoadError(`the program to replace (id ${info.id}, ${info.name}) was loaded without BTF: freplace needs its BTF`, 'programs');
   const fd = k.getFdById('btf', info.btfId);

@@ -50,7 +50,16 @@ export function parseCpuList(text: string): number {
   return n;
 }
 
-/** Where libbpf pins a LIBBPF_PIN_BY_NAME map: `<root>/<map name>` (root /sys/fs/bpf by default). */
-export function pinPath(map: Pick<BpfMap, 'name' | 'pinning'>, root = '/sys/fs/bpf'): string | undefined {
-  return map.pinning === 'by_name' ? `${root.replace(/\/+$/, '')}/${map.name}` : undefined;
+/** iproute2's `struct bpf_elf_map` pinning value for maps shared by every object (tc's globals). */
+export const PIN_GLOBAL_NS = 2;
+
+/**
+ * Where a map pinned by name goes: `<root>/<map name>` as libbpf's LIBBPF_PIN_BY_NAME, or
+ * `<root>/tc/globals/<map name>` for an iproute2 map with PIN_GLOBAL_NS, as tc pins it
+ * (root /sys/fs/bpf by default).
+ */
+export function pinPath(map: Pick<BpfMap, 'name' | 'pinning' | 'iproute2'>, root = '/sys/fs/bpf'): string | undefined {
+  if (map.pinning !== 'by_name') return undefined;
+  const dir = root.replace(/\/+$/, '');
+  return map.iproute2?.pinning === PIN_GLOBAL_NS ? `${dir}/tc/globals/${map.name}` : `${dir}/${map.name}`;
 }

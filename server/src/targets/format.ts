@@ -45,7 +45,11 @@ export function formatLoadText(r: LoadSummary, c: LoadTextContext): string {
   const lines = [`loaded ${c.file}${where}: ${r.programs.length} program(s), ${r.maps.length} map(s)`, ...formatLoadLines(r)];
   const t = c.remote?.timing;
   if (t) lines.push(`connect ${t.connect_ms} ms (deploy ${t.deployed_now ? `${t.deploy_ms} ms` : 'cached'}), load ${t.load_ms} ms (agent ${t.agent_load_ms} ms)`);
-  if (!c.pinned && !c.held) lines.push('(not pinned: released on exit)');
+  if (!c.pinned && !c.held) {
+    // maps pinned by name stay whatever happens to the programs
+    const kept = r.maps.filter((m) => m.pinnedAt).length;
+    lines.push(kept ? `(programs not pinned: released on exit; ${kept} map(s) stay pinned)` : '(not pinned: released on exit)');
+  }
   return `${lines.join('\n')}\n`;
 }
 

@@ -8,7 +8,7 @@ import { btfFromBytes } from '../btf/input';
 import { FormatError } from '../common/errors';
 import * as kernel from '../kernel';
 import { hasVmlinuxBtf, VMLINUX_BTF as VMLINUX } from '../kernel/sysfs-btf';
-import { loadObjectAsync, LoadError } from '../load';
+import { loadObjectAsync, LoadError, openReplaceTarget } from '../load';
 import type { LoadResult } from '../load/types';
 import { openObject } from '../object';
 import { AGENT_PROTOCOL_VERSION } from '../../../protocol/agent-version';
@@ -108,7 +108,7 @@ export class LocalTarget implements KernelTarget {
     let replaceTargetFd: number | undefined;
     let result: LoadResult;
     try {
-      if (req.replace !== undefined) replaceTargetFd = /^\d+$/.test(req.replace) ? kernel.getFdById('prog', Number(req.replace)) : kernel.objGet(req.replace);
+      if (req.replace !== undefined) replaceTargetFd = openReplaceTarget(kernel.localKernel, req.replace);
       result = await loadObjectAsync(obj, {
         kernel: kernel.localKernel, logLevel: req.logLevel ?? 0, noAutoload: req.noAutoload ?? [], set: req.set ?? {},
         ...(req.pinProgramsDir !== undefined ? { pinProgramsDir: req.pinProgramsDir } : {}),
