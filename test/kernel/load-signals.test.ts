@@ -39,10 +39,10 @@ function build(dir: string): string {
 const mapPins = () => Array.from({ length: BY_NAME }, (_, i) => `/sys/fs/bpf/${tag}_m${i}`);
 const temps = (dir: string, pid?: number) => (existsSync(dir) ? readdirSync(dir) : []).filter((n) => /^bpf-lens-tmp-\d+-\d+-\d+$/.test(n) && (pid === undefined || n.split('-')[4] === String(pid)));
 
-/** Programs of this test still loaded in the kernel (freed asynchronously: waits up to 3 s for them to go). */
+/** Programs of this test still loaded in the kernel (freed asynchronously: waits up to 10 s for them to go). */
 function loadedProgs(): number {
   let n = 0;
-  for (let i = 0; i < 30; i++) {
+  for (let i = 0; i < 100; i++) {
     const progs = JSON.parse(run('bpftool', ['-j', 'prog', 'show'])) as { name?: string }[];
     n = progs.filter((p) => p.name?.startsWith(`${tag}_p`)).length;
     if (n === 0) return 0;
@@ -51,21 +51,22 @@ function loadedProgs(): number {
   return n;
 }
 
-function load(obj: string, dir: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number; pid: number }> {
-  const t0 = Date.now();
-  const child = spawn(process.execPath, [CLI, 'load', obj, '--pin', dir], { stdio: 'ignore' });
-  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, ms: Date.now() - t0, pid: child.pid! })));
-}
+interface Exit { code: number | null; signal: NodeJS.Signals | null; ms: number; pid: number; stderr: string }
 
-function loadKilled(obj: string, dir: string, sig: NodeJS.Signals, afterMs: number) {
+/** `bpf-lens load OBJ --pin DIR`, sent `sig` after `afterMs` when given. */
+function loadKilled(obj: string, dir: string, sig?: NodeJS.Signals, afterMs = 0): Promise<Exit> {
   const t0 = Date.now();
-  const child = spawn(process.execPath, [CLI, 'load', obj, '--pin', dir], { stdio: 'ignore' });
-  const timer = setTimeout(() => child.kill(sig), afterMs);
-  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number; pid: number }>((resolve) => child.on('exit', (code, signal) => {
+  const child = spawn(process.execPath, [CLI, 'load', obj, '--pin', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = sig ? setTimeout(() => child.kill(sig), afterMs) : undefined;
+  return new Promise((resolve) => child.on('close', (code, signal) => {
     clearTimeout(timer);
-    resolve({ code, signal, ms: Date.now() - t0, pid: child.pid! });
+    resolve({ code, signal, ms: Date.now() - t0, pid: child.pid!, stderr });
   }));
 }
+
+const load = (obj: string, dir: string) => loadKilled(obj, dir);
 
 /** What a run left: all of it, none of it; throws on anything in between. */
 function outcome(dir: string, what: string): 'all' | 'none' {
@@ -87,7 +88,7 @@ test('signals during load --pin: all or nothing; catchable ones roll back; SIGKI
   try {
     const obj = build(work);
     const full = await load(obj, `${pins.dir}/full`);
-    assert.equal(full.code, 0);
+    assert.equal(full.code, 0, full.stderr);
     assert.equal(outcome(`${pins.dir}/full`, 'an uninterrupted load'), 'all');
     cleanFinal(`${pins.dir}/full`);
     const random = rng(0x5167);
@@ -97,7 +98,7 @@ test('signals during load --pin: all or nothing; catchable ones roll back; SIGKI
     for (const [i, sig] of plan.entries()) {
       const dir = `${pins.dir}/run${i}`;
       const r = await loadKilled(obj, dir, sig, Math.floor(random() * full.ms * 1.1));
-      const what = `run ${i}: ${sig} after ${r.ms} ms (exit ${r.code ?? r.signal})`;
+      const what = `run ${i}: ${sig} after ${r.ms} ms (exit ${r.code ?? r.signal}${r.stderr ? `, stderr ${r.stderr.trim()}` : ''})`;
       const o = outcome(dir, what);
       (seen[sig] ??= {})[o] = (seen[sig][o] ?? 0) + 1;
       if (sig === 'SIGKILL') {
@@ -111,7 +112,7 @@ test('signals during load --pin: all or nothing; catchable ones roll back; SIGKI
     t.diagnostic(JSON.stringify(seen));
     // The next load into the same directories sweeps what the killed loads left.
     const next = await load(obj, `${pins.dir}/next`);
-    assert.equal(next.code, 0);
+    assert.equal(next.code, 0, next.stderr);
     for (const pid of killed) assert.deepEqual([...temps(pins.dir, pid), ...temps('/sys/fs/bpf', pid)], [], `pid ${pid}'s temporary pins`);
     cleanFinal(`${pins.dir}/next`);
     assert.equal(loadedProgs(), 0, 'no program of this test stays loaded');
@@ -169,7 +170,7 @@ test('a signal inside the pin stage: SIGKILL leaves only temporary names (swept 
       cleanFinal(dir);
     }
     const next = await load(obj, `${pins.dir}/next`);
-    assert.equal(next.code, 0);
+    assert.equal(next.code, 0, next.stderr);
     for (const pid of killed) assert.deepEqual([...temps(pins.dir, pid), ...temps('/sys/fs/bpf', pid)], [], `the killed load ${pid}'s temporary pins were swept`);
     cleanFinal(`${pins.dir}/next`);
     assert.equal(loadedProgs(), 0, 'no program of this test stays loaded');
