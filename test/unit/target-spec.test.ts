@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { parseSshSpec as fromLspProtocol } from '../../protocol/lsp';
 import { parseSshSpec } from '../../protocol/target-spec';
 import { parseTargetSettings } from '../../server/src/lsp/targets';
-import { connectTarget, parseSshTarget, TargetError } from '../../server/src/remote';
+import { connectTarget, parseSshTarget, sshArgv, TargetError } from '../../server/src/remote';
 import { CLI, ROOT } from '../helpers';
 
 test('target strings: the forms users write parse to host, user and port', () => {
@@ -74,4 +74,18 @@ test('bad-target before ssh runs: an `ssh` on PATH that would leave a file is ne
   } finally {
     process.env.PATH = saved;
   }
+});
+
+test('the remote command line is quoted pieces only: a POSIX shell gets back each word as given and runs none of it', (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bpf-lens-quote-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ran = path.join(dir, 'ran');
+  const words = ['printf', '%s\\n', `$(touch ${ran})`, `\`touch ${ran}\``, `'; touch ${ran}; '`, `a\nb`, '"$HOME"', '*', '-oProxyCommand=x', '', `${ran}'\\''x`];
+  const argv = sshArgv({ host: 'h', user: 'u', port: 22 }, words);
+  assert.deepEqual(argv.slice(-3, -1), ['--', 'h'], 'the host comes after --');
+  const remote = argv[argv.length - 1];
+  const r = spawnSync('sh', ['-c', remote], { cwd: dir, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, words.slice(2).map((w) => `${w}\n`).join(''));
+  assert.equal(existsSync(ran), false);
 });
