@@ -65,11 +65,13 @@ export const probeCommand: CommandRun = {
  * the agent runs but bpf() is refused, what it found is still printed first.
  */
 async function probeTarget(spec: string, json: boolean, sudo: boolean, io: CliIo): Promise<number> {
-  const { bpfNotPermitted, connectTarget, formatTargetError, TargetError } = await import('../remote');
+  const { bpfNotPermitted, formatTargetError, TargetError } = await import('../remote');
+  const { openTarget } = await import('../targets');
   let client;
   const t0 = performance.now();
   try {
-    client = await connectTarget(spec, sudo ? {} : { sudo: false });
+    // through the agent even for `local`: what probe checks is that the agent runs there
+    client = await openTarget(spec, sudo ? {} : { sudo: false });
   } catch (e) {
     if (!(e instanceof TargetError)) throw e;
     io.err(formatTargetError(e));
