@@ -3,7 +3,7 @@
 // mute agent, no minutes of CPU on a 128 MB stream), and a client that dies mid-load leaves
 // nothing behind, not even the pins it asked for (it never learned of them).
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { ResponseError } from 'vscode-jsonrpc/node';
@@ -136,5 +136,9 @@ test('a client that dies mid-load: the agent undoes that load when it ends, pins
   await answer;
   const left = existsSync(pins) ? readdirSync(pins) : [];
   assert.deepEqual(left, [], `pins left by a load nobody will unload: ${left.join(', ')}`);
+  // and as the kernel lists them: no program pinned there (bpftool -f shows each program's pins)
+  const progs = JSON.parse(execFileSync('bpftool', ['-f', 'prog', 'show', '--json']).toString()) as { id: number; name: string; pinned?: string[] }[];
+  const ours = progs.filter((p) => (p.pinned ?? []).some((f) => f.startsWith(`${dir}/`)));
+  assert.deepEqual(ours.map((p) => `${p.id} ${p.name}`), []);
   await c.close();
 });
