@@ -52,6 +52,9 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // Async methods that implement an async interface (Target, the CLI's commands) without
+      // awaiting anything themselves: all 13 findings were that.
+      '@typescript-eslint/require-await': 'off',
       // Values decoded from JSON, ELF and the wire are `any` at their edge and checked by
       // hand; the no-unsafe-* family flagged 463 such uses (286 member accesses): off.
       '@typescript-eslint/no-unsafe-member-access': 'off',
@@ -61,4 +64,6 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-return': 'off',
     },
   },
+  // The target validators refuse control characters in hostile host and user names on purpose.
+  { files: ['server/src/remote/ssh.ts'], rules: { 'no-control-regex': 'off' } },
 );

@@ -22,7 +22,7 @@ export function openFile(file: string): BpfObject {
 /** Loads an object (a path or an already edited model) into this kernel with BPF Lens. */
 export async function lensLoad(obj: string | BpfObject, opts: Partial<LoadOptions> = {}): Promise<LoadResult> {
   const model = typeof obj === 'string' ? openFile(obj) : obj;
-  return await loadObject(model, { kernel: localKernel, ...opts });
+  return loadObject(model, { kernel: localKernel, ...opts });
 }
 
 /** Names of the maps an object pins by name (libbpf pins them under /sys/fs/bpf whatever we ask). */

@@ -74,8 +74,8 @@ export interface Session {
 export interface Server {
   port: number;
   /** Everything code-server printed (its log, the extension host's errors). */
-  log(): string;
-  kill(): void;
+  log: () => string;
+  kill: () => void;
 }
 
 /**

@@ -143,6 +143,7 @@ test('raw_tp: attached to sys_enter and sched_switch, the histogram counts our g
   assert.deepEqual(types(r), { on_sys_enter: 'raw_tracepoint', on_switch: 'raw_tracepoint' });
   const links = [rawTracepointOpen(progFd(r, 'on_sys_enter'), 'sys_enter'), rawTracepointOpen(progFd(r, 'on_switch'), 'sched_switch')];
   try {
+    // eslint-disable-next-line @typescript-eslint/no-unused-expressions -- reading it is the syscall
     for (let i = 0; i < 20; i++) process.ppid; // getppid(2), syscall 110 on x86-64
     execFileSync('true');
   } finally {

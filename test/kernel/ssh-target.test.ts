@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync, readFileSync } from 'fs';
 import { join } from 'path';
-import { CLI, ROOT, run } from '../helpers';
+import { CLI, ROOT } from '../helpers';
 import { cliOn, startSshHost } from '../ssh-host';
 import { connectTarget, TargetError } from '../../server/src/remote';
 

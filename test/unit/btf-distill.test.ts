@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { Btf, parseBtf } from '../../server/src/btf/btf';
+import { parseBtf } from '../../server/src/btf/btf';
 import { DistillError, distillBase } from '../../server/src/btf/distill';
 import { readModuleBtf } from '../../server/src/btf/module-btf';
 import { TargetIndex, mapDistilledBase, relocateSplit } from '../../server/src/btf/relocate';

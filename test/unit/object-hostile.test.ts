@@ -58,7 +58,7 @@ test('bpf-lens inspect on bad input: one line on stderr, exit 1, no stack trace'
       ['host.o', readFileSync(process.execPath).subarray(0, 1 << 20), /not a BPF object|offset/],
       ['vmlinux.btf', readFileSync('/sys/kernel/btf/vmlinux').subarray(0, 4096), /raw BTF, not an ELF object/],
     ];
-    for (const [n, bytes, re] of files) writeFileSync(path.join(dir, n), bytes);
+    for (const [n, bytes] of files) writeFileSync(path.join(dir, n), bytes);
     // a section table pointing past the end
     const shoff = Buffer.from(good);
     shoff.writeBigUInt64LE(BigInt(good.length + 4096), 0x28);

@@ -1,10 +1,10 @@
 // Injected by webpack's DefinePlugin would be nicer; reading package.json keeps one source.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 export const VERSION: string = (() => {
   try {
     // dist/cli.js and out/server/src/cli/*.js both find the package root by walking up.
-    const path = require('path') as typeof import('path');
-    const fs = require('fs') as typeof import('fs');
     for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
       const p = path.join(dir, 'package.json');
       if (fs.existsSync(p)) {

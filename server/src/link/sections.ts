@@ -6,7 +6,6 @@
  */
 import { SHF_EXECINSTR, SHT_NOBITS } from '../elf/constants';
 import type { ElfSection } from '../elf/reader';
-import { LinkError } from './errors';
 import type { InputObject } from './input';
 
 export interface OutSection {

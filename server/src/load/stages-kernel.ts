@@ -6,7 +6,7 @@
  */
 import { writeBtf } from '../btf/write';
 import { BAD_RELO_CALL_IMM, type CoreReloReport } from '../core';
-import { type Fd, isKernelError } from '../kernel';
+import { isKernelError } from '../kernel';
 import { BPF_MAP_TYPE } from '../common/uapi';
 import { mapTypeName } from '../object';
 import type { BpfObject } from '../object/model';

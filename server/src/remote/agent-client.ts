@@ -11,7 +11,6 @@ import type { Readable, Writable } from 'stream';
 import { createMessageConnection, MessageConnection, ResponseError, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { BoundedMessageReader, FramingError } from './framing';
 import * as P from '../../../protocol/agent';
-import { VMLINUX_BTF } from '../kernel/sysfs-btf';
 import { bpfNotPermitted, noBtf, TargetError } from './errors';
 
 const SHA256 = /^[0-9a-f]{64}$/;
