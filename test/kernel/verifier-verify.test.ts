@@ -75,3 +75,18 @@ test('verify --compare: both objects\' numbers side by side and the differences 
   assert.match(t.stdout, /Insns \(A\)\s+Insns \(B\)\s+Insns \(DIFF\)/);
   assert.match(t.stdout, /^rich_main\s+success\s+success\s+(\d+)\s+\1\s+0\s/m);
 });
+
+test('verify --target T --target U: per target under "targets", side by side with differences; an unreachable target exits 2', () => {
+  const r = cli(['verify', fixture('loader_rich.o'), '--target', 'local', '--target', 'local', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.deepEqual(j.targets.map((t: { target: string }) => t.target), ['local', 'local']);
+  for (const t of j.targets) assert.deepEqual(t.programs.map((p: Row) => p.name).sort(), ['leaf', 'rich_main', 'rich_other']);
+  for (const d of j.diff) assert.deepEqual([d.verified_insns, d.total_states, d.peak_states, d.stack_depth], [0, 0, 0, 0], d.name);
+  const t = cli(['verify', fixture('loader_rich.o'), '--target', 'local', '--target', 'local']);
+  assert.match(t.stdout, /^A: local {2}B: local$/m);
+  assert.match(t.stdout, /^rich_main\s+success\s+success\s+(\d+)\s+\1\s+0\s/m);
+  const down = cli(['verify', fixture('loader_rich.o'), '--target', 'ssh://root@127.0.0.1:1']);
+  assert.equal(down.code, 2, down.stdout);
+  assert.match(down.stderr, /127\.0\.0\.1/);
+});

@@ -74,7 +74,7 @@ export const COMMANDS: Command[] = [{
   run: lazy(async () => (await import('./test-run')).testRunCommand),
 }, {
   path: ['verify'],
-  usage: 'verify OBJ [--json] [--compare OTHER.o] [--log-level N]',
-  summary: 'verification statistics per program (veristat): instructions, states, time, stack; --compare',
+  usage: 'verify OBJ [--target T]... [--json] [--compare OTHER.o] [--log-level 1|2]',
+  summary: 'verification statistics per program (veristat): instructions, states, time, stack; --compare, per --target',
   run: lazy(async () => (await import('./verify')).verifyCommand),
 }];

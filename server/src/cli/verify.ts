@@ -2,12 +2,13 @@ import { parseArgs } from 'util';
 import { openObject } from '../object';
 import { CliIo, CommandRun, UsageError } from './command';
 import { readInput } from './input';
+import type { KernelTarget } from '../targets';
 import { BPF_LOG_STATS, type ProgramStats, STAT_COLUMNS, programStats, statsDiff } from '../verifier/stats';
 
 function parse(args: string[]) {
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false }, compare: { type: 'string' }, 'log-level': { type: 'string' } } });
+    parsed = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false }, compare: { type: 'string' }, 'log-level': { type: 'string' }, target: { type: 'string', multiple: true } } });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -15,26 +16,40 @@ function parse(args: string[]) {
   if (positionals.length !== 1) throw new UsageError(positionals.length ? `unexpected argument '${positionals[1]}'` : 'missing object file');
   const level = values['log-level'] !== undefined ? Number(values['log-level']) : 1;
   if (![1, 2].includes(level)) throw new UsageError(`--log-level must be 1 or 2, not '${values['log-level']}'`);
-  return { file: positionals[0], json: values.json ?? false, compare: values.compare, level };
+  const targets = values.target?.length ? values.target : ['local'];
+  if (targets.length > 1 && values.compare !== undefined) throw new UsageError('--compare compares two objects on one target; several --target compare one object across kernels');
+  return { file: positionals[0], json: values.json ?? false, compare: values.compare, level, targets };
 }
 
-/** Loads each program of the object on its own (veristat does the same) and reads its statistics. */
-async function verifyObject(file: string, level: number): Promise<ProgramStats[]> {
-  const kernel = await import('../kernel');
-  const { loadObject, LoadError } = await import('../load');
-  const names = openObject(readInput(file), file).programs.map((p) => p.name);
+/** Loads each program of the object on its own (veristat does the same) on a target and reads its statistics. */
+async function verifyObject(file: string, level: number, target: KernelTarget): Promise<ProgramStats[]> {
+  const bytes = readInput(file);
+  const names = openObject(bytes, file).programs.map((p) => p.name);
   const out: ProgramStats[] = [];
   for (const name of names) {
-    const obj = openObject(readInput(file), file);
-    try {
-      const r = loadObject(obj, { kernel: kernel.localKernel, logLevel: level | BPF_LOG_STATS, noAutoload: names.filter((n) => n !== name) });
-      const p = r.programs.find((x) => x.name === name);
-      r.close();
+    const r = await target.load({ name: file, object: bytes, logLevel: level | BPF_LOG_STATS, noAutoload: names.filter((n) => n !== name) });
+    if (r.ok) {
+      await target.unload(r.loaded.handle);
+      const p = r.loaded.programs.find((x) => x.name === name);
       out.push(programStats(name, p?.log ?? '', p));
-    } catch (e) {
-      if (!(e instanceof LoadError)) throw e;
+    } else {
       // a program that failed before the verifier (a map, BTF, an extern) has no statistics
-      out.push({ ...programStats(name, e.details.log ?? '', undefined), ...(e.details.log ? {} : { error: e.message }) });
+      out.push({ ...programStats(name, r.error.log ?? '', undefined), ...(r.error.log ? {} : { error: r.error.message }) });
+    }
+  }
+  return out;
+}
+
+/** The statistics of an object on each target (opened, used, closed in turn). */
+async function verifyOn(specs: readonly string[], file: string, level: number): Promise<ProgramStats[][]> {
+  const { openTarget } = await import('../targets');
+  const out: ProgramStats[][] = [];
+  for (const spec of specs) {
+    const target = await openTarget(spec, { inProcess: true });
+    try {
+      out.push(await verifyObject(file, level, target));
+    } finally {
+      await target.close();
     }
   }
   return out;
@@ -79,12 +94,26 @@ function compareTable(a: readonly ProgramStats[], b: readonly ProgramStats[]): s
 export const verifyCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     const a = parse(args);
-    const base = await verifyObject(a.file, a.level);
-    const other = a.compare !== undefined ? await verifyObject(a.compare, a.level) : undefined;
+    let runs: ProgramStats[][];
+    let other: ProgramStats[] | undefined;
+    try {
+      runs = await verifyOn(a.targets, a.file, a.level);
+      if (a.compare !== undefined) other = (await verifyOn(a.targets, a.compare, a.level))[0];
+    } catch (e) {
+      const { TargetError, formatTargetError } = await import('../remote');
+      if (!(e instanceof TargetError)) throw e;
+      io.err(formatTargetError(e));
+      return 2;
+    }
+    const base = runs[0];
+    const diffOf = (x: readonly ProgramStats[], y: readonly ProgramStats[]) => x.filter((p) => y.some((q) => q.name === p.name)).map((p) => ({ name: p.name, ...statsDiff(p, y.find((q) => q.name === p.name)!) }));
     if (a.json) {
-      const diff = other && base.filter((p) => other.some((q) => q.name === p.name)).map((p) => ({ name: p.name, ...statsDiff(p, other.find((q) => q.name === p.name)!) }));
-      io.out(`${JSON.stringify({ programs: base, ...(other ? { compare: { object: a.compare, programs: other, diff } } : {}) }, null, 2)}\n`);
-    } else io.out(other ? compareTable(base, other) : statsTable(a.file, base));
-    return [...base, ...(other ?? [])].every((p) => p.verdict === 'success') ? 0 : 1;
+      const json = runs.length > 1
+        ? { targets: a.targets.map((t, i) => ({ target: t, programs: runs[i] })), diff: diffOf(runs[0], runs[1]) }
+        : { programs: base, ...(other ? { compare: { object: a.compare, programs: other, diff: diffOf(base, other) } } : {}) };
+      io.out(`${JSON.stringify(json, null, 2)}\n`);
+    } else if (runs.length > 1) io.out(`A: ${a.targets[0]}  B: ${a.targets[1]}\n${compareTable(runs[0], runs[1])}`);
+    else io.out(other ? compareTable(base, other) : statsTable(a.file, base));
+    return [...runs.flat(), ...(other ?? [])].every((p) => p.verdict === 'success') ? 0 : 1;
   },
 };
