@@ -58,13 +58,15 @@ test('agent parameters: wrong types and values are invalid params (-32602) namin
 });
 
 /** Writes raw bytes to a fresh agent; answers what it wrote back, its exit code and stderr. */
-async function framing(bytes: Buffer | (() => Generator<Buffer>)): Promise<{ out: string; code: number | null; err: string; ms: number }> {
+async function framing(bytes: Buffer | (() => Generator<Buffer>), endInput = false): Promise<{ out: string; code: number | null; err: string; ms: number }> {
   const a = agent();
   let out = '';
   a.child.stdout!.on('data', (d) => (out += d));
   const t0 = performance.now();
-  if (Buffer.isBuffer(bytes)) a.child.stdin!.write(bytes);
-  else {
+  if (Buffer.isBuffer(bytes)) {
+    a.child.stdin!.write(bytes);
+    if (endInput) a.child.stdin!.end();
+  } else {
     for (const chunk of bytes()) {
       if (a.child.exitCode !== null || !a.child.stdin!.writable) break;
       if (!a.child.stdin!.write(chunk)) await new Promise((r) => { a.child.stdin!.once('drain', r); a.child.once('exit', r); });
@@ -83,8 +85,9 @@ test('agent framing: no Content-Length, a negative or non-numeric one, an oversi
     [`Content-Length: 999999999999\r\n\r\n`, /Content-Length must be a decimal byte count|over the limit/],
     [`Content-Length: 1000000000\r\n\r\n`, /a message of 1000000000 bytes is over the limit/],
   ];
-  for (const [bytes, why] of cases) {
-    const r = await framing(Buffer.from(bytes));
+  // also with the input ending right after the bad frame (as `printf … | bpf-lens agent --stdio`)
+  for (const [bytes, why, endInput] of [...cases.map(([b, w]) => [b, w, false] as const), [cases[0][0], cases[0][1], true] as const]) {
+    const r = await framing(Buffer.from(bytes), endInput);
     assert.equal(r.code, 1, `${JSON.stringify(bytes.slice(0, 30))}: ${r.err}`);
     const answer = JSON.parse(r.out.slice(r.out.indexOf('{'))) as { id: null; error: { code: number; message: string } };
     assert.equal(answer.id, null);

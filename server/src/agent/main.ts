@@ -80,14 +80,14 @@ conn.onRequest(P.testRun, async (raw): Promise<P.TestRunResultJson> => {
   return target.testRun(p);
 });
 
-let ending = false;
-/** Releases every load (a load still running is undone when it ends; pins only where asked), then exits. */
-async function end(code: number): Promise<never> {
-  if (!ending) {
-    ending = true;
-    await target.close().catch(() => undefined);
-  }
-  process.exit(code);
+let ending: Promise<void> | undefined;
+/**
+ * Releases every load (a load still running is undone when it ends; pins only where asked),
+ * then exits. The first reason wins: input that ends right after a broken frame still exits 1
+ * once the frame's error answer is written.
+ */
+function end(code: number, after: Promise<unknown> = Promise.resolve()): void {
+  ending ??= after.catch(() => undefined).then(() => target.close()).catch(() => undefined).then(() => process.exit(code));
 }
 
 conn.onRequest(P.shutdown, async () => {
@@ -102,8 +102,8 @@ conn.onError(([e]) => {
   const answered = writer.write({ jsonrpc: '2.0', id: null, error: { code: ErrorCodes.ParseError, message: `bpf-lens agent: ${e.message}` } } as ResponseMessage);
   if (!e.fatal) return;
   process.stderr.write(`bpf-lens agent: ${e.message}; closing\n`);
-  void answered.catch(() => undefined).then(() => end(1));
+  end(1, answered);
 });
 // The client went away: everything not pinned goes with us.
-conn.onClose(() => void end(0));
+conn.onClose(() => end(0));
 conn.listen();
