@@ -196,7 +196,7 @@ test('dumpC refuses type ids out of range', () => {
   assert.throws(() => dumpC(btf, { types: [btf.length + 5] }), /out of range/);
 });
 
-test('hostile BTF: mutated fixtures dump or fail with a clear error, deep chains are refused', () => {
+test('hostile BTF: mutated fixtures dump or fail with a clear error; deep pointer chains (valid BTF) are dumped', () => {
   const file = path.join(FIXTURES, 'layout_shapes.o');
   const good = new ElfFile(readFileSync(file), file).section('.BTF')!.data;
   let seed = 12345;
@@ -224,5 +224,5 @@ test('hostile BTF: mutated fixtures dump or fail with a clear error, deep chains
   let id = b.add({ kind: 'INT', name: 'int', nameOff: 0, kindFlag: false, size: 4, encoding: 1, bitsOffset: 0, bits: 32 });
   for (let i = 0; i < 20000; i++) id = b.add({ kind: 'PTR', name: '', nameOff: 0, kindFlag: false, type: id });
   b.add({ kind: 'TYPEDEF', name: 'deep_t', nameOff: 0, kindFlag: false, type: id });
-  assert.throws(() => dumpC(b.build()), /deeper than/);
+  assert.ok(dumpC(b.build()).includes(`typedef int ${'*'.repeat(20000)}deep_t;`));
 });

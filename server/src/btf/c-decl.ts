@@ -7,8 +7,8 @@ import { BtfType, TypeId } from './types';
 /** Spells a leaf type: void, INT, FLOAT, STRUCT/UNION/ENUM/ENUM64, FWD, TYPEDEF. */
 export type LeafSpeller = (id: TypeId, t: BtfType | undefined) => string;
 
-// A legal chain is short; a longer one is a reference loop in unvalidated BTF.
-const MAX_DEPTH = 512;
+// Function prototypes nested in parameters recurse; nothing real nests them this deep.
+const MAX_PROTO_NESTING = 256;
 
 export function typeTagAttr(value: string): string {
   return `__attribute__((btf_type_tag("${value}")))`;
@@ -17,7 +17,9 @@ export function typeTagAttr(value: string): string {
 /**
  * The C declaration of `name` (may be '') with type `id`. `leaf` spells named and
  * anonymous base types. Qualifiers on pointers go after the `*`; type tags go where
- * bpftool puts them (after the type they tag).
+ * bpftool puts them (after the type they tag). Chains of pointers, arrays and modifiers
+ * are walked in a loop (200k pointers or 2,900 array dimensions are valid BTF); a chain
+ * longer than the number of types is a loop, which C cannot spell.
  */
 export function declaration(btf: Btf, id: TypeId, name: string, leaf: LeafSpeller): string {
   return build(btf, id, name, false, leaf, 0);
@@ -29,44 +31,65 @@ function join(base: string, inner: string): string {
 }
 
 /** `inner` is the declarator built so far; `isPtr` says it starts with a pointer. */
-function build(btf: Btf, id: TypeId, inner: string, isPtr: boolean, leaf: LeafSpeller, depth: number): string {
-  if (depth > MAX_DEPTH) throw new RangeError(`BTF type [${id}]: reference chain deeper than ${MAX_DEPTH}`);
-  const t = btf.get(id);
-  if (!t) return join(leaf(id, t), inner);
-  const next = (to: TypeId, decl: string, ptr: boolean): string => build(btf, to, decl, ptr, leaf, depth + 1);
-  switch (t.kind) {
-    case 'PTR':
-      return next(t.type, inner ? `*${inner}` : '*', true);
-    case 'CONST': case 'VOLATILE': case 'RESTRICT': {
-      const q = t.kind.toLowerCase();
-      const target = btf.get(btf.skipModifiers(t.type));
-      if (target?.kind === 'FUNC_PROTO') return next(t.type, inner, isPtr); // qualifiers on functions mean nothing in C
-      if (target?.kind === 'PTR') return next(t.type, inner ? `${q} ${inner}` : q, true);
-      // a qualified array is an array of qualified elements: say it once
-      if (target?.kind === 'ARRAY' && elementHas(btf, target.type, t.kind)) return next(t.type, inner, isPtr);
-      // `const` before the base: `const int`, `const volatile struct s`
-      return `${q} ${next(t.type, inner, isPtr)}`;
+function build(btf: Btf, id: TypeId, inner: string, isPtr: boolean, leaf: LeafSpeller, nesting: number): string {
+  if (nesting > MAX_PROTO_NESTING) throw new RangeError(`BTF type [${id}]: function prototypes nest deeper than ${MAX_PROTO_NESTING}`);
+  let prefix = ''; // qualifiers written before the base type: `const volatile `
+  for (let steps = 0; ; steps++) {
+    if (steps > btf.length) throw new RangeError(`BTF type [${id}]: reference loop (a chain longer than the ${btf.length} types)`);
+    const t = btf.get(id);
+    if (!t) return prefix + join(leaf(id, t), inner);
+    switch (t.kind) {
+      case 'PTR':
+        inner = inner ? `*${inner}` : '*';
+        isPtr = true;
+        id = t.type;
+        continue;
+      case 'CONST': case 'VOLATILE': case 'RESTRICT': {
+        const q = t.kind.toLowerCase();
+        const target = btf.get(btf.skipModifiers(t.type));
+        id = t.type;
+        if (target?.kind === 'FUNC_PROTO') continue; // qualifiers on functions mean nothing in C
+        if (target?.kind === 'PTR') {
+          inner = inner ? `${q} ${inner}` : q;
+          isPtr = true;
+          continue;
+        }
+        // a qualified array is an array of qualified elements: say it once
+        if (target?.kind === 'ARRAY' && elementHas(btf, target.type, t.kind)) continue;
+        // `const` before the base: `const int`, `const volatile struct s`
+        prefix += `${q} `;
+        continue;
+      }
+      case 'TYPE_TAG':
+        inner = inner ? `${typeTagAttr(t.name)} ${inner}` : typeTagAttr(t.name);
+        id = t.type;
+        continue;
+      case 'ARRAY':
+        inner = `${isPtr ? `(${inner})` : inner}[${t.nelems}]`;
+        isPtr = false;
+        id = t.type;
+        continue;
+      case 'FUNC_PROTO': {
+        const params = t.params.map((p, i) =>
+          p.type === 0 && i === t.params.length - 1 ? '...' : build(btf, p.type, '', false, leaf, nesting + 1));
+        inner = `${isPtr ? `(${inner})` : inner}(${params.length ? params.join(', ') : 'void'})`;
+        isPtr = false;
+        id = t.type;
+        continue;
+      }
+      case 'FUNC': case 'VAR':
+        inner = inner || t.name;
+        isPtr = false;
+        id = t.type;
+        continue;
+      default:
+        return prefix + join(leaf(id, t), inner);
     }
-    case 'TYPE_TAG':
-      return next(t.type, inner ? `${typeTagAttr(t.name)} ${inner}` : typeTagAttr(t.name), isPtr);
-    case 'ARRAY':
-      return next(t.type, `${isPtr ? `(${inner})` : inner}[${t.nelems}]`, false);
-    case 'FUNC_PROTO': {
-      const params = t.params.map((p, i) =>
-        p.type === 0 && i === t.params.length - 1 ? '...' : build(btf, p.type, '', false, leaf, depth + 1));
-      return next(t.type, `${isPtr ? `(${inner})` : inner}(${params.length ? params.join(', ') : 'void'})`, false);
-    }
-    case 'FUNC':
-      return next(t.type, inner || t.name, false);
-    case 'VAR':
-      return next(t.type, inner || t.name, false);
-    default:
-      return join(leaf(id, t), inner);
   }
 }
 
 function elementHas(btf: Btf, id: TypeId, kind: string): boolean {
-  for (let depth = 0; depth < MAX_DEPTH; depth++) {
+  for (let steps = 0; steps <= btf.length; steps++) {
     const t = btf.get(id);
     if (!t) return false;
     if (t.kind === kind) return true;

@@ -27,10 +27,60 @@ export interface DumpCOptions {
   readonly types?: readonly TypeId[];
   /** Header guard macro (default `__VMLINUX_H__`, as bpftool). */
   readonly guard?: string;
+  /**
+   * Stop with a CLimitError once the text passes this many characters (counted while it
+   * is written: hostile BTF whose anonymous records nest through reuse spells out 16^depth
+   * copies of one record).
+   */
+  readonly maxChars?: number;
+}
+
+/** The C text reached `maxChars`; `partial` is what was written up to there. */
+export class CLimitError extends RangeError {
+  constructor(readonly maxChars: number, readonly partial: string) {
+    super(`the C text of this BTF is larger than ${maxChars} characters`);
+  }
 }
 
 export function dumpC(btf: Btf, opts: DumpCOptions = {}): string {
-  return new CDumper(btf).dump(opts);
+  const parts: string[] = [];
+  new CDumper(btf, new CWriter((s) => parts.push(s), opts.maxChars, parts)).dump(opts);
+  return parts.join('');
+}
+
+/**
+ * Writes the C text in pieces of about 64 KB to `sink` as it is made (bpftool streams its
+ * dump the same way): the text of hostile BTF can be far larger than memory.
+ */
+export function dumpCTo(btf: Btf, sink: (text: string) => void, opts: DumpCOptions = {}): void {
+  new CDumper(btf, new CWriter(sink, opts.maxChars)).dump(opts);
+}
+
+/** Collects small strings and hands them over in chunks; counts against a limit. */
+class CWriter {
+  private pending: string[] = [];
+  private size = 0;
+  private total = 0;
+
+  constructor(private readonly sink: (s: string) => void, private readonly max = Infinity, private readonly kept?: string[]) {}
+
+  write(s: string): void {
+    this.total += s.length;
+    if (this.total > this.max) {
+      this.flush();
+      const text = (this.kept ?? []).join('') + s;
+      throw new CLimitError(this.max, text.slice(0, this.max));
+    }
+    this.pending.push(s);
+    this.size += s.length;
+    if (this.size >= 1 << 16) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending.length) this.sink(this.pending.join(''));
+    this.pending = [];
+    this.size = 0;
+  }
 }
 
 export interface DumpCResult {
@@ -43,12 +93,15 @@ export interface DumpCResult {
 
 /** dumpC, and what a caller needs to refer to the written types (tests, hovers). */
 export function dumpCDetailed(btf: Btf, opts: DumpCOptions = {}): DumpCResult {
-  const d = new CDumper(btf);
-  const text = d.dump(opts);
-  return { text, names: d.names.all(), defined: d.defined };
+  const parts: string[] = [];
+  const d = new CDumper(btf, new CWriter((s) => parts.push(s), opts.maxChars, parts));
+  d.dump(opts);
+  return { text: parts.join(''), names: d.names.all(), defined: d.defined };
 }
 
 const NOT = 0, BUSY = 1, DONE = 2;
+// what a chain of pointers/arrays/modifiers says about its end (see chain())
+const INHERIT = 0, THROUGH_PTR = 1, AS_ELEMENT = 2;
 // Far deeper than any real type graph (vmlinux needs a few dozen), well inside JS's stack.
 const MAX_DEPTH = 3000;
 
@@ -60,22 +113,29 @@ class CDumper {
   private readonly referenced: Uint8Array;
   private readonly forced = new Set<TypeId>();
   private readonly queue: TypeId[] = [];
-  private readonly out: string[] = [];
   readonly names: CNames;
   readonly defined: TypeId[] = [];
   /** Anonymous records being written inline (guards loops through typedefs). */
   private readonly inlining = new Set<TypeId>();
+  /** Anonymous records the leaf speller marked in the declaration being built. */
+  private readonly marks: TypeId[] = [];
+  private readonly walkedFor = new Set<number>();
+  /** chain(): the end of each pointer/array/modifier chain (-1: not walked yet), and its mode. */
+  private readonly chainEnd: Int32Array;
+  private readonly chainMode: Uint8Array;
 
-  constructor(private readonly btf: Btf) {
+  constructor(private readonly btf: Btf, private readonly w: CWriter) {
     this.n = btf.length;
     this.orderState = new Uint8Array(this.n);
     this.emitState = new Uint8Array(this.n);
     this.fwdDone = new Uint8Array(this.n);
     this.referenced = new Uint8Array(this.n);
+    this.chainEnd = new Int32Array(this.n).fill(-1);
+    this.chainMode = new Uint8Array(this.n);
     this.names = new CNames(btf);
   }
 
-  dump(opts: DumpCOptions): string {
+  dump(opts: DumpCOptions): void {
     const guard = opts.guard ?? '__VMLINUX_H__';
     this.markReferenced();
     const roots = opts.types ?? range(1, this.n);
@@ -84,14 +144,14 @@ class CDumper {
       if (opts.types) this.forced.add(id);
       this.order(id, false);
     }
-    const o = this.out;
-    o.push(`#ifndef ${guard}\n#define ${guard}\n\n`);
-    o.push('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n');
-    o.push('#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n#endif\n\n');
+    const o = this.w;
+    o.write(`#ifndef ${guard}\n#define ${guard}\n\n`);
+    o.write('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n');
+    o.write('#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n#endif\n\n');
     for (const id of this.queue) this.emit(id, 0);
-    o.push('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n');
-    o.push(`#endif /* ${guard} */\n`);
-    return o.join('');
+    o.write('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n');
+    o.write(`#endif /* ${guard} */\n`);
+    o.flush();
   }
 
   /** Anonymous types used by another type are written inline there, not at top level. */
@@ -123,8 +183,13 @@ class CDumper {
    * queue. Returns true when a later user needs the full definition (not a forward).
    */
   private order(id: TypeId, throughPtr: boolean, depth = 0): boolean {
-    if (id === 0) return true;
     if (depth > MAX_DEPTH) throw new RangeError(`BTF type [${id}]: types nest deeper than ${MAX_DEPTH}`);
+    // a chain of pointers, arrays and modifiers (200k pointers deep is valid BTF) is skipped
+    // in one step: an array needs complete elements even behind a pointer
+    const mode = this.chain(id);
+    if (mode !== INHERIT) throughPtr = mode === THROUGH_PTR;
+    id = this.chainEnd[id];
+    if (id === 0) return true;
     const t = this.btf.type(id);
     const st = this.orderState[id];
     if (st === DONE) return true;
@@ -133,13 +198,6 @@ class CDumper {
       case 'INT': case 'FLOAT':
         this.orderState[id] = DONE;
         return true;
-      case 'PTR':
-        return this.order(t.type, true, depth + 1);
-      case 'ARRAY':
-        // an array needs complete elements even behind a pointer
-        return this.order(t.type, false, depth + 1);
-      case 'CONST': case 'VOLATILE': case 'RESTRICT': case 'TYPE_TAG':
-        return this.order(t.type, throughPtr, depth + 1);
       case 'STRUCT': case 'UNION': {
         if (throughPtr && t.name) return false;
         this.orderState[id] = BUSY;
@@ -176,27 +234,75 @@ class CDumper {
     }
   }
 
+  /**
+   * True when what anonymous record or prototype `id` needs was already written for
+   * container `cont`: one record reused 16^depth times (through __typeof__) is walked once.
+   */
+  private walked(id: TypeId, cont: TypeId): boolean {
+    const key = id * this.n + cont;
+    if (this.walkedFor.has(key)) return true;
+    this.walkedFor.add(key);
+    return false;
+  }
+
+  /**
+   * Where the chain of pointers, arrays and modifiers starting at `id` ends (in chainEnd),
+   * and what it says about the end: reached through a pointer, as array elements, or as
+   * the caller reached `id`. Remembered for every link, so each chain is walked once.
+   */
+  private chain(id: TypeId): number {
+    if (this.chainEnd[id] >= 0) return this.chainMode[id];
+    const links: TypeId[] = [];
+    let end = id;
+    for (;;) {
+      if (end !== 0 && this.chainEnd[end] >= 0) break;
+      const t = this.btf.get(end);
+      if (!t || !(t.kind === 'PTR' || t.kind === 'ARRAY' || t.kind === 'CONST' || t.kind === 'VOLATILE' || t.kind === 'RESTRICT' || t.kind === 'TYPE_TAG')) {
+        this.chainEnd[end] = end;
+        this.chainMode[end] = INHERIT;
+        break;
+      }
+      if (links.length > this.n) throw new RangeError(`BTF type [${id}]: a loop of pointers, arrays or modifiers C cannot spell`);
+      links.push(end);
+      end = t.type;
+    }
+    let mode = this.chainMode[end];
+    const last = this.chainEnd[end];
+    for (let k = links.length - 1; k >= 0; k--) {
+      const kind = this.btf.type(links[k]).kind;
+      if (mode === INHERIT && kind === 'PTR') mode = THROUGH_PTR;
+      else if (mode === INHERIT && kind === 'ARRAY') mode = AS_ELEMENT;
+      this.chainEnd[links[k]] = last;
+      this.chainMode[links[k]] = mode;
+    }
+    return this.chainMode[id];
+  }
+
   /** Writes what `id` needs and, at top level (`cont` 0), `id` itself. */
   private emit(id: TypeId, cont: TypeId, depth = 0): void {
-    if (id === 0 || this.emitState[id] === DONE) return;
     if (depth > MAX_DEPTH) throw new RangeError(`BTF type [${id}]: types nest deeper than ${MAX_DEPTH}`);
     const btf = this.btf;
-    const t = btf.type(id);
+    if (id !== 0) this.chain(id);
+    id = id === 0 ? 0 : this.chainEnd[id];
+    const t = btf.get(id);
+    if (!t || this.emitState[id] === DONE) return;
     switch (t.kind) {
       case 'STRUCT': case 'UNION': {
         if (id === cont) return; // a record pointing at itself needs no forward
         if (this.emitState[id] === BUSY || (cont !== 0 && t.name)) {
           // reached from inside a definition: only through a pointer (the order saw to that)
           if (t.name && !this.fwdDone[id]) {
-            this.out.push(`${this.tagName(id, t)};\n\n`);
+            this.w.write(`${this.tagName(id, t)};\n\n`);
             this.fwdDone[id] = 1;
           }
           return;
         }
+        if (cont !== 0 && this.walked(id, cont)) return;
         this.emitState[id] = BUSY;
         for (const m of t.members) this.emit(m.type, t.name || cont === 0 ? id : cont, depth + 1);
         if (cont === 0) {
-          this.out.push(`${this.recordDef(id, t, 0)};\n\n`);
+          this.recordDef(id, t, 0);
+          this.w.write(';\n\n');
           this.emitState[id] = DONE;
           this.defined.push(id);
         } else {
@@ -206,12 +312,12 @@ class CDumper {
       }
       case 'ENUM': case 'ENUM64':
         if (t.name || cont === 0) {
-          this.out.push(`${this.enumDef(id, t, 0)};\n\n`);
+          this.w.write(`${this.enumDef(id, t, 0)};\n\n`);
           this.emitState[id] = DONE;
         }
         return;
       case 'FWD':
-        this.out.push(`${this.tagName(id, t)};\n\n`);
+        this.w.write(`${this.tagName(id, t)};\n\n`);
         this.emitState[id] = DONE;
         return;
       case 'TYPEDEF':
@@ -219,15 +325,12 @@ class CDumper {
         this.emitState[id] = BUSY;
         this.emit(t.type, id, depth + 1);
         if (!this.names.isBuiltin(id, t)) {
-          this.out.push(`typedef ${declaration(btf, t.type, this.names.of(id, t), this.leaf(0))};\n\n`);
+          this.writeDecl(`typedef ${declaration(btf, t.type, this.names.of(id, t), this.leaf(0))};\n\n`, 0);
         }
         this.emitState[id] = DONE;
         return;
-      case 'PTR': case 'ARRAY': case 'CONST': case 'VOLATILE': case 'RESTRICT': case 'TYPE_TAG':
-        this.emit(t.type, cont, depth + 1);
-        return;
       case 'FUNC_PROTO':
-        if (this.emitState[id] === BUSY) return;
+        if (this.emitState[id] === BUSY || this.walked(id, cont)) return;
         this.emitState[id] = BUSY;
         this.emit(t.type, cont, depth + 1);
         for (const p of t.params) this.emit(p.type, cont, depth + 1);
@@ -244,7 +347,10 @@ class CDumper {
     return name ? `${kw} ${name}` : kw;
   }
 
-  /** Spells leaf types at indentation `lvl`: anonymous records and enums inline. */
+  /**
+   * Spells leaf types at indentation `lvl`: anonymous enums inline; an anonymous record as a
+   * marker that writeDecl() replaces by its definition, written piece by piece.
+   */
   private leaf(lvl: number): LeafSpeller {
     return (id, t) => {
       if (!t) return 'void';
@@ -252,7 +358,8 @@ class CDumper {
         case 'STRUCT': case 'UNION':
           if (!t.name) {
             if (this.inlining.has(id)) return 'void'; // a loop C cannot spell
-            return this.recordDef(id, t, lvl);
+            this.marks.push(id);
+            return `\u0001${id}\u0002`;
           }
           return this.tagName(id, t);
         case 'ENUM': case 'ENUM64':
@@ -265,14 +372,38 @@ class CDumper {
     };
   }
 
-  private recordDef(id: TypeId, t: BtfComposite, lvl: number): string {
+  /** Writes a declaration, each anonymous record marked in it defined in place at `lvl`. */
+  private writeDecl(decl: string, lvl: number): void {
+    const marks = this.marks.splice(0);
+    const parts = decl.split(/\u0001(\d+)\u0002/);
+    for (let i = 0, k = 0; i < parts.length; i++) {
+      if (i % 2 === 0) {
+        if (parts[i]) this.w.write(parts[i]);
+      } else if (Number(parts[i]) === marks[k]) {
+        this.recordDef(marks[k], this.btf.type(marks[k++]) as BtfComposite, lvl);
+      } else {
+        this.w.write(`\u0001${parts[i]}\u0002`); // those bytes were in a name, not a marker
+      }
+    }
+  }
+
+  private recordDef(id: TypeId, t: BtfComposite, lvl: number): void {
     if (lvl > MAX_DEPTH / 10) throw new RangeError(`BTF type [${id}]: anonymous records nest deeper than ${MAX_DEPTH / 10}`);
     this.inlining.add(id);
     const btf = this.btf;
     const info = recordInfo(btf, id);
     const ind = '\t'.repeat(lvl + 1);
-    const lines: string[] = [];
     const leaf = this.leaf(lvl + 1);
+    const w = this.w;
+    const head = this.tagName(id, t);
+    const attrs = (info.packed ? ' __attribute__((packed))' : '') + (info.alignedAttr ? ` __attribute__((aligned(${info.alignedAttr})))` : '');
+    const lines: string[] = []; // padding lines, written as they come
+    const unionPad = t.kind === 'UNION' && !info.packed && !info.alignedAttr && needsUnionPad(btf, t, info.align);
+    let opened = false;
+    const open = () => {
+      if (!opened) w.write(`${head} {\n`);
+      opened = true;
+    };
     let cur = 0; // bits placed so far, as the C compiler will see our definition
     for (let i = 0; i < t.members.length; i++) {
       const m = t.members[i];
@@ -284,20 +415,21 @@ class CDumper {
         if (bitOffset !== natural && bitOffset > cur) padding(lines, ind, cur, bitOffset);
         cur = bitOffset + (bitSize || sizeOf(btf, m.type) * 8);
       }
-      const decl = declaration(btf, m.type, name, leaf);
-      lines.push(`${ind}${decl}${bitSize ? `: ${bitSize}` : ''};\n`);
+      open();
+      if (lines.length) w.write(lines.splice(0).join(''));
+      this.writeDecl(`${ind}${declaration(btf, m.type, name, leaf)}${bitSize ? `: ${bitSize}` : ''};\n`, lvl + 1);
     }
     if (t.kind === 'STRUCT' && roundUp(cur, info.align * 8) !== t.size * 8 && t.size * 8 > cur) {
       padding(lines, ind, cur, t.size * 8);
     }
-    if (t.kind === 'UNION' && !info.packed && !info.alignedAttr && needsUnionPad(btf, t, info.align)) {
-      lines.push(`${ind}char __bpf_lens_pad_${t.size}[${t.size}];\n`);
-    }
+    if (unionPad) lines.push(`${ind}char __bpf_lens_pad_${t.size}[${t.size}];\n`);
     this.inlining.delete(id);
-    const head = this.tagName(id, t);
-    const attrs = (info.packed ? ' __attribute__((packed))' : '') + (info.alignedAttr ? ` __attribute__((aligned(${info.alignedAttr})))` : '');
-    if (lines.length === 0) return `${head} {}${attrs}`;
-    return `${head} {\n${lines.join('')}${'\t'.repeat(lvl)}}${attrs}`;
+    if (!opened && lines.length === 0) {
+      w.write(`${head} {}${attrs}`);
+      return;
+    }
+    open();
+    w.write(`${lines.join('')}${'\t'.repeat(lvl)}}${attrs}`);
   }
 
   private enumDef(id: TypeId, t: BtfEnum | BtfEnum64, lvl: number): string {

@@ -23,8 +23,6 @@ import { Btf } from './btf';
 import { declaration, plainLeaf } from './c-decl';
 import { BtfComposite, BtfType, TypeId } from './types';
 
-const MAX_DEPTH = 512;
-
 /** Pointer size: the size of `long` in this BTF when it has one, else 8. */
 export function pointerSize(btf: Btf): number {
   const c = cache(btf);
@@ -55,7 +53,8 @@ function cache(btf: Btf): Cache {
 /** Size in bytes; 0 for void, functions and forward declarations. */
 export function sizeOf(btf: Btf, id: TypeId): number {
   let mult = 1;
-  for (let depth = 0; depth < MAX_DEPTH; depth++) {
+  // a chain longer than the number of types is a loop (valid chains run 2,900 arrays deep)
+  for (let depth = 0; depth <= btf.length; depth++) {
     const t = btf.get(id);
     if (!t) return 0;
     switch (t.kind) {
@@ -75,7 +74,7 @@ export function sizeOf(btf: Btf, id: TypeId): number {
         return 0;
     }
   }
-  throw new RangeError(`BTF type [${id}]: reference chain deeper than ${MAX_DEPTH}`);
+  throw new RangeError(`BTF type [${id}]: reference loop (a chain longer than the ${btf.length} types)`);
 }
 
 function scalarAlign(size: number): number {
@@ -86,7 +85,7 @@ function scalarAlign(size: number): number {
 
 /** Alignment as a C compiler gives it to the type (1 for packed records). */
 export function alignOf(btf: Btf, id: TypeId): number {
-  for (let depth = 0; depth < MAX_DEPTH; depth++) {
+  for (let depth = 0; depth <= btf.length; depth++) {
     const t = btf.get(id);
     if (!t) return 1;
     switch (t.kind) {
@@ -103,7 +102,7 @@ export function alignOf(btf: Btf, id: TypeId): number {
         return 1;
     }
   }
-  throw new RangeError(`BTF type [${id}]: reference chain deeper than ${MAX_DEPTH}`);
+  throw new RangeError(`BTF type [${id}]: reference loop (a chain longer than the ${btf.length} types)`);
 }
 
 export interface MemberBits {
@@ -235,6 +234,12 @@ export interface LayoutRow {
   readonly bitHoleBefore: number;
   /** Layout of a member whose type is an anonymous struct/union, offsets from the outermost record. */
   readonly inner?: RecordLayout;
+  /**
+   * Set instead of `inner` when this anonymous record was already laid out at an earlier
+   * member of the same layout (one record reused through `__typeof__`): that member's path,
+   * like `m.m0`. Each record is expanded once, so a layout grows with the BTF, not 16^depth.
+   */
+  readonly sameAs?: string;
 }
 
 export interface RecordLayout {
@@ -256,10 +261,29 @@ export interface RecordLayout {
   /** Bytes of non-bitfield members, as pahole's "sum members". */
   readonly sumMembers: number;
   readonly sumBitfieldBits: number;
+  /** Rows of this record and those inside it left out to stay within `maxRows`. */
+  readonly omitted: number;
+}
+
+export interface LayoutOptions {
+  /** Rows (nested ones included) to build at most; the rest are counted in `omitted`. */
+  readonly maxRows?: number;
+}
+
+/** State shared by one structLayout call and the records inside it. */
+interface LayoutWalk {
+  readonly maxRows: number;
+  rows: number;
+  /** Anonymous records laid out so far, by id: the path of the member that shows them. */
+  readonly shown: Map<TypeId, string>;
 }
 
 /** The layout of a STRUCT or UNION (through typedefs and modifiers). */
-export function structLayout(btf: Btf, id: TypeId, baseBits = 0, depth = 0): RecordLayout {
+export function structLayout(btf: Btf, id: TypeId, opts: LayoutOptions = {}): RecordLayout {
+  return layoutOf(btf, id, 0, 0, '', { maxRows: opts.maxRows ?? Infinity, rows: 0, shown: new Map() });
+}
+
+function layoutOf(btf: Btf, id: TypeId, baseBits: number, depth: number, path: string, walk: LayoutWalk): RecordLayout {
   if (depth > MAX_NESTING) throw new RangeError(`BTF type [${id}]: records nest deeper than ${MAX_NESTING}`);
   const rid = btf.skipTypedefs(id);
   const t = btf.type(rid);
@@ -272,7 +296,7 @@ export function structLayout(btf: Btf, id: TypeId, baseBits = 0, depth = 0): Rec
   let unitEnd = 0; // bits: end of the storage unit of the previous bitfield
   let inBitfield = false;
   let end = 0; // bits: end of the furthest member (unions)
-  let holes = 0, holeBytes = 0, bitHoles = 0, bitHoleBits = 0, sumMembers = 0, sumBits = 0;
+  let holes = 0, holeBytes = 0, bitHoles = 0, bitHoleBits = 0, sumMembers = 0, sumBits = 0, omitted = 0;
   for (let i = 0; i < t.members.length; i++) {
     const m = t.members[i];
     const { bitOffset, bitSize } = memberBits(btf, t, i);
@@ -303,13 +327,24 @@ export function structLayout(btf: Btf, id: TypeId, baseBits = 0, depth = 0): Rec
       seen = memberEnd;
     }
     if (bitSize) sumBits += bitSize; else sumMembers += size;
-    const inner = isAnonRecord(btf, m.type) ? structLayout(btf, m.type, baseBits + bitOffset, depth + 1) : undefined;
+    end = Math.max(end, memberEnd);
+    // past the budget the record's totals are still counted, its rows are not built
+    if (walk.rows >= walk.maxRows) {
+      omitted++;
+      continue;
+    }
+    walk.rows++;
+    const anon = isAnonRecord(btf, m.type) ? btf.skipModifiers(m.type) : 0;
+    const here = `${path}${m.name || `(${i})`}`;
+    const sameAs = anon ? walk.shown.get(anon) : undefined;
+    if (anon && sameAs === undefined) walk.shown.set(anon, here);
+    const inner = anon && sameAs === undefined ? layoutOf(btf, m.type, baseBits + bitOffset, depth + 1, m.name ? `${here}.` : path, walk) : undefined;
+    if (inner) omitted += inner.omitted;
     rows.push({
       index: i, name: m.name, typeId: m.type, typeName: typeName(btf, m.type),
       offset: Math.floor((baseBits + bitOffset) / 8), size, bitOffset: baseBits + bitOffset, bitSize,
-      holeBefore, bitHoleBefore, inner,
+      holeBefore, bitHoleBefore, inner, sameAs,
     });
-    end = Math.max(end, memberEnd);
   }
   let tailBitPadding = 0;
   if (t.kind === 'STRUCT') {
@@ -325,7 +360,7 @@ export function structLayout(btf: Btf, id: TypeId, baseBits = 0, depth = 0): Rec
   return {
     id: rid, kind: t.kind, name: t.name, size: t.size, align: info.align, packed: info.packed, rows,
     tailPadding, tailBitPadding,
-    holes, holeBytes, bitHoles, bitHoleBits, sumMembers, sumBitfieldBits: sumBits,
+    holes, holeBytes, bitHoles, bitHoleBits, sumMembers, sumBitfieldBits: sumBits, omitted,
   };
 }
 
@@ -350,9 +385,10 @@ export function formatLayout(btf: Btf, layout: RecordLayout, indent = '', nested
       out.push(`${pad}}${r.name ? ` ${r.name}` : ''};`.padEnd(48) + `/* ${where.padStart(5)} ${String(r.size).padStart(5)} */`);
     } else {
       const decl = memberDeclaration(btf, r.typeId, r.name, r.bitSize);
-      out.push(`${pad}${decl};`.padEnd(48) + `/* ${where.padStart(5)} ${String(r.size).padStart(5)} */`);
+      out.push(`${pad}${decl};`.padEnd(48) + `/* ${where.padStart(5)} ${String(r.size).padStart(5)} */${r.sameAs ? ` /* as ${r.sameAs} */` : ''}`);
     }
   }
+  if (layout.omitted && !nested) out.push(`${pad}/* … ${layout.omitted} more members not shown */`);
   if (nested) return out.join('\n');
   const sum: string[] = [`size: ${layout.size}, members: ${layout.rows.length}`];
   if (layout.holes) sum.push(`sum members: ${layout.sumMembers}, holes: ${layout.holes}, sum holes: ${layout.holeBytes}`);

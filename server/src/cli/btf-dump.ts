@@ -1,4 +1,4 @@
-import { dumpC } from '../btf/dump-c';
+import { dumpCTo } from '../btf/dump-c';
 import { dumpJsonTo } from '../btf/dump-json';
 import { dumpRawTo } from '../btf/dump-raw';
 import { CliIo, CommandRun, parseOneInput, UsageError } from './command';
@@ -29,7 +29,7 @@ export const btfDumpCommand: CommandRun = {
     };
     if (format === 'raw') dumpRawTo(btf, sink);
     else if (format === 'json') dumpJsonTo(btf, sink);
-    else sink(Buffer.from(dumpC(btf), 'latin1'));
+    else dumpCTo(btf, (text) => sink(Buffer.from(text, 'latin1')));
     return 0;
   },
 };

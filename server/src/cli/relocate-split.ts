@@ -1,5 +1,5 @@
 import { Btf } from '../btf/btf';
-import { dumpC } from '../btf/dump-c';
+import { dumpCTo } from '../btf/dump-c';
 import { dumpRawTo } from '../btf/dump-raw';
 import { distilledModuleBtf } from '../btf/module-btf';
 import { RELOCATABLE, RelocateError, relocateSplit } from '../btf/relocate';
@@ -38,7 +38,7 @@ async function relocateModule(args: string[], io: CliIo): Promise<number> {
     else io.out(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length).toString('latin1'));
   };
   if (format === 'raw') dumpRawTo(btf, sink);
-  else sink(Buffer.from(dumpC(btf), 'latin1'));
+  else dumpCTo(btf, (text) => sink(Buffer.from(text, 'latin1')));
   return 0;
 }
 

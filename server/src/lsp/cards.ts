@@ -3,7 +3,7 @@
  * key/value C declarations and a layout table whose holes and padding are marked.
  */
 import type { Btf } from '../btf/btf';
-import { dumpC } from '../btf/dump-c';
+import { CLimitError, dumpC } from '../btf/dump-c';
 import { sizeOf, structLayout, typeName, RecordLayout } from '../btf/layout';
 import type { TypeId } from '../btf/types';
 import type { MapFacts, ProgFacts } from './facts';
@@ -38,6 +38,8 @@ export function mapTypeConst(mapType: string, id: number): string {
 export const PIN_ROOT = '/sys/fs/bpf';
 
 const MAX_DECL_CHARS = 4000;
+/** Layout rows in one card (nested records included); a card stays readable and small. */
+const MAX_LAYOUT_ROWS = 400;
 
 export function mapCard(m: MapFacts, btf: Btf | undefined, objectName: string): string {
   const out: string[] = [];
@@ -96,13 +98,21 @@ function typeSection(btf: Btf, id: TypeId, what: string): string[] {
   const out: string[] = [];
   const named = t.name !== '' && (t.kind === 'STRUCT' || t.kind === 'UNION' || t.kind === 'ENUM' || t.kind === 'ENUM64');
   if (named || btf.get(id)?.kind === 'TYPEDEF') {
-    let c = safe(() => dumpC(btf, { types: [id] }), '');
+    // the limit holds while the text is made: reused anonymous records can spell 16^depth copies
+    let c = safe(() => {
+      try {
+        return dumpC(btf, { types: [id], maxChars: MAX_DECL_CHARS + 1000 });
+      } catch (e) {
+        if (e instanceof CLimitError) return e.partial;
+        throw e;
+      }
+    }, '');
     c = c.replace(/^#ifndef [^\n]*\n#define [^\n]*\n\n?/, '').replace(/\n*#endif[^\n]*\n*$/, '').replace(/#ifndef BPF_NO_PRESERVE_ACCESS_INDEX[\s\S]*?#endif\n*/g, '').replace(/#pragma[^\n]*\n/g, '').trim();
     if (c.length > MAX_DECL_CHARS) c = `${c.slice(0, MAX_DECL_CHARS)}\n/* … */`;
     if (c) out.push(`${what}:`, '```c', c, '```');
   }
   if (t.kind === 'STRUCT' || t.kind === 'UNION') {
-    const layout = safe(() => structLayout(btf, rid), undefined);
+    const layout = safe(() => structLayout(btf, rid, { maxRows: MAX_LAYOUT_ROWS }), undefined);
     if (layout) out.push(...layoutTable(layout, what));
   }
   return out;
@@ -117,11 +127,12 @@ export function layoutTable(l: RecordLayout, what = ''): string[] {
       if (r.bitHoleBefore) out.push(`| | ${r.bitHoleBefore} bits | ⚠ *bit hole* |`);
       const field = r.bitSize ? `${r.typeName} ${r.name}:${r.bitSize}` : `${r.typeName} ${r.name}`;
       const where = r.bitSize ? `${r.offset} (bit ${r.bitOffset % 8})` : String(r.offset);
-      out.push(`| ${where} | ${r.bitSize ? `${r.bitSize} bits` : r.size} | \`${prefix}${field.trim()}\` |`);
+      out.push(`| ${where} | ${r.bitSize ? `${r.bitSize} bits` : r.size} | \`${prefix}${field.trim()}\`${r.sameAs ? ` (as \`${r.sameAs}\`)` : ''} |`);
       if (r.inner) rows(r.inner, `${prefix}${r.name ? `${r.name}.` : '  '}`);
     }
   };
   rows(l, '');
+  if (l.omitted) out.push(`| | | *… ${l.omitted} more fields not shown* |`);
   if (l.tailPadding) out.push(`| ${l.size - l.tailPadding} | ${l.tailPadding} | *padding* |`);
   return out;
 }
