@@ -7,7 +7,7 @@ import { pathToFileURL } from 'url';
 import { BaseDiffParams, BaseDiffRequest, DocumentParams, DocumentRequest, DocumentResult } from '../../../protocol/lsp';
 import { baseDiffDiagnostics, baseDiffText, ModuleDiffs } from './base-diff';
 import { documentText } from './documents';
-import { DumpPool } from './dump-pool';
+import { Cancel, DumpPool } from './dump-pool';
 import { handler, RequestHandler } from './handlers';
 import type { Session } from './session';
 
@@ -19,9 +19,9 @@ export function documentRequests(d: Session, dumps: DumpPool): RequestHandler[] 
       await d.whenReady();
       return (await moduleDiff(p)).result;
     }),
-    handler(DocumentRequest, async (p) => {
+    handler(DocumentRequest, async (p, cancel) => {
       await d.whenReady();
-      return document(d, dumps, moduleDiff, p);
+      return document(d, dumps, moduleDiff, p, cancel);
     }),
   ];
 }
@@ -38,7 +38,7 @@ async function diffModule(d: Session, diffs: ModuleDiffs, p: BaseDiffParams) {
 }
 
 async function document(
-  d: Session, dumps: DumpPool, moduleDiff: (p: BaseDiffParams) => ReturnType<typeof diffModule>, p: DocumentParams,
+  d: Session, dumps: DumpPool, moduleDiff: (p: BaseDiffParams) => ReturnType<typeof diffModule>, p: DocumentParams, cancel?: Cancel,
 ): Promise<DocumentResult> {
   if (p.kind === 'baseDiff') {
     const r = await moduleDiff(p);
@@ -49,7 +49,7 @@ async function document(
   if (p.kind === 'summary' && o.summary.module?.distilledBase) await moduleDiff({ path: p.path }).catch((e) => d.log(`base diff: ${(e as Error).message}`));
   // Whole-BTF dumps run in the worker: vmlinux's C dump takes about half a second.
   if ((p.kind === 'c' || p.kind === 'raw') && o.btf && dumps.available) {
-    return { text: await dumps.dump({ path: o.path, kind: p.kind, basePath: o.btfBasePath }), languageId: p.kind === 'c' ? 'c' : 'plaintext' };
+    return { text: await dumps.dump({ path: o.path, kind: p.kind, basePath: o.btfBasePath }, cancel), languageId: p.kind === 'c' ? 'c' : 'plaintext' };
   }
   return documentText(o, p);
 }

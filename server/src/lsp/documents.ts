@@ -1,16 +1,20 @@
 /** Texts of the virtual documents: object summary, BTF as C or raw, disassembly, one type. */
-import { dumpC } from '../btf/dump-c';
+import { CLimitError, dumpC } from '../btf/dump-c';
 import { dumpRaw } from '../btf/dump-raw';
 import { formatLayout, structLayout } from '../btf/layout';
 import { describe } from './btf-types';
 import { mapFlagNames, mapTypeConst } from './cards';
 import type { LoadedObject } from './loaded';
 import type { DocumentParams, DocumentResult } from '../../../protocol/lsp';
+import { MAX_DOCUMENT_CHARS, tooLarge } from './limits';
+
+/** Layout rows in a type's document (records reused through __typeof__ are shown once). */
+const MAX_TYPE_ROWS = 20_000;
 
 export function documentText(o: LoadedObject, p: DocumentParams): DocumentResult {
   switch (p.kind) {
     case 'summary': return { text: summary(o), languageId: 'markdown' };
-    case 'c': return { text: dumpC(need(o)), languageId: 'c' };
+    case 'c': return { text: cText(o), languageId: 'c' };
     case 'raw': return { text: dumpRaw(need(o)), languageId: 'plaintext' };
     case 'disasm':
       if (!o.facts) throw new Error(o.error ?? `${o.path} is not a BPF object`);
@@ -23,12 +27,21 @@ export function documentText(o: LoadedObject, p: DocumentParams): DocumentResult
       const lines = [`[${id}] ${t.kind} '${t.name || '(anon)'}': ${describe(btf, id)}`, ''];
       const rid = btf.skipTypedefs(id);
       const r = btf.get(rid);
-      if (r && (r.kind === 'STRUCT' || r.kind === 'UNION')) lines.push('```c', formatLayout(btf, structLayout(btf, rid)).trimEnd(), '```');
-      else lines.push('```c', dumpC(btf, { types: [id] }).trim(), '```');
+      if (r && (r.kind === 'STRUCT' || r.kind === 'UNION')) lines.push('```c', formatLayout(btf, structLayout(btf, rid, { maxRows: MAX_TYPE_ROWS })).trimEnd(), '```');
+      else lines.push('```c', cText(o, [id]).trim(), '```');
       return { text: lines.join('\n') + '\n', languageId: 'markdown' };
     }
   }
   throw new Error(`unknown document kind '${String(p.kind)}'`);
+}
+
+function cText(o: LoadedObject, types?: number[]): string {
+  try {
+    return dumpC(need(o), { types, maxChars: MAX_DOCUMENT_CHARS });
+  } catch (e) {
+    if (e instanceof CLimitError) throw new Error(tooLarge(o.path));
+    throw e;
+  }
 }
 
 function need(o: LoadedObject) {

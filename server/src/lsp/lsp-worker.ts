@@ -6,9 +6,10 @@
 import { parentPort } from 'worker_threads';
 import { readFileSync } from 'fs';
 import { isBtf, parseBtf } from '../btf/btf';
-import { dumpC } from '../btf/dump-c';
+import { CLimitError, dumpC } from '../btf/dump-c';
 import { dumpRaw } from '../btf/dump-raw';
 import { btfFromBytes } from '../btf/input';
+import { MAX_DOCUMENT_CHARS, tooLarge } from './limits';
 
 export interface DumpJob {
   readonly id: number;
@@ -16,6 +17,8 @@ export interface DumpJob {
   readonly kind: 'c' | 'raw';
   /** Raw BTF of the base for module BTF (`/sys/kernel/btf/vmlinux`), if the object needs one. */
   readonly basePath?: string;
+  /** C text longer than this is refused (default MAX_DOCUMENT_CHARS). */
+  readonly maxChars?: number;
 }
 export type DumpReply = { readonly id: number; readonly text: string } | { readonly id: number; readonly error: string };
 
@@ -23,8 +26,16 @@ function run(job: DumpJob): string {
   const bytes = new Uint8Array(readFileSync(job.path));
   const base = job.basePath ? parseBtf(new Uint8Array(readFileSync(job.basePath)), { file: job.basePath }) : undefined;
   const btf = isBtf(bytes) ? parseBtf(bytes, { file: job.path, base }) : btfFromBytes(bytes, job.path, base);
-  return job.kind === 'c' ? dumpC(btf) : dumpRaw(btf);
+  if (job.kind === 'raw') return dumpRaw(btf);
+  try {
+    return dumpC(btf, { maxChars: job.maxChars ?? MAX_DOCUMENT_CHARS });
+  } catch (e) {
+    if (e instanceof CLimitError) throw new Error(tooLarge(job.path, e.maxChars));
+    throw e;
+  }
 }
+
+
 
 parentPort?.on('message', (job: DumpJob) => {
   let reply: DumpReply;

@@ -9,7 +9,7 @@ import {
 } from 'vscode-languageserver/node';
 import type { ExperimentalCapabilities } from '../../../protocol/lsp';
 import { documentRequests } from './document-requests';
-import { DumpPool } from './dump-pool';
+import { Cancel, DumpPool } from './dump-pool';
 import type { RequestHandler } from './handlers';
 import { hover } from './hover-request';
 import { loadRequests } from './load-requests';
@@ -24,7 +24,7 @@ export function startServer(connection: Connection): void {
   const d = new Session(connection);
   const dumps = new DumpPool();
   const requests = requestHandlers(d, dumps);
-  for (const r of requests) connection.onRequest(r.type as RequestType<unknown, unknown, void>, d.guard(r.type.method, (p: unknown) => r.handle(p)));
+  for (const r of requests) connection.onRequest(r.type as RequestType<unknown, unknown, void>, d.guard(r.type.method, (p: unknown, cancel?: Cancel) => r.handle(p, cancel)));
   const experimental: ExperimentalCapabilities = { version: 1, requests: requests.map((r) => r.type.method) };
 
   connection.onInitialize((params) => initialize(d, params, experimental));

@@ -17,6 +17,7 @@ import { VerifierStates } from './verifier-states';
 import { withResolvedExterns } from './link-objects';
 import { parseTargetSettings, Targets } from './targets';
 import { DEFAULT_SETTINGS, IndexSettings, WorkspaceIndex } from './workspace';
+import type { Cancel } from './dump-pool';
 
 export function toPath(uri: string): string | undefined {
   try {
@@ -49,10 +50,10 @@ export class Session {
   }
 
   /** Runs a handler; failures are logged and answered with `fallback` (or a ResponseError). */
-  guard<P, R>(name: string, fn: (p: P) => Promise<R> | R, fallback?: R): (p: P) => Promise<R | ResponseError<void>> {
-    return async (p: P) => {
+  guard<P, R>(name: string, fn: (p: P, cancel?: Cancel) => Promise<R> | R, fallback?: R): (p: P, cancel?: Cancel) => Promise<R | ResponseError<void>> {
+    return async (p: P, cancel?: Cancel) => {
       try {
-        return await fn(p);
+        return await fn(p, cancel);
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
         this.connection.console.error(`${name}: ${msg}${process.env.BPF_LENS_DEBUG && e instanceof Error ? `\n${e.stack}` : ''}`);

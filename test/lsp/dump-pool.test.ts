@@ -1,0 +1,77 @@
+// The language server's dump workers on hostile BTF: a dump that runs too long is stopped
+// (its worker terminated) with a clear error, a cancelled dump stops at once, and a small
+// dump is not queued behind a stuck one (two lanes).
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
+import { DumpPool } from '../../server/src/lsp/dump-pool';
+import { maker, SIGNED } from '../btf-make';
+import { ROOT } from '../helpers';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'bpf-lens-dumppool-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const WORKER = path.join(ROOT, 'out', 'server', 'src', 'lsp', 'lsp-worker.js');
+
+/** Raw BTF: anonymous structs each holding 16 copies of the one before (C text 16^depth). */
+function hostile(depth: number): string {
+  const b = new BtfBuilder();
+  const m = maker(b);
+  let t = m.int('int', 4, SIGNED);
+  let size = 4;
+  for (let d = 0; d < depth; d++) {
+    t = m.struct('', size * 16, Array.from({ length: 16 }, (_, k) => m.mem(`m${k}`, t, k * size * 8)));
+    size *= 16;
+  }
+  m.struct('top', size, [m.mem('x', t)]);
+  const file = path.join(dir, `hostile${depth}.btf`);
+  writeFileSync(file, writeBtf(b.build()));
+  return file;
+}
+
+function small(): string {
+  const b = new BtfBuilder();
+  const m = maker(b);
+  m.struct('small', 4, [m.mem('a', m.int('int', 4, SIGNED))]);
+  const file = path.join(dir, 'small.btf');
+  writeFileSync(file, writeBtf(b.build()));
+  return file;
+}
+
+test('a dump that would run for minutes is stopped with a clear error; a small one beside it answers at once', async () => {
+  const pool = new DumpPool(5000, WORKER);
+  try {
+    const started = Date.now();
+    let stopped = false;
+    const stuck = pool.dump({ path: hostile(9), kind: 'c' }).then(() => 'finished', (e: Error) => { stopped = true; return e.message; });
+    const quick = await pool.dump({ path: small(), kind: 'c' });
+    assert.match(quick, /struct small \{\n\tint a;\n\};/);
+    assert.ok(!stopped, 'the small dump answered while the other one ran');
+    assert.match(await stuck, /took longer than 5 s: stopped|larger than 64 MB/);
+    assert.ok(Date.now() - started < 20_000);
+    // the lane works again, with a new worker
+    assert.match(await pool.dump({ path: small(), kind: 'raw' }), /STRUCT 'small' size=4 vlen=1/);
+  } finally {
+    pool.dispose();
+  }
+});
+
+test('cancelling a dump terminates it; the size limit gives a clear message', async () => {
+  const pool = new DumpPool(60_000, WORKER);
+  try {
+    let cancel = () => {};
+    const token = { isCancellationRequested: false, onCancellationRequested: (f: () => void) => { cancel = f; } };
+    const started = Date.now();
+    const p = pool.dump({ path: hostile(9), kind: 'c' }, token).then(() => 'finished', (e: Error) => e.message);
+    setTimeout(() => cancel(), 300);
+    assert.match(await p, /was cancelled/);
+    assert.ok(Date.now() - started < 3000, `${Date.now() - started} ms`);
+    // 16^6 copies: ~300 MB of C, past what a document may hold (64 MB; 2 MB here, for time)
+    const big = await pool.dump({ path: hostile(6), kind: 'c', maxChars: 2 << 20 }).then(() => 'finished', (e: Error) => e.message);
+    assert.match(big, /its BTF as C is larger than 2 MB.*bpf-lens btf dump .* -f c/);
+  } finally {
+    pool.dispose();
+  }
+});
