@@ -7,6 +7,7 @@ import tseslint from 'typescript-eslint';
 // Node's globals for the plain JS files (no `globals` package for a dozen names).
 const NODE_GLOBALS = Object.fromEntries(
   [
+    'global',
     'process',
     'console',
     'Buffer',

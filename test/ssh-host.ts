@@ -141,7 +141,7 @@ export interface CliRun { readonly status: number | null; readonly stdout: strin
  * `bpf-lens ARGS` as a user runs it against `host` (ssh reads the host's ssh_config), and a
  * check that a run fails as a target error: exit 2, stderr `error (<code>): ...`.
  */
-export function cliOn(host: SshHost): { run(args: string[]): CliRun; fails(args: string[], code: string): CliRun } {
+export function cliOn(host: SshHost): { run: (args: string[]) => CliRun; fails: (args: string[], code: string) => CliRun } {
   const env = { ...process.env, BPF_LENS_SSH_CONFIG: host.config };
   const run = (args: string[]): CliRun => {
     const r = spawnSync(process.execPath, [CLI, ...args], { env, timeout: 60_000 });

@@ -44,10 +44,10 @@ test('a deployed agent changed on the target is never run: the deployment is che
   const agentJs = join(dir, 'agent.js');
   const original = readFileSync(agentJs);
   // what someone else with that user's access might leave there, in the agent and in koffi
-  writeFileSync(agentJs, `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran');\n${original}`);
+  writeFileSync(agentJs, `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran');\n${original.toString()}`);
   const koffiJs = join(dir, 'node_modules', 'koffi', 'index.js');
   const koffiOriginal = existsSync(koffiJs) ? readFileSync(koffiJs) : undefined;
-  if (koffiOriginal) writeFileSync(koffiJs, `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran');\n${koffiOriginal}`);
+  if (koffiOriginal) writeFileSync(koffiJs, `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran');\n${koffiOriginal.toString()}`);
   const r = bpfLens(['probe', '--json', '--target', 'bpflens-test']);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(existsSync(marker), false, 'the changed deployment ran');
