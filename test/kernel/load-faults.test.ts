@@ -1,12 +1,14 @@
 // Failure handling of the load pipeline, for real: the k-th system call of a load fails, for
 // every k along the way, and afterwards no BPF FD or placeholder memfd is open, nothing this
-// load pinned remains, and no struct_ops registration is left. Also pinning by name: reuse of
+// load pinned remains, and no struct_ops registration is left (load --register). struct_ops
+// registers on attach, as with libbpf. Also pinning by name: reuse of
 // a compatible pin, refusal of an incompatible one naming the differing field.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'fs';
 import { after, test } from 'node:test';
 import * as path from 'path';
 import { BPF_MAP_TYPE, closeFd, localKernel, mapCreate, objPin, setFaultInjector } from '../../server/src/kernel';
+import { AttachError, attachAll } from '../../server/src/attach';
 import { loadObject } from '../../server/src/load';
 import { LoadError, type LoadOptions } from '../../server/src/load/types';
 import { openObject, type BpfObject } from '../../server/src/object';
@@ -85,19 +87,35 @@ test('fault injection: every syscall of a load fails once; nothing leaks, nothin
     injectEverywhere('loader_rich.o', open(fixture('loader_rich.o')), { pinProgramsDir: progDir }),
     injectEverywhere('load_pinned.o', open(fixture('load_pinned.o')), { pinRoot: pins.dir, pinProgramsDir: progDir }),
     injectEverywhere('exec_tracer', open(path.join(ROOT, 'examples', 'build', 'exec_tracer.bpf.o')), {}),
-    injectEverywhere('loader_tcp_cc.o', open(fixture('loader_tcp_cc.o')), {}),
+    // load --register: the old load-time registration, kept as a convenience
+    injectEverywhere('loader_tcp_cc.o', open(fixture('loader_tcp_cc.o')), { registerStructOps: true }),
   ];
   assert.ok(tried.reduce((a, b) => a + b) > 60, `${tried}`);
 });
 
-test('struct_ops: a BPF tcp_congestion_ops registers through LINK_CREATE, a socket can use it, and it is gone after close', () => {
+test('struct_ops: load registers nothing (as libbpf); attaching registers the tcp_congestion_ops through LINK_CREATE, a socket uses it, detach unregisters', () => {
   assert.equal(ccRegistered(), false);
   const r = loadObject(open(fixture('loader_tcp_cc.o')), { kernel: localKernel });
   try {
     const m = r.maps.find((x) => x.name === 'lens_fixed')!;
     assert.equal(m.type, 'struct_ops');
-    assert.ok(m.linkFd !== undefined, 'registered through a BPF_STRUCT_OPS link');
+    assert.equal(m.linkFd, undefined, 'no link at load');
+    assert.equal(m.structOps?.link, true, '.struct_ops.link: registered through a link on attach');
     assert.deepEqual(r.programs.map((p) => p.type), ['struct_ops', 'struct_ops', 'struct_ops', 'struct_ops']);
+    assert.equal(ccRegistered(), false, 'loaded, not registered');
+    const structOps = [{ name: m.name, fd: m.fd, ...m.structOps! }];
+    // a fault at each system call of the attach leaves nothing registered
+    for (let n = 1; n <= 3; n++) {
+      setFaultInjector((_c, i) => (i === n ? 'EIO' : undefined));
+      try {
+        assert.throws(() => attachAll(localKernel, r.programs, { structOps }), (e: unknown) => e instanceof AttachError && e.program === 'lens_fixed');
+      } finally {
+        setFaultInjector(undefined);
+      }
+      assert.equal(ccRegistered(), false, `fault at call ${n}: nothing registered`);
+    }
+    const s = attachAll(localKernel, r.programs, { structOps });
+    assert.deepEqual(s.attachments.map((a) => `${a.kind} ${a.program} ${a.mechanism}`), ['struct_ops lens_fixed link']);
     assert.ok(ccRegistered(), `${CC_LIST} lists bpf_lens_fixed`);
     // a TCP connection over loopback with this congestion control: the kernel calls our programs
     const py = [
@@ -109,10 +127,12 @@ test('struct_ops: a BPF tcp_congestion_ops registers through LINK_CREATE, a sock
       'print(c.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).rstrip(b"\\0").decode(), n)',
     ].join('\n');
     assert.equal(run('python3', ['-c', py]).trim(), 'bpf_lens_fixed 100000');
+    assert.deepEqual(s.detach(), []);
+    assert.equal(ccRegistered(), false, 'unregistered when detached (the link closed)');
   } finally {
     r.close();
   }
-  assert.equal(ccRegistered(), false, 'unregistered when the link closed');
+  assert.equal(ccRegistered(), false);
 });
 
 test('pinning by name: created under the pin root, reused by a second load, an incompatible pin refused naming the field', () => {

@@ -3,6 +3,7 @@
 import { readFileSync } from 'fs';
 import { execFileSync } from 'child_process';
 import { closeFd, localKernel, progTestRun, mapLookupElem, probeFeature, rawTracepointOpen, systemInfo } from '../../server/src/kernel';
+import { attachAll } from '../../server/src/attach';
 import { loadObject } from '../../server/src/load';
 import { LoadError, type LoadResult } from '../../server/src/load/types';
 import { openObject } from '../../server/src/object';
@@ -42,7 +43,15 @@ function bbr(): unknown {
   const r: LoadResult = loadObject(open(`${fixtures}/loader_bbr.o`), { kernel: localKernel, kconfig });
   let registered: boolean;
   try {
-    registered = ccList().includes('lens_bbr');
+    // load registers nothing (as libbpf); attaching registers the map by updating its value
+    const loadedOnly = ccList().includes('lens_bbr');
+    const structOps = r.maps.flatMap((m) => (m.structOps ? [{ name: m.name, fd: m.fd, ...m.structOps }] : []));
+    const s = attachAll(localKernel, r.programs, { structOps });
+    try {
+      registered = !loadedOnly && ccList().includes('lens_bbr');
+    } finally {
+      s.detach();
+    }
   } finally {
     r.close();
   }

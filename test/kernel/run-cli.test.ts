@@ -161,3 +161,30 @@ test('run --pin DIR: the links stay pinned (and attached) after exit; removing t
     pins.done();
   }
 });
+
+test('run registers struct_ops on attach (load alone does not): a TCP socket uses the BPF congestion control while it runs', async () => {
+  const cc = () => run('cat', ['/proc/sys/net/ipv4/tcp_available_congestion_control']).split(/\s+/).includes('bpf_lens_fixed');
+  const loadOnly = spawnSync(process.execPath, [CLI, 'load', fixture('loader_tcp_cc.o')], { encoding: 'utf8' });
+  assert.equal(loadOnly.status, 0, loadOnly.stderr);
+  const r = startRun([fixture('loader_tcp_cc.o')]);
+  try {
+    await r.running;
+    const att = r.events.filter((e) => e.event === 'attached').map((e) => `${e.program} ${e.kind} ${e.mechanism}`);
+    assert.deepEqual(att, ['lens_fixed struct_ops link']);
+    assert.ok(cc(), 'registered while running');
+    const py = [
+      'import socket',
+      's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)',
+      'c = socket.socket(); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"bpf_lens_fixed")',
+      'c.connect(s.getsockname()); a, _ = s.accept(); c.sendall(b"x" * 50000); n = 0',
+      'while n < 50000: n += len(a.recv(65536))',
+      'print(c.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).rstrip(b"\\0").decode(), n)',
+    ].join('\n');
+    assert.equal(run('python3', ['-c', py]).trim(), 'bpf_lens_fixed 50000');
+  } finally {
+    r.child.kill('SIGINT');
+    assert.equal(await r.exited, 0);
+  }
+  assert.ok(!cc(), 'unregistered after Ctrl-C');
+  assert.deepEqual(r.events.filter((e) => e.event === 'detached').map((e) => e.program), ['lens_fixed']);
+});

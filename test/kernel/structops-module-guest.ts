@@ -8,6 +8,7 @@ import { execFileSync } from 'child_process';
 import { existsSync, readFileSync } from 'fs';
 import { KernelBtf, localKernel, mapLookupElem, systemInfo } from '../../server/src/kernel';
 import { objGetInfoRaw } from '../../server/src/kernel/objects';
+import { attachAll } from '../../server/src/attach';
 import { loadObject } from '../../server/src/load';
 import { LoadError } from '../../server/src/load/types';
 import { openObject } from '../../server/src/object';
@@ -53,12 +54,16 @@ function present(): unknown {
   const r = loadObject(open(), { kernel: localKernel });
   const loadMs = Number(process.hrtime.bigint() - started) / 1e6;
   let loaded: unknown;
+  // load registers nothing (as libbpf); attaching registers: the link map through a link, the plain one by its value
+  const structOps = r.maps.flatMap((m) => (m.structOps ? [{ name: m.name, fd: m.fd, ...m.structOps }] : []));
+  const s = attachAll(localKernel, r.programs, { structOps });
+  const linkOf = (name: string) => s.attachments.find((a) => a.program === name)?.linkFds[0];
   try {
     const maps = Object.fromEntries(r.maps.map((m) => {
       const info = localKernel.mapInfo(m.fd);
       return [m.name, {
         id: m.id, type: m.type, valueSize: m.valueSize, flags: m.flags, btfVmlinuxId: info.btfVmlinuxId, btfVmlinuxValueTypeId: info.btfVmlinuxValueTypeId,
-        link: m.linkFd !== undefined ? linkMapId(m.linkFd) : undefined,
+        link: linkOf(m.name) !== undefined ? linkMapId(linkOf(m.name)!) : undefined,
       }];
     }));
     const programs = Object.fromEntries(r.programs.map((p) => {
@@ -69,6 +74,7 @@ function present(): unknown {
     const calls = Buffer.from(mapLookupElem(bss.fd, new Uint8Array(4), 8)!).readBigUInt64LE().toString();
     loaded = { maps, programs, calls, log: moduleLog(), warnings: r.warnings };
   } finally {
+    s.detach();
     r.close();
   }
   const afterClose = moduleLog();

@@ -222,3 +222,43 @@ function progAttachOnly(k: KernelOps, s: Steps, prog: Fd, target: Fd, attachType
   s.add(() => k.progDetach({ target_fd: target, attach_bpf_fd: prog, attach_type: attachType }, what));
   return 'prog_attach';
 }
+
+/** A loaded struct_ops map with its value (program FDs filled in) as the load left it. */
+export interface StructOpsMap {
+  readonly name: string;
+  readonly fd: Fd;
+  readonly value: Uint8Array;
+  /** `.struct_ops.link`: registered through a BPF_STRUCT_OPS link, else by the value update. */
+  readonly link: boolean;
+}
+
+/**
+ * Registers a struct_ops map as libbpf's bpf_map__attach_struct_ops: the value update (which
+ * registers a plain map; EBUSY on a link map whose value is already set is fine), then for
+ * `.struct_ops.link` maps a link. Undo: close the link, or delete the value (unregister).
+ */
+export function attachStructOps(k: KernelOps, m: StructOpsMap): Attachment {
+  const s = new Steps();
+  const links: Fd[] = [];
+  const what = `struct_ops map "${m.name}"`;
+  const key = new Uint8Array(4);
+  try {
+    try {
+      k.mapUpdateElem(m.fd, key, m.value);
+    } catch (e) {
+      if (!(m.link && isKernelError(e, 'EBUSY'))) throw e;
+    }
+    if (m.link) {
+      const l = k.linkCreate({ prog_fd: m.fd, attach_type: BPF_ATTACH_TYPE.BPF_STRUCT_OPS }, what);
+      s.add(() => k.closeFd(l));
+      links.push(l);
+    } else {
+      s.add(() => k.mapDeleteElem(m.fd, key));
+    }
+    const linkIds = links.map((fd) => k.linkInfo(fd).id);
+    return { program: m.name, kind: 'struct_ops', target: `map ${m.name}`, mechanism: m.link ? 'link' : 'map update', linkFds: links, linkIds, undo: s.undo };
+  } catch (e) {
+    s.rollback();
+    throw e;
+  }
+}

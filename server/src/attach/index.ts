@@ -12,7 +12,7 @@
 export { AttachPlanError, describePlan, parseFuncOffset, parsePerfPlace, parsePlaces, parseUprobeTarget, planAttach } from './plan';
 export type { AttachKind, AttachPlan, PlanInput, XdpMode } from './plan';
 export { functionFileOffset, resolveBinary, searchDirs } from './uprobe';
-export { executePlan, runUndo } from './execute';
-export type { Attachment, ExecuteContext, Mechanism } from './execute';
+export { attachStructOps, executePlan, runUndo } from './execute';
+export type { Attachment, ExecuteContext, Mechanism, StructOpsMap } from './execute';
 export { AttachError, AttachSession, attachAll, planAll } from './session';
 export type { AttachOptions, AttachProgram, Skipped } from './session';

@@ -5,7 +5,7 @@
  * the links alive under bpffs instead.
  */
 import type { Fd, KernelOps } from '../kernel';
-import { executePlan, runUndo, type Attachment, type ExecuteContext } from './execute';
+import { attachStructOps, executePlan, runUndo, type Attachment, type ExecuteContext, type StructOpsMap } from './execute';
 import { AttachPlanError, describePlan, planAttach, type AttachPlan } from './plan';
 
 /** A loaded program as the session needs it. */
@@ -20,6 +20,8 @@ export interface AttachOptions extends Omit<ExecuteContext, 'kernel'> {
   readonly places?: ReadonlyMap<string, string>;
   /** `--no-attach PROG`. */
   readonly skip?: ReadonlySet<string>;
+  /** struct_ops maps to register (after the programs), as libbpf's skeleton attach does. */
+  readonly structOps?: readonly StructOpsMap[];
   /** Told of each attachment as it is made (the CLI streams them). */
   readonly onAttached?: (a: Attachment) => void;
 }
@@ -88,7 +90,7 @@ export class AttachSession {
 
 /** Plans every program first (so a bad place fails before anything is attached). */
 export function planAll(programs: readonly AttachProgram[], opts: AttachOptions): { plans: { program: AttachProgram; plan: AttachPlan }[]; skipped: Skipped[] } {
-  const names = new Set(programs.map((p) => p.name));
+  const names = new Set([...programs.map((p) => p.name), ...(opts.structOps ?? []).map((m) => m.name)]);
   for (const name of [...(opts.places?.keys() ?? []), ...(opts.skip ?? [])]) {
     if (!names.has(name)) throw new AttachPlanError(name, `no loaded program has this name (loaded: ${[...names].join(', ') || 'none'})`);
   }
@@ -110,14 +112,28 @@ export function planAll(programs: readonly AttachProgram[], opts: AttachOptions)
 export function attachAll(k: KernelOps, programs: readonly AttachProgram[], opts: AttachOptions = {}): AttachSession {
   const { plans, skipped } = planAll(programs, opts);
   const done: Attachment[] = [];
+  const fail = (name: string, kind: string, target: string, e: unknown): never => {
+    for (const d of done.reverse()) runUndo(d.undo);
+    throw new AttachError(name, kind, target, (e as Error).message, { cause: e });
+  };
   for (const { program, plan } of plans) {
     if (plan.kind === 'none') continue;
     let a: Attachment;
     try {
       a = executePlan({ ...opts, kernel: k }, program.name, program.fd, plan);
     } catch (e) {
-      for (const d of done.reverse()) runUndo(d.undo);
-      throw new AttachError(program.name, plan.kind, describePlan(plan), (e as Error).message, { cause: e });
+      return fail(program.name, plan.kind, describePlan(plan), e);
+    }
+    done.push(a);
+    opts.onAttached?.(a);
+  }
+  for (const m of opts.structOps ?? []) {
+    if (opts.skip?.has(m.name)) continue;
+    let a: Attachment;
+    try {
+      a = attachStructOps(k, m);
+    } catch (e) {
+      return fail(m.name, 'struct_ops', `map ${m.name}`, e);
     }
     done.push(a);
     opts.onAttached?.(a);

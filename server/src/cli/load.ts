@@ -17,6 +17,7 @@ function parse(args: string[]) {
         'arg-ctx-fallback': { type: 'string' },
         'no-sudo': { type: 'boolean', default: false },
         btf: { type: 'string' },
+        register: { type: 'boolean', default: false },
       },
     });
   } catch (e) {
@@ -89,6 +90,7 @@ export const loadCommand: CommandRun = {
         name: a.file, object: bytes, logLevel: a.level, noAutoload: a.values['no-autoload'] ?? [], set: a.set,
         ...(a.values.pin !== undefined ? { pinProgramsDir: a.values.pin } : {}),
         ...(a.values.replace !== undefined ? { replace: a.values.replace } : {}),
+        ...(a.values.register ? { registerStructOps: true } : {}),
         ...(a.mode ? { argCtxFallback: a.mode } : {}), ...(btf ? { btf } : {}),
       }, timing ? (stage) => { if (timing[timing.length - 1][0] !== stage) timing.push([stage, performance.now()]); } : undefined);
       const { formatLoadFailureText, formatLoadJson, formatLoadText } = await import('../targets/format');

@@ -11,21 +11,27 @@ import type { BpfObject } from '../object/model';
 import type { StructOpsPlan } from './struct-ops';
 import { LoadError, type LoadOptions } from './types';
 
+/** A struct_ops map's value with its programs' FDs in place (libbpf's kern_vdata after load). */
+export function structOpsValue(plan: StructOpsPlan, progFd: (name: string) => Fd | undefined): Uint8Array {
+  const value = Buffer.from(plan.value);
+  for (const s of plan.slots) {
+    const prog = progFd(s.program);
+    if (prog === undefined) throw new LoadError(`struct_ops map '${plan.map.name}': program '${s.program}' for member '${s.member}' was not loaded`, 'maps');
+    value.writeBigUInt64LE(BigInt(prog), s.valueOffset);
+  }
+  return new Uint8Array(value);
+}
+
 /**
- * Fills each struct_ops value with its programs' FDs and registers it. Returns the links of
- * `.struct_ops.link` maps by map name; plain maps get an undo (delete the value: unregister).
+ * Registers each struct_ops value (`load --register`; attaching does it otherwise). Returns the
+ * links of `.struct_ops.link` maps by map name; plain maps get an undo (delete the value: unregister).
  */
 export function registerStructOps(k: KernelOps, obj: BpfObject, plans: Iterable<StructOpsPlan>, mapFd: (index: number) => Fd,
   progFd: (name: string) => Fd | undefined, undo: (() => void)[]): Map<string, Fd> {
   const links = new Map<string, Fd>();
   for (const plan of plans) {
     const fd = mapFd(obj.maps.indexOf(plan.map));
-    const value = Buffer.from(plan.value);
-    for (const s of plan.slots) {
-      const prog = progFd(s.program);
-      if (prog === undefined) throw new LoadError(`struct_ops map '${plan.map.name}': program '${s.program}' for member '${s.member}' was not loaded`, 'maps');
-      value.writeBigUInt64LE(BigInt(prog), s.valueOffset);
-    }
+    const value = structOpsValue(plan, progFd);
     try {
       k.mapUpdateElem(fd, new Uint8Array(4), value);
     } catch (e) {

@@ -59,6 +59,8 @@ export class LoadContext {
   /** freplace: target FUNC id per extension program. */
   replace?: Map<string, number>;
   mapLinks = new Map<string, Fd>();
+  /** struct_ops values with program FDs, by map name (LoadedMap.structOps). */
+  readonly structOpsValues = new Map<string, { value: Uint8Array; link: boolean }>();
   readonly progPins = new Map<string, string>();
   readonly progLinkPins = new Map<string, string>();
 

@@ -7,10 +7,10 @@
 import { writeBtf } from '../btf/write';
 import { BAD_RELO_CALL_IMM, type CoreReloReport } from '../core';
 import { isKernelError } from '../kernel';
-import { BPF_MAP_TYPE } from '../common/uapi';
+import { BPF_F_LINK, BPF_MAP_TYPE } from '../common/uapi';
 import { mapTypeName } from '../object';
 import type { BpfObject } from '../object/model';
-import { registerStructOps, replaceSlots } from './attach';
+import { registerStructOps, replaceSlots, structOpsValue } from './attach';
 import type { LoadContext, Planned } from './context';
 import { encodeFuncInfo, encodeLineInfo } from './ext-info';
 import type { LinkedProgram } from './link-subprogs';
@@ -137,10 +137,14 @@ export function pinObjects(cx: LoadContext): void {
   }
 }
 
-/** struct_ops maps registered; freplace programs attached to their targets (links pinned under `--pin DIR`). */
+/**
+ * struct_ops values filled with program FDs (registered only with `registerStructOps`: libbpf
+ * registers at attach); freplace programs attached to their targets (links pinned under `--pin DIR`).
+ */
 export function attachObjects(cx: LoadContext): void {
   const { k, obj, opts } = cx;
-  cx.mapLinks = registerStructOps(k, obj, cx.structOps.values(), (i) => cx.placeholders[i], (n) => cx.progFd(n), cx.undo);
+  for (const plan of cx.structOps.values()) cx.structOpsValues.set(plan.map.name, { value: structOpsValue(plan, (n) => cx.progFd(n)), link: (plan.map.flags & BPF_F_LINK) !== 0 });
+  if (opts.registerStructOps) cx.mapLinks = registerStructOps(k, obj, cx.structOps.values(), (i) => cx.placeholders[i], (n) => cx.progFd(n), cx.undo);
   if (!cx.replace) return;
   for (const l of cx.loaded) {
     const id = cx.replace.get(l.pl.program.name);
@@ -178,6 +182,7 @@ export function loadResult(cx: LoadContext): LoadResult {
       keySize: info.keySize, valueSize: info.valueSize, maxEntries: info.maxEntries, flags: info.mapFlags,
       ...(c.pinnedAt ? { pinnedAt: c.pinnedAt } : {}), ...(c.reused ? { reused: true } : {}),
       ...(cx.mapLinks.has(c.map.name) ? { linkFd: cx.mapLinks.get(c.map.name) } : {}),
+      ...(cx.structOpsValues.has(c.map.name) ? { structOps: cx.structOpsValues.get(c.map.name) } : {}),
     };
   });
   cx.opts.onProgress?.('done', `${programs.length} programs, ${maps.length} maps`);

@@ -41,6 +41,11 @@ export interface LoadOptions {
   readonly argCtxFallback?: 'auto' | 'always' | 'never';
   /** freplace: the program (FD) whose subprograms `SEC("freplace/<func>")` programs replace. */
   readonly replaceTargetFd?: Fd;
+  /**
+   * Register struct_ops maps at load (the old `load` behaviour, `load --register`). By default a
+   * load registers nothing, as libbpf's bpf_object__load: attaching registers (server/src/attach).
+   */
+  readonly registerStructOps?: boolean;
   readonly onProgress?: (stage: LoadStage, detail: string) => void;
 }
 
@@ -77,8 +82,13 @@ export interface LoadedMap {
   readonly pinnedAt?: string;
   /** A compatible map already pinned there was reused instead of creating one. */
   readonly reused?: boolean;
-  /** `.struct_ops.link` maps: the BPF_STRUCT_OPS link that registered it. */
+  /** `.struct_ops.link` maps: the BPF_STRUCT_OPS link that registered it (`registerStructOps`). */
   readonly linkFd?: Fd;
+  /**
+   * struct_ops maps: the value to register, program FDs filled in (libbpf's kern_vdata), and
+   * whether it registers through a link (`.struct_ops.link`). Attaching uses it.
+   */
+  readonly structOps?: { readonly value: Uint8Array; readonly link: boolean };
 }
 
 export interface LoadResult {

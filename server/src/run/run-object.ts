@@ -56,7 +56,8 @@ export function runObject(k: KernelOps, obj: BpfObject, file: string, opts: RunO
     });
     for (const w of load.warnings) emit({ event: 'warning', message: w });
     const mapFd = (name: string) => load.maps.find((m) => m.name === name)?.fd;
-    session = attachAll(k, load.programs, { places, skip, mapFd, onAttached: (a) => emit(attachedEvent(a)) });
+    const structOps = load.maps.flatMap((m) => (m.structOps ? [{ name: m.name, fd: m.fd, ...m.structOps }] : []));
+    session = attachAll(k, load.programs, { places, skip, mapFd, structOps, onAttached: (a) => emit(attachedEvent(a)) });
     for (const s of session.skipped) emit({ event: 'skipped', program: s.program, reason: s.reason });
     for (const a of session.attachments) {
       if (a.kind === 'iter') emit({ event: 'iter', program: a.program, output: Buffer.from(session.readIter(a.program)).toString('utf8') });

@@ -114,6 +114,7 @@ export class LocalTarget implements KernelTarget {
         ...(req.pinProgramsDir !== undefined ? { pinProgramsDir: req.pinProgramsDir } : {}),
         ...(req.argCtxFallback ? { argCtxFallback: req.argCtxFallback } : {}),
         ...(replaceTargetFd !== undefined ? { replaceTargetFd } : {}),
+        ...(req.registerStructOps ? { registerStructOps: true } : {}),
         // CO-RE against this vmlinux BTF instead of the kernel's (libbpf's btf_custom_path)
         ...(req.btf ? { coreTargets: [{ name: req.btf.name, btf: btfFromBytes(req.btf.bytes, req.btf.name) }] } : {}),
         ...(hasVmlinuxBtf() ? {} : { targetBtf: missingKernelBtf() }),

@@ -22,6 +22,8 @@ export interface LoadRequest {
   readonly btf?: { readonly name: string; readonly bytes: Uint8Array };
   /** freplace target: a program id or a pinned program path on the target (in-process only for now). */
   readonly replace?: string;
+  /** `load --register`: register struct_ops maps at load (by default only attaching does, as libbpf). */
+  readonly registerStructOps?: boolean;
 }
 
 /** A load the pipeline refused: where, why, and the source line and verifier log when known. */
