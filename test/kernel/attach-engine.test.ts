@@ -257,3 +257,21 @@ test('without links (LINK_CREATE answering EINVAL, as before 5.7/5.15): perf eve
     r.close();
   }
 });
+
+test('kprobes on a kernel without them: the error names the program, the probe and why; nothing is left', async () => {
+  const r = await lensLoad(fixture('load_kprobe.o'));
+  const before = { bpf: openFds(), perf: perfFds() };
+  try {
+    const progs = r.programs.map((p) => ({ name: p.name, section: p.section, fd: p.fd }));
+    if (localKernel.pmuInfo('kprobe')) {
+      // A kernel with kprobes (not this host's): both attach and detach cleanly.
+      attachAll(localKernel, progs).detach();
+    } else {
+      assert.throws(() => attachAll(localKernel, progs), (e: unknown) => e instanceof AttachError && e.program === progs[0].name &&
+        /\(kprobe vfs_read\) failed: .*this kernel has no kprobe PMU .*kprobes are off here/.test(e.message));
+    }
+    assertNothingLeft(r.programs.map((p) => p.id), before);
+  } finally {
+    r.close();
+  }
+});
