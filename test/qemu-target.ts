@@ -144,7 +144,7 @@ export async function startQemuTarget(version: DebianKernelVersion, o: { memMb?:
     };
   } catch (e) {
     kill();
-    throw new Error(`qemu:${version}: ${(e as Error).message}\n${consoleTail()}`);
+    throw new Error(`qemu:${version}: ${(e as Error).message}\n${consoleTail()}`, { cause: e });
   }
 }
 

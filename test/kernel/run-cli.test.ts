@@ -66,7 +66,7 @@ test('run: everything attached, each counter moves while it runs, Ctrl-C detache
     const ev = r.events;
     assert.equal(ev[0].event, 'loaded', r.stderr());
     const counts = (ev[0].maps as { name: string; id: number }[]).find((m) => m.name === 'counts')!.id;
-    const attached = Object.fromEntries(ev.filter((e) => e.event === 'attached').map((e) => [e.program, `${e.kind} ${e.target}`]));
+    const attached = Object.fromEntries(ev.filter((e) => e.event === 'attached').map((e) => [e.program, `${String(e.kind)} ${String(e.target)}`]));
     assert.deepEqual(attached, {
       tp_getppid: 'tracepoint syscalls:sys_enter_getppid', rawtp_exec: 'raw_tp sched_process_exec', up_work: `uprobe ${target.bin}:lens_work`,
       uret_work: `uprobe ${target.bin}:lens_work`, xdp_drop_ping: `xdp ${veth.host} (generic)`, tcx_count: `tcx ${veth.host} ingress`,

@@ -215,7 +215,7 @@ test('hostile BTF: mutated fixtures dump or fail with a clear error; deep pointe
         if (t.kind === 'STRUCT' || t.kind === 'UNION') structLayout(btf, id);
       }
     } catch (e) {
-      assert.ok(e instanceof RangeError || e instanceof TypeError || e instanceof FormatError, `mutation ${i}: ${e}`);
+      assert.ok(e instanceof RangeError || e instanceof TypeError || e instanceof FormatError, `mutation ${i}: ${String(e)}`);
       assert.doesNotMatch(String(e), /call stack/);
     }
   }

@@ -111,7 +111,7 @@ function addr(l: Layer, key: string, dflt: string, parse: (v: string) => Buffer)
   try {
     return parse(l.fields.get(key) ?? dflt);
   } catch (e) {
-    throw new Error(`packet spec: ${l.name}: ${key}: ${(e as Error).message}`);
+    throw new Error(`packet spec: ${l.name}: ${key}: ${(e as Error).message}`, { cause: e });
   }
 }
 
