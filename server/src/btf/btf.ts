@@ -1,7 +1,7 @@
 import { ByteReader } from '../common/bytes';
 import { FormatError } from '../common/errors';
-import { NameHash } from './name-hash';
-import { RawTypes, scanTypes } from './raw';
+import { NameHash, NameHashTables } from './name-hash';
+import { RawTypes, rawTypesAt, scanTypes } from './raw';
 import { BTF_HEADER_SIZE, BTF_MAGIC, BtfType, KindName, TypeId, isModifier } from './types';
 
 export interface BtfHeader {
@@ -20,6 +20,11 @@ export interface ParseOptions {
   /** Names the input in errors. */
   readonly file?: string;
   readonly section?: string;
+  /**
+   * Byte offsets of the type records, from an index file verified to be of these very bytes
+   * (btf/index-file.ts): the type scan (bounds, names, references, cycles) is not run again.
+   */
+  readonly records?: Uint32Array;
 }
 
 /**
@@ -149,12 +154,26 @@ export class Btf {
     return this;
   }
 
+  /** The name hash of a parsed blob (built now if it was not), for index files. */
+  get nameHashTables(): NameHashTables | undefined {
+    return this.ownHash()?.tables;
+  }
+
+  /** Adopts the tables of a name hash built earlier for these same bytes (btf/index-file.ts). */
+  adoptNameHash(t: NameHashTables): void {
+    if (this.raw) this.nameHash = NameHash.fromTables(this.raw, this.stringBlobs(), this.littleEndian, t);
+  }
+
+  private stringBlobs(): { blobs: { start: number; bytes: Uint8Array }[] } {
+    const blobs: { start: number; bytes: Uint8Array }[] = [];
+    for (let b: Btf | undefined = this; b; b = b.base) blobs.push({ start: b.startStrOff, bytes: b.strings });
+    return { blobs };
+  }
+
   /** Parsed blobs are indexed by the bytes of their names, without decoding them. */
   private ownHash(): NameHash | undefined {
     if (this.nameHash || !this.raw) return this.nameHash;
-    const blobs: { start: number; bytes: Uint8Array }[] = [];
-    for (let b: Btf | undefined = this; b; b = b.base) blobs.push({ start: b.startStrOff, bytes: b.strings });
-    return (this.nameHash = new NameHash(this.raw, { blobs }, this.littleEndian));
+    return (this.nameHash = new NameHash(this.raw, this.stringBlobs(), this.littleEndian));
   }
 
   private ownIndex(): Map<string, TypeId | TypeId[]> {
@@ -253,7 +272,9 @@ export function parseBtf(bytes: Uint8Array, opts: ParseOptions = {}): Btf {
   const strings = bytes.subarray(strStart, strStart + header.strLen);
   if (!base && header.strLen > 0 && strings[0] !== 0) r.fail(strStart, 'string section does not start with an empty string');
   if (header.strLen > 0 && strings[header.strLen - 1] !== 0) r.fail(strStart + header.strLen - 1, 'string section is not NUL-terminated');
-  const raw = scanTypes(r, typeStart, header.typeLen, strings, base);
+  const raw = opts.records
+    ? rawTypesAt(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), le, opts.records, typeStart, header.typeLen, strings, base)
+    : scanTypes(r, typeStart, header.typeLen, strings, base);
   return new Btf(raw, strings, le, base, header);
 }
 

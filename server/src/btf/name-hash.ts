@@ -6,6 +6,13 @@ export interface StringBlobs {
   readonly blobs: readonly { readonly start: number; readonly bytes: Uint8Array }[];
 }
 
+/** A NameHash's own arrays: bucket heads (a power of two of them), chain links, flavor indexes. */
+export interface NameHashTables {
+  readonly heads: Int32Array;
+  readonly next: Int32Array;
+  readonly triple: readonly number[];
+}
+
 const HOST_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
@@ -19,6 +26,18 @@ export class NameHash {
   private readonly next: Int32Array;
   private readonly mask: number;
   private triple?: readonly number[];
+
+  /** The tables of a NameHash built earlier for the same blob (btf/index-file.ts), not rebuilt. */
+  static fromTables(raw: RawTypes, strs: StringBlobs, le: boolean, t: NameHashTables): NameHash {
+    const h = Object.create(NameHash.prototype) as NameHash;
+    Object.assign(h, { raw, strs, le, heads: t.heads, next: t.next, mask: t.heads.length - 1, triple: t.triple });
+    return h;
+  }
+
+  /** What fromTables() takes; the flavor list is computed now if it was not yet. */
+  get tables(): NameHashTables {
+    return { heads: this.heads, next: this.next, triple: this.tripleUnderscore };
+  }
 
   constructor(private readonly raw: RawTypes, private readonly strs: StringBlobs, private readonly le: boolean) {
     // Every hashing loop below stops at a NUL: parseBtf guarantees each string section ends

@@ -124,8 +124,16 @@ export function scanTypes(r: ByteReader, typeStart: number, typeLen: number, str
   // Callers see byte offsets of the records in the blob.
   const recOffsets = new Uint32Array(n);
   for (let i = 0; i < n; i++) recOffsets[i] = typeStart + 4 * offsets[i];
-  offsets = recOffsets;
+  return rawTypesAt(dv, le, recOffsets, typeStart, typeLen, strings, base);
+}
 
+/**
+ * The records at `offsets` (byte offsets in the blob), without checking them: for scanTypes,
+ * and for an index file that was verified to be of these very bytes (btf/index-file.ts).
+ */
+export function rawTypesAt(dv: DataView, le: boolean, offsets: Uint32Array, typeStart: number, typeLen: number, strings: Uint8Array, base?: Btf): RawTypes {
+  const startId = base ? base.length : 1;
+  const startStrOff = base ? base.stringsEnd : 0;
   // Decoded on first use: a raw dump copies names as bytes and never needs it.
   let strText: string | undefined;
   const str = (off: number): string => {
@@ -137,7 +145,7 @@ export function scanTypes(r: ByteReader, typeStart: number, typeLen: number, str
   };
 
   return {
-    count: n,
+    count: offsets.length,
     view: dv,
     offsets,
     typeStart,

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'fs';
 import * as path from 'path';
 import { Btf, parseBtf } from '../btf/btf';
+import { parseKernelBtf } from './btf-index-cache';
 import { isKernelError } from './errors';
 import { btfInfo, getFdById, getNextId } from './objects';
 import { Fd, closeFd } from './sys';
@@ -78,7 +79,7 @@ export class KernelBtf {
   }
 
   get vmlinux(): Btf {
-    return (this.vmlinuxBtf ??= parseBtf(this.blob('vmlinux'), { file: 'vmlinux', section: 'BTF' }));
+    return (this.vmlinuxBtf ??= parseKernelBtf(this.blob('vmlinux'), { file: 'vmlinux', section: 'BTF' }));
   }
 
   /** A module's split BTF on vmlinux (parsed on first use), or undefined if it has none. */

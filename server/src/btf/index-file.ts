@@ -1,0 +1,107 @@
+// An index file of one BTF blob: where each type record starts and the name hash (with the
+// CO-RE flavor list), so that a process which reads the same kernel BTF again skips the type
+// scan and the name indexing. The file names the BTF it was made from (size and SHA-256 of
+// its bytes) and carries its own SHA-256; anything that does not check out is refused, and
+// the caller parses the BTF as if there were no index.
+import { createHash } from 'crypto';
+import { Btf, ParseOptions, parseBtf } from './btf';
+import type { NameHashTables } from './name-hash';
+
+const MAGIC = 0x58495442; // 'BTIX'
+/** Bump when the layout or the name hash function changes. */
+const FORMAT = 1;
+const HEADER_WORDS = 6;
+const DIGEST = 32;
+
+/** The identity of a BTF blob: SHA-256 of its bytes. */
+export function btfDigest(bytes: Uint8Array): Uint8Array {
+  return createHash('sha256').update(bytes).digest();
+}
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest();
+const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;
+
+/** Index files hold host-order words: written and read only where that is little-endian. */
+export const INDEX_HOST_OK = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** The index file of a parsed blob without a base (builds its name hash and flavor list now). */
+export function encodeIndex(btf: Btf, bytes: Uint8Array, digest: Uint8Array): Uint8Array {
+  const raw = btf.records;
+  const t = btf.nameHashTables;
+  if (!raw || !t || btf.base || !INDEX_HOST_OK) throw new Error('only a parsed BTF blob without a base has an index file');
+  const count = raw.count;
+  const words = new Uint32Array(HEADER_WORDS + DIGEST / 4 + 2 * count + t.heads.length + t.triple.length + DIGEST / 4);
+  words.set([MAGIC, FORMAT, bytes.length, count, t.heads.length, t.triple.length]);
+  const out = new Uint8Array(words.buffer);
+  out.set(digest, 4 * HEADER_WORDS);
+  let at = HEADER_WORDS + DIGEST / 4;
+  for (const arr of [raw.offsets, t.heads, t.next, t.triple]) {
+    words.set(arr instanceof Int32Array ? new Uint32Array(arr.buffer, arr.byteOffset, arr.length) : arr, at);
+    at += arr.length;
+  }
+  out.set(sha256(out.subarray(0, 4 * at)), 4 * at);
+  return out;
+}
+
+interface IndexTables {
+  readonly records: Uint32Array;
+  readonly names: NameHashTables;
+}
+
+/** The tables of an index file, when it is whole, of this format and of the BTF `digest` names. */
+export function decodeIndex(file: Uint8Array, size: number, digest: Uint8Array): IndexTables | undefined {
+  const body = 4 * HEADER_WORDS + DIGEST;
+  if (!INDEX_HOST_OK || file.length < body + DIGEST || file.length % 4 !== 0) return undefined;
+  const end = file.length - DIGEST;
+  if (!equal(sha256(file.subarray(0, end)), file.subarray(end))) return undefined;
+  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const [magic, format, btfSize, count, hashSize, tripleCount] = Array.from({ length: HEADER_WORDS }, (_, i) => dv.getUint32(4 * i, true));
+  if (magic !== MAGIC || format !== FORMAT || btfSize !== size || !equal(file.subarray(4 * HEADER_WORDS, body), digest)) return undefined;
+  if (hashSize === 0 || (hashSize & (hashSize - 1)) !== 0 || body + 4 * (2 * count + hashSize + tripleCount) !== end) return undefined;
+  // copies: aligned, and the file's buffer is not kept alive
+  const words = (at: number, n: number) => new Uint32Array(file.buffer.slice(file.byteOffset + at, file.byteOffset + at + 4 * n));
+  const records = words(body, count);
+  const heads = new Int32Array(words(body + 4 * count, hashSize).buffer);
+  const next = new Int32Array(words(body + 4 * (count + hashSize), count).buffer);
+  const triple = Array.from(words(body + 4 * (2 * count + hashSize), tripleCount));
+  // Bounds that keep every later read in range and every chain finite (chains ascend).
+  for (let i = 0; i < count; i++) {
+    if (records[i] + 12 > size || (i > 0 && records[i] <= records[i - 1])) return undefined;
+    // A chain only goes to higher indexes, so it ends. Types without a name are on no chain
+    // and keep link 0: made -1, so that a forged 0 cannot lead back.
+    if (next[i] === 0) next[i] = -1;
+    else if (next[i] !== -1 && !(next[i] > i && next[i] < count)) return undefined;
+  }
+  for (const h of heads) if (h < -1 || h >= count) return undefined;
+  for (let i = 0; i < triple.length; i++) if (triple[i] >= count || (i > 0 && triple[i] <= triple[i - 1])) return undefined;
+  return { records, names: { heads, next, triple } };
+}
+
+/**
+ * The blob parsed with its index file (no type scan, no name indexing), or undefined when the
+ * index is not this blob's or is damaged: then parse it as usual (and write a new index).
+ */
+export function parseWithIndex(bytes: Uint8Array, file: Uint8Array, digest: Uint8Array, opts: ParseOptions = {}): Btf | undefined {
+  if (opts.base) return undefined;
+  const t = decodeIndex(file, bytes.length, digest);
+  if (!t) return undefined;
+  let btf: Btf;
+  try {
+    btf = parseBtf(bytes, { ...opts, records: t.records });
+  } catch {
+    return undefined;
+  }
+  if (btf.count !== t.records.length) return undefined;
+  btf.adoptNameHash(t.names);
+  return sampleHolds(btf) ? btf : undefined;
+}
+
+/** A sample of named types is found where this build's hash function puts them. */
+function sampleHolds(btf: Btf): boolean {
+  const step = Math.max(1, Math.floor(btf.count / 64));
+  for (let i = 0; i < btf.count; i += step) {
+    const name = btf.nameOf(btf.startId + i);
+    if (name && !btf.byName(name).includes(btf.startId + i)) return false;
+  }
+  return true;
+}
