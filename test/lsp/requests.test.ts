@@ -37,7 +37,7 @@ async function objects(): Promise<Summary[]> {
 
 test('the server advertises its requests under experimental capabilities', () => {
   const exp = lsp.initResult.capabilities.experimental as { bpfLens: { requests: string[] } };
-  assert.deepEqual([...exp.bpfLens.requests].sort(), ['bpfLens/baseDiff', 'bpfLens/btfTypes', 'bpfLens/coreRelocations', 'bpfLens/distill', 'bpfLens/document', 'bpfLens/linkObjects', 'bpfLens/loadObject', 'bpfLens/loadedObjects', 'bpfLens/objects', 'bpfLens/reindex', 'bpfLens/selectTarget', 'bpfLens/targetBtf', 'bpfLens/targets', 'bpfLens/unloadObject']);
+  assert.deepEqual([...exp.bpfLens.requests].sort(), ['bpfLens/baseDiff', 'bpfLens/btfTypes', 'bpfLens/coreRelocations', 'bpfLens/distill', 'bpfLens/document', 'bpfLens/explainVerification', 'bpfLens/linkObjects', 'bpfLens/loadObject', 'bpfLens/loadedObjects', 'bpfLens/objects', 'bpfLens/reindex', 'bpfLens/selectTarget', 'bpfLens/targetBtf', 'bpfLens/targets', 'bpfLens/unloadObject']);
   assert.equal(lsp.initResult.capabilities.hoverProvider, true);
 });
 
