@@ -22,11 +22,13 @@ function runBundle(file) {
   try {
     if (process.env.BPF_LENS_NO_COMPILE_CACHE) throw new Error('off');
     const vm = require('vm');
-    const crypto = require('crypto');
     const Module = require('module');
     src = fs.readFileSync(file, 'utf8');
     const dir = path.join(process.env.XDG_CACHE_HOME || path.join(require('os').homedir(), '.cache'), 'bpf-lens');
-    const key = crypto.createHash('sha1').update(src).update(`${process.version} ${process.arch} ${process.execArgv.join(' ')}`).digest('hex').slice(0, 16);
+    // The bundle's size and mtime name it (hashing its 1.5 MB each run cost more than the
+    // cache saved); V8 still refuses data made for other source text.
+    const st = fs.statSync(file);
+    const key = hash16(`${st.size} ${st.mtimeMs} ${process.version} ${process.arch} ${process.execArgv.join(' ')}`);
     const command = /^[a-z-]{1,20}$/.test(process.argv[2] || '') ? process.argv[2] : 'other';
     cacheFile = path.join(dir, `cli-${key}-${command}.v8cache`);
     try {
@@ -62,4 +64,15 @@ function runBundle(file) {
     if (script) throw e; // the bundle itself failed: its error, not the cache's
     require(file);
   }
+}
+
+/** 16 hex digits of a short string (two FNV-1a hashes): a file name, not a security check. */
+function hash16(text) {
+  let a = 0x811c9dc5;
+  let b = 0x01000193;
+  for (let i = 0; i < text.length; i++) {
+    a = Math.imul(a ^ text.charCodeAt(i), 0x01000193) >>> 0;
+    b = Math.imul(b ^ text.charCodeAt(i), 0x811c9dc5) >>> 0;
+  }
+  return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
 }
