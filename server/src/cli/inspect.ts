@@ -1,4 +1,4 @@
-import { readFileSync } from 'fs';
+import { MAX_SOURCE_BYTES, readRegularFile } from '../host/read-file';
 import { parseArgs } from 'util';
 import { typeName } from '../btf/layout';
 import type { Btf } from '../btf/btf';
@@ -160,7 +160,8 @@ export const inspectCommand: CommandRun = {
     if (positionals.length !== 1) throw new UsageError(positionals.length ? `unexpected argument '${positionals[1]}'` : 'missing OBJ');
     const file = positionals[0];
     const readSource = (p: string): string | undefined => {
-      try { return readFileSync(p, 'utf8'); } catch { return undefined; }
+      // whatever line_info names: only a regular file, never blocking on a FIFO or a device
+      try { return readRegularFile(p, MAX_SOURCE_BYTES).toString('utf8'); } catch { return undefined; }
     };
     const obj = openObject(readInput(file), file, { readSource });
     io.out(values.json ? JSON.stringify(inspectJson(obj), null, 2) + '\n' : inspectText(obj));

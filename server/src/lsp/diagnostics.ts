@@ -3,6 +3,7 @@
  * problems the object model found in them, placed on the map's or function's line.
  */
 import { promises as fsp } from 'fs';
+import { MAX_SOURCE_BYTES, readRegularFileAsync } from '../host/read-file';
 import * as path from 'path';
 import { Diagnostic, DiagnosticSeverity } from 'vscode-languageserver/node';
 import { argCtxNotes } from './arg-ctx';
@@ -25,7 +26,7 @@ export async function sourceDiagnostics(source: string, objects: readonly Loaded
   let text = openText;
   try {
     mtimeMs = (await fsp.stat(source)).mtimeMs;
-    if (text === undefined) text = await fsp.readFile(source, 'latin1');
+    if (text === undefined) text = (await readRegularFileAsync(source, MAX_SOURCE_BYTES)).toString('latin1');
   } catch {
     return [];
   }

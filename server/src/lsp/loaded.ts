@@ -3,6 +3,7 @@
  * A file that cannot be read becomes an object with an `error`, never an exception.
  */
 import { promises as fsp, readFileSync, Stats } from 'fs';
+import { MAX_SOURCE_BYTES, readRegularFileAsync } from '../host/read-file';
 import * as path from 'path';
 import { Btf, isBtf, parseBtf } from '../btf/btf';
 import { btfFromBytes } from '../btf/input';
@@ -43,7 +44,8 @@ export async function loadObject(
   if (st.size > maxSize) return failed(base, `${st.size} bytes is more than bpfLens.maxObjectSize (${maxSize})`);
   let bytes: Uint8Array;
   try {
-    const buf = await fsp.readFile(file);
+    // a regular file within the limit (the stat above says size 0 for devices and FIFOs)
+    const buf = await readRegularFileAsync(file, maxSize);
     bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   } catch (e) {
     return failed(base, errorText(e));
@@ -60,7 +62,7 @@ async function locateMaps(o: LoadedObject): Promise<void> {
   for (const file of o.sources) {
     let lines: string[];
     try {
-      lines = splitLines(await fsp.readFile(file, 'latin1'));
+      lines = splitLines((await readRegularFileAsync(file, MAX_SOURCE_BYTES)).toString('latin1'));
     } catch {
       continue;
     }
