@@ -1,4 +1,5 @@
 import { FormatError } from '../common/errors';
+import { escapeControls } from '../common/escape';
 import { CliIo, Command, UsageError } from './command';
 import { COMMANDS } from './commands';
 import { VERSION } from './version';
@@ -64,7 +65,8 @@ export function reportError(e: unknown, cmd: Command | undefined, out: CliIo): n
     out.err(`bpf-lens: ${err.path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}\n`);
     return 1;
   }
-  out.err(`bpf-lens: ${err instanceof Error ? err.message : String(err)}\n`);
+  // messages may span lines (verifier logs) but never carry a terminal escape from a file
+  out.err(`bpf-lens: ${(err instanceof Error ? err.message : String(err)).split('\n').map(escapeControls).join('\n')}\n`);
   if (process.env.BPF_LENS_DEBUG && err instanceof Error) out.err(`${err.stack}\n`);
   return 1;
 }

@@ -1,3 +1,5 @@
+import { escapeControls } from './escape';
+
 /**
  * The one error for bad input: it says which file, which section and which byte
  * offset were wrong, so the CLI can print one line and the editor can place a diagnostic.
@@ -9,7 +11,8 @@ export class FormatError extends Error {
     readonly offset: number,
     readonly reason: string,
   ) {
-    super(`${file}: ${section}: offset ${offset}: ${reason}`);
+    // one line whatever the file holds: names in it are escaped
+    super(escapeControls(`${file}: ${section}: offset ${offset}: ${reason}`));
     this.name = 'FormatError';
   }
 
