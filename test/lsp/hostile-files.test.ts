@@ -70,3 +70,28 @@ test('the language server: a document of /dev/zero or a FIFO is a clear error, a
     await lsp.stop();
   }
 });
+
+test('a workspace of a FIFO named x.o, a directory named d.o, a truncated .ko, a corrupt object and a symlink loop: indexing answers, one error each', async () => {
+  const ws = path.join(dir, 'ws2');
+  mkdirSync(path.join(ws, 'd.o'), { recursive: true });
+  execFileSync('mkfifo', [path.join(ws, 'x.o')]);
+  writeFileSync(path.join(ws, 'trunc.ko'), readFileSync(objectNaming('/dev/zero', 'ko')).subarray(0, 100));
+  writeFileSync(path.join(ws, 'corrupt.o'), Buffer.from('\x7fELF garbage'));
+  execFileSync('ln', ['-s', 'loop', path.join(ws, 'loop')]);
+  execFileSync('ln', ['-s', '.', path.join(ws, 'self')]);
+  writeFileSync(path.join(ws, 'good.o'), readFileSync(objectNaming('/dev/zero', 'good')));
+  const lsp = await LspClient.start(ws);
+  try {
+    const started = Date.now();
+    const { objects } = await lsp.request<{ objects: { path: string; error?: string }[] }>('bpfLens/objects', {});
+    assert.ok(Date.now() - started < 20_000, `${Date.now() - started} ms`);
+    const by = new Map(objects.map((o) => [path.relative(ws, o.path), o]));
+    assert.equal(by.get('good.o')?.error, undefined);
+    for (const bad of ['trunc.ko', 'corrupt.o']) assert.ok(by.get(bad)?.error, `${bad}: ${JSON.stringify(by.get(bad))}`);
+    for (const odd of ['x.o', 'd.o']) assert.ok(!by.has(odd) || by.get(odd)!.error, `${odd}: ${JSON.stringify(by.get(odd))}`);
+    // still answering
+    assert.ok((await lsp.request<{ objects: unknown[] }>('bpfLens/objects', {})).objects.length >= 3);
+  } finally {
+    await lsp.stop();
+  }
+});
