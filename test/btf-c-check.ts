@@ -6,10 +6,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Btf } from '../server/src/btf/btf';
-import { DumpCResult } from '../server/src/btf/dump-c';
+import { type Btf } from '../server/src/btf/btf';
+import { type DumpCResult } from '../server/src/btf/dump-c';
 import { memberBits, recordInfo, sizeOf } from '../server/src/btf/layout';
-import { BtfComposite, TypeId } from '../server/src/btf/types';
+import { type BtfComposite, type TypeId } from '../server/src/btf/types';
 import { loadBtf } from '../server/src/cli/input';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bpf-lens-dumpc-'));
@@ -97,7 +97,7 @@ function sameShape(a: Btf, ta: BtfComposite, b: Btf, tb: BtfComposite, where: st
     const ia = a.type(a.skipTypedefs(x.m.type)), ib = b.type(b.skipTypedefs(y.m.type));
     if (!ia.name && (ia.kind === 'STRUCT' || ia.kind === 'UNION')) {
       assert.equal(ib.kind, ia.kind, `${w}: kind`);
-      sameShape(a, ia, b, ib as BtfComposite, w);
+      sameShape(a, ia, b, ib, w);
     }
   });
 }

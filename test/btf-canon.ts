@@ -1,8 +1,8 @@
 // A canonical text for BTF types with ids resolved: named types are referred to by kind
 // and name, anonymous ones are spelled out in full. Two BTF blobs that describe the same
 // types with different ids (distilled, relocated, re-split) give the same strings.
-import { Btf } from '../server/src/btf/btf';
-import { BtfType, TypeId } from '../server/src/btf/types';
+import { type Btf } from '../server/src/btf/btf';
+import { type BtfType, type TypeId } from '../server/src/btf/types';
 
 const MAX_DEPTH = 64;
 

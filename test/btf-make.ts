@@ -1,6 +1,6 @@
 // Terse builders for hand-made BTF in the distill/relocate tests.
-import { BtfBuilder } from '../server/src/btf/write';
-import { BtfMember, TypeId } from '../server/src/btf/types';
+import { type BtfBuilder } from '../server/src/btf/write';
+import { type BtfMember, type TypeId } from '../server/src/btf/types';
 
 export const SIGNED = 1;
 

@@ -1,9 +1,9 @@
 // Shared by the CO-RE tests and the bench: read an object's BTF, .BTF.ext and code sections
 // with the project's own readers, and relocate every section.
 import { readFileSync } from 'fs';
-import { Btf, parseBtf } from '../server/src/btf/btf';
-import { BtfExt, parseBtfExt } from '../server/src/btf/ext';
-import { CandidateCache, RelocateCoreOutput, TargetBtf, relocateCore } from '../server/src/core';
+import { type Btf, parseBtf } from '../server/src/btf/btf';
+import { type BtfExt, parseBtfExt } from '../server/src/btf/ext';
+import { CandidateCache, type RelocateCoreOutput, type TargetBtf, relocateCore } from '../server/src/core';
 import { ElfFile } from '../server/src/elf/reader';
 
 export interface CoreObject {

@@ -4,11 +4,11 @@ import { createHash } from 'crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
-import { Btf, parseBtf } from '../server/src/btf/btf';
-import { BtfType, mapTypeIds, referencedIds } from '../server/src/btf/types';
+import { type Btf, parseBtf } from '../server/src/btf/btf';
+import { type BtfType, mapTypeIds, referencedIds } from '../server/src/btf/types';
 import { SHT_NOBITS, SHT_PROGBITS, STB_LOCAL, STT_SECTION } from '../server/src/elf/constants';
 import { ElfFile } from '../server/src/elf/reader';
-import { LinkResult, linkObjects } from '../server/src/link/linker';
+import { type LinkResult, linkObjects } from '../server/src/link/linker';
 import { fixture, run } from './helpers';
 
 let scratch: string | undefined;

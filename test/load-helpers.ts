@@ -4,7 +4,7 @@
 import { spawnSync } from 'child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'fs';
 import * as path from 'path';
-import { BPF_MAP_TYPE, Fd, closeFd, getFdById, isKernelError, localKernel, mapLookupElem, progInfo, userValueSize } from '../server/src/kernel';
+import { BPF_MAP_TYPE, type Fd, closeFd, getFdById, isKernelError, localKernel, mapLookupElem, progInfo, userValueSize } from '../server/src/kernel';
 import { loadObject } from '../server/src/load';
 import type { LoadOptions, LoadResult, LoadedMap } from '../server/src/load/types';
 import { openObject } from '../server/src/object';

@@ -9,8 +9,8 @@ import { spawnSync } from 'child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { busyboxBase, newcArchive, InitramfsEntry } from './initramfs';
-import { debianKernel, DebianKernel, DebianKernelVersion } from './kernels';
+import { busyboxBase, newcArchive, type InitramfsEntry } from './initramfs';
+import { debianKernel, type DebianKernel, type DebianKernelVersion } from './kernels';
 
 /** What it takes to mount the host's root over virtio 9p; later kernels build some in. */
 export const NINEP_MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p'];

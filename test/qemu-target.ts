@@ -7,14 +7,14 @@
  * `close()` asks the agent to shut down, and the guest then powers off; `kill()` is the hard
  * stop for t.after, and a process exit hook kills any qemu still running.
  */
-import { ChildProcess, spawn } from 'child_process';
+import { type ChildProcess, spawn } from 'child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
-import { createConnection, Socket } from 'net';
+import { createConnection, type Socket } from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { ROOT } from './helpers';
-import { busyboxBase, newcArchive, InitramfsEntry } from './initramfs';
-import { debianKernel, DebianKernelVersion } from './kernels';
+import { busyboxBase, newcArchive, type InitramfsEntry } from './initramfs';
+import { debianKernel, type DebianKernelVersion } from './kernels';
 import { hostRootInit } from './qemu-host-root';
 import * as P from '../protocol/agent';
 import { AgentClient, connectTarget } from '../server/src/remote';

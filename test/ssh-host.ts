@@ -5,7 +5,7 @@
  * sudo rights unless allowSudo) logs in with the same key. `stop()` removes sshd, the
  * namespace, the user and its sudoers drop-in.
  */
-import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
 import assert from 'assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';

@@ -1,11 +1,11 @@
 /** Every `bpfLens.*` command, in one place (ids as in package.json). */
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { BaseDiffRequest, DistillRequest, DocumentKind, LinkObjectsRequest, ObjectsRequest, ReindexRequest } from '../../protocol/lsp';
+import { BaseDiffRequest, DistillRequest, type DocumentKind, LinkObjectsRequest, ObjectsRequest, ReindexRequest } from '../../protocol/lsp';
 import { openDocument } from './documents';
 import { explainVerificationCommand, loadObjectCommand, unloadCommand } from './load';
 import type { TargetPicker } from './targets';
-import { Node, ObjectsTree } from './tree';
+import { type Node, type ObjectsTree } from './tree';
 
 interface Deps {
   readonly output: vscode.OutputChannel;

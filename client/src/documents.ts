@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { DocumentParams, DocumentRequest, documentPath, parseDocumentQuery, SCHEME } from '../../protocol/lsp';
+import { type DocumentParams, DocumentRequest, documentPath, parseDocumentQuery, SCHEME } from '../../protocol/lsp';
 
 /** Virtual documents on the `bpf-lens:` scheme; their text comes from the server. */
 export class BpfDocuments implements vscode.TextDocumentContentProvider {

@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import {
   ExplainVerificationRequest,
-  LoadedKernelObject, LoadedObjectsRequest, LoadObjectRequest, LoadProgressNotification, ObjectsRequest, UnloadObjectRequest,
+  type LoadedKernelObject, LoadedObjectsRequest, LoadObjectRequest, LoadProgressNotification, ObjectsRequest, UnloadObjectRequest,
 } from '../../protocol/lsp';
 
 export interface LoadDeps {
@@ -108,7 +108,7 @@ export async function explainVerificationCommand(deps: LoadDeps, path: string | 
   const name = path.split('/').pop();
   const r = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `BPF Lens: verifying ${name} at log level 2` },
-    () => client.sendRequest(ExplainVerificationRequest, { path: path!, target }),
+    () => client.sendRequest(ExplainVerificationRequest, { path: path, target }),
   );
   deps.output.appendLine(`explain verification ${path}: ${r.ok ? r.programs.map((p) => `${p.name} ${p.lines} lines${p.rejected ? ' (rejected)' : ''}`).join(', ') : r.message}`);
   if (!r.ok) return void vscode.window.showErrorMessage(`BPF Lens: ${r.message}`);

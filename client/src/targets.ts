@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { parseSshSpec, SelectTargetRequest, SelectTargetResult, TargetSetting, TargetsRequest } from '../../protocol/lsp';
+import { parseSshSpec, SelectTargetRequest, type SelectTargetResult, type TargetSetting, TargetsRequest } from '../../protocol/lsp';
 
 const STATE_KEY = 'bpfLens.target';
 

@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import {
-  BtfTypeItem, BtfTypesRequest, ObjectsRequest, ObjectSummary, ProgramItem, MapItem, ExternItem, LoadedKernelObject, LoadedObjectsRequest,
-  BaseDiffItem, BaseDiffRequest, TargetBtfRequest, TargetsRequest, TargetsResult, CoreRelocationItem, CoreRelocationsRequest,
+  type BtfTypeItem, BtfTypesRequest, ObjectsRequest, type ObjectSummary, type ProgramItem, type MapItem, type ExternItem, type LoadedKernelObject, LoadedObjectsRequest,
+  type BaseDiffItem, BaseDiffRequest, TargetBtfRequest, TargetsRequest, type TargetsResult, type CoreRelocationItem, CoreRelocationsRequest,
 } from '../../protocol/lsp';
 import { treeItem } from './tree-items';
 

@@ -4,7 +4,7 @@
 // and serves VS Code on the URL it prints — where BPF Lens then runs and indexes the examples.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT, freePort, openBpfLens, tmpDir, waitFor } from './workbench';

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { prepare, copyExamples, openWorkbench, openFile, hover, screenshotPath, tmpDir, shotOnFailure, Session } from './workbench';
+import { prepare, copyExamples, openWorkbench, openFile, hover, screenshotPath, tmpDir, shotOnFailure, type Session } from './workbench';
 
 const dir = tmpDir('hover');
 let s: Session;

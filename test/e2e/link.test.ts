@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROOT, fileDialog, prepare, openWorkbench, runCommand, tmpDir, shotOnFailure, Session } from './workbench';
+import { ROOT, fileDialog, prepare, openWorkbench, runCommand, tmpDir, shotOnFailure, type Session } from './workbench';
 
 const dir = tmpDir('link');
 let s: Session;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { prepare, copyExamples, openWorkbench, runCommand, screenshotPath, tmpDir, shotOnFailure, waitFor, Session } from './workbench';
+import { prepare, copyExamples, openWorkbench, runCommand, screenshotPath, tmpDir, shotOnFailure, waitFor, type Session } from './workbench';
 
 const dir = tmpDir('load');
 let s: Session;

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROOT, prepare, copyExamples, openWorkbench, runCommand, screenshotPath, tmpDir, shotOnFailure, waitFor, Session } from './workbench';
+import { ROOT, prepare, copyExamples, openWorkbench, runCommand, screenshotPath, tmpDir, shotOnFailure, waitFor, type Session } from './workbench';
 import { debianKernel } from '../kernels';
-import { SshHost, startSshHost } from '../ssh-host';
+import { type SshHost, startSshHost } from '../ssh-host';
 
 const dir = tmpDir('targets');
 let s: Session;

@@ -5,12 +5,12 @@
  * (scripts/code-server.sh), chromium comes from Debian (scripts/setup.sh), nothing is
  * downloaded at test time.
  */
-import { execFileSync, spawn, ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromium, Browser, Page } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');

@@ -3,7 +3,7 @@
 // mute agent, no minutes of CPU on a 128 MB stream), and a client that dies mid-load leaves
 // nothing behind, not even the pins it asked for (it never learned of them).
 import assert from 'node:assert/strict';
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { ResponseError } from 'vscode-jsonrpc/node';
@@ -15,8 +15,8 @@ import { bpffsDir } from './kernel-env';
 function agent(): { child: ChildProcess; exit: Promise<number | null>; stderr: () => string } {
   const child = spawn(process.execPath, [CLI, 'agent', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  child.stdin!.on('error', () => undefined); // it may end before all we write is read
+  child.stderr.on('data', (d) => (err += d));
+  child.stdin.on('error', () => undefined); // it may end before all we write is read
   return { child, exit: new Promise((r) => child.on('exit', (code) => r(code))), stderr: () => err };
 }
 

@@ -2,10 +2,10 @@
 // qemu guest), with or without the fallback, through the product's pipeline (loadObject),
 // and reports each program's verdict. linkProgram/fixDatasecs stay for the unit tests of
 // the fallback and the freplace guest, which build func_info and BTF by hand.
-import { Btf, parseBtf } from '../../server/src/btf/btf';
+import { type Btf, parseBtf } from '../../server/src/btf/btf';
 import { BPF_PROG_TYPE, btfInfo, isKernelError, localKernel, probeFeature } from '../../server/src/kernel';
 import { loadObject } from '../../server/src/load';
-import { ArgCtxFallbackMode, FuncInfoRecord, argCtxFallbackWanted } from '../../server/src/load/arg-ctx';
+import { type ArgCtxFallbackMode, type FuncInfoRecord, argCtxFallbackWanted } from '../../server/src/load/arg-ctx';
 import { buildFuncInfo } from '../../server/src/load/ext-info';
 import { linkProgram as linkSubprogs } from '../../server/src/load/link-subprogs';
 import { fixupObjectBtf } from '../../server/src/load/sanitize-btf';

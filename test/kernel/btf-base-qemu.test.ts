@@ -8,16 +8,16 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { baseDiff } from '../../server/src/btf/base-diff';
-import { Btf, parseBtf } from '../../server/src/btf/btf';
+import { type Btf, parseBtf } from '../../server/src/btf/btf';
 import { distillModule } from '../../server/src/btf/module-btf';
 import { RELOCATABLE, relocateSplit } from '../../server/src/btf/relocate';
-import { BtfType, NewType } from '../../server/src/btf/types';
+import { type BtfType, type NewType } from '../../server/src/btf/types';
 import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
 import { ElfFile } from '../../server/src/elf/reader';
 import { rewriteElf } from '../../server/src/elf/writer';
 import { canonOwn } from '../btf-canon';
 import { tmp } from '../btf-corpus';
-import { InitramfsEntry, busyboxBase, newcArchive } from '../initramfs';
+import { type InitramfsEntry, busyboxBase, newcArchive } from '../initramfs';
 import { debianKernel } from '../kernels';
 import { bootQemu } from '../qemu';
 
@@ -45,7 +45,7 @@ function distilled(rel: string, damage?: (t: BtfType, all: readonly BtfType[]) =
       const { id: _id, ...copy } = t;
       const u = damage(t, base.types);
       if (u) changed++;
-      b.add(u ?? (copy as NewType));
+      b.add(u ?? (copy));
     }
     assert.equal(changed, 1, `${rel}: one type damaged`);
     base = b.build();

@@ -34,7 +34,7 @@ test('bpf-lens agent --stdio answers the agent protocol: hello, load (ids), test
 test('bpf-lens agent without --stdio is a usage error', async () => {
   const child = spawn(process.execPath, [CLI, 'agent'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
-  child.stderr!.on('data', (d) => (err += d));
+  child.stderr.on('data', (d) => (err += d));
   const code = await new Promise<number | null>((r) => child.on('exit', (x) => r(x)));
   assert.equal(code, 2);
   assert.match(err, /only --stdio is supported/);

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { test } from 'node:test';
 import * as os from 'os';
 import * as path from 'path';
-import { CoreObject, SectionResult, readCoreObject, readTargetBtf, relocateObject } from '../core-helpers';
+import { type CoreObject, type SectionResult, readCoreObject, readTargetBtf, relocateObject } from '../core-helpers';
 import { CILIUM, fixture, run } from '../helpers';
 
 const DATA = path.join(CILIUM, 'btf', 'testdata');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import { test } from 'node:test';
 import {
-  BPF_ATTACH_TYPE, BPF_MAP_TYPE, BPF_PROG_TYPE, Fd, FdTracker, KernelError, PERF_COUNT_SW, PERF_TYPE, closeFd, iterCreate, linkCreate,
+  BPF_ATTACH_TYPE, BPF_MAP_TYPE, BPF_PROG_TYPE, type Fd, FdTracker, KernelError, PERF_COUNT_SW, PERF_TYPE, closeFd, iterCreate, linkCreate,
   linkDetach, linkInfo, mapCreate, mapLookupElem, onlineCpus, parseCpuList, perfEventIoctl, perfEventOpen, pmuInfo, progLoad, readAll,
   setFaultInjector, tracepointId,
 } from '../../server/src/kernel';

@@ -5,7 +5,7 @@ import { existsSync } from 'fs';
 import { test } from 'node:test';
 import * as path from 'path';
 import {
-  BPF_EXIST, BPF_F_RDONLY, BPF_MAP_TYPE, BPF_NOEXIST, KernelBtf, KernelError, btfLoad, closeFd, getFdById, listIds, mapCreate, mapDeleteElem,
+  BPF_EXIST, BPF_F_RDONLY, BPF_MAP_TYPE, BPF_NOEXIST, KernelBtf, type KernelError, btfLoad, closeFd, getFdById, listIds, mapCreate, mapDeleteElem,
   mapFreeze, mapGetNextKey, mapInfo, mapKeys, mapLookupElem, mapUpdateElem, objGet, objPin, possibleCpus, userValueSize,
 } from '../../server/src/kernel';
 import { BtfBuilder, writeBtf } from '../../server/src/btf/write';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as path from 'path';
 import { BPF_LINK_TYPE, FEATURE_PROBES } from '../../server/src/kernel';
-import { DebianKernelVersion } from '../kernels';
+import { type DebianKernelVersion } from '../kernels';
 import { runHostRootGuest } from '../qemu-host-root';
 
 /** Probes each kernel must answer "no": 6.1 predates native arg:ctx (6.8) and '?' in DATASEC names (6.5). */

@@ -13,7 +13,7 @@ import * as path from 'path';
 import { KernelBtf } from '../../server/src/kernel';
 import { LoadError } from '../../server/src/load/types';
 import { FIXTURES, fixture, run } from '../helpers';
-import { Snapshot, lensLoad, lensSnapshot, libbpfLoad } from '../load-helpers';
+import { type Snapshot, lensLoad, lensSnapshot, libbpfLoad } from '../load-helpers';
 import { bpffsDir } from './kernel-env';
 
 const targetBtf = KernelBtf.open();

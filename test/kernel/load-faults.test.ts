@@ -103,7 +103,7 @@ test('struct_ops: load registers nothing (as libbpf); attaching registers the tc
     assert.equal(m.structOps?.link, true, '.struct_ops.link: registered through a link on attach');
     assert.deepEqual(r.programs.map((p) => p.type), ['struct_ops', 'struct_ops', 'struct_ops', 'struct_ops']);
     assert.equal(ccRegistered(), false, 'loaded, not registered');
-    const structOps = [{ name: m.name, fd: m.fd, ...m.structOps! }];
+    const structOps = [{ name: m.name, fd: m.fd, ...m.structOps }];
     // a fault at each system call of the attach leaves nothing registered
     for (let n = 1; n <= 3; n++) {
       setFaultInjector((_c, i) => (i === n ? 'EIO' : undefined));

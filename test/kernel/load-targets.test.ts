@@ -13,10 +13,10 @@ import * as os from 'os';
 import { after, before, test } from 'node:test';
 import * as path from 'path';
 import { ROOT, run } from '../helpers';
-import { startSshHost, SshHost } from '../ssh-host';
-import { startTestTarget, TestTarget } from '../qemu-target';
+import { startSshHost, type SshHost } from '../ssh-host';
+import { startTestTarget, type TestTarget } from '../qemu-target';
 import { debianKernel } from '../kernels';
-import { connectTarget, isLoadError, SshConnectTimings } from '../../server/src/remote';
+import { connectTarget, isLoadError, type SshConnectTimings } from '../../server/src/remote';
 import type { AgentLoadResult, HelloResult } from '../../protocol/agent';
 
 const FIX = path.join(ROOT, 'build', 'fixtures');
@@ -66,7 +66,7 @@ before(async () => {
   const timings: Partial<SshConnectTimings> = {};
   const ssh = (async (): Promise<TestTarget> => {
     const t0 = performance.now();
-    const client = await connectTarget('bpflens-test', { root: ROOT, configFile: sshHost!.config, timings });
+    const client = await connectTarget('bpflens-test', { root: ROOT, configFile: sshHost.config, timings });
     const connectMs = performance.now() - t0;
     return {
       spec: 'ssh', client, connectMs, console: () => `probe ${timings.probeMs?.toFixed(0)} ms, deploy ${timings.deployMs?.toFixed(0)} ms (${timings.deployed ? 'uploaded' : 're-used'}), start+hello ${timings.startMs?.toFixed(0)} ms`,
@@ -77,7 +77,7 @@ before(async () => {
   const started = await Promise.allSettled([startTestTarget('local'), ssh, startTestTarget('qemu:6.1'), startTestTarget('qemu:6.12')]);
   for (const s of started) if (s.status === 'fulfilled') targets.push(s.value);
   const failed = started.find((s) => s.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
+  if (failed) throw (failed).reason;
   for (const t of targets) hellos.set(name(t), await t.client.hello());
 });
 

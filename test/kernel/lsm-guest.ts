@@ -17,8 +17,8 @@ const PROT_EXEC = 4;
 const PAGE = 4096;
 
 // koffi's declarations are untyped function objects.
-// eslint-disable-next-line @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any
-const koffi = require('koffi') as any;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const koffi = require('koffi');
 const mprotectFn = koffi.load('libc.so.6').func('int mprotect(uintptr_t addr, size_t len, int prot)');
 
 /** The page holding this process's main stack start (/proc/self/stat field 28, startstack). */

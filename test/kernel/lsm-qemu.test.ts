@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import * as path from 'path';
 import { BPF_LINK_TYPE } from '../../server/src/kernel';
 import { cli, fixture } from '../helpers';
-import { DebianKernelVersion } from '../kernels';
+import { type DebianKernelVersion } from '../kernels';
 import { runHostRootGuest } from '../qemu-host-root';
 import { bpffsDir } from './kernel-env';
 

@@ -15,7 +15,7 @@ import { loadObject } from '../../server/src/load';
 import { LoadError } from '../../server/src/load/types';
 import { openObject } from '../../server/src/object';
 import { ROOT } from '../helpers';
-import { DebianKernelVersion } from '../kernels';
+import { type DebianKernelVersion } from '../kernels';
 import { runHostRootGuest } from '../qemu-host-root';
 
 const FIXTURE = path.join(ROOT, 'build', 'fixtures', 'kmod_structops.o');

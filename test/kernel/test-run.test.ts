@@ -68,7 +68,7 @@ test('verdicts and output bytes equal bpftool prog run for xdp, tc and socket fi
 test('text output: the verdict named, what changed against the input; --id works; errors are said', () => {
   const t = cli(['test-run', OBJ(), 'xdp_reflect', '--packet', 'eth/ipv4(src=10.1.1.1,dst=10.1.1.2)/icmp/payload(hi)']);
   assert.equal(t.code, 0, t.stderr);
-  assert.match(t.stdout, /^retval 3 \(XDP_TX\)\nduration \d+ ns per run \(1 run\)\ndata out 44 bytes, \d+ changes against the input:\n  @5: 02 -> 01\n/);
+  assert.match(t.stdout, /^retval 3 \(XDP_TX\)\nduration \d+ ns per run \(1 run\)\ndata out 44 bytes, \d+ changes against the input:\n {2}@5: 02 -> 01\n/);
   const pins = bpffsDir('testrun_id');
   try {
     run('bpftool', ['prog', 'loadall', OBJ(), `${pins.dir}/p`]);

@@ -130,8 +130,8 @@ test('the log model over this kernel\'s level-1 and level-2 logs: instructions, 
   const rb = parseVerifierLog(logs['verifier_ringbuf_leak.2']);
   const br = rb.entries.find((e) => e.kind === 'branch' && !e.safe);
   assert.ok(br && br.kind === 'branch' && br.state, 'a branch with its state');
-  assert.equal(br.state!.regs.R2?.value, '5');
-  assert.equal(br.state!.regs.R10?.type, 'fp');
+  assert.equal(br.state.regs.R2?.value, '5');
+  assert.equal(br.state.regs.R10?.type, 'fp');
   const ins = insnEntries(rb);
   assert.ok(ins.some((e) => e.text.startsWith('call bpf_ringbuf_reserve')));
   const reserve = ins.find((e) => e.idx === 5)!;

@@ -40,9 +40,9 @@ for (const version of ['6.1', '6.12'] as DebianKernelVersion[]) {
         const x = explainRejection(m);
         assert.equal(x?.family, want.family, `${where}: ${m.errors.join(' | ')}`);
         explained.add(want.family);
-        const r0 = x!.related[0];
-        if (r0?.line !== undefined) assert.equal(r0.line, want.line, `${where}: ${JSON.stringify(x!.related)}`);
-        else if (r0?.text && want.text) assert.equal(r0.text.trim(), want.text, `${where}: ${JSON.stringify(x!.related)}`);
+        const r0 = x.related[0];
+        if (r0?.line !== undefined) assert.equal(r0.line, want.line, `${where}: ${JSON.stringify(x.related)}`);
+        else if (r0?.text && want.text) assert.equal(r0.text.trim(), want.text, `${where}: ${JSON.stringify(x.related)}`);
       }
     }
     t.diagnostic(`${version}: ${explained.size} families explained: ${[...explained].sort().join(', ')}`);

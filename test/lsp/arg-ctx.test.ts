@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { Diagnostic, LspClient, makeWorkspace } from './lsp-client';
+import { type Diagnostic, LspClient, makeWorkspace } from './lsp-client';
 
 const SOURCES = ['argctx_shared.bpf.c', 'argctx_fentry.bpf.c'];
 const ws = makeWorkspace(SOURCES);

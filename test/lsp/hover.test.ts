@@ -168,7 +168,7 @@ test('disassembly document: program with its subprograms, helpers and maps by na
   const r = await lsp.request<{ text: string; languageId: string }>('bpfLens/document', { path: path.join(ws.build, 'lsp_maps.o'), kind: 'disasm', program: 'lsp_use_maps' });
   assert.equal(r.languageId, 'bpf-disasm');
   assert.match(r.text, /^## SEC\("xdp"\) lsp_use_maps: xdp, xdp, \d+ insns/);
-  assert.match(r.text, /; __u64 \*v = bpf_map_lookup_elem\(&lsp_hash, &k\);  \[lsp_maps\.bpf\.c:\d+\]\n\s+\d+:\tr1 = map\[lsp_hash\] ll\n/);
+  assert.match(r.text, /; __u64 \*v = bpf_map_lookup_elem\(&lsp_hash, &k\); {2}\[lsp_maps\.bpf\.c:\d+\]\n\s+\d+:\tr1 = map\[lsp_hash\] ll\n/);
   assert.match(r.text, /call bpf_tail_call#12/);
   assert.match(r.text, /r2 = map\[lsp_jmp\] ll/);
   const p = await lsp.request<{ text: string }>('bpfLens/document', { path: path.join(ws.build, 'lsp_progs.o'), kind: 'disasm', program: 'lsp_classifier' });

@@ -1,11 +1,11 @@
 // A language client for tests: spawns `bpf-lens lsp --stdio` as an editor would and speaks
 // JSON-RPC to it through vscode-jsonrpc's stream reader and writer.
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createMessageConnection, MessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { createMessageConnection, type MessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { CLI, ROOT, run } from '../helpers';
 
 export interface Diagnostic {
@@ -28,8 +28,8 @@ export class LspClient {
   static async start(folder: string, settings: Record<string, unknown> = {}): Promise<LspClient> {
     const proc = spawn(process.execPath, [CLI, 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
     const stderr: string[] = [];
-    proc.stderr!.on('data', (d) => stderr.push(String(d)));
-    const conn = createMessageConnection(new StreamMessageReader(proc.stdout!), new StreamMessageWriter(proc.stdin!));
+    proc.stderr.on('data', (d) => stderr.push(String(d)));
+    const conn = createMessageConnection(new StreamMessageReader(proc.stdout), new StreamMessageWriter(proc.stdin));
     const c = new LspClient(proc, conn, stderr);
     conn.onNotification('textDocument/publishDiagnostics', (p: { uri: string; diagnostics: Diagnostic[] }) => {
       c.diagnostics.set(p.uri, p.diagnostics);

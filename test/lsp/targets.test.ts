@@ -10,8 +10,8 @@ import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
 import { kernelIdAlive as alive } from '../load-helpers';
 import { debianKernel } from '../kernels';
-import { SshHost, startSshHost } from '../ssh-host';
-import { Diagnostic, LspClient, makeWorkspace } from './lsp-client';
+import { type SshHost, startSshHost } from '../ssh-host';
+import { type Diagnostic, LspClient, makeWorkspace } from './lsp-client';
 import { CLI, run } from '../helpers';
 
 interface TargetInfo { name: string; kind: string; release: string; canLoad: boolean; hasBtf: boolean; features: Record<string, boolean>; ms: number }
@@ -127,7 +127,7 @@ test('an SSH target: hello through the deployed agent, and CO-RE checked against
   assert.deepEqual(coreDiags().map((d) => `${d.range.start.line}:${d.severity}`), atLocal);
   // What the agent probed there decides the __arg_ctx notes (this kernel: native).
   await lsp.until('arg-ctx notes on lab', () => argCtxNotes().some((m) => new RegExp(`native on lab \\(kernel ${lab.info!.release}\\)`).test(m)));
-  console.log(`select lab (connect, deploy if needed, hello): ${lab.info!.ms.toFixed(0)} ms; CO-RE vs its BTF ${lab.core!.ms.toFixed(0)} ms`);
+  console.log(`select lab (connect, deploy if needed, hello): ${lab.info!.ms.toFixed(0)} ms; CO-RE vs its BTF ${lab.core.ms.toFixed(0)} ms`);
 });
 
 test('a load on an SSH target goes through its agent: kernel ids, progress, listed with the target, unload releases them', async () => {

@@ -89,8 +89,8 @@ function parse(files: string[]): Parsed {
       if (ts.isCallExpression(n) && n.arguments.length && ts.isStringLiteralLike(n.arguments[0])
         && ((ts.isIdentifier(n.expression) && n.expression.text === 'require') || n.expression.kind === ts.SyntaxKind.ImportKeyword)) add(n.arguments[0].text, n);
       if (ts.isImportTypeNode(n) && ts.isLiteralTypeNode(n.argument) && ts.isStringLiteral(n.argument.literal)) add(n.argument.literal.text, n);
-      if (ts.isFunctionLike(n) && 'body' in n && n.body && ts.isBlock(n.body as ts.Node)) {
-        const body = n.body as ts.Block;
+      if (ts.isFunctionLike(n) && 'body' in n && n.body && ts.isBlock(n.body)) {
+        const body = n.body;
         const first = src.getLineAndCharacterOfPosition(body.getStart(src)).line;
         const last = src.getLineAndCharacterOfPosition(body.getEnd()).line;
         bodies.push({ file, name: functionName(n), line: first + 1, lines: last - first + 1 });

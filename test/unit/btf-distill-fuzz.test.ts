@@ -49,7 +49,7 @@ test('distill/relocate/base-diff on mutated modules: results or the engine\'s ow
     } catch (e) {
       if (e instanceof FormatError) assert.match(e.message, /^fuzz\.ko: [^:]+: offset \d+: ./);
       else if (!(e instanceof RelocateError || e instanceof DistillError)) throw e;
-      outcome = (e as Error).name;
+      outcome = (e).name;
     }
     outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
   }

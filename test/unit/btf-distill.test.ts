@@ -122,7 +122,7 @@ interface JsonType { id: number; kind: string; name: string; size?: number; type
 /** Type ids a bpftool JSON type refers to. */
 function jsonRefs(t: JsonType): number[] {
   const out: number[] = [];
-  for (const k of ['type_id', 'index_type_id', 'ret_type_id'] as const) if (t[k] !== undefined) out.push(t[k]!);
+  for (const k of ['type_id', 'index_type_id', 'ret_type_id'] as const) if (t[k] !== undefined) out.push(t[k]);
   for (const list of [t.members, t.params, t.vars]) for (const m of list ?? []) out.push(m.type_id);
   return out;
 }

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { Btf } from '../../server/src/btf/btf';
+import { type Btf } from '../../server/src/btf/btf';
 import { CLimitError, dumpC, dumpCTo } from '../../server/src/btf/dump-c';
 import { sizeOf, structLayout } from '../../server/src/btf/layout';
 import { BtfBuilder, writeBtf } from '../../server/src/btf/write';

@@ -6,13 +6,13 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { Btf, parseBtf } from '../../server/src/btf/btf';
+import { type Btf, parseBtf } from '../../server/src/btf/btf';
 import { dumpC } from '../../server/src/btf/dump-c';
 import { dumpJson, dumpJsonTo } from '../../server/src/btf/dump-json';
 import { dumpRaw, dumpRawTo } from '../../server/src/btf/dump-raw';
 import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
 import { loadBtf } from '../../server/src/cli/input';
-import { BtfInput, VMLINUX, bpftoolDump, btfInputs, tmp } from '../btf-corpus';
+import { type BtfInput, VMLINUX, bpftoolDump, btfInputs, tmp } from '../btf-corpus';
 import { CLI, fixture } from '../helpers';
 
 interface Out {

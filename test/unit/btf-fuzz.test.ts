@@ -7,10 +7,10 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { Btf, parseBtf } from '../../server/src/btf/btf';
+import { type Btf, parseBtf } from '../../server/src/btf/btf';
 import { dumpJsonBytes } from '../../server/src/btf/dump-json';
 import { dumpRawBytes } from '../../server/src/btf/dump-raw';
-import { NewType, TypeId, mapTypeIds, referencedIds } from '../../server/src/btf/types';
+import { type NewType, type TypeId, mapTypeIds, referencedIds } from '../../server/src/btf/types';
 import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
 import { FormatError } from '../../server/src/common/errors';
 import { ElfFile } from '../../server/src/elf/reader';
@@ -61,7 +61,7 @@ function vmlinuxSlice(n: number): Uint8Array {
   const b = new BtfBuilder();
   for (const id of ids) {
     const { id: _, ...t } = mapTypeIds(vm.type(id), (r) => (r === 0 ? 0 : newId.get(r)!));
-    b.add(t as NewType);
+    b.add(t);
   }
   return writeBtf(b.build());
 }

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { Btf, parseBtf } from '../../server/src/btf/btf';
+import { type Btf, parseBtf } from '../../server/src/btf/btf';
 import { btfDigest, encodeIndex, parseWithIndex } from '../../server/src/btf/index-file';
 import { parseKernelBtf } from '../../server/src/kernel/btf-index-cache';
 import { VMLINUX_BTF } from '../../server/src/kernel/sysfs-btf';

@@ -2,9 +2,9 @@
 // sizeOf/alignOf/typeName against clang compiling the C dump.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Btf } from '../../server/src/btf/btf';
+import { type Btf } from '../../server/src/btf/btf';
 import { dumpCDetailed } from '../../server/src/btf/dump-c';
-import { alignOf, formatLayout, recordInfo, sizeOf, structLayout, typeName, RecordLayout } from '../../server/src/btf/layout';
+import { alignOf, formatLayout, recordInfo, sizeOf, structLayout, typeName, type RecordLayout } from '../../server/src/btf/layout';
 import { loadBtf } from '../../server/src/cli/input';
 import { clangErrors } from '../btf-c-check';
 import { fixture, run } from '../helpers';
@@ -129,7 +129,7 @@ test('layout rows: holes, bitfields, anonymous members and padding of known shap
   const anon = nested.rows[1];
   assert.equal(anon.name, '');
   assert.equal(anon.inner?.kind, 'UNION');
-  assert.deepEqual(anon.inner!.rows[0].inner!.rows.map((r) => [r.name, r.offset, r.holeBefore]), [['tag', 8, 0], ['value', 16, 7]]);
+  assert.deepEqual(anon.inner.rows[0].inner!.rows.map((r) => [r.name, r.offset, r.holeBefore]), [['tag', 8, 0], ['value', 16, 7]]);
   assert.equal(get('packed_mix').packed, true);
   assert.equal(recordInfo(btf, btf.find('STRUCT', 'holes')!.id).packed, false);
   const text = formatLayout(btf, holes);

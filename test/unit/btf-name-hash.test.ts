@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { test } from 'node:test';
-import { Btf, parseBtf } from '../../server/src/btf/btf';
+import { type Btf, parseBtf } from '../../server/src/btf/btf';
 import { loadBtf } from '../../server/src/cli/input';
 import { FormatError } from '../../server/src/common/errors';
 import { ElfFile } from '../../server/src/elf/reader';

@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { BaseDiffRow, baseDiff } from '../../server/src/btf/base-diff';
-import { Btf, parseBtf } from '../../server/src/btf/btf';
+import { type BaseDiffRow, baseDiff } from '../../server/src/btf/base-diff';
+import { type Btf, parseBtf } from '../../server/src/btf/btf';
 import { distillBase } from '../../server/src/btf/distill';
 import { readModuleBtf } from '../../server/src/btf/module-btf';
-import { BaseMatch, RELOCATABLE, RelocateError, TargetIndex, mapDistilledBase, relocateSplit } from '../../server/src/btf/relocate';
+import { type BaseMatch, RELOCATABLE, RelocateError, TargetIndex, mapDistilledBase, relocateSplit } from '../../server/src/btf/relocate';
 import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
 import { ElfFile } from '../../server/src/elf/reader';
 import { canonOwn, missingFrom } from '../btf-canon';

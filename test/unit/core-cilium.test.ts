@@ -7,7 +7,7 @@ import { readFileSync } from 'fs';
 import * as path from 'path';
 import { relocateCore } from '../../server/src/core';
 import { BpfTrap, runBpf } from '../bpf-interp';
-import { CoreObject, readCoreObject, readTargetBtf, relocateObject } from '../core-helpers';
+import { type CoreObject, readCoreObject, readTargetBtf, relocateObject } from '../core-helpers';
 import { CILIUM } from '../helpers';
 
 const DATA = path.join(CILIUM, 'btf', 'testdata');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as path from 'path';
 import fc from 'fast-check';
-import { CoreReloInput, relocateCore } from '../../server/src/core';
+import { type CoreReloInput, relocateCore } from '../../server/src/core';
 import { readCoreObject, readTargetBtf } from '../core-helpers';
 import { CILIUM } from '../helpers';
 
@@ -26,7 +26,7 @@ test('random records against real BTF: one report each, no exception, no write p
     const buf = new Uint8Array(code.length + 16);
     buf.set(code);
     const insns = buf.subarray(0, code.length);
-    const out = relocateCore({ localBtf: obj.btf, relos: relos as CoreReloInput[], insns, targets: [target] });
+    const out = relocateCore({ localBtf: obj.btf, relos: relos, insns, targets: [target] });
     assert.equal(out.reports.length, relos.length);
     assert.deepEqual(buf.subarray(code.length), new Uint8Array(16));
     for (const r of out.reports) assert.ok(r.status !== 'invalid' || (r.fatal && r.message));

@@ -8,8 +8,8 @@ import { spawnSync } from 'child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'fs';
 import { test } from 'node:test';
 import * as path from 'path';
-import { TargetBtf } from '../../server/src/core';
-import { CoreObject, SectionResult, readCoreObject, readTargetBtf, relocateObject } from '../core-helpers';
+import { type TargetBtf } from '../../server/src/core';
+import { type CoreObject, type SectionResult, readCoreObject, readTargetBtf, relocateObject } from '../core-helpers';
 import { FIXTURES, ROOT, fixture, run } from '../helpers';
 
 const STT_FUNC = 2;

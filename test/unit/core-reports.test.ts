@@ -4,12 +4,12 @@
 // with BtfBuilder so that each case is exact; real-kernel cases use /sys/kernel/btf/vmlinux.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Btf } from '../../server/src/btf/btf';
-import { BtfMember, NewType, TypeId } from '../../server/src/btf/types';
+import { type Btf } from '../../server/src/btf/btf';
+import { type BtfMember, type NewType, type TypeId } from '../../server/src/btf/types';
 import { BtfBuilder } from '../../server/src/btf/write';
 import {
   BAD_RELO_CALL_IMM, BPF_CORE_ENUMVAL_VALUE, BPF_CORE_FIELD_BYTE_OFFSET, BPF_CORE_FIELD_BYTE_SIZE,
-  BPF_CORE_FIELD_EXISTS, BPF_CORE_TYPE_ID_TARGET, BPF_CORE_TYPE_SIZE, CandidateCache, CoreReloInput, TargetBtf,
+  BPF_CORE_FIELD_EXISTS, BPF_CORE_TYPE_ID_TARGET, BPF_CORE_TYPE_SIZE, CandidateCache, type CoreReloInput, type TargetBtf,
   relocateCore,
 } from '../../server/src/core';
 import { readCoreObject, readTargetBtf, relocateObject } from '../core-helpers';
@@ -40,7 +40,7 @@ class Types {
   }
   struct(name: string, size: number, members: [string, TypeId, number][], kind: 'STRUCT' | 'UNION' = 'STRUCT'): TypeId {
     const ms: BtfMember[] = members.map(([n, type, off]) => ({ name: n, nameOff: 0, type, bitsOffset: off * 8, bitfieldSize: 0 }));
-    return this.b.add({ kind, name, nameOff: 0, kindFlag: false, size, members: ms } as NewType);
+    return this.b.add({ kind, name, nameOff: 0, kindFlag: false, size, members: ms });
   }
   ptr(to: TypeId): TypeId { return this.b.add({ kind: 'PTR', name: '', nameOff: 0, kindFlag: false, type: to }); }
 }

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { ElfFile } from '../../server/src/elf/reader';
 import { SHF_EXECINSTR } from '../../server/src/elf/constants';
-import { decodeInsns, disassemble, formatInsn, RawInsn } from '../../server/src/object/disasm';
+import { decodeInsns, disassemble, formatInsn, type RawInsn } from '../../server/src/object/disasm';
 import { CILIUM, FIXTURES, run } from '../helpers';
 
 /** llvm-objdump's instruction lines per section: index → text. */

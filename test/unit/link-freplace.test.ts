@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { LinkError } from '../../server/src/link/errors';
+import { type LinkError } from '../../server/src/link/errors';
 import { freplaceSlots } from '../../server/src/link/freplace';
 import { openObject } from '../../server/src/object';
 import { fixture } from '../helpers';

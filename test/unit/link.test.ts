@@ -8,7 +8,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { parseBtf } from '../../server/src/btf/btf';
-import { NewType } from '../../server/src/btf/types';
+import { type NewType } from '../../server/src/btf/types';
 import { FormatError } from '../../server/src/common/errors';
 import { ElfFile } from '../../server/src/elf/reader';
 import { dedupBtf } from '../../server/src/link/btf-dedup';

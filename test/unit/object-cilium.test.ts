@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'fs';
 import * as path from 'path';
-import { BpfObject, openObject } from '../../server/src/object';
+import { type BpfObject, openObject } from '../../server/src/object';
 import { inspectJson } from '../../server/src/cli/inspect';
 import { CILIUM, cli } from '../helpers';
 

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'fs';
-import { BpfObject, internalMapName, objectName, openObject } from '../../server/src/object';
+import { type BpfObject, internalMapName, objectName, openObject } from '../../server/src/object';
 import { BPF_F_LINK, BPF_F_MMAPABLE, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS } from '../../server/src/object/uapi-names';
 import { inspectJson } from '../../server/src/cli/inspect';
 import { fixture, ROOT } from '../helpers';

@@ -113,7 +113,7 @@ test('verifier log grammar: an accepted program at log_level 2 (bpftool -d)', as
       continue;
     }
     m = /^processed (\d+) insns/.exec(l);
-    if (m) assert.ok(t.some((x) => x.text === m![1] && has(x.scopes, 'constant.numeric.insns')), l);
+    if (m) assert.ok(t.some((x) => x.text === m[1] && has(x.scopes, 'constant.numeric.insns')), l);
     if (/^func#\d+/.test(l)) assert.ok(has(scopesAt(t, 'func#'), 'entity.name.function'), l);
     if (/^\s+\d+: [.0-9]{10,11} \(/.test(l)) assert.ok(t.some((x) => /^[.0-9]{10,11}$/.test(x.text) && has(x.scopes, 'variable.other.liveness')), l);
   }

@@ -1,7 +1,7 @@
 // The base diff as text: a summary line, one table row per distilled type (with the
 // reason under each row that does not relocate), and the verdict. The CLI prints it;
 // the editor can show it as a document.
-import { BaseDiff, BaseDiffRow } from './base-diff';
+import { type BaseDiff, type BaseDiffRow } from './base-diff';
 import { RELOCATABLE } from './relocate';
 
 export interface BaseDiffTextOptions {

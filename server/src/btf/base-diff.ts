@@ -1,11 +1,11 @@
 // The distilled base of a module against a target kernel: one row per distilled type,
 // with the target type it maps to (or why it does not) and the split types that use
 // it. The CLI prints it; the editor shows the rows as diagnostics, a tree and a document.
-import { ElfFile } from '../elf/reader';
-import { Btf } from './btf';
+import { type ElfFile } from '../elf/reader';
+import { type Btf } from './btf';
 import { distilledModuleBtf } from './module-btf';
-import { BaseMapping, BaseMatch, BaseMatchStatus, TargetIndex, mapDistilledBase } from './relocate';
-import { KindName, TypeId, referencedIds } from './types';
+import { type BaseMapping, type BaseMatch, type BaseMatchStatus, type TargetIndex, mapDistilledBase } from './relocate';
+import { type KindName, type TypeId, referencedIds } from './types';
 
 /** A split type, named so a user can find it. */
 export interface SplitTypeRef {

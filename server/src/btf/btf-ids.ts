@@ -4,8 +4,8 @@
 // is re-split (distilled), its type ids change and these slots must follow: the kernel
 // reads them in the distilled numbering and maps them itself after relocating.
 import { FormatError } from '../common/errors';
-import { ElfFile } from '../elf/reader';
-import { TypeId } from './types';
+import { type ElfFile } from '../elf/reader';
+import { type TypeId } from './types';
 
 export interface BtfIdsRemap {
   /** New `.BTF_ids` contents. */

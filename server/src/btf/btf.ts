@@ -1,8 +1,8 @@
 import { ByteReader } from '../common/bytes';
 import { FormatError } from '../common/errors';
-import { NameHash, NameHashTables } from './name-hash';
-import { RawTypes, rawTypesAt, scanTypes } from './raw';
-import { BTF_HEADER_SIZE, BTF_MAGIC, BtfType, KindName, TypeId, isModifier } from './types';
+import { NameHash, type NameHashTables } from './name-hash';
+import { type RawTypes, rawTypesAt, scanTypes } from './raw';
+import { BTF_HEADER_SIZE, BTF_MAGIC, type BtfType, type KindName, type TypeId, isModifier } from './types';
 
 export interface BtfHeader {
   readonly version: number;

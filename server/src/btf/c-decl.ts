@@ -1,8 +1,8 @@
 // C declarator spelling of BTF types: `int (*name)(void *, long)`, `char *const p`,
 // `int a[3][4]`. Shared by hovers (layout.ts) and the C dump (dump-c.ts), which differ only
 // in how a leaf type (struct, enum, typedef, int, ...) is spelled.
-import { Btf } from './btf';
-import { BtfType, TypeId } from './types';
+import { type Btf } from './btf';
+import { type BtfType, type TypeId } from './types';
 
 /** Spells a leaf type: void, INT, FLOAT, STRUCT/UNION/ENUM/ENUM64, FWD, TYPEDEF. */
 export type LeafSpeller = (id: TypeId, t: BtfType | undefined) => string;

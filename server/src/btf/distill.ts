@@ -2,9 +2,9 @@
 // stores it in a module's `.BTF.base` section): the few facts about vmlinux that a
 // module's split BTF needs so that it can later be relocated onto another kernel's
 // vmlinux BTF whose type ids differ.
-import { Btf } from './btf';
+import { type Btf } from './btf';
 import { BtfBuilder } from './write';
-import { BtfType, NewType, TypeId, isComposite, mapTypeIds, referencedIds } from './types';
+import { type BtfType, type NewType, type TypeId, isComposite, mapTypeIds, referencedIds } from './types';
 
 /** The outcome of distilling: a small base, and the split BTF re-expressed on it. */
 export interface DistilledBtf {
@@ -61,7 +61,7 @@ function distilledForm(t: BtfType): NewType {
 
 function withoutId(t: BtfType): NewType {
   const { id: _id, ...rest } = t;
-  return rest as NewType;
+  return rest;
 }
 
 /**

@@ -3,9 +3,9 @@
 // one name (non-deduplicated objects, kernel types that differ between units). The first
 // to be written keeps the name, later ones get `___2`, `___3` as bpftool does, and a
 // CO-RE user can still match them (libbpf ignores `___suffix`).
-import { Btf } from './btf';
+import { type Btf } from './btf';
 import { sizeOf } from './layout';
-import { BtfType, TypeId } from './types';
+import { type BtfType, type TypeId } from './types';
 
 const VA_LIST = '__builtin_va_list';
 const BPF_VA_LIST_SIZE = 8;

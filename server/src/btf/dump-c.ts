@@ -16,11 +16,11 @@
  * are not written; TYPE_TAG becomes `__attribute__((btf_type_tag("x")))`.
  * Throws RangeError/TypeError only for BTF that the parser would have refused.
  */
-import { Btf } from './btf';
-import { declaration, LeafSpeller } from './c-decl';
+import { type Btf } from './btf';
+import { declaration, type LeafSpeller } from './c-decl';
 import { CNames } from './dump-c-names';
 import { recordInfo, memberBits, sizeOf, alignOf } from './layout';
-import { BtfComposite, BtfEnum, BtfEnum64, BtfType, TypeId } from './types';
+import { type BtfComposite, type BtfEnum, type BtfEnum64, type BtfType, type TypeId } from './types';
 
 export interface DumpCOptions {
   /** Dump only these types and their dependencies (default: all). */

@@ -1,6 +1,6 @@
 import type { Btf } from './btf';
 import { DumpView, KIND_STR, enum64Value, funcLinkageStr, intEncodingStr, varLinkageStr } from './dump-view';
-import { ChunkSink, OutBuf } from './out-buf';
+import { type ChunkSink, OutBuf } from './out-buf';
 import { BTF_KIND_MAX } from './types';
 
 /**

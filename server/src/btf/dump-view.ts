@@ -1,5 +1,5 @@
-import { Btf, parseBtf } from './btf';
-import { OutBuf } from './out-buf';
+import { type Btf, parseBtf } from './btf';
+import { type OutBuf } from './out-buf';
 import { hostWords } from './raw';
 import { KIND_NAMES } from './types';
 import { writeBtf } from './write';

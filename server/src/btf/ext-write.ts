@@ -2,7 +2,7 @@
 // records whose strings are given as text: the caller's BtfBuilder interns them, so the
 // offsets point into the .BTF that is written alongside.
 import { ByteWriter } from '../common/bytes';
-import { BTF_MAGIC, TypeId } from './types';
+import { BTF_MAGIC, type TypeId } from './types';
 
 export interface ExtFuncInfo { readonly insnOff: number; readonly typeId: TypeId }
 export interface ExtLineInfo { readonly insnOff: number; readonly file: string; readonly text: string; readonly line: number; readonly column: number }

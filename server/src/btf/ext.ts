@@ -1,6 +1,6 @@
 import { ByteReader } from '../common/bytes';
-import { Btf } from './btf';
-import { BTF_MAGIC, TypeId } from './types';
+import { type Btf } from './btf';
+import { BTF_MAGIC, type TypeId } from './types';
 
 // .BTF.ext as LLVM emits it into BPF objects (libbpf's btf_ext). Instruction offsets are
 // kept in bytes, as stored; divide by 8 for instruction indexes.

@@ -4,7 +4,7 @@
 // its bytes) and carries its own SHA-256; anything that does not check out is refused, and
 // the caller parses the BTF as if there were no index.
 import { createHash } from 'crypto';
-import { Btf, ParseOptions, parseBtf } from './btf';
+import { type Btf, type ParseOptions, parseBtf } from './btf';
 import type { NameHashTables } from './name-hash';
 
 const MAGIC = 0x58495442; // 'BTIX'

@@ -2,7 +2,7 @@
 // dump) or an ELF object or module with a `.BTF` section. Pure: the caller reads the bytes.
 import { FormatError } from '../common/errors';
 import { ElfFile, isElf } from '../elf/reader';
-import { Btf, isBtf, parseBtf } from './btf';
+import { type Btf, isBtf, parseBtf } from './btf';
 import { moduleBtfOn } from './module-btf';
 
 /**

@@ -19,9 +19,9 @@
  *
  * Everything is computed from BTF alone (BTF has no alignment) and cached per Btf.
  */
-import { Btf } from './btf';
+import { type Btf } from './btf';
 import { declaration, plainLeaf } from './c-decl';
-import { BtfComposite, BtfType, TypeId } from './types';
+import { type BtfComposite, type BtfType, type TypeId } from './types';
 
 /** Pointer size: the size of `long` in this BTF when it has one, else 8. */
 export function pointerSize(btf: Btf): number {

@@ -3,13 +3,13 @@
 // onto whichever real vmlinux it meets).
 import { FormatError } from '../common/errors';
 import { SHT_PROGBITS } from '../elf/constants';
-import { ElfFile } from '../elf/reader';
+import { type ElfFile } from '../elf/reader';
 import { rewriteElf } from '../elf/writer';
-import { Btf, parseBtf } from './btf';
-import { BtfIdsRemap, remapBtfIds } from './btf-ids';
-import { DistilledBtf, distillBase } from './distill';
+import { type Btf, parseBtf } from './btf';
+import { type BtfIdsRemap, remapBtfIds } from './btf-ids';
+import { type DistilledBtf, distillBase } from './distill';
 import { TargetIndex, relocateSplit } from './relocate';
-import { TypeId } from './types';
+import { type TypeId } from './types';
 import { writeBtf } from './write';
 
 export interface ModuleBtf {

@@ -1,6 +1,6 @@
-import { ByteReader } from '../common/bytes';
+import { type ByteReader } from '../common/bytes';
 import type { Btf } from './btf';
-import { BTF_KIND_MAX, BtfType, KIND_NAMES, KindName } from './types';
+import { BTF_KIND_MAX, type BtfType, KIND_NAMES, type KindName } from './types';
 
 // Kind numbers used on the hot path.
 const INT = 1, PTR = 2, ARRAY = 3, STRUCT = 4, UNION = 5, ENUM = 6, FWD = 7, FUNC_PROTO = 13, VAR = 14,

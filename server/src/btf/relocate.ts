@@ -2,9 +2,9 @@
 // which the kernel also runs when it loads a module that carries `.BTF.base`): each
 // distilled type is matched with a type of the target base by kind and name, split
 // type ids move past the target's, and references to the distilled base are rewritten.
-import { Btf } from './btf';
+import { type Btf } from './btf';
 import { BtfBuilder } from './write';
-import { BtfType, KIND_NAMES, KindName, TypeId, isComposite, mapTypeIds } from './types';
+import { type BtfType, KIND_NAMES, type KindName, type TypeId, isComposite, mapTypeIds } from './types';
 
 /**
  * How one distilled base type fares against the target:

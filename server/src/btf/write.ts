@@ -1,6 +1,6 @@
 import { ByteWriter } from '../common/bytes';
 import { Btf, extraSize } from './btf';
-import { BTF_HEADER_SIZE, BTF_MAGIC, BtfType, NewType, TypeId, kindNumber } from './types';
+import { BTF_HEADER_SIZE, BTF_MAGIC, type BtfType, type NewType, type TypeId, kindNumber } from './types';
 
 /**
  * Encodes a blob's own types and strings (a split blob stays split: its ids and string
@@ -172,7 +172,7 @@ export class BtfBuilder {
         out = { ...t, id, nameOff: this.addString(t.name), params: t.params.map(named) };
         break;
       default:
-        out = { ...t, id, nameOff: this.addString(t.name) } as BtfType;
+        out = { ...t, id, nameOff: this.addString(t.name) };
     }
     this.types.push(out);
     return id;
@@ -185,7 +185,7 @@ export class BtfBuilder {
     const saved = this.types.length;
     this.add(t);
     const made = this.types.pop()!;
-    this.types[idx] = { ...made, id } as BtfType;
+    this.types[idx] = { ...made, id };
     if (this.types.length !== saved) throw new Error('BtfBuilder.replace: internal error');
   }
 

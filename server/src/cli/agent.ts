@@ -1,4 +1,4 @@
-import { CliIo, CommandRun, UsageError } from './command';
+import { type CliIo, type CommandRun, UsageError } from './command';
 
 /**
  * `bpf-lens agent --stdio`: the agent on stdin/stdout, for targets reached some other way than

@@ -1,6 +1,6 @@
 import { moduleBaseDiff } from '../btf/base-diff';
 import { formatBaseDiff, isProblem } from '../btf/base-diff-text';
-import { CliIo, CommandRun, parseOneInput, UsageError } from './command';
+import { type CliIo, type CommandRun, parseOneInput, UsageError } from './command';
 import { loadBtf, readModuleWithBase } from './input';
 
 /**

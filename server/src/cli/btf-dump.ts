@@ -1,7 +1,7 @@
 import { dumpCTo } from '../btf/dump-c';
 import { dumpJsonTo } from '../btf/dump-json';
 import { dumpRawTo } from '../btf/dump-raw';
-import { CliIo, CommandRun, parseOneInput, UsageError } from './command';
+import { type CliIo, type CommandRun, parseOneInput, UsageError } from './command';
 import { loadBtf } from './input';
 
 const FORMATS = ['raw', 'c', 'json'] as const;

@@ -1,4 +1,4 @@
-import { parseArgs, ParseArgsConfig } from 'util';
+import { parseArgs, type ParseArgsConfig } from 'util';
 
 /** One `bpf-lens` subcommand. `run` returns the process exit code. */
 export interface Command {

@@ -1,4 +1,4 @@
-import { CliIo, Command, CommandRun } from './command';
+import { type CliIo, type Command, type CommandRun } from './command';
 
 /**
  * A command whose module is evaluated only when it runs: a `btf dump` never evaluates the

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'fs';
 import { distillModule } from '../btf/module-btf';
 import { ElfFile } from '../elf/reader';
-import { CliIo, CommandRun, parseOneInput, UsageError } from './command';
+import { type CliIo, type CommandRun, parseOneInput, UsageError } from './command';
 import { loadBtf, readInput } from './input';
 
 function kb(n: number): string {

@@ -1,6 +1,6 @@
 // The CLI's file inputs: paths read into bytes, then handed to the engine.
 import { readFileSync } from 'fs';
-import { Btf } from '../btf/btf';
+import { type Btf } from '../btf/btf';
 import { btfFromBytes } from '../btf/input';
 import { FormatError } from '../common/errors';
 import { ElfFile } from '../elf/reader';

@@ -2,9 +2,9 @@ import { MAX_SOURCE_BYTES, readRegularFile } from '../host/read-file';
 import { parseArgs } from 'util';
 import { typeName } from '../btf/layout';
 import type { Btf } from '../btf/btf';
-import { BpfMap, BpfObject, BpfReloc, openObject, SourceLocation } from '../object';
+import { type BpfMap, type BpfObject, type BpfReloc, openObject, type SourceLocation } from '../object';
 import { analyzeArgCtx } from '../object/arg-ctx';
-import { CliIo, CommandRun, UsageError } from './command';
+import { type CliIo, type CommandRun, UsageError } from './command';
 import { readInput } from './input';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };

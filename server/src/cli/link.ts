@@ -1,7 +1,7 @@
 import { writeFileSync } from 'fs';
 import { parseArgs } from 'util';
 import { LinkError, linkObjects } from '../link/linker';
-import { CliIo, CommandRun, UsageError } from './command';
+import { type CliIo, type CommandRun, UsageError } from './command';
 import { readInput } from './input';
 
 /**

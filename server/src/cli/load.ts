@@ -1,5 +1,5 @@
 import { parseArgs } from 'util';
-import { CliIo, CommandRun, UsageError } from './command';
+import { type CliIo, type CommandRun, UsageError } from './command';
 import { readInput } from './input';
 
 function parse(args: string[]) {

@@ -1,4 +1,4 @@
-import { CliIo, CommandRun, UsageError } from './command';
+import { type CliIo, type CommandRun, UsageError } from './command';
 
 /**
  * `bpf-lens lsp --stdio`: the language server on stdin/stdout (editors other than VS Code,

@@ -1,6 +1,6 @@
 import { FormatError } from '../common/errors';
 import { escapeControls } from '../common/escape';
-import { CliIo, Command, UsageError } from './command';
+import { type CliIo, type Command, UsageError } from './command';
 import { COMMANDS } from './commands';
 import { VERSION } from './version';
 

@@ -1,5 +1,5 @@
 import { parseArgs } from 'util';
-import { CliIo, CommandRun, UsageError } from './command';
+import { type CliIo, type CommandRun, UsageError } from './command';
 
 /**
  * `bpf-lens probe [--json]`: what this kernel supports, as BPF Lens's loader sees it: release,

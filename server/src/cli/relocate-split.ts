@@ -1,9 +1,9 @@
-import { Btf } from '../btf/btf';
+import { type Btf } from '../btf/btf';
 import { dumpCTo } from '../btf/dump-c';
 import { dumpRawTo } from '../btf/dump-raw';
 import { distilledModuleBtf } from '../btf/module-btf';
 import { RELOCATABLE, RelocateError, relocateSplit } from '../btf/relocate';
-import { CliIo, CommandRun, parseOneInput, UsageError } from './command';
+import { type CliIo, type CommandRun, parseOneInput, UsageError } from './command';
 import { loadBtf, readModuleWithBase } from './input';
 
 const FORMATS = ['raw', 'c'] as const;

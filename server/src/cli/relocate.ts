@@ -2,9 +2,9 @@ import * as path from 'path';
 import { parseBtf } from '../btf/btf';
 import { parseBtfExt } from '../btf/ext';
 import { FormatError } from '../common/errors';
-import { CandidateCache, CoreReloReport, TargetBtf, relocateCore, reloReason } from '../core';
+import { CandidateCache, type CoreReloReport, type TargetBtf, relocateCore, reloReason } from '../core';
 import { ElfFile } from '../elf/reader';
-import { CliIo, CommandRun, parseOneInput, UsageError } from './command';
+import { type CliIo, type CommandRun, parseOneInput, UsageError } from './command';
 import { sysfsKernelBtfs } from '../kernel/sysfs-btf';
 import { loadBtf, readInput } from './input';
 

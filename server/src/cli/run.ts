@@ -1,6 +1,6 @@
 import { parseArgs } from 'util';
 import type { RunEvent } from '../run/run-object';
-import { CliIo, CommandRun, UsageError } from './command';
+import { type CliIo, type CommandRun, UsageError } from './command';
 import { readInput } from './input';
 
 function parse(args: string[]) {

@@ -2,7 +2,7 @@ import { readFileSync } from 'fs';
 import { parseArgs } from 'util';
 import { buildPacket } from '../run/packet';
 import { byteDiff, type TestRunReport } from '../run/test-run';
-import { CliIo, CommandRun, UsageError } from './command';
+import { type CliIo, type CommandRun, UsageError } from './command';
 import { readInput } from './input';
 
 function parse(args: string[]) {

@@ -1,6 +1,6 @@
 import { parseArgs } from 'util';
 import { openObject } from '../object';
-import { CliIo, CommandRun, UsageError } from './command';
+import { type CliIo, type CommandRun, UsageError } from './command';
 import { readInput } from './input';
 import type { KernelTarget } from '../targets';
 import { BPF_LOG_STATS, type ProgramStats, STAT_COLUMNS, programStats, statsDiff } from '../verifier/stats';

@@ -1,4 +1,4 @@
-import { Origin, formatError } from './errors';
+import { type Origin, formatError } from './errors';
 
 /**
  * Bounds-checked decoding in one byte order. Every reader of hostile bytes goes

@@ -1,8 +1,8 @@
 // BTF helpers with the exact semantics CO-RE needs (libbpf's skip_mods_and_typedefs,
 // btf__resolve_size, bpf_core_essential_name_len), plus C-ish names for reports.
-import { Btf } from '../btf/btf';
+import { type Btf } from '../btf/btf';
 import { skipModsAndTypedefs } from '../btf/skip-mods';
-import { BTF_INT_SIGNED, BtfType, TypeId, isComposite, isEnum } from '../btf/types';
+import { BTF_INT_SIGNED, type BtfType, type TypeId, isComposite, isEnum } from '../btf/types';
 
 /** A relocation that cannot be computed; libbpf would fail the whole load with it. */
 export class CoreReloError extends Error {

@@ -1,7 +1,7 @@
 // The numbers a relocation patches in: computed once from the local spec (what the compiler
 // assumed) and once from a target spec (what the target has), as libbpf's bpf_core_calc_relo.
-import { Btf } from '../btf/btf';
-import { BTF_INT_SIGNED, BtfComposite, TypeId, isEnum } from '../btf/types';
+import { type Btf } from '../btf/btf';
+import { BTF_INT_SIGNED, type BtfComposite, type TypeId, isEnum } from '../btf/types';
 import { CoreReloError, resolveSize, skipToType, typeAt } from './btf-util';
 import {
   BPF_CORE_ENUMVAL_EXISTS, BPF_CORE_ENUMVAL_VALUE, BPF_CORE_FIELD_BYTE_OFFSET, BPF_CORE_FIELD_BYTE_SIZE,
@@ -9,7 +9,7 @@ import {
   BPF_CORE_TYPE_EXISTS, BPF_CORE_TYPE_ID_TARGET, BPF_CORE_TYPE_MATCHES, BPF_CORE_TYPE_SIZE, coreKindName,
   isEnumvalBased, isFieldBased, isTypeBased,
 } from './kinds';
-import { CoreSpec } from './spec';
+import { type CoreSpec } from './spec';
 
 /** What to patch, as libbpf's bpf_core_relo_res. */
 export interface CoreReloResult {

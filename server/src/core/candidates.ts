@@ -1,8 +1,8 @@
 // Candidate search: the target types a local type may relocate against. Same kind (ENUM and
 // ENUM64 mix) and same essential name, searched in vmlinux first and in module BTFs only if
 // vmlinux has none, in id order — as libbpf's bpf_core_find_cands().
-import { Btf } from '../btf/btf';
-import { TypeId } from '../btf/types';
+import { type Btf } from '../btf/btf';
+import { type TypeId } from '../btf/types';
 import { CoreReloError, essentialName, kindsCompat, typeAt } from './btf-util';
 
 /** A BTF to relocate against: vmlinux first, then module BTFs (split on vmlinux). */

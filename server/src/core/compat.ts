@@ -2,8 +2,8 @@
 // - fieldsAreCompat: a field's local and target types, for field relocations;
 // - typesAreCompat: a type and a candidate, for TYPE_ID_TARGET / TYPE_EXISTS / TYPE_SIZE;
 // - typesMatch: the stricter relation behind TYPE_MATCHES (bpf_core_type_matches()).
-import { Btf } from '../btf/btf';
-import { BTF_INT_SIGNED, BtfEnum, BtfEnum64, BtfType, TypeId, isComposite, isEnum } from '../btf/types';
+import { type Btf } from '../btf/btf';
+import { BTF_INT_SIGNED, type BtfEnum, type BtfEnum64, type BtfType, type TypeId, isComposite, isEnum } from '../btf/types';
 import { CoreReloError, MAX_DEPTH, essentialName, kindOf, kindsCompat, skipToType, typeAt } from './btf-util';
 
 function flavorlessEqual(a: string, b: string): boolean {
@@ -128,7 +128,7 @@ export function typesMatch(lb: Btf, lid: TypeId, tb: Btf, tid: TypeId, behindPtr
           return tt.kind === 'FWD' && (lt.kind === 'UNION') === tt.kindFlag;
         }
         if (lt.kind !== tt.kind) return false;
-        return compositesMatch(lb, lt, tb, tt as typeof lt, behindPtr, level);
+        return compositesMatch(lb, lt, tb, tt, behindPtr, level);
       case 'INT':
         return tt.kind === 'INT' && lt.size === tt.size && (lt.encoding & BTF_INT_SIGNED) === (tt.encoding & BTF_INT_SIGNED);
       case 'PTR':

@@ -1,7 +1,7 @@
 // Patching one relocated instruction in place, on raw 8-byte BPF instructions in the
 // object's byte order (libbpf's bpf_core_patch_insn and bpf_core_poison_insn).
 import { CoreReloError } from './btf-util';
-import { CoreReloResult } from './calc';
+import { type CoreReloResult } from './calc';
 
 export const BPF_INSN_SIZE = 8;
 const BPF_LD = 0x00, BPF_LDX = 0x01, BPF_ST = 0x02, BPF_STX = 0x03, BPF_ALU = 0x04, BPF_JMP = 0x05, BPF_ALU64 = 0x07;

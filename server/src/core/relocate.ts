@@ -1,14 +1,14 @@
 // The CO-RE engine's entry point: relocate the instructions of one program section (or one
 // program inside it) against target BTFs, and say for each relocation what happened.
-import { Btf } from '../btf/btf';
-import { LineInfo } from '../btf/ext';
-import { TypeId } from '../btf/types';
+import { type Btf } from '../btf/btf';
+import { type LineInfo } from '../btf/ext';
+import { type TypeId } from '../btf/types';
 import { CoreReloError, essentialName, skipToType, typeAt, typeName } from './btf-util';
-import { CoreReloResult, calcRelo } from './calc';
-import { Candidate, CandidateCache, TargetBtf } from './candidates';
-import { BPF_CORE_TYPE_ID_LOCAL, CoreKindName, coreKindName, isFieldBased, isEnumvalBased } from './kinds';
-import { BPF_INSN_SIZE, PatchOutcome, RawInsns, patchInsn, poisonInsn } from './patch';
-import { CoreReloRecord, CoreSpec, MismatchReason, formatAccess, matchSpec, parseSpec } from './spec';
+import { type CoreReloResult, calcRelo } from './calc';
+import { type Candidate, CandidateCache, type TargetBtf } from './candidates';
+import { BPF_CORE_TYPE_ID_LOCAL, type CoreKindName, coreKindName, isFieldBased, isEnumvalBased } from './kinds';
+import { BPF_INSN_SIZE, type PatchOutcome, RawInsns, patchInsn, poisonInsn } from './patch';
+import { type CoreReloRecord, type CoreSpec, type MismatchReason, formatAccess, matchSpec, parseSpec } from './spec';
 
 /** A `.BTF.ext` CO-RE record (as parseBtfExt gives them): byte offset into the section. */
 export interface CoreReloInput extends CoreReloRecord {
@@ -274,8 +274,8 @@ function sourceLine(lines: readonly LineInfo[], sectionInsn: number, access: str
   let r = i >= 0 ? real[i] : real.filter((l) => l.insnOff > at).sort((a, b) => a.insnOff - b.insnOff)[0];
   const name = /([A-Za-z_][A-Za-z0-9_]*)(?:\[\d+\])*\s*$/.exec(access)?.[1];
   if (r && name && !new RegExp(`\\b${name}\\b`).test(r.text)) {
-    const after = real.filter((l) => l.insnOff > r!.insnOff).sort((a, b) => a.insnOff - b.insnOff).slice(0, 6);
-    r = after.find((l) => l.file === r!.file && new RegExp(`\\b${name}\\b`).test(l.text)) ?? r;
+    const after = real.filter((l) => l.insnOff > r.insnOff).sort((a, b) => a.insnOff - b.insnOff).slice(0, 6);
+    r = after.find((l) => l.file === r.file && new RegExp(`\\b${name}\\b`).test(l.text)) ?? r;
   }
   return r && { file: r.file, line: r.line, column: r.column, text: r.text };
 }

@@ -2,8 +2,8 @@
 // bpf_core_spec). The low-level spec keeps every index, anonymous members included; the
 // high-level one keeps only the steps that mean something in C: named fields and array
 // indexes. Matching walks the local high-level spec through a candidate target type.
-import { Btf } from '../btf/btf';
-import { BtfArray, BtfComposite, TypeId, isComposite, isEnum } from '../btf/types';
+import { type Btf } from '../btf/btf';
+import { type BtfArray, type BtfComposite, type TypeId, isComposite, isEnum } from '../btf/types';
 import {
   CoreReloError, SPEC_MAX_LEN, essentialName, listNames, memberNames, similarNames, resolveSize, skipToType, typeAt, typeName,
 } from './btf-util';

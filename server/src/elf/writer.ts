@@ -4,7 +4,7 @@
 // same sections. Used to give a module a `.BTF.base` and a new `.BTF`.
 import { ByteReader } from '../common/bytes';
 import { FormatError } from '../common/errors';
-import { ElfFile, ElfSection } from './reader';
+import { type ElfFile, type ElfSection } from './reader';
 import { SHF_ALLOC, SHN_LORESERVE, SHT_NOBITS, SHT_NULL } from './constants';
 
 const EHDR_SIZE = 64;

@@ -5,7 +5,7 @@
  * opening a FIFO without O_NONBLOCK waits for a writer forever; so the file is opened
  * non-blocking and checked with fstat on the descriptor that is then read.
  */
-import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync, Stats } from 'fs';
+import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync, type Stats } from 'fs';
 
 /** Source files larger than this are not read (the largest kernel C file is ~1 MB). */
 export const MAX_SOURCE_BYTES = 16 << 20;

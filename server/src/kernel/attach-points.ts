@@ -3,7 +3,7 @@
 // cgroups and network namespaces. Reads sysfs/procfs; the only write is mounting tracefs.
 import { constants, existsSync, openSync, readFileSync, readSync } from 'fs';
 import { KernelError, errnoNumber } from './errors';
-import { Fd, recordFd, sysCall } from './sys';
+import { type Fd, recordFd, sysCall } from './sys';
 
 const TRACEFS_ROOTS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
 

@@ -7,7 +7,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'fs';
 import { homedir } from 'os';
 import { join } from 'path';
-import { Btf, ParseOptions, parseBtf } from '../btf/btf';
+import { type Btf, type ParseOptions, parseBtf } from '../btf/btf';
 import { INDEX_HOST_OK, btfDigest, encodeIndex, parseWithIndex } from '../btf/index-file';
 
 /** Where index files live (BPF_LENS_BTF_INDEX_DIR moves them, e.g. for tests). */

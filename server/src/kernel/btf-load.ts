@@ -1,8 +1,8 @@
 // BPF_BTF_LOAD with the BTF checker's log.
 import { BTF_LOG_TRUE_SIZE, encodeBtfLoad } from './attr/btf';
 import { readU32 } from './attr/layout';
-import { LogOptions, attempt, withLogRetry } from './log';
-import { Fd, addressOf, bpf } from './sys';
+import { type LogOptions, attempt, withLogRetry } from './log';
+import { type Fd, addressOf, bpf } from './sys';
 import { BPF_CMD } from '../common/uapi';
 
 export interface LoadedBtf {

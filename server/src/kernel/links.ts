@@ -1,8 +1,8 @@
 // Attaching: BPF_LINK_CREATE (every link kind), BPF_RAW_TRACEPOINT_OPEN, BPF_PROG_ATTACH/DETACH,
 // BPF_LINK_DETACH and BPF_ITER_CREATE.
-import { ITER_CREATE_LAYOUT, LINK_DETACH_LAYOUT, LinkCreateAttrRaw, ProgAttachAttr, encodeLinkCreate, encodeProgAttach, encodeRawTracepoint } from './attr/link';
+import { ITER_CREATE_LAYOUT, LINK_DETACH_LAYOUT, type LinkCreateAttrRaw, type ProgAttachAttr, encodeLinkCreate, encodeProgAttach, encodeRawTracepoint } from './attr/link';
 import { encode } from './attr/layout';
-import { Fd, addressOf, bpf } from './sys';
+import { type Fd, addressOf, bpf } from './sys';
 import { BPF_CMD } from '../common/uapi';
 
 export type { ProgAttachAttr } from './attr/link';

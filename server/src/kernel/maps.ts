@@ -1,8 +1,8 @@
 // Map commands: create, element lookup/update/delete, key iteration, freeze.
 import { readFileSync } from 'fs';
-import { MapCreateAttr, encodeMapCreate, encodeMapElem } from './attr/map';
+import { type MapCreateAttr, encodeMapCreate, encodeMapElem } from './attr/map';
 import { KernelError, isKernelError } from './errors';
-import { Fd, addressOf, bpf } from './sys';
+import { type Fd, addressOf, bpf } from './sys';
 import { BPF_ANY, BPF_CMD, BPF_MAP_TYPE } from '../common/uapi';
 
 export type { MapCreateAttr } from './attr/map';

@@ -1,11 +1,11 @@
 // Kernel objects by path and by id: OBJ_PIN / OBJ_GET, *_GET_NEXT_ID, *_GET_FD_BY_ID, and
 // OBJ_GET_INFO_BY_FD for programs, maps, BTF and links.
 import { readlinkSync } from 'fs';
-import { BtfInfo, INFO_BUF_SIZE, LinkInfo, MapInfo, ProgInfo, BTF_INFO_LAYOUT, PROG_INFO_LAYOUT, decodeLinkInfo, decodeMapInfo, decodeProgInfo } from './attr/info';
+import { type BtfInfo, INFO_BUF_SIZE, type LinkInfo, type MapInfo, type ProgInfo, BTF_INFO_LAYOUT, PROG_INFO_LAYOUT, decodeLinkInfo, decodeMapInfo, decodeProgInfo } from './attr/info';
 import { encode, readU32 } from './attr/layout';
 import { encodeGetId, encodeInfoAttr, encodeObj, INFO_ATTR_LAYOUT } from './attr/obj';
 import { isKernelError } from './errors';
-import { Fd, addressOf, bpf } from './sys';
+import { type Fd, addressOf, bpf } from './sys';
 import { BPF_CMD } from '../common/uapi';
 
 /** BPF_OBJ_PIN: makes `path` (inside a bpffs mount) refer to the object. */

@@ -2,7 +2,7 @@
 // sampling events, and the ioctls that enable one or hand it a BPF program (libbpf's
 // perf_event_open_tracepoint / perf_event_open_probe / bpf_program__attach_perf_event).
 import { PERF_ATTR_FLAG, encodePerfEventAttr } from './attr/perf';
-import { Fd, addressOf, sysCall } from './sys';
+import { type Fd, addressOf, sysCall } from './sys';
 
 export const PERF_TYPE = { HARDWARE: 0, SOFTWARE: 1, TRACEPOINT: 2, HW_CACHE: 3, RAW: 4, BREAKPOINT: 5 } as const;
 export const PERF_COUNT_HW = { CPU_CYCLES: 0, INSTRUCTIONS: 1, CACHE_REFERENCES: 2, CACHE_MISSES: 3, BRANCH_INSTRUCTIONS: 4, BRANCH_MISSES: 5 } as const;

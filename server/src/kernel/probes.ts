@@ -3,14 +3,14 @@
 import { readFileSync } from 'fs';
 import * as os from 'os';
 import { BtfBuilder, writeBtf } from '../btf/write';
-import { BTF_FUNC_GLOBAL, BTF_FUNC_STATIC, BTF_INT_SIGNED, BTF_VAR_GLOBAL_ALLOCATED, NewType } from '../btf/types';
+import { BTF_FUNC_GLOBAL, BTF_FUNC_STATIC, BTF_INT_SIGNED, BTF_VAR_GLOBAL_ALLOCATED, type NewType } from '../btf/types';
 import { BPF_FUNC, R0, R1, R10, R2, R3, addImm, assemble, callHelper, callRel, exit, ldMapValue, movImm, movReg, stMemDW } from './asm';
 import { btfLoad } from './btf-load';
-import { KernelError, isKernelError } from './errors';
+import { type KernelError, isKernelError } from './errors';
 import { mapCreate } from './maps';
 import { btfInfo } from './objects';
 import { progLoad } from './programs';
-import { Fd, closeFd, pageSize } from './sys';
+import { type Fd, closeFd, pageSize } from './sys';
 import { BPF_ATTACH_TYPE, BPF_F_MMAPABLE, BPF_MAP_TYPE, BPF_PROG_TYPE } from '../common/uapi';
 
 /** What a probe found: supported or not, and why not (the kernel's errno) when it is not. */

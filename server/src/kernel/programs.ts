@@ -2,8 +2,8 @@
 import { LOG_TRUE_SIZE, encodeProgLoad } from './attr/prog';
 import { encodeTestRun, TEST_RUN_LAYOUT } from './attr/link';
 import { readU32 } from './attr/layout';
-import { LogOptions, attempt, withLogRetry } from './log';
-import { Fd, addressOf, bpf } from './sys';
+import { type LogOptions, attempt, withLogRetry } from './log';
+import { type Fd, addressOf, bpf } from './sys';
 import { KernelError, isKernelError } from './errors';
 import { BPF_CMD, BPF_PROG_TYPE } from '../common/uapi';
 import { BPF_INSN_SIZE } from '../object/insn';

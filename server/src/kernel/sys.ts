@@ -35,8 +35,8 @@ function load(): Libc {
   if (libc) return libc;
   if (process.platform !== 'linux') throw new Error('bpf(2) exists only on Linux');
   // koffi's declarations are untyped function objects; Libc above is their typed face.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any
-  const koffi = require('koffi') as any;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const koffi = require('koffi');
   const lib = koffi.load('libc.so.6');
   const memfd = lib.func('int memfd_create(const char *name, unsigned int flags)');
   libc = {

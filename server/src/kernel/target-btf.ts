@@ -5,11 +5,11 @@
 // request and all closed by close().
 import { existsSync, readFileSync } from 'fs';
 import * as path from 'path';
-import { Btf, parseBtf } from '../btf/btf';
+import { type Btf, parseBtf } from '../btf/btf';
 import { parseKernelBtf } from './btf-index-cache';
 import { isKernelError } from './errors';
 import { btfInfo, getFdById, getNextId } from './objects';
-import { Fd, closeFd } from './sys';
+import { type Fd, closeFd } from './sys';
 import { SYSFS_BTF } from './sysfs-btf';
 
 /** One kernel BTF object: vmlinux or a module's. */

@@ -9,7 +9,7 @@ import type { Btf } from '../btf/btf';
 import type { BtfType, TypeId } from '../btf/types';
 import { BTF_FUNC_STATIC, BTF_VAR_STATIC } from '../btf/types';
 import { skipModsAndTypedefs } from '../btf/skip-mods';
-import { MapDefFields, MapDefParser } from '../object/map-def';
+import { type MapDefFields, MapDefParser } from '../object/map-def';
 
 const MAX_DEPTH = 64;
 

@@ -20,7 +20,7 @@
  * forwards it never met opposite their struct). VAR and DATASEC are never merged (each
  * is its own variable or section).
  */
-import { NewType, TypeId, mapTypeIds, referencedIds } from '../btf/types';
+import { type NewType, type TypeId, mapTypeIds, referencedIds } from '../btf/types';
 
 export interface DedupResult {
   /** The surviving types, in order of their first occurrence; references use new ids. */

@@ -7,7 +7,7 @@
  */
 import type { Btf } from '../btf/btf';
 import type { BtfExtRecords, ExtCoreRelo, ExtFuncInfo, ExtLineInfo, ExtSectionRecords } from '../btf/ext-write';
-import { BTF_FUNC_STATIC, BTF_VAR_STATIC, BtfVarSecinfo, NewType, TypeId, mapTypeIds } from '../btf/types';
+import { BTF_FUNC_STATIC, BTF_VAR_STATIC, type BtfVarSecinfo, type NewType, type TypeId, mapTypeIds } from '../btf/types';
 import { dedupBtf } from './btf-dedup';
 import type { InputObject } from './input';
 import type { SectionLayout } from './sections';
@@ -64,7 +64,7 @@ export function mergeBtf(objs: readonly InputObject[], layout: SectionLayout, sy
         }
       }
       const { id: _drop, ...rest } = t;
-      merged.push({ obj: oi, t: rest as NewType });
+      merged.push({ obj: oi, t: rest });
       map[id] = merged.length;
     }
   });

@@ -7,7 +7,7 @@
  * a prototype that differs from the extension's.
  */
 import type { Btf } from '../btf/btf';
-import { BTF_FUNC_STATIC, TypeId } from '../btf/types';
+import { BTF_FUNC_STATIC, type TypeId } from '../btf/types';
 import type { BpfObject } from '../object/model';
 import { btfMismatch } from './btf-compat';
 import { LinkError } from './errors';

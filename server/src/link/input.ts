@@ -3,15 +3,15 @@
  * it (relocatable EM_BPF ELF64, one symbol table, sections it knows), with every problem
  * a FormatError naming the file, section and offset.
  */
-import { Btf, parseBtf } from '../btf/btf';
-import { BtfExt, parseBtfExt } from '../btf/ext';
+import { type Btf, parseBtf } from '../btf/btf';
+import { type BtfExt, parseBtfExt } from '../btf/ext';
 import { FormatError } from '../common/errors';
 import {
   EM_BPF, ET_REL, R_BPF_64_32, R_BPF_64_64, R_BPF_64_ABS32, R_BPF_64_ABS64, SHF_EXECINSTR, SHN_LORESERVE, SHN_UNDEF,
   SHT_LLVM_ADDRSIG, SHT_NOBITS, SHT_PROGBITS, SHT_REL, SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_NOTYPE,
   STT_SECTION, STV_DEFAULT, STV_HIDDEN,
 } from '../elf/constants';
-import { ElfFile, ElfRelocation, ElfSection, ElfSymbol, isElf } from '../elf/reader';
+import { ElfFile, type ElfRelocation, type ElfSection, type ElfSymbol, isElf } from '../elf/reader';
 
 /** Bytes of one object to link, named as the user named it. */
 export interface LinkInput {

@@ -11,14 +11,14 @@
  */
 import { BtfBuilder, writeBtf } from '../btf/write';
 import { writeBtfExt } from '../btf/ext-write';
-import { BuildSection, BuildSymbol, buildElf, encodeRel, encodeSymtab } from '../elf/build';
+import { type BuildSection, type BuildSymbol, buildElf, encodeRel, encodeSymtab } from '../elf/build';
 import { EM_BPF, SHT_PROGBITS, SHT_REL, SHT_STRTAB, SHT_SYMTAB } from '../elf/constants';
 import { mergeBtf } from './btf-merge';
 import { LinkError } from './errors';
-import { InputObject, LinkInput, readInput } from './input';
+import { type InputObject, type LinkInput, readInput } from './input';
 import { applyPatches, relocate } from './relocs';
-import { OutSection, SectionLayout, contents } from './sections';
-import { GlobalSymbol, KernelExternKind, OutSymbol, resolveSymbols } from './symbols';
+import { type OutSection, SectionLayout, contents } from './sections';
+import { type GlobalSymbol, type KernelExternKind, type OutSymbol, resolveSymbols } from './symbols';
 
 export type { LinkInput } from './input';
 export { LinkError } from './errors';

@@ -9,7 +9,7 @@
 import { Btf } from '../btf/btf';
 import type { BtfFuncProto, BtfType, NewType, TypeId } from '../btf/types';
 import { BTF_FUNC_GLOBAL } from '../btf/types';
-import { ARG_CTX_TAG, ArgCtxAction, argCtxAction, ctxPointerC, progCtxType } from '../object/arg-ctx';
+import { ARG_CTX_TAG, type ArgCtxAction, argCtxAction, ctxPointerC, progCtxType } from '../object/arg-ctx';
 import { LoadError } from './types';
 
 export type ArgCtxFallbackMode = 'auto' | 'always' | 'never';
@@ -114,7 +114,7 @@ class BtfAppender {
   /** Adds `t`; its nameOff is used as given when `keepNameOff`, else interned from its name. */
   add(t: NewType, keepNameOff = false): TypeId {
     const id = this.nextId;
-    this.added.push({ ...t, id, nameOff: keepNameOff ? t.nameOff : this.string(t.name) } as BtfType);
+    this.added.push({ ...t, id, nameOff: keepNameOff ? t.nameOff : this.string(t.name) });
     return id;
   }
 

@@ -10,7 +10,7 @@ import { isKernelError, type Fd, type KernelOps, type MapCreateAttr } from '../k
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_VTYPE_BTF_OBJ_FD, BPF_MAP_TYPE } from '../common/uapi';
 import { CREATED_WITHOUT_BTF, createMaxEntries, pinPath } from '../object';
 import type { BpfMap } from '../object/model';
-import { PinJournal, pinMismatch } from './pin';
+import { type PinJournal, pinMismatch } from './pin';
 import type { StructOpsPlan } from './struct-ops';
 import { LoadError } from './types';
 

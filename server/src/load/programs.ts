@@ -47,8 +47,8 @@ export function findAttachTarget(p: BpfProgram, kernelBtfs: () => readonly { nam
   let module: string | undefined;
   const colon = p.attachTo!.indexOf(':');
   if (colon > 0 && want.kind === 'FUNC' && want.name === p.attachTo) {
-    module = p.attachTo!.slice(0, colon);
-    name = p.attachTo!.slice(colon + 1);
+    module = p.attachTo.slice(0, colon);
+    name = p.attachTo.slice(colon + 1);
   }
   for (const { name: btfName, btf } of btfs) {
     if (module && btfName !== module) continue;

@@ -8,7 +8,7 @@
  */
 import { DiagnosticSeverity } from 'vscode-languageserver/node';
 import { probeFeature, systemInfo } from '../kernel/probes';
-import { ArgCtxArg, ctxPointerC } from '../object/arg-ctx';
+import { type ArgCtxArg, ctxPointerC } from '../object/arg-ctx';
 
 export type ArgCtxMode = 'auto' | 'always' | 'never';
 

@@ -7,7 +7,7 @@
 import { promises as fsp } from 'fs';
 import type { Diagnostic } from 'vscode-languageserver/node';
 import { DiagnosticSeverity } from 'vscode-languageserver/node';
-import { ModuleBaseDiff, moduleBaseDiff } from '../btf/base-diff';
+import { type ModuleBaseDiff, moduleBaseDiff } from '../btf/base-diff';
 import { formatBaseDiff } from '../btf/base-diff-text';
 import type { Btf } from '../btf/btf';
 import { btfFromBytes } from '../btf/input';
@@ -51,7 +51,7 @@ export class ModuleDiffs {
     return {
       result: {
         path: p.path, target, distilledFrom: diff.distilledFrom === '.BTF.base' ? '.BTF.base' : p.origBase!,
-        relocates: diff.relocates, counts: diff.counts as Record<string, number>, rows, ms: performance.now() - t0,
+        relocates: diff.relocates, counts: diff.counts, rows, ms: performance.now() - t0,
       },
       diff,
     };

@@ -4,10 +4,10 @@
  * in one pass (no decoding), names are read only when a search needs them (once, then
  * kept), and only the types of the page asked for are decoded and described.
  */
-import { Btf } from '../btf/btf';
+import { type Btf } from '../btf/btf';
 import { DumpView } from '../btf/dump-view';
 import { sizeOf, typeName } from '../btf/layout';
-import { KIND_NAMES, TypeId } from '../btf/types';
+import { KIND_NAMES, type TypeId } from '../btf/types';
 import type { BtfKindCount, BtfTypeItem, BtfTypesParams, BtfTypesResult } from '../../../protocol/lsp';
 
 export const DEFAULT_PAGE = 500;

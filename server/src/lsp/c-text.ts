@@ -37,7 +37,7 @@ export function secAt(lines: readonly string[], line: number, character: number)
   const l = lines[line];
   if (l === undefined) return undefined;
   for (const m of l.matchAll(SEC_RE)) {
-    const start = m.index!, end = start + m[0].length;
+    const start = m.index, end = start + m[0].length;
     if (character < start || character > end) continue;
     // The function follows: `SEC("xdp") int name(` on this or the next few lines.
     const rest = [l.slice(end), ...lines.slice(line + 1, line + 4)].join('\n');

@@ -4,7 +4,7 @@
  */
 import type { Btf } from '../btf/btf';
 import { CLimitError, dumpC } from '../btf/dump-c';
-import { sizeOf, structLayout, typeName, RecordLayout } from '../btf/layout';
+import { sizeOf, structLayout, typeName, type RecordLayout } from '../btf/layout';
 import type { TypeId } from '../btf/types';
 import type { MapFacts, ProgFacts } from './facts';
 

@@ -6,7 +6,7 @@
 import { promises as fsp } from 'fs';
 import { parseBtf } from '../btf/btf';
 import { parseBtfExt } from '../btf/ext';
-import { CandidateCache, CoreReloReport, relocateCore } from '../core';
+import { CandidateCache, type CoreReloReport, relocateCore } from '../core';
 import { ElfFile } from '../elf/reader';
 import type { LoadedObject } from './loaded';
 import type { TargetBtfs, Targets } from './targets';

@@ -5,7 +5,7 @@
 import { promises as fsp } from 'fs';
 import { MAX_SOURCE_BYTES, readRegularFileAsync } from '../host/read-file';
 import * as path from 'path';
-import { Diagnostic, DiagnosticSeverity } from 'vscode-languageserver/node';
+import { type Diagnostic, DiagnosticSeverity } from 'vscode-languageserver/node';
 import { argCtxNotes } from './arg-ctx';
 import type { CoreCheck } from './core-checks';
 import { coreAccessAt, functionDefinitionLine, mapDefinitionLine, splitLines } from './c-text';

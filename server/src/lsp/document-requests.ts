@@ -4,11 +4,11 @@
  * (bpfLens/baseDiff), whose diagnostics are published as a side effect.
  */
 import { pathToFileURL } from 'url';
-import { BaseDiffParams, BaseDiffRequest, DocumentParams, DocumentRequest, DocumentResult } from '../../../protocol/lsp';
+import { type BaseDiffParams, BaseDiffRequest, type DocumentParams, DocumentRequest, type DocumentResult } from '../../../protocol/lsp';
 import { baseDiffDiagnostics, baseDiffText, ModuleDiffs } from './base-diff';
 import { documentText } from './documents';
-import { Cancel, DumpPool } from './dump-pool';
-import { handler, RequestHandler } from './handlers';
+import { type Cancel, type DumpPool } from './dump-pool';
+import { handler, type RequestHandler } from './handlers';
 import type { Session } from './session';
 
 export function documentRequests(d: Session, dumps: DumpPool): RequestHandler[] {

@@ -4,12 +4,12 @@
  */
 import { objectDefinitions, objectExterns } from '../link/externs';
 import { EM_BPF } from '../elf/constants';
-import { ElfFile, ElfSection } from '../elf/reader';
+import { ElfFile, type ElfSection } from '../elf/reader';
 import { openObject } from '../object';
 import { analyzeArgCtx } from '../object/arg-ctx';
 import type { BpfMap, BpfObject } from '../object';
 import type { MapFacts, ObjectFacts, ProgFacts } from './facts';
-import { Func, listing, SectionCode, sectionCode } from './listing';
+import { type Func, listing, type SectionCode, sectionCode } from './listing';
 
 const INTERNAL = new Set(['data', 'rodata', 'bss', 'kconfig']);
 

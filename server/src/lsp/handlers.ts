@@ -14,5 +14,5 @@ export interface RequestHandler {
 export function handler<P, R>(type: RequestType<P, R, void>, handle: (p: P, cancel?: Cancel) => Promise<R> | R): RequestHandler;
 export function handler<R>(type: RequestType0<R, void>, handle: () => Promise<R> | R): RequestHandler;
 export function handler(type: RequestHandler['type'], handle: (p: never) => unknown): RequestHandler {
-  return { type, handle: handle as (p: unknown, cancel?: Cancel) => unknown };
+  return { type, handle: handle };
 }

@@ -3,12 +3,12 @@
  * the cursor (maps, programs, helpers), else the value on the selected target of a field a
  * CO-RE relocation reads; in a disassembly, the maps and functions of the object it shows.
  */
-import { Hover, HoverParams, MarkupKind } from 'vscode-languageserver/node';
+import { type Hover, type HoverParams, MarkupKind } from 'vscode-languageserver/node';
 import { parseDocumentQuery, SCHEME } from '../../../protocol/lsp';
 import { splitLines } from './c-text';
 import { coreHover } from './core-hover';
 import { hoverAt, hoverWord } from './hover';
-import { Session, toPath } from './session';
+import { type Session, toPath } from './session';
 
 export async function hover(d: Session, p: HoverParams): Promise<Hover | null> {
   await d.whenReady();

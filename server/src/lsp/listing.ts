@@ -5,8 +5,8 @@
  */
 import type { BtfExt, LineInfo } from '../btf/ext';
 import { SHF_EXECINSTR, SHN_UNDEF, STT_FUNC, STT_NOTYPE, STT_SECTION } from '../elf/constants';
-import { ElfFile, ElfSection, ElfSymbol } from '../elf/reader';
-import { decodeInsns, disassemble, DisasmContext, formatListing, InsnReference, RawInsn } from '../object/disasm';
+import { type ElfFile, type ElfSection, type ElfSymbol } from '../elf/reader';
+import { decodeInsns, disassemble, type DisasmContext, formatListing, type InsnReference, type RawInsn } from '../object/disasm';
 import { secDefFor } from '../object/section-defs';
 
 /** Program and expected attach type names from libbpf's SEC() table (object/section-defs). */

@@ -4,7 +4,7 @@
  * rejected program is reported on its source line).
  */
 import { LoadedObjectsRequest, LoadObjectRequest, LoadProgressNotification, UnloadObjectRequest } from '../../../protocol/lsp';
-import { handler, RequestHandler } from './handlers';
+import { handler, type RequestHandler } from './handlers';
 import type { Session } from './session';
 
 export function loadRequests(d: Session): RequestHandler[] {

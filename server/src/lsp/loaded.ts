@@ -2,15 +2,15 @@
  * One object as the language server keeps it: read once, parsed once, summarised once.
  * A file that cannot be read becomes an object with an `error`, never an exception.
  */
-import { promises as fsp, readFileSync, Stats } from 'fs';
+import { promises as fsp, readFileSync, type Stats } from 'fs';
 import { MAX_SOURCE_BYTES, readRegularFileAsync } from '../host/read-file';
 import * as path from 'path';
-import { Btf, isBtf, parseBtf } from '../btf/btf';
+import { type Btf, isBtf, parseBtf } from '../btf/btf';
 import { btfFromBytes } from '../btf/input';
 import { ElfFile, isElf } from '../elf/reader';
 import { VMLINUX_BTF } from '../kernel/sysfs-btf';
 import { BtfCatalog } from './btf-types';
-import { factsOf, ObjectFacts } from './facts';
+import { factsOf, type ObjectFacts } from './facts';
 import type { MapItem, ObjectSummary } from '../../../protocol/lsp';
 import { mapDefinitionLine, splitLines } from './c-text';
 

@@ -5,11 +5,11 @@
  * wrapped: a bad object or a bug in one handler gives an error or a logged message, never a crash.
  */
 import {
-  Connection, DidChangeConfigurationNotification, HoverParams, InitializeParams, InitializeResult, RequestType, TextDocumentSyncKind,
+  type Connection, DidChangeConfigurationNotification, type HoverParams, type InitializeParams, type InitializeResult, type RequestType, TextDocumentSyncKind,
 } from 'vscode-languageserver/node';
 import type { ExperimentalCapabilities } from '../../../protocol/lsp';
 import { documentRequests } from './document-requests';
-import { Cancel, DumpPool } from './dump-pool';
+import { type Cancel, DumpPool } from './dump-pool';
 import type { RequestHandler } from './handlers';
 import { hover } from './hover-request';
 import { loadRequests } from './load-requests';

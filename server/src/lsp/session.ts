@@ -6,17 +6,17 @@
  */
 import { basename } from 'path';
 import { fileURLToPath, pathToFileURL } from 'url';
-import { Connection, ResponseError, TextDocuments } from 'vscode-languageserver/node';
+import { type Connection, ResponseError, TextDocuments } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { ObjectsChangedNotification } from '../../../protocol/lsp';
 import { configureArgCtx } from './arg-ctx';
 import { CoreOnTarget } from './core-checks';
-import { CoreCheckOf, sourceDiagnostics } from './diagnostics';
+import { type CoreCheckOf, sourceDiagnostics } from './diagnostics';
 import { KernelLoads } from './kernel-loads';
 import { VerifierStates } from './verifier-states';
 import { withResolvedExterns } from './link-objects';
 import { parseTargetSettings, Targets } from './targets';
-import { DEFAULT_SETTINGS, IndexSettings, WorkspaceIndex } from './workspace';
+import { DEFAULT_SETTINGS, type IndexSettings, WorkspaceIndex } from './workspace';
 import type { Cancel } from './dump-pool';
 
 export function toPath(uri: string): string | undefined {

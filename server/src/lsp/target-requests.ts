@@ -5,13 +5,13 @@
  */
 import { promises as fsp } from 'fs';
 import {
-  CoreRelocationItem, CoreRelocationsRequest, CoreRelocationsResult, SelectTargetParams, SelectTargetRequest, SelectTargetResult,
-  TargetBtfRequest, TargetInfo, TargetsRequest,
+  type CoreRelocationItem, CoreRelocationsRequest, type CoreRelocationsResult, type SelectTargetParams, SelectTargetRequest, type SelectTargetResult,
+  TargetBtfRequest, type TargetInfo, TargetsRequest,
 } from '../../../protocol/lsp';
 import { reloReason } from '../core/relocate';
 import { selectArgCtxTarget } from './arg-ctx';
 import { coreAccessAt, splitLines } from './c-text';
-import { handler, RequestHandler } from './handlers';
+import { handler, type RequestHandler } from './handlers';
 import type { Session } from './session';
 import { targetFailure } from './targets';
 

@@ -31,7 +31,7 @@ export function parseTargetSettings(raw: unknown): { targets: TargetSetting[]; p
   if (!Array.isArray(raw)) return { targets, problems };
   for (const [i, e] of raw.entries()) {
     const o = (e ?? {}) as Record<string, unknown>;
-    const str = (k: string) => (typeof o[k] === 'string' && o[k] !== '' ? (o[k] as string) : undefined);
+    const str = (k: string) => (typeof o[k] === 'string' && o[k] !== '' ? (o[k]) : undefined);
     const name = str('name') ?? str('host');
     if (!name) { problems.push(`bpfLens.targets[${i}]: needs a name and a host (or a btf file)`); continue; }
     if (name === LOCAL) { problems.push(`bpfLens.targets[${i}]: 'local' is built in`); continue; }

@@ -6,7 +6,7 @@
 import { basename } from 'path';
 import { ExplainVerificationRequest } from '../../../protocol/lsp';
 import { lineStateMarkdown, lineStates } from '../verifier/lines';
-import { handler, RequestHandler } from './handlers';
+import { handler, type RequestHandler } from './handlers';
 import type { Session } from './session';
 
 export class VerifierStates {

@@ -6,10 +6,10 @@
  * Scans and loads are async and yield to the event loop between files, so requests are
  * answered while a large workspace is being indexed.
  */
-import { existsSync, promises as fsp, Stats } from 'fs';
+import { existsSync, promises as fsp, type Stats } from 'fs';
 import * as path from 'path';
 import { PathFilter } from './glob';
-import { loadObject, LoadedObject } from './loaded';
+import { loadObject, type LoadedObject } from './loaded';
 
 export interface IndexSettings {
   readonly objects: readonly string[];

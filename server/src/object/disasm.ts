@@ -12,7 +12,7 @@ import { helperName } from './bpf-helpers';
 import {
   BPF_ALU, BPF_ALU64, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC,
   BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE, BPF_ST,
-  BPF_STX, BpfInsn, decodeInsns, isLdImm64,
+  BPF_STX, type BpfInsn, decodeInsns, isLdImm64,
 } from './insn';
 
 /** One instruction slot (the second half of an ld_imm64 is a slot of its own). */

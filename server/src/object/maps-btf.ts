@@ -9,7 +9,7 @@ import { SHT_PROGBITS, STT_FUNC } from '../elf/constants';
 import type { ElfFile, ElfSection } from '../elf/reader';
 import type { BpfMap, InitialSlot, ObjectDiagnostic } from './model';
 import { skipModsAndTypedefs } from '../btf/skip-mods';
-import { MapDefFields, MapDefParser } from './map-def';
+import { type MapDefFields, MapDefParser } from './map-def';
 import { mapTypeName } from './uapi-names';
 
 /** The kernel keeps 15 characters of a map name (BPF_OBJ_NAME_LEN 16, NUL included). */

@@ -5,7 +5,7 @@
  * after the slash; anything else must match exactly. A leading `?` (autoload off) is
  * stripped before matching. The first matching entry wins, so order matters.
  */
-import { attachTypeId, AttachTypeName, progTypeId, ProgTypeName, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS } from './uapi-names';
+import { attachTypeId, type AttachTypeName, progTypeId, type ProgTypeName, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS } from './uapi-names';
 
 /** One SEC() table entry. */
 export interface SecDef {

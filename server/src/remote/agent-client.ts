@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { homedir } from 'os';
 import { join } from 'path';
 import type { Readable, Writable } from 'stream';
-import { createMessageConnection, MessageConnection, ResponseError, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { createMessageConnection, type MessageConnection, ResponseError, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { BoundedMessageReader, FramingError } from './framing';
 import * as P from '../../../protocol/agent';
 import { bpfNotPermitted, noBtf, TargetError } from './errors';

@@ -9,7 +9,7 @@
  * owner answers and closes on.
  */
 import type { Readable } from 'stream';
-import { AbstractMessageReader, DataCallback, Disposable, Message } from 'vscode-jsonrpc';
+import { AbstractMessageReader, type DataCallback, Disposable, type Message } from 'vscode-jsonrpc';
 
 export const MAX_HEADER = 8 << 10;
 /** Objects travel as base64 in one message: room for a 256 MiB object and its BTF. */

@@ -8,7 +8,7 @@ import { join } from 'path';
 import { AgentClient } from './agent-client';
 import { AgentBundle } from './bundle';
 import { TargetError } from './errors';
-import { checkSshTarget, connectSsh, parseSshTarget, SshConnectTimings, SshTarget } from './ssh';
+import { checkSshTarget, connectSsh, parseSshTarget, type SshConnectTimings, type SshTarget } from './ssh';
 
 export { AgentClient, isLoadError, requireLoad } from './agent-client';
 export { AgentBundle } from './bundle';

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'child_process';
 import { badHost, badPort, badUser, parseSshSpec } from '../../../protocol/target-spec';
 import { TargetError, classifySshFailure } from './errors';
 import { AgentClient } from './agent-client';
-import { AgentBundle } from './bundle';
+import { type AgentBundle } from './bundle';
 
 export interface SshTarget {
   readonly host: string;

@@ -44,6 +44,6 @@ export const STAT_COLUMNS = [
 /** The difference of two programs' numbers (other minus base); null where one is unknown. */
 export function statsDiff(base: ProgramStats, other: ProgramStats): Record<string, number | null> {
   const d: Record<string, number | null> = {};
-  for (const [k] of STAT_COLUMNS) d[k] = base[k] !== null && other[k] !== null ? other[k]! - base[k]! : null;
+  for (const [k] of STAT_COLUMNS) d[k] = base[k] !== null && other[k] !== null ? other[k] - base[k] : null;
   return d;
 }

@@ -1,7 +1,7 @@
 // The structs BPF_OBJ_GET_INFO_BY_FD fills: bpf_prog_info, bpf_map_info, bpf_btf_info,
 // bpf_link_info (common head). Decoders read what the kernel wrote; a shorter struct from an
 // older kernel leaves the newer fields zero.
-import { Layout, defineLayout, readBytes, readName, readU32, readU64 } from './layout';
+import { type Layout, defineLayout, readBytes, readName, readU32, readU64 } from './layout';
 
 export const PROG_INFO_LAYOUT = defineLayout('bpf_prog_info', 'struct bpf_prog_info', '', [
   ['type', 'u32'], ['id', 'u32'], ['tag', 'u8[8]'], ['jited_prog_len', 'u32'], ['xlated_prog_len', 'u32'],
