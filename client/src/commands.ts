@@ -11,8 +11,8 @@ interface Deps {
   readonly output: vscode.OutputChannel;
   readonly tree: ObjectsTree;
   readonly target: TargetPicker;
-  client(): LanguageClient | undefined;
-  restart(): Promise<void>;
+  readonly client: () => LanguageClient | undefined;
+  readonly restart: () => Promise<void>;
 }
 
 /** An object path from a tree node, an explorer Uri, a path string, the active editor, or a pick. */

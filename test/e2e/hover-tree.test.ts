@@ -2,6 +2,7 @@
 // layout table; open the BPF view and expand an object, its programs, maps and BTF types.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Locator } from 'playwright-core';
 import * as fs from 'node:fs';
 import { prepare, copyExamples, openWorkbench, openFile, hover, screenshotPath, tmpDir, shotOnFailure, type Session } from './workbench';
 
@@ -51,7 +52,7 @@ test('the BPF view lists the examples and expands an object, its programs, maps 
   await page.screenshot({ path: screenshotPath('tree.png') });
 }));
 
-async function expand(row: import('playwright-core').Locator): Promise<void> {
+async function expand(row: Locator): Promise<void> {
   await row.waitFor({ timeout: 30_000 });
   if ((await row.getAttribute('aria-expanded')) !== 'true') {
     await row.locator('.monaco-tl-twistie').click();

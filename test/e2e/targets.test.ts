@@ -4,6 +4,7 @@
 // Object goes to the SSH host; on 6.1 the CO-RE reads that kernel lacks appear in Problems.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Locator } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -111,7 +112,7 @@ test('Pick Target → Debian 6.1 BTF: CO-RE reads that kernel lacks show in Prob
   await page.locator('.activitybar .action-item a[aria-label^="BPF"]').first().click();
   const view = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /Objects/i }) }).first();
   const row = (text: string | RegExp) => view.locator('.monaco-list-row', { hasText: text }).first();
-  const expand = async (r: import('playwright-core').Locator) => {
+  const expand = async (r: Locator) => {
     await r.waitFor({ timeout: 30_000 });
     if ((await r.getAttribute('aria-expanded')) !== 'true') await r.locator('.monaco-tl-twistie').click();
   };

@@ -243,7 +243,7 @@ const WORD_BOX = `([src, flags, w]) => {
 /** Where the word `word` is drawn on the first rendered line of the active editor matching `line`. */
 export async function wordBox(page: Page, line: RegExp, word: string): Promise<{ x: number; y: number }> {
   // A string, so that this file needs no DOM types: it runs in the page.
-  const box = (await page.evaluate(`(${WORD_BOX})(${JSON.stringify([line.source, line.flags, word])})`)) as { x: number; y: number } | null;
+  const box = await page.evaluate<{ x: number; y: number } | null>(`(${WORD_BOX})(${JSON.stringify([line.source, line.flags, word])})`);
   if (!box) throw new Error(`no rendered line matching ${line} with the word ${word}`);
   return box;
 }

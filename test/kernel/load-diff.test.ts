@@ -123,7 +123,7 @@ for (const name of objects) {
     if (refused.lens === 'ok') {
       assert.ok(ours.snap, `BPF Lens loads ${name} (${refused.why}): ${String(ours.error)}`);
     } else {
-      assert.ok(ours.error instanceof LoadError, `BPF Lens refuses ${name} too (${refused.why}): ${String(ours.error ?? 'it loaded')}`);
+      assert.ok(ours.error instanceof LoadError, `BPF Lens refuses ${name} too (${refused.why}): ${ours.error instanceof Error ? ours.error.message : 'it loaded'}`);
       assert.match(`${ours.error.message}\n${ours.error.details.log ?? ''}`, refused.lens);
     }
   });

@@ -10,6 +10,9 @@ import { spawnSync } from 'child_process';
 import { readFileSync } from 'fs';
 import { errnoName } from '../../server/src/kernel/errors';
 import { writeGuestResult } from './guest-result';
+import type * as KernelModule from '../../server/src/kernel';
+import type * as LoadModule from '../../server/src/load';
+import type * as ObjectModule from '../../server/src/object';
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;
@@ -51,9 +54,9 @@ function main(): unknown {
   // TCG) starts in a third of the time without it.
   const t0 = process.uptime();
   /* eslint-disable @typescript-eslint/no-require-imports */
-  const { BPF_ATTACH_TYPE, closeFd, linkCreate, linkInfo, localKernel, mapLookupElem, rawTracepointOpen } = require('../../server/src/kernel') as typeof import('../../server/src/kernel');
-  const { loadObject } = require('../../server/src/load') as typeof import('../../server/src/load');
-  const { openObject } = require('../../server/src/object') as typeof import('../../server/src/object');
+  const { BPF_ATTACH_TYPE, closeFd, linkCreate, linkInfo, localKernel, mapLookupElem, rawTracepointOpen } = require('../../server/src/kernel') as typeof KernelModule;
+  const { loadObject } = require('../../server/src/load') as typeof LoadModule;
+  const { openObject } = require('../../server/src/object') as typeof ObjectModule;
   /* eslint-enable @typescript-eslint/no-require-imports */
   const t1 = process.uptime();
   const [file] = process.argv.slice(2);
@@ -65,7 +68,7 @@ function main(): unknown {
   const started = process.hrtime.bigint();
   const r = loadObject(obj, { kernel: localKernel, set: { target_tgid: String(process.pid) } });
   const loadMs = Number(process.hrtime.bigint() - started) / 1e6;
-  let childMs = 0;
+  let childMs: number | undefined;
   try {
     const prog = r.programs.find((p) => p.name === 'deny_exec_main_stack')!;
     const denials = r.maps.find((m) => m.name === 'denials')!;
@@ -102,7 +105,7 @@ function main(): unknown {
     return {
       pid: process.pid, page: page.toString(16),
       // where the guest's time goes (node under TCG is slow to start and to require)
-      ms: { nodeStart: ms(t0), require: ms(t1 - t0), open: ms(t2 - t1), load: Math.round(loadMs), child: Math.round(childMs), total: ms(process.uptime()) },
+      ms: { nodeStart: ms(t0), require: ms(t1 - t0), open: ms(t2 - t1), load: Math.round(loadMs), child: Math.round(childMs ?? 0), total: ms(process.uptime()) },
       program: { name: prog.name, type: prog.type, section: prog.section },
       links: { linkCreate: { type: viaLinkCreate.type, progId: viaLinkCreate.progId }, rawTp: { type: viaRawTp.type, progId: viaRawTp.progId }, progId: prog.id },
       steps, denials: counter(),

@@ -169,7 +169,7 @@ test('run registers struct_ops on attach (load alone does not): a TCP socket use
   const r = startRun([fixture('loader_tcp_cc.o')]);
   try {
     await r.running;
-    const att = r.events.filter((e) => e.event === 'attached').map((e) => `${e.program} ${e.kind} ${e.mechanism}`);
+    const att = r.events.filter((e) => e.event === 'attached').map((e) => [e.program, e.kind, e.mechanism].map(String).join(' '));
     assert.deepEqual(att, ['lens_fixed struct_ops link']);
     assert.ok(cc(), 'registered while running');
     const py = [

@@ -63,7 +63,7 @@ test('Debian 6.12: struct_ops maps and programs of a type only the test module d
   assert.equal(maps.lens_plain.link, undefined);
   // programs: attach_btf_obj_fd = the module's BTF, attach_btf_id = struct bpf_lens_testmod_ops there
   assert.deepEqual(Object.keys(programs).sort(), ['lens_one', 'lens_one_plain', 'lens_two']);
-  for (const [name, pr] of Object.entries(programs) as [string, { type: string; attachBtfObjId: number; attachBtfId: number }][]) {
+  for (const [name, pr] of Object.entries<{ type: string; attachBtfObjId: number; attachBtfId: number }>(programs)) {
     assert.deepEqual(pr, { type: 'struct_ops', attachBtfObjId: kernel.btfId, attachBtfId: kernel.opsTypeId }, name);
   }
   // the module called the BPF ops when each map registered: lens_one() = 42, lens_two(20, 22) = 2022,

@@ -52,7 +52,12 @@ async function rejection(name: string, logLevel = 0): Promise<LoadError> {
 }
 
 /** `bpf-lens load --json` without CAP_PERFMON and CAP_SYS_ADMIN (a CAP_BPF-only loader). */
-function loadWithoutPerfmon(obj: string): { code: number; json: any } {
+/** The part of `load --json`'s refusal this test reads. */
+interface JsonRefusal {
+  error: { family: string; explanation: string; hint: string; related: { file?: string | null; line?: number | null; why: string }[]; source?: { line: number } };
+}
+
+function loadWithoutPerfmon(obj: string): { code: number; json: JsonRefusal } {
   const r = spawnSync('capsh', ['--drop=cap_sys_admin,cap_perfmon', '--', '-c', `exec "${process.execPath}" "${CLI}" load "${obj}" --json`], { encoding: 'utf8', timeout: 120_000 });
   return { code: r.status ?? -1, json: JSON.parse(r.stdout) };
 }

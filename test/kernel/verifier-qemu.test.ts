@@ -30,7 +30,7 @@ for (const version of ['6.1', '6.12'] as DebianKernelVersion[]) {
     const explained = new Set<string>();
     for (const name of names) {
       const want = expected(name);
-      for (const [level, r] of Object.entries(g.logs[name] ?? {}) as [string, { rejected: boolean; log: string }][]) {
+      for (const [level, r] of Object.entries<{ rejected: boolean; log: string }>(g.logs[name] ?? {})) {
         const where = `${version} ${name} level ${level}`;
         // as root the kernel reads uninitialised stack; 6.1 lacks the kfuncs (the loader says so before the verifier)
         if (!r.rejected || r.log.startsWith('NOT VERIFIER')) continue;

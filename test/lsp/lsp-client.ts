@@ -77,7 +77,7 @@ export class LspClient {
   }
 
   request<R>(method: string, params?: unknown): Promise<R> {
-    return this.conn.sendRequest(method, params) as Promise<R>;
+    return this.conn.sendRequest<R>(method, params);
   }
 
   async open(file: string, text: string): Promise<string> {

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { type Btf, parseBtf } from '../../server/src/btf/btf';
 import { dumpJsonBytes } from '../../server/src/btf/dump-json';
 import { dumpRawBytes } from '../../server/src/btf/dump-raw';
-import { type NewType, type TypeId, mapTypeIds, referencedIds } from '../../server/src/btf/types';
+import { type TypeId, mapTypeIds, referencedIds } from '../../server/src/btf/types';
 import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
 import { FormatError } from '../../server/src/common/errors';
 import { ElfFile } from '../../server/src/elf/reader';

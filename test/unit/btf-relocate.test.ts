@@ -166,7 +166,7 @@ test('base diff: each row lists the named split types that use it, through anony
     m.ptr(m.ptr(sk)); // an anonymous chain nothing named uses
   }, (m) => { m.int('int', 4, SIGNED); m.struct('sk', 16); });
   const d = baseDiff(split, target);
-  const sk = d.rows.find((r) => r.name === 'sk')! as BaseDiffRow;
+  const sk: BaseDiffRow = d.rows.find((r) => r.name === 'sk')!;
   assert.deepEqual(sk.dependents.map((x) => `${x.kind} ${x.name}`), ['STRUCT user_a', 'FUNC user_f', 'PTR ']);
   assert.deepEqual(d.counts, { 'size-not-checked': 1, match: 1 });
   assert.equal(d.relocates, true);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as path from 'path';
 import fc from 'fast-check';
-import { type CoreReloInput, relocateCore } from '../../server/src/core';
+import { relocateCore } from '../../server/src/core';
 import { readCoreObject, readTargetBtf } from '../core-helpers';
 import { CILIUM } from '../helpers';
 

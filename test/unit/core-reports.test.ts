@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type Btf } from '../../server/src/btf/btf';
-import { type BtfMember, type NewType, type TypeId } from '../../server/src/btf/types';
+import { type BtfMember, type TypeId } from '../../server/src/btf/types';
 import { BtfBuilder } from '../../server/src/btf/write';
 import {
   BAD_RELO_CALL_IMM, BPF_CORE_ENUMVAL_VALUE, BPF_CORE_FIELD_BYTE_OFFSET, BPF_CORE_FIELD_BYTE_SIZE,

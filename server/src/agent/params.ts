@@ -8,7 +8,7 @@ import type { AgentLoadParams, TargetBtfParams, TestRunParams, UnloadParams } fr
 type Check = (v: unknown) => string | undefined;
 
 const invalid = (msg: string) => new ResponseError(ErrorCodes.InvalidParams, `invalid params: ${msg}`);
-const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v.slice(0, 80)) : typeof v === 'object' ? (Array.isArray(v) ? 'an array' : v === null ? 'null' : 'an object') : String(v));
+const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v.slice(0, 80)) : typeof v === 'object' ? (Array.isArray(v) ? 'an array' : v === null ? 'null' : 'an object') : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : typeof v);
 
 const str: Check = (v) => (typeof v === 'string' && !v.includes('\0') ? undefined : 'a string (without NUL)');
 const base64: Check = (v) => (typeof v === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(v) ? undefined : 'base64 text');

@@ -165,8 +165,8 @@ export class Btf {
   }
 
   private stringBlobs(): { blobs: { start: number; bytes: Uint8Array }[] } {
-    const blobs: { start: number; bytes: Uint8Array }[] = [];
-    for (let b: Btf | undefined = this; b; b = b.base) blobs.push({ start: b.startStrOff, bytes: b.strings });
+    const blobs: { start: number; bytes: Uint8Array }[] = [{ start: this.startStrOff, bytes: this.strings }];
+    for (let b = this.base; b; b = b.base) blobs.push({ start: b.startStrOff, bytes: b.strings });
     return { blobs };
   }
 

@@ -375,6 +375,7 @@ class CDumper {
   /** Writes a declaration, each anonymous record marked in it defined in place at `lvl`. */
   private writeDecl(decl: string, lvl: number): void {
     const marks = this.marks.splice(0);
+    // eslint-disable-next-line no-control-regex -- \x01 and \x02 are the marks this file puts in declarations
     const parts = decl.split(/\u0001(\d+)\u0002/);
     for (let i = 0, k = 0; i < parts.length; i++) {
       if (i % 2 === 0) {

@@ -82,7 +82,7 @@ export function distillModule(elf: ElfFile, base: Btf | TargetIndex): DistilledM
   if (m.distilledBase) {
     const r = relocateSplit(m.split, base);
     original = r.btf;
-    toOriginal = r.mapId;
+    toOriginal = (id) => r.mapId(id);
   }
   const distilled = distillBase(original);
   const btf = writeBtf(distilled.split);

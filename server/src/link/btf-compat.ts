@@ -94,8 +94,9 @@ export function mapDefinition(btf: Btf, varId: TypeId, name: string): { def?: Ma
 /** Every field where an extern map definition differs from the real one (libbpf requires them all equal). */
 export function mapDefMismatches(da: MapDefFields, a: Btf, db: MapDefFields, b: Btf): string[] {
   const out: string[] = [];
+  const show = (v: unknown) => (v === undefined || v === null ? '(none)' : typeof v === 'number' || typeof v === 'bigint' || typeof v === 'string' || typeof v === 'boolean' ? String(v) : JSON.stringify(v));
   const cmp = (field: string, x: unknown, y: unknown) => {
-    if (x !== y) out.push(`${field} ${String(x ?? '(none)')} vs ${String(y ?? '(none)')}`);
+    if (x !== y) out.push(`${field} ${show(x)} vs ${show(y)}`);
   };
   cmp('type', da.type, db.type);
   cmp('key_size', da.keySize, db.keySize);

@@ -99,7 +99,7 @@ export class LoadTarget {
       case 'LINUX_HAS_SYSCALL_WRAPPER': {
         const m = this.system().machine;
         const sym = m === 'x86_64' ? '__x64_sys_bpf' : m === 'aarch64' ? '__arm64_sys_bpf' : `__${m}_sys_bpf`;
-        let found = false;
+        let found: boolean;
         try {
           found = this.kallsyms(sym) !== undefined;
         } catch {

@@ -39,7 +39,7 @@ function cText(o: LoadedObject, types?: number[]): string {
   try {
     return dumpC(need(o), { types, maxChars: MAX_DOCUMENT_CHARS });
   } catch (e) {
-    if (e instanceof CLimitError) throw new Error(tooLarge(o.path));
+    if (e instanceof CLimitError) throw new Error(tooLarge(o.path), { cause: e });
     throw e;
   }
 }

@@ -2,7 +2,7 @@
  * One object as the language server keeps it: read once, parsed once, summarised once.
  * A file that cannot be read becomes an object with an `error`, never an exception.
  */
-import { promises as fsp, readFileSync, type Stats } from 'fs';
+import { readFileSync, type Stats } from 'fs';
 import { MAX_SOURCE_BYTES, readRegularFileAsync } from '../host/read-file';
 import * as path from 'path';
 import { type Btf, isBtf, parseBtf } from '../btf/btf';

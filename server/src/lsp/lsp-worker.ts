@@ -30,7 +30,7 @@ function run(job: DumpJob): string {
   try {
     return dumpC(btf, { maxChars: job.maxChars ?? MAX_DOCUMENT_CHARS });
   } catch (e) {
-    if (e instanceof CLimitError) throw new Error(tooLarge(job.path, e.maxChars));
+    if (e instanceof CLimitError) throw new Error(tooLarge(job.path, e.maxChars), { cause: e });
     throw e;
   }
 }
