@@ -15,7 +15,12 @@ export interface HelloResult {
   readonly lockdown: string | null;
   readonly uid: number;
   readonly pid: number;
-  readonly privileges: { readonly canLoad: boolean; readonly errno: string | null; readonly capBpf: boolean; readonly capSysAdmin: boolean };
+  readonly privileges: {
+    readonly canLoad: boolean;
+    readonly errno: string | null;
+    readonly capBpf: boolean;
+    readonly capSysAdmin: boolean;
+  };
   /** Feature probe answers by name (empty when the agent cannot load BPF). */
   readonly features: Readonly<Record<string, boolean>>;
   /** /sys/kernel/btf/vmlinux exists. */
@@ -24,7 +29,9 @@ export interface HelloResult {
   readonly unprivilegedBpfDisabled?: number | null;
 }
 
-export interface TargetBtfParams { readonly knownHash?: string }
+export interface TargetBtfParams {
+  readonly knownHash?: string;
+}
 export interface TargetBtfResult {
   /** sha256 of the vmlinux BTF; `data` is omitted when it equals `knownHash`. */
   readonly hash: string;
@@ -49,8 +56,27 @@ export interface AgentLoadParams {
 export interface AgentLoadResult {
   readonly handle: number;
   readonly ms: number;
-  readonly programs: readonly { name: string; section: string; type: string; id: number; verifiedInsns: number; pinnedAt?: string; log?: string }[];
-  readonly maps: readonly { name: string; kernelName: string; id: number; type: string; keySize: number; valueSize: number; maxEntries: number; flags: number; pinnedAt?: string; reused?: boolean }[];
+  readonly programs: readonly {
+    name: string;
+    section: string;
+    type: string;
+    id: number;
+    verifiedInsns: number;
+    pinnedAt?: string;
+    log?: string;
+  }[];
+  readonly maps: readonly {
+    name: string;
+    kernelName: string;
+    id: number;
+    type: string;
+    keySize: number;
+    valueSize: number;
+    maxEntries: number;
+    flags: number;
+    pinnedAt?: string;
+    reused?: boolean;
+  }[];
   readonly warnings: readonly string[];
 }
 
@@ -73,7 +99,13 @@ export interface RejectionExplanationData {
   readonly error: string;
   readonly explanation: string;
   readonly hint: string;
-  readonly related: readonly { readonly insn: number; readonly why: string; readonly file?: string; readonly line?: number; readonly text?: string }[];
+  readonly related: readonly {
+    readonly insn: number;
+    readonly why: string;
+    readonly file?: string;
+    readonly line?: number;
+    readonly text?: string;
+  }[];
   readonly insn?: number;
 }
 
@@ -86,8 +118,17 @@ export interface AgentNoBtfErrorData {
   readonly stage?: string;
 }
 
-export interface TestRunParams { readonly handle: number; readonly program: string; readonly data?: string; readonly repeat?: number }
-export interface TestRunResultJson { readonly retval: number; readonly duration: number; readonly dataOut?: string }
+export interface TestRunParams {
+  readonly handle: number;
+  readonly program: string;
+  readonly data?: string;
+  readonly repeat?: number;
+}
+export interface TestRunResultJson {
+  readonly retval: number;
+  readonly duration: number;
+  readonly dataOut?: string;
+}
 
 export const hello = new RequestType0<HelloResult, void>('bpfLensAgent/hello');
 export const targetBtf = new RequestType<TargetBtfParams, TargetBtfResult, AgentNoBtfErrorData>('bpfLensAgent/targetBtf');
@@ -97,8 +138,16 @@ export interface UnloadParams {
   /** Also remove the map pins this load made (never the pinned maps it reused). */
   readonly unpinMaps?: boolean;
 }
-export interface UnloadResult { readonly closed: boolean; readonly unpinned: readonly string[] }
-export interface LoadedEntry { readonly handle: number; readonly name: string; readonly programs: readonly string[]; readonly ids: readonly number[] }
+export interface UnloadResult {
+  readonly closed: boolean;
+  readonly unpinned: readonly string[];
+}
+export interface LoadedEntry {
+  readonly handle: number;
+  readonly name: string;
+  readonly programs: readonly string[];
+  readonly ids: readonly number[];
+}
 
 export const unload = new RequestType<UnloadParams, UnloadResult, void>('bpfLensAgent/unload');
 export const listLoaded = new RequestType0<readonly LoadedEntry[], void>('bpfLensAgent/listLoaded');

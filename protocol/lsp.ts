@@ -171,12 +171,17 @@ export function documentPath(p: DocumentParams): { path: string; query: string }
   if (p.target !== undefined) q.set('target', p.target);
   if (p.origBase !== undefined) q.set('origBase', p.origBase);
   const leaf =
-    p.kind === 'c' ? 'btf.h'
-    : p.kind === 'raw' ? 'btf.txt'
-    : p.kind === 'summary' ? 'summary.md'
-    : p.kind === 'type' ? `type-${p.typeId}.md`
-    : p.kind === 'baseDiff' ? 'base-diff.txt'
-    : `${(p.program ?? 'all').replace(/[/\\]/g, '_')}.bpf-disasm`;
+    p.kind === 'c'
+      ? 'btf.h'
+      : p.kind === 'raw'
+        ? 'btf.txt'
+        : p.kind === 'summary'
+          ? 'summary.md'
+          : p.kind === 'type'
+            ? `type-${p.typeId}.md`
+            : p.kind === 'baseDiff'
+              ? 'base-diff.txt'
+              : `${(p.program ?? 'all').replace(/[/\\]/g, '_')}.bpf-disasm`;
   return { path: `${p.path}/${leaf}`, query: q.toString() };
 }
 
@@ -190,7 +195,14 @@ export function parseDocumentQuery(query: string): DocumentParams | undefined {
   const type = q.get('type');
   const target = q.get('target') ?? undefined;
   const origBase = q.get('origBase') ?? undefined;
-  return { path, kind, program, typeId: type === null ? undefined : Number(type), ...(target ? { target } : {}), ...(origBase ? { origBase } : {}) };
+  return {
+    path,
+    kind,
+    program,
+    typeId: type === null ? undefined : Number(type),
+    ...(target ? { target } : {}),
+    ...(origBase ? { origBase } : {}),
+  };
 }
 
 /** Loads an object into the kernel (the server's load pipeline); `token` names its progress notifications. */
@@ -208,7 +220,13 @@ export interface LoadedKernelObject {
   readonly path: string;
   readonly target: string;
   readonly programs: readonly { readonly name: string; readonly id: number; readonly type: string; readonly verifiedInsns: number }[];
-  readonly maps: readonly { readonly name: string; readonly kernelName: string; readonly id: number; readonly type: string; readonly pinnedAt?: string }[];
+  readonly maps: readonly {
+    readonly name: string;
+    readonly kernelName: string;
+    readonly id: number;
+    readonly type: string;
+    readonly pinnedAt?: string;
+  }[];
   readonly warnings: readonly string[];
 }
 export interface LoadObjectError {
@@ -246,7 +264,9 @@ export interface ExplainVerificationResult {
   readonly programs: readonly { readonly name: string; readonly lines: number; readonly rejected: boolean }[];
   readonly message?: string;
 }
-export const ExplainVerificationRequest = new RequestType<ExplainVerificationParams, ExplainVerificationResult, void>('bpfLens/explainVerification');
+export const ExplainVerificationRequest = new RequestType<ExplainVerificationParams, ExplainVerificationResult, void>(
+  'bpfLens/explainVerification',
+);
 
 export interface LoadProgressParams {
   readonly token?: string;
@@ -281,7 +301,7 @@ export interface BaseDiffParams {
 }
 /** As server/src/btf/relocate.ts's BaseMatchStatus. */
 export type BaseDiffStatus =
-  | 'match' | 'size-not-checked' | 'size-mismatch' | 'encoding-mismatch' | 'kind-mismatch' | 'missing' | 'ambiguous' | 'invalid';
+  'match' | 'size-not-checked' | 'size-mismatch' | 'encoding-mismatch' | 'kind-mismatch' | 'missing' | 'ambiguous' | 'invalid';
 export interface BaseDiffItem {
   readonly id: number;
   readonly kind: string;

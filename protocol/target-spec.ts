@@ -25,7 +25,8 @@ const USER = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,63}$/;
 /** Why `host` cannot be an SSH host, or undefined when it can. */
 export function badHost(host: string): string | undefined {
   if (host.startsWith('-')) return `host ${JSON.stringify(host)} starts with '-' (it would be read as an ssh option)`;
-  if (!HOST.test(host) && !IPV6.test(host)) return `host ${JSON.stringify(host)} is not a host name, an address or a Host alias (letters, digits, '.', '_', '-'; IPv6 in [brackets])`;
+  if (!HOST.test(host) && !IPV6.test(host))
+    return `host ${JSON.stringify(host)} is not a host name, an address or a Host alias (letters, digits, '.', '_', '-'; IPv6 in [brackets])`;
   return undefined;
 }
 
@@ -43,12 +44,17 @@ export function parsePort(text: string): number | undefined {
 }
 
 export function badPort(port: unknown): string | undefined {
-  return Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65535 ? undefined : `port ${JSON.stringify(port)} is not a TCP port (1–65535)`;
+  return Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65535
+    ? undefined
+    : `port ${JSON.stringify(port)} is not a TCP port (1–65535)`;
 }
 
 /** `ssh://[user@]host[:port][/]`, `[user@]host[:port]` or a Host alias. */
 export function parseSshSpec(text: string): SshSpecResult {
-  const fail = (why: string): SshSpecResult => ({ ok: false, reason: `not an SSH target: ${JSON.stringify(text)}: ${why} (expected ${SSH_SPEC_FORMS})` });
+  const fail = (why: string): SshSpecResult => ({
+    ok: false,
+    reason: `not an SSH target: ${JSON.stringify(text)}: ${why} (expected ${SSH_SPEC_FORMS})`,
+  });
   let rest = text;
   if (rest.startsWith('ssh://')) rest = rest.slice(6).replace(/\/$/, '');
   const at = rest.lastIndexOf('@');
@@ -64,5 +70,8 @@ export function parseSshSpec(text: string): SshSpecResult {
   }
   const why = (user !== undefined ? badUser(user) : undefined) ?? badHost(host);
   if (why) return fail(why);
-  return { ok: true, spec: { host: host.replace(/^\[|\]$/g, ''), ...(user !== undefined ? { user } : {}), ...(port !== undefined ? { port } : {}) } };
+  return {
+    ok: true,
+    spec: { host: host.replace(/^\[|\]$/g, ''), ...(user !== undefined ? { user } : {}), ...(port !== undefined ? { port } : {}) },
+  };
 }

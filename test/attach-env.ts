@@ -49,9 +49,12 @@ print('%d sent, %d received' % (n, got))
 /** A veth pair: `host` here, `peer` in a new netns; a /30 of 10.213.x.0 between them. */
 export function vethPair(): Veth {
   const tag = `${process.pid % 10000}${seq++}`;
-  const ns = `lens${tag}`, host = `lh${tag}`, peer = `lp${tag}`;
+  const ns = `lens${tag}`,
+    host = `lh${tag}`,
+    peer = `lp${tag}`;
   const net = `10.213.${(process.pid + seq * 7) % 250}`;
-  const hostIp = `${net}.1`, peerIp = `${net}.2`;
+  const hostIp = `${net}.1`,
+    peerIp = `${net}.2`;
   const done = () => {
     spawnSync('ip', ['link', 'del', host]);
     spawnSync('ip', ['netns', 'del', ns]);
@@ -75,7 +78,14 @@ export function vethPair(): Veth {
     return Number(m[1]);
   };
   const udp = (count: number) => {
-    run('ip', ['netns', 'exec', ns, 'python3', '-c', `import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor _ in range(${count}): s.sendto(b'x', ('${hostIp}', 9))`]);
+    run('ip', [
+      'netns',
+      'exec',
+      ns,
+      'python3',
+      '-c',
+      `import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor _ in range(${count}): s.sendto(b'x', ('${hostIp}', 9))`,
+    ]);
   };
   return { ns, host, peer, hostIp, peerIp, ping, udp, done };
 }
@@ -111,12 +121,15 @@ export function tempCgroup(): { path: string; runIn(cmd: string): void; done(): 
 export function probeTarget(): { bin: string; done(): void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bpflens-uprobe-'));
   const src = path.join(dir, 'lens_target.c');
-  writeFileSync(src, [
-    '#include <stdlib.h>',
-    '__attribute__((noinline)) int lens_work(int x) { __asm__ volatile(""); return 2 * x + 1; }',
-    'int main(int argc, char **argv) { int n = argc > 1 ? atoi(argv[1]) : 1, s = 0;',
-    '  for (int i = 0; i < n; i++) s += lens_work(i); return s == -1; }',
-  ].join('\n'));
+  writeFileSync(
+    src,
+    [
+      '#include <stdlib.h>',
+      '__attribute__((noinline)) int lens_work(int x) { __asm__ volatile(""); return 2 * x + 1; }',
+      'int main(int argc, char **argv) { int n = argc > 1 ? atoi(argv[1]) : 1, s = 0;',
+      '  for (int i = 0; i < n; i++) s += lens_work(i); return s == -1; }',
+    ].join('\n'),
+  );
   const bin = path.join(dir, 'lens_target');
   run('gcc', ['-O1', '-o', bin, src]);
   return { bin, done: () => rmSync(dir, { recursive: true, force: true }) };

@@ -39,7 +39,7 @@ export function layoutAsserts(btf: Btf, res: DumpCResult, every = 1): { text: st
   let n = 0;
   res.defined.forEach((id, k) => {
     const t = btf.type(id);
-    if (!t.name || k % every !== 0 || t.kind !== 'STRUCT' && t.kind !== 'UNION') return;
+    if (!t.name || k % every !== 0 || (t.kind !== 'STRUCT' && t.kind !== 'UNION')) return;
     const c = spell(btf, res, id);
     lines.push(`_Static_assert(sizeof(${c}) == ${t.size}, "size of ${c}");`);
     lines.push(`_Static_assert(_Alignof(${c}) == ${recordInfo(btf, id).align}, "align of ${c}");`);
@@ -85,7 +85,8 @@ function sameShape(a: Btf, ta: BtfComposite, b: Btf, tb: BtfComposite, where: st
   assert.equal(tb.size, ta.size, `${where}: size`);
   const named = (btf: Btf, t: BtfComposite) => t.members.map((m, i) => ({ m, bits: memberBits(btf, t, i) }));
   // clang never writes our unnamed padding bitfields into BTF, so members line up one to one
-  const ma = named(a, ta), mb = named(b, tb).filter((x) => !x.m.name.startsWith('__bpf_lens_pad'));
+  const ma = named(a, ta),
+    mb = named(b, tb).filter((x) => !x.m.name.startsWith('__bpf_lens_pad'));
   assert.equal(mb.length, ma.length, `${where}: member count`);
   ma.forEach((x, i) => {
     const y = mb[i];
@@ -94,7 +95,8 @@ function sameShape(a: Btf, ta: BtfComposite, b: Btf, tb: BtfComposite, where: st
     assert.equal(y.bits.bitOffset, x.bits.bitOffset, `${w}: bit offset`);
     assert.equal(y.bits.bitSize, x.bits.bitSize, `${w}: bitfield size`);
     assert.equal(sizeOf(b, y.m.type), sizeOf(a, x.m.type), `${w}: size`);
-    const ia = a.type(a.skipTypedefs(x.m.type)), ib = b.type(b.skipTypedefs(y.m.type));
+    const ia = a.type(a.skipTypedefs(x.m.type)),
+      ib = b.type(b.skipTypedefs(y.m.type));
     if (!ia.name && (ia.kind === 'STRUCT' || ia.kind === 'UNION')) {
       assert.equal(ib.kind, ia.kind, `${w}: kind`);
       sameShape(a, ia, b, ib, w);

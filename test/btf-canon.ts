@@ -10,17 +10,29 @@ const MAX_DEPTH = 64;
 function refName(t: BtfType): string | undefined {
   if (!t.name) return undefined;
   switch (t.kind) {
-    case 'STRUCT': return `struct ${t.name}`;
-    case 'UNION': return `union ${t.name}`;
-    case 'ENUM': case 'ENUM64': return `enum ${t.name}`;
-    case 'FWD': return `${t.kindFlag ? 'union' : 'struct'}? ${t.name}`;
-    case 'TYPEDEF': return `typedef ${t.name}`;
-    case 'INT': return `int ${t.name}`;
-    case 'FLOAT': return `float ${t.name}`;
-    case 'FUNC': return `func ${t.name}`;
-    case 'VAR': return `var ${t.name}`;
-    case 'DATASEC': return `datasec ${t.name}`;
-    default: return undefined;
+    case 'STRUCT':
+      return `struct ${t.name}`;
+    case 'UNION':
+      return `union ${t.name}`;
+    case 'ENUM':
+    case 'ENUM64':
+      return `enum ${t.name}`;
+    case 'FWD':
+      return `${t.kindFlag ? 'union' : 'struct'}? ${t.name}`;
+    case 'TYPEDEF':
+      return `typedef ${t.name}`;
+    case 'INT':
+      return `int ${t.name}`;
+    case 'FLOAT':
+      return `float ${t.name}`;
+    case 'FUNC':
+      return `func ${t.name}`;
+    case 'VAR':
+      return `var ${t.name}`;
+    case 'DATASEC':
+      return `datasec ${t.name}`;
+    default:
+      return undefined;
   }
 }
 
@@ -33,22 +45,39 @@ function ref(btf: Btf, id: TypeId, depth: number): string {
 function body(btf: Btf, t: BtfType, depth: number): string {
   const r = (id: TypeId) => ref(btf, id, depth);
   switch (t.kind) {
-    case 'INT': return `int ${t.name} size=${t.size} enc=${t.encoding} off=${t.bitsOffset} bits=${t.bits}`;
-    case 'FLOAT': return `float ${t.name} size=${t.size}`;
-    case 'PTR': case 'CONST': case 'VOLATILE': case 'RESTRICT': return `${t.kind.toLowerCase()}(${r(t.type)})`;
-    case 'TYPE_TAG': return `type_tag ${t.name}(${r(t.type)})`;
-    case 'TYPEDEF': return `typedef ${t.name} = ${r(t.type)}`;
-    case 'ARRAY': return `array(${r(t.type)}; ${r(t.indexType)}; ${t.nelems})`;
-    case 'STRUCT': case 'UNION':
+    case 'INT':
+      return `int ${t.name} size=${t.size} enc=${t.encoding} off=${t.bitsOffset} bits=${t.bits}`;
+    case 'FLOAT':
+      return `float ${t.name} size=${t.size}`;
+    case 'PTR':
+    case 'CONST':
+    case 'VOLATILE':
+    case 'RESTRICT':
+      return `${t.kind.toLowerCase()}(${r(t.type)})`;
+    case 'TYPE_TAG':
+      return `type_tag ${t.name}(${r(t.type)})`;
+    case 'TYPEDEF':
+      return `typedef ${t.name} = ${r(t.type)}`;
+    case 'ARRAY':
+      return `array(${r(t.type)}; ${r(t.indexType)}; ${t.nelems})`;
+    case 'STRUCT':
+    case 'UNION':
       return `${t.kind.toLowerCase()} ${t.name} size=${t.size} kf=${+t.kindFlag} {${t.members.map((m) => `${m.name}: ${r(m.type)} @${m.bitsOffset}:${m.bitfieldSize}`).join('; ')}}`;
-    case 'ENUM': case 'ENUM64':
+    case 'ENUM':
+    case 'ENUM64':
       return `${t.kind.toLowerCase()} ${t.name} size=${t.size} kf=${+t.kindFlag} {${t.values.map((v) => `${v.name}=${v.value}`).join(', ')}}`;
-    case 'FWD': return `fwd ${t.kindFlag ? 'union' : 'struct'} ${t.name}`;
-    case 'FUNC': return `func ${t.name} linkage=${t.linkage}: ${r(t.type)}`;
-    case 'FUNC_PROTO': return `proto(${t.params.map((p) => `${p.name}: ${r(p.type)}`).join(', ')}) -> ${r(t.type)}`;
-    case 'VAR': return `var ${t.name} linkage=${t.linkage}: ${r(t.type)}`;
-    case 'DATASEC': return `datasec ${t.name} size=${t.size} {${t.vars.map((v) => `${r(v.type)} @${v.offset}+${v.size}`).join('; ')}}`;
-    case 'DECL_TAG': return `decl_tag ${t.name} on ${r(t.type)} #${t.componentIdx}`;
+    case 'FWD':
+      return `fwd ${t.kindFlag ? 'union' : 'struct'} ${t.name}`;
+    case 'FUNC':
+      return `func ${t.name} linkage=${t.linkage}: ${r(t.type)}`;
+    case 'FUNC_PROTO':
+      return `proto(${t.params.map((p) => `${p.name}: ${r(p.type)}`).join(', ')}) -> ${r(t.type)}`;
+    case 'VAR':
+      return `var ${t.name} linkage=${t.linkage}: ${r(t.type)}`;
+    case 'DATASEC':
+      return `datasec ${t.name} size=${t.size} {${t.vars.map((v) => `${r(v.type)} @${v.offset}+${v.size}`).join('; ')}}`;
+    case 'DECL_TAG':
+      return `decl_tag ${t.name} on ${r(t.type)} #${t.componentIdx}`;
   }
 }
 

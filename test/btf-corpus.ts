@@ -39,12 +39,19 @@ export function ciliumVmlinux(): string {
 }
 
 function list(dir: string, suffix: string): string[] {
-  return readdirSync(dir).filter((f) => f.endsWith(suffix)).sort().map((f) => path.join(dir, f));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(suffix))
+    .sort()
+    .map((f) => path.join(dir, f));
 }
 
 /** Module BTFs of the running kernel, at most `max` (split on /sys/kernel/btf/vmlinux). */
 export function moduleBtfs(max = 20): string[] {
-  return readdirSync(SYS_BTF).filter((f) => f !== 'vmlinux').sort().slice(0, max).map((f) => path.join(SYS_BTF, f));
+  return readdirSync(SYS_BTF)
+    .filter((f) => f !== 'vmlinux')
+    .sort()
+    .slice(0, max)
+    .map((f) => path.join(SYS_BTF, f));
 }
 
 /**
@@ -66,10 +73,16 @@ export function debianModules(max = 20): { base: string; modules: string[] } {
       execFileSync('dpkg-deb', ['-x', deb, root]);
       const vmlinuz = readdirSync(path.join(root, 'boot')).find((f) => f.startsWith('vmlinuz-'))!;
       const vmlinux = path.join(work, 'vmlinux');
-      writeFileSync(vmlinux, execFileSync('bash', [path.join(CILIUM, 'testdata', 'extract-vmlinux'), path.join(root, 'boot', vmlinuz)], { maxBuffer: 1 << 30 }));
+      writeFileSync(
+        vmlinux,
+        execFileSync('bash', [path.join(CILIUM, 'testdata', 'extract-vmlinux'), path.join(root, 'boot', vmlinuz)], { maxBuffer: 1 << 30 }),
+      );
       mkdirSync(dir, { recursive: true });
       execFileSync('llvm-objcopy', ['--dump-section', `.BTF=${path.join(work, 'vmlinux.btf')}`, vmlinux, path.join(work, 'discard')]);
-      const kos = execFileSync('find', [path.join(root, 'lib', 'modules'), '-name', '*.ko'], { encoding: 'utf8' }).trim().split('\n').sort();
+      const kos = execFileSync('find', [path.join(root, 'lib', 'modules'), '-name', '*.ko'], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .sort();
       const picked = path.join(work, 'modules');
       mkdirSync(picked);
       for (let i = 0; i < max && i < kos.length; i++) {
@@ -87,13 +100,23 @@ export function debianModules(max = 20): { base: string; modules: string[] } {
       rmSync(work, { recursive: true, force: true });
     }
   }
-  return { base, modules: readdirSync(modDir).sort().slice(0, max).map((f) => path.join(modDir, f)) };
+  return {
+    base,
+    modules: readdirSync(modDir)
+      .sort()
+      .slice(0, max)
+      .map((f) => path.join(modDir, f)),
+  };
 }
 
 /** A linux-image-6.1.0-*-cloud-amd64 package: from apt's cache, else downloaded into `work`. */
 function debianKernelDeb(work: string): string {
   const cache = '/var/cache/apt/archives';
-  const cached = existsSync(cache) ? readdirSync(cache).filter((f) => /^linux-image-6\.1\.0-\d+-cloud-amd64_.*_amd64\.deb$/.test(f)).sort() : [];
+  const cached = existsSync(cache)
+    ? readdirSync(cache)
+        .filter((f) => /^linux-image-6\.1\.0-\d+-cloud-amd64_.*_amd64\.deb$/.test(f))
+        .sort()
+    : [];
   if (cached.length) return path.join(cache, cached[cached.length - 1]);
   const download = () => {
     // the metapackage names the current image package
@@ -108,7 +131,10 @@ function debianKernelDeb(work: string): string {
     execFileSync('apt-get', ['update', '-qq']);
     download();
   }
-  return path.join(work, readdirSync(work).find((f) => f.endsWith('.deb'))!);
+  return path.join(
+    work,
+    readdirSync(work).find((f) => f.endsWith('.deb'))!,
+  );
 }
 
 export function fixtureObjects(): string[] {

@@ -12,8 +12,10 @@ export function maker(b: BtfBuilder) {
     mem,
     int: (name: string, size: number, encoding = 0) => b.add({ kind: 'INT', name, ...n, size, encoding, bitsOffset: 0, bits: size * 8 }),
     float: (name: string, size: number) => b.add({ kind: 'FLOAT', name, ...n, size }),
-    struct: (name: string, size: number, members: BtfMember[] = [], kindFlag = false) => b.add({ kind: 'STRUCT', name, ...n, kindFlag, size, members }),
-    union: (name: string, size: number, members: BtfMember[] = [], kindFlag = false) => b.add({ kind: 'UNION', name, ...n, kindFlag, size, members }),
+    struct: (name: string, size: number, members: BtfMember[] = [], kindFlag = false) =>
+      b.add({ kind: 'STRUCT', name, ...n, kindFlag, size, members }),
+    union: (name: string, size: number, members: BtfMember[] = [], kindFlag = false) =>
+      b.add({ kind: 'UNION', name, ...n, kindFlag, size, members }),
     enum: (name: string, size: number, values: [string, number][] = []) =>
       b.add({ kind: 'ENUM', name, ...n, size, values: values.map(([vn, value]) => ({ name: vn, nameOff: 0, value })) }),
     enum64: (name: string, values: [string, bigint][] = []) =>

@@ -30,7 +30,10 @@ export interface RunResult {
 /** Runs `bpf-lens ARGS` in a child process, as a user would. */
 export function cli(args: string[], opts: { input?: string; timeoutMs?: number } = {}): RunResult {
   const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8', input: opts.input, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 1 << 30,
+    encoding: 'utf8',
+    input: opts.input,
+    timeout: opts.timeoutMs ?? 120_000,
+    maxBuffer: 1 << 30,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

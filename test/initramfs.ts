@@ -6,7 +6,9 @@ export type InitramfsEntry =
   | { readonly path: string; readonly type: 'file'; readonly data: Uint8Array | string; readonly mode?: number }
   | { readonly path: string; readonly type: 'char'; readonly major: number; readonly minor: number };
 
-const S_IFDIR = 0o040000, S_IFREG = 0o100000, S_IFCHR = 0o020000;
+const S_IFDIR = 0o040000,
+  S_IFREG = 0o100000,
+  S_IFCHR = 0o020000;
 
 function pad4(n: number): number {
   return (4 - (n % 4)) % 4;
@@ -35,8 +37,11 @@ export function newcArchive(entries: readonly InitramfsEntry[]): Buffer {
 /** The base of a busybox initramfs: /bin/busybox (Debian's busybox-static), /dev/console, /proc, /sys, /tmp. */
 export function busyboxBase(busybox: Uint8Array): InitramfsEntry[] {
   return [
-    { path: 'bin', type: 'dir' }, { path: 'dev', type: 'dir' }, { path: 'proc', type: 'dir' },
-    { path: 'sys', type: 'dir' }, { path: 'tmp', type: 'dir' },
+    { path: 'bin', type: 'dir' },
+    { path: 'dev', type: 'dir' },
+    { path: 'proc', type: 'dir' },
+    { path: 'sys', type: 'dir' },
+    { path: 'tmp', type: 'dir' },
     { path: 'dev/console', type: 'char', major: 5, minor: 1 },
     { path: 'bin/busybox', type: 'file', data: busybox, mode: 0o755 },
   ];

@@ -41,7 +41,9 @@ export function debianKernel(version: DebianKernelVersion): DebianKernel {
   const have = cache.get(version);
   if (have) return have;
   const dir = execFileSync('bash', [path.join(ROOT, 'scripts', 'debian-kernel.sh'), version], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 20,
   }).trim();
   let modules: string[] | undefined;
   const k: DebianKernel = {

@@ -90,7 +90,9 @@ export function btfOf(file: string): Btf {
 export function canonicalTypes(btf: Btf, opts: { datasecOffsets?: boolean } = {}, rounds = 24): string[] {
   const types = btf.types;
   const loose = (t: BtfType) => t.kind === 'DATASEC' && opts.datasecOffsets === false;
-  const own = types.map((t) => JSON.stringify(loose(t) ? { ...t, vars: [] } : mapTypeIds(t, () => 0), (k, v) => (k === 'id' || k === 'nameOff' ? undefined : v)));
+  const own = types.map((t) =>
+    JSON.stringify(loose(t) ? { ...t, vars: [] } : mapTypeIds(t, () => 0), (k, v) => (k === 'id' || k === 'nameOff' ? undefined : v)),
+  );
   const children = types.map((t) => referencedIds(t));
   let labels = new Map<number, string>(types.map((t, i) => [t.id, own[i]]));
   labels.set(0, 'void');
@@ -117,18 +119,33 @@ export function kindCounts(btf: Btf): Record<string, number> {
   return out;
 }
 
-export interface SymFact { name: string; type: number; bind: number; section: string; value: bigint; size: bigint }
+export interface SymFact {
+  name: string;
+  type: number;
+  bind: number;
+  section: string;
+  value: bigint;
+  size: bigint;
+}
 
 /** Named symbols, with their section by name (section symbols by their section's name). */
 export function symbolFacts(elf: ElfFile): SymFact[] {
   return elf.symbols.slice(1).map((y) => ({
     name: y.type === STT_SECTION ? elf.sections[y.shndx].name : y.name,
-    type: y.type, bind: y.bind, section: y.shndx < elf.sections.length ? elf.sections[y.shndx].name : `#${y.shndx}`, value: y.value, size: y.size,
+    type: y.type,
+    bind: y.bind,
+    section: y.shndx < elf.sections.length ? elf.sections[y.shndx].name : `#${y.shndx}`,
+    value: y.value,
+    size: y.size,
   }));
 }
 
 export function globalFacts(elf: ElfFile): Map<string, SymFact> {
-  return new Map(symbolFacts(elf).filter((s) => s.bind !== STB_LOCAL).map((s) => [s.name, s]));
+  return new Map(
+    symbolFacts(elf)
+      .filter((s) => s.bind !== STB_LOCAL)
+      .map((s) => [s.name, s]),
+  );
 }
 
 /** Code and data sections by name: bytes (or size for NOBITS). */
@@ -146,7 +163,10 @@ export function relocFacts(elf: ElfFile): Map<string, string[]> {
   const facts = symbolFacts(elf);
   const out = new Map<string, string[]>();
   for (const rs of elf.relocations) {
-    out.set(elf.sections[rs.target].name, rs.relocations.map((r) => `${r.offset} ${facts[r.symbol - 1].name} ${r.type}`));
+    out.set(
+      elf.sections[rs.target].name,
+      rs.relocations.map((r) => `${r.offset} ${facts[r.symbol - 1].name} ${r.type}`),
+    );
   }
   return out;
 }

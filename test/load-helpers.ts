@@ -4,7 +4,17 @@
 import { spawnSync } from 'child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'fs';
 import * as path from 'path';
-import { BPF_MAP_TYPE, type Fd, closeFd, getFdById, isKernelError, localKernel, mapLookupElem, progInfo, userValueSize } from '../server/src/kernel';
+import {
+  BPF_MAP_TYPE,
+  type Fd,
+  closeFd,
+  getFdById,
+  isKernelError,
+  localKernel,
+  mapLookupElem,
+  progInfo,
+  userValueSize,
+} from '../server/src/kernel';
 import { loadObject } from '../server/src/load';
 import type { LoadOptions, LoadResult, LoadedMap } from '../server/src/load/types';
 import { openObject } from '../server/src/object';
@@ -96,12 +106,23 @@ function verifiedInsns(id: number): number {
   }
 }
 
-interface DumpEntry { key: string[]; value?: string[]; values?: { cpu: number; value: string[] }[] }
+interface DumpEntry {
+  key: string[];
+  value?: string[];
+  values?: { cpu: number; value: string[] }[];
+}
 
 const hex = (bytes: string[]) => bytes.map((b) => b.replace(/^0x/, '')).join('');
 
 function hexU32(bytes: string[]): number {
-  return Number.parseInt([...bytes].slice(0, 4).reverse().map((b) => b.replace(/^0x/, '')).join(''), 16);
+  return Number.parseInt(
+    [...bytes]
+      .slice(0, 4)
+      .reverse()
+      .map((b) => b.replace(/^0x/, ''))
+      .join(''),
+    16,
+  );
 }
 
 /** Initial contents worth comparing: plain arrays byte for byte, outer maps and prog-arrays by the names in their slots. */
@@ -109,26 +130,44 @@ function contents(m: BpftoolMap): string | undefined {
   const slotNames = m.type === 'prog_array' || m.type === 'array_of_maps' || m.type === 'hash_of_maps';
   if (m.type !== 'array' && !slotNames) return undefined;
   const entries = json<DumpEntry[]>(['map', 'dump', 'id', String(m.id)]);
-  return entries.map((e) => {
-    const key = hex(e.key);
-    if (!slotNames) return `${key}=${hex(e.value ?? [])}`;
-    const id = hexU32(e.value ?? []);
-    const name = m.type === 'prog_array' ? json<BpftoolProg>(['prog', 'show', 'id', String(id)]).name : json<BpftoolMap>(['map', 'show', 'id', String(id)]).name;
-    return `${key}->${name}`;
-  }).sort().join(' ');
+  return entries
+    .map((e) => {
+      const key = hex(e.key);
+      if (!slotNames) return `${key}=${hex(e.value ?? [])}`;
+      const id = hexU32(e.value ?? []);
+      const name =
+        m.type === 'prog_array'
+          ? json<BpftoolProg>(['prog', 'show', 'id', String(id)]).name
+          : json<BpftoolMap>(['map', 'show', 'id', String(id)]).name;
+      return `${key}->${name}`;
+    })
+    .sort()
+    .join(' ');
 }
 
 function mapShape(m: BpftoolMap): MapShape {
   return {
-    type: m.type, flags: m.flags, bytes_key: m.bytes_key, bytes_value: m.bytes_value, max_entries: m.max_entries,
-    frozen: m.frozen, btf: (m.btf_id ?? 0) > 0, contents: contents(m),
+    type: m.type,
+    flags: m.flags,
+    bytes_key: m.bytes_key,
+    bytes_value: m.bytes_value,
+    max_entries: m.max_entries,
+    frozen: m.frozen,
+    btf: (m.btf_id ?? 0) > 0,
+    contents: contents(m),
   };
 }
 
 function progShape(p: BpftoolProg, mapNames: Map<number, string>): ProgShape {
   return {
-    type: p.type, kernelName: p.name, tag: p.tag, bytes_xlated: p.bytes_xlated, verified_insns: verifiedInsns(p.id),
-    gpl_compatible: p.gpl_compatible, maps: (p.map_ids ?? []).map((id) => mapNames.get(id) ?? `#${id}`).sort(), btf: (p.btf_id ?? 0) > 0,
+    type: p.type,
+    kernelName: p.name,
+    tag: p.tag,
+    bytes_xlated: p.bytes_xlated,
+    verified_insns: verifiedInsns(p.id),
+    gpl_compatible: p.gpl_compatible,
+    maps: (p.map_ids ?? []).map((id) => mapNames.get(id) ?? `#${id}`).sort(),
+    btf: (p.btf_id ?? 0) > 0,
   };
 }
 
@@ -160,7 +199,10 @@ function snapshot(progs: Map<string, BpftoolProg>, mapIds: Iterable<number>): Sn
 /** What a BPF Lens load created, seen through bpftool like libbpf's. */
 export function lensSnapshot(r: LoadResult): Snapshot {
   const progs = new Map(r.programs.map((p) => [p.name, json<BpftoolProg>(['prog', 'show', 'id', String(p.id)])]));
-  return snapshot(progs, r.maps.map((m) => m.id));
+  return snapshot(
+    progs,
+    r.maps.map((m) => m.id),
+  );
 }
 
 export interface LibbpfLoad {
@@ -184,7 +226,14 @@ export function libbpfLoad(file: string, opts: { type?: string } = {}): LibbpfLo
     const progDir = path.join(dir, 'progs');
     const mapDir = path.join(dir, 'maps');
     mkdirSync(mapDir);
-    const args = ['prog', 'loadall', file, progDir, ...(byName.length ? [] : ['pinmaps', mapDir]), ...(opts.type ? ['type', opts.type] : [])];
+    const args = [
+      'prog',
+      'loadall',
+      file,
+      progDir,
+      ...(byName.length ? [] : ['pinmaps', mapDir]),
+      ...(opts.type ? ['type', opts.type] : []),
+    ];
     const r = spawnSync('bpftool', args, { encoding: 'utf8', timeout: 60_000 });
     if (r.status !== 0) return { ok: false, stderr: r.stderr };
     const progs = new Map<string, BpftoolProg>();

@@ -13,7 +13,18 @@ import { busyboxBase, newcArchive, type InitramfsEntry } from './initramfs';
 import { debianKernel, type DebianKernel, type DebianKernelVersion } from './kernels';
 
 /** What it takes to mount the host's root over virtio 9p; later kernels build some in. */
-export const NINEP_MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p'];
+export const NINEP_MODULES = [
+  'virtio_ring',
+  'virtio',
+  'virtio_pci_modern_dev',
+  'virtio_pci_legacy_dev',
+  'virtio_pci',
+  'netfs',
+  'fscache',
+  '9pnet',
+  '9pnet_virtio',
+  '9p',
+];
 
 export interface HostRootGuestOptions {
   readonly version: DebianKernelVersion;
@@ -78,11 +89,29 @@ export function runHostRootGuest(o: HostRootGuestOptions): HostRootGuestRun {
     const initrd = path.join(dir, 'initramfs.cpio');
     writeFileSync(initrd, newcArchive(files));
     const started = Date.now();
-    const r = spawnSync('qemu-system-x86_64', [
-      '-accel', 'tcg', '-m', '1024', '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio',
-      '-kernel', kernel.vmlinuz, '-initrd', initrd, '-append', 'console=ttyS0 panic=-1 loglevel=3',
-      '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
-    ], { encoding: 'utf8', timeout: o.timeoutMs ?? 300_000, maxBuffer: 1 << 26 });
+    const r = spawnSync(
+      'qemu-system-x86_64',
+      [
+        '-accel',
+        'tcg',
+        '-m',
+        '1024',
+        '-nographic',
+        '-no-reboot',
+        '-nodefaults',
+        '-serial',
+        'stdio',
+        '-kernel',
+        kernel.vmlinuz,
+        '-initrd',
+        initrd,
+        '-append',
+        'console=ttyS0 panic=-1 loglevel=3',
+        '-virtfs',
+        'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+      ],
+      { encoding: 'utf8', timeout: o.timeoutMs ?? 300_000, maxBuffer: 1 << 26 },
+    );
     const ms = Date.now() - started;
     const out = (r.stdout ?? '').replace(/\r\n/g, '\n');
     assert.match(out, /@@DONE/, `guest did not finish:\n${out.slice(-3000)}`);

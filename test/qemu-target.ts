@@ -22,7 +22,19 @@ import { AgentClient, connectTarget } from '../server/src/remote';
 export type TestTargetSpec = 'local' | 'ssh' | `qemu:${DebianKernelVersion}`;
 
 // virtio_console is built in on 6.12, a module on 6.1.
-const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'virtio_console', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p'];
+const MODULES = [
+  'virtio_ring',
+  'virtio',
+  'virtio_pci_modern_dev',
+  'virtio_pci_legacy_dev',
+  'virtio_pci',
+  'virtio_console',
+  'netfs',
+  'fscache',
+  '9pnet',
+  '9pnet_virtio',
+  '9p',
+];
 const PORT_NAME = 'bpflens.agent';
 
 export interface TestTarget {
@@ -63,7 +75,10 @@ function connectSocket(file: string, deadline: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const attempt = () => {
       const s = createConnection(file);
-      s.once('connect', () => { s.removeAllListeners('error'); resolve(s); });
+      s.once('connect', () => {
+        s.removeAllListeners('error');
+        resolve(s);
+      });
       s.once('error', (e) => {
         s.destroy();
         if (Date.now() > deadline) reject(e);
@@ -75,7 +90,10 @@ function connectSocket(file: string, deadline: number): Promise<Socket> {
 }
 
 /** `extraKo`: more modules (built outside the kernel package, e.g. the struct_ops test module) insmod'ed before the agent starts. */
-export async function startQemuTarget(version: DebianKernelVersion, o: { memMb?: number; bootTimeoutMs?: number; extraKo?: readonly string[] } = {}): Promise<TestTarget> {
+export async function startQemuTarget(
+  version: DebianKernelVersion,
+  o: { memMb?: number; bootTimeoutMs?: number; extraKo?: readonly string[] } = {},
+): Promise<TestTarget> {
   const k = debianKernel(version);
   const byName = new Map(k.modules().map((p) => [path.basename(p, '.ko'), p]));
   for (const ko of o.extraKo ?? []) byName.set(path.basename(ko, '.ko'), ko);
@@ -91,16 +109,43 @@ export async function startQemuTarget(version: DebianKernelVersion, o: { memMb?:
   writeFileSync(initrd, newcArchive(files));
   const sock = path.join(dir, 'agent.sock');
   const t0 = performance.now();
-  const qemu = spawn('qemu-system-x86_64', [
-    '-accel', 'tcg', '-m', String(o.memMb ?? 1024), '-display', 'none', '-monitor', 'none', '-no-reboot', '-nodefaults',
-    '-serial', 'stdio', '-kernel', k.vmlinuz, '-initrd', initrd, '-append', 'console=ttyS0 panic=-1 loglevel=3',
-    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
-    '-device', 'virtio-serial-pci', '-chardev', `socket,id=agent,path=${sock},server=on,wait=off`,
-    '-device', `virtserialport,chardev=agent,name=${PORT_NAME}`,
-  ], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const qemu = spawn(
+    'qemu-system-x86_64',
+    [
+      '-accel',
+      'tcg',
+      '-m',
+      String(o.memMb ?? 1024),
+      '-display',
+      'none',
+      '-monitor',
+      'none',
+      '-no-reboot',
+      '-nodefaults',
+      '-serial',
+      'stdio',
+      '-kernel',
+      k.vmlinuz,
+      '-initrd',
+      initrd,
+      '-append',
+      'console=ttyS0 panic=-1 loglevel=3',
+      '-virtfs',
+      'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+      '-device',
+      'virtio-serial-pci',
+      '-chardev',
+      `socket,id=agent,path=${sock},server=on,wait=off`,
+      '-device',
+      `virtserialport,chardev=agent,name=${PORT_NAME}`,
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
   running.set(qemu, dir);
   let consoleText = '';
-  qemu.stdout.on('data', (d: Buffer) => { consoleText = (consoleText + d.toString('latin1')).slice(-65536); });
+  qemu.stdout.on('data', (d: Buffer) => {
+    consoleText = (consoleText + d.toString('latin1')).slice(-65536);
+  });
   const exited = new Promise<void>((r) => qemu.once('exit', () => r()));
   const kill = () => {
     if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL');
@@ -116,20 +161,33 @@ export async function startQemuTarget(version: DebianKernelVersion, o: { memMb?:
     socket.on('error', () => undefined); // a guest gone mid-write shows up as the agent ending
     await new Promise<void>((resolve, reject) => {
       const timer = setInterval(() => {
-        if (consoleText.includes('@@AGENT\r\n') || consoleText.includes('@@AGENT\n')) { clearInterval(timer); resolve(); }
-        else if (/@@NOPORT|@@INSMOD|@@MOUNT/.test(consoleText)) { clearInterval(timer); reject(new Error('guest setup failed')); }
-        else if (qemu.exitCode !== null || Date.now() > deadline) { clearInterval(timer); reject(new Error(qemu.exitCode !== null ? `qemu exited (${qemu.exitCode})` : 'the guest did not start the agent in time')); }
+        if (consoleText.includes('@@AGENT\r\n') || consoleText.includes('@@AGENT\n')) {
+          clearInterval(timer);
+          resolve();
+        } else if (/@@NOPORT|@@INSMOD|@@MOUNT/.test(consoleText)) {
+          clearInterval(timer);
+          reject(new Error('guest setup failed'));
+        } else if (qemu.exitCode !== null || Date.now() > deadline) {
+          clearInterval(timer);
+          reject(new Error(qemu.exitCode !== null ? `qemu exited (${qemu.exitCode})` : 'the guest did not start the agent in time'));
+        }
       }, 10);
     });
     const client = new AgentClient(`qemu:${version}`, qemu, socket, socket);
     await client.hello();
     const connectMs = performance.now() - t0;
     return {
-      spec: `qemu:${version}`, client, connectMs, kill, console: consoleTail,
+      spec: `qemu:${version}`,
+      client,
+      connectMs,
+      kill,
+      console: consoleTail,
       async close() {
         try {
           await Promise.race([client.conn.sendRequest(P.shutdown), new Promise((r) => setTimeout(r, 3000).unref())]);
-        } catch { /* gone already */ }
+        } catch {
+          /* gone already */
+        }
         // Hang up too: the agent's stdin (a character device, read in a libuv worker) stays
         // blocked in read() and node does not exit until it returns (seen: ~10 s, until the
         // next bytes arrived); the port's read returns end-of-file once the host side closes.
@@ -155,17 +213,26 @@ export async function startTestTarget(spec: Exclude<TestTargetSpec, 'ssh'>): Pro
     const client = await connectTarget('local', { root: ROOT });
     const connectMs = performance.now() - t0;
     return {
-      spec, client, connectMs, console: () => '',
+      spec,
+      client,
+      connectMs,
+      console: () => '',
       async close() {
         // Shutdown first and let the agent exit by itself (AgentClient.close would kill it).
         const exited = new Promise((r) => client.child.once('exit', r));
-        try { await Promise.race([client.conn.sendRequest(P.shutdown), new Promise((r) => setTimeout(r, 3000).unref())]); } catch { /* gone */ }
+        try {
+          await Promise.race([client.conn.sendRequest(P.shutdown), new Promise((r) => setTimeout(r, 3000).unref())]);
+        } catch {
+          /* gone */
+        }
         await Promise.race([exited, new Promise((r) => setTimeout(r, 3000).unref())]);
         const clean = client.child.exitCode === 0;
         await client.close();
         return clean;
       },
-      kill() { if (client.child.exitCode === null && client.child.signalCode === null) client.child.kill('SIGKILL'); },
+      kill() {
+        if (client.child.exitCode === null && client.child.signalCode === null) client.child.kill('SIGKILL');
+      },
     };
   }
   return startQemuTarget(spec.slice(5) as DebianKernelVersion);

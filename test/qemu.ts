@@ -11,14 +11,37 @@ export interface QemuRun {
   readonly console: string;
 }
 
-export function bootQemu(opts: { vmlinuz: string; initramfs: Buffer; dir: string; append?: string; memMb?: number; timeoutMs?: number }): QemuRun {
+export function bootQemu(opts: {
+  vmlinuz: string;
+  initramfs: Buffer;
+  dir: string;
+  append?: string;
+  memMb?: number;
+  timeoutMs?: number;
+}): QemuRun {
   const initrd = path.join(opts.dir, `initramfs-${process.pid}-${Date.now()}.cpio`);
   writeFileSync(initrd, opts.initramfs);
-  const r = spawnSync('qemu-system-x86_64', [
-    '-accel', 'tcg', '-m', String(opts.memMb ?? 512), '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio',
-    '-kernel', opts.vmlinuz, '-initrd', initrd,
-    '-append', `console=ttyS0 panic=-1 loglevel=3 ${opts.append ?? ''}`.trim(),
-  ], { encoding: 'latin1', timeout: opts.timeoutMs ?? 180_000, maxBuffer: 1 << 28 });
+  const r = spawnSync(
+    'qemu-system-x86_64',
+    [
+      '-accel',
+      'tcg',
+      '-m',
+      String(opts.memMb ?? 512),
+      '-nographic',
+      '-no-reboot',
+      '-nodefaults',
+      '-serial',
+      'stdio',
+      '-kernel',
+      opts.vmlinuz,
+      '-initrd',
+      initrd,
+      '-append',
+      `console=ttyS0 panic=-1 loglevel=3 ${opts.append ?? ''}`.trim(),
+    ],
+    { encoding: 'latin1', timeout: opts.timeoutMs ?? 180_000, maxBuffer: 1 << 28 },
+  );
   if (r.error) throw r.error;
   return { code: r.status ?? -1, console: r.stdout.replace(/\r\n/g, '\n') };
 }

@@ -52,11 +52,24 @@ export function startSshHost(): SshHost {
   const procs: ChildProcess[] = [];
   const stop = () => {
     for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
-    try { sh('ip', ['netns', 'del', ns]); } catch { /* not created */ }
-    try { sh('ip', ['link', 'del', `bl${id}h`]); } catch { /* gone with the namespace */ }
+    try {
+      sh('ip', ['netns', 'del', ns]);
+    } catch {
+      /* not created */
+    }
+    try {
+      sh('ip', ['link', 'del', `bl${id}h`]);
+    } catch {
+      /* gone with the namespace */
+    }
     rmSync(sudoers, { force: true });
     // -f: the user's last sessions may still be closing.
-    if (userAdded) try { sh('userdel', ['-f', user]); } catch { /* already gone */ }
+    if (userAdded)
+      try {
+        sh('userdel', ['-f', user]);
+      } catch {
+        /* already gone */
+      }
     rmSync(dir, { recursive: true, force: true });
   };
   const allowSudo = (on: boolean) => {
@@ -65,7 +78,12 @@ export function startSshHost(): SshHost {
   };
   try {
     // A user left by an earlier run that had this pid and died before stop().
-    try { sh('id', [user]); sh('userdel', ['-f', user]); } catch { /* none */ }
+    try {
+      sh('id', [user]);
+      sh('userdel', ['-f', user]);
+    } catch {
+      /* none */
+    }
     // '*': no password, but not locked (sshd without PAM refuses locked accounts, even by key)
     sh('useradd', ['--system', '--user-group', '--no-create-home', '--password', '*', '--home-dir', userHome, '--shell', '/bin/sh', user]);
     userAdded = true;
@@ -84,38 +102,81 @@ export function startSshHost(): SshHost {
     // A PATH without node: the tools the remote scripts use, nothing else.
     const bin = join(dir, 'bin');
     mkdirSync(bin);
-    for (const t of ['sh', 'id', 'ls', 'stat', 'sort', 'tail', 'cut', 'tar', 'gzip', 'mkdir', 'rm', 'mv', 'cat']) symlinkSync(sh('sh', ['-c', `command -v ${t}`]).trim(), join(bin, t));
+    for (const t of ['sh', 'id', 'ls', 'stat', 'sort', 'tail', 'cut', 'tar', 'gzip', 'mkdir', 'rm', 'mv', 'cat'])
+      symlinkSync(sh('sh', ['-c', `command -v ${t}`]).trim(), join(bin, t));
     mkdirSync('/run/sshd', { recursive: true });
     const sshdConf = (port: number, extra: string) => {
       const f = join(dir, `sshd-${port}.conf`);
-      writeFileSync(f, [
-        `Port ${port}`, `ListenAddress ${addr}`, `HostKey ${join(dir, 'host')}`, 'PidFile none', 'UsePAM no',
-        'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PubkeyAuthentication yes',
-        'PermitRootLogin prohibit-password', `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'StrictModes no',
-        // root's sessions get a home of their own under dir; the user keeps its passwd home
-        'Match User root', `  SetEnv HOME=${home} ${extra}`,
-        ...(extra ? [`Match User ${user}`, `  SetEnv ${extra}`] : []), '',
-      ].join('\n'));
+      writeFileSync(
+        f,
+        [
+          `Port ${port}`,
+          `ListenAddress ${addr}`,
+          `HostKey ${join(dir, 'host')}`,
+          'PidFile none',
+          'UsePAM no',
+          'PasswordAuthentication no',
+          'KbdInteractiveAuthentication no',
+          'PubkeyAuthentication yes',
+          'PermitRootLogin prohibit-password',
+          `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+          'StrictModes no',
+          // root's sessions get a home of their own under dir; the user keeps its passwd home
+          'Match User root',
+          `  SetEnv HOME=${home} ${extra}`,
+          ...(extra ? [`Match User ${user}`, `  SetEnv ${extra}`] : []),
+          '',
+        ].join('\n'),
+      );
       return f;
     };
-    for (const [port, extra] of [[22, ''], [2222, `PATH=${bin}`]] as const) {
+    for (const [port, extra] of [
+      [22, ''],
+      [2222, `PATH=${bin}`],
+    ] as const) {
       const p = spawn('ip', ['netns', 'exec', ns, '/usr/sbin/sshd', '-D', '-e', '-f', sshdConf(port, extra)], { stdio: 'ignore' });
       procs.push(p);
     }
     // unshare -m makes the mount private to this sshd and its sessions; sh then execs sshd, so
     // the pid killed in stop() is sshd's.
-    const noBtf = spawn('ip', ['netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c',
-      'mount -t tmpfs -o size=64k,mode=0755 bpflens-no-btf /sys/kernel/btf && exec /usr/sbin/sshd -D -e -f "$0"', sshdConf(2223, '')], { stdio: 'ignore' });
+    const noBtf = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns,
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        'mount -t tmpfs -o size=64k,mode=0755 bpflens-no-btf /sys/kernel/btf && exec /usr/sbin/sshd -D -e -f "$0"',
+        sshdConf(2223, ''),
+      ],
+      { stdio: 'ignore' },
+    );
     procs.push(noBtf);
     const hostPub = readFileSync(join(dir, 'host.pub'), 'latin1').trim().split(' ').slice(0, 2).join(' ');
     const knownHosts = join(dir, 'known_hosts');
     writeFileSync(knownHosts, `${addr} ${hostPub}\n[${addr}]:2222 ${hostPub}\n[${addr}]:2223 ${hostPub}\n`);
     const config = join(dir, 'ssh_config');
-    writeFileSync(config, [
-      'Host bpflens-test', `  HostName ${addr}`, '',
-      'Host *', '  User root', `  IdentityFile ${join(dir, 'user')}`, '  IdentitiesOnly yes',
-      `  UserKnownHostsFile ${knownHosts}`, '  GlobalKnownHostsFile /dev/null', '  ConnectTimeout 5', '',
-    ].join('\n'));
+    writeFileSync(
+      config,
+      [
+        'Host bpflens-test',
+        `  HostName ${addr}`,
+        '',
+        'Host *',
+        '  User root',
+        `  IdentityFile ${join(dir, 'user')}`,
+        '  IdentitiesOnly yes',
+        `  UserKnownHostsFile ${knownHosts}`,
+        '  GlobalKnownHostsFile /dev/null',
+        '  ConnectTimeout 5',
+        '',
+      ].join('\n'),
+    );
     // Wait until each sshd answers (they start in a few ms; give them up to 5 s).
     for (const port of ['22', '2222', '2223']) {
       for (let i = 0; ; i++) {
@@ -135,7 +196,11 @@ export function startSshHost(): SshHost {
   }
 }
 
-export interface CliRun { readonly status: number | null; readonly stdout: string; readonly stderr: string }
+export interface CliRun {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
 
 /**
  * `bpf-lens ARGS` as a user runs it against `host` (ssh reads the host's ssh_config), and a

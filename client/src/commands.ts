@@ -28,7 +28,11 @@ async function objectPath(deps: Deps, arg: unknown): Promise<string | undefined>
     return undefined;
   }
   const pick = await vscode.window.showQuickPick(
-    r.objects.map((o) => ({ label: o.name, description: o.path, detail: o.error ?? `${o.programs.length} programs, ${o.maps.length} maps` })),
+    r.objects.map((o) => ({
+      label: o.name,
+      description: o.path,
+      detail: o.error ?? `${o.programs.length} programs, ${o.maps.length} maps`,
+    })),
     { placeHolder: 'BPF object' },
   );
   return pick?.description;
@@ -38,7 +42,10 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
   const open = (kind: DocumentKind) => async (arg?: unknown) => {
     const path = await objectPath(deps, arg);
     if (!path) return;
-    const program = arg && typeof arg === 'object' && (arg as Node).type === 'program' ? (arg as Extract<Node, { type: 'program' }>).program.name : undefined;
+    const program =
+      arg && typeof arg === 'object' && (arg as Node).type === 'program'
+        ? (arg as Extract<Node, { type: 'program' }>).program.name
+        : undefined;
     await openDocument({ path, kind, program });
   };
   const reg = (id: string, fn: (...args: unknown[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
@@ -49,7 +56,8 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
     vscode.window.withProgress({ location: { viewId: 'bpfLens.objects' }, title: 'Indexing BPF objects' }, async () => {
       await deps.client()?.sendRequest(ReindexRequest);
       deps.tree.refresh();
-    }));
+    }),
+  );
   reg('bpfLens.openSummary', open('summary'));
   reg('bpfLens.openCDump', open('c'));
   reg('bpfLens.openRawDump', open('raw'));
@@ -66,9 +74,15 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
     if (path) await openBaseDiff(deps, path);
   });
   const loadDeps = { output: deps.output, client: deps.client, target: () => deps.target.selected, refreshTree: () => deps.tree.refresh() };
-  reg('bpfLens.loadObject', async (arg?: unknown) => loadObjectCommand(loadDeps, arg === undefined ? undefined : await objectPath(deps, arg)));
-  reg('bpfLens.explainVerification', async (arg?: unknown) => explainVerificationCommand(loadDeps, arg === undefined ? undefined : await objectPath(deps, arg)));
-  reg('bpfLens.unloadObject', (arg?: unknown) => unloadCommand(loadDeps, (arg as Node | undefined)?.type === 'loaded' ? (arg as Extract<Node, { type: 'loaded' }>).loaded : undefined));
+  reg('bpfLens.loadObject', async (arg?: unknown) =>
+    loadObjectCommand(loadDeps, arg === undefined ? undefined : await objectPath(deps, arg)),
+  );
+  reg('bpfLens.explainVerification', async (arg?: unknown) =>
+    explainVerificationCommand(loadDeps, arg === undefined ? undefined : await objectPath(deps, arg)),
+  );
+  reg('bpfLens.unloadObject', (arg?: unknown) =>
+    unloadCommand(loadDeps, (arg as Node | undefined)?.type === 'loaded' ? (arg as Extract<Node, { type: 'loaded' }>).loaded : undefined),
+  );
   reg('bpfLens.searchBtfTypes', async (arg?: unknown) => {
     const path = await objectPath(deps, arg);
     if (!path) return;
@@ -106,14 +120,19 @@ async function linkObjectsCommand(deps: Deps): Promise<void> {
   }
   const first = vscode.Uri.file(inputs[0]);
   const target = await vscode.window.showSaveDialog({
-    defaultUri: vscode.Uri.joinPath(first, '..', 'linked.bpf.o'), filters: { 'BPF objects': ['o'] }, saveLabel: 'Link',
+    defaultUri: vscode.Uri.joinPath(first, '..', 'linked.bpf.o'),
+    filters: { 'BPF objects': ['o'] },
+    saveLabel: 'Link',
   });
   if (!target) return;
   const r = await client.sendRequest(LinkObjectsRequest, { inputs, output: target.fsPath });
   deps.output.appendLine(`link ${inputs.join(' ')} -o ${target.fsPath}`);
   for (const l of r.lines) deps.output.appendLine(`  ${l}`);
   if (!r.ok) {
-    const show = await vscode.window.showErrorMessage(`BPF Lens: link failed: ${r.lines[0]}${r.lines.length > 1 ? ` (+${r.lines.length - 1} more)` : ''}`, 'Show Output');
+    const show = await vscode.window.showErrorMessage(
+      `BPF Lens: link failed: ${r.lines[0]}${r.lines.length > 1 ? ` (+${r.lines.length - 1} more)` : ''}`,
+      'Show Output',
+    );
     if (show) deps.output.show();
     return;
   }
@@ -133,7 +152,11 @@ async function openBaseDiff(deps: Deps, path: string): Promise<void> {
   const CHOOSE = 'Choose Original Base…';
   const pick = await vscode.window.showInformationMessage(`BPF Lens: ${r.message}.`, CHOOSE);
   if (pick !== CHOOSE) return;
-  const uris = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Distill on this base', title: 'The vmlinux (or raw BTF) this module was built for' });
+  const uris = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    openLabel: 'Distill on this base',
+    title: 'The vmlinux (or raw BTF) this module was built for',
+  });
   if (uris?.length) await openDocument({ path, kind: 'baseDiff', origBase: uris[0].fsPath });
 }
 
@@ -144,17 +167,36 @@ async function openBaseDiff(deps: Deps, path: string): Promise<void> {
 async function distillCommand(deps: Deps, arg: unknown): Promise<void> {
   const client = deps.client();
   if (!client) return;
-  let path = arg && typeof arg === 'object' && 'object' in arg ? (arg as Extract<Node, { type: 'object' }>).object.path : arg instanceof vscode.Uri ? arg.fsPath : undefined;
+  let path =
+    arg && typeof arg === 'object' && 'object' in arg
+      ? (arg as Extract<Node, { type: 'object' }>).object.path
+      : arg instanceof vscode.Uri
+        ? arg.fsPath
+        : undefined;
   if (!path) {
     const modules = (await client.sendRequest(ObjectsRequest, {})).objects.filter((o) => o.module && !o.module.distilledBase);
-    if (!modules.length) return void vscode.window.showInformationMessage('BPF Lens: no kernel module without .BTF.base in this workspace.');
-    path = (await vscode.window.showQuickPick(modules.map((o) => ({ label: o.name, description: o.path })), { placeHolder: 'Module to distill' }))?.description;
+    if (!modules.length)
+      return void vscode.window.showInformationMessage('BPF Lens: no kernel module without .BTF.base in this workspace.');
+    path = (
+      await vscode.window.showQuickPick(
+        modules.map((o) => ({ label: o.name, description: o.path })),
+        { placeHolder: 'Module to distill' },
+      )
+    )?.description;
     if (!path) return;
   }
-  const base = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Original Base', title: 'The vmlinux BTF this module was built for' });
+  const base = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    openLabel: 'Original Base',
+    title: 'The vmlinux BTF this module was built for',
+  });
   if (!base?.length) return;
   const module = vscode.Uri.file(path);
-  const out = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.replace(/(\.ko)?$/, '.distilled.ko')), saveLabel: 'Distill', title: 'The module with .BTF.base' });
+  const out = await vscode.window.showSaveDialog({
+    defaultUri: vscode.Uri.file(path.replace(/(\.ko)?$/, '.distilled.ko')),
+    saveLabel: 'Distill',
+    title: 'The module with .BTF.base',
+  });
   if (!out) return;
   const r = await client.sendRequest(DistillRequest, { path: module.fsPath, base: base[0].fsPath, output: out.fsPath });
   deps.output.appendLine(`distill ${module.fsPath} --base ${base[0].fsPath} -o ${out.fsPath}`);

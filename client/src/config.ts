@@ -24,7 +24,11 @@ export function readConfig(): Config {
 export function serverSettings(c: Config): Record<string, unknown> {
   const raw = vscode.workspace.getConfiguration('bpfLens');
   return {
-    objects: c.objects, exclude: c.exclude, maxObjectSize: c.maxObjectSize,
-    targets: raw.get<unknown[]>('targets', []), coreDiagnostics: raw.get<boolean>('coreDiagnostics', true), argCtxFallback: raw.get<string>('argCtxFallback', 'auto'),
+    objects: c.objects,
+    exclude: c.exclude,
+    maxObjectSize: c.maxObjectSize,
+    targets: raw.get<unknown[]>('targets', []),
+    coreDiagnostics: raw.get<boolean>('coreDiagnostics', true),
+    argCtxFallback: raw.get<string>('argCtxFallback', 'auto'),
   };
 }

@@ -41,7 +41,14 @@ export function documentUri(p: DocumentParams): vscode.Uri {
   return vscode.Uri.from({ scheme: SCHEME, path, query });
 }
 
-const LANGUAGE: Record<DocumentParams['kind'], string> = { summary: 'markdown', c: 'c', raw: 'plaintext', disasm: 'bpf-disasm', type: 'markdown', baseDiff: 'plaintext' };
+const LANGUAGE: Record<DocumentParams['kind'], string> = {
+  summary: 'markdown',
+  c: 'c',
+  raw: 'plaintext',
+  disasm: 'bpf-disasm',
+  type: 'markdown',
+  baseDiff: 'plaintext',
+};
 
 export async function openDocument(p: DocumentParams): Promise<void> {
   let doc = await vscode.workspace.openTextDocument(documentUri(p));

@@ -31,8 +31,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<BpfLen
   status.show();
   context.subscriptions.push(output, status);
 
-  const tree = new ObjectsTree(() => client, () => readConfig().btfPageSize);
-  const target = new TargetPicker(context.workspaceState, output, () => client, () => tree.refresh());
+  const tree = new ObjectsTree(
+    () => client,
+    () => readConfig().btfPageSize,
+  );
+  const target = new TargetPicker(
+    context.workspaceState,
+    output,
+    () => client,
+    () => tree.refresh(),
+  );
   context.subscriptions.push(target);
 
   const docs = new BpfDocuments(() => client);
@@ -64,7 +72,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<BpfLen
     if (c) await c.stop();
   };
 
-  registerCommands(context, { output, tree, target, client: () => client, restart: async () => { await stop(); await start(); } });
+  registerCommands(context, {
+    output,
+    tree,
+    target,
+    client: () => client,
+    restart: async () => {
+      await stop();
+      await start();
+    },
+  });
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       if (e.affectsConfiguration('bpfLens.serverPath')) {

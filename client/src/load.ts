@@ -8,7 +8,12 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import {
   ExplainVerificationRequest,
-  type LoadedKernelObject, LoadedObjectsRequest, LoadObjectRequest, LoadProgressNotification, ObjectsRequest, UnloadObjectRequest,
+  type LoadedKernelObject,
+  LoadedObjectsRequest,
+  LoadObjectRequest,
+  LoadProgressNotification,
+  ObjectsRequest,
+  UnloadObjectRequest,
 } from '../../protocol/lsp';
 
 export interface LoadDeps {
@@ -60,7 +65,10 @@ export async function loadObjectCommand(deps: LoadDeps, path: string | undefined
     }
     const actions = e.source ? ['Go to Source', 'Show Output'] : ['Show Output'];
     if (e.stage === 'target') actions.unshift('Pick Target');
-    const pick = await vscode.window.showErrorMessage(`BPF Lens: ${e.stage === 'target' ? `target ${target}` : 'load failed'}: ${e.message.split('\n')[0]}`, ...actions);
+    const pick = await vscode.window.showErrorMessage(
+      `BPF Lens: ${e.stage === 'target' ? `target ${target}` : 'load failed'}: ${e.message.split('\n')[0]}`,
+      ...actions,
+    );
     if (pick === 'Pick Target') return void vscode.commands.executeCommand('bpfLens.pickTarget');
     if (pick === 'Show Output') out.show(true);
     else if (pick === 'Go to Source' && e.source) {
@@ -74,7 +82,10 @@ export async function loadObjectCommand(deps: LoadDeps, path: string | undefined
   for (const line of r.lines ?? []) out.appendLine(line);
   deps.refreshTree();
   const pick = await vscode.window.showInformationMessage(
-    `BPF Lens: loaded ${name}${target === 'local' ? '' : ` on ${target}`}: ${l.programs.length} program(s), ${l.maps.length} map(s)`, 'Unload', 'Show Output');
+    `BPF Lens: loaded ${name}${target === 'local' ? '' : ` on ${target}`}: ${l.programs.length} program(s), ${l.maps.length} map(s)`,
+    'Unload',
+    'Show Output',
+  );
   if (pick === 'Unload') await unloadCommand(deps, l);
   else if (pick === 'Show Output') out.show(true);
 }
@@ -86,12 +97,21 @@ export async function unloadCommand(deps: LoadDeps, loaded: LoadedKernelObject |
   if (!loaded) {
     const all = (await client.sendRequest(LoadedObjectsRequest)).loaded;
     if (!all.length) return void vscode.window.showInformationMessage('BPF Lens: nothing is loaded.');
-    const pick = await vscode.window.showQuickPick(all.map((o) => ({ label: o.path.split('/').pop()!, description: `${o.target} · prog ids ${o.programs.map((p) => p.id).join(', ')}`, o })), { placeHolder: 'Unload' });
+    const pick = await vscode.window.showQuickPick(
+      all.map((o) => ({
+        label: o.path.split('/').pop()!,
+        description: `${o.target} · prog ids ${o.programs.map((p) => p.id).join(', ')}`,
+        o,
+      })),
+      { placeHolder: 'Unload' },
+    );
     loaded = pick?.o;
     if (!loaded) return;
   }
   const r = await client.sendRequest(UnloadObjectRequest, { handle: loaded.handle });
-  deps.output.appendLine(`unload ${loaded.path}: ${r.closed ? 'closed' : 'was not loaded'}${r.unpinned.length ? `, unpinned ${r.unpinned.join(' ')}` : ''}`);
+  deps.output.appendLine(
+    `unload ${loaded.path}: ${r.closed ? 'closed' : 'was not loaded'}${r.unpinned.length ? `, unpinned ${r.unpinned.join(' ')}` : ''}`,
+  );
   deps.refreshTree();
 }
 
@@ -110,9 +130,13 @@ export async function explainVerificationCommand(deps: LoadDeps, path: string | 
     { location: vscode.ProgressLocation.Notification, title: `BPF Lens: verifying ${name} at log level 2` },
     () => client.sendRequest(ExplainVerificationRequest, { path: path, target }),
   );
-  deps.output.appendLine(`explain verification ${path}: ${r.ok ? r.programs.map((p) => `${p.name} ${p.lines} lines${p.rejected ? ' (rejected)' : ''}`).join(', ') : r.message}`);
+  deps.output.appendLine(
+    `explain verification ${path}: ${r.ok ? r.programs.map((p) => `${p.name} ${p.lines} lines${p.rejected ? ' (rejected)' : ''}`).join(', ') : r.message}`,
+  );
   if (!r.ok) return void vscode.window.showErrorMessage(`BPF Lens: ${r.message}`);
-  void vscode.window.showInformationMessage(`BPF Lens: verifier states for ${r.programs.reduce((n, p) => n + p.lines, 0)} source lines of ${name}; hover a line to see them.`);
+  void vscode.window.showInformationMessage(
+    `BPF Lens: verifier states for ${r.programs.reduce((n, p) => n + p.lines, 0)} source lines of ${name}; hover a line to see them.`,
+  );
 }
 
 async function pickObject(client: LanguageClient, target: string): Promise<string | undefined> {

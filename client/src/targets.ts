@@ -45,20 +45,25 @@ export class TargetPicker implements vscode.Disposable {
     const name = this.selected;
     this.last = undefined;
     this.render(`$(sync~spin) ${name}`);
-    const r = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Window, title: `BPF Lens: connecting to ${name}` },
-      () => client.sendRequest(SelectTargetRequest, { name }),
+    const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `BPF Lens: connecting to ${name}` }, () =>
+      client.sendRequest(SelectTargetRequest, { name }),
     );
     this.last = r;
     this.render();
     if (r.ok) {
       this.changed();
       const i = r.info!;
-      this.output.appendLine(`target ${name}: ${i.release}${i.arch ? ` ${i.arch}` : ''}, ${i.canLoad ? 'can load' : `cannot load (${i.errno ?? 'not permitted'})`}, ${i.hasBtf ? 'vmlinux BTF' : 'no vmlinux BTF'} (${i.ms.toFixed(0)} ms)`
-        + (r.core ? `; CO-RE: ${r.core.relocations} relocations in ${r.core.objects} objects, ${r.core.problems} do not resolve there` : ''));
+      this.output.appendLine(
+        `target ${name}: ${i.release}${i.arch ? ` ${i.arch}` : ''}, ${i.canLoad ? 'can load' : `cannot load (${i.errno ?? 'not permitted'})`}, ${i.hasBtf ? 'vmlinux BTF' : 'no vmlinux BTF'} (${i.ms.toFixed(0)} ms)` +
+          (r.core
+            ? `; CO-RE: ${r.core.relocations} relocations in ${r.core.objects} objects, ${r.core.problems} do not resolve there`
+            : ''),
+      );
     } else {
       const e = r.error!;
-      this.output.appendLine(`target ${name}: error (${e.code}): ${e.message}${e.detail ? `\n  ${e.detail.split('\n').join('\n  ')}` : ''}`);
+      this.output.appendLine(
+        `target ${name}: error (${e.code}): ${e.message}${e.detail ? `\n  ${e.detail.split('\n').join('\n  ')}` : ''}`,
+      );
     }
     return r;
   }
@@ -71,8 +76,11 @@ export class TargetPicker implements vscode.Disposable {
     const known = (await this.client()?.sendRequest(TargetsRequest))?.targets ?? [{ name: 'local', kind: 'local' as const }];
     const items: Item[] = [
       ...known.map((t) => ({
-        label: t.name, name: t.name,
-        description: [t.kind === 'local' ? 'this machine' : `${t.kind === 'ssh' ? 'ssh' : 'BTF'} ${t.where ?? ''}`, t.info?.release].filter(Boolean).join(' · '),
+        label: t.name,
+        name: t.name,
+        description: [t.kind === 'local' ? 'this machine' : `${t.kind === 'ssh' ? 'ssh' : 'BTF'} ${t.where ?? ''}`, t.info?.release]
+          .filter(Boolean)
+          .join(' · '),
       })),
       { label: '$(add) Add SSH Target…', description: 'ssh://[user@]host[:port] or a Host alias', add: true },
     ].map((i: Item) => (i.name === current ? { ...i, label: `$(check) ${i.label}` } : i));
@@ -111,14 +119,18 @@ export class TargetPicker implements vscode.Disposable {
     if (r?.ok) {
       const i = r.info!;
       const feats = Object.entries(i.features);
-      md.appendMarkdown([
-        `- kernel: \`${i.release}\`${i.arch ? ` (${i.arch})` : ''}`,
-        `- loads: ${i.kind === 'btf' ? 'none (a BTF file)' : i.canLoad ? 'permitted' : `not permitted (${i.errno ?? '?'}${i.lockdown ? `, lockdown ${i.lockdown}` : ''})`}`,
-        `- vmlinux BTF: ${i.hasBtf ? 'yes' : 'no'}`,
-        ...(feats.length ? [`- features: ${feats.filter(([, v]) => v).length} of ${feats.length} probed are supported`] : []),
-        ...(r.core ? [`- CO-RE: ${r.core.relocations} relocations in ${r.core.objects} objects, ${r.core.problems} do not resolve here`] : []),
-        `- connected in ${i.ms.toFixed(0)} ms`,
-      ].join('\n'));
+      md.appendMarkdown(
+        [
+          `- kernel: \`${i.release}\`${i.arch ? ` (${i.arch})` : ''}`,
+          `- loads: ${i.kind === 'btf' ? 'none (a BTF file)' : i.canLoad ? 'permitted' : `not permitted (${i.errno ?? '?'}${i.lockdown ? `, lockdown ${i.lockdown}` : ''})`}`,
+          `- vmlinux BTF: ${i.hasBtf ? 'yes' : 'no'}`,
+          ...(feats.length ? [`- features: ${feats.filter(([, v]) => v).length} of ${feats.length} probed are supported`] : []),
+          ...(r.core
+            ? [`- CO-RE: ${r.core.relocations} relocations in ${r.core.objects} objects, ${r.core.problems} do not resolve here`]
+            : []),
+          `- connected in ${i.ms.toFixed(0)} ms`,
+        ].join('\n'),
+      );
     } else if (r?.error) {
       md.appendMarkdown(`error (${r.error.code}): ${r.error.message}`);
     }
@@ -133,16 +145,21 @@ export class TargetPicker implements vscode.Disposable {
 
 export function configuredTargets(): TargetSetting[] {
   const v = vscode.workspace.getConfiguration('bpfLens').get<unknown>('targets', []);
-  return Array.isArray(v) ? v.filter((t): t is TargetSetting => !!t && typeof t === 'object' && typeof (t as TargetSetting).name === 'string') : [];
+  return Array.isArray(v)
+    ? v.filter((t): t is TargetSetting => !!t && typeof t === 'object' && typeof (t as TargetSetting).name === 'string')
+    : [];
 }
 
 /** Asks for an SSH host and adds it to bpfLens.targets (user settings); answers its name. */
 async function addSshTarget(): Promise<string | undefined> {
   const host = await vscode.window.showInputBox({
-    prompt: 'SSH target: the host runs BPF Lens\'s agent (node 20+, root or passwordless sudo)',
+    prompt: "SSH target: the host runs BPF Lens's agent (node 20+, root or passwordless sudo)",
     placeHolder: 'ssh://user@host:22, user@host, or a Host alias of ~/.ssh/config',
     // the server's parser: what it would refuse as bad-target is never saved
-    validateInput: (v) => { const r = parseSshSpec(v.trim()); return r.ok ? undefined : r.reason; },
+    validateInput: (v) => {
+      const r = parseSshSpec(v.trim());
+      return r.ok ? undefined : r.reason;
+    },
   });
   if (!host) return undefined;
   const spec = host.trim();
@@ -150,6 +167,8 @@ async function addSshTarget(): Promise<string | undefined> {
   const base = spec.replace(/^ssh:\/\//, '').replace(/\/$/, '');
   let name = base;
   for (let i = 2; existing.some((t) => t.name === name) || name === 'local'; i++) name = `${base}-${i}`;
-  await vscode.workspace.getConfiguration('bpfLens').update('targets', [...existing, { name, host: spec }], vscode.ConfigurationTarget.Global);
+  await vscode.workspace
+    .getConfiguration('bpfLens')
+    .update('targets', [...existing, { name, host: spec }], vscode.ConfigurationTarget.Global);
   return name;
 }

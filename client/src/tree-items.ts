@@ -18,8 +18,14 @@ function openAt(file: string, line: number, title: string): vscode.Command {
 }
 
 const STATUS_ICON: Record<BaseDiffItem['status'], string> = {
-  match: 'pass', 'size-not-checked': 'question', 'size-mismatch': 'error', 'encoding-mismatch': 'error', 'kind-mismatch': 'error',
-  missing: 'error', ambiguous: 'warning', invalid: 'error',
+  match: 'pass',
+  'size-not-checked': 'question',
+  'size-mismatch': 'error',
+  'encoding-mismatch': 'error',
+  'kind-mismatch': 'error',
+  missing: 'error',
+  ambiguous: 'warning',
+  invalid: 'error',
 };
 
 function objectItem(n: Of<'object'>): vscode.TreeItem {
@@ -38,7 +44,15 @@ function objectItem(n: Of<'object'>): vscode.TreeItem {
 
 function groupItem(n: Of<'group'>): vscode.TreeItem {
   const C = vscode.TreeItemCollapsibleState;
-  const label = { programs: 'Programs', maps: 'Maps', btf: 'BTF types', externs: 'Externs', problems: 'Problems', distilled: 'Distilled base', core: 'CO-RE relocations' }[n.group];
+  const label = {
+    programs: 'Programs',
+    maps: 'Maps',
+    btf: 'BTF types',
+    externs: 'Externs',
+    problems: 'Problems',
+    distilled: 'Distilled base',
+    core: 'CO-RE relocations',
+  }[n.group];
   const t = new vscode.TreeItem(label, C.Collapsed);
   const o = n.object;
   if (n.group === 'distilled') {
@@ -47,7 +61,14 @@ function groupItem(n: Of<'group'>): vscode.TreeItem {
     t.iconPath = new vscode.ThemeIcon('diff');
     return t;
   }
-  const count = { programs: o.programs.length, maps: o.maps.length, btf: o.btfKinds.reduce((s, k) => s + k.count, 0), externs: o.externs.length, problems: o.problems.length, core: o.coreRelocations ?? 0 }[n.group];
+  const count = {
+    programs: o.programs.length,
+    maps: o.maps.length,
+    btf: o.btfKinds.reduce((s, k) => s + k.count, 0),
+    externs: o.externs.length,
+    problems: o.problems.length,
+    core: o.coreRelocations ?? 0,
+  }[n.group];
   t.description = String(count);
   t.contextValue = `group-${n.group}`;
   return t;
@@ -82,7 +103,11 @@ function externItem(n: Of<'extern'>): vscode.TreeItem {
   const to = n.extern.resolvedIn;
   const link = ['function', 'variable', 'map'].includes(n.extern.kind);
   t.description = `${n.extern.kind}${n.extern.weak ? ' (weak)' : ''}${to ? ` → ${to.split('/').pop()}` : link ? ' → unresolved' : ' → kernel'}`;
-  t.tooltip = to ? `${n.extern.name}: defined in ${to}` : link ? `${n.extern.name}: no object in the workspace defines it (a link would fail)` : `${n.extern.name}: resolved by the loader against the kernel`;
+  t.tooltip = to
+    ? `${n.extern.name}: defined in ${to}`
+    : link
+      ? `${n.extern.name}: no object in the workspace defines it (a link would fail)`
+      : `${n.extern.name}: resolved by the loader against the kernel`;
   t.iconPath = new vscode.ThemeIcon(link && !to ? 'warning' : 'symbol-reference');
   return t;
 }
@@ -122,7 +147,15 @@ function baseRowItem(n: Of<'baseRow'>): vscode.TreeItem {
   const r = n.row;
   const t = new vscode.TreeItem(`${r.kind.toLowerCase()} ${r.name || `[${r.id}]`}`, C.None);
   t.description = `${r.status} · ${r.size} B${r.targetId !== undefined ? ` → [${r.targetId}] ${r.targetSize ?? '?'} B` : ''}`;
-  t.tooltip = [r.reason, r.usedByCount ? `used by ${r.usedBy.join(', ')}${r.usedByCount > r.usedBy.length ? ` (+${r.usedByCount - r.usedBy.length})` : ''}` : ''].filter(Boolean).join('\n') || undefined;
+  t.tooltip =
+    [
+      r.reason,
+      r.usedByCount
+        ? `used by ${r.usedBy.join(', ')}${r.usedByCount > r.usedBy.length ? ` (+${r.usedByCount - r.usedBy.length})` : ''}`
+        : '',
+    ]
+      .filter(Boolean)
+      .join('\n') || undefined;
   t.iconPath = new vscode.ThemeIcon(STATUS_ICON[r.status]);
   t.command = { command: 'bpfLens.openBaseDiff', title: 'Open Base Diff', arguments: [n] };
   return t;
@@ -152,8 +185,12 @@ function targetItem(n: Of<'target'>): vscode.TreeItem {
   const C = vscode.TreeItemCollapsibleState;
   const x = n.target;
   const t = new vscode.TreeItem(x.name, C.Collapsed);
-  t.description = [n.selected ? 'selected' : '', x.info?.release ?? '', x.where ?? (x.kind === 'local' ? 'this machine' : '')].filter(Boolean).join(' · ');
-  t.tooltip = x.info ? `${x.name}: ${x.info.release}${x.info.arch ? ` ${x.info.arch}` : ''}, ${x.info.canLoad ? 'can load' : 'cannot load'}` : `${x.name}: not connected yet`;
+  t.description = [n.selected ? 'selected' : '', x.info?.release ?? '', x.where ?? (x.kind === 'local' ? 'this machine' : '')]
+    .filter(Boolean)
+    .join(' · ');
+  t.tooltip = x.info
+    ? `${x.name}: ${x.info.release}${x.info.arch ? ` ${x.info.arch}` : ''}, ${x.info.canLoad ? 'can load' : 'cannot load'}`
+    : `${x.name}: not connected yet`;
   t.iconPath = new vscode.ThemeIcon(n.selected ? 'pass-filled' : 'vm');
   t.contextValue = 'target';
   t.command = n.selected ? undefined : { command: 'bpfLens.pickTarget', title: 'Select Target', arguments: [x.name] };

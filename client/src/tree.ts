@@ -1,8 +1,22 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import {
-  type BtfTypeItem, BtfTypesRequest, ObjectsRequest, type ObjectSummary, type ProgramItem, type MapItem, type ExternItem, type LoadedKernelObject, LoadedObjectsRequest,
-  type BaseDiffItem, BaseDiffRequest, TargetBtfRequest, TargetsRequest, type TargetsResult, type CoreRelocationItem, CoreRelocationsRequest,
+  type BtfTypeItem,
+  BtfTypesRequest,
+  ObjectsRequest,
+  type ObjectSummary,
+  type ProgramItem,
+  type MapItem,
+  type ExternItem,
+  type LoadedKernelObject,
+  LoadedObjectsRequest,
+  type BaseDiffItem,
+  BaseDiffRequest,
+  TargetBtfRequest,
+  TargetsRequest,
+  type TargetsResult,
+  type CoreRelocationItem,
+  CoreRelocationsRequest,
 } from '../../protocol/lsp';
 import { treeItem } from './tree-items';
 
@@ -46,7 +60,10 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
   /** What the server holds loaded, as of the last listing (grouped under each target). */
   private loaded: readonly LoadedKernelObject[] = [];
 
-  constructor(private readonly client: () => LanguageClient | undefined, private readonly pageSize: () => number) {}
+  constructor(
+    private readonly client: () => LanguageClient | undefined,
+    private readonly pageSize: () => number,
+  ) {}
 
   refresh(): void {
     this.pages.clear();
@@ -63,7 +80,8 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
     if (!client) return [];
     if (!n) {
       const [r, k, t] = await Promise.all([
-        client.sendRequest(ObjectsRequest, {}), client.sendRequest(LoadedObjectsRequest).catch(() => ({ loaded: [] })),
+        client.sendRequest(ObjectsRequest, {}),
+        client.sendRequest(LoadedObjectsRequest).catch(() => ({ loaded: [] })),
         client.sendRequest(TargetsRequest).catch(() => undefined),
       ]);
       const objects: Node[] = r.objects.map((object) => ({ type: 'object', object }));
@@ -72,7 +90,13 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
       if (k.loaded.length) roots.push({ type: 'loadedRoot', loaded: k.loaded });
       return [...roots, ...objects];
     }
-    if (n.type === 'targetsRoot') return n.targets.map((target) => ({ type: 'target', target, selected: target.name === n.selected, loaded: this.loaded.filter((l) => l.target === target.name) }));
+    if (n.type === 'targetsRoot')
+      return n.targets.map((target) => ({
+        type: 'target',
+        target,
+        selected: target.name === n.selected,
+        loaded: this.loaded.filter((l) => l.target === target.name),
+      }));
     if (n.type === 'target') {
       const groups: Node[] = [{ type: 'targetGroup', target: n.target.name, group: 'btf', loaded: n.loaded }];
       if (n.loaded.length) groups.push({ type: 'targetGroup', target: n.target.name, group: 'loaded', loaded: n.loaded });
@@ -97,26 +121,39 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
         if (object.error) return [{ type: 'problem', object, text: object.error }];
         if (object.module) {
           const groups = ['problems', 'distilled', 'btf'] as const;
-          return groups.filter((g) => g === 'btf' ? object.btfKinds.length : g === 'problems' ? object.problems.length : true)
+          return groups
+            .filter((g) => (g === 'btf' ? object.btfKinds.length : g === 'problems' ? object.problems.length : true))
             .map((group) => ({ type: 'group', object, group }));
         }
         const groups = ['problems', 'programs', 'maps', 'core', 'btf', 'externs'] as const;
-        return groups.filter((g) => g === 'btf' ? object.btfKinds.length : g === 'problems' ? object.problems.length : g === 'core' ? object.coreRelocations : true)
+        return groups
+          .filter((g) =>
+            g === 'btf' ? object.btfKinds.length : g === 'problems' ? object.problems.length : g === 'core' ? object.coreRelocations : true,
+          )
           .map((group) => ({ type: 'group', object, group }));
       }
       case 'group':
         switch (n.group) {
-          case 'programs': return object.programs.map((program) => ({ type: 'program', object, program }));
-          case 'maps': return object.maps.map((map) => ({ type: 'map', object, map }));
-          case 'externs': return object.externs.map((e) => ({ type: 'extern', object, extern: e }));
-          case 'problems': return object.problems.map((text) => ({ type: 'problem', object, text }));
-          case 'btf': return this.kinds(client, object);
-          case 'distilled': return this.distilled(client, object);
-          case 'core': return this.coreRelocations(client, object);
+          case 'programs':
+            return object.programs.map((program) => ({ type: 'program', object, program }));
+          case 'maps':
+            return object.maps.map((map) => ({ type: 'map', object, map }));
+          case 'externs':
+            return object.externs.map((e) => ({ type: 'extern', object, extern: e }));
+          case 'problems':
+            return object.problems.map((text) => ({ type: 'problem', object, text }));
+          case 'btf':
+            return this.kinds(client, object);
+          case 'distilled':
+            return this.distilled(client, object);
+          case 'core':
+            return this.coreRelocations(client, object);
         }
         return [];
-      case 'btfKind': return this.typePage(client, object, n.kind, n.search);
-      default: return [];
+      case 'btfKind':
+        return this.typePage(client, object, n.kind, n.search);
+      default:
+        return [];
     }
   }
 
@@ -137,16 +174,27 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
     const r = await client.sendRequest(BaseDiffRequest, { path: object.path });
     if (r.noBase) return [{ type: 'problem', object, text: r.message ?? 'no .BTF.base' }];
     const order: Record<BaseDiffItem['status'], number> = {
-      invalid: 0, missing: 1, ambiguous: 2, 'kind-mismatch': 3, 'size-mismatch': 4, 'encoding-mismatch': 5, 'size-not-checked': 6, match: 7,
+      invalid: 0,
+      missing: 1,
+      ambiguous: 2,
+      'kind-mismatch': 3,
+      'size-mismatch': 4,
+      'encoding-mismatch': 5,
+      'size-not-checked': 6,
+      match: 7,
     };
-    return [...r.rows].sort((a, b) => order[a.status] - order[b.status] || a.id - b.id).map((row) => ({ type: 'baseRow', object, row, target: r.target }));
+    return [...r.rows]
+      .sort((a, b) => order[a.status] - order[b.status] || a.id - b.id)
+      .map((row) => ({ type: 'baseRow', object, row, target: r.target }));
   }
 
   /** Every CO-RE relocation against the selected target, those that do not resolve first. */
   private async coreRelocations(client: LanguageClient, object: ObjectSummary): Promise<Node[]> {
     const r = await client.sendRequest(CoreRelocationsRequest, { path: object.path });
     const order: Record<CoreRelocationItem['status'], number> = { invalid: 0, ambiguous: 1, poisoned: 2, missing: 3, ok: 4 };
-    return [...r.items].sort((a, b) => order[a.status] - order[b.status]).map((item) => ({ type: 'coreRelo', object, item, target: r.target }));
+    return [...r.items]
+      .sort((a, b) => order[a.status] - order[b.status])
+      .map((item) => ({ type: 'coreRelo', object, item, target: r.target }));
   }
 
   private key(object: ObjectSummary, kind: string, search?: string): string {
@@ -173,7 +221,13 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
     const client = this.client();
     if (!client) return;
     const key = this.key(n.object, n.kind, n.search);
-    const r = await client.sendRequest(BtfTypesRequest, { path: n.object.path, kind: n.kind, search: n.search, offset: n.offset, limit: this.pageSize() });
+    const r = await client.sendRequest(BtfTypesRequest, {
+      path: n.object.path,
+      kind: n.kind,
+      search: n.search,
+      offset: n.offset,
+      limit: this.pageSize(),
+    });
     this.pages.set(key, [...(this.pages.get(key) ?? []), ...r.items]);
     this.totals.set(key, r.total);
     this.changed.fire(undefined);
@@ -185,7 +239,19 @@ function kernelChildren(n: KernelNode): Node[] {
   if (n.type !== 'loaded') return [];
   const l = n.loaded;
   return [
-    ...l.programs.map((p): Node => ({ type: 'kernelItem', loaded: l, label: p.name, description: `prog id ${p.id} · ${p.type} · ${p.verifiedInsns} insns verified`, icon: 'symbol-function' })),
-    ...l.maps.map((m): Node => ({ type: 'kernelItem', loaded: l, label: m.kernelName, description: `map id ${m.id} · ${m.type}${m.pinnedAt ? ` · pinned ${m.pinnedAt}` : ''}`, icon: 'symbol-struct' })),
+    ...l.programs.map((p): Node => ({
+      type: 'kernelItem',
+      loaded: l,
+      label: p.name,
+      description: `prog id ${p.id} · ${p.type} · ${p.verifiedInsns} insns verified`,
+      icon: 'symbol-function',
+    })),
+    ...l.maps.map((m): Node => ({
+      type: 'kernelItem',
+      loaded: l,
+      label: m.kernelName,
+      description: `map id ${m.id} · ${m.type}${m.pinnedAt ? ` · pinned ${m.pinnedAt}` : ''}`,
+      icon: 'symbol-struct',
+    })),
   ];
 }

@@ -8,7 +8,8 @@ function dumpSection(name, format, goal) {
   return {
     name,
     needs: ['dist'],
-    goal: goal ? `bpf-lens btf dump vmlinux --format ${format} ≤ ${goal} × ${tool} (wall, node start-up included)`
+    goal: goal
+      ? `bpf-lens btf dump vmlinux --format ${format} ≤ ${goal} × ${tool} (wall, node start-up included)`
       : `bpf-lens btf dump vmlinux --format ${format} vs ${tool} (no goal; for reference)`,
     run() {
       const [ours, bpftool, node] = race([

@@ -31,24 +31,26 @@ function cases() {
   return rows;
 }
 
-export const sections = [{
-  name: 'cold',
-  needs: ['dist', 'fixtures', 'examples', 'root', 'bpffs'],
-  goal: `(bpf-lens process − node -e 0) ≤ ${GOAL} × the bpftool command's whole run, medians of one run`,
-  run() {
-    const rows = [];
-    const ratios = [];
-    for (const [label, args, ref, refName] of cases()) {
-      const [ours, node, tool] = race([[process.execPath, [CLI, ...args]], [process.execPath, ['-e', '0']], ref]);
-      const ratio = Math.max(ours - node, 0) / tool;
-      ratios.push(ratio);
-      rows.push([label, fmtMs(ours), fmtMs(node), fmtMs(ours - node), fmtMs(tool), ratio.toFixed(2), verdict(ratio, GOAL), refName]);
-    }
-    const g = geomean(ratios);
-    return [
-      `medians of ${RUNS}, commands alternating`,
-      ...table(['command', 'bpf-lens', 'node -e 0', 'ours', 'bpftool', 'ratio', 'goal', 'reference'], rows),
-      `geometric mean of the ratios ${g.toFixed(2)} (goal ≤ ${GOAL}) ${verdict(g, GOAL)}; every command ${ratios.every((r) => r <= GOAL) ? 'MET' : 'not all met'}`,
-    ];
+export const sections = [
+  {
+    name: 'cold',
+    needs: ['dist', 'fixtures', 'examples', 'root', 'bpffs'],
+    goal: `(bpf-lens process − node -e 0) ≤ ${GOAL} × the bpftool command's whole run, medians of one run`,
+    run() {
+      const rows = [];
+      const ratios = [];
+      for (const [label, args, ref, refName] of cases()) {
+        const [ours, node, tool] = race([[process.execPath, [CLI, ...args]], [process.execPath, ['-e', '0']], ref]);
+        const ratio = Math.max(ours - node, 0) / tool;
+        ratios.push(ratio);
+        rows.push([label, fmtMs(ours), fmtMs(node), fmtMs(ours - node), fmtMs(tool), ratio.toFixed(2), verdict(ratio, GOAL), refName]);
+      }
+      const g = geomean(ratios);
+      return [
+        `medians of ${RUNS}, commands alternating`,
+        ...table(['command', 'bpf-lens', 'node -e 0', 'ours', 'bpftool', 'ratio', 'goal', 'reference'], rows),
+        `geometric mean of the ratios ${g.toFixed(2)} (goal ≤ ${GOAL}) ${verdict(g, GOAL)}; every command ${ratios.every((r) => r <= GOAL) ? 'MET' : 'not all met'}`,
+      ];
+    },
   },
-}];
+];

@@ -57,7 +57,8 @@ export function ensure(needs) {
   if (needs.includes('out') && stale(path.join(ROOT, 'out', 'server', 'src', 'cli', 'main.js'), sourcesTime)) {
     run('npx', ['tsc', '-p', '.'], 'npx tsc -p .');
   }
-  if (needs.includes('dist') && stale(path.join(ROOT, 'dist', 'cli.js'), sourcesTime)) run('npm', ['run', '--silent', 'build'], 'npm run build');
+  if (needs.includes('dist') && stale(path.join(ROOT, 'dist', 'cli.js'), sourcesTime))
+    run('npm', ['run', '--silent', 'build'], 'npm run build');
   if (needs.includes('fixtures')) run('make', ['-s', '-C', 'test/fixtures'], 'make -C test/fixtures');
   if (needs.includes('examples')) run('make', ['-s', '-C', 'examples'], 'make -C examples');
 }

@@ -49,7 +49,9 @@ function compare(tmp, label, files) {
 function linkableFixtures(tmp) {
   const { linkObjects } = engine('link/linker.js');
   const picked = [];
-  for (const f of readdirSync(FIXTURES).filter((n) => /^[a-z_]+\.o$/.test(n) && !/err|bad/.test(n)).sort()) {
+  for (const f of readdirSync(FIXTURES)
+    .filter((n) => /^[a-z_]+\.o$/.test(n) && !/err|bad/.test(n))
+    .sort()) {
     const trial = [...picked, path.join(FIXTURES, f)];
     try {
       linkObjects(trial.map((x) => ({ file: x, bytes: new Uint8Array(readFileSync(x)) })));
@@ -65,7 +67,9 @@ function generated(tmp) {
   const files = [];
   for (let i = 0; i < N; i++) {
     const src = path.join(tmp, `gen${i}.bpf.c`);
-    writeFileSync(src, `#include "vmlinux.h"
+    writeFileSync(
+      src,
+      `#include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
@@ -80,7 +84,8 @@ int BPF_PROG(on_switch${i}, bool preempt, struct task_struct *prev, struct task_
 	seen${i} += BPF_CORE_READ(prev, mm, total_vm) + BPF_CORE_READ(next, real_parent, tgid) + (f ? BPF_CORE_READ(f, f_flags) : 0);
 	return 0;
 }
-`);
+`,
+    );
     const o = path.join(tmp, `gen${i}.o`);
     const r = spawnSync('clang', ['-target', 'bpf', '-g', '-O2', `-I${FIXTURES}`, '-c', src, '-o', o], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(r.stderr);
@@ -89,16 +94,18 @@ int BPF_PROG(on_switch${i}, bool preempt, struct task_struct *prev, struct task_
   return files;
 }
 
-export const sections = [{
-  name: 'link',
-  needs: ['out', 'dist', 'fixtures'],
-  goal: `bpf-lens link (process) ≤ ${GOAL} × bpftool gen object, on linkable fixtures and ${N} generated CO-RE objects; type counts of both`,
-  run() {
-    const tmp = mkdtempSync(path.join(tmpdir(), 'bench-link-'));
-    try {
-      return [...compare(tmp, 'fixtures', linkableFixtures(tmp)), ...compare(tmp, 'generated CO-RE objects', generated(tmp))];
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
+export const sections = [
+  {
+    name: 'link',
+    needs: ['out', 'dist', 'fixtures'],
+    goal: `bpf-lens link (process) ≤ ${GOAL} × bpftool gen object, on linkable fixtures and ${N} generated CO-RE objects; type counts of both`,
+    run() {
+      const tmp = mkdtempSync(path.join(tmpdir(), 'bench-link-'));
+      try {
+        return [...compare(tmp, 'fixtures', linkableFixtures(tmp)), ...compare(tmp, 'generated CO-RE objects', generated(tmp))];
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    },
   },
-}];
+];

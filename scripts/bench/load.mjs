@@ -36,9 +36,10 @@ function processes(file) {
 /** loadObject alone in a fresh process: vmlinux parsed and indexed, probes run. */
 function coldPipeline(file) {
   const out = (m) => JSON.stringify(path.join(ROOT, 'out/server/src', m));
-  const code = `const o=require(${out('object/index.js')}),l=require(${out('load/index.js')}),k=require(${out('kernel/index.js')});`
-    + `const ob=o.openObject(new Uint8Array(require('fs').readFileSync(${JSON.stringify(file)})),'x');`
-    + 'const t=process.hrtime.bigint();l.loadObject(ob,{kernel:k.localKernel}).close();console.log(Number(process.hrtime.bigint()-t)/1e6)';
+  const code =
+    `const o=require(${out('object/index.js')}),l=require(${out('load/index.js')}),k=require(${out('kernel/index.js')});` +
+    `const ob=o.openObject(new Uint8Array(require('fs').readFileSync(${JSON.stringify(file)})),'x');` +
+    'const t=process.hrtime.bigint();l.loadObject(ob,{kernel:k.localKernel}).close();console.log(Number(process.hrtime.bigint()-t)/1e6)';
   const times = [];
   for (let i = 0; i < RUNS; i++) {
     const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' });
@@ -62,32 +63,42 @@ function warmPipeline(file) {
   return median(times);
 }
 
-export const sections = [{
-  name: 'load',
-  needs: ['out', 'dist', 'fixtures', 'examples', 'root', 'bpffs'],
-  goal: `the pipeline warm (in-process, as the editor and the agent run it) ≤ ${WARM_GOAL} × bpftool prog loadall; the CLI process for reference (see 'cold')`,
-  run() {
-    const rows = [];
-    const stageRows = [];
-    const warm = [];
-    for (const file of OBJECTS) {
-      const name = path.basename(file);
-      const p = processes(file);
-      const cold = coldPipeline(file);
-      const w = warmPipeline(file);
-      warm.push(w / p.tool);
-      rows.push([name, p.lens.toFixed(1), p.tool.toFixed(1), (p.lens / p.tool).toFixed(2), cold.toFixed(1), w.toFixed(1), (w / p.tool).toFixed(2)]);
-      const sum = STAGES.reduce((a, k) => a + (p.stages[k] ?? 0), 0);
-      stageRows.push([name, ...STAGES.map((k) => (p.stages[k] ?? 0).toFixed(1)), (p.lens - sum).toFixed(1)]);
-    }
-    const g = geomean(warm);
-    return [
-      `medians of ${RUNS} (ms); bpf-lens load and bpftool alternate run by run`,
-      ...table(['object', 'bpf-lens', 'bpftool', 'ratio', 'pipeline cold', 'warm', 'warm/bpftool'], rows),
-      `warm/bpftool geometric mean ${g.toFixed(2)} (goal ≤ ${WARM_GOAL}) ${verdict(g, WARM_GOAL)}`,
-      'bpf-lens load per stage (startup = process start to command run; modules = kernel/load modules + koffi;',
-      'core = CO-RE incl. reading and indexing vmlinux BTF; programs = BPF_PROG_LOAD; exit = wall − the rest)',
-      ...table(['object', ...STAGES, 'exit'], stageRows),
-    ];
+export const sections = [
+  {
+    name: 'load',
+    needs: ['out', 'dist', 'fixtures', 'examples', 'root', 'bpffs'],
+    goal: `the pipeline warm (in-process, as the editor and the agent run it) ≤ ${WARM_GOAL} × bpftool prog loadall; the CLI process for reference (see 'cold')`,
+    run() {
+      const rows = [];
+      const stageRows = [];
+      const warm = [];
+      for (const file of OBJECTS) {
+        const name = path.basename(file);
+        const p = processes(file);
+        const cold = coldPipeline(file);
+        const w = warmPipeline(file);
+        warm.push(w / p.tool);
+        rows.push([
+          name,
+          p.lens.toFixed(1),
+          p.tool.toFixed(1),
+          (p.lens / p.tool).toFixed(2),
+          cold.toFixed(1),
+          w.toFixed(1),
+          (w / p.tool).toFixed(2),
+        ]);
+        const sum = STAGES.reduce((a, k) => a + (p.stages[k] ?? 0), 0);
+        stageRows.push([name, ...STAGES.map((k) => (p.stages[k] ?? 0).toFixed(1)), (p.lens - sum).toFixed(1)]);
+      }
+      const g = geomean(warm);
+      return [
+        `medians of ${RUNS} (ms); bpf-lens load and bpftool alternate run by run`,
+        ...table(['object', 'bpf-lens', 'bpftool', 'ratio', 'pipeline cold', 'warm', 'warm/bpftool'], rows),
+        `warm/bpftool geometric mean ${g.toFixed(2)} (goal ≤ ${WARM_GOAL}) ${verdict(g, WARM_GOAL)}`,
+        'bpf-lens load per stage (startup = process start to command run; modules = kernel/load modules + koffi;',
+        'core = CO-RE incl. reading and indexing vmlinux BTF; programs = BPF_PROG_LOAD; exit = wall − the rest)',
+        ...table(['object', ...STAGES, 'exit'], stageRows),
+      ];
+    },
   },
-}];
+];

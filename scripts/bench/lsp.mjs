@@ -15,9 +15,15 @@ const GOALS = { indexMs: 3000, hoverP95: 20, rssMb: 600, pageMs: 100 };
 
 function workspace() {
   const pool = [
-    ...readdirSync(FIXTURES).filter((f) => f.endsWith('.o')).map((f) => join(FIXTURES, f)),
-    ...readdirSync(CILIUM).filter((f) => f.endsWith('-el.elf')).map((f) => join(CILIUM, f)),
-    ...readdirSync(join(ROOT, 'examples', 'build')).filter((f) => f.endsWith('.o')).map((f) => join(ROOT, 'examples', 'build', f)),
+    ...readdirSync(FIXTURES)
+      .filter((f) => f.endsWith('.o'))
+      .map((f) => join(FIXTURES, f)),
+    ...readdirSync(CILIUM)
+      .filter((f) => f.endsWith('-el.elf'))
+      .map((f) => join(CILIUM, f)),
+    ...readdirSync(join(ROOT, 'examples', 'build'))
+      .filter((f) => f.endsWith('.o'))
+      .map((f) => join(ROOT, 'examples', 'build', f)),
   ];
   const ws = mkdtempSync(join(tmpdir(), 'bpf-lens-bench-'));
   for (let i = 0; i < N; i++) {
@@ -77,7 +83,12 @@ async function measure(ws) {
   try {
     const t0 = performance.now();
     const folder = pathToFileURL(ws).href;
-    await conn.sendRequest('initialize', { processId: process.pid, rootUri: folder, workspaceFolders: [{ uri: folder, name: 'bench' }], capabilities: { workspace: { configuration: true } } });
+    await conn.sendRequest('initialize', {
+      processId: process.pid,
+      rootUri: folder,
+      workspaceFolders: [{ uri: folder, name: 'bench' }],
+      capabilities: { workspace: { configuration: true } },
+    });
     await conn.sendNotification('initialized', {});
     const during = hovers(conn, 50); // while the index is built
     const { objects } = await conn.sendRequest('bpfLens/objects', {});
@@ -95,25 +106,27 @@ async function measure(ws) {
   }
 }
 
-export const sections = [{
-  name: 'lsp',
-  needs: ['dist', 'fixtures', 'examples'],
-  goal: `${N} objects indexed ≤ ${GOALS.indexMs} ms from spawn; hover p95 ≤ ${GOALS.hoverP95} ms while indexing; peak RSS ≤ ${GOALS.rssMb} MB; BTF pages ≤ ${GOALS.pageMs} ms`,
-  async run() {
-    const ws = workspace();
-    try {
-      const r = await measure(ws);
-      const p95w = pct(r.whileIndexing, 95);
-      const p95 = pct(r.after, 95);
-      return [
-        `index ${r.objects} objects: ${fmtMs(r.indexMs)} (goal ≤ ${GOALS.indexMs} ms) ${verdict(r.indexMs, GOALS.indexMs)}${r.objects > N ? '' : ' — fewer objects than copied!'}`,
-        `hover while indexing: p50 ${fmtMs(pct(r.whileIndexing, 50))}, p95 ${fmtMs(p95w)} (goal ≤ ${GOALS.hoverP95} ms) ${verdict(p95w, GOALS.hoverP95)}`,
-        `hover after: p50 ${fmtMs(pct(r.after, 50))}, p95 ${fmtMs(p95)}, max ${fmtMs(Math.max(...r.after))}`,
-        `peak RSS ${r.rss.toFixed(0)} MB (goal ≤ ${GOALS.rssMb} MB) ${verdict(r.rss, GOALS.rssMb)}`,
-        `btfTypes FUNC (${r.pages.total}), page of 500: first ${fmtMs(r.pages.first)} (parses vmlinux), later p95 ${fmtMs(pct(r.pages.later, 95))}; search 'tcp_' (${r.pages.hits} hits) ${fmtMs(r.pages.search)} (goal ≤ ${GOALS.pageMs} ms) ${verdict(r.pages.search, GOALS.pageMs)}`,
-      ];
-    } finally {
-      rmSync(ws, { recursive: true, force: true });
-    }
+export const sections = [
+  {
+    name: 'lsp',
+    needs: ['dist', 'fixtures', 'examples'],
+    goal: `${N} objects indexed ≤ ${GOALS.indexMs} ms from spawn; hover p95 ≤ ${GOALS.hoverP95} ms while indexing; peak RSS ≤ ${GOALS.rssMb} MB; BTF pages ≤ ${GOALS.pageMs} ms`,
+    async run() {
+      const ws = workspace();
+      try {
+        const r = await measure(ws);
+        const p95w = pct(r.whileIndexing, 95);
+        const p95 = pct(r.after, 95);
+        return [
+          `index ${r.objects} objects: ${fmtMs(r.indexMs)} (goal ≤ ${GOALS.indexMs} ms) ${verdict(r.indexMs, GOALS.indexMs)}${r.objects > N ? '' : ' — fewer objects than copied!'}`,
+          `hover while indexing: p50 ${fmtMs(pct(r.whileIndexing, 50))}, p95 ${fmtMs(p95w)} (goal ≤ ${GOALS.hoverP95} ms) ${verdict(p95w, GOALS.hoverP95)}`,
+          `hover after: p50 ${fmtMs(pct(r.after, 50))}, p95 ${fmtMs(p95)}, max ${fmtMs(Math.max(...r.after))}`,
+          `peak RSS ${r.rss.toFixed(0)} MB (goal ≤ ${GOALS.rssMb} MB) ${verdict(r.rss, GOALS.rssMb)}`,
+          `btfTypes FUNC (${r.pages.total}), page of 500: first ${fmtMs(r.pages.first)} (parses vmlinux), later p95 ${fmtMs(pct(r.pages.later, 95))}; search 'tcp_' (${r.pages.hits} hits) ${fmtMs(r.pages.search)} (goal ≤ ${GOALS.pageMs} ms) ${verdict(r.pages.search, GOALS.pageMs)}`,
+        ];
+      } finally {
+        rmSync(ws, { recursive: true, force: true });
+      }
+    },
   },
-}];
+];

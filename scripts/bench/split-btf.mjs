@@ -52,33 +52,42 @@ function diffAll(modules, origFile, targetFile) {
   return { totalMs: since(t0), per, relocated, reasons };
 }
 
-export const sections = [{
-  name: 'split-btf',
-  needs: ['out'],
-  goal: `distill + base-diff (+ relocate where it maps) of every Debian 6.1 module against a vmlinux ≤ ${GOAL_S} s`,
-  run() {
-    const dir = execFileSync('bash', [path.join(ROOT, 'scripts/debian-kernel.sh'), '6.1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
-    const modules = findKos(path.join(dir, 'modules')).sort();
-    const origFile = path.join(dir, 'vmlinux.btf');
-    const targets = (process.env.BENCH_SPLIT_TARGETS ?? '/sys/kernel/btf/vmlinux').split(',');
-    const lines = [];
-    for (const target of targets) {
-      const r = diffAll(modules, origFile, target);
-      const s = r.totalMs / 1000;
-      lines.push(`${modules.length} modules → ${target}: ${s.toFixed(2)} s (goal ≤ ${GOAL_S} s) ${verdict(s, GOAL_S)}`);
-      lines.push(`per module p50 ${pct(r.per, 50).toFixed(2)} ms, p95 ${pct(r.per, 95).toFixed(2)} ms; relocate ${r.relocated}, do not ${modules.length - r.relocated}`);
-      for (const [k, n] of [...r.reasons].sort((a, b) => b[1] - a[1]).slice(0, 8)) lines.push(`  ${String(n).padStart(5)}  ${k}`);
-      const sample = modules.filter((_, i) => i % 40 === 0);
-      let tool = 0;
-      let ours = 0;
-      for (const ko of sample) {
-        const t = process.hrtime.bigint();
-        spawnSync('bpftool', ['btf', 'dump', 'file', ko, '--base-btf', origFile], { stdio: 'ignore' });
-        tool += since(t);
-        ours += r.per[modules.indexOf(ko)];
+export const sections = [
+  {
+    name: 'split-btf',
+    needs: ['out'],
+    goal: `distill + base-diff (+ relocate where it maps) of every Debian 6.1 module against a vmlinux ≤ ${GOAL_S} s`,
+    run() {
+      const dir = execFileSync('bash', [path.join(ROOT, 'scripts/debian-kernel.sh'), '6.1'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }).trim();
+      const modules = findKos(path.join(dir, 'modules')).sort();
+      const origFile = path.join(dir, 'vmlinux.btf');
+      const targets = (process.env.BENCH_SPLIT_TARGETS ?? '/sys/kernel/btf/vmlinux').split(',');
+      const lines = [];
+      for (const target of targets) {
+        const r = diffAll(modules, origFile, target);
+        const s = r.totalMs / 1000;
+        lines.push(`${modules.length} modules → ${target}: ${s.toFixed(2)} s (goal ≤ ${GOAL_S} s) ${verdict(s, GOAL_S)}`);
+        lines.push(
+          `per module p50 ${pct(r.per, 50).toFixed(2)} ms, p95 ${pct(r.per, 95).toFixed(2)} ms; relocate ${r.relocated}, do not ${modules.length - r.relocated}`,
+        );
+        for (const [k, n] of [...r.reasons].sort((a, b) => b[1] - a[1]).slice(0, 8)) lines.push(`  ${String(n).padStart(5)}  ${k}`);
+        const sample = modules.filter((_, i) => i % 40 === 0);
+        let tool = 0;
+        let ours = 0;
+        for (const ko of sample) {
+          const t = process.hrtime.bigint();
+          spawnSync('bpftool', ['btf', 'dump', 'file', ko, '--base-btf', origFile], { stdio: 'ignore' });
+          tool += since(t);
+          ours += r.per[modules.indexOf(ko)];
+        }
+        lines.push(
+          `reference: bpftool btf dump of a module (libbpf, process) ${(tool / sample.length).toFixed(2)} ms vs our distill+diff+relocate ${(ours / sample.length).toFixed(2)} ms per module (${sample.length} sampled)`,
+        );
       }
-      lines.push(`reference: bpftool btf dump of a module (libbpf, process) ${(tool / sample.length).toFixed(2)} ms vs our distill+diff+relocate ${(ours / sample.length).toFixed(2)} ms per module (${sample.length} sampled)`);
-    }
-    return lines;
+      return lines;
+    },
   },
-}];
+];

@@ -48,7 +48,9 @@ async function connectAll(lines) {
     const timings = {};
     const t0 = performance.now();
     const client = await connectTarget('bpflens-test', { root: ROOT, configFile: host.config, timings });
-    lines.push(`ssh ${phase}: connect ${(performance.now() - t0).toFixed(0)} ms = probe ${timings.probeMs.toFixed(0)} + deploy ${timings.deployMs.toFixed(0)}${timings.deployed ? ' (uploaded)' : ''} + start/hello ${timings.startMs.toFixed(0)} ms`);
+    lines.push(
+      `ssh ${phase}: connect ${(performance.now() - t0).toFixed(0)} ms = probe ${timings.probeMs.toFixed(0)} + deploy ${timings.deployMs.toFixed(0)}${timings.deployed ? ' (uploaded)' : ''} + start/hello ${timings.startMs.toFixed(0)} ms`,
+    );
     if (phase === 're-use') targets.push({ name: 'ssh', client, close: () => client.close() });
     else await client.close();
   }
@@ -69,37 +71,45 @@ async function btfFetches(targets, lines) {
       const firstMs = performance.now() - t0;
       t0 = performance.now();
       await t.client.targetBtf(path.join(cacheDir, t.name));
-      lines.push(`target BTF ${t.name}: ${(first.data.length / 1e6).toFixed(1)} MB, fetch ${firstMs.toFixed(0)} ms, cached ${(performance.now() - t0).toFixed(1)} ms`);
+      lines.push(
+        `target BTF ${t.name}: ${(first.data.length / 1e6).toFixed(1)} MB, fetch ${firstMs.toFixed(0)} ms, cached ${(performance.now() - t0).toFixed(1)} ms`,
+      );
     }
   } finally {
     rmSync(cacheDir, { recursive: true, force: true });
   }
 }
 
-export const sections = [{
-  name: 'target',
-  needs: ['out', 'dist', 'examples', 'root'],
-  goal: `a load + unload through a live local or SSH agent ≤ in-process + ${OVERHEAD_MS} ms (qemu TCG guests for reference)`,
-  async run() {
-    const lines = [];
-    const { targets, host } = await connectAll(lines);
-    try {
-      await btfFetches(targets, lines);
-      const rows = [];
-      for (const file of OBJECTS) {
-        const here = inProcess(file);
-        rows.push([path.basename(file), 'in-process', here.toFixed(1), '']);
-        for (const t of targets) {
-          const ms = await remoteLoads(t.client, file);
-          const goal = t.name === 'local' || t.name === 'ssh' ? verdict(ms - here, OVERHEAD_MS) : '';
-          rows.push([path.basename(file), t.name, ms.toFixed(1), goal]);
+export const sections = [
+  {
+    name: 'target',
+    needs: ['out', 'dist', 'examples', 'root'],
+    goal: `a load + unload through a live local or SSH agent ≤ in-process + ${OVERHEAD_MS} ms (qemu TCG guests for reference)`,
+    async run() {
+      const lines = [];
+      const { targets, host } = await connectAll(lines);
+      try {
+        await btfFetches(targets, lines);
+        const rows = [];
+        for (const file of OBJECTS) {
+          const here = inProcess(file);
+          rows.push([path.basename(file), 'in-process', here.toFixed(1), '']);
+          for (const t of targets) {
+            const ms = await remoteLoads(t.client, file);
+            const goal = t.name === 'local' || t.name === 'ssh' ? verdict(ms - here, OVERHEAD_MS) : '';
+            rows.push([path.basename(file), t.name, ms.toFixed(1), goal]);
+          }
         }
+        return [
+          ...lines,
+          `loads on a live agent (median of ${RUNS}, after one warm-up), ms:`,
+          ...table(['object', 'target', 'load+unload', 'goal'], rows),
+        ];
+      } finally {
+        for (const t of targets) await t.close().catch(() => undefined);
+        for (const t of targets) t.kill?.();
+        host.stop();
       }
-      return [...lines, `loads on a live agent (median of ${RUNS}, after one warm-up), ms:`, ...table(['object', 'target', 'load+unload', 'goal'], rows)];
-    } finally {
-      for (const t of targets) await t.close().catch(() => undefined);
-      for (const t of targets) t.kill?.();
-      host.stop();
-    }
+    },
   },
-}];
+];

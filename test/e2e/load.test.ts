@@ -6,7 +6,17 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { prepare, copyExamples, openWorkbench, runCommand, screenshotPath, tmpDir, shotOnFailure, waitFor, type Session } from './workbench';
+import {
+  prepare,
+  copyExamples,
+  openWorkbench,
+  runCommand,
+  screenshotPath,
+  tmpDir,
+  shotOnFailure,
+  waitFor,
+  type Session,
+} from './workbench';
 
 const dir = tmpDir('load');
 let s: Session;
@@ -48,58 +58,73 @@ async function outputText(): Promise<string> {
   return (await out.innerText()).replace(/\u00a0/g, ' ');
 }
 
-test('Load Object to Kernel loads xdp_counter.bpf.o locally and shows the kernel ids', { timeout: 120_000 }, () => shotOnFailure(s.page, 'load', async () => {
-  const page = s.page;
-  await loadFromPalette('xdp_counter.bpf.o');
-  const note = page.locator('.notifications-toasts .notification-toast', { hasText: /loaded xdp_counter\.bpf\.o/ }).first();
-  await note.waitFor({ timeout: 60_000 });
-  const noteText = await note.innerText();
-  assert.match(noteText, /1 program\(s\), 1 map\(s\)/, noteText);
-  await page.waitForTimeout(800); // the toast slides in; the progress toast fades out
-  await page.screenshot({ path: screenshotPath('load-success.png') });
-  // The output channel lists the kernel's ids; the kernel agrees that they are ours.
-  let text = '';
-  await waitFor(async () => /prog\s+\d+\s+xdp\s+xdp_count/.test((text = await outputText())), 20_000, () => `no program id in the output:\n${text}`);
-  const progId = Number(/prog\s+(\d+)\s+xdp\s+xdp_count/.exec(text)![1]);
-  assert.match(text, /map\s+\d+\s+percpu_hash\s+stats/, text);
-  assert.equal(kernelProgName(progId), 'xdp_count', `bpftool prog show id ${progId}`);
-  await page.screenshot({ path: screenshotPath('load-output.png') });
-  await runCommand(page, 'Notifications: Clear All Notifications');
-  // Unload from the palette: the kernel frees the program.
-  await runCommand(page, 'BPF Lens: Unload');
-  const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: 'xdp_counter.bpf.o' }).first();
-  await pick.waitFor({ timeout: 15_000 });
-  await pick.click();
-  await waitFor(() => kernelProgName(progId) === undefined, 20_000, () => `program ${progId} is still loaded after Unload`);
-}));
+test('Load Object to Kernel loads xdp_counter.bpf.o locally and shows the kernel ids', { timeout: 120_000 }, () =>
+  shotOnFailure(s.page, 'load', async () => {
+    const page = s.page;
+    await loadFromPalette('xdp_counter.bpf.o');
+    const note = page.locator('.notifications-toasts .notification-toast', { hasText: /loaded xdp_counter\.bpf\.o/ }).first();
+    await note.waitFor({ timeout: 60_000 });
+    const noteText = await note.innerText();
+    assert.match(noteText, /1 program\(s\), 1 map\(s\)/, noteText);
+    await page.waitForTimeout(800); // the toast slides in; the progress toast fades out
+    await page.screenshot({ path: screenshotPath('load-success.png') });
+    // The output channel lists the kernel's ids; the kernel agrees that they are ours.
+    let text = '';
+    await waitFor(
+      async () => /prog\s+\d+\s+xdp\s+xdp_count/.test((text = await outputText())),
+      20_000,
+      () => `no program id in the output:\n${text}`,
+    );
+    const progId = Number(/prog\s+(\d+)\s+xdp\s+xdp_count/.exec(text)![1]);
+    assert.match(text, /map\s+\d+\s+percpu_hash\s+stats/, text);
+    assert.equal(kernelProgName(progId), 'xdp_count', `bpftool prog show id ${progId}`);
+    await page.screenshot({ path: screenshotPath('load-output.png') });
+    await runCommand(page, 'Notifications: Clear All Notifications');
+    // Unload from the palette: the kernel frees the program.
+    await runCommand(page, 'BPF Lens: Unload');
+    const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: 'xdp_counter.bpf.o' }).first();
+    await pick.waitFor({ timeout: 15_000 });
+    await pick.click();
+    await waitFor(
+      () => kernelProgName(progId) === undefined,
+      20_000,
+      () => `program ${progId} is still loaded after Unload`,
+    );
+  }),
+);
 
-test('a broken program: the verifier diagnostic is on the faulting line in Problems', { timeout: 120_000 }, () => shotOnFailure(s.page, 'verifier', async () => {
-  const page = s.page;
-  // Drop the NULL check after the second lookup: the verifier refuses `s->packets++`.
-  const src = path.join(ws, 'xdp_counter.bpf.c');
-  const before = fs.readFileSync(src, 'utf8');
-  const broken = before.replace(/(s = bpf_map_lookup_elem\(&stats, &proto\);\n)\t\tif \(!s\)\n\t\t\treturn XDP_PASS;\n/, '$1');
-  assert.notEqual(broken, before, 'the example changed: update the edit');
-  fs.writeFileSync(src, broken);
-  execFileSync('make', ['-s', '-C', ws]);
-  const line = broken.split('\n').findIndex((l) => l.includes('s->packets++')) + 1;
+test('a broken program: the verifier diagnostic is on the faulting line in Problems', { timeout: 120_000 }, () =>
+  shotOnFailure(s.page, 'verifier', async () => {
+    const page = s.page;
+    // Drop the NULL check after the second lookup: the verifier refuses `s->packets++`.
+    const src = path.join(ws, 'xdp_counter.bpf.c');
+    const before = fs.readFileSync(src, 'utf8');
+    const broken = before.replace(/(s = bpf_map_lookup_elem\(&stats, &proto\);\n)\t\tif \(!s\)\n\t\t\treturn XDP_PASS;\n/, '$1');
+    assert.notEqual(broken, before, 'the example changed: update the edit');
+    fs.writeFileSync(src, broken);
+    execFileSync('make', ['-s', '-C', ws]);
+    const line = broken.split('\n').findIndex((l) => l.includes('s->packets++')) + 1;
 
-  await loadFromPalette('xdp_counter.bpf.o');
-  const note = page.locator('.notifications-toasts .notification-toast', { hasText: /load failed/ }).first();
-  await note.waitFor({ timeout: 60_000 });
-  await page.keyboard.press('Control+Shift+M');
-  const problems = page.locator('.markers-panel .monaco-list-row');
-  const row = problems.filter({ hasText: /invalid mem access|map_value_or_null/ }).first();
-  await row.waitFor({ timeout: 30_000 });
-  const label = (await row.getAttribute('aria-label')) ?? (await row.innerText());
-  // Clicking the problem opens the source on that line, as a user would.
-  await row.click();
-  await page.locator('.monaco-editor .view-line', { hasText: /s->packets\+\+/ }).first().waitFor({ timeout: 15_000 });
-  await runCommand(page, 'Notifications: Clear All Notifications');
-  await page.waitForTimeout(500);
-  await page.screenshot({ path: screenshotPath('verifier-problem.png') });
-  assert.match(label, new RegExp(`\\b${line}\\b`), `Problems should point at line ${line} (s->packets++): ${label}`);
-  // The file of the diagnostic is the broken source.
-  const all = (await problems.allInnerTexts()).join('\n');
-  assert.match(all, /xdp_counter\.bpf\.c/, all);
-}));
+    await loadFromPalette('xdp_counter.bpf.o');
+    const note = page.locator('.notifications-toasts .notification-toast', { hasText: /load failed/ }).first();
+    await note.waitFor({ timeout: 60_000 });
+    await page.keyboard.press('Control+Shift+M');
+    const problems = page.locator('.markers-panel .monaco-list-row');
+    const row = problems.filter({ hasText: /invalid mem access|map_value_or_null/ }).first();
+    await row.waitFor({ timeout: 30_000 });
+    const label = (await row.getAttribute('aria-label')) ?? (await row.innerText());
+    // Clicking the problem opens the source on that line, as a user would.
+    await row.click();
+    await page
+      .locator('.monaco-editor .view-line', { hasText: /s->packets\+\+/ })
+      .first()
+      .waitFor({ timeout: 15_000 });
+    await runCommand(page, 'Notifications: Clear All Notifications');
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: screenshotPath('verifier-problem.png') });
+    assert.match(label, new RegExp(`\\b${line}\\b`), `Problems should point at line ${line} (s->packets++): ${label}`);
+    // The file of the diagnostic is the broken source.
+    const all = (await problems.allInnerTexts()).join('\n');
+    assert.match(all, /xdp_counter\.bpf\.c/, all);
+  }),
+);

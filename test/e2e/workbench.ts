@@ -17,7 +17,12 @@ export const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
 const CHROMIUM = '/usr/bin/chromium';
 
 function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
-  return execFileSync(cmd, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  return execFileSync(cmd, args, {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim();
 }
 
 /** Installs what the suite needs (idempotent) and packs the VSIX from the current dist/. */
@@ -47,8 +52,10 @@ export function copyExamples(dir: string): string {
   const ws = path.join(dir, 'examples');
   const src = path.join(ROOT, 'examples');
   fs.mkdirSync(path.join(ws, 'build'), { recursive: true });
-  for (const f of fs.readdirSync(src)) if (f === 'Makefile' || f.endsWith('.c') || f.endsWith('.h')) fs.copyFileSync(path.join(src, f), path.join(ws, f));
-  for (const f of fs.readdirSync(path.join(src, 'build'))) if (!f.endsWith('.o')) fs.cpSync(path.join(src, 'build', f), path.join(ws, 'build', f), { recursive: true, preserveTimestamps: true });
+  for (const f of fs.readdirSync(src))
+    if (f === 'Makefile' || f.endsWith('.c') || f.endsWith('.h')) fs.copyFileSync(path.join(src, f), path.join(ws, f));
+  for (const f of fs.readdirSync(path.join(src, 'build')))
+    if (!f.endsWith('.o')) fs.cpSync(path.join(src, 'build', f), path.join(ws, 'build', f), { recursive: true, preserveTimestamps: true });
   sh('make', ['-s', '-C', ws]);
   return ws;
 }
@@ -84,33 +91,64 @@ export interface Server {
  */
 export async function startCodeServer(dir: string, codeServer: string, folder: string, vsix?: string): Promise<Server> {
   const profile = { 'user-data-dir': path.join(dir, 'user'), 'extensions-dir': path.join(dir, 'extensions') };
-  const common = ['--config', path.join(dir, 'config.yaml'), '--user-data-dir', profile['user-data-dir'], '--extensions-dir', profile['extensions-dir']];
+  const common = [
+    '--config',
+    path.join(dir, 'config.yaml'),
+    '--user-data-dir',
+    profile['user-data-dir'],
+    '--extensions-dir',
+    profile['extensions-dir'],
+  ];
   fs.mkdirSync(path.join(profile['user-data-dir'], 'User'), { recursive: true });
   // A quiet workbench: no welcome page, no chat, hovers that appear at once.
-  fs.writeFileSync(path.join(profile['user-data-dir'], 'User', 'settings.json'), JSON.stringify({
-    'workbench.startupEditor': 'none',
-    'workbench.tips.enabled': false,
-    'editor.hover.delay': 100,
-    'security.workspace.trust.enabled': false,
-    'chat.disableAIFeatures': true,
-    'telemetry.telemetryLevel': 'off',
-    'extensions.ignoreRecommendations': true,
-    'window.commandCenter': false,
-    'extensions.autoCheckUpdates': false,
-    'extensions.autoUpdate': false,
-  }));
+  fs.writeFileSync(
+    path.join(profile['user-data-dir'], 'User', 'settings.json'),
+    JSON.stringify({
+      'workbench.startupEditor': 'none',
+      'workbench.tips.enabled': false,
+      'editor.hover.delay': 100,
+      'security.workspace.trust.enabled': false,
+      'chat.disableAIFeatures': true,
+      'telemetry.telemetryLevel': 'off',
+      'extensions.ignoreRecommendations': true,
+      'window.commandCenter': false,
+      'extensions.autoCheckUpdates': false,
+      'extensions.autoUpdate': false,
+    }),
+  );
   if (vsix) sh(codeServer, [...common, '--install-extension', vsix]);
   const port = await freePort();
   let out = '';
-  const proc: ChildProcess = spawn(codeServer, [
-    '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check',
-    '--disable-workspace-trust', ...common, folder,
-  ], { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc: ChildProcess = spawn(
+    codeServer,
+    [
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--auth',
+      'none',
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      ...common,
+      folder,
+    ],
+    { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  const kill = () => { try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* already gone */ } };
+  const kill = () => {
+    try {
+      process.kill(-proc.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  };
   try {
-    await waitFor(() => out.includes('HTTP server listening'), 30_000, () => `code-server did not start:\n${out}`);
+    await waitFor(
+      () => out.includes('HTTP server listening'),
+      30_000,
+      () => `code-server did not start:\n${out}`,
+    );
   } catch (e) {
     kill();
     throw e;
@@ -126,7 +164,10 @@ export async function openWorkbench(dir: string, codeServer: string, vsix: strin
     return {
       page: w.page,
       log: server.log,
-      close: async () => { await w.close(); server.kill(); },
+      close: async () => {
+        await w.close();
+        server.kill();
+      },
     };
   } catch (e) {
     server.kill();
@@ -138,7 +179,14 @@ export async function openWorkbench(dir: string, codeServer: string, vsix: strin
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
 }
 
@@ -151,7 +199,12 @@ export async function openBpfLens(url: string): Promise<{ page: Page; close(): P
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
     // BPF Lens's status item turns to a check once its language server runs.
     await page.locator('.statusbar-item', { hasText: 'BPF' }).locator('.codicon-check').first().waitFor({ timeout: 90_000 });
-    return { page, close: async () => { await browser.close().catch(() => undefined); } };
+    return {
+      page,
+      close: async () => {
+        await browser.close().catch(() => undefined);
+      },
+    };
   } catch (e) {
     const shot = path.join(os.tmpdir(), 'bpf-lens-e2e-open.png');
     await page.screenshot({ path: shot }).catch(() => undefined);
@@ -270,7 +323,9 @@ export async function hover(page: Page, line: RegExp, word: string): Promise<str
       await hoverBox.waitFor({ state: 'visible', timeout: 3000 });
       const text = await hoverBox.innerText();
       if (text.trim() && !/^Loading/.test(text.trim())) return text;
-    } catch { /* retry */ }
+    } catch {
+      /* retry */
+    }
   }
   await page.screenshot({ path: path.join(os.tmpdir(), 'bpf-lens-e2e-no-hover.png') });
   throw new Error(`no hover appeared over ${word} (screenshot: ${path.join(os.tmpdir(), 'bpf-lens-e2e-no-hover.png')})`);
@@ -292,11 +347,19 @@ export function tmpDir(tag: string): string {
 export async function fileDialog(page: Page, offered: string, file: string): Promise<void> {
   const input = page.locator('.quick-input-widget input');
   await input.waitFor();
-  await waitFor(async () => (await input.inputValue()).endsWith(offered), 30_000, () => `the file dialog did not offer …${offered}`);
-  await waitFor(async () => {
-    await input.fill(file);
-    await page.waitForTimeout(300);
-    return (await input.inputValue()) === file;
-  }, 30_000, () => 'the file dialog did not keep the typed path');
+  await waitFor(
+    async () => (await input.inputValue()).endsWith(offered),
+    30_000,
+    () => `the file dialog did not offer …${offered}`,
+  );
+  await waitFor(
+    async () => {
+      await input.fill(file);
+      await page.waitForTimeout(300);
+      return (await input.inputValue()) === file;
+    },
+    30_000,
+    () => 'the file dialog did not keep the typed path',
+  );
   await page.keyboard.press('Enter');
 }

@@ -58,7 +58,10 @@ test('agent parameters: wrong types and values are invalid params (-32602) namin
 });
 
 /** Writes raw bytes to a fresh agent; answers what it wrote back, its exit code and stderr. */
-async function framing(bytes: Buffer | (() => Generator<Buffer>), endInput = false): Promise<{ out: string; code: number | null; err: string; ms: number }> {
+async function framing(
+  bytes: Buffer | (() => Generator<Buffer>),
+  endInput = false,
+): Promise<{ out: string; code: number | null; err: string; ms: number }> {
   const a = agent();
   let out = '';
   a.child.stdout!.on('data', (d) => (out += d));
@@ -69,7 +72,11 @@ async function framing(bytes: Buffer | (() => Generator<Buffer>), endInput = fal
   } else {
     for (const chunk of bytes()) {
       if (a.child.exitCode !== null || !a.child.stdin!.writable) break;
-      if (!a.child.stdin!.write(chunk)) await new Promise((r) => { a.child.stdin!.once('drain', r); a.child.once('exit', r); });
+      if (!a.child.stdin!.write(chunk))
+        await new Promise((r) => {
+          a.child.stdin!.once('drain', r);
+          a.child.once('exit', r);
+        });
     }
   }
   const code = await within(a.exit, 10_000, 'the agent did not end');
@@ -99,7 +106,9 @@ test('agent framing: no Content-Length, a negative or non-numeric one, an oversi
 
 test('agent framing: 128 MB with no header end costs milliseconds, not minutes (a header is at most 8 KiB)', async () => {
   const chunk = Buffer.alloc(1 << 20, 0x41);
-  const r = await framing(function* () { for (let i = 0; i < 128; i++) yield chunk; });
+  const r = await framing(function* () {
+    for (let i = 0; i < 128; i++) yield chunk;
+  });
   assert.equal(r.code, 1, r.err);
   assert.match(r.err, /a message header is longer than 8192 bytes/);
   console.log(`agent ended ${r.ms.toFixed(0)} ms after the first byte of a 128 MB stream with no header end`);
@@ -112,7 +121,18 @@ test('agent: a message that is not JSON is answered (-32700) and the next reques
   a.child.stdout!.on('data', (d) => (out += d));
   const frame = (s: string) => `Content-Length: ${Buffer.byteLength(s)}\r\n\r\n${s}`;
   a.child.stdin!.write(frame('{not json') + frame('{"jsonrpc":"2.0","id":7,"method":"bpfLensAgent/listLoaded"}'));
-  await within(new Promise<void>((r) => { const t = setInterval(() => { if (/"id":7/.test(out)) { clearInterval(t); r(); } }, 20); }), 10_000, 'no answer to id 7');
+  await within(
+    new Promise<void>((r) => {
+      const t = setInterval(() => {
+        if (/"id":7/.test(out)) {
+          clearInterval(t);
+          r();
+        }
+      }, 20);
+    }),
+    10_000,
+    'no answer to id 7',
+  );
   assert.match(out, /"id":null,"error":\{"code":-32700,"message":"bpf-lens agent: a message is not JSON/);
   assert.match(out, /"id":7,"result":\[\]/);
   a.child.stdin!.end();
@@ -133,15 +153,25 @@ test('a client that dies mid-load: the agent undoes that load when it ends, pins
     a.child.stdin!.destroy();
   });
   const object = readFileSync(fixture('core_tracer.o')).toString('base64');
-  const answer = c.load({ name: 'core_tracer.o', object, pinProgramsDir: pins }).then(() => 'answered', (e: Error) => e.message);
+  const answer = c.load({ name: 'core_tracer.o', object, pinProgramsDir: pins }).then(
+    () => 'answered',
+    (e: Error) => e.message,
+  );
   assert.equal(await within(a.exit, 20_000, 'the agent did not end'), 0, a.stderr());
   assert.ok(ended, 'the load started (a progress notification came) before the client went');
   await answer;
   const left = existsSync(pins) ? readdirSync(pins) : [];
   assert.deepEqual(left, [], `pins left by a load nobody will unload: ${left.join(', ')}`);
   // and as the kernel lists them: no program pinned there (bpftool -f shows each program's pins)
-  const progs = JSON.parse(execFileSync('bpftool', ['-f', 'prog', 'show', '--json']).toString()) as { id: number; name: string; pinned?: string[] }[];
+  const progs = JSON.parse(execFileSync('bpftool', ['-f', 'prog', 'show', '--json']).toString()) as {
+    id: number;
+    name: string;
+    pinned?: string[];
+  }[];
   const ours = progs.filter((p) => (p.pinned ?? []).some((f) => f.startsWith(`${dir}/`)));
-  assert.deepEqual(ours.map((p) => `${p.id} ${p.name}`), []);
+  assert.deepEqual(
+    ours.map((p) => `${p.id} ${p.name}`),
+    [],
+  );
   await c.close();
 });

@@ -56,9 +56,12 @@ export function loadArgCtxObject(obj: BpfObject, mode: ArgCtxFallbackMode, skip:
   const native = probeFeature('arg_ctx_tag').supported;
   const fallback = argCtxFallbackWanted(mode, native);
   const names = obj.programs.filter((p) => !skip.includes(p.name)).map((p) => p.name);
-  const load = (only: readonly string[]): LoadResult => loadObject(obj, {
-    kernel: localKernel, argCtxFallback: mode, noAutoload: obj.programs.map((p) => p.name).filter((n) => !only.includes(n)),
-  });
+  const load = (only: readonly string[]): LoadResult =>
+    loadObject(obj, {
+      kernel: localKernel,
+      argCtxFallback: mode,
+      noAutoload: obj.programs.map((p) => p.name).filter((n) => !only.includes(n)),
+    });
   try {
     const r = load(names);
     try {

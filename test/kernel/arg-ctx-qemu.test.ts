@@ -28,7 +28,9 @@ test('Debian 6.1 (no native arg:ctx): the fallback makes every program verify; w
     assert.equal(r.errno, 'EINVAL', p);
     assert.match(r.log, /arg#0 reference type\('UNKNOWN '\) size cannot be determined/, p);
   }
-  t.diagnostic(`6.1 verifier without the fallback (argctx_xdp): ${g.never.programs.argctx_xdp.log.trim().split('\n').slice(-3).join(' | ')}`);
+  t.diagnostic(
+    `6.1 verifier without the fallback (argctx_xdp): ${g.never.programs.argctx_xdp.log.trim().split('\n').slice(-3).join(' | ')}`,
+  );
   // fentry has no named context: refused before loading, naming subprogram, argument, program and type.
   assert.equal(g.fentry.fallback, true);
   assert.match(g.fentry.refused, /subprogram 'argctx_any' argument #0 'ctx'.*program 'argctx_fentry' of type tracing/);
@@ -38,12 +40,18 @@ test('Debian 6.1 (no native arg:ctx): the fallback makes every program verify; w
   // The same through the product's load pipeline (what `bpf-lens load` runs).
   const pl = g.pipeline;
   assert.equal(pl.auto.ok, true, pl.auto.message);
-  assert.deepEqual(pl.auto.progs.map((p: { name: string }) => p.name), programs);
+  assert.deepEqual(
+    pl.auto.progs.map((p: { name: string }) => p.name),
+    programs,
+  );
   assert.equal(pl.never.ok, false);
   assert.match(pl.never.log, /arg#0 reference type\('UNKNOWN '\) size cannot be determined/);
   t.diagnostic(`6.1, bpf-lens load --arg-ctx-fallback never: ${pl.never.message.split('\n')[0]}`);
   assert.equal(pl.fentry.ok, false);
-  assert.match(pl.fentry.message, /the kernel lacks native __arg_ctx support[\s\S]*subprogram 'argctx_any' argument #0 'ctx'.*program 'argctx_fentry' of type tracing/);
+  assert.match(
+    pl.fentry.message,
+    /the kernel lacks native __arg_ctx support[\s\S]*subprogram 'argctx_any' argument #0 'ctx'.*program 'argctx_fentry' of type tracing/,
+  );
 });
 
 test('Debian 6.12 (native arg:ctx): auto and never load as compiled, always with the clones, and fentry takes the tag natively', (t) => {
@@ -65,7 +73,12 @@ test('Debian 6.12 (native arg:ctx): auto and never load as compiled, always with
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function bootAndLoad(t: { diagnostic(m: string): void }, version: '6.1' | '6.12'): any {
   const fixtures = path.join(ROOT, 'build', 'fixtures');
-  const command = [process.execPath, path.join(__dirname, 'arg-ctx-guest.js'), path.join(fixtures, 'argctx_shared.o'), path.join(fixtures, 'argctx_fentry.o')].join(' ');
+  const command = [
+    process.execPath,
+    path.join(__dirname, 'arg-ctx-guest.js'),
+    path.join(fixtures, 'argctx_shared.o'),
+    path.join(fixtures, 'argctx_fentry.o'),
+  ].join(' ');
   const { result: g, ms } = runHostRootGuest({ version, command });
   t.diagnostic(`${version}: qemu boot + loads: ${ms} ms (loads inside the guest: ${Math.round(g.loadMs)} ms)`);
   return g;

@@ -36,10 +36,16 @@ test('this kernel: fentry caller — refused before loading with always; nativel
   const obj = openObject(readFileSync(fixture('argctx_fentry.o')), 'argctx_fentry.o');
   const always = loadArgCtxObject(obj, 'always');
   assert.match(always.refused!, /^__arg_ctx cannot be emulated \(--arg-ctx-fallback always\):/);
-  assert.match(always.refused!, /subprogram 'argctx_any' argument #0 'ctx' \(__arg_ctx\) is called from program 'argctx_fentry' of type tracing/);
+  assert.match(
+    always.refused!,
+    /subprogram 'argctx_any' argument #0 'ctx' \(__arg_ctx\) is called from program 'argctx_fentry' of type tracing/,
+  );
   assert.deepEqual(always.programs, {});
   const auto = loadArgCtxObject(obj, 'auto');
   assert.equal(auto.refused, undefined);
   assert.equal(auto.programs.argctx_fentry_xdp.loaded, true, auto.programs.argctx_fentry_xdp.log);
-  assert.deepEqual({ loaded: auto.programs.argctx_fentry.loaded, errno: auto.programs.argctx_fentry.errno }, { loaded: false, errno: 'EPERM' });
+  assert.deepEqual(
+    { loaded: auto.programs.argctx_fentry.loaded, errno: auto.programs.argctx_fentry.errno },
+    { loaded: false, errno: 'EPERM' },
+  );
 });

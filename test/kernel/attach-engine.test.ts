@@ -76,9 +76,15 @@ test('uprobe and uretprobe on a C binary the test builds: calls counted, return 
   const target = probeTarget();
   const before = { bpf: openFds(), perf: perfFds() };
   try {
-    const places = new Map([['up_work', `${target.bin}:lens_work`], ['uret_work', `${target.bin}:lens_work`]]);
+    const places = new Map([
+      ['up_work', `${target.bin}:lens_work`],
+      ['uret_work', `${target.bin}:lens_work`],
+    ]);
     const s = attachAll(localKernel, progs, { places, skip: ALL_BUT(progs, ['up_work', 'uret_work']) });
-    assert.deepEqual(s.attachments.map((a) => a.mechanism), ['perf_event link', 'perf_event link']);
+    assert.deepEqual(
+      s.attachments.map((a) => a.mechanism),
+      ['perf_event link', 'perf_event link'],
+    );
     spawnSync(target.bin, ['7']);
     assert.equal(count(SLOT.UPROBE), 7);
     assert.equal(count(SLOT.URETPROBE), 7);
@@ -89,8 +95,11 @@ test('uprobe and uretprobe on a C binary the test builds: calls counted, return 
     assert.equal(count(SLOT.UPROBE), 7);
     assertNothingLeft(ids, before);
     // A function the binary does not have: the error names program, place and binary.
-    assert.throws(() => attachAll(localKernel, progs, { places: new Map([['up_work', `${target.bin}:no_such_fn`]]), skip: ALL_BUT(progs, ['up_work']) }),
-      (e: unknown) => e instanceof AttachError && e.program === 'up_work' && /no function 'no_such_fn'/.test(e.message));
+    assert.throws(
+      () =>
+        attachAll(localKernel, progs, { places: new Map([['up_work', `${target.bin}:no_such_fn`]]), skip: ALL_BUT(progs, ['up_work']) }),
+      (e: unknown) => e instanceof AttachError && e.program === 'up_work' && /no function 'no_such_fn'/.test(e.message),
+    );
     assertNothingLeft(ids, before);
   } finally {
     target.done();
@@ -104,9 +113,15 @@ test('xdp on a veth end drops the pings from a netns; tcx ingress counts them; d
   const before = { bpf: openFds(), perf: perfFds() };
   try {
     assert.equal(veth.ping(2), 2, 'ping works before');
-    const places = new Map([['xdp_drop_ping', `${veth.host}:generic`], ['tcx_count', veth.host]]);
+    const places = new Map([
+      ['xdp_drop_ping', `${veth.host}:generic`],
+      ['tcx_count', veth.host],
+    ]);
     const s = attachAll(localKernel, progs, { places, skip: ALL_BUT(progs, ['xdp_drop_ping', 'tcx_count']) });
-    assert.deepEqual(s.attachments.map((a) => `${a.kind} ${a.target}`), [`xdp ${veth.host} (generic)`, `tcx ${veth.host} ingress`]);
+    assert.deepEqual(
+      s.attachments.map((a) => `${a.kind} ${a.target}`),
+      [`xdp ${veth.host} (generic)`, `tcx ${veth.host} ingress`],
+    );
     const info = localKernel.linkInfo(s.attachments[1].linkFds[0]);
     assert.equal(info.ifindex, localKernel.ifIndex(veth.host));
     assert.equal(veth.ping(3), 0, 'XDP dropped every echo request');
@@ -117,7 +132,10 @@ test('xdp on a veth end drops the pings from a netns; tcx ingress counts them; d
     assert.doesNotMatch(tcState(veth.host), /clsact|ingress/);
     assertNothingLeft(ids, before);
     // tcx alone: counts what arrives and lets it through.
-    const t = attachAll(localKernel, progs, { places: new Map([['tcx_count', `${veth.host}:ingress`]]), skip: ALL_BUT(progs, ['tcx_count']) });
+    const t = attachAll(localKernel, progs, {
+      places: new Map([['tcx_count', `${veth.host}:ingress`]]),
+      skip: ALL_BUT(progs, ['tcx_count']),
+    });
     assert.equal(veth.ping(2), 2);
     assert.ok(count(SLOT.TCX) >= 2);
     t.detach();
@@ -136,7 +154,9 @@ test('cgroup_skb egress on a cgroup the test makes counts its packets; detach le
     const s = attachAll(localKernel, progs, { places: new Map([['cg_egress', cg.path]]), skip: ALL_BUT(progs, ['cg_egress']) });
     assert.equal(s.attachments[0].mechanism, 'link');
     assert.equal(cgroupProgs(cg.path).length, 1);
-    cg.runIn(`python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); [s.sendto(b'x', ('127.0.0.1', 9)) for _ in range(3)]"`);
+    cg.runIn(
+      `python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); [s.sendto(b'x', ('127.0.0.1', 9)) for _ in range(3)]"`,
+    );
     assert.ok(count(SLOT.CGROUP) >= 2, `cgroup egress count ${count(SLOT.CGROUP)}`);
     s.detach();
     assert.deepEqual(cgroupProgs(cg.path), []);
@@ -166,10 +186,15 @@ test('perf_event: a cpu-clock sampling event per CPU runs the program', async ()
 test('bad places fail before anything is attached, naming the program', async () => {
   const { r, progs, ids } = await loaded();
   try {
-    assert.throws(() => attachAll(localKernel, progs, { places: new Map([['nope', 'eth0']]) }), (e: unknown) => e instanceof AttachPlanError && /'nope': no loaded program/.test(e.message));
+    assert.throws(
+      () => attachAll(localKernel, progs, { places: new Map([['nope', 'eth0']]) }),
+      (e: unknown) => e instanceof AttachPlanError && /'nope': no loaded program/.test(e.message),
+    );
     assert.throws(() => attachAll(localKernel, progs, { places: new Map([['xdp_drop_ping', 'eth0:turbo']]) }), /XDP mode 'turbo'/);
-    assert.throws(() => attachAll(localKernel, progs, { places: new Map([['xdp_drop_ping', 'lens_no_such_if']]) }),
-      (e: unknown) => e instanceof AttachError && e.program === 'xdp_drop_ping' && /no such network interface/.test(e.message));
+    assert.throws(
+      () => attachAll(localKernel, progs, { places: new Map([['xdp_drop_ping', 'lens_no_such_if']]) }),
+      (e: unknown) => e instanceof AttachError && e.program === 'xdp_drop_ping' && /no such network interface/.test(e.message),
+    );
     assert.deepEqual(linksOf(ids), []);
   } finally {
     r.close();
@@ -183,8 +208,12 @@ test('a fault at every system call of an attach: AttachError names the program, 
   const target = probeTarget();
   const before = { bpf: openFds(), perf: perfFds() };
   const places = new Map([
-    ['xdp_drop_ping', veth.host], ['tcx_count', veth.host], ['cg_egress', cg.path], ['up_work', `${target.bin}:lens_work`],
-    ['uret_work', `${target.bin}:lens_work`], ['sample', 'cpu-clock@10'],
+    ['xdp_drop_ping', veth.host],
+    ['tcx_count', veth.host],
+    ['cg_egress', cg.path],
+    ['up_work', `${target.bin}:lens_work`],
+    ['uret_work', `${target.bin}:lens_work`],
+    ['sample', 'cpu-clock@10'],
   ]);
   try {
     let failures = 0;
@@ -232,19 +261,30 @@ test('without links (LINK_CREATE answering EINVAL, as before 5.7/5.15): perf eve
     setFaultInjector((cmd) => (cmd === 'BPF_LINK_CREATE' ? 'EINVAL' : undefined));
     let s: AttachSession;
     try {
-      s = attachAll(localKernel, progs, { places: new Map([['cg_egress', cg.path], ['up_work', `${target.bin}:lens_work`]]), skip: new Set(['tasks', 'xdp_drop_ping', 'tcx_count', 'uret_work', 'sample']) });
+      s = attachAll(localKernel, progs, {
+        places: new Map([
+          ['cg_egress', cg.path],
+          ['up_work', `${target.bin}:lens_work`],
+        ]),
+        skip: new Set(['tasks', 'xdp_drop_ping', 'tcx_count', 'uret_work', 'sample']),
+      });
     } finally {
       setFaultInjector(undefined);
     }
     assert.deepEqual(Object.fromEntries(s.attachments.map((a) => [a.program, a.mechanism])), {
-      tp_getppid: 'perf_event ioctl', rawtp_exec: 'raw_tracepoint_open', up_work: 'perf_event ioctl', cg_egress: 'prog_attach',
+      tp_getppid: 'perf_event ioctl',
+      rawtp_exec: 'raw_tracepoint_open',
+      up_work: 'perf_event ioctl',
+      cg_egress: 'prog_attach',
     });
     spawnSync(target.bin, ['4']);
     assert.equal(count(SLOT.UPROBE), 4);
     spawnSync('python3', ['-c', 'import os\nfor i in range(5): os.getppid()']);
     assert.ok(count(SLOT.TP) >= 5);
     assert.equal(cgroupProgs(cg.path).length, 1);
-    cg.runIn(`python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); [s.sendto(b'x', ('127.0.0.1', 9)) for _ in range(3)]"`);
+    cg.runIn(
+      `python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); [s.sendto(b'x', ('127.0.0.1', 9)) for _ in range(3)]"`,
+    );
     assert.ok(count(SLOT.CGROUP) >= 3);
     assert.deepEqual(s.detach(), []);
     assert.deepEqual(cgroupProgs(cg.path), []);
@@ -267,10 +307,18 @@ test('kprobes on a kernel without them: the error names the program, the probe a
       // A kernel with kprobes (not this host's): both attach and detach cleanly.
       attachAll(localKernel, progs).detach();
     } else {
-      assert.throws(() => attachAll(localKernel, progs), (e: unknown) => e instanceof AttachError && e.program === progs[0].name &&
-        /\(kprobe vfs_read\) failed: .*this kernel has no kprobe PMU .*kprobes are off here/.test(e.message));
+      assert.throws(
+        () => attachAll(localKernel, progs),
+        (e: unknown) =>
+          e instanceof AttachError &&
+          e.program === progs[0].name &&
+          /\(kprobe vfs_read\) failed: .*this kernel has no kprobe PMU .*kprobes are off here/.test(e.message),
+      );
     }
-    assertNothingLeft(r.programs.map((p) => p.id), before);
+    assertNothingLeft(
+      r.programs.map((p) => p.id),
+      before,
+    );
   } finally {
     r.close();
   }

@@ -26,10 +26,21 @@ const vmlinux = parseBtf(readFileSync(k.vmlinuxBtf), { file: k.vmlinuxBtf });
 const koPath = (rel: string) => path.join(k.modulesDir, 'kernel', rel);
 
 // modules without dependencies that load in a bare qemu machine
-const CLEAN = ['net/ipv4/tcp_bbr.ko', 'net/sched/sch_netem.ko', 'drivers/net/veth.ko', 'net/sched/sch_fq.ko', 'fs/qnx4/qnx4.ko', 'drivers/net/ifb.ko'];
+const CLEAN = [
+  'net/ipv4/tcp_bbr.ko',
+  'net/sched/sch_netem.ko',
+  'drivers/net/veth.ko',
+  'net/sched/sch_fq.ko',
+  'fs/qnx4/qnx4.ko',
+  'drivers/net/ifb.ko',
+];
 const DAMAGED = ['net/ipv4/tcp_dctcp.ko', 'net/sched/sch_hfsc.ko', 'net/ipv4/tcp_htcp.ko'];
 
-interface Distilled { name: string; bytes: Uint8Array; split: Btf }
+interface Distilled {
+  name: string;
+  bytes: Uint8Array;
+  split: Btf;
+}
 
 /** The module distilled on 6.12's vmlinux, its .BTF.base optionally rewritten by `damage`. */
 function distilled(rel: string, damage?: (t: BtfType, all: readonly BtfType[]) => NewType | undefined): Distilled {
@@ -45,7 +56,7 @@ function distilled(rel: string, damage?: (t: BtfType, all: readonly BtfType[]) =
       const { id: _id, ...copy } = t;
       const u = damage(t, base.types);
       if (u) changed++;
-      b.add(u ?? (copy));
+      b.add(u ?? copy);
     }
     assert.equal(changed, 1, `${rel}: one type damaged`);
     base = b.build();
@@ -81,20 +92,28 @@ test('Debian 6.12 in qemu relocates modules distilled by BPF Lens exactly as we 
       return { ...u, encoding: t.encoding ^ 1 };
     },
     // a struct the module embeds, grown by 8 bytes
-    'net/sched/sch_hfsc.ko': (t) => (t.kind === 'STRUCT' && t.name === 'qdisc_watchdog' ? { kind: 'STRUCT', name: t.name, nameOff: 0, kindFlag: false, size: t.size + 8, members: [] } : undefined),
+    'net/sched/sch_hfsc.ko': (t) =>
+      t.kind === 'STRUCT' && t.name === 'qdisc_watchdog'
+        ? { kind: 'STRUCT', name: t.name, nameOff: 0, kindFlag: false, size: t.size + 8, members: [] }
+        : undefined,
     // a struct renamed to one the kernel lacks (same length)
-    'net/ipv4/tcp_htcp.ko': (t) => (t.kind === 'STRUCT' && t.name === 'sock' ? { kind: 'STRUCT', name: 'sOck', nameOff: 0, kindFlag: false, size: t.size, members: [] } : undefined),
+    'net/ipv4/tcp_htcp.ko': (t) =>
+      t.kind === 'STRUCT' && t.name === 'sock'
+        ? { kind: 'STRUCT', name: 'sOck', nameOff: 0, kindFlag: false, size: t.size, members: [] }
+        : undefined,
   };
   const clean = CLEAN.map((rel) => distilled(rel));
   const damaged = DAMAGED.map((rel) => distilled(rel, damage[rel]));
 
   // what we predict
   for (const m of clean) assert.equal(baseDiff(m.split, vmlinux).relocates, true, m.name);
-  const predicted = new Map(damaged.map((m) => {
-    const bad = baseDiff(m.split, vmlinux).rows.filter((r) => !RELOCATABLE.has(r.status));
-    assert.equal(bad.length, 1, `${m.name}: ${bad.map((r) => `${r.status} ${r.name}`).join(', ')}`);
-    return [m.name, bad[0]];
-  }));
+  const predicted = new Map(
+    damaged.map((m) => {
+      const bad = baseDiff(m.split, vmlinux).rows.filter((r) => !RELOCATABLE.has(r.status));
+      assert.equal(bad.length, 1, `${m.name}: ${bad.map((r) => `${r.status} ${r.name}`).join(', ')}`);
+      return [m.name, bad[0]];
+    }),
+  );
 
   const files: InitramfsEntry[] = [
     ...busyboxBase(readFileSync('/bin/busybox')),

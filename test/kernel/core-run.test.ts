@@ -33,7 +33,11 @@ function patchedObject(obj: CoreObject, results: SectionResult[], keep: (section
   return bytes;
 }
 
-interface Loaded { code: number; log: string; results: Map<string, number> }
+interface Loaded {
+  code: number;
+  log: string;
+  results: Map<string, number>;
+}
 
 /** Loads every program (as a socket filter unless `asSocket` is false) and runs each once on a 14-byte packet. */
 function loadAndRun(bytes: Uint8Array, asSocket = true): Loaded {
@@ -98,7 +102,10 @@ for (const name of ['core_tracer.o', 'core_flavors.o']) {
     const obj = readCoreObject(fixture(name));
     const results = relocateObject(obj, [readTargetBtf('/sys/kernel/btf/vmlinux', 'vmlinux')]);
     assert.ok(results.every((r) => r.ok));
-    const ran = loadAndRun(patchedObject(obj, results, () => true), false);
+    const ran = loadAndRun(
+      patchedObject(obj, results, () => true),
+      false,
+    );
     assert.equal(ran.code, 0, ran.log);
   });
 }

@@ -9,7 +9,19 @@ import { spawnSync } from 'child_process';
 import { readFileSync, readdirSync, rmSync } from 'fs';
 import { parseBtf } from '../../server/src/btf/btf';
 import { writeBtf } from '../../server/src/btf/write';
-import { type Fd, btfInfo, btfLoad, closeFd, getFdById, linkCreate, linkInfo, objGet, progInfo, progLoad, progTestRun } from '../../server/src/kernel';
+import {
+  type Fd,
+  btfInfo,
+  btfLoad,
+  closeFd,
+  getFdById,
+  linkCreate,
+  linkInfo,
+  objGet,
+  progInfo,
+  progLoad,
+  progTestRun,
+} from '../../server/src/kernel';
 import { freplaceSlots } from '../../server/src/link/freplace';
 import { type BpfObject, openObject } from '../../server/src/object';
 import { CLI } from '../helpers';
@@ -21,7 +33,10 @@ const keep = (fd: Fd) => (opened.push(fd), fd);
 
 function funcInfoBytes(recs: readonly { insnOff: number; typeId: number }[]) {
   const b = Buffer.alloc(8 * recs.length);
-  recs.forEach((r, i) => { b.writeUInt32LE(r.insnOff, 8 * i); b.writeUInt32LE(r.typeId, 8 * i + 4); });
+  recs.forEach((r, i) => {
+    b.writeUInt32LE(r.insnOff, 8 * i);
+    b.writeUInt32LE(r.typeId, 8 * i + 4);
+  });
   return { recSize: 8, count: recs.length, bytes: b };
 }
 
@@ -30,11 +45,20 @@ function load(obj: BpfObject, name: string, target?: { fd: Fd; btfId: number }):
   const prog = obj.programs.find((p) => p.name === name)!;
   const l = linkProgram(obj, prog);
   const btf = keep(btfLoad(writeBtf(fixDatasecs(obj, obj.btf!))).fd);
-  return keep(progLoad({
-    progType: prog.progTypeId, expectedAttachType: prog.expectedAttachTypeId, insns: l.insns, license: obj.license, name,
-    progBtfFd: btf, funcInfo: funcInfoBytes(l.funcInfo), log: { level: 0 }, context: `program "${name}"`,
-    ...(target ? { attachProgFd: target.fd, attachBtfId: target.btfId } : {}),
-  }).fd);
+  return keep(
+    progLoad({
+      progType: prog.progTypeId,
+      expectedAttachType: prog.expectedAttachTypeId,
+      insns: l.insns,
+      license: obj.license,
+      name,
+      progBtfFd: btf,
+      funcInfo: funcInfoBytes(l.funcInfo),
+      log: { level: 0 },
+      context: `program "${name}"`,
+      ...(target ? { attachProgFd: target.fd, attachBtfId: target.btfId } : {}),
+    }).fd,
+  );
 }
 
 /** Where extension program `name` of `ext` plugs into program `fd`: from the BTF the kernel holds for it (what --replace TARGET resolves). */
@@ -59,7 +83,8 @@ function main(): unknown {
   const d1 = load(dispatcher, 'xdp_main');
   const d2 = load(dispatcher, 'xdp_main');
   const timeline: { step: string; fw1: number; fw2: number }[] = [];
-  const step = (s: string) => timeline.push({ step: s, fw1: progTestRun(d1, { data: pkt }).retval, fw2: progTestRun(d2, { data: pkt }).retval });
+  const step = (s: string) =>
+    timeline.push({ step: s, fw1: progTestRun(d1, { data: pkt }).retval, fw2: progTestRun(d2, { data: pkt }).retval });
   step('dispatchers loaded');
   const dropFoo = load(fwDrop, 'foo', slotOf(d1, fwDrop, 'foo'));
   const l1 = linkCreate({ prog_fd: dropFoo, target_fd: d1, attach_type: 0, target_btf_id: slotOf(d1, fwDrop, 'foo').btfId });
@@ -108,7 +133,11 @@ function cliFlow(dispatcherFile: string, dropFile: string, txFile: string, pkt: 
     };
     const fw2Id = (() => {
       const fd = objGet(`${root}/fw2/xdp_main`);
-      try { return progInfo(fd).id; } finally { closeFd(fd); }
+      try {
+        return progInfo(fd).id;
+      } finally {
+        closeFd(fd);
+      }
     })();
     const timeline: { step: string; fw1: number; fw2: number }[] = [];
     const step = (s: string) => timeline.push({ step: s, fw1: run('fw1'), fw2: run('fw2') });
@@ -129,4 +158,8 @@ function cliFlow(dispatcherFile: string, dropFile: string, txFile: string, pkt: 
   }
 }
 
-writeGuestResult(main, { finally: () => { for (const fd of opened) closeFd(fd); } });
+writeGuestResult(main, {
+  finally: () => {
+    for (const fd of opened) closeFd(fd);
+  },
+});

@@ -19,8 +19,13 @@ const XDP_PASS = 2;
 const XDP_TX = 3;
 
 test('Debian 6.1 under qemu: two firewalls plug into two dispatchers (kernel layer, then bpf-lens load --replace); verdicts follow each attach and detach', (t) => {
-  const command = [process.execPath, path.join(__dirname, 'freplace-guest.js'),
-    fixture('freplace_dispatcher.o'), fixture('freplace_fw_drop.o'), fixture('freplace_fw_tx.o')].join(' ');
+  const command = [
+    process.execPath,
+    path.join(__dirname, 'freplace-guest.js'),
+    fixture('freplace_dispatcher.o'),
+    fixture('freplace_fw_drop.o'),
+    fixture('freplace_fw_tx.o'),
+  ].join(' ');
   const g = runHostRootGuest({ version: '6.1', command }).result;
   assert.deepEqual(g.timeline, [
     { step: 'dispatchers loaded', fw1: XDP_PASS, fw2: XDP_PASS },

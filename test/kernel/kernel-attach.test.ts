@@ -6,18 +6,66 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import { test } from 'node:test';
 import {
-  BPF_ATTACH_TYPE, BPF_MAP_TYPE, BPF_PROG_TYPE, type Fd, FdTracker, KernelError, PERF_COUNT_SW, PERF_TYPE, closeFd, iterCreate, linkCreate,
-  linkDetach, linkInfo, mapCreate, mapLookupElem, onlineCpus, parseCpuList, perfEventIoctl, perfEventOpen, pmuInfo, progLoad, readAll,
-  setFaultInjector, tracepointId,
+  BPF_ATTACH_TYPE,
+  BPF_MAP_TYPE,
+  BPF_PROG_TYPE,
+  type Fd,
+  FdTracker,
+  KernelError,
+  PERF_COUNT_SW,
+  PERF_TYPE,
+  closeFd,
+  iterCreate,
+  linkCreate,
+  linkDetach,
+  linkInfo,
+  mapCreate,
+  mapLookupElem,
+  onlineCpus,
+  parseCpuList,
+  perfEventIoctl,
+  perfEventOpen,
+  pmuInfo,
+  progLoad,
+  readAll,
+  setFaultInjector,
+  tracepointId,
 } from '../../server/src/kernel';
-import { BPF_FUNC, R0, R1, R10, R2, addImm, assemble, callHelper, exit, jeqImm, ldMapFd, ldxMemW, movImm, movReg, stMemW, stxMemW } from '../../server/src/kernel/asm';
+import {
+  BPF_FUNC,
+  R0,
+  R1,
+  R10,
+  R2,
+  addImm,
+  assemble,
+  callHelper,
+  exit,
+  jeqImm,
+  ldMapFd,
+  ldxMemW,
+  movImm,
+  movReg,
+  stMemW,
+  stxMemW,
+} from '../../server/src/kernel/asm';
 import { openFds, readU32, u32 } from './kernel-env';
 
 /** Adds 1 to the u32 at key 0 of an array map (not atomic: the tests count "moved", not exact). */
-const counter = (mapFd: number) => assemble([
-  stMemW(R10, -4, 0), movReg(R2, R10), addImm(R2, -4), ldMapFd(R1, mapFd), callHelper(BPF_FUNC.map_lookup_elem),
-  jeqImm(R0, 0, 3), ldxMemW(R1, R0, 0), addImm(R1, 1), stxMemW(R0, R1, 0), movImm(R0, 0), exit(),
-]);
+const counter = (mapFd: number) =>
+  assemble([
+    stMemW(R10, -4, 0),
+    movReg(R2, R10),
+    addImm(R2, -4),
+    ldMapFd(R1, mapFd),
+    callHelper(BPF_FUNC.map_lookup_elem),
+    jeqImm(R0, 0, 3),
+    ldxMemW(R1, R0, 0),
+    addImm(R1, 1),
+    stxMemW(R0, R1, 0),
+    movImm(R0, 0),
+    exit(),
+  ]);
 
 function withCounter(progType: number, f: (prog: Fd, count: () => number) => void): void {
   const map = mapCreate({ map_type: BPF_MAP_TYPE.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 4, max_entries: 1, map_name: 'lens_count' });
@@ -81,7 +129,10 @@ test('BPF_LINK_DETACH on a perf link: refused (no detach op), the link keeps cou
     const pfd = perfEventOpen({ type: PERF_TYPE.TRACEPOINT, config: BigInt(tracepointId('sched', 'sched_process_exec')) });
     const link = linkCreate({ prog_fd: prog, target_fd: pfd, attach_type: BPF_ATTACH_TYPE.BPF_PERF_EVENT });
     try {
-      assert.throws(() => linkDetach(link, 'perf link'), (e: unknown) => e instanceof KernelError && e.command === 'BPF_LINK_DETACH' && ['ENOTSUP', 'EOPNOTSUPP'].includes(e.errnoName));
+      assert.throws(
+        () => linkDetach(link, 'perf link'),
+        (e: unknown) => e instanceof KernelError && e.command === 'BPF_LINK_DETACH' && ['ENOTSUP', 'EOPNOTSUPP'].includes(e.errnoName),
+      );
       execSome(1);
       assert.ok(count() >= 1);
     } finally {
@@ -97,7 +148,13 @@ test('a software cpu-clock sampling event on every online CPU runs a perf_event 
   assert.deepEqual(parseCpuList('0-2,5\n'), [0, 1, 2, 5]);
   const tracker = new FdTracker();
   try {
-    const map = mapCreate({ map_type: BPF_MAP_TYPE.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 4, max_entries: 1, map_name: 'lens_count' });
+    const map = mapCreate({
+      map_type: BPF_MAP_TYPE.BPF_MAP_TYPE_ARRAY,
+      key_size: 4,
+      value_size: 4,
+      max_entries: 1,
+      map_name: 'lens_count',
+    });
     const p = progLoad({ progType: BPF_PROG_TYPE.BPF_PROG_TYPE_PERF_EVENT, insns: counter(map), license: 'GPL', name: 'lens_sample' });
     for (const cpu of cpus) {
       const pfd = perfEventOpen({ type: PERF_TYPE.SOFTWARE, config: BigInt(PERF_COUNT_SW.CPU_CLOCK), sampleFreq: 1000n }, -1, cpu);
@@ -120,7 +177,14 @@ test('iter link + BPF_ITER_CREATE: an empty task iterator reads back as nothing,
   assert.ok(m, 'bpf_iter_task in vmlinux BTF');
   const tracker = new FdTracker();
   try {
-    const p = progLoad({ progType: BPF_PROG_TYPE.BPF_PROG_TYPE_TRACING, expectedAttachType: BPF_ATTACH_TYPE.BPF_TRACE_ITER, attachBtfId: Number(m[1]), insns: assemble([movImm(R0, 0), exit()]), license: 'GPL', name: 'lens_iter' });
+    const p = progLoad({
+      progType: BPF_PROG_TYPE.BPF_PROG_TYPE_TRACING,
+      expectedAttachType: BPF_ATTACH_TYPE.BPF_TRACE_ITER,
+      attachBtfId: Number(m[1]),
+      insns: assemble([movImm(R0, 0), exit()]),
+      license: 'GPL',
+      name: 'lens_iter',
+    });
     const link = linkCreate({ prog_fd: p.fd, attach_type: BPF_ATTACH_TYPE.BPF_TRACE_ITER });
     assert.equal(linkInfo(link).type, 4 /* BPF_LINK_TYPE_ITER */);
     const it = iterCreate(link);
@@ -132,7 +196,10 @@ test('iter link + BPF_ITER_CREATE: an empty task iterator reads back as nothing,
 });
 
 test('attach points that do not exist: the kernel layer names them; the PMUs as sysfs says', () => {
-  assert.throws(() => tracepointId('syscalls', 'sys_enter_no_such_call'), (e: unknown) => e instanceof KernelError && e.errnoName === 'ENOENT' && /no such tracepoint/.test(e.message));
+  assert.throws(
+    () => tracepointId('syscalls', 'sys_enter_no_such_call'),
+    (e: unknown) => e instanceof KernelError && e.errnoName === 'ENOENT' && /no such tracepoint/.test(e.message),
+  );
   assert.throws(() => tracepointId('..', 'x'), /not a tracepoint name/);
   const up = pmuInfo('uprobe');
   assert.ok(up && up.type > 5 && up.retprobeBit === 0, JSON.stringify(up));
@@ -144,7 +211,10 @@ test('attach points that do not exist: the kernel layer names them; the PMUs as 
 test('the fault injector reaches perf_event_open and the perf ioctls', () => {
   setFaultInjector((cmd) => (cmd === 'perf_event_open' ? 'EMFILE' : undefined));
   try {
-    assert.throws(() => perfEventOpen({ type: PERF_TYPE.TRACEPOINT, config: 1n }), (e: unknown) => e instanceof KernelError && e.command === 'perf_event_open' && e.errnoName === 'EMFILE');
+    assert.throws(
+      () => perfEventOpen({ type: PERF_TYPE.TRACEPOINT, config: 1n }),
+      (e: unknown) => e instanceof KernelError && e.command === 'perf_event_open' && e.errnoName === 'EMFILE',
+    );
   } finally {
     setFaultInjector(undefined);
   }

@@ -13,12 +13,26 @@ function sampleBtf(): Uint8Array {
   const b = new BtfBuilder();
   const int = b.add({ kind: 'INT', name: 'int', nameOff: 0, kindFlag: false, size: 4, encoding: BTF_INT_SIGNED, bitsOffset: 0, bits: 32 });
   const s = b.add({
-    kind: 'STRUCT', name: 'lens_pair', nameOff: 0, kindFlag: false, size: 8,
-    members: [{ name: 'a', nameOff: 0, type: int, bitsOffset: 0, bitfieldSize: 0 }, { name: 'b', nameOff: 0, type: int, bitsOffset: 32, bitfieldSize: 0 }],
+    kind: 'STRUCT',
+    name: 'lens_pair',
+    nameOff: 0,
+    kindFlag: false,
+    size: 8,
+    members: [
+      { name: 'a', nameOff: 0, type: int, bitsOffset: 0, bitfieldSize: 0 },
+      { name: 'b', nameOff: 0, type: int, bitsOffset: 32, bitfieldSize: 0 },
+    ],
   });
   const v = b.add({ kind: 'VAR', name: 'lens_var', nameOff: 0, kindFlag: false, type: s, linkage: BTF_VAR_GLOBAL_ALLOCATED });
   b.add({ kind: 'DATASEC', name: '.data', nameOff: 0, kindFlag: false, size: 8, vars: [{ type: v, offset: 0, size: 8 }] });
-  b.add({ kind: 'ENUM64', name: 'lens_big', nameOff: 0, kindFlag: false, size: 8, values: [{ name: 'LENS_BIG', nameOff: 0, value: 1n << 40n }] });
+  b.add({
+    kind: 'ENUM64',
+    name: 'lens_big',
+    nameOff: 0,
+    kindFlag: false,
+    size: 8,
+    values: [{ name: 'LENS_BIG', nameOff: 0, value: 1n << 40n }],
+  });
   return writeBtf(b.build());
 }
 
@@ -49,15 +63,25 @@ test('hand-built BTF loads; read back by id it is byte-identical and parses to t
 test('BTF the kernel refuses: KernelError from BPF_BTF_LOAD with the checker log naming the type', () => {
   const b = new BtfBuilder();
   // A struct whose member points at a type id that does not exist.
-  b.add({ kind: 'STRUCT', name: 'lens_broken', nameOff: 0, kindFlag: false, size: 4, members: [{ name: 'x', nameOff: 0, type: 99, bitsOffset: 0, bitfieldSize: 0 }] });
-  assert.throws(() => btfLoad(writeBtf(b.build())), (e: unknown) => {
-    assert.ok(e instanceof KernelError);
-    assert.equal(e.command, 'BPF_BTF_LOAD');
-    assert.equal(e.errnoName, 'EINVAL');
-    assert.match(e.log ?? '', /lens_broken/);
-    assert.match(e.log ?? '', /Invalid member/);
-    return true;
+  b.add({
+    kind: 'STRUCT',
+    name: 'lens_broken',
+    nameOff: 0,
+    kindFlag: false,
+    size: 4,
+    members: [{ name: 'x', nameOff: 0, type: 99, bitsOffset: 0, bitfieldSize: 0 }],
   });
+  assert.throws(
+    () => btfLoad(writeBtf(b.build())),
+    (e: unknown) => {
+      assert.ok(e instanceof KernelError);
+      assert.equal(e.command, 'BPF_BTF_LOAD');
+      assert.equal(e.errnoName, 'EINVAL');
+      assert.match(e.log ?? '', /lens_broken/);
+      assert.match(e.log ?? '', /Invalid member/);
+      return true;
+    },
+  );
 });
 
 test('kernel BTF index: vmlinux first, module names match /sys/kernel/btf, blobs via FD equal the files', () => {
@@ -65,7 +89,9 @@ test('kernel BTF index: vmlinux first, module names match /sys/kernel/btf, blobs
   const k = KernelBtf.open();
   try {
     assert.equal(k.objects[0].name, 'vmlinux');
-    const files = readdirSync('/sys/kernel/btf').filter((n) => n !== 'vmlinux').sort();
+    const files = readdirSync('/sys/kernel/btf')
+      .filter((n) => n !== 'vmlinux')
+      .sort();
     assert.deepEqual(k.moduleNames, files);
     assert.equal(k.objects[0].size, readFileSync('/sys/kernel/btf/vmlinux').length);
     assert.ok(k.vmlinux.find('STRUCT', 'task_struct'));

@@ -7,7 +7,9 @@ import * as path from 'path';
 const BPFFS = '/sys/fs/bpf';
 
 function bpffsMounted(): boolean {
-  return readFileSync('/proc/mounts', 'latin1').split('\n').some((l) => l.split(' ')[1] === BPFFS && l.split(' ')[2] === 'bpf');
+  return readFileSync('/proc/mounts', 'latin1')
+    .split('\n')
+    .some((l) => l.split(' ')[1] === BPFFS && l.split(' ')[2] === 'bpf');
 }
 
 /** A fresh directory under /sys/fs/bpf for this test process; `done()` removes it and its pins. */

@@ -17,22 +17,50 @@ import { MAP_CREATE_LAYOUT, MAP_ELEM_LAYOUT } from '../../server/src/kernel/attr
 import { PROG_LOAD_LAYOUT } from '../../server/src/kernel/attr/prog';
 import { BTF_LOAD_LAYOUT } from '../../server/src/kernel/attr/btf';
 import { GET_ID_LAYOUT, INFO_ATTR_LAYOUT, OBJ_LAYOUT } from '../../server/src/kernel/attr/obj';
-import { ITER_CREATE_LAYOUT, LINK_CREATE_LAYOUT, LINK_DETACH_LAYOUT, PROG_ATTACH_LAYOUT, RAW_TRACEPOINT_LAYOUT, TEST_RUN_LAYOUT } from '../../server/src/kernel/attr/link';
+import {
+  ITER_CREATE_LAYOUT,
+  LINK_CREATE_LAYOUT,
+  LINK_DETACH_LAYOUT,
+  PROG_ATTACH_LAYOUT,
+  RAW_TRACEPOINT_LAYOUT,
+  TEST_RUN_LAYOUT,
+} from '../../server/src/kernel/attr/link';
 import { PERF_EVENT_ATTR_LAYOUT } from '../../server/src/kernel/attr/perf';
 
 const LAYOUTS: Layout[] = [
-  MAP_CREATE_LAYOUT, MAP_ELEM_LAYOUT, PROG_LOAD_LAYOUT, BTF_LOAD_LAYOUT, OBJ_LAYOUT, GET_ID_LAYOUT, INFO_ATTR_LAYOUT,
-  LINK_CREATE_LAYOUT, RAW_TRACEPOINT_LAYOUT, TEST_RUN_LAYOUT, PROG_INFO_LAYOUT, MAP_INFO_LAYOUT, BTF_INFO_LAYOUT, LINK_INFO_LAYOUT,
-  PROG_ATTACH_LAYOUT, ITER_CREATE_LAYOUT, LINK_DETACH_LAYOUT, PERF_EVENT_ATTR_LAYOUT,
+  MAP_CREATE_LAYOUT,
+  MAP_ELEM_LAYOUT,
+  PROG_LOAD_LAYOUT,
+  BTF_LOAD_LAYOUT,
+  OBJ_LAYOUT,
+  GET_ID_LAYOUT,
+  INFO_ATTR_LAYOUT,
+  LINK_CREATE_LAYOUT,
+  RAW_TRACEPOINT_LAYOUT,
+  TEST_RUN_LAYOUT,
+  PROG_INFO_LAYOUT,
+  MAP_INFO_LAYOUT,
+  BTF_INFO_LAYOUT,
+  LINK_INFO_LAYOUT,
+  PROG_ATTACH_LAYOUT,
+  ITER_CREATE_LAYOUT,
+  LINK_DETACH_LAYOUT,
+  PERF_EVENT_ATTR_LAYOUT,
 ];
 
 /** Fields that are not C members: a bitfield's storage word, and the bitfield it starts with. */
-const BITFIELD_WORDS = new Map([['bpf_prog_info.gpl_compatible_word', 'gpl_compatible'], ['perf_event_attr.flags_word', 'disabled']]);
+const BITFIELD_WORDS = new Map([
+  ['bpf_prog_info.gpl_compatible_word', 'gpl_compatible'],
+  ['perf_event_attr.flags_word', 'disabled'],
+]);
 const NOT_C = new Set(BITFIELD_WORDS.keys());
 
 const cPath = (l: Layout, f: Field) => (l.cMember ? `${l.cMember}.${f.name}` : f.name);
 
-interface Measured { offset: number; size: number }
+interface Measured {
+  offset: number;
+  size: number;
+}
 
 /** offsetof/sizeof of every field the header has; fields it lacks are left out (returned apart). */
 function measureWithGcc(): { got: Map<string, Measured>; missing: string[] } {
@@ -42,7 +70,10 @@ function measureWithGcc(): { got: Map<string, Measured>; missing: string[] } {
       const key = `${l.title}.${f.name}`;
       if (NOT_C.has(key)) continue;
       const member = cPath(l, f);
-      rows.push({ key, line: `  printf("%s %zu %zu\\n", "${key}", offsetof(${l.cType}, ${member}), sizeof(((${l.cType} *)0)->${member}));` });
+      rows.push({
+        key,
+        line: `  printf("%s %zu %zu\\n", "${key}", offsetof(${l.cType}, ${member}), sizeof(((${l.cType} *)0)->${member}));`,
+      });
     }
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bpflens-layout-'));
@@ -50,7 +81,13 @@ function measureWithGcc(): { got: Map<string, Measured>; missing: string[] } {
     const missing: string[] = [];
     let live = rows;
     for (let pass = 0; pass < 4; pass++) {
-      const head = ['#include <stddef.h>', '#include <stdio.h>', '#include <linux/bpf.h>', '#include <linux/perf_event.h>', 'int main(void) {'];
+      const head = [
+        '#include <stddef.h>',
+        '#include <stdio.h>',
+        '#include <linux/bpf.h>',
+        '#include <linux/perf_event.h>',
+        'int main(void) {',
+      ];
       const src = [...head, ...live.map((r) => r.line), '  return 0;', '}'].join('\n');
       writeFileSync(path.join(dir, 'l.c'), src);
       const cc = spawnSync('gcc', ['-o', path.join(dir, 'l'), path.join(dir, 'l.c')], { encoding: 'utf8' });
@@ -64,7 +101,9 @@ function measureWithGcc(): { got: Map<string, Measured>; missing: string[] } {
         return { got, missing };
       }
       // Drop the lines naming members this (older) header does not have, and compile again.
-      const bad = new Set([...cc.stderr.matchAll(/l\.c:(\d+):\d+: error: .*has no member named/g)].map((m) => Number(m[1]) - head.length - 1));
+      const bad = new Set(
+        [...cc.stderr.matchAll(/l\.c:(\d+):\d+: error: .*has no member named/g)].map((m) => Number(m[1]) - head.length - 1),
+      );
       assert.ok(bad.size > 0, `gcc failed for another reason:\n${cc.stderr}`);
       missing.push(...live.filter((_, i) => bad.has(i)).map((r) => r.key));
       live = live.filter((_, i) => !bad.has(i));
@@ -91,7 +130,10 @@ test('bpf_attr and info tables agree with <linux/bpf.h> (gcc offsetof/sizeof)', 
         const known = l.fields.filter((g) => g !== f && got.has(`${l.title}.${g.name}`));
         const alias = known.some((g) => g.offset === f.offset && g.size === f.size);
         const overlap = known.filter((g) => g.offset < f.offset + f.size && f.offset < g.offset + g.size);
-        assert.ok(alias || overlap.length === 0, `${key} (not in this header) at ${f.offset} overlaps ${overlap.map((g) => g.name).join(', ')}`);
+        assert.ok(
+          alias || overlap.length === 0,
+          `${key} (not in this header) at ${f.offset} overlaps ${overlap.map((g) => g.name).join(', ')}`,
+        );
         newer++;
       }
     }

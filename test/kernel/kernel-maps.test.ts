@@ -5,8 +5,28 @@ import { existsSync } from 'fs';
 import { test } from 'node:test';
 import * as path from 'path';
 import {
-  BPF_EXIST, BPF_F_RDONLY, BPF_MAP_TYPE, BPF_NOEXIST, KernelBtf, type KernelError, btfLoad, closeFd, getFdById, listIds, mapCreate, mapDeleteElem,
-  mapFreeze, mapGetNextKey, mapInfo, mapKeys, mapLookupElem, mapUpdateElem, objGet, objPin, possibleCpus, userValueSize,
+  BPF_EXIST,
+  BPF_F_RDONLY,
+  BPF_MAP_TYPE,
+  BPF_NOEXIST,
+  KernelBtf,
+  type KernelError,
+  btfLoad,
+  closeFd,
+  getFdById,
+  listIds,
+  mapCreate,
+  mapDeleteElem,
+  mapFreeze,
+  mapGetNextKey,
+  mapInfo,
+  mapKeys,
+  mapLookupElem,
+  mapUpdateElem,
+  objGet,
+  objPin,
+  possibleCpus,
+  userValueSize,
 } from '../../server/src/kernel';
 import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
 import { BTF_INT_SIGNED } from '../../server/src/btf/types';
@@ -20,10 +40,19 @@ test('hash map: update, lookup, NOEXIST/EXIST flags, delete, iterate all keys, i
     for (let k = 0; k < 40; k++) mapUpdateElem(fd, u32(k * 7), u64(BigInt(k) * 1000n));
     assert.equal(readU64(mapLookupElem(fd, u32(21), 8)!), 3000n);
     assert.equal(mapLookupElem(fd, u32(22), 8), undefined);
-    assert.throws(() => mapUpdateElem(fd, u32(21), u64(1n), BPF_NOEXIST), (e: KernelError) => e.errnoName === 'EEXIST' && e.command === 'BPF_MAP_UPDATE_ELEM');
-    assert.throws(() => mapUpdateElem(fd, u32(5), u64(1n), BPF_EXIST), (e: KernelError) => e.errnoName === 'ENOENT');
+    assert.throws(
+      () => mapUpdateElem(fd, u32(21), u64(1n), BPF_NOEXIST),
+      (e: KernelError) => e.errnoName === 'EEXIST' && e.command === 'BPF_MAP_UPDATE_ELEM',
+    );
+    assert.throws(
+      () => mapUpdateElem(fd, u32(5), u64(1n), BPF_EXIST),
+      (e: KernelError) => e.errnoName === 'ENOENT',
+    );
     const keys = [...mapKeys(fd, 4)].map((k) => readU32(k)).sort((a, b) => a - b);
-    assert.deepEqual(keys, Array.from({ length: 40 }, (_, k) => k * 7));
+    assert.deepEqual(
+      keys,
+      Array.from({ length: 40 }, (_, k) => k * 7),
+    );
     assert.equal(mapDeleteElem(fd, u32(21)), true);
     assert.equal(mapDeleteElem(fd, u32(21)), false);
     assert.equal([...mapKeys(fd, 4)].length, 39);
@@ -47,9 +76,15 @@ test('array map: every index exists, get_next_key walks 0..n-1, delete is refuse
     assert.equal(readU32(mapLookupElem(fd, u32(3), 4)!), 0xdeadbeef);
     assert.equal(readU32(mapLookupElem(fd, u32(0), 4)!), 0);
     assert.equal(mapLookupElem(fd, u32(5), 4), undefined);
-    assert.deepEqual([...mapKeys(fd, 4)].map((k) => readU32(k)), [0, 1, 2, 3, 4]);
+    assert.deepEqual(
+      [...mapKeys(fd, 4)].map((k) => readU32(k)),
+      [0, 1, 2, 3, 4],
+    );
     assert.equal(mapGetNextKey(fd, u32(4), 4), undefined);
-    assert.throws(() => mapDeleteElem(fd, u32(1)), (e: KernelError) => e.errnoName === 'EINVAL');
+    assert.throws(
+      () => mapDeleteElem(fd, u32(1)),
+      (e: KernelError) => e.errnoName === 'EINVAL',
+    );
   } finally {
     closeFd(fd);
   }
@@ -78,8 +113,10 @@ test('ringbuf: created with a page-multiple size; a bad size is EINVAL', () => {
   } finally {
     closeFd(fd);
   }
-  assert.throws(() => mapCreate({ map_type: T.BPF_MAP_TYPE_RINGBUF, key_size: 0, value_size: 0, max_entries: 5000, map_name: 'bad_rb' }),
-    (e: KernelError) => e.errnoName === 'EINVAL' && e.command === 'BPF_MAP_CREATE' && e.message.includes('map "bad_rb"'));
+  assert.throws(
+    () => mapCreate({ map_type: T.BPF_MAP_TYPE_RINGBUF, key_size: 0, value_size: 0, max_entries: 5000, map_name: 'bad_rb' }),
+    (e: KernelError) => e.errnoName === 'EINVAL' && e.command === 'BPF_MAP_CREATE' && e.message.includes('map "bad_rb"'),
+  );
 });
 
 test('freeze: user-space writes fail with EPERM afterwards, reads still work', () => {
@@ -87,7 +124,10 @@ test('freeze: user-space writes fail with EPERM afterwards, reads still work', (
   try {
     mapUpdateElem(fd, u32(0), u32(7));
     mapFreeze(fd);
-    assert.throws(() => mapUpdateElem(fd, u32(0), u32(8)), (e: KernelError) => e.errnoName === 'EPERM' && e.isPermission);
+    assert.throws(
+      () => mapUpdateElem(fd, u32(0), u32(8)),
+      (e: KernelError) => e.errnoName === 'EPERM' && e.isPermission,
+    );
     assert.equal(readU32(mapLookupElem(fd, u32(0), 4)!), 7);
   } finally {
     closeFd(fd);
@@ -101,14 +141,20 @@ test('pin and get: the pinned map is the same map (by id), read-only get refuses
     const pin = path.join(dir, 'lens_pin');
     objPin(fd, pin);
     assert.ok(existsSync(pin));
-    assert.throws(() => objPin(fd, pin), (e: KernelError) => e.errnoName === 'EEXIST');
+    assert.throws(
+      () => objPin(fd, pin),
+      (e: KernelError) => e.errnoName === 'EEXIST',
+    );
     const again = objGet(pin);
     const ro = objGet(pin, BPF_F_RDONLY);
     try {
       assert.equal(mapInfo(again).id, mapInfo(fd).id);
       mapUpdateElem(again, u32(1), u32(11));
       assert.equal(readU32(mapLookupElem(fd, u32(1), 4)!), 11);
-      assert.throws(() => mapUpdateElem(ro, u32(1), u32(12)), (e: KernelError) => e.isPermission);
+      assert.throws(
+        () => mapUpdateElem(ro, u32(1), u32(12)),
+        (e: KernelError) => e.isPermission,
+      );
       // And by id.
       const byId = getFdById('map', mapInfo(fd).id);
       assert.equal(readU32(mapLookupElem(byId, u32(1), 4)!), 11);
@@ -117,7 +163,10 @@ test('pin and get: the pinned map is the same map (by id), read-only get refuses
       closeFd(again);
       closeFd(ro);
     }
-    assert.throws(() => objGet(path.join(dir, 'nothing')), (e: KernelError) => e.errnoName === 'ENOENT' && e.command === 'BPF_OBJ_GET');
+    assert.throws(
+      () => objGet(path.join(dir, 'nothing')),
+      (e: KernelError) => e.errnoName === 'ENOENT' && e.command === 'BPF_OBJ_GET',
+    );
   } finally {
     closeFd(fd);
     done();
@@ -135,8 +184,13 @@ test('struct_ops map: created from the kernel type id (btf_vmlinux_value_type_id
     const value = k.vmlinux.find('STRUCT', 'bpf_struct_ops_tcp_congestion_ops');
     assert.ok(value && value.kind === 'STRUCT');
     const fd = mapCreate({
-      map_type: T.BPF_MAP_TYPE_STRUCT_OPS, key_size: 4, value_size: value.size, max_entries: 1,
-      btf_fd: btf, btf_vmlinux_value_type_id: value.id, map_name: 'lens_cc',
+      map_type: T.BPF_MAP_TYPE_STRUCT_OPS,
+      key_size: 4,
+      value_size: value.size,
+      max_entries: 1,
+      btf_fd: btf,
+      btf_vmlinux_value_type_id: value.id,
+      map_name: 'lens_cc',
     });
     try {
       const info = mapInfo(fd);
@@ -145,8 +199,18 @@ test('struct_ops map: created from the kernel type id (btf_vmlinux_value_type_id
       closeFd(fd);
     }
     // A wrong value size is refused by the kernel, not by us.
-    assert.throws(() => mapCreate({ map_type: T.BPF_MAP_TYPE_STRUCT_OPS, key_size: 4, value_size: value.size + 8, max_entries: 1, btf_fd: btf, btf_vmlinux_value_type_id: value.id }),
-      (e: KernelError) => e.errnoName === 'EINVAL');
+    assert.throws(
+      () =>
+        mapCreate({
+          map_type: T.BPF_MAP_TYPE_STRUCT_OPS,
+          key_size: 4,
+          value_size: value.size + 8,
+          max_entries: 1,
+          btf_fd: btf,
+          btf_vmlinux_value_type_id: value.id,
+        }),
+      (e: KernelError) => e.errnoName === 'EINVAL',
+    );
   } finally {
     closeFd(btf);
     k.close();

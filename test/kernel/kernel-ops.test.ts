@@ -44,7 +44,7 @@ test('a load through a forwarding KernelOps works; every map FD keeps O_CLOEXEC 
   }
 });
 
-test('the page size is the system\'s (getconf PAGESIZE)', () => {
+test("the page size is the system's (getconf PAGESIZE)", () => {
   assert.equal(pageSize(), Number(run('getconf', ['PAGESIZE']).trim()));
   assert.equal(localKernel.systemInfo().pageSize, pageSize());
 });
@@ -78,7 +78,10 @@ test('the ring buffer BPF Lens creates has the size libbpf creates on this host'
       const ours = r.maps.find((m) => m.name === 'odd_ring')!;
       const theirs = maps.filter((m) => m.name === 'odd_ring' && m.type === 'ringbuf');
       assert.ok(theirs.length >= 1, 'libbpf created odd_ring');
-      assert.ok(theirs.every((m) => m.max_entries === ours.maxEntries), `libbpf: ${theirs.map((m) => m.max_entries).join(',')}, ours: ${ours.maxEntries}`);
+      assert.ok(
+        theirs.every((m) => m.max_entries === ours.maxEntries),
+        `libbpf: ${theirs.map((m) => m.max_entries).join(',')}, ours: ${ours.maxEntries}`,
+      );
     } finally {
       r.close();
     }

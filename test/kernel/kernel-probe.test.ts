@@ -5,7 +5,16 @@ import assert from 'node:assert/strict';
 import * as os from 'os';
 import { test } from 'node:test';
 import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
-import { FEATURE_PROBES, KernelError, btfLoad, clearProbeCache, probeFeature, probePrivileges, systemInfo, versionCode } from '../../server/src/kernel';
+import {
+  FEATURE_PROBES,
+  KernelError,
+  btfLoad,
+  clearProbeCache,
+  probeFeature,
+  probePrivileges,
+  systemInfo,
+  versionCode,
+} from '../../server/src/kernel';
 import { loadArgCtxProbe } from '../../server/src/kernel/probes';
 import { cli } from '../helpers';
 import { openFds } from './kernel-env';
@@ -24,8 +33,14 @@ test('arg:ctx probe: without the DECL_TAG the same program is refused by the ver
   loadArgCtxProbe(true);
   // The kernel's words for an untagged `void *` argument of a global subprogram (as 6.1 says for
   // a tagged one: it ignores the tag).
-  assert.throws(() => loadArgCtxProbe(false, true), (e: KernelError) => e instanceof KernelError && e.command === 'BPF_PROG_LOAD'
-    && e.errnoName === 'EINVAL' && /arg#0 reference type\('UNKNOWN ?'\) size cannot be determined/.test(e.log ?? ''));
+  assert.throws(
+    () => loadArgCtxProbe(false, true),
+    (e: KernelError) =>
+      e instanceof KernelError &&
+      e.command === 'BPF_PROG_LOAD' &&
+      e.errnoName === 'EINVAL' &&
+      /arg#0 reference type\('UNKNOWN ?'\) size cannot be determined/.test(e.log ?? ''),
+  );
 });
 
 test('a BTF kind from the future is refused (what a BTF kind probe sees on an old kernel)', () => {
@@ -39,7 +54,10 @@ test('a BTF kind from the future is refused (what a BTF kind probe sees on an ol
   const out = Buffer.concat([bytes.subarray(0, 24), types, rec, strs]);
   out.writeUInt32LE(typeLen + 12, 12);
   out.writeUInt32LE(typeLen + 12, 16);
-  assert.throws(() => btfLoad(out), (e: KernelError) => e.errnoName === 'EINVAL' && /kind/i.test(e.log ?? ''));
+  assert.throws(
+    () => btfLoad(out),
+    (e: KernelError) => e.errnoName === 'EINVAL' && /kind/i.test(e.log ?? ''),
+  );
 });
 
 test('privileges and system info', () => {
@@ -60,7 +78,10 @@ test('bpf-lens probe --json and the text form, through the CLI', () => {
   assert.equal(j.kernel_release, os.release());
   assert.equal(j.arch, os.machine());
   assert.equal(j.privileges.can_load, true);
-  assert.deepEqual(Object.keys(j.features), FEATURE_PROBES.map((p) => p.name));
+  assert.deepEqual(
+    Object.keys(j.features),
+    FEATURE_PROBES.map((p) => p.name),
+  );
   for (const [name, f] of Object.entries<{ supported: boolean }>(j.features)) assert.equal(f.supported, true, name);
   const t = cli(['probe']);
   assert.equal(t.code, 0, t.stderr);

@@ -9,20 +9,65 @@ import { parseBtf } from '../../server/src/btf/btf';
 import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
 import { BTF_FUNC_GLOBAL, BTF_INT_SIGNED } from '../../server/src/btf/types';
 import {
-  BPF_ATTACH_TYPE, BPF_LINK_TYPE, BPF_MAP_TYPE, BPF_PROG_TYPE, FdTracker, KernelBtf, KernelError, btfLoad, closeFd, dup2, linkCreate,
-  linkInfo, mapCreate, mapInfo, mapUpdateElem, memfdCreate, progInfo, progLoad, progMapIds, progTestRun, rawTracepointOpen, setFaultInjector,
+  BPF_ATTACH_TYPE,
+  BPF_LINK_TYPE,
+  BPF_MAP_TYPE,
+  BPF_PROG_TYPE,
+  FdTracker,
+  KernelBtf,
+  KernelError,
+  btfLoad,
+  closeFd,
+  dup2,
+  linkCreate,
+  linkInfo,
+  mapCreate,
+  mapInfo,
+  mapUpdateElem,
+  memfdCreate,
+  progInfo,
+  progLoad,
+  progMapIds,
+  progTestRun,
+  rawTracepointOpen,
+  setFaultInjector,
 } from '../../server/src/kernel';
-import { BPF_FUNC, R0, R1, R10, R2, assemble, callHelper, exit, jeqImm, ldMapFd, ldxMemW, movImm, movReg, addImm, stMemW } from '../../server/src/kernel/asm';
+import {
+  BPF_FUNC,
+  R0,
+  R1,
+  R10,
+  R2,
+  assemble,
+  callHelper,
+  exit,
+  jeqImm,
+  ldMapFd,
+  ldxMemW,
+  movImm,
+  movReg,
+  addImm,
+  stMemW,
+} from '../../server/src/kernel/asm';
 import { u32 } from './kernel-env';
 
 const PKT = new Uint8Array(64).fill(0xab);
 const returnConst = (n: number) => assemble([movImm(R0, n), exit()]);
 
 /** XDP: return the u32 at key 0 of `mapFd`, or 0 when the lookup fails. */
-const xdpReturnsMapValue = (mapFd: number) => assemble([
-  stMemW(R10, -4, 0), movReg(R2, R10), addImm(R2, -4), ldMapFd(R1, mapFd), callHelper(BPF_FUNC.map_lookup_elem),
-  jeqImm(R0, 0, 2), ldxMemW(R0, R0, 0), exit(), movImm(R0, 0), exit(),
-]);
+const xdpReturnsMapValue = (mapFd: number) =>
+  assemble([
+    stMemW(R10, -4, 0),
+    movReg(R2, R10),
+    addImm(R2, -4),
+    ldMapFd(R1, mapFd),
+    callHelper(BPF_FUNC.map_lookup_elem),
+    jeqImm(R0, 0, 2),
+    ldxMemW(R0, R0, 0),
+    exit(),
+    movImm(R0, 0),
+    exit(),
+  ]);
 
 const fdIsOpen = (fd: number) => existsSync(`/proc/self/fd/${fd}`);
 
@@ -48,7 +93,13 @@ test('socket filter returning a constant: test run retval, info (name, lengths, 
 });
 
 test('XDP program reading a map: retval follows the map value; map_ids name the map', () => {
-  const map = mapCreate({ map_type: BPF_MAP_TYPE.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 4, max_entries: 1, map_name: 'lens_verdict' });
+  const map = mapCreate({
+    map_type: BPF_MAP_TYPE.BPF_MAP_TYPE_ARRAY,
+    key_size: 4,
+    value_size: 4,
+    max_entries: 1,
+    map_name: 'lens_verdict',
+  });
   const p = progLoad({ progType: BPF_PROG_TYPE.BPF_PROG_TYPE_XDP, insns: xdpReturnsMapValue(map), license: 'GPL', name: 'lens_xdp' });
   try {
     for (const verdict of [2, 1, 3]) {
@@ -83,15 +134,18 @@ test('placeholder FD: instructions load a memfd number, dup2 makes it the real m
 test('verifier rejection: KernelError with errno, command and the verifier log (fetched at level 1 after a level-0 failure)', () => {
   // r0 is never written before exit.
   const insns = assemble([movImm(R1, 1), exit()]);
-  assert.throws(() => progLoad({ progType: BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER, insns, license: 'GPL', name: 'lens_bad' }), (e: unknown) => {
-    assert.ok(e instanceof KernelError);
-    assert.equal(e.command, 'BPF_PROG_LOAD');
-    assert.equal(e.errnoName, 'EACCES');
-    assert.match(e.log ?? '', /R0 !read_ok/);
-    assert.match(e.message, /program "lens_bad": BPF_PROG_LOAD failed: EACCES/);
-    assert.equal(e.logTruncated, false);
-    return true;
-  });
+  assert.throws(
+    () => progLoad({ progType: BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER, insns, license: 'GPL', name: 'lens_bad' }),
+    (e: unknown) => {
+      assert.ok(e instanceof KernelError);
+      assert.equal(e.command, 'BPF_PROG_LOAD');
+      assert.equal(e.errnoName, 'EACCES');
+      assert.match(e.log ?? '', /R0 !read_ok/);
+      assert.match(e.message, /program "lens_bad": BPF_PROG_LOAD failed: EACCES/);
+      assert.equal(e.logTruncated, false);
+      return true;
+    },
+  );
 });
 
 test('log buffer too small: grows and retries (ENOSPC), or reports the log as truncated at maxSize', () => {
@@ -103,8 +157,16 @@ test('log buffer too small: grows and retries (ENOSPC), or reports the log as tr
   assert.match(p.log, /processed 202 insns/);
   // A failing program with a capped buffer: the error says the log is cut, and keeps its tail.
   const bad = assemble([...Array.from({ length: 200 }, (_, i) => movImm(R1, i)), exit()]);
-  assert.throws(() => progLoad({ progType: BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER, insns: bad, license: 'GPL', log: { level: 2, initialSize: 256, maxSize: 1024 } }),
-    (e: KernelError) => e.logTruncated && (e.log ?? '').length > 0 && (e.log ?? '').length < 1024);
+  assert.throws(
+    () =>
+      progLoad({
+        progType: BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER,
+        insns: bad,
+        license: 'GPL',
+        log: { level: 2, initialSize: 256, maxSize: 1024 },
+      }),
+    (e: KernelError) => e.logTruncated && (e.log ?? '').length > 0 && (e.log ?? '').length < 1024,
+  );
 });
 
 test('BTF func_info: program loaded with its BTF reports btf_id and one func_info record', () => {
@@ -118,8 +180,12 @@ test('BTF func_info: program loaded with its BTF reports btf_id and one func_inf
   rec.writeUInt32LE(0, 0);
   rec.writeUInt32LE(4, 4);
   const p = progLoad({
-    progType: BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER, insns: returnConst(0), license: 'GPL', name: 'lens_with_btf',
-    progBtfFd: btf.fd, funcInfo: { recSize: 8, count: 1, bytes: rec },
+    progType: BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER,
+    insns: returnConst(0),
+    license: 'GPL',
+    name: 'lens_with_btf',
+    progBtfFd: btf.fd,
+    funcInfo: { recSize: 8, count: 1, bytes: rec },
   });
   try {
     const info = progInfo(p.fd);
@@ -132,7 +198,12 @@ test('BTF func_info: program loaded with its BTF reports btf_id and one func_inf
 });
 
 test('links: XDP on lo through LINK_CREATE, raw tracepoint through RAW_TRACEPOINT_OPEN; closing the FD detaches', () => {
-  const x = progLoad({ progType: BPF_PROG_TYPE.BPF_PROG_TYPE_XDP, insns: returnConst(2), license: 'GPL', expectedAttachType: BPF_ATTACH_TYPE.BPF_XDP });
+  const x = progLoad({
+    progType: BPF_PROG_TYPE.BPF_PROG_TYPE_XDP,
+    insns: returnConst(2),
+    license: 'GPL',
+    expectedAttachType: BPF_ATTACH_TYPE.BPF_XDP,
+  });
   const link = linkCreate({ prog_fd: x.fd, target_ifindex: 1, attach_type: BPF_ATTACH_TYPE.BPF_XDP });
   try {
     const li = linkInfo(link);
@@ -159,8 +230,12 @@ test('fentry under this kernel: loads, or is refused with a clear EPERM from BPF
   assert.ok(target, 'bpf_fentry_test1 in vmlinux BTF');
   try {
     const p = progLoad({
-      progType: BPF_PROG_TYPE.BPF_PROG_TYPE_TRACING, expectedAttachType: BPF_ATTACH_TYPE.BPF_TRACE_FENTRY, attachBtfId: target.id,
-      insns: returnConst(0), license: 'GPL', name: 'lens_fentry',
+      progType: BPF_PROG_TYPE.BPF_PROG_TYPE_TRACING,
+      expectedAttachType: BPF_ATTACH_TYPE.BPF_TRACE_FENTRY,
+      attachBtfId: target.id,
+      insns: returnConst(0),
+      license: 'GPL',
+      name: 'lens_fentry',
     });
     closeFd(p.fd);
   } catch (e) {

@@ -14,14 +14,17 @@ import { bpffsDir } from './kernel-env';
 const XDP_PASS = 2;
 const XDP_TX = 3;
 
-test('both linkers\' outputs load with libbpf; same program tags; the strong policy runs', (t) => {
+test("both linkers' outputs load with libbpf; same program tags; the strong policy runs", (t) => {
   const { dir, done } = bpffsDir('link');
   t.after(done);
   const ours = path.join(linkTmp(), 'k-ours.o');
   writeFileSync(ours, linkFixtures(LINK_INPUTS).bytes);
   const theirs = libbpfLink(LINK_INPUTS, path.join(linkTmp(), 'k-libbpf.o'));
   const tags = new Map<string, Map<string, string>>();
-  for (const [label, file] of [['ours', ours], ['libbpf', theirs]]) {
+  for (const [label, file] of [
+    ['ours', ours],
+    ['libbpf', theirs],
+  ]) {
     const pins = path.join(dir, label);
     run('bpftool', ['prog', 'loadall', file, pins]);
     const m = new Map<string, string>();
@@ -43,7 +46,7 @@ test('both linkers\' outputs load with libbpf; same program tags; the strong pol
   assert.deepEqual(tags.get('ours'), tags.get('libbpf'));
 });
 
-test('__weak variable and map overridden by a later object: our output loads and runs with the strong ones; libbpf 1.1\'s own output does not load', (t) => {
+test("__weak variable and map overridden by a later object: our output loads and runs with the strong ones; libbpf 1.1's own output does not load", (t) => {
   const { dir, done } = bpffsDir('linkweak');
   t.after(done);
   const inputs = ['link_weak1.o', 'link_weak2.o'];
@@ -75,7 +78,7 @@ test('__weak variable and map overridden by a later object: our output loads and
   if (theirsLoaded) assert.deepEqual(theirsLoaded, { xdp_w1: XDP_TX, xdp_w2: XDP_PASS });
 });
 
-test('BPF Lens\'s own loader (bpf-lens load) takes the linked object: the same programs verify and the strong policy runs', (t) => {
+test("BPF Lens's own loader (bpf-lens load) takes the linked object: the same programs verify and the strong policy runs", (t) => {
   const { dir, done } = bpffsDir('linkload');
   t.after(done);
   const ours = path.join(linkTmp(), 'k-own-loader.o');

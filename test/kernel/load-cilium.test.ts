@@ -26,7 +26,13 @@ after(() => targetBtf.close());
 function asSocketFilters(obj: BpfObject): BpfObject {
   return {
     ...obj,
-    programs: obj.programs.map((p) => ({ ...p, progType: 'socket_filter', progTypeId: 1, expectedAttachType: null, expectedAttachTypeId: 0 })),
+    programs: obj.programs.map((p) => ({
+      ...p,
+      progType: 'socket_filter',
+      progTypeId: 1,
+      expectedAttachType: null,
+      expectedAttachTypeId: 0,
+    })),
   };
 }
 
@@ -45,7 +51,8 @@ const STATIC_PROG = /program 'static_fn' is static and not supported/;
 
 const EXPECT: Record<string, Expect> = {
   'btf_map_init-el.elf': {
-    kind: 'both', socket: true,
+    kind: 'both',
+    socket: true,
     check: (r) => {
       // tail_main tail-calls slot 1 of the initialised prog-array, tail_1 returns 42
       assert.equal(le32(lookup(r, 'prog_array_init', u32(1))), r.programs.find((p) => p.name === 'tail_1')!.id);
@@ -67,27 +74,39 @@ const EXPECT: Record<string, Expect> = {
   },
   'invalid_btf_map_init-el.elf': { kind: 'own-test', why: 'libbpf 1.1 ignores the stray byte in .maps that cilium/ebpf refuses' },
   'strings-el.elf': {
-    kind: 'kernel-refuses', libbpf: /cannot call GPL-restricted function from non-GPL compatible program/,
+    kind: 'kernel-refuses',
+    libbpf: /cannot call GPL-restricted function from non-GPL compatible program/,
     lens: /cannot call GPL-restricted function from non-GPL compatible program/,
     why: 'license "MIT" and a call to the GPL-only bpf_trace_printk',
   },
   'freplace-el.elf': {
-    kind: 'own-test', libbpf: /prog 'replacement': failed to prepare load attributes: -22/,
+    kind: 'own-test',
+    libbpf: /prog 'replacement': failed to prepare load attributes: -22/,
     why: 'an freplace program needs its target program, which bpftool prog loadall cannot give',
   },
-  'fwd_decl-el.elf': { kind: 'libbpf-refuses', libbpf: /failed to find BTF for extern 'fwd'/, why: 'calls a function that is declared and never defined ("not a valid BPF program")' },
+  'fwd_decl-el.elf': {
+    kind: 'libbpf-refuses',
+    libbpf: /failed to find BTF for extern 'fwd'/,
+    why: 'calls a function that is declared and never defined ("not a valid BPF program")',
+  },
   'invalid_map-el.elf': { kind: 'libbpf-refuses', libbpf: LEGACY, why: 'legacy maps section (and an invalid definition on purpose)' },
   'invalid_map_static-el.elf': { kind: 'libbpf-refuses', libbpf: LEGACY, why: 'legacy maps section (and a static map on purpose)' },
-  'iproute2_map_compat-el.elf': { kind: 'libbpf-refuses', libbpf: LEGACY, why: 'iproute2\'s legacy maps section' },
+  'iproute2_map_compat-el.elf': { kind: 'libbpf-refuses', libbpf: LEGACY, why: "iproute2's legacy maps section" },
   'subprog_reloc-el.elf': { kind: 'libbpf-refuses', libbpf: LEGACY, why: 'legacy maps section' },
   'loader-clang-7-el.elf': { kind: 'libbpf-refuses', libbpf: LEGACY, why: 'legacy maps section (clang 7 has no BTF-defined maps)' },
-  'loader-el.elf': { kind: 'libbpf-refuses', libbpf: STATIC_PROG, why: 'a static function as a program in SEC("static"), plus legacy maps' },
+  'loader-el.elf': {
+    kind: 'libbpf-refuses',
+    libbpf: STATIC_PROG,
+    why: 'a static function as a program in SEC("static"), plus legacy maps',
+  },
   'loader-clang-9-el.elf': { kind: 'libbpf-refuses', libbpf: STATIC_PROG, why: 'a static function as a program in SEC("static")' },
   'loader-clang-14-el.elf': { kind: 'libbpf-refuses', libbpf: STATIC_PROG, why: 'a static function as a program in SEC("static")' },
 };
 
 test('every little-endian object in cilium/ebpf testdata has an expectation here', () => {
-  const present = readdirSync(TESTDATA).filter((f) => f.endsWith('-el.elf')).sort();
+  const present = readdirSync(TESTDATA)
+    .filter((f) => f.endsWith('-el.elf'))
+    .sort();
   assert.deepEqual(present, Object.keys(EXPECT).sort());
 });
 
@@ -155,15 +174,21 @@ test('freplace-el.elf: the target program loads; the replacement reaches the ker
   assert.match(libbpfLoad(file).stderr, EXPECT['freplace-el.elf'].kind === 'own-test' ? EXPECT['freplace-el.elf'].libbpf! : /never/);
   const target = await lensLoad(file, { targetBtf, noAutoload: ['replacement'] });
   try {
-    assert.deepEqual(target.programs.map((p) => [p.name, p.type]), [['sched_process_exec', 'raw_tracepoint']]);
+    assert.deepEqual(
+      target.programs.map((p) => [p.name, p.type]),
+      [['sched_process_exec', 'raw_tracepoint']],
+    );
     const before = openFds();
     // EXT programs are trampolines: refused here like fentry (the qemu tests attach them on 6.1)
-    await assert.rejects(lensLoad(file, { noAutoload: ['sched_process_exec'], replaceTargetFd: progFd(target, 'sched_process_exec') }), (err: unknown) => {
-      assert.ok(err instanceof LoadError, String(err));
-      assert.equal(err.details.program, 'replacement');
-      assert.match(err.message, /EPERM|not permitted/i);
-      return true;
-    });
+    await assert.rejects(
+      lensLoad(file, { noAutoload: ['sched_process_exec'], replaceTargetFd: progFd(target, 'sched_process_exec') }),
+      (err: unknown) => {
+        assert.ok(err instanceof LoadError, String(err));
+        assert.equal(err.details.program, 'replacement');
+        assert.match(err.message, /EPERM|not permitted/i);
+        return true;
+      },
+    );
     assert.equal(openFds(), before);
   } finally {
     target.close();
@@ -174,7 +199,11 @@ const BTF_DATA = path.join(CILIUM, 'btf', 'testdata');
 
 /** Loads the object's programs as socket filters, CO-RE against `target`, runs each once: name → return value (0 = every check passed, else the failing line). */
 async function runCore(file: string, target: string, skip: string[]): Promise<Map<string, number>> {
-  const r = await lensLoad(asSocketFilters(openFile(file)), { targetBtf, coreTargets: [readTargetBtf(target, path.basename(target))], noAutoload: skip });
+  const r = await lensLoad(asSocketFilters(openFile(file)), {
+    targetBtf,
+    coreTargets: [readTargetBtf(target, path.basename(target))],
+    noAutoload: skip,
+  });
   try {
     return new Map(r.programs.map((p) => [p.name, progTestRun(p.fd, { data: new Uint8Array(14) }).retval]));
   } finally {
@@ -213,5 +242,7 @@ test('summary of cilium/ebpf testdata', () => {
   assert.equal(counts.both, expected.filter((e) => e.kind === 'both').length);
   assert.equal(counts.skipped, expected.filter((e) => e.kind === 'libbpf-refuses').length);
   assert.equal(counts.kernelRefuses, expected.filter((e) => e.kind === 'kernel-refuses').length);
-  console.log(`load-cilium: ${counts.both} loaded by both and equal, ${counts.kernelRefuses} refused by the kernel for both, ${counts.skipped} refused by libbpf 1.1 (skipped), 2 with own tests`);
+  console.log(
+    `load-cilium: ${counts.both} loaded by both and equal, ${counts.kernelRefuses} refused by the kernel for both, ${counts.skipped} refused by libbpf 1.1 (skipped), 2 with own tests`,
+  );
 });

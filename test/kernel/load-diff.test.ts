@@ -71,28 +71,35 @@ function assertSame(lib: Snapshot, ours: Snapshot, what: string): { maps: number
  */
 const LIBBPF_REFUSES: Record<string, { libbpf: RegExp; lens: 'ok' | RegExp; why: string }> = {
   load_fentry: {
-    libbpf: /prog 'unlink_entry': BPF program load failed: Operation not permitted/, lens: /EPERM|not permitted/i,
+    libbpf: /prog 'unlink_entry': BPF program load failed: Operation not permitted/,
+    lens: /EPERM|not permitted/i,
     why: 'this kernel refuses trampoline programs (fentry/fexit) with EPERM, whoever loads them',
   },
   load_lsm: {
-    libbpf: /prog 'deny_map_type': BPF program load failed: Operation not permitted/, lens: /EPERM|not permitted/i,
+    libbpf: /prog 'deny_map_type': BPF program load failed: Operation not permitted/,
+    lens: /EPERM|not permitted/i,
     why: 'LSM programs are trampolines too: EPERM here',
   },
   load_ksym_typed: {
-    libbpf: /failed to find the address for kernel symbol 'runqueues'/, lens: /failed to find the address for kernel symbol 'runqueues'/,
+    libbpf: /failed to find the address for kernel symbol 'runqueues'/,
+    lens: /failed to find the address for kernel symbol 'runqueues'/,
     why: 'the kernel resolves typed ksyms through kallsyms, which lacks data symbols without CONFIG_KALLSYMS_ALL',
   },
   load_tcx: {
-    libbpf: /failed to guess program type from ELF section 'tcx\/ingress'/, lens: 'ok',
+    libbpf: /failed to guess program type from ELF section 'tcx\/ingress'/,
+    lens: 'ok',
     why: 'tcx/* section names arrived in libbpf 1.3; BPF Lens follows current libbpf',
   },
   load_globals_bss: {
-    libbpf: /bad map relo against 'head' in section '\.bss\.ring'/, lens: 'ok',
+    libbpf: /bad map relo against 'head' in section '\.bss\.ring'/,
+    lens: 'ok',
     why: 'libbpf 1.1 maps only .bss itself, not custom .bss.* sections (newer libbpf maps them)',
   },
 };
 
-const objects = readdirSync(FIXTURES).filter((f) => /^load_.*\.o$/.test(f) && !f.endsWith('.eb.o')).sort();
+const objects = readdirSync(FIXTURES)
+  .filter((f) => /^load_.*\.o$/.test(f) && !f.endsWith('.eb.o'))
+  .sort();
 const totals = { maps: 0, progs: 0, objects: 0 };
 
 test('there is a load fixture per family, default and v3 builds', () => {
@@ -110,7 +117,10 @@ for (const name of objects) {
     const refused = LIBBPF_REFUSES[family];
     if (!refused) {
       assert.ok(lib.ok, `libbpf loads ${name}: ${lib.stderr}`);
-      assert.ok(ours.snap, `BPF Lens loads ${name}: ${String(ours.error)}${ours.error instanceof LoadError ? `\n${ours.error.details.log ?? ''}` : ''}`);
+      assert.ok(
+        ours.snap,
+        `BPF Lens loads ${name}: ${String(ours.error)}${ours.error instanceof LoadError ? `\n${ours.error.details.log ?? ''}` : ''}`,
+      );
       const n = assertSame(lib.snapshot!, ours.snap, name);
       totals.maps += n.maps;
       totals.progs += n.progs;
@@ -123,13 +133,16 @@ for (const name of objects) {
     if (refused.lens === 'ok') {
       assert.ok(ours.snap, `BPF Lens loads ${name} (${refused.why}): ${String(ours.error)}`);
     } else {
-      assert.ok(ours.error instanceof LoadError, `BPF Lens refuses ${name} too (${refused.why}): ${ours.error instanceof Error ? ours.error.message : 'it loaded'}`);
+      assert.ok(
+        ours.error instanceof LoadError,
+        `BPF Lens refuses ${name} too (${refused.why}): ${ours.error instanceof Error ? ours.error.message : 'it loaded'}`,
+      );
       assert.match(`${ours.error.message}\n${ours.error.details.log ?? ''}`, refused.lens);
     }
   });
 }
 
-test('tcx: BPF Lens\'s programs equal what libbpf loads from the same object with the sections renamed to tc', async () => {
+test("tcx: BPF Lens's programs equal what libbpf loads from the same object with the sections renamed to tc", async () => {
   const dir = path.join(os.tmpdir(), `bpflens-tcx-${process.pid}`);
   const renamed = path.join(dir, 'load_tcx_as_tc.o');
   run('mkdir', ['-p', dir]);

@@ -12,8 +12,19 @@ import { gunzipSync } from 'zlib';
 import { parseBtf } from '../../server/src/btf/btf';
 import type { BtfStruct } from '../../server/src/btf/types';
 import {
-  BPF_ATTACH_TYPE, BPF_MAP_TYPE, closeFd, linkCreate, localKernel, mapCreate, mapInfo, mapUpdateElem, objGet, objPin, possibleCpus,
-  progTestRun, rawTracepointOpen,
+  BPF_ATTACH_TYPE,
+  BPF_MAP_TYPE,
+  closeFd,
+  linkCreate,
+  localKernel,
+  mapCreate,
+  mapInfo,
+  mapUpdateElem,
+  objGet,
+  objPin,
+  possibleCpus,
+  progTestRun,
+  rawTracepointOpen,
 } from '../../server/src/kernel';
 import { LoadError, type LoadOptions, type LoadResult } from '../../server/src/load/types';
 import { fixture } from '../helpers';
@@ -115,7 +126,7 @@ test('socket filter: TCP cut to its headers, UDP to 514 dropped, everything else
   assert.deepEqual(counts, [1n, 2n, 2n]);
 });
 
-test('kprobe, tracepoint, perf_event, sk_msg/sk_skb, cgroup families load with libbpf\'s program types and map types', async (t) => {
+test("kprobe, tracepoint, perf_event, sk_msg/sk_skb, cgroup families load with libbpf's program types and map types", async (t) => {
   assert.deepEqual(types(await load(t, 'load_kprobe.o')), { read_enter: 'kprobe', read_exit: 'kprobe' });
   const tp = await load(t, 'load_tracepoint.o');
   assert.deepEqual(types(tp), { count_openat: 'tracepoint', record_exec: 'tracepoint' });
@@ -128,7 +139,12 @@ test('kprobe, tracepoint, perf_event, sk_msg/sk_skb, cgroup families load with l
   assert.deepEqual(types(sk), { msg_redirect: 'sk_msg', skb_verdict: 'sk_skb' });
   assert.deepEqual([mapOf(sk, 'sock_by_slot').type, mapOf(sk, 'sock_by_tuple').type], ['sockmap', 'sockhash']);
   const cg = await load(t, 'load_cgroup.o');
-  assert.deepEqual(types(cg), { cg_ingress: 'cgroup_skb', cg_egress: 'cgroup_skb', cg_no_raw: 'cgroup_sock', cg_connect4: 'cgroup_sock_addr' });
+  assert.deepEqual(types(cg), {
+    cg_ingress: 'cgroup_skb',
+    cg_egress: 'cgroup_skb',
+    cg_no_raw: 'cgroup_sock',
+    cg_connect4: 'cgroup_sock_addr',
+  });
   // cgroup_skb runs under PROG_TEST_RUN: 1 lets the packet through, bytes land in the per-CPU counter
   const pkt = ipv4Packet({ proto: 'udp', payload: 40 });
   assert.equal(run(cg, 'cg_ingress', pkt), 1);
@@ -212,14 +228,24 @@ const dataU64 = (r: LoadResult, map: string, off: number) => le64(lookup(r, map,
 
 test('global data: .rodata knobs, .data, .bss, custom .data.*/.rodata.* sections and a static variable all work; --set overrides', async (t) => {
   const r = await load(t, 'load_globals.o');
-  const internal = r.maps.filter((m) => m.name.startsWith('.')).map((m) => m.name).sort();
+  const internal = r.maps
+    .filter((m) => m.name.startsWith('.'))
+    .map((m) => m.name)
+    .sort();
   assert.deepEqual(internal, ['.bss', '.data', '.data.counters', '.rodata', '.rodata.limits']);
   const pkt = ipv4Packet({ proto: 'udp', payload: 100 - 42 });
   assert.equal(pkt.length, 100);
   const out = (k: number) => le64(lookup(r, 'out', u32(k)));
   assert.equal(run(r, 'xdp_globals', pkt), XDP.PASS);
   assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7].map(out), [
-    100n * 3n + 1000n, 7n, BigInt('h'.charCodeAt(0) | ('o'.charCodeAt(0) << 8)), 41n, 1n, 1500n, 1n, BigInt(((0x1234 * 31 + 100) >>> 0)),
+    100n * 3n + 1000n,
+    7n,
+    BigInt('h'.charCodeAt(0) | ('o'.charCodeAt(0) << 8)),
+    41n,
+    1n,
+    1500n,
+    1n,
+    BigInt((0x1234 * 31 + 100) >>> 0),
   ]);
   assert.equal(run(r, 'xdp_globals', pkt), XDP.PASS);
   assert.equal(out(3), 42n);
@@ -227,7 +253,11 @@ test('global data: .rodata knobs, .data, .bss, custom .data.*/.rodata.* sections
   assert.equal(dataU64(r, '.bss', 0), 2n, 'packets in .bss, read from userspace');
   assert.equal(dataU64(r, '.data.counters', 0), 42n);
   assert.equal(mapInfo(mapOf(r, '.rodata').fd).mapFlags & 0x80, 0x80, 'BPF_F_RDONLY_PROG');
-  assert.throws(() => mapUpdateElem(mapOf(r, '.rodata').fd, u32(0), new Uint8Array(mapOf(r, '.rodata').valueSize)), /EPERM|frozen/i, '.rodata is frozen');
+  assert.throws(
+    () => mapUpdateElem(mapOf(r, '.rodata').fd, u32(0), new Uint8Array(mapOf(r, '.rodata').valueSize)),
+    /EPERM|frozen/i,
+    '.rodata is frozen',
+  );
 
   const set = await load(t, 'load_globals.o', { set: { scale: '5', offset: '7', custom_limit: '64' } });
   assert.equal(run(set, 'xdp_globals', pkt), XDP.DROP, 'custom_limit (.rodata.limits) lowered to 64');
@@ -241,13 +271,21 @@ test('custom .bss.* section (refused by libbpf 1.1) becomes its own zeroed map',
   for (let i = 0; i < 3; i++) assert.equal(run(r, 'xdp_ring', ipv4Packet({ proto: 'udp', payload: i })), XDP.PASS);
   const v = lookup(r, '.bss.ring', u32(0));
   // clang placed head first (offset 0), then ring (offset 8)
-  assert.deepEqual([0, 1, 2, 3].map((i) => le64(v, 8 + i * 8)), [42n, 43n, 44n, 0n]);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((i) => le64(v, 8 + i * 8)),
+    [42n, 43n, 44n, 0n],
+  );
   assert.equal(le32(v, 0), 3);
 });
 
 function kconfig(): Map<string, string> {
   const text = gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
-  return new Map(text.split('\n').filter((l) => l.startsWith('CONFIG_')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return new Map(
+    text
+      .split('\n')
+      .filter((l) => l.startsWith('CONFIG_'))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 }
 
 function kernelVersionCode(): bigint {
@@ -260,12 +298,22 @@ test('kconfig and ksym externs: values from /proc/config.gz, LINUX_KERNEL_VERSIO
   assert.equal(run(r, 'xdp_facts', ipv4Packet({ proto: 'udp' })), XDP.PASS);
   const fact = (k: number) => le64(lookup(r, 'facts', u32(k)));
   const cfg = kconfig();
-  const startBtf = readFileSync('/proc/kallsyms', 'latin1').split('\n').find((l) => l.endsWith(' __start_BTF'))!.split(' ')[0];
+  const startBtf = readFileSync('/proc/kallsyms', 'latin1')
+    .split('\n')
+    .find((l) => l.endsWith(' __start_BTF'))!
+    .split(' ')[0];
   const localversion = JSON.parse(cfg.get('CONFIG_LOCALVERSION') ?? '""') as string;
   assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map(fact), [
-    kernelVersionCode(), BigInt(cfg.get('CONFIG_HZ')!), cfg.get('CONFIG_BPF_SYSCALL') === 'y' ? 1n : 0n,
-    { y: 1n, m: 2n }[cfg.get('CONFIG_BPF_LSM') ?? ''] ?? 0n, BigInt(localversion.charCodeAt(0) || 0), 0n,
-    cfg.get('CONFIG_KPROBES') === 'y' ? 1n : 0n, BigInt(`0x${startBtf}`), 0n, 0n,
+    kernelVersionCode(),
+    BigInt(cfg.get('CONFIG_HZ')!),
+    cfg.get('CONFIG_BPF_SYSCALL') === 'y' ? 1n : 0n,
+    { y: 1n, m: 2n }[cfg.get('CONFIG_BPF_LSM') ?? ''] ?? 0n,
+    BigInt(localversion.charCodeAt(0) || 0),
+    0n,
+    cfg.get('CONFIG_KPROBES') === 'y' ? 1n : 0n,
+    BigInt(`0x${startBtf}`),
+    0n,
+    0n,
   ]);
   // a given kernel config replaces the running kernel's
   const custom = await load(t, 'load_externs.o', { kconfig: 'CONFIG_HZ=1000\nCONFIG_BPF_SYSCALL=y\nCONFIG_BPF_LSM=m\nCONFIG_KPROBES=y\n' });
@@ -274,7 +322,7 @@ test('kconfig and ksym externs: values from /proc/config.gz, LINUX_KERNEL_VERSIO
   assert.deepEqual([1, 2, 3, 6].map(f2), [1000n, 1n, 2n, 1n]);
 });
 
-test('typed ksyms this kernel cannot place (no CONFIG_KALLSYMS_ALL): the verifier\'s reason reaches the user, nothing leaks', async () => {
+test("typed ksyms this kernel cannot place (no CONFIG_KALLSYMS_ALL): the verifier's reason reaches the user, nothing leaks", async () => {
   const before = openFds();
   await assert.rejects(lensLoad(fixture('load_ksym_typed.o')), (e: unknown) => {
     assert.ok(e instanceof LoadError, String(e));
@@ -310,7 +358,7 @@ test('map-in-map: initial slots of the array and hash of maps are filled; XDP re
   assert.equal(le64(lookup(r, 'policy_b', u32(1))), 1n);
 });
 
-test('tail calls: the prog-array\'s initial slots chain dispatch -> parse -> drop; an empty slot falls through', async (t) => {
+test("tail calls: the prog-array's initial slots chain dispatch -> parse -> drop; an empty slot falls through", async (t) => {
   const r = await load(t, 'load_tailcall.o');
   assert.deepEqual(types(r), { stage_parse: 'xdp', stage_drop: 'xdp', dispatch: 'xdp' });
   const progId = (n: string) => r.programs.find((p) => p.name === n)!.id;
@@ -329,7 +377,10 @@ test('tail calls: the prog-array\'s initial slots chain dispatch -> parse -> dro
 test('spin locks: a per-flow token bucket in a hash value and totals in an array value, updated under bpf_spin_lock', async (t) => {
   const r = await load(t, 'load_spinlock.o', { set: { initial_tokens: '2' } });
   const flow = (b: number) => new Uint8Array([b, ...new Array(63).fill(0)]);
-  assert.deepEqual([1, 2, 3].map(() => run(r, 'xdp_bucket', flow(7))), [XDP.PASS, XDP.PASS, XDP.DROP]);
+  assert.deepEqual(
+    [1, 2, 3].map(() => run(r, 'xdp_bucket', flow(7))),
+    [XDP.PASS, XDP.PASS, XDP.DROP],
+  );
   assert.equal(run(r, 'xdp_bucket', flow(8)), XDP.PASS);
   const b = lookup(r, 'buckets', u32(7));
   assert.deepEqual([le32(b, 4), le64(b, 8), le64(b, 16)], [0, 2n, 1n]);
@@ -388,7 +439,10 @@ test('pinned maps: created under the pin root, reused by a second load (counts p
   assert.equal(openFds(), before, 'no FD left open by the refused load');
 });
 
-for (const [name, prog] of [['load_fentry.o', 'unlink_entry'], ['load_lsm.o', 'deny_map_type']] as const) {
+for (const [name, prog] of [
+  ['load_fentry.o', 'unlink_entry'],
+  ['load_lsm.o', 'deny_map_type'],
+] as const) {
   test(`${name}: this kernel refuses trampoline programs with EPERM (as with libbpf); the error says so and nothing leaks`, async () => {
     const before = openFds();
     await assert.rejects(lensLoad(fixture(name)), (e: unknown) => {
@@ -404,7 +458,10 @@ for (const [name, prog] of [['load_fentry.o', 'unlink_entry'], ['load_lsm.o', 'd
 
 test('the kernel layer a load goes through is the one the caller passes (every program load seen)', async (t) => {
   const seen: string[] = [];
-  const kernel = { ...localKernel, progLoad: (o: Parameters<typeof localKernel.progLoad>[0]) => (seen.push(o.name ?? ''), localKernel.progLoad(o)) };
+  const kernel = {
+    ...localKernel,
+    progLoad: (o: Parameters<typeof localKernel.progLoad>[0]) => (seen.push(o.name ?? ''), localKernel.progLoad(o)),
+  };
   await load(t, 'load_tailcall.o', { kernel });
   assert.deepEqual(seen.sort(), ['dispatch', 'stage_drop', 'stage_parse']);
 });

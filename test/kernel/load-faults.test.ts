@@ -28,7 +28,9 @@ after(() => pins.done());
 /** Every file under a directory (recursively), relative. */
 function tree(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [`${e.name}/`, ...tree(path.join(dir, e.name)).map((x) => `${e.name}/${x}`)] : [e.name]));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? [`${e.name}/`, ...tree(path.join(dir, e.name)).map((x) => `${e.name}/${x}`)] : [e.name],
+  );
 }
 
 /** Loads once counting system calls, then once per k with call k failing. Returns how many ks it tried. */
@@ -101,21 +103,30 @@ test('struct_ops: load registers nothing (as libbpf); attaching registers the tc
     assert.equal(m.type, 'struct_ops');
     assert.equal(m.linkFd, undefined, 'no link at load');
     assert.equal(m.structOps?.link, true, '.struct_ops.link: registered through a link on attach');
-    assert.deepEqual(r.programs.map((p) => p.type), ['struct_ops', 'struct_ops', 'struct_ops', 'struct_ops']);
+    assert.deepEqual(
+      r.programs.map((p) => p.type),
+      ['struct_ops', 'struct_ops', 'struct_ops', 'struct_ops'],
+    );
     assert.equal(ccRegistered(), false, 'loaded, not registered');
     const structOps = [{ name: m.name, fd: m.fd, ...m.structOps }];
     // a fault at each system call of the attach leaves nothing registered
     for (let n = 1; n <= 3; n++) {
       setFaultInjector((_c, i) => (i === n ? 'EIO' : undefined));
       try {
-        assert.throws(() => attachAll(localKernel, r.programs, { structOps }), (e: unknown) => e instanceof AttachError && e.program === 'lens_fixed');
+        assert.throws(
+          () => attachAll(localKernel, r.programs, { structOps }),
+          (e: unknown) => e instanceof AttachError && e.program === 'lens_fixed',
+        );
       } finally {
         setFaultInjector(undefined);
       }
       assert.equal(ccRegistered(), false, `fault at call ${n}: nothing registered`);
     }
     const s = attachAll(localKernel, r.programs, { structOps });
-    assert.deepEqual(s.attachments.map((a) => `${a.kind} ${a.program} ${a.mechanism}`), ['struct_ops lens_fixed link']);
+    assert.deepEqual(
+      s.attachments.map((a) => `${a.kind} ${a.program} ${a.mechanism}`),
+      ['struct_ops lens_fixed link'],
+    );
     assert.ok(ccRegistered(), `${CC_LIST} lists bpf_lens_fixed`);
     // a TCP connection over loopback with this congestion control: the kernel calls our programs
     const py = [
@@ -162,12 +173,18 @@ test('pinning by name: created under the pin root, reused by a second load, an i
     closeFd(other);
   }
   const before = openFds();
-  assert.throws(() => loadObject(obj, { kernel: localKernel, pinRoot: root }), (e: unknown) => {
-    assert.ok(e instanceof LoadError);
-    assert.equal(e.stage, 'maps');
-    assert.match(e.message, /map 'lens_pin_config': the map pinned at .*lens_pin_config is not compatible: max_entries is 64 there, the object wants 128/);
-    return true;
-  });
+  assert.throws(
+    () => loadObject(obj, { kernel: localKernel, pinRoot: root }),
+    (e: unknown) => {
+      assert.ok(e instanceof LoadError);
+      assert.equal(e.stage, 'maps');
+      assert.match(
+        e.message,
+        /map 'lens_pin_config': the map pinned at .*lens_pin_config is not compatible: max_entries is 64 there, the object wants 128/,
+      );
+      return true;
+    },
+  );
   assert.equal(openFds(), before);
   assert.deepEqual(tree(root), ['lens_pin_config'], 'the failed load unpinned lens_pin_counts it had made; the foreign pin stays');
 });

@@ -31,7 +31,9 @@ function rich(): unknown {
     const vals = [0, 1, 2, 3, 4, 5].map((k) => {
       const key = Buffer.alloc(4);
       key.writeUInt32LE(k);
-      return Buffer.from(mapLookupElem(out.fd, key, 8)!).readBigUInt64LE().toString();
+      return Buffer.from(mapLookupElem(out.fd, key, 8)!)
+        .readBigUInt64LE()
+        .toString();
     });
     return { ret, vals };
   } finally {
@@ -82,12 +84,15 @@ function fentryModule(): unknown {
   try {
     const link = rawTracepointOpen(r.programs[0].fd, undefined);
     try {
-      execFileSync('python3', ['-c', [
-        'import socket',
-        's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)',
-        'c = socket.socket(); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"bbr")',
-        'c.connect(s.getsockname()); a, _ = s.accept(); c.sendall(b"x" * 1000); a.recv(1000)',
-      ].join('\n')]);
+      execFileSync('python3', [
+        '-c',
+        [
+          'import socket',
+          's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)',
+          'c = socket.socket(); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"bbr")',
+          'c.connect(s.getsockname()); a, _ = s.accept(); c.sendall(b"x" * 1000); a.recv(1000)',
+        ].join('\n'),
+      ]);
     } finally {
       closeFd(link);
     }
@@ -102,8 +107,13 @@ function fentryModule(): unknown {
 function main(): unknown {
   const started = process.hrtime.bigint();
   const out = {
-    release: systemInfo().release, argCtxNative: probeFeature('arg_ctx_tag').supported,
-    rich: attempt(rich), bbr: attempt(bbr), argCtx: attempt(argCtx), execTracer: attempt(execTracer), fentryModule: attempt(fentryModule),
+    release: systemInfo().release,
+    argCtxNative: probeFeature('arg_ctx_tag').supported,
+    rich: attempt(rich),
+    bbr: attempt(bbr),
+    argCtx: attempt(argCtx),
+    execTracer: attempt(execTracer),
+    fentryModule: attempt(fentryModule),
   };
   return { ...out, loadMs: Number(process.hrtime.bigint() - started) / 1e6 };
 }

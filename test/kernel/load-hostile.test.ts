@@ -26,8 +26,10 @@ test('--replace given a pinned map says it is a map, not a program (CLI and API)
     const before = openFds();
     const mapFd = objGet(`${pins.dir}/a_map`);
     try {
-      assert.throws(() => loadObject(open(fixture('freplace_fw_drop.o')), { kernel: localKernel, replaceTargetFd: mapFd }),
-        (e: unknown) => e instanceof LoadError && /is a map, not a program/.test(e.message));
+      assert.throws(
+        () => loadObject(open(fixture('freplace_fw_drop.o')), { kernel: localKernel, replaceTargetFd: mapFd }),
+        (e: unknown) => e instanceof LoadError && /is a map, not a program/.test(e.message),
+      );
     } finally {
       closeFd(mapFd);
     }
@@ -76,7 +78,10 @@ test('load without --pin of an object with maps pinned by name: the maps stay, a
 });
 
 test('iproute2 maps with PIN_GLOBAL_NS pin as <root>/tc/globals/NAME, as tc does', () => {
-  assert.equal(pinPath({ name: 'm', pinning: 'by_name', iproute2: { id: 0, pinning: 2, innerId: 0, innerIdx: 0 } }, '/x/'), '/x/tc/globals/m');
+  assert.equal(
+    pinPath({ name: 'm', pinning: 'by_name', iproute2: { id: 0, pinning: 2, innerId: 0, innerIdx: 0 } }, '/x/'),
+    '/x/tc/globals/m',
+  );
   assert.equal(pinPath({ name: 'm', pinning: 'by_name' }, '/x'), '/x/m');
   const file = path.join(CILIUM, 'testdata', 'iproute2_map_compat-el.elf');
   const pins = bpffsDir('tcglobals');

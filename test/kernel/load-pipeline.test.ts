@@ -45,9 +45,23 @@ before(() => {
 test('rich object: shared subprograms, a bpf_loop callback, global data, kconfig, prog-array slot — all work under PROG_TEST_RUN', (t) => {
   for (const build of ['loader_rich.o', 'loader_rich.v3.o']) {
     const r = load(t, fixture(build));
-    assert.deepEqual(r.programs.map((p) => [p.name, p.type]), [['leaf', 'xdp'], ['rich_main', 'xdp'], ['rich_other', 'xdp']]);
-    assert.deepEqual(r.maps.map((m) => m.kernelName).sort(),
-      ['jump', 'loader_.kconfig', 'loader_r.bss', 'loader_r.data', 'loader_r.rodata', 'out', 'seen']);
+    assert.deepEqual(
+      r.programs.map((p) => [p.name, p.type]),
+      [
+        ['leaf', 'xdp'],
+        ['rich_main', 'xdp'],
+        ['rich_other', 'xdp'],
+      ],
+    );
+    assert.deepEqual(r.maps.map((m) => m.kernelName).sort(), [
+      'jump',
+      'loader_.kconfig',
+      'loader_r.bss',
+      'loader_r.data',
+      'loader_r.rodata',
+      'out',
+      'seen',
+    ]);
     // rich_main tail-calls slot 1 (leaf, returns 1) after recording its results
     assert.equal(testRun(r, 'rich_main'), 1, `${build}: tail call into leaf`);
     const out = (k: number) => readU64(lookup(r, 'out', u32(k))!);
@@ -62,7 +76,10 @@ test('rich object: shared subprograms, a bpf_loop callback, global data, kconfig
   const set = load(t, fixture('loader_rich.o'), { set: { factor: '5' } });
   assert.equal(testRun(set, 'rich_main'), 1);
   assert.equal(readU64(lookup(set, 'out', u32(0))!), 50n, '--set factor=5');
-  assert.throws(() => loadObject(open(fixture('loader_rich.o')), { kernel: localKernel, set: { nope: '1' } }), /no \.rodata variable of that name \(there are: factor\)/);
+  assert.throws(
+    () => loadObject(open(fixture('loader_rich.o')), { kernel: localKernel, set: { nope: '1' } }),
+    /no \.rodata variable of that name \(there are: factor\)/,
+  );
 });
 
 test('a big-endian object is refused before anything is created, saying why', () => {
@@ -73,8 +90,14 @@ test('a big-endian object is refused before anything is created, saying why', ()
 
 test('autoload: --no-autoload skips a program, an unknown name is refused', (t) => {
   const r = load(t, fixture('loader_rich.o'), { noAutoload: ['rich_other'] });
-  assert.deepEqual(r.programs.map((p) => p.name), ['leaf', 'rich_main']);
-  assert.throws(() => loadObject(open(fixture('loader_rich.o')), { kernel: localKernel, noAutoload: ['nope'] }), /--no-autoload: no program named 'nope'/);
+  assert.deepEqual(
+    r.programs.map((p) => p.name),
+    ['leaf', 'rich_main'],
+  );
+  assert.throws(
+    () => loadObject(open(fixture('loader_rich.o')), { kernel: localKernel, noAutoload: ['nope'] }),
+    /--no-autoload: no program named 'nope'/,
+  );
 });
 
 test('examples load: xdp_counter counts under PROG_TEST_RUN; exec_tracer, ctx_shared, dispatcher load', (t) => {
@@ -87,8 +110,16 @@ test('examples load: xdp_counter counts under PROG_TEST_RUN; exec_tracer, ctx_sh
   assert.equal(progTestRun(fd(xdp, 'xdp_count'), { data: pkt }).retval, 2);
   const stats = xdp.maps.find((m) => m.name === 'stats')!;
   assert.equal(stats.type, 'percpu_hash');
-  assert.deepEqual(load(t, ex('exec_tracer')).programs.map((p) => p.type), ['tracing']);
-  assert.deepEqual(load(t, ex('ctx_shared')).programs.map((p) => p.type).sort(), ['kprobe', 'perf_event']);
+  assert.deepEqual(
+    load(t, ex('exec_tracer')).programs.map((p) => p.type),
+    ['tracing'],
+  );
+  assert.deepEqual(
+    load(t, ex('ctx_shared'))
+      .programs.map((p) => p.type)
+      .sort(),
+    ['kprobe', 'perf_event'],
+  );
   // dispatcher pins its verdicts map (LIBBPF_PIN_BY_NAME): under a directory of the test's own, removed after
   const pins = bpffsDir('examples');
   t.after(pins.done);
@@ -99,7 +130,16 @@ test('examples load: xdp_counter counts under PROG_TEST_RUN; exec_tracer, ctx_sh
 
 /** cilium names sections `socket_filter/<x>`: libbpf does not know them; they are socket filters. */
 function asSocketFilters(obj: BpfObject): BpfObject {
-  return { ...obj, programs: obj.programs.map((p) => ({ ...p, progType: 'socket_filter', progTypeId: 1, expectedAttachType: null, expectedAttachTypeId: 0 })) };
+  return {
+    ...obj,
+    programs: obj.programs.map((p) => ({
+      ...p,
+      progType: 'socket_filter',
+      progTypeId: 1,
+      expectedAttachType: null,
+      expectedAttachTypeId: 0,
+    })),
+  };
 }
 
 test('cilium CO-RE programs that check themselves return 0: relocs-el.elf against its own BTF, relocs_read-el.elf against relocs_read_tgt', (t) => {
@@ -110,38 +150,53 @@ test('cilium CO-RE programs that check themselves return 0: relocs-el.elf agains
   const own = [{ name: 'relocs-el.elf', btf: relocs.btf! }];
   const r = load(t, relocs, { coreTargets: own, noAutoload: errs });
   assert.equal(r.programs.length, 4);
-  for (const p of r.programs) assert.equal(progTestRun(p.fd, { data: new Uint8Array(64) }).retval, 0, `${p.name} returned the line of a failed check`);
+  for (const p of r.programs)
+    assert.equal(progTestRun(p.fd, { data: new Uint8Array(64) }).retval, 0, `${p.name} returned the line of a failed check`);
   for (const e of errs) {
     const before = openFds();
-    assert.throws(() => loadObject(relocs, { kernel: localKernel, coreTargets: own, noAutoload: relocs.programs.map((p) => p.name).filter((n) => n !== e) }),
-      (x: unknown) => x instanceof LoadError && x.stage === 'relocate' && /CO-RE relocation failed/.test(x.message) && /disagree/.test(x.message));
+    assert.throws(
+      () =>
+        loadObject(relocs, {
+          kernel: localKernel,
+          coreTargets: own,
+          noAutoload: relocs.programs.map((p) => p.name).filter((n) => n !== e),
+        }),
+      (x: unknown) =>
+        x instanceof LoadError && x.stage === 'relocate' && /CO-RE relocation failed/.test(x.message) && /disagree/.test(x.message),
+    );
     assert.equal(openFds(), before);
   }
   const read = asSocketFilters(open(path.join(td, 'relocs_read-el.elf')));
-  const tgt = parseBtf(new Uint8Array(open(path.join(td, 'relocs_read_tgt-el.elf')).elf.sections.find((s) => s.name === '.BTF')!.data), { file: 'relocs_read_tgt-el.elf' });
+  const tgt = parseBtf(new Uint8Array(open(path.join(td, 'relocs_read_tgt-el.elf')).elf.sections.find((s) => s.name === '.BTF')!.data), {
+    file: 'relocs_read_tgt-el.elf',
+  });
   const rr = load(t, read, { coreTargets: [{ name: 'relocs_read_tgt-el.elf', btf: tgt }] });
   assert.ok(rr.programs.length > 0);
-  for (const p of rr.programs) assert.equal(progTestRun(p.fd, { data: new Uint8Array(64) }).retval, 0, `${p.name} returned the line of a failed check`);
+  for (const p of rr.programs)
+    assert.equal(progTestRun(p.fd, { data: new Uint8Array(64) }).retval, 0, `${p.name} returned the line of a failed check`);
   assert.ok(rr.coreReports.length > 0 && rr.coreReports.every((x) => !x.fatal));
 });
 
 test('a rejected program: LoadError on the source line of the failing instruction in the LINKED program, full log, nothing left open', () => {
   const before = openFds();
-  assert.throws(() => loadObject(open(fixture('loader_reject.o')), { kernel: localKernel }), (e: unknown) => {
-    assert.ok(e instanceof LoadError, String(e));
-    assert.equal(e.stage, 'programs');
-    assert.equal(e.details.program, 'xdp_bad');
-    // the failing load is in the appended subprogram bump(), after the entry's instructions
-    assert.ok(e.details.insn !== undefined && e.details.insn > 5, `insn ${e.details.insn}`);
-    assert.equal(path.basename(e.details.source!.file), 'loader_reject.bpf.c');
-    const src = readFileSync(path.join(ROOT, 'test', 'fixtures', 'loader_reject.bpf.c'), 'utf8').split('\n');
-    assert.match(src[e.details.source!.line - 1], /REJECTED/);
-    assert.match(e.details.source!.text, /return \*v \+ 1/);
-    assert.match(e.details.log!, /invalid mem access 'map_value_or_null'/);
-    assert.match(e.details.log!, /processed \d+ insns/, 'the whole log, not a tail');
-    assert.match(e.message, /rejected by the verifier at .*loader_reject\.bpf\.c:\d+: R0 invalid mem access/);
-    return true;
-  });
+  assert.throws(
+    () => loadObject(open(fixture('loader_reject.o')), { kernel: localKernel }),
+    (e: unknown) => {
+      assert.ok(e instanceof LoadError, String(e));
+      assert.equal(e.stage, 'programs');
+      assert.equal(e.details.program, 'xdp_bad');
+      // the failing load is in the appended subprogram bump(), after the entry's instructions
+      assert.ok(e.details.insn !== undefined && e.details.insn > 5, `insn ${e.details.insn}`);
+      assert.equal(path.basename(e.details.source!.file), 'loader_reject.bpf.c');
+      const src = readFileSync(path.join(ROOT, 'test', 'fixtures', 'loader_reject.bpf.c'), 'utf8').split('\n');
+      assert.match(src[e.details.source!.line - 1], /REJECTED/);
+      assert.match(e.details.source!.text, /return \*v \+ 1/);
+      assert.match(e.details.log!, /invalid mem access 'map_value_or_null'/);
+      assert.match(e.details.log!, /processed \d+ insns/, 'the whole log, not a tail');
+      assert.match(e.message, /rejected by the verifier at .*loader_reject\.bpf\.c:\d+: R0 invalid mem access/);
+      return true;
+    },
+  );
   assert.equal(openFds(), before);
 });
 
@@ -152,7 +207,10 @@ test('bpf-lens load: exit codes, --json as issue 4 describes, errors with file:l
   assert.equal(j.ok, true);
   assert.deepEqual(Object.keys(j.progs[0]), ['name', 'id', 'type', 'verified_insns']);
   assert.deepEqual(Object.keys(j.maps[0]), ['name', 'id', 'type', 'bytes_key', 'bytes_value', 'max_entries', 'flags']);
-  assert.deepEqual(j.progs.map((p: { name: string }) => p.name), ['leaf', 'rich_main', 'rich_other']);
+  assert.deepEqual(
+    j.progs.map((p: { name: string }) => p.name),
+    ['leaf', 'rich_main', 'rich_other'],
+  );
   const bad = cli(['load', fixture('loader_reject.o'), '--json']);
   assert.equal(bad.code, 1);
   const e = JSON.parse(bad.stdout);
@@ -190,7 +248,10 @@ test('BTF sanitised for older kernels (no DATASEC, FLOAT, DECL_TAG, TYPE_TAG, EN
   for (const f of ['loader_rich.o', 'load_globals.o', 'load_externs.o']) {
     const r = load(t, fixture(f), { features: noKinds });
     assert.ok(r.btfFd !== undefined, `${f}: BTF loaded after sanitising`);
-    assert.deepEqual(r.warnings.filter((w) => /BTF was refused/.test(w)), []);
+    assert.deepEqual(
+      r.warnings.filter((w) => /BTF was refused/.test(w)),
+      [],
+    );
   }
   const r = load(t, fixture('loader_rich.o'), { features: noKinds });
   assert.equal(testRun(r, 'rich_main'), 1);
@@ -208,15 +269,21 @@ test('exception callback: named by a decl tag, appended to its program; bpf_thro
   assert.equal(run(60), 107, 'bpf_throw(7) → lens_exception_cb(7) = 107');
 });
 
-test('bpf-lens load --btf FILE: CO-RE against that vmlinux BTF (libbpf\'s btf_custom_path): Debian 6.1 lacks a field the object reads, so the read is poisoned and the verifier refuses it; this kernel\'s own BTF file loads', () => {
+test("bpf-lens load --btf FILE: CO-RE against that vmlinux BTF (libbpf's btf_custom_path): Debian 6.1 lacks a field the object reads, so the read is poisoned and the verifier refuses it; this kernel's own BTF file loads", () => {
   const k61 = debianKernel('6.1');
   const on61 = cli(['load', fixture('core_target.o'), '--btf', k61.vmlinuxBtf]);
   assert.equal(on61.code, 1, on61.stdout);
   assert.match(on61.stderr, /CO-RE relocation #1 FIELD_BYTE_OFFSET of struct inode \(inode->i_mtime_sec\) did not resolve/, on61.stderr);
   // The rejection points at the C line that reads the field (not where the compiler put the relocated insn).
-  const line = readFileSync(path.join(ROOT, 'test', 'fixtures', 'core_target.bpf.c'), 'utf8').split('\n').findIndex((l) => l.includes('CORE-POISONED-6.1')) + 1;
+  const line =
+    readFileSync(path.join(ROOT, 'test', 'fixtures', 'core_target.bpf.c'), 'utf8')
+      .split('\n')
+      .findIndex((l) => l.includes('CORE-POISONED-6.1')) + 1;
   assert.match(on61.stderr, new RegExp(`--> .*core_target\\.bpf\\.c:${line}:`), on61.stderr);
   const here = cli(['load', fixture('core_target.o'), '--btf', '/sys/kernel/btf/vmlinux', '--json']);
   assert.equal(here.code, 0, here.stderr);
-  assert.deepEqual(JSON.parse(here.stdout).progs.map((p: { name: string }) => p.name), ['core_target']);
+  assert.deepEqual(
+    JSON.parse(here.stdout).progs.map((p: { name: string }) => p.name),
+    ['core_target'],
+  );
 });

@@ -14,7 +14,13 @@ import { runHostRootGuest } from '../qemu-host-root';
 test('Debian 6.1 under qemu: module kfuncs via fd_array, struct_ops registered and unregistered, __arg_ctx fallback, CO-RE against 6.1', (t) => {
   run('make', ['-s', '-C', path.join(ROOT, 'examples')]);
   const k = debianKernel('6.1');
-  const command = [process.execPath, path.join(__dirname, 'load-guest.js'), path.join(ROOT, 'build', 'fixtures'), path.join(ROOT, 'examples', 'build'), k.config].join(' ');
+  const command = [
+    process.execPath,
+    path.join(__dirname, 'load-guest.js'),
+    path.join(ROOT, 'build', 'fixtures'),
+    path.join(ROOT, 'examples', 'build'),
+    k.config,
+  ].join(' ');
   const g = runHostRootGuest({ version: '6.1', command, extraModules: ['tcp_bbr'], setup: 'ip link set lo up' }).result;
   assert.match(g.release, /^6\.1\./);
   t.diagnostic(`6.1 guest: loads took ${Math.round(g.loadMs)} ms`);
@@ -23,7 +29,11 @@ test('Debian 6.1 under qemu: module kfuncs via fd_array, struct_ops registered a
   const [maj, min, patch] = g.release.split(/[.-]/).map(Number);
   assert.deepEqual(g.rich.vals, ['30', '7', '10', String((maj << 16) + (min << 8) + Math.min(patch, 255)), '0', '1']);
   // struct_ops whose programs call tcp_bbr's kfuncs: registered while loaded, gone after close
-  assert.deepEqual(g.bbr, { programs: ['lens_bbr_init', 'lens_bbr_ssthresh', 'lens_bbr_undo_cwnd', 'lens_bbr_main'], registered: true, afterClose: false }, JSON.stringify(g.bbr));
+  assert.deepEqual(
+    g.bbr,
+    { programs: ['lens_bbr_init', 'lens_bbr_ssthresh', 'lens_bbr_undo_cwnd', 'lens_bbr_main'], registered: true, afterClose: false },
+    JSON.stringify(g.bbr),
+  );
   // __arg_ctx: 6.1 lacks native support, the pipeline's hook clones per program and every program verifies
   assert.equal(g.argCtxNative, false);
   assert.ok(!('error' in g.argCtx), JSON.stringify(g.argCtx));

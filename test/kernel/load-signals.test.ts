@@ -21,8 +21,12 @@ function source(): string {
   const out = ['#include <linux/bpf.h>', '#include <bpf/bpf_helpers.h>', 'char LICENSE[] SEC("license") = "GPL";'];
   for (let i = 0; i < N; i++) {
     const pin = i < BY_NAME ? ' __uint(pinning, LIBBPF_PIN_BY_NAME);' : '';
-    out.push(`struct { __uint(type, BPF_MAP_TYPE_ARRAY); __type(key, __u32); __type(value, __u64); __uint(max_entries, 1);${pin} } ${tag}_m${i} SEC(".maps");`);
-    out.push(`SEC("xdp") int ${tag}_p${i}(struct xdp_md *ctx) { __u32 k = 0; __u64 *v = bpf_map_lookup_elem(&${tag}_m${i}, &k); if (v) __sync_fetch_and_add(v, 1); return XDP_PASS; }`);
+    out.push(
+      `struct { __uint(type, BPF_MAP_TYPE_ARRAY); __type(key, __u32); __type(value, __u64); __uint(max_entries, 1);${pin} } ${tag}_m${i} SEC(".maps");`,
+    );
+    out.push(
+      `SEC("xdp") int ${tag}_p${i}(struct xdp_md *ctx) { __u32 k = 0; __u64 *v = bpf_map_lookup_elem(&${tag}_m${i}, &k); if (v) __sync_fetch_and_add(v, 1); return XDP_PASS; }`,
+    );
   }
   return `${out.join('\n')}\n`;
 }
@@ -37,7 +41,10 @@ function build(dir: string): string {
 }
 
 const mapPins = () => Array.from({ length: BY_NAME }, (_, i) => `/sys/fs/bpf/${tag}_m${i}`);
-const temps = (dir: string, pid?: number) => (existsSync(dir) ? readdirSync(dir) : []).filter((n) => /^bpf-lens-tmp-\d+-\d+-\d+$/.test(n) && (pid === undefined || n.split('-')[4] === String(pid)));
+const temps = (dir: string, pid?: number) =>
+  (existsSync(dir) ? readdirSync(dir) : []).filter(
+    (n) => /^bpf-lens-tmp-\d+-\d+-\d+$/.test(n) && (pid === undefined || n.split('-')[4] === String(pid)),
+  );
 
 /** Programs of this test still loaded in the kernel (freed asynchronously: waits up to 10 s for them to go). */
 function loadedProgs(): number {
@@ -51,7 +58,13 @@ function loadedProgs(): number {
   return n;
 }
 
-interface Exit { code: number | null; signal: NodeJS.Signals | null; ms: number; pid: number; stderr: string }
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  ms: number;
+  pid: number;
+  stderr: string;
+}
 
 /** `bpf-lens load OBJ --pin DIR`, sent `sig` after `afterMs` when given. */
 function loadKilled(obj: string, dir: string, sig?: NodeJS.Signals, afterMs = 0): Promise<Exit> {
@@ -60,10 +73,12 @@ function loadKilled(obj: string, dir: string, sig?: NodeJS.Signals, afterMs = 0)
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const timer = sig ? setTimeout(() => child.kill(sig), afterMs) : undefined;
-  return new Promise((resolve) => child.on('close', (code, signal) => {
-    clearTimeout(timer);
-    resolve({ code, signal, ms: Date.now() - t0, pid: child.pid!, stderr });
-  }));
+  return new Promise((resolve) =>
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, ms: Date.now() - t0, pid: child.pid!, stderr });
+    }),
+  );
 }
 
 const load = (obj: string, dir: string) => loadKilled(obj, dir);
@@ -94,7 +109,12 @@ test('signals during load --pin: all or nothing; catchable ones roll back; SIGKI
     const random = rng(0x5167);
     const seen: Record<string, Record<string, number>> = {};
     const killed: number[] = [];
-    const plan: NodeJS.Signals[] = [...Array(16).fill('SIGKILL'), ...Array(6).fill('SIGINT'), ...Array(6).fill('SIGTERM'), ...Array(6).fill('SIGHUP')];
+    const plan: NodeJS.Signals[] = [
+      ...Array(16).fill('SIGKILL'),
+      ...Array(6).fill('SIGINT'),
+      ...Array(6).fill('SIGTERM'),
+      ...Array(6).fill('SIGHUP'),
+    ];
     for (const [i, sig] of plan.entries()) {
       const dir = `${pins.dir}/run${i}`;
       const r = await loadKilled(obj, dir, sig, Math.floor(random() * full.ms * 1.1));
@@ -104,7 +124,11 @@ test('signals during load --pin: all or nothing; catchable ones roll back; SIGKI
       if (sig === 'SIGKILL') {
         killed.push(r.pid);
       } else {
-        assert.deepEqual([...temps(pins.dir, r.pid), ...temps(dir, r.pid), ...temps('/sys/fs/bpf', r.pid)], [], `${what}: temporary pins left`);
+        assert.deepEqual(
+          [...temps(pins.dir, r.pid), ...temps(dir, r.pid), ...temps('/sys/fs/bpf', r.pid)],
+          [],
+          `${what}: temporary pins left`,
+        );
         if (o === 'none') assert.equal(loadedProgs(), 0, `${what}: programs still loaded`);
       }
       cleanFinal(dir);
@@ -130,7 +154,9 @@ test('signals during load --pin: all or nothing; catchable ones roll back; SIGKI
 function pinSignalChild(dir: string): string {
   const file = path.join(dir, 'child.js');
   const out = path.join(ROOT, 'out', 'server', 'src');
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 const fs = require('fs');
 const { localKernel } = require(${JSON.stringify(path.join(out, 'kernel'))});
 const { loadObjectAsync } = require(${JSON.stringify(path.join(out, 'load'))});
@@ -140,7 +166,8 @@ let n = 0;
 const kernel = { ...localKernel, objPin: (...a) => { if (++n === Number(k)) process.kill(process.pid, sig); return localKernel.objPin(...a); } };
 loadObjectAsync(openObject(new Uint8Array(fs.readFileSync(obj)), obj), { kernel, pinProgramsDir: pinDir })
   .then((r) => { r.close(); process.exit(0); }, (e) => { console.error(e.message); process.exit(1); });
-`);
+`,
+  );
   return file;
 }
 
@@ -150,18 +177,24 @@ test('a signal inside the pin stage: SIGKILL leaves only temporary names (swept 
   try {
     const obj = build(work);
     const child = pinSignalChild(work);
-    const runChild = (dir: string, k: number, sig: string) => spawnSync(process.execPath, [child, obj, dir, String(k), sig], { encoding: 'utf8' });
+    const runChild = (dir: string, k: number, sig: string) =>
+      spawnSync(process.execPath, [child, obj, dir, String(k), sig], { encoding: 'utf8' });
     const killed: number[] = [];
     for (const k of [1, 3, BY_NAME + 1, BY_NAME + 40, BY_NAME + N]) {
       const dir = `${pins.dir}/kill${k}`;
       const r = runChild(dir, k, 'SIGKILL');
       assert.equal(r.signal, 'SIGKILL', r.stderr);
       assert.equal(outcome(dir, `SIGKILL at pin ${k}`), 'none');
-      if (k > 1) assert.ok(temps(pins.dir, r.pid).length + temps('/sys/fs/bpf', r.pid).length > 0, 'the killed load left its temporary pins');
+      if (k > 1)
+        assert.ok(temps(pins.dir, r.pid).length + temps('/sys/fs/bpf', r.pid).length > 0, 'the killed load left its temporary pins');
       killed.push(r.pid);
       cleanFinal(dir);
     }
-    for (const [k, sig] of [[2, 'SIGTERM'], [BY_NAME + 30, 'SIGINT'], [BY_NAME + N, 'SIGHUP']] as const) {
+    for (const [k, sig] of [
+      [2, 'SIGTERM'],
+      [BY_NAME + 30, 'SIGINT'],
+      [BY_NAME + N, 'SIGHUP'],
+    ] as const) {
       const dir = `${pins.dir}/${sig}${k}`;
       const r = runChild(dir, k, sig);
       assert.equal(r.signal, sig, `${sig}: the process ends by the signal after the load (${r.stderr})`);
@@ -171,7 +204,8 @@ test('a signal inside the pin stage: SIGKILL leaves only temporary names (swept 
     }
     const next = await load(obj, `${pins.dir}/next`);
     assert.equal(next.code, 0, next.stderr);
-    for (const pid of killed) assert.deepEqual([...temps(pins.dir, pid), ...temps('/sys/fs/bpf', pid)], [], `the killed load ${pid}'s temporary pins were swept`);
+    for (const pid of killed)
+      assert.deepEqual([...temps(pins.dir, pid), ...temps('/sys/fs/bpf', pid)], [], `the killed load ${pid}'s temporary pins were swept`);
     cleanFinal(`${pins.dir}/next`);
     assert.equal(loadedProgs(), 0, 'no program of this test stays loaded');
   } finally {

@@ -23,8 +23,26 @@ const FIX = path.join(ROOT, 'build', 'fixtures');
 const EX = path.join(ROOT, 'examples', 'build');
 // Objects every kernel here loads (6.1 and up); none pins anything.
 const PORTABLE = [
-  ...['load_xdp', 'load_globals', 'load_globals_bss', 'load_events', 'load_map_in_map', 'load_socket', 'load_spinlock', 'load_tailcall', 'load_tc', 'load_tcx',
-    'load_cgroup', 'load_kprobe', 'load_raw_tp', 'load_tracepoint', 'load_tp_btf', 'load_iter', 'load_sk_msg', 'load_perf_event'].map((n) => path.join(FIX, `${n}.o`)),
+  ...[
+    'load_xdp',
+    'load_globals',
+    'load_globals_bss',
+    'load_events',
+    'load_map_in_map',
+    'load_socket',
+    'load_spinlock',
+    'load_tailcall',
+    'load_tc',
+    'load_tcx',
+    'load_cgroup',
+    'load_kprobe',
+    'load_raw_tp',
+    'load_tracepoint',
+    'load_tp_btf',
+    'load_iter',
+    'load_sk_msg',
+    'load_perf_event',
+  ].map((n) => path.join(FIX, `${n}.o`)),
   ...['xdp_counter', 'exec_tracer', 'ctx_shared'].map((n) => path.join(EX, `${n}.bpf.o`)),
 ];
 const ARGCTX = path.join(FIX, 'argctx_shared.o');
@@ -39,7 +57,11 @@ const hellos = new Map<string, HelloResult>();
 async function loadAndRun(t: TestTarget, file: string, argCtxFallback?: 'auto' | 'never'): Promise<Outcome> {
   let r: AgentLoadResult;
   try {
-    r = await t.client.load({ name: path.basename(file), object: readFileSync(file).toString('base64'), ...(argCtxFallback ? { argCtxFallback } : {}) });
+    r = await t.client.load({
+      name: path.basename(file),
+      object: readFileSync(file).toString('base64'),
+      ...(argCtxFallback ? { argCtxFallback } : {}),
+    });
   } catch (e) {
     return { ok: false, message: (e as Error).message };
   }
@@ -69,15 +91,24 @@ before(async () => {
     const client = await connectTarget('bpflens-test', { root: ROOT, configFile: sshHost.config, timings });
     const connectMs = performance.now() - t0;
     return {
-      spec: 'ssh', client, connectMs, console: () => `probe ${timings.probeMs?.toFixed(0)} ms, deploy ${timings.deployMs?.toFixed(0)} ms (${timings.deployed ? 'uploaded' : 're-used'}), start+hello ${timings.startMs?.toFixed(0)} ms`,
-      async close() { await client.close(); return true; },
-      kill() { if (client.child.exitCode === null) client.child.kill('SIGKILL'); },
+      spec: 'ssh',
+      client,
+      connectMs,
+      console: () =>
+        `probe ${timings.probeMs?.toFixed(0)} ms, deploy ${timings.deployMs?.toFixed(0)} ms (${timings.deployed ? 'uploaded' : 're-used'}), start+hello ${timings.startMs?.toFixed(0)} ms`,
+      async close() {
+        await client.close();
+        return true;
+      },
+      kill() {
+        if (client.child.exitCode === null) client.child.kill('SIGKILL');
+      },
     };
   })();
   const started = await Promise.allSettled([startTestTarget('local'), ssh, startTestTarget('qemu:6.1'), startTestTarget('qemu:6.12')]);
   for (const s of started) if (s.status === 'fulfilled') targets.push(s.value);
   const failed = started.find((s) => s.status === 'rejected');
-  if (failed) throw (failed).reason;
+  if (failed) throw failed.reason;
   for (const t of targets) hellos.set(name(t), await t.client.hello());
 });
 
@@ -116,15 +147,22 @@ test('hello on every target: release, privileges, and the features each kernel h
   // '?.struct_ops'); every other probe answers the same on all four.
   const differ = names.filter((f) => new Set(cols.map((c) => hellos.get(c)!.features[f])).size > 1);
   assert.deepEqual(differ.sort(), ['arg_ctx_tag', 'btf_qmark_datasec']);
-  for (const f of differ) assert.deepEqual(cols.filter((c) => !hellos.get(c)!.features[f]), ['qemu:6.1'], f);
+  for (const f of differ)
+    assert.deepEqual(
+      cols.filter((c) => !hellos.get(c)!.features[f]),
+      ['qemu:6.1'],
+      f,
+    );
 });
 
 test('portable objects load on all four kernels and PROG_TEST_RUN gives the same verdicts as here', async () => {
-  const results = await Promise.all(targets.map(async (t) => {
-    const m = new Map<string, Outcome>();
-    for (const f of PORTABLE) m.set(f, await loadAndRun(t, f));
-    return m;
-  }));
+  const results = await Promise.all(
+    targets.map(async (t) => {
+      const m = new Map<string, Outcome>();
+      for (const f of PORTABLE) m.set(f, await loadAndRun(t, f));
+      return m;
+    }),
+  );
   const here = results[0];
   let verdicts = 0;
   for (const f of PORTABLE) {
@@ -163,40 +201,50 @@ test('arg:ctx: 6.1 refuses the tagged argument without the fallback and loads wi
   assert.ok(f612.ok && f612.programs.includes('argctx_fentry'), JSON.stringify(f612));
 });
 
-test('through the guests\' channel: target BTF is the Debian package\'s vmlinux BTF, sent once then cached; a rejected load brings its stage, program and verifier log; progress streams', async (t) => {
+test("through the guests' channel: target BTF is the Debian package's vmlinux BTF, sent once then cached; a rejected load brings its stage, program and verifier log; progress streams", async (t) => {
   const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'bpflens-btfcache-'));
   t.after(() => rmSync(cacheDir, { recursive: true, force: true }));
   const lines: string[] = [];
-  await Promise.all(guests().map(async (g) => {
-    const want = readFileSync(debianKernel(g.spec === 'qemu:6.1' ? '6.1' : '6.12').vmlinuxBtf);
-    let t0 = performance.now();
-    const first = await g.client.targetBtf(cacheDir);
-    const firstMs = performance.now() - t0;
-    assert.equal(first.cached, false);
-    assert.ok(first.data.equals(want), `${g.spec}: BTF differs from the package's (${first.data.length} vs ${want.length} bytes)`);
-    t0 = performance.now();
-    const again = await g.client.targetBtf(cacheDir);
-    const againMs = performance.now() - t0;
-    assert.equal(again.cached, true);
-    assert.equal(again.hash, first.hash);
-    lines.push(`${g.spec}: vmlinux BTF ${(want.length / 1e6).toFixed(1)} MB fetched in ${firstMs.toFixed(0)} ms, cached check ${againMs.toFixed(1)} ms`);
-  }));
+  await Promise.all(
+    guests().map(async (g) => {
+      const want = readFileSync(debianKernel(g.spec === 'qemu:6.1' ? '6.1' : '6.12').vmlinuxBtf);
+      let t0 = performance.now();
+      const first = await g.client.targetBtf(cacheDir);
+      const firstMs = performance.now() - t0;
+      assert.equal(first.cached, false);
+      assert.ok(first.data.equals(want), `${g.spec}: BTF differs from the package's (${first.data.length} vs ${want.length} bytes)`);
+      t0 = performance.now();
+      const again = await g.client.targetBtf(cacheDir);
+      const againMs = performance.now() - t0;
+      assert.equal(again.cached, true);
+      assert.equal(again.hash, first.hash);
+      lines.push(
+        `${g.spec}: vmlinux BTF ${(want.length / 1e6).toFixed(1)} MB fetched in ${firstMs.toFixed(0)} ms, cached check ${againMs.toFixed(1)} ms`,
+      );
+    }),
+  );
   console.log(lines.join('\n'));
   const g61 = byName('qemu:6.1');
-  await assert.rejects(g61.client.load({ name: 'argctx_shared.o', object: readFileSync(ARGCTX).toString('base64'), argCtxFallback: 'never', logLevel: 1 }), (e: unknown) => {
-    assert.ok(isLoadError(e), String(e));
-    assert.equal(e.data!.stage, 'programs');
-    assert.equal(e.data!.program, 'argctx_kprobe');
-    assert.match(e.data!.log ?? '', /arg#0 reference type\('UNKNOWN '\) size cannot be determined/);
-    return true;
-  });
+  await assert.rejects(
+    g61.client.load({ name: 'argctx_shared.o', object: readFileSync(ARGCTX).toString('base64'), argCtxFallback: 'never', logLevel: 1 }),
+    (e: unknown) => {
+      assert.ok(isLoadError(e), String(e));
+      assert.equal(e.data!.stage, 'programs');
+      assert.equal(e.data!.program, 'argctx_kprobe');
+      assert.match(e.data!.log ?? '', /arg#0 reference type\('UNKNOWN '\) size cannot be determined/);
+      return true;
+    },
+  );
   const stages: string[] = [];
-  const r = await g61.client.load({ name: 'xdp_counter.bpf.o', object: readFileSync(path.join(EX, 'xdp_counter.bpf.o')).toString('base64') }, (stage) => stages.push(stage));
+  const r = await g61.client.load(
+    { name: 'xdp_counter.bpf.o', object: readFileSync(path.join(EX, 'xdp_counter.bpf.o')).toString('base64') },
+    (stage) => stages.push(stage),
+  );
   await g61.client.unload(r.handle);
   assert.ok(stages.includes('programs') && stages.includes('maps'), stages.join(','));
 });
 
-test('kernel differences: bpf_task_from_pid (6.2+) missing on 6.1; trampolines and ksym addresses refused by this host\'s lockdown, loaded in the guests', async () => {
+test("kernel differences: bpf_task_from_pid (6.2+) missing on 6.1; trampolines and ksym addresses refused by this host's lockdown, loaded in the guests", async () => {
   const kf = path.join(FIX, 'load_kfuncs.o');
   const k61 = await loadAndRun(byName('qemu:6.1'), kf);
   assert.equal(k61.ok, false);
@@ -226,7 +274,9 @@ test('speed: connect/deploy per target, and a load on a live agent (second load)
     const o = await loadAndRun(t, obj);
     const rtt = performance.now() - t0;
     assert.ok(o.ok);
-    lines.push(`${name(t).padEnd(10)} connect ${t.connectMs.toFixed(0).padStart(6)} ms   load+run+unload round trip ${rtt.toFixed(1).padStart(7)} ms   load in agent ${o.ms.toFixed(1).padStart(7)} ms${name(t) === 'ssh' ? `   (${t.console()})` : ''}`);
+    lines.push(
+      `${name(t).padEnd(10)} connect ${t.connectMs.toFixed(0).padStart(6)} ms   load+run+unload round trip ${rtt.toFixed(1).padStart(7)} ms   load in agent ${o.ms.toFixed(1).padStart(7)} ms${name(t) === 'ssh' ? `   (${t.console()})` : ''}`,
+    );
   }
   console.log(`xdp_counter.bpf.o, agent cached (second load):\n${lines.join('\n')}`);
 });

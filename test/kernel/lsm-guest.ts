@@ -54,7 +54,8 @@ function main(): unknown {
   // TCG) starts in a third of the time without it.
   const t0 = process.uptime();
   /* eslint-disable @typescript-eslint/no-require-imports */
-  const { BPF_ATTACH_TYPE, closeFd, linkCreate, linkInfo, localKernel, mapLookupElem, rawTracepointOpen } = require('../../server/src/kernel') as typeof KernelModule;
+  const { BPF_ATTACH_TYPE, closeFd, linkCreate, linkInfo, localKernel, mapLookupElem, rawTracepointOpen } =
+    require('../../server/src/kernel') as typeof KernelModule;
   const { loadObject } = require('../../server/src/load') as typeof LoadModule;
   const { openObject } = require('../../server/src/object') as typeof ObjectModule;
   /* eslint-enable @typescript-eslint/no-require-imports */
@@ -72,7 +73,10 @@ function main(): unknown {
   try {
     const prog = r.programs.find((p) => p.name === 'deny_exec_main_stack')!;
     const denials = r.maps.find((m) => m.name === 'denials')!;
-    const counter = () => Buffer.from(mapLookupElem(denials.fd, new Uint8Array(4), 8)!).readBigUInt64LE(0).toString();
+    const counter = () =>
+      Buffer.from(mapLookupElem(denials.fd, new Uint8Array(4), 8)!)
+        .readBigUInt64LE(0)
+        .toString();
     step('before attach: RWX', mprotect(page, RWX));
     step('before attach: RW', mprotect(page, RW));
 
@@ -103,12 +107,25 @@ function main(): unknown {
     step('raw_tp link closed: RWX', mprotect(page, RWX));
     step('raw_tp link closed: RW', mprotect(page, RW));
     return {
-      pid: process.pid, page: page.toString(16),
+      pid: process.pid,
+      page: page.toString(16),
       // where the guest's time goes (node under TCG is slow to start and to require)
-      ms: { nodeStart: ms(t0), require: ms(t1 - t0), open: ms(t2 - t1), load: Math.round(loadMs), child: Math.round(childMs ?? 0), total: ms(process.uptime()) },
+      ms: {
+        nodeStart: ms(t0),
+        require: ms(t1 - t0),
+        open: ms(t2 - t1),
+        load: Math.round(loadMs),
+        child: Math.round(childMs ?? 0),
+        total: ms(process.uptime()),
+      },
       program: { name: prog.name, type: prog.type, section: prog.section },
-      links: { linkCreate: { type: viaLinkCreate.type, progId: viaLinkCreate.progId }, rawTp: { type: viaRawTp.type, progId: viaRawTp.progId }, progId: prog.id },
-      steps, denials: counter(),
+      links: {
+        linkCreate: { type: viaLinkCreate.type, progId: viaLinkCreate.progId },
+        rawTp: { type: viaRawTp.type, progId: viaRawTp.progId },
+        progId: prog.id,
+      },
+      steps,
+      denials: counter(),
     };
   } finally {
     r.close();

@@ -47,7 +47,9 @@ for (const version of ['6.1', '6.12'] as DebianKernelVersion[]) {
     assert.equal(g.links.rawTp.progId, g.links.progId);
     const refusals = EXPECTED_STEPS.filter((s) => s.result === 'EPERM').length;
     assert.equal(Number(g.denials), refusals);
-    t.diagnostic(`${run.kernel.release}: guest ${run.ms} ms (boot + run); guest script ms ${JSON.stringify(g.ms)}; stack page 0x${g.page}; denials ${g.denials}`);
+    t.diagnostic(
+      `${run.kernel.release}: guest ${run.ms} ms (boot + run); guest script ms ${JSON.stringify(g.ms)}; stack page 0x${g.page}; denials ${g.denials}`,
+    );
   });
 }
 

@@ -10,10 +10,38 @@ import { cli, fixture, ROOT, run } from '../helpers';
 import { bpffsDir } from './kernel-env';
 import { createMaxEntries, parseCpuList } from '../../server/src/object/map-adjust';
 
-interface KernelMap { id: number; name: string; type: string; bytes_key: number; bytes_value: number; max_entries: number; flags: number }
-interface KernelProg { id: number; name: string; type: string; map_ids?: number[] }
-interface InspectMap { type_id: number; name: string; c_name: string; kind: string; type: string; bytes_key: number; bytes_value: number; max_entries: number; flags: number; pinning: string }
-interface Inspect { programs: { name: string; type: string }[]; maps: InspectMap[]; diagnostics: { severity: string }[] }
+interface KernelMap {
+  id: number;
+  name: string;
+  type: string;
+  bytes_key: number;
+  bytes_value: number;
+  max_entries: number;
+  flags: number;
+}
+interface KernelProg {
+  id: number;
+  name: string;
+  type: string;
+  map_ids?: number[];
+}
+interface InspectMap {
+  type_id: number;
+  name: string;
+  c_name: string;
+  kind: string;
+  type: string;
+  bytes_key: number;
+  bytes_value: number;
+  max_entries: number;
+  flags: number;
+  pinning: string;
+}
+interface Inspect {
+  programs: { name: string; type: string }[];
+  maps: InspectMap[];
+  diagnostics: { severity: string }[];
+}
 
 const INTERNAL = new Set(['data', 'rodata', 'bss', 'kconfig']);
 const BPF_F_MMAPABLE = 1 << 10;
@@ -34,9 +62,15 @@ test('maps libbpf creates match inspect --json (names, types, sizes, max_entries
   const r = cli(['inspect', obj, '--json']);
   assert.equal(r.code, 0, r.stderr);
   const ours = JSON.parse(r.stdout) as Inspect;
-  assert.deepEqual(ours.diagnostics.filter((d) => d.severity === 'error'), []);
+  assert.deepEqual(
+    ours.diagnostics.filter((d) => d.severity === 'error'),
+    [],
+  );
   const pinned = ours.maps.filter((m) => m.pinning === 'by_name').map((m) => `/sys/fs/bpf/${m.name}`);
-  const env = { nrCpus: parseCpuList(readFileSync('/sys/devices/system/cpu/possible', 'latin1')), pageSize: Number(run('getconf', ['PAGESIZE']).trim()) };
+  const env = {
+    nrCpus: parseCpuList(readFileSync('/sys/devices/system/cpu/possible', 'latin1')),
+    pageSize: Number(run('getconf', ['PAGESIZE']).trim()),
+  };
   const adjusted = ours.maps.filter((m) => createMaxEntries({ typeId: m.type_id, maxEntries: m.max_entries }, env) !== m.max_entries);
   assert.deepEqual(adjusted.map((m) => m.c_name).sort(), ['odd_ring', 'perf_per_cpu'], 'the fixture has maps libbpf resizes');
   const { dir, done } = bpffsDir('object');
@@ -64,13 +98,23 @@ test('maps libbpf creates match inspect --json (names, types, sizes, max_entries
       // non-static variable (a string-literal section has none). The model follows current libbpf.
       const flags = INTERNAL.has(m.kind) && libbpfBefore(1, 2) ? m.flags | BPF_F_MMAPABLE : m.flags;
       assert.deepEqual(
-        { type: m.type, bytes_key: m.bytes_key, bytes_value: m.bytes_value, max_entries: createMaxEntries({ typeId: m.type_id, maxEntries: m.max_entries }, env), flags },
+        {
+          type: m.type,
+          bytes_key: m.bytes_key,
+          bytes_value: m.bytes_value,
+          max_entries: createMaxEntries({ typeId: m.type_id, maxEntries: m.max_entries }, env),
+          flags,
+        },
         { type: k.type, bytes_key: k.bytes_key, bytes_value: k.bytes_value, max_entries: k.max_entries, flags: k.flags },
-        `map ${k.name}`);
+        `map ${k.name}`,
+      );
     }
     // and every map inspect announced exists (initial-slot targets are created though no program uses them)
     for (const m of ours.maps) {
-      assert.ok(created.some((k) => k.name === m.name), `inspect's map '${m.name}' (${m.c_name}) was created`);
+      assert.ok(
+        created.some((k) => k.name === m.name),
+        `inspect's map '${m.name}' (${m.c_name}) was created`,
+      );
     }
   } finally {
     for (const p of pinned) rmSync(p, { force: true });
@@ -96,7 +140,18 @@ test('bad map definitions: libbpf refuses each one; inspect names the same map (
   const src = path.join(ROOT, 'test', 'fixtures', 'object_bad_maps.bpf.c');
   const build = (defs: string[]): string => {
     const out = path.join(tmp, `${defs.join('_') || 'none'}.o`);
-    run('clang', ['-target', 'bpf', '-g', '-O2', `-I/usr/include/${run('gcc', ['-print-multiarch']).trim()}`, ...defs.map((d) => `-D${d}`), '-c', src, '-o', out]);
+    run('clang', [
+      '-target',
+      'bpf',
+      '-g',
+      '-O2',
+      `-I/usr/include/${run('gcc', ['-print-multiarch']).trim()}`,
+      ...defs.map((d) => `-D${d}`),
+      '-c',
+      src,
+      '-o',
+      out,
+    ]);
     return out;
   };
   const { dir, done } = bpffsDir('badmaps');
@@ -113,7 +168,9 @@ test('bad map definitions: libbpf refuses each one; inspect names the same map (
       assert.match(lib.stderr, new RegExp(`'${blamed}`), `${def}: libbpf blames ${blamed}: ${lib.stderr}`);
       const r = cli(['inspect', obj, '--json']);
       assert.equal(r.code, 0, r.stderr);
-      const errs = (JSON.parse(r.stdout).diagnostics as { severity: string; map: string; field: string | null; message: string }[]).filter((d) => d.severity === 'error');
+      const errs = (JSON.parse(r.stdout).diagnostics as { severity: string; map: string; field: string | null; message: string }[]).filter(
+        (d) => d.severity === 'error',
+      );
       assert.equal(errs.length, 1, `${def}: ${JSON.stringify(errs)}`);
       assert.ok(errs[0].message.includes(`'${blamed}'`), errs[0].message);
       assert.deepEqual([errs[0].map, errs[0].field ?? ''], [mapName, field], def);
@@ -144,14 +201,21 @@ test("libbpf's open phase agrees: program offsets and sizes, kconfig extern offs
       for (const m of ['objt_pinned']) rmSync(`/sys/fs/bpf/${m}`, { force: true });
     }
     const ours = JSON.parse(cli(['inspect', obj, '--json']).stdout);
-    const found = [...log.matchAll(/sec '([^']+)': found program '([^']+)' at insn offset (\d+) \(\d+ bytes\), code size (\d+) insns/g)]
-      .map((m) => [m[2], m[1], Number(m[3]), Number(m[4])]);
+    const found = [
+      ...log.matchAll(/sec '([^']+)': found program '([^']+)' at insn offset (\d+) \(\d+ bytes\), code size (\d+) insns/g),
+    ].map((m) => [m[2], m[1], Number(m[3]), Number(m[4])]);
     assert.ok(found.length > 0, `${name}: libbpf found programs`);
-    const funcs = (ours.functions as { name: string; section: string; insn_offset: number; insns: number }[])
-      .map((f) => [f.name, f.section, f.insn_offset, f.insns]);
+    const funcs = (ours.functions as { name: string; section: string; insn_offset: number; insns: number }[]).map((f) => [
+      f.name,
+      f.section,
+      f.insn_offset,
+      f.insns,
+    ]);
     assert.deepEqual(funcs.sort(), found.sort(), name);
     const kcfg = [...log.matchAll(/extern \(kcfg\) #\d+: symbol \d+, off (\d+), name (\S+)/g)].map((m) => [m[2], Number(m[1])]);
-    const ourKcfg = (ours.externs as { name: string; kind: string; offset?: number }[]).filter((e) => e.kind === 'kconfig').map((e) => [e.name, e.offset]);
+    const ourKcfg = (ours.externs as { name: string; kind: string; offset?: number }[])
+      .filter((e) => e.kind === 'kconfig')
+      .map((e) => [e.name, e.offset]);
     assert.deepEqual(ourKcfg.sort(), kcfg.sort(), name);
     const dataMaps = [...log.matchAll(/map '([^']+)' \(global data\): at sec_idx \d+, offset \d+, flags ([0-9a-f]+)/g)].map((m) => m[1]);
     const ourData = (ours.maps as { name: string; kind: string }[]).filter((m) => INTERNAL.has(m.kind)).map((m) => m.name);
@@ -159,7 +223,7 @@ test("libbpf's open phase agrees: program offsets and sizes, kconfig extern offs
   }
 });
 
-test("relocations: every map, data and extern reference libbpf records is the one the model has (same map index)", () => {
+test('relocations: every map, data and extern reference libbpf records is the one the model has (same map index)', () => {
   for (const name of ['object_maps.o', 'object_maps.v3.o', 'object_externs.o', 'object_bad_maps.o']) {
     const obj = fixture(name);
     const { dir, done } = bpffsDir('relo');
@@ -176,8 +240,10 @@ test("relocations: every map, data and extern reference libbpf records is the on
       continue;
     }
     const theirs: string[] = [];
-    for (const m of log.matchAll(/prog '([^']+)': found (?:data )?map (\d+) \([^,]+, sec \d+, off \d+\) for insn #?(\d+)/g)) theirs.push(`${m[1]} ${m[3]} map#${m[2]}`);
-    for (const m of log.matchAll(/prog '([^']+)': found extern #\d+ '([^']+)' \(sym \d+\) for insn #?(\d+)/g)) theirs.push(`${m[1]} ${m[3]} ${m[2]}`);
+    for (const m of log.matchAll(/prog '([^']+)': found (?:data )?map (\d+) \([^,]+, sec \d+, off \d+\) for insn #?(\d+)/g))
+      theirs.push(`${m[1]} ${m[3]} map#${m[2]}`);
+    for (const m of log.matchAll(/prog '([^']+)': found extern #\d+ '([^']+)' \(sym \d+\) for insn #?(\d+)/g))
+      theirs.push(`${m[1]} ${m[3]} ${m[2]}`);
     const j = JSON.parse(cli(['inspect', obj, '--json']).stdout);
     const ours: string[] = [];
     for (const f of j.functions as { name: string; relocations: { insn: number; kind: string; name: string; map_index?: number }[] }[]) {

@@ -4,8 +4,22 @@ import { readdirSync } from 'fs';
 import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
 import { BTF_FUNC_GLOBAL, BTF_FUNC_STATIC, BTF_INT_SIGNED } from '../../server/src/btf/types';
 import {
-  BPF_ATTACH_TYPE, BPF_PROG_TYPE, FEATURE_PROBES, KernelBtf, btfInfo, btfLoad, closeFd, isKernelError, linkCreate, linkInfo, probeFeature,
-  probePrivileges, progLoad, progTestRun, rawTracepointOpen, systemInfo,
+  BPF_ATTACH_TYPE,
+  BPF_PROG_TYPE,
+  FEATURE_PROBES,
+  KernelBtf,
+  btfInfo,
+  btfLoad,
+  closeFd,
+  isKernelError,
+  linkCreate,
+  linkInfo,
+  probeFeature,
+  probePrivileges,
+  progLoad,
+  progTestRun,
+  rawTracepointOpen,
+  systemInfo,
 } from '../../server/src/kernel';
 import { R0, R1, assemble, callRel, exit, movImm } from '../../server/src/kernel/asm';
 import { writeGuestResult } from './guest-result';
@@ -15,16 +29,33 @@ function freplaceBtf(): { bytes: Uint8Array; main: number; sub: number } {
   const b = new BtfBuilder();
   const int = b.add({ kind: 'INT', name: 'int', nameOff: 0, kindFlag: false, size: 4, encoding: BTF_INT_SIGNED, bitsOffset: 0, bits: 32 });
   const ptr = b.add({ kind: 'PTR', name: '', nameOff: 0, kindFlag: false, type: 0 });
-  const mainProto = b.add({ kind: 'FUNC_PROTO', name: '', nameOff: 0, kindFlag: false, type: int, params: [{ name: 'ctx', nameOff: 0, type: ptr }] });
+  const mainProto = b.add({
+    kind: 'FUNC_PROTO',
+    name: '',
+    nameOff: 0,
+    kindFlag: false,
+    type: int,
+    params: [{ name: 'ctx', nameOff: 0, type: ptr }],
+  });
   const main = b.add({ kind: 'FUNC', name: 'lens_main', nameOff: 0, kindFlag: false, type: mainProto, linkage: BTF_FUNC_STATIC });
-  const subProto = b.add({ kind: 'FUNC_PROTO', name: '', nameOff: 0, kindFlag: false, type: int, params: [{ name: 'x', nameOff: 0, type: int }] });
+  const subProto = b.add({
+    kind: 'FUNC_PROTO',
+    name: '',
+    nameOff: 0,
+    kindFlag: false,
+    type: int,
+    params: [{ name: 'x', nameOff: 0, type: int }],
+  });
   const sub = b.add({ kind: 'FUNC', name: 'lens_sub', nameOff: 0, kindFlag: false, type: subProto, linkage: BTF_FUNC_GLOBAL });
   return { bytes: writeBtf(b.build()), main, sub };
 }
 
 const funcInfo = (recs: [number, number][]) => {
   const buf = Buffer.alloc(8 * recs.length);
-  recs.forEach(([insn, id], i) => { buf.writeUInt32LE(insn, 8 * i); buf.writeUInt32LE(id, 8 * i + 4); });
+  recs.forEach(([insn, id], i) => {
+    buf.writeUInt32LE(insn, 8 * i);
+    buf.writeUInt32LE(id, 8 * i + 4);
+  });
   return { recSize: 8, count: recs.length, bytes: buf };
 };
 
@@ -34,14 +65,27 @@ function freplace(): { before: number; after: number; detached: number; linkType
   const btf = freplaceBtf();
   const targetBtf = btfLoad(btf.bytes);
   const target = progLoad({
-    progType: BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER, license: 'GPL', name: 'lens_main', progBtfFd: targetBtf.fd,
-    insns: assemble([movImm(R1, 0), callRel(1), exit(), movImm(R0, 1), exit()]), funcInfo: funcInfo([[0, btf.main], [3, btf.sub]]),
+    progType: BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER,
+    license: 'GPL',
+    name: 'lens_main',
+    progBtfFd: targetBtf.fd,
+    insns: assemble([movImm(R1, 0), callRel(1), exit(), movImm(R0, 1), exit()]),
+    funcInfo: funcInfo([
+      [0, btf.main],
+      [3, btf.sub],
+    ]),
   });
   const before = progTestRun(target.fd, { data: pkt }).retval;
   const extBtf = btfLoad(btf.bytes);
   const ext = progLoad({
-    progType: BPF_PROG_TYPE.BPF_PROG_TYPE_EXT, license: 'GPL', name: 'lens_sub', progBtfFd: extBtf.fd,
-    attachProgFd: target.fd, attachBtfId: btf.sub, insns: assemble([movImm(R0, 2), exit()]), funcInfo: funcInfo([[0, btf.sub]]),
+    progType: BPF_PROG_TYPE.BPF_PROG_TYPE_EXT,
+    license: 'GPL',
+    name: 'lens_sub',
+    progBtfFd: extBtf.fd,
+    attachProgFd: target.fd,
+    attachBtfId: btf.sub,
+    insns: assemble([movImm(R0, 2), exit()]),
+    funcInfo: funcInfo([[0, btf.sub]]),
   });
   const link = linkCreate({ prog_fd: ext.fd, target_fd: target.fd, attach_type: 0, target_btf_id: btf.sub });
   const after = progTestRun(target.fd, { data: pkt }).retval;
@@ -68,8 +112,12 @@ function main(): unknown {
   let fentryLink = 0;
   try {
     const p = progLoad({
-      progType: BPF_PROG_TYPE.BPF_PROG_TYPE_TRACING, expectedAttachType: BPF_ATTACH_TYPE.BPF_TRACE_FENTRY, attachBtfId: target?.id ?? 0,
-      insns: assemble([movImm(R0, 0), exit()]), license: 'GPL', name: 'lens_fentry',
+      progType: BPF_PROG_TYPE.BPF_PROG_TYPE_TRACING,
+      expectedAttachType: BPF_ATTACH_TYPE.BPF_TRACE_FENTRY,
+      attachBtfId: target?.id ?? 0,
+      insns: assemble([movImm(R0, 0), exit()]),
+      license: 'GPL',
+      name: 'lens_fentry',
     });
     fentry = 'loaded';
     const l = rawTracepointOpen(p.fd, undefined);
@@ -87,9 +135,20 @@ function main(): unknown {
     ext = String(e);
   }
   return {
-    fentryLink, freplace: ext,
-    system: systemInfo(), privileges: probePrivileges(), features, modules, sysfs: readdirSync('/sys/kernel/btf').sort(),
-    vmlinuxTypes, sample, sampleTypes: sampleBtf?.length, sampleStart: sampleBtf?.startId, sampleInfo, bbrStruct, fentry,
+    fentryLink,
+    freplace: ext,
+    system: systemInfo(),
+    privileges: probePrivileges(),
+    features,
+    modules,
+    sysfs: readdirSync('/sys/kernel/btf').sort(),
+    vmlinuxTypes,
+    sample,
+    sampleTypes: sampleBtf?.length,
+    sampleStart: sampleBtf?.startId,
+    sampleInfo,
+    bbrStruct,
+    fentry,
   };
 }
 

@@ -18,7 +18,8 @@ type Ev = Record<string, unknown> & { event: string };
 function startRun(args: string[]) {
   const child = spawn(process.execPath, [CLI, 'run', ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const events: Ev[] = [];
-  let buf = '', stderr = '';
+  let buf = '',
+    stderr = '';
   let onEvent: (() => void) | undefined;
   child.stdout.on('data', (d: Buffer) => {
     buf += d.toString();
@@ -49,7 +50,10 @@ function mapU64(id: number, key: number): bigint {
 
 const SLOT = { TP: 0, RAW_TP: 1, UPROBE: 2, URETPROBE: 3, XDP: 4, TCX: 5, CGROUP: 6, SAMPLE: 7 };
 
-const linkIdsOf = (events: Ev[]) => events.filter((e) => e.event === 'attached').flatMap((e) => (e.link_ids as number[] | undefined) ?? (e.link_id !== undefined ? [e.link_id as number] : []));
+const linkIdsOf = (events: Ev[]) =>
+  events
+    .filter((e) => e.event === 'attached')
+    .flatMap((e) => (e.link_ids as number[] | undefined) ?? (e.link_id !== undefined ? [e.link_id as number] : []));
 
 test('run: everything attached, each counter moves while it runs, Ctrl-C detaches all and nothing is left', async () => {
   const veth = vethPair();
@@ -58,31 +62,54 @@ test('run: everything attached, each counter moves while it runs, Ctrl-C detache
   let r: ReturnType<typeof startRun> | undefined;
   try {
     r = startRun([
-      fixture('attach_counters.o'), '--attach', `up_work=${target.bin}:lens_work`, '--attach', `uret_work=${target.bin}:lens_work`,
-      '--attach', `xdp_drop_ping=${veth.host}:generic`, '--attach', `tcx_count=${veth.host}:ingress`, '--attach', `cg_egress=${cg.path}`,
-      '--attach', 'sample=cpu-clock@200',
+      fixture('attach_counters.o'),
+      '--attach',
+      `up_work=${target.bin}:lens_work`,
+      '--attach',
+      `uret_work=${target.bin}:lens_work`,
+      '--attach',
+      `xdp_drop_ping=${veth.host}:generic`,
+      '--attach',
+      `tcx_count=${veth.host}:ingress`,
+      '--attach',
+      `cg_egress=${cg.path}`,
+      '--attach',
+      'sample=cpu-clock@200',
     ]);
     await r.running;
     const ev = r.events;
     assert.equal(ev[0].event, 'loaded', r.stderr());
     const counts = (ev[0].maps as { name: string; id: number }[]).find((m) => m.name === 'counts')!.id;
-    const attached = Object.fromEntries(ev.filter((e) => e.event === 'attached').map((e) => [e.program, `${String(e.kind)} ${String(e.target)}`]));
+    const attached = Object.fromEntries(
+      ev.filter((e) => e.event === 'attached').map((e) => [e.program, `${String(e.kind)} ${String(e.target)}`]),
+    );
     assert.deepEqual(attached, {
-      tp_getppid: 'tracepoint syscalls:sys_enter_getppid', rawtp_exec: 'raw_tp sched_process_exec', up_work: `uprobe ${target.bin}:lens_work`,
-      uret_work: `uprobe ${target.bin}:lens_work`, xdp_drop_ping: `xdp ${veth.host} (generic)`, tcx_count: `tcx ${veth.host} ingress`,
-      cg_egress: `cgroup ${cg.path}`, sample: 'perf_event cpu-clock@200Hz on every CPU', tasks: 'iter task',
+      tp_getppid: 'tracepoint syscalls:sys_enter_getppid',
+      rawtp_exec: 'raw_tp sched_process_exec',
+      up_work: `uprobe ${target.bin}:lens_work`,
+      uret_work: `uprobe ${target.bin}:lens_work`,
+      xdp_drop_ping: `xdp ${veth.host} (generic)`,
+      tcx_count: `tcx ${veth.host} ingress`,
+      cg_egress: `cgroup ${cg.path}`,
+      sample: 'perf_event cpu-clock@200Hz on every CPU',
+      tasks: 'iter task',
     });
     const iter = ev.find((e) => e.event === 'iter')!;
     assert.match(iter.output as string, new RegExp(`^${r.child.pid} node$`, 'm'), 'the iterator saw bpf-lens itself');
     const linkIds = linkIdsOf(ev);
     const live = JSON.parse(run('bpftool', ['-j', 'link', 'list'])) as { id: number }[];
-    assert.ok(linkIds.every((id) => live.some((l) => l.id === id)), 'every link id reported is live');
+    assert.ok(
+      linkIds.every((id) => live.some((l) => l.id === id)),
+      'every link id reported is live',
+    );
 
     spawnSync('python3', ['-c', 'import os\nfor i in range(4): os.getppid()']);
     spawnSync(target.bin, ['5']);
     const pinged = veth.ping(3);
     assert.equal(pinged, 0, 'XDP drops the pings');
-    cg.runIn(`python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); [s.sendto(b'x', ('127.0.0.1', 9)) for _ in range(3)]"`);
+    cg.runIn(
+      `python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); [s.sendto(b'x', ('127.0.0.1', 9)) for _ in range(3)]"`,
+    );
     assert.ok(mapU64(counts, SLOT.TP) >= 4n);
     assert.ok(mapU64(counts, SLOT.RAW_TP) >= 3n);
     assert.equal(mapU64(counts, SLOT.UPROBE), 5n);
@@ -100,10 +127,18 @@ test('run: everything attached, each counter moves while it runs, Ctrl-C detache
     const detached = r.events.filter((e) => e.event === 'detached').map((e) => e.program);
     assert.equal(detached.length, 9);
     const after = JSON.parse(run('bpftool', ['-j', 'link', 'list'])) as { id: number }[];
-    assert.deepEqual(after.filter((l) => linkIds.includes(l.id)), [], 'no link left');
+    assert.deepEqual(
+      after.filter((l) => linkIds.includes(l.id)),
+      [],
+      'no link left',
+    );
     const progIds = (ev[0].programs as { id: number }[]).map((p) => p.id);
     const progs = JSON.parse(run('bpftool', ['-j', 'prog', 'list'])) as { id: number }[];
-    assert.deepEqual(progs.filter((p) => progIds.includes(p.id)), [], 'no program left');
+    assert.deepEqual(
+      progs.filter((p) => progIds.includes(p.id)),
+      [],
+      'no program left',
+    );
     assert.doesNotMatch(tcState(veth.host), /clsact|ingress/);
     assert.deepEqual(cgroupProgs(cg.path), []);
     assert.equal(veth.ping(2), 2, 'pings pass again');
@@ -121,7 +156,10 @@ test('run: everything attached, each counter moves while it runs, Ctrl-C detache
 test('run --duration ends by itself; an error in attaching exits 1 with an error event and nothing left', async () => {
   const ok = startRun([fixture('attach_counters.o'), '--duration', '0.2', '--no-attach', 'tasks']);
   assert.equal(await ok.exited, 0, ok.stderr());
-  assert.deepEqual(ok.events.map((e) => e.event).filter((e) => e !== 'skipped'), ['loaded', 'attached', 'attached', 'running', 'detached', 'detached']);
+  assert.deepEqual(
+    ok.events.map((e) => e.event).filter((e) => e !== 'skipped'),
+    ['loaded', 'attached', 'attached', 'running', 'detached', 'detached'],
+  );
   const bad = startRun([fixture('attach_counters.o'), '--attach', 'xdp_drop_ping=lens_nosuch0']);
   assert.equal(await bad.exited, 1);
   const err = bad.events.at(-1)!;
@@ -131,7 +169,10 @@ test('run --duration ends by itself; an error in attaching exits 1 with an error
   const ids = linkIdsOf(bad.events);
   assert.ok(ids.length >= 2, 'tracepoints were attached before the failure');
   const after = JSON.parse(run('bpftool', ['-j', 'link', 'list'])) as { id: number }[];
-  assert.deepEqual(after.filter((l) => ids.includes(l.id)), []);
+  assert.deepEqual(
+    after.filter((l) => ids.includes(l.id)),
+    [],
+  );
   const usage = spawnSync(process.execPath, [CLI, 'run', fixture('attach_counters.o'), '--attach', 'nope'], { encoding: 'utf8' });
   assert.equal(usage.status, 2);
   assert.match(usage.stderr, /--attach wants PROG=WHERE/);
@@ -186,5 +227,8 @@ test('run registers struct_ops on attach (load alone does not): a TCP socket use
     assert.equal(await r.exited, 0);
   }
   assert.ok(!cc(), 'unregistered after Ctrl-C');
-  assert.deepEqual(r.events.filter((e) => e.event === 'detached').map((e) => e.program), ['lens_fixed']);
+  assert.deepEqual(
+    r.events.filter((e) => e.event === 'detached').map((e) => e.program),
+    ['lens_fixed'],
+  );
 });

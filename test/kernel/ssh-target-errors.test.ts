@@ -32,7 +32,7 @@ test('fixtures: one object without CO-RE relocations, one with', () => {
   assert.match(spawnSync(process.execPath, [CLI, 'relocate', CORE]).stdout.toString(), /: [1-9]\d* CO-RE relocations/);
 });
 
-test('non-root user without sudo rights: no-sudo, with sudo\'s own words; passwordless sudo then works', () => {
+test("non-root user without sudo rights: no-sudo, with sudo's own words; passwordless sudo then works", () => {
   const t0 = performance.now();
   const probe = fails(['probe', '--target', asUser], 'no-sudo');
   const ms = performance.now() - t0;
@@ -68,7 +68,10 @@ test('--no-sudo as a non-root user: the agent runs unprivileged, bpf-not-permitt
   assert.match(probe.stdout, /can load BPF: {3}no \(EPERM\)/);
   assert.match(probe.stdout, /uid [1-9]\d*\)/);
   const msg = probe.stderr;
-  assert.match(msg, /bpf\(\) is not permitted for the agent on .* \(EPERM\): the agent runs as uid [1-9]\d* without CAP_BPF or CAP_SYS_ADMIN/);
+  assert.match(
+    msg,
+    /bpf\(\) is not permitted for the agent on .* \(EPERM\): the agent runs as uid [1-9]\d* without CAP_BPF or CAP_SYS_ADMIN/,
+  );
   assert.match(msg, new RegExp(`unprivileged BPF is disabled there \\(/proc/sys/kernel/unprivileged_bpf_disabled = ${disabled}\\)`));
   assert.match(msg, /connect as root, let the agent run under sudo .*, or give it CAP_BPF and CAP_PERFMON/);
 
@@ -95,7 +98,10 @@ test('a target without /sys/kernel/btf: probe says so; CO-RE objects fail with n
   const t0 = performance.now();
   const core = fails(['load', CORE, '--target', noBtfHost], 'no-btf');
   const ms = performance.now() - t0;
-  assert.match(core.stderr, /no BTF on root@[\d.]+:2223: \/sys\/kernel\/btf\/vmlinux is missing and .*load_tracepoint\.o cannot load without it: its CO-RE relocations/);
+  assert.match(
+    core.stderr,
+    /no BTF on root@[\d.]+:2223: \/sys\/kernel\/btf\/vmlinux is missing and .*load_tracepoint\.o cannot load without it: its CO-RE relocations/,
+  );
   assert.match(core.stderr, /CONFIG_DEBUG_INFO_BTF=y/);
   const plain = bpfLens(['load', PLAIN, '--json', '--target', noBtfHost]);
   assert.equal(plain.status, 0, plain.stderr);
@@ -111,8 +117,10 @@ test('a target without /sys/kernel/btf: probe says so; CO-RE objects fail with n
   const cache = mkdtempSync(join(tmpdir(), 'bpflens-btf-cache-'));
   const c = await connectTarget(noBtfHost, { configFile: host.config });
   try {
-    await assert.rejects(c.targetBtf(cache), (e: unknown) =>
-      e instanceof TargetError && e.code === 'no-btf' && /CONFIG_DEBUG_INFO_BTF=y/.test(e.message));
+    await assert.rejects(
+      c.targetBtf(cache),
+      (e: unknown) => e instanceof TargetError && e.code === 'no-btf' && /CONFIG_DEBUG_INFO_BTF=y/.test(e.message),
+    );
     // the agent is still there after the refusal
     assert.equal((await c.hello()).hasVmlinuxBtf, false);
   } finally {

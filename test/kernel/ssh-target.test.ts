@@ -34,12 +34,22 @@ test('probe --target deploys the agent once, then re-uses it; hello reports the 
   const again = bpfLens(['probe', '--json', '--target', `ssh://root@${host.addr}:22`]);
   const againMs = performance.now() - t1;
   assert.equal(again.status, 0, again.stderr);
-  assert.deepEqual(readdirSync(join(host.home, '.cache', 'bpf-lens')).filter((d) => d.startsWith('agent-')), deployed);
-  console.log(`probe over ssh: first (deploy) ${firstMs.toFixed(0)} ms, re-use ${againMs.toFixed(0)} ms, hello round trip ${JSON.parse(again.stdout).hello_ms} ms`);
+  assert.deepEqual(
+    readdirSync(join(host.home, '.cache', 'bpf-lens')).filter((d) => d.startsWith('agent-')),
+    deployed,
+  );
+  console.log(
+    `probe over ssh: first (deploy) ${firstMs.toFixed(0)} ms, re-use ${againMs.toFixed(0)} ms, hello round trip ${JSON.parse(again.stdout).hello_ms} ms`,
+  );
 });
 
 test('a deployed agent changed on the target is never run: the deployment is checked file by file at each start and replaced', () => {
-  const dir = join(host.home, '.cache', 'bpf-lens', readdirSync(join(host.home, '.cache', 'bpf-lens')).find((d) => d.startsWith('agent-'))!);
+  const dir = join(
+    host.home,
+    '.cache',
+    'bpf-lens',
+    readdirSync(join(host.home, '.cache', 'bpf-lens')).find((d) => d.startsWith('agent-'))!,
+  );
   const marker = join(host.dir, 'tampered-agent-ran');
   const agentJs = join(dir, 'agent.js');
   const original = readFileSync(agentJs);
@@ -60,7 +70,10 @@ test('load --target ssh:// loads the object on the target and reports kernel ids
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.equal(j.ok, true);
-  assert.deepEqual(j.progs.map((p: { name: string }) => p.name), ['xdp_count']);
+  assert.deepEqual(
+    j.progs.map((p: { name: string }) => p.name),
+    ['xdp_count'],
+  );
   assert.ok(j.progs[0].id > 0 && j.progs[0].verified_insns > 0);
   assert.equal(j.timing.deployed_now, false);
   // Released when the command ended: the kernel no longer has the program.
@@ -82,7 +95,10 @@ test('load --json of a corrupt object prints JSON on a target as here: ok false,
   // a target that cannot be used: JSON too (and the error text, exit 2)
   const down = bpfLens(['load', OBJ, '--json', '--target', 'ssh://root@127.0.0.1:1']);
   assert.equal(down.status, 2);
-  assert.deepEqual([JSON.parse(down.stdout).ok, JSON.parse(down.stdout).error.stage, JSON.parse(down.stdout).error.code], [false, 'target', 'unreachable']);
+  assert.deepEqual(
+    [JSON.parse(down.stdout).ok, JSON.parse(down.stdout).error.stage, JSON.parse(down.stdout).error.code],
+    [false, 'target', 'unreachable'],
+  );
   assert.match(down.stderr, /^error \(unreachable\)/);
 });
 
@@ -90,16 +106,23 @@ test('a verifier rejection on the target comes back with its log', async () => {
   const c = await connectTarget('bpflens-test', { configFile: host.config });
   try {
     const bad = readFileSync(join(ROOT, 'build', 'fixtures', 'loader_reject.o'), { flag: 'r' });
-    await assert.rejects(c.load({ name: 'loader_reject.o', object: bad.toString('base64') }), (e: Error & { data?: { log?: string } }) =>
-      /./.test(e.message) && typeof e.data?.log === 'string' && e.data.log.length > 0);
+    await assert.rejects(
+      c.load({ name: 'loader_reject.o', object: bad.toString('base64') }),
+      (e: Error & { data?: { log?: string } }) => /./.test(e.message) && typeof e.data?.log === 'string' && e.data.log.length > 0,
+    );
   } finally {
     await c.close();
   }
 });
 
 test('wrong key: auth-failed', () => {
-  writeFileSync(join(host.dir, 'ssh_config_other'), readFileSync(host.config, 'latin1').replace(join(host.dir, 'user'), join(host.dir, 'other')));
-  const r = spawnSync(process.execPath, [CLI, 'probe', '--target', 'bpflens-test'], { env: { ...process.env, BPF_LENS_SSH_CONFIG: join(host.dir, 'ssh_config_other') } });
+  writeFileSync(
+    join(host.dir, 'ssh_config_other'),
+    readFileSync(host.config, 'latin1').replace(join(host.dir, 'user'), join(host.dir, 'other')),
+  );
+  const r = spawnSync(process.execPath, [CLI, 'probe', '--target', 'bpflens-test'], {
+    env: { ...process.env, BPF_LENS_SSH_CONFIG: join(host.dir, 'ssh_config_other') },
+  });
   assert.equal(r.status, 2);
   assert.match(r.stderr.toString(), /^error \(auth-failed\).*authorized_keys/);
 });

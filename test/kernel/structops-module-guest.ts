@@ -59,19 +59,33 @@ function present(): unknown {
   const s = attachAll(localKernel, r.programs, { structOps });
   const linkOf = (name: string) => s.attachments.find((a) => a.program === name)?.linkFds[0];
   try {
-    const maps = Object.fromEntries(r.maps.map((m) => {
-      const info = localKernel.mapInfo(m.fd);
-      return [m.name, {
-        id: m.id, type: m.type, valueSize: m.valueSize, flags: m.flags, btfVmlinuxId: info.btfVmlinuxId, btfVmlinuxValueTypeId: info.btfVmlinuxValueTypeId,
-        link: linkOf(m.name) !== undefined ? linkMapId(linkOf(m.name)!) : undefined,
-      }];
-    }));
-    const programs = Object.fromEntries(r.programs.map((p) => {
-      const info = localKernel.progInfo(p.fd);
-      return [p.name, { type: p.type, attachBtfObjId: info.attachBtfObjId, attachBtfId: info.attachBtfId }];
-    }));
+    const maps = Object.fromEntries(
+      r.maps.map((m) => {
+        const info = localKernel.mapInfo(m.fd);
+        return [
+          m.name,
+          {
+            id: m.id,
+            type: m.type,
+            valueSize: m.valueSize,
+            flags: m.flags,
+            btfVmlinuxId: info.btfVmlinuxId,
+            btfVmlinuxValueTypeId: info.btfVmlinuxValueTypeId,
+            link: linkOf(m.name) !== undefined ? linkMapId(linkOf(m.name)!) : undefined,
+          },
+        ];
+      }),
+    );
+    const programs = Object.fromEntries(
+      r.programs.map((p) => {
+        const info = localKernel.progInfo(p.fd);
+        return [p.name, { type: p.type, attachBtfObjId: info.attachBtfObjId, attachBtfId: info.attachBtfId }];
+      }),
+    );
     const bss = r.maps.find((m) => m.name === '.bss')!;
-    const calls = Buffer.from(mapLookupElem(bss.fd, new Uint8Array(4), 8)!).readBigUInt64LE().toString();
+    const calls = Buffer.from(mapLookupElem(bss.fd, new Uint8Array(4), 8)!)
+      .readBigUInt64LE()
+      .toString();
     loaded = { maps, programs, calls, log: moduleLog(), warnings: r.warnings };
   } finally {
     s.detach();
@@ -81,7 +95,10 @@ function present(): unknown {
   // libbpf 1.1 (Debian 12's bpftool 7.1) looks for struct_ops types in vmlinux only
   const libbpf = (() => {
     try {
-      return { ok: true, out: execFileSync('bpftool', ['struct_ops', 'register', fixture], { encoding: 'latin1', stdio: ['ignore', 'pipe', 'pipe'] }) };
+      return {
+        ok: true,
+        out: execFileSync('bpftool', ['struct_ops', 'register', fixture], { encoding: 'latin1', stdio: ['ignore', 'pipe', 'pipe'] }),
+      };
     } catch (e) {
       return { ok: false, out: String((e as { stderr?: string }).stderr ?? e) };
     }
@@ -99,7 +116,18 @@ function present(): unknown {
       sleep(100);
     }
   }
-  return { kernel, before, loadMs, loaded, afterClose, libbpf, rmmod, rmmodMs: Date.now() - t0, moduleGone: !existsSync(`/sys/module/${MODULE}`), again: rmmod === 'ok' ? refused() : undefined };
+  return {
+    kernel,
+    before,
+    loadMs,
+    loaded,
+    afterClose,
+    libbpf,
+    rmmod,
+    rmmodMs: Date.now() - t0,
+    moduleGone: !existsSync(`/sys/module/${MODULE}`),
+    again: rmmod === 'ok' ? refused() : undefined,
+  };
 }
 
 writeGuestResult(() => ({ release: systemInfo().release, absent: refused(), ...(modulePath ? { present: present() } : {}) }), {

@@ -20,7 +20,8 @@ import { runHostRootGuest } from '../qemu-host-root';
 
 const FIXTURE = path.join(ROOT, 'build', 'fixtures', 'kmod_structops.o');
 // What the refusal must say wherever the type is missing.
-const REFUSAL = /struct_ops map 'lens_linked'.*struct bpf_lens_testmod_ops.*no kernel BTF has it: neither vmlinux nor any of the \d+ modules with BTF defines struct bpf_struct_ops_bpf_lens_testmod_ops/;
+const REFUSAL =
+  /struct_ops map 'lens_linked'.*struct bpf_lens_testmod_ops.*no kernel BTF has it: neither vmlinux nor any of the \d+ modules with BTF defines struct bpf_struct_ops_bpf_lens_testmod_ops/;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function boot(t: { diagnostic(m: string): void }, version: DebianKernelVersion, ko?: string): any {
@@ -33,7 +34,10 @@ function boot(t: { diagnostic(m: string): void }, version: DebianKernelVersion, 
 /** The test module for Debian's `version`, built (or taken from build/kmod) by scripts/testmod.sh. */
 function testModule(version: DebianKernelVersion): { ko: string; ms: number } {
   const started = Date.now();
-  const ko = execFileSync('bash', [path.join(ROOT, 'scripts', 'testmod.sh'), version], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const ko = execFileSync('bash', [path.join(ROOT, 'scripts', 'testmod.sh'), version], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
   return { ko, ms: Date.now() - started };
 }
 
@@ -47,7 +51,10 @@ test('Debian 6.12: struct_ops maps and programs of a type only the test module d
   assert.match(g.absent.message, REFUSAL);
   const p = g.present;
   const { kernel } = p;
-  assert.ok(kernel.btfId > 0 && kernel.opsTypeId > 0 && kernel.valueTypeId > 0, `the module's BTF has both types: ${JSON.stringify(kernel)}`);
+  assert.ok(
+    kernel.btfId > 0 && kernel.opsTypeId > 0 && kernel.valueTypeId > 0,
+    `the module's BTF has both types: ${JSON.stringify(kernel)}`,
+  );
   assert.equal(p.before, '', 'nothing registered before the load');
   const { maps, programs } = p.loaded;
   // maps: created on the module's value type, the value type's BTF object given by FD (6.9+)
@@ -94,11 +101,14 @@ test('this host: without the module, the same refusal and no FD left open', () =
   const fds = () => readdirSync('/proc/self/fd').length;
   const obj = openObject(new Uint8Array(readFileSync(FIXTURE)), FIXTURE);
   const before = fds();
-  assert.throws(() => loadObject(obj, { kernel: localKernel }), (e: unknown) => {
-    assert.ok(e instanceof LoadError);
-    assert.equal(e.stage, 'relocate');
-    assert.match(e.message, REFUSAL);
-    return true;
-  });
+  assert.throws(
+    () => loadObject(obj, { kernel: localKernel }),
+    (e: unknown) => {
+      assert.ok(e instanceof LoadError);
+      assert.equal(e.stage, 'relocate');
+      assert.match(e.message, REFUSAL);
+      return true;
+    },
+  );
   assert.equal(fds(), before);
 });

@@ -14,7 +14,12 @@ import { bpffsDir } from './kernel-env';
 
 const OBJ = () => fixture('testrun_progs.o');
 
-interface Case { prog: string; packet: string; repeat: number; name: string }
+interface Case {
+  prog: string;
+  packet: string;
+  repeat: number;
+  name: string;
+}
 
 const CASES: Case[] = [
   { prog: 'xdp_reflect', packet: 'eth/ipv4(src=10.1.1.1,dst=10.1.1.2)/icmp(id=7,seq=1)/payload(hello)', repeat: 1, name: 'XDP_TX' },
@@ -68,7 +73,10 @@ test('verdicts and output bytes equal bpftool prog run for xdp, tc and socket fi
 test('text output: the verdict named, what changed against the input; --id works; errors are said', () => {
   const t = cli(['test-run', OBJ(), 'xdp_reflect', '--packet', 'eth/ipv4(src=10.1.1.1,dst=10.1.1.2)/icmp/payload(hi)']);
   assert.equal(t.code, 0, t.stderr);
-  assert.match(t.stdout, /^retval 3 \(XDP_TX\)\nduration \d+ ns per run \(1 run\)\ndata out 44 bytes, \d+ changes against the input:\n {2}@5: 02 -> 01\n/);
+  assert.match(
+    t.stdout,
+    /^retval 3 \(XDP_TX\)\nduration \d+ ns per run \(1 run\)\ndata out 44 bytes, \d+ changes against the input:\n {2}@5: 02 -> 01\n/,
+  );
   const pins = bpffsDir('testrun_id');
   try {
     run('bpftool', ['prog', 'loadall', OBJ(), `${pins.dir}/p`]);

@@ -25,16 +25,19 @@ interface Fixture {
 const SRC = path.join(ROOT, 'test', 'fixtures');
 
 function fixtures(): Fixture[] {
-  return readdirSync(SRC).filter((f) => /^verifier_\w+\.bpf\.c$/.test(f)).sort().map((f) => {
-    const lines = readFileSync(path.join(SRC, f), 'utf8').split('\n');
-    const family = /verifier family (\w+)/.exec(lines[0])?.[1];
-    assert.ok(family, `${f}: line 1 names the family`);
-    const at = (mark: string) => {
-      const i = lines.findIndex((l) => l.includes(mark));
-      return i < 0 ? undefined : i + 1;
-    };
-    return { name: f.replace(/\.bpf\.c$/, ''), src: f, family, rejected: at('REJECTED'), origin: at('ORIGIN') };
-  });
+  return readdirSync(SRC)
+    .filter((f) => /^verifier_\w+\.bpf\.c$/.test(f))
+    .sort()
+    .map((f) => {
+      const lines = readFileSync(path.join(SRC, f), 'utf8').split('\n');
+      const family = /verifier family (\w+)/.exec(lines[0])?.[1];
+      assert.ok(family, `${f}: line 1 names the family`);
+      const at = (mark: string) => {
+        const i = lines.findIndex((l) => l.includes(mark));
+        return i < 0 ? undefined : i + 1;
+      };
+      return { name: f.replace(/\.bpf\.c$/, ''), src: f, family, rejected: at('REJECTED'), origin: at('ORIGIN') };
+    });
 }
 
 /** Families whose fixture needs something other than a plain load by root. */
@@ -54,11 +57,21 @@ async function rejection(name: string, logLevel = 0): Promise<LoadError> {
 /** `bpf-lens load --json` without CAP_PERFMON and CAP_SYS_ADMIN (a CAP_BPF-only loader). */
 /** The part of `load --json`'s refusal this test reads. */
 interface JsonRefusal {
-  error: { family: string; explanation: string; hint: string; related: { file?: string | null; line?: number | null; why: string }[]; source?: { line: number } };
+  error: {
+    family: string;
+    explanation: string;
+    hint: string;
+    related: { file?: string | null; line?: number | null; why: string }[];
+    source?: { line: number };
+  };
 }
 
 function loadWithoutPerfmon(obj: string): { code: number; json: JsonRefusal } {
-  const r = spawnSync('capsh', ['--drop=cap_sys_admin,cap_perfmon', '--', '-c', `exec "${process.execPath}" "${CLI}" load "${obj}" --json`], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(
+    'capsh',
+    ['--drop=cap_sys_admin,cap_perfmon', '--', '-c', `exec "${process.execPath}" "${CLI}" load "${obj}" --json`],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
   return { code: r.status ?? -1, json: JSON.parse(r.stdout) };
 }
 
@@ -66,37 +79,47 @@ const all = fixtures();
 
 test('the fixtures cover at least 20 families of the table', () => {
   const families = new Set(all.map((f) => f.family));
-  for (const f of families) assert.ok(VERIFIER_FAMILIES.some((x) => x.id === f), `${f} is in the table`);
+  for (const f of families)
+    assert.ok(
+      VERIFIER_FAMILIES.some((x) => x.id === f),
+      `${f} is in the table`,
+    );
   assert.ok(families.size >= 20, `${families.size} families`);
 });
 
 for (const f of all) {
-  test(`${f.name}: rejected on this kernel as ${f.family}, explained, related location on the origin line`, { skip: WITHOUT_PERFMON.has(f.name) && !have('capsh') }, async () => {
-    let family: string; let explanation: string; let hint: string;
-    let related: { file?: string | null; line?: number | null; why: string }[];
-    let sourceLine: number | undefined;
-    if (WITHOUT_PERFMON.has(f.name)) {
-      const { code, json } = loadWithoutPerfmon(fixture(`${f.name}.o`));
-      assert.equal(code, 1, JSON.stringify(json));
-      ({ family, explanation, hint, related } = json.error);
-      sourceLine = json.error.source?.line;
-    } else {
-      const e = await rejection(f.name);
-      const x = e.details.explanation;
-      assert.ok(x, `${e.message}\n${e.details.log}`);
-      ({ family, explanation, hint } = x);
-      related = [...x.related];
-      sourceLine = e.details.source?.line;
-    }
-    assert.equal(family, f.family, explanation);
-    assert.ok(explanation.length > 40 && hint.length > 20);
-    if (f.rejected) assert.equal(sourceLine, f.rejected, 'the error is on the REJECTED line');
-    const want = f.origin ?? f.rejected;
-    assert.ok(related.length > 0, 'at least one related location');
-    assert.equal(path.basename(related[0].file ?? ''), f.src, JSON.stringify(related));
-    assert.equal(related[0].line, want, `related[0] is the ORIGIN line: ${JSON.stringify(related, null, 1)}`);
-    assert.ok(related.every((r) => r.why.length > 10));
-  });
+  test(
+    `${f.name}: rejected on this kernel as ${f.family}, explained, related location on the origin line`,
+    { skip: WITHOUT_PERFMON.has(f.name) && !have('capsh') },
+    async () => {
+      let family: string;
+      let explanation: string;
+      let hint: string;
+      let related: { file?: string | null; line?: number | null; why: string }[];
+      let sourceLine: number | undefined;
+      if (WITHOUT_PERFMON.has(f.name)) {
+        const { code, json } = loadWithoutPerfmon(fixture(`${f.name}.o`));
+        assert.equal(code, 1, JSON.stringify(json));
+        ({ family, explanation, hint, related } = json.error);
+        sourceLine = json.error.source?.line;
+      } else {
+        const e = await rejection(f.name);
+        const x = e.details.explanation;
+        assert.ok(x, `${e.message}\n${e.details.log}`);
+        ({ family, explanation, hint } = x);
+        related = [...x.related];
+        sourceLine = e.details.source?.line;
+      }
+      assert.equal(family, f.family, explanation);
+      assert.ok(explanation.length > 40 && hint.length > 20);
+      if (f.rejected) assert.equal(sourceLine, f.rejected, 'the error is on the REJECTED line');
+      const want = f.origin ?? f.rejected;
+      assert.ok(related.length > 0, 'at least one related location');
+      assert.equal(path.basename(related[0].file ?? ''), f.src, JSON.stringify(related));
+      assert.equal(related[0].line, want, `related[0] is the ORIGIN line: ${JSON.stringify(related, null, 1)}`);
+      assert.ok(related.every((r) => r.why.length > 10));
+    },
+  );
 }
 
 test('bpf-lens load --json: error.explanation, error.hint and error.related (origin first) for a NULL map value', () => {
@@ -117,7 +140,7 @@ test('bpf-lens load --json: error.explanation, error.hint and error.related (ori
   assert.match(t.stderr, new RegExp(`verifier_null_map\\.bpf\\.c:${f.origin}: R0 is the result of bpf_map_lookup_elem`));
 });
 
-test('the log model over this kernel\'s level-1 and level-2 logs: instructions, sources, states, branches, frames, stats', async () => {
+test("the log model over this kernel's level-1 and level-2 logs: instructions, sources, states, branches, frames, stats", async () => {
   const logs: Record<string, string> = {};
   for (const name of ['verifier_ringbuf_leak', 'verifier_stack_depth', 'verifier_null_map']) {
     for (const level of [1, 2]) logs[`${name}.${level}`] = (await rejection(name, level)).details.log!;
@@ -164,8 +187,16 @@ test('hostile logs: cut anywhere, garbled, or made of noise give a partial model
   for (const text of texts) {
     for (let i = 0; i < 300; i++) {
       let t = text.slice(0, Math.floor(rand() * text.length));
-      if (i % 3 === 1) t = t.split('').map((c) => (rand() < 0.02 ? String.fromCharCode(Math.floor(rand() * 256)) : c)).join('');
-      if (i % 3 === 2) t = t.split('\n').sort(() => rand() - 0.5).join('\n');
+      if (i % 3 === 1)
+        t = t
+          .split('')
+          .map((c) => (rand() < 0.02 ? String.fromCharCode(Math.floor(rand() * 256)) : c))
+          .join('');
+      if (i % 3 === 2)
+        t = t
+          .split('\n')
+          .sort(() => rand() - 0.5)
+          .join('\n');
       const m = parseVerifierLog(t);
       explainRejection(m);
       explainRejection(t, () => undefined);
@@ -173,7 +204,16 @@ test('hostile logs: cut anywhere, garbled, or made of noise give a partial model
     }
   }
   assert.ok(partial > 100, 'cut logs are reported as truncated');
-  for (const t of ['', '\0\0', '(((((', 'R1=(((', '5: (85) call pc+99999999999', 'from 1 to 2: R1=ctx( frame1: fp-8=', 'x'.repeat(200_000), '0: (bf) r0 = r2\n'.repeat(5000) + 'R2 !read_ok']) {
+  for (const t of [
+    '',
+    '\0\0',
+    '(((((',
+    'R1=(((',
+    '5: (85) call pc+99999999999',
+    'from 1 to 2: R1=ctx( frame1: fp-8=',
+    'x'.repeat(200_000),
+    '0: (bf) r0 = r2\n'.repeat(5000) + 'R2 !read_ok',
+  ]) {
     explainRejection(t);
   }
 });

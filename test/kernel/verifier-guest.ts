@@ -32,7 +32,9 @@ function logOf(file: string, level: number): { rejected: boolean; log: string } 
 
 writeGuestResult(() => {
   const logs: Record<string, Record<number, { rejected: boolean; log: string }>> = {};
-  const files = readdirSync(fixtures).filter((f) => /^verifier_[a-z_]+\.o$/.test(f)).sort();
+  const files = readdirSync(fixtures)
+    .filter((f) => /^verifier_[a-z_]+\.o$/.test(f))
+    .sort();
   for (const f of files) {
     // a level-2 log of a program that runs to the 1M-instruction limit is megabytes of console
     const levels = f.includes('too_large') ? [1] : [1, 2];

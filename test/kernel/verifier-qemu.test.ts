@@ -26,7 +26,9 @@ for (const version of ['6.1', '6.12'] as DebianKernelVersion[]) {
     const command = [process.execPath, path.join(__dirname, 'verifier-guest.js'), path.join(ROOT, 'build', 'fixtures'), k.config].join(' ');
     const g = runHostRootGuest({ version, command, timeoutMs: 900_000 }).result;
     assert.ok(g.release.startsWith(`${version}.`), g.release);
-    const names = readdirSync(SRC).filter((f) => /^verifier_\w+\.bpf\.c$/.test(f)).map((f) => f.replace(/\.bpf\.c$/, ''));
+    const names = readdirSync(SRC)
+      .filter((f) => /^verifier_\w+\.bpf\.c$/.test(f))
+      .map((f) => f.replace(/\.bpf\.c$/, ''));
     const explained = new Set<string>();
     for (const name of names) {
       const want = expected(name);

@@ -7,7 +7,17 @@ import { LoadError } from '../../server/src/load/types';
 import { cli, fixture } from '../helpers';
 import { lensLoad } from '../load-helpers';
 
-interface Row { name: string; verdict: string; verified_insns: number; total_states: number; peak_states: number; max_states_per_insn: number; duration_us: number; stack_depth: number; error?: string }
+interface Row {
+  name: string;
+  verdict: string;
+  verified_insns: number;
+  total_states: number;
+  peak_states: number;
+  max_states_per_insn: number;
+  duration_us: number;
+  stack_depth: number;
+  error?: string;
+}
 
 /** The kernel's own statistics for one program loaded alone with BPF_LOG_STATS. */
 async function kernelStats(obj: string, name: string, others: string[]): Promise<{ verifiedInsns?: number; log: string }> {
@@ -24,17 +34,26 @@ async function kernelStats(obj: string, name: string, others: string[]): Promise
 
 function statsLine(log: string) {
   const m = /processed (\d+) insns \(limit \d+\) max_states_per_insn (\d+) total_states (\d+) peak_states (\d+)/.exec(log)!;
-  const depth = /stack depth ([\d+]+)/.exec(log)![1].split('+').filter(Boolean).map(Number).reduce((a, b) => a + b, 0);
+  const depth = /stack depth ([\d+]+)/
+    .exec(log)![1]
+    .split('+')
+    .filter(Boolean)
+    .map(Number)
+    .reduce((a, b) => a + b, 0);
   return { processed: Number(m[1]), max: Number(m[2]), total: Number(m[3]), peak: Number(m[4]), depth };
 }
 
-test('verify --json: each program\'s numbers are what the kernel reports (prog info, BPF_LOG_STATS)', async () => {
+test("verify --json: each program's numbers are what the kernel reports (prog info, BPF_LOG_STATS)", async () => {
   const r = cli(['verify', fixture('loader_rich.o'), '--json']);
   assert.equal(r.code, 0, r.stderr);
   const rows: Row[] = JSON.parse(r.stdout).programs;
   assert.deepEqual(rows.map((p) => p.name).sort(), ['leaf', 'rich_main', 'rich_other']);
   for (const p of rows) {
-    const k = await kernelStats('loader_rich.o', p.name, rows.map((x) => x.name).filter((n) => n !== p.name));
+    const k = await kernelStats(
+      'loader_rich.o',
+      p.name,
+      rows.map((x) => x.name).filter((n) => n !== p.name),
+    );
     const s = statsLine(k.log);
     assert.equal(p.verdict, 'success');
     assert.equal(p.verified_insns, k.verifiedInsns, `${p.name}: prog info verified_insns`);
@@ -45,7 +64,7 @@ test('verify --json: each program\'s numbers are what the kernel reports (prog i
   assert.ok(rows.find((p) => p.name === 'rich_main')!.total_states > 0);
 });
 
-test('verify: a rejected program is a failure with the log\'s numbers and the reason; exit 1; the table says so', async () => {
+test("verify: a rejected program is a failure with the log's numbers and the reason; exit 1; the table says so", async () => {
   const r = cli(['verify', fixture('loader_reject.o'), '--json']);
   assert.equal(r.code, 1, r.stderr);
   const rows: Row[] = JSON.parse(r.stdout).programs;
@@ -61,16 +80,20 @@ test('verify: a rejected program is a failure with the log\'s numbers and the re
   assert.match(t.stdout, new RegExp(`^xdp_bad\\s+failure\\s+\\d+\\s+${bad.verified_insns}\\s`, 'm'));
 });
 
-test('verify --compare: both objects\' numbers side by side and the differences (B - A)', () => {
+test("verify --compare: both objects' numbers side by side and the differences (B - A)", () => {
   const a = fixture('loader_reject.o');
   const b = fixture('verifier_null_map.o');
   const r = cli(['verify', a, '--compare', b, '--json']);
   const j = JSON.parse(r.stdout);
   assert.equal(j.compare.object, b);
-  assert.deepEqual(j.compare.programs.map((p: Row) => p.name), ['null_map']);
+  assert.deepEqual(
+    j.compare.programs.map((p: Row) => p.name),
+    ['null_map'],
+  );
   assert.deepEqual(j.compare.diff, []); // no program in common
   const self = JSON.parse(cli(['verify', fixture('loader_rich.o'), '--compare', fixture('loader_rich.o'), '--json']).stdout);
-  for (const d of self.compare.diff) assert.deepEqual([d.verified_insns, d.total_states, d.peak_states, d.stack_depth], [0, 0, 0, 0], d.name);
+  for (const d of self.compare.diff)
+    assert.deepEqual([d.verified_insns, d.total_states, d.peak_states, d.stack_depth], [0, 0, 0, 0], d.name);
   const t = cli(['verify', fixture('loader_rich.o'), '--compare', fixture('loader_rich.o')]);
   assert.match(t.stdout, /Insns \(A\)\s+Insns \(B\)\s+Insns \(DIFF\)/);
   assert.match(t.stdout, /^rich_main\s+success\s+success\s+(\d+)\s+\1\s+0\s/m);
@@ -80,7 +103,10 @@ test('verify --target T --target U: per target under "targets", side by side wit
   const r = cli(['verify', fixture('loader_rich.o'), '--target', 'local', '--target', 'local', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
-  assert.deepEqual(j.targets.map((t: { target: string }) => t.target), ['local', 'local']);
+  assert.deepEqual(
+    j.targets.map((t: { target: string }) => t.target),
+    ['local', 'local'],
+  );
   for (const t of j.targets) assert.deepEqual(t.programs.map((p: Row) => p.name).sort(), ['leaf', 'rich_main', 'rich_other']);
   for (const d of j.diff) assert.deepEqual([d.verified_insns, d.total_states, d.peak_states, d.stack_depth], [0, 0, 0, 0], d.name);
   const t = cli(['verify', fixture('loader_rich.o'), '--target', 'local', '--target', 'local']);

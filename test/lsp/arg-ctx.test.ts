@@ -17,7 +17,10 @@ after(async () => {
   ws.cleanup();
 });
 
-interface Session { lsp: LspClient; docs: Map<string, { uri: string; lines: string[] }> }
+interface Session {
+  lsp: LspClient;
+  docs: Map<string, { uri: string; lines: string[] }>;
+}
 
 async function session(settings: Record<string, unknown>): Promise<Session> {
   const lsp = await LspClient.start(ws.dir, settings);
@@ -47,7 +50,8 @@ async function notes(s: Session, file: string): Promise<Diagnostic[]> {
   });
 }
 
-const defLine = (s: Session, file: string, fn: string) => s.docs.get(file)!.lines.findIndex((l) => new RegExp(`\\b${fn}\\(`).test(l) && !l.includes(';'));
+const defLine = (s: Session, file: string, fn: string) =>
+  s.docs.get(file)!.lines.findIndex((l) => new RegExp(`\\b${fn}\\(`).test(l) && !l.includes(';'));
 
 let native: Session;
 let always: Session;
@@ -59,7 +63,10 @@ before(async () => {
 test('native target: the hover on the subprogram and an info note on its definition say so, with the kernel release', async () => {
   const h = await hoverOn(native, 'argctx_shared.bpf.c', 'argctx_common(void');
   assert.match(h, /\*\*global subprogram\*\* `argctx_common`/);
-  assert.match(h, new RegExp(`__arg_ctx \`ctx\` of \`argctx_common\`: native on local \\(kernel ${os.release().replace(/[.+]/g, '\\$&')}\\)`));
+  assert.match(
+    h,
+    new RegExp(`__arg_ctx \`ctx\` of \`argctx_common\`: native on local \\(kernel ${os.release().replace(/[.+]/g, '\\$&')}\\)`),
+  );
   const d = await notes(native, 'argctx_shared.bpf.c');
   const common = d.filter((x) => x.range.start.line === defLine(native, 'argctx_shared.bpf.c', 'argctx_common'));
   assert.equal(common.length, 1);
@@ -71,9 +78,15 @@ test('native target: the hover on the subprogram and an info note on its definit
 
 test('always: the hover lists how each program sees the argument; the deep subprogram only its two callers', async () => {
   const h = await hoverOn(always, 'argctx_shared.bpf.c', 'argctx_common(void');
-  assert.match(h, /emulated on local \(kernel [^)]+\) \(bpfLens\.argCtxFallback is always\): seen as `bpf_user_pt_regs_t \*` from `argctx_kprobe` \(kprobe\), `struct bpf_perf_event_data \*` from `argctx_perf` \(perf_event\), `struct bpf_raw_tracepoint_args \*` from `argctx_rawtp` \(raw_tracepoint\), `struct xdp_md \*` from `argctx_xdp` \(xdp\), `struct __sk_buff \*` from `argctx_tc` \(sched_cls\)/);
+  assert.match(
+    h,
+    /emulated on local \(kernel [^)]+\) \(bpfLens\.argCtxFallback is always\): seen as `bpf_user_pt_regs_t \*` from `argctx_kprobe` \(kprobe\), `struct bpf_perf_event_data \*` from `argctx_perf` \(perf_event\), `struct bpf_raw_tracepoint_args \*` from `argctx_rawtp` \(raw_tracepoint\), `struct xdp_md \*` from `argctx_xdp` \(xdp\), `struct __sk_buff \*` from `argctx_tc` \(sched_cls\)/,
+  );
   const deep = await hoverOn(always, 'argctx_shared.bpf.c', 'argctx_deep(void');
-  assert.match(deep, /seen as `bpf_user_pt_regs_t \*` from `argctx_kprobe` \(kprobe\), `struct bpf_raw_tracepoint_args \*` from `argctx_rawtp` \(raw_tracepoint\)$/m);
+  assert.match(
+    deep,
+    /seen as `bpf_user_pt_regs_t \*` from `argctx_kprobe` \(kprobe\), `struct bpf_raw_tracepoint_args \*` from `argctx_rawtp` \(raw_tracepoint\)$/m,
+  );
   // Entry programs carry no __arg_ctx section.
   assert.doesNotMatch(await hoverOn(always, 'argctx_shared.bpf.c', 'argctx_xdp(struct'), /__arg_ctx/);
 });
@@ -84,7 +97,10 @@ test('always: an error on the definition where a caller has no named context (fe
   assert.ok(d.every((x) => x.range.start.line === line));
   const err = d.filter((x) => x.severity === 1);
   assert.equal(err.length, 1);
-  assert.match(err[0].message, /__arg_ctx `ctx` of `argctx_any`: cannot be emulated on local \(kernel [^)]+\) \(bpfLens\.argCtxFallback is always\) for `argctx_fentry` \(tracing\): that program type has no named context type/);
+  assert.match(
+    err[0].message,
+    /__arg_ctx `ctx` of `argctx_any`: cannot be emulated on local \(kernel [^)]+\) \(bpfLens\.argCtxFallback is always\) for `argctx_fentry` \(tracing\): that program type has no named context type/,
+  );
   assert.ok(d.some((x) => x.severity === 3 && /seen as `struct xdp_md \*` from `argctx_fentry_xdp` \(xdp\)/.test(x.message)));
   const h = await hoverOn(always, 'argctx_fentry.bpf.c', 'argctx_any(void');
   assert.match(h, /⛔ __arg_ctx `ctx` of `argctx_any`: cannot be emulated/);

@@ -13,8 +13,27 @@ import { debianModules, VMLINUX } from '../btf-corpus';
 import { CLI, run } from '../helpers';
 import { LspClient } from './lsp-client';
 
-interface Row { id: number; kind: string; name: string; size: number; status: string; targetId?: number; targetSize?: number; reason?: string; usedBy: string[] }
-interface Diff { path: string; target: string; noBase?: boolean; message?: string; relocates?: boolean; distilledFrom?: string; rows: Row[]; ms: number }
+interface Row {
+  id: number;
+  kind: string;
+  name: string;
+  size: number;
+  status: string;
+  targetId?: number;
+  targetSize?: number;
+  reason?: string;
+  usedBy: string[];
+}
+interface Diff {
+  path: string;
+  target: string;
+  noBase?: boolean;
+  message?: string;
+  relocates?: boolean;
+  distilledFrom?: string;
+  rows: Row[];
+  ms: number;
+}
 
 const deb = debianModules();
 // the largest of the sampled modules: the most distilled types
@@ -72,7 +91,11 @@ test('a distilled module: the summary document publishes one diagnostic per type
   assert.ok(failing.length > 0, 'a 6.1 module relocates onto this kernel only if nothing it uses changed');
   assert.equal(diff.relocates, false);
   assert.equal(diags.length, failing.length);
-  for (const r of failing) assert.ok(diags.some((d) => d.code === r.status && d.message.includes(`${r.kind.toLowerCase()} ${r.name}`)), `${r.kind} ${r.name}`);
+  for (const r of failing)
+    assert.ok(
+      diags.some((d) => d.code === r.status && d.message.includes(`${r.kind.toLowerCase()} ${r.name}`)),
+      `${r.kind} ${r.name}`,
+    );
 
   // what each row says about the target, against bpftool's dump of it
   const { byName, byId } = bpftoolTypes();
@@ -115,13 +138,25 @@ test('a module without .BTF.base: says so; with its original base named, the sam
 
 test('bpfLens/distill ("Distill Base BTF…") writes what bpf-lens distill writes; refuses a module that has .BTF.base and a missing base file', async () => {
   const out = path.join(dir, 'from-editor.ko');
-  const r = await lsp.request<{ ok: boolean; lines: string[]; output?: string }>('bpfLens/distill', { path: plain, base: deb.base, output: out });
+  const r = await lsp.request<{ ok: boolean; lines: string[]; output?: string }>('bpfLens/distill', {
+    path: plain,
+    base: deb.base,
+    output: out,
+  });
   assert.ok(r.ok, r.lines.join('\n'));
   assert.match(r.lines[0], /from-editor\.ko: \.BTF\.base \d+ types; \.BTF \d+ types/);
   assert.deepEqual(readFileSync(out), readFileSync(distilled));
-  const again = await lsp.request<{ ok: boolean; lines: string[] }>('bpfLens/distill', { path: distilled, base: deb.base, output: path.join(dir, 'twice.ko') });
+  const again = await lsp.request<{ ok: boolean; lines: string[] }>('bpfLens/distill', {
+    path: distilled,
+    base: deb.base,
+    output: path.join(dir, 'twice.ko'),
+  });
   assert.deepEqual([again.ok, again.lines[0]], [false, `${distilled} already has a .BTF.base`]);
-  const noBase = await lsp.request<{ ok: boolean; lines: string[] }>('bpfLens/distill', { path: plain, base: path.join(dir, 'nope.btf'), output: path.join(dir, 'x.ko') });
+  const noBase = await lsp.request<{ ok: boolean; lines: string[] }>('bpfLens/distill', {
+    path: plain,
+    base: path.join(dir, 'nope.btf'),
+    output: path.join(dir, 'x.ko'),
+  });
   assert.equal(noBase.ok, false);
   assert.match(noBase.lines[0], /ENOENT.*nope\.btf/);
 });

@@ -22,7 +22,11 @@ function hostile(depth: number): string {
   let t = m.int('int', 4, SIGNED);
   let size = 4;
   for (let d = 0; d < depth; d++) {
-    t = m.struct('', size * 16, Array.from({ length: 16 }, (_, k) => m.mem(`m${k}`, t, k * size * 8)));
+    t = m.struct(
+      '',
+      size * 16,
+      Array.from({ length: 16 }, (_, k) => m.mem(`m${k}`, t, k * size * 8)),
+    );
     size *= 16;
   }
   m.struct('top', size, [m.mem('x', t)]);
@@ -45,7 +49,13 @@ test('a dump that would run for minutes is stopped with a clear error; a small o
   try {
     const started = Date.now();
     let stopped = false;
-    const stuck = pool.dump({ path: hostile(9), kind: 'c' }).then(() => 'finished', (e: Error) => { stopped = true; return e.message; });
+    const stuck = pool.dump({ path: hostile(9), kind: 'c' }).then(
+      () => 'finished',
+      (e: Error) => {
+        stopped = true;
+        return e.message;
+      },
+    );
     const quick = await pool.dump({ path: small(), kind: 'c' });
     assert.match(quick, /struct small \{\n\tint a;\n\};/);
     assert.ok(!stopped, 'the small dump answered while the other one ran');
@@ -62,14 +72,25 @@ test('cancelling a dump terminates it; the size limit gives a clear message', as
   const pool = new DumpPool(60_000, WORKER);
   try {
     let cancel = () => {};
-    const token = { isCancellationRequested: false, onCancellationRequested: (f: () => void) => { cancel = f; } };
+    const token = {
+      isCancellationRequested: false,
+      onCancellationRequested: (f: () => void) => {
+        cancel = f;
+      },
+    };
     const started = Date.now();
-    const p = pool.dump({ path: hostile(9), kind: 'c' }, token).then(() => 'finished', (e: Error) => e.message);
+    const p = pool.dump({ path: hostile(9), kind: 'c' }, token).then(
+      () => 'finished',
+      (e: Error) => e.message,
+    );
     setTimeout(() => cancel(), 300);
     assert.match(await p, /was cancelled/);
     assert.ok(Date.now() - started < 3000, `${Date.now() - started} ms`);
     // 16^6 copies: ~300 MB of C, past what a document may hold (64 MB; 2 MB here, for time)
-    const big = await pool.dump({ path: hostile(6), kind: 'c', maxChars: 2 << 20 }).then(() => 'finished', (e: Error) => e.message);
+    const big = await pool.dump({ path: hostile(6), kind: 'c', maxChars: 2 << 20 }).then(
+      () => 'finished',
+      (e: Error) => e.message,
+    );
     assert.match(big, /its BTF as C is larger than 2 MB.*bpf-lens btf dump .* -f c/);
   } finally {
     pool.dispose();

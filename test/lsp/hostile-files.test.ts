@@ -21,16 +21,23 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 function objectNaming(source: string, name: string): string {
   const c = path.join(dir, `${name}.bpf.c`);
   const stand = `${source.slice(0, -1)}\u0001`.replace('\u0001', source.endsWith('_') ? '-' : '_');
-  writeFileSync(c, [
-    '#include <linux/bpf.h>', '#include <bpf/bpf_helpers.h>', `#line 1 "${stand}"`,
-    'struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, int); __type(value, int); } m SEC(".maps");',
-    'SEC("xdp") int prog(struct xdp_md *ctx) { int k = 0; int *v = bpf_map_lookup_elem(&m, &k); return v ? *v : 2; }',
-    'char LICENSE[] SEC("license") = "GPL";', '',
-  ].join('\n'));
+  writeFileSync(
+    c,
+    [
+      '#include <linux/bpf.h>',
+      '#include <bpf/bpf_helpers.h>',
+      `#line 1 "${stand}"`,
+      'struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, int); __type(value, int); } m SEC(".maps");',
+      'SEC("xdp") int prog(struct xdp_md *ctx) { int k = 0; int *v = bpf_map_lookup_elem(&m, &k); return v ? *v : 2; }',
+      'char LICENSE[] SEC("license") = "GPL";',
+      '',
+    ].join('\n'),
+  );
   const o = path.join(dir, `${name}.o`);
   compile(c, o);
   const bytes = readFileSync(o);
-  const from = Buffer.from(stand), to = Buffer.from(source);
+  const from = Buffer.from(stand),
+    to = Buffer.from(source);
   let n = 0;
   for (let at = bytes.indexOf(from); at >= 0; at = bytes.indexOf(from, at + 1), n++) to.copy(bytes, at);
   assert.ok(n > 0, `${stand} in ${o}`);
@@ -40,7 +47,11 @@ function objectNaming(source: string, name: string): string {
 
 test('inspect of objects whose line_info names /dev/zero and a FIFO: ends, reports the object', () => {
   const fifo = path.join(dir, 'fifo.c');
-  const objects = [['/dev/zero', 'zero'], [fifo, 'fifo'], ['/dev/stdin', 'stdin']].map(([source, name]) => [name, objectNaming(source, name)]);
+  const objects = [
+    ['/dev/zero', 'zero'],
+    [fifo, 'fifo'],
+    ['/dev/stdin', 'stdin'],
+  ].map(([source, name]) => [name, objectNaming(source, name)]);
   execFileSync('mkfifo', [fifo]);
   for (const [name, object] of objects) {
     const started = Date.now();
@@ -60,7 +71,10 @@ test('the language server: a document of /dev/zero or a FIFO is a clear error, a
     execFileSync('mkfifo', [fifo]);
     for (const p of ['/dev/zero', fifo]) {
       const started = Date.now();
-      const answer = await lsp.request<{ text: string }>('bpfLens/document', { path: p, kind: 'summary' }).then((r) => r.text, (e: Error) => e.message);
+      const answer = await lsp.request<{ text: string }>('bpfLens/document', { path: p, kind: 'summary' }).then(
+        (r) => r.text,
+        (e: Error) => e.message,
+      );
       assert.match(answer, /not a regular file/, p);
       assert.ok(Date.now() - started < 10_000, `${p}: ${Date.now() - started} ms`);
     }

@@ -31,7 +31,17 @@ test('hover on a map whose value nests one anonymous union 16^6 times: fast, bou
   let timer: NodeJS.Timeout | undefined;
   const h = await Promise.race([
     lsp.hover(uri, line, 4),
-    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no hover after 60 s; server ${lsp.proc.exitCode === null ? 'running' : `exited ${lsp.proc.exitCode}`}: ${lsp.stderr.join('').slice(-1500)}`)), 60_000); }),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `no hover after 60 s; server ${lsp.proc.exitCode === null ? 'running' : `exited ${lsp.proc.exitCode}`}: ${lsp.stderr.join('').slice(-1500)}`,
+            ),
+          ),
+        60_000,
+      );
+    }),
   ]).finally(() => clearTimeout(timer));
   const ms = Date.now() - started;
   assert.ok(h, 'a hover');
@@ -44,6 +54,10 @@ test('hover on a map whose value nests one anonymous union 16^6 times: fast, bou
   assert.ok(rows.includes('| 0 | 16 | `m.union {...} m1` (as `m.m0`) |'), rows.slice(0, 12).join('\n'));
   assert.ok(rows.length < 200, `${rows.length} rows`);
   // the server still answers
-  const again = await lsp.hover(uri, lines.findIndex((l) => l.includes('lsp_nested, &k')), lines.find((l) => l.includes('lsp_nested, &k'))!.indexOf('lsp_nested') + 2);
+  const again = await lsp.hover(
+    uri,
+    lines.findIndex((l) => l.includes('lsp_nested, &k')),
+    lines.find((l) => l.includes('lsp_nested, &k'))!.indexOf('lsp_nested') + 2,
+  );
   assert.ok(again && again.includes('lsp_nested'));
 });

@@ -165,13 +165,24 @@ test('an object older than its source gets a warning on the source; rebuilding c
 });
 
 test('disassembly document: program with its subprograms, helpers and maps by name, source lines', async () => {
-  const r = await lsp.request<{ text: string; languageId: string }>('bpfLens/document', { path: path.join(ws.build, 'lsp_maps.o'), kind: 'disasm', program: 'lsp_use_maps' });
+  const r = await lsp.request<{ text: string; languageId: string }>('bpfLens/document', {
+    path: path.join(ws.build, 'lsp_maps.o'),
+    kind: 'disasm',
+    program: 'lsp_use_maps',
+  });
   assert.equal(r.languageId, 'bpf-disasm');
   assert.match(r.text, /^## SEC\("xdp"\) lsp_use_maps: xdp, xdp, \d+ insns/);
-  assert.match(r.text, /; __u64 \*v = bpf_map_lookup_elem\(&lsp_hash, &k\); {2}\[lsp_maps\.bpf\.c:\d+\]\n\s+\d+:\tr1 = map\[lsp_hash\] ll\n/);
+  assert.match(
+    r.text,
+    /; __u64 \*v = bpf_map_lookup_elem\(&lsp_hash, &k\); {2}\[lsp_maps\.bpf\.c:\d+\]\n\s+\d+:\tr1 = map\[lsp_hash\] ll\n/,
+  );
   assert.match(r.text, /call bpf_tail_call#12/);
   assert.match(r.text, /r2 = map\[lsp_jmp\] ll/);
-  const p = await lsp.request<{ text: string }>('bpfLens/document', { path: path.join(ws.build, 'lsp_progs.o'), kind: 'disasm', program: 'lsp_classifier' });
+  const p = await lsp.request<{ text: string }>('bpfLens/document', {
+    path: path.join(ws.build, 'lsp_progs.o'),
+    kind: 'disasm',
+    program: 'lsp_classifier',
+  });
   assert.match(p.text, /call lsp_global_helper\n/);
   assert.match(p.text, /## lsp_global_helper: global subprogram, \d+ insns \(called by lsp_classifier\)/);
   assert.match(p.text, /## lsp_static_helper: static subprogram/);
@@ -186,5 +197,8 @@ test('disassembly document: program with its subprograms, helpers and maps by na
   const h = await lsp.hover(uri, at, lines[at].indexOf('lsp_hash') + 2);
   assert.match(h ?? '', /\*\*map\*\* `lsp_hash` — `BPF_MAP_TYPE_HASH`/);
   const call = lines.findIndex((l) => l.includes('call bpf_tail_call#12'));
-  assert.equal(await lsp.hover(uri, call, lines[call].indexOf('bpf_tail_call') + 3), '**BPF helper** `bpf_tail_call` — `BPF_FUNC_tail_call` (id 12)');
+  assert.equal(
+    await lsp.hover(uri, call, lines[call].indexOf('bpf_tail_call') + 3),
+    '**BPF helper** `bpf_tail_call` — `BPF_FUNC_tail_call` (id 12)',
+  );
 });

@@ -10,12 +10,24 @@ import { kernelIdAlive as alive } from '../load-helpers';
 import { fixture } from '../helpers';
 import { LspClient, makeWorkspace } from './lsp-client';
 
-interface Loaded { handle: number; path: string; programs: { name: string; id: number; type: string; verifiedInsns: number }[]; maps: { name: string; kernelName: string; id: number }[] }
-interface LoadResult { ok: boolean; loaded?: Loaded; error?: { message: string; stage: string; program?: string; source?: { file: string; line: number; text: string }; log?: string }; ms: number }
+interface Loaded {
+  handle: number;
+  path: string;
+  programs: { name: string; id: number; type: string; verifiedInsns: number }[];
+  maps: { name: string; kernelName: string; id: number }[];
+}
+interface LoadResult {
+  ok: boolean;
+  loaded?: Loaded;
+  error?: { message: string; stage: string; program?: string; source?: { file: string; line: number; text: string }; log?: string };
+  ms: number;
+}
 
 const ws = makeWorkspace(['load_globals.bpf.c', 'loader_reject.bpf.c']);
 let lsp: LspClient;
-before(async () => { lsp = await LspClient.start(ws.dir); });
+before(async () => {
+  lsp = await LspClient.start(ws.dir);
+});
 after(async () => {
   await lsp.stop();
   ws.cleanup();
@@ -29,11 +41,18 @@ test('load an object: kernel ids for every program and map, progress by stage, l
   assert.ok(l.programs.length > 0 && l.maps.length > 0);
   for (const p of l.programs) assert.ok(alive('prog', p.id), `prog ${p.name} id ${p.id}`);
   for (const m of l.maps) assert.ok(alive('map', m.id), `map ${m.name} id ${m.id}`);
-  const stages = lsp.notifications.filter((n) => n.method === 'bpfLens/loadProgress' && (n.params as { token: string }).token === 't1').map((n) => (n.params as { stage: string }).stage);
-  await lsp.until('progress', () => lsp.notifications.some((n) => n.method === 'bpfLens/loadProgress' && (n.params as { stage: string }).stage === 'done'));
+  const stages = lsp.notifications
+    .filter((n) => n.method === 'bpfLens/loadProgress' && (n.params as { token: string }).token === 't1')
+    .map((n) => (n.params as { stage: string }).stage);
+  await lsp.until('progress', () =>
+    lsp.notifications.some((n) => n.method === 'bpfLens/loadProgress' && (n.params as { stage: string }).stage === 'done'),
+  );
   assert.ok(stages.length === 0 || stages.includes('maps'), stages.join(','));
   const listed = await lsp.request<{ loaded: Loaded[] }>('bpfLens/loadedObjects');
-  assert.deepEqual(listed.loaded.map((x) => x.handle), [l.handle]);
+  assert.deepEqual(
+    listed.loaded.map((x) => x.handle),
+    [l.handle],
+  );
   console.log(`load request: ${r.ms.toFixed(1)} ms in the server`);
 
   const u = await lsp.request<{ closed: boolean }>('bpfLens/unloadObject', { handle: l.handle });
@@ -50,7 +69,9 @@ test('a verifier rejection: error with the log, and an error diagnostic on the r
   assert.equal(r.error!.stage, 'programs');
   assert.match(r.error!.log!, /invalid mem access/);
   const src = path.join(ws.src, 'loader_reject.bpf.c');
-  const want = readFileSync(src, 'utf8').split('\n').findIndex((l) => l.includes('REJECTED'));
+  const want = readFileSync(src, 'utf8')
+    .split('\n')
+    .findIndex((l) => l.includes('REJECTED'));
   assert.equal(r.error!.source!.line, want);
   const uri = pathToFileURL(src).href;
   const diags = await lsp.until('rejection diagnostic', () => lsp.diagnostics.get(uri)?.filter((d) => d.code === 'verifier'));
@@ -60,7 +81,9 @@ test('a verifier rejection: error with the log, and an error diagnostic on the r
   assert.match(diags[0].message, /xdp_bad/);
   // why, and where the NULL came from: the Problems entry's related location is the lookup line
   assert.match(diags[0].message, /NULL/);
-  const lookup = readFileSync(src, 'utf8').split('\n').findIndex((l) => l.includes('bpf_map_lookup_elem'));
+  const lookup = readFileSync(src, 'utf8')
+    .split('\n')
+    .findIndex((l) => l.includes('bpf_map_lookup_elem'));
   const rel = diags[0].relatedInformation ?? [];
   assert.ok(rel.length >= 2, JSON.stringify(diags[0]));
   assert.equal(rel[0].location.uri, uri);
@@ -79,23 +102,34 @@ test('progress goes out while the load runs: every stage in order, before the re
   const got = lsp.notifications.filter((n) => n.method === 'bpfLens/loadProgress' && (n.params as { token: string }).token === 'live');
   const stages = got.map((n) => (n.params as { stage: string }).stage).filter((s, i, a) => s !== a[i - 1]);
   assert.deepEqual(stages, ['probe', 'relocate', 'btf', 'maps', 'programs', 'pin', 'done']);
-  const programs = got.filter((n) => (n.params as { stage: string }).stage === 'programs').map((n) => (n.params as { detail: string }).detail);
-  assert.deepEqual(programs.slice(1), r.loaded!.programs.map((p) => p.name), 'one notification per program, before it loads');
+  const programs = got
+    .filter((n) => (n.params as { stage: string }).stage === 'programs')
+    .map((n) => (n.params as { detail: string }).detail);
+  assert.deepEqual(
+    programs.slice(1),
+    r.loaded!.programs.map((p) => p.name),
+    'one notification per program, before it loads',
+  );
   for (const n of got) assert.ok(n.at >= started && n.at <= answered);
   // A load that reports only at its end delivers them all in one write (well under a ms apart);
   // here they arrive as the stages run: 'relocate' to 'done' spans most of the server's load time.
   const at = (s: string) => got.find((n) => (n.params as { stage: string }).stage === s)!.at;
   const spread = at('done') - at('relocate');
   const sentAt = at('btf') - at('relocate');
-  console.log(`load ${r.ms.toFixed(1)} ms in the server; progress 'relocate'→'btf' ${sentAt.toFixed(1)} ms, 'relocate'→'done' ${spread.toFixed(1)} ms`);
+  console.log(
+    `load ${r.ms.toFixed(1)} ms in the server; progress 'relocate'→'btf' ${sentAt.toFixed(1)} ms, 'relocate'→'done' ${spread.toFixed(1)} ms`,
+  );
   assert.ok(spread >= 0.3 * r.ms && spread > 3, `progress spread ${spread.toFixed(1)} ms of a ${r.ms.toFixed(1)} ms load`);
   assert.ok(sentAt > 1, `CO-RE against vmlinux took ${sentAt.toFixed(2)} ms between its notifications`);
   await lsp.request('bpfLens/unloadObject', { handle: r.loaded!.handle });
 });
 
-test('Explain Verification: a level-2 throwaway load, then a hover on a source line shows the verifier\'s state there', async () => {
+test("Explain Verification: a level-2 throwaway load, then a hover on a source line shows the verifier's state there", async () => {
   const obj = path.join(ws.build, 'loader_reject.o');
-  const r = await lsp.request<{ ok: boolean; programs: { name: string; lines: number; rejected: boolean }[] }>('bpfLens/explainVerification', { path: obj });
+  const r = await lsp.request<{ ok: boolean; programs: { name: string; lines: number; rejected: boolean }[] }>(
+    'bpfLens/explainVerification',
+    { path: obj },
+  );
   assert.equal(r.ok, true);
   const bad = r.programs.find((p) => p.name === 'xdp_bad');
   assert.ok(bad && bad.rejected && bad.lines >= 2, JSON.stringify(r));

@@ -13,7 +13,10 @@ export interface Diagnostic {
   severity: number;
   code?: string;
   message: string;
-  relatedInformation?: { location: { uri: string; range: { start: { line: number; character: number }; end: { line: number; character: number } } }; message: string }[];
+  relatedInformation?: {
+    location: { uri: string; range: { start: { line: number; character: number }; end: { line: number; character: number } } };
+    message: string;
+  }[];
 }
 
 export class LspClient {
@@ -23,7 +26,11 @@ export class LspClient {
   private waiters: (() => void)[] = [];
   private readonly version = new Map<string, number>();
 
-  private constructor(readonly proc: ChildProcess, readonly conn: MessageConnection, readonly stderr: string[]) {}
+  private constructor(
+    readonly proc: ChildProcess,
+    readonly conn: MessageConnection,
+    readonly stderr: string[],
+  ) {}
 
   static async start(folder: string, settings: Record<string, unknown> = {}): Promise<LspClient> {
     const proc = spawn(process.execPath, [CLI, 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -88,12 +95,17 @@ export class LspClient {
   }
 
   async hover(uri: string, line: number, character: number): Promise<string | undefined> {
-    const r = await this.request<{ contents: { value: string } } | null>('textDocument/hover', { textDocument: { uri }, position: { line, character } });
+    const r = await this.request<{ contents: { value: string } } | null>('textDocument/hover', {
+      textDocument: { uri },
+      position: { line, character },
+    });
     return r?.contents.value;
   }
 
   async filesChanged(changes: { file: string; type: 1 | 2 | 3 }[]): Promise<void> {
-    await this.conn.sendNotification('workspace/didChangeWatchedFiles', { changes: changes.map((c) => ({ uri: pathToFileURL(c.file).href, type: c.type })) });
+    await this.conn.sendNotification('workspace/didChangeWatchedFiles', {
+      changes: changes.map((c) => ({ uri: pathToFileURL(c.file).href, type: c.type })),
+    });
   }
 
   async stop(): Promise<void> {
@@ -105,8 +117,14 @@ export class LspClient {
     }
     await new Promise<void>((r) => {
       if (this.proc.exitCode !== null) return r();
-      const t = setTimeout(() => { this.proc.kill(); r(); }, 3000);
-      this.proc.on('exit', () => { clearTimeout(t); r(); });
+      const t = setTimeout(() => {
+        this.proc.kill();
+        r();
+      }, 3000);
+      this.proc.on('exit', () => {
+        clearTimeout(t);
+        r();
+      });
     });
     this.conn.dispose();
   }
@@ -128,7 +146,11 @@ export function makeWorkspace(sources: string[]): { dir: string; src: string; bu
 
 export function compile(source: string, object: string): void {
   const arch = run('gcc', ['-print-multiarch']).trim() || 'x86_64-linux-gnu';
-  run('clang', ['-target', 'bpf', '-g', '-O2', '-Wno-compare-distinct-pointer-types', `-I/usr/include/${arch}`, '-c', source, '-o', object], { cwd: path.dirname(source) });
+  run(
+    'clang',
+    ['-target', 'bpf', '-g', '-O2', '-Wno-compare-distinct-pointer-types', `-I/usr/include/${arch}`, '-c', source, '-o', object],
+    { cwd: path.dirname(source) },
+  );
 }
 
 export function filesIn(dir: string): string[] {

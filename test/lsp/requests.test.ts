@@ -11,8 +11,20 @@ import { dumpC } from '../../server/src/btf/dump-c';
 import { run } from '../helpers';
 import { compile, LspClient, makeWorkspace } from './lsp-client';
 
-interface Summary { path: string; name: string; mtimeMs: number; error?: string; btfKinds: { kind: string; count: number }[]; programs: unknown[]; maps: unknown[] }
-interface Page { total: number; offset: number; items: { id: number; kind: string; name: string; detail: string }[] }
+interface Summary {
+  path: string;
+  name: string;
+  mtimeMs: number;
+  error?: string;
+  btfKinds: { kind: string; count: number }[];
+  programs: unknown[];
+  maps: unknown[];
+}
+interface Page {
+  total: number;
+  offset: number;
+  items: { id: number; kind: string; name: string; detail: string }[];
+}
 
 const ws = makeWorkspace(['lsp_maps.bpf.c', 'lsp_progs.bpf.c']);
 const VMLINUX = path.join(ws.dir, 'btf', 'vmlinux');
@@ -37,7 +49,23 @@ async function objects(): Promise<Summary[]> {
 
 test('the server advertises its requests under experimental capabilities', () => {
   const exp = lsp.initResult.capabilities.experimental as { bpfLens: { requests: string[] } };
-  assert.deepEqual([...exp.bpfLens.requests].sort(), ['bpfLens/baseDiff', 'bpfLens/btfTypes', 'bpfLens/coreRelocations', 'bpfLens/distill', 'bpfLens/document', 'bpfLens/explainVerification', 'bpfLens/linkObjects', 'bpfLens/loadObject', 'bpfLens/loadedObjects', 'bpfLens/objects', 'bpfLens/reindex', 'bpfLens/selectTarget', 'bpfLens/targetBtf', 'bpfLens/targets', 'bpfLens/unloadObject']);
+  assert.deepEqual([...exp.bpfLens.requests].sort(), [
+    'bpfLens/baseDiff',
+    'bpfLens/btfTypes',
+    'bpfLens/coreRelocations',
+    'bpfLens/distill',
+    'bpfLens/document',
+    'bpfLens/explainVerification',
+    'bpfLens/linkObjects',
+    'bpfLens/loadObject',
+    'bpfLens/loadedObjects',
+    'bpfLens/objects',
+    'bpfLens/reindex',
+    'bpfLens/selectTarget',
+    'bpfLens/targetBtf',
+    'bpfLens/targets',
+    'bpfLens/unloadObject',
+  ]);
   assert.equal(lsp.initResult.capabilities.hoverProvider, true);
 });
 
@@ -51,9 +79,15 @@ test('objects: the workspace objects by the default globs, node_modules left out
   // Each map knows its definition line in the source (the tree's "go to definition").
   const srcLines = readFileSync(path.join(ws.src, 'lsp_maps.bpf.c'), 'utf8').split('\n');
   const hash = (maps.maps as { name: string; source?: { file: string; line: number } }[]).find((m) => m.name === 'lsp_hash')!;
-  assert.deepEqual(hash.source, { file: path.join(ws.src, 'lsp_maps.bpf.c'), line: srcLines.findIndex((l) => l.includes('} lsp_hash SEC')) });
+  assert.deepEqual(hash.source, {
+    file: path.join(ws.src, 'lsp_maps.bpf.c'),
+    line: srcLines.findIndex((l) => l.includes('} lsp_hash SEC')),
+  });
   const prog = (maps.programs as { name: string; source?: { file: string; line: number } }[]).find((p) => p.name === 'lsp_use_maps')!;
-  assert.equal(prog.source?.line, srcLines.findIndex((l) => l.includes('int lsp_use_maps(')));
+  assert.equal(
+    prog.source?.line,
+    srcLines.findIndex((l) => l.includes('int lsp_use_maps(')),
+  );
   const want = new Map<string, number>();
   for (const l of run('bpftool', ['btf', 'dump', 'file', path.join(ws.build, 'lsp_maps.o')]).split('\n')) {
     const m = /^\[\d+\] (\w+) /.exec(l);
@@ -75,13 +109,22 @@ test('btfTypes: pages of a kind on vmlinux BTF, ids in order, totals as bpftool 
   assert.ok(funcs.length > 20_000, `${funcs.length} FUNCs`);
   const first = await lsp.request<Page>('bpfLens/btfTypes', { path: VMLINUX, kind: 'FUNC', offset: 0, limit: 100 });
   assert.equal(first.total, funcs.length);
-  assert.deepEqual(first.items.map((i) => i.id), funcs.slice(0, 100));
+  assert.deepEqual(
+    first.items.map((i) => i.id),
+    funcs.slice(0, 100),
+  );
   const last = await lsp.request<Page>('bpfLens/btfTypes', { path: VMLINUX, kind: 'FUNC', offset: funcs.length - 7, limit: 100 });
-  assert.deepEqual(last.items.map((i) => i.id), funcs.slice(-7));
+  assert.deepEqual(
+    last.items.map((i) => i.id),
+    funcs.slice(-7),
+  );
   const t0 = performance.now();
   const mid = await lsp.request<Page>('bpfLens/btfTypes', { path: VMLINUX, kind: 'FUNC', offset: 30_000, limit: 500 });
   const ms = performance.now() - t0;
-  assert.deepEqual(mid.items.map((i) => i.id), funcs.slice(30_000, 30_500));
+  assert.deepEqual(
+    mid.items.map((i) => i.id),
+    funcs.slice(30_000, 30_500),
+  );
   assert.ok(ms < 1000, `a page took ${ms} ms`);
   const found = await lsp.request<Page>('bpfLens/btfTypes', { path: VMLINUX, kind: 'STRUCT', search: 'TASK_STRUCT', limit: 50 });
   const hit = found.items.find((i) => i.name === 'task_struct');
@@ -90,7 +133,10 @@ test('btfTypes: pages of a kind on vmlinux BTF, ids in order, totals as bpftool 
   assert.match(hit.detail, /^struct task_struct \(\d+ bytes, \d+ members\)$/);
   assert.ok(found.items.every((i) => i.kind === 'STRUCT' && i.name.toLowerCase().includes('task_struct')));
   const byId = await lsp.request<Page>('bpfLens/btfTypes', { path: VMLINUX, search: `#${structs.get('task_struct')}` });
-  assert.deepEqual(byId.items.map((i) => i.name), ['task_struct']);
+  assert.deepEqual(
+    byId.items.map((i) => i.name),
+    ['task_struct'],
+  );
 });
 
 test('document: C and raw dumps are what bpftool prints, summary names programs and maps', async () => {
@@ -111,10 +157,19 @@ test('a vmlinux C dump runs off the server thread: hovers answer while it is bei
   const lines = text.split('\n');
   const line = lines.findIndex((l) => l.includes('} lsp_hash SEC'));
   const order: string[] = [];
-  const dump = lsp.request<{ text: string }>('bpfLens/document', { path: VMLINUX, kind: 'c' }).then((r) => { order.push('dump'); return r; });
+  const dump = lsp.request<{ text: string }>('bpfLens/document', { path: VMLINUX, kind: 'c' }).then((r) => {
+    order.push('dump');
+    return r;
+  });
   await new Promise((r) => setTimeout(r, 50));
   const hovers = [];
-  for (let i = 0; i < 5; i++) hovers.push(lsp.hover(uri, line, 3).then((h) => { order.push('hover'); return h; }));
+  for (let i = 0; i < 5; i++)
+    hovers.push(
+      lsp.hover(uri, line, 3).then((h) => {
+        order.push('hover');
+        return h;
+      }),
+    );
   const got = await Promise.all(hovers);
   assert.ok(got.every((h) => h && h.includes('lsp_hash')));
   const c = await dump;
@@ -142,7 +197,9 @@ test('file events: a new object is indexed, a rebuilt one re-read, a deleted one
   const extra = path.join(ws.build, 'again.o');
   copyFileSync(path.join(ws.build, 'lsp_progs.o'), extra);
   await lsp.filesChanged([{ file: extra, type: 1 }]);
-  await lsp.until('objectsChanged for again.o', () => lsp.notifications.find((n) => n.method === 'bpfLens/objectsChanged' && (n.params as { paths: string[] }).paths.includes(extra)));
+  await lsp.until('objectsChanged for again.o', () =>
+    lsp.notifications.find((n) => n.method === 'bpfLens/objectsChanged' && (n.params as { paths: string[] }).paths.includes(extra)),
+  );
   assert.ok((await objects()).some((o) => o.path === extra));
   // Overwritten with garbage: the next summary is an error item.
   writeFileSync(extra, readFileSync(extra).subarray(0, 100));

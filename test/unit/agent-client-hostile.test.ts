@@ -24,7 +24,7 @@ function fakeAgent(hash: string, bytes: Buffer): AgentClient {
   return new AgentClient('hostile-host', spawn(process.execPath, ['-e', src], { stdio: ['pipe', 'pipe', 'pipe'] }));
 }
 
-test('targetBtf: a hash like ../../../../x from the agent writes nothing outside the cache; a hash that is not the bytes\' is refused', async (t) => {
+test("targetBtf: a hash like ../../../../x from the agent writes nothing outside the cache; a hash that is not the bytes' is refused", async (t) => {
   const top = mkdtempSync(path.join(tmpdir(), 'bpf-lens-btfcache-'));
   t.after(() => rmSync(top, { recursive: true, force: true }));
   const cache = path.join(top, 'a', 'b', 'c', 'cache');
@@ -33,7 +33,11 @@ test('targetBtf: a hash like ../../../../x from the agent writes nothing outside
   for (const hash of ['../../../../x', `../../../../${'0'.repeat(64)}`, '/tmp/abs', 'f'.repeat(64)]) {
     const c = fakeAgent(hash, bytes);
     try {
-      await assert.rejects(c.targetBtf(cache), (e: unknown) => e instanceof TargetError && /sent BTF whose sha256 is not the hash it named/.test(e.message), hash);
+      await assert.rejects(
+        c.targetBtf(cache),
+        (e: unknown) => e instanceof TargetError && /sent BTF whose sha256 is not the hash it named/.test(e.message),
+        hash,
+      );
     } finally {
       await c.close();
     }

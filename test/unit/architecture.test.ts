@@ -82,13 +82,26 @@ function parse(files: string[]): Parsed {
   for (const file of files) {
     const src = ts.createSourceFile(file, readFileSync(path.join(ROOT, file), 'utf8'), ts.ScriptTarget.Latest, true);
     const lineOf = (n: ts.Node) => src.getLineAndCharacterOfPosition(n.getStart(src)).line + 1;
-    const add = (spec: string, n: ts.Node) => imports.push({ file, spec, line: lineOf(n), ...(spec.startsWith('.') ? { target: resolve(file, spec) } : {}) });
+    const add = (spec: string, n: ts.Node) =>
+      imports.push({ file, spec, line: lineOf(n), ...(spec.startsWith('.') ? { target: resolve(file, spec) } : {}) });
     const visit = (n: ts.Node): void => {
-      if ((ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) && n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier)) add(n.moduleSpecifier.text, n);
-      if (ts.isImportEqualsDeclaration(n) && ts.isExternalModuleReference(n.moduleReference) && ts.isStringLiteral(n.moduleReference.expression)) add(n.moduleReference.expression.text, n);
-      if (ts.isCallExpression(n) && n.arguments.length && ts.isStringLiteralLike(n.arguments[0])
-        && ((ts.isIdentifier(n.expression) && n.expression.text === 'require') || n.expression.kind === ts.SyntaxKind.ImportKeyword)) add(n.arguments[0].text, n);
-      if (ts.isImportTypeNode(n) && ts.isLiteralTypeNode(n.argument) && ts.isStringLiteral(n.argument.literal)) add(n.argument.literal.text, n);
+      if ((ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) && n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier))
+        add(n.moduleSpecifier.text, n);
+      if (
+        ts.isImportEqualsDeclaration(n) &&
+        ts.isExternalModuleReference(n.moduleReference) &&
+        ts.isStringLiteral(n.moduleReference.expression)
+      )
+        add(n.moduleReference.expression.text, n);
+      if (
+        ts.isCallExpression(n) &&
+        n.arguments.length &&
+        ts.isStringLiteralLike(n.arguments[0]) &&
+        ((ts.isIdentifier(n.expression) && n.expression.text === 'require') || n.expression.kind === ts.SyntaxKind.ImportKeyword)
+      )
+        add(n.arguments[0].text, n);
+      if (ts.isImportTypeNode(n) && ts.isLiteralTypeNode(n.argument) && ts.isStringLiteral(n.argument.literal))
+        add(n.argument.literal.text, n);
       if (ts.isFunctionLike(n) && 'body' in n && n.body && ts.isBlock(n.body)) {
         const body = n.body;
         const first = src.getLineAndCharacterOfPosition(body.getStart(src)).line;
@@ -104,7 +117,8 @@ function parse(files: string[]): Parsed {
 
 function functionName(n: ts.SignatureDeclaration): string {
   if (n.name) return n.name.getText();
-  if (ts.isVariableDeclaration(n.parent) || ts.isPropertyAssignment(n.parent) || ts.isPropertyDeclaration(n.parent)) return n.parent.name.getText();
+  if (ts.isVariableDeclaration(n.parent) || ts.isPropertyAssignment(n.parent) || ts.isPropertyDeclaration(n.parent))
+    return n.parent.name.getText();
   return '(anonymous)';
 }
 
@@ -115,16 +129,22 @@ export function importViolations(imports: readonly Import[]): string[] {
     const from = areaOf(i.file);
     const to = i.target !== undefined ? areaOf(i.target) : undefined;
     const where = `${i.file}:${i.line} imports '${i.spec}'${i.target ? ` (${i.target})` : ''}`;
-    if ((i.spec === 'koffi' || i.spec.startsWith('koffi/')) && !i.file.startsWith('server/src/kernel/')) bad.push(`${where}: koffi is loaded only under server/src/kernel`);
+    if ((i.spec === 'koffi' || i.spec.startsWith('koffi/')) && !i.file.startsWith('server/src/kernel/'))
+      bad.push(`${where}: koffi is loaded only under server/src/kernel`);
     if (i.spec === 'vscode' && from !== 'client') bad.push(`${where}: only the client runs inside VS Code`);
-    if (from === 'client' && i.target && !i.target.startsWith('client/src/') && i.target !== 'protocol/lsp.ts') bad.push(`${where}: the client imports nothing but client/src and the wire protocol (protocol/lsp.ts)`);
-    if (from === 'protocol' && i.target && !i.target.startsWith('protocol/')) bad.push(`${where}: the wire protocols import nothing of the server or the client`);
+    if (from === 'client' && i.target && !i.target.startsWith('client/src/') && i.target !== 'protocol/lsp.ts')
+      bad.push(`${where}: the client imports nothing but client/src and the wire protocol (protocol/lsp.ts)`);
+    if (from === 'protocol' && i.target && !i.target.startsWith('protocol/'))
+      bad.push(`${where}: the wire protocols import nothing of the server or the client`);
     if (from !== 'client' && i.target?.startsWith('client/')) bad.push(`${where}: nothing but the client imports client/src`);
     if (!from || !to || from === to) continue;
     if (ENGINE.has(from) && ABOVE_ENGINE.has(to)) bad.push(`${where}: the pure engine (${from}) imports nothing of ${to}/`);
-    if ((from === 'common' || (from === 'elf' && to !== 'common')) && !ABOVE_ENGINE.has(to)) bad.push(`${where}: ${from}/ is the bottom of the engine (common imports no folder, elf only common)`);
-    if (from in BELOW_FRONT_ENDS && (FRONT_ENDS.has(to) || BELOW_FRONT_ENDS[from].includes(to))) bad.push(`${where}: ${from}/ sits below the front ends and imports nothing of ${to}/`);
-    if (FRONT_ENDS.has(from) && FRONT_ENDS.has(to) && !LAUNCHERS.has(`${i.file} -> ${i.target}`)) bad.push(`${where}: front ends (cli, lsp, agent) never import each other (${from} → ${to})`);
+    if ((from === 'common' || (from === 'elf' && to !== 'common')) && !ABOVE_ENGINE.has(to))
+      bad.push(`${where}: ${from}/ is the bottom of the engine (common imports no folder, elf only common)`);
+    if (from in BELOW_FRONT_ENDS && (FRONT_ENDS.has(to) || BELOW_FRONT_ENDS[from].includes(to)))
+      bad.push(`${where}: ${from}/ sits below the front ends and imports nothing of ${to}/`);
+    if (FRONT_ENDS.has(from) && FRONT_ENDS.has(to) && !LAUNCHERS.has(`${i.file} -> ${i.target}`))
+      bad.push(`${where}: front ends (cli, lsp, agent) never import each other (${from} → ${to})`);
   }
   return bad;
 }
@@ -146,7 +166,11 @@ export function folderCycles(imports: readonly Import[]): string[] {
         const loop = [...trail, at];
         // one report per cycle, from its smallest folder
         if (loop.every((f) => f >= start)) {
-          const hops = loop.map((f, k) => { const to = loop[k + 1] ?? start; const i = edges.get(f)!.get(to)!; return `${f} → ${to} (${i.file}:${i.line} '${i.spec}')`; });
+          const hops = loop.map((f, k) => {
+            const to = loop[k + 1] ?? start;
+            const i = edges.get(f)!.get(to)!;
+            return `${f} → ${to} (${i.file}:${i.line} '${i.spec}')`;
+          });
           cycles.add(hops.join(', '));
         }
       } else if (!trail.includes(next) && next !== at) {
@@ -190,10 +214,22 @@ test('the rules catch what they are for: a planted lsp → cli import, koffi out
     { file: 'server/src/elf/x.ts', spec: '../btf/btf', target: 'server/src/btf/btf.ts', line: 8 },
   ];
   const bad = importViolations(planted);
-  assert.deepEqual(bad.map((b) => b.slice(0, b.indexOf(' '))), ['server/src/lsp/x.ts:1', 'server/src/lsp/x.ts:2', 'server/src/core/x.ts:3', 'client/src/x.ts:4', 'server/src/cli/x.ts:5', 'server/src/load/x.ts:7', 'server/src/elf/x.ts:8']);
+  assert.deepEqual(
+    bad.map((b) => b.slice(0, b.indexOf(' '))),
+    [
+      'server/src/lsp/x.ts:1',
+      'server/src/lsp/x.ts:2',
+      'server/src/core/x.ts:3',
+      'client/src/x.ts:4',
+      'server/src/cli/x.ts:5',
+      'server/src/load/x.ts:7',
+      'server/src/elf/x.ts:8',
+    ],
+  );
   assert.match(bad[0], /server\/src\/lsp\/x\.ts:1 imports '\.\.\/cli\/input' \(server\/src\/cli\/input\.ts\): front ends/);
-  assert.deepEqual(folderCycles([planted[0], { file: 'server/src/cli/y.ts', spec: '../lsp/z', target: 'server/src/lsp/z.ts', line: 7 }]),
-    ["cli → lsp (server/src/cli/y.ts:7 '../lsp/z'), lsp → cli (server/src/lsp/x.ts:1 '../cli/input')"]);
+  assert.deepEqual(folderCycles([planted[0], { file: 'server/src/cli/y.ts', spec: '../lsp/z', target: 'server/src/lsp/z.ts', line: 7 }]), [
+    "cli → lsp (server/src/cli/y.ts:7 '../lsp/z'), lsp → cli (server/src/lsp/x.ts:1 '../cli/input')",
+  ]);
 });
 
 test('docs/ARCHITECTURE.md names every folder of server/src, client/src and protocol/', () => {

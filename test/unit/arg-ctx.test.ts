@@ -31,39 +31,59 @@ test('analysis: the shared subprogram is seen from five program types, the deep 
   assert.equal(common.arg, 'ctx');
   assert.equal(common.argIndex, 0);
   assert.equal(common.declaredType, 'void *');
-  assert.deepEqual(common.callers.map((c) => [c.program, c.progType, c.ctxType, c.direct, c.action]), [
-    ['argctx_kprobe', 'kprobe', 'bpf_user_pt_regs_t', true, 'rewrite'],
-    ['argctx_perf', 'perf_event', 'bpf_perf_event_data', true, 'rewrite'],
-    ['argctx_rawtp', 'raw_tracepoint', 'bpf_raw_tracepoint_args', true, 'rewrite'],
-    ['argctx_xdp', 'xdp', 'xdp_md', true, 'rewrite'],
-    ['argctx_tc', 'sched_cls', '__sk_buff', true, 'rewrite'],
-  ]);
+  assert.deepEqual(
+    common.callers.map((c) => [c.program, c.progType, c.ctxType, c.direct, c.action]),
+    [
+      ['argctx_kprobe', 'kprobe', 'bpf_user_pt_regs_t', true, 'rewrite'],
+      ['argctx_perf', 'perf_event', 'bpf_perf_event_data', true, 'rewrite'],
+      ['argctx_rawtp', 'raw_tracepoint', 'bpf_raw_tracepoint_args', true, 'rewrite'],
+      ['argctx_xdp', 'xdp', 'xdp_md', true, 'rewrite'],
+      ['argctx_tc', 'sched_cls', '__sk_buff', true, 'rewrite'],
+    ],
+  );
   // argctx_deep is only called by the static argctx_middle, which kprobe and raw_tp call.
-  assert.deepEqual(by.get('argctx_deep')!.callers.map((c) => [c.program, c.direct]), [['argctx_kprobe', false], ['argctx_rawtp', false]]);
+  assert.deepEqual(
+    by.get('argctx_deep')!.callers.map((c) => [c.program, c.direct]),
+    [
+      ['argctx_kprobe', false],
+      ['argctx_rawtp', false],
+    ],
+  );
   // Declared `struct xdp_md *` already: the xdp caller needs nothing.
   const typed = by.get('argctx_typed')!;
   assert.equal(typed.declaredType, 'struct xdp_md *');
-  assert.deepEqual(typed.callers.map((c) => [c.program, c.action]), [['argctx_xdp', 'already']]);
+  assert.deepEqual(
+    typed.callers.map((c) => [c.program, c.action]),
+    [['argctx_xdp', 'already']],
+  );
   assert.ok(common.source && /argctx_shared\.bpf\.c$/.test(common.source.file));
 });
 
 test('analysis: fentry has no named context; inspect --json reports arg_ctx with ctx_type null', () => {
   const obj = open('argctx_fentry.o');
   const j = inspectJson(obj).arg_ctx;
-  assert.deepEqual(j, [{
-    subprog: 'argctx_any', arg: 'ctx', arg_index: 0, declared_type: 'void *',
-    callers: [
-      { program: 'argctx_fentry', type: 'tracing', ctx_type: null, direct: true, action: 'no-ctx' },
-      { program: 'argctx_fentry_xdp', type: 'xdp', ctx_type: 'xdp_md', direct: true, action: 'rewrite' },
-    ],
-  }]);
+  assert.deepEqual(j, [
+    {
+      subprog: 'argctx_any',
+      arg: 'ctx',
+      arg_index: 0,
+      declared_type: 'void *',
+      callers: [
+        { program: 'argctx_fentry', type: 'tracing', ctx_type: null, direct: true, action: 'no-ctx' },
+        { program: 'argctx_fentry_xdp', type: 'xdp', ctx_type: 'xdp_md', direct: true, action: 'rewrite' },
+      ],
+    },
+  ]);
   // The same through the command a user runs.
   const r = spawnSync(process.execPath, [CLI, 'inspect', '--json', fixture('argctx_fentry.o')], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout).arg_ctx, j);
   const text = spawnSync(process.execPath, [CLI, 'inspect', fixture('argctx_shared.o')], { encoding: 'utf8' }).stdout;
   assert.match(text, /__arg_ctx arguments \(3\):/);
-  assert.match(text, /argctx_deep\(void \*ctx\) arg #0: argctx_kprobe \(kprobe\) → bpf_user_pt_regs_t, argctx_rawtp \(raw_tracepoint\) → bpf_raw_tracepoint_args/);
+  assert.match(
+    text,
+    /argctx_deep\(void \*ctx\) arg #0: argctx_kprobe \(kprobe\) → bpf_user_pt_regs_t, argctx_rawtp \(raw_tracepoint\) → bpf_raw_tracepoint_args/,
+  );
   // An object without tags has an empty list.
   assert.deepEqual(inspectJson(open('lsp_progs.o')).arg_ctx, []);
 });
@@ -81,14 +101,18 @@ function kernelCtxTypes(btf: Btf): Map<string, BtfType | undefined> {
 }
 
 test("context table: each named context is the kernel's own (bpf_ctx_convert of 6.18 here and Debian's 6.1); the others have no named struct", () => {
-  for (const [label, bytes] of [['host', readFileSync('/sys/kernel/btf/vmlinux')], ['6.1', readFileSync(debianKernel('6.1').vmlinuxBtf)]] as const) {
+  for (const [label, bytes] of [
+    ['host', readFileSync('/sys/kernel/btf/vmlinux')],
+    ['6.1', readFileSync(debianKernel('6.1').vmlinuxBtf)],
+  ] as const) {
     const kinds = kernelCtxTypes(parseBtf(bytes));
     assert.ok(kinds.size > 20, label);
     for (const [progType, t] of kinds) {
       const named = t && (t.kind === 'STRUCT' || (t.kind === 'TYPEDEF' && t.name === 'bpf_user_pt_regs_t')) ? t.name : null;
       assert.equal(progCtxType(progType), named, `${label}: ${progType}`);
     }
-    for (const p of Object.keys(PROG_CTX_TYPES)) if (!['netfilter', 'lwt_seg6local'].includes(p) || kinds.has(p)) assert.ok(kinds.has(p), `${label}: ${p}`);
+    for (const p of Object.keys(PROG_CTX_TYPES))
+      if (!['netfilter', 'lwt_seg6local'].includes(p) || kinds.has(p)) assert.ok(kinds.has(p), `${label}: ${p}`);
   }
   assert.equal(progCtxType('tracing'), null);
   assert.equal(progCtxType('toString'), null);
@@ -113,12 +137,25 @@ test('argCtxAction: libbpf rules for what is rewritten, already right or left al
   const ptrTypedef = b.add({ kind: 'TYPEDEF', ...n('ctx_t'), type: voidp });
   const btf = b.build();
   const cases: [number, string, string][] = [
-    [voidp, 'xdp', 'rewrite'], [cvoidp, 'sched_cls', 'rewrite'], [ptrTypedef, 'xdp', 'rewrite'],
-    [regsp, 'kprobe', 'rewrite'], [regsp, 'perf_event', 'rewrite'], [regsp, 'xdp', 'mismatch'],
-    [tdefp, 'kprobe', 'already'], [tdefp, 'perf_event', 'already'], [tdefp, 'xdp', 'mismatch'],
-    [u64p, 'raw_tracepoint', 'rewrite'], [u64p, 'raw_tracepoint_writable', 'rewrite'], [u64p, 'kprobe', 'mismatch'],
-    [skbp, 'sched_cls', 'already'], [skbp, 'socket_filter', 'already'], [skbp, 'xdp', 'mismatch'],
-    [int, 'xdp', 'mismatch'], [voidp, 'tracing', 'no-ctx'], [voidp, 'tracepoint', 'no-ctx'], [voidp, 'lsm', 'no-ctx'],
+    [voidp, 'xdp', 'rewrite'],
+    [cvoidp, 'sched_cls', 'rewrite'],
+    [ptrTypedef, 'xdp', 'rewrite'],
+    [regsp, 'kprobe', 'rewrite'],
+    [regsp, 'perf_event', 'rewrite'],
+    [regsp, 'xdp', 'mismatch'],
+    [tdefp, 'kprobe', 'already'],
+    [tdefp, 'perf_event', 'already'],
+    [tdefp, 'xdp', 'mismatch'],
+    [u64p, 'raw_tracepoint', 'rewrite'],
+    [u64p, 'raw_tracepoint_writable', 'rewrite'],
+    [u64p, 'kprobe', 'mismatch'],
+    [skbp, 'sched_cls', 'already'],
+    [skbp, 'socket_filter', 'already'],
+    [skbp, 'xdp', 'mismatch'],
+    [int, 'xdp', 'mismatch'],
+    [voidp, 'tracing', 'no-ctx'],
+    [voidp, 'tracepoint', 'no-ctx'],
+    [voidp, 'lsm', 'no-ctx'],
   ];
   for (const [id, prog, want] of cases) assert.equal(argCtxAction(btf, id, prog), want, `${btf.type(id).kind} ${id} from ${prog}`);
   // perf_event on arm64 takes user_pt_regs, not pt_regs.
@@ -126,14 +163,23 @@ test('argCtxAction: libbpf rules for what is rewritten, already right or left al
 });
 
 test('fallback modes: auto only without native support, always regardless, never not at all', () => {
-  assert.deepEqual([true, false].map((native) => ['auto', 'always', 'never', undefined].map((m) => argCtxFallbackWanted(m as 'auto', native))),
-    [[false, true, false, false], [true, true, false, true]]);
+  assert.deepEqual(
+    [true, false].map((native) => ['auto', 'always', 'never', undefined].map((m) => argCtxFallbackWanted(m as 'auto', native))),
+    [
+      [false, true, false, false],
+      [true, true, false, true],
+    ],
+  );
 });
 
 function rewriteShared() {
   const obj = open('argctx_shared.o');
   const linked = obj.programs.map((p) => linkProgram(obj, p));
-  const fix = applyArgCtxFallback(obj.btf!, linked.map((l) => ({ name: l.program.name, progType: l.program.progType, funcInfo: l.funcInfo })), 'test');
+  const fix = applyArgCtxFallback(
+    obj.btf!,
+    linked.map((l) => ({ name: l.program.name, progType: l.program.progType, funcInfo: l.funcInfo })),
+    'test',
+  );
   return { obj, linked, fix };
 }
 
@@ -153,9 +199,15 @@ test('rewrite: one FUNC → FUNC_PROTO clone per program and subprogram, pointin
   assert.equal(origProto.kind === 'FUNC_PROTO' && orig.get(origProto.params[0].type)?.kind, 'PTR');
 
   const want: Record<string, [string, string][]> = {
-    argctx_kprobe: [['argctx_common', 'pt_regs'], ['argctx_deep', 'pt_regs']],
+    argctx_kprobe: [
+      ['argctx_common', 'pt_regs'],
+      ['argctx_deep', 'pt_regs'],
+    ],
     argctx_perf: [['argctx_common', 'bpf_perf_event_data']],
-    argctx_rawtp: [['argctx_common', 'bpf_raw_tracepoint_args'], ['argctx_deep', 'bpf_raw_tracepoint_args']],
+    argctx_rawtp: [
+      ['argctx_common', 'bpf_raw_tracepoint_args'],
+      ['argctx_deep', 'bpf_raw_tracepoint_args'],
+    ],
     argctx_xdp: [['argctx_common', 'xdp_md']],
     argctx_tc: [['argctx_common', '__sk_buff']],
   };
@@ -187,7 +239,10 @@ test('rewrite: one FUNC → FUNC_PROTO clone per program and subprogram, pointin
       assert.ok(proto.kind === 'FUNC_PROTO' && wasProto.kind === 'FUNC_PROTO');
       assert.ok(fn.type >= orig.length, 'FUNC_PROTO is cloned too');
       assert.equal(proto.type, wasProto.type);
-      assert.deepEqual(proto.params.map((p) => p.nameOff), wasProto.params.map((p) => p.nameOff));
+      assert.deepEqual(
+        proto.params.map((p) => p.nameOff),
+        wasProto.params.map((p) => p.nameOff),
+      );
       assert.deepEqual(proto.params.slice(1), wasProto.params.slice(1));
       const ptr = btf.type(proto.params[0].type);
       assert.equal(ptr.kind, 'PTR');
@@ -239,16 +294,26 @@ test('rewrite: a program type with no named context is an error naming subprogra
   const obj = open('argctx_fentry.o');
   const linked = obj.programs.map((p) => linkProgram(obj, p));
   const input = linked.map((l) => ({ name: l.program.name, progType: l.program.progType, funcInfo: l.funcInfo }));
-  assert.throws(() => applyArgCtxFallback(obj.btf!, input, 'the kernel lacks native __arg_ctx support'), (e: unknown) => {
-    assert.ok(e instanceof LoadError);
-    assert.equal(e.stage, 'relocate');
-    assert.equal(e.details.program, 'argctx_fentry');
-    assert.match(e.message, /the kernel lacks native __arg_ctx support/);
-    assert.match(e.message, /subprogram 'argctx_any' argument #0 'ctx' \(__arg_ctx\) is called from program 'argctx_fentry' of type tracing, which has no named context type/);
-    assert.doesNotMatch(e.message, /argctx_fentry_xdp/);
-    return true;
-  });
-  const xdpOnly = applyArgCtxFallback(obj.btf!, input.filter((p) => p.name === 'argctx_fentry_xdp'), 'test');
+  assert.throws(
+    () => applyArgCtxFallback(obj.btf!, input, 'the kernel lacks native __arg_ctx support'),
+    (e: unknown) => {
+      assert.ok(e instanceof LoadError);
+      assert.equal(e.stage, 'relocate');
+      assert.equal(e.details.program, 'argctx_fentry');
+      assert.match(e.message, /the kernel lacks native __arg_ctx support/);
+      assert.match(
+        e.message,
+        /subprogram 'argctx_any' argument #0 'ctx' \(__arg_ctx\) is called from program 'argctx_fentry' of type tracing, which has no named context type/,
+      );
+      assert.doesNotMatch(e.message, /argctx_fentry_xdp/);
+      return true;
+    },
+  );
+  const xdpOnly = applyArgCtxFallback(
+    obj.btf!,
+    input.filter((p) => p.name === 'argctx_fentry_xdp'),
+    'test',
+  );
   assert.equal(xdpOnly.clones.length, 1);
 });
 
@@ -267,15 +332,38 @@ test('rewrite: a tagged parameter of the wrong pointer type is left alone with a
   const int = add({ kind: 'INT', ...n('int'), size: 4, encoding: BTF_INT_SIGNED, bitsOffset: 0, bits: 32 });
   const foo = add({ kind: 'STRUCT', ...n('foo'), size: 4, members: [] });
   const foop = add({ kind: 'PTR', ...n(''), type: foo });
-  const proto = add({ kind: 'FUNC_PROTO', ...n(''), type: int, params: [{ name: 'x', nameOff: 0, type: int }, { name: 'c', nameOff: 0, type: foop }] });
+  const proto = add({
+    kind: 'FUNC_PROTO',
+    ...n(''),
+    type: int,
+    params: [
+      { name: 'x', nameOff: 0, type: int },
+      { name: 'c', nameOff: 0, type: foop },
+    ],
+  });
   const fn = add({ kind: 'FUNC', ...n('sub'), type: proto, linkage: BTF_FUNC_GLOBAL });
   add({ kind: 'DECL_TAG', ...n('arg:ctx'), type: fn, componentIdx: 1 });
   add({ kind: 'DECL_TAG', ...n('arg:ctx'), type: fn, componentIdx: 7 }); // out of range: ignored
   const btf = b.build();
-  const fix = applyArgCtxFallback(btf, [{ name: 'p', progType: 'xdp', funcInfo: [{ insnOff: 0, typeId: 1 }, { insnOff: 5, typeId: fn }] }], 'test');
+  const fix = applyArgCtxFallback(
+    btf,
+    [
+      {
+        name: 'p',
+        progType: 'xdp',
+        funcInfo: [
+          { insnOff: 0, typeId: 1 },
+          { insnOff: 5, typeId: fn },
+        ],
+      },
+    ],
+    'test',
+  );
   assert.equal(fix.clones.length, 0);
   assert.equal(fix.btf, btf);
-  assert.deepEqual(fix.warnings, ["program 'p': subprogram 'sub' argument #1 'c' is expected to be of `struct xdp_md *` type; left as declared"]);
+  assert.deepEqual(fix.warnings, [
+    "program 'p': subprogram 'sub' argument #1 'c' is expected to be of `struct xdp_md *` type; left as declared",
+  ]);
 });
 
 test('analysis and rewrite on mutated objects: FormatError or an answer, never a crash', () => {
@@ -297,7 +385,8 @@ test('analysis and rewrite on mutated objects: FormatError or an answer, never a
     const a = analyzeArgCtx(o);
     if (o.btf) {
       const r = new ArgCtxRewriter(o.btf);
-      for (const p of o.programs) r.program(p.name, p.progType, [{ insnOff: 0, typeId: p.btfFuncId ?? 0 }, ...a.map((x) => ({ insnOff: 1, typeId: x.funcId }))]);
+      for (const p of o.programs)
+        r.program(p.name, p.progType, [{ insnOff: 0, typeId: p.btfFuncId ?? 0 }, ...a.map((x) => ({ insnOff: 1, typeId: x.funcId }))]);
       writeBtf(r.finish());
     }
     answered++;
@@ -309,15 +398,34 @@ test('editor notes for a target without native support (as Debian 6.1): emulated
   const shared = analyzeArgCtx(open('argctx_shared.o'));
   const any = analyzeArgCtx(open('argctx_fentry.o'))[0];
   const old = { name: 'local', release: '6.1.0-56-amd64', native: false };
-  const common = argCtxNotes(shared.find((a) => a.subprog === 'argctx_common')!, old, 'auto');
+  const common = argCtxNotes(
+    shared.find((a) => a.subprog === 'argctx_common')!,
+    old,
+    'auto',
+  );
   assert.equal(common.length, 1);
-  assert.match(common[0].message, /^__arg_ctx `ctx` of `argctx_common`: emulated on local \(kernel 6\.1\.0-56-amd64\) \(no native support\): seen as `bpf_user_pt_regs_t \*` from `argctx_kprobe` \(kprobe\), `struct bpf_perf_event_data \*` from `argctx_perf` \(perf_event\)/);
+  assert.match(
+    common[0].message,
+    /^__arg_ctx `ctx` of `argctx_common`: emulated on local \(kernel 6\.1\.0-56-amd64\) \(no native support\): seen as `bpf_user_pt_regs_t \*` from `argctx_kprobe` \(kprobe\), `struct bpf_perf_event_data \*` from `argctx_perf` \(perf_event\)/,
+  );
   const f = argCtxNotes(any, old, 'auto');
-  assert.deepEqual(f.map((n) => n.severity), [3, 1]);
-  assert.match(f[1].message, /cannot be emulated on local \(kernel 6\.1\.0-56-amd64\) \(no native support\) for `argctx_fentry` \(tracing\)/);
+  assert.deepEqual(
+    f.map((n) => n.severity),
+    [3, 1],
+  );
+  assert.match(
+    f[1].message,
+    /cannot be emulated on local \(kernel 6\.1\.0-56-amd64\) \(no native support\) for `argctx_fentry` \(tracing\)/,
+  );
   const never = argCtxNotes(any, old, 'never');
-  assert.deepEqual(never.map((n) => n.severity), [2]);
-  assert.match(never[0].message, /not emulated \(bpfLens\.argCtxFallback is never\) and local \(kernel 6\.1\.0-56-amd64\) has no native support: the verifier will reject the calls from `argctx_fentry`, `argctx_fentry_xdp`/);
+  assert.deepEqual(
+    never.map((n) => n.severity),
+    [2],
+  );
+  assert.match(
+    never[0].message,
+    /not emulated \(bpfLens\.argCtxFallback is never\) and local \(kernel 6\.1\.0-56-amd64\) has no native support: the verifier will reject the calls from `argctx_fentry`, `argctx_fentry_xdp`/,
+  );
   const unknown = argCtxNotes(any, { name: 'local', reason: 'the probe was refused with EPERM' }, 'auto');
   assert.match(unknown[0].message, /cannot tell whether local supports it natively \(the probe was refused with EPERM\)/);
   assert.match(argCtxHover([any], old, 'auto'), /\*\*`__arg_ctx`\*\*\n\n- __arg_ctx[^\n]*\n- ⛔ __arg_ctx/);

@@ -6,7 +6,13 @@ import { spawnSync } from 'child_process';
 import { readFileSync } from 'fs';
 import { test } from 'node:test';
 import {
-  AttachPlanError, describePlan, functionFileOffset, parsePlaces, parseUprobeTarget, planAttach, resolveBinary,
+  AttachPlanError,
+  describePlan,
+  functionFileOffset,
+  parsePlaces,
+  parseUprobeTarget,
+  planAttach,
+  resolveBinary,
 } from '../../server/src/attach';
 
 const plan = (section: string, where?: string) => planAttach({ name: 'p', section }, where);
@@ -24,8 +30,20 @@ test('SEC() names libbpf auto-attaches', () => {
   assert.deepEqual(plan('kprobe/do_unlinkat+0x10'), { kind: 'kprobe', func: 'do_unlinkat', offset: 16n, retprobe: false });
   assert.deepEqual(plan('kretprobe/do_unlinkat'), { kind: 'kprobe', func: 'do_unlinkat', offset: 0n, retprobe: true });
   assert.deepEqual(plan('ksyscall/openat'), { kind: 'kprobe', func: '__x64_sys_openat', offset: 0n, retprobe: false });
-  assert.deepEqual(plan('uprobe//usr/bin/bash:readline'), { kind: 'uprobe', binary: '/usr/bin/bash', func: 'readline', offset: 0n, retprobe: false });
-  assert.deepEqual(plan('uretprobe/libc.so.6:malloc+4'), { kind: 'uprobe', binary: 'libc.so.6', func: 'malloc', offset: 4n, retprobe: true });
+  assert.deepEqual(plan('uprobe//usr/bin/bash:readline'), {
+    kind: 'uprobe',
+    binary: '/usr/bin/bash',
+    func: 'readline',
+    offset: 0n,
+    retprobe: false,
+  });
+  assert.deepEqual(plan('uretprobe/libc.so.6:malloc+4'), {
+    kind: 'uprobe',
+    binary: 'libc.so.6',
+    func: 'malloc',
+    offset: 4n,
+    retprobe: true,
+  });
   assert.deepEqual(plan('uprobe/bin:0x1234'), { kind: 'uprobe', binary: 'bin', offset: 0x1234n, retprobe: false });
 });
 
@@ -41,7 +59,14 @@ test('places for what libbpf does not auto-attach; without one the reason says w
   assert.deepEqual(plan('sk_msg', 'sock_map'), { kind: 'sockmap', map: 'sock_map', attachType: 7 });
   assert.deepEqual(plan('perf_event', '@49'), { kind: 'perf_event', event: 'cpu-clock', freq: 49 });
   assert.deepEqual(plan('uprobe', '/bin/x:f'), { kind: 'uprobe', binary: '/bin/x', func: 'f', offset: 0n, retprobe: false });
-  for (const [sec, give] of [['xdp', 'an interface'], ['tc', 'an interface'], ['cgroup_skb/ingress', 'a cgroup'], ['uprobe', 'binary:function'], ['perf_event', 'an event'], ['tracepoint', 'a tracepoint']]) {
+  for (const [sec, give] of [
+    ['xdp', 'an interface'],
+    ['tc', 'an interface'],
+    ['cgroup_skb/ingress', 'a cgroup'],
+    ['uprobe', 'binary:function'],
+    ['perf_event', 'an event'],
+    ['tracepoint', 'a tracepoint'],
+  ]) {
     const p = plan(sec);
     assert.equal(p.kind, 'none', sec);
     assert.match((p as { reason: string }).reason, new RegExp(`give ${give}`), sec);
@@ -53,7 +78,11 @@ test('places for what libbpf does not auto-attach; without one the reason says w
 
 test('bad sections and places: AttachPlanError naming the program', () => {
   const bad = (section: string, where: string | undefined, re: RegExp) =>
-    assert.throws(() => planAttach({ name: 'prog1', section }, where), (e: unknown) => e instanceof AttachPlanError && e.program === 'prog1' && re.test(e.message), `${section} ${where}`);
+    assert.throws(
+      () => planAttach({ name: 'prog1', section }, where),
+      (e: unknown) => e instanceof AttachPlanError && e.program === 'prog1' && re.test(e.message),
+      `${section} ${where}`,
+    );
   bad('nonsense', undefined, /not one libbpf knows/);
   bad('tracepoint/onlyone', undefined, /not category\/name/);
   bad('xdp', 'eth0:fast', /XDP mode 'fast'/);
@@ -65,7 +94,13 @@ test('bad sections and places: AttachPlanError naming the program', () => {
   bad('socket', 'eth0', /cannot be attached/);
   bad('usdt/x:p:n', undefined, /usdt/);
   assert.throws(() => parsePlaces(['x']), /not PROG=WHERE/);
-  assert.deepEqual([...parsePlaces(['a=eth0', 'b=/x', 'a=eth1'])], [['a', 'eth1'], ['b', '/x']]);
+  assert.deepEqual(
+    [...parsePlaces(['a=eth0', 'b=/x', 'a=eth1'])],
+    [
+      ['a', 'eth1'],
+      ['b', '/x'],
+    ],
+  );
   assert.equal(parseUprobeTarget('/a:b:c')?.binary, '/a:b');
 });
 
@@ -85,7 +120,10 @@ test("uprobe offsets: bash's readline (.dynsym) and a libc function equal readel
   const sec = new RegExp(`^\\s*\\[\\s*${m[2]}\\] \\S+\\s+\\S+\\s+([0-9a-f]+) ([0-9a-f]+)`, 'm').exec(secs)!;
   const want = BigInt(`0x${m[1]}`) - BigInt(`0x${sec[1]}`) + BigInt(`0x${sec[2]}`);
   assert.equal(functionFileOffset(readFileSync(bash), bash, 'readline'), want);
-  assert.throws(() => functionFileOffset(readFileSync(bash), bash, 'no_such_function_here'), /\/usr\/bin\/bash: no function 'no_such_function_here'/);
+  assert.throws(
+    () => functionFileOffset(readFileSync(bash), bash, 'no_such_function_here'),
+    /\/usr\/bin\/bash: no function 'no_such_function_here'/,
+  );
   assert.throws(() => functionFileOffset(new Uint8Array([1, 2, 3]), 'junk', 'f'), /junk/);
 });
 

@@ -35,8 +35,22 @@ function distill(name: string): string {
   return out;
 }
 
-interface Row { name: string; kind: string; status: string; size: number; targetId?: number; targetSize?: number; reason?: string; dependents: { id: number; name: string }[] }
-interface DiffJson { relocates: boolean; distilledFrom: string; counts: Record<string, number>; rows: Row[] }
+interface Row {
+  name: string;
+  kind: string;
+  status: string;
+  size: number;
+  targetId?: number;
+  targetSize?: number;
+  reason?: string;
+  dependents: { id: number; name: string }[];
+}
+interface DiffJson {
+  relocates: boolean;
+  distilledFrom: string;
+  counts: Record<string, number>;
+  rows: Row[];
+}
 
 test('distill: the new module reads back with llvm-readelf, llvm-objdump, bpftool and bpf-lens; other sections unchanged', () => {
   for (const name of ['nf_tables', 'ext4', 'e1000e']) {
@@ -76,7 +90,7 @@ test('distill: a module that already has .BTF.base is distilled again to the sam
   assert.ok(readFileSync(twice).equals(readFileSync(once)));
 });
 
-test('base-diff: exit 0 and every row a match against the module\'s own kernel; exit 1 with reasons against this one', () => {
+test("base-diff: exit 0 and every row a match against the module's own kernel; exit 1 with reasons against this one", () => {
   const out = distill('nf_tables');
   const own = cli(['base-diff', out, '--base', k.vmlinuxBtf, '--json']);
   assert.equal(own.code, 0, own.stderr);
@@ -89,7 +103,10 @@ test('base-diff: exit 0 and every row a match against the module\'s own kernel; 
   const host = cli(['base-diff', out, '--base', HOST, '--json']);
   const doc = JSON.parse(host.stdout) as DiffJson;
   assert.equal(host.code, doc.relocates ? 0 : 1);
-  assert.equal(Object.values(doc.counts).reduce((a, b) => a + b, 0), doc.rows.length);
+  assert.equal(
+    Object.values(doc.counts).reduce((a, b) => a + b, 0),
+    doc.rows.length,
+  );
   const bad = doc.rows.filter((r) => !['match', 'size-not-checked'].includes(r.status));
   assert.equal(doc.relocates, bad.length === 0);
   for (const r of bad) assert.ok(r.reason && r.targetId === undefined && r.dependents.length > 0, r.name);
@@ -112,7 +129,8 @@ test('relocate --base: the relocated split BTF, raw and C; exit 1 naming the typ
   assert.equal(raw.code, 0, raw.stderr);
   assert.equal(raw.stdout, cli(['btf', 'dump', out, '--base', k.vmlinuxBtf]).stdout);
   // the module's own types come first, with the ids they had on the original vmlinux
-  const firstOrig = tool('bpftool', ['btf', 'dump', 'file', koPath('nf_tables'), '--base-btf', k.vmlinuxBtf]).out.split('\n')
+  const firstOrig = tool('bpftool', ['btf', 'dump', 'file', koPath('nf_tables'), '--base-btf', k.vmlinuxBtf])
+    .out.split('\n')
     .filter((l) => l.startsWith('[') && l.includes("STRUCT 'nft_"))[0];
   assert.ok(raw.stdout.includes(`${firstOrig}\n`), firstOrig);
   const c = cli(['relocate', out, '--base', k.vmlinuxBtf, '--format', 'c']);
@@ -124,7 +142,8 @@ test('relocate --base: the relocated split BTF, raw and C; exit 1 naming the typ
   assert.equal(host.code, diff.relocates ? 0 : 1);
   if (!diff.relocates) {
     assert.match(host.stderr, /does not relocate onto/);
-    for (const r of diff.rows.filter((x) => !['match', 'size-not-checked'].includes(x.status))) assert.ok(host.stderr.includes(`'${r.name}'`), r.name);
+    for (const r of diff.rows.filter((x) => !['match', 'size-not-checked'].includes(x.status)))
+      assert.ok(host.stderr.includes(`'${r.name}'`), r.name);
   }
   // without --base, relocate is still the CO-RE command
   const core = cli(['relocate', fixture('core_tracer.o'), '--btf', k.vmlinuxBtf]);
@@ -168,7 +187,11 @@ test('distill: .BTF_ids slots follow their types into the new numbering; sets st
       if (/^__BTF_ID__set8?__/.test(sym.name)) {
         const pairs = sym.name.startsWith('__BTF_ID__set8__');
         const list = Array.from({ length: u32(b, off) }, (_, i) => u32(b, off + (pairs ? 8 : 4) + i * (pairs ? 8 : 4)));
-        assert.deepEqual(list, list.slice().sort((x, y) => x - y), `${name}: ${sym.name} sorted`);
+        assert.deepEqual(
+          list,
+          list.slice().sort((x, y) => x - y),
+          `${name}: ${sym.name} sorted`,
+        );
         continue;
       }
       const old = u32(a, off);

@@ -18,8 +18,7 @@ import { rng } from '../helpers';
 const SEED = Number(process.env.BTF_FUZZ_SEED ?? 0xd157);
 const CASES = Number(process.env.BTF_FUZZ_CASES ?? 600);
 
-
-test('distill/relocate/base-diff on mutated modules: results or the engine\'s own errors, never a crash', () => {
+test("distill/relocate/base-diff on mutated modules: results or the engine's own errors, never a crash", () => {
   const k = debianKernel('6.1');
   const orig = parseBtf(readFileSync(k.vmlinuxBtf), { file: k.vmlinuxBtf });
   const index = new TargetIndex(orig);
@@ -49,7 +48,7 @@ test('distill/relocate/base-diff on mutated modules: results or the engine\'s ow
     } catch (e) {
       if (e instanceof FormatError) assert.match(e.message, /^fuzz\.ko: [^:]+: offset \d+: ./);
       else if (!(e instanceof RelocateError || e instanceof DistillError)) throw e;
-      outcome = (e).name;
+      outcome = e.name;
     }
     outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
   }

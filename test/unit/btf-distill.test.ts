@@ -29,7 +29,10 @@ function sample(littleEndian = true) {
   const ppointee = b.ptr(pointee);
   const anon = b.struct('', 16, [b.mem('c', chr), b.mem('q', ppointee, 64)]);
   const anonT = b.typedef('anon_t', anon);
-  const color = b.enum('color', 4, [['RED', 0], ['BLUE', 1]]);
+  const color = b.enum('color', 4, [
+    ['RED', 0],
+    ['BLUE', 1],
+  ]);
   const big = b.enum64('big', [['HUGE', 1n << 40n]]);
   const anonEnum = b.enum('', 4, [['A', 1]]);
   const opaque = b.fwd('opaque');
@@ -49,30 +52,61 @@ function sample(littleEndian = true) {
   const s = maker(sb);
   const sp = (t: number) => s.ptr(t);
   const modS = s.struct('mod_s', 120, [
-    s.mem('o', outer), s.mem('t', anonT, 128), s.mem('e', color, 256), s.mem('b', big, 320), s.mem('ae', anonEnum, 384),
-    s.mem('f', 0, 416), s.mem('uf', 0, 480), s.mem('d', dbl, 544), s.mem('arr', arr, 608), s.mem('co', cOuter, 736),
-    s.mem('u', u, 864), s.mem('tt', 0, 928), s.mem('v', vchr, 992),
+    s.mem('o', outer),
+    s.mem('t', anonT, 128),
+    s.mem('e', color, 256),
+    s.mem('b', big, 320),
+    s.mem('ae', anonEnum, 384),
+    s.mem('f', 0, 416),
+    s.mem('uf', 0, 480),
+    s.mem('d', dbl, 544),
+    s.mem('arr', arr, 608),
+    s.mem('co', cOuter, 736),
+    s.mem('u', u, 864),
+    s.mem('tt', 0, 928),
+    s.mem('v', vchr, 992),
   ]);
-  const fp = sp(opaque), ufp = sp(uopaque), tp = sp(tagged);
+  const fp = sp(opaque),
+    ufp = sp(uopaque),
+    tp = sp(tagged);
   const modProto = s.proto(int, [sp(outer), sp(proto)]);
   s.func('modfn', modProto);
   const built = sb.build();
   // close the member references added after the struct
   const st = built.type(modS);
   if (st.kind !== 'STRUCT') throw new Error('unreachable');
-  const members = st.members.map((m) => (m.name === 'f' ? { ...m, type: fp } : m.name === 'uf' ? { ...m, type: ufp } : m.name === 'tt' ? { ...m, type: tp } : m));
+  const members = st.members.map((m) =>
+    m.name === 'f' ? { ...m, type: fp } : m.name === 'uf' ? { ...m, type: ufp } : m.name === 'tt' ? { ...m, type: tp } : m,
+  );
   sb.replace(modS, { ...st, members });
-  return { base, split: sb.build(), ids: { int, chr, long, inner, hidden, outer, pointee, anon, anonT, anonEnum, arr, cOuter, proto, basefn, tagged, vchr, ppointee } };
+  return {
+    base,
+    split: sb.build(),
+    ids: { int, chr, long, inner, hidden, outer, pointee, anon, anonT, anonEnum, arr, cOuter, proto, basefn, tagged, vchr, ppointee },
+  };
 }
 
 test('distill: named INT/FLOAT/FWD in full, named STRUCT/UNION/ENUM empty of the same size, the rest moves to split', () => {
   const { split, ids } = sample();
   const d = distillBase(split);
-  const got = d.base.types.map((t) => [t.kind, t.name, 'size' in t ? t.size : 0, 'members' in t ? t.members.length : 'values' in t ? t.values.length : '-']);
+  const got = d.base.types.map((t) => [
+    t.kind,
+    t.name,
+    'size' in t ? t.size : 0,
+    'members' in t ? t.members.length : 'values' in t ? t.values.length : '-',
+  ]);
   assert.deepEqual(got, [
-    ['INT', 'int', 4, '-'], ['INT', 'char', 1, '-'], ['INT', 'long', 8, '-'], ['STRUCT', 'outer', 16, 0],
-    ['STRUCT', 'pointee', 24, 0], ['ENUM', 'color', 4, 0], ['ENUM', 'big', 8, 0], ['FWD', 'opaque', 0, '-'],
-    ['FWD', 'uopaque', 0, '-'], ['FLOAT', 'double', 8, '-'], ['UNION', 'u', 8, 0],
+    ['INT', 'int', 4, '-'],
+    ['INT', 'char', 1, '-'],
+    ['INT', 'long', 8, '-'],
+    ['STRUCT', 'outer', 16, 0],
+    ['STRUCT', 'pointee', 24, 0],
+    ['ENUM', 'color', 4, 0],
+    ['ENUM', 'big', 8, 0],
+    ['FWD', 'opaque', 0, '-'],
+    ['FWD', 'uopaque', 0, '-'],
+    ['FLOAT', 'double', 8, '-'],
+    ['UNION', 'u', 8, 0],
   ]);
   const chr = d.base.find('INT', 'char');
   assert.ok(chr?.kind === 'INT' && chr.encoding === SIGNED, 'INT keeps its encoding');
@@ -85,7 +119,10 @@ test('distill: named INT/FLOAT/FWD in full, named STRUCT/UNION/ENUM empty of the
   const after = canonOwn(d.split);
   assert.deepEqual(after.slice(0, before.length), before);
   const movedIds = [ids.ppointee, ids.anon, ids.anonT, ids.anonEnum, ids.arr, ids.cOuter, ids.proto, ids.tagged, ids.vchr];
-  assert.deepEqual(after.slice(before.length), movedIds.map((id) => canonType(split, id)));
+  assert.deepEqual(
+    after.slice(before.length),
+    movedIds.map((id) => canonType(split, id)),
+  );
   assert.equal(d.split.startId, d.base.length);
   for (const id of movedIds) assert.equal(d.baseIdMap[id], d.split.startId + before.length + movedIds.indexOf(id));
   assert.equal(d.baseIdMap[ids.hidden], 0);
@@ -101,7 +138,10 @@ test('distill: written and parsed back in both byte orders, relocated back onto 
     const rsplit = parseBtf(writeBtf(d.split), { base: rbase });
     assert.deepEqual(canonOwn(rsplit), canonOwn(d.split));
     const m = mapDistilledBase(rsplit, base);
-    assert.deepEqual(m.matches.filter((x) => x.status !== 'match'), []);
+    assert.deepEqual(
+      m.matches.filter((x) => x.status !== 'match'),
+      [],
+    );
     const back = relocateSplit(rsplit, base).btf;
     assert.deepEqual(missingFrom(canonOwn(back), canonOwn(split)), []);
     assert.equal(back.count, d.split.count);
@@ -112,12 +152,25 @@ test('distill: refuses split BTF that refers to a base FUNC, and BTF without a b
   const { base, ids } = sample();
   const sb = new BtfBuilder(base);
   maker(sb).declTag('tag', ids.basefn);
-  assert.throws(() => distillBase(sb.build()), (e: Error) => e instanceof DistillError && /base type \[\d+\] FUNC 'basefn'/.test(e.message));
+  assert.throws(
+    () => distillBase(sb.build()),
+    (e: Error) => e instanceof DistillError && /base type \[\d+\] FUNC 'basefn'/.test(e.message),
+  );
   assert.throws(() => distillBase(base), DistillError);
 });
 
-interface JsonType { id: number; kind: string; name: string; size?: number; type_id?: number; index_type_id?: number; ret_type_id?: number;
-  members?: { type_id: number }[]; params?: { type_id: number }[]; vars?: { type_id: number }[] }
+interface JsonType {
+  id: number;
+  kind: string;
+  name: string;
+  size?: number;
+  type_id?: number;
+  index_type_id?: number;
+  ret_type_id?: number;
+  members?: { type_id: number }[];
+  params?: { type_id: number }[];
+  vars?: { type_id: number }[];
+}
 
 /** Type ids a bpftool JSON type refers to. */
 function jsonRefs(t: JsonType): number[] {
@@ -127,15 +180,23 @@ function jsonRefs(t: JsonType): number[] {
   return out;
 }
 
-test('distill on Debian 6.1: the base types each module needs, worked out from bpftool\'s own parse (libbpf 1.1 has no distill)', () => {
+test("distill on Debian 6.1: the base types each module needs, worked out from bpftool's own parse (libbpf 1.1 has no distill)", () => {
   const k = debianKernel('6.1');
-  const vm = (JSON.parse(execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', k.vmlinuxBtf], { maxBuffer: 1 << 30, encoding: 'utf8' })) as { types: JsonType[] }).types;
+  const vm = (
+    JSON.parse(execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', k.vmlinuxBtf], { maxBuffer: 1 << 30, encoding: 'utf8' })) as {
+      types: JsonType[];
+    }
+  ).types;
   const byId = new Map(vm.map((t) => [t.id, t]));
   const base = parseBtf(readFileSync(k.vmlinuxBtf), { file: k.vmlinuxBtf });
   const mods = k.modules();
   const picked = mods.filter((_, i) => i % Math.ceil(mods.length / 25) === 0);
   for (const ko of picked) {
-    const mod = (JSON.parse(execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', ko, '--base-btf', k.vmlinuxBtf], { maxBuffer: 1 << 30, encoding: 'utf8' })) as { types: JsonType[] }).types;
+    const mod = (
+      JSON.parse(
+        execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', ko, '--base-btf', k.vmlinuxBtf], { maxBuffer: 1 << 30, encoding: 'utf8' }),
+      ) as { types: JsonType[] }
+    ).types;
     // the rule, on libbpf's parse: base types reached from split types, not through named structs/unions
     const needed = new Set<number>();
     const stack = mod.flatMap(jsonRefs).filter((id) => id > 0 && byId.has(id));
@@ -147,12 +208,20 @@ test('distill on Debian 6.1: the base types each module needs, worked out from b
       if ((t.kind === 'STRUCT' || t.kind === 'UNION') && t.name !== '(anon)') continue;
       stack.push(...jsonRefs(t).filter((x) => x > 0));
     }
-    const inBase = [...needed].sort((a, b) => a - b).map((id) => byId.get(id)!)
-      .filter((t) => ['INT', 'FLOAT', 'FWD'].includes(t.kind) || (['STRUCT', 'UNION', 'ENUM', 'ENUM64'].includes(t.kind) && t.name !== '(anon)'))
+    const inBase = [...needed]
+      .sort((a, b) => a - b)
+      .map((id) => byId.get(id)!)
+      .filter(
+        (t) => ['INT', 'FLOAT', 'FWD'].includes(t.kind) || (['STRUCT', 'UNION', 'ENUM', 'ENUM64'].includes(t.kind) && t.name !== '(anon)'),
+      )
       .map((t) => `${t.kind.startsWith('ENUM') ? 'ENUM' : t.kind} ${t.name} ${t.size ?? 0}`);
     const { split } = readModuleBtf(new ElfFile(readFileSync(ko), ko), base);
     const d = distillBase(split);
-    assert.deepEqual(d.base.types.map((t) => `${t.kind} ${t.name} ${'size' in t ? t.size : 0}`), inBase, ko);
+    assert.deepEqual(
+      d.base.types.map((t) => `${t.kind} ${t.name} ${'size' in t ? t.size : 0}`),
+      inBase,
+      ko,
+    );
     assert.equal(d.split.count, mod.length + needed.size - inBase.length, `${ko}: split = own types + moved base types`);
   }
 });
@@ -169,7 +238,10 @@ test('distill every Debian 6.1 module on its vmlinux, relocate back: every origi
     const { split } = readModuleBtf(new ElfFile(readFileSync(ko), ko), base);
     const d = distillBase(split);
     const { btf: back, mapping } = relocateSplit(d.split, index);
-    assert.ok(mapping.matches.every((m) => m.status === 'match'), ko);
+    assert.ok(
+      mapping.matches.every((m) => m.status === 'match'),
+      ko,
+    );
     const lost = missingFrom(canonOwn(back), canonOwn(split));
     assert.deepEqual(lost.slice(0, 3), [], `${ko}: types lost in the round trip`);
     // what relocation adds: copies of the anonymous base types distill moved into split

@@ -70,12 +70,20 @@ test('a loop of pointers (valid to the parser, not to C): a clear error, no hang
 test('anonymous records reused 16^7 times: the dump stops at maxChars while it is made', () => {
   const btf = reusedAnon(7, 16);
   const started = Date.now();
-  assert.throws(() => dumpC(btf, { maxChars: 1 << 20 }), (e) => e instanceof CLimitError && e.partial.length === 1 << 20 && /larger than 1048576 characters/.test(e.message));
+  assert.throws(
+    () => dumpC(btf, { maxChars: 1 << 20 }),
+    (e) => e instanceof CLimitError && e.partial.length === 1 << 20 && /larger than 1048576 characters/.test(e.message),
+  );
   assert.ok(Date.now() - started < 5000, `${Date.now() - started} ms`);
   // the layout shows each record once
   const l = structLayout(btf, btf.find('STRUCT', 'top')!.id);
   let rows = 0;
-  const count = (x: typeof l) => { for (const r of x.rows) { rows++; if (r.inner) count(r.inner); } };
+  const count = (x: typeof l) => {
+    for (const r of x.rows) {
+      rows++;
+      if (r.inner) count(r.inner);
+    }
+  };
   count(l);
   assert.ok(rows <= 7 * 16 + 1, `${rows} rows`);
   assert.equal(l.rows[0].inner!.rows[1].sameAs, 'x.m0');
@@ -83,7 +91,10 @@ test('anonymous records reused 16^7 times: the dump stops at maxChars while it i
 
 test('anonymous records reused 16^5 times: written in chunks as they are made (as bpftool streams)', () => {
   const btf = reusedAnon(5, 16);
-  let total = 0, biggest = 0, chunks = 0, firstAt = -1;
+  let total = 0,
+    biggest = 0,
+    chunks = 0,
+    firstAt = -1;
   dumpCTo(btf, (s) => {
     if (firstAt < 0) firstAt = total;
     total += s.length;

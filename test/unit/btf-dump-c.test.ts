@@ -71,7 +71,9 @@ test('vmlinux: a subset brings exactly what it needs', () => {
   assert.equal((small.match(/^struct /gm) ?? []).length, 1, small);
 });
 
-for (const name of readdirSync(FIXTURES).filter((f) => f.endsWith('.o')).sort()) {
+for (const name of readdirSync(FIXTURES)
+  .filter((f) => f.endsWith('.o'))
+  .sort()) {
   test(`fixture ${name}: dump compiles with the BTF layout`, () => {
     const file = path.join(FIXTURES, name);
     if (!hasBtf(file)) return assert.fail(`${name} has no .BTF`);
@@ -80,8 +82,12 @@ for (const name of readdirSync(FIXTURES).filter((f) => f.endsWith('.o')).sort())
 }
 
 const CILIUM_OBJECTS = [
-  ...readdirSync(path.join(CILIUM, 'testdata')).filter((f) => f.endsWith('-el.elf')).map((f) => path.join(CILIUM, 'testdata', f)),
-  ...readdirSync(path.join(CILIUM, 'btf/testdata')).filter((f) => f.endsWith('-el.elf')).map((f) => path.join(CILIUM, 'btf/testdata', f)),
+  ...readdirSync(path.join(CILIUM, 'testdata'))
+    .filter((f) => f.endsWith('-el.elf'))
+    .map((f) => path.join(CILIUM, 'testdata', f)),
+  ...readdirSync(path.join(CILIUM, 'btf/testdata'))
+    .filter((f) => f.endsWith('-el.elf'))
+    .map((f) => path.join(CILIUM, 'btf/testdata', f)),
 ];
 
 test('cilium/ebpf test objects: dumps compile with the BTF layout', (t) => {
@@ -103,7 +109,9 @@ test('split BTF: a module on its vmlinux base, whole and as a subset of its own 
   const mods: [string, Btf][] = [['cilium btf_testmod', loadBtf(path.join(CILIUM, 'btf/testdata/btf_testmod.btf'), base)]];
   // modules of the running kernel, when it has any loaded
   const vmlinux = loadBtf(VMLINUX);
-  for (const m of readdirSync('/sys/kernel/btf').filter((f) => f !== 'vmlinux').slice(0, 4)) {
+  for (const m of readdirSync('/sys/kernel/btf')
+    .filter((f) => f !== 'vmlinux')
+    .slice(0, 4)) {
     mods.push([m, loadBtf(path.join('/sys/kernel/btf', m), vmlinux)]);
   }
   t.diagnostic(`modules: ${mods.map((m) => m[0]).join(', ')}`);
@@ -128,26 +136,80 @@ test('hand-made BTF: clashing names, enum sizes and values, packing, union align
   const foo1 = b.add({ kind: 'STRUCT', name: 'foo', nameOff: 0, kindFlag: false, size: 4, members: [m('a', int, 0)] });
   const foo2 = b.add({ kind: 'STRUCT', name: 'foo', nameOff: 0, kindFlag: false, size: 16, members: [m('x', long, 0), m('y', chr, 64)] });
   // misaligned int and odd size: must come out packed
-  const pk = b.add({ kind: 'STRUCT', name: 'pk', nameOff: 0, kindFlag: true, size: 7, members: [m('c', chr, 0), m('i', int, 8), m('bf', int, 40, 3)] });
+  const pk = b.add({
+    kind: 'STRUCT',
+    name: 'pk',
+    nameOff: 0,
+    kindFlag: true,
+    size: 7,
+    members: [m('c', chr, 0), m('i', int, 8), m('bf', int, 40, 3)],
+  });
   // a union larger than its members: aligned(16)
   const un = b.add({ kind: 'UNION', name: 'un', nameOff: 0, kindFlag: false, size: 16, members: [m('c', chr, 0), m('i', int, 0)] });
   const e1 = b.add({ kind: 'ENUM', name: 'e1', nameOff: 0, kindFlag: true, size: 1, values: [{ name: 'V', nameOff: 0, value: -2 }] });
-  const e2 = b.add({ kind: 'ENUM', name: 'e2', nameOff: 0, kindFlag: false, size: 4, values: [{ name: 'V', nameOff: 0, value: 0xfffffff0 }] });
-  const e64 = b.add({ kind: 'ENUM64', name: 'e64', nameOff: 0, kindFlag: false, size: 8, values: [{ name: 'BIG', nameOff: 0, value: 0xffffffffffffffffn }] });
-  const s64 = b.add({ kind: 'ENUM64', name: 's64', nameOff: 0, kindFlag: true, size: 8, values: [{ name: 'MIN', nameOff: 0, value: -(1n << 63n) }, { name: 'ONE', nameOff: 0, value: 1n }] });
+  const e2 = b.add({
+    kind: 'ENUM',
+    name: 'e2',
+    nameOff: 0,
+    kindFlag: false,
+    size: 4,
+    values: [{ name: 'V', nameOff: 0, value: 0xfffffff0 }],
+  });
+  const e64 = b.add({
+    kind: 'ENUM64',
+    name: 'e64',
+    nameOff: 0,
+    kindFlag: false,
+    size: 8,
+    values: [{ name: 'BIG', nameOff: 0, value: 0xffffffffffffffffn }],
+  });
+  const s64 = b.add({
+    kind: 'ENUM64',
+    name: 's64',
+    nameOff: 0,
+    kindFlag: true,
+    size: 8,
+    values: [
+      { name: 'MIN', nameOff: 0, value: -(1n << 63n) },
+      { name: 'ONE', nameOff: 0, value: 1n },
+    ],
+  });
   const fwd = b.add({ kind: 'FWD', name: 'later', nameOff: 0, kindFlag: true });
   const pfwd = b.add({ kind: 'PTR', name: '', nameOff: 0, kindFlag: false, type: fwd });
   const flt = b.add({ kind: 'FLOAT', name: 'double', nameOff: 0, kindFlag: false, size: 8 });
   const tag = b.add({ kind: 'TYPE_TAG', name: 'user', nameOff: 0, kindFlag: false, type: int });
   const ptag = b.add({ kind: 'PTR', name: '', nameOff: 0, kindFlag: false, type: tag });
-  const holder = b.add({ kind: 'STRUCT', name: 'holder', nameOff: 0, kindFlag: false, size: 96, members: [
-    m('f1', foo1, 0), m('f2', foo2, 64), m('p', pk, 192), m('u', un, 256), m('e', e1, 384), m('e2', e2, 416),
-    m('big', e64, 448), m('later', pfwd, 512), m('d', flt, 576), m('tagged', ptag, 640), m('s', s64, 704),
-  ] });
+  const holder = b.add({
+    kind: 'STRUCT',
+    name: 'holder',
+    nameOff: 0,
+    kindFlag: false,
+    size: 96,
+    members: [
+      m('f1', foo1, 0),
+      m('f2', foo2, 64),
+      m('p', pk, 192),
+      m('u', un, 256),
+      m('e', e1, 384),
+      m('e2', e2, 416),
+      m('big', e64, 448),
+      m('later', pfwd, 512),
+      m('d', flt, 576),
+      m('tagged', ptag, 640),
+      m('s', s64, 704),
+    ],
+  });
   // bitfields as encoders before kind_flag wrote them: an INT narrower than its size
   const u3 = b.add({ kind: 'INT', name: 'unsigned int', nameOff: 0, kindFlag: false, size: 4, encoding: 0, bitsOffset: 0, bits: 3 });
   b.add({ kind: 'STRUCT', name: 'oldbits', nameOff: 0, kindFlag: false, size: 8, members: [m('x', u3, 0), m('y', u3, 3), m('w', chr, 8)] });
-  const proto = b.add({ kind: 'FUNC_PROTO', name: '', nameOff: 0, kindFlag: false, type: int, params: [{ name: 'h', nameOff: 0, type: holder }] });
+  const proto = b.add({
+    kind: 'FUNC_PROTO',
+    name: '',
+    nameOff: 0,
+    kindFlag: false,
+    type: int,
+    params: [{ name: 'h', nameOff: 0, type: holder }],
+  });
   b.add({ kind: 'FUNC', name: 'fn', nameOff: 0, kindFlag: false, type: proto, linkage: 1 });
   const v = b.add({ kind: 'VAR', name: 'gvar', nameOff: 0, kindFlag: false, type: holder, linkage: 1 });
   b.add({ kind: 'DATASEC', name: '.data', nameOff: 0, kindFlag: false, size: 96, vars: [{ type: v, offset: 0, size: 96 }] });
@@ -200,13 +262,20 @@ test('hostile BTF: mutated fixtures dump or fail with a clear error; deep pointe
   const file = path.join(FIXTURES, 'layout_shapes.o');
   const good = new ElfFile(readFileSync(file), file).section('.BTF')!.data;
   let seed = 12345;
-  const rand = (n: number) => { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n; };
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
   let parsed = 0;
   for (let i = 0; i < 400; i++) {
     const bytes = Uint8Array.from(good);
     for (let k = 0, flips = 1 + rand(4); k < flips; k++) bytes[24 + rand(bytes.length - 24)] = rand(256);
     let btf: Btf;
-    try { btf = parseBtf(bytes, { file: 'mutated' }); } catch { continue; }
+    try {
+      btf = parseBtf(bytes, { file: 'mutated' });
+    } catch {
+      continue;
+    }
     parsed++;
     try {
       dumpC(btf);

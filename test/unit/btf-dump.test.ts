@@ -43,7 +43,10 @@ function argsFor(input: BtfInput): string[] {
 const inputs = btfInputs();
 
 test('the corpus has what the differential tests need', () => {
-  assert.ok(inputs.some((i) => i.name.startsWith('fixture ')), 'fixture objects (make -C test/fixtures)');
+  assert.ok(
+    inputs.some((i) => i.name.startsWith('fixture ')),
+    'fixture objects (make -C test/fixtures)',
+  );
   assert.ok(inputs.filter((i) => i.name.startsWith('cilium ') && i.file.endsWith('-eb.elf')).length >= 10, 'big-endian cilium objects');
   // module BTF: this kernel's /sys/kernel/btf/* when modules are loaded, Debian 6.1's always
   assert.ok(inputs.filter((i) => i.base).length >= 20, 'split BTF of 20 modules');
@@ -96,31 +99,84 @@ test('built BTF with every kind and kind_flag meaning dumps as bpftool does (bot
     b.add({ kind: 'INT', name: 'odd', nameOff: 0, kindFlag: false, size: 4, encoding: 7, bitsOffset: 3, bits: 17 });
     b.add({ kind: 'INT', name: 'char', nameOff: 0, kindFlag: false, size: 1, encoding: 2, bitsOffset: 0, bits: 8 });
     b.add({
-      kind: 'ENUM', name: 'signed_e', nameOff: 0, kindFlag: true, size: 4,
-      values: [{ name: 'NEG', nameOff: 0, value: -5 }, { name: 'MIN', nameOff: 0, value: -2147483648 }, { name: 'POS', nameOff: 0, value: 7 }],
+      kind: 'ENUM',
+      name: 'signed_e',
+      nameOff: 0,
+      kindFlag: true,
+      size: 4,
+      values: [
+        { name: 'NEG', nameOff: 0, value: -5 },
+        { name: 'MIN', nameOff: 0, value: -2147483648 },
+        { name: 'POS', nameOff: 0, value: 7 },
+      ],
     });
-    b.add({ kind: 'ENUM', name: 'unsigned_e', nameOff: 0, kindFlag: false, size: 4, values: [{ name: 'HI', nameOff: 0, value: 0xfffffff0 }] });
     b.add({
-      kind: 'ENUM64', name: 'e64s', nameOff: 0, kindFlag: true, size: 8,
-      values: [{ name: 'S_MIN', nameOff: 0, value: -(2n ** 63n) }, { name: 'S_NEG', nameOff: 0, value: -1n }, { name: 'S_BIG', nameOff: 0, value: 2n ** 40n }],
+      kind: 'ENUM',
+      name: 'unsigned_e',
+      nameOff: 0,
+      kindFlag: false,
+      size: 4,
+      values: [{ name: 'HI', nameOff: 0, value: 0xfffffff0 }],
     });
-    b.add({ kind: 'ENUM64', name: 'e64u', nameOff: 0, kindFlag: false, size: 8, values: [{ name: 'U_MAX', nameOff: 0, value: 2n ** 64n - 1n }] });
+    b.add({
+      kind: 'ENUM64',
+      name: 'e64s',
+      nameOff: 0,
+      kindFlag: true,
+      size: 8,
+      values: [
+        { name: 'S_MIN', nameOff: 0, value: -(2n ** 63n) },
+        { name: 'S_NEG', nameOff: 0, value: -1n },
+        { name: 'S_BIG', nameOff: 0, value: 2n ** 40n },
+      ],
+    });
+    b.add({
+      kind: 'ENUM64',
+      name: 'e64u',
+      nameOff: 0,
+      kindFlag: false,
+      size: 8,
+      values: [{ name: 'U_MAX', nameOff: 0, value: 2n ** 64n - 1n }],
+    });
     b.add({ kind: 'ENUM', name: 'empty_e', nameOff: 0, kindFlag: false, size: 4, values: [] });
     b.add({ kind: 'FWD', name: 'fu', nameOff: 0, kindFlag: true });
     b.add({ kind: 'FWD', name: 'fs', nameOff: 0, kindFlag: false });
     const s = b.add({
-      kind: 'STRUCT', name: 'bits', nameOff: 0, kindFlag: true, size: 8,
+      kind: 'STRUCT',
+      name: 'bits',
+      nameOff: 0,
+      kindFlag: true,
+      size: 8,
       members: [
         { name: 'a', nameOff: 0, type: int, bitsOffset: 0, bitfieldSize: 3 },
         { name: '', nameOff: 0, type: int, bitsOffset: 3, bitfieldSize: 0 },
         { name: 'b', nameOff: 0, type: int, bitsOffset: 0xffffff, bitfieldSize: 255 },
       ],
     });
-    b.add({ kind: 'UNION', name: '', nameOff: 0, kindFlag: false, size: 4, members: [{ name: 'x', nameOff: 0, type: int, bitsOffset: 0x12345678, bitfieldSize: 0 }] });
-    const proto = b.add({ kind: 'FUNC_PROTO', name: '', nameOff: 0, kindFlag: false, type: 0, params: [{ name: 'p', nameOff: 0, type: int }, { name: '', nameOff: 0, type: 0 }] });
-    for (const linkage of [0, 1, 2, 3, 0xffff]) b.add({ kind: 'FUNC', name: `f${linkage}`, nameOff: 0, kindFlag: false, type: proto, linkage });
+    b.add({
+      kind: 'UNION',
+      name: '',
+      nameOff: 0,
+      kindFlag: false,
+      size: 4,
+      members: [{ name: 'x', nameOff: 0, type: int, bitsOffset: 0x12345678, bitfieldSize: 0 }],
+    });
+    const proto = b.add({
+      kind: 'FUNC_PROTO',
+      name: '',
+      nameOff: 0,
+      kindFlag: false,
+      type: 0,
+      params: [
+        { name: 'p', nameOff: 0, type: int },
+        { name: '', nameOff: 0, type: 0 },
+      ],
+    });
+    for (const linkage of [0, 1, 2, 3, 0xffff])
+      b.add({ kind: 'FUNC', name: `f${linkage}`, nameOff: 0, kindFlag: false, type: proto, linkage });
     const vars: number[] = [];
-    for (const linkage of [0, 1, 2, 3, 0xffffffff]) vars.push(b.add({ kind: 'VAR', name: `v${linkage}`, nameOff: 0, kindFlag: false, type: int, linkage }));
+    for (const linkage of [0, 1, 2, 3, 0xffffffff])
+      vars.push(b.add({ kind: 'VAR', name: `v${linkage}`, nameOff: 0, kindFlag: false, type: int, linkage }));
     b.add({ kind: 'DECL_TAG', name: 'tag', nameOff: 0, kindFlag: false, type: s, componentIdx: -1 });
     b.add({ kind: 'DECL_TAG', name: 'mtag', nameOff: 0, kindFlag: false, type: s, componentIdx: 2 });
     b.add({ kind: 'TYPE_TAG', name: 'user', nameOff: 0, kindFlag: false, type: int });
@@ -133,8 +189,16 @@ test('built BTF with every kind and kind_flag meaning dumps as bpftool does (bot
     b.add({ kind: 'RESTRICT', name: '', nameOff: 0, kindFlag: false, type: int });
     b.add({ kind: 'ARRAY', name: '', nameOff: 0, kindFlag: false, type: int, indexType: int, nelems: 0xffffffff });
     b.add({
-      kind: 'DATASEC', name: '.data', nameOff: 0, kindFlag: false, size: 4096,
-      vars: [...vars.map((v, i) => ({ type: v, offset: i * 4, size: 4 })), { type: 0, offset: 1, size: 2 }, { type: int, offset: 0, size: 4 }],
+      kind: 'DATASEC',
+      name: '.data',
+      nameOff: 0,
+      kindFlag: false,
+      size: 4096,
+      vars: [
+        ...vars.map((v, i) => ({ type: v, offset: i * 4, size: 4 })),
+        { type: 0, offset: 1, size: 2 },
+        { type: int, offset: 0, size: 4 },
+      ],
     });
     sameAsBpftool(`built-kinds-${le ? 'el' : 'eb'}.btf`, writeBtf(b.build()));
   }
@@ -172,8 +236,25 @@ test('split BTF built on this kernel: ids and strings continue from the base', (
   // a name that is already in the base's strings is referenced there, as pahole does
   const v = b.add({ kind: 'VAR', name: 'jiffies', nameOff: 0, kindFlag: false, type: intId, linkage: 1 });
   const baseVar = base.types.find((t) => t.kind === 'VAR')!;
-  b.add({ kind: 'STRUCT', name: 'mod_state', nameOff: 0, kindFlag: false, size: 16, members: [{ name: 'task', nameOff: 0, type: ptr, bitsOffset: 0, bitfieldSize: 0 }] });
-  b.add({ kind: 'DATASEC', name: '.data..percpu', nameOff: 0, kindFlag: false, size: 8, vars: [{ type: v, offset: 0, size: 4 }, { type: baseVar.id, offset: 4, size: 4 }] });
+  b.add({
+    kind: 'STRUCT',
+    name: 'mod_state',
+    nameOff: 0,
+    kindFlag: false,
+    size: 16,
+    members: [{ name: 'task', nameOff: 0, type: ptr, bitsOffset: 0, bitfieldSize: 0 }],
+  });
+  b.add({
+    kind: 'DATASEC',
+    name: '.data..percpu',
+    nameOff: 0,
+    kindFlag: false,
+    size: 8,
+    vars: [
+      { type: v, offset: 0, size: 4 },
+      { type: baseVar.id, offset: 4, size: 4 },
+    ],
+  });
   const built = b.build();
   const bytes = writeBtf(built);
   const file = path.join(tmp(), 'built-split.btf');
@@ -191,7 +272,7 @@ test('a missing file and a bad --format are one-line errors', () => {
   assert.match(bad.stderr, /^bpf-lens: unknown format 'yaml'/);
 });
 
-test('--format c prints the C header of the object\'s BTF (dumpC), split BTF included', () => {
+test("--format c prints the C header of the object's BTF (dumpC), split BTF included", () => {
   const file = fixture('btf_kinds.o');
   const got = ours([file, '--format', 'c']);
   assert.equal(got.code, 0, got.stderr);
@@ -213,15 +294,22 @@ test('a small hostile file whose dump is huge streams in bounded chunks', () => 
     b.add({ kind: 'STRUCT', name: `s${s}`, nameOff: 0, kindFlag: false, size: 4 * 4096, members });
   }
   const btf = parseBtf(writeBtf(b.build()));
-  for (const [dump, chunkBytes] of [[dumpRawTo, 8 << 20], [dumpJsonTo, 8 << 20]] as const) {
+  for (const [dump, chunkBytes] of [
+    [dumpRawTo, 8 << 20],
+    [dumpJsonTo, 8 << 20],
+  ] as const) {
     let total = 0;
     let biggest = 0;
     let lines = 0;
-    dump(btf, (chunk) => {
-      total += chunk.length;
-      biggest = Math.max(biggest, chunk.length);
-      for (const c of chunk) if (c === 10) lines++;
-    }, chunkBytes);
+    dump(
+      btf,
+      (chunk) => {
+        total += chunk.length;
+        biggest = Math.max(biggest, chunk.length);
+        for (const c of chunk) if (c === 10) lines++;
+      },
+      chunkBytes,
+    );
     assert.ok(total > 3 * 4096 * (16 << 10), `${total} bytes`);
     assert.ok(biggest <= 2 * chunkBytes + (64 << 10), `a chunk of ${biggest} bytes`);
     if (dump === dumpRawTo) assert.equal(lines, 1 + 3 * (1 + 4096));
@@ -251,31 +339,92 @@ function randomBtf(seed: number, base?: Btf): Uint8Array {
     const vlen = () => int(6);
     const base = { name: name(), nameOff: 0, kindFlag };
     switch (1 + int(19)) {
-      case 1: b.add({ ...base, kind: 'INT', size: [1, 2, 4, 8, 16][int(5)], encoding: int(16), bitsOffset: int(256), bits: int(256) }); break;
-      case 2: b.add({ ...base, kind: 'PTR', type: int(n + 1) }); break;
-      case 3: b.add({ ...base, kind: 'ARRAY', type: earlier(), indexType: earlier(), nelems: u32() }); break;
-      case 4: case 5:
+      case 1:
+        b.add({ ...base, kind: 'INT', size: [1, 2, 4, 8, 16][int(5)], encoding: int(16), bitsOffset: int(256), bits: int(256) });
+        break;
+      case 2:
+        b.add({ ...base, kind: 'PTR', type: int(n + 1) });
+        break;
+      case 3:
+        b.add({ ...base, kind: 'ARRAY', type: earlier(), indexType: earlier(), nelems: u32() });
+        break;
+      case 4:
+      case 5:
         b.add({
-          ...base, kind: rand() < 0.5 ? 'STRUCT' : 'UNION', size: u32(),
-          members: Array.from({ length: vlen() }, () => ({ name: name(), nameOff: 0, type: earlier(), bitsOffset: kindFlag ? int(1 << 24) : u32(), bitfieldSize: kindFlag ? int(256) : 0 })),
+          ...base,
+          kind: rand() < 0.5 ? 'STRUCT' : 'UNION',
+          size: u32(),
+          members: Array.from({ length: vlen() }, () => ({
+            name: name(),
+            nameOff: 0,
+            type: earlier(),
+            bitsOffset: kindFlag ? int(1 << 24) : u32(),
+            bitfieldSize: kindFlag ? int(256) : 0,
+          })),
         });
         break;
-      case 6: b.add({ ...base, kind: 'ENUM', size: [1, 2, 4, 8][int(4)], values: Array.from({ length: vlen() }, () => ({ name: name(), nameOff: 0, value: kindFlag ? u32() | 0 : u32() })) }); break;
-      case 7: b.add({ ...base, kind: 'FWD' }); break;
-      case 8: b.add({ ...base, kind: 'TYPEDEF', type: earlier() }); break;
-      case 9: b.add({ ...base, kind: 'VOLATILE', type: earlier() }); break;
-      case 10: b.add({ ...base, kind: 'CONST', type: earlier() }); break;
-      case 11: b.add({ ...base, kind: 'RESTRICT', type: earlier() }); break;
-      case 12: b.add({ ...base, kind: 'FUNC', type: earlier(), linkage: int(4) }); break;
-      case 13: b.add({ ...base, kind: 'FUNC_PROTO', type: earlier(), params: Array.from({ length: vlen() }, () => ({ name: name(), nameOff: 0, type: earlier() })) }); break;
-      case 14: b.add({ ...base, kind: 'VAR', type: earlier(), linkage: rand() < 0.8 ? int(3) : u32() }); break;
-      case 15: b.add({ ...base, kind: 'DATASEC', size: u32(), vars: Array.from({ length: vlen() }, () => ({ type: earlier(), offset: u32(), size: u32() })) }); break;
-      case 16: b.add({ ...base, kind: 'FLOAT', size: [2, 4, 8, 12, 16][int(5)] }); break;
-      case 17: b.add({ ...base, kind: 'DECL_TAG', type: earlier(), componentIdx: rand() < 0.5 ? -1 : u32() | 0 }); break;
-      case 18: b.add({ ...base, kind: 'TYPE_TAG', type: earlier() }); break;
+      case 6:
+        b.add({
+          ...base,
+          kind: 'ENUM',
+          size: [1, 2, 4, 8][int(4)],
+          values: Array.from({ length: vlen() }, () => ({ name: name(), nameOff: 0, value: kindFlag ? u32() | 0 : u32() })),
+        });
+        break;
+      case 7:
+        b.add({ ...base, kind: 'FWD' });
+        break;
+      case 8:
+        b.add({ ...base, kind: 'TYPEDEF', type: earlier() });
+        break;
+      case 9:
+        b.add({ ...base, kind: 'VOLATILE', type: earlier() });
+        break;
+      case 10:
+        b.add({ ...base, kind: 'CONST', type: earlier() });
+        break;
+      case 11:
+        b.add({ ...base, kind: 'RESTRICT', type: earlier() });
+        break;
+      case 12:
+        b.add({ ...base, kind: 'FUNC', type: earlier(), linkage: int(4) });
+        break;
+      case 13:
+        b.add({
+          ...base,
+          kind: 'FUNC_PROTO',
+          type: earlier(),
+          params: Array.from({ length: vlen() }, () => ({ name: name(), nameOff: 0, type: earlier() })),
+        });
+        break;
+      case 14:
+        b.add({ ...base, kind: 'VAR', type: earlier(), linkage: rand() < 0.8 ? int(3) : u32() });
+        break;
+      case 15:
+        b.add({
+          ...base,
+          kind: 'DATASEC',
+          size: u32(),
+          vars: Array.from({ length: vlen() }, () => ({ type: earlier(), offset: u32(), size: u32() })),
+        });
+        break;
+      case 16:
+        b.add({ ...base, kind: 'FLOAT', size: [2, 4, 8, 12, 16][int(5)] });
+        break;
+      case 17:
+        b.add({ ...base, kind: 'DECL_TAG', type: earlier(), componentIdx: rand() < 0.5 ? -1 : u32() | 0 });
+        break;
+      case 18:
+        b.add({ ...base, kind: 'TYPE_TAG', type: earlier() });
+        break;
       default: {
         const big = () => (BigInt(u32()) << 32n) | BigInt(u32());
-        b.add({ ...base, kind: 'ENUM64', size: 8, values: Array.from({ length: vlen() }, () => ({ name: name(), nameOff: 0, value: kindFlag ? BigInt.asIntN(64, big()) : big() })) });
+        b.add({
+          ...base,
+          kind: 'ENUM64',
+          size: 8,
+          values: Array.from({ length: vlen() }, () => ({ name: name(), nameOff: 0, value: kindFlag ? BigInt.asIntN(64, big()) : big() })),
+        });
       }
     }
   }

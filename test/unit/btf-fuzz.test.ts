@@ -24,7 +24,6 @@ const CASES = Number(process.env.BTF_FUZZ_CASES ?? 6000);
 /** One case that takes longer than this is a hang in the making (inputs are < 1 MB). */
 const CASE_LIMIT_MS = 2000;
 
-
 /** Everything a reader of this BTF would do: parse, decode, index, dump. */
 function exercise(bytes: Uint8Array, base?: Btf): 'ok' | 'format-error' {
   try {
@@ -81,7 +80,10 @@ function seed(name: string, bytes: Uint8Array, base?: Btf): Seed {
 
 function seeds(): Seed[] {
   const out: Seed[] = [];
-  const objects = [...fixtureObjects(), ...['btf_map_init-eb.elf', 'loader-clang-14-el.elf', 'loader-eb.elf', 'fwd_decl-el.elf'].map((f) => path.join(CILIUM, 'testdata', f))];
+  const objects = [
+    ...fixtureObjects(),
+    ...['btf_map_init-eb.elf', 'loader-clang-14-el.elf', 'loader-eb.elf', 'fwd_decl-el.elf'].map((f) => path.join(CILIUM, 'testdata', f)),
+  ];
   for (const f of objects) {
     const sec = new ElfFile(readFileSync(f), f).section('.BTF');
     if (sec) out.push(seed(path.basename(f), sec.data));
@@ -159,7 +161,9 @@ function mutate(seed: Seed, rand: () => number): { what: string; bytes: Uint8Arr
     }
     default: {
       // splice: a run of bytes copied elsewhere (records that straddle boundaries)
-      const from = int(b.length), to = int(b.length), n = 1 + int(48);
+      const from = int(b.length),
+        to = int(b.length),
+        n = 1 + int(48);
       b.copyWithin(to, from, Math.min(b.length, from + n));
       return { what: `splice ${n} bytes ${from}→${to}`, bytes: b };
     }
@@ -192,37 +196,68 @@ test(`${CASES} mutated BTF blobs: each parses and dumps, or is a FormatError (se
 test('every truncation of a small blob is a FormatError naming an offset', () => {
   const bytes = seeds()[0].bytes;
   for (let at = 0; at < bytes.length; at++) {
-    assert.throws(() => parseBtf(bytes.subarray(0, at), { file: 'cut' }), (e: unknown) => e instanceof FormatError && /^cut: \.BTF: offset \d+: /.test(e.message));
+    assert.throws(
+      () => parseBtf(bytes.subarray(0, at), { file: 'cut' }),
+      (e: unknown) => e instanceof FormatError && /^cut: \.BTF: offset \d+: /.test(e.message),
+    );
   }
 });
 
 test('reference cycles built with BtfBuilder: without a pointer rejected, through a pointer dumped', () => {
   const cases: { name: string; make: (b: BtfBuilder) => void; ok: boolean }[] = [
-    { name: 'typedef to itself', ok: false, make: (b) => void b.add({ kind: 'TYPEDEF', name: 'self', nameOff: 0, kindFlag: false, type: 1 }) },
     {
-      name: 'const → volatile → const', ok: false, make: (b) => {
+      name: 'typedef to itself',
+      ok: false,
+      make: (b) => void b.add({ kind: 'TYPEDEF', name: 'self', nameOff: 0, kindFlag: false, type: 1 }),
+    },
+    {
+      name: 'const → volatile → const',
+      ok: false,
+      make: (b) => {
         b.add({ kind: 'CONST', name: '', nameOff: 0, kindFlag: false, type: 2 });
         b.add({ kind: 'VOLATILE', name: '', nameOff: 0, kindFlag: false, type: 1 });
       },
     },
     {
-      name: 'struct containing itself through an array', ok: false, make: (b) => {
+      name: 'struct containing itself through an array',
+      ok: false,
+      make: (b) => {
         const int = b.add({ kind: 'INT', name: 'int', nameOff: 0, kindFlag: false, size: 4, encoding: 1, bitsOffset: 0, bits: 32 });
-        b.add({ kind: 'STRUCT', name: 's', nameOff: 0, kindFlag: false, size: 8, members: [{ name: 'a', nameOff: 0, type: 3, bitsOffset: 0, bitfieldSize: 0 }] });
+        b.add({
+          kind: 'STRUCT',
+          name: 's',
+          nameOff: 0,
+          kindFlag: false,
+          size: 8,
+          members: [{ name: 'a', nameOff: 0, type: 3, bitsOffset: 0, bitfieldSize: 0 }],
+        });
         b.add({ kind: 'ARRAY', name: '', nameOff: 0, kindFlag: false, type: 2, indexType: int, nelems: 2 });
       },
     },
     {
-      name: 'func proto returning itself', ok: false, make: (b) => void b.add({ kind: 'FUNC_PROTO', name: '', nameOff: 0, kindFlag: false, type: 1, params: [] }),
+      name: 'func proto returning itself',
+      ok: false,
+      make: (b) => void b.add({ kind: 'FUNC_PROTO', name: '', nameOff: 0, kindFlag: false, type: 1, params: [] }),
     },
     {
-      name: 'list node pointing to itself', ok: true, make: (b) => {
-        b.add({ kind: 'STRUCT', name: 'node', nameOff: 0, kindFlag: false, size: 8, members: [{ name: 'next', nameOff: 0, type: 2, bitsOffset: 0, bitfieldSize: 0 }] });
+      name: 'list node pointing to itself',
+      ok: true,
+      make: (b) => {
+        b.add({
+          kind: 'STRUCT',
+          name: 'node',
+          nameOff: 0,
+          kindFlag: false,
+          size: 8,
+          members: [{ name: 'next', nameOff: 0, type: 2, bitsOffset: 0, bitfieldSize: 0 }],
+        });
         b.add({ kind: 'PTR', name: '', nameOff: 0, kindFlag: false, type: 1 });
       },
     },
     {
-      name: 'callback taking itself', ok: true, make: (b) => {
+      name: 'callback taking itself',
+      ok: true,
+      make: (b) => {
         b.add({ kind: 'TYPEDEF', name: 'cb_t', nameOff: 0, kindFlag: false, type: 2 });
         b.add({ kind: 'PTR', name: '', nameOff: 0, kindFlag: false, type: 3 });
         b.add({ kind: 'FUNC_PROTO', name: '', nameOff: 0, kindFlag: false, type: 0, params: [{ name: 'next', nameOff: 0, type: 1 }] });
@@ -243,7 +278,11 @@ test('the CLI on a truncated file: one stderr line with file, section and offset
   const whole = readFileSync(obj);
   const vm = readFileSync(VMLINUX);
   const files: string[] = [];
-  for (const [name, bytes] of [['cut.o', whole.subarray(0, Math.floor(whole.length * 0.6))], ['cut-header.btf', vm.subarray(0, 20)], ['cut-types.btf', vm.subarray(0, 4096)]] as const) {
+  for (const [name, bytes] of [
+    ['cut.o', whole.subarray(0, Math.floor(whole.length * 0.6))],
+    ['cut-header.btf', vm.subarray(0, 20)],
+    ['cut-types.btf', vm.subarray(0, 4096)],
+  ] as const) {
     const f = path.join(tmp(), name);
     writeFileSync(f, bytes);
     files.push(f);
@@ -264,7 +303,17 @@ test('split BTF mutated on a real base: FormatError or a dump, never a crash', (
   const b = new BtfBuilder(base);
   const int = base.find('INT', 'int')!.id;
   const p = b.add({ kind: 'PTR', name: '', nameOff: 0, kindFlag: false, type: base.find('STRUCT', 'task_struct')!.id });
-  b.add({ kind: 'STRUCT', name: 'm', nameOff: 0, kindFlag: false, size: 16, members: [{ name: 'task', nameOff: 0, type: p, bitsOffset: 0, bitfieldSize: 0 }, { name: 'n', nameOff: 0, type: int, bitsOffset: 64, bitfieldSize: 0 }] });
+  b.add({
+    kind: 'STRUCT',
+    name: 'm',
+    nameOff: 0,
+    kindFlag: false,
+    size: 16,
+    members: [
+      { name: 'task', nameOff: 0, type: p, bitsOffset: 0, bitfieldSize: 0 },
+      { name: 'n', nameOff: 0, type: int, bitsOffset: 64, bitfieldSize: 0 },
+    ],
+  });
   b.add({ kind: 'VAR', name: 'jiffies', nameOff: 0, kindFlag: false, type: int, linkage: 1 });
   const split = seed('split', writeBtf(b.build()), base);
   const rand = rng(SEED ^ 0x51);
@@ -278,7 +327,7 @@ test('split BTF mutated on a real base: FormatError or a dump, never a crash', (
   }
 });
 
-test('mutated ELF objects through the CLI\'s input path: FormatError or a dump', () => {
+test("mutated ELF objects through the CLI's input path: FormatError or a dump", () => {
   const rand = rng(SEED ^ 0xe1f);
   const objects = fixtureObjects().map((f) => new Uint8Array(readFileSync(f)));
   const int = (n: number) => Math.floor(rand() * n);

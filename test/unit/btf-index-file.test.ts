@@ -31,7 +31,12 @@ function sameBtf(a: Btf, b: Btf): void {
 /** The index with its trailing checksum recomputed: what a forger (or a bug) could write. */
 function resealed(file: Uint8Array): Uint8Array {
   const out = file.slice();
-  out.set(createHash('sha256').update(out.subarray(0, out.length - 32)).digest(), out.length - 32);
+  out.set(
+    createHash('sha256')
+      .update(out.subarray(0, out.length - 32))
+      .digest(),
+    out.length - 32,
+  );
   return out;
 }
 
@@ -49,12 +54,27 @@ test('a damaged, truncated, foreign or forged index is refused', { skip: !have &
   const index = encodeIndex(parseBtf(bytes), bytes, digest);
   const refused = (file: Uint8Array, why: string) => assert.equal(parseWithIndex(bytes, file, digest), undefined, why);
   // one flipped byte anywhere: header, BTF digest, offsets, heads, links, checksum
-  for (const at of [0, 4, 8, 12, 16, 20, 30, 60, 1000, Math.floor(index.length / 2), index.length - 100, index.length - 33, index.length - 1]) {
+  for (const at of [
+    0,
+    4,
+    8,
+    12,
+    16,
+    20,
+    30,
+    60,
+    1000,
+    Math.floor(index.length / 2),
+    index.length - 100,
+    index.length - 33,
+    index.length - 1,
+  ]) {
     const bad = index.slice();
     bad[at] ^= 0x40;
     refused(bad, `byte ${at} flipped`);
   }
-  for (const n of [0, 10, 56, index.length - 1, index.length - 32, Math.floor(index.length / 3)]) refused(index.subarray(0, n), `truncated to ${n}`);
+  for (const n of [0, 10, 56, index.length - 1, index.length - 32, Math.floor(index.length / 3)])
+    refused(index.subarray(0, n), `truncated to ${n}`);
   refused(new Uint8Array(index.length), 'zeros');
   // another BTF's index (a fixture object's BTF), and this index for other bytes
   const other = readTargetBtf(fixture('core_tracer.o')).btf;
@@ -85,37 +105,63 @@ test('a damaged, truncated, foreign or forged index is refused', { skip: !have &
   refused(resealed(heads), 'empty buckets');
 });
 
-test('parseKernelBtf: writes an index, reuses it, and a corrupt one gives the same results and is rewritten', { skip: !have && 'no vmlinux BTF' }, (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'bpf-lens-btfidx-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const plain = parseBtf(bytes, { file: 'vmlinux' });
-  sameBtf(plain, parseKernelBtf(bytes, { file: 'vmlinux' }, dir));
-  const [name] = readdirSync(dir);
-  const file = path.join(dir, name);
-  const written = readFileSync(file);
-  const made = statSync(file).mtimeMs;
-  sameBtf(plain, parseKernelBtf(bytes, { file: 'vmlinux' }, dir));
-  assert.equal(statSync(file).mtimeMs, made, 'a good index is not rewritten');
-  for (const damage of [(b: Buffer) => b.subarray(0, 1000), (b: Buffer) => { const c = Buffer.from(b); c[5000] ^= 0xff; return c; }, () => Buffer.from('garbage')]) {
-    writeFileSync(file, damage(written));
+test(
+  'parseKernelBtf: writes an index, reuses it, and a corrupt one gives the same results and is rewritten',
+  { skip: !have && 'no vmlinux BTF' },
+  (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bpf-lens-btfidx-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const plain = parseBtf(bytes, { file: 'vmlinux' });
     sameBtf(plain, parseKernelBtf(bytes, { file: 'vmlinux' }, dir));
-    assert.deepEqual(readFileSync(file), written, 'rewritten whole');
-  }
-  // a directory that cannot be written: parsed all the same
-  sameBtf(plain, parseKernelBtf(bytes, { file: 'vmlinux' }, path.join(file, 'not-a-dir')));
-});
+    const [name] = readdirSync(dir);
+    const file = path.join(dir, name);
+    const written = readFileSync(file);
+    const made = statSync(file).mtimeMs;
+    sameBtf(plain, parseKernelBtf(bytes, { file: 'vmlinux' }, dir));
+    assert.equal(statSync(file).mtimeMs, made, 'a good index is not rewritten');
+    for (const damage of [
+      (b: Buffer) => b.subarray(0, 1000),
+      (b: Buffer) => {
+        const c = Buffer.from(b);
+        c[5000] ^= 0xff;
+        return c;
+      },
+      () => Buffer.from('garbage'),
+    ]) {
+      writeFileSync(file, damage(written));
+      sameBtf(plain, parseKernelBtf(bytes, { file: 'vmlinux' }, dir));
+      assert.deepEqual(readFileSync(file), written, 'rewritten whole');
+    }
+    // a directory that cannot be written: parsed all the same
+    sameBtf(plain, parseKernelBtf(bytes, { file: 'vmlinux' }, path.join(file, 'not-a-dir')));
+  },
+);
 
-test('CO-RE relocation of the fixtures against vmlinux: the same reports with and without the index', { skip: !have && 'no vmlinux BTF' }, (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'bpf-lens-btfidx-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  parseKernelBtf(bytes, {}, dir); // writes the index
-  const indexed = { name: 'vmlinux', btf: parseKernelBtf(bytes, {}, dir) };
-  const plain = { name: 'vmlinux', btf: parseBtf(bytes) };
-  for (const f of ['core_tracer.o', 'core_flavors.o', 'core_local.o']) {
-    const a = relocateObject(readCoreObject(fixture(f)), [plain]);
-    const b = relocateObject(readCoreObject(fixture(f)), [indexed]);
-    assert.ok(a.some((s) => s.reports.length > 0), `${f} has relocations`);
-    assert.deepEqual(JSON.parse(JSON.stringify(b, (_, v) => (typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v))),
-      JSON.parse(JSON.stringify(a, (_, v) => (typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v))), f);
-  }
-});
+test(
+  'CO-RE relocation of the fixtures against vmlinux: the same reports with and without the index',
+  { skip: !have && 'no vmlinux BTF' },
+  (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bpf-lens-btfidx-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    parseKernelBtf(bytes, {}, dir); // writes the index
+    const indexed = { name: 'vmlinux', btf: parseKernelBtf(bytes, {}, dir) };
+    const plain = { name: 'vmlinux', btf: parseBtf(bytes) };
+    for (const f of ['core_tracer.o', 'core_flavors.o', 'core_local.o']) {
+      const a = relocateObject(readCoreObject(fixture(f)), [plain]);
+      const b = relocateObject(readCoreObject(fixture(f)), [indexed]);
+      assert.ok(
+        a.some((s) => s.reports.length > 0),
+        `${f} has relocations`,
+      );
+      assert.deepEqual(
+        JSON.parse(
+          JSON.stringify(b, (_, v) => (typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v)),
+        ),
+        JSON.parse(
+          JSON.stringify(a, (_, v) => (typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v)),
+        ),
+        f,
+      );
+    }
+  },
+);

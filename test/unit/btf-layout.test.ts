@@ -9,7 +9,13 @@ import { loadBtf } from '../../server/src/cli/input';
 import { clangErrors } from '../btf-c-check';
 import { fixture, run } from '../helpers';
 
-interface PaholeMember { bitOffset: number; size: number; bits: number; holeBytes: number; holeBits: number }
+interface PaholeMember {
+  bitOffset: number;
+  size: number;
+  bits: number;
+  holeBytes: number;
+  holeBits: number;
+}
 interface PaholeRecord {
   kind: 'STRUCT' | 'UNION';
   name: string;
@@ -23,34 +29,51 @@ interface PaholeRecord {
 function parsePahole(text: string): PaholeRecord[] {
   const out: PaholeRecord[] = [];
   let rec: PaholeRecord | undefined;
-  let depth = 0, holeBytes = 0, holeBits = 0;
+  let depth = 0,
+    holeBytes = 0,
+    holeBits = 0;
   for (const line of text.split('\n')) {
     if (!rec) {
       const h = /^(struct|union) (\S+) \{$/.exec(line);
-      if (h) { rec = { kind: h[1] === 'union' ? 'UNION' : 'STRUCT', name: h[2], members: [], summary: new Map(), xxx: [] }; depth = 1; }
+      if (h) {
+        rec = { kind: h[1] === 'union' ? 'UNION' : 'STRUCT', name: h[2], members: [], summary: new Map(), xxx: [] };
+        depth = 1;
+      }
       continue;
     }
     const comment = /\/\*\s*(\d+)(?::\s*(\d+))?\s+(\d+)\s*\*\/\s*$/.exec(line);
     const xxx = /XXX (\d+) (byte|bit)s? hole/.exec(line);
     if (xxx) {
       rec.xxx.push(line.trim());
-      if (depth === 1) { if (xxx[2] === 'byte') holeBytes += Number(xxx[1]); else holeBits += Number(xxx[1]); }
+      if (depth === 1) {
+        if (xxx[2] === 'byte') holeBytes += Number(xxx[1]);
+        else holeBits += Number(xxx[1]);
+      }
     } else if (/\{\s*$/.test(line)) {
       depth++;
     } else if (/^\s*\}/.test(line)) {
       depth--;
-      if (depth === 0) { out.push(rec); rec = undefined; continue; }
+      if (depth === 0) {
+        out.push(rec);
+        rec = undefined;
+        continue;
+      }
     }
     if (comment && depth === 1 && !xxx) {
       const bits = /:(\d+);/.exec(line);
       const isBitfield = comment[2] !== undefined;
       rec.members.push({
-        bitOffset: Number(comment[1]) * 8 + (isBitfield ? Number(comment[2]) : 0), size: Number(comment[3]),
-        bits: isBitfield && bits ? Number(bits[1]) : 0, holeBytes, holeBits,
+        bitOffset: Number(comment[1]) * 8 + (isBitfield ? Number(comment[2]) : 0),
+        size: Number(comment[3]),
+        bits: isBitfield && bits ? Number(bits[1]) : 0,
+        holeBytes,
+        holeBits,
       });
       holeBytes = holeBits = 0;
     } else if (depth === 1) {
-      for (const m of line.matchAll(/(?<=\/\* |, )(size|sum members|holes|sum holes|padding|bit_padding|bit holes|sum bit holes): (\d+)/g)) {
+      for (const m of line.matchAll(
+        /(?<=\/\* |, )(size|sum members|holes|sum holes|padding|bit_padding|bit holes|sum bit holes): (\d+)/g,
+      )) {
         rec.summary.set(m[1], Number(m[2]));
       }
     }
@@ -103,7 +126,10 @@ test('layout_shapes: offsets, sizes, holes and padding agree with pahole', () =>
   // the hole lines formatLayout writes, nested records included, are pahole's
   for (const p of parsePahole(run('pahole', ['-F', 'btf', file]))) {
     const [id] = btf.byName(p.name).filter((i) => btf.type(i).kind === p.kind);
-    const ours = formatLayout(btf, structLayout(btf, id)).split('\n').filter((l) => l.includes('XXX')).map((l) => l.trim());
+    const ours = formatLayout(btf, structLayout(btf, id))
+      .split('\n')
+      .filter((l) => l.includes('XXX'))
+      .map((l) => l.trim());
     assert.deepEqual(ours, p.xxx, `${p.kind} ${p.name}`);
   }
 });
@@ -118,8 +144,16 @@ test('layout rows: holes, bitfields, anonymous members and padding of known shap
   const btf = loadBtf(fixture('layout_shapes.o'));
   const get = (name: string): RecordLayout => structLayout(btf, btf.find('STRUCT', name)!.id);
   const holes = get('holes');
-  assert.deepEqual(holes.rows.map((r) => [r.name, r.offset, r.size, r.holeBefore]),
-    [['a', 0, 1, 0], ['b', 8, 8, 7], ['c', 16, 2, 0], ['d', 20, 4, 2], ['e', 24, 1, 0]]);
+  assert.deepEqual(
+    holes.rows.map((r) => [r.name, r.offset, r.size, r.holeBefore]),
+    [
+      ['a', 0, 1, 0],
+      ['b', 8, 8, 7],
+      ['c', 16, 2, 0],
+      ['d', 20, 4, 2],
+      ['e', 24, 1, 0],
+    ],
+  );
   assert.equal(holes.tailPadding, 7);
   const bits = get('bits');
   const b = bits.rows.find((r) => r.name === 'b')!;
@@ -129,7 +163,13 @@ test('layout rows: holes, bitfields, anonymous members and padding of known shap
   const anon = nested.rows[1];
   assert.equal(anon.name, '');
   assert.equal(anon.inner?.kind, 'UNION');
-  assert.deepEqual(anon.inner.rows[0].inner!.rows.map((r) => [r.name, r.offset, r.holeBefore]), [['tag', 8, 0], ['value', 16, 7]]);
+  assert.deepEqual(
+    anon.inner.rows[0].inner!.rows.map((r) => [r.name, r.offset, r.holeBefore]),
+    [
+      ['tag', 8, 0],
+      ['value', 16, 7],
+    ],
+  );
   assert.equal(get('packed_mix').packed, true);
   assert.equal(recordInfo(btf, btf.find('STRUCT', 'holes')!.id).packed, false);
   const text = formatLayout(btf, holes);

@@ -38,8 +38,14 @@ function check(label: string, indexed: Btf, decoded: Btf, baseRef?: Map<string, 
   const want = (name: string) => [...(baseRef?.get(name) ?? []), ...(ref.get(name) ?? [])];
   const names = [...ref.keys()];
   const step = Math.max(1, Math.floor(names.length / sample));
-  for (let k = 0; k < names.length; k += step) assert.deepEqual(indexed.byName(names[k]), want(names[k]), `${label}: byName(${JSON.stringify(names[k])})`);
-  for (const name of ['', 'no_such_type_bpf_lens', `${names[0] ?? 'x'}\0`, ...names.slice(0, 50).flatMap((n) => [n.slice(0, -1), `${n}_`, `${n}\u00ff`])]) {
+  for (let k = 0; k < names.length; k += step)
+    assert.deepEqual(indexed.byName(names[k]), want(names[k]), `${label}: byName(${JSON.stringify(names[k])})`);
+  for (const name of [
+    '',
+    'no_such_type_bpf_lens',
+    `${names[0] ?? 'x'}\0`,
+    ...names.slice(0, 50).flatMap((n) => [n.slice(0, -1), `${n}_`, `${n}\u00ff`]),
+  ]) {
     assert.deepEqual(indexed.byName(name), want(name), `${label}: absent ${JSON.stringify(name)}`);
   }
   const triple: number[] = [];
@@ -48,7 +54,7 @@ function check(label: string, indexed: Btf, decoded: Btf, baseRef?: Map<string, 
   return ref.size;
 }
 
-test('this kernel\'s vmlinux BTF: every name found by the hash index, as by decoding every type', (t) => {
+test("this kernel's vmlinux BTF: every name found by the hash index, as by decoding every type", (t) => {
   const bytes = new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux'));
   const names = check('vmlinux', parseBtf(bytes, { file: 'vmlinux' }), parseBtf(bytes, { file: 'vmlinux' }));
   t.diagnostic(`${names} distinct names`);
@@ -131,9 +137,27 @@ function recordOffset(btf: Btf, id: number): number {
   let o = 0;
   for (let i = btf.startId; i < id; i++) {
     const t = btf.type(i);
-    const vlen = 'members' in t ? t.members.length : 'values' in t ? t.values.length : 'params' in t ? t.params.length : 'vars' in t ? t.vars.length : 0;
-    o += 12 + (t.kind === 'INT' || t.kind === 'VAR' || t.kind === 'DECL_TAG' ? 4 : t.kind === 'ARRAY' ? 12
-      : t.kind === 'ENUM' || t.kind === 'FUNC_PROTO' ? 8 * vlen : t.kind === 'STRUCT' || t.kind === 'UNION' || t.kind === 'DATASEC' || t.kind === 'ENUM64' ? 12 * vlen : 0);
+    const vlen =
+      'members' in t
+        ? t.members.length
+        : 'values' in t
+          ? t.values.length
+          : 'params' in t
+            ? t.params.length
+            : 'vars' in t
+              ? t.vars.length
+              : 0;
+    o +=
+      12 +
+      (t.kind === 'INT' || t.kind === 'VAR' || t.kind === 'DECL_TAG'
+        ? 4
+        : t.kind === 'ARRAY'
+          ? 12
+          : t.kind === 'ENUM' || t.kind === 'FUNC_PROTO'
+            ? 8 * vlen
+            : t.kind === 'STRUCT' || t.kind === 'UNION' || t.kind === 'DATASEC' || t.kind === 'ENUM64'
+              ? 12 * vlen
+              : 0);
   }
   return o;
 }
@@ -148,8 +172,10 @@ function mutate(bytes: Uint8Array, rnd: () => number, baseStrEnd: number): Uint8
   const dv = new DataView(m.buffer);
   const le = dv.getUint16(0, true) === 0xeb9f;
   const hdr = dv.getUint32(4, le);
-  const typeStart = hdr + dv.getUint32(8, le), typeLen = dv.getUint32(12, le);
-  const strStart = hdr + dv.getUint32(16, le), strLen = dv.getUint32(20, le);
+  const typeStart = hdr + dv.getUint32(8, le),
+    typeLen = dv.getUint32(12, le);
+  const strStart = hdr + dv.getUint32(16, le),
+    strLen = dv.getUint32(20, le);
   const pick = (n: number) => Math.floor(rnd() * n);
   const strs = Buffer.from(m.buffer, strStart, strLen);
   const flavors: number[] = [];
@@ -217,7 +243,13 @@ test('mutated blobs that still parse index exactly what decoding finds (fixed se
     { label: 'relocs-el.elf', bytes: btfSection(cil('btf/testdata/relocs-el.elf')), rounds: 800 },
     { label: 'relocs-eb.elf', bytes: btfSection(cil('btf/testdata/relocs-eb.elf')), rounds: 800 },
     { label: 'loader-el.elf', bytes: btfSection(cil('testdata/loader-el.elf')), rounds: 400 },
-    { label: 'btf_testmod on vmlinux', bytes: new Uint8Array(readFileSync(cil('btf/testdata/btf_testmod.btf'))), base, baseRef: reference(base), rounds: 400 },
+    {
+      label: 'btf_testmod on vmlinux',
+      bytes: new Uint8Array(readFileSync(cil('btf/testdata/btf_testmod.btf'))),
+      base,
+      baseRef: reference(base),
+      rounds: 400,
+    },
   ];
   for (const s of subjects) {
     const started = Date.now();
@@ -228,7 +260,7 @@ test('mutated blobs that still parse index exactly what decoding finds (fixed se
   }
 });
 
-test('this kernel\'s vmlinux BTF, its names moved into the middle of other names: the index agrees', (t) => {
+test("this kernel's vmlinux BTF, its names moved into the middle of other names: the index agrees", (t) => {
   const bytes = new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux'));
   const rnd = rng(4242);
   let parsed = 0;

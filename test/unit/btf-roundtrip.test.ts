@@ -47,23 +47,44 @@ test('ENUM64 built with BtfBuilder: write → parse → write is stable and valu
   for (const le of [true, false]) {
     const b = new BtfBuilder(undefined, le);
     b.add({
-      kind: 'ENUM64', name: 'wide', nameOff: 0, kindFlag: true, size: 8,
-      values: [{ name: 'A', nameOff: 0, value: -(2n ** 63n) }, { name: 'B', nameOff: 0, value: 2n ** 63n - 1n }, { name: 'C', nameOff: 0, value: -1n }],
+      kind: 'ENUM64',
+      name: 'wide',
+      nameOff: 0,
+      kindFlag: true,
+      size: 8,
+      values: [
+        { name: 'A', nameOff: 0, value: -(2n ** 63n) },
+        { name: 'B', nameOff: 0, value: 2n ** 63n - 1n },
+        { name: 'C', nameOff: 0, value: -1n },
+      ],
     });
-    b.add({ kind: 'ENUM64', name: 'uwide', nameOff: 0, kindFlag: false, size: 8, values: [{ name: 'D', nameOff: 0, value: 2n ** 64n - 1n }] });
+    b.add({
+      kind: 'ENUM64',
+      name: 'uwide',
+      nameOff: 0,
+      kindFlag: false,
+      size: 8,
+      values: [{ name: 'D', nameOff: 0, value: 2n ** 64n - 1n }],
+    });
     const bytes = writeBtf(b.build());
     const parsed = parseBtf(bytes);
     const [wide, uwide] = parsed.types;
     assert.ok(wide.kind === 'ENUM64' && uwide.kind === 'ENUM64');
-    assert.deepEqual(wide.values.map((v) => v.value), [-(2n ** 63n), 2n ** 63n - 1n, -1n]);
-    assert.deepEqual(uwide.values.map((v) => v.value), [2n ** 64n - 1n]);
+    assert.deepEqual(
+      wide.values.map((v) => v.value),
+      [-(2n ** 63n), 2n ** 63n - 1n, -1n],
+    );
+    assert.deepEqual(
+      uwide.values.map((v) => v.value),
+      [2n ** 64n - 1n],
+    );
     assert.ok(Buffer.from(writeBtf(parsed)).equals(Buffer.from(bytes)));
     assert.match(dumpRaw(parsed), /'A' val=-9223372036854775808LL\n\t'B' val=9223372036854775807LL\n\t'C' val=-1LL\n/);
     assert.match(dumpRaw(parsed), /'D' val=18446744073709551615ULL\n/);
   }
 });
 
-test('this kernel\'s vmlinux BTF has ENUM64 types, and they round-trip', () => {
+test("this kernel's vmlinux BTF has ENUM64 types, and they round-trip", () => {
   const btf = loadBtf('/sys/kernel/btf/vmlinux');
   const e64 = btf.types.filter((t) => t.kind === 'ENUM64');
   assert.ok(e64.length > 0);

@@ -16,7 +16,10 @@ test('control characters in names are escaped in FormatError messages', () => {
 
 test('inspect of an object whose broken section is named "l\\n\\x1b[31m": one line, no escape sequence', () => {
   const b = Buffer.from(readFileSync(fixture('object_maps.o')));
-  const shoff = Number(b.readBigUInt64LE(0x28)), size = b.readUInt16LE(0x3a), n = b.readUInt16LE(0x3c), strndx = b.readUInt16LE(0x3e);
+  const shoff = Number(b.readBigUInt64LE(0x28)),
+    size = b.readUInt16LE(0x3a),
+    n = b.readUInt16LE(0x3c),
+    strndx = b.readUInt16LE(0x3e);
   const strs = Number(b.readBigUInt64LE(shoff + strndx * size + 0x18));
   let hit = 0;
   for (let i = 0; i < n; i++) {

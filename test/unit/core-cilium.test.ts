@@ -37,13 +37,20 @@ for (const endian of ['el', 'eb'] as const) {
     const obj = readCoreObject(path.join(DATA, `relocs-${endian}.elf`));
     const results = relocateObject(obj, [readTargetBtf(path.join(DATA, `relocs-${endian}.elf`), 'relocs')]);
     assert.deepEqual(results.map((r) => r.section).sort(), [
-      'socket_filter/enums', 'socket_filter/err_ambiguous', 'socket_filter/err_ambiguous_flavour',
-      'socket_filter/fields', 'socket_filter/type_ids', 'socket_filter/types',
+      'socket_filter/enums',
+      'socket_filter/err_ambiguous',
+      'socket_filter/err_ambiguous_flavour',
+      'socket_filter/fields',
+      'socket_filter/type_ids',
+      'socket_filter/types',
     ]);
     for (const r of results) {
       if (r.section.includes('/err_')) {
         assert.equal(r.ok, false, r.section);
-        assert.deepEqual(r.reports.map((x) => x.status), ['ambiguous']);
+        assert.deepEqual(
+          r.reports.map((x) => x.status),
+          ['ambiguous'],
+        );
         assert.match(r.reports[0].message!, /struct ambiguous \[\d+\].*struct ambiguous___flavour \[\d+\]/);
         continue;
       }
@@ -96,7 +103,10 @@ test('relocating only one program of a section: records outside it are skipped, 
   const part = relocateCore({ localBtf: obj.btf, relos: sec.records, insns: code.slice(from * 8), firstInsn: from, targets: [target] });
   const expected = full.reports.filter((r) => r.insnIndex >= from);
   assert.ok(expected.length > 0 && expected.length < full.reports.length);
-  assert.deepEqual(part.reports.map((r) => [r.index, r.insnIndex + from, r.targetValue]), expected.map((r) => [r.index, r.insnIndex, r.targetValue]));
+  assert.deepEqual(
+    part.reports.map((r) => [r.index, r.insnIndex + from, r.targetValue]),
+    expected.map((r) => [r.index, r.insnIndex, r.targetValue]),
+  );
   assert.deepEqual(part.insns, full.insns.subarray(from * 8));
 });
 
@@ -110,5 +120,8 @@ test('a poisoned relocation that runs traps with the bad-relo call', () => {
   const poisoned = out.reports.filter((r) => r.status === 'poisoned');
   assert.ok(poisoned.length > 0);
   assert.match(poisoned[0].message!, /field '_1' of struct s not found in struct s of the target \(members: a, b\)/);
-  assert.throws(() => runBpf(out.insns, 0, { littleEndian: true }), (e: unknown) => e instanceof BpfTrap && /195896080/.test(e.message));
+  assert.throws(
+    () => runBpf(out.insns, 0, { littleEndian: true }),
+    (e: unknown) => e instanceof BpfTrap && /195896080/.test(e.message),
+  );
 });

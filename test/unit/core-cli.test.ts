@@ -18,7 +18,10 @@ test('bpf-lens relocate against this kernel: problems listed with their reasons,
   const r = bpfLens(['relocate', fixture('core_flavors.o'), '--problems']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /core_flavors\.o: \d+ CO-RE relocations against vmlinux/);
-  assert.match(r.stdout, /FIELD_BYTE_OFFSET task_struct___old->state +0 -> poison +\[poisoned\]\n +field 'state' of struct task_struct___old not found in struct task_struct of the target \(similar: __state/);
+  assert.match(
+    r.stdout,
+    /FIELD_BYTE_OFFSET task_struct___old->state +0 -> poison +\[poisoned\]\n +field 'state' of struct task_struct___old not found in struct task_struct of the target \(similar: __state/,
+  );
   assert.match(r.stdout, /kprobe\/tcp_connect: \d+ ok\n/);
   assert.doesNotMatch(r.stdout, /\[ok\]/);
 });
@@ -31,7 +34,13 @@ test('bpf-lens relocate --btf another BTF: ambiguous relocations fail with exit 
   assert.doesNotMatch(r.stderr, /deprecated/);
   const j = bpfLens(['relocate', relocs, '--btf', relocs, '--json']);
   assert.equal(j.code, 1);
-  const doc = JSON.parse(j.stdout) as { sections: { section: string; ok: boolean; relocations: { access: string; status: string; localValue: string; targetValue?: string }[] }[] };
+  const doc = JSON.parse(j.stdout) as {
+    sections: {
+      section: string;
+      ok: boolean;
+      relocations: { access: string; status: string; localValue: string; targetValue?: string }[];
+    }[];
+  };
   const fields = doc.sections.find((s) => s.section === 'socket_filter/fields')!;
   assert.ok(fields.ok);
   const off = fields.relocations.find((x) => x.access === 't->s[2]._1')!;

@@ -17,7 +17,9 @@ const STT_FUNC = 2;
 /** vmlinux first, then every module's split BTF, as libbpf searches them. */
 export function kernelTargets(): TargetBtf[] {
   const vmlinux = readTargetBtf('/sys/kernel/btf/vmlinux', 'vmlinux');
-  const mods = readdirSync('/sys/kernel/btf').filter((n) => n !== 'vmlinux').sort()
+  const mods = readdirSync('/sys/kernel/btf')
+    .filter((n) => n !== 'vmlinux')
+    .sort()
     .map((n) => readTargetBtf(path.join('/sys/kernel/btf', n), n, vmlinux.btf));
   return [vmlinux, ...mods];
 }
@@ -54,11 +56,20 @@ function libbpfDecisions(obj: string): Map<string, LibbpfRelo> {
   };
   for (const line of log.split('\n')) {
     let m = /prog '([^']+)': relo #(\d+): patched insn #(\d+) \(([A-Z0-9/]+)\) (imm|off|imm64) (\d+) -> (\d+)/.exec(line);
-    if (m) { get(m[1], m[2]).patch = `insn #${m[3]} ${m[4]} ${m[6]} -> ${m[7]}`; continue; }
+    if (m) {
+      get(m[1], m[2]).patch = `insn #${m[3]} ${m[4]} ${m[6]} -> ${m[7]}`;
+      continue;
+    }
     m = /prog '([^']+)': relo #(\d+): patched insn #(\d+) \(LDX\/ST\/STX\) mem_sz (\d+) -> (\d+)/.exec(line);
-    if (m) { get(m[1], m[2]).memSz = `${m[4]} -> ${m[5]}`; continue; }
+    if (m) {
+      get(m[1], m[2]).memSz = `${m[4]} -> ${m[5]}`;
+      continue;
+    }
     m = /prog '([^']+)': relo #(\d+): substituting insn #(\d+) w\/ invalid insn/.exec(line);
-    if (m) { get(m[1], m[2]).poisoned = true; continue; }
+    if (m) {
+      get(m[1], m[2]).poisoned = true;
+      continue;
+    }
     m = /prog '([^']+)': relo #(\d+): matching candidate #\d+ <[a-z_0-9]+> \[(\d+)\]/.exec(line);
     if (m) get(m[1], m[2]).matched.push(Number(m[3]));
   }
@@ -68,8 +79,10 @@ function libbpfDecisions(obj: string): Map<string, LibbpfRelo> {
 /** The program (libbpf's name: its function symbol) holding each section instruction. */
 function programOf(obj: CoreObject, section: string, insn: number): { name: string; start: number } {
   const sec = obj.elf.section(section)!;
-  const funcs = obj.elf.symbols.filter((s) => s.shndx === sec.index && s.type === STT_FUNC)
-    .map((s) => ({ name: s.name, start: Number(s.value) / 8 })).sort((a, b) => a.start - b.start);
+  const funcs = obj.elf.symbols
+    .filter((s) => s.shndx === sec.index && s.type === STT_FUNC)
+    .map((s) => ({ name: s.name, start: Number(s.value) / 8 }))
+    .sort((a, b) => a.start - b.start);
   const f = [...funcs].reverse().find((p) => p.start <= insn);
   if (!f) throw new Error(`no program at ${section} insn ${insn}`);
   return f;
@@ -118,17 +131,38 @@ for (const name of ['core_tracer.o', 'core_flavors.o', 'core_local.o']) {
 test('core_flavors.o covers poisoning, existence answers, flavors and load-size changes (as libbpf)', () => {
   const d = compareWithLibbpf(fixture('core_flavors.o'), kernel());
   const all = [...d.values()];
-  assert.ok(all.some((x) => x.poisoned), 'a poisoned relocation');
-  assert.ok(all.some((x) => x.memSz === '8 -> 4'), 'a load shrunk from 8 to 4 bytes');
-  assert.ok(all.some((x) => x.patch?.endsWith('1 -> 0')), 'an existence check answering 0');
-  assert.ok(all.some((x) => x.patch?.includes('LDIMM64') && /-> \d{19,}$/.test(x.patch)), 'a 64-bit enum value');
+  assert.ok(
+    all.some((x) => x.poisoned),
+    'a poisoned relocation',
+  );
+  assert.ok(
+    all.some((x) => x.memSz === '8 -> 4'),
+    'a load shrunk from 8 to 4 bytes',
+  );
+  assert.ok(
+    all.some((x) => x.patch?.endsWith('1 -> 0')),
+    'an existence check answering 0',
+  );
+  assert.ok(
+    all.some((x) => x.patch?.includes('LDIMM64') && /-> \d{19,}$/.test(x.patch)),
+    'a 64-bit enum value',
+  );
 });
 
 test('TYPE_MATCHES (built with clang-16): same answers as libbpf 1.1', () => {
   const out = path.join(FIXTURES, 'core_matches.o');
   if (!existsSync(FIXTURES)) mkdirSync(FIXTURES, { recursive: true });
-  run('clang-16', ['-target', 'bpf', '-g', '-O2', '-I/usr/include/x86_64-linux-gnu', '-c',
-    path.join(ROOT, 'test', 'fixtures', 'core', 'core_matches.bpf.c'), '-o', out]);
+  run('clang-16', [
+    '-target',
+    'bpf',
+    '-g',
+    '-O2',
+    '-I/usr/include/x86_64-linux-gnu',
+    '-c',
+    path.join(ROOT, 'test', 'fixtures', 'core', 'core_matches.bpf.c'),
+    '-o',
+    out,
+  ]);
   const d = compareWithLibbpf(out, kernel());
   const answers = [...d.values()].map((x) => x.patch?.split(' ').pop());
   assert.ok(answers.includes('1') && answers.includes('0'));

@@ -35,13 +35,18 @@ function normalise(s: string): string {
 }
 
 function objects(): string[] {
-  const mine = readdirSync(FIXTURES).filter((f) => f.endsWith('.o')).map((f) => path.join(FIXTURES, f));
-  const cilium = readdirSync(path.join(CILIUM, 'testdata')).filter((f) => f.endsWith('.elf')).map((f) => path.join(CILIUM, 'testdata', f));
+  const mine = readdirSync(FIXTURES)
+    .filter((f) => f.endsWith('.o'))
+    .map((f) => path.join(FIXTURES, f));
+  const cilium = readdirSync(path.join(CILIUM, 'testdata'))
+    .filter((f) => f.endsWith('.elf'))
+    .map((f) => path.join(CILIUM, 'testdata', f));
   return [...mine, ...cilium];
 }
 
 test('every instruction matches llvm-objdump -d (fixtures and cilium objects, both byte orders)', () => {
-  let compared = 0, files = 0;
+  let compared = 0,
+    files = 0;
   const mismatches: string[] = [];
   for (const file of objects()) {
     const elf = new ElfFile(new Uint8Array(readFileSync(file)), file);
@@ -54,9 +59,11 @@ test('every instruction matches llvm-objdump -d (fixtures and cilium objects, bo
       const lines = disassemble(decodeInsns(sec.data, elf.header.littleEndian));
       assert.equal(lines.length, want.size, `${file} ${sec.name}: instruction count`);
       for (const l of lines) {
-        const a = normalise(l.text), b = normalise(want.get(l.index) ?? '(none)');
+        const a = normalise(l.text),
+          b = normalise(want.get(l.index) ?? '(none)');
         compared++;
-        if (a !== b && mismatches.length < 20) mismatches.push(`${path.basename(file)} ${sec.name} ${l.index}: ours '${l.text}' llvm '${want.get(l.index)}'`);
+        if (a !== b && mismatches.length < 20)
+          mismatches.push(`${path.basename(file)} ${sec.name} ${l.index}: ours '${l.text}' llvm '${want.get(l.index)}'`);
       }
     }
   }
@@ -68,7 +75,8 @@ const I = (code: number, dst = 0, src = 0, off = 0, imm = 0): RawInsn => ({ code
 
 test('instruction forms llvm 14 cannot print: cpu v4, atomics, pseudo ld_imm64, kfunc and subprog calls', () => {
   const ctx = {
-    reference: (i: number) => (i === 7 ? { name: 'bpf_task_acquire', kind: 'kfunc' as const } : i === 8 ? { name: 'my_sub', kind: 'func' as const } : undefined),
+    reference: (i: number) =>
+      i === 7 ? { name: 'bpf_task_acquire', kind: 'kfunc' as const } : i === 8 ? { name: 'my_sub', kind: 'func' as const } : undefined,
     label: (i: number) => (i === 20 ? 'LBB0_4' : undefined),
   };
   const cases: [RawInsn, string, RawInsn?][] = [

@@ -23,8 +23,11 @@ function inputs(): string[] {
   const k = debianKernel('6.1');
   const ko = k.modules().find((m) => m.endsWith('/nf_tables.ko'))!;
   return [
-    fixture('btf_kinds.o'), fixture('btf_kinds.eb.o'),
-    path.join(CILIUM, 'testdata', 'loader-el.elf'), path.join(CILIUM, 'testdata', 'loader-eb.elf'), ko,
+    fixture('btf_kinds.o'),
+    fixture('btf_kinds.eb.o'),
+    path.join(CILIUM, 'testdata', 'loader-el.elf'),
+    path.join(CILIUM, 'testdata', 'loader-eb.elf'),
+    ko,
   ];
 }
 
@@ -48,7 +51,10 @@ function sameExcept(inp: ElfFile, out: ElfFile, changed: Set<string>, added: Map
   }
   for (const [name, data] of added) assert.ok(Buffer.from(out.section(name)!.data).equals(Buffer.from(data)), name);
   assert.deepEqual(out.symbols, inp.symbols);
-  assert.deepEqual(out.relocations.map((r) => [r.section.name, r.relocations]), inp.relocations.map((r) => [r.section.name, r.relocations]));
+  assert.deepEqual(
+    out.relocations.map((r) => [r.section.name, r.relocations]),
+    inp.relocations.map((r) => [r.section.name, r.relocations]),
+  );
 }
 
 test('elf writer: replacing .BTF and adding sections keeps every other byte, symbol and relocation (both byte orders)', () => {
@@ -57,7 +63,10 @@ test('elf writer: replacing .BTF and adding sections keeps every other byte, sym
     const inp = new ElfFile(new Uint8Array(bytes), file);
     const btf = inp.section('.BTF')!;
     const longer = new Uint8Array(btf.size + 13).fill(0xab);
-    const added = new Map([['.BTF.base', new Uint8Array([1, 2, 3, 4, 5])], ['.bpf_lens.note', new Uint8Array(0)]]);
+    const added = new Map([
+      ['.BTF.base', new Uint8Array([1, 2, 3, 4, 5])],
+      ['.bpf_lens.note', new Uint8Array(0)],
+    ]);
     const outBytes = rewriteElf(inp, {
       replace: new Map([['.BTF', longer]]),
       add: [...added].map(([name, data]) => ({ name, type: SHT_PROGBITS, data, addralign: 4n })),

@@ -17,10 +17,16 @@ for (const variant of ['btf_kinds.o', 'btf_kinds.eb.o']) {
       Symbols: { Symbol: { Name: { Value: string } } }[];
     };
     const sections = readelf.Sections.map((s) => [s.Section.Name.Value, s.Section.Size]);
-    assert.deepEqual(elf.sections.map((s) => [s.name, s.size]), sections);
+    assert.deepEqual(
+      elf.sections.map((s) => [s.name, s.size]),
+      sections,
+    );
     const syms = readelf.Symbols.map((s) => s.Symbol.Name.Value);
     // readelf names section symbols after their section
-    assert.deepEqual(elf.symbols.map((s) => (s.type === STT_SECTION ? elf.sections[s.shndx].name : s.name)), syms);
+    assert.deepEqual(
+      elf.symbols.map((s) => (s.type === STT_SECTION ? elf.sections[s.shndx].name : s.name)),
+      syms,
+    );
     const rel = elf.relocations.find((r) => r.section.name === '.rel.text' || r.section.name === '.relsocket');
     assert.ok(rel && rel.section.type === SHT_REL);
     assert.ok(rel.relocations.some((r) => r.type === R_BPF_64_64 && elf.symbols[r.symbol].name === 'g_rodata'));
@@ -30,7 +36,10 @@ for (const variant of ['btf_kinds.o', 'btf_kinds.eb.o']) {
 test('ELF reader rejects truncated and wrong-class files with a located error', () => {
   const file = fixture('btf_kinds.o');
   const bytes = readFileSync(file);
-  assert.throws(() => new ElfFile(bytes.subarray(0, 40), 'short.o'), (e: unknown) => e instanceof FormatError && /short\.o: ELF header: offset \d+/.test(e.message));
+  assert.throws(
+    () => new ElfFile(bytes.subarray(0, 40), 'short.o'),
+    (e: unknown) => e instanceof FormatError && /short\.o: ELF header: offset \d+/.test(e.message),
+  );
   const c32 = Buffer.from(bytes);
   c32[4] = 1;
   assert.throws(() => new ElfFile(c32, 'c32.o'), /unsupported ELF class 1/);

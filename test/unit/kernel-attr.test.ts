@@ -9,7 +9,15 @@ import { KernelError, errnoName, errnoNumber } from '../../server/src/kernel/err
 import { sysBpfNumber } from '../../server/src/kernel/sys';
 
 test('MAP_CREATE: fields land at their offsets, the rest stays zero; names keep their NUL', () => {
-  const a = encodeMapCreate({ map_type: 1, key_size: 4, value_size: 8, max_entries: 10, map_name: 'abcdefghijklmno', map_extra: 1n << 40n, value_type_btf_obj_fd: -1 });
+  const a = encodeMapCreate({
+    map_type: 1,
+    key_size: 4,
+    value_size: 8,
+    max_entries: 10,
+    map_name: 'abcdefghijklmno',
+    map_extra: 1n << 40n,
+    value_type_btf_obj_fd: -1,
+  });
   assert.equal(a.length, MAP_CREATE_LAYOUT.size);
   assert.equal(a.readUInt32LE(0), 1);
   assert.equal(a.readUInt32LE(12), 10);
@@ -18,13 +26,19 @@ test('MAP_CREATE: fields land at their offsets, the rest stays zero; names keep 
   assert.equal(a.readBigUInt64LE(MAP_CREATE_LAYOUT.field('map_extra').offset), 1n << 40n);
   assert.equal(a.readInt32LE(MAP_CREATE_LAYOUT.field('value_type_btf_obj_fd').offset), -1);
   assert.equal(a.readUInt32LE(MAP_CREATE_LAYOUT.field('btf_fd').offset), 0);
-  assert.throws(() => encodeMapCreate({ map_type: 1, key_size: 4, value_size: 4, max_entries: 1, map_name: 'sixteen_chars_xx' }), RangeError);
+  assert.throws(
+    () => encodeMapCreate({ map_type: 1, key_size: 4, value_size: 4, max_entries: 1, map_name: 'sixteen_chars_xx' }),
+    RangeError,
+  );
 });
 
 test('unions: next_key shares value, attach_btf_obj_fd shares attach_prog_fd, target_ifindex shares target_fd', () => {
   assert.equal(MAP_ELEM_LAYOUT.field('next_key').offset, MAP_ELEM_LAYOUT.field('value').offset);
   assert.equal(encodeMapElem({ map_fd: 3, key: 0x1000n, next_key: 0x2000n }).readBigUInt64LE(16), 0x2000n);
-  assert.throws(() => encodeProgLoad({ prog_type: 1, insn_cnt: 1, insns: 1n, license: 1n, attach_prog_fd: 3, attach_btf_obj_fd: 4 }), /share one field/);
+  assert.throws(
+    () => encodeProgLoad({ prog_type: 1, insn_cnt: 1, insns: 1n, license: 1n, attach_prog_fd: 3, attach_btf_obj_fd: 4 }),
+    /share one field/,
+  );
   assert.throws(() => encodeLinkCreate({ prog_fd: 1, target_fd: 2, target_ifindex: 3, attach_type: 0 }), /share one field/);
   assert.equal(encodeLinkCreate({ prog_fd: 1, target_ifindex: 7, attach_type: 37 }).readUInt32LE(4), 7);
   // The per-type tail: tracing.cookie follows tracing.target_btf_id in its own struct.
@@ -32,8 +46,17 @@ test('unions: next_key shares value, attach_btf_obj_fd shares attach_prog_fd, ta
 });
 
 test('defineLayout: natural alignment, branch cursors, unknown `at` refused', () => {
-  const l = defineLayout('t', 'struct t', '', [['a', 'u32'], ['b', 'u64'], ['c', 'u32', { at: 'b' }], ['d', 'u64'], ['e', 'char[3]']] as const);
-  assert.deepEqual(l.fields.map((f) => f.offset), [0, 8, 8, 16, 24]);
+  const l = defineLayout('t', 'struct t', '', [
+    ['a', 'u32'],
+    ['b', 'u64'],
+    ['c', 'u32', { at: 'b' }],
+    ['d', 'u64'],
+    ['e', 'char[3]'],
+  ] as const);
+  assert.deepEqual(
+    l.fields.map((f) => f.offset),
+    [0, 8, 8, 16, 24],
+  );
   assert.equal(l.size, 27);
   assert.throws(() => defineLayout('t', 'struct t', '', [['a', 'u32', { at: 'zz' }]] as never), /unknown zz/);
 });
@@ -58,7 +81,9 @@ test('LINK_CREATE tails from values: uprobe_multi arrays, tcx revision, iter inf
   const { linkCreateRaw } = await import('../../server/src/kernel/links');
   const keep: Buffer[] = [];
   const L = LINK_CREATE_LAYOUT;
-  const up = encodeLinkCreate(linkCreateRaw({ prog_fd: 3, attach_type: 48, uprobeMulti: { path: '/bin/x', offsets: [0x10n, 0x20n], flags: 1, pid: 7 } }, keep));
+  const up = encodeLinkCreate(
+    linkCreateRaw({ prog_fd: 3, attach_type: 48, uprobeMulti: { path: '/bin/x', offsets: [0x10n, 0x20n], flags: 1, pid: 7 } }, keep),
+  );
   assert.equal(keep.length, 2, 'path and offsets');
   assert.equal(up.readUInt32LE(L.field('uprobe_multi.cnt').offset), 2);
   assert.equal(up.readUInt32LE(L.field('uprobe_multi.flags').offset), 1);

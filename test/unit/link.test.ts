@@ -15,7 +15,20 @@ import { dedupBtf } from '../../server/src/link/btf-dedup';
 import { LinkError, linkObjects } from '../../server/src/link/linker';
 import { openObject } from '../../server/src/object';
 import { CILIUM, FIXTURES, cli, fixture, run } from '../helpers';
-import { LINK_INPUTS, btfOf, canonicalTypes, globalFacts, kindCounts, libbpfLink, libbpfSoLink, linkFixtures, linkTmp, relocFacts, sectionFacts, symbolFacts } from '../link-helpers';
+import {
+  LINK_INPUTS,
+  btfOf,
+  canonicalTypes,
+  globalFacts,
+  kindCounts,
+  libbpfLink,
+  libbpfSoLink,
+  linkFixtures,
+  linkTmp,
+  relocFacts,
+  sectionFacts,
+  symbolFacts,
+} from '../link-helpers';
 
 test('three objects link: globals resolve (strong beats __weak, extern map, extern var), kernel extern stays, BPF Lens reads the result', () => {
   const r = linkFixtures(LINK_INPUTS);
@@ -26,10 +39,26 @@ test('three objects link: globals resolve (strong beats __weak, extern map, exte
   assert.deepEqual(g.get('shared_counter')?.usedBy, ['link_a.o', 'link_c.o']);
   assert.equal(g.get('LINUX_KERNEL_VERSION')?.kernel, 'kconfig');
   const obj = openObject(r.bytes, 'linked.o');
-  assert.deepEqual(obj.diagnostics.filter((d) => d.severity === 'error'), []);
-  assert.deepEqual(obj.programs.map((p) => [p.name, p.section]), [['xdp_a', 'xdp'], ['xdp_b', 'xdp'], ['tc_c', 'tc']]);
-  assert.deepEqual(obj.maps.map((m) => m.name), ['counts', '.data', '.rodata', '.bss', '.kconfig']);
-  assert.deepEqual(obj.externs.map((e) => [e.name, e.kind]), [['LINUX_KERNEL_VERSION', 'kconfig']]);
+  assert.deepEqual(
+    obj.diagnostics.filter((d) => d.severity === 'error'),
+    [],
+  );
+  assert.deepEqual(
+    obj.programs.map((p) => [p.name, p.section]),
+    [
+      ['xdp_a', 'xdp'],
+      ['xdp_b', 'xdp'],
+      ['tc_c', 'tc'],
+    ],
+  );
+  assert.deepEqual(
+    obj.maps.map((m) => m.name),
+    ['counts', '.data', '.rodata', '.bss', '.kconfig'],
+  );
+  assert.deepEqual(
+    obj.externs.map((e) => [e.name, e.kind]),
+    [['LINUX_KERNEL_VERSION', 'kconfig']],
+  );
   // xdp_a's call to policy lands on B's strong copy
   const a = obj.programs.find((p) => p.name === 'xdp_a')!;
   assert.deepEqual(a.subprograms.slice().sort(), ['helper', 'lib_add', 'policy']);
@@ -48,54 +77,82 @@ test('three objects link: globals resolve (strong beats __weak, extern map, exte
   }
   const data = btf.find('DATASEC', '.data');
   assert.ok(data?.kind === 'DATASEC');
-  assert.deepEqual(data.vars.map((v) => [btf.nameOf(v.type), v.offset]), [['a_hits', 0], ['shared_counter', 4]]);
+  assert.deepEqual(
+    data.vars.map((v) => [btf.nameOf(v.type), v.offset]),
+    [
+      ['a_hits', 0],
+      ['shared_counter', 4],
+    ],
+  );
 });
 
-for (const inputs of [LINK_INPUTS, [...LINK_INPUTS, 'core_tracer.o', 'core_flavors.o', 'btf_kinds.o']]) test(`differential (${inputs.length} objects): same section bytes, symbols, relocations, programs and maps as libbpf's linker; BTF no larger, same C`, () => {
-  const ours = linkFixtures(inputs);
-  const oursPath = path.join(linkTmp(), `ours${inputs.length}.o`);
-  writeFileSync(oursPath, ours.bytes);
-  const theirsPath = libbpfLink(inputs, path.join(linkTmp(), `libbpf${inputs.length}.o`));
-  const a = new ElfFile(ours.bytes, 'ours');
-  const b = new ElfFile(new Uint8Array(readFileSync(theirsPath)), 'libbpf');
-  assert.deepEqual(sectionFacts(a), sectionFacts(b));
-  assert.deepEqual(globalFacts(a), globalFacts(b));
-  const locals = (e: ElfFile) => symbolFacts(e).filter((s) => s.bind === 0 && s.type !== 3).map((s) => `${s.name} ${s.section} ${s.value}`).sort();
-  assert.deepEqual(locals(a), locals(b));
-  assert.deepEqual(relocFacts(a), relocFacts(b));
-  const oa = openObject(ours.bytes, 'ours.o');
-  const ob = openObject(new Uint8Array(readFileSync(theirsPath)), 'libbpf.o');
-  const progs = (o: typeof oa) => o.programs.map((p) => ({ name: p.name, section: p.section, insns: Buffer.from(p.insns).toString('hex'), subs: p.subprograms, lines: p.lines.length }));
-  assert.deepEqual(progs(oa), progs(ob));
-  const maps = (o: typeof oa) => o.maps.map((m) => ({ name: m.name, type: m.type, key: m.keySize, value: m.valueSize, max: m.maxEntries, flags: m.flags }));
-  assert.deepEqual(maps(oa), maps(ob));
-  assert.ok(oa.btf!.count <= ob.btf!.count, `ours ${oa.btf!.count} types, libbpf ${ob.btf!.count}`);
-  // .BTF.ext: the same records at the same places, naming the same types
-  const ext = (o: typeof oa) => {
-    const name = (id: number) => `${o.btf!.get(id)?.kind} ${o.btf!.nameOf(id)}`;
-    return {
-      func: o.ext!.funcInfo.map((s) => [s.section, s.records.map((r) => `${r.insnOff} ${name(r.typeId)}`)]),
-      line: o.ext!.lineInfo.map((s) => [s.section, s.records.map((r) => `${r.insnOff} ${path.basename(r.file)}:${r.line}:${r.column} ${r.text}`)]),
-      core: o.ext!.coreRelos.map((s) => [s.section, s.records.map((r) => `${r.insnOff} ${r.kind} ${r.accessStr} ${name(r.typeId)}`)]),
+for (const inputs of [LINK_INPUTS, [...LINK_INPUTS, 'core_tracer.o', 'core_flavors.o', 'btf_kinds.o']])
+  test(`differential (${inputs.length} objects): same section bytes, symbols, relocations, programs and maps as libbpf's linker; BTF no larger, same C`, () => {
+    const ours = linkFixtures(inputs);
+    const oursPath = path.join(linkTmp(), `ours${inputs.length}.o`);
+    writeFileSync(oursPath, ours.bytes);
+    const theirsPath = libbpfLink(inputs, path.join(linkTmp(), `libbpf${inputs.length}.o`));
+    const a = new ElfFile(ours.bytes, 'ours');
+    const b = new ElfFile(new Uint8Array(readFileSync(theirsPath)), 'libbpf');
+    assert.deepEqual(sectionFacts(a), sectionFacts(b));
+    assert.deepEqual(globalFacts(a), globalFacts(b));
+    const locals = (e: ElfFile) =>
+      symbolFacts(e)
+        .filter((s) => s.bind === 0 && s.type !== 3)
+        .map((s) => `${s.name} ${s.section} ${s.value}`)
+        .sort();
+    assert.deepEqual(locals(a), locals(b));
+    assert.deepEqual(relocFacts(a), relocFacts(b));
+    const oa = openObject(ours.bytes, 'ours.o');
+    const ob = openObject(new Uint8Array(readFileSync(theirsPath)), 'libbpf.o');
+    const progs = (o: typeof oa) =>
+      o.programs.map((p) => ({
+        name: p.name,
+        section: p.section,
+        insns: Buffer.from(p.insns).toString('hex'),
+        subs: p.subprograms,
+        lines: p.lines.length,
+      }));
+    assert.deepEqual(progs(oa), progs(ob));
+    const maps = (o: typeof oa) =>
+      o.maps.map((m) => ({ name: m.name, type: m.type, key: m.keySize, value: m.valueSize, max: m.maxEntries, flags: m.flags }));
+    assert.deepEqual(maps(oa), maps(ob));
+    assert.ok(oa.btf!.count <= ob.btf!.count, `ours ${oa.btf!.count} types, libbpf ${ob.btf!.count}`);
+    // .BTF.ext: the same records at the same places, naming the same types
+    const ext = (o: typeof oa) => {
+      const name = (id: number) => `${o.btf!.get(id)?.kind} ${o.btf!.nameOf(id)}`;
+      return {
+        func: o.ext!.funcInfo.map((s) => [s.section, s.records.map((r) => `${r.insnOff} ${name(r.typeId)}`)]),
+        line: o.ext!.lineInfo.map((s) => [
+          s.section,
+          s.records.map((r) => `${r.insnOff} ${path.basename(r.file)}:${r.line}:${r.column} ${r.text}`),
+        ]),
+        core: o.ext!.coreRelos.map((s) => [s.section, s.records.map((r) => `${r.insnOff} ${r.kind} ${r.accessStr} ${name(r.typeId)}`)]),
+      };
     };
-  };
-  assert.deepEqual(ext(oa), ext(ob));
-  assert.ok(oa.ext!.coreRelos.length > 0);
-  assert.equal(run('bpftool', ['btf', 'dump', 'file', oursPath, 'format', 'c']), run('bpftool', ['btf', 'dump', 'file', theirsPath, 'format', 'c']));
-  assert.equal(ours.btf!.typesOut, oa.btf!.count);
-  assert.ok(ours.btf!.typesIn > ours.btf!.typesOut, 'dedup collapsed the types every object repeats');
-});
+    assert.deepEqual(ext(oa), ext(ob));
+    assert.ok(oa.ext!.coreRelos.length > 0);
+    assert.equal(
+      run('bpftool', ['btf', 'dump', 'file', oursPath, 'format', 'c']),
+      run('bpftool', ['btf', 'dump', 'file', theirsPath, 'format', 'c']),
+    );
+    assert.equal(ours.btf!.typesOut, oa.btf!.count);
+    assert.ok(ours.btf!.typesIn > ours.btf!.typesOut, 'dedup collapsed the types every object repeats');
+  });
 
 /** Every fixture that links together with the ones before it, by our linker and by bpftool's (as bench:link picks them). */
 function linkableFixtures(): string[] {
   const picked: string[] = [];
-  for (const f of readdirSync(FIXTURES).filter((n) => /^[a-z_]+\.o$/.test(n) && !/err|bad/.test(n)).sort()) {
+  for (const f of readdirSync(FIXTURES)
+    .filter((n) => /^[a-z_]+\.o$/.test(n) && !/err|bad/.test(n))
+    .sort()) {
     try {
       linkFixtures([...picked, f]);
     } catch {
       continue; // clashes with one already picked
     }
-    if (spawnSync('bpftool', ['gen', 'object', path.join(linkTmp(), 'probe.o'), ...[...picked, f].map(fixture)]).status === 0) picked.push(f);
+    if (spawnSync('bpftool', ['gen', 'object', path.join(linkTmp(), 'probe.o'), ...[...picked, f].map(fixture)]).status === 0)
+      picked.push(f);
   }
   return picked;
 }
@@ -105,8 +162,16 @@ function linkableFixtures(): string[] {
 // bpf_perf_event_data only as one, load_perf_event defines it.
 const AMBIGUOUS = ['core_tracer.o', 'core_target.o', 'load_lsm.o', 'argctx_shared.o', 'load_perf_event.o'];
 
-test('BTF dedup gives the types libbpf\'s linker gives (same graph, any order), for every fixture set linked here; bpftool 7.1 keeps only the forwards with one full type', (t) => {
-  const sets = [LINK_INPUTS, [...LINK_INPUTS, 'core_tracer.o', 'core_flavors.o', 'btf_kinds.o'], ['link_weak1.o', 'link_weak2.o'], ['link_a.o', 'link_b.o'], ['link_b.o', 'link_a.o'], AMBIGUOUS, linkableFixtures()];
+test("BTF dedup gives the types libbpf's linker gives (same graph, any order), for every fixture set linked here; bpftool 7.1 keeps only the forwards with one full type", (t) => {
+  const sets = [
+    LINK_INPUTS,
+    [...LINK_INPUTS, 'core_tracer.o', 'core_flavors.o', 'btf_kinds.o'],
+    ['link_weak1.o', 'link_weak2.o'],
+    ['link_a.o', 'link_b.o'],
+    ['link_b.o', 'link_a.o'],
+    AMBIGUOUS,
+    linkableFixtures(),
+  ];
   for (const inputs of sets) {
     const label = inputs.length > 8 ? `${inputs.length} fixtures` : inputs.join(' ');
     const oursPath = path.join(linkTmp(), 'dedup-ours.o');
@@ -123,9 +188,14 @@ test('BTF dedup gives the types libbpf\'s linker gives (same graph, any order), 
     // bpftool's older libbpf: the same, except forwards it never met opposite their struct
     // stay forwards (with whatever references them), though their name has one full type
     const fwds = (b: typeof ours) => new Set(b.types.filter((x) => x.kind === 'FWD').map((x) => x.name));
-    const fulls = (b: typeof ours, name: string) => b.types.filter((x) => (x.kind === 'STRUCT' || x.kind === 'UNION') && x.name === name).length;
+    const fulls = (b: typeof ours, name: string) =>
+      b.types.filter((x) => (x.kind === 'STRUCT' || x.kind === 'UNION') && x.name === name).length;
     const extra = [...fwds(tool)].filter((n) => !fwds(ours).has(n));
-    assert.deepEqual([...fwds(ours)].filter((n) => !fwds(tool).has(n)), [], label);
+    assert.deepEqual(
+      [...fwds(ours)].filter((n) => !fwds(tool).has(n)),
+      [],
+      label,
+    );
     for (const n of extra) assert.equal(fulls(ours, n), 1, `${label}: bpftool keeps FWD ${n}`);
     if (extra.length === 0) assert.deepEqual(canonicalTypes(ours, opts), canonicalTypes(tool, opts), label);
     else assert.ok(tool.count > ours.count, label);
@@ -158,7 +228,10 @@ test('big-endian objects link to the same layout as little-endian ones, in their
   const obe = openObject(be.bytes, 'be.o');
   const ole = openObject(le.bytes, 'le.o');
   assert.equal(obe.littleEndian, false);
-  assert.deepEqual(obe.diagnostics.filter((d) => d.severity === 'error'), []);
+  assert.deepEqual(
+    obe.diagnostics.filter((d) => d.severity === 'error'),
+    [],
+  );
   const shape = (o: typeof ole) => ({
     progs: o.programs.map((p) => [p.name, p.insnCount, p.subprograms, p.relocs.map((r) => `${r.insn} ${r.kind} ${r.name}`)]),
     maps: o.maps.map((m) => [m.name, m.valueSize]),
@@ -194,7 +267,9 @@ test('__weak variable and map lose to later strong ones: symbols and DATASEC ent
 
 test('cilium/ebpf test objects: each links alone as libbpf links it (little-endian); big-endian ones link to the same shape; failures agree', () => {
   const dir = path.join(CILIUM, 'testdata');
-  const files = readdirSync(dir).filter((f) => f.endsWith('-el.elf')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('-el.elf'))
+    .sort();
   let compared = 0;
   for (const f of files) {
     const one = (name: string) => () => linkObjects([{ file: name, bytes: new Uint8Array(readFileSync(path.join(dir, name))) }]);
@@ -215,7 +290,11 @@ test('cilium/ebpf test objects: each links alone as libbpf links it (little-endi
     assert.deepEqual(relocFacts(a), relocFacts(b), f);
     const shape = (bytes: Uint8Array) => {
       const o = openObject(bytes, f);
-      return { progs: o.programs.map((p) => [p.name, p.insnCount, p.relocs.length]), maps: o.maps.map((m) => [m.name, m.type, m.valueSize]), types: o.btf?.count };
+      return {
+        progs: o.programs.map((p) => [p.name, p.insnCount, p.relocs.length]),
+        maps: o.maps.map((m) => [m.name, m.type, m.valueSize]),
+        types: o.btf?.count,
+      };
     };
     assert.deepEqual(shape(one(f.replace('-el', '-eb'))().bytes), shape(ours.bytes), f);
     compared++;
@@ -235,11 +314,18 @@ test('errors name the objects: two strong definitions, an unresolved extern, a m
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr.replace(new RegExp(`${path.dirname(fixture('link_a.o'))}/`, 'g'), ''), want);
   }
-  assert.throws(() => linkFixtures(['link_a.o', 'link_b.o', ...cases.map(([f]) => f)]), (e: LinkError) => {
-    assert.equal(e.problems.length, 3, e.message);
-    for (const [, want] of cases) assert.ok(e.problems.some((p) => want.test(p)), `${want} in ${e.message}`);
-    return true;
-  });
+  assert.throws(
+    () => linkFixtures(['link_a.o', 'link_b.o', ...cases.map(([f]) => f)]),
+    (e: LinkError) => {
+      assert.equal(e.problems.length, 3, e.message);
+      for (const [, want] of cases)
+        assert.ok(
+          e.problems.some((p) => want.test(p)),
+          `${want} in ${e.message}`,
+        );
+      return true;
+    },
+  );
   // libbpf's linker also refuses the first and last (and leaves the extern unresolved)
   assert.throws(() => libbpfLink(['link_a.o', 'link_b.o', 'link_err_strong.o'], out), /conflicting non-weak symbol/);
   assert.throws(() => libbpfLink(['link_a.o', 'link_b.o', 'link_err_map.o'], out), /max_entries mismatch/);
@@ -254,7 +340,10 @@ test('CLI: link writes the object and says where each extern went; usage errors'
   assert.match(r.stdout, /3 objects, 8 sections/);
   assert.match(r.stdout, /policy → \S*link_b\.o \(\.text\); overrides __weak in \S*link_a\.o/);
   assert.match(r.stdout, /LINUX_KERNEL_VERSION → the kernel \(kconfig\)/);
-  assert.deepEqual(readFileSync(out), Buffer.from(linkObjects(LINK_INPUTS.map((n) => ({ file: fixture(n), bytes: new Uint8Array(readFileSync(fixture(n))) }))).bytes));
+  assert.deepEqual(
+    readFileSync(out),
+    Buffer.from(linkObjects(LINK_INPUTS.map((n) => ({ file: fixture(n), bytes: new Uint8Array(readFileSync(fixture(n))) }))).bytes),
+  );
   assert.equal(cli(['link', fixture('link_a.o')]).code, 2);
   assert.equal(cli(['link', '-o', out]).code, 2);
   const bad = cli(['link', fixture('link_a.o'), fixture('link_a.eb.o'), '-o', out]);
@@ -264,8 +353,15 @@ test('CLI: link writes the object and says where each extern went; usage errors'
 
 const int: NewType = { kind: 'INT', name: 'int', nameOff: 0, kindFlag: false, size: 4, encoding: 1, bitsOffset: 0, bits: 32 };
 const list = (next: number, name = 'list'): NewType => ({
-  kind: 'STRUCT', name, nameOff: 0, kindFlag: false, size: 16,
-  members: [{ name: 'next', nameOff: 0, type: next, bitsOffset: 0, bitfieldSize: 0 }, { name: 'v', nameOff: 0, type: 1, bitsOffset: 64, bitfieldSize: 0 }],
+  kind: 'STRUCT',
+  name,
+  nameOff: 0,
+  kindFlag: false,
+  size: 16,
+  members: [
+    { name: 'next', nameOff: 0, type: next, bitsOffset: 0, bitfieldSize: 0 },
+    { name: 'v', nameOff: 0, type: 1, bitsOffset: 64, bitfieldSize: 0 },
+  ],
 });
 const ptr = (to: number): NewType => ({ kind: 'PTR', name: '', nameOff: 0, kindFlag: false, type: to });
 
@@ -292,28 +388,104 @@ test('dedup: cyclic structs collapse, forward declarations resolve, different sh
   assert.equal(g.rounds.length, 2, 'the ambiguous name was retried without its forward');
   // mutually recursive structs where each object saw the other only as a forward
   const fwdNamed = (name: string): NewType => ({ kind: 'FWD', name, nameOff: 0, kindFlag: false });
-  const pair = (name: string, member: string, to: number): NewType => ({ kind: 'STRUCT', name, nameOff: 0, kindFlag: false, size: 8, members: [{ name: member, nameOff: 0, type: to, bitsOffset: 0, bitfieldSize: 0 }] });
+  const pair = (name: string, member: string, to: number): NewType => ({
+    kind: 'STRUCT',
+    name,
+    nameOff: 0,
+    kindFlag: false,
+    size: 8,
+    members: [{ name: member, nameOff: 0, type: to, bitsOffset: 0, bitfieldSize: 0 }],
+  });
   // object 1: a{*b (full)}, b{*a (fwd)}; object 2: a{*b (fwd)}, b{*a (full)}
-  const m = dedupBtf([pair('a', 'b', 2), ptr(3), pair('b', 'a', 4), ptr(5), fwdNamed('a'), pair('a', 'b', 7), ptr(8), fwdNamed('b'), pair('b', 'a', 10), ptr(6)]);
+  const m = dedupBtf([
+    pair('a', 'b', 2),
+    ptr(3),
+    pair('b', 'a', 4),
+    ptr(5),
+    fwdNamed('a'),
+    pair('a', 'b', 7),
+    ptr(8),
+    fwdNamed('b'),
+    pair('b', 'a', 10),
+    ptr(6),
+  ]);
   assert.deepEqual(m.types.map((t) => t.kind).sort(), ['PTR', 'PTR', 'STRUCT', 'STRUCT']);
   // 'list' has two full types (sizes 16 and 24), so the name alone resolves nothing; but
   // holder{*list} with the FWD equals holder{*list} with the 16-byte one, so the FWD is that
-  const holder = (to: number): NewType => ({ kind: 'STRUCT', name: 'holder', nameOff: 0, kindFlag: false, size: 8, members: [{ name: 'l', nameOff: 0, type: to, bitsOffset: 0, bitfieldSize: 0 }] });
+  const holder = (to: number): NewType => ({
+    kind: 'STRUCT',
+    name: 'holder',
+    nameOff: 0,
+    kindFlag: false,
+    size: 8,
+    members: [{ name: 'l', nameOff: 0, type: to, bitsOffset: 0, bitfieldSize: 0 }],
+  });
   // 1 int; 2 list; 3 *2; 4 holder{3}; 5 list (24); 6 FWD list; 7 *6; 8 holder{7}
   const h = dedupBtf([int, list(3), ptr(2), holder(3), other, fwd, ptr(6), holder(7)]);
-  assert.deepEqual(h.types.map((x) => x.kind), ['INT', 'STRUCT', 'PTR', 'STRUCT', 'STRUCT']);
+  assert.deepEqual(
+    h.types.map((x) => x.kind),
+    ['INT', 'STRUCT', 'PTR', 'STRUCT', 'STRUCT'],
+  );
   assert.deepEqual([h.map[6], h.map[7], h.map[8]], [h.map[2], h.map[3], h.map[4]]);
   // without that context it stays a forward, and so does one whose holder differs otherwise
-  assert.equal(dedupBtf([int, list(3), ptr(2), holder(3), other, fwd, ptr(6), { ...holder(7), size: 16 } as NewType]).types.filter((x) => x.kind === 'FWD').length, 1);
+  assert.equal(
+    dedupBtf([int, list(3), ptr(2), holder(3), other, fwd, ptr(6), { ...holder(7), size: 16 } as NewType]).types.filter(
+      (x) => x.kind === 'FWD',
+    ).length,
+    1,
+  );
   // a different member name or offset keeps structs apart, and so does a pointee that differs deep down
   const struct = (members: [string, number, number][]): NewType => ({
-    kind: 'STRUCT', name: 'list', nameOff: 0, kindFlag: false, size: 16,
+    kind: 'STRUCT',
+    name: 'list',
+    nameOff: 0,
+    kindFlag: false,
+    size: 16,
     members: members.map(([name, type, bitsOffset]) => ({ name, nameOff: 0, type, bitsOffset, bitfieldSize: 0 })),
   });
-  assert.equal(dedupBtf([int, list(3), ptr(2), int, struct([['nxt', 6, 0], ['v', 1, 64]]), ptr(5)]).types.length, 5);
-  assert.equal(dedupBtf([int, list(3), ptr(2), int, struct([['next', 6, 0], ['v', 1, 32]]), ptr(5)]).types.length, 5);
+  assert.equal(
+    dedupBtf([
+      int,
+      list(3),
+      ptr(2),
+      int,
+      struct([
+        ['nxt', 6, 0],
+        ['v', 1, 64],
+      ]),
+      ptr(5),
+    ]).types.length,
+    5,
+  );
+  assert.equal(
+    dedupBtf([
+      int,
+      list(3),
+      ptr(2),
+      int,
+      struct([
+        ['next', 6, 0],
+        ['v', 1, 32],
+      ]),
+      ptr(5),
+    ]).types.length,
+    5,
+  );
   const char: NewType = { kind: 'INT', name: 'char', nameOff: 0, kindFlag: false, size: 1, encoding: 1, bitsOffset: 0, bits: 8 };
-  assert.equal(dedupBtf([int, list(3), ptr(2), char, struct([['next', 6, 0], ['v', 4, 64]]), ptr(5)]).types.length, 6);
+  assert.equal(
+    dedupBtf([
+      int,
+      list(3),
+      ptr(2),
+      char,
+      struct([
+        ['next', 6, 0],
+        ['v', 4, 64],
+      ]),
+      ptr(5),
+    ]).types.length,
+    6,
+  );
   const v: NewType = { kind: 'VAR', name: 'x', nameOff: 0, kindFlag: false, type: 1, linkage: 1 };
   assert.equal(dedupBtf([int, v, v]).types.length, 3);
   assert.throws(() => dedupBtf([ptr(9)]), RangeError);

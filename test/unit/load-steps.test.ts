@@ -34,13 +34,27 @@ test('linking: rich_main gets record, scale and the bpf_loop callback appended; 
   assert.ok(calls >= 8, `${calls} calls`);
   // func_info: one record per placed function, at its start; line_info inside the program, ordered per part
   const fi = buildFuncInfo(obj, l)!;
-  assert.deepEqual(fi.map((r) => r.insnOff), l.parts.map((p) => p.start));
-  assert.deepEqual(fi.map((r) => obj.btf!.nameOf(r.typeId)), l.parts.map((p) => p.fn.name));
+  assert.deepEqual(
+    fi.map((r) => r.insnOff),
+    l.parts.map((p) => p.start),
+  );
+  assert.deepEqual(
+    fi.map((r) => obj.btf!.nameOf(r.typeId)),
+    l.parts.map((p) => p.fn.name),
+  );
   const lines = buildLineInfo(obj, l);
   assert.ok(lines.length > 10 && lines.every((x) => x.insn < total));
-  for (const p of l.parts) assert.ok(lines.some((x) => x.insn === p.start), `a line at the start of ${p.fn.name}`);
+  for (const p of l.parts)
+    assert.ok(
+      lines.some((x) => x.insn === p.start),
+      `a line at the start of ${p.fn.name}`,
+    );
   // rich_other shares scale and record but not the callback
-  const other = linkProgram(obj, obj.programs.find((p) => p.name === 'rich_other')!, (i) => obj.elf.sections[i].data);
+  const other = linkProgram(
+    obj,
+    obj.programs.find((p) => p.name === 'rich_other')!,
+    (i) => obj.elf.sections[i].data,
+  );
   assert.deepEqual(other.parts.map((p) => p.fn.name).sort(), ['record', 'rich_other', 'scale']);
 });
 
@@ -57,7 +71,15 @@ test('--set: values are checked against the C type of the .rodata variable', () 
 
 test('kconfig: values from config text, encoded for the extern C type as libbpf does', () => {
   const cfg = parseKconfig('# comment\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_HZ=250\nCONFIG_S="v6"\nCONFIG_M=m\n');
-  assert.deepEqual([...cfg], [['CONFIG_A', 'y'], ['CONFIG_HZ', '250'], ['CONFIG_S', '"v6"'], ['CONFIG_M', 'm']]);
+  assert.deepEqual(
+    [...cfg],
+    [
+      ['CONFIG_A', 'y'],
+      ['CONFIG_HZ', '250'],
+      ['CONFIG_S', '"v6"'],
+      ['CONFIG_M', 'm'],
+    ],
+  );
   const obj = open(fixture('load_externs.o'));
   const ty = (name: string) => kcfgType(obj.btf!, obj.externs.find((e) => e.name === name)!.typeId!);
   const kinds = obj.externs.filter((e) => e.kind === 'kconfig').map((e) => [e.name, ty(e.name)?.kind]);
@@ -74,9 +96,14 @@ test('kconfig: values from config text, encoded for the extern C type as libbpf 
 
 test('verifier log: the instruction it stopped at and its reason', () => {
   const log = [
-    'func#0 @0', '0: R1=ctx() R10=fp0', '0: (61) r1 = *(u32 *)(r1 +12)', '1: (85) call pc+7',
-    '15: (79) r0 = *(u64 *)(r0 +0)', "R0 invalid mem access 'map_value_or_null'",
-    'processed 8 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 0', '',
+    'func#0 @0',
+    '0: R1=ctx() R10=fp0',
+    '0: (61) r1 = *(u32 *)(r1 +12)',
+    '1: (85) call pc+7',
+    '15: (79) r0 = *(u64 *)(r0 +0)',
+    "R0 invalid mem access 'map_value_or_null'",
+    'processed 8 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 0',
+    '',
   ].join('\n');
   assert.equal(failedInsn(log), 15);
   assert.equal(rejectionReason(log), "R0 invalid mem access 'map_value_or_null'");

@@ -7,8 +7,14 @@ import { globToRegExp, PathFilter } from '../../server/src/lsp/glob';
 test('globs: ** spans directories, * and ? stay in one segment, {a,b} and [..] as in VS Code', () => {
   const f = new PathFilter(['**/*.o', '**/*.ko'], ['**/node_modules/**']);
   const want: [string, boolean][] = [
-    ['a.o', true], ['x/y/z.bpf.o', true], ['m.ko', true], ['a.c', false], ['a.o.d', false],
-    ['node_modules/q/a.o', false], ['src/node_modules/a.o', false], ['node_modulesx/a.o', true],
+    ['a.o', true],
+    ['x/y/z.bpf.o', true],
+    ['m.ko', true],
+    ['a.c', false],
+    ['a.o.d', false],
+    ['node_modules/q/a.o', false],
+    ['src/node_modules/a.o', false],
+    ['node_modulesx/a.o', true],
   ];
   for (const [p, m] of want) assert.equal(f.matches(p), m, p);
   assert.ok(f.excluded('node_modules'), 'a directory is pruned before the walk enters it');
@@ -22,9 +28,17 @@ test('globs: ** spans directories, * and ? stay in one segment, {a,b} and [..] a
 
 test('C text: word under the cursor, SEC() with its function, map and function definition lines', () => {
   const src = [
-    'struct {', '\t__uint(type, BPF_MAP_TYPE_HASH);', '} counts SEC(".maps"), other SEC(".maps");',
-    'int helper(int x);', 'SEC("kprobe/do_sys_open")', 'int BPF_KPROBE(trace_open, int dfd)', '{', '\treturn helper(1);', '}',
-    'int helper(int x)', '{ return x; }',
+    'struct {',
+    '\t__uint(type, BPF_MAP_TYPE_HASH);',
+    '} counts SEC(".maps"), other SEC(".maps");',
+    'int helper(int x);',
+    'SEC("kprobe/do_sys_open")',
+    'int BPF_KPROBE(trace_open, int dfd)',
+    '{',
+    '\treturn helper(1);',
+    '}',
+    'int helper(int x)',
+    '{ return x; }',
   ];
   assert.equal(wordAt(src, 2, 4)?.text, 'counts');
   assert.equal(wordAt(src, 2, 0), undefined);

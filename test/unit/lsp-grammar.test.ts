@@ -8,9 +8,15 @@ import { test } from 'node:test';
 import { fromBytes } from '../../server/src/lsp/loaded';
 import { fixture, ROOT } from '../helpers';
 
-interface Rule { match?: string; begin?: string; patterns?: Rule[]; name?: string }
+interface Rule {
+  match?: string;
+  begin?: string;
+  patterns?: Rule[];
+  name?: string;
+}
 const grammar = JSON.parse(readFileSync(path.join(ROOT, 'syntaxes', 'bpf-disasm.tmLanguage.json'), 'utf8')) as {
-  scopeName: string; repository: Record<string, Rule>;
+  scopeName: string;
+  repository: Record<string, Rule>;
 };
 const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 
@@ -39,7 +45,10 @@ test('every line of a listing is a header, source line, label or instruction', (
       kinds.push('instruction');
       insns++;
       const body = line.replace(re(r.instruction.begin!), '');
-      assert.ok(/\b[rw]\d+\b/.test(body) ? r.instruction.patterns!.some((p) => p.name?.includes('register') && re(p.match!).test(body)) : true, line);
+      assert.ok(
+        /\b[rw]\d+\b/.test(body) ? r.instruction.patterns!.some((p) => p.name?.includes('register') && re(p.match!).test(body)) : true,
+        line,
+      );
     }
     assert.equal(kinds.length, 1, `${JSON.stringify(line)} matched ${kinds.join(', ') || 'nothing'}`);
   }

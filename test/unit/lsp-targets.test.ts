@@ -15,7 +15,11 @@ test('bpfLens.targets: good entries kept with their fields; bad ones dropped, ea
     { name: 'nothing' },
     { name: 'lab', host: 'again' },
     { name: 'bad-port', host: 'h', port: 70000 },
-    null, 42, 'lab', { name: 7, host: {} }, [],
+    null,
+    42,
+    'lab',
+    { name: 7, host: {} },
+    [],
   ]);
   assert.deepEqual(r.targets, [
     { name: 'lab', host: 'ssh://root@10.0.0.7:2222', identityFile: '~/.ssh/k', sudo: false, nodePath: '/opt/node/bin/node' },
@@ -34,8 +38,10 @@ test('bpfLens.targets: good entries kept with their fields; bad ones dropped, ea
 });
 
 test('targetFailure: a TargetError keeps its code and detail; anything else is code "error"', () => {
-  assert.deepEqual(targetFailure(new TargetError('unreachable', 'h is unreachable', 'ssh: connect to host h port 22: Connection refused')),
-    { code: 'unreachable', message: 'h is unreachable', detail: 'ssh: connect to host h port 22: Connection refused' });
+  assert.deepEqual(
+    targetFailure(new TargetError('unreachable', 'h is unreachable', 'ssh: connect to host h port 22: Connection refused')),
+    { code: 'unreachable', message: 'h is unreachable', detail: 'ssh: connect to host h port 22: Connection refused' },
+  );
   assert.deepEqual(targetFailure(new Error('boom')), { code: 'error', message: 'boom' });
   assert.deepEqual(targetFailure('text'), { code: 'error', message: 'text' });
 });
@@ -43,12 +49,12 @@ test('targetFailure: a TargetError keeps its code and detail; anything else is c
 test('coreAccessAt: the nearest line naming the accessed field (after before before), its column; else the line given', () => {
   const lines = [
     'struct task_struct { int pid; void *dl_server; };', // 0
-    'int f(struct task_struct *t) {',                      // 1
-    '\tint k = 0;',                                         // 2
-    '\tif (bpf_core_field_exists(t->dl_server))',           // 3
-    '\t\tk = BPF_CORE_READ(t, pid);',                       // 4
-    '\treturn k;',                                          // 5
-    '}',                                                    // 6
+    'int f(struct task_struct *t) {', // 1
+    '\tint k = 0;', // 2
+    '\tif (bpf_core_field_exists(t->dl_server))', // 3
+    '\t\tk = BPF_CORE_READ(t, pid);', // 4
+    '\treturn k;', // 5
+    '}', // 6
   ];
   assert.deepEqual(coreAccessAt(lines, 2, 'task_struct->dl_server'), { line: 3, column: lines[3].indexOf('dl_server'), length: 9 });
   assert.deepEqual(coreAccessAt(lines, 5, 'task_struct->pid'), { line: 4, column: lines[4].indexOf('pid'), length: 3 });

@@ -26,17 +26,29 @@ for (const o of ORDERS) {
     const outer = obj.maps.find((m) => m.name === 'outer_map_init')!;
     assert.equal(outer.type, 'array_of_maps');
     assert.deepEqual(outer.initialSlots, [{ index: 1, target: 'inner_map' }]);
-    assert.deepEqual([outer.innerMap?.type, outer.innerMap?.keySize, outer.innerMap?.valueSize, outer.innerMap?.maxEntries], ['array', 4, 4, 1]);
-    assert.deepEqual(obj.diagnostics.filter((d) => d.severity === 'error'), []);
+    assert.deepEqual(
+      [outer.innerMap?.type, outer.innerMap?.keySize, outer.innerMap?.valueSize, outer.innerMap?.maxEntries],
+      ['array', 4, 4, 1],
+    );
+    assert.deepEqual(
+      obj.diagnostics.filter((d) => d.severity === 'error'),
+      [],
+    );
   });
 
   test(`iproute2_map_compat-${o}: iproute2's struct bpf_elf_map`, () => {
     const obj = open(`iproute2_map_compat-${o}.elf`);
     assert.equal(obj.maps.length, 1);
     const m = obj.maps[0];
-    assert.deepEqual([m.name, m.kind, m.type, m.keySize, m.valueSize, m.maxEntries, m.flags, m.pinning], ['hash_map', 'legacy', 'hash', 4, 8, 2, 0, 'by_name']);
+    assert.deepEqual(
+      [m.name, m.kind, m.type, m.keySize, m.valueSize, m.maxEntries, m.flags, m.pinning],
+      ['hash_map', 'legacy', 'hash', 4, 8, 2, 0, 'by_name'],
+    );
     assert.deepEqual(m.iproute2, { id: 0, pinning: 2, innerId: 0, innerIdx: 0 });
-    assert.deepEqual(obj.diagnostics.filter((d) => d.severity === 'error'), []);
+    assert.deepEqual(
+      obj.diagnostics.filter((d) => d.severity === 'error'),
+      [],
+    );
   });
 
   test(`invalid_*-${o}: each invalid map is an error that names the map (and the field)`, () => {
@@ -74,10 +86,16 @@ test('loader-*.elf, every compiler and byte order: programs, maps and data secti
     assert.equal(obj.programs.find((p) => p.name === 'no_relocation')?.progType, 'socket_filter', f);
     const hm = obj.maps.find((m) => m.name === 'hash_map');
     assert.deepEqual([hm?.type, hm?.keySize, hm?.valueSize, hm?.maxEntries, hm?.flags], ['hash', 4, 8, 1, 1], f);
-    assert.ok(obj.maps.some((m) => m.name === 'perf_event_array' && m.type === 'perf_event_array'), f);
+    assert.ok(
+      obj.maps.some((m) => m.name === 'perf_event_array' && m.type === 'perf_event_array'),
+      f,
+    );
     // clang 7 objects have no BTF: only the legacy maps and .rodata.cst32 exist there
     if (obj.btf) {
-      assert.ok(obj.maps.some((m) => m.name === 'btf_pin' && m.pinning === 'by_name'), f);
+      assert.ok(
+        obj.maps.some((m) => m.name === 'btf_pin' && m.pinning === 'by_name'),
+        f,
+      );
       const ro = obj.maps.find((m) => m.name === '.rodata');
       assert.equal(ro?.kernelName, `${f.slice(0, 8).replace(/-/g, '_')}.rodata`.slice(-15), f);
     }
@@ -89,7 +107,9 @@ test('loader objects: big- and little-endian builds of one compiler give the sam
     const a = inspectJson(open(`${v}-el.elf`));
     const b = inspectJson(open(`${v}-eb.elf`));
     for (const j of [a, b]) {
-      delete j.file; delete j.byte_order; delete j.name;
+      delete j.file;
+      delete j.byte_order;
+      delete j.name;
       // kernel names of internal maps carry the object name, which names the byte order
       j.maps = (j.maps as { [k: string]: unknown }[]).map((m) => ({ ...m, name: null }));
     }

@@ -9,10 +9,16 @@ import { FormatError } from '../../server/src/common/errors';
 import { openObject } from '../../server/src/object';
 import { decodeInsns as disasmDecode } from '../../server/src/object/disasm';
 import {
-  BPF_PSEUDO_CALL, decodeInsns, encodeInsns, isCall, isLdImm64, isSubprogCall, ldImm64Imms, ldImm64Value,
+  BPF_PSEUDO_CALL,
+  decodeInsns,
+  encodeInsns,
+  isCall,
+  isLdImm64,
+  isSubprogCall,
+  ldImm64Imms,
+  ldImm64Value,
 } from '../../server/src/object/insn';
 import { cli, fixture, rng } from '../helpers';
-
 
 function mutants(bytes: Uint8Array, seed: number, count: number): Uint8Array[] {
   const r = rng(seed);
@@ -29,7 +35,8 @@ function mutants(bytes: Uint8Array, seed: number, count: number): Uint8Array[] {
 for (const name of ['object_maps.o', 'object_externs.eb.o', 'object_progs.o']) {
   test(`${name}: 400 mutated copies read or fail with a FormatError, never anything else`, () => {
     const bytes = new Uint8Array(readFileSync(fixture(name)));
-    let read = 0, refused = 0;
+    let read = 0,
+      refused = 0;
     const t0 = Date.now();
     for (const m of mutants(bytes, name.length * 7919, 400)) {
       try {
@@ -88,9 +95,22 @@ test('inspect --json: bpftool field names, kernel and C names, slots and inner m
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   const outer = j.maps.find((m: { c_name: string }) => m.c_name === 'outer_hash');
-  assert.deepEqual(Object.keys(outer).slice(0, 9), ['name', 'c_name', 'kind', 'type', 'type_id', 'bytes_key', 'bytes_value', 'max_entries', 'flags']);
+  assert.deepEqual(Object.keys(outer).slice(0, 9), [
+    'name',
+    'c_name',
+    'kind',
+    'type',
+    'type_id',
+    'bytes_key',
+    'bytes_value',
+    'max_entries',
+    'flags',
+  ]);
   assert.equal(outer.inner_map.type, 'array');
-  assert.deepEqual(outer.initial_slots, [{ index: 2, target: 'inner_a' }, { index: 5, target: 'inner_b' }]);
+  assert.deepEqual(outer.initial_slots, [
+    { index: 2, target: 'inner_a' },
+    { index: 5, target: 'inner_b' },
+  ]);
   assert.equal(outer.key_type, '__u32');
   const ro = j.maps.find((m: { c_name: string }) => m.c_name === '.rodata');
   assert.deepEqual([ro.name, ro.flags], ['object_m.rodata', 0x480]);
@@ -99,7 +119,9 @@ test('inspect --json: bpftool field names, kernel and C names, slots and inner m
   assert.equal(flows.source.line > 0, true, 'the CLI reads the source to place the map');
   const p = j.programs.find((x: { name: string }) => x.name === 'use_maps');
   assert.deepEqual([p.type, p.expected_attach_type, p.insns > 50], ['xdp', 'xdp', true]);
-  assert.deepEqual(j.externs, [{ name: 'LINUX_KERNEL_VERSION', kind: 'kconfig', weak: false, btf_id: j.externs[0].btf_id, type: '__u32', offset: 0, size: 4 }]);
+  assert.deepEqual(j.externs, [
+    { name: 'LINUX_KERNEL_VERSION', kind: 'kconfig', weak: false, btf_id: j.externs[0].btf_id, type: '__u32', offset: 0, size: 4 },
+  ]);
   assert.deepEqual(j.diagnostics, []);
   const text = cli(['inspect', fixture('object_maps.o')]);
   assert.equal(text.code, 0);
@@ -110,13 +132,17 @@ test('inspect --json: bpftool field names, kernel and C names, slots and inner m
 test('instruction codec: decode/encode round trip on every program of both byte orders; ld_imm64 and calls', () => {
   for (const name of ['object_maps.o', 'object_maps.eb.o', 'object_progs.o', 'object_progs.eb.o']) {
     const obj = openObject(new Uint8Array(readFileSync(fixture(name))), name);
-    let ld = 0, calls = 0;
+    let ld = 0,
+      calls = 0;
     for (const p of obj.programs) {
       const insns = decodeInsns(p.insns, obj.littleEndian);
       assert.equal(insns.length, p.insnCount);
       assert.deepEqual(Buffer.from(encodeInsns(insns, obj.littleEndian)), Buffer.from(p.insns), `${name} ${p.name}`);
       // the disassembler's own decoder agrees field by field
-      assert.deepEqual(insns.map((i) => ({ ...i })), disasmDecode(p.insns, obj.littleEndian).map((i) => ({ ...i })));
+      assert.deepEqual(
+        insns.map((i) => ({ ...i })),
+        disasmDecode(p.insns, obj.littleEndian).map((i) => ({ ...i })),
+      );
       for (let i = 0; i < insns.length; i++) {
         if (isLdImm64(insns[i])) {
           ld++;
@@ -135,7 +161,10 @@ test('instruction codec: decode/encode round trip on every program of both byte 
   // the other byte order puts dst_reg in the high nibble
   const one = encodeInsns([{ code: 0xb7, dst: 1, src: 2, off: -3, imm: -4 }], false);
   assert.deepEqual([...one], [0xb7, 0x12, 0xff, 0xfd, 0xff, 0xff, 0xff, 0xfc]);
-  assert.deepEqual([...encodeInsns([{ code: 0xb7, dst: 1, src: 2, off: -3, imm: -4 }], true)], [0xb7, 0x21, 0xfd, 0xff, 0xfc, 0xff, 0xff, 0xff]);
+  assert.deepEqual(
+    [...encodeInsns([{ code: 0xb7, dst: 1, src: 2, off: -3, imm: -4 }], true)],
+    [0xb7, 0x21, 0xfd, 0xff, 0xfc, 0xff, 0xff, 0xff],
+  );
 });
 
 test('broken .BTF: reported, and programs and non-BTF maps are still read', () => {
@@ -147,7 +176,10 @@ test('broken .BTF: reported, and programs and non-BTF maps are still read', () =
   bad[sec.offset] ^= 0xff; // magic
   const obj = openObject(bad, file);
   assert.equal(obj.btf, undefined);
-  assert.deepEqual(obj.programs.map((p) => p.name), obj0.programs.map((p) => p.name));
+  assert.deepEqual(
+    obj.programs.map((p) => p.name),
+    obj0.programs.map((p) => p.name),
+  );
   assert.ok(obj.diagnostics.some((d) => d.section === '.BTF' && /unreadable/.test(d.message)));
   assert.ok(obj.diagnostics.some((d) => d.section === '.maps' && /BTF is required/.test(d.message)));
   // data maps do not need BTF, but without it nothing says they are mmapable

@@ -4,7 +4,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'fs';
 import { type BpfObject, internalMapName, objectName, openObject } from '../../server/src/object';
-import { BPF_F_LINK, BPF_F_MMAPABLE, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS } from '../../server/src/object/uapi-names';
+import {
+  BPF_F_LINK,
+  BPF_F_MMAPABLE,
+  BPF_F_NO_PREALLOC,
+  BPF_F_RDONLY_PROG,
+  BPF_F_SLEEPABLE,
+  BPF_F_XDP_HAS_FRAGS,
+} from '../../server/src/object/uapi-names';
 import { inspectJson } from '../../server/src/cli/inspect';
 import { fixture, ROOT } from '../helpers';
 
@@ -21,7 +28,9 @@ function map(obj: BpfObject, name: string) {
 
 /** Line (1-based) of the first line of `file` that contains `needle`. */
 function lineOf(file: string, needle: string): number {
-  const i = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(needle));
+  const i = readFileSync(file, 'utf8')
+    .split('\n')
+    .findIndex((l) => l.includes(needle));
   assert.ok(i >= 0, `${needle} in ${file}`);
   return i + 1;
 }
@@ -33,8 +42,10 @@ for (const variant of ['object_maps.o', 'object_maps.eb.o', 'object_maps.v3.o'])
     assert.equal(obj.license, 'Dual BSD/GPL');
     assert.deepEqual(obj.diagnostics, []);
     const flows = map(obj, 'flows');
-    assert.deepEqual([flows.type, flows.keySize, flows.valueSize, flows.maxEntries, flows.flags, flows.kind],
-      ['hash', 16, 8, 4096, BPF_F_NO_PREALLOC, 'btf']);
+    assert.deepEqual(
+      [flows.type, flows.keySize, flows.valueSize, flows.maxEntries, flows.flags, flows.kind],
+      ['hash', 16, 8, 4096, BPF_F_NO_PREALLOC, 'btf'],
+    );
     assert.equal(obj.btf!.nameOf(flows.keyTypeId!), 'flow_key');
     const stats = map(obj, 'stats_by_port');
     assert.deepEqual([stats.type, stats.keySize, stats.valueSize, stats.maxEntries], ['array', 4, 24, 64]);
@@ -49,11 +60,20 @@ for (const variant of ['object_maps.o', 'object_maps.eb.o', 'object_maps.v3.o'])
     const outer = map(obj, 'outer_hash');
     assert.equal(outer.type, 'hash_of_maps');
     assert.equal(outer.valueSize, 4);
-    assert.deepEqual([outer.innerMap?.type, outer.innerMap?.keySize, outer.innerMap?.valueSize, outer.innerMap?.maxEntries], ['array', 4, 8, 4]);
-    assert.deepEqual(outer.initialSlots, [{ index: 2, target: 'inner_a' }, { index: 5, target: 'inner_b' }]);
+    assert.deepEqual(
+      [outer.innerMap?.type, outer.innerMap?.keySize, outer.innerMap?.valueSize, outer.innerMap?.maxEntries],
+      ['array', 4, 8, 4],
+    );
+    assert.deepEqual(outer.initialSlots, [
+      { index: 2, target: 'inner_a' },
+      { index: 5, target: 'inner_b' },
+    ]);
     const jmp = map(obj, 'jump_table');
     assert.equal(jmp.type, 'prog_array');
-    assert.deepEqual(jmp.initialSlots, [{ index: 0, target: 'tail_a' }, { index: 3, target: 'tail_b' }]);
+    assert.deepEqual(jmp.initialSlots, [
+      { index: 0, target: 'tail_a' },
+      { index: 3, target: 'tail_b' },
+    ]);
     assert.equal(map(obj, 'inner_a').initialSlots, undefined);
   });
 
@@ -85,16 +105,23 @@ for (const variant of ['object_maps.o', 'object_maps.eb.o', 'object_maps.v3.o'])
     assert.equal(dv(map(obj, '.rodata.limits').initialData!).getUint32(0, le), 42);
     const ro = map(obj, '.rodata').initialData!;
     assert.ok(Buffer.from(ro).includes('hello\0'), 'the string constant is in .rodata');
-    assert.ok([...Array(ro.length - 3).keys()].some((i) => dv(ro).getUint32(i, le) === 100), 'sample_rate = 100 is in .rodata');
+    assert.ok(
+      [...Array(ro.length - 3).keys()].some((i) => dv(ro).getUint32(i, le) === 100),
+      'sample_rate = 100 is in .rodata',
+    );
     assert.equal(map(obj, '.kconfig').valueSize, 4);
-    assert.deepEqual(obj.externs.map((e) => [e.name, e.kind, e.weak, e.offset, e.size]), [['LINUX_KERNEL_VERSION', 'kconfig', false, 0, 4]]);
+    assert.deepEqual(
+      obj.externs.map((e) => [e.name, e.kind, e.weak, e.offset, e.size]),
+      [['LINUX_KERNEL_VERSION', 'kconfig', false, 0, 4]],
+    );
   });
 }
 
 test('little- and big-endian builds give the same inspect document', () => {
   const strip = (o: BpfObject) => {
     const j = inspectJson(o);
-    delete j.file; delete j.byte_order;
+    delete j.file;
+    delete j.byte_order;
     return j;
   };
   for (const name of ['object_maps', 'object_progs', 'object_externs']) {
@@ -104,26 +131,57 @@ test('little- and big-endian builds give the same inspect document', () => {
 
 // section → [prog type, expected attach type] as libbpf's documentation lists them
 const EXPECTED: Record<string, [string, string | null]> = {
-  p_socket: ['socket_filter', null], p_kprobe: ['kprobe', null], p_kretprobe: ['kprobe', null],
-  p_uprobe_s: ['kprobe', null], p_ksyscall: ['kprobe', null], p_usdt: ['kprobe', null],
-  p_kprobe_multi: ['kprobe', 'trace_kprobe_multi'], p_kprobe_session: ['kprobe', 'trace_kprobe_session'],
-  p_uprobe_multi: ['kprobe', 'trace_uprobe_multi'], p_tracepoint: ['tracepoint', null], p_tp: ['tracepoint', null],
-  p_raw_tp: ['raw_tracepoint', null], p_raw_tp_w: ['raw_tracepoint_writable', null],
-  p_tp_btf: ['tracing', 'trace_raw_tp'], p_fentry: ['tracing', 'trace_fentry'], p_fexit: ['tracing', 'trace_fexit'],
-  p_fmod_ret_s: ['tracing', 'modify_return'], p_freplace: ['ext', null], p_lsm_s: ['lsm', 'lsm_mac'],
-  p_lsm_cgroup: ['lsm', 'lsm_cgroup'], p_iter: ['tracing', 'trace_iter'], p_syscall: ['syscall', null],
-  p_xdp: ['xdp', 'xdp'], p_xdp_frags: ['xdp', 'xdp'], p_xdp_devmap: ['xdp', 'xdp_devmap'],
-  p_xdp_frags_cpumap: ['xdp', 'xdp_cpumap'], p_tc: ['sched_cls', null], p_tcx_ingress: ['sched_cls', 'tcx_ingress'],
-  p_tc_egress: ['sched_cls', 'tcx_egress'], p_netkit_peer: ['sched_cls', 'netkit_peer'], p_classifier: ['sched_cls', null],
-  p_action: ['sched_act', null], p_cgroup_skb_egress: ['cgroup_skb', 'cgroup_inet_egress'],
-  p_cgroup_sock_create: ['cgroup_sock', 'cgroup_inet_sock_create'], p_cgroup_connect6: ['cgroup_sock_addr', 'cgroup_inet6_connect'],
-  p_cgroup_getsockopt: ['cgroup_sockopt', 'cgroup_getsockopt'], p_cgroup_sysctl: ['cgroup_sysctl', 'cgroup_sysctl'],
-  p_cgroup_dev: ['cgroup_device', 'cgroup_device'], p_sockops: ['sock_ops', 'cgroup_sock_ops'],
-  p_sk_skb_verdict: ['sk_skb', 'sk_skb_stream_verdict'], p_sk_msg: ['sk_msg', 'sk_msg_verdict'],
-  p_sk_lookup: ['sk_lookup', 'sk_lookup'], p_sk_reuseport_migrate: ['sk_reuseport', 'sk_reuseport_select_or_migrate'],
-  p_flow_dissector: ['flow_dissector', 'flow_dissector'], p_perf_event: ['perf_event', null],
-  p_struct_ops_s: ['struct_ops', null], p_netfilter: ['netfilter', 'netfilter'], p_lwt_xmit: ['lwt_xmit', null],
-  p_lirc_mode2: ['lirc_mode2', 'lirc_mode2'], p_no_autoload: ['xdp', 'xdp'], p_unknown: ['unspec', null],
+  p_socket: ['socket_filter', null],
+  p_kprobe: ['kprobe', null],
+  p_kretprobe: ['kprobe', null],
+  p_uprobe_s: ['kprobe', null],
+  p_ksyscall: ['kprobe', null],
+  p_usdt: ['kprobe', null],
+  p_kprobe_multi: ['kprobe', 'trace_kprobe_multi'],
+  p_kprobe_session: ['kprobe', 'trace_kprobe_session'],
+  p_uprobe_multi: ['kprobe', 'trace_uprobe_multi'],
+  p_tracepoint: ['tracepoint', null],
+  p_tp: ['tracepoint', null],
+  p_raw_tp: ['raw_tracepoint', null],
+  p_raw_tp_w: ['raw_tracepoint_writable', null],
+  p_tp_btf: ['tracing', 'trace_raw_tp'],
+  p_fentry: ['tracing', 'trace_fentry'],
+  p_fexit: ['tracing', 'trace_fexit'],
+  p_fmod_ret_s: ['tracing', 'modify_return'],
+  p_freplace: ['ext', null],
+  p_lsm_s: ['lsm', 'lsm_mac'],
+  p_lsm_cgroup: ['lsm', 'lsm_cgroup'],
+  p_iter: ['tracing', 'trace_iter'],
+  p_syscall: ['syscall', null],
+  p_xdp: ['xdp', 'xdp'],
+  p_xdp_frags: ['xdp', 'xdp'],
+  p_xdp_devmap: ['xdp', 'xdp_devmap'],
+  p_xdp_frags_cpumap: ['xdp', 'xdp_cpumap'],
+  p_tc: ['sched_cls', null],
+  p_tcx_ingress: ['sched_cls', 'tcx_ingress'],
+  p_tc_egress: ['sched_cls', 'tcx_egress'],
+  p_netkit_peer: ['sched_cls', 'netkit_peer'],
+  p_classifier: ['sched_cls', null],
+  p_action: ['sched_act', null],
+  p_cgroup_skb_egress: ['cgroup_skb', 'cgroup_inet_egress'],
+  p_cgroup_sock_create: ['cgroup_sock', 'cgroup_inet_sock_create'],
+  p_cgroup_connect6: ['cgroup_sock_addr', 'cgroup_inet6_connect'],
+  p_cgroup_getsockopt: ['cgroup_sockopt', 'cgroup_getsockopt'],
+  p_cgroup_sysctl: ['cgroup_sysctl', 'cgroup_sysctl'],
+  p_cgroup_dev: ['cgroup_device', 'cgroup_device'],
+  p_sockops: ['sock_ops', 'cgroup_sock_ops'],
+  p_sk_skb_verdict: ['sk_skb', 'sk_skb_stream_verdict'],
+  p_sk_msg: ['sk_msg', 'sk_msg_verdict'],
+  p_sk_lookup: ['sk_lookup', 'sk_lookup'],
+  p_sk_reuseport_migrate: ['sk_reuseport', 'sk_reuseport_select_or_migrate'],
+  p_flow_dissector: ['flow_dissector', 'flow_dissector'],
+  p_perf_event: ['perf_event', null],
+  p_struct_ops_s: ['struct_ops', null],
+  p_netfilter: ['netfilter', 'netfilter'],
+  p_lwt_xmit: ['lwt_xmit', null],
+  p_lirc_mode2: ['lirc_mode2', 'lirc_mode2'],
+  p_no_autoload: ['xdp', 'xdp'],
+  p_unknown: ['unspec', null],
   p_socket_second: ['socket_filter', null],
 };
 
@@ -136,7 +194,7 @@ test('object_progs: program type and expected attach type of every SEC() kind; f
   assert.equal(prog('p_tracepoint').attachTo, 'syscalls/sys_enter_openat');
   assert.equal(prog('p_socket').attachTo, undefined);
   for (const n of ['p_uprobe_s', 'p_fmod_ret_s', 'p_lsm_s', 'p_syscall', 'p_struct_ops_s']) {
-    assert.ok(prog(n).sleepable && (prog(n).progFlags & BPF_F_SLEEPABLE), n);
+    assert.ok(prog(n).sleepable && prog(n).progFlags & BPF_F_SLEEPABLE, n);
   }
   assert.ok(!prog('p_fentry').sleepable);
   assert.equal(prog('p_xdp_frags').progFlags, BPF_F_XDP_HAS_FRAGS);
@@ -145,11 +203,20 @@ test('object_progs: program type and expected attach type of every SEC() kind; f
   assert.equal(prog('p_xdp').progTypeId, 6);
   assert.equal(prog('p_fentry').expectedAttachTypeId, 24);
   // two programs in one section
-  assert.deepEqual(obj.programs.filter((p) => p.section === 'socket').map((p) => p.name), ['p_socket', 'p_socket_second']);
+  assert.deepEqual(
+    obj.programs.filter((p) => p.section === 'socket').map((p) => p.name),
+    ['p_socket', 'p_socket_second'],
+  );
   assert.deepEqual(prog('p_kprobe').subprograms, ['global_helper', 'static_helper']);
   assert.deepEqual(prog('p_socket_second').subprograms, ['global_helper']);
-  const subs = obj.functions.filter((f) => !f.isEntry).map((f) => [f.name, f.linkage, f.section]).sort();
-  assert.deepEqual(subs, [['global_helper', 'global', '.text'], ['static_helper', 'static', '.text']]);
+  const subs = obj.functions
+    .filter((f) => !f.isEntry)
+    .map((f) => [f.name, f.linkage, f.section])
+    .sort();
+  assert.deepEqual(subs, [
+    ['global_helper', 'global', '.text'],
+    ['static_helper', 'static', '.text'],
+  ]);
   assert.equal(obj.functions.filter((f) => f.isEntry).length, obj.programs.length);
   const unknown = obj.diagnostics.filter((d) => d.section === 'not_a_known_section');
   assert.equal(unknown.length, 1);
@@ -158,7 +225,13 @@ test('object_progs: program type and expected attach type of every SEC() kind; f
 
 test('source positions: line_info per instruction, functions at their definition, maps found in the source', () => {
   const src = `${ROOT}/test/fixtures/object_maps.bpf.c`;
-  const obj = open('object_maps.o', (p) => { try { return readFileSync(p, 'utf8'); } catch { return undefined; } });
+  const obj = open('object_maps.o', (p) => {
+    try {
+      return readFileSync(p, 'utf8');
+    } catch {
+      return undefined;
+    }
+  });
   assert.deepEqual(obj.sourceFiles, [src]);
   const use = obj.programs.find((p) => p.name === 'use_maps')!;
   assert.equal(use.source?.file, src);
@@ -173,10 +246,18 @@ test('source positions: line_info per instruction, functions at their definition
   assert.equal(flows.source?.column, 3);
   assert.equal(map(obj, 'inner_b').source?.line, lineOf(src, 'inner_b SEC(".maps")'));
   // struct_ops values are written with the attribute first
-  const ext = open('object_externs.o', (p) => { try { return readFileSync(p, 'utf8'); } catch { return undefined; } });
+  const ext = open('object_externs.o', (p) => {
+    try {
+      return readFileSync(p, 'utf8');
+    } catch {
+      return undefined;
+    }
+  });
   const esrc = `${ROOT}/test/fixtures/object_externs.bpf.c`;
-  assert.deepEqual([map(ext, 'objt_cc').source?.line, map(ext, 'objt_cc_link').source?.line],
-    [lineOf(esrc, 'tcp_congestion_ops objt_cc = {'), lineOf(esrc, 'tcp_congestion_ops objt_cc_link = {')]);
+  assert.deepEqual(
+    [map(ext, 'objt_cc').source?.line, map(ext, 'objt_cc_link').source?.line],
+    [lineOf(esrc, 'tcp_congestion_ops objt_cc = {'), lineOf(esrc, 'tcp_congestion_ops objt_cc_link = {')],
+  );
   assert.equal(map(ext, '.kconfig').source, undefined);
   // without a reader the layer stays pure and says nothing about maps
   assert.equal(map(open('object_maps.o'), 'flows').source, undefined);
@@ -186,8 +267,20 @@ test('object_externs: kconfig layout as libbpf assigns it, ksyms (typed, typeles
   const obj = open('object_externs.o');
   const ext = Object.fromEntries(obj.externs.map((e) => [e.name, e]));
   // largest alignment first, then smaller size, then name
-  assert.deepEqual(['CONFIG_HZ', 'LINUX_KERNEL_VERSION', 'CONFIG_BPF_SYSCALL', 'CONFIG_DEFAULT_HOSTNAME'].map((n) => [n, ext[n].offset, ext[n].size, ext[n].weak]),
-    [['CONFIG_HZ', 0, 8, false], ['LINUX_KERNEL_VERSION', 8, 4, false], ['CONFIG_BPF_SYSCALL', 12, 1, true], ['CONFIG_DEFAULT_HOSTNAME', 13, 16, true]]);
+  assert.deepEqual(
+    ['CONFIG_HZ', 'LINUX_KERNEL_VERSION', 'CONFIG_BPF_SYSCALL', 'CONFIG_DEFAULT_HOSTNAME'].map((n) => [
+      n,
+      ext[n].offset,
+      ext[n].size,
+      ext[n].weak,
+    ]),
+    [
+      ['CONFIG_HZ', 0, 8, false],
+      ['LINUX_KERNEL_VERSION', 8, 4, false],
+      ['CONFIG_BPF_SYSCALL', 12, 1, true],
+      ['CONFIG_DEFAULT_HOSTNAME', 13, 16, true],
+    ],
+  );
   assert.equal(map(obj, '.kconfig').valueSize, 29);
   assert.deepEqual([ext.bpf_prog_active.kind, ext.bpf_prog_active.typeless, ext.bpf_prog_active.weak], ['ksym', true, false]);
   assert.deepEqual([ext.runqueues.kind, ext.runqueues.typeless, ext.runqueues.weak], ['ksym', false, true]);
@@ -196,13 +289,22 @@ test('object_externs: kconfig layout as libbpf assigns it, ksyms (typed, typeles
   assert.equal(obj.btf!.get(ext.bpf_task_acquire.btfId)?.kind, 'FUNC');
   const cc = map(obj, 'objt_cc');
   const link = map(obj, 'objt_cc_link');
-  assert.deepEqual([cc.kind, cc.type, cc.keySize, cc.maxEntries, cc.flags, cc.structOpsType], ['struct_ops', 'struct_ops', 4, 1, 0, 'tcp_congestion_ops']);
+  assert.deepEqual(
+    [cc.kind, cc.type, cc.keySize, cc.maxEntries, cc.flags, cc.structOpsType],
+    ['struct_ops', 'struct_ops', 4, 1, 0, 'tcp_congestion_ops'],
+  );
   assert.equal(link.flags, BPF_F_LINK);
-  assert.deepEqual(obj.structOps.map((m) => m.name), ['objt_cc', 'objt_cc_link']);
+  assert.deepEqual(
+    obj.structOps.map((m) => m.name),
+    ['objt_cc', 'objt_cc_link'],
+  );
   const slots = Object.fromEntries(cc.structOpsProgs!.map((p) => [p.member, p.program]));
   assert.deepEqual(slots, { init: 'objt_init', ssthresh: 'objt_ssthresh', undo_cwnd: 'objt_undo_cwnd', cong_avoid: 'objt_cong_avoid' });
   assert.ok(Buffer.from(cc.initialData!).includes('objt_cc\0'), 'the .name initializer is in the value');
-  assert.equal(cc.valueSize, obj.btf!.find('STRUCT', 'tcp_congestion_ops') && (obj.btf!.find('STRUCT', 'tcp_congestion_ops') as { size: number }).size);
+  assert.equal(
+    cc.valueSize,
+    obj.btf!.find('STRUCT', 'tcp_congestion_ops') && (obj.btf!.find('STRUCT', 'tcp_congestion_ops') as { size: number }).size,
+  );
   const prog = obj.programs.find((p) => p.name === 'objt_ssthresh')!;
   assert.deepEqual([prog.progType, prog.attachTo], ['struct_ops', 'objt_ssthresh']);
 });
@@ -219,7 +321,13 @@ test("internal map names follow libbpf's rule (REFERENCE.md examples, cut and sa
 
 test('map definition errors point at the field in the C source (or at the map)', () => {
   const src = `${ROOT}/test/fixtures/object_bad_maps.bpf.c`;
-  const obj = open('object_bad_maps.o', (p) => { try { return readFileSync(p, 'utf8'); } catch { return undefined; } });
+  const obj = open('object_bad_maps.o', (p) => {
+    try {
+      return readFileSync(p, 'utf8');
+    } catch {
+      return undefined;
+    }
+  });
   const at = (map: string) => obj.diagnostics.find((d) => d.map === map)?.source?.line;
   assert.equal(at('bad_unknown_field'), lineOf(src, '__uint(frobnicate, 1)'));
   assert.equal(at('bad_pinning'), lineOf(src, '__uint(pinning, 7)'));

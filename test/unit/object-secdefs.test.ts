@@ -29,14 +29,31 @@ int main(void) {
 
 /** Entries of the current table that libbpf 1.1 (Debian 12) does not have yet. */
 const NEWER_THAN_1_1 = new Set([
-  'kprobe.session+', 'uprobe.multi+', 'uretprobe.multi+', 'uprobe.multi.s+', 'uretprobe.multi.s+',
-  'uprobe.session+', 'uprobe.session.s+', 'usdt.s+', 'tc/ingress', 'tc/egress', 'tcx/ingress',
-  'tcx/egress', 'netkit/primary', 'netkit/peer', 'sk_skb/verdict', 'cgroup/connect_unix',
-  'cgroup/sendmsg_unix', 'cgroup/recvmsg_unix', 'cgroup/getpeername_unix', 'cgroup/getsockname_unix',
-  'struct_ops.s+', 'netfilter',
+  'kprobe.session+',
+  'uprobe.multi+',
+  'uretprobe.multi+',
+  'uprobe.multi.s+',
+  'uretprobe.multi.s+',
+  'uprobe.session+',
+  'uprobe.session.s+',
+  'usdt.s+',
+  'tc/ingress',
+  'tc/egress',
+  'tcx/ingress',
+  'tcx/egress',
+  'netkit/primary',
+  'netkit/peer',
+  'sk_skb/verdict',
+  'cgroup/connect_unix',
+  'cgroup/sendmsg_unix',
+  'cgroup/recvmsg_unix',
+  'cgroup/getpeername_unix',
+  'cgroup/getsockname_unix',
+  'struct_ops.s+',
+  'netfilter',
 ]);
 
-test("SEC() table: every entry resolves as the installed libbpf resolves it (entries newer than it listed)", () => {
+test('SEC() table: every entry resolves as the installed libbpf resolves it (entries newer than it listed)', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'bpflens-secdef-'));
   try {
     writeFileSync(path.join(dir, 'probe.c'), PROBE_C);
@@ -52,10 +69,15 @@ test("SEC() table: every entry resolves as the installed libbpf resolves it (ent
     names.push('socket/1', 'xdpfoo', 'kprobex/y', 'cgroup/unknown', 'tp_btf_x', 'sk_skb/other');
     const r = spawnSync(path.join(dir, 'probe'), { input: names.join('\n') + '\n', encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    const libbpf = new Map(r.stdout.trim().split('\n').map((l) => {
-      const [n, type, at] = l.split('\t');
-      return [n, type === '-' ? undefined : { type, at: Number(at) }] as const;
-    }));
+    const libbpf = new Map(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const [n, type, at] = l.split('\t');
+          return [n, type === '-' ? undefined : { type, at: Number(at) }] as const;
+        }),
+    );
     assert.equal(libbpf.size, new Set(names).size);
     const unknownToLibbpf = new Set<string>();
     let compared = 0;
@@ -68,7 +90,11 @@ test("SEC() table: every entry resolves as the installed libbpf resolves it (ent
       }
       assert.ok(ours, `${n}: libbpf knows it as ${theirs.type}`);
       assert.equal(ours.def.progType, theirs.type, n);
-      assert.equal(ours.attachTypeId, theirs.at, `${n}: attach ${attachTypeName(ours.attachTypeId)} vs libbpf ${attachTypeName(theirs.at)}`);
+      assert.equal(
+        ours.attachTypeId,
+        theirs.at,
+        `${n}: attach ${attachTypeName(ours.attachTypeId)} vs libbpf ${attachTypeName(theirs.at)}`,
+      );
       compared++;
     }
     assert.ok(compared > 100, `${compared} names compared`);

@@ -17,7 +17,9 @@ test('RFC 1071 checksum: the textbook IPv4 header sums to b861', () => {
 });
 
 test('eth/ipv4/tcp/payload: layout, lengths, checksums verify with the pseudo-header', () => {
-  const p = b('eth(src=aa:bb:cc:dd:ee:01,dst=aa:bb:cc:dd:ee:02)/ipv4(src=192.168.1.1,dst=192.168.1.2,ttl=9)/tcp(sport=1000,dport=23,flags=SA,seq=7)/payload(hello)');
+  const p = b(
+    'eth(src=aa:bb:cc:dd:ee:01,dst=aa:bb:cc:dd:ee:02)/ipv4(src=192.168.1.1,dst=192.168.1.2,ttl=9)/tcp(sport=1000,dport=23,flags=SA,seq=7)/payload(hello)',
+  );
   assert.equal(p.length, 14 + 20 + 20 + 5);
   assert.equal(p.subarray(0, 12).toString('hex'), 'aabbccddee02aabbccddee01');
   assert.equal(p.readUInt16BE(12), 0x0800);
@@ -97,6 +99,9 @@ test('verdict names by program type', () => {
 
 test('byte diff: changed runs and a grown/shrunk tail', () => {
   const d = byteDiff(Buffer.from('00112233', 'hex'), Buffer.from('0011ff3344', 'hex'));
-  assert.deepEqual(d, [{ offset: 2, before: '22', after: 'ff' }, { offset: 4, before: '', after: '44' }]);
+  assert.deepEqual(d, [
+    { offset: 2, before: '22', after: 'ff' },
+    { offset: 4, before: '', after: '44' },
+  ]);
   assert.deepEqual(byteDiff(Buffer.from('0011', 'hex'), Buffer.from('0011', 'hex')), []);
 });

@@ -15,7 +15,9 @@ import { documentText } from '../../server/src/lsp/documents';
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const FIX = path.join(ROOT, 'build', 'fixtures');
 const pins: string[] = [];
-after(() => { for (const p of pins) fs.rmSync(p, { recursive: true, force: true }); });
+after(() => {
+  for (const p of pins) fs.rmSync(p, { recursive: true, force: true });
+});
 
 async function registry(): Promise<vsctm.Registry> {
   const wasm = fs.readFileSync(require.resolve('vscode-oniguruma/release/onig.wasm'));
@@ -25,7 +27,10 @@ async function registry(): Promise<vsctm.Registry> {
     'source.bpf-disasm': 'bpf-disasm.tmLanguage.json',
   };
   return new vsctm.Registry({
-    onigLib: Promise.resolve({ createOnigScanner: (s) => new oniguruma.OnigScanner(s), createOnigString: (s) => new oniguruma.OnigString(s) }),
+    onigLib: Promise.resolve({
+      createOnigScanner: (s) => new oniguruma.OnigScanner(s),
+      createOnigString: (s) => new oniguruma.OnigString(s),
+    }),
     loadGrammar: async (scope) => {
       const f = files[scope];
       if (!f) return null;
@@ -35,7 +40,10 @@ async function registry(): Promise<vsctm.Registry> {
   });
 }
 
-interface Tok { text: string; scopes: string[] }
+interface Tok {
+  text: string;
+  scopes: string[];
+}
 function tokenize(g: vsctm.IGrammar, text: string): Tok[][] {
   let stack = vsctm.INITIAL;
   return text.split('\n').map((line) => {
@@ -75,7 +83,9 @@ test('verifier log grammar: an accepted program at log_level 2 (bpftool -d)', as
   const log = lines.findIndex((l) => l.includes('-- BEGIN PROG LOAD LOG --'));
   const end = lines.findIndex((l) => l.includes('-- END PROG LOAD LOG --'));
   assert.ok(log >= 0 && end > log, out);
-  let insns = 0, sources = 0, states = 0;
+  let insns = 0,
+    sources = 0,
+    states = 0;
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i];
     const t = toks[i];
@@ -97,10 +107,16 @@ test('verifier log grammar: an accepted program at log_level 2 (bpftool -d)', as
         if (st) {
           states++;
           const at = l.lastIndexOf(' ; ') + 3;
-          const rest = t.map((x) => x.text).join('').slice(at);
+          const rest = t
+            .map((x) => x.text)
+            .join('')
+            .slice(at);
           assert.ok(rest.includes(st[0]), l);
           assert.ok(has(scopesAt(t, `${st[0]}`), 'variable.language.register'), l);
-          assert.ok(t.some((x) => x.text === st[2] && has(x.scopes, 'support.type.reg-type')), `${st[2]} as a register type: ${l}`);
+          assert.ok(
+            t.some((x) => x.text === st[2] && has(x.scopes, 'support.type.reg-type')),
+            `${st[2]} as a register type: ${l}`,
+          );
         }
       }
       continue;
@@ -109,13 +125,24 @@ test('verifier log grammar: an accepted program at log_level 2 (bpftool -d)', as
     if (m) {
       sources++;
       assert.ok(has(scopesAt(t, m[1] || ';'), 'comment.line.source'), l);
-      assert.ok(t.some((x) => x.text === m![3] && has(x.scopes, 'constant.numeric.line')), l);
+      assert.ok(
+        t.some((x) => x.text === m![3] && has(x.scopes, 'constant.numeric.line')),
+        l,
+      );
       continue;
     }
     m = /^processed (\d+) insns/.exec(l);
-    if (m) assert.ok(t.some((x) => x.text === m[1] && has(x.scopes, 'constant.numeric.insns')), l);
+    if (m)
+      assert.ok(
+        t.some((x) => x.text === m[1] && has(x.scopes, 'constant.numeric.insns')),
+        l,
+      );
     if (/^func#\d+/.test(l)) assert.ok(has(scopesAt(t, 'func#'), 'entity.name.function'), l);
-    if (/^\s+\d+: [.0-9]{10,11} \(/.test(l)) assert.ok(t.some((x) => /^[.0-9]{10,11}$/.test(x.text) && has(x.scopes, 'variable.other.liveness')), l);
+    if (/^\s+\d+: [.0-9]{10,11} \(/.test(l))
+      assert.ok(
+        t.some((x) => /^[.0-9]{10,11}$/.test(x.text) && has(x.scopes, 'variable.other.liveness')),
+        l,
+      );
   }
   assert.ok(insns > 10 && sources > 3 && states > 5, `instructions ${insns}, source lines ${sources}, states ${states}:\n${out}`);
 });
@@ -128,15 +155,21 @@ test('verifier log grammar: the rejection of a program without its NULL check', 
   const toks = tokenize(g, out);
   const bad = lines.findIndex((l) => /^R\d+ invalid mem access 'map_value_or_null'$/.test(l));
   assert.ok(bad >= 0, out);
-  assert.ok(toks[bad].every((x) => has(x.scopes, 'invalid.illegal')), `${lines[bad]} is the error`);
+  assert.ok(
+    toks[bad].every((x) => has(x.scopes, 'invalid.illegal')),
+    `${lines[bad]} is the error`,
+  );
   // Only the complaint is an error; the state before it names the NULL-able pointer as a type.
   const errors = lines.filter((_, i) => toks[i].some((x) => has(x.scopes, 'invalid.illegal')) && !lines[i].startsWith('libbpf:'));
   assert.deepEqual(errors, [lines[bad]]);
   const orNull = lines.findIndex((l) => /R0(_w)?=map_value_or_null/.test(l));
-  assert.ok(toks[orNull].some((x) => x.text === 'map_value_or_null' && has(x.scopes, 'support.type.reg-type')), lines[orNull]);
+  assert.ok(
+    toks[orNull].some((x) => x.text === 'map_value_or_null' && has(x.scopes, 'support.type.reg-type')),
+    lines[orNull],
+  );
 });
 
-test('disassembly grammar: the language server\'s disassembly document of a fixture', async () => {
+test("disassembly grammar: the language server's disassembly document of a fixture", async () => {
   const g = (await (await registry()).loadGrammar('source.bpf-disasm'))!;
   const file = path.join(FIX, 'ship_verifier.o');
   const bytes = fs.readFileSync(file);
@@ -155,11 +188,22 @@ test('disassembly grammar: the language server\'s disassembly document of a fixt
     insns++;
     assert.ok(has(scopesAt(toks[i], m[1]), 'constant.numeric.address'), l);
     const reg = /\br\d+\b/.exec(l.slice(m[0].length));
-    if (reg) assert.ok(toks[i].some((x) => x.text === reg[0] && has(x.scopes, 'variable.language.register')), l);
-    if (/\bcall\b/.test(l)) assert.ok(toks[i].some((x) => x.text === 'call' && has(x.scopes, 'keyword.control')), l);
+    if (reg)
+      assert.ok(
+        toks[i].some((x) => x.text === reg[0] && has(x.scopes, 'variable.language.register')),
+        l,
+      );
+    if (/\bcall\b/.test(l))
+      assert.ok(
+        toks[i].some((x) => x.text === 'call' && has(x.scopes, 'keyword.control')),
+        l,
+      );
   }
   assert.ok(insns >= 8, text);
   const lookup = lines.findIndex((l) => /call\s+bpf_map_lookup_elem/.test(l));
   assert.ok(lookup >= 0, text);
-  assert.ok(toks[lookup].some((x) => x.text === 'bpf_map_lookup_elem' && has(x.scopes, 'entity.name.function')), lines[lookup]);
+  assert.ok(
+    toks[lookup].some((x) => x.text === 'bpf_map_lookup_elem' && has(x.scopes, 'entity.name.function')),
+    lines[lookup],
+  );
 });

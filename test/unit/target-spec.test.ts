@@ -31,9 +31,33 @@ test('target strings: the forms users write parse to host, user and port', () =>
 });
 
 const HOSTILE = [
-  'h/', '', '-oProxyCommand=touch x', 'ssh://-oProxyCommand=x', 'ssh://-lroot@h', 'a b', 'h;id', 'h`id`', 'h$(id)', "h'", 'h"',
-  'h\nid', 'ssh://us er@h', 'ssh://$(id)@h', 'ssh://`id`@h', 'ssh://u;id@h', 'ssh://[;touch x]', 'ssh://[a b]:22', 'h:0', 'h:65536',
-  'h:22;id', 'h:+22', 'h:0x16', 'h: 22', 'ssh://u@h:22:33', 'u@@h', 'h\0',
+  'h/',
+  '',
+  '-oProxyCommand=touch x',
+  'ssh://-oProxyCommand=x',
+  'ssh://-lroot@h',
+  'a b',
+  'h;id',
+  'h`id`',
+  'h$(id)',
+  "h'",
+  'h"',
+  'h\nid',
+  'ssh://us er@h',
+  'ssh://$(id)@h',
+  'ssh://`id`@h',
+  'ssh://u;id@h',
+  'ssh://[;touch x]',
+  'ssh://[a b]:22',
+  'h:0',
+  'h:65536',
+  'h:22;id',
+  'h:+22',
+  'h:0x16',
+  'h: 22',
+  'ssh://u@h:22:33',
+  'u@@h',
+  'h\0',
 ];
 
 test('target strings: hosts and users that ssh could read as options or a shell could run, and bad ports, are refused with a reason', () => {
@@ -41,12 +65,22 @@ test('target strings: hosts and users that ssh could read as options or a shell 
     const r = parseSshSpec(s);
     assert.equal(r.ok, false, JSON.stringify(s));
     assert.ok(!r.ok && /^not an SSH target: /.test(r.reason), JSON.stringify(s));
-    assert.throws(() => parseSshTarget(s), (e: unknown) => e instanceof TargetError && e.code === 'bad-target', JSON.stringify(s));
+    assert.throws(
+      () => parseSshTarget(s),
+      (e: unknown) => e instanceof TargetError && e.code === 'bad-target',
+      JSON.stringify(s),
+    );
   }
   const set = parseTargetSettings([
-    { name: 'a', host: 'ssh://$(id)@h' }, { name: 'b', host: 'h', user: '-oProxyCommand=x' }, { name: 'c', host: 'h/' }, { name: 'd', host: 'fine', user: 'ci' },
+    { name: 'a', host: 'ssh://$(id)@h' },
+    { name: 'b', host: 'h', user: '-oProxyCommand=x' },
+    { name: 'c', host: 'h/' },
+    { name: 'd', host: 'fine', user: 'ci' },
   ]);
-  assert.deepEqual(set.targets.map((t) => t.name), ['d']);
+  assert.deepEqual(
+    set.targets.map((t) => t.name),
+    ['d'],
+  );
   assert.equal(set.problems.length, 3);
 });
 
@@ -67,8 +101,19 @@ test('bad-target before ssh runs: an `ssh` on PATH that would leave a file is ne
   const saved = process.env.PATH;
   process.env.PATH = env.PATH;
   try {
-    for (const o of [{ user: '-oProxyCommand=touch x' }, { user: 'a b' }, { port: 0 }, { port: 22.5 }, { identityFile: 'k\n-oProxyCommand=x' }, { nodePath: 'node\nid' }]) {
-      await assert.rejects(connectTarget('h', { ...o, root: ROOT }), (e: unknown) => e instanceof TargetError && e.code === 'bad-target', JSON.stringify(o));
+    for (const o of [
+      { user: '-oProxyCommand=touch x' },
+      { user: 'a b' },
+      { port: 0 },
+      { port: 22.5 },
+      { identityFile: 'k\n-oProxyCommand=x' },
+      { nodePath: 'node\nid' },
+    ]) {
+      await assert.rejects(
+        connectTarget('h', { ...o, root: ROOT }),
+        (e: unknown) => e instanceof TargetError && e.code === 'bad-target',
+        JSON.stringify(o),
+      );
       assert.equal(existsSync(ran), false, `ssh ran for ${JSON.stringify(o)}`);
     }
   } finally {
@@ -80,12 +125,30 @@ test('the remote command line is quoted pieces only: a POSIX shell gets back eac
   const dir = mkdtempSync(path.join(tmpdir(), 'bpf-lens-quote-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ran = path.join(dir, 'ran');
-  const words = ['printf', '%s\\n', `$(touch ${ran})`, `\`touch ${ran}\``, `'; touch ${ran}; '`, `a\nb`, '"$HOME"', '*', '-oProxyCommand=x', '', `${ran}'\\''x`];
+  const words = [
+    'printf',
+    '%s\\n',
+    `$(touch ${ran})`,
+    `\`touch ${ran}\``,
+    `'; touch ${ran}; '`,
+    `a\nb`,
+    '"$HOME"',
+    '*',
+    '-oProxyCommand=x',
+    '',
+    `${ran}'\\''x`,
+  ];
   const argv = sshArgv({ host: 'h', user: 'u', port: 22 }, words);
   assert.deepEqual(argv.slice(-3, -1), ['--', 'h'], 'the host comes after --');
   const remote = argv[argv.length - 1];
   const r = spawnSync('sh', ['-c', remote], { cwd: dir, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stdout, words.slice(2).map((w) => `${w}\n`).join(''));
+  assert.equal(
+    r.stdout,
+    words
+      .slice(2)
+      .map((w) => `${w}\n`)
+      .join(''),
+  );
   assert.equal(existsSync(ran), false);
 });

@@ -37,7 +37,10 @@ function headerValues(names: string[]): { values: Map<string, number>; missing: 
       const head = ['#include <stdio.h>', '#include <linux/bpf.h>', 'int main(void) {'];
       const src = [...head, ...live.map((n) => `  printf("%s %lld\\n", "${n}", (long long)(${n}));`), '  return 0;', '}'].join('\n');
       writeFileSync(path.join(dir, 'u.c'), src);
-      const cc = spawnSync('gcc', ['-o', path.join(dir, 'u'), path.join(dir, 'u.c')], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+      const cc = spawnSync('gcc', ['-o', path.join(dir, 'u'), path.join(dir, 'u.c')], {
+        encoding: 'utf8',
+        env: { ...process.env, LC_ALL: 'C' },
+      });
       if (cc.status === 0) {
         const values = new Map<string, number>();
         for (const ln of spawnSync(path.join(dir, 'u'), { encoding: 'utf8' }).stdout.trim().split('\n')) {
@@ -46,7 +49,9 @@ function headerValues(names: string[]): { values: Map<string, number>; missing: 
         }
         return { values, missing };
       }
-      const bad = new Set([...cc.stderr.matchAll(/u\.c:(\d+):\d+: error: ['‘](\w+)['’] undeclared/g)].map((m) => Number(m[1]) - head.length - 1));
+      const bad = new Set(
+        [...cc.stderr.matchAll(/u\.c:(\d+):\d+: error: ['‘](\w+)['’] undeclared/g)].map((m) => Number(m[1]) - head.length - 1),
+      );
       assert.ok(bad.size > 0, `gcc failed for another reason:\n${cc.stderr}`);
       missing.push(...live.filter((_, i) => bad.has(i)));
       live = live.filter((_, i) => !bad.has(i));
@@ -65,7 +70,7 @@ function btfEnumValues(): Map<string, number> {
   return out;
 }
 
-test('every constant the installed <linux/bpf.h> defines has the header\'s value (gcc)', (t) => {
+test("every constant the installed <linux/bpf.h> defines has the header's value (gcc)", (t) => {
   if (!existsSync(HEADER) || !have('gcc')) return t.skip(`needs gcc and ${HEADER}`);
   const ours = committed();
   const { values, missing } = headerValues([...ours.keys()]);
@@ -74,7 +79,7 @@ test('every constant the installed <linux/bpf.h> defines has the header\'s value
   t.diagnostic(`${values.size} checked against ${HEADER}; newer than it: ${missing.length}`);
 });
 
-test('constants newer than the header have the running kernel\'s BTF values', (t) => {
+test("constants newer than the header have the running kernel's BTF values", (t) => {
   if (!existsSync(VMLINUX)) return t.skip(`needs ${VMLINUX}`);
   const ours = committed();
   const btf = btfEnumValues();
@@ -89,7 +94,11 @@ test('constants newer than the header have the running kernel\'s BTF values', (t
   t.diagnostic(`${checked} of ${newer.length} names newer than the header checked against this kernel's BTF`);
   // Every table member this kernel knows by name is in the module (a kernel newer than the
   // file adds names: regenerate).
-  for (const [table, prefix] of [[uapi.BPF_MAP_TYPE, 'BPF_MAP_TYPE_'], [uapi.BPF_PROG_TYPE, 'BPF_PROG_TYPE_'], [uapi.BPF_LINK_TYPE, 'BPF_LINK_TYPE_']] as const) {
+  for (const [table, prefix] of [
+    [uapi.BPF_MAP_TYPE, 'BPF_MAP_TYPE_'],
+    [uapi.BPF_PROG_TYPE, 'BPF_PROG_TYPE_'],
+    [uapi.BPF_LINK_TYPE, 'BPF_LINK_TYPE_'],
+  ] as const) {
     for (const [n, v] of btf) {
       if (!n.startsWith(prefix) || n.startsWith('__') || /^MAX_/.test(n) || n.startsWith(`${prefix}MAX`)) continue;
       if (v > Math.max(...Object.values(table))) continue; // newer than the file: not an error of the file
@@ -98,7 +107,7 @@ test('constants newer than the header have the running kernel\'s BTF values', (t
   }
 });
 
-test('scripts/gen-uapi.mjs makes the committed file again from this machine\'s header and kernel', (t) => {
+test("scripts/gen-uapi.mjs makes the committed file again from this machine's header and kernel", (t) => {
   if (!existsSync(HEADER) || !existsSync(VMLINUX) || !have('bpftool')) return t.skip('needs the header, the kernel BTF and bpftool');
   // Only where the sources are the ones the file names (another header or kernel may make
   // another file; the value checks above hold everywhere).
@@ -112,9 +121,11 @@ test('scripts/gen-uapi.mjs makes the committed file again from this machine\'s h
   assert.equal(r.status, 0, r.stderr);
 });
 
-test('bpftool\'s type names (object/uapi-names.ts) sit at the values of the UAPI names they are spelled from', () => {
+test("bpftool's type names (object/uapi-names.ts) sit at the values of the UAPI names they are spelled from", () => {
   const tables = [
-    [PROG_TYPE_NAMES, uapi.BPF_PROG_TYPE, 'BPF_PROG_TYPE_'], [MAP_TYPE_NAMES, uapi.BPF_MAP_TYPE, 'BPF_MAP_TYPE_'], [ATTACH_TYPE_NAMES, uapi.BPF_ATTACH_TYPE, 'BPF_'],
+    [PROG_TYPE_NAMES, uapi.BPF_PROG_TYPE, 'BPF_PROG_TYPE_'],
+    [MAP_TYPE_NAMES, uapi.BPF_MAP_TYPE, 'BPF_MAP_TYPE_'],
+    [ATTACH_TYPE_NAMES, uapi.BPF_ATTACH_TYPE, 'BPF_'],
   ] as const;
   for (const [names, table, prefix] of tables) {
     names.forEach((name, value) => {

@@ -29,8 +29,17 @@ test('extension host: hover, view, load, verifier diagnostic, base diff (@vscode
       vscodeExecutablePath: exe,
       extensionDevelopmentPath: path.join(dir, 'vsix', 'extension'),
       extensionTestsPath: path.join(__dirname, 'suite.js'),
-      launchArgs: [ws, '--no-sandbox', '--disable-gpu', '--disable-workspace-trust', '--disable-extensions',
-        '--user-data-dir', path.join(dir, 'user'), '--extensions-dir', path.join(dir, 'extensions')],
+      launchArgs: [
+        ws,
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-workspace-trust',
+        '--disable-extensions',
+        '--user-data-dir',
+        path.join(dir, 'user'),
+        '--extensions-dir',
+        path.join(dir, 'extensions'),
+      ],
     });
     assert.equal(code, 0);
   } finally {

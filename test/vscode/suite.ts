@@ -35,7 +35,10 @@ function request<P, R>(client: LanguageClient, type: RequestType<P, R, void> | R
 }
 
 function hoverText(h: vscode.Hover[]): string {
-  return h.flatMap((x) => x.contents).map((c) => (typeof c === 'string' ? c : 'value' in c ? c.value : '')).join('\n');
+  return h
+    .flatMap((x) => x.contents)
+    .map((c) => (typeof c === 'string' ? c : 'value' in c ? c.value : ''))
+    .join('\n');
 }
 
 function kernelProgName(id: number): string | undefined {
@@ -58,7 +61,10 @@ export async function run(): Promise<void> {
   // 1. Hover the stats map: its type and the value layout with the tail padding.
   const doc = await vscode.workspace.openTextDocument(src);
   await vscode.window.showTextDocument(doc);
-  const line = doc.getText().split('\n').findIndex((l) => l.startsWith('} stats SEC'));
+  const line = doc
+    .getText()
+    .split('\n')
+    .findIndex((l) => l.startsWith('} stats SEC'));
   const pos = new vscode.Position(line, 3);
   const hover = await until('a hover on stats', 60_000, async () => {
     const t = hoverText((await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, pos)) ?? []);
@@ -75,15 +81,23 @@ export async function run(): Promise<void> {
     return r.objects.some((o) => o.path === xdpObj) ? r.objects : undefined;
   });
   const xdp = objects.find((o) => o.path === xdpObj)!;
-  assert.deepEqual(xdp.programs.map((p) => p.name), ['xdp_count']);
+  assert.deepEqual(
+    xdp.programs.map((p) => p.name),
+    ['xdp_count'],
+  );
   assert.ok(xdp.maps.some((m) => m.name === 'stats'));
-  for (const n of ['ctx_shared.bpf.o', 'dispatcher.bpf.o', 'exec_tracer.bpf.o', 'tcp_bbr.ko']) assert.ok(objects.some((o) => o.name === n), n);
+  for (const n of ['ctx_shared.bpf.o', 'dispatcher.bpf.o', 'exec_tracer.bpf.o', 'tcp_bbr.ko'])
+    assert.ok(
+      objects.some((o) => o.name === n),
+      n,
+    );
   console.log('ok view: objects, programs, maps');
 
   // 3. Load Object to Kernel on the local target: kernel ids the kernel agrees with; Unload.
   void vscode.commands.executeCommand('bpfLens.loadObject', xdpObj); // resolves when its notification is dismissed
   const loaded = await until('the load', 60_000, async () =>
-    (await request(client, LoadedObjectsRequest)).loaded.find((l) => l.path === xdpObj));
+    (await request(client, LoadedObjectsRequest)).loaded.find((l) => l.path === xdpObj),
+  );
   const prog = loaded.programs.find((p) => p.name === 'xdp_count')!;
   assert.equal(kernelProgName(prog.id), 'xdp_count');
   await request(client, UnloadObjectRequest, { handle: loaded.handle });
@@ -99,7 +113,8 @@ export async function run(): Promise<void> {
   const want = broken.split('\n').findIndex((l) => l.includes('s->packets++'));
   void vscode.commands.executeCommand('bpfLens.loadObject', xdpObj);
   const diag = await until('the verifier diagnostic', 60_000, () =>
-    vscode.languages.getDiagnostics(vscode.Uri.file(src)).find((d) => /map_value_or_null|invalid mem access/.test(d.message)));
+    vscode.languages.getDiagnostics(vscode.Uri.file(src)).find((d) => /map_value_or_null|invalid mem access/.test(d.message)),
+  );
   assert.equal(diag.range.start.line, want, diag.message);
   console.log(`ok verifier: line ${want + 1}`);
 
@@ -107,7 +122,10 @@ export async function run(): Promise<void> {
   const ko = path.join(ws, 'build', 'tcp_bbr.ko');
   const origBase = path.join(ws, 'build', 'vmlinux-6.1.btf');
   const r = await request(client, BaseDiffRequest, { path: ko, origBase });
-  assert.ok(r.rows.some((x) => x.name === 'sock' && x.targetId !== undefined), JSON.stringify(r.rows));
+  assert.ok(
+    r.rows.some((x) => x.name === 'sock' && x.targetId !== undefined),
+    JSON.stringify(r.rows),
+  );
   const diffDoc = await vscode.workspace.openTextDocument(documentUri({ path: ko, kind: 'baseDiff', origBase }));
   await vscode.window.showTextDocument(diffDoc);
   assert.match(diffDoc.getText(), /distilled base types/);

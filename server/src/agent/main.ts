@@ -45,12 +45,19 @@ conn.onRequest(P.load, async (raw): Promise<P.AgentLoadResult> => {
   const p = loadParams(raw);
   let r;
   try {
-    r = await target.load({
-      name: p.name, object: Buffer.from(p.object, 'base64'), logLevel: p.logLevel, noAutoload: p.noAutoload, set: p.set,
-      ...(p.pinProgramsDir !== undefined ? { pinProgramsDir: p.pinProgramsDir } : {}),
-      ...(p.argCtxFallback ? { argCtxFallback: p.argCtxFallback } : {}),
-      ...(p.btf !== undefined ? { btf: { name: p.btfName ?? `${p.name}: --btf`, bytes: Buffer.from(p.btf, 'base64') } } : {}),
-    }, (stage, detail) => void conn.sendNotification(P.progress, { stage, detail }));
+    r = await target.load(
+      {
+        name: p.name,
+        object: Buffer.from(p.object, 'base64'),
+        logLevel: p.logLevel,
+        noAutoload: p.noAutoload,
+        set: p.set,
+        ...(p.pinProgramsDir !== undefined ? { pinProgramsDir: p.pinProgramsDir } : {}),
+        ...(p.argCtxFallback ? { argCtxFallback: p.argCtxFallback } : {}),
+        ...(p.btf !== undefined ? { btf: { name: p.btfName ?? `${p.name}: --btf`, bytes: Buffer.from(p.btf, 'base64') } } : {}),
+      },
+      (stage, detail) => void conn.sendNotification(P.progress, { stage, detail }),
+    );
   } catch (e) {
     if (e instanceof TargetError && e.code === 'no-btf') {
       const noBtf: P.AgentNoBtfErrorData = { kind: 'no-btf', ...(e.stage ? { stage: e.stage } : {}) };
@@ -87,7 +94,11 @@ let ending: Promise<void> | undefined;
  * once the frame's error answer is written.
  */
 function end(code: number, after: Promise<unknown> = Promise.resolve()): void {
-  ending ??= after.catch(() => undefined).then(() => target.close()).catch(() => undefined).then(() => process.exit(code));
+  ending ??= after
+    .catch(() => undefined)
+    .then(() => target.close())
+    .catch(() => undefined)
+    .then(() => process.exit(code));
 }
 
 conn.onRequest(P.shutdown, async () => {
@@ -99,7 +110,11 @@ conn.onRequest(P.shutdown, async () => {
 conn.onError(([e]) => {
   if (!(e instanceof FramingError)) return;
   // No request id is known: JSON-RPC's answer to what cannot be read is an error with id null.
-  const answered = writer.write({ jsonrpc: '2.0', id: null, error: { code: ErrorCodes.ParseError, message: `bpf-lens agent: ${e.message}` } } as ResponseMessage);
+  const answered = writer.write({
+    jsonrpc: '2.0',
+    id: null,
+    error: { code: ErrorCodes.ParseError, message: `bpf-lens agent: ${e.message}` },
+  } as ResponseMessage);
   if (!e.fatal) return;
   process.stderr.write(`bpf-lens agent: ${e.message}; closing\n`);
   end(1, answered);

@@ -8,24 +8,44 @@ import type { AgentLoadParams, TargetBtfParams, TestRunParams, UnloadParams } fr
 type Check = (v: unknown) => string | undefined;
 
 const invalid = (msg: string) => new ResponseError(ErrorCodes.InvalidParams, `invalid params: ${msg}`);
-const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v.slice(0, 80)) : typeof v === 'object' ? (Array.isArray(v) ? 'an array' : v === null ? 'null' : 'an object') : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : typeof v);
+const show = (v: unknown) =>
+  typeof v === 'string'
+    ? JSON.stringify(v.slice(0, 80))
+    : typeof v === 'object'
+      ? Array.isArray(v)
+        ? 'an array'
+        : v === null
+          ? 'null'
+          : 'an object'
+      : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint'
+        ? String(v)
+        : typeof v;
 
 const str: Check = (v) => (typeof v === 'string' && !v.includes('\0') ? undefined : 'a string (without NUL)');
 const base64: Check = (v) => (typeof v === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(v) ? undefined : 'base64 text');
-const int = (lo: number, hi: number): Check => (v) => (Number.isSafeInteger(v) && (v as number) >= lo && (v as number) <= hi ? undefined : `an integer ${lo}..${hi}`);
-const oneOf = (...xs: string[]): Check => (v) => (typeof v === 'string' && xs.includes(v) ? undefined : `one of ${xs.join(', ')}`);
+const int =
+  (lo: number, hi: number): Check =>
+  (v) =>
+    Number.isSafeInteger(v) && (v as number) >= lo && (v as number) <= hi ? undefined : `an integer ${lo}..${hi}`;
+const oneOf =
+  (...xs: string[]): Check =>
+  (v) =>
+    typeof v === 'string' && xs.includes(v) ? undefined : `one of ${xs.join(', ')}`;
 const bool: Check = (v) => (typeof v === 'boolean' ? undefined : 'true or false');
-const absPath: Check = (v) => (typeof v === 'string' && v.startsWith('/') && !v.includes('\0') && v.length < 4096 ? undefined : 'an absolute path');
+const absPath: Check = (v) =>
+  typeof v === 'string' && v.startsWith('/') && !v.includes('\0') && v.length < 4096 ? undefined : 'an absolute path';
 const strings: Check = (v) => (Array.isArray(v) && v.every((x) => str(x) === undefined) ? undefined : 'an array of strings');
 const stringMap: Check = (v) =>
   v !== null && typeof v === 'object' && !Array.isArray(v) && Object.entries(v).every(([k, x]) => k !== '__proto__' && str(x) === undefined)
-    ? undefined : 'an object of VAR: "VALUE" strings';
+    ? undefined
+    : 'an object of VAR: "VALUE" strings';
 
 /** `p` as T when it is an object whose fields pass `shape` (required ones marked with `!`). */
 function checked<T>(method: string, p: unknown, shape: Record<string, Check>): T {
   if (p === null || typeof p !== 'object' || Array.isArray(p)) throw invalid(`${method} takes an object, not ${show(p)}`);
   const o = p as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!(k in shape) && !(`${k}!` in shape)) throw invalid(`${method} has no parameter ${JSON.stringify(k.slice(0, 80))}`);
+  for (const k of Object.keys(o))
+    if (!(k in shape) && !(`${k}!` in shape)) throw invalid(`${method} has no parameter ${JSON.stringify(k.slice(0, 80))}`);
   for (const [key, check] of Object.entries(shape)) {
     const name = key.replace(/!$/, '');
     const v = o[name];
@@ -39,15 +59,31 @@ function checked<T>(method: string, p: unknown, shape: Record<string, Check>): T
   return o as T;
 }
 
-export const loadParams = (p: unknown) => checked<AgentLoadParams>('load', p, {
-  'name!': str, 'object!': base64, logLevel: int(0, 7), noAutoload: strings, set: stringMap,
-  pinProgramsDir: absPath, argCtxFallback: oneOf('auto', 'always', 'never'), btf: base64, btfName: str,
-});
+export const loadParams = (p: unknown) =>
+  checked<AgentLoadParams>('load', p, {
+    'name!': str,
+    'object!': base64,
+    logLevel: int(0, 7),
+    noAutoload: strings,
+    set: stringMap,
+    pinProgramsDir: absPath,
+    argCtxFallback: oneOf('auto', 'always', 'never'),
+    btf: base64,
+    btfName: str,
+  });
 
-export const unloadParams = (p: unknown) => checked<UnloadParams>('unload', p, { 'handle!': int(1, Number.MAX_SAFE_INTEGER), unpinMaps: bool });
+export const unloadParams = (p: unknown) =>
+  checked<UnloadParams>('unload', p, { 'handle!': int(1, Number.MAX_SAFE_INTEGER), unpinMaps: bool });
 
-export const testRunParams = (p: unknown) => checked<TestRunParams>('testRun', p, {
-  'handle!': int(1, Number.MAX_SAFE_INTEGER), 'program!': str, data: base64, repeat: int(0, 0xffffffff),
-});
+export const testRunParams = (p: unknown) =>
+  checked<TestRunParams>('testRun', p, {
+    'handle!': int(1, Number.MAX_SAFE_INTEGER),
+    'program!': str,
+    data: base64,
+    repeat: int(0, 0xffffffff),
+  });
 
-export const targetBtfParams = (p: unknown) => checked<TargetBtfParams>('targetBtf', p ?? {}, { knownHash: (v) => (typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? undefined : 'a sha256 in hex') });
+export const targetBtfParams = (p: unknown) =>
+  checked<TargetBtfParams>('targetBtf', p ?? {}, {
+    knownHash: (v) => (typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? undefined : 'a sha256 in hex'),
+  });

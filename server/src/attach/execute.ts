@@ -96,24 +96,40 @@ function run(cx: ExecuteContext, s: Steps, links: Fd[], prog: Fd, plan: Exclude<
     case 'iter':
       link(k.linkCreate({ prog_fd: prog, attach_type: BPF_ATTACH_TYPE.BPF_TRACE_ITER }, what));
       return 'link';
-    case 'kprobe': case 'uprobe':
+    case 'kprobe':
+    case 'uprobe':
       return probeAttach(cx, s, links, prog, plan, what);
     case 'perf_event':
       return samplingAttach(k, s, links, prog, plan);
     case 'xdp':
-      link(k.linkCreate({ prog_fd: prog, target_ifindex: k.ifIndex(plan.iface), attach_type: BPF_ATTACH_TYPE.BPF_XDP, flags: plan.mode ? XDP_FLAGS[plan.mode] : 0 }, what));
+      link(
+        k.linkCreate(
+          {
+            prog_fd: prog,
+            target_ifindex: k.ifIndex(plan.iface),
+            attach_type: BPF_ATTACH_TYPE.BPF_XDP,
+            flags: plan.mode ? XDP_FLAGS[plan.mode] : 0,
+          },
+          what,
+        ),
+      );
       return 'link';
     case 'tcx': {
       const at = plan.direction === 'ingress' ? BPF_ATTACH_TYPE.BPF_TCX_INGRESS : BPF_ATTACH_TYPE.BPF_TCX_EGRESS;
       try {
         link(k.linkCreate({ prog_fd: prog, target_ifindex: k.ifIndex(plan.iface), attach_type: at }, what));
       } catch (e) {
-        if (isKernelError(e, 'EINVAL')) throw new Error(`${what}: the kernel refused a tcx link (tcx needs Linux 6.6+; clsact qdisc filters are not made by BPF Lens): ${(e as Error).message}`, { cause: e });
+        if (isKernelError(e, 'EINVAL'))
+          throw new Error(
+            `${what}: the kernel refused a tcx link (tcx needs Linux 6.6+; clsact qdisc filters are not made by BPF Lens): ${(e as Error).message}`,
+            { cause: e },
+          );
         throw e;
       }
       return 'link';
     }
-    case 'cgroup': case 'netns':
+    case 'cgroup':
+    case 'netns':
       return targetFdAttach(k, s, link, prog, plan.kind === 'cgroup' ? 'cgroup' : 'netns', plan.path, plan.attachType, what);
     case 'sockmap': {
       const map = cx.mapFd?.(plan.map);
@@ -158,22 +174,46 @@ function tracingAttach(k: KernelOps, link: (fd: Fd) => Fd, prog: Fd, attachType:
   }
 }
 
-function probeAttach(cx: ExecuteContext, s: Steps, links: Fd[], prog: Fd, plan: Extract<AttachPlan, { kind: 'kprobe' | 'uprobe' }>, what: string): Mechanism {
+function probeAttach(
+  cx: ExecuteContext,
+  s: Steps,
+  links: Fd[],
+  prog: Fd,
+  plan: Extract<AttachPlan, { kind: 'kprobe' | 'uprobe' }>,
+  what: string,
+): Mechanism {
   const k = cx.kernel;
   const pmu = k.pmuInfo(plan.kind);
   if (!pmu) {
-    throw new Error(`${what}: this kernel has no ${plan.kind} PMU (/sys/bus/event_source/devices/${plan.kind})${plan.kind === 'kprobe' ? ': kprobes are off here (CONFIG_KPROBE_EVENTS, or lockdown)' : ''}`);
+    throw new Error(
+      `${what}: this kernel has no ${plan.kind} PMU (/sys/bus/event_source/devices/${plan.kind})${plan.kind === 'kprobe' ? ': kprobes are off here (CONFIG_KPROBE_EVENTS, or lockdown)' : ''}`,
+    );
   }
   if (plan.retprobe && pmu.retprobeBit === undefined) throw new Error(`${what}: the ${plan.kind} PMU has no retprobe format bit`);
   const config = plan.retprobe ? 1n << BigInt(pmu.retprobeBit!) : 0n;
   if (plan.kind === 'kprobe') {
-    return perfAttach(k, s, links, prog, openPerf(k, s, { type: pmu.type, config, probeName: plan.func, probeOffset: plan.offset }, -1, 0, what), what);
+    return perfAttach(
+      k,
+      s,
+      links,
+      prog,
+      openPerf(k, s, { type: pmu.type, config, probeName: plan.func, probeOffset: plan.offset }, -1, 0, what),
+      what,
+    );
   }
   const exists = cx.exists ?? existsSync;
   const path = resolveBinary(plan.binary, exists, cx.env ?? process.env);
-  const offset = plan.func !== undefined ? functionFileOffset((cx.readFile ?? readFileSync)(path), path, plan.func) + plan.offset : plan.offset;
+  const offset =
+    plan.func !== undefined ? functionFileOffset((cx.readFile ?? readFileSync)(path), path, plan.func) + plan.offset : plan.offset;
   const pid = plan.pid ?? -1;
-  return perfAttach(k, s, links, prog, openPerf(k, s, { type: pmu.type, config, probeName: path, probeOffset: offset }, pid, pid === -1 ? 0 : -1, what), what);
+  return perfAttach(
+    k,
+    s,
+    links,
+    prog,
+    openPerf(k, s, { type: pmu.type, config, probeName: path, probeOffset: offset }, pid, pid === -1 ? 0 : -1, what),
+    what,
+  );
 }
 
 const SAMPLING: Record<string, { type: number; config: number }> = {
@@ -200,7 +240,16 @@ function samplingAttach(k: KernelOps, s: Steps, links: Fd[], prog: Fd, plan: Ext
 }
 
 /** cgroup and netns programs: a link on the directory's/namespace's FD, else PROG_ATTACH. */
-function targetFdAttach(k: KernelOps, s: Steps, link: (fd: Fd) => Fd, prog: Fd, kind: 'cgroup' | 'netns', path: string, attachType: number, what: string): Mechanism {
+function targetFdAttach(
+  k: KernelOps,
+  s: Steps,
+  link: (fd: Fd) => Fd,
+  prog: Fd,
+  kind: 'cgroup' | 'netns',
+  path: string,
+  attachType: number,
+  what: string,
+): Mechanism {
   const target = k.openPath(path, kind);
   try {
     link(k.linkCreate({ prog_fd: prog, target_fd: target, attach_type: attachType }, what));
@@ -256,7 +305,15 @@ export function attachStructOps(k: KernelOps, m: StructOpsMap): Attachment {
       s.add(() => k.mapDeleteElem(m.fd, key));
     }
     const linkIds = links.map((fd) => k.linkInfo(fd).id);
-    return { program: m.name, kind: 'struct_ops', target: `map ${m.name}`, mechanism: m.link ? 'link' : 'map update', linkFds: links, linkIds, undo: s.undo };
+    return {
+      program: m.name,
+      kind: 'struct_ops',
+      target: `map ${m.name}`,
+      mechanism: m.link ? 'link' : 'map update',
+      linkFds: links,
+      linkIds,
+      undo: s.undo,
+    };
   } catch (e) {
     s.rollback();
     throw e;

@@ -16,7 +16,14 @@ export type AttachPlan =
   /** tp_btf, fentry/fexit/fmod_ret, lsm: a tracing link to the BTF target fixed at load. */
   | { readonly kind: 'tracing'; readonly attachType: number; readonly target: string }
   | { readonly kind: 'kprobe'; readonly func: string; readonly offset: bigint; readonly retprobe: boolean }
-  | { readonly kind: 'uprobe'; readonly binary: string; readonly func?: string; readonly offset: bigint; readonly retprobe: boolean; readonly pid?: number }
+  | {
+      readonly kind: 'uprobe';
+      readonly binary: string;
+      readonly func?: string;
+      readonly offset: bigint;
+      readonly retprobe: boolean;
+      readonly pid?: number;
+    }
   | { readonly kind: 'iter'; readonly target: string }
   | { readonly kind: 'perf_event'; readonly event: string; readonly freq: number }
   | { readonly kind: 'xdp'; readonly iface: string; readonly mode?: XdpMode }
@@ -37,7 +44,10 @@ export interface PlanInput {
 
 /** A section or a place that cannot be attached as written: says which program and why. */
 export class AttachPlanError extends Error {
-  constructor(readonly program: string, message: string) {
+  constructor(
+    readonly program: string,
+    message: string,
+  ) {
     super(`program '${program}': ${message}`);
     this.name = 'AttachPlanError';
   }
@@ -60,7 +70,16 @@ export function parseUprobeTarget(text: string): { binary: string; func?: string
   return fo && { binary, ...fo };
 }
 
-const PERF_EVENTS = new Set(['cpu-clock', 'task-clock', 'cycles', 'instructions', 'cache-misses', 'branch-misses', 'page-faults', 'context-switches']);
+const PERF_EVENTS = new Set([
+  'cpu-clock',
+  'task-clock',
+  'cycles',
+  'instructions',
+  'cache-misses',
+  'branch-misses',
+  'page-faults',
+  'context-switches',
+]);
 
 /** `[event][@freq]` for perf_event programs: cpu-clock at 99 Hz unless said. */
 export function parsePerfPlace(text: string): { event: string; freq: number } | undefined {
@@ -84,36 +103,51 @@ export function planAttach(p: PlanInput, where?: string): AttachPlan {
   };
   const prefix = m.def.sec.replace(/\+$/, '');
   switch (m.def.progType) {
-    case 'tracepoint': return planTracepoint(p, m, where, bad);
-    case 'raw_tracepoint': case 'raw_tracepoint_writable': {
+    case 'tracepoint':
+      return planTracepoint(p, m, where, bad);
+    case 'raw_tracepoint':
+    case 'raw_tracepoint_writable': {
       const name = where ?? m.attachTo;
       return name ? { kind: 'raw_tp', name } : need(p, 'a raw tracepoint', 'sched_switch');
     }
-    case 'tracing': case 'lsm':
+    case 'tracing':
+    case 'lsm':
       if (prefix.startsWith('iter')) return { kind: 'iter', target: m.attachTo ?? '' };
       if (m.def.attachType === 'lsm_cgroup') return cgroupPlace(p, m, where, bad);
       return { kind: 'tracing', attachType: m.attachTypeId, target: m.attachTo ?? '' };
-    case 'kprobe': return planProbe(p, m, prefix, where, bad);
+    case 'kprobe':
+      return planProbe(p, m, prefix, where, bad);
     case 'perf_event': {
       if (where === undefined) return need(p, 'an event and frequency', 'cpu-clock@99');
       const pe = parsePerfPlace(where);
       return pe ? { kind: 'perf_event', ...pe } : bad(`'${where}' is not [event][@freq] (events: ${[...PERF_EVENTS].join(', ')})`);
     }
-    case 'xdp': return planXdp(p, m, where, bad);
-    case 'sched_cls': return planTc(p, m, where, bad);
-    case 'cgroup_skb': case 'cgroup_sock': case 'cgroup_sock_addr': case 'cgroup_sysctl': case 'cgroup_sockopt':
-    case 'cgroup_device': case 'sock_ops':
+    case 'xdp':
+      return planXdp(p, m, where, bad);
+    case 'sched_cls':
+      return planTc(p, m, where, bad);
+    case 'cgroup_skb':
+    case 'cgroup_sock':
+    case 'cgroup_sock_addr':
+    case 'cgroup_sysctl':
+    case 'cgroup_sockopt':
+    case 'cgroup_device':
+    case 'sock_ops':
       return cgroupPlace(p, m, where, bad);
-    case 'flow_dissector': case 'sk_lookup':
+    case 'flow_dissector':
+    case 'sk_lookup':
       if (where === undefined) return need(p, 'a network namespace', '/proc/self/ns/net');
       return { kind: 'netns', path: netnsPath(where), attachType: m.attachTypeId };
-    case 'sk_msg': case 'sk_skb': {
+    case 'sk_msg':
+    case 'sk_skb': {
       if (where === undefined) return need(p, 'a sockmap/sockhash map of the object', 'sock_map');
       const at = m.attachTypeId || attachTypeId('sk_skb_stream_verdict');
       return { kind: 'sockmap', map: where, attachType: at };
     }
-    case 'struct_ops': return { kind: 'none', reason: 'a struct_ops program runs when its struct_ops map is registered' };
-    case 'ext': return { kind: 'none', reason: 'freplace programs are attached by the load (--replace)' };
+    case 'struct_ops':
+      return { kind: 'none', reason: 'a struct_ops program runs when its struct_ops map is registered' };
+    case 'ext':
+      return { kind: 'none', reason: 'freplace programs are attached by the load (--replace)' };
     default:
       if (where !== undefined) bad(`${m.def.progType} programs cannot be attached by BPF Lens (test-run them instead)`);
       return { kind: 'none', reason: `${m.def.progType} programs are not attached (libbpf has no auto-attach for '${p.section}')` };
@@ -143,16 +177,19 @@ function planProbe(p: PlanInput, m: SecMatch, prefix: string, where: string | un
   const fo = parseFuncOffset(text);
   if (!fo) return bad(`'${text}' is not function[+offset]`);
   // ksyscall: the arch's syscall wrapper, as libbpf names it on x86-64/arm64.
-  if (prefix.startsWith('ksyscall') || prefix.startsWith('kretsyscall')) return { kind: 'kprobe', func: `__x64_sys_${fo.func}`, offset: 0n, retprobe };
+  if (prefix.startsWith('ksyscall') || prefix.startsWith('kretsyscall'))
+    return { kind: 'kprobe', func: `__x64_sys_${fo.func}`, offset: 0n, retprobe };
   return { kind: 'kprobe', ...fo, retprobe };
 }
 
 function planXdp(p: PlanInput, m: SecMatch, where: string | undefined, bad: (why: string) => never): AttachPlan {
-  if (m.def.attachType === 'xdp_devmap' || m.def.attachType === 'xdp_cpumap') return { kind: 'none', reason: `'${p.section}' runs from a ${m.def.attachType.slice(4)} entry, not an interface` };
+  if (m.def.attachType === 'xdp_devmap' || m.def.attachType === 'xdp_cpumap')
+    return { kind: 'none', reason: `'${p.section}' runs from a ${m.def.attachType.slice(4)} entry, not an interface` };
   if (where === undefined) return need(p, 'an interface', 'eth0');
   const [iface, mode, ...rest] = where.split(':');
   if (!iface || rest.length) bad(`'${where}' is not interface[:native|generic|offload]`);
-  if (mode !== undefined && mode !== 'native' && mode !== 'generic' && mode !== 'offload') bad(`XDP mode '${mode}' is not native, generic or offload`);
+  if (mode !== undefined && mode !== 'native' && mode !== 'generic' && mode !== 'offload')
+    bad(`XDP mode '${mode}' is not native, generic or offload`);
   return { kind: 'xdp', iface, mode: mode as XdpMode | undefined };
 }
 
@@ -194,16 +231,29 @@ export function parsePlaces(values: readonly string[]): Map<string, string> {
 /** One line saying where a plan goes (what `run` prints and JSON's "target"). */
 export function describePlan(plan: AttachPlan): string {
   switch (plan.kind) {
-    case 'tracepoint': return `${plan.category}:${plan.name}`;
-    case 'raw_tp': return plan.name;
-    case 'tracing': case 'iter': return plan.target;
-    case 'kprobe': return `${plan.func}${plan.offset ? `+0x${plan.offset.toString(16)}` : ''}`;
-    case 'uprobe': return `${plan.binary}:${plan.func ?? `0x${plan.offset.toString(16)}`}${plan.func && plan.offset ? `+0x${plan.offset.toString(16)}` : ''}`;
-    case 'perf_event': return `${plan.event}@${plan.freq}Hz on every CPU`;
-    case 'xdp': return `${plan.iface}${plan.mode ? ` (${plan.mode})` : ''}`;
-    case 'tcx': return `${plan.iface} ${plan.direction}`;
-    case 'cgroup': case 'netns': return plan.path;
-    case 'sockmap': return `map ${plan.map}`;
-    case 'none': return '';
+    case 'tracepoint':
+      return `${plan.category}:${plan.name}`;
+    case 'raw_tp':
+      return plan.name;
+    case 'tracing':
+    case 'iter':
+      return plan.target;
+    case 'kprobe':
+      return `${plan.func}${plan.offset ? `+0x${plan.offset.toString(16)}` : ''}`;
+    case 'uprobe':
+      return `${plan.binary}:${plan.func ?? `0x${plan.offset.toString(16)}`}${plan.func && plan.offset ? `+0x${plan.offset.toString(16)}` : ''}`;
+    case 'perf_event':
+      return `${plan.event}@${plan.freq}Hz on every CPU`;
+    case 'xdp':
+      return `${plan.iface}${plan.mode ? ` (${plan.mode})` : ''}`;
+    case 'tcx':
+      return `${plan.iface} ${plan.direction}`;
+    case 'cgroup':
+    case 'netns':
+      return plan.path;
+    case 'sockmap':
+      return `map ${plan.map}`;
+    case 'none':
+      return '';
   }
 }

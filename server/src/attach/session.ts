@@ -33,8 +33,17 @@ export interface Skipped {
 
 /** Attaching failed: which program, where, why; everything attached before was detached. */
 export class AttachError extends Error {
-  constructor(readonly program: string, readonly kind: string, readonly target: string, readonly reason: string, options?: { cause?: unknown }) {
-    super(`attaching program '${program}'${kind ? ` (${kind}${target ? ` ${target}` : ''})` : ''} failed: ${reason}; nothing was left attached`, options);
+  constructor(
+    readonly program: string,
+    readonly kind: string,
+    readonly target: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `attaching program '${program}'${kind ? ` (${kind}${target ? ` ${target}` : ''})` : ''} failed: ${reason}; nothing was left attached`,
+      options,
+    );
     this.name = 'AttachError';
   }
 }
@@ -43,7 +52,11 @@ export class AttachSession {
   private live = true;
   private pinnedLinks = false;
 
-  constructor(private readonly k: KernelOps, readonly attachments: readonly Attachment[], readonly skipped: readonly Skipped[]) {}
+  constructor(
+    private readonly k: KernelOps,
+    readonly attachments: readonly Attachment[],
+    readonly skipped: readonly Skipped[],
+  ) {}
 
   /** Undoes every attachment (newest first). Returns what could not be undone (normally nothing). */
   detach(): string[] {
@@ -89,7 +102,10 @@ export class AttachSession {
 }
 
 /** Plans every program first (so a bad place fails before anything is attached). */
-export function planAll(programs: readonly AttachProgram[], opts: AttachOptions): { plans: { program: AttachProgram; plan: AttachPlan }[]; skipped: Skipped[] } {
+export function planAll(
+  programs: readonly AttachProgram[],
+  opts: AttachOptions,
+): { plans: { program: AttachProgram; plan: AttachPlan }[]; skipped: Skipped[] } {
   const names = new Set([...programs.map((p) => p.name), ...(opts.structOps ?? []).map((m) => m.name)]);
   for (const name of [...(opts.places?.keys() ?? []), ...(opts.skip ?? [])]) {
     if (!names.has(name)) throw new AttachPlanError(name, `no loaded program has this name (loaded: ${[...names].join(', ') || 'none'})`);

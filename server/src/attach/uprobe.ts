@@ -48,7 +48,8 @@ export function functionFileOffset(bytes: Uint8Array, binary: string, func: stri
   const sym = elf.symbols.find(isFunc) ?? dynamicSymbols(elf).find(isFunc);
   if (!sym) throw new Error(`${binary}: no function '${func}' in its symbol tables (.symtab, .dynsym)`);
   const sec: ElfSection | undefined = elf.sections[sym.shndx];
-  if (!sec || sec.type === 8 /* SHT_NOBITS */) throw new Error(`${binary}: function '${func}' is in section ${sym.shndx}, which has no file contents`);
+  if (!sec || sec.type === 8 /* SHT_NOBITS */)
+    throw new Error(`${binary}: function '${func}' is in section ${sym.shndx}, which has no file contents`);
   const offset = sym.value - sec.addr + BigInt(sec.offset);
   if (offset < 0n) throw new Error(`${binary}: function '${func}' at 0x${sym.value.toString(16)} lies before its section ${sec.name}`);
   return offset;
@@ -60,7 +61,12 @@ export function searchDirs(binary: string, env: { PATH?: string; LD_LIBRARY_PATH
     const multiarch = arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
     return [
       ...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
-      '/usr/lib64', '/lib64', `/usr/lib/${multiarch}`, `/lib/${multiarch}`, '/usr/lib', '/lib',
+      '/usr/lib64',
+      '/lib64',
+      `/usr/lib/${multiarch}`,
+      `/lib/${multiarch}`,
+      '/usr/lib',
+      '/lib',
     ];
   }
   return (env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean);

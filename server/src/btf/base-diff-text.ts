@@ -31,13 +31,24 @@ export function formatBaseDiff(diff: BaseDiff, opts: BaseDiffTextOptions): strin
   const rows = opts.problemsOnly ? diff.rows.filter(isProblem) : diff.rows;
   const head = ['STATUS', 'KIND', 'NAME', 'SIZE', 'TARGET', 'TSIZE', 'USED BY'];
   const cells = rows.map((r) => [
-    r.status, r.kind, r.name, String(r.size), r.targetId !== undefined ? `[${r.targetId}]` : '-',
-    r.targetSize !== undefined ? String(r.targetSize) : '-', users(r, opts.maxUsers ?? 3),
+    r.status,
+    r.kind,
+    r.name,
+    String(r.size),
+    r.targetId !== undefined ? `[${r.targetId}]` : '-',
+    r.targetSize !== undefined ? String(r.targetSize) : '-',
+    users(r, opts.maxUsers ?? 3),
   ]);
   const width = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const right = new Set([3, 5]);
-  const fmt = (c: string[]) => c.map((x, i) => (i === c.length - 1 ? x : right.has(i) ? x.padStart(width[i]) : x.padEnd(width[i]))).join('  ').trimEnd();
-  const counts = Object.entries(diff.counts).map(([k, n]) => `${n} ${k}`).join(', ');
+  const fmt = (c: string[]) =>
+    c
+      .map((x, i) => (i === c.length - 1 ? x : right.has(i) ? x.padStart(width[i]) : x.padEnd(width[i])))
+      .join('  ')
+      .trimEnd();
+  const counts = Object.entries(diff.counts)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ');
   const from = opts.distilledFrom === '.BTF.base' ? '.BTF.base' : `distilled from ${opts.distilledFrom}`;
   const lines = [`${opts.module}: ${diff.rows.length} distilled base types (${from}) against ${opts.target}: ${counts}`, fmt(head)];
   rows.forEach((r, i) => {

@@ -66,7 +66,8 @@ function dependentsOf(split: Btf, rows: readonly BaseMatch[]): SplitTypeRef[][] 
     seen[row.id] = gen;
     while (queue.length) {
       const id = queue.pop()!;
-      const first = start[id], end = start[id + 1];
+      const first = start[id],
+        end = start[id + 1];
       if (first === end && id >= split.startId) found.push(id); // anonymous, used by nothing
       for (let k = first; k < end; k++) {
         const user = from[k];
@@ -77,10 +78,12 @@ function dependentsOf(split: Btf, rows: readonly BaseMatch[]): SplitTypeRef[][] 
       }
     }
     found.sort((a, b) => a - b);
-    out.push(found.map((id) => {
-      const t = split.type(id);
-      return { id, kind: t.kind, name: t.name };
-    }));
+    out.push(
+      found.map((id) => {
+        const t = split.type(id);
+        return { id, kind: t.kind, name: t.name };
+      }),
+    );
   }
   return out;
 }

@@ -58,9 +58,11 @@ export function remapBtfIds(elf: ElfFile, remap: (id: TypeId) => TypeId): BtfIds
     const cnt = dv.getUint32(s.off, le);
     const first = s.off + (s.pairs ? 8 : 4);
     const stride = s.pairs ? 8 : 4;
-    if (first + cnt * stride > data.length) throw new FormatError(elf.file, '.BTF_ids', s.off, `${s.name}: ${cnt} entries run past the end of the section`);
+    if (first + cnt * stride > data.length)
+      throw new FormatError(elf.file, '.BTF_ids', s.off, `${s.name}: ${cnt} entries run past the end of the section`);
     const entries: [number, number][] = [];
-    for (let i = 0; i < cnt; i++) entries.push([dv.getUint32(first + i * stride, le), s.pairs ? dv.getUint32(first + i * stride + 4, le) : 0]);
+    for (let i = 0; i < cnt; i++)
+      entries.push([dv.getUint32(first + i * stride, le), s.pairs ? dv.getUint32(first + i * stride + 4, le) : 0]);
     entries.sort((a, b) => a[0] - b[0]);
     entries.forEach(([id, flags], i) => {
       dv.setUint32(first + i * stride, id, le);

@@ -285,13 +285,24 @@ export function isFormatError(e: unknown): e is FormatError {
 /** Bytes that follow the 12-byte `struct btf_type` for this type. */
 export function extraSize(t: BtfType): number {
   switch (t.kind) {
-    case 'INT': case 'VAR': case 'DECL_TAG': return 4;
-    case 'ARRAY': return 12;
-    case 'STRUCT': case 'UNION': return 12 * t.members.length;
-    case 'ENUM': return 8 * t.values.length;
-    case 'ENUM64': return 12 * t.values.length;
-    case 'FUNC_PROTO': return 8 * t.params.length;
-    case 'DATASEC': return 12 * t.vars.length;
-    default: return 0;
+    case 'INT':
+    case 'VAR':
+    case 'DECL_TAG':
+      return 4;
+    case 'ARRAY':
+      return 12;
+    case 'STRUCT':
+    case 'UNION':
+      return 12 * t.members.length;
+    case 'ENUM':
+      return 8 * t.values.length;
+    case 'ENUM64':
+      return 12 * t.values.length;
+    case 'FUNC_PROTO':
+      return 8 * t.params.length;
+    case 'DATASEC':
+      return 12 * t.vars.length;
+    default:
+      return 0;
   }
 }

@@ -44,7 +44,9 @@ function build(btf: Btf, id: TypeId, inner: string, isPtr: boolean, leaf: LeafSp
         isPtr = true;
         id = t.type;
         continue;
-      case 'CONST': case 'VOLATILE': case 'RESTRICT': {
+      case 'CONST':
+      case 'VOLATILE':
+      case 'RESTRICT': {
         const q = t.kind.toLowerCase();
         const target = btf.get(btf.skipModifiers(t.type));
         id = t.type;
@@ -71,13 +73,15 @@ function build(btf: Btf, id: TypeId, inner: string, isPtr: boolean, leaf: LeafSp
         continue;
       case 'FUNC_PROTO': {
         const params = t.params.map((p, i) =>
-          p.type === 0 && i === t.params.length - 1 ? '...' : build(btf, p.type, '', false, leaf, nesting + 1));
+          p.type === 0 && i === t.params.length - 1 ? '...' : build(btf, p.type, '', false, leaf, nesting + 1),
+        );
         inner = `${isPtr ? `(${inner})` : inner}(${params.length ? params.join(', ') : 'void'})`;
         isPtr = false;
         id = t.type;
         continue;
       }
-      case 'FUNC': case 'VAR':
+      case 'FUNC':
+      case 'VAR':
         inner = inner || t.name;
         isPtr = false;
         id = t.type;
@@ -103,12 +107,20 @@ function elementHas(btf: Btf, id: TypeId, kind: string): boolean {
 export const plainLeaf: LeafSpeller = (_id, t) => {
   if (!t) return 'void';
   switch (t.kind) {
-    case 'STRUCT': return t.name ? `struct ${t.name}` : 'struct {...}';
-    case 'UNION': return t.name ? `union ${t.name}` : 'union {...}';
-    case 'ENUM': case 'ENUM64': return t.name ? `enum ${t.name}` : 'enum {...}';
-    case 'FWD': return `${t.kindFlag ? 'union' : 'struct'} ${t.name}`;
-    case 'DATASEC': return `SEC("${t.name}")`;
-    case 'DECL_TAG': return `__attribute__((btf_decl_tag("${t.name}")))`;
-    default: return t.name || `<anon ${t.kind}>`;
+    case 'STRUCT':
+      return t.name ? `struct ${t.name}` : 'struct {...}';
+    case 'UNION':
+      return t.name ? `union ${t.name}` : 'union {...}';
+    case 'ENUM':
+    case 'ENUM64':
+      return t.name ? `enum ${t.name}` : 'enum {...}';
+    case 'FWD':
+      return `${t.kindFlag ? 'union' : 'struct'} ${t.name}`;
+    case 'DATASEC':
+      return `SEC("${t.name}")`;
+    case 'DECL_TAG':
+      return `__attribute__((btf_decl_tag("${t.name}")))`;
+    default:
+      return t.name || `<anon ${t.kind}>`;
   }
 };

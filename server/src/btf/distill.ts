@@ -34,25 +34,50 @@ export class DistillError extends Error {
 }
 
 /** Base kinds split BTF may refer to (libbpf refuses the others: FUNC, VAR, DATASEC, DECL_TAG). */
-const REFERABLE = new Set(['INT', 'FLOAT', 'FWD', 'ARRAY', 'STRUCT', 'UNION', 'TYPEDEF', 'ENUM', 'ENUM64', 'PTR',
-  'CONST', 'RESTRICT', 'VOLATILE', 'FUNC_PROTO', 'TYPE_TAG']);
+const REFERABLE = new Set([
+  'INT',
+  'FLOAT',
+  'FWD',
+  'ARRAY',
+  'STRUCT',
+  'UNION',
+  'TYPEDEF',
+  'ENUM',
+  'ENUM64',
+  'PTR',
+  'CONST',
+  'RESTRICT',
+  'VOLATILE',
+  'FUNC_PROTO',
+  'TYPE_TAG',
+]);
 
 /** Where a needed base type goes. */
 function placeInBase(t: BtfType): boolean {
   switch (t.kind) {
-    case 'INT': case 'FLOAT': case 'FWD': return true;
-    case 'STRUCT': case 'UNION': case 'ENUM': case 'ENUM64': return t.name !== '';
-    default: return false;
+    case 'INT':
+    case 'FLOAT':
+    case 'FWD':
+      return true;
+    case 'STRUCT':
+    case 'UNION':
+    case 'ENUM':
+    case 'ENUM64':
+      return t.name !== '';
+    default:
+      return false;
   }
 }
 
 /** The memberless, valueless form a base type takes in the distilled base. */
 function distilledForm(t: BtfType): NewType {
   switch (t.kind) {
-    case 'STRUCT': case 'UNION':
+    case 'STRUCT':
+    case 'UNION':
       return { kind: t.kind, name: t.name, nameOff: 0, kindFlag: false, size: t.size, members: [] };
     // ENUM64 too: relocation matches an 8-byte ENUM with an ENUM64 of the same name.
-    case 'ENUM': case 'ENUM64':
+    case 'ENUM':
+    case 'ENUM64':
       return { kind: 'ENUM', name: t.name, nameOff: 0, kindFlag: false, size: t.size, values: [] };
     default:
       return withoutId(t);
@@ -77,7 +102,9 @@ function neededBaseTypes(src: Btf): Uint8Array {
       if (id === 0 || id >= start || needed[id]) continue;
       const t = src.type(id);
       if (!REFERABLE.has(t.kind)) {
-        throw new DistillError(`type [${from.id}] ${from.kind} refers to base type [${id}] ${t.kind} '${t.name}', which a distilled base cannot hold`);
+        throw new DistillError(
+          `type [${from.id}] ${from.kind} refers to base type [${id}] ${t.kind} '${t.name}', which a distilled base cannot hold`,
+        );
       }
       needed[id] = 1;
       if (!(isComposite(t) && t.name)) stack.push(id);
@@ -92,7 +119,7 @@ function neededBaseTypes(src: Btf): Uint8Array {
 
 /** Distills the base of split BTF `src` (which must have a base), as btf__distill_base does. */
 export function distillBase(src: Btf): DistilledBtf {
-  if (!src.base) throw new DistillError('BTF has no base: only split BTF (a module\'s .BTF on vmlinux) can be distilled');
+  if (!src.base) throw new DistillError("BTF has no base: only split BTF (a module's .BTF on vmlinux) can be distilled");
   const start = src.startId;
   const needed = neededBaseTypes(src);
   const baseIdMap = new Uint32Array(start);

@@ -24,13 +24,20 @@ export class CNames {
     if (have !== undefined) return have;
     let name: string;
     switch (t.kind) {
-      case 'STRUCT': case 'UNION': case 'ENUM': case 'ENUM64': case 'FWD':
+      case 'STRUCT':
+      case 'UNION':
+      case 'ENUM':
+      case 'ENUM64':
+      case 'FWD':
         name = unique(this.tags, t.name);
         break;
       case 'TYPEDEF':
         // clang knows __builtin_va_list and forbids redefining it; when the BTF's target
         // has another size (x86-64's is 24 bytes, BPF's 8) a renamed typedef keeps layouts
-        name = t.name === VA_LIST && sizeOf(this.btf, id) !== BPF_VA_LIST_SIZE ? unique(this.idents, `${VA_LIST}___btf`) : unique(this.idents, t.name);
+        name =
+          t.name === VA_LIST && sizeOf(this.btf, id) !== BPF_VA_LIST_SIZE
+            ? unique(this.idents, `${VA_LIST}___btf`)
+            : unique(this.idents, t.name);
         break;
       default:
         name = t.name;

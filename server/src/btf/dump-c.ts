@@ -37,7 +37,10 @@ export interface DumpCOptions {
 
 /** The C text reached `maxChars`; `partial` is what was written up to there. */
 export class CLimitError extends RangeError {
-  constructor(readonly maxChars: number, readonly partial: string) {
+  constructor(
+    readonly maxChars: number,
+    readonly partial: string,
+  ) {
     super(`the C text of this BTF is larger than ${maxChars} characters`);
   }
 }
@@ -62,7 +65,11 @@ class CWriter {
   private size = 0;
   private total = 0;
 
-  constructor(private readonly sink: (s: string) => void, private readonly max = Infinity, private readonly kept?: string[]) {}
+  constructor(
+    private readonly sink: (s: string) => void,
+    private readonly max = Infinity,
+    private readonly kept?: string[],
+  ) {}
 
   write(s: string): void {
     this.total += s.length;
@@ -99,9 +106,13 @@ export function dumpCDetailed(btf: Btf, opts: DumpCOptions = {}): DumpCResult {
   return { text: parts.join(''), names: d.names.all(), defined: d.defined };
 }
 
-const NOT = 0, BUSY = 1, DONE = 2;
+const NOT = 0,
+  BUSY = 1,
+  DONE = 2;
 // what a chain of pointers/arrays/modifiers says about its end (see chain())
-const INHERIT = 0, THROUGH_PTR = 1, AS_ELEMENT = 2;
+const INHERIT = 0,
+  THROUGH_PTR = 1,
+  AS_ELEMENT = 2;
 // Far deeper than any real type graph (vmlinux needs a few dozen), well inside JS's stack.
 const MAX_DEPTH = 3000;
 
@@ -124,7 +135,10 @@ class CDumper {
   private readonly chainEnd: Int32Array;
   private readonly chainMode: Uint8Array;
 
-  constructor(private readonly btf: Btf, private readonly w: CWriter) {
+  constructor(
+    private readonly btf: Btf,
+    private readonly w: CWriter,
+  ) {
     this.n = btf.length;
     this.orderState = new Uint8Array(this.n);
     this.emitState = new Uint8Array(this.n);
@@ -160,14 +174,33 @@ class CDumper {
     for (let id = 1; id < this.n; id++) {
       const t = btf.type(id);
       switch (t.kind) {
-        case 'STRUCT': case 'UNION': for (const m of t.members) this.referenced[m.type] = 1; break;
-        case 'FUNC_PROTO': this.referenced[t.type] = 1; for (const p of t.params) this.referenced[p.type] = 1; break;
-        case 'DATASEC': for (const v of t.vars) this.referenced[v.type] = 1; break;
-        case 'ARRAY': this.referenced[t.type] = 1; break;
-        case 'PTR': case 'TYPEDEF': case 'CONST': case 'VOLATILE': case 'RESTRICT': case 'TYPE_TAG':
-        case 'FUNC': case 'VAR': case 'DECL_TAG':
-          this.referenced[t.type] = 1; break;
-        default: break;
+        case 'STRUCT':
+        case 'UNION':
+          for (const m of t.members) this.referenced[m.type] = 1;
+          break;
+        case 'FUNC_PROTO':
+          this.referenced[t.type] = 1;
+          for (const p of t.params) this.referenced[p.type] = 1;
+          break;
+        case 'DATASEC':
+          for (const v of t.vars) this.referenced[v.type] = 1;
+          break;
+        case 'ARRAY':
+          this.referenced[t.type] = 1;
+          break;
+        case 'PTR':
+        case 'TYPEDEF':
+        case 'CONST':
+        case 'VOLATILE':
+        case 'RESTRICT':
+        case 'TYPE_TAG':
+        case 'FUNC':
+        case 'VAR':
+        case 'DECL_TAG':
+          this.referenced[t.type] = 1;
+          break;
+        default:
+          break;
       }
     }
   }
@@ -195,10 +228,12 @@ class CDumper {
     if (st === DONE) return true;
     if (st === BUSY) return false; // a loop through a pointer: a forward declaration breaks it
     switch (t.kind) {
-      case 'INT': case 'FLOAT':
+      case 'INT':
+      case 'FLOAT':
         this.orderState[id] = DONE;
         return true;
-      case 'STRUCT': case 'UNION': {
+      case 'STRUCT':
+      case 'UNION': {
         if (throughPtr && t.name) return false;
         this.orderState[id] = BUSY;
         for (const m of t.members) this.order(m.type, false, depth + 1);
@@ -206,7 +241,9 @@ class CDumper {
         this.orderState[id] = DONE;
         return true;
       }
-      case 'ENUM': case 'ENUM64': case 'FWD':
+      case 'ENUM':
+      case 'ENUM64':
+      case 'FWD':
         if (this.topLevel(id, t)) this.queue.push(id);
         this.orderState[id] = DONE;
         return true;
@@ -257,7 +294,17 @@ class CDumper {
     for (;;) {
       if (end !== 0 && this.chainEnd[end] >= 0) break;
       const t = this.btf.get(end);
-      if (!t || !(t.kind === 'PTR' || t.kind === 'ARRAY' || t.kind === 'CONST' || t.kind === 'VOLATILE' || t.kind === 'RESTRICT' || t.kind === 'TYPE_TAG')) {
+      if (
+        !t ||
+        !(
+          t.kind === 'PTR' ||
+          t.kind === 'ARRAY' ||
+          t.kind === 'CONST' ||
+          t.kind === 'VOLATILE' ||
+          t.kind === 'RESTRICT' ||
+          t.kind === 'TYPE_TAG'
+        )
+      ) {
         this.chainEnd[end] = end;
         this.chainMode[end] = INHERIT;
         break;
@@ -287,7 +334,8 @@ class CDumper {
     const t = btf.get(id);
     if (!t || this.emitState[id] === DONE) return;
     switch (t.kind) {
-      case 'STRUCT': case 'UNION': {
+      case 'STRUCT':
+      case 'UNION': {
         if (id === cont) return; // a record pointing at itself needs no forward
         if (this.emitState[id] === BUSY || (cont !== 0 && t.name)) {
           // reached from inside a definition: only through a pointer (the order saw to that)
@@ -310,7 +358,8 @@ class CDumper {
         }
         return;
       }
-      case 'ENUM': case 'ENUM64':
+      case 'ENUM':
+      case 'ENUM64':
         if (t.name || cont === 0) {
           this.w.write(`${this.enumDef(id, t, 0)};\n\n`);
           this.emitState[id] = DONE;
@@ -342,7 +391,8 @@ class CDumper {
   }
 
   private tagName(id: TypeId, t: BtfType): string {
-    const kw = t.kind === 'UNION' || (t.kind === 'FWD' && t.kindFlag) ? 'union' : t.kind === 'STRUCT' || t.kind === 'FWD' ? 'struct' : 'enum';
+    const kw =
+      t.kind === 'UNION' || (t.kind === 'FWD' && t.kindFlag) ? 'union' : t.kind === 'STRUCT' || t.kind === 'FWD' ? 'struct' : 'enum';
     const name = this.names.of(id, t);
     return name ? `${kw} ${name}` : kw;
   }
@@ -355,14 +405,16 @@ class CDumper {
     return (id, t) => {
       if (!t) return 'void';
       switch (t.kind) {
-        case 'STRUCT': case 'UNION':
+        case 'STRUCT':
+        case 'UNION':
           if (!t.name) {
             if (this.inlining.has(id)) return 'void'; // a loop C cannot spell
             this.marks.push(id);
             return `\u0001${id}\u0002`;
           }
           return this.tagName(id, t);
-        case 'ENUM': case 'ENUM64':
+        case 'ENUM':
+        case 'ENUM64':
           return t.name ? this.tagName(id, t) : this.enumDef(id, t, lvl);
         case 'FWD':
           return this.tagName(id, t);
@@ -397,7 +449,8 @@ class CDumper {
     const leaf = this.leaf(lvl + 1);
     const w = this.w;
     const head = this.tagName(id, t);
-    const attrs = (info.packed ? ' __attribute__((packed))' : '') + (info.alignedAttr ? ` __attribute__((aligned(${info.alignedAttr})))` : '');
+    const attrs =
+      (info.packed ? ' __attribute__((packed))' : '') + (info.alignedAttr ? ` __attribute__((aligned(${info.alignedAttr})))` : '');
     const lines: string[] = []; // padding lines, written as they come
     const unionPad = t.kind === 'UNION' && !info.packed && !info.alignedAttr && needsUnionPad(btf, t, info.align);
     let opened = false;
@@ -411,7 +464,8 @@ class CDumper {
       const { bitOffset, bitSize } = memberBits(btf, t, i);
       const name = this.names.member(m.name);
       if (t.kind === 'STRUCT') {
-        const natural = bitSize ? bitfieldPlace(cur, bitSize, sizeOf(btf, m.type) * 8, info.packed)
+        const natural = bitSize
+          ? bitfieldPlace(cur, bitSize, sizeOf(btf, m.type) * 8, info.packed)
           : roundUp(cur, (info.packed ? 1 : alignOf(btf, m.type)) * 8);
         if (bitOffset !== natural && bitOffset > cur) padding(lines, ind, cur, bitOffset);
         cur = bitOffset + (bitSize || sizeOf(btf, m.type) * 8);
@@ -456,14 +510,21 @@ class CDumper {
 
 const MODES: Record<number, string> = { 1: 'QI', 2: 'HI', 4: 'SI', 8: 'DI' };
 
-const INT_MIN = -(1n << 31n), INT_MAX = (1n << 31n) - 1n, UINT_MAX = (1n << 32n) - 1n;
-const LLONG_MIN = -(1n << 63n), LLONG_MAX = (1n << 63n) - 1n;
+const INT_MIN = -(1n << 31n),
+  INT_MAX = (1n << 31n) - 1n,
+  UINT_MAX = (1n << 32n) - 1n;
+const LLONG_MIN = -(1n << 63n),
+  LLONG_MAX = (1n << 63n) - 1n;
 
 /** The size clang gives an enum with these values (int, unsigned int, or 64-bit). */
 function enumNaturalSize(vals: readonly bigint[]): number {
-  let neg = false, big = false;
+  let neg = false,
+    big = false;
   for (const v of vals) {
-    if (v < 0n) { neg = true; if (v < INT_MIN) big = true; }
+    if (v < 0n) {
+      neg = true;
+      if (v < INT_MIN) big = true;
+    }
     if (v > UINT_MAX) big = true;
   }
   if (!big && neg) for (const v of vals) if (v > INT_MAX) big = true;
@@ -501,7 +562,12 @@ function bitfieldPlace(cur: number, bits: number, unit: number, packed: boolean)
 /** Gaps wider than this (4 KiB) are padded with a char array instead of `long: 64;` lines. */
 const PAD_ARRAY_BITS = 4096 * 8;
 
-const PAD_TYPES: readonly [number, string][] = [[64, 'long'], [32, 'int'], [16, 'short'], [8, 'char']];
+const PAD_TYPES: readonly [number, string][] = [
+  [64, 'long'],
+  [32, 'int'],
+  [16, 'short'],
+  [8, 'char'],
+];
 
 /**
  * Unnamed bitfields that fill bits [from, to). Each stays inside one aligned unit of its
@@ -510,16 +576,22 @@ const PAD_TYPES: readonly [number, string][] = [[64, 'long'], [32, 'int'], [16, 
 function padding(lines: string[], ind: string, from: number, to: number): void {
   // A huge gap (hostile or odd BTF) as one char array: a line per long would be millions.
   if (to - from > PAD_ARRAY_BITS) {
-    const start = Math.ceil(from / 8) * 8, end = Math.floor(to / 8) * 8;
+    const start = Math.ceil(from / 8) * 8,
+      end = Math.floor(to / 8) * 8;
     padding(lines, ind, from, start);
     lines.push(`${ind}char __bpf_lens_pad_${start / 8}[${(end - start) / 8}];\n`);
     from = end;
   }
   while (from < to) {
-    let bits = 0, type = 'char';
+    let bits = 0,
+      type = 'char';
     for (const [w, name] of PAD_TYPES) {
       const unitEnd = Math.floor(from / w) * w + w;
-      if (unitEnd <= to || w === 8) { bits = Math.min(unitEnd, to) - from; type = name; break; }
+      if (unitEnd <= to || w === 8) {
+        bits = Math.min(unitEnd, to) - from;
+        type = name;
+        break;
+      }
     }
     lines.push(`${ind}${type}: ${bits};\n`);
     from += bits;

@@ -230,7 +230,25 @@ const dumpDeclTag: KindDumper = (_v, out, w, o) => {
 
 /** By BTF_KIND_* number (0..31; unknown kinds have no fields beyond id, kind and name). */
 const KIND_DUMPERS: readonly KindDumper[] = [
-  dumpNothing, dumpInt, dumpRef, dumpArray, dumpComposite, dumpComposite, dumpEnum, dumpFwd, dumpRef, dumpRef,
-  dumpRef, dumpRef, dumpFunc, dumpFuncProto, dumpVar, dumpDatasec, dumpFloat, dumpDeclTag, dumpRef, dumpEnum64,
+  dumpNothing,
+  dumpInt,
+  dumpRef,
+  dumpArray,
+  dumpComposite,
+  dumpComposite,
+  dumpEnum,
+  dumpFwd,
+  dumpRef,
+  dumpRef,
+  dumpRef,
+  dumpRef,
+  dumpFunc,
+  dumpFuncProto,
+  dumpVar,
+  dumpDatasec,
+  dumpFloat,
+  dumpDeclTag,
+  dumpRef,
+  dumpEnum64,
   ...new Array<KindDumper>(12).fill(dumpNothing),
 ];

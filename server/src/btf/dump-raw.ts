@@ -240,7 +240,25 @@ const dumpDeclTag: KindDumper = (_v, out, w, o) => {
 
 /** By BTF_KIND_* number (0..31; kinds past ENUM64 print nothing more, as in bpftool). */
 const KIND_DUMPERS: readonly KindDumper[] = [
-  dumpNothing, dumpInt, dumpRef, dumpArray, dumpComposite, dumpComposite, dumpEnum, dumpFwd, dumpRef, dumpRef,
-  dumpRef, dumpRef, dumpFunc, dumpFuncProto, dumpVar, dumpDatasec, dumpFloat, dumpDeclTag, dumpRef, dumpEnum64,
+  dumpNothing,
+  dumpInt,
+  dumpRef,
+  dumpArray,
+  dumpComposite,
+  dumpComposite,
+  dumpEnum,
+  dumpFwd,
+  dumpRef,
+  dumpRef,
+  dumpRef,
+  dumpRef,
+  dumpFunc,
+  dumpFuncProto,
+  dumpVar,
+  dumpDatasec,
+  dumpFloat,
+  dumpDeclTag,
+  dumpRef,
+  dumpEnum64,
   ...new Array<KindDumper>(12).fill(dumpNothing),
 ];

@@ -85,29 +85,42 @@ export const KIND_STR: readonly string[] = KIND_NAMES;
 
 export function intEncodingStr(enc: number): string {
   switch (enc) {
-    case 0: return '(none)';
-    case 1: return 'SIGNED';
-    case 2: return 'CHAR';
-    case 4: return 'BOOL';
-    default: return 'UNKN';
+    case 0:
+      return '(none)';
+    case 1:
+      return 'SIGNED';
+    case 2:
+      return 'CHAR';
+    case 4:
+      return 'BOOL';
+    default:
+      return 'UNKN';
   }
 }
 
 export function funcLinkageStr(linkage: number): string {
   switch (linkage) {
-    case 0: return 'static';
-    case 1: return 'global';
-    case 2: return 'extern';
-    default: return '(unknown)';
+    case 0:
+      return 'static';
+    case 1:
+      return 'global';
+    case 2:
+      return 'extern';
+    default:
+      return '(unknown)';
   }
 }
 
 export function varLinkageStr(linkage: number): string {
   switch (linkage) {
-    case 0: return 'static';
-    case 1: return 'global';
-    case 2: return 'extern';
-    default: return '(unknown)';
+    case 0:
+      return 'static';
+    case 1:
+      return 'global';
+    case 2:
+      return 'extern';
+    default:
+      return '(unknown)';
   }
 }
 

@@ -4,9 +4,23 @@
 import { ByteWriter } from '../common/bytes';
 import { BTF_MAGIC, type TypeId } from './types';
 
-export interface ExtFuncInfo { readonly insnOff: number; readonly typeId: TypeId }
-export interface ExtLineInfo { readonly insnOff: number; readonly file: string; readonly text: string; readonly line: number; readonly column: number }
-export interface ExtCoreRelo { readonly insnOff: number; readonly typeId: TypeId; readonly accessStr: string; readonly kind: number }
+export interface ExtFuncInfo {
+  readonly insnOff: number;
+  readonly typeId: TypeId;
+}
+export interface ExtLineInfo {
+  readonly insnOff: number;
+  readonly file: string;
+  readonly text: string;
+  readonly line: number;
+  readonly column: number;
+}
+export interface ExtCoreRelo {
+  readonly insnOff: number;
+  readonly typeId: TypeId;
+  readonly accessStr: string;
+  readonly kind: number;
+}
 
 export interface ExtSectionRecords<T> {
   readonly section: string;
@@ -41,14 +55,22 @@ export function writeBtfExt(ext: BtfExtRecords, str: (s: string) => number, litt
     }
     return w.finish();
   };
-  const func = part(ext.funcInfo, FUNC_REC, (w, r) => { w.u32(r.insnOff); w.u32(r.typeId); });
+  const func = part(ext.funcInfo, FUNC_REC, (w, r) => {
+    w.u32(r.insnOff);
+    w.u32(r.typeId);
+  });
   const line = part(ext.lineInfo, LINE_REC, (w, r) => {
     w.u32(r.insnOff);
     w.u32(str(r.file));
     w.u32(str(r.text));
     w.u32(((r.line << 10) | (r.column & 0x3ff)) >>> 0);
   });
-  const core = part(ext.coreRelos, CORE_REC, (w, r) => { w.u32(r.insnOff); w.u32(r.typeId); w.u32(str(r.accessStr)); w.u32(r.kind); });
+  const core = part(ext.coreRelos, CORE_REC, (w, r) => {
+    w.u32(r.insnOff);
+    w.u32(r.typeId);
+    w.u32(str(r.accessStr));
+    w.u32(r.kind);
+  });
   const w = new ByteWriter(littleEndian, HDR_LEN + func.length + line.length + core.length);
   w.u16(BTF_MAGIC);
   w.u8(1);

@@ -23,9 +23,19 @@ export interface LineInfo {
 
 /** CO-RE relocation kinds (enum bpf_core_relo_kind). */
 export const CORE_RELO_KINDS = [
-  'field_byte_offset', 'field_byte_size', 'field_exists', 'field_signed', 'field_lshift_u64',
-  'field_rshift_u64', 'type_id_local', 'type_id_target', 'type_exists', 'type_size',
-  'enumval_exists', 'enumval_value', 'type_matches',
+  'field_byte_offset',
+  'field_byte_size',
+  'field_exists',
+  'field_signed',
+  'field_lshift_u64',
+  'field_rshift_u64',
+  'type_id_local',
+  'type_id_target',
+  'type_exists',
+  'type_size',
+  'enumval_exists',
+  'enumval_value',
+  'type_matches',
 ] as const;
 
 export type CoreReloKindName = (typeof CORE_RELO_KINDS)[number];
@@ -72,7 +82,11 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf, file = '<object>'): Btf
   };
 
   const readInfo = <T>(
-    which: string, off: number, len: number, minRec: number, rec: (at: number) => T,
+    which: string,
+    off: number,
+    len: number,
+    minRec: number,
+    rec: (at: number) => T,
   ): { recSize: number; secs: ExtSection<T>[] } => {
     if (len === 0) return { recSize: 0, secs: [] };
     const start = hdrLen + off;
@@ -88,7 +102,8 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf, file = '<object>'): Btf
       const num = r.u32(o + 4);
       o += 8;
       if (num === 0) r.fail(o - 4, `${which} section '${section}' has no records`);
-      if (num * recSize > end - o) r.fail(o - 4, `${which} section '${section}' claims ${num} records of ${recSize} bytes, more than remain`);
+      if (num * recSize > end - o)
+        r.fail(o - 4, `${which} section '${section}' claims ${num} records of ${recSize} bytes, more than remain`);
       const records: T[] = [];
       for (let i = 0; i < num; i++, o += recSize) records.push(rec(o));
       secs.push({ section, records });
@@ -102,23 +117,38 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf, file = '<object>'): Btf
     const lineOff = r.u32(o + 8);
     const lineCol = r.u32(o + 12);
     return {
-      insnOff: r.u32(o), fileNameOff, lineOff,
+      insnOff: r.u32(o),
+      fileNameOff,
+      lineOff,
       file: str(fileNameOff, o + 4, 'line_info file name'),
       text: str(lineOff, o + 8, 'line_info line'),
-      line: lineCol >>> 10, column: lineCol & 0x3ff,
+      line: lineCol >>> 10,
+      column: lineCol & 0x3ff,
     };
   });
-  const cr = hdrLen >= 32
-    ? readInfo<CoreRelo>('core_relo', r.u32(24), r.u32(28), 16, (o) => {
-      const accessStrOff = r.u32(o + 8);
-      return { insnOff: r.u32(o), typeId: r.u32(o + 4), accessStrOff, accessStr: str(accessStrOff, o + 8, 'CO-RE access string'), kind: r.u32(o + 12) };
-    })
-    : { recSize: 0, secs: [] };
-  for (const s of fi.secs) for (const f of s.records) {
-    if (!btf.has(f.typeId)) r.fail(0, `func_info in '${s.section}' names type ${f.typeId}, out of range`);
-  }
+  const cr =
+    hdrLen >= 32
+      ? readInfo<CoreRelo>('core_relo', r.u32(24), r.u32(28), 16, (o) => {
+          const accessStrOff = r.u32(o + 8);
+          return {
+            insnOff: r.u32(o),
+            typeId: r.u32(o + 4),
+            accessStrOff,
+            accessStr: str(accessStrOff, o + 8, 'CO-RE access string'),
+            kind: r.u32(o + 12),
+          };
+        })
+      : { recSize: 0, secs: [] };
+  for (const s of fi.secs)
+    for (const f of s.records) {
+      if (!btf.has(f.typeId)) r.fail(0, `func_info in '${s.section}' names type ${f.typeId}, out of range`);
+    }
   return {
-    funcInfoRecSize: fi.recSize, lineInfoRecSize: li.recSize, coreReloRecSize: cr.recSize,
-    funcInfo: fi.secs, lineInfo: li.secs, coreRelos: cr.secs,
+    funcInfoRecSize: fi.recSize,
+    lineInfoRecSize: li.recSize,
+    coreReloRecSize: cr.recSize,
+    funcInfo: fi.secs,
+    lineInfo: li.secs,
+    coreRelos: cr.secs,
   };
 }

@@ -30,7 +30,10 @@ export function pointerSize(btf: Btf): number {
     c.ptrSize = 8;
     for (const n of ['long', 'long int', 'unsigned long', 'long unsigned int']) {
       const t = btf.find('INT', n);
-      if (t && t.kind === 'INT' && (t.size === 4 || t.size === 8)) { c.ptrSize = t.size; break; }
+      if (t && t.kind === 'INT' && (t.size === 4 || t.size === 8)) {
+        c.ptrSize = t.size;
+        break;
+      }
     }
   }
   return c.ptrSize;
@@ -43,7 +46,9 @@ interface Cache {
   records: Map<TypeId, RecordInfo>;
 }
 const caches = new WeakMap<Btf, Cache>();
-function newCache(): Cache { return { ptrSize: 0, depth: 0, records: new Map() }; }
+function newCache(): Cache {
+  return { ptrSize: 0, depth: 0, records: new Map() };
+}
 function cache(btf: Btf): Cache {
   let c = caches.get(btf);
   if (!c) caches.set(btf, (c = newCache()));
@@ -58,7 +63,13 @@ export function sizeOf(btf: Btf, id: TypeId): number {
     const t = btf.get(id);
     if (!t) return 0;
     switch (t.kind) {
-      case 'INT': case 'ENUM': case 'ENUM64': case 'STRUCT': case 'UNION': case 'FLOAT': case 'DATASEC':
+      case 'INT':
+      case 'ENUM':
+      case 'ENUM64':
+      case 'STRUCT':
+      case 'UNION':
+      case 'FLOAT':
+      case 'DATASEC':
         return mult * t.size;
       case 'PTR':
         return mult * pointerSize(btf);
@@ -67,7 +78,12 @@ export function sizeOf(btf: Btf, id: TypeId): number {
         if (mult === 0) return 0;
         id = t.type;
         break;
-      case 'TYPEDEF': case 'CONST': case 'VOLATILE': case 'RESTRICT': case 'TYPE_TAG': case 'VAR':
+      case 'TYPEDEF':
+      case 'CONST':
+      case 'VOLATILE':
+      case 'RESTRICT':
+      case 'TYPE_TAG':
+      case 'VAR':
         id = t.type;
         break;
       default:
@@ -89,13 +105,23 @@ export function alignOf(btf: Btf, id: TypeId): number {
     const t = btf.get(id);
     if (!t) return 1;
     switch (t.kind) {
-      case 'INT': case 'FLOAT': case 'ENUM': case 'ENUM64':
+      case 'INT':
+      case 'FLOAT':
+      case 'ENUM':
+      case 'ENUM64':
         return scalarAlign(t.size);
       case 'PTR':
         return pointerSize(btf);
-      case 'STRUCT': case 'UNION':
+      case 'STRUCT':
+      case 'UNION':
         return recordInfo(btf, id).align;
-      case 'ARRAY': case 'TYPEDEF': case 'CONST': case 'VOLATILE': case 'RESTRICT': case 'TYPE_TAG': case 'VAR':
+      case 'ARRAY':
+      case 'TYPEDEF':
+      case 'CONST':
+      case 'VOLATILE':
+      case 'RESTRICT':
+      case 'TYPE_TAG':
+      case 'VAR':
         id = t.type;
         break;
       default:
@@ -194,7 +220,11 @@ function computeRecordInfo(btf: Btf, t: BtfComposite): RecordInfo {
       align = 1;
     } else {
       for (let a = align * 2; a <= 4096 && a <= t.size; a *= 2) {
-        if (roundUp(maxEnd, a) === t.size) { alignedAttr = a; align = a; break; }
+        if (roundUp(maxEnd, a) === t.size) {
+          alignedAttr = a;
+          align = a;
+          break;
+        }
       }
     }
   }
@@ -296,13 +326,20 @@ function layoutOf(btf: Btf, id: TypeId, baseBits: number, depth: number, path: s
   let unitEnd = 0; // bits: end of the storage unit of the previous bitfield
   let inBitfield = false;
   let end = 0; // bits: end of the furthest member (unions)
-  let holes = 0, holeBytes = 0, bitHoles = 0, bitHoleBits = 0, sumMembers = 0, sumBits = 0, omitted = 0;
+  let holes = 0,
+    holeBytes = 0,
+    bitHoles = 0,
+    bitHoleBits = 0,
+    sumMembers = 0,
+    sumBits = 0,
+    omitted = 0;
   for (let i = 0; i < t.members.length; i++) {
     const m = t.members[i];
     const { bitOffset, bitSize } = memberBits(btf, t, i);
     const size = sizeOf(btf, m.type);
     const memberEnd = bitSize ? bitOffset + bitSize : bitOffset + size * 8;
-    let holeBefore = 0, bitHoleBefore = 0;
+    let holeBefore = 0,
+      bitHoleBefore = 0;
     if (t.kind === 'STRUCT') {
       if (inBitfield) {
         const stop = Math.min(bitOffset, unitEnd);
@@ -322,11 +359,18 @@ function layoutOf(btf: Btf, id: TypeId, baseBits: number, depth: number, path: s
       // a run of bitfields shares the widest storage unit seen in it
       if (bitSize) unitEnd = inBitfield ? Math.max(unitEnd, unitStart + size * 8) : unitStart + size * 8;
       inBitfield = bitSize !== 0;
-      if (holeBefore) { holes++; holeBytes += holeBefore; }
-      if (bitHoleBefore) { bitHoles++; bitHoleBits += bitHoleBefore; }
+      if (holeBefore) {
+        holes++;
+        holeBytes += holeBefore;
+      }
+      if (bitHoleBefore) {
+        bitHoles++;
+        bitHoleBits += bitHoleBefore;
+      }
       seen = memberEnd;
     }
-    if (bitSize) sumBits += bitSize; else sumMembers += size;
+    if (bitSize) sumBits += bitSize;
+    else sumMembers += size;
     end = Math.max(end, memberEnd);
     // past the budget the record's totals are still counted, its rows are not built
     if (walk.rows >= walk.maxRows) {
@@ -338,12 +382,22 @@ function layoutOf(btf: Btf, id: TypeId, baseBits: number, depth: number, path: s
     const here = `${path}${m.name || `(${i})`}`;
     const sameAs = anon ? walk.shown.get(anon) : undefined;
     if (anon && sameAs === undefined) walk.shown.set(anon, here);
-    const inner = anon && sameAs === undefined ? layoutOf(btf, m.type, baseBits + bitOffset, depth + 1, m.name ? `${here}.` : path, walk) : undefined;
+    const inner =
+      anon && sameAs === undefined ? layoutOf(btf, m.type, baseBits + bitOffset, depth + 1, m.name ? `${here}.` : path, walk) : undefined;
     if (inner) omitted += inner.omitted;
     rows.push({
-      index: i, name: m.name, typeId: m.type, typeName: typeName(btf, m.type),
-      offset: Math.floor((baseBits + bitOffset) / 8), size, bitOffset: baseBits + bitOffset, bitSize,
-      holeBefore, bitHoleBefore, inner, sameAs,
+      index: i,
+      name: m.name,
+      typeId: m.type,
+      typeName: typeName(btf, m.type),
+      offset: Math.floor((baseBits + bitOffset) / 8),
+      size,
+      bitOffset: baseBits + bitOffset,
+      bitSize,
+      holeBefore,
+      bitHoleBefore,
+      inner,
+      sameAs,
     });
   }
   let tailBitPadding = 0;
@@ -358,9 +412,22 @@ function layoutOf(btf: Btf, id: TypeId, baseBits: number, depth: number, path: s
   const tailPadding = Math.max(0, t.size - Math.floor(end / 8));
   if (t.kind === 'UNION') tailBitPadding = 0;
   return {
-    id: rid, kind: t.kind, name: t.name, size: t.size, align: info.align, packed: info.packed, rows,
-    tailPadding, tailBitPadding,
-    holes, holeBytes, bitHoles, bitHoleBits, sumMembers, sumBitfieldBits: sumBits, omitted,
+    id: rid,
+    kind: t.kind,
+    name: t.name,
+    size: t.size,
+    align: info.align,
+    packed: info.packed,
+    rows,
+    tailPadding,
+    tailBitPadding,
+    holes,
+    holeBytes,
+    bitHoles,
+    bitHoleBits,
+    sumMembers,
+    sumBitfieldBits: sumBits,
+    omitted,
   };
 }
 
@@ -385,7 +452,9 @@ export function formatLayout(btf: Btf, layout: RecordLayout, indent = '', nested
       out.push(`${pad}}${r.name ? ` ${r.name}` : ''};`.padEnd(48) + `/* ${where.padStart(5)} ${String(r.size).padStart(5)} */`);
     } else {
       const decl = memberDeclaration(btf, r.typeId, r.name, r.bitSize);
-      out.push(`${pad}${decl};`.padEnd(48) + `/* ${where.padStart(5)} ${String(r.size).padStart(5)} */${r.sameAs ? ` /* as ${r.sameAs} */` : ''}`);
+      out.push(
+        `${pad}${decl};`.padEnd(48) + `/* ${where.padStart(5)} ${String(r.size).padStart(5)} */${r.sameAs ? ` /* as ${r.sameAs} */` : ''}`,
+      );
     }
   }
   if (layout.omitted && !nested) out.push(`${pad}/* … ${layout.omitted} more members not shown */`);

@@ -48,7 +48,12 @@ export function moduleBtfOn(elf: ElfFile, base: Btf | TargetIndex): Btf {
  */
 export function distilledModuleBtf(elf: ElfFile, origBase?: Btf): { split: Btf; fromSection: boolean } {
   if (!origBase && !elf.section('.BTF.base')) {
-    throw new FormatError(elf.file, '.BTF.base', 0, 'the module has no .BTF.base section; give the vmlinux BTF it was built for to distill one');
+    throw new FormatError(
+      elf.file,
+      '.BTF.base',
+      0,
+      'the module has no .BTF.base section; give the vmlinux BTF it was built for to distill one',
+    );
   }
   const m = readModuleBtf(elf, origBase);
   if (m.distilledBase) return { split: m.split, fromSection: true };

@@ -39,10 +39,15 @@ export class NameHash {
     return { heads: this.heads, next: this.next, triple: this.tripleUnderscore };
   }
 
-  constructor(private readonly raw: RawTypes, private readonly strs: StringBlobs, private readonly le: boolean) {
+  constructor(
+    private readonly raw: RawTypes,
+    private readonly strs: StringBlobs,
+    private readonly le: boolean,
+  ) {
     // Every hashing loop below stops at a NUL: parseBtf guarantees each string section ends
     // with one; refuse anything else rather than read past the end.
-    for (const b of strs.blobs) if (b.bytes.length > 0 && b.bytes[b.bytes.length - 1] !== 0) throw new Error('BTF strings are not NUL-terminated');
+    for (const b of strs.blobs)
+      if (b.bytes.length > 0 && b.bytes[b.bytes.length - 1] !== 0) throw new Error('BTF strings are not NUL-terminated');
     const n = raw.count;
     let size = 16;
     while (size < n) size *= 2;

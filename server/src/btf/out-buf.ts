@@ -16,7 +16,11 @@ export class OutBuf {
   private buf: Buffer;
   pos = 0;
 
-  constructor(initial = 1 << 16, private readonly sink?: ChunkSink, private readonly flushAt = 64 << 20) {
+  constructor(
+    initial = 1 << 16,
+    private readonly sink?: ChunkSink,
+    private readonly flushAt = 64 << 20,
+  ) {
     this.buf = Buffer.allocUnsafe(initial);
   }
 
@@ -69,8 +73,26 @@ export class OutBuf {
   u32(v: number): void {
     if (this.pos + 10 > this.buf.length) this.grow(10);
     const b = this.buf;
-    const digits = v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5
-      : v < 1000000 ? 6 : v < 10000000 ? 7 : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10;
+    const digits =
+      v < 10
+        ? 1
+        : v < 100
+          ? 2
+          : v < 1000
+            ? 3
+            : v < 10000
+              ? 4
+              : v < 100000
+                ? 5
+                : v < 1000000
+                  ? 6
+                  : v < 10000000
+                    ? 7
+                    : v < 100000000
+                      ? 8
+                      : v < 1000000000
+                        ? 9
+                        : 10;
     let p = this.pos + digits;
     this.pos = p;
     do {
@@ -167,14 +189,29 @@ export class OutBuf {
     for (let i = start; i < end; i++) {
       const c = src[i];
       switch (c) {
-        case 9: this.lit('\\t'); break;
-        case 10: this.lit('\\n'); break;
-        case 13: this.lit('\\r'); break;
-        case 12: this.lit('\\f'); break;
-        case 8: this.lit('\\b'); break;
-        case 92: this.lit('\\\\'); break;
-        case 34: this.lit('\\"'); break;
-        default: this.byte(c);
+        case 9:
+          this.lit('\\t');
+          break;
+        case 10:
+          this.lit('\\n');
+          break;
+        case 13:
+          this.lit('\\r');
+          break;
+        case 12:
+          this.lit('\\f');
+          break;
+        case 8:
+          this.lit('\\b');
+          break;
+        case 92:
+          this.lit('\\\\');
+          break;
+        case 34:
+          this.lit('\\"');
+          break;
+        default:
+          this.byte(c);
       }
     }
   }

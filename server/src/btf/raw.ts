@@ -3,17 +3,39 @@ import type { Btf } from './btf';
 import { BTF_KIND_MAX, type BtfType, KIND_NAMES, type KindName } from './types';
 
 // Kind numbers used on the hot path.
-const INT = 1, PTR = 2, ARRAY = 3, STRUCT = 4, UNION = 5, ENUM = 6, FWD = 7, FUNC_PROTO = 13, VAR = 14,
-  DATASEC = 15, FLOAT = 16, DECL_TAG = 17, ENUM64 = 19;
+const INT = 1,
+  PTR = 2,
+  ARRAY = 3,
+  STRUCT = 4,
+  UNION = 5,
+  ENUM = 6,
+  FWD = 7,
+  FUNC_PROTO = 13,
+  VAR = 14,
+  DATASEC = 15,
+  FLOAT = 16,
+  DECL_TAG = 17,
+  ENUM64 = 19;
 
 /** Bytes after the 12-byte btf_type header, by kind and vlen. */
 function extraBytes(kind: number, vlen: number): number {
   switch (kind) {
-    case INT: case VAR: case DECL_TAG: return 4;
-    case ARRAY: return 12;
-    case STRUCT: case UNION: case DATASEC: case ENUM64: return 12 * vlen;
-    case ENUM: case FUNC_PROTO: return 8 * vlen;
-    default: return 0;
+    case INT:
+    case VAR:
+    case DECL_TAG:
+      return 4;
+    case ARRAY:
+      return 12;
+    case STRUCT:
+    case UNION:
+    case DATASEC:
+    case ENUM64:
+      return 12 * vlen;
+    case ENUM:
+    case FUNC_PROTO:
+      return 8 * vlen;
+    default:
+      return 0;
   }
 }
 
@@ -60,10 +82,18 @@ export function scanTypes(r: ByteReader, typeStart: number, typeLen: number, str
     if (kind === 0 || kind > BTF_KIND_MAX) r.fail(at(o), `type [${startId + n}] has unknown kind ${kind}`);
     // extraBytes() written out: this loop runs before the JIT has inlined anything
     const vlen = info & 0xffff;
-    const size = kind === STRUCT || kind === UNION || kind === DATASEC || kind === ENUM64 ? 12 + 12 * vlen
-      : kind === ENUM || kind === FUNC_PROTO ? 12 + 8 * vlen
-        : kind === INT || kind === VAR || kind === DECL_TAG ? 16 : kind === ARRAY ? 24 : 12;
-    if (4 * o + size > typeLen) r.fail(at(o), `type [${startId + n}] ${KIND_NAMES[kind]} with vlen ${info & 0xffff} runs past the end of the type section`);
+    const size =
+      kind === STRUCT || kind === UNION || kind === DATASEC || kind === ENUM64
+        ? 12 + 12 * vlen
+        : kind === ENUM || kind === FUNC_PROTO
+          ? 12 + 8 * vlen
+          : kind === INT || kind === VAR || kind === DECL_TAG
+            ? 16
+            : kind === ARRAY
+              ? 24
+              : 12;
+    if (4 * o + size > typeLen)
+      r.fail(at(o), `type [${startId + n}] ${KIND_NAMES[kind]} with vlen ${info & 0xffff} runs past the end of the type section`);
     if (n === offsets.length) {
       const grown = new Uint32Array(offsets.length * 2);
       grown.set(offsets);
@@ -79,14 +109,26 @@ export function scanTypes(r: ByteReader, typeStart: number, typeLen: number, str
     const o = offsets[i];
     const kind = (w[o + 1] >>> 24) & 0x1f;
     // the common records (no members, a name in range) without a call
-    if (w[o] < strEnd && kind !== STRUCT && kind !== UNION && kind !== ENUM && kind !== ENUM64 && kind !== FUNC_PROTO && kind !== DATASEC && kind !== ARRAY) {
+    if (
+      w[o] < strEnd &&
+      kind !== STRUCT &&
+      kind !== UNION &&
+      kind !== ENUM &&
+      kind !== ENUM64 &&
+      kind !== FUNC_PROTO &&
+      kind !== DATASEC &&
+      kind !== ARRAY
+    ) {
       if (kind !== INT && kind !== FLOAT && kind !== FWD && w[o + 2] > maxRef) maxRef = w[o + 2];
       continue;
     }
     const bad = checkNames(w, o, strEnd);
     if (bad >= 0) {
       const o = offsets[i];
-      const what = bad === o ? 'name' : `${componentName((w[o + 1] >>> 24) & 0x1f)} ${Math.floor((bad - o - 3) / (extraBytes((w[o + 1] >>> 24) & 0x1f, 1) >>> 2))}`;
+      const what =
+        bad === o
+          ? 'name'
+          : `${componentName((w[o + 1] >>> 24) & 0x1f)} ${Math.floor((bad - o - 3) / (extraBytes((w[o + 1] >>> 24) & 0x1f, 1) >>> 2))}`;
       r.fail(at(bad), `type [${startId + i}] ${what}: name_off ${w[bad]} is past the end of the strings (${strEnd})`);
     }
     const m = maxRefOf(w, offsets[i]);
@@ -95,28 +137,7 @@ export function scanTypes(r: ByteReader, typeStart: number, typeLen: number, str
   const total = startId + n;
 
   // Only when some reference is out of range: find the first one, to name it.
-  const checkRef = (q: number, i: number) => {
-    if (w[q] >= total) {
-      const kind = (w[offsets[i] + 1] >>> 24) & 0x1f;
-      r.fail(at(q), `type [${startId + i}] ${KIND_NAMES[kind]} refers to type ${w[q]}, but the last id is ${total - 1}`);
-    }
-  };
-  if (maxRef >= total) {
-    for (let i = 0; i < n; i++) {
-      const o = offsets[i];
-      const info = w[o + 1];
-      const kind = (info >>> 24) & 0x1f;
-      const vlen = info & 0xffff;
-      switch (kind) {
-        case INT: case FLOAT: case FWD: case ENUM: case ENUM64: break;
-        case ARRAY: checkRef(o + 3, i); checkRef(o + 4, i); break;
-        case STRUCT: case UNION: for (let k = 0; k < vlen; k++) checkRef(o + 3 + 3 * k + 1, i); break;
-        case FUNC_PROTO: checkRef(o + 2, i); for (let k = 0; k < vlen; k++) checkRef(o + 3 + 2 * k + 1, i); break;
-        case DATASEC: for (let k = 0; k < vlen; k++) checkRef(o + 3 + 3 * k, i); break;
-        default: checkRef(o + 2, i);
-      }
-    }
-  }
+  if (maxRef >= total) failFirstBadRef(r, w, offsets, n, startId, at);
 
   // Pass 3: cycles that do not go through a pointer (C needs a pointer to recurse).
   checkCycles(r, w, offsets, n, startId, at);
@@ -127,11 +148,69 @@ export function scanTypes(r: ByteReader, typeStart: number, typeLen: number, str
   return rawTypesAt(dv, le, recOffsets, typeStart, typeLen, strings, base);
 }
 
+/** Fails on the first type reference at or past `startId + n` (called only when one exists). */
+function failFirstBadRef(
+  r: ByteReader,
+  w: Uint32Array,
+  offsets: Uint32Array,
+  n: number,
+  startId: number,
+  at: (o: number) => number,
+): never {
+  const total = startId + n;
+  const checkRef = (q: number, i: number) => {
+    if (w[q] >= total) {
+      const kind = (w[offsets[i] + 1] >>> 24) & 0x1f;
+      r.fail(at(q), `type [${startId + i}] ${KIND_NAMES[kind]} refers to type ${w[q]}, but the last id is ${total - 1}`);
+    }
+  };
+  for (let i = 0; i < n; i++) {
+    const o = offsets[i];
+    const info = w[o + 1];
+    const kind = (info >>> 24) & 0x1f;
+    const vlen = info & 0xffff;
+    switch (kind) {
+      case INT:
+      case FLOAT:
+      case FWD:
+      case ENUM:
+      case ENUM64:
+        break;
+      case ARRAY:
+        checkRef(o + 3, i);
+        checkRef(o + 4, i);
+        break;
+      case STRUCT:
+      case UNION:
+        for (let k = 0; k < vlen; k++) checkRef(o + 3 + 3 * k + 1, i);
+        break;
+      case FUNC_PROTO:
+        checkRef(o + 2, i);
+        for (let k = 0; k < vlen; k++) checkRef(o + 3 + 2 * k + 1, i);
+        break;
+      case DATASEC:
+        for (let k = 0; k < vlen; k++) checkRef(o + 3 + 3 * k, i);
+        break;
+      default:
+        checkRef(o + 2, i);
+    }
+  }
+  throw new Error('unreachable: a reference past the last id was seen but not found');
+}
+
 /**
  * The records at `offsets` (byte offsets in the blob), without checking them: for scanTypes,
  * and for an index file that was verified to be of these very bytes (btf/index-file.ts).
  */
-export function rawTypesAt(dv: DataView, le: boolean, offsets: Uint32Array, typeStart: number, typeLen: number, strings: Uint8Array, base?: Btf): RawTypes {
+export function rawTypesAt(
+  dv: DataView,
+  le: boolean,
+  offsets: Uint32Array,
+  typeStart: number,
+  typeLen: number,
+  strings: Uint8Array,
+  base?: Btf,
+): RawTypes {
   const startId = base ? base.length : 1;
   const startStrOff = base ? base.stringsEnd : 0;
   // Decoded on first use: a raw dump copies names as bytes and never needs it.
@@ -161,15 +240,30 @@ function decodeType(dv: DataView, le: boolean, o: number, id: number, str: (off:
   const sizeOrType = dv.getUint32(o + 8, le);
   const kind = KIND_NAMES[(info >>> 24) & 0x1f] as KindName;
   const vlen = info & 0xffff;
-  const kindFlag = (info >>> 31) === 1;
+  const kindFlag = info >>> 31 === 1;
   const name = str(nameOff);
   const p = o + 12;
   switch (kind) {
     case 'INT': {
       const v = dv.getUint32(p, le);
-      return { kind, id, name, nameOff, kindFlag, size: sizeOrType, encoding: (v >>> 24) & 0x0f, bitsOffset: (v >>> 16) & 0xff, bits: v & 0xff };
+      return {
+        kind,
+        id,
+        name,
+        nameOff,
+        kindFlag,
+        size: sizeOrType,
+        encoding: (v >>> 24) & 0x0f,
+        bitsOffset: (v >>> 16) & 0xff,
+        bits: v & 0xff,
+      };
     }
-    case 'PTR': case 'TYPEDEF': case 'VOLATILE': case 'CONST': case 'RESTRICT': case 'TYPE_TAG':
+    case 'PTR':
+    case 'TYPEDEF':
+    case 'VOLATILE':
+    case 'CONST':
+    case 'RESTRICT':
+    case 'TYPE_TAG':
       return { kind, id, name, nameOff, kindFlag, type: sizeOrType };
     case 'FWD':
       return { kind, id, name, nameOff, kindFlag };
@@ -178,15 +272,28 @@ function decodeType(dv: DataView, le: boolean, o: number, id: number, str: (off:
     case 'FLOAT':
       return { kind, id, name, nameOff, kindFlag, size: sizeOrType };
     case 'ARRAY':
-      return { kind, id, name, nameOff, kindFlag, type: dv.getUint32(p, le), indexType: dv.getUint32(p + 4, le), nelems: dv.getUint32(p + 8, le) };
-    case 'STRUCT': case 'UNION': {
+      return {
+        kind,
+        id,
+        name,
+        nameOff,
+        kindFlag,
+        type: dv.getUint32(p, le),
+        indexType: dv.getUint32(p + 4, le),
+        nelems: dv.getUint32(p + 8, le),
+      };
+    case 'STRUCT':
+    case 'UNION': {
       const members = new Array(vlen);
       for (let k = 0, q = p; k < vlen; k++, q += 12) {
         const mOff = dv.getUint32(q, le);
         const off = dv.getUint32(q + 8, le);
         members[k] = {
-          name: str(mOff), nameOff: mOff, type: dv.getUint32(q + 4, le),
-          bitsOffset: kindFlag ? off & 0xffffff : off, bitfieldSize: kindFlag ? off >>> 24 : 0,
+          name: str(mOff),
+          nameOff: mOff,
+          type: dv.getUint32(q + 4, le),
+          bitsOffset: kindFlag ? off & 0xffffff : off,
+          bitfieldSize: kindFlag ? off >>> 24 : 0,
         };
       }
       return { kind, id, name, nameOff, kindFlag, size: sizeOrType, members };
@@ -246,21 +353,39 @@ const HOST_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 function edgeCount(w: Uint32Array, o: number): number {
   const info = w[o + 1];
   switch ((info >>> 24) & 0x1f) {
-    case PTR: case INT: case FLOAT: case FWD: case ENUM: case ENUM64: return 0;
-    case ARRAY: return 2;
-    case STRUCT: case UNION: case DATASEC: return info & 0xffff;
-    case FUNC_PROTO: return 1 + (info & 0xffff);
-    default: return 1;
+    case PTR:
+    case INT:
+    case FLOAT:
+    case FWD:
+    case ENUM:
+    case ENUM64:
+      return 0;
+    case ARRAY:
+      return 2;
+    case STRUCT:
+    case UNION:
+    case DATASEC:
+      return info & 0xffff;
+    case FUNC_PROTO:
+      return 1 + (info & 0xffff);
+    default:
+      return 1;
   }
 }
 
 function edge(w: Uint32Array, o: number, k: number): number {
   switch ((w[o + 1] >>> 24) & 0x1f) {
-    case ARRAY: return w[o + 3 + k];
-    case STRUCT: case UNION: return w[o + 3 + 3 * k + 1];
-    case DATASEC: return w[o + 3 + 3 * k];
-    case FUNC_PROTO: return k === 0 ? w[o + 2] : w[o + 3 + 2 * (k - 1) + 1];
-    default: return w[o + 2];
+    case ARRAY:
+      return w[o + 3 + k];
+    case STRUCT:
+    case UNION:
+      return w[o + 3 + 3 * k + 1];
+    case DATASEC:
+      return w[o + 3 + 3 * k];
+    case FUNC_PROTO:
+      return k === 0 ? w[o + 2] : w[o + 3 + 2 * (k - 1) + 1];
+    default:
+      return w[o + 2];
   }
 }
 
@@ -297,7 +422,10 @@ function checkCycles(r: ByteReader, w: Uint32Array, offsets: Uint32Array, n: num
       const next = edge(w, offsets[i], k) - startId;
       if (next < 0 || state[next] === 2) continue; // void, a base type (checked with the base), or done
       if (state[next] === 1) {
-        r.fail(at(offsets[next]), `type [${startId + next}] ${KIND_NAMES[(w[offsets[next] + 1] >>> 24) & 0x1f]} contains itself (reference cycle without a pointer)`);
+        r.fail(
+          at(offsets[next]),
+          `type [${startId + next}] ${KIND_NAMES[(w[offsets[next] + 1] >>> 24) & 0x1f]} contains itself (reference cycle without a pointer)`,
+        );
       }
       const nextEdges = edgeCount(w, offsets[next]);
       if (nextEdges === 0) {
@@ -324,10 +452,13 @@ function checkNames(w: Uint32Array, o: number, strEnd: number): number {
   const info = w[o + 1];
   const vlen = info & 0xffff;
   switch ((info >>> 24) & 0x1f) {
-    case STRUCT: case UNION: case ENUM64:
+    case STRUCT:
+    case UNION:
+    case ENUM64:
       for (let k = 0, q = o + 3; k < vlen; k++, q += 3) if (w[q] >= strEnd) return q;
       return -1;
-    case ENUM: case FUNC_PROTO:
+    case ENUM:
+    case FUNC_PROTO:
       for (let k = 0, q = o + 3; k < vlen; k++, q += 2) if (w[q] >= strEnd) return q;
       return -1;
     default:
@@ -341,11 +472,16 @@ function maxRefOf(w: Uint32Array, o: number): number {
   const vlen = info & 0xffff;
   let m = 0;
   switch ((info >>> 24) & 0x1f) {
-    case INT: case FLOAT: case FWD: case ENUM: case ENUM64:
+    case INT:
+    case FLOAT:
+    case FWD:
+    case ENUM:
+    case ENUM64:
       return 0;
     case ARRAY:
       return Math.max(w[o + 3], w[o + 4]);
-    case STRUCT: case UNION:
+    case STRUCT:
+    case UNION:
       for (let k = 0, q = o + 4; k < vlen; k++, q += 3) if (w[q] > m) m = w[q];
       return m;
     case FUNC_PROTO:

@@ -20,8 +20,7 @@ import { type BtfType, KIND_NAMES, type KindName, type TypeId, isComposite, mapT
  * Only match and size-not-checked relocate.
  */
 export type BaseMatchStatus =
-  | 'match' | 'size-not-checked' | 'size-mismatch' | 'encoding-mismatch' | 'kind-mismatch' | 'missing' | 'ambiguous'
-  | 'invalid';
+  'match' | 'size-not-checked' | 'size-mismatch' | 'encoding-mismatch' | 'kind-mismatch' | 'missing' | 'ambiguous' | 'invalid';
 
 export const RELOCATABLE: ReadonlySet<BaseMatchStatus> = new Set(['match', 'size-not-checked']);
 
@@ -61,13 +60,21 @@ export class RelocateError extends Error {
   constructor(readonly mapping: BaseMapping) {
     const bad = mapping.matches.filter((m) => !RELOCATABLE.has(m.status));
     const first = bad.slice(0, 3).map((m) => `${m.kind} '${m.name}' [${m.id}]: ${m.status}${m.reason ? ` (${m.reason})` : ''}`);
-    super(`${bad.length} distilled base type${bad.length === 1 ? '' : 's'} did not map onto the target: ${first.join('; ')}${bad.length > 3 ? '; …' : ''}`);
+    super(
+      `${bad.length} distilled base type${bad.length === 1 ? '' : 's'} did not map onto the target: ${first.join('; ')}${bad.length > 3 ? '; …' : ''}`,
+    );
     this.name = 'RelocateError';
   }
 }
 
 // Kind numbers of the kinds a distilled type can map to.
-const INT = 1, STRUCT = 4, UNION = 5, ENUM = 6, FWD = 7, FLOAT = 16, ENUM64 = 19;
+const INT = 1,
+  STRUCT = 4,
+  UNION = 5,
+  ENUM = 6,
+  FWD = 7,
+  FLOAT = 16,
+  ENUM64 = 19;
 const MATCHABLE = new Set([INT, STRUCT, UNION, ENUM, FWD, FLOAT, ENUM64]);
 
 /**
@@ -129,7 +136,8 @@ function embeddedTypes(split: Btf): Map<TypeId, TypeId> {
       // Chains end: the parser rejects cycles that do not pass through a pointer.
       while (next !== 0) {
         const u = split.type(next);
-        if (u.kind === 'CONST' || u.kind === 'VOLATILE' || u.kind === 'RESTRICT' || u.kind === 'TYPEDEF' || u.kind === 'TYPE_TAG') next = u.type;
+        if (u.kind === 'CONST' || u.kind === 'VOLATILE' || u.kind === 'RESTRICT' || u.kind === 'TYPEDEF' || u.kind === 'TYPE_TAG')
+          next = u.type;
         else if (u.kind === 'ARRAY') next = u.type;
         else {
           if (isComposite(u) && next < distEnd && !out.has(next)) out.set(next, id);
@@ -146,10 +154,15 @@ function sizeOf(t: BtfType): number {
 }
 
 function describe(btf: Btf, ids: readonly TypeId[]): string {
-  return ids.slice(0, 4).map((id) => {
-    const t = btf.type(id);
-    return `${t.kind} [${id}]${'size' in t ? ` size ${t.size}` : ''}${t.kind === 'INT' ? ` ${intEncoding(t.encoding)}` : ''}`;
-  }).join(', ') + (ids.length > 4 ? `, … (${ids.length} in all)` : '');
+  return (
+    ids
+      .slice(0, 4)
+      .map((id) => {
+        const t = btf.type(id);
+        return `${t.kind} [${id}]${'size' in t ? ` size ${t.size}` : ''}${t.kind === 'INT' ? ` ${intEncoding(t.encoding)}` : ''}`;
+      })
+      .join(', ') + (ids.length > 4 ? `, … (${ids.length} in all)` : '')
+  );
 }
 
 export function intEncoding(enc: number): string {
@@ -171,11 +184,17 @@ function kindFits(d: BtfType, tk: number, target: Btf, tid: TypeId): boolean {
       if (tk === STRUCT) return !target.type(tid).kindFlag;
       if (tk === UNION) return target.type(tid).kindFlag;
       return false;
-    case 'INT': return tk === INT;
-    case 'FLOAT': return tk === FLOAT;
-    case 'ENUM': return tk === ENUM || tk === ENUM64;
-    case 'STRUCT': case 'UNION': return true;
-    default: return false;
+    case 'INT':
+      return tk === INT;
+    case 'FLOAT':
+      return tk === FLOAT;
+    case 'ENUM':
+      return tk === ENUM || tk === ENUM64;
+    case 'STRUCT':
+    case 'UNION':
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -190,14 +209,25 @@ function matchOne(d: BtfType, embeddedIn: TypeId | undefined, index: TargetIndex
   const size = sizeOf(d);
   const row = { id: d.id, kind: d.kind, name: d.name, size, embeddedIn };
   if (!d.name || !['INT', 'FLOAT', 'ENUM', 'STRUCT', 'UNION', 'FWD'].includes(d.kind)) {
-    return { ...row, sizeChecked: false, status: 'invalid', candidates: [],
-      reason: d.name ? `a distilled base holds only INT, FLOAT, ENUM, STRUCT, UNION and FWD, not ${d.kind}` : 'a distilled base holds only named types' };
+    return {
+      ...row,
+      sizeChecked: false,
+      status: 'invalid',
+      candidates: [],
+      reason: d.name
+        ? `a distilled base holds only INT, FLOAT, ENUM, STRUCT, UNION and FWD, not ${d.kind}`
+        : 'a distilled base holds only named types',
+    };
   }
   const named = index.candidates(d.name);
   const composites = isComposite(d) || d.kind === 'FWD' ? index.compositeCount(d.name) : 0;
   // Whether the target type's size must equal the distilled one (libbpf: needs_size).
-  const sizeMatters = (tk: number) => tk === INT || tk === FLOAT || tk === ENUM || tk === ENUM64
-    || ((tk === STRUCT || tk === UNION) && (composites > 1 || embeddedIn !== undefined));
+  const sizeMatters = (tk: number) =>
+    tk === INT ||
+    tk === FLOAT ||
+    tk === ENUM ||
+    tk === ENUM64 ||
+    ((tk === STRUCT || tk === UNION) && (composites > 1 || embeddedIn !== undefined));
   const sameKind = named.filter((id) => kindFits(d, index.kind(id), target, id));
   const fits = sameKind.filter((id) => {
     const t = target.type(id);
@@ -210,28 +240,62 @@ function matchOne(d: BtfType, embeddedIn: TypeId | undefined, index: TargetIndex
     const t = target.type(fits[0]);
     const sizeChecked = sizeMatters(index.kind(fits[0])) || (embeddedIn !== undefined && isComposite(d));
     const status = sizeChecked || d.kind === 'FWD' || t.kind === 'FWD' || sizeOf(t) === size ? 'match' : 'size-not-checked';
-    const reason = status === 'size-not-checked' ? `target size ${sizeOf(t)}; only pointed to, so relocation does not compare sizes` : kindNote(d, t);
-    return { ...row, sizeChecked, status, targetId: t.id, targetKind: t.kind, targetSize: sizeOf(t), candidates: fits, ...(reason ? { reason } : {}) };
+    const reason =
+      status === 'size-not-checked' ? `target size ${sizeOf(t)}; only pointed to, so relocation does not compare sizes` : kindNote(d, t);
+    return {
+      ...row,
+      sizeChecked,
+      status,
+      targetId: t.id,
+      targetKind: t.kind,
+      targetSize: sizeOf(t),
+      candidates: fits,
+      ...(reason ? { reason } : {}),
+    };
   }
   const sizeChecked = sameKind.some((id) => sizeMatters(index.kind(id)));
   if (fits.length > 1) {
-    return { ...row, sizeChecked, status: 'ambiguous', candidates: fits, reason: `${fits.length} target types fit: ${describe(target, fits)}` };
+    return {
+      ...row,
+      sizeChecked,
+      status: 'ambiguous',
+      candidates: fits,
+      reason: `${fits.length} target types fit: ${describe(target, fits)}`,
+    };
   }
   if (sameKind.length === 0) {
-    if (named.length === 0) return { ...row, sizeChecked, status: 'missing', candidates: [], reason: `the target has no ${d.kind} '${d.name}'` };
-    const quirk = d.kind === 'FWD' && named.some((id) => index.kind(id) === (d.kindFlag ? UNION : STRUCT))
-      ? ' (relocation tests the struct/union\'s kind_flag, its bitfield flag, against the FWD\'s flavour)' : '';
-    return { ...row, sizeChecked, status: 'kind-mismatch', candidates: named, reason: `the target has '${d.name}' only as ${describe(target, named)}${quirk}` };
+    if (named.length === 0)
+      return { ...row, sizeChecked, status: 'missing', candidates: [], reason: `the target has no ${d.kind} '${d.name}'` };
+    const quirk =
+      d.kind === 'FWD' && named.some((id) => index.kind(id) === (d.kindFlag ? UNION : STRUCT))
+        ? " (relocation tests the struct/union's kind_flag, its bitfield flag, against the FWD's flavour)"
+        : '';
+    return {
+      ...row,
+      sizeChecked,
+      status: 'kind-mismatch',
+      candidates: named,
+      reason: `the target has '${d.name}' only as ${describe(target, named)}${quirk}`,
+    };
   }
   if (d.kind === 'INT') {
     const sized = sameKind.filter((id) => sizeOf(target.type(id)) === size);
     if (sized.length) {
-      return { ...row, sizeChecked, status: 'encoding-mismatch', candidates: sized,
-        reason: `distilled encoding ${intEncoding(d.encoding)}, target ${describe(target, sized)}` };
+      return {
+        ...row,
+        sizeChecked,
+        status: 'encoding-mismatch',
+        candidates: sized,
+        reason: `distilled encoding ${intEncoding(d.encoding)}, target ${describe(target, sized)}`,
+      };
     }
   }
-  const why = embeddedIn !== undefined ? `embedded by value in split type [${embeddedIn}]`
-    : composites > 1 ? `the target has ${composites} structs/unions of that name` : 'sizes must match for this kind';
+  const why =
+    embeddedIn !== undefined
+      ? `embedded by value in split type [${embeddedIn}]`
+      : composites > 1
+        ? `the target has ${composites} structs/unions of that name`
+        : 'sizes must match for this kind';
   return { ...row, sizeChecked, status: 'size-mismatch', candidates: sameKind, reason: `${why}; target has ${describe(target, sameKind)}` };
 }
 

@@ -17,13 +17,18 @@ export type SkipBroken = 'out-of-range' | 'too-long';
  * and its type (undefined for void, id 0); when the chain is broken, the id where it broke,
  * undefined and why.
  */
-export function skipModsAndTypedefs(btf: Btf, id: TypeId, opts: { readonly typedefs?: boolean } = {}): [TypeId, BtfType | undefined, SkipBroken?] {
+export function skipModsAndTypedefs(
+  btf: Btf,
+  id: TypeId,
+  opts: { readonly typedefs?: boolean } = {},
+): [TypeId, BtfType | undefined, SkipBroken?] {
   const typedefs = opts.typedefs ?? true;
   for (let depth = 0; ; depth++) {
     if (!btf.has(id)) return [id, undefined, 'out-of-range'];
     const t = btf.get(id);
     if (!t) return [0, undefined];
-    const mod = t.kind === 'CONST' || t.kind === 'VOLATILE' || t.kind === 'RESTRICT' || t.kind === 'TYPE_TAG' || (typedefs && t.kind === 'TYPEDEF');
+    const mod =
+      t.kind === 'CONST' || t.kind === 'VOLATILE' || t.kind === 'RESTRICT' || t.kind === 'TYPE_TAG' || (typedefs && t.kind === 'TYPEDEF');
     if (!mod) return [id, t];
     if (depth >= MAX_MOD_CHAIN) return [id, undefined, 'too-long'];
     id = t.type;

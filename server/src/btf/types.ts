@@ -30,8 +30,26 @@ export const BTF_KIND_ENUM64 = 19;
 export const BTF_KIND_MAX = BTF_KIND_ENUM64;
 
 export const KIND_NAMES = [
-  'UNKNOWN', 'INT', 'PTR', 'ARRAY', 'STRUCT', 'UNION', 'ENUM', 'FWD', 'TYPEDEF', 'VOLATILE', 'CONST',
-  'RESTRICT', 'FUNC', 'FUNC_PROTO', 'VAR', 'DATASEC', 'FLOAT', 'DECL_TAG', 'TYPE_TAG', 'ENUM64',
+  'UNKNOWN',
+  'INT',
+  'PTR',
+  'ARRAY',
+  'STRUCT',
+  'UNION',
+  'ENUM',
+  'FWD',
+  'TYPEDEF',
+  'VOLATILE',
+  'CONST',
+  'RESTRICT',
+  'FUNC',
+  'FUNC_PROTO',
+  'VAR',
+  'DATASEC',
+  'FLOAT',
+  'DECL_TAG',
+  'TYPE_TAG',
+  'ENUM64',
 ] as const;
 
 export type KindName = Exclude<(typeof KIND_NAMES)[number], 'UNKNOWN'>;
@@ -74,12 +92,30 @@ export interface BtfInt extends Named {
   readonly bits: number;
 }
 
-export interface BtfPtr extends Named { readonly kind: 'PTR'; readonly type: TypeId }
-export interface BtfTypedef extends Named { readonly kind: 'TYPEDEF'; readonly type: TypeId }
-export interface BtfVolatile extends Named { readonly kind: 'VOLATILE'; readonly type: TypeId }
-export interface BtfConst extends Named { readonly kind: 'CONST'; readonly type: TypeId }
-export interface BtfRestrict extends Named { readonly kind: 'RESTRICT'; readonly type: TypeId }
-export interface BtfTypeTag extends Named { readonly kind: 'TYPE_TAG'; readonly type: TypeId }
+export interface BtfPtr extends Named {
+  readonly kind: 'PTR';
+  readonly type: TypeId;
+}
+export interface BtfTypedef extends Named {
+  readonly kind: 'TYPEDEF';
+  readonly type: TypeId;
+}
+export interface BtfVolatile extends Named {
+  readonly kind: 'VOLATILE';
+  readonly type: TypeId;
+}
+export interface BtfConst extends Named {
+  readonly kind: 'CONST';
+  readonly type: TypeId;
+}
+export interface BtfRestrict extends Named {
+  readonly kind: 'RESTRICT';
+  readonly type: TypeId;
+}
+export interface BtfTypeTag extends Named {
+  readonly kind: 'TYPE_TAG';
+  readonly type: TypeId;
+}
 
 export interface BtfArray extends Named {
   readonly kind: 'ARRAY';
@@ -99,22 +135,56 @@ export interface BtfMember {
 }
 
 /** kindFlag set: member offsets carry bitfield sizes in their top 8 bits. */
-export interface BtfStruct extends Named { readonly kind: 'STRUCT'; readonly size: number; readonly members: readonly BtfMember[] }
-export interface BtfUnion extends Named { readonly kind: 'UNION'; readonly size: number; readonly members: readonly BtfMember[] }
+export interface BtfStruct extends Named {
+  readonly kind: 'STRUCT';
+  readonly size: number;
+  readonly members: readonly BtfMember[];
+}
+export interface BtfUnion extends Named {
+  readonly kind: 'UNION';
+  readonly size: number;
+  readonly members: readonly BtfMember[];
+}
 
-export interface BtfEnumValue { readonly name: string; readonly nameOff: number; readonly value: number }
-export interface BtfEnum64Value { readonly name: string; readonly nameOff: number; readonly value: bigint }
+export interface BtfEnumValue {
+  readonly name: string;
+  readonly nameOff: number;
+  readonly value: number;
+}
+export interface BtfEnum64Value {
+  readonly name: string;
+  readonly nameOff: number;
+  readonly value: bigint;
+}
 
 /** kindFlag set: values are signed. */
-export interface BtfEnum extends Named { readonly kind: 'ENUM'; readonly size: number; readonly values: readonly BtfEnumValue[] }
-export interface BtfEnum64 extends Named { readonly kind: 'ENUM64'; readonly size: number; readonly values: readonly BtfEnum64Value[] }
+export interface BtfEnum extends Named {
+  readonly kind: 'ENUM';
+  readonly size: number;
+  readonly values: readonly BtfEnumValue[];
+}
+export interface BtfEnum64 extends Named {
+  readonly kind: 'ENUM64';
+  readonly size: number;
+  readonly values: readonly BtfEnum64Value[];
+}
 
 /** kindFlag set: forward declaration of a union (else of a struct). */
-export interface BtfFwd extends Named { readonly kind: 'FWD' }
+export interface BtfFwd extends Named {
+  readonly kind: 'FWD';
+}
 
-export interface BtfFunc extends Named { readonly kind: 'FUNC'; readonly type: TypeId; readonly linkage: number }
+export interface BtfFunc extends Named {
+  readonly kind: 'FUNC';
+  readonly type: TypeId;
+  readonly linkage: number;
+}
 
-export interface BtfParam { readonly name: string; readonly nameOff: number; readonly type: TypeId }
+export interface BtfParam {
+  readonly name: string;
+  readonly nameOff: number;
+  readonly type: TypeId;
+}
 export interface BtfFuncProto extends Named {
   readonly kind: 'FUNC_PROTO';
   /** Return type (0 = void). */
@@ -122,20 +192,55 @@ export interface BtfFuncProto extends Named {
   readonly params: readonly BtfParam[];
 }
 
-export interface BtfVar extends Named { readonly kind: 'VAR'; readonly type: TypeId; readonly linkage: number }
+export interface BtfVar extends Named {
+  readonly kind: 'VAR';
+  readonly type: TypeId;
+  readonly linkage: number;
+}
 
-export interface BtfVarSecinfo { readonly type: TypeId; readonly offset: number; readonly size: number }
-export interface BtfDatasec extends Named { readonly kind: 'DATASEC'; readonly size: number; readonly vars: readonly BtfVarSecinfo[] }
+export interface BtfVarSecinfo {
+  readonly type: TypeId;
+  readonly offset: number;
+  readonly size: number;
+}
+export interface BtfDatasec extends Named {
+  readonly kind: 'DATASEC';
+  readonly size: number;
+  readonly vars: readonly BtfVarSecinfo[];
+}
 
-export interface BtfFloat extends Named { readonly kind: 'FLOAT'; readonly size: number }
+export interface BtfFloat extends Named {
+  readonly kind: 'FLOAT';
+  readonly size: number;
+}
 
 /** componentIdx -1: the tag applies to the type itself, else to member/param `componentIdx`. */
-export interface BtfDeclTag extends Named { readonly kind: 'DECL_TAG'; readonly type: TypeId; readonly componentIdx: number }
+export interface BtfDeclTag extends Named {
+  readonly kind: 'DECL_TAG';
+  readonly type: TypeId;
+  readonly componentIdx: number;
+}
 
 export type BtfType =
-  | BtfInt | BtfPtr | BtfArray | BtfStruct | BtfUnion | BtfEnum | BtfFwd | BtfTypedef | BtfVolatile
-  | BtfConst | BtfRestrict | BtfFunc | BtfFuncProto | BtfVar | BtfDatasec | BtfFloat | BtfDeclTag
-  | BtfTypeTag | BtfEnum64;
+  | BtfInt
+  | BtfPtr
+  | BtfArray
+  | BtfStruct
+  | BtfUnion
+  | BtfEnum
+  | BtfFwd
+  | BtfTypedef
+  | BtfVolatile
+  | BtfConst
+  | BtfRestrict
+  | BtfFunc
+  | BtfFuncProto
+  | BtfVar
+  | BtfDatasec
+  | BtfFloat
+  | BtfDeclTag
+  | BtfTypeTag
+  | BtfEnum64;
 
 export type BtfComposite = BtfStruct | BtfUnion;
 
@@ -160,12 +265,20 @@ export function isEnum(t: BtfType): t is BtfEnum | BtfEnum64 {
 /** Every type id a type refers to (for validation, closure walks and id remapping). */
 export function referencedIds(t: BtfType): TypeId[] {
   switch (t.kind) {
-    case 'PTR': case 'TYPEDEF': case 'VOLATILE': case 'CONST': case 'RESTRICT': case 'TYPE_TAG':
-    case 'FUNC': case 'VAR': case 'DECL_TAG':
+    case 'PTR':
+    case 'TYPEDEF':
+    case 'VOLATILE':
+    case 'CONST':
+    case 'RESTRICT':
+    case 'TYPE_TAG':
+    case 'FUNC':
+    case 'VAR':
+    case 'DECL_TAG':
       return [t.type];
     case 'ARRAY':
       return [t.type, t.indexType];
-    case 'STRUCT': case 'UNION':
+    case 'STRUCT':
+    case 'UNION':
       return t.members.map((m) => m.type);
     case 'FUNC_PROTO':
       return [t.type, ...t.params.map((p) => p.type)];
@@ -180,12 +293,20 @@ export function referencedIds(t: BtfType): TypeId[] {
 export function mapTypeIds<T extends BtfType | NewType>(t: T, map: (id: TypeId) => TypeId): T {
   const u = t as BtfType;
   switch (u.kind) {
-    case 'PTR': case 'TYPEDEF': case 'VOLATILE': case 'CONST': case 'RESTRICT': case 'TYPE_TAG':
-    case 'FUNC': case 'VAR': case 'DECL_TAG':
+    case 'PTR':
+    case 'TYPEDEF':
+    case 'VOLATILE':
+    case 'CONST':
+    case 'RESTRICT':
+    case 'TYPE_TAG':
+    case 'FUNC':
+    case 'VAR':
+    case 'DECL_TAG':
       return { ...t, type: map(u.type) };
     case 'ARRAY':
       return { ...t, type: map(u.type), indexType: map(u.indexType) };
-    case 'STRUCT': case 'UNION':
+    case 'STRUCT':
+    case 'UNION':
       return { ...t, members: u.members.map((m) => ({ ...m, type: map(m.type) })) };
     case 'FUNC_PROTO':
       return { ...t, type: map(u.type), params: u.params.map((p) => ({ ...p, type: map(p.type) })) };

@@ -25,7 +25,7 @@ export function writeBtf(btf: Btf, littleEndian = btf.littleEndian): Uint8Array 
 }
 
 function info(t: BtfType, vlen: number): number {
-  return ((t.kindFlag ? 1 : 0) << 31 | kindNumber(t.kind) << 24 | (vlen & 0xffff)) >>> 0;
+  return (((t.kindFlag ? 1 : 0) << 31) | (kindNumber(t.kind) << 24) | (vlen & 0xffff)) >>> 0;
 }
 
 function writeType(w: ByteWriter, t: BtfType): void {
@@ -36,7 +36,12 @@ function writeType(w: ByteWriter, t: BtfType): void {
       w.u32(t.size);
       w.u32((t.encoding << 24) | (t.bitsOffset << 16) | t.bits);
       return;
-    case 'PTR': case 'TYPEDEF': case 'VOLATILE': case 'CONST': case 'RESTRICT': case 'TYPE_TAG':
+    case 'PTR':
+    case 'TYPEDEF':
+    case 'VOLATILE':
+    case 'CONST':
+    case 'RESTRICT':
+    case 'TYPE_TAG':
       w.u32(info(t, 0));
       w.u32(t.type);
       return;
@@ -59,7 +64,8 @@ function writeType(w: ByteWriter, t: BtfType): void {
       w.u32(t.indexType);
       w.u32(t.nelems);
       return;
-    case 'STRUCT': case 'UNION':
+    case 'STRUCT':
+    case 'UNION':
       w.u32(info(t, t.members.length));
       w.u32(t.size);
       for (const m of t.members) {
@@ -127,7 +133,10 @@ export class BtfBuilder {
   private readonly strChunks: Buffer[] = [Buffer.from([0])];
   private strLen = 1;
 
-  constructor(readonly base?: Btf, readonly littleEndian = base?.littleEndian ?? true) {
+  constructor(
+    readonly base?: Btf,
+    readonly littleEndian = base?.littleEndian ?? true,
+  ) {
     this.strOffsets.set('', 0);
   }
 
@@ -159,7 +168,8 @@ export class BtfBuilder {
     const named = <T extends { name: string }>(x: T) => ({ ...x, nameOff: this.addString(x.name) });
     let out: BtfType;
     switch (t.kind) {
-      case 'STRUCT': case 'UNION':
+      case 'STRUCT':
+      case 'UNION':
         out = { ...t, id, nameOff: this.addString(t.name), members: t.members.map(named) };
         break;
       case 'ENUM':

@@ -11,12 +11,16 @@ import { loadBtf, readModuleWithBase } from './input';
  */
 export const baseDiffCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values, file } = parseOneInput(args, {
-      base: { type: 'string', short: 'B' },
-      'orig-base': { type: 'string' },
-      json: { type: 'boolean', default: false },
-      problems: { type: 'boolean', short: 'p', default: false },
-    }, 'MODULE');
+    const { values, file } = parseOneInput(
+      args,
+      {
+        base: { type: 'string', short: 'B' },
+        'orig-base': { type: 'string' },
+        json: { type: 'boolean', default: false },
+        problems: { type: 'boolean', short: 'p', default: false },
+      },
+      'MODULE',
+    );
     if (!values.base) throw new UsageError('missing --base TARGET (the vmlinux BTF to compare with)');
     const { elf, orig } = readModuleWithBase(file, values['orig-base']);
     const diff = moduleBaseDiff(elf, loadBtf(values.base), orig);

@@ -14,10 +14,14 @@ type Format = (typeof FORMATS)[number];
  */
 export const btfDumpCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values, file } = parseOneInput(args, {
-      base: { type: 'string', short: 'B' },
-      format: { type: 'string', short: 'f', default: 'raw' },
-    }, 'FILE');
+    const { values, file } = parseOneInput(
+      args,
+      {
+        base: { type: 'string', short: 'B' },
+        format: { type: 'string', short: 'f', default: 'raw' },
+      },
+      'FILE',
+    );
     const format = values.format as Format;
     if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${values.format}' (raw, c or json)`);
     const base = values.base !== undefined ? loadBtf(values.base) : undefined;

@@ -11,70 +11,91 @@ function lazy(load: () => Promise<CommandRun>): Command['run'] {
 
 // Every subcommand: what help prints, and the module that runs it. Keep the list sorted by
 // command path.
-export const COMMANDS: Command[] = [{
-  path: ['agent'],
-  usage: 'agent --stdio',
-  summary: 'Run the BPF Lens agent (the load pipeline for this machine\'s kernel), speaking JSON-RPC on stdin and stdout.',
-  run: lazy(async () => (await import('./agent')).agentCommand),
-}, {
-  path: ['base-diff'],
-  usage: 'base-diff MODULE.ko --base TARGET [--orig-base VMLINUX] [--json] [--problems]',
-  summary: 'Compare a module\'s distilled base BTF (.BTF.base, or distilled from --orig-base) with a target vmlinux BTF; exit 1 if it would not relocate.',
-  run: lazy(async () => (await import('./base-diff')).baseDiffCommand),
-}, {
-  path: ['btf', 'dump'],
-  usage: 'btf dump FILE [--base FILE] [--format raw|c|json]',
-  summary: 'Print the BTF types of a raw BTF file, BPF object or kernel module (as bpftool btf dump).',
-  run: lazy(async () => (await import('./btf-dump')).btfDumpCommand),
-}, {
-  path: ['distill'],
-  usage: 'distill MODULE.ko --base VMLINUX -o OUT.ko',
-  summary: 'Write a copy of a kernel module with a distilled base BTF (.BTF.base) and its .BTF re-split on it.',
-  run: lazy(async () => (await import('./distill')).distillCommand),
-}, {
-  path: ['inspect'],
-  usage: 'inspect OBJ [--json]',
-  summary: 'Show the programs (type, attach type), maps (as the kernel will name them), externs and definition errors of a BPF object.',
-  run: lazy(async () => (await import('./inspect')).inspectCommand),
-}, {
-  path: ['link'],
-  usage: 'link A.o B.o ... -o OUT.o [--quiet]',
-  summary: 'Statically link BPF objects into one (globals resolved, weak/strong, extern maps, BTF merged and deduplicated).',
-  run: lazy(async () => (await import('./link')).linkCommand),
-}, {
-  path: ['load'],
-  usage: 'load OBJ [--target local|ssh://[user@]host[:port]|HOST] [--no-sudo] [--pin DIR] [--json] [--log-level N] [--no-autoload PROG]... [--set VAR=VALUE]... [--replace PROG_ID|PINNED_PATH] [--arg-ctx-fallback auto|always|never] [--btf VMLINUX_BTF] [--register]',
-  summary: 'Load an object into the kernel (maps, programs, CO-RE, externs) and report kernel ids; verifier errors on source lines.',
-  run: lazy(async () => (await import('./load')).loadCommand),
-}, {
-  path: ['lsp'],
-  usage: 'lsp --stdio',
-  summary: 'Run the BPF Lens language server, speaking LSP on stdin and stdout.',
-  run: lazy(async () => (await import('./lsp')).lspCommand),
-}, {
-  path: ['probe'],
-  usage: 'probe [--json] [--target local|ssh://[user@]host[:port]|HOST] [--no-sudo]',
-  summary: "Probe this kernel's BPF features (BTF kinds, global data, arg:ctx, ...) and privileges.",
-  run: lazy(async () => (await import('./probe')).probeCommand),
-}, {
-  // `relocate` of CO-RE, and of module BTF with --base
-  path: ['relocate'],
-  usage: 'relocate OBJ [--btf BTF [--module BTF]...] [--problems] [--json]\n  bpf-lens relocate MODULE.ko --base TARGET [--orig-base VMLINUX] [--format raw|c]',
-  summary: 'Resolve the CO-RE relocations of a BPF object against a kernel BTF (default: this kernel) and report each one. With --base: the module\'s split BTF relocated from its distilled base onto TARGET (exit 1 if it does not relocate).',
-  run: lazy(async () => (await import('./relocate-split')).relocateWithBaseCommand),
-}, {
-  path: ['run'],
-  usage: 'run OBJ [--attach PROG=WHERE]... [--no-attach PROG]... [--duration SECONDS] [--pin DIR] [--json] [--set VAR=VALUE]... [--no-autoload PROG]... [--log-level N]',
-  summary: 'Load an object and attach its programs as libbpf would (plus --attach PROG=WHERE), until Ctrl-C or --duration; then detach everything.',
-  run: lazy(async () => (await import('./run')).runCommand),
-}, {
-  path: ['test-run'],
-  usage: 'test-run (OBJ PROG | --id N | --pinned PATH) (--data-in FILE | --packet SPEC) [--ctx-in FILE] [--repeat N] [--json]',
-  summary: 'Run a program on a packet/context with BPF_PROG_TEST_RUN: verdict with its name (XDP_DROP, TC_ACT_SHOT ...), output bytes, duration.',
-  run: lazy(async () => (await import('./test-run')).testRunCommand),
-}, {
-  path: ['verify'],
-  usage: 'verify OBJ [--target T]... [--json] [--compare OTHER.o] [--log-level 1|2]',
-  summary: 'verification statistics per program (veristat): instructions, states, time, stack; --compare, per --target',
-  run: lazy(async () => (await import('./verify')).verifyCommand),
-}];
+export const COMMANDS: Command[] = [
+  {
+    path: ['agent'],
+    usage: 'agent --stdio',
+    summary: "Run the BPF Lens agent (the load pipeline for this machine's kernel), speaking JSON-RPC on stdin and stdout.",
+    run: lazy(async () => (await import('./agent')).agentCommand),
+  },
+  {
+    path: ['base-diff'],
+    usage: 'base-diff MODULE.ko --base TARGET [--orig-base VMLINUX] [--json] [--problems]',
+    summary:
+      "Compare a module's distilled base BTF (.BTF.base, or distilled from --orig-base) with a target vmlinux BTF; exit 1 if it would not relocate.",
+    run: lazy(async () => (await import('./base-diff')).baseDiffCommand),
+  },
+  {
+    path: ['btf', 'dump'],
+    usage: 'btf dump FILE [--base FILE] [--format raw|c|json]',
+    summary: 'Print the BTF types of a raw BTF file, BPF object or kernel module (as bpftool btf dump).',
+    run: lazy(async () => (await import('./btf-dump')).btfDumpCommand),
+  },
+  {
+    path: ['distill'],
+    usage: 'distill MODULE.ko --base VMLINUX -o OUT.ko',
+    summary: 'Write a copy of a kernel module with a distilled base BTF (.BTF.base) and its .BTF re-split on it.',
+    run: lazy(async () => (await import('./distill')).distillCommand),
+  },
+  {
+    path: ['inspect'],
+    usage: 'inspect OBJ [--json]',
+    summary: 'Show the programs (type, attach type), maps (as the kernel will name them), externs and definition errors of a BPF object.',
+    run: lazy(async () => (await import('./inspect')).inspectCommand),
+  },
+  {
+    path: ['link'],
+    usage: 'link A.o B.o ... -o OUT.o [--quiet]',
+    summary: 'Statically link BPF objects into one (globals resolved, weak/strong, extern maps, BTF merged and deduplicated).',
+    run: lazy(async () => (await import('./link')).linkCommand),
+  },
+  {
+    path: ['load'],
+    usage:
+      'load OBJ [--target local|ssh://[user@]host[:port]|HOST] [--no-sudo] [--pin DIR] [--json] [--log-level N] [--no-autoload PROG]... [--set VAR=VALUE]... [--replace PROG_ID|PINNED_PATH] [--arg-ctx-fallback auto|always|never] [--btf VMLINUX_BTF] [--register]',
+    summary: 'Load an object into the kernel (maps, programs, CO-RE, externs) and report kernel ids; verifier errors on source lines.',
+    run: lazy(async () => (await import('./load')).loadCommand),
+  },
+  {
+    path: ['lsp'],
+    usage: 'lsp --stdio',
+    summary: 'Run the BPF Lens language server, speaking LSP on stdin and stdout.',
+    run: lazy(async () => (await import('./lsp')).lspCommand),
+  },
+  {
+    path: ['probe'],
+    usage: 'probe [--json] [--target local|ssh://[user@]host[:port]|HOST] [--no-sudo]',
+    summary: "Probe this kernel's BPF features (BTF kinds, global data, arg:ctx, ...) and privileges.",
+    run: lazy(async () => (await import('./probe')).probeCommand),
+  },
+  {
+    // `relocate` of CO-RE, and of module BTF with --base
+    path: ['relocate'],
+    usage:
+      'relocate OBJ [--btf BTF [--module BTF]...] [--problems] [--json]\n  bpf-lens relocate MODULE.ko --base TARGET [--orig-base VMLINUX] [--format raw|c]',
+    summary:
+      "Resolve the CO-RE relocations of a BPF object against a kernel BTF (default: this kernel) and report each one. With --base: the module's split BTF relocated from its distilled base onto TARGET (exit 1 if it does not relocate).",
+    run: lazy(async () => (await import('./relocate-split')).relocateWithBaseCommand),
+  },
+  {
+    path: ['run'],
+    usage:
+      'run OBJ [--attach PROG=WHERE]... [--no-attach PROG]... [--duration SECONDS] [--pin DIR] [--json] [--set VAR=VALUE]... [--no-autoload PROG]... [--log-level N]',
+    summary:
+      'Load an object and attach its programs as libbpf would (plus --attach PROG=WHERE), until Ctrl-C or --duration; then detach everything.',
+    run: lazy(async () => (await import('./run')).runCommand),
+  },
+  {
+    path: ['test-run'],
+    usage: 'test-run (OBJ PROG | --id N | --pinned PATH) (--data-in FILE | --packet SPEC) [--ctx-in FILE] [--repeat N] [--json]',
+    summary:
+      'Run a program on a packet/context with BPF_PROG_TEST_RUN: verdict with its name (XDP_DROP, TC_ACT_SHOT ...), output bytes, duration.',
+    run: lazy(async () => (await import('./test-run')).testRunCommand),
+  },
+  {
+    path: ['verify'],
+    usage: 'verify OBJ [--target T]... [--json] [--compare OTHER.o] [--log-level 1|2]',
+    summary: 'verification statistics per program (veristat): instructions, states, time, stack; --compare, per --target',
+    run: lazy(async () => (await import('./verify')).verifyCommand),
+  },
+];

@@ -16,7 +16,11 @@ function kb(n: number): string {
  */
 export const distillCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values, file } = parseOneInput(args, { base: { type: 'string', short: 'B' }, output: { type: 'string', short: 'o' } }, 'MODULE');
+    const { values, file } = parseOneInput(
+      args,
+      { base: { type: 'string', short: 'B' }, output: { type: 'string', short: 'o' } },
+      'MODULE',
+    );
     if (!values.base) throw new UsageError('missing --base VMLINUX (the vmlinux BTF the module was built for)');
     if (!values.output) throw new UsageError('missing -o OUT');
     const elf = new ElfFile(readInput(file), file);
@@ -24,9 +28,12 @@ export const distillCommand: CommandRun = {
     writeFileSync(values.output, r.bytes);
     const moved = r.distilled.split.count - r.original.count;
     const ids = r.btfIds ? `; .BTF_ids ${r.btfIds.slots} ids renumbered` : '';
-    io.out(`${values.output}: .BTF.base ${r.distilled.base.count} types (${kb(r.btfBase.length)}); .BTF ${r.distilled.split.count} types `
-      + `(${r.original.count} own + ${moved} moved from the base; ${kb(r.btf.length)}, was ${kb(elf.section('.BTF')!.size)})${ids}\n`);
-    for (const s of r.btfIds?.unresolved ?? []) io.err(`bpf-lens: warning: ${s} names a base type the distilled BTF does not hold; its id is now 0\n`);
+    io.out(
+      `${values.output}: .BTF.base ${r.distilled.base.count} types (${kb(r.btfBase.length)}); .BTF ${r.distilled.split.count} types ` +
+        `(${r.original.count} own + ${moved} moved from the base; ${kb(r.btf.length)}, was ${kb(elf.section('.BTF')!.size)})${ids}\n`,
+    );
+    for (const s of r.btfIds?.unresolved ?? [])
+      io.err(`bpf-lens: warning: ${s} names a base type the distilled BTF does not hold; its id is now 0\n`);
     return 0;
   },
 };

@@ -27,7 +27,12 @@ export function readModuleWithBase(file: string, origBase: string | undefined): 
   const elf = new ElfFile(readInput(file), file);
   const orig = origBase !== undefined ? loadBtf(origBase) : undefined;
   if (!orig && !elf.section('.BTF.base')) {
-    throw new FormatError(file, '.BTF.base', 0, 'the module has no .BTF.base section: give --orig-base VMLINUX (the vmlinux BTF it was built for) to distill one');
+    throw new FormatError(
+      file,
+      '.BTF.base',
+      0,
+      'the module has no .BTF.base section: give --orig-base VMLINUX (the vmlinux BTF it was built for) to distill one',
+    );
   }
   return { elf, orig };
 }

@@ -14,7 +14,11 @@ export const linkCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     let parsed;
     try {
-      parsed = parseArgs({ args, allowPositionals: true, options: { output: { type: 'string', short: 'o' }, quiet: { type: 'boolean', short: 'q' } } });
+      parsed = parseArgs({
+        args,
+        allowPositionals: true,
+        options: { output: { type: 'string', short: 'o' }, quiet: { type: 'boolean', short: 'q' } },
+      });
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
@@ -33,10 +37,13 @@ export const linkCommand: CommandRun = {
     }
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     writeFileSync(values.output, r.bytes);
-    if (r.btf && !r.btf.deduplicated) io.err(`bpf-lens: link: warning: BTF dedup gave up (type chains too long to compare); the output keeps all ${r.btf.typesIn} types\n`);
+    if (r.btf && !r.btf.deduplicated)
+      io.err(`bpf-lens: link: warning: BTF dedup gave up (type chains too long to compare); the output keeps all ${r.btf.typesIn} types\n`);
     if (values.quiet) return 0;
     const btf = r.btf ? `; BTF ${r.btf.typesIn} types → ${r.btf.typesOut} after dedup` : '';
-    io.out(`${values.output}: ${positionals.length} objects, ${r.sections.length} sections, ${r.symbols} symbols${btf} (${ms.toFixed(1)} ms)\n`);
+    io.out(
+      `${values.output}: ${positionals.length} objects, ${r.sections.length} sections, ${r.symbols} symbols${btf} (${ms.toFixed(1)} ms)\n`,
+    );
     for (const g of r.globals) {
       if (g.usedBy.length === 0 && g.weakLosers.length === 0) continue;
       const where = g.definedIn ? `${g.definedIn} (${g.section})` : `the kernel (${g.kernel})`;

@@ -6,7 +6,9 @@ function parse(args: string[]) {
   let parsed;
   try {
     parsed = parseArgs({
-      args, allowPositionals: true, options: {
+      args,
+      allowPositionals: true,
+      options: {
         target: { type: 'string', default: 'local' },
         pin: { type: 'string' },
         json: { type: 'boolean', default: false },
@@ -24,7 +26,8 @@ function parse(args: string[]) {
     throw new UsageError((e as Error).message);
   }
   const { values, positionals } = parsed;
-  if (positionals.length !== 1) throw new UsageError(positionals.length ? `unexpected argument '${positionals[1]}'` : 'missing object file');
+  if (positionals.length !== 1)
+    throw new UsageError(positionals.length ? `unexpected argument '${positionals[1]}'` : 'missing object file');
   if (values.target !== 'local' && values.replace !== undefined) throw new UsageError('--replace works only with --target local for now');
   const level = values['log-level'] !== undefined ? Number(values['log-level']) : 0;
   if (!Number.isInteger(level) || level < 0 || level > 7) throw new UsageError(`--log-level must be 0..7, not '${values['log-level']}'`);
@@ -36,7 +39,8 @@ function parse(args: string[]) {
     set[s.slice(0, eq)] = s.slice(eq + 1);
   }
   const mode = values['arg-ctx-fallback'];
-  if (mode !== undefined && !['auto', 'always', 'never'].includes(mode)) throw new UsageError(`--arg-ctx-fallback must be auto, always or never`);
+  if (mode !== undefined && !['auto', 'always', 'never'].includes(mode))
+    throw new UsageError(`--arg-ctx-fallback must be auto, always or never`);
   return { file: positionals[0], values, level, set, mode: mode as 'auto' | 'always' | 'never' | undefined };
 }
 
@@ -66,7 +70,12 @@ export const loadCommand: CommandRun = {
       if (!isTarget && !a.values.json) throw e;
       if (a.values.json) {
         const message = e instanceof Error ? e.message : String(e);
-        io.out(formatLoadJson({ ok: false, error: { message, stage: isTarget ? 'target' : 'internal', ...(isTarget ? { code: e.code } : {}) } }, remote ? { remote: { spec } } : {}));
+        io.out(
+          formatLoadJson(
+            { ok: false, error: { message, stage: isTarget ? 'target' : 'internal', ...(isTarget ? { code: e.code } : {}) } },
+            remote ? { remote: { spec } } : {},
+          ),
+        );
       }
       if (!isTarget) return 1;
       io.err(formatTargetError(e));
@@ -86,18 +95,49 @@ export const loadCommand: CommandRun = {
       // bpf-not-permitted, saying why, before the object travels (in-process, the load says so itself)
       const h = remote ? await (await import('../remote')).requireLoad(target) : undefined;
       const t1 = performance.now();
-      const r = await target.load({
-        name: a.file, object: bytes, logLevel: a.level, noAutoload: a.values['no-autoload'] ?? [], set: a.set,
-        ...(a.values.pin !== undefined ? { pinProgramsDir: a.values.pin } : {}),
-        ...(a.values.replace !== undefined ? { replace: a.values.replace } : {}),
-        ...(a.values.register ? { registerStructOps: true } : {}),
-        ...(a.mode ? { argCtxFallback: a.mode } : {}), ...(btf ? { btf } : {}),
-      }, timing ? (stage) => { if (timing[timing.length - 1][0] !== stage) timing.push([stage, performance.now()]); } : undefined);
+      const r = await target.load(
+        {
+          name: a.file,
+          object: bytes,
+          logLevel: a.level,
+          noAutoload: a.values['no-autoload'] ?? [],
+          set: a.set,
+          ...(a.values.pin !== undefined ? { pinProgramsDir: a.values.pin } : {}),
+          ...(a.values.replace !== undefined ? { replace: a.values.replace } : {}),
+          ...(a.values.register ? { registerStructOps: true } : {}),
+          ...(a.mode ? { argCtxFallback: a.mode } : {}),
+          ...(btf ? { btf } : {}),
+        },
+        timing
+          ? (stage) => {
+              if (timing[timing.length - 1][0] !== stage) timing.push([stage, performance.now()]);
+            }
+          : undefined,
+      );
       const { formatLoadFailureText, formatLoadJson, formatLoadText } = await import('../targets/format');
-      const times = h && r.ok ? { connect_ms: Math.round(connectMs), deploy_ms: Math.round(conn.deployMs ?? 0), deployed_now: conn.deployed ?? false, load_ms: Math.round(performance.now() - t1), agent_load_ms: Math.round(r.loaded.ms) } : undefined;
-      if (a.values.json) io.out(formatLoadJson(r, remote ? { remote: { spec, ...(h ? { release: h.release } : {}), ...(times ? { timing: times } : {}) } } : {}));
+      const times =
+        h && r.ok
+          ? {
+              connect_ms: Math.round(connectMs),
+              deploy_ms: Math.round(conn.deployMs ?? 0),
+              deployed_now: conn.deployed ?? false,
+              load_ms: Math.round(performance.now() - t1),
+              agent_load_ms: Math.round(r.loaded.ms),
+            }
+          : undefined;
+      if (a.values.json)
+        io.out(
+          formatLoadJson(r, remote ? { remote: { spec, ...(h ? { release: h.release } : {}), ...(times ? { timing: times } : {}) } } : {}),
+        );
       else if (!r.ok) io.err(formatLoadFailureText(r.error));
-      else io.out(formatLoadText(r.loaded, { file: a.file, pinned: a.values.pin !== undefined, ...(h && times ? { remote: { spec, release: h.release, timing: times } } : {}) }));
+      else
+        io.out(
+          formatLoadText(r.loaded, {
+            file: a.file,
+            pinned: a.values.pin !== undefined,
+            ...(h && times ? { remote: { spec, release: h.release, timing: times } } : {}),
+          }),
+        );
       if (r.ok) await target.unload(r.loaded.handle);
       if (timing) io.err(`bpf-lens timing: ${JSON.stringify(stageTimes(timing))}\n`);
       return r.ok ? 0 : 1;
@@ -113,7 +153,17 @@ export const loadCommand: CommandRun = {
 function stageTimes(timing: [string, number][]): Record<string, number> {
   const end = performance.now();
   // the pipeline's first stage (probe) starts right after the object is parsed
-  const names: Record<string, string> = { startup: 'startup', imported: 'modules', probe: 'open', relocate: 'probe', btf: 'core', maps: 'btf', programs: 'maps', pin: 'programs', done: 'pin' };
+  const names: Record<string, string> = {
+    startup: 'startup',
+    imported: 'modules',
+    probe: 'open',
+    relocate: 'probe',
+    btf: 'core',
+    maps: 'btf',
+    programs: 'maps',
+    pin: 'programs',
+    done: 'pin',
+  };
   const out: Record<string, number> = {};
   let prev = 0;
   for (const [mark, t] of timing) {

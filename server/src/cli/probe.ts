@@ -11,7 +11,10 @@ export const probeCommand: CommandRun = {
     let target: string | undefined;
     let sudo: boolean;
     try {
-      const v = parseArgs({ args, options: { json: { type: 'boolean', default: false }, target: { type: 'string' }, 'no-sudo': { type: 'boolean', default: false } } }).values;
+      const v = parseArgs({
+        args,
+        options: { json: { type: 'boolean', default: false }, target: { type: 'string' }, 'no-sudo': { type: 'boolean', default: false } },
+      }).values;
       json = v.json ?? false;
       target = v.target;
       sudo = !v['no-sudo'];
@@ -34,10 +37,16 @@ export const probeCommand: CommandRun = {
         version_code: sys.versionCode,
         lockdown: sys.lockdown ?? null,
         privileges: {
-          can_load: priv.canLoad, errno: priv.errno ?? null,
-          cap_bpf: priv.capBpf, cap_sys_admin: priv.capSysAdmin, cap_perfmon: priv.capPerfmon, cap_net_admin: priv.capNetAdmin,
+          can_load: priv.canLoad,
+          errno: priv.errno ?? null,
+          cap_bpf: priv.capBpf,
+          cap_sys_admin: priv.capSysAdmin,
+          cap_perfmon: priv.capPerfmon,
+          cap_net_admin: priv.capNetAdmin,
         },
-        features: Object.fromEntries(features.map((f) => [f.name, { supported: f.supported, errno: f.errno ?? null, description: f.description }])),
+        features: Object.fromEntries(
+          features.map((f) => [f.name, { supported: f.supported, errno: f.errno ?? null, description: f.description }]),
+        ),
       };
       io.out(`${JSON.stringify(out, null, 2)}\n`);
     } else {
@@ -83,7 +92,9 @@ async function probeTarget(spec: string, json: boolean, sudo: boolean, io: CliIo
     const h = await client.hello();
     const helloMs = performance.now() - t1;
     if (json) {
-      io.out(`${JSON.stringify({ target: spec, ...h, connect_ms: Math.round(connectMs), hello_ms: Math.round(helloMs * 10) / 10 }, null, 2)}\n`);
+      io.out(
+        `${JSON.stringify({ target: spec, ...h, connect_ms: Math.round(connectMs), hello_ms: Math.round(helloMs * 10) / 10 }, null, 2)}\n`,
+      );
     } else {
       const yes = (b: boolean) => (b ? 'yes' : 'no');
       const lines = [

@@ -11,11 +11,15 @@ type Format = (typeof FORMATS)[number];
 
 /** The module's split BTF relocated onto TARGET, dumped as `btf dump` would. */
 async function relocateModule(args: string[], io: CliIo): Promise<number> {
-  const { values, file } = parseOneInput(args, {
-    base: { type: 'string', short: 'B' },
-    'orig-base': { type: 'string' },
-    format: { type: 'string', short: 'f', default: 'raw' },
-  }, 'MODULE');
+  const { values, file } = parseOneInput(
+    args,
+    {
+      base: { type: 'string', short: 'B' },
+      'orig-base': { type: 'string' },
+      format: { type: 'string', short: 'f', default: 'raw' },
+    },
+    'MODULE',
+  );
   if (!values.base) throw new UsageError('missing --base TARGET (the vmlinux BTF to relocate onto)');
   const format = values.format as Format;
   if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${values.format}' (raw or c)`);
@@ -28,7 +32,9 @@ async function relocateModule(args: string[], io: CliIo): Promise<number> {
   } catch (e) {
     if (!(e instanceof RelocateError)) throw e;
     const bad = e.mapping.matches.filter((m) => !RELOCATABLE.has(m.status));
-    io.err(`bpf-lens: ${file} does not relocate onto ${values.base}: ${bad.length} distilled type${bad.length === 1 ? '' : 's'} without a single match\n`);
+    io.err(
+      `bpf-lens: ${file} does not relocate onto ${values.base}: ${bad.length} distilled type${bad.length === 1 ? '' : 's'} without a single match\n`,
+    );
     for (const m of bad) io.err(`  ${m.status} ${m.kind} '${m.name}' [${m.id}]${m.reason ? `: ${m.reason}` : ''}\n`);
     io.err(`(bpf-lens base-diff ${file} --base ${values.base} shows every type)\n`);
     return 1;
@@ -49,7 +55,9 @@ async function relocateModule(args: string[], io: CliIo): Promise<number> {
  */
 export const relocateWithBaseCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
-    const split = args.some((a) => a === '--base' || a === '-B' || a.startsWith('--base=') || a === '--orig-base' || a.startsWith('--orig-base='));
+    const split = args.some(
+      (a) => a === '--base' || a === '-B' || a.startsWith('--base=') || a === '--orig-base' || a.startsWith('--orig-base='),
+    );
     return split ? relocateModule(args, io) : (await import('./relocate')).relocateCommand.run(args, io);
   },
 };

@@ -26,13 +26,17 @@ function line(r: CoreReloReport): string {
  */
 export const relocateCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
-    const { values, file } = parseOneInput(args, {
-      btf: { type: 'string' },
-      target: { type: 'string', short: 't' },
-      module: { type: 'string', short: 'm', multiple: true },
-      problems: { type: 'boolean', short: 'p', default: false },
-      json: { type: 'boolean', default: false },
-    }, 'OBJ');
+    const { values, file } = parseOneInput(
+      args,
+      {
+        btf: { type: 'string' },
+        target: { type: 'string', short: 't' },
+        module: { type: 'string', short: 'm', multiple: true },
+        problems: { type: 'boolean', short: 'p', default: false },
+        json: { type: 'boolean', default: false },
+      },
+      'OBJ',
+    );
     if (values.btf !== undefined && values.target !== undefined) throw new UsageError('give --btf only (--target is its old name)');
     if (values.target !== undefined) io.err('bpf-lens: relocate --target is deprecated, use --btf (as load does)\n');
     const btfFile = values.btf ?? values.target;
@@ -47,7 +51,10 @@ export const relocateCommand: CommandRun = {
     let targets: TargetBtf[];
     if (btfFile) {
       const vmlinux = { name: path.basename(btfFile), btf: loadBtf(btfFile) };
-      targets = [vmlinux, ...(values.module ?? []).map((m) => ({ name: path.basename(m).replace(/\.ko$/, ''), btf: loadBtf(m, vmlinux.btf) }))];
+      targets = [
+        vmlinux,
+        ...(values.module ?? []).map((m) => ({ name: path.basename(m).replace(/\.ko$/, ''), btf: loadBtf(m, vmlinux.btf) })),
+      ];
     } else {
       targets = sysfsKernelBtfs();
     }
@@ -59,7 +66,9 @@ export const relocateCommand: CommandRun = {
     });
     const fatal = sections.some((s) => !s.ok);
     if (values.json) {
-      io.out(`${json({ file, targets: targets.map((t) => t.name), sections: sections.map((s) => ({ section: s.section, ok: s.ok, relocations: s.reports })) })}\n`);
+      io.out(
+        `${json({ file, targets: targets.map((t) => t.name), sections: sections.map((s) => ({ section: s.section, ok: s.ok, relocations: s.reports })) })}\n`,
+      );
       return fatal ? 1 : 0;
     }
     const total = sections.reduce((n, s) => n + s.reports.length, 0);

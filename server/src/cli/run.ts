@@ -7,17 +7,25 @@ function parse(args: string[]) {
   let parsed;
   try {
     parsed = parseArgs({
-      args, allowPositionals: true, options: {
-        attach: { type: 'string', multiple: true }, 'no-attach': { type: 'string', multiple: true },
-        duration: { type: 'string' }, pin: { type: 'string' }, json: { type: 'boolean', default: false },
-        set: { type: 'string', multiple: true }, 'no-autoload': { type: 'string', multiple: true }, 'log-level': { type: 'string' },
+      args,
+      allowPositionals: true,
+      options: {
+        attach: { type: 'string', multiple: true },
+        'no-attach': { type: 'string', multiple: true },
+        duration: { type: 'string' },
+        pin: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        set: { type: 'string', multiple: true },
+        'no-autoload': { type: 'string', multiple: true },
+        'log-level': { type: 'string' },
       },
     });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
   const { values: v, positionals } = parsed;
-  if (positionals.length !== 1) throw new UsageError(positionals.length ? `unexpected argument '${positionals[1]}'` : 'missing object file');
+  if (positionals.length !== 1)
+    throw new UsageError(positionals.length ? `unexpected argument '${positionals[1]}'` : 'missing object file');
   const duration = v.duration !== undefined ? Number(v.duration) : undefined;
   if (duration !== undefined && !(duration >= 0 && duration < 1e7)) throw new UsageError(`--duration wants seconds, not '${v.duration}'`);
   const places = new Map<string, string>();
@@ -35,26 +43,45 @@ function parse(args: string[]) {
   const level = v['log-level'] !== undefined ? Number(v['log-level']) : 0;
   if (!Number.isInteger(level) || level < 0 || level > 7) throw new UsageError(`--log-level must be 0..7, not '${v['log-level']}'`);
   return {
-    file: positionals[0], places, skip: new Set(v['no-attach'] ?? []), duration, pin: v.pin, json: v.json ?? false,
-    set, noAutoload: v['no-autoload'] ?? [], level,
+    file: positionals[0],
+    places,
+    skip: new Set(v['no-attach'] ?? []),
+    duration,
+    pin: v.pin,
+    json: v.json ?? false,
+    set,
+    noAutoload: v['no-autoload'] ?? [],
+    level,
   };
 }
 
 /** One line per event for people. */
 export function eventText(e: RunEvent): string {
   switch (e.event) {
-    case 'loaded': return `loaded ${e.object}: ${e.programs.length} program(s), ${e.maps.length} map(s)`;
+    case 'loaded':
+      return `loaded ${e.object}: ${e.programs.length} program(s), ${e.maps.length} map(s)`;
     case 'attached': {
       const ids = e.link_id !== undefined ? `, link ${e.link_id}` : e.link_ids ? `, links ${e.link_ids.join(' ')}` : '';
       return `attached ${e.program} → ${e.kind} ${e.target} (${e.mechanism}${ids})`;
     }
-    case 'skipped': return `not attached ${e.program}: ${e.reason}`;
-    case 'iter': return `iterator ${e.program} printed:\n${e.output.replace(/\n$/, '').split('\n').map((l) => `  ${l}`).join('\n')}`;
-    case 'pinned': return `pinned ${e.program} link at ${e.path}`;
-    case 'running': return `running: ${e.duration !== null ? `${e.duration} s` : 'until Ctrl-C'}`;
-    case 'detached': return `detached ${e.program} from ${e.kind} ${e.target}`;
-    case 'warning': return `warning: ${e.message}`;
-    case 'error': return `error: ${e.program ? `${e.program}: ` : ''}${e.message}`;
+    case 'skipped':
+      return `not attached ${e.program}: ${e.reason}`;
+    case 'iter':
+      return `iterator ${e.program} printed:\n${e.output
+        .replace(/\n$/, '')
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n')}`;
+    case 'pinned':
+      return `pinned ${e.program} link at ${e.path}`;
+    case 'running':
+      return `running: ${e.duration !== null ? `${e.duration} s` : 'until Ctrl-C'}`;
+    case 'detached':
+      return `detached ${e.program} from ${e.kind} ${e.target}`;
+    case 'warning':
+      return `warning: ${e.message}`;
+    case 'error':
+      return `error: ${e.program ? `${e.program}: ` : ''}${e.message}`;
   }
 }
 
@@ -94,9 +121,20 @@ export const runCommand: CommandRun = {
     const { runObject } = await import('../run/run-object');
     let handle;
     try {
-      handle = runObject(kernel.localKernel, obj, a.file, {
-        places: a.places, skip: a.skip, pinDir: a.pin, set: a.set, noAutoload: a.noAutoload, logLevel: a.level,
-      }, emit);
+      handle = runObject(
+        kernel.localKernel,
+        obj,
+        a.file,
+        {
+          places: a.places,
+          skip: a.skip,
+          pinDir: a.pin,
+          set: a.set,
+          noAutoload: a.noAutoload,
+          logLevel: a.level,
+        },
+        emit,
+      );
     } catch (e) {
       const err = e as Error & { program?: string };
       if (a.json) emit({ event: 'error', message: err.message, ...(err.program ? { program: err.program } : {}) });

@@ -9,9 +9,16 @@ function parse(args: string[]) {
   let parsed;
   try {
     parsed = parseArgs({
-      args, allowPositionals: true, options: {
-        id: { type: 'string' }, pinned: { type: 'string' }, 'data-in': { type: 'string' }, packet: { type: 'string' },
-        'ctx-in': { type: 'string' }, repeat: { type: 'string' }, json: { type: 'boolean', default: false },
+      args,
+      allowPositionals: true,
+      options: {
+        id: { type: 'string' },
+        pinned: { type: 'string' },
+        'data-in': { type: 'string' },
+        packet: { type: 'string' },
+        'ctx-in': { type: 'string' },
+        repeat: { type: 'string' },
+        json: { type: 'boolean', default: false },
       },
     });
   } catch (e) {
@@ -20,7 +27,8 @@ function parse(args: string[]) {
   const { values: v, positionals: pos } = parsed;
   const sources = [pos.length > 0, v.id !== undefined, v.pinned !== undefined].filter(Boolean).length;
   if (sources !== 1) throw new UsageError('give the program once: OBJ PROG, --id N or --pinned PATH');
-  if (pos.length && pos.length !== 2) throw new UsageError(pos.length === 1 ? 'missing PROG (the program in OBJ to run)' : `unexpected argument '${pos[2]}'`);
+  if (pos.length && pos.length !== 2)
+    throw new UsageError(pos.length === 1 ? 'missing PROG (the program in OBJ to run)' : `unexpected argument '${pos[2]}'`);
   if (v.id !== undefined && !/^\d+$/.test(v.id)) throw new UsageError(`--id wants a program id, not '${v.id}'`);
   if (v['data-in'] !== undefined && v.packet !== undefined) throw new UsageError('give --data-in or --packet, not both');
   const repeat = v.repeat !== undefined ? Number(v.repeat) : 1;
@@ -40,11 +48,16 @@ function parse(args: string[]) {
 }
 
 function text(r: TestRunReport, data: Uint8Array | undefined): string {
-  const lines = [`retval ${r.retval}${r.retval_name ? ` (${r.retval_name})` : ''}`, `duration ${r.duration_ns} ns per run (${r.repeat} run${r.repeat === 1 ? '' : 's'})`];
+  const lines = [
+    `retval ${r.retval}${r.retval_name ? ` (${r.retval_name})` : ''}`,
+    `duration ${r.duration_ns} ns per run (${r.repeat} run${r.repeat === 1 ? '' : 's'})`,
+  ];
   if (data?.length) {
     const out = Buffer.from(r.data_out, 'hex');
     const diffs = byteDiff(data, out);
-    lines.push(`data out ${out.length} bytes${diffs.length ? `, ${diffs.length} change${diffs.length === 1 ? '' : 's'} against the input:` : ', same as the input'}`);
+    lines.push(
+      `data out ${out.length} bytes${diffs.length ? `, ${diffs.length} change${diffs.length === 1 ? '' : 's'} against the input:` : ', same as the input'}`,
+    );
     for (const d of diffs) lines.push(`  @${d.offset}: ${d.before || '(none)'} -> ${d.after || '(none)'}`);
   }
   if (r.ctx_out) lines.push(`ctx out ${r.ctx_out}`);

@@ -8,16 +8,27 @@ import { BPF_LOG_STATS, type ProgramStats, STAT_COLUMNS, programStats, statsDiff
 function parse(args: string[]) {
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false }, compare: { type: 'string' }, 'log-level': { type: 'string' }, target: { type: 'string', multiple: true } } });
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        json: { type: 'boolean', default: false },
+        compare: { type: 'string' },
+        'log-level': { type: 'string' },
+        target: { type: 'string', multiple: true },
+      },
+    });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
   const { values, positionals } = parsed;
-  if (positionals.length !== 1) throw new UsageError(positionals.length ? `unexpected argument '${positionals[1]}'` : 'missing object file');
+  if (positionals.length !== 1)
+    throw new UsageError(positionals.length ? `unexpected argument '${positionals[1]}'` : 'missing object file');
   const level = values['log-level'] !== undefined ? Number(values['log-level']) : 1;
   if (![1, 2].includes(level)) throw new UsageError(`--log-level must be 1 or 2, not '${values['log-level']}'`);
   const targets = values.target?.length ? values.target : ['local'];
-  if (targets.length > 1 && values.compare !== undefined) throw new UsageError('--compare compares two objects on one target; several --target compare one object across kernels');
+  if (targets.length > 1 && values.compare !== undefined)
+    throw new UsageError('--compare compares two objects on one target; several --target compare one object across kernels');
   return { file: positionals[0], json: values.json ?? false, compare: values.compare, level, targets };
 }
 
@@ -27,7 +38,12 @@ async function verifyObject(file: string, level: number, target: KernelTarget): 
   const names = openObject(bytes, file).programs.map((p) => p.name);
   const out: ProgramStats[] = [];
   for (const name of names) {
-    const r = await target.load({ name: file, object: bytes, logLevel: level | BPF_LOG_STATS, noAutoload: names.filter((n) => n !== name) });
+    const r = await target.load({
+      name: file,
+      object: bytes,
+      logLevel: level | BPF_LOG_STATS,
+      noAutoload: names.filter((n) => n !== name),
+    });
     if (r.ok) {
       await target.unload(r.loaded.handle);
       const p = r.loaded.programs.find((x) => x.name === name);
@@ -60,15 +76,24 @@ const signed = (v: number | null) => (v === null ? '-' : v > 0 ? `+${v}` : Strin
 
 function table(rows: string[][]): string {
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i])))
+      .join('  ')
+      .trimEnd();
   return [line(rows[0]), w.map((n) => '-'.repeat(n)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
 /** veristat's table: one row per program. */
 function statsTable(file: string, s: readonly ProgramStats[]): string {
   const head = ['Program', 'Verdict', ...STAT_COLUMNS.map(([, t]) => t)];
-  return `${file}\n${table([head, ...s.map((p) => [p.name, p.verdict, ...STAT_COLUMNS.map(([k]) => cell(p[k]))])])}\n`
-    + s.filter((p) => p.error).map((p) => `  ${p.name}: ${p.error}\n`).join('');
+  return (
+    `${file}\n${table([head, ...s.map((p) => [p.name, p.verdict, ...STAT_COLUMNS.map(([k]) => cell(p[k]))])])}\n` +
+    s
+      .filter((p) => p.error)
+      .map((p) => `  ${p.name}: ${p.error}\n`)
+      .join('')
+  );
 }
 
 /** veristat -C: each column for A, B and the difference, by program name. */
@@ -80,7 +105,12 @@ function compareTable(a: readonly ProgramStats[], b: readonly ProgramStats[]): s
     const x = a.find((p) => p.name === n);
     const y = b.find((p) => p.name === n);
     const d = x && y ? statsDiff(x, y) : undefined;
-    return [n, x?.verdict ?? '-', y?.verdict ?? '-', ...cols.flatMap(([k]) => [cell(x?.[k] ?? null), cell(y?.[k] ?? null), signed(d?.[k] ?? null)])];
+    return [
+      n,
+      x?.verdict ?? '-',
+      y?.verdict ?? '-',
+      ...cols.flatMap(([k]) => [cell(x?.[k] ?? null), cell(y?.[k] ?? null), signed(d?.[k] ?? null)]),
+    ];
   });
   return `${table([head, ...rows])}\n`;
 }
@@ -106,11 +136,21 @@ export const verifyCommand: CommandRun = {
       return 2;
     }
     const base = runs[0];
-    const diffOf = (x: readonly ProgramStats[], y: readonly ProgramStats[]) => x.filter((p) => y.some((q) => q.name === p.name)).map((p) => ({ name: p.name, ...statsDiff(p, y.find((q) => q.name === p.name)!) }));
+    const diffOf = (x: readonly ProgramStats[], y: readonly ProgramStats[]) =>
+      x
+        .filter((p) => y.some((q) => q.name === p.name))
+        .map((p) => ({
+          name: p.name,
+          ...statsDiff(
+            p,
+            y.find((q) => q.name === p.name)!,
+          ),
+        }));
     if (a.json) {
-      const json = runs.length > 1
-        ? { targets: a.targets.map((t, i) => ({ target: t, programs: runs[i] })), diff: diffOf(runs[0], runs[1]) }
-        : { programs: base, ...(other ? { compare: { object: a.compare, programs: other, diff: diffOf(base, other) } } : {}) };
+      const json =
+        runs.length > 1
+          ? { targets: a.targets.map((t, i) => ({ target: t, programs: runs[i] })), diff: diffOf(runs[0], runs[1]) }
+          : { programs: base, ...(other ? { compare: { object: a.compare, programs: other, diff: diffOf(base, other) } } : {}) };
       io.out(`${JSON.stringify(json, null, 2)}\n`);
     } else if (runs.length > 1) io.out(`A: ${a.targets[0]}  B: ${a.targets[1]}\n${compareTable(runs[0], runs[1])}`);
     else io.out(other ? compareTable(base, other) : statsTable(a.file, base));

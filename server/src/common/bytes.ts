@@ -71,9 +71,8 @@ export class ByteReader {
   /** A reader over a sub-range that reports offsets relative to the same origin. */
   sub(off: number, len: number, what: string, section?: string): ByteReader {
     const bytes = this.slice(off, len, what);
-    const origin = section === undefined
-      ? { ...this.origin, base: (this.origin.base ?? 0) + off }
-      : { file: this.origin.file, section, base: 0 };
+    const origin =
+      section === undefined ? { ...this.origin, base: (this.origin.base ?? 0) + off } : { file: this.origin.file, section, base: 0 };
     return new ByteReader(bytes, this.littleEndian, origin);
   }
 
@@ -88,7 +87,10 @@ export class ByteWriter {
   private view: DataView;
   private pos = 0;
 
-  constructor(readonly littleEndian: boolean, initial = 4096) {
+  constructor(
+    readonly littleEndian: boolean,
+    initial = 4096,
+  ) {
     this.buf = new Uint8Array(initial);
     this.view = new DataView(this.buf.buffer);
   }

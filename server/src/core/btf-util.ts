@@ -43,8 +43,18 @@ export function kindsCompat(a: BtfType | undefined, b: BtfType | undefined): boo
 }
 
 const ptrSizes = new WeakMap<Btf, number>();
-const LONG_NAMES = ['long int', 'int long', 'unsigned long int', 'unsigned int long', 'long unsigned int',
-  'long int unsigned', 'int unsigned long', 'int long unsigned', 'long', 'unsigned long'];
+const LONG_NAMES = [
+  'long int',
+  'int long',
+  'unsigned long int',
+  'unsigned int long',
+  'long unsigned int',
+  'long int unsigned',
+  'int unsigned long',
+  'int long unsigned',
+  'long',
+  'unsigned long',
+];
 
 /** Pointer size of the BTF's architecture, guessed from `long` like libbpf (default 8). */
 export function ptrSize(btf: Btf): number {
@@ -55,7 +65,10 @@ export function ptrSize(btf: Btf): number {
     if (size) break;
     for (const id of btf.byName(name)) {
       const t = btf.get(id);
-      if (t?.kind === 'INT' && (t.size === 4 || t.size === 8)) { size = t.size; break; }
+      if (t?.kind === 'INT' && (t.size === 4 || t.size === 8)) {
+        size = t.size;
+        break;
+      }
     }
   }
   size ||= 8;
@@ -72,13 +85,24 @@ export function resolveSize(btf: Btf, id: TypeId): number {
     const t = typeAt(btf, id);
     let size: number;
     switch (t?.kind) {
-      case 'INT': case 'ENUM': case 'ENUM64': case 'STRUCT': case 'UNION': case 'DATASEC': case 'FLOAT':
+      case 'INT':
+      case 'ENUM':
+      case 'ENUM64':
+      case 'STRUCT':
+      case 'UNION':
+      case 'DATASEC':
+      case 'FLOAT':
         size = t.size;
         break;
       case 'PTR':
         size = ptrSize(btf);
         break;
-      case 'TYPEDEF': case 'VOLATILE': case 'CONST': case 'RESTRICT': case 'VAR': case 'TYPE_TAG':
+      case 'TYPEDEF':
+      case 'VOLATILE':
+      case 'CONST':
+      case 'RESTRICT':
+      case 'VAR':
+      case 'TYPE_TAG':
         id = t.type;
         continue;
       case 'ARRAY':
@@ -122,18 +146,31 @@ export function typeName(btf: Btf, id: TypeId, depth = 0): string {
   if (depth > 8) return '...';
   const anon = (what: string) => `${what} ${t.name || '<anon>'}`;
   switch (t.kind) {
-    case 'STRUCT': return anon('struct');
-    case 'UNION': return anon('union');
-    case 'ENUM': case 'ENUM64': return anon('enum');
-    case 'FWD': return anon(t.kindFlag ? 'union' : 'struct');
-    case 'PTR': return `${typeName(btf, t.type, depth + 1)} *`;
-    case 'CONST': return `const ${typeName(btf, t.type, depth + 1)}`;
-    case 'VOLATILE': return `volatile ${typeName(btf, t.type, depth + 1)}`;
-    case 'RESTRICT': return `${typeName(btf, t.type, depth + 1)} restrict`;
-    case 'TYPE_TAG': return typeName(btf, t.type, depth + 1);
-    case 'ARRAY': return `${typeName(btf, t.type, depth + 1)}[${t.nelems}]`;
-    case 'FUNC_PROTO': return `${typeName(btf, t.type, depth + 1)} (*)(${t.params.map((p) => typeName(btf, p.type, depth + 1)).join(', ')})`;
-    default: return t.name || `<anon ${t.kind}>`;
+    case 'STRUCT':
+      return anon('struct');
+    case 'UNION':
+      return anon('union');
+    case 'ENUM':
+    case 'ENUM64':
+      return anon('enum');
+    case 'FWD':
+      return anon(t.kindFlag ? 'union' : 'struct');
+    case 'PTR':
+      return `${typeName(btf, t.type, depth + 1)} *`;
+    case 'CONST':
+      return `const ${typeName(btf, t.type, depth + 1)}`;
+    case 'VOLATILE':
+      return `volatile ${typeName(btf, t.type, depth + 1)}`;
+    case 'RESTRICT':
+      return `${typeName(btf, t.type, depth + 1)} restrict`;
+    case 'TYPE_TAG':
+      return typeName(btf, t.type, depth + 1);
+    case 'ARRAY':
+      return `${typeName(btf, t.type, depth + 1)}[${t.nelems}]`;
+    case 'FUNC_PROTO':
+      return `${typeName(btf, t.type, depth + 1)} (*)(${t.params.map((p) => typeName(btf, p.type, depth + 1)).join(', ')})`;
+    default:
+      return t.name || `<anon ${t.kind}>`;
   }
 }
 
@@ -142,7 +179,10 @@ export function memberNames(btf: Btf, t: BtfType, depth = 0): string[] {
   if (!isComposite(t) || depth > 8) return [];
   const out: string[] = [];
   for (const m of t.members) {
-    if (m.name) { out.push(m.name); continue; }
+    if (m.name) {
+      out.push(m.name);
+      continue;
+    }
     const inner = btf.has(m.type) ? btf.get(skipToType(btf, m.type)) : undefined;
     if (inner) out.push(...memberNames(btf, inner, depth + 1));
   }
@@ -175,5 +215,10 @@ export function similarNames(want: string, names: readonly string[]): string[] {
     const d = editDistance(want, n);
     return d <= Math.max(1, Math.floor(want.length / 4)) ? 1 + d : 99;
   };
-  return names.map((n) => ({ n, s: score(n) })).filter((x) => x.s < 99 && x.n !== want).sort((x, y) => x.s - y.s).slice(0, 3).map((x) => x.n);
+  return names
+    .map((n) => ({ n, s: score(n) }))
+    .filter((x) => x.s < 99 && x.n !== want)
+    .sort((x, y) => x.s - y.s)
+    .slice(0, 3)
+    .map((x) => x.n);
 }

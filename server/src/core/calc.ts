@@ -4,10 +4,22 @@ import { type Btf } from '../btf/btf';
 import { BTF_INT_SIGNED, type BtfComposite, type TypeId, isEnum } from '../btf/types';
 import { CoreReloError, resolveSize, skipToType, typeAt } from './btf-util';
 import {
-  BPF_CORE_ENUMVAL_EXISTS, BPF_CORE_ENUMVAL_VALUE, BPF_CORE_FIELD_BYTE_OFFSET, BPF_CORE_FIELD_BYTE_SIZE,
-  BPF_CORE_FIELD_EXISTS, BPF_CORE_FIELD_LSHIFT_U64, BPF_CORE_FIELD_RSHIFT_U64, BPF_CORE_FIELD_SIGNED,
-  BPF_CORE_TYPE_EXISTS, BPF_CORE_TYPE_ID_TARGET, BPF_CORE_TYPE_MATCHES, BPF_CORE_TYPE_SIZE, coreKindName,
-  isEnumvalBased, isFieldBased, isTypeBased,
+  BPF_CORE_ENUMVAL_EXISTS,
+  BPF_CORE_ENUMVAL_VALUE,
+  BPF_CORE_FIELD_BYTE_OFFSET,
+  BPF_CORE_FIELD_BYTE_SIZE,
+  BPF_CORE_FIELD_EXISTS,
+  BPF_CORE_FIELD_LSHIFT_U64,
+  BPF_CORE_FIELD_RSHIFT_U64,
+  BPF_CORE_FIELD_SIGNED,
+  BPF_CORE_TYPE_EXISTS,
+  BPF_CORE_TYPE_ID_TARGET,
+  BPF_CORE_TYPE_MATCHES,
+  BPF_CORE_TYPE_SIZE,
+  coreKindName,
+  isEnumvalBased,
+  isFieldBased,
+  isTypeBased,
 } from './kinds';
 import { type CoreSpec } from './spec';
 
@@ -33,7 +45,12 @@ export interface CoreReloResult {
 /** Thrown inside the calculation to request poisoning (libbpf's -EUCLEAN). */
 class Poison extends Error {}
 
-interface FieldValue { val: bigint; fieldSz: number; typeId: TypeId; validate: boolean }
+interface FieldValue {
+  val: bigint;
+  fieldSz: number;
+  typeId: TypeId;
+  validate: boolean;
+}
 
 function calcField(kind: number, spec: CoreSpec | undefined, littleEndian: boolean): FieldValue {
   if (kind === BPF_CORE_FIELD_EXISTS) return { val: spec ? 1n : 0n, fieldSz: 0, typeId: 0, validate: true };
@@ -43,7 +60,8 @@ function calcField(kind: number, spec: CoreSpec | undefined, littleEndian: boole
   if (!acc.name) {
     // the access ends at an array element or the root: `a[n]` / `&p[n]`
     const sz = resolveSize(btf, acc.typeId);
-    if (kind === BPF_CORE_FIELD_BYTE_OFFSET) return { val: BigInt(Math.floor(spec.bitOffset / 8)), fieldSz: sz, typeId: acc.typeId, validate: true };
+    if (kind === BPF_CORE_FIELD_BYTE_OFFSET)
+      return { val: BigInt(Math.floor(spec.bitOffset / 8)), fieldSz: sz, typeId: acc.typeId, validate: true };
     if (kind === BPF_CORE_FIELD_BYTE_SIZE) return { val: BigInt(sz), fieldSz: 0, typeId: 0, validate: true };
     throw new CoreReloError(`${coreKindName(kind)} cannot be applied to an array element access`);
   }
@@ -78,7 +96,10 @@ function calcField(kind: number, spec: CoreSpec | undefined, littleEndian: boole
   switch (kind) {
     case BPF_CORE_FIELD_BYTE_OFFSET:
       val = BigInt(byteOff);
-      if (!bitfield) { fieldSz = byteSz; typeId = fieldTypeId; }
+      if (!bitfield) {
+        fieldSz = byteSz;
+        typeId = fieldTypeId;
+      }
       break;
     case BPF_CORE_FIELD_BYTE_SIZE:
       val = BigInt(byteSz);
@@ -104,10 +125,15 @@ function calcType(kind: number, spec: CoreSpec | undefined): { val: bigint; vali
   if (!spec) return { val: 0n, validate: true };
   switch (kind) {
     // type ids change during static linking: never validate them
-    case BPF_CORE_TYPE_ID_TARGET: return { val: BigInt(spec.rootId), validate: false };
-    case BPF_CORE_TYPE_EXISTS: case BPF_CORE_TYPE_MATCHES: return { val: 1n, validate: true };
-    case BPF_CORE_TYPE_SIZE: return { val: BigInt(resolveSize(spec.btf, spec.rootId)), validate: true };
-    default: throw new CoreReloError(`unknown type relocation kind ${kind}`);
+    case BPF_CORE_TYPE_ID_TARGET:
+      return { val: BigInt(spec.rootId), validate: false };
+    case BPF_CORE_TYPE_EXISTS:
+    case BPF_CORE_TYPE_MATCHES:
+      return { val: 1n, validate: true };
+    case BPF_CORE_TYPE_SIZE:
+      return { val: BigInt(resolveSize(spec.btf, spec.rootId)), validate: true };
+    default:
+      throw new CoreReloError(`unknown type relocation kind ${kind}`);
   }
 }
 
@@ -133,8 +159,15 @@ function isUnsignedInt(btf: Btf, id: TypeId): boolean {
 /** Local and target values for one relocation; `target` undefined = no candidate matched. */
 export function calcRelo(kind: number, local: CoreSpec, target: CoreSpec | undefined): CoreReloResult {
   const res: CoreReloResult = {
-    origVal: 0n, newVal: 0n, poison: false, validate: true, failMemszAdjust: false,
-    origSz: 0, newSz: 0, origTypeId: 0, newTypeId: 0,
+    origVal: 0n,
+    newVal: 0n,
+    poison: false,
+    validate: true,
+    failMemszAdjust: false,
+    origSz: 0,
+    newSz: 0,
+    origTypeId: 0,
+    newTypeId: 0,
   };
   try {
     if (isFieldBased(kind)) {
@@ -146,8 +179,9 @@ export function calcRelo(kind: number, local: CoreSpec, target: CoreSpec | undef
       // a load may change size only for pointers (32-bit kernels) and unsigned ints, whose
       // zero extension keeps the value right
       if (res.origSz !== res.newSz && target) {
-        const ok = (isPtr(local.btf, res.origTypeId) && isPtr(target.btf, res.newTypeId))
-          || (isUnsignedInt(local.btf, res.origTypeId) && isUnsignedInt(target.btf, res.newTypeId));
+        const ok =
+          (isPtr(local.btf, res.origTypeId) && isPtr(target.btf, res.newTypeId)) ||
+          (isUnsignedInt(local.btf, res.origTypeId) && isUnsignedInt(target.btf, res.newTypeId));
         res.failMemszAdjust = !ok;
       }
     } else if (isTypeBased(kind)) {

@@ -55,7 +55,10 @@ function idsByEssentialName(btf: Btf, name: string, withBases: boolean): TypeId[
 export class CandidateCache {
   private readonly lists = new Map<TypeId, Candidate[]>();
 
-  constructor(readonly localBtf: Btf, readonly targets: readonly TargetBtf[]) {}
+  constructor(
+    readonly localBtf: Btf,
+    readonly targets: readonly TargetBtf[],
+  ) {}
 
   /** The (mutable, prunable) candidate list for a named local type. */
   get(localId: TypeId): Candidate[] {

@@ -24,9 +24,12 @@ export function fieldsAreCompat(lb: Btf, lid: TypeId, tb: Btf, tid: TypeId): boo
     if (lt && tt && isComposite(lt) && isComposite(tt)) return true;
     if (!kindsCompat(lt, tt) || !lt || !tt) return false;
     switch (lt.kind) {
-      case 'PTR': case 'FLOAT':
+      case 'PTR':
+      case 'FLOAT':
         return true;
-      case 'FWD': case 'ENUM': case 'ENUM64':
+      case 'FWD':
+      case 'ENUM':
+      case 'ENUM64':
         return lt.name === '' || tt.name === '' || flavorlessEqual(lt.name, tt.name);
       case 'INT':
         return lt.bitsOffset === 0 && (tt as typeof lt).bitsOffset === 0;
@@ -48,7 +51,7 @@ export function fieldsAreCompat(lb: Btf, lid: TypeId, tb: Btf, tid: TypeId): boo
  */
 export function typesAreCompat(lb: Btf, lid: TypeId, tb: Btf, tid: TypeId, level = MAX_DEPTH): boolean {
   if (!kindsCompat(typeAt(lb, lid), typeAt(tb, tid))) return false;
-  for (let depth = MAX_DEPTH; ; ) {
+  for (let depth = MAX_DEPTH; ;) {
     if (--depth < 0) throw new CoreReloError(`local type ${lid} nests too deep to compare`);
     lid = skipToType(lb, lid);
     tid = skipToType(tb, tid);
@@ -57,7 +60,11 @@ export function typesAreCompat(lb: Btf, lid: TypeId, tb: Btf, tid: TypeId, level
     if (!kindsCompat(lt, tt)) return false;
     if (!lt || !tt) return true; // both void
     switch (lt.kind) {
-      case 'STRUCT': case 'UNION': case 'ENUM': case 'ENUM64': case 'FWD':
+      case 'STRUCT':
+      case 'UNION':
+      case 'ENUM':
+      case 'ENUM64':
+      case 'FWD':
         return true;
       case 'INT':
         return lt.bitsOffset === 0 && (tt as typeof lt).bitsOffset === 0;
@@ -107,7 +114,7 @@ function enumsMatch(lt: BtfEnum | BtfEnum64, tt: BtfEnum | BtfEnum64): boolean {
  */
 export function typesMatch(lb: Btf, lid: TypeId, tb: Btf, tid: TypeId, behindPtr = false, level = MAX_DEPTH): boolean {
   if (level <= 0) throw new CoreReloError('types nest too deep to match');
-  for (let depth = MAX_DEPTH; ; ) {
+  for (let depth = MAX_DEPTH; ;) {
     if (--depth < 0) throw new CoreReloError(`local type ${lid} nests too deep to match`);
     lid = skipToType(lb, lid);
     tid = skipToType(tb, tid);
@@ -120,9 +127,11 @@ export function typesMatch(lb: Btf, lid: TypeId, tb: Btf, tid: TypeId, behindPtr
       case 'FWD':
         if (behindPtr && tt.kind !== 'FWD') return (tt.kind === 'STRUCT' && !lt.kindFlag) || (tt.kind === 'UNION' && lt.kindFlag);
         return tt.kind === 'FWD' && lt.kindFlag === tt.kindFlag;
-      case 'ENUM': case 'ENUM64':
+      case 'ENUM':
+      case 'ENUM64':
         return isEnum(tt) && enumsMatch(lt, tt);
-      case 'STRUCT': case 'UNION':
+      case 'STRUCT':
+      case 'UNION':
         if (behindPtr) {
           if (lt.kind === tt.kind) return true;
           return tt.kind === 'FWD' && (lt.kind === 'UNION') === tt.kindFlag;
@@ -157,11 +166,18 @@ export function typesMatch(lb: Btf, lid: TypeId, tb: Btf, tid: TypeId, behindPtr
   }
 }
 
-function compositesMatch(lb: Btf, lt: BtfType & { members: readonly { name: string; type: TypeId }[] }, tb: Btf,
-  tt: BtfType & { members: readonly { name: string; type: TypeId }[] }, behindPtr: boolean, level: number): boolean {
+function compositesMatch(
+  lb: Btf,
+  lt: BtfType & { members: readonly { name: string; type: TypeId }[] },
+  tb: Btf,
+  tt: BtfType & { members: readonly { name: string; type: TypeId }[] },
+  behindPtr: boolean,
+  level: number,
+): boolean {
   if (lt.members.length > tt.members.length) return false;
-  return lt.members.every((lm) => tt.members.some((tm) => namesMatch(lm.name, tm.name)
-    && typesMatch(lb, lm.type, tb, tm.type, behindPtr, level - 1)));
+  return lt.members.every((lm) =>
+    tt.members.some((tm) => namesMatch(lm.name, tm.name) && typesMatch(lb, lm.type, tb, tm.type, behindPtr, level - 1)),
+  );
 }
 
 /** Why typesMatch() failed at the root, in words (the first reason found), for reports. */
@@ -173,7 +189,8 @@ export function explainMismatch(lb: Btf, lid: TypeId, tb: Btf, tid: TypeId): str
     for (const lm of l.members) {
       const named = t.members.filter((tm) => namesMatch(lm.name, tm.name));
       if (named.length === 0) return `member '${lm.name || '<anon>'}' is missing`;
-      if (!named.some((tm) => typesMatch(lb, lm.type, tb, tm.type, false, MAX_DEPTH - 1))) return `member '${lm.name || '<anon>'}' has a different type`;
+      if (!named.some((tm) => typesMatch(lb, lm.type, tb, tm.type, false, MAX_DEPTH - 1)))
+        return `member '${lm.name || '<anon>'}' has a different type`;
     }
     if (l.members.length > t.members.length) return `it has ${l.members.length} members, the target ${t.members.length}`;
   }

@@ -1,7 +1,13 @@
 // CO-RE relocation engine: BTF in, patched instructions and per-relocation reports out.
 export { relocateCore, reloReason } from './relocate';
 export type {
-  CoreCandidateReport, CoreReloInput, CoreSourceLine, CoreReloReport, CoreReloStatus, RelocateCoreInput, RelocateCoreOutput,
+  CoreCandidateReport,
+  CoreReloInput,
+  CoreSourceLine,
+  CoreReloReport,
+  CoreReloStatus,
+  RelocateCoreInput,
+  RelocateCoreOutput,
 } from './relocate';
 export { CandidateCache, findCandidates } from './candidates';
 export type { Candidate, TargetBtf } from './candidates';

@@ -17,17 +17,38 @@ export const BPF_CORE_TYPE_MATCHES = 12;
 
 /** UAPI names without the BPF_CORE_ prefix, indexed by kind. */
 export const CORE_KIND_NAMES = [
-  'FIELD_BYTE_OFFSET', 'FIELD_BYTE_SIZE', 'FIELD_EXISTS', 'FIELD_SIGNED', 'FIELD_LSHIFT_U64',
-  'FIELD_RSHIFT_U64', 'TYPE_ID_LOCAL', 'TYPE_ID_TARGET', 'TYPE_EXISTS', 'TYPE_SIZE',
-  'ENUMVAL_EXISTS', 'ENUMVAL_VALUE', 'TYPE_MATCHES',
+  'FIELD_BYTE_OFFSET',
+  'FIELD_BYTE_SIZE',
+  'FIELD_EXISTS',
+  'FIELD_SIGNED',
+  'FIELD_LSHIFT_U64',
+  'FIELD_RSHIFT_U64',
+  'TYPE_ID_LOCAL',
+  'TYPE_ID_TARGET',
+  'TYPE_EXISTS',
+  'TYPE_SIZE',
+  'ENUMVAL_EXISTS',
+  'ENUMVAL_VALUE',
+  'TYPE_MATCHES',
 ] as const;
 
 export type CoreKindName = (typeof CORE_KIND_NAMES)[number];
 
 /** The short names libbpf prints in its debug log (`<byte_off>`), indexed by kind. */
 const LIBBPF_NAMES = [
-  'byte_off', 'byte_sz', 'field_exists', 'signed', 'lshift_u64', 'rshift_u64', 'local_type_id',
-  'target_type_id', 'type_exists', 'type_size', 'enumval_exists', 'enumval_value', 'type_matches',
+  'byte_off',
+  'byte_sz',
+  'field_exists',
+  'signed',
+  'lshift_u64',
+  'rshift_u64',
+  'local_type_id',
+  'target_type_id',
+  'type_exists',
+  'type_size',
+  'enumval_exists',
+  'enumval_value',
+  'type_matches',
 ];
 
 export function coreKindName(kind: number): CoreKindName | `UNKNOWN(${number})` {

@@ -4,7 +4,13 @@ import { CoreReloError } from './btf-util';
 import { type CoreReloResult } from './calc';
 
 export const BPF_INSN_SIZE = 8;
-const BPF_LD = 0x00, BPF_LDX = 0x01, BPF_ST = 0x02, BPF_STX = 0x03, BPF_ALU = 0x04, BPF_JMP = 0x05, BPF_ALU64 = 0x07;
+const BPF_LD = 0x00,
+  BPF_LDX = 0x01,
+  BPF_ST = 0x02,
+  BPF_STX = 0x03,
+  BPF_ALU = 0x04,
+  BPF_JMP = 0x05,
+  BPF_ALU64 = 0x07;
 const BPF_K = 0x00;
 const BPF_CALL = 0x80;
 const BPF_LD_IMM64 = 0x18; // BPF_LD | BPF_IMM | BPF_DW
@@ -19,7 +25,10 @@ export const BAD_RELO_CALL_IMM = 0xbad2310;
 export class RawInsns {
   private readonly dv: DataView;
 
-  constructor(readonly bytes: Uint8Array, readonly littleEndian: boolean) {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly littleEndian: boolean,
+  ) {
     this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
@@ -27,18 +36,36 @@ export class RawInsns {
     return Math.floor(this.bytes.length / BPF_INSN_SIZE);
   }
 
-  code(i: number): number { return this.bytes[i * 8]; }
-  dst(i: number): number { const b = this.bytes[i * 8 + 1]; return this.littleEndian ? b & 0xf : b >> 4; }
-  src(i: number): number { const b = this.bytes[i * 8 + 1]; return this.littleEndian ? b >> 4 : b & 0xf; }
-  off(i: number): number { return this.dv.getInt16(i * 8 + 2, this.littleEndian); }
-  imm(i: number): number { return this.dv.getInt32(i * 8 + 4, this.littleEndian); }
+  code(i: number): number {
+    return this.bytes[i * 8];
+  }
+  dst(i: number): number {
+    const b = this.bytes[i * 8 + 1];
+    return this.littleEndian ? b & 0xf : b >> 4;
+  }
+  src(i: number): number {
+    const b = this.bytes[i * 8 + 1];
+    return this.littleEndian ? b >> 4 : b & 0xf;
+  }
+  off(i: number): number {
+    return this.dv.getInt16(i * 8 + 2, this.littleEndian);
+  }
+  imm(i: number): number {
+    return this.dv.getInt32(i * 8 + 4, this.littleEndian);
+  }
 
-  setCode(i: number, code: number): void { this.bytes[i * 8] = code; }
+  setCode(i: number, code: number): void {
+    this.bytes[i * 8] = code;
+  }
   setRegs(i: number, dst: number, src: number): void {
     this.bytes[i * 8 + 1] = this.littleEndian ? (src << 4) | dst : (dst << 4) | src;
   }
-  setOff(i: number, off: number): void { this.dv.setInt16(i * 8 + 2, off, this.littleEndian); }
-  setImm(i: number, imm: number): void { this.dv.setInt32(i * 8 + 4, imm | 0, this.littleEndian); }
+  setOff(i: number, off: number): void {
+    this.dv.setInt16(i * 8 + 2, off, this.littleEndian);
+  }
+  setImm(i: number, imm: number): void {
+    this.dv.setInt32(i * 8 + 4, imm | 0, this.littleEndian);
+  }
 }
 
 function poisonOne(insns: RawInsns, i: number): void {
@@ -82,7 +109,8 @@ export function patchInsn(insns: RawInsns, i: number, res: CoreReloResult): Patc
   const cls = code & 0x07;
   const { origVal, newVal } = res;
   switch (cls) {
-    case BPF_ALU: case BPF_ALU64: {
+    case BPF_ALU:
+    case BPF_ALU64: {
       if ((code & 0x08) !== BPF_K) throw new CoreReloError(`instruction #${i} (ALU/ALU64) takes a register, not an immediate`);
       const imm = insns.imm(i);
       if (res.validate && u64(imm) !== origVal) {
@@ -91,7 +119,9 @@ export function patchInsn(insns: RawInsns, i: number, res: CoreReloResult): Patc
       insns.setImm(i, Number(BigInt.asIntN(32, newVal)));
       return { insnClass: 'ALU/ALU64', before: u64(imm), after: newVal };
     }
-    case BPF_LDX: case BPF_ST: case BPF_STX: {
+    case BPF_LDX:
+    case BPF_ST:
+    case BPF_STX: {
       const off = insns.off(i);
       if (res.validate && u64(off) !== origVal) {
         throw new CoreReloError(`instruction #${i} (LDX/ST/STX) holds off ${off}, expected the local value ${origVal} (→ ${newVal})`);
@@ -114,8 +144,16 @@ export function patchInsn(insns: RawInsns, i: number, res: CoreReloResult): Patc
       return { insnClass: 'LDX/ST/STX', before: u64(off), after: newVal, memSize };
     }
     case BPF_LD: {
-      if (code !== BPF_LD_IMM64 || i + 1 >= insns.count || insns.src(i) !== 0 || insns.off(i) !== 0
-        || insns.code(i + 1) !== 0 || insns.dst(i + 1) !== 0 || insns.src(i + 1) !== 0 || insns.off(i + 1) !== 0) {
+      if (
+        code !== BPF_LD_IMM64 ||
+        i + 1 >= insns.count ||
+        insns.src(i) !== 0 ||
+        insns.off(i) !== 0 ||
+        insns.code(i + 1) !== 0 ||
+        insns.dst(i + 1) !== 0 ||
+        insns.src(i + 1) !== 0 ||
+        insns.off(i + 1) !== 0
+      ) {
         throw new CoreReloError(`instruction #${i} (LDIMM64) has an unexpected form`);
       }
       const imm = (BigInt(insns.imm(i + 1) >>> 0) << 32n) | BigInt(insns.imm(i) >>> 0);

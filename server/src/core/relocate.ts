@@ -114,12 +114,19 @@ interface Resolution {
 function kindWord(btf: Btf, id: TypeId): string {
   const t = btf.get(id);
   switch (t?.kind) {
-    case 'STRUCT': return 'struct';
-    case 'UNION': return 'union';
-    case 'ENUM': case 'ENUM64': return 'enum';
-    case 'TYPEDEF': return 'typedef';
-    case 'FWD': return t.kindFlag ? 'union (forward)' : 'struct (forward)';
-    default: return t ? t.kind.toLowerCase() : 'type';
+    case 'STRUCT':
+      return 'struct';
+    case 'UNION':
+      return 'union';
+    case 'ENUM':
+    case 'ENUM64':
+      return 'enum';
+    case 'TYPEDEF':
+      return 'typedef';
+    case 'FWD':
+      return t.kindFlag ? 'union (forward)' : 'struct (forward)';
+    default:
+      return t ? t.kind.toLowerCase() : 'type';
   }
 }
 
@@ -143,13 +150,29 @@ function resolve(relo: CoreReloRecord, local: CoreSpec, cache: CandidateCache): 
   }
   if (matches.length > 0) {
     const first = matches[0];
-    const disagree = matches.find((m) => m.spec.bitOffset !== first.spec.bitOffset || m.res.poison !== first.res.poison || m.res.newVal !== first.res.newVal);
+    const disagree = matches.find(
+      (m) => m.spec.bitOffset !== first.spec.bitOffset || m.res.poison !== first.res.poison || m.res.newVal !== first.res.newVal,
+    );
     if (disagree) {
-      const list = matches.map((m) => `${typeName(m.cand.target.btf, m.cand.id)} [${m.cand.id}] in ${m.cand.target.name} → ${m.res.poison ? 'poison' : m.res.newVal}`
-        + (isFieldBased(relo.kind) ? ` (bit offset ${m.spec.bitOffset})` : '')).join('; ');
-      return { res: first.res, status: 'ambiguous', matches, candidates, message: `the target has ${matches.length} matching types that disagree: ${list}` };
+      const list = matches
+        .map(
+          (m) =>
+            `${typeName(m.cand.target.btf, m.cand.id)} [${m.cand.id}] in ${m.cand.target.name} → ${m.res.poison ? 'poison' : m.res.newVal}` +
+            (isFieldBased(relo.kind) ? ` (bit offset ${m.spec.bitOffset})` : ''),
+        )
+        .join('; ');
+      return {
+        res: first.res,
+        status: 'ambiguous',
+        matches,
+        candidates,
+        message: `the target has ${matches.length} matching types that disagree: ${list}`,
+      };
     }
-    cache.prune(relo.typeId, matches.map((m) => m.cand));
+    cache.prune(
+      relo.typeId,
+      matches.map((m) => m.cand),
+    );
     const status = first.res.poison ? 'poisoned' : 'ok';
     return { res: first.res, status, matches, candidates };
   }
@@ -157,7 +180,10 @@ function resolve(relo: CoreReloRecord, local: CoreSpec, cache: CandidateCache): 
   const lname = lb.nameOf(relo.typeId);
   let message: string;
   if (cands.length === 0) {
-    const where = cache.targets.length > 1 ? `${cache.targets[0].name} or its ${cache.targets.length - 1} module BTFs` : cache.targets[0]?.name ?? 'the target (no BTF given)';
+    const where =
+      cache.targets.length > 1
+        ? `${cache.targets[0].name} or its ${cache.targets.length - 1} module BTFs`
+        : (cache.targets[0]?.name ?? 'the target (no BTF given)');
     message = `no ${kindWord(lb, relo.typeId)} named '${essentialName(lname)}'${essentialName(lname) !== lname ? ` (for ${lname})` : ''} in ${where}`;
     const t = lb.get(relo.typeId);
     if (t?.kind === 'TYPEDEF') {
@@ -197,11 +223,23 @@ export function relocateCore(input: RelocateCoreInput): RelocateCoreOutput {
   return { insns: input.insns, reports, ok: reports.every((r) => !r.fatal) };
 }
 
-function relocateOne(relo: CoreReloInput, index: number, insnIndex: number, sectionInsnIndex: number, lb: Btf,
-  insns: RawInsns, cache: CandidateCache): CoreReloReport {
+function relocateOne(
+  relo: CoreReloInput,
+  index: number,
+  insnIndex: number,
+  sectionInsnIndex: number,
+  lb: Btf,
+  insns: RawInsns,
+  cache: CandidateCache,
+): CoreReloReport {
   const base = {
-    index, insnIndex, sectionInsnIndex, kind: relo.kind, kindName: coreKindName(relo.kind),
-    localTypeId: relo.typeId, localType: lb.has(relo.typeId) ? typeName(lb, relo.typeId) : `<bad type ${relo.typeId}>`,
+    index,
+    insnIndex,
+    sectionInsnIndex,
+    kind: relo.kind,
+    kindName: coreKindName(relo.kind),
+    localTypeId: relo.typeId,
+    localType: lb.has(relo.typeId) ? typeName(lb, relo.typeId) : `<bad type ${relo.typeId}>`,
     accessStr: relo.accessStr,
   };
   let access = relo.accessStr;
@@ -219,7 +257,11 @@ function relocateOne(relo: CoreReloInput, index: number, insnIndex: number, sect
     if (!typeAt(lb, relo.typeId)?.name) throw new CoreReloError(`${base.localType}: CO-RE cannot relocate anonymous types`);
     resolution = resolve(relo, local, cache);
     const { res, status, matches, candidates } = resolution;
-    const targetTypes = matches.map((m) => ({ btf: m.cand.target.name, id: m.cand.id, access: isFieldBased(relo.kind) || isEnumvalBased(relo.kind) ? formatAccess(m.spec) : undefined }));
+    const targetTypes = matches.map((m) => ({
+      btf: m.cand.target.name,
+      id: m.cand.id,
+      access: isFieldBased(relo.kind) || isEnumvalBased(relo.kind) ? formatAccess(m.spec) : undefined,
+    }));
     const values = { localValue: res.origVal, targetValue: res.poison || status === 'ambiguous' ? undefined : res.newVal };
     if (status === 'ambiguous') {
       poisonInsn(insns, insnIndex);
@@ -228,8 +270,9 @@ function relocateOne(relo: CoreReloInput, index: number, insnIndex: number, sect
     const patch = patchInsn(insns, insnIndex, res);
     if (patch.memszPoison) {
       const m = matches[0];
-      const message = `${access} is ${res.origSz} bytes locally (${typeName(lb, res.origTypeId)}) but ${res.newSz} bytes in ${typeName(m.cand.target.btf, m.cand.id)} `
-        + `of the target (${typeName(m.cand.target.btf, res.newTypeId)}); a load/store may change size only for pointers and unsigned integers`;
+      const message =
+        `${access} is ${res.origSz} bytes locally (${typeName(lb, res.origTypeId)}) but ${res.newSz} bytes in ${typeName(m.cand.target.btf, m.cand.id)} ` +
+        `of the target (${typeName(m.cand.target.btf, res.newTypeId)}); a load/store may change size only for pointers and unsigned integers`;
       return { ...base, access, ...values, targetTypes, candidates, status: 'poisoned', fatal: false, message, patch };
     }
     const message = status === 'ok' ? undefined : `${access}: ${resolution.message}`;
@@ -238,23 +281,49 @@ function relocateOne(relo: CoreReloInput, index: number, insnIndex: number, sect
     if (!(e instanceof CoreReloError)) throw e;
     const res = resolution?.res;
     return {
-      ...base, access, localValue: res?.origVal, targetValue: res && !res.poison ? res.newVal : undefined,
+      ...base,
+      access,
+      localValue: res?.origVal,
+      targetValue: res && !res.poison ? res.newVal : undefined,
       targetTypes: resolution?.matches.map((m) => ({ btf: m.cand.target.name, id: m.cand.id })) ?? [],
-      candidates: resolution?.candidates ?? [], status: 'invalid', fatal: true, message: `${access}: ${e.message}`,
+      candidates: resolution?.candidates ?? [],
+      status: 'invalid',
+      fatal: true,
+      message: `${access}: ${e.message}`,
     };
   }
 }
 
 function calcLocalId(id: bigint): CoreReloResult {
   // the local type id may have changed during static linking: not validated (libbpf)
-  return { origVal: id, newVal: id, poison: false, validate: false, failMemszAdjust: false, origSz: 0, newSz: 0, origTypeId: 0, newTypeId: 0 };
+  return {
+    origVal: id,
+    newVal: id,
+    poison: false,
+    validate: false,
+    failMemszAdjust: false,
+    origSz: 0,
+    newSz: 0,
+    origTypeId: 0,
+    newTypeId: 0,
+  };
 }
 
 function outOfRange(relo: CoreReloInput, index: number, insnIndex: number, lb: Btf, count: number): CoreReloReport {
   return {
-    index, insnIndex, sectionInsnIndex: insnIndex, kind: relo.kind, kindName: coreKindName(relo.kind), localTypeId: relo.typeId,
-    localType: lb.has(relo.typeId) ? typeName(lb, relo.typeId) : `<bad type ${relo.typeId}>`, accessStr: relo.accessStr,
-    access: relo.accessStr, targetTypes: [], candidates: [], status: 'invalid', fatal: true,
+    index,
+    insnIndex,
+    sectionInsnIndex: insnIndex,
+    kind: relo.kind,
+    kindName: coreKindName(relo.kind),
+    localTypeId: relo.typeId,
+    localType: lb.has(relo.typeId) ? typeName(lb, relo.typeId) : `<bad type ${relo.typeId}>`,
+    accessStr: relo.accessStr,
+    access: relo.accessStr,
+    targetTypes: [],
+    candidates: [],
+    status: 'invalid',
+    fatal: true,
     message: `instruction offset ${relo.insnOff} is past the end of the section (${count} instructions)`,
   };
 }
@@ -274,7 +343,10 @@ function sourceLine(lines: readonly LineInfo[], sectionInsn: number, access: str
   let r = i >= 0 ? real[i] : real.filter((l) => l.insnOff > at).sort((a, b) => a.insnOff - b.insnOff)[0];
   const name = /([A-Za-z_][A-Za-z0-9_]*)(?:\[\d+\])*\s*$/.exec(access)?.[1];
   if (r && name && !new RegExp(`\\b${name}\\b`).test(r.text)) {
-    const after = real.filter((l) => l.insnOff > r.insnOff).sort((a, b) => a.insnOff - b.insnOff).slice(0, 6);
+    const after = real
+      .filter((l) => l.insnOff > r.insnOff)
+      .sort((a, b) => a.insnOff - b.insnOff)
+      .slice(0, 6);
     r = after.find((l) => l.file === r.file && new RegExp(`\\b${name}\\b`).test(l.text)) ?? r;
   }
   return r && { file: r.file, line: r.line, column: r.column, text: r.text };

@@ -5,7 +5,16 @@
 import { type Btf } from '../btf/btf';
 import { type BtfArray, type BtfComposite, type TypeId, isComposite, isEnum } from '../btf/types';
 import {
-  CoreReloError, SPEC_MAX_LEN, essentialName, listNames, memberNames, similarNames, resolveSize, skipToType, typeAt, typeName,
+  CoreReloError,
+  SPEC_MAX_LEN,
+  essentialName,
+  listNames,
+  memberNames,
+  similarNames,
+  resolveSize,
+  skipToType,
+  typeAt,
+  typeName,
 } from './btf-util';
 import { fieldsAreCompat, typesAreCompat, typesMatch } from './compat';
 import { BPF_CORE_TYPE_MATCHES, isEnumvalBased, isFieldBased, isTypeBased } from './kinds';
@@ -79,7 +88,8 @@ export function parseSpec(btf: Btf, relo: CoreReloRecord): CoreSpec {
     const t = btf.get(id);
     const idx = spec.raw[i];
     if (t && isComposite(t)) {
-      if (idx >= t.members.length) throw new CoreReloError(`access string '${str}' names member #${idx} of ${typeName(btf, id)}, which has ${t.members.length}`);
+      if (idx >= t.members.length)
+        throw new CoreReloError(`access string '${str}' names member #${idx} of ${typeName(btf, id)}, which has ${t.members.length}`);
       const m = t.members[idx];
       spec.bitOffset += m.bitsOffset;
       if (m.name) spec.access.push({ typeId: id, idx, name: m.name });
@@ -100,7 +110,9 @@ export function parseSpec(btf: Btf, relo: CoreReloRecord): CoreSpec {
 }
 
 /** Filled in by matchSpec when a candidate does not match: why, for the report. */
-export interface MismatchReason { reason?: string }
+export interface MismatchReason {
+  reason?: string;
+}
 
 type MemberMatch = 1 | 0;
 
@@ -109,8 +121,15 @@ type MemberMatch = 1 | 0;
  * members recursively; extends the target spec on success (libbpf's bpf_core_match_member,
  * including its behaviour of leaving speculative steps behind on incompatible matches).
  */
-function matchMember(local: CoreSpec, acc: CoreAccessor, tb: Btf, tid: TypeId, spec: CoreSpec,
-  next: { id: TypeId }, why: MismatchReason): MemberMatch {
+function matchMember(
+  local: CoreSpec,
+  acc: CoreAccessor,
+  tb: Btf,
+  tid: TypeId,
+  spec: CoreSpec,
+  next: { id: TypeId },
+  why: MismatchReason,
+): MemberMatch {
   tid = skipToType(tb, tid);
   const tt = tb.get(tid);
   if (!tt || !isComposite(tt)) return 0;
@@ -127,8 +146,9 @@ function matchMember(local: CoreSpec, acc: CoreAccessor, tb: Btf, tid: TypeId, s
       next.id = m.type;
       if (fieldsAreCompat(local.btf, localMember.type, tb, m.type)) return 1;
       spec.access.pop();
-      why.reason ??= `field '${m.name}' is ${typeName(local.btf, localMember.type)} in ${typeName(local.btf, acc.typeId)} `
-        + `but ${typeName(tb, m.type)} in ${typeName(tb, tid)} of the target`;
+      why.reason ??=
+        `field '${m.name}' is ${typeName(local.btf, localMember.type)} in ${typeName(local.btf, acc.typeId)} ` +
+        `but ${typeName(tb, m.type)} in ${typeName(tb, tid)} of the target`;
       return 0;
     }
     spec.bitOffset -= m.bitsOffset;
@@ -144,10 +164,12 @@ function matchMember(local: CoreSpec, acc: CoreAccessor, tb: Btf, tid: TypeId, s
 export function matchSpec(local: CoreSpec, tb: Btf, tid: TypeId, why: MismatchReason = {}): CoreSpec | undefined {
   const spec: CoreSpec = { btf: tb, rootId: tid, kind: local.kind, access: [], raw: [], bitOffset: 0 };
   if (isTypeBased(local.kind)) {
-    const ok = local.kind === BPF_CORE_TYPE_MATCHES
-      ? typesMatch(local.btf, local.rootId, tb, tid)
-      : typesAreCompat(local.btf, local.rootId, tb, tid);
-    if (!ok) why.reason = `${typeName(local.btf, local.rootId)} is not ${local.kind === BPF_CORE_TYPE_MATCHES ? 'a match for' : 'compatible with'} ${typeName(tb, tid)} [${tid}] of the target`;
+    const ok =
+      local.kind === BPF_CORE_TYPE_MATCHES
+        ? typesMatch(local.btf, local.rootId, tb, tid)
+        : typesAreCompat(local.btf, local.rootId, tb, tid);
+    if (!ok)
+      why.reason = `${typeName(local.btf, local.rootId)} is not ${local.kind === BPF_CORE_TYPE_MATCHES ? 'a match for' : 'compatible with'} ${typeName(tb, tid)} [${tid}] of the target`;
     return ok ? spec : undefined;
   }
   const lacc = local.access;
@@ -163,8 +185,9 @@ export function matchSpec(local: CoreSpec, tb: Btf, tid: TypeId, why: MismatchRe
     if (i < 0) {
       const names = tt.values.map((v) => v.name);
       const near = similarNames(lacc[0].name ?? '', names);
-      why.reason = `enumerator '${lacc[0].name}' of ${typeName(local.btf, lacc[0].typeId)} not found in ${typeName(tb, tid)} of the target`
-        + (near.length ? ` (similar: ${near.join(', ')})` : ` (values: ${listNames(names)})`);
+      why.reason =
+        `enumerator '${lacc[0].name}' of ${typeName(local.btf, lacc[0].typeId)} not found in ${typeName(tb, tid)} of the target` +
+        (near.length ? ` (similar: ${near.join(', ')})` : ` (values: ${listNames(names)})`);
       return undefined;
     }
     spec.access.push({ typeId: tid, idx: i, name: tt.values[i].name });
@@ -180,9 +203,10 @@ export function matchSpec(local: CoreSpec, tb: Btf, tid: TypeId, why: MismatchRe
     if (acc.name) {
       const next = { id: tid };
       if (!matchMember(local, acc, tb, tid, spec, next, why)) {
-        why.reason ??= tt && isComposite(tt)
-          ? missingField(acc.name, typeName(local.btf, acc.typeId), typeName(tb, tid), memberNames(tb, tt))
-          : `field '${acc.name}' of ${typeName(local.btf, acc.typeId)}: the target has ${typeName(tb, tid)} there, which has no fields`;
+        why.reason ??=
+          tt && isComposite(tt)
+            ? missingField(acc.name, typeName(local.btf, acc.typeId), typeName(tb, tid), memberNames(tb, tt))
+            : `field '${acc.name}' of ${typeName(local.btf, acc.typeId)}: the target has ${typeName(tb, tid)} there, which has no fields`;
         return undefined;
       }
       tid = next.id;
@@ -246,6 +270,8 @@ export function formatSpecLibbpf(spec: CoreSpec): string {
 
 function missingField(name: string, localType: string, targetType: string, members: readonly string[]): string {
   const near = similarNames(name, members);
-  return `field '${name}' of ${localType} not found in ${targetType} of the target`
-    + ` (${near.length ? `similar: ${near.join(', ')}; ` : ''}${members.length > 12 ? `${members.length} members` : `members: ${listNames(members)}`})`;
+  return (
+    `field '${name}' of ${localType} not found in ${targetType} of the target` +
+    ` (${near.length ? `similar: ${near.join(', ')}; ` : ''}${members.length > 12 ? `${members.length} members` : `members: ${listNames(members)}`})`
+  );
 }

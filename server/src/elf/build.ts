@@ -69,7 +69,10 @@ export class StringTable {
  * `.symtab` and its `.strtab`. Symbols must come locals first (ELF's rule); `firstGlobal`
  * is what the symtab's sh_info must say.
  */
-export function encodeSymtab(symbols: readonly BuildSymbol[], littleEndian: boolean): { symtab: Uint8Array; strtab: Uint8Array; firstGlobal: number } {
+export function encodeSymtab(
+  symbols: readonly BuildSymbol[],
+  littleEndian: boolean,
+): { symtab: Uint8Array; strtab: Uint8Array; firstGlobal: number } {
   const strs = new StringTable();
   const w = new ByteWriter(littleEndian, (symbols.length + 1) * SYM_SIZE);
   w.zeros(SYM_SIZE);

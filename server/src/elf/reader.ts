@@ -1,8 +1,16 @@
 import { ByteReader, cstring } from '../common/bytes';
 import { FormatError } from '../common/errors';
 import {
-  ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, SHN_LORESERVE, SHN_XINDEX, SHT_NOBITS, SHT_REL, SHT_RELA,
-  SHT_SYMTAB, SHT_SYMTAB_SHNDX,
+  ELFCLASS64,
+  ELFDATA2LSB,
+  ELFDATA2MSB,
+  SHN_LORESERVE,
+  SHN_XINDEX,
+  SHT_NOBITS,
+  SHT_REL,
+  SHT_RELA,
+  SHT_SYMTAB,
+  SHT_SYMTAB_SHNDX,
 } from './constants';
 
 export interface ElfHeader {
@@ -71,7 +79,10 @@ export class ElfFile {
   private symbolsCache?: readonly ElfSymbol[];
   private relocsCache?: readonly ElfRelocSection[];
 
-  constructor(readonly bytes: Uint8Array, readonly file: string) {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly file: string,
+  ) {
     const r = new ByteReader(bytes, true, { file, section: 'ELF header' });
     r.need(0, 16, 'e_ident');
     if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
@@ -128,17 +139,38 @@ export class ElfFile {
     }
     const strHdr = raw[shstrndx];
     const strtab = new ByteReader(
-      new ByteReader(bytes, le, { file, section: 'section headers' })
-        .slice(strHdr.offset, strHdr.type === SHT_NOBITS ? 0 : strHdr.size, 'section name table'),
-      le, { file, section: 'section name table' });
+      new ByteReader(bytes, le, { file, section: 'section headers' }).slice(
+        strHdr.offset,
+        strHdr.type === SHT_NOBITS ? 0 : strHdr.size,
+        'section name table',
+      ),
+      le,
+      { file, section: 'section name table' },
+    );
     this.sections = raw.map((s, index) => {
       const name = index === 0 && s.nameOff === 0 ? '' : cstring(strtab, s.nameOff, `section ${index} name`);
-      const data = s.type === SHT_NOBITS || index === 0
-        ? new Uint8Array(0)
-        : new ByteReader(bytes, le, { file, section: name || `section ${index}` }).slice(s.offset, s.size, 'section contents (sh_offset + sh_size)');
+      const data =
+        s.type === SHT_NOBITS || index === 0
+          ? new Uint8Array(0)
+          : new ByteReader(bytes, le, { file, section: name || `section ${index}` }).slice(
+              s.offset,
+              s.size,
+              'section contents (sh_offset + sh_size)',
+            );
       return {
-        index, name, nameOff: s.nameOff, type: s.type, flags: s.flags, addr: s.addr, offset: s.offset,
-        size: s.size, link: s.link, info: s.info, addralign: s.addralign, entsize: s.entsize, data,
+        index,
+        name,
+        nameOff: s.nameOff,
+        type: s.type,
+        flags: s.flags,
+        addr: s.addr,
+        offset: s.offset,
+        size: s.size,
+        link: s.link,
+        info: s.info,
+        addralign: s.addralign,
+        entsize: s.entsize,
+        data,
       };
     });
   }

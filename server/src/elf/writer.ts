@@ -83,8 +83,13 @@ export function rewriteElf(elf: ElfFile, edits: ElfEdits): Uint8Array {
 
   const shstrndx = elf.header.shstrndx;
   const shstr = sections[shstrndx];
-  const names = add.length ? extendNames(replace.get(shstr.name) ?? shstr.data, add.map((s) => s.name)) : undefined;
-  const contents = (s: ElfSection): Uint8Array => (s.index === shstrndx && names ? names.bytes : replace.get(s.name) ?? s.data);
+  const names = add.length
+    ? extendNames(
+        replace.get(shstr.name) ?? shstr.data,
+        add.map((s) => s.name),
+      )
+    : undefined;
+  const contents = (s: ElfSection): Uint8Array => (s.index === shstrndx && names ? names.bytes : (replace.get(s.name) ?? s.data));
 
   // Sections a segment maps stay put; the rest is laid out after them.
   const pinned = (s: ElfSection) => phnum > 0 && (s.flags & BigInt(SHF_ALLOC)) !== 0n && s.type !== SHT_NOBITS;

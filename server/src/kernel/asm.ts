@@ -1,8 +1,23 @@
 // A few BPF instructions by hand, for feature probes and kernel tests (the loader uses the
 // object's own instructions). Encoded little-endian, as on every architecture bpf(2) runs here.
 import {
-  BPF_ADD, BPF_ALU64, BPF_CALL, BPF_DW, BPF_EXIT, BPF_IMM, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_MOV, BPF_ST,
-  BPF_STX, BPF_W, BPF_X,
+  BPF_ADD,
+  BPF_ALU64,
+  BPF_CALL,
+  BPF_DW,
+  BPF_EXIT,
+  BPF_IMM,
+  BPF_JEQ,
+  BPF_JMP,
+  BPF_K,
+  BPF_LD,
+  BPF_LDX,
+  BPF_MEM,
+  BPF_MOV,
+  BPF_ST,
+  BPF_STX,
+  BPF_W,
+  BPF_X,
 } from '../object/insn';
 import { BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../common/uapi';
 
@@ -15,7 +30,11 @@ export interface Insn {
   readonly imm: number;
 }
 
-export const R0 = 0, R1 = 1, R2 = 2, R3 = 3, R10 = 10;
+export const R0 = 0,
+  R1 = 1,
+  R2 = 2,
+  R3 = 3,
+  R10 = 10;
 
 /** src_reg values of ld_imm64 and call. */
 export { BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE };

@@ -32,7 +32,8 @@ export function tracepointId(category: string, name: string): number {
     throw new KernelError('tracepoint id', errnoOf(e), what, undefined, false, `no ${file}: this kernel has no such tracepoint`);
   }
   const id = Number(text.trim());
-  if (!Number.isInteger(id) || id < 0) throw new KernelError('tracepoint id', errnoNumber('EINVAL'), what, undefined, false, `${file} holds "${text.trim()}"`);
+  if (!Number.isInteger(id) || id < 0)
+    throw new KernelError('tracepoint id', errnoNumber('EINVAL'), what, undefined, false, `${file} holds "${text.trim()}"`);
   return id;
 }
 
@@ -81,7 +82,8 @@ export function onlineCpus(): number[] {
 /** An interface's index from its name (or a number given as text), in this network namespace. */
 export function ifIndex(name: string): number {
   if (/^\d+$/.test(name)) return Number(name);
-  if (!/^[^/\s.][^/\s]{0,15}$/.test(name)) throw new KernelError('if_nametoindex', errnoNumber('EINVAL'), `interface "${name}"`, undefined, false, 'not an interface name');
+  if (!/^[^/\s.][^/\s]{0,15}$/.test(name))
+    throw new KernelError('if_nametoindex', errnoNumber('EINVAL'), `interface "${name}"`, undefined, false, 'not an interface name');
   try {
     return Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'latin1').trim());
   } catch (e) {
@@ -94,11 +96,18 @@ export function ifIndex(name: string): number {
  * `/var/run/netns/NAME`): the target_fd of links and PROG_ATTACH. Recorded like every FD here.
  */
 export function openPath(path: string, kind: 'cgroup' | 'netns'): Fd {
-  const flags = constants.O_RDONLY | (kind === 'cgroup' ? constants.O_DIRECTORY : 0) | 0o2000000 /* O_CLOEXEC */;
+  const flags = constants.O_RDONLY | (kind === 'cgroup' ? constants.O_DIRECTORY : 0) | 0o2000000; /* O_CLOEXEC */
   try {
     return recordFd(openSync(path, flags), `open(${kind})`);
   } catch (e) {
-    throw new KernelError('open', errnoOf(e), `${kind} ${path}`, undefined, false, kind === 'cgroup' ? 'not a cgroup directory' : 'not a network namespace');
+    throw new KernelError(
+      'open',
+      errnoOf(e),
+      `${kind} ${path}`,
+      undefined,
+      false,
+      kind === 'cgroup' ? 'not a cgroup directory' : 'not a network namespace',
+    );
   }
 }
 

@@ -39,7 +39,9 @@ export class KernelError extends Error {
     readonly hint?: string,
   ) {
     const name = errnoName(errno);
-    super(`${context ? `${context}: ` : ''}${command} failed: ${name} (${describe(errno)})${hint ? ` — ${hint}` : ''}${log ? `\n${lastLines(log, 30)}` : ''}`);
+    super(
+      `${context ? `${context}: ` : ''}${command} failed: ${name} (${describe(errno)})${hint ? ` — ${hint}` : ''}${log ? `\n${lastLines(log, 30)}` : ''}`,
+    );
     this.errnoName = name;
   }
 
@@ -57,13 +59,32 @@ export function isKernelError(e: unknown, errno?: string): e is KernelError {
 }
 
 const DESCRIPTIONS: Record<string, string> = {
-  EPERM: 'operation not permitted', ENOENT: 'no such file or directory', ESRCH: 'no such process',
-  EINTR: 'interrupted', EIO: 'input/output error', E2BIG: 'argument list too long', EBADF: 'bad file descriptor',
-  EAGAIN: 'try again', ENOMEM: 'out of memory', EACCES: 'permission denied', EFAULT: 'bad address',
-  EBUSY: 'device or resource busy', EEXIST: 'file exists', ENODEV: 'no such device', ENOTDIR: 'not a directory',
-  EINVAL: 'invalid argument', ENFILE: 'file table overflow', EMFILE: 'too many open files', ENOSPC: 'no space left (log buffer too small?)',
-  ERANGE: 'result out of range', ENOSYS: 'function not implemented', ENOTSUPP: 'operation not supported',
-  EOPNOTSUPP: 'operation not supported', ENOTSUP: 'operation not supported', ELOOP: 'too many levels of symbolic links', ENXIO: 'no such device or address',
+  EPERM: 'operation not permitted',
+  ENOENT: 'no such file or directory',
+  ESRCH: 'no such process',
+  EINTR: 'interrupted',
+  EIO: 'input/output error',
+  E2BIG: 'argument list too long',
+  EBADF: 'bad file descriptor',
+  EAGAIN: 'try again',
+  ENOMEM: 'out of memory',
+  EACCES: 'permission denied',
+  EFAULT: 'bad address',
+  EBUSY: 'device or resource busy',
+  EEXIST: 'file exists',
+  ENODEV: 'no such device',
+  ENOTDIR: 'not a directory',
+  EINVAL: 'invalid argument',
+  ENFILE: 'file table overflow',
+  EMFILE: 'too many open files',
+  ENOSPC: 'no space left (log buffer too small?)',
+  ERANGE: 'result out of range',
+  ENOSYS: 'function not implemented',
+  ENOTSUPP: 'operation not supported',
+  EOPNOTSUPP: 'operation not supported',
+  ENOTSUP: 'operation not supported',
+  ELOOP: 'too many levels of symbolic links',
+  ENXIO: 'no such device or address',
 };
 
 function describe(errno: number): string {

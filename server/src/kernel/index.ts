@@ -28,9 +28,32 @@
 //   KernelOps     all of the above a load uses, as one object (localKernel: this process).
 //   asm.ts        a few hand-encoded instructions (probes and tests).
 export { KernelError, errnoName, errnoNumber, isKernelError } from './errors';
-export { FdTracker, O_CLOEXEC, bpf, bpfCommandName, closeFd, dup2, dup3, memfdCreate, pageSize, renameNoReplace, setFaultInjector, sysBpfNumber } from './sys';
+export {
+  FdTracker,
+  O_CLOEXEC,
+  bpf,
+  bpfCommandName,
+  closeFd,
+  dup2,
+  dup3,
+  memfdCreate,
+  pageSize,
+  renameNoReplace,
+  setFaultInjector,
+  sysBpfNumber,
+} from './sys';
 export type { Fd, FaultInjector } from './sys';
-export { mapCreate, mapDeleteElem, mapFreeze, mapGetNextKey, mapKeys, mapLookupElem, mapUpdateElem, possibleCpus, userValueSize } from './maps';
+export {
+  mapCreate,
+  mapDeleteElem,
+  mapFreeze,
+  mapGetNextKey,
+  mapKeys,
+  mapLookupElem,
+  mapUpdateElem,
+  possibleCpus,
+  userValueSize,
+} from './maps';
 export type { MapCreateAttr } from './maps';
 export { progLoad, progTestRun } from './programs';
 export type { ExtInfo, LoadedProg, ProgLoadOptions, TestRunOptions, TestRunResult } from './programs';
@@ -87,10 +110,20 @@ export interface AttachOps {
 }
 
 const localAttach: AttachOps = {
-  linkDetach: links.linkDetach, linkInfo: objects.linkInfo, rawTracepointOpen: links.rawTracepointOpen,
-  progAttach: links.progAttach, progDetach: links.progDetach, iterCreate: links.iterCreate, readAll: points.readAll,
-  perfEventOpen: perf.perfEventOpen, perfEventIoctl: perf.perfEventIoctl, tracepointId: points.tracepointId, pmuInfo: points.pmuInfo,
-  onlineCpus: points.onlineCpus, ifIndex: points.ifIndex, openPath: points.openPath,
+  linkDetach: links.linkDetach,
+  linkInfo: objects.linkInfo,
+  rawTracepointOpen: links.rawTracepointOpen,
+  progAttach: links.progAttach,
+  progDetach: links.progDetach,
+  iterCreate: links.iterCreate,
+  readAll: points.readAll,
+  perfEventOpen: perf.perfEventOpen,
+  perfEventIoctl: perf.perfEventIoctl,
+  tracepointId: points.tracepointId,
+  pmuInfo: points.pmuInfo,
+  onlineCpus: points.onlineCpus,
+  ifIndex: points.ifIndex,
+  openPath: points.openPath,
 };
 
 /** The FDs a load made, so a failed load can close them all (an FdTracker here). */
@@ -155,14 +188,41 @@ export interface KernelOps extends AttachOps {
 
 /** This process's kernel, called directly through bpf(2). */
 export const localKernel: KernelOps = {
-  mapCreate: maps.mapCreate, mapUpdateElem: maps.mapUpdateElem, mapLookupElem: maps.mapLookupElem, mapDeleteElem: maps.mapDeleteElem,
-  mapFreeze: maps.mapFreeze, progLoad: programs.progLoad, progTestRun: programs.progTestRun, btfLoad: btfl.btfLoad,
-  objPin: objects.objPin, objGet: objects.objGet, getFdById: objects.getFdById, progInfo: objects.progInfo, mapInfo: objects.mapInfo,
-  btfInfo: objects.btfInfo, objKind: objects.objKind, linkCreate: links.linkCreate,
-  memfdCreate: sys.memfdCreate, dup3: sys.dup3, closeFd: sys.closeFd, trackFds: () => new sys.FdTracker(),
-  probeFeature: probes.probeFeature, supportedFeatures: probes.supportedFeatures, systemInfo: probes.systemInfo,
-  possibleCpus: maps.possibleCpus, kernelBtf: tbtf.localKernelBtf, kconfigText: host.kconfigText, kallsymsText: host.kallsymsText,
-  makeDirs: bpffs.makeDirs, unpin: bpffs.unpin, removeDir: bpffs.removeDir, renamePin: bpffs.renamePin, listDir: bpffs.listDir,
-  pathExists: bpffs.pathExists, removeTree: bpffs.removeTree, processAlive: host.processAlive, pidNamespace: host.pidNamespace,
+  mapCreate: maps.mapCreate,
+  mapUpdateElem: maps.mapUpdateElem,
+  mapLookupElem: maps.mapLookupElem,
+  mapDeleteElem: maps.mapDeleteElem,
+  mapFreeze: maps.mapFreeze,
+  progLoad: programs.progLoad,
+  progTestRun: programs.progTestRun,
+  btfLoad: btfl.btfLoad,
+  objPin: objects.objPin,
+  objGet: objects.objGet,
+  getFdById: objects.getFdById,
+  progInfo: objects.progInfo,
+  mapInfo: objects.mapInfo,
+  btfInfo: objects.btfInfo,
+  objKind: objects.objKind,
+  linkCreate: links.linkCreate,
+  memfdCreate: sys.memfdCreate,
+  dup3: sys.dup3,
+  closeFd: sys.closeFd,
+  trackFds: () => new sys.FdTracker(),
+  probeFeature: probes.probeFeature,
+  supportedFeatures: probes.supportedFeatures,
+  systemInfo: probes.systemInfo,
+  possibleCpus: maps.possibleCpus,
+  kernelBtf: tbtf.localKernelBtf,
+  kconfigText: host.kconfigText,
+  kallsymsText: host.kallsymsText,
+  makeDirs: bpffs.makeDirs,
+  unpin: bpffs.unpin,
+  removeDir: bpffs.removeDir,
+  renamePin: bpffs.renamePin,
+  listDir: bpffs.listDir,
+  pathExists: bpffs.pathExists,
+  removeTree: bpffs.removeTree,
+  processAlive: host.processAlive,
+  pidNamespace: host.pidNamespace,
   ...localAttach,
 };

@@ -1,6 +1,14 @@
 // Attaching: BPF_LINK_CREATE (every link kind), BPF_RAW_TRACEPOINT_OPEN, BPF_PROG_ATTACH/DETACH,
 // BPF_LINK_DETACH and BPF_ITER_CREATE.
-import { ITER_CREATE_LAYOUT, LINK_DETACH_LAYOUT, type LinkCreateAttrRaw, type ProgAttachAttr, encodeLinkCreate, encodeProgAttach, encodeRawTracepoint } from './attr/link';
+import {
+  ITER_CREATE_LAYOUT,
+  LINK_DETACH_LAYOUT,
+  type LinkCreateAttrRaw,
+  type ProgAttachAttr,
+  encodeLinkCreate,
+  encodeProgAttach,
+  encodeRawTracepoint,
+} from './attr/link';
 import { encode } from './attr/layout';
 import { type Fd, addressOf, bpf } from './sys';
 import { BPF_CMD } from '../common/uapi';
@@ -26,10 +34,19 @@ export interface LinkCreateAttr {
   readonly tracingCookie?: bigint;
   readonly tcx?: { readonly relativeFd?: number; readonly relativeId?: number; readonly expectedRevision?: bigint };
   readonly uprobeMulti?: {
-    readonly path: string; readonly offsets: readonly bigint[]; readonly refCtrOffsets?: readonly bigint[];
-    readonly cookies?: readonly bigint[]; readonly flags?: number; readonly pid?: number;
+    readonly path: string;
+    readonly offsets: readonly bigint[];
+    readonly refCtrOffsets?: readonly bigint[];
+    readonly cookies?: readonly bigint[];
+    readonly flags?: number;
+    readonly pid?: number;
   };
-  readonly kprobeMulti?: { readonly syms?: readonly string[]; readonly addrs?: readonly bigint[]; readonly cookies?: readonly bigint[]; readonly flags?: number };
+  readonly kprobeMulti?: {
+    readonly syms?: readonly string[];
+    readonly addrs?: readonly bigint[];
+    readonly cookies?: readonly bigint[];
+    readonly flags?: number;
+  };
 }
 
 /** Lays the request's variable parts into buffers kept alive by `keep`; returns the raw attr. */
@@ -42,25 +59,39 @@ export function linkCreateRaw(a: LinkCreateAttr, keep: Buffer[]): LinkCreateAttr
     return ptr(b);
   };
   const raw: Record<string, number | bigint | undefined> = {
-    prog_fd: a.prog_fd, target_fd: a.target_fd, target_ifindex: a.target_ifindex, attach_type: a.attach_type, flags: a.flags,
-    target_btf_id: a.target_btf_id, 'perf_event.bpf_cookie': a.perfEventCookie, 'tracing.cookie': a.tracingCookie,
+    prog_fd: a.prog_fd,
+    target_fd: a.target_fd,
+    target_ifindex: a.target_ifindex,
+    attach_type: a.attach_type,
+    flags: a.flags,
+    target_btf_id: a.target_btf_id,
+    'perf_event.bpf_cookie': a.perfEventCookie,
+    'tracing.cookie': a.tracingCookie,
   };
   if (a.iterInfo?.length) Object.assign(raw, { iter_info: ptr(Buffer.from(a.iterInfo)), iter_info_len: a.iterInfo.length });
-  if (a.tcx) Object.assign(raw, { 'tcx.relative_fd': a.tcx.relativeFd ?? a.tcx.relativeId, 'tcx.expected_revision': a.tcx.expectedRevision });
+  if (a.tcx)
+    Object.assign(raw, { 'tcx.relative_fd': a.tcx.relativeFd ?? a.tcx.relativeId, 'tcx.expected_revision': a.tcx.expectedRevision });
   const u = a.uprobeMulti;
   if (u) {
     Object.assign(raw, {
-      'uprobe_multi.path': ptr(Buffer.from(`${u.path}\0`)), 'uprobe_multi.offsets': u64s(u.offsets),
-      'uprobe_multi.ref_ctr_offsets': u64s(u.refCtrOffsets), 'uprobe_multi.cookies': u64s(u.cookies),
-      'uprobe_multi.cnt': u.offsets.length, 'uprobe_multi.flags': u.flags, 'uprobe_multi.pid': u.pid,
+      'uprobe_multi.path': ptr(Buffer.from(`${u.path}\0`)),
+      'uprobe_multi.offsets': u64s(u.offsets),
+      'uprobe_multi.ref_ctr_offsets': u64s(u.refCtrOffsets),
+      'uprobe_multi.cookies': u64s(u.cookies),
+      'uprobe_multi.cnt': u.offsets.length,
+      'uprobe_multi.flags': u.flags,
+      'uprobe_multi.pid': u.pid,
     });
   }
   const k = a.kprobeMulti;
   if (k) {
     const syms = k.syms?.map((s) => ptr(Buffer.from(`${s}\0`)));
     Object.assign(raw, {
-      'kprobe_multi.flags': k.flags, 'kprobe_multi.cnt': syms?.length ?? k.addrs?.length ?? 0,
-      'kprobe_multi.syms': u64s(syms), 'kprobe_multi.addrs': u64s(k.addrs), 'kprobe_multi.cookies': u64s(k.cookies),
+      'kprobe_multi.flags': k.flags,
+      'kprobe_multi.cnt': syms?.length ?? k.addrs?.length ?? 0,
+      'kprobe_multi.syms': u64s(syms),
+      'kprobe_multi.addrs': u64s(k.addrs),
+      'kprobe_multi.cookies': u64s(k.cookies),
     });
   }
   for (const key of Object.keys(raw)) if (raw[key] === undefined) delete raw[key];
@@ -78,7 +109,11 @@ export function linkCreate(attr: LinkCreateAttr, context = ''): Fd {
 /** BPF_RAW_TRACEPOINT_OPEN: attach a raw_tp program to tracepoint `name` (or tp_btf/fentry... with name undefined). */
 export function rawTracepointOpen(progFd: Fd, name: string | undefined, cookie?: bigint): Fd {
   const n = name !== undefined ? Buffer.from(`${name}\0`) : undefined;
-  return bpf(BPF_CMD.BPF_RAW_TRACEPOINT_OPEN, encodeRawTracepoint({ name: addressOf(n), prog_fd: progFd, cookie }), `raw_tracepoint ${name ?? ''}`.trim());
+  return bpf(
+    BPF_CMD.BPF_RAW_TRACEPOINT_OPEN,
+    encodeRawTracepoint({ name: addressOf(n), prog_fd: progFd, cookie }),
+    `raw_tracepoint ${name ?? ''}`.trim(),
+  );
 }
 
 /** BPF_PROG_ATTACH: the pre-link way onto a cgroup, netns (flow_dissector), sockmap or interface. */

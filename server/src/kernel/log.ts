@@ -40,7 +40,8 @@ export function logText(buf: Buffer | undefined): string {
 }
 
 /** What one load attempt gives back: the result or the error, and the log_true_size the kernel wrote. */
-export type AttemptResult<T> = { readonly value: T; readonly trueSize: number } | { readonly error: KernelError; readonly trueSize: number };
+export type AttemptResult<T> =
+  { readonly value: T; readonly trueSize: number } | { readonly error: KernelError; readonly trueSize: number };
 
 /** Runs one bpf(2) call, catching only KernelError, with the true log size read after it. */
 export function attempt<T>(call: () => T, trueSize: () => number): AttemptResult<T> {

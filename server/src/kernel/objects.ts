@@ -1,7 +1,18 @@
 // Kernel objects by path and by id: OBJ_PIN / OBJ_GET, *_GET_NEXT_ID, *_GET_FD_BY_ID, and
 // OBJ_GET_INFO_BY_FD for programs, maps, BTF and links.
 import { readlinkSync } from 'fs';
-import { type BtfInfo, INFO_BUF_SIZE, type LinkInfo, type MapInfo, type ProgInfo, BTF_INFO_LAYOUT, PROG_INFO_LAYOUT, decodeLinkInfo, decodeMapInfo, decodeProgInfo } from './attr/info';
+import {
+  type BtfInfo,
+  INFO_BUF_SIZE,
+  type LinkInfo,
+  type MapInfo,
+  type ProgInfo,
+  BTF_INFO_LAYOUT,
+  PROG_INFO_LAYOUT,
+  decodeLinkInfo,
+  decodeMapInfo,
+  decodeProgInfo,
+} from './attr/info';
 import { encode, readU32 } from './attr/layout';
 import { encodeGetId, encodeInfoAttr, encodeObj, INFO_ATTR_LAYOUT } from './attr/obj';
 import { isKernelError } from './errors';
@@ -24,7 +35,10 @@ export function objGet(path: string, fileFlags = 0): Fd {
 export type ObjKind = 'prog' | 'map' | 'btf' | 'link';
 
 const ANON_INODE_KIND: Readonly<Record<string, ObjKind>> = {
-  'anon_inode:bpf-prog': 'prog', 'anon_inode:bpf-map': 'map', 'anon_inode:bpf_link': 'link', 'anon_inode:btf': 'btf',
+  'anon_inode:bpf-prog': 'prog',
+  'anon_inode:bpf-map': 'map',
+  'anon_inode:bpf_link': 'link',
+  'anon_inode:btf': 'btf',
 };
 
 /**
@@ -41,8 +55,18 @@ export function objKind(fd: Fd): ObjKind | undefined {
   return ANON_INODE_KIND[target];
 }
 
-const NEXT_ID = { prog: BPF_CMD.BPF_PROG_GET_NEXT_ID, map: BPF_CMD.BPF_MAP_GET_NEXT_ID, btf: BPF_CMD.BPF_BTF_GET_NEXT_ID, link: BPF_CMD.BPF_LINK_GET_NEXT_ID };
-const FD_BY_ID = { prog: BPF_CMD.BPF_PROG_GET_FD_BY_ID, map: BPF_CMD.BPF_MAP_GET_FD_BY_ID, btf: BPF_CMD.BPF_BTF_GET_FD_BY_ID, link: BPF_CMD.BPF_LINK_GET_FD_BY_ID };
+const NEXT_ID = {
+  prog: BPF_CMD.BPF_PROG_GET_NEXT_ID,
+  map: BPF_CMD.BPF_MAP_GET_NEXT_ID,
+  btf: BPF_CMD.BPF_BTF_GET_NEXT_ID,
+  link: BPF_CMD.BPF_LINK_GET_NEXT_ID,
+};
+const FD_BY_ID = {
+  prog: BPF_CMD.BPF_PROG_GET_FD_BY_ID,
+  map: BPF_CMD.BPF_MAP_GET_FD_BY_ID,
+  btf: BPF_CMD.BPF_BTF_GET_FD_BY_ID,
+  link: BPF_CMD.BPF_LINK_GET_FD_BY_ID,
+};
 
 /** *_GET_NEXT_ID: the next id after `startId`, or undefined when there is none (ENOENT). */
 export function getNextId(kind: ObjKind, startId: number): number | undefined {
@@ -122,7 +146,8 @@ export function btfInfo(fd: Fd, withData = false): BtfInfo & { readonly data?: U
   }
   const nul = name.indexOf(0);
   return {
-    id: readU32(first, L.field('id')), btfSize: size,
+    id: readU32(first, L.field('id')),
+    btfSize: size,
     name: name.toString('latin1', 0, nul < 0 ? name.length : nul),
     kernelBtf: readU32(first, L.field('kernel_btf')) !== 0,
     ...(data ? { data: new Uint8Array(data) } : {}),

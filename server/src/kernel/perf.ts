@@ -5,7 +5,14 @@ import { PERF_ATTR_FLAG, encodePerfEventAttr } from './attr/perf';
 import { type Fd, addressOf, sysCall } from './sys';
 
 export const PERF_TYPE = { HARDWARE: 0, SOFTWARE: 1, TRACEPOINT: 2, HW_CACHE: 3, RAW: 4, BREAKPOINT: 5 } as const;
-export const PERF_COUNT_HW = { CPU_CYCLES: 0, INSTRUCTIONS: 1, CACHE_REFERENCES: 2, CACHE_MISSES: 3, BRANCH_INSTRUCTIONS: 4, BRANCH_MISSES: 5 } as const;
+export const PERF_COUNT_HW = {
+  CPU_CYCLES: 0,
+  INSTRUCTIONS: 1,
+  CACHE_REFERENCES: 2,
+  CACHE_MISSES: 3,
+  BRANCH_INSTRUCTIONS: 4,
+  BRANCH_MISSES: 5,
+} as const;
 export const PERF_COUNT_SW = { CPU_CLOCK: 0, TASK_CLOCK: 1, PAGE_FAULTS: 2, CONTEXT_SWITCHES: 3, CPU_MIGRATIONS: 4 } as const;
 
 const PERF_FLAG_FD_CLOEXEC = 8;
@@ -38,8 +45,13 @@ export function perfEventOpen(spec: PerfEventSpec, pid = -1, cpu = 0, context = 
   if (spec.disabled) flags |= PERF_ATTR_FLAG.disabled;
   if (spec.sampleFreq !== undefined) flags |= PERF_ATTR_FLAG.freq;
   const attr = encodePerfEventAttr({
-    type: spec.type, config: spec.config, sample_period: spec.samplePeriod, sample_freq: spec.sampleFreq, flags_word: flags,
-    config1: name ? addressOf(name) : undefined, config2: spec.probeOffset,
+    type: spec.type,
+    config: spec.config,
+    sample_period: spec.samplePeriod,
+    sample_freq: spec.sampleFreq,
+    flags_word: flags,
+    config1: name ? addressOf(name) : undefined,
+    config2: spec.probeOffset,
     // Tracepoints: one sample per hit, as libbpf asks.
     wakeup_events: spec.type === PERF_TYPE.TRACEPOINT ? 1 : undefined,
   });

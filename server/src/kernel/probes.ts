@@ -64,70 +64,145 @@ function loadProg(progType: number, insns: Uint8Array, extra: Partial<Parameters
 const RETURN_0 = () => assemble([movImm(R0, 0), exit()]);
 
 const func = (name: string, type: number, linkage: number): NewType => ({ kind: 'FUNC', ...n(name), type, linkage });
-const proto = (params: { name: string; type: number }[]): NewType => ({ kind: 'FUNC_PROTO', ...n(''), type: 1, params: params.map((p) => ({ ...p, nameOff: 0 })) });
+const proto = (params: { name: string; type: number }[]): NewType => ({
+  kind: 'FUNC_PROTO',
+  ...n(''),
+  type: 1,
+  params: params.map((p) => ({ ...p, nameOff: 0 })),
+});
 
 /** The probes, in the order `bpf-lens probe` prints them. */
 export const FEATURE_PROBES: readonly FeatureProbe[] = [
   { name: 'btf', description: 'BTF can be loaded (BPF_BTF_LOAD)', run: () => loadTypes([INT]) },
-  { name: 'btf_func', description: 'BTF FUNC and FUNC_PROTO kinds', run: () => loadTypes([INT, proto([{ name: 'x', type: 1 }]), func('f', 2, BTF_FUNC_STATIC)]) },
-  { name: 'btf_func_global', description: 'BTF FUNC with global linkage', run: () => loadTypes([INT, proto([{ name: 'x', type: 1 }]), func('f', 2, BTF_FUNC_GLOBAL)]) },
   {
-    name: 'btf_datasec', description: 'BTF VAR and DATASEC kinds (global data sections)',
-    run: () => loadTypes([INT, { kind: 'VAR', ...n('x'), type: 1, linkage: BTF_VAR_GLOBAL_ALLOCATED }, { kind: 'DATASEC', ...n('.data'), size: 4, vars: [{ type: 2, offset: 0, size: 4 }] }]),
+    name: 'btf_func',
+    description: 'BTF FUNC and FUNC_PROTO kinds',
+    run: () => loadTypes([INT, proto([{ name: 'x', type: 1 }]), func('f', 2, BTF_FUNC_STATIC)]),
   },
   {
-    name: 'btf_qmark_datasec', description: "DATASEC names with '?' (e.g. '?.struct_ops')",
-    run: () => loadTypes([INT, { kind: 'VAR', ...n('x'), type: 1, linkage: BTF_VAR_GLOBAL_ALLOCATED }, { kind: 'DATASEC', ...n('?.data'), size: 4, vars: [{ type: 2, offset: 0, size: 4 }] }]),
+    name: 'btf_func_global',
+    description: 'BTF FUNC with global linkage',
+    run: () => loadTypes([INT, proto([{ name: 'x', type: 1 }]), func('f', 2, BTF_FUNC_GLOBAL)]),
+  },
+  {
+    name: 'btf_datasec',
+    description: 'BTF VAR and DATASEC kinds (global data sections)',
+    run: () =>
+      loadTypes([
+        INT,
+        { kind: 'VAR', ...n('x'), type: 1, linkage: BTF_VAR_GLOBAL_ALLOCATED },
+        { kind: 'DATASEC', ...n('.data'), size: 4, vars: [{ type: 2, offset: 0, size: 4 }] },
+      ]),
+  },
+  {
+    name: 'btf_qmark_datasec',
+    description: "DATASEC names with '?' (e.g. '?.struct_ops')",
+    run: () =>
+      loadTypes([
+        INT,
+        { kind: 'VAR', ...n('x'), type: 1, linkage: BTF_VAR_GLOBAL_ALLOCATED },
+        { kind: 'DATASEC', ...n('?.data'), size: 4, vars: [{ type: 2, offset: 0, size: 4 }] },
+      ]),
   },
   { name: 'btf_float', description: 'BTF FLOAT kind', run: () => loadTypes([{ kind: 'FLOAT', ...n('float'), size: 4 }]) },
   {
-    name: 'btf_decl_tag', description: 'BTF DECL_TAG kind',
-    run: () => loadTypes([INT, { kind: 'VAR', ...n('x'), type: 1, linkage: BTF_VAR_GLOBAL_ALLOCATED }, { kind: 'DECL_TAG', ...n('tag'), type: 2, componentIdx: -1 }]),
+    name: 'btf_decl_tag',
+    description: 'BTF DECL_TAG kind',
+    run: () =>
+      loadTypes([
+        INT,
+        { kind: 'VAR', ...n('x'), type: 1, linkage: BTF_VAR_GLOBAL_ALLOCATED },
+        { kind: 'DECL_TAG', ...n('tag'), type: 2, componentIdx: -1 },
+      ]),
   },
   {
-    name: 'btf_type_tag', description: 'BTF TYPE_TAG kind',
+    name: 'btf_type_tag',
+    description: 'BTF TYPE_TAG kind',
     run: () => loadTypes([INT, { kind: 'TYPE_TAG', ...n('tag'), type: 1 }, { kind: 'PTR', ...n(''), type: 2 }]),
   },
-  { name: 'btf_enum64', description: 'BTF ENUM64 kind', run: () => loadTypes([{ kind: 'ENUM64', ...n('e'), size: 8, values: [{ name: 'v', nameOff: 0, value: 1n << 40n }] }]) },
   {
-    name: 'btf_in_map', description: 'maps created with BTF key/value types',
-    run: () => withFd(loadTypesFd([INT]), (btf) => closeFd(mapCreate({
-      map_type: BPF_MAP_TYPE.BPF_MAP_TYPE_HASH, key_size: 4, value_size: 4, max_entries: 1, btf_fd: btf, btf_key_type_id: 1, btf_value_type_id: 1,
-    }))),
+    name: 'btf_enum64',
+    description: 'BTF ENUM64 kind',
+    run: () => loadTypes([{ kind: 'ENUM64', ...n('e'), size: 8, values: [{ name: 'v', nameOff: 0, value: 1n << 40n }] }]),
   },
   {
-    name: 'module_btf', description: 'BTF objects report a name (module BTF is usable)',
-    run: () => withFd(loadTypesFd([INT]), (btf) => { btfInfo(btf); }),
+    name: 'btf_in_map',
+    description: 'maps created with BTF key/value types',
+    run: () =>
+      withFd(loadTypesFd([INT]), (btf) =>
+        closeFd(
+          mapCreate({
+            map_type: BPF_MAP_TYPE.BPF_MAP_TYPE_HASH,
+            key_size: 4,
+            value_size: 4,
+            max_entries: 1,
+            btf_fd: btf,
+            btf_key_type_id: 1,
+            btf_value_type_id: 1,
+          }),
+        ),
+      ),
   },
-  { name: 'prog_name', description: 'programs and maps take a name', run: () => loadProg(BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER, RETURN_0(), { name: 'probe' }) },
   {
-    name: 'global_data', description: 'instructions can address a map value directly (.data/.rodata/.bss)',
-    run: () => withFd(smallArray(), (map) => loadProg(BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER, assemble([ldMapValue(R1, map, 16), stMemDW(R1, 0, 42), movImm(R0, 0), exit()]))),
+    name: 'module_btf',
+    description: 'BTF objects report a name (module BTF is usable)',
+    run: () =>
+      withFd(loadTypesFd([INT]), (btf) => {
+        btfInfo(btf);
+      }),
+  },
+  {
+    name: 'prog_name',
+    description: 'programs and maps take a name',
+    run: () => loadProg(BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER, RETURN_0(), { name: 'probe' }),
+  },
+  {
+    name: 'global_data',
+    description: 'instructions can address a map value directly (.data/.rodata/.bss)',
+    run: () =>
+      withFd(smallArray(), (map) =>
+        loadProg(BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER, assemble([ldMapValue(R1, map, 16), stMemDW(R1, 0, 42), movImm(R0, 0), exit()])),
+      ),
   },
   { name: 'array_mmap', description: 'ARRAY maps can be mmap-ed (BPF_F_MMAPABLE)', run: () => closeFd(smallArray(BPF_F_MMAPABLE)) },
   {
-    name: 'exp_attach_type', description: 'PROG_LOAD takes expected_attach_type',
-    run: () => loadProg(BPF_PROG_TYPE.BPF_PROG_TYPE_CGROUP_SOCK, RETURN_0(), { expectedAttachType: BPF_ATTACH_TYPE.BPF_CGROUP_INET_SOCK_CREATE }),
+    name: 'exp_attach_type',
+    description: 'PROG_LOAD takes expected_attach_type',
+    run: () =>
+      loadProg(BPF_PROG_TYPE.BPF_PROG_TYPE_CGROUP_SOCK, RETURN_0(), { expectedAttachType: BPF_ATTACH_TYPE.BPF_CGROUP_INET_SOCK_CREATE }),
   },
   {
-    name: 'probe_read_kernel', description: 'bpf_probe_read_kernel() helper',
-    run: () => loadProg(BPF_PROG_TYPE.BPF_PROG_TYPE_KPROBE, assemble([movReg(R1, R10), addImm(R1, -8), movImm(R2, 8), movImm(R3, 0), callHelper(BPF_FUNC.probe_read_kernel), exit()])),
+    name: 'probe_read_kernel',
+    description: 'bpf_probe_read_kernel() helper',
+    run: () =>
+      loadProg(
+        BPF_PROG_TYPE.BPF_PROG_TYPE_KPROBE,
+        assemble([movReg(R1, R10), addImm(R1, -8), movImm(R2, 8), movImm(R3, 0), callHelper(BPF_FUNC.probe_read_kernel), exit()]),
+      ),
   },
   {
-    name: 'bpf_cookie', description: 'bpf_get_attach_cookie() helper (BPF cookies)',
+    name: 'bpf_cookie',
+    description: 'bpf_get_attach_cookie() helper (BPF cookies)',
     run: () => loadProg(BPF_PROG_TYPE.BPF_PROG_TYPE_TRACEPOINT, assemble([callHelper(BPF_FUNC.get_attach_cookie), exit()])),
   },
   {
     // bpf_ktime_get_coarse_ns() came in the same release (5.11) as memcg-based accounting.
-    name: 'memcg_account', description: 'BPF memory is charged to the memory cgroup (no RLIMIT_MEMLOCK needed)',
-    run: () => loadProg(BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER, assemble([callHelper(BPF_FUNC.ktime_get_coarse_ns), movImm(R0, 0), exit()])),
+    name: 'memcg_account',
+    description: 'BPF memory is charged to the memory cgroup (no RLIMIT_MEMLOCK needed)',
+    run: () =>
+      loadProg(BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER, assemble([callHelper(BPF_FUNC.ktime_get_coarse_ns), movImm(R0, 0), exit()])),
   },
   {
     // A kernel whose PROG_LOAD lacks fd_array refuses the non-zero tail with E2BIG.
-    name: 'fd_array', description: 'PROG_LOAD takes fd_array (module kfuncs and BTF FDs by index)',
+    name: 'fd_array',
+    description: 'PROG_LOAD takes fd_array (module kfuncs and BTF FDs by index)',
     run: () => withFd(smallArray(), (map) => loadProg(BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER, RETURN_0(), { fdArray: [map] })),
   },
-  { name: 'arg_ctx_tag', description: "native __arg_ctx (DECL_TAG 'arg:ctx' on a global subprogram's argument)", run: () => loadArgCtxProbe(true) },
+  {
+    name: 'arg_ctx_tag',
+    description: "native __arg_ctx (DECL_TAG 'arg:ctx' on a global subprogram's argument)",
+    run: () => loadArgCtxProbe(true),
+  },
 ];
 
 /**
@@ -147,11 +222,17 @@ export function loadArgCtxProbe(tag: boolean, withLog = false): void {
   if (tag) b.add({ kind: 'DECL_TAG', ...n('arg:ctx'), type: 6, componentIdx: 0 }); // [7]
   const btf = btfLoad(writeBtf(b.build())).fd;
   const funcInfo = Buffer.alloc(16);
-  funcInfo.writeUInt32LE(0, 0); funcInfo.writeUInt32LE(4, 4); // insn 0 → FUNC a
-  funcInfo.writeUInt32LE(2, 8); funcInfo.writeUInt32LE(6, 12); // insn 2 → FUNC b
-  withFd(btf, () => loadProg(BPF_PROG_TYPE.BPF_PROG_TYPE_KPROBE,
-    assemble([callRel(1), exit(), callHelper(BPF_FUNC.get_func_ip), exit()]),
-    { progBtfFd: btf, funcInfo: { recSize: 8, count: 2, bytes: funcInfo }, ...(withLog ? { log: { level: 1 } } : {}) }));
+  funcInfo.writeUInt32LE(0, 0);
+  funcInfo.writeUInt32LE(4, 4); // insn 0 → FUNC a
+  funcInfo.writeUInt32LE(2, 8);
+  funcInfo.writeUInt32LE(6, 12); // insn 2 → FUNC b
+  withFd(btf, () =>
+    loadProg(BPF_PROG_TYPE.BPF_PROG_TYPE_KPROBE, assemble([callRel(1), exit(), callHelper(BPF_FUNC.get_func_ip), exit()]), {
+      progBtfFd: btf,
+      funcInfo: { recSize: 8, count: 2, bytes: funcInfo },
+      ...(withLog ? { log: { level: 1 } } : {}),
+    }),
+  );
 }
 
 const cache = new Map<string, ProbeResult>();
@@ -256,5 +337,12 @@ export function systemInfo(): SystemInfo {
   } catch {
     lockdown = undefined;
   }
-  return { release: os.release(), machine: os.machine(), versionCode: versionCode(os.release()), lockdown, pageSize: pageSize(), endianness: os.endianness() };
+  return {
+    release: os.release(),
+    machine: os.machine(),
+    versionCode: versionCode(os.release()),
+    lockdown,
+    pageSize: pageSize(),
+    endianness: os.endianness(),
+  };
 }

@@ -52,7 +52,11 @@ export interface LoadedProg {
   readonly logTruncated: boolean;
 }
 
-const TRAMPOLINE_TYPES = new Set<number>([BPF_PROG_TYPE.BPF_PROG_TYPE_TRACING, BPF_PROG_TYPE.BPF_PROG_TYPE_LSM, BPF_PROG_TYPE.BPF_PROG_TYPE_EXT]);
+const TRAMPOLINE_TYPES = new Set<number>([
+  BPF_PROG_TYPE.BPF_PROG_TYPE_TRACING,
+  BPF_PROG_TYPE.BPF_PROG_TYPE_LSM,
+  BPF_PROG_TYPE.BPF_PROG_TYPE_EXT,
+]);
 
 /**
  * BPF_PROG_LOAD; on failure throws a KernelError whose `log` holds the verifier's explanation.
@@ -64,15 +68,22 @@ export function progLoad(o: ProgLoadOptions): LoadedProg {
     return progLoadOnce(o);
   } catch (e) {
     if (isKernelError(e, 'EPERM') && !e.log && TRAMPOLINE_TYPES.has(o.progType)) {
-      throw new KernelError(e.command, e.errno, e.context, e.log, e.logTruncated,
-        'this kernel refuses BPF trampoline programs (fentry/fexit/fmod_ret/lsm/freplace); kernel lockdown is one cause, and it applies to root too');
+      throw new KernelError(
+        e.command,
+        e.errno,
+        e.context,
+        e.log,
+        e.logTruncated,
+        'this kernel refuses BPF trampoline programs (fentry/fexit/fmod_ret/lsm/freplace); kernel lockdown is one cause, and it applies to root too',
+      );
     }
     throw e;
   }
 }
 
 function progLoadOnce(o: ProgLoadOptions): LoadedProg {
-  if (o.insns.length % BPF_INSN_SIZE !== 0) throw new RangeError(`PROG_LOAD: ${o.insns.length} bytes is not a whole number of instructions`);
+  if (o.insns.length % BPF_INSN_SIZE !== 0)
+    throw new RangeError(`PROG_LOAD: ${o.insns.length} bytes is not a whole number of instructions`);
   const insns = Buffer.from(o.insns);
   const license = Buffer.from(`${o.license}\0`, 'latin1');
   const funcInfo = o.funcInfo ? Buffer.from(o.funcInfo.bytes) : undefined;
@@ -81,16 +92,35 @@ function progLoadOnce(o: ProgLoadOptions): LoadedProg {
   const context = o.context ?? (o.name ? `program "${o.name}"` : '');
   const r = withLogRetry(o.log ?? {}, ({ level, buf }) => {
     const attr = encodeProgLoad({
-      prog_type: o.progType, insn_cnt: insns.length / BPF_INSN_SIZE, insns: addressOf(insns), license: addressOf(license),
-      log_level: level, log_size: buf?.length ?? 0, log_buf: addressOf(buf),
-      kern_version: o.kernVersion, prog_flags: o.progFlags, prog_name: o.name?.slice(0, 15), prog_ifindex: o.progIfindex,
-      expected_attach_type: o.expectedAttachType, prog_btf_fd: o.progBtfFd,
-      func_info_rec_size: o.funcInfo?.recSize, func_info: addressOf(funcInfo), func_info_cnt: o.funcInfo?.count,
-      line_info_rec_size: o.lineInfo?.recSize, line_info: addressOf(lineInfo), line_info_cnt: o.lineInfo?.count,
-      attach_btf_id: o.attachBtfId, attach_prog_fd: o.attachProgFd, attach_btf_obj_fd: o.attachBtfObjFd,
-      fd_array: addressOf(fdArray), prog_token_fd: o.tokenFd,
+      prog_type: o.progType,
+      insn_cnt: insns.length / BPF_INSN_SIZE,
+      insns: addressOf(insns),
+      license: addressOf(license),
+      log_level: level,
+      log_size: buf?.length ?? 0,
+      log_buf: addressOf(buf),
+      kern_version: o.kernVersion,
+      prog_flags: o.progFlags,
+      prog_name: o.name?.slice(0, 15),
+      prog_ifindex: o.progIfindex,
+      expected_attach_type: o.expectedAttachType,
+      prog_btf_fd: o.progBtfFd,
+      func_info_rec_size: o.funcInfo?.recSize,
+      func_info: addressOf(funcInfo),
+      func_info_cnt: o.funcInfo?.count,
+      line_info_rec_size: o.lineInfo?.recSize,
+      line_info: addressOf(lineInfo),
+      line_info_cnt: o.lineInfo?.count,
+      attach_btf_id: o.attachBtfId,
+      attach_prog_fd: o.attachProgFd,
+      attach_btf_obj_fd: o.attachBtfObjFd,
+      fd_array: addressOf(fdArray),
+      prog_token_fd: o.tokenFd,
     });
-    return attempt(() => bpf(BPF_CMD.BPF_PROG_LOAD, attr, context), () => readU32(attr, LOG_TRUE_SIZE));
+    return attempt(
+      () => bpf(BPF_CMD.BPF_PROG_LOAD, attr, context),
+      () => readU32(attr, LOG_TRUE_SIZE),
+    );
   });
   return { fd: r.value, log: r.log, attempts: r.attempts, logTruncated: r.logTruncated };
 }
@@ -123,10 +153,19 @@ export function progTestRun(progFd: Fd, o: TestRunOptions = {}): TestRunResult {
   const ctxIn = o.ctx?.length ? Buffer.from(o.ctx) : undefined;
   const ctxOut = o.ctxOutSize ? Buffer.alloc(o.ctxOutSize) : undefined;
   const attr = encodeTestRun({
-    prog_fd: progFd, data_size_in: dataIn?.length, data_in: addressOf(dataIn),
-    data_size_out: dataOut?.length, data_out: addressOf(dataOut), repeat: o.repeat,
-    ctx_size_in: ctxIn?.length, ctx_in: addressOf(ctxIn), ctx_size_out: ctxOut?.length, ctx_out: addressOf(ctxOut),
-    flags: o.flags, cpu: o.cpu, batch_size: o.batchSize,
+    prog_fd: progFd,
+    data_size_in: dataIn?.length,
+    data_in: addressOf(dataIn),
+    data_size_out: dataOut?.length,
+    data_out: addressOf(dataOut),
+    repeat: o.repeat,
+    ctx_size_in: ctxIn?.length,
+    ctx_in: addressOf(ctxIn),
+    ctx_size_out: ctxOut?.length,
+    ctx_out: addressOf(ctxOut),
+    flags: o.flags,
+    cpu: o.cpu,
+    batch_size: o.batchSize,
   });
   bpf(BPF_CMD.BPF_PROG_TEST_RUN, attr);
   const L = TEST_RUN_LAYOUT;

@@ -25,9 +25,12 @@ let libc: Libc | undefined;
 /** SYS_bpf for this process's architecture. */
 export function sysBpfNumber(arch = process.arch): number {
   switch (arch) {
-    case 'x64': return 321;
-    case 'arm64': return 280;
-    default: throw new Error(`bpf(2): architecture ${arch} is not supported (x64 and arm64 are)`);
+    case 'x64':
+      return 321;
+    case 'arm64':
+      return 280;
+    default:
+      throw new Error(`bpf(2): architecture ${arch} is not supported (x64 and arm64 are)`);
   }
 }
 
@@ -147,10 +150,18 @@ function created(fd: Fd, what: string): Fd {
 
 /** Commands whose successful result is a new FD. */
 const FD_COMMANDS = new Set<number>([
-  BPF_CMD.BPF_MAP_CREATE, BPF_CMD.BPF_PROG_LOAD, BPF_CMD.BPF_OBJ_GET, BPF_CMD.BPF_PROG_GET_FD_BY_ID,
-  BPF_CMD.BPF_MAP_GET_FD_BY_ID, BPF_CMD.BPF_RAW_TRACEPOINT_OPEN, BPF_CMD.BPF_BTF_LOAD,
-  BPF_CMD.BPF_BTF_GET_FD_BY_ID, BPF_CMD.BPF_LINK_CREATE, BPF_CMD.BPF_LINK_GET_FD_BY_ID,
-  BPF_CMD.BPF_ITER_CREATE, BPF_CMD.BPF_TOKEN_CREATE,
+  BPF_CMD.BPF_MAP_CREATE,
+  BPF_CMD.BPF_PROG_LOAD,
+  BPF_CMD.BPF_OBJ_GET,
+  BPF_CMD.BPF_PROG_GET_FD_BY_ID,
+  BPF_CMD.BPF_MAP_GET_FD_BY_ID,
+  BPF_CMD.BPF_RAW_TRACEPOINT_OPEN,
+  BPF_CMD.BPF_BTF_LOAD,
+  BPF_CMD.BPF_BTF_GET_FD_BY_ID,
+  BPF_CMD.BPF_LINK_CREATE,
+  BPF_CMD.BPF_LINK_GET_FD_BY_ID,
+  BPF_CMD.BPF_ITER_CREATE,
+  BPF_CMD.BPF_TOKEN_CREATE,
 ]);
 
 /** Name of a bpf(2) command (`BPF_PROG_LOAD`). */

@@ -26,8 +26,13 @@ function readBtfFile(file: string, base?: Btf): Btf {
 /** This kernel's vmlinux BTF, then each module's split BTF on it, as libbpf searches them for CO-RE. */
 export function sysfsKernelBtfs(): { name: string; btf: Btf }[] {
   const buf = readFileSync(VMLINUX_BTF);
-  const vmlinux = { name: 'vmlinux', btf: parseKernelBtf(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), { file: VMLINUX_BTF }) };
-  const mods = readdirSync(SYSFS_BTF).filter((n) => n !== 'vmlinux').sort()
+  const vmlinux = {
+    name: 'vmlinux',
+    btf: parseKernelBtf(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), { file: VMLINUX_BTF }),
+  };
+  const mods = readdirSync(SYSFS_BTF)
+    .filter((n) => n !== 'vmlinux')
+    .sort()
     .map((n) => ({ name: n, btf: readBtfFile(join(SYSFS_BTF, n), vmlinux.btf) }));
   return [vmlinux, ...mods];
 }

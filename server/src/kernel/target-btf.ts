@@ -42,7 +42,10 @@ export class KernelBtf {
   private readonly fds = new Map<string, Fd>();
   private readonly byName: Map<string, KernelBtfObject>;
 
-  private constructor(readonly objects: readonly KernelBtfObject[], private readonly sysfsDir: string) {
+  private constructor(
+    readonly objects: readonly KernelBtfObject[],
+    private readonly sysfsDir: string,
+  ) {
     this.byName = new Map(objects.map((o) => [o.name, o]));
   }
 

@@ -36,7 +36,10 @@ export function btfMismatch(a: Btf, ida: TypeId, b: Btf, idb: TypeId, exact = tr
   switch (t1.kind) {
     case 'FWD':
       return undefined;
-    case 'INT': case 'FLOAT': case 'ENUM': case 'ENUM64': {
+    case 'INT':
+    case 'FLOAT':
+    case 'ENUM':
+    case 'ENUM64': {
       const s2 = (t2 as { size: number }).size;
       return t1.size === s2 ? undefined : `${t1.kind} '${t1.name}' of size ${t1.size} vs ${s2}`;
     }
@@ -44,22 +47,26 @@ export function btfMismatch(a: Btf, ida: TypeId, b: Btf, idb: TypeId, exact = tr
       return deeper(t1.type, (t2 as typeof t1).type, false);
     case 'ARRAY':
       return deeper(t1.type, (t2 as typeof t1).type, exact);
-    case 'FUNC': case 'VAR': {
+    case 'FUNC':
+    case 'VAR': {
       const u = t2 as typeof t1;
       const static1 = t1.kind === 'FUNC' ? t1.linkage === BTF_FUNC_STATIC : t1.linkage === BTF_VAR_STATIC;
       const static2 = t1.kind === 'FUNC' ? u.linkage === BTF_FUNC_STATIC : u.linkage === BTF_VAR_STATIC;
       if (static1 !== static2) return `${t1.kind.toLowerCase()} '${t1.name}' is static on one side only`;
       return deeper(t1.type, u.type, exact);
     }
-    case 'STRUCT': case 'UNION': {
+    case 'STRUCT':
+    case 'UNION': {
       if (!exact) return undefined;
       const u = t2 as typeof t1;
-      if (t1.members.length !== u.members.length) return `${t1.kind.toLowerCase()} '${t1.name}' has ${t1.members.length} fields vs ${u.members.length}`;
+      if (t1.members.length !== u.members.length)
+        return `${t1.kind.toLowerCase()} '${t1.name}' has ${t1.members.length} fields vs ${u.members.length}`;
       for (let i = 0; i < t1.members.length; i++) {
         const m1 = t1.members[i];
         const m2 = u.members[i];
         if (m1.name !== m2.name) return `field #${i} of '${t1.name}' is '${m1.name}' vs '${m2.name}'`;
-        if (m1.bitsOffset !== m2.bitsOffset || m1.bitfieldSize !== m2.bitfieldSize) return `field '${m1.name}' of '${t1.name}' is at a different offset`;
+        if (m1.bitsOffset !== m2.bitsOffset || m1.bitfieldSize !== m2.bitfieldSize)
+          return `field '${m1.name}' of '${t1.name}' is at a different offset`;
         const why = deeper(m1.type, m2.type, exact);
         if (why) return `field '${m1.name}' of '${t1.name}': ${why}`;
       }
@@ -94,7 +101,12 @@ export function mapDefinition(btf: Btf, varId: TypeId, name: string): { def?: Ma
 /** Every field where an extern map definition differs from the real one (libbpf requires them all equal). */
 export function mapDefMismatches(da: MapDefFields, a: Btf, db: MapDefFields, b: Btf): string[] {
   const out: string[] = [];
-  const show = (v: unknown) => (v === undefined || v === null ? '(none)' : typeof v === 'number' || typeof v === 'bigint' || typeof v === 'string' || typeof v === 'boolean' ? String(v) : JSON.stringify(v));
+  const show = (v: unknown) =>
+    v === undefined || v === null
+      ? '(none)'
+      : typeof v === 'number' || typeof v === 'bigint' || typeof v === 'string' || typeof v === 'boolean'
+        ? String(v)
+        : JSON.stringify(v);
   const cmp = (field: string, x: unknown, y: unknown) => {
     if (x !== y) out.push(`${field} ${show(x)} vs ${show(y)}`);
   };
@@ -106,7 +118,10 @@ export function mapDefMismatches(da: MapDefFields, a: Btf, db: MapDefFields, b: 
   cmp('numa_node', da.numaNode ?? 0, db.numaNode ?? 0);
   cmp('pinning', da.pinning ?? 0, db.pinning ?? 0);
   cmp('map_extra', da.mapExtra ?? 0n, db.mapExtra ?? 0n);
-  for (const [field, x, y] of [['key', da.keyTypeId, db.keyTypeId], ['value', da.valueTypeId, db.valueTypeId]] as const) {
+  for (const [field, x, y] of [
+    ['key', da.keyTypeId, db.keyTypeId],
+    ['value', da.valueTypeId, db.valueTypeId],
+  ] as const) {
     if (!!x !== !!y) out.push(`${field} type given on one side only`);
     else if (x && y) {
       const why = btfMismatch(a, x, b, y, true);

@@ -42,20 +42,37 @@ class OverBudget extends Error {}
 function ownKey(t: NewType, id: TypeId): string {
   const k = t.kind;
   switch (t.kind) {
-    case 'INT': return `${k}|${t.name}|${t.size}|${t.encoding}|${t.bitsOffset}|${t.bits}`;
-    case 'PTR': case 'CONST': case 'VOLATILE': case 'RESTRICT': return k;
-    case 'TYPEDEF': case 'TYPE_TAG': return `${k}|${t.name}`;
-    case 'ARRAY': return `${k}|${t.nelems}`;
-    case 'STRUCT': case 'UNION':
+    case 'INT':
+      return `${k}|${t.name}|${t.size}|${t.encoding}|${t.bitsOffset}|${t.bits}`;
+    case 'PTR':
+    case 'CONST':
+    case 'VOLATILE':
+    case 'RESTRICT':
+      return k;
+    case 'TYPEDEF':
+    case 'TYPE_TAG':
+      return `${k}|${t.name}`;
+    case 'ARRAY':
+      return `${k}|${t.nelems}`;
+    case 'STRUCT':
+    case 'UNION':
       return `${k}|${t.name}|${t.size}|${t.kindFlag ? 1 : 0}|${t.members.map((m) => `${m.name}:${m.bitsOffset}:${m.bitfieldSize}`).join(',')}`;
-    case 'ENUM': case 'ENUM64':
+    case 'ENUM':
+    case 'ENUM64':
       return `${k}|${t.name}|${t.size}|${t.kindFlag ? 1 : 0}|${t.values.map((v) => `${v.name}=${v.value}`).join(',')}`;
-    case 'FWD': return `${k}|${t.name}|${t.kindFlag ? 1 : 0}`;
-    case 'FUNC': return `${k}|${t.name}|${t.linkage}`;
-    case 'FUNC_PROTO': return `${k}|${t.params.map((p) => p.name).join(',')}`;
-    case 'FLOAT': return `${k}|${t.name}|${t.size}`;
-    case 'DECL_TAG': return `${k}|${t.name}|${t.componentIdx}`;
-    case 'VAR': case 'DATASEC': return `${k}|#${id}`;
+    case 'FWD':
+      return `${k}|${t.name}|${t.kindFlag ? 1 : 0}`;
+    case 'FUNC':
+      return `${k}|${t.name}|${t.linkage}`;
+    case 'FUNC_PROTO':
+      return `${k}|${t.params.map((p) => p.name).join(',')}`;
+    case 'FLOAT':
+      return `${k}|${t.name}|${t.size}`;
+    case 'DECL_TAG':
+      return `${k}|${t.name}|${t.componentIdx}`;
+    case 'VAR':
+    case 'DATASEC':
+      return `${k}|#${id}`;
   }
 }
 
@@ -63,7 +80,11 @@ function ownKey(t: NewType, id: TypeId): string {
  * Coarsest partition of ids 1..n that refines `keys` and is stable under `children`.
  * Returns class numbers (void keeps class 0) and how many rounds it took.
  */
-function refine(keys: readonly string[], children: readonly (readonly TypeId[])[], budget: { left: number }): { cls: Int32Array; rounds: number } {
+function refine(
+  keys: readonly string[],
+  children: readonly (readonly TypeId[])[],
+  budget: { left: number },
+): { cls: Int32Array; rounds: number } {
   const n = keys.length;
   // shared by every refinement of one dedup (forwards resolved later refine again)
   const maxRounds = Math.max(64, Math.floor(budget.left / Math.max(1, n)));
@@ -156,7 +177,15 @@ interface Forwards {
  * canonical-side type meets one candidate-side type and each forward name one full type.
  * The first equal pair decides what its forwards stand for. Returns whether any did.
  */
-function matchForwards(types: readonly NewType[], keys: readonly string[], children: readonly (readonly TypeId[])[], cls: Int32Array, resolved: Int32Array, fw: Forwards, budget: { left: number }): boolean {
+function matchForwards(
+  types: readonly NewType[],
+  keys: readonly string[],
+  children: readonly (readonly TypeId[])[],
+  cls: Int32Array,
+  resolved: Int32Array,
+  fw: Forwards,
+  budget: { left: number },
+): boolean {
   const through = (id: TypeId) => resolved[id] || id;
   const hypot = new Map<TypeId, TypeId>(); // canonical side → candidate side
   const tentative = new Map<string, TypeId>();
@@ -294,7 +323,8 @@ function dedup(types: readonly NewType[]): DedupResult {
     // Names with several full types: a forward takes the one it stands for in some struct
     // that is otherwise equal to another (libbpf's FWD resolution during struct dedup);
     // then everything is refined again with it resolved.
-    if (refineBudget.left <= 0 || !matchForwards(types, keys, children, final.cls, resolved, { fwdKeys, fullKey, matched }, matchBudget)) break;
+    if (refineBudget.left <= 0 || !matchForwards(types, keys, children, final.cls, resolved, { fwdKeys, fullKey, matched }, matchBudget))
+      break;
   }
 
   // The first type of each class represents it; resolved forwards take their target's place.

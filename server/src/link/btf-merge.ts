@@ -31,7 +31,12 @@ function nonStatic(t: ReturnType<Btf['get']>): boolean {
   return (t?.kind === 'VAR' && t.linkage !== BTF_VAR_STATIC) || (t?.kind === 'FUNC' && t.linkage !== BTF_FUNC_STATIC);
 }
 
-export function mergeBtf(objs: readonly InputObject[], layout: SectionLayout, syms: SymbolTable, problems: string[]): MergedBtf | undefined {
+export function mergeBtf(
+  objs: readonly InputObject[],
+  layout: SectionLayout,
+  syms: SymbolTable,
+  problems: string[],
+): MergedBtf | undefined {
   if (!objs.some((o) => o.btf)) return undefined;
   const merged: { obj: number; t: NewType }[] = [];
   const maps: Int32Array[] = [];
@@ -73,17 +78,26 @@ export function mergeBtf(objs: readonly InputObject[], layout: SectionLayout, sy
     if (to === undefined) problems.push(`'${d.g.name}': no BTF type was kept for it`);
     else d.map[d.id] = to;
   }
-  const types: NewType[] = merged.map(({ obj, t }) => mapTypeIds(t, (r) => {
-    const to = maps[obj][r];
-    if (r !== 0 && !to) problems.push(`${objs[obj].file}: BTF type ${r} is referenced but was not kept`);
-    return to;
-  }));
+  const types: NewType[] = merged.map(({ obj, t }) =>
+    mapTypeIds(t, (r) => {
+      const to = maps[obj][r];
+      if (r !== 0 && !to) problems.push(`${objs[obj].file}: BTF type ${r} is referenced but was not kept`);
+      return to;
+    }),
+  );
   nameExternParams(objs, syms, maps, types);
   for (const ds of datasecs(objs, layout, syms, maps, globalId)) types.push(ds);
   const typesIn = types.length;
   const d = dedupBtf(types);
   const final = (oi: number, id: TypeId) => d.map[maps[oi][id]];
-  return { types: d.types, ext: mergeExt(objs, layout, final, problems), typesIn, typesOut: d.types.length, dedupRounds: d.rounds, dedupComplete: d.complete };
+  return {
+    types: d.types,
+    ext: mergeExt(objs, layout, final, problems),
+    typesIn,
+    typesOut: d.types.length,
+    dedupRounds: d.rounds,
+    dedupComplete: d.complete,
+  };
 }
 
 /**
@@ -112,7 +126,10 @@ function nameExternParams(objs: readonly InputObject[], syms: SymbolTable, maps:
       if (dst && src && dst.merged) {
         const t = types[dst.merged - 1];
         if (t.kind === 'FUNC_PROTO' && t.params.length === src.p.params.length) {
-          types[dst.merged - 1] = { ...t, params: t.params.map((q, i) => (src.p.params[i].name ? { ...q, name: src.p.params[i].name, nameOff: 0 } : q)) };
+          types[dst.merged - 1] = {
+            ...t,
+            params: t.params.map((q, i) => (src.p.params[i].name ? { ...q, name: src.p.params[i].name, nameOff: 0 } : q)),
+          };
         }
       }
       holder = o;
@@ -122,7 +139,13 @@ function nameExternParams(objs: readonly InputObject[], syms: SymbolTable, maps:
   }
 }
 
-function datasecs(objs: readonly InputObject[], layout: SectionLayout, syms: SymbolTable, maps: Int32Array[], globalId: Map<GlobalSymbol, TypeId>): NewType[] {
+function datasecs(
+  objs: readonly InputObject[],
+  layout: SectionLayout,
+  syms: SymbolTable,
+  maps: Int32Array[],
+  globalId: Map<GlobalSymbol, TypeId>,
+): NewType[] {
   const vars = new Map<string, BtfVarSecinfo[]>();
   const entry = (name: string) => {
     let v = vars.get(name);
@@ -158,7 +181,10 @@ function datasecs(objs: readonly InputObject[], layout: SectionLayout, syms: Sym
   const emit = (name: string, size: number) => {
     const list = vars.get(name);
     if (!list) return;
-    const sorted = list.map((v, i) => ({ v, i })).sort((a, b) => a.v.offset - b.v.offset || a.i - b.i).map((x) => x.v);
+    const sorted = list
+      .map((v, i) => ({ v, i }))
+      .sort((a, b) => a.v.offset - b.v.offset || a.i - b.i)
+      .map((x) => x.v);
     out.push({ kind: 'DATASEC', name, nameOff: 0, kindFlag: false, size, vars: sorted });
     vars.delete(name);
   };
@@ -167,7 +193,12 @@ function datasecs(objs: readonly InputObject[], layout: SectionLayout, syms: Sym
   return out;
 }
 
-function mergeExt(objs: readonly InputObject[], layout: SectionLayout, final: (oi: number, id: TypeId) => number, problems: string[]): BtfExtRecords {
+function mergeExt(
+  objs: readonly InputObject[],
+  layout: SectionLayout,
+  final: (oi: number, id: TypeId) => number,
+  problems: string[],
+): BtfExtRecords {
   const func = new Map<string, ExtFuncInfo[]>();
   const line = new Map<string, ExtLineInfo[]>();
   const core = new Map<string, ExtCoreRelo[]>();
@@ -186,15 +217,30 @@ function mergeExt(objs: readonly InputObject[], layout: SectionLayout, final: (o
     };
     for (const s of obj.ext.funcInfo) {
       const p = where(s.section);
-      if (p) add(func, p.out.name, s.records.map((r) => ({ insnOff: r.insnOff + p.off, typeId: final(oi, r.typeId) })));
+      if (p)
+        add(
+          func,
+          p.out.name,
+          s.records.map((r) => ({ insnOff: r.insnOff + p.off, typeId: final(oi, r.typeId) })),
+        );
     }
     for (const s of obj.ext.lineInfo) {
       const p = where(s.section);
-      if (p) add(line, p.out.name, s.records.map((r) => ({ insnOff: r.insnOff + p.off, file: r.file, text: r.text, line: r.line, column: r.column })));
+      if (p)
+        add(
+          line,
+          p.out.name,
+          s.records.map((r) => ({ insnOff: r.insnOff + p.off, file: r.file, text: r.text, line: r.line, column: r.column })),
+        );
     }
     for (const s of obj.ext.coreRelos) {
       const p = where(s.section);
-      if (p) add(core, p.out.name, s.records.map((r) => ({ insnOff: r.insnOff + p.off, typeId: final(oi, r.typeId), accessStr: r.accessStr, kind: r.kind })));
+      if (p)
+        add(
+          core,
+          p.out.name,
+          s.records.map((r) => ({ insnOff: r.insnOff + p.off, typeId: final(oi, r.typeId), accessStr: r.accessStr, kind: r.kind })),
+        );
     }
   });
   const list = <T>(m: Map<string, T[]>): ExtSectionRecords<T>[] => [...m].map(([section, records]) => ({ section, records }));

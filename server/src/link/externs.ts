@@ -33,11 +33,23 @@ export function objectExterns(obj: BpfObject): LinkExtern[] {
   const out: LinkExtern[] = [];
   for (const y of obj.elf.symbols) {
     if (y.index === 0 || y.shndx !== SHN_UNDEF || y.bind === STB_LOCAL || !y.name) continue;
-    const t = btf?.byName(y.name).map((id) => btf.type(id)).find((x) => (x.kind === 'FUNC' || x.kind === 'VAR') && x.linkage !== 0);
+    const t = btf
+      ?.byName(y.name)
+      .map((id) => btf.type(id))
+      .find((x) => (x.kind === 'FUNC' || x.kind === 'VAR') && x.linkage !== 0);
     const sec = t ? secOf.get(t.id) : undefined;
-    const kind: LinkExternKind = sec === '.kconfig' ? 'kconfig'
-      : sec === '.ksyms' ? (t?.kind === 'FUNC' ? 'kfunc' : 'ksym')
-      : t?.kind === 'FUNC' ? 'function' : sec === '.maps' ? 'map' : 'variable';
+    const kind: LinkExternKind =
+      sec === '.kconfig'
+        ? 'kconfig'
+        : sec === '.ksyms'
+          ? t?.kind === 'FUNC'
+            ? 'kfunc'
+            : 'ksym'
+          : t?.kind === 'FUNC'
+            ? 'function'
+            : sec === '.maps'
+              ? 'map'
+              : 'variable';
     out.push({ name: y.name, kind, weak: y.bind === STB_WEAK });
   }
   return out;
@@ -46,8 +58,16 @@ export function objectExterns(obj: BpfObject): LinkExtern[] {
 /** Every global symbol `obj` defines (functions, variables, maps). */
 export function objectDefinitions(obj: BpfObject): LinkDefinition[] {
   return obj.elf.symbols
-    .filter((y) => y.index > 0 && y.shndx !== SHN_UNDEF && y.bind !== STB_LOCAL && y.type !== STT_SECTION && y.name
-      && obj.elf.sections[y.shndx]?.name !== 'license' && obj.elf.sections[y.shndx]?.name !== 'version')
+    .filter(
+      (y) =>
+        y.index > 0 &&
+        y.shndx !== SHN_UNDEF &&
+        y.bind !== STB_LOCAL &&
+        y.type !== STT_SECTION &&
+        y.name &&
+        obj.elf.sections[y.shndx]?.name !== 'license' &&
+        obj.elf.sections[y.shndx]?.name !== 'version',
+    )
     .map((y) => ({ name: y.name, weak: y.bind === STB_WEAK }));
 }
 
@@ -55,15 +75,20 @@ export function objectDefinitions(obj: BpfObject): LinkDefinition[] {
  * For each object's non-kernel externs, the object that defines the symbol: a strong
  * definition if there is one, else the first weak one; undefined when none does.
  */
-export function resolveAcross<T extends { readonly path: string; readonly externs: readonly { name: string; kind: string }[]; readonly defines?: readonly LinkDefinition[] }>(
-  objects: readonly T[],
-): Map<string, Map<string, string | undefined>> {
+export function resolveAcross<
+  T extends {
+    readonly path: string;
+    readonly externs: readonly { name: string; kind: string }[];
+    readonly defines?: readonly LinkDefinition[];
+  },
+>(objects: readonly T[]): Map<string, Map<string, string | undefined>> {
   const strong = new Map<string, string>();
   const weak = new Map<string, string>();
-  for (const o of objects) for (const d of o.defines ?? []) {
-    const m = d.weak ? weak : strong;
-    if (!m.has(d.name)) m.set(d.name, o.path);
-  }
+  for (const o of objects)
+    for (const d of o.defines ?? []) {
+      const m = d.weak ? weak : strong;
+      if (!m.has(d.name)) m.set(d.name, o.path);
+    }
   const out = new Map<string, Map<string, string | undefined>>();
   for (const o of objects) {
     const m = new Map<string, string | undefined>();

@@ -33,16 +33,23 @@ export function freplaceSlots(ext: BpfObject, target: Btf, targetName = 'the tar
       problems.push(`${p.name}: SEC("${p.section}") names no function to replace (freplace/<function>)`);
       continue;
     }
-    const cands = target.byName(func).map((id) => target.type(id)).filter((t) => t.kind === 'FUNC');
+    const cands = target
+      .byName(func)
+      .map((id) => target.type(id))
+      .filter((t) => t.kind === 'FUNC');
     if (cands.length === 0) {
       const have = [...target.all()].filter((t) => t.kind === 'FUNC' && t.linkage !== BTF_FUNC_STATIC).map((t) => t.name);
-      problems.push(`${p.name}: ${targetName} has no function '${func}'${have.length ? ` (its global functions: ${have.join(', ')})` : ''}`);
+      problems.push(
+        `${p.name}: ${targetName} has no function '${func}'${have.length ? ` (its global functions: ${have.join(', ')})` : ''}`,
+      );
       continue;
     }
     const f = cands[0];
     if (f.kind !== 'FUNC') continue;
     if (f.linkage === BTF_FUNC_STATIC) {
-      problems.push(`${p.name}: '${func}' is static in ${targetName}; only global (non-static, e.g. __weak __noinline) functions can be replaced`);
+      problems.push(
+        `${p.name}: '${func}' is static in ${targetName}; only global (non-static, e.g. __weak __noinline) functions can be replaced`,
+      );
       continue;
     }
     const mine = p.btfFuncId !== undefined && ext.btf ? ext.btf.get(p.btfFuncId) : undefined;

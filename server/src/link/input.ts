@@ -7,9 +7,28 @@ import { type Btf, parseBtf } from '../btf/btf';
 import { type BtfExt, parseBtfExt } from '../btf/ext';
 import { FormatError } from '../common/errors';
 import {
-  EM_BPF, ET_REL, R_BPF_64_32, R_BPF_64_64, R_BPF_64_ABS32, R_BPF_64_ABS64, SHF_EXECINSTR, SHN_LORESERVE, SHN_UNDEF,
-  SHT_LLVM_ADDRSIG, SHT_NOBITS, SHT_PROGBITS, SHT_REL, SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_NOTYPE,
-  STT_SECTION, STV_DEFAULT, STV_HIDDEN,
+  EM_BPF,
+  ET_REL,
+  R_BPF_64_32,
+  R_BPF_64_64,
+  R_BPF_64_ABS32,
+  R_BPF_64_ABS64,
+  SHF_EXECINSTR,
+  SHN_LORESERVE,
+  SHN_UNDEF,
+  SHT_LLVM_ADDRSIG,
+  SHT_NOBITS,
+  SHT_PROGBITS,
+  SHT_REL,
+  SHT_STRTAB,
+  SHT_SYMTAB,
+  STB_GLOBAL,
+  STB_LOCAL,
+  STB_WEAK,
+  STT_NOTYPE,
+  STT_SECTION,
+  STV_DEFAULT,
+  STV_HIDDEN,
 } from '../elf/constants';
 import { ElfFile, type ElfRelocation, type ElfSection, type ElfSymbol, isElf } from '../elf/reader';
 
@@ -58,10 +77,16 @@ export function readInput(input: LinkInput, littleEndian?: boolean): InputObject
   if (!isElf(bytes)) throw new FormatError(file, 'ELF header', 0, 'not an ELF file');
   const elf = new ElfFile(bytes, file);
   const h = elf.header;
-  if (h.type !== ET_REL) throw new FormatError(file, 'ELF header', 16, `e_type ${h.type} is not a relocatable object (ET_REL); only .o files link`);
+  if (h.type !== ET_REL)
+    throw new FormatError(file, 'ELF header', 16, `e_type ${h.type} is not a relocatable object (ET_REL); only .o files link`);
   if (h.machine !== EM_BPF) throw new FormatError(file, 'ELF header', 18, `not a BPF object (e_machine ${h.machine})`);
   if (littleEndian !== undefined && elf.littleEndian !== littleEndian) {
-    throw new FormatError(file, 'ELF header', 5, `byte order (${elf.littleEndian ? 'little' : 'big'}-endian) differs from the first object's`);
+    throw new FormatError(
+      file,
+      'ELF header',
+      5,
+      `byte order (${elf.littleEndian ? 'little' : 'big'}-endian) differs from the first object's`,
+    );
   }
   const symtabs = elf.sections.filter((s) => s.type === SHT_SYMTAB);
   if (symtabs.length !== 1) throw new FormatError(file, '.symtab', 0, symtabs.length ? 'more than one symbol table' : 'no symbol table');
@@ -69,7 +94,8 @@ export function readInput(input: LinkInput, littleEndian?: boolean): InputObject
   for (const s of elf.sections) {
     if (s.index === 0) continue;
     const known = [SHT_PROGBITS, SHT_NOBITS, SHT_REL, SHT_STRTAB, SHT_SYMTAB, SHT_LLVM_ADDRSIG].includes(s.type);
-    if (!known && !isDwarf(s.name)) elf.fail(s, 0, `section type ${s.type} is not one the BPF linker knows (RELA sections, groups... are not used by BPF objects)`);
+    if (!known && !isDwarf(s.name))
+      elf.fail(s, 0, `section type ${s.type} is not one the BPF linker knows (RELA sections, groups... are not used by BPF objects)`);
     if (!s.name) elf.fail(s, 0, `section ${s.index} has no name`);
     if (s.addralign > 1n && (s.addralign & (s.addralign - 1n)) !== 0n) elf.fail(s, 0, `alignment ${s.addralign} is not a power of two`);
     if (s.addralign > 4096n) elf.fail(s, 0, `alignment ${s.addralign} is absurd`);
@@ -87,9 +113,12 @@ export function readInput(input: LinkInput, littleEndian?: boolean): InputObject
   const ext = extSec && btf ? parseBtfExt(extSec.data, btf, file) : undefined;
   if (btf) checkBtfRefs(file, btf);
   if (ext && btf) {
-    for (const part of [ext.coreRelos]) for (const s of part) for (const r of s.records) {
-      if (!btf.has(r.typeId)) throw new FormatError(file, '.BTF.ext', 0, `CO-RE relocation in '${s.section}' names type ${r.typeId}, out of range`);
-    }
+    for (const part of [ext.coreRelos])
+      for (const s of part)
+        for (const r of s.records) {
+          if (!btf.has(r.typeId))
+            throw new FormatError(file, '.BTF.ext', 0, `CO-RE relocation in '${s.section}' names type ${r.typeId}, out of range`);
+        }
   }
   return { file, elf, ...(btf ? { btf } : {}), ...(ext ? { ext } : {}), roles, rels };
 }
@@ -100,14 +129,18 @@ function checkSymbols(elf: ElfFile): void {
   const at = (y: ElfSymbol) => y.index * 24;
   for (const y of syms) {
     if (y.index === 0) continue;
-    if (y.bind !== STB_LOCAL && y.bind !== STB_GLOBAL && y.bind !== STB_WEAK) elf.fail(symtab, at(y), `symbol '${y.name}' has binding ${y.bind} (only LOCAL, GLOBAL, WEAK)`);
-    if (y.visibility !== STV_DEFAULT && y.visibility !== STV_HIDDEN) elf.fail(symtab, at(y), `symbol '${y.name}' has visibility ${y.visibility} (only DEFAULT and HIDDEN)`);
+    if (y.bind !== STB_LOCAL && y.bind !== STB_GLOBAL && y.bind !== STB_WEAK)
+      elf.fail(symtab, at(y), `symbol '${y.name}' has binding ${y.bind} (only LOCAL, GLOBAL, WEAK)`);
+    if (y.visibility !== STV_DEFAULT && y.visibility !== STV_HIDDEN)
+      elf.fail(symtab, at(y), `symbol '${y.name}' has visibility ${y.visibility} (only DEFAULT and HIDDEN)`);
     if (y.shndx === SHN_UNDEF) {
-      if (y.type !== STT_NOTYPE || y.bind === STB_LOCAL || y.value !== 0n || y.size !== 0n) elf.fail(symtab, at(y), `symbol '${y.name}' is an invalid extern (undefined but local, typed or sized)`);
+      if (y.type !== STT_NOTYPE || y.bind === STB_LOCAL || y.value !== 0n || y.size !== 0n)
+        elf.fail(symtab, at(y), `symbol '${y.name}' is an invalid extern (undefined but local, typed or sized)`);
       if (!y.name) elf.fail(symtab, at(y), 'extern symbol without a name');
       continue;
     }
-    if (y.shndx < SHN_LORESERVE && y.shndx >= elf.sections.length) elf.fail(symtab, at(y), `symbol '${y.name}' names section ${y.shndx}, which does not exist`);
+    if (y.shndx < SHN_LORESERVE && y.shndx >= elf.sections.length)
+      elf.fail(symtab, at(y), `symbol '${y.name}' names section ${y.shndx}, which does not exist`);
     if (y.type === STT_SECTION && y.value !== 0n) elf.fail(symtab, at(y), `section symbol with a non-zero value`);
     if (y.bind !== STB_LOCAL && !y.name) elf.fail(symtab, at(y), 'global symbol without a name');
   }
@@ -120,7 +153,8 @@ function checkRelocs(elf: ElfFile, rel: ElfSection, roles: readonly SectionRole[
   if (rel.link !== elf.symtab!.index) elf.fail(rel, 0, `sh_link ${rel.link} is not the symbol table`);
   if (rel.info === 0 || rel.info >= elf.sections.length) elf.fail(rel, 0, `sh_info ${rel.info} names no section`);
   const target = elf.sections[rel.info];
-  if (rel.name !== `.rel${target.name}`) elf.fail(rel, 0, `relocation section applies to '${target.name}' but is not named '.rel${target.name}'`);
+  if (rel.name !== `.rel${target.name}`)
+    elf.fail(rel, 0, `relocation section applies to '${target.name}' but is not named '.rel${target.name}'`);
   if (roles[target.index] !== 'data') elf.fail(rel, 0, `relocations for '${target.name}', which holds neither code nor data`);
   const exec = (target.flags & BigInt(SHF_EXECINSTR)) !== 0n;
   const rd = elf.reader(rel);
@@ -134,11 +168,13 @@ function checkRelocs(elf: ElfFile, rel: ElfSection, roles: readonly SectionRole[
   }
   list.forEach((r, i) => {
     const o = i * 16;
-    if (![R_BPF_64_64, R_BPF_64_32, R_BPF_64_ABS64, R_BPF_64_ABS32].includes(r.type)) elf.fail(rel, o, `relocation type ${r.type} is not one BPF objects use`);
+    if (![R_BPF_64_64, R_BPF_64_32, R_BPF_64_ABS64, R_BPF_64_ABS32].includes(r.type))
+      elf.fail(rel, o, `relocation type ${r.type} is not one BPF objects use`);
     if (r.symbol === 0) elf.fail(rel, o, 'relocation against the null symbol');
     const width = r.type === R_BPF_64_ABS32 ? 4n : 8n;
     const end = r.type === R_BPF_64_64 ? 16n : width;
-    if (target.type !== SHT_NOBITS && r.offset + end > BigInt(target.size)) elf.fail(rel, o, `relocation at offset ${r.offset} is past the end of '${target.name}'`);
+    if (target.type !== SHT_NOBITS && r.offset + end > BigInt(target.size))
+      elf.fail(rel, o, `relocation at offset ${r.offset} is past the end of '${target.name}'`);
     if (exec && r.offset % BigInt(INSN) !== 0n) elf.fail(rel, o, `relocation at offset ${r.offset} is not on an instruction boundary`);
   });
   return list;
@@ -146,7 +182,7 @@ function checkRelocs(elf: ElfFile, rel: ElfSection, roles: readonly SectionRole[
 
 function checkBtfRefs(file: string, btf: Btf): void {
   for (const t of btf.types) {
-    const refs = (t.kind === 'DATASEC' ? t.vars.map((v) => v.type) : []);
+    const refs = t.kind === 'DATASEC' ? t.vars.map((v) => v.type) : [];
     for (const id of refs) if (!btf.has(id)) throw new FormatError(file, '.BTF', 0, `DATASEC '${t.name}' names type ${id}, out of range`);
   }
 }

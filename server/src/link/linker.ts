@@ -40,7 +40,12 @@ export interface LinkResult {
   readonly sections: readonly { readonly name: string; readonly size: number }[];
   readonly globals: readonly LinkedGlobal[];
   readonly symbols: number;
-  readonly btf?: { readonly typesIn: number; readonly typesOut: number; readonly rounds: readonly number[]; readonly deduplicated: boolean };
+  readonly btf?: {
+    readonly typesIn: number;
+    readonly typesOut: number;
+    readonly rounds: readonly number[];
+    readonly deduplicated: boolean;
+  };
   readonly ext?: { readonly funcInfo: number; readonly lineInfo: number; readonly coreRelos: number };
 }
 
@@ -65,7 +70,15 @@ export function linkObjects(inputs: readonly LinkInput[]): LinkResult {
     const bytes = contents(s);
     applyPatches(bytes, s, rel.patches, le);
     indexOf.set(s, sections.length + 1);
-    sections.push({ name: s.name, type: s.type, flags: s.flags, data: bytes, size: s.size, addralign: BigInt(s.align), entsize: s.entsize });
+    sections.push({
+      name: s.name,
+      type: s.type,
+      flags: s.flags,
+      data: bytes,
+      size: s.size,
+      addralign: BigInt(s.align),
+      entsize: s.entsize,
+    });
   }
   const relSecs = layout.sections.filter((s) => (rel.bySection.get(s)?.length ?? 0) > 0);
   // .BTF and .BTF.ext first (the ext's strings go into the BTF string table), placed after the relocations
@@ -76,7 +89,8 @@ export function linkObjects(inputs: readonly LinkInput[]): LinkResult {
     for (const t of btf.types) b.add(t);
     const count = (x: readonly { records: readonly unknown[] }[]) => x.reduce((n, s) => n + s.records.length, 0);
     extCounts = { funcInfo: count(btf.ext.funcInfo), lineInfo: count(btf.ext.lineInfo), coreRelos: count(btf.ext.coreRelos) };
-    const ext = extCounts.funcInfo + extCounts.lineInfo + extCounts.coreRelos > 0 ? writeBtfExt(btf.ext, (s) => b.addString(s), le) : undefined;
+    const ext =
+      extCounts.funcInfo + extCounts.lineInfo + extCounts.coreRelos > 0 ? writeBtfExt(btf.ext, (s) => b.addString(s), le) : undefined;
     btfSecs.push({ name: '.BTF', type: SHT_PROGBITS, data: writeBtf(b.build(), le), addralign: 4n });
     if (ext) btfSecs.push({ name: '.BTF.ext', type: SHT_PROGBITS, data: ext, addralign: 4n });
   }
@@ -86,12 +100,25 @@ export function linkObjects(inputs: readonly LinkInput[]): LinkResult {
   const symIndex = new Map<OutSymbol, number>(ordered.map((s, i) => [s, i + 1]));
   for (const s of relSecs) {
     const rels = rel.bySection.get(s)!.map((r) => ({ offset: r.offset, symbol: symIndex.get(r.symbol)!, type: r.type }));
-    sections.push({ name: `.rel${s.name}`, type: SHT_REL, data: encodeRel(rels, le), addralign: 8n, entsize: 16n, link: symtabIndex, info: indexOf.get(s)! });
+    sections.push({
+      name: `.rel${s.name}`,
+      type: SHT_REL,
+      data: encodeRel(rels, le),
+      addralign: 8n,
+      entsize: 16n,
+      link: symtabIndex,
+      info: indexOf.get(s)!,
+    });
   }
   sections.push(...btfSecs);
   const built: BuildSymbol[] = ordered.map((s) => ({
-    name: s.name, bind: s.bind, type: s.type, visibility: s.visibility,
-    shndx: s.section ? indexOf.get(s.section)! : s.shndx, value: s.value, size: s.size,
+    name: s.name,
+    bind: s.bind,
+    type: s.type,
+    visibility: s.visibility,
+    shndx: s.section ? indexOf.get(s.section)! : s.shndx,
+    value: s.value,
+    size: s.size,
   }));
   const { symtab, strtab, firstGlobal } = encodeSymtab(built, le);
   sections.push({ name: '.symtab', type: SHT_SYMTAB, data: symtab, addralign: 8n, entsize: 24n, link: symtabIndex + 1, info: firstGlobal });

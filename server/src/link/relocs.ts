@@ -48,7 +48,9 @@ export function relocate(objs: readonly InputObject[], layout: SectionLayout, sy
         const y = obj.elf.symbols[r.symbol];
         const out = syms.symMaps[oi][r.symbol];
         if (!out) {
-          problems.push(`${obj.file}: relocation at ${target.name}+${r.offset} names symbol '${y.name || `#${r.symbol}`}', which is not linked (a debug or dropped section)`);
+          problems.push(
+            `${obj.file}: relocation at ${target.name}+${r.offset} names symbol '${y.name || `#${r.symbol}`}', which is not linked (a debug or dropped section)`,
+          );
           continue;
         }
         const offset = r.offset + BigInt(place.off);
@@ -60,7 +62,8 @@ export function relocate(objs: readonly InputObject[], layout: SectionLayout, sy
         if (place.out.exec) {
           const code = target.data[Number(r.offset)];
           if (r.type === R_BPF_64_32 && code === BPF_JMP_CALL) {
-            if (ref.off % 8 !== 0) problems.push(`${obj.file}: call into '${ref.out.name}' lands at a byte offset that is not an instruction`);
+            if (ref.off % 8 !== 0)
+              problems.push(`${obj.file}: call into '${ref.out.name}' lands at a byte offset that is not an instruction`);
             patches.push({ section: place.out, off: at, width: 'imm', delta: ref.off / 8 });
           } else if (r.type === R_BPF_64_64 || r.type === R_BPF_64_32) {
             patches.push({ section: place.out, off: at, width: 'imm', delta: ref.off });
@@ -72,7 +75,9 @@ export function relocate(objs: readonly InputObject[], layout: SectionLayout, sy
         } else if (r.type === R_BPF_64_ABS32) {
           patches.push({ section: place.out, off: at, width: 'u32', delta: ref.off });
         } else {
-          problems.push(`${obj.file}: relocation type ${r.type} against section '${ref.out.name}' in data section '${target.name}' is not supported`);
+          problems.push(
+            `${obj.file}: relocation type ${r.type} against section '${ref.out.name}' in data section '${target.name}' is not supported`,
+          );
         }
       }
     }

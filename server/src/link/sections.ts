@@ -44,21 +44,36 @@ export class SectionLayout {
       let out = this.byName.get(s.name);
       if (!out) {
         out = {
-          name: s.name, type: s.type, flags: s.flags, entsize: s.entsize, align: 1, size: 0, pieces: [],
-          exec: (s.flags & BigInt(SHF_EXECINSTR)) !== 0n, firstFile: obj.file,
+          name: s.name,
+          type: s.type,
+          flags: s.flags,
+          entsize: s.entsize,
+          align: 1,
+          size: 0,
+          pieces: [],
+          exec: (s.flags & BigInt(SHF_EXECINSTR)) !== 0n,
+          firstFile: obj.file,
         };
         this.sections.push(out);
         this.byName.set(s.name, out);
       } else {
-        const why = out.type !== s.type ? `type ${out.type} vs ${s.type}` : out.flags !== s.flags ? `flags 0x${out.flags.toString(16)} vs 0x${s.flags.toString(16)}`
-          : out.entsize !== s.entsize ? `entry size ${out.entsize} vs ${s.entsize}` : undefined;
+        const why =
+          out.type !== s.type
+            ? `type ${out.type} vs ${s.type}`
+            : out.flags !== s.flags
+              ? `flags 0x${out.flags.toString(16)} vs 0x${s.flags.toString(16)}`
+              : out.entsize !== s.entsize
+                ? `entry size ${out.entsize} vs ${s.entsize}`
+                : undefined;
         if (why) {
           problems.push(`section '${s.name}' differs between ${out.firstFile} and ${obj.file} (${why})`);
           continue;
         }
         if (s.name === 'license' || s.name === 'version') {
           if (!sameBytes(contents(out), s.data)) {
-            problems.push(`section '${s.name}' differs between ${out.firstFile} (${show(contents(out))}) and ${obj.file} (${show(s.data)}); it must be the same in every object`);
+            problems.push(
+              `section '${s.name}' differs between ${out.firstFile} (${show(contents(out))}) and ${obj.file} (${show(s.data)}); it must be the same in every object`,
+            );
           }
           places.set(s.index, { out, off: 0, deduped: true });
           continue;

@@ -111,15 +111,23 @@ export function resolveSymbols(objs: readonly InputObject[], layout: SectionLayo
       }
       if (y.bind === STB_LOCAL) {
         const s: OutSymbol = {
-          name: y.name, bind: y.bind, type: y.type, visibility: y.visibility, section: place?.out,
-          shndx: place ? 0 : y.shndx, value: y.value + BigInt(place?.off ?? 0), size: y.size,
+          name: y.name,
+          bind: y.bind,
+          type: y.type,
+          visibility: y.visibility,
+          section: place?.out,
+          shndx: place ? 0 : y.shndx,
+          value: y.value + BigInt(place?.off ?? 0),
+          size: y.size,
         };
         locals.push(s);
         map[y.index] = s;
         continue;
       }
       if (y.shndx >= SHN_LORESERVE) {
-        problems.push(`${obj.file}: global symbol '${y.name}' has special section index 0x${y.shndx.toString(16)} (absolute or common symbols are not supported)`);
+        problems.push(
+          `${obj.file}: global symbol '${y.name}' has special section index 0x${y.shndx.toString(16)} (absolute or common symbols are not supported)`,
+        );
         continue;
       }
       let btfId: TypeId | undefined;
@@ -134,8 +142,14 @@ export function resolveSymbols(objs: readonly InputObject[], layout: SectionLayo
       let g = globals.get(y.name);
       if (!g) globals.set(y.name, (g = { name: y.name, occurrences: [] }));
       g.occurrences.push({
-        obj: oi, file: obj.file, sym: y, defined: y.shndx !== SHN_UNDEF, weak: y.bind === STB_WEAK,
-        ...(place ? { place } : {}), ...(btfId !== undefined ? { btfId } : {}), ...(datasec ? { datasec } : {}),
+        obj: oi,
+        file: obj.file,
+        sym: y,
+        defined: y.shndx !== SHN_UNDEF,
+        weak: y.bind === STB_WEAK,
+        ...(place ? { place } : {}),
+        ...(btfId !== undefined ? { btfId } : {}),
+        ...(datasec ? { datasec } : {}),
       });
       pending.push({ obj: oi, index: y.index, name: y.name });
     }
@@ -168,9 +182,14 @@ function resolveOne(g: GlobalSymbol, objs: readonly InputObject[], problems: str
     if (!KERNEL_SECS.has(sec)) {
       const users = [...new Set(g.occurrences.map((o) => o.file))].join(', ');
       const noBtf = g.occurrences.every((o) => o.btfId === undefined);
-      problems.push(`unresolved ${what(first, objs)} '${g.name}' (used in ${users}): no object defines it` +
-        (secs.size > 1 ? ' (and its declarations disagree on the section)'
-          : noBtf ? ' (and no BTF describes it: compiled without -g?)' : '; a kernel symbol needs __ksym, a kernel config value __kconfig'));
+      problems.push(
+        `unresolved ${what(first, objs)} '${g.name}' (used in ${users}): no object defines it` +
+          (secs.size > 1
+            ? ' (and its declarations disagree on the section)'
+            : noBtf
+              ? ' (and no BTF describes it: compiled without -g?)'
+              : '; a kernel symbol needs __ksym, a kernel config value __kconfig'),
+      );
     } else {
       const t = first.btfId !== undefined ? objs[first.obj].btf?.get(first.btfId) : undefined;
       g.kernel = sec === '.kconfig' ? 'kconfig' : t?.kind === 'FUNC' ? 'kfunc' : 'ksym';
@@ -185,18 +204,26 @@ function resolveOne(g: GlobalSymbol, objs: readonly InputObject[], problems: str
   const wsec = w.place!.out.name;
   for (const o of g.occurrences) {
     if (o === w || !o.datasec || o.datasec === '.extern') continue;
-    if (o.datasec !== wsec) problems.push(`'${g.name}' is declared in section '${o.datasec}' in ${o.file} but defined in '${wsec}' in ${w.file}`);
+    if (o.datasec !== wsec)
+      problems.push(`'${g.name}' is declared in section '${o.datasec}' in ${o.file} but defined in '${wsec}' in ${w.file}`);
   }
   const kindW = what(w, objs);
   for (const o of g.occurrences) {
     if (o === w) continue;
     const k = what(o, objs);
-    if (k !== kindW && !(kindW === 'map' && k === 'variable')) problems.push(`'${g.name}' is a ${k} in ${o.file} but a ${kindW} in ${w.file}`);
+    if (k !== kindW && !(kindW === 'map' && k === 'variable'))
+      problems.push(`'${g.name}' is a ${k} in ${o.file} but a ${kindW} in ${w.file}`);
   }
   checkAgainst(g, w, objs, problems);
   g.out = {
-    name: g.name, bind, type: w.sym.type, visibility, section: w.place!.out, shndx: 0,
-    value: w.sym.value + BigInt(w.place!.off), size: w.sym.size,
+    name: g.name,
+    bind,
+    type: w.sym.type,
+    visibility,
+    section: w.place!.out,
+    shndx: 0,
+    value: w.sym.value + BigInt(w.place!.off),
+    size: w.sym.size,
   };
 }
 

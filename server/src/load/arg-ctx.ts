@@ -156,7 +156,10 @@ export class ArgCtxRewriter {
   /** libbpf's warnings: tagged parameters declared as something else than the context. */
   readonly warnings: string[] = [];
 
-  constructor(btf: Btf, private readonly opts: ArgCtxRewriterOptions = {}) {
+  constructor(
+    btf: Btf,
+    private readonly opts: ArgCtxRewriterOptions = {},
+  ) {
     this.out = new BtfAppender(btf);
     for (const t of btf.types) {
       if (t.kind !== 'DECL_TAG' || t.name !== ARG_CTX_TAG || t.componentIdx < 0) continue;
@@ -192,7 +195,10 @@ export class ArgCtxRewriter {
       for (const a of args) {
         const action: ArgCtxAction = argCtxAction(btf, a.type, progType, { machine: this.opts.machine });
         if (action === 'no-ctx') this.problems.push({ program, progType, subprog, arg: a.name, argIndex: a.index });
-        else if (action === 'mismatch') this.warnings.push(`program '${program}': subprogram '${subprog}' argument #${a.index} '${a.name}' is expected to be of \`${ctxPointerC(ctxType!)}\` type; left as declared`);
+        else if (action === 'mismatch')
+          this.warnings.push(
+            `program '${program}': subprogram '${subprog}' argument #${a.index} '${a.name}' is expected to be of \`${ctxPointerC(ctxType!)}\` type; left as declared`,
+          );
         else if (action === 'rewrite') todo.push(a);
       }
       if (!todo.length || !ctxType) return rec;
@@ -207,14 +213,27 @@ export class ArgCtxRewriter {
     if (fn.kind !== 'FUNC') throw new Error('internal: tagged id is not a FUNC');
     const proto = this.out.get(fn.type) as BtfFuncProto;
     // Names are reused by offset, as the originals' strings stay where they are.
-    const protoId = this.out.add({ kind: 'FUNC_PROTO', name: '', nameOff: 0, kindFlag: false, type: proto.type, params: proto.params.map((p) => ({ ...p })) }, true);
-    const cloneId = this.out.add({ kind: 'FUNC', name: fn.name, nameOff: fn.nameOff, kindFlag: false, type: protoId, linkage: fn.linkage }, true);
+    const protoId = this.out.add(
+      { kind: 'FUNC_PROTO', name: '', nameOff: 0, kindFlag: false, type: proto.type, params: proto.params.map((p) => ({ ...p })) },
+      true,
+    );
+    const cloneId = this.out.add(
+      { kind: 'FUNC', name: fn.name, nameOff: fn.nameOff, kindFlag: false, type: protoId, linkage: fn.linkage },
+      true,
+    );
     const ptrId = this.ctxPointer(ctxType);
     for (const a of args) {
       this.out.setParamType(protoId, a.index, ptrId);
       this.out.add({ kind: 'DECL_TAG', name: ARG_CTX_TAG, nameOff: 0, kindFlag: false, type: cloneId, componentIdx: a.index });
     }
-    this.clones.push({ program, subprog, funcId, cloneFuncId: cloneId, cloneProtoId: protoId, args: args.map((a) => ({ index: a.index, name: a.name, ctxType, ptrId })) });
+    this.clones.push({
+      program,
+      subprog,
+      funcId,
+      cloneFuncId: cloneId,
+      cloneProtoId: protoId,
+      args: args.map((a) => ({ index: a.index, name: a.name, ctxType, ptrId })),
+    });
     return cloneId;
   }
 
@@ -226,7 +245,11 @@ export class ArgCtxRewriter {
     const struct = btf.byName(ctxType).find((id) => btf.get(id)?.kind === 'STRUCT');
     let ptr: TypeId | undefined;
     if (struct !== undefined) {
-      for (const t of btf.types) if (t.kind === 'PTR' && t.type === struct && t.name === '') { ptr = t.id; break; }
+      for (const t of btf.types)
+        if (t.kind === 'PTR' && t.type === struct && t.name === '') {
+          ptr = t.id;
+          break;
+        }
     }
     const structId = struct ?? this.out.add({ kind: 'STRUCT', name: ctxType, nameOff: 0, kindFlag: false, size: 0, members: [] });
     ptr ??= this.out.add({ kind: 'PTR', name: '', nameOff: 0, kindFlag: false, type: structId });
@@ -242,9 +265,16 @@ export class ArgCtxRewriter {
   /** Throws one LoadError naming every tagged argument that cannot be emulated; `why` says why emulation was asked for. */
   throwIfImpossible(why: string): void {
     if (!this.problems.length) return;
-    const lines = this.problems.map((p) => `subprogram '${p.subprog}' argument #${p.argIndex} '${p.arg}' (__arg_ctx) is called from program '${p.program}' of type ${p.progType}, which has no named context type to emulate it with`);
+    const lines = this.problems.map(
+      (p) =>
+        `subprogram '${p.subprog}' argument #${p.argIndex} '${p.arg}' (__arg_ctx) is called from program '${p.program}' of type ${p.progType}, which has no named context type to emulate it with`,
+    );
     const first = this.problems[0];
-    throw new LoadError(`__arg_ctx cannot be emulated (${why}):\n  ${lines.join('\n  ')}\n  (native support needs Linux 6.8 or later)`, 'relocate', { program: first.program });
+    throw new LoadError(
+      `__arg_ctx cannot be emulated (${why}):\n  ${lines.join('\n  ')}\n  (native support needs Linux 6.8 or later)`,
+      'relocate',
+      { program: first.program },
+    );
   }
 }
 
@@ -263,7 +293,12 @@ export interface ArgCtxFixup {
 }
 
 /** The whole fallback at once: every program's func_info rewritten over one BTF; throws LoadError where it is impossible. */
-export function applyArgCtxFallback(btf: Btf, programs: readonly ArgCtxProgramInput[], why: string, opts: ArgCtxRewriterOptions = {}): ArgCtxFixup {
+export function applyArgCtxFallback(
+  btf: Btf,
+  programs: readonly ArgCtxProgramInput[],
+  why: string,
+  opts: ArgCtxRewriterOptions = {},
+): ArgCtxFixup {
   const r = new ArgCtxRewriter(btf, opts);
   const funcInfo = new Map<string, readonly FuncInfoRecord[]>();
   for (const p of programs) funcInfo.set(p.name, r.program(p.name, p.progType, p.funcInfo));

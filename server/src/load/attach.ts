@@ -16,7 +16,8 @@ export function structOpsValue(plan: StructOpsPlan, progFd: (name: string) => Fd
   const value = Buffer.from(plan.value);
   for (const s of plan.slots) {
     const prog = progFd(s.program);
-    if (prog === undefined) throw new LoadError(`struct_ops map '${plan.map.name}': program '${s.program}' for member '${s.member}' was not loaded`, 'maps');
+    if (prog === undefined)
+      throw new LoadError(`struct_ops map '${plan.map.name}': program '${s.program}' for member '${s.member}' was not loaded`, 'maps');
     value.writeBigUInt64LE(BigInt(prog), s.valueOffset);
   }
   return new Uint8Array(value);
@@ -26,8 +27,14 @@ export function structOpsValue(plan: StructOpsPlan, progFd: (name: string) => Fd
  * Registers each struct_ops value (`load --register`; attaching does it otherwise). Returns the
  * links of `.struct_ops.link` maps by map name; plain maps get an undo (delete the value: unregister).
  */
-export function registerStructOps(k: KernelOps, obj: BpfObject, plans: Iterable<StructOpsPlan>, mapFd: (index: number) => Fd,
-  progFd: (name: string) => Fd | undefined, undo: (() => void)[]): Map<string, Fd> {
+export function registerStructOps(
+  k: KernelOps,
+  obj: BpfObject,
+  plans: Iterable<StructOpsPlan>,
+  mapFd: (index: number) => Fd,
+  progFd: (name: string) => Fd | undefined,
+  undo: (() => void)[],
+): Map<string, Fd> {
   const links = new Map<string, Fd>();
   for (const plan of plans) {
     const fd = mapFd(obj.maps.indexOf(plan.map));
@@ -35,10 +42,17 @@ export function registerStructOps(k: KernelOps, obj: BpfObject, plans: Iterable<
     try {
       k.mapUpdateElem(fd, new Uint8Array(4), value);
     } catch (e) {
-      throw new LoadError(`struct_ops map '${plan.map.name}' (struct ${plan.map.structOpsType}): the kernel refused its value: ${(e as Error).message}`, 'maps', { cause: e });
+      throw new LoadError(
+        `struct_ops map '${plan.map.name}' (struct ${plan.map.structOpsType}): the kernel refused its value: ${(e as Error).message}`,
+        'maps',
+        { cause: e },
+      );
     }
     if (plan.map.flags & BPF_F_LINK) {
-      links.set(plan.map.name, k.linkCreate({ prog_fd: fd, attach_type: BPF_ATTACH_TYPE.BPF_STRUCT_OPS }, `struct_ops map "${plan.map.name}"`));
+      links.set(
+        plan.map.name,
+        k.linkCreate({ prog_fd: fd, attach_type: BPF_ATTACH_TYPE.BPF_STRUCT_OPS }, `struct_ops map "${plan.map.name}"`),
+      );
     } else {
       undo.push(() => k.mapDeleteElem(fd, new Uint8Array(4)));
     }
@@ -55,7 +69,8 @@ export function openReplaceTarget(k: KernelOps, spec: string): Fd {
   try {
     if (/^\d+$/.test(spec)) {
       const id = Number(spec);
-      if (!Number.isSafeInteger(id) || id < 1 || id > 0xffffffff) throw new LoadError(`--replace ${spec}: no program id (ids are 1 to 4294967295)`, 'programs');
+      if (!Number.isSafeInteger(id) || id < 1 || id > 0xffffffff)
+        throw new LoadError(`--replace ${spec}: no program id (ids are 1 to 4294967295)`, 'programs');
       fd = k.getFdById('prog', id);
     } else {
       fd = k.objGet(spec);
@@ -76,9 +91,14 @@ export function openReplaceTarget(k: KernelOps, spec: string): Fd {
 export function replaceSlots(obj: BpfObject, opts: LoadOptions): Map<string, number> {
   const k = opts.kernel;
   const kind = k.objKind(opts.replaceTargetFd!);
-  if (kind !== 'prog') throw new LoadError(`the program to replace (FD ${opts.replaceTargetFd}) is ${kind ? `a ${kind}` : 'no BPF object'}, not a program`, 'programs');
+  if (kind !== 'prog')
+    throw new LoadError(
+      `the program to replace (FD ${opts.replaceTargetFd}) is ${kind ? `a ${kind}` : 'no BPF object'}, not a program`,
+      'programs',
+    );
   const info = k.progInfo(opts.replaceTargetFd!);
-  if (!info.btfId) throw new LoadError(`the program to replace (id ${info.id}, ${info.name}) was loaded without BTF: freplace needs its BTF`, 'programs');
+  if (!info.btfId)
+    throw new LoadError(`the program to replace (id ${info.id}, ${info.name}) was loaded without BTF: freplace needs its BTF`, 'programs');
   const fd = k.getFdById('btf', info.btfId);
   let data: Uint8Array | undefined;
   try {

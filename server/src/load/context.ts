@@ -64,7 +64,10 @@ export class LoadContext {
   readonly progPins = new Map<string, string>();
   readonly progLinkPins = new Map<string, string>();
 
-  constructor(readonly obj: BpfObject, readonly opts: LoadOptions) {
+  constructor(
+    readonly obj: BpfObject,
+    readonly opts: LoadOptions,
+  ) {
     this.k = opts.kernel;
     this.tracker = this.k.trackFds();
     this.journal = new PinJournal(this.k);

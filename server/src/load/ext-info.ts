@@ -17,12 +17,19 @@ export interface LinkedLine extends LineInfo {
   readonly insn: number;
 }
 
-function sectionRecords<T extends { insnOff: number }>(secs: readonly { section: string; records: readonly T[] }[] | undefined, name: string): readonly T[] {
+function sectionRecords<T extends { insnOff: number }>(
+  secs: readonly { section: string; records: readonly T[] }[] | undefined,
+  name: string,
+): readonly T[] {
   return secs?.find((s) => s.section === name)?.records ?? [];
 }
 
 /** Records of the parts' functions, mapped to linked instruction indexes (in part order). */
-function rebase<T extends { insnOff: number }>(obj: BpfObject, linked: LinkedProgram, pick: (section: string) => readonly T[]): { rec: T; insn: number }[] {
+function rebase<T extends { insnOff: number }>(
+  obj: BpfObject,
+  linked: LinkedProgram,
+  pick: (section: string) => readonly T[],
+): { rec: T; insn: number }[] {
   const out: { rec: T; insn: number }[] = [];
   for (const { fn, start } of linked.parts) {
     const sec = obj.elf.sections[fn.sectionIndex]?.name ?? '';

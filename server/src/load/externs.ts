@@ -107,7 +107,10 @@ export function resolveExterns(obj: BpfObject, target: ExternTarget): ExternValu
     }
     const found = findIn(target.btfs(), e.kind === 'kfunc' ? 'FUNC' : 'VAR', e.name);
     if (!found) {
-      if (!e.weak) problems.push(`extern (${e.kind}) '${e.name}': no ${e.kind === 'kfunc' ? 'FUNC' : 'VAR'} of that name in the target's vmlinux or module BTF`);
+      if (!e.weak)
+        problems.push(
+          `extern (${e.kind}) '${e.name}': no ${e.kind === 'kfunc' ? 'FUNC' : 'VAR'} of that name in the target's vmlinux or module BTF`,
+        );
       byName.set(e.name, base);
       return;
     }
@@ -115,7 +118,8 @@ export function resolveExterns(obj: BpfObject, target: ExternTarget): ExternValu
     if (e.kind === 'kfunc') byName.set(e.name, { ...base, btfId: found.id, fdIndex: module ? fdIndexOf(found.btf) : 0 });
     else byName.set(e.name, { ...base, btfId: found.id, btfObjFd: module ? target.btfFd(found.btf) : 0 });
   });
-  if (problems.length) throw new LoadError(problems.length === 1 ? problems[0] : `unresolved externs:\n  ${problems.join('\n  ')}`, 'relocate');
+  if (problems.length)
+    throw new LoadError(problems.length === 1 ? problems[0] : `unresolved externs:\n  ${problems.join('\n  ')}`, 'relocate');
   return { byName, ...(kconfigMapIndex >= 0 ? { kconfigMapIndex, kconfigData } : {}), fdArray };
 }
 

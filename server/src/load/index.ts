@@ -18,7 +18,14 @@
 import { isKernelError } from '../kernel';
 import type { BpfObject } from '../object/model';
 import { LoadContext } from './context';
-import { buildExtInfo, checkObject, planStructOpsMaps, relocateAndLink, relocateOntoPlaceholders, resolveExternsAndSets } from './stages-prepare';
+import {
+  buildExtInfo,
+  checkObject,
+  planStructOpsMaps,
+  relocateAndLink,
+  relocateOntoPlaceholders,
+  resolveExternsAndSets,
+} from './stages-prepare';
 import { attachObjects, commitPins, createMaps, fillSlots, loadObjectBtf, loadPrograms, loadResult, pinObjects } from './stages-kernel';
 import { LoadError, type LoadOptions, type LoadResult, type LoadStage } from './types';
 
@@ -28,8 +35,10 @@ export { openReplaceTarget } from './attach';
 function asLoadError(e: unknown, stage: LoadStage): LoadError {
   if (e instanceof LoadError) return e;
   if (isKernelError(e)) {
-    const hint = e.errnoName === 'EPERM' && !e.hint && process.getuid?.() !== 0
-      ? ' — loading BPF needs root, or CAP_BPF with CAP_PERFMON (tracing) / CAP_NET_ADMIN (networking)' : '';
+    const hint =
+      e.errnoName === 'EPERM' && !e.hint && process.getuid?.() !== 0
+        ? ' — loading BPF needs root, or CAP_BPF with CAP_PERFMON (tracing) / CAP_NET_ADMIN (networking)'
+        : '';
     return new LoadError(`${e.message}${hint}`, stage, { cause: e, log: e.log });
   }
   return new LoadError(e instanceof Error ? e.message : String(e), stage, { cause: e });

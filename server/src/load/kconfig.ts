@@ -32,7 +32,11 @@ export function kcfgType(btf: Btf, typeId: number): KcfgType | undefined {
     const t = btf.get(id);
     if (!t) return undefined;
     switch (t.kind) {
-      case 'TYPEDEF': case 'CONST': case 'VOLATILE': case 'RESTRICT': case 'TYPE_TAG':
+      case 'TYPEDEF':
+      case 'CONST':
+      case 'VOLATILE':
+      case 'RESTRICT':
+      case 'TYPE_TAG':
         id = t.type;
         continue;
       case 'INT':
@@ -100,7 +104,9 @@ export function encodeKcfgValue(name: string, type: KcfgType, value: string, lit
       return out;
     }
   }
-  const what = { bool: 'a bool', char: 'a char', tristate: 'an enum libbpf_tristate', int: 'an integer', char_arr: 'a char array' }[type.kind];
+  const what = { bool: 'a bool', char: 'a char', tristate: 'an enum libbpf_tristate', int: 'an integer', char_arr: 'a char array' }[
+    type.kind
+  ];
   throw new Error(`extern (kcfg) '${name}': value '${value}' does not suit ${what} variable`);
 }
 

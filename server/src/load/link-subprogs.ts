@@ -57,7 +57,10 @@ export function exceptionCallback(btf: Btf | undefined, funcId: number | undefin
 export function linkProgram(obj: BpfObject, prog: BpfProgram, sectionBytes: (index: number) => Uint8Array): LinkedProgram {
   const le = obj.littleEndian;
   const entry = obj.functions.find((f) => f.isEntry && f.name === prog.name && f.sectionIndex === prog.sectionIndex);
-  if (!entry) throw new LoadError(`program '${prog.name}': no function symbol for it in section '${prog.section}'`, 'relocate', { program: prog.name });
+  if (!entry)
+    throw new LoadError(`program '${prog.name}': no function symbol for it in section '${prog.section}'`, 'relocate', {
+      program: prog.name,
+    });
   const parts: LinkedPart[] = [];
   const startOf = new Map<BpfFunction, number>();
   let total = 0;
@@ -93,8 +96,11 @@ export function linkProgram(obj: BpfObject, prog: BpfProgram, sectionBytes: (ind
       const target = functionAt(obj, sec, targetInsn);
       if (!target) {
         const what = call ? 'calls' : 'takes the address of';
-        throw new LoadError(`function '${fn.name}' ${what} instruction ${targetInsn} of section '${obj.elf.sections[sec]?.name ?? sec}', which is in no function`,
-          'relocate', { program: prog.name });
+        throw new LoadError(
+          `function '${fn.name}' ${what} instruction ${targetInsn} of section '${obj.elf.sections[sec]?.name ?? sec}', which is in no function`,
+          'relocate',
+          { program: prog.name },
+        );
       }
       append(target);
       fixes.push({ at: part.start + i, target, targetInsn, addr: !call });
@@ -104,7 +110,10 @@ export function linkProgram(obj: BpfObject, prog: BpfProgram, sectionBytes: (ind
   const cb = exceptionCallback(obj.btf, entry.btfFuncId);
   if (cb !== undefined) {
     const fn = obj.functions.find((f) => f.name === cb && !f.isEntry);
-    if (!fn) throw new LoadError(`program '${prog.name}': exception callback '${cb}' is not a subprogram of the object`, 'relocate', { program: prog.name });
+    if (!fn)
+      throw new LoadError(`program '${prog.name}': exception callback '${cb}' is not a subprogram of the object`, 'relocate', {
+        program: prog.name,
+      });
     const before = parts.length;
     append(fn);
     for (let k = before; k < parts.length; k++) scan(parts[k]);

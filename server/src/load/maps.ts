@@ -54,8 +54,13 @@ export function mapCreateAttr(map: BpfMap, env: MapEnv, withBtf = true): MapCrea
   if (!env.mmap) flags &= ~BPF_F_MMAPABLE;
   const btf = withBtf && env.btfFd !== undefined && !CREATED_WITHOUT_BTF.has(map.typeId) && map.kind !== 'struct_ops';
   const base: MapCreateAttr = {
-    map_type: map.typeId, key_size: map.keySize, value_size: map.valueSize, max_entries: createMaxEntries(map, env),
-    map_flags: flags, numa_node: map.numaNode, map_extra: map.mapExtra,
+    map_type: map.typeId,
+    key_size: map.keySize,
+    value_size: map.valueSize,
+    max_entries: createMaxEntries(map, env),
+    map_flags: flags,
+    numa_node: map.numaNode,
+    map_extra: map.mapExtra,
     ...(env.names ? { map_name: map.kernelName.slice(0, 15) } : {}),
     ...(btf ? { btf_fd: env.btfFd, btf_key_type_id: map.keyTypeId ?? 0, btf_value_type_id: map.valueTypeId ?? 0 } : {}),
   };
@@ -65,7 +70,9 @@ export function mapCreateAttr(map: BpfMap, env: MapEnv, withBtf = true): MapCrea
   const k = plan.kernel;
   const module = k.btfName !== 'vmlinux';
   return {
-    ...base, value_size: k.valueSize, btf_vmlinux_value_type_id: k.valueTypeId,
+    ...base,
+    value_size: k.valueSize,
+    btf_vmlinux_value_type_id: k.valueTypeId,
     ...(env.btfFd !== undefined ? { btf_fd: env.btfFd } : {}),
     ...(module ? { value_type_btf_obj_fd: env.kernelBtfFd(k.btfName), map_flags: flags | BPF_F_VTYPE_BTF_OBJ_FD } : {}),
   };
@@ -103,7 +110,8 @@ export function createMap(map: BpfMap, placeholder: Fd, env: MapEnv, data?: Uint
   let real: Fd;
   try {
     if (map.typeId === BPF_MAP_TYPE.BPF_MAP_TYPE_ARRAY_OF_MAPS || map.typeId === BPF_MAP_TYPE.BPF_MAP_TYPE_HASH_OF_MAPS) {
-      if (!map.innerMap) throw new LoadError(`map '${map.name}': a map-in-map needs its inner map's definition (__array(values, struct {...}))`, 'maps');
+      if (!map.innerMap)
+        throw new LoadError(`map '${map.name}': a map-in-map needs its inner map's definition (__array(values, struct {...}))`, 'maps');
       try {
         inner = k.mapCreate(mapCreateAttr(map.innerMap, env), `inner map of "${map.name}"`);
       } catch (e) {

@@ -30,7 +30,10 @@ export class PinJournal {
   private readonly prefix: string;
   private seq = 0;
 
-  constructor(private readonly k: KernelOps, pid = process.pid) {
+  constructor(
+    private readonly k: KernelOps,
+    pid = process.pid,
+  ) {
     this.prefix = `bpf-lens-tmp-${k.pidNamespace()}-${pid}-`;
   }
 

@@ -25,13 +25,16 @@ export function attachBtfName(p: BpfProgram): { kind: 'FUNC' | 'TYPEDEF'; name: 
   const to = p.attachTo;
   if (!to) return undefined;
   switch (p.expectedAttachType) {
-    case 'trace_fentry': case 'trace_fexit': case 'modify_return':
+    case 'trace_fentry':
+    case 'trace_fexit':
+    case 'modify_return':
       return { kind: 'FUNC', name: to };
     case 'trace_raw_tp':
       return { kind: 'TYPEDEF', name: `btf_trace_${to}` };
     case 'trace_iter':
       return { kind: 'FUNC', name: `bpf_iter_${to}` };
-    case 'lsm_mac': case 'lsm_cgroup':
+    case 'lsm_mac':
+    case 'lsm_cgroup':
       return { kind: 'FUNC', name: `bpf_lsm_${to}` };
     default:
       return undefined;
@@ -55,7 +58,11 @@ export function findAttachTarget(p: BpfProgram, kernelBtfs: () => readonly { nam
     const id = btf.byName(name).find((i) => i >= btf.startId && btf.get(i)?.kind === want.kind);
     if (id !== undefined) return { btfId: id, btfName };
   }
-  throw new LoadError(`program '${p.name}': the kernel has no ${want.kind === 'FUNC' ? 'function' : 'type'} '${name}' in its BTF${module ? ` of module ${module}` : ''} to attach ${p.section} to`, 'programs', { program: p.name });
+  throw new LoadError(
+    `program '${p.name}': the kernel has no ${want.kind === 'FUNC' ? 'function' : 'type'} '${name}' in its BTF${module ? ` of module ${module}` : ''} to attach ${p.section} to`,
+    'programs',
+    { program: p.name },
+  );
 }
 
 export interface ProgLoadInput {
@@ -83,11 +90,22 @@ export function loadProgram(k: KernelOps, i: ProgLoadInput): { fd: Fd; log: stri
   const p = i.program;
   try {
     const r = k.progLoad({
-      progType: p.progTypeId, expectedAttachType: i.expectedAttachType ?? p.expectedAttachTypeId, insns: i.insns, license: i.license,
-      ...(i.names ? { name: p.name } : {}), kernVersion: i.kernVersion, progFlags: p.progFlags | (p.sleepable ? BPF_F_SLEEPABLE : 0),
-      progBtfFd: i.btfFd, funcInfo: i.funcInfo, lineInfo: i.lineInfo,
-      attachBtfId: i.attachBtfId, attachBtfObjFd: i.attachBtfObjFd, attachProgFd: i.attachProgFd,
-      fdArray: i.fdArray, log: { level: i.logLevel }, context: `program "${p.name}"`,
+      progType: p.progTypeId,
+      expectedAttachType: i.expectedAttachType ?? p.expectedAttachTypeId,
+      insns: i.insns,
+      license: i.license,
+      ...(i.names ? { name: p.name } : {}),
+      kernVersion: i.kernVersion,
+      progFlags: p.progFlags | (p.sleepable ? BPF_F_SLEEPABLE : 0),
+      progBtfFd: i.btfFd,
+      funcInfo: i.funcInfo,
+      lineInfo: i.lineInfo,
+      attachBtfId: i.attachBtfId,
+      attachBtfObjFd: i.attachBtfObjFd,
+      attachProgFd: i.attachProgFd,
+      fdArray: i.fdArray,
+      log: { level: i.logLevel },
+      context: `program "${p.name}"`,
     });
     return { fd: r.fd, log: r.log };
   } catch (e) {
@@ -98,16 +116,23 @@ export function loadProgram(k: KernelOps, i: ProgLoadInput): { fd: Fd; log: stri
     const fnStart = insn !== undefined ? startOf(insn) : 0;
     const line = insn !== undefined ? lineFor(i.lines, insn, fnStart) : undefined;
     // why, and the related lines (where the offending state came from), through line_info
-    const explanation = log ? explainRejection(log, (n) => {
-      const l = lineFor(i.lines, n, startOf(n));
-      return l && { file: l.file, line: l.line, text: l.text };
-    }, { calls: subprogramCalls(i.insns) }) : undefined;
+    const explanation = log
+      ? explainRejection(
+          log,
+          (n) => {
+            const l = lineFor(i.lines, n, startOf(n));
+            return l && { file: l.file, line: l.line, text: l.text };
+          },
+          { calls: subprogramCalls(i.insns) },
+        )
+      : undefined;
     const source: LoadErrorSource | undefined = line && { file: line.file, line: line.line, column: line.column, text: line.text };
     const reason = log ? rejectionReason(log) : `${e.errnoName}${e.hint ? ` — ${e.hint}` : ''}`;
     const poison = log ? poisonExplanation(log) : undefined;
     const where = source ? ` at ${source.file}:${source.line}` : '';
-    const msg = `program '${p.name}' (SEC("${p.section}")) was rejected${log ? ' by the verifier' : ''}${where}: ${reason}${poison ? ` — ${poison}` : ''}`
-      + `${insn !== undefined ? ` (instruction ${insn})` : ''}${e.logTruncated ? ' [log truncated]' : ''}`;
+    const msg =
+      `program '${p.name}' (SEC("${p.section}")) was rejected${log ? ' by the verifier' : ''}${where}: ${reason}${poison ? ` — ${poison}` : ''}` +
+      `${insn !== undefined ? ` (instruction ${insn})` : ''}${e.logTruncated ? ' [log truncated]' : ''}`;
     throw new LoadError(msg, 'programs', { program: p.name, insn, source, log: log || undefined, explanation, cause: e });
   }
 }

@@ -6,7 +6,14 @@
  * unresolved weak kfunc call is poisoned. Pure: the FDs are numbers given by the caller.
  */
 import type { BpfObject } from '../object/model';
-import { BPF_PSEUDO_BTF_ID, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, decodeInsn, encodeInsnInto } from '../object/insn';
+import {
+  BPF_PSEUDO_BTF_ID,
+  BPF_PSEUDO_KFUNC_CALL,
+  BPF_PSEUDO_MAP_FD,
+  BPF_PSEUDO_MAP_VALUE,
+  decodeInsn,
+  encodeInsnInto,
+} from '../object/insn';
 import type { ExternValues } from './externs';
 import type { LinkedProgram } from './link-subprogs';
 import { LoadError } from './types';

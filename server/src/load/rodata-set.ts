@@ -40,11 +40,15 @@ export function applyRodataSets(obj: BpfObject, sets: Readonly<Record<string, st
       break;
     }
     if (!done) {
-      const rodata = obj.maps.filter((m) => m.kind === 'rodata' && m.valueTypeId !== undefined).flatMap((m) => {
-        const ds = btf?.get(m.valueTypeId!);
-        return ds?.kind === 'DATASEC' ? ds.vars.map((x) => btf!.nameOf(x.type)) : [];
-      });
-      problems.push(`--set ${name}: no .rodata variable of that name${rodata.length ? ` (there are: ${rodata.join(', ')})` : ' (the object has no .rodata variables)'}`);
+      const rodata = obj.maps
+        .filter((m) => m.kind === 'rodata' && m.valueTypeId !== undefined)
+        .flatMap((m) => {
+          const ds = btf?.get(m.valueTypeId!);
+          return ds?.kind === 'DATASEC' ? ds.vars.map((x) => btf!.nameOf(x.type)) : [];
+        });
+      problems.push(
+        `--set ${name}: no .rodata variable of that name${rodata.length ? ` (there are: ${rodata.join(', ')})` : ' (the object has no .rodata variables)'}`,
+      );
     }
   }
   if (problems.length) throw new LoadError(problems.join('\n'), 'relocate');
@@ -75,7 +79,8 @@ function encodeValue(btf: Btf, typeId: number, text: string, le: boolean): Uint8
   const size = sizeOf(btf, typeId);
   const signed = t.kind === 'INT' ? (t.encoding & 1) !== 0 : v < 0n;
   const bits = size * 8;
-  if ((signed ? BigInt.asIntN(bits, v) : BigInt.asUintN(bits, v)) !== v) throw new Error(`${text} does not fit in ${size} byte(s)${signed ? '' : ' unsigned'}`);
+  if ((signed ? BigInt.asIntN(bits, v) : BigInt.asUintN(bits, v)) !== v)
+    throw new Error(`${text} does not fit in ${size} byte(s)${signed ? '' : ' unsigned'}`);
   const u = BigInt.asUintN(bits, v);
   const out = new Uint8Array(size);
   for (let i = 0; i < size; i++) out[le ? i : size - 1 - i] = Number((u >> BigInt(8 * i)) & 0xffn);

@@ -27,14 +27,23 @@ export interface BtfFeatures {
 }
 
 export const ALL_BTF_FEATURES: BtfFeatures = {
-  btf_func: true, btf_func_global: true, btf_datasec: true, btf_qmark_datasec: true, btf_float: true, btf_decl_tag: true, btf_type_tag: true, btf_enum64: true,
+  btf_func: true,
+  btf_func_global: true,
+  btf_datasec: true,
+  btf_qmark_datasec: true,
+  btf_float: true,
+  btf_decl_tag: true,
+  btf_type_tag: true,
+  btf_enum64: true,
 };
 
 /** DATASEC sizes, offsets and extern entries fixed as libbpf does before BTF_LOAD. */
 export function fixupObjectBtf(obj: BpfObject, btf: Btf): Btf {
   const types = btf.types.slice();
   const at = (id: TypeId) => id - btf.startId;
-  const put = (t: BtfType) => { types[at(t.id)] = t; };
+  const put = (t: BtfType) => {
+    types[at(t.id)] = t;
+  };
   const own = (id: TypeId) => id >= btf.startId && id < btf.length;
   let intId = btf.byName('int').find((id) => btf.get(id)?.kind === 'INT');
   for (const t0 of btf.types) {
@@ -57,7 +66,7 @@ export function fixupObjectBtf(obj: BpfObject, btf: Btf): Btf {
         types.push({ kind: 'INT', id: intId, name: '', nameOff: 0, kindFlag: false, size: 4, encoding: 1, bitsOffset: 0, bits: 32 });
       }
       // one dummy VAR stands for every kfunc (its name: the first entry's)
-      const firstName = t0.vars.length ? btf.get(t0.vars[0].type)?.nameOff ?? 0 : 0;
+      const firstName = t0.vars.length ? (btf.get(t0.vars[0].type)?.nameOff ?? 0) : 0;
       let dummy: TypeId | undefined;
       // each entry becomes a 4-byte int slot (the kernel wants a non-empty, ordered section)
       const vars = t0.vars.map((v, i) => {
@@ -65,7 +74,15 @@ export function fixupObjectBtf(obj: BpfObject, btf: Btf): Btf {
         if (vt?.kind === 'FUNC') {
           if (dummy === undefined) {
             dummy = btf.startId + types.length;
-            types.push({ kind: 'VAR', id: dummy, name: '', nameOff: firstName, kindFlag: false, type: intId!, linkage: BTF_VAR_GLOBAL_ALLOCATED });
+            types.push({
+              kind: 'VAR',
+              id: dummy,
+              name: '',
+              nameOff: firstName,
+              kindFlag: false,
+              type: intId!,
+              linkage: BTF_VAR_GLOBAL_ALLOCATED,
+            });
           }
           if (own(vt.id)) put({ ...(types[at(vt.id)] as typeof vt), linkage: BTF_FUNC_GLOBAL });
           const proto = btf.get(vt.type);
@@ -82,11 +99,13 @@ export function fixupObjectBtf(obj: BpfObject, btf: Btf): Btf {
     }
     const sec = obj.elf.sections.find((s) => s.name === t0.name);
     if (!sec) continue;
-    const vars = t0.vars.map((v) => {
-      const name = btf.nameOf(v.type);
-      const sym = obj.elf.symbols.find((y) => y.shndx === sec.index && y.name === name);
-      return sym ? { ...v, offset: Number(sym.value) } : v;
-    }).sort((a, b) => a.offset - b.offset);
+    const vars = t0.vars
+      .map((v) => {
+        const name = btf.nameOf(v.type);
+        const sym = obj.elf.symbols.find((y) => y.shndx === sec.index && y.name === name);
+        return sym ? { ...v, offset: Number(sym.value) } : v;
+      })
+      .sort((a, b) => a.offset - b.offset);
     put({ ...t0, size: Number(sec.size), vars });
   }
   // extern FUNCs outside .ksyms (kfuncs declared without a DATASEC entry) must not stay extern
@@ -133,7 +152,15 @@ function sanitizeType(t: BtfType, f: BtfFeatures, strings: Uint8Array, start: nu
       if (!f.btf_datasec) {
         if (strings.length) fixName(strings, start, t.nameOff, '.?');
         // members named after the VARs they were (libbpf keeps the var names)
-        return { kind: 'STRUCT', ...base, name: t.name.replace(/[.?]/g, '_'), nameOff: t.nameOff, kindFlag: false, size: t.size, members: t.vars.map((v) => ({ name: '', nameOff: 0, type: v.type, bitsOffset: v.offset * 8, bitfieldSize: 0 })) };
+        return {
+          kind: 'STRUCT',
+          ...base,
+          name: t.name.replace(/[.?]/g, '_'),
+          nameOff: t.nameOff,
+          kindFlag: false,
+          size: t.size,
+          members: t.vars.map((v) => ({ name: '', nameOff: 0, type: v.type, bitsOffset: v.offset * 8, bitfieldSize: 0 })),
+        };
       }
       if (!f.btf_qmark_datasec && t.name.startsWith('?')) {
         if (strings.length) fixName(strings, start, t.nameOff, '?');
@@ -142,7 +169,15 @@ function sanitizeType(t: BtfType, f: BtfFeatures, strings: Uint8Array, start: nu
       return t;
     case 'FUNC_PROTO':
       if (f.btf_func) return t;
-      return { kind: 'ENUM', ...base, name: '', nameOff: t.nameOff, kindFlag: false, size: 4, values: t.params.map((p) => ({ name: p.name, nameOff: p.nameOff || anyName, value: p.type })) };
+      return {
+        kind: 'ENUM',
+        ...base,
+        name: '',
+        nameOff: t.nameOff,
+        kindFlag: false,
+        size: 4,
+        values: t.params.map((p) => ({ name: p.name, nameOff: p.nameOff || anyName, value: p.type })),
+      };
     case 'FUNC':
       if (!f.btf_func) return { kind: 'TYPEDEF', ...base, name: t.name, nameOff: t.nameOff, kindFlag: false, type: t.type };
       if (!f.btf_func_global && t.linkage === BTF_FUNC_GLOBAL) return { ...t, linkage: BTF_FUNC_STATIC };

@@ -33,7 +33,11 @@ export function loadObjectBtf(cx: LoadContext): void {
     cx.btfFd = cx.k.btfLoad(writeBtf(sanitized), { log: { level: 0 }, context: `BTF of ${obj.name}` }).fd;
   } catch (e) {
     const needs = obj.structOps.length > 0 || cx.progs.some((p) => NEEDS_BTF.has(p.progType));
-    if (needs || !isKernelError(e)) throw new LoadError(`the object's BTF was refused by the kernel: ${(e as Error).message}`, 'btf', { cause: e, log: isKernelError(e) ? e.log : undefined });
+    if (needs || !isKernelError(e))
+      throw new LoadError(`the object's BTF was refused by the kernel: ${(e as Error).message}`, 'btf', {
+        cause: e,
+        log: isKernelError(e) ? e.log : undefined,
+      });
     cx.warnings.push(`the object's BTF was refused (${e.errnoName}); loading without it, as libbpf does`);
   }
 }
@@ -42,12 +46,19 @@ export function loadObjectBtf(cx: LoadContext): void {
 export function createMaps(cx: LoadContext): void {
   const { obj, target, opts } = cx;
   const env: MapEnv = {
-    kernel: cx.k, btfFd: cx.btfFd, nrCpus: obj.maps.some((m) => m.typeId === BPF_MAP_TYPE.BPF_MAP_TYPE_PERF_EVENT_ARRAY) ? target.nrCpus() : 1,
-    pageSize: target.pageSize(), names: target.has('prog_name'), mmap: target.has('array_mmap'), pinRoot: opts.pinRoot ?? '/sys/fs/bpf',
-    journal: cx.journal, structOps: cx.structOps, kernelBtfFd: (n) => target.btfFd(n),
+    kernel: cx.k,
+    btfFd: cx.btfFd,
+    nrCpus: obj.maps.some((m) => m.typeId === BPF_MAP_TYPE.BPF_MAP_TYPE_PERF_EVENT_ARRAY) ? target.nrCpus() : 1,
+    pageSize: target.pageSize(),
+    names: target.has('prog_name'),
+    mmap: target.has('array_mmap'),
+    pinRoot: opts.pinRoot ?? '/sys/fs/bpf',
+    journal: cx.journal,
+    structOps: cx.structOps,
+    kernelBtfFd: (n) => target.btfFd(n),
   };
   cx.created = obj.maps.map((m, i) => {
-    const data = m.kind === 'kconfig' ? cx.ext.kconfigData : cx.sets.get(m.name) ?? m.initialData;
+    const data = m.kind === 'kconfig' ? cx.ext.kconfigData : (cx.sets.get(m.name) ?? m.initialData);
     return createMap(m, cx.placeholders[i], env, m.kind === 'btf' || m.kind === 'legacy' ? undefined : data);
   });
 }
@@ -59,12 +70,18 @@ function attachAttrs(cx: LoadContext, pl: Planned, slotOf: ReadonlyMap<string, {
   const so = slotOf.get(p.name);
   if (so) {
     return {
-      attachBtfId: so.plan.kernel.typeId, expectedAttachType: so.memberIndex,
+      attachBtfId: so.plan.kernel.typeId,
+      expectedAttachType: so.memberIndex,
       attachBtfObjFd: so.plan.kernel.btfName !== 'vmlinux' ? target.btfFd(so.plan.kernel.btfName) : undefined,
     };
   }
   if (p.progType === 'ext') {
-    if (!cx.replace) throw new LoadError(`program '${p.name}': SEC("${p.section}") replaces a function of a loaded program: name it (--replace PROG_ID|PINNED_PATH)`, 'programs', { program: p.name });
+    if (!cx.replace)
+      throw new LoadError(
+        `program '${p.name}': SEC("${p.section}") replaces a function of a loaded program: name it (--replace PROG_ID|PINNED_PATH)`,
+        'programs',
+        { program: p.name },
+      );
     return { attachProgFd: cx.opts.replaceTargetFd, attachBtfId: cx.replace.get(p.name) };
   }
   const at = findAttachTarget(p, () => target.kernelBtfs());
@@ -85,13 +102,23 @@ export function* loadPrograms(cx: LoadContext): Generator<void, void, void> {
     const p = pl.program;
     yield* cx.enter('programs', p.name);
     const at = attachAttrs(cx, pl, slotOf);
-    const r = withPoisonExplained(obj, pl.linked, cx.coreReports, () => loadProgram(cx.k, {
-      program: p, insns: pl.linked.insns, license: obj.license, kernVersion, btfFd: cx.btfFd,
-      funcInfo: withBtf && pl.funcInfo ? encodeFuncInfo(pl.funcInfo) : undefined,
-      lineInfo: withBtf && pl.lines.length ? encodeLineInfo(pl.lines) : undefined,
-      lines: pl.lines, partStarts: pl.linked.parts.map((x) => x.start), ...at,
-      fdArray: cx.ext.fdArray.length ? cx.ext.fdArray : undefined, logLevel: opts.logLevel ?? 0, names: target.has('prog_name'),
-    }));
+    const r = withPoisonExplained(obj, pl.linked, cx.coreReports, () =>
+      loadProgram(cx.k, {
+        program: p,
+        insns: pl.linked.insns,
+        license: obj.license,
+        kernVersion,
+        btfFd: cx.btfFd,
+        funcInfo: withBtf && pl.funcInfo ? encodeFuncInfo(pl.funcInfo) : undefined,
+        lineInfo: withBtf && pl.lines.length ? encodeLineInfo(pl.lines) : undefined,
+        lines: pl.lines,
+        partStarts: pl.linked.parts.map((x) => x.start),
+        ...at,
+        fdArray: cx.ext.fdArray.length ? cx.ext.fdArray : undefined,
+        logLevel: opts.logLevel ?? 0,
+        names: target.has('prog_name'),
+      }),
+    );
     cx.loaded.push({ pl, fd: r.fd, log: r.log });
   }
 }
@@ -114,7 +141,9 @@ export function fillSlots(cx: LoadContext): void {
       try {
         cx.k.mapUpdateElem(placeholders[i], key, val);
       } catch (e) {
-        throw new LoadError(`map '${c.map.name}': setting slot ${s.index} to '${s.target}' failed: ${(e as Error).message}`, 'maps', { cause: e });
+        throw new LoadError(`map '${c.map.name}': setting slot ${s.index} to '${s.target}' failed: ${(e as Error).message}`, 'maps', {
+          cause: e,
+        });
       }
     }
   });
@@ -143,13 +172,25 @@ export function pinObjects(cx: LoadContext): void {
  */
 export function attachObjects(cx: LoadContext): void {
   const { k, obj, opts } = cx;
-  for (const plan of cx.structOps.values()) cx.structOpsValues.set(plan.map.name, { value: structOpsValue(plan, (n) => cx.progFd(n)), link: (plan.map.flags & BPF_F_LINK) !== 0 });
-  if (opts.registerStructOps) cx.mapLinks = registerStructOps(k, obj, cx.structOps.values(), (i) => cx.placeholders[i], (n) => cx.progFd(n), cx.undo);
+  for (const plan of cx.structOps.values())
+    cx.structOpsValues.set(plan.map.name, { value: structOpsValue(plan, (n) => cx.progFd(n)), link: (plan.map.flags & BPF_F_LINK) !== 0 });
+  if (opts.registerStructOps)
+    cx.mapLinks = registerStructOps(
+      k,
+      obj,
+      cx.structOps.values(),
+      (i) => cx.placeholders[i],
+      (n) => cx.progFd(n),
+      cx.undo,
+    );
   if (!cx.replace) return;
   for (const l of cx.loaded) {
     const id = cx.replace.get(l.pl.program.name);
     if (id === undefined) continue;
-    l.linkFd = k.linkCreate({ prog_fd: l.fd, target_fd: opts.replaceTargetFd, attach_type: 0, target_btf_id: id }, `freplace "${l.pl.program.name}"`);
+    l.linkFd = k.linkCreate(
+      { prog_fd: l.fd, target_fd: opts.replaceTargetFd, attach_type: 0, target_btf_id: id },
+      `freplace "${l.pl.program.name}"`,
+    );
     if (opts.pinProgramsDir) {
       const path = `${opts.pinProgramsDir.replace(/\/+$/, '')}/${l.pl.program.name}_link`;
       cx.journal.pin(l.linkFd, path, `pin link of "${l.pl.program.name}"`);
@@ -170,24 +211,47 @@ export function loadResult(cx: LoadContext): LoadResult {
     const info = k.progInfo(l.fd);
     const p = l.pl.program;
     return {
-      name: p.name, section: p.section, type: p.progType, fd: l.fd, id: info.id, verifiedInsns: info.verifiedInsns,
-      ...(cx.progPins.has(p.name) ? { pinnedAt: cx.progPins.get(p.name) } : {}), ...(l.log ? { log: l.log } : {}),
-      ...(l.linkFd !== undefined ? { linkFd: l.linkFd } : {}), ...(cx.progLinkPins.has(p.name) ? { linkPinnedAt: cx.progLinkPins.get(p.name) } : {}),
+      name: p.name,
+      section: p.section,
+      type: p.progType,
+      fd: l.fd,
+      id: info.id,
+      verifiedInsns: info.verifiedInsns,
+      ...(cx.progPins.has(p.name) ? { pinnedAt: cx.progPins.get(p.name) } : {}),
+      ...(l.log ? { log: l.log } : {}),
+      ...(l.linkFd !== undefined ? { linkFd: l.linkFd } : {}),
+      ...(cx.progLinkPins.has(p.name) ? { linkPinnedAt: cx.progLinkPins.get(p.name) } : {}),
     };
   });
   const maps: LoadedMap[] = cx.created.map((c) => {
     const info = k.mapInfo(c.fd);
     return {
-      name: c.map.name, kernelName: c.map.kernelName, fd: c.fd, id: info.id, type: mapTypeName(info.type),
-      keySize: info.keySize, valueSize: info.valueSize, maxEntries: info.maxEntries, flags: info.mapFlags,
-      ...(c.pinnedAt ? { pinnedAt: c.pinnedAt } : {}), ...(c.reused ? { reused: true } : {}),
+      name: c.map.name,
+      kernelName: c.map.kernelName,
+      fd: c.fd,
+      id: info.id,
+      type: mapTypeName(info.type),
+      keySize: info.keySize,
+      valueSize: info.valueSize,
+      maxEntries: info.maxEntries,
+      flags: info.mapFlags,
+      ...(c.pinnedAt ? { pinnedAt: c.pinnedAt } : {}),
+      ...(c.reused ? { reused: true } : {}),
       ...(cx.mapLinks.has(c.map.name) ? { linkFd: cx.mapLinks.get(c.map.name) } : {}),
       ...(cx.structOpsValues.has(c.map.name) ? { structOps: cx.structOpsValues.get(c.map.name) } : {}),
     };
   });
   cx.opts.onProgress?.('done', `${programs.length} programs, ${maps.length} maps`);
   cx.stage = 'done';
-  return { object: obj, programs, maps, ...(cx.btfFd !== undefined ? { btfFd: cx.btfFd } : {}), coreReports: cx.coreReports, warnings: cx.warnings, close: closer(cx, programs, maps) };
+  return {
+    object: obj,
+    programs,
+    maps,
+    ...(cx.btfFd !== undefined ? { btfFd: cx.btfFd } : {}),
+    coreReports: cx.coreReports,
+    warnings: cx.warnings,
+    close: closer(cx, programs, maps),
+  };
 }
 
 /** LoadResult.close: unregister struct_ops, close links, programs, maps and BTF (pins stay). */
@@ -218,7 +282,12 @@ function closer(cx: LoadContext, programs: readonly LoadedProgram[], maps: reado
 }
 
 /** The CO-RE report of the relocation at linked instruction `insn` (inside `part`). */
-function reportAt(obj: BpfObject, part: LinkedProgram['parts'][number], insn: number, reports: readonly CoreReloReport[]): CoreReloReport | undefined {
+function reportAt(
+  obj: BpfObject,
+  part: LinkedProgram['parts'][number],
+  insn: number,
+  reports: readonly CoreReloReport[],
+): CoreReloReport | undefined {
   const sec = obj.elf.sections[part.fn.sectionIndex]?.name;
   const secInsn = part.fn.insnOffset + insn - part.start;
   return reports.find((x) => (x as CoreReloReport & { section?: string }).section === sec && x.sectionInsnIndex === secInsn);
@@ -240,7 +309,8 @@ function withPoisonExplained<T>(obj: BpfObject, linked: LinkedProgram, reports: 
     let why: string | undefined;
     if (Number(m[1]) === BAD_RELO_CALL_IMM && part) {
       const r = reportAt(obj, part, insn, reports);
-      if (r) why = `CO-RE relocation #${r.index} ${r.kindName} of ${r.localType} (${r.access}) did not resolve on this kernel: ${r.message ?? r.status}`;
+      if (r)
+        why = `CO-RE relocation #${r.index} ${r.kindName} of ${r.localType} (${r.access}) did not resolve on this kernel: ${r.message ?? r.status}`;
     } else if (Number(m[1]) >= POISON_CALL_KFUNC_BASE) {
       const x = obj.externs[Number(m[1]) - POISON_CALL_KFUNC_BASE];
       if (x) why = `weak kfunc '${x.name}' is missing on this kernel and its call is reachable (guard it with bpf_ksym_exists())`;
@@ -248,6 +318,10 @@ function withPoisonExplained<T>(obj: BpfObject, linked: LinkedProgram, reports: 
     if (!why) throw e;
     // A poisoned relocation points at the C line that names its field (see relocateCore).
     const source = Number(m[1]) === BAD_RELO_CALL_IMM && part ? reportAt(obj, part, insn, reports)?.source : undefined;
-    throw new LoadError(`${e.message.replace(/ — a CO-RE relocation.*?(?= \(instruction)| — a call to a weak kfunc.*?(?= \(instruction)/, '')}\n  ${why}`, e.stage, source ? { ...e.details, source } : e.details);
+    throw new LoadError(
+      `${e.message.replace(/ — a CO-RE relocation.*?(?= \(instruction)| — a call to a weak kfunc.*?(?= \(instruction)/, '')}\n  ${why}`,
+      e.stage,
+      source ? { ...e.details, source } : e.details,
+    );
   }
 }

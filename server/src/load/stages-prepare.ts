@@ -22,7 +22,11 @@ import { LoadError, type LoadOptions } from './types';
 function programsToLoad(obj: BpfObject, opts: LoadOptions, warnings: string[]): BpfProgram[] {
   const off = new Set(opts.noAutoload ?? []);
   const unknown = [...off].filter((n) => !obj.programs.some((p) => p.name === n));
-  if (unknown.length) throw new LoadError(`--no-autoload: no program named ${unknown.map((n) => `'${n}'`).join(', ')} (programs: ${obj.programs.map((p) => p.name).join(', ')})`, 'probe');
+  if (unknown.length)
+    throw new LoadError(
+      `--no-autoload: no program named ${unknown.map((n) => `'${n}'`).join(', ')} (programs: ${obj.programs.map((p) => p.name).join(', ')})`,
+      'probe',
+    );
   const used = new Set(obj.structOps.flatMap((m) => (m.structOpsProgs ?? []).map((s) => s.program)));
   return obj.programs.filter((p) => {
     if (!p.autoload || off.has(p.name)) return false;
@@ -38,18 +42,27 @@ function programsToLoad(obj: BpfObject, opts: LoadOptions, warnings: string[]): 
 export function checkObject(cx: LoadContext): void {
   const { obj, target } = cx;
   if (obj.littleEndian !== (target.endianness() === 'LE')) {
-    throw new LoadError(`${obj.file} is ${obj.littleEndian ? 'little' : 'big'}-endian; the target kernel is not (build it with -target ${obj.littleEndian ? 'bpfeb' : 'bpfel'} or plain -target bpf there)`, 'probe');
+    throw new LoadError(
+      `${obj.file} is ${obj.littleEndian ? 'little' : 'big'}-endian; the target kernel is not (build it with -target ${obj.littleEndian ? 'bpfeb' : 'bpfel'} or plain -target bpf there)`,
+      'probe',
+    );
   }
   const errors = obj.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) throw new LoadError(`${obj.file} cannot be loaded:\n  ${errors.map((d) => d.message).join('\n  ')}`, 'probe');
   cx.progs = programsToLoad(obj, cx.opts, cx.warnings);
   for (const p of cx.progs) {
-    if (p.progType === 'unspec') throw new LoadError(`program '${p.name}': SEC("${p.section}") is no program type libbpf knows`, 'probe', { program: p.name });
+    if (p.progType === 'unspec')
+      throw new LoadError(`program '${p.name}': SEC("${p.section}") is no program type libbpf knows`, 'probe', { program: p.name });
   }
 }
 
 /** CO-RE relocation of every executable section that has records; returns the patched copies. */
-function relocateSections(obj: BpfObject, target: LoadTarget, reports: CoreReloReport[], needed: ReadonlySet<number>): Map<number, Uint8Array> {
+function relocateSections(
+  obj: BpfObject,
+  target: LoadTarget,
+  reports: CoreReloReport[],
+  needed: ReadonlySet<number>,
+): Map<number, Uint8Array> {
   const out = new Map<number, Uint8Array>();
   const ext = obj.ext;
   const btf = obj.btf;
@@ -83,12 +96,20 @@ export function relocateAndLink(cx: LoadContext): void {
     const linked = linkProgram(obj, p, sectionBytes);
     return { program: p, linked, lines: buildLineInfo(obj, linked) };
   });
-  const used = (sec: string, insn: number) => cx.planned.some((pl) => pl.linked.parts.some(({ fn }) =>
-    obj.elf.sections[fn.sectionIndex]?.name === sec && insn >= fn.insnOffset && insn < fn.insnOffset + fn.insnCount));
+  const used = (sec: string, insn: number) =>
+    cx.planned.some((pl) =>
+      pl.linked.parts.some(
+        ({ fn }) => obj.elf.sections[fn.sectionIndex]?.name === sec && insn >= fn.insnOffset && insn < fn.insnOffset + fn.insnCount,
+      ),
+    );
   const fatal = cx.coreReports.filter((r) => r.fatal && used((r as CoreReloReport & { section: string }).section, r.sectionInsnIndex));
   if (fatal.length) {
-    const lines = fatal.map((r) => `${r.source ? `${r.source.file}:${r.source.line}: ` : ''}${r.kindName} ${r.access}: ${r.message ?? r.status}`);
-    throw new LoadError(`CO-RE relocation failed:\n  ${lines.join('\n  ')}`, 'relocate', { source: fatal[0].source ? { ...fatal[0].source } : undefined });
+    const lines = fatal.map(
+      (r) => `${r.source ? `${r.source.file}:${r.source.line}: ` : ''}${r.kindName} ${r.access}: ${r.message ?? r.status}`,
+    );
+    throw new LoadError(`CO-RE relocation failed:\n  ${lines.join('\n  ')}`, 'relocate', {
+      source: fatal[0].source ? { ...fatal[0].source } : undefined,
+    });
   }
 }
 
@@ -96,8 +117,11 @@ export function relocateAndLink(cx: LoadContext): void {
 export function resolveExternsAndSets(cx: LoadContext): void {
   const { obj, target, opts } = cx;
   cx.ext = resolveExterns(obj, {
-    btfs: () => target.kernelBtfs(), btfFd: (n) => target.btfFd(n), kconfig: () => target.kconfig(),
-    linuxValue: (n) => target.linuxValue(n), kallsyms: (n) => target.kallsyms(n),
+    btfs: () => target.kernelBtfs(),
+    btfFd: (n) => target.btfFd(n),
+    kconfig: () => target.kconfig(),
+    linuxValue: (n) => target.linuxValue(n),
+    kallsyms: (n) => target.kallsyms(n),
   });
   if (opts.set && Object.keys(opts.set).length) cx.sets = applyRodataSets(obj, opts.set);
 }

@@ -85,8 +85,11 @@ export function structOpsTypeMissing(map: BpfMap, btfs: readonly { name: string;
   const hint = near
     ? `; ${near.name} has struct ${name} but does not register it as a struct_ops type`
     : '; load the module that registers it (struct_ops types from modules need Linux 6.9+)';
-  return new LoadError(`struct_ops map '${map.name}' is of type struct ${local}, and no kernel BTF has it: neither vmlinux nor any of the ${modules} modules with BTF `
-    + `defines struct bpf_struct_ops_${name} (the value type the kernel makes for each struct_ops type it registers)${hint}`, 'relocate');
+  return new LoadError(
+    `struct_ops map '${map.name}' is of type struct ${local}, and no kernel BTF has it: neither vmlinux nor any of the ${modules} modules with BTF ` +
+      `defines struct bpf_struct_ops_${name} (the value type the kernel makes for each struct_ops type it registers)${hint}`,
+    'relocate',
+  );
 }
 
 function memberSize(btf: Btf, m: BtfMember): number {
@@ -125,7 +128,8 @@ export function planStructOps(obj: BpfObject, map: BpfMap, kernel: StructOpsKern
     const koff = kernel.dataOffset + km.bitsOffset / 8;
     if (isFuncPtr(btf, m.type)) {
       if (!prog) continue;
-      if (!isFuncPtr(kernel.btf, km.type)) fail(`member '${m.name}' is a function pointer here but not in the kernel's struct ${kern.name}`);
+      if (!isFuncPtr(kernel.btf, km.type))
+        fail(`member '${m.name}' is a function pointer here but not in the kernel's struct ${kern.name}`);
       slots.push({ member: m.name, program: prog, memberIndex: ki, valueOffset: koff });
       continue;
     }

@@ -48,8 +48,14 @@ export class LoadTarget {
   btfFeatures(): BtfFeatures {
     const f = (n: string) => this.has(n);
     return {
-      btf_func: f('btf_func'), btf_func_global: f('btf_func_global'), btf_datasec: f('btf_datasec'), btf_qmark_datasec: f('btf_qmark_datasec'),
-      btf_float: f('btf_float'), btf_decl_tag: f('btf_decl_tag'), btf_type_tag: f('btf_type_tag'), btf_enum64: f('btf_enum64'),
+      btf_func: f('btf_func'),
+      btf_func_global: f('btf_func_global'),
+      btf_datasec: f('btf_datasec'),
+      btf_qmark_datasec: f('btf_qmark_datasec'),
+      btf_float: f('btf_float'),
+      btf_decl_tag: f('btf_decl_tag'),
+      btf_type_tag: f('btf_type_tag'),
+      btf_enum64: f('btf_enum64'),
     };
   }
 
@@ -64,7 +70,12 @@ export class LoadTarget {
   /** [vmlinux, ...modules]: each module's BTF parsed on first touch. */
   kernelBtfs(): { readonly name: string; readonly btf: Btf }[] {
     const k = this.kernelBtf();
-    return k.objects.map((o) => ({ name: o.name, get btf() { return k.module(o.name)!; } }));
+    return k.objects.map((o) => ({
+      name: o.name,
+      get btf() {
+        return k.module(o.name)!;
+      },
+    }));
   }
 
   /** CO-RE targets: `coreTargets` when given, else the kernel's BTFs. */

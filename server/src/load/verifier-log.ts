@@ -15,7 +15,11 @@ export function failedInsn(log: string): number | undefined {
 
 /** The verifier's own reason: the last non-empty line that is not a statistic or a state dump. */
 export function rejectionReason(log: string): string {
-  const lines = log.replace(/\0+$/, '').split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = log
+    .replace(/\0+$/, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   for (let i = lines.length - 1; i >= 0; i--) {
     const l = lines[i];
     if (/^(processed \d+ insns|verification time|stack depth|max_states_per_insn|-- END PROG LOAD LOG --)/.test(l)) continue;
@@ -31,7 +35,8 @@ export function poisonExplanation(log: string): string | undefined {
   if (!m) return undefined;
   const n = Number(m[1]);
   if (n === BAD_RELO_CALL_IMM) return 'a CO-RE relocation that did not resolve on this kernel is reachable (see the CO-RE report)';
-  if (n >= POISON_CALL_KFUNC_BASE && n < POISON_CALL_KFUNC_BASE + 1_000_000) return 'a call to a weak kfunc that this kernel lacks is reachable (guard it with bpf_ksym_exists())';
+  if (n >= POISON_CALL_KFUNC_BASE && n < POISON_CALL_KFUNC_BASE + 1_000_000)
+    return 'a call to a weak kfunc that this kernel lacks is reachable (guard it with bpf_ksym_exists())';
   if (n >= 2001000000 && n < 2002000000) return 'a reference to a map that was not created is reachable';
   return undefined;
 }

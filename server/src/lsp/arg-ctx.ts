@@ -45,9 +45,10 @@ export function argCtxTarget(): ArgCtxTarget {
   try {
     const release = systemInfo().release;
     const r = probeFeature('arg_ctx_tag');
-    target = r.supported || r.errno === 'EINVAL' || r.errno === 'EACCES'
-      ? { name: 'local', release, native: r.supported }
-      : { name: 'local', release, reason: `the probe was refused with ${r.errno}` };
+    target =
+      r.supported || r.errno === 'EINVAL' || r.errno === 'EACCES'
+        ? { name: 'local', release, native: r.supported }
+        : { name: 'local', release, reason: `the probe was refused with ${r.errno}` };
   } catch (e) {
     target = { name: 'local', reason: e instanceof Error ? e.message.split('\n')[0] : String(e) };
   }
@@ -64,28 +65,40 @@ function where(t: ArgCtxTarget): string {
 }
 
 function seenAs(a: ArgCtxArg): string {
-  return a.callers.filter((c) => c.ctxType).map((c) => `\`${ctxPointerC(c.ctxType!)}\` from \`${c.program}\` (${c.progType})`).join(', ');
+  return a.callers
+    .filter((c) => c.ctxType)
+    .map((c) => `\`${ctxPointerC(c.ctxType!)}\` from \`${c.program}\` (${c.progType})`)
+    .join(', ');
 }
 
 /** The notes for one tagged argument on `t`: one summary line, then errors and warnings. */
 export function argCtxNotes(a: ArgCtxArg, t: ArgCtxTarget = argCtxTarget(), m: ArgCtxMode = mode): ArgCtxNote[] {
   const what = `__arg_ctx \`${a.arg || `#${a.argIndex}`}\` of \`${a.subprog}\``;
-  if (!a.callers.length) return [{ severity: DiagnosticSeverity.Information, message: `${what}: no program calls it, so it is not loaded` }];
+  if (!a.callers.length)
+    return [{ severity: DiagnosticSeverity.Information, message: `${what}: no program calls it, so it is not loaded` }];
   const emulate = m === 'always' || (m === 'auto' && t.native === false);
   const out: ArgCtxNote[] = [];
   const impossible = a.callers.filter((c) => !c.ctxType);
   const mismatched = a.callers.filter((c) => c.action === 'mismatch');
   if (t.native === undefined && m === 'auto') {
-    out.push({ severity: DiagnosticSeverity.Information, message: `${what}: cannot tell whether ${where(t)} supports it natively (${t.reason ?? 'unknown'}); where it is emulated it is seen as ${seenAs(a) || 'nothing'}` });
+    out.push({
+      severity: DiagnosticSeverity.Information,
+      message: `${what}: cannot tell whether ${where(t)} supports it natively (${t.reason ?? 'unknown'}); where it is emulated it is seen as ${seenAs(a) || 'nothing'}`,
+    });
     return out;
   }
   if (!emulate) {
     if (t.native) out.push({ severity: DiagnosticSeverity.Information, message: `${what}: native on ${where(t)}` });
-    else out.push({ severity: DiagnosticSeverity.Warning, message: `${what}: not emulated (bpfLens.argCtxFallback is never) and ${where(t)} has no native support: the verifier will reject the calls from ${a.callers.map((c) => `\`${c.program}\``).join(', ')}` });
+    else
+      out.push({
+        severity: DiagnosticSeverity.Warning,
+        message: `${what}: not emulated (bpfLens.argCtxFallback is never) and ${where(t)} has no native support: the verifier will reject the calls from ${a.callers.map((c) => `\`${c.program}\``).join(', ')}`,
+      });
     return out;
   }
   const why = t.native ? 'bpfLens.argCtxFallback is always' : 'no native support';
-  if (a.callers.length > impossible.length) out.push({ severity: DiagnosticSeverity.Information, message: `${what}: emulated on ${where(t)} (${why}): seen as ${seenAs(a)}` });
+  if (a.callers.length > impossible.length)
+    out.push({ severity: DiagnosticSeverity.Information, message: `${what}: emulated on ${where(t)} (${why}): seen as ${seenAs(a)}` });
   if (impossible.length) {
     out.push({
       severity: DiagnosticSeverity.Error,
@@ -93,7 +106,10 @@ export function argCtxNotes(a: ArgCtxArg, t: ArgCtxTarget = argCtxTarget(), m: A
     });
   }
   for (const c of mismatched) {
-    out.push({ severity: DiagnosticSeverity.Warning, message: `${what}: declared as \`${a.declaredType}\`, but \`${c.program}\` (${c.progType}) passes \`${ctxPointerC(c.ctxType!)}\`; left as declared, the verifier will likely refuse it` });
+    out.push({
+      severity: DiagnosticSeverity.Warning,
+      message: `${what}: declared as \`${a.declaredType}\`, but \`${c.program}\` (${c.progType}) passes \`${ctxPointerC(c.ctxType!)}\`; left as declared, the verifier will likely refuse it`,
+    });
   }
   return out;
 }

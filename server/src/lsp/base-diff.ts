@@ -18,7 +18,10 @@ import type { BaseDiffItem, BaseDiffParams, BaseDiffResult, BaseDiffStatus } fro
 
 const USED_BY = 5;
 
-interface Cached<T> { readonly key: string; readonly value: T }
+interface Cached<T> {
+  readonly key: string;
+  readonly value: T;
+}
 
 export class ModuleDiffs {
   private readonly targets = new Map<string, Cached<{ btf: Btf; index: TargetIndex }>>();
@@ -33,7 +36,11 @@ export class ModuleDiffs {
     if (!elf.section('.BTF.base') && !p.origBase) {
       return {
         result: {
-          path: p.path, target, noBase: true, rows: [], ms: performance.now() - t0,
+          path: p.path,
+          target,
+          noBase: true,
+          rows: [],
+          ms: performance.now() - t0,
           message: `${p.path.split('/').pop()} has no .BTF.base (not distilled): name the vmlinux BTF it was built for to distill its base and diff it`,
         },
       };
@@ -41,7 +48,11 @@ export class ModuleDiffs {
     const orig = p.origBase ? await this.base(p.origBase) : undefined;
     const diff = moduleBaseDiff(elf, (await this.target(target)).index, orig);
     const rows: BaseDiffItem[] = diff.rows.map((r) => ({
-      id: r.id, kind: r.kind, name: r.name, size: r.size, status: r.status satisfies BaseDiffStatus,
+      id: r.id,
+      kind: r.kind,
+      name: r.name,
+      size: r.size,
+      status: r.status satisfies BaseDiffStatus,
       ...(r.targetId !== undefined ? { targetId: r.targetId } : {}),
       ...(r.targetSize !== undefined ? { targetSize: r.targetSize } : {}),
       ...(r.reason ? { reason: r.reason } : {}),
@@ -50,13 +61,17 @@ export class ModuleDiffs {
     }));
     return {
       result: {
-        path: p.path, target, distilledFrom: diff.distilledFrom === '.BTF.base' ? '.BTF.base' : p.origBase!,
-        relocates: diff.relocates, counts: diff.counts, rows, ms: performance.now() - t0,
+        path: p.path,
+        target,
+        distilledFrom: diff.distilledFrom === '.BTF.base' ? '.BTF.base' : p.origBase!,
+        relocates: diff.relocates,
+        counts: diff.counts,
+        rows,
+        ms: performance.now() - t0,
       },
       diff,
     };
   }
-
 
   private async target(file: string): Promise<{ btf: Btf; index: TargetIndex }> {
     const key = await stamp(file);
@@ -88,14 +103,19 @@ export function baseDiffText(result: BaseDiffResult, diff: ModuleBaseDiff | unde
 export function baseDiffDiagnostics(r: BaseDiffResult): Diagnostic[] {
   if (r.noBase) return [];
   const at = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
-  return r.rows.filter((x) => !RELOCATABLE.has(x.status)).map((x) => ({
-    range: at,
-    severity: DiagnosticSeverity.Error,
-    source: 'bpf-lens',
-    code: x.status,
-    message: `${x.kind.toLowerCase()} ${x.name || `[${x.id}]`}: ${x.status} against ${r.target}${x.reason ? ` — ${x.reason}` : ''}`
-      + (x.usedByCount ? `; used by ${x.usedBy.join(', ')}${x.usedByCount > x.usedBy.length ? ` (+${x.usedByCount - x.usedBy.length})` : ''}` : ''),
-  }));
+  return r.rows
+    .filter((x) => !RELOCATABLE.has(x.status))
+    .map((x) => ({
+      range: at,
+      severity: DiagnosticSeverity.Error,
+      source: 'bpf-lens',
+      code: x.status,
+      message:
+        `${x.kind.toLowerCase()} ${x.name || `[${x.id}]`}: ${x.status} against ${r.target}${x.reason ? ` — ${x.reason}` : ''}` +
+        (x.usedByCount
+          ? `; used by ${x.usedBy.join(', ')}${x.usedByCount > x.usedBy.length ? ` (+${x.usedByCount - x.usedBy.length})` : ''}`
+          : ''),
+    }));
 }
 
 async function stamp(file: string): Promise<string> {

@@ -107,11 +107,14 @@ export class BtfCatalog {
 export function describe(btf: Btf, id: TypeId): string {
   const t = btf.type(id);
   switch (t.kind) {
-    case 'STRUCT': case 'UNION':
+    case 'STRUCT':
+    case 'UNION':
       return `${typeName(btf, id)} (${t.size} bytes, ${t.members.length} members)`;
-    case 'ENUM': case 'ENUM64':
+    case 'ENUM':
+    case 'ENUM64':
       return `${typeName(btf, id)} (${t.size} bytes, ${t.values.length} values)`;
-    case 'INT': case 'FLOAT':
+    case 'INT':
+    case 'FLOAT':
       return `${t.size} bytes`;
     case 'TYPEDEF':
       return `typedef ${typeName(btf, t.type)} (${sizeOf(btf, id)} bytes)`;

@@ -15,7 +15,8 @@ export interface Word {
 export function wordAt(lines: readonly string[], line: number, character: number): Word | undefined {
   const l = lines[line];
   if (l === undefined) return undefined;
-  let s = Math.min(character, l.length), e = s;
+  let s = Math.min(character, l.length),
+    e = s;
   while (s > 0 && /\w/.test(l[s - 1])) s--;
   while (e < l.length && /\w/.test(l[e])) e++;
   if (s === e || /^\d/.test(l.slice(s, e))) return undefined;
@@ -37,7 +38,8 @@ export function secAt(lines: readonly string[], line: number, character: number)
   const l = lines[line];
   if (l === undefined) return undefined;
   for (const m of l.matchAll(SEC_RE)) {
-    const start = m.index, end = start + m[0].length;
+    const start = m.index,
+      end = start + m[0].length;
     if (character < start || character > end) continue;
     // The function follows: `SEC("xdp") int name(` on this or the next few lines.
     const rest = [l.slice(end), ...lines.slice(line + 1, line + 4)].join('\n');
@@ -66,7 +68,8 @@ export function functionDefinitionLine(lines: readonly string[], name: string): 
     if (!re.test(lines[i])) continue;
     // A prototype ends in ';' before any '{'.
     const after = lines.slice(i, i + 8).join('\n');
-    const brace = after.indexOf('{'), semi = after.indexOf(';');
+    const brace = after.indexOf('{'),
+      semi = after.indexOf(';');
     if (brace >= 0 && (semi < 0 || brace < semi)) return i;
   }
   return undefined;

@@ -9,10 +9,25 @@ import type { TypeId } from '../btf/types';
 import type { MapFacts, ProgFacts } from './facts';
 
 const MAP_FLAGS: readonly string[] = [
-  'BPF_F_NO_PREALLOC', 'BPF_F_NO_COMMON_LRU', 'BPF_F_NUMA_NODE', 'BPF_F_RDONLY', 'BPF_F_WRONLY',
-  'BPF_F_STACK_BUILD_ID', 'BPF_F_ZERO_SEED', 'BPF_F_RDONLY_PROG', 'BPF_F_WRONLY_PROG', 'BPF_F_CLONE',
-  'BPF_F_MMAPABLE', 'BPF_F_PRESERVE_ELEMS', 'BPF_F_INNER_MAP', 'BPF_F_LINK', 'BPF_F_PATH_FD',
-  'BPF_F_VTYPE_BTF_OBJ_FD', 'BPF_F_TOKEN_FD', 'BPF_F_SEGV_ON_FAULT', 'BPF_F_NO_USER_CONV',
+  'BPF_F_NO_PREALLOC',
+  'BPF_F_NO_COMMON_LRU',
+  'BPF_F_NUMA_NODE',
+  'BPF_F_RDONLY',
+  'BPF_F_WRONLY',
+  'BPF_F_STACK_BUILD_ID',
+  'BPF_F_ZERO_SEED',
+  'BPF_F_RDONLY_PROG',
+  'BPF_F_WRONLY_PROG',
+  'BPF_F_CLONE',
+  'BPF_F_MMAPABLE',
+  'BPF_F_PRESERVE_ELEMS',
+  'BPF_F_INNER_MAP',
+  'BPF_F_LINK',
+  'BPF_F_PATH_FD',
+  'BPF_F_VTYPE_BTF_OBJ_FD',
+  'BPF_F_TOKEN_FD',
+  'BPF_F_SEGV_ON_FAULT',
+  'BPF_F_NO_USER_CONV',
 ];
 
 /** `BPF_F_NO_PREALLOC | BPF_F_RDONLY_PROG`, unknown bits in hex. */
@@ -56,11 +71,17 @@ export function mapCard(m: MapFacts, btf: Btf | undefined, objectName: string): 
   rows.push(['pinning', m.pinning === 1 ? `by name → \`${PIN_ROOT}/${m.name}\`` : m.pinning ? `unknown (${m.pinning})` : 'none']);
   if (m.inner) {
     const i = m.inner;
-    rows.push(['inner map', `\`${mapTypeConst(i.mapType, i.mapTypeId)}\`, key ${i.keySize} B, value ${i.valueSize} B, max_entries ${i.maxEntries}${i.name ? ` (\`${i.name}\`)` : ''}`]);
+    rows.push([
+      'inner map',
+      `\`${mapTypeConst(i.mapType, i.mapTypeId)}\`, key ${i.keySize} B, value ${i.valueSize} B, max_entries ${i.maxEntries}${i.name ? ` (\`${i.name}\`)` : ''}`,
+    ]);
   }
   if (m.initialSlots.length) rows.push(['initial slots', m.initialSlots.map((s) => `[${s.slot}] = \`${s.target}\``).join(', ')]);
   out.push('| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`));
-  for (const [what, id] of [['key', m.keyTypeId], ['value', m.valueTypeId]] as const) {
+  for (const [what, id] of [
+    ['key', m.keyTypeId],
+    ['value', m.valueTypeId],
+  ] as const) {
     if (btf && id) out.push('', ...typeSection(btf, id, what));
   }
   if (m.inner?.valueTypeId && btf) out.push('', ...typeSection(btf, m.inner.valueTypeId, 'inner value'));
@@ -107,7 +128,12 @@ function typeSection(btf: Btf, id: TypeId, what: string): string[] {
         throw e;
       }
     }, '');
-    c = c.replace(/^#ifndef [^\n]*\n#define [^\n]*\n\n?/, '').replace(/\n*#endif[^\n]*\n*$/, '').replace(/#ifndef BPF_NO_PRESERVE_ACCESS_INDEX[\s\S]*?#endif\n*/g, '').replace(/#pragma[^\n]*\n/g, '').trim();
+    c = c
+      .replace(/^#ifndef [^\n]*\n#define [^\n]*\n\n?/, '')
+      .replace(/\n*#endif[^\n]*\n*$/, '')
+      .replace(/#ifndef BPF_NO_PRESERVE_ACCESS_INDEX[\s\S]*?#endif\n*/g, '')
+      .replace(/#pragma[^\n]*\n/g, '')
+      .trim();
     if (c.length > MAX_DECL_CHARS) c = `${c.slice(0, MAX_DECL_CHARS)}\n/* … */`;
     if (c) out.push(`${what}:`, '```c', c, '```');
   }
@@ -120,14 +146,21 @@ function typeSection(btf: Btf, id: TypeId, what: string): string[] {
 
 /** `| offset | size | field |` rows; holes and tail padding get rows of their own. */
 export function layoutTable(l: RecordLayout, what = ''): string[] {
-  const out = [`${what ? `${what} ` : ''}layout (${l.size} bytes${l.holes ? `, ${l.holes} hole${l.holes > 1 ? 's' : ''} (${l.holeBytes} B)` : ''}${l.tailPadding ? `, ${l.tailPadding} B padding` : ''}):`, '', '| offset | size | field |', '|---:|---:|---|'];
+  const out = [
+    `${what ? `${what} ` : ''}layout (${l.size} bytes${l.holes ? `, ${l.holes} hole${l.holes > 1 ? 's' : ''} (${l.holeBytes} B)` : ''}${l.tailPadding ? `, ${l.tailPadding} B padding` : ''}):`,
+    '',
+    '| offset | size | field |',
+    '|---:|---:|---|',
+  ];
   const rows = (layout: RecordLayout, prefix: string) => {
     for (const r of layout.rows) {
       if (r.holeBefore) out.push(`| ${r.offset - r.holeBefore} | ${r.holeBefore} | ⚠ *hole* |`);
       if (r.bitHoleBefore) out.push(`| | ${r.bitHoleBefore} bits | ⚠ *bit hole* |`);
       const field = r.bitSize ? `${r.typeName} ${r.name}:${r.bitSize}` : `${r.typeName} ${r.name}`;
       const where = r.bitSize ? `${r.offset} (bit ${r.bitOffset % 8})` : String(r.offset);
-      out.push(`| ${where} | ${r.bitSize ? `${r.bitSize} bits` : r.size} | \`${prefix}${field.trim()}\`${r.sameAs ? ` (as \`${r.sameAs}\`)` : ''} |`);
+      out.push(
+        `| ${where} | ${r.bitSize ? `${r.bitSize} bits` : r.size} | \`${prefix}${field.trim()}\`${r.sameAs ? ` (as \`${r.sameAs}\`)` : ''} |`,
+      );
       if (r.inner) rows(r.inner, `${prefix}${r.name ? `${r.name}.` : '  '}`);
     }
   };
@@ -154,7 +187,10 @@ export function programCard(p: ProgFacts, objectName: string): string {
   } else {
     out.push(`**${p.global ? 'global' : 'static'} subprogram** \`${p.name}\`  `, `*${objectName}*, section \`${p.section}\``, '');
     const rows: [string, string][] = [
-      ['linkage', p.global ? 'global: the verifier checks it once, on its own, from its BTF signature' : 'static: verified inline with each caller'],
+      [
+        'linkage',
+        p.global ? 'global: the verifier checks it once, on its own, from its BTF signature' : 'static: verified inline with each caller',
+      ],
       ['instructions', String(p.insnCount)],
       ['called by programs', p.callers.length ? p.callers.map((c) => `\`${c}\``).join(', ') : 'none (not loaded)'],
     ];

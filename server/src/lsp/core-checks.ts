@@ -52,7 +52,14 @@ async function compute(file: string, target: TargetBtfs): Promise<CoreCheck> {
     const code = elf.section(sec.section);
     if (!code) continue;
     const lineInfo = ext.lineInfo.find((l) => l.section === sec.section)?.records;
-    const out = relocateCore({ localBtf, relos: sec.records, insns: code.data.slice(), targets: target.btfs, cache, ...(lineInfo ? { lineInfo } : {}) });
+    const out = relocateCore({
+      localBtf,
+      relos: sec.records,
+      insns: code.data.slice(),
+      targets: target.btfs,
+      cache,
+      ...(lineInfo ? { lineInfo } : {}),
+    });
     for (const report of out.reports) relocations.push({ section: sec.section, report });
   }
   return { relocations, ms: performance.now() - t0 };
@@ -65,7 +72,10 @@ export class CoreOnTarget {
   /** Failures already logged: a kernel without BTF would say so for every object on every publish. */
   private readonly logged = new Set<string>();
 
-  constructor(private readonly targets: Targets, private readonly log: (msg: string) => void) {}
+  constructor(
+    private readonly targets: Targets,
+    private readonly log: (msg: string) => void,
+  ) {}
 
   /** The check of one object (undefined: disabled, not a BPF object, or the target's BTF cannot be had). */
   async of(o: LoadedObject): Promise<{ target: string; check: CoreCheck } | undefined> {

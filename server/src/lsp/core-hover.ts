@@ -15,7 +15,13 @@ export interface CoreHoverInput {
   readonly check: CoreCheck;
 }
 
-export function coreHover(lines: readonly string[], line: number, character: number, checks: readonly CoreHoverInput[], source: string): string | undefined {
+export function coreHover(
+  lines: readonly string[],
+  line: number,
+  character: number,
+  checks: readonly CoreHoverInput[],
+  source: string,
+): string | undefined {
   if (!wordAt(lines, line, character)) return undefined;
   const rows: string[] = [];
   const notes: string[] = [];
@@ -27,9 +33,14 @@ export function coreHover(lines: readonly string[], line: number, character: num
       if (at.line !== line || at.column === undefined || character < at.column || character > at.column + at.length) continue;
       target ??= t;
       const local = r.localValue ?? '?';
-      const there = r.status === 'ok' ? `**${r.targetValue ?? '?'}**`
-        : r.status === 'poisoned' ? 'poisoned: fails verification if reached'
-          : r.status === 'missing' ? `${r.targetValue ?? 0} (absent there)` : `${r.status}: libbpf refuses to load`;
+      const there =
+        r.status === 'ok'
+          ? `**${r.targetValue ?? '?'}**`
+          : r.status === 'poisoned'
+            ? 'poisoned: fails verification if reached'
+            : r.status === 'missing'
+              ? `${r.targetValue ?? 0} (absent there)`
+              : `${r.status}: libbpf refuses to load`;
       rows.push(`| \`${r.access}\` | ${r.kindName} | ${local} | ${there} | ${path.basename(object.path)} \`${section}\` #${r.index} |`);
       const why = reloReason(r);
       if (why) notes.push(`- \`${r.access}\`: ${why}`);
@@ -37,8 +48,10 @@ export function coreHover(lines: readonly string[], line: number, character: num
   }
   if (!rows.length) return undefined;
   return [
-    `**CO-RE** on ${target}`, '',
-    '| access | relocation | compiled | on the target | object, section, relo |', '|---|---|---|---|---|',
+    `**CO-RE** on ${target}`,
+    '',
+    '| access | relocation | compiled | on the target | object, section, relo |',
+    '|---|---|---|---|---|',
     ...rows,
     ...(notes.length ? ['', ...notes] : []),
   ].join('\n');

@@ -20,7 +20,13 @@ export type CoreCheckOf = (o: LoadedObject) => Promise<{ target: string; check: 
 /** The workspace object that defines an object's extern (what linking would resolve it to). */
 export type ExternDefinedIn = (o: LoadedObject, name: string) => string | undefined;
 
-export async function sourceDiagnostics(source: string, objects: readonly LoadedObject[], openText?: string, coreOf?: CoreCheckOf, definedIn?: ExternDefinedIn): Promise<Diagnostic[]> {
+export async function sourceDiagnostics(
+  source: string,
+  objects: readonly LoadedObject[],
+  openText?: string,
+  coreOf?: CoreCheckOf,
+  definedIn?: ExternDefinedIn,
+): Promise<Diagnostic[]> {
   if (!objects.length) return [];
   let mtimeMs: number;
   let text = openText;
@@ -51,20 +57,40 @@ export async function sourceDiagnostics(source: string, objects: readonly Loaded
         const line = externDeclarationLine(lines, p.extern);
         if (line === undefined && o.sources.length > 1) continue;
         const owner = definedIn?.(o, p.extern);
-        out.push(owner
-          ? { range: lineRange(line ?? 0), severity: DiagnosticSeverity.Information, source: SOURCE, code: 'link-extern',
-            message: `${name}: extern '${p.extern}' is defined in ${owner}: link the objects (BPF Lens: Link Objects…, or bpf-lens link) before loading` }
-          : { range: lineRange(line ?? 0), severity: p.severity === 'error' ? DiagnosticSeverity.Error : DiagnosticSeverity.Warning, source: SOURCE, code: 'object', message: `${name}: ${p.message}` });
+        out.push(
+          owner
+            ? {
+                range: lineRange(line ?? 0),
+                severity: DiagnosticSeverity.Information,
+                source: SOURCE,
+                code: 'link-extern',
+                message: `${name}: extern '${p.extern}' is defined in ${owner}: link the objects (BPF Lens: Link Objects…, or bpf-lens link) before loading`,
+              }
+            : {
+                range: lineRange(line ?? 0),
+                severity: p.severity === 'error' ? DiagnosticSeverity.Error : DiagnosticSeverity.Warning,
+                source: SOURCE,
+                code: 'object',
+                message: `${name}: ${p.message}`,
+              },
+        );
         continue;
       }
       const here = p.source && path.basename(p.source.file) === path.basename(source) ? p.source.line - 1 : undefined;
-      const line = here ?? (p.map !== undefined ? mapDefinitionLine(lines, p.map) : undefined)
-        ?? (p.program !== undefined ? functionDefinitionLine(lines, p.program) : undefined);
+      const line =
+        here ??
+        (p.map !== undefined ? mapDefinitionLine(lines, p.map) : undefined) ??
+        (p.program !== undefined ? functionDefinitionLine(lines, p.program) : undefined);
       // Problems of another source of a multi-file object stay off this file.
       if (line === undefined && o.sources.length > 1) continue;
       out.push({
         range: lineRange(line ?? 0),
-        severity: p.severity === 'error' ? DiagnosticSeverity.Error : p.severity === 'warning' ? DiagnosticSeverity.Warning : DiagnosticSeverity.Information,
+        severity:
+          p.severity === 'error'
+            ? DiagnosticSeverity.Error
+            : p.severity === 'warning'
+              ? DiagnosticSeverity.Warning
+              : DiagnosticSeverity.Information,
         source: SOURCE,
         code: p.map !== undefined ? 'map-definition' : 'object',
         message: `${name}: ${p.message}`,
@@ -75,7 +101,8 @@ export async function sourceDiagnostics(source: string, objects: readonly Loaded
       const here = a.source && path.basename(a.source.file) === path.basename(source) ? a.source.line - 1 : undefined;
       const line = functionDefinitionLine(lines, a.subprog) ?? here;
       if (line === undefined) continue;
-      for (const n of argCtxNotes(a)) out.push({ range: lineRange(line), severity: n.severity, source: SOURCE, code: 'arg-ctx', message: `${name}: ${n.message}` });
+      for (const n of argCtxNotes(a))
+        out.push({ range: lineRange(line), severity: n.severity, source: SOURCE, code: 'arg-ctx', message: `${name}: ${n.message}` });
     }
     const core = await coreOf?.(o);
     for (const f of core?.check.relocations ?? []) {
@@ -86,8 +113,15 @@ export async function sourceDiagnostics(source: string, objects: readonly Loaded
       const at = coreAccessAt(lines, s.line - 1, r.access);
       const why = reloReason(r);
       out.push({
-        range: at.column === undefined ? lineRange(at.line) : { start: { line: at.line, character: at.column }, end: { line: at.line, character: at.column + at.length } },
-        severity: r.fatal ? DiagnosticSeverity.Error : r.status === 'poisoned' ? DiagnosticSeverity.Warning : DiagnosticSeverity.Information,
+        range:
+          at.column === undefined
+            ? lineRange(at.line)
+            : { start: { line: at.line, character: at.column }, end: { line: at.line, character: at.column + at.length } },
+        severity: r.fatal
+          ? DiagnosticSeverity.Error
+          : r.status === 'poisoned'
+            ? DiagnosticSeverity.Warning
+            : DiagnosticSeverity.Information,
         source: SOURCE,
         code: 'core',
         message: `${name}: CO-RE on ${core!.target}: ${r.access} (${r.kindName}) ${coreVerdict(r.status)}${why ? `: ${why}` : ''}`,
@@ -99,13 +133,16 @@ export async function sourceDiagnostics(source: string, objects: readonly Loaded
 
 function coreVerdict(status: string): string {
   switch (status) {
-    case 'poisoned': return 'does not resolve: the instruction fails verification if reached';
-    case 'missing': return 'is absent there (its check answers 0)';
-    case 'ambiguous': return 'is ambiguous: libbpf refuses to load';
-    default: return 'is invalid: libbpf refuses to load';
+    case 'poisoned':
+      return 'does not resolve: the instruction fails verification if reached';
+    case 'missing':
+      return 'is absent there (its check answers 0)';
+    case 'ambiguous':
+      return 'is ambiguous: libbpf refuses to load';
+    default:
+      return 'is invalid: libbpf refuses to load';
   }
 }
-
 
 /** The line declaring `extern ... name` (0-based), if the source has one. */
 function externDeclarationLine(lines: readonly string[], name: string): number | undefined {

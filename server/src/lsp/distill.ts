@@ -16,8 +16,11 @@ export async function distillRequest(p: DistillParams): Promise<DistillResult> {
     const r = distillModule(elf, base);
     await writeFile(p.output, r.bytes);
     const moved = r.distilled.split.count - r.original.count;
-    const lines = [`${p.output}: .BTF.base ${r.distilled.base.count} types; .BTF ${r.distilled.split.count} types (${r.original.count} own + ${moved} moved from the base)${r.btfIds ? `; .BTF_ids ${r.btfIds.slots} ids renumbered` : ''} (${(performance.now() - t0).toFixed(0)} ms)`];
-    for (const s of r.btfIds?.unresolved ?? []) lines.push(`warning: ${s} names a base type the distilled BTF does not hold; its id is now 0`);
+    const lines = [
+      `${p.output}: .BTF.base ${r.distilled.base.count} types; .BTF ${r.distilled.split.count} types (${r.original.count} own + ${moved} moved from the base)${r.btfIds ? `; .BTF_ids ${r.btfIds.slots} ids renumbered` : ''} (${(performance.now() - t0).toFixed(0)} ms)`,
+    ];
+    for (const s of r.btfIds?.unresolved ?? [])
+      lines.push(`warning: ${s} names a base type the distilled BTF does not hold; its id is now 0`);
     return { ok: true, lines, output: p.output };
   } catch (e) {
     if (e instanceof FormatError || (e as NodeJS.ErrnoException).code) return { ok: false, lines: [(e as Error).message] };

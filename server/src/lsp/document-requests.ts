@@ -33,12 +33,18 @@ async function diffModule(d: Session, diffs: ModuleDiffs, p: BaseDiffParams) {
   const r = await diffs.diff(t ? { ...p, target: t.file } : p);
   if (t) r.result = { ...r.result, target: t.label };
   void d.connection.sendDiagnostics({ uri: pathToFileURL(p.path).href, diagnostics: baseDiffDiagnostics(r.result) });
-  d.log(`base diff ${p.path} vs ${r.result.target}: ${r.result.noBase ? 'no .BTF.base' : `${r.result.relocates ? 'relocates' : 'does not relocate'}`} (${r.result.ms.toFixed(0)} ms)`);
+  d.log(
+    `base diff ${p.path} vs ${r.result.target}: ${r.result.noBase ? 'no .BTF.base' : `${r.result.relocates ? 'relocates' : 'does not relocate'}`} (${r.result.ms.toFixed(0)} ms)`,
+  );
   return r;
 }
 
 async function document(
-  d: Session, dumps: DumpPool, moduleDiff: (p: BaseDiffParams) => ReturnType<typeof diffModule>, p: DocumentParams, cancel?: Cancel,
+  d: Session,
+  dumps: DumpPool,
+  moduleDiff: (p: BaseDiffParams) => ReturnType<typeof diffModule>,
+  p: DocumentParams,
+  cancel?: Cancel,
 ): Promise<DocumentResult> {
   if (p.kind === 'baseDiff') {
     const r = await moduleDiff(p);
@@ -46,10 +52,14 @@ async function document(
   }
   const o = await d.index.open(p.path);
   // Opening a module's summary also checks its distilled base against this kernel.
-  if (p.kind === 'summary' && o.summary.module?.distilledBase) await moduleDiff({ path: p.path }).catch((e) => d.log(`base diff: ${(e as Error).message}`));
+  if (p.kind === 'summary' && o.summary.module?.distilledBase)
+    await moduleDiff({ path: p.path }).catch((e) => d.log(`base diff: ${(e as Error).message}`));
   // Whole-BTF dumps run in the worker: vmlinux's C dump takes about half a second.
   if ((p.kind === 'c' || p.kind === 'raw') && o.btf && dumps.available) {
-    return { text: await dumps.dump({ path: o.path, kind: p.kind, basePath: o.btfBasePath }, cancel), languageId: p.kind === 'c' ? 'c' : 'plaintext' };
+    return {
+      text: await dumps.dump({ path: o.path, kind: p.kind, basePath: o.btfBasePath }, cancel),
+      languageId: p.kind === 'c' ? 'c' : 'plaintext',
+    };
   }
   return documentText(o, p);
 }

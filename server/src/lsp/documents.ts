@@ -13,9 +13,12 @@ const MAX_TYPE_ROWS = 20_000;
 
 export function documentText(o: LoadedObject, p: DocumentParams): DocumentResult {
   switch (p.kind) {
-    case 'summary': return { text: summary(o), languageId: 'markdown' };
-    case 'c': return { text: cText(o), languageId: 'c' };
-    case 'raw': return { text: dumpRaw(need(o)), languageId: 'plaintext' };
+    case 'summary':
+      return { text: summary(o), languageId: 'markdown' };
+    case 'c':
+      return { text: cText(o), languageId: 'c' };
+    case 'raw':
+      return { text: dumpRaw(need(o)), languageId: 'plaintext' };
     case 'disasm':
       if (!o.facts) throw new Error(o.error ?? `${o.path} is not a BPF object`);
       return { text: o.facts.disassembly(p.program), languageId: 'bpf-disasm' };
@@ -27,7 +30,8 @@ export function documentText(o: LoadedObject, p: DocumentParams): DocumentResult
       const lines = [`[${id}] ${t.kind} '${t.name || '(anon)'}': ${describe(btf, id)}`, ''];
       const rid = btf.skipTypedefs(id);
       const r = btf.get(rid);
-      if (r && (r.kind === 'STRUCT' || r.kind === 'UNION')) lines.push('```c', formatLayout(btf, structLayout(btf, rid, { maxRows: MAX_TYPE_ROWS })).trimEnd(), '```');
+      if (r && (r.kind === 'STRUCT' || r.kind === 'UNION'))
+        lines.push('```c', formatLayout(btf, structLayout(btf, rid, { maxRows: MAX_TYPE_ROWS })).trimEnd(), '```');
       else lines.push('```c', cText(o, [id]).trim(), '```');
       return { text: lines.join('\n') + '\n', languageId: 'markdown' };
     }
@@ -56,13 +60,17 @@ function summary(o: LoadedObject): string {
   if (s.problems.length) out.push('## Problems', '', ...s.problems.map((p) => `- ${p}`), '');
   if (s.programs.length) {
     out.push('## Programs', '', '| program | section | type | attach type | insns |', '|---|---|---|---|---:|');
-    for (const p of s.programs) out.push(`| \`${p.name}\` | \`${p.section}\` | ${p.progType || '?'} | ${p.attachType || '—'} | ${p.insnCount} |`);
+    for (const p of s.programs)
+      out.push(`| \`${p.name}\` | \`${p.section}\` | ${p.progType || '?'} | ${p.attachType || '—'} | ${p.insnCount} |`);
     out.push('');
   }
   const maps = o.facts?.maps ?? [];
   if (maps.length) {
     out.push('## Maps', '', '| map | type | key | value | max_entries | flags |', '|---|---|---:|---:|---:|---|');
-    for (const m of maps) out.push(`| \`${m.name}\` | ${mapTypeConst(m.mapType, m.mapTypeId)} | ${m.keySize} | ${m.valueSize} | ${m.maxEntries} | ${mapFlagNames(m.mapFlags)} |`);
+    for (const m of maps)
+      out.push(
+        `| \`${m.name}\` | ${mapTypeConst(m.mapType, m.mapTypeId)} | ${m.keySize} | ${m.valueSize} | ${m.maxEntries} | ${mapFlagNames(m.mapFlags)} |`,
+      );
     out.push('');
   }
   if (s.externs.length) out.push('## Externs', '', ...s.externs.map((e) => `- \`${e.name}\` (${e.kind}${e.weak ? ', weak' : ''})`), '');

@@ -40,7 +40,10 @@ export class DumpPool {
   private next = 1;
   private readonly file: string;
 
-  constructor(private readonly timeoutMs = DUMP_TIMEOUT_MS, file = path.join(__dirname, 'lsp-worker.js')) {
+  constructor(
+    private readonly timeoutMs = DUMP_TIMEOUT_MS,
+    file = path.join(__dirname, 'lsp-worker.js'),
+  ) {
     this.file = file;
   }
 
@@ -66,7 +69,10 @@ export class DumpPool {
       if (!p) return;
       lane.running = p;
       const w = this.worker(lane);
-      lane.timer = setTimeout(() => this.stop(p, new Error(`the ${p.job.kind} dump of ${p.job.path} took longer than ${this.timeoutMs / 1000} s: stopped`)), this.timeoutMs);
+      lane.timer = setTimeout(
+        () => this.stop(p, new Error(`the ${p.job.kind} dump of ${p.job.path} took longer than ${this.timeoutMs / 1000} s: stopped`)),
+        this.timeoutMs,
+      );
       w.postMessage(p.job);
     }
   }

@@ -15,9 +15,19 @@ const INTERNAL = new Set(['data', 'rodata', 'bss', 'kconfig']);
 
 function mapFacts(m: BpfMap): MapFacts {
   return {
-    name: m.name, section: m.section, mapType: m.type.startsWith('unknown') ? '' : m.type, mapTypeId: m.typeId,
-    keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, mapFlags: m.flags, numaNode: m.numaNode,
-    mapExtra: m.mapExtra, pinning: m.pinning === 'by_name' ? 1 : 0, keyTypeId: m.keyTypeId, valueTypeId: m.valueTypeId,
+    name: m.name,
+    section: m.section,
+    mapType: m.type.startsWith('unknown') ? '' : m.type,
+    mapTypeId: m.typeId,
+    keySize: m.keySize,
+    valueSize: m.valueSize,
+    maxEntries: m.maxEntries,
+    mapFlags: m.flags,
+    numaNode: m.numaNode,
+    mapExtra: m.mapExtra,
+    pinning: m.pinning === 'by_name' ? 1 : 0,
+    keyTypeId: m.keyTypeId,
+    valueTypeId: m.valueTypeId,
     inner: m.innerMap && mapFacts(m.innerMap),
     initialSlots: (m.initialSlots ?? []).map((s) => ({ slot: s.index, target: s.target })),
     internal: INTERNAL.has(m.kind),
@@ -36,8 +46,13 @@ export function factsOf(bytes: Uint8Array, file: string): ObjectFacts {
 export function factsFromObject(obj: BpfObject): ObjectFacts {
   const elf = obj.elf;
   const funcs: Func[] = obj.functions.map((f) => ({
-    name: f.name, section: elf.sections[f.sectionIndex], start: f.insnOffset, count: f.insnCount,
-    global: f.linkage === 'global', entry: f.isEntry, callees: new Set(f.callees),
+    name: f.name,
+    section: elf.sections[f.sectionIndex],
+    start: f.insnOffset,
+    count: f.insnCount,
+    global: f.linkage === 'global',
+    entry: f.isEntry,
+    callees: new Set(f.callees),
   }));
   const code = new Map<number, SectionCode>();
   const codeOf = (s: ElfSection): SectionCode => {
@@ -49,13 +64,22 @@ export function factsFromObject(obj: BpfObject): ObjectFacts {
   const programs: ProgFacts[] = obj.functions.map((f) => {
     const p = f.isEntry ? progs.get(f.name) : undefined;
     return {
-      name: f.name, section: f.section, entry: f.isEntry, global: f.linkage === 'global',
-      progType: p && p.progType !== 'unspec' ? p.progType : '', attachType: p?.expectedAttachType ?? '',
+      name: f.name,
+      section: f.section,
+      entry: f.isEntry,
+      global: f.linkage === 'global',
+      progType: p && p.progType !== 'unspec' ? p.progType : '',
+      attachType: p?.expectedAttachType ?? '',
       insnCount: f.insnCount,
       line: f.source && { file: f.source.file, line: f.source.line },
-      callers: obj.programs.filter((q) => q.subprograms.includes(f.name)).map((q) => q.name).sort(),
+      callers: obj.programs
+        .filter((q) => q.subprograms.includes(f.name))
+        .map((q) => q.name)
+        .sort(),
       callees: [...f.callees].sort(),
-      attachTo: p?.attachTo, sleepable: p?.sleepable, autoload: p?.autoload,
+      attachTo: p?.attachTo,
+      sleepable: p?.sleepable,
+      autoload: p?.autoload,
     };
   });
   const byName = new Map(funcs.map((f) => [f.name, f]));
@@ -67,7 +91,11 @@ export function factsFromObject(obj: BpfObject): ObjectFacts {
     externs: objectExterns(obj),
     defines: objectDefinitions(obj),
     problems: obj.diagnostics.map((d) => ({
-      message: d.message, severity: d.severity, map: d.map, program: d.program, extern: d.extern,
+      message: d.message,
+      severity: d.severity,
+      map: d.map,
+      program: d.program,
+      extern: d.extern,
       source: d.source && { file: d.source.file, line: d.source.line },
     })),
     lineFiles: obj.sourceFiles,

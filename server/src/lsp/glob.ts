@@ -16,9 +16,13 @@ export function globToRegExp(glob: string): RegExp {
         i += slash ? 2 : 1;
       } else re += '[^/]*';
     } else if (c === '?') re += '[^/]';
-    else if (c === '{') { re += '(?:'; depth++; }
-    else if (c === '}' && depth > 0) { re += ')'; depth--; }
-    else if (c === ',' && depth > 0) re += '|';
+    else if (c === '{') {
+      re += '(?:';
+      depth++;
+    } else if (c === '}' && depth > 0) {
+      re += ')';
+      depth--;
+    } else if (c === ',' && depth > 0) re += '|';
     else if (c === '[') {
       const end = glob.indexOf(']', i + 1);
       if (end < 0) re += '\\[';

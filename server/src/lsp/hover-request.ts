@@ -29,8 +29,14 @@ export async function hover(d: Session, p: HoverParams): Promise<Hover | null> {
     md = hoverAt(objects, doc.getText(), line, character);
     // A field a CO-RE relocation reads: its value on the selected target.
     if (!md && objects.length) {
-      const checks = (await Promise.all(objects.map(async (object) => { const c = await d.coreOf(object); return c && { object, ...c }; })))
-        .filter((c): c is NonNullable<typeof c> => !!c);
+      const checks = (
+        await Promise.all(
+          objects.map(async (object) => {
+            const c = await d.coreOf(object);
+            return c && { object, ...c };
+          }),
+        )
+      ).filter((c): c is NonNullable<typeof c> => !!c);
       md = coreHover(splitLines(doc.getText()), line, character, checks, file);
     }
     // after Explain Verification: the verifier's state on this line

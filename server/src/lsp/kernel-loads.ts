@@ -79,9 +79,17 @@ export class KernelLoads {
     if (!r.ok) return done(this.rejected(p.path, r.error, resolveSource));
     const l = r.loaded;
     const info: LoadedKernelObject = {
-      handle: this.next++, path: p.path, target: name,
+      handle: this.next++,
+      path: p.path,
+      target: name,
       programs: l.programs.map((x) => ({ name: x.name, id: x.id, type: x.type, verifiedInsns: x.verifiedInsns })),
-      maps: l.maps.map((m) => ({ name: m.name, kernelName: m.kernelName, id: m.id, type: m.type, ...(m.pinnedAt && !m.reused ? { pinnedAt: m.pinnedAt } : {}) })),
+      maps: l.maps.map((m) => ({
+        name: m.name,
+        kernelName: m.kernelName,
+        id: m.id,
+        type: m.type,
+        ...(m.pinnedAt && !m.reused ? { pinnedAt: m.pinnedAt } : {}),
+      })),
       warnings: l.warnings,
     };
     this.held.set(info.handle, {
@@ -90,21 +98,36 @@ export class KernelLoads {
       release: async () => [...(await target.unload(l.handle, { unpinMaps: true }).catch(() => ({ unpinned: [] }))).unpinned],
     });
     const logs = l.programs.filter((x) => x.log).map((x) => ({ program: x.name, log: x.log! }));
-    return { ok: true, loaded: info, logs, lines: formatLoadLines({ ...l, programs: l.programs.map(({ log: _log, ...x }) => x) }), ms: performance.now() - t0 };
+    return {
+      ok: true,
+      loaded: info,
+      logs,
+      lines: formatLoadLines({ ...l, programs: l.programs.map(({ log: _log, ...x }) => x) }),
+      ms: performance.now() - t0,
+    };
   }
 
   /** A rejected load: the error for the client, and a diagnostic on the rejected source line. */
   private rejected(object: string, d: LoadFailure, resolveSource: (name: string) => string | undefined): LoadObjectError {
     const message = d.message;
-    const source: SourceLine | undefined = d.source && { file: resolveSource(d.source.file) ?? d.source.file, line: Math.max(0, d.source.line - 1), column: Math.max(0, d.source.column - 1), text: d.source.text };
-    if (source) this.addRejection(object, source.file, {
-      range: { start: { line: source.line, character: source.column }, end: { line: source.line, character: Math.max(source.column + 1, source.text.length) } },
-      severity: DiagnosticSeverity.Error,
-      source: 'bpf-lens',
-      code: 'verifier',
-      message: `${d.program ? `${d.program}: ` : ''}${message}${d.explanation ? `\n${d.explanation.explanation}\nHint: ${d.explanation.hint}` : ''}`,
-      ...(d.explanation ? { relatedInformation: relatedInformation(d.explanation, resolveSource) } : {}),
-    });
+    const source: SourceLine | undefined = d.source && {
+      file: resolveSource(d.source.file) ?? d.source.file,
+      line: Math.max(0, d.source.line - 1),
+      column: Math.max(0, d.source.column - 1),
+      text: d.source.text,
+    };
+    if (source)
+      this.addRejection(object, source.file, {
+        range: {
+          start: { line: source.line, character: source.column },
+          end: { line: source.line, character: Math.max(source.column + 1, source.text.length) },
+        },
+        severity: DiagnosticSeverity.Error,
+        source: 'bpf-lens',
+        code: 'verifier',
+        message: `${d.program ? `${d.program}: ` : ''}${message}${d.explanation ? `\n${d.explanation.explanation}\nHint: ${d.explanation.hint}` : ''}`,
+        ...(d.explanation ? { relatedInformation: relatedInformation(d.explanation, resolveSource) } : {}),
+      });
     return { message, stage: d.stage, program: d.program, insn: d.insn, source, log: d.log };
   }
 
@@ -134,13 +157,20 @@ export class KernelLoads {
 }
 
 /** The verifier rejection's related locations (origin of the offending state first) as the Problems view shows them. */
-function relatedInformation(x: RejectionExplanationData, resolveSource: (name: string) => string | undefined): DiagnosticRelatedInformation[] {
-  return x.related.filter((r) => r.file && r.line).map((r) => {
-    const line = Math.max(0, r.line! - 1);
-    return {
-      location: { uri: pathToFileURL(resolveSource(r.file!) ?? r.file!).href, range: { start: { line, character: 0 }, end: { line, character: Math.max(1, r.text?.length ?? 1) } } },
-      message: r.why,
-    };
-  });
+function relatedInformation(
+  x: RejectionExplanationData,
+  resolveSource: (name: string) => string | undefined,
+): DiagnosticRelatedInformation[] {
+  return x.related
+    .filter((r) => r.file && r.line)
+    .map((r) => {
+      const line = Math.max(0, r.line! - 1);
+      return {
+        location: {
+          uri: pathToFileURL(resolveSource(r.file!) ?? r.file!).href,
+          range: { start: { line, character: 0 }, end: { line, character: Math.max(1, r.text?.length ?? 1) } },
+        },
+        message: r.why,
+      };
+    });
 }
-

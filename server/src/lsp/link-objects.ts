@@ -28,11 +28,15 @@ export async function linkObjectsRequest(p: LinkObjectsParams): Promise<LinkObje
     const r = linkObjects(inputs);
     await writeFile(p.output, r.bytes);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    const lines = [`${p.output}: ${inputs.length} objects, ${r.sections.length} sections, ${r.symbols} symbols${r.btf ? `, BTF ${r.btf.typesIn} → ${r.btf.typesOut} types` : ''} (${ms.toFixed(0)} ms)`];
+    const lines = [
+      `${p.output}: ${inputs.length} objects, ${r.sections.length} sections, ${r.symbols} symbols${r.btf ? `, BTF ${r.btf.typesIn} → ${r.btf.typesOut} types` : ''} (${ms.toFixed(0)} ms)`,
+    ];
     for (const g of r.globals) {
       if (!g.usedBy.length && !g.weakLosers.length) continue;
       const where = g.definedIn ? `${g.definedIn} (${g.section})` : `the kernel (${g.kernel})`;
-      lines.push(`${g.name} → ${where}${g.usedBy.length ? `, used by ${g.usedBy.join(', ')}` : ''}${g.weakLosers.length ? `; overrides __weak in ${g.weakLosers.join(', ')}` : ''}`);
+      lines.push(
+        `${g.name} → ${where}${g.usedBy.length ? `, used by ${g.usedBy.join(', ')}` : ''}${g.weakLosers.length ? `; overrides __weak in ${g.weakLosers.join(', ')}` : ''}`,
+      );
     }
     return { ok: true, lines, output: p.output };
   } catch (e) {

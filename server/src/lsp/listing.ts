@@ -47,7 +47,8 @@ export function sectionCode(elf: ElfFile, s: ElfSection, symbols: readonly ElfSy
   const lines = new Map<number, LineInfo>();
   for (const sec of ext?.lineInfo ?? []) if (sec.section === s.name) for (const r of sec.records) lines.set(r.insnOff / 8, r);
   return {
-    insns, lines,
+    insns,
+    lines,
     ctx: {
       reference: (i) => refs.get(i),
       label: (i) => labels.get(i),
@@ -82,8 +83,14 @@ function reference(elf: ElfFile, y: ElfSymbol, insn: RawInsn | undefined, funcs:
   return { name: y.name, kind: 'other' };
 }
 
-export function listing(funcs: readonly Func[], byName: Map<string, Func>, codeOf: (s: ElfSection) => SectionCode, program?: string): string {
-  const roots = program === undefined ? funcs.filter((f) => f.entry) : funcs.filter((f) => f.name === program || f.section.name === program);
+export function listing(
+  funcs: readonly Func[],
+  byName: Map<string, Func>,
+  codeOf: (s: ElfSection) => SectionCode,
+  program?: string,
+): string {
+  const roots =
+    program === undefined ? funcs.filter((f) => f.entry) : funcs.filter((f) => f.name === program || f.section.name === program);
   if (program !== undefined && !roots.length) throw new Error(`no program or function '${program}'`);
   const out: string[] = [];
   for (const root of roots.length ? roots : funcs) {
@@ -103,8 +110,12 @@ export function listing(funcs: readonly Func[], byName: Map<string, Func>, codeO
     for (const f of order) {
       const { insns, ctx } = codeOf(f.section);
       const t = f.entry ? programTypeOf(f.section.name) : undefined;
-      const kind = f.entry ? `${t?.progType ?? 'unknown type'}${t?.attachType ? `, ${t.attachType}` : ''}` : `${f.global ? 'global' : 'static'} subprogram`;
-      out.push(`## ${f.entry ? `SEC("${f.section.name}") ` : ''}${f.name}: ${kind}, ${f.count} insns${f === root ? '' : ` (called by ${root.name})`}`);
+      const kind = f.entry
+        ? `${t?.progType ?? 'unknown type'}${t?.attachType ? `, ${t.attachType}` : ''}`
+        : `${f.global ? 'global' : 'static'} subprogram`;
+      out.push(
+        `## ${f.entry ? `SEC("${f.section.name}") ` : ''}${f.name}: ${kind}, ${f.count} insns${f === root ? '' : ` (called by ${root.name})`}`,
+      );
       const lines = disassemble(insns.slice(0, f.start + f.count), ctx).filter((l) => l.index >= f.start);
       out.push(formatListing(lines, { ...ctx, label: (i) => (i === f.start ? undefined : ctx.label?.(i)) }));
     }

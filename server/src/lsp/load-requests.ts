@@ -12,9 +12,12 @@ export function loadRequests(d: Session): RequestHandler[] {
   return [
     handler(LoadObjectRequest, async (p) => {
       await d.whenReady();
-      const progress = (stage: string, detail: string) => void connection.sendNotification(LoadProgressNotification, { token: p.token, stage, detail });
+      const progress = (stage: string, detail: string) =>
+        void connection.sendNotification(LoadProgressNotification, { token: p.token, stage, detail });
       const r = await loads.load(p, progress, (name) => d.index.resolveSource(p.path, name));
-      d.log(`load ${p.path}: ${r.ok ? `${r.loaded!.programs.length} programs, ${r.loaded!.maps.length} maps` : r.error!.message} (${r.ms.toFixed(0)} ms)`);
+      d.log(
+        `load ${p.path}: ${r.ok ? `${r.loaded!.programs.length} programs, ${r.loaded!.maps.length} maps` : r.error!.message} (${r.ms.toFixed(0)} ms)`,
+      );
       await d.publishAll();
       return r;
     }),

@@ -124,11 +124,25 @@ export function fromBytes(
     summary: {
       ...base,
       name: path.basename(base.path),
-      programs: facts?.programs.filter((p) => p.entry).map((p) => ({
-        name: p.name, section: p.section, progType: p.progType, attachType: p.attachType, insnCount: p.insnCount,
-        source: p.line ? { file: resolveSource(p.line.file) ?? p.line.file, line: p.line.line - 1 } : undefined,
-      })) ?? [],
-      maps: facts?.maps.map((m) => ({ name: m.name, mapType: m.mapType, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries })) ?? [],
+      programs:
+        facts?.programs
+          .filter((p) => p.entry)
+          .map((p) => ({
+            name: p.name,
+            section: p.section,
+            progType: p.progType,
+            attachType: p.attachType,
+            insnCount: p.insnCount,
+            source: p.line ? { file: resolveSource(p.line.file) ?? p.line.file, line: p.line.line - 1 } : undefined,
+          })) ?? [],
+      maps:
+        facts?.maps.map((m) => ({
+          name: m.name,
+          mapType: m.mapType,
+          keySize: m.keySize,
+          valueSize: m.valueSize,
+          maxEntries: m.maxEntries,
+        })) ?? [],
       externs: facts?.externs.map((e) => ({ name: e.name, kind: e.kind, weak: e.weak })) ?? [],
       ...(facts?.defines ? { defines: facts.defines } : {}),
       ...(module ? { module } : {}),
@@ -169,7 +183,17 @@ function failed(base: { path: string; size: number; mtimeMs: number }, error: st
     ...base,
     error,
     sources: [],
-    summary: { ...base, name: path.basename(base.path), error, programs: [], maps: [], externs: [], btfKinds: [], sources: [], problems: [] },
+    summary: {
+      ...base,
+      name: path.basename(base.path),
+      error,
+      programs: [],
+      maps: [],
+      externs: [],
+      btfKinds: [],
+      sources: [],
+      problems: [],
+    },
     catalog: () => undefined,
   };
 }

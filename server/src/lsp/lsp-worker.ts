@@ -35,8 +35,6 @@ function run(job: DumpJob): string {
   }
 }
 
-
-
 parentPort?.on('message', (job: DumpJob) => {
   let reply: DumpReply;
   try {

@@ -2,7 +2,14 @@
  * The requests about the workspace's objects: list them (one or all, externs resolved across
  * them), re-index, page through an object's BTF types, link objects, distill a module's base.
  */
-import { BtfTypesRequest, DistillRequest, LinkObjectsRequest, type ObjectsParams, ObjectsRequest, ReindexRequest } from '../../../protocol/lsp';
+import {
+  BtfTypesRequest,
+  DistillRequest,
+  LinkObjectsRequest,
+  type ObjectsParams,
+  ObjectsRequest,
+  ReindexRequest,
+} from '../../../protocol/lsp';
 import { distillRequest } from './distill';
 import { handler, type RequestHandler } from './handlers';
 import { linkObjectsRequest, withResolvedExterns } from './link-objects';

@@ -5,7 +5,13 @@
  * wrapped: a bad object or a bug in one handler gives an error or a logged message, never a crash.
  */
 import {
-  type Connection, DidChangeConfigurationNotification, type HoverParams, type InitializeParams, type InitializeResult, type RequestType, TextDocumentSyncKind,
+  type Connection,
+  DidChangeConfigurationNotification,
+  type HoverParams,
+  type InitializeParams,
+  type InitializeResult,
+  type RequestType,
+  TextDocumentSyncKind,
 } from 'vscode-languageserver/node';
 import type { ExperimentalCapabilities } from '../../../protocol/lsp';
 import { documentRequests } from './document-requests';
@@ -24,30 +30,43 @@ export function startServer(connection: Connection): void {
   const d = new Session(connection);
   const dumps = new DumpPool();
   const requests = requestHandlers(d, dumps);
-  for (const r of requests) connection.onRequest(r.type as RequestType<unknown, unknown, void>, d.guard(r.type.method, (p: unknown, cancel?: Cancel) => r.handle(p, cancel)));
+  for (const r of requests)
+    connection.onRequest(
+      r.type as RequestType<unknown, unknown, void>,
+      d.guard(r.type.method, (p: unknown, cancel?: Cancel) => r.handle(p, cancel)),
+    );
   const experimental: ExperimentalCapabilities = { version: 1, requests: requests.map((r) => r.type.method) };
 
   connection.onInitialize((params) => initialize(d, params, experimental));
   connection.onInitialized(() => initialized(d));
   // guard() never rejects: it logs and answers the fallback.
-  const onConfiguration = d.guard('configuration', async (p: { settings?: unknown }) => {
-    const s = (p.settings as { bpfLens?: unknown } | undefined)?.bpfLens;
-    if (s) d.applySettings(s);
-    else await d.readSettings();
-    await d.startReindex();
-  }, undefined);
+  const onConfiguration = d.guard(
+    'configuration',
+    async (p: { settings?: unknown }) => {
+      const s = (p.settings as { bpfLens?: unknown } | undefined)?.bpfLens;
+      if (s) d.applySettings(s);
+      else await d.readSettings();
+      await d.startReindex();
+    },
+    undefined,
+  );
   connection.onDidChangeConfiguration((p) => void onConfiguration(p));
   // File events run in order after the index work before them; requests wait for them.
-  connection.onDidChangeWatchedFiles((p) => d.enqueue(async () => {
-    const changed: string[] = [];
-    for (const c of p.changes) {
-      const file = toPath(c.uri);
-      if (file && (await d.index.fileChanged(file))) changed.push(file);
-    }
+  connection.onDidChangeWatchedFiles((p) =>
+    d.enqueue(async () => {
+      const changed: string[] = [];
+      for (const c of p.changes) {
+        const file = toPath(c.uri);
+        if (file && (await d.index.fileChanged(file))) changed.push(file);
+      }
+      await d.publishAll();
+      d.objectsChanged(changed);
+    }),
+  );
+  const republish = async () => {
+    await d.whenReady();
     await d.publishAll();
-    d.objectsChanged(changed);
-  }));
-  const republish = async () => { await d.whenReady(); await d.publishAll(); };
+  };
   d.documents.onDidOpen(d.guard('open', republish, undefined));
   d.documents.onDidSave(d.guard('save', republish, undefined));
   connection.onHover(d.guard('hover', (p: HoverParams) => hover(d, p), null));
@@ -90,11 +109,17 @@ function initialized(d: Session): void {
   const { connection } = d;
   if (d.canConfigure) void connection.client.register(DidChangeConfigurationNotification.type, undefined).catch(() => undefined);
   if (d.hasFolderEvents) {
-    connection.workspace.onDidChangeWorkspaceFolders(d.guard('workspace folders', async (e) => {
-      const gone = new Set(e.removed.map((f) => toPath(f.uri)));
-      d.folders = [...d.folders.filter((f) => !gone.has(f)), ...e.added.map((f) => toPath(f.uri)).filter((p): p is string => !!p)];
-      await d.startReindex();
-    }, undefined));
+    connection.workspace.onDidChangeWorkspaceFolders(
+      d.guard(
+        'workspace folders',
+        async (e) => {
+          const gone = new Set(e.removed.map((f) => toPath(f.uri)));
+          d.folders = [...d.folders.filter((f) => !gone.has(f)), ...e.added.map((f) => toPath(f.uri)).filter((p): p is string => !!p)];
+          await d.startReindex();
+        },
+        undefined,
+      ),
+    );
   }
   void d.startReindex();
 }

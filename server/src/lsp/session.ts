@@ -50,7 +50,11 @@ export class Session {
   }
 
   /** Runs a handler; failures are logged and answered with `fallback` (or a ResponseError). */
-  guard<P, R>(name: string, fn: (p: P, cancel?: Cancel) => Promise<R> | R, fallback?: R): (p: P, cancel?: Cancel) => Promise<R | ResponseError<void>> {
+  guard<P, R>(
+    name: string,
+    fn: (p: P, cancel?: Cancel) => Promise<R> | R,
+    fallback?: R,
+  ): (p: P, cancel?: Cancel) => Promise<R | ResponseError<void>> {
     return async (p: P, cancel?: Cancel) => {
       try {
         return await fn(p, cancel);
@@ -105,7 +109,12 @@ export class Session {
   }
 
   startReindex(): Promise<void> {
-    const run = this.ready.then(() => this.reindex()).then(() => undefined, (e) => this.log(`index: ${(e as Error).message}`));
+    const run = this.ready
+      .then(() => this.reindex())
+      .then(
+        () => undefined,
+        (e) => this.log(`index: ${(e as Error).message}`),
+      );
     this.ready = run;
     return run;
   }
@@ -124,15 +133,24 @@ export class Session {
     }
     const now = new Set<string>();
     // Where each object's link externs resolve among the workspace's objects.
-    const resolved = new Map(withResolvedExterns(index.all().map((o) => o.summary)).map((s) => [s.path, new Map(s.externs.map((e) => [e.name, e.resolvedIn]))]));
-    const definedIn = (o: { path: string }, name: string) => { const d = resolved.get(o.path)?.get(name); return d && basename(d); };
+    const resolved = new Map(
+      withResolvedExterns(index.all().map((o) => o.summary)).map((s) => [s.path, new Map(s.externs.map((e) => [e.name, e.resolvedIn]))]),
+    );
+    const definedIn = (o: { path: string }, name: string) => {
+      const d = resolved.get(o.path)?.get(name);
+      return d && basename(d);
+    };
     for (const src of sources) {
       const uri = pathToFileURL(src).href;
-      const diags = [...(await sourceDiagnostics(src, index.objectsFor(src), this.textOf(uri), this.coreOf, definedIn)), ...loads.diagnosticsFor(src)];
+      const diags = [
+        ...(await sourceDiagnostics(src, index.objectsFor(src), this.textOf(uri), this.coreOf, definedIn)),
+        ...loads.diagnosticsFor(src),
+      ];
       if (diags.length || this.published.has(uri)) await this.connection.sendDiagnostics({ uri, diagnostics: diags });
       if (diags.length) now.add(uri);
     }
-    for (const uri of this.published) if (!now.has(uri) && !sources.has(toPath(uri) ?? '')) await this.connection.sendDiagnostics({ uri, diagnostics: [] });
+    for (const uri of this.published)
+      if (!now.has(uri) && !sources.has(toPath(uri) ?? '')) await this.connection.sendDiagnostics({ uri, diagnostics: [] });
     this.published.clear();
     for (const u of now) this.published.add(u);
   }

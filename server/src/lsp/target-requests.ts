@@ -5,8 +5,15 @@
  */
 import { promises as fsp } from 'fs';
 import {
-  type CoreRelocationItem, CoreRelocationsRequest, type CoreRelocationsResult, type SelectTargetParams, SelectTargetRequest, type SelectTargetResult,
-  TargetBtfRequest, type TargetInfo, TargetsRequest,
+  type CoreRelocationItem,
+  CoreRelocationsRequest,
+  type CoreRelocationsResult,
+  type SelectTargetParams,
+  SelectTargetRequest,
+  type SelectTargetResult,
+  TargetBtfRequest,
+  type TargetInfo,
+  TargetsRequest,
 } from '../../../protocol/lsp';
 import { reloReason } from '../core/relocate';
 import { selectArgCtxTarget } from './arg-ctx';
@@ -41,12 +48,19 @@ async function selectTarget(d: Session, p: SelectTargetParams): Promise<SelectTa
   }
   targets.selected = p.name;
   // __arg_ctx notes follow the target: native support as its agent probed it.
-  selectArgCtxTarget(info.kind === 'local' && targets.inProcess(p.name) ? undefined
-    : info.kind === 'btf' ? { name: p.name, reason: `${info.release} is a BTF file: it cannot be probed` }
-      : 'arg_ctx_tag' in info.features ? { name: p.name, release: info.release, native: info.features.arg_ctx_tag }
-        : { name: p.name, release: info.release, reason: `the agent could not probe (${info.errno ?? 'bpf() not permitted'})` });
+  selectArgCtxTarget(
+    info.kind === 'local' && targets.inProcess(p.name)
+      ? undefined
+      : info.kind === 'btf'
+        ? { name: p.name, reason: `${info.release} is a BTF file: it cannot be probed` }
+        : 'arg_ctx_tag' in info.features
+          ? { name: p.name, release: info.release, native: info.features.arg_ctx_tag }
+          : { name: p.name, release: info.release, reason: `the agent could not probe (${info.errno ?? 'bpf() not permitted'})` },
+  );
   const summary = d.core.enabled && info.hasBtf ? await checkAll(d) : undefined;
-  d.log(`target ${p.name}: ${info.release}${info.arch ? ` ${info.arch}` : ''}, ${info.canLoad ? 'can load' : 'cannot load'} (${info.ms.toFixed(0)} ms)${summary ? `; CO-RE: ${summary.relocations} relocations in ${summary.objects} objects, ${summary.problems} do not resolve (${summary.ms.toFixed(0)} ms)` : ''}`);
+  d.log(
+    `target ${p.name}: ${info.release}${info.arch ? ` ${info.arch}` : ''}, ${info.canLoad ? 'can load' : 'cannot load'} (${info.ms.toFixed(0)} ms)${summary ? `; CO-RE: ${summary.relocations} relocations in ${summary.objects} objects, ${summary.problems} do not resolve (${summary.ms.toFixed(0)} ms)` : ''}`,
+  );
   await d.publishAll();
   return { ok: true, info, ...(summary ? { core: summary } : {}) };
 }
@@ -75,7 +89,11 @@ async function coreRelocations(d: Session, path: string): Promise<CoreRelocation
   if (!c) return { target: targets.selected, items: [] };
   const texts = new Map<string, Promise<string[] | undefined>>();
   const linesOf = (file: string) => {
-    if (!texts.has(file)) texts.set(file, fsp.readFile(file, 'latin1').then(splitLines, () => undefined));
+    if (!texts.has(file))
+      texts.set(
+        file,
+        fsp.readFile(file, 'latin1').then(splitLines, () => undefined),
+      );
     return texts.get(file)!;
   };
   const items: CoreRelocationItem[] = [];
@@ -88,9 +106,15 @@ async function coreRelocations(d: Session, path: string): Promise<CoreRelocation
     }
     const why = reloReason(r);
     items.push({
-      section, index: r.index, kind: r.kindName, access: r.access, status: r.status,
-      ...(r.localValue !== undefined ? { compiled: String(r.localValue) } : {}), ...(r.targetValue !== undefined ? { onTarget: String(r.targetValue) } : {}),
-      ...(why ? { message: why } : {}), ...(source ? { source } : {}),
+      section,
+      index: r.index,
+      kind: r.kindName,
+      access: r.access,
+      status: r.status,
+      ...(r.localValue !== undefined ? { compiled: String(r.localValue) } : {}),
+      ...(r.targetValue !== undefined ? { onTarget: String(r.targetValue) } : {}),
+      ...(why ? { message: why } : {}),
+      ...(source ? { source } : {}),
     });
   }
   return { target: c.target, items };

@@ -31,25 +31,48 @@ export function parseTargetSettings(raw: unknown): { targets: TargetSetting[]; p
   if (!Array.isArray(raw)) return { targets, problems };
   for (const [i, e] of raw.entries()) {
     const o = (e ?? {}) as Record<string, unknown>;
-    const str = (k: string) => (typeof o[k] === 'string' && o[k] !== '' ? (o[k]) : undefined);
+    const str = (k: string) => (typeof o[k] === 'string' && o[k] !== '' ? o[k] : undefined);
     const name = str('name') ?? str('host');
-    if (!name) { problems.push(`bpfLens.targets[${i}]: needs a name and a host (or a btf file)`); continue; }
-    if (name === LOCAL) { problems.push(`bpfLens.targets[${i}]: 'local' is built in`); continue; }
-    if (!str('host') && !str('btf')) { problems.push(`bpfLens.targets[${i}] (${name}): needs host (SSH) or btf (a vmlinux BTF file)`); continue; }
-    if (targets.some((t) => t.name === name)) { problems.push(`bpfLens.targets[${i}]: a second target named ${name}`); continue; }
+    if (!name) {
+      problems.push(`bpfLens.targets[${i}]: needs a name and a host (or a btf file)`);
+      continue;
+    }
+    if (name === LOCAL) {
+      problems.push(`bpfLens.targets[${i}]: 'local' is built in`);
+      continue;
+    }
+    if (!str('host') && !str('btf')) {
+      problems.push(`bpfLens.targets[${i}] (${name}): needs host (SSH) or btf (a vmlinux BTF file)`);
+      continue;
+    }
+    if (targets.some((t) => t.name === name)) {
+      problems.push(`bpfLens.targets[${i}]: a second target named ${name}`);
+      continue;
+    }
     // the host, user and port ssh would get: refused here, with the parser the client uses
     const host = str('host');
     const spec = host !== undefined ? parseSshSpec(host) : undefined;
-    if (spec && !spec.ok) { problems.push(`bpfLens.targets[${i}] (${name}): ${spec.reason}`); continue; }
+    if (spec && !spec.ok) {
+      problems.push(`bpfLens.targets[${i}] (${name}): ${spec.reason}`);
+      continue;
+    }
     const badU = str('user') !== undefined ? badUser(str('user')!) : undefined;
-    if (badU) { problems.push(`bpfLens.targets[${i}] (${name}): ${badU}`); continue; }
+    if (badU) {
+      problems.push(`bpfLens.targets[${i}] (${name}): ${badU}`);
+      continue;
+    }
     const port = typeof o.port === 'number' && Number.isInteger(o.port) && o.port > 0 && o.port < 65536 ? o.port : undefined;
-    if (o.port !== undefined && port === undefined) problems.push(`bpfLens.targets[${i}] (${name}): port ${JSON.stringify(o.port)} is not a TCP port; ssh's default is used`);
+    if (o.port !== undefined && port === undefined)
+      problems.push(`bpfLens.targets[${i}] (${name}): port ${JSON.stringify(o.port)} is not a TCP port; ssh's default is used`);
     targets.push({
       name,
-      ...(str('host') ? { host: str('host') } : {}), ...(str('user') ? { user: str('user') } : {}), ...(port ? { port } : {}),
-      ...(str('identityFile') ? { identityFile: str('identityFile') } : {}), ...(typeof o.sudo === 'boolean' ? { sudo: o.sudo } : {}),
-      ...(str('nodePath') ? { nodePath: str('nodePath') } : {}), ...(str('btf') ? { btf: str('btf') } : {}),
+      ...(str('host') ? { host: str('host') } : {}),
+      ...(str('user') ? { user: str('user') } : {}),
+      ...(port ? { port } : {}),
+      ...(str('identityFile') ? { identityFile: str('identityFile') } : {}),
+      ...(typeof o.sudo === 'boolean' ? { sudo: o.sudo } : {}),
+      ...(str('nodePath') ? { nodePath: str('nodePath') } : {}),
+      ...(str('btf') ? { btf: str('btf') } : {}),
     });
   }
   return { targets, problems };
@@ -87,7 +110,7 @@ export class Targets {
       const t = this.setting(name);
       const kind = name === LOCAL ? 'local' : t.host ? 'ssh' : 'btf';
       const info = this.infos.get(name);
-      return { name, kind, ...(t.host ?? t.btf ? { where: t.host ?? t.btf } : {}), ...(info ? { info } : {}) };
+      return { name, kind, ...((t.host ?? t.btf) ? { where: t.host ?? t.btf } : {}), ...(info ? { info } : {}) };
     });
   }
 
@@ -121,7 +144,8 @@ export class Targets {
   /** The agent connection of a target (made once; made again after the agent ended). */
   async client(name: string): Promise<AgentClient> {
     const t = this.setting(name);
-    if (!t.host && name !== LOCAL) throw new TargetError('bad-target', `${name} is a BTF file target: it has no kernel to load into (give it a host to load there)`);
+    if (!t.host && name !== LOCAL)
+      throw new TargetError('bad-target', `${name} is a BTF file target: it has no kernel to load into (give it a host to load there)`);
     const have = this.clients.get(name);
     if (have) {
       const c = await have.catch(() => undefined);
@@ -130,8 +154,11 @@ export class Targets {
     }
     const { connectTarget } = await import('../remote');
     const p = connectTarget(name === LOCAL ? LOCAL : t.host!, {
-      ...(t.user ? { user: t.user } : {}), ...(t.port ? { port: t.port } : {}), ...(t.identityFile ? { identityFile: t.identityFile } : {}),
-      ...(t.sudo !== undefined ? { sudo: t.sudo } : {}), ...(t.nodePath ? { nodePath: t.nodePath } : {}),
+      ...(t.user ? { user: t.user } : {}),
+      ...(t.port ? { port: t.port } : {}),
+      ...(t.identityFile ? { identityFile: t.identityFile } : {}),
+      ...(t.sudo !== undefined ? { sudo: t.sudo } : {}),
+      ...(t.nodePath ? { nodePath: t.nodePath } : {}),
     });
     this.clients.set(name, p);
     p.catch(() => this.clients.delete(name));
@@ -150,9 +177,17 @@ export class Targets {
       // the same hello in-process and from an agent
       const h = await (await this.kernelTarget(name)).hello();
       info = {
-        name, kind: name === LOCAL ? 'local' : 'ssh', release: h.release, arch: h.arch, canLoad: h.privileges.canLoad,
-        ...(h.privileges.errno ? { errno: h.privileges.errno } : {}), ...(h.lockdown ? { lockdown: h.lockdown } : {}),
-        hasBtf: h.hasVmlinuxBtf, features: h.features, ...(this.inProcess(name) ? {} : { agentVersion: h.agentVersion }), ms: 0,
+        name,
+        kind: name === LOCAL ? 'local' : 'ssh',
+        release: h.release,
+        arch: h.arch,
+        canLoad: h.privileges.canLoad,
+        ...(h.privileges.errno ? { errno: h.privileges.errno } : {}),
+        ...(h.lockdown ? { lockdown: h.lockdown } : {}),
+        hasBtf: h.hasVmlinuxBtf,
+        features: h.features,
+        ...(this.inProcess(name) ? {} : { agentVersion: h.agentVersion }),
+        ms: 0,
       };
     }
     info = { ...info, ms: performance.now() - t0 };
@@ -184,7 +219,8 @@ export class Targets {
     if (name === LOCAL) {
       // This machine's kernel: vmlinux and its modules, as libbpf searches them.
       const file = VMLINUX_BTF;
-      if (!hasVmlinuxBtf()) throw new TargetError('no-btf', `no BTF on ${name}: ${file} is missing (CO-RE needs a kernel built with CONFIG_DEBUG_INFO_BTF=y)`);
+      if (!hasVmlinuxBtf())
+        throw new TargetError('no-btf', `no BTF on ${name}: ${file} is missing (CO-RE needs a kernel built with CONFIG_DEBUG_INFO_BTF=y)`);
       const btfs = sysfsKernelBtfs();
       const vmlinux = btfs[0];
       return { key: `local:${release()}:${arch()}:${vmlinux.btf.count}`, btfs };

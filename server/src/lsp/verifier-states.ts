@@ -40,7 +40,11 @@ export function verifierRequests(d: Session): RequestHandler[] {
   return [
     handler(ExplainVerificationRequest, async (p) => {
       await d.whenReady();
-      const r = await d.loads.load({ path: p.path, logLevel: 2, ...(p.target ? { target: p.target } : {}) }, () => undefined, (name) => d.index.resolveSource(p.path, name));
+      const r = await d.loads.load(
+        { path: p.path, logLevel: 2, ...(p.target ? { target: p.target } : {}) },
+        () => undefined,
+        (name) => d.index.resolveSource(p.path, name),
+      );
       if (r.ok && r.loaded) await d.loads.unload(r.loaded.handle);
       const logs = r.ok ? r.logs : r.error?.log ? [{ program: r.error.program ?? '?', log: r.error.log }] : [];
       await d.publishAll();

@@ -39,7 +39,10 @@ export class WorkspaceIndex {
   /** Objects read on demand (not matched by the globs), e.g. a vmlinux BTF for the tree. */
   private readonly extra = new Map<string, LoadedObject>();
 
-  constructor(private folders: string[], private settings: IndexSettings = DEFAULT_SETTINGS) {
+  constructor(
+    private folders: string[],
+    private settings: IndexSettings = DEFAULT_SETTINGS,
+  ) {
     this.filter = new PathFilter(settings.objects, settings.exclude);
   }
 

@@ -102,14 +102,19 @@ export interface ArgCtxOptions {
 
 /** The struct bpf_user_pt_regs_t stands for on each architecture (perf_event's special case). */
 const PERF_REGS_STRUCT: Readonly<Record<string, string>> = {
-  x86_64: 'pt_regs', i686: 'pt_regs', aarch64: 'user_pt_regs', s390x: 'user_regs_struct',
-  ppc64le: 'user_pt_regs', riscv64: 'user_regs_struct', loongarch64: 'user_pt_regs',
+  x86_64: 'pt_regs',
+  i686: 'pt_regs',
+  aarch64: 'user_pt_regs',
+  s390x: 'user_regs_struct',
+  ppc64le: 'user_pt_regs',
+  riscv64: 'user_regs_struct',
+  loongarch64: 'user_pt_regs',
 };
 
 /** skipModsAndTypedefs as arg-ctx reads it: `void` for id 0, undefined for a broken chain. */
 function skipMods(btf: Btf, id: TypeId, typedefsToo: boolean): BtfType | 'void' | undefined {
   const [, t, broken] = skipModsAndTypedefs(btf, id, { typedefs: typedefsToo });
-  return broken ? undefined : t ?? 'void';
+  return broken ? undefined : (t ?? 'void');
 }
 
 /**
@@ -123,13 +128,20 @@ export function argCtxAction(btf: Btf, argTypeId: TypeId, progType: string, opts
   const ptr = skipMods(btf, argTypeId, true);
   if (!ptr || ptr === 'void' || ptr.kind !== 'PTR') return 'mismatch';
   const target = skipMods(btf, ptr.type, false);
-  if (target !== 'void' && target?.kind === 'TYPEDEF' && target.name === 'bpf_user_pt_regs_t' && (progType === 'kprobe' || progType === 'perf_event')) return 'already';
+  if (
+    target !== 'void' &&
+    target?.kind === 'TYPEDEF' &&
+    target.name === 'bpf_user_pt_regs_t' &&
+    (progType === 'kprobe' || progType === 'perf_event')
+  )
+    return 'already';
   const t = skipMods(btf, ptr.type, true);
   if (t === 'void') return 'rewrite';
   if (!t) return 'mismatch';
   if (t.kind === 'STRUCT' && t.name === ctx) return 'already';
   if (progType === 'kprobe' && t.kind === 'STRUCT' && t.name === 'pt_regs') return 'rewrite';
-  if (progType === 'perf_event' && t.kind === 'STRUCT' && t.name === (PERF_REGS_STRUCT[opts.machine ?? 'x86_64'] ?? 'pt_regs')) return 'rewrite';
+  if (progType === 'perf_event' && t.kind === 'STRUCT' && t.name === (PERF_REGS_STRUCT[opts.machine ?? 'x86_64'] ?? 'pt_regs'))
+    return 'rewrite';
   if ((progType === 'raw_tracepoint' || progType === 'raw_tracepoint_writable') && t.kind === 'INT' && t.size === 8) return 'rewrite';
   return 'mismatch';
 }
@@ -140,14 +152,25 @@ function cType(btf: Btf, id: TypeId, depth = 0): string {
   if (depth > 16 || !btf.has(id)) return `[${id}]`;
   const t = btf.type(id);
   switch (t.kind) {
-    case 'PTR': return `${cType(btf, t.type, depth + 1)} *`;
-    case 'CONST': return `const ${cType(btf, t.type, depth + 1)}`;
-    case 'VOLATILE': return `volatile ${cType(btf, t.type, depth + 1)}`;
-    case 'RESTRICT': case 'TYPE_TAG': return cType(btf, t.type, depth + 1);
-    case 'STRUCT': case 'FWD': return `${t.kind === 'FWD' && t.kindFlag ? 'union' : 'struct'} ${t.name || '(anon)'}`;
-    case 'UNION': return `union ${t.name || '(anon)'}`;
-    case 'ENUM': case 'ENUM64': return `enum ${t.name || '(anon)'}`;
-    default: return t.name || `(anon ${t.kind.toLowerCase()})`;
+    case 'PTR':
+      return `${cType(btf, t.type, depth + 1)} *`;
+    case 'CONST':
+      return `const ${cType(btf, t.type, depth + 1)}`;
+    case 'VOLATILE':
+      return `volatile ${cType(btf, t.type, depth + 1)}`;
+    case 'RESTRICT':
+    case 'TYPE_TAG':
+      return cType(btf, t.type, depth + 1);
+    case 'STRUCT':
+    case 'FWD':
+      return `${t.kind === 'FWD' && t.kindFlag ? 'union' : 'struct'} ${t.name || '(anon)'}`;
+    case 'UNION':
+      return `union ${t.name || '(anon)'}`;
+    case 'ENUM':
+    case 'ENUM64':
+      return `enum ${t.name || '(anon)'}`;
+    default:
+      return t.name || `(anon ${t.kind.toLowerCase()})`;
   }
 }
 
@@ -180,11 +203,23 @@ export function analyzeArgCtx(obj: BpfObject, opts: ArgCtxOptions = {}): ArgCtxA
       .filter((p) => p.subprograms.includes(sub.name))
       .map((p) => {
         const direct = obj.functions.find((f) => f.isEntry && f.name === p.name)?.callees.includes(sub.name) ?? false;
-        return { program: p.name, progType: p.progType, ctxType: progCtxType(p.progType), direct, action: argCtxAction(btf, param.type, p.progType, opts) };
+        return {
+          program: p.name,
+          progType: p.progType,
+          ctxType: progCtxType(p.progType),
+          direct,
+          action: argCtxAction(btf, param.type, p.progType, opts),
+        };
       });
     out.push({
-      subprog: sub.name, arg: param.name, argIndex: t.componentIdx, declaredType: cType(btf, param.type),
-      funcId: fn.id, argTypeId: param.type, ...(sub.source ? { source: sub.source } : {}), callers,
+      subprog: sub.name,
+      arg: param.name,
+      argIndex: t.componentIdx,
+      declaredType: cType(btf, param.type),
+      funcId: fn.id,
+      argTypeId: param.type,
+      ...(sub.source ? { source: sub.source } : {}),
+      callers,
     });
   }
   return out;

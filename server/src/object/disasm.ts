@@ -10,9 +10,25 @@
  */
 import { helperName } from './bpf-helpers';
 import {
-  BPF_ALU, BPF_ALU64, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC,
-  BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE, BPF_ST,
-  BPF_STX, type BpfInsn, decodeInsns, isLdImm64,
+  BPF_ALU,
+  BPF_ALU64,
+  BPF_JMP,
+  BPF_JMP32,
+  BPF_LD,
+  BPF_LDX,
+  BPF_PSEUDO_BTF_ID,
+  BPF_PSEUDO_CALL,
+  BPF_PSEUDO_FUNC,
+  BPF_PSEUDO_KFUNC_CALL,
+  BPF_PSEUDO_MAP_FD,
+  BPF_PSEUDO_MAP_IDX,
+  BPF_PSEUDO_MAP_IDX_VALUE,
+  BPF_PSEUDO_MAP_VALUE,
+  BPF_ST,
+  BPF_STX,
+  type BpfInsn,
+  decodeInsns,
+  isLdImm64,
 } from './insn';
 
 /** One instruction slot (the second half of an ld_imm64 is a slot of its own). */
@@ -48,12 +64,31 @@ export { decodeInsns, isLdImm64 };
 const SIZE = ['u32', 'u16', 'u8', 'u64'];
 const SSIZE = ['s32', 's16', 's8', 's64'];
 const ALU_OPS: Record<number, string> = {
-  0x00: '+=', 0x10: '-=', 0x20: '*=', 0x30: '/=', 0x40: '|=', 0x50: '&=', 0x60: '<<=', 0x70: '>>=',
-  0x90: '%=', 0xa0: '^=', 0xb0: '=', 0xc0: 's>>=',
+  0x00: '+=',
+  0x10: '-=',
+  0x20: '*=',
+  0x30: '/=',
+  0x40: '|=',
+  0x50: '&=',
+  0x60: '<<=',
+  0x70: '>>=',
+  0x90: '%=',
+  0xa0: '^=',
+  0xb0: '=',
+  0xc0: 's>>=',
 };
 const JMP_OPS: Record<number, string> = {
-  0x10: '==', 0x20: '>', 0x30: '>=', 0x40: '&', 0x50: '!=', 0x60: 's>', 0x70: 's>=', 0xa0: '<', 0xb0: '<=',
-  0xc0: 's<', 0xd0: 's<=',
+  0x10: '==',
+  0x20: '>',
+  0x30: '>=',
+  0x40: '&',
+  0x50: '!=',
+  0x60: 's>',
+  0x70: 's>=',
+  0xa0: '<',
+  0xb0: '<=',
+  0xc0: 's<',
+  0xd0: 's<=',
 };
 const ATOMIC_OPS: Record<number, string> = { 0x00: 'add', 0x40: 'or', 0x50: 'and', 0xa0: 'xor' };
 
@@ -61,11 +96,19 @@ const ATOMIC_OPS: Record<number, string> = { 0x00: 'add', 0x40: 'or', 0x50: 'and
 export function formatInsn(insn: RawInsn, index: number, next?: RawInsn, ctx: DisasmContext = {}): string {
   const cls = insn.code & 0x07;
   switch (cls) {
-    case BPF_ALU: case BPF_ALU64: return formatAlu(insn, cls === BPF_ALU64);
-    case BPF_JMP: case BPF_JMP32: return formatJump(insn, index, cls === BPF_JMP32, ctx);
-    case BPF_LDX: return formatLdx(insn);
-    case BPF_ST: case BPF_STX: return formatStore(insn);
-    case BPF_LD: return formatLd(insn, index, next, ctx);
+    case BPF_ALU:
+    case BPF_ALU64:
+      return formatAlu(insn, cls === BPF_ALU64);
+    case BPF_JMP:
+    case BPF_JMP32:
+      return formatJump(insn, index, cls === BPF_JMP32, ctx);
+    case BPF_LDX:
+      return formatLdx(insn);
+    case BPF_ST:
+    case BPF_STX:
+      return formatStore(insn);
+    case BPF_LD:
+      return formatLd(insn, index, next, ctx);
   }
   return unknown(insn);
 }
@@ -181,22 +224,34 @@ function formatLd(insn: RawInsn, index: number, next: RawInsn | undefined, ctx: 
   const ref = ctx.reference?.(index);
   const plus = (v: bigint | number) => (BigInt(v) ? `+${v}` : '');
   switch (insn.src) {
-    case BPF_PSEUDO_MAP_FD: return `${d} = map[${ref?.name ?? `fd:${insn.imm}`}] ll`;
-    case BPF_PSEUDO_MAP_IDX: return `${d} = map[${ref?.name ?? `idx:${insn.imm}`}] ll`;
-    case BPF_PSEUDO_MAP_VALUE: return `${d} = map_value[${ref?.name ?? `fd:${insn.imm}`}]${plus(next?.imm ?? 0)} ll`;
-    case BPF_PSEUDO_MAP_IDX_VALUE: return `${d} = map_value[${ref?.name ?? `idx:${insn.imm}`}]${plus(next?.imm ?? 0)} ll`;
-    case BPF_PSEUDO_BTF_ID: return `${d} = btf_id[${ref?.name ?? insn.imm}] ll`;
-    case BPF_PSEUDO_FUNC: return `${d} = func[${ref?.name ?? `pc${insn.imm < 0 ? '' : '+'}${insn.imm}`}] ll`;
+    case BPF_PSEUDO_MAP_FD:
+      return `${d} = map[${ref?.name ?? `fd:${insn.imm}`}] ll`;
+    case BPF_PSEUDO_MAP_IDX:
+      return `${d} = map[${ref?.name ?? `idx:${insn.imm}`}] ll`;
+    case BPF_PSEUDO_MAP_VALUE:
+      return `${d} = map_value[${ref?.name ?? `fd:${insn.imm}`}]${plus(next?.imm ?? 0)} ll`;
+    case BPF_PSEUDO_MAP_IDX_VALUE:
+      return `${d} = map_value[${ref?.name ?? `idx:${insn.imm}`}]${plus(next?.imm ?? 0)} ll`;
+    case BPF_PSEUDO_BTF_ID:
+      return `${d} = btf_id[${ref?.name ?? insn.imm}] ll`;
+    case BPF_PSEUDO_FUNC:
+      return `${d} = func[${ref?.name ?? `pc${insn.imm < 0 ? '' : '+'}${insn.imm}`}] ll`;
   }
   if (ref) {
     // An object before relocation: the address comes from the relocation's symbol.
     switch (ref.kind) {
-      case 'map': return `${d} = map[${ref.name}] ll`;
-      case 'data': return `${d} = map_value[${ref.name}]${plus(value)} ll`;
-      case 'func': return `${d} = func[${ref.name}] ll`;
-      case 'ksym': return `${d} = btf_id[${ref.name}] ll`;
-      case 'kconfig': return `${d} = kconfig[${ref.name}]${plus(value)} ll`;
-      default: return `${d} = ${ref.name}${plus(value)} ll`;
+      case 'map':
+        return `${d} = map[${ref.name}] ll`;
+      case 'data':
+        return `${d} = map_value[${ref.name}]${plus(value)} ll`;
+      case 'func':
+        return `${d} = func[${ref.name}] ll`;
+      case 'ksym':
+        return `${d} = btf_id[${ref.name}] ll`;
+      case 'kconfig':
+        return `${d} = kconfig[${ref.name}]${plus(value)} ll`;
+      default:
+        return `${d} = ${ref.name}${plus(value)} ll`;
     }
   }
   // Signed, as llvm-objdump prints it; hex once it is easier to read that way.

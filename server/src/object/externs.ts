@@ -20,7 +20,11 @@ function datasecOf(btf: Btf, varId: number): string | undefined {
 }
 
 function safe(f: () => number, fallback: number): number {
-  try { return f(); } catch { return fallback; }
+  try {
+    return f();
+  } catch {
+    return fallback;
+  }
 }
 
 export function collectExterns(elf: ElfFile, btf: Btf | undefined, diags: ObjectDiagnostic[]): BpfExtern[] {
@@ -29,7 +33,11 @@ export function collectExterns(elf: ElfFile, btf: Btf | undefined, diags: Object
     if (y.shndx !== SHN_UNDEF || !y.name || (y.bind !== STB_GLOBAL && y.bind !== STB_WEAK)) continue;
     const weak = y.bind === STB_WEAK;
     if (!btf) {
-      diags.push({ severity: 'error', extern: y.name, message: `extern '${y.name}': BTF is required to resolve externs, but the object has none` });
+      diags.push({
+        severity: 'error',
+        extern: y.name,
+        message: `extern '${y.name}': BTF is required to resolve externs, but the object has none`,
+      });
       continue;
     }
     const ids = btf.byName(y.name).filter((id) => {
@@ -49,8 +57,15 @@ export function collectExterns(elf: ElfFile, btf: Btf | undefined, diags: Object
     if (t.kind !== 'VAR') continue;
     const sec = datasecOf(btf, id);
     if (sec === '.kconfig') {
-      raw.push({ name: y.name, kind: 'kconfig', weak, btfId: id, typeId: t.type,
-        size: safe(() => sizeOf(btf, t.type), 0), offset: safe(() => alignOf(btf, t.type), 1) });
+      raw.push({
+        name: y.name,
+        kind: 'kconfig',
+        weak,
+        btfId: id,
+        typeId: t.type,
+        size: safe(() => sizeOf(btf, t.type), 0),
+        offset: safe(() => alignOf(btf, t.type), 1),
+      });
     } else if (sec === '.ksyms') {
       const [, target] = skipModsAndTypedefs(btf, t.type);
       raw.push({ name: y.name, kind: 'ksym', weak, btfId: id, typeId: t.type, typeless: target === undefined });
@@ -64,7 +79,7 @@ export function collectExterns(elf: ElfFile, btf: Btf | undefined, diags: Object
 /** Assigns kconfig offsets; `offset` carries the alignment until here. */
 function layoutKconfig(externs: BpfExtern[]): BpfExtern[] {
   const kc = externs.filter((e) => e.kind === 'kconfig');
-  kc.sort((a, b) => (b.offset! - a.offset!) || (a.size! - b.size!) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  kc.sort((a, b) => b.offset! - a.offset! || a.size! - b.size! || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   let off = 0;
   const placed = new Map<string, BpfExtern>();
   for (const e of kc) {

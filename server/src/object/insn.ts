@@ -7,8 +7,14 @@
  */
 import { FormatError } from '../common/errors';
 import {
-  BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX,
-  BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE,
+  BPF_PSEUDO_BTF_ID,
+  BPF_PSEUDO_CALL,
+  BPF_PSEUDO_FUNC,
+  BPF_PSEUDO_KFUNC_CALL,
+  BPF_PSEUDO_MAP_FD,
+  BPF_PSEUDO_MAP_IDX,
+  BPF_PSEUDO_MAP_IDX_VALUE,
+  BPF_PSEUDO_MAP_VALUE,
 } from '../common/uapi';
 
 /** Size of one instruction slot in bytes. */
@@ -94,12 +100,20 @@ export const BPF_STORE_REL = 0x110;
 
 // src_reg of ld_imm64 and of BPF_JMP | BPF_CALL.
 export {
-  BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX,
-  BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE,
+  BPF_PSEUDO_BTF_ID,
+  BPF_PSEUDO_CALL,
+  BPF_PSEUDO_FUNC,
+  BPF_PSEUDO_KFUNC_CALL,
+  BPF_PSEUDO_MAP_FD,
+  BPF_PSEUDO_MAP_IDX,
+  BPF_PSEUDO_MAP_IDX_VALUE,
+  BPF_PSEUDO_MAP_VALUE,
 };
 
 /** Registers: r0 return value, r1-r5 arguments, r10 read-only frame pointer. */
-export const BPF_REG_0 = 0, BPF_REG_1 = 1, BPF_REG_10 = 10;
+export const BPF_REG_0 = 0,
+  BPF_REG_1 = 1,
+  BPF_REG_10 = 10;
 export const MAX_BPF_REG = 11;
 
 export const BPF_CLASS = (code: number): number => code & 0x07;
@@ -147,8 +161,12 @@ export function decodeInsn(bytes: Uint8Array, index: number, littleEndian: boole
  */
 export function decodeInsns(bytes: Uint8Array, littleEndian: boolean, origin?: { file: string; section: string }): BpfInsn[] {
   if (origin && bytes.length % BPF_INSN_SIZE !== 0) {
-    throw new FormatError(origin.file, origin.section, bytes.length - (bytes.length % BPF_INSN_SIZE),
-      `size ${bytes.length} is not a multiple of the instruction size (8)`);
+    throw new FormatError(
+      origin.file,
+      origin.section,
+      bytes.length - (bytes.length % BPF_INSN_SIZE),
+      `size ${bytes.length} is not a multiple of the instruction size (8)`,
+    );
   }
   const n = insnCount(bytes);
   const out: BpfInsn[] = new Array(n);
@@ -217,8 +235,13 @@ export function isPseudoFunc(insn: BpfInsn): boolean {
 
 /** An ld_imm64 that refers to a map (fd/idx) or a map value (global data). */
 export function isMapLoad(insn: BpfInsn): boolean {
-  return isLdImm64(insn) && (insn.src === BPF_PSEUDO_MAP_FD || insn.src === BPF_PSEUDO_MAP_VALUE ||
-    insn.src === BPF_PSEUDO_MAP_IDX || insn.src === BPF_PSEUDO_MAP_IDX_VALUE);
+  return (
+    isLdImm64(insn) &&
+    (insn.src === BPF_PSEUDO_MAP_FD ||
+      insn.src === BPF_PSEUDO_MAP_VALUE ||
+      insn.src === BPF_PSEUDO_MAP_IDX ||
+      insn.src === BPF_PSEUDO_MAP_IDX_VALUE)
+  );
 }
 
 export function isExit(insn: BpfInsn): boolean {
@@ -237,16 +260,19 @@ export function isJump(insn: BpfInsn): boolean {
 export function isMemAccess(insn: BpfInsn): boolean {
   const cls = BPF_CLASS(insn.code);
   const mode = BPF_MODE(insn.code);
-  return (cls === BPF_LDX && (mode === BPF_MEM || mode === BPF_MEMSX)) ||
-    ((cls === BPF_ST || cls === BPF_STX) && mode === BPF_MEM);
+  return (cls === BPF_LDX && (mode === BPF_MEM || mode === BPF_MEMSX)) || ((cls === BPF_ST || cls === BPF_STX) && mode === BPF_MEM);
 }
 
 /** Bytes accessed by a load/store of this size code. */
 export function accessSize(code: number): number {
   switch (BPF_SIZE(code)) {
-    case BPF_B: return 1;
-    case BPF_H: return 2;
-    case BPF_W: return 4;
-    default: return 8;
+    case BPF_B:
+      return 1;
+    case BPF_H:
+      return 2;
+    case BPF_W:
+      return 4;
+    default:
+      return 8;
   }
 }

@@ -11,7 +11,11 @@ import type { ObjectDiagnostic } from './model';
 import { BPF_MAP_TYPE } from '../common/uapi';
 import { mapTypeName } from './uapi-names';
 
-const { BPF_MAP_TYPE_PROG_ARRAY: MAP_TYPE_PROG_ARRAY, BPF_MAP_TYPE_ARRAY_OF_MAPS: MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS: MAP_TYPE_HASH_OF_MAPS } = BPF_MAP_TYPE;
+const {
+  BPF_MAP_TYPE_PROG_ARRAY: MAP_TYPE_PROG_ARRAY,
+  BPF_MAP_TYPE_ARRAY_OF_MAPS: MAP_TYPE_ARRAY_OF_MAPS,
+  BPF_MAP_TYPE_HASH_OF_MAPS: MAP_TYPE_HASH_OF_MAPS,
+} = BPF_MAP_TYPE;
 
 /** The fields of one map definition, as found (undefined = not given). */
 export interface MapDefFields {
@@ -42,7 +46,10 @@ export class MapDefParser {
   /** True while parsing the inner definition of a map-in-map (errors say so). */
   private inInner = false;
 
-  constructor(private readonly btf: Btf, private readonly diags: ObjectDiagnostic[]) {}
+  constructor(
+    private readonly btf: Btf,
+    private readonly diags: ObjectDiagnostic[],
+  ) {}
 
   private error(map: string, field: string | undefined, message: string): void {
     const where = this.inInner ? `map '${map}' (inner map definition)` : `map '${map}'`;
@@ -108,34 +115,59 @@ export class MapDefParser {
     def.members.forEach((m, i) => {
       const name = m.name;
       switch (name) {
-        case 'type': f.type = this.uint(map, name, m.type); break;
-        case 'max_entries': f.maxEntries = this.uint(map, name, m.type); break;
-        case 'map_flags': f.flags = this.uint(map, name, m.type); break;
-        case 'numa_node': f.numaNode = this.uint(map, name, m.type); break;
-        case 'map_extra': f.mapExtra = this.ulong(map, name, m.type); break;
-        case 'key_size': case 'value_size': {
+        case 'type':
+          f.type = this.uint(map, name, m.type);
+          break;
+        case 'max_entries':
+          f.maxEntries = this.uint(map, name, m.type);
+          break;
+        case 'map_flags':
+          f.flags = this.uint(map, name, m.type);
+          break;
+        case 'numa_node':
+          f.numaNode = this.uint(map, name, m.type);
+          break;
+        case 'map_extra':
+          f.mapExtra = this.ulong(map, name, m.type);
+          break;
+        case 'key_size':
+        case 'value_size': {
           const sz = this.uint(map, name, m.type);
           if (sz === undefined) break;
           const which = name === 'key_size' ? 'key' : 'value';
           const had = which === 'key' ? f.keySize : f.valueSize;
           if (had !== undefined && had !== sz) this.error(map, name, `conflicting ${which} size ${had} != ${sz}`);
-          if (which === 'key') f.keySize = sz; else f.valueSize = sz;
+          if (which === 'key') f.keySize = sz;
+          else f.valueSize = sz;
           break;
         }
-        case 'key': case 'value': {
+        case 'key':
+        case 'value': {
           const r = this.typeRef(map, name, m.type);
           if (!r) break;
           const [tid, sz] = r;
           const had = name === 'key' ? f.keySize : f.valueSize;
           if (had !== undefined && had !== sz) this.error(map, name, `conflicting ${name} size ${had} != ${sz}`);
-          if (name === 'key') { f.keySize = sz; f.keyTypeId = tid; } else { f.valueSize = sz; f.valueTypeId = tid; }
+          if (name === 'key') {
+            f.keySize = sz;
+            f.keyTypeId = tid;
+          } else {
+            f.valueSize = sz;
+            f.valueTypeId = tid;
+          }
           break;
         }
         case 'pinning': {
-          if (inner) { this.error(map, name, `can't be pinned`); break; }
+          if (inner) {
+            this.error(map, name, `can't be pinned`);
+            break;
+          }
           const v = this.uint(map, name, m.type);
           if (v === undefined) break;
-          if (v !== 0 && v !== 1) { this.error(map, name, `invalid pinning value ${v} (expected LIBBPF_PIN_NONE 0 or LIBBPF_PIN_BY_NAME 1)`); break; }
+          if (v !== 0 && v !== 1) {
+            this.error(map, name, `invalid pinning value ${v} (expected LIBBPF_PIN_NONE 0 or LIBBPF_PIN_BY_NAME 1)`);
+            break;
+          }
           f.pinning = v;
           break;
         }
@@ -153,8 +185,14 @@ export class MapDefParser {
   private values(map: string, def: BtfComposite, f: MapDefFields, i: number, inner: boolean): void {
     const m = def.members[i];
     const field = 'values';
-    if (inner) { this.error(map, field, `multi-level inner maps are not supported`); return; }
-    if (i !== def.members.length - 1) { this.error(map, field, `'values' must be the last member`); return; }
+    if (inner) {
+      this.error(map, field, `multi-level inner maps are not supported`);
+      return;
+    }
+    if (i !== def.members.length - 1) {
+      this.error(map, field, `'values' must be the last member`);
+      return;
+    }
     const isMapInMap = f.type === MAP_TYPE_ARRAY_OF_MAPS || f.type === MAP_TYPE_HASH_OF_MAPS;
     const isProgArray = f.type === MAP_TYPE_PROG_ARRAY;
     if (!isMapInMap && !isProgArray) {
@@ -168,13 +206,22 @@ export class MapDefParser {
       return;
     }
     const [, ptr] = skipModsAndTypedefs(this.btf, arr.type);
-    if (ptr?.kind !== 'PTR') { this.error(map, field, `'values' array elements must be pointers, got ${kindOf(ptr)}`); return; }
+    if (ptr?.kind !== 'PTR') {
+      this.error(map, field, `'values' array elements must be pointers, got ${kindOf(ptr)}`);
+      return;
+    }
     const [innerId, target] = skipModsAndTypedefs(this.btf, ptr.type);
     if (isProgArray) {
-      if (target?.kind !== 'FUNC_PROTO') { this.error(map, field, `prog-array 'values' must point to a function prototype, got ${kindOf(target)}`); return; }
+      if (target?.kind !== 'FUNC_PROTO') {
+        this.error(map, field, `prog-array 'values' must point to a function prototype, got ${kindOf(target)}`);
+        return;
+      }
       f.valuesAreProgs = true;
     } else {
-      if (target?.kind !== 'STRUCT') { this.error(map, field, `map-in-map inner type must be a struct, got ${kindOf(target)}`); return; }
+      if (target?.kind !== 'STRUCT') {
+        this.error(map, field, `map-in-map inner type must be a struct, got ${kindOf(target)}`);
+        return;
+      }
       this.inInner = true;
       try {
         f.inner = this.parse(map, target, true);
@@ -183,7 +230,8 @@ export class MapDefParser {
       }
       f.innerDefTypeId = innerId;
     }
-    if (f.valueSize !== undefined && f.valueSize !== 4) this.error(map, field, `conflicting value size ${f.valueSize} != 4 (values holds 4-byte ids)`);
+    if (f.valueSize !== undefined && f.valueSize !== 4)
+      this.error(map, field, `conflicting value size ${f.valueSize} != 4 (values holds 4-byte ids)`);
     f.valueSize = 4;
     f.valuesOffset = Math.floor(m.bitsOffset / 8);
   }

@@ -20,16 +20,24 @@ export function kernelObjName(name: string): string {
 function toMap(name: string, f: MapDefFields, sec: ElfSection, symbolOffset: number, defTypeId: number | undefined): BpfMap {
   const typeId = f.type ?? 0;
   return {
-    name, kernelName: kernelObjName(name), kind: 'btf',
-    type: mapTypeName(typeId), typeId,
-    keySize: f.keySize ?? 0, valueSize: f.valueSize ?? 0, maxEntries: f.maxEntries ?? 0,
-    flags: f.flags ?? 0, numaNode: f.numaNode ?? 0,
+    name,
+    kernelName: kernelObjName(name),
+    kind: 'btf',
+    type: mapTypeName(typeId),
+    typeId,
+    keySize: f.keySize ?? 0,
+    valueSize: f.valueSize ?? 0,
+    maxEntries: f.maxEntries ?? 0,
+    flags: f.flags ?? 0,
+    numaNode: f.numaNode ?? 0,
     pinning: f.pinning === 1 ? 'by_name' : 'none',
     mapExtra: f.mapExtra ?? 0n,
     ...(f.keyTypeId !== undefined ? { keyTypeId: f.keyTypeId } : {}),
     ...(f.valueTypeId !== undefined ? { valueTypeId: f.valueTypeId } : {}),
     ...(defTypeId !== undefined ? { defTypeId } : {}),
-    section: sec.name, sectionIndex: sec.index, symbolOffset,
+    section: sec.name,
+    sectionIndex: sec.index,
+    symbolOffset,
   };
 }
 
@@ -46,7 +54,11 @@ export function collectBtfMaps(elf: ElfFile, btf: Btf | undefined, diags: Object
   const sec = elf.section('.maps');
   if (!sec) return [];
   if (!btf) {
-    diags.push({ severity: 'error', section: '.maps', message: `.maps: BTF is required for BTF-defined maps, but the object has no .BTF (compile with -g)` });
+    diags.push({
+      severity: 'error',
+      section: '.maps',
+      message: `.maps: BTF is required for BTF-defined maps, but the object has no .BTF (compile with -g)`,
+    });
     return [];
   }
   const ds = btf.find('DATASEC', '.maps') as BtfDatasec | undefined;
@@ -59,17 +71,29 @@ export function collectBtfMaps(elf: ElfFile, btf: Btf | undefined, diags: Object
   for (const vi of ds.vars) {
     const v = btf.has(vi.type) ? btf.get(vi.type) : undefined;
     if (v?.kind !== 'VAR') {
-      diags.push({ severity: 'error', section: '.maps', message: `.maps: DATASEC entry [${vi.type}] is ${v ? v.kind : 'invalid'}, not a VAR` });
+      diags.push({
+        severity: 'error',
+        section: '.maps',
+        message: `.maps: DATASEC entry [${vi.type}] is ${v ? v.kind : 'invalid'}, not a VAR`,
+      });
       continue;
     }
     const name = v.name;
     if (v.linkage !== BTF_VAR_GLOBAL_ALLOCATED) {
-      diags.push({ severity: 'error', map: name, message: `map '${name}': unsupported map linkage ${v.linkage === 0 ? 'static' : 'extern'}` });
+      diags.push({
+        severity: 'error',
+        map: name,
+        message: `map '${name}': unsupported map linkage ${v.linkage === 0 ? 'static' : 'extern'}`,
+      });
       continue;
     }
     const [defId, def] = skipModsAndTypedefs(btf, v.type);
     if (def?.kind !== 'STRUCT') {
-      diags.push({ severity: 'error', map: name, message: `map '${name}': unexpected def kind ${def ? def.kind : 'void'} (expected a struct)` });
+      diags.push({
+        severity: 'error',
+        map: name,
+        message: `map '${name}': unexpected def kind ${def ? def.kind : 'void'} (expected a struct)`,
+      });
       continue;
     }
     // clang may leave DATASEC offsets at 0: the ELF symbol is the truth (libbpf's btf_fixup_datasec)
@@ -101,36 +125,70 @@ function collectSlots(elf: ElfFile, sec: ElfSection, vars: readonly MapVar[], di
     const mv = vars.find((v) => off >= v.offset && off < v.offset + v.size);
     const sym = syms[r.symbol];
     if (!mv) {
-      diags.push({ severity: 'error', section: '.maps', message: `.rel.maps: relocation at offset ${off} is outside every map definition` });
+      diags.push({
+        severity: 'error',
+        section: '.maps',
+        message: `.rel.maps: relocation at offset ${off} is outside every map definition`,
+      });
       continue;
     }
     const f = mv.fields;
     if (f.valuesOffset === undefined) {
-      diags.push({ severity: 'error', map: mv.name, field: 'values', message: `map '${mv.name}': relocation at offset ${off - mv.offset} in a map without 'values'` });
+      diags.push({
+        severity: 'error',
+        map: mv.name,
+        field: 'values',
+        message: `map '${mv.name}': relocation at offset ${off - mv.offset} in a map without 'values'`,
+      });
       continue;
     }
     const rel = off - mv.offset - f.valuesOffset;
     if (rel < 0 || rel % 8 !== 0) {
-      diags.push({ severity: 'error', map: mv.name, field: 'values', message: `map '${mv.name}': relocation at offset ${off - mv.offset} is not a 'values' slot` });
+      diags.push({
+        severity: 'error',
+        map: mv.name,
+        field: 'values',
+        message: `map '${mv.name}': relocation at offset ${off - mv.offset} is not a 'values' slot`,
+      });
       continue;
     }
     const index = rel / 8;
     const target = sym?.name ?? '';
     if (f.maxEntries !== undefined && index >= f.maxEntries) {
-      diags.push({ severity: 'error', map: mv.name, field: 'values', message: `map '${mv.name}': slot [${index}] is beyond max_entries ${f.maxEntries}` });
+      diags.push({
+        severity: 'error',
+        map: mv.name,
+        field: 'values',
+        message: `map '${mv.name}': slot [${index}] is beyond max_entries ${f.maxEntries}`,
+      });
       continue;
     }
     if (f.valuesAreProgs) {
       if (sym?.type === STT_FUNC && elf.sections[sym.shndx]?.name === '.text') {
-        diags.push({ severity: 'error', map: mv.name, field: 'values', message: `map '${mv.name}': slot [${index}] points to '${target}', a subprogram in .text, not a program` });
+        diags.push({
+          severity: 'error',
+          map: mv.name,
+          field: 'values',
+          message: `map '${mv.name}': slot [${index}] points to '${target}', a subprogram in .text, not a program`,
+        });
         continue;
       }
       if (sym?.type !== STT_FUNC) {
-        diags.push({ severity: 'error', map: mv.name, field: 'values', message: `map '${mv.name}': slot [${index}] must point to a program, '${target}' is not a function` });
+        diags.push({
+          severity: 'error',
+          map: mv.name,
+          field: 'values',
+          message: `map '${mv.name}': slot [${index}] must point to a program, '${target}' is not a function`,
+        });
         continue;
       }
     } else if (!mapSymbols.has(target) || elf.sections[sym.shndx]?.name !== '.maps') {
-      diags.push({ severity: 'error', map: mv.name, field: 'values', message: `map '${mv.name}': slot [${index}] must point to a map in .maps, '${target}' is not one` });
+      diags.push({
+        severity: 'error',
+        map: mv.name,
+        field: 'values',
+        message: `map '${mv.name}': slot [${index}] must point to a map in .maps, '${target}' is not one`,
+      });
       continue;
     }
     let list = out.get(mv.name);
@@ -151,7 +209,11 @@ function checkNoInitialData(btf: Btf, sec: ElfSection, vars: readonly MapVar[], 
     const [, def] = mv.defTypeId !== undefined ? skipModsAndTypedefs(btf, mv.defTypeId) : [0, undefined];
     const members = def?.kind === 'STRUCT' ? def.members : [];
     const m = [...members].reverse().find((x) => x.bitsOffset / 8 <= at);
-    diags.push({ severity: 'error', map: mv.name, ...(m ? { field: m.name } : {}),
-      message: `map '${mv.name}': the definition has non-zero data${m ? ` in field '${m.name}'` : ''} (byte ${at}); only '.values' may be initialised` });
+    diags.push({
+      severity: 'error',
+      map: mv.name,
+      ...(m ? { field: m.name } : {}),
+      message: `map '${mv.name}': the definition has non-zero data${m ? ` in field '${m.name}'` : ''} (byte ${at}); only '.values' may be initialised`,
+    });
   }
 }

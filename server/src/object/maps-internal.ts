@@ -46,14 +46,34 @@ function mmapable(ds: BtfDatasec | undefined, btf: Btf | undefined): boolean {
   });
 }
 
-function internalMap(objName: string, realName: string, kind: MapKind, valueSize: number, flags: number, sec: ElfSection | undefined,
-  valueTypeId: number | undefined, data: Uint8Array): BpfMap {
+function internalMap(
+  objName: string,
+  realName: string,
+  kind: MapKind,
+  valueSize: number,
+  flags: number,
+  sec: ElfSection | undefined,
+  valueTypeId: number | undefined,
+  data: Uint8Array,
+): BpfMap {
   return {
-    name: realName, kernelName: internalMapName(objName, realName), kind,
-    type: mapTypeName(MAP_TYPE_ARRAY), typeId: MAP_TYPE_ARRAY,
-    keySize: 4, valueSize, maxEntries: 1, flags, numaNode: 0, pinning: 'none', mapExtra: 0n,
+    name: realName,
+    kernelName: internalMapName(objName, realName),
+    kind,
+    type: mapTypeName(MAP_TYPE_ARRAY),
+    typeId: MAP_TYPE_ARRAY,
+    keySize: 4,
+    valueSize,
+    maxEntries: 1,
+    flags,
+    numaNode: 0,
+    pinning: 'none',
+    mapExtra: 0n,
     ...(valueTypeId !== undefined ? { valueTypeId } : {}),
-    section: sec?.name ?? realName, sectionIndex: sec?.index ?? -1, symbolOffset: 0, initialData: data,
+    section: sec?.name ?? realName,
+    sectionIndex: sec?.index ?? -1,
+    symbolOffset: 0,
+    initialData: data,
   };
 }
 
@@ -69,7 +89,18 @@ export function collectDataMaps(elf: ElfFile, btf: Btf | undefined, objName: str
     let flags = kind === 'rodata' ? BPF_F_RDONLY_PROG : 0;
     if (mmapable(ds, btf)) flags |= BPF_F_MMAPABLE;
     const data = sec.type === SHT_NOBITS ? new Uint8Array(sec.size) : sec.data;
-    out.push(internalMap(objName, sec.name, kind, sec.size, flags, sec, ds ? btf!.byName(sec.name).find((id) => btf!.get(id)?.kind === 'DATASEC') : undefined, data));
+    out.push(
+      internalMap(
+        objName,
+        sec.name,
+        kind,
+        sec.size,
+        flags,
+        sec,
+        ds ? btf!.byName(sec.name).find((id) => btf!.get(id)?.kind === 'DATASEC') : undefined,
+        data,
+      ),
+    );
   }
   return out;
 }
@@ -97,18 +128,31 @@ export function collectLegacyMaps(elf: ElfFile, diags: ObjectDiagnostic[]): BpfM
   }
   const r = elf.reader(sec);
   const defaultSize = Math.floor(sec.size / syms.length);
-  diags.push({ severity: 'warning', section: sec.name,
-    message: `${sec.name}: legacy map definitions (struct bpf_map_def) are refused by libbpf 1.x; use BTF-defined maps in SEC(".maps")` });
+  diags.push({
+    severity: 'warning',
+    section: sec.name,
+    message: `${sec.name}: legacy map definitions (struct bpf_map_def) are refused by libbpf 1.x; use BTF-defined maps in SEC(".maps")`,
+  });
   const out: BpfMap[] = [];
   for (const y of syms) {
     const off = Number(y.value);
     const size = Number(y.size) || defaultSize;
     if (size < BPF_MAP_DEF_SIZE || off + size > sec.size || off % 4 !== 0) {
-      diags.push({ severity: 'error', map: y.name, section: sec.name, message: `map '${y.name}': legacy definition at ${off} (+${size}) doesn't fit a struct bpf_map_def in ${sec.name} (${sec.size} bytes)` });
+      diags.push({
+        severity: 'error',
+        map: y.name,
+        section: sec.name,
+        message: `map '${y.name}': legacy definition at ${off} (+${size}) doesn't fit a struct bpf_map_def in ${sec.name} (${sec.size} bytes)`,
+      });
       continue;
     }
     if (y.bind === STB_LOCAL) {
-      diags.push({ severity: 'error', map: y.name, section: sec.name, message: `map '${y.name}': static map definitions are not supported (make it global)` });
+      diags.push({
+        severity: 'error',
+        map: y.name,
+        section: sec.name,
+        message: `map '${y.name}': static map definitions are not supported (make it global)`,
+      });
     }
     const typeId = r.u32(off);
     // iproute2's struct bpf_elf_map (36 bytes): id, pinning, inner_id, inner_idx follow the five fields
@@ -118,16 +162,30 @@ export function collectLegacyMaps(elf: ElfFile, diags: ObjectDiagnostic[]): BpfM
       const extra = sec.data.subarray(off + BPF_MAP_DEF_SIZE, off + size);
       const at = extra.findIndex((b) => b !== 0);
       if (at >= 0) {
-        diags.push({ severity: 'error', map: y.name, section: sec.name,
-          message: `map '${y.name}': legacy definition has ${size - BPF_MAP_DEF_SIZE} bytes after struct bpf_map_def that are not zero (byte ${BPF_MAP_DEF_SIZE + at}): unrecognized options` });
+        diags.push({
+          severity: 'error',
+          map: y.name,
+          section: sec.name,
+          message: `map '${y.name}': legacy definition has ${size - BPF_MAP_DEF_SIZE} bytes after struct bpf_map_def that are not zero (byte ${BPF_MAP_DEF_SIZE + at}): unrecognized options`,
+        });
       }
     }
     out.push({
-      name: y.name, kernelName: kernelObjName(y.name), kind: 'legacy',
-      type: mapTypeName(typeId), typeId,
-      keySize: r.u32(off + 4), valueSize: r.u32(off + 8), maxEntries: r.u32(off + 12), flags: r.u32(off + 16),
-      numaNode: 0, pinning: pin === 0 ? 'none' : 'by_name', mapExtra: 0n,
-      section: sec.name, sectionIndex: sec.index, symbolOffset: off,
+      name: y.name,
+      kernelName: kernelObjName(y.name),
+      kind: 'legacy',
+      type: mapTypeName(typeId),
+      typeId,
+      keySize: r.u32(off + 4),
+      valueSize: r.u32(off + 8),
+      maxEntries: r.u32(off + 12),
+      flags: r.u32(off + 16),
+      numaNode: 0,
+      pinning: pin === 0 ? 'none' : 'by_name',
+      mapExtra: 0n,
+      section: sec.name,
+      sectionIndex: sec.index,
+      symbolOffset: off,
       ...(iproute2 ? { iproute2: { id: r.u32(off + 20), pinning: pin, innerId: r.u32(off + 28), innerIdx: r.u32(off + 32) } } : {}),
     });
   }
@@ -155,7 +213,11 @@ export function collectStructOps(elf: ElfFile, btf: Btf | undefined, diags: Obje
       if (v?.kind !== 'VAR') continue;
       const [, st] = skipModsAndTypedefs(btf, v.type);
       if (st?.kind !== 'STRUCT') {
-        diags.push({ severity: 'error', map: v.name, message: `struct_ops map '${v.name}': type is ${st ? st.kind : 'void'}, not a struct` });
+        diags.push({
+          severity: 'error',
+          map: v.name,
+          message: `struct_ops map '${v.name}': type is ${st ? st.kind : 'void'}, not a struct`,
+        });
         continue;
       }
       const sym = elf.symbols.find((y) => y.shndx === sec.index && y.name === v.name);
@@ -171,12 +233,26 @@ export function collectStructOps(elf: ElfFile, btf: Btf | undefined, diags: Obje
       }
       const data = sec.type === SHT_NOBITS ? new Uint8Array(varSize) : sec.data.slice(varOff, varOff + varSize);
       out.push({
-        name: v.name, kernelName: kernelObjName(v.name), kind: 'struct_ops',
-        type: mapTypeName(MAP_TYPE_STRUCT_OPS), typeId: MAP_TYPE_STRUCT_OPS,
-        keySize: 4, valueSize: st.size, maxEntries: 1, flags: bare.endsWith('.link') ? BPF_F_LINK : 0,
-        numaNode: 0, pinning: 'none', mapExtra: 0n, valueTypeId: v.type, defTypeId: vi.type,
-        section: sec.name, sectionIndex: sec.index, symbolOffset: varOff, initialData: data,
-        structOpsType: st.name, structOpsProgs: progs,
+        name: v.name,
+        kernelName: kernelObjName(v.name),
+        kind: 'struct_ops',
+        type: mapTypeName(MAP_TYPE_STRUCT_OPS),
+        typeId: MAP_TYPE_STRUCT_OPS,
+        keySize: 4,
+        valueSize: st.size,
+        maxEntries: 1,
+        flags: bare.endsWith('.link') ? BPF_F_LINK : 0,
+        numaNode: 0,
+        pinning: 'none',
+        mapExtra: 0n,
+        valueTypeId: v.type,
+        defTypeId: vi.type,
+        section: sec.name,
+        sectionIndex: sec.index,
+        symbolOffset: varOff,
+        initialData: data,
+        structOpsType: st.name,
+        structOpsProgs: progs,
       });
     }
   }

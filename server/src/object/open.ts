@@ -73,7 +73,8 @@ function read(bytes: Uint8Array, file: string, opts: OpenOptions): BpfObject {
   ];
   const funcs = collectFunctions(elf, btf, ext, diagnostics);
   const relocs = new Map<number, BpfReloc[]>();
-  for (const idx of new Set(funcs.map((f) => f.sectionIndex))) relocs.set(idx, sectionRelocs(elf, elf.sections[idx], maps, externs, diagnostics));
+  for (const idx of new Set(funcs.map((f) => f.sectionIndex)))
+    relocs.set(idx, sectionRelocs(elf, elf.sections[idx], maps, externs, diagnostics));
   // calls through a section symbol name the function that starts at the target
   const named = (r: BpfReloc): BpfReloc => {
     if (r.kind !== 'call' && r.kind !== 'func_addr') return r;
@@ -89,9 +90,21 @@ function read(bytes: Uint8Array, file: string, opts: OpenOptions): BpfObject {
     diags = locateDiagnostics(diagnostics, maps, sourceFiles, opts.readSource);
   }
   return {
-    file, name, elf, littleEndian: elf.littleEndian, ...(btf ? { btf } : {}), ...(ext ? { ext } : {}),
-    license, kernVersion, programs, functions, maps, externs,
-    structOps: maps.filter((m) => m.kind === 'struct_ops'), diagnostics: diags, sourceFiles,
+    file,
+    name,
+    elf,
+    littleEndian: elf.littleEndian,
+    ...(btf ? { btf } : {}),
+    ...(ext ? { ext } : {}),
+    license,
+    kernVersion,
+    programs,
+    functions,
+    maps,
+    externs,
+    structOps: maps.filter((m) => m.kind === 'struct_ops'),
+    diagnostics: diags,
+    sourceFiles,
   };
 }
 

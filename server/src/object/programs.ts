@@ -31,7 +31,12 @@ interface FuncSpan {
 }
 
 /** Functions found in executable sections, with call edges and line info. */
-export function collectFunctions(elf: ElfFile, btf: Btf | undefined, ext: BtfExt | undefined, diags: ObjectDiagnostic[]): Omit<BpfFunction, 'relocs'>[] {
+export function collectFunctions(
+  elf: ElfFile,
+  btf: Btf | undefined,
+  ext: BtfExt | undefined,
+  diags: ObjectDiagnostic[],
+): Omit<BpfFunction, 'relocs'>[] {
   const spans: FuncSpan[] = [];
   const execSecs = elf.sections.filter(isProgramSection);
   for (const sec of execSecs) {
@@ -40,20 +45,35 @@ export function collectFunctions(elf: ElfFile, btf: Btf | undefined, ext: BtfExt
     let sized = true;
     if (syms.length === 0) {
       // objects from old compilers (clang 7) mark functions as NOTYPE with size 0
-      syms = elf.symbols.filter((y) => y.shndx === sec.index && y.type === STT_NOTYPE && y.name && !y.name.startsWith('.L') && !/^LBB\d/.test(y.name));
+      syms = elf.symbols.filter(
+        (y) => y.shndx === sec.index && y.type === STT_NOTYPE && y.name && !y.name.startsWith('.L') && !/^LBB\d/.test(y.name),
+      );
       sized = false;
       if (syms.length === 0) {
-        diags.push({ severity: 'error', section: sec.name, message: `section '${sec.name}': code without any function symbol (libbpf ignores it)` });
+        diags.push({
+          severity: 'error',
+          section: sec.name,
+          message: `section '${sec.name}': code without any function symbol (libbpf ignores it)`,
+        });
         continue;
       }
-      diags.push({ severity: 'warning', section: sec.name, message: `section '${sec.name}': no FUNC symbols (old compiler?); functions taken from plain symbols — libbpf 1.x would not find these programs` });
+      diags.push({
+        severity: 'warning',
+        section: sec.name,
+        message: `section '${sec.name}': no FUNC symbols (old compiler?); functions taken from plain symbols — libbpf 1.x would not find these programs`,
+      });
     }
     const starts = [...new Set(syms.map((y) => Number(y.value)))].sort((a, b) => a - b);
     for (const y of syms) {
       const off = Number(y.value);
       const size = sized ? Number(y.size) : (starts.find((o) => o > off) ?? sec.size) - off;
       if (off % 8 !== 0 || size % 8 !== 0 || off + size > sec.size) {
-        throw new FormatError(elf.file, sec.name, off, `function '${y.name}' (offset ${off}, size ${size}) is not a whole number of instructions inside the section (${sec.size} bytes)`);
+        throw new FormatError(
+          elf.file,
+          sec.name,
+          off,
+          `function '${y.name}' (offset ${off}, size ${size}) is not a whole number of instructions inside the section (${sec.size} bytes)`,
+        );
       }
       spans.push({ name: y.name, sec, start: off / 8, count: size / 8, local: y.bind === STB_LOCAL });
     }
@@ -67,18 +87,33 @@ export function collectFunctions(elf: ElfFile, btf: Btf | undefined, ext: BtfExt
     const first = (lineInfo.get(f.sec.name) ?? []).find((li) => li.insnOff / 8 >= f.start && li.insnOff / 8 < f.start + f.count);
     const isEntry = f.sec.name !== '.text';
     if (isEntry && f.local) {
-      diags.push({ severity: 'error', program: f.name, section: f.sec.name, message: `program '${f.name}' in '${f.sec.name}' is static; libbpf only loads global programs` });
+      diags.push({
+        severity: 'error',
+        program: f.name,
+        section: f.sec.name,
+        message: `program '${f.name}' in '${f.sec.name}' is static; libbpf only loads global programs`,
+      });
     }
     return {
-      name: f.name, section: f.sec.name, sectionIndex: f.sec.index, insnOffset: f.start, insnCount: f.count,
-      linkage, isEntry, ...(btfId !== undefined ? { btfFuncId: btfId } : {}),
+      name: f.name,
+      section: f.sec.name,
+      sectionIndex: f.sec.index,
+      insnOffset: f.start,
+      insnCount: f.count,
+      linkage,
+      isEntry,
+      ...(btfId !== undefined ? { btfFuncId: btfId } : {}),
       ...(first ? { source: location(first) } : {}),
       callees: callees(elf, f, spans),
     };
   });
 }
 
-function btfFuncId(btf: Btf | undefined, f: FuncSpan, records: readonly { insnOff: number; typeId: number }[] | undefined): number | undefined {
+function btfFuncId(
+  btf: Btf | undefined,
+  f: FuncSpan,
+  records: readonly { insnOff: number; typeId: number }[] | undefined,
+): number | undefined {
   if (!btf) return undefined;
   const rec = records?.find((r) => r.insnOff / 8 === f.start);
   if (rec && btf.has(rec.typeId) && btf.get(rec.typeId)?.kind === 'FUNC') return rec.typeId;
@@ -115,7 +150,12 @@ function callees(elf: ElfFile, f: FuncSpan, spans: readonly FuncSpan[]): string[
 }
 
 /** Entry programs with their SEC() table entry, instruction bytes and per-instruction lines. */
-export function collectPrograms(elf: ElfFile, functions: readonly BpfFunction[], ext: BtfExt | undefined, diags: ObjectDiagnostic[]): BpfProgram[] {
+export function collectPrograms(
+  elf: ElfFile,
+  functions: readonly BpfFunction[],
+  ext: BtfExt | undefined,
+  diags: ObjectDiagnostic[],
+): BpfProgram[] {
   const byName = new Map(functions.map((f) => [f.name, f] as const));
   const lineInfo = new Map((ext?.lineInfo ?? []).map((s) => [s.section, s.records] as const));
   const warned = new Set<string>();
@@ -125,19 +165,27 @@ export function collectPrograms(elf: ElfFile, functions: readonly BpfFunction[],
     const m = secDefFor(f.section);
     if (!m && !warned.has(f.section)) {
       warned.add(f.section);
-      diags.push({ severity: 'warning', section: f.section, program: f.name,
-        message: `section '${f.section}': not in libbpf's SEC() table; the program type is unknown (libbpf refuses to load it)` });
+      diags.push({
+        severity: 'warning',
+        section: f.section,
+        program: f.name,
+        message: `section '${f.section}': not in libbpf's SEC() table; the program type is unknown (libbpf refuses to load it)`,
+      });
     }
     const sec = elf.sections[f.sectionIndex];
     const lines: ProgramLine[] = (lineInfo.get(f.section) ?? [])
       .filter((li) => li.insnOff / 8 >= f.insnOffset && li.insnOff / 8 < f.insnOffset + f.insnCount)
       .map((li) => ({ insn: li.insnOff / 8 - f.insnOffset, source: location(li) }));
     out.push({
-      name: f.name, section: f.section, sectionIndex: f.sectionIndex,
-      insnOffset: f.insnOffset, insnCount: f.insnCount,
+      name: f.name,
+      section: f.section,
+      sectionIndex: f.sectionIndex,
+      insnOffset: f.insnOffset,
+      insnCount: f.insnCount,
       // a copy: loaders patch instructions, the ELF bytes stay as read
       insns: sec.data.slice(f.insnOffset * 8, (f.insnOffset + f.insnCount) * 8),
-      progType: progTypeName(m?.progTypeId ?? 0), progTypeId: m?.progTypeId ?? 0,
+      progType: progTypeName(m?.progTypeId ?? 0),
+      progTypeId: m?.progTypeId ?? 0,
       expectedAttachType: m && m.def.attachType ? attachTypeName(m.attachTypeId) : null,
       expectedAttachTypeId: m?.attachTypeId ?? 0,
       ...(m?.attachTo !== undefined ? { attachTo: m.attachTo } : {}),

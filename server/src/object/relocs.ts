@@ -9,8 +9,13 @@ import { BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, decodeInsn, isCall, isLdImm64 } from 
 import type { BpfExtern, BpfMap, BpfReloc, ObjectDiagnostic } from './model';
 
 /** All relocations of one executable section, `insn` being the section's instruction index. */
-export function sectionRelocs(elf: ElfFile, sec: ElfSection, maps: readonly BpfMap[], externs: readonly BpfExtern[],
-  diags: ObjectDiagnostic[]): BpfReloc[] {
+export function sectionRelocs(
+  elf: ElfFile,
+  sec: ElfSection,
+  maps: readonly BpfMap[],
+  externs: readonly BpfExtern[],
+  diags: ObjectDiagnostic[],
+): BpfReloc[] {
   const out: BpfReloc[] = [];
   const le = elf.littleEndian;
   const count = Math.floor(sec.size / 8);
@@ -37,7 +42,13 @@ export function sectionRelocs(elf: ElfFile, sec: ElfSection, maps: readonly BpfM
     if (isCall(ins) && ins.src === BPF_PSEUDO_CALL) {
       // libbpf: symbol offset + imm + 1 (clang gives imm -1 against a function symbol)
       const at = Number(sym.value) / 8 + ins.imm + 1;
-      out.push({ insn, kind: 'call', name: sym.type === STT_SECTION ? target?.name ?? '' : sym.name, targetSection: sym.shndx, targetInsn: at });
+      out.push({
+        insn,
+        kind: 'call',
+        name: sym.type === STT_SECTION ? (target?.name ?? '') : sym.name,
+        targetSection: sym.shndx,
+        targetInsn: at,
+      });
       continue;
     }
     // clang may leave src_reg 0 on a callback's address (bpf_loop(..., static_cb, ...)): libbpf
@@ -45,19 +56,29 @@ export function sectionRelocs(elf: ElfFile, sec: ElfSection, maps: readonly BpfM
     const inCode = target !== undefined && (target.flags & BigInt(SHF_EXECINSTR)) !== 0n;
     if (isLdImm64(ins) && (ins.src === BPF_PSEUDO_FUNC || inCode)) {
       const at = (Number(sym.value) + ins.imm) / 8;
-      out.push({ insn, kind: 'func_addr', name: sym.type === STT_SECTION ? target?.name ?? '' : sym.name, targetSection: sym.shndx, targetInsn: at });
+      out.push({
+        insn,
+        kind: 'func_addr',
+        name: sym.type === STT_SECTION ? (target?.name ?? '') : sym.name,
+        targetSection: sym.shndx,
+        targetInsn: at,
+      });
       continue;
     }
     if (!isLdImm64(ins)) {
       fail(`to '${sym.name || target?.name}' is not on an ld_imm64 (code 0x${ins.code.toString(16)})`);
       continue;
     }
-    const mapIdx = maps.findIndex((m) => (m.kind === 'btf' || m.kind === 'legacy') && m.sectionIndex === sym.shndx && m.symbolOffset === Number(sym.value));
+    const mapIdx = maps.findIndex(
+      (m) => (m.kind === 'btf' || m.kind === 'legacy') && m.sectionIndex === sym.shndx && m.symbolOffset === Number(sym.value),
+    );
     if (mapIdx >= 0) {
       out.push({ insn, kind: 'map', name: maps[mapIdx].name, mapIndex: mapIdx });
       continue;
     }
-    const dataIdx = maps.findIndex((m) => m.kind !== 'btf' && m.kind !== 'legacy' && m.kind !== 'struct_ops' && m.sectionIndex === sym.shndx);
+    const dataIdx = maps.findIndex(
+      (m) => m.kind !== 'btf' && m.kind !== 'legacy' && m.kind !== 'struct_ops' && m.sectionIndex === sym.shndx,
+    );
     if (dataIdx >= 0) {
       // a section symbol's offset is in imm; a variable's is its st_value (+imm)
       const offset = (sym.type === STT_SECTION ? 0 : Number(sym.value)) + ins.imm;

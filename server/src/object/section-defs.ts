@@ -42,9 +42,14 @@ type Flag = 's' | 'btf' | 'frags' | 'opt' | 'usdt';
 
 function d(sec: string, progType: ProgTypeName, attachType: AttachTypeName | null, ...flags: Flag[]): SecDef {
   return {
-    sec, progType, attachType,
-    sleepable: flags.includes('s'), attachBtf: flags.includes('btf'), xdpFrags: flags.includes('frags'),
-    attachOptional: flags.includes('opt'), usdt: flags.includes('usdt'),
+    sec,
+    progType,
+    attachType,
+    sleepable: flags.includes('s'),
+    attachBtf: flags.includes('btf'),
+    xdpFrags: flags.includes('frags'),
+    attachOptional: flags.includes('opt'),
+    usdt: flags.includes('usdt'),
   };
 }
 
@@ -178,7 +183,9 @@ export function secDefFor(sectionName: string): SecMatch | undefined {
     if (slash >= 0) attachTo = section.slice(slash + 1);
   }
   return {
-    def, section, autoload,
+    def,
+    section,
+    autoload,
     progTypeId: progTypeId(def.progType),
     attachTypeId: def.attachType ? attachTypeId(def.attachType) : 0,
     progFlags: (def.sleepable ? BPF_F_SLEEPABLE : 0) | (def.xdpFrags ? BPF_F_XDP_HAS_FRAGS : 0),

@@ -38,7 +38,11 @@ function cachedReader(readSource: (path: string) => string | undefined): (f: str
   return (f) => {
     if (!texts.has(f)) {
       let t: string | undefined;
-      try { t = readSource(f); } catch { t = undefined; }
+      try {
+        t = readSource(f);
+      } catch {
+        t = undefined;
+      }
       texts.set(f, t);
     }
     return texts.get(f);
@@ -61,8 +65,12 @@ export function findField(text: string, defLine: number, field: string): { line:
 }
 
 /** Gives map diagnostics the place of the field (or of the map) in the source. */
-export function locateDiagnostics(diags: readonly ObjectDiagnostic[], maps: readonly BpfMap[], files: readonly string[],
-  readSource: (path: string) => string | undefined): ObjectDiagnostic[] {
+export function locateDiagnostics(
+  diags: readonly ObjectDiagnostic[],
+  maps: readonly BpfMap[],
+  files: readonly string[],
+  readSource: (path: string) => string | undefined,
+): ObjectDiagnostic[] {
   const textOf = cachedReader(readSource);
   return diags.map((d) => {
     if (!d.map || d.source) return d;
@@ -87,7 +95,12 @@ export function locateMaps(maps: readonly BpfMap[], files: readonly string[], re
 }
 
 /** The first definition of `name` in `section` among the files. */
-function locate(name: string, section: string, files: readonly string[], textOf: (f: string) => string | undefined): SourceLocation | undefined {
+function locate(
+  name: string,
+  section: string,
+  files: readonly string[],
+  textOf: (f: string) => string | undefined,
+): SourceLocation | undefined {
   for (const f of files) {
     const t = textOf(f);
     const d = t === undefined ? undefined : findDefinition(t, name, section);

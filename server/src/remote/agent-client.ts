@@ -24,8 +24,15 @@ export class AgentClient {
   private gone?: TargetError;
   private closed = false;
 
-  constructor(readonly label: string, readonly child: ChildProcess, input: Readable = child.stdout!, output: Writable = child.stdin!) {
-    child.stderr?.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-8192); });
+  constructor(
+    readonly label: string,
+    readonly child: ChildProcess,
+    input: Readable = child.stdout!,
+    output: Writable = child.stdin!,
+  ) {
+    child.stderr?.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-8192);
+    });
     // Read with limits: a hostile or broken agent cannot make this side buffer without end.
     this.conn = createMessageConnection(new BoundedMessageReader(input), new StreamMessageWriter(output));
     this.conn.onError(([e]) => {
@@ -33,15 +40,23 @@ export class AgentClient {
       this.stderr += `\nbpf-lens: the agent's output broke the protocol: ${e.message}`;
       child.kill();
     });
-    this.exited = new Promise((resolve) => child.on('exit', (code, signal) => {
-      this.gone = new TargetError('agent-crashed', `the agent on ${this.label} ended (${signal ?? `exit ${code}`}) — run the command again; if it repeats, the agent's stderr says why`, this.stderr.trim());
-      resolve(this.gone);
-    }));
+    this.exited = new Promise((resolve) =>
+      child.on('exit', (code, signal) => {
+        this.gone = new TargetError(
+          'agent-crashed',
+          `the agent on ${this.label} ended (${signal ?? `exit ${code}`}) — run the command again; if it repeats, the agent's stderr says why`,
+          this.stderr.trim(),
+        );
+        resolve(this.gone);
+      }),
+    );
     this.conn.listen();
   }
 
   /** Last lines the carrier (ssh, sudo, the agent) wrote to stderr. */
-  get stderrText(): string { return this.stderr; }
+  get stderrText(): string {
+    return this.stderr;
+  }
 
   /** A request that fails with TargetError('agent-crashed') if the agent dies first. */
   private async call<R>(f: () => Promise<R>): Promise<R> {
@@ -53,7 +68,9 @@ export class AgentClient {
     return r.v;
   }
 
-  hello(): Promise<P.HelloResult> { return this.call(() => this.conn.sendRequest(P.hello)); }
+  hello(): Promise<P.HelloResult> {
+    return this.call(() => this.conn.sendRequest(P.hello));
+  }
 
   /** A no-btf answer of the agent as TargetError('no-btf'); anything else unchanged. */
   private noBtfAsTargetError<R>(f: () => Promise<R>, what: (e: ResponseError<unknown>) => string): Promise<R> {
@@ -68,10 +85,16 @@ export class AgentClient {
    * becomes a path: the file is named by the sha256 of the bytes computed here, and an answer
    * whose hash is not theirs is refused.
    */
-  async targetBtf(cacheDir = join(homedir(), '.cache', 'bpf-lens', 'btf')): Promise<{ hash: string; data: Buffer; cached: boolean; file: string }> {
+  async targetBtf(
+    cacheDir = join(homedir(), '.cache', 'bpf-lens', 'btf'),
+  ): Promise<{ hash: string; data: Buffer; cached: boolean; file: string }> {
     const keyFile = join(cacheDir, `${this.label.replace(/[^A-Za-z0-9_.@-]/g, '_')}.hash`);
     let known: string | undefined;
-    try { known = readFileSync(keyFile, 'latin1').trim(); } catch { known = undefined; }
+    try {
+      known = readFileSync(keyFile, 'latin1').trim();
+    } catch {
+      known = undefined;
+    }
     if (known !== undefined && !SHA256.test(known)) known = undefined;
     const what = () => '/sys/kernel/btf/vmlinux is missing, so there are no kernel types to check CO-RE relocations against';
     const r = await this.noBtfAsTargetError(() => this.conn.sendRequest(P.targetBtf, known ? { knownHash: known } : {}), what);
@@ -80,7 +103,9 @@ export class AgentClient {
         const file = join(cacheDir, `${known}.btf`);
         const data = readFileSync(file);
         if (sha256(data) === known) return { hash: known, data, cached: true, file };
-      } catch { /* fetch again below */ }
+      } catch {
+        /* fetch again below */
+      }
     }
     const again = r.data === undefined ? await this.noBtfAsTargetError(() => this.conn.sendRequest(P.targetBtf, {}), what) : r;
     return this.storeBtf(cacheDir, keyFile, again);
@@ -90,7 +115,11 @@ export class AgentClient {
     if (typeof r.data !== 'string') throw new TargetError('agent-crashed', `the agent on ${this.label} sent no BTF`);
     const data = Buffer.from(r.data, 'base64');
     const hash = sha256(data);
-    if (r.hash !== hash) throw new TargetError('agent-crashed', `the agent on ${this.label} sent BTF whose sha256 is not the hash it named (${JSON.stringify(String(r.hash).slice(0, 80))}): refused`);
+    if (r.hash !== hash)
+      throw new TargetError(
+        'agent-crashed',
+        `the agent on ${this.label} sent BTF whose sha256 is not the hash it named (${JSON.stringify(String(r.hash).slice(0, 80))}): refused`,
+      );
     const file = join(cacheDir, `${hash}.btf`);
     mkdirSync(cacheDir, { recursive: true });
     writeFileSync(file, data);
@@ -101,20 +130,29 @@ export class AgentClient {
   /** Fails with a ResponseError (isLoadError) when the pipeline refuses, TargetError('no-btf') when the target's BTF was needed and missing. */
   load(params: P.AgentLoadParams, onProgress?: (stage: string, detail: string) => void): Promise<P.AgentLoadResult> {
     const sub = onProgress ? this.conn.onNotification(P.progress, (n) => onProgress(n.stage, n.detail)) : undefined;
-    return this.noBtfAsTargetError(() => this.conn.sendRequest(P.load, params), (e) => e.message).finally(() => sub?.dispose());
+    return this.noBtfAsTargetError(
+      () => this.conn.sendRequest(P.load, params),
+      (e) => e.message,
+    ).finally(() => sub?.dispose());
   }
-  unload(handle: number, unpinMaps = false): Promise<P.UnloadResult> { return this.call(() => this.conn.sendRequest(P.unload, { handle, ...(unpinMaps ? { unpinMaps } : {}) })); }
+  unload(handle: number, unpinMaps = false): Promise<P.UnloadResult> {
+    return this.call(() => this.conn.sendRequest(P.unload, { handle, ...(unpinMaps ? { unpinMaps } : {}) }));
+  }
   listLoaded(): Promise<P.LoadedEntry[]> {
     return this.call(async () => [...(await this.conn.sendRequest(P.listLoaded))]);
   }
-  testRun(p: P.TestRunParams): Promise<P.TestRunResultJson> { return this.call(() => this.conn.sendRequest(P.testRun, p)); }
+  testRun(p: P.TestRunParams): Promise<P.TestRunResultJson> {
+    return this.call(() => this.conn.sendRequest(P.testRun, p));
+  }
 
   /** Asks the agent to close everything and exit; kills it if it does not within 3 s. */
   async close(): Promise<void> {
     if (this.closed) return;
     try {
       await Promise.race([this.call(() => this.conn.sendRequest(P.shutdown)), new Promise((r) => setTimeout(r, 3000).unref())]);
-    } catch { /* already gone */ }
+    } catch {
+      /* already gone */
+    }
     this.closed = true;
     this.conn.dispose();
     this.child.stdin?.end();

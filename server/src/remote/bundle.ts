@@ -21,7 +21,12 @@ export class AgentBundle {
    * @param sums `sha256  path` per file, paths as deployed (agent.js at the top), one a line:
    *   what a deployment is checked against before each start.
    */
-  private constructor(readonly root: string, readonly files: readonly string[], readonly hash: string, readonly sums: string) {}
+  private constructor(
+    readonly root: string,
+    readonly files: readonly string[],
+    readonly hash: string,
+    readonly sums: string,
+  ) {}
 
   /** root: the directory holding dist/ and node_modules/ (the extension or the checkout). */
   static locate(root: string): AgentBundle {

@@ -16,7 +16,10 @@ export const MAX_HEADER = 8 << 10;
 export const MAX_MESSAGE = 384 << 20;
 
 export class FramingError extends Error {
-  constructor(message: string, readonly fatal: boolean) {
+  constructor(
+    message: string,
+    readonly fatal: boolean,
+  ) {
     super(message);
     this.name = 'FramingError';
   }
@@ -31,7 +34,10 @@ export class BoundedMessageReader extends AbstractMessageReader {
   private want = -1;
   private failed = false;
 
-  constructor(private readonly input: Readable, private readonly maxMessage = MAX_MESSAGE) {
+  constructor(
+    private readonly input: Readable,
+    private readonly maxMessage = MAX_MESSAGE,
+  ) {
     super();
   }
 
@@ -100,14 +106,15 @@ export class BoundedMessageReader extends AbstractMessageReader {
     let length: number | undefined;
     for (const line of head.subarray(0, end).toString('latin1').split('\r\n')) {
       const colon = line.indexOf(':');
-      if (colon < 0) return this.fail(`a header line without a colon: ${JSON.stringify(line.slice(0, 80))}`), false;
+      if (colon < 0) return (this.fail(`a header line without a colon: ${JSON.stringify(line.slice(0, 80))}`), false);
       if (line.slice(0, colon).trim().toLowerCase() !== 'content-length') continue;
       const v = line.slice(colon + 1).trim();
-      if (!/^\d{1,10}$/.test(v)) return this.fail(`Content-Length must be a decimal byte count, not ${JSON.stringify(v.slice(0, 40))}`), false;
+      if (!/^\d{1,10}$/.test(v))
+        return (this.fail(`Content-Length must be a decimal byte count, not ${JSON.stringify(v.slice(0, 40))}`), false);
       length = Number(v);
     }
-    if (length === undefined) return this.fail('a message header without Content-Length'), false;
-    if (length > this.maxMessage) return this.fail(`a message of ${length} bytes is over the limit of ${this.maxMessage}`), false;
+    if (length === undefined) return (this.fail('a message header without Content-Length'), false);
+    if (length > this.maxMessage) return (this.fail(`a message of ${length} bytes is over the limit of ${this.maxMessage}`), false);
     this.chunks = [head.subarray(end + HEADER_END.length)];
     this.size = this.chunks[0].length;
     this.want = length;

@@ -44,13 +44,22 @@ export async function connectTarget(spec: string, o: ConnectOptions = {}): Promi
       await c.hello();
     } catch (e) {
       await c.close();
-      if (useSudo && /sudo/.test(c.stderrText)) throw new TargetError('no-sudo', `cannot run the agent with sudo -n here: run as root or allow passwordless sudo for ${process.execPath}`, c.stderrText.trim());
+      if (useSudo && /sudo/.test(c.stderrText))
+        throw new TargetError(
+          'no-sudo',
+          `cannot run the agent with sudo -n here: run as root or allow passwordless sudo for ${process.execPath}`,
+          c.stderrText.trim(),
+        );
       throw e;
     }
     return c;
   }
   const env = process.env.BPF_LENS_SSH_CONFIG;
-  const t: SshTarget = { ...parseSshTarget(spec), ...(env ? { configFile: env } : {}), ...Object.fromEntries(Object.entries(o).filter(([k, v]) => v !== undefined && !['root', 'timings'].includes(k))) };
+  const t: SshTarget = {
+    ...parseSshTarget(spec),
+    ...(env ? { configFile: env } : {}),
+    ...Object.fromEntries(Object.entries(o).filter(([k, v]) => v !== undefined && !['root', 'timings'].includes(k))),
+  };
   checkSshTarget(t); // before anything runs, whatever the spec and the settings said
   return connectSsh(t, AgentBundle.locate(root), o.timings);
 }

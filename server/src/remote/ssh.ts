@@ -34,9 +34,12 @@ export function parseSshTarget(spec: string): SshTarget {
  * spec or the settings (bpfLens.targets: user, port, identityFile, nodePath) said.
  */
 export function checkSshTarget(t: SshTarget): void {
-  const why = badHost(t.host) ?? (t.user !== undefined ? badUser(t.user) : undefined) ?? (t.port !== undefined ? badPort(t.port) : undefined)
-    ?? (t.identityFile !== undefined && /[\0-\x1f]/.test(t.identityFile) ? 'identityFile holds a control character' : undefined)
-    ?? (t.nodePath !== undefined && /[\0-\x1f]/.test(t.nodePath) ? 'nodePath holds a control character' : undefined);
+  const why =
+    badHost(t.host) ??
+    (t.user !== undefined ? badUser(t.user) : undefined) ??
+    (t.port !== undefined ? badPort(t.port) : undefined) ??
+    (t.identityFile !== undefined && /[\0-\x1f]/.test(t.identityFile) ? 'identityFile holds a control character' : undefined) ??
+    (t.nodePath !== undefined && /[\0-\x1f]/.test(t.nodePath) ? 'nodePath holds a control character' : undefined);
   if (why) throw new TargetError('bad-target', `not an SSH target: ${why}`);
 }
 
@@ -77,7 +80,12 @@ const PROBE = [
   'echo node="$n"; if [ -n "$n" ]; then echo nodever="$("$n" -v 2>/dev/null)"; fi',
 ].join('\n');
 
-export interface SshConnectTimings { probeMs: number; deployMs: number; startMs: number; deployed: boolean }
+export interface SshConnectTimings {
+  probeMs: number;
+  deployMs: number;
+  startMs: number;
+  deployed: boolean;
+}
 
 /** Unpacked beside, then renamed: a half-finished upload is never mistaken for a deployment. */
 function deploy(t: SshTarget, bundle: AgentBundle, dir: string): void {
@@ -106,7 +114,13 @@ const MISMATCH = 86;
  * Starts the deployed agent (under sudo -n when asked) through VERIFIED_START and says hello;
  * undefined when the deployment does not match the bundle.
  */
-async function startAgent(t: SshTarget, bundle: AgentBundle, node: string, dir: string, useSudo: boolean): Promise<AgentClient | undefined> {
+async function startAgent(
+  t: SshTarget,
+  bundle: AgentBundle,
+  node: string,
+  dir: string,
+  useSudo: boolean,
+): Promise<AgentClient | undefined> {
   const cmd = [...(useSudo ? ['sudo', '-n', '--'] : []), node, '-e', VERIFIED_START, '--', dir, bundle.sums];
   const child = spawn('ssh', sshArgv(t, cmd), { stdio: ['pipe', 'pipe', 'pipe'] });
   const client = new AgentClient(label(t), child);
@@ -122,9 +136,17 @@ async function startAgent(t: SshTarget, bundle: AgentBundle, node: string, dir: 
     // for a password; "not in the sudoers file" only once a password was given.
     const who = t.user ?? 'the SSH user';
     if (useSudo && /sudo: (a password is required|a terminal is required)|is not in the sudoers|may not run sudo/i.test(err))
-      throw new TargetError('no-sudo', `${who} on ${label(t)} is not root and cannot run the agent with sudo -n (no sudo rights, or sudo wants a password): allow passwordless sudo for it (sudoers: ${who} ALL=(root) NOPASSWD: ${node}), or connect as root`, err.trim());
+      throw new TargetError(
+        'no-sudo',
+        `${who} on ${label(t)} is not root and cannot run the agent with sudo -n (no sudo rights, or sudo wants a password): allow passwordless sudo for it (sudoers: ${who} ALL=(root) NOPASSWD: ${node}), or connect as root`,
+        err.trim(),
+      );
     if (useSudo && /sudo: (command )?not found/.test(err))
-      throw new TargetError('no-sudo', `${who} on ${label(t)} is not root and sudo is not installed there: install sudo and allow ${who} passwordless sudo for ${node}, or connect as root`, err.trim());
+      throw new TargetError(
+        'no-sudo',
+        `${who} on ${label(t)} is not root and sudo is not installed there: install sudo and allow ${who} passwordless sudo for ${node}, or connect as root`,
+        err.trim(),
+      );
     throw e;
   }
 }
@@ -137,13 +159,24 @@ export async function connectSsh(t: SshTarget, bundle: AgentBundle, timings?: Pa
   const kv = Object.fromEntries(p.stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   if (timings) timings.probeMs = performance.now() - t0;
   const node = kv.node;
-  if (!node) throw new TargetError('no-node', `no node on ${label(t)}: install Node.js 20+ there, or set nodePath (VS Code Remote-SSH's node under ~/.vscode-server is also found)`);
+  if (!node)
+    throw new TargetError(
+      'no-node',
+      `no node on ${label(t)}: install Node.js 20+ there, or set nodePath (VS Code Remote-SSH's node under ~/.vscode-server is also found)`,
+    );
   const major = Number(/^v(\d+)/.exec(kv.nodever ?? '')?.[1] ?? 0);
-  if (major < 20) throw new TargetError('node-too-old', `node on ${label(t)} (${node}) is ${kv.nodever || 'not runnable'}: BPF Lens's agent needs Node.js 20 or newer; set nodePath to a newer one`);
+  if (major < 20)
+    throw new TargetError(
+      'node-too-old',
+      `node on ${label(t)} (${node}) is ${kv.nodever || 'not runnable'}: BPF Lens's agent needs Node.js 20 or newer; set nodePath to a newer one`,
+    );
   const dir = `${kv.home}/.cache/bpf-lens/agent-${bundle.hash}`;
   t0 = performance.now();
   if (kv.deployed !== '1') deploy(t, bundle, dir);
-  if (timings) { timings.deployMs = performance.now() - t0; timings.deployed = kv.deployed !== '1'; }
+  if (timings) {
+    timings.deployMs = performance.now() - t0;
+    timings.deployed = kv.deployed !== '1';
+  }
   t0 = performance.now();
   const useSudo = kv.uid !== '0' && t.sudo !== false;
   let client = await startAgent(t, bundle, node, dir, useSudo);
@@ -152,7 +185,11 @@ export async function connectSsh(t: SshTarget, bundle: AgentBundle, timings?: Pa
     deploy(t, bundle, dir);
     if (timings) timings.deployed = true;
     client = await startAgent(t, bundle, node, dir, useSudo);
-    if (!client) throw new TargetError('ssh-failed', `the agent deployed to ${label(t)}:${dir} does not match this BPF Lens even after deploying it again: not started`);
+    if (!client)
+      throw new TargetError(
+        'ssh-failed',
+        `the agent deployed to ${label(t)}:${dir} does not match this BPF Lens even after deploying it again: not started`,
+      );
   }
   if (timings) timings.startMs = performance.now() - t0;
   return client;

@@ -23,7 +23,8 @@ type LayerName = (typeof LAYERS)[number];
 /** Splits on `/` outside parentheses. */
 function splitLayers(spec: string): string[] {
   const out: string[] = [];
-  let depth = 0, start = 0;
+  let depth = 0,
+    start = 0;
   for (let i = 0; i < spec.length; i++) {
     if (spec[i] === '(') depth++;
     else if (spec[i] === ')') depth--;
@@ -59,7 +60,8 @@ function parseLayer(text: string): Layer {
 export function parsePacketSpec(spec: string): Layer[] {
   if (!spec.trim()) throw new Error('packet spec is empty');
   const layers = splitLayers(spec).map(parseLayer);
-  const rank = (n: string) => ({ eth: 0, vlan: 1, ipv4: 2, ipv6: 2, tcp: 3, udp: 3, icmp: 3, icmp6: 3, payload: 4 } as Record<string, number>)[n];
+  const rank = (n: string) =>
+    (({ eth: 0, vlan: 1, ipv4: 2, ipv6: 2, tcp: 3, udp: 3, icmp: 3, icmp6: 3, payload: 4 }) as Record<string, number>)[n];
   for (let i = 1; i < layers.length; i++) {
     if (rank(layers[i].name) <= rank(layers[i - 1].name) && !(layers[i].name === 'vlan' && layers[i - 1].name === 'vlan')) {
       throw new Error(`packet spec: '${layers[i].name}' cannot follow '${layers[i - 1].name}'`);
@@ -95,7 +97,8 @@ export function ipv6Bytes(v: string): Buffer {
   const halves = v.split('::');
   if (halves.length > 2) throw bad();
   const groups = (s: string) => (s ? s.split(':') : []);
-  const head = groups(halves[0]), tail = halves.length === 2 ? groups(halves[1]) : [];
+  const head = groups(halves[0]),
+    tail = halves.length === 2 ? groups(halves[1]) : [];
   const fill = 8 - head.length - tail.length;
   if ((halves.length === 2 && fill < 1) || (halves.length === 1 && fill !== 0)) throw bad();
   const all = [...head, ...Array(halves.length === 2 ? fill : 0).fill('0'), ...tail];
@@ -191,7 +194,8 @@ function transport(l: Layer, inner: Buffer, net: Layer | undefined, src: Buffer,
   const seg = Buffer.concat([h, inner]);
   const csumAt = l.name === 'tcp' ? 16 : l.name === 'udp' ? 6 : 2;
   const pseudo = l.name === 'icmp' ? [] : [pseudoHeader(net, src, dst, PROTO[l.name], seg.length)];
-  if (l.name !== 'icmp' && !net) throw new Error(`packet spec: ${l.name} needs an ipv4 or ipv6 layer before it (its checksum covers the addresses)`);
+  if (l.name !== 'icmp' && !net)
+    throw new Error(`packet spec: ${l.name} needs an ipv4 or ipv6 layer before it (its checksum covers the addresses)`);
   let c = inetChecksum(...pseudo, seg);
   if (l.name === 'udp' && c === 0) c = 0xffff;
   seg.writeUInt16BE(c, csumAt);
@@ -238,24 +242,25 @@ export function buildPacket(spec: string): Uint8Array {
   const net = layers.find((l) => l.name === 'ipv4' || l.name === 'ipv6');
   const [src, dst] = netAddrs(net);
   const icmp = layers.find((l) => l.name === 'icmp' || l.name === 'icmp6');
-  if (icmp && net && (icmp.name === 'icmp6') !== (net.name === 'ipv6')) throw new Error(`packet spec: ${icmp.name} does not go over ${net.name} (icmp over ipv4, icmp6 over ipv6)`);
+  if (icmp && net && (icmp.name === 'icmp6') !== (net.name === 'ipv6'))
+    throw new Error(`packet spec: ${icmp.name} does not go over ${net.name} (icmp over ipv4, icmp6 over ipv6)`);
   let bytes: Buffer = Buffer.alloc(0);
   let nextName: string | undefined;
   for (const l of [...layers].reverse()) {
     const name = l.name as LayerName;
     if (name === 'payload') bytes = Buffer.concat([payloadBytes(l), bytes]);
     else if (name === 'tcp' || name === 'udp' || name === 'icmp' || name === 'icmp6') bytes = transport(l, bytes, net, src, dst);
-    else if (name === 'ipv4' || name === 'ipv6') bytes = network(l, bytes, nextName ? PROTO[nextName] ?? 59 : 59);
+    else if (name === 'ipv4' || name === 'ipv6') bytes = network(l, bytes, nextName ? (PROTO[nextName] ?? 59) : 59);
     else if (name === 'vlan') {
       const h = Buffer.alloc(4);
       h.writeUInt16BE(num(l, 'id', 1, 4095) | (num(l, 'prio', 0, 7) << 13), 0);
-      h.writeUInt16BE(nextName ? ETHERTYPE[nextName] ?? 0x88b5 : 0x88b5, 2);
+      h.writeUInt16BE(nextName ? (ETHERTYPE[nextName] ?? 0x88b5) : 0x88b5, 2);
       bytes = Buffer.concat([h, bytes]);
     } else {
       const h = Buffer.alloc(14);
       mac(l, 'dst', '02:00:00:00:00:02').copy(h, 0);
       mac(l, 'src', '02:00:00:00:00:01').copy(h, 6);
-      h.writeUInt16BE(num(l, 'type', nextName ? ETHERTYPE[nextName] ?? 0x88b5 : 0x88b5, 0xffff), 12);
+      h.writeUInt16BE(num(l, 'type', nextName ? (ETHERTYPE[nextName] ?? 0x88b5) : 0x88b5, 0xffff), 12);
       bytes = Buffer.concat([h, bytes]);
     }
     if (name !== 'payload') nextName = name;

@@ -11,7 +11,12 @@ import type { BpfObject } from '../object/model';
 
 /** What happens during a run, one event per line in `run --json`. */
 export type RunEvent =
-  | { event: 'loaded'; object: string; programs: { name: string; id: number; type: string }[]; maps: { name: string; id: number; type: string }[] }
+  | {
+      event: 'loaded';
+      object: string;
+      programs: { name: string; id: number; type: string }[];
+      maps: { name: string; id: number; type: string }[];
+    }
   | { event: 'attached'; program: string; kind: string; target: string; mechanism: string; link_id?: number; link_ids?: number[] }
   | { event: 'skipped'; program: string; reason: string }
   | { event: 'iter'; program: string; output: string }
@@ -38,7 +43,11 @@ export interface RunHandle {
 export function attachedEvent(a: Attachment): RunEvent {
   const ids = a.linkIds;
   return {
-    event: 'attached', program: a.program, kind: a.kind, target: a.target, mechanism: a.mechanism,
+    event: 'attached',
+    program: a.program,
+    kind: a.kind,
+    target: a.target,
+    mechanism: a.mechanism,
     ...(ids.length === 1 ? { link_id: ids[0] } : ids.length > 1 ? { link_ids: [...ids] } : {}),
   };
 }
@@ -50,7 +59,8 @@ export function runObject(k: KernelOps, obj: BpfObject, file: string, opts: RunO
   let session: AttachSession | undefined;
   try {
     emit({
-      event: 'loaded', object: file,
+      event: 'loaded',
+      object: file,
       programs: load.programs.map((p) => ({ name: p.name, id: p.id, type: p.type })),
       maps: load.maps.map((m) => ({ name: m.kernelName, id: m.id, type: m.type })),
     });
@@ -72,7 +82,8 @@ export function runObject(k: KernelOps, obj: BpfObject, file: string, opts: RunO
   let stopped = false;
   const live = session;
   return {
-    load, session: live,
+    load,
+    session: live,
     stop() {
       if (stopped) return;
       stopped = true;

@@ -37,14 +37,21 @@ export function testRunProgram(k: KernelOps, progFd: Fd, input: TestRunInput): T
   const type = progTypeName(info.type);
   const repeat = input.repeat ?? 1;
   const r = k.progTestRun(progFd, {
-    data: input.data, dataOutSize: input.data?.length ? input.data.length + OUT_SLACK : 0,
-    ctx: input.ctx, ctxOutSize: input.ctx?.length ? input.ctx.length : 0, repeat,
+    data: input.data,
+    dataOutSize: input.data?.length ? input.data.length + OUT_SLACK : 0,
+    ctx: input.ctx,
+    ctxOutSize: input.ctx?.length ? input.ctx.length : 0,
+    repeat,
   });
   return {
-    ok: true, retval: r.retval, retval_name: retvalName(type, r.retval, input.attachType) ?? null,
-    data_out: r.dataOut ? Buffer.from(r.dataOut).toString('hex') : '', duration_ns: r.duration,
+    ok: true,
+    retval: r.retval,
+    retval_name: retvalName(type, r.retval, input.attachType) ?? null,
+    data_out: r.dataOut ? Buffer.from(r.dataOut).toString('hex') : '',
+    duration_ns: r.duration,
     ...(r.ctxOut?.length ? { ctx_out: Buffer.from(r.ctxOut).toString('hex') } : {}),
-    prog_type: type, repeat,
+    prog_type: type,
+    repeat,
   };
 }
 

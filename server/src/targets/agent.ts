@@ -3,7 +3,17 @@
  * object's bytes travel to the agent, which runs a LocalTarget there.
  */
 import { type AgentClient, isLoadError } from '../remote/agent-client';
-import type { HelloResult, KernelTarget, LoadedEntry, LoadOutcome, LoadRequest, ProgressFn, TestRunParams, TestRunResultJson, UnloadResult } from './target';
+import type {
+  HelloResult,
+  KernelTarget,
+  LoadedEntry,
+  LoadOutcome,
+  LoadRequest,
+  ProgressFn,
+  TestRunParams,
+  TestRunResultJson,
+  UnloadResult,
+} from './target';
 
 const b64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
 
@@ -12,19 +22,30 @@ export class AgentTarget implements KernelTarget {
 
   constructor(readonly client: AgentClient) {}
 
-  get label(): string { return this.client.label; }
+  get label(): string {
+    return this.client.label;
+  }
 
-  hello(): Promise<HelloResult> { return this.client.hello(); }
+  hello(): Promise<HelloResult> {
+    return this.client.hello();
+  }
 
   async load(req: LoadRequest, onProgress?: ProgressFn): Promise<LoadOutcome> {
     if (req.replace !== undefined) throw new Error('--replace works only with --target local for now');
     try {
-      const loaded = await this.client.load({
-        name: req.name, object: b64(req.object), logLevel: req.logLevel ?? 0, set: req.set ?? {}, noAutoload: req.noAutoload ?? [],
-        ...(req.pinProgramsDir !== undefined ? { pinProgramsDir: req.pinProgramsDir } : {}),
-        ...(req.argCtxFallback ? { argCtxFallback: req.argCtxFallback } : {}),
-        ...(req.btf ? { btf: b64(req.btf.bytes), btfName: req.btf.name } : {}),
-      }, onProgress);
+      const loaded = await this.client.load(
+        {
+          name: req.name,
+          object: b64(req.object),
+          logLevel: req.logLevel ?? 0,
+          set: req.set ?? {},
+          noAutoload: req.noAutoload ?? [],
+          ...(req.pinProgramsDir !== undefined ? { pinProgramsDir: req.pinProgramsDir } : {}),
+          ...(req.argCtxFallback ? { argCtxFallback: req.argCtxFallback } : {}),
+          ...(req.btf ? { btf: b64(req.btf.bytes), btfName: req.btf.name } : {}),
+        },
+        onProgress,
+      );
       return { ok: true, loaded };
     } catch (e) {
       if (!isLoadError(e)) throw e;
@@ -33,8 +54,16 @@ export class AgentTarget implements KernelTarget {
     }
   }
 
-  unload(handle: number, o: { unpinMaps?: boolean } = {}): Promise<UnloadResult> { return this.client.unload(handle, o.unpinMaps); }
-  list(): Promise<LoadedEntry[]> { return this.client.listLoaded(); }
-  testRun(p: TestRunParams): Promise<TestRunResultJson> { return this.client.testRun(p); }
-  close(): Promise<void> { return this.client.close(); }
+  unload(handle: number, o: { unpinMaps?: boolean } = {}): Promise<UnloadResult> {
+    return this.client.unload(handle, o.unpinMaps);
+  }
+  list(): Promise<LoadedEntry[]> {
+    return this.client.listLoaded();
+  }
+  testRun(p: TestRunParams): Promise<TestRunResultJson> {
+    return this.client.testRun(p);
+  }
+  close(): Promise<void> {
+    return this.client.close();
+  }
 }

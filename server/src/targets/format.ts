@@ -29,12 +29,22 @@ export interface LoadTextContext {
 export function formatLoadLines(r: LoadSummary): string[] {
   const lines: string[] = [];
   for (const p of r.programs) {
-    lines.push(`  prog ${String(p.id).padStart(5)}  ${p.type.padEnd(14)} ${p.name}  (${p.verifiedInsns} insns verified)${p.pinnedAt ? `  pinned ${p.pinnedAt}` : ''}`);
-    if (p.log) lines.push(...p.log.trimEnd().split('\n').map((l) => `      ${l}`));
+    lines.push(
+      `  prog ${String(p.id).padStart(5)}  ${p.type.padEnd(14)} ${p.name}  (${p.verifiedInsns} insns verified)${p.pinnedAt ? `  pinned ${p.pinnedAt}` : ''}`,
+    );
+    if (p.log)
+      lines.push(
+        ...p.log
+          .trimEnd()
+          .split('\n')
+          .map((l) => `      ${l}`),
+      );
   }
   for (const m of r.maps) {
     const pin = m.pinnedAt ? `  ${m.reused ? 'reused' : 'pinned'} ${m.pinnedAt}` : '';
-    lines.push(`  map  ${String(m.id).padStart(5)}  ${m.type.padEnd(14)} ${m.kernelName}  key ${m.keySize}B value ${m.valueSize}B max_entries ${m.maxEntries}${pin}`);
+    lines.push(
+      `  map  ${String(m.id).padStart(5)}  ${m.type.padEnd(14)} ${m.kernelName}  key ${m.keySize}B value ${m.valueSize}B max_entries ${m.maxEntries}${pin}`,
+    );
   }
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines;
@@ -44,7 +54,10 @@ export function formatLoadText(r: LoadSummary, c: LoadTextContext): string {
   const where = c.remote ? ` on ${c.remote.spec} (${c.remote.release})` : '';
   const lines = [`loaded ${c.file}${where}: ${r.programs.length} program(s), ${r.maps.length} map(s)`, ...formatLoadLines(r)];
   const t = c.remote?.timing;
-  if (t) lines.push(`connect ${t.connect_ms} ms (deploy ${t.deployed_now ? `${t.deploy_ms} ms` : 'cached'}), load ${t.load_ms} ms (agent ${t.agent_load_ms} ms)`);
+  if (t)
+    lines.push(
+      `connect ${t.connect_ms} ms (deploy ${t.deployed_now ? `${t.deploy_ms} ms` : 'cached'}), load ${t.load_ms} ms (agent ${t.agent_load_ms} ms)`,
+    );
   if (!c.pinned && !c.held) {
     // maps pinned by name stay whatever happens to the programs
     const kept = r.maps.filter((m) => m.pinnedAt).length;
@@ -58,7 +71,15 @@ export function formatLoadFailureText(e: LoadFailure, tail = 20): string {
   const lines = [`error: ${e.message}`];
   if (e.source) lines.push(`  --> ${e.source.file}:${e.source.line}:${e.source.column}`, `   | ${e.source.text.trim()}`);
   if (e.explanation) lines.push(...explanationLines(e.explanation));
-  if (e.log) lines.push('verifier log (last lines):', ...e.log.trimEnd().split('\n').slice(-tail).map((l) => `  ${l}`));
+  if (e.log)
+    lines.push(
+      'verifier log (last lines):',
+      ...e.log
+        .trimEnd()
+        .split('\n')
+        .slice(-tail)
+        .map((l) => `  ${l}`),
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -83,9 +104,22 @@ export function formatLoadJson(r: { ok: true; loaded: LoadSummary } | { ok: fals
   const l = r.loaded;
   if (c.remote?.release !== undefined) where.kernel_release = c.remote.release;
   if (c.remote?.timing) where.timing = { ...c.remote.timing };
-  return `${JSON.stringify({
-    ok: true, ...where,
-    progs: l.programs.map((p) => ({ name: p.name, id: p.id, type: p.type, verified_insns: p.verifiedInsns })),
-    maps: l.maps.map((m) => ({ name: m.kernelName, id: m.id, type: m.type, bytes_key: m.keySize, bytes_value: m.valueSize, max_entries: m.maxEntries, flags: m.flags })),
-  }, null, 2)}\n`;
+  return `${JSON.stringify(
+    {
+      ok: true,
+      ...where,
+      progs: l.programs.map((p) => ({ name: p.name, id: p.id, type: p.type, verified_insns: p.verifiedInsns })),
+      maps: l.maps.map((m) => ({
+        name: m.kernelName,
+        id: m.id,
+        type: m.type,
+        bytes_key: m.keySize,
+        bytes_value: m.valueSize,
+        max_entries: m.maxEntries,
+        flags: m.flags,
+      })),
+    },
+    null,
+    2,
+  )}\n`;
 }

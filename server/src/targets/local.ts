@@ -13,7 +13,17 @@ import type { LoadResult } from '../load/types';
 import { openObject } from '../object';
 import { AGENT_PROTOCOL_VERSION } from '../../../protocol/agent-version';
 import { noBtf } from '../remote/errors';
-import type { HelloResult, KernelTarget, LoadedEntry, LoadOutcome, LoadRequest, ProgressFn, TestRunParams, TestRunResultJson, UnloadResult } from './target';
+import type {
+  HelloResult,
+  KernelTarget,
+  LoadedEntry,
+  LoadOutcome,
+  LoadRequest,
+  ProgressFn,
+  TestRunParams,
+  TestRunResultJson,
+  UnloadResult,
+} from './target';
 import { loadFailure, loadSummary } from './summary';
 
 export const AGENT_VERSION = '0.1.0';
@@ -26,17 +36,20 @@ class NoVmlinuxBtf extends Error {}
  * need it fail, and they fail as no-btf instead of somewhere inside that step.
  */
 function missingKernelBtf(): kernel.KernelBtf {
-  return new Proxy({}, {
-    get() {
-      throw new NoVmlinuxBtf(`${VMLINUX} is missing`);
+  return new Proxy(
+    {},
+    {
+      get() {
+        throw new NoVmlinuxBtf(`${VMLINUX} is missing`);
+      },
     },
-  }) as kernel.KernelBtf;
+  ) as kernel.KernelBtf;
 }
 
 const NO_BTF_NEEDS: Record<string, string> = {
-  relocate: 'its CO-RE relocations (give a vmlinux BTF for them with --btf FILE) or ksym/kfunc externs need the kernel\'s BTF',
-  maps: 'its struct_ops maps need the kernel\'s BTF',
-  programs: 'its programs need the kernel\'s BTF (BTF attach target, kfuncs or struct_ops)',
+  relocate: "its CO-RE relocations (give a vmlinux BTF for them with --btf FILE) or ksym/kfunc externs need the kernel's BTF",
+  maps: "its struct_ops maps need the kernel's BTF",
+  programs: "its programs need the kernel's BTF (BTF attach target, kfuncs or struct_ops)",
 };
 
 function readUnprivilegedBpfDisabled(): number | null {
@@ -81,10 +94,17 @@ export class LocalTarget implements KernelTarget {
     const priv = kernel.probePrivileges();
     const features = kernel.supportedFeatures();
     return {
-      agentVersion: AGENT_VERSION, protocol: AGENT_PROTOCOL_VERSION, release: sys.release, arch: sys.machine,
-      lockdown: sys.lockdown ?? null, uid: process.getuid?.() ?? -1, pid: process.pid,
+      agentVersion: AGENT_VERSION,
+      protocol: AGENT_PROTOCOL_VERSION,
+      release: sys.release,
+      arch: sys.machine,
+      lockdown: sys.lockdown ?? null,
+      uid: process.getuid?.() ?? -1,
+      pid: process.pid,
       privileges: { canLoad: priv.canLoad, errno: priv.errno ?? null, capBpf: priv.capBpf, capSysAdmin: priv.capSysAdmin },
-      features, hasVmlinuxBtf: hasVmlinuxBtf(), unprivilegedBpfDisabled: readUnprivilegedBpfDisabled(),
+      features,
+      hasVmlinuxBtf: hasVmlinuxBtf(),
+      unprivilegedBpfDisabled: readUnprivilegedBpfDisabled(),
     };
   }
 
@@ -110,7 +130,10 @@ export class LocalTarget implements KernelTarget {
     try {
       if (req.replace !== undefined) replaceTargetFd = openReplaceTarget(kernel.localKernel, req.replace);
       result = await loadObjectAsync(obj, {
-        kernel: kernel.localKernel, logLevel: req.logLevel ?? 0, noAutoload: req.noAutoload ?? [], set: req.set ?? {},
+        kernel: kernel.localKernel,
+        logLevel: req.logLevel ?? 0,
+        noAutoload: req.noAutoload ?? [],
+        set: req.set ?? {},
         ...(req.pinProgramsDir !== undefined ? { pinProgramsDir: req.pinProgramsDir } : {}),
         ...(req.argCtxFallback ? { argCtxFallback: req.argCtxFallback } : {}),
         ...(replaceTargetFd !== undefined ? { replaceTargetFd } : {}),
@@ -123,7 +146,11 @@ export class LocalTarget implements KernelTarget {
     } catch (e) {
       if (!(e instanceof LoadError)) throw e;
       if (e.details.cause instanceof NoVmlinuxBtf)
-        throw noBtf(this.label, `${VMLINUX} is missing and ${req.name} cannot load without it: ${NO_BTF_NEEDS[e.stage] ?? `the ${e.stage} stage needs the kernel's BTF`}`, e.stage);
+        throw noBtf(
+          this.label,
+          `${VMLINUX} is missing and ${req.name} cannot load without it: ${NO_BTF_NEEDS[e.stage] ?? `the ${e.stage} stage needs the kernel's BTF`}`,
+          e.stage,
+        );
       return { ok: false, error: loadFailure(e) };
     } finally {
       if (replaceTargetFd !== undefined) kernel.closeFd(replaceTargetFd);
@@ -148,7 +175,12 @@ export class LocalTarget implements KernelTarget {
   }
 
   async list(): Promise<LoadedEntry[]> {
-    return [...this.loaded].map(([handle, l]) => ({ handle, name: l.name, programs: l.result.programs.map((p) => p.name), ids: l.result.programs.map((p) => p.id) }));
+    return [...this.loaded].map(([handle, l]) => ({
+      handle,
+      name: l.name,
+      programs: l.result.programs.map((p) => p.name),
+      ids: l.result.programs.map((p) => p.id),
+    }));
   }
 
   async testRun(p: TestRunParams): Promise<TestRunResultJson> {

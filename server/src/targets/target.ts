@@ -5,7 +5,15 @@
  * crosses the wire unchanged. Attach/detach, map reads and event streams are the next
  * operations; they take a load `handle` as testRun does.
  */
-import type { AgentLoadErrorData, AgentLoadResult, HelloResult, LoadedEntry, TestRunParams, TestRunResultJson, UnloadResult } from '../../../protocol/agent';
+import type {
+  AgentLoadErrorData,
+  AgentLoadResult,
+  HelloResult,
+  LoadedEntry,
+  TestRunParams,
+  TestRunResultJson,
+  UnloadResult,
+} from '../../../protocol/agent';
 
 export type { AgentLoadResult as LoadSummary, HelloResult, LoadedEntry, TestRunParams, TestRunResultJson, UnloadResult };
 
@@ -33,9 +41,7 @@ export interface LoadFailure extends Omit<AgentLoadErrorData, 'kind'> {
   readonly code?: string;
 }
 
-export type LoadOutcome =
-  | { readonly ok: true; readonly loaded: AgentLoadResult }
-  | { readonly ok: false; readonly error: LoadFailure };
+export type LoadOutcome = { readonly ok: true; readonly loaded: AgentLoadResult } | { readonly ok: false; readonly error: LoadFailure };
 
 export type ProgressFn = (stage: string, detail: string) => void;
 

@@ -93,12 +93,20 @@ function entryAt(path: readonly InsnEntry[], idx: number): InsnEntry | undefined
   return undefined;
 }
 
-function relatedFor(f: VerifierFamily, g: Record<string, string | undefined>, errors: readonly string[], log: VerifierLog, path: InsnEntry[], prog?: ProgramFacts): { insn: number; why: string; entry?: InsnEntry }[] {
+function relatedFor(
+  f: VerifierFamily,
+  g: Record<string, string | undefined>,
+  errors: readonly string[],
+  log: VerifierLog,
+  path: InsnEntry[],
+  prog?: ProgramFacts,
+): { insn: number; why: string; entry?: InsnEntry }[] {
   const at = path.length - 1;
   const fail = path[at];
   const out: { insn: number; why: string; entry?: InsnEntry }[] = [];
   switch (f.trace) {
-    case 'reg': case 'offset': {
+    case 'reg':
+    case 'offset': {
       const reg = regOf(g, errors);
       if (reg === undefined || !fail) break;
       const steps = traceBack(path, at, reg, f.trace === 'offset');
@@ -112,7 +120,11 @@ function relatedFor(f: VerifierFamily, g: Record<string, string | undefined>, er
       const insn = g.insn !== undefined ? Number(g.insn) : undefined;
       if (insn === undefined) break;
       const e = entryAt(path, insn);
-      out.push({ insn, why: `the reference${g.id ? ` (id=${g.id})` : ''} is acquired here${e ? ` by \`${e.text}\`` : ''} and not released on the path to the exit`, entry: e });
+      out.push({
+        insn,
+        why: `the reference${g.id ? ` (id=${g.id})` : ''} is acquired here${e ? ` by \`${e.text}\`` : ''} and not released on the path to the exit`,
+        entry: e,
+      });
       const pos = e ? path.indexOf(e) : -1;
       for (const b of branchesTaken(path, pos, 2)) out.push({ insn: b.entry.idx, why: b.why, entry: b.entry });
       break;
@@ -121,31 +133,57 @@ function relatedFor(f: VerifierFamily, g: Record<string, string | undefined>, er
       const lp = loopOf(path, g.insn !== undefined ? Number(g.insn) : fail?.idx);
       if (lp) {
         const headEntry = entryAt(path, lp.head);
-        out.push({ insn: lp.head, why: `the loop starts here (back-edge from instruction ${lp.back.idx} to ${lp.head})`, entry: headEntry });
-        if (lp.back !== fail) out.push({ insn: lp.back.idx, why: `the back-edge: \`${lp.back.text}\` jumps back to instruction ${lp.head}`, entry: lp.back });
+        out.push({
+          insn: lp.head,
+          why: `the loop starts here (back-edge from instruction ${lp.back.idx} to ${lp.head})`,
+          entry: headEntry,
+        });
+        if (lp.back !== fail)
+          out.push({ insn: lp.back.idx, why: `the back-edge: \`${lp.back.text}\` jumps back to instruction ${lp.head}`, entry: lp.back });
       }
       break;
     }
     case 'callee': {
       const call = fail && insnEffect(fail.text, fail.idx);
-      if (call?.kind === 'subcall') out.push({ insn: call.target, why: `the global function${g.what ? ` ${g.what}()` : ''} is defined here; it is verified on its own against its declaration` });
+      if (call?.kind === 'subcall')
+        out.push({
+          insn: call.target,
+          why: `the global function${g.what ? ` ${g.what}()` : ''} is defined here; it is verified on its own against its declaration`,
+        });
       break;
     }
     case 'calls': {
       for (const e of path) {
         const fx = insnEffect(e.text, e.idx);
-        if (fx.kind === 'subcall') out.push({ insn: e.idx, why: `this call adds a frame: its stack counts on top of the caller's (function at instruction ${fx.target})`, entry: e });
+        if (fx.kind === 'subcall')
+          out.push({
+            insn: e.idx,
+            why: `this call adds a frame: its stack counts on top of the caller's (function at instruction ${fx.target})`,
+            entry: e,
+          });
       }
       // a level-1 log keeps no instruction of the finished paths: the program's own calls say where
-      if (!out.length) for (const c of prog?.calls ?? []) out.push({ insn: c.insn, why: `this call adds a frame: its stack counts on top of the caller's (function at instruction ${c.target})` });
-      if (!out.length) for (const fn of log.funcs.filter((x) => x.index > 0)) out.push({ insn: fn.insn, why: `func#${fn.index} starts here; its stack adds to its callers'` });
+      if (!out.length)
+        for (const c of prog?.calls ?? [])
+          out.push({
+            insn: c.insn,
+            why: `this call adds a frame: its stack counts on top of the caller's (function at instruction ${c.target})`,
+          });
+      if (!out.length)
+        for (const fn of log.funcs.filter((x) => x.index > 0))
+          out.push({ insn: fn.insn, why: `func#${fn.index} starts here; its stack adds to its callers'` });
       break;
     }
     case 'stack': {
       if (g.off === undefined || !fail) break;
       const off = Number(g.off) + Number(g.add ?? 0);
       const w = lastStackWrite(path, at, Number(g.off), Number(g.size ?? 8));
-      if (w) out.push({ insn: w.idx, why: `only part of the object at fp${g.off} is written on this path (last write: \`${w.text}\`); the read at fp${off} covers bytes never written`, entry: w });
+      if (w)
+        out.push({
+          insn: w.idx,
+          why: `only part of the object at fp${g.off} is written on this path (last write: \`${w.text}\`); the read at fp${off} covers bytes never written`,
+          entry: w,
+        });
       break;
     }
     case 'none':
@@ -159,7 +197,11 @@ function relatedFor(f: VerifierFamily, g: Record<string, string | undefined>, er
  * source line (BTF line_info); without it the log's own markers are used. Undefined when
  * the log has no error (the program was accepted).
  */
-export function explainRejection(logOrText: VerifierLog | string, sourceOf?: SourceOf, prog?: ProgramFacts): RejectionExplanation | undefined {
+export function explainRejection(
+  logOrText: VerifierLog | string,
+  sourceOf?: SourceOf,
+  prog?: ProgramFacts,
+): RejectionExplanation | undefined {
   const log = typeof logOrText === 'string' ? parseVerifierLog(logOrText) : logOrText;
   if (!log.errors.length) return undefined;
   const path = errorPath(log);
@@ -167,16 +209,24 @@ export function explainRejection(logOrText: VerifierLog | string, sourceOf?: Sou
   const m = matchFamily(log.errors);
   if (!m) {
     return {
-      family: 'unknown', title: 'rejected by the verifier', error: log.errors[0], explanation: log.errors.join('\n'),
+      family: 'unknown',
+      title: 'rejected by the verifier',
+      error: log.errors[0],
+      explanation: log.errors.join('\n'),
       hint: 'Read the log from the failing instruction upwards: the register the message names, and where it got its state.',
-      related: fail ? [{ insn: fail.idx, why: 'the verifier stopped here', ...position(fail.idx, fail, sourceOf) }] : [], ...(fail ? { insn: fail.idx } : {}),
+      related: fail ? [{ insn: fail.idx, why: 'the verifier stopped here', ...position(fail.idx, fail, sourceOf) }] : [],
+      ...(fail ? { insn: fail.idx } : {}),
     };
   }
   const rel = relatedFor(m.family, m.groups, log.errors, log, path, prog);
-  if (fail && m.family.trace !== 'calls' && !rel.some((r) => r.insn === fail.idx && r.entry === fail)) rel.push({ insn: fail.idx, why: `the verifier stopped here: ${m.line}`, entry: fail });
+  if (fail && m.family.trace !== 'calls' && !rel.some((r) => r.insn === fail.idx && r.entry === fail))
+    rel.push({ insn: fail.idx, why: `the verifier stopped here: ${m.line}`, entry: fail });
   return {
-    family: m.family.id, title: m.family.title, error: m.line,
-    explanation: m.family.explanation(m.groups), hint: m.family.hint,
+    family: m.family.id,
+    title: m.family.title,
+    error: m.line,
+    explanation: m.family.explanation(m.groups),
+    hint: m.family.hint,
     related: rel.map((r) => ({ insn: r.insn, why: r.why, ...position(r.insn, r.entry, sourceOf) })),
     ...(fail ? { insn: fail.idx } : {}),
   };

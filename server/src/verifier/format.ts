@@ -16,7 +16,9 @@ export interface ExplanationJson {
 
 export function explanationJson(x: Explained): ExplanationJson {
   return {
-    family: x.family, explanation: x.explanation, hint: x.hint,
+    family: x.family,
+    explanation: x.explanation,
+    hint: x.hint,
     related: x.related.map((r) => ({ file: r.file ?? null, line: r.line ?? null, text: r.text?.trim() ?? null, insn: r.insn, why: r.why })),
   };
 }
@@ -25,6 +27,7 @@ export function explanationJson(x: Explained): ExplanationJson {
 export function explanationLines(x: Explained): string[] {
   const out = [`why (${x.title}): ${x.explanation}`, `hint: ${x.hint}`];
   if (x.related.length) out.push('related:');
-  for (const r of x.related) out.push(`  ${r.file ? `${r.file}:${r.line}` : `insn ${r.insn}`}: ${r.why}${r.text ? `\n   | ${r.text.trim()}` : ''}`);
+  for (const r of x.related)
+    out.push(`  ${r.file ? `${r.file}:${r.line}` : `insn ${r.insn}`}: ${r.why}${r.text ? `\n   | ${r.text.trim()}` : ''}`);
   return out;
 }

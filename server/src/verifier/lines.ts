@@ -29,7 +29,10 @@ const MAX_VALUES = 8;
 type Full = { regs: Map<string, string>; stack: Map<number, string> };
 
 function fromState(s: VerifierState): Full {
-  return { regs: new Map(Object.entries(s.regs).map(([k, v]) => [k, v.text])), stack: new Map(Object.entries(s.stack).map(([k, v]) => [Number(k), v])) };
+  return {
+    regs: new Map(Object.entries(s.regs).map(([k, v]) => [k, v.text])),
+    stack: new Map(Object.entries(s.stack).map(([k, v]) => [Number(k), v])),
+  };
 }
 
 function keyOf(file: string | undefined, line: number | undefined, text: string): string {
@@ -43,7 +46,10 @@ function keyOf(file: string | undefined, line: number | undefined, text: string)
 export function lineStates(logOrText: VerifierLog | string, sourceOf?: (insn: number) => SourcePosition | undefined): LineState[] {
   const log = typeof logOrText === 'string' ? parseVerifierLog(logOrText) : logOrText;
   const frames = new Map<number, Full>();
-  const acc = new Map<string, { file?: string; line?: number; text: string; insns: Set<number>; visits: number; values: Map<string, Set<string>>; rejected: boolean }>();
+  const acc = new Map<
+    string,
+    { file?: string; line?: number; text: string; insns: Set<number>; visits: number; values: Map<string, Set<string>>; rejected: boolean }
+  >();
   let lastInsn: { key: string } | undefined;
   for (const e of log.entries) {
     // `from X to Y:` prints the whole state of the path it resumes; `N: R0=...` only what changed
@@ -73,7 +79,19 @@ export function lineStates(logOrText: VerifierLog | string, sourceOf?: (insn: nu
     if (!file && !text.trim()) continue;
     const key = keyOf(file, line, text);
     let a = acc.get(key);
-    if (!a) acc.set(key, (a = { ...(file ? { file } : {}), ...(line ? { line } : {}), text, insns: new Set(), visits: 0, values: new Map(), rejected: false }));
+    if (!a)
+      acc.set(
+        key,
+        (a = {
+          ...(file ? { file } : {}),
+          ...(line ? { line } : {}),
+          text,
+          insns: new Set(),
+          visits: 0,
+          values: new Map(),
+          rejected: false,
+        }),
+      );
     a.insns.add(e.idx);
     a.visits++;
     const seen = [...cur.regs.entries(), ...[...cur.stack.entries()].map(([k, v]) => [`fp${k}`, v] as [string, string])];
@@ -86,8 +104,13 @@ export function lineStates(logOrText: VerifierLog | string, sourceOf?: (insn: nu
   }
   if (log.errors.length && lastInsn) acc.get(lastInsn.key)!.rejected = true;
   return [...acc.values()].map((a) => ({
-    ...(a.file ? { file: a.file } : {}), ...(a.line ? { line: a.line } : {}), text: a.text, insns: [...a.insns].sort((x, y) => x - y), visits: a.visits,
-    values: Object.fromEntries([...a.values.entries()].sort(([x], [y]) => regOrder(x) - regOrder(y)).map(([k, v]) => [k, [...v]])), rejected: a.rejected,
+    ...(a.file ? { file: a.file } : {}),
+    ...(a.line ? { line: a.line } : {}),
+    text: a.text,
+    insns: [...a.insns].sort((x, y) => x - y),
+    visits: a.visits,
+    values: Object.fromEntries([...a.values.entries()].sort(([x], [y]) => regOrder(x) - regOrder(y)).map(([k, v]) => [k, [...v]])),
+    rejected: a.rejected,
   }));
 }
 

@@ -15,11 +15,28 @@ export interface SourceMarker {
 
 export type LogEntry =
   /** An instruction walked: index, opcode byte, text, and the registers it changed (`; R1=...`). */
-  | { readonly kind: 'insn'; readonly at: number; readonly idx: number; readonly opcode: number; readonly text: string; readonly frame: number; readonly after?: VerifierState; readonly source?: SourceMarker }
+  | {
+      readonly kind: 'insn';
+      readonly at: number;
+      readonly idx: number;
+      readonly opcode: number;
+      readonly text: string;
+      readonly frame: number;
+      readonly after?: VerifierState;
+      readonly source?: SourceMarker;
+    }
   /** A full state at entry to an instruction (`6: R0=... R10=fp0`). */
   | { readonly kind: 'state'; readonly at: number; readonly idx: number; readonly state: VerifierState }
   /** A branch walked later (`from X to Y: state`, or level 1's `goto pc+4 15: state`). */
-  | { readonly kind: 'branch'; readonly at: number; readonly from: number; readonly to: number; readonly state?: VerifierState; readonly safe: boolean; readonly inline: boolean }
+  | {
+      readonly kind: 'branch';
+      readonly at: number;
+      readonly from: number;
+      readonly to: number;
+      readonly state?: VerifierState;
+      readonly safe: boolean;
+      readonly inline: boolean;
+    }
   /** Pruned: an equivalent state at this instruction was already proven safe. */
   | { readonly kind: 'safe'; readonly at: number; readonly idx: number }
   | { readonly kind: 'source'; readonly at: number; readonly marker: SourceMarker }
@@ -54,11 +71,22 @@ export interface VerifierLog {
 }
 
 /** Lines that carry no meaning for the model: liveness and precision tracking. */
-const NOISE = [/^mark_precise: /, /^\(\d+(,\d+)*\) frame \d+ insn \d+/, /^Live regs before insn:$/, /^\s+\d+: [.0-9]{8,} \(/, /^-- END PROG LOAD LOG --/, /^parent (didn't|already) /, /^last_idx \d+ first_idx /, /^regs=\S* stack=\S* before \d+: /, /^propagating /];
+const NOISE = [
+  /^mark_precise: /,
+  /^\(\d+(,\d+)*\) frame \d+ insn \d+/,
+  /^Live regs before insn:$/,
+  /^\s+\d+: [.0-9]{8,} \(/,
+  /^-- END PROG LOAD LOG --/,
+  /^parent (didn't|already) /,
+  /^last_idx \d+ first_idx /,
+  /^regs=\S* stack=\S* before \d+: /,
+  /^propagating /,
+];
 /** Lines that frame a call or return in a level-2 log; the state line after them is the frame's. */
 const CALL_CONTEXT = /^(caller:|callee:|returning from callee:|to caller at \d+:)$/;
 /** Follow-ups of an error that are context, not the reason (`infinite loop detected` prints both states). */
-export const ERROR_CONTEXT = /^(Validating \S+ func#\d+\.\.\.$|cur state:|old state:|verification time|stack depth|processed \d+ insns|func#\d+ @|Func#\d+ \(.*\) is (global|safe))/;
+export const ERROR_CONTEXT =
+  /^(Validating \S+ func#\d+\.\.\.$|cur state:|old state:|verification time|stack depth|processed \d+ insns|func#\d+ @|Func#\d+ \(.*\) is (global|safe))/;
 
 function parseSource(body: string): SourceMarker {
   const m = /^(.*) @ ([^\s@]+):(\d+)$/.exec(body);
@@ -71,8 +99,15 @@ type InsnEntryT = Extract<LogEntry, { kind: 'insn' }>;
 class LazyInsn {
   readonly kind = 'insn' as const;
   private parsed?: VerifierState;
-  constructor(readonly at: number, readonly idx: number, readonly opcode: number, readonly text: string, readonly frame: number,
-    private readonly stateText: string | undefined, readonly source: SourceMarker | undefined) {}
+  constructor(
+    readonly at: number,
+    readonly idx: number,
+    readonly opcode: number,
+    readonly text: string,
+    readonly frame: number,
+    private readonly stateText: string | undefined,
+    readonly source: SourceMarker | undefined,
+  ) {}
 
   get after(): VerifierState | undefined {
     if (this.stateText && !this.parsed) this.parsed = parseState(this.stateText);
@@ -80,11 +115,28 @@ class LazyInsn {
   }
 
   toJSON(): object {
-    return { kind: this.kind, at: this.at, idx: this.idx, opcode: this.opcode, text: this.text, frame: this.frame, after: this.after, source: this.source };
+    return {
+      kind: this.kind,
+      at: this.at,
+      idx: this.idx,
+      opcode: this.opcode,
+      text: this.text,
+      frame: this.frame,
+      after: this.after,
+      source: this.source,
+    };
   }
 }
 
-function insnEntry(at: number, idx: number, opcode: number, text: string, frame: number, state: string | undefined, source: SourceMarker | undefined): InsnEntryT {
+function insnEntry(
+  at: number,
+  idx: number,
+  opcode: number,
+  text: string,
+  frame: number,
+  state: string | undefined,
+  source: SourceMarker | undefined,
+): InsnEntryT {
   return new LazyInsn(at, idx, opcode, text, frame, state, source);
 }
 
@@ -110,7 +162,13 @@ function insnParts(rest: string): { text: string; state?: string; branchTo?: num
   return { text: text.trimEnd(), state };
 }
 
-function parseLine(raw: string, at: number, c: Cursor, out: LogEntry[], model: { funcs: { index: number; insn: number }[]; stats?: VerifierStats; time?: number; depth?: number[] }): void {
+function parseLine(
+  raw: string,
+  at: number,
+  c: Cursor,
+  out: LogEntry[],
+  model: { funcs: { index: number; insn: number }[]; stats?: VerifierStats; time?: number; depth?: number[] },
+): void {
   const line = raw.trimEnd();
   if (!line.trim()) return;
   let m = /^(\d+): \(([0-9a-f]{2})\) (.*)$/.exec(line);
@@ -171,11 +229,19 @@ function parseLine(raw: string, at: number, c: Cursor, out: LogEntry[], model: {
     model.funcs.push({ index: Number(m[1]), insn: Number(m[2]) });
     return;
   }
-  m = /^processed (\d+) insns(?: \(limit (\d+)\))?(?: max_states_per_insn (\d+))?(?: total_states (\d+))?(?: peak_states (\d+))?(?: mark_read (\d+))?/.exec(line);
+  m =
+    /^processed (\d+) insns(?: \(limit (\d+)\))?(?: max_states_per_insn (\d+))?(?: total_states (\d+))?(?: peak_states (\d+))?(?: mark_read (\d+))?/.exec(
+      line,
+    );
   if (m) {
     const n = (i: number) => (m![i] !== undefined ? { v: Number(m![i]) } : undefined);
     model.stats = {
-      processed: Number(m[1]), limit: n(2)?.v, maxStatesPerInsn: n(3)?.v, totalStates: n(4)?.v, peakStates: n(5)?.v, markRead: n(6)?.v,
+      processed: Number(m[1]),
+      limit: n(2)?.v,
+      maxStatesPerInsn: n(3)?.v,
+      totalStates: n(4)?.v,
+      peakStates: n(5)?.v,
+      markRead: n(6)?.v,
     };
     return;
   }
@@ -194,7 +260,10 @@ function parseLine(raw: string, at: number, c: Cursor, out: LogEntry[], model: {
 function errorsOf(entries: readonly LogEntry[]): string[] {
   let i = entries.length;
   while (i > 0 && entries[i - 1].kind === 'message') i--;
-  return entries.slice(i).map((e) => (e as { text: string }).text).filter((t) => !ERROR_CONTEXT.test(t));
+  return entries
+    .slice(i)
+    .map((e) => (e as { text: string }).text)
+    .filter((t) => !ERROR_CONTEXT.test(t));
 }
 
 /** Parses a verifier log; never throws. */
@@ -202,7 +271,9 @@ export function parseVerifierLog(text: string): VerifierLog {
   const entries: LogEntry[] = [];
   const model: { funcs: { index: number; insn: number }[]; stats?: VerifierStats; time?: number; depth?: number[] } = { funcs: [] };
   const c: Cursor = { frame: 0, level: 1, afterCallContext: false };
-  const lines = String(text ?? '').replace(/\0+$/, '').split('\n');
+  const lines = String(text ?? '')
+    .replace(/\0+$/, '')
+    .split('\n');
   for (let i = 0; i < lines.length; i++) {
     // a line of a megabyte is not a verifier line; keep the model bounded
     const raw = lines[i].length > 65536 ? lines[i].slice(0, 65536) : lines[i];
@@ -210,11 +281,14 @@ export function parseVerifierLog(text: string): VerifierLog {
   }
   if (model.funcs.length) c.level = 2;
   return {
-    entries, funcs: model.funcs, errors: errorsOf(entries),
+    entries,
+    funcs: model.funcs,
+    errors: errorsOf(entries),
     ...(model.stats ? { stats: model.stats } : {}),
     ...(model.time !== undefined ? { verificationTimeUsec: model.time } : {}),
     ...(model.depth ? { stackDepth: model.depth } : {}),
-    level: c.level, truncated: !model.stats,
+    level: c.level,
+    truncated: !model.stats,
   };
 }
 

@@ -55,7 +55,14 @@ export function insnEffect(text: string, idx: number): InsnEffect {
   let m = /^[rw](\d+) = \*\((u8|u16|u32|u64|s8|s16|s32) \*\)\(r(\d+) ([+-]\d+)\)$/.exec(text);
   if (m) return { kind: 'load', dst: Number(m[1]), base: Number(m[3]), off: Number(m[4]) };
   m = /^\*\((u8|u16|u32|u64) \*\)\(r(\d+) ([+-]\d+)\) = (?:[rw](\d+)|(-?\w+))$/.exec(text);
-  if (m) return { kind: 'store', base: Number(m[2]), off: Number(m[3]), size: SIZES[m[1]], ...(m[4] !== undefined ? { src: Number(m[4]) } : {}) };
+  if (m)
+    return {
+      kind: 'store',
+      base: Number(m[2]),
+      off: Number(m[3]),
+      size: SIZES[m[1]],
+      ...(m[4] !== undefined ? { src: Number(m[4]) } : {}),
+    };
   m = /^[rw](\d+) = (?:\(s\d+\))?[rw](\d+)$/.exec(text);
   if (m) return { kind: 'mov', dst: Number(m[1]), src: Number(m[2]) };
   m = /^[rw](\d+) = (?:-[rw]\d+|(?:be|le|bswap)\d+ [rw]\d+)$/.exec(text);
@@ -69,7 +76,13 @@ export function insnEffect(text: string, idx: number): InsnEffect {
   m = /^call (.+?)(?:#-?\d+)?$/.exec(text);
   if (m) return { kind: 'call', name: m[1] };
   m = /^if ([rw]\d+) \S+ ([rw]\d+|\S+) goto pc([+-]\d+)$/.exec(text);
-  if (m) return { kind: 'jump', cond: true, off: Number(m[3]), regs: [m[1], m[2]].filter((r) => /^[rw]\d+$/.test(r)).map((r) => Number(r.slice(1))) };
+  if (m)
+    return {
+      kind: 'jump',
+      cond: true,
+      off: Number(m[3]),
+      regs: [m[1], m[2]].filter((r) => /^[rw]\d+$/.test(r)).map((r) => Number(r.slice(1))),
+    };
   m = /^(?:goto|gotol|may_goto) pc([+-]\d+)$/.exec(text);
   if (m) return { kind: 'jump', cond: text.startsWith('may_goto'), off: Number(m[1]), regs: [] };
   if (text === 'exit') return { kind: 'exit' };
@@ -112,16 +125,20 @@ export function traceBack(path: readonly InsnEntry[], at: number, reg: number, o
     }
     if ('stack' in t) {
       if (fx.kind === 'store' && fx.base === 10 && t.stack >= fx.off && t.stack < fx.off + fx.size) {
-        if (fx.src === undefined) return [...steps, { entry: e, why: `the stack slot fp${t.stack} is set to a constant here`, role: 'origin' }];
+        if (fx.src === undefined)
+          return [...steps, { entry: e, why: `the stack slot fp${t.stack} is set to a constant here`, role: 'origin' }];
         steps.push({ entry: e, why: `R${fx.src} is spilled to the stack at fp${fx.off}`, role: 'flow' });
         t = { reg: fx.src, frame: t.frame };
       }
       continue;
     }
     const r: number = t.reg;
-    if (fx.kind === 'call' && r === 0) return [...steps, { entry: e, why: `R0 is the result of ${fx.name}()${regState(e, 0)}`, role: 'origin' }];
-    if (fx.kind === 'call' && r >= 1 && r <= 5) return [...steps, { entry: e, why: `R${r} is scratched by this call to ${fx.name}() (calls clobber R0-R5)`, role: 'origin' }];
-    if (fx.kind === 'subcall' && r === 0) return [...steps, { entry: e, why: `R0 is the result of the function at instruction ${fx.target}`, role: 'origin' }];
+    if (fx.kind === 'call' && r === 0)
+      return [...steps, { entry: e, why: `R0 is the result of ${fx.name}()${regState(e, 0)}`, role: 'origin' }];
+    if (fx.kind === 'call' && r >= 1 && r <= 5)
+      return [...steps, { entry: e, why: `R${r} is scratched by this call to ${fx.name}() (calls clobber R0-R5)`, role: 'origin' }];
+    if (fx.kind === 'subcall' && r === 0)
+      return [...steps, { entry: e, why: `R0 is the result of the function at instruction ${fx.target}`, role: 'origin' }];
     if (!('dst' in fx) || fx.dst !== r) continue;
     if (fx.kind === 'mov') {
       steps.push({ entry: e, why: `R${r} is copied from R${fx.src}`, role: 'flow' });
@@ -130,7 +147,10 @@ export function traceBack(path: readonly InsnEntry[], at: number, reg: number, o
       steps.push({ entry: e, why: `R${r} is filled from the stack at fp${fx.off}`, role: 'flow' });
       t = { stack: fx.off, frame: t.frame };
     } else if (fx.kind === 'load') {
-      return [...steps, { entry: e, why: `R${r} is loaded from memory at R${fx.base}${fx.off >= 0 ? '+' : ''}${fx.off}${regState(e, r)}`, role: 'origin' }];
+      return [
+        ...steps,
+        { entry: e, why: `R${r} is loaded from memory at R${fx.base}${fx.off >= 0 ? '+' : ''}${fx.off}${regState(e, r)}`, role: 'origin' },
+      ];
     } else if (fx.kind === 'const') {
       return [...steps, { entry: e, why: `R${r} is set to ${fx.value}${regState(e, r)}`, role: 'origin' }];
     } else if (fx.kind === 'alu' && offset && fx.src !== undefined && fx.src !== r && (fx.op === '+' || fx.op === '-')) {

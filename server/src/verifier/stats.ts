@@ -26,9 +26,12 @@ export function programStats(name: string, log: string | VerifierLog, loaded: { 
   const m = typeof log === 'string' ? parseVerifierLog(log) : log;
   const s = m.stats;
   return {
-    name, verdict: loaded ? 'success' : 'failure',
-    verified_insns: loaded ? loaded.verifiedInsns : s?.processed ?? null,
-    total_states: s?.totalStates ?? null, peak_states: s?.peakStates ?? null, max_states_per_insn: s?.maxStatesPerInsn ?? null,
+    name,
+    verdict: loaded ? 'success' : 'failure',
+    verified_insns: loaded ? loaded.verifiedInsns : (s?.processed ?? null),
+    total_states: s?.totalStates ?? null,
+    peak_states: s?.peakStates ?? null,
+    max_states_per_insn: s?.maxStatesPerInsn ?? null,
     duration_us: m.verificationTimeUsec ?? null,
     stack_depth: m.stackDepth ? m.stackDepth.reduce((a, b) => a + b, 0) : null,
     ...(!loaded && m.errors.length ? { error: m.errors[0] } : {}),
@@ -37,8 +40,12 @@ export function programStats(name: string, log: string | VerifierLog, loaded: { 
 
 /** The numeric columns, in veristat's order. */
 export const STAT_COLUMNS = [
-  ['duration_us', 'Duration (us)'], ['verified_insns', 'Insns'], ['total_states', 'States'],
-  ['peak_states', 'Peak states'], ['max_states_per_insn', 'Max states/insn'], ['stack_depth', 'Stack depth'],
+  ['duration_us', 'Duration (us)'],
+  ['verified_insns', 'Insns'],
+  ['total_states', 'States'],
+  ['peak_states', 'Peak states'],
+  ['max_states_per_insn', 'Max states/insn'],
+  ['stack_depth', 'Stack depth'],
 ] as const;
 
 /** The difference of two programs' numbers (other minus base); null where one is unknown. */

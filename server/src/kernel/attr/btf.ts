@@ -2,8 +2,14 @@
 import { defineLayout, encode } from './layout';
 
 export const BTF_LOAD_LAYOUT = defineLayout('bpf_attr.btf_load', 'union bpf_attr', '', [
-  ['btf', 'ptr'], ['btf_log_buf', 'ptr'], ['btf_size', 'u32'], ['btf_log_size', 'u32'],
-  ['btf_log_level', 'u32'], ['btf_log_true_size', 'u32'], ['btf_flags', 'u32'], ['btf_token_fd', 's32'],
+  ['btf', 'ptr'],
+  ['btf_log_buf', 'ptr'],
+  ['btf_size', 'u32'],
+  ['btf_log_size', 'u32'],
+  ['btf_log_level', 'u32'],
+  ['btf_log_true_size', 'u32'],
+  ['btf_flags', 'u32'],
+  ['btf_token_fd', 's32'],
 ] as const);
 
 export interface BtfLoadAttrRaw {

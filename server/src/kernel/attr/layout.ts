@@ -31,9 +31,14 @@ export type FieldSpec<N extends string> = readonly [N, FieldType] | readonly [N,
 
 function sizeAlign(t: FieldType): [number, number] {
   switch (t) {
-    case 'u8': return [1, 1];
-    case 'u32': case 's32': return [4, 4];
-    case 'u64': case 'ptr': return [8, 8];
+    case 'u8':
+      return [1, 1];
+    case 'u32':
+    case 's32':
+      return [4, 4];
+    case 'u64':
+    case 'ptr':
+      return [8, 8];
   }
   const n = Number(/\[(\d+)\]/.exec(t)![1]);
   return [n, 1];
@@ -65,7 +70,11 @@ export function defineLayout<N extends string>(title: string, cType: string, cMe
     end = Math.max(end, cursor);
   }
   return {
-    title, cType, cMember, fields, size: end,
+    title,
+    cType,
+    cMember,
+    fields,
+    size: end,
     field(name: N): Field {
       const f = byName.get(name);
       if (!f) throw new Error(`${title}: no field ${name}`);
@@ -92,10 +101,19 @@ export function encode<N extends string>(layout: Layout<N>, values: Partial<Reco
 
 export function writeField(buf: Buffer, f: Field, value: FieldValue, where = ''): void {
   switch (f.type) {
-    case 'u8': buf.writeUInt8(Number(value), f.offset); return;
-    case 'u32': buf.writeUInt32LE(Number(value) >>> 0, f.offset); return;
-    case 's32': buf.writeInt32LE(Number(value) | 0, f.offset); return;
-    case 'u64': case 'ptr': buf.writeBigUInt64LE(BigInt.asUintN(64, BigInt(value as number | bigint)), f.offset); return;
+    case 'u8':
+      buf.writeUInt8(Number(value), f.offset);
+      return;
+    case 'u32':
+      buf.writeUInt32LE(Number(value) >>> 0, f.offset);
+      return;
+    case 's32':
+      buf.writeInt32LE(Number(value) | 0, f.offset);
+      return;
+    case 'u64':
+    case 'ptr':
+      buf.writeBigUInt64LE(BigInt.asUintN(64, BigInt(value as number | bigint)), f.offset);
+      return;
   }
   const bytes = typeof value === 'string' ? Buffer.from(value, 'latin1') : (value as Uint8Array);
   // char[N] keeps a terminating NUL, as the kernel checks.

@@ -3,10 +3,21 @@
 import { defineLayout, encode } from './layout';
 
 export const MAP_CREATE_LAYOUT = defineLayout('bpf_attr.map_create', 'union bpf_attr', '', [
-  ['map_type', 'u32'], ['key_size', 'u32'], ['value_size', 'u32'], ['max_entries', 'u32'],
-  ['map_flags', 'u32'], ['inner_map_fd', 'u32'], ['numa_node', 'u32'], ['map_name', 'char[16]'],
-  ['map_ifindex', 'u32'], ['btf_fd', 'u32'], ['btf_key_type_id', 'u32'], ['btf_value_type_id', 'u32'],
-  ['btf_vmlinux_value_type_id', 'u32'], ['map_extra', 'u64'], ['value_type_btf_obj_fd', 's32'],
+  ['map_type', 'u32'],
+  ['key_size', 'u32'],
+  ['value_size', 'u32'],
+  ['max_entries', 'u32'],
+  ['map_flags', 'u32'],
+  ['inner_map_fd', 'u32'],
+  ['numa_node', 'u32'],
+  ['map_name', 'char[16]'],
+  ['map_ifindex', 'u32'],
+  ['btf_fd', 'u32'],
+  ['btf_key_type_id', 'u32'],
+  ['btf_value_type_id', 'u32'],
+  ['btf_vmlinux_value_type_id', 'u32'],
+  ['map_extra', 'u64'],
+  ['value_type_btf_obj_fd', 's32'],
   ['map_token_fd', 's32'],
 ] as const);
 
@@ -40,7 +51,11 @@ export function encodeMapCreate(a: MapCreateAttr): Buffer {
 }
 
 export const MAP_ELEM_LAYOUT = defineLayout('bpf_attr.map_elem', 'union bpf_attr', '', [
-  ['map_fd', 'u32'], ['key', 'ptr'], ['value', 'ptr'], ['next_key', 'ptr', { at: 'value' }], ['flags', 'u64'],
+  ['map_fd', 'u32'],
+  ['key', 'ptr'],
+  ['value', 'ptr'],
+  ['next_key', 'ptr', { at: 'value' }],
+  ['flags', 'u64'],
 ] as const);
 
 /** Element commands: addresses of the key and value (or next key) buffers. */

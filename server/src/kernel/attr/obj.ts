@@ -3,7 +3,10 @@
 import { defineLayout, encode } from './layout';
 
 export const OBJ_LAYOUT = defineLayout('bpf_attr.obj', 'union bpf_attr', '', [
-  ['pathname', 'ptr'], ['bpf_fd', 'u32'], ['file_flags', 'u32'], ['path_fd', 's32'],
+  ['pathname', 'ptr'],
+  ['bpf_fd', 'u32'],
+  ['file_flags', 'u32'],
+  ['path_fd', 's32'],
 ] as const);
 
 export interface ObjAttrRaw {
@@ -18,9 +21,14 @@ export function encodeObj(a: ObjAttrRaw): Buffer {
 }
 
 export const GET_ID_LAYOUT = defineLayout('bpf_attr.get_id', 'union bpf_attr', '', [
-  ['start_id', 'u32'], ['prog_id', 'u32', { at: 'start_id' }], ['map_id', 'u32', { at: 'start_id' }],
-  ['btf_id', 'u32', { at: 'start_id' }], ['link_id', 'u32', { at: 'start_id' }],
-  ['next_id', 'u32'], ['open_flags', 'u32'], ['fd_by_id_token_fd', 's32'],
+  ['start_id', 'u32'],
+  ['prog_id', 'u32', { at: 'start_id' }],
+  ['map_id', 'u32', { at: 'start_id' }],
+  ['btf_id', 'u32', { at: 'start_id' }],
+  ['link_id', 'u32', { at: 'start_id' }],
+  ['next_id', 'u32'],
+  ['open_flags', 'u32'],
+  ['fd_by_id_token_fd', 's32'],
 ] as const);
 
 /** *_GET_NEXT_ID (start_id) and *_GET_FD_BY_ID (the id, in the same field). */
@@ -29,7 +37,9 @@ export function encodeGetId(a: { readonly start_id: number; readonly open_flags?
 }
 
 export const INFO_ATTR_LAYOUT = defineLayout('bpf_attr.info', 'union bpf_attr', 'info', [
-  ['bpf_fd', 'u32'], ['info_len', 'u32'], ['info', 'ptr'],
+  ['bpf_fd', 'u32'],
+  ['info_len', 'u32'],
+  ['info', 'ptr'],
 ] as const);
 
 export function encodeInfoAttr(a: { readonly bpf_fd: number; readonly info_len: number; readonly info: bigint }): Buffer {
