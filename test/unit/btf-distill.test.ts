@@ -6,9 +6,11 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseBtf } from '../../server/src/btf/btf';
 import { DistillError, distillBase } from '../../server/src/btf/distill';
-import { readModuleBtf } from '../../server/src/btf/module-btf';
-import { TargetIndex, mapDistilledBase, relocateSplit } from '../../server/src/btf/relocate';
+import { distillModule, readModuleBtf } from '../../server/src/btf/module-btf';
+import { RelocateError, TargetIndex, mapDistilledBase, relocateSplit } from '../../server/src/btf/relocate';
 import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
+import { buildElf } from '../../server/src/elf/build';
+import { SHT_PROGBITS } from '../../server/src/elf/constants';
 import { ElfFile } from '../../server/src/elf/reader';
 import { canonOwn, canonType, missingFrom } from '../btf-canon';
 import { SIGNED, maker } from '../btf-make';
@@ -250,4 +252,42 @@ test('distill every Debian 6.1 module on its vmlinux, relocate back: every origi
     dup += back.count - split.count;
   }
   assert.ok(types > mods.length && dup > 0, `${types} types, ${dup} duplicated`);
+});
+
+test("distill of a module: a refusal names the module's file and section (issue 14)", () => {
+  const { base, ids } = sample();
+  const sb = new BtfBuilder(base);
+  maker(sb).declTag('tag', ids.basefn);
+  const module = buildElf({
+    littleEndian: true,
+    machine: 62, // EM_X86_64, as a kernel module
+    type: 1, // ET_REL
+    sections: [{ name: '.BTF', type: SHT_PROGBITS, data: writeBtf(sb.build()) }],
+  });
+  const file = '/tmp/hostile/refers_to_func.ko';
+  assert.throws(
+    () => distillModule(new ElfFile(module, file), base),
+    (e: Error) => e instanceof DistillError && e.message.startsWith(`${file}: section .BTF: type [`) && /FUNC 'basefn'/.test(e.message),
+  );
+});
+
+test("a distilled module that does not relocate onto a base: the refusal names the module's file and .BTF.base (issue 14)", () => {
+  const { split } = sample();
+  const d = distillBase(split);
+  const module = buildElf({
+    littleEndian: true,
+    machine: 62,
+    type: 1,
+    sections: [
+      { name: '.BTF', type: SHT_PROGBITS, data: writeBtf(d.split) },
+      { name: '.BTF.base', type: SHT_PROGBITS, data: writeBtf(d.base) },
+    ],
+  });
+  const file = '/tmp/hostile/distilled.ko';
+  const other = new BtfBuilder();
+  maker(other).int('unrelated', 4, SIGNED);
+  assert.throws(
+    () => distillModule(new ElfFile(module, file), other.build()),
+    (e: Error) => e instanceof RelocateError && e.message.startsWith(`${file}: section .BTF.base: `) && /did not map/.test(e.message),
+  );
 });

@@ -27,8 +27,8 @@ export interface DistilledBtf {
 
 /** The split BTF cannot be distilled (it refers to base types no distilled base can hold). */
 export class DistillError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'DistillError';
   }
 }

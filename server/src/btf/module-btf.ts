@@ -7,8 +7,8 @@ import { type ElfFile } from '../elf/reader';
 import { rewriteElf } from '../elf/writer';
 import { type Btf, parseBtf } from './btf';
 import { type BtfIdsRemap, remapBtfIds } from './btf-ids';
-import { type DistilledBtf, distillBase } from './distill';
-import { TargetIndex, relocateSplit } from './relocate';
+import { type DistilledBtf, DistillError, distillBase } from './distill';
+import { RelocateError, TargetIndex, relocateSplit } from './relocate';
 import { type TypeId } from './types';
 import { writeBtf } from './write';
 
@@ -39,7 +39,7 @@ export function readModuleBtf(elf: ElfFile, base?: Btf): ModuleBtf {
 export function moduleBtfOn(elf: ElfFile, base: Btf | TargetIndex): Btf {
   const baseBtf = base instanceof TargetIndex ? base.btf : base;
   const m = readModuleBtf(elf, baseBtf);
-  return m.distilledBase ? relocateSplit(m.split, base).btf : m.split;
+  return m.distilledBase ? relocateIn(elf, m.split, base).btf : m.split;
 }
 
 /**
@@ -57,7 +57,27 @@ export function distilledModuleBtf(elf: ElfFile, origBase?: Btf): { split: Btf; 
   }
   const m = readModuleBtf(elf, origBase);
   if (m.distilledBase) return { split: m.split, fromSection: true };
-  return { split: distillBase(m.split).split, fromSection: false };
+  return { split: distillIn(elf, m.split).split, fromSection: false };
+}
+
+/** relocateSplit of a module's split BTF; a refusal names the module's file and section. */
+function relocateIn(elf: ElfFile, split: Btf, base: Btf | TargetIndex): ReturnType<typeof relocateSplit> {
+  try {
+    return relocateSplit(split, base);
+  } catch (e) {
+    if (e instanceof RelocateError) throw new RelocateError(e.mapping, elf.file);
+    throw e;
+  }
+}
+
+/** distillBase of a module's split BTF; a refusal names the module's file and section. */
+function distillIn(elf: ElfFile, split: Btf): DistilledBtf {
+  try {
+    return distillBase(split);
+  } catch (e) {
+    if (e instanceof DistillError) throw new DistillError(`${elf.file}: section .BTF: ${e.message}`, { cause: e });
+    throw e;
+  }
 }
 
 export interface DistilledModule {
@@ -85,11 +105,11 @@ export function distillModule(elf: ElfFile, base: Btf | TargetIndex): DistilledM
   let original = m.split;
   let toOriginal = (id: TypeId) => id;
   if (m.distilledBase) {
-    const r = relocateSplit(m.split, base);
+    const r = relocateIn(elf, m.split, base);
     original = r.btf;
     toOriginal = (id) => r.mapId(id);
   }
-  const distilled = distillBase(original);
+  const distilled = distillIn(elf, original);
   const btf = writeBtf(distilled.split);
   const btfBase = writeBtf(distilled.base);
   const btfIds = remapBtfIds(elf, (id) => distilled.mapId(toOriginal(id)));

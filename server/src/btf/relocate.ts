@@ -57,11 +57,15 @@ export interface BaseMapping {
 
 /** Relocation failed: the mapping says which distilled types did not map, and why. */
 export class RelocateError extends Error {
-  constructor(readonly mapping: BaseMapping) {
+  /** `file`: the module whose `.BTF.base` this was, named first in the message. */
+  constructor(
+    readonly mapping: BaseMapping,
+    file?: string,
+  ) {
     const bad = mapping.matches.filter((m) => !RELOCATABLE.has(m.status));
     const first = bad.slice(0, 3).map((m) => `${m.kind} '${m.name}' [${m.id}]: ${m.status}${m.reason ? ` (${m.reason})` : ''}`);
     super(
-      `${bad.length} distilled base type${bad.length === 1 ? '' : 's'} did not map onto the target: ${first.join('; ')}${bad.length > 3 ? '; …' : ''}`,
+      `${file ? `${file}: section .BTF.base: ` : ''}${bad.length} distilled base type${bad.length === 1 ? '' : 's'} did not map onto the target: ${first.join('; ')}${bad.length > 3 ? '; …' : ''}`,
     );
     this.name = 'RelocateError';
   }
