@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { type Btf, parseBtf } from '../../server/src/btf/btf';
 import { structLayout } from '../../server/src/btf/layout';
 import { FormatError } from '../../server/src/common/errors';
-import { dumpC, dumpCDetailed } from '../../server/src/btf/dump-c';
+import { CLimitError, dumpC, dumpCDetailed } from '../../server/src/btf/dump-c';
 import { BtfBuilder } from '../../server/src/btf/write';
 import { loadBtf } from '../../server/src/cli/input';
 import { ElfFile } from '../../server/src/elf/reader';
@@ -77,6 +77,9 @@ for (const name of readdirSync(FIXTURES)
   test(`fixture ${name}: dump compiles with the BTF layout`, () => {
     const file = path.join(FIXTURES, name);
     if (!hasBtf(file)) return assert.fail(`${name} has no .BTF`);
+    // lsp_nested_anon's C text is exponential by construction (anonymous unions reused through
+    // __typeof__ must be written out at every use, 16^6 of them): a bounded dump says so
+    if (name.startsWith('lsp_nested_anon.')) return assert.throws(() => dumpC(loadBtf(file), { maxChars: 1 << 24 }), CLimitError);
     checkDump(loadBtf(file), name);
   });
 }
