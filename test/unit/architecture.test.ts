@@ -14,14 +14,15 @@ const SOURCES = ['server/src', 'client/src', 'protocol'];
 /** The pure engine: bytes in, values out; no syscalls, no front end, no transport. */
 const ENGINE = new Set(['elf', 'btf', 'object', 'core', 'link', 'common', 'verifier']);
 /** What the engine must never import ('target' is the remote transport's old name). */
-const ABOVE_ENGINE = new Set(['kernel', 'load', 'attach', 'run', 'targets', 'lsp', 'cli', 'agent', 'remote', 'target']);
+const ABOVE_ENGINE = new Set(['kernel', 'load', 'attach', 'run', 'observe', 'targets', 'lsp', 'cli', 'agent', 'remote', 'target']);
 const FRONT_ENDS = new Set(['cli', 'lsp', 'agent']);
 /** Below the front ends: each imports none of them, nor the layers listed after it. */
 const BELOW_FRONT_ENDS: Record<string, readonly string[]> = {
-  kernel: ['load', 'attach', 'run', 'targets', 'remote', 'target'],
+  kernel: ['load', 'attach', 'run', 'observe', 'targets', 'remote', 'target'],
   load: ['attach', 'targets', 'remote', 'target'],
   attach: ['targets', 'remote', 'target'],
   run: ['targets', 'remote', 'target'],
+  observe: ['targets', 'remote', 'target'],
   remote: ['targets'],
   targets: [],
 };
