@@ -130,6 +130,29 @@ export interface TestRunResultJson {
   readonly dataOut?: string;
 }
 
+/** How run statistics are on: our BPF_ENABLE_STATS FD, the kernel.bpf_stats_enabled sysctl, or not at all. */
+export type StatsState = 'fd' | 'sysctl' | 'off';
+export interface ProgStat {
+  readonly id: number;
+  /** The program type as bpftool names it (`tracepoint`, `xdp`). */
+  readonly type: string;
+  readonly name: string;
+  readonly tag: string;
+  readonly runCnt: number;
+  readonly runTimeNs: number;
+}
+export interface ProgStatsParams {
+  /** Turn statistics on (kept on until the connection ends) before reading. */
+  readonly enable?: boolean;
+}
+export interface ProgStatsResult {
+  readonly stats: StatsState;
+  readonly reason?: string;
+  /** The target's monotonic clock when read: rates divide by its differences, not by the wire's. */
+  readonly timeNs: number;
+  readonly programs: readonly ProgStat[];
+}
+
 export const hello = new RequestType0<HelloResult, void>('bpfLensAgent/hello');
 export const targetBtf = new RequestType<TargetBtfParams, TargetBtfResult, AgentNoBtfErrorData>('bpfLensAgent/targetBtf');
 export const load = new RequestType<AgentLoadParams, AgentLoadResult, AgentLoadErrorData | AgentNoBtfErrorData>('bpfLensAgent/load');
@@ -152,6 +175,7 @@ export interface LoadedEntry {
 export const unload = new RequestType<UnloadParams, UnloadResult, void>('bpfLensAgent/unload');
 export const listLoaded = new RequestType0<readonly LoadedEntry[], void>('bpfLensAgent/listLoaded');
 export const testRun = new RequestType<TestRunParams, TestRunResultJson, void>('bpfLensAgent/testRun');
+export const progStats = new RequestType<ProgStatsParams, ProgStatsResult, void>('bpfLensAgent/progStats');
 export const shutdown = new RequestType0<void, void>('bpfLensAgent/shutdown');
 /** Streams: load stages and, when asked, verifier logs. */
 export const progress = new NotificationType<{ stage: string; detail: string }>('bpfLensAgent/progress');

@@ -16,7 +16,7 @@ import { type Field, type Layout } from '../../server/src/kernel/attr/layout';
 import { MAP_CREATE_LAYOUT, MAP_ELEM_LAYOUT } from '../../server/src/kernel/attr/map';
 import { PROG_LOAD_LAYOUT } from '../../server/src/kernel/attr/prog';
 import { BTF_LOAD_LAYOUT } from '../../server/src/kernel/attr/btf';
-import { GET_ID_LAYOUT, INFO_ATTR_LAYOUT, OBJ_LAYOUT } from '../../server/src/kernel/attr/obj';
+import { ENABLE_STATS_LAYOUT, GET_ID_LAYOUT, INFO_ATTR_LAYOUT, OBJ_LAYOUT } from '../../server/src/kernel/attr/obj';
 import {
   ITER_CREATE_LAYOUT,
   LINK_CREATE_LAYOUT,
@@ -46,6 +46,7 @@ const LAYOUTS: Layout[] = [
   ITER_CREATE_LAYOUT,
   LINK_DETACH_LAYOUT,
   PERF_EVENT_ATTR_LAYOUT,
+  ENABLE_STATS_LAYOUT,
 ];
 
 /** Fields that are not C members: a bitfield's storage word, and the bitfield it starts with. */

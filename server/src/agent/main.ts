@@ -12,7 +12,7 @@ import { VMLINUX_BTF as VMLINUX } from '../kernel/sysfs-btf';
 import { TargetError } from '../remote/errors';
 import * as P from '../../../protocol/agent';
 import { LocalTarget } from '../targets/local';
-import { loadParams, targetBtfParams, testRunParams, unloadParams } from './params';
+import { loadParams, progStatsParams, targetBtfParams, testRunParams, unloadParams } from './params';
 
 // Anything printed by accident must not corrupt the protocol stream.
 console.log = console.error;
@@ -86,6 +86,8 @@ conn.onRequest(P.testRun, async (raw): Promise<P.TestRunResultJson> => {
     throw new ResponseError(3, `no loaded program ${p.program} under handle ${p.handle}`);
   return target.testRun(p);
 });
+
+conn.onRequest(P.progStats, (raw) => target.progStats(progStatsParams(raw)));
 
 let ending: Promise<void> | undefined;
 /**

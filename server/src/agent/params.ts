@@ -3,7 +3,7 @@
  * JSON-RPC's invalid params (-32602) naming the field, never a throw deep inside a load.
  */
 import { ErrorCodes, ResponseError } from 'vscode-jsonrpc';
-import type { AgentLoadParams, TargetBtfParams, TestRunParams, UnloadParams } from '../../../protocol/agent';
+import type { AgentLoadParams, ProgStatsParams, TargetBtfParams, TestRunParams, UnloadParams } from '../../../protocol/agent';
 
 type Check = (v: unknown) => string | undefined;
 
@@ -82,6 +82,8 @@ export const testRunParams = (p: unknown) =>
     data: base64,
     repeat: int(0, 0xffffffff),
   });
+
+export const progStatsParams = (p: unknown) => checked<ProgStatsParams>('progStats', p ?? {}, { enable: bool });
 
 export const targetBtfParams = (p: unknown) =>
   checked<TargetBtfParams>('targetBtf', p ?? {}, {

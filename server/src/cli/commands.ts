@@ -93,6 +93,13 @@ export const COMMANDS: Command[] = [
     run: lazy(async () => (await import('./test-run')).testRunCommand),
   },
   {
+    path: ['top'],
+    usage: 'top [--target local|ssh://[user@]host[:port]|HOST] [--no-sudo] [--interval SECONDS] [--count N] [--json]',
+    summary:
+      'Every BPF program on the target with runs per second, ns per run and CPU share, refreshed each interval (as bpftop; statistics on only while it runs).',
+    run: lazy(async () => (await import('./top')).topCommand),
+  },
+  {
     path: ['verify'],
     usage: 'verify OBJ [--target T]... [--json] [--compare OTHER.o] [--log-level 1|2]',
     summary: 'verification statistics per program (veristat): instructions, states, time, stack; --compare, per --target',

@@ -24,6 +24,7 @@
 //   target-btf.ts KernelBtf: vmlinux + module BTF by id, parsed lazily, FDs on request;
 //                 localKernelBtf (kept while the kernel's BTF objects are unchanged).
 //   host.ts       kconfigText, kallsymsText, processAlive, pidNamespace.
+//   stats.ts      enableStats (BPF_ENABLE_STATS), statsSysctlEnabled: program run statistics.
 //   bpffs.ts      makeDirs, unpin, removeDir, removeTree, renamePin, listDir: the file side of pinning.
 //   KernelOps     all of the above a load uses, as one object (localKernel: this process).
 //   asm.ts        a few hand-encoded instructions (probes and tests).
@@ -75,6 +76,7 @@ export type { FeatureProbe, Privileges, ProbeResult, SystemInfo } from './probes
 export { KernelBtf, localKernelBtf } from './target-btf';
 export { kallsymsText, kconfigText, pidNamespace, processAlive } from './host';
 export { listDir, makeDirs, pathExists, removeDir, removeTree, renamePin, unpin } from './bpffs';
+export { BPF_STATS_RUN_TIME, enableStats, statsSysctlEnabled } from './stats';
 export type { KernelBtfObject, NamedBtf } from './target-btf';
 export * from '../common/uapi';
 
@@ -90,6 +92,7 @@ import * as probes from './probes';
 import * as tbtf from './target-btf';
 import * as host from './host';
 import * as bpffs from './bpffs';
+import * as stats from './stats';
 
 /** What attaching needs beyond a load (part of KernelOps): links, perf events, legacy attach, attach points. */
 export interface AttachOps {
@@ -153,6 +156,7 @@ export interface KernelOps extends AttachOps {
   readonly objPin: typeof objects.objPin;
   readonly objGet: typeof objects.objGet;
   readonly getFdById: typeof objects.getFdById;
+  readonly listIds: typeof objects.listIds;
   readonly progInfo: typeof objects.progInfo;
   readonly mapInfo: typeof objects.mapInfo;
   readonly btfInfo: typeof objects.btfInfo;
@@ -184,6 +188,9 @@ export interface KernelOps extends AttachOps {
   readonly listDir: typeof bpffs.listDir;
   readonly pathExists: typeof bpffs.pathExists;
   readonly removeTree: typeof bpffs.removeTree;
+  // program run statistics
+  readonly enableStats: typeof stats.enableStats;
+  readonly statsSysctlEnabled: typeof stats.statsSysctlEnabled;
 }
 
 /** This process's kernel, called directly through bpf(2). */
@@ -199,6 +206,7 @@ export const localKernel: KernelOps = {
   objPin: objects.objPin,
   objGet: objects.objGet,
   getFdById: objects.getFdById,
+  listIds: objects.listIds,
   progInfo: objects.progInfo,
   mapInfo: objects.mapInfo,
   btfInfo: objects.btfInfo,
@@ -224,5 +232,7 @@ export const localKernel: KernelOps = {
   removeTree: bpffs.removeTree,
   processAlive: host.processAlive,
   pidNamespace: host.pidNamespace,
+  enableStats: stats.enableStats,
+  statsSysctlEnabled: stats.statsSysctlEnabled,
   ...localAttach,
 };

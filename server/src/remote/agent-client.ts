@@ -144,6 +144,9 @@ export class AgentClient {
   testRun(p: P.TestRunParams): Promise<P.TestRunResultJson> {
     return this.call(() => this.conn.sendRequest(P.testRun, p));
   }
+  progStats(p: P.ProgStatsParams): Promise<P.ProgStatsResult> {
+    return this.call(() => this.conn.sendRequest(P.progStats, p));
+  }
 
   /** Asks the agent to close everything and exit; kills it if it does not within 3 s. */
   async close(): Promise<void> {

@@ -10,6 +10,8 @@ import type {
   LoadOutcome,
   LoadRequest,
   ProgressFn,
+  ProgStatsParams,
+  ProgStatsResult,
   TestRunParams,
   TestRunResultJson,
   UnloadResult,
@@ -62,6 +64,9 @@ export class AgentTarget implements KernelTarget {
   }
   testRun(p: TestRunParams): Promise<TestRunResultJson> {
     return this.client.testRun(p);
+  }
+  progStats(p: ProgStatsParams): Promise<ProgStatsResult> {
+    return this.client.progStats(p);
   }
   close(): Promise<void> {
     return this.client.close();

@@ -20,11 +20,14 @@ import type {
   LoadOutcome,
   LoadRequest,
   ProgressFn,
+  ProgStatsParams,
+  ProgStatsResult,
   TestRunParams,
   TestRunResultJson,
   UnloadResult,
 } from './target';
 import { loadFailure, loadSummary } from './summary';
+import { enableRunStats, progStatsNow, type RunStats } from '../observe/prog-stats';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -86,6 +89,7 @@ export class LocalTarget implements KernelTarget {
   private readonly pending = new Set<Promise<unknown>>();
   private nextHandle = 1;
   private closing = false;
+  private stats: RunStats | undefined;
 
   constructor(readonly label = 'local') {}
 
@@ -190,8 +194,16 @@ export class LocalTarget implements KernelTarget {
     return { retval: r.retval, duration: r.duration, ...(r.dataOut ? { dataOut: Buffer.from(r.dataOut).toString('base64') } : {}) };
   }
 
-  /** Closes every load (pins stay); loads still running are undone entirely when they end. */
+  async progStats(p: ProgStatsParams): Promise<ProgStatsResult> {
+    if (p.enable && (!this.stats || this.stats.state === 'off')) this.stats = enableRunStats(kernel.localKernel);
+    const state = this.stats ?? { state: kernel.statsSysctlEnabled() ? ('sysctl' as const) : ('off' as const) };
+    return progStatsNow(kernel.localKernel, state);
+  }
+
+  /** Closes every load (pins stay) and ends statistics it turned on; loads still running are undone entirely when they end. */
   async close(): Promise<void> {
+    this.stats?.close();
+    this.stats = undefined;
     this.closing = true;
     await Promise.allSettled([...this.pending]);
     for (const l of this.loaded.values()) l.result.close();

@@ -10,12 +10,23 @@ import type {
   AgentLoadResult,
   HelloResult,
   LoadedEntry,
+  ProgStatsParams,
+  ProgStatsResult,
   TestRunParams,
   TestRunResultJson,
   UnloadResult,
 } from '../../../protocol/agent';
 
-export type { AgentLoadResult as LoadSummary, HelloResult, LoadedEntry, TestRunParams, TestRunResultJson, UnloadResult };
+export type {
+  AgentLoadResult as LoadSummary,
+  HelloResult,
+  LoadedEntry,
+  ProgStatsParams,
+  ProgStatsResult,
+  TestRunParams,
+  TestRunResultJson,
+  UnloadResult,
+};
 
 export interface LoadRequest {
   /** How errors and the summary name the object (its path, or its base name on a target). */
@@ -59,6 +70,8 @@ export interface KernelTarget {
   unload(handle: number, o?: { readonly unpinMaps?: boolean }): Promise<UnloadResult>;
   list(): Promise<LoadedEntry[]>;
   testRun(p: TestRunParams): Promise<TestRunResultJson>;
+  /** Every program's run count and time on the kernel; `enable` keeps statistics on until close. */
+  progStats(p: ProgStatsParams): Promise<ProgStatsResult>;
   /** Releases every load not pinned and ends the connection. */
   close(): Promise<void>;
 }

@@ -45,3 +45,9 @@ export const INFO_ATTR_LAYOUT = defineLayout('bpf_attr.info', 'union bpf_attr', 
 export function encodeInfoAttr(a: { readonly bpf_fd: number; readonly info_len: number; readonly info: bigint }): Buffer {
   return encode(INFO_ATTR_LAYOUT, { ...a });
 }
+
+export const ENABLE_STATS_LAYOUT = defineLayout('bpf_attr.enable_stats', 'union bpf_attr', 'enable_stats', [['type', 'u32']] as const);
+
+export function encodeEnableStats(type: number): Buffer {
+  return encode(ENABLE_STATS_LAYOUT, { type });
+}
