@@ -41,6 +41,8 @@ test('agent parameters: wrong types and values are invalid params (-32602) namin
       ['unload', { handle: 'x' }, /handle must be an integer/],
       ['testRun', { handle: 1, program: 'p', repeat: -1 }, /repeat must be an integer/],
       ['targetBtf', { knownHash: '../../x' }, /knownHash must be a sha256 in hex/],
+      ['progStats', { enable: 'yes' }, /enable must be true or false/],
+      ['progStats', { all: true }, /progStats has no parameter "all"/],
     ];
     for (const [method, params, msg] of bad) {
       await assert.rejects(c.conn.sendRequest(`bpfLensAgent/${method}`, params), (e: unknown) => {
