@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { type Btf, parseBtf } from '../../server/src/btf/btf';
 import { btfDigest, encodeIndex, parseWithIndex } from '../../server/src/btf/index-file';
-import { parseKernelBtf } from '../../server/src/kernel/btf-index-cache';
+import { parseKernelBtf, readKernelBtfFile } from '../../server/src/kernel/btf-index-cache';
 import { VMLINUX_BTF } from '../../server/src/kernel/sysfs-btf';
 import { readCoreObject, readTargetBtf, relocateObject } from '../core-helpers';
 import { fixture } from '../helpers';
@@ -163,5 +163,56 @@ test(
         f,
       );
     }
+  },
+);
+
+test(
+  "readKernelBtfFile: this boot's copy of vmlinux stands for sysfs, with its digest; a damaged or short copy is replaced",
+  { skip: !have && 'no vmlinux BTF' },
+  (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bpf-lens-btfcopy-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const digest = Buffer.from(btfDigest(bytes));
+    const first = readKernelBtfFile(VMLINUX_BTF, dir);
+    assert.deepEqual(Buffer.from(first.bytes), Buffer.from(bytes));
+    assert.deepEqual(Buffer.from(first.digest ?? []), digest);
+    const copies = readdirSync(dir).filter((f) => f.endsWith('.btfcopy'));
+    assert.equal(copies.length, 1);
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim();
+    assert.ok(copies[0].includes(boot) && copies[0].endsWith(`-${bytes.length}.btfcopy`), copies[0]);
+    const file = path.join(dir, copies[0]);
+    const saved = readFileSync(file);
+    const made = statSync(file).mtimeMs;
+    const again = readKernelBtfFile(VMLINUX_BTF, dir);
+    assert.deepEqual(Buffer.from(again.bytes), Buffer.from(bytes));
+    assert.deepEqual(Buffer.from(again.digest ?? []), digest);
+    assert.equal(statSync(file).mtimeMs, made, 'a good copy is read, not rewritten');
+    // a byte flipped in a page the check always reads (the first), a copy cut short, garbage
+    for (const damage of [
+      (b: Buffer) => {
+        const c = Buffer.from(b);
+        c[100] ^= 0xff;
+        return c;
+      },
+      (b: Buffer) => b.subarray(0, b.length - 4096),
+      () => Buffer.from('garbage'),
+    ]) {
+      writeFileSync(file, damage(saved));
+      const r = readKernelBtfFile(VMLINUX_BTF, dir);
+      assert.deepEqual(Buffer.from(r.bytes), Buffer.from(bytes));
+      assert.deepEqual(Buffer.from(r.digest ?? []), digest);
+      assert.deepEqual(readFileSync(file), saved, 'replaced whole');
+    }
+    // a copy from another boot is removed when this boot's is written
+    const stale = path.join(dir, copies[0].replace(boot, '00000000-0000-0000-0000-000000000000'));
+    writeFileSync(stale, 'old');
+    rmSync(file);
+    readKernelBtfFile(VMLINUX_BTF, dir);
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.endsWith('.btfcopy')),
+      copies,
+    );
+    // the same types through the copy's digest as through a plain parse
+    sameBtf(parseBtf(bytes, { file: 'vmlinux' }), parseKernelBtf(again.bytes, { file: 'vmlinux' }, dir, again.digest));
   },
 );

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 import type { Btf } from '../btf/btf';
 import { btfFromBytes } from '../btf/input';
-import { parseKernelBtf } from './btf-index-cache';
+import { parseKernelBtf, readKernelBtfFile } from './btf-index-cache';
 
 /** Where the running kernel exposes its BTF: `vmlinux` and one split file per module. */
 export const SYSFS_BTF = '/sys/kernel/btf';
@@ -25,11 +25,8 @@ function readBtfFile(file: string, base?: Btf): Btf {
 
 /** This kernel's vmlinux BTF, then each module's split BTF on it, as libbpf searches them for CO-RE. */
 export function sysfsKernelBtfs(): { name: string; btf: Btf }[] {
-  const buf = readFileSync(VMLINUX_BTF);
-  const vmlinux = {
-    name: 'vmlinux',
-    btf: parseKernelBtf(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), { file: VMLINUX_BTF }),
-  };
+  const { bytes, digest } = readKernelBtfFile(VMLINUX_BTF);
+  const vmlinux = { name: 'vmlinux', btf: parseKernelBtf(bytes, { file: VMLINUX_BTF }, undefined, digest) };
   const mods = readdirSync(SYSFS_BTF)
     .filter((n) => n !== 'vmlinux')
     .sort()

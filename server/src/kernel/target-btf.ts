@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'fs';
 import * as path from 'path';
 import { type Btf, parseBtf } from '../btf/btf';
-import { parseKernelBtf } from './btf-index-cache';
+import { parseKernelBtf, readKernelBtfFile } from './btf-index-cache';
 import { isKernelError } from './errors';
 import { btfInfo, getFdById, getNextId } from './objects';
 import { type Fd, closeFd } from './sys';
@@ -82,7 +82,12 @@ export class KernelBtf {
   }
 
   get vmlinux(): Btf {
-    return (this.vmlinuxBtf ??= parseKernelBtf(this.blob('vmlinux'), { file: 'vmlinux', section: 'BTF' }));
+    if (!this.vmlinuxBtf) {
+      const file = path.join(this.sysfsDir, 'vmlinux');
+      const { bytes, digest } = existsSync(file) ? readKernelBtfFile(file) : { bytes: this.blob('vmlinux'), digest: undefined };
+      this.vmlinuxBtf = parseKernelBtf(bytes, { file: 'vmlinux', section: 'BTF' }, undefined, digest);
+    }
+    return this.vmlinuxBtf;
   }
 
   /** A module's split BTF on vmlinux (parsed on first use), or undefined if it has none. */
