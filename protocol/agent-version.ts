@@ -1,4 +1,5 @@
 // The agent protocol's version alone, so that a process loading in-process (the CLI's local
 // `load`) answers hello without evaluating vscode-jsonrpc.
 // 2: methods renamed bpfLensAgent/…; unload answers what it closed and unpinned.
-export const AGENT_PROTOCOL_VERSION = 2;
+// 3: attach/detach (and the `attached` notification); testRun takes ctx and answers ctxOut.
+export const AGENT_PROTOCOL_VERSION = 3;

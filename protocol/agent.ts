@@ -122,12 +122,65 @@ export interface TestRunParams {
   readonly handle: number;
   readonly program: string;
   readonly data?: string;
+  /** The context (ctx_in), base64: raw_tp arguments, an __sk_buff, xdp_md ... */
+  readonly ctx?: string;
   readonly repeat?: number;
 }
 export interface TestRunResultJson {
   readonly retval: number;
   readonly duration: number;
   readonly dataOut?: string;
+  /** The context as the program left it (ctx_out), when one went in; base64. */
+  readonly ctxOut?: string;
+}
+
+/** One attachment as it travels (what `run --json` prints as an `attached` event). */
+export interface AttachmentJson {
+  readonly program: string;
+  /** The plan's kind: tracepoint, raw_tp, tracing, kprobe, uprobe, iter, perf_event, xdp, tcx, cgroup, netns, sockmap, struct_ops. */
+  readonly kind: string;
+  /** Where, as the user reads it: `syscalls:sys_enter_getppid`, `veth0 ingress`, a cgroup path. */
+  readonly target: string;
+  /** link, perf_event link, perf_event ioctl, raw_tracepoint_open, prog_attach, map update. */
+  readonly mechanism: string;
+  /** Kernel link ids (one per CPU for perf_event programs; none for ioctl/prog_attach/map update). */
+  readonly linkIds: readonly number[];
+  /** Where its links were pinned (attach with `pinDir`): they outlive the load. */
+  readonly pinned?: readonly string[];
+}
+
+export interface AttachParams {
+  readonly handle: number;
+  /** PROG → WHERE (`--attach PROG=WHERE`): a place for what libbpf cannot auto-attach, or another one. */
+  readonly places?: Readonly<Record<string, string>>;
+  /** Only these programs (or struct_ops maps), each of which must attach; default: all libbpf would attach. */
+  readonly programs?: readonly string[];
+  /** Not these (`--no-attach PROG`). */
+  readonly skip?: readonly string[];
+  /** Pin every link under this bpffs directory (DIR/<program>): they stay attached after the load is released. */
+  readonly pinDir?: string;
+}
+export interface AttachResult {
+  readonly attached: readonly AttachmentJson[];
+  readonly skipped: readonly { readonly program: string; readonly reason: string }[];
+  /** What each attached iterator printed when read once. */
+  readonly iterOutput: readonly { readonly program: string; readonly output: string }[];
+}
+/** Error data of a failed attach: everything this request attached was detached again. */
+export interface AttachErrorData {
+  readonly kind: 'attach';
+  readonly program?: string;
+}
+export interface DetachParams {
+  readonly handle: number;
+  /** Only these programs' attachments; default: every attachment of the load. */
+  readonly programs?: readonly string[];
+}
+export interface DetachResult {
+  /** Newest first, as they were undone. */
+  readonly detached: readonly AttachmentJson[];
+  /** What could not be undone (normally nothing). */
+  readonly errors: readonly string[];
 }
 
 /** How run statistics are on: our BPF_ENABLE_STATS FD, the kernel.bpf_stats_enabled sysctl, or not at all. */
@@ -170,12 +223,19 @@ export interface LoadedEntry {
   readonly name: string;
   readonly programs: readonly string[];
   readonly ids: readonly number[];
+  /** What is attached now (older agents omit it). */
+  readonly attached?: readonly AttachmentJson[];
 }
 
 export const unload = new RequestType<UnloadParams, UnloadResult, void>('bpfLensAgent/unload');
 export const listLoaded = new RequestType0<readonly LoadedEntry[], void>('bpfLensAgent/listLoaded');
 export const testRun = new RequestType<TestRunParams, TestRunResultJson, void>('bpfLensAgent/testRun');
 export const progStats = new RequestType<ProgStatsParams, ProgStatsResult, void>('bpfLensAgent/progStats');
+/** Fails with AttachErrorData when a program cannot be attached (nothing of the request is left attached). */
+export const attach = new RequestType<AttachParams, AttachResult, AttachErrorData>('bpfLensAgent/attach');
+export const detach = new RequestType<DetachParams, DetachResult, void>('bpfLensAgent/detach');
+/** Streams each attachment of an attach request as it is made. */
+export const attached = new NotificationType<{ handle: number; attachment: AttachmentJson }>('bpfLensAgent/attached');
 export const shutdown = new RequestType0<void, void>('bpfLensAgent/shutdown');
 /** Streams: load stages and, when asked, verifier logs. */
 export const progress = new NotificationType<{ stage: string; detail: string }>('bpfLensAgent/progress');

@@ -5,55 +5,13 @@
 // list, tc qdisc, cgroup programs). --pin leaves links pinned; an attach error exits 1 with
 // an error event and leaves nothing.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import { existsSync, readdirSync } from 'fs';
 import { test } from 'node:test';
 import { CLI, fixture, run } from '../helpers';
 import { cgroupProgs, probeTarget, tcState, tempCgroup, vethPair } from '../attach-env';
 import { bpffsDir } from './kernel-env';
-
-type Ev = Record<string, unknown> & { event: string };
-
-/** Starts `bpf-lens run ... --json`; resolves once it says "running" (or exits). */
-function startRun(args: string[]) {
-  const child = spawn(process.execPath, [CLI, 'run', ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const events: Ev[] = [];
-  let buf = '',
-    stderr = '';
-  let onEvent: (() => void) | undefined;
-  child.stdout.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      events.push(JSON.parse(buf.slice(0, nl)) as Ev);
-      buf = buf.slice(nl + 1);
-      onEvent?.();
-    }
-  });
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-  const running = new Promise<void>((resolve) => {
-    onEvent = () => events.some((e) => e.event === 'running' || e.event === 'error') && resolve();
-    void exited.then(() => resolve());
-  });
-  return { child, events, running, exited, stderr: () => stderr };
-}
-
-/** The u64 at `key` of an array map, read by bpftool. */
-function mapU64(id: number, key: number): bigint {
-  const k = Buffer.alloc(4);
-  k.writeUInt32LE(key);
-  const out = JSON.parse(run('bpftool', ['-j', 'map', 'lookup', 'id', String(id), 'key', ...[...k].map(String)]));
-  const bytes = Buffer.from((out.value as string[]).map((h) => parseInt(h, 16)));
-  return bytes.readBigUInt64LE(0);
-}
-
-const SLOT = { TP: 0, RAW_TP: 1, UPROBE: 2, URETPROBE: 3, XDP: 4, TCX: 5, CGROUP: 6, SAMPLE: 7 };
-
-const linkIdsOf = (events: Ev[]) =>
-  events
-    .filter((e) => e.event === 'attached')
-    .flatMap((e) => (e.link_ids as number[] | undefined) ?? (e.link_id !== undefined ? [e.link_id as number] : []));
+import { linkIdsOf, mapU64, SLOT, startRun } from '../run-helpers';
 
 test('run: everything attached, each counter moves while it runs, Ctrl-C detaches all and nothing is left', async () => {
   const veth = vethPair();

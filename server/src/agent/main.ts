@@ -12,7 +12,8 @@ import { VMLINUX_BTF as VMLINUX } from '../kernel/sysfs-btf';
 import { TargetError } from '../remote/errors';
 import * as P from '../../../protocol/agent';
 import { LocalTarget } from '../targets/local';
-import { loadParams, progStatsParams, targetBtfParams, testRunParams, unloadParams } from './params';
+import { AttachFailure } from '../targets/target';
+import { attachParams, detachParams, loadParams, progStatsParams, targetBtfParams, testRunParams, unloadParams } from './params';
 
 // Anything printed by accident must not corrupt the protocol stream.
 console.log = console.error;
@@ -88,6 +89,29 @@ conn.onRequest(P.testRun, async (raw): Promise<P.TestRunResultJson> => {
 });
 
 conn.onRequest(P.progStats, (raw) => target.progStats(progStatsParams(raw)));
+/** A request for a handle this agent does not hold. */
+async function needHandle(handle: number): Promise<void> {
+  if (!(await target.list()).some((l) => l.handle === handle)) throw new ResponseError(3, `no load with handle ${handle}`);
+}
+
+conn.onRequest(P.attach, async (raw): Promise<P.AttachResult> => {
+  const p = attachParams(raw);
+  await needHandle(p.handle);
+  const { handle, ...req } = p;
+  try {
+    return await target.attach(handle, req, (attachment) => void conn.sendNotification(P.attached, { handle, attachment }));
+  } catch (e) {
+    if (!(e instanceof AttachFailure)) throw e;
+    const data: P.AttachErrorData = { kind: 'attach', ...(e.program !== undefined ? { program: e.program } : {}) };
+    throw new ResponseError(1, e.message, data);
+  }
+});
+
+conn.onRequest(P.detach, async (raw): Promise<P.DetachResult> => {
+  const p = detachParams(raw);
+  await needHandle(p.handle);
+  return target.detach(p.handle, p.programs);
+});
 
 let ending: Promise<void> | undefined;
 /**

@@ -3,7 +3,15 @@
  * JSON-RPC's invalid params (-32602) naming the field, never a throw deep inside a load.
  */
 import { ErrorCodes, ResponseError } from 'vscode-jsonrpc';
-import type { AgentLoadParams, ProgStatsParams, TargetBtfParams, TestRunParams, UnloadParams } from '../../../protocol/agent';
+import type {
+  AgentLoadParams,
+  AttachParams,
+  DetachParams,
+  ProgStatsParams,
+  TargetBtfParams,
+  TestRunParams,
+  UnloadParams,
+} from '../../../protocol/agent';
 
 type Check = (v: unknown) => string | undefined;
 
@@ -80,10 +88,23 @@ export const testRunParams = (p: unknown) =>
     'handle!': int(1, Number.MAX_SAFE_INTEGER),
     'program!': str,
     data: base64,
+    ctx: base64,
     repeat: int(0, 0xffffffff),
   });
 
 export const progStatsParams = (p: unknown) => checked<ProgStatsParams>('progStats', p ?? {}, { enable: bool });
+const handle = int(1, Number.MAX_SAFE_INTEGER);
+
+export const attachParams = (p: unknown) =>
+  checked<AttachParams>('attach', p, {
+    'handle!': handle,
+    places: stringMap,
+    programs: strings,
+    skip: strings,
+    pinDir: absPath,
+  });
+
+export const detachParams = (p: unknown) => checked<DetachParams>('detach', p, { 'handle!': handle, programs: strings });
 
 export const targetBtfParams = (p: unknown) =>
   checked<TargetBtfParams>('targetBtf', p ?? {}, {

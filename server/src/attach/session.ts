@@ -49,21 +49,40 @@ export class AttachError extends Error {
 }
 
 export class AttachSession {
-  private live = true;
+  private readonly remaining: Set<Attachment>;
   private pinnedLinks = false;
 
   constructor(
     private readonly k: KernelOps,
     readonly attachments: readonly Attachment[],
     readonly skipped: readonly Skipped[],
-  ) {}
+  ) {
+    this.remaining = new Set(attachments);
+  }
+
+  /** The attachments not yet detached, in the order they were made. */
+  get live(): Attachment[] {
+    return this.attachments.filter((a) => this.remaining.has(a));
+  }
+
+  /** True when the links were pinned (detaching then only closes this process's FDs). */
+  get pinned(): boolean {
+    return this.pinnedLinks;
+  }
 
   /** Undoes every attachment (newest first). Returns what could not be undone (normally nothing). */
   detach(): string[] {
-    if (!this.live) return [];
-    this.live = false;
+    return this.detachSome(() => true).errors;
+  }
+
+  /** Undoes the attachments `pick` chooses (newest first); each at most once. */
+  detachSome(pick: (a: Attachment) => boolean): { detached: Attachment[]; errors: string[] } {
+    const detached: Attachment[] = [];
     const errors: string[] = [];
     for (const a of [...this.attachments].reverse()) {
+      if (!this.remaining.has(a) || !pick(a)) continue;
+      this.remaining.delete(a);
+      detached.push(a);
       if (this.pinnedLinks && a.mechanism !== 'perf_event ioctl') {
         // Pinned: the pins hold the links; only this process's FDs go.
         for (const fd of a.linkFds) this.k.closeFd(fd);
@@ -71,7 +90,7 @@ export class AttachSession {
       }
       errors.push(...runUndo(a.undo).map((m) => `${a.program}: ${m}`));
     }
-    return errors;
+    return { detached, errors };
   }
 
   /** Pins every link as DIR/<program> (DIR/<program>_<n> for several); later detach() keeps them. */

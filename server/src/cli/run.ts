@@ -1,5 +1,6 @@
 import { parseArgs } from 'util';
-import type { RunEvent } from '../run/run-object';
+import type { RunEvent } from '../run/events';
+import type { KernelTarget, LoadSummary } from '../targets';
 import { type CliIo, type CommandRun, UsageError } from './command';
 import { readInput } from './input';
 
@@ -18,6 +19,8 @@ function parse(args: string[]) {
         set: { type: 'string', multiple: true },
         'no-autoload': { type: 'string', multiple: true },
         'log-level': { type: 'string' },
+        target: { type: 'string', default: 'local' },
+        'no-sudo': { type: 'boolean', default: false },
       },
     });
   } catch (e) {
@@ -52,6 +55,8 @@ function parse(args: string[]) {
     set,
     noAutoload: v['no-autoload'] ?? [],
     level,
+    target: v.target ?? 'local',
+    sudo: !v['no-sudo'],
   };
 }
 
@@ -106,46 +111,94 @@ function waitForEnd(seconds: number | undefined): Promise<string> {
   });
 }
 
+type Args = ReturnType<typeof parse>;
+
+function loadedEvent(file: string, l: LoadSummary): RunEvent {
+  return {
+    event: 'loaded',
+    object: file,
+    programs: l.programs.map((p) => ({ name: p.name, id: p.id, type: p.type })),
+    maps: l.maps.map((m) => ({ name: m.kernelName, id: m.id, type: m.type })),
+  };
+}
+
+/** Load and attach on the target; 0 once attached, 1 (after releasing everything) when either fails. */
+async function loadAndAttach(t: KernelTarget, a: Args, io: CliIo, emit: (e: RunEvent) => void): Promise<{ handle: number } | number> {
+  const fail = (message: string, program?: string) => {
+    if (a.json) emit({ event: 'error', message, ...(program !== undefined ? { program } : {}) });
+    else io.err(`bpf-lens: ${message}\n`);
+    return 1;
+  };
+  const r = await t.load({ name: a.file, object: readInput(a.file), set: a.set, noAutoload: a.noAutoload, logLevel: a.level });
+  if (!r.ok) {
+    if (a.json) return fail(r.error.message, r.error.program);
+    const { formatLoadFailureText } = await import('../targets/format');
+    io.err(formatLoadFailureText(r.error));
+    return 1;
+  }
+  const handle = r.loaded.handle;
+  emit(loadedEvent(a.file, r.loaded));
+  for (const w of r.loaded.warnings) emit({ event: 'warning', message: w });
+  const { attachedEvent } = await import('../run/events');
+  try {
+    const at = await t.attach(
+      handle,
+      { places: Object.fromEntries(a.places), skip: [...a.skip], ...(a.pin !== undefined ? { pinDir: a.pin } : {}) },
+      (x) => emit(attachedEvent(x)),
+    );
+    for (const s of at.skipped) emit({ event: 'skipped', program: s.program, reason: s.reason });
+    for (const it of at.iterOutput) emit({ event: 'iter', ...it });
+    for (const x of at.attached) for (const path of x.pinned ?? []) emit({ event: 'pinned', program: x.program, path });
+  } catch (e) {
+    await t.unload(handle);
+    const { AttachFailure } = await import('../targets/target');
+    if (!(e instanceof AttachFailure)) throw e;
+    return fail(e.message, e.program);
+  }
+  return { handle };
+}
+
 /**
- * `bpf-lens run OBJ`: load, attach every program libbpf would (plus those given a place), say
- * what is attached where, wait for Ctrl-C or --duration, then detach and release (or leave it
- * all pinned under --pin DIR).
+ * `bpf-lens run OBJ [--target T]`: load, attach every program libbpf would (plus those given a
+ * place), say what is attached where, wait for Ctrl-C or --duration, then detach and release
+ * (or leave the links pinned under --pin DIR). The same on this kernel and through an agent.
  */
 export const runCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     const a = parse(args);
     const emit = (e: RunEvent) => io.out(`${a.json ? JSON.stringify(e) : eventText(e)}\n`);
-    const { openObject } = await import('../object');
-    const obj = openObject(readInput(a.file), a.file);
-    const kernel = await import('../kernel');
-    const { runObject } = await import('../run/run-object');
-    let handle;
+    const { openTarget } = await import('../targets');
+    const { TargetError, formatTargetError } = await import('../remote/errors');
+    let target: KernelTarget;
     try {
-      handle = runObject(
-        kernel.localKernel,
-        obj,
-        a.file,
-        {
-          places: a.places,
-          skip: a.skip,
-          pinDir: a.pin,
-          set: a.set,
-          noAutoload: a.noAutoload,
-          logLevel: a.level,
-        },
-        emit,
-      );
+      target = await openTarget(a.target, { inProcess: true, ...(a.sudo ? {} : { sudo: false }) });
+      if (!target.inProcess) await (await import('../remote')).requireLoad(target);
     } catch (e) {
-      const err = e as Error & { program?: string };
-      if (a.json) emit({ event: 'error', message: err.message, ...(err.program ? { program: err.program } : {}) });
-      else io.err(`bpf-lens: ${err.message}\n`);
-      return 1;
+      if (!(e instanceof TargetError)) throw e;
+      if (a.json) emit({ event: 'error', message: e.message });
+      io.err(formatTargetError(e));
+      return 2;
     }
-    if (a.pin === undefined) {
-      emit({ event: 'running', duration: a.duration ?? null });
-      await waitForEnd(a.duration);
+    try {
+      const up = await loadAndAttach(target, a, io, emit);
+      if (typeof up === 'number') return up;
+      if (a.pin === undefined) {
+        emit({ event: 'running', duration: a.duration ?? null });
+        await waitForEnd(a.duration);
+      }
+      const d = await target.detach(up.handle);
+      if (a.pin === undefined) for (const x of d.detached) emit({ event: 'detached', program: x.program, kind: x.kind, target: x.target });
+      for (const m of d.errors) emit({ event: 'error', message: `detach: ${m}` });
+      await target.unload(up.handle);
+      return 0;
+    } catch (e) {
+      if (!(e instanceof TargetError)) throw e;
+      // The agent is gone: it released everything it held (pins excepted) as it ended.
+      if (a.json) emit({ event: 'error', message: e.message });
+      io.err(formatTargetError(e));
+      return 2;
+    } finally {
+      await target.close();
     }
-    handle.stop();
-    return 0;
   },
 };

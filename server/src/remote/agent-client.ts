@@ -23,6 +23,7 @@ export class AgentClient {
   /** Set when the carrier exited: requests then fail at once instead of writing to a closed pipe. */
   private gone?: TargetError;
   private closed = false;
+  private readonly attachListeners = new Map<number, (a: P.AttachmentJson) => void>();
 
   constructor(
     readonly label: string,
@@ -50,6 +51,7 @@ export class AgentClient {
         resolve(this.gone);
       }),
     );
+    this.conn.onNotification(P.attached, (n) => this.attachListeners.get(n.handle)?.(n.attachment));
     this.conn.listen();
   }
 
@@ -147,6 +149,17 @@ export class AgentClient {
   progStats(p: P.ProgStatsParams): Promise<P.ProgStatsResult> {
     return this.call(() => this.conn.sendRequest(P.progStats, p));
   }
+  /** Fails with a ResponseError (isAttachError) naming the program when attaching fails. */
+  attach(p: P.AttachParams, onAttached?: (a: P.AttachmentJson) => void): Promise<P.AttachResult> {
+    // One handler per notification method: attach requests of different loads each hear their own.
+    if (onAttached) this.attachListeners.set(p.handle, onAttached);
+    return this.call(() => this.conn.sendRequest(P.attach, p)).finally(() => {
+      if (this.attachListeners.get(p.handle) === onAttached) this.attachListeners.delete(p.handle);
+    });
+  }
+  detach(p: P.DetachParams): Promise<P.DetachResult> {
+    return this.call(() => this.conn.sendRequest(P.detach, p));
+  }
 
   /** Asks the agent to close everything and exit; kills it if it does not within 3 s. */
   async close(): Promise<void> {
@@ -179,4 +192,8 @@ export async function requireLoad(client: { readonly label: string; hello(): Pro
 
 export function isLoadError(e: unknown): e is ResponseError<P.AgentLoadErrorData> {
   return e instanceof ResponseError && (e.data as P.AgentLoadErrorData | undefined)?.kind === 'load';
+}
+
+export function isAttachError(e: unknown): e is ResponseError<P.AttachErrorData> {
+  return e instanceof ResponseError && (e.data as P.AttachErrorData | undefined)?.kind === 'attach';
 }

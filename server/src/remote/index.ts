@@ -10,7 +10,7 @@ import { AgentBundle } from './bundle';
 import { TargetError } from './errors';
 import { checkSshTarget, connectSsh, parseSshTarget, type SshConnectTimings, type SshTarget } from './ssh';
 
-export { AgentClient, isLoadError, requireLoad } from './agent-client';
+export { AgentClient, isAttachError, isLoadError, requireLoad } from './agent-client';
 export { AgentBundle } from './bundle';
 export { TargetError, bpfNotPermitted, classifySshFailure, formatTargetError, noBtf } from './errors';
 export type { TargetErrorCode } from './errors';

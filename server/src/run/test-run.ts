@@ -28,6 +28,9 @@ export interface TestRunReport {
   readonly repeat: number;
 }
 
+/** Program types whose test run takes no repeat and gives no ctx_out (raw_tp, syscall, fentry/fexit). */
+const ONCE = new Set(['raw_tracepoint', 'raw_tracepoint_writable', 'syscall', 'tracing']);
+
 /** Room for the output: the input may grow (XDP head/tail adjustments), up to a page more. */
 const OUT_SLACK = 4096;
 
@@ -35,13 +38,16 @@ const OUT_SLACK = 4096;
 export function testRunProgram(k: KernelOps, progFd: Fd, input: TestRunInput): TestRunReport {
   const info = k.progInfo(progFd);
   const type = progTypeName(info.type);
-  const repeat = input.repeat ?? 1;
+  // These run once on a ctx the kernel reads only: it refuses repeat and ctx_out for them.
+  const once = ONCE.has(type);
+  if (once && (input.repeat ?? 1) > 1) throw new Error(`a ${type} program runs once per test run: no repeat count`);
+  const repeat = once ? 1 : (input.repeat ?? 1);
   const r = k.progTestRun(progFd, {
     data: input.data,
     dataOutSize: input.data?.length ? input.data.length + OUT_SLACK : 0,
     ctx: input.ctx,
-    ctxOutSize: input.ctx?.length ? input.ctx.length : 0,
-    repeat,
+    ctxOutSize: input.ctx?.length && !once ? input.ctx.length : 0,
+    repeat: once ? 0 : repeat,
   });
   return {
     ok: true,

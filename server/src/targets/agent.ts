@@ -2,19 +2,24 @@
  * A kernel reached through an agent (local under sudo, SSH, a VM) as a KernelTarget: the
  * object's bytes travel to the agent, which runs a LocalTarget there.
  */
-import { type AgentClient, isLoadError } from '../remote/agent-client';
-import type {
-  HelloResult,
-  KernelTarget,
-  LoadedEntry,
-  LoadOutcome,
-  LoadRequest,
-  ProgressFn,
-  ProgStatsParams,
-  ProgStatsResult,
-  TestRunParams,
-  TestRunResultJson,
-  UnloadResult,
+import { type AgentClient, isAttachError, isLoadError } from '../remote/agent-client';
+import {
+  AttachFailure,
+  type AttachmentJson,
+  type AttachRequest,
+  type AttachResult,
+  type DetachResult,
+  type HelloResult,
+  type KernelTarget,
+  type LoadedEntry,
+  type LoadOutcome,
+  type LoadRequest,
+  type ProgressFn,
+  type ProgStatsParams,
+  type ProgStatsResult,
+  type TestRunParams,
+  type TestRunResultJson,
+  type UnloadResult,
 } from './target';
 
 const b64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
@@ -67,6 +72,17 @@ export class AgentTarget implements KernelTarget {
   }
   progStats(p: ProgStatsParams): Promise<ProgStatsResult> {
     return this.client.progStats(p);
+  }
+  async attach(handle: number, req: AttachRequest = {}, onAttached?: (a: AttachmentJson) => void): Promise<AttachResult> {
+    try {
+      return await this.client.attach({ handle, ...req }, onAttached);
+    } catch (e) {
+      if (isAttachError(e)) throw new AttachFailure(e.message, e.data?.program, { cause: e });
+      throw e;
+    }
+  }
+  detach(handle: number, programs?: readonly string[]): Promise<DetachResult> {
+    return this.client.detach({ handle, ...(programs ? { programs } : {}) });
   }
   close(): Promise<void> {
     return this.client.close();

@@ -11,9 +11,15 @@ import { hasVmlinuxBtf, VMLINUX_BTF as VMLINUX } from '../kernel/sysfs-btf';
 import { loadObjectAsync, LoadError, openReplaceTarget } from '../load';
 import type { LoadResult } from '../load/types';
 import { openObject } from '../object';
+import { testRunProgram } from '../run/test-run';
 import { AGENT_PROTOCOL_VERSION } from '../../../protocol/agent-version';
 import { noBtf } from '../remote/errors';
+import { LoadAttachments } from './attachments';
 import type {
+  AttachmentJson,
+  AttachRequest,
+  AttachResult,
+  DetachResult,
   HelloResult,
   KernelTarget,
   LoadedEntry,
@@ -85,7 +91,7 @@ function unpin(r: LoadResult, maps: boolean, programs: boolean): string[] {
 
 export class LocalTarget implements KernelTarget {
   readonly inProcess = true;
-  private readonly loaded = new Map<number, { name: string; result: LoadResult }>();
+  private readonly loaded = new Map<number, { name: string; result: LoadResult; attachments: LoadAttachments }>();
   private readonly pending = new Set<Promise<unknown>>();
   private nextHandle = 1;
   private closing = false;
@@ -166,7 +172,7 @@ export class LocalTarget implements KernelTarget {
       throw new Error(`${this.label} closed while ${req.name} was loading: released`);
     }
     const handle = this.nextHandle++;
-    this.loaded.set(handle, { name: req.name, result });
+    this.loaded.set(handle, { name: req.name, result, attachments: new LoadAttachments(kernel.localKernel, result) });
     return { ok: true, loaded: loadSummary(handle, performance.now() - t0, result) };
   }
 
@@ -174,6 +180,7 @@ export class LocalTarget implements KernelTarget {
     const l = this.loaded.get(handle);
     if (!l) return { closed: false, unpinned: [] };
     this.loaded.delete(handle);
+    l.attachments.detach();
     l.result.close();
     return { closed: true, unpinned: o.unpinMaps ? unpin(l.result, true, false) : [] };
   }
@@ -184,14 +191,40 @@ export class LocalTarget implements KernelTarget {
       name: l.name,
       programs: l.result.programs.map((p) => p.name),
       ids: l.result.programs.map((p) => p.id),
+      attached: l.attachments.list(),
     }));
   }
 
+  private entry(handle: number) {
+    const l = this.loaded.get(handle);
+    if (!l) throw new Error(`no load with handle ${handle} on ${this.label}`);
+    return l;
+  }
+
+  async attach(handle: number, req: AttachRequest = {}, onAttached?: (a: AttachmentJson) => void): Promise<AttachResult> {
+    return this.entry(handle).attachments.attach(req, onAttached);
+  }
+
+  async detach(handle: number, programs?: readonly string[]): Promise<DetachResult> {
+    return this.entry(handle).attachments.detach(programs);
+  }
+
   async testRun(p: TestRunParams): Promise<TestRunResultJson> {
-    const prog = this.loaded.get(p.handle)?.result.programs.find((x) => x.name === p.program);
+    const l = this.loaded.get(p.handle);
+    const prog = l?.result.programs.find((x) => x.name === p.program);
     if (!prog) throw new Error(`no loaded program ${p.program} under handle ${p.handle}`);
-    const r = kernel.progTestRun(prog.fd, { data: p.data ? Buffer.from(p.data, 'base64') : undefined, repeat: p.repeat });
-    return { retval: r.retval, duration: r.duration, ...(r.dataOut ? { dataOut: Buffer.from(r.dataOut).toString('base64') } : {}) };
+    const r = testRunProgram(kernel.localKernel, prog.fd, {
+      ...(p.data ? { data: Buffer.from(p.data, 'base64') } : {}),
+      ...(p.ctx ? { ctx: Buffer.from(p.ctx, 'base64') } : {}),
+      ...(p.repeat ? { repeat: p.repeat } : {}),
+    });
+    const b64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
+    return {
+      retval: r.retval,
+      duration: r.duration_ns,
+      ...(p.data ? { dataOut: b64(r.data_out) } : {}),
+      ...(r.ctx_out ? { ctxOut: b64(r.ctx_out) } : {}),
+    };
   }
 
   async progStats(p: ProgStatsParams): Promise<ProgStatsResult> {
@@ -206,7 +239,10 @@ export class LocalTarget implements KernelTarget {
     this.stats = undefined;
     this.closing = true;
     await Promise.allSettled([...this.pending]);
-    for (const l of this.loaded.values()) l.result.close();
+    for (const l of this.loaded.values()) {
+      l.attachments.detach();
+      l.result.close();
+    }
     this.loaded.clear();
   }
 }

@@ -2,11 +2,14 @@
  * One way to reach a kernel: what every front end (CLI, language server, agent) calls to load
  * into this machine's kernel in-process (local.ts) or into any kernel an agent runs beside
  * (agent.ts: local under sudo, SSH, a VM). The shapes are the agent protocol's, so a result
- * crosses the wire unchanged. Attach/detach, map reads and event streams are the next
- * operations; they take a load `handle` as testRun does.
+ * crosses the wire unchanged. Attach, detach and test runs take a load's `handle`.
  */
 import type {
   AgentLoadErrorData,
+  AttachmentJson,
+  AttachParams,
+  AttachResult,
+  DetachResult,
   AgentLoadResult,
   HelloResult,
   LoadedEntry,
@@ -19,6 +22,9 @@ import type {
 
 export type {
   AgentLoadResult as LoadSummary,
+  AttachmentJson,
+  AttachResult,
+  DetachResult,
   HelloResult,
   LoadedEntry,
   ProgStatsParams,
@@ -27,6 +33,21 @@ export type {
   TestRunResultJson,
   UnloadResult,
 };
+
+/** What to attach of a load: programs by name (default all libbpf would), places, skips, a pin directory. */
+export type AttachRequest = Omit<AttachParams, 'handle'>;
+
+/** Attaching failed (which program, why); nothing the request attached is left attached. */
+export class AttachFailure extends Error {
+  constructor(
+    message: string,
+    readonly program?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'AttachFailure';
+  }
+}
 
 export interface LoadRequest {
   /** How errors and the summary name the object (its path, or its base name on a target). */
@@ -72,6 +93,13 @@ export interface KernelTarget {
   testRun(p: TestRunParams): Promise<TestRunResultJson>;
   /** Every program's run count and time on the kernel; `enable` keeps statistics on until close. */
   progStats(p: ProgStatsParams): Promise<ProgStatsResult>;
+  /**
+   * Attaches a load's programs as libbpf would (or those named), all or nothing: AttachFailure
+   * names the program that failed. `onAttached` hears of each attachment as it is made.
+   */
+  attach(handle: number, req?: AttachRequest, onAttached?: (a: AttachmentJson) => void): Promise<AttachResult>;
+  /** Detaches the named programs (all when none are named); unload and close detach everything too. */
+  detach(handle: number, programs?: readonly string[]): Promise<DetachResult>;
   /** Releases every load not pinned and ends the connection. */
   close(): Promise<void>;
 }

@@ -1,0 +1,35 @@
+/**
+ * "Run an object" as events: what `bpf-lens run` prints (one JSON object per line with --json)
+ * while it loads, attaches, runs and detaches through a KernelTarget. Pure: shapes and the one
+ * conversion from an attachment as it travels.
+ */
+import type { AttachmentJson } from '../../../protocol/agent';
+
+/** What happens during a run, one event per line in `run --json`. */
+export type RunEvent =
+  | {
+      event: 'loaded';
+      object: string;
+      programs: { name: string; id: number; type: string }[];
+      maps: { name: string; id: number; type: string }[];
+    }
+  | { event: 'attached'; program: string; kind: string; target: string; mechanism: string; link_id?: number; link_ids?: number[] }
+  | { event: 'skipped'; program: string; reason: string }
+  | { event: 'iter'; program: string; output: string }
+  | { event: 'pinned'; program: string; path: string }
+  | { event: 'running'; duration: number | null }
+  | { event: 'detached'; program: string; kind: string; target: string }
+  | { event: 'warning'; message: string }
+  | { event: 'error'; message: string; program?: string };
+
+export function attachedEvent(a: AttachmentJson): RunEvent {
+  const ids = a.linkIds;
+  return {
+    event: 'attached',
+    program: a.program,
+    kind: a.kind,
+    target: a.target,
+    mechanism: a.mechanism,
+    ...(ids.length === 1 ? { link_id: ids[0] } : ids.length > 1 ? { link_ids: [...ids] } : {}),
+  };
+}
