@@ -121,7 +121,8 @@ export interface BtfTypesResult {
 }
 export const BtfTypesRequest = new RequestType<BtfTypesParams, BtfTypesResult, void>('bpfLens/btfTypes');
 
-export type DocumentKind = 'summary' | 'c' | 'raw' | 'disasm' | 'type' | 'baseDiff';
+/** `verifier`: the last Explain Verification of the object (one program's, or all). */
+export type DocumentKind = 'summary' | 'c' | 'raw' | 'disasm' | 'type' | 'baseDiff' | 'verifier';
 
 export interface DocumentParams {
   readonly path: string;
@@ -181,7 +182,9 @@ export function documentPath(p: DocumentParams): { path: string; query: string }
             ? `type-${p.typeId}.md`
             : p.kind === 'baseDiff'
               ? 'base-diff.txt'
-              : `${(p.program ?? 'all').replace(/[/\\]/g, '_')}.bpf-disasm`;
+              : p.kind === 'verifier'
+                ? `${(p.program ?? 'all').replace(/[/\\]/g, '_')}.verifier.txt`
+                : `${(p.program ?? 'all').replace(/[/\\]/g, '_')}.bpf-disasm`;
   return { path: `${p.path}/${leaf}`, query: q.toString() };
 }
 
@@ -190,7 +193,7 @@ export function parseDocumentQuery(query: string): DocumentParams | undefined {
   const q = new URLSearchParams(query);
   const path = q.get('object');
   const kind = q.get('kind') as DocumentKind | null;
-  if (!path || !kind || !['summary', 'c', 'raw', 'disasm', 'type', 'baseDiff'].includes(kind)) return undefined;
+  if (!path || !kind || !['summary', 'c', 'raw', 'disasm', 'type', 'baseDiff', 'verifier'].includes(kind)) return undefined;
   const program = q.get('program') ?? undefined;
   const type = q.get('type');
   const target = q.get('target') ?? undefined;

@@ -1,3 +1,4 @@
+import { posix } from 'path';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { type DocumentParams, DocumentRequest, documentPath, parseDocumentQuery, SCHEME } from '../../protocol/lsp';
@@ -48,10 +49,36 @@ const LANGUAGE: Record<DocumentParams['kind'], string> = {
   disasm: 'bpf-disasm',
   type: 'markdown',
   baseDiff: 'plaintext',
+  verifier: 'plaintext',
 };
 
-export async function openDocument(p: DocumentParams): Promise<void> {
+/**
+ * `file.c:42` at the start of a line of a side document (the source lines of a verifier walk):
+ * an absolute path, or one relative to the object's folder.
+ */
+const SOURCE_REF = /^([^\s:;][^\s:]*\.[A-Za-z]+):(\d+)\b/gm;
+
+/** Makes each source reference in BPF Lens documents a link to that line of the source. */
+export class SourceLinks implements vscode.DocumentLinkProvider {
+  provideDocumentLinks(doc: vscode.TextDocument): vscode.DocumentLink[] {
+    const object = parseDocumentQuery(doc.uri.query)?.path;
+    if (!object) return [];
+    const dir = posix.dirname(object);
+    const text = doc.getText();
+    const links: vscode.DocumentLink[] = [];
+    for (const m of text.matchAll(SOURCE_REF)) {
+      const start = doc.positionAt(m.index);
+      const end = doc.positionAt(m.index + m[0].length);
+      const file = m[1].startsWith('/') ? m[1] : posix.join(dir, m[1]);
+      const target = vscode.Uri.file(file).with({ fragment: `L${m[2]}` });
+      links.push(new vscode.DocumentLink(new vscode.Range(start, end), target));
+    }
+    return links;
+  }
+}
+
+export async function openDocument(p: DocumentParams, show: vscode.TextDocumentShowOptions = {}): Promise<void> {
   let doc = await vscode.workspace.openTextDocument(documentUri(p));
   if (doc.languageId !== LANGUAGE[p.kind]) doc = await vscode.languages.setTextDocumentLanguage(doc, LANGUAGE[p.kind]);
-  await vscode.window.showTextDocument(doc, { preview: true });
+  await vscode.window.showTextDocument(doc, { preview: true, ...show });
 }

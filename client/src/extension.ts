@@ -9,7 +9,7 @@ import { LanguageClient, type LanguageClientOptions, type ServerOptions, State, 
 import { ObjectsChangedNotification, SCHEME } from '../../protocol/lsp';
 import { registerCommands } from './commands';
 import { readConfig, serverSettings } from './config';
-import { BpfDocuments } from './documents';
+import { BpfDocuments, SourceLinks } from './documents';
 import { TargetPicker } from './targets';
 import { ObjectsTree } from './tree';
 
@@ -47,6 +47,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BpfLen
   context.subscriptions.push(
     vscode.window.createTreeView('bpfLens.objects', { treeDataProvider: tree, showCollapseAll: true }),
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, docs),
+    vscode.languages.registerDocumentLinkProvider({ scheme: SCHEME }, new SourceLinks()),
     docs,
   );
 

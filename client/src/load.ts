@@ -15,6 +15,7 @@ import {
   ObjectsRequest,
   UnloadObjectRequest,
 } from '../../protocol/lsp';
+import { openDocument } from './documents';
 
 export interface LoadDeps {
   readonly output: vscode.OutputChannel;
@@ -136,6 +137,12 @@ export async function explainVerificationCommand(deps: LoadDeps, path: string | 
   if (!r.ok) return void vscode.window.showErrorMessage(`BPF Lens: ${r.message}`);
   void vscode.window.showInformationMessage(
     `BPF Lens: verifier states for ${r.programs.reduce((n, p) => n + p.lines, 0)} source lines of ${name}; hover a line to see them.`,
+  );
+  // The walk beside the source: the rejected program's, else every program's.
+  const program = r.programs.find((p) => p.rejected)?.name;
+  await openDocument(
+    { path, kind: 'verifier', ...(program ? { program } : {}) },
+    { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
   );
 }
 

@@ -11,6 +11,8 @@ import {
   copyExamples,
   openWorkbench,
   runCommand,
+  openFile,
+  hover,
   screenshotPath,
   tmpDir,
   shotOnFailure,
@@ -126,5 +128,51 @@ test('a broken program: the verifier diagnostic is on the faulting line in Probl
     // The file of the diagnostic is the broken source.
     const all = (await problems.allInnerTexts()).join('\n');
     assert.match(all, /xdp_counter\.bpf\.c/, all);
+    // Its related location: where the pointer came from (the lookup), a row under the problem.
+    // the second lookup (inside `if (!s)`), whose NULL check the edit removed
+    const lookups = broken
+      .split('\n')
+      .map((l, i) => (i < line && l.includes('s = bpf_map_lookup_elem(&stats, &proto);') ? i + 1 : 0))
+      .filter(Boolean);
+    const lookupLine = lookups[lookups.length - 1];
+    const related = problems.filter({ hasText: /R0 is the result of bpf_map_lookup_elem\(\)/ }).first();
+    if (!(await related.isVisible())) {
+      await row.click();
+      await page.keyboard.press('ArrowRight'); // expand the problem
+    }
+    await related.waitFor({ timeout: 15_000 });
+    const relatedLabel = (await related.getAttribute('aria-label')) ?? (await related.innerText());
+    assert.match(relatedLabel, new RegExp(`\\b${lookupLine}\\b`), `the related row should point at line ${lookupLine}: ${relatedLabel}`);
   }),
+);
+
+test(
+  'Explain Verification: the walk to the rejection opens beside the source, and a hover shows the state on a line',
+  { timeout: 120_000 },
+  () =>
+    shotOnFailure(s.page, 'explain', async () => {
+      // The previous test left xdp_counter.bpf.o broken (no NULL check before s->packets++).
+      const page = s.page;
+      await runCommand(page, 'BPF Lens: Explain Verification');
+      const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: 'xdp_counter.bpf.o' }).first();
+      await pick.waitFor({ timeout: 30_000 });
+      await pick.click();
+      await page.locator('.tab', { hasText: 'xdp_count.verifier.txt' }).first().waitFor({ timeout: 60_000 });
+      // (Monaco draws spaces as U+00A0, which \s matches)
+      const walk = page.locator('.monaco-editor .view-line', { hasText: /The\spath\sto\sthe\srejection/ }).first();
+      await walk.waitFor({ timeout: 15_000 });
+      // The source lines in the walk are links to the source (Ctrl+click).
+      await page
+        .locator('.monaco-editor .detected-link', { hasText: /xdp_counter\.bpf\.c:\d+/ })
+        .first()
+        .waitFor({ timeout: 15_000 });
+      await runCommand(page, 'Notifications: Clear All Notifications');
+      await page.waitForTimeout(500);
+      await page.screenshot({ path: screenshotPath('verifier-walk.png') });
+      // Back in the source: the state the verifier had on the faulting line.
+      await openFile(page, 'xdp_counter.bpf.c');
+      const text = await hover(page, /^\s*s->packets\+\+;/, 'packets');
+      assert.match(text, /Verifier state in xdp_count/, text);
+      assert.match(text, /map_value_or_null/, text);
+    }),
 );

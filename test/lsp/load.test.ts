@@ -146,4 +146,31 @@ test("Explain Verification: a level-2 throwaway load, then a hover on a source l
   const rejected = lines.findIndex((l) => l.includes('REJECTED'));
   const h2 = await lsp.hover(uri, rejected, lines[rejected].indexOf('return') + 1);
   assert.match(h2 ?? '', /rejected here/);
+  // The side document: numbers, the walk to the rejection with source lines (absolute paths, as
+  // the editor links them) before their instructions, the error, then every line's states.
+  const doc = await lsp.request<{ text: string; languageId: string }>('bpfLens/document', {
+    path: obj,
+    kind: 'verifier',
+    program: 'xdp_bad',
+  });
+  const t = doc.text;
+  assert.match(t, /^xdp_bad: rejected\n {2}processed \d+ instructions \([0-9.]+% of the 1,000,000 limit\)/);
+  const walk = t.slice(t.indexOf('The path to the rejection'), t.indexOf('Every source line'));
+  // the sources sit beside the objects' folder: named relative to it
+  const rel = path.relative(ws.build, src);
+  const lookupAt = walk.indexOf(`${rel}:${lookup + 1}  `);
+  const rejectedAt = walk.indexOf(`${rel}:${rejected + 1}  `);
+  assert.ok(lookupAt > 0 && rejectedAt > lookupAt, walk);
+  assert.match(walk.slice(lookupAt), /^\s+\d+: call bpf_map_lookup_elem#1\s+; R0=map_value_or_null/m);
+  assert.match(walk, /\n✗ R\d invalid mem access 'map_value_or_null'/);
+  assert.ok(t.slice(t.indexOf('Every source line')).includes(`${rel}:${rejected + 1}  `), t);
+  assert.match(t, /REJECTED HERE/);
+  // an object that loads: each program accepted, its lines and states, no rejected path
+  const good = path.join(ws.build, 'load_globals.o');
+  const e = await lsp.request<{ ok: boolean; programs: { name: string }[] }>('bpfLens/explainVerification', { path: good });
+  assert.equal(e.ok, true);
+  const all = (await lsp.request<{ text: string }>('bpfLens/document', { path: good, kind: 'verifier' })).text;
+  for (const p of e.programs) assert.match(all, new RegExp(`^${p.name}: accepted\\n  processed \\d+ instructions`, 'm'));
+  assert.doesNotMatch(all, /The path to the rejection|\(no line\)/);
+  assert.match(all, /Every source line the verifier walked/);
 });

@@ -46,6 +46,8 @@ async function document(
   p: DocumentParams,
   cancel?: Cancel,
 ): Promise<DocumentResult> {
+  if (p.kind === 'verifier')
+    return { text: d.verifierStates.document(p.path, p.program, (f) => d.index.resolveSource(p.path, f)), languageId: 'plaintext' };
   if (p.kind === 'baseDiff') {
     const r = await moduleDiff(p);
     return { text: baseDiffText(r.result, r.diff), languageId: 'plaintext' };

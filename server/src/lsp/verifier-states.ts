@@ -3,19 +3,23 @@
  * the verifier's state per source line of each program (verifier/lines.ts), and answers hovers
  * on those lines with the registers and stack across the paths that reached them.
  */
-import { basename } from 'path';
+import { basename, dirname, relative } from 'path';
 import { ExplainVerificationRequest } from '../../../protocol/lsp';
 import { lineStateMarkdown, lineStates } from '../verifier/lines';
+import { verificationText } from '../verifier/walk-text';
 import { handler, type RequestHandler } from './handlers';
 import type { Session } from './session';
 
 export class VerifierStates {
   /** source basename → line (1-based) → markdown per program. */
   private readonly byFile = new Map<string, Map<number, string[]>>();
+  /** object path → the logs of its last explanation. */
+  private readonly logs = new Map<string, readonly { program: string; log: string }[]>();
 
   /** Replaces what an earlier explanation of these programs said. */
-  set(logs: readonly { program: string; log: string }[]): { name: string; lines: number; rejected: boolean }[] {
+  set(object: string, logs: readonly { program: string; log: string }[]): { name: string; lines: number; rejected: boolean }[] {
     this.byFile.clear();
+    this.logs.set(object, logs);
     return logs.map(({ program, log }) => {
       const states = lineStates(log);
       for (const s of states) {
@@ -27,6 +31,22 @@ export class VerifierStates {
       }
       return { name: program, lines: states.filter((s) => s.line).length, rejected: states.some((s) => s.rejected) };
     });
+  }
+
+  /** The side document of an object's last explanation (one program, or each in turn). */
+  document(object: string, program: string | undefined, resolve: (file: string) => string | undefined): string {
+    const logs = this.logs.get(object);
+    if (!logs) return `No explanation of ${object} yet: run "BPF Lens: Explain Verification" on it.\n`;
+    const picked = program === undefined ? logs : logs.filter((l) => l.program === program);
+    if (!picked.length)
+      return `${object}: no program ${program ?? ''} in its last explanation (${logs.map((l) => l.program).join(', ')}).\n`;
+    // Sources near the object are named relative to its folder (short; the editor resolves them there).
+    const near = (f: string) => {
+      const abs = resolve(f);
+      const rel = abs && relative(dirname(object), abs);
+      return rel && !rel.startsWith('../../') ? rel : abs;
+    };
+    return picked.map((l) => verificationText(l.program, l.log, near)).join('\n\n');
   }
 
   /** Markdown for a 1-based line of a source file, when an explanation covered it. */
@@ -49,7 +69,7 @@ export function verifierRequests(d: Session): RequestHandler[] {
       const logs = r.ok ? r.logs : r.error?.log ? [{ program: r.error.program ?? '?', log: r.error.log }] : [];
       await d.publishAll();
       if (!logs.length) return { ok: false, programs: [], message: r.error?.message ?? 'no verifier log' };
-      return { ok: true, programs: d.verifierStates.set(logs) };
+      return { ok: true, programs: d.verifierStates.set(p.path, logs) };
     }),
   ];
 }
