@@ -25,6 +25,9 @@
 //                 localKernelBtf (kept while the kernel's BTF objects are unchanged).
 //   host.ts       kconfigText, kallsymsText, processAlive, pidNamespace.
 //   stats.ts      enableStats (BPF_ENABLE_STATS), statsSysctlEnabled: program run statistics.
+//   epoll.ts      epollCreate/epollAdd/epollWait (never waits: consumers poll from a timer).
+//   trace-pipe.ts tracePipeOpen (non-blocking, tracefs mounted when absent), readNonBlocking.
+//   sys.ts also   mmapFd (MAP_SHARED, a Mapping over the kernel's pages), mappingCount.
 //   bpffs.ts      makeDirs, unpin, removeDir, removeTree, renamePin, listDir: the file side of pinning.
 //   KernelOps     all of the above a load uses, as one object (localKernel: this process).
 //   asm.ts        a few hand-encoded instructions (probes and tests).
@@ -42,8 +45,14 @@ export {
   renameNoReplace,
   setFaultInjector,
   sysBpfNumber,
+  mmapFd,
+  mappingCount,
+  PROT_READ,
+  PROT_WRITE,
 } from './sys';
-export type { Fd, FaultInjector } from './sys';
+export type { Fd, FaultInjector, Mapping } from './sys';
+export { EPOLLIN, epollAdd, epollCreate, epollWait } from './epoll';
+export { readNonBlocking, tracePipeOpen } from './trace-pipe';
 export {
   mapCreate,
   mapDeleteElem,
@@ -67,7 +76,7 @@ export type { ObjKind } from './objects';
 export type { BtfInfo, LinkInfo, MapInfo, ProgInfo } from './attr/info';
 export { iterCreate, linkCreate, linkDetach, progAttach, progDetach, rawTracepointOpen } from './links';
 export type { LinkCreateAttr, ProgAttachAttr } from './links';
-export { PERF_COUNT_HW, PERF_COUNT_SW, PERF_EVENT_IOC, PERF_TYPE, perfEventIoctl, perfEventOpen } from './perf';
+export { PERF_COUNT_HW, PERF_COUNT_SW, PERF_EVENT_IOC, PERF_SAMPLE_RAW, PERF_TYPE, perfEventIoctl, perfEventOpen } from './perf';
 export type { PerfEventSpec, PerfIoctl } from './perf';
 export { ifIndex, onlineCpus, openPath, parseCpuList, pmuInfo, readAll, tracefsRoot, tracepointId } from './attach-points';
 export type { PmuInfo } from './attach-points';
@@ -92,6 +101,35 @@ import * as probes from './probes';
 import * as tbtf from './target-btf';
 import * as host from './host';
 import * as bpffs from './bpffs';
+import * as epoll from './epoll';
+import * as tpipe from './trace-pipe';
+
+/** What the event consumers need (part of KernelOps): shared memory, epoll, the trace pipe. */
+export interface ObserveOps {
+  readonly mmapFd: typeof sys.mmapFd;
+  readonly pageSize: typeof sys.pageSize;
+  readonly epollCreate: typeof epoll.epollCreate;
+  readonly epollAdd: typeof epoll.epollAdd;
+  readonly epollWait: typeof epoll.epollWait;
+  readonly tracePipeOpen: typeof tpipe.tracePipeOpen;
+  readonly readNonBlocking: typeof tpipe.readNonBlocking;
+  readonly mapInfo: typeof objects.mapInfo;
+  readonly mapUpdateElem: typeof maps.mapUpdateElem;
+  readonly closeFd: typeof sys.closeFd;
+  readonly perfEventOpen: typeof perf.perfEventOpen;
+  readonly perfEventIoctl: typeof perf.perfEventIoctl;
+  readonly onlineCpus: typeof points.onlineCpus;
+}
+
+const localObserve = {
+  mmapFd: sys.mmapFd,
+  pageSize: sys.pageSize,
+  epollCreate: epoll.epollCreate,
+  epollAdd: epoll.epollAdd,
+  epollWait: epoll.epollWait,
+  tracePipeOpen: tpipe.tracePipeOpen,
+  readNonBlocking: tpipe.readNonBlocking,
+};
 import * as stats from './stats';
 
 /** What attaching needs beyond a load (part of KernelOps): links, perf events, legacy attach, attach points. */
@@ -143,7 +181,7 @@ export interface FdScope {
  * `server/src/load` takes instead of importing this layer, so the same plan runs against this
  * process's kernel (`localKernel`) or anything that forwards the calls.
  */
-export interface KernelOps extends AttachOps {
+export interface KernelOps extends AttachOps, ObserveOps {
   // bpf(2)
   readonly mapCreate: typeof maps.mapCreate;
   readonly mapUpdateElem: typeof maps.mapUpdateElem;
@@ -235,4 +273,5 @@ export const localKernel: KernelOps = {
   enableStats: stats.enableStats,
   statsSysctlEnabled: stats.statsSysctlEnabled,
   ...localAttach,
+  ...localObserve,
 };

@@ -13,7 +13,16 @@ export const PERF_COUNT_HW = {
   BRANCH_INSTRUCTIONS: 4,
   BRANCH_MISSES: 5,
 } as const;
-export const PERF_COUNT_SW = { CPU_CLOCK: 0, TASK_CLOCK: 1, PAGE_FAULTS: 2, CONTEXT_SWITCHES: 3, CPU_MIGRATIONS: 4 } as const;
+export const PERF_COUNT_SW = {
+  CPU_CLOCK: 0,
+  TASK_CLOCK: 1,
+  PAGE_FAULTS: 2,
+  CONTEXT_SWITCHES: 3,
+  CPU_MIGRATIONS: 4,
+  BPF_OUTPUT: 10,
+} as const;
+/** PERF_SAMPLE_RAW: a sample carries the raw bytes bpf_perf_event_output gave. */
+export const PERF_SAMPLE_RAW = 1n << 10n;
 
 const PERF_FLAG_FD_CLOEXEC = 8;
 /** _IO('$', 0), _IO('$', 1), _IOW('$', 8, __u32). */
@@ -31,6 +40,10 @@ export interface PerfEventSpec {
   readonly probeName?: string;
   /** kprobe/uprobe PMU: offset in the function or the file (config2). */
   readonly probeOffset?: bigint;
+  /** What each sample record carries (PERF_SAMPLE_*). */
+  readonly sampleType?: bigint;
+  /** Wake a reader (poll/epoll) after this many samples. */
+  readonly wakeupEvents?: number;
   /** Open disabled (enable with the ENABLE ioctl). */
   readonly disabled?: boolean;
 }
@@ -49,11 +62,12 @@ export function perfEventOpen(spec: PerfEventSpec, pid = -1, cpu = 0, context = 
     config: spec.config,
     sample_period: spec.samplePeriod,
     sample_freq: spec.sampleFreq,
+    sample_type: spec.sampleType,
     flags_word: flags,
     config1: name ? addressOf(name) : undefined,
     config2: spec.probeOffset,
     // Tracepoints: one sample per hit, as libbpf asks.
-    wakeup_events: spec.type === PERF_TYPE.TRACEPOINT ? 1 : undefined,
+    wakeup_events: spec.wakeupEvents ?? (spec.type === PERF_TYPE.TRACEPOINT ? 1 : undefined),
   });
   const fd = sysCall('perf_event_open', 'perf_event_open', [attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC], true, context);
   void name; // keep the name's bytes alive until the call returned

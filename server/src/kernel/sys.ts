@@ -1,5 +1,5 @@
 // The only place BPF Lens calls into libc: bpf(2) through syscall(), close, dup2/dup3,
-// memfd_create, renameat2 (pins put in place) and sysconf (the page size). koffi is loaded on first use so pure code never needs its native module.
+// memfd_create, mmap/munmap (ring and perf buffers), renameat2 (pins put in place) and sysconf (the page size). koffi is loaded on first use so pure code never needs its native module.
 // Every FD made here is reported to the active FdTrackers; a fault injector lets tests make
 // the k-th call fail.
 import { BPF_CMD, nameOf } from '../common/uapi';
@@ -18,6 +18,10 @@ interface Libc {
   renameat2: (olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number) => number;
   errno: () => number;
   address: (buf: Uint8Array) => bigint;
+  mmap: (addr: null, length: number, prot: number, flags: number, fd: number, offset: number) => unknown;
+  munmap: (addr: unknown, length: number) => number;
+  pointerValue: (p: unknown) => bigint;
+  view: (p: unknown, length: number) => ArrayBuffer;
 }
 
 let libc: Libc | undefined;
@@ -52,6 +56,10 @@ function load(): Libc {
     renameat2: lib.func('int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)'),
     errno: () => koffi.errno() as number,
     address: (buf: Uint8Array) => BigInt(koffi.address(buf)),
+    mmap: lib.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)'),
+    munmap: lib.func('int munmap(void *addr, size_t length)'),
+    pointerValue: (p: unknown) => (p === null ? 0n : BigInt(koffi.address(p))),
+    view: (p: unknown, length: number) => koffi.view(p, length) as ArrayBuffer,
   };
   return libc;
 }
@@ -238,6 +246,10 @@ export function memfdCreate(name = 'bpf-lens-placeholder', flags = MFD_CLOEXEC, 
 /** Numbers of the other system calls BPF Lens makes, per architecture. */
 const SYSCALL_NUMBERS = {
   perf_event_open: { x64: 298, arm64: 241 },
+  epoll_create1: { x64: 291, arm64: 20 },
+  epoll_ctl: { x64: 233, arm64: 21 },
+  // arm64 has no epoll_wait: epoll_pwait with a NULL mask is the same call on both.
+  epoll_pwait: { x64: 281, arm64: 22 },
   ioctl: { x64: 16, arm64: 29 },
   mount: { x64: 165, arm64: 40 },
 } as const;
@@ -301,4 +313,53 @@ export function renameNoReplace(from: string, to: string, context = ''): void {
   const fake = injected('renameat2');
   if (fake !== undefined) throw new KernelError('renameat2', fake, context);
   check('renameat2', load().renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE), context);
+}
+
+// ---- shared memory (ring buffers, perf buffers) ----------------------------------------------
+
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+const MAP_FAILED = 0xffffffffffffffffn;
+
+/**
+ * A MAP_SHARED mapping of an FD: `bytes` reads and writes the kernel's pages directly. It must
+ * not be touched after unmap() (the memory is gone: a read would fault the process), so holders
+ * drop it when they unmap.
+ */
+export interface Mapping {
+  readonly bytes: ArrayBuffer;
+  readonly length: number;
+  /** munmap; a second call does nothing. */
+  unmap(): void;
+}
+
+const liveMappings = new Set<Mapping>();
+
+/** How many mappings made here are not unmapped yet (tests check that a stop leaves none). */
+export function mappingCount(): number {
+  return liveMappings.size;
+}
+
+/** mmap(NULL, length, PROT_READ[|PROT_WRITE], MAP_SHARED, fd, offset). */
+export function mmapFd(fd: Fd, length: number, prot: number, offset: number, context = ''): Mapping {
+  const fake = injected('mmap');
+  if (fake !== undefined) throw new KernelError('mmap', fake, context);
+  const c = load();
+  const p = c.mmap(null, length, prot, MAP_SHARED, fd, offset);
+  if (c.pointerValue(p) === MAP_FAILED || p === null) throw new KernelError('mmap', c.errno(), context);
+  const bytes = c.view(p, length);
+  let mapped = true;
+  const m: Mapping = {
+    bytes,
+    length,
+    unmap() {
+      if (!mapped) return;
+      mapped = false;
+      liveMappings.delete(m);
+      c.munmap(p, length);
+    },
+  };
+  liveMappings.add(m);
+  return m;
 }

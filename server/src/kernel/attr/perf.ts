@@ -40,6 +40,7 @@ export interface PerfEventAttrRaw {
   readonly config?: bigint;
   readonly sample_period?: bigint;
   readonly sample_freq?: bigint;
+  readonly sample_type?: bigint;
   readonly flags_word?: bigint;
   readonly wakeup_events?: number;
   readonly config1?: bigint;
