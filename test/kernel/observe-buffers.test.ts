@@ -9,12 +9,29 @@ import { test } from 'node:test';
 import { FdTracker, localKernel, mappingCount, mapLookupElem, setFaultInjector } from '../../server/src/kernel';
 import { openObject } from '../../server/src/object';
 import { EventStreams, type RawEvent, type StreamMap } from '../../server/src/observe/event-streams';
-import { runObject, type RunHandle } from '../../server/src/run/run-object';
+import { attachAll } from '../../server/src/attach';
+import { loadObject } from '../../server/src/load';
 import { fixture } from '../helpers';
 
+type RunHandle = { load: ReturnType<typeof loadObject>; stop(): void };
+
+/** observe_events.o loaded and every program attached. */
 function start(set: Record<string, string> = {}): RunHandle {
   const f = fixture('observe_events.o');
-  return runObject(localKernel, openObject(readFileSync(f), f), f, { set }, () => undefined);
+  const load = loadObject(openObject(readFileSync(f), f), { kernel: localKernel, set });
+  try {
+    const session = attachAll(localKernel, load.programs);
+    return {
+      load,
+      stop() {
+        session.detach();
+        load.close();
+      },
+    };
+  } catch (e) {
+    load.close();
+    throw e;
+  }
 }
 
 function streamMaps(h: RunHandle, names: string[]): StreamMap[] {
