@@ -54,6 +54,16 @@ test('load an object: kernel ids for every program and map, progress by stage, l
     [l.handle],
   );
   console.log(`load request: ${r.ms.toFixed(1)} ms in the server`);
+  // a hover on the program's SEC line: what verifying it took on the target it is loaded on
+  const src = path.join(ws.src, 'load_globals.bpf.c');
+  const text = readFileSync(src, 'utf8');
+  const uri = await lsp.open(src, text);
+  const lines = text.split('\n');
+  const sec = lines.findIndex((x) => x.includes('SEC("xdp")'));
+  const prog = l.programs[0];
+  const h = await lsp.hover(uri, sec, lines[sec].indexOf('xdp'));
+  assert.match(h ?? '', new RegExp(`Verification of \`${prog.name}\``), h ?? 'no hover');
+  assert.match(h ?? '', new RegExp(`\\| local \\| ${prog.id} \\| ${prog.verifiedInsns} \\| 0\\.\\d+% \\|`), h ?? '');
 
   const u = await lsp.request<{ closed: boolean }>('bpfLens/unloadObject', { handle: l.handle });
   assert.equal(u.closed, true);
@@ -61,6 +71,7 @@ test('load an object: kernel ids for every program and map, progress by stage, l
   await lsp.until('kernel ids gone', () => l.programs.every((p) => !alive('prog', p.id)) && l.maps.every((m) => !alive('map', m.id)), 5000);
   assert.deepEqual((await lsp.request<{ loaded: Loaded[] }>('bpfLens/loadedObjects')).loaded, []);
   assert.equal((await lsp.request<{ closed: boolean }>('bpfLens/unloadObject', { handle: l.handle })).closed, false);
+  assert.doesNotMatch((await lsp.hover(uri, sec, lines[sec].indexOf('xdp'))) ?? '', /\| local \|/, 'unloaded: no row');
 });
 
 test('a verifier rejection: error with the log, and an error diagnostic on the rejected line of the C source', async () => {
@@ -165,6 +176,10 @@ test("Explain Verification: a level-2 throwaway load, then a hover on a source l
   assert.match(walk, /\n✗ R\d invalid mem access 'map_value_or_null'/);
   assert.ok(t.slice(t.indexOf('Every source line')).includes(`${rel}:${rejected + 1}  `), t);
   assert.match(t, /REJECTED HERE/);
+  // the program's name: its numbers from the explanation
+  const def = lines.findIndex((x) => x.includes('int xdp_bad('));
+  const hp = await lsp.hover(uri, def, lines[def].indexOf('xdp_bad') + 2);
+  assert.match(hp ?? '', /Last Explain Verification: rejected, \d+ instructions \(0\.\d+%\), states \d+ total/, hp ?? 'no hover');
   // an object that loads: each program accepted, its lines and states, no rejected path
   const good = path.join(ws.build, 'load_globals.o');
   const e = await lsp.request<{ ok: boolean; programs: { name: string }[] }>('bpfLens/explainVerification', { path: good });

@@ -5,9 +5,11 @@
  */
 import { type Hover, type HoverParams, MarkupKind } from 'vscode-languageserver/node';
 import { parseDocumentQuery, SCHEME } from '../../../protocol/lsp';
-import { splitLines } from './c-text';
+import { secAt, splitLines, wordAt } from './c-text';
+import { programNumbersMarkdown } from './program-numbers';
 import { coreHover } from './core-hover';
 import { hoverAt, hoverWord } from './hover';
+import type { LoadedObject } from './loaded';
 import { type Session, toPath } from './session';
 
 export async function hover(d: Session, p: HoverParams): Promise<Hover | null> {
@@ -42,6 +44,17 @@ export async function hover(d: Session, p: HoverParams): Promise<Hover | null> {
     // after Explain Verification: the verifier's state on this line
     const states = d.verifierStates.hover(file, line + 1);
     if (states) md = md ? `${md}\n\n---\n\n${states}` : states;
+    // on a program: how much verifying it took, per target
+    const numbers = programNumbers(d, objects, splitLines(doc.getText()), line, character);
+    if (numbers) md = md ? `${md}\n\n---\n\n${numbers}` : numbers;
   }
   return md ? { contents: { kind: MarkupKind.Markdown, value: md } } : null;
+}
+
+/** The verification numbers of the program named under the cursor (its function or SEC line). */
+function programNumbers(d: Session, objects: readonly LoadedObject[], lines: readonly string[], line: number, character: number) {
+  const name = secAt(lines, line, character)?.func ?? wordAt(lines, line, character)?.text;
+  if (!name || !objects.some((o) => o.facts?.programs.some((p) => p.name === name))) return undefined;
+  const paths = objects.map((o) => o.path);
+  return programNumbersMarkdown(name, paths, d.loads.all(), d.verifierStates.stats(paths, name));
 }

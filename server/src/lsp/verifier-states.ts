@@ -7,6 +7,7 @@ import { basename, dirname, relative } from 'path';
 import { ExplainVerificationRequest } from '../../../protocol/lsp';
 import { lineStateMarkdown, lineStates } from '../verifier/lines';
 import { verificationText } from '../verifier/walk-text';
+import { type ProgramStats, programStats } from '../verifier/stats';
 import { handler, type RequestHandler } from './handlers';
 import type { Session } from './session';
 
@@ -47,6 +48,15 @@ export class VerifierStates {
       return rel && !rel.startsWith('../../') ? rel : abs;
     };
     return picked.map((l) => verificationText(l.program, l.log, near)).join('\n\n');
+  }
+
+  /** A program's numbers from the last explanation of any of these objects. */
+  stats(objects: readonly string[], program: string): ProgramStats | undefined {
+    for (const o of objects) {
+      const l = this.logs.get(o)?.find((x) => x.program === program);
+      if (l) return programStats(program, l.log, undefined);
+    }
+    return undefined;
   }
 
   /** Markdown for a 1-based line of a source file, when an explanation covered it. */
