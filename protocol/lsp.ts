@@ -7,8 +7,8 @@
  * (built from its handler table: server/src/lsp/server.ts).
  */
 // SSH target strings: the one parser the client's "Add SSH Target…" and the server share.
-export { parseSshSpec, SSH_SPEC_FORMS } from './target-spec';
-export type { SshSpec, SshSpecResult } from './target-spec';
+export { parseSshSpec, SSH_SPEC_FORMS, badVmSpec, parseVmSpec, VM_SPEC_FORM } from './target-spec';
+export type { SshSpec, SshSpecResult, VmSpec } from './target-spec';
 // From the protocol package (not vscode-jsonrpc directly): the one copy both LSP libraries use.
 import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
 
@@ -345,12 +345,22 @@ export interface TargetSetting {
   readonly nodePath?: string;
   /** A vmlinux BTF file: CO-RE diagnostics against it without a host. */
   readonly btf?: string;
+  /** A VM target: this kernel image booted under qemu with the agent inside (kept while the window is open). */
+  readonly kernel?: string;
+  /** The VM kernel's modules directory (lib/modules/RELEASE): the virtio and 9p drivers it does not build in. */
+  readonly modules?: string;
+  /** VM memory in MB (default 1024). */
+  readonly memory?: number;
+  /** VM virtual CPUs (default 1). */
+  readonly cpus?: number;
+  /** Modules inserted in the VM before the agent starts: names under `modules`, or .ko files. */
+  readonly insmod?: readonly string[];
 }
 
 /** What a target said about itself when selected. */
 export interface TargetInfo {
   readonly name: string;
-  readonly kind: 'local' | 'ssh' | 'btf';
+  readonly kind: 'local' | 'ssh' | 'btf' | 'vm';
   /** `uname -r` (a BTF file target: the file's name). */
   readonly release: string;
   readonly arch?: string;
@@ -385,8 +395,8 @@ export interface TargetsResult {
   readonly selected: string;
   readonly targets: readonly {
     readonly name: string;
-    readonly kind: 'local' | 'ssh' | 'btf';
-    /** The host (ssh) or file (btf). */
+    readonly kind: 'local' | 'ssh' | 'btf' | 'vm';
+    /** The host (ssh), file (btf) or kernel image (vm). */
     readonly where?: string;
     /** What it said when last connected. */
     readonly info?: TargetInfo;

@@ -1,5 +1,5 @@
 /**
- * SSH target strings, read once for every side: the editor's "Add SSH Target…" (through
+ * Target strings (SSH hosts and `vm:` kernels), read once for every side: the editor's "Add SSH Target…" (through
  * protocol/lsp.ts), bpfLens.targets entries and `--target` on the server. What passes can
  * never become an ssh option or shell code: a host or user starting with `-`, holding
  * whitespace, quotes, `$`, backticks, `;` or any control character is refused, and a port is
@@ -74,4 +74,89 @@ export function parseSshSpec(text: string): SshSpecResult {
     ok: true,
     spec: { host: host.replace(/^\[|\]$/g, ''), ...(user !== undefined ? { user } : {}), ...(port !== undefined ? { port } : {}) },
   };
+}
+
+/**
+ * A kernel booted under qemu with BPF Lens's agent inside: the image, and optionally the
+ * modules directory of that kernel (for the virtio and 9p drivers it does not build in, and
+ * for `insmod`), memory in MB, virtual CPUs, and modules to insert before the agent starts
+ * (a name found under `modules`, or a .ko file).
+ */
+export interface VmSpec {
+  readonly kernel: string;
+  readonly modules?: string;
+  readonly memory?: number;
+  readonly cpus?: number;
+  readonly insmod?: readonly string[];
+}
+
+export type VmSpecResult = { readonly ok: true; readonly spec: VmSpec } | { readonly ok: false; readonly reason: string };
+
+export const VM_SPEC_FORM = 'vm:IMAGE[,modules=DIR][,memory=MB][,cpus=N][,insmod=MODULE]...';
+export const VM_MEMORY_MB = { min: 256, max: 65536 } as const;
+export const VM_CPUS = { min: 1, max: 64 } as const;
+
+const inRange = (v: unknown, r: { min: number; max: number }) => Number.isInteger(v) && (v as number) >= r.min && (v as number) <= r.max;
+
+/** Why a VM target's fields cannot be used, or undefined: the same checks for `vm:` text and bpfLens.targets entries. */
+export function badVmSpec(s: VmSpec): string | undefined {
+  const path = (what: string, p: unknown) =>
+    typeof p !== 'string' || p === ''
+      ? `${what} must be a path`
+      : // eslint-disable-next-line no-control-regex -- control characters are what is refused
+        /[\0-\x1f]/.test(p)
+        ? `${what} ${JSON.stringify(p)} holds a control character`
+        : undefined;
+  return (
+    path('the kernel image', s.kernel) ??
+    (s.modules !== undefined ? path('modules', s.modules) : undefined) ??
+    (s.memory !== undefined && !inRange(s.memory, VM_MEMORY_MB)
+      ? `memory ${JSON.stringify(s.memory)} is not a size in MB (${VM_MEMORY_MB.min}–${VM_MEMORY_MB.max})`
+      : undefined) ??
+    (s.cpus !== undefined && !inRange(s.cpus, VM_CPUS)
+      ? `cpus ${JSON.stringify(s.cpus)} is not a CPU count (${VM_CPUS.min}–${VM_CPUS.max})`
+      : undefined) ??
+    (s.insmod ?? []).map((m) => path('insmod', m)).find((x) => x !== undefined)
+  );
+}
+
+/** `vm:IMAGE[,modules=DIR][,memory=MB][,cpus=N][,insmod=MODULE]...` (an image path holding a comma goes in the settings instead). */
+export function parseVmSpec(text: string): VmSpecResult {
+  const fail = (why: string): VmSpecResult => ({
+    ok: false,
+    reason: `not a VM target: ${JSON.stringify(text)}: ${why} (expected ${VM_SPEC_FORM})`,
+  });
+  if (!text.startsWith('vm:')) return fail("it does not start with 'vm:'");
+  const [kernel, ...opts] = text.slice(3).split(',');
+  const o: { kernel: string; modules?: string; memory?: number; cpus?: number; insmod?: string[] } = { kernel };
+  for (const opt of opts) {
+    const eq = opt.indexOf('=');
+    const key = eq < 0 ? opt : opt.slice(0, eq);
+    const value = eq < 0 ? undefined : opt.slice(eq + 1);
+    if (!['modules', 'memory', 'cpus', 'insmod'].includes(key)) return fail(`unknown option ${JSON.stringify(key)}`);
+    if (value === undefined || value === '') return fail(`${key} needs a value (${key}=...)`);
+    if (key === 'insmod') (o.insmod ??= []).push(value);
+    else if (key in o) return fail(`${key} is given twice`);
+    else if (key === 'modules') o.modules = value;
+    else if (!/^\d{1,6}$/.test(value)) return fail(`${key} must be a number, not ${JSON.stringify(value)}`);
+    else o[key as 'memory' | 'cpus'] = Number(value);
+  }
+  const why = badVmSpec(o);
+  return why ? fail(why) : { ok: true, spec: o };
+}
+
+/** Every `--target` spelling: `local`, `vm:...`, or an SSH host. */
+export type TargetSpec =
+  { readonly kind: 'local' } | { readonly kind: 'vm'; readonly vm: VmSpec } | { readonly kind: 'ssh'; readonly ssh: SshSpec };
+
+export function parseTargetSpec(
+  text: string,
+): { readonly ok: true; readonly spec: TargetSpec } | { readonly ok: false; readonly reason: string } {
+  if (text === 'local') return { ok: true, spec: { kind: 'local' } };
+  if (text.startsWith('vm:')) {
+    const r = parseVmSpec(text);
+    return r.ok ? { ok: true, spec: { kind: 'vm', vm: r.spec } } : r;
+  }
+  const r = parseSshSpec(text);
+  return r.ok ? { ok: true, spec: { kind: 'ssh', ssh: r.spec } } : r;
 }

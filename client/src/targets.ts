@@ -78,7 +78,10 @@ export class TargetPicker implements vscode.Disposable {
       ...known.map((t) => ({
         label: t.name,
         name: t.name,
-        description: [t.kind === 'local' ? 'this machine' : `${t.kind === 'ssh' ? 'ssh' : 'BTF'} ${t.where ?? ''}`, t.info?.release]
+        description: [
+          t.kind === 'local' ? 'this machine' : `${t.kind === 'ssh' ? 'ssh' : t.kind === 'vm' ? 'VM (qemu)' : 'BTF'} ${t.where ?? ''}`,
+          t.info?.release,
+        ]
           .filter(Boolean)
           .join(' · '),
       })),

@@ -29,7 +29,7 @@ test('bpfLens.targets: good entries kept with their fields; bad ones dropped, ea
   ]);
   assert.equal(r.problems.length, 9);
   assert.match(r.problems[0], /\[3\]: 'local' is built in/);
-  assert.match(r.problems[1], /\[4\] \(nothing\): needs host \(SSH\) or btf/);
+  assert.match(r.problems[1], /\[4\] \(nothing\): needs host \(SSH\), kernel \(a VM\) or btf/);
   assert.match(r.problems[2], /\[5\]: a second target named lab/);
   assert.match(r.problems[3], /\[6\] \(bad-port\): port 70000 is not a TCP port; ssh's default is used/);
   for (const p of r.problems.slice(4)) assert.match(p, /needs a name and a host/);

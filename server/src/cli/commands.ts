@@ -52,8 +52,9 @@ export const COMMANDS: Command[] = [
   {
     path: ['load'],
     usage:
-      'load OBJ [--target local|ssh://[user@]host[:port]|HOST] [--no-sudo] [--pin DIR] [--json] [--log-level N] [--no-autoload PROG]... [--set VAR=VALUE]... [--replace PROG_ID|PINNED_PATH] [--arg-ctx-fallback auto|always|never] [--btf VMLINUX_BTF] [--register]',
-    summary: 'Load an object into the kernel (maps, programs, CO-RE, externs) and report kernel ids; verifier errors on source lines.',
+      'load OBJ [--target local|vm:IMAGE[,modules=DIR][,memory=MB][,cpus=N][,insmod=MODULE]...|ssh://[user@]host[:port]|HOST]... [--no-sudo] [--pin DIR] [--json] [--log-level N] [--no-autoload PROG]... [--set VAR=VALUE]... [--replace PROG_ID|PINNED_PATH] [--arg-ctx-fallback auto|always|never] [--btf VMLINUX_BTF] [--register] [--parallel N] [--timeout SECONDS]',
+    summary:
+      'Load an object into the kernel (maps, programs, CO-RE, externs) and report kernel ids; verifier errors on source lines. Several --target: all at once, a matrix of programs × targets.',
     run: lazy(async () => (await import('./load')).loadCommand),
   },
   {
@@ -64,7 +65,7 @@ export const COMMANDS: Command[] = [
   },
   {
     path: ['probe'],
-    usage: 'probe [--json] [--target local|ssh://[user@]host[:port]|HOST] [--no-sudo]',
+    usage: 'probe [--json] [--target local|vm:IMAGE[,...]|ssh://[user@]host[:port]|HOST] [--no-sudo]',
     summary: "Probe this kernel's BPF features (BTF kinds, global data, arg:ctx, ...) and privileges.",
     run: lazy(async () => (await import('./probe')).probeCommand),
   },
@@ -87,7 +88,8 @@ export const COMMANDS: Command[] = [
   },
   {
     path: ['test-run'],
-    usage: 'test-run (OBJ PROG | --id N | --pinned PATH) (--data-in FILE | --packet SPEC) [--ctx-in FILE] [--repeat N] [--json]',
+    usage:
+      'test-run (OBJ PROG | --id N | --pinned PATH) (--data-in FILE | --packet SPEC) [--ctx-in FILE] [--repeat N] [--json] [--target T] [--no-sudo]',
     summary:
       'Run a program on a packet/context with BPF_PROG_TEST_RUN: verdict with its name (XDP_DROP, TC_ACT_SHOT ...), output bytes, duration.',
     run: lazy(async () => (await import('./test-run')).testRunCommand),
@@ -101,7 +103,7 @@ export const COMMANDS: Command[] = [
   },
   {
     path: ['verify'],
-    usage: 'verify OBJ [--target T]... [--json] [--compare OTHER.o] [--log-level 1|2]',
+    usage: 'verify OBJ [--target T]... [--json] [--compare OTHER.o] [--log-level 1|2] [--parallel N] [--timeout SECONDS]',
     summary: 'verification statistics per program (veristat): instructions, states, time, stack; --compare, per --target',
     run: lazy(async () => (await import('./verify')).verifyCommand),
   },

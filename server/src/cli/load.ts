@@ -1,6 +1,7 @@
 import { parseArgs } from 'util';
 import { type CliIo, type CommandRun, UsageError } from './command';
 import { readInput } from './input';
+import { checkTargetSpecs, fanoutArgs, openCliTarget } from './target-args';
 
 function parse(args: string[]) {
   let parsed;
@@ -9,7 +10,9 @@ function parse(args: string[]) {
       args,
       allowPositionals: true,
       options: {
-        target: { type: 'string', default: 'local' },
+        target: { type: 'string', multiple: true },
+        parallel: { type: 'string' },
+        timeout: { type: 'string' },
         pin: { type: 'string' },
         json: { type: 'boolean', default: false },
         'log-level': { type: 'string' },
@@ -28,7 +31,12 @@ function parse(args: string[]) {
   const { values, positionals } = parsed;
   if (positionals.length !== 1)
     throw new UsageError(positionals.length ? `unexpected argument '${positionals[1]}'` : 'missing object file');
-  if (values.target !== 'local' && values.replace !== undefined) throw new UsageError('--replace works only with --target local for now');
+  const targets = values.target?.length ? values.target : ['local'];
+  checkTargetSpecs(targets);
+  if ((targets.length > 1 || targets[0] !== 'local') && values.replace !== undefined)
+    throw new UsageError('--replace works only with --target local for now');
+  if (targets.length > 1 && values.pin !== undefined) throw new UsageError('--pin goes with one --target');
+  const fan = fanoutArgs(values.parallel, values.timeout);
   const level = values['log-level'] !== undefined ? Number(values['log-level']) : 0;
   if (!Number.isInteger(level) || level < 0 || level > 7) throw new UsageError(`--log-level must be 0..7, not '${values['log-level']}'`);
   // no prototype: `--set __proto__=1` is a variable name like any other (and refused as one)
@@ -41,7 +49,7 @@ function parse(args: string[]) {
   const mode = values['arg-ctx-fallback'];
   if (mode !== undefined && !['auto', 'always', 'never'].includes(mode))
     throw new UsageError(`--arg-ctx-fallback must be auto, always or never`);
-  return { file: positionals[0], values, level, set, mode: mode as 'auto' | 'always' | 'never' | undefined };
+  return { file: positionals[0], values, targets, fan, level, set, mode: mode as 'auto' | 'always' | 'never' | undefined };
 }
 
 /**
@@ -49,18 +57,20 @@ function parse(args: string[]) {
  * kernel (in-process) or a target's (through its agent), one command path for both, and
  * reports what it created. Exit 0 only if every map and program loaded, 1 when the load was
  * refused, 2 when the target could not be used. Without --pin everything is released when
- * the command exits.
+ * the command exits. With several --target: all of them at once, a matrix (load-matrix.ts).
  */
+export type LoadArgs = ReturnType<typeof parse>;
+
 export const loadCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     const a = parse(args);
-    const spec = a.values.target ?? 'local';
+    if (a.targets.length > 1) return (await import('./load-matrix')).loadOnTargets(a, io);
+    const spec = a.targets[0];
     const remote = spec !== 'local';
     const bytes = readInput(a.file);
     const btf = a.values.btf !== undefined ? { name: a.values.btf, bytes: readInput(a.values.btf) } : undefined;
     // BPF_LENS_TIMING=1: one JSON line on stderr with ms per stage (the bench harness, scripts/bench/load.mjs, reads it)
     const timing = process.env.BPF_LENS_TIMING && !remote ? [['startup', performance.now()] as [string, number]] : undefined;
-    const { openTarget } = await import('../targets');
     // the transport (ssh, the agent client, JSON-RPC) only for a remote target
     const { TargetError, formatTargetError } = await import('../remote/errors');
     const { formatLoadJson } = await import('../targets/format');
@@ -85,7 +95,7 @@ export const loadCommand: CommandRun = {
     const t0 = performance.now();
     let target;
     try {
-      target = await openTarget(spec, { inProcess: true, timings: conn, ...(a.values['no-sudo'] ? { sudo: false } : {}) });
+      target = await openCliTarget(spec, io, { inProcess: true, timings: conn, ...(a.values['no-sudo'] ? { sudo: false } : {}) });
     } catch (e) {
       return failed(e);
     }

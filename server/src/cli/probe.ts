@@ -1,5 +1,6 @@
 import { parseArgs } from 'util';
 import { type CliIo, type CommandRun, UsageError } from './command';
+import { checkTargetSpecs, openCliTarget } from './target-args';
 
 /**
  * `bpf-lens probe [--json]`: what this kernel supports, as BPF Lens's loader sees it: release,
@@ -21,6 +22,7 @@ export const probeCommand: CommandRun = {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
+    if (target !== undefined) checkTargetSpecs([target]);
     if (target !== undefined) return probeTarget(target, json, sudo, io);
     if (!sudo) throw new UsageError('--no-sudo goes with --target');
     // Loaded here so other commands never load koffi.
@@ -74,13 +76,13 @@ export const probeCommand: CommandRun = {
  * the agent runs but bpf() is refused, what it found is still printed first.
  */
 async function probeTarget(spec: string, json: boolean, sudo: boolean, io: CliIo): Promise<number> {
-  const { bpfNotPermitted, formatTargetError, TargetError } = await import('../remote');
-  const { openTarget } = await import('../targets');
+  const { bpfNotPermitted, formatTargetError, TargetError, VmAgentClient, accelText } = await import('../remote');
+  const { AgentTarget } = await import('../targets/agent');
   let client;
   const t0 = performance.now();
   try {
     // through the agent even for `local`: what probe checks is that the agent runs there
-    client = await openTarget(spec, sudo ? {} : { sudo: false });
+    client = await openCliTarget(spec, io, sudo ? {} : { sudo: false });
   } catch (e) {
     if (!(e instanceof TargetError)) throw e;
     io.err(formatTargetError(e));
@@ -91,9 +93,11 @@ async function probeTarget(spec: string, json: boolean, sudo: boolean, io: CliIo
     const t1 = performance.now();
     const h = await client.hello();
     const helloMs = performance.now() - t1;
+    const vm = client instanceof AgentTarget && client.client instanceof VmAgentClient ? client.client.vm : undefined;
     if (json) {
+      const vmJson = vm ? { vm: { accel: vm.accel, boot_ms: Math.round(vm.bootMs), modules: vm.modules } } : {};
       io.out(
-        `${JSON.stringify({ target: spec, ...h, connect_ms: Math.round(connectMs), hello_ms: Math.round(helloMs * 10) / 10 }, null, 2)}\n`,
+        `${JSON.stringify({ target: spec, ...h, ...vmJson, connect_ms: Math.round(connectMs), hello_ms: Math.round(helloMs * 10) / 10 }, null, 2)}\n`,
       );
     } else {
       const yes = (b: boolean) => (b ? 'yes' : 'no');
@@ -101,6 +105,7 @@ async function probeTarget(spec: string, json: boolean, sudo: boolean, io: CliIo
         `target:         ${spec} (agent ${h.agentVersion}, uid ${h.uid})`,
         `kernel release: ${h.release}`,
         `architecture:   ${h.arch}`,
+        ...(vm ? [`vm:             qemu, ${accelText(vm.accel)}, booted in ${(vm.bootMs / 1000).toFixed(1)} s`] : []),
         ...(h.lockdown ? [`lockdown:       ${h.lockdown}`] : []),
         `vmlinux BTF:    ${h.hasVmlinuxBtf ? 'yes' : 'no (objects with CO-RE relocations, ksyms, kfuncs, struct_ops or BTF attach targets cannot load there)'}`,
         `can load BPF:   ${yes(h.privileges.canLoad)}${h.privileges.errno ? ` (${h.privileges.errno})` : ''}`,

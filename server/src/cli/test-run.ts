@@ -4,6 +4,7 @@ import { buildPacket } from '../run/packet';
 import { byteDiff, type TestRunReport } from '../run/test-run';
 import { type CliIo, type CommandRun, UsageError } from './command';
 import { readInput } from './input';
+import { checkTargetSpecs, openCliTarget } from './target-args';
 
 function parse(args: string[]) {
   let parsed;
@@ -19,6 +20,8 @@ function parse(args: string[]) {
         'ctx-in': { type: 'string' },
         repeat: { type: 'string' },
         json: { type: 'boolean', default: false },
+        target: { type: 'string' },
+        'no-sudo': { type: 'boolean', default: false },
       },
     });
   } catch (e) {
@@ -44,7 +47,13 @@ function parse(args: string[]) {
     data = new Uint8Array(readFileSync(v['data-in']));
   }
   const ctx = v['ctx-in'] !== undefined ? new Uint8Array(readFileSync(v['ctx-in'])) : undefined;
-  return { obj: pos[0], prog: pos[1], id: v.id, pinned: v.pinned, data, ctx, repeat, json: v.json ?? false };
+  const target = v.target !== undefined && v.target !== 'local' ? v.target : undefined;
+  if (target !== undefined) {
+    checkTargetSpecs([target]);
+    if (!pos.length) throw new UsageError('with --target, give the program as OBJ PROG (it is loaded there for the run)');
+    if (ctx) throw new UsageError('--ctx-in works only on this machine for now');
+  }
+  return { obj: pos[0], prog: pos[1], id: v.id, pinned: v.pinned, data, ctx, repeat, json: v.json ?? false, target, sudo: !v['no-sudo'] };
 }
 
 function text(r: TestRunReport, data: Uint8Array | undefined): string {
@@ -71,6 +80,7 @@ function text(r: TestRunReport, data: Uint8Array | undefined): string {
 export const testRunCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     const a = parse(args);
+    if (a.target !== undefined) return testRunOnTarget(a as TestRunArgs & { obj: string; prog: string; target: string }, io);
     const kernel = await import('../kernel');
     const { testRunProgram } = await import('../run/test-run');
     const k = kernel.localKernel;
@@ -111,3 +121,59 @@ export const testRunCommand: CommandRun = {
     }
   },
 };
+
+type TestRunArgs = ReturnType<typeof parse>;
+
+/** `test-run OBJ PROG --target T`: PROG (and the maps) loaded there, run once or --repeat times through its agent, released. */
+async function testRunOnTarget(a: TestRunArgs & { obj: string; prog: string; target: string }, io: CliIo): Promise<number> {
+  const { TargetError, formatTargetError } = await import('../remote/errors');
+  const { formatLoadFailureText } = await import('../targets/format');
+  const { requireLoad } = await import('../remote/agent-client');
+  const { openObject } = await import('../object');
+  const { secDefFor } = await import('../object/section-defs');
+  const { retvalName } = await import('../run/retval');
+  const bytes = readInput(a.obj);
+  const obj = openObject(bytes, a.obj);
+  const prog = obj.programs.find((p) => p.name === a.prog);
+  if (!prog) throw new UsageError(`${a.obj} has no program '${a.prog}' (it has: ${obj.programs.map((p) => p.name).join(', ')})`);
+  let target;
+  try {
+    target = await openCliTarget(a.target, io, a.sudo ? {} : { sudo: false });
+  } catch (e) {
+    if (!(e instanceof TargetError)) throw e;
+    io.err(formatTargetError(e));
+    return 2;
+  }
+  try {
+    await requireLoad(target);
+    const noAutoload = obj.programs.filter((p) => p !== prog).map((p) => p.name);
+    const l = await target.load({ name: a.obj, object: bytes, noAutoload });
+    if (!l.ok) {
+      io.err(formatLoadFailureText(l.error));
+      return 1;
+    }
+    const data = a.data ? Buffer.from(a.data).toString('base64') : undefined;
+    const r = await target.testRun({ handle: l.loaded.handle, program: a.prog, repeat: a.repeat, ...(data ? { data } : {}) });
+    const type = l.loaded.programs.find((p) => p.name === a.prog)?.type ?? '';
+    const report: TestRunReport = {
+      ok: true,
+      retval: r.retval,
+      retval_name: retvalName(type, r.retval, secDefFor(prog.section)?.def.attachType ?? undefined) ?? null,
+      data_out: r.dataOut ? Buffer.from(r.dataOut, 'base64').toString('hex') : '',
+      duration_ns: r.duration,
+      prog_type: type,
+      repeat: a.repeat,
+    };
+    if (a.json) {
+      const { prog_type: _t, repeat: _r, ...shown } = report;
+      io.out(`${JSON.stringify({ ...shown, target: a.target })}\n`);
+    } else io.out(text(report, a.data));
+    return 0;
+  } catch (e) {
+    if (!(e instanceof TargetError)) throw e;
+    io.err(formatTargetError(e));
+    return 2;
+  } finally {
+    await target.close();
+  }
+}

@@ -2,6 +2,8 @@ import { parseArgs } from 'util';
 import { openObject } from '../object';
 import { type CliIo, type CommandRun, UsageError } from './command';
 import { readInput } from './input';
+import { checkTargetSpecs, fanoutArgs, openCliTarget } from './target-args';
+import { shortTargetName } from '../targets/matrix-format';
 import type { KernelTarget } from '../targets';
 import { BPF_LOG_STATS, type ProgramStats, STAT_COLUMNS, programStats, statsDiff } from '../verifier/stats';
 
@@ -16,6 +18,8 @@ function parse(args: string[]) {
         compare: { type: 'string' },
         'log-level': { type: 'string' },
         target: { type: 'string', multiple: true },
+        parallel: { type: 'string' },
+        timeout: { type: 'string' },
       },
     });
   } catch (e) {
@@ -27,9 +31,11 @@ function parse(args: string[]) {
   const level = values['log-level'] !== undefined ? Number(values['log-level']) : 1;
   if (![1, 2].includes(level)) throw new UsageError(`--log-level must be 1 or 2, not '${values['log-level']}'`);
   const targets = values.target?.length ? values.target : ['local'];
+  checkTargetSpecs(targets);
   if (targets.length > 1 && values.compare !== undefined)
     throw new UsageError('--compare compares two objects on one target; several --target compare one object across kernels');
-  return { file: positionals[0], json: values.json ?? false, compare: values.compare, level, targets };
+  const fan = fanoutArgs(values.parallel, values.timeout);
+  return { file: positionals[0], json: values.json ?? false, compare: values.compare, level, targets, fan };
 }
 
 /** Loads each program of the object on its own (veristat does the same) on a target and reads its statistics. */
@@ -56,20 +62,67 @@ async function verifyObject(file: string, level: number, target: KernelTarget): 
   return out;
 }
 
-/** The statistics of an object on each target (opened, used, closed in turn). */
-async function verifyOn(specs: readonly string[], file: string, level: number): Promise<ProgramStats[][]> {
-  const { openTarget } = await import('../targets');
-  const out: ProgramStats[][] = [];
-  for (const spec of specs) {
-    const target = await openTarget(spec, { inProcess: true });
-    try {
-      out.push(await verifyObject(file, level, target));
-    } finally {
-      await target.close();
-    }
+/** The statistics of an object on one target (opened, used, closed). */
+async function verifyOn(spec: string, file: string, level: number, io: CliIo): Promise<ProgramStats[]> {
+  const target = await openCliTarget(spec, io, { inProcess: true });
+  try {
+    return await verifyObject(file, level, target);
+  } finally {
+    await target.close();
   }
-  return out;
 }
+
+/** Several targets at once (bounded, each within --timeout): a target that fails is its own result. */
+async function verifyOnTargets(a: VerifyArgs, io: CliIo): Promise<number> {
+  const { fanout } = await import('../targets/fanout');
+  const results = await fanout(
+    a.targets,
+    (spec) => openCliTarget(spec, io, { inProcess: true }),
+    (t) => verifyObject(a.file, a.level, t),
+    a.fan,
+  );
+  const ok = results.every((r) => r.ok && r.value.every((p) => p.verdict === 'success'));
+  const failure = (e: Error) => ({ message: e.message, ...('code' in e ? { code: String(e.code) } : {}) });
+  if (a.json) {
+    const targets = results.map((r) =>
+      r.ok ? { target: r.target, programs: r.value } : { target: r.target, ok: false, error: failure(r.error) },
+    );
+    const [x, y] = results;
+    const diff = results.length === 2 && x.ok && y.ok ? { diff: diffOf(x.value, y.value) } : {};
+    io.out(`${JSON.stringify({ ok, targets, ...diff }, null, 2)}\n`);
+    return ok ? 0 : 1;
+  }
+  const good = results.filter((r) => r.ok);
+  if (results.length === 2 && good.length === 2)
+    io.out(`A: ${a.targets[0]}  B: ${a.targets[1]}\n${compareTable(good[0].value, good[1].value)}`);
+  else {
+    const names = [...new Set(good.flatMap((r) => r.value.map((p) => p.name)))];
+    const head = ['Program', ...results.map((r) => shortTargetName(r.target))];
+    const rows = names.map((n) => [
+      n,
+      ...results.map((r) => {
+        const p = r.ok ? r.value.find((q) => q.name === n) : undefined;
+        return !r.ok ? 'target failed' : !p ? '-' : p.verdict === 'success' ? `ok ${cell(p.verified_insns)}` : 'failure';
+      }),
+    ]);
+    io.out(`${a.file} (verdict, verified insns)\n${table([head, ...rows])}\n`);
+  }
+  for (const r of results) if (!r.ok) io.out(`${r.target}: target failed: ${r.error.message}\n`);
+  return ok ? 0 : 1;
+}
+
+const diffOf = (x: readonly ProgramStats[], y: readonly ProgramStats[]) =>
+  x
+    .filter((p) => y.some((q) => q.name === p.name))
+    .map((p) => ({
+      name: p.name,
+      ...statsDiff(
+        p,
+        y.find((q) => q.name === p.name)!,
+      ),
+    }));
+
+type VerifyArgs = ReturnType<typeof parse>;
 
 const cell = (v: number | null) => (v === null ? '-' : String(v));
 const signed = (v: number | null) => (v === null ? '-' : v > 0 ? `+${v}` : String(v));
@@ -124,11 +177,12 @@ function compareTable(a: readonly ProgramStats[], b: readonly ProgramStats[]): s
 export const verifyCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     const a = parse(args);
+    if (a.targets.length > 1) return verifyOnTargets(a, io);
     let runs: ProgramStats[][];
     let other: ProgramStats[] | undefined;
     try {
-      runs = await verifyOn(a.targets, a.file, a.level);
-      if (a.compare !== undefined) other = (await verifyOn(a.targets, a.compare, a.level))[0];
+      runs = [await verifyOn(a.targets[0], a.file, a.level, io)];
+      if (a.compare !== undefined) other = await verifyOn(a.targets[0], a.compare, a.level, io);
     } catch (e) {
       const { TargetError, formatTargetError } = await import('../remote');
       if (!(e instanceof TargetError)) throw e;
@@ -136,24 +190,10 @@ export const verifyCommand: CommandRun = {
       return 2;
     }
     const base = runs[0];
-    const diffOf = (x: readonly ProgramStats[], y: readonly ProgramStats[]) =>
-      x
-        .filter((p) => y.some((q) => q.name === p.name))
-        .map((p) => ({
-          name: p.name,
-          ...statsDiff(
-            p,
-            y.find((q) => q.name === p.name)!,
-          ),
-        }));
     if (a.json) {
-      const json =
-        runs.length > 1
-          ? { targets: a.targets.map((t, i) => ({ target: t, programs: runs[i] })), diff: diffOf(runs[0], runs[1]) }
-          : { programs: base, ...(other ? { compare: { object: a.compare, programs: other, diff: diffOf(base, other) } } : {}) };
+      const json = { programs: base, ...(other ? { compare: { object: a.compare, programs: other, diff: diffOf(base, other) } } : {}) };
       io.out(`${JSON.stringify(json, null, 2)}\n`);
-    } else if (runs.length > 1) io.out(`A: ${a.targets[0]}  B: ${a.targets[1]}\n${compareTable(runs[0], runs[1])}`);
-    else io.out(other ? compareTable(base, other) : statsTable(a.file, base));
+    } else io.out(other ? compareTable(base, other) : statsTable(a.file, base));
     return [...runs.flat(), ...(other ?? [])].every((p) => p.verdict === 'success') ? 0 : 1;
   },
 };

@@ -1,6 +1,7 @@
 /**
  * The kernels the language server knows (setting bpfLens.targets): `local` always, SSH hosts
- * reached through the agent (server/src/remote), and offline BTF files (CO-RE checks only).
+ * and VM kernels (booted under qemu) reached through the agent (server/src/remote), and
+ * offline BTF files (CO-RE checks only).
  * It keeps one agent connection per target, the target's vmlinux BTF (for CO-RE diagnostics)
  * and what the target said about itself.
  */
@@ -13,7 +14,7 @@ import type { TargetBtf } from '../core';
 import type { AgentClient } from '../remote';
 import type { KernelTarget } from '../targets';
 import { TargetError } from '../remote/errors';
-import { badUser, parseSshSpec } from '../../../protocol/target-spec';
+import { badUser, badVmSpec, parseSshSpec, type VmSpec } from '../../../protocol/target-spec';
 import type { TargetInfo, TargetSetting, TargetsResult } from '../../../protocol/lsp';
 
 export const LOCAL = 'local';
@@ -41,8 +42,12 @@ export function parseTargetSettings(raw: unknown): { targets: TargetSetting[]; p
       problems.push(`bpfLens.targets[${i}]: 'local' is built in`);
       continue;
     }
-    if (!str('host') && !str('btf')) {
-      problems.push(`bpfLens.targets[${i}] (${name}): needs host (SSH) or btf (a vmlinux BTF file)`);
+    if (!str('host') && !str('btf') && !str('kernel')) {
+      problems.push(`bpfLens.targets[${i}] (${name}): needs host (SSH), kernel (a VM) or btf (a vmlinux BTF file)`);
+      continue;
+    }
+    if (str('kernel') && str('host')) {
+      problems.push(`bpfLens.targets[${i}] (${name}): give host (SSH) or kernel (a VM), not both`);
       continue;
     }
     if (targets.some((t) => t.name === name)) {
@@ -61,6 +66,12 @@ export function parseTargetSettings(raw: unknown): { targets: TargetSetting[]; p
       problems.push(`bpfLens.targets[${i}] (${name}): ${badU}`);
       continue;
     }
+    const vm = str('kernel') ? vmSetting(o) : undefined;
+    const badVm = vm ? badVmSpec(vm) : undefined;
+    if (badVm) {
+      problems.push(`bpfLens.targets[${i}] (${name}): ${badVm}`);
+      continue;
+    }
     const port = typeof o.port === 'number' && Number.isInteger(o.port) && o.port > 0 && o.port < 65536 ? o.port : undefined;
     if (o.port !== undefined && port === undefined)
       problems.push(`bpfLens.targets[${i}] (${name}): port ${JSON.stringify(o.port)} is not a TCP port; ssh's default is used`);
@@ -73,10 +84,27 @@ export function parseTargetSettings(raw: unknown): { targets: TargetSetting[]; p
       ...(typeof o.sudo === 'boolean' ? { sudo: o.sudo } : {}),
       ...(str('nodePath') ? { nodePath: str('nodePath') } : {}),
       ...(str('btf') ? { btf: str('btf') } : {}),
+      ...(vm ?? {}),
     });
   }
   return { targets, problems };
 }
+
+/** A VM entry's fields as given (checked by badVmSpec, the `vm:` parser's own checks). */
+function vmSetting(o: Record<string, unknown>): VmSpec {
+  return {
+    kernel: o.kernel as string,
+    ...(o.modules !== undefined ? { modules: o.modules as string } : {}),
+    ...(o.memory !== undefined ? { memory: o.memory as number } : {}),
+    ...(o.cpus !== undefined ? { cpus: o.cpus as number } : {}),
+    ...(o.insmod !== undefined ? { insmod: (Array.isArray(o.insmod) ? o.insmod : [o.insmod]) as string[] } : {}),
+  };
+}
+
+const kindOf = (name: string, t: TargetSetting): 'local' | 'ssh' | 'btf' | 'vm' =>
+  name === LOCAL ? 'local' : t.kernel ? 'vm' : t.host ? 'ssh' : 'btf';
+/** A target with a kernel to load into (not a BTF file alone). */
+const hasKernel = (name: string, t: TargetSetting) => name === LOCAL || !!t.host || !!t.kernel;
 
 /** A TargetError (code, message, detail) or any error, as the client shows it. */
 export function targetFailure(e: unknown): { code: string; message: string; detail?: string } {
@@ -108,9 +136,10 @@ export class Targets {
   list(): TargetsResult['targets'] {
     return this.names().map((name) => {
       const t = this.setting(name);
-      const kind = name === LOCAL ? 'local' : t.host ? 'ssh' : 'btf';
+      const kind = kindOf(name, t);
       const info = this.infos.get(name);
-      return { name, kind, ...((t.host ?? t.btf) ? { where: t.host ?? t.btf } : {}), ...(info ? { info } : {}) };
+      const where = t.host ?? t.kernel ?? t.btf;
+      return { name, kind, ...(where ? { where } : {}), ...(info ? { info } : {}) };
     });
   }
 
@@ -144,8 +173,11 @@ export class Targets {
   /** The agent connection of a target (made once; made again after the agent ended). */
   async client(name: string): Promise<AgentClient> {
     const t = this.setting(name);
-    if (!t.host && name !== LOCAL)
-      throw new TargetError('bad-target', `${name} is a BTF file target: it has no kernel to load into (give it a host to load there)`);
+    if (!hasKernel(name, t))
+      throw new TargetError(
+        'bad-target',
+        `${name} is a BTF file target: it has no kernel to load into (give it a host or a kernel to load there)`,
+      );
     const have = this.clients.get(name);
     if (have) {
       const c = await have.catch(() => undefined);
@@ -153,7 +185,10 @@ export class Targets {
       this.clients.delete(name);
     }
     const { connectTarget } = await import('../remote');
-    const p = connectTarget(name === LOCAL ? LOCAL : t.host!, {
+    // A VM boots once and stays until the settings change or the editor closes (dispose).
+    const vm = t.kernel ? { vm: vmSetting(t as unknown as Record<string, unknown>), label: name } : {};
+    const p = connectTarget(name === LOCAL ? LOCAL : t.kernel ? `vm:${t.kernel}` : t.host!, {
+      ...vm,
       ...(t.user ? { user: t.user } : {}),
       ...(t.port ? { port: t.port } : {}),
       ...(t.identityFile ? { identityFile: t.identityFile } : {}),
@@ -170,7 +205,7 @@ export class Targets {
     const t0 = performance.now();
     const t = this.setting(name);
     let info: TargetInfo;
-    if (t.btf && !t.host) {
+    if (t.btf && !hasKernel(name, t)) {
       const b = await this.targetBtfs(name);
       info = { name, kind: 'btf', release: path.basename(t.btf), canLoad: false, hasBtf: true, btfKey: b.key, features: {}, ms: 0 };
     } else {
@@ -178,7 +213,7 @@ export class Targets {
       const h = await (await this.kernelTarget(name)).hello();
       info = {
         name,
-        kind: name === LOCAL ? 'local' : 'ssh',
+        kind: kindOf(name, t),
         release: h.release,
         arch: h.arch,
         canLoad: h.privileges.canLoad,
@@ -212,7 +247,7 @@ export class Targets {
 
   private async readBtfs(name: string): Promise<TargetBtfs> {
     const t = this.setting(name);
-    if (t.btf && !t.host) {
+    if (t.btf && !hasKernel(name, t)) {
       const bytes = readFileSync(t.btf);
       return { key: `btf:${t.btf}:${bytes.length}`, btfs: [{ name: path.basename(t.btf), btf: btfFromBytes(bytes, t.btf) }] };
     }
@@ -233,7 +268,7 @@ export class Targets {
   /** A file holding the target's vmlinux BTF (for module base diffs), and how to name it. */
   async btfFile(name: string): Promise<{ file: string; label: string }> {
     const t = this.setting(name);
-    if (t.btf && !t.host) return { file: t.btf, label: `${name} (${t.btf})` };
+    if (t.btf && !hasKernel(name, t)) return { file: t.btf, label: `${name} (${t.btf})` };
     if (name === LOCAL) return { file: VMLINUX_BTF, label: `local (${release()})` };
     const b = await (await this.client(name)).targetBtf();
     const r = this.infos.get(name)?.release;

@@ -16,6 +16,15 @@ import { bpfNotPermitted, noBtf, TargetError } from './errors';
 const SHA256 = /^[0-9a-f]{64}$/;
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
+/** How the process carrying the agent ends (a VM: hang up its socket, then let the guest power off). */
+export interface AgentCarrier {
+  readonly hangUp?: () => void;
+  /** How long close() waits for the carrier to exit by itself before killing it (default 1 s). */
+  readonly exitGraceMs?: number;
+  /** Called when the carrier exits, before requests fail. */
+  readonly onExit?: () => void;
+}
+
 export class AgentClient {
   readonly conn: MessageConnection;
   private stderr = '';
@@ -30,6 +39,7 @@ export class AgentClient {
     readonly child: ChildProcess,
     input: Readable = child.stdout!,
     output: Writable = child.stdin!,
+    private readonly carrier: AgentCarrier = {},
   ) {
     child.stderr?.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-8192);
@@ -43,6 +53,7 @@ export class AgentClient {
     });
     this.exited = new Promise((resolve) =>
       child.on('exit', (code, signal) => {
+        carrier.onExit?.();
         this.gone = new TargetError(
           'agent-crashed',
           `the agent on ${this.label} ended (${signal ?? `exit ${code}`}) — run the command again; if it repeats, the agent's stderr says why`,
@@ -172,9 +183,10 @@ export class AgentClient {
     this.closed = true;
     this.conn.dispose();
     this.child.stdin?.end();
+    this.carrier.hangUp?.();
     // It exits by itself right after answering (or on end of input): give it a moment first.
     const gone = () => this.child.exitCode !== null || this.child.signalCode !== null;
-    if (!gone()) await Promise.race([this.exited, new Promise((r) => setTimeout(r, 1000).unref())]);
+    if (!gone()) await Promise.race([this.exited, new Promise((r) => setTimeout(r, this.carrier.exitGraceMs ?? 1000).unref())]);
     if (!gone()) this.child.kill();
     await Promise.race([this.exited, new Promise((r) => setTimeout(r, 3000).unref())]);
   }

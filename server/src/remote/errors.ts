@@ -13,7 +13,10 @@ export type TargetErrorCode =
   | 'bpf-not-permitted'
   | 'agent-crashed'
   | 'bad-target'
-  | 'ssh-failed';
+  | 'ssh-failed'
+  | 'no-qemu'
+  | 'vm-boot-failed'
+  | 'timeout';
 
 export class TargetError extends Error {
   /** no-btf: what needed the BTF, and the load stage that found it missing (the agent sends these on). */

@@ -1,0 +1,53 @@
+/**
+ * `bpf-lens load OBJ --target A --target B ...`: the object on every target at once (bounded,
+ * each within --timeout), a matrix of programs × targets. Exit 0 only when every target
+ * loaded every program; 1 otherwise (a target that could not be used included).
+ */
+import { openObject } from '../object';
+import type { HelloResult, LoadRequest } from '../targets/target';
+import type { CliIo } from './command';
+import { readInput } from './input';
+import type { LoadArgs } from './load';
+import { openCliTarget } from './target-args';
+
+export async function loadOnTargets(a: LoadArgs, io: CliIo): Promise<number> {
+  const bytes = readInput(a.file);
+  const off = new Set(a.values['no-autoload'] ?? []);
+  const obj = openObject(bytes, a.file);
+  const programs = obj.programs.map((p) => p.name).filter((n) => !off.has(n));
+  const { analyzeArgCtx } = await import('../object/arg-ctx');
+  // Loads either way where auto lets it; say which kernels ran the tagged arguments as written.
+  const tagged = analyzeArgCtx(obj).length > 0 && a.mode !== 'never';
+  const notes = (h: HelloResult) =>
+    !tagged
+      ? []
+      : a.mode === 'always'
+        ? ['__arg_ctx: emulated (--arg-ctx-fallback always)']
+        : h.features.arg_ctx_tag
+          ? ['__arg_ctx: native (the kernel knows arg:ctx)']
+          : ['__arg_ctx: emulated (no native arg:ctx before 6.8: the tagged arguments were rewritten to the context type, as libbpf does)'];
+  const btf = a.values.btf !== undefined ? { name: a.values.btf, bytes: readInput(a.values.btf) } : undefined;
+  const req: LoadRequest = {
+    name: a.file,
+    object: bytes,
+    logLevel: a.level,
+    noAutoload: [...off],
+    set: a.set,
+    ...(a.values.register ? { registerStructOps: true } : {}),
+    ...(a.mode ? { argCtxFallback: a.mode } : {}),
+    ...(btf ? { btf } : {}),
+  };
+  const { fanout } = await import('../targets/fanout');
+  const { loadMatrixRow } = await import('../targets/matrix');
+  const { requireLoad } = await import('../remote/agent-client');
+  const { formatMatrixJson, formatMatrixText } = await import('../targets/matrix-format');
+  const results = await fanout(
+    a.targets,
+    (spec) => openCliTarget(spec, io, { inProcess: true, ...(a.values['no-sudo'] ? { sudo: false } : {}) }),
+    // bpf-not-permitted, saying why, before the object travels (in-process, the load says so itself)
+    (target) => loadMatrixRow(target, req, programs, (t) => (t.inProcess ? t.hello() : requireLoad(t)), notes),
+    a.fan,
+  );
+  io.out(a.values.json ? formatMatrixJson(results) : formatMatrixText(a.file, results, programs));
+  return results.every((r) => r.ok && r.value.outcome.ok) ? 0 : 1;
+}

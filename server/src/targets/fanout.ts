@@ -1,0 +1,69 @@
+/**
+ * One job on many targets at once: each target opened, used and closed on its own, at most
+ * `parallel` at a time, each within its own time limit. A target that cannot be used, or
+ * runs out of time, is that target's result; the others go on.
+ */
+import { TargetError } from '../remote/errors';
+import type { KernelTarget } from './target';
+
+export interface FanoutOptions {
+  /** At most this many targets open at once (default 4). */
+  readonly parallel?: number;
+  /** Per target, from opening to the end of the job (ms). */
+  readonly timeoutMs: number;
+}
+
+export type FanoutResult<R> =
+  | { readonly target: string; readonly ok: true; readonly value: R; readonly ms: number }
+  | { readonly target: string; readonly ok: false; readonly error: TargetError | Error; readonly ms: number };
+
+/** Runs `job` on each target in `specs` (order kept in the result). */
+export async function fanout<R>(
+  specs: readonly string[],
+  open: (spec: string) => Promise<KernelTarget>,
+  job: (target: KernelTarget, spec: string) => Promise<R>,
+  o: FanoutOptions,
+): Promise<FanoutResult<R>[]> {
+  const out = new Array<FanoutResult<R>>(specs.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < specs.length; i = next++) out[i] = await one(specs[i], open, job, o.timeoutMs);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.parallel ?? 4, specs.length)) }, worker));
+  return out;
+}
+
+async function one<R>(
+  spec: string,
+  open: (spec: string) => Promise<KernelTarget>,
+  job: (target: KernelTarget, spec: string) => Promise<R>,
+  timeoutMs: number,
+): Promise<FanoutResult<R>> {
+  const t0 = performance.now();
+  const held: { target?: KernelTarget } = {};
+  let timedOut = false;
+  const opened = open(spec);
+  // A target opened after its time ran out is closed as soon as it is there.
+  opened.then((t) => timedOut && void t.close().catch(() => undefined)).catch(() => undefined);
+  const work = (async () => {
+    held.target = await opened;
+    return job(held.target, spec);
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      reject(new TargetError('timeout', `${spec} did not finish within ${Math.round(timeoutMs / 1000)} s (--timeout)`));
+    }, timeoutMs);
+  });
+  try {
+    const value = await Promise.race([work, limit]);
+    return { target: spec, ok: true, value, ms: performance.now() - t0 };
+  } catch (e) {
+    return { target: spec, ok: false, error: e instanceof Error ? e : new Error(String(e)), ms: performance.now() - t0 };
+  } finally {
+    clearTimeout(timer);
+    work.catch(() => undefined);
+    await held.target?.close().catch(() => undefined);
+  }
+}
