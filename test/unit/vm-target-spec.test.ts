@@ -47,11 +47,12 @@ test('vm: specs with an unknown option, a repeated one, a bad number or no image
   bad('vm:/k/vm\x1blinuz', /control character/);
 });
 
-test('bpf-lens load/verify/probe/test-run: an unknown vm: option is a usage error (exit 2, the usage line), nothing boots', () => {
+test('bpf-lens load/verify/probe/run/test-run: an unknown vm: option is a usage error (exit 2, the usage line), nothing boots', () => {
   for (const args of [
     ['load', 'x.o', '--target', 'local', '--target', 'vm:/k/vmlinuz,ram=1G'],
     ['verify', 'x.o', '--target', 'vm:/k/vmlinuz,ram=1G'],
     ['probe', '--target', 'vm:/k/vmlinuz,ram=1G'],
+    ['run', 'x.o', '--target', 'vm:/k/vmlinuz,ram=1G'],
     ['test-run', 'x.o', 'p', '--packet', 'eth', '--target', 'vm:/k/vmlinuz,ram=1G'],
   ]) {
     const r = cli(args);

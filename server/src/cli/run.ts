@@ -1,6 +1,7 @@
 import { parseArgs } from 'util';
 import type { RunEvent } from '../run/events';
 import type { KernelTarget, LoadSummary } from '../targets';
+import { checkTargetSpecs, openCliTarget } from './target-args';
 import { type CliIo, type CommandRun, UsageError } from './command';
 import { readInput } from './input';
 
@@ -55,7 +56,7 @@ function parse(args: string[]) {
     set,
     noAutoload: v['no-autoload'] ?? [],
     level,
-    target: v.target ?? 'local',
+    target: checkTargetSpec(v.target ?? 'local'),
     sudo: !v['no-sudo'],
   };
 }
@@ -163,15 +164,16 @@ async function loadAndAttach(t: KernelTarget, a: Args, io: CliIo, emit: (e: RunE
  * place), say what is attached where, wait for Ctrl-C or --duration, then detach and release
  * (or leave the links pinned under --pin DIR). The same on this kernel and through an agent.
  */
+const checkTargetSpec = (t: string) => (checkTargetSpecs([t]), t);
+
 export const runCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     const a = parse(args);
     const emit = (e: RunEvent) => io.out(`${a.json ? JSON.stringify(e) : eventText(e)}\n`);
-    const { openTarget } = await import('../targets');
     const { TargetError, formatTargetError } = await import('../remote/errors');
     let target: KernelTarget;
     try {
-      target = await openTarget(a.target, { inProcess: true, ...(a.sudo ? {} : { sudo: false }) });
+      target = await openCliTarget(a.target, io, { inProcess: true, ...(a.sudo ? {} : { sudo: false }) });
       if (!target.inProcess) await (await import('../remote')).requireLoad(target);
     } catch (e) {
       if (!(e instanceof TargetError)) throw e;
