@@ -1,5 +1,5 @@
-// struct_ops of a type only a module defines, loaded through the agent as the CLI and the
-// editor load remotely: Debian's 6.12 under qemu with the test module (scripts/testmod.sh)
+// struct_ops of a type only a module defines, loaded and registered (attached) through the
+// agent as the CLI and the editor do remotely: Debian's 6.12 under qemu with the test module (scripts/testmod.sh)
 // insmod'ed before the agent starts, reached over the guest's virtio-serial channel. On 6.1,
 // without the module, the agent's answer is the refusal that names the type.
 import assert from 'node:assert/strict';
@@ -14,7 +14,7 @@ import { startQemuTarget } from '../qemu-target';
 const FIXTURE = path.join(ROOT, 'build', 'fixtures', 'kmod_structops.o');
 
 test(
-  "through the agent: on 6.12 with the test module the struct_ops maps use the module's value type and register; unload releases them; on 6.1 the load is refused naming the type",
+  "through the agent: on 6.12 with the test module the struct_ops maps use the module's value type, load registers nothing, attach registers them (a link, a value update) and detach unregisters; unload releases them; on 6.1 the load is refused naming the type",
   { timeout: 300_000 },
   async (t) => {
     const ko = execFileSync('bash', [path.join(ROOT, 'scripts', 'testmod.sh'), '6.12'], {
@@ -39,6 +39,20 @@ test(
         (await g.client.listLoaded()).map((l) => l.handle),
         [r.handle],
       );
+      assert.deepEqual((await g.client.listLoaded())[0].attached, [], 'load registers nothing');
+      // Registration is attaching, as libbpf's bpf_map__attach_struct_ops: the kernel's reg() accepts both.
+      const at = await g.client.attach({ handle: r.handle });
+      assert.deepEqual(
+        at.attached.map((a) => `${a.program} ${a.kind} ${a.mechanism} ${a.linkIds.length}`),
+        ['lens_linked struct_ops link 1', 'lens_plain struct_ops map update 0'],
+      );
+      const d = await g.client.detach({ handle: r.handle });
+      assert.deepEqual(d.errors, []);
+      assert.deepEqual(
+        d.detached.map((a) => a.program),
+        ['lens_plain', 'lens_linked'],
+      );
+      // (a plain struct_ops map registers once: the kernel answers EBUSY to another value update, as libbpf sees it)
       assert.equal((await g.client.unload(r.handle)).closed, true);
       assert.deepEqual(await g.client.listLoaded(), []);
       t.diagnostic(`load through the agent in the guest: ${r.ms.toFixed(0)} ms`);
