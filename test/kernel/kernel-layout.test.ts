@@ -13,7 +13,7 @@ import { sizeOf } from '../../server/src/btf/layout';
 import { isComposite } from '../../server/src/btf/types';
 import { BTF_INFO_LAYOUT, LINK_INFO_LAYOUT, MAP_INFO_LAYOUT, PROG_INFO_LAYOUT } from '../../server/src/kernel/attr/info';
 import { type Field, type Layout } from '../../server/src/kernel/attr/layout';
-import { MAP_CREATE_LAYOUT, MAP_ELEM_LAYOUT } from '../../server/src/kernel/attr/map';
+import { MAP_BATCH_LAYOUT, MAP_CREATE_LAYOUT, MAP_ELEM_LAYOUT } from '../../server/src/kernel/attr/map';
 import { PROG_LOAD_LAYOUT } from '../../server/src/kernel/attr/prog';
 import { BTF_LOAD_LAYOUT } from '../../server/src/kernel/attr/btf';
 import { ENABLE_STATS_LAYOUT, GET_ID_LAYOUT, INFO_ATTR_LAYOUT, OBJ_LAYOUT } from '../../server/src/kernel/attr/obj';
@@ -30,6 +30,7 @@ import { PERF_EVENT_ATTR_LAYOUT } from '../../server/src/kernel/attr/perf';
 const LAYOUTS: Layout[] = [
   MAP_CREATE_LAYOUT,
   MAP_ELEM_LAYOUT,
+  MAP_BATCH_LAYOUT,
   PROG_LOAD_LAYOUT,
   BTF_LOAD_LAYOUT,
   OBJ_LAYOUT,

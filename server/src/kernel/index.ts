@@ -8,7 +8,7 @@
 //   errors.ts     KernelError { command, errno, errnoName, context, log, logTruncated, hint }.
 //   attr/*.ts     one table per bpf_attr member / bpf_*_info struct (exported, checked
 //                 against <linux/bpf.h> and the kernel's BTF) and its encoder/decoder.
-//   maps.ts       mapCreate, mapLookupElem/UpdateElem/DeleteElem/GetNextKey, mapKeys, mapFreeze.
+//   maps.ts       mapCreate, mapLookupElem/UpdateElem/DeleteElem/GetNextKey, mapLookupBatch, mapKeys, mapFreeze.
 //   programs.ts   progLoad (verifier log: level, growth on ENOSPC, fetched after a failure),
 //                 progTestRun.
 //   btf-load.ts   btfLoad (BTF checker log, same rules).
@@ -59,12 +59,13 @@ export {
   mapFreeze,
   mapGetNextKey,
   mapKeys,
+  mapLookupBatch,
   mapLookupElem,
   mapUpdateElem,
   possibleCpus,
   userValueSize,
 } from './maps';
-export type { MapCreateAttr } from './maps';
+export type { MapBatch, MapCreateAttr } from './maps';
 export { progLoad, progTestRun } from './programs';
 export type { ExtInfo, LoadedProg, ProgLoadOptions, TestRunOptions, TestRunResult } from './programs';
 export { btfLoad } from './btf-load';
@@ -187,6 +188,8 @@ export interface KernelOps extends AttachOps, ObserveOps {
   readonly mapUpdateElem: typeof maps.mapUpdateElem;
   readonly mapLookupElem: typeof maps.mapLookupElem;
   readonly mapDeleteElem: typeof maps.mapDeleteElem;
+  readonly mapGetNextKey: typeof maps.mapGetNextKey;
+  readonly mapLookupBatch: typeof maps.mapLookupBatch;
   readonly mapFreeze: typeof maps.mapFreeze;
   readonly progLoad: typeof programs.progLoad;
   readonly progTestRun: typeof programs.progTestRun;
@@ -237,6 +240,8 @@ export const localKernel: KernelOps = {
   mapUpdateElem: maps.mapUpdateElem,
   mapLookupElem: maps.mapLookupElem,
   mapDeleteElem: maps.mapDeleteElem,
+  mapGetNextKey: maps.mapGetNextKey,
+  mapLookupBatch: maps.mapLookupBatch,
   mapFreeze: maps.mapFreeze,
   progLoad: programs.progLoad,
   progTestRun: programs.progTestRun,

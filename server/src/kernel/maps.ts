@@ -1,6 +1,7 @@
 // Map commands: create, element lookup/update/delete, key iteration, freeze.
 import { readFileSync } from 'fs';
-import { type MapCreateAttr, encodeMapCreate, encodeMapElem } from './attr/map';
+import { type MapCreateAttr, MAP_BATCH_LAYOUT, encodeMapBatch, encodeMapCreate, encodeMapElem } from './attr/map';
+import { readU32 } from './attr/layout';
 import { KernelError, isKernelError } from './errors';
 import { type Fd, addressOf, bpf } from './sys';
 import { BPF_ANY, BPF_CMD, BPF_MAP_TYPE } from '../common/uapi';
@@ -65,6 +66,51 @@ export function* mapKeys(fd: Fd, keySize: number): Generator<Uint8Array> {
     if (!key) return;
     yield key;
   }
+}
+
+/** One BPF_MAP_LOOKUP_BATCH call's result: `count` keys and values, and the cursor for the next call. */
+export interface MapBatch {
+  readonly keys: Uint8Array;
+  readonly values: Uint8Array;
+  readonly count: number;
+  /** Pass to the next call; undefined when the map has no more elements (the kernel said ENOENT). */
+  readonly next?: Uint8Array;
+}
+
+/**
+ * BPF_MAP_LOOKUP_BATCH: up to `count` elements after the cursor `inBatch` (from the start when
+ * undefined). `valueSize` is the user-space size (per-CPU: userValueSize). The cursor is opaque:
+ * a bucket or index the kernel writes, up to a key's size. Throws the kernel's error (EINVAL or
+ * ENOTSUPP where the map type has no batch ops, ENOSPC when a hash bucket holds more than `count`).
+ */
+export function mapLookupBatch(fd: Fd, keySize: number, valueSize: number, count: number, inBatch?: Uint8Array): MapBatch {
+  const cursor = Math.max(keySize, 8);
+  const inBuf = inBatch ? Buffer.from(inBatch) : undefined;
+  const out = Buffer.alloc(cursor);
+  const keys = Buffer.alloc(keySize * count);
+  const values = Buffer.alloc(valueSize * count);
+  const attr = encodeMapBatch({
+    in_batch: addressOf(inBuf),
+    out_batch: addressOf(out),
+    keys: addressOf(keys),
+    values: addressOf(values),
+    count,
+    map_fd: fd,
+  });
+  let done = false;
+  try {
+    bpf(BPF_CMD.BPF_MAP_LOOKUP_BATCH, attr);
+  } catch (e) {
+    if (!isKernelError(e, 'ENOENT')) throw e;
+    done = true;
+  }
+  const n = readU32(attr, MAP_BATCH_LAYOUT.field('count'));
+  return {
+    keys: new Uint8Array(keys.subarray(0, n * keySize)),
+    values: new Uint8Array(values.subarray(0, n * valueSize)),
+    count: n,
+    ...(done ? {} : { next: new Uint8Array(out) }),
+  };
 }
 
 /** BPF_MAP_FREEZE: no more writes from user space (`.rodata` after it is filled). */

@@ -70,3 +70,29 @@ export interface MapElemAttr {
 export function encodeMapElem(a: MapElemAttr): Buffer {
   return encode(MAP_ELEM_LAYOUT, { ...a });
 }
+
+export const MAP_BATCH_LAYOUT = defineLayout('bpf_attr.batch', 'union bpf_attr', 'batch', [
+  ['in_batch', 'ptr'],
+  ['out_batch', 'ptr'],
+  ['keys', 'ptr'],
+  ['values', 'ptr'],
+  ['count', 'u32'],
+  ['map_fd', 'u32'],
+  ['elem_flags', 'u64'],
+  ['flags', 'u64'],
+] as const);
+
+/** BPF_MAP_*_BATCH: the batch cursor buffers, key/value arrays and how many elements fit. */
+export interface MapBatchAttr {
+  readonly in_batch?: bigint;
+  readonly out_batch: bigint;
+  readonly keys: bigint;
+  readonly values: bigint;
+  readonly count: number;
+  readonly map_fd: number;
+  readonly elem_flags?: number | bigint;
+}
+
+export function encodeMapBatch(a: MapBatchAttr): Buffer {
+  return encode(MAP_BATCH_LAYOUT, { ...a });
+}
