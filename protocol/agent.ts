@@ -206,6 +206,44 @@ export interface ProgStatsResult {
   readonly programs: readonly ProgStat[];
 }
 
+/** A map on the target: by id, or by the bpffs path it is pinned at. */
+export interface MapRefParams {
+  readonly id?: number;
+  readonly pinned?: string;
+}
+export interface MapDumpParams extends MapRefParams {
+  /** `bpftool -j map dump` text; else the plain `bpftool map dump` text. */
+  readonly json?: boolean;
+  /** With json: pretty (`bpftool -jp`). */
+  readonly pretty?: boolean;
+  /** Stop after this many elements. */
+  readonly maxElements?: number;
+}
+export interface MapDumpResult {
+  /** What bpftool prints on stdout for the dump, trailing newline included. */
+  readonly text: string;
+  /** Elements printed (lookups that failed not counted). */
+  readonly elements: number;
+  /** Stopped at maxElements. */
+  readonly truncated: boolean;
+  /** The walk failed (a queue or stack: EINVAL; ring buffers, local storage: ENOTSUPP): bpftool exits with it. */
+  readonly error?: { readonly errno: number; readonly errnoName: string; readonly message: string };
+}
+export interface MapUpdateParams extends MapRefParams {
+  /** C-like or JSON text when the map has BTF for it, else bytes (`1 0 0 0`, `hex 01 00 00 00`); none for queues and stacks. */
+  readonly key?: string;
+  /** As key; for a prog array or map of maps the id of the program or map. */
+  readonly value: string;
+  readonly flag?: 'any' | 'noexist' | 'exist';
+}
+export interface MapDeleteParams extends MapRefParams {
+  readonly key: string;
+}
+export interface MapDeleteResult {
+  /** False when the key was not in the map. */
+  readonly deleted: boolean;
+}
+
 export const hello = new RequestType0<HelloResult, void>('bpfLensAgent/hello');
 export const targetBtf = new RequestType<TargetBtfParams, TargetBtfResult, AgentNoBtfErrorData>('bpfLensAgent/targetBtf');
 export const load = new RequestType<AgentLoadParams, AgentLoadResult, AgentLoadErrorData | AgentNoBtfErrorData>('bpfLensAgent/load');
@@ -236,6 +274,9 @@ export const attach = new RequestType<AttachParams, AttachResult, AttachErrorDat
 export const detach = new RequestType<DetachParams, DetachResult, void>('bpfLensAgent/detach');
 /** Streams each attachment of an attach request as it is made. */
 export const attached = new NotificationType<{ handle: number; attachment: AttachmentJson }>('bpfLensAgent/attached');
+export const mapDump = new RequestType<MapDumpParams, MapDumpResult, void>('bpfLensAgent/mapDump');
+export const mapUpdate = new RequestType<MapUpdateParams, null, void>('bpfLensAgent/mapUpdate');
+export const mapDelete = new RequestType<MapDeleteParams, MapDeleteResult, void>('bpfLensAgent/mapDelete');
 export const shutdown = new RequestType0<void, void>('bpfLensAgent/shutdown');
 /** Streams: load stages and, when asked, verifier logs. */
 export const progress = new NotificationType<{ stage: string; detail: string }>('bpfLensAgent/progress');

@@ -194,3 +194,11 @@ test('every type of the fixture, random bytes of every length: text or a ValueFo
     }
   }
 });
+
+test('a 64-bit enum clang emits as ENUM with 32-bit values: names write their sign extension, as bpftool matches them', () => {
+  const ty = id('STRUCT', 'value');
+  const b = parseValueText(btf(), ty, '{ .wide = HUGE, .color = BLUE }');
+  assert.deepEqual([...b.subarray(16, 24)], [0xf0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+  assert.match(formatValueJson(btf(), ty, b), /"color":"BLUE","wide":"HUGE"/);
+  assert.match(formatValueC(btf(), ty, b), /\.color = BLUE, \.wide = HUGE,/);
+});

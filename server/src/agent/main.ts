@@ -13,7 +13,18 @@ import { TargetError } from '../remote/errors';
 import * as P from '../../../protocol/agent';
 import { LocalTarget } from '../targets/local';
 import { AttachFailure } from '../targets/target';
-import { attachParams, detachParams, loadParams, progStatsParams, targetBtfParams, testRunParams, unloadParams } from './params';
+import {
+  attachParams,
+  detachParams,
+  loadParams,
+  mapDeleteParams,
+  mapDumpParams,
+  mapUpdateParams,
+  progStatsParams,
+  targetBtfParams,
+  testRunParams,
+  unloadParams,
+} from './params';
 
 // Anything printed by accident must not corrupt the protocol stream.
 console.log = console.error;
@@ -112,6 +123,14 @@ conn.onRequest(P.detach, async (raw): Promise<P.DetachResult> => {
   await needHandle(p.handle);
   return target.detach(p.handle, p.programs);
 });
+
+// Map reads and writes: a bad key or value, or a map that is not there, is an error naming it.
+conn.onRequest(P.mapDump, (raw) => target.mapDump(mapDumpParams(raw)));
+conn.onRequest(P.mapUpdate, async (raw) => {
+  await target.mapUpdate(mapUpdateParams(raw));
+  return null;
+});
+conn.onRequest(P.mapDelete, (raw) => target.mapDelete(mapDeleteParams(raw)));
 
 let ending: Promise<void> | undefined;
 /**

@@ -7,6 +7,10 @@ import type {
   AgentLoadParams,
   AttachParams,
   DetachParams,
+  MapDeleteParams,
+  MapDumpParams,
+  MapRefParams,
+  MapUpdateParams,
   ProgStatsParams,
   TargetBtfParams,
   TestRunParams,
@@ -105,6 +109,28 @@ export const attachParams = (p: unknown) =>
   });
 
 export const detachParams = (p: unknown) => checked<DetachParams>('detach', p, { 'handle!': handle, programs: strings });
+
+const mapRefShape = { id: int(1, 0xffffffff), pinned: absPath };
+/** Exactly one of id and pinned. */
+function oneMap<T extends MapRefParams>(method: string, p: T): T {
+  if ((p.id === undefined) === (p.pinned === undefined)) throw invalid(`${method} needs one of id and pinned`);
+  return p;
+}
+/** Map keys and values as text: bounded so one request cannot hold the agent's memory. */
+const mapText: Check = (v) => (typeof v === 'string' && !v.includes('\0') && v.length <= 1 << 20 ? undefined : 'a string of at most 1 MiB');
+
+export const mapDumpParams = (p: unknown) =>
+  oneMap(
+    'mapDump',
+    checked<MapDumpParams>('mapDump', p, { ...mapRefShape, json: bool, pretty: bool, maxElements: int(0, Number.MAX_SAFE_INTEGER) }),
+  );
+export const mapUpdateParams = (p: unknown) =>
+  oneMap(
+    'mapUpdate',
+    checked<MapUpdateParams>('mapUpdate', p, { ...mapRefShape, key: mapText, 'value!': mapText, flag: oneOf('any', 'noexist', 'exist') }),
+  );
+export const mapDeleteParams = (p: unknown) =>
+  oneMap('mapDelete', checked<MapDeleteParams>('mapDelete', p, { ...mapRefShape, 'key!': mapText }));
 
 export const targetBtfParams = (p: unknown) =>
   checked<TargetBtfParams>('targetBtf', p ?? {}, {

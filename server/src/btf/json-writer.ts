@@ -103,6 +103,11 @@ export class JsonWriter {
     this.raw('null');
   }
 
+  /** Text outside the JSON structure (bpftool prints such lines between the writer's items). */
+  verbatim(text: string): void {
+    this.put(text);
+  }
+
   /** The text so far. */
   text(): string {
     return this.parts.join('');

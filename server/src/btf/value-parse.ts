@@ -259,7 +259,8 @@ class Encoder {
   private named(t: BtfType, text: string): bigint | undefined {
     if (t.kind === 'ENUM' || t.kind === 'ENUM64') {
       const hit = t.values.find((e) => e.name === text);
-      if (hit) return BigInt(hit.value);
+      // a 32-bit enum value stands for its sign extension (bpftool compares so; clang emits 64-bit enums so)
+      if (hit) return t.kind === 'ENUM' ? BigInt(Number(hit.value) | 0) : BigInt(hit.value);
     }
     if (text === 'true' || text === 'false') return t.kind === 'INT' && t.encoding & BTF_INT_BOOL ? BigInt(text === 'true') : undefined;
     if (text === 'NULL' || text === 'null') return t.kind === 'PTR' ? 0n : undefined;

@@ -60,7 +60,9 @@ function text(c: Ctx, id: TypeId, at: number, bitOff: number, bitfield: number, 
     case 'ENUM':
     case 'ENUM64': {
       const raw = readBits(c, at, 0, t.size * 8, path);
-      const hit = t.values.find((e) => BigInt.asUintN(t.size * 8, BigInt(e.value)) === raw);
+      const hit = t.values.find(
+        (e) => BigInt.asUintN(t.size * 8, t.kind === 'ENUM' ? BigInt(Number(e.value) | 0) : BigInt(e.value)) === raw,
+      );
       return bound(c, hit ? hit.name : (t.kindFlag ? BigInt.asIntN(t.size * 8, raw) : raw).toString(), path, at);
     }
     case 'PTR': {
@@ -88,7 +90,7 @@ function text(c: Ctx, id: TypeId, at: number, bitOff: number, bitfield: number, 
 
 function intText(c: Ctx, t: BtfType, raw: bigint, bits: number, path: string, at: number): string {
   if (t.kind === 'ENUM' || t.kind === 'ENUM64') {
-    const hit = t.values.find((e) => BigInt.asUintN(bits, BigInt(e.value)) === raw);
+    const hit = t.values.find((e) => BigInt.asUintN(bits, t.kind === 'ENUM' ? BigInt(Number(e.value) | 0) : BigInt(e.value)) === raw);
     return bound(c, hit ? hit.name : raw.toString(), path, at);
   }
   if (t.kind !== 'INT') return bound(c, raw.toString(), path, at);

@@ -64,6 +64,26 @@ export const COMMANDS: Command[] = [
     run: lazy(async () => (await import('./lsp')).lspCommand),
   },
   {
+    path: ['map', 'delete'],
+    usage: 'map delete (--id N | --pinned PATH) --key KEY [--target T] [--no-sudo]',
+    summary: 'Delete one element of a map; KEY as C-like or JSON text when the map has BTF for it, else bytes (1 0 0 0, hex 01 00 00 00).',
+    run: lazy(async () => (await import('./map')).mapDeleteCommand),
+  },
+  {
+    path: ['map', 'dump'],
+    usage: 'map dump (--id N | --pinned PATH) [--target T] [--no-sudo] [--json] [--pretty]',
+    summary:
+      'Print every element of a map exactly as bpftool map dump prints it (--json: as bpftool -j, with "formatted" BTF-decoded keys and values; per-CPU values per CPU).',
+    run: lazy(async () => (await import('./map')).mapDumpCommand),
+  },
+  {
+    path: ['map', 'update'],
+    usage: 'map update (--id N | --pinned PATH) [--key KEY] --value VALUE [--flag any|noexist|exist] [--target T] [--no-sudo]',
+    summary:
+      'Write one element: KEY and VALUE as C-like ({ .pid = 1, .comm = "sh" }) or JSON text through the map\'s BTF, else bytes; a prog array or map of maps takes an id.',
+    run: lazy(async () => (await import('./map')).mapUpdateCommand),
+  },
+  {
     path: ['probe'],
     usage: 'probe [--json] [--target local|vm:IMAGE[,...]|ssh://[user@]host[:port]|HOST] [--no-sudo]',
     summary: "Probe this kernel's BPF features (BTF kinds, global data, arg:ctx, ...) and privileges.",

@@ -171,6 +171,15 @@ export class AgentClient {
   detach(p: P.DetachParams): Promise<P.DetachResult> {
     return this.call(() => this.conn.sendRequest(P.detach, p));
   }
+  mapDump(p: P.MapDumpParams): Promise<P.MapDumpResult> {
+    return this.call(() => this.conn.sendRequest(P.mapDump, p));
+  }
+  mapUpdate(p: P.MapUpdateParams): Promise<null> {
+    return this.call(() => this.conn.sendRequest(P.mapUpdate, p));
+  }
+  mapDelete(p: P.MapDeleteParams): Promise<P.MapDeleteResult> {
+    return this.call(() => this.conn.sendRequest(P.mapDelete, p));
+  }
 
   /** Asks the agent to close everything and exit; kills it if it does not within 3 s. */
   async close(): Promise<void> {

@@ -14,6 +14,11 @@ import {
   type LoadedEntry,
   type LoadOutcome,
   type LoadRequest,
+  type MapDeleteParams,
+  type MapDeleteResult,
+  type MapDumpParams,
+  type MapDumpResult,
+  type MapUpdateParams,
   type ProgressFn,
   type ProgStatsParams,
   type ProgStatsResult,
@@ -83,6 +88,15 @@ export class AgentTarget implements KernelTarget {
   }
   detach(handle: number, programs?: readonly string[]): Promise<DetachResult> {
     return this.client.detach({ handle, ...(programs ? { programs } : {}) });
+  }
+  mapDump(p: MapDumpParams): Promise<MapDumpResult> {
+    return this.client.mapDump(p);
+  }
+  async mapUpdate(p: MapUpdateParams): Promise<void> {
+    await this.client.mapUpdate(p);
+  }
+  mapDelete(p: MapDeleteParams): Promise<MapDeleteResult> {
+    return this.client.mapDelete(p);
   }
   close(): Promise<void> {
     return this.client.close();

@@ -25,6 +25,11 @@ import type {
   LoadedEntry,
   LoadOutcome,
   LoadRequest,
+  MapDeleteParams,
+  MapDeleteResult,
+  MapDumpParams,
+  MapDumpResult,
+  MapUpdateParams,
   ProgressFn,
   ProgStatsParams,
   ProgStatsResult,
@@ -34,6 +39,7 @@ import type {
 } from './target';
 import { loadFailure, loadSummary } from './summary';
 import { enableRunStats, progStatsNow, type RunStats } from '../observe/prog-stats';
+import { deleteMap, dumpMap, updateMap } from '../observe/maps';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -231,6 +237,16 @@ export class LocalTarget implements KernelTarget {
     if (p.enable && (!this.stats || this.stats.state === 'off')) this.stats = enableRunStats(kernel.localKernel);
     const state = this.stats ?? { state: kernel.statsSysctlEnabled() ? ('sysctl' as const) : ('off' as const) };
     return progStatsNow(kernel.localKernel, state);
+  }
+
+  async mapDump(p: MapDumpParams): Promise<MapDumpResult> {
+    return dumpMap(kernel.localKernel, p);
+  }
+  async mapUpdate(p: MapUpdateParams): Promise<void> {
+    updateMap(kernel.localKernel, p);
+  }
+  async mapDelete(p: MapDeleteParams): Promise<MapDeleteResult> {
+    return deleteMap(kernel.localKernel, p);
   }
 
   /** Closes every load (pins stay) and ends statistics it turned on; loads still running are undone entirely when they end. */

@@ -13,6 +13,11 @@ import type {
   AgentLoadResult,
   HelloResult,
   LoadedEntry,
+  MapDeleteParams,
+  MapDeleteResult,
+  MapDumpParams,
+  MapDumpResult,
+  MapUpdateParams,
   ProgStatsParams,
   ProgStatsResult,
   TestRunParams,
@@ -27,6 +32,11 @@ export type {
   DetachResult,
   HelloResult,
   LoadedEntry,
+  MapDeleteParams,
+  MapDeleteResult,
+  MapDumpParams,
+  MapDumpResult,
+  MapUpdateParams,
   ProgStatsParams,
   ProgStatsResult,
   TestRunParams,
@@ -100,6 +110,11 @@ export interface KernelTarget {
   attach(handle: number, req?: AttachRequest, onAttached?: (a: AttachmentJson) => void): Promise<AttachResult>;
   /** Detaches the named programs (all when none are named); unload and close detach everything too. */
   detach(handle: number, programs?: readonly string[]): Promise<DetachResult>;
+  /** A map (by id or pin path) as `bpftool [-j] map dump` prints it. */
+  mapDump(p: MapDumpParams): Promise<MapDumpResult>;
+  /** One element written from text (C-like or JSON through the map's BTF, else bytes). */
+  mapUpdate(p: MapUpdateParams): Promise<void>;
+  mapDelete(p: MapDeleteParams): Promise<MapDeleteResult>;
   /** Releases every load not pinned and ends the connection. */
   close(): Promise<void>;
 }
