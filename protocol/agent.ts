@@ -195,8 +195,10 @@ export interface ProgStat {
   readonly runTimeNs: number;
 }
 export interface ProgStatsParams {
-  /** Turn statistics on (kept on until the connection ends) before reading. */
+  /** Turn statistics on (kept on until `disable` or the connection ends) before reading. */
   readonly enable?: boolean;
+  /** Turn off what `enable` turned on (the sysctl, if someone set it, stays). */
+  readonly disable?: boolean;
 }
 export interface ProgStatsResult {
   readonly stats: StatsState;

@@ -293,6 +293,27 @@ export interface LoadedObjectsResult {
 }
 export const LoadedObjectsRequest = new RequestType0<LoadedObjectsResult, void>('bpfLens/loadedObjects');
 
+/** Run statistics of a target's programs (the BPF view while "Show Run Statistics" is on). */
+export interface ProgramStatsParams {
+  readonly target: string;
+  /** Turn statistics off on that target again. */
+  readonly stop?: boolean;
+}
+export interface ProgramStatsResult {
+  /** How statistics are on: our BPF_ENABLE_STATS FD, the sysctl, or not at all. */
+  readonly stats: 'fd' | 'sysctl' | 'off';
+  readonly reason?: string;
+  /** Rates since the previous request for this target (none on the first). */
+  readonly programs: readonly {
+    readonly id: number;
+    readonly runCnt: number;
+    readonly runsPerSec: number;
+    readonly periodNsPerRun: number;
+    readonly cpuPercent: number;
+  }[];
+}
+export const ProgramStatsRequest = new RequestType<ProgramStatsParams, ProgramStatsResult, void>('bpfLens/programStats');
+
 /** A kernel module's distilled base against a target vmlinux BTF (server/src/btf/base-diff.ts). */
 export interface BaseDiffParams {
   /** The module (`.ko`). */

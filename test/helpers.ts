@@ -1,6 +1,7 @@
 // Shared by the test files: where things are, and how to run the CLI as a user would.
 import { spawnSync } from 'child_process';
-import { existsSync } from 'fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
 import * as path from 'path';
 
 /** The checkout (tests run from out/test/..., compiled). */
@@ -59,4 +60,44 @@ export function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * Runs `fn` while holding a lock that other test files (run in parallel) take for the same
+ * host-wide state, e.g. whether the kernel keeps run statistics. A lock whose holder died is
+ * taken over.
+ */
+export async function withHostLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const dir = path.join(tmpdir(), `bpf-lens-test-lock-${name}`);
+  const pidFile = path.join(dir, 'pid');
+  for (;;) {
+    try {
+      mkdirSync(dir);
+      writeFileSync(pidFile, String(process.pid));
+      break;
+    } catch {
+      let holder = NaN;
+      try {
+        holder = Number(readFileSync(pidFile, 'utf8'));
+      } catch {
+        // being written: wait
+      }
+      if (Number.isInteger(holder) && holder > 0 && !pidAlive(holder)) rmSync(dir, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -10,6 +10,7 @@ import { ObjectsChangedNotification, SCHEME } from '../../protocol/lsp';
 import { registerCommands } from './commands';
 import { readConfig, serverSettings } from './config';
 import { BpfDocuments, SourceLinks } from './documents';
+import { RunStats } from './run-stats';
 import { TargetPicker } from './targets';
 import { ObjectsTree } from './tree';
 
@@ -42,6 +43,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<BpfLen
     () => tree.refresh(),
   );
   context.subscriptions.push(target);
+
+  const runStats = new RunStats(
+    () => client,
+    () => tree.loadedObjects,
+    () => tree.redrawLoaded(),
+  );
+  tree.programNote = (t, id) => runStats.describe(t, id);
+  context.subscriptions.push(
+    runStats,
+    vscode.commands.registerCommand('bpfLens.toggleRunStats', () => runStats.toggle()),
+  );
 
   const docs = new BpfDocuments(() => client);
   context.subscriptions.push(

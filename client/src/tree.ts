@@ -59,6 +59,18 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
   readonly searches = new Map<string, string>();
   /** What the server holds loaded, as of the last listing (grouped under each target). */
   private loaded: readonly LoadedKernelObject[] = [];
+  /** Run statistics to show beside loaded programs (set by the extension). */
+  programNote: (target: string, id: number) => string = () => '';
+
+  /** The loads of the last listing. */
+  get loadedObjects(): readonly LoadedKernelObject[] {
+    return this.loaded;
+  }
+
+  /** Redraws the loaded programs' lines (run statistics moved), without asking the server again. */
+  redrawLoaded(): void {
+    this.changed.fire(undefined);
+  }
 
   constructor(
     private readonly client: () => LanguageClient | undefined,
@@ -114,7 +126,7 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
         return [{ type: 'targetNote', text: `cannot read its BTF: ${(e as Error).message}` }];
       }
     }
-    if (!('object' in n)) return kernelChildren(n);
+    if (!('object' in n)) return kernelChildren(n, this.programNote);
     const object = n.object;
     switch (n.type) {
       case 'object': {
@@ -234,7 +246,7 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
   }
 }
 
-function kernelChildren(n: KernelNode): Node[] {
+function kernelChildren(n: KernelNode, note: (target: string, id: number) => string): Node[] {
   if (n.type === 'loadedRoot') return n.loaded.map((loaded) => ({ type: 'loaded', loaded }));
   if (n.type !== 'loaded') return [];
   const l = n.loaded;
@@ -243,7 +255,7 @@ function kernelChildren(n: KernelNode): Node[] {
       type: 'kernelItem',
       loaded: l,
       label: p.name,
-      description: `prog id ${p.id} · ${p.type} · ${p.verifiedInsns} insns verified`,
+      description: `prog id ${p.id} · ${p.type} · ${p.verifiedInsns} insns verified${note(l.target, p.id)}`,
       icon: 'symbol-function',
     })),
     ...l.maps.map((m): Node => ({

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import * as os from 'os';
 import * as path from 'path';
 import { buildPacket } from '../../server/src/run/packet';
-import { CLI, cli, fixture, run } from '../helpers';
+import { CLI, cli, fixture, run, withHostLock } from '../helpers';
 import { bpffsDir } from './kernel-env';
 
 interface TopProg {
@@ -73,7 +73,11 @@ async function topWhile(args: string[], during: () => void): Promise<TopLine[]> 
     .map((l) => JSON.parse(l) as TopLine);
 }
 
-test('top shows a program bpftool runs, with the counts bpftool reports, and leaves statistics off', async (t) => {
+// Whether the kernel keeps run statistics is host-wide: tests that turn them on take turns.
+test('top shows a program bpftool runs, with the counts bpftool reports, and leaves statistics off', (t) =>
+  withHostLock('run-stats', () => topCounts(t)));
+
+async function topCounts(t: { after(fn: () => void): void }): Promise<void> {
   const { pinned, dataIn, id } = pinnedXdp(t);
   const lines = await topWhile(['--interval', '0.4', '--count', '4'], () => runXdp(pinned, dataIn, 200_000));
   assert.equal(lines.length, 4);
@@ -97,24 +101,26 @@ test('top shows a program bpftool runs, with the counts bpftool reports, and lea
   assert.equal(spawnSync('sysctl', ['-n', 'kernel.bpf_stats_enabled'], { encoding: 'utf8' }).stdout.trim(), '0');
   runXdp(pinned, dataIn, 1000);
   assert.equal(progShow(id).run_cnt, 200_000);
-});
+}
 
-test('top through the agent (--target local) sees the same program and counts', async (t) => {
+test('top through the agent (--target local) sees the same program and counts', (t) => withHostLock('run-stats', () => topAgent(t)));
+
+async function topAgent(t: { after(fn: () => void): void }): Promise<void> {
   const { pinned, dataIn, id } = pinnedXdp(t);
   const lines = await topWhile(['--target', 'local', '--interval', '0.5', '--count', '3'], () => runXdp(pinned, dataIn, 5000));
   const last = lines[lines.length - 1].programs.find((p) => p.id === id);
   assert.ok(last, 'the pinned program is listed');
   assert.equal(last.run_cnt, 5000);
   assert.equal(lines[lines.length - 1].stats, 'fd');
-});
+}
 
-test('top: bad options are usage errors; the table names the columns', () => {
+test('top: bad options are usage errors; the table names the columns', async () => {
   for (const bad of [['--interval', '0'], ['--interval', 'x'], ['--count', '0'], ['--count', '1.5'], ['--no-sudo']]) {
     const r = cli(['top', ...bad]);
     assert.equal(r.code, 2, `${bad.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /--interval|--count|--no-sudo/);
   }
-  const r = cli(['top', '--count', '1', '--interval', '0.1']);
+  const r = await withHostLock('run-stats', async () => cli(['top', '--count', '1', '--interval', '0.1']));
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^local: \d+ programs, statistics on \(BPF_ENABLE_STATS\)\nID +TYPE +NAME +RUNS\/S +NS\/RUN +TOTAL NS\/RUN +CPU%/);
 });

@@ -2,12 +2,15 @@
 // what loaded, progress by stage, a verifier rejection as a diagnostic on the right line,
 // unload closing every FD (the ids are gone from the kernel).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
+import { buildPacket } from '../../server/src/run/packet';
 import { kernelIdAlive as alive } from '../load-helpers';
-import { fixture } from '../helpers';
+import { fixture, withHostLock } from '../helpers';
 import { LspClient, makeWorkspace } from './lsp-client';
 
 interface Loaded {
@@ -189,3 +192,40 @@ test("Explain Verification: a level-2 throwaway load, then a hover on a source l
   assert.doesNotMatch(all, /The path to the rejection|\(no line\)/);
   assert.match(all, /Every source line the verifier walked/);
 });
+
+// Whether the kernel keeps run statistics is host-wide: tests that turn them on take turns.
+test('run statistics for the BPF view: off until asked, rates of a program bpftool runs, off again on stop', (t) =>
+  withHostLock('run-stats', () => statsForTheView(t)));
+
+async function statsForTheView(t: { after(fn: () => unknown): void }): Promise<void> {
+  const r = await lsp.request<LoadResult>('bpfLens/loadObject', { path: path.join(ws.build, 'load_globals.o') });
+  assert.ok(r.ok, r.error?.message);
+  const prog = r.loaded!.programs[0];
+  t.after(() => lsp.request('bpfLens/unloadObject', { handle: r.loaded!.handle }));
+  const tmp = mkdtempSync(path.join(tmpdir(), 'bpf-lens-stats-'));
+  t.after(() => rmSync(tmp, { recursive: true, force: true }));
+  const packet = path.join(tmp, 'packet');
+  writeFileSync(packet, buildPacket('eth/ipv4/udp/payload(x)'));
+  const runIt = (n: number) => execFileSync('bpftool', ['prog', 'run', 'id', String(prog.id), 'data_in', packet, 'repeat', String(n)]);
+  const runCnt = () =>
+    (JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'id', String(prog.id)], { encoding: 'utf8' })) as { run_cnt?: number })
+      .run_cnt ?? 0;
+  type Stats = {
+    stats: string;
+    programs: { id: number; runCnt: number; runsPerSec: number; periodNsPerRun: number; cpuPercent: number }[];
+  };
+  runIt(100);
+  assert.equal(runCnt(), 0, 'statistics are off until the view asks');
+  const first = await lsp.request<Stats>('bpfLens/programStats', { target: 'local' });
+  assert.equal(first.stats, 'fd');
+  assert.deepEqual(first.programs, [], 'rates need two readings');
+  runIt(5000);
+  const second = await lsp.request<Stats>('bpfLens/programStats', { target: 'local' });
+  const mine = second.programs.find((p) => p.id === prog.id);
+  assert.ok(mine && mine.runCnt === 5000 && mine.runsPerSec > 0 && mine.periodNsPerRun > 0, JSON.stringify(mine));
+  assert.equal(runCnt(), 5000, 'bpftool reads the same counter');
+  const stopped = await lsp.request<Stats>('bpfLens/programStats', { target: 'local', stop: true });
+  assert.equal(stopped.stats, 'off');
+  runIt(100);
+  assert.equal(runCnt(), 5000, 'off again: the counter stands still');
+}

@@ -96,7 +96,7 @@ export const testRunParams = (p: unknown) =>
     repeat: int(0, 0xffffffff),
   });
 
-export const progStatsParams = (p: unknown) => checked<ProgStatsParams>('progStats', p ?? {}, { enable: bool });
+export const progStatsParams = (p: unknown) => checked<ProgStatsParams>('progStats', p ?? {}, { enable: bool, disable: bool });
 const handle = int(1, Number.MAX_SAFE_INTEGER);
 
 export const attachParams = (p: unknown) =>

@@ -19,6 +19,7 @@ import { type Cancel, DumpPool } from './dump-pool';
 import type { RequestHandler } from './handlers';
 import { hover } from './hover-request';
 import { loadRequests } from './load-requests';
+import { programStatsRequests } from './program-stats';
 import { verifierRequests } from './verifier-states';
 import { objectRequests } from './object-requests';
 import { Session, toPath } from './session';
@@ -82,7 +83,14 @@ export function startServer(connection: Connection): void {
 
 /** The custom requests, one handler each, from the feature modules. */
 export function requestHandlers(d: Session, dumps: DumpPool): RequestHandler[] {
-  return [...objectRequests(d), ...documentRequests(d, dumps), ...loadRequests(d), ...targetRequests(d), ...verifierRequests(d)];
+  return [
+    ...objectRequests(d),
+    ...documentRequests(d, dumps),
+    ...loadRequests(d),
+    ...targetRequests(d),
+    ...verifierRequests(d),
+    ...programStatsRequests(d),
+  ];
 }
 
 function initialize(d: Session, params: InitializeParams, experimental: ExperimentalCapabilities): InitializeResult {

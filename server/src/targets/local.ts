@@ -234,6 +234,10 @@ export class LocalTarget implements KernelTarget {
   }
 
   async progStats(p: ProgStatsParams): Promise<ProgStatsResult> {
+    if (p.disable) {
+      this.stats?.close();
+      this.stats = undefined;
+    }
     if (p.enable && (!this.stats || this.stats.state === 'off')) this.stats = enableRunStats(kernel.localKernel);
     const state = this.stats ?? { state: kernel.statsSysctlEnabled() ? ('sysctl' as const) : ('off' as const) };
     return progStatsNow(kernel.localKernel, state);
