@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(clang llvm bpftool libbpf-dev golang-github-cilium-ebpf-dev linux-libc-dev xz-utils make gcc clang-16 dwarves zstd qemu-system-x86 busybox-static python3 chromium openssh-server gcc-12 libelf1 sudo)
+APT_PACKAGES=(clang llvm bpftool libbpf-dev golang-github-cilium-ebpf-dev linux-libc-dev xz-utils make gcc clang-16 dwarves zstd qemu-system-x86 busybox-static python3 chromium openssh-server gcc-12 libelf1 sudo
+  linux-source-6.12 linux-source-6.1 libelf-dev zlib1g-dev libcap-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -22,3 +23,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 npm run --silent build
+
+# libbpf 1.5, bpftool 7.5 and veristat from linux-source-6.12, and the BPF selftests corpus from
+# linux-source-6.1, for the differential tests (cached under /var/cache/bpf-lens: minutes once)
+bash scripts/selftests-corpus.sh >/dev/null

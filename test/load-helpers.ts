@@ -205,6 +205,25 @@ export function lensSnapshot(r: LoadResult): Snapshot {
   );
 }
 
+/** The differences between two snapshots, one line each (empty when equal). */
+export function snapshotDifferences(lib: Snapshot, ours: Snapshot): string[] {
+  const out: string[] = [];
+  const keys = (m: Map<string, unknown>) => [...m.keys()].sort().join(',');
+  if (keys(lib.progs) !== keys(ours.progs)) out.push(`programs: libbpf ${keys(lib.progs)}, BPF Lens ${keys(ours.progs)}`);
+  if (keys(lib.maps) !== keys(ours.maps)) out.push(`maps: libbpf ${keys(lib.maps)}, BPF Lens ${keys(ours.maps)}`);
+  for (const [name, p] of lib.progs) {
+    const mine = ours.progs.get(name);
+    if (mine && JSON.stringify(mine) !== JSON.stringify(p))
+      out.push(`program ${name}: libbpf ${JSON.stringify(p)}, BPF Lens ${JSON.stringify(mine)}`);
+  }
+  for (const [name, m] of lib.maps) {
+    const mine = ours.maps.get(name);
+    if (mine && JSON.stringify(mine) !== JSON.stringify(m))
+      out.push(`map ${name}: libbpf ${JSON.stringify(m)}, BPF Lens ${JSON.stringify(mine)}`);
+  }
+  return out;
+}
+
 export interface LibbpfLoad {
   ok: boolean;
   /** libbpf's and bpftool's messages. */
@@ -213,12 +232,13 @@ export interface LibbpfLoad {
 }
 
 /**
- * `bpftool prog loadall FILE DIR [pinmaps DIR] [type T]`: libbpf 1.1's load. Every map is pinned
+ * `bpftool prog loadall FILE DIR [pinmaps DIR] [type T]`: libbpf 1.1's load (`opts.bpftool`: another
+ * bpftool, e.g. the libbpf 1.5 one of test/refs.ts). Every map is pinned
  * (pinmaps) unless the object pins maps by name itself (libbpf then refuses a second pin path);
  * the maps are then found through the programs and the by-name pins. All pins are removed
  * before returning, so nothing outlives the call.
  */
-export function libbpfLoad(file: string, opts: { type?: string } = {}): LibbpfLoad {
+export function libbpfLoad(file: string, opts: { type?: string; bpftool?: string } = {}): LibbpfLoad {
   const byName = pinnedByName(openFile(file)).map((n) => path.join(BPFFS, n));
   const { dir, done } = bpffsDir('libbpf');
   try {
@@ -234,7 +254,7 @@ export function libbpfLoad(file: string, opts: { type?: string } = {}): LibbpfLo
       ...(byName.length ? [] : ['pinmaps', mapDir]),
       ...(opts.type ? ['type', opts.type] : []),
     ];
-    const r = spawnSync('bpftool', args, { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(opts.bpftool ?? 'bpftool', args, { encoding: 'utf8', timeout: 60_000 });
     if (r.status !== 0) return { ok: false, stderr: r.stderr };
     const progs = new Map<string, BpftoolProg>();
     for (const name of existsSync(progDir) ? readdirSync(progDir) : []) {
