@@ -3,7 +3,8 @@
  * - fixupObjectBtf (libbpf's btf_fixup_datasec and extern handling): DATASEC sizes and
  *   variable offsets from the ELF symbols; `.kconfig` VARs get their map offsets; `.ksyms`
  *   entries become int-typed allocated VARs and extern FUNCs global (the kernel accepts
- *   neither extern linkage), with nameless kfunc parameters named.
+ *   neither extern linkage), with nameless kfunc parameters named; hidden global FUNCs
+ *   become static (libbpf's mark_btf_static).
  * - sanitizeBtf (libbpf's bpf_object__sanitize_btf): kinds the target lacks rewritten into
  *   ones it has — VAR/DECL_TAG → INT, DATASEC → STRUCT, FUNC → TYPEDEF and FUNC_PROTO → ENUM,
  *   global FUNC → static, FLOAT → empty STRUCT, TYPE_TAG → CONST, ENUM64 → UNION, and `?`
@@ -13,6 +14,7 @@ import { Btf } from '../btf/btf';
 import type { BtfType, TypeId } from '../btf/types';
 import { BTF_FUNC_GLOBAL, BTF_FUNC_STATIC, BTF_VAR_GLOBAL_ALLOCATED } from '../btf/types';
 import type { BpfObject } from '../object/model';
+import { STB_LOCAL, STT_FUNC, STV_HIDDEN, STV_INTERNAL } from '../elf/constants';
 
 /** Which BTF kinds and forms the target supports (probe names of server/src/kernel/probes.ts). */
 export interface BtfFeatures {
@@ -108,13 +110,26 @@ export function fixupObjectBtf(obj: BpfObject, btf: Btf): Btf {
       .sort((a, b) => a.offset - b.offset);
     put({ ...t0, size: Number(sec.size), vars });
   }
+  const hidden = hiddenFunctions(obj);
   // extern FUNCs outside .ksyms (kfuncs declared without a DATASEC entry) must not stay extern
   for (let i = 0; i < types.length; i++) {
     const t = types[i];
+    // libbpf's mark_btf_static: the verifier checks a hidden function with each caller, as a static one
+    if (t.kind === 'FUNC' && t.linkage === BTF_FUNC_GLOBAL && hidden.has(t.name)) types[i] = { ...t, linkage: BTF_FUNC_STATIC };
     if (t.kind === 'FUNC' && t.linkage > BTF_FUNC_GLOBAL) types[i] = { ...t, linkage: BTF_FUNC_GLOBAL };
     if (t.kind === 'VAR' && t.linkage > BTF_VAR_GLOBAL_ALLOCATED) types[i] = { ...t, linkage: BTF_VAR_GLOBAL_ALLOCATED };
   }
   return new Btf(types, btf.strings, btf.littleEndian, btf.base);
+}
+
+/** Names of the object's global functions with hidden or internal visibility (`__hidden`). */
+function hiddenFunctions(obj: BpfObject): Set<string> {
+  const code = new Set(obj.functions.map((f) => f.sectionIndex));
+  const names = obj.elf.symbols
+    .filter((y) => y.type === STT_FUNC && y.bind !== STB_LOCAL && code.has(y.shndx))
+    .filter((y) => y.visibility === STV_HIDDEN || y.visibility === STV_INTERNAL)
+    .map((y) => y.name);
+  return new Set(names);
 }
 
 /** True when some type needs a kind the target lacks. */
