@@ -1,7 +1,7 @@
 /**
  * Per-entry-program linking, as libbpf's bpf_object__reloc_code: the entry program's own
  * instructions, then every subprogram it reaches (BPF-to-BPF calls and callback addresses
- * through `ld_imm64 src=BPF_PSEUDO_FUNC`) appended in the order the scan meets them, then the
+ * through `ld_imm64 src=BPF_PSEUDO_FUNC`) appended depth first, as the scan meets them, then the
  * exception callback named by a `exception_callback:<func>` decl tag. Call offsets are fixed
  * for the new layout. Pure: section bytes in (already CO-RE relocated), linked bytes out.
  */
@@ -65,22 +65,22 @@ export function linkProgram(obj: BpfObject, prog: BpfProgram, sectionBytes: (ind
   const startOf = new Map<BpfFunction, number>();
   let total = 0;
   const chunks: Uint8Array[] = [];
-  const append = (fn: BpfFunction): number => {
-    const have = startOf.get(fn);
-    if (have !== undefined) return have;
+  // libbpf's bpf_object__reloc_code: a callee is appended when first met and scanned at once,
+  // before the rest of its caller (depth first), which fixes the call offsets and so the tag
+  const place = (fn: BpfFunction): void => {
+    if (startOf.has(fn)) return;
     const data = sectionBytes(fn.sectionIndex);
-    const start = total;
+    const part = { fn, start: total };
     chunks.push(data.subarray(fn.insnOffset * 8, (fn.insnOffset + fn.insnCount) * 8));
-    parts.push({ fn, start });
-    startOf.set(fn, start);
+    parts.push(part);
+    startOf.set(fn, part.start);
     total += fn.insnCount;
-    return start;
+    scan(part);
   };
-  append(entry);
   // Calls are fixed once every callee is placed; first collect what each part calls.
   const fixes: { at: number; target: BpfFunction; targetInsn: number; addr: boolean }[] = [];
   const relocs: LinkedReloc[] = [];
-  const scan = (part: LinkedPart): void => {
+  function scan(part: LinkedPart): void {
     const fn = part.fn;
     const data = sectionBytes(fn.sectionIndex);
     for (const r of fn.relocs) {
@@ -102,11 +102,11 @@ export function linkProgram(obj: BpfObject, prog: BpfProgram, sectionBytes: (ind
           { program: prog.name },
         );
       }
-      append(target);
+      place(target);
       fixes.push({ at: part.start + i, target, targetInsn, addr: !call });
     }
-  };
-  for (let k = 0; k < parts.length; k++) scan(parts[k]);
+  }
+  place(entry);
   const cb = exceptionCallback(obj.btf, entry.btfFuncId);
   if (cb !== undefined) {
     const fn = obj.functions.find((f) => f.name === cb && !f.isEntry);
@@ -114,9 +114,7 @@ export function linkProgram(obj: BpfObject, prog: BpfProgram, sectionBytes: (ind
       throw new LoadError(`program '${prog.name}': exception callback '${cb}' is not a subprogram of the object`, 'relocate', {
         program: prog.name,
       });
-    const before = parts.length;
-    append(fn);
-    for (let k = before; k < parts.length; k++) scan(parts[k]);
+    place(fn);
   }
   const out = new Uint8Array(total * 8);
   let o = 0;
