@@ -2,12 +2,16 @@
  * Resolving externs against the target, as libbpf's bpf_object__resolve_externs: kconfig
  * values into the `.kconfig` map's bytes (weak ones missing → 0), typed ksyms to a VAR's BTF id
  * in vmlinux or a module (with that module's BTF FD), typeless ksyms to their /proc/kallsyms
- * address, kfuncs to a FUNC's BTF id (module kfuncs through fd_array). A strong extern that
+ * address, kfuncs to a FUNC's BTF id (module kfuncs through fd_array; a `___flavor` suffix
+ * dropped; a prototype that does not match the kernel's leaves a weak kfunc unresolved). A strong extern that
  * the target lacks stops the load with every such extern named.
  */
 import type { Btf } from '../btf/btf';
 import type { Fd } from '../kernel';
 import type { BpfExtern, BpfObject } from '../object/model';
+import { essentialName } from '../core';
+import { skipToType } from '../core/btf-util';
+import { typesAreCompat } from '../core/compat';
 import { encodeKcfgValue, kcfgType } from './kconfig';
 import { LoadError } from './types';
 
@@ -62,6 +66,19 @@ function findIn(btfs: readonly { name: string; btf: Btf }[], kind: 'VAR' | 'FUNC
   return undefined;
 }
 
+/**
+ * libbpf's type check of a resolved ksym (the kernel VAR's type) or kfunc (its FUNC_PROTO)
+ * against the declaration: a message when they are not compatible. A weak kfunc that does
+ * not match stays unresolved (so a flavor with another prototype is skipped); a ksym fails.
+ */
+function incompatible(local: Btf, e: BpfExtern, kernel: Btf, id: number): string | undefined {
+  const t = kernel.get(id);
+  if (e.typeId === undefined || !t || (t.kind !== 'FUNC' && t.kind !== 'VAR')) return undefined;
+  if (typesAreCompat(local, skipToType(local, e.typeId), kernel, skipToType(kernel, t.type))) return undefined;
+  const what = e.kind === 'kfunc' ? 'func_proto' : 'type';
+  return `extern (${e.kind}) '${e.name}': ${what} [${e.typeId}] incompatible with the kernel's [${t.type}]`;
+}
+
 export function resolveExterns(obj: BpfObject, target: ExternTarget): ExternValues {
   const byName = new Map<string, ResolvedExtern>();
   const problems: string[] = [];
@@ -105,7 +122,15 @@ export function resolveExterns(obj: BpfObject, target: ExternTarget): ExternValu
       byName.set(e.name, { ...base, addr: addr ?? 0n });
       return;
     }
-    const found = findIn(target.btfs(), e.kind === 'kfunc' ? 'FUNC' : 'VAR', e.name);
+    const btfs = target.btfs();
+    // a kfunc declared with a flavor (`bpf_task_acquire___one`) names the unsuffixed kernel function
+    const found = findIn(btfs, e.kind === 'kfunc' ? 'FUNC' : 'VAR', e.kind === 'kfunc' ? essentialName(e.name) : e.name);
+    const clash = found && obj.btf ? incompatible(obj.btf, e, btfs.find((b) => b.name === found.btf)!.btf, found.id) : undefined;
+    if (clash) {
+      if (!(e.kind === 'kfunc' && e.weak)) problems.push(clash);
+      byName.set(e.name, base);
+      return;
+    }
     if (!found) {
       if (!e.weak)
         problems.push(

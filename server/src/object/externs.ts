@@ -76,7 +76,7 @@ export function collectExterns(elf: ElfFile, btf: Btf | undefined, diags: Object
   return layoutKconfig(raw);
 }
 
-/** Assigns kconfig offsets; `offset` carries the alignment until here. */
+/** Assigns kconfig offsets (`offset` carries the alignment until here) and sorts as libbpf does. */
 function layoutKconfig(externs: BpfExtern[]): BpfExtern[] {
   const kc = externs.filter((e) => e.kind === 'kconfig');
   kc.sort((a, b) => b.offset! - a.offset! || a.size! - b.size! || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -88,5 +88,9 @@ function layoutKconfig(externs: BpfExtern[]): BpfExtern[] {
     placed.set(e.name, { ...e, offset: off });
     off += e.size!;
   }
-  return externs.map((e) => placed.get(e.name) ?? e);
+  // libbpf's order (cmp_externs), which gives a kfunc its index (and so its poisoned call's
+  // imm): kconfig first as laid out, then ksyms and kfuncs by name
+  const byName = (a: BpfExtern, b: BpfExtern) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  const rest = externs.filter((e) => e.kind !== 'kconfig').sort(byName);
+  return [...kc.map((e) => placed.get(e.name)!), ...rest];
 }
