@@ -14,7 +14,7 @@ import { isComposite } from '../../server/src/btf/types';
 import { BTF_INFO_LAYOUT, LINK_INFO_LAYOUT, MAP_INFO_LAYOUT, PROG_INFO_LAYOUT } from '../../server/src/kernel/attr/info';
 import { type Field, type Layout } from '../../server/src/kernel/attr/layout';
 import { MAP_BATCH_LAYOUT, MAP_CREATE_LAYOUT, MAP_ELEM_LAYOUT } from '../../server/src/kernel/attr/map';
-import { PROG_LOAD_LAYOUT } from '../../server/src/kernel/attr/prog';
+import { PROG_BIND_MAP_LAYOUT, PROG_LOAD_LAYOUT } from '../../server/src/kernel/attr/prog';
 import { BTF_LOAD_LAYOUT } from '../../server/src/kernel/attr/btf';
 import { ENABLE_STATS_LAYOUT, GET_ID_LAYOUT, INFO_ATTR_LAYOUT, OBJ_LAYOUT } from '../../server/src/kernel/attr/obj';
 import {
@@ -32,6 +32,7 @@ const LAYOUTS: Layout[] = [
   MAP_ELEM_LAYOUT,
   MAP_BATCH_LAYOUT,
   PROG_LOAD_LAYOUT,
+  PROG_BIND_MAP_LAYOUT,
   BTF_LOAD_LAYOUT,
   OBJ_LAYOUT,
   GET_ID_LAYOUT,

@@ -193,6 +193,7 @@ export interface KernelOps extends AttachOps, ObserveOps {
   readonly mapFreeze: typeof maps.mapFreeze;
   readonly progLoad: typeof programs.progLoad;
   readonly progTestRun: typeof programs.progTestRun;
+  readonly progBindMap: typeof programs.progBindMap;
   readonly btfLoad: typeof btfl.btfLoad;
   readonly objPin: typeof objects.objPin;
   readonly objGet: typeof objects.objGet;
@@ -245,6 +246,7 @@ export const localKernel: KernelOps = {
   mapFreeze: maps.mapFreeze,
   progLoad: programs.progLoad,
   progTestRun: programs.progTestRun,
+  progBindMap: programs.progBindMap,
   btfLoad: btfl.btfLoad,
   objPin: objects.objPin,
   objGet: objects.objGet,

@@ -1,5 +1,5 @@
-// BPF_PROG_LOAD (with verifier log capture and growth) and BPF_PROG_TEST_RUN.
-import { LOG_TRUE_SIZE, encodeProgLoad } from './attr/prog';
+// BPF_PROG_LOAD (with verifier log capture and growth), BPF_PROG_BIND_MAP and BPF_PROG_TEST_RUN.
+import { LOG_TRUE_SIZE, encodeProgBindMap, encodeProgLoad } from './attr/prog';
 import { encodeTestRun, TEST_RUN_LAYOUT } from './attr/link';
 import { readU32 } from './attr/layout';
 import { type LogOptions, attempt, withLogRetry } from './log';
@@ -143,6 +143,11 @@ export interface TestRunResult {
   readonly duration: number;
   readonly dataOut?: Uint8Array;
   readonly ctxOut?: Uint8Array;
+}
+
+/** BPF_PROG_BIND_MAP (5.10+): the program holds the map though no instruction names it (libbpf binds `.rodata*`). */
+export function progBindMap(progFd: Fd, mapFd: Fd, context = ''): void {
+  bpf(BPF_CMD.BPF_PROG_BIND_MAP, encodeProgBindMap({ prog_fd: progFd, map_fd: mapFd }), context);
 }
 
 /** BPF_PROG_TEST_RUN (BPF_PROG_RUN): runs a program on a packet/context without attaching it. */

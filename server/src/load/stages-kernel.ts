@@ -6,7 +6,7 @@
  */
 import { writeBtf } from '../btf/write';
 import { BAD_RELO_CALL_IMM, type CoreReloReport } from '../core';
-import { isKernelError } from '../kernel';
+import { type Fd, isKernelError } from '../kernel';
 import { BPF_F_LINK, BPF_MAP_TYPE } from '../common/uapi';
 import { mapTypeName } from '../object';
 import type { BpfObject } from '../object/model';
@@ -120,7 +120,25 @@ export function* loadPrograms(cx: LoadContext): Generator<void, void, void> {
       }),
     );
     cx.loaded.push({ pl, fd: r.fd, log: r.log });
+    bindReadOnlyData(cx, r.fd, p.name);
   }
+}
+
+/**
+ * libbpf binds every `.rodata*` map to every program it loads (BPF_PROG_BIND_MAP), so the
+ * program holds them (and `bpf_metadata_*` shows) though no instruction names them. A kernel
+ * without the command: nothing bound, as libbpf, which does not fail the load for it.
+ */
+function bindReadOnlyData(cx: LoadContext, prog: Fd, name: string): void {
+  cx.obj.maps.forEach((m, i) => {
+    if (m.kind !== 'rodata') return;
+    try {
+      cx.k.progBindMap(prog, cx.placeholders[i], `program '${name}', map '${m.name}'`);
+    } catch (e) {
+      if (!isKernelError(e)) throw e;
+      cx.warnings.push(`program '${name}': could not bind map '${m.name}' (${e.errnoName})`);
+    }
+  });
 }
 
 /** prog-array and map-in-map slots from `.rel.maps` (libbpf's init_prog_array_slots / init_map_in_map_slots). */

@@ -69,3 +69,13 @@ export function encodeProgLoad(a: ProgLoadAttrRaw): Buffer {
 
 /** Offset of log_true_size: the kernel writes the full log length there (6.4+). */
 export const LOG_TRUE_SIZE = PROG_LOAD_LAYOUT.field('log_true_size');
+
+export const PROG_BIND_MAP_LAYOUT = defineLayout('bpf_attr.prog_bind_map', 'union bpf_attr', 'prog_bind_map', [
+  ['prog_fd', 'u32'],
+  ['map_fd', 'u32'],
+  ['flags', 'u32'],
+] as const);
+
+export function encodeProgBindMap(a: { prog_fd: number; map_fd: number }): Buffer {
+  return encode(PROG_BIND_MAP_LAYOUT, { ...a });
+}
