@@ -220,6 +220,13 @@ export interface MapDumpParams extends MapRefParams {
   readonly pretty?: boolean;
   /** Stop after this many elements. */
   readonly maxElements?: number;
+  /** Also the first N elements as C-like text (`preview`), for hovers and views. */
+  readonly preview?: number;
+}
+/** One element as C-like text (btf/value-text.ts; hex bytes without BTF; per CPU `{ [0] = …, [1] = … }`). */
+export interface MapElementText {
+  readonly key: string;
+  readonly value: string;
 }
 export interface MapDumpResult {
   /** What bpftool prints on stdout for the dump, trailing newline included. */
@@ -230,6 +237,8 @@ export interface MapDumpResult {
   readonly truncated: boolean;
   /** The walk failed (a queue or stack: EINVAL; ring buffers, local storage: ENOTSUPP): bpftool exits with it. */
   readonly error?: { readonly errno: number; readonly errnoName: string; readonly message: string };
+  /** With `preview`: the first elements as text. */
+  readonly preview?: readonly MapElementText[];
 }
 export interface MapUpdateParams extends MapRefParams {
   /** C-like or JSON text when the map has BTF for it, else bytes (`1 0 0 0`, `hex 01 00 00 00`); none for queues and stacks. */

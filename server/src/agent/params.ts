@@ -122,7 +122,13 @@ const mapText: Check = (v) => (typeof v === 'string' && !v.includes('\0') && v.l
 export const mapDumpParams = (p: unknown) =>
   oneMap(
     'mapDump',
-    checked<MapDumpParams>('mapDump', p, { ...mapRefShape, json: bool, pretty: bool, maxElements: int(0, Number.MAX_SAFE_INTEGER) }),
+    checked<MapDumpParams>('mapDump', p, {
+      ...mapRefShape,
+      json: bool,
+      pretty: bool,
+      maxElements: int(0, Number.MAX_SAFE_INTEGER),
+      preview: int(0, 1000),
+    }),
   );
 export const mapUpdateParams = (p: unknown) =>
   oneMap(

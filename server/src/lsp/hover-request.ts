@@ -7,6 +7,7 @@ import { type Hover, type HoverParams, MarkupKind } from 'vscode-languageserver/
 import { parseDocumentQuery, SCHEME } from '../../../protocol/lsp';
 import { secAt, splitLines, wordAt } from './c-text';
 import { programNumbersMarkdown } from './program-numbers';
+import { mapPreviewMarkdown } from './map-hover';
 import { coreHover } from './core-hover';
 import { hoverAt, hoverWord } from './hover';
 import type { LoadedObject } from './loaded';
@@ -44,6 +45,9 @@ export async function hover(d: Session, p: HoverParams): Promise<Hover | null> {
     // after Explain Verification: the verifier's state on this line
     const states = d.verifierStates.hover(file, line + 1);
     if (states) md = md ? `${md}\n\n---\n\n${states}` : states;
+    // on a loaded map's name: its element count and first elements on each target
+    const mapMd = await mapHover(d, objects, splitLines(doc.getText()), line, character);
+    if (mapMd) md = md ? `${md}\n\n---\n\n${mapMd}` : mapMd;
     // on a program: how much verifying it took, per target
     const numbers = programNumbers(d, objects, splitLines(doc.getText()), line, character);
     if (numbers) md = md ? `${md}\n\n---\n\n${numbers}` : numbers;
@@ -57,4 +61,12 @@ function programNumbers(d: Session, objects: readonly LoadedObject[], lines: rea
   if (!name || !objects.some((o) => o.facts?.programs.some((p) => p.name === name))) return undefined;
   const paths = objects.map((o) => o.path);
   return programNumbersMarkdown(name, paths, d.loads.all(), d.verifierStates.stats(paths, name));
+}
+
+/** The live elements of the map named under the cursor, where its object is loaded. */
+async function mapHover(d: Session, objects: readonly LoadedObject[], lines: readonly string[], line: number, character: number) {
+  const name = wordAt(lines, line, character)?.text;
+  if (!name || !objects.some((o) => o.facts?.maps.some((m) => m.name === name))) return undefined;
+  const paths = objects.map((o) => o.path);
+  return mapPreviewMarkdown(name, await d.loads.mapPreviews(paths, name));
 }

@@ -19,8 +19,22 @@ import { LOCAL, targetFailure, Targets } from './targets';
 
 interface Held {
   readonly info: LoadedKernelObject;
+  /** Where it is loaded: map reads for hovers go there. */
+  readonly target: KernelTarget;
   /** Closes what the load holds; answers the pins it removed. */
   release(): Promise<string[]>;
+}
+
+/** A loaded map seen from a hover: how many elements, the first few as text. */
+export interface MapPreview {
+  readonly target: string;
+  readonly id: number;
+  readonly type: string;
+  readonly count: number;
+  readonly truncated: boolean;
+  readonly elements: readonly { readonly key: string; readonly value: string }[];
+  /** Why its elements could not be read (a queue, a ring buffer: no keys to walk). */
+  readonly error?: string;
 }
 
 type SourceLine = NonNullable<LoadObjectError['source']>;
@@ -35,6 +49,34 @@ export class KernelLoads {
 
   all(): LoadedKernelObject[] {
     return [...this.held.values()].map((h) => h.info);
+  }
+
+  /**
+   * Map `name` of every load of the objects at `paths`: its element count (up to `max`, then
+   * `truncated`) and the first `preview` elements as C-like text, read on the load's target.
+   */
+  async mapPreviews(paths: readonly string[], name: string, max = 10_000, preview = 5): Promise<MapPreview[]> {
+    const out: MapPreview[] = [];
+    for (const h of this.held.values()) {
+      if (!paths.includes(h.info.path)) continue;
+      const m = h.info.maps.find((x) => x.name === name || x.kernelName === name);
+      if (!m) continue;
+      try {
+        const r = await h.target.mapDump({ id: m.id, maxElements: max, preview });
+        out.push({
+          target: h.info.target,
+          id: m.id,
+          type: m.type,
+          count: r.elements,
+          truncated: r.truncated,
+          elements: r.preview ?? [],
+          ...(r.error ? { error: r.error.message } : {}),
+        });
+      } catch (e) {
+        out.push({ target: h.info.target, id: m.id, type: m.type, count: 0, truncated: false, elements: [], error: (e as Error).message });
+      }
+    }
+    return out;
   }
 
   /** Diagnostics for a C source from the last rejected load of each object built from it. */
@@ -94,6 +136,7 @@ export class KernelLoads {
     };
     this.held.set(info.handle, {
       info,
+      target,
       // an agent that ended took the load with it
       release: async () => [...(await target.unload(l.handle, { unpinMaps: true }).catch(() => ({ unpinned: [] }))).unpinned],
     });

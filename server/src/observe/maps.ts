@@ -12,6 +12,7 @@ import type {
   MapUpdateParams,
 } from '../../../protocol/agent';
 import { formatMapDump } from './map-dump';
+import { previewElements } from './map-text';
 import { type MapKernel, type MapRef, mapBtf, readMap, withMap } from './map-read';
 import { deleteMapElement, updateMapElement } from './map-write';
 
@@ -38,6 +39,7 @@ export function dumpMap(k: MapKernel, p: MapDumpParams): MapDumpResult {
       elements: read.elements.filter((x) => x.value).length,
       truncated: read.truncated,
       ...(e ? { error: { errno: e.errno, errnoName: e.errnoName, message: e.message } } : {}),
+      ...(p.preview ? { preview: previewElements(m.info, btf, read.elements.slice(0, p.preview), k.possibleCpus()) } : {}),
     };
   });
 }

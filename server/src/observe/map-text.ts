@@ -1,0 +1,39 @@
+/**
+ * Map elements as C-like text for hovers and views: keys and values through the map's BTF
+ * (btf/value-text.ts), hex bytes without it, per-CPU values as `{ [0] = …, [1] = … }`.
+ * A value the BTF cannot describe shows as hex rather than failing the preview.
+ */
+import { type Btf } from '../btf/btf';
+import { formatValueC } from '../btf/value-text';
+import { type MapInfo } from '../kernel';
+import type { MapElementText } from '../../../protocol/agent';
+import { fprintHex } from './map-dump';
+import { type MapElement, isPerCpu, valueStride } from './map-read';
+
+/** Bounds one element's text (a hover shows a few lines, not megabytes). */
+const MAX_TEXT = 4096;
+
+function text(btf: Btf | undefined, typeId: number, bytes: Uint8Array): string {
+  if (btf && typeId) {
+    try {
+      return formatValueC(btf, typeId, bytes, { maxChars: MAX_TEXT });
+    } catch {
+      /* hex below */
+    }
+  }
+  const hex = fprintHex(bytes).replace(/\s+/g, ' ');
+  return hex.length > MAX_TEXT ? hex.slice(0, MAX_TEXT) + '…' : hex;
+}
+
+export function previewElements(info: MapInfo, btf: Btf | undefined, elements: readonly MapElement[], cpus: number): MapElementText[] {
+  return elements.map((e) => {
+    const key = info.keySize ? text(btf, info.btfKeyTypeId, e.key) : '';
+    if (!e.value) return { key, value: `<error ${e.errno ?? 2}>` };
+    if (!isPerCpu(info.type)) return { key, value: text(btf, info.btfValueTypeId, e.value) };
+    const step = valueStride(info);
+    const parts: string[] = [];
+    for (let i = 0; i < cpus; i++)
+      parts.push(`[${i}] = ${text(btf, info.btfValueTypeId, e.value.subarray(i * step, i * step + info.valueSize))}`);
+    return { key, value: `{ ${parts.join(', ')} }` };
+  });
+}
