@@ -121,8 +121,11 @@ export interface BtfTypesResult {
 }
 export const BtfTypesRequest = new RequestType<BtfTypesParams, BtfTypesResult, void>('bpfLens/btfTypes');
 
-/** `verifier`: the last Explain Verification of the object (one program's, or all). */
-export type DocumentKind = 'summary' | 'c' | 'raw' | 'disasm' | 'type' | 'baseDiff' | 'verifier';
+/**
+ * `verifier`: the last Explain Verification of the object (one program's, or all). `matrix`:
+ * the object loaded on every target with a kernel (Load on All Targets), programs × targets.
+ */
+export type DocumentKind = 'summary' | 'c' | 'raw' | 'disasm' | 'type' | 'baseDiff' | 'verifier' | 'matrix';
 
 export interface DocumentParams {
   readonly path: string;
@@ -184,7 +187,9 @@ export function documentPath(p: DocumentParams): { path: string; query: string }
               ? 'base-diff.txt'
               : p.kind === 'verifier'
                 ? `${(p.program ?? 'all').replace(/[/\\]/g, '_')}.verifier.txt`
-                : `${(p.program ?? 'all').replace(/[/\\]/g, '_')}.bpf-disasm`;
+                : p.kind === 'matrix'
+                  ? 'all-targets.txt'
+                  : `${(p.program ?? 'all').replace(/[/\\]/g, '_')}.bpf-disasm`;
   return { path: `${p.path}/${leaf}`, query: q.toString() };
 }
 
@@ -193,7 +198,7 @@ export function parseDocumentQuery(query: string): DocumentParams | undefined {
   const q = new URLSearchParams(query);
   const path = q.get('object');
   const kind = q.get('kind') as DocumentKind | null;
-  if (!path || !kind || !['summary', 'c', 'raw', 'disasm', 'type', 'baseDiff', 'verifier'].includes(kind)) return undefined;
+  if (!path || !kind || !['summary', 'c', 'raw', 'disasm', 'type', 'baseDiff', 'verifier', 'matrix'].includes(kind)) return undefined;
   const program = q.get('program') ?? undefined;
   const type = q.get('type');
   const target = q.get('target') ?? undefined;

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { BaseDiffRequest, DistillRequest, type DocumentKind, LinkObjectsRequest, ObjectsRequest, ReindexRequest } from '../../protocol/lsp';
 import { openDocument } from './documents';
-import { explainVerificationCommand, loadObjectCommand, unloadCommand } from './load';
+import { explainVerificationCommand, loadObjectCommand, loadOnAllTargetsCommand, unloadCommand } from './load';
 import type { TargetPicker } from './targets';
 import { type Node, type ObjectsTree } from './tree';
 
@@ -76,6 +76,9 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
   const loadDeps = { output: deps.output, client: deps.client, target: () => deps.target.selected, refreshTree: () => deps.tree.refresh() };
   reg('bpfLens.loadObject', async (arg?: unknown) =>
     loadObjectCommand(loadDeps, arg === undefined ? undefined : await objectPath(deps, arg)),
+  );
+  reg('bpfLens.loadOnAllTargets', async (arg?: unknown) =>
+    loadOnAllTargetsCommand(loadDeps, arg === undefined ? undefined : await objectPath(deps, arg)),
   );
   reg('bpfLens.explainVerification', async (arg?: unknown) =>
     explainVerificationCommand(loadDeps, arg === undefined ? undefined : await objectPath(deps, arg)),

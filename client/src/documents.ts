@@ -50,6 +50,7 @@ const LANGUAGE: Record<DocumentParams['kind'], string> = {
   type: 'markdown',
   baseDiff: 'plaintext',
   verifier: 'plaintext',
+  matrix: 'plaintext',
 };
 
 /**

@@ -46,6 +46,10 @@ async function document(
   p: DocumentParams,
   cancel?: Cancel,
 ): Promise<DocumentResult> {
+  if (p.kind === 'matrix') {
+    const { loadMatrixDocument } = await import('./load-matrix');
+    return { text: await loadMatrixDocument(d.targets, p.path, (f) => d.index.resolveSource(p.path, f)), languageId: 'plaintext' };
+  }
   if (p.kind === 'verifier')
     return { text: d.verifierStates.document(p.path, p.program, (f) => d.index.resolveSource(p.path, f)), languageId: 'plaintext' };
   if (p.kind === 'baseDiff') {

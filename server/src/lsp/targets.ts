@@ -147,6 +147,11 @@ export class Targets {
     return [LOCAL, ...this.settings.map((t) => t.name)];
   }
 
+  /** The targets an object can be loaded into (not BTF files alone). */
+  kernelNames(): string[] {
+    return this.names().filter((n) => hasKernel(n, this.setting(n)));
+  }
+
   setting(name: string): TargetSetting {
     if (name === LOCAL) return { name: LOCAL };
     const t = this.settings.find((x) => x.name === name);

@@ -11,6 +11,8 @@ export interface FanoutOptions {
   readonly parallel?: number;
   /** Per target, from opening to the end of the job (ms). */
   readonly timeoutMs: number;
+  /** Leave each target open (the editor keeps its connections); a target that timed out is still not waited for. */
+  readonly keepOpen?: boolean;
 }
 
 export type FanoutResult<R> =
@@ -27,7 +29,7 @@ export async function fanout<R>(
   const out = new Array<FanoutResult<R>>(specs.length);
   let next = 0;
   const worker = async () => {
-    for (let i = next++; i < specs.length; i = next++) out[i] = await one(specs[i], open, job, o.timeoutMs);
+    for (let i = next++; i < specs.length; i = next++) out[i] = await one(specs[i], open, job, o.timeoutMs, o.keepOpen ?? false);
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(o.parallel ?? 4, specs.length)) }, worker));
   return out;
@@ -38,13 +40,14 @@ async function one<R>(
   open: (spec: string) => Promise<KernelTarget>,
   job: (target: KernelTarget, spec: string) => Promise<R>,
   timeoutMs: number,
+  keepOpen: boolean,
 ): Promise<FanoutResult<R>> {
   const t0 = performance.now();
   const held: { target?: KernelTarget } = {};
   let timedOut = false;
   const opened = open(spec);
   // A target opened after its time ran out is closed as soon as it is there.
-  opened.then((t) => timedOut && void t.close().catch(() => undefined)).catch(() => undefined);
+  opened.then((t) => timedOut && !keepOpen && void t.close().catch(() => undefined)).catch(() => undefined);
   const work = (async () => {
     held.target = await opened;
     return job(held.target, spec);
@@ -64,6 +67,6 @@ async function one<R>(
   } finally {
     clearTimeout(timer);
     work.catch(() => undefined);
-    await held.target?.close().catch(() => undefined);
+    if (!keepOpen) await held.target?.close().catch(() => undefined);
   }
 }
