@@ -2,4 +2,5 @@
 // `load`) answers hello without evaluating vscode-jsonrpc.
 // 2: methods renamed bpfLensAgent/…; unload answers what it closed and unpinned.
 // 3: attach/detach (and the `attached` notification); testRun takes ctx and answers ctxOut.
-export const AGENT_PROTOCOL_VERSION = 3;
+// 4: observe/observeStop and the `events` notification (ring/perf buffer records, printk lines).
+export const AGENT_PROTOCOL_VERSION = 4;

@@ -289,6 +289,55 @@ export const mapDump = new RequestType<MapDumpParams, MapDumpResult, void>('bpfL
 export const mapUpdate = new RequestType<MapUpdateParams, null, void>('bpfLensAgent/mapUpdate');
 export const mapDelete = new RequestType<MapDeleteParams, MapDeleteResult, void>('bpfLensAgent/mapDelete');
 export const shutdown = new RequestType0<void, void>('bpfLensAgent/shutdown');
+
+/** Start reading a load's ring/perf buffers (and, with printk, the trace pipe) while it runs. */
+export interface ObserveParams {
+  readonly handle: number;
+  /** Ring buffer and perf event array maps to read (default: all of the load's). */
+  readonly maps?: readonly string[];
+  /** Also stream bpf_trace_printk lines of the trace pipe. */
+  readonly printk?: boolean;
+  /** Records the target may hold while the client is behind (default 65536); more are dropped and counted. */
+  readonly maxQueued?: number;
+  /** Data pages per CPU of each perf buffer (a power of 2, default 8). */
+  readonly perfPages?: number;
+}
+export interface ObserveResult {
+  readonly maps: readonly { readonly name: string; readonly kind: 'ringbuf' | 'perf' }[];
+  /** Whether the trace pipe is read (false with the reason when it could not be opened). */
+  readonly printk: boolean;
+  readonly printkError?: string;
+}
+/** One record as the program wrote it. */
+export interface EventRecordJson {
+  readonly kind: 'ringbuf' | 'perf';
+  readonly map: string;
+  readonly cpu?: number;
+  /** The record's bytes, base64. */
+  readonly data: string;
+}
+/** What the target read since the last batch; counters are totals since observe began. */
+export interface EventBatch {
+  readonly handle: number;
+  readonly records: readonly EventRecordJson[];
+  /** Trace pipe lines of bpf_trace_printk, as the kernel wrote them. */
+  readonly printk: readonly string[];
+  /** Records (and printk lines) the target dropped because its queue was full. */
+  readonly dropped: number;
+  /** Perf buffer samples the kernel lost, per map (PERF_RECORD_LOST). */
+  readonly lost: Readonly<Record<string, number>>;
+}
+export interface ObserveStopResult {
+  readonly records: number;
+  readonly printk: number;
+  readonly dropped: number;
+  readonly lost: Readonly<Record<string, number>>;
+}
+export const observe = new RequestType<ObserveParams, ObserveResult, void>('bpfLensAgent/observe');
+/** Reads what is left, sends it as a last `events` batch, then answers: nothing of the load's is read after. */
+export const observeStop = new RequestType<{ handle: number }, ObserveStopResult, void>('bpfLensAgent/observeStop');
+/** Batches of records, one in flight at a time: the agent sends the next when this one is written. */
+export const events = new NotificationType<EventBatch>('bpfLensAgent/events');
 /** Streams: load stages and, when asked, verifier logs. */
 export const progress = new NotificationType<{ stage: string; detail: string }>('bpfLensAgent/progress');
 export const verifierLog = new NotificationType<{ program: string; log: string }>('bpfLensAgent/verifierLog');

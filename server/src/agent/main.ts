@@ -20,6 +20,8 @@ import {
   mapDeleteParams,
   mapDumpParams,
   mapUpdateParams,
+  observeParams,
+  observeStopParams,
   progStatsParams,
   targetBtfParams,
   testRunParams,
@@ -131,6 +133,14 @@ conn.onRequest(P.mapUpdate, async (raw) => {
   return null;
 });
 conn.onRequest(P.mapDelete, (raw) => target.mapDelete(mapDeleteParams(raw)));
+conn.onRequest(P.observe, async (raw): Promise<P.ObserveResult> => {
+  const p = observeParams(raw);
+  if (!(await target.list()).some((l) => l.handle === p.handle)) throw new ResponseError(3, `no load with handle ${p.handle}`);
+  // One batch on the wire at a time: the observer queues (bounded) while this write is pending.
+  return target.observe(p, (b) => conn.sendNotification(P.events, b));
+});
+
+conn.onRequest(P.observeStop, (raw) => target.observeStop(observeStopParams(raw).handle));
 
 let ending: Promise<void> | undefined;
 /**

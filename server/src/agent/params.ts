@@ -11,6 +11,7 @@ import type {
   MapDumpParams,
   MapRefParams,
   MapUpdateParams,
+  ObserveParams,
   ProgStatsParams,
   TargetBtfParams,
   TestRunParams,
@@ -107,6 +108,20 @@ export const attachParams = (p: unknown) =>
     skip: strings,
     pinDir: absPath,
   });
+
+export const observeParams = (p: unknown) =>
+  checked<ObserveParams>('observe', p, {
+    'handle!': handle,
+    maps: strings,
+    printk: bool,
+    maxQueued: int(1, 1 << 24),
+    perfPages: (v) =>
+      Number.isSafeInteger(v) && (v as number) > 0 && (v as number) <= 1024 && ((v as number) & ((v as number) - 1)) === 0
+        ? undefined
+        : 'a power of 2 up to 1024',
+  });
+
+export const observeStopParams = (p: unknown) => checked<{ handle: number }>('observeStop', p, { 'handle!': handle });
 
 export const detachParams = (p: unknown) => checked<DetachParams>('detach', p, { 'handle!': handle, programs: strings });
 

@@ -22,6 +22,8 @@ function parse(args: string[]) {
         'log-level': { type: 'string' },
         target: { type: 'string', default: 'local' },
         'no-sudo': { type: 'boolean', default: false },
+        decode: { type: 'string', multiple: true },
+        'no-printk': { type: 'boolean', default: false },
       },
     });
   } catch (e) {
@@ -44,6 +46,12 @@ function parse(args: string[]) {
     if (eq <= 0) throw new UsageError(`--set wants VAR=VALUE, not '${s}'`);
     set[s.slice(0, eq)] = s.slice(eq + 1);
   }
+  const decode = new Map<string, string>();
+  for (const s of v.decode ?? []) {
+    const eq = s.indexOf('=');
+    if (eq <= 0 || eq === s.length - 1) throw new UsageError(`--decode wants MAP=TYPE, not '${s}'`);
+    decode.set(s.slice(0, eq), s.slice(eq + 1));
+  }
   const level = v['log-level'] !== undefined ? Number(v['log-level']) : 0;
   if (!Number.isInteger(level) || level < 0 || level > 7) throw new UsageError(`--log-level must be 0..7, not '${v['log-level']}'`);
   return {
@@ -58,6 +66,8 @@ function parse(args: string[]) {
     level,
     target: checkTargetSpec(v.target ?? 'local'),
     sudo: !v['no-sudo'],
+    decode,
+    noPrintk: v['no-printk'] ?? false,
   };
 }
 
@@ -84,6 +94,19 @@ export function eventText(e: RunEvent): string {
       return `running: ${e.duration !== null ? `${e.duration} s` : 'until Ctrl-C'}`;
     case 'detached':
       return `detached ${e.program} from ${e.kind} ${e.target}`;
+    case 'ringbuf':
+    case 'perf':
+      return `${e.event} ${e.map}${e.cpu !== undefined ? ` cpu ${e.cpu}` : ''}: ${e.hex !== undefined ? e.hex : JSON.stringify(e.data)}`;
+    case 'printk': {
+      const where = e.program ? ` [${e.program}${e.source ? ` ${e.source.file.replace(/^.*\//, '')}:${e.source.line}` : ''}]` : '';
+      return `printk${where} ${e.task ?? ''}-${e.pid ?? '?'} cpu ${e.cpu ?? '?'}: ${e.text}`;
+    }
+    case 'observed': {
+      const lost = Object.entries(e.lost)
+        .map(([m, n]) => `${m} lost ${n}`)
+        .join(', ');
+      return `events: ${e.records} record(s), ${e.printk} printk line(s), ${e.dropped} dropped${lost ? `; ${lost}` : ''}`;
+    }
     case 'warning':
       return `warning: ${e.message}`;
     case 'error':
@@ -124,7 +147,12 @@ function loadedEvent(file: string, l: LoadSummary): RunEvent {
 }
 
 /** Load and attach on the target; 0 once attached, 1 (after releasing everything) when either fails. */
-async function loadAndAttach(t: KernelTarget, a: Args, io: CliIo, emit: (e: RunEvent) => void): Promise<{ handle: number } | number> {
+async function loadAndAttach(
+  t: KernelTarget,
+  a: Args,
+  io: CliIo,
+  emit: (e: RunEvent) => void,
+): Promise<{ handle: number; stopObserving: () => Promise<void> } | number> {
   const fail = (message: string, program?: string) => {
     if (a.json) emit({ event: 'error', message, ...(program !== undefined ? { program } : {}) });
     else io.err(`bpf-lens: ${message}\n`);
@@ -140,6 +168,16 @@ async function loadAndAttach(t: KernelTarget, a: Args, io: CliIo, emit: (e: RunE
   const handle = r.loaded.handle;
   emit(loadedEvent(a.file, r.loaded));
   for (const w of r.loaded.warnings) emit({ event: 'warning', message: w });
+  // Buffers are read before anything is attached: no record of the first hits is missed.
+  let stopObserving: () => Promise<void>;
+  try {
+    stopObserving = await observeLoad(t, handle, a, emit);
+  } catch (e) {
+    await t.unload(handle);
+    const { TargetError } = await import('../remote/errors');
+    if (e instanceof TargetError) throw e;
+    return fail((e as Error).message);
+  }
   const { attachedEvent } = await import('../run/events');
   try {
     const at = await t.attach(
@@ -156,7 +194,15 @@ async function loadAndAttach(t: KernelTarget, a: Args, io: CliIo, emit: (e: RunE
     if (!(e instanceof AttachFailure)) throw e;
     return fail(e.message, e.program);
   }
-  return { handle };
+  return { handle, stopObserving };
+}
+
+async function observeLoad(t: KernelTarget, handle: number, a: Args, emit: (e: RunEvent) => void): Promise<() => Promise<void>> {
+  const { openObject } = await import('../object');
+  const { callsTracePrintk } = await import('../observe/printk-match');
+  const { startObserving } = await import('./run-observe');
+  const obj = openObject(readInput(a.file), a.file);
+  return startObserving(t, handle, obj, { decode: a.decode, printk: !a.noPrintk && callsTracePrintk(obj) }, emit);
 }
 
 /**
@@ -188,6 +234,7 @@ export const runCommand: CommandRun = {
         emit({ event: 'running', duration: a.duration ?? null });
         await waitForEnd(a.duration);
       }
+      await up.stopObserving();
       const d = await target.detach(up.handle);
       if (a.pin === undefined) for (const x of d.detached) emit({ event: 'detached', program: x.program, kind: x.kind, target: x.target });
       for (const m of d.errors) emit({ event: 'error', message: `detach: ${m}` });

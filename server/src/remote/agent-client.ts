@@ -33,6 +33,7 @@ export class AgentClient {
   private gone?: TargetError;
   private closed = false;
   private readonly attachListeners = new Map<number, (a: P.AttachmentJson) => void>();
+  private readonly batchListeners = new Map<number, (b: P.EventBatch) => void>();
 
   constructor(
     readonly label: string,
@@ -63,6 +64,7 @@ export class AgentClient {
       }),
     );
     this.conn.onNotification(P.attached, (n) => this.attachListeners.get(n.handle)?.(n.attachment));
+    this.conn.onNotification(P.events, (b) => this.batchListeners.get(b.handle)?.(b));
     this.conn.listen();
   }
 
@@ -159,6 +161,23 @@ export class AgentClient {
   }
   progStats(p: P.ProgStatsParams): Promise<P.ProgStatsResult> {
     return this.call(() => this.conn.sendRequest(P.progStats, p));
+  }
+  /** Batches reach `onBatch` until observeStop answers (its last batch comes before the answer). */
+  async observe(p: P.ObserveParams, onBatch: (b: P.EventBatch) => void): Promise<P.ObserveResult> {
+    this.batchListeners.set(p.handle, onBatch);
+    try {
+      return await this.call(() => this.conn.sendRequest(P.observe, p));
+    } catch (e) {
+      this.batchListeners.delete(p.handle);
+      throw e;
+    }
+  }
+  async observeStop(handle: number): Promise<P.ObserveStopResult> {
+    try {
+      return await this.call(() => this.conn.sendRequest(P.observeStop, { handle }));
+    } finally {
+      this.batchListeners.delete(handle);
+    }
   }
   /** Fails with a ResponseError (isAttachError) naming the program when attaching fails. */
   attach(p: P.AttachParams, onAttached?: (a: P.AttachmentJson) => void): Promise<P.AttachResult> {

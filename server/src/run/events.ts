@@ -19,6 +19,17 @@ export type RunEvent =
   | { event: 'pinned'; program: string; path: string }
   | { event: 'running'; duration: number | null }
   | { event: 'detached'; program: string; kind: string; target: string }
+  | { event: 'ringbuf' | 'perf'; map: string; cpu?: number; data?: unknown; hex?: string }
+  | {
+      event: 'printk';
+      text: string;
+      pid?: number;
+      cpu?: number;
+      task?: string;
+      program?: string;
+      source?: { file: string; line: number };
+    }
+  | { event: 'observed'; records: number; printk: number; dropped: number; lost: Record<string, number> }
   | { event: 'warning'; message: string }
   | { event: 'error'; message: string; program?: string };
 

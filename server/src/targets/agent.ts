@@ -4,6 +4,10 @@
  */
 import { type AgentClient, isAttachError, isLoadError } from '../remote/agent-client';
 import {
+  type EventBatch,
+  type ObserveParams,
+  type ObserveResult,
+  type ObserveStopResult,
   AttachFailure,
   type AttachmentJson,
   type AttachRequest,
@@ -97,6 +101,12 @@ export class AgentTarget implements KernelTarget {
   }
   mapDelete(p: MapDeleteParams): Promise<MapDeleteResult> {
     return this.client.mapDelete(p);
+  }
+  observe(req: ObserveParams, onBatch: (b: EventBatch) => void): Promise<ObserveResult> {
+    return this.client.observe(req, onBatch);
+  }
+  observeStop(handle: number): Promise<ObserveStopResult> {
+    return this.client.observeStop(handle);
   }
   close(): Promise<void> {
     return this.client.close();

@@ -16,6 +16,10 @@ import { AGENT_PROTOCOL_VERSION } from '../../../protocol/agent-version';
 import { noBtf } from '../remote/errors';
 import { LoadAttachments } from './attachments';
 import type {
+  EventBatch,
+  ObserveParams,
+  ObserveResult,
+  ObserveStopResult,
   AttachmentJson,
   AttachRequest,
   AttachResult,
@@ -40,6 +44,7 @@ import type {
 import { loadFailure, loadSummary } from './summary';
 import { enableRunStats, progStatsNow, type RunStats } from '../observe/prog-stats';
 import { deleteMap, dumpMap, updateMap } from '../observe/maps';
+import { Observer } from '../observe/observer';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -102,6 +107,7 @@ export class LocalTarget implements KernelTarget {
   private nextHandle = 1;
   private closing = false;
   private stats: RunStats | undefined;
+  private readonly observers = new Map<number, Observer>();
 
   constructor(readonly label = 'local') {}
 
@@ -183,6 +189,7 @@ export class LocalTarget implements KernelTarget {
   }
 
   async unload(handle: number, o: { unpinMaps?: boolean } = {}): Promise<UnloadResult> {
+    if (this.observers.has(handle)) await this.observeStop(handle).catch(() => undefined);
     const l = this.loaded.get(handle);
     if (!l) return { closed: false, unpinned: [] };
     this.loaded.delete(handle);
@@ -254,7 +261,36 @@ export class LocalTarget implements KernelTarget {
   }
 
   /** Closes every load (pins stay) and ends statistics it turned on; loads still running are undone entirely when they end. */
+  async observe(req: ObserveParams, onBatch: (b: EventBatch) => Promise<void> | void): Promise<ObserveResult> {
+    const l = this.entry(req.handle);
+    if (this.observers.has(req.handle)) throw new Error(`load ${req.handle} is observed already`);
+    const buffers = l.result.maps.filter((m) => m.type === 'ringbuf' || m.type === 'perf_event_array');
+    for (const name of req.maps ?? [])
+      if (!buffers.some((m) => m.name === name))
+        throw new Error(`no ring buffer or perf event array map '${name}' (there are: ${buffers.map((m) => m.name).join(', ') || 'none'})`);
+    const maps = buffers
+      .filter((m) => !req.maps || req.maps.includes(m.name))
+      .map((m) => ({ name: m.name, fd: m.fd, kind: m.type === 'ringbuf' ? ('ringbuf' as const) : ('perf' as const) }));
+    const o = new Observer(
+      kernel.localKernel,
+      req.handle,
+      maps,
+      { printk: req.printk, maxQueued: req.maxQueued, perfPages: req.perfPages },
+      onBatch,
+    );
+    this.observers.set(req.handle, o);
+    return o.result;
+  }
+
+  async observeStop(handle: number): Promise<ObserveStopResult> {
+    const o = this.observers.get(handle);
+    if (!o) throw new Error(`load ${handle} is not observed`);
+    this.observers.delete(handle);
+    return o.stop();
+  }
+
   async close(): Promise<void> {
+    for (const h of [...this.observers.keys()]) await this.observeStop(h).catch(() => undefined);
     this.stats?.close();
     this.stats = undefined;
     this.closing = true;

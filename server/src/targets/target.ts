@@ -5,6 +5,10 @@
  * crosses the wire unchanged. Attach, detach and test runs take a load's `handle`.
  */
 import type {
+  EventBatch,
+  ObserveParams,
+  ObserveResult,
+  ObserveStopResult,
   AgentLoadErrorData,
   AttachmentJson,
   AttachParams,
@@ -30,6 +34,10 @@ export type {
   AttachmentJson,
   AttachResult,
   DetachResult,
+  EventBatch,
+  ObserveParams,
+  ObserveResult,
+  ObserveStopResult,
   HelloResult,
   LoadedEntry,
   MapDeleteParams,
@@ -115,6 +123,13 @@ export interface KernelTarget {
   /** One element written from text (C-like or JSON through the map's BTF, else bytes). */
   mapUpdate(p: MapUpdateParams): Promise<void>;
   mapDelete(p: MapDeleteParams): Promise<MapDeleteResult>;
+  /**
+   * Starts reading a load's ring/perf buffers (and the trace pipe with `printk`): `onBatch`
+   * hears each batch until observeStop; a flood is dropped and counted on the target's side.
+   */
+  observe(req: ObserveParams, onBatch: (b: EventBatch) => Promise<void> | void): Promise<ObserveResult>;
+  /** Reads what is left (a last batch reaches onBatch first) and stops reading. */
+  observeStop(handle: number): Promise<ObserveStopResult>;
   /** Releases every load not pinned and ends the connection. */
   close(): Promise<void>;
 }

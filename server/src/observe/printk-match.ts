@@ -1,0 +1,84 @@
+// Ties a bpf_trace_printk line to the object that printed it: bpf_printk keeps its format string
+// in .rodata, so a line whose text fits one of the object's .rodata strings (conversions as
+// wildcards) came from the program(s) that load that string — and from its source line when
+// only one instruction loads it.
+import type { BpfObject, SourceLocation } from '../object/model';
+
+export interface PrintkFormat {
+  readonly format: string;
+  readonly programs: readonly string[];
+  readonly source?: SourceLocation;
+  readonly pattern: RegExp;
+}
+
+const CONVERSION = /%(%|[-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|z|j|t)?[diuxXocsp][A-Za-z0-9]*)/g;
+
+/** A format's text as a pattern: each conversion matches anything (lazily), `%%` a percent sign. */
+export function formatPattern(format: string): RegExp {
+  let out = '';
+  let at = 0;
+  for (const m of format.matchAll(CONVERSION)) {
+    out += format.slice(at, m.index).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    out += m[1] === '%' ? '%' : '.*?';
+    at = m.index + m[0].length;
+  }
+  out += format.slice(at).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${out}$`, 's');
+}
+
+/** Every .rodata string some program loads the address of, with who loads it. */
+export function printkFormats(obj: BpfObject): PrintkFormat[] {
+  const out: PrintkFormat[] = [];
+  obj.maps.forEach((m, mapIndex) => {
+    if (m.kind !== 'rodata' || !m.initialData) return;
+    const data = m.initialData;
+    const uses = new Map<number, { program: string; source?: SourceLocation }[]>();
+    for (const p of obj.programs) {
+      for (const r of p.relocs) {
+        if (r.kind !== 'data' || r.mapIndex !== mapIndex || r.offset === undefined) continue;
+        let source: SourceLocation | undefined;
+        for (const l of p.lines) if (l.insn <= r.insn) source = l.source;
+        uses.set(r.offset, [...(uses.get(r.offset) ?? []), { program: p.name, source }]);
+      }
+    }
+    for (const [off, who] of uses) {
+      const end = data.indexOf(0, off);
+      if (end <= off) continue;
+      const text = Buffer.from(data.subarray(off, end)).toString('utf8');
+      // Strings with control characters other than a newline are not format strings.
+      if ([...text].some((ch) => ch.charCodeAt(0) < 0x20 && ch !== '\n')) continue;
+      const format = text.replace(/\n$/, '');
+      const programs = [...new Set(who.map((w) => w.program))];
+      out.push({
+        format,
+        programs,
+        ...(who.length === 1 && who[0].source ? { source: who[0].source } : {}),
+        pattern: formatPattern(format),
+      });
+    }
+  });
+  return out;
+}
+
+/** The format a printed text fits (the longest format wins when several do), or undefined. */
+export function matchPrintk(formats: readonly PrintkFormat[], text: string): PrintkFormat | undefined {
+  let best: PrintkFormat | undefined;
+  for (const f of formats) if (f.pattern.test(text) && (!best || f.format.length > best.format.length)) best = f;
+  return best;
+}
+
+/** Whether a program calls bpf_trace_printk (6) or bpf_trace_vprintk (177): only then is the trace pipe worth reading. */
+export function callsTracePrintk(obj: BpfObject): boolean {
+  for (const p of obj.programs) {
+    const n = p.insns.length >> 3;
+    for (let i = 0; i < n; i++) {
+      const code = p.insns[i * 8];
+      const src = obj.littleEndian ? p.insns[i * 8 + 1] >> 4 : p.insns[i * 8 + 1] & 0xf;
+      if (code !== 0x85 || src !== 0) continue;
+      const imm = Buffer.from(p.insns.subarray(i * 8 + 4, i * 8 + 8));
+      const id = obj.littleEndian ? imm.readInt32LE() : imm.readInt32BE();
+      if (id === 6 || id === 177) return true;
+    }
+  }
+  return false;
+}
