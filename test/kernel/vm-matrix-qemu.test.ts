@@ -4,7 +4,8 @@
 // loads everywhere; __arg_ctx is native on 6.12 and here but emulated on 6.1 (and refused there
 // with --arg-ctx-fallback never); struct_ops of a module's type loads only on 6.12 with the
 // module inserted (insmod=). A file that is not a kernel gives vm-boot-failed with qemu's and
-// the console's last lines; probe says TCG.
+// the console's last lines; probe says TCG; test-run on 6.1 gives this machine's verdict and
+// bytes; verify on local and 6.12 answers per target.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -160,3 +161,36 @@ test(
     assert.match(p.stdout, /^vm: +qemu, (KVM|TCG \(no usable \/dev\/kvm: emulated, slow\)), booted in \d+\.\d s$/m);
   },
 );
+
+test('test-run and verify on VM targets: the verdict and output bytes as here; verify per kernel with "ok"', { timeout: 600_000 }, (t) => {
+  const obj = fixture('load_xdp.o');
+  const args = ['test-run', obj, 'xdp_firewall', '--packet', 'eth/ipv4/udp', '--json'];
+  const here = cli(args);
+  const t0 = performance.now();
+  const there = cli([...args, '--target', V61()], { timeoutMs: 300_000 });
+  t.diagnostic(`test-run on 6.1 (boot included): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  assert.equal(there.code, 0, there.stderr);
+  const [h, v] = [JSON.parse(here.stdout), JSON.parse(there.stdout)] as { retval_name: string; data_out: string; target?: string }[];
+  assert.equal(v.retval_name, 'XDP_PASS');
+  assert.equal(v.retval_name, h.retval_name);
+  assert.equal(v.data_out, h.data_out);
+  assert.equal(v.target, V61());
+
+  const ver = cli(['verify', obj, '--target', 'local', '--target', V612(), '--json'], { timeoutMs: 300_000 });
+  assert.equal(ver.code, 0, ver.stderr);
+  const j = JSON.parse(ver.stdout) as {
+    ok: boolean;
+    targets: { target: string; programs: { name: string; verdict: string; verified_insns: number }[] }[];
+  };
+  assert.equal(j.ok, true);
+  assert.deepEqual(
+    j.targets.map((x) => x.target),
+    ['local', V612()],
+  );
+  for (const x of j.targets)
+    assert.deepEqual(
+      x.programs.map((p) => [p.name, p.verdict]),
+      [['xdp_firewall', 'success']],
+      x.target,
+    );
+});
