@@ -298,6 +298,28 @@ export interface LoadedObjectsResult {
 }
 export const LoadedObjectsRequest = new RequestType0<LoadedObjectsResult, void>('bpfLens/loadedObjects');
 
+/** A loaded map's elements (the map view): read live on the load's target. */
+export interface MapElementsParams {
+  /** The load (bpfLens/loadedObjects). */
+  readonly handle: number;
+  /** The map's name in the object (or its kernel name). */
+  readonly map: string;
+  /** Elements to return, at most 1000 (default 200). */
+  readonly limit?: number;
+  /** Keep only elements whose key text contains this. */
+  readonly filter?: string;
+}
+export interface MapElementsResult {
+  /** Elements the map holds (counted up to 100,000: `truncated` past that). */
+  readonly count: number;
+  readonly truncated: boolean;
+  /** Keys and values as C-like text; per-CPU values as `{ [0] = …, [1] = … }`. */
+  readonly elements: readonly { readonly key: string; readonly value: string }[];
+  /** Why the elements could not be read (no such load or map; a queue or ring buffer). */
+  readonly error?: string;
+}
+export const MapElementsRequest = new RequestType<MapElementsParams, MapElementsResult, void>('bpfLens/mapElements');
+
 /** Run statistics of a target's programs (the BPF view while "Show Run Statistics" is on). */
 export interface ProgramStatsParams {
   readonly target: string;

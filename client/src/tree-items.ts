@@ -253,5 +253,26 @@ function kernelTreeItem(n: KernelNode): vscode.TreeItem {
       t.iconPath = new vscode.ThemeIcon(n.icon);
       return t;
     }
+    case 'loadedMap': {
+      const m = n.map;
+      const t = new vscode.TreeItem(m.kernelName, C.Collapsed);
+      t.description = `map id ${m.id} · ${m.type}${m.pinnedAt ? ` · pinned ${m.pinnedAt}` : ''}`;
+      t.tooltip = 'Expand for its elements (read live; Refresh reads again)';
+      t.iconPath = new vscode.ThemeIcon('symbol-struct');
+      t.contextValue = 'loadedMap';
+      return t;
+    }
+    case 'mapElement': {
+      const t = new vscode.TreeItem(n.key || '(next)', C.None);
+      t.description = n.value;
+      t.tooltip = `${n.key ? `[${n.key}] = ` : ''}${n.value}`;
+      t.iconPath = new vscode.ThemeIcon('symbol-field');
+      return t;
+    }
+    case 'mapNote': {
+      const t = new vscode.TreeItem(n.text, C.None);
+      t.iconPath = new vscode.ThemeIcon('info');
+      return t;
+    }
   }
 }

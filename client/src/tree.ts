@@ -10,6 +10,7 @@ import {
   type ExternItem,
   type LoadedKernelObject,
   LoadedObjectsRequest,
+  MapElementsRequest,
   type BaseDiffItem,
   BaseDiffRequest,
   TargetBtfRequest,
@@ -47,7 +48,11 @@ export type TargetNode =
 export type KernelNode =
   | { type: 'loadedRoot'; loaded: readonly LoadedKernelObject[] }
   | { type: 'loaded'; loaded: LoadedKernelObject }
-  | { type: 'kernelItem'; loaded: LoadedKernelObject; label: string; description: string; icon: string };
+  | { type: 'kernelItem'; loaded: LoadedKernelObject; label: string; description: string; icon: string }
+  /** A loaded map: expands to its elements, read live when opened or refreshed. */
+  | { type: 'loadedMap'; loaded: LoadedKernelObject; map: LoadedKernelObject['maps'][number] }
+  | { type: 'mapElement'; key: string; value: string }
+  | { type: 'mapNote'; text: string };
 
 export class ObjectsTree implements vscode.TreeDataProvider<Node> {
   private readonly changed = new vscode.EventEmitter<Node | undefined>();
@@ -126,6 +131,7 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
         return [{ type: 'targetNote', text: `cannot read its BTF: ${(e as Error).message}` }];
       }
     }
+    if (n.type === 'loadedMap') return this.mapElements(client, n);
     if (!('object' in n)) return kernelChildren(n, this.programNote);
     const object = n.object;
     switch (n.type) {
@@ -244,7 +250,26 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
     this.totals.set(key, r.total);
     this.changed.fire(undefined);
   }
+
+  /** A loaded map's elements as `key → value` rows, live from its target. */
+  private async mapElements(client: LanguageClient, n: Extract<Node, { type: 'loadedMap' }>): Promise<Node[]> {
+    let r;
+    try {
+      r = await client.sendRequest(MapElementsRequest, { handle: n.loaded.handle, map: n.map.name, limit: MAP_VIEW_LIMIT });
+    } catch (e) {
+      return [{ type: 'mapNote', text: `cannot read: ${(e as Error).message}` }];
+    }
+    const rows: Node[] = r.elements.map((e) => ({ type: 'mapElement', key: e.key, value: e.value }));
+    if (r.error) rows.push({ type: 'mapNote', text: `elements not readable: ${r.error}` });
+    else if (!r.count) rows.push({ type: 'mapNote', text: 'empty' });
+    else if (r.count > r.elements.length || r.truncated)
+      rows.push({ type: 'mapNote', text: `${r.truncated ? 'more than ' : ''}${r.count} elements: the first ${r.elements.length} shown` });
+    return rows;
+  }
 }
+
+/** Elements a map node lists (the server reads at most 1000 per request). */
+const MAP_VIEW_LIMIT = 200;
 
 function kernelChildren(n: KernelNode, note: (target: string, id: number) => string): Node[] {
   if (n.type === 'loadedRoot') return n.loaded.map((loaded) => ({ type: 'loaded', loaded }));
@@ -258,12 +283,6 @@ function kernelChildren(n: KernelNode, note: (target: string, id: number) => str
       description: `prog id ${p.id} · ${p.type} · ${p.verifiedInsns} insns verified${note(l.target, p.id)}`,
       icon: 'symbol-function',
     })),
-    ...l.maps.map((m): Node => ({
-      type: 'kernelItem',
-      loaded: l,
-      label: m.kernelName,
-      description: `map id ${m.id} · ${m.type}${m.pinnedAt ? ` · pinned ${m.pinnedAt}` : ''}`,
-      icon: 'symbol-struct',
-    })),
+    ...l.maps.map((map): Node => ({ type: 'loadedMap', loaded: l, map })),
   ];
 }

@@ -1,6 +1,7 @@
 // A hover on a map's name in C while its object is loaded (bpfLens/loadObject into this
 // machine's kernel): the element count and the first elements as C-like text, read live —
 // an update made meanwhile shows on the next hover; a queue says its elements cannot be read.
+// bpfLens/mapElements (the map view) lists the elements, filtered on key text.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -48,6 +49,22 @@ test('hover on a loaded map: its element count and first elements, live', async 
   assert.match(h, /\[0\] = \{ \[0\] = \{ \.x = 0, \.y = 0 \}/, h);
   h = (await lsp.hover(uri, ...at('m_queue'))) ?? '';
   assert.match(h, /\*\*Map `m_queue` on local\*\* \(id \d+, queue\): elements not readable: .*EINVAL/, h);
+  // the map view's request: elements as text, filtered on the key
+  for (const k of [8, 18, 28]) {
+    const w = cli(['map', 'update', '--id', String(id('m_hash')), '--key', String(k), '--value={ .neg = -1 }']);
+    assert.equal(w.code, 0, w.stderr);
+  }
+  type Elements = { count: number; truncated: boolean; elements: { key: string; value: string }[]; error?: string };
+  const all = await lsp.request<Elements>('bpfLens/mapElements', { handle: r.loaded!.handle, map: 'm_hash' });
+  assert.equal(all.count, 4);
+  assert.deepEqual(all.elements.map((e) => e.key).sort(), ['18', '28', '7', '8']);
+  const some = await lsp.request<Elements>('bpfLens/mapElements', { handle: r.loaded!.handle, map: 'm_hash', filter: '8' });
+  assert.deepEqual(some.elements.map((e) => e.key).sort(), ['18', '28', '8']);
+  assert.match(some.elements[0].value, /\.neg = -1,/);
+  const q = await lsp.request<Elements>('bpfLens/mapElements', { handle: r.loaded!.handle, map: 'm_queue' });
+  assert.match(q.error ?? '', /EINVAL/);
+  const none = await lsp.request<Elements>('bpfLens/mapElements', { handle: r.loaded!.handle, map: 'nope' });
+  assert.match(none.error ?? '', /no map nope/);
   await lsp.request('bpfLens/unloadObject', { handle: r.loaded!.handle });
   h = (await lsp.hover(uri, ...at('m_hash'))) ?? '';
   assert.doesNotMatch(h, /on local/, 'unloaded: no live elements');

@@ -3,7 +3,13 @@
  * progress notifications, unload it, list what is loaded. Diagnostics follow each change (a
  * rejected program is reported on its source line).
  */
-import { LoadedObjectsRequest, LoadObjectRequest, LoadProgressNotification, UnloadObjectRequest } from '../../../protocol/lsp';
+import {
+  LoadedObjectsRequest,
+  LoadObjectRequest,
+  LoadProgressNotification,
+  MapElementsRequest,
+  UnloadObjectRequest,
+} from '../../../protocol/lsp';
 import { handler, type RequestHandler } from './handlers';
 import type { Session } from './session';
 
@@ -27,5 +33,6 @@ export function loadRequests(d: Session): RequestHandler[] {
       return r;
     }),
     handler(LoadedObjectsRequest, () => ({ loaded: loads.all() })),
+    handler(MapElementsRequest, (p) => loads.mapElements(p)),
   ];
 }
