@@ -56,6 +56,15 @@ test('run --json: exec and marker write decoded, printk tied to on_write and its
   assert.ok(obs && names.indexOf('observed') < names.indexOf('detached'), 'counts come before detaching');
   assert.deepEqual(Object.keys(obs.lost as object).sort(), ['flood_pb', 'writes']);
   assert.equal(obs.dropped, 0);
+  // The maps as `map dump --json` (bpftool -j map dump) prints them, before detaching; buffers left out.
+  const maps = r.events.find((e) => e.event === 'maps');
+  assert.ok(maps && names.indexOf('maps') < names.indexOf('detached'), 'maps come before detaching');
+  const m = maps.maps as Record<string, unknown>;
+  assert.deepEqual(Object.keys(m).sort(), ['.bss', '.rodata', 'counts']);
+  const counts = m.counts as { key: string[]; value: string[]; formatted: { key: number; value: number } }[];
+  assert.equal(counts.length, 4);
+  assert.deepEqual(counts[0].formatted, { key: 0, value: 0 });
+  assert.deepEqual(counts[0].key, ['0x00', '0x00', '0x00', '0x00']);
 });
 
 test('run --decode MAP=TYPE; a map of no known type shows hex; a bad --decode is an error naming it', async () => {

@@ -101,6 +101,10 @@ export function eventText(e: RunEvent): string {
       const where = e.program ? ` [${e.program}${e.source ? ` ${e.source.file.replace(/^.*\//, '')}:${e.source.line}` : ''}]` : '';
       return `printk${where} ${e.task ?? ''}-${e.pid ?? '?'} cpu ${e.cpu ?? '?'}: ${e.text}`;
     }
+    case 'maps':
+      return Object.entries(e.maps)
+        .map(([name, v]) => `map ${name}: ${JSON.stringify(v)}`)
+        .join('\n');
     case 'observed': {
       const lost = Object.entries(e.lost)
         .map(([m, n]) => `${m} lost ${n}`)
@@ -152,7 +156,7 @@ async function loadAndAttach(
   a: Args,
   io: CliIo,
   emit: (e: RunEvent) => void,
-): Promise<{ handle: number; stopObserving: () => Promise<void> } | number> {
+): Promise<{ handle: number; stopObserving: () => Promise<void>; maps: LoadSummary['maps'] } | number> {
   const fail = (message: string, program?: string) => {
     if (a.json) emit({ event: 'error', message, ...(program !== undefined ? { program } : {}) });
     else io.err(`bpf-lens: ${message}\n`);
@@ -194,7 +198,22 @@ async function loadAndAttach(
     if (!(e instanceof AttachFailure)) throw e;
     return fail(e.message, e.program);
   }
-  return { handle, stopObserving };
+  return { handle, stopObserving, maps: r.loaded.maps };
+}
+
+/** The object's maps (ring/perf buffers aside) as `map dump --json` prints each, keyed by name. */
+async function mapsEvent(t: KernelTarget, maps: LoadSummary['maps']): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const m of maps) {
+    if (m.type === 'ringbuf' || m.type === 'perf_event_array') continue;
+    const d = await t.mapDump({ id: m.id, json: true });
+    try {
+      out[m.name] = d.text.trim() ? (JSON.parse(d.text) as unknown) : null;
+    } catch {
+      out[m.name] = null;
+    }
+  }
+  return out;
 }
 
 async function observeLoad(t: KernelTarget, handle: number, a: Args, emit: (e: RunEvent) => void): Promise<() => Promise<void>> {
@@ -235,6 +254,8 @@ export const runCommand: CommandRun = {
         await waitForEnd(a.duration);
       }
       await up.stopObserving();
+      const maps = await mapsEvent(target, up.maps);
+      if (Object.keys(maps).length) emit({ event: 'maps', maps });
       const d = await target.detach(up.handle);
       if (a.pin === undefined) for (const x of d.detached) emit({ event: 'detached', program: x.program, kind: x.kind, target: x.target });
       for (const m of d.errors) emit({ event: 'error', message: `detach: ${m}` });

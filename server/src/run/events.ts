@@ -29,6 +29,7 @@ export type RunEvent =
       program?: string;
       source?: { file: string; line: number };
     }
+  | { event: 'maps'; maps: Record<string, unknown> }
   | { event: 'observed'; records: number; printk: number; dropped: number; lost: Record<string, number> }
   | { event: 'warning'; message: string }
   | { event: 'error'; message: string; program?: string };
