@@ -170,6 +170,8 @@ export interface AttachResult {
 export interface AttachErrorData {
   readonly kind: 'attach';
   readonly program?: string;
+  /** The program, asked for by name, needs a place (`places`) that was not given. */
+  readonly needsPlace?: boolean;
 }
 export interface DetachParams {
   readonly handle: number;

@@ -236,6 +236,17 @@ export interface LoadedKernelObject {
     readonly pinnedAt?: string;
   }[];
   readonly warnings: readonly string[];
+  /** What is attached now (bpfLens/attach), oldest first. */
+  readonly attached: readonly KernelAttachment[];
+}
+/** A program attached in the kernel: where (as `bpf-lens run` says it), how, and its kernel link ids. */
+export interface KernelAttachment {
+  readonly program: string;
+  /** tracepoint, raw_tp, tracing, kprobe, uprobe, iter, perf_event, xdp, tcx, cgroup, netns, sockmap, struct_ops. */
+  readonly kind: string;
+  readonly target: string;
+  readonly mechanism: string;
+  readonly linkIds: readonly number[];
 }
 export interface LoadObjectError {
   readonly message: string;
@@ -292,6 +303,59 @@ export interface UnloadObjectResult {
   readonly unpinned: readonly string[];
 }
 export const UnloadObjectRequest = new RequestType<UnloadObjectParams, UnloadObjectResult, void>('bpfLens/unloadObject');
+
+/** Attaches a loaded object's programs as libbpf would (or the named ones, each of which must attach), on its target. */
+export interface AttachObjectParams {
+  readonly handle: number;
+  readonly programs?: readonly string[];
+  /** PROG → WHERE, as `bpf-lens run --attach PROG=WHERE`: an interface, a cgroup, `binary:function` ... */
+  readonly places?: Readonly<Record<string, string>>;
+}
+export interface AttachObjectResult {
+  readonly ok: boolean;
+  readonly attached: readonly KernelAttachment[];
+  readonly skipped: readonly { readonly program: string; readonly reason: string }[];
+  /** What attached iterators printed, read once. */
+  readonly iterOutput: readonly { readonly program: string; readonly output: string }[];
+  /** Nothing of the request is left attached; `needsPlace`: ask the user where (the message says what). */
+  readonly error?: { readonly message: string; readonly program?: string; readonly needsPlace?: boolean };
+}
+export const AttachObjectRequest = new RequestType<AttachObjectParams, AttachObjectResult, void>('bpfLens/attach');
+
+export interface DetachObjectParams {
+  readonly handle: number;
+  /** Only these programs (default: everything the load has attached). */
+  readonly programs?: readonly string[];
+}
+export interface DetachObjectResult {
+  readonly detached: readonly KernelAttachment[];
+  readonly errors: readonly string[];
+}
+export const DetachObjectRequest = new RequestType<DetachObjectParams, DetachObjectResult, void>('bpfLens/detach');
+
+/** BPF_PROG_TEST_RUN of a loaded program on its target: a packet from a spec (`eth/ipv4/udp(dport=53)`) or a file, an optional ctx file. */
+export interface TestRunProgramParams {
+  readonly handle: number;
+  readonly program: string;
+  readonly packet?: string;
+  readonly dataFile?: string;
+  readonly ctxFile?: string;
+  readonly repeat?: number;
+}
+export interface TestRunProgramResult {
+  readonly ok: boolean;
+  readonly retval?: number;
+  /** XDP_DROP, TC_ACT_SHOT ... for the program's type. */
+  readonly retvalName?: string | null;
+  readonly durationNs?: number;
+  /** Lowercase hex. */
+  readonly dataOut?: string;
+  readonly ctxOut?: string;
+  /** The result as `bpf-lens test-run` prints it: verdict, time, the output's byte diff against the input. */
+  readonly lines: readonly string[];
+  readonly error?: string;
+}
+export const TestRunProgramRequest = new RequestType<TestRunProgramParams, TestRunProgramResult, void>('bpfLens/testRun');
 
 export interface LoadedObjectsResult {
   readonly loaded: readonly LoadedKernelObject[];

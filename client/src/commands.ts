@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { BaseDiffRequest, DistillRequest, type DocumentKind, LinkObjectsRequest, ObjectsRequest, ReindexRequest } from '../../protocol/lsp';
 import { openDocument } from './documents';
+import { attachCommand, detachCommand, runObjectCommand, testRunCommand } from './attach';
 import { explainVerificationCommand, loadObjectCommand, loadOnAllTargetsCommand, unloadCommand } from './load';
 import type { TargetPicker } from './targets';
 import { type Node, type ObjectsTree } from './tree';
@@ -80,6 +81,12 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
   reg('bpfLens.loadOnAllTargets', async (arg?: unknown) =>
     loadOnAllTargetsCommand(loadDeps, arg === undefined ? undefined : await objectPath(deps, arg)),
   );
+  reg('bpfLens.runObject', async (arg?: unknown) =>
+    runObjectCommand(loadDeps, arg === undefined ? undefined : await objectPath(deps, arg)),
+  );
+  reg('bpfLens.attach', (arg?: unknown) => attachCommand(loadDeps, arg));
+  reg('bpfLens.detach', (arg?: unknown) => detachCommand(loadDeps, arg));
+  reg('bpfLens.testRun', (arg?: unknown) => testRunCommand(loadDeps, arg));
   reg('bpfLens.explainVerification', async (arg?: unknown) =>
     explainVerificationCommand(loadDeps, arg === undefined ? undefined : await objectPath(deps, arg)),
   );

@@ -165,7 +165,7 @@ export async function loadOnAllTargetsCommand(deps: LoadDeps, path: string | und
   deps.output.appendLine(`load on all targets ${path}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
-async function pickObject(client: LanguageClient, target: string): Promise<string | undefined> {
+export async function pickObject(client: LanguageClient, target: string): Promise<string | undefined> {
   const objs = (await client.sendRequest(ObjectsRequest, {})).objects.filter((o) => !o.error && o.programs.length);
   if (!objs.length) {
     void vscode.window.showInformationMessage('BPF Lens: no BPF objects with programs in this workspace (setting bpfLens.objects).');

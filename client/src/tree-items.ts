@@ -241,7 +241,8 @@ function kernelTreeItem(n: KernelNode): vscode.TreeItem {
     case 'loaded': {
       const l = n.loaded;
       const t = new vscode.TreeItem(l.path.split('/').pop()!, C.Collapsed);
-      t.description = `${l.target} · ${l.programs.length} programs, ${l.maps.length} maps`;
+      const attached = new Set((l.attached ?? []).map((a) => a.program)).size;
+      t.description = `${l.target} · ${l.programs.length} programs, ${l.maps.length} maps${attached ? ` · ${attached} attached` : ''}`;
       t.tooltip = l.path;
       t.iconPath = new vscode.ThemeIcon('debug-start');
       t.contextValue = 'loaded';
@@ -251,6 +252,13 @@ function kernelTreeItem(n: KernelNode): vscode.TreeItem {
       const t = new vscode.TreeItem(n.label, C.None);
       t.description = n.description;
       t.iconPath = new vscode.ThemeIcon(n.icon);
+      if (n.program !== undefined) {
+        t.contextValue = n.attached?.length ? 'loadedProgram-attached' : 'loadedProgram';
+        if (n.attached?.length)
+          t.tooltip = n.attached
+            .map((a) => `${a.kind} ${a.target} (${a.mechanism}${a.linkIds.length ? `, link ${a.linkIds.join(' ')}` : ''})`)
+            .join('\n');
+      }
       return t;
     }
     case 'loadedMap': {

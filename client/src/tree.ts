@@ -8,6 +8,7 @@ import {
   type ProgramItem,
   type MapItem,
   type ExternItem,
+  type KernelAttachment,
   type LoadedKernelObject,
   LoadedObjectsRequest,
   MapElementsRequest,
@@ -48,7 +49,17 @@ export type TargetNode =
 export type KernelNode =
   | { type: 'loadedRoot'; loaded: readonly LoadedKernelObject[] }
   | { type: 'loaded'; loaded: LoadedKernelObject }
-  | { type: 'kernelItem'; loaded: LoadedKernelObject; label: string; description: string; icon: string }
+  | {
+      type: 'kernelItem';
+      loaded: LoadedKernelObject;
+      label: string;
+      description: string;
+      icon: string;
+      /** A program's name (maps have none); Attach/Detach/Test Run… act on it. */
+      program?: string;
+      /** Where it is attached (bpfLens/attach), as the tooltip lists it. */
+      attached?: readonly KernelAttachment[];
+    }
   /** A loaded map: expands to its elements, read live when opened or refreshed. */
   | { type: 'loadedMap'; loaded: LoadedKernelObject; map: LoadedKernelObject['maps'][number] }
   | { type: 'mapElement'; key: string; value: string }
@@ -276,13 +287,19 @@ function kernelChildren(n: KernelNode, note: (target: string, id: number) => str
   if (n.type !== 'loaded') return [];
   const l = n.loaded;
   return [
-    ...l.programs.map((p): Node => ({
-      type: 'kernelItem',
-      loaded: l,
-      label: p.name,
-      description: `prog id ${p.id} · ${p.type} · ${p.verifiedInsns} insns verified${note(l.target, p.id)}`,
-      icon: 'symbol-function',
-    })),
+    ...l.programs.map((p): Node => {
+      const attached = (l.attached ?? []).filter((a) => a.program === p.name);
+      const where = attached.map((a) => `${a.kind} ${a.target}${a.linkIds.length ? ` (link ${a.linkIds.join(' ')})` : ''}`).join(', ');
+      return {
+        type: 'kernelItem',
+        loaded: l,
+        label: p.name,
+        description: `prog id ${p.id} · ${p.type}${where ? ` · attached: ${where}` : ` · ${p.verifiedInsns} insns verified`}${note(l.target, p.id)}`,
+        icon: attached.length ? 'plug' : 'symbol-function',
+        program: p.name,
+        attached,
+      };
+    }),
     ...l.maps.map((map): Node => ({ type: 'loadedMap', loaded: l, map })),
   ];
 }

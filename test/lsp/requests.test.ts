@@ -50,9 +50,11 @@ async function objects(): Promise<Summary[]> {
 test('the server advertises its requests under experimental capabilities', () => {
   const exp = lsp.initResult.capabilities.experimental as { bpfLens: { requests: string[] } };
   assert.deepEqual([...exp.bpfLens.requests].sort(), [
+    'bpfLens/attach',
     'bpfLens/baseDiff',
     'bpfLens/btfTypes',
     'bpfLens/coreRelocations',
+    'bpfLens/detach',
     'bpfLens/distill',
     'bpfLens/document',
     'bpfLens/explainVerification',
@@ -66,6 +68,7 @@ test('the server advertises its requests under experimental capabilities', () =>
     'bpfLens/selectTarget',
     'bpfLens/targetBtf',
     'bpfLens/targets',
+    'bpfLens/testRun',
     'bpfLens/unloadObject',
   ]);
   assert.equal(lsp.initResult.capabilities.hoverProvider, true);

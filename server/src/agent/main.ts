@@ -115,7 +115,11 @@ conn.onRequest(P.attach, async (raw): Promise<P.AttachResult> => {
     return await target.attach(handle, req, (attachment) => void conn.sendNotification(P.attached, { handle, attachment }));
   } catch (e) {
     if (!(e instanceof AttachFailure)) throw e;
-    const data: P.AttachErrorData = { kind: 'attach', ...(e.program !== undefined ? { program: e.program } : {}) };
+    const data: P.AttachErrorData = {
+      kind: 'attach',
+      ...(e.program !== undefined ? { program: e.program } : {}),
+      ...(e.needsPlace ? { needsPlace: true } : {}),
+    };
     throw new ResponseError(1, e.message, data);
   }
 });

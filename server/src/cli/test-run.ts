@@ -1,7 +1,7 @@
 import { readFileSync } from 'fs';
 import { parseArgs } from 'util';
 import { buildPacket } from '../run/packet';
-import { byteDiff, type TestRunReport } from '../run/test-run';
+import { testRunText, type TestRunReport } from '../run/test-run';
 import { type CliIo, type CommandRun, UsageError } from './command';
 import { readInput } from './input';
 import { checkTargetSpecs, openCliTarget } from './target-args';
@@ -51,26 +51,8 @@ function parse(args: string[]) {
   if (target !== undefined) {
     checkTargetSpecs([target]);
     if (!pos.length) throw new UsageError('with --target, give the program as OBJ PROG (it is loaded there for the run)');
-    if (ctx) throw new UsageError('--ctx-in works only on this machine for now');
   }
   return { obj: pos[0], prog: pos[1], id: v.id, pinned: v.pinned, data, ctx, repeat, json: v.json ?? false, target, sudo: !v['no-sudo'] };
-}
-
-function text(r: TestRunReport, data: Uint8Array | undefined): string {
-  const lines = [
-    `retval ${r.retval}${r.retval_name ? ` (${r.retval_name})` : ''}`,
-    `duration ${r.duration_ns} ns per run (${r.repeat} run${r.repeat === 1 ? '' : 's'})`,
-  ];
-  if (data?.length) {
-    const out = Buffer.from(r.data_out, 'hex');
-    const diffs = byteDiff(data, out);
-    lines.push(
-      `data out ${out.length} bytes${diffs.length ? `, ${diffs.length} change${diffs.length === 1 ? '' : 's'} against the input:` : ', same as the input'}`,
-    );
-    for (const d of diffs) lines.push(`  @${d.offset}: ${d.before || '(none)'} -> ${d.after || '(none)'}`);
-  }
-  if (r.ctx_out) lines.push(`ctx out ${r.ctx_out}`);
-  return `${lines.join('\n')}\n`;
 }
 
 /**
@@ -109,7 +91,7 @@ export const testRunCommand: CommandRun = {
         const { prog_type: _t, repeat: _r, ...shown } = r;
         io.out(`${JSON.stringify(shown)}\n`);
       } else {
-        io.out(text(r, a.data));
+        io.out(testRunText(r, a.data));
       }
       return 0;
     } catch (e) {
@@ -153,7 +135,14 @@ async function testRunOnTarget(a: TestRunArgs & { obj: string; prog: string; tar
       return 1;
     }
     const data = a.data ? Buffer.from(a.data).toString('base64') : undefined;
-    const r = await target.testRun({ handle: l.loaded.handle, program: a.prog, repeat: a.repeat, ...(data ? { data } : {}) });
+    const ctx = a.ctx ? Buffer.from(a.ctx).toString('base64') : undefined;
+    const r = await target.testRun({
+      handle: l.loaded.handle,
+      program: a.prog,
+      repeat: a.repeat,
+      ...(data ? { data } : {}),
+      ...(ctx ? { ctx } : {}),
+    });
     const type = l.loaded.programs.find((p) => p.name === a.prog)?.type ?? '';
     const report: TestRunReport = {
       ok: true,
@@ -161,13 +150,14 @@ async function testRunOnTarget(a: TestRunArgs & { obj: string; prog: string; tar
       retval_name: retvalName(type, r.retval, secDefFor(prog.section)?.def.attachType ?? undefined) ?? null,
       data_out: r.dataOut ? Buffer.from(r.dataOut, 'base64').toString('hex') : '',
       duration_ns: r.duration,
+      ...(r.ctxOut ? { ctx_out: Buffer.from(r.ctxOut, 'base64').toString('hex') } : {}),
       prog_type: type,
       repeat: a.repeat,
     };
     if (a.json) {
       const { prog_type: _t, repeat: _r, ...shown } = report;
       io.out(`${JSON.stringify({ ...shown, target: a.target })}\n`);
-    } else io.out(text(report, a.data));
+    } else io.out(testRunText(report, a.data));
     return 0;
   } catch (e) {
     if (!(e instanceof TargetError)) throw e;

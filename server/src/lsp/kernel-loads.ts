@@ -15,6 +15,7 @@ import { requireLoad } from '../remote/agent-client';
 import type { KernelTarget, LoadFailure } from '../targets';
 import { formatLoadLines } from '../targets/format';
 import type {
+  KernelAttachment,
   LoadedKernelObject,
   LoadObjectError,
   LoadObjectParams,
@@ -26,9 +27,15 @@ import type {
 import { LOCAL, targetFailure, Targets } from './targets';
 
 interface Held {
-  readonly info: LoadedKernelObject;
-  /** Where it is loaded: map reads for hovers go there. */
+  readonly info: Omit<LoadedKernelObject, 'attached'>;
+  /** Where it is loaded: map reads for hovers, attach, detach and test runs go there. */
   readonly target: KernelTarget;
+  /** The load's handle on its target. */
+  readonly kernelHandle: number;
+  /** Program → SEC() name (test-run verdict names depend on the attach type). */
+  readonly sections: ReadonlyMap<string, string>;
+  /** What is attached now, oldest first. */
+  attached: KernelAttachment[];
   /** Closes what the load holds; answers the pins it removed. */
   release(): Promise<string[]>;
 }
@@ -47,6 +54,8 @@ export interface MapPreview {
 
 type SourceLine = NonNullable<LoadObjectError['source']>;
 
+export type { Held as HeldLoad };
+
 export class KernelLoads {
   private next = 1;
   private readonly held = new Map<number, Held>();
@@ -56,7 +65,12 @@ export class KernelLoads {
   constructor(private readonly targets: Targets = new Targets()) {}
 
   all(): LoadedKernelObject[] {
-    return [...this.held.values()].map((h) => h.info);
+    return [...this.held.values()].map((h) => ({ ...h.info, attached: [...h.attached] }));
+  }
+
+  /** The load behind an editor handle (attach, detach and test runs go to its target). */
+  get(handle: number): Held | undefined {
+    return this.held.get(handle);
   }
 
   /**
@@ -145,7 +159,7 @@ export class KernelLoads {
     }
     if (!r.ok) return done(this.rejected(p.path, r.error, resolveSource));
     const l = r.loaded;
-    const info: LoadedKernelObject = {
+    const info: Omit<LoadedKernelObject, 'attached'> = {
       handle: this.next++,
       path: p.path,
       target: name,
@@ -162,13 +176,16 @@ export class KernelLoads {
     this.held.set(info.handle, {
       info,
       target,
+      kernelHandle: l.handle,
+      sections: new Map(l.programs.map((x) => [x.name, x.section])),
+      attached: [],
       // an agent that ended took the load with it
       release: async () => [...(await target.unload(l.handle, { unpinMaps: true }).catch(() => ({ unpinned: [] }))).unpinned],
     });
     const logs = l.programs.filter((x) => x.log).map((x) => ({ program: x.name, log: x.log! }));
     return {
       ok: true,
-      loaded: info,
+      loaded: { ...info, attached: [] },
       logs,
       lines: formatLoadLines({ ...l, programs: l.programs.map(({ log: _log, ...x }) => x) }),
       ms: performance.now() - t0,

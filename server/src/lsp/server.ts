@@ -18,6 +18,7 @@ import { documentRequests } from './document-requests';
 import { type Cancel, DumpPool } from './dump-pool';
 import type { RequestHandler } from './handlers';
 import { hover } from './hover-request';
+import { attachRequests } from './attach-requests';
 import { loadRequests } from './load-requests';
 import { programStatsRequests } from './program-stats';
 import { verifierRequests } from './verifier-states';
@@ -87,6 +88,7 @@ export function requestHandlers(d: Session, dumps: DumpPool): RequestHandler[] {
     ...objectRequests(d),
     ...documentRequests(d, dumps),
     ...loadRequests(d),
+    ...attachRequests(d),
     ...targetRequests(d),
     ...verifierRequests(d),
     ...programStatsRequests(d),

@@ -80,3 +80,21 @@ export function byteDiff(inp: Uint8Array, out: Uint8Array): { offset: number; be
   }
   return diffs;
 }
+
+/** The report as `bpf-lens test-run` prints it (and the editor's Test Run… shows it): verdict, time, output diff. */
+export function testRunText(r: Omit<TestRunReport, 'ok' | 'prog_type'>, data: Uint8Array | undefined): string {
+  const lines = [
+    `retval ${r.retval}${r.retval_name ? ` (${r.retval_name})` : ''}`,
+    `duration ${r.duration_ns} ns per run (${r.repeat} run${r.repeat === 1 ? '' : 's'})`,
+  ];
+  if (data?.length) {
+    const out = Buffer.from(r.data_out, 'hex');
+    const diffs = byteDiff(data, out);
+    lines.push(
+      `data out ${out.length} bytes${diffs.length ? `, ${diffs.length} change${diffs.length === 1 ? '' : 's'} against the input:` : ', same as the input'}`,
+    );
+    for (const d of diffs) lines.push(`  @${d.offset}: ${d.before || '(none)'} -> ${d.after || '(none)'}`);
+  }
+  if (r.ctx_out) lines.push(`ctx out ${r.ctx_out}`);
+  return `${lines.join('\n')}\n`;
+}

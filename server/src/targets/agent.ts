@@ -86,7 +86,7 @@ export class AgentTarget implements KernelTarget {
     try {
       return await this.client.attach({ handle, ...req }, onAttached);
     } catch (e) {
-      if (isAttachError(e)) throw new AttachFailure(e.message, e.data?.program, { cause: e });
+      if (isAttachError(e)) throw new AttachFailure(e.message, e.data?.program, { cause: e, needsPlace: e.data?.needsPlace ?? false });
       throw e;
     }
   }

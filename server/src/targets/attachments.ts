@@ -68,7 +68,7 @@ export class LoadAttachments {
     // A program asked for by name must attach: libbpf cannot place it and no place was given.
     const unplaced = wanted ? skipped.find((s) => wanted.has(s.program)) : undefined;
     try {
-      if (unplaced) throw new AttachFailure(`program '${unplaced.program}': ${unplaced.reason}`, unplaced.program);
+      if (unplaced) throw new AttachFailure(`program '${unplaced.program}': ${unplaced.reason}`, unplaced.program, { needsPlace: true });
       const iterOutput = session.live
         .filter((a) => a.kind === 'iter')
         .map((a) => ({ program: a.program, output: Buffer.from(session.readIter(a.program)).toString('utf8') }));

@@ -57,13 +57,16 @@ export type AttachRequest = Omit<AttachParams, 'handle'>;
 
 /** Attaching failed (which program, why); nothing the request attached is left attached. */
 export class AttachFailure extends Error {
+  /** The program asked for by name needs a place (an interface, a cgroup, a binary ...) that was not given. */
+  readonly needsPlace: boolean;
   constructor(
     message: string,
     readonly program?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; needsPlace?: boolean },
   ) {
     super(message, options);
     this.name = 'AttachFailure';
+    this.needsPlace = options?.needsPlace ?? false;
   }
 }
 
