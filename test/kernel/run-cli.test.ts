@@ -116,7 +116,7 @@ test('run --duration ends by itself; an error in attaching exits 1 with an error
   assert.equal(await ok.exited, 0, ok.stderr());
   assert.deepEqual(
     ok.events.map((e) => e.event).filter((e) => e !== 'skipped'),
-    ['loaded', 'attached', 'attached', 'running', 'detached', 'detached'],
+    ['loaded', 'attached', 'attached', 'running', 'maps', 'detached', 'detached'],
   );
   const bad = startRun([fixture('attach_counters.o'), '--attach', 'xdp_drop_ping=lens_nosuch0']);
   assert.equal(await bad.exited, 1);
