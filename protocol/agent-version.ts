@@ -3,4 +3,5 @@
 // 2: methods renamed bpfLensAgent/…; unload answers what it closed and unpinned.
 // 3: attach/detach (and the `attached` notification); testRun takes ctx and answers ctxOut.
 // 4: observe/observeStop and the `events` notification (ring/perf buffer records, printk lines).
-export const AGENT_PROTOCOL_VERSION = 4;
+// 5: mapDump/mapUpdate/mapDelete (a map by id or pin path, as bpftool prints and takes it).
+export const AGENT_PROTOCOL_VERSION = 5;

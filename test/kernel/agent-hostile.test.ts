@@ -43,6 +43,15 @@ test('agent parameters: wrong types and values are invalid params (-32602) namin
       ['targetBtf', { knownHash: '../../x' }, /knownHash must be a sha256 in hex/],
       ['progStats', { enable: 'yes' }, /enable must be true or false/],
       ['progStats', { all: true }, /progStats has no parameter "all"/],
+      ['mapDump', { id: 1, pinned: '/sys/fs/bpf/m' }, /mapDump needs one of id and pinned/],
+      ['mapDump', {}, /mapDump needs one of id and pinned/],
+      ['mapDump', { id: -1 }, /id must be an integer 1\.\.4294967295/],
+      ['mapDump', { pinned: 'relative/m' }, /pinned must be an absolute path/],
+      ['mapDump', { id: 1, preview: 5000 }, /preview must be an integer 0\.\.1000/],
+      ['mapUpdate', { id: 1 }, /mapUpdate needs value/],
+      ['mapUpdate', { id: 1, value: '1', flag: 'always' }, /flag must be one of any, noexist, exist/],
+      ['mapUpdate', { id: 1, value: 'x'.repeat((1 << 20) + 1) }, /value must be a string of at most 1 MiB/],
+      ['mapDelete', { id: 1 }, /mapDelete needs key/],
     ];
     for (const [method, params, msg] of bad) {
       await assert.rejects(c.conn.sendRequest(`bpfLensAgent/${method}`, params), (e: unknown) => {
