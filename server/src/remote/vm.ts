@@ -405,6 +405,9 @@ export async function connectVm(spec: VmSpec, o: VmOptions): Promise<VmAgentClie
     if (e instanceof TargetError && e.code === 'no-btf') throw e;
     throw bootFailure(label, spec, consoleText, qemuErr, `the agent did not answer: ${(e as Error).message}`, init.release);
   }
+  // qemu has read the initramfs and the socket is connected: nothing of the directory is
+  // needed any more, so nothing stays behind even if this process is killed outright.
+  rmSync(dir, { recursive: true, force: true });
   o.onStatus?.(`${label}: booted in ${((performance.now() - t0) / 1000).toFixed(1)} s (${accel.toUpperCase()})`);
   return client;
 }
