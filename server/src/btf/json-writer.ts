@@ -21,8 +21,7 @@ export interface JsonWriterOptions {
 }
 
 export class JsonWriter {
-  private readonly parts: string[] = [];
-  private length = 0;
+  private out = '';
   private depth = 0;
   private sep = '';
   readonly pretty: boolean;
@@ -36,9 +35,9 @@ export class JsonWriter {
   }
 
   private put(s: string): void {
-    this.length += s.length;
-    if (this.length > this.maxChars) throw new OutputLimitError(this.maxChars);
-    this.parts.push(s);
+    // appends build a rope: cheaper than an array of millions of short strings
+    this.out += s;
+    if (this.out.length > this.maxChars) throw new OutputLimitError(this.maxChars);
   }
 
   private eol(): void {
@@ -108,9 +107,16 @@ export class JsonWriter {
     this.put(text);
   }
 
+  /** Raw texts as consecutive items (what `raw` does for each, in one append). */
+  rawItems(texts: readonly string[]): void {
+    if (!texts.length) return;
+    this.eor();
+    this.put(texts.join(','));
+  }
+
   /** The text so far. */
   text(): string {
-    return this.parts.join('');
+    return this.out;
   }
 
   private quote(s: string): string {

@@ -84,9 +84,15 @@ export function formatMapDump(input: DumpInput, opts: DumpOptions): string {
   return out + `Found ${n} element${n !== 1 ? 's' : ''}\n`;
 }
 
+/** `"0x00"` … `"0xff"`: bpftool's print_hex_data_json items. */
+const HEX_ITEMS = Array.from({ length: 256 }, (_, b) => `"0x${b.toString(16).padStart(2, '0')}"`);
+
 function hexJson(w: JsonWriter, bytes: Uint8Array): void {
   w.startArray();
-  for (const b of bytes) w.string('0x' + b.toString(16).padStart(2, '0'));
+  if (!bytes.length) return w.endArray();
+  let s = HEX_ITEMS[bytes[0]];
+  for (let i = 1; i < bytes.length; i++) s += ',' + HEX_ITEMS[bytes[i]];
+  w.rawItems([s]);
   w.endArray();
 }
 

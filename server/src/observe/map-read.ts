@@ -173,7 +173,8 @@ function readBatched(k: MapKernel, m: OpenedMap, max: number): MapRead | undefin
     }
     for (let i = 0; i < b.count; i++) {
       if (elements.length >= max) return { elements, truncated: true, batched: true };
-      elements.push({ key: b.keys.slice(i * ks, (i + 1) * ks), value: b.values.slice(i * vsize, (i + 1) * vsize) });
+      // views into this call's buffers (each call has its own): no copy per element
+      elements.push({ key: b.keys.subarray(i * ks, (i + 1) * ks), value: b.values.subarray(i * vsize, (i + 1) * vsize) });
     }
     if (!b.next) return { elements, truncated: false, batched: true };
     cursor = b.next;
