@@ -52,6 +52,11 @@ test('agent parameters: wrong types and values are invalid params (-32602) namin
       ['mapUpdate', { id: 1, value: '1', flag: 'always' }, /flag must be one of any, noexist, exist/],
       ['mapUpdate', { id: 1, value: 'x'.repeat((1 << 20) + 1) }, /value must be a string of at most 1 MiB/],
       ['mapDelete', { id: 1 }, /mapDelete needs key/],
+      ['observe', { handle: 1, perfPages: 3 }, /perfPages must be a power of 2 up to 1024, not 3/],
+      ['observe', { handle: 1, maxQueued: 0 }, /maxQueued must be an integer 1\.\.16777216/],
+      ['observe', { handle: 1, printk: 'yes' }, /printk must be true or false/],
+      ['observe', { maps: ['x'] }, /observe needs handle/],
+      ['observeStop', { handle: -1 }, /handle must be an integer/],
     ];
     for (const [method, params, msg] of bad) {
       await assert.rejects(c.conn.sendRequest(`bpfLensAgent/${method}`, params), (e: unknown) => {
