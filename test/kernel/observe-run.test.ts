@@ -5,7 +5,7 @@
 // Then a flood through a local agent: millions of records offered, the agent's bounded queue
 // drops and counts, the connection lives on.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { test } from 'node:test';
@@ -108,8 +108,9 @@ test('a flood through a local agent: millions of records offered, the bounded qu
     await t.observe({ handle, maps: ['flood_rb'], maxQueued: 20000 }, onBatch);
     await t.attach(handle, { programs: ['on_getppid'] });
     const t0 = performance.now();
-    // 20 getppid calls, 200000 records offered each: 4 million.
-    spawnSync('python3', ['-c', 'import os\nfor i in range(20): os.getppid()']);
+    // 20 getppid calls, 200000 records offered each: 4 million. Spawned without blocking this
+    // event loop: a client that stops reading would stall the agent's writes, not test them.
+    await new Promise((res) => spawn('python3', ['-c', 'import os\nfor i in range(20): os.getppid()']).on('close', res));
     await sleep(500);
     const s = await t.observeStop(handle);
     const secs = (performance.now() - t0) / 1000;

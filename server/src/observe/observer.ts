@@ -44,8 +44,8 @@ export class Observer {
     private readonly send: BatchSender,
   ) {
     this.maxQueued = opts.maxQueued ?? 65536;
-    this.batchSize = opts.batchSize ?? 4096;
-    this.streams = new EventStreams(k, maps, (e) => this.push(e), { perfPages: opts.perfPages, budget: this.maxQueued });
+    this.batchSize = opts.batchSize ?? 8192;
+    this.streams = new EventStreams(k, maps, (e) => this.push(e), { perfPages: opts.perfPages, budget: 2 * this.batchSize });
     let printkError: string | undefined;
     if (opts.printk) {
       try {
