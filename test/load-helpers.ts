@@ -172,14 +172,14 @@ function progShape(p: BpftoolProg, mapNames: Map<number, string>): ProgShape {
 }
 
 /** Inner maps and programs reachable through outer maps (libbpf's pins may not name them). */
-function reachableMapIds(ids: Iterable<number>): Set<number> {
+function reachableMapIds(ids: Iterable<number>, show: (id: number) => BpftoolMap): Set<number> {
   const seen = new Set<number>();
   const todo = [...ids];
   while (todo.length) {
     const id = todo.pop()!;
     if (seen.has(id)) continue;
     seen.add(id);
-    const m = json<BpftoolMap>(['map', 'show', 'id', String(id)]);
+    const m = show(id);
     if (m.type === 'array_of_maps' || m.type === 'hash_of_maps') {
       for (const e of json<DumpEntry[]>(['map', 'dump', 'id', String(id)])) todo.push(hexU32(e.value ?? []));
     }
@@ -188,7 +188,10 @@ function reachableMapIds(ids: Iterable<number>): Set<number> {
 }
 
 function snapshot(progs: Map<string, BpftoolProg>, mapIds: Iterable<number>): Snapshot {
-  const maps = [...reachableMapIds(mapIds)].map((id) => json<BpftoolMap>(['map', 'show', 'id', String(id)]));
+  // each map shown once (a bpftool run each: the selftests corpus makes thousands)
+  const shown = new Map<number, BpftoolMap>();
+  const show = (id: number) => shown.get(id) ?? shown.set(id, json<BpftoolMap>(['map', 'show', 'id', String(id)])).get(id)!;
+  const maps = [...reachableMapIds(mapIds, show)].map(show);
   const names = new Map(maps.map((m) => [m.id, m.name]));
   return {
     progs: new Map([...progs].map(([name, p]) => [name, progShape(p, names)])),
