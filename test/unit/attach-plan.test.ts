@@ -136,3 +136,20 @@ test('binaries found as libbpf finds them: PATH for programs, library dirs for .
   assert.throws(() => resolveBinary('zsh', exists, { PATH: '/usr/bin' }), /'zsh' was not found in \/usr\/bin/);
   assert.throws(() => resolveBinary('/no/such', exists, {}), /no such file/);
 });
+
+test('kprobe.multi / kretprobe.multi: a function glob from SEC() or the place, one link over every match', () => {
+  assert.deepEqual(planAttach({ name: 'k', section: 'kprobe.multi/tcp_*' }), { kind: 'kprobe_multi', pattern: 'tcp_*', retprobe: false });
+  assert.deepEqual(planAttach({ name: 'k', section: 'kretprobe.multi/do_unlinkat' }), {
+    kind: 'kprobe_multi',
+    pattern: 'do_unlinkat',
+    retprobe: true,
+  });
+  assert.deepEqual(planAttach({ name: 'k', section: 'kprobe.multi' }, 'vfs_rea?'), {
+    kind: 'kprobe_multi',
+    pattern: 'vfs_rea?',
+    retprobe: false,
+  });
+  assert.equal(planAttach({ name: 'k', section: 'kprobe.multi' }).kind, 'none');
+  assert.throws(() => planAttach({ name: 'k', section: 'kprobe.multi/a;b' }), /not a kernel function glob/);
+  assert.throws(() => planAttach({ name: 'u', section: 'uprobe.multi/bash:read*' }), /not attached by BPF Lens yet/);
+});

@@ -33,6 +33,33 @@ export interface ExecuteContext {
   readonly env?: { PATH?: string; LD_LIBRARY_PATH?: string };
 }
 
+const BPF_F_KPROBE_MULTI_RETURN = 1;
+const FILTER_FUNCTIONS = ['/sys/kernel/tracing/available_filter_functions', '/sys/kernel/debug/tracing/available_filter_functions'];
+
+/**
+ * The kernel functions a kprobe.multi glob names, as libbpf finds them: the traceable ones
+ * (available_filter_functions; `func [module]` lines, duplicates once). A name without
+ * wildcards is passed as is (the kernel resolves it).
+ */
+function kprobeMultiSyms(cx: ExecuteContext, pattern: string, what: string): string[] {
+  if (!/[*?]/.test(pattern)) return [pattern];
+  const file = FILTER_FUNCTIONS.find((f) => (cx.exists ?? existsSync)(f));
+  if (!file)
+    throw new Error(`${what}: no available_filter_functions to match '${pattern}' against (tracefs missing: kprobes are off here)`);
+  const re = new RegExp(`^${pattern.replace(/[.]/g, '\\.').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const text = Buffer.from((cx.readFile ?? readFileSync)(file)).toString('latin1');
+  const syms = [
+    ...new Set(
+      text
+        .split('\n')
+        .map((l) => l.split(/\s/)[0])
+        .filter((n) => n && re.test(n)),
+    ),
+  ];
+  if (!syms.length) throw new Error(`${what}: no traceable kernel function matches '${pattern}'`);
+  return syms;
+}
+
 const XDP_FLAGS = { generic: 1 << 1, native: 1 << 2, offload: 1 << 3 } as const;
 const BPF_F_ALLOW_MULTI = 1 << 1;
 
@@ -99,6 +126,29 @@ function run(cx: ExecuteContext, s: Steps, links: Fd[], prog: Fd, plan: Exclude<
     case 'kprobe':
     case 'uprobe':
       return probeAttach(cx, s, links, prog, plan, what);
+    case 'kprobe_multi': {
+      const syms = kprobeMultiSyms(cx, plan.pattern, what);
+      const create = (attr: Parameters<KernelOps['linkCreate']>[0]) => {
+        try {
+          return k.linkCreate(attr, what);
+        } catch (e) {
+          if (isKernelError(e, 'ENOTSUP') || isKernelError(e, 'EOPNOTSUPP'))
+            throw new Error(`${what}: this kernel has no multi-kprobe links (CONFIG_FPROBE, Linux 5.18+): ${(e as Error).message}`, {
+              cause: e,
+            });
+          throw e;
+        }
+      };
+      link(
+        create({
+          prog_fd: prog,
+          attach_type: BPF_ATTACH_TYPE.BPF_TRACE_KPROBE_MULTI,
+          // the return flag goes in kprobe_multi.flags (link_create.flags must stay 0)
+          kprobeMulti: { syms, flags: plan.retprobe ? BPF_F_KPROBE_MULTI_RETURN : 0 },
+        }),
+      );
+      return 'link';
+    }
     case 'perf_event':
       return samplingAttach(k, s, links, prog, plan);
     case 'xdp':

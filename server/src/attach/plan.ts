@@ -16,6 +16,8 @@ export type AttachPlan =
   /** tp_btf, fentry/fexit/fmod_ret, lsm: a tracing link to the BTF target fixed at load. */
   | { readonly kind: 'tracing'; readonly attachType: number; readonly target: string }
   | { readonly kind: 'kprobe'; readonly func: string; readonly offset: bigint; readonly retprobe: boolean }
+  /** kprobe.multi/kretprobe.multi: one link on every kernel function the glob matches. */
+  | { readonly kind: 'kprobe_multi'; readonly pattern: string; readonly retprobe: boolean }
   | {
       readonly kind: 'uprobe';
       readonly binary: string;
@@ -164,6 +166,12 @@ function planTracepoint(p: PlanInput, m: SecMatch, where: string | undefined, ba
 
 function planProbe(p: PlanInput, m: SecMatch, prefix: string, where: string | undefined, bad: (why: string) => never): AttachPlan {
   const retprobe = /^(kretprobe|uretprobe|kretsyscall)/.test(prefix);
+  if (prefix === 'kprobe.multi' || prefix === 'kretprobe.multi') {
+    const pattern = where ?? m.attachTo;
+    if (!pattern) return need(p, 'a function glob', 'tcp_*');
+    if (!/^[A-Za-z0-9_.*?]+$/.test(pattern)) return bad(`'${pattern}' is not a kernel function glob (letters, digits, _ . * ?)`);
+    return { kind: 'kprobe_multi', pattern, retprobe };
+  }
   if (prefix.includes('.multi') || prefix.includes('.session')) return bad(`'${prefix}' (multi probes) is not attached by BPF Lens yet`);
   if (m.def.usdt) return bad('usdt probes are not attached by BPF Lens yet');
   if (prefix.startsWith('u')) {
@@ -240,6 +248,8 @@ export function describePlan(plan: AttachPlan): string {
       return plan.target;
     case 'kprobe':
       return `${plan.func}${plan.offset ? `+0x${plan.offset.toString(16)}` : ''}`;
+    case 'kprobe_multi':
+      return plan.pattern;
     case 'uprobe':
       return `${plan.binary}:${plan.func ?? `0x${plan.offset.toString(16)}`}${plan.func && plan.offset ? `+0x${plan.offset.toString(16)}` : ''}`;
     case 'perf_event':
