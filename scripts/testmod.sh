@@ -56,6 +56,8 @@ if [ -n "$stale" ] || [ ! -f "$ko" ]; then
   cp "$root"/test/kmod/* "$out/"
   make -s -C "$hdir/usr/src/linux-headers-$release" M="$out" modules >&2
   # Without split BTF the type would be invisible to the kernel's struct_ops registry.
-  if ! readelf -S "$ko" | grep -q '\.BTF\b'; then echo "$0: $ko has no .BTF section (is pahole installed?)" >&2; rm -f "$ko"; exit 1; fi
+  # (grep reads all of readelf's output: with -q it would quit early, readelf would die of
+  # SIGPIPE, and pipefail would report "no .BTF" for a module that has one)
+  if ! readelf -S "$ko" | grep '\.BTF\b' >/dev/null; then echo "$0: $ko has no .BTF section (is pahole installed?)" >&2; rm -f "$ko"; exit 1; fi
 fi
 echo "$ko"
