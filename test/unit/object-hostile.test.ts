@@ -54,6 +54,26 @@ for (const name of ['object_maps.o', 'object_externs.eb.o', 'object_progs.o']) {
   });
 }
 
+test('a .bss whose NOBITS size is 2 GiB is refused naming the section, not allocated', () => {
+  const bytes = Buffer.from(readFileSync(fixture('object_maps.o')));
+  // the section header of .bss: e_shoff, e_shentsize, e_shstrndx locate it by name
+  const shoff = Number(bytes.readBigUInt64LE(0x28));
+  const shentsize = bytes.readUInt16LE(0x3a);
+  const shnum = bytes.readUInt16LE(0x3c);
+  const strtab = Number(bytes.readBigUInt64LE(shoff + bytes.readUInt16LE(0x3e) * shentsize + 0x18));
+  let bss = -1;
+  for (let i = 0; i < shnum; i++) {
+    const nameOff = bytes.readUInt32LE(shoff + i * shentsize);
+    if (bytes.toString('latin1', strtab + nameOff, strtab + nameOff + 5) === '.bss\0') bss = i;
+  }
+  assert.ok(bss > 0, 'object_maps.o has a .bss');
+  bytes.writeBigUInt64LE(0x80000000n, shoff + bss * shentsize + 0x20); // sh_size
+  assert.throws(
+    () => openObject(new Uint8Array(bytes), 'object_maps.o'),
+    (e: unknown) => e instanceof FormatError && /section \.bss \(NOBITS\) of 2147483648 bytes/.test(e.message),
+  );
+});
+
 test('bpf-lens inspect on bad input: one line on stderr, exit 1, no stack trace', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'bpflens-inspect-'));
   try {

@@ -77,6 +77,18 @@ function internalMap(
   };
 }
 
+/**
+ * A NOBITS section's size is not bounded by the file: a hostile one would have us allocate
+ * gigabytes. No kernel's array map takes a value this large (KMALLOC_MAX_SIZE: 4 MiB with
+ * 4 KiB pages), so such a section is refused, naming it.
+ */
+const MAX_NOBITS = 64 << 20;
+
+function zeroes(sec: ElfSection, size: number): Uint8Array {
+  if (size > MAX_NOBITS) throw new Error(`section ${sec.name} (NOBITS) of ${size} bytes: larger than any array map value a kernel takes`);
+  return new Uint8Array(size);
+}
+
 /** .data/.rodata/.bss (and suffixed) sections as single-entry ARRAY maps; empty ones skipped. */
 export function collectDataMaps(elf: ElfFile, btf: Btf | undefined, objName: string): BpfMap[] {
   const out: BpfMap[] = [];
@@ -88,7 +100,7 @@ export function collectDataMaps(elf: ElfFile, btf: Btf | undefined, objName: str
     const ds = btf?.find('DATASEC', sec.name) as BtfDatasec | undefined;
     let flags = kind === 'rodata' ? BPF_F_RDONLY_PROG : 0;
     if (mmapable(ds, btf)) flags |= BPF_F_MMAPABLE;
-    const data = sec.type === SHT_NOBITS ? new Uint8Array(sec.size) : sec.data;
+    const data = sec.type === SHT_NOBITS ? zeroes(sec, sec.size) : sec.data;
     out.push(
       internalMap(
         objName,
@@ -231,7 +243,7 @@ export function collectStructOps(elf: ElfFile, btf: Btf | undefined, diags: Obje
         const sym = elf.symbols[rel.symbol];
         if (m && sym) progs.push({ member: m.name, program: sym.name });
       }
-      const data = sec.type === SHT_NOBITS ? new Uint8Array(varSize) : sec.data.slice(varOff, varOff + varSize);
+      const data = sec.type === SHT_NOBITS ? zeroes(sec, varSize) : sec.data.slice(varOff, varOff + varSize);
       out.push({
         name: v.name,
         kernelName: kernelObjName(v.name),
