@@ -7,6 +7,7 @@ import { parseArgs } from 'util';
 import type { MapRefParams } from '../../../protocol/agent';
 import type { KernelTarget } from '../targets/target';
 import { type CliIo, type CommandRun, UsageError } from './command';
+import { onTarget } from './on-target';
 
 interface MapArgs {
   readonly ref: MapRefParams;
@@ -43,31 +44,8 @@ function parse(args: string[], extra: Record<string, { type: 'string' | 'boolean
   };
 }
 
-/** Opens the target, runs `f`, closes it; target failures print as every command prints them (exit 2). */
-async function onTarget(a: MapArgs, io: CliIo, f: (t: KernelTarget) => Promise<number>): Promise<number> {
-  const { openTarget } = await import('../targets');
-  const { formatTargetError, TargetError } = await import('../remote');
-  let target: KernelTarget;
-  try {
-    target = await openTarget(a.target ?? 'local', { inProcess: a.target === undefined, ...(a.sudo ? {} : { sudo: false }) });
-  } catch (e) {
-    if (!(e instanceof TargetError)) throw e;
-    io.err(formatTargetError(e));
-    return 2;
-  }
-  try {
-    return await f(target);
-  } catch (e) {
-    if (e instanceof TargetError) {
-      io.err(formatTargetError(e));
-      return 2;
-    }
-    io.err(`bpf-lens map: ${(e as Error).message}\n`);
-    return 1;
-  } finally {
-    await target.close();
-  }
-}
+/** The map commands on their target: other failures print as `bpf-lens map: ...`, exit 1. */
+const onMapTarget = (a: MapArgs, io: CliIo, f: (t: KernelTarget) => Promise<number>) => onTarget(a, io, f, 'map');
 
 /** bpftool exits with its negative errno (EINVAL: 234). */
 const exitOfErrno = (errno: number) => (256 - (errno & 255)) & 255 || 1;
@@ -75,7 +53,7 @@ const exitOfErrno = (errno: number) => (256 - (errno & 255)) & 255 || 1;
 export const mapDumpCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     const a = parse(args, { json: { type: 'boolean' }, pretty: { type: 'boolean' } });
-    return onTarget(a, io, async (t) => {
+    return onMapTarget(a, io, async (t) => {
       const r = await t.mapDump({ ...a.ref, json: a.values.json === true || a.values.pretty === true, pretty: a.values.pretty === true });
       io.out(r.text);
       if (r.truncated) io.err(`bpf-lens map dump: stopped after ${r.elements} elements\n`);
@@ -95,7 +73,7 @@ export const mapUpdateCommand: CommandRun = {
     if (flag !== undefined && flag !== 'any' && flag !== 'noexist' && flag !== 'exist')
       throw new UsageError(`--flag wants any, noexist or exist, not '${String(flag)}'`);
     const key = a.values.key;
-    return onTarget(a, io, async (t) => {
+    return onMapTarget(a, io, async (t) => {
       await t.mapUpdate({ ...a.ref, value, ...(typeof key === 'string' ? { key } : {}), ...(flag ? { flag } : {}) });
       return 0;
     });
@@ -107,7 +85,7 @@ export const mapDeleteCommand: CommandRun = {
     const a = parse(args, { key: { type: 'string' } });
     const key = a.values.key;
     if (typeof key !== 'string') throw new UsageError('map delete needs --key');
-    return onTarget(a, io, async (t) => {
+    return onMapTarget(a, io, async (t) => {
       const r = await t.mapDelete({ ...a.ref, key });
       if (r.deleted) return 0;
       io.err('bpf-lens map delete: no such key in the map\n');

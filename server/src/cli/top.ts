@@ -2,6 +2,7 @@ import { parseArgs } from 'util';
 import type { ProgRate } from '../observe/prog-rates';
 import type { KernelTarget, ProgStatsResult } from '../targets/target';
 import { type CliIo, type CommandRun, UsageError } from './command';
+import { onTarget } from './on-target';
 
 interface TopOptions {
   readonly target?: string;
@@ -129,26 +130,10 @@ async function sampleLoop(target: KernelTarget, o: TopOptions, io: CliIo): Promi
 export const topCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     const o = parse(args);
-    const { openTarget } = await import('../targets');
-    const { formatTargetError, TargetError } = await import('../remote');
-    let target: KernelTarget;
-    try {
-      target = await openTarget(o.target ?? 'local', { inProcess: o.target === undefined, ...(o.sudo ? {} : { sudo: false }) });
-    } catch (e) {
-      if (!(e instanceof TargetError)) throw e;
-      io.err(formatTargetError(e));
-      return 2;
-    }
-    try {
+    return onTarget(o, io, async (target) => {
       const code = await sampleLoop(target, o, io);
       if (code) io.err('bpf-lens top: run statistics could not be turned on (BPF_ENABLE_STATS needs Linux 5.8 and CAP_SYS_ADMIN)\n');
       return code;
-    } catch (e) {
-      if (!(e instanceof TargetError)) throw e;
-      io.err(formatTargetError(e));
-      return 2;
-    } finally {
-      await target.close();
-    }
+    });
   },
 };
