@@ -135,6 +135,64 @@ export function probeTarget(): { bin: string; done(): void } {
   return { bin, done: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** Where Debian's systemtap-sdt-dev puts sys/sdt.h (scripts/setup.sh installs it), if it is there. */
+export function sdtHeader(): string | undefined {
+  const multiarch = spawnSync('gcc', ['-print-multiarch'], { encoding: 'utf8' }).stdout.trim() || 'x86_64-linux-gnu';
+  return [`/usr/include/${multiarch}/sys/sdt.h`, '/usr/include/sys/sdt.h'].find((p) => existsSync(p));
+}
+
+/**
+ * `lens_usdt N`: a PIE with DTRACE_PROBE-style USDT notes (sys/sdt.h) that calls lens_fire(r, i)
+ * for i < N — probes lens:args (i * -1000000000 in a register; int, short and signed char read
+ * from memory; the constant 42) and lens:mem (long, int, unsigned short 65000 in memory) — and
+ * lens_gated(i), whose lens:gated probe sits behind a semaphore in .probes (another translation
+ * unit: only it is built with semaphores), and lens_sib(a, i % 8), whose lens:sib probe passes
+ * a[i] as a base+index*scale operand (`-4@(%rdi,%rsi,4)`) and i. It prints the semaphore's
+ * value when done.
+ */
+export function usdtTarget(): { dir: string; bin: string; done(): void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bpflens-usdt-'));
+  const main = [
+    '#include <sys/sdt.h>',
+    '#include <stdio.h>',
+    '#include <stdlib.h>',
+    'struct rec { long big; int mid; short small; signed char tiny; unsigned short u16; };',
+    'extern unsigned short lens_gated_semaphore;',
+    'void lens_gated(int i);',
+    '__attribute__((noinline)) void lens_fire(struct rec *r, int i) {',
+    '  DTRACE_PROBE5(lens, args, (long)i * -1000000000L, r->mid, r->small, r->tiny, 42);',
+    '  DTRACE_PROBE3(lens, mem, r->big, r->mid, r->u16);',
+    '  __asm__ volatile("" ::: "memory");',
+    '}',
+    '__attribute__((noinline)) void lens_sib(int *arr, long i) {',
+    '  DTRACE_PROBE2(lens, sib, arr[i], i);',
+    '  __asm__ volatile("" ::: "memory");',
+    '}',
+    'int main(int argc, char **argv) {',
+    '  int n = argc > 1 ? atoi(argv[1]) : 1;',
+    '  struct rec r = { 0x123456789abcL, -77, -3000, -5, 65000 };',
+    '  int a[8] = { 10, -20, 30, -40, 50, -60, 70, -80 };',
+    '  for (int i = 0; i < n; i++) { r.big += i; lens_fire(&r, i); lens_gated(i); lens_sib(a, i % 8); }',
+    '  printf("semaphore %d\\n", lens_gated_semaphore);',
+    '  return 0;',
+    '}',
+  ];
+  const gated = [
+    '#define _SDT_HAS_SEMAPHORES 1',
+    '#include <sys/sdt.h>',
+    '__extension__ unsigned short lens_gated_semaphore __attribute__((unused)) __attribute__((section(".probes")));',
+    '__attribute__((noinline)) void lens_gated(int i) {',
+    '  if (lens_gated_semaphore) DTRACE_PROBE1(lens, gated, i);',
+    '  __asm__ volatile("" ::: "memory");',
+    '}',
+  ];
+  writeFileSync(path.join(dir, 'main.c'), main.join('\n'));
+  writeFileSync(path.join(dir, 'gated.c'), gated.join('\n'));
+  const bin = path.join(dir, 'lens_usdt');
+  run('gcc', ['-O2', '-o', bin, path.join(dir, 'main.c'), path.join(dir, 'gated.c')]);
+  return { dir, bin, done: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 /** Perf event FDs this process holds. */
 export function perfFds(): number {
   let n = 0;

@@ -45,6 +45,9 @@ test('SEC() names libbpf auto-attaches', () => {
     retprobe: true,
   });
   assert.deepEqual(plan('uprobe/bin:0x1234'), { kind: 'uprobe', binary: 'bin', offset: 0x1234n, retprobe: false });
+  // usdt/BINARY:PROVIDER:NAME (the binary may hold ':'; provider and name may not)
+  assert.deepEqual(plan('usdt/libc.so.6:libc:setjmp'), { kind: 'usdt', binary: 'libc.so.6', provider: 'libc', name: 'setjmp' });
+  assert.deepEqual(plan('usdt.s//opt/a:b/x:prov:probe'), { kind: 'usdt', binary: '/opt/a:b/x', provider: 'prov', name: 'probe' });
 });
 
 test('places for what libbpf does not auto-attach; without one the reason says what to give', () => {
@@ -59,11 +62,18 @@ test('places for what libbpf does not auto-attach; without one the reason says w
   assert.deepEqual(plan('sk_msg', 'sock_map'), { kind: 'sockmap', map: 'sock_map', attachType: 7 });
   assert.deepEqual(plan('perf_event', '@49'), { kind: 'perf_event', event: 'cpu-clock', freq: 49 });
   assert.deepEqual(plan('uprobe', '/bin/x:f'), { kind: 'uprobe', binary: '/bin/x', func: 'f', offset: 0n, retprobe: false });
+  assert.deepEqual(plan('usdt', '/usr/bin/python3:python:function__entry'), {
+    kind: 'usdt',
+    binary: '/usr/bin/python3',
+    provider: 'python',
+    name: 'function__entry',
+  });
   for (const [sec, give] of [
     ['xdp', 'an interface'],
     ['tc', 'an interface'],
     ['cgroup_skb/ingress', 'a cgroup'],
     ['uprobe', 'binary:function'],
+    ['usdt', 'binary:provider:name'],
     ['perf_event', 'an event'],
     ['tracepoint', 'a tracepoint'],
   ]) {
@@ -92,7 +102,7 @@ test('bad sections and places: AttachPlanError naming the program', () => {
   bad('uprobe', 'nocolon', /not binary:function/);
   bad('perf_event', 'bogus@1', /not \[event\]\[@freq\]/);
   bad('socket', 'eth0', /cannot be attached/);
-  bad('usdt/x:p:n', undefined, /usdt/);
+  bad('usdt', 'bin:nameonly', /'bin:nameonly' is not binary:provider:name/);
   assert.throws(() => parsePlaces(['x']), /not PROG=WHERE/);
   assert.deepEqual(
     [...parsePlaces(['a=eth0', 'b=/x', 'a=eth1'])],
@@ -109,6 +119,7 @@ test('describePlan: what run prints', () => {
   assert.equal(describePlan(plan('xdp', 'eth0:native')), 'eth0 (native)');
   assert.equal(describePlan(plan('uprobe', '/bin/x:f+0x8')), '/bin/x:f+0x8');
   assert.equal(describePlan(plan('perf_event', 'cycles@1000')), 'cycles@1000Hz on every CPU');
+  assert.equal(describePlan(plan('usdt/bin:p:n')), 'bin:p:n');
 });
 
 test("uprobe offsets: bash's readline (.dynsym) and a libc function equal readelf's value − section address + section offset", () => {

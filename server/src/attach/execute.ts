@@ -6,7 +6,10 @@
 import { existsSync, readFileSync } from 'fs';
 import { BPF_ATTACH_TYPE, PERF_COUNT_HW, PERF_COUNT_SW, PERF_TYPE, isKernelError, type Fd, type KernelOps } from '../kernel';
 import { describePlan, type AttachKind, type AttachPlan } from './plan';
+import type { Btf } from '../btf/btf';
 import { functionFileOffset, resolveBinary } from './uprobe';
+import { usdtAttach } from './usdt-attach';
+import type { UsdtSpecIds } from './usdt-spec';
 
 /** How an attachment was made (what detach undoes). */
 export type Mechanism = 'link' | 'perf_event link' | 'perf_event ioctl' | 'raw_tracepoint_open' | 'prog_attach' | 'map update';
@@ -31,6 +34,10 @@ export interface ExecuteContext {
   readonly readFile?: (path: string) => Uint8Array;
   readonly exists?: (path: string) => boolean;
   readonly env?: { PATH?: string; LD_LIBRARY_PATH?: string };
+  /** The object's BTF: the layout of libbpf's USDT spec struct as the object was compiled. */
+  readonly btf?: Btf;
+  /** USDT spec ids of the object's __bpf_usdt_specs, shared by every attach of one load. */
+  readonly usdtIds?: UsdtSpecIds;
 }
 
 const BPF_F_KPROBE_MULTI_RETURN = 1;
@@ -126,6 +133,11 @@ function run(cx: ExecuteContext, s: Steps, links: Fd[], prog: Fd, plan: Exclude<
     case 'kprobe':
     case 'uprobe':
       return probeAttach(cx, s, links, prog, plan, what);
+    case 'usdt':
+      return usdtAttach(cx, plan, what, {
+        add: (f) => s.add(f),
+        uprobe: (site) => uprobeAttach(k, s, links, prog, { ...site, retprobe: false }, what),
+      });
     case 'kprobe_multi': {
       const syms = kprobeMultiSyms(cx, plan.pattern, what);
       const create = (attr: Parameters<KernelOps['linkCreate']>[0]) => {
@@ -195,15 +207,19 @@ function openPerf(k: KernelOps, s: Steps, spec: Parameters<KernelOps['perfEventO
   return fd;
 }
 
-/** A perf event runs the program through a perf link, or (kernels before 5.15) the SET_BPF ioctl. */
-function perfAttach(k: KernelOps, s: Steps, links: Fd[], prog: Fd, pfd: Fd, what: string): Mechanism {
+/**
+ * A perf event runs the program through a perf link (with its BPF cookie), or (kernels before
+ * 5.15, which have no cookies either) the SET_BPF ioctl.
+ */
+function perfAttach(k: KernelOps, s: Steps, links: Fd[], prog: Fd, pfd: Fd, what: string, cookie = 0n): Mechanism {
   let mechanism: Mechanism = 'perf_event link';
   try {
-    const l = k.linkCreate({ prog_fd: prog, target_fd: pfd, attach_type: BPF_ATTACH_TYPE.BPF_PERF_EVENT }, what);
+    const attr = { prog_fd: prog, target_fd: pfd, attach_type: BPF_ATTACH_TYPE.BPF_PERF_EVENT };
+    const l = k.linkCreate(cookie ? { ...attr, perfEventCookie: cookie } : attr, what);
     s.add(() => k.closeFd(l));
     links.push(l);
   } catch (e) {
-    if (!isKernelError(e, 'EINVAL')) throw e;
+    if (!isKernelError(e, 'EINVAL') || cookie) throw e;
     k.perfEventIoctl(pfd, 'SET_BPF', prog, what);
     mechanism = 'perf_event ioctl';
   }
@@ -251,19 +267,39 @@ function probeAttach(
       what,
     );
   }
-  const exists = cx.exists ?? existsSync;
-  const path = resolveBinary(plan.binary, exists, cx.env ?? process.env);
+  const path = resolveBinary(plan.binary, cx.exists ?? existsSync, cx.env ?? process.env);
   const offset =
     plan.func !== undefined ? functionFileOffset((cx.readFile ?? readFileSync)(path), path, plan.func) + plan.offset : plan.offset;
-  const pid = plan.pid ?? -1;
-  return perfAttach(
+  return uprobeAttach(
     k,
     s,
     links,
     prog,
-    openPerf(k, s, { type: pmu.type, config, probeName: path, probeOffset: offset }, pid, pid === -1 ? 0 : -1, what),
+    { path, offset, refCtrOffset: 0n, cookie: 0n, pid: plan.pid ?? -1, retprobe: plan.retprobe },
     what,
   );
+}
+
+/** A uprobe PMU event at a file offset (with a USDT semaphore as reference counter) running the program. */
+function uprobeAttach(
+  k: KernelOps,
+  s: Steps,
+  links: Fd[],
+  prog: Fd,
+  u: { path: string; offset: bigint; refCtrOffset: bigint; cookie: bigint; pid: number; retprobe: boolean },
+  what: string,
+): Mechanism {
+  const pmu = k.pmuInfo('uprobe');
+  if (!pmu) throw new Error(`${what}: this kernel has no uprobe PMU (/sys/bus/event_source/devices/uprobe)`);
+  if (u.retprobe && pmu.retprobeBit === undefined) throw new Error(`${what}: the uprobe PMU has no retprobe format bit`);
+  let config = u.retprobe ? 1n << BigInt(pmu.retprobeBit!) : 0n;
+  if (u.refCtrOffset) {
+    if (pmu.refCtrOffsetBit === undefined)
+      throw new Error(`${what}: the probe has a semaphore and this kernel's uprobes take no reference counter (Linux 4.20+)`);
+    config |= u.refCtrOffset << BigInt(pmu.refCtrOffsetBit);
+  }
+  const spec = { type: pmu.type, config, probeName: u.path, probeOffset: u.offset };
+  return perfAttach(k, s, links, prog, openPerf(k, s, spec, u.pid, u.pid === -1 ? 0 : -1, what), what, u.cookie);
 }
 
 const SAMPLING: Record<string, { type: number; config: number }> = {

@@ -5,14 +5,29 @@
  *               kprobe, uprobe, iter, perf_event, xdp, tcx, cgroup, netns, sockmap, none).
  *   uprobe.ts   pure: a uprobe binary found as libbpf finds it; a function's file offset from
  *               .symtab/.dynsym.
+ *   usdt-notes.ts, usdt-args.ts, usdt-spec.ts   pure: a binary's .note.stapsdt probes, their
+ *               argument specs (x86-64, arm64), libbpf's USDT spec values and spec ids.
+ *   usdt-attach.ts  a usdt program: spec map filled, a uprobe per site with its cookie.
  *   execute.ts  one plan carried out (link first, older mechanism where the kernel lacks it),
  *               with its undo steps.
  *   session.ts  attachAll (all or nothing, AttachError names the program), detach, pin, readIter.
  */
-export { AttachPlanError, describePlan, parseFuncOffset, parsePerfPlace, parsePlaces, parseUprobeTarget, planAttach } from './plan';
+export {
+  AttachPlanError,
+  describePlan,
+  parseFuncOffset,
+  parsePerfPlace,
+  parsePlaces,
+  parseUprobeTarget,
+  parseUsdtTarget,
+  planAttach,
+} from './plan';
 export type { AttachKind, AttachPlan, PlanInput, XdpMode } from './plan';
 export { functionFileOffset, resolveBinary, searchDirs } from './uprobe';
 export { attachStructOps, executePlan, runUndo } from './execute';
+export { USDT_ARG, parseUsdtArgs, type UsdtArch, type UsdtArg } from './usdt-args';
+export { usdtNotes, usdtProbe, type UsdtNote, type UsdtProbe, type UsdtSite } from './usdt-notes';
+export { USDT_SPEC_LAYOUT_V1, UsdtSpecIds, encodeUsdtSpec, usdtSpecLayout, type UsdtSpecLayout } from './usdt-spec';
 export type { Attachment, ExecuteContext, Mechanism, StructOpsMap } from './execute';
 export { AttachError, AttachSession, attachAll, planAll } from './session';
 export type { AttachOptions, AttachProgram, Skipped } from './session';

@@ -26,6 +26,8 @@ export type AttachPlan =
       readonly retprobe: boolean;
       readonly pid?: number;
     }
+  /** usdt: one uprobe per site of PROVIDER:NAME in the binary, libbpf's USDT spec maps filled. */
+  | { readonly kind: 'usdt'; readonly binary: string; readonly provider: string; readonly name: string; readonly pid?: number }
   | { readonly kind: 'iter'; readonly target: string }
   | { readonly kind: 'perf_event'; readonly event: string; readonly freq: number }
   | { readonly kind: 'xdp'; readonly iface: string; readonly mode?: XdpMode }
@@ -82,6 +84,12 @@ const PERF_EVENTS = new Set([
   'page-faults',
   'context-switches',
 ]);
+
+/** `binary:provider:name` (usdt SEC names and places); the binary may itself hold ':'. */
+export function parseUsdtTarget(text: string): { binary: string; provider: string; name: string } | undefined {
+  const m = /^(.+):([^:/]+):([^:/]+)$/.exec(text);
+  return m ? { binary: m[1], provider: m[2], name: m[3] } : undefined;
+}
 
 /** `[event][@freq]` for perf_event programs: cpu-clock at 99 Hz unless said. */
 export function parsePerfPlace(text: string): { event: string; freq: number } | undefined {
@@ -173,7 +181,12 @@ function planProbe(p: PlanInput, m: SecMatch, prefix: string, where: string | un
     return { kind: 'kprobe_multi', pattern, retprobe };
   }
   if (prefix.includes('.multi') || prefix.includes('.session')) return bad(`'${prefix}' (multi probes) is not attached by BPF Lens yet`);
-  if (m.def.usdt) return bad('usdt probes are not attached by BPF Lens yet');
+  if (m.def.usdt) {
+    const text = where ?? m.attachTo;
+    if (!text) return need(p, 'binary:provider:name', '/usr/bin/python3:python:function__entry');
+    const t = parseUsdtTarget(text);
+    return t ? { kind: 'usdt', ...t } : bad(`'${text}' is not binary:provider:name`);
+  }
   if (prefix.startsWith('u')) {
     const text = where ?? m.attachTo;
     if (!text) return need(p, 'binary:function', '/usr/bin/bash:readline');
@@ -252,6 +265,8 @@ export function describePlan(plan: AttachPlan): string {
       return plan.pattern;
     case 'uprobe':
       return `${plan.binary}:${plan.func ?? `0x${plan.offset.toString(16)}`}${plan.func && plan.offset ? `+0x${plan.offset.toString(16)}` : ''}`;
+    case 'usdt':
+      return `${plan.binary}:${plan.provider}:${plan.name}`;
     case 'perf_event':
       return `${plan.event}@${plan.freq}Hz on every CPU`;
     case 'xdp':

@@ -7,6 +7,7 @@
 import type { Fd, KernelOps } from '../kernel';
 import { attachStructOps, executePlan, runUndo, type Attachment, type ExecuteContext, type StructOpsMap } from './execute';
 import { AttachPlanError, describePlan, planAttach, type AttachPlan } from './plan';
+import { UsdtSpecIds } from './usdt-spec';
 
 /** A loaded program as the session needs it. */
 export interface AttachProgram {
@@ -146,6 +147,8 @@ export function planAll(
 /** Attaches every program libbpf would, plus those given a place; all or nothing. */
 export function attachAll(k: KernelOps, programs: readonly AttachProgram[], opts: AttachOptions = {}): AttachSession {
   const { plans, skipped } = planAll(programs, opts);
+  // usdt programs of one object share its spec map: one id allocator for the whole request at least.
+  const cx = { ...opts, kernel: k, usdtIds: opts.usdtIds ?? new UsdtSpecIds() };
   const done: Attachment[] = [];
   const fail = (name: string, kind: string, target: string, e: unknown): never => {
     for (const d of done.reverse()) runUndo(d.undo);
@@ -155,7 +158,7 @@ export function attachAll(k: KernelOps, programs: readonly AttachProgram[], opts
     if (plan.kind === 'none') continue;
     let a: Attachment;
     try {
-      a = executePlan({ ...opts, kernel: k }, program.name, program.fd, plan);
+      a = executePlan(cx, program.name, program.fd, plan);
     } catch (e) {
       return fail(program.name, plan.kind, describePlan(plan), e);
     }

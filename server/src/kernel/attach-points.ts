@@ -41,6 +41,8 @@ export function tracepointId(category: string, name: string): number {
 export interface PmuInfo {
   readonly type: number;
   readonly retprobeBit?: number;
+  /** uprobe: the first config bit of the reference counter (USDT semaphore) offset, when the kernel takes one (4.20+). */
+  readonly refCtrOffsetBit?: number;
 }
 
 /** The PMU's type from /sys/bus/event_source/devices/<name>; undefined when the kernel has none. */
@@ -59,7 +61,14 @@ export function pmuInfo(name: 'kprobe' | 'uprobe'): PmuInfo | undefined {
   } catch {
     // no retprobe format: return probes cannot be made through this PMU
   }
-  return Number.isInteger(type) ? { type, retprobeBit } : undefined;
+  let refCtrOffsetBit: number | undefined;
+  try {
+    const m = /^config:(\d+)/.exec(readFileSync(`${dir}/format/ref_ctr_offset`, 'latin1').trim());
+    if (m) refCtrOffsetBit = Number(m[1]);
+  } catch {
+    // no reference counters: USDT semaphores cannot be maintained by this kernel
+  }
+  return Number.isInteger(type) ? { type, retprobeBit, refCtrOffsetBit } : undefined;
 }
 
 /** Parses a sysfs CPU list ("0-3,5"). */

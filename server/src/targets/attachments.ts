@@ -4,7 +4,7 @@
  * the agent protocol share. A request names programs, places and pins; the kernel work is
  * server/src/attach's.
  */
-import { attachAll, AttachError, AttachPlanError, type AttachSession, type Attachment } from '../attach';
+import { attachAll, AttachError, AttachPlanError, UsdtSpecIds, type AttachSession, type Attachment } from '../attach';
 import type { KernelOps } from '../kernel';
 import type { LoadResult } from '../load/types';
 import { AttachFailure, type AttachmentJson, type AttachRequest, type AttachResult, type DetachResult } from './target';
@@ -23,6 +23,8 @@ export function attachmentJson(a: Attachment, pinned?: readonly string[]): Attac
 export class LoadAttachments {
   private readonly sessions: AttachSession[] = [];
   private readonly pins = new Map<Attachment, string[]>();
+  /** The load's USDT spec slots, shared by every attach request (libbpf's usdt_manager). */
+  private readonly usdtIds = new UsdtSpecIds();
 
   constructor(
     private readonly k: KernelOps,
@@ -57,6 +59,8 @@ export class LoadAttachments {
         places: new Map(Object.entries(req.places ?? {})),
         skip,
         mapFd: (name) => load.maps.find((m) => m.name === name)?.fd,
+        btf: load.object.btf,
+        usdtIds: this.usdtIds,
         structOps: load.maps.flatMap((m) => (m.structOps ? [{ name: m.name, fd: m.fd, ...m.structOps }] : [])),
         ...(onAttached ? { onAttached: (a: Attachment) => onAttached(attachmentJson(a)) } : {}),
       });

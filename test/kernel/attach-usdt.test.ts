@@ -1,0 +1,294 @@
+// usdt on this machine's kernel: attach_usdt.o (compiled against libbpf's usdt.bpf.h) loaded
+// by BPF Lens, its programs attached to the USDT probes of a C binary the test builds with
+// sys/sdt.h, the binary run, and the arguments bpf_usdt_arg() read compared with what the
+// binary passed (registers, memory operands of 1/2/4/8 bytes, signed and unsigned, a constant);
+// the semaphore raised while attached; after detach nothing left: no links, no perf events, the
+// semaphore back to 0. The same source compiled against libbpf 1.7's usdt.bpf.h (the
+// linux-source-6.12 copy scripts/build-refs.sh installs) also reads base+index*scale operands;
+// and libbpf itself (refs' libbpf.a, through a small C loader) writes the same spec bytes.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { test } from 'node:test';
+import { AttachError, attachAll, type AttachProgram } from '../../server/src/attach';
+import { localKernel, mapLookupElem } from '../../server/src/kernel';
+import { fixture, ROOT, run } from '../helpers';
+import { modernRefs } from '../refs';
+import { lensLoad } from '../load-helpers';
+import { linksOf, perfFds, sdtHeader, usdtTarget } from '../attach-env';
+import { openFds, readU64, u32 } from './kernel-env';
+
+const SLOT = { ARGS_N: 0, ARG0: 1, ARGS_CNT: 6, ARGS_ENOENT: 7, MEM_N: 8, MEM0: 9, GATED_N: 12, GATED0: 13, SIB_N: 14, SIB0: 15 };
+const ENOENT = 2;
+const noSdt = sdtHeader() ? false : 'sys/sdt.h is missing: scripts/setup.sh installs systemtap-sdt-dev';
+
+const s64 = (v: bigint) => BigInt.asIntN(64, v);
+
+test(
+  'usdt: arguments arrive exactly as the binary passed them; the semaphore is raised while attached; detach leaves nothing',
+  { skip: noSdt },
+  async () => {
+    const r = await lensLoad(fixture('attach_usdt.o'));
+    const target = usdtTarget();
+    const seen = r.maps.find((m) => m.name === 'seen')!;
+    const slot = (i: number) => readU64(mapLookupElem(seen.fd, u32(i), 8)!);
+    const ids = r.programs.map((p) => p.id);
+    const progs: AttachProgram[] = r.programs.map((p) => ({ name: p.name, section: p.section, fd: p.fd }));
+    const before = { bpf: openFds(), perf: perfFds() };
+    try {
+      const s = attachAll(localKernel, progs, {
+        places: new Map([
+          ['on_args', `${target.bin}:lens:args`],
+          ['on_gated', `${target.bin}:lens:gated`],
+        ]),
+        skip: new Set(['on_sib']),
+        // on_mem names its binary without a path in SEC(): found on PATH, as libbpf finds it
+        env: { PATH: target.dir },
+        mapFd: (name) => r.maps.find((m) => m.name === name)?.fd,
+        btf: r.object.btf,
+      });
+      assert.deepEqual(
+        s.attachments.map((a) => `${a.program} ${a.kind} ${a.target} ${a.mechanism} ${a.linkFds.length}`),
+        [
+          `on_args usdt ${target.bin}:lens:args perf_event link 1`,
+          `on_gated usdt ${target.bin}:lens:gated perf_event link 1`,
+          'on_mem usdt lens_usdt:lens:mem perf_event link 1',
+        ],
+      );
+      assert.equal(linksOf(ids).length, 3);
+      const out = spawnSync(target.bin, ['4'], { encoding: 'utf8' });
+      assert.equal(out.stdout.trim(), 'semaphore 1', 'the uprobe raised the semaphore while attached');
+      assert.equal(slot(SLOT.ARGS_N), 4n);
+      // the last call: i = 3
+      assert.deepEqual(
+        [0, 1, 2, 3, 4].map((i) => s64(slot(SLOT.ARG0 + i))),
+        [-3000000000n, -77n, -3000n, -5n, 42n],
+      );
+      assert.equal(slot(SLOT.ARGS_CNT), 5n);
+      assert.equal(s64(slot(SLOT.ARGS_ENOENT)), BigInt(-ENOENT), 'a sixth argument does not exist');
+      assert.equal(slot(SLOT.MEM_N), 4n);
+      assert.deepEqual(
+        [0, 1, 2].map((i) => s64(slot(SLOT.MEM0 + i))),
+        [0x123456789abcn + 0n + 1n + 2n + 3n, -77n, 65000n],
+      );
+      assert.equal(slot(SLOT.GATED_N), 4n, 'the gated probe fired on every call');
+      assert.equal(slot(SLOT.GATED0), 3n);
+      assert.deepEqual(s.detach(), []);
+      const after = spawnSync(target.bin, ['2'], { encoding: 'utf8' });
+      assert.equal(after.stdout.trim(), 'semaphore 0', 'detached: the semaphore is down');
+      assert.equal(slot(SLOT.ARGS_N), 4n, 'detached: no more hits');
+      assert.equal(slot(SLOT.GATED_N), 4n);
+      assert.deepEqual(linksOf(ids), []);
+      assert.equal(perfFds(), before.perf);
+      assert.equal(openFds(), before.bpf);
+    } finally {
+      target.done();
+      r.close();
+    }
+  },
+);
+
+test(
+  'usdt: a probe the binary lacks, or an object without usdt.bpf.h maps, fails naming the program and leaves nothing',
+  { skip: noSdt },
+  async () => {
+    const r = await lensLoad(fixture('attach_usdt.o'));
+    const target = usdtTarget();
+    const progs: AttachProgram[] = r.programs.map((p) => ({ name: p.name, section: p.section, fd: p.fd }));
+    const ids = r.programs.map((p) => p.id);
+    const before = { bpf: openFds(), perf: perfFds() };
+    const only = (keep: string) => new Set(progs.map((p) => p.name).filter((n) => n !== keep));
+    try {
+      assert.throws(
+        () =>
+          attachAll(localKernel, progs, {
+            places: new Map([['on_args', `${target.bin}:lens:nope`]]),
+            skip: only('on_args'),
+            mapFd: (name) => r.maps.find((m) => m.name === name)?.fd,
+          }),
+        (e: unknown) =>
+          e instanceof AttachError &&
+          e.program === 'on_args' &&
+          /USDT probe lens:nope is not there \(it has lens:args, lens:mem, lens:sib, lens:gated\)/.test(e.message),
+      );
+      // a failure after the first program attached: on_args is undone
+      assert.throws(
+        () =>
+          attachAll(localKernel, progs, {
+            places: new Map([
+              ['on_args', `${target.bin}:lens:args`],
+              ['on_gated', `${target.bin}:lens:gone`],
+            ]),
+            skip: new Set(['on_mem', 'on_sib']),
+            mapFd: (name) => r.maps.find((m) => m.name === name)?.fd,
+          }),
+        (e: unknown) => e instanceof AttachError && e.program === 'on_gated',
+      );
+      assert.throws(
+        () => attachAll(localKernel, progs, { places: new Map([['on_args', `${target.bin}:lens:args`]]), skip: only('on_args') }),
+        /has no __bpf_usdt_specs map/,
+      );
+      assert.deepEqual(linksOf(ids), []);
+      assert.equal(perfFds(), before.perf);
+      assert.equal(openFds(), before.bpf);
+      assert.equal(spawnSync(target.bin, ['1'], { encoding: 'utf8' }).stdout.trim(), 'semaphore 0');
+    } finally {
+      target.done();
+      r.close();
+    }
+  },
+);
+
+/** attach_usdt.bpf.c compiled against refs' headers (libbpf 1.7's usdt.bpf.h) into `dir`. */
+function modernObject(dir: string): string {
+  const refs = modernRefs();
+  const out = path.join(dir, 'attach_usdt_modern.o');
+  const multiarch = spawnSync('gcc', ['-print-multiarch'], { encoding: 'utf8' }).stdout.trim() || 'x86_64-linux-gnu';
+  const fixtures = path.join(ROOT, 'test', 'fixtures');
+  run('clang', [
+    '-target',
+    'bpf',
+    '-g',
+    '-O2',
+    '-I',
+    refs.include,
+    '-I',
+    fixture(''),
+    '-I',
+    `/usr/include/${multiarch}`,
+    '-c',
+    path.join(fixtures, 'attach_usdt.bpf.c'),
+    '-o',
+    out,
+  ]);
+  return out;
+}
+
+const mapFdOf = (r: { maps: readonly { name: string; fd: number }[] }) => (name: string) => r.maps.find((m) => m.name === name)?.fd;
+
+test(
+  "usdt: base+index*scale operands need libbpf 1.7's usdt.bpf.h: refused clearly with 1.1's, read exactly with 1.7's",
+  { skip: noSdt },
+  async () => {
+    const target = usdtTarget();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bpflens-usdt-obj-'));
+    const old = await lensLoad(fixture('attach_usdt.o'));
+    try {
+      const progs = old.programs.map((p) => ({ name: p.name, section: p.section, fd: p.fd }));
+      const only = new Set(progs.map((p) => p.name).filter((n) => n !== 'on_sib'));
+      assert.throws(
+        () =>
+          attachAll(localKernel, progs, {
+            places: new Map([['on_sib', `${target.bin}:lens:sib`]]),
+            skip: only,
+            mapFd: mapFdOf(old),
+            btf: old.object.btf,
+          }),
+        (e: unknown) =>
+          e instanceof AttachError &&
+          e.program === 'on_sib' &&
+          /base\+index\*scale operand: the object's usdt.bpf.h cannot read it \(libbpf 1.7\+ can\)/.test(e.message),
+      );
+      const r = await lensLoad(modernObject(dir));
+      try {
+        const seen = r.maps.find((m) => m.name === 'seen')!;
+        const slot = (i: number) => s64(readU64(mapLookupElem(seen.fd, u32(i), 8)!));
+        const s = attachAll(
+          localKernel,
+          r.programs.map((p) => ({ name: p.name, section: p.section, fd: p.fd })),
+          {
+            places: new Map([
+              ['on_sib', `${target.bin}:lens:sib`],
+              ['on_args', `${target.bin}:lens:args`],
+            ]),
+            skip: new Set(['on_mem', 'on_gated']),
+            mapFd: mapFdOf(r),
+            btf: r.object.btf,
+          },
+        );
+        spawnSync(target.bin, ['6']);
+        assert.equal(slot(SLOT.SIB_N), 6n);
+        assert.deepEqual([slot(SLOT.SIB0), slot(SLOT.SIB0 + 1)], [-60n, 5n], 'a[5] and 5');
+        assert.deepEqual(
+          [0, 1, 2, 3, 4].map((i) => slot(SLOT.ARG0 + i)),
+          [-5000000000n, -77n, -3000n, -5n, 42n],
+          'the 1.7 layout reads the old forms too',
+        );
+        s.detach();
+      } finally {
+        r.close();
+      }
+    } finally {
+      old.close();
+      target.done();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+/** A loader linked with libbpf (refs): loads OBJ, bpf_program__attach_usdt(PROG, BIN, PROVIDER, NAME), prints each spec in use as hex. */
+const LIBBPF_LOADER = `
+#include <stdio.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+int main(int argc, char **argv) {
+  struct bpf_object *obj = bpf_object__open_file(argv[1], NULL);
+  if (!obj || bpf_object__load(obj)) { fprintf(stderr, "load failed\\n"); return 1; }
+  struct bpf_program *p = bpf_object__find_program_by_name(obj, argv[2]);
+  struct bpf_link *l = bpf_program__attach_usdt(p, -1, argv[3], argv[4], argv[5], NULL);
+  if (!l) { fprintf(stderr, "attach failed\\n"); return 1; }
+  struct bpf_map *m = bpf_object__find_map_by_name(obj, "__bpf_usdt_specs");
+  unsigned char v[4096], zero[4096] = {0};
+  size_t n = bpf_map__value_size(m);
+  for (int id = 0; id < 4; id++) {
+    if (bpf_map_lookup_elem(bpf_map__fd(m), &id, v) || !memcmp(v, zero, n)) break;
+    for (size_t i = 0; i < n; i++) printf("%02x", v[i]);
+    printf("\\n");
+  }
+  bpf_link__destroy(l);
+  bpf_object__close(obj);
+  return 0;
+}
+`;
+
+test('usdt: the spec values BPF Lens writes are the bytes libbpf writes for the same object and probes', { skip: noSdt }, async () => {
+  const refs = modernRefs();
+  const target = usdtTarget();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bpflens-usdt-libbpf-'));
+  try {
+    const obj = modernObject(dir);
+    writeFileSync(path.join(dir, 'loader.c'), LIBBPF_LOADER);
+    const loader = path.join(dir, 'loader');
+    run('gcc', ['-O1', '-I', refs.include, '-o', loader, path.join(dir, 'loader.c'), refs.libbpf, '-lelf', '-lz']);
+    for (const [prog, probe] of [
+      ['on_args', 'args'],
+      ['on_sib', 'sib'],
+      ['on_gated', 'gated'],
+    ]) {
+      const libbpf = run(loader, [obj, prog, target.bin, 'lens', probe]).trim().split('\n');
+      const r = await lensLoad(obj);
+      try {
+        const progs = r.programs.map((p) => ({ name: p.name, section: p.section, fd: p.fd }));
+        const s = attachAll(localKernel, progs, {
+          places: new Map([[prog, `${target.bin}:lens:${probe}`]]),
+          skip: new Set(progs.map((p) => p.name).filter((n) => n !== prog)),
+          mapFd: mapFdOf(r),
+          btf: r.object.btf,
+        });
+        const specs = r.maps.find((m) => m.name === '__bpf_usdt_specs')!;
+        const lens = libbpf.map((_, id) => Buffer.from(mapLookupElem(specs.fd, u32(id), specs.valueSize)!).toString('hex'));
+        s.detach();
+        assert.equal(libbpf.length, 1, `${probe}: one site, one spec`);
+        assert.deepEqual(lens, libbpf, `${prog}: spec bytes`);
+      } finally {
+        r.close();
+      }
+    }
+  } finally {
+    target.done();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
