@@ -12,6 +12,12 @@ const entries = {
   cli: './server/src/cli/main.ts',
   agent: './server/src/agent/main.ts',
 };
+// Bundles of one CLI command each (cli-load.js, ...): a cold `bpf-lens load` reads and compiles
+// only the code it runs, not the whole CLI; bin/bpf-lens.js picks them by the command's words.
+const bundles = path.join(__dirname, 'server', 'src', 'cli', 'bundles');
+for (const f of fs.existsSync(bundles) ? fs.readdirSync(bundles) : []) {
+  if (f.endsWith('.ts')) entries[`cli-${f.slice(0, -3)}`] = `./server/src/cli/bundles/${f}`;
+}
 
 module.exports = (_env, argv) =>
   Object.entries(entries)

@@ -3,14 +3,28 @@
 const fs = require('fs');
 const path = require('path');
 const bundle = path.join(__dirname, '..', 'dist', 'cli.js');
-if (fs.existsSync(bundle)) runBundle(bundle);
+if (fs.existsSync(bundle)) runBundle(commandBundle() || bundle);
 // required, not run as main: its `require.main === module` guard is false here, so start it
 else require(path.join(__dirname, '..', 'out', 'server', 'src', 'cli', 'main.js')).main();
 
 /**
+ * The bundle of this command alone (dist/cli-btf-dump.js for `btf dump ...`, cli-load.js for
+ * `load ...`), when it was built: a cold process then reads and compiles only what it runs.
+ */
+function commandBundle() {
+  const words = process.argv.slice(2, 4);
+  for (const name of [words.join('-'), words[0]]) {
+    if (!/^[a-z]+(-[a-z]+)*$/.test(name || '')) continue;
+    const file = path.join(__dirname, '..', 'dist', `cli-${name}.js`);
+    if (fs.existsSync(file)) return file;
+  }
+  return undefined;
+}
+
+/**
  * Runs the bundle with V8's code cache (node 20 has no NODE_COMPILE_CACHE): compiling the
  * 1.4 MB bundle and the functions a command runs costs ~20 ms of a ~150 ms `load`. The cache
- * lives in $XDG_CACHE_HOME/bpf-lens (or ~/.cache/bpf-lens), one file per bundle content,
+ * lives in $XDG_CACHE_HOME/bpf-lens (or ~/.cache/bpf-lens), one file per bundle, its content,
  * node version and command; V8 also rejects data made by another V8 or with other flags.
  * BPF_LENS_NO_COMPILE_CACHE=1 turns it off; any failure falls back to a plain require.
  */
@@ -30,7 +44,8 @@ function runBundle(file) {
     const st = fs.statSync(file);
     const key = hash16(`${st.size} ${st.mtimeMs} ${process.version} ${process.arch} ${process.execArgv.join(' ')}`);
     const command = /^[a-z-]{1,20}$/.test(process.argv[2] || '') ? process.argv[2] : 'other';
-    cacheFile = path.join(dir, `cli-${key}-${command}.v8cache`);
+    const base = path.basename(file, '.js');
+    cacheFile = path.join(dir, `${base}-${key}-${command}.v8cache`);
     try {
       cached = fs.readFileSync(cacheFile);
     } catch {
@@ -49,8 +64,9 @@ function runBundle(file) {
           fs.writeFileSync(tmp, script.createCachedData());
           fs.renameSync(tmp, cacheFile);
           // caches of older bundles for this command are dead weight
+          const mine = new RegExp(`^${base}-[0-9a-f]{16}-${command}\\.v8cache$`);
           for (const f of fs.readdirSync(dir)) {
-            if (f.endsWith(`-${command}.v8cache`) && f !== path.basename(cacheFile)) fs.rmSync(path.join(dir, f), { force: true });
+            if (mine.test(f) && f !== path.basename(cacheFile)) fs.rmSync(path.join(dir, f), { force: true });
           }
         } catch {
           // a read-only home: run without a cache

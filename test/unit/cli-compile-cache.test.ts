@@ -1,4 +1,5 @@
-// bin/bpf-lens.js runs the bundle with V8's code cache under $XDG_CACHE_HOME/bpf-lens: made by
+// bin/bpf-lens.js runs the command's own bundle (dist/cli-load.js, ...) or the whole CLI's, with
+// V8's code cache under $XDG_CACHE_HOME/bpf-lens: made by
 // the first run of a command, used (not rewritten) by the next, replaced when it is garbage,
 // never made with BPF_LENS_NO_COMPILE_CACHE, and the command's output is the same throughout.
 import assert from 'node:assert/strict';
@@ -28,7 +29,7 @@ test('the code cache of the bundle: made once per command, reused, replaced when
   assert.equal(run(cache, ['inspect', obj]), plain);
   const files = readdirSync(dir);
   assert.equal(files.length, 1);
-  assert.match(files[0], /^cli-[0-9a-f]{16}-inspect\.v8cache$/);
+  assert.match(files[0], /^cli-inspect-[0-9a-f]{16}-inspect\.v8cache$/, 'inspect runs its own bundle, dist/cli-inspect.js');
   const file = path.join(dir, files[0]);
   const made = statSync(file);
   assert.ok(made.size > 10_000);
@@ -42,8 +43,39 @@ test('the code cache of the bundle: made once per command, reused, replaced when
   assert.equal(run(cache, ['inspect', obj]), plain);
   assert.ok(statSync(file).size > 10_000);
 
-  // another command gets its own file; a stale file of an older bundle for it is removed
-  writeFileSync(path.join(dir, 'cli-0000000000000000-btf.v8cache'), 'old');
+  // another command gets its own file; a stale file of an older bundle for it is removed, and
+  // a command without a bundle of its own runs the whole CLI's
+  const btf = (name: string) => name.startsWith('cli-btf-dump-') && name.endsWith('-btf.v8cache');
+  writeFileSync(path.join(dir, 'cli-btf-dump-0000000000000000-btf.v8cache'), 'old');
   run(cache, ['btf', 'dump', obj]);
-  assert.deepEqual(readdirSync(dir).sort(), [files[0], files[0].replace('-inspect.', '-btf.')].sort());
+  run(cache, ['relocate', obj, '--btf', obj]);
+  const after = readdirSync(dir);
+  assert.equal(after.filter(btf).length, 1, after.join(' '));
+  assert.ok(!after.includes('cli-btf-dump-0000000000000000-btf.v8cache'));
+  assert.ok(
+    after.some((f) => /^cli-[0-9a-f]{16}-relocate\.v8cache$/.test(f)),
+    after.join(' '),
+  );
+  assert.equal(after.length, 3, after.join(' '));
+});
+
+test('a command run from its own bundle prints what the whole CLI prints: output, help, errors, exit codes', () => {
+  const whole = path.join(ROOT, 'dist', 'cli.js');
+  const obj = fixture('core_tracer.o');
+  const cases = [
+    ['inspect', obj],
+    ['inspect', obj, '--json'],
+    ['btf', 'dump', obj, '--format', 'c'],
+    ['load', '--help'],
+    ['inspect', '/nonexistent.o'],
+    ['btf', 'dump'],
+    ['probe', '--bogus'],
+  ];
+  for (const args of cases) {
+    const mine = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+    const all = spawnSync(process.execPath, [whole, ...args], { encoding: 'utf8' });
+    assert.deepEqual([mine.status, mine.stdout, mine.stderr], [all.status, all.stdout, all.stderr], args.join(' '));
+  }
+  for (const name of ['load', 'inspect', 'btf-dump', 'probe'])
+    assert.ok(existsSync(path.join(ROOT, 'dist', `cli-${name}.js`)), `dist/cli-${name}.js`);
 });

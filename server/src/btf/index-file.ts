@@ -58,23 +58,38 @@ export function decodeIndex(file: Uint8Array, size: number, digest: Uint8Array):
   const [magic, format, btfSize, count, hashSize, tripleCount] = Array.from({ length: HEADER_WORDS }, (_, i) => dv.getUint32(4 * i, true));
   if (magic !== MAGIC || format !== FORMAT || btfSize !== size || !equal(file.subarray(4 * HEADER_WORDS, body), digest)) return undefined;
   if (hashSize === 0 || (hashSize & (hashSize - 1)) !== 0 || body + 4 * (2 * count + hashSize + tripleCount) !== end) return undefined;
-  // copies: aligned, and the file's buffer is not kept alive
-  const words = (at: number, n: number) => new Uint32Array(file.buffer.slice(file.byteOffset + at, file.byteOffset + at + 4 * n));
-  const records = words(body, count);
-  const heads = new Int32Array(words(body + 4 * count, hashSize).buffer);
-  const next = new Int32Array(words(body + 4 * (count + hashSize), count).buffer);
-  const triple = Array.from(words(body + 4 * (2 * count + hashSize), tripleCount));
-  // Bounds that keep every later read in range and every chain finite (chains ascend).
+  // Views of the file where its words are aligned (a fresh read is), copies where not.
+  const own = file.byteOffset % 4 === 0 ? file : new Uint8Array(file);
+  const view = <T>(Ctor: new (b: ArrayBufferLike, at: number, n: number) => T, at: number, n: number) =>
+    new Ctor(own.buffer, own.byteOffset + at, n);
+  const records = view(Uint32Array, body, count);
+  const heads = view(Int32Array, body + 4 * count, hashSize);
+  const next = view(Int32Array, body + 4 * (count + hashSize), count);
+  const triple = Array.from(view(Uint32Array, body + 4 * (2 * count + hashSize), tripleCount));
+  return boundsHold(records, next, heads, triple, size) ? { records, names: { heads, next, triple } } : undefined;
+}
+
+/**
+ * Bounds that keep every later read in range and every chain finite (chains ascend). These
+ * loops run once per process before the JIT warms up: indexed, no iterators, no calls.
+ */
+function boundsHold(records: Uint32Array, next: Int32Array, heads: Int32Array, triple: readonly number[], size: number): boolean {
+  const count = records.length;
+  const last = size - 12;
+  let prev = -1;
   for (let i = 0; i < count; i++) {
-    if (records[i] + 12 > size || (i > 0 && records[i] <= records[i - 1])) return undefined;
-    // A chain only goes to higher indexes, so it ends. Types without a name are on no chain
-    // and keep link 0: made -1, so that a forged 0 cannot lead back.
-    if (next[i] === 0) next[i] = -1;
-    else if (next[i] !== -1 && !(next[i] > i && next[i] < count)) return undefined;
+    const r = records[i];
+    if (r <= prev || r > last) return false;
+    prev = r;
+    // Types without a name are on no chain and keep link 0: made -1, so that a forged 0
+    // cannot lead back.
+    const n = next[i];
+    if (n === 0) next[i] = -1;
+    else if (n !== -1 && (n <= i || n >= count)) return false;
   }
-  for (const h of heads) if (h < -1 || h >= count) return undefined;
-  for (let i = 0; i < triple.length; i++) if (triple[i] >= count || (i > 0 && triple[i] <= triple[i - 1])) return undefined;
-  return { records, names: { heads, next, triple } };
+  for (let i = 0; i < heads.length; i++) if (heads[i] < -1 || heads[i] >= count) return false;
+  for (let i = 0; i < triple.length; i++) if (triple[i] >= count || (i > 0 && triple[i] <= triple[i - 1])) return false;
+  return true;
 }
 
 /**

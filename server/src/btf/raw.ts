@@ -198,6 +198,9 @@ function failFirstBadRef(
   throw new Error('unreachable: a reference past the last id was seen but not found');
 }
 
+/** Names decoded one at a time before the whole string section is decoded at once. */
+const SINGLE_NAMES = 2048;
+
 /**
  * The records at `offsets` (byte offsets in the blob), without checking them: for scanTypes,
  * and for an index file that was verified to be of these very bytes (btf/index-file.ts).
@@ -213,12 +216,18 @@ export function rawTypesAt(
 ): RawTypes {
   const startId = base ? base.length : 1;
   const startStrOff = base ? base.stringsEnd : 0;
-  // Decoded on first use: a raw dump copies names as bytes and never needs it.
+  // The whole section is decoded once names are wanted by the thousand (a dump); the few a
+  // CO-RE load looks at are decoded one by one (vmlinux's 2.5 MB of names cost ~10 ms cold).
   let strText: string | undefined;
+  let single = 0;
   const str = (off: number): string => {
     if (off === 0) return '';
     if (off < startStrOff) return base!.str(off);
     const rel = off - startStrOff;
+    if (strText === undefined && ++single <= SINGLE_NAMES && rel >= 0 && rel < strings.length) {
+      const end = strings.indexOf(0, rel);
+      return Buffer.from(strings.buffer, strings.byteOffset + rel, (end < 0 ? strings.length : end) - rel).toString('latin1');
+    }
     strText ??= Buffer.from(strings.buffer, strings.byteOffset, strings.length).toString('latin1');
     return strText.slice(rel, strText.indexOf('\0', rel));
   };

@@ -1,11 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from 'util';
+import type { CommandSpec } from './command-specs';
 
 /** One `bpf-lens` subcommand. `run` returns the process exit code. */
-export interface Command {
-  /** Words that select it, e.g. ['btf', 'dump']. */
-  readonly path: readonly string[];
-  readonly usage: string;
-  readonly summary: string;
+export interface Command extends CommandSpec {
   run(args: string[], io: CliIo): Promise<number>;
 }
 

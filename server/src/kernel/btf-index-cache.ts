@@ -4,11 +4,24 @@
 // $XDG_CACHE_HOME/bpf-lens/btf-index (or ~/.cache/...), one per BTF content; a file that does
 // not check out is rebuilt, and a cache that cannot be read or written only costs time.
 // BPF_LENS_NO_BTF_INDEX=1 turns it off.
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'fs';
+import {
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'fs';
 import { homedir } from 'os';
 import { join } from 'path';
 import { type Btf, type ParseOptions, parseBtf } from '../btf/btf';
 import { INDEX_HOST_OK, btfDigest, encodeIndex, parseWithIndex } from '../btf/index-file';
+import { mapFilePrivate } from './sys';
 
 /** Where index files live (BPF_LENS_BTF_INDEX_DIR moves them, e.g. for tests). */
 export function btfIndexDir(): string {
@@ -26,9 +39,9 @@ export function parseKernelBtf(bytes: Uint8Array, opts: ParseOptions = {}, dir =
   if (opts.base || !INDEX_HOST_OK || process.env.BPF_LENS_NO_BTF_INDEX) return parseBtf(bytes, opts);
   const digest = known ?? btfDigest(bytes);
   const file = join(dir, `${Buffer.from(digest).toString('hex').slice(0, 32)}.btfidx`);
-  let index: Buffer | undefined;
+  let index: Uint8Array | undefined;
   try {
-    index = readFileSync(file);
+    index = readCacheFile(file);
   } catch {
     index = undefined;
   }
@@ -46,6 +59,20 @@ export function parseKernelBtf(bytes: Uint8Array, opts: ParseOptions = {}, dir =
     // read-only home, full disk: parse every time
   }
   return btf;
+}
+
+/**
+ * A file of this cache, mapped where it can be (only the pages a command reads cost a page
+ * fault), else read. Cache files are only ever replaced by rename, never rewritten in place.
+ */
+function readCacheFile(file: string): Uint8Array {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    return mapFilePrivate(fd, size) ?? plain(readFileSync(fd));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Keeps the KEEP newest index files. */
@@ -106,9 +133,9 @@ export function readKernelBtfFile(file: string, dir = btfIndexDir()): { bytes: U
   const name = `${file.replace(/[^A-Za-z0-9]+/g, '_')}-${boot}-${size}.btfcopy`;
   const copy = join(dir, name);
   try {
-    const saved = readFileSync(copy);
-    const bytes = plain(saved).subarray(0, size);
-    if (saved.length === size + DIGEST_LEN && spotChecked(file, bytes)) return { bytes, digest: plain(saved).subarray(size) };
+    const saved = readCacheFile(copy);
+    const bytes = saved.subarray(0, size);
+    if (saved.length === size + DIGEST_LEN && spotChecked(file, bytes)) return { bytes, digest: saved.subarray(size) };
   } catch {
     // none yet, or unreadable: make one
   }

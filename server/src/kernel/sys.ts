@@ -1,5 +1,5 @@
 // The only place BPF Lens calls into libc: bpf(2) through syscall(), close, dup2/dup3,
-// memfd_create, mmap/munmap (ring and perf buffers), renameat2 (pins put in place) and sysconf (the page size). koffi is loaded on first use so pure code never needs its native module.
+// memfd_create, mmap/munmap (ring and perf buffers; cache files read in place), renameat2 (pins put in place) and sysconf (the page size). koffi is loaded on first use so pure code never needs its native module.
 // Every FD made here is reported to the active FdTrackers; a fault injector lets tests make
 // the k-th call fail.
 import { BPF_CMD, nameOf } from '../common/uapi';
@@ -332,6 +332,24 @@ export interface Mapping {
   readonly length: number;
   /** munmap; a second call does nothing. */
   unmap(): void;
+}
+
+const MAP_PRIVATE = 2;
+
+/**
+ * A whole regular file mapped MAP_PRIVATE for the rest of the process, or undefined when it
+ * cannot be. Only the pages read are faulted in (reading a 5.5 MB vmlinux BTF copy into fresh
+ * memory costs ~20 ms of page faults; a CO-RE load touches a few hundred pages of it); writes
+ * land in private pages (the index decoder marks chain ends in place). Never unmapped, so views
+ * stay valid; meant for files only ever replaced by rename, never rewritten in place (a file
+ * cut short under a mapping faults the process).
+ */
+export function mapFilePrivate(fd: Fd, length: number): Uint8Array | undefined {
+  if (length <= 0) return undefined;
+  const c = load();
+  const p = c.mmap(null, length, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  if (p === null || c.pointerValue(p) === MAP_FAILED) return undefined;
+  return new Uint8Array(c.view(p, length));
 }
 
 const liveMappings = new Set<Mapping>();

@@ -1,0 +1,71 @@
+// What every bpf-lens process shares, whether its bundle holds every command (main.ts) or one
+// (cli/bundles/): where output goes, running one command with its --help and errors, and the
+// process's start.
+import { FormatError } from '../common/errors';
+import { escapeControls } from '../common/escape';
+import { type CliIo, type Command, type CommandRun, UsageError } from './command';
+import { type CommandName, SPECS } from './command-specs';
+
+export const io: CliIo = {
+  out: (text) => process.stdout.write(text),
+  outBytes: (bytes) => process.stdout.write(bytes),
+  err: (text) => process.stderr.write(text),
+};
+
+/** Runs `cmd` on the arguments after its path: its own --help, and every error reported. Never throws. */
+export async function runCommand(cmd: Command, rest: string[], out: CliIo): Promise<number> {
+  if (rest.includes('--help') || rest.includes('-h')) {
+    out.out(`Usage: bpf-lens ${cmd.usage}\n${cmd.summary}\n`);
+    return 0;
+  }
+  try {
+    return await cmd.run(rest, out);
+  } catch (e) {
+    return reportError(e, cmd, out);
+  }
+}
+
+/** One line on stderr, no stack trace: bad input names file, section and offset. */
+export function reportError(e: unknown, cmd: Command | undefined, out: CliIo): number {
+  if (e instanceof UsageError) {
+    out.err(`bpf-lens: ${e.message}\n${cmd ? `Usage: bpf-lens ${cmd.usage}\n` : ''}`);
+    return 2;
+  }
+  if (e instanceof FormatError) {
+    out.err(`bpf-lens: ${e.message}\n`);
+    return 1;
+  }
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err === 'object' && typeof err.code === 'string' && err.path) {
+    out.err(`bpf-lens: ${err.path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}\n`);
+    return 1;
+  }
+  // messages may span lines (verifier logs) but never carry a terminal escape from a file
+  out.err(`bpf-lens: ${(err instanceof Error ? err.message : String(err)).split('\n').map(escapeControls).join('\n')}\n`);
+  if (process.env.BPF_LENS_DEBUG && err instanceof Error) out.err(`${err.stack}\n`);
+  return 1;
+}
+
+/** Runs this process's command line with `runArgv`; its result is the exit code. */
+export function startProcess(runArgv: (argv: string[]) => Promise<number>): void {
+  // Output may be piped into `head`: a closed pipe is not an error worth a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+  });
+  // runArgv reports every error it expects; a rejection is a bug: let it end the process with its stack.
+  void runArgv(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
+
+/** The process of a bundle that holds one command (cli/bundles/); bin/bpf-lens.js picks it by the command's words. */
+export function startSingle(name: CommandName, run: CommandRun): void {
+  const cmd: Command = { ...SPECS[name], run: (args, out) => run.run(args, out) };
+  startProcess(async (argv) => {
+    if (!cmd.path.every((w, i) => argv[i] === w)) {
+      io.err(`bpf-lens: this bundle runs only 'bpf-lens ${cmd.path.join(' ')}'\n`);
+      return 2;
+    }
+    return runCommand(cmd, argv.slice(cmd.path.length), io);
+  });
+}
