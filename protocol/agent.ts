@@ -141,7 +141,7 @@ export interface AttachmentJson {
   readonly kind: string;
   /** Where, as the user reads it: `syscalls:sys_enter_getppid`, `veth0 ingress`, a cgroup path. */
   readonly target: string;
-  /** link, perf_event link, perf_event ioctl, raw_tracepoint_open, prog_attach, map update. */
+  /** link, perf_event link, perf_event ioctl, raw_tracepoint_open, prog_attach, map update, tc filter. */
   readonly mechanism: string;
   /** Kernel link ids (one per CPU for perf_event programs; none for ioctl/prog_attach/map update). */
   readonly linkIds: readonly number[];

@@ -7,12 +7,15 @@ import { existsSync, readFileSync } from 'fs';
 import { BPF_ATTACH_TYPE, PERF_COUNT_HW, PERF_COUNT_SW, PERF_TYPE, isKernelError, type Fd, type KernelOps } from '../kernel';
 import { describePlan, type AttachKind, type AttachPlan } from './plan';
 import type { Btf } from '../btf/btf';
+import { legacyKprobeOpen } from './kprobe-legacy';
+import { legacyFromEnv, tcAttach, type LegacyPath } from './tc';
 import { functionFileOffset, resolveBinary } from './uprobe';
 import { usdtAttach } from './usdt-attach';
 import type { UsdtSpecIds } from './usdt-spec';
 
 /** How an attachment was made (what detach undoes). */
-export type Mechanism = 'link' | 'perf_event link' | 'perf_event ioctl' | 'raw_tracepoint_open' | 'prog_attach' | 'map update';
+export type Mechanism =
+  'link' | 'perf_event link' | 'perf_event ioctl' | 'raw_tracepoint_open' | 'prog_attach' | 'map update' | 'tc filter';
 
 export interface Attachment {
   readonly program: string;
@@ -38,7 +41,11 @@ export interface ExecuteContext {
   readonly btf?: Btf;
   /** USDT spec ids of the object's __bpf_usdt_specs, shared by every attach of one load. */
   readonly usdtIds?: UsdtSpecIds;
+  /** Older mechanisms to use even where the kernel has the newer one (tests; default: BPF_LENS_LEGACY_ATTACH). */
+  readonly legacy?: ReadonlySet<LegacyPath>;
 }
+
+const legacy = (cx: ExecuteContext): ReadonlySet<LegacyPath> => cx.legacy ?? legacyFromEnv();
 
 const BPF_F_KPROBE_MULTI_RETURN = 1;
 const FILTER_FUNCTIONS = ['/sys/kernel/tracing/available_filter_functions', '/sys/kernel/debug/tracing/available_filter_functions'];
@@ -176,20 +183,8 @@ function run(cx: ExecuteContext, s: Steps, links: Fd[], prog: Fd, plan: Exclude<
         ),
       );
       return 'link';
-    case 'tcx': {
-      const at = plan.direction === 'ingress' ? BPF_ATTACH_TYPE.BPF_TCX_INGRESS : BPF_ATTACH_TYPE.BPF_TCX_EGRESS;
-      try {
-        link(k.linkCreate({ prog_fd: prog, target_ifindex: k.ifIndex(plan.iface), attach_type: at }, what));
-      } catch (e) {
-        if (isKernelError(e, 'EINVAL'))
-          throw new Error(
-            `${what}: the kernel refused a tcx link (tcx needs Linux 6.6+; clsact qdisc filters are not made by BPF Lens): ${(e as Error).message}`,
-            { cause: e },
-          );
-        throw e;
-      }
-      return 'link';
-    }
+    case 'tcx':
+      return tcAttach({ kernel: k, undo: (f) => s.add(f), link, legacy: legacy(cx).has('tc') }, prog, plan, what);
     case 'cgroup':
     case 'netns':
       return targetFdAttach(k, s, link, prog, plan.kind === 'cgroup' ? 'cgroup' : 'netns', plan.path, plan.attachType, what);
@@ -250,6 +245,15 @@ function probeAttach(
 ): Mechanism {
   const k = cx.kernel;
   const pmu = k.pmuInfo(plan.kind);
+  if (plan.kind === 'kprobe' && (!pmu || legacy(cx).has('kprobe')))
+    return perfAttach(
+      k,
+      s,
+      links,
+      prog,
+      legacyKprobeOpen(k, (f) => s.add(f), plan, what),
+      what,
+    );
   if (!pmu) {
     throw new Error(
       `${what}: this kernel has no ${plan.kind} PMU (/sys/bus/event_source/devices/${plan.kind})${plan.kind === 'kprobe' ? ': kprobes are off here (CONFIG_KPROBE_EVENTS, or lockdown)' : ''}`,

@@ -10,6 +10,8 @@
  *   usdt-attach.ts  a usdt program: spec map filled, a uprobe per site with its cookie.
  *   execute.ts  one plan carried out (link first, older mechanism where the kernel lacks it),
  *               with its undo steps.
+ *   tc.ts       tc programs: tcx link, else clsact qdisc + bpf filter over netlink (probe: tcx links).
+ *   kprobe-legacy.ts  kprobes through tracefs kprobe_events where the kprobe PMU is missing.
  *   session.ts  attachAll (all or nothing, AttachError names the program), detach, pin, readIter.
  */
 export {

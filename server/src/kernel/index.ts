@@ -20,6 +20,9 @@
 //   perf.ts       perfEventOpen (tracepoint, kprobe/uprobe PMU, sampling), perfEventIoctl.
 //   attach-points.ts  tracefs (mounted when absent) and tracepoint ids, PMU types, online CPUs,
 //                 ifIndex, openPath (cgroup/netns FDs), readAll (iterator output).
+//   netlink.ts    rtnetlink requests (NETLINK_ROUTE socket, ACK/extack parsed, dumps).
+//   tc.ts         clsact qdisc + direct-action bpf filter (libbpf's bpf_tc_*), where tcx is missing.
+//   kprobe-events.ts  legacy kprobes: tracefs kprobe_events entries added and removed.
 //   probes.ts     FEATURE_PROBES, probeFeature (cached), probePrivileges, systemInfo.
 //   target-btf.ts KernelBtf: vmlinux + module BTF by id, parsed lazily, FDs on request;
 //                 localKernelBtf (kept while the kernel's BTF objects are unchanged).
@@ -81,6 +84,9 @@ export { PERF_COUNT_HW, PERF_COUNT_SW, PERF_EVENT_IOC, PERF_SAMPLE_RAW, PERF_TYP
 export type { PerfEventSpec, PerfIoctl } from './perf';
 export { ifIndex, onlineCpus, openPath, parseCpuList, pmuInfo, readAll, tracefsRoot, tracepointId } from './attach-points';
 export type { PmuInfo } from './attach-points';
+export { tcFilterAttach, tcFilterDetach, tcFilterList, tcQdiscCreate, tcQdiscDelete } from './tc';
+export type { TcAttachSpec, TcDirection, TcFilter } from './tc';
+export { kprobeEventAdd, kprobeEventRemove, kprobeEventsFile, kprobeGroup } from './kprobe-events';
 export { FEATURE_PROBES, clearProbeCache, probeFeature, probePrivileges, supportedFeatures, systemInfo, versionCode } from './probes';
 export type { FeatureProbe, Privileges, ProbeResult, SystemInfo } from './probes';
 export { KernelBtf, localKernelBtf } from './target-btf';
@@ -98,6 +104,8 @@ import * as links from './links';
 import * as sys from './sys';
 import * as perf from './perf';
 import * as points from './attach-points';
+import * as tc from './tc';
+import * as kpe from './kprobe-events';
 import * as probes from './probes';
 import * as tbtf from './target-btf';
 import * as host from './host';
@@ -149,6 +157,13 @@ export interface AttachOps {
   readonly onlineCpus: typeof points.onlineCpus;
   readonly ifIndex: typeof points.ifIndex;
   readonly openPath: typeof points.openPath;
+  readonly tcQdiscCreate: typeof tc.tcQdiscCreate;
+  readonly tcQdiscDelete: typeof tc.tcQdiscDelete;
+  readonly tcFilterAttach: typeof tc.tcFilterAttach;
+  readonly tcFilterDetach: typeof tc.tcFilterDetach;
+  readonly tcFilterList: typeof tc.tcFilterList;
+  readonly kprobeEventAdd: typeof kpe.kprobeEventAdd;
+  readonly kprobeEventRemove: typeof kpe.kprobeEventRemove;
 }
 
 const localAttach: AttachOps = {
@@ -166,6 +181,13 @@ const localAttach: AttachOps = {
   onlineCpus: points.onlineCpus,
   ifIndex: points.ifIndex,
   openPath: points.openPath,
+  tcQdiscCreate: tc.tcQdiscCreate,
+  tcQdiscDelete: tc.tcQdiscDelete,
+  tcFilterAttach: tc.tcFilterAttach,
+  tcFilterDetach: tc.tcFilterDetach,
+  tcFilterList: tc.tcFilterList,
+  kprobeEventAdd: kpe.kprobeEventAdd,
+  kprobeEventRemove: kpe.kprobeEventRemove,
 };
 
 /** The FDs a load made, so a failed load can close them all (an FdTracker here). */

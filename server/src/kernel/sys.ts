@@ -87,6 +87,11 @@ export function setFaultInjector(f: FaultInjector | undefined): void {
   injectedCalls = 0;
 }
 
+/** The fault the injector chose for `command` (counting it as a call), or undefined: for calls made outside this file. */
+export function injectedFault(command: string): number | undefined {
+  return injected(command);
+}
+
 function injected(command: string): number | undefined {
   if (!injector) return undefined;
   const r = injector(command, ++injectedCalls);
@@ -252,6 +257,12 @@ const SYSCALL_NUMBERS = {
   epoll_pwait: { x64: 281, arm64: 22 },
   ioctl: { x64: 16, arm64: 29 },
   mount: { x64: 165, arm64: 40 },
+  // rtnetlink (tc filters where the kernel has no tcx links)
+  socket: { x64: 41, arm64: 198 },
+  bind: { x64: 49, arm64: 200 },
+  sendto: { x64: 44, arm64: 206 },
+  recvfrom: { x64: 45, arm64: 207 },
+  setsockopt: { x64: 54, arm64: 208 },
 } as const;
 
 export type SyscallName = keyof typeof SYSCALL_NUMBERS;
@@ -268,10 +279,18 @@ export type SyscallArg = number | bigint | Buffer;
 /**
  * syscall(name, args...) for calls other than bpf(2). `command` names it in errors and for the
  * fault injector (`perf_event_open`, `ioctl(PERF_EVENT_IOC_SET_BPF)`); `makesFd` records the
- * result in the active FdTrackers. Retries EINTR.
+ * result in the active FdTrackers. Retries EINTR. `inject: false` for calls whose caller injects
+ * faults itself at a better place (a netlink request as a whole).
  */
-export function sysCall(name: SyscallName, command: string, args: readonly SyscallArg[], makesFd: boolean, context = ''): number {
-  const fake = injected(command);
+export function sysCall(
+  name: SyscallName,
+  command: string,
+  args: readonly SyscallArg[],
+  makesFd: boolean,
+  context = '',
+  inject = true,
+): number {
+  const fake = inject ? injected(command) : undefined;
   if (fake !== undefined) throw new KernelError(command, fake, context);
   const c = load();
   const typed: unknown[] = [];
