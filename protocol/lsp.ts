@@ -357,6 +357,116 @@ export interface TestRunProgramResult {
 }
 export const TestRunProgramRequest = new RequestType<TestRunProgramParams, TestRunProgramResult, void>('bpfLens/testRun');
 
+// ---- Events (issue 16): a load's ring/perf buffer records and bpf_printk lines, streamed to the editor ----
+
+/** Starts streaming a load's ring/perf buffer records (and bpf_printk lines) as bpfLens/events notifications. */
+export interface ObserveEventsParams {
+  readonly handle: number;
+  /** Map → record type (a struct or union of the object's BTF) to decode that map's records with. */
+  readonly decode?: Readonly<Record<string, string>>;
+  /** Read the trace pipe too (default: when one of the object's programs calls bpf_printk). */
+  readonly printk?: boolean;
+}
+/** A ring/perf buffer map of an observed load and how its records are decoded. */
+export interface EventMapInfo {
+  readonly name: string;
+  readonly kind: 'ringbuf' | 'perf';
+  /** The record type (`exec_event`); none: records are shown as hex. */
+  readonly type?: string;
+  /** How the type was found: given by the user, named on the output call's source line, or the only struct of the record's size. */
+  readonly how?: 'user' | 'source line' | 'size';
+  /** The record type's top-level field names (the Events panel's columns). */
+  readonly fields: readonly string[];
+}
+export interface ObserveEventsResult {
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly maps: readonly EventMapInfo[];
+  readonly printk: boolean;
+  /** Why the trace pipe could not be read. */
+  readonly printkError?: string;
+  /** Struct and union names of the object's BTF ("Decode Records As…"). */
+  readonly types: readonly string[];
+}
+export const ObserveEventsRequest = new RequestType<ObserveEventsParams, ObserveEventsResult, void>('bpfLens/observeEvents');
+
+/** Decodes a map's records with another type from now on. */
+export interface EventsDecodeParams {
+  readonly handle: number;
+  readonly map: string;
+  readonly type: string;
+}
+export interface EventsDecodeResult {
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly map?: EventMapInfo;
+}
+export const EventsDecodeRequest = new RequestType<EventsDecodeParams, EventsDecodeResult, void>('bpfLens/eventsDecode');
+
+/** Counters of one observation, totals since it began. */
+export interface EventCounters {
+  /** Records the target read from the buffers. */
+  readonly records: number;
+  /** bpf_printk lines the target read. */
+  readonly printk: number;
+  /** Records sent to the editor. */
+  readonly shown: number;
+  /** Records and lines dropped in transit: the target's queue was full, or more came than the editor is sent (per batch, per second). */
+  readonly dropped: number;
+  /** Perf buffer samples the kernel lost (PERF_RECORD_LOST), all maps. */
+  readonly lost: number;
+  readonly lostByMap: Readonly<Record<string, number>>;
+  /** Records per second read on the target, over the last second. */
+  readonly rate: number;
+}
+/** One record as the program wrote it, decoded. */
+export interface EventRow {
+  readonly map: string;
+  readonly kind: 'ringbuf' | 'perf';
+  readonly cpu?: number;
+  /** When the server received it (ms since the epoch). */
+  readonly time: number;
+  /** The decoded value, as `bpftool -j map dump`'s `formatted` encodes values. */
+  readonly data?: unknown;
+  /** The bytes as hex when the record has no type (or does not fit it). */
+  readonly hex?: string;
+}
+/** A bpf_printk line, tied to the observed object (and program, source line) whose format string it fits. */
+export interface PrintkRow {
+  readonly time: number;
+  readonly text: string;
+  readonly task: string;
+  readonly pid: number;
+  readonly cpu: number;
+  /** The observed object whose format string it fits (its path). */
+  readonly object?: string;
+  readonly programs?: readonly string[];
+  /** Where the format string is loaded, when one instruction loads it: an absolute path when the source was found, 1-based line. */
+  readonly source?: { readonly file: string; readonly line: number };
+}
+export interface EventsNotificationParams {
+  readonly handle: number;
+  readonly rows: readonly EventRow[];
+  readonly printk: readonly PrintkRow[];
+  readonly counters: EventCounters;
+  /** The last notification of this observation (stopped or unloaded). */
+  readonly done?: boolean;
+}
+/** At most a few per second per observation, each with a bounded number of rows. */
+export const EventsNotification = new NotificationType<EventsNotificationParams>('bpfLens/events');
+
+export interface StopEventsParams {
+  readonly handle: number;
+}
+export interface StopEventsResult {
+  readonly stopped: boolean;
+  readonly counters?: EventCounters;
+}
+/** Reads what is left (a last notification with `done`), stops reading. */
+export const StopEventsRequest = new RequestType<StopEventsParams, StopEventsResult, void>('bpfLens/stopEvents');
+
+// ---- end of Events ----
+
 export interface LoadedObjectsResult {
   readonly loaded: readonly LoadedKernelObject[];
 }

@@ -36,6 +36,8 @@ interface Held {
   readonly sections: ReadonlyMap<string, string>;
   /** What is attached now, oldest first. */
   attached: KernelAttachment[];
+  /** The object's bytes as loaded (the Events panel decodes records with its BTF). */
+  readonly object: Uint8Array;
   /** Closes what the load holds; answers the pins it removed. */
   release(): Promise<string[]>;
 }
@@ -179,6 +181,7 @@ export class KernelLoads {
       kernelHandle: l.handle,
       sections: new Map(l.programs.map((x) => [x.name, x.section])),
       attached: [],
+      object: bytes,
       // an agent that ended took the load with it
       release: async () => [...(await target.unload(l.handle, { unpinMaps: true }).catch(() => ({ unpinned: [] }))).unpinned],
     });

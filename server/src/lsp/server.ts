@@ -19,6 +19,7 @@ import { type Cancel, DumpPool } from './dump-pool';
 import type { RequestHandler } from './handlers';
 import { hover } from './hover-request';
 import { attachRequests } from './attach-requests';
+import { eventRequests } from './event-requests';
 import { loadRequests } from './load-requests';
 import { programStatsRequests } from './program-stats';
 import { verifierRequests } from './verifier-states';
@@ -89,6 +90,7 @@ export function requestHandlers(d: Session, dumps: DumpPool): RequestHandler[] {
     ...documentRequests(d, dumps),
     ...loadRequests(d),
     ...attachRequests(d),
+    ...eventRequests(d),
     ...targetRequests(d),
     ...verifierRequests(d),
     ...programStatsRequests(d),

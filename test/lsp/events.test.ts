@@ -1,0 +1,156 @@
+// The Events panel's stream as the editor asks for it, over a real LSP connection on this
+// kernel: observe_events.o loaded and attached, bpfLens/observeEvents, then the test execs a
+// binary and writes a marker: the exec record (ring buffer on a tracepoint) and the write record
+// (perf buffer) arrive in bpfLens/events notifications with their fields decoded, the printk
+// line tied to on_write and its source line; stopping sends a last `done` notification.
+// Then a flood (millions of records offered): every notification stays within its cap, drops
+// are counted, and the server answers a request at once while and after it floods.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { EventsNotificationParams, ObserveEventsResult, StopEventsResult } from '../../protocol/lsp';
+import { fixture, ROOT } from '../helpers';
+import { LspClient, makeWorkspace } from './lsp-client';
+
+const ws = makeWorkspace([]);
+let lsp: LspClient;
+before(async () => {
+  lsp = await LspClient.start(ws.dir);
+});
+after(async () => {
+  await lsp.stop();
+  ws.cleanup();
+});
+
+const batches = (handle: number) =>
+  lsp.notifications
+    .filter((n) => n.method === 'bpfLens/events' && (n.params as EventsNotificationParams).handle === handle)
+    .map((n) => ({ ...(n.params as EventsNotificationParams), at: n.at }));
+
+async function loadAndAttach(file: string): Promise<number> {
+  const r = await lsp.request<{ ok: boolean; loaded: { handle: number }; error?: { message: string } }>('bpfLens/loadObject', {
+    path: fixture(file),
+  });
+  assert.ok(r.ok, r.error?.message);
+  const a = await lsp.request<{ ok: boolean; error?: { message: string } }>('bpfLens/attach', { handle: r.loaded.handle });
+  assert.ok(a.ok, a.error?.message);
+  return r.loaded.handle;
+}
+
+test('events of a ring buffer and a perf buffer on tracepoints, decoded; printk tied to its program and line; stop says done', async () => {
+  const handle = await loadAndAttach('observe_events.o');
+  const o = await lsp.request<ObserveEventsResult>('bpfLens/observeEvents', { handle });
+  assert.ok(o.ok, o.error);
+  assert.equal(o.printk, true, o.printkError);
+  const byName = Object.fromEntries(o.maps.map((m) => [m.name, m]));
+  assert.deepEqual(byName.execs, {
+    name: 'execs',
+    kind: 'ringbuf',
+    type: 'exec_event',
+    how: 'source line',
+    fields: ['pid', 'comm', 'filename'],
+  });
+  assert.deepEqual(byName.writes, {
+    name: 'writes',
+    kind: 'perf',
+    type: 'write_event',
+    how: 'size',
+    fields: ['pid', 'count', 'comm', 'text'],
+  });
+  assert.deepEqual(byName.flood_rb, { name: 'flood_rb', kind: 'ringbuf', fields: [] }, 'flood_event is not in the BTF: hex');
+  assert.ok(o.types.includes('exec_event') && o.types.includes('write_event'));
+
+  const child = spawnSync('/bin/true');
+  const marker = `LENSMARK ${process.pid}`;
+  writeFileSync('/dev/null', marker);
+  const rows = () => batches(handle).flatMap((b) => b.rows);
+  const exec = await lsp.until('the exec record', () =>
+    rows().find((r) => r.map === 'execs' && (r.data as { filename?: string }).filename === '/bin/true'),
+  );
+  assert.deepEqual(exec.data, { pid: child.pid, comm: 'node', filename: '/bin/true' });
+  assert.equal(exec.kind, 'ringbuf');
+  assert.ok(Math.abs(exec.time - Date.now()) < 10_000);
+  const w = await lsp.until('the marker record', () =>
+    rows().find((r) => r.map === 'writes' && (r.data as { pid?: number }).pid === process.pid),
+  );
+  assert.equal(w.kind, 'perf');
+  assert.equal(typeof w.cpu, 'number');
+  assert.deepEqual(w.data, { pid: process.pid, count: marker.length, comm: 'node', text: marker });
+  const p = await lsp.until('the printk line', () =>
+    batches(handle)
+      .flatMap((b) => b.printk)
+      .find((l) => l.pid === process.pid),
+  );
+  assert.equal(p.text, `lens marker write pid=${process.pid} count=${marker.length}`);
+  assert.deepEqual([p.object, p.programs], [fixture('observe_events.o'), ['on_write']]);
+  const src = readFileSync(join(ROOT, 'test', 'fixtures', 'observe_events.bpf.c'), 'utf8').split('\n');
+  assert.match(src[p.source!.line - 1], /bpf_printk\("lens marker write/);
+
+  // the panel reopened: the same observation answers; another type for a map
+  assert.deepEqual(await lsp.request<ObserveEventsResult>('bpfLens/observeEvents', { handle }), o);
+  const dec = await lsp.request<{ ok: boolean; map: { type: string; fields: string[] } }>('bpfLens/eventsDecode', {
+    handle,
+    map: 'execs',
+    type: 'struct write_event',
+  });
+  assert.deepEqual([dec.ok, dec.map.type, dec.map.fields], [true, 'write_event', ['pid', 'count', 'comm', 'text']]);
+  const bad = await lsp.request<{ ok: boolean; error: string }>('bpfLens/eventsDecode', { handle, map: 'execs', type: 'no_such' });
+  assert.deepEqual([bad.ok, bad.error], [false, "--decode: no type 'no_such' in " + fixture('observe_events.o') + "'s BTF"]);
+
+  const s = await lsp.request<StopEventsResult>('bpfLens/stopEvents', { handle });
+  assert.equal(s.stopped, true);
+  const last = batches(handle).at(-1)!;
+  assert.equal(last.done, true);
+  assert.deepEqual(last.counters, s.counters);
+  assert.ok(s.counters!.records >= 2 && s.counters!.printk >= 1 && s.counters!.dropped === 0, JSON.stringify(s.counters));
+  assert.equal(s.counters!.shown, rows().length);
+  const n = batches(handle).length;
+  spawnSync('/bin/true');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(batches(handle).length, n, 'nothing after done');
+  await lsp.request('bpfLens/unloadObject', { handle });
+});
+
+test('a flood: notifications within their caps, drops counted, the server answers at once during and after', async () => {
+  const handle = await loadAndAttach('lsp_events_flood.o');
+  const o = await lsp.request<ObserveEventsResult>('bpfLens/observeEvents', { handle });
+  assert.ok(o.ok, o.error);
+  const t0 = performance.now();
+  // each getppid offers 100,000 records; the ring holds about 10,000 at a time
+  const flood = spawn('python3', ['-c', 'import os, time\nt=time.time()\nwhile time.time()-t<3: os.getppid()']);
+  const exited = new Promise<number | null>((r) => flood.on('exit', r));
+  await new Promise((r) => setTimeout(r, 1500));
+  const during = performance.now();
+  await lsp.request('bpfLens/loadedObjects');
+  const answerMs = performance.now() - during;
+  assert.equal(await exited, 0);
+  const s = await lsp.request<StopEventsResult>('bpfLens/stopEvents', { handle });
+  const secs = (performance.now() - t0) / 1000;
+  const after0 = performance.now();
+  await lsp.request('bpfLens/loadedObjects');
+  const afterMs = performance.now() - after0;
+  const all = batches(handle);
+  const c = s.counters!;
+  console.log(
+    `flood: ${c.records} records read, ${c.shown} shown in ${all.length} notifications over ${secs.toFixed(1)} s, ${c.dropped} dropped; ` +
+      `a request answered in ${answerMs.toFixed(0)} ms while flooding, ${afterMs.toFixed(0)} ms after stopping`,
+  );
+  assert.ok(c.records > 50_000, `a flood was read: ${JSON.stringify(c)}`);
+  assert.ok(c.dropped > 0, 'more than the editor is sent: dropped and counted');
+  assert.equal(c.shown + c.dropped, c.records, 'every record read was shown or counted as dropped');
+  assert.equal(all.at(-1)!.done, true);
+  // at most 500 rows a notification, and (but the last) about 5000 a second
+  for (const b of all.slice(0, -1)) assert.ok(b.rows.length <= 500, `${b.rows.length} rows in one notification`);
+  const streamed = all.slice(0, -1).reduce((a, b) => a + b.rows.length, 0);
+  assert.ok(streamed <= 5000 * secs + 500, `${streamed} rows in ${secs.toFixed(1)} s`);
+  assert.ok(
+    all.some((b) => b.counters.rate > 50_000),
+    'the rate counts what was read, not what was shown',
+  );
+  assert.ok(answerMs < 1000 && afterMs < 1000, `requests answered in ${answerMs.toFixed(0)} and ${afterMs.toFixed(0)} ms`);
+  const row = all.flatMap((b) => b.rows)[0];
+  assert.equal(row.hex?.length, 32, 'a record of no known type is hex');
+  await lsp.request('bpfLens/unloadObject', { handle });
+});
