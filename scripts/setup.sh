@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(clang llvm bpftool libbpf-dev golang-github-cilium-ebpf-dev linux-libc-dev xz-utils make gcc clang-16 dwarves zstd qemu-system-x86 busybox-static python3 chromium openssh-server gcc-12 libelf1 sudo
+APT_PACKAGES=(clang llvm bpftool libbpf-dev golang-github-cilium-ebpf-dev linux-libc-dev xz-utils make gcc clang-16 clang-19 dwarves zstd qemu-system-x86 busybox-static python3 chromium openssh-server gcc-12 libelf1 sudo
   linux-source-6.12 linux-source-6.1 libelf-dev zlib1g-dev libcap-dev systemtap-sdt-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

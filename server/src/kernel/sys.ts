@@ -19,6 +19,7 @@ interface Libc {
   errno: () => number;
   address: (buf: Uint8Array) => bigint;
   mmap: (addr: null, length: number, prot: number, flags: number, fd: number, offset: number) => unknown;
+  mmapAt: (addr: bigint, length: number, prot: number, flags: number, fd: number, offset: number) => unknown;
   munmap: (addr: unknown, length: number) => number;
   pointerValue: (p: unknown) => bigint;
   view: (p: unknown, length: number) => ArrayBuffer;
@@ -57,6 +58,7 @@ function load(): Libc {
     errno: () => koffi.errno() as number,
     address: (buf: Uint8Array) => BigInt(koffi.address(buf)),
     mmap: lib.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)'),
+    mmapAt: lib.func('void *mmap(uintptr_t addr, size_t length, int prot, int flags, int fd, long offset)'),
     munmap: lib.func('int munmap(void *addr, size_t length)'),
     pointerValue: (p: unknown) => (p === null ? 0n : BigInt(koffi.address(p))),
     view: (p: unknown, length: number) => koffi.view(p, length) as ArrayBuffer,
@@ -339,6 +341,8 @@ export function renameNoReplace(from: string, to: string, context = ''): void {
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 const MAP_SHARED = 1;
+/** MAP_FIXED that fails with EEXIST instead of replacing what is mapped there (Linux 4.17). */
+const MAP_FIXED_NOREPLACE = 0x100000;
 const MAP_FAILED = 0xffffffffffffffffn;
 
 /**
@@ -378,13 +382,23 @@ export function mappingCount(): number {
   return liveMappings.size;
 }
 
-/** mmap(NULL, length, PROT_READ[|PROT_WRITE], MAP_SHARED, fd, offset). */
-export function mmapFd(fd: Fd, length: number, prot: number, offset: number, context = ''): Mapping {
+/**
+ * mmap(NULL, length, PROT_READ[|PROT_WRITE], MAP_SHARED, fd, offset); with `at`, exactly there
+ * (an ARENA map created with map_extra), never over something already mapped: EEXIST.
+ */
+export function mmapFd(fd: Fd, length: number, prot: number, offset: number, context = '', at?: bigint): Mapping {
   const fake = injected('mmap');
   if (fake !== undefined) throw new KernelError('mmap', fake, context);
   const c = load();
-  const p = c.mmap(null, length, prot, MAP_SHARED, fd, offset);
+  const p = at
+    ? c.mmapAt(at, length, prot, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, offset)
+    : c.mmap(null, length, prot, MAP_SHARED, fd, offset);
   if (c.pointerValue(p) === MAP_FAILED || p === null) throw new KernelError('mmap', c.errno(), context);
+  if (at && c.pointerValue(p) !== at) {
+    // a kernel without MAP_FIXED_NOREPLACE takes the address as a hint only
+    c.munmap(p, length);
+    throw new KernelError('mmap', 17, `${context}: the kernel placed it elsewhere than 0x${at.toString(16)}`);
+  }
   const bytes = c.view(p, length);
   let mapped = true;
   const m: Mapping = {

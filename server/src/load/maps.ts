@@ -6,7 +6,7 @@
  * real FD dup3-ed onto the placeholder the instructions already hold, data maps filled and
  * `.rodata`/`.kconfig` frozen.
  */
-import { isKernelError, type Fd, type KernelOps, type MapCreateAttr } from '../kernel';
+import { isKernelError, PROT_READ, PROT_WRITE, type Fd, type KernelOps, type MapCreateAttr } from '../kernel';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_VTYPE_BTF_OBJ_FD, BPF_MAP_TYPE } from '../common/uapi';
 import { CREATED_WITHOUT_BTF, createMaxEntries, pinPath } from '../object';
 import type { BpfMap } from '../object/model';
@@ -139,6 +139,7 @@ export function createMap(map: BpfMap, placeholder: Fd, env: MapEnv, data?: Uint
   } finally {
     k.closeFd(real);
   }
+  if (map.typeId === BPF_MAP_TYPE.BPF_MAP_TYPE_ARENA) mapArena(map, placeholder, env);
   if (data && map.kind !== 'struct_ops') {
     try {
       k.mapUpdateElem(placeholder, new Uint8Array(4), data);
@@ -148,4 +149,24 @@ export function createMap(map: BpfMap, placeholder: Fd, env: MapEnv, data?: Uint
     }
   }
   return { map, fd: placeholder, attr, reused: false, ...(path ? { pinnedAt: path } : {}) };
+}
+
+/**
+ * libbpf maps every ARENA map it creates, at map_extra when given (the arena's user address is
+ * then set: the verifier refuses programs using an arena without one) and copies the `__arena`
+ * globals to its start. The pages stay in the arena after the mapping goes.
+ */
+function mapArena(map: BpfMap, fd: Fd, env: MapEnv): void {
+  const k = env.kernel;
+  let m;
+  try {
+    m = k.mmapFd(fd, env.pageSize * map.maxEntries, PROT_READ | PROT_WRITE, 0, `arena "${map.name}"`, map.mapExtra || undefined);
+  } catch (e) {
+    throw mapError(map, 'mapping the arena', e);
+  }
+  try {
+    if (map.initialData) new Uint8Array(m.bytes).set(map.initialData);
+  } finally {
+    m.unmap();
+  }
 }

@@ -6,6 +6,7 @@
  * Each is one function over the LoadContext; index.ts calls them in order.
  */
 import { CandidateCache, type CoreReloReport, relocateCore } from '../core';
+import { arenaTooSmall } from '../object';
 import type { BpfObject, BpfProgram } from '../object/model';
 import { ArgCtxRewriter, argCtxFallbackWanted } from './arg-ctx';
 import type { LoadContext } from './context';
@@ -49,6 +50,8 @@ export function checkObject(cx: LoadContext): void {
   }
   const errors = obj.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) throw new LoadError(`${obj.file} cannot be loaded:\n  ${errors.map((d) => d.message).join('\n  ')}`, 'probe');
+  const arena = arenaTooSmall(obj, target.pageSize());
+  if (arena) throw new LoadError(arena, 'probe');
   cx.progs = programsToLoad(obj, cx.opts, cx.warnings);
   for (const p of cx.progs) {
     if (p.progType === 'unspec')

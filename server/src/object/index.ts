@@ -16,3 +16,4 @@ export type { MapCreateEnv } from './map-adjust';
 export { progTypeName, mapTypeName, attachTypeName, PROG_TYPE_NAMES, MAP_TYPE_NAMES, ATTACH_TYPE_NAMES } from './uapi-names';
 export { internalMapName } from './maps-internal';
 export { kernelObjName } from './maps-btf';
+export { ARENA_SEC, arenaTooSmall } from './arena';

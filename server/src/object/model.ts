@@ -180,7 +180,7 @@ export interface BpfMap {
   readonly sectionIndex: number;
   /** Offset of the defining symbol inside its section (0 for internal maps). */
   readonly symbolOffset: number;
-  /** Initial bytes of data maps (zeros for .bss); struct_ops value bytes. */
+  /** Initial bytes of data maps (zeros for .bss); struct_ops value bytes; an ARENA map's `__arena` globals. */
   readonly initialData?: Uint8Array;
   /** struct_ops: the C struct type name (`tcp_congestion_ops`). */
   readonly structOpsType?: string;

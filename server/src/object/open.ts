@@ -6,6 +6,7 @@ import { isBtf, parseBtf } from '../btf/btf';
 import { parseBtfExt } from '../btf/ext';
 import { FormatError } from '../common/errors';
 import { ElfFile, isElf } from '../elf/reader';
+import { withArenaData } from './arena';
 import { collectExterns } from './externs';
 import { collectBtfMaps } from './maps-btf';
 import { collectDataMaps, collectLegacyMaps, collectStructOps, kconfigMap } from './maps-internal';
@@ -65,7 +66,7 @@ function read(bytes: Uint8Array, file: string, opts: OpenOptions): BpfObject {
   const structOps = collectStructOps(elf, btf, diagnostics);
   const kconfig = kconfigMap(btf, name, externs);
   let maps: BpfMap[] = [
-    ...collectBtfMaps(elf, btf, diagnostics),
+    ...withArenaData(elf, collectBtfMaps(elf, btf, diagnostics), diagnostics),
     ...collectLegacyMaps(elf, diagnostics),
     ...collectDataMaps(elf, btf, name),
     ...(kconfig ? [kconfig] : []),

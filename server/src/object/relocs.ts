@@ -3,8 +3,9 @@
  * references, global-data references, subprogram calls and addresses, extern variables and
  * kfunc calls. The loader patches instructions from these; the editor shows what each refers to.
  */
-import { SHF_EXECINSTR, SHN_UNDEF, STT_SECTION } from '../elf/constants';
-import type { ElfFile, ElfSection } from '../elf/reader';
+import { SHF_EXECINSTR, SHN_UNDEF, SHT_PROGBITS, STT_SECTION } from '../elf/constants';
+import type { ElfFile, ElfSection, ElfSymbol } from '../elf/reader';
+import { ARENA_SEC, arenaMapIndex } from './arena';
 import { BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, decodeInsn, isCall, isLdImm64 } from './insn';
 import type { BpfExtern, BpfMap, BpfReloc, ObjectDiagnostic } from './model';
 
@@ -69,6 +70,13 @@ export function sectionRelocs(
       fail(`to '${sym.name || target?.name}' is not on an ld_imm64 (code 0x${ins.code.toString(16)})`);
       continue;
     }
+    if (target?.name === ARENA_SEC && target.index === arenaSection(elf)) {
+      // libbpf checks arena globals before maps: an offset into the ARENA map's contents
+      const arena = arenaMapIndex(maps);
+      if (arena < 0) fail(`to __arena global '${sym.name || ARENA_SEC}' has no ARENA map to point into`);
+      else out.push({ insn, kind: 'data', name: maps[arena].name, mapIndex: arena, offset: dataOffset(sym, ins.imm) });
+      continue;
+    }
     const mapIdx = maps.findIndex(
       (m) => (m.kind === 'btf' || m.kind === 'legacy') && m.sectionIndex === sym.shndx && m.symbolOffset === Number(sym.value),
     );
@@ -80,12 +88,21 @@ export function sectionRelocs(
       (m) => m.kind !== 'btf' && m.kind !== 'legacy' && m.kind !== 'struct_ops' && m.sectionIndex === sym.shndx,
     );
     if (dataIdx >= 0) {
-      // a section symbol's offset is in imm; a variable's is its st_value (+imm)
-      const offset = (sym.type === STT_SECTION ? 0 : Number(sym.value)) + ins.imm;
-      out.push({ insn, kind: 'data', name: maps[dataIdx].name, mapIndex: dataIdx, offset });
+      out.push({ insn, kind: 'data', name: maps[dataIdx].name, mapIndex: dataIdx, offset: dataOffset(sym, ins.imm) });
       continue;
     }
     fail(`refers to '${sym.name || target?.name}' in section '${target?.name ?? sym.shndx}', which is no map or data section`);
   }
   return out.sort((a, b) => a.insn - b.insn);
+}
+
+/** A section symbol's offset is in imm; a variable's is its st_value (+imm). */
+function dataOffset(sym: ElfSymbol, imm: number): number {
+  return (sym.type === STT_SECTION ? 0 : Number(sym.value)) + imm;
+}
+
+/** The index of the `.addr_space.1` section libbpf takes as arena data (PROGBITS, with bytes). */
+function arenaSection(elf: ElfFile): number {
+  const s = elf.section(ARENA_SEC);
+  return s && s.type === SHT_PROGBITS && s.size > 0 ? s.index : -1;
 }
