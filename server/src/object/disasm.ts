@@ -133,6 +133,9 @@ function formatAlu(insn: RawInsn, is64: boolean): string {
     const kind = is64 ? 'bswap' : x ? 'be' : 'le';
     return `r${insn.dst} = ${kind}${insn.imm} r${insn.dst}`;
   }
+  // BPF_ADDR_SPACE_CAST (off 1, imm = dst_as << 16 | src_as): arena pointers, as the kernel prints it
+  if (op === 0xb0 && x && is64 && insn.off === 1 && insn.imm !== 0)
+    return `${dst} = addr_space_cast(r${insn.src}, ${insn.imm >>> 16}, ${insn.imm & 0xffff})`;
   if (op === 0xb0 && x && insn.off !== 0) return `${dst} = (s${insn.off})${r}${insn.src}`;
   let sym = ALU_OPS[op];
   if (sym === undefined) return unknown(insn);
