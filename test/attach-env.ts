@@ -193,6 +193,32 @@ export function usdtTarget(): { dir: string; bin: string; done(): void } {
   return { dir, bin, done: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * `lens_multi N`: calls lens_m_a (returns 1) N times, lens_m_b (returns 10) 2N times, lens_m_c
+ * (returns 100) 3N times and lens_other (returns 1000) N times; for uprobe.multi globs.
+ */
+export function multiTarget(): { dir: string; bin: string; done(): void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bpflens-multi-'));
+  const fn = (name: string, ret: number) =>
+    `__attribute__((noinline)) long ${name}(long x) { __asm__ volatile(""); return x * 0 + ${ret}; }`;
+  const src = [
+    '#include <stdlib.h>',
+    fn('lens_m_a', 1),
+    fn('lens_m_b', 10),
+    fn('lens_m_c', 100),
+    fn('lens_other', 1000),
+    'int main(int argc, char **argv) { int n = argc > 1 ? atoi(argv[1]) : 1; long s = 0;',
+    '  for (int i = 0; i < n; i++) { s += lens_m_a(i) + lens_other(i);',
+    '    for (int j = 0; j < 2; j++) s += lens_m_b(i);',
+    '    for (int j = 0; j < 3; j++) s += lens_m_c(i); }',
+    '  return s == -1; }',
+  ];
+  writeFileSync(path.join(dir, 'lens_multi.c'), src.join('\n'));
+  const bin = path.join(dir, 'lens_multi');
+  run('gcc', ['-O1', '-o', bin, path.join(dir, 'lens_multi.c')]);
+  return { dir, bin, done: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 /** Perf event FDs this process holds. */
 export function perfFds(): number {
   let n = 0;

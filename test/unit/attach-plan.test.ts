@@ -9,6 +9,8 @@ import {
   AttachPlanError,
   describePlan,
   functionFileOffset,
+  functionsMatching,
+  globMatch,
   parsePlaces,
   parseUprobeTarget,
   planAttach,
@@ -162,5 +164,53 @@ test('kprobe.multi / kretprobe.multi: a function glob from SEC() or the place, o
   });
   assert.equal(planAttach({ name: 'k', section: 'kprobe.multi' }).kind, 'none');
   assert.throws(() => planAttach({ name: 'k', section: 'kprobe.multi/a;b' }), /not a kernel function glob/);
-  assert.throws(() => planAttach({ name: 'u', section: 'uprobe.multi/bash:read*' }), /not attached by BPF Lens yet/);
+  assert.throws(() => planAttach({ name: 'u', section: 'uprobe.session/bash:read*' }), /not attached by BPF Lens yet/);
+});
+
+test('uprobe.multi / uretprobe.multi: binary:glob from SEC() (the binary up to the first colon, as libbpf) or the place', () => {
+  assert.deepEqual(planAttach({ name: 'u', section: 'uprobe.multi//usr/bin/bash:read*' }), {
+    kind: 'uprobe_multi',
+    binary: '/usr/bin/bash',
+    pattern: 'read*',
+    retprobe: false,
+  });
+  assert.deepEqual(planAttach({ name: 'u', section: 'uretprobe.multi.s/libc.so.6:mall?c' }), {
+    kind: 'uprobe_multi',
+    binary: 'libc.so.6',
+    pattern: 'mall?c',
+    retprobe: true,
+  });
+  assert.deepEqual(planAttach({ name: 'u', section: 'uprobe.multi' }, '/bin/x:f*'), {
+    kind: 'uprobe_multi',
+    binary: '/bin/x',
+    pattern: 'f*',
+    retprobe: false,
+  });
+  const p = planAttach({ name: 'u', section: 'uprobe.multi' });
+  assert.equal(p.kind, 'none');
+  assert.match((p as { reason: string }).reason, /give binary:function-glob \(--attach u=\/usr\/bin\/bash:read\*\)/);
+  assert.throws(() => planAttach({ name: 'u', section: 'uprobe.multi' }, 'noglob'), /'noglob' is not binary:function-glob/);
+  assert.throws(() => planAttach({ name: 'u', section: 'uprobe.session/x:f' }), /not attached by BPF Lens yet/);
+  assert.equal(describePlan(planAttach({ name: 'u', section: 'uprobe.multi/b:f*' })), 'b:f*');
+});
+
+test("uprobe.multi globs: libbpf's glob_match; the functions matched equal readelf's FUNC symbols, .symtab before .dynsym", () => {
+  assert.ok(globMatch('lens_m_a', 'lens_m_*'));
+  assert.ok(globMatch('lens_m_a', 'lens_?_a'));
+  assert.ok(globMatch('a.b+c', 'a.b+c'), 'only * and ? are special');
+  assert.ok(!globMatch('a.b+c', 'a?b+d'));
+  assert.ok(!globMatch('xlens', 'lens*'), 'anchored');
+  assert.ok(globMatch('', '*'));
+  // bash has no .symtab: its .dynsym FUNC symbols
+  const bash = '/usr/bin/bash';
+  const dyn = spawnSync('readelf', ['-W', '--dyn-syms', bash], { encoding: 'utf8' }).stdout;
+  const want = [...dyn.matchAll(/^\s*\d+: [0-9a-f]+\s+\d+ FUNC\s+\w+\s+\w+\s+(\d+) (read\w*)$/gm)].map((m) => m[2]);
+  assert.ok(want.length > 2, 'bash exports read* functions');
+  const got = functionsMatching(readFileSync(bash), bash, 'read*');
+  assert.deepEqual(
+    got.map((f) => f.name),
+    want,
+  );
+  for (const f of got) assert.equal(f.offset, functionFileOffset(readFileSync(bash), bash, f.name), f.name);
+  assert.throws(() => functionsMatching(readFileSync(bash), bash, 'no_such_*'), /\/usr\/bin\/bash: no function matches 'no_such_\*'/);
 });

@@ -9,7 +9,7 @@ import { describePlan, type AttachKind, type AttachPlan } from './plan';
 import type { Btf } from '../btf/btf';
 import { legacyKprobeOpen } from './kprobe-legacy';
 import { legacyFromEnv, tcAttach, type LegacyPath } from './tc';
-import { functionFileOffset, resolveBinary } from './uprobe';
+import { functionFileOffset, functionsMatching, resolveBinary } from './uprobe';
 import { usdtAttach } from './usdt-attach';
 import type { UsdtSpecIds } from './usdt-spec';
 
@@ -140,6 +140,9 @@ function run(cx: ExecuteContext, s: Steps, links: Fd[], prog: Fd, plan: Exclude<
     case 'kprobe':
     case 'uprobe':
       return probeAttach(cx, s, links, prog, plan, what);
+    case 'uprobe_multi':
+      link(uprobeMultiLink(cx, prog, plan, what));
+      return 'link';
     case 'usdt':
       return usdtAttach(cx, plan, what, {
         add: (f) => s.add(f),
@@ -304,6 +307,36 @@ function uprobeAttach(
   }
   const spec = { type: pmu.type, config, probeName: u.path, probeOffset: u.offset };
   return perfAttach(k, s, links, prog, openPerf(k, s, spec, u.pid, u.pid === -1 ? 0 : -1, what), what, u.cookie);
+}
+
+const BPF_F_UPROBE_MULTI_RETURN = 1;
+
+/** uprobe.multi: one BPF_TRACE_UPROBE_MULTI link on every function the glob matches (Linux 6.6+). */
+function uprobeMultiLink(cx: ExecuteContext, prog: Fd, plan: Extract<AttachPlan, { kind: 'uprobe_multi' }>, what: string): Fd {
+  const path = resolveBinary(plan.binary, cx.exists ?? existsSync, cx.env ?? process.env);
+  const funcs = functionsMatching((cx.readFile ?? readFileSync)(path), path, plan.pattern);
+  const attr = {
+    prog_fd: prog,
+    attach_type: BPF_ATTACH_TYPE.BPF_TRACE_UPROBE_MULTI,
+    uprobeMulti: {
+      path,
+      offsets: funcs.map((f) => f.offset),
+      flags: plan.retprobe ? BPF_F_UPROBE_MULTI_RETURN : 0,
+      ...(plan.pid !== undefined && plan.pid > 0 ? { pid: plan.pid } : {}),
+    },
+  };
+  try {
+    return cx.kernel.linkCreate(attr, what);
+  } catch (e) {
+    if (isKernelError(e, 'EINVAL') || isKernelError(e, 'EOPNOTSUPP') || isKernelError(e, 'ENOTSUP'))
+      throw new Error(
+        `${what}: the kernel refused a uprobe multi link (they need Linux 6.6+ with CONFIG_UPROBES): ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    throw e;
+  }
 }
 
 const SAMPLING: Record<string, { type: number; config: number }> = {

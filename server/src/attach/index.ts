@@ -2,9 +2,10 @@
  * Attaching loaded programs, as libbpf's bpf_program__attach does, through KernelOps only.
  *
  *   plan.ts     pure: SEC() name + the user's place → an AttachPlan (tracepoint, raw_tp, tracing,
- *               kprobe, uprobe, iter, perf_event, xdp, tcx, cgroup, netns, sockmap, none).
+ *               kprobe, kprobe_multi, uprobe, uprobe_multi, usdt, iter, perf_event, xdp, tcx,
+ *               cgroup, netns, sockmap, none).
  *   uprobe.ts   pure: a uprobe binary found as libbpf finds it; a function's file offset from
- *               .symtab/.dynsym.
+ *               .symtab/.dynsym; the functions a uprobe.multi glob matches.
  *   usdt-notes.ts, usdt-args.ts, usdt-spec.ts   pure: a binary's .note.stapsdt probes, their
  *               argument specs (x86-64, arm64), libbpf's USDT spec values and spec ids.
  *   usdt-attach.ts  a usdt program: spec map filled, a uprobe per site with its cookie.
@@ -20,12 +21,13 @@ export {
   parseFuncOffset,
   parsePerfPlace,
   parsePlaces,
+  parseUprobeMultiTarget,
   parseUprobeTarget,
   parseUsdtTarget,
   planAttach,
 } from './plan';
 export type { AttachKind, AttachPlan, PlanInput, XdpMode } from './plan';
-export { functionFileOffset, resolveBinary, searchDirs } from './uprobe';
+export { functionFileOffset, functionsMatching, globMatch, resolveBinary, searchDirs } from './uprobe';
 export { attachStructOps, executePlan, runUndo } from './execute';
 export { USDT_ARG, parseUsdtArgs, type UsdtArch, type UsdtArg } from './usdt-args';
 export { usdtNotes, usdtProbe, type UsdtNote, type UsdtProbe, type UsdtSite } from './usdt-notes';

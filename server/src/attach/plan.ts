@@ -26,6 +26,8 @@ export type AttachPlan =
       readonly retprobe: boolean;
       readonly pid?: number;
     }
+  /** uprobe.multi/uretprobe.multi: one link on every function of the binary the glob matches. */
+  | { readonly kind: 'uprobe_multi'; readonly binary: string; readonly pattern: string; readonly retprobe: boolean; readonly pid?: number }
   /** usdt: one uprobe per site of PROVIDER:NAME in the binary, libbpf's USDT spec maps filled. */
   | { readonly kind: 'usdt'; readonly binary: string; readonly provider: string; readonly name: string; readonly pid?: number }
   | { readonly kind: 'iter'; readonly target: string }
@@ -84,6 +86,13 @@ const PERF_EVENTS = new Set([
   'page-faults',
   'context-switches',
 ]);
+
+/** `binary:glob` (uprobe.multi SEC names and places): the binary up to the first ':', as libbpf splits it. */
+export function parseUprobeMultiTarget(text: string): { binary: string; pattern: string } | undefined {
+  const colon = text.indexOf(':');
+  if (colon <= 0 || colon === text.length - 1) return undefined;
+  return { binary: text.slice(0, colon), pattern: text.slice(colon + 1) };
+}
 
 /** `binary:provider:name` (usdt SEC names and places); the binary may itself hold ':'. */
 export function parseUsdtTarget(text: string): { binary: string; provider: string; name: string } | undefined {
@@ -180,6 +189,12 @@ function planProbe(p: PlanInput, m: SecMatch, prefix: string, where: string | un
     if (!/^[A-Za-z0-9_.*?]+$/.test(pattern)) return bad(`'${pattern}' is not a kernel function glob (letters, digits, _ . * ?)`);
     return { kind: 'kprobe_multi', pattern, retprobe };
   }
+  if (/^u(ret)?probe\.multi/.test(prefix)) {
+    const text = where ?? m.attachTo;
+    if (!text) return need(p, 'binary:function-glob', '/usr/bin/bash:read*');
+    const t = parseUprobeMultiTarget(text);
+    return t ? { kind: 'uprobe_multi', ...t, retprobe } : bad(`'${text}' is not binary:function-glob`);
+  }
   if (prefix.includes('.multi') || prefix.includes('.session')) return bad(`'${prefix}' (multi probes) is not attached by BPF Lens yet`);
   if (m.def.usdt) {
     const text = where ?? m.attachTo;
@@ -265,6 +280,8 @@ export function describePlan(plan: AttachPlan): string {
       return plan.pattern;
     case 'uprobe':
       return `${plan.binary}:${plan.func ?? `0x${plan.offset.toString(16)}`}${plan.func && plan.offset ? `+0x${plan.offset.toString(16)}` : ''}`;
+    case 'uprobe_multi':
+      return `${plan.binary}:${plan.pattern}`;
     case 'usdt':
       return `${plan.binary}:${plan.provider}:${plan.name}`;
     case 'perf_event':

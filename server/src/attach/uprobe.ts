@@ -55,6 +55,38 @@ export function functionFileOffset(bytes: Uint8Array, binary: string, func: stri
   return offset;
 }
 
+/** libbpf's glob_match: `*` any run, `?` one character, nothing else special. */
+export function globMatch(name: string, pattern: string): boolean {
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    's',
+  );
+  return re.test(name);
+}
+
+/**
+ * The functions a uprobe.multi glob names in a binary, as libbpf's elf_resolve_pattern_offsets:
+ * defined STT_FUNC symbols of .symtab matching the glob, else (none there) of .dynsym; each
+ * with its file offset. Throws naming the binary when nothing matches.
+ */
+export function functionsMatching(bytes: Uint8Array, binary: string, pattern: string): { name: string; offset: bigint }[] {
+  const elf = new ElfFile(bytes, binary);
+  const pick = (syms: readonly FuncSym[]) =>
+    syms.flatMap((sym) => {
+      if (sym.type !== STT_FUNC || sym.shndx === 0 || !globMatch(sym.name, pattern)) return [];
+      const sec = elf.sections[sym.shndx];
+      if (!sec || sec.type === 8 /* SHT_NOBITS */) return [];
+      return [{ name: sym.name, offset: sym.value - sec.addr + BigInt(sec.offset) }];
+    });
+  const found = pick(elf.symbols);
+  const out = found.length ? found : pick(dynamicSymbols(elf));
+  if (!out.length) throw new Error(`${binary}: no function matches '${pattern}' in its symbol tables (.symtab, .dynsym)`);
+  return out;
+}
+
 /** Where libbpf looks for a binary named without a slash: PATH for programs, library dirs for `*.so*`. */
 export function searchDirs(binary: string, env: { PATH?: string; LD_LIBRARY_PATH?: string }, arch = process.arch): string[] {
   if (binary.includes('.so')) {
