@@ -4,4 +4,5 @@
 // 3: attach/detach (and the `attached` notification); testRun takes ctx and answers ctxOut.
 // 4: observe/observeStop and the `events` notification (ring/perf buffer records, printk lines).
 // 5: mapDump/mapUpdate/mapDelete (a map by id or pin path, as bpftool prints and takes it).
-export const AGENT_PROTOCOL_VERSION = 5;
+// 6: places (the target's interfaces and cgroup v2 directories, for the editor's place picker).
+export const AGENT_PROTOCOL_VERSION = 6;

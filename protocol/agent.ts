@@ -292,6 +292,16 @@ export const mapUpdate = new RequestType<MapUpdateParams, null, void>('bpfLensAg
 export const mapDelete = new RequestType<MapDeleteParams, MapDeleteResult, void>('bpfLensAgent/mapDelete');
 export const shutdown = new RequestType0<void, void>('bpfLensAgent/shutdown');
 
+/** What a place picker offers on the target (places): its network interfaces and cgroup v2 directories. */
+export interface PlacesResult {
+  readonly interfaces: readonly { readonly name: string; readonly ifindex: number; readonly state: string }[];
+  /** Where cgroup v2 is mounted, when it is. */
+  readonly cgroupRoot?: string;
+  /** The root and directories under it (a few levels, bounded). */
+  readonly cgroups: readonly string[];
+}
+export const places = new RequestType0<PlacesResult, void>('bpfLensAgent/places');
+
 /** Start reading a load's ring/perf buffers (and, with printk, the trace pipe) while it runs. */
 export interface ObserveParams {
   readonly handle: number;

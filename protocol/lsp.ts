@@ -322,6 +322,31 @@ export interface AttachObjectResult {
 }
 export const AttachObjectRequest = new RequestType<AttachObjectParams, AttachObjectResult, void>('bpfLens/attach');
 
+/** What a program needs before it can be attached, and what its target offers for it (the editor's place picker). */
+export interface AttachPlaceParams {
+  readonly handle: number;
+  readonly program: string;
+}
+/** An interface (XDP: then a mode; tc: then a direction unless fixed), a cgroup, `binary:function`, or other text. */
+export type PlaceNeed =
+  | { readonly kind: 'interface'; readonly prog: 'xdp' }
+  | { readonly kind: 'interface'; readonly prog: 'tc'; readonly direction?: 'ingress' | 'egress' }
+  | { readonly kind: 'cgroup' }
+  | { readonly kind: 'binary'; readonly example: string }
+  | { readonly kind: 'text'; readonly what: string; readonly example: string };
+export interface AttachPlaceResult {
+  /** Absent: the program needs no place (it attaches by its SEC() name, or is never attached). */
+  readonly need?: PlaceNeed;
+  /** The target's interfaces (when an interface is needed). */
+  readonly interfaces: readonly { readonly name: string; readonly ifindex: number; readonly state: string }[];
+  /** The target's cgroup v2 mount and directories under it (when a cgroup is needed). */
+  readonly cgroupRoot?: string;
+  readonly cgroups: readonly string[];
+  /** Why nothing could be listed (e.g. an agent too old to list places): the editor asks for text instead. */
+  readonly error?: string;
+}
+export const AttachPlaceRequest = new RequestType<AttachPlaceParams, AttachPlaceResult, void>('bpfLens/attachPlace');
+
 export interface DetachObjectParams {
   readonly handle: number;
   /** Only these programs (default: everything the load has attached). */

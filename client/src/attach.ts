@@ -9,6 +9,8 @@ import type { LanguageClient } from 'vscode-languageclient/node';
 import {
   AttachObjectRequest,
   type AttachObjectResult,
+  AttachPlaceRequest,
+  type AttachPlaceResult,
   DetachObjectRequest,
   type KernelAttachment,
   type LoadedKernelObject,
@@ -59,12 +61,7 @@ async function attachPrograms(
   let r = await client.sendRequest(AttachObjectRequest, { handle: loaded.handle, ...(programs ? { programs } : {}), places });
   while (!r.ok && r.error?.needsPlace && r.error.program !== undefined) {
     const program = r.error.program;
-    const example = /--attach [^=]+=([^)]+)\)/.exec(r.error.message)?.[1];
-    const place = await vscode.window.showInputBox({
-      title: `Attach ${program}`,
-      prompt: r.error.message.replace(/^program '[^']*': /, '').replace(/ \(--attach .*\)$/, ''),
-      placeHolder: example,
-    });
+    const place = await askPlace(client, loaded, program, r.error.message);
     if (!place) return undefined;
     places[program] = place;
     r = await client.sendRequest(AttachObjectRequest, { handle: loaded.handle, ...(programs ? { programs } : {}), places });
@@ -80,6 +77,93 @@ async function attachPrograms(
     void vscode.window.showErrorMessage(`BPF Lens: ${r.error?.message ?? 'attach failed'}`, 'Show Output').then((p) => p && out.show(true));
   }
   return r;
+}
+
+const XDP_MODES = [
+  { label: 'native', description: 'in the driver (refused where the driver has no XDP)' },
+  { label: 'generic', description: 'on the skb, after the driver: works on every interface' },
+];
+const TC_DIRECTIONS = [
+  { label: 'ingress', description: 'packets arriving on the interface' },
+  { label: 'egress', description: 'packets leaving it' },
+];
+
+async function pickLabel(title: string, placeHolder: string, items: readonly vscode.QuickPickItem[]): Promise<string | undefined> {
+  return (await vscode.window.showQuickPick(items, { title, placeHolder }))?.label;
+}
+
+/** A quick pick over `paths` that also takes a typed absolute path (a cgroup not listed, or deeper than the listing goes). */
+function pickPath(title: string, placeHolder: string, paths: readonly string[]): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const qp = vscode.window.createQuickPick();
+    const listed = paths.map((p) => ({ label: p }));
+    qp.title = title;
+    qp.placeholder = placeHolder;
+    qp.items = listed;
+    qp.onDidChangeValue((v) => {
+      qp.items = v.startsWith('/') && !paths.includes(v) ? [{ label: v, description: 'the path typed' }, ...listed] : listed;
+    });
+    let done = false;
+    qp.onDidAccept(() => {
+      const v = qp.selectedItems[0]?.label ?? (qp.value.startsWith('/') ? qp.value : undefined);
+      if (!v) return;
+      done = true;
+      resolve(v);
+      qp.hide();
+    });
+    qp.onDidHide(() => {
+      if (!done) resolve(undefined);
+      qp.dispose();
+    });
+    qp.show();
+  });
+}
+
+/**
+ * Asks only for what the program needs, from what its target offers (bpfLens/attachPlace): an
+ * interface of the target (then the XDP mode, or the tc direction unless its SEC() name fixes
+ * it), a cgroup under the target's cgroup v2 mount or a typed path, `binary:function`, or the
+ * text the attach error names (a server or agent too old to list places: that text too).
+ */
+async function askPlace(client: LanguageClient, loaded: LoadedKernelObject, program: string, message: string): Promise<string | undefined> {
+  const title = `Attach ${program}`;
+  const example = /--attach [^=]+=([^)]+)\)/.exec(message)?.[1];
+  const prompt = message.replace(/^program '[^']*': /, '').replace(/ \(--attach .*\)$/, '');
+  let r: AttachPlaceResult | undefined;
+  try {
+    r = await client.sendRequest(AttachPlaceRequest, { handle: loaded.handle, program });
+  } catch {
+    r = undefined; // a server without bpfLens/attachPlace
+  }
+  const need = r?.need;
+  const text = (placeHolder = example, validateInput?: (v: string) => string | undefined) =>
+    vscode.window.showInputBox({ title, prompt, placeHolder, ...(validateInput ? { validateInput } : {}) });
+  if (!r || !need) return text();
+  switch (need.kind) {
+    case 'interface': {
+      const iface = r.interfaces.length
+        ? await pickLabel(
+            title,
+            `Interface on ${loaded.target}`,
+            r.interfaces.map((i) => ({ label: i.name, description: `ifindex ${i.ifindex} · ${i.state}` })),
+          )
+        : await text();
+      if (!iface) return undefined;
+      const second =
+        need.prog === 'xdp'
+          ? await pickLabel(title, 'XDP mode', XDP_MODES)
+          : (need.direction ?? (await pickLabel(title, 'tc hook', TC_DIRECTIONS)));
+      return second && `${iface}:${second}`;
+    }
+    case 'cgroup':
+      return r.cgroups.length
+        ? pickPath(title, `A cgroup v2 directory on ${loaded.target} (or type a path)`, r.cgroups)
+        : text(r.cgroupRoot ? `${r.cgroupRoot}/…` : example, (v) => (v.startsWith('/') ? undefined : 'an absolute cgroup v2 directory'));
+    case 'binary':
+      return text(need.example, (v) => (/^[^:]+:[^:]+$/.test(v) ? undefined : 'binary:function[+offset] (e.g. /usr/bin/bash:readline)'));
+    default:
+      return text(need.example);
+  }
 }
 
 export async function attachCommand(deps: LoadDeps, arg: unknown): Promise<void> {

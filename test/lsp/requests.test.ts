@@ -51,6 +51,7 @@ test('the server advertises its requests under experimental capabilities', () =>
   const exp = lsp.initResult.capabilities.experimental as { bpfLens: { requests: string[] } };
   assert.deepEqual([...exp.bpfLens.requests].sort(), [
     'bpfLens/attach',
+    'bpfLens/attachPlace',
     'bpfLens/baseDiff',
     'bpfLens/btfTypes',
     'bpfLens/coreRelocations',

@@ -137,6 +137,7 @@ conn.onRequest(P.mapUpdate, async (raw) => {
   return null;
 });
 conn.onRequest(P.mapDelete, (raw) => target.mapDelete(mapDeleteParams(raw)));
+conn.onRequest(P.places, () => target.places());
 conn.onRequest(P.observe, async (raw): Promise<P.ObserveResult> => {
   const p = observeParams(raw);
   if (!(await target.list()).some((l) => l.handle === p.handle)) throw new ResponseError(3, `no load with handle ${p.handle}`);

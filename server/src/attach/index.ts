@@ -34,4 +34,6 @@ export { usdtNotes, usdtProbe, type UsdtNote, type UsdtProbe, type UsdtSite } fr
 export { USDT_SPEC_LAYOUT_V1, UsdtSpecIds, encodeUsdtSpec, usdtSpecLayout, type UsdtSpecLayout } from './usdt-spec';
 export type { Attachment, ExecuteContext, Mechanism, StructOpsMap } from './execute';
 export { AttachError, AttachSession, attachAll, planAll } from './session';
+export { placeNeed } from './place-need';
+export type { PlaceNeed } from './place-need';
 export type { AttachOptions, AttachProgram, Skipped } from './session';

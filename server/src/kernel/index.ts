@@ -22,6 +22,7 @@
 //                 ifIndex, openPath (cgroup/netns FDs), readAll (iterator output).
 //   netlink.ts    rtnetlink requests (NETLINK_ROUTE socket, ACK/extack parsed, dumps).
 //   tc.ts         clsact qdisc + direct-action bpf filter (libbpf's bpf_tc_*), where tcx is missing.
+//   places.ts     interfaces and cgroup v2 directories (what the editor's place picker offers).
 //   kprobe-events.ts  legacy kprobes: tracefs kprobe_events entries added and removed.
 //   probes.ts     FEATURE_PROBES, probeFeature (cached), probePrivileges, systemInfo.
 //   target-btf.ts KernelBtf: vmlinux + module BTF by id, parsed lazily, FDs on request;
@@ -86,6 +87,8 @@ export { ifIndex, onlineCpus, openPath, parseCpuList, pmuInfo, readAll, tracefsR
 export type { PmuInfo } from './attach-points';
 export { tcFilterAttach, tcFilterDetach, tcFilterList, tcQdiscCreate, tcQdiscDelete } from './tc';
 export type { TcAttachSpec, TcDirection, TcFilter } from './tc';
+export { cgroup2Mount, cgroupDirs, netInterfaces } from './places';
+export type { NetInterface } from './places';
 export { kprobeEventAdd, kprobeEventRemove, kprobeEventsFile, kprobeGroup } from './kprobe-events';
 export { FEATURE_PROBES, clearProbeCache, probeFeature, probePrivileges, supportedFeatures, systemInfo, versionCode } from './probes';
 export type { FeatureProbe, Privileges, ProbeResult, SystemInfo } from './probes';

@@ -5,6 +5,8 @@
  * bpfLens/loadedObjects.
  */
 import {
+  type AttachPlaceResult,
+  AttachPlaceRequest,
   AttachObjectRequest,
   type AttachObjectResult,
   DetachObjectRequest,
@@ -13,6 +15,7 @@ import {
   TestRunProgramRequest,
   type TestRunProgramResult,
 } from '../../../protocol/lsp';
+import { placeNeed } from '../attach/place-need';
 import { MAX_SOURCE_BYTES, readRegularFile } from '../host/read-file';
 import { secDefFor } from '../object/section-defs';
 import { buildPacket } from '../run/packet';
@@ -54,6 +57,21 @@ export function attachRequests(d: Session): RequestHandler[] {
           ...none,
           error: { message: e.message, ...(e.program ? { program: e.program } : {}), ...(e.needsPlace ? { needsPlace: true } : {}) },
         };
+      }
+    }),
+    handler(AttachPlaceRequest, async (p): Promise<AttachPlaceResult> => {
+      const h = d.loads.get(p.handle);
+      if (!h) return { interfaces: [], cgroups: [], error: NOT_LOADED(p.handle) };
+      const section = h.sections.get(p.program);
+      if (section === undefined) return { interfaces: [], cgroups: [], error: `no program '${p.program}' in ${h.info.path}` };
+      const need = placeNeed({ name: p.program, section });
+      if (!need || (need.kind !== 'interface' && need.kind !== 'cgroup')) return { ...(need ? { need } : {}), interfaces: [], cgroups: [] };
+      try {
+        const places = await h.target.places();
+        if (need.kind === 'interface') return { need, interfaces: places.interfaces, cgroups: [] };
+        return { need, interfaces: [], ...(places.cgroupRoot ? { cgroupRoot: places.cgroupRoot } : {}), cgroups: places.cgroups };
+      } catch (e) {
+        return { need, interfaces: [], cgroups: [], error: `${h.target.label} cannot list its places: ${(e as Error).message}` };
       }
     }),
     handler(DetachObjectRequest, async (p) => {

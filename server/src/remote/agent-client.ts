@@ -199,6 +199,9 @@ export class AgentClient {
   mapDelete(p: P.MapDeleteParams): Promise<P.MapDeleteResult> {
     return this.call(() => this.conn.sendRequest(P.mapDelete, p));
   }
+  places(): Promise<P.PlacesResult> {
+    return this.call(() => this.conn.sendRequest(P.places));
+  }
 
   /** Asks the agent to close everything and exit; kills it if it does not within 3 s. */
   async close(): Promise<void> {

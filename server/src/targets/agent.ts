@@ -20,6 +20,7 @@ import {
   type LoadRequest,
   type MapDeleteParams,
   type MapDeleteResult,
+  type PlacesResult,
   type MapDumpParams,
   type MapDumpResult,
   type MapUpdateParams,
@@ -101,6 +102,9 @@ export class AgentTarget implements KernelTarget {
   }
   mapDelete(p: MapDeleteParams): Promise<MapDeleteResult> {
     return this.client.mapDelete(p);
+  }
+  places(): Promise<PlacesResult> {
+    return this.client.places();
   }
   observe(req: ObserveParams, onBatch: (b: EventBatch) => void): Promise<ObserveResult> {
     return this.client.observe(req, onBatch);

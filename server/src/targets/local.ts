@@ -34,6 +34,7 @@ import type {
   MapDumpParams,
   MapDumpResult,
   MapUpdateParams,
+  PlacesResult,
   ProgressFn,
   ProgStatsParams,
   ProgStatsResult,
@@ -258,6 +259,14 @@ export class LocalTarget implements KernelTarget {
   }
   async mapDelete(p: MapDeleteParams): Promise<MapDeleteResult> {
     return deleteMap(kernel.localKernel, p);
+  }
+  async places(): Promise<PlacesResult> {
+    const cgroupRoot = kernel.cgroup2Mount();
+    return {
+      interfaces: kernel.netInterfaces(),
+      ...(cgroupRoot ? { cgroupRoot } : {}),
+      cgroups: cgroupRoot ? kernel.cgroupDirs(cgroupRoot) : [],
+    };
   }
 
   /** Closes every load (pins stay) and ends statistics it turned on; loads still running are undone entirely when they end. */

@@ -22,6 +22,7 @@ import type {
   MapDumpParams,
   MapDumpResult,
   MapUpdateParams,
+  PlacesResult,
   ProgStatsParams,
   ProgStatsResult,
   TestRunParams,
@@ -45,6 +46,7 @@ export type {
   MapDumpParams,
   MapDumpResult,
   MapUpdateParams,
+  PlacesResult,
   ProgStatsParams,
   ProgStatsResult,
   TestRunParams,
@@ -126,6 +128,8 @@ export interface KernelTarget {
   /** One element written from text (C-like or JSON through the map's BTF, else bytes). */
   mapUpdate(p: MapUpdateParams): Promise<void>;
   mapDelete(p: MapDeleteParams): Promise<MapDeleteResult>;
+  /** The target's interfaces and cgroup v2 directories: what a place picker offers. */
+  places(): Promise<PlacesResult>;
   /**
    * Starts reading a load's ring/perf buffers (and the trace pipe with `printk`): `onBatch`
    * hears each batch until observeStop; a flood is dropped and counted on the target's side.

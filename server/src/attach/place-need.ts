@@ -1,0 +1,44 @@
+/**
+ * What the user must give for a program libbpf cannot auto-attach, so a front end asks only
+ * for that: an interface (XDP with its mode; tc with its direction unless the SEC() name says
+ * it), a cgroup, `binary:function` for a uprobe, or some other text (a tracepoint, a netns, a
+ * sockmap, a perf event) with an example. Pure: the same decision planAttach makes.
+ */
+import { secDefFor } from '../object/section-defs';
+import { planAttach, type PlanInput } from './plan';
+
+export type PlaceNeed =
+  | { readonly kind: 'interface'; readonly prog: 'xdp' }
+  /** `direction`: fixed by the SEC() name (tcx/ingress), else the user picks it. */
+  | { readonly kind: 'interface'; readonly prog: 'tc'; readonly direction?: 'ingress' | 'egress' }
+  | { readonly kind: 'cgroup' }
+  | { readonly kind: 'binary'; readonly example: string }
+  | { readonly kind: 'text'; readonly what: string; readonly example: string };
+
+/** undefined: the program attaches by its SEC() name alone, or never (struct_ops, freplace, a type BPF Lens does not attach). */
+export function placeNeed(p: PlanInput): PlaceNeed | undefined {
+  let reason: string;
+  try {
+    const plan = planAttach(p);
+    if (plan.kind !== 'none') return undefined;
+    reason = plan.reason;
+  } catch {
+    return undefined;
+  }
+  const m = /give (.+) \(--attach [^=]+=(.+)\)$/.exec(reason);
+  if (!m) return undefined;
+  const [, what, example] = m;
+  const def = secDefFor(p.section)!.def;
+  switch (def.progType) {
+    case 'xdp':
+      return { kind: 'interface', prog: 'xdp' };
+    case 'sched_cls': {
+      const direction = def.attachType === 'tcx_ingress' ? 'ingress' : def.attachType === 'tcx_egress' ? 'egress' : undefined;
+      return { kind: 'interface', prog: 'tc', ...(direction ? { direction } : {}) };
+    }
+    default:
+      if (what.startsWith('a cgroup')) return { kind: 'cgroup' };
+      if (what === 'binary:function') return { kind: 'binary', example };
+      return { kind: 'text', what, example };
+  }
+}
