@@ -123,11 +123,16 @@ export class NameHash {
     for (const c of want) h = (Math.imul(h, 31) + c) | 0;
     const b = (h ^ (h >>> 15)) & this.mask;
     const out: number[] = [];
-    for (let i = this.heads[b]; i >= 0; i = this.next[i]) {
+    // Chains ascend: a link that does not go up (-1 at a chain's end, 0 on a type without a
+    // name, anything forged in an index file) ends the walk, so every walk ends.
+    const count = this.raw.count;
+    for (let i = this.heads[b]; i >= 0 && i < count; ) {
       const [s, p] = this.locate(this.raw.view.getUint32(this.raw.offsets[i], this.le));
       let k = 0;
       while (k < want.length && p + k < s.length && s[p + k] === want[k]) k++;
       if (k === want.length && s[p + k] === 0) out.push(i);
+      const n = this.next[i];
+      i = n > i ? n : -1;
     }
     return out;
   }
