@@ -237,6 +237,8 @@ export async function runObjectCommand(deps: LoadDeps, path: string | undefined)
     await unloadCommand(deps, l.loaded);
     return;
   }
+  // Its ring/perf buffer records in the Events panel, its bpf_printk lines in their channel.
+  await vscode.commands.executeCommand('bpfLens.observeLoaded', l.loaded!);
   void vscode.window
     .showInformationMessage(
       `BPF Lens: running ${name}: ${r.attached.length} attached (${r.attached.map((a) => a.program).join(', ')})`,

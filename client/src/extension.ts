@@ -6,10 +6,12 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { LanguageClient, type LanguageClientOptions, type ServerOptions, State, TransportKind } from 'vscode-languageclient/node';
-import { ObjectsChangedNotification, SCHEME } from '../../protocol/lsp';
+import { type LoadedKernelObject, ObjectsChangedNotification, SCHEME } from '../../protocol/lsp';
 import { registerCommands } from './commands';
 import { readConfig, serverSettings } from './config';
 import { BpfDocuments, SourceLinks } from './documents';
+import { EventsPanels } from './events-panel';
+import { PRINTK_LANGUAGE, PrintkChannel } from './printk';
 import { RunStats } from './run-stats';
 import { TargetPicker } from './targets';
 import { ObjectsTree } from './tree';
@@ -55,6 +57,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<BpfLen
     vscode.commands.registerCommand('bpfLens.toggleRunStats', () => runStats.toggle()),
   );
 
+  // ---- Events panels and the printk channel (issue 16) ----
+  const printk = new PrintkChannel();
+  const events = new EventsPanels(() => client, printk);
+  context.subscriptions.push(
+    printk,
+    events,
+    vscode.languages.registerDocumentLinkProvider({ language: PRINTK_LANGUAGE }, printk),
+    vscode.commands.registerCommand('bpfLens.showEvents', (arg?: unknown) => events.showCommand(arg)),
+    // Run Object's: observe a load just run (the panel opens when it has ring/perf buffers).
+    vscode.commands.registerCommand('bpfLens.observeLoaded', (loaded: LoadedKernelObject) => events.observe(loaded, 'auto')),
+  );
+  // ---- end Events ----
+
   const docs = new BpfDocuments(() => client);
   context.subscriptions.push(
     vscode.window.createTreeView('bpfLens.objects', { treeDataProvider: tree, showCollapseAll: true }),
@@ -70,6 +85,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BpfLen
       status.tooltip = `BPF Lens language server: ${State[e.newState].toLowerCase()} — click to show the output`;
     });
     await client.start();
+    events.listen(client);
     client.onNotification(ObjectsChangedNotification, (p) => {
       tree.refresh();
       docs.refresh(p.paths);
