@@ -1,7 +1,9 @@
 // As a user in a real VS Code (code-server, the packaged VSIX): "BPF Lens: Run Object…" on
 // exec_tracer.bpf.o loads and attaches it; the BPF view shows the program attached with its
 // link id, which the kernel has; "Test Run…" on xdp_counter's program with the default packet
-// opens the verdict (XDP_PASS) in a document; "Detach" removes the link from the kernel.
+// opens the verdict (XDP_PASS) in a document; "Attach" on that program asks only for an
+// interface (picked from the target's list: a veth end the test makes) and the XDP mode, and
+// the link is in the kernel until Detach; "Detach" removes the links from the kernel.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -17,9 +19,11 @@ import {
   waitFor,
   type Session,
 } from './workbench';
+import { vethPair, type Veth } from '../attach-env';
 
 const dir = tmpDir('attach');
 let s: Session;
+let veth: Veth | undefined;
 
 before(async () => {
   const { codeServer, vsix } = prepare(dir);
@@ -27,6 +31,7 @@ before(async () => {
 });
 after(async () => {
   await s?.close();
+  veth?.done();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -95,6 +100,39 @@ test(
       assert.match(await doc.innerText(), /same\sas\sthe\sinput/);
       await page.waitForTimeout(500);
       await page.screenshot({ path: screenshotPath('test-run.png') });
+      await runCommand(page, 'Notifications: Clear All Notifications');
+
+      // Attach xdp_count from its row: the picker lists the target's interfaces, then asks the XDP mode
+      veth = vethPair();
+      const xdpLoaded = view.locator('.monaco-list-row', { hasText: /xdp_counter\.bpf\.o/ }).first();
+      await xdpLoaded.waitFor({ timeout: 30_000 });
+      if ((await xdpLoaded.getAttribute('aria-expanded')) !== 'true') await xdpLoaded.click();
+      const xdpRow = view.locator('.monaco-list-row', { hasText: /xdp_count.*prog id/ }).first();
+      await xdpRow.waitFor({ timeout: 30_000 });
+      await xdpRow.hover();
+      await xdpRow.locator('.action-label[aria-label="Attach"]').click();
+      await pick(veth.host);
+      await pick('generic');
+      const xdpNote = page.locator('.notifications-toasts .notification-toast', { hasText: /attached xdp_count → xdp/ }).first();
+      await xdpNote.waitFor({ timeout: 30_000 });
+      assert.match(await xdpNote.innerText(), new RegExp(`xdp ${veth.host} \\(generic\\)`));
+      const xdpAttached = view.locator('.monaco-list-row', { hasText: /xdp_count.*attached: xdp \S+ \(generic\) \(link \d+\)/ }).first();
+      await xdpAttached.waitFor({ timeout: 30_000 });
+      const xdpLink = Number(/link (\d+)/.exec(await xdpAttached.innerText())![1]);
+      assert.ok(linkAlive(xdpLink), `xdp link ${xdpLink} is in the kernel`);
+      await page.screenshot({ path: screenshotPath('attach-xdp-picked.png') });
+      await runCommand(page, 'Notifications: Clear All Notifications');
+      await runCommand(page, 'BPF Lens: Detach');
+      await pick('xdp_counter.bpf.o');
+      await page
+        .locator('.notifications-toasts .notification-toast', { hasText: /detached xdp_count/ })
+        .first()
+        .waitFor({ timeout: 30_000 });
+      await waitFor(
+        () => !linkAlive(xdpLink),
+        10_000,
+        () => `xdp link ${xdpLink} is still in the kernel after Detach`,
+      );
       await runCommand(page, 'Notifications: Clear All Notifications');
 
       // Detach exec_tracer: its link leaves the kernel
