@@ -402,6 +402,8 @@ export interface StructOpsMap {
   readonly value: Uint8Array;
   /** `.struct_ops.link`: registered through a BPF_STRUCT_OPS link, else by the value update. */
   readonly link: boolean;
+  /** Members whose program was not loaded (`member -> program`): the map cannot register. */
+  readonly notLoaded?: readonly string[];
 }
 
 /**
@@ -414,6 +416,8 @@ export function attachStructOps(k: KernelOps, m: StructOpsMap): Attachment {
   const links: Fd[] = [];
   const what = `struct_ops map "${m.name}"`;
   const key = new Uint8Array(4);
+  // libbpf puts the unloaded program's -EINVAL in the value and the kernel refuses it
+  if (m.notLoaded?.length) throw new Error(`${what}: its programs ${m.notLoaded.join(', ')} were not loaded`);
   try {
     try {
       k.mapUpdateElem(m.fd, key, m.value);

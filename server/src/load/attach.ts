@@ -11,13 +11,22 @@ import type { BpfObject } from '../object/model';
 import type { StructOpsPlan } from './struct-ops';
 import { LoadError, type LoadOptions } from './types';
 
-/** A struct_ops map's value with its programs' FDs in place (libbpf's kern_vdata after load). */
-export function structOpsValue(plan: StructOpsPlan, progFd: (name: string) => Fd | undefined): Uint8Array {
+/**
+ * A struct_ops map's value with its programs' FDs in place (libbpf's kern_vdata after load).
+ * A member whose program was not loaded (`--no-autoload`) fails here, unless `notLoaded` collects
+ * it (`member -> program`) and the slot stays 0: libbpf's load accepts such a map, and only
+ * registering it fails.
+ */
+export function structOpsValue(plan: StructOpsPlan, progFd: (name: string) => Fd | undefined, notLoaded?: string[]): Uint8Array {
   const value = Buffer.from(plan.value);
   for (const s of plan.slots) {
     const prog = progFd(s.program);
-    if (prog === undefined)
-      throw new LoadError(`struct_ops map '${plan.map.name}': program '${s.program}' for member '${s.member}' was not loaded`, 'maps');
+    if (prog === undefined) {
+      if (!notLoaded)
+        throw new LoadError(`struct_ops map '${plan.map.name}': program '${s.program}' for member '${s.member}' was not loaded`, 'maps');
+      notLoaded.push(`${s.member} -> ${s.program}`);
+      continue;
+    }
     value.writeBigUInt64LE(BigInt(prog), s.valueOffset);
   }
   return new Uint8Array(value);

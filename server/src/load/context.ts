@@ -60,7 +60,7 @@ export class LoadContext {
   replace?: Map<string, number>;
   mapLinks = new Map<string, Fd>();
   /** struct_ops values with program FDs, by map name (LoadedMap.structOps). */
-  readonly structOpsValues = new Map<string, { value: Uint8Array; link: boolean }>();
+  readonly structOpsValues = new Map<string, { value: Uint8Array; link: boolean; notLoaded?: readonly string[] }>();
   readonly progPins = new Map<string, string>();
   readonly progLinkPins = new Map<string, string>();
 

@@ -190,8 +190,13 @@ export function pinObjects(cx: LoadContext): void {
  */
 export function attachObjects(cx: LoadContext): void {
   const { k, obj, opts } = cx;
-  for (const plan of cx.structOps.values())
-    cx.structOpsValues.set(plan.map.name, { value: structOpsValue(plan, (n) => cx.progFd(n)), link: (plan.map.flags & BPF_F_LINK) !== 0 });
+  for (const plan of cx.structOps.values()) {
+    const notLoaded: string[] = [];
+    const value = structOpsValue(plan, (n) => cx.progFd(n), notLoaded);
+    if (notLoaded.length)
+      cx.warnings.push(`struct_ops map '${plan.map.name}': ${notLoaded.join(', ')} not loaded; registering it will fail`);
+    cx.structOpsValues.set(plan.map.name, { value, link: (plan.map.flags & BPF_F_LINK) !== 0, ...(notLoaded.length ? { notLoaded } : {}) });
+  }
   if (opts.registerStructOps)
     cx.mapLinks = registerStructOps(
       k,

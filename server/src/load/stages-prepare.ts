@@ -19,8 +19,13 @@ import { findStructOpsType, planStructOps, structOpsTypeMissing } from './struct
 import type { LoadTarget } from './target';
 import { LoadError, type LoadOptions } from './types';
 
-/** Which programs load: autoload on, not named in noAutoload, struct_ops ones only when a map uses them. */
-function programsToLoad(obj: BpfObject, opts: LoadOptions, warnings: string[]): BpfProgram[] {
+/**
+ * Which programs load: autoload on and not named in noAutoload; struct_ops programs as libbpf
+ * 1.5's bpf_object_adjust_struct_ops_autoload: one a struct_ops map uses loads even from
+ * SEC("?struct_ops"), and one no map uses refuses the load (libbpf: "isn't referenced anywhere")
+ * unless it is off.
+ */
+function programsToLoad(obj: BpfObject, opts: LoadOptions): BpfProgram[] {
   const off = new Set(opts.noAutoload ?? []);
   const unknown = [...off].filter((n) => !obj.programs.some((p) => p.name === n));
   if (unknown.length)
@@ -30,12 +35,16 @@ function programsToLoad(obj: BpfObject, opts: LoadOptions, warnings: string[]): 
     );
   const used = new Set(obj.structOps.flatMap((m) => (m.structOpsProgs ?? []).map((s) => s.program)));
   return obj.programs.filter((p) => {
-    if (!p.autoload || off.has(p.name)) return false;
-    if (p.progType === 'struct_ops' && !used.has(p.name)) {
-      warnings.push(`program '${p.name}': struct_ops program no struct_ops map uses; not loaded (as libbpf)`);
-      return false;
-    }
-    return true;
+    if (off.has(p.name)) return false;
+    if (p.progType !== 'struct_ops') return p.autoload;
+    if (used.has(p.name)) return true;
+    if (p.autoload)
+      throw new LoadError(
+        `program '${p.name}': SEC("${p.section}") program no struct_ops map uses (did you forget to use it?); libbpf refuses it too: make it SEC("?${p.section}") or use it in a struct_ops map`,
+        'probe',
+        { program: p.name },
+      );
+    return false;
   });
 }
 
@@ -52,7 +61,7 @@ export function checkObject(cx: LoadContext): void {
   if (errors.length) throw new LoadError(`${obj.file} cannot be loaded:\n  ${errors.map((d) => d.message).join('\n  ')}`, 'probe');
   const arena = arenaTooSmall(obj, target.pageSize());
   if (arena) throw new LoadError(arena, 'probe');
-  cx.progs = programsToLoad(obj, cx.opts, cx.warnings);
+  cx.progs = programsToLoad(obj, cx.opts);
   for (const p of cx.progs) {
     if (p.progType === 'unspec')
       throw new LoadError(`program '${p.name}': SEC("${p.section}") is no program type libbpf knows`, 'probe', { program: p.name });

@@ -88,7 +88,12 @@ export interface LoadedMap {
    * struct_ops maps: the value to register, program FDs filled in (libbpf's kern_vdata), and
    * whether it registers through a link (`.struct_ops.link`). Attaching uses it.
    */
-  readonly structOps?: { readonly value: Uint8Array; readonly link: boolean };
+  readonly structOps?: {
+    readonly value: Uint8Array;
+    readonly link: boolean;
+    /** Members whose program this load left out (`member -> program`): registering fails, as in libbpf. */
+    readonly notLoaded?: readonly string[];
+  };
 }
 
 export interface LoadResult {
