@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import { test } from 'node:test';
-import { AttachError, attachAll, type AttachProgram } from '../../server/src/attach';
-import { localKernel, mapLookupElem } from '../../server/src/kernel';
+import { AttachError, attachAll, type AttachProgram, type AttachSession } from '../../server/src/attach';
+import { localKernel, mapLookupElem, setFaultInjector } from '../../server/src/kernel';
 import { BPF_LINK_TYPE } from '../../server/src/common/uapi';
 import { fixture } from '../helpers';
 import { lensLoad } from '../load-helpers';
@@ -68,6 +68,44 @@ test('uprobe.multi: one link per program over every function the glob matches; c
     );
     assert.deepEqual(linksOf(ids), []);
   } finally {
+    target.done();
+    r.close();
+  }
+});
+
+test('uprobe.multi: a fault at every system call of the attach leaves nothing behind', async () => {
+  const r = await lensLoad(fixture('attach_multi.o'));
+  const target = multiTarget();
+  const ids = r.programs.map((p) => p.id);
+  const progs: AttachProgram[] = r.programs.map((p) => ({ name: p.name, section: p.section, fd: p.fd }));
+  const opts = { places: new Map([['um_all', `${target.bin}:lens_m_*`]]), env: { PATH: target.dir } };
+  const before = openFds();
+  try {
+    let failures = 0;
+    for (let n = 1; ; n++) {
+      setFaultInjector((_cmd, i) => (i === n ? 'EPERM' : undefined));
+      let s: AttachSession | undefined;
+      try {
+        s = attachAll(localKernel, progs, { ...opts, skip: new Set(['urm_ret']) });
+      } catch (e) {
+        assert.ok(e instanceof AttachError && /EPERM/.test(e.message), String(e));
+        failures++;
+      } finally {
+        setFaultInjector(undefined);
+      }
+      if (s) {
+        assert.equal(s.attachments.length, 2);
+        assert.deepEqual(s.detach(), []);
+        assert.ok(failures >= 2, `only ${failures} calls`);
+        break;
+      }
+      assert.deepEqual(linksOf(ids), [], `fault at call ${n}`);
+      assert.equal(openFds(), before, `fault at call ${n}`);
+    }
+    assert.deepEqual(linksOf(ids), []);
+    assert.equal(openFds(), before);
+  } finally {
+    setFaultInjector(undefined);
     target.done();
     r.close();
   }

@@ -12,8 +12,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { test } from 'node:test';
-import { AttachError, attachAll, type AttachProgram } from '../../server/src/attach';
-import { localKernel, mapLookupElem } from '../../server/src/kernel';
+import { AttachError, UsdtSpecIds, attachAll, type AttachProgram, type AttachSession } from '../../server/src/attach';
+import { localKernel, mapLookupElem, setFaultInjector } from '../../server/src/kernel';
 import { fixture, ROOT, run } from '../helpers';
 import { modernRefs } from '../refs';
 import { lensLoad } from '../load-helpers';
@@ -292,3 +292,63 @@ test('usdt: the spec values BPF Lens writes are the bytes libbpf writes for the 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test(
+  'usdt: a fault at every system call of the attach leaves nothing behind (links, perf events, semaphore, spec ids)',
+  { skip: noSdt },
+  async () => {
+    const r = await lensLoad(fixture('attach_usdt.o'));
+    const target = usdtTarget();
+    const progs: AttachProgram[] = r.programs.map((p) => ({ name: p.name, section: p.section, fd: p.fd }));
+    const ids = r.programs.map((p) => p.id);
+    const specIds = new UsdtSpecIds();
+    const opts = {
+      places: new Map([
+        ['on_args', `${target.bin}:lens:args`],
+        ['on_gated', `${target.bin}:lens:gated`],
+      ]),
+      skip: new Set(['on_sib']),
+      env: { PATH: target.dir },
+      mapFd: mapFdOf(r),
+      btf: r.object.btf,
+      usdtIds: specIds,
+    };
+    const before = { bpf: openFds(), perf: perfFds() };
+    const nothingLeft = (why: string) => {
+      assert.deepEqual(linksOf(ids), [], why);
+      assert.equal(perfFds(), before.perf, why);
+      assert.equal(openFds(), before.bpf, why);
+      assert.equal(spawnSync(target.bin, ['1'], { encoding: 'utf8' }).stdout.trim(), 'semaphore 0', why);
+    };
+    try {
+      let failures = 0;
+      for (let n = 1; ; n++) {
+        setFaultInjector((_cmd, i) => (i === n ? 'EPERM' : undefined));
+        let s: AttachSession | undefined;
+        try {
+          s = attachAll(localKernel, progs, opts);
+        } catch (e) {
+          assert.ok(e instanceof AttachError, String(e));
+          assert.match(e.message, /EPERM/);
+          failures++;
+        } finally {
+          setFaultInjector(undefined);
+        }
+        if (s) {
+          assert.equal(s.attachments.length, 3);
+          assert.deepEqual(s.detach(), []);
+          nothingLeft('after the last detach');
+          assert.ok(failures >= 10, `only ${failures} calls`);
+          break;
+        }
+        nothingLeft(`fault at call ${n}`);
+      }
+      // every spec id came back: the next three are the first three
+      assert.deepEqual([specIds.take(256), specIds.take(256), specIds.take(256)].sort(), [0, 1, 2]);
+    } finally {
+      setFaultInjector(undefined);
+      target.done();
+      r.close();
+    }
+  },
+);
