@@ -3,7 +3,8 @@
 // lsm/bpf programs attach by their SEC() names; each counter moves by exactly the number of
 // socket-filter test runs the test makes (the LSM one by the BPF_PROG_TEST_RUN commands),
 // read back by test-running a raw_tp program that returns it; detaching some stops exactly
-// those; unload leaves nothing attached.
+// those; unload leaves nothing attached. uprobe.multi: refused by 6.1 (no multi-uprobe links),
+// counting the agent's own libuv calls (node over 9p) on 6.12.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'fs';
 import type { TestContext } from 'node:test';
@@ -135,7 +136,47 @@ export async function attachInGuest(t: TestContext, version: DebianKernelVersion
     await target.attach(handle, { programs: ['fentry_run_skb'] });
     assert.equal((await target.unload(handle)).closed, true);
     assert.deepEqual(await target.list(), []);
+    await uprobeMultiInGuest(t, target, version);
   } finally {
     assert.equal(await g.close(), true, `the ${version} guest shut down cleanly`);
   }
+}
+
+/**
+ * uprobe.multi through the agent: 6.1 has no BPF_TRACE_UPROBE_MULTI, which is said; on 6.12 a
+ * glob over libuv's exported functions in the node running the agent (the host's, over 9p) counts
+ * the agent's own libuv calls while requests come, and stops when detached.
+ */
+async function uprobeMultiInGuest(t: TestContext, target: AgentTarget, version: DebianKernelVersion): Promise<void> {
+  const r = await target.load({ name: 'attach_multi.o', object: readFileSync(fixture('attach_multi.o')) });
+  assert.ok(r.ok, r.ok ? '' : r.error.message);
+  const handle = r.loaded.handle;
+  const req = { programs: ['um_all'], places: { um_all: `${process.execPath}:uv_*` } };
+  if (version === '6.1') {
+    await assert.rejects(target.attach(handle, req), /'um_all'.*uprobe multi link \(they need Linux 6\.6\+/);
+    assert.deepEqual((await target.list())[0].attached, []);
+  } else {
+    const counts = r.loaded.maps.find((m) => m.name === 'counts')!;
+    const all = async () => {
+      const text = (await target.mapDump({ id: counts.id, json: true })).text;
+      const rows = JSON.parse(text) as { formatted: { key: number; value: number } }[];
+      return rows.find((e) => e.formatted.key === 0)!.formatted.value;
+    };
+    const at = await target.attach(handle, req);
+    t.diagnostic(`uprobe.multi: ${at.attached.map((a) => `${a.program} ${a.kind} ${a.target} (${a.mechanism})`).join('; ')}`);
+    assert.deepEqual(
+      at.attached.map((a) => `${a.kind} ${a.mechanism}`),
+      ['uprobe_multi link'],
+    );
+    const first = await all();
+    for (let i = 0; i < 5; i++) await target.list();
+    const moved = (await all()) - first;
+    t.diagnostic(`uv_* hits over 6 agent requests: ${moved}`);
+    assert.ok(moved >= 5, `the agent's libuv calls counted: ${moved}`);
+    await target.detach(handle);
+    const stopped = await all();
+    for (let i = 0; i < 3; i++) await target.list();
+    assert.equal(await all(), stopped, 'detached: the count stays');
+  }
+  assert.equal((await target.unload(handle)).closed, true);
 }

@@ -1,10 +1,10 @@
-// fentry, fexit, kprobe, kretprobe, kprobe.multi (refused by 6.1: no CONFIG_FPROBE) and lsm attached through the agent in Debian's 6.1 under
+// fentry, fexit, kprobe, kretprobe, kprobe.multi (refused by 6.1: no CONFIG_FPROBE), uprobe.multi (refused by 6.1: before 6.6) and lsm attached through the agent in Debian's 6.1 under
 // qemu (this host's lockdown refuses them), each counter seen moving: attach-guest-checks.ts.
 import { test } from 'node:test';
 import { attachInGuest } from './attach-guest-checks';
 
 test(
-  'Debian 6.1 under qemu, through the agent: fentry/fexit/kprobe/kretprobe/kprobe.multi/lsm attach by SEC(), count exactly what the test triggers, detach one by one',
+  'Debian 6.1 under qemu, through the agent: fentry/fexit/kprobe/kretprobe/kprobe.multi/lsm attach by SEC(), uprobe.multi, count exactly what the test triggers, detach one by one',
   { timeout: 600_000 },
   (t) => attachInGuest(t, '6.1'),
 );
