@@ -10,8 +10,8 @@ import { readdirSync, readlinkSync } from 'fs';
 import { spawnSync } from 'child_process';
 import { test } from 'node:test';
 import { AttachError, attachAll, type AttachProgram, type AttachSession } from '../../server/src/attach';
-import { legacyFromEnv } from '../../server/src/attach/tc';
-import { localKernel, setFaultInjector } from '../../server/src/kernel';
+import { haveTcxLinks, legacyFromEnv } from '../../server/src/attach/tc';
+import { BPF_ATTACH_TYPE, localKernel, setFaultInjector } from '../../server/src/kernel';
 import { fixture, run } from '../helpers';
 import { lensLoad } from '../load-helpers';
 import { vethPair, type Veth } from '../attach-env';
@@ -126,6 +126,29 @@ test('legacy tc: a clsact qdisc that was there stays; ours goes only when no oth
     });
     assert.equal(both.attachments.length, 2);
     assert.deepEqual(both.detach(), []);
+    assertClean(veth.host, before);
+  } finally {
+    done();
+  }
+});
+
+test('the tcx probe: this kernel has tcx links; a kernel answering EINVAL to LINK_CREATE (as before 6.6) gets the filter unasked', async () => {
+  const { progs, veth, done } = await setup();
+  const before = { bpf: openFds(), sock: sockets() };
+  try {
+    const fd = progs.find((p) => p.name === 'tc_drop_icmp')!.fd;
+    assert.equal(haveTcxLinks(localKernel, fd, BPF_ATTACH_TYPE.BPF_TCX_INGRESS, 'probe'), true);
+    setFaultInjector((cmd) => (cmd === 'BPF_LINK_CREATE' ? 'EINVAL' : undefined));
+    let s: AttachSession;
+    try {
+      assert.equal(haveTcxLinks(localKernel, fd, BPF_ATTACH_TYPE.BPF_TCX_INGRESS, 'probe'), false);
+      s = attachAll(localKernel, progs, { places: new Map([['tc_drop_icmp', `${veth.host}:ingress`]]), skip: only(progs, 'tc_drop_icmp') });
+    } finally {
+      setFaultInjector(undefined);
+    }
+    assert.equal(s.attachments[0].mechanism, 'tc filter');
+    assert.equal(veth.ping(2), 0);
+    assert.deepEqual(s.detach(), []);
     assertClean(veth.host, before);
   } finally {
     done();

@@ -161,9 +161,10 @@ export function netlinkRequest(fd: Fd, type: number, flags: number, body: Uint8A
         throw new KernelError(command, errnoNumber('EPROTO'), context, undefined, false, 'a malformed netlink reply');
       const mtype = buf.readUInt16LE(off + 4);
       const mflags = buf.readUInt16LE(off + 6);
+      const mseq = buf.readUInt32LE(off + 8);
       const body = new Uint8Array(buf.subarray(off + NLMSG_HDRLEN, off + len));
       off += align4(len);
-      if (buf.readUInt32LE(off - align4(len) + 8) !== seq) continue; // not ours (a late reply)
+      if (mseq !== seq) continue; // not ours (a late reply to an earlier request)
       if (mtype === NLMSG_ERROR) {
         const e = nlError(body, mflags, command, context);
         if (e) throw e;
