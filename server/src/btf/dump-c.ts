@@ -20,6 +20,7 @@ import { type Btf } from './btf';
 import { declaration, type LeafSpeller } from './c-decl';
 import { CNames } from './dump-c-names';
 import { recordInfo, memberBits, sizeOf, alignOf } from './layout';
+import { BUSY, DONE, MAX_DEPTH, NOT, TypeChains, TypeOrder } from './dump-c-order';
 import { type BtfComposite, type BtfEnum, type BtfEnum64, type BtfType, type TypeId } from './types';
 
 export interface DumpCOptions {
@@ -106,24 +107,11 @@ export function dumpCDetailed(btf: Btf, opts: DumpCOptions = {}): DumpCResult {
   return { text: parts.join(''), names: d.names.all(), defined: d.defined };
 }
 
-const NOT = 0,
-  BUSY = 1,
-  DONE = 2;
-// what a chain of pointers/arrays/modifiers says about its end (see chain())
-const INHERIT = 0,
-  THROUGH_PTR = 1,
-  AS_ELEMENT = 2;
-// Far deeper than any real type graph (vmlinux needs a few dozen), well inside JS's stack.
-const MAX_DEPTH = 3000;
-
 class CDumper {
   private readonly n: number;
-  private readonly orderState: Uint8Array;
   private readonly emitState: Uint8Array;
   private readonly fwdDone: Uint8Array;
-  private readonly referenced: Uint8Array;
-  private readonly forced = new Set<TypeId>();
-  private readonly queue: TypeId[] = [];
+  private readonly chains: TypeChains;
   readonly names: CNames;
   readonly defined: TypeId[] = [];
   /** Anonymous records being written inline (guards loops through typedefs). */
@@ -131,144 +119,34 @@ class CDumper {
   /** Anonymous records the leaf speller marked in the declaration being built. */
   private readonly marks: TypeId[] = [];
   private readonly walkedFor = new Set<number>();
-  /** chain(): the end of each pointer/array/modifier chain (-1: not walked yet), and its mode. */
-  private readonly chainEnd: Int32Array;
-  private readonly chainMode: Uint8Array;
 
   constructor(
     private readonly btf: Btf,
     private readonly w: CWriter,
   ) {
     this.n = btf.length;
-    this.orderState = new Uint8Array(this.n);
     this.emitState = new Uint8Array(this.n);
     this.fwdDone = new Uint8Array(this.n);
-    this.referenced = new Uint8Array(this.n);
-    this.chainEnd = new Int32Array(this.n).fill(-1);
-    this.chainMode = new Uint8Array(this.n);
+    this.chains = new TypeChains(btf);
     this.names = new CNames(btf);
   }
 
   dump(opts: DumpCOptions): void {
     const guard = opts.guard ?? '__VMLINUX_H__';
-    this.markReferenced();
-    const roots = opts.types ?? range(1, this.n);
-    for (const id of roots) {
+    const order = new TypeOrder(this.btf, this.chains);
+    for (const id of opts.types ?? range(1, this.n)) {
       if (!this.btf.has(id)) throw new RangeError(`BTF type id ${id} is out of range (${this.n} types)`);
-      if (opts.types) this.forced.add(id);
-      this.order(id, false);
+      if (opts.types) order.force(id);
+      order.order(id, false);
     }
     const o = this.w;
     o.write(`#ifndef ${guard}\n#define ${guard}\n\n`);
     o.write('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n');
     o.write('#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n#endif\n\n');
-    for (const id of this.queue) this.emit(id, 0);
+    for (const id of order.queue) this.emit(id, 0);
     o.write('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n');
     o.write(`#endif /* ${guard} */\n`);
     o.flush();
-  }
-
-  /** Anonymous types used by another type are written inline there, not at top level. */
-  private markReferenced(): void {
-    const btf = this.btf;
-    for (let id = 1; id < this.n; id++) {
-      const t = btf.type(id);
-      switch (t.kind) {
-        case 'STRUCT':
-        case 'UNION':
-          for (const m of t.members) this.referenced[m.type] = 1;
-          break;
-        case 'FUNC_PROTO':
-          this.referenced[t.type] = 1;
-          for (const p of t.params) this.referenced[p.type] = 1;
-          break;
-        case 'DATASEC':
-          for (const v of t.vars) this.referenced[v.type] = 1;
-          break;
-        case 'ARRAY':
-          this.referenced[t.type] = 1;
-          break;
-        case 'PTR':
-        case 'TYPEDEF':
-        case 'CONST':
-        case 'VOLATILE':
-        case 'RESTRICT':
-        case 'TYPE_TAG':
-        case 'FUNC':
-        case 'VAR':
-        case 'DECL_TAG':
-          this.referenced[t.type] = 1;
-          break;
-        default:
-          break;
-      }
-    }
-  }
-
-  private topLevel(id: TypeId, t: BtfType): boolean {
-    if (t.name !== '' || this.forced.has(id)) return true;
-    // an enum nobody uses still defines constants; an unused anonymous record is noise
-    return (t.kind === 'ENUM' || t.kind === 'ENUM64') && !this.referenced[id];
-  }
-
-  /**
-   * Puts the types `id` needs, then `id` itself if it is written at top level, on the
-   * queue. Returns true when a later user needs the full definition (not a forward).
-   */
-  private order(id: TypeId, throughPtr: boolean, depth = 0): boolean {
-    if (depth > MAX_DEPTH) throw new RangeError(`BTF type [${id}]: types nest deeper than ${MAX_DEPTH}`);
-    // a chain of pointers, arrays and modifiers (200k pointers deep is valid BTF) is skipped
-    // in one step: an array needs complete elements even behind a pointer
-    const mode = this.chain(id);
-    if (mode !== INHERIT) throughPtr = mode === THROUGH_PTR;
-    id = this.chainEnd[id];
-    if (id === 0) return true;
-    const t = this.btf.type(id);
-    const st = this.orderState[id];
-    if (st === DONE) return true;
-    if (st === BUSY) return false; // a loop through a pointer: a forward declaration breaks it
-    switch (t.kind) {
-      case 'INT':
-      case 'FLOAT':
-        this.orderState[id] = DONE;
-        return true;
-      case 'STRUCT':
-      case 'UNION': {
-        if (throughPtr && t.name) return false;
-        this.orderState[id] = BUSY;
-        for (const m of t.members) this.order(m.type, false, depth + 1);
-        if (this.topLevel(id, t)) this.queue.push(id);
-        this.orderState[id] = DONE;
-        return true;
-      }
-      case 'ENUM':
-      case 'ENUM64':
-      case 'FWD':
-        if (this.topLevel(id, t)) this.queue.push(id);
-        this.orderState[id] = DONE;
-        return true;
-      case 'TYPEDEF': {
-        this.orderState[id] = BUSY;
-        const strong = this.order(t.type, throughPtr, depth + 1);
-        if (throughPtr && !strong) {
-          this.orderState[id] = NOT; // written when first used, after a forward of its target
-          return false;
-        }
-        this.queue.push(id);
-        this.orderState[id] = DONE;
-        return true;
-      }
-      case 'FUNC_PROTO': {
-        this.orderState[id] = BUSY;
-        this.order(t.type, throughPtr, depth + 1);
-        for (const p of t.params) this.order(p.type, throughPtr, depth + 1);
-        this.orderState[id] = DONE;
-        return true;
-      }
-      default: // FUNC, VAR, DATASEC, DECL_TAG: not written
-        this.orderState[id] = DONE;
-        return true;
-    }
   }
 
   /**
@@ -282,55 +160,12 @@ class CDumper {
     return false;
   }
 
-  /**
-   * Where the chain of pointers, arrays and modifiers starting at `id` ends (in chainEnd),
-   * and what it says about the end: reached through a pointer, as array elements, or as
-   * the caller reached `id`. Remembered for every link, so each chain is walked once.
-   */
-  private chain(id: TypeId): number {
-    if (this.chainEnd[id] >= 0) return this.chainMode[id];
-    const links: TypeId[] = [];
-    let end = id;
-    for (;;) {
-      if (end !== 0 && this.chainEnd[end] >= 0) break;
-      const t = this.btf.get(end);
-      if (
-        !t ||
-        !(
-          t.kind === 'PTR' ||
-          t.kind === 'ARRAY' ||
-          t.kind === 'CONST' ||
-          t.kind === 'VOLATILE' ||
-          t.kind === 'RESTRICT' ||
-          t.kind === 'TYPE_TAG'
-        )
-      ) {
-        this.chainEnd[end] = end;
-        this.chainMode[end] = INHERIT;
-        break;
-      }
-      if (links.length > this.n) throw new RangeError(`BTF type [${id}]: a loop of pointers, arrays or modifiers C cannot spell`);
-      links.push(end);
-      end = t.type;
-    }
-    let mode = this.chainMode[end];
-    const last = this.chainEnd[end];
-    for (let k = links.length - 1; k >= 0; k--) {
-      const kind = this.btf.type(links[k]).kind;
-      if (mode === INHERIT && kind === 'PTR') mode = THROUGH_PTR;
-      else if (mode === INHERIT && kind === 'ARRAY') mode = AS_ELEMENT;
-      this.chainEnd[links[k]] = last;
-      this.chainMode[links[k]] = mode;
-    }
-    return this.chainMode[id];
-  }
-
   /** Writes what `id` needs and, at top level (`cont` 0), `id` itself. */
   private emit(id: TypeId, cont: TypeId, depth = 0): void {
     if (depth > MAX_DEPTH) throw new RangeError(`BTF type [${id}]: types nest deeper than ${MAX_DEPTH}`);
     const btf = this.btf;
-    if (id !== 0) this.chain(id);
-    id = id === 0 ? 0 : this.chainEnd[id];
+    if (id !== 0) this.chains.walk(id);
+    id = id === 0 ? 0 : this.chains.ends[id];
     const t = btf.get(id);
     if (!t || this.emitState[id] === DONE) return;
     switch (t.kind) {
