@@ -18,6 +18,10 @@ struct {
 
 const volatile __u32 target_ppid = 0;
 
+/* A local variable's type is not in the object's BTF; this one puts the record type there, so
+ * tools can decode the ring buffer's records (BPF Lens's Events panel shows its fields). */
+const volatile struct exec_event exec_event_type = {};
+
 SEC("tp_btf/sched_process_exec")
 int handle_exec(u64 *ctx)
 {
@@ -27,7 +31,7 @@ int handle_exec(u64 *ctx)
 
 	if (target_ppid && ppid != target_ppid)
 		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = bpf_ringbuf_reserve(&events, sizeof(struct exec_event), 0);
 	if (!e)
 		return 0;
 	e->pid = BPF_CORE_READ(task, tgid);

@@ -1,0 +1,104 @@
+// As a user in a real VS Code (code-server, the packaged VSIX): "BPF Lens: Run Object…" on
+// exec_tracer.bpf.o opens its Events panel; while the test execs binaries, rows fill the table
+// with the columns of struct exec_event (pid, ppid, start_ns, comm) and the counters move;
+// Pause keeps the table still, Clear empties it. The screenshot goes to the README.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import {
+  prepare,
+  copyExamples,
+  openWorkbench,
+  runCommand,
+  screenshotPath,
+  tmpDir,
+  shotOnFailure,
+  waitFor,
+  type Session,
+} from './workbench';
+
+const dir = tmpDir('events');
+let s: Session;
+
+before(async () => {
+  const { codeServer, vsix } = prepare(dir);
+  s = await openWorkbench(dir, codeServer, vsix, copyExamples(dir));
+});
+after(async () => {
+  await s?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Execs a few short-lived binaries: exec_tracer sees each. */
+const execSome = (n = 5) => {
+  for (let i = 0; i < n; i++) execFileSync('/bin/true');
+};
+
+test(
+  'Run Object opens the Events panel: exec records fill the table with struct exec_event columns; Pause and Clear',
+  { timeout: 180_000 },
+  () =>
+    shotOnFailure(s.page, 'events', async () => {
+      const page = s.page;
+      await runCommand(page, 'BPF Lens: Run Object');
+      const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'exec_tracer.bpf.o' }).first();
+      await row.waitFor({ timeout: 30_000 });
+      await row.click();
+      await page.locator('.tab', { hasText: 'Events: exec_tracer.bpf.o' }).first().waitFor({ timeout: 60_000 });
+
+      // The webview's page sits in an iframe within an iframe.
+      const view = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+      const head = view.locator('#head');
+      await head.locator('span', { hasText: 'comm' }).waitFor({ timeout: 30_000 });
+      assert.deepEqual(await head.locator('span').allInnerTexts(), ['time', 'pid', 'ppid', 'start_ns', 'comm']);
+      assert.match(await view.locator('#type').innerText(), /struct exec_event \(source line\)/);
+
+      const rows = view.locator('#rows .row');
+      // a row whose comm cell (the last) is the binary the test ran
+      const ofTrue = rows.filter({ has: view.locator('span:last-child', { hasText: /^true$/ }) });
+      await waitFor(
+        async () => {
+          execSome();
+          return (await ofTrue.count()) > 0;
+        },
+        30_000,
+        () => 'no exec record in the Events panel',
+      );
+      const cells = await ofTrue.first().locator('span').allInnerTexts();
+      assert.equal(cells.length, 5);
+      assert.match(cells[0], /^\d\d:\d\d:\d\d\.\d{3}$/, 'the time it arrived');
+      assert.match(cells[1], /^\d+$/, 'pid');
+      assert.match(cells[3], /^\d+$/, 'start_ns');
+      assert.equal(cells[4], 'true', 'comm, decoded as a string');
+      const counters = view.locator('#counters');
+      await waitFor(
+        async () => Number(await counters.getAttribute('data-rate')) > 0,
+        10_000,
+        () => 'no rate in the counters',
+      );
+      assert.match(await counters.innerText(), /events\/s · \d+ read · \d+ shown · dropped 0 · lost 0/);
+      await runCommand(page, 'Notifications: Clear All Notifications');
+      execSome(20);
+      await page.waitForTimeout(1000);
+      await page.screenshot({ path: screenshotPath('events-panel.png') });
+
+      // Pause: new records are not added; Resume, Clear: the table empties
+      await view.locator('#pause').click();
+      await page.waitForTimeout(300);
+      const frozen = await view.locator('#rows').innerText();
+      execSome();
+      await page.waitForTimeout(1000);
+      assert.equal(await view.locator('#rows').innerText(), frozen, 'paused: the table stays');
+      assert.match(await counters.innerText(), /paused \(\d+ not kept\)/);
+      await view.locator('#pause').click();
+      await view.locator('#clear').click();
+      await waitFor(
+        async () => (await rows.count()) === 0,
+        5_000,
+        () => 'Clear left rows',
+      );
+      execSome();
+      await rows.first().waitFor({ timeout: 10_000 });
+    }),
+);
