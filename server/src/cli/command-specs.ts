@@ -86,9 +86,9 @@ export const SPECS = {
   run: {
     path: ['run'],
     usage:
-      'run OBJ [--attach PROG=WHERE]... [--no-attach PROG]... [--duration SECONDS] [--pin DIR] [--json] [--set VAR=VALUE]... [--no-autoload PROG]... [--log-level N]',
+      'run OBJ [--target T]... [--attach PROG=WHERE]... [--no-attach PROG]... [--duration SECONDS] [--pin DIR] [--json] [--parallel N] [--timeout SECONDS] [--set VAR=VALUE]... [--no-autoload PROG]... [--log-level N]',
     summary:
-      'Load an object and attach its programs as libbpf would (plus --attach PROG=WHERE), until Ctrl-C or --duration; then detach everything.',
+      'Load an object and attach its programs as libbpf would (plus --attach PROG=WHERE), until Ctrl-C or --duration; then detach everything. Several --target: all at once, a summary per target.',
   },
   'test-run': {
     path: ['test-run'],

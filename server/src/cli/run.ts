@@ -1,7 +1,7 @@
 import { parseArgs } from 'util';
 import type { RunEvent } from '../run/events';
 import type { KernelTarget, LoadSummary } from '../targets';
-import { checkTargetSpecs, openCliTarget } from './target-args';
+import { checkTargetSpecs, fanoutArgs, openCliTarget } from './target-args';
 import { type CliIo, type CommandRun, UsageError } from './command';
 import { readInput } from './input';
 
@@ -20,7 +20,9 @@ function parse(args: string[]) {
         set: { type: 'string', multiple: true },
         'no-autoload': { type: 'string', multiple: true },
         'log-level': { type: 'string' },
-        target: { type: 'string', default: 'local' },
+        target: { type: 'string', multiple: true },
+        parallel: { type: 'string' },
+        timeout: { type: 'string' },
         'no-sudo': { type: 'boolean', default: false },
         decode: { type: 'string', multiple: true },
         'no-printk': { type: 'boolean', default: false },
@@ -54,6 +56,13 @@ function parse(args: string[]) {
   }
   const level = v['log-level'] !== undefined ? Number(v['log-level']) : 0;
   if (!Number.isInteger(level) || level < 0 || level > 7) throw new UsageError(`--log-level must be 0..7, not '${v['log-level']}'`);
+  const targets = v.target?.length ? v.target : ['local'];
+  checkTargetSpecs(targets);
+  if (targets.length > 1 && duration === undefined)
+    throw new UsageError('several --target run for a while on each: give --duration SECONDS');
+  if (targets.length > 1 && v.pin !== undefined) throw new UsageError('--pin leaves links on one target: give one --target');
+  if (new Set(targets).size !== targets.length) throw new UsageError('a --target is given twice');
+  const fan = fanoutArgs(v.parallel, v.timeout);
   return {
     file: positionals[0],
     places,
@@ -64,7 +73,9 @@ function parse(args: string[]) {
     set,
     noAutoload: v['no-autoload'] ?? [],
     level,
-    target: checkTargetSpec(v.target ?? 'local'),
+    target: targets[0],
+    targets,
+    fan,
     sudo: !v['no-sudo'],
     decode,
     noPrintk: v['no-printk'] ?? false,
@@ -119,7 +130,7 @@ export function eventText(e: RunEvent): string {
 }
 
 /** Resolves after `seconds`, or at SIGINT/SIGTERM (Ctrl-C), whichever comes first. */
-function waitForEnd(seconds: number | undefined): Promise<string> {
+export function waitForEnd(seconds: number | undefined): Promise<string> {
   return new Promise((resolve) => {
     // Signal handlers do not keep Node's event loop alive: this timer does, until the end.
     const alive = setInterval(() => undefined, 1 << 30);
@@ -139,7 +150,8 @@ function waitForEnd(seconds: number | undefined): Promise<string> {
   });
 }
 
-type Args = ReturnType<typeof parse>;
+export type RunArgs = ReturnType<typeof parse>;
+type Args = RunArgs;
 
 function loadedEvent(file: string, l: LoadSummary): RunEvent {
   return {
@@ -229,11 +241,37 @@ async function observeLoad(t: KernelTarget, handle: number, a: Args, emit: (e: R
  * place), say what is attached where, wait for Ctrl-C or --duration, then detach and release
  * (or leave the links pinned under --pin DIR). The same on this kernel and through an agent.
  */
-const checkTargetSpec = (t: string) => (checkTargetSpecs([t]), t);
+/**
+ * The run on an open target: load, attach, wait for the end, detach, unload. 0, or 1 when the
+ * load or an attach failed (everything released); a TargetError (the agent gone) is thrown.
+ */
+export async function runOn(target: KernelTarget, a: Args, io: CliIo, emit: (e: RunEvent) => void): Promise<number> {
+  const up = await loadAndAttach(target, a, io, emit);
+  if (typeof up === 'number') return up;
+  if (a.pin === undefined) {
+    emit({ event: 'running', duration: a.duration ?? null });
+    await waitForEnd(a.duration);
+  }
+  await up.stopObserving();
+  const maps = await mapsEvent(target, up.maps);
+  if (Object.keys(maps).length) emit({ event: 'maps', maps });
+  const d = await target.detach(up.handle);
+  if (a.pin === undefined) for (const x of d.detached) emit({ event: 'detached', program: x.program, kind: x.kind, target: x.target });
+  for (const m of d.errors) emit({ event: 'error', message: `detach: ${m}` });
+  await target.unload(up.handle);
+  return 0;
+}
 
+/**
+ * `bpf-lens run OBJ [--target T]`: load, attach every program libbpf would (plus those given a
+ * place), say what is attached where, wait for Ctrl-C or --duration, then detach and release
+ * (or leave the links pinned under --pin DIR). The same on this kernel and through an agent;
+ * several --target run at once (run-targets.ts).
+ */
 export const runCommand: CommandRun = {
   async run(args: string[], io: CliIo): Promise<number> {
     const a = parse(args);
+    if (a.targets.length > 1) return (await import('./run-targets')).runOnTargets(a, io);
     const emit = (e: RunEvent) => io.out(`${a.json ? JSON.stringify(e) : eventText(e)}\n`);
     const { TargetError, formatTargetError } = await import('../remote/errors');
     let target: KernelTarget;
@@ -247,20 +285,7 @@ export const runCommand: CommandRun = {
       return 2;
     }
     try {
-      const up = await loadAndAttach(target, a, io, emit);
-      if (typeof up === 'number') return up;
-      if (a.pin === undefined) {
-        emit({ event: 'running', duration: a.duration ?? null });
-        await waitForEnd(a.duration);
-      }
-      await up.stopObserving();
-      const maps = await mapsEvent(target, up.maps);
-      if (Object.keys(maps).length) emit({ event: 'maps', maps });
-      const d = await target.detach(up.handle);
-      if (a.pin === undefined) for (const x of d.detached) emit({ event: 'detached', program: x.program, kind: x.kind, target: x.target });
-      for (const m of d.errors) emit({ event: 'error', message: `detach: ${m}` });
-      await target.unload(up.handle);
-      return 0;
+      return await runOn(target, a, io, emit);
     } catch (e) {
       if (!(e instanceof TargetError)) throw e;
       // The agent is gone: it released everything it held (pins excepted) as it ended.

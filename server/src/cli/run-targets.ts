@@ -1,0 +1,124 @@
+/**
+ * `bpf-lens run OBJ --target A --target B ... --duration S`: the run on every target at once
+ * (bounded by --parallel, each within --timeout plus the duration). Each target's events are
+ * printed as they come, prefixed with the target (text) or carrying `"on": TARGET` (--json:
+ * `"target"` is already an attach event's place); a summary of one line per target ends it. Exit 0 only when every target ran; 1 otherwise.
+ */
+import type { RunEvent } from '../run/events';
+import type { FanoutResult } from '../targets/fanout';
+import { shortTargetName } from '../targets/matrix-format';
+import type { CliIo } from './command';
+import { eventText, type RunArgs, runOn } from './run';
+import { openCliTarget } from './target-args';
+
+/** What one target's run came to, counted from its events. */
+export interface TargetRun {
+  release: string;
+  /** runOn's exit code: 0 ran, 1 the load or an attach failed. */
+  code: number;
+  attached: number;
+  skipped: number;
+  records: number;
+  printk: number;
+  errors: string[];
+}
+
+function counter(r: TargetRun): (e: RunEvent) => void {
+  return (e) => {
+    if (e.event === 'attached') r.attached++;
+    else if (e.event === 'skipped') r.skipped++;
+    else if (e.event === 'ringbuf' || e.event === 'perf') r.records++;
+    else if (e.event === 'printk') r.printk++;
+    else if (e.event === 'error') r.errors.push(e.program ? `${e.program}: ${e.message}` : e.message);
+  };
+}
+
+/** Every line of `text` with `prefix` before it. */
+const prefixed = (prefix: string, text: string) =>
+  text
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((l) => `${prefix}${l}\n`)
+    .join('');
+
+const failureOf = (e: Error) => ({ message: e.message, ...('code' in e ? { code: String(e.code) } : {}) });
+
+/** `{"event":"summary","ok":…,"targets":[{"target",…}]}`: the last line of --json. */
+function summaryJson(results: readonly FanoutResult<TargetRun>[]): string {
+  const targets = results.map((r) =>
+    r.ok
+      ? {
+          target: r.target,
+          ok: r.value.code === 0,
+          kernel_release: r.value.release,
+          attached: r.value.attached,
+          skipped: r.value.skipped,
+          records: r.value.records,
+          printk: r.value.printk,
+          errors: r.value.errors,
+          ms: Math.round(r.ms),
+        }
+      : { target: r.target, ok: false, error: failureOf(r.error), ms: Math.round(r.ms) },
+  );
+  return JSON.stringify({ event: 'summary', ok: results.every((r) => r.ok && r.value.code === 0), targets });
+}
+
+/** One line per target (readable for fifty), then what each short name stands for and each failure. */
+function summaryText(file: string, a: RunArgs, results: readonly FanoutResult<TargetRun>[]): string {
+  const good = results.filter((r) => r.ok && r.value.code === 0).length;
+  const names = results.map((r) => shortTargetName(r.target));
+  const rows = [['target', 'result', 'attached', 'skipped', 'records', 'printk', 'time']];
+  for (const [i, r] of results.entries()) {
+    const time = `${(r.ms / 1000).toFixed(1)} s`;
+    if (!r.ok) rows.push([names[i], 'target failed', '-', '-', '-', '-', time]);
+    else {
+      const v = r.value;
+      rows.push([
+        names[i],
+        v.code === 0 ? 'ran' : 'FAILED',
+        String(v.attached),
+        String(v.skipped),
+        String(v.records),
+        String(v.printk),
+        time,
+      ]);
+    }
+  }
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const lines = [`${file} on ${results.length} targets for ${a.duration} s: ${good} ran, ${results.length - good} did not`];
+  lines.push(...rows.map((r) => `  ${r.map((c, i) => c.padEnd(w[i])).join('  ')}`.trimEnd()));
+  lines.push('targets:');
+  for (const [i, r] of results.entries()) lines.push(`  ${names[i]} = ${r.target}${r.ok ? ` (${r.value.release})` : ''}`);
+  for (const [i, r] of results.entries()) {
+    if (!r.ok) lines.push(`${names[i]}: target failed: ${'code' in r.error ? `(${String(r.error.code)}) ` : ''}${r.error.message}`);
+    else for (const m of r.value.errors) lines.push(`${names[i]}: error: ${m}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function runOnTargets(a: RunArgs, io: CliIo): Promise<number> {
+  const { fanout } = await import('../targets/fanout');
+  const { requireLoad } = await import('../remote/agent-client');
+  const width = Math.max(...a.targets.map((t) => shortTargetName(t).length));
+  const results = await fanout(
+    a.targets,
+    (spec) => openCliTarget(spec, io, { inProcess: true, ...(a.sudo ? {} : { sudo: false }) }),
+    async (target, spec) => {
+      const head = `[${shortTargetName(spec).padEnd(width)}] `;
+      const tio: CliIo = { out: (s) => io.out(prefixed(head, s)), err: (s) => io.err(prefixed(head, s)) };
+      const h = target.inProcess ? await target.hello() : await requireLoad(target);
+      const r: TargetRun = { release: h.release, code: 0, attached: 0, skipped: 0, records: 0, printk: 0, errors: [] };
+      const count = counter(r);
+      const emit = (e: RunEvent) => {
+        count(e);
+        io.out(a.json ? `${JSON.stringify({ on: spec, ...e })}\n` : prefixed(head, eventText(e)));
+      };
+      r.code = await runOn(target, a, tio, emit);
+      return r;
+    },
+    // Each target observes for the duration on top of its time to open, load and attach.
+    { ...a.fan, timeoutMs: a.fan.timeoutMs + (a.duration ?? 0) * 1000 },
+  );
+  io.out(a.json ? `${summaryJson(results)}\n` : summaryText(a.file, a, results));
+  return results.every((r) => r.ok && r.value.code === 0) ? 0 : 1;
+}
