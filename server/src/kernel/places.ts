@@ -66,7 +66,7 @@ export function cgroupDirs(root: string, maxDepth = 3, limit = 500): string[] {
     }
     next.sort();
     out.push(...next.slice(0, limit - out.length));
-    level = next;
+    level = next.slice(0, limit); // a host with thousands of scopes: read no more than we could list
   }
   return out;
 }
