@@ -8,12 +8,13 @@
 // and libbpf itself (refs' libbpf.a, through a small C loader) writes the same spec bytes.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { test } from 'node:test';
 import { AttachError, UsdtSpecIds, attachAll, type AttachProgram, type AttachSession } from '../../server/src/attach';
 import { localKernel, mapLookupElem, setFaultInjector } from '../../server/src/kernel';
+import { LocalTarget } from '../../server/src/targets/local';
 import { fixture, ROOT, run } from '../helpers';
 import { modernRefs } from '../refs';
 import { lensLoad } from '../load-helpers';
@@ -349,6 +350,49 @@ test(
       setFaultInjector(undefined);
       target.done();
       r.close();
+    }
+  },
+);
+
+test(
+  "usdt through a target, one request per program (as the editor attaches): the load's spec ids are shared, each program reads its own probe",
+  { skip: noSdt },
+  async () => {
+    const target = new LocalTarget();
+    const bin = usdtTarget();
+    try {
+      const r = await target.load({ name: 'attach_usdt.o', object: readFileSync(fixture('attach_usdt.o')) });
+      assert.ok(r.ok, r.ok ? '' : r.error.message);
+      const handle = r.loaded.handle;
+      const a = await target.attach(handle, { programs: ['on_args'], places: { on_args: `${bin.bin}:lens:args` } });
+      const b = await target.attach(handle, { programs: ['on_gated'], places: { on_gated: `${bin.bin}:lens:gated` } });
+      assert.deepEqual(
+        [...a.attached, ...b.attached].map((x) => `${x.program} ${x.kind}`),
+        ['on_args usdt', 'on_gated usdt'],
+      );
+      assert.equal(spawnSync(bin.bin, ['3'], { encoding: 'utf8' }).stdout.trim(), 'semaphore 1');
+      const seen = r.loaded.maps.find((m) => m.name === 'seen')!;
+      const dump = JSON.parse((await target.mapDump({ id: seen.id, json: true })).text) as { formatted: { key: number; value: number } }[];
+      const slot = (i: number) => dump.find((e) => e.formatted.key === i)!.formatted.value;
+      assert.equal(slot(SLOT.ARGS_N), 3);
+      assert.equal(slot(SLOT.ARGS_CNT), 5, 'on_args reads its own 5-argument spec');
+      assert.equal(slot(SLOT.GATED_N), 3);
+      assert.equal(slot(SLOT.GATED0), 2, 'on_gated reads its own spec (i of the last call)');
+      // detach one, attach it again: its spec id comes back and is reused
+      await target.detach(handle, ['on_args']);
+      await target.attach(handle, { programs: ['on_args'], places: { on_args: `${bin.bin}:lens:args` } });
+      spawnSync(bin.bin, ['1']);
+      assert.equal(
+        JSON.parse((await target.mapDump({ id: seen.id, json: true })).text).find(
+          (e: { formatted: { key: number } }) => e.formatted.key === SLOT.ARGS_N,
+        ).formatted.value,
+        4,
+      );
+      assert.equal((await target.unload(handle)).closed, true);
+      assert.equal(spawnSync(bin.bin, ['1'], { encoding: 'utf8' }).stdout.trim(), 'semaphore 0', 'unload detached');
+    } finally {
+      await target.close();
+      bin.done();
     }
   },
 );
