@@ -20,8 +20,14 @@ export interface JsonWriterOptions {
   escapeBackslashAsN?: boolean;
 }
 
+/** Characters appended to one rope before it is flattened and set aside. */
+const CHUNK = 1 << 16;
+
 export class JsonWriter {
+  /** Flat chunks of the text so far, then the rope being appended to. */
+  private readonly chunks: string[] = [];
   private out = '';
+  private length = 0;
   private depth = 0;
   private sep = '';
   readonly pretty: boolean;
@@ -35,9 +41,17 @@ export class JsonWriter {
   }
 
   private put(s: string): void {
-    // appends build a rope: cheaper than an array of millions of short strings
+    // Appends build a rope: cheaper than an array of millions of short strings. A rope of a
+    // dump's millions of pieces kept whole until the end costs seconds of GC (a 100,000-element
+    // map dump spent 4 of its 6 s there): every CHUNK characters it is flattened (reading a
+    // character makes V8 flatten it) and set aside.
     this.out += s;
-    if (this.out.length > this.maxChars) throw new OutputLimitError(this.maxChars);
+    if (this.length + this.out.length > this.maxChars) throw new OutputLimitError(this.maxChars);
+    if (this.out.length < CHUNK) return;
+    this.length += this.out.length;
+    this.out.charCodeAt(0);
+    this.chunks.push(this.out);
+    this.out = '';
   }
 
   private eol(): void {
@@ -116,7 +130,8 @@ export class JsonWriter {
 
   /** The text so far. */
   text(): string {
-    return this.out;
+    if (this.chunks.length > 1) this.chunks.splice(0, this.chunks.length, this.chunks.join(''));
+    return (this.chunks[0] ?? '') + this.out;
   }
 
   private quote(s: string): string {
