@@ -119,7 +119,13 @@ function modulesDir(spec: VmSpec, release: string | undefined): string | undefin
 /** One word for the guest's POSIX shell. */
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-function initScript(modules: readonly string[], node: string, agent: string): string {
+/**
+ * For tests only (BPF_LENS_TEST_VM_HIDE_BTF=1): an empty tmpfs over the guest's /sys/kernel/btf,
+ * so that a kernel with BTF looks like one built without it (no Debian kernel lacks BTF).
+ */
+const HIDE_BTF = `mount -t tmpfs nobtf /host/sys/kernel/btf && echo "bpf-lens test: /sys/kernel/btf hidden (BPF_LENS_TEST_VM_HIDE_BTF)"\n`;
+
+function initScript(modules: readonly string[], node: string, agent: string, hideBtf: boolean): string {
   return `#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -133,7 +139,7 @@ mount --bind /sys /host/sys
 mount --bind /dev /host/dev
 mount -t bpf bpf /host/sys/fs/bpf
 mount -t tracefs tracefs /host/sys/kernel/tracing 2>/dev/null
-port=
+${hideBtf ? HIDE_BTF : ''}port=
 for p in /sys/class/virtio-ports/*; do [ "$(cat $p/name)" = ${PORT_NAME} ] && port=/dev/\${p##*/}; done
 [ -n "$port" ] || echo "@@NOPORT"
 # Open the port before announcing it: bytes reaching a port nobody holds open are dropped.
@@ -182,6 +188,7 @@ function buildInitramfs(spec: VmSpec, label: string, root: string): { bytes: Buf
         all.map(([n]) => n),
         process.execPath,
         join(root, 'dist', 'agent.js'),
+        process.env.BPF_LENS_TEST_VM_HIDE_BTF === '1',
       ),
       mode: 0o755,
     },
