@@ -1,11 +1,14 @@
 // As a user in a real VS Code (code-server, the packaged VSIX): "BPF Lens: Run Object…" on
 // exec_tracer.bpf.o opens its Events panel; while the test execs binaries, rows fill the table
 // with the columns of struct exec_event (pid, ppid, start_ns, comm) and the counters move;
-// Pause keeps the table still, Clear empties it. The screenshot goes to the README.
+// Pause keeps the table still, Clear empties it. Then observe_events.o's bpf_printk lines in the
+// "BPF Lens printk" channel, tied to on_write, its program and source line links. The
+// screenshots go to the README.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import {
   prepare,
   copyExamples,
@@ -17,13 +20,17 @@ import {
   waitFor,
   type Session,
 } from './workbench';
+import { fixture } from '../helpers';
 
 const dir = tmpDir('events');
 let s: Session;
 
 before(async () => {
   const { codeServer, vsix } = prepare(dir);
-  s = await openWorkbench(dir, codeServer, vsix, copyExamples(dir));
+  const ws = copyExamples(dir);
+  // a ring buffer, a perf buffer and a bpf_printk (test/fixtures, built by make -C test/fixtures)
+  fs.copyFileSync(fixture('observe_events.o'), path.join(ws, 'build', 'observe_events.o'));
+  s = await openWorkbench(dir, codeServer, vsix, ws);
 });
 after(async () => {
   await s?.close();
@@ -100,5 +107,62 @@ test(
       );
       execSome();
       await rows.first().waitFor({ timeout: 10_000 });
+    }),
+);
+
+test(
+  'Run Object on an object with bpf_printk: its lines in the printk channel, linked to the program and the source line',
+  { timeout: 180_000 },
+  () =>
+    shotOnFailure(s.page, 'printk', async () => {
+      const page = s.page;
+      await runCommand(page, 'Notifications: Clear All Notifications');
+      await runCommand(page, 'BPF Lens: Run Object');
+      const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'observe_events.o' }).first();
+      await row.waitFor({ timeout: 30_000 });
+      await row.click();
+      await page.locator('.tab', { hasText: 'Events: observe_events.o' }).first().waitFor({ timeout: 60_000 });
+      await runCommand(page, 'Output: Show Output Channels');
+      const channel = page.locator('.quick-input-list .monaco-list-row', { hasText: 'BPF Lens printk' }).first();
+      await channel.waitFor({ timeout: 30_000 });
+      await channel.click();
+      const marker = `LENSMARK e2e ${process.pid}`;
+      const line = page.locator('.monaco-editor .view-line', { hasText: /lens\smarker\swrite\spid=/ }).first();
+      await waitFor(
+        async () => {
+          fs.writeFileSync('/dev/null', marker);
+          return (await line.count()) > 0;
+        },
+        30_000,
+        () => 'no bpf_printk line in the printk channel',
+      );
+      // The channel's text: wrapped view lines joined again in the order they are drawn (the
+      // editor draws spaces as U+00A0).
+      const shown = await page.evaluate<string>(`(() => {
+        const ed = [...document.querySelectorAll('.part.panel .monaco-editor')].find((e) => e.textContent.replace(/\\u00a0/g, ' ').includes('lens marker write'));
+        const lines = [...ed.querySelectorAll('.view-line')].sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top));
+        return lines.map((l) => l.textContent.replace(/\\u00a0/g, ' ')).join('');
+      })()`);
+      assert.match(
+        shown,
+        new RegExp(
+          `\\[observe_events\\.o on_write\\] lens marker write pid=${process.pid} count=${marker.length} — /\\S+/observe_events\\.bpf\\.c:\\d+ \\(node ${process.pid}, cpu \\d+\\)`,
+        ),
+      );
+      // our link provider: the program and FILE:LINE are links (a wrapped link is drawn in pieces)
+      const links = page.locator('.part.panel .monaco-editor .detected-link');
+      await waitFor(
+        async () => (await links.allInnerTexts()).includes('on_write'),
+        10_000,
+        () => 'the program is not a link',
+      );
+      const texts = await links.allInnerTexts();
+      assert.ok(
+        texts.some((l) => /observe_events\.bpf\.c:\d+$/.test(l)),
+        `links: ${texts.join(' | ')}`,
+      );
+      await runCommand(page, 'Notifications: Clear All Notifications');
+      await page.waitForTimeout(500);
+      await page.screenshot({ path: screenshotPath('printk-channel.png') });
     }),
 );
