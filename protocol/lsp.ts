@@ -330,6 +330,7 @@ export interface AttachPlaceParams {
 /** An interface (XDP: then a mode; tc: then a direction unless fixed), a cgroup, `binary:function`, or other text. */
 export type PlaceNeed =
   | { readonly kind: 'interface'; readonly prog: 'xdp' }
+  /** `direction`: fixed by the SEC() name (tcx/ingress), else the user picks it. */
   | { readonly kind: 'interface'; readonly prog: 'tc'; readonly direction?: 'ingress' | 'egress' }
   | { readonly kind: 'cgroup' }
   | { readonly kind: 'binary'; readonly example: string }

@@ -5,15 +5,11 @@
  * sockmap, a perf event) with an example. Pure: the same decision planAttach makes.
  */
 import { secDefFor } from '../object/section-defs';
+import type { PlaceNeed } from '../../../protocol/lsp';
 import { planAttach, type PlanInput } from './plan';
 
-export type PlaceNeed =
-  | { readonly kind: 'interface'; readonly prog: 'xdp' }
-  /** `direction`: fixed by the SEC() name (tcx/ingress), else the user picks it. */
-  | { readonly kind: 'interface'; readonly prog: 'tc'; readonly direction?: 'ingress' | 'egress' }
-  | { readonly kind: 'cgroup' }
-  | { readonly kind: 'binary'; readonly example: string }
-  | { readonly kind: 'text'; readonly what: string; readonly example: string };
+// The wire's type is the decision's: a front end shows exactly what this returns.
+export type { PlaceNeed };
 
 /** undefined: the program attaches by its SEC() name alone, or never (struct_ops, freplace, a type BPF Lens does not attach). */
 export function placeNeed(p: PlanInput): PlaceNeed | undefined {
