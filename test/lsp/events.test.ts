@@ -110,7 +110,28 @@ test('events of a ring buffer and a perf buffer on tracepoints, decoded; printk 
   spawnSync('/bin/true');
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(batches(handle).length, n, 'nothing after done');
+
+  // observed again, then unloaded while observed: the stream ends with `done`, and stays ended
+  const again = await lsp.request<ObserveEventsResult>('bpfLens/observeEvents', { handle });
+  assert.ok(again.ok, again.error);
+  spawnSync('/bin/true');
+  await lsp.until('a record after observing again', () =>
+    batches(handle)
+      .slice(n)
+      .some((b) => b.rows.length > 0),
+  );
   await lsp.request('bpfLens/unloadObject', { handle });
+  const end = await lsp.until('done after unload', () =>
+    batches(handle)
+      .slice(n)
+      .find((b) => b.done),
+  );
+  assert.ok(end.counters.records >= 1);
+  const m = batches(handle).length;
+  spawnSync('/bin/true');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(batches(handle).length, m, 'nothing after unload');
+  assert.deepEqual(await lsp.request('bpfLens/stopEvents', { handle }), { stopped: false });
 });
 
 test('a flood: notifications within their caps, drops counted, the server answers at once during and after', async () => {
