@@ -126,7 +126,7 @@ export class NameHash {
     // Chains ascend: a link that does not go up (-1 at a chain's end, 0 on a type without a
     // name, anything forged in an index file) ends the walk, so every walk ends.
     const count = this.raw.count;
-    for (let i = this.heads[b]; i >= 0 && i < count; ) {
+    for (let i = this.heads[b]; i >= 0 && i < count;) {
       const [s, p] = this.locate(this.raw.view.getUint32(this.raw.offsets[i], this.le));
       let k = 0;
       while (k < want.length && p + k < s.length && s[p + k] === want[k]) k++;
