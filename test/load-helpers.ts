@@ -273,6 +273,52 @@ export function libbpfLoad(file: string, opts: { type?: string; bpftool?: string
   }
 }
 
+export interface OneProgram {
+  ok: boolean;
+  stderr: string;
+  shape?: ProgShape;
+}
+
+/**
+ * One program of an object loaded alone by libbpf: test/tools/load-one.c (built against libbpf
+ * 1.5 by test/refs.ts) turns every other program's autoload off, loads, and pins that one, which
+ * is read back through bpftool. By-name map pins are removed before and after, as libbpfLoad does.
+ */
+export function libbpfLoadOne(file: string, prog: string, tool: string): OneProgram {
+  const byName = pinnedByName(openFile(file)).map((n) => path.join(BPFFS, n));
+  const { dir, done } = bpffsDir('libbpf1');
+  try {
+    for (const p of byName) rmSync(p, { force: true });
+    const pin = path.join(dir, 'prog');
+    const r = spawnSync(tool, [file, prog, pin], { encoding: 'utf8', timeout: 60_000 });
+    if (r.status !== 0) return { ok: false, stderr: r.stderr };
+    const shown = json<BpftoolProg>(['prog', 'show', 'pinned', pin]);
+    return { ok: true, stderr: r.stderr, shape: snapshot(new Map([[prog, shown]]), shown.map_ids ?? []).progs.get(prog) };
+  } finally {
+    for (const p of byName) rmSync(p, { force: true });
+    done();
+  }
+}
+
+/** The same program loaded alone by BPF Lens (`noAutoload`: every other program of the object). */
+export async function lensLoadOne(file: string, prog: string, opts: Partial<LoadOptions> = {}): Promise<OneProgram> {
+  const obj = openFile(file);
+  const { dir, done } = bpffsDir('lens1');
+  try {
+    const others = obj.programs.filter((p) => p.name !== prog).map((p) => p.name);
+    const r = await lensLoad(obj, { pinRoot: dir, ...opts, noAutoload: others });
+    try {
+      return { ok: true, stderr: '', shape: lensSnapshot(r).progs.get(prog) };
+    } finally {
+      r.close();
+    }
+  } catch (e) {
+    return { ok: false, stderr: e instanceof Error ? e.message : String(e) };
+  } finally {
+    done();
+  }
+}
+
 // ---- maps of a BPF Lens load ----
 
 export function mapOf(r: LoadResult, name: string): LoadedMap {

@@ -3,7 +3,8 @@
 // selftests (scripts/selftests-corpus.sh, from linux-source-6.1). Both are cached outside the
 // checkout; the first call builds them (minutes), later calls only look.
 import { execFileSync } from 'child_process';
-import { readdirSync, readFileSync } from 'fs';
+import { createHash } from 'crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'fs';
 import * as path from 'path';
 import { ROOT } from './helpers';
 
@@ -63,4 +64,27 @@ export function selftestsCorpus(): Corpus {
     sources: Number(readFileSync(path.join(dir, 'sources'), 'utf8').trim()),
   };
   return corpus;
+}
+
+let loadOne: string | undefined;
+/**
+ * test/tools/load-one.c compiled against the libbpf 1.5 of modernRefs() (a second), cached by
+ * the hash of its source and the refs directory.
+ */
+export function loadOneTool(): string {
+  if (loadOne) return loadOne;
+  const r = modernRefs();
+  const src = path.join(ROOT, 'test', 'tools', 'load-one.c');
+  const key = createHash('sha256').update(readFileSync(src)).update(r.dir).digest('hex').slice(0, 16);
+  const dir = path.join(process.env.BPF_LENS_CACHE ?? '/var/cache/bpf-lens', 'tools', key);
+  const bin = path.join(dir, 'load-one');
+  if (!existsSync(bin)) {
+    mkdirSync(dir, { recursive: true });
+    const tmp = `${bin}.${process.pid}`;
+    execFileSync('gcc', ['-O2', '-Wall', `-I${r.include}`, '-o', tmp, src, r.libbpf, '-lelf', '-lz'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    renameSync(tmp, bin);
+  }
+  return (loadOne = bin);
 }

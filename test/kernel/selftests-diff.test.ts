@@ -3,21 +3,32 @@
 // kernel by libbpf 1.5 (bpftool 7.5's `prog loadall`, built by scripts/build-refs.sh) and by
 // BPF Lens's loadObject. Every object libbpf loads, BPF Lens loads with the same programs
 // (type, kernel name, tag, bytes_xlated, verified instructions, maps used, BTF) and the same
-// maps (type, sizes, flags, frozen, BTF, initial contents). Objects both refuse are listed;
-// those where they differ must be in KNOWN with why. The summary line gives the counts.
+// maps (type, sizes, flags, frozen, BTF, initial contents). Objects both refuse are listed, and
+// each of their programs is loaded alone by both (the others' autoload off): what one loads the
+// other loads the same. Differences must be in KNOWN with why. The summary lines give the counts.
 import assert from 'node:assert/strict';
 import * as path from 'path';
 import { after, test } from 'node:test';
 import { KernelBtf } from '../../server/src/kernel';
 import { LoadError } from '../../server/src/load/types';
-import { type Snapshot, lensLoad, lensSnapshot, libbpfLoad, snapshotDifferences } from '../load-helpers';
-import { modernRefs, selftestsCorpus } from '../refs';
+import {
+  type Snapshot,
+  lensLoad,
+  lensLoadOne,
+  lensSnapshot,
+  libbpfLoad,
+  libbpfLoadOne,
+  openFile,
+  snapshotDifferences,
+} from '../load-helpers';
+import { loadOneTool, modernRefs, selftestsCorpus } from '../refs';
 import { bpffsDir } from './kernel-env';
 
 const targetBtf = KernelBtf.open();
 after(() => targetBtf.close());
 const refs = modernRefs();
 const corpus = selftestsCorpus();
+const loadOne = loadOneTool();
 
 const SYSCALL_WRAPPER =
   "LINUX_HAS_SYSCALL_WRAPPER: libbpf 1.5 probes it by creating a kprobe on __x64_sys_bpf, which this host's lockdown refuses (0); BPF Lens finds the symbol in kallsyms (1), so the verifier prunes other branches (the same tag, other bytes_xlated)";
@@ -56,6 +67,35 @@ async function lens(file: string): Promise<{ snap?: Snapshot; error?: string }> 
 }
 
 const counts = { objects: 0, libbpf: 0, lens: 0, same: 0, bothRefuse: 0, onlyLens: 0, unpinnable: 0, progs: 0, sameTags: 0 };
+/** Programs of objects both refuse, each loaded alone (every other program's autoload off). */
+const alone = { programs: 0, both: 0, sameTags: 0, onlyLibbpf: 0, onlyLens: 0, refused: 0 };
+
+/**
+ * An object both refuse as a whole (one fentry program refuses it here, under lockdown): each of
+ * its programs loaded alone by libbpf 1.5 (test/tools/load-one.c) and by BPF Lens (noAutoload of
+ * the others). What one loads the other must load, with the same shape.
+ */
+async function eachAlone(file: string, name: string): Promise<string[]> {
+  const diff: string[] = [];
+  for (const p of openFile(file).programs.filter((x) => x.autoload)) {
+    alone.programs++;
+    const lib = libbpfLoadOne(file, p.name, loadOne);
+    const ours = await lensLoadOne(file, p.name, { targetBtf });
+    if (lib.ok && ours.ok) {
+      alone.both++;
+      if (lib.shape?.tag === ours.shape?.tag) alone.sameTags++;
+      if (JSON.stringify(lib.shape) !== JSON.stringify(ours.shape))
+        diff.push(`${name}/${p.name} alone: libbpf ${JSON.stringify(lib.shape)}, BPF Lens ${JSON.stringify(ours.shape)}`);
+    } else if (lib.ok) {
+      alone.onlyLibbpf++;
+      diff.push(`${name}/${p.name} alone: BPF Lens refuses what libbpf loads: ${ours.stderr.split('\n')[0]}`);
+    } else if (ours.ok) {
+      alone.onlyLens++;
+      diff.push(`${name}/${p.name} alone: BPF Lens loads what libbpf refuses: ${lib.stderr.split('\n').slice(-3).join(' | ')}`);
+    } else alone.refused++;
+  }
+  return diff;
+}
 const bothRefuse: string[] = [];
 const onlyLens: string[] = [];
 
@@ -91,7 +131,7 @@ for (const file of corpus.objects) {
     } else {
       bothRefuse.push(name);
       counts.bothRefuse++;
-      diff = [];
+      diff = await eachAlone(file, name);
     }
     if (diff.length === 0 && lib.ok) counts.same++;
     if (KNOWN[name]) {
@@ -111,6 +151,10 @@ test('summary', () => {
       `${counts.sameTags}/${counts.progs} programs with identical tags; ` +
       `${counts.unpinnable} more loaded by both (with programs left unloaded: bpftool cannot pin those); ` +
       `both refuse ${counts.bothRefuse}; only BPF Lens loads ${counts.onlyLens}; ${Object.keys(KNOWN).length} known differences`,
+  );
+  console.log(
+    `selftests-diff: programs of the objects both refuse, each loaded alone: ${alone.programs}; both load ${alone.both}, ` +
+      `${alone.sameTags} with identical tags; only libbpf ${alone.onlyLibbpf}; only BPF Lens ${alone.onlyLens}; both refuse ${alone.refused}`,
   );
   console.log(`selftests-diff: both refuse: ${bothRefuse.join(' ')}`);
   assert.deepEqual(onlyLens, [], 'BPF Lens loads objects libbpf refuses');
