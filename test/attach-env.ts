@@ -148,9 +148,9 @@ export function sdtHeader(): string | undefined {
  * lens_gated(i), whose lens:gated probe sits behind a semaphore in .probes (another translation
  * unit: only it is built with semaphores), and lens_sib(a, i % 8), whose lens:sib probe passes
  * a[i] as a base+index*scale operand (`-4@(%rdi,%rsi,4)`) and i. It prints the semaphore's
- * value when done.
+ * value when done. `pie: false` builds a fixed-address executable (ET_EXEC).
  */
-export function usdtTarget(): { dir: string; bin: string; done(): void } {
+export function usdtTarget(opts: { pie?: boolean } = {}): { dir: string; bin: string; done(): void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bpflens-usdt-'));
   const main = [
     '#include <sys/sdt.h>',
@@ -189,7 +189,7 @@ export function usdtTarget(): { dir: string; bin: string; done(): void } {
   writeFileSync(path.join(dir, 'main.c'), main.join('\n'));
   writeFileSync(path.join(dir, 'gated.c'), gated.join('\n'));
   const bin = path.join(dir, 'lens_usdt');
-  run('gcc', ['-O2', '-o', bin, path.join(dir, 'main.c'), path.join(dir, 'gated.c')]);
+  run('gcc', ['-O2', ...(opts.pie === false ? ['-no-pie'] : []), '-o', bin, path.join(dir, 'main.c'), path.join(dir, 'gated.c')]);
   return { dir, bin, done: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

@@ -396,3 +396,62 @@ test(
     }
   },
 );
+
+test(
+  "usdt without BPF cookies (the kernel's bpf_get_attach_cookie hidden from load and attach): the spec found by IP in __bpf_usdt_ip_to_spec_id",
+  { skip: noSdt },
+  async () => {
+    // the real kernel, told to both the load (LINUX_HAS_BPF_COOKIE) and the attach that it has no cookies
+    const k = { ...localKernel, probeFeature: (n: string) => (n === 'bpf_cookie' ? { supported: false } : localKernel.probeFeature(n)) };
+    const r = await lensLoad(fixture('attach_usdt.o'), { kernel: k });
+    const exe = usdtTarget({ pie: false });
+    const pie = usdtTarget();
+    const progs: AttachProgram[] = r.programs.map((p) => ({ name: p.name, section: p.section, fd: p.fd }));
+    const ids = r.programs.map((p) => p.id);
+    const seen = r.maps.find((m) => m.name === 'seen')!;
+    const ipMap = r.maps.find((m) => m.name === '__bpf_usdt_ip_to_spec_id')!;
+    const slot = (i: number) => s64(readU64(mapLookupElem(seen.fd, u32(i), 8)!));
+    const ipKeys = () => JSON.parse(run('bpftool', ['-j', 'map', 'dump', 'id', String(ipMap.id)])) as unknown[];
+    const before = { bpf: openFds(), perf: perfFds() };
+    try {
+      const kconfig = r.maps.find((m) => m.name === '.kconfig')!;
+      assert.equal(mapLookupElem(kconfig.fd, u32(0), kconfig.valueSize)![0], 0, 'the program was loaded with LINUX_HAS_BPF_COOKIE = n');
+      const opts = { mapFd: mapFdOf(r), btf: r.object.btf, skip: new Set(['on_mem', 'on_sib']) };
+      const s = attachAll(k, progs, {
+        ...opts,
+        places: new Map([
+          ['on_args', `${exe.bin}:lens:args`],
+          ['on_gated', `${exe.bin}:lens:gated`],
+        ]),
+      });
+      assert.equal(ipKeys().length, 2, 'one IP entry per site');
+      const out = spawnSync(exe.bin, ['3'], { encoding: 'utf8' });
+      assert.equal(out.stdout.trim(), 'semaphore 1');
+      assert.deepEqual(
+        [0, 1, 2, 3, 4].map((i) => slot(SLOT.ARG0 + i)),
+        [-2000000000n, -77n, -3000n, -5n, 42n],
+      );
+      assert.equal(slot(SLOT.ARGS_CNT), 5n);
+      assert.deepEqual([slot(SLOT.GATED_N), slot(SLOT.GATED0)], [3n, 2n]);
+      s.detach();
+      assert.deepEqual(ipKeys(), [], 'detach removed the IP entries');
+      // a position-independent binary has no fixed IPs: refused, naming why
+      assert.throws(
+        () =>
+          attachAll(k, progs, {
+            ...opts,
+            places: new Map([['on_args', `${pie.bin}:lens:args`]]),
+            skip: new Set(['on_mem', 'on_sib', 'on_gated']),
+          }),
+        (e: unknown) => e instanceof AttachError && /no BPF cookies \(Linux 5.15\+\) and .* is position-independent/.test(e.message),
+      );
+      assert.deepEqual(linksOf(ids), []);
+      assert.equal(perfFds(), before.perf);
+      assert.equal(openFds(), before.bpf);
+    } finally {
+      exe.done();
+      pie.done();
+      r.close();
+    }
+  },
+);
