@@ -20,6 +20,7 @@ import { modernRefs } from '../refs';
 import { lensLoad } from '../load-helpers';
 import { linksOf, perfFds, sdtHeader, usdtTarget } from '../attach-env';
 import { openFds, readU64, u32 } from './kernel-env';
+import { startRun } from '../run-helpers';
 
 const SLOT = { ARGS_N: 0, ARG0: 1, ARGS_CNT: 6, ARGS_ENOENT: 7, MEM_N: 8, MEM0: 9, GATED_N: 12, GATED0: 13, SIB_N: 14, SIB0: 15 };
 const ENOENT = 2;
@@ -453,5 +454,42 @@ test(
       pie.done();
       r.close();
     }
+  },
+);
+
+test(
+  'bpf-lens run of a usdt object: attached where told; its maps line leaves libbpf’s own __bpf_usdt_* maps out',
+  { skip: noSdt },
+  async () => {
+    const target = usdtTarget();
+    const r = startRun([
+      fixture('attach_usdt.o'),
+      '--attach',
+      `on_args=${target.bin}:lens:args`,
+      '--no-attach',
+      'on_gated',
+      '--no-attach',
+      'on_mem',
+      '--no-attach',
+      'on_sib',
+      '--duration',
+      '1',
+    ]);
+    assert.equal(await r.exited, 0, r.stderr());
+    const loaded = r.events.find((e) => e.event === 'loaded')!;
+    assert.ok(
+      (loaded.maps as { name: string }[]).some((m) => m.name === '__bpf_usdt_specs'),
+      'the load has libbpf’s spec map',
+    );
+    assert.deepEqual(
+      r.events.filter((e) => e.event === 'attached').map((e) => `${String(e.program)} ${String(e.kind)}`),
+      ['on_args usdt'],
+    );
+    const maps = Object.keys(r.events.find((e) => e.event === 'maps')!.maps as object);
+    assert.ok(maps.includes('seen'), maps.join(' '));
+    assert.deepEqual(
+      maps.filter((m) => m.startsWith('__bpf_usdt_')),
+      [],
+    );
   },
 );

@@ -213,11 +213,14 @@ async function loadAndAttach(
   return { handle, stopObserving, maps: r.loaded.maps };
 }
 
-/** The object's maps (ring/perf buffers aside) as `map dump --json` prints each, keyed by name. */
+/**
+ * The object's maps as `map dump --json` prints each, keyed by name: ring/perf buffers aside,
+ * and libbpf's own USDT maps (`__bpf_usdt_specs`: 256 argument specs nobody wrote in C).
+ */
 async function mapsEvent(t: KernelTarget, maps: LoadSummary['maps']): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const m of maps) {
-    if (m.type === 'ringbuf' || m.type === 'perf_event_array') continue;
+    if (m.type === 'ringbuf' || m.type === 'perf_event_array' || m.name.startsWith('__bpf_usdt_')) continue;
     const d = await t.mapDump({ id: m.id, json: true });
     try {
       out[m.name] = d.text.trim() ? (JSON.parse(d.text) as unknown) : null;
