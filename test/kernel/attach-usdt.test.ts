@@ -478,8 +478,8 @@ test(
     assert.equal(await r.exited, 0, r.stderr());
     const loaded = r.events.find((e) => e.event === 'loaded')!;
     assert.ok(
-      (loaded.maps as { name: string }[]).some((m) => m.name === '__bpf_usdt_specs'),
-      'the load has libbpf’s spec map',
+      (loaded.maps as { name: string }[]).some((m) => m.name === '__bpf_usdt_spec'),
+      'the load has libbpf’s spec map (its kernel name)',
     );
     assert.deepEqual(
       r.events.filter((e) => e.event === 'attached').map((e) => `${String(e.program)} ${String(e.kind)}`),
