@@ -21,7 +21,7 @@ interface Side {
   tags?: Record<string, string>;
 }
 
-const short = (s: string) => s.trim().split('\n').slice(-2).join(' | ').slice(0, 300);
+const short = (s: string) => s.trim().split('\n').slice(-6).join(' | ').slice(0, 800);
 
 function libbpf(file: string, byName: string[]): Side {
   const dir = mkdtempSync('/sys/fs/bpf/st-');
