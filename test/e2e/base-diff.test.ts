@@ -1,40 +1,18 @@
 // As a user in a real VS Code: the examples hold tcp_bbr.ko from Debian's 6.1 package (no
 // .BTF.base). "BPF Lens: Open Distilled Base Diff" says so and offers to distill on the
 // original base; picking that kernel's vmlinux BTF opens the diff against this kernel.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  prepare,
-  copyExamples,
-  fileDialog,
-  openWorkbench,
-  runCommand,
-  screenshotPath,
-  tmpDir,
-  shotOnFailure,
-  type Session,
-} from './workbench';
+import { fileDialog, useWorkbench, runCommand, screenshotPath } from './workbench';
 
-const dir = tmpDir('basediff');
-let s: Session;
-let ws: string;
+const wb = useWorkbench('basediff');
 
-before(async () => {
-  const { codeServer, vsix } = prepare(dir);
-  ws = copyExamples(dir);
-  s = await openWorkbench(dir, codeServer, vsix, ws);
-});
-after(async () => {
-  await s?.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-test('the base diff of a Debian 6.1 module against the running kernel', { timeout: 120_000 }, () =>
-  shotOnFailure(s.page, 'basediff', async () => {
-    const page = s.page;
+test(
+  'the base diff of a Debian 6.1 module against the running kernel',
+  { timeout: 120_000 },
+  wb.shot('basediff', async (page) => {
     await runCommand(page, 'BPF Lens: Open Distilled Base Diff');
     const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'tcp_bbr.ko' }).first();
     await row.waitFor({ timeout: 30_000 });
@@ -44,7 +22,7 @@ test('the base diff of a Debian 6.1 module against the running kernel', { timeou
     await note.waitFor({ timeout: 60_000 });
     await note.locator('.monaco-button', { hasText: /Choose Original Base/ }).click();
     // The 6.1 vmlinux BTF, typed once the dialog shows the workspace folder.
-    await fileDialog(page, '/', path.join(ws, 'build', 'vmlinux-6.1.btf'));
+    await fileDialog(page, '/', path.join(wb.ws, 'build', 'vmlinux-6.1.btf'));
     await page
       .locator('.tab.active', { hasText: /base-diff/ })
       .first()
@@ -73,28 +51,26 @@ test('the base diff of a Debian 6.1 module against the running kernel', { timeou
 test(
   'Distill Base BTF…: the module gets a .BTF.base on its original base; its base diff then opens without asking',
   { timeout: 120_000 },
-  () =>
-    shotOnFailure(s.page, 'distill', async () => {
-      const page = s.page;
-      await runCommand(page, 'Notifications: Clear All Notifications');
-      await runCommand(page, 'BPF Lens: Distill Base BTF');
-      const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'tcp_bbr.ko' }).first();
-      await row.waitFor({ timeout: 30_000 });
-      await row.click();
-      // The open dialog: the 6.1 vmlinux BTF the module was built for; the save dialog offers
-      // tcp_bbr.distilled.ko beside the module: take it.
-      await fileDialog(page, '/', path.join(ws, 'build', 'vmlinux-6.1.btf'));
-      await fileDialog(page, 'tcp_bbr.distilled.ko', path.join(ws, 'build', 'tcp_bbr.distilled.ko'));
-      const note = page
-        .locator('.notifications-toasts .notification-toast', { hasText: /tcp_bbr\.distilled\.ko: \.BTF\.base \d+ types/ })
-        .first();
-      await note.waitFor({ timeout: 60_000 });
-      const out = path.join(ws, 'build', 'tcp_bbr.distilled.ko');
-      assert.match(execFileSync('llvm-readelf', ['-S', out], { encoding: 'utf8' }), /\.BTF\.base/);
-      await note.locator('.monaco-button', { hasText: 'Open Base Diff' }).click();
-      await page
-        .locator('.part.editor .monaco-editor .view-line', { hasText: /tcp_bbr\.distilled\.ko:\s\d+\sdistilled\sbase\stypes/ })
-        .first()
-        .waitFor({ timeout: 30_000 });
-    }),
+  wb.shot('distill', async (page) => {
+    await runCommand(page, 'Notifications: Clear All Notifications');
+    await runCommand(page, 'BPF Lens: Distill Base BTF');
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'tcp_bbr.ko' }).first();
+    await row.waitFor({ timeout: 30_000 });
+    await row.click();
+    // The open dialog: the 6.1 vmlinux BTF the module was built for; the save dialog offers
+    // tcp_bbr.distilled.ko beside the module: take it.
+    await fileDialog(page, '/', path.join(wb.ws, 'build', 'vmlinux-6.1.btf'));
+    await fileDialog(page, 'tcp_bbr.distilled.ko', path.join(wb.ws, 'build', 'tcp_bbr.distilled.ko'));
+    const note = page
+      .locator('.notifications-toasts .notification-toast', { hasText: /tcp_bbr\.distilled\.ko: \.BTF\.base \d+ types/ })
+      .first();
+    await note.waitFor({ timeout: 60_000 });
+    const out = path.join(wb.ws, 'build', 'tcp_bbr.distilled.ko');
+    assert.match(execFileSync('llvm-readelf', ['-S', out], { encoding: 'utf8' }), /\.BTF\.base/);
+    await note.locator('.monaco-button', { hasText: 'Open Base Diff' }).click();
+    await page
+      .locator('.part.editor .monaco-editor .view-line', { hasText: /tcp_bbr\.distilled\.ko:\s\d+\sdistilled\sbase\stypes/ })
+      .first()
+      .waitFor({ timeout: 30_000 });
+  }),
 );

@@ -1,26 +1,16 @@
 // As a user in a real VS Code: hover a map in examples/xdp_counter.bpf.c and read its
 // layout table; open the BPF view and expand an object, its programs, maps and BTF types.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Locator } from 'playwright-core';
-import * as fs from 'node:fs';
-import { prepare, copyExamples, openWorkbench, openFile, hover, screenshotPath, tmpDir, shotOnFailure, type Session } from './workbench';
+import { useWorkbench, openFile, hover, screenshotPath } from './workbench';
 
-const dir = tmpDir('hover');
-let s: Session;
+const wb = useWorkbench('hover');
 
-before(async () => {
-  const { codeServer, vsix } = prepare(dir);
-  s = await openWorkbench(dir, codeServer, vsix, copyExamples(dir));
-});
-after(async () => {
-  await s?.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-test('hovering the stats map shows its type, key/value and the value layout with padding', { timeout: 90_000 }, () =>
-  shotOnFailure(s.page, 'hover', async () => {
-    const page = s.page;
+test(
+  'hovering the stats map shows its type, key/value and the value layout with padding',
+  { timeout: 90_000 },
+  wb.shot('hover', async (page) => {
     await openFile(page, 'xdp_counter.bpf.c');
     const text = await hover(page, /^\} stats SEC/, 'stats');
     await page.waitForTimeout(500); // the hover fades in
@@ -34,9 +24,10 @@ test('hovering the stats map shows its type, key/value and the value layout with
   }),
 );
 
-test('the BPF view lists the examples and expands an object, its programs, maps and BTF types', { timeout: 90_000 }, () =>
-  shotOnFailure(s.page, 'tree', async () => {
-    const page = s.page;
+test(
+  'the BPF view lists the examples and expands an object, its programs, maps and BTF types',
+  { timeout: 90_000 },
+  wb.shot('tree', async (page) => {
     await page.locator('.activitybar .action-item a[aria-label^="BPF"]').first().click();
     const view = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /Objects/i }) }).first();
     const row = (text: string | RegExp) => view.locator('.monaco-list-row', { hasText: text }).first();

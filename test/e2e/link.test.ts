@@ -1,37 +1,31 @@
 // As a user in a real VS Code: three objects that call into each other (externs resolved at
 // link time). The BPF view says where each extern resolves; "BPF Lens: Link Objects…" links
 // the picked objects into one, which then shows up in the view with every program.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROOT, fileDialog, prepare, openWorkbench, runCommand, tmpDir, shotOnFailure, type Session } from './workbench';
+import { ROOT, buildBpf, fileDialog, useWorkbench, runCommand } from './workbench';
 
-const dir = tmpDir('link');
-let s: Session;
-const ws = path.join(dir, 'ws');
 const NAMES = ['link_a', 'link_b', 'link_c'];
-
-before(async () => {
-  const { codeServer, vsix } = prepare(dir);
-  fs.mkdirSync(path.join(ws, 'build'), { recursive: true });
-  const arch = execFileSync('gcc', ['-print-multiarch'], { encoding: 'utf8' }).trim() || 'x86_64-linux-gnu';
-  fs.copyFileSync(path.join(ROOT, 'test', 'fixtures', 'link_common.h'), path.join(ws, 'link_common.h'));
-  for (const n of NAMES) {
-    fs.copyFileSync(path.join(ROOT, 'test', 'fixtures', `${n}.bpf.c`), path.join(ws, `${n}.bpf.c`));
-    execFileSync('clang', ['-target', 'bpf', '-g', '-O2', `-I/usr/include/${arch}`, '-c', `${n}.bpf.c`, '-o', `build/${n}.o`], { cwd: ws });
-  }
-  s = await openWorkbench(dir, codeServer, vsix, ws);
-});
-after(async () => {
-  await s?.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+const wb = useWorkbench('link', {
+  workspace: (dir) => {
+    const ws = path.join(dir, 'ws');
+    fs.mkdirSync(path.join(ws, 'build'), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, 'test', 'fixtures', 'link_common.h'), path.join(ws, 'link_common.h'));
+    for (const n of NAMES) {
+      fs.copyFileSync(path.join(ROOT, 'test', 'fixtures', `${n}.bpf.c`), path.join(ws, `${n}.bpf.c`));
+      buildBpf(ws, `${n}.bpf.c`, `build/${n}.o`);
+    }
+    return ws;
+  },
 });
 
-test('Link Objects: pick three objects, name the output; the linked object has every program and is indexed', { timeout: 180_000 }, () =>
-  shotOnFailure(s.page, 'link', async () => {
-    const page = s.page;
+test(
+  'Link Objects: pick three objects, name the output; the linked object has every program and is indexed',
+  { timeout: 180_000 },
+  wb.shot('link', async (page) => {
     await runCommand(page, 'BPF Lens: Link Objects');
     const list = page.locator('.quick-input-list');
     for (const n of NAMES) {
@@ -44,7 +38,7 @@ test('Link Objects: pick three objects, name the output; the linked object has e
       .first()
       .click();
     // The save dialog offers linked.bpf.o beside the first input; name it all.bpf.o.
-    const out = path.join(ws, 'build', 'all.bpf.o');
+    const out = path.join(wb.ws, 'build', 'all.bpf.o');
     await fileDialog(page, 'linked.bpf.o', out);
     const toast = page.locator('.notifications-toasts .notification-toast', { hasText: /all\.bpf\.o: 3 objects, \d+ sections/ }).first();
     await toast.waitFor({ timeout: 60_000 });
@@ -55,7 +49,7 @@ test('Link Objects: pick three objects, name the output; the linked object has e
     ).programs.map((p: { name: string }) => p.name);
     const each = NAMES.flatMap((n) =>
       JSON.parse(
-        execFileSync('node', [path.join(ROOT, 'bin', 'bpf-lens.js'), 'inspect', path.join(ws, 'build', `${n}.o`), '--json'], {
+        execFileSync('node', [path.join(ROOT, 'bin', 'bpf-lens.js'), 'inspect', path.join(wb.ws, 'build', `${n}.o`), '--json'], {
           encoding: 'utf8',
         }),
       ).programs.map((p: { name: string }) => p.name),

@@ -1,39 +1,15 @@
 // As a user in a real VS Code: run "BPF Lens: Load Object to Kernel…" on the local target and
 // see success with kernel ids; then break the program (drop a NULL check), rebuild, load
 // again and find the verifier's complaint on the right line in the Problems panel.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  prepare,
-  copyExamples,
-  openWorkbench,
-  runCommand,
-  openFile,
-  hover,
-  screenshotPath,
-  tmpDir,
-  shotOnFailure,
-  waitFor,
-  type Session,
-} from './workbench';
+import { useWorkbench, runCommand, openFile, hover, screenshotPath, waitFor } from './workbench';
 
-const dir = tmpDir('load');
-let s: Session;
-let ws: string;
-
-before(async () => {
-  const { codeServer, vsix } = prepare(dir);
-  ws = copyExamples(dir);
-  s = await openWorkbench(dir, codeServer, vsix, ws);
-});
-after(async () => {
-  // Closing code-server ends the language server, which holds the loaded programs' FDs.
-  await s?.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+// Closing code-server (after the tests) ends the language server, which holds the loaded programs' FDs.
+const wb = useWorkbench('load');
 
 function kernelProgName(id: number): string | undefined {
   try {
@@ -44,7 +20,7 @@ function kernelProgName(id: number): string | undefined {
 }
 
 async function loadFromPalette(name: string): Promise<void> {
-  const page = s.page;
+  const page = wb.page;
   await runCommand(page, 'BPF Lens: Load Object to Kernel');
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first();
   await row.waitFor({ timeout: 30_000 });
@@ -53,16 +29,17 @@ async function loadFromPalette(name: string): Promise<void> {
 
 /** The text of the BPF Lens output channel (shown by its command). */
 async function outputText(): Promise<string> {
-  const page = s.page;
+  const page = wb.page;
   await runCommand(page, 'BPF Lens: Show Output');
   const out = page.locator('.output-view .view-lines, [id="workbench.panel.output"] .view-lines').first();
   await out.waitFor({ timeout: 15_000 });
   return (await out.innerText()).replace(/\u00a0/g, ' ');
 }
 
-test('Load Object to Kernel loads xdp_counter.bpf.o locally and shows the kernel ids', { timeout: 120_000 }, () =>
-  shotOnFailure(s.page, 'load', async () => {
-    const page = s.page;
+test(
+  'Load Object to Kernel loads xdp_counter.bpf.o locally and shows the kernel ids',
+  { timeout: 120_000 },
+  wb.shot('load', async (page) => {
     await loadFromPalette('xdp_counter.bpf.o');
     const note = page.locator('.notifications-toasts .notification-toast', { hasText: /loaded xdp_counter\.bpf\.o/ }).first();
     await note.waitFor({ timeout: 60_000 });
@@ -95,16 +72,17 @@ test('Load Object to Kernel loads xdp_counter.bpf.o locally and shows the kernel
   }),
 );
 
-test('a broken program: the verifier diagnostic is on the faulting line in Problems', { timeout: 120_000 }, () =>
-  shotOnFailure(s.page, 'verifier', async () => {
-    const page = s.page;
+test(
+  'a broken program: the verifier diagnostic is on the faulting line in Problems',
+  { timeout: 120_000 },
+  wb.shot('verifier', async (page) => {
     // Drop the NULL check after the second lookup: the verifier refuses `s->packets++`.
-    const src = path.join(ws, 'xdp_counter.bpf.c');
+    const src = path.join(wb.ws, 'xdp_counter.bpf.c');
     const before = fs.readFileSync(src, 'utf8');
     const broken = before.replace(/(s = bpf_map_lookup_elem\(&stats, &proto\);\n)\t\tif \(!s\)\n\t\t\treturn XDP_PASS;\n/, '$1');
     assert.notEqual(broken, before, 'the example changed: update the edit');
     fs.writeFileSync(src, broken);
-    execFileSync('make', ['-s', '-C', ws]);
+    execFileSync('make', ['-s', '-C', wb.ws]);
     const line = broken.split('\n').findIndex((l) => l.includes('s->packets++')) + 1;
 
     await loadFromPalette('xdp_counter.bpf.o');
@@ -149,30 +127,28 @@ test('a broken program: the verifier diagnostic is on the faulting line in Probl
 test(
   'Explain Verification: the walk to the rejection opens beside the source, and a hover shows the state on a line',
   { timeout: 120_000 },
-  () =>
-    shotOnFailure(s.page, 'explain', async () => {
-      // The previous test left xdp_counter.bpf.o broken (no NULL check before s->packets++).
-      const page = s.page;
-      await runCommand(page, 'BPF Lens: Explain Verification');
-      const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: 'xdp_counter.bpf.o' }).first();
-      await pick.waitFor({ timeout: 30_000 });
-      await pick.click();
-      await page.locator('.tab', { hasText: 'xdp_count.verifier.txt' }).first().waitFor({ timeout: 60_000 });
-      // (Monaco draws spaces as U+00A0, which \s matches)
-      const walk = page.locator('.monaco-editor .view-line', { hasText: /The\spath\sto\sthe\srejection/ }).first();
-      await walk.waitFor({ timeout: 15_000 });
-      // The source lines in the walk are links to the source (Ctrl+click).
-      await page
-        .locator('.monaco-editor .detected-link', { hasText: /xdp_counter\.bpf\.c:\d+/ })
-        .first()
-        .waitFor({ timeout: 15_000 });
-      await runCommand(page, 'Notifications: Clear All Notifications');
-      await page.waitForTimeout(500);
-      await page.screenshot({ path: screenshotPath('verifier-walk.png') });
-      // Back in the source: the state the verifier had on the faulting line.
-      await openFile(page, 'xdp_counter.bpf.c');
-      const text = await hover(page, /^\s*s->packets\+\+;/, 'packets');
-      assert.match(text, /Verifier state in xdp_count/, text);
-      assert.match(text, /map_value_or_null/, text);
-    }),
+  wb.shot('explain', async (page) => {
+    // The previous test left xdp_counter.bpf.o broken (no NULL check before s->packets++).
+    await runCommand(page, 'BPF Lens: Explain Verification');
+    const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: 'xdp_counter.bpf.o' }).first();
+    await pick.waitFor({ timeout: 30_000 });
+    await pick.click();
+    await page.locator('.tab', { hasText: 'xdp_count.verifier.txt' }).first().waitFor({ timeout: 60_000 });
+    // (Monaco draws spaces as U+00A0, which \s matches)
+    const walk = page.locator('.monaco-editor .view-line', { hasText: /The\spath\sto\sthe\srejection/ }).first();
+    await walk.waitFor({ timeout: 15_000 });
+    // The source lines in the walk are links to the source (Ctrl+click).
+    await page
+      .locator('.monaco-editor .detected-link', { hasText: /xdp_counter\.bpf\.c:\d+/ })
+      .first()
+      .waitFor({ timeout: 15_000 });
+    await runCommand(page, 'Notifications: Clear All Notifications');
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: screenshotPath('verifier-walk.png') });
+    // Back in the source: the state the verifier had on the faulting line.
+    await openFile(page, 'xdp_counter.bpf.c');
+    const text = await hover(page, /^\s*s->packets\+\+;/, 'packets');
+    assert.match(text, /Verifier state in xdp_count/, text);
+    assert.match(text, /map_value_or_null/, text);
+  }),
 );

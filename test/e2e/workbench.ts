@@ -5,6 +5,7 @@
  * (scripts/code-server.sh), chromium comes from Debian (scripts/setup.sh), nothing is
  * downloaded at test time.
  */
+import { after, before } from 'node:test';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -173,6 +174,83 @@ export async function openWorkbench(dir: string, codeServer: string, vsix: strin
     server.kill();
     throw e;
   }
+}
+
+export interface WorkbenchOptions {
+  /** Makes the folder VS Code opens inside `dir`: a built copy of examples/ unless given. */
+  workspace?: (dir: string) => string;
+  /** Runs once the workspace exists, before code-server starts (objects to build, hosts to start). */
+  setup?: (ws: string) => void | Promise<void>;
+  /** The workspace's .vscode/settings.json, asked for after `setup` (it may name what setup made). */
+  settings?: () => Record<string, unknown>;
+  /** Runs after code-server closed (also when `before` failed), before `dir` is removed. */
+  teardown?: () => void | Promise<void>;
+}
+
+export interface Workbench {
+  /** The test file's own temporary folder (the VSIX, the profile, the workspace). */
+  readonly dir: string;
+  /** The folder VS Code opened (once `before` ran). */
+  readonly ws: string;
+  readonly page: Page;
+  readonly session: Session;
+  /** A test body: `fn` on the page; when it fails, a screenshot named `name` (see shotOnFailure). */
+  shot(name: string, fn: (page: Page) => Promise<void>): () => Promise<void>;
+}
+
+/**
+ * The preamble of a workbench test file, as node:test hooks: `before` packs the VSIX, makes the
+ * workspace and opens it in VS Code; `after` closes it and removes the temporary folder.
+ */
+export function useWorkbench(tag: string, opts: WorkbenchOptions = {}): Workbench {
+  const dir = tmpDir(tag);
+  let ws: string | undefined;
+  let session: Session | undefined;
+  const opened = (): Session => {
+    if (!session) throw new Error(`the ${tag} workbench is not open`);
+    return session;
+  };
+  before(async () => {
+    const { codeServer, vsix } = prepare(dir);
+    const folder = (ws = (opts.workspace ?? copyExamples)(dir));
+    await opts.setup?.(folder);
+    if (opts.settings) {
+      fs.mkdirSync(path.join(folder, '.vscode'), { recursive: true });
+      fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), JSON.stringify(opts.settings(), null, 2));
+    }
+    session = await openWorkbench(dir, codeServer, vsix, folder);
+  });
+  after(async () => {
+    try {
+      await session?.close();
+    } finally {
+      try {
+        await opts.teardown?.();
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+  return {
+    dir,
+    get ws() {
+      if (ws === undefined) throw new Error(`the ${tag} workbench has no workspace yet`);
+      return ws;
+    },
+    get page() {
+      return opened().page;
+    },
+    get session() {
+      return opened();
+    },
+    shot: (name, fn) => () => shotOnFailure(opened().page, name, () => fn(opened().page)),
+  };
+}
+
+/** Builds one BPF object from a C source in `cwd` as the examples' Makefile does (clang -target bpf -g -O2). */
+export function buildBpf(cwd: string, src: string, out: string): void {
+  const arch = execFileSync('gcc', ['-print-multiarch'], { encoding: 'utf8' }).trim() || 'x86_64-linux-gnu';
+  execFileSync('clang', ['-target', 'bpf', '-g', '-O2', `-I/usr/include/${arch}`, '-c', src, '-o', out], { cwd });
 }
 
 /** Debian's chromium, as playwright-core drives it here (never a downloaded browser). */
