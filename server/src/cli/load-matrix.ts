@@ -43,7 +43,7 @@ export async function loadOnTargets(a: LoadArgs, io: CliIo): Promise<number> {
   const { formatMatrixJson, formatMatrixText } = await import('../targets/matrix-format');
   const results = await fanout(
     a.targets,
-    (spec) => openCliTarget(spec, io, { inProcess: true, ...(a.values['no-sudo'] ? { sudo: false } : {}) }),
+    (spec, signal) => openCliTarget(spec, io, { signal, inProcess: true, ...(a.values['no-sudo'] ? { sudo: false } : {}) }),
     // bpf-not-permitted, saying why, before the object travels (in-process, the load says so itself)
     (target) => loadMatrixRow(target, req, programs, (t) => (t.inProcess ? t.hello() : requireLoad(t)), notes),
     a.fan,

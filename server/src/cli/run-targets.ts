@@ -102,7 +102,7 @@ export async function runOnTargets(a: RunArgs, io: CliIo): Promise<number> {
   const width = Math.max(...a.targets.map((t) => shortTargetName(t).length));
   const results = await fanout(
     a.targets,
-    (spec) => openCliTarget(spec, io, { inProcess: true, ...(a.sudo ? {} : { sudo: false }) }),
+    (spec, signal) => openCliTarget(spec, io, { signal, inProcess: true, ...(a.sudo ? {} : { sudo: false }) }),
     async (target, spec) => {
       const head = `[${shortTargetName(spec).padEnd(width)}] `;
       const tio: CliIo = { out: (s) => io.out(prefixed(head, s)), err: (s) => io.err(prefixed(head, s)) };

@@ -77,7 +77,7 @@ async function verifyOnTargets(a: VerifyArgs, io: CliIo): Promise<number> {
   const { fanout } = await import('../targets/fanout');
   const results = await fanout(
     a.targets,
-    (spec) => openCliTarget(spec, io, { inProcess: true }),
+    (spec, signal) => openCliTarget(spec, io, { signal, inProcess: true }),
     (t) => verifyObject(a.file, a.level, t),
     a.fan,
   );

@@ -38,6 +38,8 @@ export interface ConnectOptions extends Partial<Omit<SshTarget, 'host'>> {
   readonly bootTimeoutMs?: number;
   /** Progress a person waits through (a VM booting). */
   readonly onStatus?: (line: string) => void;
+  /** Aborted: an SSH connection still being made is given up (its ssh processes killed). */
+  readonly signal?: AbortSignal;
 }
 
 /** Boots a VM target: `vm:` text, or the settings' fields in `o.vm`. */
@@ -87,9 +89,11 @@ export async function connectTarget(spec: string, o: ConnectOptions = {}): Promi
     ...parseSshTarget(spec),
     ...(env ? { configFile: env } : {}),
     ...Object.fromEntries(
-      Object.entries(o).filter(([k, v]) => v !== undefined && !['root', 'timings', 'vm', 'label', 'bootTimeoutMs', 'onStatus'].includes(k)),
+      Object.entries(o).filter(
+        ([k, v]) => v !== undefined && !['root', 'timings', 'vm', 'label', 'bootTimeoutMs', 'onStatus', 'signal'].includes(k),
+      ),
     ),
   };
   checkSshTarget(t); // before anything runs, whatever the spec and the settings said
-  return connectSsh(t, AgentBundle.locate(root), o.timings);
+  return connectSsh(t, AgentBundle.locate(root), o.timings, o.signal);
 }

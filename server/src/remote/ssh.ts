@@ -4,6 +4,10 @@
  * remote POSIX shell. The agent bundle is deployed once per content hash and re-used.
  */
 import { spawn, spawnSync } from 'child_process';
+import { createHash } from 'crypto';
+import { lstatSync, mkdirSync, statSync } from 'fs';
+import { homedir, tmpdir } from 'os';
+import { join } from 'path';
 import { badHost, badPort, badUser, parseSshSpec } from '../../../protocol/target-spec';
 import { TargetError, classifySshFailure } from './errors';
 import { AgentClient } from './agent-client';
@@ -50,24 +54,107 @@ export function shQuote(s: string): string {
 
 export function sshArgv(t: SshTarget, remote: readonly string[]): string[] {
   const a = ['-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=10', '-e', 'none'];
-  if (t.configFile) a.push('-F', t.configFile);
-  if (t.port) a.push('-p', String(t.port));
-  if (t.user) a.push('-l', t.user);
-  if (t.identityFile) a.push('-i', t.identityFile, '-o', 'IdentitiesOnly=yes');
+  a.push(...hostArgs(t), ...muxArgs(t));
   // `--` ends options: a host can never be read as one.
   a.push('--', t.host, remote.map(shQuote).join(' '));
   return a;
 }
 
+function hostArgs(t: SshTarget): string[] {
+  const a: string[] = [];
+  if (t.configFile) a.push('-F', t.configFile);
+  if (t.port) a.push('-p', String(t.port));
+  if (t.user) a.push('-l', t.user);
+  if (t.identityFile) a.push('-i', t.identityFile, '-o', 'IdentitiesOnly=yes');
+  return a;
+}
+
+/** This user's directory for connection-sharing sockets (0700, owned by us), or undefined when it cannot be had safely. */
+function controlDir(): string | undefined {
+  const uid = process.getuid?.() ?? 0;
+  const d = join(process.env.XDG_RUNTIME_DIR || tmpdir(), `bpf-lens-ssh-${uid}`);
+  try {
+    mkdirSync(d, { recursive: true, mode: 0o700 });
+    const st = lstatSync(d);
+    return st.isDirectory() && st.uid === uid && (st.mode & 0o077) === 0 ? d : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Connection reuse (OpenSSH ControlMaster): the probe, the deployment and the agent's session
+ * to one host share one TCP connection and one authentication, and a master stays 30 s after
+ * its last session so the next command reuses it too. Only when the user's ssh config sets no
+ * ControlMaster/ControlPath of its own (`ssh -G` asks it; then theirs applies) and not with
+ * BPF_LENS_SSH_MUX=0. The socket, in a private directory, is named by a hash of everything
+ * ssh would use (`ssh -G`) and of the key and known_hosts files' sizes and times: a changed
+ * key, host key list or config never rides on a connection made before the change.
+ */
+function muxArgs(t: SshTarget): string[] {
+  if (process.env.BPF_LENS_SSH_MUX === '0') return [];
+  const r = spawnSync('ssh', ['-G', ...hostArgs(t), '--', t.host], { encoding: 'utf8', timeout: 5000 });
+  if (r.status !== 0 || !r.stdout) return [];
+  const lines = r.stdout.split('\n');
+  const conf = (k: string) => lines.filter((l) => l.startsWith(`${k} `)).map((l) => l.slice(k.length + 1));
+  if (conf('controlmaster')[0] !== 'false' || (conf('controlpath')[0] ?? 'none') !== 'none') return [];
+  const dir = controlDir();
+  if (!dir) return [];
+  const h = createHash('sha256').update(r.stdout);
+  const files = ['identityfile', 'userknownhostsfile', 'globalknownhostsfile'].flatMap((k) => conf(k).flatMap((v) => v.split(' ')));
+  for (const f of files) {
+    try {
+      const st = statSync(f.replace(/^~(?=\/)/, homedir()));
+      h.update(`\0${f}\0${st.size}\0${st.mtimeMs}\0${st.ino}`);
+    } catch {
+      h.update(`\0${f}\0-`);
+    }
+  }
+  return ['-o', 'ControlMaster=auto', '-o', `ControlPath=${dir}/${h.digest('hex').slice(0, 32)}`, '-o', 'ControlPersist=30'];
+}
+
 const label = (t: SshTarget) => `${t.user ? `${t.user}@` : ''}${t.host}${t.port ? `:${t.port}` : ''}`;
 
-/** Runs a remote command; exit 255 is ssh's own failure, classified. */
-function run(t: SshTarget, remote: readonly string[], input?: Buffer): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync('ssh', sshArgv(t, remote), { input, maxBuffer: 64 << 20, timeout: 60_000 });
-  const stderr = r.stderr?.toString() ?? '';
-  if (r.error) throw new TargetError('ssh-failed', `could not run ssh: ${r.error.message}`);
-  if (r.status === 255) throw classifySshFailure(label(t), stderr);
-  return { status: r.status ?? -1, stdout: r.stdout?.toString() ?? '', stderr };
+/**
+ * Runs a remote command without blocking (many hosts go at once); exit 255 is ssh's own
+ * failure, classified. Killed after 120 s (an upload to a slow host included).
+ */
+function run(
+  t: SshTarget,
+  remote: readonly string[],
+  input?: Buffer,
+  signal?: AbortSignal,
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ssh', sshArgv(t, remote), { stdio: ['pipe', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let size = 0;
+    const take = (into: Buffer[]) => (d: Buffer) => {
+      size += d.length;
+      if (size > 64 << 20) child.kill('SIGKILL');
+      else into.push(d);
+    };
+    child.stdout.on('data', take(out));
+    child.stderr.on('data', take(err));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    // A ProxyCommand outliving ssh keeps the pipes open: given up means closed here.
+    signal?.addEventListener('abort', () => (child.stdout.destroy(), child.stderr.destroy()), { once: true });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      if (e.name === 'AbortError') reject(new TargetError('timeout', `ssh to ${label(t)}: given up`));
+      else reject(new TargetError('ssh-failed', `could not run ssh: ${e.message}`));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const stderr = Buffer.concat(err).toString();
+      if (code === 255) reject(classifySshFailure(label(t), stderr));
+      else if (signal) reject(new TargetError('ssh-failed', `ssh to ${label(t)} was killed (${signal}): no answer within 120 s`));
+      else resolve({ status: code ?? -1, stdout: Buffer.concat(out).toString(), stderr });
+    });
+    child.stdin.on('error', () => undefined); // ssh gone before reading it all: its exit says why
+    child.stdin.end(input);
+  });
 }
 
 // Remote probe: finds node and the deployed bundle in one round trip. Fixed text, no user input.
@@ -87,10 +174,20 @@ export interface SshConnectTimings {
   deployed: boolean;
 }
 
-/** Unpacked beside, then renamed: a half-finished upload is never mistaken for a deployment. */
-function deploy(t: SshTarget, bundle: AgentBundle, dir: string): void {
-  const script = 'set -e; d="$1"; t="$d.tmp.$$"; mkdir -p "$t"; tar -xzf - -C "$t"; rm -rf "$d"; mv "$t" "$d"';
-  const r = run(t, ['sh', '-c', script, 'bpf-lens-deploy', dir], bundle.tarGz());
+// Unpacked beside, then renamed into place: a half-finished upload is never mistaken for a
+// deployment, and deployers racing on one home (host aliases of a fleet, a shared home) never
+// remove a deployment another one is starting from: the first rename wins, the others drop
+// theirs. A deployment being replaced (it no longer matches) is moved aside first.
+// Fixed text, no user input.
+const DEPLOY = [
+  'set -e; d="$1"; t="$d.tmp.$$"; mkdir -p "$t"; tar -xzf - -C "$t"',
+  'if [ -e "$d" ] && { [ "$2" = replace ] || [ ! -f "$d/agent.js" ]; }; then mv -T "$d" "$d.old.$$" 2>/dev/null || true; rm -rf "$d.old.$$"; fi',
+  'if mv -T "$t" "$d" 2>/dev/null; then exit 0; fi',
+  'rm -rf "$t"; [ -f "$d/agent.js" ]',
+].join('\n');
+
+async function deploy(t: SshTarget, bundle: AgentBundle, dir: string, replace: boolean, signal?: AbortSignal): Promise<void> {
+  const r = await run(t, ['sh', '-c', DEPLOY, 'bpf-lens-deploy', dir, replace ? 'replace' : 'new'], bundle.tarGz(), signal);
   if (r.status !== 0) throw new TargetError('ssh-failed', `deploying the agent to ${label(t)}:${dir} failed: ${r.stderr.trim()}`);
 }
 
@@ -120,9 +217,11 @@ async function startAgent(
   node: string,
   dir: string,
   useSudo: boolean,
+  signal?: AbortSignal,
 ): Promise<AgentClient | undefined> {
   const cmd = [...(useSudo ? ['sudo', '-n', '--'] : []), node, '-e', VERIFIED_START, '--', dir, bundle.sums];
-  const child = spawn('ssh', sshArgv(t, cmd), { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('ssh', sshArgv(t, cmd), { stdio: ['pipe', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
+  child.on('error', () => undefined); // aborted: the hello below fails
   const client = new AgentClient(label(t), child);
   try {
     await client.hello();
@@ -152,10 +251,15 @@ async function startAgent(
 }
 
 /** Connects: probe, deploy if needed, start the agent (under sudo -n when not root), hello. */
-export async function connectSsh(t: SshTarget, bundle: AgentBundle, timings?: Partial<SshConnectTimings>): Promise<AgentClient> {
+export async function connectSsh(
+  t: SshTarget,
+  bundle: AgentBundle,
+  timings?: Partial<SshConnectTimings>,
+  signal?: AbortSignal,
+): Promise<AgentClient> {
   checkSshTarget(t);
   let t0 = performance.now();
-  const p = run(t, ['sh', '-c', PROBE, 'bpf-lens-probe', bundle.hash, t.nodePath ?? '']);
+  const p = await run(t, ['sh', '-c', PROBE, 'bpf-lens-probe', bundle.hash, t.nodePath ?? ''], undefined, signal);
   const kv = Object.fromEntries(p.stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   if (timings) timings.probeMs = performance.now() - t0;
   const node = kv.node;
@@ -172,19 +276,19 @@ export async function connectSsh(t: SshTarget, bundle: AgentBundle, timings?: Pa
     );
   const dir = `${kv.home}/.cache/bpf-lens/agent-${bundle.hash}`;
   t0 = performance.now();
-  if (kv.deployed !== '1') deploy(t, bundle, dir);
+  if (kv.deployed !== '1') await deploy(t, bundle, dir, false, signal);
   if (timings) {
     timings.deployMs = performance.now() - t0;
     timings.deployed = kv.deployed !== '1';
   }
   t0 = performance.now();
   const useSudo = kv.uid !== '0' && t.sudo !== false;
-  let client = await startAgent(t, bundle, node, dir, useSudo);
+  let client = await startAgent(t, bundle, node, dir, useSudo, signal);
   if (!client) {
     // The deployment there is not this bundle any more (changed or damaged): replace it, once.
-    deploy(t, bundle, dir);
+    await deploy(t, bundle, dir, true, signal);
     if (timings) timings.deployed = true;
-    client = await startAgent(t, bundle, node, dir, useSudo);
+    client = await startAgent(t, bundle, node, dir, useSudo, signal);
     if (!client)
       throw new TargetError(
         'ssh-failed',

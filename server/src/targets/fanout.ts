@@ -22,7 +22,7 @@ export type FanoutResult<R> =
 /** Runs `job` on each target in `specs` (order kept in the result). */
 export async function fanout<R>(
   specs: readonly string[],
-  open: (spec: string) => Promise<KernelTarget>,
+  open: (spec: string, signal: AbortSignal) => Promise<KernelTarget>,
   job: (target: KernelTarget, spec: string) => Promise<R>,
   o: FanoutOptions,
 ): Promise<FanoutResult<R>[]> {
@@ -37,7 +37,7 @@ export async function fanout<R>(
 
 async function one<R>(
   spec: string,
-  open: (spec: string) => Promise<KernelTarget>,
+  open: (spec: string, signal: AbortSignal) => Promise<KernelTarget>,
   job: (target: KernelTarget, spec: string) => Promise<R>,
   timeoutMs: number,
   keepOpen: boolean,
@@ -45,7 +45,9 @@ async function one<R>(
   const t0 = performance.now();
   const held: { target?: KernelTarget } = {};
   let timedOut = false;
-  const opened = open(spec);
+  // Out of time while still opening: what the opening runs (ssh) is given up.
+  const abort = new AbortController();
+  const opened = open(spec, abort.signal);
   // A target opened after its time ran out is closed as soon as it is there.
   opened.then((t) => timedOut && !keepOpen && void t.close().catch(() => undefined)).catch(() => undefined);
   const work = (async () => {
@@ -56,6 +58,7 @@ async function one<R>(
   const limit = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       timedOut = true;
+      abort.abort();
       reject(new TargetError('timeout', `${spec} did not finish within ${Math.round(timeoutMs / 1000)} s (--timeout)`));
     }, timeoutMs);
   });

@@ -1,0 +1,114 @@
+// A fleet of SSH hosts as a user checks one: `bpf-lens load OBJ --target fleet-0 ... --target
+// fleet-9` where the ten are Host aliases of one sshd (test/ssh-host.ts) in the ssh config.
+// Every target loads; the summary is one line per target (it stays readable for fifty); the
+// connections are shared through OpenSSH's ControlMaster in BPF Lens's private socket
+// directory (a master answers `ssh -O check` after the run), and BPF_LENS_SSH_MUX=0 leaves
+// no socket. A host that never answers is its own row (--timeout), the others go on.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { CLI, ROOT, run } from '../helpers';
+import { startSshHost } from '../ssh-host';
+
+const host = startSshHost();
+const runtime = mkdtempSync(join(tmpdir(), 'lens-fleet-run-'));
+test.after(() => {
+  // The masters persist 30 s: stop them now, then the host.
+  const dir = join(runtime, 'bpf-lens-ssh-0');
+  for (const s of safeList(dir)) spawnSync('ssh', ['-o', `ControlPath=${join(dir, s)}`, '-O', 'exit', 'x'], { timeout: 5000 });
+  host.stop();
+  rmSync(runtime, { recursive: true, force: true });
+});
+
+function safeList(d: string): string[] {
+  try {
+    return readdirSync(d);
+  } catch {
+    return [];
+  }
+}
+
+const N = 10;
+const aliases = Array.from({ length: N }, (_, i) => `fleet-${i}`);
+const config = join(host.dir, 'ssh_config_fleet');
+writeFileSync(
+  config,
+  [
+    ...aliases.flatMap((a) => [`Host ${a}`, `  HostName ${host.addr}`, '']),
+    // a host that takes the connection and never answers
+    'Host fleet-silent',
+    '  ProxyCommand sleep 600',
+    '',
+    readFileSync(host.config, 'latin1'),
+  ].join('\n'),
+);
+const OBJ = join(ROOT, 'examples', 'build', 'xdp_counter.bpf.o');
+
+function lens(args: string[], env: Record<string, string> = {}) {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: { ...process.env, BPF_LENS_SSH_CONFIG: config, XDG_RUNTIME_DIR: runtime, ...env },
+  });
+  return { ...r, ms: performance.now() - t0 };
+}
+
+test(
+  'ten SSH targets (aliases of one host): all load, one line each, connections shared through ControlMaster',
+  { timeout: 300_000 },
+  (t) => {
+    run('make', ['-s', '-C', join(ROOT, 'examples')]);
+    const targets = aliases.flatMap((a) => ['--target', a]);
+    const j = lens(['load', OBJ, ...targets, '--parallel', '10', '--json']);
+    t.diagnostic(`10 ssh targets, --json (first: deploys): ${(j.ms / 1000).toFixed(1)} s`);
+    assert.equal(j.status, 0, `${j.stdout}\n${j.stderr}`);
+    const json = JSON.parse(j.stdout) as { ok: boolean; targets: { target: string; ok: boolean; matrix: { status: string }[] }[] };
+    assert.equal(json.ok, true);
+    assert.deepEqual(
+      json.targets.map((x) => x.target),
+      aliases,
+    );
+    for (const x of json.targets) assert.ok(x.ok && x.matrix.every((c) => c.status === 'loaded'), JSON.stringify(x));
+
+    // The private socket directory: 0700, a master in it that answers.
+    const dir = join(runtime, 'bpf-lens-ssh-0');
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    const socks = readdirSync(dir);
+    assert.ok(socks.length >= 1, 'no ControlMaster socket');
+    const check = spawnSync('ssh', ['-o', `ControlPath=${join(dir, socks[0])}`, '-O', 'check', 'x'], { encoding: 'utf8', timeout: 5000 });
+    assert.equal(check.status, 0, check.stderr);
+    assert.match(check.stderr, /Master running/);
+
+    const txt = lens(['load', OBJ, ...targets, '--parallel', '10']);
+    t.diagnostic(`10 ssh targets again, text (masters reused): ${(txt.ms / 1000).toFixed(1)} s\n${txt.stdout}`);
+    assert.equal(txt.status, 0, txt.stderr);
+    assert.match(txt.stdout, /on 10 targets: 10 loaded everything, 0 did not/);
+    for (const a of aliases) assert.match(txt.stdout, new RegExp(`^  ${a}: 1 loaded, 0 rejected, 0 not attempted$`, 'm'));
+    // no table 11 columns wide: every line of the summary fits a terminal
+    assert.ok(
+      txt.stdout.split('\n').every((l) => l.length <= 120 || l.startsWith('  fleet-') === false),
+      txt.stdout,
+    );
+  },
+);
+
+test('a host that never answers fails its row at --timeout; BPF_LENS_SSH_MUX=0 makes no socket', { timeout: 300_000 }, (t) => {
+  const off = mkdtempSync(join(tmpdir(), 'lens-fleet-nomux-'));
+  try {
+    const r = lens(['load', OBJ, '--target', 'fleet-0', '--target', 'fleet-1', '--target', 'fleet-silent', '--timeout', '5'], {
+      BPF_LENS_SSH_MUX: '0',
+      XDG_RUNTIME_DIR: off,
+    });
+    t.diagnostic(`${(r.ms / 1000).toFixed(1)} s\n${r.stdout}`);
+    assert.equal(r.status, 1, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /on 3 targets: 2 loaded everything, 1 did not/);
+    assert.match(r.stdout, /^fleet-silent: target failed: \(timeout\) fleet-silent did not finish within 5 s \(--timeout\)$/m);
+    assert.deepEqual(safeList(join(off, 'bpf-lens-ssh-0')), []);
+  } finally {
+    rmSync(off, { recursive: true, force: true });
+  }
+});
