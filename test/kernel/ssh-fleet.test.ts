@@ -17,11 +17,15 @@ const host = startSshHost();
 const runtime = mkdtempSync(join(tmpdir(), 'lens-fleet-run-'));
 test.after(() => {
   // The masters persist 30 s: stop them now, then the host.
-  const dir = join(runtime, 'bpf-lens-ssh-0');
-  for (const s of safeList(dir)) spawnSync('ssh', ['-o', `ControlPath=${join(dir, s)}`, '-O', 'exit', 'x'], { timeout: 5000 });
+  stopMasters();
   host.stop();
   rmSync(runtime, { recursive: true, force: true });
 });
+
+function stopMasters(): void {
+  const dir = join(runtime, 'bpf-lens-ssh-0');
+  for (const s of safeList(dir)) spawnSync('ssh', ['-o', `ControlPath=${join(dir, s)}`, '-O', 'exit', 'x'], { timeout: 5000 });
+}
 
 function safeList(d: string): string[] {
   try {
@@ -92,6 +96,18 @@ test(
     assert.ok(
       txt.stdout.split('\n').every((l) => l.length <= 120 || l.startsWith('  fleet-') === false),
       txt.stdout,
+    );
+
+    // Measured, not asserted (a shared machine's wall time): the same ten with new masters
+    // (the previous ones stopped) and with no connection sharing at all.
+    stopMasters();
+    const cold = lens(['load', OBJ, ...targets, '--parallel', '10']);
+    assert.equal(cold.status, 0, cold.stderr);
+    const off = lens(['load', OBJ, ...targets, '--parallel', '10'], { BPF_LENS_SSH_MUX: '0' });
+    assert.equal(off.status, 0, off.stderr);
+    t.diagnostic(
+      `wall time, 10 targets deployed: masters reused ${(txt.ms / 1000).toFixed(1)} s, new masters ${(cold.ms / 1000).toFixed(1)} s, ` +
+        `BPF_LENS_SSH_MUX=0 ${(off.ms / 1000).toFixed(1)} s`,
     );
   },
 );
