@@ -134,7 +134,10 @@ export interface DocumentParams {
   readonly program?: string;
   /** type: the BTF type id to show (its layout and C declaration). */
   readonly typeId?: number;
-  /** baseDiff: the target vmlinux BTF (default /sys/kernel/btf/vmlinux) and, for a module without .BTF.base, its original base. */
+  /**
+   * baseDiff: the target vmlinux BTF (default /sys/kernel/btf/vmlinux) and, for a module without .BTF.base, its original base.
+   * verifier: the target whose last explanation to show (default: the object's last explanation anywhere).
+   */
   readonly target?: string;
   readonly origBase?: string;
 }
@@ -492,6 +495,80 @@ export interface StopEventsResult {
 export const StopEventsRequest = new RequestType<StopEventsParams, StopEventsResult, void>('bpfLens/stopEvents');
 
 // ---- end of Events ----
+
+// ---- Load on All Targets (issue 18): one object on every target with a kernel, programs × targets ----
+
+/** One program on one target. */
+export type LoadMatrixCell =
+  | { readonly program: string; readonly status: 'loaded'; readonly verifiedInsns: number }
+  | {
+      readonly program: string;
+      readonly status: 'rejected';
+      /** The error's first line. */
+      readonly error: string;
+      /** The C line the rejection points at (0-based), and its text. */
+      readonly source?: SourcePos & { readonly column: number; readonly text: string };
+    }
+  | { readonly program: string; readonly status: 'not-attempted'; readonly why: string };
+
+/** A CO-RE relocation that does not resolve on a target (the CO-RE diagnostics, for that kernel). */
+export interface LoadMatrixCoreNote {
+  readonly program: string;
+  /** `task_struct->dl_server`. */
+  readonly access: string;
+  readonly kind: string;
+  readonly status: 'missing' | 'poisoned' | 'ambiguous' | 'invalid';
+  /** `field dl_server is absent there (its check answers 0)`. */
+  readonly message: string;
+  readonly source?: SourcePos;
+}
+
+export interface LoadMatrixTarget {
+  readonly name: string;
+  readonly kind: 'local' | 'ssh' | 'vm';
+  /** The target answered (connected or booted, and said hello). */
+  readonly ok: boolean;
+  /** `uname -r`. */
+  readonly release?: string;
+  /** Why the target could not be used: a TargetError's code, message and the console's or ssh's last lines. */
+  readonly error?: { readonly code: string; readonly message: string; readonly detail?: string };
+  /** One per program of the object, in the object's order (empty when !ok). */
+  readonly cells: readonly LoadMatrixCell[];
+  /** How this kernel takes the object's `__arg_ctx` arguments (absent: the object has none). */
+  readonly argCtx?: 'native' | 'emulated';
+  /** CO-RE relocations against this kernel's BTF: how many, and those that do not resolve. */
+  readonly core?: { readonly relocations: number; readonly problems: readonly LoadMatrixCoreNote[] };
+  /** What the loader warned about on this kernel, and why CO-RE could not be checked. */
+  readonly notes: readonly string[];
+  /** Connect (or boot) and load. */
+  readonly ms: number;
+}
+
+export interface LoadMatrixParams {
+  readonly path: string;
+  /** Names the progress notifications (bpfLens/loadMatrixProgress). */
+  readonly token?: string;
+}
+export interface LoadMatrixResult {
+  readonly path: string;
+  /** The object's programs (rows), with the source of each function. */
+  readonly programs: readonly { readonly name: string; readonly section: string; readonly source?: SourcePos }[];
+  /** `local` and every bpfLens.targets entry with a kernel (columns). */
+  readonly targets: readonly LoadMatrixTarget[];
+  readonly ms: number;
+}
+/** Loads the object on every target with a kernel at once (each unloaded at once): what each kernel thinks of it. */
+export const LoadMatrixRequest = new RequestType<LoadMatrixParams, LoadMatrixResult, void>('bpfLens/loadMatrix');
+
+export interface LoadMatrixProgressParams {
+  readonly token: string;
+  readonly target: string;
+  /** `connecting` (a VM boots), `loading`, then `done` or `failed`. */
+  readonly stage: 'connecting' | 'loading' | 'done' | 'failed';
+}
+export const LoadMatrixProgressNotification = new NotificationType<LoadMatrixProgressParams>('bpfLens/loadMatrixProgress');
+
+// ---- end of Load on All Targets ----
 
 export interface LoadedObjectsResult {
   readonly loaded: readonly LoadedKernelObject[];

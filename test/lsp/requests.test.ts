@@ -61,6 +61,7 @@ test('the server advertises its requests under experimental capabilities', () =>
     'bpfLens/eventsDecode',
     'bpfLens/explainVerification',
     'bpfLens/linkObjects',
+    'bpfLens/loadMatrix',
     'bpfLens/loadObject',
     'bpfLens/loadedObjects',
     'bpfLens/mapElements',

@@ -69,6 +69,8 @@ async function compute(file: string, target: TargetBtfs): Promise<CoreCheck> {
 export class CoreOnTarget {
   enabled = true;
   private readonly checks = new CoreChecks();
+  /** Checks against other targets than the selected one (Load on All Targets), one cache each. */
+  private readonly others = new Map<string, CoreChecks>();
   /** Failures already logged: a kernel without BTF would say so for every object on every publish. */
   private readonly logged = new Set<string>();
 
@@ -91,5 +93,11 @@ export class CoreOnTarget {
       this.logged.add(msg);
       return undefined;
     }
+  }
+
+  /** The check of one object against a named target's BTF, whatever is selected (throws when its BTF cannot be had). */
+  async onTarget(o: LoadedObject, name: string): Promise<CoreCheck> {
+    if (!this.others.has(name)) this.others.set(name, new CoreChecks());
+    return this.others.get(name)!.check(o.path, o.mtimeMs, await this.targets.targetBtfs(name));
   }
 }

@@ -131,7 +131,8 @@ export async function sourceDiagnostics(
   return out;
 }
 
-function coreVerdict(status: string): string {
+/** What a relocation's status means for the load, in words (diagnostics, Load on All Targets). */
+export function coreVerdict(status: string): string {
   switch (status) {
     case 'poisoned':
       return 'does not resolve: the instruction fails verification if reached';

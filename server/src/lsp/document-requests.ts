@@ -48,10 +48,13 @@ async function document(
 ): Promise<DocumentResult> {
   if (p.kind === 'matrix') {
     const { loadMatrixDocument } = await import('./load-matrix');
-    return { text: await loadMatrixDocument(d.targets, p.path, (f) => d.index.resolveSource(p.path, f)), languageId: 'plaintext' };
+    return { text: await loadMatrixDocument(d, p.path), languageId: 'plaintext' };
   }
   if (p.kind === 'verifier')
-    return { text: d.verifierStates.document(p.path, p.program, (f) => d.index.resolveSource(p.path, f)), languageId: 'plaintext' };
+    return {
+      text: d.verifierStates.document(p.path, p.program, (f) => d.index.resolveSource(p.path, f), p.target),
+      languageId: 'plaintext',
+    };
   if (p.kind === 'baseDiff') {
     const r = await moduleDiff(p);
     return { text: baseDiffText(r.result, r.diff), languageId: 'plaintext' };

@@ -1,61 +1,219 @@
 /**
  * Load on All Targets: the object on `local` and every bpfLens.targets entry with a kernel
- * (SSH hosts, VMs) at once, through the connections the editor keeps, as a side document: the
- * programs × targets table, what each kernel noted, and one line per rejection that starts with
- * `SOURCE:LINE` (the client makes it a link to that line) and names the kernel.
+ * (SSH hosts, VMs) at once, through the connections the editor keeps. bpfLens/loadMatrix
+ * answers with the programs × targets cells (the client's matrix view), each target's
+ * `__arg_ctx` mode and the CO-RE relocations that do not resolve on its kernel; the `matrix`
+ * side document is the same as text, as the CLI prints it, with one `SOURCE:LINE` line per
+ * rejection (the client makes it a link to that line).
  */
+import { promises as fsp, readFileSync } from 'fs';
 import { basename } from 'path';
-import { requireLoad } from '../remote/agent-client';
-import { fanout, type FanoutResult } from '../targets/fanout';
-import { loadMatrixRow, type TargetMatrix } from '../targets/matrix';
-import { formatMatrixText } from '../targets/matrix-format';
-import { readFileSync } from 'fs';
+import {
+  type LoadMatrixCell,
+  type LoadMatrixCoreNote,
+  LoadMatrixProgressNotification,
+  type LoadMatrixProgressParams,
+  type LoadMatrixResult,
+  type LoadMatrixTarget,
+} from '../../../protocol/lsp';
+import { reloReason } from '../core/relocate';
 import { openObject } from '../object';
 import { analyzeArgCtx } from '../object/arg-ctx';
-import type { Targets } from './targets';
+import type { BpfProgram } from '../object/model';
+import { requireLoad } from '../remote/agent-client';
+import { fanout, type FanoutResult } from '../targets/fanout';
+import { loadMatrixRow, type MatrixCell, type TargetMatrix } from '../targets/matrix';
+import { formatMatrixText } from '../targets/matrix-format';
+import type { HelloResult } from '../targets/target';
+import { coreAccessAt, splitLines } from './c-text';
+import type { CoreCheck } from './core-checks';
+import { coreVerdict } from './diagnostics';
+import type { LoadedObject } from './loaded';
+import type { Session } from './session';
+import { targetFailure } from './targets';
 
 /** Per target: connect (or boot) and load within this time. */
 const TIMEOUT_MS = 600_000;
 
-export async function loadMatrixDocument(
-  targets: Targets,
-  path: string,
-  resolveSource: (file: string) => string | undefined,
-): Promise<string> {
+/** One target's answer beside the load: its hello (arg:ctx) and the CO-RE check on its BTF. */
+interface Extra {
+  hello?: HelloResult;
+  core?: CoreCheck;
+  coreError?: string;
+}
+
+interface MatrixRun {
+  readonly programs: readonly BpfProgram[];
+  readonly tagged: boolean;
+  readonly results: readonly FanoutResult<TargetMatrix>[];
+  readonly extra: ReadonlyMap<string, Extra>;
+  readonly object: LoadedObject;
+  readonly ms: number;
+}
+
+type Stage = LoadMatrixProgressParams['stage'];
+
+/** Loads the object on every target with a kernel (at most four at once), each unloaded at once. */
+async function runMatrix(d: Session, path: string, progress: (target: string, stage: Stage) => void): Promise<MatrixRun> {
   const t0 = performance.now();
+  const object = await d.index.open(path);
   const bytes = new Uint8Array(readFileSync(path));
   const obj = openObject(bytes, path);
-  const programs = obj.programs.map((p) => p.name);
+  const names = obj.programs.map((p) => p.name);
   const tagged = analyzeArgCtx(obj).length > 0;
-  const names = targets.kernelNames();
-  const results: FanoutResult<TargetMatrix>[] = await fanout(
-    names,
-    (name) => targets.kernelTarget(name),
-    (t) =>
-      loadMatrixRow(
+  const extra = new Map<string, Extra>();
+  const failed =
+    <T>(name: string) =>
+    (e: unknown): T => {
+      progress(name, 'failed');
+      throw e;
+    };
+  const results = await fanout<TargetMatrix>(
+    d.targets.kernelNames(),
+    (name) => {
+      progress(name, 'connecting');
+      return d.targets.kernelTarget(name).catch(failed(name));
+    },
+    async (t, name) => {
+      const x: Extra = {};
+      extra.set(name, x);
+      const row = await loadMatrixRow(
         t,
         { name: t.inProcess ? path : basename(path), object: bytes },
-        programs,
-        (k) => (k.inProcess ? k.hello() : requireLoad(k)),
-        (h) =>
-          !tagged
-            ? []
-            : [
-                h.features.arg_ctx_tag
-                  ? '__arg_ctx: native'
-                  : '__arg_ctx: emulated (no native arg:ctx before 6.8: the tagged arguments were rewritten)',
-              ],
-      ),
+        names,
+        async (k) => {
+          const h = await (k.inProcess ? k.hello() : requireLoad(k));
+          progress(name, 'loading');
+          return h;
+        },
+        (h) => {
+          x.hello = h;
+          return [];
+        },
+      ).catch(failed<TargetMatrix>(name));
+      // CO-RE against this kernel's BTF: what the diagnostics say when it is the selected target.
+      await d.core.onTarget(object, name).then(
+        (c) => (x.core = c),
+        (e: unknown) => (x.coreError = `CO-RE not checked: ${(e as Error).message.split('\n')[0]}`),
+      );
+      progress(name, 'done');
+      return row;
+    },
     { timeoutMs: TIMEOUT_MS, keepOpen: true },
   );
-  // The table and notes as the CLI prints them, with the settings' names as columns.
-  const text = formatMatrixText(basename(path), results, programs);
+  return { programs: obj.programs, tagged, results, extra, object, ms: performance.now() - t0 };
+}
+
+const argCtxNote = (native: boolean) =>
+  native ? '__arg_ctx: native' : '__arg_ctx: emulated (no native arg:ctx before 6.8: the tagged arguments were rewritten)';
+
+/** The `matrix` document: the table and notes as the CLI prints them, then one `SOURCE:LINE` line per rejection. */
+export async function loadMatrixDocument(d: Session, path: string): Promise<string> {
+  const run = await runMatrix(d, path, () => undefined);
+  const results = run.results.map((r) => {
+    const h = run.extra.get(r.target)?.hello;
+    if (!r.ok || !run.tagged || !h) return r;
+    return { ...r, value: { ...r.value, notes: [argCtxNote(!!h.features.arg_ctx_tag), ...r.value.notes] } };
+  });
+  const text = formatMatrixText(
+    basename(path),
+    results,
+    run.programs.map((p) => p.name),
+  );
   const links: string[] = [];
   for (const r of results) {
     if (!r.ok) continue;
     for (const c of r.value.cells)
       if (c.status === 'rejected' && c.source)
-        links.push(`${resolveSource(c.source.file) ?? c.source.file}:${c.source.line}  ${r.target}: ${c.program} rejected: ${c.error}`);
+        links.push(
+          `${d.index.resolveSource(path, c.source.file) ?? c.source.file}:${c.source.line}  ${r.target}: ${c.program} rejected: ${c.error}`,
+        );
   }
-  return `${text}${links.length ? `\nRejected lines (open one to see it):\n${links.join('\n')}\n` : ''}\n(${names.length} targets in ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`;
+  return `${text}${links.length ? `\nRejected lines (open one to see it):\n${links.join('\n')}\n` : ''}\n(${results.length} targets in ${(run.ms / 1000).toFixed(1)} s)\n`;
+}
+
+/** bpfLens/loadMatrix: the same run, structured for the matrix view. */
+export async function loadMatrix(d: Session, path: string, token?: string): Promise<LoadMatrixResult> {
+  const run = await runMatrix(d, path, (target, stage) => {
+    if (token) void d.connection.sendNotification(LoadMatrixProgressNotification, { token, target, stage });
+  });
+  const kinds = new Map(d.targets.list().map((t) => [t.name, t.kind]));
+  const lines = new SourceLines();
+  const targets: LoadMatrixTarget[] = [];
+  for (const r of run.results) {
+    const kind = kinds.get(r.target);
+    const base = { name: r.target, kind: kind === 'ssh' || kind === 'vm' ? kind : 'local', ms: Math.round(r.ms) } as const;
+    if (!r.ok) {
+      targets.push({ ...base, ok: false, error: targetFailure(r.error), cells: [], notes: [] });
+      continue;
+    }
+    const x = run.extra.get(r.target) ?? {};
+    targets.push({
+      ...base,
+      ok: true,
+      release: r.value.release,
+      cells: r.value.cells.map((c) => cell(d, path, c)),
+      ...(run.tagged && x.hello ? { argCtx: x.hello.features.arg_ctx_tag ? 'native' : 'emulated' } : {}),
+      ...(x.core ? { core: await coreNotes(d, run, x.core, lines) } : {}),
+      notes: [...r.value.notes, ...(x.coreError ? [x.coreError] : [])],
+    });
+  }
+  const summary = new Map(run.object.summary.programs.map((p) => [p.name, p]));
+  const programs = run.programs.map((p) => {
+    const s = summary.get(p.name)?.source;
+    return { name: p.name, section: p.section, ...(s ? { source: s } : {}) };
+  });
+  d.log(
+    `load on all targets ${path}: ${targets.map((t) => `${t.name} ${t.ok ? t.cells.filter((c) => c.status === 'loaded').length : 'failed'}`).join(', ')} (${run.ms.toFixed(0)} ms)`,
+  );
+  return { path, programs, targets, ms: Math.round(run.ms) };
+}
+
+/** A cell for the client: the rejection's source resolved to a file on disk, lines 0-based. */
+function cell(d: Session, path: string, c: MatrixCell): LoadMatrixCell {
+  if (c.status !== 'rejected' || !c.source) return c;
+  const s = c.source;
+  const file = d.index.resolveSource(path, s.file) ?? s.file;
+  return { ...c, source: { file, line: Math.max(0, s.line - 1), column: Math.max(0, s.column - 1), text: s.text } };
+}
+
+/** Source files read once per request (the CO-RE access is placed on the line naming it). */
+class SourceLines {
+  private readonly texts = new Map<string, Promise<string[] | undefined>>();
+  of(file: string): Promise<string[] | undefined> {
+    if (!this.texts.has(file))
+      this.texts.set(
+        file,
+        fsp.readFile(file, 'latin1').then(splitLines, () => undefined),
+      );
+    return this.texts.get(file)!;
+  }
+}
+
+/** The relocations that do not resolve on this kernel, as the CO-RE diagnostics word them, with the program they are in. */
+async function coreNotes(d: Session, run: MatrixRun, c: CoreCheck, lines: SourceLines): Promise<LoadMatrixTarget['core']> {
+  const problems: LoadMatrixCoreNote[] = [];
+  for (const { section, report: r } of c.relocations) {
+    if (r.status === 'ok') continue;
+    const program =
+      run.programs.find(
+        (p) => p.section === section && r.sectionInsnIndex >= p.insnOffset && r.sectionInsnIndex < p.insnOffset + p.insnCount,
+      )?.name ?? section;
+    let source;
+    if (r.source) {
+      const file = d.index.resolveSource(run.object.path, r.source.file) ?? r.source.file;
+      const text = await lines.of(file);
+      source = { file, line: text ? coreAccessAt(text, r.source.line - 1, r.access).line : r.source.line - 1 };
+    }
+    const why = reloReason(r);
+    problems.push({
+      program,
+      access: r.access,
+      kind: r.kindName,
+      status: r.status,
+      message: `${coreVerdict(r.status)}${why ? `: ${why}` : ''}`,
+      ...(source ? { source } : {}),
+    });
+  }
+  return { relocations: c.relocations.length, problems };
 }

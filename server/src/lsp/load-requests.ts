@@ -1,10 +1,12 @@
 /**
  * Loads into a kernel from the editor: load an object into the selected (or named) target with
  * progress notifications, unload it, list what is loaded. Diagnostics follow each change (a
- * rejected program is reported on its source line).
+ * rejected program is reported on its source line). Load on All Targets (bpfLens/loadMatrix)
+ * loads one object on every target at once, each unloaded at once.
  */
 import {
   LoadedObjectsRequest,
+  LoadMatrixRequest,
   LoadObjectRequest,
   LoadProgressNotification,
   MapElementsRequest,
@@ -34,5 +36,11 @@ export function loadRequests(d: Session): RequestHandler[] {
     }),
     handler(LoadedObjectsRequest, () => ({ loaded: loads.all() })),
     handler(MapElementsRequest, (p) => loads.mapElements(p)),
+    handler(LoadMatrixRequest, async (p) => {
+      await d.whenReady();
+      // loaded when first used: it brings the fan-out and the remote agent's client
+      const { loadMatrix } = await import('./load-matrix');
+      return loadMatrix(d, p.path, p.token);
+    }),
   ];
 }

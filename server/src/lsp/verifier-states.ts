@@ -14,13 +14,21 @@ import type { Session } from './session';
 export class VerifierStates {
   /** source basename → line (1-based) → markdown per program. */
   private readonly byFile = new Map<string, Map<number, string[]>>();
-  /** object path → the logs of its last explanation. */
-  private readonly logs = new Map<string, readonly { program: string; log: string }[]>();
+  /** object path → target → the logs of its last explanation there. */
+  private readonly logs = new Map<string, Map<string, readonly { program: string; log: string }[]>>();
+  /** object path → the target of its last explanation (the hovers are that one's). */
+  private readonly lastTarget = new Map<string, string>();
 
-  /** Replaces what an earlier explanation of these programs said. */
-  set(object: string, logs: readonly { program: string; log: string }[]): { name: string; lines: number; rejected: boolean }[] {
+  /** Replaces what an earlier explanation of these programs said (hovers: this one's states). */
+  set(
+    object: string,
+    logs: readonly { program: string; log: string }[],
+    target = 'local',
+  ): { name: string; lines: number; rejected: boolean }[] {
     this.byFile.clear();
-    this.logs.set(object, logs);
+    if (!this.logs.has(object)) this.logs.set(object, new Map());
+    this.logs.get(object)!.set(target, logs);
+    this.lastTarget.set(object, target);
     return logs.map(({ program, log }) => {
       const states = lineStates(log);
       for (const s of states) {
@@ -34,10 +42,15 @@ export class VerifierStates {
     });
   }
 
-  /** The side document of an object's last explanation (one program, or each in turn). */
-  document(object: string, program: string | undefined, resolve: (file: string) => string | undefined): string {
-    const logs = this.logs.get(object);
-    if (!logs) return `No explanation of ${object} yet: run "BPF Lens: Explain Verification" on it.\n`;
+  private logsOf(object: string, target?: string) {
+    const t = target ?? this.lastTarget.get(object);
+    return t === undefined ? undefined : this.logs.get(object)?.get(t);
+  }
+
+  /** The side document of an object's last explanation on `target` (default: the last one anywhere): one program, or each in turn. */
+  document(object: string, program: string | undefined, resolve: (file: string) => string | undefined, target?: string): string {
+    const logs = this.logsOf(object, target);
+    if (!logs) return `No explanation of ${object}${target ? ` on ${target}` : ''} yet: run "BPF Lens: Explain Verification" on it.\n`;
     const picked = program === undefined ? logs : logs.filter((l) => l.program === program);
     if (!picked.length)
       return `${object}: no program ${program ?? ''} in its last explanation (${logs.map((l) => l.program).join(', ')}).\n`;
@@ -47,13 +60,15 @@ export class VerifierStates {
       const rel = abs && relative(dirname(object), abs);
       return rel && !rel.startsWith('../../') ? rel : abs;
     };
-    return picked.map((l) => verificationText(l.program, l.log, near)).join('\n\n');
+    const on = target ?? this.lastTarget.get(object);
+    const head = on && on !== 'local' ? `On target ${on}:\n\n` : '';
+    return head + picked.map((l) => verificationText(l.program, l.log, near)).join('\n\n');
   }
 
   /** A program's numbers from the last explanation of any of these objects. */
   stats(objects: readonly string[], program: string): ProgramStats | undefined {
     for (const o of objects) {
-      const l = this.logs.get(o)?.find((x) => x.program === program);
+      const l = this.logsOf(o)?.find((x) => x.program === program);
       if (l) return programStats(program, l.log, undefined);
     }
     return undefined;
@@ -79,7 +94,7 @@ export function verifierRequests(d: Session): RequestHandler[] {
       const logs = r.ok ? r.logs : r.error?.log ? [{ program: r.error.program ?? '?', log: r.error.log }] : [];
       await d.publishAll();
       if (!logs.length) return { ok: false, programs: [], message: r.error?.message ?? 'no verifier log' };
-      return { ok: true, programs: d.verifierStates.set(p.path, logs) };
+      return { ok: true, programs: d.verifierStates.set(p.path, logs, p.target ?? 'local') };
     }),
   ];
 }
