@@ -1,6 +1,7 @@
 import { parseArgs } from 'util';
 import { type CliIo, type CommandRun, UsageError } from './command';
-import { checkTargetSpecs, openCliTarget } from './target-args';
+import { checkTargetSpecs } from './target-args';
+import { onTarget } from './on-target';
 
 /**
  * `bpf-lens probe [--json]`: what this kernel supports, as BPF Lens's loader sees it: release,
@@ -76,19 +77,11 @@ export const probeCommand: CommandRun = {
  * the agent runs but bpf() is refused, what it found is still printed first.
  */
 async function probeTarget(spec: string, json: boolean, sudo: boolean, io: CliIo): Promise<number> {
-  const { bpfNotPermitted, formatTargetError, TargetError, VmAgentClient, accelText } = await import('../remote');
+  const { bpfNotPermitted, formatTargetError, VmAgentClient, accelText } = await import('../remote');
   const { AgentTarget } = await import('../targets/agent');
-  let client;
   const t0 = performance.now();
-  try {
-    // through the agent even for `local`: what probe checks is that the agent runs there
-    client = await openCliTarget(spec, io, sudo ? {} : { sudo: false });
-  } catch (e) {
-    if (!(e instanceof TargetError)) throw e;
-    io.err(formatTargetError(e));
-    return 2;
-  }
-  try {
+  // through the agent even for `local`: what probe checks is that the agent runs there
+  return onTarget({ target: spec, sudo, inProcess: false }, io, async (client) => {
     const connectMs = performance.now() - t0;
     const t1 = performance.now();
     const h = await client.hello();
@@ -119,11 +112,5 @@ async function probeTarget(spec: string, json: boolean, sudo: boolean, io: CliIo
       return 2;
     }
     return 0;
-  } catch (e) {
-    if (!(e instanceof TargetError)) throw e;
-    io.err(formatTargetError(e));
-    return 2;
-  } finally {
-    await client.close();
-  }
+  });
 }

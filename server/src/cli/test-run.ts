@@ -4,7 +4,8 @@ import { buildPacket } from '../run/packet';
 import { testRunText, type TestRunReport } from '../run/test-run';
 import { type CliIo, type CommandRun, UsageError } from './command';
 import { readInput } from './input';
-import { checkTargetSpecs, openCliTarget } from './target-args';
+import { checkTargetSpecs } from './target-args';
+import { onTarget } from './on-target';
 
 function parse(args: string[]) {
   let parsed;
@@ -108,7 +109,6 @@ type TestRunArgs = ReturnType<typeof parse>;
 
 /** `test-run OBJ PROG --target T`: PROG (and the maps) loaded there, run once or --repeat times through its agent, released. */
 async function testRunOnTarget(a: TestRunArgs & { obj: string; prog: string; target: string }, io: CliIo): Promise<number> {
-  const { TargetError, formatTargetError } = await import('../remote/errors');
   const { formatLoadFailureText } = await import('../targets/format');
   const { requireLoad } = await import('../remote/agent-client');
   const { openObject } = await import('../object');
@@ -118,15 +118,7 @@ async function testRunOnTarget(a: TestRunArgs & { obj: string; prog: string; tar
   const obj = openObject(bytes, a.obj);
   const prog = obj.programs.find((p) => p.name === a.prog);
   if (!prog) throw new UsageError(`${a.obj} has no program '${a.prog}' (it has: ${obj.programs.map((p) => p.name).join(', ')})`);
-  let target;
-  try {
-    target = await openCliTarget(a.target, io, a.sudo ? {} : { sudo: false });
-  } catch (e) {
-    if (!(e instanceof TargetError)) throw e;
-    io.err(formatTargetError(e));
-    return 2;
-  }
-  try {
+  return onTarget(a, io, async (target) => {
     await requireLoad(target);
     const noAutoload = obj.programs.filter((p) => p !== prog).map((p) => p.name);
     const l = await target.load({ name: a.obj, object: bytes, noAutoload });
@@ -159,11 +151,5 @@ async function testRunOnTarget(a: TestRunArgs & { obj: string; prog: string; tar
       io.out(`${JSON.stringify({ ...shown, target: a.target })}\n`);
     } else io.out(testRunText(report, a.data));
     return 0;
-  } catch (e) {
-    if (!(e instanceof TargetError)) throw e;
-    io.err(formatTargetError(e));
-    return 2;
-  } finally {
-    await target.close();
-  }
+  });
 }
