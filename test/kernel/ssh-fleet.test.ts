@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CLI, ROOT, run } from '../helpers';
+import { CLI, fixture, ROOT, run } from '../helpers';
 import { startSshHost } from '../ssh-host';
 
 const host = startSshHost();
@@ -128,3 +128,75 @@ test('a host that never answers fails its row at --timeout; BPF_LENS_SSH_MUX=0 m
     rmSync(off, { recursive: true, force: true });
   }
 });
+
+type Doc = { ok: boolean; targets: ({ target: string; ok: boolean } & Record<string, unknown>)[] };
+
+test(
+  '--json on several targets is {"ok", "targets": [{"target", ...one target\'s --json}]} for load, verify and run',
+  { timeout: 300_000 },
+  () => {
+    const three = ['--target', 'local', '--target', 'fleet-0', '--target', 'fleet-silent', '--timeout', '5'];
+    const check = (r: ReturnType<typeof lens>): Doc => {
+      assert.equal(r.status, 1, `${r.stdout}\n${r.stderr}`);
+      const doc = JSON.parse(r.stdout) as Doc; // the whole output is one document
+      assert.deepEqual(Object.keys(doc), ['ok', 'targets']);
+      assert.equal(doc.ok, false);
+      assert.deepEqual(
+        doc.targets.map((x) => [x.target, x.ok]),
+        [
+          ['local', true],
+          ['fleet-0', true],
+          ['fleet-silent', false],
+        ],
+      );
+      assert.match((doc.targets[2].error as { message: string }).message, /fleet-silent did not finish within \d+ s \(--timeout\)/);
+      assert.equal((doc.targets[2].error as { code: string }).code, 'timeout');
+      return doc;
+    };
+    const one = (args: string[]) => {
+      const r = lens([...args, '--target', 'fleet-0', '--json']);
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+
+    // load: each target's object holds what `load --json --target` prints, plus the matrix
+    const load = check(lens(['load', OBJ, ...three, '--json']));
+    const single = JSON.parse(one(['load', OBJ])) as Record<string, unknown>;
+    for (const k of Object.keys(single)) assert.ok(k in load.targets[1], `load: "${k}" of one target's --json is missing`);
+
+    // verify: `{"programs"}` per target
+    const verify = check(lens(['verify', OBJ, ...three, '--json']));
+    const vsingle = JSON.parse(one(['verify', OBJ])) as { programs: { name: string; verdict: string }[] };
+    for (const x of verify.targets.slice(0, 2)) {
+      const progs = x.programs as { name: string; verdict: string }[];
+      assert.deepEqual(
+        progs.map((p) => [p.name, p.verdict]),
+        vsingle.programs.map((p) => [p.name, p.verdict]),
+      );
+      assert.deepEqual(Object.keys(progs[0]), Object.keys(vsingle.programs[0]));
+    }
+
+    // run: no "on"; each target's events as one target's run --json prints them, then its counts
+    const args = ['run', fixture('attach_counters.o'), '--no-attach', 'tasks', '--duration', '1'];
+    const run = check(lens([...args, ...three, '--json']));
+    const rsingle = one(args)
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { event: string }).event);
+    for (const x of run.targets.slice(0, 2)) {
+      const events = x.events as ({ event: string } & Record<string, unknown>)[];
+      assert.ok(
+        events.every((e) => !('on' in e)),
+        JSON.stringify(events),
+      );
+      assert.deepEqual(
+        events.map((e) => e.event),
+        rsingle,
+        x.target,
+      );
+      assert.equal(x.attached, 2);
+      assert.match(x.kernel_release as string, /^\d+\.\d+/);
+    }
+    assert.deepEqual(run.targets[2].events, []);
+  },
+);

@@ -4,11 +4,13 @@
  * loaded every program; 1 otherwise (a target that could not be used included).
  */
 import { openObject } from '../object';
-import type { HelloResult, LoadRequest } from '../targets/target';
+import type { HelloResult, KernelTarget, LoadRequest } from '../targets/target';
 import type { CliIo } from './command';
 import { readInput } from './input';
 import type { LoadArgs } from './load';
 import { openCliTarget } from './target-args';
+
+type ConnectTimings = { probeMs?: number; deployMs?: number; deployed?: boolean; startMs?: number };
 
 export async function loadOnTargets(a: LoadArgs, io: CliIo): Promise<number> {
   const bytes = readInput(a.file);
@@ -41,11 +43,36 @@ export async function loadOnTargets(a: LoadArgs, io: CliIo): Promise<number> {
   const { loadMatrixRow } = await import('../targets/matrix');
   const { requireLoad } = await import('../remote/agent-client');
   const { formatMatrixJson, formatMatrixText } = await import('../targets/matrix-format');
+  // A remote target's connection times, for the "timing" one target's load --json has.
+  const opened = new WeakMap<KernelTarget, { conn: ConnectTimings; connectMs: number }>();
   const results = await fanout(
     a.targets,
-    (spec, signal) => openCliTarget(spec, io, { signal, inProcess: true, ...(a.values['no-sudo'] ? { sudo: false } : {}) }),
-    // bpf-not-permitted, saying why, before the object travels (in-process, the load says so itself)
-    (target) => loadMatrixRow(target, req, programs, (t) => (t.inProcess ? t.hello() : requireLoad(t)), notes),
+    async (spec, signal) => {
+      const conn: ConnectTimings = {};
+      const t0 = performance.now();
+      const target = await openCliTarget(spec, io, {
+        signal,
+        inProcess: true,
+        timings: conn,
+        ...(a.values['no-sudo'] ? { sudo: false } : {}),
+      });
+      opened.set(target, { conn, connectMs: performance.now() - t0 });
+      return target;
+    },
+    async (target) => {
+      // bpf-not-permitted, saying why, before the object travels (in-process, the load says so itself)
+      const row = await loadMatrixRow(target, req, programs, (t) => (t.inProcess ? t.hello() : requireLoad(t)), notes);
+      const o = opened.get(target);
+      if (target.inProcess || !o || !row.outcome.ok) return row;
+      const timing = {
+        connect_ms: Math.round(o.connectMs),
+        deploy_ms: Math.round(o.conn.deployMs ?? 0),
+        deployed_now: o.conn.deployed ?? false,
+        load_ms: Math.round(row.loadMs ?? 0),
+        agent_load_ms: Math.round(row.outcome.loaded.ms),
+      };
+      return { ...row, timing };
+    },
     a.fan,
   );
   io.out(a.values.json ? formatMatrixJson(results) : formatMatrixText(a.file, results, programs));

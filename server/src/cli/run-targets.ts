@@ -1,11 +1,14 @@
 /**
  * `bpf-lens run OBJ --target A --target B ... --duration S`: the run on every target at once
- * (bounded by --parallel, each within --timeout plus the duration). Each target's events are
- * printed as they come, prefixed with the target (text) or carrying `"on": TARGET` (--json:
- * `"target"` is already an attach event's place); a summary of one line per target ends it. Exit 0 only when every target ran; 1 otherwise.
+ * (bounded by --parallel, each within --timeout plus the duration). In text each target's
+ * events are printed as they come, prefixed with the target, and a summary of one line per
+ * target ends it. With --json the output is one document at the end, the shape of every
+ * several-target --json: `{"ok", "targets": [{"target": NAME, ...its summary, "events": [what
+ * one target's run --json prints]}]}`. Exit 0 only when every target ran; 1 otherwise.
  */
 import type { RunEvent } from '../run/events';
 import type { FanoutResult } from '../targets/fanout';
+import type { KernelTarget } from '../targets';
 import { shortTargetName } from '../targets/matrix-format';
 import type { CliIo } from './command';
 import { eventText, type RunArgs, runOn } from './run';
@@ -21,6 +24,28 @@ export interface TargetRun {
   records: number;
   printk: number;
   errors: string[];
+}
+
+/**
+ * Records (ring buffer, perf, printk lines) kept per target for --json: a busy program on fifty
+ * hosts must not hold millions of events until the end. Their counts stay exact.
+ */
+const KEEP_RECORDS = 10_000;
+
+/** A target's events as one target's run --json prints them, records past KEEP_RECORDS dropped. */
+class EventLog {
+  readonly events: RunEvent[] = [];
+  dropped = 0;
+  private records = 0;
+  add(e: RunEvent): void {
+    if (e.event === 'ringbuf' || e.event === 'perf' || e.event === 'printk') {
+      if (++this.records > KEEP_RECORDS) {
+        this.dropped++;
+        return;
+      }
+    }
+    this.events.push(e);
+  }
 }
 
 function counter(r: TargetRun): (e: RunEvent) => void {
@@ -43,10 +68,12 @@ const prefixed = (prefix: string, text: string) =>
 
 const failureOf = (e: Error) => ({ message: e.message, ...('code' in e ? { code: String(e.code) } : {}) });
 
-/** `{"event":"summary","ok":…,"targets":[{"target",…}]}`: the last line of --json. */
-function summaryJson(results: readonly FanoutResult<TargetRun>[]): string {
-  const targets = results.map((r) =>
-    r.ok
+/** `{"ok", "targets": [{"target", "ok", …counts, "events", "events_dropped"?}]}`: all of --json. */
+function summaryJson(results: readonly FanoutResult<TargetRun>[], logs: readonly EventLog[]): string {
+  const targets = results.map((r, i) => {
+    const log = logs[i];
+    const events = { events: log.events, ...(log.dropped ? { events_dropped: log.dropped } : {}) };
+    return r.ok
       ? {
           target: r.target,
           ok: r.value.code === 0,
@@ -57,10 +84,11 @@ function summaryJson(results: readonly FanoutResult<TargetRun>[]): string {
           printk: r.value.printk,
           errors: r.value.errors,
           ms: Math.round(r.ms),
+          ...events,
         }
-      : { target: r.target, ok: false, error: failureOf(r.error), ms: Math.round(r.ms) },
-  );
-  return JSON.stringify({ event: 'summary', ok: results.every((r) => r.ok && r.value.code === 0), targets });
+      : { target: r.target, ok: false, error: failureOf(r.error), ms: Math.round(r.ms), ...events };
+  });
+  return `${JSON.stringify({ ok: results.every((r) => r.ok && r.value.code === 0), targets }, null, 2)}\n`;
 }
 
 /** One line per target (readable for fifty), then what each short name stands for and each failure. */
@@ -100,9 +128,19 @@ export async function runOnTargets(a: RunArgs, io: CliIo): Promise<number> {
   const { fanout } = await import('../targets/fanout');
   const { requireLoad } = await import('../remote/agent-client');
   const width = Math.max(...a.targets.map((t) => shortTargetName(t).length));
+  // Each target's events for --json, by its place in --target (a spec may be given twice):
+  // fanout opens the targets in that order.
+  const logs = a.targets.map(() => new EventLog());
+  const logOf = new WeakMap<KernelTarget, EventLog>();
+  let opening = 0;
   const results = await fanout(
     a.targets,
-    (spec, signal) => openCliTarget(spec, io, { signal, inProcess: true, ...(a.sudo ? {} : { sudo: false }) }),
+    async (spec, signal) => {
+      const log = logs[opening++];
+      const target = await openCliTarget(spec, io, { signal, inProcess: true, ...(a.sudo ? {} : { sudo: false }) });
+      logOf.set(target, log);
+      return target;
+    },
     async (target, spec) => {
       const head = `[${shortTargetName(spec).padEnd(width)}] `;
       const tio: CliIo = { out: (s) => io.out(prefixed(head, s)), err: (s) => io.err(prefixed(head, s)) };
@@ -111,7 +149,8 @@ export async function runOnTargets(a: RunArgs, io: CliIo): Promise<number> {
       const count = counter(r);
       const emit = (e: RunEvent) => {
         count(e);
-        io.out(a.json ? `${JSON.stringify({ on: spec, ...e })}\n` : prefixed(head, eventText(e)));
+        if (a.json) logOf.get(target)?.add(e);
+        else io.out(prefixed(head, eventText(e)));
       };
       r.code = await runOn(target, a, tio, emit);
       return r;
@@ -119,6 +158,6 @@ export async function runOnTargets(a: RunArgs, io: CliIo): Promise<number> {
     // Each target observes for the duration on top of its time to open, load and attach.
     { ...a.fan, timeoutMs: a.fan.timeoutMs + (a.duration ?? 0) * 1000 },
   );
-  io.out(a.json ? `${summaryJson(results)}\n` : summaryText(a.file, a, results));
+  io.out(a.json ? summaryJson(results, logs) : summaryText(a.file, a, results));
   return results.every((r) => r.ok && r.value.code === 0) ? 0 : 1;
 }

@@ -85,7 +85,9 @@ async function verifyOnTargets(a: VerifyArgs, io: CliIo): Promise<number> {
   const failure = (e: Error) => ({ message: e.message, ...('code' in e ? { code: String(e.code) } : {}) });
   if (a.json) {
     const targets = results.map((r) =>
-      r.ok ? { target: r.target, programs: r.value } : { target: r.target, ok: false, error: failure(r.error) },
+      r.ok
+        ? { target: r.target, ok: r.value.every((p) => p.verdict === 'success'), programs: r.value }
+        : { target: r.target, ok: false, error: failure(r.error) },
     );
     const [x, y] = results;
     const diff = results.length === 2 && x.ok && y.ok ? { diff: diffOf(x.value, y.value) } : {};

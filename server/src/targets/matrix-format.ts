@@ -107,7 +107,8 @@ export function formatMatrixJson(results: readonly FanoutResult<TargetMatrix>[])
       ) as { [k: string]: Json };
       return { ...one, target: r.target, ms: Math.round(r.ms) };
     }
-    const one = JSON.parse(formatLoadJson(r.value.outcome, { remote: { spec: r.target, release: r.value.release } })) as {
+    const remote = { spec: r.target, release: r.value.release, ...(r.value.timing ? { timing: r.value.timing } : {}) };
+    const one = JSON.parse(formatLoadJson(r.value.outcome, { remote })) as {
       [k: string]: Json;
     };
     return {

@@ -5,6 +5,7 @@
  * alone so that every program gets its own answer.
  */
 import { TargetError } from '../remote/errors';
+import type { LoadTimings } from './format';
 import type { HelloResult, KernelTarget, LoadFailure, LoadOutcome, LoadRequest } from './target';
 
 export type MatrixCell =
@@ -24,6 +25,10 @@ export interface TargetMatrix {
   readonly cells: readonly MatrixCell[];
   /** What differs on this kernel without failing: load warnings, and notes from `notes` (e.g. arg:ctx emulated). */
   readonly notes: readonly string[];
+  /** The whole object's load (ms, from sending to the answer). */
+  readonly loadMs?: number;
+  /** A remote target's times, as one target's `load --json` gives them (set by the CLI). */
+  readonly timing?: LoadTimings;
 }
 
 const firstLine = (s: string) => s.split('\n').find((l) => l.trim() !== '') ?? s;
@@ -65,10 +70,12 @@ export async function loadMatrixRow(
   notesFor: (h: HelloResult) => string[] = () => [],
 ): Promise<TargetMatrix> {
   const h = await hello(target);
+  const t0 = performance.now();
   const outcome = await tryLoad(target, req);
+  const loadMs = performance.now() - t0;
   const row = await cellsOf(target, req, programs, outcome);
   const notes = [...notesFor(h), ...(outcome.ok ? outcome.loaded.warnings : [])];
-  return { release: h.release, outcome, cells: row, notes };
+  return { release: h.release, outcome, cells: row, notes, loadMs };
 }
 
 async function cellsOf(target: KernelTarget, req: LoadRequest, programs: readonly string[], outcome: LoadOutcome): Promise<MatrixCell[]> {
