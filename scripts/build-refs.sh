@@ -15,21 +15,12 @@
 # processes at once (a lock; built in a temporary directory renamed into place).
 # Needs linux-source-6.12, make, gcc, python3, libelf-dev, zlib1g-dev (libcap-dev optional).
 set -euo pipefail
+. "$(dirname "$0")/lib-cache.sh"
 
 pkg=linux-source-6.12
 version=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true)
 if [ -z "$version" ]; then echo "$0: $pkg is not installed (scripts/setup.sh installs it)" >&2; exit 1; fi
-cache=${BPF_LENS_CACHE:-/var/cache/bpf-lens}/refs
-dir=$cache/$version
-if [ -f "$dir/.complete" ]; then echo "$dir"; exit 0; fi
-
-mkdir -p "$cache"
-exec 9>"$cache/.lock"
-flock 9
-if [ -f "$dir/.complete" ]; then echo "$dir"; exit 0; fi
-
-work=$(mktemp -d "$cache/.build.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+cache_open "${BPF_LENS_CACHE:-/var/cache/bpf-lens}/refs/$version"
 top=$pkg
 tar -xJf "/usr/src/$pkg.tar.xz" -C "$work" --wildcards \
   "$top/tools/lib/bpf" "$top/tools/lib/*.[ch]" "$top/tools/bpf/bpftool" "$top/tools/include" "$top/tools/scripts" \
@@ -51,7 +42,4 @@ cp "$work/bpftool/bpftool" "$out/"
 gcc -O2 -I"$out/include" -o "$out/veristat" "$src/tools/testing/selftests/bpf/veristat.c" "$out/libbpf.a" -lelf -lz -lm
 
 echo "$version" >"$out/version"
-touch "$out/.complete"
-rm -rf "$dir"
-mv "$out" "$dir"
-echo "$dir"
+cache_close "$out"

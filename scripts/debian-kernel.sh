@@ -26,6 +26,7 @@
 # directory (under a lock, in a temporary directory renamed into place), later ones only
 # print it.
 set -euo pipefail
+. "$(dirname "$0")/lib-cache.sh"
 
 usage() { echo "usage: $0 SERIES | --deb FILE.deb... NAME" >&2; exit 2; }
 debs=()
@@ -45,20 +46,11 @@ case "$release" in
   *) pattern="^linux-image-${release//./\\.}[.-][0-9][0-9.-]*(\\+deb[0-9]+(u[0-9]+)?)?-amd64-unsigned\$" ;;
 esac
 
-cache=${BPF_LENS_CACHE:-/var/cache/bpf-lens}/kernels
-dir=$cache/$release
-if [ -f "$dir/.complete" ]; then echo "$dir"; exit 0; fi
-
-mkdir -p "$cache"
-exec 9>"$cache/$release.lock"
-flock 9
-if [ -f "$dir/.complete" ]; then echo "$dir"; exit 0; fi
+cache_open "${BPF_LENS_CACHE:-/var/cache/bpf-lens}/kernels/$release" "$release.lock" "$release"
 
 newest_package() {
   apt-cache pkgnames linux-image- | grep -E "$pattern" | sort -V | tail -n 1
 }
-work=$(mktemp -d "$cache/.$release.XXXXXX")
-trap 'rm -rf "$work"' EXIT
 if [ ${#debs[@]} -eq 0 ]; then
   pkg=$(newest_package || true)
   if [ -z "$pkg" ]; then
@@ -107,7 +99,4 @@ if [ ! -d "$out/modules" ]; then echo "$0: no lib/modules/$kver in ${debs[*]}" >
 find "$out/modules" -name '*.ko.xz' -print0 | xargs -0 -r -P "$(nproc)" -n 64 xz -d
 find "$out/modules" -name '*.ko.zst' -print0 | xargs -0 -r -P "$(nproc)" -n 64 zstd -q -d --rm
 
-touch "$out/.complete"
-rm -rf "$dir"
-mv "$out" "$dir"
-echo "$dir"
+cache_close "$out"

@@ -14,23 +14,14 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/lib-cache.sh"
 pkg=linux-source-6.1
 CLANG=${CLANG:-clang-16}
 version=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true)
 if [ -z "$version" ]; then echo "$0: $pkg is not installed (scripts/setup.sh installs it)" >&2; exit 1; fi
 refs=$(bash "$root/scripts/build-refs.sh")
 key=$( { echo "$version" "$refs" "$("$CLANG" --version | head -n 1)"; cat /sys/kernel/btf/vmlinux "$0"; } | sha256sum | cut -c1-16)
-cache=${BPF_LENS_CACHE:-/var/cache/bpf-lens}/corpus
-dir=$cache/$key
-if [ -f "$dir/.complete" ]; then echo "$dir"; exit 0; fi
-
-mkdir -p "$cache"
-exec 9>"$cache/.lock"
-flock 9
-if [ -f "$dir/.complete" ]; then echo "$dir"; exit 0; fi
-
-work=$(mktemp -d "$cache/.build.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+cache_open "${BPF_LENS_CACHE:-/var/cache/bpf-lens}/corpus/$key"
 sel=$pkg/tools/testing/selftests/bpf
 tar -xJf "/usr/src/$pkg.tar.xz" -C "$work" --wildcards "$sel/progs" "$sel/*.h"
 out=$work/out
@@ -53,7 +44,4 @@ ls "$work/$sel"/progs/*.c | sort >"$work/list"
 xargs -P 2 -n 1 bash -c 'compile "$0"' <"$work/list"
 wc -l <"$work/list" | tr -d ' ' >"$out/sources"
 cat "$work"/err/*.skipped 2>/dev/null | sort >"$out/skipped" || true
-touch "$out/.complete"
-rm -rf "$dir"
-mv "$out" "$dir"
-echo "$dir"
+cache_close "$out"
