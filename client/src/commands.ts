@@ -5,6 +5,7 @@ import { BaseDiffRequest, DistillRequest, type DocumentKind, LinkObjectsRequest,
 import { openDocument } from './documents';
 import { attachCommand, detachCommand, runObjectCommand, testRunCommand } from './attach';
 import { explainVerificationCommand, loadObjectCommand, loadOnAllTargetsCommand, unloadCommand } from './load';
+import type { MatrixPanels } from './matrix-panel';
 import type { TargetPicker } from './targets';
 import { type Node, type ObjectsTree } from './tree';
 
@@ -14,6 +15,8 @@ interface Deps {
   readonly target: TargetPicker;
   readonly client: () => LanguageClient | undefined;
   readonly restart: () => Promise<void>;
+  /** Load on All Targets' panels. */
+  readonly matrix: MatrixPanels;
 }
 
 /** An object path from a tree node, an explorer Uri, a path string, the active editor, or a pick. */
@@ -79,7 +82,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
     loadObjectCommand(loadDeps, arg === undefined ? undefined : await objectPath(deps, arg)),
   );
   reg('bpfLens.loadOnAllTargets', async (arg?: unknown) =>
-    loadOnAllTargetsCommand(loadDeps, arg === undefined ? undefined : await objectPath(deps, arg)),
+    loadOnAllTargetsCommand(loadDeps, deps.matrix, arg === undefined ? undefined : await objectPath(deps, arg)),
   );
   reg('bpfLens.runObject', async (arg?: unknown) =>
     runObjectCommand(loadDeps, arg === undefined ? undefined : await objectPath(deps, arg)),

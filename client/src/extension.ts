@@ -11,6 +11,7 @@ import { registerCommands } from './commands';
 import { readConfig, serverSettings } from './config';
 import { BpfDocuments, SourceLinks } from './documents';
 import { EventsPanels } from './events-panel';
+import { MatrixPanels } from './matrix-panel';
 import { PRINTK_LANGUAGE, PrintkChannel } from './printk';
 import { RunStats } from './run-stats';
 import { TargetPicker } from './targets';
@@ -101,10 +102,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<BpfLen
     if (c) await c.stop();
   };
 
+  // Load on All Targets' matrix panels (issue 18).
+  const matrix = new MatrixPanels(() => client, output);
+  context.subscriptions.push(matrix);
+
   registerCommands(context, {
     output,
     tree,
     target,
+    matrix,
     client: () => client,
     restart: async () => {
       await stop();

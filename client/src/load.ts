@@ -16,6 +16,7 @@ import {
   UnloadObjectRequest,
 } from '../../protocol/lsp';
 import { openDocument } from './documents';
+import type { MatrixPanels } from './matrix-panel';
 
 export interface LoadDeps {
   readonly output: vscode.OutputChannel;
@@ -146,23 +147,12 @@ export async function explainVerificationCommand(deps: LoadDeps, path: string | 
   );
 }
 
-/** Load on All Targets…: the object on local and every target with a kernel, as a programs × targets document beside the source. */
-export async function loadOnAllTargetsCommand(deps: LoadDeps, path: string | undefined): Promise<void> {
+/** Load on All Targets…: the object on local and every target with a kernel, as a programs × targets matrix beside the source. */
+export async function loadOnAllTargetsCommand(deps: LoadDeps, matrix: MatrixPanels, path: string | undefined): Promise<void> {
   const client = deps.client();
   if (!client) return void vscode.window.showErrorMessage('BPF Lens: the language server is not running.');
   path ??= await pickObject(client, 'every target');
-  if (!path) return;
-  const name = path.split('/').pop();
-  const t0 = Date.now();
-  // The document's text is the work: connecting (a VM boots once), loading, unloading.
-  await vscode.window.withProgress(
-    {
-      location: vscode.ProgressLocation.Notification,
-      title: `BPF Lens: loading ${name} on all targets (a VM target boots the first time)`,
-    },
-    () => openDocument({ path: path, kind: 'matrix' }, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }),
-  );
-  deps.output.appendLine(`load on all targets ${path}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (path) await matrix.show(path);
 }
 
 export async function pickObject(client: LanguageClient, target: string): Promise<string | undefined> {
