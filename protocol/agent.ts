@@ -229,6 +229,10 @@ export interface MapDumpParams extends MapRefParams {
 export interface MapElementText {
   readonly key: string;
   readonly value: string;
+  /** Per-CPU maps: each CPU's value (older agents omit it). */
+  readonly cpus?: readonly string[];
+  /** Per-CPU maps whose value is made of integer counters: their sum over the CPUs (observe/map-sum.ts). */
+  readonly sum?: string;
 }
 export interface MapDumpResult {
   /** What bpftool prints on stdout for the dump, trailing newline included. */

@@ -583,19 +583,70 @@ export interface MapElementsParams {
   readonly map: string;
   /** Elements to return, at most 1000 (default 200). */
   readonly limit?: number;
-  /** Keep only elements whose key text contains this. */
+  /** Keep only elements whose key text contains this (case-insensitive). */
   readonly filter?: string;
+}
+/** One element as C-like text; a per-CPU map's also per CPU, and summed when its value is counters. */
+export interface MapViewElement {
+  readonly key: string;
+  /** Per-CPU maps: `{ [0] = …, [1] = … }`. */
+  readonly value: string;
+  readonly cpus?: readonly string[];
+  readonly sum?: string;
 }
 export interface MapElementsResult {
   /** Elements the map holds (counted up to 100,000: `truncated` past that). */
   readonly count: number;
   readonly truncated: boolean;
   /** Keys and values as C-like text; per-CPU values as `{ [0] = …, [1] = … }`. */
-  readonly elements: readonly { readonly key: string; readonly value: string }[];
+  readonly elements: readonly MapViewElement[];
+  /** With a filter: how many elements matched (the first `limit` of them are in `elements`). */
+  readonly matched?: number;
+  /** With a filter: the elements it looked through (fewer than `count` on an agent target: its first 1000). */
+  readonly scanned?: number;
   /** Why the elements could not be read (no such load or map; a queue or ring buffer). */
   readonly error?: string;
+  /** What user space may do to this map (a frozen .rodata, a ring buffer, a prog array: nothing). */
+  readonly access?: MapAccess;
+  /** Per-CPU maps: the CPUs each value has. */
+  readonly cpus?: number;
+}
+export interface MapAccess {
+  /** Change a value (bpfLens/mapUpdate on an existing key). */
+  readonly update: boolean;
+  /** Remove a key (bpfLens/mapDelete): hash-like maps, not arrays. */
+  readonly delete: boolean;
+  /** Add a key: hash-like maps. */
+  readonly insert: boolean;
 }
 export const MapElementsRequest = new RequestType<MapElementsParams, MapElementsResult, void>('bpfLens/mapElements');
+
+/** Writes one element of a loaded map, key and value in the C-like text the map view shows. */
+export interface MapUpdateParams {
+  readonly handle: number;
+  readonly map: string;
+  readonly key: string;
+  /** One value; a per-CPU map gets it on every CPU (as bpftool writes it). */
+  readonly value: string;
+  /** `noexist`: add only (the view's Add entry); `exist`: change only; default any. */
+  readonly flag?: 'any' | 'noexist' | 'exist';
+}
+export interface MapWriteResult {
+  readonly ok: boolean;
+  /** Why not: the parse error names the field (`value.pt.x: …`), else the kernel's error. */
+  readonly error?: string;
+  /** The field that did not parse, as a C path from the key or value (`value.pt.x`, `key`). */
+  readonly field?: string;
+  /** bpfLens/mapDelete: false when the key was not there. */
+  readonly deleted?: boolean;
+}
+export const MapUpdateRequest = new RequestType<MapUpdateParams, MapWriteResult, void>('bpfLens/mapUpdate');
+export interface MapDeleteParams {
+  readonly handle: number;
+  readonly map: string;
+  readonly key: string;
+}
+export const MapDeleteRequest = new RequestType<MapDeleteParams, MapWriteResult, void>('bpfLens/mapDelete');
 
 /** Run statistics of a target's programs (the BPF view while "Show Run Statistics" is on). */
 export interface ProgramStatsParams {

@@ -20,10 +20,14 @@ import type {
   LoadObjectError,
   LoadObjectParams,
   LoadObjectResult,
+  MapDeleteParams,
   MapElementsParams,
   MapElementsResult,
+  MapUpdateParams,
+  MapWriteResult,
   UnloadObjectResult,
 } from '../../../protocol/lsp';
+import { viewDelete, viewElements, viewUpdate } from './map-view';
 import { LOCAL, targetFailure, Targets } from './targets';
 
 interface Held {
@@ -104,20 +108,17 @@ export class KernelLoads {
   }
 
   /** The elements of map `name` of load `handle`, as the map view lists them (filtered on key text). */
-  async mapElements(p: MapElementsParams): Promise<MapElementsResult> {
-    const h = this.held.get(p.handle);
-    const m = h?.info.maps.find((x) => x.name === p.map || x.kernelName === p.map);
-    if (!h || !m) return { count: 0, truncated: false, elements: [], error: `no map ${p.map} in load ${p.handle}` };
-    const limit = Math.max(0, Math.min(p.limit ?? 200, 1000));
-    try {
-      // the preview is capped at 1000: a filter looks at those
-      const r = await h.target.mapDump({ id: m.id, maxElements: 100_000, preview: p.filter ? 1000 : limit });
-      const all = r.preview ?? [];
-      const elements = (p.filter ? all.filter((e) => e.key.includes(p.filter!)) : all).slice(0, limit);
-      return { count: r.elements, truncated: r.truncated, elements, ...(r.error ? { error: r.error.message } : {}) };
-    } catch (e) {
-      return { count: 0, truncated: false, elements: [], error: (e as Error).message };
-    }
+  mapElements(p: MapElementsParams): Promise<MapElementsResult> {
+    return viewElements(this.held.get(p.handle), p);
+  }
+
+  /** The map view's edits: one element written or deleted from its C-like text. */
+  mapUpdate(p: MapUpdateParams): Promise<MapWriteResult> {
+    return viewUpdate(this.held.get(p.handle), p);
+  }
+
+  mapDelete(p: MapDeleteParams): Promise<MapWriteResult> {
+    return viewDelete(this.held.get(p.handle), p);
   }
 
   /** Diagnostics for a C source from the last rejected load of each object built from it. */

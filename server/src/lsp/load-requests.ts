@@ -9,7 +9,9 @@ import {
   LoadMatrixRequest,
   LoadObjectRequest,
   LoadProgressNotification,
+  MapDeleteRequest,
   MapElementsRequest,
+  MapUpdateRequest,
   UnloadObjectRequest,
 } from '../../../protocol/lsp';
 import { handler, type RequestHandler } from './handlers';
@@ -42,5 +44,7 @@ export function loadRequests(d: Session): RequestHandler[] {
       const { loadMatrix } = await import('./load-matrix');
       return loadMatrix(d, p.path, p.token);
     }),
+    handler(MapUpdateRequest, (p) => loads.mapUpdate(p)),
+    handler(MapDeleteRequest, (p) => loads.mapDelete(p)),
   ];
 }

@@ -8,6 +8,7 @@ import { formatValueC } from '../btf/value-text';
 import { type MapInfo } from '../kernel';
 import type { MapElementText } from '../../../protocol/agent';
 import { fprintHex } from './map-dump';
+import { sumPerCpu } from './map-sum';
 import { type MapElement, isPerCpu, valueStride } from './map-read';
 
 /** Bounds one element's text (a hover shows a few lines, not megabytes). */
@@ -31,9 +32,15 @@ export function previewElements(info: MapInfo, btf: Btf | undefined, elements: r
     if (!e.value) return { key, value: `<error ${e.errno ?? 2}>` };
     if (!isPerCpu(info.type)) return { key, value: text(btf, info.btfValueTypeId, e.value) };
     const step = valueStride(info);
-    const parts: string[] = [];
-    for (let i = 0; i < cpus; i++)
-      parts.push(`[${i}] = ${text(btf, info.btfValueTypeId, e.value.subarray(i * step, i * step + info.valueSize))}`);
-    return { key, value: `{ ${parts.join(', ')} }` };
+    const values: Uint8Array[] = [];
+    for (let i = 0; i < cpus; i++) values.push(e.value.subarray(i * step, i * step + info.valueSize));
+    const each = values.map((v) => text(btf, info.btfValueTypeId, v));
+    const sum = btf && sumPerCpu(btf, info.btfValueTypeId, info.valueSize, values);
+    return {
+      key,
+      value: `{ ${each.map((v, i) => `[${i}] = ${v}`).join(', ')} }`,
+      cpus: each,
+      ...(sum ? { sum: text(btf, info.btfValueTypeId, sum) } : {}),
+    };
   });
 }

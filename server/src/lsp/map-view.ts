@@ -1,0 +1,101 @@
+/**
+ * The map view's requests on a loaded map: its elements as C-like text (filtered on key text,
+ * per-CPU values per CPU with their sum), and writes from the same text (bpfLens/mapUpdate,
+ * bpfLens/mapDelete) through the load's target, so a remote map is edited where it lives.
+ */
+import type {
+  MapAccess,
+  MapDeleteParams,
+  MapElementsParams,
+  MapElementsResult,
+  MapUpdateParams,
+  MapWriteResult,
+} from '../../../protocol/lsp';
+import type { HeldLoad } from './kernel-loads';
+
+/**
+ * Elements a filter looks through (the map is counted to 100,000 either way): all of them in
+ * process; an agent sends at most 1000 as text (its params cap `preview`), the result says so.
+ */
+const FILTER_SCAN = 100_000;
+const AGENT_PREVIEW = 1000;
+
+/** Maps whose keys come and go from user space; arrays keep every index. */
+const HASH_LIKE = new Set(['hash', 'percpu_hash', 'lru_hash', 'lru_percpu_hash', 'lpm_trie']);
+/** Maps whose values user space writes as data (not ids, fds or records). */
+const WRITABLE = new Set([...HASH_LIKE, 'array', 'percpu_array']);
+
+/**
+ * What the view offers for a map: a frozen .rodata or .kconfig (the loader froze it), a ring or
+ * perf buffer, a prog array or map of maps (ids, not data), queues and storage maps get no edits.
+ */
+export function mapAccess(m: { readonly name: string; readonly type: string }): MapAccess {
+  const frozen = /^\.(rodata|kconfig)/.test(m.name) || /\.(rodata|kconfig)/.test(m.name);
+  const update = WRITABLE.has(m.type) && !frozen;
+  const hash = update && HASH_LIKE.has(m.type);
+  return { update, delete: hash, insert: hash };
+}
+
+type Found = { h: HeldLoad; m: HeldLoad['info']['maps'][number] } | { error: string };
+
+function find(h: HeldLoad | undefined, handle: number, map: string): Found {
+  const m = h?.info.maps.find((x) => x.name === map || x.kernelName === map);
+  return h && m ? { h, m } : { error: `no map ${map} in load ${handle}` };
+}
+
+export async function viewElements(held: HeldLoad | undefined, p: MapElementsParams): Promise<MapElementsResult> {
+  const f = find(held, p.handle, p.map);
+  if ('error' in f) return { count: 0, truncated: false, elements: [], error: f.error };
+  const access = mapAccess(f.m);
+  const limit = Math.max(0, Math.min(p.limit ?? 200, 1000));
+  const filter = p.filter?.trim().toLowerCase();
+  try {
+    const scan = f.h.target.inProcess ? FILTER_SCAN : AGENT_PREVIEW;
+    const r = await f.h.target.mapDump({ id: f.m.id, maxElements: 100_000, preview: filter ? scan : limit });
+    const all = r.preview ?? [];
+    const hits = filter ? all.filter((e) => e.key.toLowerCase().includes(filter)) : all;
+    const cpus = all.find((e) => e.cpus)?.cpus?.length;
+    return {
+      count: r.elements,
+      truncated: r.truncated,
+      elements: hits.slice(0, limit),
+      ...(filter ? { matched: hits.length, scanned: all.length } : {}),
+      access,
+      ...(cpus ? { cpus } : {}),
+      ...(r.error ? { error: r.error.message } : {}),
+    };
+  } catch (e) {
+    return { count: 0, truncated: false, elements: [], access, error: (e as Error).message };
+  }
+}
+
+/** A write's failure: the field a parse error names (`field 'value.pt.x': …`, local or from an agent). */
+function failed(e: unknown): MapWriteResult {
+  const error = (e as Error).message;
+  const field = /^field '([^']*)'/.exec(error)?.[1] ?? (e as { field?: string }).field;
+  return { ok: false, error, ...(field ? { field } : {}) };
+}
+
+export async function viewUpdate(held: HeldLoad | undefined, p: MapUpdateParams): Promise<MapWriteResult> {
+  const f = find(held, p.handle, p.map);
+  if ('error' in f) return { ok: false, error: f.error };
+  if (!mapAccess(f.m).update) return { ok: false, error: `${f.m.name} (${f.m.type}) is not writable from user space here` };
+  try {
+    await f.h.target.mapUpdate({ id: f.m.id, key: p.key, value: p.value, ...(p.flag ? { flag: p.flag } : {}) });
+    return { ok: true };
+  } catch (e) {
+    return failed(e);
+  }
+}
+
+export async function viewDelete(held: HeldLoad | undefined, p: MapDeleteParams): Promise<MapWriteResult> {
+  const f = find(held, p.handle, p.map);
+  if ('error' in f) return { ok: false, error: f.error };
+  if (!mapAccess(f.m).delete) return { ok: false, error: `${f.m.name} (${f.m.type}) keeps its keys: nothing to delete` };
+  try {
+    const r = await f.h.target.mapDelete({ id: f.m.id, key: p.key });
+    return { ok: true, deleted: r.deleted };
+  } catch (e) {
+    return failed(e);
+  }
+}
