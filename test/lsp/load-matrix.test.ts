@@ -2,15 +2,16 @@
 // host (sshd in a network namespace of this machine, the agent deployed there) and one nobody
 // answers. bpfLens/loadMatrix loads an object on local and the host at once: per program × target
 // loaded (verified instructions) or rejected on the C line the verifier refused; the dead host
-// is a failed column with ssh's reason; __arg_ctx and the CO-RE relocations are per target;
+// is a failed column with ssh's reason; a missing kfunc leaves every program not attempted, with
+// why; __arg_ctx and the CO-RE relocations are per target;
 // progress names each target's stage. Then the verifier walk of a rejected cell on that target.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { type SshHost, startSshHost } from '../ssh-host';
-import { LspClient, makeWorkspace } from './lsp-client';
+import { compile, LspClient, makeWorkspace } from './lsp-client';
 
 type Cell =
   | { program: string; status: 'loaded'; verifiedInsns: number }
@@ -44,7 +45,18 @@ const lineOf = (file: string, marker: string) =>
 let host: SshHost;
 let lsp: LspClient;
 
+// A kfunc no kernel has: the load stops before the verifier, so no program is attempted.
+const MISSING_KFUNC = `#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+char LICENSE[] SEC("license") = "GPL";
+extern int bpf_lens_no_such_kfunc(void) __ksym;
+SEC("xdp") int xdp_plain(struct xdp_md *ctx) { return XDP_PASS; }
+SEC("xdp") int xdp_kfunc(struct xdp_md *ctx) { return bpf_lens_no_such_kfunc(); }
+`;
+
 before(async () => {
+  writeFileSync(path.join(ws.src, 'missing_kfunc.bpf.c'), MISSING_KFUNC);
+  compile(path.join(ws.src, 'missing_kfunc.bpf.c'), path.join(ws.build, 'missing_kfunc.o'));
   host = startSshHost();
   // The server's ssh reads the test host's ssh_config (never ~/.ssh).
   process.env.BPF_LENS_SSH_CONFIG = host.config;
@@ -147,6 +159,22 @@ test('per target: __arg_ctx native on this kernel (local and the host share it),
     assert.equal(c.core?.relocations, 3, `${name}: ${JSON.stringify(c.core)} ${c.notes.join('; ')}`);
     assert.deepEqual(c.core?.problems, []);
     assert.equal(c.cells[0].status, 'loaded', JSON.stringify(c.cells[0]));
+  }
+});
+
+test('a kfunc the kernels lack: every program not attempted, and why, on each target', async () => {
+  const r = (await matrix('missing_kfunc.o')).r;
+  for (const name of ['local', 'lab']) {
+    const c = column(r, name);
+    assert.equal(c.ok, true, JSON.stringify(c.error));
+    assert.deepEqual(
+      c.cells.map((x) => [x.program, x.status]),
+      [
+        ['xdp_plain', 'not-attempted'],
+        ['xdp_kfunc', 'not-attempted'],
+      ],
+    );
+    for (const x of c.cells) assert.match(x.status === 'not-attempted' ? x.why : '', /bpf_lens_no_such_kfunc/, name);
   }
 });
 
