@@ -331,6 +331,14 @@ export interface EventRecordJson {
   readonly cpu?: number;
   /** The record's bytes, base64. */
   readonly data: string;
+  /**
+   * When the target's consumer read it (ms since the epoch, the target's clock; never less than
+   * the stream's previous stamp). Ring buffer records carry no time (neither does libbpf's
+   * ring_buffer or bpftool add one): this is the closest to their writing a reader can tell.
+   */
+  readonly readAt: number;
+  /** When the kernel wrote a perf sample (PERF_SAMPLE_TIME on CLOCK_REALTIME, ms since the epoch). */
+  readonly kernelTime?: number;
 }
 /** What the target read since the last batch; counters are totals since observe began. */
 export interface EventBatch {
@@ -340,7 +348,10 @@ export interface EventBatch {
   readonly printk: readonly string[];
   /** Records (and printk lines) the target dropped because its queue was full. */
   readonly dropped: number;
-  /** Perf buffer samples the kernel lost, per map (PERF_RECORD_LOST). */
+  /**
+   * Perf buffer samples the kernel lost, per map (PERF_RECORD_LOST), and, once observing ended,
+   * ring buffer records still unread when the ring was closed.
+   */
   readonly lost: Readonly<Record<string, number>>;
 }
 export interface ObserveStopResult {

@@ -442,7 +442,7 @@ export interface EventCounters {
   readonly shown: number;
   /** Records and lines dropped in transit: the target's queue was full, or more came than the editor is sent (per batch, per second). */
   readonly dropped: number;
-  /** Perf buffer samples the kernel lost (PERF_RECORD_LOST), all maps. */
+  /** Perf buffer samples the kernel lost (PERF_RECORD_LOST), and ring buffer records unread when observing ended, all maps. */
   readonly lost: number;
   readonly lostByMap: Readonly<Record<string, number>>;
   /** Records per second read on the target, over the last second. */
@@ -453,8 +453,10 @@ export interface EventRow {
   readonly map: string;
   readonly kind: 'ringbuf' | 'perf';
   readonly cpu?: number;
-  /** When the server received it (ms since the epoch). */
+  /** When the target's consumer read it (ms since the epoch, the target's clock): the panel's "read at". */
   readonly time: number;
+  /** When the kernel wrote it, for perf samples (PERF_SAMPLE_TIME; ring buffer records have no such time). */
+  readonly kernelTime?: number;
   /** The decoded value, as `bpftool -j map dump`'s `formatted` encodes values. */
   readonly data?: unknown;
   /** The bytes as hex when the record has no type (or does not fit it). */

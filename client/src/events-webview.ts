@@ -1,6 +1,7 @@
 /**
  * The Events panel's page: a table of a load's ring/perf buffer records whose columns are the
- * record type's fields (time, cpu for perf buffers), one map at a time or all of them; Pause,
+ * record type's fields ("read at": when the target's consumer read the record; for perf buffers
+ * also "written at", the kernel's sample time, and the cpu), one map at a time or all of them; Pause,
  * Clear, Decode As…; the rate and drop counters. It keeps the last HISTORY rows and draws only
  * the rows in view (fixed row height), so a flood costs the same as a trickle. Everything is
  * written with textContent: record bytes never become markup. Strict CSP: only this page's
@@ -77,11 +78,14 @@ function cell(v) {
 function mapOf(name) { return maps.find((m) => m.name === name); }
 function visibleRows() { return selected ? rows.filter((r) => r.map === selected) : rows; }
 
-/** The columns for the selected map: time, (cpu), its fields, else the keys of its first record, else data. */
+/**
+ * The columns for the selected map: read at (ring buffer records carry no time of their own),
+ * (written at and cpu for perf samples), its fields, else the keys of its first record, else data.
+ */
 function columns() {
   const m = mapOf(selected);
-  const cols = ['time'];
-  if (!m || m.kind === 'perf') cols.push('cpu');
+  const cols = ['read at'];
+  if (!m || m.kind === 'perf') cols.push('written at', 'cpu');
   if (!m) cols.push('map');
   let fields = m && m.fields.length ? m.fields : [];
   if (m && !fields.length) {
@@ -92,7 +96,8 @@ function columns() {
   return cols.concat(['data']);
 }
 function value(r, c) {
-  if (c === 'time') return time(r.time);
+  if (c === 'read at') return time(r.time);
+  if (c === 'written at') return r.kernelTime === undefined ? '' : time(r.kernelTime);
   if (c === 'cpu') return r.cpu === undefined ? '' : String(r.cpu);
   if (c === 'map') return r.map;
   if (c === 'data') return r.hex !== undefined ? r.hex : cell(r.data);
@@ -101,7 +106,7 @@ function value(r, c) {
   return r.data && typeof r.data === 'object' ? cell(r.data[f]) : '';
 }
 function grid(cols) {
-  return cols.map((c) => (c === 'time' ? '130px' : c === 'cpu' ? '48px' : c === 'map' ? '120px' : 'minmax(80px, 1fr)')).join(' ');
+  return cols.map((c) => (c === 'read at' || c === 'written at' ? '130px' : c === 'cpu' ? '48px' : c === 'map' ? '120px' : 'minmax(80px, 1fr)')).join(' ');
 }
 
 function drawHead() {

@@ -58,7 +58,7 @@ test(
       const view = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
       const head = view.locator('#head');
       await head.locator('span', { hasText: 'comm' }).waitFor({ timeout: 30_000 });
-      assert.deepEqual(await head.locator('span').allInnerTexts(), ['time', 'pid', 'ppid', 'start_ns', 'comm']);
+      assert.deepEqual(await head.locator('span').allInnerTexts(), ['read at', 'pid', 'ppid', 'start_ns', 'comm']);
       assert.match(await view.locator('#type').innerText(), /struct exec_event \(source line\)/);
 
       const rows = view.locator('#rows .row');
@@ -74,7 +74,7 @@ test(
       );
       const cells = await ofTrue.first().locator('span').allInnerTexts();
       assert.equal(cells.length, 5);
-      assert.match(cells[0], /^\d\d:\d\d:\d\d\.\d{3}$/, 'the time it arrived');
+      assert.match(cells[0], /^\d\d:\d\d:\d\d\.\d{3}$/, 'when the consumer read it');
       assert.match(cells[1], /^\d+$/, 'pid');
       assert.match(cells[3], /^\d+$/, 'start_ns');
       assert.equal(cells[4], 'true', 'comm, decoded as a string');

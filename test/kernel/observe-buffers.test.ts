@@ -53,6 +53,8 @@ test('ring buffer and perf buffer: an exec and a marker write come back with pid
   const h = start();
   const events: RawEvent[] = [];
   const s = new EventStreams(localKernel, streamMaps(h, ['execs', 'writes']), (e) => events.push(e));
+  const t0 = Date.now();
+  let t1: number;
   try {
     s.start();
     const child = spawnSync('/bin/true', { stdio: 'ignore' });
@@ -60,10 +62,29 @@ test('ring buffer and perf buffer: an exec and a marker write come back with pid
     writeFileSync('/dev/null', 'LENSMARK from the test');
     for (let i = 0; i < 100 && !events.some((e) => e.kind === 'perf'); i++) await sleep(10);
     s.drainAll();
+    t1 = Date.now();
   } finally {
     s.close();
     h.stop();
   }
+  // read stamps: taken by the consumer inside the test's window, never going back within a stream
+  for (const map of ['execs', 'writes']) {
+    const at = events.filter((e) => e.map === map).map((e) => e.readAt);
+    for (const t of at) assert.ok(t >= t0 && t <= t1, `${map}: read at ${t}, outside ${t0}..${t1}`);
+    assert.deepEqual(
+      at,
+      [...at].sort((a, b) => a - b),
+      `${map}: read stamps go forward`,
+    );
+  }
+  assert.ok(
+    events.every((e) => e.kind === 'ringbuf' || (e.kernelTime !== undefined && e.kernelTime >= t0 - 1 && e.kernelTime <= e.readAt + 1)),
+    'a perf sample carries the kernel’s CLOCK_REALTIME time, written before it was read',
+  );
+  assert.ok(
+    events.every((e) => e.kind === 'perf' || e.kernelTime === undefined),
+    'ring buffer records carry no kernel time',
+  );
   const exec = events.find((e) => e.kind === 'ringbuf' && cstr(e.data, 20, 64) === '/bin/true');
   assert.ok(exec, `no exec of /bin/true among ${events.length} events`);
   assert.equal(exec.map, 'execs');

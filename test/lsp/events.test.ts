@@ -10,8 +10,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { EventsNotificationParams, ObserveEventsResult, StopEventsResult } from '../../protocol/lsp';
-import { fixture, ROOT } from '../helpers';
+import type { EventRow, EventsNotificationParams, ObserveEventsResult, StopEventsResult } from '../../protocol/lsp';
+import { fixture, ROOT, run } from '../helpers';
 import { LspClient, makeWorkspace } from './lsp-client';
 
 const ws = makeWorkspace([]);
@@ -39,7 +39,21 @@ async function loadAndAttach(file: string): Promise<number> {
   return r.loaded.handle;
 }
 
+/** Every row's `time` (the target's read stamp) within t0..t1 and going forward within each map, in the order the rows came. */
+function checkStamps(rows: readonly EventRow[], t0: number, t1: number): void {
+  for (const map of new Set(rows.map((r) => r.map))) {
+    const at = rows.filter((r) => r.map === map).map((r) => r.time);
+    for (const t of at) assert.ok(t >= t0 && t <= t1, `${map}: read at ${t}, outside the test's ${t0}..${t1}`);
+    assert.deepEqual(
+      at,
+      [...at].sort((a, b) => a - b),
+      `${map}: read stamps go forward`,
+    );
+  }
+}
+
 test('events of a ring buffer and a perf buffer on tracepoints, decoded; printk tied to its program and line; stop says done', async () => {
+  const t0 = Date.now();
   const handle = await loadAndAttach('observe_events.o');
   const o = await lsp.request<ObserveEventsResult>('bpfLens/observeEvents', { handle });
   assert.ok(o.ok, o.error);
@@ -77,6 +91,9 @@ test('events of a ring buffer and a perf buffer on tracepoints, decoded; printk 
   );
   assert.equal(w.kind, 'perf');
   assert.equal(typeof w.cpu, 'number');
+  // a perf sample carries when the kernel wrote it (PERF_SAMPLE_TIME, CLOCK_REALTIME): before it was read
+  assert.ok(w.kernelTime! >= t0 && w.kernelTime! <= w.time + 1, `written at ${w.kernelTime}, read at ${w.time}`);
+  assert.equal(exec.kernelTime, undefined, 'a ring buffer record has no time of its own');
   assert.deepEqual(w.data, { pid: process.pid, count: marker.length, comm: 'node', text: marker });
   const p = await lsp.until('the printk line', () =>
     batches(handle)
@@ -106,6 +123,7 @@ test('events of a ring buffer and a perf buffer on tracepoints, decoded; printk 
   assert.deepEqual(last.counters, s.counters);
   assert.ok(s.counters!.records >= 2 && s.counters!.printk >= 1 && s.counters!.dropped === 0, JSON.stringify(s.counters));
   assert.equal(s.counters!.shown, rows().length);
+  checkStamps(rows(), t0, Date.now());
   const n = batches(handle).length;
   spawnSync('/bin/true');
   await new Promise((r) => setTimeout(r, 300));
@@ -174,4 +192,76 @@ test('a flood: notifications within their caps, drops counted, the server answer
   const row = all.flatMap((b) => b.rows)[0];
   assert.equal(row.hex?.length, 32, 'a record of no known type is hex');
   await lsp.request('bpfLens/unloadObject', { handle });
+});
+
+test('two objects observed at once share the trace pipe: each stream gets its own printk line, never the other’s', async () => {
+  const one = await loadAndAttach('printk_pair_one.o');
+  const two = await loadAndAttach('printk_pair_two.o');
+  for (const handle of [one, two]) {
+    const o = await lsp.request<ObserveEventsResult>('bpfLens/observeEvents', { handle });
+    assert.ok(o.ok && o.printk, o.error ?? o.printkError);
+  }
+  const lines = (handle: number) =>
+    batches(handle)
+      .flatMap((b) => b.printk)
+      .filter((l) => l.pid === process.pid);
+  // one write, one line from each object
+  for (let i = 0; i < 3; i++) writeFileSync('/dev/null', `LENSPAIR ${i}`);
+  await lsp.until('both lines', () => lines(one).length >= 3 && lines(two).length >= 3);
+  for (const s of await Promise.all([one, two].map((handle) => lsp.request<StopEventsResult>('bpfLens/stopEvents', { handle }))))
+    assert.equal(s.stopped, true);
+  for (const [handle, name, other] of [
+    [one, 'one', 'two'],
+    [two, 'two', 'one'],
+  ] as const) {
+    const got = lines(handle);
+    assert.deepEqual(
+      got.map((l) => l.text),
+      Array(3).fill(`lens pair ${name} pid=${process.pid}`),
+      `printk_pair_${name}.o's stream: its own lines, none of printk_pair_${other}.o's`,
+    );
+    assert.ok(got.every((l) => l.object === fixture(`printk_pair_${name}.o`) && l.programs?.[0] === `pair_${name}`));
+  }
+  await lsp.request('bpfLens/unloadObject', { handle: one });
+  await lsp.request('bpfLens/unloadObject', { handle: two });
+});
+
+test('unloaded while records wait on their way: they still come before `done`, and every record is shown or counted', async () => {
+  const r = await lsp.request<{ ok: boolean; loaded: { handle: number; maps: { name: string; id: number }[] } }>('bpfLens/loadObject', {
+    path: fixture('lsp_events_flood.o'),
+  });
+  assert.ok(r.ok);
+  const handle = r.loaded.handle;
+  assert.ok((await lsp.request<{ ok: boolean }>('bpfLens/attach', { handle })).ok);
+  const o = await lsp.request<ObserveEventsResult>('bpfLens/observeEvents', { handle });
+  assert.ok(o.ok, o.error);
+  // one getppid: 100,000 records offered, the ring takes about 10,900 of them at once; the
+  // editor is sent 500 every 100 ms, so most of them are still queued when the unload comes
+  spawnSync('python3', ['-c', 'import os; os.getppid()']);
+  await lsp.request('bpfLens/detach', { handle });
+  // nothing writes now (detached): what the kernel took is final
+  const counts = r.loaded.maps.find((m) => m.name === 'counts')!.id;
+  const taken = JSON.parse(run('bpftool', ['-j', 'map', 'lookup', 'id', String(counts), 'key', '0', '0', '0', '0'])) as {
+    value: string[];
+  };
+  const fitted = Number(Buffer.from(taken.value.map((b) => Number(b))).readBigUInt64LE());
+  const before = batches(handle).reduce((n, b) => n + b.rows.length, 0);
+  await lsp.request('bpfLens/unloadObject', { handle });
+  const end = await lsp.until('done after unload', () => batches(handle).find((b) => b.done));
+  const all = batches(handle);
+  assert.deepEqual(
+    all.map((b) => b.done ?? false),
+    [...Array(all.length - 1).fill(false), true],
+    'done comes once, last',
+  );
+  const shown = all.reduce((n, b) => n + b.rows.length, 0);
+  const c = end.counters;
+  console.log(
+    `unload mid-stream: ${fitted} records taken by the kernel, ${before} shown before the unload, ${shown} in all, ${c.dropped} dropped, ${c.lost} lost`,
+  );
+  assert.ok(fitted >= 10_000, `one getppid filled the ring: ${fitted}`);
+  assert.ok(shown > before, 'records queued at the unload came after it');
+  assert.equal(c.shown, shown);
+  assert.equal(c.records + c.lost, fitted, 'every record the kernel took was read (or counted as lost)');
+  assert.equal(shown + c.dropped + c.lost, fitted, 'each shown, or counted as dropped or lost');
 });

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import type { EventBatch, EventRecordJson } from '../../protocol/agent';
 import { EventPump } from '../../server/src/lsp/event-pump';
 
-const rec = (i: number): EventRecordJson => ({ kind: 'ringbuf', map: 'rb', data: Buffer.from([i & 0xff]).toString('base64') });
+const rec = (i: number): EventRecordJson => ({ kind: 'ringbuf', map: 'rb', data: Buffer.from([i & 0xff]).toString('base64'), readAt: i });
 const batch = (n: number, o: Partial<EventBatch> = {}, from = 0): EventBatch => ({
   handle: 1,
   records: Array.from({ length: n }, (_, i) => rec(from + i)),

@@ -81,7 +81,17 @@ export type { ObjKind } from './objects';
 export type { BtfInfo, LinkInfo, MapInfo, ProgInfo } from './attr/info';
 export { iterCreate, linkCreate, linkDetach, progAttach, progDetach, rawTracepointOpen } from './links';
 export type { LinkCreateAttr, ProgAttachAttr } from './links';
-export { PERF_COUNT_HW, PERF_COUNT_SW, PERF_EVENT_IOC, PERF_SAMPLE_RAW, PERF_TYPE, perfEventIoctl, perfEventOpen } from './perf';
+export {
+  CLOCK_REALTIME,
+  PERF_COUNT_HW,
+  PERF_COUNT_SW,
+  PERF_EVENT_IOC,
+  PERF_SAMPLE_RAW,
+  PERF_SAMPLE_TIME,
+  PERF_TYPE,
+  perfEventIoctl,
+  perfEventOpen,
+} from './perf';
 export type { PerfEventSpec, PerfIoctl } from './perf';
 export { ifIndex, onlineCpus, openPath, parseCpuList, pmuInfo, readAll, tracefsRoot, tracepointId } from './attach-points';
 export type { PmuInfo } from './attach-points';

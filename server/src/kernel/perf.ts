@@ -23,6 +23,10 @@ export const PERF_COUNT_SW = {
 } as const;
 /** PERF_SAMPLE_RAW: a sample carries the raw bytes bpf_perf_event_output gave. */
 export const PERF_SAMPLE_RAW = 1n << 10n;
+/** PERF_SAMPLE_TIME: a sample carries the event's time (u64 ns, before the raw bytes), on `clockid`'s clock when one is given. */
+export const PERF_SAMPLE_TIME = 1n << 2n;
+/** Clocks for `clockid` (use_clockid): CLOCK_REALTIME stamps in ns since the epoch. */
+export const CLOCK_REALTIME = 0;
 
 const PERF_FLAG_FD_CLOEXEC = 8;
 /** _IO('$', 0), _IO('$', 1), _IOW('$', 8, __u32). */
@@ -46,6 +50,8 @@ export interface PerfEventSpec {
   readonly wakeupEvents?: number;
   /** Open disabled (enable with the ENABLE ioctl). */
   readonly disabled?: boolean;
+  /** The clock of PERF_SAMPLE_TIME (use_clockid; the kernel takes CLOCK_REALTIME only for software events). */
+  readonly clockid?: number;
 }
 
 /**
@@ -57,6 +63,7 @@ export function perfEventOpen(spec: PerfEventSpec, pid = -1, cpu = 0, context = 
   let flags = 0n;
   if (spec.disabled) flags |= PERF_ATTR_FLAG.disabled;
   if (spec.sampleFreq !== undefined) flags |= PERF_ATTR_FLAG.freq;
+  if (spec.clockid !== undefined) flags |= PERF_ATTR_FLAG.use_clockid;
   const attr = encodePerfEventAttr({
     type: spec.type,
     config: spec.config,
@@ -66,6 +73,7 @@ export function perfEventOpen(spec: PerfEventSpec, pid = -1, cpu = 0, context = 
     flags_word: flags,
     config1: name ? addressOf(name) : undefined,
     config2: spec.probeOffset,
+    clockid: spec.clockid,
     // Tracepoints: one sample per hit, as libbpf asks.
     wakeup_events: spec.wakeupEvents ?? (spec.type === PERF_TYPE.TRACEPOINT ? 1 : undefined),
   });

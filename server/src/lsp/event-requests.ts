@@ -43,6 +43,8 @@ interface Observation {
   readonly pump: EventPump;
   result: ObserveEventsResult;
   inFlight?: Promise<void>;
+  /** Unloaded: stops once the target's unload has answered (its last batches are in the pump by then). */
+  ending?: Promise<unknown>;
 }
 
 /** The top-level field names of a record type (none for a scalar or array type). */
@@ -169,9 +171,13 @@ export class EventHub {
   private tick(): void {
     const now = Date.now();
     for (const o of this.observed.values()) {
-      // Unloaded: the target stopped reading it (its last batch is in the pump).
-      if (!this.d.loads.get(o.handle)) void this.stop(o.handle);
-      else if (!o.inFlight) {
+      // Unloaded: the target detaches, reads the buffers to their end and sends that before its
+      // unload answers; the stream goes on until then, and `done` comes after the last of it.
+      if (!this.d.loads.get(o.handle) && !o.ending) {
+        const r = this.d.loads.released(o.handle);
+        o.ending = (r ?? Promise.resolve()).then(() => this.stop(o.handle));
+      }
+      if (!o.inFlight) {
         const out = o.pump.take(now);
         if (out) void this.send(o, out, false);
       }
@@ -181,11 +187,13 @@ export class EventHub {
   private send(o: Observation, out: PumpOut, done: boolean): Promise<void> {
     const params: EventsNotificationParams = {
       handle: o.handle,
-      rows: out.records.map(({ item: r, time }): EventRow => ({
+      rows: out.records.map(({ item: r }): EventRow => ({
         map: r.map,
         kind: r.kind,
         ...(r.cpu !== undefined ? { cpu: r.cpu } : {}),
-        time,
+        // when the target's consumer read it, not when it arrived here
+        time: r.readAt,
+        ...(r.kernelTime !== undefined ? { kernelTime: r.kernelTime } : {}),
         ...decodeRecord(o.obj.btf, o.types.get(r.map), Buffer.from(r.data, 'base64')),
       })),
       printk: out.lines.map(({ item, time }) => this.printkRow(o, item, time)).filter((r): r is PrintkRow => r !== undefined),

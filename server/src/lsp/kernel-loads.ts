@@ -65,6 +65,7 @@ export type { Held as HeldLoad };
 export class KernelLoads {
   private next = 1;
   private readonly held = new Map<number, Held>();
+  private readonly releasing = new Map<number, Promise<string[]>>();
   /** Source file → diagnostics of rejected loads, by object path. */
   private readonly rejections = new Map<string, { object: string; diag: Diagnostic }[]>();
 
@@ -225,7 +226,18 @@ export class KernelLoads {
     const h = this.held.get(handle);
     if (!h) return { closed: false, unpinned: [] };
     this.held.delete(handle);
-    return { closed: true, unpinned: await h.release() };
+    const r = h.release();
+    this.releasing.set(handle, r);
+    try {
+      return { closed: true, unpinned: await r };
+    } finally {
+      this.releasing.delete(handle);
+    }
+  }
+
+  /** Settles once an unload under way has finished (the target sent its last events by then); undefined when none is. */
+  released(handle: number): Promise<unknown> | undefined {
+    return this.releasing.get(handle)?.catch(() => undefined);
   }
 
   async dispose(): Promise<void> {

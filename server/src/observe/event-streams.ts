@@ -15,6 +15,10 @@ export interface RawEvent {
   readonly map: string;
   readonly cpu?: number;
   readonly data: Uint8Array;
+  /** When this consumer read it (ms since the epoch): ring buffer records carry no time of their own. */
+  readonly readAt: number;
+  /** When the kernel wrote it (ms since the epoch, CLOCK_REALTIME): perf samples with PERF_SAMPLE_TIME. */
+  readonly kernelTime?: number;
 }
 
 export interface StreamMap {
@@ -44,6 +48,8 @@ export class EventStreams {
   private readonly budget: number;
   /** Records handed out so far. */
   count = 0;
+  /** The last read stamp: the wall clock may step back, a stream's stamps do not. */
+  private lastReadAt = 0;
 
   constructor(
     private readonly k: StreamKernel,
@@ -106,12 +112,28 @@ export class EventStreams {
   }
 
   private drain(s: Source, budget: number, ring?: number): number {
+    // One stamp per drain: the records of one read are read at one moment (and Date.now() per
+    // record would cost more than the copy). Stamped here, where the record leaves the kernel's
+    // memory, not where the client receives it.
+    const readAt = (this.lastReadAt = Math.max(Date.now(), this.lastReadAt));
     if (s.kind === 'ringbuf') {
       const name = s.c.name;
-      return s.c.consume((data) => this.onEvent({ kind: 'ringbuf', map: name, data }), budget);
+      return s.c.consume((data) => this.onEvent({ kind: 'ringbuf', map: name, data, readAt }), budget);
     }
     const name = s.c.name;
-    return s.c.consume((data, cpu) => this.onEvent({ kind: 'perf', map: name, cpu, data }), budget, ring);
+    return s.c.consume(
+      (data, cpu, kernelTime) =>
+        this.onEvent({ kind: 'perf', map: name, cpu, data, readAt, ...(kernelTime !== undefined ? { kernelTime } : {}) }),
+      budget,
+      ring,
+    );
+  }
+
+  /** Records each ring buffer still holds unread (what closing now would lose), per map. */
+  unread(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const s of this.sources) if (s.kind === 'ringbuf') out[s.c.name] = s.c.unread();
+    return out;
   }
 
   /** Reads every buffer to its end now, whatever epoll says (before a stop). */

@@ -4,12 +4,16 @@
 // costs dropped records (counted and reported), never unbounded memory or the channel.
 import type { EventBatch, EventRecordJson, ObserveResult, ObserveStopResult } from '../../../protocol/agent';
 import { EventStreams, type RawEvent, type StreamKernel, type StreamMap } from './event-streams';
-import { type TracePipeKernel, TracePipeReader } from './trace-pipe';
+import { type TracePipeKernel, TracePipeHub } from './trace-pipe';
 
 export type ObserverKernel = StreamKernel & TracePipeKernel;
 
 export interface ObserverOptions {
   readonly printk?: boolean;
+  /** The target's shared trace pipe reader (default: one of this observer's own). */
+  readonly pipe?: TracePipeHub;
+  /** Whether a printed text is this object's (its format strings); lines no observer claims go to all. */
+  readonly claims?: (text: string) => boolean;
   readonly maxQueued?: number;
   readonly perfPages?: number;
   /** Milliseconds between polls (default 10). */
@@ -24,7 +28,8 @@ export type BatchSender = (b: EventBatch) => Promise<void> | void;
 export class Observer {
   readonly result: ObserveResult;
   private readonly streams: EventStreams;
-  private pipe: TracePipeReader | undefined;
+  private pipe: TracePipeHub | undefined;
+  private unsubscribe: (() => void) | undefined;
   private queue: EventRecordJson[] = [];
   private lines: string[] = [];
   private inFlight: Promise<void> | undefined;
@@ -49,7 +54,9 @@ export class Observer {
     let printkError: string | undefined;
     if (opts.printk) {
       try {
-        this.pipe = new TracePipeReader(k);
+        const hub = opts.pipe ?? new TracePipeHub(k);
+        this.unsubscribe = hub.subscribe({ onLine: (l) => this.pushLine(l), claims: opts.claims ?? (() => false) });
+        this.pipe = hub;
       } catch (e) {
         printkError = (e as Error).message;
       }
@@ -69,7 +76,14 @@ export class Observer {
       return;
     }
     const b64 = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength).toString('base64');
-    this.queue.push({ kind: e.kind, map: e.map, ...(e.cpu !== undefined ? { cpu: e.cpu } : {}), data: b64 });
+    this.queue.push({
+      kind: e.kind,
+      map: e.map,
+      ...(e.cpu !== undefined ? { cpu: e.cpu } : {}),
+      data: b64,
+      readAt: e.readAt,
+      ...(e.kernelTime !== undefined ? { kernelTime: e.kernelTime } : {}),
+    });
   }
 
   private pushLine(l: string): void {
@@ -81,7 +95,7 @@ export class Observer {
   private tick(): void {
     try {
       this.streams.poll();
-      this.pipe?.poll((l) => this.pushLine(l));
+      this.pipe?.poll();
     } catch (e) {
       process.emitWarning(`observe: ${(e as Error).message}`);
     }
@@ -110,17 +124,24 @@ export class Observer {
     );
   }
 
-  /** Reads what is left, sends every batch still queued (the last one even when empty, for the counters), closes everything. */
+  /**
+   * Reads what is left, sends every batch still queued (the last one even when empty, for the
+   * counters), closes everything. What a ring still holds unread when it closes (a record the
+   * program had not committed yet) is counted with the lost.
+   */
   async stop(): Promise<ObserveStopResult> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     try {
       this.streams.drainAll();
-      this.pipe?.poll((l) => this.pushLine(l), 64);
+      this.pipe?.poll(64);
     } finally {
-      this.finalLost = this.streams.lost();
+      const lost = { ...this.streams.lost() };
+      for (const [m, n] of Object.entries(this.streams.unread())) if (n > 0) lost[m] = (lost[m] ?? 0) + n;
+      this.finalLost = lost;
       this.streams.close();
-      this.pipe?.close();
+      this.unsubscribe?.();
+      this.unsubscribe = this.pipe = undefined;
     }
     const lost = this.finalLost;
     while (this.inFlight) await this.inFlight;

@@ -3,7 +3,19 @@
 // map at that CPU's index, and its ring mapped as 1 + 2^n pages (the header page, then data).
 // data_head is read with acquire ordering, data_tail stored back with release ordering once
 // the records before it are read; records that run past the ring's end are put together.
-import { type KernelOps, PERF_COUNT_SW, PERF_SAMPLE_RAW, PERF_TYPE, PROT_READ, PROT_WRITE, type Fd, type Mapping } from '../kernel';
+import {
+  CLOCK_REALTIME,
+  KernelError,
+  type KernelOps,
+  PERF_COUNT_SW,
+  PERF_SAMPLE_RAW,
+  PERF_SAMPLE_TIME,
+  PERF_TYPE,
+  PROT_READ,
+  PROT_WRITE,
+  type Fd,
+  type Mapping,
+} from '../kernel';
 
 export type PerfKernel = Pick<
   KernelOps,
@@ -17,6 +29,9 @@ const DATA_HEAD_AT = 1024;
 const DATA_TAIL_AT = 1032;
 const HEADER_SIZE = 8;
 
+/** A sample's raw bytes, its CPU and, when the sample has one, the kernel's time (ms since the epoch). */
+export type SampleFn = (data: Uint8Array, cpu: number, kernelTime?: number) => void;
+
 /** One CPU's perf event and ring. */
 class CpuRing {
   private readonly head: BigUint64Array;
@@ -29,6 +44,8 @@ class CpuRing {
     readonly fd: Fd,
     readonly mapping: Mapping,
     page: number,
+    /** The samples start with PERF_SAMPLE_TIME's u64. */
+    private readonly timed: boolean,
   ) {
     this.head = new BigUint64Array(mapping.bytes, DATA_HEAD_AT, 1);
     this.tail = new BigUint64Array(mapping.bytes, DATA_TAIL_AT, 1);
@@ -47,7 +64,7 @@ class CpuRing {
     return out;
   }
 
-  consume(onSample: (data: Uint8Array, cpu: number) => void, onLost: (n: number) => void, budget: number): number {
+  consume(onSample: SampleFn, onLost: (n: number) => void, budget: number): number {
     const head = Atomics.load(this.head, 0);
     let tail = Atomics.load(this.tail, 0);
     let n = 0;
@@ -62,8 +79,11 @@ class CpuRing {
         const body = this.read(pos + HEADER_SIZE, size - HEADER_SIZE);
         const bv = new DataView(body.buffer);
         if (type === PERF_RECORD_SAMPLE) {
-          const rawSize = Math.min(bv.getUint32(0, true), body.length - 4);
-          onSample(body.slice(4, 4 + rawSize), this.cpu);
+          const at = this.timed ? 8 : 0;
+          // ns since the epoch: a double keeps it to a fraction of a microsecond
+          const ms = this.timed ? Number(bv.getBigUint64(0, true)) / 1e6 : undefined;
+          const rawSize = Math.min(bv.getUint32(at, true), body.length - at - 4);
+          onSample(body.slice(at + 4, at + 4 + rawSize), this.cpu, ms);
           n++;
         } else onLost(Number(bv.getBigUint64(8, true)));
       }
@@ -78,6 +98,8 @@ class CpuRing {
 export class PerfBufConsumer {
   private rings: CpuRing[] = [];
   lost = 0;
+  /** Whether samples carry the kernel's time (false once the kernel refused the clock). */
+  timed = true;
 
   /** `pageCount`: data pages per CPU (a power of 2; libbpf's default is 64 pages for bpftool, 8 here). */
   constructor(
@@ -107,10 +129,20 @@ export class PerfBufConsumer {
       type: PERF_TYPE.SOFTWARE,
       config: BigInt(PERF_COUNT_SW.BPF_OUTPUT),
       samplePeriod: 1n,
-      sampleType: PERF_SAMPLE_RAW,
+      sampleType: PERF_SAMPLE_RAW | PERF_SAMPLE_TIME,
+      clockid: CLOCK_REALTIME,
       wakeupEvents: 1,
     };
-    const fd = this.k.perfEventOpen(spec, -1, cpu, what);
+    let timed = this.timed;
+    let fd: Fd;
+    try {
+      fd = this.k.perfEventOpen(timed ? spec : { ...spec, sampleType: PERF_SAMPLE_RAW, clockid: undefined }, -1, cpu, what);
+    } catch (e) {
+      if (!timed || !(e instanceof KernelError) || e.errnoName !== 'EINVAL') throw e;
+      // use_clockid is 4.1+; a kernel that refuses it (EINVAL) still gives the raw bytes
+      fd = this.k.perfEventOpen({ ...spec, sampleType: PERF_SAMPLE_RAW, clockid: undefined }, -1, cpu, what);
+      this.timed = timed = false;
+    }
     let m: Mapping | undefined;
     try {
       m = this.k.mmapFd(fd, (1 + pageCount) * page, PROT_READ | PROT_WRITE, 0, what);
@@ -120,7 +152,7 @@ export class PerfBufConsumer {
       value.writeUInt32LE(fd);
       this.k.mapUpdateElem(this.mapFd, key, value);
       this.k.perfEventIoctl(fd, 'ENABLE', 0, what);
-      return new CpuRing(cpu, fd, m, page);
+      return new CpuRing(cpu, fd, m, page, timed);
     } catch (e) {
       m?.unmap();
       this.k.closeFd(fd);
@@ -134,7 +166,7 @@ export class PerfBufConsumer {
   }
 
   /** Reads ring `i` (or every ring); returns how many samples it handed to `onSample`. */
-  consume(onSample: (data: Uint8Array, cpu: number) => void, budget = Infinity, only?: number): number {
+  consume(onSample: SampleFn, budget = Infinity, only?: number): number {
     let n = 0;
     const onLost = (c: number) => (this.lost += c);
     this.rings.forEach((r, i) => {

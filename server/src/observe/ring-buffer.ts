@@ -76,6 +76,22 @@ export class RingBufConsumer {
     return n;
   }
 
+  /**
+   * Records between the consumer and the producer that were not handed out (a record still
+   * being written stops consume()): what closing the ring now loses. Read only, nothing consumed.
+   */
+  unread(): number {
+    if (!this.producer) return 0;
+    const prod = Atomics.load(this.producerPos, 0);
+    let n = 0;
+    for (let cons = Atomics.load(this.consumerPos, 0); cons < prod;) {
+      const len = Atomics.load(this.words, (this.dataAt + (Number(cons) & this.mask)) >> 2);
+      if (!(len & BPF_RINGBUF_DISCARD_BIT)) n++;
+      cons += BigInt(((len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)) + BPF_RINGBUF_HDR_SZ + 7) & ~7);
+    }
+    return n;
+  }
+
   /** Bytes written and not consumed yet. */
   pending(): number {
     if (!this.producer) return 0;

@@ -1,5 +1,7 @@
 // bpf_printk's output: the trace pipe read without waiting, split into lines, and the lines of
 // the bpf_trace_printk event picked out (`TASK-PID [CPU] FLAGS TIMESTAMP: bpf_trace_printk: TEXT`).
+// A line read from trace_pipe is gone for every other reader, so a target reads it once
+// (TracePipeHub) and hands each line to the observers it belongs to.
 import type { Fd, KernelOps } from '../kernel';
 
 export type TracePipeKernel = Pick<KernelOps, 'tracePipeOpen' | 'readNonBlocking' | 'closeFd'>;
@@ -55,5 +57,51 @@ export class TracePipeReader {
   close(): void {
     if (this.fd >= 0) this.k.closeFd(this.fd);
     this.fd = -1;
+  }
+}
+
+/** One observer's share of the trace pipe: `claims` says whether a printed text is its object's. */
+export interface PipeSubscriber {
+  readonly onLine: (line: string) => void;
+  readonly claims: (text: string) => boolean;
+}
+
+/**
+ * The target's one trace pipe reader, opened by the first subscriber and closed when the last
+ * leaves. The kernel does not print which program called bpf_printk (only the task, pid and
+ * CPU), so a line goes to the subscribers whose object's format strings it fits; a line no one
+ * claims (a format built at run time, another tool's program) goes to every subscriber.
+ */
+export class TracePipeHub {
+  private reader: TracePipeReader | undefined;
+  private readonly subs = new Set<PipeSubscriber>();
+
+  constructor(private readonly k: TracePipeKernel) {}
+
+  /** Joins (opening the pipe when this is the first); throws when the pipe cannot be opened. */
+  subscribe(s: PipeSubscriber): () => void {
+    this.reader ??= new TracePipeReader(this.k);
+    this.subs.add(s);
+    return () => {
+      if (!this.subs.delete(s) || this.subs.size > 0) return;
+      this.reader?.close();
+      this.reader = undefined;
+    };
+  }
+
+  get subscribers(): number {
+    return this.subs.size;
+  }
+
+  /** Reads what the pipe holds now and hands each line out; any subscriber's timer may call it. */
+  poll(maxReads?: number): number {
+    if (!this.reader) return 0;
+    return this.reader.poll((l) => this.fanOut(l), maxReads);
+  }
+
+  private fanOut(line: string): void {
+    const text = parsePrintkLine(line)?.text;
+    const owners = text === undefined ? [] : [...this.subs].filter((s) => s.claims(text));
+    for (const s of owners.length ? owners : this.subs) s.onLine(line);
   }
 }

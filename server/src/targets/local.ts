@@ -46,6 +46,8 @@ import { loadFailure, loadSummary } from './summary';
 import { enableRunStats, progStatsNow, type RunStats } from '../observe/prog-stats';
 import { deleteMap, dumpMap, updateMap } from '../observe/maps';
 import { Observer } from '../observe/observer';
+import { matchPrintk, printkFormats } from '../observe/printk-match';
+import { TracePipeHub } from '../observe/trace-pipe';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -101,6 +103,12 @@ function unpin(r: LoadResult, maps: boolean, programs: boolean): string[] {
   return done;
 }
 
+/** Whether a printed text fits one of the object's format strings (.rodata strings its programs load). */
+function printkClaims(obj: LoadResult['object']): (text: string) => boolean {
+  const formats = printkFormats(obj);
+  return (text) => matchPrintk(formats, text) !== undefined;
+}
+
 export class LocalTarget implements KernelTarget {
   readonly inProcess = true;
   private readonly loaded = new Map<number, { name: string; result: LoadResult; attachments: LoadAttachments }>();
@@ -109,6 +117,8 @@ export class LocalTarget implements KernelTarget {
   private closing = false;
   private stats: RunStats | undefined;
   private readonly observers = new Map<number, Observer>();
+  /** One trace pipe reader for every observed load: a line read is gone for any other reader. */
+  private readonly pipe = new TracePipeHub(kernel.localKernel);
 
   constructor(readonly label = 'local') {}
 
@@ -190,11 +200,13 @@ export class LocalTarget implements KernelTarget {
   }
 
   async unload(handle: number, o: { unpinMaps?: boolean } = {}): Promise<UnloadResult> {
-    if (this.observers.has(handle)) await this.observeStop(handle).catch(() => undefined);
     const l = this.loaded.get(handle);
+    // Detached first, so nothing writes any more; then the buffers read to their end (sent
+    // before this answers); only then are the maps closed.
+    l?.attachments.detach();
+    if (this.observers.has(handle)) await this.observeStop(handle).catch(() => undefined);
     if (!l) return { closed: false, unpinned: [] };
     this.loaded.delete(handle);
-    l.attachments.detach();
     l.result.close();
     return { closed: true, unpinned: o.unpinMaps ? unpin(l.result, true, false) : [] };
   }
@@ -284,7 +296,7 @@ export class LocalTarget implements KernelTarget {
       kernel.localKernel,
       req.handle,
       maps,
-      { printk: req.printk, maxQueued: req.maxQueued, perfPages: req.perfPages },
+      { printk: req.printk, pipe: this.pipe, claims: printkClaims(l.result.object), maxQueued: req.maxQueued, perfPages: req.perfPages },
       onBatch,
     );
     this.observers.set(req.handle, o);

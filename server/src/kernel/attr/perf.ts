@@ -33,7 +33,13 @@ export const PERF_EVENT_ATTR_LAYOUT = defineLayout('perf_event_attr', 'struct pe
 export const PERF_ATTR_SIZE = 112;
 
 /** Bits of flags_word (the order of the bitfields in the UAPI struct). */
-export const PERF_ATTR_FLAG = { disabled: 1n << 0n, inherit: 1n << 1n, exclude_kernel: 1n << 5n, freq: 1n << 10n } as const;
+export const PERF_ATTR_FLAG = {
+  disabled: 1n << 0n,
+  inherit: 1n << 1n,
+  exclude_kernel: 1n << 5n,
+  freq: 1n << 10n,
+  use_clockid: 1n << 25n,
+} as const;
 
 export interface PerfEventAttrRaw {
   readonly type: number;
@@ -45,6 +51,7 @@ export interface PerfEventAttrRaw {
   readonly wakeup_events?: number;
   readonly config1?: bigint;
   readonly config2?: bigint;
+  readonly clockid?: number;
 }
 
 export function encodePerfEventAttr(a: PerfEventAttrRaw): Buffer {
