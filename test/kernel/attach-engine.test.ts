@@ -7,12 +7,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import { test } from 'node:test';
 import { AttachError, AttachPlanError, attachAll, type AttachProgram, type AttachSession } from '../../server/src/attach';
-import { localKernel, mapLookupElem, setFaultInjector } from '../../server/src/kernel';
+import { BPF_MAP_TYPE, closeFd, localKernel, mapCreate, mapLookupElem, objPin, setFaultInjector } from '../../server/src/kernel';
 import type { LoadResult } from '../../server/src/load/types';
+import { LoadAttachments } from '../../server/src/targets/attachments';
 import { fixture } from '../helpers';
 import { lensLoad } from '../load-helpers';
 import { cgroupProgs, linksOf, perfFds, probeTarget, tcState, tempCgroup, vethPair } from '../attach-env';
-import { openFds, readU64, u32 } from './kernel-env';
+import { bpffsDir, openFds, readU64, u32 } from './kernel-env';
+import { readdirSync } from 'node:fs';
 
 const SLOT = { TP: 0, RAW_TP: 1, UPROBE: 2, URETPROBE: 3, XDP: 4, TCX: 5, CGROUP: 6, SAMPLE: 7 };
 
@@ -320,6 +322,32 @@ test('kprobes on a kernel without them: the error names the program, the probe a
       before,
     );
   } finally {
+    r.close();
+  }
+});
+
+test('attach with pins: when the second link cannot be pinned, the first pin is removed and nothing is left attached', async () => {
+  const { r, ids } = await loaded();
+  const pins = bpffsDir('attachpin');
+  const before = { bpf: openFds(), perf: perfFds() };
+  try {
+    // Someone else's pin where the second program's link would go: its pin fails (EEXIST).
+    const foreign = mapCreate({ map_type: BPF_MAP_TYPE.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 4, max_entries: 1 });
+    try {
+      objPin(foreign, `${pins.dir}/rawtp_exec`);
+    } finally {
+      closeFd(foreign);
+    }
+    const attachments = new LoadAttachments(localKernel, r);
+    assert.throws(
+      () => attachments.attach({ programs: ['tp_getppid', 'rawtp_exec'], pinDir: pins.dir }),
+      (e: unknown) => e instanceof Error && /EEXIST/.test(e.message),
+    );
+    assert.deepEqual(readdirSync(pins.dir), ['rawtp_exec'], 'the pin made before the failure is gone; the foreign pin stays');
+    assert.deepEqual(attachments.list(), []);
+    assertNothingLeft(ids, before);
+  } finally {
+    pins.done();
     r.close();
   }
 });

@@ -94,15 +94,30 @@ export class AttachSession {
     return { detached, errors };
   }
 
-  /** Pins every link as DIR/<program> (DIR/<program>_<n> for several); later detach() keeps them. */
+  /**
+   * Pins every link as DIR/<program> (DIR/<program>_<n> for several); later detach() keeps them.
+   * All or nothing: when one pin fails, the pins made before it are removed (a pin left behind
+   * would keep its link attached after detach()).
+   */
   pin(dir: string): { program: string; path: string }[] {
     const out: { program: string; path: string }[] = [];
-    for (const a of this.attachments) {
-      a.linkFds.forEach((fd, i) => {
-        const path = `${dir}/${a.program}${a.linkFds.length > 1 ? `_${i}` : ''}`;
-        this.k.objPin(fd, path);
-        out.push({ program: a.program, path });
-      });
+    try {
+      for (const a of this.attachments) {
+        a.linkFds.forEach((fd, i) => {
+          const path = `${dir}/${a.program}${a.linkFds.length > 1 ? `_${i}` : ''}`;
+          this.k.objPin(fd, path);
+          out.push({ program: a.program, path });
+        });
+      }
+    } catch (e) {
+      for (const p of out) {
+        try {
+          this.k.unpin(p.path);
+        } catch {
+          // best effort: the pin error is the one to report
+        }
+      }
+      throw e;
     }
     this.pinnedLinks = true;
     return out;
