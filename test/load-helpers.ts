@@ -3,6 +3,7 @@
 // read maps. Everything that opens FDs or pins has a cleanup the caller runs in finally/t.after.
 import { spawnSync } from 'child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'fs';
+import { after } from 'node:test';
 import * as path from 'path';
 import {
   BPF_MAP_TYPE,
@@ -38,6 +39,19 @@ export async function lensLoad(obj: string | BpfObject, opts: Partial<LoadOption
 /** Names of the maps an object pins by name (libbpf pins them under /sys/fs/bpf whatever we ask). */
 export function pinnedByName(obj: BpfObject): string[] {
   return obj.maps.filter((m) => m.pinning === 'by_name').map((m) => m.name);
+}
+
+/**
+ * For a test file that loads `files` through the CLI (`load`, `verify`) without a pin root: their
+ * maps pinned by name go to /sys/fs/bpf and stay. An after hook removes those that were not
+ * there when the file started, even when a test failed.
+ */
+export function removeByNamePinsAfter(files: readonly string[]): void {
+  const pins = [...new Set(files.flatMap((f) => pinnedByName(openFile(f)).map((n) => path.join(BPFFS, n))))];
+  const existed = new Set(pins.filter((p) => existsSync(p)));
+  after(() => {
+    for (const p of pins) if (!existed.has(p)) rmSync(p, { force: true });
+  });
 }
 
 // ---- what the kernel holds, as bpftool shows it ----

@@ -8,6 +8,7 @@ import { spawnSync } from 'child_process';
 import { readdirSync } from 'fs';
 import { test } from 'node:test';
 import { FIXTURES, cli, fixture } from '../helpers';
+import { removeByNamePinsAfter } from '../load-helpers';
 import { modernRefs } from '../refs';
 
 const refs = modernRefs();
@@ -62,6 +63,8 @@ const objects = readdirSync(FIXTURES)
   .filter((f) => /^(load|parity)_.*\.o$/.test(f) && !f.endsWith('.eb.o') && !/^load_(fentry|lsm|ksym_typed)\b/.test(f))
   .sort();
 const totals = { programs: 0, same: 0 };
+// bpf-lens verify loads like bpf-lens load: load_pinned's maps pin by name under /sys/fs/bpf.
+removeByNamePinsAfter(objects.map(fixture));
 
 /**
  * Where veristat's verdict is not the verifier's: veristat loads one program at a time, and
