@@ -66,7 +66,12 @@ const prefixed = (prefix: string, text: string) =>
     .map((l) => `${prefix}${l}\n`)
     .join('');
 
-const failureOf = (e: Error) => ({ message: e.message, ...('code' in e ? { code: String(e.code) } : {}) });
+/** A target that could not be used: its message, code and what it said as it failed (a VM's console). */
+const failureOf = (e: Error) => ({
+  message: e.message,
+  ...('code' in e ? { code: String(e.code) } : {}),
+  ...('detail' in e && typeof e.detail === 'string' && e.detail.trim() ? { detail: e.detail.trim() } : {}),
+});
 
 /** `{"ok", "targets": [{"target", "ok", …counts, "events", "events_dropped"?}]}`: all of --json. */
 function summaryJson(results: readonly FanoutResult<TargetRun>[], logs: readonly EventLog[]): string {
@@ -118,8 +123,17 @@ function summaryText(file: string, a: RunArgs, results: readonly FanoutResult<Ta
   lines.push('targets:');
   for (const [i, r] of results.entries()) lines.push(`  ${names[i]} = ${r.target}${r.ok ? ` (${r.value.release})` : ''}`);
   for (const [i, r] of results.entries()) {
-    if (!r.ok) lines.push(`${names[i]}: target failed: ${'code' in r.error ? `(${String(r.error.code)}) ` : ''}${r.error.message}`);
-    else for (const m of r.value.errors) lines.push(`${names[i]}: error: ${m}`);
+    if (!r.ok) {
+      const f = failureOf(r.error);
+      lines.push(`${names[i]}: target failed: ${f.code ? `(${f.code}) ` : ''}${f.message}`);
+      if (f.detail)
+        lines.push(
+          ...f.detail
+            .split('\n')
+            .slice(-12)
+            .map((l) => `    ${l}`),
+        );
+    } else for (const m of r.value.errors) lines.push(`${names[i]}: error: ${m}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -82,7 +82,11 @@ async function verifyOnTargets(a: VerifyArgs, io: CliIo): Promise<number> {
     a.fan,
   );
   const ok = results.every((r) => r.ok && r.value.every((p) => p.verdict === 'success'));
-  const failure = (e: Error) => ({ message: e.message, ...('code' in e ? { code: String(e.code) } : {}) });
+  const failure = (e: Error) => ({
+    message: e.message,
+    ...('code' in e ? { code: String(e.code) } : {}),
+    ...('detail' in e && typeof e.detail === 'string' && e.detail.trim() ? { detail: e.detail.trim() } : {}),
+  });
   if (a.json) {
     const targets = results.map((r) =>
       r.ok
@@ -109,7 +113,19 @@ async function verifyOnTargets(a: VerifyArgs, io: CliIo): Promise<number> {
     ]);
     io.out(`${a.file} (verdict, verified insns)\n${table([head, ...rows])}\n`);
   }
-  for (const r of results) if (!r.ok) io.out(`${r.target}: target failed: ${r.error.message}\n`);
+  for (const r of results) {
+    if (r.ok) continue;
+    const f = failure(r.error);
+    io.out(`${r.target}: target failed: ${f.code ? `(${f.code}) ` : ''}${f.message}\n`);
+    if (f.detail)
+      io.out(
+        `${f.detail
+          .split('\n')
+          .slice(-12)
+          .map((l) => `    ${l}\n`)
+          .join('')}`,
+      );
+  }
   return ok ? 0 : 1;
 }
 

@@ -38,7 +38,7 @@ export interface ConnectOptions extends Partial<Omit<SshTarget, 'host'>> {
   readonly bootTimeoutMs?: number;
   /** Progress a person waits through (a VM booting). */
   readonly onStatus?: (line: string) => void;
-  /** Aborted: an SSH connection still being made is given up (its ssh processes killed). */
+  /** Aborted: an SSH connection still being made is given up (its ssh processes killed), a VM still booting too (qemu killed). */
   readonly signal?: AbortSignal;
 }
 
@@ -56,6 +56,7 @@ async function connectVmTarget(spec: string, o: ConnectOptions, root: string): P
     label: o.label ?? spec,
     ...(o.bootTimeoutMs !== undefined ? { bootTimeoutMs: o.bootTimeoutMs } : {}),
     ...(o.onStatus ? { onStatus: o.onStatus } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
   });
 }
 

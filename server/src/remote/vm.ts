@@ -46,6 +46,8 @@ export interface VmOptions {
   readonly bootTimeoutMs?: number;
   /** One line per step worth telling a person who waits (booting, with which accelerator). */
   readonly onStatus?: (line: string) => void;
+  /** Aborted while booting (--timeout): qemu is killed, its files removed, and the boot fails as `timeout`. */
+  readonly signal?: AbortSignal;
 }
 
 /** KVM when /dev/kvm opens read-write (it exists and this user may use it). */
@@ -337,7 +339,22 @@ function waitForAgent(qemu: ChildProcess, text: () => string, deadline: number):
   });
 }
 
-/** Boots `spec` and says hello to the agent inside; TargetError (no-qemu, vm-boot-failed, no-btf, bad-target) when it cannot be used. */
+/** The boot given up (the signal): qemu was killed and its directory removed; what the console showed by then. */
+function givenUp(label: string, ms: number, accel: VmAccel, consoleText: string, qemuErr: string): TargetError {
+  const tail = consoleTail(consoleText, 30);
+  return new TargetError(
+    'timeout',
+    `${label}: given up while booting, ${(ms / 1000).toFixed(1)} s after qemu started under ${accel.toUpperCase()} (qemu killed, its files removed)`,
+    [
+      qemuErr.trim() && `qemu: ${qemuErr.trim().split('\n').slice(-5).join('\n')}`,
+      `--- console (last lines) ---\n${tail || '(nothing yet)'}`,
+    ]
+      .filter(Boolean)
+      .join('\n'),
+  );
+}
+
+/** Boots `spec` and says hello to the agent inside; TargetError (no-qemu, vm-boot-failed, no-btf, bad-target, timeout) when it cannot be used. */
 export async function connectVm(spec: VmSpec, o: VmOptions): Promise<VmAgentClient> {
   const label = o.label;
   if (arch() !== 'x64')
@@ -357,6 +374,10 @@ export async function connectVm(spec: VmSpec, o: VmOptions): Promise<VmAgentClie
   const initrd = join(dir, 'initramfs.cpio');
   writeFileSync(initrd, init.bytes);
   const sock = join(dir, 'agent.sock');
+  if (o.signal?.aborted) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new TargetError('timeout', `${label}: given up before booting`);
+  }
   o.onStatus?.(`booting ${label}${init.release ? ` (${init.release})` : ''} under qemu, ${accelText(accel)}`);
   const t0 = performance.now();
   const qemu = spawn('qemu-system-x86_64', qemuArgv(spec, accel, initrd, sock), { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -367,12 +388,23 @@ export async function connectVm(spec: VmSpec, o: VmOptions): Promise<VmAgentClie
   qemu.on('error', (e) => (failed.spawn = e));
   qemu.stdout.on('data', (d: Buffer) => (consoleText = (consoleText + d.toString('latin1')).slice(-65536)));
   qemu.stderr.on('data', (d: Buffer) => (qemuErr = (qemuErr + d.toString('latin1')).slice(-8192)));
-  qemu.once('exit', () => {
-    rmSync(dir, { recursive: true, force: true });
-    running.delete(qemu);
-  });
+  const exited = new Promise<void>((resolve) =>
+    qemu.once('exit', () => {
+      rmSync(dir, { recursive: true, force: true });
+      running.delete(qemu);
+      resolve();
+    }),
+  );
   const kill = () => {
     if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL');
+  };
+  // Given up while booting: killing qemu ends every wait below; each failure then reads as this.
+  o.signal?.addEventListener('abort', kill, { once: true });
+  const abortedError = async () => {
+    kill();
+    if (!failed.spawn) await exited; // SIGKILL: qemu is gone at once, and with it the directory
+    rmSync(dir, { recursive: true, force: true });
+    return givenUp(label, performance.now() - t0, accel, consoleText, qemuErr);
   };
   const bootTimeout = o.bootTimeoutMs ?? (accel === 'kvm' ? 60_000 : 300_000);
   const deadline = Date.now() + bootTimeout;
@@ -385,6 +417,7 @@ export async function connectVm(spec: VmSpec, o: VmOptions): Promise<VmAgentClie
     socket.on('error', () => undefined); // a guest gone mid-write shows up as the agent ending
     await waitForAgent(qemu, () => consoleText, deadline);
   } catch (e) {
+    if (o.signal?.aborted) throw await abortedError();
     kill();
     if (failed.spawn?.code === 'ENOENT')
       throw new TargetError('no-qemu', `${label}: qemu-system-x86_64 is not installed (Debian/Ubuntu: apt install qemu-system-x86)`);
@@ -408,10 +441,12 @@ export async function connectVm(spec: VmSpec, o: VmOptions): Promise<VmAgentClie
         client.console(20),
       );
   } catch (e) {
+    if (o.signal?.aborted) throw await abortedError();
     await client.close();
     if (e instanceof TargetError && e.code === 'no-btf') throw e;
     throw bootFailure(label, spec, consoleText, qemuErr, `the agent did not answer: ${(e as Error).message}`, init.release);
   }
+  o.signal?.removeEventListener('abort', kill); // booted: from here on closing it is the owner's
   // qemu has read the initramfs and the socket is connected: nothing of the directory is
   // needed any more, so nothing stays behind even if this process is killed outright.
   rmSync(dir, { recursive: true, force: true });

@@ -66,10 +66,37 @@ async function one<R>(
     const value = await Promise.race([work, limit]);
     return { target: spec, ok: true, value, ms: performance.now() - t0 };
   } catch (e) {
-    return { target: spec, ok: false, error: e instanceof Error ? e : new Error(String(e)), ms: performance.now() - t0 };
+    let error = e instanceof Error ? e : new Error(String(e));
+    // Out of time while opening: the opening, given up, says where it was (a VM's console).
+    if (timedOut && !held.target) error = withOpeningDetail(error, await settled(opened, 2_000));
+    return { target: spec, ok: false, error, ms: performance.now() - t0 };
   } finally {
     clearTimeout(timer);
     work.catch(() => undefined);
     if (!keepOpen) await held.target?.close().catch(() => undefined);
   }
+}
+
+/** How `p` failed, waiting at most `ms` (undefined: it did not fail in time, or it opened). */
+async function settled(p: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([
+      p.then(
+        () => undefined,
+        (e: unknown) => e ?? new Error('failed'),
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The timeout, with what the given-up opening said (its message and detail) as its detail. */
+function withOpeningDetail(timeout: Error, why: unknown): Error {
+  if (!(timeout instanceof TargetError) || !(why instanceof TargetError) || why === timeout) return timeout;
+  const detail = [why.message, why.detail].filter(Boolean).join('\n');
+  return new TargetError(timeout.code, timeout.message, timeout.detail ? `${timeout.detail}\n${detail}` : detail);
 }

@@ -105,6 +105,9 @@ export function formatMatrixJson(results: readonly FanoutResult<TargetMatrix>[])
           { remote: { spec: r.target } },
         ),
       ) as { [k: string]: Json };
+      // what the target said as it failed (a VM's console, qemu's complaint): its last lines
+      const detail = 'detail' in r.error && typeof r.error.detail === 'string' ? r.error.detail.trim() : '';
+      if (detail) (one.error as { [k: string]: Json }).detail = detail.split('\n').slice(-40).join('\n');
       return { ...one, target: r.target, ms: Math.round(r.ms) };
     }
     const remote = { spec: r.target, release: r.value.release, ...(r.value.timing ? { timing: r.value.timing } : {}) };
