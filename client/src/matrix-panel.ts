@@ -69,7 +69,10 @@ export class MatrixPanels implements vscode.Disposable {
       else if (m.type === 'cell') void this.openCell(p, m.target, m.program);
       else if (m.type === 'source') void openSource(m.file, m.line);
     });
-    panel.onDidDispose(() => this.panels.delete(path));
+    panel.onDidDispose(() => {
+      this.panels.delete(path);
+      ready(); // a run waiting for the page ends (its messages go nowhere)
+    });
     this.panels.set(path, p);
     return p;
   }

@@ -1,11 +1,12 @@
 // As a user in a real VS Code with a VM target in bpfLens.targets (Debian 6.1's kernel, booted
 // under qemu by the language server the first time it is used and kept): "BPF Lens: Load on
 // All Targets…" opens the matrix view beside the source — programs as rows, one column per
-// kernel with its release. On the __arg_ctx example every program loads on both, 6.1 runs the
-// tagged arguments emulated while this kernel has them natively; a loaded cell reveals the
-// program's function. On a CO-RE program written for newer kernels (test/fixtures/core_target)
-// 6.1 rejects the read whose field it lacks: its cell opens that C line and the verifier walk
-// on 6.1, and the column's CO-RE notes name the two fields. The screenshot goes to the README.
+// kernel with its release (while the VM boots, its stage shows). On the __arg_ctx example every
+// program loads on both, 6.1 runs the tagged arguments emulated while this kernel has them
+// natively; a loaded cell reveals the program's function. On a CO-RE program written for newer
+// kernels (test/fixtures/core_target) 6.1 rejects the read whose field it lacks: its cell opens
+// that C line and the verifier walk on 6.1, and the column's CO-RE notes name the two fields.
+// The screenshot goes to the README.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -29,7 +30,7 @@ const lineOf = (file: string, re: RegExp) =>
     .findIndex((l) => re.test(l));
 
 /** Runs the command on an object and waits for its matrix panel to have every target's answer. */
-async function matrixOf(page: Page, object: string) {
+async function matrixOf(page: Page, object: string, booting = false) {
   await runCommand(page, 'BPF Lens: Load on All Targets');
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: object }).first();
   await row.waitFor({ timeout: 30_000 });
@@ -40,8 +41,14 @@ async function matrixOf(page: Page, object: string) {
     .waitFor({ timeout: 60_000 });
   // The webview's page sits in an iframe within an iframe.
   const view = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
-  // every target answers (the VM boots first: TCG is slow); meanwhile each column says its stage
+  // every target answers (the VM boots first: TCG is slow); meanwhile each target says its stage
+  if (booting) {
+    const stage = view.locator('#progress .stage[data-target="debian-6.1"]');
+    await stage.waitFor({ timeout: 30_000 });
+    assert.match(await stage.innerText(), /^debian-6\.1: (waiting|booting…|loading…|done)$/);
+  }
   await view.locator('body[data-done]').waitFor({ timeout: 500_000 });
+  assert.equal(await view.locator('#progress .stage').count(), 0, 'the stages give way to the grid');
   return view;
 }
 
@@ -62,7 +69,7 @@ test(
   'Load on All Targets: a programs × targets grid, a column per kernel, __arg_ctx native here and emulated on 6.1; a loaded cell reveals its program',
   { timeout: 600_000 },
   wb.shot('load-matrix', async (page) => {
-    const view = await matrixOf(page, 'ctx_shared.bpf.o');
+    const view = await matrixOf(page, 'ctx_shared.bpf.o', true);
     const heads = view.locator('thead th[data-target]');
     assert.deepEqual(await heads.evaluateAll((ths) => ths.map((t) => t.getAttribute('data-target'))), ['local', 'debian-6.1']);
     const local = view.locator('th[data-target="local"]');
