@@ -150,8 +150,13 @@ export class AgentClient {
       (e) => e.message,
     ).finally(() => sub?.dispose());
   }
-  unload(handle: number, unpinMaps = false): Promise<P.UnloadResult> {
-    return this.call(() => this.conn.sendRequest(P.unload, { handle, ...(unpinMaps ? { unpinMaps } : {}) }));
+  /** An observed load's last batches come before the answer; its listener goes with it. */
+  async unload(handle: number, unpinMaps = false): Promise<P.UnloadResult> {
+    try {
+      return await this.call(() => this.conn.sendRequest(P.unload, { handle, ...(unpinMaps ? { unpinMaps } : {}) }));
+    } finally {
+      this.batchListeners.delete(handle);
+    }
   }
   listLoaded(): Promise<P.LoadedEntry[]> {
     return this.call(async () => [...(await this.conn.sendRequest(P.listLoaded))]);
