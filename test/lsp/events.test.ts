@@ -265,3 +265,34 @@ test('unloaded while records wait on their way: they still come before `done`, a
   assert.equal(c.records + c.lost, fitted, 'every record the kernel took was read (or counted as lost)');
   assert.equal(shown + c.dropped + c.lost, fitted, 'each shown, or counted as dropped or lost');
 });
+
+test('a printk line no observed object claims goes to every observer; a claimed one to its own only', async () => {
+  const one = await loadAndAttach('printk_pair_one.o');
+  const ev = await loadAndAttach('observe_events.o');
+  // loaded and running, not observed: its lines fit no observed object's format strings
+  const two = await loadAndAttach('printk_pair_two.o');
+  for (const handle of [one, ev]) {
+    const o = await lsp.request<ObserveEventsResult>('bpfLens/observeEvents', { handle });
+    assert.ok(o.ok && o.printk, o.error ?? o.printkError);
+  }
+  const lines = (handle: number) =>
+    batches(handle)
+      .flatMap((b) => b.printk)
+      .filter((l) => l.pid === process.pid);
+  writeFileSync('/dev/null', 'LENSPAIR unclaimed');
+  const marker = 'LENSMARK claimed';
+  writeFileSync('/dev/null', marker);
+  await lsp.until('the lines', () => lines(one).length >= 2 && lines(ev).length >= 2);
+  for (const handle of [one, ev]) await lsp.request('bpfLens/stopEvents', { handle });
+  const pid = process.pid;
+  const texts = (handle: number) => lines(handle).map((l) => [l.text, l.object ?? null]);
+  assert.deepEqual(texts(one).sort(), [
+    [`lens pair one pid=${pid}`, fixture('printk_pair_one.o')],
+    [`lens pair two pid=${pid}`, null],
+  ]);
+  assert.deepEqual(texts(ev).sort(), [
+    [`lens marker write pid=${pid} count=${marker.length}`, fixture('observe_events.o')],
+    [`lens pair two pid=${pid}`, null],
+  ]);
+  for (const handle of [one, ev, two]) await lsp.request('bpfLens/unloadObject', { handle });
+});
