@@ -1,8 +1,9 @@
 /**
  * The text and JSON of one object on several targets (`load --target A --target B ...`):
  * a table of programs × targets, then each rejection (source line, first error line) and
- * what was not attempted and why. With many targets (a fleet) the table turns: one line per
- * target, so it stays readable for fifty hosts.
+ * what was not attempted and why. With many targets (a fleet) the table folds: one line per
+ * program saying on how many targets it loaded and where it did not, and each distinct error
+ * once with the targets it was seen on, so it stays readable for fifty hosts.
  */
 import type { FanoutResult } from './fanout';
 import { formatLoadJson } from './format';
@@ -41,46 +42,24 @@ function table(rows: string[][]): string[] {
 const errorText = (r: FanoutResult<TargetMatrix>) =>
   r.ok ? '' : `${'code' in r.error ? `(${String(r.error.code)}) ` : ''}${r.error.message}`;
 
-/** The whole text: summary line, table (or per-target lines), details. */
+/** The whole text: summary line, table (or, for a fleet, one folded line per program), details. */
 export function formatMatrixText(file: string, results: readonly FanoutResult<TargetMatrix>[], programs: readonly string[]): string {
   const okCount = results.filter((r) => r.ok && r.value.outcome.ok).length;
   const lines = [`${file} on ${results.length} targets: ${okCount} loaded everything, ${results.length - okCount} did not`];
   const names = results.map((r) => shortTargetName(r.target));
-  if (results.length <= MAX_COLUMNS) {
-    const head = ['program', ...names];
-    const rows = programs.map((p) => [
-      p,
-      ...results.map((r) => (r.ok ? cellText(r.value.cells.find((c) => c.program === p)) : 'target failed')),
-    ]);
-    lines.push(...table([head, ...rows]).map((l) => `  ${l}`));
-  } else {
-    for (const [i, r] of results.entries()) {
-      if (!r.ok) {
-        lines.push(`  ${names[i]}: target failed`);
-        continue;
-      }
-      const by = (s: MatrixCell['status']) => r.value.cells.filter((c) => c.status === s);
-      const rej = by('rejected').map((c) => c.program);
-      lines.push(
-        `  ${names[i]}: ${by('loaded').length} loaded, ${rej.length} rejected${rej.length ? ` (${rej.join(', ')})` : ''}, ${by('not-attempted').length} not attempted`,
-      );
-    }
-  }
+  if (results.length > MAX_COLUMNS) return `${[...lines, ...fleetText(results, programs, names)].join('\n')}\n`;
+  const head = ['program', ...names];
+  const rows = programs.map((p) => [
+    p,
+    ...results.map((r) => (r.ok ? cellText(r.value.cells.find((c) => c.program === p)) : 'target failed')),
+  ]);
+  lines.push(...table([head, ...rows]).map((l) => `  ${l}`));
   lines.push('targets:');
   for (const [i, r] of results.entries())
     lines.push(`  ${names[i]} = ${r.target}${r.ok ? ` (${r.value.release})` : ''}, ${(r.ms / 1000).toFixed(1)} s`);
   for (const [i, r] of results.entries()) {
     if (!r.ok) {
-      lines.push(`${names[i]}: target failed: ${errorText(r)}`);
-      const detail = 'detail' in r.error ? r.error.detail : undefined;
-      if (typeof detail === 'string' && detail.trim())
-        lines.push(
-          ...detail
-            .trim()
-            .split('\n')
-            .slice(-12)
-            .map((l) => `    ${l}`),
-        );
+      lines.push(`${names[i]}: target failed: ${errorText(r)}`, ...detailLines(r));
       continue;
     }
     for (const n of r.value.notes) lines.push(`${names[i]}: note: ${n}`);
@@ -92,6 +71,99 @@ export function formatMatrixText(file: string, results: readonly FanoutResult<Ta
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** A failed target's detail (a VM's console, qemu's complaint), its last lines, indented. */
+function detailLines(r: FanoutResult<TargetMatrix>): string[] {
+  const detail = !r.ok && 'detail' in r.error ? r.error.detail : undefined;
+  if (typeof detail !== 'string' || !detail.trim()) return [];
+  return detail
+    .trim()
+    .split('\n')
+    .slice(-12)
+    .map((l) => `    ${l}`);
+}
+
+/** Names in a folded line: the first few, then how many more (--json lists every one). */
+const MAX_NAMES = 8;
+const nameList = (names: readonly string[]) =>
+  names.length <= MAX_NAMES ? names.join(', ') : `${names.slice(0, MAX_NAMES).join(', ')} and ${names.length - MAX_NAMES} more`;
+
+/** Keys in first-seen order, each with the names it was seen on. */
+function groupBy(entries: Iterable<[string, string]>): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const [k, name] of entries) m.set(k, [...(m.get(k) ?? []), name]);
+  return m;
+}
+
+/**
+ * A fleet (more than MAX_COLUMNS targets) folded so that fifty hosts stay readable: one line per
+ * program (`loaded on 48/50 (54 insns); rejected on host-a, host-b`), the kernels seen, then each
+ * distinct rejection, reason and note once with the targets it applies to, and each target
+ * that could not be used.
+ */
+function fleetText(results: readonly FanoutResult<TargetMatrix>[], programs: readonly string[], names: readonly string[]): string[] {
+  const lines: string[] = [];
+  const failed = names.filter((_, i) => !results[i].ok);
+  const cellsOf = (p: string) =>
+    results.flatMap((r, i) => (r.ok ? [{ name: names[i], cell: r.value.cells.find((c) => c.program === p) }] : []));
+  for (const p of programs) {
+    const cells = cellsOf(p);
+    const insns = cells.flatMap((x) => (x.cell?.status === 'loaded' ? [x.cell.verifiedInsns] : []));
+    const on = (s: MatrixCell['status']) => cells.filter((x) => x.cell?.status === s).map((x) => x.name);
+    const range = insns.length
+      ? ` (${Math.min(...insns)}${Math.max(...insns) > Math.min(...insns) ? `–${Math.max(...insns)}` : ''} insns)`
+      : '';
+    const parts = [`loaded on ${insns.length}/${results.length}${range}`];
+    for (const [s, what] of [
+      ['rejected', 'rejected'],
+      ['not-attempted', 'not attempted'],
+    ] as const)
+      if (on(s).length) parts.push(`${what} on ${nameList(on(s))}`);
+    const missing = cells.filter((x) => !x.cell).map((x) => x.name);
+    if (missing.length) parts.push(`not in the answer of ${nameList(missing)}`);
+    if (failed.length) parts.push(`target failed on ${nameList(failed)}`);
+    lines.push(`  ${p}: ${parts.join('; ')}`);
+  }
+  const kernels = groupBy(results.flatMap((r, i): [string, string][] => (r.ok ? [[r.value.release, names[i]]] : [])));
+  const slowest = results.reduce((a, r) => (r.ms > a.ms ? r : a), results[0]);
+  lines.push(
+    `kernels: ${[...kernels].map(([k, n]) => `${k} on ${n.length}`).join(', ') || 'none'}; ` +
+      `${(Math.min(...results.map((r) => r.ms)) / 1000).toFixed(1)}–${(slowest.ms / 1000).toFixed(1)} s each (slowest ${shortTargetName(slowest.target)})`,
+  );
+  const renamed = results.flatMap((r, i) => (names[i] !== r.target ? [`  ${names[i]} = ${r.target}`] : []));
+  if (renamed.length) lines.push('targets:', ...renamed);
+  lines.push(...fleetDetails(results, names));
+  return lines;
+}
+
+/** Each distinct rejection, reason and note once, with the targets it was seen on; then each failed target. */
+function fleetDetails(results: readonly FanoutResult<TargetMatrix>[], names: readonly string[]): string[] {
+  const lines: string[] = [];
+  const rejections = new Map<string, { cell: Extract<MatrixCell, { status: 'rejected' }>; on: string[] }>();
+  const entries: [string, string][] = [];
+  for (const [i, r] of results.entries()) {
+    if (!r.ok) continue;
+    for (const n of r.value.notes) entries.push([`note: ${n}`, names[i]]);
+    for (const c of r.value.cells) {
+      if (c.status === 'rejected') {
+        const k = JSON.stringify([c.program, c.error, c.source?.file, c.source?.line]);
+        const g = rejections.get(k) ?? { cell: c, on: [] };
+        g.on.push(names[i]);
+        rejections.set(k, g);
+      } else if (c.status === 'not-attempted') entries.push([`${c.program} not attempted: ${c.why}`, names[i]]);
+    }
+  }
+  for (const { cell: c, on } of rejections.values()) {
+    lines.push(`${c.program} rejected${c.source ? ` at ${c.source.file}:${c.source.line}` : ''} on ${nameList(on)}: ${c.error}`);
+    if (c.source) lines.push(`    | ${c.source.text}`);
+  }
+  for (const [what, on] of groupBy(entries)) {
+    const colon = what.indexOf(': ');
+    lines.push(`${what.slice(0, colon)} on ${nameList(on)}: ${what.slice(colon + 2)}`);
+  }
+  for (const [i, r] of results.entries()) if (!r.ok) lines.push(`${names[i]}: target failed: ${errorText(r)}`, ...detailLines(r));
+  return lines;
 }
 
 /** `{"ok": all ok, "targets": [{"target": NAME, ...one target's load --json, "matrix": [cells]}]}`. */
