@@ -1,4 +1,5 @@
 import { parseArgs } from 'util';
+import { msNow } from '../common/clock';
 import { type CliIo, type CommandRun, UsageError } from './command';
 import { readInput } from './input';
 import { checkTargetSpecs, fanoutArgs, openCliTarget } from './target-args';
@@ -92,19 +93,19 @@ export const loadCommand: CommandRun = {
       return 2;
     };
     const conn: { probeMs?: number; deployMs?: number; deployed?: boolean; startMs?: number } = {};
-    const t0 = performance.now();
+    const t0 = msNow();
     let target;
     try {
       target = await openCliTarget(spec, io, { inProcess: true, timings: conn, ...(a.values['no-sudo'] ? { sudo: false } : {}) });
     } catch (e) {
       return failed(e);
     }
-    const connectMs = performance.now() - t0;
+    const connectMs = msNow() - t0;
     timing?.push(['imported', performance.now()]);
     try {
       // bpf-not-permitted, saying why, before the object travels (in-process, the load says so itself)
       const h = remote ? await (await import('../remote')).requireLoad(target) : undefined;
-      const t1 = performance.now();
+      const t1 = msNow();
       const r = await target.load(
         {
           name: a.file,
@@ -131,7 +132,7 @@ export const loadCommand: CommandRun = {
               connect_ms: Math.round(connectMs),
               deploy_ms: Math.round(conn.deployMs ?? 0),
               deployed_now: conn.deployed ?? false,
-              load_ms: Math.round(performance.now() - t1),
+              load_ms: Math.round(msNow() - t1),
               agent_load_ms: Math.round(r.loaded.ms),
             }
           : undefined;

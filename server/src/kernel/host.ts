@@ -3,11 +3,14 @@
 // parsing is load/'s.
 import { existsSync, readFileSync, readlinkSync } from 'fs';
 import * as os from 'os';
-import { gunzipSync } from 'zlib';
+import type * as Zlib from 'zlib';
 
 /** This machine's kernel config text; undefined when neither /proc/config.gz nor /boot/config-<release> exists. */
 export function kconfigText(release = os.release()): string | undefined {
   try {
+    // zlib on demand: most loads never read the config, and loading zlib costs every cold process
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { gunzipSync } = require('zlib') as typeof Zlib;
     if (existsSync('/proc/config.gz')) return gunzipSync(readFileSync('/proc/config.gz')).toString('latin1');
   } catch {
     // unreadable: try /boot

@@ -2,6 +2,9 @@
 // memfd_create, mmap/munmap (ring and perf buffers; cache files read in place), renameat2 (pins put in place) and sysconf (the page size). koffi is loaded on first use so pure code never needs its native module.
 // Every FD made here is reported to the active FdTrackers; a fault injector lets tests make
 // the k-th call fail.
+import { existsSync } from 'fs';
+import { createRequire } from 'module';
+import { dirname, join } from 'path';
 import { BPF_CMD, nameOf } from '../common/uapi';
 import { KernelError, errnoNumber } from './errors';
 
@@ -39,12 +42,26 @@ export function sysBpfNumber(arch = process.arch): number {
   }
 }
 
+/**
+ * koffi's CommonJS entry, found as node would (node_modules of this file's directory and its
+ * parents) and required by its path: a bare 'koffi' goes through the package "exports"
+ * resolver, whose first use compiles node's ESM resolution modules, ~10% of what a cold
+ * `bpf-lens load` spends above node's own start. Anything unusual: the bare require.
+ */
+function requireKoffi() {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    const entry = join(dir, 'node_modules', 'koffi', 'index.cjs');
+    if (existsSync(entry)) return createRequire(entry)(entry);
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('koffi');
+}
+
 function load(): Libc {
   if (libc) return libc;
   if (process.platform !== 'linux') throw new Error('bpf(2) exists only on Linux');
   // koffi's declarations are untyped function objects; Libc above is their typed face.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const koffi = require('koffi');
+  const koffi = requireKoffi();
   const lib = koffi.load('libc.so.6');
   const memfd = lib.func('int memfd_create(const char *name, unsigned int flags)');
   libc = {

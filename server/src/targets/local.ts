@@ -5,6 +5,7 @@
  */
 import { readFileSync, unlinkSync } from 'fs';
 import { btfFromBytes } from '../btf/input';
+import { msNow } from '../common/clock';
 import { FormatError } from '../common/errors';
 import * as kernel from '../kernel';
 import { hasVmlinuxBtf, VMLINUX_BTF as VMLINUX } from '../kernel/sysfs-btf';
@@ -149,7 +150,7 @@ export class LocalTarget implements KernelTarget {
   }
 
   private async loadNow(req: LoadRequest, onProgress?: ProgressFn): Promise<LoadOutcome> {
-    const t0 = performance.now();
+    const t0 = msNow();
     let obj;
     try {
       obj = openObject(req.object, req.name);
@@ -196,7 +197,7 @@ export class LocalTarget implements KernelTarget {
     }
     const handle = this.nextHandle++;
     this.loaded.set(handle, { name: req.name, result, attachments: new LoadAttachments(kernel.localKernel, result) });
-    return { ok: true, loaded: loadSummary(handle, performance.now() - t0, result) };
+    return { ok: true, loaded: loadSummary(handle, msNow() - t0, result) };
   }
 
   async unload(handle: number, o: { unpinMaps?: boolean } = {}): Promise<UnloadResult> {
