@@ -346,6 +346,8 @@ export interface EventBatch {
   readonly records: readonly EventRecordJson[];
   /** Trace pipe lines of bpf_trace_printk, as the kernel wrote them. */
   readonly printk: readonly string[];
+  /** When the target read each printk line (ms since the epoch, the target's clock), in the same order. */
+  readonly printkReadAt?: readonly number[];
   /** Records (and printk lines) the target dropped because its queue was full. */
   readonly dropped: number;
   /**

@@ -464,6 +464,7 @@ export interface EventRow {
 }
 /** A bpf_printk line, tied to the observed object (and program, source line) whose format string it fits. */
 export interface PrintkRow {
+  /** When the target read the line from its trace pipe (ms since the epoch, the target's clock). */
   readonly time: number;
   readonly text: string;
   readonly task: string;

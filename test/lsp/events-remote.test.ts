@@ -113,6 +113,7 @@ test('ssh target: exec and write records decoded through the agent, stamped wher
   );
   assert.equal(p.text, `lens marker write pid=${process.pid} count=${marker.length}`);
   assert.deepEqual([p.object, p.programs], [fixture('observe_events.o'), ['on_write']]);
+  assert.ok(p.time >= t0 && p.time <= Date.now(), `printk line read at ${p.time}`);
   const s = await lsp.request<StopEventsResult>('bpfLens/stopEvents', { handle: l.handle });
   assert.equal(batches(l.handle).at(-1)!.done, true);
   assert.equal(s.counters!.dropped, 0);

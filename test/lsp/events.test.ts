@@ -102,6 +102,7 @@ test('events of a ring buffer and a perf buffer on tracepoints, decoded; printk 
   );
   assert.equal(p.text, `lens marker write pid=${process.pid} count=${marker.length}`);
   assert.deepEqual([p.object, p.programs], [fixture('observe_events.o'), ['on_write']]);
+  assert.ok(p.time >= t0 && p.time <= Date.now(), `printk line read at ${p.time}`);
   const src = readFileSync(join(ROOT, 'test', 'fixtures', 'observe_events.bpf.c'), 'utf8').split('\n');
   assert.match(src[p.source!.line - 1], /bpf_printk\("lens marker write/);
 

@@ -71,7 +71,7 @@ export class EventPump {
     for (let i = 0; i < b.records.length && i < room; i++) this.records.push({ item: b.records[i], time: now });
     this.ownDropped += Math.max(0, b.records.length - room);
     const lineRoom = Math.max(0, this.maxLines - this.lines.length);
-    for (let i = 0; i < b.printk.length && i < lineRoom; i++) this.lines.push({ item: b.printk[i], time: now });
+    for (let i = 0; i < b.printk.length && i < lineRoom; i++) this.lines.push({ item: b.printk[i], time: b.printkReadAt?.[i] ?? now });
     this.ownDropped += Math.max(0, b.printk.length - lineRoom);
   }
 

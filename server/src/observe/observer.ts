@@ -32,6 +32,7 @@ export class Observer {
   private unsubscribe: (() => void) | undefined;
   private queue: EventRecordJson[] = [];
   private lines: string[] = [];
+  private lineTimes: number[] = [];
   private inFlight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private dropped = 0;
@@ -55,7 +56,7 @@ export class Observer {
     if (opts.printk) {
       try {
         const hub = opts.pipe ?? new TracePipeHub(k);
-        this.unsubscribe = hub.subscribe({ onLine: (l) => this.pushLine(l), claims: opts.claims ?? (() => false) });
+        this.unsubscribe = hub.subscribe({ onLine: (l, t) => this.pushLine(l, t), claims: opts.claims ?? (() => false) });
         this.pipe = hub;
       } catch (e) {
         printkError = (e as Error).message;
@@ -86,10 +87,13 @@ export class Observer {
     });
   }
 
-  private pushLine(l: string): void {
+  private pushLine(l: string, readAt: number): void {
     this.printkLines++;
     if (this.queue.length + this.lines.length >= this.maxQueued) this.dropped++;
-    else this.lines.push(l);
+    else {
+      this.lines.push(l);
+      this.lineTimes.push(readAt);
+    }
   }
 
   private tick(): void {
@@ -105,7 +109,8 @@ export class Observer {
   private batch(): EventBatch {
     const records = this.queue.splice(0, this.batchSize);
     const printk = this.lines.splice(0, this.batchSize);
-    return { handle: this.handle, records, printk, dropped: this.dropped, lost: this.finalLost ?? this.streams.lost() };
+    const printkReadAt = this.lineTimes.splice(0, this.batchSize);
+    return { handle: this.handle, records, printk, printkReadAt, dropped: this.dropped, lost: this.finalLost ?? this.streams.lost() };
   }
 
   /** Sends a batch unless one is in flight; when it settles, the next. */

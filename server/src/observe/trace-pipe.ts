@@ -62,7 +62,8 @@ export class TracePipeReader {
 
 /** One observer's share of the trace pipe: `claims` says whether a printed text is its object's. */
 export interface PipeSubscriber {
-  readonly onLine: (line: string) => void;
+  /** A line and when it was read (ms since the epoch, never less than the previous line's). */
+  readonly onLine: (line: string, readAt: number) => void;
   readonly claims: (text: string) => boolean;
 }
 
@@ -75,6 +76,7 @@ export interface PipeSubscriber {
 export class TracePipeHub {
   private reader: TracePipeReader | undefined;
   private readonly subs = new Set<PipeSubscriber>();
+  private lastReadAt = 0;
 
   constructor(private readonly k: TracePipeKernel) {}
 
@@ -96,12 +98,13 @@ export class TracePipeHub {
   /** Reads what the pipe holds now and hands each line out; any subscriber's timer may call it. */
   poll(maxReads?: number): number {
     if (!this.reader) return 0;
-    return this.reader.poll((l) => this.fanOut(l), maxReads);
+    const readAt = (this.lastReadAt = Math.max(Date.now(), this.lastReadAt));
+    return this.reader.poll((l) => this.fanOut(l, readAt), maxReads);
   }
 
-  private fanOut(line: string): void {
+  private fanOut(line: string, readAt: number): void {
     const text = parsePrintkLine(line)?.text;
     const owners = text === undefined ? [] : [...this.subs].filter((s) => s.claims(text));
-    for (const s of owners.length ? owners : this.subs) s.onLine(line);
+    for (const s of owners.length ? owners : this.subs) s.onLine(line, readAt);
   }
 }
