@@ -11,6 +11,7 @@ import { registerCommands } from './commands';
 import { readConfig, serverSettings } from './config';
 import { BpfDocuments, SourceLinks } from './documents';
 import { EventsPanels } from './events-panel';
+import { MapViews } from './map-view-panel';
 import { MatrixPanels } from './matrix-panel';
 import { PRINTK_LANGUAGE, PrintkChannel } from './printk';
 import { RunStats } from './run-stats';
@@ -71,6 +72,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<BpfLen
   );
   // ---- end Events ----
 
+  // ---- Map views (issue 16) ----
+  const mapViews = new MapViews(() => client);
+  context.subscriptions.push(
+    mapViews,
+    vscode.commands.registerCommand('bpfLens.showMap', (arg?: unknown) => mapViews.showCommand(arg)),
+  );
+  // ---- end Map views ----
+
   const docs = new BpfDocuments(() => client);
   context.subscriptions.push(
     vscode.window.createTreeView('bpfLens.objects', { treeDataProvider: tree, showCollapseAll: true }),
@@ -87,6 +96,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BpfLen
     });
     await client.start();
     events.listen(client);
+    mapViews.closeAll();
     client.onNotification(ObjectsChangedNotification, (p) => {
       tree.refresh();
       docs.refresh(p.paths);
