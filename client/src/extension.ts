@@ -11,7 +11,7 @@ import { registerCommands } from './commands';
 import { readConfig, serverSettings } from './config';
 import { BpfDocuments, SourceLinks } from './documents';
 import { EventsPanels } from './events-panel';
-import { MapViews } from './map-view-panel';
+import { registerMapViews } from './map-view-panel';
 import { MatrixPanels } from './matrix-panel';
 import { PRINTK_LANGUAGE, PrintkChannel } from './printk';
 import { RunStats } from './run-stats';
@@ -72,13 +72,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BpfLen
   );
   // ---- end Events ----
 
-  // ---- Map views (issue 16) ----
-  const mapViews = new MapViews(() => client);
-  context.subscriptions.push(
-    mapViews,
-    vscode.commands.registerCommand('bpfLens.showMap', (arg?: unknown) => mapViews.showCommand(arg)),
-  );
-  // ---- end Map views ----
+  const mapViews = registerMapViews(context, () => client); // Show Map (issue 16)
 
   const docs = new BpfDocuments(() => client);
   context.subscriptions.push(

@@ -217,3 +217,13 @@ export class MapViews implements vscode.Disposable {
     this.closeAll();
   }
 }
+
+/** The Map views and their command (bpfLens.showMap), disposed with the extension. */
+export function registerMapViews(context: vscode.ExtensionContext, client: () => LanguageClient | undefined): MapViews {
+  const views = new MapViews(client);
+  context.subscriptions.push(
+    views,
+    vscode.commands.registerCommand('bpfLens.showMap', (arg?: unknown) => views.showCommand(arg)),
+  );
+  return views;
+}
