@@ -265,7 +265,7 @@ function kernelTreeItem(n: KernelNode): vscode.TreeItem {
       const m = n.map;
       const t = new vscode.TreeItem(m.kernelName, C.Collapsed);
       t.description = `map id ${m.id} · ${m.type}${m.pinnedAt ? ` · pinned ${m.pinnedAt}` : ''}`;
-      t.tooltip = 'Expand for its elements (read live; Refresh reads again)';
+      t.tooltip = 'Expand for its elements (read live; Refresh reads again); Show Map opens a live table to filter and edit';
       t.iconPath = new vscode.ThemeIcon('symbol-struct');
       t.contextValue = 'loadedMap';
       return t;
