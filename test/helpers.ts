@@ -3,6 +3,7 @@ import { spawnSync } from 'child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
+import { tracePipeHolders } from '../server/src/kernel/trace-pipe';
 
 /** The checkout (tests run from out/test/..., compiled). */
 export const ROOT = (() => {
@@ -68,13 +69,23 @@ export function rng(seed: number): () => number {
  * taken over.
  */
 export async function withHostLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const release = await hostLock(name);
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}
+
+/** Takes the lock `withHostLock` takes, until the returned function is called (for a whole file: before/after). */
+export async function hostLock(name: string): Promise<() => void> {
   const dir = path.join(tmpdir(), `bpf-lens-test-lock-${name}`);
   const pidFile = path.join(dir, 'pid');
   for (;;) {
     try {
       mkdirSync(dir);
       writeFileSync(pidFile, String(process.pid));
-      break;
+      return () => rmSync(dir, { recursive: true, force: true });
     } catch {
       let holder = NaN;
       try {
@@ -86,10 +97,27 @@ export async function withHostLock<T>(name: string, fn: () => Promise<T>): Promi
       else await new Promise((r) => setTimeout(r, 100));
     }
   }
+}
+
+/**
+ * For a file that checks bpf_printk lines: the kernel lets one reader hold trace_pipe (a second
+ * open is EBUSY), so such files take a lock among themselves, then wait (up to a minute) until
+ * no other process holds the pipe: another file's short `bpf-lens run`, which only warns when
+ * it cannot have it.
+ */
+export async function holdTracePipe(): Promise<() => void> {
+  const release = await hostLock('trace-pipe');
+  for (let t = 0; t < 60_000 && tracePipeHolders().length; t += 100) await new Promise((r) => setTimeout(r, 100));
+  return release;
+}
+
+/** Runs `fn` holding the trace pipe as `holdTracePipe` does. */
+export async function withTracePipe<T>(fn: () => Promise<T>): Promise<T> {
+  const release = await holdTracePipe();
   try {
     return await fn();
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    release();
   }
 }
 

@@ -20,12 +20,14 @@ import {
   waitFor,
   type Session,
 } from './workbench';
-import { fixture } from '../helpers';
+import { fixture, holdTracePipe } from '../helpers';
 
 const dir = tmpDir('events');
 let s: Session;
+let releasePipe: () => void;
 
 before(async () => {
+  releasePipe = await holdTracePipe();
   const { codeServer, vsix } = prepare(dir);
   const ws = copyExamples(dir);
   // a ring buffer, a perf buffer and a bpf_printk (test/fixtures, built by make -C test/fixtures)
@@ -35,6 +37,7 @@ before(async () => {
 after(async () => {
   await s?.close();
   fs.rmSync(dir, { recursive: true, force: true });
+  releasePipe?.();
 });
 
 /** Execs a few short-lived binaries: exec_tracer sees each. */

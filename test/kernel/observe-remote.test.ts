@@ -10,7 +10,7 @@ import { spawnSync } from 'child_process';
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { after, test } from 'node:test';
-import { CLI, fixture, ROOT, run } from '../helpers';
+import { CLI, fixture, ROOT, run, withTracePipe } from '../helpers';
 import { debianKernel } from '../kernels';
 import { type Ev, startRun } from '../run-helpers';
 import { startSshHost, type SshHost } from '../ssh-host';
@@ -71,7 +71,10 @@ async function until(f: () => boolean, ms: number): Promise<boolean> {
   return f();
 }
 
-test('run --target ssh://: the target kernel’s records, printk and maps; map dump --target equals bpftool’s', async () => {
+test('run --target ssh://: the target kernel’s records, printk and maps; map dump --target equals bpftool’s', () => withTracePipe(sshRun));
+
+// The ssh target is this machine: its printk comes from this kernel's one trace pipe.
+async function sshRun(): Promise<void> {
   ssh = startSshHost();
   const env = { ...process.env, BPF_LENS_SSH_CONFIG: ssh.config };
   const r = startRun([fixture('observe_ticks.o'), '--target', 'bpflens-test'], env);
@@ -94,7 +97,7 @@ test('run --target ssh://: the target kernel’s records, printk and maps; map d
     if (r.child.exitCode === null) r.child.kill('SIGKILL');
   }
   checkTicks(r.events, 'ssh');
-});
+}
 
 test(
   'run --target vm: (Debian 6.12 under qemu) --duration: the guest kernel’s records, printk and maps',

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import type { EventBatch } from '../../protocol/agent';
 import { connectTarget } from '../../server/src/remote';
 import { AgentTarget } from '../../server/src/targets/agent';
-import { fixture, ROOT } from '../helpers';
+import { fixture, ROOT, withTracePipe } from '../helpers';
 import { type Ev, startRun } from '../run-helpers';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -26,7 +26,9 @@ async function until(events: Ev[], f: (e: Ev) => boolean, ms = 5000): Promise<Ev
   return undefined;
 }
 
-test('run --json: exec and marker write decoded, printk tied to on_write and its line, counts at the end', async () => {
+test('run --json: exec and marker write decoded, printk tied to on_write and its line, counts at the end', () => withTracePipe(runDecoded));
+
+async function runDecoded(): Promise<void> {
   const r = startRun([fixture('observe_events.o')]);
   await r.running;
   const marker = `LENSMARK ${process.pid}`;
@@ -65,7 +67,31 @@ test('run --json: exec and marker write decoded, printk tied to on_write and its
   assert.equal(counts.length, 4);
   assert.deepEqual(counts[0].formatted, { key: 0, value: 0 });
   assert.deepEqual(counts[0].key, ['0x00', '0x00', '0x00', '0x00']);
-});
+}
+
+test('trace_pipe held by another reader: run warns naming the holder and still streams the records', () =>
+  withTracePipe(async () => {
+    const holder = spawn('cat', ['/sys/kernel/tracing/trace_pipe'], { stdio: 'ignore' });
+    try {
+      await sleep(300);
+      const r = startRun([fixture('observe_events.o')]);
+      await r.running;
+      try {
+        spawnSync('/bin/true');
+        assert.ok(await until(r.events, (e) => e.event === 'ringbuf' && e.map === 'execs'), 'records still come');
+      } finally {
+        r.child.kill('SIGINT');
+      }
+      assert.equal(await r.exited, 0, r.stderr());
+      const w = r.events.find((e) => e.event === 'warning');
+      assert.match(
+        String(w?.message),
+        new RegExp(`EBUSY.*only one reader may hold trace_pipe, and pid ${holder.pid} \\(cat\\) has it open`),
+      );
+    } finally {
+      holder.kill();
+    }
+  }));
 
 test('run --decode MAP=TYPE; a map of no known type shows hex; a bad --decode is an error naming it', async () => {
   const r = startRun([fixture('observe_events.o'), '--decode', 'execs=write_event', '--set', 'flood_n=3', '--no-printk']);

@@ -12,7 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { EventRow, EventsNotificationParams, ObserveEventsResult, StopEventsResult } from '../../protocol/lsp';
-import { fixture, run } from '../helpers';
+import { fixture, holdTracePipe, run } from '../helpers';
 import { debianKernel } from '../kernels';
 import { type SshHost, startSshHost } from '../ssh-host';
 import { LspClient, makeWorkspace } from './lsp-client';
@@ -20,7 +20,10 @@ import { LspClient, makeWorkspace } from './lsp-client';
 const ws = makeWorkspace([]);
 let host: SshHost;
 let lsp: LspClient;
+let releasePipe: () => void;
 before(async () => {
+  // `lab` is this machine: its printk comes from this kernel's one trace pipe
+  releasePipe = await holdTracePipe();
   host = startSshHost();
   // the server's ssh reads the test host's ssh_config (never ~/.ssh)
   process.env.BPF_LENS_SSH_CONFIG = host.config;
@@ -36,6 +39,7 @@ after(async () => {
   host?.stop();
   delete process.env.BPF_LENS_SSH_CONFIG;
   ws.cleanup();
+  releasePipe?.();
 });
 
 interface Loaded {

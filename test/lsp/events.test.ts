@@ -11,17 +11,20 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { EventRow, EventsNotificationParams, ObserveEventsResult, StopEventsResult } from '../../protocol/lsp';
-import { fixture, ROOT, run } from '../helpers';
+import { fixture, holdTracePipe, ROOT, run } from '../helpers';
 import { LspClient, makeWorkspace } from './lsp-client';
 
 const ws = makeWorkspace([]);
 let lsp: LspClient;
+let releasePipe: () => void;
 before(async () => {
+  releasePipe = await holdTracePipe();
   lsp = await LspClient.start(ws.dir);
 });
 after(async () => {
   await lsp.stop();
   ws.cleanup();
+  releasePipe();
 });
 
 const batches = (handle: number) =>

@@ -1,6 +1,6 @@
 // The trace pipe (bpf_printk's output): tracefs's trace_pipe opened non-blocking (tracefs is
 // mounted first when it is not), read without ever waiting.
-import { constants, openSync, readSync } from 'fs';
+import { constants, openSync, readFileSync, readSync, readdirSync, readlinkSync } from 'fs';
 import { tracefsRoot } from './attach-points';
 import { KernelError, errnoNumber } from './errors';
 import { type Fd, recordFd } from './sys';
@@ -20,7 +20,59 @@ export function tracePipeOpen(): Fd {
   try {
     return recordFd(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK), 'open(trace_pipe)');
   } catch (e) {
-    throw new KernelError('open', errnoOf(e), path);
+    const errno = errnoOf(e);
+    const busy = (e as NodeJS.ErrnoException)?.code === 'EBUSY';
+    throw new KernelError('open', errno, path, undefined, false, busy ? busyHint() : undefined);
+  }
+}
+
+/**
+ * The kernel lets one reader at a time hold trace_pipe (a second open is EBUSY), so the hint
+ * names who holds it: the processes with an open FD on it, found under /proc.
+ */
+function busyHint(): string {
+  const holders = tracePipeHolders();
+  const who = holders.map((h) => `pid ${h.pid} (${h.comm})`).join(', ');
+  return holders.length
+    ? `only one reader may hold trace_pipe, and ${who} has it open`
+    : 'only one reader may hold trace_pipe, and another process has it open (bpftool prog tracelog, cat trace_pipe, another BPF Lens)';
+}
+
+/** The processes (this one too) with the top-level trace_pipe open, by their /proc FD links; what cannot be read is skipped. */
+export function tracePipeHolders(): { pid: number; comm: string }[] {
+  const found: { pid: number; comm: string }[] = [];
+  for (const pid of safeList('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    if (!safeList(`/proc/${pid}/fd`).some((fd) => isTopPipe(safeLink(`/proc/${pid}/fd/${fd}`)))) continue;
+    let comm = '?';
+    try {
+      comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      // gone meanwhile
+    }
+    found.push({ pid: Number(pid), comm });
+  }
+  return found;
+}
+
+/** The top-level pipe, through /sys/kernel/tracing or debugfs's tracing (an instance's pipe is its own). */
+function isTopPipe(link: string | undefined): boolean {
+  return link?.endsWith('/tracing/trace_pipe') ?? false;
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function safeLink(p: string): string | undefined {
+  try {
+    return readlinkSync(p);
+  } catch {
+    return undefined;
   }
 }
 
