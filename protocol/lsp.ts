@@ -559,6 +559,26 @@ export interface LoadMatrixResult {
   /** `local` and every bpfLens.targets entry with a kernel (columns). */
   readonly targets: readonly LoadMatrixTarget[];
   readonly ms: number;
+  /** Beyond six targets (a fleet), per program: the targets grouped by what happened there (the view folds to this). */
+  readonly fold?: readonly LoadMatrixFold[];
+}
+
+/** One program on a fleet: how many targets loaded it, and the targets grouped by outcome and message. */
+export interface LoadMatrixFold {
+  readonly program: string;
+  readonly loaded: number;
+  readonly targets: number;
+  /** `loaded on 48/50; rejected on host-a, host-b: <error>`. */
+  readonly summary: string;
+  /** Loaded first, then the others, largest first; each group's targets in the targets' order. */
+  readonly groups: readonly LoadMatrixFoldGroup[];
+}
+export interface LoadMatrixFoldGroup {
+  /** `failed`: the target itself could not be used. */
+  readonly outcome: 'loaded' | 'rejected' | 'not-attempted' | 'failed';
+  /** The rejection's first line, why not attempted, why the target failed ('' when loaded). */
+  readonly text: string;
+  readonly targets: readonly string[];
 }
 /** Loads the object on every target with a kernel at once (each unloaded at once): what each kernel thinks of it. */
 export const LoadMatrixRequest = new RequestType<LoadMatrixParams, LoadMatrixResult, void>('bpfLens/loadMatrix');

@@ -4,6 +4,9 @@
  * loaded every program; 1 otherwise (a target that could not be used included).
  */
 import { openObject } from '../object';
+import type { TargetBtf } from '../core';
+import type { BpfProgram } from '../object/model';
+import type { TargetMatrix } from '../targets/matrix';
 import type { HelloResult, KernelTarget, LoadRequest } from '../targets/target';
 import type { CliIo } from './command';
 import { readInput } from './input';
@@ -39,6 +42,8 @@ export async function loadOnTargets(a: LoadArgs, io: CliIo): Promise<number> {
     ...(a.mode ? { argCtxFallback: a.mode } : {}),
     ...(btf ? { btf } : {}),
   };
+  const { coreReloCount } = await import('../targets/core-notes');
+  const corable = coreReloCount(bytes, a.file) > 0;
   const { fanout } = await import('../targets/fanout');
   const { loadMatrixRow } = await import('../targets/matrix');
   const { requireLoad } = await import('../remote/agent-client');
@@ -61,7 +66,8 @@ export async function loadOnTargets(a: LoadArgs, io: CliIo): Promise<number> {
     },
     async (target) => {
       // bpf-not-permitted, saying why, before the object travels (in-process, the load says so itself)
-      const row = await loadMatrixRow(target, req, programs, (t) => (t.inProcess ? t.hello() : requireLoad(t)), notes);
+      const loaded = await loadMatrixRow(target, req, programs, (t) => (t.inProcess ? t.hello() : requireLoad(t)), notes);
+      const row = corable ? await withCore(loaded, target, a.file, bytes, obj.programs, btf) : loaded;
       const o = opened.get(target);
       if (target.inProcess || !o || !row.outcome.ok) return row;
       const timing = {
@@ -77,4 +83,35 @@ export async function loadOnTargets(a: LoadArgs, io: CliIo): Promise<number> {
   );
   io.out(a.values.json ? formatMatrixJson(results) : formatMatrixText(a.file, results, programs));
   return results.every((r) => r.ok && r.value.outcome.ok) ? 0 : 1;
+}
+
+/**
+ * The row with the object's CO-RE relocations checked against what the load relocated them
+ * against (--btf, else the target's own vmlinux BTF, and on this machine its modules' too), as
+ * the editor's matrix view does; a BTF that cannot be had is a note.
+ */
+async function withCore(
+  row: TargetMatrix,
+  target: KernelTarget,
+  file: string,
+  bytes: Uint8Array,
+  programs: readonly BpfProgram[],
+  btf: { name: string; bytes: Uint8Array } | undefined,
+): Promise<TargetMatrix> {
+  const { checkCore, coreSummary } = await import('../targets/core-notes');
+  const { btfFromBytes } = await import('../btf/input');
+  try {
+    let btfs: TargetBtf[];
+    if (btf) btfs = [{ name: btf.name, btf: btfFromBytes(btf.bytes, btf.name) }];
+    else if (target.inProcess) btfs = (await import('../kernel/sysfs-btf')).sysfsKernelBtfs();
+    else {
+      const { AgentTarget } = await import('../targets/agent');
+      if (!(target instanceof AgentTarget)) return row;
+      const b = await target.client.targetBtf();
+      btfs = [{ name: `vmlinux (${target.label})`, btf: btfFromBytes(b.data, `${target.label}:/sys/kernel/btf/vmlinux`) }];
+    }
+    return { ...row, core: coreSummary(programs, checkCore(bytes, file, btfs)) };
+  } catch (e) {
+    return { ...row, notes: [...row.notes, `CO-RE not checked: ${(e as Error).message.split('\n')[0]}`] };
+  }
 }

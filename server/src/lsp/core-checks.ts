@@ -4,17 +4,11 @@
  * Results are kept per (object file, mtime, target BTF).
  */
 import { promises as fsp } from 'fs';
-import { parseBtf } from '../btf/btf';
-import { parseBtfExt } from '../btf/ext';
-import { CandidateCache, type CoreReloReport, relocateCore } from '../core';
-import { ElfFile } from '../elf/reader';
+import { checkCore, type CoreFinding } from '../targets/core-notes';
 import type { LoadedObject } from './loaded';
 import type { TargetBtfs, Targets } from './targets';
 
-export interface CoreFinding {
-  readonly section: string;
-  readonly report: CoreReloReport;
-}
+export type { CoreFinding } from '../targets/core-notes';
 
 export interface CoreCheck {
   /** Every relocation, in `.BTF.ext` order (those whose status is not `ok` are the problems). */
@@ -39,30 +33,7 @@ export class CoreChecks {
 async function compute(file: string, target: TargetBtfs): Promise<CoreCheck> {
   const t0 = performance.now();
   const bytes = new Uint8Array(await fsp.readFile(file));
-  const elf = new ElfFile(bytes, file);
-  const btfSec = elf.section('.BTF');
-  const extSec = elf.section('.BTF.ext');
-  if (!btfSec || !extSec) return { relocations: [], ms: performance.now() - t0 };
-  const localBtf = parseBtf(btfSec.data, { file, section: '.BTF' });
-  const ext = parseBtfExt(extSec.data, localBtf, file);
-  if (!ext.coreRelos.length) return { relocations: [], ms: performance.now() - t0 };
-  const cache = new CandidateCache(localBtf, target.btfs);
-  const relocations: CoreFinding[] = [];
-  for (const sec of ext.coreRelos) {
-    const code = elf.section(sec.section);
-    if (!code) continue;
-    const lineInfo = ext.lineInfo.find((l) => l.section === sec.section)?.records;
-    const out = relocateCore({
-      localBtf,
-      relos: sec.records,
-      insns: code.data.slice(),
-      targets: target.btfs,
-      cache,
-      ...(lineInfo ? { lineInfo } : {}),
-    });
-    for (const report of out.reports) relocations.push({ section: sec.section, report });
-  }
-  return { relocations, ms: performance.now() - t0 };
+  return { relocations: checkCore(bytes, file, target.btfs), ms: performance.now() - t0 };
 }
 
 /** CO-RE checks of objects against the selected target's BTF (bpfLens.coreDiagnostics). */

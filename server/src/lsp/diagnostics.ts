@@ -11,6 +11,7 @@ import type { CoreCheck } from './core-checks';
 import { coreAccessAt, functionDefinitionLine, mapDefinitionLine, splitLines } from './c-text';
 import type { LoadedObject } from './loaded';
 import { reloReason } from '../core/relocate';
+import { coreVerdict } from '../targets/core-notes';
 
 const SOURCE = 'bpf-lens';
 
@@ -129,20 +130,6 @@ export async function sourceDiagnostics(
     }
   }
   return out;
-}
-
-/** What a relocation's status means for the load, in words (diagnostics, Load on All Targets). */
-export function coreVerdict(status: string): string {
-  switch (status) {
-    case 'poisoned':
-      return 'does not resolve: the instruction fails verification if reached';
-    case 'missing':
-      return 'is absent there (its check answers 0)';
-    case 'ambiguous':
-      return 'is ambiguous: libbpf refuses to load';
-    default:
-      return 'is invalid: libbpf refuses to load';
-  }
 }
 
 /** The line declaring `extern ... name` (0-based), if the source has one. */

@@ -16,18 +16,18 @@ import {
   type LoadMatrixResult,
   type LoadMatrixTarget,
 } from '../../../protocol/lsp';
-import { reloReason } from '../core/relocate';
 import { openObject } from '../object';
 import { analyzeArgCtx } from '../object/arg-ctx';
 import type { BpfProgram } from '../object/model';
 import { requireLoad } from '../remote/agent-client';
+import { coreSummary } from '../targets/core-notes';
 import { fanout, type FanoutResult } from '../targets/fanout';
 import { loadMatrixRow, type MatrixCell, type TargetMatrix } from '../targets/matrix';
 import { formatMatrixText } from '../targets/matrix-format';
+import { foldMatrix } from '../targets/matrix-fold';
 import type { HelloResult } from '../targets/target';
 import { coreAccessAt, splitLines } from './c-text';
 import type { CoreCheck } from './core-checks';
-import { coreVerdict } from './diagnostics';
 import type { LoadedObject } from './loaded';
 import type { Session } from './session';
 import { targetFailure } from './targets';
@@ -111,9 +111,11 @@ const argCtxNote = (native: boolean) =>
 export async function loadMatrixDocument(d: Session, path: string): Promise<string> {
   const run = await runMatrix(d, path, () => undefined);
   const results = run.results.map((r) => {
-    const h = run.extra.get(r.target)?.hello;
-    if (!r.ok || !run.tagged || !h) return r;
-    return { ...r, value: { ...r.value, notes: [argCtxNote(!!h.features.arg_ctx_tag), ...r.value.notes] } };
+    const x = run.extra.get(r.target);
+    if (!r.ok || !x) return r;
+    const h = run.tagged ? x.hello : undefined;
+    const notes = [...(h ? [argCtxNote(!!h.features.arg_ctx_tag)] : []), ...r.value.notes, ...(x.coreError ? [x.coreError] : [])];
+    return { ...r, value: { ...r.value, notes, ...(x.core ? { core: coreSummary(run.programs, x.core.relocations) } : {}) } };
   });
   const text = formatMatrixText(
     basename(path),
@@ -166,7 +168,11 @@ export async function loadMatrix(d: Session, path: string, token?: string): Prom
   d.log(
     `load on all targets ${path}: ${targets.map((t) => `${t.name} ${t.ok ? t.cells.filter((c) => c.status === 'loaded').length : 'failed'}`).join(', ')} (${run.ms.toFixed(0)} ms)`,
   );
-  return { path, programs, targets, ms: Math.round(run.ms) };
+  const fold = foldMatrix(
+    programs.map((p) => p.name),
+    targets,
+  );
+  return { path, programs, targets, ms: Math.round(run.ms), ...(fold ? { fold } : {}) };
 }
 
 /** A cell for the client: the rejection's source resolved to a file on disk, lines 0-based. */
@@ -190,30 +196,18 @@ class SourceLines {
   }
 }
 
-/** The relocations that do not resolve on this kernel, as the CO-RE diagnostics word them, with the program they are in. */
+/** The relocations that do not resolve on this kernel (as the CLI lists them), placed on the source line naming each. */
 async function coreNotes(d: Session, run: MatrixRun, c: CoreCheck, lines: SourceLines): Promise<LoadMatrixTarget['core']> {
+  const sum = coreSummary(run.programs, c.relocations);
   const problems: LoadMatrixCoreNote[] = [];
-  for (const { section, report: r } of c.relocations) {
-    if (r.status === 'ok') continue;
-    const program =
-      run.programs.find(
-        (p) => p.section === section && r.sectionInsnIndex >= p.insnOffset && r.sectionInsnIndex < p.insnOffset + p.insnCount,
-      )?.name ?? section;
+  for (const { report: r, ...p } of sum.problems) {
     let source;
     if (r.source) {
       const file = d.index.resolveSource(run.object.path, r.source.file) ?? r.source.file;
       const text = await lines.of(file);
       source = { file, line: text ? coreAccessAt(text, r.source.line - 1, r.access).line : r.source.line - 1 };
     }
-    const why = reloReason(r);
-    problems.push({
-      program,
-      access: r.access,
-      kind: r.kindName,
-      status: r.status,
-      message: `${coreVerdict(r.status)}${why ? `: ${why}` : ''}`,
-      ...(source ? { source } : {}),
-    });
+    problems.push({ ...p, ...(source ? { source } : {}) });
   }
-  return { relocations: c.relocations.length, problems };
+  return { relocations: sum.relocations, problems };
 }

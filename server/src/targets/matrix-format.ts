@@ -5,14 +5,13 @@
  * program saying on how many targets it loaded and where it did not, and each distinct error
  * once with the targets it was seen on, so it stays readable for fifty hosts.
  */
+import { type CoreSummary, coreNoteLine } from './core-notes';
 import type { FanoutResult } from './fanout';
 import { formatLoadJson } from './format';
+import { MATRIX_MAX_COLUMNS } from './matrix-fold';
 import type { MatrixCell, TargetMatrix } from './matrix';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-
-/** Targets are columns up to this many; beyond, one line per target. */
-const MAX_COLUMNS = 6;
 
 /** A column's heading: a VM's kernel directory (`.../6.1/vmlinuz` → 6.1), else the spec, shortened. */
 export function shortTargetName(spec: string): string {
@@ -47,7 +46,7 @@ export function formatMatrixText(file: string, results: readonly FanoutResult<Ta
   const okCount = results.filter((r) => r.ok && r.value.outcome.ok).length;
   const lines = [`${file} on ${results.length} targets: ${okCount} loaded everything, ${results.length - okCount} did not`];
   const names = results.map((r) => shortTargetName(r.target));
-  if (results.length > MAX_COLUMNS) return `${[...lines, ...fleetText(results, programs, names)].join('\n')}\n`;
+  if (results.length > MATRIX_MAX_COLUMNS) return `${[...lines, ...fleetText(results, programs, names)].join('\n')}\n`;
   const head = ['program', ...names];
   const rows = programs.map((p) => [
     p,
@@ -63,6 +62,8 @@ export function formatMatrixText(file: string, results: readonly FanoutResult<Ta
       continue;
     }
     for (const n of r.value.notes) lines.push(`${names[i]}: note: ${n}`);
+    const core = r.value.core && coreNoteLine(r.value.core);
+    if (core) lines.push(`${names[i]}: ${core}`);
     for (const c of r.value.cells) {
       if (c.status === 'rejected') {
         lines.push(`${names[i]}: ${c.program} rejected${c.source ? ` at ${c.source.file}:${c.source.line}` : ''}: ${c.error}`);
@@ -97,7 +98,7 @@ function groupBy(entries: Iterable<[string, string]>): Map<string, string[]> {
 }
 
 /**
- * A fleet (more than MAX_COLUMNS targets) folded so that fifty hosts stay readable: one line per
+ * A fleet (more than MATRIX_MAX_COLUMNS targets) folded so that fifty hosts stay readable: one line per
  * program (`loaded on 48/50 (54 insns); rejected on host-a, host-b`), the kernels seen, then each
  * distinct rejection, reason and note once with the targets it applies to, and each target
  * that could not be used.
@@ -145,6 +146,8 @@ function fleetDetails(results: readonly FanoutResult<TargetMatrix>[], names: rea
   for (const [i, r] of results.entries()) {
     if (!r.ok) continue;
     for (const n of r.value.notes) entries.push([`note: ${n}`, names[i]]);
+    const core = r.value.core && coreNoteLine(r.value.core);
+    if (core) entries.push([`note: ${core}`, names[i]]);
     for (const c of r.value.cells) {
       if (c.status === 'rejected') {
         const k = JSON.stringify([c.program, c.error, c.source?.file, c.source?.line]);
@@ -192,8 +195,24 @@ export function formatMatrixJson(results: readonly FanoutResult<TargetMatrix>[])
       ms: Math.round(r.ms),
       matrix: r.value.cells.map((c) => ({ ...c })),
       notes: [...r.value.notes],
+      ...(r.value.core ? { core: coreJson(r.value.core) } : {}),
     };
   });
   const ok = results.every((r) => r.ok && r.value.outcome.ok);
   return `${JSON.stringify({ ok, targets }, null, 2)}\n`;
+}
+
+/** `{"relocations": N, "unresolved": [{program, access, kind, status, message, line?}]}`. */
+function coreJson(c: CoreSummary): Json {
+  return {
+    relocations: c.relocations,
+    unresolved: c.problems.map((p) => ({
+      program: p.program,
+      access: p.access,
+      kind: p.kind,
+      status: p.status,
+      message: p.message,
+      ...(p.report.source ? { source: { file: p.report.source.file, line: p.report.source.line } } : {}),
+    })),
+  };
 }

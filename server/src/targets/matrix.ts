@@ -5,6 +5,7 @@
  * alone so that every program gets its own answer.
  */
 import { TargetError } from '../remote/errors';
+import type { CoreSummary } from './core-notes';
 import type { LoadTimings } from './format';
 import type { HelloResult, KernelTarget, LoadFailure, LoadOutcome, LoadRequest } from './target';
 
@@ -25,6 +26,8 @@ export interface TargetMatrix {
   readonly cells: readonly MatrixCell[];
   /** What differs on this kernel without failing: load warnings, and notes from `notes` (e.g. arg:ctx emulated). */
   readonly notes: readonly string[];
+  /** The object's CO-RE relocations against this kernel's BTF (those that do not resolve: notes). */
+  readonly core?: CoreSummary;
   /** The whole object's load (ms, from sending to the answer). */
   readonly loadMs?: number;
   /** A remote target's times, as one target's `load --json` gives them (set by the CLI). */

@@ -1,0 +1,65 @@
+// The CLI's multi-target matrix says what each kernel makes of the object's CO-RE relocations,
+// as the editor's matrix view does: `bpf-lens load core_target.o --target local --target
+// bpflens-test` (the SSH test host, test/ssh-host.ts). This kernel (6.18) has every field the
+// program reads: no note, and --json's "core" lists none unresolved. Against Debian 6.1's BTF
+// (--btf, libbpf's btf_custom_path: the loads relocate against it too) two of the three do
+// not resolve on both targets (dl_server came in 6.8, i_mtime_sec in 6.6): one note line per
+// target, the same list in --json, and the poisoned read is what the verifier rejects.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { test } from 'node:test';
+import { fixture } from '../helpers';
+import { cliOn, startSshHost } from '../ssh-host';
+
+const host = startSshHost();
+test.after(() => host.stop());
+const { run } = cliOn(host);
+const OBJ = fixture('core_target.o');
+const BTF_61 = '/var/cache/bpf-lens/kernels/6.1/vmlinux.btf';
+const TARGETS = ['--target', 'local', '--target', 'bpflens-test'];
+
+interface JsonTarget {
+  target: string;
+  core?: { relocations: number; unresolved: { program: string; access: string; status: string; message: string }[] };
+}
+
+test('every relocation resolves on this kernel: no CO-RE note line, "core" with nothing unresolved', () => {
+  const text = run(['load', OBJ, ...TARGETS]);
+  assert.equal(text.status, 0, text.stdout + text.stderr);
+  assert.doesNotMatch(text.stdout, /CO-RE/, text.stdout);
+  const json = run(['load', OBJ, ...TARGETS, '--json']);
+  const j = JSON.parse(json.stdout) as { targets: JsonTarget[] };
+  assert.deepEqual(
+    j.targets.map((t) => [t.target, t.core?.relocations, t.core?.unresolved.length]),
+    [
+      ['local', 3, 0],
+      ['bpflens-test', 3, 0],
+    ],
+  );
+});
+
+test(
+  "against 6.1's BTF: one note line per target naming the fields, and the same in --json",
+  { skip: !existsSync(BTF_61) && `no ${BTF_61}` },
+  () => {
+    const text = run(['load', OBJ, ...TARGETS, '--btf', BTF_61]);
+    // the poisoned i_mtime_sec read is reached: the verifier refuses it on both
+    assert.equal(text.status, 1, text.stdout + text.stderr);
+    for (const name of ['local', 'bpflens-test'])
+      assert.match(text.stdout, new RegExp(`^${name}: 2 of 3 CO-RE relocations do not resolve: dl_server, i_mtime_sec$`, 'm'), text.stdout);
+    assert.match(text.stdout, /^local: core_target rejected/m, text.stdout);
+    const j = JSON.parse(run(['load', OBJ, ...TARGETS, '--btf', BTF_61, '--json']).stdout) as { targets: JsonTarget[] };
+    for (const t of j.targets) {
+      assert.equal(t.core?.relocations, 3, t.target);
+      assert.deepEqual(
+        t.core?.unresolved.map((u) => [u.program, u.access, u.status]),
+        [
+          ['core_target', 'task_struct->dl_server', 'missing'],
+          ['core_target', 'inode->i_mtime_sec', 'poisoned'],
+        ],
+        t.target,
+      );
+      assert.match(t.core?.unresolved[0].message ?? '', /^is absent there/);
+    }
+  },
+);
