@@ -7,6 +7,11 @@
  * connect (a VM boots) each column says its stage. Clicks go back to the extension as typed
  * messages (open a cell, open a source line, re-run). Everything is written with textContent;
  * strict CSP: only this page's nonce'd style and script run.
+ *
+ * A fleet (more than six targets, when the server sends `fold`): one line per program instead
+ * of one column per target — "loaded on 48/50; rejected on host-a, host-b: <error>" — each
+ * group of targets a <details> that opens to its cells, which click as the grid's do (see
+ * server/src/targets/matrix-fold.ts for why folding reads better than turning the grid).
  */
 
 export function matrixHtml(nonce: string, cspSource: string, title: string): string {
@@ -60,6 +65,12 @@ td.not-attempted { background: color-mix(in srgb, var(--vscode-descriptionForegr
 td.failed { color: var(--vscode-errorForeground); cursor: default; }
 td.pending { color: var(--vscode-descriptionForeground); cursor: default; }
 td.cell:hover { outline: 1px solid var(--vscode-focusBorder); }
+td.fold .summary { display: block; margin-bottom: 4px; }
+td.fold details { margin: 2px 0; }
+td.fold summary { cursor: pointer; }
+td.fold summary.rejected { color: var(--vscode-errorForeground); }
+td.fold .cells { display: flex; flex-wrap: wrap; gap: 4px; margin: 4px 0 4px 14px; }
+td.fold .cells .cell { padding: 1px 6px; border: 1px solid var(--vscode-panel-border); border-radius: 3px; }
 #notes h3 { margin: 14px 0 4px; font-size: 100%; }
 #notes ul { margin: 0; padding-left: 18px; }
 #notes li.link { cursor: pointer; }
@@ -152,12 +163,60 @@ function bodyCell(t, p) {
   return td;
 }
 
+// A fleet: per program the server's summary, then each group of targets, opening to its cells.
+function foldCell(f) {
+  const td = el('td', 'fold');
+  td.setAttribute('data-program', f.program);
+  td.appendChild(el('span', 'summary', f.summary));
+  const words = { loaded: 'loaded', rejected: 'rejected', 'not-attempted': 'not attempted', failed: 'target failed' };
+  for (const g of f.groups) {
+    const d = el('details');
+    d.setAttribute('data-outcome', g.outcome);
+    if (g.outcome !== 'loaded') d.open = true;
+    d.appendChild(el('summary', g.outcome, words[g.outcome] + ' on ' + g.targets.length + (g.text ? ': ' + g.text : '')));
+    const box = el('div', 'cells');
+    for (const name of g.targets) {
+      const t = result.targets.find((x) => x.name === name);
+      const c = bodyCell(t, { name: f.program });
+      const chip = el('span', c.className);
+      for (const a of ['data-target', 'data-program', 'data-status']) if (c.hasAttribute(a)) chip.setAttribute(a, c.getAttribute(a));
+      chip.setAttribute('role', 'gridcell');
+      const insns = t.ok && g.outcome === 'loaded' ? t.cells.find((x) => x.program === f.program) : undefined;
+      chip.textContent = name + (insns ? ' · ' + insns.verifiedInsns.toLocaleString() + ' insns' : '') + (t.release ? ' (' + t.release + ')' : '');
+      chip.title = c.title || '';
+      if (t.ok) chip.addEventListener('click', () => vscode.postMessage({ type: 'cell', target: name, program: f.program }));
+      box.appendChild(chip);
+    }
+    d.appendChild(box);
+    td.appendChild(d);
+  }
+  return td;
+}
+
+function drawFold() {
+  const tr = el('tr');
+  tr.appendChild(el('th', 'corner', 'program'));
+  tr.appendChild(el('th', 'fleet', result.targets.length + ' targets'));
+  $('head').appendChild(tr);
+  for (const f of result.fold) {
+    const row = el('tr');
+    row.setAttribute('data-program', f.program);
+    const p = result.programs.find((x) => x.name === f.program);
+    const name = el('td', 'program', f.program);
+    if (p) name.title = p.section;
+    row.appendChild(name);
+    row.appendChild(foldCell(f));
+    $('rows').appendChild(row);
+  }
+}
+
 function drawGrid() {
   const head = $('head');
   const rows = $('rows');
   head.replaceChildren();
   rows.replaceChildren();
   if (!result) return;
+  if (result.fold) return drawFold();
   const tr = el('tr');
   tr.appendChild(el('th', 'corner', 'program'));
   for (const t of result.targets) tr.appendChild(headCell(t));
@@ -184,7 +243,8 @@ function drawNotes() {
       if (t.error.detail) li.appendChild(el('pre', '', t.error.detail.trim().split('\n').slice(-12).join('\n')));
       items.push(li);
     }
-    if (t.argCtx) items.push(el('li', 'argctx', t.argCtx === 'native'
+    // a fleet lists only what differs: a native arg:ctx on fifty hosts is no news
+    if (t.argCtx && !(result.fold && t.argCtx === 'native')) items.push(el('li', 'argctx', t.argCtx === 'native'
       ? '__arg_ctx: native (the kernel takes the arg:ctx tag itself)'
       : '__arg_ctx: emulated (no native arg:ctx before 6.8: the tagged arguments are rewritten to each caller’s context type)'));
     if (t.core) for (const n of t.core.problems) {

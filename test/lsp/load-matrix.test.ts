@@ -30,6 +30,7 @@ interface Target {
   ms: number;
 }
 interface Matrix {
+  fold?: unknown;
   path: string;
   programs: { name: string; section: string; source?: { file: string; line: number } }[];
   targets: Target[];
@@ -106,6 +107,8 @@ test('one request loads the object on local and the SSH host: the rejected progr
     r.programs.map((p) => p.name),
     ['xdp_ok', 'xdp_bad'],
   );
+  // three targets fit as columns: nothing folded (a fleet's fold: test/unit/matrix-fold)
+  assert.equal(r.fold, undefined);
   const src = path.join(ws.src, 'loader_reject.bpf.c');
   // the rows know where each program's function is (a loaded cell reveals it)
   assert.equal(r.programs[0].source?.file, src);
