@@ -4,6 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { LoadMatrixCell, LoadMatrixTarget } from '../../protocol/lsp';
+import type { CoreProblem } from '../../server/src/targets/core-notes';
+import type { TargetMatrix } from '../../server/src/targets/matrix';
+import { formatMatrixText } from '../../server/src/targets/matrix-format';
 import { foldMatrix, MATRIX_MAX_COLUMNS } from '../../server/src/targets/matrix-fold';
 
 const REJECT = "program 'xdp_bad' (SEC(\"xdp\")) was rejected by the verifier at x.bpf.c:12: R1 invalid mem access 'scalar'";
@@ -74,4 +77,25 @@ test('many hosts failing alike: the summary names four and counts the rest; the 
   const [bad] = foldMatrix(['xdp_bad'], fleet)!;
   assert.equal(bad.summary, `loaded on 2/12; rejected on host-2, host-3, host-4, host-5 and 6 more: ${REJECT}`);
   assert.equal(bad.groups.find((g) => g.outcome === 'rejected')?.targets.length, 10);
+});
+
+test("the CLI's fleet text names a CO-RE note once with the targets it was seen on; a few targets get one line each", () => {
+  const problem = (access: string, status: 'missing' | 'poisoned') =>
+    ({ program: 'p', access, kind: 'FIELD_EXISTS', status, message: 'is absent there', report: {} }) as unknown as CoreProblem;
+  const core = { relocations: 3, problems: [problem('task_struct->dl_server', 'missing'), problem('inode->i_mtime_sec', 'poisoned')] };
+  const row = (i: number): TargetMatrix => ({
+    release: i < 2 ? '6.1.0' : '6.12.0',
+    outcome: { ok: true, loaded: { handle: 1, programs: [], maps: [], warnings: [], ms: 1 } } as unknown as TargetMatrix['outcome'],
+    cells: [{ program: 'p', status: 'loaded', verifiedInsns: 9 }],
+    notes: [],
+    core: i < 2 ? core : { relocations: 3, problems: [] },
+  });
+  const results = (n: number) => Array.from({ length: n }, (_, i) => ({ target: `host-${i}`, ok: true as const, value: row(i), ms: 10 }));
+  const line = '2 of 3 CO-RE relocations do not resolve: dl_server, i_mtime_sec';
+  const fleet = formatMatrixText('x.o', results(8), ['p']);
+  assert.match(fleet, new RegExp(`^note on host-0, host-1: ${line}$`, 'm'), fleet);
+  const few = formatMatrixText('x.o', results(3), ['p']);
+  assert.match(few, new RegExp(`^host-0: ${line}$`, 'm'), few);
+  assert.match(few, new RegExp(`^host-1: ${line}$`, 'm'), few);
+  assert.doesNotMatch(few, /^host-2: .*CO-RE/m, few);
 });
