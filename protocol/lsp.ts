@@ -629,6 +629,8 @@ export interface MapElementsResult {
   readonly scanned?: number;
   /** Why the elements could not be read (no such load or map; a queue or ring buffer). */
   readonly error?: string;
+  /** The load is gone (unloaded, or the server restarted): a view stops reading. */
+  readonly unloaded?: boolean;
   /** What user space may do to this map (a frozen .rodata, a ring buffer, a prog array: nothing). */
   readonly access?: MapAccess;
   /** Per-CPU maps: the CPUs each value has. */

@@ -127,6 +127,8 @@ class MapView {
     }
     if (this.disposed) return;
     void this.panel.webview.postMessage({ type: 'data', result, paused: this.paused, ms: Date.now() - t0, at: Date.now() });
+    // Unloaded: the last rows stay with the error; nothing more to read.
+    if (result.unloaded) return;
     if (this.again) {
       this.again = false;
       return this.read();

@@ -21,6 +21,7 @@ interface Elements {
   matched?: number;
   elements: { key: string; value: string; cpus?: string[]; sum?: string }[];
   error?: string;
+  unloaded?: boolean;
   access?: { update: boolean; delete: boolean; insert: boolean };
   cpus?: number;
 }
@@ -162,4 +163,18 @@ test('maps user space does not write show no edits and refuse them; arrays canno
   assert.equal((await elements('m_array')).elements.find((e) => e.key === '0')!.value, '77');
   const none = await update('nope', '0', '1');
   assert.match(none.error ?? '', /no map nope/);
+});
+
+test('after Unload the view is told the load is gone, so it stops reading; a map the load lacks is not "unloaded"', async () => {
+  const missing = await elements('nope');
+  assert.match(missing.error ?? '', /no map nope in load/);
+  assert.equal(missing.unloaded, undefined);
+  const r = await lsp.request<LoadResult>('bpfLens/loadObject', { path: path.join(ws.build, 'observe_maps.o') });
+  assert.ok(r.ok, r.error?.message);
+  const h = r.loaded!.handle;
+  assert.ok((await lsp.request<Elements>('bpfLens/mapElements', { handle: h, map: 'm_array' })).elements.length > 0);
+  await lsp.request('bpfLens/unloadObject', { handle: h });
+  const gone = await lsp.request<Elements>('bpfLens/mapElements', { handle: h, map: 'm_array' });
+  assert.equal(gone.unloaded, true);
+  assert.equal(gone.error, `load ${h} was unloaded`);
 });

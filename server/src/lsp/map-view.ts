@@ -44,6 +44,7 @@ function find(h: HeldLoad | undefined, handle: number, map: string): Found {
 }
 
 export async function viewElements(held: HeldLoad | undefined, p: MapElementsParams): Promise<MapElementsResult> {
+  if (!held) return { count: 0, truncated: false, elements: [], error: `load ${p.handle} was unloaded`, unloaded: true };
   const f = find(held, p.handle, p.map);
   if ('error' in f) return { count: 0, truncated: false, elements: [], error: f.error };
   const access = mapAccess(f.m);
