@@ -48,9 +48,10 @@ export function reportError(e: unknown, cmd: Command | undefined, out: CliIo): n
 
 /**
  * Runs this process's command line with `runArgv`; its result is the exit code. `exitAtOnce`:
- * the process ends when the command returns, without waiting for node to tear its heap down
- * (~10–20 ms of a cold `bpf-lens load` here); stdout and stderr are synchronous on Linux, and
- * the 'exit' handlers (bin/bpf-lens.js's code cache) still run.
+ * the process ends once the command returned and stdout and stderr took all it wrote, without
+ * waiting for node to tear its heap down (~10–20 ms of a cold `bpf-lens load` here); the 'exit'
+ * handlers (bin/bpf-lens.js's code cache) still run. A pipe reader slower than the output (a
+ * big `btf dump`) leaves writes queued: exiting before they drain would cut the output.
  */
 export function startProcess(runArgv: (argv: string[]) => Promise<number>, exitAtOnce = false): void {
   // Output may be piped into `head`: a closed pipe is not an error worth a stack trace.
@@ -59,9 +60,19 @@ export function startProcess(runArgv: (argv: string[]) => Promise<number>, exitA
   });
   // runArgv reports every error it expects; a rejection is a bug: let it end the process with its stack.
   void runArgv(process.argv.slice(2)).then((code) => {
-    if (exitAtOnce) process.exit(code);
     process.exitCode = code;
+    if (exitAtOnce) afterOutput(() => process.exit(code));
   });
+}
+
+/** Calls `done` when stdout and stderr have written everything before this call (their callbacks run in order). */
+function afterOutput(done: () => void): void {
+  let pending = 2;
+  const one = () => {
+    if (--pending === 0) done();
+  };
+  process.stdout.write('', one);
+  process.stderr.write('', one);
 }
 
 /** The process of a bundle that holds one command (cli/bundles/); bin/bpf-lens.js picks it by the command's words. */
