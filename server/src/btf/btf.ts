@@ -39,7 +39,14 @@ export class Btf {
   readonly startId: number;
   /** String offset where this blob's strings start: 0, or the base's string size. */
   readonly startStrOff: number;
-  private readonly decoded: (BtfType | undefined)[];
+  /**
+   * Own types by index, as decoded. For a parsed blob it starts empty and stays sparse until
+   * every type is wanted: an array of vmlinux's ~126k slots up front costs a cold CO-RE load,
+   * which decodes a few hundred, ~250 page faults.
+   */
+  private decoded: (BtfType | undefined)[];
+  /** Number of own types. */
+  private readonly own: number;
   private readonly raw?: RawTypes;
   private nameIndex?: Map<string, TypeId | TypeId[]>;
   private nameHash?: NameHash;
@@ -58,10 +65,12 @@ export class Btf {
     this.startStrOff = base ? base.stringsEnd : 0;
     if (Array.isArray(source)) {
       this.decoded = source.slice();
+      this.own = this.decoded.length;
       this.allDecoded = true;
     } else {
       this.raw = source as RawTypes;
-      this.decoded = new Array(this.raw.count);
+      this.own = this.raw.count;
+      this.decoded = [];
     }
   }
 
@@ -72,12 +81,12 @@ export class Btf {
 
   /** Number of own types (void and base types excluded). */
   get count(): number {
-    return this.decoded.length;
+    return this.own;
   }
 
   /** Number of type ids, void (0) included: valid ids are 0 .. length-1. */
   get length(): number {
-    return this.startId + this.decoded.length;
+    return this.startId + this.own;
   }
 
   /** Offset just past the last string of this blob and its bases. */
@@ -88,7 +97,10 @@ export class Btf {
   /** This blob's own types, in id order (decodes all of them). */
   get types(): readonly BtfType[] {
     if (!this.allDecoded) {
-      for (let i = 0; i < this.decoded.length; i++) if (!this.decoded[i]) this.decoded[i] = this.raw!.decode(i);
+      // a dense array of them all (the sparse one keeps the types already handed out)
+      const all = new Array<BtfType>(this.own);
+      for (let i = 0; i < this.own; i++) all[i] = this.decoded[i] ?? this.raw!.decode(i);
+      this.decoded = all;
       this.allDecoded = true;
     }
     return this.decoded as BtfType[];
@@ -99,7 +111,7 @@ export class Btf {
     if (id === 0) return undefined;
     if (id < this.startId) return this.base!.get(id);
     const i = id - this.startId;
-    if (!(i < this.decoded.length)) throw new RangeError(`BTF type id ${id} is out of range (${this.length} types)`);
+    if (!(i < this.own)) throw new RangeError(`BTF type id ${id} is out of range (${this.length} types)`);
     return this.decoded[i] ?? (this.decoded[i] = this.raw!.decode(i));
   }
 
@@ -121,7 +133,7 @@ export class Btf {
     const i = id - this.startId;
     const t = this.decoded[i];
     if (t) return t.name;
-    if (!this.raw || i >= this.decoded.length) throw new RangeError(`BTF type id ${id} is out of range (${this.length} types)`);
+    if (!this.raw || i >= this.own) throw new RangeError(`BTF type id ${id} is out of range (${this.length} types)`);
     return this.raw.nameOf(i);
   }
 
@@ -179,7 +191,7 @@ export class Btf {
   private ownIndex(): Map<string, TypeId | TypeId[]> {
     if (this.nameIndex) return this.nameIndex;
     const idx = new Map<string, TypeId | TypeId[]>();
-    for (let i = 0; i < this.decoded.length; i++) {
+    for (let i = 0; i < this.own; i++) {
       const name = this.decoded[i]?.name ?? this.raw!.nameOf(i);
       if (!name) continue;
       const id = this.startId + i;
