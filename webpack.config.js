@@ -33,7 +33,7 @@ class AsciiOnlyPlugin {
         for (const [name, asset] of Object.entries(assets)) {
           if (!name.endsWith('.js')) continue;
           const text = asset.source().toString();
-          if (!/[^\x00-\x7f]/.test(text)) continue;
+          if (!/[\u0080-\uffff]/.test(text)) continue;
           const out = new sources.ReplaceSource(asset);
           // code units, as JavaScript counts them: an astral character becomes its surrogate pair
           for (let i = 0; i < text.length; i++) {
