@@ -30,7 +30,7 @@
 //   host.ts       kconfigText, kallsymsText, processAlive, pidNamespace.
 //   stats.ts      enableStats (BPF_ENABLE_STATS), statsSysctlEnabled: program run statistics.
 //   epoll.ts      epollCreate/epollAdd/epollWait (never waits: consumers poll from a timer).
-//   trace-pipe.ts tracePipeOpen (non-blocking, tracefs mounted when absent), readNonBlocking.
+//   trace-pipe.ts tracePipeOpen (non-blocking, tracefs mounted when absent; EBUSY names the holder), readNonBlocking, taskComm.
 //   sys.ts also   mmapFd (MAP_SHARED, a Mapping over the kernel's pages), mappingCount.
 //   bpffs.ts      makeDirs, unpin, removeDir, removeTree, renamePin, listDir: the file side of pinning.
 //   KernelOps     all of the above a load uses, as one object (localKernel: this process).
@@ -56,7 +56,7 @@ export {
 } from './sys';
 export type { Fd, FaultInjector, Mapping } from './sys';
 export { EPOLLIN, epollAdd, epollCreate, epollWait } from './epoll';
-export { readNonBlocking, tracePipeOpen } from './trace-pipe';
+export { readNonBlocking, taskComm, tracePipeOpen } from './trace-pipe';
 export {
   mapCreate,
   mapDeleteElem,
@@ -135,6 +135,7 @@ export interface ObserveOps {
   readonly epollWait: typeof epoll.epollWait;
   readonly tracePipeOpen: typeof tpipe.tracePipeOpen;
   readonly readNonBlocking: typeof tpipe.readNonBlocking;
+  readonly taskComm: typeof tpipe.taskComm;
   readonly mapInfo: typeof objects.mapInfo;
   readonly mapUpdateElem: typeof maps.mapUpdateElem;
   readonly closeFd: typeof sys.closeFd;
@@ -151,6 +152,7 @@ const localObserve = {
   epollWait: epoll.epollWait,
   tracePipeOpen: tpipe.tracePipeOpen,
   readNonBlocking: tpipe.readNonBlocking,
+  taskComm: tpipe.taskComm,
 };
 import * as stats from './stats';
 

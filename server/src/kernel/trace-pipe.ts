@@ -76,6 +76,16 @@ function safeLink(p: string): string | undefined {
   }
 }
 
+/** A task's name as /proc has it now, or undefined when the task is gone (or not visible here). */
+export function taskComm(pid: number): string | undefined {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').replace(/\n$/, '');
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads what the FD has now into `buf`; 0 when nothing is ready (EAGAIN). */
 export function readNonBlocking(fd: Fd, buf: Uint8Array, context = ''): number {
   for (;;) {

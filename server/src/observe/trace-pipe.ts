@@ -4,7 +4,7 @@
 // (TracePipeHub) and hands each line to the observers it belongs to.
 import type { Fd, KernelOps } from '../kernel';
 
-export type TracePipeKernel = Pick<KernelOps, 'tracePipeOpen' | 'readNonBlocking' | 'closeFd'>;
+export type TracePipeKernel = Pick<KernelOps, 'tracePipeOpen' | 'readNonBlocking' | 'closeFd' | 'taskComm'>;
 
 export interface PrintkLine {
   readonly task: string;
@@ -47,11 +47,22 @@ export class TracePipeReader {
       this.rest = lines.pop() ?? '';
       for (const l of lines) {
         if (!l.includes('bpf_trace_printk')) continue;
-        onLine(l);
+        onLine(this.named(l));
         n++;
       }
     }
     return n;
+  }
+
+  /**
+   * The kernel prints `<...>` for a task whose name fell out of its small saved_cmdlines cache
+   * (a busy machine): the reader runs where the task does, so it asks /proc while the task lives
+   * (its name now, which an exec since may have changed).
+   */
+  private named(line: string): string {
+    const m = /^(\s*)<\.\.\.>-(\d+)/.exec(line);
+    const comm = m ? this.k.taskComm(Number(m[2])) : undefined;
+    return m && comm ? `${m[1]}${comm}${line.slice(m[1].length + 5)}` : line;
   }
 
   close(): void {
