@@ -1,7 +1,7 @@
 import { ByteReader } from '../common/bytes';
 import { FormatError } from '../common/errors';
 import { NameHash, type NameHashTables } from './name-hash';
-import { type RawTypes, rawTypesAt, scanTypes } from './raw';
+import { IndexCorruptError, type RawTypes, rawTypesAt, scanTypes } from './raw';
 import { BTF_HEADER_SIZE, BTF_MAGIC, type BtfType, type KindName, type TypeId, isModifier } from './types';
 
 export interface BtfHeader {
@@ -25,6 +25,11 @@ export interface ParseOptions {
    * (btf/index-file.ts): the type scan (bounds, names, references, cycles) is not run again.
    */
   readonly records?: Uint32Array;
+  /**
+   * Called when a lookup finds `records` or the adopted name hash wrong for these bytes: the
+   * blob has then dropped them and answers from its own scan (same answers as without them).
+   */
+  readonly onIndexCorrupt?: (btf: Btf, why: Error) => void;
 }
 
 /**
@@ -47,7 +52,10 @@ export class Btf {
   private decoded: (BtfType | undefined)[];
   /** Number of own types. */
   private readonly own: number;
-  private readonly raw?: RawTypes;
+  private raw?: RawTypes;
+  /** Set while offsets and name hash come from an index file: how to do without them. */
+  private recordsChecked = false;
+  private fromIndex?: { rescan: () => RawTypes; onCorrupt?: (btf: Btf, why: Error) => void };
   private nameIndex?: Map<string, TypeId | TypeId[]>;
   private nameHash?: NameHash;
   private allDecoded = false;
@@ -76,7 +84,15 @@ export class Btf {
 
   /** The undecoded records of a parsed blob (undefined for built BTF). */
   get records(): RawTypes | undefined {
+    // whoever takes the offsets reads them all (dumps, whole-BTF indexes): check them all once
+    if (this.fromIndex && !this.recordsChecked) this.guarded(() => this.checkAllRecords());
     return this.raw;
+  }
+
+  private checkAllRecords(): void {
+    const holds = this.raw?.recordHolds;
+    if (holds) for (let i = 0; i < this.own; i++) if (!holds(i)) throw new IndexCorruptError(`record offset of type [${this.startId + i}]`);
+    this.recordsChecked = true;
   }
 
   /** Number of own types (void and base types excluded). */
@@ -99,7 +115,7 @@ export class Btf {
     if (!this.allDecoded) {
       // a dense array of them all (the sparse one keeps the types already handed out)
       const all = new Array<BtfType>(this.own);
-      for (let i = 0; i < this.own; i++) all[i] = this.decoded[i] ?? this.raw!.decode(i);
+      for (let i = 0; i < this.own; i++) all[i] = this.decoded[i] ?? this.decodeOwn(i);
       this.decoded = all;
       this.allDecoded = true;
     }
@@ -112,7 +128,7 @@ export class Btf {
     if (id < this.startId) return this.base!.get(id);
     const i = id - this.startId;
     if (!(i < this.own)) throw new RangeError(`BTF type id ${id} is out of range (${this.length} types)`);
-    return this.decoded[i] ?? (this.decoded[i] = this.raw!.decode(i));
+    return this.decoded[i] ?? (this.decoded[i] = this.decodeOwn(i));
   }
 
   /** Like get(), for ids known to be non-void. */
@@ -134,7 +150,34 @@ export class Btf {
     const t = this.decoded[i];
     if (t) return t.name;
     if (!this.raw || i >= this.own) throw new RangeError(`BTF type id ${id} is out of range (${this.length} types)`);
-    return this.raw.nameOf(i);
+    return this.fromIndex ? this.guarded(() => this.raw!.nameOf(i)) : this.raw.nameOf(i);
+  }
+
+  private decodeOwn(i: number): BtfType {
+    return this.fromIndex ? this.guarded(() => this.raw!.decode(i)) : this.raw!.decode(i);
+  }
+
+  /** Records and name hash from an index file (parseBtf with `records`), until one is found wrong. */
+  useIndexFallback(rescan: () => RawTypes, onCorrupt?: (btf: Btf, why: Error) => void): void {
+    this.fromIndex = { rescan, onCorrupt };
+  }
+
+  /**
+   * Runs a lookup; when it finds the index file's tables wrong, drops them for this blob's own
+   * scan (the types already decoded were checked where they were read) and runs it again.
+   */
+  private guarded<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      const from = this.fromIndex;
+      if (!(e instanceof IndexCorruptError) || !from) throw e;
+      this.fromIndex = undefined;
+      this.raw = from.rescan();
+      this.nameHash = undefined;
+      from.onCorrupt?.(this, e);
+      return f();
+    }
   }
 
   /** Every type id that carries `name`, base first. */
@@ -142,7 +185,7 @@ export class Btf {
     let mine: readonly TypeId[];
     const hash = this.ownHash();
     if (hash) {
-      mine = hash.indexesOf(name).map((i) => this.startId + i);
+      mine = (this.fromIndex ? this.guarded(() => this.ownHash()!.indexesOf(name)) : hash.indexesOf(name)).map((i) => this.startId + i);
     } else {
       const own = this.ownIndex().get(name);
       mine = own === undefined ? [] : typeof own === 'number' ? [own] : own;
@@ -153,7 +196,8 @@ export class Btf {
   /** Own ids (ascending) whose names contain "___": where CO-RE flavors (`foo___v2`) are. */
   tripleUnderscoreIds(): readonly TypeId[] {
     const hash = this.ownHash();
-    if (hash) return hash.tripleUnderscore.map((i) => this.startId + i);
+    if (hash)
+      return (this.fromIndex ? this.guarded(() => this.ownHash()!.tripleUnderscore) : hash.tripleUnderscore).map((i) => this.startId + i);
     const out: TypeId[] = [];
     for (let id = this.startId; id < this.length; id++) if (this.nameOf(id).includes('___')) out.push(id);
     return out;
@@ -284,10 +328,11 @@ export function parseBtf(bytes: Uint8Array, opts: ParseOptions = {}): Btf {
   const strings = bytes.subarray(strStart, strStart + header.strLen);
   if (!base && header.strLen > 0 && strings[0] !== 0) r.fail(strStart, 'string section does not start with an empty string');
   if (header.strLen > 0 && strings[header.strLen - 1] !== 0) r.fail(strStart + header.strLen - 1, 'string section is not NUL-terminated');
-  const raw = opts.records
-    ? rawTypesAt(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), le, opts.records, typeStart, header.typeLen, strings, base)
-    : scanTypes(r, typeStart, header.typeLen, strings, base);
-  return new Btf(raw, strings, le, base, header);
+  if (!opts.records) return new Btf(scanTypes(r, typeStart, header.typeLen, strings, base), strings, le, base, header);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const btf = new Btf(rawTypesAt(dv, le, opts.records, typeStart, header.typeLen, strings, base, true), strings, le, base, header);
+  btf.useIndexFallback(() => scanTypes(r, typeStart, header.typeLen, strings, base), opts.onIndexCorrupt);
+  return btf;
 }
 
 export function isFormatError(e: unknown): e is FormatError {

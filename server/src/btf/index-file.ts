@@ -1,17 +1,22 @@
 // An index file of one BTF blob: where each type record starts and the name hash (with the
 // CO-RE flavor list), so that a process which reads the same kernel BTF again skips the type
 // scan and the name indexing. The file names the BTF it was made from (size and SHA-256 of
-// its bytes) and carries its own SHA-256; anything that does not check out is refused, and
-// the caller parses the BTF as if there were no index.
+// its bytes) in a header that carries its own SHA-256; a header that does not check out, or a
+// file whose length is not the one its header gives, is refused. The body is not hashed on
+// open (that read every page, ~10 ms a run): each entry a lookup reads is checked against the
+// BTF itself (raw.ts recordCheck, name-hash.ts), and a wrong one makes the blob drop the index
+// and answer from its own scan (btf.ts), so a corrupt index costs time, never a wrong answer.
 import { createHash } from 'crypto';
 import { type Btf, type ParseOptions, parseBtf } from './btf';
 import type { NameHashTables } from './name-hash';
 
 const MAGIC = 0x58495442; // 'BTIX'
 /** Bump when the layout or the name hash function changes. */
-const FORMAT = 1;
+const FORMAT = 2;
 const HEADER_WORDS = 6;
 const DIGEST = 32;
+/** Header words, the BTF's digest, and the SHA-256 of those two. */
+const BODY = 4 * HEADER_WORDS + 2 * DIGEST;
 
 /** The identity of a BTF blob: SHA-256 of its bytes. */
 export function btfDigest(bytes: Uint8Array): Uint8Array {
@@ -30,16 +35,16 @@ export function encodeIndex(btf: Btf, bytes: Uint8Array, digest: Uint8Array): Ui
   const t = btf.nameHashTables;
   if (!raw || !t || btf.base || !INDEX_HOST_OK) throw new Error('only a parsed BTF blob without a base has an index file');
   const count = raw.count;
-  const words = new Uint32Array(HEADER_WORDS + DIGEST / 4 + 2 * count + t.heads.length + t.triple.length + DIGEST / 4);
+  const words = new Uint32Array(BODY / 4 + 2 * count + t.heads.length + t.triple.length);
   words.set([MAGIC, FORMAT, bytes.length, count, t.heads.length, t.triple.length]);
   const out = new Uint8Array(words.buffer);
   out.set(digest, 4 * HEADER_WORDS);
-  let at = HEADER_WORDS + DIGEST / 4;
+  out.set(sha256(out.subarray(0, 4 * HEADER_WORDS + DIGEST)), 4 * HEADER_WORDS + DIGEST);
+  let at = BODY / 4;
   for (const arr of [raw.offsets, t.heads, t.next, t.triple]) {
     words.set(arr instanceof Int32Array ? new Uint32Array(arr.buffer, arr.byteOffset, arr.length) : arr, at);
     at += arr.length;
   }
-  out.set(sha256(out.subarray(0, 4 * at)), 4 * at);
   return out;
 }
 
@@ -48,48 +53,34 @@ interface IndexTables {
   readonly names: NameHashTables;
 }
 
-/** The tables of an index file, when it is whole, of this format and of the BTF `digest` names. */
+/**
+ * The tables of an index file whose header is whole, of this format and of the BTF `digest`
+ * names, and whose length is the one the header gives. Its entries are checked where read.
+ */
 export function decodeIndex(file: Uint8Array, size: number, digest: Uint8Array): IndexTables | undefined {
-  const body = 4 * HEADER_WORDS + DIGEST;
-  if (!INDEX_HOST_OK || file.length < body + DIGEST || file.length % 4 !== 0) return undefined;
-  const end = file.length - DIGEST;
-  if (!equal(sha256(file.subarray(0, end)), file.subarray(end))) return undefined;
+  if (!INDEX_HOST_OK || file.length < BODY || file.length % 4 !== 0) return undefined;
+  const head = 4 * HEADER_WORDS + DIGEST;
+  if (!equal(sha256(file.subarray(0, head)), file.subarray(head, BODY))) return undefined;
   const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const [magic, format, btfSize, count, hashSize, tripleCount] = Array.from({ length: HEADER_WORDS }, (_, i) => dv.getUint32(4 * i, true));
-  if (magic !== MAGIC || format !== FORMAT || btfSize !== size || !equal(file.subarray(4 * HEADER_WORDS, body), digest)) return undefined;
-  if (hashSize === 0 || (hashSize & (hashSize - 1)) !== 0 || body + 4 * (2 * count + hashSize + tripleCount) !== end) return undefined;
+  if (magic !== MAGIC || format !== FORMAT || btfSize !== size || !equal(file.subarray(4 * HEADER_WORDS, head), digest)) return undefined;
+  if (hashSize === 0 || (hashSize & (hashSize - 1)) !== 0 || BODY + 4 * (2 * count + hashSize + tripleCount) !== file.length)
+    return undefined;
   // Views of the file where its words are aligned (a fresh read is), copies where not.
   const own = file.byteOffset % 4 === 0 ? file : new Uint8Array(file);
   const view = <T>(Ctor: new (b: ArrayBufferLike, at: number, n: number) => T, at: number, n: number) =>
     new Ctor(own.buffer, own.byteOffset + at, n);
-  const records = view(Uint32Array, body, count);
-  const heads = view(Int32Array, body + 4 * count, hashSize);
-  const next = view(Int32Array, body + 4 * (count + hashSize), count);
-  const triple = Array.from(view(Uint32Array, body + 4 * (2 * count + hashSize), tripleCount));
-  return boundsHold(records, heads, triple, size) ? { records, names: { heads, next, triple } } : undefined;
-}
-
-/**
- * Bounds that keep every later read in range (chain links and heads are checked where they
- * are walked: name-hash.ts). These loops run once per process before the JIT warms up, over a
- * mapped file: indexed, no iterators, no calls, no writes.
- */
-function boundsHold(records: Uint32Array, heads: Int32Array, triple: readonly number[], size: number): boolean {
-  const count = records.length;
-  const last = size - 12;
-  let prev = -1;
-  for (let i = 0; i < count; i++) {
-    const r = records[i];
-    if (r <= prev || r > last) return false;
-    prev = r;
-  }
-  for (let i = 0; i < triple.length; i++) if (triple[i] >= count || (i > 0 && triple[i] <= triple[i - 1])) return false;
-  return heads.length > 0;
+  const records = view(Uint32Array, BODY, count);
+  const heads = view(Int32Array, BODY + 4 * count, hashSize);
+  const next = view(Int32Array, BODY + 4 * (count + hashSize), count);
+  const triple = Array.from(view(Uint32Array, BODY + 4 * (2 * count + hashSize), tripleCount));
+  return { records, names: { heads, next, triple } };
 }
 
 /**
  * The blob parsed with its index file (no type scan, no name indexing), or undefined when the
- * index is not this blob's or is damaged: then parse it as usual (and write a new index).
+ * index is not this blob's: then parse it as usual (and write a new index). An index found
+ * wrong later, where a lookup reads it, calls opts.onIndexCorrupt (btf.ts).
  */
 export function parseWithIndex(bytes: Uint8Array, file: Uint8Array, digest: Uint8Array, opts: ParseOptions = {}): Btf | undefined {
   if (opts.base) return undefined;

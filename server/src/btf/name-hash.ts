@@ -1,4 +1,4 @@
-import type { RawTypes } from './raw';
+import { IndexCorruptError, type RawTypes } from './raw';
 
 /** Where the bytes of string offsets live: this blob's strings, then its bases' (split BTF). */
 export interface StringBlobs {
@@ -26,11 +26,14 @@ export class NameHash {
   private readonly next: Int32Array;
   private readonly mask: number;
   private triple?: readonly number[];
+  /** Tables from an index file: every entry a lookup reads is checked against the BTF. */
+  private untrusted = false;
+  private tripleChecked = false;
 
   /** The tables of a NameHash built earlier for the same blob (btf/index-file.ts), not rebuilt. */
   static fromTables(raw: RawTypes, strs: StringBlobs, le: boolean, t: NameHashTables): NameHash {
     const h = Object.create(NameHash.prototype) as NameHash;
-    Object.assign(h, { raw, strs, le, heads: t.heads, next: t.next, mask: t.heads.length - 1, triple: t.triple });
+    Object.assign(h, { raw, strs, le, heads: t.heads, next: t.next, mask: t.heads.length - 1, triple: t.triple, untrusted: true });
     return h;
   }
 
@@ -78,7 +81,24 @@ export class NameHash {
 
   /** Own indexes (ascending) of the types whose names contain "___" (CO-RE flavors). */
   get tripleUnderscore(): readonly number[] {
+    if (this.triple && this.untrusted && !this.tripleChecked) {
+      this.checkTriple(this.triple);
+      this.tripleChecked = true;
+    }
     return (this.triple ??= this.flavorIndexes());
+  }
+
+  /**
+   * An index file's flavor list: ascending, in range, each a name with "___". A wrong entry
+   * names a type without "___" (every type with one is listed) or breaks the order.
+   */
+  private checkTriple(triple: readonly number[]): void {
+    const count = this.raw.count;
+    for (let k = 0; k < triple.length; k++) {
+      const i = triple[k];
+      if (!(i >= 0 && i < count) || (k > 0 && i <= triple[k - 1]) || !this.raw.nameOf(i).includes('___'))
+        throw new IndexCorruptError(`flavor list entry ${k}`);
+    }
   }
 
   /**
@@ -126,14 +146,34 @@ export class NameHash {
     // Chains ascend: a link that does not go up (-1 at a chain's end, 0 on a type without a
     // name, anything forged in an index file) ends the walk, so every walk ends.
     const count = this.raw.count;
+    const check = this.untrusted;
+    if (check && !(this.heads[b] === -1 || (this.heads[b] >= 0 && this.heads[b] < count)))
+      throw new IndexCorruptError(`name hash bucket ${b}`);
     for (let i = this.heads[b]; i >= 0 && i < count;) {
+      if (check) this.checkMember(i, b);
       const [s, p] = this.locate(this.raw.view.getUint32(this.raw.offsets[i], this.le));
       let k = 0;
       while (k < want.length && p + k < s.length && s[p + k] === want[k]) k++;
       if (k === want.length && s[p + k] === 0) out.push(i);
       const n = this.next[i];
+      if (check && n !== -1 && !(n > i && n < count)) throw new IndexCorruptError(`name hash link of type index ${i}`);
       i = n > i ? n : -1;
     }
     return out;
+  }
+
+  /**
+   * An index file's chain member: its record where the BTF has it, and its name (non-empty)
+   * hashing to this bucket. A wrong head or link lands on a type of another bucket.
+   */
+  private checkMember(i: number, b: number): void {
+    if (!this.raw.recordHolds || !this.raw.recordHolds(i)) throw new IndexCorruptError(`record offset of type index ${i}`);
+    const off = this.raw.view.getUint32(this.raw.offsets[i], this.le);
+    if (off === 0) throw new IndexCorruptError(`name hash member ${i} has no name`);
+    const [s, start] = this.locate(off);
+    let p = start;
+    let h = 0;
+    for (let c = s[p]; c !== 0 && p < s.length; c = s[++p]) h = (Math.imul(h, 31) + c) | 0;
+    if (((h ^ (h >>> 15)) & this.mask) !== b) throw new IndexCorruptError(`name hash member ${i} is not of bucket ${b}`);
   }
 }

@@ -53,6 +53,18 @@ export interface RawTypes {
   readonly typeLen: number;
   decode(i: number): BtfType;
   nameOf(i: number): string;
+  /**
+   * For offsets taken from an index file: whether record i starts where record i-1 ends and
+   * ends where record i+1 starts (undefined for scanned offsets, which hold by construction).
+   */
+  readonly recordHolds?: (i: number) => boolean;
+}
+
+/** An index file's tables disagree with the BTF they index: the index is corrupt or stale. */
+export class IndexCorruptError extends Error {
+  constructor(what: string) {
+    super(`BTF index file does not match its BTF (${what})`);
+  }
 }
 
 /**
@@ -213,6 +225,7 @@ export function rawTypesAt(
   typeLen: number,
   strings: Uint8Array,
   base?: Btf,
+  untrusted = false,
 ): RawTypes {
   const startId = base ? base.length : 1;
   const startStrOff = base ? base.stringsEnd : 0;
@@ -232,14 +245,54 @@ export function rawTypesAt(
     return strText.slice(rel, strText.indexOf('\0', rel));
   };
 
+  if (!untrusted)
+    return {
+      count: offsets.length,
+      view: dv,
+      offsets,
+      typeStart,
+      typeLen,
+      nameOf: (i) => str(dv.getUint32(offsets[i], le)),
+      decode: (i) => decodeType(dv, le, offsets[i], startId + i, str),
+    };
+  const recordHolds = recordCheck(dv, le, offsets, typeStart, typeLen);
+  const checked = (i: number) => {
+    if (!recordHolds(i)) throw new IndexCorruptError(`record offset of type [${startId + i}]`);
+    return offsets[i];
+  };
   return {
     count: offsets.length,
     view: dv,
     offsets,
     typeStart,
     typeLen,
-    nameOf: (i) => str(dv.getUint32(offsets[i], le)),
-    decode: (i) => decodeType(dv, le, offsets[i], startId + i, str),
+    recordHolds,
+    nameOf: (i) => str(dv.getUint32(checked(i), le)),
+    decode: (i) => decodeType(dv, le, checked(i), startId + i, str),
+  };
+}
+
+/**
+ * Per-lookup check of offsets from an index file: record i must start where record i-1 ends
+ * (the first at the section's start) and end where record i+1 starts (the last at its end).
+ * A wrong word among offsets i-1..i+1 breaks one of these, so a type is never decoded from a
+ * wrong place, at the cost of two record headers per decoded type instead of a whole-file hash.
+ */
+function recordCheck(dv: DataView, le: boolean, offsets: Uint32Array, typeStart: number, typeLen: number): (i: number) => boolean {
+  const typeEnd = typeStart + typeLen;
+  const count = offsets.length;
+  const endOf = (o: number) => {
+    if (o < typeStart || o + 12 > typeEnd || (o - typeStart) % 4 !== 0) return -1;
+    const info = dv.getUint32(o + 4, le);
+    const end = o + 12 + extraBytes((info >>> 24) & 0x1f, info & 0xffff);
+    return end <= typeEnd ? end : -1;
+  };
+  return (i) => {
+    if (!(i >= 0 && i < count)) return false;
+    const o = offsets[i];
+    const end = endOf(o);
+    if (end < 0 || end !== (i + 1 < count ? offsets[i + 1] : typeEnd)) return false;
+    return i === 0 ? o === typeStart : endOf(offsets[i - 1]) === o;
   };
 }
 

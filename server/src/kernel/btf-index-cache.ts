@@ -45,9 +45,16 @@ export function parseKernelBtf(bytes: Uint8Array, opts: ParseOptions = {}, dir =
   } catch {
     index = undefined;
   }
-  const fast = index && parseWithIndex(bytes, index, digest, opts);
+  // an index found wrong where a lookup reads it is replaced by one of the blob's own scan
+  const onIndexCorrupt = (btf: Btf) => writeIndex(dir, file, btf, bytes, digest);
+  const fast = index && parseWithIndex(bytes, index, digest, { ...opts, onIndexCorrupt });
   if (fast) return fast;
   const btf = parseBtf(bytes, opts);
+  writeIndex(dir, file, btf, bytes, digest);
+  return btf;
+}
+
+function writeIndex(dir: string, file: string, btf: Btf, bytes: Uint8Array, digest: Uint8Array): void {
   try {
     const out = encodeIndex(btf, bytes, digest);
     mkdirSync(dir, { recursive: true });
@@ -58,7 +65,6 @@ export function parseKernelBtf(bytes: Uint8Array, opts: ParseOptions = {}, dir =
   } catch {
     // read-only home, full disk: parse every time
   }
-  return btf;
 }
 
 /**
