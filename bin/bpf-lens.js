@@ -25,7 +25,7 @@ function commandBundle() {
  * Runs the bundle with V8's code cache (node 20 has no NODE_COMPILE_CACHE): compiling the
  * 1.4 MB bundle and the functions a command runs costs ~20 ms of a ~150 ms `load`. The cache
  * lives in $XDG_CACHE_HOME/bpf-lens (or ~/.cache/bpf-lens), one file per bundle, its content,
- * node version and command; V8 also rejects data made by another V8 or with other flags.
+ * node version and command, the KEEP_CACHES newest per command bundle; V8 also rejects data made by another V8 or with other flags.
  * BPF_LENS_NO_COMPILE_CACHE=1 turns it off; any failure falls back to a plain require.
  */
 function runBundle(file) {
@@ -63,11 +63,7 @@ function runBundle(file) {
           const tmp = `${cacheFile}.${process.pid}`;
           fs.writeFileSync(tmp, script.createCachedData());
           fs.renameSync(tmp, cacheFile);
-          // caches of older bundles for this command are dead weight
-          const mine = new RegExp(`^${base}-[0-9a-f]{16}-${command}\\.v8cache$`);
-          for (const f of fs.readdirSync(dir)) {
-            if (mine.test(f) && f !== path.basename(cacheFile)) fs.rmSync(path.join(dir, f), { force: true });
-          }
+          pruneCaches(dir, new RegExp(`^${base}-[0-9a-f]{16}-${command}\\.v8cache$`));
         } catch {
           // a read-only home: run without a cache
         }
@@ -80,6 +76,17 @@ function runBundle(file) {
     if (script) throw e; // the bundle itself failed: its error, not the cache's
     require(file);
   }
+}
+
+/** Caches kept per command bundle: two installs or checkouts used in turn keep theirs. */
+const KEEP_CACHES = 4;
+
+/** Removes all but the KEEP_CACHES newest (by mtime) caches whose names match `mine`. */
+function pruneCaches(dir, mine) {
+  const files = fs.readdirSync(dir).filter((f) => mine.test(f));
+  if (files.length <= KEEP_CACHES) return;
+  const byAge = files.map((f) => ({ f, t: fs.statSync(path.join(dir, f)).mtimeMs })).sort((a, b) => b.t - a.t);
+  for (const { f } of byAge.slice(KEEP_CACHES)) fs.rmSync(path.join(dir, f), { force: true });
 }
 
 /**

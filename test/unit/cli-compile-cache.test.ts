@@ -4,7 +4,7 @@
 // never made with BPF_LENS_NO_COMPILE_CACHE, and the command's output is the same throughout.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -43,20 +43,26 @@ test('the code cache of the bundle: made once per command, reused, replaced when
   assert.equal(run(cache, ['inspect', obj]), plain);
   assert.ok(statSync(file).size > 10_000);
 
-  // another command gets its own file; a stale file of an older bundle for it is removed, and
-  // a command without a bundle of its own runs the whole CLI's
+  // another command gets its own file; of the caches of other bundles for it (another checkout,
+  // another install) the 3 newest stay beside it, older ones are removed; and a command
+  // without a bundle of its own runs the whole CLI's
   const btf = (name: string) => name.startsWith('cli-btf-dump-') && name.endsWith('-btf.v8cache');
-  writeFileSync(path.join(dir, 'cli-btf-dump-0000000000000000-btf.v8cache'), 'old');
+  const others = [0, 1, 2, 3].map((k) => `cli-btf-dump-000000000000000${k}-btf.v8cache`);
+  others.forEach((f, k) => {
+    writeFileSync(path.join(dir, f), 'other');
+    utimesSync(path.join(dir, f), 1_700_000_000 + k, 1_700_000_000 + k); // 0 the oldest
+  });
   run(cache, ['btf', 'dump', obj]);
   run(cache, ['relocate', obj, '--btf', obj]);
   const after = readdirSync(dir);
-  assert.equal(after.filter(btf).length, 1, after.join(' '));
-  assert.ok(!after.includes('cli-btf-dump-0000000000000000-btf.v8cache'));
+  assert.equal(after.filter(btf).length, 4, after.join(' '));
+  assert.ok(!after.includes(others[0]), 'the oldest is removed');
+  for (const f of others.slice(1)) assert.ok(after.includes(f), `${f} is kept`);
   assert.ok(
     after.some((f) => /^cli-[0-9a-f]{16}-relocate\.v8cache$/.test(f)),
     after.join(' '),
   );
-  assert.equal(after.length, 3, after.join(' '));
+  assert.equal(after.length, 6, after.join(' '));
 });
 
 test('a command run from its own bundle prints what the whole CLI prints: output, help, errors, exit codes', () => {
