@@ -230,7 +230,8 @@ test(
     assert.deepEqual([s.counters!.dropped, s.counters!.lost], [0, 0]);
     // the guest's wall clock comes from qemu's RTC (whole seconds): a little slack
     checkStamps(rows, t0, Date.now(), 2000);
-    for (const r of rows.filter((x) => x.kind === 'perf')) assert.ok(r.kernelTime! <= r.time + 1, 'written before read');
+    for (const r of rows.filter((x) => x.kind === 'perf'))
+      assert.ok(r.kernelTime! <= r.time + 1, `written at ${r.kernelTime}, after it was read at ${r.time}`);
     await lsp.request('bpfLens/unloadObject', { handle: l.handle });
   },
 );

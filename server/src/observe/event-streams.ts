@@ -112,21 +112,28 @@ export class EventStreams {
   }
 
   private drain(s: Source, budget: number, ring?: number): number {
-    // One stamp per drain: the records of one read are read at one moment (and Date.now() per
-    // record would cost more than the copy). Stamped here, where the record leaves the kernel's
-    // memory, not where the client receives it.
-    const readAt = (this.lastReadAt = Math.max(Date.now(), this.lastReadAt));
-    if (s.kind === 'ringbuf') {
-      const name = s.c.name;
-      return s.c.consume((data) => this.onEvent({ kind: 'ringbuf', map: name, data, readAt }), budget);
-    }
+    // One stamp per drain, taken when it ends: a record the kernel wrote while the drain ran
+    // (a perf sample's own time can say so) was read by then, never before. Date.now() per
+    // record would cost more than the copy. Stamped where the record leaves the kernel's memory,
+    // not where the client receives it.
+    const got: { -readonly [K in keyof RawEvent]: RawEvent[K] }[] = [];
     const name = s.c.name;
-    return s.c.consume(
-      (data, cpu, kernelTime) =>
-        this.onEvent({ kind: 'perf', map: name, cpu, data, readAt, ...(kernelTime !== undefined ? { kernelTime } : {}) }),
-      budget,
-      ring,
-    );
+    const n =
+      s.kind === 'ringbuf'
+        ? s.c.consume((data) => got.push({ kind: 'ringbuf', map: name, data, readAt: 0 }), budget)
+        : s.c.consume(
+            (data, cpu, kernelTime) =>
+              got.push({ kind: 'perf', map: name, cpu, data, readAt: 0, ...(kernelTime !== undefined ? { kernelTime } : {}) }),
+            budget,
+            ring,
+          );
+    if (!got.length) return n;
+    const readAt = (this.lastReadAt = Math.max(Date.now(), this.lastReadAt));
+    for (const e of got) {
+      e.readAt = readAt;
+      this.onEvent(e);
+    }
+    return n;
   }
 
   /** Records each ring buffer still holds unread (what closing now would lose), per map. */
