@@ -8,19 +8,19 @@
  * nonce'd style and script run.
  */
 
+import { webviewPage } from './webview-page';
+
 /** Rows the page keeps; older ones go. */
 export const HISTORY = 10_000;
 
 export function eventsHtml(nonce: string, cspSource: string, title: string): string {
-  const csp = `default-src 'none'; style-src ${cspSource} 'nonce-${nonce}'; script-src 'nonce-${nonce}';`;
-  return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>${title.replace(/[<>&"]/g, '')}</title>
-<style nonce="${nonce}">${STYLE}</style></head>
-<body>
-<div id="bar">
+  return webviewPage({
+    nonce,
+    cspSource,
+    title,
+    style: STYLE,
+    script: `const HISTORY = ${HISTORY};\n${SCRIPT}`,
+    body: `<div id="bar">
   <label>Map <select id="map" aria-label="Map"></select></label>
   <button id="pause">Pause</button><button id="clear">Clear</button><button id="decode">Decode As…</button>
   <span id="type" class="muted"></span>
@@ -28,9 +28,8 @@ export function eventsHtml(nonce: string, cspSource: string, title: string): str
 </div>
 <div id="head" class="row head" role="row"></div>
 <div id="scroll"><div id="spacer"></div><div id="rows"></div></div>
-<div id="empty" class="muted">Waiting for events…</div>
-<script nonce="${nonce}">const HISTORY = ${HISTORY};\n${SCRIPT}</script>
-</body></html>`;
+<div id="empty" class="muted">Waiting for events…</div>`,
+  });
 }
 
 const STYLE = `

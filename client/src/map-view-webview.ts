@@ -7,19 +7,19 @@
  * map bytes never become markup. Strict CSP: only this page's nonce'd style and script run.
  */
 
+import { webviewPage } from './webview-page';
+
 /** Rows one refresh asks for (the server's cap per request). */
 export const LIMIT = 1000;
 
 export function mapViewHtml(nonce: string, cspSource: string, title: string): string {
-  const csp = `default-src 'none'; style-src ${cspSource} 'nonce-${nonce}'; script-src 'nonce-${nonce}';`;
-  return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>${title.replace(/[<>&"]/g, '')}</title>
-<style nonce="${nonce}">${STYLE}</style></head>
-<body>
-<div id="bar">
+  return webviewPage({
+    nonce,
+    cspSource,
+    title,
+    style: STYLE,
+    script: `\n${SCRIPT}`,
+    body: `<div id="bar">
   <button id="refresh" title="Read the map again">Refresh</button><button id="pause">Pause</button>
   <input id="filter" type="search" placeholder="Filter on key text" aria-label="Filter on key text">
   <button id="add" hidden>Add entry</button>
@@ -34,9 +34,8 @@ export function mapViewHtml(nonce: string, cspSource: string, title: string): st
 <div id="error" role="alert" hidden></div>
 <div id="head" class="row head" role="row"></div>
 <div id="scroll"><div id="spacer"></div><div id="rows"></div></div>
-<div id="more" class="muted"></div>
-<script nonce="${nonce}">\n${SCRIPT}</script>
-</body></html>`;
+<div id="more" class="muted"></div>`,
+  });
 }
 
 const STYLE = `

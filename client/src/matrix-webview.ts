@@ -14,25 +14,24 @@
  * server/src/targets/matrix-fold.ts for why folding reads better than turning the grid).
  */
 
+import { webviewPage } from './webview-page';
+
 export function matrixHtml(nonce: string, cspSource: string, title: string): string {
-  const csp = `default-src 'none'; style-src ${cspSource} 'nonce-${nonce}'; script-src 'nonce-${nonce}';`;
-  return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>${title.replace(/[<>&"]/g, '')}</title>
-<style nonce="${nonce}">${STYLE}</style></head>
-<body>
-<div id="bar">
+  return webviewPage({
+    nonce,
+    cspSource,
+    title,
+    style: STYLE,
+    script: `${SCRIPT}`,
+    body: `<div id="bar">
   <button id="rerun" disabled>Re-run</button>
   <span id="object"></span>
   <span id="status" class="muted"></span>
 </div>
 <div id="progress"></div>
 <table id="grid" role="grid"><thead id="head"></thead><tbody id="rows"></tbody></table>
-<div id="notes"></div>
-<script nonce="${nonce}">${SCRIPT}</script>
-</body></html>`;
+<div id="notes"></div>`,
+  });
 }
 
 const STYLE = `
