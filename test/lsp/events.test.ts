@@ -230,6 +230,27 @@ test('two objects observed at once share the trace pipe: each stream gets its ow
   await lsp.request('bpfLens/unloadObject', { handle: two });
 });
 
+test('a format with no text of its own ("%s") gets only the lines no format with text fits', async () => {
+  const one = await loadAndAttach('printk_pair_one.o');
+  const bare = await loadAndAttach('printk_pair_bare.o');
+  for (const handle of [one, bare]) {
+    const o = await lsp.request<ObserveEventsResult>('bpfLens/observeEvents', { handle });
+    assert.ok(o.ok && o.printk, o.error ?? o.printkError);
+  }
+  const lines = (handle: number) =>
+    batches(handle)
+      .flatMap((b) => b.printk)
+      .filter((l) => l.pid === process.pid);
+  // each write: "lens pair one pid=N" from one, the marker itself ("%s") from bare
+  for (let i = 0; i < 3; i++) writeFileSync('/dev/null', `LENSPAIR ${i}`);
+  await lsp.until('both lines', () => lines(one).length >= 3 && lines(bare).length >= 3);
+  for (const handle of [one, bare]) await lsp.request('bpfLens/stopEvents', { handle });
+  const texts = (handle: number) => lines(handle).map((l) => [l.text, l.object ?? null, l.programs?.[0] ?? null]);
+  assert.deepEqual(texts(one), Array(3).fill([`lens pair one pid=${process.pid}`, fixture('printk_pair_one.o'), 'pair_one']));
+  assert.deepEqual(texts(bare), Array(3).fill(['LENSPAIR', fixture('printk_pair_bare.o'), 'pair_bare']), 'none of one’s lines');
+  for (const handle of [one, bare]) await lsp.request('bpfLens/unloadObject', { handle });
+});
+
 test('unloaded while records wait on their way: they still come before `done`, and every record is shown or counted', async () => {
   const r = await lsp.request<{ ok: boolean; loaded: { handle: number; maps: { name: string; id: number }[] } }>('bpfLens/loadObject', {
     path: fixture('lsp_events_flood.o'),

@@ -219,13 +219,16 @@ export class EventHub {
     if (!p) return undefined;
     const row: PrintkRow = { time, text: p.text, task: p.task, pid: p.pid, cpu: p.cpu };
     const peers = [o, ...[...this.observed.values()].filter((x) => x !== o && x.held.target === o.held.target)];
+    // the best fit, as the pipe's hub picks: `"%s"` fits everything and yields to any format with text
+    let best: { x: Observation; f: PrintkFormat } | undefined;
     for (const x of peers) {
       const f = matchPrintk(x.formats, p.text);
-      if (!f) continue;
-      const src = f.source && { file: this.d.index.resolveSource(x.held.info.path, f.source.file) ?? f.source.file, line: f.source.line };
-      return { ...row, object: x.held.info.path, programs: f.programs, ...(src ? { source: src } : {}) };
+      if (f && (!best || f.literal > best.f.literal)) best = { x, f };
     }
-    return row;
+    if (!best) return row;
+    const { x, f } = best;
+    const src = f.source && { file: this.d.index.resolveSource(x.held.info.path, f.source.file) ?? f.source.file, line: f.source.line };
+    return { ...row, object: x.held.info.path, programs: f.programs, ...(src ? { source: src } : {}) };
   }
 }
 

@@ -12,8 +12,8 @@ export interface ObserverOptions {
   readonly printk?: boolean;
   /** The target's shared trace pipe reader (default: one of this observer's own). */
   readonly pipe?: TracePipeHub;
-  /** Whether a printed text is this object's (its format strings); lines no observer claims go to all. */
-  readonly claims?: (text: string) => boolean;
+  /** How strongly a printed text is this object's (PipeSubscriber.claim); lines no observer claims go to all. */
+  readonly claim?: (text: string) => number;
   readonly maxQueued?: number;
   readonly perfPages?: number;
   /** Milliseconds between polls (default 10). */
@@ -56,7 +56,7 @@ export class Observer {
     if (opts.printk) {
       try {
         const hub = opts.pipe ?? new TracePipeHub(k);
-        this.unsubscribe = hub.subscribe({ onLine: (l, t) => this.pushLine(l, t), claims: opts.claims ?? (() => false) });
+        this.unsubscribe = hub.subscribe({ onLine: (l, t) => this.pushLine(l, t), claim: opts.claim ?? (() => -1) });
         this.pipe = hub;
       } catch (e) {
         printkError = (e as Error).message;

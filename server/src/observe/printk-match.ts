@@ -9,6 +9,8 @@ export interface PrintkFormat {
   readonly programs: readonly string[];
   readonly source?: SourceLocation;
   readonly pattern: RegExp;
+  /** How many characters of a printed line the format fixes (its text but the conversions; `%%` is one). */
+  readonly literal: number;
 }
 
 const CONVERSION = /%(%|[-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|z|j|t)?[diuxXocsp][A-Za-z0-9]*)/g;
@@ -24,6 +26,13 @@ export function formatPattern(format: string): RegExp {
   }
   out += format.slice(at).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return new RegExp(`^${out}$`, 's');
+}
+
+/** The characters a format fixes in what it prints: all but its conversions, `%%` counting as one. */
+export function literalChars(format: string): number {
+  let n = format.length;
+  for (const m of format.matchAll(CONVERSION)) n -= m[1] === '%' ? 1 : m[0].length;
+  return n;
 }
 
 /** Every .rodata string some program loads the address of, with who loads it. */
@@ -54,17 +63,32 @@ export function printkFormats(obj: BpfObject): PrintkFormat[] {
         programs,
         ...(who.length === 1 && who[0].source ? { source: who[0].source } : {}),
         pattern: formatPattern(format),
+        literal: literalChars(format),
       });
     }
   });
   return out;
 }
 
-/** The format a printed text fits (the longest format wins when several do), or undefined. */
+/**
+ * The format a printed text fits, or undefined. When several fit, the one fixing the most
+ * characters wins (`"%s"` fits every line and tells nothing), then the longest.
+ */
 export function matchPrintk(formats: readonly PrintkFormat[], text: string): PrintkFormat | undefined {
   let best: PrintkFormat | undefined;
-  for (const f of formats) if (f.pattern.test(text) && (!best || f.format.length > best.format.length)) best = f;
+  for (const f of formats) {
+    if (!f.pattern.test(text)) continue;
+    if (!best || f.literal > best.literal || (f.literal === best.literal && f.format.length > best.format.length)) best = f;
+  }
   return best;
+}
+
+/**
+ * How strongly an object's formats claim a printed text: the characters its best-fitting format
+ * fixes (0 for a format made only of conversions), or -1 when none fits.
+ */
+export function printkClaim(formats: readonly PrintkFormat[], text: string): number {
+  return matchPrintk(formats, text)?.literal ?? -1;
 }
 
 /** Whether a program calls bpf_trace_printk (6) or bpf_trace_vprintk (177): only then is the trace pipe worth reading. */

@@ -71,18 +71,21 @@ export class TracePipeReader {
   }
 }
 
-/** One observer's share of the trace pipe: `claims` says whether a printed text is its object's. */
+/** One observer's share of the trace pipe: `claim` says how strongly a printed text is its object's. */
 export interface PipeSubscriber {
   /** A line and when it was read (ms since the epoch, never less than the previous line's). */
   readonly onLine: (line: string, readAt: number) => void;
-  readonly claims: (text: string) => boolean;
+  /** The characters of the text its object's best-fitting format fixes (0: only conversions), -1 when none fits. */
+  readonly claim: (text: string) => number;
 }
 
 /**
  * The target's one trace pipe reader, opened by the first subscriber and closed when the last
  * leaves. The kernel does not print which program called bpf_printk (only the task, pid and
- * CPU), so a line goes to the subscribers whose object's format strings it fits; a line no one
- * claims (a format built at run time, another tool's program) goes to every subscriber.
+ * CPU), so a line goes to the subscribers whose object's format strings fit it best: the most
+ * characters fixed by the format wins, so a format with no text of its own (`"%s"`) gets only
+ * the lines no format with text fits. A line no one claims (a format built at run time,
+ * another tool's program) goes to every subscriber.
  */
 export class TracePipeHub {
   private reader: TracePipeReader | undefined;
@@ -114,8 +117,21 @@ export class TracePipeHub {
   }
 
   private fanOut(line: string, readAt: number): void {
-    const text = parsePrintkLine(line)?.text;
-    const owners = text === undefined ? [] : [...this.subs].filter((s) => s.claims(text));
+    const owners = this.owners(parsePrintkLine(line)?.text);
     for (const s of owners.length ? owners : this.subs) s.onLine(line, readAt);
+  }
+
+  /** The subscribers whose claim on a text is the strongest (ties share it); none when no one claims it. */
+  private owners(text: string | undefined): PipeSubscriber[] {
+    let owners: PipeSubscriber[] = [];
+    let best = -1;
+    if (text === undefined) return owners;
+    for (const s of this.subs) {
+      const c = s.claim(text);
+      if (c < 0 || c < best) continue;
+      if (c > best) [owners, best] = [[], c];
+      owners.push(s);
+    }
+    return owners;
   }
 }

@@ -47,7 +47,7 @@ import { loadFailure, loadSummary } from './summary';
 import { enableRunStats, progStatsNow, type RunStats } from '../observe/prog-stats';
 import { deleteMap, dumpMap, updateMap } from '../observe/maps';
 import { Observer } from '../observe/observer';
-import { matchPrintk, printkFormats } from '../observe/printk-match';
+import { printkClaim, printkFormats } from '../observe/printk-match';
 import { TracePipeHub } from '../observe/trace-pipe';
 
 export const AGENT_VERSION = '0.1.0';
@@ -104,10 +104,10 @@ function unpin(r: LoadResult, maps: boolean, programs: boolean): string[] {
   return done;
 }
 
-/** Whether a printed text fits one of the object's format strings (.rodata strings its programs load). */
-function printkClaims(obj: LoadResult['object']): (text: string) => boolean {
+/** How strongly a printed text fits the object's format strings (.rodata strings its programs load). */
+function printkClaims(obj: LoadResult['object']): (text: string) => number {
   const formats = printkFormats(obj);
-  return (text) => matchPrintk(formats, text) !== undefined;
+  return (text) => printkClaim(formats, text);
 }
 
 export class LocalTarget implements KernelTarget {
@@ -297,7 +297,7 @@ export class LocalTarget implements KernelTarget {
       kernel.localKernel,
       req.handle,
       maps,
-      { printk: req.printk, pipe: this.pipe, claims: printkClaims(l.result.object), maxQueued: req.maxQueued, perfPages: req.perfPages },
+      { printk: req.printk, pipe: this.pipe, claim: printkClaims(l.result.object), maxQueued: req.maxQueued, perfPages: req.perfPages },
       onBatch,
     );
     this.observers.set(req.handle, o);
