@@ -29,6 +29,7 @@ async function until(events: Ev[], f: (e: Ev) => boolean, ms = 5000): Promise<Ev
 test('run --json: exec and marker write decoded, printk tied to on_write and its line, counts at the end', () => withTracePipe(runDecoded));
 
 async function runDecoded(): Promise<void> {
+  const t0 = Date.now();
   const r = startRun([fixture('observe_events.o')]);
   await r.running;
   const marker = `LENSMARK ${process.pid}`;
@@ -37,7 +38,11 @@ async function runDecoded(): Promise<void> {
     writeFileSync('/dev/null', marker);
     const exec = await until(r.events, (e) => e.event === 'ringbuf' && (e.data as { filename?: string })?.filename === '/bin/true');
     assert.ok(exec, `no exec event: ${JSON.stringify(r.events.slice(0, 8))}`);
-    assert.deepEqual(exec, { event: 'ringbuf', map: 'execs', data: { pid: child.pid, comm: 'node', filename: '/bin/true' } });
+    // read_at (checked below) is new in the record: the rest is exactly this
+    assert.deepEqual(
+      { ...exec, read_at: 0 },
+      { event: 'ringbuf', map: 'execs', read_at: 0, data: { pid: child.pid, comm: 'node', filename: '/bin/true' } },
+    );
     const w = await until(r.events, (e) => e.event === 'perf' && (e.data as { pid?: number })?.pid === process.pid);
     assert.ok(w, 'no perf event for the marker');
     assert.equal(typeof w.cpu, 'number');
@@ -53,6 +58,7 @@ async function runDecoded(): Promise<void> {
     r.child.kill('SIGINT');
   }
   assert.equal(await r.exited, 0, r.stderr());
+  checkTimes(r.events, t0, Date.now());
   const names = r.events.map((e) => e.event);
   const obs = r.events.find((e) => e.event === 'observed');
   assert.ok(obs && names.indexOf('observed') < names.indexOf('detached'), 'counts come before detaching');
@@ -67,6 +73,34 @@ async function runDecoded(): Promise<void> {
   assert.equal(counts.length, 4);
   assert.deepEqual(counts[0].formatted, { key: 0, value: 0 });
   assert.deepEqual(counts[0].key, ['0x00', '0x00', '0x00', '0x00']);
+}
+
+/**
+ * Every record's and printk line's `read_at` within the run (ms since the epoch), never going back
+ * per stream; each perf sample's `written_at` (the kernel's time) within the run and not after its
+ * read; each printk line's `trace_time` the trace clock's seconds.
+ */
+function checkTimes(events: Ev[], t0: number, t1: number): void {
+  const streams = new Map<string, number[]>();
+  for (const e of events.filter((x) => x.event === 'ringbuf' || x.event === 'perf' || x.event === 'printk')) {
+    const at = e.read_at as number;
+    const what = `${e.event} ${JSON.stringify(e).slice(0, 160)}`;
+    assert.ok(typeof at === 'number' && at >= t0 && at <= t1, `${what}: read at ${at}, outside the run ${t0}..${t1}`);
+    const key = e.event === 'printk' ? 'printk' : (e.map as string);
+    streams.set(key, [...(streams.get(key) ?? []), at]);
+    if (e.event === 'perf') {
+      const w = e.written_at as number;
+      assert.ok(typeof w === 'number' && w >= t0 && w <= at, `${what}: written at ${w}, read at ${at}, run ${t0}..${t1}`);
+    } else assert.equal(e.written_at, undefined, `${what}: only perf samples carry the kernel's time`);
+    if (e.event === 'printk') assert.ok(typeof e.trace_time === 'number' && e.trace_time > 0, `${what}: trace_time`);
+  }
+  for (const k of ['execs', 'writes', 'printk']) assert.ok(streams.get(k)?.length, `${k}: no records to check the times of`);
+  for (const [k, at] of streams)
+    assert.deepEqual(
+      at,
+      [...at].sort((a, b) => a - b),
+      `${k}: read stamps go forward`,
+    );
 }
 
 test('trace_pipe held by another reader: run warns naming the holder and still streams the records', () =>

@@ -35,12 +35,15 @@ export function batchEvents(obj: BpfObject, types: ReadonlyMap<string, RecordTyp
         event: r.kind,
         map: r.map,
         ...(r.cpu !== undefined ? { cpu: r.cpu } : {}),
+        read_at: r.readAt,
+        ...(r.kernelTime !== undefined ? { written_at: r.kernelTime } : {}),
         ...decodeRecord(obj.btf, types.get(r.map), bytes),
       });
     }
-    for (const l of b.printk) {
+    for (const [i, l] of b.printk.entries()) {
       const p = parsePrintkLine(l);
       if (!p) continue;
+      const readAt = b.printkReadAt?.[i];
       const f = matchPrintk(formats, p.text);
       out.push({
         event: 'printk',
@@ -48,6 +51,8 @@ export function batchEvents(obj: BpfObject, types: ReadonlyMap<string, RecordTyp
         pid: p.pid,
         cpu: p.cpu,
         task: p.task,
+        ...(readAt !== undefined ? { read_at: readAt } : {}),
+        trace_time: p.timestamp,
         ...(f ? { program: f.programs.join(',') } : {}),
         ...(f?.source ? { source: { file: f.source.file, line: f.source.line } } : {}),
       });

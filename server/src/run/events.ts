@@ -19,13 +19,27 @@ export type RunEvent =
   | { event: 'pinned'; program: string; path: string }
   | { event: 'running'; duration: number | null }
   | { event: 'detached'; program: string; kind: string; target: string }
-  | { event: 'ringbuf' | 'perf'; map: string; cpu?: number; data?: unknown; hex?: string }
+  | {
+      event: 'ringbuf' | 'perf';
+      map: string;
+      cpu?: number;
+      /** When the target read it (ms since the epoch, the target's clock). */
+      read_at?: number;
+      /** When the kernel wrote a perf sample (ms since the epoch, CLOCK_REALTIME). */
+      written_at?: number;
+      data?: unknown;
+      hex?: string;
+    }
   | {
       event: 'printk';
       text: string;
       pid?: number;
       cpu?: number;
       task?: string;
+      /** When the target read the line from the trace pipe (ms since the epoch, the target's clock). */
+      read_at?: number;
+      /** The line's timestamp as the trace clock printed it (seconds; since boot with the default clock). */
+      trace_time?: number;
       program?: string;
       source?: { file: string; line: number };
     }
