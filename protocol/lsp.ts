@@ -529,13 +529,18 @@ export interface LoadMatrixCoreNote {
 export interface LoadMatrixTarget {
   readonly name: string;
   readonly kind: 'local' | 'ssh' | 'vm';
-  /** The target answered (connected or booted, and said hello). */
-  readonly ok: boolean;
+  /**
+   * The target answered (connected or booted, and said hello): its cells are filled. Not the
+   * CLI's per-target `"ok"`, which is `loadedAll`.
+   */
+  readonly answered: boolean;
+  /** Every program of the row loaded there (false when the target did not answer, or one was rejected or not attempted). */
+  readonly loadedAll: boolean;
   /** `uname -r`. */
   readonly release?: string;
   /** Why the target could not be used: a TargetError's code, message and the console's or ssh's last lines. */
   readonly error?: { readonly code: string; readonly message: string; readonly detail?: string };
-  /** One per program of the object, in the object's order (empty when !ok). */
+  /** One per program of the object, in the object's order (empty when !answered). */
   readonly cells: readonly LoadMatrixCell[];
   /** How this kernel takes the object's `__arg_ctx` arguments (absent: the object has none). */
   readonly argCtx?: 'native' | 'emulated';

@@ -98,7 +98,7 @@ export class MatrixPanels implements vscode.Disposable {
         `load on all targets ${p.path}: ${p.result.targets
           .map(
             (t) =>
-              `${t.name} ${t.ok ? `${t.cells.filter((x) => x.status === 'loaded').length}/${t.cells.length} loaded` : `failed: ${t.error?.message}`}`,
+              `${t.name} ${t.answered ? `${t.cells.filter((x) => x.status === 'loaded').length}/${t.cells.length} loaded` : `failed: ${t.error?.message}`}`,
           )
           .join(', ')} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
       );

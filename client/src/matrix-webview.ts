@@ -108,13 +108,13 @@ function drawProgress() {
 }
 
 function headCell(t) {
-  const th = el('th', t.ok ? '' : 'failed');
+  const th = el('th', t.answered ? '' : 'failed');
   th.setAttribute('data-target', t.name);
   th.setAttribute('role', 'columnheader');
   th.appendChild(el('span', 'name', t.name));
   th.appendChild(el('span', 'kind', t.kind));
   if (t.release) th.appendChild(el('span', 'release', t.release));
-  if (!t.ok) th.appendChild(el('span', 'note', 'failed: ' + (t.error ? t.error.message.split('\n')[0] : '')));
+  if (!t.answered) th.appendChild(el('span', 'note', 'failed: ' + (t.error ? t.error.message.split('\n')[0] : '')));
   if (t.argCtx) th.appendChild(el('span', 'note argctx ' + t.argCtx, '__arg_ctx: ' + t.argCtx));
   if (t.core) {
     const n = t.core.problems.length;
@@ -129,7 +129,7 @@ function bodyCell(t, p) {
   td.setAttribute('data-target', t.name);
   td.setAttribute('data-program', p.name);
   td.setAttribute('role', 'gridcell');
-  if (!t.ok) {
+  if (!t.answered) {
     td.className = 'cell failed';
     td.setAttribute('data-status', 'failed');
     td.appendChild(el('span', 'what', 'target failed'));
@@ -180,10 +180,10 @@ function foldCell(f) {
       const chip = el('span', c.className);
       for (const a of ['data-target', 'data-program', 'data-status']) if (c.hasAttribute(a)) chip.setAttribute(a, c.getAttribute(a));
       chip.setAttribute('role', 'gridcell');
-      const insns = t.ok && g.outcome === 'loaded' ? t.cells.find((x) => x.program === f.program) : undefined;
+      const insns = t.answered && g.outcome === 'loaded' ? t.cells.find((x) => x.program === f.program) : undefined;
       chip.textContent = name + (insns ? ' · ' + insns.verifiedInsns.toLocaleString() + ' insns' : '') + (t.release ? ' (' + t.release + ')' : '');
       chip.title = c.title || '';
-      if (t.ok) chip.addEventListener('click', () => vscode.postMessage({ type: 'cell', target: name, program: f.program }));
+      if (t.answered) chip.addEventListener('click', () => vscode.postMessage({ type: 'cell', target: name, program: f.program }));
       box.appendChild(chip);
     }
     d.appendChild(box);
@@ -237,7 +237,7 @@ function drawNotes() {
   if (!result) return;
   for (const t of result.targets) {
     const items = [];
-    if (!t.ok && t.error) {
+    if (!t.answered && t.error) {
       const li = el('li', '', 'target failed (' + t.error.code + '): ' + t.error.message);
       if (t.error.detail) li.appendChild(el('pre', '', t.error.detail.trim().split('\n').slice(-12).join('\n')));
       items.push(li);
@@ -285,7 +285,7 @@ window.addEventListener('message', (e) => {
   } else if (m.type === 'result') {
     result = m.result;
     $('rerun').disabled = false;
-    const ok = result.targets.filter((t) => t.ok && t.cells.every((c) => c.status === 'loaded')).length;
+    const ok = result.targets.filter((t) => t.loadedAll).length;
     $('status').textContent = ok + ' of ' + result.targets.length + ' targets loaded every program · ' + (result.ms / 1000).toFixed(1) + ' s';
     document.body.setAttribute('data-done', '1');
     draw();

@@ -20,6 +20,8 @@ const TARGETS = ['--target', 'local', '--target', 'bpflens-test'];
 
 interface JsonTarget {
   target: string;
+  ok: boolean;
+  answered: boolean;
   core?: { relocations: number; unresolved: { program: string; access: string; status: string; message: string }[] };
 }
 
@@ -30,10 +32,10 @@ test('every relocation resolves on this kernel: no CO-RE note line, "core" with 
   const json = run(['load', OBJ, ...TARGETS, '--json']);
   const j = JSON.parse(json.stdout) as { targets: JsonTarget[] };
   assert.deepEqual(
-    j.targets.map((t) => [t.target, t.core?.relocations, t.core?.unresolved.length]),
+    j.targets.map((t) => [t.target, t.ok, t.answered, t.core?.relocations, t.core?.unresolved.length]),
     [
-      ['local', 3, 0],
-      ['bpflens-test', 3, 0],
+      ['local', true, true, 3, 0],
+      ['bpflens-test', true, true, 3, 0],
     ],
   );
 });
@@ -50,6 +52,8 @@ test(
     assert.match(text.stdout, /^local: core_target rejected/m, text.stdout);
     const j = JSON.parse(run(['load', OBJ, ...TARGETS, '--btf', BTF_61, '--json']).stdout) as { targets: JsonTarget[] };
     for (const t of j.targets) {
+      // rejected, not failed: the target answered, the object did not load
+      assert.deepEqual([t.ok, t.answered], [false, true], t.target);
       assert.equal(t.core?.relocations, 3, t.target);
       assert.deepEqual(
         t.core?.unresolved.map((u) => [u.program, u.access, u.status]),

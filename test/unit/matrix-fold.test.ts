@@ -17,7 +17,8 @@ function host(i: number): LoadMatrixTarget {
     return {
       name,
       kind: 'ssh',
-      ok: false,
+      answered: false,
+      loadedAll: false,
       error: { code: 'unreachable', message: `${name}: connection refused\nmore` },
       cells: [],
       notes: [],
@@ -32,7 +33,8 @@ function host(i: number): LoadMatrixTarget {
   return {
     name,
     kind: 'ssh',
-    ok: true,
+    answered: true,
+    loadedAll: bad.status === 'loaded',
     release: '6.1.0',
     cells: [{ program: 'xdp_ok', status: 'loaded', verifiedInsns: 12 }, bad],
     notes: [],

@@ -103,10 +103,19 @@ test('matrix text: columns up to six targets, folded per program for a fleet; JS
   assert.match(text, /^host7: target failed: \(unreachable\) host7 is unreachable$/m);
   const json = JSON.parse(formatMatrixJson(fleet)) as {
     ok: boolean;
-    targets: { target: string; ok: boolean; error?: { code?: string } }[];
+    targets: { target: string; ok: boolean; answered: boolean; error?: { code?: string } }[];
   };
   assert.equal(json.ok, false);
   assert.equal(json.targets.length, 50);
+  // "ok": the object loaded there; "answered": the target could be used (host3 answered and rejected p)
+  assert.deepEqual(
+    [0, 3, 7].map((i) => [json.targets[i].target, json.targets[i].ok, json.targets[i].answered]),
+    [
+      ['host0', true, true],
+      ['host3', false, true],
+      ['host7', false, false],
+    ],
+  );
   assert.equal(json.targets[7].error?.code, 'unreachable');
   assert.equal(shortTargetName('vm:/var/cache/bpf-lens/kernels/6.12/vmlinuz,memory=2048'), 'vm:6.12');
   assert.equal(shortTargetName('vm:/boot/bzImage-custom'), 'vm:bzImage-custom');

@@ -146,13 +146,14 @@ export async function loadMatrix(d: Session, path: string, token?: string): Prom
     const kind = kinds.get(r.target);
     const base = { name: r.target, kind: kind === 'ssh' || kind === 'vm' ? kind : 'local', ms: Math.round(r.ms) } as const;
     if (!r.ok) {
-      targets.push({ ...base, ok: false, error: targetFailure(r.error), cells: [], notes: [] });
+      targets.push({ ...base, answered: false, loadedAll: false, error: targetFailure(r.error), cells: [], notes: [] });
       continue;
     }
     const x = run.extra.get(r.target) ?? {};
     targets.push({
       ...base,
-      ok: true,
+      answered: true,
+      loadedAll: r.value.cells.every((c) => c.status === 'loaded'),
       release: r.value.release,
       cells: r.value.cells.map((c) => cell(d, path, c)),
       ...(run.tagged && x.hello ? { argCtx: x.hello.features.arg_ctx_tag ? 'native' : 'emulated' } : {}),
@@ -166,7 +167,7 @@ export async function loadMatrix(d: Session, path: string, token?: string): Prom
     return { name: p.name, section: p.section, ...(s ? { source: s } : {}) };
   });
   d.log(
-    `load on all targets ${path}: ${targets.map((t) => `${t.name} ${t.ok ? t.cells.filter((c) => c.status === 'loaded').length : 'failed'}`).join(', ')} (${run.ms.toFixed(0)} ms)`,
+    `load on all targets ${path}: ${targets.map((t) => `${t.name} ${t.answered ? t.cells.filter((c) => c.status === 'loaded').length : 'failed'}`).join(', ')} (${run.ms.toFixed(0)} ms)`,
   );
   const fold = foldMatrix(
     programs.map((p) => p.name),

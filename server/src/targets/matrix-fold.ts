@@ -25,8 +25,8 @@ export function foldMatrix(programs: readonly string[], targets: readonly LoadMa
 function foldProgram(program: string, targets: readonly LoadMatrixTarget[]): LoadMatrixFold {
   const groups = new Map<string, { outcome: LoadMatrixFoldGroup['outcome']; text: string; targets: string[] }>();
   for (const t of targets) {
-    const c = t.ok ? t.cells.find((x) => x.program === program) : undefined;
-    const [outcome, text]: [LoadMatrixFoldGroup['outcome'], string] = !t.ok
+    const c = t.answered ? t.cells.find((x) => x.program === program) : undefined;
+    const [outcome, text]: [LoadMatrixFoldGroup['outcome'], string] = !t.answered
       ? ['failed', t.error?.message.split('\n')[0] ?? '']
       : !c
         ? ['not-attempted', 'no answer for this program']

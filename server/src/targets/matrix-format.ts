@@ -169,7 +169,11 @@ function fleetDetails(results: readonly FanoutResult<TargetMatrix>[], names: rea
   return lines;
 }
 
-/** `{"ok": all ok, "targets": [{"target": NAME, ...one target's load --json, "matrix": [cells]}]}`. */
+/**
+ * `{"ok": all ok, "targets": [{"target": NAME, "answered", ...one target's load --json, "matrix": [cells]}]}`.
+ * A target's `"ok"` is its load --json's (the object loaded: false when a program was rejected or
+ * not attempted, or the target failed); `"answered"` says only that the target could be used.
+ */
 export function formatMatrixJson(results: readonly FanoutResult<TargetMatrix>[]): string {
   const targets = results.map((r): { [k: string]: Json } => {
     if (!r.ok) {
@@ -183,7 +187,7 @@ export function formatMatrixJson(results: readonly FanoutResult<TargetMatrix>[])
       // what the target said as it failed (a VM's console, qemu's complaint): its last lines
       const detail = 'detail' in r.error && typeof r.error.detail === 'string' ? r.error.detail.trim() : '';
       if (detail) (one.error as { [k: string]: Json }).detail = detail.split('\n').slice(-40).join('\n');
-      return { ...one, target: r.target, ms: Math.round(r.ms) };
+      return { ...one, target: r.target, answered: false, ms: Math.round(r.ms) };
     }
     const remote = { spec: r.target, release: r.value.release, ...(r.value.timing ? { timing: r.value.timing } : {}) };
     const one = JSON.parse(formatLoadJson(r.value.outcome, { remote })) as {
@@ -192,6 +196,7 @@ export function formatMatrixJson(results: readonly FanoutResult<TargetMatrix>[])
     return {
       ...one,
       target: r.target,
+      answered: true,
       ms: Math.round(r.ms),
       matrix: r.value.cells.map((c) => ({ ...c })),
       notes: [...r.value.notes],
