@@ -5,6 +5,7 @@
 //                 renameNoReplace, pageSize (sysconf);
 //                 FdTracker (records every FD made here; closeAll on failure);
 //                 setFaultInjector((command, n) => errno | undefined) for tests.
+//   koffi-load.ts koffi found beside this file and loaded (its prebuilt native module directly on glibc).
 //   errors.ts     KernelError { command, errno, errnoName, context, log, logTruncated, hint }.
 //   attr/*.ts     one table per bpf_attr member / bpf_*_info struct (exported, checked
 //                 against <linux/bpf.h> and the kernel's BTF) and its encoder/decoder.

@@ -2,11 +2,9 @@
 // memfd_create, mmap/munmap (ring and perf buffers; cache files read in place), renameat2 (pins put in place) and sysconf (the page size). koffi is loaded on first use so pure code never needs its native module.
 // Every FD made here is reported to the active FdTrackers; a fault injector lets tests make
 // the k-th call fail.
-import { existsSync } from 'fs';
-import { createRequire } from 'module';
-import { dirname, join } from 'path';
 import { BPF_CMD, nameOf } from '../common/uapi';
 import { KernelError, errnoNumber } from './errors';
+import { requireKoffi } from './koffi-load';
 
 /** A file descriptor number owned by this process. */
 export type Fd = number;
@@ -42,21 +40,6 @@ export function sysBpfNumber(arch = process.arch): number {
   }
 }
 
-/**
- * koffi's CommonJS entry, found as node would (node_modules of this file's directory and its
- * parents) and required by its path: a bare 'koffi' goes through the package "exports"
- * resolver, whose first use compiles node's ESM resolution modules, ~10% of what a cold
- * `bpf-lens load` spends above node's own start. Anything unusual: the bare require.
- */
-function requireKoffi() {
-  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
-    const entry = join(dir, 'node_modules', 'koffi', 'index.cjs');
-    if (existsSync(entry)) return createRequire(entry)(entry);
-  }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('koffi');
-}
-
 function load(): Libc {
   if (libc) return libc;
   if (process.platform !== 'linux') throw new Error('bpf(2) exists only on Linux');
@@ -72,13 +55,13 @@ function load(): Libc {
     memfdCreate: memfd,
     sysconf: lib.func('long sysconf(int name)'),
     renameat2: lib.func('int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)'),
-    errno: () => koffi.errno() as number,
+    errno: () => koffi.errno(),
     address: (buf: Uint8Array) => BigInt(koffi.address(buf)),
     mmap: lib.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)'),
     mmapAt: lib.func('void *mmap(uintptr_t addr, size_t length, int prot, int flags, int fd, long offset)'),
     munmap: lib.func('int munmap(void *addr, size_t length)'),
     pointerValue: (p: unknown) => (p === null ? 0n : BigInt(koffi.address(p))),
-    view: (p: unknown, length: number) => koffi.view(p, length) as ArrayBuffer,
+    view: (p: unknown, length: number) => koffi.view(p, length),
   };
   return libc;
 }
