@@ -108,7 +108,20 @@ interface Resolution {
   status: CoreReloStatus;
   matches: { cand: Candidate; spec: CoreSpec; res: CoreReloResult }[];
   candidates: CoreCandidateReport[];
-  message?: string;
+  /** Worded when read (see MismatchReason). */
+  message?: () => string;
+}
+
+/**
+ * Defines `key` of `o` (already present, so its place among the keys stays) as an enumerable
+ * getter worded on first read: reports carry their explanations, but a load that shows none
+ * of them (the CLI's, when everything resolved) never pays for the wording. JSON, spreads and
+ * structured clones read it like a plain field.
+ */
+function lazyField<T extends object>(o: T, key: keyof T & string, word: (() => string) | undefined): T {
+  if (!word) return o;
+  let text: string | undefined;
+  return Object.defineProperty(o, key, { enumerable: true, configurable: true, get: () => (text ??= word()) });
 }
 
 function kindWord(btf: Btf, id: TypeId): string {
@@ -141,7 +154,7 @@ function resolve(relo: CoreReloRecord, local: CoreSpec, cache: CandidateCache): 
     const spec = matchSpec(local, cand.target.btf, cand.id, why);
     const type = typeName(cand.target.btf, cand.id);
     if (!spec) {
-      candidates.push({ btf: cand.target.name, id: cand.id, type, matched: false, note: why.reason });
+      candidates.push(lazyField({ btf: cand.target.name, id: cand.id, type, matched: false, note: undefined }, 'note', why.explain));
       continue;
     }
     const res = calcRelo(relo.kind, local, spec);
@@ -166,7 +179,7 @@ function resolve(relo: CoreReloRecord, local: CoreSpec, cache: CandidateCache): 
         status: 'ambiguous',
         matches,
         candidates,
-        message: `the target has ${matches.length} matching types that disagree: ${list}`,
+        message: () => `the target has ${matches.length} matching types that disagree: ${list}`,
       };
     }
     cache.prune(
@@ -177,9 +190,14 @@ function resolve(relo: CoreReloRecord, local: CoreSpec, cache: CandidateCache): 
     return { res: first.res, status, matches, candidates };
   }
   const res = calcRelo(relo.kind, local, undefined);
+  return { res, status: res.poison ? 'poisoned' : 'missing', matches, candidates, message: () => noMatch(relo, lb, cache, candidates) };
+}
+
+/** Why no candidate matched: none by that name, or each one's reason. */
+function noMatch(relo: CoreReloRecord, lb: Btf, cache: CandidateCache, candidates: readonly CoreCandidateReport[]): string {
   const lname = lb.nameOf(relo.typeId);
   let message: string;
-  if (cands.length === 0) {
+  if (candidates.length === 0) {
     const where =
       cache.targets.length > 1
         ? `${cache.targets[0].name} or its ${cache.targets.length - 1} module BTFs`
@@ -193,7 +211,7 @@ function resolve(relo: CoreReloRecord, local: CoreSpec, cache: CandidateCache): 
     const reasons = [...new Set(candidates.map((c) => c.note ?? `${c.type} [${c.id}] does not match`))];
     message = reasons.join('; ');
   }
-  return { res, status: res.poison ? 'poisoned' : 'missing', matches, candidates, message };
+  return message;
 }
 
 /**
@@ -218,7 +236,8 @@ export function relocateCore(input: RelocateCoreInput): RelocateCoreOutput {
     }
     const report = relocateOne(relo, index, insnIndex, sectionInsn, localBtf, insns, cache);
     const source = input.lineInfo && sourceLine(input.lineInfo, sectionInsn, report.access);
-    reports.push(source ? { ...report, source } : report);
+    // assigned, not spread: a spread would word the report's lazy message (lazyField)
+    reports.push(source ? Object.assign(report, { source }) : report);
   });
   return { insns: input.insns, reports, ok: reports.every((r) => !r.fatal) };
 }
@@ -265,7 +284,9 @@ function relocateOne(
     const values = { localValue: res.origVal, targetValue: res.poison || status === 'ambiguous' ? undefined : res.newVal };
     if (status === 'ambiguous') {
       poisonInsn(insns, insnIndex);
-      return { ...base, access, ...values, targetTypes, candidates, status, fatal: true, message: `${access}: ${resolution.message}` };
+      const why = resolution.message;
+      const report: CoreReloReport = { ...base, access, ...values, targetTypes, candidates, status, fatal: true, message: undefined };
+      return lazyField(report, 'message', why && (() => `${access}: ${why()}`));
     }
     const patch = patchInsn(insns, insnIndex, res);
     if (patch.memszPoison) {
@@ -275,8 +296,9 @@ function relocateOne(
         `of the target (${typeName(m.cand.target.btf, res.newTypeId)}); a load/store may change size only for pointers and unsigned integers`;
       return { ...base, access, ...values, targetTypes, candidates, status: 'poisoned', fatal: false, message, patch };
     }
-    const message = status === 'ok' ? undefined : `${access}: ${resolution.message}`;
-    return { ...base, access, ...values, targetTypes, candidates, status, fatal: false, message, patch };
+    const why = status === 'ok' ? undefined : resolution.message;
+    const report: CoreReloReport = { ...base, access, ...values, targetTypes, candidates, status, fatal: false, message: undefined, patch };
+    return lazyField(report, 'message', why && (() => `${access}: ${why()}`));
   } catch (e) {
     if (!(e instanceof CoreReloError)) throw e;
     const res = resolution?.res;

@@ -109,9 +109,13 @@ export function parseSpec(btf: Btf, relo: CoreReloRecord): CoreSpec {
   return spec;
 }
 
-/** Filled in by matchSpec when a candidate does not match: why, for the report. */
+/**
+ * Filled in by matchSpec when a candidate does not match: how to say why, for the report.
+ * Worded only when read: a load tries many candidates that do not match (flavors, the
+ * similar-name search over a large struct's members), and the CLI never shows most of them.
+ */
 export interface MismatchReason {
-  reason?: string;
+  explain?: () => string;
 }
 
 type MemberMatch = 1 | 0;
@@ -146,9 +150,10 @@ function matchMember(
       next.id = m.type;
       if (fieldsAreCompat(local.btf, localMember.type, tb, m.type)) return 1;
       spec.access.pop();
-      why.reason ??=
+      const at = tid;
+      why.explain ??= () =>
         `field '${m.name}' is ${typeName(local.btf, localMember.type)} in ${typeName(local.btf, acc.typeId)} ` +
-        `but ${typeName(tb, m.type)} in ${typeName(tb, tid)} of the target`;
+        `but ${typeName(tb, m.type)} in ${typeName(tb, at)} of the target`;
       return 0;
     }
     spec.bitOffset -= m.bitsOffset;
@@ -159,7 +164,7 @@ function matchMember(
 
 /**
  * Matches a local spec against candidate `tid` of `tb`: the target spec, or undefined when
- * the candidate does not fit (`why.reason` then says why).
+ * the candidate does not fit (`why.explain` then says why).
  */
 export function matchSpec(local: CoreSpec, tb: Btf, tid: TypeId, why: MismatchReason = {}): CoreSpec | undefined {
   const spec: CoreSpec = { btf: tb, rootId: tid, kind: local.kind, access: [], raw: [], bitOffset: 0 };
@@ -169,28 +174,32 @@ export function matchSpec(local: CoreSpec, tb: Btf, tid: TypeId, why: MismatchRe
         ? typesMatch(local.btf, local.rootId, tb, tid)
         : typesAreCompat(local.btf, local.rootId, tb, tid);
     if (!ok)
-      why.reason = `${typeName(local.btf, local.rootId)} is not ${local.kind === BPF_CORE_TYPE_MATCHES ? 'a match for' : 'compatible with'} ${typeName(tb, tid)} [${tid}] of the target`;
+      why.explain = () =>
+        `${typeName(local.btf, local.rootId)} is not ${local.kind === BPF_CORE_TYPE_MATCHES ? 'a match for' : 'compatible with'} ${typeName(tb, tid)} [${tid}] of the target`;
     return ok ? spec : undefined;
   }
   const lacc = local.access;
   if (isEnumvalBased(local.kind)) {
-    tid = skipToType(tb, tid);
-    const tt = tb.get(tid);
+    const eid = skipToType(tb, tid);
+    const tt = tb.get(eid);
     if (!tt || !isEnum(tt)) {
-      why.reason = `${typeName(tb, tid)} of the target is not an enum`;
+      why.explain = () => `${typeName(tb, eid)} of the target is not an enum`;
       return undefined;
     }
     const want = essentialName(lacc[0].name ?? '');
     const i = tt.values.findIndex((v) => essentialName(v.name) === want);
     if (i < 0) {
-      const names = tt.values.map((v) => v.name);
-      const near = similarNames(lacc[0].name ?? '', names);
-      why.reason =
-        `enumerator '${lacc[0].name}' of ${typeName(local.btf, lacc[0].typeId)} not found in ${typeName(tb, tid)} of the target` +
-        (near.length ? ` (similar: ${near.join(', ')})` : ` (values: ${listNames(names)})`);
+      why.explain = () => {
+        const names = tt.values.map((v) => v.name);
+        const near = similarNames(lacc[0].name ?? '', names);
+        return (
+          `enumerator '${lacc[0].name}' of ${typeName(local.btf, lacc[0].typeId)} not found in ${typeName(tb, eid)} of the target` +
+          (near.length ? ` (similar: ${near.join(', ')})` : ` (values: ${listNames(names)})`)
+        );
+      };
       return undefined;
     }
-    spec.access.push({ typeId: tid, idx: i, name: tt.values[i].name });
+    spec.access.push({ typeId: eid, idx: i, name: tt.values[i].name });
     spec.raw.push(i);
     return spec;
   }
@@ -203,22 +212,25 @@ export function matchSpec(local: CoreSpec, tb: Btf, tid: TypeId, why: MismatchRe
     if (acc.name) {
       const next = { id: tid };
       if (!matchMember(local, acc, tb, tid, spec, next, why)) {
-        why.reason ??=
+        const name = acc.name;
+        const at = tid;
+        why.explain ??= () =>
           tt && isComposite(tt)
-            ? missingField(acc.name, typeName(local.btf, acc.typeId), typeName(tb, tid), memberNames(tb, tt))
-            : `field '${acc.name}' of ${typeName(local.btf, acc.typeId)}: the target has ${typeName(tb, tid)} there, which has no fields`;
+            ? missingField(name, typeName(local.btf, acc.typeId), typeName(tb, at), memberNames(tb, tt))
+            : `field '${name}' of ${typeName(local.btf, acc.typeId)}: the target has ${typeName(tb, at)} there, which has no fields`;
         return undefined;
       }
       tid = next.id;
       continue;
     }
     if (i > 0) {
+      const at = tid;
       if (tt?.kind !== 'ARRAY') {
-        why.reason = `index [${acc.idx}]: the target has ${typeName(tb, tid)} there, not an array`;
+        why.explain = () => `index [${acc.idx}]: the target has ${typeName(tb, at)} there, not an array`;
         return undefined;
       }
       if (!isFlexArray(tb, spec.access[spec.access.length - 1], tt) && acc.idx >= tt.nelems) {
-        why.reason = `index [${acc.idx}] is past the end of ${typeName(tb, tid)} in the target`;
+        why.explain = () => `index [${acc.idx}] is past the end of ${typeName(tb, at)} in the target`;
         return undefined;
       }
       tid = skipToType(tb, tt.type);

@@ -88,7 +88,8 @@ function relocateSections(
     const insns = Uint8Array.from(elfSec.data);
     const lineInfo = ext.lineInfo.find((l) => l.section === sec.section)?.records;
     const r = relocateCore({ localBtf: btf, relos: sec.records, insns, targets: target.coreTargets(), cache, lineInfo });
-    reports.push(...r.reports.map((x) => ({ ...x, section: sec.section })));
+    // assigned, not spread: a spread would word every report's lazy explanations (core/relocate.ts)
+    for (const x of r.reports) reports.push(Object.assign(x, { section: sec.section }));
     out.set(elfSec.index, insns);
   }
   return out;
