@@ -280,6 +280,13 @@ test("bpf-lens load --btf FILE: CO-RE against that vmlinux BTF (libbpf's btf_cus
       .split('\n')
       .findIndex((l) => l.includes('CORE-POISONED-6.1')) + 1;
   assert.match(on61.stderr, new RegExp(`--> .*core_target\\.bpf\\.c:${line}:`), on61.stderr);
+  // ... and so does everything else the user reads (the message's "at FILE:LINE", the related
+  // line where the verifier stopped), not the compiler's line for the instruction; the kernel's
+  // own log below keeps its words
+  const ours = on61.stderr.split('verifier log (last lines):')[0];
+  const said = [...ours.matchAll(/core_target\.bpf\.c:(\d+)/g)].map((m) => Number(m[1]));
+  assert.ok(said.length >= 3, ours);
+  assert.deepEqual(new Set(said), new Set([line]), ours);
   const here = cli(['load', fixture('core_target.o'), '--btf', '/sys/kernel/btf/vmlinux', '--json']);
   assert.equal(here.code, 0, here.stderr);
   assert.deepEqual(

@@ -6,9 +6,10 @@
 // not resolve on both targets (dl_server came in 6.8, i_mtime_sec in 6.6): one note line per
 // target, the same list in --json, and the poisoned read is what the verifier rejects.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { fixture } from '../helpers';
+import { fixture, ROOT } from '../helpers';
 import { cliOn, startSshHost } from '../ssh-host';
 
 const host = startSshHost();
@@ -22,6 +23,7 @@ interface JsonTarget {
   target: string;
   ok: boolean;
   answered: boolean;
+  matrix: { program: string; status: string; error?: string; source?: { line: number } }[];
   core?: { relocations: number; unresolved: { program: string; access: string; status: string; message: string }[] };
 }
 
@@ -51,9 +53,18 @@ test(
       assert.match(text.stdout, new RegExp(`^${name}: 2 of 3 CO-RE relocations do not resolve: dl_server, i_mtime_sec$`, 'm'), text.stdout);
     assert.match(text.stdout, /^local: core_target rejected/m, text.stdout);
     const j = JSON.parse(run(['load', OBJ, ...TARGETS, '--btf', BTF_61, '--json']).stdout) as { targets: JsonTarget[] };
+    const poisoned =
+      readFileSync(join(ROOT, 'test', 'fixtures', 'core_target.bpf.c'), 'utf8')
+        .split('\n')
+        .findIndex((l) => l.includes('CORE-POISONED-6.1')) + 1;
     for (const t of j.targets) {
       // rejected, not failed: the target answered, the object did not load
       assert.deepEqual([t.ok, t.answered], [false, true], t.target);
+      // one line number: the message's is the cell's, the access that did not resolve (not the compiler's line for the call)
+      const [cell] = t.matrix;
+      assert.equal(cell.status, 'rejected', t.target);
+      assert.equal(cell.source?.line, poisoned, t.target);
+      assert.match(cell.error ?? '', new RegExp(`core_target\\.bpf\\.c:${poisoned}: `), t.target);
       assert.equal(t.core?.relocations, 3, t.target);
       assert.deepEqual(
         t.core?.unresolved.map((u) => [u.program, u.access, u.status]),

@@ -11,7 +11,7 @@ import type { BpfProgram } from '../object/model';
 import { type LinkedLine, lineFor } from './ext-info';
 import { LoadError, type LoadErrorSource } from './types';
 import { failedInsn, logTail, poisonExplanation, rejectionReason } from './verifier-log';
-import { explainRejection } from '../verifier';
+import { explainRejection, type RelatedLocation } from '../verifier';
 
 /** attach_btf_id (and the module BTF it is in) for a BTF-attached program. */
 export interface AttachTarget {
@@ -129,12 +129,32 @@ export function loadProgram(k: KernelOps, i: ProgLoadInput): { fd: Fd; log: stri
     const source: LoadErrorSource | undefined = line && { file: line.file, line: line.line, column: line.column, text: line.text };
     const reason = log ? rejectionReason(log) : `${e.errnoName}${e.hint ? ` — ${e.hint}` : ''}`;
     const poison = log ? poisonExplanation(log) : undefined;
-    const where = source ? ` at ${source.file}:${source.line}` : '';
+    const where = source ? rejectedAt(source) : '';
     const msg =
       `program '${p.name}' (SEC("${p.section}")) was rejected${log ? ' by the verifier' : ''}${where}: ${reason}${poison ? ` — ${poison}` : ''}` +
       `${insn !== undefined ? ` (instruction ${insn})` : ''}${e.logTruncated ? ' [log truncated]' : ''}`;
     throw new LoadError(msg, 'programs', { program: p.name, insn, source, log: log || undefined, explanation, cause: e });
   }
+}
+
+/** Where a rejection's message says it happened: ` at FILE:LINE`. */
+export const rejectedAt = (s: LoadErrorSource): string => ` at ${s.file}:${s.line}`;
+
+/**
+ * A rejection put on another C line than the compiler's for the failing instruction (a poisoned
+ * CO-RE read goes to the access that did not resolve): the message's line and the failing
+ * instruction's related line move with it, so the user is shown one line, the right one.
+ */
+export function rejectionMoved(e: LoadError, message: string, source: LoadErrorSource): LoadError {
+  const from = e.details.source;
+  const x = e.details.explanation;
+  const at = (r: RelatedLocation): RelatedLocation =>
+    r.insn === e.details.insn ? { ...r, file: source.file, line: source.line, text: source.text.trim() } : r;
+  return new LoadError(from ? message.replace(rejectedAt(from), rejectedAt(source)) : message, e.stage, {
+    ...e.details,
+    source,
+    ...(x ? { explanation: { ...x, related: x.related.map(at) } } : {}),
+  });
 }
 
 /** BPF-to-BPF calls in linked instructions (BPF_CALL with src_reg BPF_PSEUDO_CALL): where, and to which instruction. */

@@ -15,7 +15,7 @@ import type { LoadContext, Planned } from './context';
 import { encodeFuncInfo, encodeLineInfo } from './ext-info';
 import type { LinkedProgram } from './link-subprogs';
 import { createMap, type MapEnv } from './maps';
-import { findAttachTarget, loadProgram } from './programs';
+import { findAttachTarget, loadProgram, rejectionMoved } from './programs';
 import { POISON_CALL_KFUNC_BASE } from './relocate-data';
 import { fixupObjectBtf, sanitizeBtf } from './sanitize-btf';
 import type { StructOpsPlan } from './struct-ops';
@@ -341,10 +341,7 @@ function withPoisonExplained<T>(obj: BpfObject, linked: LinkedProgram, reports: 
     if (!why) throw e;
     // A poisoned relocation points at the C line that names its field (see relocateCore).
     const source = Number(m[1]) === BAD_RELO_CALL_IMM && part ? reportAt(obj, part, insn, reports)?.source : undefined;
-    throw new LoadError(
-      `${e.message.replace(/ — a CO-RE relocation.*?(?= \(instruction)| — a call to a weak kfunc.*?(?= \(instruction)/, '')}\n  ${why}`,
-      e.stage,
-      source ? { ...e.details, source } : e.details,
-    );
+    const message = `${e.message.replace(/ — a CO-RE relocation.*?(?= \(instruction)| — a call to a weak kfunc.*?(?= \(instruction)/, '')}\n  ${why}`;
+    throw source ? rejectionMoved(e, message, source) : new LoadError(message, e.stage, e.details);
   }
 }
