@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { parseTargetSpec, parseVmSpec } from '../../protocol/target-spec';
 import { parseTargetSettings } from '../../server/src/lsp/targets';
 import { connectTarget, TargetError } from '../../server/src/remote';
-import { bzImageRelease } from '../../server/src/remote/vm';
+import { bzImageRelease, consoleTail } from '../../server/src/remote/vm';
 import { cli, ROOT } from '../helpers';
 
 test('vm: specs parse to the image and its options; every --target spelling goes through parseTargetSpec', () => {
@@ -98,4 +98,29 @@ test('bzImageRelease: the release from the boot header; undefined for a file tha
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("the console tail shown in errors leaves out /init's internal @@ markers, keeping the kernel's and busybox's lines", () => {
+  const console = [
+    '[    0.61] Run /init as init process',
+    "insmod: can't insert '/m/0.ko': invalid module format",
+    '@@INSMOD virtio_pci.ko',
+    'mount: mounting hostroot on /host failed: No such device',
+    '@@MOUNT\r',
+    '[    0.93] random: crng init done@@NOPORT',
+    '@@AGENT',
+    '@@AGENT-EXIT 1',
+    '',
+  ].join('\n');
+  assert.equal(
+    consoleTail(console, 40),
+    [
+      '[    0.61] Run /init as init process',
+      "insmod: can't insert '/m/0.ko': invalid module format",
+      'mount: mounting hostroot on /host failed: No such device',
+      '[    0.93] random: crng init done',
+    ].join('\n'),
+  );
+  // the last lines are counted among what is shown
+  assert.equal(consoleTail(console, 2), 'mount: mounting hostroot on /host failed: No such device\n[    0.93] random: crng init done');
 });

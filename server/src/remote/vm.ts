@@ -287,10 +287,21 @@ export class VmAgentClient extends AgentClient {
   }
 }
 
-const consoleTail = (text: string, lines: number) =>
+const MARKER = /@@[A-Z][A-Z-]*.*$/;
+
+/**
+ * The console's last `lines` lines as a user reads them: without /init's `@@` markers, which are
+ * this program's signals (what they mean is said in the error's own words).
+ */
+export const consoleTail = (text: string, lines: number): string =>
   text
     .replace(/\r\n/g, '\n')
-    .replace(/@@[A-Z-]+[^\n]*\n?/g, (m) => (/@@(INSMOD|MOUNT|NOPORT)/.test(m) ? m : ''))
+    .split('\n')
+    .flatMap((l) => {
+      const shown = l.replace(MARKER, '');
+      return shown !== l && !shown.trim() ? [] : [shown];
+    })
+    .join('\n')
     .trimEnd()
     .split('\n')
     .slice(-lines)
