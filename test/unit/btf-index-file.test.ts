@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { type Btf, parseBtf } from '../../server/src/btf/btf';
-import { btfDigest, encodeIndex, parseWithIndex } from '../../server/src/btf/index-file';
+import { INDEX_FORMAT, btfDigest, encodeIndex, parseWithIndex } from '../../server/src/btf/index-file';
 import { parseKernelBtf, readKernelBtfFile } from '../../server/src/kernel/btf-index-cache';
 import { VMLINUX_BTF } from '../../server/src/kernel/sysfs-btf';
 import { readCoreObject, readTargetBtf, relocateObject } from '../core-helpers';
@@ -27,7 +27,7 @@ function sameBtf(a: Btf, b: Btf): void {
   for (const id of a.tripleUnderscoreIds()) assert.deepEqual(b.byName(a.nameOf(id)), a.byName(a.nameOf(id)));
 }
 
-const BODY = 24 + 32 + 32; // header words, BTF digest, header digest
+const BODY = 24 + 32 + 8; // header words, BTF digest, header checksum
 
 test('vmlinux through its index: same types, names, flavors as a plain parse', { skip: !have && 'no vmlinux BTF' }, () => {
   const plain = parseBtf(bytes, { file: 'vmlinux' });
@@ -49,7 +49,7 @@ test(
     const digest = btfDigest(bytes);
     const index = encodeIndex(parseBtf(bytes), bytes, digest);
     const refused = (file: Uint8Array, why: string) => assert.equal(parseWithIndex(bytes, file, digest), undefined, why);
-    // one flipped byte in the header, the BTF digest, the header digest
+    // one flipped byte in the header, the BTF digest, the header checksum
     for (const at of [0, 4, 8, 12, 16, 20, 30, 60, BODY - 1]) {
       const bad = index.slice();
       bad[at] ^= 0x40;
@@ -135,6 +135,15 @@ test(
     }
     // a directory that cannot be written: parsed all the same
     sameBtf(plain, parseKernelBtf(bytes, { file: 'vmlinux' }, path.join(file, 'not-a-dir')));
+    // the file names its format: another build's index of the same BTF (an older format) beside
+    // it is neither read nor replaced, so two builds sharing a cache do not rewrite it by turns
+    assert.match(name, new RegExp(`^[0-9a-f]{32}-v${INDEX_FORMAT}\\.btfidx$`));
+    const older = path.join(dir, name.replace(/-v\d+\.btfidx$/, '.btfidx'));
+    writeFileSync(older, 'an index of format 2');
+    const current = statSync(file).mtimeMs;
+    sameBtf(plain, parseKernelBtf(bytes, { file: 'vmlinux' }, dir));
+    assert.equal(readFileSync(older, 'latin1'), 'an index of format 2');
+    assert.equal(statSync(file).mtimeMs, current, 'its own index is still the one used');
   },
 );
 

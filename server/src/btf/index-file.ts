@@ -1,29 +1,49 @@
 // An index file of one BTF blob: where each type record starts and the name hash (with the
 // CO-RE flavor list), so that a process which reads the same kernel BTF again skips the type
 // scan and the name indexing. The file names the BTF it was made from (size and SHA-256 of
-// its bytes) in a header that carries its own SHA-256; a header that does not check out, or a
-// file whose length is not the one its header gives, is refused. The body is not hashed on
+// its bytes) in a header that carries its own checksum; a header that does not check out, or a
+// file whose length is not the one its header gives, is refused. The checksum (FNV-1a, two
+// 32-bit lanes) guards against torn or damaged files, as the SHA-256 before it did, without
+// node's crypto module, whose first require costs a cold process ~6 ms. The body is not hashed on
 // open (that read every page, ~10 ms a run): each entry a lookup reads is checked against the
 // BTF itself (raw.ts recordCheck, name-hash.ts), and a wrong one makes the blob drop the index
 // and answer from its own scan (btf.ts), so a corrupt index costs time, never a wrong answer.
-import { createHash } from 'crypto';
+import type * as Crypto from 'crypto';
 import { type Btf, type ParseOptions, parseBtf } from './btf';
 import type { NameHashTables } from './name-hash';
 
 const MAGIC = 0x58495442; // 'BTIX'
-/** Bump when the layout or the name hash function changes. */
-const FORMAT = 2;
+/**
+ * Bump when the layout, the name hash function or the header checksum changes. Index file
+ * names carry it, so builds of two formats sharing a cache keep one file each instead of
+ * replacing each other's on every run.
+ */
+export const INDEX_FORMAT = 3;
+const FORMAT = INDEX_FORMAT;
 const HEADER_WORDS = 6;
 const DIGEST = 32;
-/** Header words, the BTF's digest, and the SHA-256 of those two. */
-const BODY = 4 * HEADER_WORDS + 2 * DIGEST;
+const CHECKSUM = 8;
+/** Header words, the BTF's digest, and the checksum of those two. */
+const BODY = 4 * HEADER_WORDS + DIGEST + CHECKSUM;
 
-/** The identity of a BTF blob: SHA-256 of its bytes. */
+/** The identity of a BTF blob: SHA-256 of its bytes (crypto loaded only here: most processes reuse a digest saved with the blob). */
 export function btfDigest(bytes: Uint8Array): Uint8Array {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createHash } = require('crypto') as typeof Crypto;
   return createHash('sha256').update(bytes).digest();
 }
 
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest();
+/** FNV-1a in two 32-bit lanes (different offset bases), 8 bytes: a header's checksum. */
+function checksum(bytes: Uint8Array): Uint8Array {
+  let a = 0x811c9dc5;
+  let b = 0x01000193;
+  for (const x of bytes) {
+    a = Math.imul(a ^ x, 0x01000193) >>> 0;
+    b = Math.imul(b ^ x, 0x811c9dc5) >>> 0;
+  }
+  return new Uint8Array(new Uint32Array([a, b]).buffer);
+}
+
 const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;
 
 /** Index files hold host-order words: written and read only where that is little-endian. */
@@ -39,7 +59,7 @@ export function encodeIndex(btf: Btf, bytes: Uint8Array, digest: Uint8Array): Ui
   words.set([MAGIC, FORMAT, bytes.length, count, t.heads.length, t.triple.length]);
   const out = new Uint8Array(words.buffer);
   out.set(digest, 4 * HEADER_WORDS);
-  out.set(sha256(out.subarray(0, 4 * HEADER_WORDS + DIGEST)), 4 * HEADER_WORDS + DIGEST);
+  out.set(checksum(out.subarray(0, 4 * HEADER_WORDS + DIGEST)), 4 * HEADER_WORDS + DIGEST);
   let at = BODY / 4;
   for (const arr of [raw.offsets, t.heads, t.next, t.triple]) {
     words.set(arr instanceof Int32Array ? new Uint32Array(arr.buffer, arr.byteOffset, arr.length) : arr, at);
@@ -60,7 +80,7 @@ interface IndexTables {
 export function decodeIndex(file: Uint8Array, size: number, digest: Uint8Array): IndexTables | undefined {
   if (!INDEX_HOST_OK || file.length < BODY || file.length % 4 !== 0) return undefined;
   const head = 4 * HEADER_WORDS + DIGEST;
-  if (!equal(sha256(file.subarray(0, head)), file.subarray(head, BODY))) return undefined;
+  if (!equal(checksum(file.subarray(0, head)), file.subarray(head, BODY))) return undefined;
   const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const [magic, format, btfSize, count, hashSize, tripleCount] = Array.from({ length: HEADER_WORDS }, (_, i) => dv.getUint32(4 * i, true));
   if (magic !== MAGIC || format !== FORMAT || btfSize !== size || !equal(file.subarray(4 * HEADER_WORDS, head), digest)) return undefined;

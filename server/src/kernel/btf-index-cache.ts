@@ -1,7 +1,7 @@
 // Index files of kernel BTF on disk (btf/index-file.ts): a process that reads the same vmlinux
 // BTF as an earlier one (the CLI run after run, the agent, the language server) reuses its
 // type offsets and name hash instead of scanning and indexing 126k types again. Files live in
-// $XDG_CACHE_HOME/bpf-lens/btf-index (or ~/.cache/...), one per BTF content; a file that does
+// $XDG_CACHE_HOME/bpf-lens/btf-index (or ~/.cache/...), one per BTF content and index format; a file that does
 // not check out is rebuilt, and a cache that cannot be read or written only costs time.
 // BPF_LENS_NO_BTF_INDEX=1 turns it off.
 import {
@@ -20,7 +20,7 @@ import {
 import { homedir } from 'os';
 import { join } from 'path';
 import { type Btf, type ParseOptions, parseBtf } from '../btf/btf';
-import { INDEX_HOST_OK, btfDigest, encodeIndex, parseWithIndex } from '../btf/index-file';
+import { INDEX_FORMAT, INDEX_HOST_OK, btfDigest, encodeIndex, parseWithIndex } from '../btf/index-file';
 import { mapFilePrivate } from './sys';
 
 /** Where index files live (BPF_LENS_BTF_INDEX_DIR moves them, e.g. for tests). */
@@ -38,7 +38,7 @@ const KEEP = 8;
 export function parseKernelBtf(bytes: Uint8Array, opts: ParseOptions = {}, dir = btfIndexDir(), known?: Uint8Array): Btf {
   if (opts.base || !INDEX_HOST_OK || process.env.BPF_LENS_NO_BTF_INDEX) return parseBtf(bytes, opts);
   const digest = known ?? btfDigest(bytes);
-  const file = join(dir, `${Buffer.from(digest).toString('hex').slice(0, 32)}.btfidx`);
+  const file = join(dir, `${Buffer.from(digest).toString('hex').slice(0, 32)}-v${INDEX_FORMAT}.btfidx`);
   let index: Uint8Array | undefined;
   try {
     index = readCacheFile(file);
