@@ -226,6 +226,7 @@ export function relocateCore(input: RelocateCoreInput): RelocateCoreOutput {
   const cache = input.cache ?? new CandidateCache(localBtf, targets);
   if (cache.localBtf !== localBtf) throw new Error('relocateCore: the candidate cache belongs to another local BTF');
   const reports: CoreReloReport[] = [];
+  const sourceAt = input.lineInfo && sourceLines(input.lineInfo);
   relos.forEach((relo, index) => {
     const sectionInsn = Math.floor(relo.insnOff / BPF_INSN_SIZE);
     const insnIndex = sectionInsn - first;
@@ -235,7 +236,7 @@ export function relocateCore(input: RelocateCoreInput): RelocateCoreOutput {
       return;
     }
     const report = relocateOne(relo, index, insnIndex, sectionInsn, localBtf, insns, cache);
-    const source = input.lineInfo && sourceLine(input.lineInfo, sectionInsn, report.access);
+    const source = sourceAt?.(sectionInsn, report.access);
     // assigned, not spread: a spread would word the report's lazy message (lazyField)
     reports.push(source ? Object.assign(report, { source }) : report);
   });
@@ -355,23 +356,33 @@ function outOfRange(relo: CoreReloInput, index: number, insnIndex: number, lb: B
  * with line 0 (code the compiler made up, no source line) are skipped; with nothing before,
  * the first real one after. The compiler often schedules a relocated instruction a line or
  * two before the C expression it serves: when that line does not name the accessed field or
- * type and one of the next few lines does, that line is the one.
+ * type and one of the next few lines does, that line is the one. The records are sorted once
+ * per section (stable: among records of one instruction, the last one counts).
  */
-function sourceLine(lines: readonly LineInfo[], sectionInsn: number, access: string): CoreSourceLine | undefined {
-  const at = sectionInsn * BPF_INSN_SIZE;
-  const real = lines.filter((l) => l.line !== 0);
-  let i = -1;
-  for (let k = 0; k < real.length; k++) if (real[k].insnOff <= at && (i < 0 || real[k].insnOff >= real[i].insnOff)) i = k;
-  let r = i >= 0 ? real[i] : real.filter((l) => l.insnOff > at).sort((a, b) => a.insnOff - b.insnOff)[0];
-  const name = /([A-Za-z_][A-Za-z0-9_]*)(?:\[\d+\])*\s*$/.exec(access)?.[1];
-  if (r && name && !new RegExp(`\\b${name}\\b`).test(r.text)) {
-    const after = real
-      .filter((l) => l.insnOff > r.insnOff)
-      .sort((a, b) => a.insnOff - b.insnOff)
-      .slice(0, 6);
-    r = after.find((l) => l.file === r.file && new RegExp(`\\b${name}\\b`).test(l.text)) ?? r;
-  }
-  return r && { file: r.file, line: r.line, column: r.column, text: r.text };
+function sourceLines(lines: readonly LineInfo[]): (sectionInsn: number, access: string) => CoreSourceLine | undefined {
+  const sorted = lines.filter((l) => l.line !== 0).sort((a, b) => a.insnOff - b.insnOff);
+  /** Index of the first record past byte offset `at`. */
+  const past = (at: number) => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid].insnOff <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  return (sectionInsn, access) => {
+    const i = past(sectionInsn * BPF_INSN_SIZE);
+    let r = i > 0 ? sorted[i - 1] : sorted[0];
+    const name = /([A-Za-z_][A-Za-z0-9_]*)(?:\[\d+\])*\s*$/.exec(access)?.[1];
+    if (r && name && !new RegExp(`\\b${name}\\b`).test(r.text)) {
+      const from = past(r.insnOff);
+      const after = sorted.slice(from, from + 6);
+      r = after.find((l) => l.file === r.file && new RegExp(`\\b${name}\\b`).test(l.text)) ?? r;
+    }
+    return r && { file: r.file, line: r.line, column: r.column, text: r.text };
+  };
 }
 
 /** A report's message without the access it starts with (for places that show the access beside it). */
