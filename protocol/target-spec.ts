@@ -160,3 +160,12 @@ export function parseTargetSpec(
   const r = parseSshSpec(text);
   return r.ok ? { ok: true, spec: { kind: 'ssh', ssh: r.spec } } : r;
 }
+
+/** Seconds each target gets to connect (or boot) and do the job: the CLI's --timeout, the editor's bpfLens.targetTimeout. */
+export const TARGET_TIMEOUT_DEFAULT_S = 600;
+/** Why a per-target timeout (seconds) is refused, or undefined for one that is fine (0 < t ≤ a day). */
+export function badTargetTimeout(t: unknown): string | undefined {
+  return typeof t === 'number' && Number.isFinite(t) && t > 0 && t <= 86_400
+    ? undefined
+    : `wants seconds per target (0 < t ≤ 86400), not ${String(t)}`;
+}

@@ -3,7 +3,7 @@
  * or (load, verify) several times. A `vm:` spelling that does not parse is a usage error
  * (an unknown option, a bad number); an SSH spelling is checked when it is opened.
  */
-import { parseVmSpec } from '../../../protocol/target-spec';
+import { badTargetTimeout, parseVmSpec, TARGET_TIMEOUT_DEFAULT_S } from '../../../protocol/target-spec';
 import type { OpenTargetOptions } from '../targets';
 import type { KernelTarget } from '../targets/target';
 import { type CliIo, UsageError } from './command';
@@ -22,8 +22,8 @@ export function checkTargetSpecs(specs: readonly string[]): void {
 export function fanoutArgs(parallel: string | undefined, timeout: string | undefined): { parallel: number; timeoutMs: number } {
   const p = parallel !== undefined ? Number(parallel) : 4;
   if (!Number.isInteger(p) || p < 1 || p > 64) throw new UsageError(`--parallel wants 1..64 targets at once, not '${parallel}'`);
-  const t = timeout !== undefined ? Number(timeout) : 600;
-  if (!Number.isFinite(t) || t <= 0 || t > 86_400) throw new UsageError(`--timeout wants seconds per target, not '${timeout}'`);
+  const t = timeout !== undefined ? Number(timeout) : TARGET_TIMEOUT_DEFAULT_S;
+  if (badTargetTimeout(t)) throw new UsageError(`--timeout wants seconds per target, not '${timeout}'`);
   return { parallel: p, timeoutMs: t * 1000 };
 }
 

@@ -32,9 +32,6 @@ import type { LoadedObject } from './loaded';
 import type { Session } from './session';
 import { targetFailure } from './targets';
 
-/** Per target: connect (or boot) and load within this time. */
-const TIMEOUT_MS = 600_000;
-
 /** One target's answer beside the load: its hello (arg:ctx) and the CO-RE check on its BTF. */
 interface Extra {
   hello?: HelloResult;
@@ -70,9 +67,10 @@ async function runMatrix(d: Session, path: string, progress: (target: string, st
     };
   const results = await fanout<TargetMatrix>(
     d.targets.kernelNames(),
-    (name) => {
+    (name, signal) => {
       progress(name, 'connecting');
-      return d.targets.kernelTarget(name).catch(failed(name));
+      // out of time while connecting: a VM's boot this started is given up (as the CLI's --timeout)
+      return d.targets.kernelTarget(name, signal).catch(failed(name));
     },
     async (t, name) => {
       const x: Extra = {};
@@ -99,7 +97,7 @@ async function runMatrix(d: Session, path: string, progress: (target: string, st
       progress(name, 'done');
       return row;
     },
-    { timeoutMs: TIMEOUT_MS, keepOpen: true },
+    { timeoutMs: d.targets.timeoutMs, keepOpen: true, timeoutSetting: 'bpfLens.targetTimeout' },
   );
   return { programs: obj.programs, tagged, results, extra, object, ms: performance.now() - t0 };
 }

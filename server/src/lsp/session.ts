@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'url';
 import { type Connection, ResponseError, TextDocuments } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { ObjectsChangedNotification } from '../../../protocol/lsp';
+import { badTargetTimeout, TARGET_TIMEOUT_DEFAULT_S } from '../../../protocol/target-spec';
 import { configureArgCtx } from './arg-ctx';
 import { CoreOnTarget } from './core-checks';
 import { type CoreCheckOf, sourceDiagnostics } from './diagnostics';
@@ -95,6 +96,9 @@ export class Session {
     const t = parseTargetSettings(r.targets);
     for (const p of t.problems) this.log(`settings: ${p}`);
     this.targets.configure(t.targets);
+    const bad = r.targetTimeout === undefined ? undefined : badTargetTimeout(r.targetTimeout);
+    if (bad) this.log(`settings: bpfLens.targetTimeout ${bad}: ${TARGET_TIMEOUT_DEFAULT_S} s it is`);
+    this.targets.timeoutMs = (r.targetTimeout === undefined || bad ? TARGET_TIMEOUT_DEFAULT_S : (r.targetTimeout as number)) * 1000;
     this.core.enabled = r.coreDiagnostics !== false;
   }
 

@@ -14,7 +14,7 @@ import type { TargetBtf } from '../core';
 import type { AgentClient } from '../remote';
 import type { KernelTarget } from '../targets';
 import { TargetError } from '../remote/errors';
-import { badUser, badVmSpec, parseSshSpec, type VmSpec } from '../../../protocol/target-spec';
+import { badUser, badVmSpec, parseSshSpec, TARGET_TIMEOUT_DEFAULT_S, type VmSpec } from '../../../protocol/target-spec';
 import type { TargetInfo, TargetSetting, TargetsResult } from '../../../protocol/lsp';
 
 export const LOCAL = 'local';
@@ -120,6 +120,8 @@ export class Targets {
   private local?: KernelTarget;
   /** The target CO-RE diagnostics are computed against (bpfLens/selectTarget). */
   selected = LOCAL;
+  /** Per target, to connect (or boot) and load on all targets (bpfLens.targetTimeout, as the CLI's --timeout). */
+  timeoutMs = TARGET_TIMEOUT_DEFAULT_S * 1000;
 
   configure(targets: readonly TargetSetting[]): void {
     const before = new Map(this.settings.map((t) => [t.name, JSON.stringify(t)]));
@@ -164,19 +166,23 @@ export class Targets {
     return name === LOCAL && process.getuid?.() === 0;
   }
 
-  /** The kernel of a target to load into: this process's (inProcess) or the target's agent. */
-  async kernelTarget(name: string): Promise<KernelTarget> {
+  /**
+   * The kernel of a target to load into: this process's (inProcess) or the target's agent.
+   * `signal` gives up a connection this call starts (a VM's boot: qemu killed); one already
+   * under way for another caller goes on.
+   */
+  async kernelTarget(name: string, signal?: AbortSignal): Promise<KernelTarget> {
     if (this.inProcess(name)) {
       const { LocalTarget } = await import('../targets/local');
       this.local ??= new LocalTarget();
       return this.local;
     }
     const { AgentTarget } = await import('../targets/agent');
-    return new AgentTarget(await this.client(name));
+    return new AgentTarget(await this.client(name, signal));
   }
 
-  /** The agent connection of a target (made once; made again after the agent ended). */
-  async client(name: string): Promise<AgentClient> {
+  /** The agent connection of a target (made once; made again after the agent ended); `signal` as for kernelTarget. */
+  async client(name: string, signal?: AbortSignal): Promise<AgentClient> {
     const t = this.setting(name);
     if (!hasKernel(name, t))
       throw new TargetError(
@@ -192,6 +198,11 @@ export class Targets {
     const { connectTarget } = await import('../remote');
     // A VM boots once and stays until the settings change or the editor closes (dispose).
     const vm = t.kernel ? { vm: vmSetting(t as unknown as Record<string, unknown>), label: name } : {};
+    // `signal` gives up the opening only: once connected the connection is everyone's (kept open)
+    const opening = new AbortController();
+    const giveUp = () => opening.abort();
+    signal?.addEventListener('abort', giveUp, { once: true });
+    if (signal?.aborted) giveUp();
     const p = connectTarget(name === LOCAL ? LOCAL : t.kernel ? `vm:${t.kernel}` : t.host!, {
       ...vm,
       ...(t.user ? { user: t.user } : {}),
@@ -199,9 +210,10 @@ export class Targets {
       ...(t.identityFile ? { identityFile: t.identityFile } : {}),
       ...(t.sudo !== undefined ? { sudo: t.sudo } : {}),
       ...(t.nodePath ? { nodePath: t.nodePath } : {}),
+      signal: opening.signal,
     });
     this.clients.set(name, p);
-    p.catch(() => this.clients.delete(name));
+    p.catch(() => this.clients.delete(name)).finally(() => signal?.removeEventListener('abort', giveUp));
     return p;
   }
 

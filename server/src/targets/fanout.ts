@@ -13,6 +13,8 @@ export interface FanoutOptions {
   readonly timeoutMs: number;
   /** Leave each target open (the editor keeps its connections); a target that timed out is still not waited for. */
   readonly keepOpen?: boolean;
+  /** What sets the time limit, named in a timeout's message (default `--timeout`). */
+  readonly timeoutSetting?: string;
 }
 
 export type FanoutResult<R> =
@@ -29,7 +31,7 @@ export async function fanout<R>(
   const out = new Array<FanoutResult<R>>(specs.length);
   let next = 0;
   const worker = async () => {
-    for (let i = next++; i < specs.length; i = next++) out[i] = await one(specs[i], open, job, o.timeoutMs, o.keepOpen ?? false);
+    for (let i = next++; i < specs.length; i = next++) out[i] = await one(specs[i], open, job, o);
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(o.parallel ?? 4, specs.length)) }, worker));
   return out;
@@ -39,9 +41,9 @@ async function one<R>(
   spec: string,
   open: (spec: string, signal: AbortSignal) => Promise<KernelTarget>,
   job: (target: KernelTarget, spec: string) => Promise<R>,
-  timeoutMs: number,
-  keepOpen: boolean,
+  o: FanoutOptions,
 ): Promise<FanoutResult<R>> {
+  const { timeoutMs, keepOpen = false, timeoutSetting = '--timeout' } = o;
   const t0 = performance.now();
   const held: { target?: KernelTarget } = {};
   let timedOut = false;
@@ -59,7 +61,7 @@ async function one<R>(
     timer = setTimeout(() => {
       timedOut = true;
       abort.abort();
-      reject(new TargetError('timeout', `${spec} did not finish within ${Math.round(timeoutMs / 1000)} s (--timeout)`));
+      reject(new TargetError('timeout', `${spec} did not finish within ${Math.round(timeoutMs / 1000)} s (${timeoutSetting})`));
     }, timeoutMs);
   });
   try {
