@@ -2,7 +2,10 @@
 // controls show the probes can answer "no": the same arg:ctx program without its tag, and a
 // BTF kind the kernel has never heard of, are refused.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import * as os from 'os';
+import * as path from 'path';
 import { test } from 'node:test';
 import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
 import {
@@ -16,7 +19,8 @@ import {
   versionCode,
 } from '../../server/src/kernel';
 import { loadArgCtxProbe } from '../../server/src/kernel/probes';
-import { cli } from '../helpers';
+import { type CachedAnswer, probeFileText } from '../../server/src/kernel/probe-cache';
+import { CLI, cli } from '../helpers';
 import { openFds } from './kernel-env';
 
 test('every probe says yes on this 6.18 kernel (all BTF kinds, global data, native arg:ctx, ...), and closes its FDs', () => {
@@ -88,4 +92,34 @@ test('bpf-lens probe --json and the text form, through the CLI', () => {
   assert.match(t.stdout, new RegExp(`kernel release: ${os.release().replace(/\./g, '\\.')}`));
   assert.match(t.stdout, /^arg_ctx_tag\s+yes\s/m);
   assert.equal(cli(['probe', '--bogus']).code, 2);
+});
+
+test('probe answers are kept for the boot: the next process reads them, only from a file that checks out', (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bpf-lens-probes-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const probe = (env: Record<string, string> = {}) => {
+    const r = spawnSync(process.execPath, [CLI, 'probe', '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, XDG_CACHE_HOME: dir, ...env },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return (JSON.parse(r.stdout) as { features: Record<string, { supported: boolean }> }).features;
+  };
+  const file = path.join(dir, 'bpf-lens', `probes-${process.geteuid!()}.json`);
+  assert.equal(probe().btf_enum64.supported, true);
+  const saved = JSON.parse(readFileSync(file, 'latin1')) as { key: string; answers: Record<string, CachedAnswer> };
+  assert.deepEqual(Object.keys(saved.answers).sort(), FEATURE_PROBES.map((p) => p.name).sort());
+  // a file for this boot and these credentials that says no (as a 6.1 kernel would): believed
+  const forged = new Map(Object.entries(saved.answers)).set('btf_enum64', { supported: false, errno: 'EINVAL' });
+  writeFileSync(file, probeFileText(saved.key, forged));
+  assert.equal(probe().btf_enum64.supported, false);
+  assert.equal(probe({ BPF_LENS_NO_PROBE_CACHE: '1' }).btf_enum64.supported, true, 'turned off: probed');
+  // the same answer without its checksum: probed again, and the file made good
+  writeFileSync(file, readFileSync(file, 'latin1').replace(/"sum":"[0-9a-f]/, '"sum":"g'));
+  assert.equal(probe().btf_enum64.supported, true);
+  assert.equal(probe().btf_enum64.supported, true);
+  assert.deepEqual(JSON.parse(readFileSync(file, 'latin1')), saved);
+  // another boot's file: not believed either
+  writeFileSync(file, probeFileText(saved.key.replace(/ [0-9a-f-]{36} /, ' 00000000-0000-0000-0000-000000000000 '), forged));
+  assert.equal(probe().btf_enum64.supported, true);
 });

@@ -26,6 +26,7 @@
 //   places.ts     interfaces and cgroup v2 directories (what the editor's place picker offers).
 //   kprobe-events.ts  legacy kprobes: tracefs kprobe_events entries added and removed.
 //   probes.ts     FEATURE_PROBES, probeFeature (cached), probePrivileges, systemInfo.
+//   probe-cache.ts  probe answers kept for the boot (keyed by boot id, release, euid, caps, userns).
 //   target-btf.ts KernelBtf: vmlinux + module BTF by id, parsed lazily, FDs on request;
 //                 localKernelBtf (kept while the kernel's BTF objects are unchanged).
 //   host.ts       kconfigText, kallsymsText, processAlive, pidNamespace.

@@ -1,5 +1,6 @@
 // Feature probes like libbpf's: each loads a tiny BTF blob, map or program for real and reports
-// whether the kernel took it. Results are cached for the life of the process; FDs are closed.
+// whether the kernel took it. Results are cached for the life of the process and, verified, for
+// the rest of the boot (probe-cache.ts); FDs are closed.
 import { readFileSync } from 'fs';
 import * as os from 'os';
 import { BtfBuilder, writeBtf } from '../btf/write';
@@ -8,6 +9,7 @@ import { BPF_FUNC, R0, R1, R10, R2, R3, addImm, assemble, callHelper, callRel, e
 import { btfLoad } from './btf-load';
 import { type KernelError, isKernelError } from './errors';
 import { mapCreate } from './maps';
+import { ProbeCache } from './probe-cache';
 import { btfInfo } from './objects';
 import { progLoad } from './programs';
 import { type Fd, closeFd, pageSize } from './sys';
@@ -236,13 +238,25 @@ export function loadArgCtxProbe(tag: boolean, withLog = false): void {
 }
 
 const cache = new Map<string, ProbeResult>();
+/** Answers of earlier processes of this boot with these credentials (read on first use). */
+let boot: ProbeCache | undefined;
 
-/** Runs one probe (once per process). Errors other than a kernel refusal propagate. */
+/**
+ * One probe's answer: this process's, else this boot's (probe-cache.ts), else the probe runs
+ * (once per process, and its answer is kept for the boot). Errors other than a kernel refusal
+ * propagate.
+ */
 export function probeFeature(name: string): ProbeResult {
   const have = cache.get(name);
   if (have) return have;
   const p = FEATURE_PROBES.find((x) => x.name === name);
   if (!p) throw new Error(`unknown feature probe ${name}`);
+  boot ??= ProbeCache.forProcess();
+  const saved = boot.get(name);
+  if (saved) {
+    cache.set(name, saved);
+    return saved;
+  }
   let r: ProbeResult;
   try {
     p.run();
@@ -252,10 +266,16 @@ export function probeFeature(name: string): ProbeResult {
     r = { supported: false, errno: e.errnoName };
   }
   cache.set(name, r);
+  if (r.supported || LASTING_REFUSALS.has(r.errno ?? '')) boot.record(name, r);
   return r;
 }
 
-/** Forgets cached answers (tests; or after the process gained privileges). */
+/**
+ * Refusals that mean the kernel does not know the feature, kept for the boot. Others (EPERM,
+ * ENOMEM under a low RLIMIT_MEMLOCK, EAGAIN...) may not last: asked again by the next process.
+ */
+const LASTING_REFUSALS = new Set(['EINVAL', 'E2BIG', 'ENOTSUPP', 'EOPNOTSUPP']);
+
 /** Every feature probe's answer by name; empty when this process cannot create BPF objects at all. */
 export function supportedFeatures(): Record<string, boolean> {
   const out: Record<string, boolean> = {};
@@ -263,9 +283,15 @@ export function supportedFeatures(): Record<string, boolean> {
   return out;
 }
 
+/**
+ * Forgets cached answers, this process's and (for the probes run next) this boot's: the next
+ * probes run for real and their answers replace the boot's (tests; or after the process gained
+ * privileges).
+ */
 export function clearProbeCache(): void {
   cache.clear();
   privileges = undefined;
+  boot = ProbeCache.forProcess(true);
 }
 
 export interface Privileges {
