@@ -4,37 +4,17 @@
 // execs binaries; Pause keeps it still. The hash of counts per command name narrows to the
 // filtered key; Edit with a value that does not parse names the field, a good one is written.
 // The screenshot goes to the README.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FrameLocator, Page } from 'playwright-core';
-import {
-  prepare,
-  copyExamples,
-  openWorkbench,
-  runCommand,
-  screenshotPath,
-  tmpDir,
-  shotOnFailure,
-  waitFor,
-  type Session,
-} from './workbench';
+import { runCommand, screenshotPath, useWorkbench, waitFor } from './workbench';
 import { fixture } from '../helpers';
 
-const dir = tmpDir('map-view');
-let s: Session;
-
-before(async () => {
-  const { codeServer, vsix } = prepare(dir);
-  const ws = copyExamples(dir);
-  fs.copyFileSync(fixture('map_view_counts.o'), path.join(ws, 'build', 'map_view_counts.o'));
-  s = await openWorkbench(dir, codeServer, vsix, ws);
-});
-after(async () => {
-  await s?.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+const wb = useWorkbench('map-view', {
+  setup: (ws) => fs.copyFileSync(fixture('map_view_counts.o'), path.join(ws, 'build', 'map_view_counts.o')),
 });
 
 const execSome = (n = 5) => {
@@ -67,9 +47,10 @@ async function execsSum(view: FrameLocator): Promise<number> {
   return Number(m[1]);
 }
 
-test('Show Map: per-CPU columns and a Sum that moves; Pause; the filter narrows; Edit names a bad field', { timeout: 240_000 }, () =>
-  shotOnFailure(s.page, 'map-view', async () => {
-    const page = s.page;
+test(
+  'Show Map: per-CPU columns and a Sum that moves; Pause; the filter narrows; Edit names a bad field',
+  { timeout: 240_000 },
+  wb.shot('map-view', async (page) => {
     await runCommand(page, 'BPF Lens: Run Object');
     const obj = page.locator('.quick-input-list .monaco-list-row', { hasText: 'map_view_counts.o' }).first();
     await obj.waitFor({ timeout: 30_000 });
