@@ -3,7 +3,7 @@
 // high-level one keeps only the steps that mean something in C: named fields and array
 // indexes. Matching walks the local high-level spec through a candidate target type.
 import { type Btf } from '../btf/btf';
-import { type BtfArray, type BtfComposite, type TypeId, isComposite, isEnum } from '../btf/types';
+import { type BtfArray, type BtfComposite, type BtfType, type TypeId, isComposite, isEnum } from '../btf/types';
 import {
   CoreReloError,
   SPEC_MAX_LEN,
@@ -118,6 +118,32 @@ export interface MismatchReason {
   explain?: () => string;
 }
 
+/**
+ * The wordings, each made by a function of its own: a closure written inside matchMember's
+ * loop over a struct's members would make V8 allocate a scope for every member it passes.
+ */
+const because = {
+  fieldIncompatible: (lb: Btf, holder: TypeId, localType: TypeId, name: string, tb: Btf, targetType: TypeId, at: TypeId) => () =>
+    `field '${name}' is ${typeName(lb, localType)} in ${typeName(lb, holder)} but ${typeName(tb, targetType)} in ${typeName(tb, at)} of the target`,
+  typeMismatch: (local: CoreSpec, tb: Btf, tid: TypeId) => () =>
+    `${typeName(local.btf, local.rootId)} is not ${local.kind === BPF_CORE_TYPE_MATCHES ? 'a match for' : 'compatible with'} ${typeName(tb, tid)} [${tid}] of the target`,
+  notEnum: (tb: Btf, id: TypeId) => () => `${typeName(tb, id)} of the target is not an enum`,
+  noEnumerator: (lb: Btf, acc: CoreAccessor, tb: Btf, id: TypeId, tt: { readonly values: readonly { readonly name: string }[] }) => () => {
+    const names = tt.values.map((v) => v.name);
+    const near = similarNames(acc.name ?? '', names);
+    return (
+      `enumerator '${acc.name}' of ${typeName(lb, acc.typeId)} not found in ${typeName(tb, id)} of the target` +
+      (near.length ? ` (similar: ${near.join(', ')})` : ` (values: ${listNames(names)})`)
+    );
+  },
+  noField: (lb: Btf, holder: TypeId, name: string, tb: Btf, at: TypeId, tt: BtfType | undefined) => () =>
+    tt && isComposite(tt)
+      ? missingField(name, typeName(lb, holder), typeName(tb, at), memberNames(tb, tt))
+      : `field '${name}' of ${typeName(lb, holder)}: the target has ${typeName(tb, at)} there, which has no fields`,
+  notArray: (idx: number, tb: Btf, at: TypeId) => () => `index [${idx}]: the target has ${typeName(tb, at)} there, not an array`,
+  pastEnd: (idx: number, tb: Btf, at: TypeId) => () => `index [${idx}] is past the end of ${typeName(tb, at)} in the target`,
+};
+
 type MemberMatch = 1 | 0;
 
 /**
@@ -150,10 +176,7 @@ function matchMember(
       next.id = m.type;
       if (fieldsAreCompat(local.btf, localMember.type, tb, m.type)) return 1;
       spec.access.pop();
-      const at = tid;
-      why.explain ??= () =>
-        `field '${m.name}' is ${typeName(local.btf, localMember.type)} in ${typeName(local.btf, acc.typeId)} ` +
-        `but ${typeName(tb, m.type)} in ${typeName(tb, at)} of the target`;
+      why.explain ??= because.fieldIncompatible(local.btf, acc.typeId, localMember.type, m.name, tb, m.type, tid);
       return 0;
     }
     spec.bitOffset -= m.bitsOffset;
@@ -173,9 +196,7 @@ export function matchSpec(local: CoreSpec, tb: Btf, tid: TypeId, why: MismatchRe
       local.kind === BPF_CORE_TYPE_MATCHES
         ? typesMatch(local.btf, local.rootId, tb, tid)
         : typesAreCompat(local.btf, local.rootId, tb, tid);
-    if (!ok)
-      why.explain = () =>
-        `${typeName(local.btf, local.rootId)} is not ${local.kind === BPF_CORE_TYPE_MATCHES ? 'a match for' : 'compatible with'} ${typeName(tb, tid)} [${tid}] of the target`;
+    if (!ok) why.explain = because.typeMismatch(local, tb, tid);
     return ok ? spec : undefined;
   }
   const lacc = local.access;
@@ -183,20 +204,13 @@ export function matchSpec(local: CoreSpec, tb: Btf, tid: TypeId, why: MismatchRe
     const eid = skipToType(tb, tid);
     const tt = tb.get(eid);
     if (!tt || !isEnum(tt)) {
-      why.explain = () => `${typeName(tb, eid)} of the target is not an enum`;
+      why.explain = because.notEnum(tb, eid);
       return undefined;
     }
     const want = essentialName(lacc[0].name ?? '');
     const i = tt.values.findIndex((v) => essentialName(v.name) === want);
     if (i < 0) {
-      why.explain = () => {
-        const names = tt.values.map((v) => v.name);
-        const near = similarNames(lacc[0].name ?? '', names);
-        return (
-          `enumerator '${lacc[0].name}' of ${typeName(local.btf, lacc[0].typeId)} not found in ${typeName(tb, eid)} of the target` +
-          (near.length ? ` (similar: ${near.join(', ')})` : ` (values: ${listNames(names)})`)
-        );
-      };
+      why.explain = because.noEnumerator(local.btf, lacc[0], tb, eid, tt);
       return undefined;
     }
     spec.access.push({ typeId: eid, idx: i, name: tt.values[i].name });
@@ -212,25 +226,19 @@ export function matchSpec(local: CoreSpec, tb: Btf, tid: TypeId, why: MismatchRe
     if (acc.name) {
       const next = { id: tid };
       if (!matchMember(local, acc, tb, tid, spec, next, why)) {
-        const name = acc.name;
-        const at = tid;
-        why.explain ??= () =>
-          tt && isComposite(tt)
-            ? missingField(name, typeName(local.btf, acc.typeId), typeName(tb, at), memberNames(tb, tt))
-            : `field '${name}' of ${typeName(local.btf, acc.typeId)}: the target has ${typeName(tb, at)} there, which has no fields`;
+        why.explain ??= because.noField(local.btf, acc.typeId, acc.name, tb, tid, tt);
         return undefined;
       }
       tid = next.id;
       continue;
     }
     if (i > 0) {
-      const at = tid;
       if (tt?.kind !== 'ARRAY') {
-        why.explain = () => `index [${acc.idx}]: the target has ${typeName(tb, at)} there, not an array`;
+        why.explain = because.notArray(acc.idx, tb, tid);
         return undefined;
       }
       if (!isFlexArray(tb, spec.access[spec.access.length - 1], tt) && acc.idx >= tt.nelems) {
-        why.explain = () => `index [${acc.idx}] is past the end of ${typeName(tb, at)} in the target`;
+        why.explain = because.pastEnd(acc.idx, tb, tid);
         return undefined;
       }
       tid = skipToType(tb, tt.type);
