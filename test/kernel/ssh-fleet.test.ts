@@ -144,12 +144,13 @@ test(
       const doc = JSON.parse(r.stdout) as Doc; // the whole output is one document
       assert.deepEqual(Object.keys(doc), ['ok', 'targets']);
       assert.equal(doc.ok, false);
+      // "answered": the target could be used, whatever came of the job there (its "ok")
       assert.deepEqual(
-        doc.targets.map((x) => [x.target, x.ok]),
+        doc.targets.map((x) => [x.target, x.ok, x.answered]),
         [
-          ['local', true],
-          ['fleet-0', true],
-          ['fleet-silent', false],
+          ['local', true, true],
+          ['fleet-0', true, true],
+          ['fleet-silent', false, false],
         ],
       );
       assert.match((doc.targets[2].error as { message: string }).message, /fleet-silent did not finish within \d+ s \(--timeout\)/);

@@ -73,7 +73,7 @@ const failureOf = (e: Error) => ({
   ...('detail' in e && typeof e.detail === 'string' && e.detail.trim() ? { detail: e.detail.trim() } : {}),
 });
 
-/** `{"ok", "targets": [{"target", "ok", …counts, "events", "events_dropped"?}]}`: all of --json. */
+/** `{"ok", "targets": [{"target", "ok", "answered", …counts, "events", "events_dropped"?}]}`: all of --json. */
 function summaryJson(results: readonly FanoutResult<TargetRun>[], logs: readonly EventLog[]): string {
   const targets = results.map((r, i) => {
     const log = logs[i];
@@ -82,6 +82,7 @@ function summaryJson(results: readonly FanoutResult<TargetRun>[], logs: readonly
       ? {
           target: r.target,
           ok: r.value.code === 0,
+          answered: true,
           kernel_release: r.value.release,
           attached: r.value.attached,
           skipped: r.value.skipped,
@@ -91,7 +92,7 @@ function summaryJson(results: readonly FanoutResult<TargetRun>[], logs: readonly
           ms: Math.round(r.ms),
           ...events,
         }
-      : { target: r.target, ok: false, error: failureOf(r.error), ms: Math.round(r.ms), ...events };
+      : { target: r.target, ok: false, answered: false, error: failureOf(r.error), ms: Math.round(r.ms), ...events };
   });
   return `${JSON.stringify({ ok: results.every((r) => r.ok && r.value.code === 0), targets }, null, 2)}\n`;
 }

@@ -90,8 +90,8 @@ async function verifyOnTargets(a: VerifyArgs, io: CliIo): Promise<number> {
   if (a.json) {
     const targets = results.map((r) =>
       r.ok
-        ? { target: r.target, ok: r.value.every((p) => p.verdict === 'success'), programs: r.value }
-        : { target: r.target, ok: false, error: failure(r.error) },
+        ? { target: r.target, ok: r.value.every((p) => p.verdict === 'success'), answered: true, programs: r.value }
+        : { target: r.target, ok: false, answered: false, error: failure(r.error) },
     );
     const [x, y] = results;
     const diff = results.length === 2 && x.ok && y.ok ? { diff: diffOf(x.value, y.value) } : {};
