@@ -6,6 +6,7 @@
 //   npm run bench -- all            every section
 //   npm run bench -- load lsp       only the named sections
 //   npm run bench -- --list         the sections and their goals
+//   npm run bench:core -- --plan    the sections that command runs, without running them
 // To add a section: a module under scripts/bench/ exporting `sections` [{ name, needs, goal, run }].
 import { sections as btf } from './bench/btf.mjs';
 import { sections as cold } from './bench/cold.mjs';
@@ -25,12 +26,18 @@ if (args.includes('--list')) {
   for (const s of SECTIONS) console.log(`${s.name.padEnd(10)} ${s.goal}`);
   process.exit(0);
 }
-const unknown = args.filter((a) => a !== 'all' && !SECTIONS.some((s) => s.name === a));
+const plan = args.includes('--plan');
+const names = args.filter((a) => a !== '--plan');
+const unknown = names.filter((a) => a !== 'all' && !SECTIONS.some((s) => s.name === a));
 if (unknown.length) {
   console.error(`bench: no section ${unknown.join(', ')}; sections: ${SECTIONS.map((s) => s.name).join(', ')}`);
   process.exit(2);
 }
-const wanted = args.includes('all') ? SECTIONS : SECTIONS.filter((s) => (args.length ? args : QUICK).includes(s.name));
+const wanted = names.includes('all') ? SECTIONS : SECTIONS.filter((s) => (names.length ? names : QUICK).includes(s.name));
+if (plan) {
+  for (const s of wanted) console.log(s.name);
+  process.exit(0);
+}
 let failed = 0;
 for (const s of wanted) {
   console.log(`== ${s.name}: ${s.goal}`);

@@ -37,30 +37,66 @@ function newest(dir, exts) {
 }
 
 const stale = (output, sources) => !existsSync(output) || statSync(output).mtimeMs < sources();
-const sourcesTime = () => Math.max(...['server', 'client', 'test'].map((d) => newest(path.join(ROOT, d), ['.ts'])));
+const sourcesTime = () => Math.max(...['server', 'client', 'protocol', 'test'].map((d) => newest(path.join(ROOT, d), ['.ts'])));
 
 function run(cmd, args, what) {
   console.log(`   (building: ${what})`);
   execFileSync(cmd, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
+/** Builds a make directory unless `make -q` says it is up to date (then nothing is printed). */
+function make(dir) {
+  if (spawnSync('make', ['-s', '-q', '-C', dir], { cwd: ROOT, stdio: 'ignore' }).status !== 0)
+    run('make', ['-s', '-C', dir], `make -C ${dir}`);
+}
+
+/** What a section may need from the machine: [file on PATH or absolute path, Debian package]. */
+const TOOLS = {
+  bpftool: ['bpftool', 'bpftool'],
+  clang: ['clang', 'clang'],
+  make: ['make', 'make'],
+  libbpf: ['/usr/include/bpf/bpf_helpers.h', 'libbpf-dev'],
+  qemu: ['qemu-system-x86_64', 'qemu-system-x86'],
+  sshd: ['/usr/sbin/sshd', 'openssh-server'],
+  cilium: ['/usr/share/gocode/src/github.com/cilium/ebpf/testdata', 'golang-github-cilium-ebpf-dev'],
+};
+/** Builds need these tools too. */
+const BUILD_TOOLS = { fixtures: ['make', 'clang', 'bpftool', 'libbpf'], examples: ['make', 'clang', 'bpftool', 'libbpf'] };
+
+const onPath = (file) =>
+  file.startsWith('/') ? existsSync(file) : (process.env.PATH ?? '').split(':').some((d) => d && existsSync(path.join(d, file)));
+
+/** The tools in `needs` (and those its builds need) missing on this machine, as one message naming the packages. */
+export function missingTools(needs) {
+  const tools = new Set(needs.flatMap((n) => [...(TOOLS[n] ? [n] : []), ...(BUILD_TOOLS[n] ?? [])]));
+  const missing = [...tools].filter((t) => !onPath(TOOLS[t][0]));
+  if (!missing.length) return undefined;
+  const pkgs = [...new Set(missing.map((t) => TOOLS[t][1]))];
+  return `needs ${missing.map((t) => TOOLS[t][0]).join(', ')}: apt-get install ${pkgs.join(' ')} (or run scripts/setup.sh)`;
+}
+
 /**
  * Builds what a section needs, when missing or older than its sources, so a fresh clone can
- * run any bench: `out` (tsc), `dist` (webpack bundles), `fixtures` and `examples` (clang), and
- * checks `root` (bpf(2) needs it) and mounts `bpffs`.
+ * run any bench: `out` (tsc), `dist` (webpack bundles), `fixtures` and `examples` (clang); checks
+ * `root` (bpf(2) needs it), mounts `bpffs`, and checks the tools named in TOOLS. Throws a
+ * one-line reason when the machine lacks something.
  */
 export function ensure(needs) {
-  if (needs.includes('root') && process.getuid?.() !== 0) throw new Error('needs root (bpf(2))');
+  const missing = missingTools(needs);
+  if (missing) throw new Error(missing);
+  if (needs.includes('root') && process.getuid?.() !== 0) throw new Error('needs root: bpf(2) loads programs (sudo npm run bench...)');
   if (needs.includes('bpffs') && spawnSync('mountpoint', ['-q', '/sys/fs/bpf']).status !== 0) {
-    spawnSync('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf']);
+    const r = spawnSync('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf'], { encoding: 'utf8' });
+    if (r.status !== 0)
+      throw new Error(`needs bpffs on /sys/fs/bpf (pins): mount -t bpf bpf /sys/fs/bpf failed: ${(r.stderr ?? '').trim()}`);
   }
   if (needs.includes('out') && stale(path.join(ROOT, 'out', 'server', 'src', 'cli', 'main.js'), sourcesTime)) {
     run('npx', ['tsc', '-p', '.'], 'npx tsc -p .');
   }
   if (needs.includes('dist') && stale(path.join(ROOT, 'dist', 'cli.js'), sourcesTime))
     run('npm', ['run', '--silent', 'build'], 'npm run build');
-  if (needs.includes('fixtures')) run('make', ['-s', '-C', 'test/fixtures'], 'make -C test/fixtures');
-  if (needs.includes('examples')) run('make', ['-s', '-C', 'examples'], 'make -C examples');
+  if (needs.includes('fixtures')) make('test/fixtures');
+  if (needs.includes('examples')) make('examples');
 }
 
 /** A compiled engine module from out/server/src (after ensure(['out'])). */

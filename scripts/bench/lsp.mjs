@@ -109,7 +109,7 @@ async function measure(ws) {
 export const sections = [
   {
     name: 'lsp',
-    needs: ['dist', 'fixtures', 'examples'],
+    needs: ['dist', 'fixtures', 'examples', 'cilium'],
     goal: `${N} objects indexed ≤ ${GOALS.indexMs} ms from spawn; hover p95 ≤ ${GOALS.hoverP95} ms while indexing; peak RSS ≤ ${GOALS.rssMb} MB; BTF pages ≤ ${GOALS.pageMs} ms`,
     async run() {
       const ws = workspace();

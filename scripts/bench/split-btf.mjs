@@ -55,7 +55,7 @@ function diffAll(modules, origFile, targetFile) {
 export const sections = [
   {
     name: 'split-btf',
-    needs: ['out'],
+    needs: ['out', 'bpftool'],
     goal: `distill + base-diff (+ relocate where it maps) of every Debian 6.1 module against a vmlinux ≤ ${GOAL_S} s`,
     run() {
       const dir = execFileSync('bash', [path.join(ROOT, 'scripts/debian-kernel.sh'), '6.1'], {
