@@ -114,8 +114,10 @@ export const sections = [
         ),
         `warm/bpftool geometric mean ${g.toFixed(2)} (goal ≤ ${WARM_GOAL}) ${verdict(g, WARM_GOAL)}`,
         `(bpf-lens load − node -e 0)/bpftool geometric mean ${geomean(cold).toFixed(2)} (goal ≤ ${COLD_GOAL}) ${verdict(geomean(cold), COLD_GOAL)}`,
-        'bpf-lens load per stage (startup = process start to command run; modules = kernel/load modules + koffi;',
-        'core = CO-RE incl. reading and indexing vmlinux BTF; programs = BPF_PROG_LOAD; exit = wall − the rest)',
+        'bpf-lens load per stage (startup = process start to command run; modules = target, kernel and load modules;',
+        'open = the object parsed; probe = the object checked against the kernel (koffi loads at this first call);',
+        'core = CO-RE incl. opening the kernel BTF and its index; btf = BTF kind probes (kept for the boot) and BTF_LOAD;',
+        'programs = BPF_PROG_LOAD; exit = wall − the rest)',
         ...table(['object', ...STAGES, 'exit'], stageRows),
       ];
     },
