@@ -5,6 +5,7 @@ import { FormatError } from '../common/errors';
 import { escapeControls } from '../common/escape';
 import { type CliIo, type Command, type CommandRun, UsageError } from './command';
 import { type CommandName, SPECS } from './command-specs';
+import { directIo } from './direct-io';
 
 export const io: CliIo = {
   out: (text) => process.stdout.write(text),
@@ -75,14 +76,23 @@ function afterOutput(done: () => void): void {
   process.stderr.write('', one);
 }
 
-/** The process of a bundle that holds one command (cli/bundles/); bin/bpf-lens.js picks it by the command's words. */
+/**
+ * The process of a bundle that holds one command (cli/bundles/); bin/bpf-lens.js picks it by the
+ * command's words. Its output goes straight to fds 1 and 2 (direct-io.ts), and it exits once that
+ * output is written (as startProcess's exitAtOnce).
+ */
 export function startSingle(name: CommandName, run: CommandRun): void {
   const cmd: Command = { ...SPECS[name], run: (args, out) => run.run(args, out) };
-  startProcess(async (argv) => {
-    if (!cmd.path.every((w, i) => argv[i] === w)) {
-      io.err(`bpf-lens: this bundle runs only 'bpf-lens ${cmd.path.join(' ')}'\n`);
-      return 2;
-    }
-    return runCommand(cmd, argv.slice(cmd.path.length), io);
-  }, true);
+  const out = directIo();
+  const argv = process.argv.slice(2);
+  const code = (async () => {
+    if (cmd.path.every((w, i) => argv[i] === w)) return runCommand(cmd, argv.slice(cmd.path.length), out);
+    out.err(`bpf-lens: this bundle runs only 'bpf-lens ${cmd.path.join(' ')}'\n`);
+    return 2;
+  })();
+  // runCommand reports every error it expects; a rejection is a bug: let it end the process with its stack.
+  void code.then((c) => {
+    process.exitCode = c;
+    out.flush(() => process.exit(c));
+  });
 }
