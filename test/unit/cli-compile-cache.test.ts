@@ -76,12 +76,15 @@ test('a command run from its own bundle prints what the whole CLI prints: output
     ['inspect', '/nonexistent.o'],
     ['btf', 'dump'],
     ['probe', '--bogus'],
+    ['link', obj],
+    ['link', obj, obj, '-o', '/dev/null'],
+    ['link', obj, '-o', '/dev/null', '-q'],
   ];
   for (const args of cases) {
     const mine = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
     const all = spawnSync(process.execPath, [whole, ...args], { encoding: 'utf8' });
     assert.deepEqual([mine.status, mine.stdout, mine.stderr], [all.status, all.stdout, all.stderr], args.join(' '));
   }
-  for (const name of ['load', 'inspect', 'btf-dump', 'probe'])
+  for (const name of ['load', 'inspect', 'btf-dump', 'probe', 'link'])
     assert.ok(existsSync(path.join(ROOT, 'dist', `cli-${name}.js`)), `dist/cli-${name}.js`);
 });
