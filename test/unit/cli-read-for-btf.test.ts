@@ -1,0 +1,61 @@
+// cli/input.ts readForBtf: an object's BTF read without its DWARF gives the same BTF as the whole
+// file; the DWARF is left as zeros; a file whose headers do not add up fails as the whole file does.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { btfFromBytes } from '../../server/src/btf/input';
+import { dumpRaw } from '../../server/src/btf/dump-raw';
+import { readForBtf } from '../../server/src/cli/input';
+import { ElfFile } from '../../server/src/elf/reader';
+import { fixture } from '../helpers';
+
+test('an object read for its BTF: the same BTF as the whole file, DWARF left unread', () => {
+  const file = fixture('core_tracer.o');
+  const whole = new Uint8Array(readFileSync(file));
+  const sparse = readForBtf(file);
+  assert.equal(sparse.length, whole.length);
+  assert.equal(dumpRaw(btfFromBytes(sparse, file)), dumpRaw(btfFromBytes(whole, file)));
+  const elf = new ElfFile(sparse, file);
+  const info = elf.section('.debug_info')!;
+  assert.ok(info.size > 0 && info.data.every((b) => b === 0), '.debug_info not read');
+  assert.deepEqual(elf.section('.BTF.ext')!.data, new ElfFile(whole, file).section('.BTF.ext')!.data);
+});
+
+test('a cut or garbled object read for its BTF fails as the whole file does', () => {
+  const whole = readFileSync(fixture('core_tracer.o'));
+  const dir = mkdtempSync(path.join(tmpdir(), 'read-for-btf-'));
+  try {
+    const shoff = Number(whole.readBigUInt64LE(0x28));
+    const cases = {
+      cut: whole.subarray(0, Math.floor(whole.length / 2)),
+      headerless: whole.subarray(0, 40),
+      'shoff past the end': Buffer.concat([whole.subarray(0, 0x28), Buffer.from([0xff, 0xff, 0xff, 0, 0, 0, 0, 0]), whole.subarray(0x30)]),
+      'section past the end': (() => {
+        const b = Buffer.from(whole);
+        b.writeBigUInt64LE(BigInt(whole.length), shoff + 2 * 64 + 0x18);
+        return b;
+      })(),
+    };
+    for (const [name, bytes] of Object.entries(cases)) {
+      const f = path.join(dir, `${name.replace(/ /g, '_')}.o`);
+      writeFileSync(f, bytes);
+      const error = (read: () => Uint8Array) => {
+        try {
+          btfFromBytes(read(), f);
+          return 'parsed';
+        } catch (e) {
+          return (e as Error).message;
+        }
+      };
+      assert.equal(
+        error(() => readForBtf(f)),
+        error(() => new Uint8Array(readFileSync(f))),
+        name,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
