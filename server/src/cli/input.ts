@@ -16,19 +16,19 @@ export function readInput(file: string): Uint8Array {
  * with `.BTF.base` parses on its distilled base, or is relocated onto `base` if given.
  */
 export function loadBtf(file: string, base?: Btf): Btf {
-  return btfFromBytes(readForBtf(file), file, base);
+  return btfFromBytes(readWithoutDwarf(file), file, base);
 }
 
-/** Section names whose contents no BTF reader looks at: DWARF and its relocations. */
+/** Section names whose contents neither BTF readers nor the linker (link/input.ts skips them) look at: DWARF and its relocations. */
 const DWARF = /^\.(rela?)?\.?debug_/;
 
 /**
- * A file's bytes for its BTF: an ELF64 file's DWARF sections (most of a `-g` object: 430 of
+ * A file's bytes for its BTF or the linker: an ELF64 file's DWARF sections (most of a `-g` object: 430 of
  * core_tracer.o's 664 KB) are left unread, as zeros in pages never touched; everything else
  * is read where it lies. A file whose headers do not add up is read whole, so its errors are
  * those of the ELF reader.
  */
-export function readForBtf(file: string): Uint8Array {
+export function readWithoutDwarf(file: string): Uint8Array {
   const fd = openSync(file, 'r');
   try {
     const size = fstatSync(fd).size;

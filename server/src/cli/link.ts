@@ -2,7 +2,7 @@ import { writeFileSync } from 'fs';
 import { parseArgs } from 'util';
 import { LinkError, linkObjects } from '../link/linker';
 import { type CliIo, type CommandRun, UsageError } from './command';
-import { readInput } from './input';
+import { readWithoutDwarf } from './input';
 
 /**
  * `bpf-lens link A.o B.o ... -o OUT.o`: the static linker (what `bpftool gen object` does):
@@ -25,7 +25,7 @@ export const linkCommand: CommandRun = {
     const { values, positionals } = parsed;
     if (positionals.length === 0) throw new UsageError('missing input objects');
     if (!values.output) throw new UsageError('missing -o OUT.o');
-    const inputs = positionals.map((file) => ({ file, bytes: readInput(file) }));
+    const inputs = positionals.map((file) => ({ file, bytes: readWithoutDwarf(file) }));
     const t0 = process.hrtime.bigint();
     let r;
     try {

@@ -1,5 +1,5 @@
-// cli/input.ts readForBtf: an object's BTF read without its DWARF gives the same BTF as the whole
-// file; the DWARF is left as zeros; a file whose headers do not add up fails as the whole file does.
+// cli/input.ts readWithoutDwarf (btf dump, link): an object's BTF read without its DWARF gives the same
+// BTF as the whole file, and links to the same bytes; the DWARF is left as zeros; a file whose headers do not add up fails as the whole file does.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,20 +7,27 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { btfFromBytes } from '../../server/src/btf/input';
 import { dumpRaw } from '../../server/src/btf/dump-raw';
-import { readForBtf } from '../../server/src/cli/input';
+import { readWithoutDwarf } from '../../server/src/cli/input';
 import { ElfFile } from '../../server/src/elf/reader';
+import { linkObjects } from '../../server/src/link/linker';
 import { fixture } from '../helpers';
 
 test('an object read for its BTF: the same BTF as the whole file, DWARF left unread', () => {
   const file = fixture('core_tracer.o');
   const whole = new Uint8Array(readFileSync(file));
-  const sparse = readForBtf(file);
+  const sparse = readWithoutDwarf(file);
   assert.equal(sparse.length, whole.length);
   assert.equal(dumpRaw(btfFromBytes(sparse, file)), dumpRaw(btfFromBytes(whole, file)));
   const elf = new ElfFile(sparse, file);
   const info = elf.section('.debug_info')!;
   assert.ok(info.size > 0 && info.data.every((b) => b === 0), '.debug_info not read');
   assert.deepEqual(elf.section('.BTF.ext')!.data, new ElfFile(whole, file).section('.BTF.ext')!.data);
+  const other = fixture('core_flavors.o');
+  const linked = (read: (f: string) => Uint8Array) => linkObjects([file, other].map((f) => ({ file: f, bytes: read(f) }))).bytes;
+  assert.deepEqual(
+    linked(readWithoutDwarf),
+    linked((f) => new Uint8Array(readFileSync(f))),
+  );
 });
 
 test('a cut or garbled object read for its BTF fails as the whole file does', () => {
@@ -50,7 +57,7 @@ test('a cut or garbled object read for its BTF fails as the whole file does', ()
         }
       };
       assert.equal(
-        error(() => readForBtf(f)),
+        error(() => readWithoutDwarf(f)),
         error(() => new Uint8Array(readFileSync(f))),
         name,
       );
