@@ -114,7 +114,10 @@ function readWrapped(file) {
   }
 }
 
-/** 16 hex digits of a short string (two FNV-1a hashes): a file name, not a security check. */
+/**
+ * 16 hex digits of a short string (two FNV-1a hashes, as server/src/common/fnv.ts's fnvHex: the
+ * launcher runs before any bundle, so it keeps its own copy): a file name, not a security check.
+ */
 function hash16(text) {
   let a = 0x811c9dc5;
   let b = 0x01000193;

@@ -11,6 +11,7 @@
 import type * as Crypto from 'crypto';
 import { type Btf, type ParseOptions, parseBtf } from './btf';
 import type { NameHashTables } from './name-hash';
+import { fnvLanes } from '../common/fnv';
 
 const MAGIC = 0x58495442; // 'BTIX'
 /**
@@ -19,7 +20,6 @@ const MAGIC = 0x58495442; // 'BTIX'
  * replacing each other's on every run.
  */
 export const INDEX_FORMAT = 3;
-const FORMAT = INDEX_FORMAT;
 const HEADER_WORDS = 6;
 const DIGEST = 32;
 const CHECKSUM = 8;
@@ -33,16 +33,8 @@ export function btfDigest(bytes: Uint8Array): Uint8Array {
   return createHash('sha256').update(bytes).digest();
 }
 
-/** FNV-1a in two 32-bit lanes (different offset bases), 8 bytes: a header's checksum. */
-function checksum(bytes: Uint8Array): Uint8Array {
-  let a = 0x811c9dc5;
-  let b = 0x01000193;
-  for (const x of bytes) {
-    a = Math.imul(a ^ x, 0x01000193) >>> 0;
-    b = Math.imul(b ^ x, 0x811c9dc5) >>> 0;
-  }
-  return new Uint8Array(new Uint32Array([a, b]).buffer);
-}
+/** A header's checksum, 8 bytes (common/fnv.ts). */
+const checksum = (bytes: Uint8Array) => new Uint8Array(new Uint32Array(fnvLanes(bytes)).buffer);
 
 const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;
 
@@ -56,7 +48,7 @@ export function encodeIndex(btf: Btf, bytes: Uint8Array, digest: Uint8Array): Ui
   if (!raw || !t || btf.base || !INDEX_HOST_OK) throw new Error('only a parsed BTF blob without a base has an index file');
   const count = raw.count;
   const words = new Uint32Array(BODY / 4 + 2 * count + t.heads.length + t.triple.length);
-  words.set([MAGIC, FORMAT, bytes.length, count, t.heads.length, t.triple.length]);
+  words.set([MAGIC, INDEX_FORMAT, bytes.length, count, t.heads.length, t.triple.length]);
   const out = new Uint8Array(words.buffer);
   out.set(digest, 4 * HEADER_WORDS);
   out.set(checksum(out.subarray(0, 4 * HEADER_WORDS + DIGEST)), 4 * HEADER_WORDS + DIGEST);
@@ -83,7 +75,8 @@ export function decodeIndex(file: Uint8Array, size: number, digest: Uint8Array):
   if (!equal(checksum(file.subarray(0, head)), file.subarray(head, BODY))) return undefined;
   const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const [magic, format, btfSize, count, hashSize, tripleCount] = Array.from({ length: HEADER_WORDS }, (_, i) => dv.getUint32(4 * i, true));
-  if (magic !== MAGIC || format !== FORMAT || btfSize !== size || !equal(file.subarray(4 * HEADER_WORDS, head), digest)) return undefined;
+  if (magic !== MAGIC || format !== INDEX_FORMAT || btfSize !== size || !equal(file.subarray(4 * HEADER_WORDS, head), digest))
+    return undefined;
   if (hashSize === 0 || (hashSize & (hashSize - 1)) !== 0 || BODY + 4 * (2 * count + hashSize + tripleCount) !== file.length)
     return undefined;
   // Views of the file where its words are aligned (a fresh read is), copies where not.

@@ -9,6 +9,7 @@
 import { mkdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'fs';
 import { homedir, release } from 'os';
 import { join } from 'path';
+import { fnvHex } from '../common/fnv';
 
 /** One probe's answer, as probes.ts's ProbeResult. */
 export interface CachedAnswer {
@@ -40,17 +41,6 @@ export function probeCacheKey(): string | undefined {
   return `${FORMAT} ${boot} ${release()} ${process.geteuid()} ${caps} ${userns}`;
 }
 
-/** FNV-1a in two 32-bit lanes, as hex: the file's checksum over its key and answers. */
-function checksum(text: string): string {
-  let a = 0x811c9dc5;
-  let b = 0x01000193;
-  for (let i = 0; i < text.length; i++) {
-    a = Math.imul(a ^ text.charCodeAt(i), 0x01000193) >>> 0;
-    b = Math.imul(b ^ text.charCodeAt(i), 0x811c9dc5) >>> 0;
-  }
-  return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
-}
-
 const isAnswer = (v: unknown): v is CachedAnswer =>
   typeof v === 'object' &&
   v !== null &&
@@ -71,7 +61,7 @@ export function parseProbeFile(text: string | undefined, key: string): Map<strin
   if (typeof doc !== 'object' || doc === null) return out;
   const { key: k, answers, sum } = doc as { key?: unknown; answers?: unknown; sum?: unknown };
   if (k !== key || typeof answers !== 'object' || answers === null || Array.isArray(answers)) return out;
-  if (sum !== checksum(`${key}\n${JSON.stringify(answers)}`)) return out;
+  if (sum !== fnvHex(`${key}\n${JSON.stringify(answers)}`)) return out;
   for (const [name, v] of Object.entries(answers)) {
     if (!isAnswer(v)) return new Map();
     out.set(name, v.errno === undefined ? { supported: v.supported } : { supported: v.supported, errno: v.errno });
@@ -82,7 +72,7 @@ export function parseProbeFile(text: string | undefined, key: string): Map<strin
 /** The text of a file holding `answers` for `key`. */
 export function probeFileText(key: string, answers: ReadonlyMap<string, CachedAnswer>): string {
   const obj = Object.fromEntries(answers);
-  return `${JSON.stringify({ key, answers: obj, sum: checksum(`${key}\n${JSON.stringify(obj)}`) })}\n`;
+  return `${JSON.stringify({ key, answers: obj, sum: fnvHex(`${key}\n${JSON.stringify(obj)}`) })}\n`;
 }
 
 /** Answers of this boot for this process's credentials, read once; record() adds one and rewrites the file. */
