@@ -283,6 +283,36 @@ export function parseElf(bytes: Uint8Array, file: string): ElfFile {
   return new ElfFile(bytes, file);
 }
 
+/** Where some bytes of a file lie. */
+export interface FileSpan {
+  readonly offset: number;
+  readonly length: number;
+}
+
+/**
+ * The section header table's place, from an ELF64 file's first 64 bytes: what a reader that
+ * loads a file piecewise fetches before ElfFile can name the sections. Undefined when the
+ * header does not give it plainly (not ELF64, another header size, no sections, extended
+ * numbering): such a reader then reads the whole file and leaves the errors to ElfFile.
+ */
+export function sectionTableSpan(head: Uint8Array): FileSpan | undefined {
+  if (head.length < EHDR_SIZE || !isElf(head) || head[4] !== ELFCLASS64) return undefined;
+  const dv = new DataView(head.buffer, head.byteOffset, EHDR_SIZE);
+  const le = head[5] === ELFDATA2LSB;
+  const shnum = dv.getUint16(0x3c, le);
+  if (dv.getUint16(0x3a, le) !== SHDR_SIZE || shnum === 0 || dv.getUint16(0x3e, le) >= shnum) return undefined;
+  return { offset: Number(dv.getBigUint64(0x28, le)), length: shnum * SHDR_SIZE };
+}
+
+/** The section name table's place, from the header and the section header table (sectionTableSpan's) already in `bytes`. */
+export function sectionNamesSpan(bytes: Uint8Array, table: FileSpan): FileSpan {
+  const le = bytes[5] === ELFDATA2LSB;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const at = table.offset + dv.getUint16(0x3e, le) * SHDR_SIZE;
+  const nobits = dv.getUint32(at + 4, le) === SHT_NOBITS;
+  return { offset: Number(dv.getBigUint64(at + 0x18, le)), length: nobits ? 0 : Number(dv.getBigUint64(at + 0x20, le)) };
+}
+
 export function isElf(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
 }
