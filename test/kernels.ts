@@ -58,3 +58,36 @@ export function debianKernel(version: DebianKernelVersion): DebianKernel {
   cache.set(version, k);
   return k;
 }
+
+/** A qemu a test saw boot: its pid and the directory of the initramfs it was given. */
+export interface QemuChild {
+  readonly pid: number;
+  readonly dir: string;
+}
+
+/** The qemu processes whose parent is `ppid` (a CLI or the language server), with the directory of the initramfs each boots. */
+export function qemuChildren(ppid: number): QemuChild[] {
+  const out: QemuChild[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const status = readFileSync(`/proc/${e}/status`, 'utf8');
+      if (Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]) !== ppid || !/^Name:\s+qemu-system/m.test(status)) continue;
+      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      const at = argv.indexOf('-initrd');
+      if (at >= 0) out.push({ pid: Number(e), dir: path.dirname(argv[at + 1]) }); // else between fork and exec: the next look sees it
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+/** Still the qemu we saw (a pid can be reused: its command line names our initramfs). */
+export function qemuAlive(q: QemuChild): boolean {
+  try {
+    return readFileSync(`/proc/${q.pid}/cmdline`, 'utf8').includes(q.dir);
+  } catch {
+    return false;
+  }
+}

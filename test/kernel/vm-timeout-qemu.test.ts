@@ -6,40 +6,10 @@
 // until the process exits (the CLI used to sit on a booting guest after printing).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { CLI, fixture } from '../helpers';
-import { debianKernel } from '../kernels';
-
-/** The qemu processes whose parent is `ppid`, with the directory of the initramfs they boot. */
-function qemuChildren(ppid: number): { pid: number; dir: string }[] {
-  const out: { pid: number; dir: string }[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const status = readFileSync(`/proc/${e}/status`, 'utf8');
-      if (Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]) !== ppid || !/^Name:\s+qemu-system/m.test(status)) continue;
-      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
-      const at = argv.indexOf('-initrd');
-      if (at < 0) continue; // between fork and exec: the next look sees it
-      const initrd = argv[at + 1];
-      out.push({ pid: Number(e), dir: path.dirname(initrd) });
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return out;
-}
-
-/** Still the qemu we saw (a pid can be reused: its command line names our initramfs). */
-const alive = (q: { pid: number; dir: string }) => {
-  try {
-    return readFileSync(`/proc/${q.pid}/cmdline`, 'utf8').includes(q.dir);
-  } catch {
-    return false;
-  }
-};
+import { debianKernel, qemuAlive, qemuChildren, type QemuChild } from '../kernels';
 
 test(
   'a VM target out of --timeout while booting: qemu killed, its directory removed, a timeout row with the console; local goes on',
@@ -55,7 +25,7 @@ test(
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
-    const seen = new Map<number, { pid: number; dir: string }>();
+    const seen = new Map<number, QemuChild>();
     const watch = setInterval(() => {
       for (const q of qemuChildren(child.pid!)) seen.set(q.pid, q);
     }, 25);
@@ -66,7 +36,7 @@ test(
     child.stdout.on('data', (d: Buffer) => {
       if (!atAnswer) {
         const qs = [...seen.values()];
-        atAnswer = { alive: qs.some(alive), dirs: qs.some((q) => existsSync(q.dir)) };
+        atAnswer = { alive: qs.some(qemuAlive), dirs: qs.some((q) => existsSync(q.dir)) };
       }
       stdout += d.toString();
     });
@@ -80,7 +50,7 @@ test(
     const [q] = seen.values();
     assert.match(q.dir, /bpf-lens-vm-/);
     assert.deepEqual(atAnswer, { alive: false, dirs: false }, 'qemu and its directory were gone before the answer was printed');
-    assert.equal(alive(q), false);
+    assert.equal(qemuAlive(q), false);
     assert.equal(existsSync(q.dir), false);
     assert.ok(ms < 60_000, `the command ended soon after the timeout (${ms} ms), not when the guest would have booted`);
 

@@ -198,22 +198,30 @@ test('a flood: notifications within their caps, drops counted, the server answer
   await lsp.request('bpfLens/unloadObject', { handle });
 });
 
-test('two objects observed at once share the trace pipe: each stream gets its own printk line, never the other’s', async () => {
-  const one = await loadAndAttach('printk_pair_one.o');
-  const two = await loadAndAttach('printk_pair_two.o');
-  for (const handle of [one, two]) {
+/**
+ * Two fixtures loaded, attached and observed at once; three marker writes, each printing a
+ * line from both; their printk lines from this process once both have three, streams stopped.
+ */
+async function observePair(a: string, b: string) {
+  const handles = [await loadAndAttach(a), await loadAndAttach(b)] as const;
+  for (const handle of handles) {
     const o = await lsp.request<ObserveEventsResult>('bpfLens/observeEvents', { handle });
     assert.ok(o.ok && o.printk, o.error ?? o.printkError);
   }
   const lines = (handle: number) =>
     batches(handle)
-      .flatMap((b) => b.printk)
+      .flatMap((x) => x.printk)
       .filter((l) => l.pid === process.pid);
-  // one write, one line from each object
   for (let i = 0; i < 3; i++) writeFileSync('/dev/null', `LENSPAIR ${i}`);
-  await lsp.until('both lines', () => lines(one).length >= 3 && lines(two).length >= 3);
-  for (const s of await Promise.all([one, two].map((handle) => lsp.request<StopEventsResult>('bpfLens/stopEvents', { handle }))))
-    assert.equal(s.stopped, true);
+  await lsp.until('both lines', () => handles.every((h) => lines(h).length >= 3));
+  const stopped = await Promise.all(handles.map((handle) => lsp.request<StopEventsResult>('bpfLens/stopEvents', { handle })));
+  return { handles, lines, stopped };
+}
+
+test('two objects observed at once share the trace pipe: each stream gets its own printk line, never the other’s', async () => {
+  const { handles, lines, stopped } = await observePair('printk_pair_one.o', 'printk_pair_two.o');
+  const [one, two] = handles;
+  for (const s of stopped) assert.equal(s.stopped, true);
   for (const [handle, name, other] of [
     [one, 'one', 'two'],
     [two, 'two', 'one'],
@@ -231,20 +239,9 @@ test('two objects observed at once share the trace pipe: each stream gets its ow
 });
 
 test('a format with no text of its own ("%s") gets only the lines no format with text fits', async () => {
-  const one = await loadAndAttach('printk_pair_one.o');
-  const bare = await loadAndAttach('printk_pair_bare.o');
-  for (const handle of [one, bare]) {
-    const o = await lsp.request<ObserveEventsResult>('bpfLens/observeEvents', { handle });
-    assert.ok(o.ok && o.printk, o.error ?? o.printkError);
-  }
-  const lines = (handle: number) =>
-    batches(handle)
-      .flatMap((b) => b.printk)
-      .filter((l) => l.pid === process.pid);
   // each write: "lens pair one pid=N" from one, the marker itself ("%s") from bare
-  for (let i = 0; i < 3; i++) writeFileSync('/dev/null', `LENSPAIR ${i}`);
-  await lsp.until('both lines', () => lines(one).length >= 3 && lines(bare).length >= 3);
-  for (const handle of [one, bare]) await lsp.request('bpfLens/stopEvents', { handle });
+  const { handles, lines } = await observePair('printk_pair_one.o', 'printk_pair_bare.o');
+  const [one, bare] = handles;
   const texts = (handle: number) => lines(handle).map((l) => [l.text, l.object ?? null, l.programs?.[0] ?? null]);
   assert.deepEqual(texts(one), Array(3).fill([`lens pair one pid=${process.pid}`, fixture('printk_pair_one.o'), 'pair_one']));
   assert.deepEqual(texts(bare), Array(3).fill(['LENSPAIR', fixture('printk_pair_bare.o'), 'pair_bare']), 'none of one’s lines');

@@ -5,10 +5,10 @@
 // setting and the console by then, and the qemu the run started is gone by the answer (the
 // editor used to keep booting it). The next run boots it again, and is given up again.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { debianKernel } from '../kernels';
+import { debianKernel, qemuAlive, qemuChildren, type QemuChild } from '../kernels';
 import { LspClient, makeWorkspace } from './lsp-client';
 
 const ws = makeWorkspace(['load_xdp.bpf.c']);
@@ -23,32 +23,6 @@ after(async () => {
   ws.cleanup();
 });
 
-/** The qemu processes below `pid` (the server), with the directory of the initramfs each boots. */
-function qemuBelow(pid: number): { pid: number; dir: string }[] {
-  const out: { pid: number; dir: string }[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const status = readFileSync(`/proc/${e}/status`, 'utf8');
-      if (Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]) !== pid || !/^Name:\s+qemu-system/m.test(status)) continue;
-      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
-      const at = argv.indexOf('-initrd');
-      if (at >= 0) out.push({ pid: Number(e), dir: path.dirname(argv[at + 1]) });
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return out;
-}
-
-const alive = (q: { pid: number; dir: string }) => {
-  try {
-    return readFileSync(`/proc/${q.pid}/cmdline`, 'utf8').includes(q.dir);
-  } catch {
-    return false;
-  }
-};
-
 interface Matrix {
   targets: {
     name: string;
@@ -61,9 +35,9 @@ interface Matrix {
 
 for (const run of [1, 2])
   test(`run ${run}: the VM out of bpfLens.targetTimeout while booting is given up and shown timed out; local goes on`, async (t) => {
-    const seen = new Map<number, { pid: number; dir: string }>();
+    const seen = new Map<number, QemuChild>();
     const watch = setInterval(() => {
-      for (const q of qemuBelow(lsp.proc.pid!)) seen.set(q.pid, q);
+      for (const q of qemuChildren(lsp.proc.pid!)) seen.set(q.pid, q);
     }, 25);
     const t0 = performance.now();
     let r: Matrix;
@@ -74,7 +48,7 @@ for (const run of [1, 2])
     }
     const ms = performance.now() - t0;
     const qs = [...seen.values()];
-    const left = { alive: qs.some(alive), dirs: qs.some((q) => existsSync(q.dir)) };
+    const left = { alive: qs.some(qemuAlive), dirs: qs.some((q) => existsSync(q.dir)) };
     t.diagnostic(`${(ms / 1000).toFixed(1)} s`);
     assert.equal(qs.length, 1, `one qemu started by this run: ${JSON.stringify(qs)}`);
     assert.deepEqual(left, { alive: false, dirs: false }, 'qemu and its directory were gone by the answer');
