@@ -40,22 +40,35 @@ function workspace() {
 /** Peak resident set of a process so far (VmHWM), in MB. */
 const peakRssMb = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 
-async function hovers(conn, count) {
-  const src = join(ROOT, 'test', 'fixtures', 'lsp_maps.bpf.c');
-  const text = readFileSync(src, 'utf8');
-  const uri = pathToFileURL(src).href;
+const HOVER_SRC = join(ROOT, 'test', 'fixtures', 'lsp_maps.bpf.c');
+
+/** Opens the hovered source; returns where to hover (map and program names). */
+async function openHoverSource(conn) {
+  const text = readFileSync(HOVER_SRC, 'utf8');
+  const uri = pathToFileURL(HOVER_SRC).href;
   await conn.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'c', version: 1, text } });
   const lines = text.split('\n');
-  const spots = ['} lsp_hash SEC', '} lsp_array SEC', '} lsp_outer SEC', '} lsp_jmp SEC', 'int lsp_use_maps', 'SEC("xdp")']
+  return ['} lsp_hash SEC', '} lsp_array SEC', '} lsp_outer SEC', '} lsp_jmp SEC', 'int lsp_use_maps', 'SEC("xdp")']
     .map((n) => ({ line: lines.findIndex((l) => l.includes(n)), n }))
-    .map(({ line, n }) => ({ line, character: lines[line].indexOf(n) + 4 }));
+    .map(({ line, n }) => ({ textDocument: { uri }, position: { line, character: lines[line].indexOf(n) + 4 } }));
+}
+
+/**
+ * Hovers one after another, `gapMs` apart, until `count` are done and `until()` says stop;
+ * each one's time and end, and how many answered.
+ */
+async function hovers(conn, spots, count, { until = () => true, gapMs = 0 } = {}) {
   const times = [];
-  for (let i = 0; i < count; i++) {
+  const ends = [];
+  let answered = 0;
+  for (let i = 0; i < count || !until(); i++) {
     const t0 = performance.now();
-    await conn.sendRequest('textDocument/hover', { textDocument: { uri }, position: spots[i % spots.length] });
-    times.push(performance.now() - t0);
+    if (await conn.sendRequest('textDocument/hover', spots[i % spots.length])) answered++;
+    ends.push(performance.now());
+    times.push(ends[i] - t0);
+    if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
   }
-  return times;
+  return { times, ends, answered };
 }
 
 async function btfPages(conn, vmlinux) {
@@ -90,11 +103,18 @@ async function measure(ws) {
       capabilities: { workspace: { configuration: true } },
     });
     await conn.sendNotification('initialized', {});
-    const during = hovers(conn, 50); // while the index is built
+    const spots = await openHoverSource(conn);
+    // Hovers from the start until the index is built, 40 a second (faster than a hand moves
+    // a mouse); a hover that waits for the whole index, or for a long stretch of it, shows here.
+    // One answered after the objects (its answer queued behind theirs) counts as after.
+    let indexed = false;
+    const during = hovers(conn, spots, 0, { until: () => indexed, gapMs: 25 });
     const { objects } = await conn.sendRequest('bpfLens/objects', {});
     const indexMs = performance.now() - t0;
-    const whileIndexing = await during;
-    const after = await hovers(conn, 300);
+    indexed = true;
+    const early = await during;
+    const whileIndexing = { times: early.times.filter((_, i) => early.ends[i] <= t0 + indexMs), answered: early.answered };
+    const after = [...early.times.filter((_, i) => early.ends[i] > t0 + indexMs), ...(await hovers(conn, spots, 300)).times];
     const pages = await btfPages(conn, join(ws, 'btf', 'vmlinux'));
     const rss = peakRssMb(proc.pid);
     await conn.sendRequest('shutdown');
@@ -115,11 +135,11 @@ export const sections = [
       const ws = workspace();
       try {
         const r = await measure(ws);
-        const p95w = pct(r.whileIndexing, 95);
+        const p95w = pct(r.whileIndexing.times, 95);
         const p95 = pct(r.after, 95);
         return [
           `index ${r.objects} objects: ${fmtMs(r.indexMs)} (goal ≤ ${GOALS.indexMs} ms) ${verdict(r.indexMs, GOALS.indexMs)}${r.objects > N ? '' : ' — fewer objects than copied!'}`,
-          `hover while indexing: p50 ${fmtMs(pct(r.whileIndexing, 50))}, p95 ${fmtMs(p95w)} (goal ≤ ${GOALS.hoverP95} ms) ${verdict(p95w, GOALS.hoverP95)}`,
+          `hover while indexing (${r.whileIndexing.times.length}, ${r.whileIndexing.answered} answered): p50 ${fmtMs(pct(r.whileIndexing.times, 50))}, p95 ${fmtMs(p95w)} (goal ≤ ${GOALS.hoverP95} ms) ${verdict(p95w, GOALS.hoverP95)}`,
           `hover after: p50 ${fmtMs(pct(r.after, 50))}, p95 ${fmtMs(p95)}, max ${fmtMs(Math.max(...r.after))}`,
           `peak RSS ${r.rss.toFixed(0)} MB (goal ≤ ${GOALS.rssMb} MB) ${verdict(r.rss, GOALS.rssMb)}`,
           `btfTypes FUNC (${r.pages.total}), page of 500: first ${fmtMs(r.pages.first)} (parses vmlinux), later p95 ${fmtMs(pct(r.pages.later, 95))}; search 'tcp_' (${r.pages.hits} hits) ${fmtMs(r.pages.search)} (goal ≤ ${GOALS.pageMs} ms) ${verdict(r.pages.search, GOALS.pageMs)}`,

@@ -1,15 +1,17 @@
-// The language server's dump workers on hostile BTF: a dump that runs too long is stopped
-// (its worker terminated) with a clear error, a cancelled dump stops at once, and a small
-// dump is not queued behind a stuck one (two lanes).
+// The language server's workers on hostile BTF: a dump that runs too long is stopped (its
+// worker terminated) with a clear error, a cancelled dump stops at once, a small dump is not
+// queued behind a stuck one (two lanes), and jobs sent ahead behind a stuck one still run.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
 import { DumpPool } from '../../server/src/lsp/dump-pool';
+import { type IndexedObject, indexedOf, parseObjectFile } from '../../server/src/lsp/parsed-object';
+import { WorkerPool } from '../../server/src/lsp/worker-pool';
 import { maker, SIGNED } from '../btf-make';
-import { ROOT } from '../helpers';
+import { fixture, ROOT } from '../helpers';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bpf-lens-dumppool-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -92,6 +94,41 @@ test('cancelling a dump terminates it; the size limit gives a clear message', as
       (e: Error) => e.message,
     );
     assert.match(big, /its BTF as C is larger than 2 MB.*bpf-lens btf dump .* -f c/);
+  } finally {
+    pool.dispose();
+  }
+});
+
+test('a lane with jobs sent ahead: a stuck one in the middle is stopped, the ones sent after it still run on a new worker', async () => {
+  // One lane, four jobs ahead: the index reads objects this way (lsp/worker-pool.ts).
+  const pool = new WorkerPool({ lanes: 1, depth: 4, timeoutMs: 3000, file: WORKER });
+  try {
+    const obj = fixture('lsp_maps.o');
+    const st = statSync(obj);
+    const read = () => pool.run<IndexedObject>({ kind: 'index', path: obj, size: st.size, mtimeMs: st.mtimeMs, maxSize: 1 << 30 });
+    const first = read();
+    const stuck = pool.run<string>({ kind: 'c', path: hostile(9) }).then(
+      () => 'finished',
+      (e: Error) => e.message,
+    );
+    const later = [read(), pool.run<string>({ kind: 'raw', path: small() }), read()];
+    const one = await first;
+    const names = one.facts?.maps.map((m) => m.name) ?? [];
+    for (const n of ['lsp_hash', 'lsp_array', 'lsp_ringbuf', 'lsp_perf', 'lsp_pinned', 'lsp_inner1', 'lsp_inner2', 'lsp_outer', 'lsp_jmp'])
+      assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
+    assert.match(await stuck, /took longer than 3 s: stopped|larger than 64 MB/);
+    const [a, raw, b] = await Promise.all(later);
+    assert.deepEqual((a as IndexedObject).facts, one.facts);
+    assert.deepEqual((b as IndexedObject).facts, one.facts);
+    assert.match(raw as string, /STRUCT 'small' size=4 vlen=1/);
+    // the same as reading it on this thread
+    assert.deepEqual(
+      one,
+      indexedOf(
+        { path: obj, size: st.size, mtimeMs: st.mtimeMs },
+        parseObjectFile({ path: obj, size: st.size, mtimeMs: st.mtimeMs }, 1 << 30),
+      ),
+    );
   } finally {
     pool.dispose();
   }

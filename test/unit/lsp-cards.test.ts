@@ -35,6 +35,6 @@ for (const name of ['object_maps.o', 'object_maps.eb.o', 'object_progs.o', 'obje
     const summary = o.summary;
     assert.equal(summary.maps.length, model.maps.length);
     assert.equal(summary.externs.length, model.externs.length);
-    assert.ok(o.facts!.disassembly().length > 0 || model.programs.length === 0);
+    assert.ok(o.disassembly().length > 0 || model.programs.length === 0);
   });
 }

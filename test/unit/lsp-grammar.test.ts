@@ -36,7 +36,7 @@ test('grammar is the one the manifest declares, and every rule compiles', () => 
 test('every line of a listing is a header, source line, label or instruction', () => {
   const bytes = new Uint8Array(readFileSync(fixture('lsp_maps.o')));
   const o = fromBytes({ path: 'lsp_maps.o', size: bytes.length, mtimeMs: 0 }, bytes, () => undefined);
-  const text = o.facts!.disassembly();
+  const text = o.disassembly();
   const r = grammar.repository;
   let insns = 0;
   for (const line of text.split('\n').filter((l) => l.trim())) {

@@ -10,7 +10,7 @@ import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync, t
 /** Source files larger than this are not read (the largest kernel C file is ~1 MB). */
 export const MAX_SOURCE_BYTES = 16 << 20;
 
-const FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
+export const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
 function what(st: Stats): string {
   return st.isDirectory()
@@ -26,17 +26,17 @@ function what(st: Stats): string {
             : 'not a regular file';
 }
 
-function check(file: string, st: Stats, maxBytes: number): void {
+export function checkRegularFile(file: string, st: Stats, maxBytes: number): void {
   if (!st.isFile()) throw Object.assign(new Error(`${file}: ${what(st)}, not a regular file`), { code: 'ENOTREG' });
   if (st.size > maxBytes) throw Object.assign(new Error(`${file}: ${st.size} bytes, more than the ${maxBytes} allowed`), { code: 'EFBIG' });
 }
 
 /** The bytes of a regular file of at most `maxBytes`; throws for anything else. */
 export function readRegularFile(file: string, maxBytes: number): Buffer {
-  const fd = openSync(file, FLAGS);
+  const fd = openSync(file, READ_FLAGS);
   try {
     const st = fstatSync(fd);
-    check(file, st, maxBytes);
+    checkRegularFile(file, st, maxBytes);
     const buf = Buffer.allocUnsafe(st.size);
     let got = 0;
     while (got < buf.length) {
@@ -50,12 +50,24 @@ export function readRegularFile(file: string, maxBytes: number): Buffer {
   }
 }
 
+/** The first `size` bytes of the file open on `fd` (fewer if it shrank while we read). */
+export function readAll(fd: number, size: number): Buffer {
+  const buf = Buffer.allocUnsafe(size);
+  let got = 0;
+  while (got < buf.length) {
+    const n = readSync(fd, buf, got, buf.length - got, got);
+    if (n === 0) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
+}
+
 /** readRegularFile, without blocking the thread. */
 export async function readRegularFileAsync(file: string, maxBytes: number): Promise<Buffer> {
-  const fh = await fsp.open(file, FLAGS);
+  const fh = await fsp.open(file, READ_FLAGS);
   try {
     const st = await fh.stat();
-    check(file, st, maxBytes);
+    checkRegularFile(file, st, maxBytes);
     const buf = Buffer.allocUnsafe(st.size);
     let got = 0;
     while (got < buf.length) {

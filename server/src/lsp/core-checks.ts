@@ -3,7 +3,7 @@
  * time, without loading: the relocations that do not resolve there, on their source lines.
  * Results are kept per (object file, mtime, target BTF).
  */
-import { promises as fsp } from 'fs';
+import { readRegularObject } from '../host/read-object';
 import { checkCore, type CoreFinding } from '../targets/core-notes';
 import type { LoadedObject } from './loaded';
 import type { TargetBtfs, Targets } from './targets';
@@ -24,15 +24,16 @@ export class CoreChecks {
     const key = `${mtimeMs}:${target.key}`;
     const have = this.done.get(file);
     if (have?.key === key) return have.check;
-    const check = compute(file, target);
+    // Each check in its own turn of the event loop: a publish of many does not hold up hovers.
+    const check = new Promise<void>((r) => setImmediate(r)).then(() => compute(file, target));
     this.done.set(file, { key, check });
     return check;
   }
 }
 
-async function compute(file: string, target: TargetBtfs): Promise<CoreCheck> {
+function compute(file: string, target: TargetBtfs): CoreCheck {
   const t0 = performance.now();
-  const bytes = new Uint8Array(await fsp.readFile(file));
+  const bytes = readRegularObject(file, Number.MAX_SAFE_INTEGER);
   return { relocations: checkCore(bytes, file, target.btfs), ms: performance.now() - t0 };
 }
 
@@ -53,6 +54,7 @@ export class CoreOnTarget {
   /** The check of one object (undefined: disabled, not a BPF object, or the target's BTF cannot be had). */
   async of(o: LoadedObject): Promise<{ target: string; check: CoreCheck } | undefined> {
     if (!this.enabled || o.error || !o.summary.programs.length) return undefined; // CO-RE lives in BPF objects only
+    if (!o.summary.coreRelocations) return undefined; // nothing to check, and no target BTF to read for it
     const name = this.targets.selected;
     try {
       const btfs = await this.targets.targetBtfs(name);

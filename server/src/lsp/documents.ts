@@ -21,7 +21,7 @@ export function documentText(o: LoadedObject, p: DocumentParams): DocumentResult
       return { text: dumpRaw(need(o)), languageId: 'plaintext' };
     case 'disasm':
       if (!o.facts) throw new Error(o.error ?? `${o.path} is not a BPF object`);
-      return { text: o.facts.disassembly(p.program), languageId: 'bpf-disasm' };
+      return { text: o.disassembly(p.program), languageId: 'bpf-disasm' };
     case 'type': {
       const btf = need(o);
       const id = p.typeId ?? 0;

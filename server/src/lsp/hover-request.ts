@@ -13,8 +13,22 @@ import { hoverAt, hoverWord } from './hover';
 import type { LoadedObject } from './loaded';
 import { type Session, toPath } from './session';
 
+/**
+ * While the index is being built, the objects indexed so far answer; only when they say
+ * nothing does the hover wait for the rest (a source's objects may not be read yet).
+ */
 export async function hover(d: Session, p: HoverParams): Promise<Hover | null> {
+  if (d.indexing) {
+    const file = toPath(p.textDocument.uri);
+    if (file) await d.index.readFirst(file);
+    const early = await hoverNow(d, p);
+    if (early) return early;
+  }
   await d.whenReady();
+  return hoverNow(d, p);
+}
+
+async function hoverNow(d: Session, p: HoverParams): Promise<Hover | null> {
   const uri = p.textDocument.uri;
   const doc = d.documents.get(uri);
   if (!doc) return null;

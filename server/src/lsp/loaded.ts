@@ -1,71 +1,96 @@
 /**
- * One object as the language server keeps it: read once, parsed once, summarised once.
+ * One object as the language server keeps it: read once, parsed once (in a worker thread when
+ * there is one), summarised once. Its BTF and disassembly are parsed again on first use.
  * A file that cannot be read becomes an object with an `error`, never an exception.
  */
-import { readFileSync, type Stats } from 'fs';
-import { MAX_SOURCE_BYTES, readRegularFileAsync } from '../host/read-file';
+import { type Stats } from 'fs';
 import * as path from 'path';
-import { type Btf, isBtf, parseBtf } from '../btf/btf';
-import { btfFromBytes } from '../btf/input';
-import { ElfFile, isElf } from '../elf/reader';
-import { VMLINUX_BTF } from '../kernel/sysfs-btf';
-import { BtfCatalog } from './btf-types';
-import { factsOf, type ObjectFacts } from './facts';
+import { MAX_SOURCE_BYTES, readRegularFileAsync } from '../host/read-file';
+import type { Btf } from '../btf/btf';
 import type { MapItem, ObjectSummary } from '../../../protocol/lsp';
+import { BtfCatalog } from './btf-types';
 import { mapDefinitionLine, splitLines } from './c-text';
+import {
+  errorText,
+  type FileIdentity,
+  type IndexedFacts,
+  type IndexedObject,
+  indexedOf,
+  type ParsedObject,
+  parseObjectBtf,
+  parseObjectBytes,
+  parseObjectFile,
+} from './parsed-object';
+import type { WorkerPool } from './worker-pool';
 
 export interface LoadedObject {
   readonly path: string;
   readonly size: number;
   readonly mtimeMs: number;
   readonly error?: string;
+  /** Parsed on first use. */
   readonly btf?: Btf;
   /** The raw BTF file `btf` was parsed on, for module BTF split on this kernel's vmlinux. */
   readonly btfBasePath?: string;
-  readonly facts?: ObjectFacts;
+  readonly facts?: IndexedFacts;
   /** Absolute paths of the C sources line_info names (those found on disk or in the workspace). */
   readonly sources: readonly string[];
   readonly summary: ObjectSummary;
   /** The BTF type lists for the tree (built on first use). */
   catalog(): BtfCatalog | undefined;
+  /** Disassembly with source lines: one program (section or function name), or all. */
+  disassembly(program?: string): string;
 }
 
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
+/** The lines of a C source (undefined: unreadable); a scan shares one reader so each source is read once. */
+export type SourceLines = (file: string) => Promise<string[] | undefined>;
 
-export async function loadObject(
-  file: string,
-  st: Stats,
-  maxSize: number,
-  resolveSource: (name: string) => string | undefined,
-): Promise<LoadedObject> {
-  const base = { path: file, size: st.size, mtimeMs: st.mtimeMs };
-  if (st.size > maxSize) return failed(base, `${st.size} bytes is more than bpfLens.maxObjectSize (${maxSize})`);
-  let bytes: Uint8Array;
+export async function readSourceLines(file: string): Promise<string[] | undefined> {
   try {
-    // a regular file within the limit (the stat above says size 0 for devices and FIFOs)
-    const buf = await readRegularFileAsync(file, maxSize);
-    bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-  } catch (e) {
-    return failed(base, errorText(e));
+    return splitLines((await readRegularFileAsync(file, MAX_SOURCE_BYTES)).toString('latin1'));
+  } catch {
+    return undefined;
   }
-  const o = fromBytes(base, bytes, resolveSource);
-  await locateMaps(o);
-  return o;
+}
+
+export interface LoadOptions {
+  readonly maxSize: number;
+  readonly resolveSource: (name: string) => string | undefined;
+  readonly sourceLines?: SourceLines;
+  /** Parses in a worker thread (else here). */
+  readonly pool?: WorkerPool;
+}
+
+/** Reads and parses the object at `file` (`st` its stat). */
+export async function loadObject(file: string, st: Stats, o: LoadOptions): Promise<LoadedObject> {
+  const f = { path: file, size: st.size, mtimeMs: st.mtimeMs };
+  let ix: IndexedObject;
+  let parsed: ParsedObject | undefined;
+  if (o.pool?.available) {
+    try {
+      ix = await o.pool.run<IndexedObject>({ kind: 'index', path: file, size: st.size, mtimeMs: st.mtimeMs, maxSize: o.maxSize });
+    } catch (e) {
+      ix = { ...f, error: errorText(e), problems: [], btfKinds: [] }; // a worker that died or ran out of time on it
+    }
+  } else ix = indexedOf(f, (parsed = parseObjectFile(f, o.maxSize)));
+  const loaded = toLoaded(ix, o.resolveSource, parsed);
+  await locateMaps(loaded, o.sourceLines ?? readSourceLines);
+  return loaded;
+}
+
+/** Parses an object's bytes (for tests and benchmarks). */
+export function fromBytes(f: FileIdentity, bytes: Uint8Array, resolveSource: (name: string) => string | undefined): LoadedObject {
+  const parsed = parseObjectBytes(f.path, bytes);
+  return toLoaded(indexedOf(f, parsed), resolveSource, parsed);
 }
 
 /** Fills in where each map is defined in the object's C sources (for the tree's "go to"). */
-async function locateMaps(o: LoadedObject): Promise<void> {
+async function locateMaps(o: LoadedObject, sourceLines: SourceLines): Promise<void> {
   const maps = o.summary.maps as MapItem[];
   if (!maps.length || !o.sources.length) return;
   for (const file of o.sources) {
-    let lines: string[];
-    try {
-      lines = splitLines((await readRegularFileAsync(file, MAX_SOURCE_BYTES)).toString('latin1'));
-    } catch {
-      continue;
-    }
+    const lines = await sourceLines(file);
+    if (!lines) continue;
     maps.forEach((m, i) => {
       if (m.source) return;
       const line = mapDefinitionLine(lines, m.name);
@@ -74,111 +99,85 @@ async function locateMaps(o: LoadedObject): Promise<void> {
   }
 }
 
-/** Parses an object's bytes (exported for tests and benchmarks). */
-export function fromBytes(
-  base: { path: string; size: number; mtimeMs: number },
-  bytes: Uint8Array,
-  resolveSource: (name: string) => string | undefined,
-): LoadedObject {
-  let btf: Btf | undefined;
-  let btfBasePath: string | undefined;
-  let facts: ObjectFacts | undefined;
-  let module: { distilledBase: boolean } | undefined;
-  const problems: string[] = [];
-  try {
-    if (isBtf(bytes)) btf = parseBtf(bytes, { file: base.path, section: 'BTF' });
-    else if (!isElf(bytes)) return failed(base, `${base.path}: neither a BPF object, a kernel module nor raw BTF`);
-    else {
-      facts = factsOf(bytes, base.path);
-      btf = facts.btf;
-      problems.push(...facts.problems.map((p) => p.message));
-      if (!facts.isBpf) {
-        // Kernel modules: split BTF on their distilled base, else on this machine's vmlinux.
-        try {
-          const elf = new ElfFile(bytes, base.path);
-          const distilledBase = elf.section('.BTF.base') !== undefined;
-          if (elf.section('.BTF')) module = { distilledBase };
-          const onVmlinux = distilledBase ? undefined : vmlinuxBase();
-          btf = btfFromBytes(bytes, base.path, onVmlinux);
-          if (onVmlinux) btfBasePath = VMLINUX_BTF;
-        } catch (e) {
-          problems.push(errorText(e));
-        }
-      }
-    }
-  } catch (e) {
-    return failed(base, errorText(e));
-  }
+/**
+ * The index's object from the parsed data; `parsed` (when it was parsed here) keeps its BTF,
+ * else the file is parsed again when the BTF or the disassembly is first asked for.
+ */
+function toLoaded(ix: IndexedObject, resolveSource: (name: string) => string | undefined, parsed?: ParsedObject): LoadedObject {
+  if (ix.error !== undefined) return failed(ix, ix.error);
+  const { facts } = ix;
   const sources = new Set<string>();
   for (const name of facts?.lineFiles ?? []) {
     const abs = resolveSource(name);
     if (abs) sources.add(abs);
   }
+  let full = parsed;
+  const again = (): ParsedObject => (full ??= parseObjectFile(ix, Number.MAX_SAFE_INTEGER));
+  let btf = parsed ? { value: parsed.btf } : undefined;
+  const btfAgain = () => (btf ??= { value: full ? full.btf : parseObjectBtf(ix) }).value;
   let catalog: BtfCatalog | undefined;
-  const obj: LoadedObject = {
-    ...base,
-    btf,
-    btfBasePath,
-    facts,
-    sources: [...sources],
-    summary: {
-      ...base,
-      name: path.basename(base.path),
-      programs:
-        facts?.programs
-          .filter((p) => p.entry)
-          .map((p) => ({
-            name: p.name,
-            section: p.section,
-            progType: p.progType,
-            attachType: p.attachType,
-            insnCount: p.insnCount,
-            source: p.line ? { file: resolveSource(p.line.file) ?? p.line.file, line: p.line.line - 1 } : undefined,
-          })) ?? [],
-      maps:
-        facts?.maps.map((m) => ({
-          name: m.name,
-          mapType: m.mapType,
-          keySize: m.keySize,
-          valueSize: m.valueSize,
-          maxEntries: m.maxEntries,
-        })) ?? [],
-      externs: facts?.externs.map((e) => ({ name: e.name, kind: e.kind, weak: e.weak })) ?? [],
-      ...(facts?.defines ? { defines: facts.defines } : {}),
-      ...(module ? { module } : {}),
-      ...(facts?.coreRelocations ? { coreRelocations: facts.coreRelocations } : {}),
-      btfKinds: [],
-      sources: [...sources],
-      problems,
+  return {
+    path: ix.path,
+    size: ix.size,
+    mtimeMs: ix.mtimeMs,
+    get btf() {
+      return btfAgain();
     },
+    ...(ix.btfBasePath ? { btfBasePath: ix.btfBasePath } : {}),
+    ...(facts ? { facts } : {}),
+    sources: [...sources],
+    summary: summaryOf(ix, resolveSource, [...sources]),
     catalog() {
-      if (!catalog && btf) catalog = new BtfCatalog(btf);
+      const b = btfAgain();
+      if (!catalog && b) catalog = new BtfCatalog(b);
       return catalog;
     },
+    disassembly(program?: string) {
+      const p = again();
+      if (!p.facts) throw new Error(p.error ?? `${ix.path} is not a BPF object`);
+      return p.facts.disassembly(program);
+    },
   };
-  // Kind counts are cheap (one pass over the records) and the tree shows them at once.
-  try {
-    (obj.summary as { btfKinds: unknown }).btfKinds = obj.catalog()?.kinds() ?? [];
-  } catch (e) {
-    problems.push(`BTF: ${errorText(e)}`);
-  }
-  return obj;
 }
 
-let vmlinux: Btf | null | undefined;
-/** This machine's kernel BTF, the base of module BTF without `.BTF.base` (read once). */
-function vmlinuxBase(): Btf | undefined {
-  if (vmlinux === undefined) {
-    try {
-      vmlinux = parseBtf(new Uint8Array(readFileSync(VMLINUX_BTF)), { file: VMLINUX_BTF });
-    } catch {
-      vmlinux = null;
-    }
-  }
-  return vmlinux ?? undefined;
+function summaryOf(ix: IndexedObject, resolveSource: (name: string) => string | undefined, sources: string[]): ObjectSummary {
+  const { facts } = ix;
+  return {
+    path: ix.path,
+    size: ix.size,
+    mtimeMs: ix.mtimeMs,
+    name: path.basename(ix.path),
+    programs:
+      facts?.programs
+        .filter((p) => p.entry)
+        .map((p) => ({
+          name: p.name,
+          section: p.section,
+          progType: p.progType,
+          attachType: p.attachType,
+          insnCount: p.insnCount,
+          source: p.line ? { file: resolveSource(p.line.file) ?? p.line.file, line: p.line.line - 1 } : undefined,
+        })) ?? [],
+    maps:
+      facts?.maps.map((m) => ({
+        name: m.name,
+        mapType: m.mapType,
+        keySize: m.keySize,
+        valueSize: m.valueSize,
+        maxEntries: m.maxEntries,
+      })) ?? [],
+    externs: facts?.externs.map((e) => ({ name: e.name, kind: e.kind, weak: e.weak })) ?? [],
+    ...(facts?.defines ? { defines: facts.defines } : {}),
+    ...(ix.module ? { module: ix.module } : {}),
+    ...(facts?.coreRelocations ? { coreRelocations: facts.coreRelocations } : {}),
+    btfKinds: ix.btfKinds,
+    sources,
+    problems: [...ix.problems],
+  };
 }
 
-function failed(base: { path: string; size: number; mtimeMs: number }, error: string): LoadedObject {
+function failed(f: FileIdentity, error: string): LoadedObject {
+  const base = { path: f.path, size: f.size, mtimeMs: f.mtimeMs };
   return {
     ...base,
     error,
@@ -195,5 +194,8 @@ function failed(base: { path: string; size: number; mtimeMs: number }, error: st
       problems: [],
     },
     catalog: () => undefined,
+    disassembly: () => {
+      throw new Error(error);
+    },
   };
 }

@@ -1,6 +1,7 @@
 /**
- * A worker thread for the language server's slow, whole-BTF work (the C dump of vmlinux
- * takes about half a second): the server thread keeps answering hovers meanwhile.
+ * A worker thread for the language server's slow work: whole-BTF dumps (the C dump of vmlinux
+ * takes about half a second) and reading the workspace's objects (parsed-object.ts: a thousand take
+ * seconds). The server thread keeps answering hovers meanwhile.
  * Bundled as dist/lsp-worker.js beside dist/server.js; compiled beside server.js in out/.
  */
 import { parentPort } from 'worker_threads';
@@ -10,6 +11,7 @@ import { CLimitError, dumpC } from '../btf/dump-c';
 import { dumpRaw } from '../btf/dump-raw';
 import { btfFromBytes } from '../btf/input';
 import { MAX_DOCUMENT_CHARS, tooLarge } from './limits';
+import { type FileIdentity, indexedOf, parseObjectFile } from './parsed-object';
 
 export interface DumpJob {
   readonly id: number;
@@ -20,9 +22,21 @@ export interface DumpJob {
   /** C text longer than this is refused (default MAX_DOCUMENT_CHARS). */
   readonly maxChars?: number;
 }
-export type DumpReply = { readonly id: number; readonly text: string } | { readonly id: number; readonly error: string };
+/** Read and parse one object of the index (its plain-data part comes back: an IndexedObject). */
+export interface IndexJob extends FileIdentity {
+  readonly id: number;
+  readonly kind: 'index';
+  readonly maxSize: number;
+}
 
-function run(job: DumpJob): string {
+export type WorkerJob = DumpJob | IndexJob;
+export type WorkerReply = { readonly id: number; readonly value: unknown } | { readonly id: number; readonly error: string };
+
+function run(job: WorkerJob): unknown {
+  return job.kind === 'index' ? indexedOf(job, parseObjectFile(job, job.maxSize)) : dump(job);
+}
+
+function dump(job: DumpJob): string {
   const bytes = new Uint8Array(readFileSync(job.path));
   const base = job.basePath ? parseBtf(new Uint8Array(readFileSync(job.basePath)), { file: job.basePath }) : undefined;
   const btf = isBtf(bytes) ? parseBtf(bytes, { file: job.path, base }) : btfFromBytes(bytes, job.path, base);
@@ -35,10 +49,10 @@ function run(job: DumpJob): string {
   }
 }
 
-parentPort?.on('message', (job: DumpJob) => {
-  let reply: DumpReply;
+parentPort?.on('message', (job: WorkerJob) => {
+  let reply: WorkerReply;
   try {
-    reply = { id: job.id, text: run(job) };
+    reply = { id: job.id, value: run(job) };
   } catch (e) {
     reply = { id: job.id, error: e instanceof Error ? e.message : String(e) };
   }

@@ -40,7 +40,10 @@ export function startServer(connection: Connection): void {
     );
   const experimental: ExperimentalCapabilities = { version: 1, requests: requests.map((r) => r.type.method) };
 
-  connection.onInitialize((params) => initialize(d, params, experimental));
+  connection.onInitialize((params) => {
+    d.startReaders(); // they start while the client finishes the handshake
+    return initialize(d, params, experimental);
+  });
   connection.onInitialized(() => initialized(d));
   // guard() never rejects: it logs and answers the fallback.
   const onConfiguration = d.guard(

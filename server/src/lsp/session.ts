@@ -19,6 +19,10 @@ import { withResolvedExterns } from './link-objects';
 import { parseTargetSettings, Targets } from './targets';
 import { DEFAULT_SETTINGS, type IndexSettings, WorkspaceIndex } from './workspace';
 import type { Cancel } from './dump-pool';
+import { WorkerPool } from './worker-pool';
+
+/** Reading one object takes milliseconds; this is for a hostile one that would take forever. */
+const READ_TIMEOUT_MS = 30_000;
 
 export function toPath(uri: string): string | undefined {
   try {
@@ -30,7 +34,9 @@ export function toPath(uri: string): string | undefined {
 
 export class Session {
   readonly documents = new TextDocuments(TextDocument);
-  readonly index = new WorkspaceIndex([]);
+  /** Threads that read the workspace's objects: one, the second core (the first answers requests). */
+  private readonly readers = new WorkerPool({ lanes: 1, depth: 4, timeoutMs: READ_TIMEOUT_MS });
+  readonly index = new WorkspaceIndex([], DEFAULT_SETTINGS, this.readers);
   readonly targets = new Targets();
   readonly loads = new KernelLoads(this.targets);
   /** Explain Verification's states per source line, for hovers. */
@@ -42,6 +48,9 @@ export class Session {
   hasFolderEvents = false;
   private settings: IndexSettings = DEFAULT_SETTINGS;
   private ready: Promise<void> = Promise.resolve();
+  /** Index work queued or running. */
+  private queued = 0;
+  private publishing: Promise<void> = Promise.resolve();
   private readonly published = new Set<string>();
 
   constructor(readonly connection: Connection) {}
@@ -72,9 +81,33 @@ export class Session {
     return this.ready;
   }
 
+  /** Starts the threads that read objects (before the first scan needs them). */
+  startReaders(): void {
+    this.readers.warm();
+  }
+
+  /** Is index work queued or running (requests that wait for it would wait now)? */
+  get indexing(): boolean {
+    return this.queued > 0;
+  }
+
   /** Queues work after the index work before it (file events); requests wait for it. */
   enqueue(work: () => Promise<void>): void {
-    this.ready = this.ready.then(this.guard('file events', work, undefined)).then(() => undefined);
+    const guarded = this.guard('file events', work, undefined);
+    void this.queue(() => guarded(undefined));
+  }
+
+  private queue(work: () => Promise<unknown>): Promise<void> {
+    this.queued++;
+    const run = this.ready.then(work).then(
+      () => void this.queued--,
+      (e) => {
+        this.queued--;
+        this.log(`index: ${(e as Error).message}`);
+      },
+    );
+    this.ready = run;
+    return run;
   }
 
   textOf(uri: string): string | undefined {
@@ -102,33 +135,39 @@ export class Session {
     this.core.enabled = r.coreDiagnostics !== false;
   }
 
+  /**
+   * Scans the workspace. Requests wait for the scan only: the diagnostics it leads to are
+   * published after, in the background (each publish in turn, see publishAll).
+   */
   async reindex(): Promise<string[]> {
     const t0 = Date.now();
     this.index.configure(this.folders, this.settings);
     const changed = await this.index.scan();
     this.log(`indexed ${this.index.all().length} objects in ${Date.now() - t0} ms (${changed.length} changed)`);
-    await this.publishAll();
+    void this.publishAll().catch((e: Error) => this.log(`diagnostics: ${e.message}`));
     this.objectsChanged(changed);
     return changed;
   }
 
   startReindex(): Promise<void> {
-    const run = this.ready
-      .then(() => this.reindex())
-      .then(
-        () => undefined,
-        (e) => this.log(`index: ${(e as Error).message}`),
-      );
-    this.ready = run;
-    return run;
+    return this.queue(() => this.reindex());
   }
 
   objectsChanged(paths: string[]): void {
     if (paths.length) void this.connection.sendNotification(ObjectsChangedNotification, { paths });
   }
 
-  /** Diagnostics of every source the index, a failed load or an open editor knows of; clears the ones gone. */
-  async publishAll(): Promise<void> {
+  /**
+   * Diagnostics of every source the index, a failed load or an open editor knows of; clears the
+   * ones gone. One publish at a time, each on the index as it is when it starts.
+   */
+  publishAll(): Promise<void> {
+    const run = this.publishing.then(() => this.publishNow());
+    this.publishing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async publishNow(): Promise<void> {
     const { index, loads } = this;
     const sources = new Set([...index.sources(), ...loads.rejectedSources()]);
     for (const d of this.documents.all()) {
@@ -160,6 +199,7 @@ export class Session {
   }
 
   async dispose(): Promise<void> {
+    this.readers.dispose();
     await this.loads.dispose();
     await this.targets.dispose();
   }

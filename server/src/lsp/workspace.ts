@@ -6,10 +6,12 @@
  * Scans and loads are async and yield to the event loop between files, so requests are
  * answered while a large workspace is being indexed.
  */
-import { existsSync, promises as fsp, type Stats } from 'fs';
+import { existsSync, promises as fsp, statSync, type Stats } from 'fs';
 import * as path from 'path';
 import { PathFilter } from './glob';
-import { loadObject, type LoadedObject } from './loaded';
+import { ScanQueue } from './scan-queue';
+import { loadObject, type LoadedObject, type LoadOptions, readSourceLines, type SourceLines } from './loaded';
+import type { WorkerPool } from './worker-pool';
 
 export interface IndexSettings {
   readonly objects: readonly string[];
@@ -27,7 +29,15 @@ export const DEFAULT_SETTINGS: IndexSettings = {
 const MAX_WALK_FILES = 200_000;
 const SOURCE_RE = /\.(c|h)$/;
 
-const yieldNow = () => new Promise<void>((r) => setImmediate(r));
+/** One read of each C source for a whole scan (objects built from the same source share it). */
+function sharedSourceLines(): SourceLines {
+  const seen = new Map<string, Promise<string[] | undefined>>();
+  return (file) => {
+    let lines = seen.get(file);
+    if (!lines) seen.set(file, (lines = readSourceLines(file)));
+    return lines;
+  };
+}
 
 export class WorkspaceIndex {
   private readonly objects = new Map<string, LoadedObject>();
@@ -38,10 +48,17 @@ export class WorkspaceIndex {
   private filter: PathFilter;
   /** Objects read on demand (not matched by the globs), e.g. a vmlinux BTF for the tree. */
   private readonly extra = new Map<string, LoadedObject>();
+  /** During a scan: which absolute line_info names exist. */
+  private existing?: Map<string, boolean>;
+  /** The objects of the running scan, and when they are known (the folders walked). */
+  private queue?: ScanQueue;
+  private walked?: Promise<void>;
 
   constructor(
     private folders: string[],
     private settings: IndexSettings = DEFAULT_SETTINGS,
+    /** Worker threads that read and parse objects (without: on this thread). */
+    private readonly pool?: WorkerPool,
   ) {
     this.filter = new PathFilter(settings.objects, settings.exclude);
   }
@@ -65,7 +82,7 @@ export class WorkspaceIndex {
     const have = this.get(p);
     const st = await fsp.stat(p);
     if (have && have.mtimeMs === st.mtimeMs && have.size === st.size) return have;
-    const o = await loadObject(p, st, this.settings.maxObjectSize, (name) => this.resolveSource(p, name));
+    const o = await loadObject(p, st, this.loadOptions(p));
     if (this.objects.has(p)) this.setObject(o);
     else this.extra.set(p, o);
     return o;
@@ -89,21 +106,56 @@ export class WorkspaceIndex {
 
   /** Walks every folder; loads new and changed objects, drops vanished ones. Returns changed paths. */
   async scan(): Promise<string[]> {
-    const found = new Set<string>();
-    this.sourcesByBase.clear();
-    for (const folder of this.folders) await this.walk(folder, folder, found, { n: 0 });
-    const changed: string[] = [];
-    for (const p of [...this.objects.keys()]) {
-      if (!found.has(p)) {
-        this.remove(p);
-        changed.push(p);
+    let walked = () => {};
+    this.walked = new Promise<void>((r) => (walked = r));
+    try {
+      const found = new Set<string>();
+      this.sourcesByBase.clear();
+      for (const folder of this.folders) await this.walk(folder, folder, found, { n: 0 });
+      const changed: string[] = [];
+      for (const p of [...this.objects.keys()]) {
+        if (!found.has(p)) {
+          this.remove(p);
+          changed.push(p);
+        }
       }
+      // Several objects in flight: one's reads overlap the parsing of another.
+      const lines = sharedSourceLines();
+      const fresh = new Set<string>();
+      this.existing = new Map();
+      this.queue = new ScanQueue([...found]);
+      walked();
+      await this.queue.run(this.pool?.available ? this.pool.lanes * 8 : 1, async (p) => {
+        if (await this.refresh(p, lines)) fresh.add(p);
+      });
+      changed.push(...[...found].filter((p) => fresh.has(p)));
+      return changed;
+    } finally {
+      walked();
+      this.walked = this.existing = this.queue = undefined;
     }
-    for (const p of found) {
-      if (await this.refresh(p)) changed.push(p);
-      await yieldNow();
-    }
-    return changed;
+  }
+
+  private loadOptions(p: string, sourceLines?: SourceLines, inWorker = true): LoadOptions {
+    return {
+      maxSize: this.settings.maxObjectSize,
+      resolveSource: (name) => this.resolveSource(p, name),
+      ...(sourceLines ? { sourceLines } : {}),
+      ...(this.pool && inWorker ? { pool: this.pool } : {}),
+    };
+  }
+
+  /**
+   * During a scan: reads the objects that look built from `source` now, on this thread (the
+   * readers may be starting or busy), and waits for those being read.
+   */
+  async readFirst(source: string): Promise<void> {
+    await this.walked;
+    const q = this.queue;
+    if (!q) return;
+    const { take, reading } = q.takeFirst(source);
+    for (const p of take) await this.refresh(p, undefined, false);
+    await reading;
   }
 
   private async walk(folder: string, dir: string, found: Set<string>, count: { n: number }): Promise<void> {
@@ -131,10 +183,10 @@ export class WorkspaceIndex {
   }
 
   /** Re-reads one object if it changed on disk (or was removed). True if anything changed. */
-  async refresh(p: string): Promise<boolean> {
+  async refresh(p: string, lines: SourceLines = readSourceLines, inWorker = true): Promise<boolean> {
     let st: Stats;
     try {
-      st = await fsp.stat(p);
+      st = statSync(p); // a stat does not block; a thousand async ones wait on the thread pool
     } catch {
       if (!this.objects.has(p)) return false;
       this.remove(p);
@@ -142,7 +194,7 @@ export class WorkspaceIndex {
     }
     const have = this.objects.get(p);
     if (have && have.mtimeMs === st.mtimeMs && have.size === st.size) return false;
-    this.setObject(await loadObject(p, st, this.settings.maxObjectSize, (name) => this.resolveSource(p, name)));
+    this.setObject(await loadObject(p, st, this.loadOptions(p, lines, inWorker)));
     return true;
   }
 
@@ -174,13 +226,23 @@ export class WorkspaceIndex {
     }
   }
 
+  /** Does `file` exist (asked once per scan: a thousand objects name the same few sources)? */
+  private exists(file: string): boolean {
+    let e = this.existing?.get(file);
+    if (e === undefined) {
+      e = existsSync(file);
+      this.existing?.set(file, e);
+    }
+    return e;
+  }
+
   /**
    * Where a line_info file name lives: as written when it exists, else next to the object or
    * in a workspace folder, else the first workspace C file with that base name.
    */
   resolveSource(objectPath: string, name: string): string | undefined {
     // Built elsewhere (another checkout, a container): the absolute name may not exist here.
-    if (path.isAbsolute(name) && existsSync(name)) return path.normalize(name);
+    if (path.isAbsolute(name) && this.exists(name)) return path.normalize(name);
     const candidates = [path.dirname(objectPath), ...this.folders].map((d) => path.resolve(d, name));
     const near = this.sourcesByBase.get(path.basename(name)) ?? [];
     const hit = candidates.find((c) => near.includes(c));

@@ -3,6 +3,7 @@
  * `parallel` at a time, each within its own time limit. A target that cannot be used, or
  * runs out of time, is that target's result; the others go on.
  */
+import { mapLimit } from '../common/map-limit';
 import { TargetError } from '../remote/errors';
 import type { KernelTarget } from './target';
 
@@ -28,13 +29,7 @@ export async function fanout<R>(
   job: (target: KernelTarget, spec: string) => Promise<R>,
   o: FanoutOptions,
 ): Promise<FanoutResult<R>[]> {
-  const out = new Array<FanoutResult<R>>(specs.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < specs.length; i = next++) out[i] = await one(specs[i], open, job, o);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.parallel ?? 4, specs.length)) }, worker));
-  return out;
+  return mapLimit(specs, o.parallel ?? 4, (spec) => one(spec, open, job, o));
 }
 
 async function one<R>(
