@@ -74,13 +74,17 @@ export const testRunCommand: CommandRun = {
       if (a.obj !== undefined) {
         const { openObject } = await import('../object');
         const { loadObject } = await import('../load');
+        const { unpinLoad } = await import('../load/pin');
         const { secDefFor } = await import('../object/section-defs');
         const obj = openObject(readInput(a.obj), a.obj);
         const prog = obj.programs.find((p) => p.name === a.prog);
         if (!prog) throw new UsageError(`${a.obj} has no program '${a.prog}' (it has: ${obj.programs.map((p) => p.name).join(', ')})`);
         // Only PROG (and the maps) is loaded: the others may not load here and are not run.
         const loaded = loadObject(obj, { kernel: k, noAutoload: obj.programs.filter((p) => p !== prog).map((p) => p.name) });
-        cleanup.push(() => loaded.close());
+        cleanup.push(() => {
+          loaded.close();
+          unpinLoad(k, loaded, { maps: true, programs: true }); // a test run leaves no pins behind
+        });
         fd = loaded.programs.find((p) => p.name === a.prog)!.fd;
         attachType = secDefFor(prog.section)?.def.attachType ?? undefined;
       } else {

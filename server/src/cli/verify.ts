@@ -51,7 +51,8 @@ async function verifyObject(file: string, level: number, target: KernelTarget): 
       noAutoload: names.filter((n) => n !== name),
     });
     if (r.ok) {
-      await target.unload(r.loaded.handle);
+      // a check leaves nothing behind: not even the maps it pinned by name
+      await target.unload(r.loaded.handle, { unpinMaps: true });
       const p = r.loaded.programs.find((x) => x.name === name);
       out.push(programStats(name, p?.log ?? '', p));
     } else {

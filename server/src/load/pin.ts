@@ -7,6 +7,7 @@
  */
 import type { Fd, KernelOps, MapCreateAttr, MapInfo } from '../kernel';
 import { mapTypeName } from '../object';
+import type { LoadResult } from './types';
 
 /** Names of a load's temporary pins: `bpf-lens-tmp-<pid namespace>-<pid>-<n>` (bpffs refuses dots). */
 const TMP = /^bpf-lens-tmp-(\d+)-(\d+)-\d+$/;
@@ -138,4 +139,31 @@ export function pinMismatch(info: MapInfo, want: MapCreateAttr): string | undefi
     if (have !== wanted) return `${field} is ${String(have)} there, the object wants ${String(wanted)}`;
   }
   return undefined;
+}
+
+/**
+ * Removes what a finished load pinned: programs and their links (`--pin`), maps it created
+ * (`pinning = LIBBPF_PIN_BY_NAME`); a pinned map it reused was there before and stays. For
+ * loads that are checks (verify, the load matrix, test runs): libbpf never unpins by itself.
+ */
+export function unpinLoad(
+  k: Pick<KernelOps, 'unpin'>,
+  r: Pick<LoadResult, 'programs' | 'maps'>,
+  what: { readonly maps: boolean; readonly programs: boolean },
+): string[] {
+  const paths = [
+    ...(what.programs ? r.programs.flatMap((p) => [p.pinnedAt, p.linkPinnedAt]) : []),
+    ...(what.maps ? r.maps.filter((m) => !m.reused).map((m) => m.pinnedAt) : []),
+  ];
+  const done: string[] = [];
+  for (const p of paths) {
+    if (!p) continue;
+    try {
+      k.unpin(p);
+      done.push(p);
+    } catch {
+      // not ours to remove any more (a permission change); the rest still go
+    }
+  }
+  return done;
 }

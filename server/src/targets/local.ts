@@ -3,13 +3,14 @@
  * The CLI and the language server use it in-process; the agent serves one over JSON-RPC.
  * koffi comes in with '../kernel': import this file only where loading is meant.
  */
-import { readFileSync, unlinkSync } from 'fs';
+import { readFileSync } from 'fs';
 import { btfFromBytes } from '../btf/input';
 import { msNow } from '../common/clock';
 import { FormatError } from '../common/errors';
 import * as kernel from '../kernel';
 import { hasVmlinuxBtf, VMLINUX_BTF as VMLINUX } from '../kernel/sysfs-btf';
 import { loadObjectAsync, LoadError, openReplaceTarget } from '../load';
+import { unpinLoad } from '../load/pin';
 import type { LoadResult } from '../load/types';
 import { openObject } from '../object';
 import { testRunProgram } from '../run/test-run';
@@ -83,25 +84,6 @@ function readUnprivilegedBpfDisabled(): number | null {
   } catch {
     return null;
   }
-}
-
-/** Removes what a load pinned (programs, their links, maps it created); pinned maps it reused stay. */
-function unpin(r: LoadResult, maps: boolean, programs: boolean): string[] {
-  const paths = [
-    ...(programs ? r.programs.flatMap((p) => [p.pinnedAt, p.linkPinnedAt]) : []),
-    ...(maps ? r.maps.filter((m) => !m.reused).map((m) => m.pinnedAt) : []),
-  ];
-  const done: string[] = [];
-  for (const p of paths) {
-    if (!p) continue;
-    try {
-      unlinkSync(p);
-      done.push(p);
-    } catch {
-      // someone else removed it
-    }
-  }
-  return done;
 }
 
 /** How strongly a printed text fits the object's format strings (.rodata strings its programs load). */
@@ -191,7 +173,7 @@ export class LocalTarget implements KernelTarget {
     }
     if (this.closing) {
       // Whoever asked is gone: nobody will ever unload this, so nothing of it may stay.
-      unpin(result, true, true);
+      unpinLoad(kernel, result, { maps: true, programs: true });
       result.close();
       throw new Error(`${this.label} closed while ${req.name} was loading: released`);
     }
@@ -209,7 +191,7 @@ export class LocalTarget implements KernelTarget {
     if (!l) return { closed: false, unpinned: [] };
     this.loaded.delete(handle);
     l.result.close();
-    return { closed: true, unpinned: o.unpinMaps ? unpin(l.result, true, false) : [] };
+    return { closed: true, unpinned: o.unpinMaps ? unpinLoad(kernel, l.result, { maps: true, programs: false }) : [] };
   }
 
   async list(): Promise<LoadedEntry[]> {

@@ -52,7 +52,7 @@ const notAttempted = (program: string, why: string): MatrixCell => ({ program, s
 async function tryLoad(target: KernelTarget, req: LoadRequest): Promise<LoadOutcome> {
   try {
     const r = await target.load(req);
-    if (r.ok) await target.unload(r.loaded.handle);
+    if (r.ok) await target.unload(r.loaded.handle, { unpinMaps: true }); // the maps it pinned by name too
     return r;
   } catch (e) {
     if (e instanceof TargetError && e.code === 'no-btf')
