@@ -65,6 +65,12 @@ test(
       assert.equal(cell.status, 'rejected', t.target);
       assert.equal(cell.source?.line, poisoned, t.target);
       assert.match(cell.error ?? '', new RegExp(`core_target\\.bpf\\.c:${poisoned}: `), t.target);
+      // the cell leads with which relocation it was; the verifier's own words follow
+      assert.match(
+        cell.error ?? '',
+        /c:\d+: CO-RE relocation #\d+ FIELD_BYTE_OFFSET of struct inode \(inode->i_mtime_sec\) did not resolve on this kernel: .* \(the verifier: invalid func unknown#195896080\)/,
+        t.target,
+      );
       assert.equal(t.core?.relocations, 3, t.target);
       assert.deepEqual(
         t.core?.unresolved.map((u) => [u.program, u.access, u.status]),

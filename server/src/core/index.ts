@@ -11,7 +11,7 @@ export type {
 } from './relocate';
 export { CandidateCache, findCandidates } from './candidates';
 export type { Candidate, TargetBtf } from './candidates';
-export { BAD_RELO_CALL_IMM } from './patch';
+export { BAD_RELO_CALL_IMM, POISON_CALL_KFUNC_BASE, POISON_LDIMM64_MAP_BASE } from './patch';
 export type { PatchOutcome } from './patch';
 export { CoreReloError, essentialName, typeName } from './btf-util';
 export * from './kinds';

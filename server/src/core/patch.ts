@@ -20,6 +20,10 @@ const SHRT_MAX = 0x7fff;
 
 /** The call libbpf substitutes for unresolvable relocations: `invalid func unknown#195896080`. */
 export const BAD_RELO_CALL_IMM = 0xbad2310;
+/** libbpf's poison for calls to unresolved weak kfuncs: `call 2002000000 + extern index`. */
+export const POISON_CALL_KFUNC_BASE = 2002000000;
+/** libbpf's poison for references to maps that were not created: `2001000000 + map index`. */
+export const POISON_LDIMM64_MAP_BASE = 2001000000;
 
 /** Reads and writes fields of raw instructions (code, regs, off, imm) in one byte order. */
 export class RawInsns {

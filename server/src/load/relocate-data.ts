@@ -5,6 +5,7 @@
  * ksyms become BTF ids (or addresses), kfunc calls get their BTF id and fd_array index, and an
  * unresolved weak kfunc call is poisoned. Pure: the FDs are numbers given by the caller.
  */
+import { POISON_CALL_KFUNC_BASE } from '../core';
 import type { BpfObject } from '../object/model';
 import {
   BPF_PSEUDO_BTF_ID,
@@ -17,9 +18,6 @@ import {
 import type { ExternValues } from './externs';
 import type { LinkedProgram } from './link-subprogs';
 import { LoadError } from './types';
-
-/** libbpf's poison for calls to unresolved weak kfuncs: `call 2002000000 + extern index`. */
-export const POISON_CALL_KFUNC_BASE = 2002000000;
 
 /** Patches `linked.insns` in place. `mapFd(i)` is the FD of obj.maps[i] (undefined: not created). */
 export function relocateData(obj: BpfObject, linked: LinkedProgram, mapFd: (index: number) => number | undefined, ext: ExternValues): void {

@@ -5,7 +5,7 @@
  * and the result. Each is one function over the LoadContext; index.ts calls them in order.
  */
 import { writeBtf } from '../btf/write';
-import { BAD_RELO_CALL_IMM, type CoreReloReport } from '../core';
+import { BAD_RELO_CALL_IMM, type CoreReloReport, POISON_CALL_KFUNC_BASE } from '../core';
 import { type Fd, isKernelError } from '../kernel';
 import { BPF_F_LINK, BPF_MAP_TYPE } from '../common/uapi';
 import { mapTypeName } from '../object';
@@ -16,7 +16,6 @@ import { encodeFuncInfo, encodeLineInfo } from './ext-info';
 import type { LinkedProgram } from './link-subprogs';
 import { createMap, type MapEnv } from './maps';
 import { findAttachTarget, loadProgram, rejectionMoved } from './programs';
-import { POISON_CALL_KFUNC_BASE } from './relocate-data';
 import { fixupObjectBtf, sanitizeBtf } from './sanitize-btf';
 import type { StructOpsPlan } from './struct-ops';
 import { LoadError, type LoadedMap, type LoadedProgram, type LoadResult } from './types';
@@ -341,7 +340,15 @@ function withPoisonExplained<T>(obj: BpfObject, linked: LinkedProgram, reports: 
     if (!why) throw e;
     // A poisoned relocation points at the C line that names its field (see relocateCore).
     const source = Number(m[1]) === BAD_RELO_CALL_IMM && part ? reportAt(obj, part, insn, reports)?.source : undefined;
-    const message = `${e.message.replace(/ — a CO-RE relocation.*?(?= \(instruction)| — a call to a weak kfunc.*?(?= \(instruction)/, '')}\n  ${why}`;
+    // The reason leads (a matrix cell shows the first line only); the verifier's words follow it.
+    const raw = `invalid func unknown#${m[1]}`;
+    const [head, ...rest] = e.message.split('\n');
+    const first = head.includes(raw)
+      ? head
+          .replace(/ — a CO-RE relocation.*?(?= \(instruction)| — a call to a weak kfunc.*?(?= \(instruction)/, '')
+          .replace(raw, `${why} (the verifier: ${raw})`)
+      : `${head}\n  ${why}`;
+    const message = [first, ...rest].join('\n');
     throw source ? rejectionMoved(e, message, source) : new LoadError(message, e.stage, e.details);
   }
 }

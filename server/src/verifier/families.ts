@@ -3,6 +3,7 @@
  * 6.1 to 6.18 word them), what it means, how it is usually fixed, and which register or
  * instruction the related locations should be traced from.
  */
+import { poisonedCall } from './poison';
 
 /** What to trace back from for related locations. */
 export type TraceKind =
@@ -161,6 +162,15 @@ export const VERIFIER_FAMILIES: readonly VerifierFamily[] = [
     explanation: (g) =>
       `${g.what ? `The helper ${g.what.replace(/#\d+$/, '')}` : 'This helper'} is not offered to this program type (or this kernel): each program type has its own set of helpers.`,
     hint: 'Use a helper the program type offers (see `bpftool feature probe` for the list per type), change the program type (SEC name), or move the work to a program type that may call it.',
+  },
+  {
+    id: 'poisoned_call',
+    title: 'a call put where this kernel lacks something is reached',
+    trace: 'none',
+    match: [/^invalid func unknown#(?<what>\d+)/],
+    explanation: (g) =>
+      `The loader wrote an invalid call (unknown#${g.what}) in place of ${poisonedCall(Number(g.what))?.replace(/ is reachable.*$/, '') ?? 'something this kernel lacks'}, as libbpf does, so that the program loads as long as no path reaches it; this path does. The first line of the error names what it was.`,
+    hint: 'Make the path dead on kernels without it: test bpf_core_field_exists() / bpf_core_type_exists() (or read an older ___flavor of the struct) before a CO-RE access, bpf_ksym_exists() before a weak kfunc call; a map that is not created must not be used.',
   },
   {
     id: 'gpl_only',
