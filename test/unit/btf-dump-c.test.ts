@@ -236,6 +236,36 @@ test('hand-made BTF: clashing names, enum sizes and values, packing, union align
   checkDump(btf, 'hand-made');
 });
 
+test('declarators of function pointers are spelled as bpftool spells them', () => {
+  // libbpf spaces a pointer off a parenthesized function declarator (`struct s * (*f)(int)`),
+  // not a pointer to an array (`int *(*p)[4]`)
+  const dir = mkdtempSync(path.join(tmpdir(), 'bpf-lens-decl-'));
+  const src = path.join(dir, 'decl.c');
+  writeFileSync(
+    src,
+    [
+      'struct s { int a; };',
+      'typedef struct s *(*f1)(int);',
+      'typedef char **(*f2)(void);',
+      'typedef const char *(*f3)(void);',
+      'typedef int (*f4)(int);',
+      'typedef int *(*p1)[4];',
+      'typedef struct s *(*arr[3])(int);',
+      'typedef int *(*(*f5)(int))(char);',
+      'typedef void (*f6)(struct s *(*cb)(int));',
+      'typedef struct s *fn(int);',
+      'struct holder { f1 a; f2 b; f3 c; f4 d; p1 e; arr g; f5 h; f6 i; fn *j; struct s *(*direct)(long); int *(*pa)[2]; };',
+      'struct holder h;',
+    ].join('\n'),
+  );
+  const obj = path.join(dir, 'decl.o');
+  run('clang', ['-g', '-O2', '-target', 'bpf', '-c', src, '-o', obj]);
+  const decls = (text: string) => text.split('\n').filter((l) => /\(\*|typedef/.test(l));
+  const ours = decls(dumpC(loadBtf(obj)));
+  assert.ok(ours.includes('typedef struct s * (*f1)(int);'), ours.join('\n'));
+  assert.deepEqual(ours, decls(run('bpftool', ['btf', 'dump', 'file', obj, 'format', 'c'])));
+});
+
 test('huge gaps become one char array, and the layout still holds', () => {
   const b = new BtfBuilder();
   const int = b.add({ kind: 'INT', name: 'int', nameOff: 0, kindFlag: false, size: 4, encoding: 1, bitsOffset: 0, bits: 32 });

@@ -34,14 +34,18 @@ function join(base: string, inner: string): string {
 function build(btf: Btf, id: TypeId, inner: string, isPtr: boolean, leaf: LeafSpeller, nesting: number): string {
   if (nesting > MAX_PROTO_NESTING) throw new RangeError(`BTF type [${id}]: function prototypes nest deeper than ${MAX_PROTO_NESTING}`);
   let prefix = ''; // qualifiers written before the base type: `const volatile `
+  // `inner` is a function declarator in parentheses, `(*f)(int)`: a pointer before it is
+  // spaced off as libbpf writes it, `struct s * (*f)(int)` (not so for `int *(*p)[4]`)
+  let afterProto = false;
   for (let steps = 0; ; steps++) {
     if (steps > btf.length) throw new RangeError(`BTF type [${id}]: reference loop (a chain longer than the ${btf.length} types)`);
     const t = btf.get(id);
     if (!t) return prefix + join(leaf(id, t), inner);
     switch (t.kind) {
       case 'PTR':
-        inner = inner ? `*${inner}` : '*';
+        inner = inner ? (afterProto ? `* ${inner}` : `*${inner}`) : '*';
         isPtr = true;
+        afterProto = false;
         id = t.type;
         continue;
       case 'CONST':
@@ -76,6 +80,7 @@ function build(btf: Btf, id: TypeId, inner: string, isPtr: boolean, leaf: LeafSp
           p.type === 0 && i === t.params.length - 1 ? '...' : build(btf, p.type, '', false, leaf, nesting + 1),
         );
         inner = `${isPtr ? `(${inner})` : inner}(${params.length ? params.join(', ') : 'void'})`;
+        afterProto = isPtr;
         isPtr = false;
         id = t.type;
         continue;
