@@ -84,6 +84,16 @@ export function fromBytes(f: FileIdentity, bytes: Uint8Array, resolveSource: (na
   return toLoaded(indexedOf(f, parsed), resolveSource, parsed);
 }
 
+/** Map definition lines per source text: a scan shares one text among the objects built from it. */
+const mapLines = new WeakMap<readonly string[], Map<string, number | undefined>>();
+
+function definitionLine(lines: readonly string[], name: string): number | undefined {
+  let known = mapLines.get(lines);
+  if (!known) mapLines.set(lines, (known = new Map()));
+  if (!known.has(name)) known.set(name, mapDefinitionLine(lines, name));
+  return known.get(name);
+}
+
 /** Fills in where each map is defined in the object's C sources (for the tree's "go to"). */
 async function locateMaps(o: LoadedObject, sourceLines: SourceLines): Promise<void> {
   const maps = o.summary.maps as MapItem[];
@@ -93,7 +103,7 @@ async function locateMaps(o: LoadedObject, sourceLines: SourceLines): Promise<vo
     if (!lines) continue;
     maps.forEach((m, i) => {
       if (m.source) return;
-      const line = mapDefinitionLine(lines, m.name);
+      const line = definitionLine(lines, m.name);
       if (line !== undefined) maps[i] = { ...m, source: { file, line } };
     });
   }
