@@ -2,11 +2,11 @@
  * One guest run on a Debian kernel that sees this machine's root: /init loads the 9p
  * modules (those the kernel does not build in), mounts the host's / read-only at /host with
  * /proc, /sys, /dev and a bpffs, runs a command chrooted there, then powers off. Guest
- * scripts print their result as one `@@JSON {...}` line on the console.
+ * scripts print their result as one `@@JSON {...}` line on a second serial port (a file here) and the console.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { busyboxBase, newcArchive, type InitramfsEntry } from './initramfs';
@@ -87,6 +87,7 @@ export function runHostRootGuest(o: HostRootGuestOptions): HostRootGuestRun {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bpflens-guest-'));
   try {
     const initrd = path.join(dir, 'initramfs.cpio');
+    const resultFile = path.join(dir, 'result');
     writeFileSync(initrd, newcArchive(files));
     const started = Date.now();
     const r = spawnSync(
@@ -101,6 +102,8 @@ export function runHostRootGuest(o: HostRootGuestOptions): HostRootGuestRun {
         '-nodefaults',
         '-serial',
         'stdio',
+        '-serial',
+        `file:${resultFile}`,
         '-kernel',
         kernel.vmlinuz,
         '-initrd',
@@ -116,9 +119,16 @@ export function runHostRootGuest(o: HostRootGuestOptions): HostRootGuestRun {
     const out = (r.stdout ?? '').replace(/\r\n/g, '\n');
     assert.match(out, /@@DONE/, `guest did not finish:\n${out.slice(-3000)}`);
     assert.doesNotMatch(out, /@@INSMOD|@@MOUNT/, out.slice(-3000));
-    const m = /@@JSON (.*)$/m.exec(out);
+    // the second serial port's copy first: nothing else writes there
+    const port = existsSync(resultFile) ? readFileSync(resultFile, 'utf8').replace(/\r\n/g, '\n') : '';
+    const m = /@@JSON (.*)$/m.exec(port) ?? /@@JSON (.*)$/m.exec(out);
     assert.ok(m, `no result from the guest:\n${out.slice(-3000)}`);
-    const result = JSON.parse(m[1]);
+    let result;
+    try {
+      result = JSON.parse(m[1]);
+    } catch (e) {
+      assert.fail(`the guest's result is not JSON (${(e as Error).message}):\n${m[1].slice(0, 2000)}\n${out.slice(-3000)}`);
+    }
     assert.equal(result.error, undefined, `${result.error}\n${result.log ?? ''}\n${out.slice(-2000)}`);
     return { kernel, modules, console: out, result, ms };
   } finally {

