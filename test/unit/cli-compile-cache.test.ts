@@ -4,7 +4,7 @@
 // never made with BPF_LENS_NO_COMPILE_CACHE, and the command's output is the same throughout.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -71,7 +71,9 @@ test('a command run from its own bundle prints what the whole CLI prints: output
   const cases = [
     ['inspect', obj],
     ['inspect', obj, '--json'],
+    ['btf', 'dump', obj],
     ['btf', 'dump', obj, '--format', 'c'],
+    ['btf', 'dump', obj, '--format', 'json'],
     ['load', '--help'],
     ['inspect', '/nonexistent.o'],
     ['btf', 'dump'],
@@ -87,4 +89,14 @@ test('a command run from its own bundle prints what the whole CLI prints: output
   }
   for (const name of ['load', 'inspect', 'btf-dump', 'probe', 'link'])
     assert.ok(existsSync(path.join(ROOT, 'dist', `cli-${name}.js`)), `dist/cli-${name}.js`);
+});
+
+test('every bundle is ASCII: bin/bpf-lens.js decodes them as latin1 without looking', () => {
+  const bundles = readdirSync(path.join(ROOT, 'dist')).filter((f) => f.endsWith('.js'));
+  assert.ok(bundles.includes('cli-btf-dump.js'), bundles.join(' '));
+  for (const f of bundles) {
+    const bytes = readFileSync(path.join(ROOT, 'dist', f));
+    const at = bytes.findIndex((b) => b > 0x7f);
+    assert.equal(at, -1, `dist/${f}: byte 0x${bytes[at]?.toString(16)} at offset ${at}`);
+  }
 });
