@@ -13,7 +13,7 @@ export function stemOf(file: string): string {
 }
 
 /** How long the scan works before it lets requests in. */
-const SLICE_MS = 8;
+const SLICE_MS = 4;
 
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 
@@ -21,8 +21,12 @@ export class ScanQueue {
   /** The objects being read. */
   private readonly reading = new Set<string>();
   private readonly waiting = new Map<string, (() => void)[]>();
+  /** Paths not read yet, with their stems (a hover looks for its own among a thousand). */
+  private pending: { path: string; stem: string }[];
 
-  constructor(private pending: string[]) {}
+  constructor(paths: string[]) {
+    this.pending = paths.map((p) => ({ path: p, stem: stemOf(p) }));
+  }
 
   /**
    * Runs `read` on every path, `concurrency` at a time (more than one when reads wait on
@@ -32,7 +36,8 @@ export class ScanQueue {
   async run(concurrency: number, read: (p: string) => Promise<void>): Promise<void> {
     let start = performance.now();
     const worker = async () => {
-      for (let p = this.pending.shift(); p !== undefined; p = this.pending.shift()) {
+      for (let next = this.pending.shift(); next !== undefined; next = this.pending.shift()) {
+        const p = next.path;
         this.reading.add(p);
         try {
           await read(p);
@@ -60,8 +65,8 @@ export class ScanQueue {
    */
   takeFirst(source: string): { take: string[]; reading: Promise<void> } {
     const stem = stemOf(source);
-    const take = this.pending.filter((p) => stemOf(p) === stem);
-    if (take.length) this.pending = this.pending.filter((p) => stemOf(p) !== stem);
+    const take = this.pending.filter((p) => p.stem === stem).map((p) => p.path);
+    if (take.length) this.pending = this.pending.filter((p) => p.stem !== stem);
     const busy = [...this.reading].filter((p) => stemOf(p) === stem);
     const reading = Promise.all(busy.map((p) => new Promise<void>((r) => this.waiting.set(p, [...(this.waiting.get(p) ?? []), r]))));
     return { take, reading: reading.then(() => undefined) };

@@ -48,8 +48,8 @@ export class WorkspaceIndex {
   private filter: PathFilter;
   /** Objects read on demand (not matched by the globs), e.g. a vmlinux BTF for the tree. */
   private readonly extra = new Map<string, LoadedObject>();
-  /** During a scan: which absolute line_info names exist. */
-  private existing?: Map<string, boolean>;
+  /** During a scan: each absolute line_info name, normalized if it exists, else null. */
+  private existingNames?: Map<string, string | null>;
   /** The objects of the running scan, and when they are known (the folders walked). */
   private queue?: ScanQueue;
   private walked?: Promise<void>;
@@ -122,7 +122,7 @@ export class WorkspaceIndex {
       // Several objects in flight: one's reads overlap the parsing of another.
       const lines = sharedSourceLines();
       const fresh = new Set<string>();
-      this.existing = new Map();
+      this.existingNames = new Map();
       this.queue = new ScanQueue([...found]);
       walked();
       await this.queue.run(this.pool?.available ? this.pool.lanes * 8 : 1, async (p) => {
@@ -132,7 +132,7 @@ export class WorkspaceIndex {
       return changed;
     } finally {
       walked();
-      this.walked = this.existing = this.queue = undefined;
+      this.walked = this.existingNames = this.queue = undefined;
     }
   }
 
@@ -226,12 +226,15 @@ export class WorkspaceIndex {
     }
   }
 
-  /** Does `file` exist (asked once per scan: a thousand objects name the same few sources)? */
-  private exists(file: string): boolean {
-    let e = this.existing?.get(file);
+  /**
+   * `file` (absolute) normalized if it exists, else null; asked once per scan, since a thousand
+   * objects name the same few sources.
+   */
+  private existing(file: string): string | null {
+    let e = this.existingNames?.get(file);
     if (e === undefined) {
-      e = existsSync(file);
-      this.existing?.set(file, e);
+      e = existsSync(file) ? path.normalize(file) : null;
+      this.existingNames?.set(file, e);
     }
     return e;
   }
@@ -242,7 +245,8 @@ export class WorkspaceIndex {
    */
   resolveSource(objectPath: string, name: string): string | undefined {
     // Built elsewhere (another checkout, a container): the absolute name may not exist here.
-    if (path.isAbsolute(name) && this.exists(name)) return path.normalize(name);
+    const here = path.isAbsolute(name) ? this.existing(name) : null;
+    if (here) return here;
     const candidates = [path.dirname(objectPath), ...this.folders].map((d) => path.resolve(d, name));
     const near = this.sourcesByBase.get(path.basename(name)) ?? [];
     const hit = candidates.find((c) => near.includes(c));
