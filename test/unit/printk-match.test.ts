@@ -1,6 +1,7 @@
-// Which object a bpf_printk line belongs to, by its format strings: the format fixing the most
-// characters of the line wins, so one with no text of its own ("%s") takes only the lines no
-// format with text fits; objects tied share a line; a line no one's format fits goes to all.
+// Which object a bpf_printk line belongs to, by its format strings: each conversion fits only what
+// it prints (digits for %d), the format fixing the most characters of the line wins, so one with
+// no text of its own ("%s") takes only the lines no format with text fits; objects tied share a
+// line; a line no one's format fits goes to all.
 // The hub's pipe is a scripted stand-in here (the rule is pure); test/lsp/events.test.ts
 // checks it on the kernel with two objects observed at once.
 import assert from 'node:assert/strict';
@@ -22,6 +23,19 @@ test('literal characters: all but the conversions, %% counting as one', () => {
   assert.equal(literalChars('100%% done: %d'), 11);
 });
 
+test('a conversion fits only what it prints: integers digits (padding too), strings and pointers anything', () => {
+  const fits = (format: string, text: string) => formatPattern(format).test(text);
+  assert.ok(fits('%d', '-12') && fits('%i', '7') && fits('%5d', '   42') && fits('%-5d|', '42   |'));
+  assert.ok(!fits('%d', 'hello'), 'a line of words is not what "%d" prints');
+  assert.ok(fits('%llu', '18446744073709551615') && !fits('%u', '-1'));
+  assert.ok(fits('%x', 'ff') && fits('%#x', '0xff') && !fits('%x', 'zz') && fits('%X', 'FF') && !fits('%X', 'ff'));
+  assert.ok(fits('%c', 'a') && !fits('%c', 'ab'));
+  assert.ok(fits('%s', 'anything at all') && fits('%pI4', '10.0.0.1') && fits('%pks', 'kernel string'));
+  assert.ok(fits('took %dms', 'took 12ms') && !fits('took %dms', 'took 12 s'), 'letters after %d are text, not part of it');
+  assert.equal(literalChars('took %dms'), 7);
+  assert.equal(literalChars('%pI4:%d'), 1);
+});
+
 test('the best fit wins: the most characters fixed, then the longest format; none fits: undefined, claim -1', () => {
   const formats = [fmt('%s', 'bare'), fmt('pid=%d', 'short'), fmt('lens pid=%d', 'long'), fmt('%s pid=%d', 'wide')];
   assert.equal(matchPrintk(formats, 'lens pid=7')?.programs[0], 'long');
@@ -29,6 +43,9 @@ test('the best fit wins: the most characters fixed, then the longest format; non
   assert.equal(matchPrintk(formats, 'anything')?.programs[0], 'bare');
   assert.equal(printkClaim(formats, 'anything'), 0);
   assert.equal(printkClaim([fmt('lens %d', 'x')], 'nope'), -1);
+  // a format of conversions alone claims only what they can print: another tool's words are not "%d"'s
+  assert.equal(printkClaim([fmt('%d', 'count')], 'another tool says hi'), -1);
+  assert.equal(printkClaim([fmt('%d', 'count')], '42'), 0);
 });
 
 test('the hub hands each line to the strongest claim (ties share it), an unclaimed line to everyone', () => {

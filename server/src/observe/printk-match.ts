@@ -13,15 +13,44 @@ export interface PrintkFormat {
   readonly literal: number;
 }
 
-const CONVERSION = /%(%|[-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|z|j|t)?[diuxXocsp][A-Za-z0-9]*)/g;
+/**
+ * A conversion as bpf_trace_printk takes it: flags, width, precision, length, then an integer
+ * (`diouxX`), a character, a string, or `%p` with its suffix (`%pI4`, `%pks`, ...).
+ */
+const CONVERSION = /%(%|[-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|z|j|t)?([diouxXcs]|p[A-Za-z0-9]*))/g;
 
-/** A format's text as a pattern: each conversion matches anything (lazily), `%%` a percent sign. */
+/**
+ * What each conversion can print, padding (a width) included: an integer conversion fits only
+ * digits, so `"%d"` does not take a line of words; strings and pointers fit anything.
+ */
+function conversionPattern(kind: string): string {
+  const pad = (body: string) => ` *${body} *`;
+  switch (kind) {
+    case 'd':
+    case 'i':
+      return pad('[-+ ]?[0-9]+');
+    case 'u':
+      return pad('[0-9]+');
+    case 'o':
+      return pad('[0-7]+');
+    case 'x':
+      return pad('(?:0x)?[0-9a-f]+');
+    case 'X':
+      return pad('(?:0X)?[0-9A-F]+');
+    case 'c':
+      return pad('[\\s\\S]');
+    default:
+      return '.*?';
+  }
+}
+
+/** A format's text as a pattern: each conversion matches what it can print (lazily), `%%` a percent sign. */
 export function formatPattern(format: string): RegExp {
   let out = '';
   let at = 0;
   for (const m of format.matchAll(CONVERSION)) {
     out += format.slice(at, m.index).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    out += m[1] === '%' ? '%' : '.*?';
+    out += m[1] === '%' ? '%' : conversionPattern(m[2]);
     at = m.index + m[0].length;
   }
   out += format.slice(at).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
