@@ -224,6 +224,11 @@ export interface MapDumpParams extends MapRefParams {
   readonly maxElements?: number;
   /** Also the first N elements as C-like text (`preview`), for hovers and views. */
   readonly preview?: number;
+  /**
+   * With preview: only elements whose key text contains this (case-insensitive), looked for among
+   * every element read (up to maxElements), where the map is: a remote map is not sent to be searched.
+   */
+  readonly keyFilter?: string;
 }
 /** One element as C-like text (btf/value-text.ts; hex bytes without BTF; per CPU `{ [0] = …, [1] = … }`). */
 export interface MapElementText {
@@ -245,6 +250,10 @@ export interface MapDumpResult {
   readonly error?: { readonly errno: number; readonly errnoName: string; readonly message: string };
   /** With `preview`: the first elements as text. */
   readonly preview?: readonly MapElementText[];
+  /** With `keyFilter`: how many elements read had a matching key (`preview` holds the first of them). */
+  readonly matched?: number;
+  /** Elements read, failed lookups included (with keyFilter: how many the filter looked at). */
+  readonly read?: number;
 }
 export interface MapUpdateParams extends MapRefParams {
   /** C-like or JSON text when the map has BTF for it, else bytes (`1 0 0 0`, `hex 01 00 00 00`); none for queues and stacks. */

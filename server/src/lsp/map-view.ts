@@ -13,12 +13,8 @@ import type {
 } from '../../../protocol/lsp';
 import type { HeldLoad } from './kernel-loads';
 
-/**
- * Elements a filter looks through (the map is counted to 100,000 either way): all of them in
- * process; an agent sends at most 1000 as text (its params cap `preview`), the result says so.
- */
-const FILTER_SCAN = 100_000;
-const AGENT_PREVIEW = 1000;
+/** Elements the view reads (and counts, and a filter looks through), where the map is. */
+const READ_MAX = 100_000;
 
 /** Maps whose keys come and go from user space; arrays keep every index. */
 const HASH_LIKE = new Set(['hash', 'percpu_hash', 'lru_hash', 'lru_percpu_hash', 'lpm_trie']);
@@ -49,18 +45,17 @@ export async function viewElements(held: HeldLoad | undefined, p: MapElementsPar
   if ('error' in f) return { count: 0, truncated: false, elements: [], error: f.error };
   const access = mapAccess(f.m);
   const limit = Math.max(0, Math.min(p.limit ?? 200, 1000));
-  const filter = p.filter?.trim().toLowerCase();
+  const filter = p.filter?.trim();
   try {
-    const scan = f.h.target.inProcess ? FILTER_SCAN : AGENT_PREVIEW;
-    const r = await f.h.target.mapDump({ id: f.m.id, maxElements: 100_000, preview: filter ? scan : limit });
-    const all = r.preview ?? [];
-    const hits = filter ? all.filter((e) => e.key.toLowerCase().includes(filter)) : all;
-    const cpus = all.find((e) => e.cpus)?.cpus?.length;
+    // The target filters (an agent too): only the elements shown come back as text.
+    const r = await f.h.target.mapDump({ id: f.m.id, maxElements: READ_MAX, preview: limit, ...(filter ? { keyFilter: filter } : {}) });
+    const shown = r.preview ?? [];
+    const cpus = shown.find((e) => e.cpus)?.cpus?.length;
     return {
       count: r.elements,
       truncated: r.truncated,
-      elements: hits.slice(0, limit),
-      ...(filter ? { matched: hits.length, scanned: all.length } : {}),
+      elements: shown,
+      ...(filter ? { matched: r.matched ?? shown.length, scanned: r.read ?? r.elements } : {}),
       access,
       ...(cpus ? { cpus } : {}),
       ...(r.error ? { error: r.error.message } : {}),

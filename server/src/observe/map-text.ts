@@ -26,6 +26,13 @@ function text(btf: Btf | undefined, typeId: number, bytes: Uint8Array): string {
   return hex.length > MAX_TEXT ? hex.slice(0, MAX_TEXT) + '…' : hex;
 }
 
+/** The elements whose key, as previewElements writes it, contains `needle` (case-insensitive). */
+export function keysContaining(info: MapInfo, btf: Btf | undefined, elements: readonly MapElement[], needle: string): MapElement[] {
+  const want = needle.trim().toLowerCase();
+  if (!want) return [...elements];
+  return elements.filter((e) => info.keySize > 0 && text(btf, info.btfKeyTypeId, e.key).toLowerCase().includes(want));
+}
+
 export function previewElements(info: MapInfo, btf: Btf | undefined, elements: readonly MapElement[], cpus: number): MapElementText[] {
   return elements.map((e) => {
     const key = info.keySize ? text(btf, info.btfKeyTypeId, e.key) : '';

@@ -12,7 +12,7 @@ import type {
   MapUpdateParams,
 } from '../../../protocol/agent';
 import { formatMapDump } from './map-dump';
-import { previewElements } from './map-text';
+import { keysContaining, previewElements } from './map-text';
 import { type MapKernel, type MapRef, mapBtf, readMap, withMap } from './map-read';
 import { deleteMapElement, updateMapElement } from './map-write';
 
@@ -34,12 +34,14 @@ export function dumpMap(k: MapKernel, p: MapDumpParams): MapDumpResult {
       { json: p.json ?? false, pretty: p.pretty ?? false, maxChars: MAX_DUMP_CHARS },
     );
     const e = read.error;
+    const shown = p.keyFilter !== undefined ? keysContaining(m.info, btf, read.elements, p.keyFilter) : read.elements;
     return {
       text,
       elements: read.elements.filter((x) => x.value).length,
       truncated: read.truncated,
       ...(e ? { error: { errno: e.errno, errnoName: e.errnoName, message: e.message } } : {}),
-      ...(p.preview ? { preview: previewElements(m.info, btf, read.elements.slice(0, p.preview), k.possibleCpus()) } : {}),
+      ...(p.preview ? { preview: previewElements(m.info, btf, shown.slice(0, p.preview), k.possibleCpus()) } : {}),
+      ...(p.keyFilter !== undefined ? { matched: shown.length, read: read.elements.length } : {}),
     };
   });
 }
