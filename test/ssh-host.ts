@@ -52,6 +52,19 @@ export function startSshHost(): SshHost {
   const procs: ChildProcess[] = [];
   const stop = () => {
     for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+    // The daemons' session processes outlive them, and once the namespace's link is gone no
+    // client ever closes their connections: every process still in the namespace goes too.
+    try {
+      for (const pid of sh('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    } catch {
+      /* not created */
+    }
     try {
       sh('ip', ['netns', 'del', ns]);
     } catch {
