@@ -46,6 +46,9 @@ test('the best fit wins: the most characters fixed, then the longest format; non
   // a format of conversions alone claims only what they can print: another tool's words are not "%d"'s
   assert.equal(printkClaim([fmt('%d', 'count')], 'another tool says hi'), -1);
   assert.equal(printkClaim([fmt('%d', 'count')], '42'), 0);
+  // two formats of conversions alone both fit: the typed one says more than "%s"
+  assert.equal(matchPrintk([fmt('%s', 'bare'), fmt('%d', 'count')], '42')?.programs[0], 'count');
+  assert.equal(matchPrintk([fmt('%d', 'count'), fmt('%s', 'bare')], '42')?.programs[0], 'count');
 });
 
 test('the hub hands each line to the strongest claim (ties share it), an unclaimed line to everyone', () => {

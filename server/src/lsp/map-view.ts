@@ -55,7 +55,7 @@ export async function viewElements(held: HeldLoad | undefined, p: MapElementsPar
       count: r.elements,
       truncated: r.truncated,
       elements: shown,
-      ...(filter ? { matched: r.matched ?? shown.length, scanned: r.read ?? r.elements } : {}),
+      ...(filter ? { matched: r.matched, scanned: r.read } : {}),
       access,
       ...(cpus ? { cpus } : {}),
       ...(r.error ? { error: r.error.message } : {}),

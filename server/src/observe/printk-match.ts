@@ -20,28 +20,29 @@ export interface PrintkFormat {
 const CONVERSION = /%(%|[-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|z|j|t)?([diouxXcs]|p[A-Za-z0-9]*))/g;
 
 /**
- * What each conversion can print, padding (a width) included: an integer conversion fits only
- * digits, so `"%d"` does not take a line of words; strings and pointers fit anything.
+ * What each typed conversion can print, padding (a width) aside: an integer conversion fits only
+ * digits, so `"%d"` does not take a line of words. Strings and pointers fit anything.
  */
+const TYPED: Readonly<Record<string, string>> = {
+  d: '[-+ ]?[0-9]+',
+  i: '[-+ ]?[0-9]+',
+  u: '[0-9]+',
+  o: '[0-7]+',
+  x: '(?:0x)?[0-9a-f]+',
+  X: '(?:0X)?[0-9A-F]+',
+  c: '[\\s\\S]',
+};
+
 function conversionPattern(kind: string): string {
-  const pad = (body: string) => ` *${body} *`;
-  switch (kind) {
-    case 'd':
-    case 'i':
-      return pad('[-+ ]?[0-9]+');
-    case 'u':
-      return pad('[0-9]+');
-    case 'o':
-      return pad('[0-7]+');
-    case 'x':
-      return pad('(?:0x)?[0-9a-f]+');
-    case 'X':
-      return pad('(?:0X)?[0-9A-F]+');
-    case 'c':
-      return pad('[\\s\\S]');
-    default:
-      return '.*?';
-  }
+  const body = TYPED[kind];
+  return body ? ` *${body} *` : '.*?';
+}
+
+/** How many of a format's conversions are typed (fit less than anything): `"%d"` says more than `"%s"`. */
+function typedConversions(format: string): number {
+  let n = 0;
+  for (const m of format.matchAll(CONVERSION)) if (m[2] && TYPED[m[2]]) n++;
+  return n;
 }
 
 /** A format's text as a pattern: each conversion matches what it can print (lazily), `%%` a percent sign. */
@@ -101,15 +102,21 @@ export function printkFormats(obj: BpfObject): PrintkFormat[] {
 
 /**
  * The format a printed text fits, or undefined. When several fit, the one fixing the most
- * characters wins (`"%s"` fits every line and tells nothing), then the longest.
+ * characters wins (`"%s"` fits every line and tells nothing), then the one with more typed
+ * conversions (`"%d"` over `"%s"` for `42`), then the longest.
  */
 export function matchPrintk(formats: readonly PrintkFormat[], text: string): PrintkFormat | undefined {
   let best: PrintkFormat | undefined;
   for (const f of formats) {
-    if (!f.pattern.test(text)) continue;
-    if (!best || f.literal > best.literal || (f.literal === best.literal && f.format.length > best.format.length)) best = f;
+    if (f.pattern.test(text) && (!best || fitsBetter(f, best))) best = f;
   }
   return best;
+}
+
+function fitsBetter(f: PrintkFormat, than: PrintkFormat): boolean {
+  if (f.literal !== than.literal) return f.literal > than.literal;
+  const typed = typedConversions(f.format) - typedConversions(than.format);
+  return typed !== 0 ? typed > 0 : f.format.length > than.format.length;
 }
 
 /**
