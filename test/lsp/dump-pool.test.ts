@@ -1,17 +1,20 @@
 // The language server's workers on hostile BTF: a dump that runs too long is stopped (its
 // worker terminated) with a clear error, a cancelled dump stops at once, a small dump is not
 // queued behind a stuck one (two lanes), and jobs sent ahead behind a stuck one still run.
+// CO-RE checks run there too, with the results the server thread would compute.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { BtfBuilder, writeBtf } from '../../server/src/btf/write';
+import { type CoreCheck, CoreChecks, computeCoreCheck } from '../../server/src/lsp/core-checks';
 import { DumpPool } from '../../server/src/lsp/dump-pool';
 import { type IndexedObject, indexedOf, parseObjectFile } from '../../server/src/lsp/parsed-object';
 import { WorkerPool } from '../../server/src/lsp/worker-pool';
 import { maker, SIGNED } from '../btf-make';
 import { fixture, ROOT } from '../helpers';
+import { debianKernel } from '../kernels';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bpf-lens-dumppool-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -129,6 +132,38 @@ test('a lane with jobs sent ahead: a stuck one in the middle is stopped, the one
         parseObjectFile({ path: obj, size: st.size, mtimeMs: st.mtimeMs }, 1 << 30),
       ),
     );
+  } finally {
+    pool.dispose();
+  }
+});
+
+test('CO-RE checks in the worker: the relocations this thread computes, per target BTF; a target file that is not BTF fails with its name', async () => {
+  const pool = new WorkerPool({ lanes: 1, depth: 4, timeoutMs: 30_000, file: WORKER });
+  try {
+    const obj = fixture('core_target.o');
+    const mtime = statSync(obj).mtimeMs;
+    const k61 = debianKernel('6.1').vmlinuxBtf;
+    const target = { key: `btf:${k61}`, file: k61, name: 'vmlinux-6.1', label: k61 };
+    const checks = new CoreChecks(pool);
+    const inWorker = await checks.check(obj, mtime, target);
+    const here = computeCoreCheck(obj, target);
+    assert.ok(inWorker.relocations.length > 0);
+    assert.deepEqual(inWorker.relocations, here.relocations);
+    // Debian 6.1 lacks task_struct->dl_server (test/lsp/targets.test.ts has the diagnostics)
+    const absent = inWorker.relocations.filter((f) => f.report.status !== 'ok').map((f) => f.report.access);
+    assert.ok(
+      absent.some((a) => a.includes('dl_server')),
+      absent.join(', '),
+    );
+    // kept per (file, mtime, target): the same promise, no second job
+    assert.equal(checks.check(obj, mtime, target), checks.check(obj, mtime, target));
+    const bad = path.join(dir, 'not-btf.btf');
+    writeFileSync(bad, 'not BTF at all');
+    const failed = await new CoreChecks(pool).check(obj, mtime, { key: 'bad', file: bad, name: 'bad', label: bad }).then(
+      (c: CoreCheck) => `checked: ${c.relocations.length}`,
+      (e: Error) => e.message,
+    );
+    assert.match(failed, new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*neither raw BTF nor an ELF file`));
   } finally {
     pool.dispose();
   }

@@ -1,7 +1,8 @@
 /**
  * A worker thread for the language server's slow work: whole-BTF dumps (the C dump of vmlinux
- * takes about half a second) and reading the workspace's objects (parsed-object.ts: a thousand take
- * seconds). The server thread keeps answering hovers meanwhile.
+ * takes about half a second), reading the workspace's objects (parsed-object.ts: a thousand take
+ * seconds) and checking their CO-RE relocations against a target's BTF (core-checks.ts). The
+ * server thread keeps answering hovers meanwhile.
  * Bundled as dist/lsp-worker.js beside dist/server.js; compiled beside server.js in out/.
  */
 import { parentPort } from 'worker_threads';
@@ -10,8 +11,10 @@ import { isBtf, parseBtf } from '../btf/btf';
 import { CLimitError, dumpC } from '../btf/dump-c';
 import { dumpRaw } from '../btf/dump-raw';
 import { btfFromBytes } from '../btf/input';
+import { computeCoreCheck } from './core-checks';
 import { MAX_DOCUMENT_CHARS, tooLarge } from './limits';
 import { type FileIdentity, indexedOf, parseObjectFile } from './parsed-object';
+import type { TargetBtfSource } from './target-btf-source';
 
 export interface DumpJob {
   readonly id: number;
@@ -29,11 +32,21 @@ export interface IndexJob extends FileIdentity {
   readonly maxSize: number;
 }
 
-export type WorkerJob = DumpJob | IndexJob;
+/** Check one object's CO-RE relocations against a target's BTF (a CoreCheck comes back). */
+export interface CoreJob {
+  readonly id: number;
+  readonly kind: 'core';
+  readonly path: string;
+  readonly target: TargetBtfSource;
+}
+
+export type WorkerJob = DumpJob | IndexJob | CoreJob;
 export type WorkerReply = { readonly id: number; readonly value: unknown } | { readonly id: number; readonly error: string };
 
 function run(job: WorkerJob): unknown {
-  return job.kind === 'index' ? indexedOf(job, parseObjectFile(job, job.maxSize)) : dump(job);
+  if (job.kind === 'index') return indexedOf(job, parseObjectFile(job, job.maxSize));
+  if (job.kind === 'core') return computeCoreCheck(job.path, job.target);
+  return dump(job);
 }
 
 function dump(job: DumpJob): string {

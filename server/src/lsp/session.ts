@@ -41,7 +41,7 @@ export class Session {
   readonly loads = new KernelLoads(this.targets);
   /** Explain Verification's states per source line, for hovers. */
   readonly verifierStates = new VerifierStates();
-  readonly core = new CoreOnTarget(this.targets, (msg) => this.log(msg));
+  readonly core = new CoreOnTarget(this.targets, (msg) => this.log(msg), this.readers);
   readonly coreOf: CoreCheckOf = (o) => this.core.of(o);
   folders: string[] = [];
   canConfigure = false;

@@ -5,12 +5,11 @@
  * It keeps one agent connection per target, the target's vmlinux BTF (for CO-RE diagnostics)
  * and what the target said about itself.
  */
-import { readFileSync } from 'fs';
+import { statSync } from 'fs';
 import { arch, release } from 'os';
 import * as path from 'path';
-import { btfFromBytes } from '../btf/input';
-import { VMLINUX_BTF, hasVmlinuxBtf, sysfsKernelBtfs } from '../kernel/sysfs-btf';
-import type { TargetBtf } from '../core';
+import { VMLINUX_BTF, hasVmlinuxBtf } from '../kernel/sysfs-btf';
+import type { TargetBtfSource } from './target-btf-source';
 import type { AgentClient } from '../remote';
 import type { KernelTarget } from '../targets';
 import { TargetError } from '../remote/errors';
@@ -18,12 +17,6 @@ import { badUser, badVmSpec, parseSshSpec, TARGET_TIMEOUT_DEFAULT_S, type VmSpec
 import type { TargetInfo, TargetSetting, TargetsResult } from '../../../protocol/lsp';
 
 export const LOCAL = 'local';
-
-/** Target BTFs for CO-RE ([vmlinux, ...modules]) and a key that changes when they do. */
-export interface TargetBtfs {
-  readonly key: string;
-  readonly btfs: readonly TargetBtf[];
-}
 
 /** bpfLens.targets entries as given; bad entries are dropped with a reason. */
 export function parseTargetSettings(raw: unknown): { targets: TargetSetting[]; problems: string[] } {
@@ -116,7 +109,7 @@ export class Targets {
   private settings: TargetSetting[] = [];
   private readonly clients = new Map<string, Promise<AgentClient>>();
   private readonly infos = new Map<string, TargetInfo>();
-  private readonly btfs = new Map<string, Promise<TargetBtfs>>();
+  private readonly btfs = new Map<string, Promise<TargetBtfSource>>();
   private local?: KernelTarget;
   /** The target CO-RE diagnostics are computed against (bpfLens/selectTarget). */
   selected = LOCAL;
@@ -223,7 +216,7 @@ export class Targets {
     const t = this.setting(name);
     let info: TargetInfo;
     if (t.btf && !hasKernel(name, t)) {
-      const b = await this.targetBtfs(name);
+      const b = await this.btfSource(name);
       info = { name, kind: 'btf', release: path.basename(t.btf), canLoad: false, hasBtf: true, btfKey: b.key, features: {}, ms: 0 };
     } else {
       // the same hello in-process and from an agent
@@ -251,35 +244,34 @@ export class Targets {
     return this.infos.get(name);
   }
 
-  /** vmlinux (and, on the local kernel, module) BTF of a target, for CO-RE. */
-  targetBtfs(name: string): Promise<TargetBtfs> {
+  /** Where a target's vmlinux (and, on the local kernel, module) BTF is, for CO-RE; read, not parsed. */
+  btfSource(name: string): Promise<TargetBtfSource> {
     let p = this.btfs.get(name);
     if (!p) {
-      p = this.readBtfs(name);
+      p = this.readBtfSource(name);
       this.btfs.set(name, p);
       p.catch(() => this.btfs.delete(name));
     }
     return p;
   }
 
-  private async readBtfs(name: string): Promise<TargetBtfs> {
+  private async readBtfSource(name: string): Promise<TargetBtfSource> {
     const t = this.setting(name);
     if (t.btf && !hasKernel(name, t)) {
-      const bytes = readFileSync(t.btf);
-      return { key: `btf:${t.btf}:${bytes.length}`, btfs: [{ name: path.basename(t.btf), btf: btfFromBytes(bytes, t.btf) }] };
+      const st = statSync(t.btf);
+      return { key: `btf:${t.btf}:${st.size}:${st.mtimeMs}`, file: t.btf, name: path.basename(t.btf), label: t.btf };
     }
     if (name === LOCAL) {
-      // This machine's kernel: vmlinux and its modules, as libbpf searches them.
-      const file = VMLINUX_BTF;
       if (!hasVmlinuxBtf())
-        throw new TargetError('no-btf', `no BTF on ${name}: ${file} is missing (CO-RE needs a kernel built with CONFIG_DEBUG_INFO_BTF=y)`);
-      const btfs = sysfsKernelBtfs();
-      const vmlinux = btfs[0];
-      return { key: `local:${release()}:${arch()}:${vmlinux.btf.count}`, btfs };
+        throw new TargetError(
+          'no-btf',
+          `no BTF on ${name}: ${VMLINUX_BTF} is missing (CO-RE needs a kernel built with CONFIG_DEBUG_INFO_BTF=y)`,
+        );
+      return { key: `local:${release()}:${arch()}:${statSync(VMLINUX_BTF).size}`, sysfs: true };
     }
-    const c = await this.client(name);
-    const b = await c.targetBtf();
-    return { key: `${name}:${b.hash}`, btfs: [{ name: `vmlinux (${name})`, btf: btfFromBytes(b.data, `${name}:${VMLINUX_BTF}`) }] };
+    // the agent's copy, named by its sha256: the file is what the target sent
+    const b = await (await this.client(name)).targetBtf();
+    return { key: `${name}:${b.hash}`, file: b.file, name: `vmlinux (${name})`, label: `${name}:${VMLINUX_BTF}` };
   }
 
   /** A file holding the target's vmlinux BTF (for module base diffs), and how to name it. */

@@ -42,7 +42,9 @@ export interface PoolOptions {
 
 /** Names a job in errors: "the c dump of /x", "reading /x.o". */
 export function jobName(job: WorkerJob): string {
-  return job.kind === 'index' ? `reading ${job.path}` : `the ${job.kind} dump of ${job.path}`;
+  if (job.kind === 'index') return `reading ${job.path}`;
+  if (job.kind === 'core') return `the CO-RE check of ${job.path}`;
+  return `the ${job.kind} dump of ${job.path}`;
 }
 
 type JobInput = WorkerJob extends infer J ? (J extends WorkerJob ? Omit<J, 'id'> : never) : never;
