@@ -229,6 +229,8 @@ export interface MapDumpParams extends MapRefParams {
    * every element read (up to maxElements), where the map is: a remote map is not sent to be searched.
    */
   readonly keyFilter?: string;
+  /** No bpftool text (`text` is empty): for views that show `preview` and the counts only. */
+  readonly noText?: boolean;
 }
 /** One element as C-like text (btf/value-text.ts; hex bytes without BTF; per CPU `{ [0] = …, [1] = … }`). */
 export interface MapElementText {
@@ -240,7 +242,7 @@ export interface MapElementText {
   readonly sum?: string;
 }
 export interface MapDumpResult {
-  /** What bpftool prints on stdout for the dump, trailing newline included. */
+  /** What bpftool prints on stdout for the dump, trailing newline included (empty with `noText`). */
   readonly text: string;
   /** Elements printed (lookups that failed not counted). */
   readonly elements: number;

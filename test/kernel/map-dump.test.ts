@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { localKernel } from '../../server/src/kernel';
+import { dumpMap } from '../../server/src/observe/maps';
 import { cli, fixture, run } from '../helpers';
 import { bpffsDir } from './kernel-env';
 
@@ -194,6 +195,20 @@ test('map dump prints what bpftool map dump prints, for every map type, with and
   // by id as well as by path
   const id = (JSON.parse(run('bpftool', ['-j', 'map', 'show', 'pinned', `${pins.maps}/m_hash`])) as { id: number }).id;
   assert.equal(ours(['map', 'dump', '--id', String(id), '--json']).stdout, bpftool(['-j', 'map', 'dump', 'id', String(id)]).stdout);
+});
+
+test("a dump without text (the editor's views) counts and previews the same elements as with it", (t) => {
+  const pins = setup(t);
+  for (const pinned of [...FIXTURE_MAPS.map((n) => `${pins.maps}/${n}`), ...EXTRA_MAPS.map((n) => `${pins.extra}/${n}`)]) {
+    for (const keyFilter of [undefined, '1']) {
+      const p = { pinned, preview: 5, ...(keyFilter ? { keyFilter } : {}) };
+      const whole = dumpMap(localKernel, p);
+      const bare = dumpMap(localKernel, { ...p, noText: true });
+      assert.equal(bare.text, '', pinned);
+      assert.ok(whole.text.length > 0 || whole.error, pinned);
+      assert.deepEqual({ ...bare, text: whole.text }, whole, pinned);
+    }
+  }
 });
 
 test('map update and delete: errors name the field; deleted keys are gone', (t) => {

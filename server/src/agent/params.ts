@@ -144,6 +144,7 @@ export const mapDumpParams = (p: unknown) =>
       maxElements: int(0, Number.MAX_SAFE_INTEGER),
       preview: int(0, 1000),
       keyFilter: (v) => (typeof v === 'string' && v.length <= 1024 ? undefined : 'a string of at most 1024 characters'),
+      noText: bool,
     }),
   );
 export const mapUpdateParams = (p: unknown) =>

@@ -91,7 +91,7 @@ export class KernelLoads {
       const m = h.info.maps.find((x) => x.name === name || x.kernelName === name);
       if (!m) continue;
       try {
-        const r = await h.target.mapDump({ id: m.id, maxElements: max, preview });
+        const r = await h.target.mapDump({ id: m.id, maxElements: max, preview, noText: true });
         out.push({
           target: h.info.target,
           id: m.id,

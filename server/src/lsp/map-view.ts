@@ -48,7 +48,13 @@ export async function viewElements(held: HeldLoad | undefined, p: MapElementsPar
   const filter = p.filter?.trim();
   try {
     // The target filters (an agent too): only the elements shown come back as text.
-    const r = await f.h.target.mapDump({ id: f.m.id, maxElements: READ_MAX, preview: limit, ...(filter ? { keyFilter: filter } : {}) });
+    const r = await f.h.target.mapDump({
+      id: f.m.id,
+      maxElements: READ_MAX,
+      preview: limit,
+      noText: true,
+      ...(filter ? { keyFilter: filter } : {}),
+    });
     const shown = r.preview ?? [];
     const cpus = shown.find((e) => e.cpus)?.cpus?.length;
     return {

@@ -29,10 +29,12 @@ export function dumpMap(k: MapKernel, p: MapDumpParams): MapDumpResult {
   return withMap(k, mapRef(p), (m) => {
     const btf = mapBtf(k, m.info);
     const read = readMap(k, m, p.maxElements !== undefined ? { maxElements: p.maxElements } : {});
-    const text = formatMapDump(
-      { info: m.info, btf, read, cpus: k.possibleCpus() },
-      { json: p.json ?? false, pretty: p.pretty ?? false, maxChars: MAX_DUMP_CHARS },
-    );
+    const text = p.noText
+      ? ''
+      : formatMapDump(
+          { info: m.info, btf, read, cpus: k.possibleCpus() },
+          { json: p.json ?? false, pretty: p.pretty ?? false, maxChars: MAX_DUMP_CHARS },
+        );
     const e = read.error;
     const shown = p.keyFilter !== undefined ? keysContaining(m.info, btf, read.elements, p.keyFilter) : read.elements;
     return {
