@@ -64,7 +64,8 @@ export class WorkspaceIndex {
   }
 
   configure(folders: string[], settings: IndexSettings): void {
-    this.folders = folders;
+    // resolved once (no trailing separator but at the root): the walk joins names to them by hand
+    this.folders = folders.map((f) => path.resolve(f));
     this.settings = settings;
     this.filter = new PathFilter(settings.objects, settings.exclude);
   }
@@ -111,7 +112,7 @@ export class WorkspaceIndex {
     try {
       const found = new Set<string>();
       this.sourcesByBase.clear();
-      for (const folder of this.folders) await this.walk(folder, folder, found, { n: 0 });
+      for (const folder of this.folders) await this.walk(folder, '', found, { n: 0 });
       const changed: string[] = [];
       for (const p of [...this.objects.keys()]) {
         if (!found.has(p)) {
@@ -158,7 +159,8 @@ export class WorkspaceIndex {
     await reading;
   }
 
-  private async walk(folder: string, dir: string, found: Set<string>, count: { n: number }): Promise<void> {
+  /** `rel` is `dir` relative to the folder, '/'-separated ('' at the top): built as the walk descends, not per entry. */
+  private async walk(dir: string, rel: string, found: Set<string>, count: { n: number }): Promise<void> {
     let entries;
     try {
       entries = await fsp.readdir(dir, { withFileTypes: true });
@@ -167,13 +169,13 @@ export class WorkspaceIndex {
     }
     for (const e of entries) {
       if (++count.n > MAX_WALK_FILES) return;
-      const abs = path.join(dir, e.name);
-      const rel = path.relative(folder, abs).split(path.sep).join('/');
+      const abs = dir.endsWith(path.sep) ? dir + e.name : dir + path.sep + e.name;
+      const relPath = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) {
-        if (!this.filter.excluded(rel)) await this.walk(folder, abs, found, count);
+        if (!this.filter.excluded(relPath)) await this.walk(abs, relPath, found, count);
       } else if (e.isFile()) {
-        if (this.filter.matches(rel)) found.add(abs);
-        else if (SOURCE_RE.test(e.name) && !this.filter.excluded(rel)) {
+        if (this.filter.matches(relPath)) found.add(abs);
+        else if (SOURCE_RE.test(e.name) && !this.filter.excluded(relPath)) {
           const list = this.sourcesByBase.get(e.name) ?? [];
           list.push(abs);
           this.sourcesByBase.set(e.name, list);
