@@ -2,7 +2,7 @@
 // temporary workspace: one card per map shape, program and subprogram cards, stale objects
 // and map definition errors placed on the map's line.
 import assert from 'node:assert/strict';
-import { readFileSync, utimesSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
@@ -201,4 +201,38 @@ test('disassembly document: program with its subprograms, helpers and maps by na
     await lsp.hover(uri, call, lines[call].indexOf('bpf_tail_call') + 3),
     '**BPF helper** `bpf_tail_call` — `BPF_FUNC_tail_call` (id 12)',
   );
+});
+
+test('copies of one object in several directories give one card naming them; a different build of the source its own', async () => {
+  const obj = path.join(ws.build, 'lsp_maps.o');
+  const copies = [path.join(ws.dir, 'out', 'a', 'lsp_maps.o'), path.join(ws.dir, 'out', 'b', 'maps_copy.o')];
+  // the same source built without the global map: other bytes, its own card
+  const other = path.join(ws.dir, 'out', 'lsp_maps_O1.o');
+  for (const c of copies) {
+    mkdirSync(path.dirname(c), { recursive: true });
+    copyFileSync(obj, c);
+  }
+  const arch = run('gcc', ['-print-multiarch']).trim() || 'x86_64-linux-gnu';
+  run('clang', ['-target', 'bpf', '-g', '-O1', `-I/usr/include/${arch}`, '-c', path.join(ws.src, 'lsp_maps.bpf.c'), '-o', other]);
+  try {
+    await lsp.filesChanged([...copies, other].map((file) => ({ file, type: 1 as const })));
+    let h = '';
+    for (const deadline = Date.now() + 20_000; !(h.includes('maps_copy.o') && h.includes('lsp_maps_O1.o'));) {
+      assert.ok(Date.now() < deadline, `cards for the copies and the other build: ${h}`);
+      await new Promise((r) => setTimeout(r, 100));
+      h = await hoverOn('lsp_maps.bpf.c', '} lsp_hash SEC', 3);
+    }
+    const cards = h.split('\n\n---\n\n');
+    assert.equal(cards.length, 2, h);
+    const named = cards.find((c) => c.includes('the same bytes in'))!;
+    assert.match(named, /^\*\*map\*\* `lsp_hash`.*\n\*lsp_maps\.o, and the same bytes in [^*]+\*, section/);
+    for (const c of ['out/a/lsp_maps.o', 'out/b/maps_copy.o']) assert.ok(named.includes(c), `${c} in ${named}`);
+    assert.match(
+      cards.find((c) => c !== named)!,
+      /\*lsp_maps_O1\.o\*, section/,
+    );
+  } finally {
+    for (const f of [...copies, other]) rmSync(f, { force: true });
+    await lsp.filesChanged([...copies, other].map((file) => ({ file, type: 3 as const })));
+  }
 });

@@ -28,6 +28,8 @@ export interface LoadedObject {
   readonly size: number;
   readonly mtimeMs: number;
   readonly error?: string;
+  /** The same for objects with the same bytes (parsed-object.ts). */
+  readonly digest?: string;
   /** Parsed on first use. */
   readonly btf?: Btf;
   /** The raw BTF file `btf` was parsed on, for module BTF split on this kernel's vmlinux. */
@@ -130,6 +132,7 @@ function toLoaded(ix: IndexedObject, resolveSource: (name: string) => string | u
     path: ix.path,
     size: ix.size,
     mtimeMs: ix.mtimeMs,
+    ...(ix.digest ? { digest: ix.digest } : {}),
     get btf() {
       return btfAgain();
     },

@@ -4,6 +4,7 @@
  * Its BTF and disassembly are not sent: the server parses them again when first asked.
  * A file that cannot be read or parsed gives an `error`, never an exception.
  */
+import { createHash } from 'crypto';
 import { readFileSync } from 'fs';
 import { type Btf, isBtf, parseBtf } from '../btf/btf';
 import { btfFromBytes } from '../btf/input';
@@ -26,6 +27,8 @@ export interface FileIdentity {
 
 export interface IndexedObject extends FileIdentity {
   readonly error?: string;
+  /** sha1 of the bytes read (DWARF left out): copies of one object in several build directories share it. */
+  readonly digest?: string;
   /** The raw BTF file the object's BTF is split on (module BTF on this kernel's vmlinux). */
   readonly btfBasePath?: string;
   readonly facts?: IndexedFacts;
@@ -37,6 +40,7 @@ export interface IndexedObject extends FileIdentity {
 /** An object fully parsed: what IndexedObject is made from, with the BTF and the disassembler. */
 export interface ParsedObject {
   readonly error?: string;
+  readonly digest?: string;
   readonly btf?: Btf;
   readonly btfBasePath?: string;
   readonly facts?: ObjectFacts;
@@ -58,7 +62,7 @@ export function parseObjectFile(f: FileIdentity, maxSize: number): ParsedObject 
   } catch (e) {
     return { error: errorText(e), problems: [] };
   }
-  return parseObjectBytes(f.path, bytes);
+  return { ...parseObjectBytes(f.path, bytes), digest: createHash('sha1').update(bytes).digest('hex') };
 }
 
 /** Parses an object's bytes: a BPF object, a kernel module (split BTF) or raw BTF. */
@@ -117,6 +121,7 @@ export function indexedOf(f: FileIdentity, p: ParsedObject): IndexedObject {
   }
   return {
     ...base,
+    ...(p.digest ? { digest: p.digest } : {}),
     ...(p.btfBasePath ? { btfBasePath: p.btfBasePath } : {}),
     ...(p.facts ? { facts: factsWithoutCode(p.facts) } : {}),
     ...(p.module ? { module: p.module } : {}),
