@@ -62,6 +62,10 @@ function oldNode(): string {
   return f;
 }
 
+// A BTF file target whose file is not BTF.
+const notBtf = path.join(ws.dir, 'not-btf.btf');
+writeFileSync(notBtf, 'this is not BTF\n');
+
 // A Debian 6.1 module with its base distilled (.BTF.base), for the base diff against the selected target.
 const bbr = path.join(ws.build, 'tcp_bbr.ko');
 
@@ -84,6 +88,7 @@ before(async () => {
       // nodePath naming a node too old for the agent (a stand-in that answers -v like Node 16).
       { name: 'old-node', host: 'bpflens-test', nodePath: oldNode() },
       { name: 'broken' }, // neither host nor btf: dropped with a log line
+      { name: 'bad-btf', btf: notBtf },
     ],
   });
   await lsp.request('bpfLens/objects', {});
@@ -233,7 +238,10 @@ test('targets that cannot be used say why, and the selection stays where it was'
   assert.match(old.error!.message, /is v16\.20\.2: BPF Lens's agent needs Node\.js 20 or newer; set nodePath/);
   const unknown = await select('no-such-target');
   assert.equal(unknown.error!.code, 'bad-target');
-  assert.match(unknown.error!.message, /known: local, debian-6\.1, debian-6\.12, lab, nowhere, unprivileged, no-btf, old-node\)/);
+  assert.match(unknown.error!.message, /known: local, debian-6\.1, debian-6\.12, lab, nowhere, unprivileged, no-btf, old-node, bad-btf\)/);
+  const bad = await select('bad-btf');
+  assert.equal(bad.ok, false);
+  assert.match(bad.error!.message, /not-btf\.btf.*neither raw BTF nor an ELF file/);
   // CO-RE diagnostics stay on the last good target.
   assert.ok(coreDiags().every((d) => d.message.includes('on lab')));
 
@@ -339,6 +347,7 @@ test("the targets the tree lists, and each target's vmlinux BTF as a file the se
       ['unprivileged', 'ssh'],
       ['no-btf', 'ssh'],
       ['old-node', 'ssh'],
+      ['bad-btf', 'btf'],
     ],
   );
   assert.equal(t.targets.find((x) => x.name === 'lab')!.info?.release, spawnSync('uname', ['-r']).stdout.toString().trim());

@@ -9,7 +9,7 @@ import { statSync } from 'fs';
 import { arch, release } from 'os';
 import * as path from 'path';
 import { VMLINUX_BTF, hasVmlinuxBtf } from '../kernel/sysfs-btf';
-import type { TargetBtfSource } from './target-btf-source';
+import { checkBtfFile, type TargetBtfSource } from './target-btf-source';
 import type { AgentClient } from '../remote';
 import type { KernelTarget } from '../targets';
 import { TargetError } from '../remote/errors';
@@ -259,6 +259,7 @@ export class Targets {
     const t = this.setting(name);
     if (t.btf && !hasKernel(name, t)) {
       const st = statSync(t.btf);
+      checkBtfFile(t.btf);
       return { key: `btf:${t.btf}:${st.size}:${st.mtimeMs}`, file: t.btf, name: path.basename(t.btf), label: t.btf };
     }
     if (name === LOCAL) {
