@@ -6,19 +6,29 @@ import { type Btf, isBtf, parseBtf } from './btf';
 import { moduleBtfOn } from './module-btf';
 
 /**
- * BTF from raw BTF or an ELF file's `.BTF` section; `file` names it in errors. A module with
- * `.BTF.base` parses on its distilled base, or is relocated onto `base` if given.
+ * Where a file's BTF is: the whole file when it is raw BTF, else its ELF `.BTF` section (with
+ * the ELF file, for `.BTF.base`). Neither: a FormatError naming `file`. Nothing is parsed yet.
  */
-export function btfFromBytes(bytes: Uint8Array, file: string, base?: Btf): Btf {
-  if (isBtf(bytes)) return parseBtf(bytes, { file, section: 'BTF', base });
+export function locateBtf(bytes: Uint8Array, file: string): { readonly elf?: ElfFile; readonly data: Uint8Array } {
+  if (isBtf(bytes)) return { data: bytes };
   if (!isElf(bytes)) throw new FormatError(file, 'file', 0, 'neither raw BTF nor an ELF file');
   const elf = new ElfFile(bytes, file);
   const sec = elf.section('.BTF');
   if (!sec) throw new FormatError(file, '.BTF', 0, 'the ELF file has no .BTF section (was it compiled with -g?)');
+  return { elf, data: sec.data };
+}
+
+/**
+ * BTF from raw BTF or an ELF file's `.BTF` section; `file` names it in errors. A module with
+ * `.BTF.base` parses on its distilled base, or is relocated onto `base` if given.
+ */
+export function btfFromBytes(bytes: Uint8Array, file: string, base?: Btf): Btf {
+  const { elf, data } = locateBtf(bytes, file);
+  if (!elf) return parseBtf(data, { file, section: 'BTF', base });
   const distilled = elf.section('.BTF.base');
   // as the kernel does at module load: relocated from the distilled base onto the real one
   if (base && distilled) return moduleBtfOn(elf, base);
   let onBase = base;
   if (!onBase && distilled) onBase = parseBtf(distilled.data, { file, section: '.BTF.base' });
-  return parseBtf(sec.data, { file, section: '.BTF', base: onBase });
+  return parseBtf(data, { file, section: '.BTF', base: onBase });
 }

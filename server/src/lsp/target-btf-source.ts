@@ -4,10 +4,7 @@
  * Parsed BTFs are kept per key, a few targets at most, in whichever thread parses them.
  */
 import { readFileSync } from 'fs';
-import { isBtf } from '../btf/btf';
 import { btfFromBytes } from '../btf/input';
-import { FormatError } from '../common/errors';
-import { ElfFile, isElf } from '../elf/reader';
 import type { TargetBtf } from '../core';
 import { sysfsKernelBtfs } from '../kernel/sysfs-btf';
 
@@ -32,15 +29,4 @@ export function targetBtfsOf(source: TargetBtfSource): readonly TargetBtf[] {
   }
   parsed.set(source.key, btfs);
   return btfs;
-}
-
-/**
- * A BTF file target's file, checked as far as its headers say (raw BTF, or an ELF file with a
- * `.BTF` section) when it is selected; the worker parses the rest at the first check.
- */
-export function checkBtfFile(file: string): void {
-  const bytes = readFileSync(file);
-  if (isBtf(bytes)) return;
-  if (!isElf(bytes)) throw new FormatError(file, 'file', 0, 'neither raw BTF nor an ELF file');
-  if (!new ElfFile(bytes, file).section('.BTF')) throw new FormatError(file, '.BTF', 0, 'the ELF file has no .BTF section');
 }

@@ -5,11 +5,12 @@
  * It keeps one agent connection per target, the target's vmlinux BTF (for CO-RE diagnostics)
  * and what the target said about itself.
  */
-import { statSync } from 'fs';
+import { readFileSync, statSync } from 'fs';
 import { arch, release } from 'os';
 import * as path from 'path';
 import { VMLINUX_BTF, hasVmlinuxBtf } from '../kernel/sysfs-btf';
-import { checkBtfFile, type TargetBtfSource } from './target-btf-source';
+import { locateBtf } from '../btf/input';
+import type { TargetBtfSource } from './target-btf-source';
 import type { AgentClient } from '../remote';
 import type { KernelTarget } from '../targets';
 import { TargetError } from '../remote/errors';
@@ -259,7 +260,7 @@ export class Targets {
     const t = this.setting(name);
     if (t.btf && !hasKernel(name, t)) {
       const st = statSync(t.btf);
-      checkBtfFile(t.btf);
+      locateBtf(readFileSync(t.btf), t.btf); // refused now if it holds no BTF; the worker parses it
       return { key: `btf:${t.btf}:${st.size}:${st.mtimeMs}`, file: t.btf, name: path.basename(t.btf), label: t.btf };
     }
     if (name === LOCAL) {
