@@ -4,6 +4,7 @@
  * a long scan waits for those, not for the whole workspace).
  */
 import * as path from 'path';
+import { TimeSlice } from './time-slice';
 
 /** `foo` for foo.bpf.c, foo.bpf.o and foo.o: how a build names an object after its source. */
 export function stemOf(file: string): string {
@@ -11,11 +12,6 @@ export function stemOf(file: string): string {
   const dot = base.indexOf('.');
   return dot > 0 ? base.slice(0, dot) : base;
 }
-
-/** How long the scan works before it lets requests in. */
-const SLICE_MS = 4;
-
-const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 
 export class ScanQueue {
   /** The objects being read. */
@@ -34,7 +30,7 @@ export class ScanQueue {
    * meanwhile are answered (a hover waits for one slice, not for the scan).
    */
   async run(concurrency: number, read: (p: string) => Promise<void>): Promise<void> {
-    let start = performance.now();
+    const slice = new TimeSlice();
     const worker = async () => {
       for (let next = this.pending.shift(); next !== undefined; next = this.pending.shift()) {
         const p = next.path;
@@ -45,10 +41,7 @@ export class ScanQueue {
           this.reading.delete(p);
           this.wake(p);
         }
-        if (performance.now() - start >= SLICE_MS) {
-          await yieldNow();
-          start = performance.now();
-        }
+        await slice.next();
       }
     };
     try {
@@ -61,12 +54,19 @@ export class ScanQueue {
 
   /**
    * The objects named like `source` (foo.bpf.c: foo.o, foo.bpf.o) that no one reads yet, taken
-   * out of the queue for the caller to read now, and a promise of those being read already.
+   * out of the queue for the caller to read now (at most `max`; the rest stay queued), and a
+   * promise of those being read already.
    */
-  takeFirst(source: string): { take: string[]; reading: Promise<void> } {
+  takeFirst(source: string, max = Infinity): { take: string[]; reading: Promise<void> } {
     const stem = stemOf(source);
-    const take = this.pending.filter((p) => p.stem === stem).map((p) => p.path);
-    if (take.length) this.pending = this.pending.filter((p) => p.stem !== stem);
+    const take = this.pending
+      .filter((p) => p.stem === stem)
+      .slice(0, max)
+      .map((p) => p.path);
+    if (take.length) {
+      const taken = new Set(take);
+      this.pending = this.pending.filter((p) => !taken.has(p.path));
+    }
     const busy = [...this.reading].filter((p) => stemOf(p) === stem);
     const reading = Promise.all(busy.map((p) => new Promise<void>((r) => this.waiting.set(p, [...(this.waiting.get(p) ?? []), r]))));
     return { take, reading: reading.then(() => undefined) };

@@ -142,11 +142,19 @@ export class Session {
   async reindex(): Promise<string[]> {
     const t0 = Date.now();
     this.index.configure(this.folders, this.settings);
-    const changed = await this.index.scan();
+    const changed = await this.index.scan(() => this.openSources());
     this.log(`indexed ${this.index.all().length} objects in ${Date.now() - t0} ms (${changed.length} changed)`);
     void this.publishAll().catch((e: Error) => this.log(`diagnostics: ${e.message}`));
     this.objectsChanged(changed);
     return changed;
+  }
+
+  /** The files open in the editor (C sources, mostly). */
+  private openSources(): string[] {
+    return this.documents
+      .all()
+      .map((doc) => toPath(doc.uri))
+      .filter((p): p is string => !!p);
   }
 
   startReindex(): Promise<void> {

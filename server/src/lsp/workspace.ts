@@ -6,11 +6,12 @@
  * Scans and loads are async and yield to the event loop between files, so requests are
  * answered while a large workspace is being indexed.
  */
-import { existsSync, promises as fsp, statSync, type Stats } from 'fs';
+import { type Dirent, existsSync, promises as fsp, readdirSync, statSync, type Stats } from 'fs';
 import * as path from 'path';
 import { PathFilter } from './glob';
 import { ScanQueue } from './scan-queue';
-import { loadObject, type LoadedObject, type LoadOptions, readSourceLines, type SourceLines } from './loaded';
+import { TimeSlice } from './time-slice';
+import { loadObject, type LoadedObject, type LoadOptions, readSourceLines, readSourceLinesNow, type SourceLines } from './loaded';
 import type { WorkerPool } from './worker-pool';
 
 export interface IndexSettings {
@@ -28,6 +29,11 @@ export const DEFAULT_SETTINGS: IndexSettings = {
 /** More files than this in one folder walk and the walk stops (a home directory opened by mistake). */
 const MAX_WALK_FILES = 200_000;
 const SOURCE_RE = /\.(c|h)$/;
+/**
+ * Objects of the open sources read on this thread as a scan starts (the first costs ~10–20 ms
+ * with the code still cold, the next ~1–5 ms): enough for a few open files, never a long stall.
+ */
+const FIRST_READS = 8;
 
 /** One read of each C source for a whole scan (objects built from the same source share it). */
 function sharedSourceLines(): SourceLines {
@@ -105,14 +111,20 @@ export class WorkspaceIndex {
     return folder !== undefined && this.filter.matches(path.relative(folder, abs).split(path.sep).join('/'));
   }
 
-  /** Walks every folder; loads new and changed objects, drops vanished ones. Returns changed paths. */
-  async scan(): Promise<string[]> {
+  /**
+   * Walks every folder; loads new and changed objects, drops vanished ones. Returns changed paths.
+   * The objects that look built from the files `first` names once the walk is done (the sources
+   * open in the editor) are read at once on this thread while the readers take the rest: a
+   * hover the user makes there does not wait for a reader.
+   */
+  async scan(first: () => readonly string[] = () => []): Promise<string[]> {
     let walked = () => {};
     this.walked = new Promise<void>((r) => (walked = r));
     try {
       const found = new Set<string>();
       this.sourcesByBase.clear();
-      for (const folder of this.folders) await this.walk(folder, '', found, { n: 0 });
+      const walk = { n: 0, slice: new TimeSlice() };
+      for (const folder of this.folders) await this.walk(folder, '', found, walk);
       const changed: string[] = [];
       for (const p of [...this.objects.keys()]) {
         if (!found.has(p)) {
@@ -120,20 +132,36 @@ export class WorkspaceIndex {
           changed.push(p);
         }
       }
-      // Several objects in flight: one's reads overlap the parsing of another.
-      const lines = sharedSourceLines();
       const fresh = new Set<string>();
       this.existingNames = new Map();
       this.queue = new ScanQueue([...found]);
       walked();
-      await this.queue.run(this.pool?.available ? this.pool.lanes * 8 : 1, async (p) => {
-        if (await this.refresh(p, lines)) fresh.add(p);
-      });
+      await this.readQueue(this.queue, first(), fresh);
       changed.push(...[...found].filter((p) => fresh.has(p)));
       return changed;
     } finally {
       walked();
       this.walked = this.existingNames = this.queue = undefined;
+    }
+  }
+
+  /**
+   * Reads the scan's objects (adding the changed ones to `fresh`): the readers take them in turn,
+   * while this thread reads those of the `open` files first.
+   */
+  private async readQueue(queue: ScanQueue, open: readonly string[], fresh: Set<string>): Promise<void> {
+    const now: string[] = [];
+    for (const s of open) now.push(...queue.takeFirst(s, FIRST_READS - now.length).take);
+    // Several objects in flight: one's reads overlap the parsing of another.
+    const lines = sharedSourceLines();
+    // started first: the readers get their jobs before this thread reads
+    const rest = queue.run(this.pool?.available ? this.pool.lanes * 8 : 1, async (p) => {
+      if (await this.refresh(p, lines)) fresh.add(p);
+    });
+    try {
+      for (const p of now) if (await this.refresh(p, readSourceLinesNow, false)) fresh.add(p);
+    } finally {
+      await rest;
     }
   }
 
@@ -155,24 +183,30 @@ export class WorkspaceIndex {
     const q = this.queue;
     if (!q) return;
     const { take, reading } = q.takeFirst(source);
-    for (const p of take) await this.refresh(p, undefined, false);
+    for (const p of take) await this.refresh(p, readSourceLinesNow, false);
     await reading;
   }
 
-  /** `rel` is `dir` relative to the folder, '/'-separated ('' at the top): built as the walk descends, not per entry. */
-  private async walk(dir: string, rel: string, found: Set<string>, count: { n: number }): Promise<void> {
-    let entries;
+  /**
+   * `rel` is `dir` relative to the folder, '/'-separated ('' at the top): built as the walk
+   * descends, not per entry. Each folder is read at once, and the walk yields between slices:
+   * an async read per folder cost a thousand-object workspace ~15 ms of round trips through
+   * libuv's threads, which a hover sent at the start waited for.
+   */
+  private async walk(dir: string, rel: string, found: Set<string>, walk: { n: number; slice: TimeSlice }): Promise<void> {
+    await walk.slice.next();
+    let entries: Dirent[];
     try {
-      entries = await fsp.readdir(dir, { withFileTypes: true });
+      entries = readdirSync(dir, { withFileTypes: true });
     } catch {
       return;
     }
     for (const e of entries) {
-      if (++count.n > MAX_WALK_FILES) return;
+      if (++walk.n > MAX_WALK_FILES) return;
       const abs = dir.endsWith(path.sep) ? dir + e.name : dir + path.sep + e.name;
       const relPath = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) {
-        if (!this.filter.excluded(relPath)) await this.walk(abs, relPath, found, count);
+        if (!this.filter.excluded(relPath)) await this.walk(abs, relPath, found, walk);
       } else if (e.isFile()) {
         if (this.filter.matches(relPath)) found.add(abs);
         else if (SOURCE_RE.test(e.name) && !this.filter.excluded(relPath)) {
