@@ -11,7 +11,7 @@ import { BTF_KIND_MAX } from './types';
  */
 export function dumpJsonBytes(btf: Btf): Uint8Array {
   const v = new DumpView(btf);
-  const out = new OutBuf(Math.max(1 << 16, v.count * 160));
+  const out = new OutBuf(v.outputBound(6));
   dumpInto(v, out);
   return out.bytes();
 }
@@ -22,7 +22,7 @@ export function dumpJsonBytes(btf: Btf): Uint8Array {
  */
 export function dumpJsonTo(btf: Btf, sink: ChunkSink, chunkBytes = 64 << 20): void {
   const v = new DumpView(btf);
-  const out = new OutBuf(Math.min(chunkBytes, Math.max(1 << 16, v.count * 160)), sink, chunkBytes);
+  const out = new OutBuf(Math.min(chunkBytes, v.outputBound(6)), sink, chunkBytes);
   dumpInto(v, out);
   out.flush();
 }

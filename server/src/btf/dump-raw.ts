@@ -10,7 +10,7 @@ import { BTF_KIND_MAX } from './types';
  */
 export function dumpRawBytes(btf: Btf): Uint8Array {
   const v = new DumpView(btf);
-  const out = new OutBuf(Math.max(1 << 16, v.count * 96));
+  const out = new OutBuf(v.outputBound(4));
   dumpInto(v, out);
   return out.bytes();
 }
@@ -21,7 +21,7 @@ export function dumpRawBytes(btf: Btf): Uint8Array {
  */
 export function dumpRawTo(btf: Btf, sink: ChunkSink, chunkBytes = 64 << 20): void {
   const v = new DumpView(btf);
-  const out = new OutBuf(Math.min(chunkBytes, Math.max(1 << 16, v.count * 96)), sink, chunkBytes);
+  const out = new OutBuf(Math.min(chunkBytes, v.outputBound(4)), sink, chunkBytes);
   dumpInto(v, out);
   out.flush();
 }

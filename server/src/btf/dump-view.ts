@@ -38,6 +38,15 @@ export class DumpView {
     return this.recs.length;
   }
 
+  /**
+   * Room for a dump that prints about `perTypeByte` bytes per byte of type records plus its
+   * names: output buffers sized so they never grow (a grow copies what is written into fresh pages,
+   * ~14 µs a page here, a third of a cold object dump's time); pages never written cost nothing.
+   */
+  outputBound(perTypeByte: number): number {
+    return Math.max(1 << 16, perTypeByte * this.w.byteLength + this.ownStrings.length);
+  }
+
   /** Kind number of any type id (own or base). */
   kindOf(id: number): number {
     if (id >= this.startId) return (this.w[this.recs[id - this.startId] + 1] >>> 24) & 0x1f;
