@@ -26,7 +26,17 @@ import {
   relocateOntoPlaceholders,
   resolveExternsAndSets,
 } from './stages-prepare';
-import { attachObjects, commitPins, createMaps, fillSlots, loadObjectBtf, loadPrograms, loadResult, pinObjects } from './stages-kernel';
+import {
+  attachObjects,
+  commitPins,
+  createMaps,
+  fillSlots,
+  loadObjectBtf,
+  loadPrograms,
+  loadResult,
+  pinObjects,
+  sweepPinDirs,
+} from './stages-kernel';
 import { LoadError, type LoadOptions, type LoadResult, type LoadStage } from './types';
 
 export * from './types';
@@ -107,6 +117,7 @@ function* loadSteps(obj: BpfObject, opts: LoadOptions): Generator<void, LoadResu
   const cx = new LoadContext(obj, opts);
   try {
     yield* cx.enter('probe', obj.file);
+    sweepPinDirs(cx);
     checkObject(cx);
     yield* cx.enter('relocate', 'CO-RE');
     relocateAndLink(cx);

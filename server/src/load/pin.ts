@@ -73,6 +73,14 @@ export class PinJournal {
     this.staged.push([tmp, path]);
   }
 
+  /**
+   * Removes what dead loads left in `dirs` (the directories this load will pin into) before the
+   * load makes anything: one that fails or is stopped before its pin stage clears them too.
+   */
+  sweepAhead(dirs: readonly string[]): void {
+    for (const d of dirs) this.sweep(d.replace(/\/+$/, '') || '/');
+  }
+
   /** Moves every pin to its final name (EEXIST when someone else took a name meanwhile). */
   commit(): void {
     while (this.staged.length) {

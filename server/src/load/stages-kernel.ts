@@ -166,6 +166,21 @@ export function fillSlots(cx: LoadContext): void {
   });
 }
 
+/**
+ * First of all: the temporary pins dead loads left where this load pins (the pin root when a map
+ * is pinned by name; `--pin DIR` and the folder it goes in) are removed.
+ */
+export function sweepPinDirs(cx: LoadContext): void {
+  const { obj, opts, journal } = cx;
+  const dirs: string[] = [];
+  if (obj.maps.some((m) => m.pinning === 'by_name')) dirs.push(opts.pinRoot ?? '/sys/fs/bpf');
+  if (opts.pinProgramsDir) {
+    const dir = opts.pinProgramsDir.replace(/\/+$/, '');
+    dirs.push(dir, dir.slice(0, dir.lastIndexOf('/')) || '/');
+  }
+  journal.sweepAhead(dirs);
+}
+
 /** Stage 'pin': maps pinned by name, and programs under `--pin DIR`, under temporary names until commitPins. */
 export function pinObjects(cx: LoadContext): void {
   const { journal, opts } = cx;
