@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'fs'
 import { test } from 'node:test';
 import * as os from 'os';
 import * as path from 'path';
-import { CLI, ROOT, rng, run } from '../helpers';
+import { CLI, fixture, ROOT, rng, run } from '../helpers';
 import { bpffsDir } from './kernel-env';
 
 const N = 64;
@@ -247,5 +247,20 @@ test('a signal inside the pin stage: SIGKILL leaves only temporary names (swept 
     pins.done();
     for (const p of mapPins()) rmSync(p, { force: true });
     rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('a relative --pin DIR, run from a bpffs folder: the programs go in DIR, and nothing else is left there', () => {
+  const pins = bpffsDir('relpin');
+  try {
+    const r = spawnSync(process.execPath, [CLI, 'load', fixture('attach_counters.o'), '--pin', 'mydir'], {
+      cwd: pins.dir,
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(readdirSync(pins.dir), ['mydir']);
+    assert.ok(readdirSync(path.join(pins.dir, 'mydir')).length > 0);
+  } finally {
+    pins.done();
   }
 });

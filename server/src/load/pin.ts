@@ -12,6 +12,12 @@ import type { LoadResult } from './types';
 /** Names of a load's temporary pins: `bpf-lens-tmp-<pid namespace>-<pid>-<n>` (bpffs refuses dots). */
 const TMP = /^bpf-lens-tmp-(\d+)-(\d+)-\d+$/;
 
+/** The folder a pin path goes in: '/' at the root, '.' for a bare name (relative to the working directory). */
+export function parentDir(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i < 0 ? '.' : i === 0 ? '/' : p.slice(0, i);
+}
+
 /**
  * A load's pins, all-or-nothing. Each pin is made under a temporary name in its final
  * directory (or, for `--pin DIR` when DIR is new, inside a temporary directory beside it)
@@ -50,7 +56,7 @@ export class PinJournal {
   stageDir(dir: string): void {
     dir = dir.replace(/\/+$/, '');
     if (this.k.pathExists(dir)) return;
-    const parent = dir.slice(0, dir.lastIndexOf('/')) || '/';
+    const parent = parentDir(dir);
     this.ensureDir(parent);
     this.sweep(parent);
     const tmp = this.tmpPath(parent);

@@ -15,6 +15,7 @@ import type { LoadContext, Planned } from './context';
 import { encodeFuncInfo, encodeLineInfo } from './ext-info';
 import type { LinkedProgram } from './link-subprogs';
 import { createMap, type MapEnv } from './maps';
+import { parentDir } from './pin';
 import { findAttachTarget, loadProgram, rejectionMoved } from './programs';
 import { fixupObjectBtf, sanitizeBtf } from './sanitize-btf';
 import type { StructOpsPlan } from './struct-ops';
@@ -176,7 +177,7 @@ export function sweepPinDirs(cx: LoadContext): void {
   if (obj.maps.some((m) => m.pinning === 'by_name')) dirs.push(opts.pinRoot ?? '/sys/fs/bpf');
   if (opts.pinProgramsDir) {
     const dir = opts.pinProgramsDir.replace(/\/+$/, '');
-    dirs.push(dir, dir.slice(0, dir.lastIndexOf('/')) || '/');
+    dirs.push(dir, parentDir(dir));
   }
   journal.sweepAhead(dirs);
 }
