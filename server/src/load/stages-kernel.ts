@@ -19,7 +19,7 @@ import { parentDir } from './pin';
 import { findAttachTarget, loadProgram, rejectionMoved } from './programs';
 import { fixupObjectBtf, sanitizeBtf } from './sanitize-btf';
 import type { StructOpsPlan } from './struct-ops';
-import { LoadError, type LoadedMap, type LoadedProgram, type LoadResult } from './types';
+import { LoadError, type LoadedMap, type LoadedProgram, type LoadOptions, type LoadResult } from './types';
 
 /** Program types that cannot load without the object's BTF (libbpf's kernel_needs_btf, widened). */
 const NEEDS_BTF = new Set(['struct_ops', 'ext']);
@@ -42,6 +42,16 @@ export function loadObjectBtf(cx: LoadContext): void {
   }
 }
 
+/** Where maps with `pinning = LIBBPF_PIN_BY_NAME` are pinned (libbpf's default root). */
+function pinRootOf(opts: LoadOptions): string {
+  return opts.pinRoot ?? '/sys/fs/bpf';
+}
+
+/** `--pin DIR` without its trailing slashes, when given. */
+function programsPinDir(opts: LoadOptions): string | undefined {
+  return opts.pinProgramsDir === undefined ? undefined : opts.pinProgramsDir.replace(/\/+$/, '') || '/';
+}
+
 /** Stage 'maps': each map created (or a pinned one reused) onto its placeholder, data maps filled and frozen. */
 export function createMaps(cx: LoadContext): void {
   const { obj, target, opts } = cx;
@@ -52,7 +62,7 @@ export function createMaps(cx: LoadContext): void {
     pageSize: target.pageSize(),
     names: target.has('prog_name'),
     mmap: target.has('array_mmap'),
-    pinRoot: opts.pinRoot ?? '/sys/fs/bpf',
+    pinRoot: pinRootOf(opts),
     journal: cx.journal,
     structOps: cx.structOps,
     kernelBtfFd: (n) => target.btfFd(n),
@@ -174,11 +184,9 @@ export function fillSlots(cx: LoadContext): void {
 export function sweepPinDirs(cx: LoadContext): void {
   const { obj, opts, journal } = cx;
   const dirs: string[] = [];
-  if (obj.maps.some((m) => m.pinning === 'by_name')) dirs.push(opts.pinRoot ?? '/sys/fs/bpf');
-  if (opts.pinProgramsDir) {
-    const dir = opts.pinProgramsDir.replace(/\/+$/, '');
-    dirs.push(dir, parentDir(dir));
-  }
+  if (obj.maps.some((m) => m.pinning === 'by_name')) dirs.push(pinRootOf(opts));
+  const dir = programsPinDir(opts);
+  if (dir !== undefined) dirs.push(dir, parentDir(dir));
   journal.sweepAhead(dirs);
 }
 
@@ -189,8 +197,8 @@ export function pinObjects(cx: LoadContext): void {
     if (!c.pinnedAt || c.reused) continue;
     journal.pin(c.fd, c.pinnedAt, `pin map "${c.map.name}"`);
   }
-  if (!opts.pinProgramsDir) return;
-  const dir = opts.pinProgramsDir.replace(/\/+$/, '');
+  const dir = programsPinDir(opts);
+  if (dir === undefined) return;
   journal.stageDir(dir);
   for (const l of cx.loaded) {
     const path = `${dir}/${l.pl.program.name}`;
