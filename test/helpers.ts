@@ -47,6 +47,16 @@ export function run(cmd: string, args: string[], opts: { timeoutMs?: number; cwd
   return r.stdout;
 }
 
+/** Compiles a BPF C source as the tests build their objects (clang -target bpf -g -O2, in the source's folder). */
+export function compileBpf(source: string, object: string): void {
+  const arch = run('gcc', ['-print-multiarch']).trim() || 'x86_64-linux-gnu';
+  run(
+    'clang',
+    ['-target', 'bpf', '-g', '-O2', '-Wno-compare-distinct-pointer-types', `-I/usr/include/${arch}`, '-c', source, '-o', object],
+    { cwd: path.dirname(source) },
+  );
+}
+
 export function have(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }

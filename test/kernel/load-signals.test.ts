@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'fs'
 import { test } from 'node:test';
 import * as os from 'os';
 import * as path from 'path';
-import { CLI, fixture, ROOT, rng, run } from '../helpers';
+import { CLI, compileBpf, fixture, ROOT, rng, run } from '../helpers';
 import { bpffsDir } from './kernel-env';
 
 const N = 64;
@@ -41,8 +41,7 @@ function compile(dir: string, name: string, text: string): string {
   const c = path.join(dir, `${name}.bpf.c`);
   const o = path.join(dir, `${name}.o`);
   writeFileSync(c, text);
-  const arch = spawnSync('gcc', ['-print-multiarch'], { encoding: 'utf8' }).stdout.trim() || 'x86_64-linux-gnu';
-  run('clang', ['-target', 'bpf', '-O2', '-g', `-I/usr/include/${arch}`, '-c', c, '-o', o]);
+  compileBpf(c, o);
   return o;
 }
 

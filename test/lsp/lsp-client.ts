@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createMessageConnection, type MessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
-import { CLI, ROOT, run } from '../helpers';
+import { CLI, compileBpf, ROOT } from '../helpers';
 
 export interface Diagnostic {
   range: { start: { line: number; character: number }; end: { line: number; character: number } };
@@ -144,14 +144,8 @@ export function makeWorkspace(sources: string[]): { dir: string; src: string; bu
   return { dir, src, build, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export function compile(source: string, object: string): void {
-  const arch = run('gcc', ['-print-multiarch']).trim() || 'x86_64-linux-gnu';
-  run(
-    'clang',
-    ['-target', 'bpf', '-g', '-O2', '-Wno-compare-distinct-pointer-types', `-I/usr/include/${arch}`, '-c', source, '-o', object],
-    { cwd: path.dirname(source) },
-  );
-}
+/** compileBpf, as the LSP tests call it. */
+export const compile = compileBpf;
 
 export function filesIn(dir: string): string[] {
   return readdirSync(dir).map((f) => path.join(dir, f));
