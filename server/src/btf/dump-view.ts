@@ -7,7 +7,7 @@ import { writeBtf } from './write';
 /**
  * What the raw and JSON dumps read: each own type's record in the encoded blob, and the
  * string sections of the blob and its bases. Dumping from the encoding (rather than from
- * decoded objects) keeps a vmlinux dump free of per-type allocations.
+ * decoded objects) keeps a vmlinux dump free of per-type objects.
  */
 export class DumpView {
   /** The type section as 32-bit words in host order (records are word-aligned in it). */
@@ -19,6 +19,8 @@ export class DumpView {
   private readonly chain: Btf[];
   private readonly ownStrings: Uint8Array;
   private readonly ownStrOff: number;
+  /** The chain's string sections as latin1 text, decoded when nameText first needs each. */
+  private readonly chainText: (string | undefined)[] = [];
 
   constructor(readonly btf: Btf) {
     // Built BTF has no encoding yet: encode it once (writeBtf keeps ids and name offsets).
@@ -68,6 +70,24 @@ export class DumpView {
     if (off === 0 || rel < 0 || rel >= this.ownStrings.length) this.otherName(out, off, json);
     else if (json) out.cstrJson(this.ownStrings, rel);
     else out.cstr(this.ownStrings, rel);
+  }
+
+  /**
+   * name() as a string (latin1: one character per byte), for writers that build text: each
+   * string section is decoded once, then a name is a slice of it.
+   */
+  nameText(off: number): string {
+    if (off === 0) return '(anon)';
+    for (let k = 0; k < this.chain.length; k++) {
+      const b = this.chain[k];
+      if (off < b.startStrOff) continue;
+      const at = off - b.startStrOff;
+      if (at >= b.strings.length) break;
+      const s = (this.chainText[k] ??= Buffer.from(b.strings.buffer, b.strings.byteOffset, b.strings.length).toString('latin1'));
+      const end = s.indexOf('\0', at);
+      return s.slice(at, end < 0 ? s.length : end);
+    }
+    return '(invalid)';
   }
 
   private otherName(out: OutBuf, off: number, json: boolean): void {

@@ -13,10 +13,11 @@ export function locateBtf(bytes: Uint8Array, file: string): { readonly elf?: Elf
   if (isBtf(bytes)) return { data: bytes };
   if (!isElf(bytes)) throw new FormatError(file, 'file', 0, 'neither raw BTF nor an ELF file');
   const elf = new ElfFile(bytes, file);
-  const sec = elf.section('.BTF');
-  if (!sec) throw new FormatError(file, '.BTF', 0, 'the ELF file has no .BTF section (was it compiled with -g?)');
-  return { elf, data: sec.data };
+  return { elf, data: btfSection(elf) };
 }
+
+/** The sections btfFromElf reads: a reader may leave the others unread. */
+export const BTF_SECTIONS: ReadonlySet<string> = new Set(['.BTF', '.BTF.base']);
 
 /**
  * BTF from raw BTF or an ELF file's `.BTF` section; `file` names it in errors. A module with
@@ -24,11 +25,22 @@ export function locateBtf(bytes: Uint8Array, file: string): { readonly elf?: Elf
  */
 export function btfFromBytes(bytes: Uint8Array, file: string, base?: Btf): Btf {
   const { elf, data } = locateBtf(bytes, file);
-  if (!elf) return parseBtf(data, { file, section: 'BTF', base });
+  return elf ? btfFromElf(elf, base) : parseBtf(data, { file, section: 'BTF', base });
+}
+
+/** btfFromBytes of an ELF file already read: only its BTF_SECTIONS are looked at. */
+export function btfFromElf(elf: ElfFile, base?: Btf): Btf {
+  const data = btfSection(elf);
   const distilled = elf.section('.BTF.base');
   // as the kernel does at module load: relocated from the distilled base onto the real one
   if (base && distilled) return moduleBtfOn(elf, base);
   let onBase = base;
-  if (!onBase && distilled) onBase = parseBtf(distilled.data, { file, section: '.BTF.base' });
-  return parseBtf(data, { file, section: '.BTF', base: onBase });
+  if (!onBase && distilled) onBase = parseBtf(distilled.data, { file: elf.file, section: '.BTF.base' });
+  return parseBtf(data, { file: elf.file, section: '.BTF', base: onBase });
+}
+
+function btfSection(elf: ElfFile): Uint8Array {
+  const sec = elf.section('.BTF');
+  if (!sec) throw new FormatError(elf.file, '.BTF', 0, 'the ELF file has no .BTF section (was it compiled with -g?)');
+  return sec.data;
 }

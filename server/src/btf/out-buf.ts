@@ -2,10 +2,11 @@
 export type ChunkSink = (chunk: Uint8Array) => void;
 
 /**
- * A growing byte buffer for large text outputs (dumps of vmlinux BTF run to ~12 MB).
- * Names are copied as bytes straight from BTF string sections and numbers are formatted
- * in place, so a dump allocates no per-line strings and is written out in one piece.
- * Text is latin1: one byte per character, as bpftool prints names byte for byte.
+ * A growing byte buffer for large text outputs (dumps of vmlinux BTF run to ~12 MB), written
+ * out in one piece. Text is latin1: one byte per character, as bpftool prints names byte for
+ * byte. Writers either hand it whole strings (latin1(): the raw dump, a type at a time) or
+ * bytes: names copied straight from BTF string sections and numbers formatted in place (the
+ * JSON dump, with no per-line strings).
  *
  * With a sink, output past `flushAt` bytes is handed over in chunks of at least that
  * size, so hostile BTF whose dump is huge (one long name behind 65535 members) streams
@@ -62,6 +63,12 @@ export class OutBuf {
     let p = this.pos;
     for (let i = 0; i < n; i++) b[p++] = src[i];
     this.pos = p;
+  }
+
+  /** A string of one byte per character (latin1), written by one native call. */
+  latin1(s: string): void {
+    if (this.pos + s.length > this.buf.length) this.grow(s.length);
+    this.pos += this.buf.write(s, this.pos, 'latin1');
   }
 
   byte(c: number): void {

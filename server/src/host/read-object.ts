@@ -14,9 +14,19 @@ const DWARF = /^\.(rela?)?\.?debug_/;
 /**
  * The ELF file open on `fd` (of `size` bytes), all but its DWARF sections read where they lie;
  * undefined when its headers do not add up (the caller reads it whole, so its errors are the
- * ELF reader's). The header, the section header table and the name table are read first.
+ * ELF reader's).
  */
 export function readElfWithoutDwarf(fd: number, size: number, file: string): Uint8Array | undefined {
+  return readElfSections(fd, size, file, (name) => !DWARF.test(name))?.bytes;
+}
+
+/**
+ * The ELF file open on `fd` (of `size` bytes) with only the sections `wanted` names read, where
+ * they lie; the others are zeros in pages never touched, so their views read as zeros. The
+ * header, the section header table and the name table are read first. Undefined when the headers
+ * do not add up: the caller then reads the file whole, so its errors are the ELF reader's.
+ */
+export function readElfSections(fd: number, size: number, file: string, wanted: (name: string) => boolean): ElfFile | undefined {
   const bytes = new Uint8Array(size);
   const read = (s: FileSpan) =>
     s.length === 0 || (s.offset + s.length <= size && readSync(fd, bytes, s.offset, s.length, s.offset) === s.length);
@@ -29,10 +39,10 @@ export function readElfWithoutDwarf(fd: number, size: number, file: string): Uin
     return undefined;
   }
   for (const s of elf.sections) {
-    if (s.index === 0 || s.type === SHT_NOBITS || DWARF.test(s.name)) continue;
+    if (s.index === 0 || s.type === SHT_NOBITS || !wanted(s.name)) continue;
     if (!read({ offset: s.offset, length: s.size })) return undefined;
   }
-  return bytes;
+  return elf;
 }
 
 /** A regular file of at most `maxBytes` (as readRegularFile), an ELF file's DWARF left unread. */
