@@ -90,6 +90,6 @@ export function withLogRetry<T>(opts: LogOptions, load: (a: LogAttempt) => Attem
       size = Math.min(maxSize, Math.max(size * 4, r.trueSize + 1));
       continue;
     }
-    throw new KernelError(e.command, e.errno, e.context, logText(buf), cut);
+    throw new KernelError(e.command, e.errno, e.context, logText(buf), cut, e.hint);
   }
 }

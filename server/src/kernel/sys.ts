@@ -186,6 +186,15 @@ export function bpfCommandName(cmd: number): string {
 }
 
 /**
+ * Tries of a BPF_PROG_LOAD that answers EAGAIN, as libbpf's PROG_LOAD_ATTEMPTS: the verifier
+ * stops with EAGAIN when a signal is pending (a profiler's SIGPROF every few µs, a signal storm).
+ */
+export const PROG_LOAD_ATTEMPTS = 5;
+
+/** Tries of a call that answers EINTR. */
+const EINTR_ATTEMPTS = 6;
+
+/**
  * bpf(cmd, attr, attr.length). Returns the kernel's non-negative result (an FD for commands
  * that make one, recorded in the active trackers); throws KernelError on failure. Retries EINTR
  * and, for BPF_PROG_LOAD, EAGAIN (as libbpf does).
@@ -203,8 +212,11 @@ export function bpf(cmd: number, attr: Buffer, context = ''): number {
     const errno = c.errno();
     const eintr = errno === 4;
     const eagain = errno === 11 && cmd === BPF_CMD.BPF_PROG_LOAD;
-    if ((eintr || eagain) && attempt < 5) continue;
-    throw new KernelError(name, errno, context);
+    if ((eintr && attempt < EINTR_ATTEMPTS - 1) || (eagain && attempt < PROG_LOAD_ATTEMPTS - 1)) continue;
+    const hint = eagain
+      ? `a signal interrupted the verifier in each of ${PROG_LOAD_ATTEMPTS} tries (libbpf gives up after as many)`
+      : undefined;
+    throw new KernelError(name, errno, context, undefined, false, hint);
   }
 }
 

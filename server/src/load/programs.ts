@@ -5,7 +5,7 @@
  * rejection turned into a LoadError on the failing instruction's source line.
  */
 import type { Btf } from '../btf/btf';
-import { type Fd, type KernelOps, type ProgLoadOptions, isKernelError } from '../kernel';
+import { type Fd, type KernelError, type KernelOps, type ProgLoadOptions, isKernelError } from '../kernel';
 import { BPF_F_SLEEPABLE } from '../common/uapi';
 import type { BpfProgram } from '../object/model';
 import { type LinkedLine, lineFor } from './ext-info';
@@ -110,6 +110,7 @@ export function loadProgram(k: KernelOps, i: ProgLoadInput): { fd: Fd; log: stri
     return { fd: r.fd, log: r.log };
   } catch (e) {
     if (!isKernelError(e)) throw e;
+    if (e.errnoName === 'EAGAIN') throw notVerified(p, e);
     const log = e.log ?? '';
     const insn = log ? failedInsn(log) : undefined;
     const startOf = (n: number) => Math.max(0, ...i.partStarts.filter((st) => st <= n));
@@ -135,6 +136,16 @@ export function loadProgram(k: KernelOps, i: ProgLoadInput): { fd: Fd; log: stri
       `${insn !== undefined ? ` (instruction ${insn})` : ''}${e.logTruncated ? ' [log truncated]' : ''}`;
     throw new LoadError(msg, 'programs', { program: p.name, insn, source, log: log || undefined, explanation, cause: e });
   }
+}
+
+/**
+ * A load the verifier never finished: a signal was pending on every attempt (EAGAIN, which
+ * the kernel returns to let it run), so the log is a walk cut short, not a rejection: no line
+ * of the source is blamed. The log is kept, for what it is.
+ */
+function notVerified(p: BpfProgram, e: KernelError): LoadError {
+  const msg = `program '${p.name}' (SEC("${p.section}")) was not verified: ${e.errnoName}${e.hint ? ` — ${e.hint}` : ''}`;
+  return new LoadError(msg, 'programs', { program: p.name, log: e.log || undefined, cause: e });
 }
 
 /** Where a rejection's message says it happened: ` at FILE:LINE`. */
