@@ -9,14 +9,14 @@ import type { BpfProgram } from '../object/model';
 import type { TargetMatrix } from '../targets/matrix';
 import type { HelloResult, KernelTarget, LoadRequest } from '../targets/target';
 import type { CliIo } from './command';
-import { readInput } from './input';
+import { readInput, readWithoutDwarf } from './input';
 import type { LoadArgs } from './load';
 import { openCliTarget } from './target-args';
 
 type ConnectTimings = { probeMs?: number; deployMs?: number; deployed?: boolean; startMs?: number };
 
 export async function loadOnTargets(a: LoadArgs, io: CliIo): Promise<number> {
-  const bytes = readInput(a.file);
+  const bytes = readWithoutDwarf(a.file);
   const off = new Set(a.values['no-autoload'] ?? []);
   const obj = openObject(bytes, a.file);
   const programs = obj.programs.map((p) => p.name).filter((n) => !off.has(n));

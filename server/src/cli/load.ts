@@ -1,7 +1,7 @@
 import { parseArgs } from 'util';
 import { msNow } from '../common/clock';
 import { type CliIo, type CommandRun, UsageError } from './command';
-import { readInput } from './input';
+import { readInput, readWithoutDwarf } from './input';
 import { checkTargetSpecs, fanoutArgs, openCliTarget } from './target-args';
 
 function parse(args: string[]) {
@@ -68,7 +68,7 @@ export const loadCommand: CommandRun = {
     if (a.targets.length > 1) return (await import('./load-matrix')).loadOnTargets(a, io);
     const spec = a.targets[0];
     const remote = spec !== 'local';
-    const bytes = readInput(a.file);
+    const bytes = readWithoutDwarf(a.file); // a load never reads DWARF: ~430 of a -g object's ~650 KB
     const btf = a.values.btf !== undefined ? { name: a.values.btf, bytes: readInput(a.values.btf) } : undefined;
     // BPF_LENS_TIMING=1: one JSON line on stderr with ms per stage (the bench harness, scripts/bench/load.mjs, reads it)
     const timing = process.env.BPF_LENS_TIMING && !remote ? [['startup', performance.now()] as [string, number]] : undefined;
