@@ -5,7 +5,7 @@ import type { Btf } from '../btf/btf';
 import { type BpfMap, type BpfObject, type BpfReloc, openObject, type SourceLocation } from '../object';
 import { analyzeArgCtx } from '../object/arg-ctx';
 import { type CliIo, type CommandRun, UsageError } from './command';
-import { readInput } from './input';
+import { readWithoutDwarf } from './input';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -216,7 +216,7 @@ export const inspectCommand: CommandRun = {
         return undefined;
       }
     };
-    const obj = openObject(readInput(file), file, { readSource });
+    const obj = openObject(readWithoutDwarf(file), file, { readSource });
     io.out(values.json ? JSON.stringify(inspectJson(obj), null, 2) + '\n' : inspectText(obj));
     return 0;
   },

@@ -3,7 +3,7 @@ import type { RunEvent } from '../run/events';
 import type { KernelTarget, LoadSummary } from '../targets';
 import { checkTargetSpecs, fanoutArgs, openCliTarget } from './target-args';
 import { type CliIo, type CommandRun, UsageError } from './command';
-import { readInput } from './input';
+import { readWithoutDwarf } from './input';
 
 function parse(args: string[]) {
   let parsed;
@@ -174,7 +174,7 @@ async function loadAndAttach(
     else io.err(`bpf-lens: ${message}\n`);
     return 1;
   };
-  const r = await t.load({ name: a.file, object: readInput(a.file), set: a.set, noAutoload: a.noAutoload, logLevel: a.level });
+  const r = await t.load({ name: a.file, object: readWithoutDwarf(a.file), set: a.set, noAutoload: a.noAutoload, logLevel: a.level });
   if (!r.ok) {
     if (a.json) return fail(r.error.message, r.error.program);
     const { formatLoadFailureText } = await import('../targets/format');
@@ -235,7 +235,7 @@ async function observeLoad(t: KernelTarget, handle: number, a: Args, emit: (e: R
   const { openObject } = await import('../object');
   const { callsTracePrintk } = await import('../observe/printk-match');
   const { startObserving } = await import('./run-observe');
-  const obj = openObject(readInput(a.file), a.file);
+  const obj = openObject(readWithoutDwarf(a.file), a.file);
   return startObserving(t, handle, obj, { decode: a.decode, printk: !a.noPrintk && callsTracePrintk(obj) }, emit);
 }
 

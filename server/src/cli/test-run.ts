@@ -3,7 +3,7 @@ import { parseArgs } from 'util';
 import { buildPacket } from '../run/packet';
 import { testRunText, type TestRunReport } from '../run/test-run';
 import { type CliIo, type CommandRun, UsageError } from './command';
-import { readInput } from './input';
+import { readWithoutDwarf } from './input';
 import { checkTargetSpecs } from './target-args';
 import { onTarget } from './on-target';
 
@@ -76,7 +76,7 @@ export const testRunCommand: CommandRun = {
         const { loadObject } = await import('../load');
         const { unpinLoad } = await import('../load/pin');
         const { secDefFor } = await import('../object/section-defs');
-        const obj = openObject(readInput(a.obj), a.obj);
+        const obj = openObject(readWithoutDwarf(a.obj), a.obj);
         const prog = obj.programs.find((p) => p.name === a.prog);
         if (!prog) throw new UsageError(`${a.obj} has no program '${a.prog}' (it has: ${obj.programs.map((p) => p.name).join(', ')})`);
         // Only PROG (and the maps) is loaded: the others may not load here and are not run.
@@ -118,7 +118,7 @@ async function testRunOnTarget(a: TestRunArgs & { obj: string; prog: string; tar
   const { openObject } = await import('../object');
   const { secDefFor } = await import('../object/section-defs');
   const { retvalName } = await import('../run/retval');
-  const bytes = readInput(a.obj);
+  const bytes = readWithoutDwarf(a.obj);
   const obj = openObject(bytes, a.obj);
   const prog = obj.programs.find((p) => p.name === a.prog);
   if (!prog) throw new UsageError(`${a.obj} has no program '${a.prog}' (it has: ${obj.programs.map((p) => p.name).join(', ')})`);

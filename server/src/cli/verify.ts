@@ -1,7 +1,7 @@
 import { parseArgs } from 'util';
 import { openObject } from '../object';
 import { type CliIo, type CommandRun, UsageError } from './command';
-import { readInput } from './input';
+import { readWithoutDwarf } from './input';
 import { checkTargetSpecs, fanoutArgs, openCliTarget } from './target-args';
 import { shortTargetName } from '../targets/matrix-format';
 import type { KernelTarget } from '../targets';
@@ -40,7 +40,7 @@ function parse(args: string[]) {
 
 /** Loads each program of the object on its own (veristat does the same) on a target and reads its statistics. */
 async function verifyObject(file: string, level: number, target: KernelTarget): Promise<ProgramStats[]> {
-  const bytes = readInput(file);
+  const bytes = readWithoutDwarf(file);
   const names = openObject(bytes, file).programs.map((p) => p.name);
   const out: ProgramStats[] = [];
   for (const name of names) {
