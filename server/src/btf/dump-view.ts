@@ -78,16 +78,13 @@ export class DumpView {
    */
   nameText(off: number): string {
     if (off === 0) return '(anon)';
-    for (let k = 0; k < this.chain.length; k++) {
-      const b = this.chain[k];
-      if (off < b.startStrOff) continue;
-      const at = off - b.startStrOff;
-      if (at >= b.strings.length) break;
-      const s = (this.chainText[k] ??= Buffer.from(b.strings.buffer, b.strings.byteOffset, b.strings.length).toString('latin1'));
-      const end = s.indexOf('\0', at);
-      return s.slice(at, end < 0 ? s.length : end);
-    }
-    return '(invalid)';
+    const k = this.sectionOf(off);
+    if (k < 0) return '(invalid)';
+    const b = this.chain[k];
+    const s = (this.chainText[k] ??= Buffer.from(b.strings.buffer, b.strings.byteOffset, b.strings.length).toString('latin1'));
+    const at = off - b.startStrOff;
+    const end = s.indexOf('\0', at);
+    return s.slice(at, end < 0 ? s.length : end);
   }
 
   private otherName(out: OutBuf, off: number, json: boolean): void {
@@ -95,18 +92,28 @@ export class DumpView {
       out.lit('(anon)');
       return;
     }
-    for (const b of this.chain) {
-      if (off < b.startStrOff) continue;
-      const s = b.strings;
-      const at = off - b.startStrOff;
-      if (at >= s.length) break;
-      let end = s.indexOf(0, at);
-      if (end < 0) end = s.length;
-      if (json) out.copyJson(s, at, end);
-      else out.copy(s, at, end);
+    const k = this.sectionOf(off);
+    if (k < 0) {
+      out.lit('(invalid)');
       return;
     }
-    out.lit('(invalid)');
+    const b = this.chain[k];
+    const s = b.strings;
+    const at = off - b.startStrOff;
+    let end = s.indexOf(0, at);
+    if (end < 0) end = s.length;
+    if (json) out.copyJson(s, at, end);
+    else out.copy(s, at, end);
+  }
+
+  /** Index in the chain of the string section holding offset `off`, or -1 past them all. */
+  private sectionOf(off: number): number {
+    for (let k = 0; k < this.chain.length; k++) {
+      const b = this.chain[k];
+      if (off < b.startStrOff) continue;
+      return off - b.startStrOff < b.strings.length ? k : -1;
+    }
+    return -1;
   }
 }
 

@@ -4,7 +4,7 @@ import { type Btf } from '../btf/btf';
 import { BTF_SECTIONS, btfFromBytes, btfFromElf } from '../btf/input';
 import { FormatError } from '../common/errors';
 import { ElfFile } from '../elf/reader';
-import { readElfSections, readElfWithoutDwarf } from '../host/read-object';
+import { isDwarf, readElfSections } from '../host/read-object';
 
 /** Reads a file as bytes (errors keep their errno code for reportError). */
 export function readInput(file: string): Uint8Array {
@@ -17,25 +17,25 @@ export function readInput(file: string): Uint8Array {
  * with `.BTF.base` parses on its distilled base, or is relocated onto `base` if given.
  */
 export function loadBtf(file: string, base?: Btf): Btf {
-  const fd = openSync(file, 'r');
-  let elf: ElfFile | undefined;
-  try {
-    // only .BTF and .BTF.base: a cold `btf dump` of a -g object then reads 34 of its 664 KB
-    elf = readElfSections(fd, fstatSync(fd).size, file, (name) => BTF_SECTIONS.has(name));
-  } finally {
-    closeSync(fd);
-  }
+  // only .BTF and .BTF.base: a cold `btf dump` of a -g object then reads 34 of its 664 KB
+  const elf = readElfPart(file, (name) => BTF_SECTIONS.has(name));
   return elf ? btfFromElf(elf, base) : btfFromBytes(readInput(file), file, base);
 }
 
 /**
- * A file's bytes for its BTF or the linker (link/input.ts skips DWARF too): an ELF file's DWARF
- * sections are left unread; anything else (raw BTF, a pipe, headers that do not add up) is read whole.
+ * A file's bytes for a load, inspect or the linker (link/input.ts skips DWARF too): an ELF
+ * file's DWARF sections are left unread; anything else (raw BTF, a pipe, headers that do not
+ * add up) is read whole.
  */
 export function readWithoutDwarf(file: string): Uint8Array {
+  return readElfPart(file, (name) => !isDwarf(name))?.bytes ?? readInput(file);
+}
+
+/** The ELF file at `file` with only the sections `wanted` names read (readElfSections). */
+function readElfPart(file: string, wanted: (name: string) => boolean): ElfFile | undefined {
   const fd = openSync(file, 'r');
   try {
-    return readElfWithoutDwarf(fd, fstatSync(fd).size, file) ?? readInput(file);
+    return readElfSections(fd, fstatSync(fd).size, file, wanted);
   } finally {
     closeSync(fd);
   }

@@ -11,13 +11,16 @@ import { checkRegularFile, READ_FLAGS, readAll } from './read-file';
 /** DWARF and its relocations. */
 const DWARF = /^\.(rela?)?\.?debug_/;
 
+/** Whether section `name` is DWARF or its relocations. */
+export const isDwarf = (name: string): boolean => DWARF.test(name);
+
 /**
  * The ELF file open on `fd` (of `size` bytes), all but its DWARF sections read where they lie;
  * undefined when its headers do not add up (the caller reads it whole, so its errors are the
  * ELF reader's).
  */
 export function readElfWithoutDwarf(fd: number, size: number, file: string): Uint8Array | undefined {
-  return readElfSections(fd, size, file, (name) => !DWARF.test(name))?.bytes;
+  return readElfSections(fd, size, file, (name) => !isDwarf(name))?.bytes;
 }
 
 /**
