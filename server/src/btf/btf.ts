@@ -2,7 +2,7 @@ import { ByteReader } from '../common/bytes';
 import { FormatError } from '../common/errors';
 import { NameHash, type NameHashTables } from './name-hash';
 import { IndexCorruptError, type RawTypes, rawTypesAt, scanTypes } from './raw';
-import { BTF_HEADER_SIZE, BTF_MAGIC, type BtfType, type KindName, type TypeId, isModifier } from './types';
+import { BTF_HEADER_SIZE, BTF_MAGIC, type BtfType, KIND_NAMES, type KindName, type TypeId, isModifier, kindNumber } from './types';
 
 export interface BtfHeader {
   readonly version: number;
@@ -59,6 +59,8 @@ export class Btf {
   private nameIndex?: Map<string, TypeId | TypeId[]>;
   private nameHash?: NameHash;
   private allDecoded = false;
+  /** BTF_KIND_* of each own type, once idsOfKind wanted them. */
+  private kinds?: Uint8Array;
 
   constructor(
     /** This blob's own types (`types[i]` has id `startId + i`), or their raw encoding. */
@@ -151,6 +153,25 @@ export class Btf {
     if (t) return t.name;
     if (!this.raw || i >= this.own) throw new RangeError(`BTF type id ${id} is out of range (${this.length} types)`);
     return this.fromIndex ? this.guarded(() => this.raw!.nameOf(i)) : this.raw.nameOf(i);
+  }
+
+  /** Kind of a type without decoding it. */
+  kindOf(id: TypeId): KindName {
+    if (id < this.startId) return this.base!.kindOf(id);
+    const i = id - this.startId;
+    const t = this.decoded[i];
+    if (t) return t.kind;
+    if (!this.raw || !(i >= 0 && i < this.own)) throw new RangeError(`BTF type id ${id} is out of range (${this.length} types)`);
+    return KIND_NAMES[this.fromIndex ? this.guarded(() => this.raw!.kindOf(i)) : this.raw.kindOf(i)] as KindName;
+  }
+
+  /** This blob's own ids of one kind, ascending, without decoding the other types. */
+  idsOfKind(kind: KindName): TypeId[] {
+    this.kinds ??= Uint8Array.from({ length: this.own }, (_, i) => kindNumber(this.kindOf(this.startId + i)));
+    const k = kindNumber(kind);
+    const ids: TypeId[] = [];
+    for (let i = 0; i < this.own; i++) if (this.kinds[i] === k) ids.push(this.startId + i);
+    return ids;
   }
 
   private decodeOwn(i: number): BtfType {

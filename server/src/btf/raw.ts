@@ -53,6 +53,8 @@ export interface RawTypes {
   readonly typeLen: number;
   decode(i: number): BtfType;
   nameOf(i: number): string;
+  /** BTF_KIND_* of record i, read from its info word. */
+  kindOf(i: number): number;
   /**
    * For offsets taken from an index file: whether record i starts where record i-1 ends and
    * ends where record i+1 starts (undefined for scanned offsets, which hold by construction).
@@ -253,6 +255,7 @@ export function rawTypesAt(
       typeStart,
       typeLen,
       nameOf: (i) => str(dv.getUint32(offsets[i], le)),
+      kindOf: (i) => (dv.getUint32(offsets[i] + 4, le) >>> 24) & 0x1f,
       decode: (i) => decodeType(dv, le, offsets[i], startId + i, str),
     };
   const recordHolds = recordCheck(dv, le, offsets, typeStart, typeLen);
@@ -268,6 +271,7 @@ export function rawTypesAt(
     typeLen,
     recordHolds,
     nameOf: (i) => str(dv.getUint32(checked(i), le)),
+    kindOf: (i) => (dv.getUint32(checked(i) + 4, le) >>> 24) & 0x1f,
     decode: (i) => decodeType(dv, le, checked(i), startId + i, str),
   };
 }

@@ -28,7 +28,7 @@ function info(t: BtfType, vlen: number): number {
   return (((t.kindFlag ? 1 : 0) << 31) | (kindNumber(t.kind) << 24) | (vlen & 0xffff)) >>> 0;
 }
 
-function writeType(w: ByteWriter, t: BtfType): void {
+export function writeType(w: ByteWriter, t: BtfType): void {
   w.u32(t.nameOff);
   switch (t.kind) {
     case 'INT':

@@ -20,13 +20,14 @@
  * forwards it never met opposite their struct). VAR and DATASEC are never merged (each
  * is its own variable or section).
  */
-import { type NewType, type TypeId, mapTypeIds, referencedIds } from '../btf/types';
+import { type NewType, mapTypeIds } from '../btf/types';
+import { KIND_STRUCT, KIND_UNION, type TypeGraph, TypeGraphBuilder, tableSize } from './btf-graph';
 
 export interface DedupResult {
-  /** The surviving types, in order of their first occurrence; references use new ids. */
-  readonly types: NewType[];
   /** Old id → new id (index 0 is void → 0). */
   readonly map: Int32Array;
+  /** The old ids that survive, in order: new id k + 1 is kept[k]. */
+  readonly kept: Int32Array;
   /** Rounds of refinement each pass took (for tests and the curious). */
   readonly rounds: readonly number[];
   /** False when the refinement ran past its work budget and nothing was merged (hostile input). */
@@ -38,64 +39,28 @@ const WORK_BUDGET = 50_000_000;
 
 class OverBudget extends Error {}
 
-/** The fields of a type that are not references, as one string. */
-function ownKey(t: NewType, id: TypeId): string {
-  const k = t.kind;
-  switch (t.kind) {
-    case 'INT':
-      return `${k}|${t.name}|${t.size}|${t.encoding}|${t.bitsOffset}|${t.bits}`;
-    case 'PTR':
-    case 'CONST':
-    case 'VOLATILE':
-    case 'RESTRICT':
-      return k;
-    case 'TYPEDEF':
-    case 'TYPE_TAG':
-      return `${k}|${t.name}`;
-    case 'ARRAY':
-      return `${k}|${t.nelems}`;
-    case 'STRUCT':
-    case 'UNION':
-      return `${k}|${t.name}|${t.size}|${t.kindFlag ? 1 : 0}|${t.members.map((m) => `${m.name}:${m.bitsOffset}:${m.bitfieldSize}`).join(',')}`;
-    case 'ENUM':
-    case 'ENUM64':
-      return `${k}|${t.name}|${t.size}|${t.kindFlag ? 1 : 0}|${t.values.map((v) => `${v.name}=${v.value}`).join(',')}`;
-    case 'FWD':
-      return `${k}|${t.name}|${t.kindFlag ? 1 : 0}`;
-    case 'FUNC':
-      return `${k}|${t.name}|${t.linkage}`;
-    case 'FUNC_PROTO':
-      return `${k}|${t.params.map((p) => p.name).join(',')}`;
-    case 'FLOAT':
-      return `${k}|${t.name}|${t.size}`;
-    case 'DECL_TAG':
-      return `${k}|${t.name}|${t.componentIdx}`;
-    case 'VAR':
-    case 'DATASEC':
-      return `${k}|#${id}`;
-  }
+/** The graph's references with forwards passed through to the types they were resolved to. */
+interface Refs {
+  readonly start: Int32Array;
+  readonly ids: Int32Array;
 }
 
 /**
- * Coarsest partition of ids 1..n that refines `keys` and is stable under `children`.
- * Returns class numbers (void keeps class 0) and how many rounds it took.
+ * Coarsest partition of ids 1..n that refines the own-field classes and is stable under the
+ * references. Returns class numbers (void keeps class 0) and how many rounds it took.
  */
-function refine(
-  keys: readonly string[],
-  children: readonly (readonly TypeId[])[],
-  budget: { left: number },
-): { cls: Int32Array; rounds: number } {
-  const n = keys.length;
+function refine(g: TypeGraph, refs: Refs, budget: { left: number }): { cls: Int32Array; rounds: number } {
+  const n = g.n;
   // shared by every refinement of one dedup (forwards resolved later refine again)
   const maxRounds = Math.max(64, Math.floor(budget.left / Math.max(1, n)));
-  let cls = new Int32Array(n + 1);
-  let count = number(keys, cls);
+  let cls = Int32Array.from(g.own);
+  let count = g.ownClasses;
   let rounds = 0;
   for (;;) {
     if (++rounds > maxRounds) throw new OverBudget();
     budget.left -= n;
     const next = new Int32Array(n + 1);
-    const c = split(cls, children, next);
+    const c = split(cls, refs, next);
     cls = next;
     // each round only splits classes: the same count means nothing changed
     if (c === count) return { cls, rounds };
@@ -105,64 +70,42 @@ function refine(
 
 /**
  * One refinement round: types stay together when they were in the same class and their
- * references are in the same classes, pairwise. Signatures are hashed to numbers and
- * compared on collision, so no strings are built per round.
+ * references are in the same classes, pairwise. Signatures are hashed into an open table of
+ * typed arrays (a Map of 15k entries a round kept the garbage collector busy) and compared
+ * in full when the hashes agree.
  */
-function split(cls: Int32Array, children: readonly (readonly TypeId[])[], next: Int32Array): number {
-  const n = children.length;
-  const buckets = new Map<number, number | number[]>();
+function split(cls: Int32Array, refs: Refs, next: Int32Array): number {
+  const n = next.length - 1;
+  const { start, ids } = refs;
+  const slots = new Int32Array(tableSize(n)); // the first type of a class with this slot, or 0
+  const mask = slots.length - 1;
+  const chain = new Int32Array(n + 1); // the next first type in the same slot
+  const hashOf = new Int32Array(n + 1);
   let count = 0;
   const same = (a: number, b: number): boolean => {
     if (cls[a] !== cls[b]) return false;
-    const x = children[a - 1];
-    const y = children[b - 1];
-    if (x.length !== y.length) return false;
-    for (let j = 0; j < x.length; j++) if (cls[x[j]] !== cls[y[j]]) return false;
+    const len = start[a + 1] - start[a];
+    if (len !== start[b + 1] - start[b]) return false;
+    for (let j = 0, x = start[a], y = start[b]; j < len; j++) if (cls[ids[x + j]] !== cls[ids[y + j]]) return false;
     return true;
   };
   for (let id = 1; id <= n; id++) {
-    const ch = children[id - 1];
     let h = Math.imul(cls[id], 0x9e3779b1);
-    for (let j = 0; j < ch.length; j++) h = Math.imul(h ^ cls[ch[j]], 0x85ebca6b) + j;
-    h |= 0;
-    const b = buckets.get(h);
-    if (b === undefined) {
-      buckets.set(h, id);
-      next[id] = ++count;
-    } else if (typeof b === 'number') {
-      if (same(b, id)) next[id] = next[b];
-      else {
-        buckets.set(h, [b, id]);
-        next[id] = ++count;
-      }
-    } else {
-      const hit = b.find((r) => same(r, id));
-      if (hit !== undefined) next[id] = next[hit];
-      else {
-        b.push(id);
-        next[id] = ++count;
-      }
+    for (let q = start[id], j = 0; q < start[id + 1]; q++, j++) h = Math.imul(h ^ cls[ids[q]], 0x85ebca6b) + j;
+    h = (h ^ (h >>> 16)) | 0;
+    const slot = h & mask;
+    let r = slots[slot];
+    while (r !== 0 && !(hashOf[r] === h && same(r, id))) r = chain[r];
+    if (r !== 0) {
+      next[id] = next[r];
+      continue;
     }
+    hashOf[id] = h;
+    chain[id] = slots[slot];
+    slots[slot] = id;
+    next[id] = ++count;
   }
   return count;
-}
-
-/** Numbers distinct strings 1, 2, ... in order of first appearance into out[1..]. */
-function number(keys: readonly string[], out: Int32Array): number {
-  const ids = new Map<string, number>();
-  for (let i = 0; i < keys.length; i++) {
-    let c = ids.get(keys[i]);
-    if (c === undefined) ids.set(keys[i], (c = ids.size + 1));
-    out[i + 1] = c;
-  }
-  return ids.size;
-}
-
-interface Forwards {
-  readonly fwdKeys: readonly (string | undefined)[];
-  readonly fullKey: (t: NewType) => string | undefined;
-  /** Grows: forward key → full type id. */
-  readonly matched: Map<string, TypeId>;
 }
 
 /**
@@ -175,25 +118,25 @@ interface Forwards {
  * meets only same-class types, same-shaped types, or a forward opposite a full type of its
  * name — assuming a pair already being compared is equal (cycles), and as long as each
  * canonical-side type meets one candidate-side type and each forward name one full type.
- * The first equal pair decides what its forwards stand for. Returns whether any did.
+ * The first equal pair decides what its forwards stand for (`matched`, forward key → full
+ * type id, grows). Returns whether any did.
  */
 function matchForwards(
-  types: readonly NewType[],
-  keys: readonly string[],
-  children: readonly (readonly TypeId[])[],
+  g: TypeGraph,
   cls: Int32Array,
   resolved: Int32Array,
-  fw: Forwards,
+  matched: Map<number, number>,
   budget: { left: number },
 ): boolean {
-  const through = (id: TypeId) => resolved[id] || id;
-  const hypot = new Map<TypeId, TypeId>(); // canonical side → candidate side
-  const tentative = new Map<string, TypeId>();
+  const through = (id: number) => resolved[id] || id;
+  const { refStart, refs } = g;
+  const hypot = new Map<number, number>(); // canonical side → candidate side
+  const tentative = new Map<number, number>();
   // iterative, so a deep chain cannot overflow the stack
-  const equal = (cand: TypeId, canon: TypeId): boolean => {
+  const equal = (cand: number, canon: number): boolean => {
     hypot.clear();
     tentative.clear();
-    const work: TypeId[] = [cand, canon];
+    const work: number[] = [cand, canon];
     while (work.length) {
       const b = through(work.pop()!);
       const a = through(work.pop()!);
@@ -205,36 +148,33 @@ function matchForwards(
         continue;
       }
       hypot.set(b, a);
-      const fa = fw.fwdKeys[a - 1];
-      const fb = fw.fwdKeys[b - 1];
-      if (fa !== undefined || fb !== undefined) {
+      const fa = g.fwdKey[a];
+      const fb = g.fwdKey[b];
+      if (fa !== 0 || fb !== 0) {
         // an unresolved forward (resolved ones were passed through) against a full type
-        if (fa !== undefined && fb !== undefined) return false;
-        const key = (fa ?? fb)!;
-        const full = fa !== undefined ? b : a;
-        if (fw.fullKey(types[full - 1]) !== key) return false;
-        const prev = tentative.get(key) ?? fw.matched.get(key);
+        if (fa !== 0 && fb !== 0) return false;
+        const key = fa || fb;
+        const full = fa !== 0 ? b : a;
+        if (g.fullKey[full] !== key) return false;
+        const prev = tentative.get(key) ?? matched.get(key);
         if (prev !== undefined && cls[prev] !== cls[full]) return false;
         tentative.set(key, full);
         continue;
       }
-      if (keys[a - 1] !== keys[b - 1]) return false;
-      const x = children[a - 1];
-      const y = children[b - 1];
-      for (let j = x.length - 1; j >= 0; j--) work.push(x[j], y[j]);
+      if (g.own[a] !== g.own[b]) return false;
+      for (let x = refStart[a + 1] - 1, y = refStart[b + 1] - 1; x >= refStart[a]; x--, y--) work.push(refs[x], refs[y]);
     }
     return true;
   };
   const seen = new Set<number>();
-  const canonical = new Map<string, TypeId[]>(); // own key → one type per class, in id order
+  const canonical = new Map<number, number[]>(); // own class → one type per class, in id order
   let added = false;
-  for (let id = 1; id <= types.length && budget.left > 0; id++) {
-    const t = types[id - 1];
-    if ((t.kind !== 'STRUCT' && t.kind !== 'UNION') || seen.has(cls[id])) continue;
+  for (let id = 1; id <= g.n && budget.left > 0; id++) {
+    if ((g.kind[id] !== KIND_STRUCT && g.kind[id] !== KIND_UNION) || seen.has(cls[id])) continue;
     seen.add(cls[id]);
-    const list = canonical.get(keys[id - 1]);
+    const list = canonical.get(g.own[id]);
     if (!list) {
-      canonical.set(keys[id - 1], [id]);
+      canonical.set(g.own[id], [id]);
       continue;
     }
     const hit = list.find((canon) => equal(id, canon));
@@ -243,8 +183,8 @@ function matchForwards(
       continue;
     }
     for (const [k, to] of tentative) {
-      if (!fw.matched.has(k)) {
-        fw.matched.set(k, to);
+      if (!matched.has(k)) {
+        matched.set(k, to);
         added = true;
       }
     }
@@ -252,52 +192,41 @@ function matchForwards(
   return added;
 }
 
-/** `types[i]` has id i + 1; references must be in 0..types.length. */
-export function dedupBtf(types: readonly NewType[]): DedupResult {
+/** Dedups types built in memory (`types[i]` has id i + 1; references must be in 0..types.length). */
+export function dedupBtf(types: readonly NewType[]): DedupResult & { readonly types: NewType[] } {
+  const b = new TypeGraphBuilder(types.length);
+  const src = b.sourceOf(types);
+  for (let i = 0; i < types.length; i++) b.add(src, i, (id) => id);
+  const d = dedupGraph(b.finish());
+  return { ...d, types: Array.from(d.kept, (id) => mapTypeIds(types[id - 1], (r) => d.map[r])) };
+}
+
+/** The dedup of a type graph: which types survive, and where every type went. */
+export function dedupGraph(g: TypeGraph): DedupResult {
+  for (const id of g.refs) if (!(id >= 0 && id <= g.n)) throw new RangeError(`dedupBtf: type reference ${id} out of range (${g.n} types)`);
   try {
-    return dedup(types);
+    return dedup(g);
   } catch (e) {
     if (!(e instanceof OverBudget)) throw e;
     // a chain or ring long enough to need that many rounds: keep every type as it is
-    const map = new Int32Array(types.length + 1).map((_, i) => i);
-    return { types: types.slice(), map, rounds: [], complete: false };
+    const map = new Int32Array(g.n + 1).map((_, i) => i);
+    return { map, kept: map.subarray(1), rounds: [], complete: false };
   }
 }
 
-function dedup(types: readonly NewType[]): DedupResult {
-  const n = types.length;
-  const keys = types.map((t, i) => ownKey(t, i + 1));
-  const children = types.map((t) => {
-    const ids = referencedIds(t as Parameters<typeof referencedIds>[0]);
-    for (const id of ids) if (!(id >= 0 && id <= n)) throw new RangeError(`dedupBtf: type reference ${id} out of range (${n} types)`);
-    return ids;
-  });
-  // Forward declarations are taken, optimistically, to be the full type of their name; a
-  // name whose full types still end up in different classes cannot be resolved, and its
-  // forwards stay what they are in the next round (libbpf's FWD/STRUCT equivalence).
-  const fullKey = (t: NewType): string | undefined => {
-    if (!t.name) return undefined;
-    if (t.kind === 'STRUCT' || t.kind === 'UNION') return `${t.kind === 'UNION' ? 'U' : 'S'}|${t.name}`;
-    if ((t.kind === 'ENUM' || t.kind === 'ENUM64') && t.values.length > 0) return `E|${t.name}|${t.size}`;
-    return undefined;
-  };
-  const fwdKey = (t: NewType): string | undefined => {
-    if (!t.name) return undefined;
-    if (t.kind === 'FWD') return `${t.kindFlag ? 'U' : 'S'}|${t.name}`;
-    if (t.kind === 'ENUM' && t.values.length === 0) return `E|${t.name}|${t.size}`;
-    return undefined;
-  };
-  const fulls = new Map<string, TypeId[]>();
-  types.forEach((t, i) => {
-    const k = fullKey(t);
-    if (k === undefined) return;
+function dedup(g: TypeGraph): DedupResult {
+  const n = g.n;
+  // full types by key, in id order
+  const fulls = new Map<number, number[]>();
+  for (let id = 1; id <= n; id++) {
+    const k = g.fullKey[id];
+    if (k === 0) continue;
     const l = fulls.get(k);
-    if (l) l.push(i + 1);
-    else fulls.set(k, [i + 1]);
-  });
-  const fwdKeys = types.map(fwdKey);
+    if (l) l.push(id);
+    else fulls.set(k, [id]);
+  }
   // forward key → the full type it was matched against inside two structs found equal
-  const matched = new Map<string, TypeId>();
+  const matched = new Map<number, number>();
   const resolved = new Int32Array(n + 1);
   const rounds: number[] = [];
   const refineBudget = { left: WORK_BUDGET };
@@ -305,16 +234,17 @@ function dedup(types: readonly NewType[]): DedupResult {
   const matchBudget = { left: WORK_BUDGET / 10 };
   let final: { cls: Int32Array; rounds: number };
   for (;;) {
-    const open = new Set(fwdKeys.filter((k): k is string => k !== undefined && fulls.has(k) && !matched.has(k)));
+    // Forward declarations are taken, optimistically, to be the full type of their name; a
+    // name whose full types still end up in different classes cannot be resolved, and its
+    // forwards stay what they are in the next round (libbpf's FWD/STRUCT equivalence).
+    const open = new Set<number>();
+    for (let id = 1; id <= n; id++) {
+      const k = g.fwdKey[id];
+      if (k !== 0 && fulls.has(k) && !matched.has(k)) open.add(k);
+    }
     for (;;) {
-      resolved.fill(0);
-      fwdKeys.forEach((k, i) => {
-        if (k === undefined) return;
-        const to = matched.get(k) ?? (open.has(k) ? fulls.get(k)![0] : 0);
-        if (to) resolved[i + 1] = to;
-      });
-      const through = (id: TypeId) => resolved[id] || id;
-      final = refine(keys, open.size || matched.size ? children.map((ch) => ch.map(through)) : children, refineBudget);
+      resolve(g, fulls, open, matched, resolved);
+      final = refine(g, open.size || matched.size ? passThrough(g, resolved) : { start: g.refStart, ids: g.refs }, refineBudget);
       rounds.push(final.rounds);
       const split = [...open].filter((k) => new Set(fulls.get(k)!.map((id) => final.cls[id])).size > 1);
       if (split.length === 0) break;
@@ -323,26 +253,42 @@ function dedup(types: readonly NewType[]): DedupResult {
     // Names with several full types: a forward takes the one it stands for in some struct
     // that is otherwise equal to another (libbpf's FWD resolution during struct dedup);
     // then everything is refined again with it resolved.
-    if (refineBudget.left <= 0 || !matchForwards(types, keys, children, final.cls, resolved, { fwdKeys, fullKey, matched }, matchBudget))
-      break;
+    if (refineBudget.left <= 0 || !matchForwards(g, final.cls, resolved, matched, matchBudget)) break;
   }
+  return { ...survivors(final.cls, resolved), rounds, complete: true };
+}
 
-  // The first type of each class represents it; resolved forwards take their target's place.
-  const rep = new Map<number, TypeId>();
-  for (let id = 1; id <= n; id++) if (!resolved[id] && !rep.has(final.cls[id])) rep.set(final.cls[id], id);
+/** What each forward stands for now: its matched full type, else its key's first while open. */
+function resolve(g: TypeGraph, fulls: Map<number, number[]>, open: Set<number>, matched: Map<number, number>, resolved: Int32Array): void {
+  resolved.fill(0);
+  for (let id = 1; id <= g.n; id++) {
+    const k = g.fwdKey[id];
+    if (k === 0) continue;
+    const to = matched.get(k) ?? (open.has(k) ? fulls.get(k)![0] : 0);
+    if (to) resolved[id] = to;
+  }
+}
+
+function passThrough(g: TypeGraph, resolved: Int32Array): Refs {
+  const ids = new Int32Array(g.refs.length);
+  for (let q = 0; q < ids.length; q++) ids[q] = resolved[g.refs[q]] || g.refs[q];
+  return { start: g.refStart, ids };
+}
+
+/** The first type of each class represents it; resolved forwards take their target's place. */
+function survivors(cls: Int32Array, resolved: Int32Array): { map: Int32Array; kept: Int32Array } {
+  const n = cls.length - 1;
+  const rep = new Map<number, number>();
+  for (let id = 1; id <= n; id++) if (!resolved[id] && !rep.has(cls[id])) rep.set(cls[id], id);
   const newId = new Int32Array(n + 1);
-  const kept: TypeId[] = [];
+  const kept: number[] = [];
   for (let id = 1; id <= n; id++) {
-    if (!resolved[id] && rep.get(final.cls[id]) === id) {
+    if (!resolved[id] && rep.get(cls[id]) === id) {
       kept.push(id);
       newId[id] = kept.length;
     }
   }
   const map = new Int32Array(n + 1);
-  for (let id = 1; id <= n; id++) {
-    const target = resolved[id] || id;
-    map[id] = newId[rep.get(final.cls[target])!];
-  }
-  const out = kept.map((id) => mapTypeIds(types[id - 1], (r) => map[r]));
-  return { types: out, map, rounds, complete: true };
+  for (let id = 1; id <= n; id++) map[id] = newId[rep.get(cls[resolved[id] || id])!];
+  return { map, kept: Int32Array.from(kept) };
 }

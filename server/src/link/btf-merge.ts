@@ -7,8 +7,9 @@
  */
 import type { Btf } from '../btf/btf';
 import type { BtfExtRecords, ExtCoreRelo, ExtFuncInfo, ExtLineInfo, ExtSectionRecords } from '../btf/ext-write';
-import { BTF_FUNC_STATIC, BTF_VAR_STATIC, type BtfVarSecinfo, type NewType, type TypeId, mapTypeIds } from '../btf/types';
-import { dedupBtf } from './btf-dedup';
+import { BTF_FUNC_STATIC, BTF_VAR_STATIC, type BtfType, type BtfVarSecinfo, type NewType, type TypeId, mapTypeIds } from '../btf/types';
+import { dedupGraph } from './btf-dedup';
+import { TypeGraphBuilder } from './btf-graph';
 import type { InputObject } from './input';
 import type { SectionLayout } from './sections';
 import type { GlobalSymbol, SymbolTable } from './symbols';
@@ -31,6 +32,17 @@ function nonStatic(t: ReturnType<Btf['get']>): boolean {
   return (t?.kind === 'VAR' && t.linkage !== BTF_VAR_STATIC) || (t?.kind === 'FUNC' && t.linkage !== BTF_FUNC_STATIC);
 }
 
+/** The inputs' types in the order they are appended, before dedup (ids 1..n). */
+interface Appended {
+  /** Appended id → the object it came from (-1: a type made here) and its id there (or its index in `made`). */
+  readonly obj: Int32Array;
+  readonly id: Int32Array;
+  /** Per object: its type id → the appended id (0: not appended). */
+  readonly maps: Int32Array[];
+  readonly globalId: Map<GlobalSymbol, TypeId>;
+  n: number;
+}
+
 export function mergeBtf(
   objs: readonly InputObject[],
   layout: SectionLayout,
@@ -38,66 +50,94 @@ export function mergeBtf(
   problems: string[],
 ): MergedBtf | undefined {
   if (!objs.some((o) => o.btf)) return undefined;
-  const merged: { obj: number; t: NewType }[] = [];
-  const maps: Int32Array[] = [];
-  const globalId = new Map<GlobalSymbol, TypeId>();
-  const deferred: { map: Int32Array; id: TypeId; g: GlobalSymbol }[] = [];
+  const app = append(objs, layout, syms, problems);
+  // Types made here: prototypes that took a definition's parameter names, and the DATASECs.
+  const protos = nameExternParams(objs, syms, app);
+  const sections = datasecs(objs, layout, syms, app.maps, app.globalId);
+  const made: NewType[] = [...protos.values(), ...sections];
+  const madeAt = new Map<TypeId, number>(); // appended id → index in made
+  [...protos.keys()].forEach((id, k) => madeAt.set(id, k));
+  sections.forEach((_, k) => madeAt.set(app.n + 1 + k, protos.size + k));
+  const typesIn = app.n + sections.length;
+  const g = new TypeGraphBuilder(typesIn);
+  const madeSrc = g.sourceOf(made);
+  const srcs = objs.map((o) => (o.btf ? g.source(o.btf) : undefined));
+  const refOfs = objs.map((o, oi) => (r: TypeId) => {
+    const to = app.maps[oi][r];
+    if (r !== 0 && !to) problems.push(`${o.file}: BTF type ${r} is referenced but was not kept`);
+    return to;
+  });
+  for (let id = 1; id <= typesIn; id++) {
+    const k = madeAt.get(id);
+    if (k !== undefined) g.add(madeSrc, k, (r) => r);
+    else g.add(srcs[app.obj[id]]!, app.id[id] - 1, refOfs[app.obj[id]]);
+  }
+  const d = dedupGraph(g.finish());
+  const types = Array.from(d.kept, (id): NewType => {
+    const k = madeAt.get(id);
+    if (k !== undefined) return mapTypeIds(made[k], (r) => d.map[r]);
+    const oi = app.obj[id];
+    const { id: _drop, ...t } = objs[oi].btf!.type(app.id[id]);
+    return mapTypeIds(t, (r) => d.map[app.maps[oi][r]]);
+  });
+  const final = (oi: number, id: TypeId) => d.map[app.maps[oi][id]];
+  return {
+    types,
+    ext: mergeExt(objs, layout, final, problems),
+    typesIn,
+    typesOut: types.length,
+    dedupRounds: d.rounds,
+    dedupComplete: d.complete,
+  };
+}
 
+/**
+ * Every object's types but its DATASECs, in order. A non-static VAR or FUNC is appended once,
+ * from the object whose BTF the global takes (its definition); the others point at that one.
+ * The variable of a license/version section that was already there is dropped with it.
+ */
+function append(objs: readonly InputObject[], layout: SectionLayout, syms: SymbolTable, problems: string[]): Appended {
+  const total = objs.reduce((n, o) => n + (o.btf?.count ?? 0), 0);
+  const app: Appended = { obj: new Int32Array(total + 1), id: new Int32Array(total + 1), maps: [], globalId: new Map(), n: 0 };
+  const deferred: { map: Int32Array; id: TypeId; g: GlobalSymbol }[] = [];
   objs.forEach((obj, oi) => {
     const btf = obj.btf;
     const map = new Int32Array(btf ? btf.length : 1);
-    maps.push(map);
+    app.maps.push(map);
     if (!btf) return;
     const dedupedSecs = new Set<string>();
     for (const [idx, p] of layout.places[oi]) if (p.deduped) dedupedSecs.add(obj.elf.sections[idx].name);
     const secOf = new Map<TypeId, string>();
-    for (const t of btf.types) if (t.kind === 'DATASEC') for (const v of t.vars) secOf.set(v.type, t.name);
-    for (let id = 1; id < btf.length; id++) {
+    for (const id of btf.idsOfKind('DATASEC')) {
       const t = btf.type(id);
-      if (t.kind === 'DATASEC') continue;
-      if (nonStatic(t)) {
-        const g = syms.globals.get(t.name);
+      if (t.kind === 'DATASEC') for (const v of t.vars) secOf.set(v.type, t.name);
+    }
+    for (let id = 1; id < btf.length; id++) {
+      const kind = btf.kindOf(id);
+      if (kind === 'DATASEC') continue;
+      if ((kind === 'VAR' || kind === 'FUNC') && nonStatic(btf.type(id))) {
+        const g = syms.globals.get(btf.nameOf(id));
         if (g && g.occurrences.some((o) => o.obj === oi)) {
-          if (g.btfFrom?.obj === oi && g.btfFrom.btfId === id) {
-            globalId.set(g, merged.length + 1);
-          } else {
+          if (!(g.btfFrom?.obj === oi && g.btfFrom.btfId === id)) {
             deferred.push({ map, id, g });
             continue;
           }
+          app.globalId.set(g, app.n + 1);
         } else if (dedupedSecs.has(secOf.get(id) ?? '')) {
-          continue; // the variable of a license/version section that was already there
+          continue;
         }
       }
-      const { id: _drop, ...rest } = t;
-      merged.push({ obj: oi, t: rest });
-      map[id] = merged.length;
+      map[id] = ++app.n;
+      app.obj[app.n] = oi;
+      app.id[app.n] = id;
     }
   });
   for (const d of deferred) {
-    const to = globalId.get(d.g);
+    const to = app.globalId.get(d.g);
     if (to === undefined) problems.push(`'${d.g.name}': no BTF type was kept for it`);
     else d.map[d.id] = to;
   }
-  const types: NewType[] = merged.map(({ obj, t }) =>
-    mapTypeIds(t, (r) => {
-      const to = maps[obj][r];
-      if (r !== 0 && !to) problems.push(`${objs[obj].file}: BTF type ${r} is referenced but was not kept`);
-      return to;
-    }),
-  );
-  nameExternParams(objs, syms, maps, types);
-  for (const ds of datasecs(objs, layout, syms, maps, globalId)) types.push(ds);
-  const typesIn = types.length;
-  const d = dedupBtf(types);
-  const final = (oi: number, id: TypeId) => d.map[maps[oi][id]];
-  return {
-    types: d.types,
-    ext: mergeExt(objs, layout, final, problems),
-    typesIn,
-    typesOut: d.types.length,
-    dedupRounds: d.rounds,
-    dedupComplete: d.complete,
-  };
+  return app;
 }
 
 /**
@@ -105,13 +145,19 @@ export function mergeBtf(
  * (or a strong definition replaces a __weak one), libbpf's linker writes the definition's
  * parameter names into the FUNC_PROTO of the declaration it met first
  * (complete_extern_btf_info), so that prototype dedups with the definition's. Done here
- * the same way, so the output has the same types as libbpf's.
+ * the same way, so the output has the same types as libbpf's. Returns the renamed
+ * prototypes by appended id (their references appended ids too).
  */
-function nameExternParams(objs: readonly InputObject[], syms: SymbolTable, maps: Int32Array[], types: NewType[]): void {
+function nameExternParams(objs: readonly InputObject[], syms: SymbolTable, app: Appended): Map<TypeId, NewType> {
+  const renamed = new Map<TypeId, NewType>();
   const protoOf = (o: { obj: number; btfId?: TypeId }) => {
     const t = o.btfId !== undefined ? objs[o.obj].btf?.get(o.btfId) : undefined;
     const p = t?.kind === 'FUNC' ? objs[o.obj].btf!.get(t.type) : undefined;
-    return p?.kind === 'FUNC_PROTO' ? { p, merged: maps[o.obj][p.id] } : undefined;
+    return p?.kind === 'FUNC_PROTO' ? { p, obj: o.obj, appended: app.maps[o.obj][p.id] } : undefined;
+  };
+  const appendedType = (at: { p: BtfType; obj: number }): NewType => {
+    const { id: _drop, ...t } = at.p;
+    return mapTypeIds(t, (r) => app.maps[at.obj][r]);
   };
   for (const g of syms.globals.values()) {
     const withBtf = g.occurrences.filter((o) => o.btfId !== undefined);
@@ -123,13 +169,14 @@ function nameExternParams(objs: readonly InputObject[], syms: SymbolTable, maps:
       if (!o.defined || (!extern && (o.weak || !weak))) continue;
       const dst = protoOf(holder);
       const src = protoOf(o);
-      if (dst && src && dst.merged) {
-        const t = types[dst.merged - 1];
-        if (t.kind === 'FUNC_PROTO' && t.params.length === src.p.params.length) {
-          types[dst.merged - 1] = {
+      if (dst && src && dst.appended) {
+        const t = renamed.get(dst.appended) ?? appendedType(dst);
+        if (t.kind === 'FUNC_PROTO' && src.p.kind === 'FUNC_PROTO' && t.params.length === src.p.params.length) {
+          const names = src.p.params;
+          renamed.set(dst.appended, {
             ...t,
-            params: t.params.map((q, i) => (src.p.params[i].name ? { ...q, name: src.p.params[i].name, nameOff: 0 } : q)),
-          };
+            params: t.params.map((q, i) => (names[i].name ? { ...q, name: names[i].name, nameOff: 0 } : q)),
+          });
         }
       }
       holder = o;
@@ -137,6 +184,7 @@ function nameExternParams(objs: readonly InputObject[], syms: SymbolTable, maps:
       weak = o.weak;
     }
   }
+  return renamed;
 }
 
 function datasecs(
@@ -154,7 +202,8 @@ function datasecs(
   };
   objs.forEach((obj, oi) => {
     if (!obj.btf) return;
-    for (const t of obj.btf.types) {
+    for (const id of obj.btf.idsOfKind('DATASEC')) {
+      const t = obj.btf.type(id);
       if (t.kind !== 'DATASEC' || t.name === '.extern') continue;
       const idx = obj.elf.section(t.name)?.index;
       const place = idx !== undefined ? layout.places[oi].get(idx) : undefined;

@@ -111,7 +111,6 @@ export function readInput(input: LinkInput, littleEndian?: boolean): InputObject
   const extSec = elf.section('.BTF.ext');
   if (extSec && !btf) elf.fail(extSec, 0, '.BTF.ext without .BTF');
   const ext = extSec && btf ? parseBtfExt(extSec.data, btf, file) : undefined;
-  if (btf) checkBtfRefs(file, btf);
   if (ext && btf) {
     for (const part of [ext.coreRelos])
       for (const s of part)
@@ -178,11 +177,4 @@ function checkRelocs(elf: ElfFile, rel: ElfSection, roles: readonly SectionRole[
     if (exec && r.offset % BigInt(INSN) !== 0n) elf.fail(rel, o, `relocation at offset ${r.offset} is not on an instruction boundary`);
   });
   return list;
-}
-
-function checkBtfRefs(file: string, btf: Btf): void {
-  for (const t of btf.types) {
-    const refs = t.kind === 'DATASEC' ? t.vars.map((v) => v.type) : [];
-    for (const id of refs) if (!btf.has(id)) throw new FormatError(file, '.BTF', 0, `DATASEC '${t.name}' names type ${id}, out of range`);
-  }
 }

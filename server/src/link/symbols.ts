@@ -69,7 +69,10 @@ const KERNEL_SECS = new Set(['.kconfig', '.ksyms']);
 /** Per object: BTF id of each non-static VAR/FUNC in a DATASEC → the DATASEC's name. */
 function datasecIndex(btf: Btf): Map<TypeId, string> {
   const m = new Map<TypeId, string>();
-  for (const t of btf.types) if (t.kind === 'DATASEC') for (const v of t.vars) m.set(v.type, t.name);
+  for (const id of btf.idsOfKind('DATASEC')) {
+    const t = btf.type(id);
+    if (t.kind === 'DATASEC') for (const v of t.vars) m.set(v.type, t.name);
+  }
   return m;
 }
 
