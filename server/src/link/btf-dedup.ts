@@ -203,7 +203,11 @@ export function dedupBtf(types: readonly NewType[]): DedupResult & { readonly ty
 
 /** The dedup of a type graph: which types survive, and where every type went. */
 export function dedupGraph(g: TypeGraph): DedupResult {
-  for (const id of g.refs) if (!(id >= 0 && id <= g.n)) throw new RangeError(`dedupBtf: type reference ${id} out of range (${g.n} types)`);
+  // indexed, not for...of: the interpreter allocates an iterator result per element
+  for (let q = 0; q < g.refs.length; q++) {
+    const id = g.refs[q];
+    if (!(id >= 0 && id <= g.n)) throw new RangeError(`dedupBtf: type reference ${id} out of range (${g.n} types)`);
+  }
   try {
     return dedup(g);
   } catch (e) {

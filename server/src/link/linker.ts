@@ -68,7 +68,7 @@ export function linkObjects(inputs: readonly LinkInput[]): LinkResult {
   const indexOf = new Map<OutSection, number>();
   for (const s of layout.sections) {
     const bytes = contents(s);
-    applyPatches(bytes, s, rel.patches, le);
+    applyPatches(bytes, rel.patches.get(s) ?? [], le);
     indexOf.set(s, sections.length + 1);
     sections.push({
       name: s.name,

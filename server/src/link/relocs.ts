@@ -29,12 +29,18 @@ export interface Patch {
 export interface Relocations {
   /** Per output section, its relocations in order. */
   readonly bySection: Map<OutSection, OutRel[]>;
-  readonly patches: Patch[];
+  /** Per output section, the values its relocations change in its bytes. */
+  readonly patches: Map<OutSection, Patch[]>;
 }
 
 export function relocate(objs: readonly InputObject[], layout: SectionLayout, syms: SymbolTable, problems: string[]): Relocations {
   const bySection = new Map<OutSection, OutRel[]>();
-  const patches: Patch[] = [];
+  const patches = new Map<OutSection, Patch[]>();
+  const patch = (p: Patch) => {
+    const list = patches.get(p.section);
+    if (list) list.push(p);
+    else patches.set(p.section, [p]);
+  };
   objs.forEach((obj, oi) => {
     const places = layout.places[oi];
     for (const [relIndex, relocations] of obj.rels) {
@@ -64,16 +70,16 @@ export function relocate(objs: readonly InputObject[], layout: SectionLayout, sy
           if (r.type === R_BPF_64_32 && code === BPF_JMP_CALL) {
             if (ref.off % 8 !== 0)
               problems.push(`${obj.file}: call into '${ref.out.name}' lands at a byte offset that is not an instruction`);
-            patches.push({ section: place.out, off: at, width: 'imm', delta: ref.off / 8 });
+            patch({ section: place.out, off: at, width: 'imm', delta: ref.off / 8 });
           } else if (r.type === R_BPF_64_64 || r.type === R_BPF_64_32) {
-            patches.push({ section: place.out, off: at, width: 'imm', delta: ref.off });
+            patch({ section: place.out, off: at, width: 'imm', delta: ref.off });
           } else {
             problems.push(`${obj.file}: relocation type ${r.type} against section '${ref.out.name}' in code is not supported`);
           }
         } else if (r.type === R_BPF_64_ABS64) {
-          patches.push({ section: place.out, off: at, width: 'u64', delta: ref.off });
+          patch({ section: place.out, off: at, width: 'u64', delta: ref.off });
         } else if (r.type === R_BPF_64_ABS32) {
-          patches.push({ section: place.out, off: at, width: 'u32', delta: ref.off });
+          patch({ section: place.out, off: at, width: 'u32', delta: ref.off });
         } else {
           problems.push(
             `${obj.file}: relocation type ${r.type} against section '${ref.out.name}' in data section '${target.name}' is not supported`,
@@ -85,11 +91,11 @@ export function relocate(objs: readonly InputObject[], layout: SectionLayout, sy
   return { bySection, patches };
 }
 
-/** Applies the patches to the final bytes of `section`. */
-export function applyPatches(bytes: Uint8Array, section: OutSection, patches: readonly Patch[], littleEndian: boolean): void {
+/** Applies a section's patches to its final bytes. */
+export function applyPatches(bytes: Uint8Array, patches: readonly Patch[], littleEndian: boolean): void {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (const p of patches) {
-    if (p.section !== section) continue;
+  for (let i = 0; i < patches.length; i++) {
+    const p = patches[i];
     if (p.width === 'imm') dv.setInt32(p.off + 4, (dv.getInt32(p.off + 4, littleEndian) + p.delta) | 0, littleEndian);
     else if (p.width === 'u32') dv.setUint32(p.off, (dv.getUint32(p.off, littleEndian) + p.delta) >>> 0, littleEndian);
     else dv.setBigUint64(p.off, BigInt.asUintN(64, dv.getBigUint64(p.off, littleEndian) + BigInt(p.delta)), littleEndian);
