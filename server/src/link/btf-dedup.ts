@@ -60,7 +60,7 @@ function refine(g: TypeGraph, refs: Refs, budget: { left: number }): { cls: Int3
     if (++rounds > maxRounds) throw new OverBudget();
     budget.left -= n;
     const next = new Int32Array(n + 1);
-    const c = split(cls, refs, next);
+    const c = split(cls, count, refs, next);
     cls = next;
     // each round only splits classes: the same count means nothing changed
     if (c === count) return { cls, rounds };
@@ -74,9 +74,12 @@ function refine(g: TypeGraph, refs: Refs, budget: { left: number }): { cls: Int3
  * typed arrays (a Map of 15k entries a round kept the garbage collector busy) and compared
  * in full when the hashes agree.
  */
-function split(cls: Int32Array, refs: Refs, next: Int32Array): number {
+function split(cls: Int32Array, classes: number, refs: Refs, next: Int32Array): number {
   const n = next.length - 1;
   const { start, ids } = refs;
+  // a type alone in its class stays alone: no signature to compute
+  const size = new Int32Array(classes + 1);
+  for (let id = 1; id <= n; id++) size[cls[id]]++;
   const slots = new Int32Array(tableSize(n)); // the first type of a class with this slot, or 0
   const mask = slots.length - 1;
   const chain = new Int32Array(n + 1); // the next first type in the same slot
@@ -90,6 +93,10 @@ function split(cls: Int32Array, refs: Refs, next: Int32Array): number {
     return true;
   };
   for (let id = 1; id <= n; id++) {
+    if (size[cls[id]] === 1) {
+      next[id] = ++count;
+      continue;
+    }
     let h = Math.imul(cls[id], 0x9e3779b1);
     for (let q = start[id], j = 0; q < start[id + 1]; q++, j++) h = Math.imul(h ^ cls[ids[q]], 0x85ebca6b) + j;
     h = (h ^ (h >>> 16)) | 0;
