@@ -8,6 +8,7 @@
  *   relocs.ts     relocations moved and section-relative values adjusted
  *   btf-merge.ts  BTF appended, globals unified, DATASECs rebuilt, deduplicated; BTF.ext moved
  *   btf-dedup.ts  the dedup (partition refinement over the type graph)
+ *   btf-graph.ts  the type graph the dedup runs on, read from the raw records
  */
 import { BtfBuilder, writeBtf } from '../btf/write';
 import { writeBtfExt } from '../btf/ext-write';
