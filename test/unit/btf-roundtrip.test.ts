@@ -28,11 +28,22 @@ for (const input of btfInputs()) {
     }
     const base = input.base ? loadBtf(input.base) : undefined;
     const btf = parseBtf(bytes, { file: input.file, base });
+    // kinds read from the info words before anything is decoded (what the linker uses)
+    const lazyKinds = Array.from({ length: btf.count }, (_, i) => btf.kindOf(btf.startId + i));
+    const datasecs = btf.idsOfKind('DATASEC');
     const written = writeBtf(btf);
     assert.equal(written.length, bytes.length);
     assert.ok(Buffer.from(written).equals(Buffer.from(bytes)), 'rewritten BTF differs');
     // and once more after decoding every type (the lazy and decoded paths must agree)
     assert.equal(btf.types.length, btf.count);
+    assert.deepEqual(
+      lazyKinds,
+      btf.types.map((t) => t.kind),
+    );
+    assert.deepEqual(
+      datasecs,
+      btf.types.filter((t) => t.kind === 'DATASEC').map((t) => t.id),
+    );
     assert.ok(Buffer.from(writeBtf(btf)).equals(Buffer.from(bytes)));
     // byte order can be switched and switched back
     const swapped = writeBtf(btf, !btf.littleEndian);

@@ -501,6 +501,50 @@ test('dedup: cyclic structs collapse, forward declarations resolve, different sh
   assert.equal(big.types.length, ring.length);
 });
 
+test('dedup: own fields compare in full on wide types (members, enum values, parameters past the first words), names by text', () => {
+  const wide = (n: number, odd?: number): NewType => ({
+    kind: 'STRUCT',
+    name: 'wide',
+    nameOff: 0,
+    kindFlag: false,
+    size: 4 * n,
+    members: Array.from({ length: n }, (_, k) => ({
+      name: k === odd ? 'other' : `m${k}`,
+      nameOff: 0,
+      type: 1,
+      bitsOffset: 32 * k,
+      bitfieldSize: 0,
+    })),
+  });
+  // 40 members: the own fields outgrow the builder's first scratch buffer
+  assert.equal(dedupBtf([int, wide(40), wide(40)]).types.length, 2);
+  assert.equal(dedupBtf([int, wide(40), wide(40, 37)]).types.length, 3);
+  const e64 = (v: bigint): NewType => ({
+    kind: 'ENUM64',
+    name: 'e',
+    nameOff: 0,
+    kindFlag: false,
+    size: 8,
+    values: [{ name: 'A', nameOff: 0, value: v }],
+  });
+  assert.equal(dedupBtf([e64(1n << 40n), e64(1n << 40n)]).types.length, 1);
+  assert.equal(dedupBtf([e64(1n << 40n), e64(1n << 41n)]).types.length, 2, 'the high word counts');
+  const proto = (names: string[]): NewType => ({
+    kind: 'FUNC_PROTO',
+    name: '',
+    nameOff: 0,
+    kindFlag: false,
+    type: 1,
+    params: names.map((name) => ({ name, nameOff: 0, type: 1 })),
+  });
+  assert.equal(dedupBtf([int, proto(['a', 'b']), proto(['a', 'b'])]).types.length, 2);
+  assert.equal(dedupBtf([int, proto(['a', 'b']), proto(['a', 'c'])]).types.length, 3);
+  // a FWD and a struct of one name, a union forward of it stays apart
+  const fwd = (union: boolean): NewType => ({ kind: 'FWD', name: 'wide', nameOff: 0, kindFlag: union });
+  assert.equal(dedupBtf([int, wide(2), fwd(false), ptr(3), ptr(2)]).types.length, 3);
+  assert.equal(dedupBtf([int, wide(2), fwd(true), ptr(3), ptr(2)]).types.length, 5);
+});
+
 test('hostile input: mutated objects give FormatError or LinkError, never a crash', () => {
   const base = LINK_INPUTS.map((n) => new Uint8Array(readFileSync(fixture(n))));
   let seed = 0x5eed;
