@@ -20,8 +20,8 @@
  * forwards it never met opposite their struct). VAR and DATASEC are never merged (each
  * is its own variable or section).
  */
-import { type NewType, mapTypeIds } from '../btf/types';
-import { KIND_STRUCT, KIND_UNION, type TypeGraph, TypeGraphBuilder, tableSize } from './btf-graph';
+import { BTF_KIND_STRUCT, BTF_KIND_UNION, type NewType, mapTypeIds } from '../btf/types';
+import { type TypeGraph, TypeGraphBuilder, tableSize } from './btf-graph';
 
 export interface DedupResult {
   /** Old id → new id (index 0 is void → 0). */
@@ -177,7 +177,7 @@ function matchForwards(
   const canonical = new Map<number, number[]>(); // own class → one type per class, in id order
   let added = false;
   for (let id = 1; id <= g.n && budget.left > 0; id++) {
-    if ((g.kind[id] !== KIND_STRUCT && g.kind[id] !== KIND_UNION) || seen.has(cls[id])) continue;
+    if ((g.kind[id] !== BTF_KIND_STRUCT && g.kind[id] !== BTF_KIND_UNION) || seen.has(cls[id])) continue;
     seen.add(cls[id]);
     const list = canonical.get(g.own[id]);
     if (!list) {

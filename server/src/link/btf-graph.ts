@@ -10,33 +10,31 @@
  */
 import type { Btf } from '../btf/btf';
 import { hostWords } from '../btf/raw';
-import type { NewType, TypeId } from '../btf/types';
+import {
+  BTF_KIND_ARRAY as ARRAY,
+  BTF_KIND_CONST as CONST,
+  BTF_KIND_DATASEC as DATASEC,
+  BTF_KIND_DECL_TAG as DECL_TAG,
+  BTF_KIND_ENUM as ENUM,
+  BTF_KIND_ENUM64 as ENUM64,
+  BTF_KIND_FLOAT as FLOAT,
+  BTF_KIND_FUNC as FUNC,
+  BTF_KIND_FUNC_PROTO as FUNC_PROTO,
+  BTF_KIND_FWD as FWD,
+  BTF_KIND_INT as INT,
+  BTF_KIND_PTR as PTR,
+  BTF_KIND_RESTRICT as RESTRICT,
+  BTF_KIND_STRUCT as STRUCT,
+  BTF_KIND_TYPEDEF as TYPEDEF,
+  BTF_KIND_TYPE_TAG as TYPE_TAG,
+  BTF_KIND_UNION as UNION,
+  BTF_KIND_VAR as VAR,
+  BTF_KIND_VOLATILE as VOLATILE,
+  type NewType,
+  type TypeId,
+} from '../btf/types';
 import { writeType } from '../btf/write';
 import { ByteWriter } from '../common/bytes';
-
-// BTF_KIND_* numbers
-const INT = 1,
-  PTR = 2,
-  ARRAY = 3,
-  STRUCT = 4,
-  UNION = 5,
-  ENUM = 6,
-  FWD = 7,
-  TYPEDEF = 8,
-  VOLATILE = 9,
-  CONST = 10,
-  RESTRICT = 11,
-  FUNC = 12,
-  FUNC_PROTO = 13,
-  VAR = 14,
-  DATASEC = 15,
-  FLOAT = 16,
-  DECL_TAG = 17,
-  TYPE_TAG = 18,
-  ENUM64 = 19;
-
-export const KIND_STRUCT = STRUCT;
-export const KIND_UNION = UNION;
 
 export interface TypeGraph {
   /** Types 1..n (index 0, void, is unused in every array). */
@@ -210,9 +208,7 @@ export class TypeGraphBuilder {
 
   private ref(id: TypeId): void {
     if (this.refCount === this.refs.length) {
-      const grown = new Int32Array(this.refs.length * 2);
-      grown.set(this.refs);
-      this.refs = grown;
+      this.refs = grown(this.refs, this.refs.length * 2);
     }
     this.refs[this.refCount++] = id;
   }
@@ -310,17 +306,22 @@ export class TypeGraphBuilder {
 
   private ensure(size: number): void {
     if (size + 1 <= this.refStart.length) return;
-    const grow = <T extends Uint8Array | Int32Array>(a: T): T => {
-      const b = new (a.constructor as new (n: number) => T)(Math.max(size + 1, a.length * 2));
-      b.set(a);
-      return b;
-    };
+    const grow = <T extends TypedArray>(a: T): T => grown(a, Math.max(size + 1, a.length * 2));
     this.kind = grow(this.kind);
     this.own = grow(this.own);
     this.fwdKey = grow(this.fwdKey);
     this.fullKey = grow(this.fullKey);
     this.refStart = grow(this.refStart);
   }
+}
+
+type TypedArray = Uint8Array | Int32Array | Uint32Array;
+
+/** A copy of `a` with room for `size` elements (the new ones zero). */
+function grown<T extends TypedArray>(a: T, size: number): T {
+  const b = new (a.constructor as new (n: number) => T)(size);
+  b.set(a);
+  return b;
 }
 
 /** A power of two at least twice `n`: open hash tables stay at most half full. */
@@ -378,11 +379,7 @@ class WordInterner {
   private newClass(): number {
     const c = ++this.classes;
     if (c === this.start.length) {
-      const grow = (a: Int32Array) => {
-        const b = new Int32Array(a.length * 2);
-        b.set(a);
-        return b;
-      };
+      const grow = <T extends TypedArray>(a: T): T => grown(a, a.length * 2);
       this.start = grow(this.start);
       this.len = grow(this.len);
       this.hashOf = grow(this.hashOf);
@@ -394,9 +391,7 @@ class WordInterner {
 
   private store(c: number, w: Uint32Array, n: number): void {
     if (this.used + n > this.pool.length) {
-      const grown = new Uint32Array(Math.max(this.pool.length * 2, this.used + n));
-      grown.set(this.pool.subarray(0, this.used));
-      this.pool = grown;
+      this.pool = grown(this.pool, Math.max(this.pool.length * 2, this.used + n));
     }
     this.pool.set(w.subarray(0, n), this.used);
     this.start[c] = this.used;

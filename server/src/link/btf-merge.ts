@@ -12,7 +12,7 @@ import { dedupGraph } from './btf-dedup';
 import { TypeGraphBuilder } from './btf-graph';
 import type { InputObject } from './input';
 import type { SectionLayout } from './sections';
-import type { GlobalSymbol, SymbolTable } from './symbols';
+import { type GlobalSymbol, type SymbolTable, datasecIndex } from './symbols';
 
 export interface MergedBtf {
   /** Final types (id = index + 1). */
@@ -34,7 +34,7 @@ function nonStatic(t: ReturnType<Btf['get']>): boolean {
 
 /** The inputs' types in the order they are appended, before dedup (ids 1..n). */
 interface Appended {
-  /** Appended id → the object it came from (-1: a type made here) and its id there (or its index in `made`). */
+  /** Appended id → the object it came from and its type id there (unset for the DATASECs made after). */
   readonly obj: Int32Array;
   readonly id: Int32Array;
   /** Per object: its type id → the appended id (0: not appended). */
@@ -107,11 +107,7 @@ function append(objs: readonly InputObject[], layout: SectionLayout, syms: Symbo
     if (!btf) return;
     const dedupedSecs = new Set<string>();
     for (const [idx, p] of layout.places[oi]) if (p.deduped) dedupedSecs.add(obj.elf.sections[idx].name);
-    const secOf = new Map<TypeId, string>();
-    for (const id of btf.idsOfKind('DATASEC')) {
-      const t = btf.type(id);
-      if (t.kind === 'DATASEC') for (const v of t.vars) secOf.set(v.type, t.name);
-    }
+    const secOf = datasecIndex(btf);
     for (let id = 1; id < btf.length; id++) {
       const kind = btf.kindOf(id);
       if (kind === 'DATASEC') continue;
@@ -124,7 +120,7 @@ function append(objs: readonly InputObject[], layout: SectionLayout, syms: Symbo
           }
           app.globalId.set(g, app.n + 1);
         } else if (dedupedSecs.has(secOf.get(id) ?? '')) {
-          continue;
+          continue; // the variable of a license/version section that was already there
         }
       }
       map[id] = ++app.n;

@@ -67,7 +67,7 @@ export interface SymbolTable {
 const KERNEL_SECS = new Set(['.kconfig', '.ksyms']);
 
 /** Per object: BTF id of each non-static VAR/FUNC in a DATASEC → the DATASEC's name. */
-function datasecIndex(btf: Btf): Map<TypeId, string> {
+export function datasecIndex(btf: Btf): Map<TypeId, string> {
   const m = new Map<TypeId, string>();
   for (const id of btf.idsOfKind('DATASEC')) {
     const t = btf.type(id);
