@@ -5,7 +5,7 @@
  * server thread keeps answering hovers meanwhile.
  * Bundled as dist/lsp-worker.js beside dist/server.js; compiled beside server.js in out/.
  */
-import { parentPort } from 'worker_threads';
+import { parentPort, workerData } from 'worker_threads';
 import { readFileSync } from 'fs';
 import { isBtf, parseBtf } from '../btf/btf';
 import { CLimitError, dumpC } from '../btf/dump-c';
@@ -15,6 +15,8 @@ import { computeCoreCheck } from './core-checks';
 import { MAX_DOCUMENT_CHARS, tooLarge } from './limits';
 import { type FileIdentity, indexedOf, parseObjectFile } from './parsed-object';
 import type { TargetBtfSource } from './target-btf-source';
+import { lowerThisThread } from './thread-priority';
+import type { WorkerSetup } from './worker-pool';
 
 export interface DumpJob {
   readonly id: number;
@@ -61,6 +63,9 @@ function dump(job: DumpJob): string {
     throw e;
   }
 }
+
+const setup = (workerData ?? {}) as WorkerSetup;
+if (setup.nice !== undefined) lowerThisThread(setup.nice);
 
 parentPort?.on('message', (job: WorkerJob) => {
   let reply: WorkerReply;

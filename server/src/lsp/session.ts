@@ -34,8 +34,11 @@ export function toPath(uri: string): string | undefined {
 
 export class Session {
   readonly documents = new TextDocuments(TextDocument);
-  /** Threads that read the workspace's objects: one, the second core (the first answers requests). */
-  private readonly readers = new WorkerPool({ lanes: 1, depth: 4, timeoutMs: READ_TIMEOUT_MS });
+  /**
+   * Threads that read the workspace's objects: one, on the second core (the first answers
+   * requests), at a lower priority (a hover during the index takes a core back at once).
+   */
+  private readonly readers = new WorkerPool({ lanes: 1, depth: 4, timeoutMs: READ_TIMEOUT_MS, background: true });
   readonly index = new WorkspaceIndex([], DEFAULT_SETTINGS, this.readers);
   readonly targets = new Targets();
   readonly loads = new KernelLoads(this.targets);

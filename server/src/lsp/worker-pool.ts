@@ -8,6 +8,7 @@ import { existsSync } from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { WorkerJob, WorkerReply } from './lsp-worker';
+import { BACKGROUND_NICE } from './thread-priority';
 
 const WORKER_HEAP_MB = 1536;
 
@@ -38,6 +39,14 @@ export interface PoolOptions {
   readonly timeoutMs: number;
   /** The worker script (default: lsp-worker.js beside this bundle). */
   readonly file?: string;
+  /** Background work (reading the workspace): its threads yield the cores to the server thread. */
+  readonly background?: boolean;
+}
+
+/** What a worker is told when it starts (its workerData). */
+export interface WorkerSetup {
+  /** Lower the thread to this nice value first. */
+  readonly nice?: number;
 }
 
 /** Names a job in errors: "the c dump of /x", "reading /x.o". */
@@ -56,12 +65,14 @@ export class WorkerPool {
   readonly file: string;
   readonly timeoutMs: number;
   private readonly depth: number;
+  private readonly setup: WorkerSetup;
 
   constructor(o: PoolOptions) {
     this.laneStates = Array.from({ length: o.lanes }, () => ({ sent: [] }));
     this.depth = Math.max(1, o.depth ?? 1);
     this.timeoutMs = o.timeoutMs;
     this.file = o.file ?? path.join(__dirname, 'lsp-worker.js');
+    this.setup = o.background ? { nice: BACKGROUND_NICE } : {};
   }
 
   get lanes(): number {
@@ -114,7 +125,7 @@ export class WorkerPool {
 
   private worker(lane: Lane): Worker {
     if (lane.worker) return lane.worker;
-    const w = new Worker(this.file, { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+    const w = new Worker(this.file, { workerData: this.setup, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
     w.unref();
     w.on('message', (r: WorkerReply) => {
       const k = lane.sent.findIndex((p) => p.job.id === r.id);
