@@ -87,6 +87,26 @@ export interface ObjectSummary {
   readonly defines?: readonly { readonly name: string; readonly weak: boolean }[];
 }
 
+/**
+ * One line of the workspace's objects (bpfLens/objectList): what the tree's root and the
+ * pickers show. A thousand of these are a few hundred KB; the whole summaries (bpfLens/objects,
+ * externs resolved across the workspace) are asked for one object at a time, when it opens.
+ */
+export interface ObjectEntry {
+  readonly path: string;
+  readonly name: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly error?: string;
+  readonly module?: { readonly distilledBase: boolean };
+  readonly programCount: number;
+  readonly mapCount: number;
+}
+export interface ObjectListResult {
+  readonly objects: readonly ObjectEntry[];
+}
+export const ObjectListRequest = new RequestType0<ObjectListResult, void>('bpfLens/objectList');
+
 export interface ObjectsParams {
   /** Only this object (absolute path); all indexed objects when omitted. */
   readonly path?: string;

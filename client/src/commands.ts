@@ -1,7 +1,14 @@
 /** Every `bpfLens.*` command, in one place (ids as in package.json). */
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { BaseDiffRequest, DistillRequest, type DocumentKind, LinkObjectsRequest, ObjectsRequest, ReindexRequest } from '../../protocol/lsp';
+import {
+  BaseDiffRequest,
+  DistillRequest,
+  type DocumentKind,
+  LinkObjectsRequest,
+  ObjectListRequest,
+  ReindexRequest,
+} from '../../protocol/lsp';
 import { openDocument } from './documents';
 import { attachCommand, detachCommand, runObjectCommand, testRunCommand } from './attach';
 import { explainVerificationCommand, loadObjectCommand, loadOnAllTargetsCommand, unloadCommand } from './load';
@@ -26,7 +33,7 @@ async function objectPath(deps: Deps, arg: unknown): Promise<string | undefined>
   if (typeof arg === 'string') return arg;
   const client = deps.client();
   if (!client) return undefined;
-  const r = await client.sendRequest(ObjectsRequest, {});
+  const r = await client.sendRequest(ObjectListRequest);
   if (!r.objects.length) {
     void vscode.window.showInformationMessage('BPF Lens: no BPF objects in this workspace (setting bpfLens.objects).');
     return undefined;
@@ -35,7 +42,7 @@ async function objectPath(deps: Deps, arg: unknown): Promise<string | undefined>
     r.objects.map((o) => ({
       label: o.name,
       description: o.path,
-      detail: o.error ?? `${o.programs.length} programs, ${o.maps.length} maps`,
+      detail: o.error ?? `${o.programCount} programs, ${o.mapCount} maps`,
     })),
     { placeHolder: 'BPF object' },
   );
@@ -114,7 +121,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
 async function linkObjectsCommand(deps: Deps): Promise<void> {
   const client = deps.client();
   if (!client) return;
-  const known = (await client.sendRequest(ObjectsRequest, {})).objects.filter((o) => !o.error);
+  const known = (await client.sendRequest(ObjectListRequest)).objects.filter((o) => !o.error);
   const BROWSE = 'Other files…';
   let inputs: string[] = [];
   if (known.length) {
@@ -187,7 +194,7 @@ async function distillCommand(deps: Deps, arg: unknown): Promise<void> {
         ? arg.fsPath
         : undefined;
   if (!path) {
-    const modules = (await client.sendRequest(ObjectsRequest, {})).objects.filter((o) => o.module && !o.module.distilledBase);
+    const modules = (await client.sendRequest(ObjectListRequest)).objects.filter((o) => o.module && !o.module.distilledBase);
     if (!modules.length)
       return void vscode.window.showInformationMessage('BPF Lens: no kernel module without .BTF.base in this workspace.');
     path = (

@@ -32,7 +32,7 @@ function objectItem(n: Of<'object'>): vscode.TreeItem {
   const C = vscode.TreeItemCollapsibleState;
   const o = n.object;
   const t = new vscode.TreeItem(o.name, C.Collapsed);
-  t.description = o.error ? 'cannot read' : `${o.programs.length} programs, ${o.maps.length} maps`;
+  t.description = o.error ? 'cannot read' : `${o.programCount} programs, ${o.mapCount} maps`;
   t.tooltip = o.error ?? o.path;
   t.resourceUri = vscode.Uri.file(o.path);
   t.iconPath = new vscode.ThemeIcon(o.error ? 'error' : 'package');
@@ -197,7 +197,7 @@ function targetItem(n: Of<'target'>): vscode.TreeItem {
   return t;
 }
 
-function targetNoteItem(n: Of<'targetNote'>): vscode.TreeItem {
+function failureItem(n: Of<'failure'>): vscode.TreeItem {
   const C = vscode.TreeItemCollapsibleState;
   const t = new vscode.TreeItem(n.text, C.None);
   t.iconPath = new vscode.ThemeIcon('error');
@@ -225,7 +225,7 @@ const ITEMS: { readonly [K in Node['type']]?: (n: Of<K>) => vscode.TreeItem } = 
   coreRelo: coreReloItem,
   targetsRoot: targetsRootItem,
   target: targetItem,
-  targetNote: targetNoteItem,
+  failure: failureItem,
   targetGroup: targetGroupItem,
 };
 

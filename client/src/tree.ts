@@ -3,6 +3,8 @@ import type { LanguageClient } from 'vscode-languageclient/node';
 import {
   type BtfTypeItem,
   BtfTypesRequest,
+  type ObjectEntry,
+  ObjectListRequest,
   ObjectsRequest,
   type ObjectSummary,
   type ProgramItem,
@@ -22,9 +24,13 @@ import {
 } from '../../protocol/lsp';
 import { treeItem } from './tree-items';
 
-/** Nodes of the "BPF" tree: Objects → Programs, Maps, BTF types by kind (paged), Externs. */
+/**
+ * Nodes of the "BPF" tree: Objects → Programs, Maps, BTF types by kind (paged), Externs. The
+ * roots are one line per object (bpfLens/objectList); an object's whole summary is asked for
+ * when it opens, so a workspace of a thousand objects costs the server a short list, not all.
+ */
 export type Node =
-  | { type: 'object'; object: ObjectSummary }
+  | { type: 'object'; object: ObjectEntry }
   | { type: 'group'; object: ObjectSummary; group: 'programs' | 'maps' | 'btf' | 'externs' | 'problems' | 'distilled' | 'core' }
   | { type: 'coreRelo'; object: ObjectSummary; item: CoreRelocationItem; target: string }
   | { type: 'baseRow'; object: ObjectSummary; row: BaseDiffItem; target: string }
@@ -43,7 +49,7 @@ export type TargetNode =
   | { type: 'targetsRoot'; selected: string; targets: TargetsResult['targets'] }
   | { type: 'target'; target: TargetsResult['targets'][number]; selected: boolean; loaded: readonly LoadedKernelObject[] }
   | { type: 'targetGroup'; target: string; group: 'btf' | 'loaded'; loaded: readonly LoadedKernelObject[] }
-  | { type: 'targetNote'; text: string };
+  | { type: 'failure'; text: string };
 
 /** What the language server holds loaded in a kernel: one node per load, its programs and maps with kernel ids. */
 export type KernelNode =
@@ -108,7 +114,7 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
     if (!client) return [];
     if (!n) {
       const [r, k, t] = await Promise.all([
-        client.sendRequest(ObjectsRequest, {}),
+        client.sendRequest(ObjectListRequest),
         client.sendRequest(LoadedObjectsRequest).catch(() => ({ loaded: [] })),
         client.sendRequest(TargetsRequest).catch(() => undefined),
       ]);
@@ -130,7 +136,7 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
       if (n.loaded.length) groups.push({ type: 'targetGroup', target: n.target.name, group: 'loaded', loaded: n.loaded });
       return groups;
     }
-    if (n.type === 'targetNote') return [];
+    if (n.type === 'failure') return [];
     if (n.type === 'targetGroup') {
       if (n.group === 'loaded') return n.loaded.map((loaded) => ({ type: 'loaded', loaded }));
       // The target's vmlinux BTF as a file the server reads like any object (an SSH target's: fetched once).
@@ -139,28 +145,14 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
         const object = (await client.sendRequest(ObjectsRequest, { path: b.path })).objects[0];
         return object ? this.kinds(client, object) : [];
       } catch (e) {
-        return [{ type: 'targetNote', text: `cannot read its BTF: ${(e as Error).message}` }];
+        return [{ type: 'failure', text: `cannot read its BTF: ${(e as Error).message}` }];
       }
     }
     if (n.type === 'loadedMap') return this.mapElements(client, n);
     if (!('object' in n)) return kernelChildren(n, this.programNote);
+    if (n.type === 'object') return this.objectGroups(client, n.object);
     const object = n.object;
     switch (n.type) {
-      case 'object': {
-        if (object.error) return [{ type: 'problem', object, text: object.error }];
-        if (object.module) {
-          const groups = ['problems', 'distilled', 'btf'] as const;
-          return groups
-            .filter((g) => (g === 'btf' ? object.btfKinds.length : g === 'problems' ? object.problems.length : true))
-            .map((group) => ({ type: 'group', object, group }));
-        }
-        const groups = ['problems', 'programs', 'maps', 'core', 'btf', 'externs'] as const;
-        return groups
-          .filter((g) =>
-            g === 'btf' ? object.btfKinds.length : g === 'problems' ? object.problems.length : g === 'core' ? object.coreRelocations : true,
-          )
-          .map((group) => ({ type: 'group', object, group }));
-      }
       case 'group':
         switch (n.group) {
           case 'programs':
@@ -184,6 +176,30 @@ export class ObjectsTree implements vscode.TreeDataProvider<Node> {
       default:
         return [];
     }
+  }
+
+  /** An object's groups, from its whole summary (asked for now: the root list holds a line). */
+  private async objectGroups(client: LanguageClient, entry: ObjectEntry): Promise<Node[]> {
+    let object: ObjectSummary | undefined;
+    try {
+      object = (await client.sendRequest(ObjectsRequest, { path: entry.path })).objects[0];
+    } catch (e) {
+      return [{ type: 'failure', text: `cannot read: ${(e as Error).message}` }];
+    }
+    if (!object) return [];
+    if (object.error) return [{ type: 'problem', object, text: object.error }];
+    if (object.module) {
+      const groups = ['problems', 'distilled', 'btf'] as const;
+      return groups
+        .filter((g) => (g === 'btf' ? object.btfKinds.length : g === 'problems' ? object.problems.length : true))
+        .map((group) => ({ type: 'group', object, group }));
+    }
+    const groups = ['problems', 'programs', 'maps', 'core', 'btf', 'externs'] as const;
+    return groups
+      .filter((g) =>
+        g === 'btf' ? object.btfKinds.length : g === 'problems' ? object.problems.length : g === 'core' ? object.coreRelocations : true,
+      )
+      .map((group) => ({ type: 'group', object, group }));
   }
 
   private async kinds(client: LanguageClient, object: ObjectSummary): Promise<Node[]> {

@@ -14,6 +14,7 @@ import { compile, LspClient, makeWorkspace } from './lsp-client';
 interface Summary {
   path: string;
   name: string;
+  size: number;
   mtimeMs: number;
   error?: string;
   btfKinds: { kind: string; count: number }[];
@@ -67,6 +68,7 @@ test('the server advertises its requests under experimental capabilities', () =>
     'bpfLens/mapDelete',
     'bpfLens/mapElements',
     'bpfLens/mapUpdate',
+    'bpfLens/objectList',
     'bpfLens/objects',
     'bpfLens/observeEvents',
     'bpfLens/programStats',
@@ -106,6 +108,30 @@ test('objects: the workspace objects by the default globs, node_modules left out
     if (m) want.set(m[1], (want.get(m[1]) ?? 0) + 1);
   }
   assert.deepEqual(new Map(maps.btfKinds.map((k) => [k.kind, k.count])), want);
+});
+
+test("objectList: a line per object (what the tree's root shows), agreeing with the whole summaries", async () => {
+  const list = (await lsp.request<{ objects: Record<string, unknown>[] }>('bpfLens/objectList')).objects;
+  const whole = await objects();
+  assert.deepEqual(
+    list.map((e) => e.path),
+    whole.map((o) => o.path),
+  );
+  for (const [i, o] of whole.entries()) {
+    const want: Record<string, unknown> = {
+      path: o.path,
+      name: o.name,
+      size: o.size,
+      mtimeMs: o.mtimeMs,
+      programCount: o.programs.length,
+      mapCount: o.maps.length,
+    };
+    if (o.error !== undefined) want.error = o.error;
+    assert.deepEqual(list[i], want, o.name);
+  }
+  assert.ok(list.some((e) => (e.programCount as number) > 0 && (e.mapCount as number) > 0));
+  // The line is small: no program, map, extern or BTF lists ride along.
+  assert.ok(JSON.stringify(list).length * 3 < JSON.stringify(whole).length);
 });
 
 test('btfTypes: pages of a kind on vmlinux BTF, ids in order, totals as bpftool counts them', async () => {

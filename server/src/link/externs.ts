@@ -71,17 +71,10 @@ export function objectDefinitions(obj: BpfObject): LinkDefinition[] {
     .map((y) => ({ name: y.name, weak: y.bind === STB_WEAK }));
 }
 
-/**
- * For each object's non-kernel externs, the object that defines the symbol: a strong
- * definition if there is one, else the first weak one; undefined when none does.
- */
-export function resolveAcross<
-  T extends {
-    readonly path: string;
-    readonly externs: readonly { name: string; kind: string }[];
-    readonly defines?: readonly LinkDefinition[];
-  },
->(objects: readonly T[]): Map<string, Map<string, string | undefined>> {
+/** Where each global symbol is defined among `objects`: a strong definition first, else the first weak one. */
+export function definitionsAcross(
+  objects: readonly { readonly path: string; readonly defines?: readonly LinkDefinition[] }[],
+): (name: string) => string | undefined {
   const strong = new Map<string, string>();
   const weak = new Map<string, string>();
   for (const o of objects)
@@ -89,14 +82,10 @@ export function resolveAcross<
       const m = d.weak ? weak : strong;
       if (!m.has(d.name)) m.set(d.name, o.path);
     }
-  const out = new Map<string, Map<string, string | undefined>>();
-  for (const o of objects) {
-    const m = new Map<string, string | undefined>();
-    for (const e of o.externs) {
-      if (e.kind === 'kconfig' || e.kind === 'ksym' || e.kind === 'kfunc') continue;
-      m.set(e.name, strong.get(e.name) ?? weak.get(e.name));
-    }
-    out.set(o.path, m);
-  }
-  return out;
+  return (name) => strong.get(name) ?? weak.get(name);
+}
+
+/** Externs the kernel resolves (kconfig, ksyms, kfuncs): no object defines them. */
+export function isKernelExtern(kind: string): boolean {
+  return kind === 'kconfig' || kind === 'ksym' || kind === 'kfunc';
 }

@@ -6,17 +6,23 @@
  */
 import { readFile, writeFile } from 'fs/promises';
 import { FormatError } from '../common/errors';
-import { resolveAcross } from '../link/externs';
+import { definitionsAcross, isKernelExtern } from '../link/externs';
 import { LinkError, linkObjects } from '../link/linker';
 import type { LinkObjectsParams, LinkObjectsResult, ObjectSummary } from '../../../protocol/lsp';
 
-/** `objects` with `resolvedIn` filled in, looking for definitions among `all` (default: `objects`). */
+/**
+ * `objects` with `resolvedIn` filled in, looking for definitions among `all` (default:
+ * `objects`) and those of `objects` that `all` lacks.
+ */
 export function withResolvedExterns(objects: readonly ObjectSummary[], all: readonly ObjectSummary[] = objects): ObjectSummary[] {
-  const where = resolveAcross([...all, ...objects.filter((o) => !all.some((a) => a.path === o.path))]);
+  const known = new Set(all.map((a) => a.path));
+  const definedIn = definitionsAcross([...all, ...objects.filter((o) => !known.has(o.path))]);
   return objects.map((o) => {
-    const m = where.get(o.path);
-    if (!m || m.size === 0) return o;
-    return { ...o, externs: o.externs.map((e) => (m.get(e.name) ? { ...e, resolvedIn: m.get(e.name) } : e)) };
+    if (!o.externs.some((e) => !isKernelExtern(e.kind) && definedIn(e.name))) return o;
+    return {
+      ...o,
+      externs: o.externs.map((e) => (isKernelExtern(e.kind) || !definedIn(e.name) ? e : { ...e, resolvedIn: definedIn(e.name) })),
+    };
   });
 }
 
