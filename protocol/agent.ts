@@ -88,6 +88,8 @@ export interface AgentLoadErrorData {
   readonly insn?: number;
   readonly source?: { file: string; line: number; column: number; text: string };
   readonly log?: string;
+  /** The verifier never finished (interrupted on every try): `log` is a walk cut short, not a rejection. */
+  readonly interrupted?: boolean;
   /** The rejection explained (server/src/verifier: family, explanation, hint, related locations, origin first). */
   readonly explanation?: RejectionExplanationData;
 }

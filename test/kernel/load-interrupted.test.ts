@@ -22,7 +22,10 @@ SEC("xdp") int busy(struct xdp_md *ctx) {
 }
 `;
 
-function loadJson(args: string[]): { ok: boolean; error?: { message: string; insn?: number; source?: unknown; log?: string } } {
+function loadJson(args: string[]): {
+  ok: boolean;
+  error?: { message: string; insn?: number; source?: unknown; log?: string; interrupted?: boolean };
+} {
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
   assert.ok(r.stdout, `no output (status ${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout);
@@ -45,6 +48,11 @@ test('a load a signal keeps interrupting is "not verified: EAGAIN", with no sour
     assert.equal(interrupted.error!.insn, undefined);
     assert.equal(interrupted.error!.source, undefined);
     assert.match(interrupted.error!.log ?? '', /processed \d+ insns/, 'the cut-short log is kept');
+    assert.equal(interrupted.error!.interrupted, true);
+    const text = spawnSync(process.execPath, [...profiled, CLI, 'load', o], { encoding: 'utf8', timeout: 60_000 });
+    assert.notEqual(text.status, 0);
+    assert.match(text.stderr, /was not verified: EAGAIN[\s\S]*\nverifier log, cut short by the interruptions \(last lines\):\n/);
+    assert.doesNotMatch(text.stderr, /-->/, 'no source line blamed');
     const quiet = loadJson([CLI, 'load', o, '--json']);
     assert.equal(quiet.ok, true, JSON.stringify(quiet.error));
   } finally {

@@ -145,7 +145,7 @@ export function loadProgram(k: KernelOps, i: ProgLoadInput): { fd: Fd; log: stri
  */
 function notVerified(p: BpfProgram, e: KernelError): LoadError {
   const msg = `program '${p.name}' (SEC("${p.section}")) was not verified: ${e.errnoName}${e.hint ? ` — ${e.hint}` : ''}`;
-  return new LoadError(msg, 'programs', { program: p.name, log: e.log || undefined, cause: e });
+  return new LoadError(msg, 'programs', { program: p.name, log: e.log || undefined, interrupted: true, cause: e });
 }
 
 /** Where a rejection's message says it happened: ` at FILE:LINE`. */

@@ -134,6 +134,8 @@ export class LoadError extends Error {
       readonly source?: LoadErrorSource;
       /** The full verifier (or BTF checker) log. */
       readonly log?: string;
+      /** The verifier never finished (a signal interrupted every try): the log is a walk cut short, not a rejection. */
+      readonly interrupted?: boolean;
       /** A verifier rejection explained: family, explanation, fix hint, related locations (origin first). */
       readonly explanation?: RejectionExplanation;
       readonly cause?: unknown;

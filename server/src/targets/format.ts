@@ -66,14 +66,14 @@ export function formatLoadText(r: LoadSummary, c: LoadTextContext): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** `error: …`, the rejected source line and the verifier log's last lines. */
+/** `error: …`, the rejected source line and the last lines of the log (the verifier's, or the BTF checker's). */
 export function formatLoadFailureText(e: LoadFailure, tail = 20): string {
   const lines = [`error: ${e.message}`];
   if (e.source) lines.push(`  --> ${e.source.file}:${e.source.line}:${e.source.column}`, `   | ${e.source.text.trim()}`);
   if (e.explanation) lines.push(...explanationLines(e.explanation));
   if (e.log)
     lines.push(
-      'verifier log (last lines):',
+      `${logTitle(e)} (last lines):`,
       ...e.log
         .trimEnd()
         .split('\n')
@@ -81,6 +81,12 @@ export function formatLoadFailureText(e: LoadFailure, tail = 20): string {
         .map((l) => `  ${l}`),
     );
   return `${lines.join('\n')}\n`;
+}
+
+/** What the failure's log is: the BTF checker's, a verifier walk an interruption cut short, or a rejection's. */
+function logTitle(e: LoadFailure): string {
+  if (e.stage === 'btf') return 'BTF log';
+  return e.interrupted ? 'verifier log, cut short by the interruptions' : 'verifier log';
 }
 
 export interface LoadJsonContext {
@@ -99,6 +105,7 @@ export function formatLoadJson(r: { ok: true; loaded: LoadSummary } | { ok: fals
     if (e.source) error.source = { ...e.source };
     if (e.explanation) Object.assign(error, explanationJson(e.explanation));
     if (e.log !== undefined) error.log = e.log;
+    if (e.interrupted) error.interrupted = true;
     return `${JSON.stringify({ ok: false, ...where, progs: [], maps: [], error }, null, 2)}\n`;
   }
   const l = r.loaded;

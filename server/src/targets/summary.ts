@@ -43,6 +43,7 @@ export function loadFailure(e: LoadError): LoadFailure {
     ...(d.insn !== undefined ? { insn: d.insn } : {}),
     ...(d.source ? { source: { file: d.source.file, line: d.source.line, column: d.source.column, text: d.source.text } } : {}),
     ...(d.log !== undefined ? { log: d.log.replace(/\0+$/, '') } : {}),
+    ...(d.interrupted ? { interrupted: true } : {}),
     ...(d.explanation ? { explanation: d.explanation } : {}),
   };
 }
