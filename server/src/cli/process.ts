@@ -6,6 +6,7 @@ import { escapeControls } from '../common/escape';
 import { type CliIo, type Command, type CommandRun, UsageError } from './command';
 import { type CommandName, SPECS } from './command-specs';
 import { directIo } from './direct-io';
+import { exitAfterListeners } from '../kernel/exit-now';
 
 export const io: CliIo = {
   out: (text) => process.stdout.write(text),
@@ -50,8 +51,8 @@ export function reportError(e: unknown, cmd: Command | undefined, out: CliIo): n
 /**
  * Runs this process's command line with `runArgv`; its result is the exit code. `exitAtOnce`:
  * the process ends once the command returned and stdout and stderr took all it wrote, without
- * waiting for node to tear its heap down (~10–20 ms of a cold `bpf-lens load` here); the 'exit'
- * handlers (bin/bpf-lens.js's code cache) still run. A pipe reader slower than the output (a
+ * waiting for the event loop, and without node's teardown once libc is loaded (kernel/exit-now.ts);
+ * the 'exit' handlers (bin/bpf-lens.js's code cache) still run. A pipe reader slower than the output (a
  * big `btf dump`) leaves writes queued: exiting before they drain would cut the output.
  */
 export function startProcess(runArgv: (argv: string[]) => Promise<number>, exitAtOnce = false): void {
@@ -62,7 +63,7 @@ export function startProcess(runArgv: (argv: string[]) => Promise<number>, exitA
   // runArgv reports every error it expects; a rejection is a bug: let it end the process with its stack.
   void runArgv(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
-    if (exitAtOnce) afterOutput(() => process.exit(code));
+    if (exitAtOnce) afterOutput(() => exitAfterListeners(code));
   });
 }
 
@@ -93,6 +94,6 @@ export function startSingle(name: CommandName, run: CommandRun): void {
   // runCommand reports every error it expects; a rejection is a bug: let it end the process with its stack.
   void code.then((c) => {
     process.exitCode = c;
-    out.flush(() => process.exit(c));
+    out.flush(() => exitAfterListeners(c));
   });
 }

@@ -1,9 +1,10 @@
 // The only place BPF Lens calls into libc: bpf(2) through syscall(), close, dup2/dup3,
-// memfd_create, mmap/munmap (ring and perf buffers; cache files read in place), renameat2 (pins put in place) and sysconf (the page size). koffi is loaded on first use so pure code never needs its native module.
+// memfd_create, mmap/munmap (ring and perf buffers; cache files read in place), renameat2 (pins put in place), sysconf (the page size) and _exit (exit-now.ts). koffi is loaded on first use so pure code never needs its native module.
 // Every FD made here is reported to the active FdTrackers; a fault injector lets tests make
 // the k-th call fail.
 import { BPF_CMD, nameOf } from '../common/uapi';
 import { KernelError, errnoNumber } from './errors';
+import { offerQuickExit } from './exit-now';
 import { requireKoffi } from './koffi-load';
 
 /** A file descriptor number owned by this process. */
@@ -63,6 +64,7 @@ function load(): Libc {
     pointerValue: (p: unknown) => (p === null ? 0n : BigInt(koffi.address(p))),
     view: (p: unknown, length: number) => koffi.view(p, length),
   };
+  offerQuickExit(lib.func('void _exit(int status)'));
   return libc;
 }
 
