@@ -100,3 +100,23 @@ test('every bundle is ASCII: bin/bpf-lens.js decodes them as latin1 without look
     assert.equal(at, -1, `dist/${f}: byte 0x${bytes[at]?.toString(16)} at offset ${at}`);
   }
 });
+
+test("BPF_LENS_DEBUG: a bug's stack trace names the TypeScript lines (the minified bundle run through its source map)", (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bpf-lens-debug-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // a preload that makes reading this one object fail as no reader expects (no errno, no path)
+  const inject = path.join(dir, 'inject.js');
+  writeFileSync(
+    inject,
+    `const fs = require('fs'); const open = fs.openSync;
+     fs.openSync = function (p, ...a) { if (String(p).endsWith('broken.o')) throw new Error('injected'); return open.call(this, p, ...a); };`,
+  );
+  const args = ['-r', inject, CLI, 'load', path.join(dir, 'broken.o')];
+  const debug = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, XDG_CACHE_HOME: dir, BPF_LENS_DEBUG: '1' } });
+  assert.equal(debug.status, 1);
+  assert.match(debug.stderr, /^bpf-lens: injected\nError: injected\n/);
+  assert.match(debug.stderr, /at \w+ \(.*server\/src\/cli\/\w+\.ts:\d+:\d+\)/, 'frames at .ts lines');
+  assert.ok(!existsSync(path.join(dir, 'bpf-lens')), 'no code cache made by a debug run');
+  const quiet = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, XDG_CACHE_HOME: dir } });
+  assert.equal(quiet.stderr, 'bpf-lens: injected\n', 'without it: one line, no stack');
+});
