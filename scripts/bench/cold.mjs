@@ -2,7 +2,7 @@
 // run of the bpftool command that does the same job (libbpf-tools-sized CO-RE objects).
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { CLI, EXAMPLES, FIXTURES, RUNS, fmtMs, geomean, median, table, verdict, wall } from './lib.mjs';
+import { CLI, EXAMPLES, FIXTURES, RUNS, fmtMs, geomean, median, rounds, table, verdict, wall } from './lib.mjs';
 
 const GOAL = 1.3;
 const OBJECTS = [path.join(EXAMPLES, 'exec_tracer.bpf.o'), path.join(FIXTURES, 'core_tracer.o'), path.join(FIXTURES, 'core_flavors.o')];
@@ -29,16 +29,6 @@ function cases() {
   }
   rows.push(['probe', ['probe'], ['bpftool', ['feature', 'probe', 'kernel']], 'bpftool feature probe kernel (probes more)']);
   return rows;
-}
-
-/**
- * Every run of each command, the commands in turn RUNS times (as race() in lib.mjs, but keeping
- * each run, so ours and node's can be paired run by run).
- */
-function runs(cmds) {
-  const times = cmds.map(() => []);
-  for (let i = 0; i < RUNS; i++) cmds.forEach((c, k) => times[k].push(typeof c === 'function' ? c() : wall(c[0], c[1])));
-  return times;
 }
 
 /**
@@ -69,7 +59,7 @@ export const sections = [
       const rows = [];
       const judged = [];
       for (const [label, args, ref, refName] of cases()) {
-        const [ours, node, tool] = runs([[process.execPath, [CLI, ...args]], [process.execPath, ['-e', '0']], ref]);
+        const [ours, node, tool] = rounds([[process.execPath, [CLI, ...args]], [process.execPath, ['-e', '0']], ref]);
         // Paired run by run (they ran back to back), so a slow moment weighs on both alike.
         const above = median(ours.map((t, i) => t - node[i]));
         const j = judge(above, median(tool));
@@ -79,7 +69,7 @@ export const sections = [
       const measured = judged.filter((j) => j.ratio !== undefined).map((j) => j.ratio);
       const left = judged.length - measured.length;
       return [
-        `medians of ${RUNS}, commands alternating; "above node" is the median of (bpf-lens − node -e 0) paired run by run`,
+        `medians of ${RUNS}, commands in a random order each round; "above node" is the median of (bpf-lens − node -e 0) paired run by run`,
         ...table(['command', 'bpf-lens', 'node -e 0', 'above node', 'bpftool', 'ratio', 'goal', 'reference'], rows),
         `verdict (goal ≤ ${GOAL} for each command): ${overall(judged.map((j) => j.verdict))}`,
         measured.length

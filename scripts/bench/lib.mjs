@@ -119,15 +119,30 @@ export function wall(cmd, args, opts = {}) {
 }
 
 /**
- * Median wall times of several commands, run in turn RUNS times (alternating, so load on a
- * shared machine hits each alike). A command is [cmd, args] or a function returning a time.
+ * Every run of each command: RUNS rounds, each command once per round in a fresh random order
+ * (load on a shared machine hits each alike, and no command always runs right after another:
+ * the order alone moved a process's time by ~2.5 ms here). A command is [cmd, args] or a
+ * function returning a time.
  */
-export function race(cmds, runs = RUNS) {
+export function rounds(cmds, runs = RUNS) {
   const times = cmds.map(() => []);
   for (let i = 0; i < runs; i++) {
-    cmds.forEach((c, k) => times[k].push(typeof c === 'function' ? c() : wall(c[0], c[1], c[2])));
+    const order = cmds.map((_, k) => k);
+    for (let k = order.length - 1; k > 0; k--) {
+      const j = Math.floor(Math.random() * (k + 1));
+      [order[k], order[j]] = [order[j], order[k]];
+    }
+    for (const k of order) {
+      const c = cmds[k];
+      times[k].push(typeof c === 'function' ? c() : wall(c[0], c[1], c[2]));
+    }
   }
-  return times.map(median);
+  return times;
+}
+
+/** Median wall times of several commands over `rounds`. */
+export function race(cmds, runs = RUNS) {
+  return rounds(cmds, runs).map(median);
 }
 
 /** Left-aligned table rows with a header, for section output. */

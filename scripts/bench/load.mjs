@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { CLI, EXAMPLES, FIXTURES, ROOT, RUNS, engine, geomean, median, since, table, verdict } from './lib.mjs';
+import { CLI, EXAMPLES, FIXTURES, ROOT, RUNS, engine, geomean, median, rounds, since, table, verdict } from './lib.mjs';
 
 const OBJECTS = [path.join(EXAMPLES, 'exec_tracer.bpf.o'), path.join(FIXTURES, 'core_tracer.o'), path.join(FIXTURES, 'core_flavors.o')];
 const WARM_GOAL = 0.5;
@@ -12,33 +12,40 @@ const COLD_GOAL = 1.3;
 const STAGES = ['startup', 'open', 'modules', 'probe', 'core', 'btf', 'maps', 'programs', 'pin', 'cleanup'];
 const pinDir = `/sys/fs/bpf/bench_load_${process.pid}`;
 
-/** `bpf-lens load`, `node -e 0` (node's own start, which no pipeline work removes) and `bpftool prog loadall`, alternating run by run. */
+/**
+ * `bpf-lens load`, `node -e 0` (node's own start, which no pipeline work removes) and `bpftool
+ * prog loadall`, each once per round in a random order (rounds() in lib.mjs).
+ */
 function processes(file) {
-  const lens = [];
-  const node = [];
-  const tool = [];
   const stages = {};
-  for (let i = 0; i < RUNS; i++) {
-    let t0 = process.hrtime.bigint();
-    spawnSync(process.execPath, ['-e', '0']);
-    node.push(since(t0));
-    t0 = process.hrtime.bigint();
+  const lens = () => {
+    const t0 = process.hrtime.bigint();
     const r = spawnSync(process.execPath, [CLI, 'load', file], { encoding: 'utf8', env: { ...process.env, BPF_LENS_TIMING: '1' } });
-    lens.push(since(t0));
+    const ms = since(t0);
     if (r.status !== 0) throw new Error(`bpf-lens load ${file}: ${r.stderr}`);
     const m = /bpf-lens timing: (\{.*\})/.exec(r.stderr);
     for (const [k, v] of Object.entries(m ? JSON.parse(m[1]) : {})) (stages[k] ??= []).push(v);
+    return ms;
+  };
+  const node = () => {
+    const t0 = process.hrtime.bigint();
+    spawnSync(process.execPath, ['-e', '0']);
+    return since(t0);
+  };
+  const tool = () => {
     mkdirSync(pinDir, { recursive: true });
-    t0 = process.hrtime.bigint();
+    const t0 = process.hrtime.bigint();
     const b = spawnSync('bpftool', ['prog', 'loadall', file, pinDir], { encoding: 'utf8' });
-    tool.push(since(t0));
+    const ms = since(t0);
     rmSync(pinDir, { recursive: true, force: true });
     if (b.status !== 0) throw new Error(`bpftool prog loadall ${file}: ${b.stderr}`);
-  }
+    return ms;
+  };
+  const [lensMs, nodeMs, toolMs] = rounds([lens, node, tool]);
   return {
-    lens: median(lens),
-    node: median(node),
-    tool: median(tool),
+    lens: median(lensMs),
+    node: median(nodeMs),
+    tool: median(toolMs),
     stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, median(v)])),
   };
 }
@@ -107,7 +114,7 @@ export const sections = [
       }
       const g = geomean(warm);
       return [
-        `medians of ${RUNS} (ms); bpf-lens load and bpftool alternate run by run`,
+        `medians of ${RUNS} (ms); bpf-lens load, node -e 0 and bpftool in a random order each round`,
         ...table(
           ['object', 'bpf-lens', 'node -e 0', 'above node', 'bpftool', 'above/bpftool', 'pipeline cold', 'warm', 'warm/bpftool'],
           rows,
