@@ -7,7 +7,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+/**
+ * Rounds per comparison. 15 by default: a cold process's time varies by ±5 ms here, as much as
+ * some whole bpftool runs, and a median of 5 rounds let a command's verdict flip run to run.
+ */
+export const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 export const VMLINUX = process.env.BENCH_VMLINUX ?? '/sys/kernel/btf/vmlinux';
 export const CLI = path.join(ROOT, 'bin', 'bpf-lens.js');
 export const FIXTURES = path.join(ROOT, 'build', 'fixtures');

@@ -18,7 +18,9 @@ function readmeRows(): Map<string, string[]> {
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   const at = readme.indexOf('\n## Benchmarks\n');
   assert.ok(at >= 0, 'README has a Benchmarks section');
-  const section = readme.slice(at + 1, readme.indexOf('\n## ', at + 1));
+  // the goals table: up to the first subsection ("Where it stands" has a row per section too)
+  const end = Math.min(...['\n## ', '\n### '].map((h) => readme.indexOf(h, at + 1)).filter((i) => i > 0));
+  const section = readme.slice(at + 1, end);
   const rows = new Map<string, string[]>();
   for (const line of section.split('\n')) {
     const m = /^\| `([a-z-]+)` \| ([^|]*) \|/.exec(line);
@@ -66,4 +68,18 @@ test('each README row names exactly the npm scripts that run its section', () =>
       `README names npm run ${script}`,
     );
   }
+});
+
+test('README says where every section stands, in the harness order, each with a verdict', () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const at = readme.indexOf('\n### Where it stands\n');
+  assert.ok(at >= 0, 'README has a "Where it stands" subsection under Benchmarks');
+  const table = readme.slice(at + 1, readme.indexOf('\n#', at + 1));
+  const rows = [...table.matchAll(/^\| `([a-z-]+)`[^|]* \| [^|]+ \| ([^|]+) \|$/gm)];
+  const listed = bench('--list').map((l) => l.split(/\s+/)[0]);
+  assert.deepEqual(
+    rows.map((r) => r[1]),
+    listed,
+  );
+  for (const r of rows) assert.match(r[2], /^(MET|MISSED|not run)\b/, `row ${r[1]} starts its verdict with MET, MISSED or "not run"`);
 });
