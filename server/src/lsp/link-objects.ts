@@ -18,11 +18,14 @@ export function withResolvedExterns(objects: readonly ObjectSummary[], all: read
   const known = new Set(all.map((a) => a.path));
   const definedIn = definitionsAcross([...all, ...objects.filter((o) => !known.has(o.path))]);
   return objects.map((o) => {
-    if (!o.externs.some((e) => !isKernelExtern(e.kind) && definedIn(e.name))) return o;
-    return {
-      ...o,
-      externs: o.externs.map((e) => (isKernelExtern(e.kind) || !definedIn(e.name) ? e : { ...e, resolvedIn: definedIn(e.name) })),
-    };
+    let resolved = false;
+    const externs = o.externs.map((e) => {
+      const at = isKernelExtern(e.kind) ? undefined : definedIn(e.name);
+      if (!at) return e;
+      resolved = true;
+      return { ...e, resolvedIn: at };
+    });
+    return resolved ? { ...o, externs } : o;
   });
 }
 

@@ -16,7 +16,6 @@ import { MAX_DOCUMENT_CHARS, tooLarge } from './limits';
 import { type FileIdentity, indexedOf, parseObjectFile } from './parsed-object';
 import type { TargetBtfSource } from './target-btf-source';
 import { lowerThisThread } from './thread-priority';
-import type { WorkerSetup } from './worker-pool';
 
 export interface DumpJob {
   readonly id: number;
@@ -43,6 +42,12 @@ export interface CoreJob {
 }
 
 export type WorkerJob = DumpJob | IndexJob | CoreJob;
+
+/** What a worker is told when it starts (its workerData). */
+export interface WorkerSetup {
+  /** Lower the thread to this nice value first (a background pool's). */
+  readonly nice?: number;
+}
 export type WorkerReply = { readonly id: number; readonly value: unknown } | { readonly id: number; readonly error: string };
 
 function run(job: WorkerJob): unknown {

@@ -1,6 +1,7 @@
 /**
  * The requests about the workspace's objects: list them (a line each, or whole summaries of one
- * or all with externs resolved across them), re-index, page through an object's BTF types, link objects, distill a module's base.
+ * or all with externs resolved across them), re-index, page through an object's BTF types,
+ * link objects, distill a module's base.
  */
 import {
   BtfTypesRequest,

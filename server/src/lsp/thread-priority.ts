@@ -25,16 +25,15 @@ function threadId(): number | undefined {
 
 /**
  * Lowers the calling thread's priority to `nice` (Linux: setpriority on a thread id sets that
- * thread's). Returns the nice value it runs at, or undefined when it could not tell: then it
- * keeps its priority, which costs hovers time, not correctness.
+ * thread's). Where it cannot, the thread keeps its priority: that costs hovers time, not
+ * correctness.
  */
-export function lowerThisThread(nice: number): number | undefined {
+export function lowerThisThread(nice: number): void {
   const tid = threadId();
-  if (tid === undefined) return undefined;
+  if (tid === undefined) return;
   try {
     if (getPriority(tid) < nice) setPriority(tid, nice);
-    return getPriority(tid);
   } catch {
-    return undefined;
+    // refused (a seccomp filter, another OS's semantics): run at the priority we have
   }
 }

@@ -7,7 +7,7 @@
 import { existsSync } from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
-import type { WorkerJob, WorkerReply } from './lsp-worker';
+import type { WorkerJob, WorkerReply, WorkerSetup } from './lsp-worker';
 import { BACKGROUND_NICE } from './thread-priority';
 
 const WORKER_HEAP_MB = 1536;
@@ -41,12 +41,6 @@ export interface PoolOptions {
   readonly file?: string;
   /** Background work (reading the workspace): its threads yield the cores to the server thread. */
   readonly background?: boolean;
-}
-
-/** What a worker is told when it starts (its workerData). */
-export interface WorkerSetup {
-  /** Lower the thread to this nice value first. */
-  readonly nice?: number;
 }
 
 /** Names a job in errors: "the c dump of /x", "reading /x.o". */
