@@ -38,6 +38,11 @@ test(
     // O_NONBLOCK set on the pipe before the dump starts: write(2) answers EAGAIN once it is full
     const nonBlocking = `python3 -c 'import os, sys; os.set_blocking(1, False); os.execv(sys.argv[1], sys.argv[1:])'`;
     assert.equal(sha(sh(`${nonBlocking} "$NODE" "$CLI" btf dump "$VMLINUX" | (sleep 0.5; cat)`)), want, 'non-blocking pipe');
+    // the dump writes over one buffer: what the pipe could not take must have been copied
+    const json = spawnSync(process.execPath, [CLI, 'btf', 'dump', VMLINUX, '--format', 'json'], { maxBuffer: 1 << 30, timeout: 120_000 });
+    assert.equal(json.status, 0, json.stderr.toString());
+    const viaNonBlocking = sh(`${nonBlocking} "$NODE" "$CLI" btf dump "$VMLINUX" --format json | (sleep 0.5; cat)`);
+    assert.equal(sha(viaNonBlocking), sha(json.stdout), 'non-blocking pipe, json');
     // a reader that leaves after one line: the dump ends quietly (nothing on stderr) with 0
     const early = sh('set -o pipefail; exec 3>&1; "$NODE" "$CLI" btf dump "$VMLINUX" 2>&3 | head -1; echo "status $?"');
     assert.match(early.toString(), /^\[1\] INT [^\n]*\nstatus 0\n$/);

@@ -1,6 +1,6 @@
 import type { Btf } from './btf';
 import { DumpView, KIND_STR, enum64Value, funcLinkageStr, intEncodingStr, varLinkageStr } from './dump-view';
-import { type ChunkSink, OutBuf } from './out-buf';
+import { CHUNK_BYTES, type ChunkSink, OutBuf } from './out-buf';
 import { BTF_KIND_MAX } from './types';
 
 /**
@@ -17,12 +17,12 @@ export function dumpJsonBytes(btf: Btf): Uint8Array {
 }
 
 /**
- * The same text handed to `sink` in chunks of about `chunkBytes` (one chunk for a
- * vmlinux-sized dump), so memory stays bounded whatever the input makes the text grow to.
+ * The same text handed to `sink` in chunks of at most `chunkBytes` (more only for one write
+ * bigger than a chunk), so memory stays bounded whatever the input makes the text grow to.
  */
-export function dumpJsonTo(btf: Btf, sink: ChunkSink, chunkBytes = 64 << 20): void {
+export function dumpJsonTo(btf: Btf, sink: ChunkSink, chunkBytes = CHUNK_BYTES): void {
   const v = new DumpView(btf);
-  const out = new OutBuf(Math.min(chunkBytes, v.outputBound(6)), sink, chunkBytes);
+  const out = new OutBuf(Math.min(chunkBytes, v.outputBound(6)), sink);
   dumpInto(v, out);
   out.flush();
 }

@@ -12,7 +12,10 @@ export type CommandRun = Pick<Command, 'run'>;
 /** Where a command writes; tests and the LSP can capture it. */
 export interface CliIo {
   out(text: string): void;
-  /** Raw bytes to stdout (large dumps, names that are not UTF-8); falls back to out(). */
+  /**
+   * Raw bytes to stdout (large dumps, names that are not UTF-8); falls back to out(). The
+   * bytes are only valid during the call (dumps reuse their buffer): an io that keeps them copies.
+   */
   outBytes?(bytes: Uint8Array): void;
   err(text: string): void;
 }

@@ -15,9 +15,10 @@ interface Direct {
 
 function direct(fd: 1 | 2, stream: () => NodeJS.WriteStream): Direct {
   let queued: NodeJS.WriteStream | undefined;
+  // a stream keeps what it queues, and callers write over their buffers (CliIo.outBytes): a copy
   const toStream = (bytes: Uint8Array): void => {
     queued ??= stream();
-    queued.write(bytes);
+    queued.write(Buffer.from(bytes));
   };
   return {
     write(data) {

@@ -10,7 +10,8 @@ import { exitAfterListeners } from '../kernel/exit-now';
 
 export const io: CliIo = {
   out: (text) => process.stdout.write(text),
-  outBytes: (bytes) => process.stdout.write(bytes),
+  // the stream may queue what it cannot write at once: a copy, as the caller reuses `bytes`
+  outBytes: (bytes) => process.stdout.write(Buffer.from(bytes)),
   err: (text) => process.stderr.write(text),
 };
 
