@@ -3,7 +3,8 @@
 // what compilers do not emit (signed enums, ENUM64, odd linkage, names that need escaping).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { type Btf, parseBtf } from '../../server/src/btf/btf';
@@ -261,6 +262,26 @@ test('split BTF built on this kernel: ids and strings continue from the base', (
   writeFileSync(file, bytes);
   assert.equal(parseBtf(bytes, { base }).startId, base.length);
   sameAsBpftool('built-split.btf', bytes, VMLINUX);
+});
+
+test("vmlinux dumps through this boot's copy and index in the cache, the same bytes every time", { skip: !existsSync(VMLINUX) }, (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bpf-lens-dump-cache-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const run = (env: NodeJS.ProcessEnv) => {
+    const r = spawnSync(process.execPath, [CLI, 'btf', 'dump', VMLINUX, '--format', 'json'], {
+      env: { ...process.env, ...env },
+      maxBuffer: 1 << 30,
+    });
+    assert.equal(r.status, 0, r.stderr.toString());
+    return r.stdout;
+  };
+  const uncached = run({ BPF_LENS_NO_BTF_INDEX: '1' });
+  assert.ok(run({ BPF_LENS_BTF_INDEX_DIR: dir }).equals(uncached), 'the run that fills the cache');
+  const files = readdirSync(dir).sort();
+  assert.equal(files.filter((f) => f.endsWith('.btfcopy')).length, 1, files.join(' '));
+  assert.equal(files.filter((f) => f.endsWith('.btfidx')).length, 1, files.join(' '));
+  assert.ok(run({ BPF_LENS_BTF_INDEX_DIR: dir }).equals(uncached), 'a run that reads it');
+  assert.deepEqual(readdirSync(dir).sort(), files);
 });
 
 test('a missing file and a bad --format are one-line errors', () => {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { type Btf, parseBtf } from '../../server/src/btf/btf';
+import { dumpRawBytes } from '../../server/src/btf/dump-raw';
 import { INDEX_FORMAT, btfDigest, encodeIndex, parseWithIndex } from '../../server/src/btf/index-file';
 import { parseKernelBtf, readKernelBtfFile } from '../../server/src/kernel/btf-index-cache';
 import { VMLINUX_BTF } from '../../server/src/kernel/sysfs-btf';
@@ -144,6 +145,30 @@ test(
     sameBtf(plain, parseKernelBtf(bytes, { file: 'vmlinux' }, dir));
     assert.equal(readFileSync(older, 'latin1'), 'an index of format 2');
     assert.equal(statSync(file).mtimeMs, current, 'its own index is still the one used');
+  },
+);
+
+test(
+  'a dump reads every record offset of the index: one that is off anywhere is caught, the dump is the same and the index rewritten',
+  { skip: !have && 'no vmlinux BTF' },
+  (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bpf-lens-btfidx-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const plain = parseBtf(bytes, { file: 'vmlinux' });
+    const want = Buffer.from(dumpRawBytes(plain));
+    parseKernelBtf(bytes, {}, dir); // writes the index
+    const file = path.join(dir, readdirSync(dir)[0]);
+    const good = readFileSync(file);
+    assert.ok(Buffer.from(dumpRawBytes(parseKernelBtf(bytes, {}, dir))).equals(want), 'the index as written');
+    // the first, one in the middle no name sample reads, the last; moved by a record's length
+    for (const i of [0, 3, plain.count - 1]) {
+      const damaged = Buffer.from(good);
+      damaged.writeUInt32LE(damaged.readUInt32LE(BODY + 4 * i) + 16, BODY + 4 * i);
+      writeFileSync(file, damaged);
+      const btf = parseKernelBtf(bytes, {}, dir);
+      assert.ok(Buffer.from(dumpRawBytes(btf)).equals(want), `offset of record ${i} off by 16: the same dump`);
+      assert.deepEqual(readFileSync(file), good, `record ${i}: the index is written again`);
+    }
   },
 );
 

@@ -92,8 +92,8 @@ export class Btf {
   }
 
   private checkAllRecords(): void {
-    const holds = this.raw?.recordHolds;
-    if (holds) for (let i = 0; i < this.own; i++) if (!holds(i)) throw new IndexCorruptError(`record offset of type [${this.startId + i}]`);
+    const bad = this.raw?.firstBadRecord?.() ?? -1;
+    if (bad >= 0) throw new IndexCorruptError(`record offset of type [${this.startId + bad}]`);
     this.recordsChecked = true;
   }
 

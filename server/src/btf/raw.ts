@@ -60,6 +60,8 @@ export interface RawTypes {
    * ends where record i+1 starts (undefined for scanned offsets, which hold by construction).
    */
   readonly recordHolds?: (i: number) => boolean;
+  /** For offsets from an index file: the first record that does not hold, or -1 (one pass over them all). */
+  readonly firstBadRecord?: () => number;
 }
 
 /** An index file's tables disagree with the BTF they index: the index is corrupt or stale. */
@@ -270,6 +272,7 @@ export function rawTypesAt(
     typeStart,
     typeLen,
     recordHolds,
+    firstBadRecord: () => firstBadRecord(dv, le, offsets, typeStart, typeLen),
     nameOf: (i) => str(dv.getUint32(checked(i), le)),
     kindOf: (i) => (dv.getUint32(checked(i) + 4, le) >>> 24) & 0x1f,
     decode: (i) => decodeType(dv, le, checked(i), startId + i, str),
@@ -298,6 +301,18 @@ function recordCheck(dv: DataView, le: boolean, offsets: Uint32Array, typeStart:
     if (end < 0 || end !== (i + 1 < count ? offsets[i + 1] : typeEnd)) return false;
     return i === 0 ? o === typeStart : endOf(offsets[i - 1]) === o;
   };
+}
+
+/** recordCheck() of every record in one walk: each record ends where the next one starts. */
+function firstBadRecord(dv: DataView, le: boolean, offsets: Uint32Array, typeStart: number, typeLen: number): number {
+  const typeEnd = typeStart + typeLen;
+  let at = typeStart;
+  for (let i = 0; i < offsets.length; i++) {
+    if (offsets[i] !== at || at + 12 > typeEnd) return i;
+    const info = dv.getUint32(at + 4, le);
+    at += 12 + extraBytes((info >>> 24) & 0x1f, info & 0xffff);
+  }
+  return at === typeEnd ? -1 : Math.max(0, offsets.length - 1);
 }
 
 function decodeType(dv: DataView, le: boolean, o: number, id: number, str: (off: number) => string): BtfType {

@@ -1,10 +1,12 @@
 // The CLI's file inputs: paths read into bytes, then handed to the engine.
 import { closeSync, fstatSync, openSync, readFileSync } from 'fs';
+import { resolve } from 'path';
 import { type Btf } from '../btf/btf';
 import { BTF_SECTIONS, btfFromBytes, btfFromElf } from '../btf/input';
 import { FormatError } from '../common/errors';
 import { ElfFile } from '../elf/reader';
 import { isDwarf, readElfSections } from '../host/read-object';
+import type * as SysfsBtf from '../kernel/sysfs-btf';
 
 /** Reads a file as bytes (errors keep their errno code for reportError). */
 export function readInput(file: string): Uint8Array {
@@ -17,9 +19,20 @@ export function readInput(file: string): Uint8Array {
  * with `.BTF.base` parses on its distilled base, or is relocated onto `base` if given.
  */
 export function loadBtf(file: string, base?: Btf): Btf {
+  if (!base && resolve(file) === VMLINUX_BTF) return loadSysfsBtf().readVmlinuxBtf();
   // only .BTF and .BTF.base: a cold `btf dump` of a -g object then reads 34 of its 664 KB
   const elf = readElfPart(file, (name) => BTF_SECTIONS.has(name));
   return elf ? btfFromElf(elf, base) : btfFromBytes(readInput(file), file, base);
+}
+
+/** Where this kernel publishes its vmlinux BTF (kernel/sysfs-btf.ts, not evaluated unless read). */
+const VMLINUX_BTF = '/sys/kernel/btf/vmlinux';
+
+// Evaluated only for the kernel's own BTF: the cache code and koffi cost a small object's dump
+// nothing.
+function loadSysfsBtf(): typeof SysfsBtf {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('../kernel/sysfs-btf') as typeof SysfsBtf;
 }
 
 /**

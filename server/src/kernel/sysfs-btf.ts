@@ -1,6 +1,6 @@
 // The BTF the running kernel publishes as files: /sys/kernel/btf/vmlinux and one split file
-// per module with BTF. Plain file reads (no bpf(2), no koffi), so the language server can
-// use it without loading the native module.
+// per module with BTF. File reads, no bpf(2): vmlinux comes through the per-boot copy and
+// index (btf-index-cache.ts), mapped with koffi where it loads and read where it does not.
 import { existsSync, readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 import type { Btf } from '../btf/btf';
@@ -23,10 +23,19 @@ function readBtfFile(file: string, base?: Btf): Btf {
   return btfFromBytes(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), file, base);
 }
 
+/**
+ * The running kernel's vmlinux BTF through the per-boot copy and index (btf-index-cache.ts):
+ * a process after the boot's first maps both instead of reading sysfs 4 KiB at a time and
+ * scanning 126k types.
+ */
+export function readVmlinuxBtf(): Btf {
+  const { bytes, digest } = readKernelBtfFile(VMLINUX_BTF);
+  return parseKernelBtf(bytes, { file: VMLINUX_BTF, section: 'BTF' }, undefined, digest);
+}
+
 /** This kernel's vmlinux BTF, then each module's split BTF on it, as libbpf searches them for CO-RE. */
 export function sysfsKernelBtfs(): { name: string; btf: Btf }[] {
-  const { bytes, digest } = readKernelBtfFile(VMLINUX_BTF);
-  const vmlinux = { name: 'vmlinux', btf: parseKernelBtf(bytes, { file: VMLINUX_BTF }, undefined, digest) };
+  const vmlinux = { name: 'vmlinux', btf: readVmlinuxBtf() };
   const mods = readdirSync(SYSFS_BTF)
     .filter((n) => n !== 'vmlinux')
     .sort()
