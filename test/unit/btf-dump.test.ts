@@ -305,6 +305,80 @@ test("--format c prints the C header of the object's BTF (dumpC), split BTF incl
   assert.equal(split.stdout.toString('latin1'), dumpC(loadBtf(mod.file, loadBtf(mod.base!))));
 });
 
+test('types with thousands of long-named items dump as bpftool does, in chunks of any size', () => {
+  // a writer that checks room per type or item, not per byte, must still never write past its
+  // buffer: every kind with items, 2048 items each, names of 1 KB
+  const b = new BtfBuilder();
+  const int = b.add({ kind: 'INT', name: 'int', nameOff: 0, kindFlag: false, size: 4, encoding: 1, bitsOffset: 0, bits: 32 });
+  // a tab and a quote to escape (not a backslash: bpftool 7.1 escapes it wrongly)
+  const n = (k: number) => `${k}_${'x'.repeat(1000)}\t"`;
+  const items = Array.from({ length: 2048 }, (_, k) => k);
+  b.add({
+    kind: 'STRUCT',
+    name: n(1),
+    nameOff: 0,
+    kindFlag: true,
+    size: 8192,
+    members: items.map((k) => ({ name: n(k), nameOff: 0, type: int, bitsOffset: 32 * k, bitfieldSize: k % 7 })),
+  });
+  b.add({
+    kind: 'ENUM',
+    name: n(2),
+    nameOff: 0,
+    kindFlag: true,
+    size: 4,
+    values: items.map((k) => ({ name: n(k), nameOff: 0, value: k % 3 ? k : -k })),
+  });
+  b.add({
+    kind: 'ENUM',
+    name: n(3),
+    nameOff: 0,
+    kindFlag: false,
+    size: 4,
+    values: items.map((k) => ({ name: n(k), nameOff: 0, value: 0xfffff000 + k })),
+  });
+  b.add({
+    kind: 'ENUM64',
+    name: n(4),
+    nameOff: 0,
+    kindFlag: true,
+    size: 8,
+    values: items.map((k) => ({ name: n(k), nameOff: 0, value: -(2n ** 40n) * BigInt(k) })),
+  });
+  b.add({
+    kind: 'FUNC_PROTO',
+    name: '',
+    nameOff: 0,
+    kindFlag: false,
+    type: int,
+    params: items.map((k) => ({ name: n(k), nameOff: 0, type: int })),
+  });
+  const v = b.add({ kind: 'VAR', name: n(5), nameOff: 0, kindFlag: false, type: int, linkage: 1 });
+  b.add({
+    kind: 'DATASEC',
+    name: n(6),
+    nameOff: 0,
+    kindFlag: false,
+    size: 8192,
+    vars: items.map((k) => ({ type: v, offset: 4 * k, size: 4 })),
+  });
+  // short items: only the room made per item keeps them inside the buffer
+  const anon = { name: '', nameOff: 0 };
+  b.add({ kind: 'FUNC_PROTO', ...anon, kindFlag: false, type: int, params: items.map(() => ({ ...anon, type: int })) });
+  const members = items.map((k) => ({ ...anon, type: int, bitsOffset: 32 * k, bitfieldSize: 0 }));
+  b.add({ kind: 'STRUCT', ...anon, kindFlag: false, size: 8192, members });
+  b.add({ kind: 'ENUM', ...anon, kindFlag: false, size: 4, values: items.map((k) => ({ ...anon, value: k })) });
+  const bytes = writeBtf(b.build());
+  sameAsBpftool('long-items.btf', bytes);
+  const whole = Buffer.from(dumpJson(parseBtf(bytes)), 'latin1');
+  for (const chunkBytes of [1, 16 << 10, 100_000]) {
+    const chunks: Buffer[] = [];
+    dumpJsonTo(parseBtf(bytes), (c) => chunks.push(Buffer.from(c)), chunkBytes);
+    assert.ok(Buffer.concat(chunks).equals(whole), `chunks of ${chunkBytes}`);
+    assert.ok(Math.max(...chunks.map((c) => c.length)) <= Math.max(chunkBytes, 16 << 10), `chunks of ${chunkBytes} stay that small`);
+  }
+});
+
 test('a small hostile file whose dump is huge streams in bounded chunks', () => {
   // one 16 KB name behind 4096 members of each of 3 structs: 12 KB of BTF types, ~200 MB of text
   const b = new BtfBuilder();

@@ -1,5 +1,4 @@
 import { type Btf, parseBtf } from './btf';
-import { type OutBuf } from './out-buf';
 import { hostWords } from './raw';
 import { KIND_NAMES } from './types';
 import { writeBtf } from './write';
@@ -17,8 +16,9 @@ export class DumpView {
   readonly startId: number;
   /** The blob and its bases, own blob first. */
   private readonly chain: Btf[];
-  private readonly ownStrings: Uint8Array;
-  private readonly ownStrOff: number;
+  /** The blob's own string section, and the string offset it starts at (after its bases'). */
+  readonly ownStrings: Uint8Array;
+  readonly ownStrOff: number;
   /** The chain's string sections as latin1 text, decoded when nameText first needs each. */
   private readonly chainText: (string | undefined)[] = [];
 
@@ -62,19 +62,9 @@ export class DumpView {
   }
 
   /**
-   * Writes the name at string offset `off` as bpftool does: `(anon)` for offset 0, the
-   * bytes up to the NUL otherwise, `(invalid)` past the strings.
-   */
-  name(out: OutBuf, off: number, json: boolean): void {
-    const rel = off - this.ownStrOff;
-    if (off === 0 || rel < 0 || rel >= this.ownStrings.length) this.otherName(out, off, json);
-    else if (json) out.cstrJson(this.ownStrings, rel);
-    else out.cstr(this.ownStrings, rel);
-  }
-
-  /**
-   * name() as a string (latin1: one character per byte), for writers that build text: each
-   * string section is decoded once, then a name is a slice of it.
+   * The name at string offset `off` as bpftool writes it (latin1: one character per byte):
+   * `(anon)` for offset 0, the bytes up to the NUL, `(invalid)` past the strings. Each string
+   * section is decoded once, then a name is a slice of it.
    */
   nameText(off: number): string {
     if (off === 0) return '(anon)';
@@ -85,25 +75,6 @@ export class DumpView {
     const at = off - b.startStrOff;
     const end = s.indexOf('\0', at);
     return s.slice(at, end < 0 ? s.length : end);
-  }
-
-  private otherName(out: OutBuf, off: number, json: boolean): void {
-    if (off === 0) {
-      out.lit('(anon)');
-      return;
-    }
-    const k = this.sectionOf(off);
-    if (k < 0) {
-      out.lit('(invalid)');
-      return;
-    }
-    const b = this.chain[k];
-    const s = b.strings;
-    const at = off - b.startStrOff;
-    let end = s.indexOf(0, at);
-    if (end < 0) end = s.length;
-    if (json) out.copyJson(s, at, end);
-    else out.copy(s, at, end);
   }
 
   /** Index in the chain of the string section holding offset `off`, or -1 past them all. */
