@@ -91,6 +91,14 @@ export class Btf {
     return this.raw;
   }
 
+  /**
+   * The encoded type section (undefined for built BTF), not checked against an index: for a
+   * reader that walks every record itself (a dump), for which the walk is the check.
+   */
+  get typeSection(): Pick<RawTypes, 'view' | 'typeStart' | 'typeLen'> | undefined {
+    return this.raw;
+  }
+
   private checkAllRecords(): void {
     const bad = this.raw?.firstBadRecord?.() ?? -1;
     if (bad >= 0) throw new IndexCorruptError(`record offset of type [${this.startId + bad}]`);

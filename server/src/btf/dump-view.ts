@@ -1,5 +1,5 @@
 import { type Btf, parseBtf } from './btf';
-import { hostWords } from './raw';
+import { type RawTypes, hostWords, recordStarts } from './raw';
 import { KIND_NAMES } from './types';
 import { writeBtf } from './write';
 
@@ -24,11 +24,13 @@ export class DumpView {
 
   constructor(readonly btf: Btf) {
     // Built BTF has no encoding yet: encode it once (writeBtf keeps ids and name offsets).
-    const parsed = btf.records ? btf : parseBtf(writeBtf(btf), { base: btf.base, file: '<built BTF>' });
-    const rec = parsed.records!;
-    this.w = hostWords(rec.view, rec.typeStart, rec.typeLen, parsed.littleEndian);
-    this.recs = new Uint32Array(rec.offsets.length);
-    for (let i = 0; i < this.recs.length; i++) this.recs[i] = (rec.offsets[i] - rec.typeStart) >>> 2;
+    const parsed = btf.typeSection ? btf : parseBtf(writeBtf(btf), { base: btf.base, file: '<built BTF>' });
+    const sec = parsed.typeSection!;
+    this.w = hostWords(sec.view, sec.typeStart, sec.typeLen, parsed.littleEndian);
+    // The records' own lengths give where each starts, in the one walk a dump needs, whether
+    // the offsets were scanned or came from an index file (which a walk that does not add up
+    // leaves to `records` to check, and rescan if it is wrong).
+    this.recs = recordStarts(this.w, parsed.count) ?? fromOffsets(parsed.records!);
     this.startId = parsed.startId;
     this.chain = [];
     for (let b: Btf | undefined = parsed; b; b = b.base) this.chain.push(b);
@@ -135,4 +137,10 @@ export function varLinkageStr(linkage: number): string {
 export function enum64Value(lo: number, hi: number, signed: boolean): bigint {
   const raw = (BigInt(hi) << 32n) | BigInt(lo);
   return signed ? BigInt.asIntN(64, raw) : raw;
+}
+
+function fromOffsets(rec: RawTypes): Uint32Array {
+  const recs = new Uint32Array(rec.offsets.length);
+  for (let i = 0; i < recs.length; i++) recs[i] = (rec.offsets[i] - rec.typeStart) >>> 2;
+  return recs;
 }

@@ -303,6 +303,22 @@ function recordCheck(dv: DataView, le: boolean, offsets: Uint32Array, typeStart:
   };
 }
 
+/**
+ * Word index of each record in `w` (a type section as host-order words), found by walking the
+ * records: undefined unless exactly `count` of them fill it.
+ */
+export function recordStarts(w: Uint32Array, count: number): Uint32Array | undefined {
+  const recs = new Uint32Array(count);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    if (at + 3 > w.length) return undefined;
+    recs[i] = at;
+    const info = w[at + 1];
+    at += 3 + (extraBytes((info >>> 24) & 0x1f, info & 0xffff) >>> 2);
+  }
+  return at === w.length ? recs : undefined;
+}
+
 /** recordCheck() of every record in one walk: each record ends where the next one starts. */
 function firstBadRecord(dv: DataView, le: boolean, offsets: Uint32Array, typeStart: number, typeLen: number): number {
   const typeEnd = typeStart + typeLen;
