@@ -1,5 +1,5 @@
 import { type Btf, parseBtf } from './btf';
-import { type RawTypes, hostWords, recordStarts } from './raw';
+import { hostWords, recordStarts } from './raw';
 import { KIND_NAMES } from './types';
 import { writeBtf } from './write';
 
@@ -28,9 +28,11 @@ export class DumpView {
     const sec = parsed.typeSection!;
     this.w = hostWords(sec.view, sec.typeStart, sec.typeLen, parsed.littleEndian);
     // The records' own lengths give where each starts, in the one walk a dump needs, whether
-    // the offsets were scanned or came from an index file (which a walk that does not add up
-    // leaves to `records` to check, and rescan if it is wrong).
-    this.recs = recordStarts(this.w, parsed.count) ?? fromOffsets(parsed.records!);
+    // the offsets were scanned or came from an index file. The bytes were scanned whole once
+    // either way (an index is written only after a scan and bound to them by its digest).
+    const recs = recordStarts(this.w, parsed.count);
+    if (!recs) throw new Error(`${parsed.count} type records do not fill the type section`);
+    this.recs = recs;
     this.startId = parsed.startId;
     this.chain = [];
     for (let b: Btf | undefined = parsed; b; b = b.base) this.chain.push(b);
@@ -137,10 +139,4 @@ export function varLinkageStr(linkage: number): string {
 export function enum64Value(lo: number, hi: number, signed: boolean): bigint {
   const raw = (BigInt(hi) << 32n) | BigInt(lo);
   return signed ? BigInt.asIntN(64, raw) : raw;
-}
-
-function fromOffsets(rec: RawTypes): Uint32Array {
-  const recs = new Uint32Array(rec.offsets.length);
-  for (let i = 0; i < recs.length; i++) recs[i] = (rec.offsets[i] - rec.typeStart) >>> 2;
-  return recs;
 }
