@@ -9,6 +9,8 @@ if (DEBUG) process.setSourceMapsEnabled(true);
 const fs = require('fs');
 const path = require('path');
 const bundle = path.join(__dirname, '..', 'dist', 'cli.js');
+/** The first byte of a code cache made by a run that exited with status 0 (runBundle). */
+const MADE_BY_SUCCESS = 1;
 if (fs.existsSync(bundle)) runBundle(commandBundle() || bundle);
 // required, not run as main: its `require.main === module` guard is false here, so start it
 else require(path.join(__dirname, '..', 'out', 'server', 'src', 'cli', 'main.js')).main();
@@ -31,7 +33,8 @@ function commandBundle() {
  * Runs the bundle with V8's code cache (node 20 has no NODE_COMPILE_CACHE): compiling the
  * 1.4 MB bundle and the functions a command runs costs ~20 ms of a ~150 ms `load`. The cache
  * lives in $XDG_CACHE_HOME/bpf-lens (or ~/.cache/bpf-lens), one file per bundle, its content,
- * node version and command, the KEEP_CACHES newest per command bundle; V8 also rejects data made by another V8 or with other flags.
+ * node version and command, the KEEP_CACHES newest per command bundle; V8 also rejects data made
+ * by another V8 or with other flags. Its first byte says whether the run that made it succeeded.
  * BPF_LENS_NO_COMPILE_CACHE=1 turns it off; any failure falls back to a plain require.
  */
 function runBundle(file) {
@@ -60,17 +63,23 @@ function runBundle(file) {
     } catch {
       cached = undefined;
     }
-    script = new vm.Script(src, { filename: file, cachedData: cached });
+    // [how the run that made it ended (MADE_BY_SUCCESS or not)][V8's data]
+    const v8data = cached && cached.length > 1 ? cached.subarray(1) : undefined;
+    script = new vm.Script(src, { filename: file, cachedData: v8data });
     const m = new Module(file, module);
     m.filename = file;
     m.paths = Module._nodeModulePaths(path.dirname(file));
-    if (!cached || script.cachedDataRejected) {
-      // Written at exit, so it holds the functions this command compiled too.
-      process.once('exit', () => {
+    const usable = v8data && !script.cachedDataRejected;
+    if (!usable || cached[0] !== MADE_BY_SUCCESS) {
+      // Written at exit, so it holds the functions this command compiled too. A failed run (a
+      // mistyped path) compiles little of what the command does: its cache only stands in until
+      // a run that succeeds replaces it (one made so made later runs of `btf dump` ~10 ms slower).
+      process.once('exit', (code) => {
+        if (usable && code !== 0) return;
         try {
           fs.mkdirSync(dir, { recursive: true });
           const tmp = `${cacheFile}.${process.pid}`;
-          fs.writeFileSync(tmp, script.createCachedData());
+          fs.writeFileSync(tmp, Buffer.concat([Buffer.of(code === 0 ? MADE_BY_SUCCESS : 0), script.createCachedData()]));
           fs.renameSync(tmp, cacheFile);
           pruneCaches(dir, new RegExp(`^${base}-[0-9a-f]{16}-${command}\\.v8cache$`));
         } catch {

@@ -1,7 +1,8 @@
 // bin/bpf-lens.js runs the command's own bundle (dist/cli-load.js, ...) or the whole CLI's, with
 // V8's code cache under $XDG_CACHE_HOME/bpf-lens: made by
-// the first run of a command, used (not rewritten) by the next, replaced when it is garbage,
-// never made with BPF_LENS_NO_COMPILE_CACHE, and the command's output is the same throughout.
+// the first run of a command, used (not rewritten) by the next, replaced when it is garbage or
+// was made by a failed run, never made with BPF_LENS_NO_COMPILE_CACHE, and the command's output
+// is the same throughout.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
@@ -63,6 +64,30 @@ test('the code cache of the bundle: made once per command, reused, replaced when
     after.join(' '),
   );
   assert.equal(after.length, 6, after.join(' '));
+});
+
+test('a cache made by a failed run stands in until a run that succeeds replaces it; a failed run never replaces a good one', (t) => {
+  const cache = mkdtempSync(path.join(tmpdir(), 'bpf-lens-cc-'));
+  t.after(() => rmSync(cache, { recursive: true, force: true }));
+  const dir = path.join(cache, 'bpf-lens');
+  const obj = fixture('core_tracer.o');
+  const fail = () => {
+    const r = spawnSync(process.execPath, [CLI, 'btf', 'dump', '/nonexistent.o'], { env: { ...process.env, XDG_CACHE_HOME: cache } });
+    assert.equal(r.status, 1, 'a mistyped path');
+  };
+  fail();
+  const [name] = readdirSync(dir);
+  const file = path.join(dir, name);
+  const first = readFileSync(file);
+  assert.equal(first[0], 0, 'marked as made by a failed run');
+  const out = run(cache, ['btf', 'dump', obj]);
+  const good = readFileSync(file);
+  assert.equal(good[0], 1, 'replaced by the run that succeeded');
+  assert.ok(good.length > first.length, `it holds the dump's functions too (${first.length} then ${good.length} bytes)`);
+  assert.equal(run(cache, ['btf', 'dump', obj]), out);
+  fail();
+  assert.ok(readFileSync(file).equals(good), 'a failed run leaves a good cache alone');
+  assert.deepEqual(readdirSync(dir), [name]);
 });
 
 test('a command run from its own bundle prints what the whole CLI prints: output, help, errors, exit codes', () => {
