@@ -1,4 +1,5 @@
-import { parseArgs, type ParseArgsConfig } from 'util';
+import { type ParseArgsConfig } from 'util';
+import { parseArgs } from './args';
 import type { CommandSpec } from './command-specs';
 
 /** One `bpf-lens` subcommand. `run` returns the process exit code. */

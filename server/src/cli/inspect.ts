@@ -1,5 +1,5 @@
 import { MAX_SOURCE_BYTES, readRegularFile } from '../host/read-file';
-import { parseArgs } from 'util';
+import { parseArgs } from './args';
 import { typeName } from '../btf/layout';
 import type { Btf } from '../btf/btf';
 import { type BpfMap, type BpfObject, type BpfReloc, openObject, type SourceLocation } from '../object';

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'fs';
-import { parseArgs } from 'util';
+import { parseArgs } from './args';
 import { LinkError, linkObjects } from '../link/linker';
 import { type CliIo, type CommandRun, UsageError } from './command';
 import { readWithoutDwarf } from './input';

@@ -1,4 +1,4 @@
-import { parseArgs } from 'util';
+import { parseArgs } from './args';
 import { msNow } from '../common/clock';
 import { type CliIo, type CommandRun, UsageError } from './command';
 import { readInput, readWithoutDwarf } from './input';

@@ -3,7 +3,7 @@
  * `bpftool [-j] map dump` prints it; updates and deletes take keys and values as C-like or
  * JSON text (through the map's BTF) or bytes.
  */
-import { parseArgs } from 'util';
+import { parseArgs } from './args';
 import type { MapRefParams } from '../../../protocol/agent';
 import type { KernelTarget } from '../targets/target';
 import { type CliIo, type CommandRun, UsageError } from './command';

@@ -1,4 +1,4 @@
-import { parseArgs } from 'util';
+import { parseArgs } from './args';
 import { type CliIo, type CommandRun, UsageError } from './command';
 import { checkTargetSpecs } from './target-args';
 import { onTarget } from './on-target';

@@ -1,4 +1,4 @@
-import { parseArgs } from 'util';
+import { parseArgs } from './args';
 import type { RunEvent } from '../run/events';
 import type { KernelTarget, LoadSummary } from '../targets';
 import { checkTargetSpecs, fanoutArgs, openCliTarget } from './target-args';

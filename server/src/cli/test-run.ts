@@ -1,5 +1,5 @@
 import { readFileSync } from 'fs';
-import { parseArgs } from 'util';
+import { parseArgs } from './args';
 import { buildPacket } from '../run/packet';
 import { testRunText, type TestRunReport } from '../run/test-run';
 import { type CliIo, type CommandRun, UsageError } from './command';

@@ -1,4 +1,4 @@
-import { parseArgs } from 'util';
+import { parseArgs } from './args';
 import type { ProgRate } from '../observe/prog-rates';
 import type { KernelTarget, ProgStatsResult } from '../targets/target';
 import { type CliIo, type CommandRun, UsageError } from './command';

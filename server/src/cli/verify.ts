@@ -1,4 +1,4 @@
-import { parseArgs } from 'util';
+import { parseArgs } from './args';
 import { openObject } from '../object';
 import { type CliIo, type CommandRun, UsageError } from './command';
 import { readWithoutDwarf } from './input';
