@@ -72,8 +72,8 @@ function runBundle(file) {
     const usable = v8data && !script.cachedDataRejected;
     if (!usable || cached[0] !== MADE_BY_SUCCESS) {
       // Written at exit, so it holds the functions this command compiled too. A failed run (a
-      // mistyped path) compiles little of what the command does: its cache only stands in until
-      // a run that succeeds replaces it (one made so made later runs of `btf dump` ~10 ms slower).
+      // mistyped path) compiles little of what the command does, so its cache stands in only
+      // until a run that succeeds replaces it (kept for good, it made `btf dump` ~10 ms slower).
       process.once('exit', (code) => {
         if (usable && code !== 0) return;
         try {

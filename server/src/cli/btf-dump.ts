@@ -26,7 +26,7 @@ export const btfDumpCommand: CommandRun = {
     if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${values.format}' (raw, c or json)`);
     const base = values.base !== undefined ? loadBtf(values.base) : undefined;
     const btf = loadBtf(file, base);
-    // Raw and JSON dumps come in chunks of CHUNK_BYTES (dump-bytes.ts), written as they come.
+    // Raw and JSON dumps come in chunks of CHUNK_BYTES (btf/out-buf.ts), written as they come.
     const sink = (chunk: Uint8Array) => {
       if (io.outBytes) io.outBytes(chunk);
       else io.out(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length).toString('latin1'));
